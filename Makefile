@@ -1,0 +1,45 @@
+# Two commands on a fresh machine:  `make repro`  and  `make test`  (see README).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+DVC := $(VENV)/bin/dvc
+STAMP := $(VENV)/.installed
+P ?= default
+DEST ?= publish
+
+.PHONY: setup repro test unit regression baseline profile publish clean-venv
+
+# torch first and pinned: its CPU wheel is what this machine has; an unpinned torch pulls GBs of CUDA packages.
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+repro: setup
+	$(DVC) repro
+
+unit: setup
+	$(PY) -m pytest
+
+# Runs the smoke profile of the whole DAG in a temporary copy and compares its metrics with tests/baseline/.
+regression: setup
+	$(PY) -m thermbench.regression check
+
+test: unit regression
+
+baseline: setup
+	$(PY) -m thermbench.regression refresh
+
+profile: setup
+	$(PY) -m thermbench.profiles $(P)
+
+publish: setup
+	$(PY) -m thermbench.publish $(DEST)
+
+clean-venv:
+	rm -rf $(VENV)

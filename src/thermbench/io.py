@@ -1,0 +1,117 @@
+"""Small I/O helpers shared by every stage: params, atomic writes, deterministic JSON, clear errors."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import yaml
+
+
+class InputError(Exception):
+    """Bad input that a user can fix: reported as one line, never as a traceback."""
+
+
+def load_params(path: str | Path = "params.yaml") -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: params file not found")
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def section(params: dict, dotted: str) -> Any:
+    """`section(p, "train.ktl")` -> p["train"]["ktl"], with a clear error for a missing key."""
+    node = params
+    for key in dotted.split("."):
+        if not isinstance(node, dict) or key not in node:
+            raise InputError(f"params.yaml: missing key '{dotted}'")
+        node = node[key]
+    return node
+
+
+def _rounded(obj: Any, ndigits: int) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _rounded(v, ndigits) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_rounded(v, ndigits) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        value = float(obj)
+        if not np.isfinite(value):
+            return None
+        return round(value, ndigits)
+    if isinstance(obj, np.ndarray):
+        return _rounded(obj.tolist(), ndigits)
+    return obj
+
+
+def dumps_json(obj: Any, ndigits: int = 6) -> str:
+    """Deterministic JSON: sorted keys, rounded floats, NaN/inf as null, trailing newline."""
+    return json.dumps(_rounded(obj, ndigits), sort_keys=True, indent=2) + "\n"
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | Path, obj: Any, ndigits: int = 6) -> None:
+    write_text(path, dumps_json(obj, ndigits))
+
+
+@contextlib.contextmanager
+def atomic_dir(out: str | Path) -> Iterator[Path]:
+    """Yield a temporary sibling directory that replaces `out` only if the block succeeds."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.manual_seed(seed)
+
+
+def run_stage(main: Callable[[], Any]) -> None:
+    """Run a stage's main(); turn InputError into one line on stderr and exit code 2."""
+    try:
+        main()
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

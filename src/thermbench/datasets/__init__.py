@@ -1,0 +1,1 @@
+"""Dataset adapters: real-format parsers, downloads and the synthetic world."""

@@ -1,0 +1,48 @@
+"""Helpers the dataset parsers share: strict image reading, PNG writing, deterministic CSV tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from thermbench.io import InputError
+
+
+def read_image(path: Path, flags: int = cv2.IMREAD_GRAYSCALE) -> np.ndarray:
+    """Read an image or raise InputError naming the file (cv2.imread would return None silently)."""
+    if not path.is_file():
+        raise InputError(f"{path}: image file not found")
+    data = np.fromfile(path, dtype=np.uint8)
+    previous = cv2.getLogLevel()
+    cv2.setLogLevel(0)  # 0 = silent: our one-line error replaces cv2's warnings
+    try:
+        image = cv2.imdecode(data, flags) if data.size else None
+    except cv2.error:
+        image = None
+    finally:
+        cv2.setLogLevel(previous)
+    if image is None:
+        raise InputError(f"{path}: corrupt or unreadable image")
+    return image
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), image):
+        raise OSError(f"{path}: could not write PNG")
+
+
+def points_json(points: np.ndarray, ndigits: int = 3) -> str:
+    """Compact JSON list of point rows, rounded so the CSV is stable."""
+    return json.dumps([[round(float(v), ndigits) for v in row] for row in np.asarray(points)], separators=(",", ":"))
+
+
+def write_table(rows: list[dict], path: Path, sort_by: list[str]) -> pd.DataFrame:
+    """Write rows as CSV sorted by `sort_by`, floats with 3 decimals, '\\n' line ends; return the table."""
+    table = pd.DataFrame(rows).sort_values(sort_by, kind="stable").reset_index(drop=True)
+    table.to_csv(path, index=False, float_format="%.3f", lineterminator="\n")
+    return table

@@ -1,0 +1,40 @@
+"""One rendered person with its landmarks: the step every dataset writer shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from thermbench.datasets.synth.face import Expression, Identity, build_parts
+from thermbench.datasets.synth.render import Camera, Pose, Render, draw_glasses, render
+from thermbench.keypoints import load_schema
+
+
+@dataclass
+class Shot:
+    render: Render
+    points70: np.ndarray  # (70, 2) image px: iBUG-68 then right, left pupil
+    visible70: np.ndarray  # (70,) bool, from the z-buffer
+
+
+def mapping70() -> list[int]:
+    table = load_schema("mediapipe478_to_ibug68")
+    return list(table["index"]) + list(table["pupils"])
+
+
+def random_light(rng: np.random.Generator) -> np.ndarray:
+    """Unit direction the light travels (mostly from the camera side, so faces are lit)."""
+    d = np.array([rng.uniform(-0.6, 0.6), rng.uniform(-0.2, 0.6), 1.0])
+    return d / np.linalg.norm(d)
+
+
+def shoot(identity: Identity, expr: Expression, pose: Pose, camera: Camera, rng: np.random.Generator,
+          with_torso: bool = True) -> Shot:
+    parts = build_parts(identity, expr, with_torso)
+    out = render(parts, pose, camera, identity.thermal.ambient, random_light(rng))
+    index = mapping70()
+    points, visible = out.points[index], out.visible[index]
+    if identity.glasses:
+        draw_glasses(out, points[:68], visible[:68], identity.thermal.ambient, rng.uniform(0, 0.25, 3))
+    return Shot(out, points, visible)

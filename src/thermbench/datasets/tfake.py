@@ -1,0 +1,77 @@
+"""T-FAKE: FaceSynthetics folder (<id>.png RGB, <id>_ldmks.txt 70 points) + thermal twin -> paired square face crops.
+
+The 70 FaceSynthetics points are iBUG-68 followed by the two pupil centres; the pupils are kept aside. The thermal
+folder name is a parameter because the real T-FAKE archive layout is not documented (facts/datasets.md B).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from thermbench import crops
+from thermbench.datasets.common import points_json, read_image, write_png, write_table
+from thermbench.io import InputError
+
+LDMKS_SUFFIX = "_ldmks.txt"
+
+
+def read_landmarks(path: Path) -> np.ndarray:
+    """(70, 2) array from a FaceSynthetics landmark file, one "x y" row per point."""
+    try:
+        points = np.loadtxt(path, dtype=np.float64, ndmin=2)
+    except ValueError as err:
+        raise InputError(f"{path}: not a table of 'x y' rows ({err})") from None
+    if points.shape != (70, 2) or not np.isfinite(points).all():
+        raise InputError(f"{path}: expected 70 finite 'x y' rows, got shape {points.shape}")
+    return points
+
+
+def assign_splits(ids: list[str], fractions: dict, seed: int) -> dict[str, str]:
+    """Seeded shuffle of the sorted ids: the first `train` fraction, then `val`; the rest is test."""
+    n = len(ids)
+    n_train, n_val = round(n * fractions["train"]), round(n * fractions["val"])
+    order = np.random.default_rng(seed).permutation(n)
+    names = ["train"] * n_train + ["val"] * n_val + ["test"] * (n - n_train - n_val)
+    return {ids[i]: names[rank] for rank, i in enumerate(order)}
+
+
+def prepare(raw: Path, out: Path, cfg: dict, seed: int) -> None:
+    """Write thermal crops (crops/), RGB crops (crops_rgb/) and samples.csv with 68 points + pupils in crop pixels."""
+    ids = sorted(p.name[: -len(LDMKS_SUFFIX)] for p in raw.glob(f"*{LDMKS_SUFFIX}"))
+    if not ids:
+        raise InputError(f"{raw}: no *{LDMKS_SUFFIX} files (expected a FaceSynthetics-style folder)")
+    if cfg["split"]["train"] + cfg["split"]["val"] > 1:
+        raise InputError("params.yaml: prepare.tfake.split train + val must not exceed 1")
+    splits = assign_splits(ids, cfg["split"], seed)
+    size = (cfg["crop_size"], cfg["crop_size"])
+    rows = []
+    for file_id in tqdm(ids, desc="tfake", file=sys.stderr, disable=None):
+        sample_id = f"tf{file_id}"  # a prefix keeps the id a string when the CSV is read back
+        points = read_landmarks(raw / f"{file_id}{LDMKS_SUFFIX}")
+        thermal_file = f"{cfg['thermal_dir']}/{file_id}.png"
+        thermal = read_image(raw / thermal_file)
+        rgb = read_image(raw / f"{file_id}.png", cv2.IMREAD_COLOR)
+        box = crops.square_box(points[:68], cfg["box_scale"])
+        write_png(out / "crops" / f"{sample_id}.png", crops.crop(thermal, box, size))
+        write_png(out / "crops_rgb" / f"{sample_id}.png", crops.crop(rgb, box, size))
+        local = crops.to_crop(points, box, size)
+        rows.append(
+            {
+                "sample_id": sample_id,
+                "split": splits[file_id],
+                "image_file": thermal_file,
+                "rgb_file": f"{file_id}.png",
+                "crop_path": f"crops/{sample_id}.png",
+                "rgb_crop_path": f"crops_rgb/{sample_id}.png",
+                # FaceSynthetics points are projections of mesh vertices, so every point counts as visible.
+                "kpts": points_json(np.column_stack([local[:68], np.ones(68)])),
+                "pupils": points_json(local[68:]),
+                "box_x0": box[0], "box_y0": box[1], "box_w": box[2], "box_h": box[3],
+            }
+        )  # fmt: skip
+    write_table(rows, out / "samples.csv", ["sample_id"])

@@ -1,0 +1,218 @@
+"""MLCM-KD losses (paper eqs. 1-9) on RTMPose SimCC outputs, and the distillation task that combines them.
+
+Terms (all on SimCC logits of shape (B,K,bins) per axis, or on stride-32 backbone features):
+- L_kp  `simcc_kl_loss`     mmpose KLDiscretLoss vs Gaussian labels, visibility-weighted (eq. 3).
+- L_fm  `feature_mse`       MSE between teacher features and 1x1-conv-aligned student features (eq. 1; the
+                            aligner f, a trainable Conv2d 1x1 with bias as DWPose, lives in DistillTask).
+- L_lg  `simcc_kd_loss`     KL from teacher SimCC distributions to the student's (eq. 2, DWPose KDLoss).
+- L_fi, L_ri                DIKD forward / reverse injection (eqs. 4-6), see `DistillTask`.
+- gamma(t) `decay_gamma`    time-adaptive decay of the distillation terms (eq. 7).
+KTL (eq. 8) and MCL (eq. 9) are `DistillTask` with different flags; Tables III/IV are the flag sets below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from thermbench.models.rtmpose import RTMPose
+
+__all__ = ["simcc_kl_loss", "simcc_kd_loss", "feature_mse", "decay_gamma", "DistillConfig",
+           "DistillTask", "TABLE_III", "TABLE_IV"]
+
+
+def simcc_kl_loss(pred_x: torch.Tensor, pred_y: torch.Tensor, target_x: torch.Tensor, target_y: torch.Tensor,
+                  weight: torch.Tensor, beta: float = 10.0, label_beta: float = 10.0) -> torch.Tensor:
+    """L_kp: mmpose KLDiscretLoss(beta=10, label_softmax=True, use_target_weight=True).
+
+    Per axis and row (n,k): p = log_softmax(beta * pred), q = softmax(label_beta * target),
+    l = mean over bins of q (log q - p). Loss = sum over axes and (n,k) of weight[n,k] * l, divided by K:
+    a SUM over the batch, as mmpose (and the paper's eq. 3, whose 1/L is the mean over bins).
+    """
+    num_keypoints = pred_x.shape[1]
+    w = weight.reshape(-1)
+    loss = pred_x.new_zeros(())
+    for pred, target in ((pred_x, target_x), (pred_y, target_y)):
+        log_p = F.log_softmax(beta * pred.reshape(-1, pred.shape[-1]), dim=-1)
+        q = F.softmax(label_beta * target.reshape(-1, target.shape[-1]), dim=-1)
+        per_row = F.kl_div(log_p, q, reduction="none").mean(dim=-1)
+        loss = loss + (per_row * w).sum()
+    return loss / num_keypoints
+
+
+def simcc_kd_loss(student_x: torch.Tensor, student_y: torch.Tensor, teacher_x: torch.Tensor,
+                  teacher_y: torch.Tensor, beta: float = 10.0) -> torch.Tensor:
+    """L_lg (eq. 2) as DWPose KDLoss: t = softmax(beta * z_teacher), s = log_softmax(beta * z_student),
+    KL = sum over bins of t (log t - s), summed over the two axes and averaged over (n,k).
+
+    `beta` multiplies the logits (DWPose calls it tau; it equals the KLDiscretLoss beta). Eq. 2 is the cross entropy
+    -sum t log s; KL differs by the teacher's entropy, a constant for the student, so the gradients are the same and
+    the term is 0 when student = teacher. No visibility weight (DWPose distills invisible points too). The teacher
+    side is detached: it is a target.
+    """
+    loss = student_x.new_zeros(())
+    for s, t in ((student_x, teacher_x), (student_y, teacher_y)):
+        log_s = F.log_softmax(beta * s.reshape(-1, s.shape[-1]), dim=-1)
+        log_t = F.log_softmax(beta * t.detach().reshape(-1, t.shape[-1]), dim=-1)
+        loss = loss + F.kl_div(log_s, log_t, reduction="sum", log_target=True)
+    return loss / (student_x.shape[0] * student_x.shape[1])
+
+
+def feature_mse(student_aligned: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """L_fm (eq. 1): 1/(CHW) sum (F_teacher - f(F_student))^2 per sample, averaged over the batch (= plain MSE).
+
+    DWPose instead sums over C,H,W and scales by 7e-5; the paper's normalisation is used here.
+    """
+    return F.mse_loss(student_aligned, teacher.detach())
+
+
+def decay_gamma(epoch: int, total_epochs: int, warmup: int = 0) -> float:
+    """Eq. 7: gamma(t) = 1 for t <= alpha, else 1 - (t - alpha) / T, with t = 1..T the 1-based epoch, T = total_epochs,
+    alpha = warmup. Clamped to [0, 1] so epochs past T (or alpha < 0 misuse) cannot flip the sign.
+
+    Note gamma(T) = alpha / T, not 0. DWPose's r = 1 - epoch0 / max_epochs (0-based epoch0 = t - 1) is alpha = 1.
+    """
+    if total_epochs < 1 or warmup < 0 or epoch < 1:
+        raise ValueError(f"decay_gamma: need epoch >= 1, total_epochs >= 1, warmup >= 0 (got {epoch}, "
+                         f"{total_epochs}, {warmup})")
+    if epoch <= warmup:
+        return 1.0
+    return min(1.0, max(0.0, 1.0 - (epoch - warmup) / total_epochs))
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """Which terms are on and their weights (paper Sec. III-C: lambda_kp = 0.1, every distillation weight 1e-3).
+
+    L = kp_weight L_kp + gamma (fm_weight L_fm + lg_weight L_lg + fi_weight L_fi + ri_weight L_ri)   (eqs. 6, 8, 9)
+    """
+
+    fd: bool = True        # feature distillation L_fm
+    ld: bool = True        # logit distillation L_lg
+    fi: bool = False       # DIKD forward injection
+    ri: bool = False       # DIKD reverse injection
+    dikd_mode: str = "text"  # "text" | "equations", see DistillTask
+    kp_weight: float = 0.1
+    fm_weight: float = 1e-3
+    lg_weight: float = 1e-3
+    fi_weight: float = 1e-3
+    ri_weight: float = 1e-3
+    beta: float = 10.0     # SimCC logit scale in L_kp, L_lg, L_fi, L_ri
+
+
+# Table III (KTL distillation strategies) and Table IV (DIKD ablation) as flag sets; L_kp is always on.
+TABLE_III = {
+    "FD": dict(fd=True, ld=False, fi=False, ri=False),
+    "LD": dict(fd=False, ld=True, fi=False, ri=False),
+    "FD+LD": dict(fd=True, ld=True, fi=False, ri=False),
+    "DIKD": dict(fd=True, ld=True, fi=True, ri=True),
+}
+TABLE_IV = {
+    "Baseline": dict(fd=True, ld=True, fi=False, ri=False),
+    "Baseline + RI": dict(fd=True, ld=True, fi=False, ri=True),
+    "Baseline + FI": dict(fd=True, ld=True, fi=True, ri=False),
+    "Ours": dict(fd=True, ld=True, fi=True, ri=True),
+}
+
+
+class DistillTask(nn.Module):
+    """Frozen teacher + trainable student (+ aligners) -> named losses (timm task pattern).
+
+    KTL: `task(thermal, rgb, targets, gamma)` with an RGB teacher. MCL (eq. 9): `task(thermal, thermal, ...)` with the
+    frozen KTL thermal model as teacher and fi = ri = False. Both inputs are already normalised (`normalize_input`).
+
+    Logit names follow the paper: L_tt teacher backbone + teacher head, L_ss student + student, L_ts teacher backbone
+    + student head (the FI path), L_st student backbone (aligned by the L_fm aligner f) + frozen teacher head (the RI
+    path). The teacher's parameters never train, but gradients flow THROUGH its head on the RI path.
+
+    dikd_mode="text" (default), the meaning of the paper's prose (Sec. II-A.4):
+        L_fi = KL(L_tt || L_ts)  "the student's head [should] behave like the teacher's head when given the same
+                                  features from the teacher's backbone"; trains the student head only.
+        L_ri = KL(L_tt || L_st)  "compels the student's features to produce teacher-like predictions when processed
+                                  by the teacher's head"; trains the student backbone and the aligner only.
+    dikd_mode="equations", the printed equations, which swap the paths:
+        (4) L_ri = -1/N sum_n sum_k sum_i L_ss^i log(L_ts^i)  -> KL(L_ss || L_ts), L_ss detached as the target;
+            trains the student head only (despite the name "reverse").
+        (5) L_fi = -1/N sum_n sum_k sum_i L_tt^i log(L_st^i)  -> KL(L_tt || L_st); trains backbone + aligner.
+    Both modes use `simcc_kd_loss` (KL, softmax of beta * logits, mean over (n,k)): KL = cross entropy minus the
+    target's entropy, so the gradients equal the printed cross entropies and each term is 0 at agreement.
+    When teacher and student widths differ, FI feeds the teacher features through an extra 1x1 conv (teacher ->
+    student channels); the paper does not say how (its KTL pairs have equal widths, where no conv is added).
+    """
+
+    def __init__(self, student: RTMPose, teacher: RTMPose, cfg: DistillConfig = DistillConfig()):
+        super().__init__()
+        if cfg.dikd_mode not in ("text", "equations"):
+            raise ValueError(f"dikd_mode must be 'text' or 'equations', got '{cfg.dikd_mode}'")
+        if (student.cfg.num_keypoints, student.cfg.input_size) != (teacher.cfg.num_keypoints, teacher.cfg.input_size):
+            # SimCC bins and stride-32 maps then line up one to one; the paper uses 256x256 for both
+            raise ValueError("student and teacher must share num_keypoints and input_size")
+        self.cfg = cfg
+        self.student = student
+        self.teacher = teacher.eval().requires_grad_(False)
+        # Which cross-injected logits the DIKD terms need: text fi->L_ts, ri->L_st; equations ri->L_ts, fi->L_st.
+        self._needs_ts = cfg.fi if cfg.dikd_mode == "text" else cfg.ri
+        self._needs_st = cfg.ri if cfg.dikd_mode == "text" else cfg.fi
+        cs, ct = student.feature_channels, teacher.feature_channels
+        self.aligner = nn.Conv2d(cs, ct, 1) if (cfg.fd or self._needs_st) else None
+        self.fi_adapter = nn.Conv2d(ct, cs, 1) if (self._needs_ts and cs != ct) else None
+
+    def train(self, mode: bool = True) -> DistillTask:
+        super().train(mode)
+        self.teacher.eval()  # frozen: keep its BN running statistics
+        return self
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """Student + aligners (the teacher is frozen); pass these to the optimiser."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def _student_head_on_teacher(self, feats_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.student.forward_head(feats_t if self.fi_adapter is None else self.fi_adapter(feats_t))  # L_ts
+
+    def forward(self, student_input: torch.Tensor, teacher_input: torch.Tensor, targets: dict[str, torch.Tensor],
+                gamma: float = 1.0) -> dict[str, torch.Tensor | tuple[torch.Tensor, torch.Tensor]]:
+        """targets: `target_x`, `target_y`, `weight` from `simcc.encode` (student input frame).
+
+        Returns `loss` (weighted total to backprop), the unweighted active terms `loss_kp`, `loss_fm`, `loss_lg`,
+        `loss_fi`, `loss_ri`, and `output` = the student's (simcc_x, simcc_y) for metrics.
+        """
+        cfg = self.cfg
+        with torch.no_grad():
+            feats_t = self.teacher.forward_features(teacher_input)
+            logits_tt = self.teacher.forward_head(feats_t) if (cfg.ld or cfg.fi or cfg.ri) else None
+        feats_s = self.student.forward_features(student_input)
+        logits_ss = self.student.forward_head(feats_s)
+
+        terms = {"loss_kp": simcc_kl_loss(*logits_ss, targets["target_x"], targets["target_y"], targets["weight"],
+                                          beta=cfg.beta)}
+        aligned = self.aligner(feats_s) if self.aligner is not None else None
+        if cfg.fd:
+            terms["loss_fm"] = feature_mse(aligned, feats_t)
+        if cfg.ld:
+            terms["loss_lg"] = simcc_kd_loss(*logits_ss, *logits_tt, beta=cfg.beta)
+        if cfg.fi or cfg.ri:
+            terms.update(self._dikd(feats_t, aligned, logits_tt, logits_ss))
+
+        distill = sum(getattr(cfg, f"{name[5:]}_weight") * value for name, value in terms.items() if name != "loss_kp")
+        terms["loss"] = cfg.kp_weight * terms["loss_kp"] + gamma * distill
+        terms["output"] = logits_ss
+        return terms
+
+    def _dikd(self, feats_t, aligned, logits_tt, logits_ss) -> dict[str, torch.Tensor]:
+        cfg, beta, out = self.cfg, self.cfg.beta, {}
+        logits_ts = self._student_head_on_teacher(feats_t) if self._needs_ts else None
+        logits_st = self.teacher.forward_head(aligned) if self._needs_st else None
+        if cfg.dikd_mode == "text":
+            if cfg.fi:
+                out["loss_fi"] = simcc_kd_loss(*logits_ts, *logits_tt, beta=beta)
+            if cfg.ri:
+                out["loss_ri"] = simcc_kd_loss(*logits_st, *logits_tt, beta=beta)
+        else:
+            if cfg.ri:
+                out["loss_ri"] = simcc_kd_loss(*logits_ts, *logits_ss, beta=beta)  # eq. (4)
+            if cfg.fi:
+                out["loss_fi"] = simcc_kd_loss(*logits_st, *logits_tt, beta=beta)  # eq. (5)
+        return out

@@ -1,0 +1,1 @@
+"""Trainable models: RTMPose (+ SimCC codec) and the TinyHead / Sapiens2 adapters."""

@@ -1,0 +1,350 @@
+"""RTMPose t/s/m/l/x (CSPNeXt backbone + RTMCC head with GAU + SimCC) in plain PyTorch.
+
+Jiang et al., "RTMPose: Real-Time Multi-Person Pose Estimation based on MMPose", 2023. Structure and module names
+follow mmpose/mmdet (`backbone.*`, `head.*`, mmcv ConvModule naming `conv`/`bn`) so an official mmpose checkpoint
+loads by key with `load_mmpose_checkpoint`. Order: building blocks -> backbone -> head -> RTMPose -> arch table ->
+builders and checkpoint I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from thermbench.io import InputError, write_text
+
+__all__ = ["RTMPose", "RTMPoseConfig", "ARCHS", "PIXEL_MEAN", "PIXEL_STD", "build_rtmpose", "normalize_input",
+           "load_mmpose_checkpoint", "save_model", "load_model", "count_parameters"]
+
+# mmpose data preprocessor (RGB order, 0-255 pixel scale).
+PIXEL_MEAN = (123.675, 116.28, 103.53)
+PIXEL_STD = (58.395, 57.12, 57.375)
+
+# mmpose P5 rows: (in, out, blocks, add_identity, use_spp), before widen/deepen.
+_P5 = ((64, 128, 3, True, False), (128, 256, 6, True, False), (256, 512, 6, True, False), (512, 1024, 3, False, True))
+
+
+# ---------------------------------------------------------------------------------------------------- building blocks
+class ConvModule(nn.Sequential):
+    """mmcv ConvModule: conv (no bias) -> BN -> SiLU; keys `conv.*`, `bn.*`.
+
+    BN uses PyTorch defaults (eps 1e-5, momentum 0.1): RTMPose configs pass SyncBN, which overrides CSPNeXt's
+    own default.
+    """
+
+    def __init__(self, cin: int, cout: int, k: int, stride: int = 1, groups: int = 1):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False)
+        self.bn = nn.BatchNorm2d(cout)
+        self.activate = nn.SiLU()
+
+
+class DepthwiseSeparableConvModule(nn.Sequential):
+    def __init__(self, cin: int, cout: int, k: int):
+        super().__init__()
+        self.depthwise_conv = ConvModule(cin, cin, k, groups=cin)
+        self.pointwise_conv = ConvModule(cin, cout, 1)
+
+
+class CSPNeXtBlock(nn.Module):
+    """3x3 conv -> depthwise-separable 5x5 conv, with a residual add when asked."""
+
+    def __init__(self, channels: int, add_identity: bool):
+        super().__init__()
+        self.conv1 = ConvModule(channels, channels, 3)
+        self.conv2 = DepthwiseSeparableConvModule(channels, channels, 5)
+        self.add_identity = add_identity
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv2(self.conv1(x))
+        return out + x if self.add_identity else out
+
+
+class ChannelAttention(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.global_avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Conv2d(channels, channels, 1, bias=True)
+        self.act = nn.Hardsigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.act(self.fc(self.global_avgpool(x)))
+
+
+class CSPLayer(nn.Module):
+    """Cross-stage partial layer: cat[blocks(main_conv(x)), short_conv(x)] -> channel attention -> final_conv."""
+
+    def __init__(self, channels: int, num_blocks: int, add_identity: bool):
+        super().__init__()
+        mid = channels // 2
+        self.main_conv = ConvModule(channels, mid, 1)
+        self.short_conv = ConvModule(channels, mid, 1)
+        self.final_conv = ConvModule(2 * mid, channels, 1)
+        self.blocks = nn.Sequential(*[CSPNeXtBlock(mid, add_identity) for _ in range(num_blocks)])
+        self.attention = ChannelAttention(2 * mid)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([self.blocks(self.main_conv(x)), self.short_conv(x)], dim=1)
+        return self.final_conv(self.attention(x))
+
+
+class SPPBottleneck(nn.Module):
+    """SPP with three parallel max-pools (5, 9, 13), not the sequential SPPF."""
+
+    def __init__(self, channels: int, kernels: tuple[int, ...] = (5, 9, 13)):
+        super().__init__()
+        mid = channels // 2
+        self.conv1 = ConvModule(channels, mid, 1)
+        self.poolings = nn.ModuleList([nn.MaxPool2d(k, 1, k // 2) for k in kernels])
+        self.conv2 = ConvModule(mid * (len(kernels) + 1), channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv1(x)
+        return self.conv2(torch.cat([x] + [pool(x) for pool in self.poolings], dim=1))
+
+
+class CSPNeXt(nn.Module):
+    """CSPNeXt P5 backbone returning only the stride-32 stage-4 map (RTMPose `out_indices=(4,)`)."""
+
+    def __init__(self, deepen: float, widen: float):
+        super().__init__()
+        stem = int(_P5[0][0] * widen)
+        stem_mid = int(_P5[0][0] * widen // 2)
+        self.stem = nn.Sequential(ConvModule(3, stem_mid, 3, 2), ConvModule(stem_mid, stem_mid, 3),
+                                  ConvModule(stem_mid, stem, 3))
+        for i, (cin, cout, blocks, add_identity, use_spp) in enumerate(_P5, start=1):
+            cin, cout = int(cin * widen), int(cout * widen)
+            layers = [ConvModule(cin, cout, 3, 2)] + ([SPPBottleneck(cout)] if use_spp else [])
+            layers.append(CSPLayer(cout, max(round(blocks * deepen), 1), add_identity))
+            self.add_module(f"stage{i}", nn.Sequential(*layers))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stage4(self.stage3(self.stage2(self.stage1(self.stem(x)))))
+
+
+class ScaleNorm(nn.Module):
+    """x / max(||x|| / sqrt(dim), eps) * g, with one scalar gain g."""
+
+    def __init__(self, dim: int, eps: float = 1e-5):
+        super().__init__()
+        self.scale = dim ** -0.5
+        self.eps = eps
+        self.g = nn.Parameter(torch.ones(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True) * self.scale
+        return x / norm.clamp(min=self.eps) * self.g
+
+
+class Scale(nn.Module):
+    def __init__(self, dim: int):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
+
+
+class GAU(nn.Module):
+    """Gated attention unit (mmpose RTMCCBlock, self-attention, no rel-pos bias, no dropout): tokens = keypoints.
+
+    A = relu(q k^T / sqrt(s))^2 (squared ReLU, no softmax); y = res_scale * x + o(u * (A v)).
+    """
+
+    def __init__(self, dim: int = 256, s: int = 128, expansion_factor: int = 2):
+        super().__init__()
+        self.e, self.s = int(dim * expansion_factor), s
+        self.ln = ScaleNorm(dim)
+        self.uv = nn.Linear(dim, 2 * self.e + s, bias=False)
+        self.gamma = nn.Parameter(torch.rand(2, s))
+        self.beta = nn.Parameter(torch.rand(2, s))
+        self.o = nn.Linear(self.e, dim, bias=False)
+        self.res_scale = Scale(dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        uv = F.silu(self.uv(self.ln(x)))
+        u, v, base = torch.split(uv, [self.e, self.e, self.s], dim=-1)
+        base = base.unsqueeze(2) * self.gamma + self.beta  # (B, K, 2, s)
+        q, k = base.unbind(dim=2)
+        kernel = F.relu(q @ k.transpose(1, 2) / math.sqrt(self.s)).square()
+        return self.res_scale(x) + self.o(u * (kernel @ v))
+
+
+class RTMCCHead(nn.Module):
+    """7x7 conv to K maps -> flatten -> ScaleNorm + Linear -> GAU -> per-axis SimCC classifiers."""
+
+    def __init__(self, in_channels: int, num_keypoints: int, input_size: tuple[int, int], split_ratio: float,
+                 hidden_dims: int = 256, s: int = 128, expansion_factor: int = 2, final_kernel: int = 7):
+        super().__init__()
+        w, h = input_size
+        flat = (w // 32) * (h // 32)
+        self.final_layer = nn.Conv2d(in_channels, num_keypoints, final_kernel, padding=final_kernel // 2)
+        self.mlp = nn.Sequential(ScaleNorm(flat), nn.Linear(flat, hidden_dims, bias=False))
+        self.gau = GAU(hidden_dims, s, expansion_factor)
+        self.cls_x = nn.Linear(hidden_dims, int(w * split_ratio), bias=False)
+        self.cls_y = nn.Linear(hidden_dims, int(h * split_ratio), bias=False)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # mmpose RTMCCHead default_init_cfg; it overrides the GAU's xavier init of `uv`, leaves gamma/beta at rand.
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.normal_(m.weight, std=0.001)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, std=0.01)
+
+    def forward(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        tokens = self.gau(self.mlp(self.final_layer(feats).flatten(2)))
+        return self.cls_x(tokens), self.cls_y(tokens)
+
+
+# -------------------------------------------------------------------------------------------------------- main module
+@dataclass(frozen=True)
+class RTMPoseConfig:
+    arch: str
+    deepen: float
+    widen: float
+    num_keypoints: int = 68
+    input_size: tuple[int, int] = (256, 256)  # (W, H) as mmpose
+    split_ratio: float = 2.0
+    hidden_dims: int = 256
+    s: int = 128
+    expansion_factor: int = 2
+    final_kernel: int = 7
+
+    @property
+    def feature_channels(self) -> int:
+        return int(_P5[-1][1] * self.widen)
+
+
+class RTMPose(nn.Module):
+    """Top-down RTMPose. Input (B,3,H,W) normalised with PIXEL_MEAN/PIXEL_STD; output SimCC logits
+    simcc_x (B,K,W*split) and simcc_y (B,K,H*split)."""
+
+    def __init__(self, cfg: RTMPoseConfig):
+        super().__init__()
+        w, h = cfg.input_size
+        if w % 32 or h % 32:
+            raise ValueError(f"input_size {cfg.input_size}: both sides must be multiples of 32")
+        self.cfg = cfg
+        self.feature_channels = cfg.feature_channels
+        self.backbone = CSPNeXt(cfg.deepen, cfg.widen)
+        self.head = RTMCCHead(cfg.feature_channels, cfg.num_keypoints, cfg.input_size, cfg.split_ratio,
+                              cfg.hidden_dims, cfg.s, cfg.expansion_factor, cfg.final_kernel)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone(x)
+
+    def forward_head(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.head(feats)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.forward_head(self.forward_features(x))
+
+
+# ---------------------------------------------------------------------------------------------------------- arch table
+ARCHS: dict[str, tuple[float, float]] = {  # arch -> (deepen, widen), from the mmpose RTMPose configs
+    "t": (0.167, 0.375),
+    "s": (0.33, 0.5),
+    "m": (0.67, 0.75),
+    "l": (1.0, 1.0),
+    "x": (1.33, 1.25),
+}
+
+
+def build_rtmpose(arch: str, num_keypoints: int = 68, input_size: tuple[int, int] = (256, 256)) -> RTMPose:
+    """Build RTMPose-`arch` (t/s/m/l/x); `input_size` is (W, H) in pixels, multiples of 32."""
+    if arch not in ARCHS:
+        raise InputError(f"rtmpose: unknown arch '{arch}' (expected one of {', '.join(ARCHS)})")
+    deepen, widen = ARCHS[arch]
+    return RTMPose(RTMPoseConfig(arch, deepen, widen, num_keypoints, tuple(input_size)))
+
+
+def normalize_input(images: torch.Tensor) -> torch.Tensor:
+    """(B,1|3,H,W) pixels on the 0-255 scale (RGB order) -> normalised float; a gray image is repeated to 3 channels."""
+    images = images.float()
+    if images.shape[1] == 1:
+        images = images.expand(-1, 3, -1, -1)
+    mean = torch.tensor(PIXEL_MEAN, device=images.device).view(1, 3, 1, 1)
+    std = torch.tensor(PIXEL_STD, device=images.device).view(1, 3, 1, 1)
+    return (images - mean) / std
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Trainable parameters (BN running statistics excluded), as the official Params column counts them."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+# ------------------------------------------------------------------------------------------------------ checkpoint I/O
+_IGNORED_PREFIXES = ("data_preprocessor.",)  # mmpose buffers that are not part of the network
+
+
+def load_mmpose_checkpoint(model: RTMPose, path_or_state_dict: str | Path | dict) -> RTMPose:
+    """Load official mmpose weights (`.pth` with a `state_dict` wrapper, or a bare state dict) by key, strictly.
+
+    Strips a DDP `module.` prefix and ignores `data_preprocessor.*`. Any missing, unexpected or mis-shaped key raises
+    InputError listing them (e.g. a 106-point face6 checkpoint into a 68-point model fails on `head.final_layer`).
+    """
+    source = str(path_or_state_dict) if not isinstance(path_or_state_dict, dict) else "state dict"
+    if isinstance(path_or_state_dict, dict):
+        state = path_or_state_dict
+    else:
+        path = Path(path_or_state_dict)
+        if not path.is_file():
+            raise InputError(f"{path}: checkpoint not found")
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+            state = load_file(str(path))
+        else:
+            # mmengine checkpoints pickle numpy metadata next to the weights, so weights_only loading refuses them;
+            # only load checkpoints from a trusted source.
+            state = torch.load(path, map_location="cpu", weights_only=False)
+    if "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    state = {k: v for k, v in state.items() if not k.startswith(_IGNORED_PREFIXES)}
+
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    mismatched = sorted(f"{k} {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+                        for k in set(own) & set(state) if tuple(state[k].shape) != tuple(own[k].shape))
+    if missing or unexpected or mismatched:
+        parts = [f"{name} ({len(keys)}): {', '.join(keys[:20])}{' ...' if len(keys) > 20 else ''}"
+                 for name, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched))
+                 if keys]
+        raise InputError(f"{source}: checkpoint does not fit RTMPose-{model.cfg.arch} "
+                         f"(K={model.cfg.num_keypoints}, input {model.cfg.input_size}): " + "; ".join(parts))
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def save_model(model: RTMPose, path: str | Path) -> None:
+    """Write `<path>` (safetensors state dict) and `<path>.json` (the RTMPoseConfig) so `load_model` can rebuild it."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp))
+    tmp.replace(path)
+    write_text(path.with_name(path.name + ".json"), json.dumps(asdict(model.cfg), indent=2, sort_keys=True) + "\n")
+
+
+def load_model(path: str | Path) -> RTMPose:
+    """Rebuild a model written by `save_model` from its JSON sidecar and load the weights strictly."""
+    path = Path(path)
+    sidecar = path.with_name(path.name + ".json")
+    if not sidecar.is_file():
+        raise InputError(f"{sidecar}: model config sidecar not found")
+    cfg = json.loads(sidecar.read_text())
+    cfg["input_size"] = tuple(cfg["input_size"])
+    model = RTMPose(RTMPoseConfig(**cfg))
+    return load_mmpose_checkpoint(model, path)

@@ -1,0 +1,88 @@
+"""SimCC codec (mmpose `SimCCLabel`, gaussian smoothing, normalize=False) and flip helpers for SimCC vectors.
+
+Keypoints are in input-image pixels; bin i of an axis with split ratio r covers pixel i / r.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+
+def default_sigma(input_size: tuple[int, int]) -> tuple[float, float]:
+    """mmpose face/body configs use sigma = sqrt(L/8) bins per axis: 256 -> 5.66, 192 -> 4.9, 384 -> 6.93."""
+    w, h = input_size
+    return float(np.sqrt(w / 8)), float(np.sqrt(h / 8))
+
+
+def encode(keypoints: np.ndarray, visible: np.ndarray, input_size: tuple[int, int], split_ratio: float = 2.0,
+           sigma: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gaussian SimCC labels.
+
+    keypoints (K,2) or (B,K,2) pixels; visible (K,) or (B,K) in [0,1]; input_size (W,H); sigma in bins per axis
+    (default `default_sigma`). Returns float32 target_x (...,K,W*r), target_y (...,K,H*r), weight (...,K).
+    As mmpose: mu = round(kpt * r) (integer bin), target = exp(-(i - mu)^2 / (2 sigma^2)) with peak 1 (the loss
+    softmaxes it), weight = visibility; a keypoint with visibility < 0.5 or whose 3-sigma window lies entirely
+    outside the bins gets an all-zero row and weight 0 (mmpose keeps the raw visibility as weight there; zero is the
+    intent and equal for 0/1 visibility).
+    """
+    keypoints = np.asarray(keypoints, dtype=np.float64)
+    visible = np.asarray(visible, dtype=np.float64)
+    if keypoints.shape[-1] != 2 or visible.shape != keypoints.shape[:-1]:
+        raise ValueError(f"keypoints {keypoints.shape} and visible {visible.shape} do not match as (...,K,2)/(...,K)")
+    sigma = np.asarray(default_sigma(input_size) if sigma is None else sigma, dtype=np.float64)
+    n_bins = (int(round(input_size[0] * split_ratio)), int(round(input_size[1] * split_ratio)))
+
+    mu = np.around(keypoints * split_ratio)  # (..., K, 2) integer bins
+    radius = 3 * sigma
+    inside = ((mu - radius < np.array(n_bins)) & (mu + radius + 1 >= 0)).all(axis=-1)
+    keep = (visible >= 0.5) & inside
+    weight = np.where(keep, visible, 0.0)
+
+    targets = []
+    for axis in (0, 1):
+        bins = np.arange(n_bins[axis], dtype=np.float64)
+        g = np.exp(-((bins - mu[..., axis, None]) ** 2) / (2 * sigma[axis] ** 2))
+        targets.append(np.where(keep[..., None], g, 0.0).astype(np.float32))
+    return targets[0], targets[1], weight.astype(np.float32)
+
+
+def decode(simcc_x: torch.Tensor | np.ndarray, simcc_y: torch.Tensor | np.ndarray,
+           split_ratio: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """Argmax decoding (mmpose `get_simcc_maximum`): keypoints (...,K,2) = argmax bin / r in input pixels, and
+    scores (...,K) = min(max_x, max_y) of the raw values (not a probability).
+
+    Unlike mmpose, locations with score <= 0 are not replaced by -1: callers threshold `scores` if they need to.
+    """
+    sx = simcc_x.detach().float().cpu().numpy() if isinstance(simcc_x, torch.Tensor) else np.asarray(simcc_x)
+    sy = simcc_y.detach().float().cpu().numpy() if isinstance(simcc_y, torch.Tensor) else np.asarray(simcc_y)
+    locs = np.stack([sx.argmax(-1), sy.argmax(-1)], axis=-1).astype(np.float64) / split_ratio
+    scores = np.minimum(sx.max(-1), sy.max(-1)).astype(np.float64)
+    return locs, scores
+
+
+def flip_index(flip_pairs: Sequence[Sequence[int]], num_keypoints: int) -> list[int]:
+    """Permutation that maps keypoint k to its mirror partner (self-symmetric points map to themselves)."""
+    index = list(range(num_keypoints))
+    for a, b in flip_pairs:
+        index[a], index[b] = b, a
+    return index
+
+
+def flip_simcc(simcc_x: torch.Tensor, simcc_y: torch.Tensor,
+               index: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """SimCC logits of a horizontally flipped image -> logits in the original frame (mmpose `flip_vectors`):
+    swap mirror keypoints and reverse the x bins. Average with the unflipped logits for flip test.
+    Reversing bins maps bin i to 2W-1-i, i.e. pixel x to W-0.5-x rather than W-1-x: half a pixel off, kept as mmpose."""
+    return simcc_x[:, list(index)].flip(-1), simcc_y[:, list(index)]
+
+
+def flip_keypoints(keypoints: np.ndarray, visible: np.ndarray, index: Sequence[int],
+                   width: float) -> tuple[np.ndarray, np.ndarray]:
+    """Keypoints (...,K,2) px and visibility (...,K) of an image flipped horizontally: x -> width - 1 - x (mmpose),
+    and mirror keypoints swapped so index k keeps its anatomical meaning."""
+    flipped = np.asarray(keypoints, dtype=np.float64)[..., list(index), :].copy()
+    flipped[..., 0] = width - 1 - flipped[..., 0]
+    return flipped, np.asarray(visible)[..., list(index)]

@@ -1,0 +1,237 @@
+"""Model complexity and CPU inference speed (paper Table II / Fig. 4): FLOPs, ONNX export, latency.
+
+Parameters are counted by `thermbench.models.rtmpose.count_parameters` (the official Params column's convention).
+
+FLOP convention: `torch.utils.flop_counter` counts one multiply-add as 2 FLOPs (conv and matmul only; biases,
+activations, norms and pooling are not counted). mmpose's tables, the MLCM-KD paper's Table II (RTMPose-t "0.58
+GFLOPs") and our RTMPose fact sheet count multiply-accumulates (MACs) and call them FLOPs. So compare their
+figures with `gmacs = gflops / 2`, never with `gflops`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import platform
+import statistics
+import time
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from thermbench.io import InputError, atomic_write_bytes
+from thermbench.models.rtmpose import ARCHS, load_model
+
+# Torch's legacy (TorchScript) exporter: the dynamo exporter needs `onnxscript`, which is not installed here.
+EXPORTER = "torchscript"
+INPUT_NAME = "input"
+CHECKPOINT = "model.safetensors"  # + its sidecar model.safetensors.json, as rtmpose.save_model writes them
+
+
+def discover_checkpoints(models_dir: Path, names: list[str]) -> list[str]:
+    """The listed model names (each must exist), or, for an empty list, every RTMPose checkpoint under
+    `models_dir` in sorted order (other models there, such as Sapiens2 weights, have no such sidecar)."""
+    if names:
+        for name in names:
+            if not (models_dir / name / CHECKPOINT).is_file():
+                raise InputError(f"{models_dir / name / CHECKPOINT}: checkpoint not found (listed in speed.models)")
+        return list(names)
+    found = []
+    for sidecar in sorted(models_dir.glob(f"*/{CHECKPOINT}.json")):
+        try:
+            arch = json.loads(sidecar.read_text()).get("arch")
+        except json.JSONDecodeError as err:
+            raise InputError(f"{sidecar}: not valid JSON ({err})") from None
+        if arch in ARCHS:
+            found.append(sidecar.parent.name)
+    if not found:
+        raise InputError(f"{models_dir}: no RTMPose checkpoint (*/{CHECKPOINT} and its .json sidecar) to benchmark")
+    return found
+
+
+def load_checkpoint(models_dir: Path, name: str, input_size: list[int]) -> torch.nn.Module:
+    """`models_dir/name` in eval mode; its input size must be the benchmark's (the head's shapes depend on it)."""
+    model = load_model(models_dir / name / CHECKPOINT).eval()
+    if list(model.cfg.input_size) != list(input_size):
+        raise InputError(f"{models_dir / name}: trained at input {list(model.cfg.input_size)}, "
+                         f"speed.input_size is {list(input_size)}")
+    return model
+
+
+def count_gflops(model: torch.nn.Module, input_shape: tuple[int, ...]) -> float:
+    """GFLOPs of one forward pass at `input_shape` (B, C, H, W), 2 FLOPs per multiply-add (see module doc).
+
+    Runs on the model's own device, so a model built on the `meta` device is counted without allocating weights.
+    """
+    device = next(model.parameters()).device
+    x = torch.zeros(input_shape, device=device)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(x)
+    return counter.get_total_flops() / 1e9
+
+
+def _outputs(model: torch.nn.Module, x: torch.Tensor) -> list[np.ndarray]:
+    with torch.no_grad():
+        out = model(x)
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    return [o.numpy() for o in outs]
+
+
+def export_onnx(model: torch.nn.Module, path: str | Path, input_shape: tuple[int, ...], opset: int,
+                output_names: list[str] | None = None) -> dict:
+    """Export `model` (eval mode, fixed `input_shape`) to ONNX at `path`, atomically; return what was used."""
+    model.eval()
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        # Torch warns that the legacy exporter is deprecated; it is the one that works offline (see EXPORTER).
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
+        torch.onnx.export(model, (torch.zeros(input_shape),), buf, dynamo=False, opset_version=opset,
+                          input_names=[INPUT_NAME], output_names=output_names, do_constant_folding=True)
+    atomic_write_bytes(path, buf.getvalue())
+    return {"exporter": EXPORTER, "opset": opset, "input_name": INPUT_NAME, "input_shape": list(input_shape)}
+
+
+def ort_session(onnx_path: str | Path, threads: int):
+    """onnxruntime CPU session with a fixed intra-op thread count and sequential execution (reproducible timing)."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+
+
+def check_onnx_matches_torch(model: torch.nn.Module, onnx_path: str | Path, input_shape: tuple[int, ...],
+                             atol: float = 1e-4, rtol: float = 1e-3, seed: int = 0) -> float:
+    """Run both on one seeded random input; return the largest absolute difference over all outputs.
+
+    Raises ValueError when any element violates |onnx - torch| <= atol + rtol * |torch| (numpy.allclose). The
+    tolerances allow float32 kernel reordering (~1e-5 on O(1) logits) but not a wrong graph (differences of order 1).
+    """
+    model.eval()
+    x = torch.randn(input_shape, generator=torch.Generator().manual_seed(seed))
+    expected = _outputs(model, x)
+    got = ort_session(onnx_path, threads=1).run(None, {INPUT_NAME: x.numpy()})
+    if len(got) != len(expected):
+        raise ValueError(f"{onnx_path}: {len(got)} ONNX outputs, PyTorch gives {len(expected)}")
+    worst = 0.0
+    for i, (g, e) in enumerate(zip(got, expected)):
+        if g.shape != e.shape:
+            raise ValueError(f"{onnx_path}: output {i} has shape {g.shape}, PyTorch gives {e.shape}")
+        diff = float(np.max(np.abs(g - e)))
+        worst = max(worst, diff)
+        if not np.allclose(g, e, atol=atol, rtol=rtol):
+            raise ValueError(f"{onnx_path}: output {i} differs from PyTorch by up to {diff:.3g} "
+                             f"(atol {atol}, rtol {rtol})")
+    return worst
+
+
+def cpu_model(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
+    """The CPU's marketing name (first `model name` line), or what `platform` knows where there is no cpuinfo."""
+    path = Path(cpuinfo)
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def time_interleaved(fns: dict[str, Callable[[], object]], warmup: int, repeats: int) -> dict[str, list[float]]:
+    """Milliseconds per call for each function, calls alternating so that load from other processes on a shared
+    machine falls on all of them alike (their ratio is then more stable than either number)."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - start) * 1e3)
+    return times
+
+
+def measure_latency(model: torch.nn.Module, onnx_path: str | Path, input_shape: tuple[int, ...], warmup: int,
+                    repeats: int, threads: int, seed: int = 0) -> dict:
+    """Batch latency of onnxruntime (CPU) and PyTorch eager on the same input, same thread count, same run.
+
+    Returns medians in ms, frames per second (batch / median), and the eager/onnxruntime ratio.
+    """
+    if warmup < 0 or repeats < 1 or threads < 1:
+        raise ValueError(f"need warmup >= 0, repeats >= 1, threads >= 1 (got {warmup}, {repeats}, {threads})")
+    model.eval()
+    x = torch.randn(input_shape, generator=torch.Generator().manual_seed(seed))
+    feed = {INPUT_NAME: x.numpy()}
+    session = ort_session(onnx_path, threads)
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.inference_mode():
+            times = time_interleaved({"onnxruntime": lambda: session.run(None, feed), "torch": lambda: model(x)},
+                                     warmup, repeats)
+    finally:
+        torch.set_num_threads(previous_threads)
+    batch = input_shape[0]
+    result = {"warmup": warmup, "repeats": repeats, "threads": threads, "batch": batch}
+    for name, ms in times.items():
+        median = statistics.median(ms)
+        result[f"{name}_ms"] = median
+        result[f"{name}_min_ms"] = min(ms)
+        result[f"{name}_fps"] = 1e3 * batch / median
+    result["torch_over_onnxruntime"] = result["torch_ms"] / result["onnxruntime_ms"]
+    return result
+
+
+def environment(threads: int) -> dict:
+    """What the latencies were measured on; kept next to them in metrics/timing/speed.json."""
+    return {"cpu": cpu_model(), "threads": threads, "torch": torch.__version__, "onnxruntime": ort.__version__,
+            "exporter": EXPORTER}
+
+
+def table_markdown(rows: list[dict], env: dict, source_label: str) -> str:
+    """Table II-shaped markdown: complexity, then onnxruntime and PyTorch CPU latency at batch 1."""
+    lines = [
+        f"**Model complexity and CPU inference speed** ({source_label}; {env['cpu']}, {env['threads']} thread(s), "
+        f"batch 1; median of repeated runs after warm-up; ONNX via the {env['exporter']} exporter, "
+        f"onnxruntime {env['onnxruntime']}, torch {env['torch']}).",
+        "",
+        "GFLOPs counts a multiply-add once (= GMACs), the convention of the paper's Table II and of mmpose; "
+        "FLOPs at 2 per multiply-add are twice that (metrics/speed.json keeps both).",
+        "",
+        "| Method | Input Size | GFLOPs | Params(M) | ONNX Runtime (ms) | ONNX Runtime (fps) "
+        "| PyTorch eager (ms) | PyTorch eager (fps) | eager / ORT |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        w, h = r["input_size"]  # (W, H) as mmpose; printed H×W as mmpose names its models ("256x192")
+        lines.append(f"| {r['name']} (RTMPose-{r['arch']}) | {h}×{w} | {r['gmacs']:.2f} | {r['params'] / 1e6:.2f} "
+                     f"| {r['onnxruntime_ms']:.2f} | {r['onnxruntime_fps']:.1f} | {r['torch_ms']:.2f} "
+                     f"| {r['torch_fps']:.1f} | {r['torch_over_onnxruntime']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_fps_vs_params(rows: list[dict], env: dict, source_label: str):
+    """Fig. 4-shaped figure: throughput (log scale) against parameter count, one series per runtime."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    params_m = [r["params"] / 1e6 for r in rows]
+    for key, label, marker in (("onnxruntime", "ONNX Runtime CPU", "o"), ("torch", "PyTorch eager CPU", "s")):
+        ax.plot(params_m, [r[f"{key}_fps"] for r in rows], marker=marker, linestyle="none", label=label)
+    for x, r in zip(params_m, rows):
+        ax.annotate(r["name"], (x, r["onnxruntime_fps"]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_yscale("log")
+    ax.set_xlabel("Parameters (M)")
+    ax.set_ylabel("Throughput (frames/s, log scale)")
+    w, h = rows[0]["input_size"]
+    ax.set_title(f"Inference speed vs model size, {h}×{w} input, batch 1 [{source_label}]\n"
+                 f"{env['cpu']}, {env['threads']} thread(s)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    return fig

@@ -1,0 +1,36 @@
+"""Training-stability statistics of a gradient-norm series (paper Table V). Pure numpy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+
+
+def total_grad_norm(parameters: Iterable[torch.nn.Parameter]) -> float:
+    """g_t = ||grad L_t||_2 over all parameters with a gradient (call after backward, before the optimiser step)."""
+    squares = [p.grad.detach().float().square().sum() for p in parameters if p.grad is not None]
+    return float(torch.stack(squares).sum().sqrt()) if squares else 0.0
+
+
+def grad_norm_stats(norms: Iterable[float]) -> dict[str, float]:
+    """Table V metrics of g_1..g_n (n >= 2):
+
+    std (population, ddof 0), cv_percent = 100 std / mean, mean_abs_step_change = mean |g_{t+1} - g_t|,
+    r2 = coefficient of determination of the least-squares line g ~ a + b t (t = step index); a constant series is
+    fitted exactly, so r2 = 1 there.
+    """
+    g = np.asarray(list(norms), dtype=np.float64)
+    if g.ndim != 1 or g.size < 2 or not np.all(np.isfinite(g)):
+        raise ValueError(f"grad_norm_stats: need >= 2 finite values, got shape {g.shape}")
+    t = np.arange(g.size, dtype=np.float64)
+    slope, intercept = np.polyfit(t, g, 1)
+    ss_res = float(np.sum((g - (intercept + slope * t)) ** 2))
+    ss_tot = float(np.sum((g - g.mean()) ** 2))
+    return {
+        "std": float(g.std()),
+        "cv_percent": float(100.0 * g.std() / g.mean()),
+        "mean_abs_step_change": float(np.mean(np.abs(np.diff(g)))),
+        "r2": 1.0 if ss_tot == 0.0 else 1.0 - ss_res / ss_tot,
+    }

@@ -1,0 +1,125 @@
+"""ThermEval nose protocol for zero-shot models (design §5): run an adapter, then score its nose centres.
+
+Full frame: the model finds people on its own; nose centres are matched one-to-one to GT noses (greedy, capped).
+Crop protocol: the GT Person box is given; the model's first person is compared with that box's GT nose, in frame
+pixels and in pixels of the 256x256 crop (the blog's unit). Convention offset: the mean GT-minus-prediction offset in
+box-normalised coordinates ((p - box origin) / box size, the padded Person box: ThermEval labels no face box, so the
+person box is the only per-subject scale), fitted on one split and added to the predictions of another.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from thermbench import crops, metrics
+from thermbench.datasets.common import read_image
+from thermbench.io import InputError
+
+FRAME_COLUMNS = ("image_file", "split", "noses")
+SAMPLE_COLUMNS = ("sample_id", "split", "image_file", "frame_nose_x", "frame_nose_y",
+                  "box_x0", "box_y0", "box_w", "box_h")
+
+
+def read_table(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    if not path.is_file():
+        raise InputError(f"{path}: not found (run the prepare stage first)")
+    table = pd.read_csv(path)
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
+    return table
+
+
+def select(table: pd.DataFrame, split: str, limit: int, path: Path) -> pd.DataFrame:
+    """Rows of one split in file order, the first `limit` of them (0 = all)."""
+    rows = table[table["split"] == split]
+    if rows.empty:
+        raise InputError(f"{path}: split '{split}' is empty")
+    return rows.head(limit) if limit else rows
+
+
+def run_full_frame(adapter, frames: pd.DataFrame, raw: Path) -> tuple[list[dict], list[float]]:
+    """One record per frame: GT noses and the model's nose centres (frame px); plus seconds per frame."""
+    records, seconds = [], []
+    for row in tqdm(frames.itertuples(), total=len(frames), desc="full frame", file=sys.stderr, disable=None):
+        image = read_image(raw / row.image_file)
+        start = time.perf_counter()
+        pred = adapter.predict(image)
+        seconds.append(time.perf_counter() - start)
+        records.append({"image_file": row.image_file, "split": row.split,
+                        "gt": json.loads(row.noses), "pred": pred.noses.tolist()})
+    return records, seconds
+
+
+def person_box(row, box_scale: float) -> list[float]:
+    """The GT Person box (xyxy) behind a sample's padded crop box."""
+    x0, y0, w, h = crops.scale_box(row.box_x0, row.box_y0, row.box_w, row.box_h, 1.0 / box_scale)
+    return [x0, y0, x0 + w, y0 + h]
+
+
+def run_crops(adapter, samples: pd.DataFrame, raw: Path, box_scale: float) -> list[dict]:
+    """One record per sample: GT nose, the model's nose on the given Person box (None if it found none), crop box."""
+    records = []
+    for row in tqdm(samples.itertuples(), total=len(samples), desc="crops", file=sys.stderr, disable=None):
+        pred = adapter.predict(read_image(raw / row.image_file), boxes=[person_box(row, box_scale)])
+        records.append({"sample_id": row.sample_id, "split": row.split,
+                        "gt": [row.frame_nose_x, row.frame_nose_y],
+                        "pred": pred.noses[0].tolist() if len(pred.noses) else None,
+                        "box": [row.box_x0, row.box_y0, row.box_w, row.box_h]})
+    return records
+
+
+def summarise(errors: np.ndarray, thresholds) -> dict:
+    return {
+        "n_gt": int(len(errors)),
+        "detection_rate": metrics.detection_rate(errors),
+        "mean_px": metrics.mean_error(errors),
+        "median_px": metrics.median_error(errors),
+        "pck": {f"{t}px": v for t, v in metrics.pck(errors, thresholds).items()},
+    }
+
+
+def full_frame_metrics(records: list[dict], cap: float, thresholds) -> dict:
+    errors = [metrics.matched_errors(r["gt"], r["pred"], cap) for r in records]
+    out = summarise(np.concatenate(errors) if errors else np.zeros(0), thresholds)
+    out.update(n_frames=len(records), n_predictions=sum(len(r["pred"]) for r in records))
+    return out
+
+
+def _arrays(records: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    gt = np.array([r["gt"] for r in records], dtype=np.float64).reshape(-1, 2)
+    pred = np.array([r["pred"] if r["pred"] is not None else [np.nan, np.nan] for r in records],
+                    dtype=np.float64).reshape(-1, 2)
+    box = np.array([r["box"] for r in records], dtype=np.float64).reshape(-1, 4)
+    return gt, pred, box
+
+
+def crop_metrics(records: list[dict], crop_size: int, thresholds) -> dict:
+    """Errors in frame px and in crop px (the crop scales x and y differently); a missing prediction is a miss."""
+    gt, pred, box = _arrays(records)
+    frame_err = metrics.point_errors(pred, gt)
+    crop_err = metrics.point_errors(pred * crop_size / box[:, 2:], gt * crop_size / box[:, 2:])
+    return {"frame_px": summarise(frame_err, thresholds), "crop_px": summarise(crop_err, thresholds)}
+
+
+def fit_offset(records: list[dict]) -> np.ndarray:
+    """Mean (GT - prediction) in box-normalised units over records with a prediction; NaN if there are none."""
+    gt, pred, box = _arrays(records)
+    delta = (gt - pred) / box[:, 2:]
+    found = np.isfinite(delta).all(axis=1)
+    return delta[found].mean(axis=0) if found.any() else np.full(2, np.nan)
+
+
+def apply_offset(records: list[dict], offset: np.ndarray) -> list[dict]:
+    out = []
+    for r in records:
+        shifted = None if r["pred"] is None else (np.asarray(r["pred"]) + offset * np.asarray(r["box"][2:])).tolist()
+        out.append({**r, "pred": shifted})
+    return out

@@ -1,0 +1,145 @@
+"""Zero-shot report: markdown tables, PCK-vs-threshold curves, detection-rate bars and a qualitative grid.
+
+Everything is built from the metrics JSON of each model; only the qualitative grid also reads predictions and frames.
+A model whose stage reported a status other than "ok" gets a status row and no numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from thermbench.plots import data_label, plt
+
+NAMES = {"mediapipe": "MediaPipe FaceMesh", "dwpose": "DWPose (rtmlib)", "sapiens2": "Sapiens2-0.4B"}
+PROTOCOLS = (  # (metrics key, unit key, label)
+    ("full_frame", None, "Full frame, multi-person (frame px)"),
+    ("crop", "frame_px", "GT Person box given (frame px)"),
+    ("crop", "crop_px", "GT Person box given (256x256 crop px)"),
+    ("crop_offset_corrected", "crop_px", "GT Person box, convention offset removed (crop px)"),
+)
+
+
+def _block(m: dict, key: str, unit: str | None) -> dict:
+    return m[key] if unit is None else m[key][unit]
+
+
+def _pct(v) -> str:
+    return "–" if v is None else f"{100 * v:.0f}%"
+
+
+def _px(v) -> str:
+    return "–" if v is None else f"{v:.1f} px"
+
+
+def _short(status: str) -> str:
+    """The table cell of a model without numbers: its status up to the first colon (the full line goes in a note)."""
+    return status.split(":")[0]
+
+
+def table(results: dict[str, dict], thresholds: list, cap: float) -> str:
+    """One markdown table per protocol, one row per model (the blog's part-1 metrics as columns)."""
+    source = next(iter(results.values()))["data"]
+    head = ["Model", "Detection rate over GT", "Mean nostril error", "Median error"]
+    head += [f"PCK@{t}px" for t in thresholds]
+    lines = [f"# Zero-shot nose localisation on ThermEval ({data_label(source)})", ""]
+    for key, unit, label in PROTOCOLS:
+        lines += [f"## {label}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for model, m in results.items():
+            if m["status"] != "ok":
+                lines.append(f"| {NAMES[model]} | {_short(m['status'])} |" + " |" * (len(head) - 2))
+                continue
+            b = _block(m, key, unit)
+            cells = [_pct(b["detection_rate"]), _px(b["mean_px"]), _px(b["median_px"])]
+            cells += [_pct(b["pck"].get(f"{t}px")) for t in thresholds]
+            lines.append(f"| {NAMES[model]} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += ["## Convention offset (fitted on the train crops, applied to the test crops)", "",
+              "| Model | offset x (crop px) | offset y (crop px) | n fit |", "|---|---|---|---|"]
+    for model, m in results.items():
+        if m["status"] == "ok":
+            ox, oy = (_px(v) for v in m["offset"]["crop_px_xy"])
+            lines.append(f"| {NAMES[model]} | {ox} | {oy} | {m['offset']['n_fit']} |")
+        else:
+            lines.append(f"| {NAMES[model]} | {_short(m['status'])} | | |")
+    n = next((m["full_frame"]["n_gt"] for m in results.values() if m["status"] == "ok"), None)
+    lines += ["", f"Match cap {cap} px; PCK counts unmatched GT as misses; mean/median over matched pairs only. "
+              f"GT noses in the full-frame test split: {n if n else '–'}. "
+              "Inference time per frame: metrics/timing/zeroshot/ (not part of this table).", ""]
+    lines += [f"- {NAMES[model]}: {m['status']}" for model, m in results.items() if m["status"] != "ok"]
+    return "\n".join(lines) + "\n"
+
+
+def pck_curves(results: dict[str, dict], thresholds: list) -> tuple[plt.Figure, list[dict]]:
+    """PCK vs threshold, one panel per protocol; also returns the plotted points as CSV rows."""
+    source = next(iter(results.values()))["data"]
+    fig, axes = plt.subplots(1, len(PROTOCOLS), figsize=(4 * len(PROTOCOLS), 3.4), sharey=True)
+    rows = []
+    for ax, (key, unit, label) in zip(axes, PROTOCOLS):
+        for model, m in results.items():
+            if m["status"] != "ok":
+                continue
+            y = [_block(m, key, unit)["pck"][f"{t}px"] for t in thresholds]
+            ax.plot(thresholds, np.array(y) * 100, marker="o", label=NAMES[model])
+            rows += [{"protocol": f"{key}/{unit or 'frame_px'}", "model": model, "threshold_px": t, "pck": v}
+                     for t, v in zip(thresholds, y)]
+        ax.set_title(label, fontsize=8)
+        ax.set_xlabel("threshold (px)")
+        ax.set_ylim(0, 102)
+    axes[0].set_ylabel("PCK (% of all GT noses)")
+    if rows:
+        axes[0].legend(fontsize=7)
+    fig.suptitle(f"Zero-shot PCK vs threshold, ThermEval test [{data_label(source)}]")
+    return fig, rows
+
+
+def detection_bars(results: dict[str, dict]) -> plt.Figure:
+    source = next(iter(results.values()))["data"]
+    models = list(results)
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    x = np.arange(len(models))
+    for i, (key, unit, label) in enumerate(PROTOCOLS[:2]):
+        vals = [100 * _block(results[m], key, unit)["detection_rate"] if results[m]["status"] == "ok" else 0.0
+                for m in models]
+        ax.bar(x + (i - 0.5) * 0.38, vals, width=0.38, label=label.split(" (")[0])
+    for j, m in enumerate(models):
+        if results[m]["status"] != "ok":
+            ax.text(x[j], 2, "weights not\navailable", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(x, [NAMES[m] for m in models], fontsize=8)
+    ax.set_ylabel("detection rate over GT (%)")
+    ax.set_xlabel("model")
+    ax.set_ylim(0, 105)
+    ax.legend(fontsize=7)
+    ax.set_title(f"Zero-shot detection rate, ThermEval test [{data_label(source)}]")
+    return fig
+
+
+def qualitative_grid(frames: list[np.ndarray], records: dict[str, list[dict]], upscale: int, source: str) -> plt.Figure:
+    """Rows = models, columns = frames; GT red cross, prediction green dot; frames upscaled nearest-neighbour."""
+    models = list(records)
+    n = len(frames)
+    title = f"Zero-shot full-frame predictions (GT red x, prediction green dot) [{data_label(source)}]"
+    if not models or not n:
+        fig = plt.figure(figsize=(6, 1.2))
+        fig.text(0.5, 0.4, "no zero-shot model had weights available (or no test frames)", ha="center")
+        fig.suptitle(title, fontsize=9)
+        return fig
+    fig, axes = plt.subplots(len(models), n, figsize=(2.2 * n, 3.0 * len(models)), squeeze=False)
+    for r, model in enumerate(models):
+        for c, frame in enumerate(frames):
+            ax = axes[r, c]
+            big = np.kron(frame, np.ones((upscale, upscale), dtype=frame.dtype))  # nearest-neighbour
+            ax.imshow(big, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            rec = records[model][c]
+            # continuous frame px -> upscaled image coordinates (pixel centres at integers for imshow)
+            marks = ((rec["pred"], dict(c="lime", marker="o", s=14)), (rec["gt"], dict(c="red", marker="x", s=30)))
+            for pts, style in marks:
+                p = np.asarray(pts, dtype=float).reshape(-1, 2) * upscale - 0.5
+                ax.scatter(p[:, 0], p[:, 1], linewidths=1.2, **style)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(NAMES[model], fontsize=8)
+            if r == len(models) - 1:
+                ax.set_xlabel(rec["image_file"].split("/")[-1], fontsize=6)
+    fig.suptitle(title, fontsize=9)
+    return fig

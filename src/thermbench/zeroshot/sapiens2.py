@@ -1,0 +1,100 @@
+"""Sapiens2 top-down 308-keypoint pose on person boxes: UDP affine crop -> network -> heatmap argmax -> frame px.
+
+Pre- and post-processing follow the official demo (facts/sapiens2.md §3-4): box x1.25, aspect fixed to the input's
+w/h, UDP warp, RGB ImageNet normalisation on the 0..255 scale; decoding is the heatmap argmax mapped back through
+the same UDP transform. The official DARK-UDP sub-pixel refinement and flip test are not applied (one heatmap pixel
+is 4 input pixels, i.e. about one frame pixel for ThermEval persons).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from thermbench.models.sapiens2 import Sapiens2, Sapiens2Config, load_sapiens2
+from thermbench.zeroshot.common import Prediction, WeightsUnavailable, to_bgr, with_noses
+
+MEAN = np.array([123.675, 116.28, 103.53])
+STD = np.array([58.395, 57.12, 57.375])
+PADDING = 1.25
+
+
+def resolve_weights(cfg: dict, allow_download: bool) -> Path:
+    """Local file first, then the Hugging Face cache (downloading only when allowed)."""
+    local = Path(cfg["local_path"])
+    if local.is_file():
+        return local
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return Path(hf_hub_download(cfg["repo_id"], cfg["filename"], local_files_only=not allow_download))
+    except Exception as err:  # offline / not cached / gated: all mean "no weights here"
+        raise WeightsUnavailable(
+            f"weights not available: `hf download {cfg['repo_id']} {cfg['filename']}` "
+            f"or place the file at {local} ({type(err).__name__})") from err
+
+
+def box_center_scale(box_xyxy, aspect: float) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and padded size (w, h) of a box, the short side grown so that w/h == aspect."""
+    x0, y0, x1, y1 = np.asarray(box_xyxy, dtype=np.float64)
+    center = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+    w, h = (x1 - x0) * PADDING, (y1 - y0) * PADDING
+    if w > aspect * h:
+        h = w / aspect
+    else:
+        w = aspect * h
+    return center, np.array([w, h])
+
+
+def udp_warp(image: np.ndarray, center: np.ndarray, scale: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """UDP affine crop to `size` = (W, H): x_out = (W-1)/scale_w * (x - cx + scale_w/2)."""
+    s = (np.array(size) - 1) / scale
+    t = s * (scale / 2 - center)
+    matrix = np.array([[s[0], 0.0, t[0]], [0.0, s[1], t[1]]])
+    flags = cv2.INTER_AREA if s.min() < 1 else cv2.INTER_CUBIC
+    return cv2.warpAffine(image, matrix, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def decode_heatmaps(heatmaps: np.ndarray, center: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(K, Hh, Wh) -> keypoints (K, 2) frame px and scores (K,) (the heatmap maxima)."""
+    k, hh, wh = heatmaps.shape
+    flat = heatmaps.reshape(k, -1)
+    idx = flat.argmax(axis=1)
+    xy = np.stack([idx % wh, idx // wh], axis=1).astype(np.float64)
+    return xy / np.array([wh - 1, hh - 1]) * scale + center - scale / 2, flat.max(axis=1)
+
+
+class Sapiens2Pose:
+    schema = "sapiens308"
+
+    def __init__(self, model: Sapiens2, input_size: tuple[int, int] = (768, 1024)):
+        self.model = model.eval()
+        self.input_size = tuple(input_size)  # (W, H)
+
+    @classmethod
+    def from_params(cls, cfg: dict, allow_download: bool) -> "Sapiens2Pose":
+        path = resolve_weights(cfg, allow_download)
+        return cls(load_sapiens2(path, Sapiens2Config.from_arch(cfg["arch"])), cfg["input_size"])
+
+    def preprocess(self, image: np.ndarray, box) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+        w, h = self.input_size
+        center, scale = box_center_scale(box, w / h)
+        crop = udp_warp(to_bgr(image), center, scale, self.input_size)[..., ::-1]  # BGR -> RGB
+        x = (crop - MEAN) / STD
+        return torch.from_numpy(x.transpose(2, 0, 1).copy()).float()[None], center, scale
+
+    @torch.no_grad()
+    def predict(self, image: np.ndarray, boxes=None) -> Prediction:
+        """One prediction per person box (xyxy frame px); no boxes = the whole frame, as the official demo."""
+        if boxes is None or len(boxes) == 0:
+            boxes = [[0, 0, image.shape[1] - 1, image.shape[0] - 1]]
+        kpts, scores = [], []
+        for box in boxes:
+            x, center, scale = self.preprocess(image, box)
+            k, s = decode_heatmaps(self.model(x)[0].numpy(), center, scale)
+            kpts.append(k)
+            scores.append(s)
+        return with_noses(np.stack(kpts), np.stack(scores), self.schema)

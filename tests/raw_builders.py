@@ -1,0 +1,108 @@
+"""Tiny raw dataset folders in the real on-disk formats, with known geometry, for the data-layer tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+# ThermEval frame: persons as (person bbox, nose bbox or None). Category ids deliberately differ from the synth ones.
+CATEGORIES = [
+    {"id": 7, "name": "Nose"},
+    {"id": 4, "name": "Person"},
+    {"id": 1, "name": "Chest"},
+    {"id": 2, "name": "Forehead"},
+]
+PERSON_ID, NOSE_ID = 4, 7
+
+
+def thermeval_image(persons: list) -> np.ndarray:
+    """192x256 frame: background 0, Person boxes 60, Nose boxes 255 (so the nose is the brightest spot)."""
+    image = np.zeros((256, 192), np.uint8)
+    for box, value in [(p, 60) for p, _ in persons] + [(n, 255) for _, n in persons]:
+        if box is not None:
+            x, y, w, h = box
+            image[y : y + h, x : x + w] = value
+    return image
+
+
+def build_thermeval(raw: Path, files: dict[int, list[list]]) -> Path:
+    """files = {1: [frame, ...], 2: [...]}, frame = [(person_bbox|None, nose_bbox|None), ...].
+
+    File 2 lists its images with .jpg names while the files on disk are .png (the real dataset's quirk).
+    """
+    (raw / "images").mkdir(parents=True, exist_ok=True)
+    (raw / "Annotations").mkdir(exist_ok=True)
+    for number, frames in files.items():
+        images, annotations = [], []
+        for index, persons in enumerate(frames):
+            image_id = 100 * number + index
+            stem = f"f{number}_{index:03d}"
+            cv2.imwrite(str(raw / "images" / f"{stem}.png"), thermeval_image(persons))
+            name = f"{stem}.jpg" if number == 2 else f"{stem}.png"
+            images.append({"id": image_id, "file_name": name, "width": 192, "height": 256})
+            for person, nose in persons:
+                for category, box in ((PERSON_ID, person), (NOSE_ID, nose)):
+                    if box is None:
+                        continue
+                    x, y, w, h = box
+                    annotations.append(
+                        {
+                            "id": len(annotations) + 1000 * number,
+                            "image_id": image_id,
+                            "category_id": category,
+                            "bbox": [x, y, w, h],
+                            "segmentation": [[x, y, x + w, y, x + w, y + h, x, y + h]],
+                            "area": w * h,
+                            "iscrowd": 0,
+                        }
+                    )
+        coco = {"images": images, "annotations": annotations, "categories": CATEGORIES}
+        (raw / "Annotations" / f"annotations_{number}.json").write_text(json.dumps(coco))
+    return raw
+
+
+def face_points(cx: float, cy: float, scale: float) -> np.ndarray:
+    """A plausible 68-point layout (unit face scaled about a centre); only its extent matters to the crops."""
+    t = np.linspace(-1, 1, 17)
+    jaw = np.column_stack([t, 0.2 + 0.8 * (1 - t**2) ** 0.5])
+    brows = np.column_stack([np.linspace(-0.8, 0.8, 10), np.full(10, -0.5)])
+    nose = np.column_stack(
+        [np.r_[np.zeros(4), np.linspace(-0.2, 0.2, 5)], np.r_[np.linspace(-0.3, 0.1, 4), np.full(5, 0.2)]]
+    )
+    eyes = np.column_stack([np.r_[np.linspace(-0.6, -0.2, 6), np.linspace(0.2, 0.6, 6)], np.full(12, -0.25)])
+    mouth = np.column_stack([np.linspace(-0.4, 0.4, 20), np.full(20, 0.5)])
+    return np.vstack([jaw, brows, nose, eyes, mouth]) * scale + [cx, cy]
+
+
+def build_tfake(raw: Path, n: int) -> Path:
+    """n FaceSynthetics samples: 512x512 RGB, 70-point label file, thermal/ twin; face i centred at (256+i, 256)."""
+    (raw / "thermal").mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        points = np.vstack([face_points(256 + i, 256, 100), [[216 + i, 231], [296 + i, 231]]])
+        np.savetxt(raw / f"{i:06d}_ldmks.txt", points, fmt="%.4f")
+        rgb = np.zeros((512, 512, 3), np.uint8)
+        rgb[..., 2] = 200  # red in BGR order
+        cv2.imwrite(str(raw / f"{i:06d}.png"), rgb)
+        cv2.imwrite(str(raw / "thermal" / f"{i:06d}.png"), np.full((512, 512), 128, np.uint8))
+    return raw
+
+
+def build_charlotte(raw: Path, rows: list[dict]) -> Path:
+    """rows: {subject, id, points (72|43, 2), width, celsius}; writes S<k>.csv and S<k>/<id>.tiff (centikelvin)."""
+    meta = ["Distance", "RH", "Airflow", "env-temp", "Sensation"]
+    header = ["ID"] + [f"x{i}" for i in range(72)] + [f"y{i}" for i in range(72)] + meta
+    by_subject: dict[str, list[str]] = {}
+    for row in rows:
+        (raw / row["subject"]).mkdir(parents=True, exist_ok=True)
+        kelvin = np.full((160, row["width"]), (row["celsius"] + 273.15) * 100).round().astype(np.uint16)
+        cv2.imwrite(str(raw / row["subject"] / f"{row['id']}.tiff"), kelvin)
+        xs, ys = [""] * 72, [""] * 72
+        for i, (x, y) in enumerate(row["points"]):
+            xs[i], ys[i] = f"{x:g}", f"{y:g}"
+        by_subject.setdefault(row["subject"], []).append(",".join([row["id"], *xs, *ys, "2", "40", "0.1", "22", "0"]))
+    for subject, lines in by_subject.items():
+        (raw / f"{subject}.csv").write_text("\n".join([",".join(header), *lines]) + "\n")
+    return raw

@@ -1,0 +1,67 @@
+"""QA helpers on hand-built inputs (no MediaPipe needed)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from thermbench import qa
+from thermbench.datasets.synth.face import base_vertices
+from thermbench.io import InputError
+from thermbench.keypoints import load_schema
+
+
+def frontal_landmarks(scale=200.0, centre=(256.0, 256.0)) -> np.ndarray:
+    """iBUG-68 points of the base mesh seen frontally, in px."""
+    idx = load_schema("mediapipe478_to_ibug68")["index"]
+    return base_vertices()[idx, :2] * scale + np.asarray(centre)
+
+
+def test_region_masks_sit_where_they_should():
+    lm = frontal_landmarks()
+    masks = qa.region_masks((512, 512), lm)
+    assert set(masks) == set(qa.MASKS) and all(m.any() for m in masks.values())
+    for k, name in ((39, "canthus_right"), (42, "canthus_left")):
+        x, y = np.round(lm[k]).astype(int)
+        assert masks[name][y, x]
+    x, y = np.round(lm[30]).astype(int)
+    assert masks["nose_tip"][y, x]
+    ys, _ = np.nonzero(masks["forehead"])
+    assert ys.max() < lm[17:27, 1].min()  # the forehead band lies above the brows
+    overlap = sum(m.astype(int) for m in masks.values())
+    assert overlap.max() == 1  # regions are disjoint
+
+
+def test_order_statistic_on_a_painted_face():
+    lm = frontal_landmarks()
+    masks = qa.region_masks((512, 512), lm)
+    temp = np.full((512, 512), 33.0)
+    temp[masks["canthus_right"]] = 36.0
+    temp[masks["canthus_left"]] = 34.0  # the warmer canthus counts
+    temp[masks["nose_tip"]] = 30.0
+    means = qa.region_means(temp, lm)
+    assert means == {"canthi": 36.0, "nose_tip": 30.0, "forehead": 33.0, "cheeks": 33.0, "lips": 33.0}
+    assert qa.canthi_warmest_nose_coolest(means)
+    temp[masks["forehead"]] = 36.5  # forehead warmer than the canthi
+    assert not qa.canthi_warmest_nose_coolest(qa.region_means(temp, lm))
+    temp[masks["forehead"]] = 33.0
+    temp[masks["lips"]] = 29.0  # lips cooler than the nose tip
+    assert not qa.canthi_warmest_nose_coolest(qa.region_means(temp, lm))
+
+
+def test_select_frontal():
+    meta = pd.DataFrame({"id": ["000003", "000001", "000002", "000000"], "yaw": [10.0, -30.0, 31.0, 0.0],
+                         "face_width_px": [200, 128, 300, 127]})
+    assert qa.select_frontal(meta, 30, 128, 10)["id"].tolist() == ["000001", "000003"]
+    assert qa.select_frontal(meta, 30, 128, 1)["id"].tolist() == ["000001"]
+
+
+def test_bad_inputs(tmp_path):
+    with pytest.raises(InputError, match="synth_meta.csv: missing"):
+        qa.read_meta(tmp_path)
+    (tmp_path / "x_ldmks.txt").write_text("1 2\n3 4\n")
+    with pytest.raises(InputError, match="expected 70 rows"):
+        qa.read_landmarks(tmp_path / "x_ldmks.txt")
+    pd.DataFrame({"id": ["000000"], "yaw": [50.0], "face_width_px": [200.0], "glasses": [0]}).to_csv(
+        tmp_path / "synth_meta.csv", index=False)
+    with pytest.raises(InputError, match="no render"):
+        qa.run(tmp_path, {"max_yaw": 30, "min_face_px": 128, "max_images": 5, "detection_confidence": 0.5})

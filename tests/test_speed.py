@@ -1,0 +1,171 @@
+"""Speed library: hand-counted params/FLOPs, RTMPose complexity vs the fact sheet, ONNX parity, timing, stage run."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+import yaml
+
+from thermbench import speed
+from thermbench.io import InputError
+from thermbench.models.rtmpose import build_rtmpose, count_parameters, save_model
+
+torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_net() -> torch.nn.Module:
+    # 3x8x8 input. conv 3->4 k3 pad1, depthwise 4->4 k3 pad1 (groups 4), flatten 256, linear 256->5.
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(),
+                               torch.nn.Conv2d(4, 4, 3, padding=1, groups=4), torch.nn.Flatten(),
+                               torch.nn.Linear(256, 5))
+
+
+def lively_rtmpose_t(size: int = 64) -> torch.nn.Module:
+    """RTMPose-t whose outputs are O(1): at init its features vanish (~1e-11), which would let any ONNX graph pass.
+    BN statistics from one random batch and head Linear std 0.02 fix that."""
+    torch.manual_seed(0)
+    model = build_rtmpose("t", input_size=(size, size))
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.reset_running_stats()
+                m.momentum = None
+            elif isinstance(m, torch.nn.Linear):
+                torch.nn.init.normal_(m.weight, std=0.02)
+        model.train()(torch.randn(4, 3, size, size))
+    return model.eval()
+
+
+def test_count_gflops_counts_a_multiply_add_as_two():
+    # MACs: conv 4*8*8 outputs x 27 = 6912; depthwise 4*8*8 x 9 = 2304; linear 256*5 = 1280; total 10496.
+    assert speed.count_gflops(tiny_net(), (1, 3, 8, 8)) == pytest.approx(2 * 10496 / 1e9, rel=0, abs=0)
+    assert speed.count_gflops(tiny_net(), (2, 3, 8, 8)) == pytest.approx(2 * 2 * 10496 / 1e9)
+
+
+# facts/rtmpose.md §1, "[computed] 68 kpts, 256x256": Params (M) and GMACs; its GMACs carry "≈" and two decimals.
+FACT_SHEET = {"t": (4.33, 0.57), "s": (6.79, 1.02), "m": (15.54, 2.72), "l": (30.26, 5.72), "x": (52.54, 10.42)}
+
+
+@pytest.mark.parametrize("arch", list(FACT_SHEET))
+def test_rtmpose_complexity_matches_fact_sheet(arch):
+    # On the meta device: no weights are allocated and no arithmetic is done, so even x takes well under a second.
+    with torch.device("meta"):
+        model = build_rtmpose(arch, num_keypoints=68, input_size=(256, 256))
+    params_m, gmacs = FACT_SHEET[arch]
+    assert round(count_parameters(model) / 1e6, 2) == params_m
+    assert speed.count_gflops(model, (1, 3, 256, 256)) / 2 == pytest.approx(gmacs, rel=0.01)
+
+
+def test_onnx_export_matches_torch(tmp_path):
+    model = lively_rtmpose_t()
+    path = tmp_path / "t.onnx"
+    info = speed.export_onnx(model, path, (1, 3, 64, 64), opset=17, output_names=["simcc_x", "simcc_y"])
+    assert info == {"exporter": "torchscript", "opset": 17, "input_name": "input", "input_shape": [1, 3, 64, 64]}
+    graph = onnx.load(str(path))
+    assert graph.opset_import[0].version == 17
+    assert [o.name for o in graph.graph.output] == ["simcc_x", "simcc_y"]
+    assert speed.check_onnx_matches_torch(model, path, (1, 3, 64, 64)) < 1e-4
+
+
+def test_onnx_check_catches_a_different_model(tmp_path):
+    model = lively_rtmpose_t()
+    path = tmp_path / "t.onnx"
+    speed.export_onnx(model, path, (1, 3, 64, 64), opset=17)
+    with torch.no_grad():
+        model.head.cls_x.weight.mul_(1.5)
+    with pytest.raises(ValueError, match="output 0 differs"):
+        speed.check_onnx_matches_torch(model, path, (1, 3, 64, 64))
+
+
+def test_time_interleaved_alternates_calls():
+    calls = []
+    fns = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    times = speed.time_interleaved(fns, warmup=2, repeats=3)
+    assert calls == ["a", "b"] * 5
+    assert {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3}
+
+
+def test_measure_latency_fields(tmp_path):
+    model = tiny_net().eval()
+    path = tmp_path / "tiny.onnx"
+    speed.export_onnx(model, path, (1, 3, 8, 8), opset=17)
+    r = speed.measure_latency(model, path, (1, 3, 8, 8), warmup=1, repeats=3, threads=1)
+    assert (r["warmup"], r["repeats"], r["threads"], r["batch"]) == (1, 3, 1, 1)
+    for name in ("onnxruntime", "torch"):
+        assert 0 < r[f"{name}_min_ms"] <= r[f"{name}_ms"]
+        assert r[f"{name}_fps"] == pytest.approx(1000 / r[f"{name}_ms"])
+    assert r["torch_over_onnxruntime"] == pytest.approx(r["torch_ms"] / r["onnxruntime_ms"])
+    with pytest.raises(ValueError):
+        speed.measure_latency(model, path, (1, 3, 8, 8), warmup=0, repeats=0, threads=1)
+
+
+def test_cpu_model_reads_cpuinfo(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: X\nmodel name\t: Test CPU @ 3.0GHz\nprocessor\t: 1\n")
+    assert speed.cpu_model(info) == "Test CPU @ 3.0GHz"
+
+
+def test_discover_checkpoints(tmp_path):
+    for name, arch in (("b", "t"), ("a", "s")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.safetensors").write_bytes(b"")
+        (tmp_path / name / "model.safetensors.json").write_text(json.dumps({"arch": arch}))
+    (tmp_path / "sapiens2").mkdir()  # not an RTMPose checkpoint: skipped
+    assert speed.discover_checkpoints(tmp_path, []) == ["a", "b"]
+    assert speed.discover_checkpoints(tmp_path, ["b"]) == ["b"]
+    with pytest.raises(InputError, match="missing/model.safetensors: checkpoint not found"):
+        speed.discover_checkpoints(tmp_path, ["missing"])
+    with pytest.raises(InputError, match="no RTMPose checkpoint"):
+        speed.discover_checkpoints(tmp_path / "sapiens2", [])
+
+
+ROW = {"name": "mcl-t", "arch": "t", "input_size": [256, 256], "params": 4_333_538, "gflops": 1.1398, "gmacs": 0.5699,
+       "onnxruntime_ms": 8.0, "onnxruntime_fps": 125.0, "torch_ms": 16.0, "torch_fps": 62.5,
+       "torch_over_onnxruntime": 2.0}
+ENV = {"cpu": "Test CPU", "threads": 1, "torch": "2.13.0", "onnxruntime": "1.31.1", "exporter": "torchscript"}
+
+
+def test_table_markdown():
+    table = speed.table_markdown([ROW], ENV, "SYNTHETIC data")
+    assert "SYNTHETIC data; Test CPU, 1 thread(s)" in table
+    assert "| mcl-t (RTMPose-t) | 256×256 | 0.57 | 4.33 | 8.00 | 125.0 | 16.00 | 62.5 | 2.00 |" in table
+
+
+def test_plot_fps_vs_params():
+    fig = speed.plot_fps_vs_params([ROW, {**ROW, "name": "x", "params": 52e6, "onnxruntime_fps": 10.0}], ENV,
+                                   "SYNTHETIC data")
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and "SYNTHETIC data" in ax.get_title()
+    assert ax.get_xlabel() == "Parameters (M)" and "frames/s" in ax.get_ylabel()
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), [4.333538, 52.0])
+
+
+def test_stage_end_to_end(tmp_path):
+    save_model(lively_rtmpose_t(), tmp_path / "data/models/mcl-t/model.safetensors")
+    params = {"seed": 0, "data": {"source": "synthetic"},
+              "speed": {"models": [], "input_size": [64, 64], "warmup": 0, "repeats": 1, "threads": 1, "opset": 17,
+                        "atol": 1e-4, "rtol": 1e-3}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    run = subprocess.run([sys.executable, str(ROOT / "stages/speed.py")], cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    complexity = json.loads((tmp_path / "metrics/speed.json").read_text())
+    assert list(complexity) == ["mcl-t"] and complexity["mcl-t"]["arch"] == "t"
+    assert complexity["mcl-t"]["gmacs"] == pytest.approx(complexity["mcl-t"]["gflops"] / 2, abs=1e-6)  # 6-digit JSON
+    timing = json.loads((tmp_path / "metrics/timing/speed.json").read_text())
+    assert timing["models"]["mcl-t"]["repeats"] == 1 and timing["environment"]["threads"] == 1
+    for out in ("data/onnx/mcl-t.onnx", "plots/speed_table.md", "plots/speed_fps_vs_params.png",
+                "plots/speed_fps_vs_params.svg"):
+        assert (tmp_path / out).is_file(), out
+
+
+def test_load_checkpoint_checks_input_size(tmp_path):
+    save_model(build_rtmpose("t", input_size=(64, 64)), tmp_path / "mcl-t/model.safetensors")
+    assert speed.load_checkpoint(tmp_path, "mcl-t", [64, 64]).training is False
+    with pytest.raises(InputError, match="mcl-t: trained at input \\[64, 64\\], speed.input_size is \\[96, 96\\]"):
+        speed.load_checkpoint(tmp_path, "mcl-t", [96, 96])

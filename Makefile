@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 DVC := $(VENV)/bin/dvc
 STAMP := $(VENV)/.installed
 P ?= default
+# Stage commands call `python`: make it the venv's.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DEST ?= publish
 
 .PHONY: setup repro test unit regression baseline profile publish clean-venv
@@ -30,7 +32,8 @@ unit: setup
 regression: setup
 	$(PY) -m thermbench.regression check
 
-test: unit regression
+# Regression first, so the closing line of the output is pytest's summary.
+test: regression unit
 
 baseline: setup
 	$(PY) -m thermbench.regression refresh

@@ -10,8 +10,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from thermbench.head import (FrozenBackbone, evaluate, load_backbone, load_features, load_head, read_crops,
-                             time_inference)
+from thermbench.head import (
+    FrozenBackbone,
+    evaluate,
+    load_backbone,
+    load_features,
+    load_head,
+    read_crops,
+    time_inference,
+)
 from thermbench.io import InputError, load_params, run_stage, section, write_json, write_text
 from thermbench.models.heads import count_trainable
 

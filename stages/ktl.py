@@ -25,8 +25,9 @@ def main() -> None:
         raise InputError(f"params.yaml: train.ktl.variants has no '{args.variant}' ({', '.join(ktl['variants'])})")
     device = mlcmkd.setup(params)
     size = mlcmkd.input_size(params)
-    teacher = mlcmkd.load_run("teacher").to(device)
+    # Student first: its initial weights then equal the supervised run's of the same arch and seed.
     student = build_rtmpose(section(params, "rtmpose.ktl_arch"), input_size=(size, size)).to(device)
+    teacher = mlcmkd.load_run("teacher").to(device)
     distill = DistillConfig(**ktl["variants"][args.variant], dikd_mode=ktl["dikd_mode"], **ktl["weights"])
     task = DistillTask(student, teacher, distill).to(device)
     cfg = mlcmkd.fit_config(params)

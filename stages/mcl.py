@@ -22,8 +22,9 @@ def main() -> None:
     params = load_params()
     device = mlcmkd.setup(params)
     size = mlcmkd.input_size(params)
-    teacher = mlcmkd.load_run(f"ktl-{args.variant}").to(device)
+    # Student first: its initial weights then equal the supervised run's of the same arch and seed.
     student = build_rtmpose(section(params, "rtmpose.mcl_arch"), input_size=(size, size)).to(device)
+    teacher = mlcmkd.load_run(f"ktl-{args.variant}").to(device)
     distill = DistillConfig(fd=True, ld=True, fi=False, ri=False, **section(params, "train.mcl.weights"))
     task = DistillTask(student, teacher, distill).to(device)
     cfg = mlcmkd.fit_config(params)

@@ -7,7 +7,7 @@ import pandas as pd
 
 from thermbench import report_head as R
 from thermbench.head import load_samples, read_crops
-from thermbench.io import InputError, atomic_dir, load_params, run_stage, section, write_text
+from thermbench.io import InputError, atomic_dir, load_params, read_json, run_stage, section, write_text
 from thermbench.plots import data_label, save_figure
 
 N_EXAMPLES = 6  # the blog's predictions figure
@@ -29,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params(args.params)
     source, thresholds = section(params, "data.source"), section(params, "head.pck_thresholds")
-    head = R.read_json(args.metrics)
+    head = read_json(args.metrics)
     zeroshot, missing_note = R.zeroshot_columns(args.zeroshot, args.zeroshot_timing)
     for path in (args.curve, args.labels, args.predictions):
         if not path.is_file():
@@ -45,7 +45,7 @@ def main() -> None:
     if "note" in backbone:
         lines += [backbone["note"] + ".", ""]
     lines += [R.backbone_text(backbone, head["trainable_params"]), ""]
-    lines += [R.comparison_table(head, R.read_json(args.timing), R.read_json(args.train_timing), zeroshot, thresholds),
+    lines += [R.comparison_table(head, read_json(args.timing), read_json(args.train_timing), zeroshot, thresholds),
               *([missing_note, ""] if missing_note else []),
               "Frame px: crop errors scaled back per axis by the padded Person box (box_w, box_h) / crop size.", "",
               "## Training curve", "", R.convergence_text(history), "", "![training](training.png)", "",

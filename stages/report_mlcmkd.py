@@ -3,15 +3,13 @@ plots/mlcmkd_{ced,curves,gradnorm,qualitative}.{png,svg}."""
 
 import argparse
 import io
-import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from thermbench import mlcmkd, report_mlcmkd
 from thermbench.datasets.common import read_image
-from thermbench.io import InputError, load_params, run_stage, section, write_text
+from thermbench.io import InputError, load_params, read_csv, read_json, run_stage, section, write_text
 from thermbench.plots import data_label, save_figure
 from thermbench.train import load_split
 
@@ -33,14 +31,14 @@ def main() -> None:
     label = data_label(section(params, "data.source"))
     names = report_mlcmkd.run_names(True, section(params, "rtmpose.supervised_archs"),
                                     list(section(params, "train.ktl.variants")), section(params, "train.mcl.variants"))
-    metrics = {n: json.loads(_read(mlcmkd.METRICS / f"{n}.json").read_text()) for n in names}
+    metrics = {n: read_json(mlcmkd.METRICS / f"{n}.json") for n in names}
 
     write_text(args.out / "mlcmkd_tables.md",
                report_mlcmkd.markdown(metrics, label, section(params, "train.ktl.dikd_mode")))
     save_figure(report_mlcmkd.plot_ced(metrics, label), args.out / "mlcmkd_ced")
-    curves = {n: pd.read_csv(_read(mlcmkd.CURVES / f"{n}.csv")) for n in names}
+    curves = {n: read_csv(mlcmkd.CURVES / f"{n}.csv") for n in names}
     save_figure(report_mlcmkd.plot_curves(curves, label), args.out / "mlcmkd_curves")
-    grad = {run: pd.read_csv(_read(mlcmkd.CURVES / f"{run}_gradnorm.csv"))
+    grad = {run: read_csv(mlcmkd.CURVES / f"{run}_gradnorm.csv")
             for _, run in report_mlcmkd.TABLE_V if run in metrics}
     save_figure(report_mlcmkd.plot_grad_norms(grad, label), args.out / "mlcmkd_gradnorm")
 

@@ -1,23 +1,16 @@
 """Stage report_zeroshot: metrics/zeroshot/*.json -> markdown table, PCK curves + CSV, detection bars, qualitative grid."""
 
 import argparse
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from thermbench.datasets.common import read_image
-from thermbench.io import InputError, load_params, run_stage, section, write_text
+from thermbench.io import load_params, read_json, run_stage, section, write_text
 from thermbench.plots import save_figure
 from thermbench.zeroshot import report
 
 MODELS = ("dwpose", "sapiens2", "mediapipe")  # the blog's part-1 order
-
-
-def read_json(path: Path) -> dict:
-    if not path.is_file():
-        raise InputError(f"{path}: not found (run the zeroshot stage first)")
-    return json.loads(path.read_text())
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from thermbench.io import load_params, run_stage, section, write_json
+from thermbench.io import load_params, read_csv, run_stage, section, write_json
 from thermbench.zeroshot import evaluate as ev
 from thermbench.zeroshot.common import WeightsUnavailable
 
@@ -52,8 +52,8 @@ def main() -> None:
     torch.set_num_threads(threads)
 
     frames_path, samples_path = args.prepared / "frames.csv", args.prepared / "samples.csv"
-    frames = ev.select(ev.read_table(frames_path, ev.FRAME_COLUMNS), cfg["eval_split"], cfg["limit"], frames_path)
-    samples = ev.read_table(samples_path, ev.SAMPLE_COLUMNS)
+    frames = ev.select(read_csv(frames_path, ev.FRAME_COLUMNS), cfg["eval_split"], cfg["limit"], frames_path)
+    samples = read_csv(samples_path, ev.SAMPLE_COLUMNS)
     fit = ev.select(samples, cfg["offset_fit_split"], cfg["limit"], samples_path)
     test = ev.select(samples, cfg["eval_split"], cfg["limit"], samples_path)
     head = {"model": args.model, "data": source}

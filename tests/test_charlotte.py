@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from raw_builders import build_charlotte, face_points
 
+from raw_builders import build_charlotte, face_points
 from thermbench.datasets import charlotte
 from thermbench.io import InputError
 

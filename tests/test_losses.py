@@ -7,8 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from thermbench.losses import (TABLE_III, TABLE_IV, DistillConfig, DistillTask, decay_gamma, feature_mse,
-                               simcc_kd_loss, simcc_kl_loss)
+from thermbench.losses import (
+    TABLE_III,
+    TABLE_IV,
+    DistillConfig,
+    DistillTask,
+    decay_gamma,
+    feature_mse,
+    simcc_kd_loss,
+    simcc_kl_loss,
+)
 from thermbench.models.rtmpose import build_rtmpose
 from thermbench.models.simcc import encode
 from thermbench.stability import grad_norm_stats, total_grad_norm

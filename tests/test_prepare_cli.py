@@ -10,6 +10,7 @@ import cv2
 import pandas as pd
 import pytest
 import yaml
+
 from raw_builders import build_thermeval
 
 ROOT = Path(__file__).resolve().parents[1]

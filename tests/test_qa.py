@@ -65,3 +65,23 @@ def test_bad_inputs(tmp_path):
         tmp_path / "synth_meta.csv", index=False)
     with pytest.raises(InputError, match="no render"):
         qa.run(tmp_path, {"max_yaw": 30, "min_face_px": 128, "max_images": 5, "detection_confidence": 0.5})
+
+
+def test_summaries_and_figure_on_a_tiny_world(tmp_path):
+    from thermbench import qa_plots
+    from thermbench.datasets import synth
+
+    synth.write("tfake", tmp_path / "tfake", {"num_images": 2, "image_size": 128, "face_width_px": [50, 60],
+                                              "max_pose": [30, 10, 10], "blur_px": 1.0}, seed=1)
+    synth.write("thermeval", tmp_path / "thermeval", {"frames_file1": 2, "frames_file2": 1, "blur_px": 0.7,
+                                                      "people_probs": [0.0, 1.0, 0.0, 0.0]}, seed=1)
+    synth.write("charlotte", tmp_path / "charlotte", {"subjects": 1, "images_per_subject": 2, "median_width_px": 200},
+                seed=1)
+    summary = qa.thermeval_summary(tmp_path / "thermeval")
+    assert summary["file1"]["frames"] == 2 and summary["file2"]["frames"] == 1
+    assert summary["file1"]["Person"] == 2 and summary["file2"]["Person"] == 1  # one person per frame
+    assert qa.charlotte_summary(tmp_path / "charlotte")["images"] == 2
+    fig = qa_plots.examples_figure(tmp_path / "tfake", tmp_path / "thermeval", tmp_path / "charlotte", 2)
+    assert "SYNTHETIC data" in fig._suptitle.get_text()
+    image_axes = [ax for ax in fig.axes if ax.get_xlabel() == "x (px)"]
+    assert len(image_axes) == 8 and all(ax.get_ylabel() == "y (px)" for ax in image_axes)

@@ -4,8 +4,15 @@ import pytest
 import torch
 
 from thermbench.io import InputError
-from thermbench.models.rtmpose import (PIXEL_MEAN, build_rtmpose, count_parameters, load_mmpose_checkpoint,
-                                       load_model, normalize_input, save_model)
+from thermbench.models.rtmpose import (
+    PIXEL_MEAN,
+    build_rtmpose,
+    count_parameters,
+    load_mmpose_checkpoint,
+    load_model,
+    normalize_input,
+    save_model,
+)
 
 torch.set_num_threads(1)
 

@@ -1,5 +1,6 @@
 """Speed library: hand-counted params/FLOPs, RTMPose complexity vs the fact sheet, ONNX parity, timing, stage run."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -56,10 +57,31 @@ FACT_SHEET = {"t": (4.33, 0.57), "s": (6.79, 1.02), "m": (15.54, 2.72), "l": (30
 def test_rtmpose_complexity_matches_fact_sheet(arch):
     # On the meta device: no weights are allocated and no arithmetic is done, so even x takes well under a second.
     with torch.device("meta"):
-        model = build_rtmpose(arch, num_keypoints=68, input_size=(256, 256))
+        cfg = build_rtmpose(arch, num_keypoints=68, input_size=(256, 256)).cfg
+    c = speed.complexity(cfg)
     params_m, gmacs = FACT_SHEET[arch]
-    assert round(count_parameters(model) / 1e6, 2) == params_m
-    assert speed.count_gflops(model, (1, 3, 256, 256)) / 2 == pytest.approx(gmacs, rel=0.01)
+    assert (c["arch"], c["num_keypoints"], c["input_size"]) == (arch, 68, [256, 256])
+    assert round(c["params"] / 1e6, 2) == params_m
+    assert c["gmacs"] == pytest.approx(gmacs, rel=0.01) and c["gflops"] == 2 * c["gmacs"]
+
+
+def test_at_input_size_changes_only_the_head():
+    trained = build_rtmpose("t", input_size=(64, 64))
+    paper = speed.at_input_size(trained.cfg, [96, 96])
+    assert paper == dataclasses.replace(trained.cfg, input_size=(96, 96))
+    assert speed.batch1_shape(paper) == (1, 3, 96, 96)
+    assert speed.architecture_name(paper) == "RTMPose-t (68 kpts)"
+    # Head only: mlp Linear(flat -> 256), flat = (W/32)(H/32) 4 -> 9: +5*256; cls_x and cls_y Linear(256 -> 2W),
+    # 128 -> 192 outputs each: +2*64*256. Total 1280 + 32768.
+    assert speed.complexity(paper)["params"] - count_parameters(trained) == 34048
+
+
+def test_fresh_model_is_seeded_and_in_eval_mode():
+    cfg = build_rtmpose("t", input_size=(64, 64)).cfg
+    a, b = speed.fresh_model(cfg, seed=3), speed.fresh_model(cfg, seed=3)
+    assert not a.training
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert not torch.equal(a.head.cls_x.weight, speed.fresh_model(cfg, seed=4).head.cls_x.weight)
 
 
 def test_onnx_export_matches_torch(tmp_path):
@@ -125,47 +147,70 @@ def test_discover_checkpoints(tmp_path):
         speed.discover_checkpoints(tmp_path / "sapiens2", [])
 
 
-ROW = {"name": "mcl-t", "arch": "t", "input_size": [256, 256], "params": 4_333_538, "gflops": 1.1398, "gmacs": 0.5699,
-       "onnxruntime_ms": 8.0, "onnxruntime_fps": 125.0, "torch_ms": 16.0, "torch_fps": 62.5,
-       "torch_over_onnxruntime": 2.0}
+PAPER = {"arch": "t", "input_size": [256, 256], "params": 4_333_538, "gflops": 1.1398, "gmacs": 0.5699,
+         "onnxruntime_ms": 8.0, "onnxruntime_fps": 125.0, "torch_ms": 16.0, "torch_fps": 62.5}
+TRAINED = {"arch": "t", "input_size": [96, 96], "params": 4_155_618, "gflops": 0.2238, "gmacs": 0.1119,
+           "onnxruntime_ms": 1.25, "onnxruntime_fps": 800.0, "torch_ms": 2.5, "torch_fps": 400.0,
+           "onnx_max_abs_diff": 2.4e-6}
 ENV = {"cpu": "Test CPU", "threads": 1, "torch": "2.13.0", "onnxruntime": "1.31.1", "exporter": "torchscript"}
 
 
 def test_table_markdown():
-    table = speed.table_markdown([ROW], ENV, "SYNTHETIC data")
+    table = speed.table_markdown([{"name": "mcl-t", "trained": TRAINED, "paper": PAPER}], ENV, "SYNTHETIC data",
+                                 [256, 256])
     assert "SYNTHETIC data; Test CPU, 1 thread(s)" in table
-    assert "| mcl-t (RTMPose-t) | 256×256 | 0.57 | 4.33 | 8.00 | 125.0 | 16.00 | 62.5 | 2.00 |" in table
+    assert ("| Method | Arch | 256×256 GFLOPs | 256×256 Params (M) | 256×256 ONNX Runtime ms (fps) "
+            "| 256×256 PyTorch eager ms (fps) | Trained input | Trained GFLOPs | Trained Params (M) "
+            "| Trained ONNX Runtime ms (fps) | Trained PyTorch eager ms (fps) "
+            "| ONNX vs PyTorch max abs diff |") in table
+    assert ("| mcl-t | RTMPose-t | 0.57 | 4.33 | 8.00 (125.0) | 16.00 (62.5) | 96×96 | 0.11 | 4.16 | 1.25 (800.0) "
+            "| 2.50 (400.0) | 2.4e-06 |") in table
+    assert "freshly initialised (seeded) weights" in table and "does not depend on the weight values" in table
 
 
 def test_plot_fps_vs_params():
-    fig = speed.plot_fps_vs_params([ROW, {**ROW, "name": "x", "params": 52e6, "onnxruntime_fps": 10.0}], ENV,
-                                   "SYNTHETIC data")
+    points = [{**PAPER, "name": "RTMPose-t (68 kpts)"},
+              {**PAPER, "name": "RTMPose-x (68 kpts)", "params": 52e6, "onnxruntime_fps": 10.0}]
+    fig = speed.plot_fps_vs_params(points, ENV, "SYNTHETIC data")
     ax = fig.axes[0]
-    assert ax.get_yscale() == "log" and "SYNTHETIC data" in ax.get_title()
-    assert ax.get_xlabel() == "Parameters (M)" and "frames/s" in ax.get_ylabel()
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "linear"
+    assert "SYNTHETIC data" in ax.get_title() and "256×256" in ax.get_title()
+    assert ax.get_xlabel() == "Parameters (M, log scale)" and "frames/s" in ax.get_ylabel()
     np.testing.assert_allclose(ax.lines[0].get_xdata(), [4.333538, 52.0])
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [125.0, 10.0])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["4.33", "52.00"]  # ticks at the models' sizes
 
 
 def test_stage_end_to_end(tmp_path):
-    save_model(lively_rtmpose_t(), tmp_path / "data/models/mcl-t/model.safetensors")
+    # Two checkpoints of one architecture, trained at 64x64; the "paper" size here is 96x96 to stay fast.
+    for name in ("mcl-t", "supervised-t"):
+        save_model(lively_rtmpose_t(), tmp_path / f"data/models/{name}/model.safetensors")
     params = {"seed": 0, "data": {"source": "synthetic"},
-              "speed": {"models": [], "input_size": [64, 64], "warmup": 0, "repeats": 1, "threads": 1, "opset": 17,
+              "speed": {"models": [], "input_size": [96, 96], "warmup": 0, "repeats": 1, "threads": 1, "opset": 17,
                         "atol": 1e-4, "rtol": 1e-3}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     run = subprocess.run([sys.executable, str(ROOT / "stages/speed.py")], cwd=tmp_path, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    complexity = json.loads((tmp_path / "metrics/speed.json").read_text())
-    assert list(complexity) == ["mcl-t"] and complexity["mcl-t"]["arch"] == "t"
-    assert complexity["mcl-t"]["gmacs"] == pytest.approx(complexity["mcl-t"]["gflops"] / 2, abs=1e-6)  # 6-digit JSON
+    metrics = json.loads((tmp_path / "metrics/speed.json").read_text())
+    assert metrics["paper_input_size"] == [96, 96] and list(metrics["checkpoints"]) == ["mcl-t", "supervised-t"]
+    arch = "RTMPose-t (68 kpts)"
+    assert list(metrics["architectures"]) == [arch]  # measured once for both checkpoints
+    trained, paper = metrics["checkpoints"]["mcl-t"], metrics["architectures"][arch]
+    assert trained["architecture"] == arch and trained["input_size"] == [64, 64] and paper["input_size"] == [96, 96]
+    assert paper["params"] - trained["params"] == 34048  # see test_at_input_size_changes_only_the_head
+    assert 0 <= trained["onnx_max_abs_diff"] < 1e-4 and trained["onnx_opset"] == 17
+    assert trained["gmacs"] == pytest.approx(trained["gflops"] / 2, abs=1e-6)  # 6-digit JSON
     timing = json.loads((tmp_path / "metrics/timing/speed.json").read_text())
-    assert timing["models"]["mcl-t"]["repeats"] == 1 and timing["environment"]["threads"] == 1
-    for out in ("data/onnx/mcl-t.onnx", "plots/speed_table.md", "plots/speed_fps_vs_params.png",
-                "plots/speed_fps_vs_params.svg"):
+    assert timing["environment"]["threads"] == 1 and timing["checkpoints"]["mcl-t"]["repeats"] == 1
+    assert list(timing["architectures"]) == [arch] and timing["architectures"][arch]["torch_ms"] > 0
+    assert sorted(p.name for p in (tmp_path / "data/onnx").iterdir()) == ["mcl-t.onnx", "supervised-t.onnx"]
+    for out in ("plots/speed_table.md", "plots/speed_fps_vs_params.png", "plots/speed_fps_vs_params.svg"):
         assert (tmp_path / out).is_file(), out
+    assert "| supervised-t | RTMPose-t |" in (tmp_path / "plots/speed_table.md").read_text()
 
 
-def test_load_checkpoint_checks_input_size(tmp_path):
-    save_model(build_rtmpose("t", input_size=(64, 64)), tmp_path / "mcl-t/model.safetensors")
-    assert speed.load_checkpoint(tmp_path, "mcl-t", [64, 64]).training is False
-    with pytest.raises(InputError, match="mcl-t: trained at input \\[64, 64\\], speed.input_size is \\[96, 96\\]"):
-        speed.load_checkpoint(tmp_path, "mcl-t", [96, 96])
+def test_load_checkpoint_keeps_its_trained_size(tmp_path):
+    save_model(build_rtmpose("t", input_size=(64, 96)), tmp_path / "mcl-t/model.safetensors")
+    model = speed.load_checkpoint(tmp_path, "mcl-t")
+    assert model.training is False and model.cfg.input_size == (64, 96)
+    assert speed.batch1_shape(model.cfg) == (1, 3, 96, 64)

@@ -65,9 +65,12 @@ def test_view_emissivity():
     assert thermal.view_emissivity(np.array([1.0, 0.0])).tolist() == [1.0, 0.65]
 
 
-def test_unknown_dataset():
+def test_unknown_dataset_and_missing_params(tmp_path):
     with pytest.raises(InputError, match="unknown dataset"):
-        synth.write("lfw", None, {}, 0)
+        synth.write("lfw", tmp_path, {}, 0)
+    with pytest.raises(InputError, match="synth.tfake lacks image_size"):
+        synth.write("tfake", tmp_path / "t", {k: v for k, v in TFAKE.items() if k != "image_size"}, 0)
+    assert not (tmp_path / "t").exists()
 
 
 def _digest(folder):

@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from raw_builders import build_tfake
 
+from raw_builders import build_tfake
 from thermbench.datasets import tfake
 from thermbench.io import InputError
 

@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from raw_builders import build_thermeval
 
+from raw_builders import build_thermeval
 from thermbench.datasets import thermeval
 from thermbench.io import InputError
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from thermbench.io import read_csv
 from thermbench.zeroshot import evaluate as ev
 from thermbench.zeroshot.common import Prediction
 
@@ -57,7 +58,7 @@ def thermeval(tmp_path):
 
 def test_full_frame_protocol(thermeval):
     raw, prepared = thermeval
-    frames = ev.select(ev.read_table(prepared / "frames.csv", ev.FRAME_COLUMNS), "test", 0, prepared)
+    frames = ev.select(read_csv(prepared / "frames.csv", ev.FRAME_COLUMNS), "test", 0, prepared)
     # frame a: two GT, predictions 3 px from the first and 200 px away (beyond the cap); frame b: none
     records, seconds = ev.run_full_frame(Scripted([[[53, 50], [300, 260]], []]), frames, raw)
     assert len(seconds) == 2 and records[0]["gt"] == [[50, 50], [120, 60]]
@@ -70,7 +71,7 @@ def test_full_frame_protocol(thermeval):
 
 def test_crop_protocol_and_offset(thermeval):
     raw, prepared = thermeval
-    samples = ev.read_table(prepared / "samples.csv", ev.SAMPLE_COLUMNS)
+    samples = read_csv(prepared / "samples.csv", ev.SAMPLE_COLUMNS)
     assert ev.person_box(next(samples.itertuples()), 1.25) == pytest.approx([80, 60, 120, 140])
     records = ev.run_crops(Scripted([]), samples, raw, 1.25)
     # predictions: box centre + (2,3) -> s1 (102,103), s2 (102,103), s3 (62,143)

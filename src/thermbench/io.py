@@ -10,10 +10,13 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 import yaml
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _umask() -> int:
@@ -42,6 +45,31 @@ def section(params: dict, dotted: str) -> Any:
             raise InputError(f"params.yaml: missing key '{dotted}'")
         node = node[key]
     return node
+
+
+def read_json(path: str | Path) -> Any:
+    """Parse a JSON file, or raise InputError naming the file (missing, or not valid JSON)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: not found (run the stage that writes it first)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path}: not valid JSON ({err.msg})") from None
+
+
+def read_csv(path: str | Path, columns: tuple[str, ...] = ()) -> "pd.DataFrame":
+    """Read a CSV table, or raise InputError naming the file (missing, or lacking one of `columns`)."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: not found (run the stage that writes it first)")
+    table = pd.read_csv(path)
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
+    return table
 
 
 def _rounded(obj: Any, ndigits: int) -> Any:

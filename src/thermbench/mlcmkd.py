@@ -1,7 +1,7 @@
 """Glue shared by the MLCM-KD stages: run names and paths, params -> FitConfig, T-FAKE loading, saving a run.
 
 Run names: `teacher`, `supervised-<arch>`, `ktl-<variant>`, `mcl-<variant>`. Each trained run owns
-`data/models/<name>/{model.safetensors, model.safetensors.json, config.json}` and `plots/curves/<name>.csv`
+`data/models/<name>/{model.safetensors, model.safetensors.json, config.json}` and `plots/curves/mlcmkd/<name>.csv`
 (+ `<name>_gradnorm.csv`); evaluation writes `metrics/mlcmkd/<name>.json` and `data/predictions/mlcmkd/<name>.npy`.
 """
 
@@ -21,7 +21,7 @@ from thermbench.stability import grad_norm_stats
 from thermbench.train import AugmentConfig, FitConfig, Split, load_split
 
 MODELS = Path("data/models")
-CURVES = Path("plots/curves")
+CURVES = Path("plots/curves/mlcmkd")
 METRICS = Path("metrics/mlcmkd")
 PREDICTIONS = Path("data/predictions/mlcmkd")
 

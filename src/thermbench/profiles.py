@@ -23,7 +23,8 @@ PROFILES = ("smoke", "default", "paper")
 def _yaml() -> YAML:
     yaml = YAML()
     yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.width = 120
+    yaml.width = 4096  # never fold long URLs
+    yaml.representer.add_representer(type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null"))
     return yaml
 
 
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="params.yaml")
     args = parser.parse_args(argv)
     write_text(args.out, render(args.profile))
-    print(f"params.yaml now holds the '{args.profile}' profile", file=sys.stderr)
+    print(f"{args.out} now holds the '{args.profile}' profile", file=sys.stderr)
 
 
 if __name__ == "__main__":

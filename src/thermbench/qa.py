@@ -10,7 +10,6 @@ Measured on the T-FAKE-format renders (RGB + thermal twin + 70 landmarks + synth
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import cv2
@@ -18,9 +17,10 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from thermbench.datasets.common import read_image
 from thermbench.datasets.synth.tfake import THERMAL_DIR
 from thermbench.datasets.synth.thermal import decode_window
-from thermbench.io import InputError
+from thermbench.io import InputError, read_json
 from thermbench.keypoints import load_schema, map_points
 from thermbench.metrics import interocular_distance, nme
 
@@ -42,22 +42,6 @@ def read_landmarks(path: Path) -> np.ndarray:
     if points.shape != (70, 2):
         raise InputError(f"{path}: expected 70 rows 'x y', got shape {points.shape}")
     return points
-
-
-def read_json(path: Path) -> dict:
-    if not path.is_file():
-        raise InputError(f"{path}: missing")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}: not valid JSON ({err.msg})") from err
-
-
-def read_image(path: Path, flags: int) -> np.ndarray:
-    image = cv2.imread(str(path), flags)
-    if image is None:
-        raise InputError(f"{path}: missing or not a readable image")
-    return image
 
 
 def select_frontal(meta: pd.DataFrame, max_yaw: float, min_face_px: float, max_images: int) -> pd.DataFrame:

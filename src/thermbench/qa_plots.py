@@ -10,10 +10,12 @@ import numpy as np
 import pandas as pd
 import tifffile
 
+from thermbench.datasets.common import read_image
 from thermbench.datasets.synth.tfake import THERMAL_DIR
 from thermbench.datasets.synth.thermal import decode_window
+from thermbench.io import read_json
 from thermbench.plots import data_label
-from thermbench.qa import read_image, read_json, read_landmarks, read_meta
+from thermbench.qa import read_landmarks, read_meta
 
 CATEGORY_COLOURS = {"Person": "lime", "Chest": "deepskyblue", "Forehead": "yellow", "Nose": "red"}
 

@@ -5,28 +5,17 @@ Everything is read from the head stages' outputs and `metrics/zeroshot/*.json`; 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from thermbench.head import descent_phases
-from thermbench.io import InputError
+from thermbench.io import InputError, read_json
 from thermbench.plots import data_label, plt
 
 UNITS = ("crop_px", "frame_px")
 UNIT_NAMES = {"crop_px": "crop px", "frame_px": "frame px"}
-
-
-def read_json(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: not found")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}: not valid JSON ({err.msg})") from None
 
 
 def zeroshot_columns(zeroshot_dir: str | Path, timing_dir: str | Path) -> tuple[dict[str, dict | str], str | None]:

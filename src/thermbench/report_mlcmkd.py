@@ -6,8 +6,11 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from cycler import cycler
 
 CHARLOTTE_COLUMNS = ("high", "mean", "low", "front", "side", "full")
+# Up to 20 runs share one axis: 10 colours solid, then the same 10 dashed, so no two lines look alike.
+LINES = cycler(linestyle=["-", "--"]) * cycler(color=plt.get_cmap("tab10").colors)
 # Table IV rows: (label, run, FI on, RI on); all have L_fm, L_lg, L_kp.
 TABLE_IV = (("Baseline", "ktl-fdld", False, False), ("Baseline + RI", "ktl-fdld_ri", False, True),
             ("Baseline + FI", "ktl-fdld_fi", True, False), ("Ours (DIKD)", "ktl-dikd", True, True))
@@ -50,13 +53,13 @@ def _nme_cells(m: dict) -> list[str]:
 
 
 def table_i(metrics: dict[str, dict]) -> str:
-    header = ["Method", "Trained at", "Params (M) @256", "GFLOPs @256", "T-FAKE", "High", "Mean", "Low", "Front",
+    header = ["Method", "Trained at", "Params (M) @256", "GMACs @256", "T-FAKE", "High", "Mean", "Low", "Front",
               "Side", "Full", "T-FAKE FR@0.1", "T-FAKE AUC@0.1"]
     rows = []
     for m in metrics.values():
         c = m["complexity"]
         rows.append([describe(m), f"{m['input_size']}x{m['input_size']}, {m['epochs']} ep", _f(c["params_m"], 2),
-                     _f(c["gflops"], 2)] + _nme_cells(m) + [_f(m["tfake"]["fr@0.1"]), _f(m["tfake"]["auc@0.1"])])
+                     _f(c["gflops"] / 2, 2)] + _nme_cells(m) + [_f(m["tfake"]["fr@0.1"]), _f(m["tfake"]["auc@0.1"])])
     return _table(header, rows)
 
 
@@ -103,9 +106,9 @@ def markdown(metrics: dict[str, dict], source_label: str, dikd_mode: str) -> str
            "the frozen teacher head vs L_tt" if dikd_mode == "text" else
            "the paper's printed eqs. (4)-(5), which swap the cross-injected logits relative to its prose")
         + "). NME-IO (outer eye corners) on T-FAKE; NME normalised by the GT box diagonal on CHARLOTTE subsets "
-          "(Side: only the mapped, labelled points). Params and GFLOPs are for the architecture at 256x256 "
-          "(FlopCounterMode, 2 FLOPs per multiply-add; the paper's GFLOPs column equals multiply-adds, and its "
-          "Table I swaps the Params and GFLOPs columns for the RTMPose rows).\n",
+          "(Side: only the mapped, labelled points). Params and GMACs (multiply-adds, FlopCounterMode FLOPs / 2) are for "
+          "the architecture at 256x256; the paper's 'GFLOPs' column equals multiply-adds, and its Table I swaps the "
+          "Params and GFLOPs columns for the RTMPose rows.\n",
     ]
     if "teacher" in metrics:
         parts.append("\n" + modality_gap(metrics["teacher"]))
@@ -127,6 +130,7 @@ def plot_ced(metrics: dict[str, dict], source_label: str):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for ax, (title, get) in zip(axes, (("T-FAKE test (NME-IO)", lambda m: m["tfake"]["ced"]),
                                        ("CHARLOTTE Full (NME-diag)", lambda m: m["charlotte"]["full"]["ced"]))):
+        ax.set_prop_cycle(LINES)
         for name, m in metrics.items():
             curve = get(m)
             ax.plot(curve["x"], curve["y"], label=name, lw=1.2)
@@ -140,6 +144,8 @@ def plot_ced(metrics: dict[str, dict], source_label: str):
 
 def plot_curves(curves: dict[str, pd.DataFrame], source_label: str):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax in axes:
+        ax.set_prop_cycle(LINES)
     for name, df in curves.items():
         axes[0].plot(df["epoch"], df["train_loss"], label=name, lw=1.2)
         axes[1].plot(df["epoch"], df["val_nme"], label=name, lw=1.2)
@@ -159,7 +165,7 @@ def plot_grad_norms(grad: dict[str, pd.DataFrame], source_label: str):
     for name, df in grad.items():
         ax.plot(df["step"], df["grad_norm"], label=name, lw=1.0)
     ax.set(title=f"Gradient norm in early KTL training (Fig. 5; {source_label})", xlabel="training step",
-           ylabel="||grad||_2 of student + adapters (unitless)")
+           ylabel="||grad||_2 of student + adapters (unitless, log)", yscale="log")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     _tag(ax, source_label)

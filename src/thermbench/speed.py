@@ -1,5 +1,12 @@
 """Model complexity and CPU inference speed (paper Table II / Fig. 4): FLOPs, ONNX export, latency.
 
+Two settings per checkpoint. Its TRAINED input size: the checkpoint itself, exported to ONNX and checked against
+PyTorch. The paper's input size (256x256): the SimCC head's flatten/linear shapes depend on the input size, so a
+checkpoint trained at another size cannot run there; the same architecture is rebuilt at that size with fresh seeded
+weights instead (`at_input_size`, `fresh_model`), which is enough for params, FLOPs and latency: dense float32
+kernels on fixed shapes take the same time whatever the weight values (barring subnormal numbers, which the default
+initialisation does not produce in RTMPose-t or -s; checked with forward hooks on every module).
+
 Parameters are counted by `thermbench.models.rtmpose.count_parameters` (the official Params column's convention).
 
 FLOP convention: `torch.utils.flop_counter` counts one multiply-add as 2 FLOPs (conv and matmul only; biases,
@@ -10,6 +17,7 @@ figures with `gmacs = gflops / 2`, never with `gflops`.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import platform
@@ -25,11 +33,12 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from thermbench.io import InputError, atomic_write_bytes
-from thermbench.models.rtmpose import ARCHS, load_model
+from thermbench.models.rtmpose import ARCHS, RTMPose, RTMPoseConfig, count_parameters, load_model
 
 # Torch's legacy (TorchScript) exporter: the dynamo exporter needs `onnxscript`, which is not installed here.
 EXPORTER = "torchscript"
 INPUT_NAME = "input"
+OUTPUT_NAMES = ["simcc_x", "simcc_y"]  # RTMPose.forward's (simcc_x, simcc_y)
 CHECKPOINT = "model.safetensors"  # + its sidecar model.safetensors.json, as rtmpose.save_model writes them
 
 
@@ -54,13 +63,39 @@ def discover_checkpoints(models_dir: Path, names: list[str]) -> list[str]:
     return found
 
 
-def load_checkpoint(models_dir: Path, name: str, input_size: list[int]) -> torch.nn.Module:
-    """`models_dir/name` in eval mode; its input size must be the benchmark's (the head's shapes depend on it)."""
-    model = load_model(models_dir / name / CHECKPOINT).eval()
-    if list(model.cfg.input_size) != list(input_size):
-        raise InputError(f"{models_dir / name}: trained at input {list(model.cfg.input_size)}, "
-                         f"speed.input_size is {list(input_size)}")
-    return model
+def load_checkpoint(models_dir: Path, name: str) -> RTMPose:
+    """`models_dir/name` in eval mode, at the input size it was trained at (`model.cfg.input_size`)."""
+    return load_model(models_dir / name / CHECKPOINT).eval()
+
+
+def at_input_size(cfg: RTMPoseConfig, input_size: list[int]) -> RTMPoseConfig:
+    """The same architecture at another (W, H) input size; only the SimCC head's shapes change."""
+    return dataclasses.replace(cfg, input_size=tuple(input_size))
+
+
+def architecture_name(cfg: RTMPoseConfig) -> str:
+    return f"RTMPose-{cfg.arch} ({cfg.num_keypoints} kpts)"
+
+
+def batch1_shape(cfg: RTMPoseConfig) -> tuple[int, int, int, int]:
+    """Batch-1 NCHW input of a model built from `cfg` (its input_size is (W, H))."""
+    width, height = cfg.input_size
+    return (1, 3, height, width)
+
+
+def fresh_model(cfg: RTMPoseConfig, seed: int) -> RTMPose:
+    """`cfg` with its default initialisation from `seed`, in eval mode: for timing an input size no checkpoint has."""
+    torch.manual_seed(seed)
+    return RTMPose(cfg).eval()
+
+
+def complexity(cfg: RTMPoseConfig) -> dict:
+    """Params, GFLOPs and GMACs of `cfg` at its input size, counted on the meta device (no weights allocated)."""
+    with torch.device("meta"):
+        model = RTMPose(cfg)
+    gflops = count_gflops(model, batch1_shape(cfg))
+    return {"arch": cfg.arch, "num_keypoints": cfg.num_keypoints, "input_size": list(cfg.input_size),
+            "params": count_parameters(model), "gflops": gflops, "gmacs": gflops / 2}
 
 
 def count_gflops(model: torch.nn.Module, input_shape: tuple[int, ...]) -> float:
@@ -188,50 +223,103 @@ def measure_latency(model: torch.nn.Module, onnx_path: str | Path, input_shape: 
     return result
 
 
+def benchmark_checkpoint(model: RTMPose, onnx_path: Path, settings: dict, seed: int) -> tuple[dict, dict]:
+    """A trained checkpoint at its own input size: ONNX export to `onnx_path`, ONNX-vs-PyTorch check, complexity
+    and latency. `settings` is params.yaml's `speed` section. Returns (deterministic numbers, timing)."""
+    shape = batch1_shape(model.cfg)
+    export = export_onnx(model, onnx_path, shape, settings["opset"], OUTPUT_NAMES)
+    max_diff = check_onnx_matches_torch(model, onnx_path, shape, settings["atol"], settings["rtol"], seed)
+    numbers = {**complexity(model.cfg), "onnx_opset": export["opset"], "onnx_max_abs_diff": max_diff,
+               "onnx_atol": settings["atol"], "onnx_rtol": settings["rtol"]}
+    return numbers, measure_latency(model, onnx_path, shape, settings["warmup"], settings["repeats"],
+                                    settings["threads"])
+
+
+def benchmark_architecture(cfg: RTMPoseConfig, scratch_onnx: Path, settings: dict, seed: int) -> tuple[dict, dict]:
+    """An architecture at its input size with fresh weights (see module doc): complexity and latency; the ONNX
+    file it times is scratch (its weights mean nothing). Returns (deterministic numbers, timing)."""
+    model = fresh_model(cfg, seed)
+    shape = batch1_shape(cfg)
+    export_onnx(model, scratch_onnx, shape, settings["opset"], OUTPUT_NAMES)
+    return complexity(cfg), measure_latency(model, scratch_onnx, shape, settings["warmup"], settings["repeats"],
+                                            settings["threads"])
+
+
 def environment(threads: int) -> dict:
     """What the latencies were measured on; kept next to them in metrics/timing/speed.json."""
     return {"cpu": cpu_model(), "threads": threads, "torch": torch.__version__, "onnxruntime": ort.__version__,
             "exporter": EXPORTER}
 
 
-def table_markdown(rows: list[dict], env: dict, source_label: str) -> str:
-    """Table II-shaped markdown: complexity, then onnxruntime and PyTorch CPU latency at batch 1."""
+def _size(input_size: list[int]) -> str:
+    width, height = input_size  # (W, H) as mmpose; printed H×W as mmpose names its models ("256x192")
+    return f"{height}×{width}"
+
+
+def _ms_fps(r: dict, runtime: str) -> str:
+    return f"{r[f'{runtime}_ms']:.2f} ({r[f'{runtime}_fps']:.1f})"
+
+
+def table_markdown(rows: list[dict], env: dict, source_label: str, paper_size: list[int]) -> str:
+    """Table II-shaped markdown, one row per checkpoint: its architecture at the paper's input size, then the
+    checkpoint at its trained size. Each row has `name` and two dicts of complexity + latency: `paper` and
+    `trained` (the latter also `onnx_max_abs_diff`)."""
+    paper = _size(paper_size)
     lines = [
         f"**Model complexity and CPU inference speed** ({source_label}; {env['cpu']}, {env['threads']} thread(s), "
         f"batch 1; median of repeated runs after warm-up; ONNX via the {env['exporter']} exporter, "
         f"onnxruntime {env['onnxruntime']}, torch {env['torch']}).",
         "",
+        f"| Method | Arch | {paper} GFLOPs | {paper} Params (M) | {paper} ONNX Runtime ms (fps) "
+        f"| {paper} PyTorch eager ms (fps) | Trained input | Trained GFLOPs | Trained Params (M) "
+        "| Trained ONNX Runtime ms (fps) | Trained PyTorch eager ms (fps) | ONNX vs PyTorch max abs diff |",
+        "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        p, t = r["paper"], r["trained"]
+        lines.append(f"| {r['name']} | RTMPose-{t['arch']} | {p['gmacs']:.2f} | {p['params'] / 1e6:.2f} "
+                     f"| {_ms_fps(p, 'onnxruntime')} | {_ms_fps(p, 'torch')} | {_size(t['input_size'])} "
+                     f"| {t['gmacs']:.2f} | {t['params'] / 1e6:.2f} | {_ms_fps(t, 'onnxruntime')} "
+                     f"| {_ms_fps(t, 'torch')} | {t['onnx_max_abs_diff']:.1e} |")
+    lines += [
+        "",
         "GFLOPs counts a multiply-add once (= GMACs), the convention of the paper's Table II and of mmpose; "
         "FLOPs at 2 per multiply-add are twice that (metrics/speed.json keeps both).",
         "",
-        "| Method | Input Size | GFLOPs | Params(M) | ONNX Runtime (ms) | ONNX Runtime (fps) "
-        "| PyTorch eager (ms) | PyTorch eager (fps) | eager / ORT |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"{paper} columns (the paper's setting): the checkpoint's architecture rebuilt at {paper} with freshly "
+        "initialised (seeded) weights, because the SimCC head's flatten/linear shapes depend on the input size and a "
+        "checkpoint trained at another size cannot run there. Latency does not depend on the weight values (the same "
+        "dense float32 kernels run on the same shapes); it is measured once per architecture and repeated for each "
+        "checkpoint of that architecture.",
+        "",
+        "Trained columns: the checkpoint itself at the input size it was trained at; the ONNX export is checked "
+        "against PyTorch on one seeded random input (largest absolute difference over both SimCC outputs).",
     ]
-    for r in rows:
-        w, h = r["input_size"]  # (W, H) as mmpose; printed H×W as mmpose names its models ("256x192")
-        lines.append(f"| {r['name']} (RTMPose-{r['arch']}) | {h}×{w} | {r['gmacs']:.2f} | {r['params'] / 1e6:.2f} "
-                     f"| {r['onnxruntime_ms']:.2f} | {r['onnxruntime_fps']:.1f} | {r['torch_ms']:.2f} "
-                     f"| {r['torch_fps']:.1f} | {r['torch_over_onnxruntime']:.2f} |")
     return "\n".join(lines) + "\n"
 
 
-def plot_fps_vs_params(rows: list[dict], env: dict, source_label: str):
-    """Fig. 4-shaped figure: throughput (log scale) against parameter count, one series per runtime."""
+def plot_fps_vs_params(archs: list[dict], env: dict, source_label: str):
+    """Fig. 4-shaped figure: throughput against parameter count (log scale), one series per runtime, one point per
+    architecture (`name`, `params`, `input_size`, `*_fps`), all at the same input size."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullLocator
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    params_m = [r["params"] / 1e6 for r in rows]
+    params_m = [a["params"] / 1e6 for a in archs]
     for key, label, marker in (("onnxruntime", "ONNX Runtime CPU", "o"), ("torch", "PyTorch eager CPU", "s")):
-        ax.plot(params_m, [r[f"{key}_fps"] for r in rows], marker=marker, linestyle="none", label=label)
-    for x, r in zip(params_m, rows):
-        ax.annotate(r["name"], (x, r["onnxruntime_fps"]), textcoords="offset points", xytext=(4, 4), fontsize=7)
-    ax.set_yscale("log")
-    ax.set_xlabel("Parameters (M)")
-    ax.set_ylabel("Throughput (frames/s, log scale)")
-    w, h = rows[0]["input_size"]
-    ax.set_title(f"Inference speed vs model size, {h}×{w} input, batch 1 [{source_label}]\n"
-                 f"{env['cpu']}, {env['threads']} thread(s)")
+        ax.plot(params_m, [a[f"{key}_fps"] for a in archs], marker=marker, linestyle="none", label=label)
+    for x, a in zip(params_m, archs):
+        ax.annotate(a["name"], (x, a["onnxruntime_fps"]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xscale("log")
+    ax.margins(x=0.15)
+    # Ticks at the models' own sizes: a log axis spanning less than a decade otherwise reads "5×10^0".
+    ax.set_xticks(params_m, [f"{x:.2f}" for x in params_m])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_ylim(0, 1.15 * max(max(a["onnxruntime_fps"], a["torch_fps"]) for a in archs))  # room for the labels
+    ax.set_xlabel("Parameters (M, log scale)")
+    ax.set_ylabel("Throughput (frames/s)")
+    ax.set_title(f"Inference speed vs model size at the paper's {_size(archs[0]['input_size'])} input, batch 1 "
+                 f"[{source_label}]\n{env['cpu']}, {env['threads']} thread(s); architectures with fresh weights")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     return fig

@@ -34,7 +34,6 @@ from thermbench.models import simcc
 from thermbench.models.rtmpose import RTMPose, normalize_input
 from thermbench.stability import total_grad_norm
 
-
 # --------------------------------------------------------------------------------------------------- data
 
 

@@ -56,7 +56,7 @@ class DWPose:
 
     def __init__(self, det: str, pose: str, det_input_size, pose_input_size, nms_thr: float = 0.45,
                  score_thr: float = 0.3, threads: int = 1):
-        from rtmlib import RTMPose, YOLOX
+        from rtmlib import YOLOX, RTMPose
 
         with contextlib.redirect_stdout(sys.stderr):  # rtmlib prints "load <model>" on stdout
             self.detector = YOLOX(det, model_input_size=tuple(det_input_size), nms_thr=nms_thr, score_thr=score_thr)

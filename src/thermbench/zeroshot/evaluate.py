@@ -27,16 +27,6 @@ SAMPLE_COLUMNS = ("sample_id", "split", "image_file", "frame_nose_x", "frame_nos
                   "box_x0", "box_y0", "box_w", "box_h")
 
 
-def read_table(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
-    if not path.is_file():
-        raise InputError(f"{path}: not found (run the prepare stage first)")
-    table = pd.read_csv(path)
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
-    return table
-
-
 def select(table: pd.DataFrame, split: str, limit: int, path: Path) -> pd.DataFrame:
     """Rows of one split in file order, the first `limit` of them (0 = all)."""
     rows = table[table["split"] == split]

@@ -7,13 +7,21 @@ from pathlib import Path
 
 from thermbench.io import InputError, atomic_dir
 
-DATASETS = ("thermeval", "tfake", "charlotte")
+# The params each writer reads from `synth.<dataset>`.
+REQUIRED = {
+    "thermeval": ("frames_file1", "frames_file2", "people_probs", "blur_px"),
+    "tfake": ("num_images", "image_size", "face_width_px", "max_pose", "blur_px"),
+    "charlotte": ("subjects", "images_per_subject", "median_width_px"),
+}
 
 
 def write(dataset: str, out: Path, cfg: dict, seed: int) -> None:
     """Write the raw format of `dataset` into `out` (replaced atomically), deterministically from `seed`."""
-    if dataset not in DATASETS:
-        raise InputError(f"synth: unknown dataset '{dataset}' (expected one of {', '.join(DATASETS)})")
+    if dataset not in REQUIRED:
+        raise InputError(f"synth: unknown dataset '{dataset}' (expected one of {', '.join(REQUIRED)})")
+    missing = [key for key in REQUIRED[dataset] if key not in cfg]
+    if missing:
+        raise InputError(f"params.yaml: synth.{dataset} lacks {', '.join(missing)}")
     from thermbench.datasets.synth import charlotte, tfake, thermeval
 
     writer = {"thermeval": thermeval.write, "tfake": tfake.write, "charlotte": charlotte.write}[dataset]

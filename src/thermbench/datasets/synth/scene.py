@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from thermbench.datasets.synth.render import Render
+from thermbench.datasets.synth.render import Pose, Render
 
 
 def rgb_background(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
@@ -39,7 +39,6 @@ def composite(out: Render, rgb_bg: np.ndarray | None, temp_bg: np.ndarray):
     return rgb, temp
 
 
-def sample_pose(rng: np.random.Generator, yaw: float = 60.0, pitch: float = 25.0, roll: float = 20.0):
-    from thermbench.datasets.synth.render import Pose
-
+def sample_pose(rng: np.random.Generator, yaw: float = 60.0, pitch: float = 25.0, roll: float = 20.0) -> Pose:
+    """Uniform head pose within +-yaw, +-pitch, +-roll degrees."""
     return Pose(float(rng.uniform(-yaw, yaw)), float(rng.uniform(-pitch, pitch)), float(rng.uniform(-roll, roll)))

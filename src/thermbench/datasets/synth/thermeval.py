@@ -65,7 +65,7 @@ def _person(frame_t: np.ndarray, rng: np.random.Generator, cx: float, ambient: f
     fw = float(rng.uniform(20, 30))
     hy = float(rng.uniform(45, 140))
     identity, expr = sample_identity(rng), sample_expression(rng)
-    identity.thermal.ambient = ambient
+    identity.thermal = thermal.sample_thermal_look(rng, ambient)  # everyone in the frame shares the room
     pose = Pose(_sample_person_yaw(rng), float(rng.uniform(-15, 15)), float(rng.uniform(-10, 10)))
     # Shoulders and trunk (clothing) as a soft silhouette in °C, drawn before the head; the chest sits below the neck.
     torso = np.zeros_like(frame_t)

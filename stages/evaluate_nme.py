@@ -17,15 +17,9 @@ from thermbench import mlcmkd, nme_eval
 from thermbench.io import atomic_write_bytes, load_params, run_stage, section, write_json
 from thermbench.models.rtmpose import build_rtmpose, count_parameters
 from thermbench.speed import count_gflops
-from thermbench.train import Split, load_split, predict
+from thermbench.train import load_split
 
 PAPER_INPUT = 256
-
-
-def _crop_px(model, split: Split, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Predictions and GT in crop pixels (the input-px values scaled back per sample)."""
-    scale = split.scale[:, None, :].astype(np.float64)
-    return predict(model, split.images, batch_size) * scale, split.kpts * scale
 
 
 def complexity(arch: str) -> dict:
@@ -49,18 +43,15 @@ def main() -> None:
     config = json.loads((mlcmkd.MODELS / args.model / "config.json").read_text())
     size = model.cfg.input_size[0]
 
-    tfake = load_split(args.tfake, "test", size, all_labelled=True)
-    pred, gt = _crop_px(model, tfake, batch)
+    scores, pred = nme_eval.evaluate_model(model, args.tfake, args.charlotte, batch)
     result = {"model": args.model, "kind": config["kind"], "variant": config.get("variant"), "arch": config["arch"],
-              "teacher": config.get("teacher"), "teacher_arch": config.get("teacher_arch"), "input_size": size, "epochs": config["fit"]["epochs"], "training": config["history"],
-              "complexity": complexity(config["arch"]), "tfake": nme_eval.evaluate_tfake(pred, gt)}
+              "teacher": config.get("teacher"), "teacher_arch": config.get("teacher_arch"), "input_size": size,
+              "epochs": config["fit"]["epochs"], "training": config["history"],
+              "complexity": complexity(config["arch"]), **scores}
     if config["modality"] == "rgb":
-        rgb_pred, rgb_gt = _crop_px(model, load_split(args.tfake, "test", size, modality="rgb", all_labelled=True),
-                                    batch)
+        rgb_pred, rgb_gt = nme_eval.crop_px(
+            model, load_split(args.tfake, "test", size, modality="rgb", all_labelled=True), batch)
         result["tfake_rgb"] = nme_eval.evaluate_tfake(rgb_pred, rgb_gt)
-    charlotte = load_split(args.charlotte, "test", size)
-    ch_pred, ch_gt = _crop_px(model, charlotte, batch)
-    result["charlotte"] = nme_eval.evaluate_charlotte(ch_pred, ch_gt, charlotte.visible, charlotte.meta)
 
     write_json(mlcmkd.METRICS / f"{args.model}.json", result)
     buf = io.BytesIO()

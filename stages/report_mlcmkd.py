@@ -1,5 +1,5 @@
-"""Stage report_mlcmkd: plots/mlcmkd_tables.md (Tables I, III, IV, V from metrics/mlcmkd only) and the figures
-plots/mlcmkd_{ced,curves,gradnorm,qualitative}.{png,svg}."""
+"""Stage report_mlcmkd: plots/mlcmkd_tables.md (Tables I, III, IV, V from metrics/mlcmkd, seed repeats from
+metrics/mlcmkd_repeats.json) and the figures plots/mlcmkd_{ced,curves,gradnorm,qualitative}.{png,svg}."""
 
 import argparse
 import io
@@ -25,6 +25,7 @@ def _read(path: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tfake", type=Path, default=Path("data/prepared/tfake"))
+    parser.add_argument("--repeats", type=Path, default=Path("metrics/mlcmkd_repeats.json"))
     parser.add_argument("--out", type=Path, default=Path("plots"))
     args = parser.parse_args()
     params = load_params()
@@ -34,7 +35,8 @@ def main() -> None:
     metrics = {n: read_json(mlcmkd.METRICS / f"{n}.json") for n in names}
 
     write_text(args.out / "mlcmkd_tables.md",
-               report_mlcmkd.markdown(metrics, label, section(params, "train.ktl.dikd_mode")))
+               report_mlcmkd.markdown(metrics, label, section(params, "train.ktl.dikd_mode"),
+                                      read_json(args.repeats)))
     save_figure(report_mlcmkd.plot_ced(metrics, label), args.out / "mlcmkd_ced")
     curves = {n: read_csv(mlcmkd.CURVES / f"{n}.csv") for n in names}
     save_figure(report_mlcmkd.plot_curves(curves, label), args.out / "mlcmkd_curves")

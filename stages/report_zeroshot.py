@@ -1,4 +1,5 @@
-"""Stage report_zeroshot: metrics/zeroshot/*.json -> markdown table, PCK curves + CSV, detection bars, qualitative grid."""
+"""Stage report_zeroshot: metrics/zeroshot/*.json -> markdown table, PCK curves, detection bars, qualitative grid.
+"""
 
 import argparse
 from pathlib import Path

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from thermbench import head as H
 from thermbench.io import InputError
@@ -117,17 +118,48 @@ def test_backbone_gets_no_gradient_and_is_unchanged_by_training(prepared, tmp_pa
     assert all(torch.equal(before[k], after[k]) for k in before)  # weights and BN running stats
 
 
-def test_teacher_backbone_upsamples_stride32_to_16x16(tmp_path):
+def test_teacher_backbone_at_crop_size_upsamples_stride32_to_16x16(tmp_path):
     save_model(build_rtmpose("t", input_size=(96, 96)), tmp_path / "model.safetensors")  # as the teacher stage
-    cfg = {"name": "sapiens2", "fallback": "teacher", "teacher_dir": str(tmp_path)}
+    cfg = {"name": "sapiens2", "fallback": "teacher", "teacher_dir": str(tmp_path), "teacher_input_px": [256, 256],
+           "teacher_stages": [4]}
     sapiens2 = {"local_path": str(tmp_path / "absent.safetensors"), "repo_id": "facebook/sapiens2-pose-0.4b",
                 "filename": "sapiens2_0.4b_pose.safetensors", "arch": "0.4b"}
     model, info = H.load_backbone(cfg, sapiens2, allow_download=False)
     assert info["name"] == "teacher" and info["channels"] == 384 and "not available" in info["note"]
-    feats = H.FrozenBackbone(model, feature_size=16)(torch.zeros(1, 256, 256, dtype=torch.uint8))
+    assert (info["trained_px"], info["input_px"], info["stages"]) == ([96, 96], [256, 256], [4])
+    crops = torch.randint(0, 256, (1, 256, 256), dtype=torch.uint8)
+    feats = H.FrozenBackbone(model, feature_size=16)(crops)
     assert feats.shape == (1, 384, 16, 16)  # trained at 96 px, run at 256: 8x8 stride-32 map upsampled x2
+    with torch.no_grad():  # the teacher CSPNeXt output (its forward_features), upsampled
+        direct = model.backbone(normalize_input(crops[:, None]))
+    assert torch.allclose(feats, F.interpolate(direct, size=(16, 16), mode="bilinear", align_corners=False))
     with pytest.raises(InputError, match="fallback is empty"):
         H.load_backbone({**cfg, "fallback": None}, sapiens2, allow_download=False)
+
+
+def test_teacher_features_resize_the_input_and_concatenate_stages():
+    torch.manual_seed(0)
+    teacher = build_rtmpose("t", input_size=(96, 96)).eval()
+    model = H.TeacherFeatures(teacher, input_px=[256, 512], stages=[4, 3])
+    assert model.stages == (3, 4) and model.channels == 192 + 384  # RTMPose-t: 512 and 1024 x widen 0.375
+    x = normalize_input(torch.randint(0, 256, (1, 1, 256, 256), dtype=torch.uint8))
+    with torch.no_grad():
+        stage3, stage4 = model.forward_features(x)
+        wide = teacher.backbone(F.interpolate(x, size=(512, 256), mode="bilinear", align_corners=False))
+    # 256 wide x 512 tall: stride 16 -> 16 x 32 cells, stride 32 -> 8 x 16 (torch shapes are (h, w))
+    assert stage3.shape == (1, 192, 32, 16) and stage4.shape == (1, 384, 16, 8)
+    assert torch.allclose(stage4, wide, atol=1e-5)  # an upsample is the same with or without antialiasing
+    feats = H.FrozenBackbone(model, feature_size=16)(torch.zeros(2, 256, 256, dtype=torch.uint8))
+    assert feats.shape == (2, 576, 16, 16)
+
+
+def test_teacher_features_check_their_params():
+    teacher = build_rtmpose("t", input_size=(96, 96))
+    assert H.TeacherFeatures(teacher, 512, [4]).input_px == (512, 512)
+    with pytest.raises(InputError, match="multiples of 32"):
+        H.TeacherFeatures(teacher, [256, 500], [4])
+    with pytest.raises(InputError, match="stages 1..4"):
+        H.TeacherFeatures(teacher, [256, 256], [5])
 
 
 def test_sapiens2_backbone_gives_16x16_at_256_without_resizing():

@@ -59,8 +59,17 @@ def test_learning_curve_table_averages_seeds():
     assert lines[3] == "| 40 | 1 | 5.0 (5.0-5.0) | 90% (90-90%) |"
 
 
-def test_backbone_text_names_the_grid_and_the_resize():
-    backbone = {"name": "teacher", "arch": "s", "channels": 512, "feature_size": 16, "crop_size": 256}
+def test_backbone_text_names_the_grid_the_input_size_and_the_stages():
+    backbone = {"name": "teacher", "arch": "s", "channels": 192, "feature_size": 16, "crop_size": 256,
+                "trained_px": [96, 96], "input_px": [256, 256], "stages": [1, 2]}
     text = R.backbone_text(backbone, 279_553)
-    assert "512-channel features on a 16x16 grid at 256 px input (RTMPose's stride-32 map upsampled" in text
-    assert "279,553 trainable parameters" in text
+    assert "192-channel features on a 16x16 grid from 256 px crops" in text and "279,553 trainable parameters" in text
+    assert "trained at 96x96 px" in text and "at its own 256x256 px" in text
+    # 256 / 4 = 64 and 256 / 8 = 32 cells per side
+    assert "stage 1 (stride 4, 64x64 cells) + stage 2 (stride 8, 32x32 cells)" in text and "Why:" in text
+    deep = R.backbone_text({**backbone, "input_px": [256, 512], "stages": [4]}, 279_553)
+    assert "resized to 256x512 px (w x h)" in deep and "stage 4 (stride 32, 8x16 cells)" in deep
+    assert "Why:" not in deep and "transfer worst" in deep
+    sapiens = R.backbone_text({"name": "sapiens2", "arch": "0.4b", "channels": 1024, "feature_size": 16,
+                               "crop_size": 256}, 410_625)
+    assert "Teacher features" not in sapiens

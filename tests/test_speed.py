@@ -76,6 +76,17 @@ def test_at_input_size_changes_only_the_head():
     assert speed.complexity(paper)["params"] - count_parameters(trained) == 34048
 
 
+def test_architecture_configs_follow_the_list():
+    configs = speed.architecture_configs(["x", "t"], [64, 32])
+    assert list(configs) == ["RTMPose-x (68 kpts)", "RTMPose-t (68 kpts)"]  # listed order, not size order
+    assert configs["RTMPose-t (68 kpts)"] == build_rtmpose("t", input_size=(64, 32)).cfg
+    assert configs["RTMPose-x (68 kpts)"].input_size == (64, 32)
+    with pytest.raises(InputError, match=r"speed.architectures: unknown arch \['q'\]"):
+        speed.architecture_configs(["t", "q"], [64, 64])
+    with pytest.raises(InputError, match="speed.architectures: empty"):
+        speed.architecture_configs([], [64, 64])
+
+
 def test_fresh_model_is_seeded_and_in_eval_mode():
     cfg = build_rtmpose("t", input_size=(64, 64)).cfg
     a, b = speed.fresh_model(cfg, seed=3), speed.fresh_model(cfg, seed=3)
@@ -147,66 +158,78 @@ def test_discover_checkpoints(tmp_path):
         speed.discover_checkpoints(tmp_path / "sapiens2", [])
 
 
-PAPER = {"arch": "t", "input_size": [256, 256], "params": 4_333_538, "gflops": 1.1398, "gmacs": 0.5699,
-         "onnxruntime_ms": 8.0, "onnxruntime_fps": 125.0, "torch_ms": 16.0, "torch_fps": 62.5}
-TRAINED = {"arch": "t", "input_size": [96, 96], "params": 4_155_618, "gflops": 0.2238, "gmacs": 0.1119,
-           "onnxruntime_ms": 1.25, "onnxruntime_fps": 800.0, "torch_ms": 2.5, "torch_fps": 400.0,
-           "onnx_max_abs_diff": 2.4e-6}
+ARCH_T = {"arch": "t", "input_size": [256, 256], "params": 4_333_538, "gflops": 1.1398, "gmacs": 0.5699,
+          "onnxruntime_ms": 8.0, "onnxruntime_fps": 125.0, "torch_ms": 16.0, "torch_fps": 62.5,
+          "torch_over_onnxruntime": 2.0}
+ARCH_X = {**ARCH_T, "arch": "x", "params": 52_540_000, "gmacs": 10.42, "onnxruntime_ms": 200.0,
+          "onnxruntime_fps": 5.0, "torch_ms": 500.0, "torch_fps": 2.0, "torch_over_onnxruntime": 2.5}
+TRAINED = {"name": "mcl-t", "arch": "t", "input_size": [96, 96], "params": 4_155_618, "gflops": 0.2238,
+           "gmacs": 0.1119, "onnxruntime_ms": 1.25, "onnxruntime_fps": 800.0, "torch_ms": 2.5, "torch_fps": 400.0,
+           "torch_over_onnxruntime": 2.0, "onnx_max_abs_diff": 2.4e-6}
 ENV = {"cpu": "Test CPU", "threads": 1, "torch": "2.13.0", "onnxruntime": "1.31.1", "exporter": "torchscript"}
 
 
 def test_table_markdown():
-    table = speed.table_markdown([{"name": "mcl-t", "trained": TRAINED, "paper": PAPER}], ENV, "SYNTHETIC data",
-                                 [256, 256])
+    table = speed.table_markdown([ARCH_T, ARCH_X], [TRAINED], ENV, "SYNTHETIC data")
     assert "SYNTHETIC data; Test CPU, 1 thread(s)" in table
-    assert ("| Method | Arch | 256×256 GFLOPs | 256×256 Params (M) | 256×256 ONNX Runtime ms (fps) "
-            "| 256×256 PyTorch eager ms (fps) | Trained input | Trained GFLOPs | Trained Params (M) "
-            "| Trained ONNX Runtime ms (fps) | Trained PyTorch eager ms (fps) "
-            "| ONNX vs PyTorch max abs diff |") in table
-    assert ("| mcl-t | RTMPose-t | 0.57 | 4.33 | 8.00 (125.0) | 16.00 (62.5) | 96×96 | 0.11 | 4.16 | 1.25 (800.0) "
-            "| 2.50 (400.0) | 2.4e-06 |") in table
+    lines = table.splitlines()
+    # Architecture section: one row per architecture, in the given order, at the paper's size.
+    header = lines.index("| Arch | Params (M) | 256×256 GFLOPs | ONNX Runtime ms (fps) | PyTorch eager ms (fps) "
+                         "| Eager / ONNX Runtime |")
+    assert lines[header + 2:header + 5] == ["| RTMPose-t | 4.33 | 0.57 | 8.00 (125.0) | 16.00 (62.5) | 2.00 |",
+                                            "| RTMPose-x | 52.54 | 10.42 | 200.00 (5.0) | 500.00 (2.0) | 2.50 |",
+                                            ""]
+    # Checkpoint section: at the trained size.
+    header = lines.index("| Method | Arch | Input | GFLOPs | Params (M) | ONNX Runtime ms (fps) "
+                         "| PyTorch eager ms (fps) | Eager / ONNX Runtime | ONNX vs PyTorch max abs diff |")
+    assert lines[header + 2:header + 4] == [
+        "| mcl-t | RTMPose-t | 96×96 | 0.11 | 4.16 | 1.25 (800.0) | 2.50 (400.0) | 2.00 | 2.4e-06 |", ""]
     assert "freshly initialised (seeded) weights" in table and "does not depend on the weight values" in table
 
 
 def test_plot_fps_vs_params():
-    points = [{**PAPER, "name": "RTMPose-t (68 kpts)"},
-              {**PAPER, "name": "RTMPose-x (68 kpts)", "params": 52e6, "onnxruntime_fps": 10.0}]
-    fig = speed.plot_fps_vs_params(points, ENV, "SYNTHETIC data")
+    fig = speed.plot_fps_vs_params([ARCH_T, ARCH_X], ENV, "SYNTHETIC data")
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and ax.get_yscale() == "linear"
     assert "SYNTHETIC data" in ax.get_title() and "256×256" in ax.get_title()
     assert ax.get_xlabel() == "Parameters (M, log scale)" and "frames/s" in ax.get_ylabel()
-    np.testing.assert_allclose(ax.lines[0].get_xdata(), [4.333538, 52.0])
-    np.testing.assert_allclose(ax.lines[0].get_ydata(), [125.0, 10.0])
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["4.33", "52.00"]  # ticks at the models' sizes
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), [4.333538, 52.54])
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [125.0, 5.0])  # ONNX Runtime
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), [62.5, 2.0])  # PyTorch eager
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["4.33", "52.54"]  # ticks at the models' sizes
+    assert [t.get_text() for t in ax.texts] == ["RTMPose-t", "RTMPose-x"]
 
 
 def test_stage_end_to_end(tmp_path):
-    # Two checkpoints of one architecture, trained at 64x64; the "paper" size here is 96x96 to stay fast.
+    # Two checkpoints of RTMPose-t trained at 64x64; the architecture list [s, t] (not what was trained, and not in
+    # size order) drives the architecture rows. The "paper" size here is 96x96 to stay fast.
     for name in ("mcl-t", "supervised-t"):
         save_model(lively_rtmpose_t(), tmp_path / f"data/models/{name}/model.safetensors")
     params = {"seed": 0, "data": {"source": "synthetic"},
-              "speed": {"models": [], "input_size": [96, 96], "warmup": 0, "repeats": 1, "threads": 1, "opset": 17,
-                        "atol": 1e-4, "rtol": 1e-3}}
+              "speed": {"models": [], "architectures": ["s", "t"], "input_size": [96, 96], "warmup": 0, "repeats": 1,
+                        "threads": 1, "opset": 17, "atol": 1e-4, "rtol": 1e-3}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     run = subprocess.run([sys.executable, str(ROOT / "stages/speed.py")], cwd=tmp_path, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     metrics = json.loads((tmp_path / "metrics/speed.json").read_text())
     assert metrics["paper_input_size"] == [96, 96] and list(metrics["checkpoints"]) == ["mcl-t", "supervised-t"]
-    arch = "RTMPose-t (68 kpts)"
-    assert list(metrics["architectures"]) == [arch]  # measured once for both checkpoints
-    trained, paper = metrics["checkpoints"]["mcl-t"], metrics["architectures"][arch]
-    assert trained["architecture"] == arch and trained["input_size"] == [64, 64] and paper["input_size"] == [96, 96]
+    arch_s, arch_t = "RTMPose-s (68 kpts)", "RTMPose-t (68 kpts)"
+    assert sorted(metrics["architectures"]) == [arch_s, arch_t]
+    assert "torch_ms" not in metrics["architectures"][arch_s]  # timings only in metrics/timing/
+    trained, paper = metrics["checkpoints"]["mcl-t"], metrics["architectures"][arch_t]
+    assert trained["architecture"] == arch_t and trained["input_size"] == [64, 64] and paper["input_size"] == [96, 96]
     assert paper["params"] - trained["params"] == 34048  # see test_at_input_size_changes_only_the_head
     assert 0 <= trained["onnx_max_abs_diff"] < 1e-4 and trained["onnx_opset"] == 17
     assert trained["gmacs"] == pytest.approx(trained["gflops"] / 2, abs=1e-6)  # 6-digit JSON
     timing = json.loads((tmp_path / "metrics/timing/speed.json").read_text())
     assert timing["environment"]["threads"] == 1 and timing["checkpoints"]["mcl-t"]["repeats"] == 1
-    assert list(timing["architectures"]) == [arch] and timing["architectures"][arch]["torch_ms"] > 0
+    assert sorted(timing["architectures"]) == [arch_s, arch_t] and timing["architectures"][arch_s]["torch_ms"] > 0
     assert sorted(p.name for p in (tmp_path / "data/onnx").iterdir()) == ["mcl-t.onnx", "supervised-t.onnx"]
     for out in ("plots/speed_table.md", "plots/speed_fps_vs_params.png", "plots/speed_fps_vs_params.svg"):
         assert (tmp_path / out).is_file(), out
-    assert "| supervised-t | RTMPose-t |" in (tmp_path / "plots/speed_table.md").read_text()
+    rows = [line.split(" | ")[0] for line in (tmp_path / "plots/speed_table.md").read_text().splitlines()
+            if line.startswith("| ") and not line.startswith(("| Arch ", "| Method "))]
+    assert rows == ["| RTMPose-s", "| RTMPose-t", "| mcl-t", "| supervised-t"]
 
 
 def test_load_checkpoint_keeps_its_trained_size(tmp_path):

@@ -36,10 +36,9 @@ class FrozenBackbone(nn.Module):
     """Gray crops (B, H, W) uint8 -> (B, C, s, s) features of a backbone that never trains.
 
     `model` is any module with `forward_features(x)` taking ImageNet-normalised RGB on the 0..255 scale (Sapiens2 and
-    RTMPose share that normalisation). Maps of another size are resized bilinearly to s x s: RTMPose's stride-32 output
-    (8 x 8 at 256 input) is upsampled x2, so the head sees the blog's 16 x 16 grid and its x4 upsample gives a 64 x 64
-    heatmap for every backbone. We upsample the stride-32 map rather than tap the stride-16 stage because stage 4 is
-    the public `forward_features` output and the representation the teacher's keypoint head was trained to read.
+    RTMPose share that normalisation) and returning one map or a list of maps. Each map of another size is resized
+    bilinearly to s x s (antialiased, so a shrink averages instead of skipping rows) and the maps are concatenated
+    along channels: the head always sees the blog's 16 x 16 grid and its x4 upsample gives a 64 x 64 heatmap.
     """
 
     def __init__(self, model: nn.Module, feature_size: int = 16):
@@ -52,11 +51,48 @@ class FrozenBackbone(nn.Module):
 
     @torch.no_grad()
     def forward(self, crops: torch.Tensor) -> torch.Tensor:
-        feats = self.model.forward_features(normalize_input(crops[:, None]))  # gray is repeated to 3 channels
-        if feats.shape[-1] != self.feature_size or feats.shape[-2] != self.feature_size:
-            feats = F.interpolate(feats, size=(self.feature_size, self.feature_size), mode="bilinear",
-                                  align_corners=False)
-        return feats
+        maps = self.model.forward_features(normalize_input(crops[:, None]))  # gray is repeated to 3 channels
+        size = (self.feature_size, self.feature_size)
+        maps = [m if m.shape[-2:] == size else F.interpolate(m, size=size, mode="bilinear", align_corners=False,
+                                                             antialias=True)
+                for m in ([maps] if torch.is_tensor(maps) else maps)]
+        return maps[0] if len(maps) == 1 else torch.cat(maps, dim=1)
+
+
+class TeacherFeatures(nn.Module):
+    """The RGB RTMPose teacher's CSPNeXt backbone as a feature extractor for thermal person crops.
+
+    The (normalised) crop is resized to `input_px` = (w, h), e.g. to bring its faces to the teacher's training scale,
+    and the maps after the CSPNeXt `stages` listed are returned (1-4: stride 4, 8, 16, 32; stage 4 is what the
+    teacher's own head reads) for `FrozenBackbone` to bring to one grid. Which ones to read is a measured choice
+    (params `head.backbone`): features transfer across the RGB-to-thermal gap less the deeper they are.
+    """
+
+    def __init__(self, model: nn.Module, input_px, stages):
+        super().__init__()
+        if isinstance(input_px, int):
+            input_px = (input_px, input_px)
+        if len(input_px) != 2 or any(int(v) % 32 for v in input_px):
+            raise InputError(f"params.yaml: head.backbone.teacher_input_px {list(input_px)} must be [w, h], "
+                             "multiples of 32")
+        if not stages or not set(stages) <= {1, 2, 3, 4}:
+            raise InputError(f"params.yaml: head.backbone.teacher_stages {stages} must list CSPNeXt stages 1..4")
+        self.backbone = model.backbone
+        self.input_px = tuple(int(v) for v in input_px)
+        self.stages = tuple(sorted(set(stages)))
+        # each stage opens with its stride-2 ConvModule, whose width is the stage's output width
+        self.channels = sum(getattr(self.backbone, f"stage{i}")[0].conv.out_channels for i in self.stages)
+
+    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        w, h = self.input_px
+        if x.shape[-2:] != (h, w):
+            x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+        x, maps = self.backbone.stem(x), []
+        for i in range(1, self.stages[-1] + 1):
+            x = getattr(self.backbone, f"stage{i}")(x)
+            if i in self.stages:
+                maps.append(x)
+        return maps
 
 
 def load_backbone(cfg: dict, sapiens2_cfg: dict, allow_download: bool) -> tuple[nn.Module, dict]:
@@ -79,15 +115,18 @@ def load_backbone(cfg: dict, sapiens2_cfg: dict, allow_download: bool) -> tuple[
             model = load_sapiens2(weights, Sapiens2Config.from_arch(sapiens2_cfg["arch"]))
             return model, {**info, "name": "sapiens2", "arch": sapiens2_cfg["arch"], "channels": model.cfg.dim}
     if name == "teacher":
-        model = load_teacher(cfg["teacher_dir"])
-        return model, {**info, "name": "teacher", "arch": model.cfg.arch, "channels": model.feature_channels}
+        teacher = load_teacher(cfg["teacher_dir"])
+        model = TeacherFeatures(teacher, cfg["teacher_input_px"], cfg["teacher_stages"])
+        return model, {**info, "name": "teacher", "arch": teacher.cfg.arch, "channels": model.channels,
+                       "trained_px": list(teacher.cfg.input_size), "input_px": list(model.input_px),
+                       "stages": list(model.stages)}
     raise InputError(f"params.yaml: head.backbone.name '{name}' is not one of sapiens2, teacher")
 
 
 def load_teacher(teacher_dir: str | Path) -> nn.Module:
     """The pipeline's RGB RTMPose teacher: `<dir>/model.safetensors` + the `.json` sidecar the teacher stage writes.
 
-    Only its fully convolutional backbone is used, so 256 px crops run whatever input size the teacher trained at.
+    Only its fully convolutional backbone is used, so it runs at any input size (see `TeacherFeatures`).
     """
     path = Path(teacher_dir) / "model.safetensors"
     if not path.is_file():

@@ -1,4 +1,7 @@
-"""Keypoint schemas and index mappings. The tables are data (`schemas/*.json`); this module only loads and applies them."""
+"""Keypoint schemas and index mappings.
+
+The tables are data (`schemas/*.json`); this module only loads and applies them.
+"""
 
 from __future__ import annotations
 

@@ -1,14 +1,19 @@
 """68-point NME evaluation in the paper's protocol (design §5): NME-IO on T-FAKE, NME-diag on CHARLOTTE subsets.
 
-Pure numpy on predictions and ground truth in crop pixels; no model or file access here.
+The scoring functions are pure numpy on predictions and ground truth in crop pixels; `evaluate_model` runs a model
+on the prepared test splits and scores it (shared by the evaluate_nme and repeats stages).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+from torch import nn
 
 from thermbench import metrics
+from thermbench.train import Split, load_split, predict
 
 THRESHOLD = 0.1
 # CHARLOTTE subsets of the paper's Table I, as masks over the prepared samples table.
@@ -61,3 +66,20 @@ def evaluate_charlotte(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, me
     out = {name: summarize(nmes[np.asarray(mask(meta), dtype=bool)]) for name, mask in CHARLOTTE_SUBSETS.items()}
     out["full"]["ced"] = ced(nmes)
     return out
+
+
+def crop_px(model: nn.Module, split: Split, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions and GT in crop pixels (the input-px values scaled back per sample)."""
+    scale = split.scale[:, None, :].astype(np.float64)
+    return predict(model, split.images, batch_size) * scale, split.kpts * scale
+
+
+def evaluate_model(model: nn.Module, tfake: Path, charlotte: Path, batch_size: int) -> tuple[dict, np.ndarray]:
+    """Thermal T-FAKE test (NME-IO) and CHARLOTTE (NME-diag subsets) at the model's input size:
+    ({"tfake": ..., "charlotte": ...}, T-FAKE test predictions in crop px, samples.csv order)."""
+    size = model.cfg.input_size[0]
+    pred, gt = crop_px(model, load_split(tfake, "test", size, all_labelled=True), batch_size)
+    test = load_split(charlotte, "test", size)
+    ch_pred, ch_gt = crop_px(model, test, batch_size)
+    return {"tfake": evaluate_tfake(pred, gt),
+            "charlotte": evaluate_charlotte(ch_pred, ch_gt, test.visible, test.meta)}, pred

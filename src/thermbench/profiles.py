@@ -20,11 +20,15 @@ from thermbench.io import InputError, run_stage, write_text
 PROFILES = ("smoke", "default", "paper")
 
 
+def _represent_null(representer, _):
+    return representer.represent_scalar("tag:yaml.org,2002:null", "null")  # ruamel's default writes an empty value
+
+
 def _yaml() -> YAML:
     yaml = YAML()
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 4096  # never fold long URLs
-    yaml.representer.add_representer(type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null"))
+    yaml.representer.add_representer(type(None), _represent_null)
     return yaml
 
 

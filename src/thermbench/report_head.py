@@ -82,13 +82,34 @@ def comparison_table(head: dict, timing: dict, train_timing: dict, zeroshot: dic
     return "\n".join(lines) + "\n"
 
 
+STRIDES = {1: 4, 2: 8, 3: 16, 4: 32}  # CSPNeXt stage -> output stride
+
+
 def backbone_text(backbone: dict, trainable_params: int) -> str:
-    """What the head was trained on, from the feature cache's backbone record."""
+    """What the head was trained on, from the feature cache's backbone record; for the teacher also which input size
+    and CSPNeXt stages fed the head, and why."""
     grid = f"{backbone['feature_size']}x{backbone['feature_size']}"
-    resized = " (RTMPose's stride-32 map upsampled bilinearly to that grid)" if backbone["name"] == "teacher" else ""
-    return (f"Frozen backbone: {backbone['name']} ({backbone['arch']}), {backbone['channels']}-channel features on a "
-            f"{grid} grid at {backbone['crop_size']} px input{resized}. The TinyHead on it has {trainable_params:,} "
-            "trainable parameters (410,625 at Sapiens2's 1024 channels).")
+    text = (f"Frozen backbone: {backbone['name']} ({backbone['arch']}), {backbone['channels']}-channel features on a "
+            f"{grid} grid from {backbone['crop_size']} px crops. The TinyHead on it has {trainable_params:,} trainable "
+            "parameters (410,625 at Sapiens2's 1024 channels).")
+    if backbone["name"] != "teacher":
+        return text
+    (w, h), (tw, th), crop = backbone["input_px"], backbone["trained_px"], backbone["crop_size"]
+    maps = " + ".join(f"stage {s} (stride {STRIDES[s]}, {w // STRIDES[s]}x{h // STRIDES[s]} cells)"
+                      for s in backbone["stages"])
+    size = f"at its own {crop}x{crop} px" if (w, h) == (crop, crop) else f"resized to {w}x{h} px (w x h)"
+    text += (f"\n\nTeacher features: the RGB RTMPose teacher was trained at {tw}x{th} px on tight face crops. Each "
+             f"crop runs through it {size}, and the head reads CSPNeXt {maps}, each resized bilinearly (antialiased) "
+             "to the head's grid and concatenated. ")
+    if max(backbone["stages"]) <= 2:
+        text += ("Why: features transfer across the RGB-to-thermal gap less the deeper they are (shallow stages hold "
+                 "edges and blobs, deep ones RGB face parts); with the deep stride-16/32 maps, at the crop's size or "
+                 "with the crop resized to bring its squashed faces to the teacher's training scale, the head did no "
+                 "better than predicting the mean nose position on the synthetic data.")
+    else:
+        text += ("Note: deep stages (3: stride 16, 4: stride 32) encode the teacher's RGB face parts and transfer "
+                 "worst across the RGB-to-thermal gap.")
+    return text
 
 
 def convergence_text(history: pd.DataFrame) -> str:

@@ -95,7 +95,36 @@ def table_v(metrics: dict[str, dict]) -> str:
     return _table(header, rows)
 
 
-def markdown(metrics: dict[str, dict], source_label: str, dikd_mode: str) -> str:
+def _mean_sd(stat: dict) -> str:
+    return _f(stat["mean"]) + ("" if stat["sd"] is None else f" ± {_f(stat['sd'])}")
+
+
+def _versus(dikd: dict, fdld: dict) -> str:
+    diff, spread = dikd["mean"] - fdld["mean"], (dikd["sd"] or 0.0) + (fdld["sd"] or 0.0)
+    side = "DIKD worse" if diff > 0 else "DIKD better" if diff < 0 else "equal"
+    verdict = "exceeds" if abs(diff) > spread else "does not exceed"
+    return f"{diff:+.4f} ({side}), which {verdict} the seed spread ({spread:.4f})"
+
+
+def seed_repeats(repeats: dict) -> str:
+    """The seed-repeat table (mean ± sample sd over the seeds) and whether DIKD vs FD+LD exceeds the seed spread,
+    i.e. |difference of means| > sd(DIKD) + sd(FD+LD); or the stage's status line when no repeats were run."""
+    if repeats.get("status") != "ran":
+        return f"Seed repeats: {repeats['status']}.\n"
+    summary = repeats["summary"]
+    rows = [[run, ", ".join(map(str, s["seeds"])), _mean_sd(s["tfake_nme"]), _mean_sd(s["charlotte_full_nme"])]
+            for run, s in summary.items()]
+    out = _table(["Run", "Seeds", "T-FAKE NME-IO mean ± sd", "CHARLOTTE Full NME mean ± sd"], rows)
+    if "ktl-dikd" in summary and "ktl-fdld" in summary:
+        d, f = summary["ktl-dikd"], summary["ktl-fdld"]
+        seeds = sorted(set(d["seeds"]) & set(f["seeds"]))
+        out += (f"\nDIKD minus FD+LD, mean NME over seeds {', '.join(map(str, seeds))}: T-FAKE "
+                f"{_versus(d['tfake_nme'], f['tfake_nme'])}; CHARLOTTE Full "
+                f"{_versus(d['charlotte_full_nme'], f['charlotte_full_nme'])}.\n")
+    return out
+
+
+def markdown(metrics: dict[str, dict], source_label: str, dikd_mode: str, repeats: dict | None = None) -> str:
     any_run = next(iter(metrics.values()))
     size, epochs = any_run["input_size"], sorted({m["epochs"] for m in metrics.values()})
     parts = [
@@ -116,6 +145,8 @@ def markdown(metrics: dict[str, dict], source_label: str, dikd_mode: str) -> str
               "\n## Table III: distillation strategies (KTL)\n\n", table_iii(metrics),
               "\n## Table IV: DIKD ablation\n\n", table_iv(metrics),
               "\n## Table V: gradient-norm stability (first logged KTL steps)\n\n", table_v(metrics)]
+    if repeats is not None:
+        parts += ["\n## Seed repeats (student seed; same teacher)\n\n", seed_repeats(repeats)]
     return "".join(parts)
 
 

@@ -1,11 +1,12 @@
 """Model complexity and CPU inference speed (paper Table II / Fig. 4): FLOPs, ONNX export, latency.
 
-Two settings per checkpoint. Its TRAINED input size: the checkpoint itself, exported to ONNX and checked against
-PyTorch. The paper's input size (256x256): the SimCC head's flatten/linear shapes depend on the input size, so a
-checkpoint trained at another size cannot run there; the same architecture is rebuilt at that size with fresh seeded
-weights instead (`at_input_size`, `fresh_model`), which is enough for params, FLOPs and latency: dense float32
-kernels on fixed shapes take the same time whatever the weight values (barring subnormal numbers, which the default
-initialisation does not produce in RTMPose-t or -s; checked with forward hooks on every module).
+Two kinds of rows. The RTMPose ARCHITECTURES listed in params (t, s, m, l, x as in the paper's Table II and Fig. 4),
+each at the paper's input size (256x256) with fresh seeded weights (`architecture_configs`, `fresh_model`),
+independent of what was trained: enough for params, FLOPs and latency, since dense float32 kernels on fixed shapes
+take the same time whatever the weight values (barring subnormal numbers, which the default initialisation does not
+produce in RTMPose-t to -x at 256x256; checked with forward hooks on every module). And each trained CHECKPOINT at
+its own trained input size: exported to ONNX, checked against PyTorch, timed. A checkpoint cannot run at another
+size: the SimCC head's flatten/linear shapes depend on the input size.
 
 Parameters are counted by `thermbench.models.rtmpose.count_parameters` (the official Params column's convention).
 
@@ -33,7 +34,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from thermbench.io import InputError, atomic_write_bytes
-from thermbench.models.rtmpose import ARCHS, RTMPose, RTMPoseConfig, count_parameters, load_model
+from thermbench.models.rtmpose import ARCHS, RTMPose, RTMPoseConfig, build_rtmpose, count_parameters, load_model
 
 # Torch's legacy (TorchScript) exporter: the dynamo exporter needs `onnxscript`, which is not installed here.
 EXPORTER = "torchscript"
@@ -71,6 +72,18 @@ def load_checkpoint(models_dir: Path, name: str) -> RTMPose:
 def at_input_size(cfg: RTMPoseConfig, input_size: list[int]) -> RTMPoseConfig:
     """The same architecture at another (W, H) input size; only the SimCC head's shapes change."""
     return dataclasses.replace(cfg, input_size=tuple(input_size))
+
+
+def architecture_configs(archs: list[str], input_size: list[int]) -> dict[str, RTMPoseConfig]:
+    """{architecture_name: config} of RTMPose-`arch` (68 keypoints) at `input_size`, in the order listed."""
+    if not archs:
+        raise InputError(f"speed.architectures: empty; list some of {', '.join(ARCHS)}")
+    unknown = [a for a in archs if a not in ARCHS]
+    if unknown:
+        raise InputError(f"speed.architectures: unknown arch {unknown} (expected some of {', '.join(ARCHS)})")
+    with torch.device("meta"):  # only the configs are needed; no weights are allocated
+        configs = [build_rtmpose(a, input_size=tuple(input_size)).cfg for a in archs]
+    return {architecture_name(cfg): cfg for cfg in configs}
 
 
 def architecture_name(cfg: RTMPoseConfig) -> str:
@@ -260,39 +273,48 @@ def _ms_fps(r: dict, runtime: str) -> str:
     return f"{r[f'{runtime}_ms']:.2f} ({r[f'{runtime}_fps']:.1f})"
 
 
-def table_markdown(rows: list[dict], env: dict, source_label: str, paper_size: list[int]) -> str:
-    """Table II-shaped markdown, one row per checkpoint: its architecture at the paper's input size, then the
-    checkpoint at its trained size. Each row has `name` and two dicts of complexity + latency: `paper` and
-    `trained` (the latter also `onnx_max_abs_diff`)."""
-    paper = _size(paper_size)
+def table_markdown(archs: list[dict], checkpoints: list[dict], env: dict, source_label: str) -> str:
+    """Table II-shaped markdown in two sections. Architectures: one row per RTMPose architecture at the paper's
+    input size (dicts of complexity + latency, all at one size). Checkpoints: one row per trained model at its own
+    size (the same, plus `name` and `onnx_max_abs_diff`)."""
+    paper = _size(archs[0]["input_size"])
     lines = [
         f"**Model complexity and CPU inference speed** ({source_label}; {env['cpu']}, {env['threads']} thread(s), "
         f"batch 1; median of repeated runs after warm-up; ONNX via the {env['exporter']} exporter, "
         f"onnxruntime {env['onnxruntime']}, torch {env['torch']}).",
         "",
-        f"| Method | Arch | {paper} GFLOPs | {paper} Params (M) | {paper} ONNX Runtime ms (fps) "
-        f"| {paper} PyTorch eager ms (fps) | Trained input | Trained GFLOPs | Trained Params (M) "
-        "| Trained ONNX Runtime ms (fps) | Trained PyTorch eager ms (fps) | ONNX vs PyTorch max abs diff |",
-        "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|",
+        f"*Architectures at the paper's {paper} input, freshly initialised (seeded) weights:*",
+        "",
+        f"| Arch | Params (M) | {paper} GFLOPs | ONNX Runtime ms (fps) | PyTorch eager ms (fps) "
+        "| Eager / ONNX Runtime |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    for r in rows:
-        p, t = r["paper"], r["trained"]
-        lines.append(f"| {r['name']} | RTMPose-{t['arch']} | {p['gmacs']:.2f} | {p['params'] / 1e6:.2f} "
-                     f"| {_ms_fps(p, 'onnxruntime')} | {_ms_fps(p, 'torch')} | {_size(t['input_size'])} "
-                     f"| {t['gmacs']:.2f} | {t['params'] / 1e6:.2f} | {_ms_fps(t, 'onnxruntime')} "
-                     f"| {_ms_fps(t, 'torch')} | {t['onnx_max_abs_diff']:.1e} |")
+    for a in archs:
+        lines.append(f"| RTMPose-{a['arch']} | {a['params'] / 1e6:.2f} | {a['gmacs']:.2f} "
+                     f"| {_ms_fps(a, 'onnxruntime')} | {_ms_fps(a, 'torch')} | {a['torch_over_onnxruntime']:.2f} |")
+    lines += [
+        "",
+        "*Trained checkpoints at their own input size:*",
+        "",
+        "| Method | Arch | Input | GFLOPs | Params (M) | ONNX Runtime ms (fps) | PyTorch eager ms (fps) "
+        "| Eager / ONNX Runtime | ONNX vs PyTorch max abs diff |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for c in checkpoints:
+        lines.append(f"| {c['name']} | RTMPose-{c['arch']} | {_size(c['input_size'])} | {c['gmacs']:.2f} "
+                     f"| {c['params'] / 1e6:.2f} | {_ms_fps(c, 'onnxruntime')} | {_ms_fps(c, 'torch')} "
+                     f"| {c['torch_over_onnxruntime']:.2f} | {c['onnx_max_abs_diff']:.1e} |")
     lines += [
         "",
         "GFLOPs counts a multiply-add once (= GMACs), the convention of the paper's Table II and of mmpose; "
         "FLOPs at 2 per multiply-add are twice that (metrics/speed.json keeps both).",
         "",
-        f"{paper} columns (the paper's setting): the checkpoint's architecture rebuilt at {paper} with freshly "
-        "initialised (seeded) weights, because the SimCC head's flatten/linear shapes depend on the input size and a "
-        "checkpoint trained at another size cannot run there. Latency does not depend on the weight values (the same "
-        "dense float32 kernels run on the same shapes); it is measured once per architecture and repeated for each "
-        "checkpoint of that architecture.",
+        f"Architectures (the paper's setting): each RTMPose size built at {paper} with freshly initialised (seeded) "
+        "weights, whatever was trained: latency does not depend on the weight values (the same dense float32 kernels "
+        "run on the same shapes). A checkpoint trained at another size cannot run at "
+        f"{paper}, because the SimCC head's flatten/linear shapes depend on the input size.",
         "",
-        "Trained columns: the checkpoint itself at the input size it was trained at; the ONNX export is checked "
+        "Checkpoints: the trained model itself at the input size it was trained at; the ONNX export is checked "
         "against PyTorch on one seeded random input (largest absolute difference over both SimCC outputs).",
     ]
     return "\n".join(lines) + "\n"
@@ -300,26 +322,28 @@ def table_markdown(rows: list[dict], env: dict, source_label: str, paper_size: l
 
 def plot_fps_vs_params(archs: list[dict], env: dict, source_label: str):
     """Fig. 4-shaped figure: throughput against parameter count (log scale), one series per runtime, one point per
-    architecture (`name`, `params`, `input_size`, `*_fps`), all at the same input size."""
+    architecture (`arch`, `params`, `input_size`, `*_fps`), all at the same input size."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullLocator
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
     params_m = [a["params"] / 1e6 for a in archs]
     for key, label, marker in (("onnxruntime", "ONNX Runtime CPU", "o"), ("torch", "PyTorch eager CPU", "s")):
-        ax.plot(params_m, [a[f"{key}_fps"] for a in archs], marker=marker, linestyle="none", label=label)
+        ax.plot(params_m, [a[f"{key}_fps"] for a in archs], marker=marker, linestyle="-", label=label)
     for x, a in zip(params_m, archs):
-        ax.annotate(a["name"], (x, a["onnxruntime_fps"]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        ax.annotate(f"RTMPose-{a['arch']}", (x, a["onnxruntime_fps"]), textcoords="offset points", xytext=(5, 5),
+                    fontsize=8)
     ax.set_xscale("log")
-    ax.margins(x=0.15)
-    # Ticks at the models' own sizes: a log axis spanning less than a decade otherwise reads "5×10^0".
+    ax.margins(x=0.12)
+    # Ticks at the models' own sizes: a log axis otherwise names only powers of ten (or "5×10^0" within one decade).
     ax.set_xticks(params_m, [f"{x:.2f}" for x in params_m])
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_ylim(0, 1.15 * max(max(a["onnxruntime_fps"], a["torch_fps"]) for a in archs))  # room for the labels
     ax.set_xlabel("Parameters (M, log scale)")
     ax.set_ylabel("Throughput (frames/s)")
     ax.set_title(f"Inference speed vs model size at the paper's {_size(archs[0]['input_size'])} input, batch 1 "
-                 f"[{source_label}]\n{env['cpu']}, {env['threads']} thread(s); architectures with fresh weights")
+                 f"[{source_label}]\n{env['cpu']}, {env['threads']} thread(s); architectures with fresh weights",
+                 fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     return fig

@@ -38,7 +38,8 @@ def main() -> None:
             start = time.perf_counter()
             model = repeats.train_run(params, name, seed, args.tfake, device)
             runs[name][seed] = repeats.run_numbers(nme_eval.evaluate_model(model, args.tfake, args.charlotte, batch)[0])
-            print(f"{name} seed {seed}: {runs[name][seed]} ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
+            scores = ", ".join(f"{k} {v:.4f}" for k, v in runs[name][seed].items())
+            print(f"{name} seed {seed}: {scores} ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
     write_json(args.out, {"status": "ran", "base_seed": base, "seeds": seeds, "runs": runs,
                           "summary": repeats.aggregate(runs)})
     print(f"{args.out}: {len(names)} runs x {len(seeds)} repeat seeds")

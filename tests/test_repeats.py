@@ -59,7 +59,8 @@ def test_report_section_and_sentence():
     assert "| ktl-fdld | 0, 1, 2 | 0.1200 ± 0.0200 | 0.0600 ± 0.0100 |" in md
     assert "| ktl-dikd | 0, 1, 2 | 0.1800 ± 0.0200 | 0.0700 ± 0.0100 |" in md
     assert ("DIKD minus FD+LD, mean NME over seeds 0, 1, 2: T-FAKE +0.0600 (DIKD worse), which exceeds the seed "
-            "spread (0.0400); CHARLOTTE Full +0.0100 (DIKD worse), which does not exceed the seed spread (0.0200).") in md
+            "spread (0.0400); CHARLOTTE Full +0.0100 (DIKD worse), which does not exceed the seed spread "
+            "(0.0200).") in md
 
 
 def test_report_says_when_repeats_were_not_run():

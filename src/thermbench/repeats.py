@@ -7,10 +7,13 @@ saved: the model is scored in memory with `nme_eval.evaluate_model`, as evaluate
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import torch
 
 from thermbench import mlcmkd
-from thermbench.io import InputError, seed_everything, section
+from thermbench.io import InputError, section, seed_everything
 from thermbench.losses import DistillConfig, DistillTask
 from thermbench.models.rtmpose import ARCHS, RTMPose, build_rtmpose
 from thermbench.train import fit_ktl, fit_supervised
@@ -40,7 +43,7 @@ def repeat_seeds(params: dict) -> list[int]:
     return seeds
 
 
-def train_run(params: dict, run: str, seed: int, prepared, device) -> RTMPose:
+def train_run(params: dict, run: str, seed: int, prepared: Path, device: torch.device) -> RTMPose:
     """Train `run` (`ktl-<variant>` or `supervised-<arch>`) with student seed `seed`; returns the trained model."""
     params = {**params, "seed": seed}  # fit_config reads the seed from here (shuffling, augmentation)
     seed_everything(seed)  # as mlcmkd.setup does before the stage builds its model: the initial weights

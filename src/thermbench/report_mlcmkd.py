@@ -20,7 +20,8 @@ TABLE_V = (("Baseline (FD+LD)", "ktl-fdld"), ("+ L_ri", "ktl-fdld_ri"), ("+ L_fi
            ("Ours (L_fi + L_ri)", "ktl-dikd"))
 
 
-def run_names(teacher: bool, supervised_archs: list[str], ktl_variants: list[str], mcl_variants: list[str]) -> list[str]:
+def run_names(teacher: bool, supervised_archs: list[str], ktl_variants: list[str],
+              mcl_variants: list[str]) -> list[str]:
     """Every run the pipeline trains, in table order."""
     return ((["teacher"] if teacher else []) + [f"supervised-{a}" for a in supervised_archs]
             + [f"ktl-{v}" for v in ktl_variants] + [f"mcl-{v}" for v in mcl_variants])
@@ -135,9 +136,9 @@ def markdown(metrics: dict[str, dict], source_label: str, dikd_mode: str, repeat
            "the frozen teacher head vs L_tt" if dikd_mode == "text" else
            "the paper's printed eqs. (4)-(5), which swap the cross-injected logits relative to its prose")
         + "). NME-IO (outer eye corners) on T-FAKE; NME normalised by the GT box diagonal on CHARLOTTE subsets "
-          "(Side: only the mapped, labelled points). Params and GMACs (multiply-adds, FlopCounterMode FLOPs / 2) are for "
-          "the architecture at 256x256; the paper's 'GFLOPs' column equals multiply-adds, and its Table I swaps the "
-          "Params and GFLOPs columns for the RTMPose rows.\n",
+          "(Side: only the mapped, labelled points). Params and GMACs (multiply-adds, FlopCounterMode FLOPs / 2) are "
+          "for the architecture at 256x256; the paper's 'GFLOPs' column equals multiply-adds, and its Table I swaps "
+          "the Params and GFLOPs columns for the RTMPose rows.\n",
     ]
     if "teacher" in metrics:
         parts.append("\n" + modality_gap(metrics["teacher"]))

@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from thermbench import metrics
-from thermbench.io import InputError, write_json, write_text
+from thermbench.io import InputError, read_csv, write_json, write_text
 from thermbench.models.heads import HEATMAP_UPSAMPLE, TinyHead, decode_heatmap, encode_heatmap
 from thermbench.models.rtmpose import load_model, normalize_input
 from thermbench.models.sapiens2 import Sapiens2Config, load_sapiens2
@@ -140,12 +140,7 @@ def load_teacher(teacher_dir: str | Path) -> nn.Module:
 def load_samples(prepared_dir: str | Path) -> pd.DataFrame:
     """The train/val/test rows of `<prepared_dir>/samples.csv` (thermeval contract), in file order."""
     path = Path(prepared_dir) / "samples.csv"
-    if not path.is_file():
-        raise InputError(f"{path}: not found (run the prepare stage for thermeval first)")
-    samples = pd.read_csv(path)
-    missing = [c for c in SAMPLE_COLUMNS if c not in samples.columns]
-    if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
+    samples = read_csv(path, SAMPLE_COLUMNS)
     samples = samples[samples["split"].isin(SPLITS)].reset_index(drop=True)
     for split in SPLITS:
         if not (samples["split"] == split).any():

@@ -6,8 +6,7 @@ from pathlib import Path
 
 from thermbench import mlcmkd
 from thermbench.io import load_params, run_stage
-from thermbench.models.rtmpose import ARCHS, build_rtmpose
-from thermbench.train import fit_supervised
+from thermbench.models.rtmpose import ARCHS
 
 
 def main() -> None:
@@ -17,12 +16,10 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params()
     device = mlcmkd.setup(params)
-    size = mlcmkd.input_size(params)
-    model = build_rtmpose(args.arch, input_size=(size, size))
-    cfg = mlcmkd.fit_config(params)
-    history = fit_supervised(model.to(device), mlcmkd.load_tfake(params, args.prepared), cfg)
+    model, cfg, history = mlcmkd.train_supervised(params, args.arch, args.prepared, device)
     if mlcmkd.is_main_process():
-        config = {"kind": "supervised", "arch": args.arch, "modality": "thermal", "input_size": size,
+        config = {"kind": "supervised", "arch": args.arch, "modality": "thermal",
+                  "input_size": mlcmkd.input_size(params),
                   "fit": asdict(cfg)}
         mlcmkd.save_run(f"supervised-{args.arch}", model.cpu(), config, history)
 

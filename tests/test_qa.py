@@ -58,9 +58,6 @@ def test_select_frontal():
 def test_bad_inputs(tmp_path):
     with pytest.raises(InputError, match="synth_meta.csv: missing"):
         qa.read_meta(tmp_path)
-    (tmp_path / "x_ldmks.txt").write_text("1 2\n3 4\n")
-    with pytest.raises(InputError, match="expected 70 rows"):
-        qa.read_landmarks(tmp_path / "x_ldmks.txt")
     pd.DataFrame({"id": ["000000"], "yaw": [50.0], "face_width_px": [200.0], "glasses": [0]}).to_csv(
         tmp_path / "synth_meta.csv", index=False)
     with pytest.raises(InputError, match="no render"):

@@ -45,6 +45,11 @@ def test_wrong_point_count_is_named(tmp_path):
         tfake.prepare(raw, tmp_path / "out", CFG, seed=0)
 
 
+def test_missing_landmark_file_is_named(tmp_path):
+    with pytest.raises(InputError, match="x_ldmks.txt: landmark file missing"):
+        tfake.read_landmarks(tmp_path / "x_ldmks.txt")
+
+
 def test_missing_thermal_twin_is_named(tmp_path):
     raw = build_tfake(tmp_path / "raw", 2)
     (raw / "thermal/000000.png").unlink()

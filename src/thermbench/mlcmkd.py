@@ -16,9 +16,10 @@ import torch
 import torch.distributed as dist
 
 from thermbench.io import InputError, atomic_dir, dumps_json, section, seed_everything, write_text
-from thermbench.models.rtmpose import RTMPose, load_model, save_model
+from thermbench.losses import DistillConfig, DistillTask
+from thermbench.models.rtmpose import RTMPose, build_rtmpose, load_model, save_model
 from thermbench.stability import grad_norm_stats
-from thermbench.train import AugmentConfig, FitConfig, Split, load_split
+from thermbench.train import AugmentConfig, FitConfig, Split, fit_ktl, fit_supervised, load_split
 
 MODELS = Path("data/models")
 CURVES = Path("plots/curves/mlcmkd")
@@ -75,6 +76,35 @@ def load_tfake(params: dict, prepared: Path, modality: str = "thermal", paired: 
                             max_samples=cap),
         "val": load_split(prepared, "val", size, modality=modality, all_labelled=True),
     }
+
+
+def train_supervised(params: dict, arch: str, prepared: Path,
+                     device: torch.device) -> tuple[RTMPose, FitConfig, dict]:
+    """Thermal-only RTMPose-`arch` on T-FAKE (stage supervised@<arch>, seed repeats). The caller has seeded torch."""
+    size = input_size(params)
+    model = build_rtmpose(arch, input_size=(size, size)).to(device)
+    cfg = fit_config(params)
+    return model, cfg, fit_supervised(model, load_tfake(params, prepared), cfg)
+
+
+def train_ktl(params: dict, variant: str, prepared: Path,
+              device: torch.device) -> tuple[RTMPose, RTMPose, DistillConfig, FitConfig, dict]:
+    """KTL `variant` (flags in train.ktl.variants): frozen RGB teacher -> thermal student on paired T-FAKE
+    (stage ktl@<variant>, seed repeats). The caller has seeded torch.
+
+    Returns (student, teacher, distill config, fit config, history)."""
+    ktl = section(params, "train.ktl")
+    if variant not in ktl["variants"]:
+        raise InputError(f"params.yaml: train.ktl.variants has no '{variant}' ({', '.join(ktl['variants'])})")
+    size = input_size(params)
+    # Student first: its initial weights then equal the supervised run's of the same arch and seed.
+    student = build_rtmpose(section(params, "rtmpose.ktl_arch"), input_size=(size, size)).to(device)
+    teacher = load_run("teacher").to(device)
+    distill = DistillConfig(**ktl["variants"][variant], dikd_mode=ktl["dikd_mode"], **ktl["weights"])
+    task = DistillTask(student, teacher, distill).to(device)
+    cfg = fit_config(params)
+    history = fit_ktl(student, teacher, task, load_tfake(params, prepared, paired=True), cfg)
+    return student, teacher, distill, cfg, history
 
 
 def load_run(name: str) -> RTMPose:

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from thermbench.datasets.common import read_image
 from thermbench.datasets.synth.tfake import THERMAL_DIR
 from thermbench.datasets.synth.thermal import decode_window
+from thermbench.datasets.tfake import read_landmarks
 from thermbench.io import InputError, read_json
 from thermbench.keypoints import load_schema, map_points
 from thermbench.metrics import interocular_distance, nme
@@ -33,15 +34,6 @@ def read_meta(raw: Path) -> pd.DataFrame:
     if not path.is_file():
         raise InputError(f"{path}: missing (QA needs the synthetic world's sidecar; is this real data?)")
     return pd.read_csv(path, dtype={"id": str})
-
-
-def read_landmarks(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise InputError(f"{path}: landmark file missing")
-    points = np.loadtxt(path, ndmin=2)
-    if points.shape != (70, 2):
-        raise InputError(f"{path}: expected 70 rows 'x y', got shape {points.shape}")
-    return points
 
 
 def select_frontal(meta: pd.DataFrame, max_yaw: float, min_face_px: float, max_images: int) -> pd.DataFrame:

@@ -13,9 +13,10 @@ import tifffile
 from thermbench.datasets.common import read_image
 from thermbench.datasets.synth.tfake import THERMAL_DIR
 from thermbench.datasets.synth.thermal import decode_window
+from thermbench.datasets.tfake import read_landmarks
 from thermbench.io import read_json
 from thermbench.plots import data_label
-from thermbench.qa import read_landmarks, read_meta
+from thermbench.qa import read_meta
 
 CATEGORY_COLOURS = {"Person": "lime", "Chest": "deepskyblue", "Forehead": "yellow", "Nose": "red"}
 

@@ -14,9 +14,7 @@ import torch
 
 from thermbench import mlcmkd
 from thermbench.io import InputError, section, seed_everything
-from thermbench.losses import DistillConfig, DistillTask
-from thermbench.models.rtmpose import ARCHS, RTMPose, build_rtmpose
-from thermbench.train import fit_ktl, fit_supervised
+from thermbench.models.rtmpose import ARCHS, RTMPose
 
 RUN_METRICS = {"tfake_nme": ("tfake", "nme"), "charlotte_full_nme": ("charlotte", "full", "nme")}
 
@@ -47,20 +45,10 @@ def train_run(params: dict, run: str, seed: int, prepared: Path, device: torch.d
     """Train `run` (`ktl-<variant>` or `supervised-<arch>`) with student seed `seed`; returns the trained model."""
     params = {**params, "seed": seed}  # fit_config reads the seed from here (shuffling, augmentation)
     seed_everything(seed)  # as mlcmkd.setup does before the stage builds its model: the initial weights
-    size = mlcmkd.input_size(params)
-    cfg = mlcmkd.fit_config(params)
     kind, name = run.split("-", 1)
     if kind == "supervised":
-        model = build_rtmpose(name, input_size=(size, size)).to(device)
-        fit_supervised(model, mlcmkd.load_tfake(params, prepared), cfg)
-        return model
-    ktl = section(params, "train.ktl")
-    student = build_rtmpose(section(params, "rtmpose.ktl_arch"), input_size=(size, size)).to(device)
-    teacher = mlcmkd.load_run("teacher").to(device)
-    distill = DistillConfig(**ktl["variants"][name], dikd_mode=ktl["dikd_mode"], **ktl["weights"])
-    task = DistillTask(student, teacher, distill).to(device)
-    fit_ktl(student, teacher, task, mlcmkd.load_tfake(params, prepared, paired=True), cfg)
-    return student
+        return mlcmkd.train_supervised(params, name, prepared, device)[0]
+    return mlcmkd.train_ktl(params, name, prepared, device)[0]
 
 
 def run_numbers(result: dict) -> dict[str, float]:

@@ -35,6 +35,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from thermbench.io import InputError, atomic_write_bytes
 from thermbench.models.rtmpose import ARCHS, RTMPose, RTMPoseConfig, build_rtmpose, count_parameters, load_model
+from thermbench.onnx_session import cpu_session
 
 # Torch's legacy (TorchScript) exporter: the dynamo exporter needs `onnxscript`, which is not installed here.
 EXPORTER = "torchscript"
@@ -145,16 +146,6 @@ def export_onnx(model: torch.nn.Module, path: str | Path, input_shape: tuple[int
     return {"exporter": EXPORTER, "opset": opset, "input_name": INPUT_NAME, "input_shape": list(input_shape)}
 
 
-def ort_session(onnx_path: str | Path, threads: int):
-    """onnxruntime CPU session with a fixed intra-op thread count and sequential execution (reproducible timing)."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-
-
 def check_onnx_matches_torch(model: torch.nn.Module, onnx_path: str | Path, input_shape: tuple[int, ...],
                              atol: float = 1e-4, rtol: float = 1e-3, seed: int = 0) -> float:
     """Run both on one seeded random input; return the largest absolute difference over all outputs.
@@ -165,7 +156,7 @@ def check_onnx_matches_torch(model: torch.nn.Module, onnx_path: str | Path, inpu
     model.eval()
     x = torch.randn(input_shape, generator=torch.Generator().manual_seed(seed))
     expected = _outputs(model, x)
-    got = ort_session(onnx_path, threads=1).run(None, {INPUT_NAME: x.numpy()})
+    got = cpu_session(onnx_path, threads=1).run(None, {INPUT_NAME: x.numpy()})
     if len(got) != len(expected):
         raise ValueError(f"{onnx_path}: {len(got)} ONNX outputs, PyTorch gives {len(expected)}")
     worst = 0.0
@@ -216,7 +207,7 @@ def measure_latency(model: torch.nn.Module, onnx_path: str | Path, input_shape: 
     model.eval()
     x = torch.randn(input_shape, generator=torch.Generator().manual_seed(seed))
     feed = {INPUT_NAME: x.numpy()}
-    session = ort_session(onnx_path, threads)
+    session = cpu_session(onnx_path, threads)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

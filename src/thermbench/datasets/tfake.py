@@ -22,6 +22,8 @@ LDMKS_SUFFIX = "_ldmks.txt"
 
 def read_landmarks(path: Path) -> np.ndarray:
     """(70, 2) array from a FaceSynthetics landmark file, one "x y" row per point."""
+    if not path.is_file():
+        raise InputError(f"{path}: landmark file missing")
     try:
         points = np.loadtxt(path, dtype=np.float64, ndmin=2)
     except ValueError as err:

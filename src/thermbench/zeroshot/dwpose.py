@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from thermbench.onnx_session import cpu_session
 from thermbench.zeroshot.common import Prediction, WeightsUnavailable, to_bgr, with_noses
 
 
@@ -42,12 +43,7 @@ def resolve_onnx(spec: str, allow_download: bool) -> str:
 
 def _limit_threads(tool, threads: int) -> None:
     """rtmlib builds its onnxruntime session with default threading; rebuild it with a fixed thread count."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    tool.session = ort.InferenceSession(tool.onnx_model, sess_options=opts, providers=["CPUExecutionProvider"])
+    tool.session = cpu_session(tool.onnx_model, threads)
 
 
 class DWPose:

@@ -102,3 +102,13 @@ def test_failure_rate_auc_and_ced():
     # The trapezoid area of a fine CED approaches the exact AUC.
     x, y = M.ced_curve(nmes, 0.1, steps=100001)
     assert np.trapz(y, x) / 0.1 == pytest.approx(M.auc_ced(nmes, 0.1), abs=1e-4)
+
+
+def test_nose_summary_block():
+    # 3 GT noses: errors 2 and 6 px matched, one miss. Detection 2/3; mean (2+6)/2 = 4; median 4;
+    # PCK over all 3 GT: @3 -> 1/3, @10 -> 2/3 (the miss never counts).
+    out = M.nose_summary(np.array([2.0, np.nan, 6.0]), [3, 10])
+    assert out["n_gt"] == 3
+    assert out["detection_rate"] == pytest.approx(2 / 3)
+    assert out["mean_px"] == pytest.approx(4.0) and out["median_px"] == pytest.approx(4.0)
+    assert out["pck"] == {"3px": pytest.approx(1 / 3), "10px": pytest.approx(2 / 3)}

@@ -322,17 +322,7 @@ def evaluate(head: TinyHead, features: torch.Tensor, index: pd.DataFrame, cfg: d
     table = pd.DataFrame({"sample_id": index["sample_id"].iloc[rows].to_numpy(), "pred_x": pred[:, 0].numpy(),
                           "pred_y": pred[:, 1].numpy(), "nose_x": gt[:, 0].numpy(), "nose_y": gt[:, 1].numpy(),
                           "error_crop_px": errors["crop_px"], "error_frame_px": errors["frame_px"]})
-    return table, {unit: nose_metrics(err, cfg["pck_thresholds"]) for unit, err in errors.items()}
-
-
-def nose_metrics(errors: np.ndarray, thresholds) -> dict:
-    """Mean, median and PCK (px) of one unit, in the zero-shot stage's layout so the report reads both alike.
-
-    Every crop gets a prediction, so the detection rate is 1 by construction.
-    """
-    return {"n_gt": int(len(errors)), "detection_rate": metrics.detection_rate(errors),
-            "mean_px": metrics.mean_error(errors), "median_px": metrics.median_error(errors),
-            "pck": {f"{t}px": v for t, v in metrics.pck(errors, thresholds).items()}}
+    return table, {unit: metrics.nose_summary(err, cfg["pck_thresholds"]) for unit, err in errors.items()}
 
 
 @torch.no_grad()

@@ -69,6 +69,18 @@ def pck(errors: np.ndarray, thresholds) -> dict:
     return out
 
 
+def nose_summary(errors: np.ndarray, thresholds) -> dict:
+    """The ThermEval nose-protocol block (one error per GT, NaN = miss): count, detection rate, mean/median over
+    matched, PCK over all GT keyed "<t>px". One layout for the zero-shot and TinyHead metrics files."""
+    return {
+        "n_gt": int(len(errors)),
+        "detection_rate": detection_rate(errors),
+        "mean_px": mean_error(errors),
+        "median_px": median_error(errors),
+        "pck": {f"{t}px": v for t, v in pck(errors, thresholds).items()},
+    }
+
+
 def point_errors(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """Euclidean distance per point: (..., K, 2) x2 -> (..., K)."""
     return np.linalg.norm(np.asarray(pred, dtype=np.float64) - np.asarray(gt, dtype=np.float64), axis=-1)

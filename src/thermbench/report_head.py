@@ -22,7 +22,7 @@ def zeroshot_columns(zeroshot_dir: str | Path, timing_dir: str | Path) -> tuple[
     """{model: its crop-protocol block (+ "timing"), or its short status} from `<dir>/*.json`; a note if none exist.
 
     The zero-shot stage writes `status` ("ok" or why not, e.g. weights not available) and `crop` = {"crop_px": ...,
-    "frame_px": ...} in the layout of `thermbench.head.nose_metrics`; its timing file holds `median_ms_per_frame`.
+    "frame_px": ...} in the layout of `thermbench.metrics.nose_summary`; its timing file holds `median_ms_per_frame`.
     """
     zeroshot_dir = Path(zeroshot_dir)
     files = sorted(zeroshot_dir.glob("*.json")) if zeroshot_dir.is_dir() else []

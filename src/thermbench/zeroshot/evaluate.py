@@ -66,19 +66,9 @@ def run_crops(adapter, samples: pd.DataFrame, raw: Path, box_scale: float) -> li
     return records
 
 
-def summarise(errors: np.ndarray, thresholds) -> dict:
-    return {
-        "n_gt": int(len(errors)),
-        "detection_rate": metrics.detection_rate(errors),
-        "mean_px": metrics.mean_error(errors),
-        "median_px": metrics.median_error(errors),
-        "pck": {f"{t}px": v for t, v in metrics.pck(errors, thresholds).items()},
-    }
-
-
 def full_frame_metrics(records: list[dict], cap: float, thresholds) -> dict:
     errors = [metrics.matched_errors(r["gt"], r["pred"], cap) for r in records]
-    out = summarise(np.concatenate(errors) if errors else np.zeros(0), thresholds)
+    out = metrics.nose_summary(np.concatenate(errors) if errors else np.zeros(0), thresholds)
     out.update(n_frames=len(records), n_predictions=sum(len(r["pred"]) for r in records))
     return out
 
@@ -96,7 +86,8 @@ def crop_metrics(records: list[dict], crop_size: int, thresholds) -> dict:
     gt, pred, box = _arrays(records)
     frame_err = metrics.point_errors(pred, gt)
     crop_err = metrics.point_errors(pred * crop_size / box[:, 2:], gt * crop_size / box[:, 2:])
-    return {"frame_px": summarise(frame_err, thresholds), "crop_px": summarise(crop_err, thresholds)}
+    return {"frame_px": metrics.nose_summary(frame_err, thresholds),
+            "crop_px": metrics.nose_summary(crop_err, thresholds)}
 
 
 def fit_offset(records: list[dict]) -> np.ndarray:

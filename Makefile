@@ -30,19 +30,19 @@ unit: setup
 
 # Runs the smoke profile of the whole DAG in a temporary copy and compares its metrics with tests/baseline/.
 regression: setup
-	$(PY) -m thermbench.regression check
+	$(PY) -m thermbench.tools.regression check
 
 # Regression first, so the closing line of the output is pytest's summary.
 test: regression unit
 
 baseline: setup
-	$(PY) -m thermbench.regression refresh
+	$(PY) -m thermbench.tools.regression refresh
 
 profile: setup
-	$(PY) -m thermbench.profiles $(P)
+	$(PY) -m thermbench.tools.profiles $(P)
 
 publish: setup
-	$(PY) -m thermbench.publish $(DEST)
+	$(PY) -m thermbench.tools.publish $(DEST)
 
 clean-venv:
 	rm -rf $(VENV)

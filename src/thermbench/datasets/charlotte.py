@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from thermbench import crops
+from thermbench.core import crops
+from thermbench.core.io import InputError
+from thermbench.core.keypoints import load_schema
 from thermbench.datasets.common import points_json, read_image, write_png, write_table
-from thermbench.io import InputError
-from thermbench.keypoints import load_schema
 
 N_POINTS, N_PROFILE = 72, 43
 

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from thermbench.io import InputError
+from thermbench.core.io import InputError
 
 
 def read_image(path: Path, flags: int = cv2.IMREAD_GRAYSCALE) -> np.ndarray:

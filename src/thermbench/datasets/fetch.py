@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 
 from tqdm import tqdm
 
-from thermbench.io import InputError, write_json
+from thermbench.core.io import InputError, write_json
 
 MARKER = ".fetch_complete.json"
 # Globs that must each match something in the unpacked root (facts/datasets.md; tfake's thermal/ is our assumption).

@@ -13,9 +13,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from thermbench import crops
+from thermbench.core import crops
+from thermbench.core.io import InputError
 from thermbench.datasets.common import points_json, read_image, write_png, write_table
-from thermbench.io import InputError
 
 LDMKS_SUFFIX = "_ldmks.txt"
 

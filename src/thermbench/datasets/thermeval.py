@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from thermbench import crops
+from thermbench.core import crops
+from thermbench.core.io import InputError
 from thermbench.datasets.common import points_json, read_image, write_png, write_table
-from thermbench.io import InputError
 
 ANNOTATION_FILES = {1: "Annotations/annotations_1.json", 2: "Annotations/annotations_2.json"}
 PERSON, NOSE = "Person", "Nose"

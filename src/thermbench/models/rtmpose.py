@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from thermbench.io import InputError, write_text
+from thermbench.core.io import InputError, write_text
 
 __all__ = ["RTMPose", "RTMPoseConfig", "ARCHS", "PIXEL_MEAN", "PIXEL_STD", "build_rtmpose", "normalize_input",
            "load_mmpose_checkpoint", "save_model", "load_model", "count_parameters"]

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from thermbench.keypoints import load_schema
+from thermbench.core.keypoints import load_schema
 
 
 class WeightsUnavailable(Exception):

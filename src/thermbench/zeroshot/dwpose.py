@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from thermbench.onnx_session import cpu_session
+from thermbench.core.onnx_session import cpu_session
 from thermbench.zeroshot.common import Prediction, WeightsUnavailable, to_bgr, with_noses
 
 

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from thermbench import crops, metrics
+from thermbench.core import crops, metrics
+from thermbench.core.io import InputError
 from thermbench.datasets.common import read_image
-from thermbench.io import InputError
 
 FRAME_COLUMNS = ("image_file", "split", "noses")
 SAMPLE_COLUMNS = ("sample_id", "split", "image_file", "frame_nose_x", "frame_nose_y",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from thermbench import crops
+from thermbench.core import crops
 from thermbench.zeroshot.common import Prediction, to_bgr, with_noses
 
 CROP_SIZE = (256, 256)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from thermbench.plots import data_label, plt
+from thermbench.core.plots import data_label, plt
 
 NAMES = {"mediapipe": "MediaPipe FaceMesh", "dwpose": "DWPose (rtmlib)", "sapiens2": "Sapiens2-0.4B"}
 PROTOCOLS = (  # (metrics key, unit key, label)

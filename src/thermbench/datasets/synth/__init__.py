@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from thermbench.io import InputError, atomic_dir
+from thermbench.core.io import InputError, atomic_dir
 
 # The params each writer reads from `synth.<dataset>`.
 REQUIRED = {

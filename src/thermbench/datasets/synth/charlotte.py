@@ -14,11 +14,11 @@ import pandas as pd
 import tifffile
 from tqdm import tqdm
 
+from thermbench.core.keypoints import load_schema
 from thermbench.datasets.synth import scene, thermal
 from thermbench.datasets.synth.face import sample_expression, sample_identity
 from thermbench.datasets.synth.person import shoot
 from thermbench.datasets.synth.render import Camera, Pose
-from thermbench.keypoints import load_schema
 
 DATASET_CODE = 3
 N_POINTS = 72

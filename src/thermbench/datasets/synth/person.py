@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from thermbench.core.keypoints import load_schema
 from thermbench.datasets.synth.face import Expression, Identity, build_parts
 from thermbench.datasets.synth.render import Camera, Pose, Render, draw_glasses, render
-from thermbench.keypoints import load_schema
 
 
 @dataclass

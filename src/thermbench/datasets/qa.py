@@ -1,0 +1,179 @@
+"""Realism QA of the synthetic world: does an off-the-shelf face model accept the renders, do its landmarks agree
+with the generator's, and do the thermal faces show the regional order of design §4?
+
+Measured on the T-FAKE-format renders (RGB + thermal twin + 70 landmarks + synth_meta.csv):
+- MediaPipe face-detection rate on RGB renders with |yaw| <= max_yaw and a face >= min_face_px wide;
+- NME (inter-ocular, points 36/45) of MediaPipe FaceMesh mapped to iBUG-68 against the generator's landmarks;
+- share of frontal faces without glasses whose inner canthi are the warmest and nose tip the coolest region;
+- MediaPipe detection rate on the thermal twins (reported only).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from thermbench.core.io import InputError, read_json
+from thermbench.core.keypoints import load_schema, map_points
+from thermbench.core.metrics import interocular_distance, nme
+from thermbench.datasets.common import read_image
+from thermbench.datasets.synth.tfake import THERMAL_DIR
+from thermbench.datasets.synth.thermal import decode_window
+from thermbench.datasets.tfake import read_landmarks
+
+REGIONS = ("canthi", "nose_tip", "forehead", "cheeks", "lips")
+MASKS = ("canthus_right", "canthus_left", "nose_tip", "forehead", "cheeks", "lips")
+
+
+def read_meta(raw: Path) -> pd.DataFrame:
+    path = raw / "synth_meta.csv"
+    if not path.is_file():
+        raise InputError(f"{path}: missing (QA needs the synthetic world's sidecar; is this real data?)")
+    return pd.read_csv(path, dtype={"id": str})
+
+
+def select_frontal(meta: pd.DataFrame, max_yaw: float, min_face_px: float, max_images: int) -> pd.DataFrame:
+    keep = (meta["yaw"].abs() <= max_yaw) & (meta["face_width_px"] >= min_face_px)
+    return meta[keep].sort_values("id").head(max_images)
+
+
+def region_masks(shape: tuple[int, int], lm: np.ndarray) -> dict[str, np.ndarray]:
+    """Facial regions from iBUG-68 points, scaled by the inter-ocular distance `iod`:
+    canthi = disks at the inner eye corners (39, 42); nose tip = disk at 30; forehead = band above the brows;
+    cheeks = disks midway between the lower eyelid and the mouth corner; lips = the outer lip polygon (48-59)."""
+    iod = float(np.linalg.norm(lm[36] - lm[45]))
+    masks = {name: np.zeros(shape, np.uint8) for name in MASKS}
+
+    def disk(name: str, centre: np.ndarray, radius: float) -> None:
+        cv2.circle(masks[name], tuple(np.round(centre).astype(int)), max(1, int(round(radius))), 1, -1)
+
+    disk("canthus_right", lm[39], 0.06 * iod)
+    disk("canthus_left", lm[42], 0.06 * iod)
+    disk("nose_tip", lm[30], 0.07 * iod)
+    for eye, mouth in ((lm[[40, 41]].mean(0), lm[48]), (lm[[46, 47]].mean(0), lm[54])):
+        disk("cheeks", (eye + mouth) / 2, 0.1 * iod)
+    up = (lm[27] - lm[30]) / max(np.linalg.norm(lm[27] - lm[30]), 1e-6)  # face "up" direction
+    brows = lm[[19, 24]]
+    band = np.array([brows[0] + up * 0.1 * iod, brows[1] + up * 0.1 * iod, brows[1] + up * 0.3 * iod,
+                     brows[0] + up * 0.3 * iod])
+    cv2.fillConvexPoly(masks["forehead"], np.round(band).astype(np.int32), 1)
+    cv2.fillPoly(masks["lips"], [np.round(lm[48:60]).astype(np.int32)], 1)
+    return {name: m.astype(bool) for name, m in masks.items()}
+
+
+def region_means(temp: np.ndarray, lm: np.ndarray) -> dict[str, float]:
+    """Mean °C per region; the canthi take the warmer of the two eyes (as thermography reads the canthus ROI
+    maximum), so a turned head whose far canthus hides behind the nose is still measured at the near one."""
+    masks = region_masks(temp.shape, lm)
+    means = {name: float(temp[m].mean()) if m.any() else float("nan") for name, m in masks.items()}
+    means["canthi"] = max(means.pop("canthus_right"), means.pop("canthus_left"))
+    return means
+
+
+def canthi_warmest_nose_coolest(means: dict[str, float]) -> bool:
+    others = [means[r] for r in REGIONS if r not in ("canthi", "nose_tip")]
+    return bool(means["canthi"] > max(others + [means["nose_tip"]]) and means["nose_tip"] < min(others))
+
+
+class MediaPipeFace:
+    """MediaPipe's face detector and FaceMesh (478 points, mapped to iBUG-68 with our documented table)."""
+
+    def __init__(self, confidence: float):
+        import mediapipe as mp
+
+        self._det = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=confidence)
+        self._mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=1,
+                                                     min_detection_confidence=confidence)
+        self._index = load_schema("mediapipe478_to_ibug68")["index"]
+
+    def detects(self, rgb: np.ndarray, box: np.ndarray) -> bool:
+        """True if some detection's centre falls inside `box` (x0, y0, x1, y1, px)."""
+        h, w = rgb.shape[:2]
+        result = self._det.process(rgb)
+        for d in result.detections or []:
+            b = d.location_data.relative_bounding_box
+            cx, cy = (b.xmin + b.width / 2) * w, (b.ymin + b.height / 2) * h
+            if box[0] <= cx <= box[2] and box[1] <= cy <= box[3]:
+                return True
+        return False
+
+    def landmarks68(self, rgb: np.ndarray) -> np.ndarray | None:
+        h, w = rgb.shape[:2]
+        result = self._mesh.process(rgb)
+        if not result.multi_face_landmarks:
+            return None
+        pts = np.array([[p.x * w, p.y * h] for p in result.multi_face_landmarks[0].landmark])
+        return map_points(pts, self._index)
+
+    def close(self) -> None:
+        self._det.close()
+        self._mesh.close()
+
+
+def run(raw: Path, cfg: dict) -> tuple[dict, pd.DataFrame]:
+    """QA metrics over the T-FAKE-format renders in `raw`, and the per-image table behind them."""
+    meta = read_meta(raw)
+    chosen = select_frontal(meta, cfg["max_yaw"], cfg["min_face_px"], cfg["max_images"])
+    if chosen.empty:
+        raise InputError(f"{raw}: no render with |yaw| <= {cfg['max_yaw']} and face >= {cfg['min_face_px']} px")
+    face = MediaPipeFace(cfg["detection_confidence"])
+    rows = []
+    try:
+        for item in tqdm(chosen.itertuples(), total=len(chosen), desc="qa", leave=False):
+            lm = read_landmarks(raw / f"{item.id}_ldmks.txt")[:68]
+            rgb = cv2.cvtColor(read_image(raw / f"{item.id}.png", cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+            gray = read_image(raw / THERMAL_DIR / f"{item.id}.png", cv2.IMREAD_GRAYSCALE)
+            box = np.concatenate([lm.min(0), lm.max(0)])
+            pred = face.landmarks68(rgb)
+            iod = interocular_distance(lm[None])
+            err = float("nan") if pred is None else float(nme(pred[None], lm[None], None, iod)[0])
+            means = region_means(decode_window(gray), lm)
+            rows.append({
+                "id": item.id, "yaw": item.yaw, "glasses": item.glasses,
+                "rgb_detected": face.detects(rgb, box),
+                "thermal_detected": face.detects(cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB), box),
+                "nme_io": err, "order_ok": canthi_warmest_nose_coolest(means),
+                **{f"t_{r}": v for r, v in means.items()},
+            })
+    finally:
+        face.close()
+    table = pd.DataFrame(rows)
+    no_glasses = table[table["glasses"] == 0]
+    nmes = table["nme_io"].to_numpy(dtype=float)
+    metrics = {
+        "images": len(table),
+        "rgb_detection_rate": float(table["rgb_detected"].mean()),
+        "thermal_detection_rate": float(table["thermal_detected"].mean()),
+        "facemesh_found_rate": float(np.isfinite(nmes).mean()),
+        "nme_io_median": float(np.nanmedian(nmes)) if np.isfinite(nmes).any() else float("nan"),
+        "nme_io_mean": float(np.nanmean(nmes)) if np.isfinite(nmes).any() else float("nan"),
+        "thermal_order_images": len(no_glasses),
+        "thermal_order_rate": float(no_glasses["order_ok"].mean()) if len(no_glasses) else float("nan"),
+        "region_mean_c": {r: float(no_glasses[f"t_{r}"].mean()) for r in REGIONS},
+        "targets": {"rgb_detection_rate": 0.9, "nme_io_median": 0.08, "thermal_order_rate": 0.9},
+        "selection": {"max_yaw_deg": cfg["max_yaw"], "min_face_px": cfg["min_face_px"],
+                      "max_images": cfg["max_images"]},
+    }
+    return metrics, table
+
+
+def thermeval_summary(raw: Path) -> dict:
+    """Frames, Person and Nose counts per annotation file (the seeds' protocols need enough Nose crops)."""
+    out = {}
+    for k in (1, 2):
+        coco = read_json(raw / "Annotations" / f"annotations_{k}.json")
+        names = {c["id"]: c["name"] for c in coco["categories"]}
+        counts = pd.Series([names[a["category_id"]] for a in coco["annotations"]]).value_counts()
+        out[f"file{k}"] = {"frames": len(coco["images"]), **{n: int(counts.get(n, 0)) for n in names.values()}}
+    return out
+
+
+def charlotte_summary(raw: Path) -> dict:
+    meta = read_meta(raw)
+    return {"images": len(meta), "subjects": int(meta["subject"].nunique()),
+            "side_share": float((meta["view"] == "side").mean()),
+            "median_width_px": float(meta["image_width"].median())}

@@ -1,0 +1,1 @@
+"""MLCM-KD (the paper): RGB teacher -> thermal students (KTL, DIKD) -> smaller thermal students (MCL)."""

@@ -1,0 +1,340 @@
+"""Model complexity and CPU inference speed (paper Table II / Fig. 4): FLOPs, ONNX export, latency.
+
+Two kinds of rows. The RTMPose ARCHITECTURES listed in params (t, s, m, l, x as in the paper's Table II and Fig. 4),
+each at the paper's input size (256x256) with fresh seeded weights (`architecture_configs`, `fresh_model`),
+independent of what was trained: enough for params, FLOPs and latency, since dense float32 kernels on fixed shapes
+take the same time whatever the weight values (barring subnormal numbers, which the default initialisation does not
+produce in RTMPose-t to -x at 256x256; checked with forward hooks on every module). And each trained CHECKPOINT at
+its own trained input size: exported to ONNX, checked against PyTorch, timed. A checkpoint cannot run at another
+size: the SimCC head's flatten/linear shapes depend on the input size.
+
+Parameters are counted by `thermbench.models.rtmpose.count_parameters` (the official Params column's convention).
+
+FLOP convention: `torch.utils.flop_counter` counts one multiply-add as 2 FLOPs (conv and matmul only; biases,
+activations, norms and pooling are not counted). mmpose's tables, the MLCM-KD paper's Table II (RTMPose-t "0.58
+GFLOPs") and our RTMPose fact sheet count multiply-accumulates (MACs) and call them FLOPs. So compare their
+figures with `gmacs = gflops / 2`, never with `gflops`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import platform
+import statistics
+import time
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from thermbench.core.io import InputError, atomic_write_bytes
+from thermbench.core.onnx_session import cpu_session
+from thermbench.models.rtmpose import ARCHS, RTMPose, RTMPoseConfig, build_rtmpose, count_parameters, load_model
+
+# Torch's legacy (TorchScript) exporter: the dynamo exporter needs `onnxscript`, which is not installed here.
+EXPORTER = "torchscript"
+INPUT_NAME = "input"
+OUTPUT_NAMES = ["simcc_x", "simcc_y"]  # RTMPose.forward's (simcc_x, simcc_y)
+CHECKPOINT = "model.safetensors"  # + its sidecar model.safetensors.json, as rtmpose.save_model writes them
+
+
+def discover_checkpoints(models_dir: Path, names: list[str]) -> list[str]:
+    """The listed model names (each must exist), or, for an empty list, every RTMPose checkpoint under
+    `models_dir` in sorted order (other models there, such as Sapiens2 weights, have no such sidecar)."""
+    if names:
+        for name in names:
+            if not (models_dir / name / CHECKPOINT).is_file():
+                raise InputError(f"{models_dir / name / CHECKPOINT}: checkpoint not found (listed in speed.models)")
+        return list(names)
+    found = []
+    for sidecar in sorted(models_dir.glob(f"*/{CHECKPOINT}.json")):
+        try:
+            arch = json.loads(sidecar.read_text()).get("arch")
+        except json.JSONDecodeError as err:
+            raise InputError(f"{sidecar}: not valid JSON ({err})") from None
+        if arch in ARCHS:
+            found.append(sidecar.parent.name)
+    if not found:
+        raise InputError(f"{models_dir}: no RTMPose checkpoint (*/{CHECKPOINT} and its .json sidecar) to benchmark")
+    return found
+
+
+def load_checkpoint(models_dir: Path, name: str) -> RTMPose:
+    """`models_dir/name` in eval mode, at the input size it was trained at (`model.cfg.input_size`)."""
+    return load_model(models_dir / name / CHECKPOINT).eval()
+
+
+def at_input_size(cfg: RTMPoseConfig, input_size: list[int]) -> RTMPoseConfig:
+    """The same architecture at another (W, H) input size; only the SimCC head's shapes change."""
+    return dataclasses.replace(cfg, input_size=tuple(input_size))
+
+
+def architecture_configs(archs: list[str], input_size: list[int]) -> dict[str, RTMPoseConfig]:
+    """{architecture_name: config} of RTMPose-`arch` (68 keypoints) at `input_size`, in the order listed."""
+    if not archs:
+        raise InputError(f"speed.architectures: empty; list some of {', '.join(ARCHS)}")
+    unknown = [a for a in archs if a not in ARCHS]
+    if unknown:
+        raise InputError(f"speed.architectures: unknown arch {unknown} (expected some of {', '.join(ARCHS)})")
+    with torch.device("meta"):  # only the configs are needed; no weights are allocated
+        configs = [build_rtmpose(a, input_size=tuple(input_size)).cfg for a in archs]
+    return {architecture_name(cfg): cfg for cfg in configs}
+
+
+def architecture_name(cfg: RTMPoseConfig) -> str:
+    return f"RTMPose-{cfg.arch} ({cfg.num_keypoints} kpts)"
+
+
+def batch1_shape(cfg: RTMPoseConfig) -> tuple[int, int, int, int]:
+    """Batch-1 NCHW input of a model built from `cfg` (its input_size is (W, H))."""
+    width, height = cfg.input_size
+    return (1, 3, height, width)
+
+
+def fresh_model(cfg: RTMPoseConfig, seed: int) -> RTMPose:
+    """`cfg` with its default initialisation from `seed`, in eval mode: for timing an input size no checkpoint has."""
+    torch.manual_seed(seed)
+    return RTMPose(cfg).eval()
+
+
+def complexity(cfg: RTMPoseConfig) -> dict:
+    """Params, GFLOPs and GMACs of `cfg` at its input size, counted on the meta device (no weights allocated)."""
+    with torch.device("meta"):
+        model = RTMPose(cfg)
+    gflops = count_gflops(model, batch1_shape(cfg))
+    return {"arch": cfg.arch, "num_keypoints": cfg.num_keypoints, "input_size": list(cfg.input_size),
+            "params": count_parameters(model), "gflops": gflops, "gmacs": gflops / 2}
+
+
+def count_gflops(model: torch.nn.Module, input_shape: tuple[int, ...]) -> float:
+    """GFLOPs of one forward pass at `input_shape` (B, C, H, W), 2 FLOPs per multiply-add (see module doc).
+
+    Runs on the model's own device, so a model built on the `meta` device is counted without allocating weights.
+    """
+    device = next(model.parameters()).device
+    x = torch.zeros(input_shape, device=device)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(x)
+    return counter.get_total_flops() / 1e9
+
+
+def _outputs(model: torch.nn.Module, x: torch.Tensor) -> list[np.ndarray]:
+    with torch.no_grad():
+        out = model(x)
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    return [o.numpy() for o in outs]
+
+
+def export_onnx(model: torch.nn.Module, path: str | Path, input_shape: tuple[int, ...], opset: int,
+                output_names: list[str] | None = None) -> dict:
+    """Export `model` (eval mode, fixed `input_shape`) to ONNX at `path`, atomically; return what was used."""
+    model.eval()
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        # Torch warns that the legacy exporter is deprecated; it is the one that works offline (see EXPORTER).
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
+        torch.onnx.export(model, (torch.zeros(input_shape),), buf, dynamo=False, opset_version=opset,
+                          input_names=[INPUT_NAME], output_names=output_names, do_constant_folding=True)
+    atomic_write_bytes(path, buf.getvalue())
+    return {"exporter": EXPORTER, "opset": opset, "input_name": INPUT_NAME, "input_shape": list(input_shape)}
+
+
+def check_onnx_matches_torch(model: torch.nn.Module, onnx_path: str | Path, input_shape: tuple[int, ...],
+                             atol: float = 1e-4, rtol: float = 1e-3, seed: int = 0) -> float:
+    """Run both on one seeded random input; return the largest absolute difference over all outputs.
+
+    Raises ValueError when any element violates |onnx - torch| <= atol + rtol * |torch| (numpy.allclose). The
+    tolerances allow float32 kernel reordering (~1e-5 on O(1) logits) but not a wrong graph (differences of order 1).
+    """
+    model.eval()
+    x = torch.randn(input_shape, generator=torch.Generator().manual_seed(seed))
+    expected = _outputs(model, x)
+    got = cpu_session(onnx_path, threads=1).run(None, {INPUT_NAME: x.numpy()})
+    if len(got) != len(expected):
+        raise ValueError(f"{onnx_path}: {len(got)} ONNX outputs, PyTorch gives {len(expected)}")
+    worst = 0.0
+    for i, (g, e) in enumerate(zip(got, expected)):
+        if g.shape != e.shape:
+            raise ValueError(f"{onnx_path}: output {i} has shape {g.shape}, PyTorch gives {e.shape}")
+        diff = float(np.max(np.abs(g - e)))
+        worst = max(worst, diff)
+        if not np.allclose(g, e, atol=atol, rtol=rtol):
+            raise ValueError(f"{onnx_path}: output {i} differs from PyTorch by up to {diff:.3g} "
+                             f"(atol {atol}, rtol {rtol})")
+    return worst
+
+
+def cpu_model(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
+    """The CPU's marketing name (first `model name` line), or what `platform` knows where there is no cpuinfo."""
+    path = Path(cpuinfo)
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def time_interleaved(fns: dict[str, Callable[[], object]], warmup: int, repeats: int) -> dict[str, list[float]]:
+    """Milliseconds per call for each function, calls alternating so that load from other processes on a shared
+    machine falls on all of them alike (their ratio is then more stable than either number)."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - start) * 1e3)
+    return times
+
+
+def measure_latency(model: torch.nn.Module, onnx_path: str | Path, input_shape: tuple[int, ...], warmup: int,
+                    repeats: int, threads: int, seed: int = 0) -> dict:
+    """Batch latency of onnxruntime (CPU) and PyTorch eager on the same input, same thread count, same run.
+
+    Returns medians in ms, frames per second (batch / median), and the eager/onnxruntime ratio.
+    """
+    if warmup < 0 or repeats < 1 or threads < 1:
+        raise ValueError(f"need warmup >= 0, repeats >= 1, threads >= 1 (got {warmup}, {repeats}, {threads})")
+    model.eval()
+    x = torch.randn(input_shape, generator=torch.Generator().manual_seed(seed))
+    feed = {INPUT_NAME: x.numpy()}
+    session = cpu_session(onnx_path, threads)
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.inference_mode():
+            times = time_interleaved({"onnxruntime": lambda: session.run(None, feed), "torch": lambda: model(x)},
+                                     warmup, repeats)
+    finally:
+        torch.set_num_threads(previous_threads)
+    batch = input_shape[0]
+    result = {"warmup": warmup, "repeats": repeats, "threads": threads, "batch": batch}
+    for name, ms in times.items():
+        median = statistics.median(ms)
+        result[f"{name}_ms"] = median
+        result[f"{name}_min_ms"] = min(ms)
+        result[f"{name}_fps"] = 1e3 * batch / median
+    result["torch_over_onnxruntime"] = result["torch_ms"] / result["onnxruntime_ms"]
+    return result
+
+
+def benchmark_checkpoint(model: RTMPose, onnx_path: Path, settings: dict, seed: int) -> tuple[dict, dict]:
+    """A trained checkpoint at its own input size: ONNX export to `onnx_path`, ONNX-vs-PyTorch check, complexity
+    and latency. `settings` is params.yaml's `speed` section. Returns (deterministic numbers, timing)."""
+    shape = batch1_shape(model.cfg)
+    export = export_onnx(model, onnx_path, shape, settings["opset"], OUTPUT_NAMES)
+    max_diff = check_onnx_matches_torch(model, onnx_path, shape, settings["atol"], settings["rtol"], seed)
+    numbers = {**complexity(model.cfg), "onnx_opset": export["opset"], "onnx_max_abs_diff": max_diff,
+               "onnx_atol": settings["atol"], "onnx_rtol": settings["rtol"]}
+    return numbers, measure_latency(model, onnx_path, shape, settings["warmup"], settings["repeats"],
+                                    settings["threads"])
+
+
+def benchmark_architecture(cfg: RTMPoseConfig, scratch_onnx: Path, settings: dict, seed: int) -> tuple[dict, dict]:
+    """An architecture at its input size with fresh weights (see module doc): complexity and latency; the ONNX
+    file it times is scratch (its weights mean nothing). Returns (deterministic numbers, timing)."""
+    model = fresh_model(cfg, seed)
+    shape = batch1_shape(cfg)
+    export_onnx(model, scratch_onnx, shape, settings["opset"], OUTPUT_NAMES)
+    return complexity(cfg), measure_latency(model, scratch_onnx, shape, settings["warmup"], settings["repeats"],
+                                            settings["threads"])
+
+
+def environment(threads: int) -> dict:
+    """What the latencies were measured on; kept next to them in metrics/timing/speed.json."""
+    return {"cpu": cpu_model(), "threads": threads, "torch": torch.__version__, "onnxruntime": ort.__version__,
+            "exporter": EXPORTER}
+
+
+def _size(input_size: list[int]) -> str:
+    width, height = input_size  # (W, H) as mmpose; printed H×W as mmpose names its models ("256x192")
+    return f"{height}×{width}"
+
+
+def _ms_fps(r: dict, runtime: str) -> str:
+    return f"{r[f'{runtime}_ms']:.2f} ({r[f'{runtime}_fps']:.1f})"
+
+
+def table_markdown(archs: list[dict], checkpoints: list[dict], env: dict, source_label: str) -> str:
+    """Table II-shaped markdown in two sections. Architectures: one row per RTMPose architecture at the paper's
+    input size (dicts of complexity + latency, all at one size). Checkpoints: one row per trained model at its own
+    size (the same, plus `name` and `onnx_max_abs_diff`)."""
+    paper = _size(archs[0]["input_size"])
+    lines = [
+        f"**Model complexity and CPU inference speed** ({source_label}; {env['cpu']}, {env['threads']} thread(s), "
+        f"batch 1; median of repeated runs after warm-up; ONNX via the {env['exporter']} exporter, "
+        f"onnxruntime {env['onnxruntime']}, torch {env['torch']}).",
+        "",
+        f"*Architectures at the paper's {paper} input, freshly initialised (seeded) weights:*",
+        "",
+        f"| Arch | Params (M) | {paper} GFLOPs | ONNX Runtime ms (fps) | PyTorch eager ms (fps) "
+        "| Eager / ONNX Runtime |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for a in archs:
+        lines.append(f"| RTMPose-{a['arch']} | {a['params'] / 1e6:.2f} | {a['gmacs']:.2f} "
+                     f"| {_ms_fps(a, 'onnxruntime')} | {_ms_fps(a, 'torch')} | {a['torch_over_onnxruntime']:.2f} |")
+    lines += [
+        "",
+        "*Trained checkpoints at their own input size:*",
+        "",
+        "| Method | Arch | Input | GFLOPs | Params (M) | ONNX Runtime ms (fps) | PyTorch eager ms (fps) "
+        "| Eager / ONNX Runtime | ONNX vs PyTorch max abs diff |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for c in checkpoints:
+        lines.append(f"| {c['name']} | RTMPose-{c['arch']} | {_size(c['input_size'])} | {c['gmacs']:.2f} "
+                     f"| {c['params'] / 1e6:.2f} | {_ms_fps(c, 'onnxruntime')} | {_ms_fps(c, 'torch')} "
+                     f"| {c['torch_over_onnxruntime']:.2f} | {c['onnx_max_abs_diff']:.1e} |")
+    lines += [
+        "",
+        "GFLOPs counts a multiply-add once (= GMACs), the convention of the paper's Table II and of mmpose; "
+        "FLOPs at 2 per multiply-add are twice that (metrics/speed.json keeps both).",
+        "",
+        f"Architectures (the paper's setting): each RTMPose size built at {paper} with freshly initialised (seeded) "
+        "weights, whatever was trained: latency does not depend on the weight values (the same dense float32 kernels "
+        "run on the same shapes). A checkpoint trained at another size cannot run at "
+        f"{paper}, because the SimCC head's flatten/linear shapes depend on the input size.",
+        "",
+        "Checkpoints: the trained model itself at the input size it was trained at; the ONNX export is checked "
+        "against PyTorch on one seeded random input (largest absolute difference over both SimCC outputs).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def plot_fps_vs_params(archs: list[dict], env: dict, source_label: str):
+    """Fig. 4-shaped figure: throughput against parameter count (log scale), one series per runtime, one point per
+    architecture (`arch`, `params`, `input_size`, `*_fps`), all at the same input size."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullLocator
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    params_m = [a["params"] / 1e6 for a in archs]
+    for key, label, marker in (("onnxruntime", "ONNX Runtime CPU", "o"), ("torch", "PyTorch eager CPU", "s")):
+        ax.plot(params_m, [a[f"{key}_fps"] for a in archs], marker=marker, linestyle="-", label=label)
+    for x, a in zip(params_m, archs):
+        ax.annotate(f"RTMPose-{a['arch']}", (x, a["onnxruntime_fps"]), textcoords="offset points", xytext=(5, 5),
+                    fontsize=8)
+    ax.set_xscale("log")
+    ax.margins(x=0.12)
+    # Ticks at the models' own sizes: a log axis otherwise names only powers of ten (or "5×10^0" within one decade).
+    ax.set_xticks(params_m, [f"{x:.2f}" for x in params_m])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_ylim(0, 1.15 * max(max(a["onnxruntime_fps"], a["torch_fps"]) for a in archs))  # room for the labels
+    ax.set_xlabel("Parameters (M, log scale)")
+    ax.set_ylabel("Throughput (frames/s)")
+    ax.set_title(f"Inference speed vs model size at the paper's {_size(archs[0]['input_size'])} input, batch 1 "
+                 f"[{source_label}]\n{env['cpu']}, {env['threads']} thread(s); architectures with fresh weights",
+                 fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    return fig

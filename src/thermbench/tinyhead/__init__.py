@@ -1,0 +1,1 @@
+"""Blog part 2: a TinyHead trained on a frozen backbone's cached features from 40 labelled crops."""

@@ -1,0 +1,1 @@
+"""Project tooling: parameter profiles, the CI regression gate, publishing the report."""

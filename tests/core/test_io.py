@@ -1,0 +1,62 @@
+import json
+import os
+
+import numpy as np
+import pytest
+
+from thermbench.core.io import InputError, atomic_dir, dumps_json, run_stage, section
+
+
+def test_dumps_json_is_sorted_rounded_and_finite():
+    text = dumps_json({"b": 1 / 3, "a": [np.float32(2.5), np.int64(7)], "c": float("nan")}, ndigits=4)
+    assert text == '{\n  "a": [\n    2.5,\n    7\n  ],\n  "b": 0.3333,\n  "c": null\n}\n'
+    assert json.loads(text)["b"] == 0.3333
+
+
+def test_section_names_the_missing_key():
+    with pytest.raises(InputError, match="missing key 'train.lr'"):
+        section({"train": {"epochs": 3}}, "train.lr")
+    assert section({"train": {"lr": 0.1}}, "train.lr") == 0.1
+
+
+def test_atomic_dir_leaves_nothing_on_failure(tmp_path):
+    out = tmp_path / "prepared"
+    with pytest.raises(RuntimeError):
+        with atomic_dir(out) as tmp:
+            (tmp / "half.csv").write_text("x")
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_dir_replaces_previous_output(tmp_path):
+    out = tmp_path / "prepared"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    with atomic_dir(out) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert sorted(p.name for p in out.iterdir()) == ["new.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["prepared"]
+
+
+def test_run_stage_turns_input_error_into_one_line(capsys):
+    def main():
+        raise InputError("data/raw/x.json: missing key 'images'")
+
+    with pytest.raises(SystemExit) as exit_info:
+        run_stage(main)
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == "error: data/raw/x.json: missing key 'images'\n"
+
+
+def test_atomic_outputs_get_ordinary_permissions(tmp_path):
+    from thermbench.core.io import write_text
+
+    old = os.umask(0o022)
+    try:
+        write_text(tmp_path / "a.txt", "x")
+        with atomic_dir(tmp_path / "d") as tmp:
+            (tmp / "f").write_text("y")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755

@@ -1,0 +1,85 @@
+import json
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from raw_builders import build_charlotte, face_points
+from thermbench.core.io import InputError
+from thermbench.datasets import charlotte
+
+CFG = {"front_min_points": 60, "median_width": 200, "window_c": [20.0, 40.0], "box_scale": 1.25, "crop_size": 64}
+
+
+def profile_points(mirror: bool) -> np.ndarray:
+    """43 points spanning x 40..120, y 40..140; nose tip left of the eyes (left side visible) unless mirrored."""
+    points = np.column_stack([np.linspace(40, 120, 43), np.linspace(40, 140, 43)])
+    points[18, 0], points[22:28, 0] = 50, 90
+    if mirror:
+        points[:, 0] = 160 - points[:, 0]
+    return points
+
+
+ONE_ROW = {"subject": "S1", "id": "R10001", "points": profile_points(False), "width": 200, "celsius": 30.0}
+
+
+def test_celsius_window():
+    gray = charlotte.celsius_to_gray(np.array([10.0, 20.0, 30.0, 40.0, 45.0]), [20, 40])
+    np.testing.assert_array_equal(gray, [0, 0, 128, 255, 255])
+
+
+def test_width_groups():
+    assert [charlotte.width_group(w, 200) for w in (150, 200, 240)] == ["low", "mean", "high"]
+
+
+def test_profile_mapping_follows_the_visible_side():
+    left = charlotte.to_ibug68(np.vstack([profile_points(False), np.full((29, 2), np.nan)]), front=False)
+    right = charlotte.to_ibug68(np.vstack([profile_points(True), np.full((29, 2), np.nan)]), front=False)
+    assert left[:, 2].sum() == 39 == right[:, 2].sum()  # 43 profile points, 4 without an iBUG counterpart
+    np.testing.assert_allclose(left[16], [40, 40, 1])  # profile 0 -> jaw 16 (subject's left)
+    np.testing.assert_allclose(left[0], [0, 0, 0])
+    np.testing.assert_allclose(right[0], [120, 40, 1])  # mirrored: profile 0 -> jaw 0
+    np.testing.assert_allclose(right[39], [70, 40 + 22 * 100 / 42, 1])  # profile 22 -> eye 42, flipped to 39
+    np.testing.assert_allclose(left[42], [90, 40 + 22 * 100 / 42, 1])
+
+
+def test_prepare_views_groups_and_crops(tmp_path):
+    front = np.vstack([face_points(100, 80, 40), [[80, 30], [93, 28], [107, 28], [120, 30]]])
+    rows = [
+        {"subject": "S1", "id": "R10001", "points": front, "width": 240, "celsius": 30.0},
+        {"subject": "S1", "id": "R10002", "points": profile_points(False), "width": 200, "celsius": 30.0},
+        {"subject": "S2", "id": "R20001", "points": profile_points(True), "width": 150, "celsius": 45.0},
+    ]
+    raw = build_charlotte(tmp_path / "raw", rows)
+    charlotte.prepare(raw, tmp_path / "out", CFG, seed=0)
+    samples = pd.read_csv(tmp_path / "out/samples.csv").set_index("sample_id")
+    assert (samples.split == "test").all()
+    assert samples.view.to_dict() == {"R10001": "front", "R10002": "side", "R20001": "side"}
+    assert samples.width_group.to_dict() == {"R10001": "high", "R10002": "mean", "R20001": "low"}
+    assert samples.subject.to_dict() == {"R10001": "S1", "R10002": "S1", "R20001": "S2"}
+    side = samples.loc["R10002"]
+    # present points span x 40..120, y 40..140 -> square side 125 about (80, 90) -> box (17.5, 27.5, 125, 125)
+    assert [side.box_x0, side.box_y0, side.box_w, side.box_h] == pytest.approx([17.5, 27.5, 125, 125])
+    kpts = np.array(json.loads(side.kpts))
+    np.testing.assert_allclose(kpts[16], [22.5 * 0.512, 12.5 * 0.512, 1], atol=1e-3)
+    assert np.array(json.loads(samples.loc["R10001"].kpts))[:, 2].sum() == 68
+    crop = cv2.imread(str(tmp_path / "out" / side.crop_path), cv2.IMREAD_UNCHANGED)
+    assert crop.shape == (64, 64) and crop[32, 32] == 128  # 30 degC in the 20-40 window
+    hot = cv2.imread(str(tmp_path / "out" / samples.loc["R20001"].crop_path), cv2.IMREAD_UNCHANGED)
+    assert hot[32, 32] == 255
+
+
+def test_missing_columns_are_named(tmp_path):
+    raw = build_charlotte(tmp_path / "raw", [ONE_ROW])
+    table = pd.read_csv(raw / "S1.csv").drop(columns=["x5"])
+    table.to_csv(raw / "S1.csv", index=False)
+    with pytest.raises(InputError, match="S1.csv: missing column"):
+        charlotte.prepare(raw, tmp_path / "out", CFG, seed=0)
+
+
+def test_eight_bit_frame_is_rejected(tmp_path):
+    raw = build_charlotte(tmp_path / "raw", [ONE_ROW])
+    cv2.imwrite(str(raw / "S1/R10001.tiff"), np.zeros((10, 10), np.uint8))
+    with pytest.raises(InputError, match="R10001.tiff: expected a 16-bit single-channel tiff"):
+        charlotte.prepare(raw, tmp_path / "out", CFG, seed=0)

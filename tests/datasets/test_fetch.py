@@ -1,0 +1,120 @@
+"""Download, unpack and layout checks against a loopback HTTP server; Kaggle without credentials."""
+
+import functools
+import http.server
+import io
+import os
+import subprocess
+import sys
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from thermbench.core.io import InputError
+from thermbench.datasets.fetch import MARKER, fetch
+
+ROOT = Path(__file__).resolve().parents[2]
+THERMEVAL_FILES = ["Annotations/annotations_1.json", "Annotations/annotations_2.json", "images/f1_000.png"]
+
+
+def make_zip(path: Path, names: list[str], wrapper: str = "ThermEval_KDD/") -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name in names:
+            zf.writestr(wrapper + name, "{}")
+    path.write_bytes(buffer.getvalue())
+
+
+@pytest.fixture
+def server(tmp_path):
+    """Serve tmp_path/www on 127.0.0.1; yields (base_url, list of requested paths)."""
+    www = tmp_path / "www"
+    www.mkdir()
+    requests = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self):
+            requests.append(self.path)
+            super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(www)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", requests
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith("."))
+
+
+def test_download_unpack_validate_then_skip(tmp_path, server):
+    base, requests = server
+    make_zip(tmp_path / "www/thermeval.zip", THERMEVAL_FILES)
+    cfg = {"urls": [f"{base}/thermeval.zip"], "download_dir": str(tmp_path / "dl")}
+    out = tmp_path / "data/raw/thermeval"
+    fetch("thermeval", out, cfg)
+    assert all((out / name).is_file() for name in THERMEVAL_FILES)  # wrapper folder removed
+    assert (out / MARKER).is_file() and leftovers(out.parent) == []
+    assert (tmp_path / "dl/thermeval.zip").is_file()
+    fetch("thermeval", out, cfg)
+    assert requests == ["/thermeval.zip"]  # second run: marker found, nothing downloaded
+
+
+def test_cached_archive_is_reused_after_a_failed_unpack(tmp_path, server):
+    base, requests = server
+    make_zip(tmp_path / "www/thermeval.zip", THERMEVAL_FILES[:2])
+    cfg = {"urls": [f"{base}/thermeval.zip"], "download_dir": str(tmp_path / "dl")}
+    out = tmp_path / "data/raw/thermeval"
+    with pytest.raises(InputError, match=r"thermeval.zip: not a thermeval layout, nothing matches images/\*.png"):
+        fetch("thermeval", out, cfg)
+    assert not out.exists() and leftovers(out.parent) == []
+    with pytest.raises(InputError):
+        fetch("thermeval", out, cfg)
+    assert requests == ["/thermeval.zip"]
+
+
+def test_http_errors_leave_nothing(tmp_path, server):
+    base, _ = server
+    (tmp_path / "www/broken.zip").write_bytes(b"this is not a zip")
+    out = tmp_path / "data/raw/thermeval"
+    with pytest.raises(InputError, match="missing.zip: download failed"):
+        fetch("thermeval", out, {"urls": [f"{base}/missing.zip"], "download_dir": str(tmp_path / "dl")})
+    assert leftovers(tmp_path / "dl") == []
+    with pytest.raises(InputError, match="broken.zip: not a valid zip archive"):
+        fetch("thermeval", out, {"urls": [f"{base}/broken.zip"], "download_dir": str(tmp_path / "dl")})
+    assert not out.exists() and leftovers(out.parent) == []
+
+
+def test_manual_folder_instructions_and_copy(tmp_path):
+    manual = {"what": "CHARLOTTE (a Drive folder)", "url": "https://drive.example/folder", "dir": str(tmp_path / "dl")}
+    out = tmp_path / "data/raw/charlotte"
+    with pytest.raises(InputError, match="cannot be downloaded automatically: get it from https://drive.example/f"):
+        fetch("charlotte", out, {"manual": manual})
+    (tmp_path / "dl/UNCC/S1").mkdir(parents=True)
+    (tmp_path / "dl/UNCC/S1.csv").write_text("ID\n")
+    (tmp_path / "dl/UNCC/S1/R10001.tiff").write_bytes(b"")
+    fetch("charlotte", out, {"manual": manual})
+    assert (out / "S1.csv").is_file() and (out / "S1/R10001.tiff").is_file()
+
+
+def test_kaggle_without_credentials_is_one_line(tmp_path):
+    params = tmp_path / "params.yaml"
+    cfg = {"kaggle": "shriayush/thermeval", "download_dir": str(tmp_path / "dl")}
+    params.write_text(yaml.safe_dump({"seed": 0, "data": {"source": "real"}, "fetch": {"thermeval": cfg}}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE_")}
+    env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / ".config"))
+    cmd = [sys.executable, "stages/datasets/raw.py", "--dataset", "thermeval", "--out", str(tmp_path / "raw")]
+    cmd += ["--params", str(params)]
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "KAGGLE_USERNAME and KAGGLE_KEY" in lines[0] and "kaggle.json" in lines[0]
+    assert result.stdout == "" and not (tmp_path / "raw").exists()

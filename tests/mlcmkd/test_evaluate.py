@@ -1,0 +1,50 @@
+"""NME evaluation protocol (T-FAKE NME-IO, CHARLOTTE NME-diag subsets) on hand-built predictions."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from thermbench.mlcmkd import evaluate as nme_eval
+
+
+def _face() -> np.ndarray:
+    gt = np.zeros((68, 2))
+    gt[:, 0] = np.arange(68) % 10
+    gt[:, 1] = np.arange(68) // 10
+    gt[36], gt[45] = (0.0, 20.0), (10.0, 20.0)  # inter-ocular distance 10
+    return gt
+
+
+def test_tfake_nme_io_fr_auc():
+    gt = np.stack([_face(), _face()])
+    pred = gt.copy()
+    pred[1, :, 0] += 2.0  # every point 2 px off on a 10 px inter-ocular face -> NME 0.2
+    out = nme_eval.evaluate_tfake(pred, gt)
+    assert out["nme"] == pytest.approx(0.1)
+    assert out["fr@0.1"] == pytest.approx(0.5)  # only the 0.2 image fails
+    assert out["auc@0.1"] == pytest.approx(0.5)  # (0.1 - 0 + 0) / 2 / 0.1
+    assert out["n"] == 2
+    assert out["ced"]["y"][0] == pytest.approx(0.5) and out["ced"]["y"][-1] == pytest.approx(0.5)
+
+
+def test_charlotte_subsets_use_only_labelled_points_and_box_diagonal():
+    gt = np.zeros((2, 68, 2))
+    visible = np.zeros((2, 68))
+    # image 0, frontal: all points labelled, predicted exactly
+    gt[0] = _face()
+    visible[0] = 1
+    # image 1, profile: 3 labelled points spanning a 3x4 box (diagonal 5)
+    gt[1, [0, 1, 2]] = [(0.0, 0.0), (3.0, 0.0), (3.0, 4.0)]
+    visible[1, [0, 1, 2]] = 1
+    pred = gt.copy()
+    pred[1, [0, 1, 2], 0] += 1.0  # 1 px off -> NME 0.2
+    pred[1, 3:] = 1000.0  # unlabelled points are wildly off and must not count
+    meta = pd.DataFrame({"view": ["front", "side"], "width_group": ["high", "low"]})
+    out = nme_eval.evaluate_charlotte(pred, gt, visible, meta)
+    assert out["front"]["nme"] == pytest.approx(0.0)
+    assert out["side"]["nme"] == pytest.approx(0.2)
+    assert out["full"]["nme"] == pytest.approx(0.1)
+    assert out["high"]["nme"] == pytest.approx(0.0) and out["low"]["nme"] == pytest.approx(0.2)
+    assert out["mean"]["n"] == 0 and np.isnan(out["mean"]["nme"])
+    assert out["full"]["fr@0.1"] == pytest.approx(0.5)
+    assert "ced" in out["full"]

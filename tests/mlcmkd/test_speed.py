@@ -1,0 +1,238 @@
+"""Speed library: hand-counted params/FLOPs, RTMPose complexity vs the fact sheet, ONNX parity, timing, stage run."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+import yaml
+
+from thermbench.core.io import InputError
+from thermbench.mlcmkd import speed
+from thermbench.models.rtmpose import build_rtmpose, count_parameters, save_model
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def tiny_net() -> torch.nn.Module:
+    # 3x8x8 input. conv 3->4 k3 pad1, depthwise 4->4 k3 pad1 (groups 4), flatten 256, linear 256->5.
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(),
+                               torch.nn.Conv2d(4, 4, 3, padding=1, groups=4), torch.nn.Flatten(),
+                               torch.nn.Linear(256, 5))
+
+
+def lively_rtmpose_t(size: int = 64) -> torch.nn.Module:
+    """RTMPose-t whose outputs are O(1): at init its features vanish (~1e-11), which would let any ONNX graph pass.
+    BN statistics from one random batch and head Linear std 0.02 fix that."""
+    torch.manual_seed(0)
+    model = build_rtmpose("t", input_size=(size, size))
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.reset_running_stats()
+                m.momentum = None
+            elif isinstance(m, torch.nn.Linear):
+                torch.nn.init.normal_(m.weight, std=0.02)
+        model.train()(torch.randn(4, 3, size, size))
+    return model.eval()
+
+
+def test_count_gflops_counts_a_multiply_add_as_two():
+    # MACs: conv 4*8*8 outputs x 27 = 6912; depthwise 4*8*8 x 9 = 2304; linear 256*5 = 1280; total 10496.
+    assert speed.count_gflops(tiny_net(), (1, 3, 8, 8)) == pytest.approx(2 * 10496 / 1e9, rel=0, abs=0)
+    assert speed.count_gflops(tiny_net(), (2, 3, 8, 8)) == pytest.approx(2 * 2 * 10496 / 1e9)
+
+
+# facts/rtmpose.md §1, "[computed] 68 kpts, 256x256": Params (M) and GMACs; its GMACs carry "≈" and two decimals.
+FACT_SHEET = {"t": (4.33, 0.57), "s": (6.79, 1.02), "m": (15.54, 2.72), "l": (30.26, 5.72), "x": (52.54, 10.42)}
+
+
+@pytest.mark.parametrize("arch", list(FACT_SHEET))
+def test_rtmpose_complexity_matches_fact_sheet(arch):
+    # On the meta device: no weights are allocated and no arithmetic is done, so even x takes well under a second.
+    with torch.device("meta"):
+        cfg = build_rtmpose(arch, num_keypoints=68, input_size=(256, 256)).cfg
+    c = speed.complexity(cfg)
+    params_m, gmacs = FACT_SHEET[arch]
+    assert (c["arch"], c["num_keypoints"], c["input_size"]) == (arch, 68, [256, 256])
+    assert round(c["params"] / 1e6, 2) == params_m
+    assert c["gmacs"] == pytest.approx(gmacs, rel=0.01) and c["gflops"] == 2 * c["gmacs"]
+
+
+def test_at_input_size_changes_only_the_head():
+    trained = build_rtmpose("t", input_size=(64, 64))
+    paper = speed.at_input_size(trained.cfg, [96, 96])
+    assert paper == dataclasses.replace(trained.cfg, input_size=(96, 96))
+    assert speed.batch1_shape(paper) == (1, 3, 96, 96)
+    assert speed.architecture_name(paper) == "RTMPose-t (68 kpts)"
+    # Head only: mlp Linear(flat -> 256), flat = (W/32)(H/32) 4 -> 9: +5*256; cls_x and cls_y Linear(256 -> 2W),
+    # 128 -> 192 outputs each: +2*64*256. Total 1280 + 32768.
+    assert speed.complexity(paper)["params"] - count_parameters(trained) == 34048
+
+
+def test_architecture_configs_follow_the_list():
+    configs = speed.architecture_configs(["x", "t"], [64, 32])
+    assert list(configs) == ["RTMPose-x (68 kpts)", "RTMPose-t (68 kpts)"]  # listed order, not size order
+    assert configs["RTMPose-t (68 kpts)"] == build_rtmpose("t", input_size=(64, 32)).cfg
+    assert configs["RTMPose-x (68 kpts)"].input_size == (64, 32)
+    with pytest.raises(InputError, match=r"speed.architectures: unknown arch \['q'\]"):
+        speed.architecture_configs(["t", "q"], [64, 64])
+    with pytest.raises(InputError, match="speed.architectures: empty"):
+        speed.architecture_configs([], [64, 64])
+
+
+def test_fresh_model_is_seeded_and_in_eval_mode():
+    cfg = build_rtmpose("t", input_size=(64, 64)).cfg
+    a, b = speed.fresh_model(cfg, seed=3), speed.fresh_model(cfg, seed=3)
+    assert not a.training
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert not torch.equal(a.head.cls_x.weight, speed.fresh_model(cfg, seed=4).head.cls_x.weight)
+
+
+def test_onnx_export_matches_torch(tmp_path):
+    model = lively_rtmpose_t()
+    path = tmp_path / "t.onnx"
+    info = speed.export_onnx(model, path, (1, 3, 64, 64), opset=17, output_names=["simcc_x", "simcc_y"])
+    assert info == {"exporter": "torchscript", "opset": 17, "input_name": "input", "input_shape": [1, 3, 64, 64]}
+    graph = onnx.load(str(path))
+    assert graph.opset_import[0].version == 17
+    assert [o.name for o in graph.graph.output] == ["simcc_x", "simcc_y"]
+    assert speed.check_onnx_matches_torch(model, path, (1, 3, 64, 64)) < 1e-4
+
+
+def test_onnx_check_catches_a_different_model(tmp_path):
+    model = lively_rtmpose_t()
+    path = tmp_path / "t.onnx"
+    speed.export_onnx(model, path, (1, 3, 64, 64), opset=17)
+    with torch.no_grad():
+        model.head.cls_x.weight.mul_(1.5)
+    with pytest.raises(ValueError, match="output 0 differs"):
+        speed.check_onnx_matches_torch(model, path, (1, 3, 64, 64))
+
+
+def test_time_interleaved_alternates_calls():
+    calls = []
+    fns = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    times = speed.time_interleaved(fns, warmup=2, repeats=3)
+    assert calls == ["a", "b"] * 5
+    assert {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3}
+
+
+def test_measure_latency_fields(tmp_path):
+    model = tiny_net().eval()
+    path = tmp_path / "tiny.onnx"
+    speed.export_onnx(model, path, (1, 3, 8, 8), opset=17)
+    r = speed.measure_latency(model, path, (1, 3, 8, 8), warmup=1, repeats=3, threads=1)
+    assert (r["warmup"], r["repeats"], r["threads"], r["batch"]) == (1, 3, 1, 1)
+    for name in ("onnxruntime", "torch"):
+        assert 0 < r[f"{name}_min_ms"] <= r[f"{name}_ms"]
+        assert r[f"{name}_fps"] == pytest.approx(1000 / r[f"{name}_ms"])
+    assert r["torch_over_onnxruntime"] == pytest.approx(r["torch_ms"] / r["onnxruntime_ms"])
+    with pytest.raises(ValueError):
+        speed.measure_latency(model, path, (1, 3, 8, 8), warmup=0, repeats=0, threads=1)
+
+
+def test_cpu_model_reads_cpuinfo(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: X\nmodel name\t: Test CPU @ 3.0GHz\nprocessor\t: 1\n")
+    assert speed.cpu_model(info) == "Test CPU @ 3.0GHz"
+
+
+def test_discover_checkpoints(tmp_path):
+    for name, arch in (("b", "t"), ("a", "s")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.safetensors").write_bytes(b"")
+        (tmp_path / name / "model.safetensors.json").write_text(json.dumps({"arch": arch}))
+    (tmp_path / "sapiens2").mkdir()  # not an RTMPose checkpoint: skipped
+    assert speed.discover_checkpoints(tmp_path, []) == ["a", "b"]
+    assert speed.discover_checkpoints(tmp_path, ["b"]) == ["b"]
+    with pytest.raises(InputError, match="missing/model.safetensors: checkpoint not found"):
+        speed.discover_checkpoints(tmp_path, ["missing"])
+    with pytest.raises(InputError, match="no RTMPose checkpoint"):
+        speed.discover_checkpoints(tmp_path / "sapiens2", [])
+
+
+ARCH_T = {"arch": "t", "input_size": [256, 256], "params": 4_333_538, "gflops": 1.1398, "gmacs": 0.5699,
+          "onnxruntime_ms": 8.0, "onnxruntime_fps": 125.0, "torch_ms": 16.0, "torch_fps": 62.5,
+          "torch_over_onnxruntime": 2.0}
+ARCH_X = {**ARCH_T, "arch": "x", "params": 52_540_000, "gmacs": 10.42, "onnxruntime_ms": 200.0,
+          "onnxruntime_fps": 5.0, "torch_ms": 500.0, "torch_fps": 2.0, "torch_over_onnxruntime": 2.5}
+TRAINED = {"name": "mcl-t", "arch": "t", "input_size": [96, 96], "params": 4_155_618, "gflops": 0.2238,
+           "gmacs": 0.1119, "onnxruntime_ms": 1.25, "onnxruntime_fps": 800.0, "torch_ms": 2.5, "torch_fps": 400.0,
+           "torch_over_onnxruntime": 2.0, "onnx_max_abs_diff": 2.4e-6}
+ENV = {"cpu": "Test CPU", "threads": 1, "torch": "2.13.0", "onnxruntime": "1.31.1", "exporter": "torchscript"}
+
+
+def test_table_markdown():
+    table = speed.table_markdown([ARCH_T, ARCH_X], [TRAINED], ENV, "SYNTHETIC data")
+    assert "SYNTHETIC data; Test CPU, 1 thread(s)" in table
+    lines = table.splitlines()
+    # Architecture section: one row per architecture, in the given order, at the paper's size.
+    header = lines.index("| Arch | Params (M) | 256×256 GFLOPs | ONNX Runtime ms (fps) | PyTorch eager ms (fps) "
+                         "| Eager / ONNX Runtime |")
+    assert lines[header + 2:header + 5] == ["| RTMPose-t | 4.33 | 0.57 | 8.00 (125.0) | 16.00 (62.5) | 2.00 |",
+                                            "| RTMPose-x | 52.54 | 10.42 | 200.00 (5.0) | 500.00 (2.0) | 2.50 |",
+                                            ""]
+    # Checkpoint section: at the trained size.
+    header = lines.index("| Method | Arch | Input | GFLOPs | Params (M) | ONNX Runtime ms (fps) "
+                         "| PyTorch eager ms (fps) | Eager / ONNX Runtime | ONNX vs PyTorch max abs diff |")
+    assert lines[header + 2:header + 4] == [
+        "| mcl-t | RTMPose-t | 96×96 | 0.11 | 4.16 | 1.25 (800.0) | 2.50 (400.0) | 2.00 | 2.4e-06 |", ""]
+    assert "freshly initialised (seeded) weights" in table and "does not depend on the weight values" in table
+
+
+def test_plot_fps_vs_params():
+    fig = speed.plot_fps_vs_params([ARCH_T, ARCH_X], ENV, "SYNTHETIC data")
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "linear"
+    assert "SYNTHETIC data" in ax.get_title() and "256×256" in ax.get_title()
+    assert ax.get_xlabel() == "Parameters (M, log scale)" and "frames/s" in ax.get_ylabel()
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), [4.333538, 52.54])
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [125.0, 5.0])  # ONNX Runtime
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), [62.5, 2.0])  # PyTorch eager
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["4.33", "52.54"]  # ticks at the models' sizes
+    assert [t.get_text() for t in ax.texts] == ["RTMPose-t", "RTMPose-x"]
+
+
+def test_stage_end_to_end(tmp_path):
+    # Two checkpoints of RTMPose-t trained at 64x64; the architecture list [s, t] (not what was trained, and not in
+    # size order) drives the architecture rows. The "paper" size here is 96x96 to stay fast.
+    for name in ("mcl-t", "supervised-t"):
+        save_model(lively_rtmpose_t(), tmp_path / f"data/models/{name}/model.safetensors")
+    params = {"seed": 0, "data": {"source": "synthetic"},
+              "speed": {"models": [], "architectures": ["s", "t"], "input_size": [96, 96], "warmup": 0, "repeats": 1,
+                        "threads": 1, "opset": 17, "atol": 1e-4, "rtol": 1e-3}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    run = subprocess.run([sys.executable, str(ROOT / "stages/mlcmkd/speed.py")], cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    metrics = json.loads((tmp_path / "metrics/speed.json").read_text())
+    assert metrics["paper_input_size"] == [96, 96] and list(metrics["checkpoints"]) == ["mcl-t", "supervised-t"]
+    arch_s, arch_t = "RTMPose-s (68 kpts)", "RTMPose-t (68 kpts)"
+    assert sorted(metrics["architectures"]) == [arch_s, arch_t]
+    assert "torch_ms" not in metrics["architectures"][arch_s]  # timings only in metrics/timing/
+    trained, paper = metrics["checkpoints"]["mcl-t"], metrics["architectures"][arch_t]
+    assert trained["architecture"] == arch_t and trained["input_size"] == [64, 64] and paper["input_size"] == [96, 96]
+    assert paper["params"] - trained["params"] == 34048  # see test_at_input_size_changes_only_the_head
+    assert 0 <= trained["onnx_max_abs_diff"] < 1e-4 and trained["onnx_opset"] == 17
+    assert trained["gmacs"] == pytest.approx(trained["gflops"] / 2, abs=1e-6)  # 6-digit JSON
+    timing = json.loads((tmp_path / "metrics/timing/speed.json").read_text())
+    assert timing["environment"]["threads"] == 1 and timing["checkpoints"]["mcl-t"]["repeats"] == 1
+    assert sorted(timing["architectures"]) == [arch_s, arch_t] and timing["architectures"][arch_s]["torch_ms"] > 0
+    assert sorted(p.name for p in (tmp_path / "data/onnx").iterdir()) == ["mcl-t.onnx", "supervised-t.onnx"]
+    for out in ("plots/speed_table.md", "plots/speed_fps_vs_params.png", "plots/speed_fps_vs_params.svg"):
+        assert (tmp_path / out).is_file(), out
+    rows = [line.split(" | ")[0] for line in (tmp_path / "plots/speed_table.md").read_text().splitlines()
+            if line.startswith("| ") and not line.startswith(("| Arch ", "| Method "))]
+    assert rows == ["| RTMPose-s", "| RTMPose-t", "| mcl-t", "| supervised-t"]
+
+
+def test_load_checkpoint_keeps_its_trained_size(tmp_path):
+    save_model(build_rtmpose("t", input_size=(64, 96)), tmp_path / "mcl-t/model.safetensors")
+    model = speed.load_checkpoint(tmp_path, "mcl-t")
+    assert model.training is False and model.cfg.input_size == (64, 96)
+    assert speed.batch1_shape(model.cfg) == (1, 3, 96, 64)

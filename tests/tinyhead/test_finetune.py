@@ -1,0 +1,244 @@
+"""The head protocol (src/thermbench/head.py) on a tiny hand-built thermeval folder and a tiny random backbone."""
+
+import copy
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from thermbench.core.io import InputError
+from thermbench.models.rtmpose import build_rtmpose, normalize_input, save_model
+from thermbench.models.sapiens2 import build_sapiens2
+from thermbench.tinyhead import finetune as H
+
+CROP = 32  # crop side in px; the tiny backbone has stride 8 -> 4x4 features -> 16x16 heatmap, stride 2
+
+
+class TinyBackbone(nn.Module):
+    """Stand-in with the backbone interface: forward_features (B,3,32,32) -> (B,6,4,4); BN has running stats."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 8, stride=8)
+        self.bn = nn.BatchNorm2d(6)
+
+    def forward_features(self, x):
+        return self.bn(self.conv(x))
+
+
+def make_prepared(root, n=(6, 3, 4)):
+    """samples.csv + crops: a bright 3x3 blob at a random nose point in each gray crop."""
+    rng = np.random.default_rng(0)
+    (root / "crops").mkdir(parents=True)
+    rows = []
+    for split, count in zip(("train", "val", "test"), n):
+        for _ in range(count):
+            sid = f"s{len(rows):03d}"
+            x, y = rng.integers(4, CROP - 4, size=2)
+            image = rng.integers(0, 60, size=(CROP, CROP), dtype=np.uint8)
+            image[y - 1:y + 2, x - 1:x + 2] = 255
+            cv2.imwrite(str(root / "crops" / f"{sid}.png"), image)
+            rows.append({"sample_id": sid, "split": split, "crop_path": f"crops/{sid}.png", "nose_x": float(x),
+                         "nose_y": float(y), "box_x0": 0.0, "box_y0": 0.0, "box_w": 16.0, "box_h": 64.0})
+    rows.append({**rows[0], "sample_id": "unused", "split": "unused"})
+    pd.DataFrame(rows).to_csv(root / "samples.csv", index=False)
+    return root
+
+
+CFG = {"lr": 3e-3, "weight_decay": 1e-4, "epochs": 6, "batch_size": 4, "sigma": 1.0, "subpixel": False,
+       "pck_thresholds": [3, 5, 10, 20]}
+
+
+@pytest.fixture
+def prepared(tmp_path):
+    return make_prepared(tmp_path / "prepared")
+
+
+def cached_features(prepared, out):
+    torch.manual_seed(0)
+    backbone = H.FrozenBackbone(TinyBackbone(), feature_size=4)
+    samples = H.load_samples(prepared)
+    crops = H.read_crops(prepared, samples["crop_path"])
+    out.mkdir()
+    H.save_features(out, H.extract_features(backbone, crops, batch_size=5), samples,
+                    {"name": "tiny", "crop_size": CROP, "feature_size": 4})
+    return backbone, crops
+
+
+def test_samples_keep_only_train_val_test_in_file_order(prepared):
+    samples = H.load_samples(prepared)
+    assert len(samples) == 13 and "unused" not in set(samples["split"])
+    assert samples["sample_id"].tolist()[:2] == ["s000", "s001"]
+
+
+def test_missing_column_and_empty_split_are_input_errors(prepared):
+    samples = pd.read_csv(prepared / "samples.csv")
+    samples.drop(columns="box_w").to_csv(prepared / "samples.csv", index=False)
+    with pytest.raises(InputError, match="box_w"):
+        H.load_samples(prepared)
+    samples[samples["split"] != "val"].to_csv(prepared / "samples.csv", index=False)
+    with pytest.raises(InputError, match="split 'val' is empty"):
+        H.load_samples(prepared)
+
+
+def test_corrupt_crop_is_an_input_error(prepared):
+    (prepared / "crops" / "s000.png").write_bytes(b"not a png")
+    with pytest.raises(InputError, match="s000.png"):
+        H.read_crops(prepared, ["crops/s000.png"])
+
+
+def test_cached_features_equal_freshly_computed_ones(prepared, tmp_path):
+    backbone, crops = cached_features(prepared, tmp_path / "features")
+    features, index, info = H.load_features(tmp_path / "features")
+    assert features.shape == (13, 6, 4, 4) and info["name"] == "tiny"
+    assert index["sample_id"].tolist() == H.load_samples(prepared)["sample_id"].tolist()
+    fresh = backbone(crops[[7, 2]])  # another batch composition must not change a crop's features
+    assert torch.equal(features[[7, 2]], fresh)
+
+
+def test_backbone_gets_no_gradient_and_is_unchanged_by_training(prepared, tmp_path):
+    torch.manual_seed(0)
+    model = TinyBackbone()
+    before = copy.deepcopy(model.state_dict())
+    backbone = H.FrozenBackbone(model, feature_size=4)
+    backbone.train()  # a training loop calling .train() must not switch BN to batch statistics
+    crops = H.read_crops(prepared, H.load_samples(prepared)["crop_path"])
+    features = backbone(crops)
+    assert not features.requires_grad
+    points = torch.full((len(crops), 2), 16.0)
+    H.train_head(features, points, features, points, {**CFG, "heatmap_size": 16, "stride": 2.0}, seed=0)
+    assert all(p.grad is None and not p.requires_grad for p in model.parameters())
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # weights and BN running stats
+
+
+def test_teacher_backbone_at_crop_size_upsamples_stride32_to_16x16(tmp_path):
+    save_model(build_rtmpose("t", input_size=(96, 96)), tmp_path / "model.safetensors")  # as the teacher stage
+    cfg = {"name": "sapiens2", "fallback": "teacher", "teacher_dir": str(tmp_path), "teacher_input_px": [256, 256],
+           "teacher_stages": [4]}
+    sapiens2 = {"local_path": str(tmp_path / "absent.safetensors"), "repo_id": "facebook/sapiens2-pose-0.4b",
+                "filename": "sapiens2_0.4b_pose.safetensors", "arch": "0.4b"}
+    model, info = H.load_backbone(cfg, sapiens2, allow_download=False)
+    assert info["name"] == "teacher" and info["channels"] == 384 and "not available" in info["note"]
+    assert (info["trained_px"], info["input_px"], info["stages"]) == ([96, 96], [256, 256], [4])
+    crops = torch.randint(0, 256, (1, 256, 256), dtype=torch.uint8)
+    feats = H.FrozenBackbone(model, feature_size=16)(crops)
+    assert feats.shape == (1, 384, 16, 16)  # trained at 96 px, run at 256: 8x8 stride-32 map upsampled x2
+    with torch.no_grad():  # the teacher CSPNeXt output (its forward_features), upsampled
+        direct = model.backbone(normalize_input(crops[:, None]))
+    assert torch.allclose(feats, F.interpolate(direct, size=(16, 16), mode="bilinear", align_corners=False))
+    with pytest.raises(InputError, match="fallback is empty"):
+        H.load_backbone({**cfg, "fallback": None}, sapiens2, allow_download=False)
+
+
+def test_teacher_features_resize_the_input_and_concatenate_stages():
+    torch.manual_seed(0)
+    teacher = build_rtmpose("t", input_size=(96, 96)).eval()
+    model = H.TeacherFeatures(teacher, input_px=[256, 512], stages=[4, 3])
+    assert model.stages == (3, 4) and model.channels == 192 + 384  # RTMPose-t: 512 and 1024 x widen 0.375
+    x = normalize_input(torch.randint(0, 256, (1, 1, 256, 256), dtype=torch.uint8))
+    with torch.no_grad():
+        stage3, stage4 = model.forward_features(x)
+        wide = teacher.backbone(F.interpolate(x, size=(512, 256), mode="bilinear", align_corners=False))
+    # 256 wide x 512 tall: stride 16 -> 16 x 32 cells, stride 32 -> 8 x 16 (torch shapes are (h, w))
+    assert stage3.shape == (1, 192, 32, 16) and stage4.shape == (1, 384, 16, 8)
+    assert torch.allclose(stage4, wide, atol=1e-5)  # an upsample is the same with or without antialiasing
+    feats = H.FrozenBackbone(model, feature_size=16)(torch.zeros(2, 256, 256, dtype=torch.uint8))
+    assert feats.shape == (2, 576, 16, 16)
+
+
+def test_teacher_features_check_their_params():
+    teacher = build_rtmpose("t", input_size=(96, 96))
+    assert H.TeacherFeatures(teacher, 512, [4]).input_px == (512, 512)
+    with pytest.raises(InputError, match="multiples of 32"):
+        H.TeacherFeatures(teacher, [256, 500], [4])
+    with pytest.raises(InputError, match="stages 1..4"):
+        H.TeacherFeatures(teacher, [256, 256], [5])
+
+
+def test_sapiens2_backbone_gives_16x16_at_256_without_resizing():
+    # a tiny Sapiens2 with the real structure (patch 16): 256 / 16 = 16 patches per side, dim channels
+    model = build_sapiens2("0.4b", dim=32, depth=2, heads=4, ffn_dim=64, gqa_layers=(1, 1), deconv_channels=(16, 8),
+                           conv_channels=(8, 8))
+    crops = torch.randint(0, 256, (2, 256, 256), dtype=torch.uint8)
+    feats = H.FrozenBackbone(model, feature_size=16)(crops)
+    with torch.no_grad():
+        direct = model.forward_features(normalize_input(crops[:, None]))
+    assert feats.shape == (2, 32, 16, 16) and torch.equal(feats, direct)
+
+
+def test_training_is_seeded_follows_cosine_and_fits_the_train_set(prepared, tmp_path):
+    cached_features(prepared, tmp_path / "features")
+    features, index, info = H.load_features(tmp_path / "features")
+    cfg = H.train_config({**CFG, "epochs": 40}, info["crop_size"], info["feature_size"])
+    assert (cfg["heatmap_size"], cfg["stride"]) == (16, 2.0)  # 4x4 grid x4 upsample; 32 px / 16
+    train_feats, train_points = H.split_data(features, index, "train")
+    val_feats, val_points = H.split_data(features, index, "val")
+    head, history = H.train_head(train_feats, train_points, val_feats, val_points, cfg, seed=3)
+    _, again = H.train_head(train_feats, train_points, val_feats, val_points, cfg, seed=3)
+    assert history == again
+    assert len(history) == 40 and history[-1]["train_loss"] < 0.5 * history[0]["train_loss"]
+    # CosineAnnealingLR, eta_min 0: lr_e = lr/2 (1 + cos(pi (e-1)/E)); epoch 21 of 40 is the midpoint
+    assert [history[0]["lr"], history[20]["lr"]] == pytest.approx([3e-3, 1.5e-3])
+    assert set(history[0]) >= {"epoch", "train_loss", "val_loss", "val_mean_px", "val_pck10"}
+
+
+def test_label_subsets_are_nested_and_checked():
+    assert set(H.label_subset(40, 5, seed=1)) <= set(H.label_subset(40, 20, seed=1))
+    assert sorted(H.label_subset(40, 40, seed=1)) == list(range(40))
+    with pytest.raises(InputError, match="outside 1..40"):
+        H.label_subset(40, 41, seed=0)
+
+
+def test_fit_protocol_names_runs_by_label_count_and_seed(prepared, tmp_path):
+    cached_features(prepared, tmp_path / "features")
+    features, index, info = H.load_features(tmp_path / "features")
+    cfg = H.train_config({**CFG, "epochs": 2}, info["crop_size"], info["feature_size"])
+    runs = H.fit_protocol(features, index, cfg, seed=0, label_counts=[2, 6], curve_seeds=[0, 1])
+    assert sorted(runs) == ["main", "n2_s0", "n2_s1", "n6_s0", "n6_s1"]
+    assert (runs["main"]["n_labels"], runs["n2_s1"]["n_labels"], runs["n2_s1"]["seed"]) == (6, 2, 1)
+
+
+def test_evaluate_reports_crop_and_frame_pixels(prepared, tmp_path):
+    cached_features(prepared, tmp_path / "features")
+    features, index, info = H.load_features(tmp_path / "features")
+    cfg = H.train_config(CFG, CROP, 4)
+    head = H.TinyHead(6).eval()
+    with torch.no_grad():  # a head whose heatmap is 0 everywhere: argmax picks cell (0, 0) -> crop point (0, 0)
+        head.final.weight.zero_()
+        head.final.bias.zero_()
+    table, scores = H.evaluate(head, features, index, cfg, CROP)
+    test = index[index["split"] == "test"]
+    gt = test[["nose_x", "nose_y"]].to_numpy()
+    assert np.allclose(table["error_crop_px"], np.hypot(gt[:, 0], gt[:, 1]))
+    # box 16 x 64 resized to 32 x 32: frame px per crop px = (0.5, 2)
+    assert np.allclose(table["error_frame_px"], np.hypot(0.5 * gt[:, 0], 2 * gt[:, 1]))
+    assert scores["crop_px"]["n_gt"] == 4 and scores["crop_px"]["detection_rate"] == 1.0
+    assert scores["crop_px"]["mean_px"] == pytest.approx(table["error_crop_px"].mean())
+    assert scores["frame_px"]["pck"]["20px"] == np.mean(table["error_frame_px"] <= 20)
+
+
+def test_save_and_load_head_round_trip(tmp_path):
+    head = H.TinyHead(6).eval()
+    H.save_head(tmp_path / "main.safetensors", head, {"n_labels": 3})
+    loaded, config = H.load_head(tmp_path / "main.safetensors")
+    assert config == {"n_labels": 3, "in_channels": 6}
+    x = torch.randn(2, 6, 4, 4)
+    assert torch.equal(head(x), loaded(x))
+
+
+def test_descent_phases_find_two_drops_and_one():
+    epochs = np.arange(1, 121)
+    # fast fall over epochs 1-10, plateau, a second fall over 40-50, plateau
+    two = 1.0 * np.exp(-np.clip(epochs - 1, 0, 10) * 0.3) * np.exp(-np.clip(epochs - 40, 0, 10) * 0.1)
+    phases = H.descent_phases(two.tolist())
+    assert len(phases) == 2
+    assert phases[0]["first_epoch"] <= 3 and 8 <= phases[0]["last_epoch"] <= 13
+    assert 36 <= phases[1]["first_epoch"] <= 41 and 48 <= phases[1]["last_epoch"] <= 53
+    assert sum(ph["share"] for ph in phases) == pytest.approx(1.0, abs=0.1)
+    one = np.exp(-np.clip(epochs - 1, 0, 10) * 0.3)
+    assert len(H.descent_phases(one.tolist())) == 1

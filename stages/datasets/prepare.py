@@ -3,7 +3,9 @@
 import argparse
 from pathlib import Path
 
-from thermbench.core.io import InputError, atomic_dir, load_params, run_stage, section
+from thermbench.core.io import InputError, atomic_dir
+from thermbench.core.stage import load_params, section
+from thermbench.core.stage import run as run_stage
 
 DATASETS = ("thermeval", "tfake", "charlotte")
 

@@ -3,8 +3,10 @@
 import argparse
 from pathlib import Path
 
-from thermbench.core.io import load_params, run_stage, section, write_json
+from thermbench.core.io import write_json
 from thermbench.core.plots import save_figure
+from thermbench.core.stage import load_params, section
+from thermbench.core.stage import run as run_stage
 from thermbench.datasets import qa, qa_plots
 
 

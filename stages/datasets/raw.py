@@ -3,7 +3,9 @@
 import argparse
 from pathlib import Path
 
-from thermbench.core.io import InputError, load_params, run_stage, section
+from thermbench.core.io import InputError
+from thermbench.core.stage import load_params, section
+from thermbench.core.stage import run as run_stage
 
 
 def main() -> None:

@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from thermbench.core.io import atomic_write_bytes, load_params, run_stage, section, write_json
+from thermbench.core.io import atomic_write_bytes, write_json
+from thermbench.core.stage import load_params, section
+from thermbench.core.stage import run as run_stage
 from thermbench.mlcmkd import evaluate as nme_eval
 from thermbench.mlcmkd import runs as mlcmkd
 from thermbench.mlcmkd.speed import count_gflops

@@ -7,7 +7,8 @@ import argparse
 from dataclasses import asdict
 from pathlib import Path
 
-from thermbench.core.io import load_params, run_stage
+from thermbench.core.stage import load_params
+from thermbench.core.stage import run as run_stage
 from thermbench.mlcmkd import runs as mlcmkd
 
 

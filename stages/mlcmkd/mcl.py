@@ -7,7 +7,8 @@ import argparse
 from dataclasses import asdict
 from pathlib import Path
 
-from thermbench.core.io import load_params, run_stage, section
+from thermbench.core.stage import load_params, section
+from thermbench.core.stage import run as run_stage
 from thermbench.mlcmkd import runs as mlcmkd
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
 from thermbench.mlcmkd.train import fit_mcl

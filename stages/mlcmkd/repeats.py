@@ -11,7 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-from thermbench.core.io import load_params, read_json, run_stage, section, write_json
+from thermbench.core.io import read_json, write_json
+from thermbench.core.stage import load_params, section
+from thermbench.core.stage import run as run_stage
 from thermbench.mlcmkd import evaluate as nme_eval
 from thermbench.mlcmkd import repeats
 from thermbench.mlcmkd import runs as mlcmkd

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from thermbench.core.io import InputError, load_params, read_csv, read_json, run_stage, section, write_text
+from thermbench.core.io import InputError, read_csv, read_json, write_text
 from thermbench.core.plots import data_label, save_figure
+from thermbench.core.stage import load_params, section
+from thermbench.core.stage import run as run_stage
 from thermbench.datasets.common import read_image
 from thermbench.mlcmkd import report as report_mlcmkd
 from thermbench.mlcmkd import runs as mlcmkd

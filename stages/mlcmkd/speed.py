@@ -15,8 +15,10 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from thermbench.core.io import InputError, atomic_dir, load_params, run_stage, section, write_json, write_text
+from thermbench.core.io import InputError, atomic_dir, write_json, write_text
 from thermbench.core.plots import data_label, save_figure
+from thermbench.core.stage import load_params, section
+from thermbench.core.stage import run as run_stage
 from thermbench.mlcmkd import speed
 
 

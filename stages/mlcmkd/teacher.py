@@ -4,7 +4,8 @@ import argparse
 from dataclasses import asdict
 from pathlib import Path
 
-from thermbench.core.io import load_params, run_stage, section
+from thermbench.core.stage import load_params, section
+from thermbench.core.stage import run as run_stage
 from thermbench.mlcmkd import runs as mlcmkd
 from thermbench.mlcmkd.train import fit_supervised
 from thermbench.models.rtmpose import build_rtmpose, load_mmpose_checkpoint

@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from thermbench.core.io import InputError, load_params, run_stage, section, write_json, write_text
+from thermbench.core.io import InputError, write_json, write_text
+from thermbench.core.stage import load_params, section
+from thermbench.core.stage import run as run_stage
 from thermbench.models.tinyhead import count_trainable
 from thermbench.tinyhead.finetune import (
     FrozenBackbone,

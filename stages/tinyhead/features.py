@@ -9,7 +9,9 @@ from pathlib import Path
 
 import torch
 
-from thermbench.core.io import atomic_dir, load_params, run_stage, section
+from thermbench.core.io import atomic_dir
+from thermbench.core.stage import load_params, section
+from thermbench.core.stage import run as run_stage
 from thermbench.tinyhead.finetune import (
     FrozenBackbone,
     extract_features,

@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from thermbench.core.io import InputError, atomic_dir, load_params, read_json, run_stage, section, write_text
+from thermbench.core.io import InputError, atomic_dir, read_json, write_text
 from thermbench.core.plots import data_label, save_figure
+from thermbench.core.stage import load_params, section
+from thermbench.core.stage import run as run_stage
 from thermbench.tinyhead import report as R
 from thermbench.tinyhead.finetune import load_samples, read_crops
 

@@ -10,7 +10,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from thermbench.core.io import atomic_dir, load_params, run_stage, section, seed_everything, write_json, write_text
+from thermbench.core.io import atomic_dir, write_json, write_text
+from thermbench.core.stage import load_params, section, seed_everything
+from thermbench.core.stage import run as run_stage
 from thermbench.tinyhead.finetune import fit_protocol, load_features, save_head, train_config
 
 

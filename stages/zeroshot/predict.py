@@ -11,7 +11,9 @@ from pathlib import Path
 
 import torch
 
-from thermbench.core.io import load_params, read_csv, run_stage, section, write_json
+from thermbench.core.io import read_csv, write_json
+from thermbench.core.stage import load_params, section
+from thermbench.core.stage import run as run_stage
 from thermbench.zeroshot import evaluate as ev
 from thermbench.zeroshot.common import WeightsUnavailable
 

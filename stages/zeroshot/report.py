@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from thermbench.core.io import load_params, read_json, run_stage, section, write_text
+from thermbench.core.io import read_json, write_text
 from thermbench.core.plots import save_figure
+from thermbench.core.stage import load_params, section
+from thermbench.core.stage import run as run_stage
 from thermbench.datasets.common import read_image
 from thermbench.zeroshot import report
 

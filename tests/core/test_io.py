@@ -4,7 +4,9 @@ import os
 import numpy as np
 import pytest
 
-from thermbench.core.io import InputError, atomic_dir, dumps_json, run_stage, section
+from thermbench.core.io import InputError, atomic_dir, dumps_json
+from thermbench.core.stage import run as run_stage
+from thermbench.core.stage import section
 
 
 def test_dumps_json_is_sorted_rounded_and_finite():

@@ -1,19 +1,16 @@
-"""Small I/O helpers shared by every stage: params, atomic writes, deterministic JSON, clear errors."""
+"""File I/O every stage shares: clear input errors, atomic writes, deterministic JSON, strict readers."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import random
 import shutil
-import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
-import yaml
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,24 +24,6 @@ def _umask() -> int:
 
 class InputError(Exception):
     """Bad input that a user can fix: reported as one line, never as a traceback."""
-
-
-def load_params(path: str | Path = "params.yaml") -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: params file not found")
-    with open(path) as f:
-        return yaml.safe_load(f)
-
-
-def section(params: dict, dotted: str) -> Any:
-    """`section(p, "train.ktl")` -> p["train"]["ktl"], with a clear error for a missing key."""
-    node = params
-    for key in dotted.split("."):
-        if not isinstance(node, dict) or key not in node:
-            raise InputError(f"params.yaml: missing key '{dotted}'")
-        node = node[key]
-    return node
 
 
 def read_json(path: str | Path) -> Any:
@@ -132,22 +111,3 @@ def atomic_dir(out: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    try:
-        import torch
-    except ImportError:
-        return
-    torch.manual_seed(seed)
-
-
-def run_stage(main: Callable[[], Any]) -> None:
-    """Run a stage's main(); turn InputError into one line on stderr and exit code 2."""
-    try:
-        main()
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)

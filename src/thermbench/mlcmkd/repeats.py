@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from thermbench.core.io import InputError, section, seed_everything
+from thermbench.core.io import InputError
+from thermbench.core.stage import section, seed_everything
 from thermbench.mlcmkd import runs as mlcmkd
 from thermbench.models.rtmpose import ARCHS, RTMPose
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from thermbench.core.io import InputError, atomic_dir, dumps_json, section, seed_everything, write_text
+from thermbench.core.io import InputError, atomic_dir, dumps_json, write_text
+from thermbench.core.stage import section, seed_everything
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
 from thermbench.mlcmkd.stability import grad_norm_stats
 from thermbench.mlcmkd.train import AugmentConfig, FitConfig, Split, fit_ktl, fit_supervised, load_split

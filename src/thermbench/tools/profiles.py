@@ -15,7 +15,8 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from thermbench.core.io import InputError, run_stage, write_text
+from thermbench.core.io import InputError, write_text
+from thermbench.core.stage import run as run_stage
 
 PROFILES = ("smoke", "default", "paper")
 

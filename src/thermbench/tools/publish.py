@@ -14,8 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from thermbench.core.io import InputError, atomic_dir, load_params, run_stage, section, write_text
+from thermbench.core.io import InputError, atomic_dir, write_text
 from thermbench.core.plots import data_label
+from thermbench.core.stage import load_params, section
+from thermbench.core.stage import run as run_stage
 
 MARKER = "<!-- written by `python -m thermbench.tools.publish`; replaced on every run -->"
 FIGURE_EXTS = (".png", ".svg")

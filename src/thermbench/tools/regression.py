@@ -25,7 +25,8 @@ from pathlib import Path
 
 import yaml
 
-from thermbench.core.io import InputError, run_stage, write_json
+from thermbench.core.io import InputError, write_json
+from thermbench.core.stage import run as run_stage
 
 BASELINE = Path("tests/baseline/smoke_metrics.json")
 TOLERANCES = Path("tests/baseline/tolerances.yaml")

@@ -5,6 +5,7 @@ covered by its `params:`. Otherwise `dvc repro` would serve stale outputs after 
 from __future__ import annotations
 
 import ast
+import posixpath
 import re
 import shlex
 from functools import lru_cache
@@ -146,7 +147,8 @@ def closure(scripts: list[str], sources) -> set[str]:
 
 
 def covered(path: str, deps: list[str]) -> bool:
-    return any(path == d.rstrip("/") or path.startswith(d.rstrip("/") + "/") for d in deps)
+    """A dep covers a file when it is the file or a folder above it."""
+    return any(path == d or path.startswith(d + "/") for d in map(posixpath.normpath, deps))
 
 
 def check_deps(spec: dict, sources) -> list[str]:
@@ -204,30 +206,43 @@ def stage_api_uses(tree: ast.Module) -> list[tuple[str, int, ast.AST]]:
     return uses
 
 
-def check_params(spec: dict, sources) -> list[str]:
-    declared = []
+def declared_params(spec: dict) -> list[str]:
+    keys = []
     for p in spec.get("params", []):
-        declared += [p] if isinstance(p, str) else [k for f, keys in p.items() if f == "params.yaml" for k in keys]
+        keys += [p] if isinstance(p, str) else [k for f, ks in p.items() if f == "params.yaml" for k in ks]
+    return keys
+
+
+def read_problems(path: str, tree: ast.Module, spec: dict) -> list[str]:
+    """Each `stage.config(args, key, Cls)` / `stage.value(args, key)` key must be covered by a declared param:
+    `a` covers `a.b.c`, `a.b` covers `a.b` and `a.b.c`; a prefix needs a declared param inside or above it."""
+    declared, problems = declared_params(spec), []
+    for call in ast.walk(tree):
+        f = getattr(call, "func", None)
+        if not (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "stage"
+                and f.attr in READS):
+            continue
+        found = key_of(call.args[1], spec) if len(call.args) > 1 else None
+        if found is None:
+            problems.append(f"{path}:{call.lineno}: stage.{f.attr} key is not a string literal")
+            continue
+        key, exact = found
+        if not any(key == d or key.startswith(d + ".") or (not exact and d.startswith(key)) for d in declared):
+            problems.append(f"{path}:{call.lineno}: params key '{key}{'' if exact else '*'}' not declared")
+    return problems
+
+
+def check_params(spec: dict, sources) -> list[str]:
+    """Keys the stage script(s) read must be declared; params read anywhere else (load_params/section, or a
+    stage.config/value call in library code) bypass the convention and are reported."""
     scripts = [s for s in stage_scripts(spec, sources) if s in sources]
     problems = []
     for path in sorted(closure(scripts, sources) - {STAGE_API_FILE}):
-        tree, is_script = _parse(sources[path]), path in scripts
+        tree = _parse(sources[path])
         for name, line, node in stage_api_uses(tree):
-            if not is_script or name in BYPASS or isinstance(node, ast.ImportFrom):
+            if path not in scripts or name in BYPASS or isinstance(node, ast.ImportFrom):
                 problems.append(f"{path}:{line}: {name} reads params around stage.config/stage.value in the script")
-        for call in (n for n in ast.walk(tree) if is_script and isinstance(n, ast.Call)):
-            f = call.func
-            if not (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "stage"
-                    and f.attr in READS):
-                continue
-            found = key_of(call.args[1], spec) if len(call.args) > 1 else None
-            if found is None:
-                problems.append(f"{path}:{call.lineno}: stage.{f.attr} key is not a string literal")
-                continue
-            key, exact = found
-            ok = any(key == d or key.startswith(d + ".") or (not exact and d.startswith(key)) for d in declared)
-            if not ok:
-                problems.append(f"{path}:{call.lineno}: params key '{key}{'' if exact else '*'}' not declared")
+        problems += read_problems(path, tree, spec) if path in scripts else []
     return problems
 
 
@@ -287,6 +302,9 @@ def test_checker_closure_follows_submodules_relative_and_function_imports():
     assert files == {"stages/s.py", "src/thermbench/core/stage.py", "src/thermbench/a/__init__.py",
                      "src/thermbench/a/registry.py", "src/thermbench/a/helper.py", "src/thermbench/a/deep.py"}
     assert check_deps(SPEC, SOURCES) == []  # the folder dep covers all of src/thermbench/a
+    two = {"cmd": "python stages/s.py --x 1 && python -m thermbench.a.helper", "deps": ["stages"]}
+    assert stage_scripts(two, SOURCES) == ["stages/s.py", "src/thermbench/a/helper.py"]
+    assert check_deps({**two, "cmd": "python stages/t.py"}, SOURCES) == ["script stages/t.py not found"]
 
 
 def test_checker_reports_a_missing_dep():

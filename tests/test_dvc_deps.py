@@ -80,9 +80,9 @@ def stage_scripts(spec: dict, sources) -> list[str]:
         for i, tok in enumerate(tokens[:-1]):
             if Path(tok).name in ("python", "python3"):
                 nxt = tokens[i + 1]
-                if nxt == "-m" and i + 2 < len(tokens):
-                    main = module_file(tokens[i + 2] + ".__main__", sources) or module_file(tokens[i + 2], sources)
-                    scripts.append(main or tokens[i + 2])
+                if nxt == "-m" and i + 2 < len(tokens) and tokens[i + 2].split(".")[0] == "thermbench":
+                    name = tokens[i + 2]
+                    scripts.append(module_file(name + ".__main__", sources) or module_file(name, sources) or name)
                 elif nxt.endswith(".py"):
                     scripts.append(nxt)
     return scripts
@@ -302,7 +302,7 @@ def test_checker_closure_follows_submodules_relative_and_function_imports():
     assert files == {"stages/s.py", "src/thermbench/core/stage.py", "src/thermbench/a/__init__.py",
                      "src/thermbench/a/registry.py", "src/thermbench/a/helper.py", "src/thermbench/a/deep.py"}
     assert check_deps(SPEC, SOURCES) == []  # the folder dep covers all of src/thermbench/a
-    two = {"cmd": "python stages/s.py --x 1 && python -m thermbench.a.helper", "deps": ["stages"]}
+    two = {"cmd": "python stages/s.py --x 1 && python -m thermbench.a.helper && python -m json.tool"}
     assert stage_scripts(two, SOURCES) == ["stages/s.py", "src/thermbench/a/helper.py"]
     assert check_deps({**two, "cmd": "python stages/t.py"}, SOURCES) == ["script stages/t.py not found"]
 

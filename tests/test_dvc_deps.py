@@ -327,6 +327,9 @@ def test_checker_flags_params_read_around_the_convention():
     sources = {**SOURCES, "src/thermbench/a/deep.py": "from thermbench.core.stage import section\n"}
     assert check_params(SPEC, sources) == [
         "src/thermbench/a/deep.py:1: section reads params around stage.config/stage.value in the script"]
+    script = SOURCES["stages/s.py"] + "    p = stage.load_params(args.params)\n"
+    assert check_params(SPEC, {**SOURCES, "stages/s.py": script}) == [
+        "stages/s.py:7: load_params reads params around stage.config/stage.value in the script"]
 
 
 def test_checker_expands_foreach_from_lists_dicts_and_params():

@@ -115,17 +115,22 @@ def imported_modules(path: str, sources) -> set[str]:
     return names
 
 
+def is_literal(node: ast.expr | None) -> bool:
+    try:
+        ast.literal_eval(node)
+    except ValueError:
+        return False
+    return True
+
+
 def executes_code(path: str, sources) -> bool:
     """A package __init__ runs on every import of its submodules; it matters once it holds more than a docstring
-    and constants (a name read from it is an explicit import of the package itself, so is checked anyway)."""
+    and literal constants (a constant read from it is an import of the package itself, so is checked anyway)."""
     for stmt in _parse(sources[path]).body:
-        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
-            continue
         if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
             continue
-        if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant):
-            continue
-        return True
+        if not (isinstance(stmt, (ast.Expr, ast.Assign, ast.AnnAssign)) and stmt.value and is_literal(stmt.value)):
+            return True
     return False
 
 
@@ -286,7 +291,7 @@ SOURCES = {
     "stages/s.py": "from thermbench.core import stage\nfrom thermbench.a import helper\n\ndef main(args):\n"
                    "    stage.config(args, f'synth.{args.dataset}', C)\n    stage.value(args, 'seed')\n",
     "src/thermbench/__init__.py": '"""pkg."""\n__version__ = "0"\n',
-    "src/thermbench/core/__init__.py": "",
+    "src/thermbench/core/__init__.py": "NAMES: tuple = ('a', 'b')\n",
     "src/thermbench/core/stage.py": "def load_params(p): ...\n",
     "src/thermbench/a/__init__.py": "from thermbench.a import registry\n",
     "src/thermbench/a/registry.py": "",

@@ -93,6 +93,12 @@ def _parse(source: str) -> ast.Module:
     return ast.parse(source)
 
 
+@lru_cache(maxsize=None)
+def _nodes(source: str) -> tuple[ast.AST, ...]:
+    """Every node of a file, walked once (each file is checked for many stages)."""
+    return tuple(ast.walk(_parse(source)))
+
+
 def package_of(path: str) -> str:
     """src/a/b/c.py and src/a/b/__init__.py are both in package a.b (what a relative import starts from)."""
     return ".".join(Path(path).parts[1:-1]) if path.startswith("src/") else ""
@@ -101,7 +107,7 @@ def package_of(path: str) -> str:
 def imported_modules(path: str, sources) -> set[str]:
     """Every module an `import` / `from ... import` anywhere in the file names (also inside functions)."""
     names = set()
-    for node in ast.walk(_parse(sources[path])):
+    for node in _nodes(sources[path]):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -199,10 +205,10 @@ def key_of(arg: ast.expr, spec: dict) -> tuple[str, bool] | None:
     return text, True
 
 
-def stage_api_uses(tree: ast.Module) -> list[tuple[str, int, ast.AST]]:
+def stage_api_uses(source: str) -> list[tuple[str, int, ast.AST]]:
     """Uses of thermbench.core.stage's params readers: `stage.<name>` or a name imported from the module."""
     uses = []
-    for node in ast.walk(tree):
+    for node in _nodes(source):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "stage" and \
                 node.attr in READS | BYPASS:
             uses.append((node.attr, node.lineno, node))
@@ -218,11 +224,11 @@ def declared_params(spec: dict) -> list[str]:
     return keys
 
 
-def read_problems(path: str, tree: ast.Module, spec: dict) -> list[str]:
+def read_problems(path: str, source: str, spec: dict) -> list[str]:
     """Each `stage.config(args, key, Cls)` / `stage.value(args, key)` key must be covered by a declared param:
     `a` covers `a.b.c`, `a.b` covers `a.b` and `a.b.c`; a prefix needs a declared param inside or above it."""
     declared, problems = declared_params(spec), []
-    for call in ast.walk(tree):
+    for call in _nodes(source):
         f = getattr(call, "func", None)
         if not (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "stage"
                 and f.attr in READS):
@@ -243,11 +249,10 @@ def check_params(spec: dict, sources) -> list[str]:
     scripts = [s for s in stage_scripts(spec, sources) if s in sources]
     problems = []
     for path in sorted(closure(scripts, sources) - {STAGE_API_FILE}):
-        tree = _parse(sources[path])
-        for name, line, node in stage_api_uses(tree):
+        for name, line, node in stage_api_uses(sources[path]):
             if path not in scripts or name in BYPASS or isinstance(node, ast.ImportFrom):
                 problems.append(f"{path}:{line}: {name} reads params around stage.config/stage.value in the script")
-        problems += read_problems(path, tree, spec) if path in scripts else []
+        problems += read_problems(path, sources[path], spec) if path in scripts else []
     return problems
 
 

@@ -121,27 +121,9 @@ def imported_modules(path: str, sources) -> set[str]:
     return names
 
 
-def is_literal(node: ast.expr | None) -> bool:
-    try:
-        ast.literal_eval(node)
-    except ValueError:
-        return False
-    return True
-
-
-def executes_code(path: str, sources) -> bool:
-    """A package __init__ runs on every import of its submodules; it matters once it holds more than a docstring
-    and literal constants (a constant read from it is an import of the package itself, so is checked anyway)."""
-    for stmt in _parse(sources[path]).body:
-        if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
-            continue
-        if not (isinstance(stmt, (ast.Expr, ast.Assign, ast.AnnAssign)) and stmt.value and is_literal(stmt.value)):
-            return True
-    return False
-
-
 def closure(scripts: list[str], sources) -> set[str]:
-    """The scripts plus every project file they import, transitively (parent packages with code included)."""
+    """The scripts plus every project file they import, transitively, with every parent package's __init__.py:
+    Python runs those on each import of a submodule, so a change there can change what a stage computes."""
     seen, todo = set(), [s for s in scripts if s in sources]
     while todo:
         path = todo.pop()
@@ -152,7 +134,7 @@ def closure(scripts: list[str], sources) -> set[str]:
             parts = name.split(".")
             for depth in range(1, len(parts) + 1):
                 f = module_file(".".join(parts[:depth]), sources)
-                if f and (depth == len(parts) or executes_code(f, sources)):
+                if f:
                     todo.append(f)
     return seen
 
@@ -303,14 +285,16 @@ SOURCES = {
     "src/thermbench/a/helper.py": "def f():\n    from .deep import g\n",
     "src/thermbench/a/deep.py": "",
 }
-SPEC = {"cmd": "python stages/s.py --dataset tfake", "deps": ["stages/s.py", "src/thermbench/core/stage.py",
-        "src/thermbench/a"], "params": ["seed", "synth.tfake"]}
+SPEC = {"cmd": "python stages/s.py --dataset tfake", "deps": ["stages/s.py", "src/thermbench/__init__.py",
+        "src/thermbench/core/__init__.py", "src/thermbench/core/stage.py", "src/thermbench/a"],
+        "params": ["seed", "synth.tfake"]}
 
 
 def test_checker_closure_follows_submodules_relative_and_function_imports():
     files = closure(["stages/s.py"], SOURCES)
-    assert files == {"stages/s.py", "src/thermbench/core/stage.py", "src/thermbench/a/__init__.py",
-                     "src/thermbench/a/registry.py", "src/thermbench/a/helper.py", "src/thermbench/a/deep.py"}
+    assert files == {"stages/s.py", "src/thermbench/__init__.py", "src/thermbench/core/__init__.py",
+                     "src/thermbench/core/stage.py", "src/thermbench/a/__init__.py", "src/thermbench/a/registry.py",
+                     "src/thermbench/a/helper.py", "src/thermbench/a/deep.py"}
     assert check_deps(SPEC, SOURCES) == []  # the folder dep covers all of src/thermbench/a
     two = {"cmd": "python stages/s.py --x 1 && python -m thermbench.a.helper && python -m json.tool"}
     assert stage_scripts(two, SOURCES) == ["stages/s.py", "src/thermbench/a/helper.py"]
@@ -319,8 +303,8 @@ def test_checker_closure_follows_submodules_relative_and_function_imports():
 
 def test_checker_reports_a_missing_dep():
     spec = {**SPEC, "deps": ["stages/s.py", "src/thermbench/core", "src/thermbench/a/helper.py"]}
-    assert check_deps(spec, SOURCES) == [f"src/thermbench/a/{m} not covered by deps"
-                                         for m in ("__init__.py", "deep.py", "registry.py")]
+    assert check_deps(spec, SOURCES) == [f"src/thermbench/{m} not covered by deps"
+                                         for m in ("__init__.py", "a/__init__.py", "a/deep.py", "a/registry.py")]
     assert check_deps({**SPEC, "deps": SPEC["deps"][1:]}, SOURCES) == ["stages/s.py not covered by deps"]
 
 

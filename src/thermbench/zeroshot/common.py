@@ -17,7 +17,6 @@ import numpy as np
 
 from thermbench.core.keypoints import load_schema
 
-
 INTEGER_CENTRE_SHIFT = 0.5  # continuous coordinate of the centre of pixel 0
 
 # The blog's per-model nose centre (run_all.py@a442455); every group has equal size, so the mean of the means is

@@ -68,7 +68,8 @@ class Dlib68:
         folder = model_dir()
         for name in (PREDICTOR_FILE, MMOD_FILE):
             if not (folder / name).is_file():
-                raise WeightsUnavailable(f"weights not available: {folder / name} (pip install face-recognition-models)")
+                raise WeightsUnavailable(
+                    f"weights not available: {folder / name} (pip install face-recognition-models==0.3.0)")
         self.detector_name = detector
         self.upsample = upsample
         self.nose = nose

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from thermbench.core import crops, metrics
-from thermbench.core.progress import progress
 from thermbench.core.io import InputError
+from thermbench.core.progress import progress
 from thermbench.datasets.common import read_image
 
 FRAME_COLUMNS = ("image_file", "split", "noses")

@@ -27,7 +27,6 @@ CROP = 256
 class Table1Config:
     detector: str          # hog | mmod
     upsample: int          # detector upsampling on the 256 px crops (0: faces of ~200 px need none)
-    box_scale: float       # the prepared crops' box padding (prepare.tfake/charlotte.box_scale)
 
 
 def fallback_box(size: int, box_scale: float) -> np.ndarray:
@@ -48,14 +47,16 @@ def predict_split(model: Dlib68, split: Split, box_scale: float, bgr: bool, desc
     return np.asarray(preds), hits / max(len(split.images), 1)
 
 
-def evaluate(tfake: Path, charlotte: Path, metrics_path: Path, cfg: Table1Config) -> dict:
+def evaluate(tfake: Path, charlotte: Path, metrics_path: Path, cfg: Table1Config, box_scales: tuple[float, float]
+             ) -> dict:
+    """`box_scales`: the crops' box padding of T-FAKE and CHARLOTTE (prepare.<dataset>.box_scale)."""
     model = Dlib68(cfg.detector, cfg.upsample)
     t_split = load_split(tfake, "test", CROP, all_labelled=True)
-    t_pred, t_det = predict_split(model, t_split, cfg.box_scale, False, "dlib tfake thermal")
+    t_pred, t_det = predict_split(model, t_split, box_scales[0], False, "dlib tfake thermal")
     r_split = load_split(tfake, "test", CROP, modality="rgb", all_labelled=True)
-    r_pred, r_det = predict_split(model, r_split, cfg.box_scale, True, "dlib tfake rgb")
+    r_pred, r_det = predict_split(model, r_split, box_scales[0], True, "dlib tfake rgb")
     c_split = load_split(charlotte, "test", CROP)
-    c_pred, c_det = predict_split(model, c_split, cfg.box_scale, False, "dlib charlotte")
+    c_pred, c_det = predict_split(model, c_split, box_scales[1], False, "dlib charlotte")
     scale = lambda s: s.kpts * s.scale[:, None, :]  # noqa: E731  GT back to the crops' px
     result = {
         "model": "zeroshot-dlib68", "kind": "zeroshot", "variant": cfg.detector, "arch": "dlib-68 (iBUG 300-W)",

@@ -48,7 +48,10 @@ class Part3Config:
 
 
 def select_frames(frames: pd.DataFrame, n: int, path: Path) -> pd.DataFrame:
-    has = frames["noses"].map(lambda s: len(json.loads(s)) > 0) & frames["persons"].map(lambda s: len(json.loads(s)) > 0)
+    def some(column: str) -> pd.Series:
+        return frames[column].map(lambda s: len(json.loads(s)) > 0)
+
+    has = some("noses") & some("persons")
     rows = frames[(frames["annotation_file"] == 2) & has]
     if rows.empty:
         raise InputError(f"{path}: no frame of annotation file 2 carries both a Person and a Nose")

@@ -5,6 +5,7 @@ recomputed in facts/blog_protocol.md; they are for orientation only (other data,
 from __future__ import annotations
 
 from thermbench.core.plots import data_label
+from thermbench.zeroshot.protocols import blog_part1, blog_part3
 
 BLOG_SOURCE = "blog, real ThermEval-D"
 # Part 1, outputs/thermeval_50/summary.json (run_thermeval.py@25ab681 + run_all.py@a442455), 73 GT on 50 frames:
@@ -48,6 +49,11 @@ def _px(v) -> str:
     return "–" if v is None else f"{v:.2f}"
 
 
+def _ordered(rows: dict, order: tuple) -> list:
+    """Rows in the protocol's order (the metrics JSON stores them sorted by name)."""
+    return sorted(rows.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order))
+
+
 def _ms(v) -> str:
     return "–" if v is None else f"{v:.1f}"
 
@@ -58,7 +64,7 @@ def part1_section(m: dict, timing: dict) -> list[str]:
     head = "| Row | Nose centre | Detection | Mean px | Median px | PCK@5 | PCK@10 | PCK@20 | Precision | ms/frame |"
     lines = [f"## Blog part 1: first {m['n_frames']} split-1 frames with a Nose, full frame ({m['n_gt']} GT)", "",
              head, "|" + "---|" * 10]
-    for row, r in m["rows"].items():
+    for row, r in _ordered(m["rows"], blog_part1.ROWS):
         if r["status"] != "ok":
             lines.append(f"| {r['label']} [{source}] | – | {r['status'].split(':')[0]} |" + " |" * 7)
             continue
@@ -74,7 +80,7 @@ def part1_section(m: dict, timing: dict) -> list[str]:
     lines += ["", f"Reference rows: {BLOG_PART1_SOURCE}, recomputed in the team's fact sheet (blog_protocol.md). "
               f"Match cap {m['match_cap_px']} px; detection and PCK over all GT; mean/median over matched pairs; "
               "precision = matched / predictions.", ""]
-    lines += [f"- {r['label']}: {r['status']}" for r in m["rows"].values() if r["status"] != "ok"]
+    lines += [f"- {r['label']}: {r['status']}" for _, r in _ordered(m["rows"], blog_part1.ROWS) if r["status"] != "ok"]
     return lines + [""]
 
 
@@ -84,7 +90,7 @@ def part3_section(m: dict, timing: dict, thresholds: list) -> list[str]:
     head += ["Precision", "Predictions", "ms/frame"]
     lines = [f"## Blog part 3: detector upstream, first {m['n_frames']} split-2 frames with Person + Nose "
              f"({m['n_gt']} GT)", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row, r in m["rows"].items():
+    for row, r in _ordered(m["rows"], blog_part3.ROWS):
         ms = timing["rows"].get(row, {}).get("median_ms_per_frame")
         cells = [_pct(r["detection_rate"]), _px(r["median_px"]), _px(r["mean_px"])]
         cells += [_pct(r["pck"].get(f"{t}px")) for t in thresholds]

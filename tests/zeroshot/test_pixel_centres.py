@@ -84,3 +84,13 @@ def test_mediapipe_crop_mapping_is_continuous():
     # crop (continuous) 0 and 256 are the crop's outer edges, i.e. frame 16 and 56; its centre is frame 36
     np.testing.assert_allclose(fp.crop_to_frame([[0, 0], [256, 256], [128, 128]], origin, source),
                                [[16, 26], [56, 66], [36, 46]])
+
+
+def test_sapiens2_flip_test_keeps_the_convention():
+    frame = np.zeros((120, 90), np.uint8)
+    yy, xx = np.mgrid[0:120, 0:90]
+    frame[:] = np.round(255 * np.exp(-((xx - 33) ** 2 + (yy - 58) ** 2) / (2 * 4.0**2)))
+    pose = Sapiens2Pose(BlobHeatmaps(), input_size=(96, 128), flip_test=True)
+    # the mirrored crop's heatmaps, flipped back along W, must land on the same (continuous) spot
+    pred = pose.predict(frame, [[10.0, 30.0, 55.0, 90.0]])
+    np.testing.assert_allclose(pred.keypoints[0, 0], [33.5, 58.5], atol=0.15)

@@ -1,0 +1,35 @@
+"""Stage breath_track@<source>: one landmark source's nostril track in every sequence (JSON).
+
+Sources: oracle (ground truth), mediapipe, dwpose, sapiens2 (their `zeroshot.<name>` weights), student (an RTMPose
+68-point model directory given with --model). A source that cannot run here writes its one-line reason instead.
+"""
+
+import time
+from pathlib import Path
+
+from thermbench.breath.evaluate import TrackConfig, track_source
+from thermbench.core import stage
+from thermbench.core.io import write_json
+
+SOURCES = ("oracle", "mediapipe", "dwpose", "sapiens2", "student")
+
+
+def main() -> None:
+    parser = stage.parser(__doc__)
+    parser.add_argument("--source", required=True, choices=SOURCES)
+    parser.add_argument("--videos", type=Path, required=True, help="e.g. data/raw/breath")
+    parser.add_argument("--model", type=Path, help="student only: e.g. data/models/ktl-dikd")
+    parser.add_argument("--out", type=Path, required=True, help="e.g. data/breath/tracks/<name>.json")
+    parser.add_argument("--timing", type=Path, required=True, help="e.g. metrics/timing/breath/<name>.json")
+    args = parser.parse_args()
+    cfg = stage.config(args, "breath.track", TrackConfig)
+    zeroshot = {"dwpose": lambda: stage.value(args, "zeroshot.dwpose"),
+                "sapiens2": lambda: stage.value(args, "zeroshot.sapiens2")}.get(args.source, lambda: None)()
+    start = time.perf_counter()
+    result = track_source(args.source, args.videos, args.out, cfg, args.model, zeroshot)
+    write_json(args.timing, {"source": args.source, "available": result["available"], "threads": cfg.threads,
+                             "seconds": time.perf_counter() - start}, 2)
+
+
+if __name__ == "__main__":
+    stage.run(main)

@@ -4,12 +4,10 @@ Sources: oracle (ground truth), mediapipe, dwpose, sapiens2 (their `zeroshot.<na
 68-point model directory given with --model). A source that cannot run here writes its one-line reason instead.
 """
 
-import time
 from pathlib import Path
 
 from thermbench.breath.evaluate import TrackConfig, track_source
 from thermbench.core import stage
-from thermbench.core.io import write_json
 
 SOURCES = ("oracle", "mediapipe", "dwpose", "sapiens2", "student")
 
@@ -25,10 +23,7 @@ def main() -> None:
     cfg = stage.config(args, "breath.track", TrackConfig)
     zeroshot = {"dwpose": lambda: stage.value(args, "zeroshot.dwpose"),
                 "sapiens2": lambda: stage.value(args, "zeroshot.sapiens2")}.get(args.source, lambda: None)()
-    start = time.perf_counter()
-    result = track_source(args.source, args.videos, args.out, cfg, args.model, zeroshot)
-    write_json(args.timing, {"source": args.source, "available": result["available"], "threads": cfg.threads,
-                             "seconds": time.perf_counter() - start}, 2)
+    track_source(args.source, args.videos, args.out, cfg, args.model, zeroshot, args.timing)
 
 
 if __name__ == "__main__":

@@ -7,18 +7,16 @@ own recordings in `breath.real_dir` are checked with the format's reader and cop
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.datasets.synth.video import VideoConfig, write_videos
-from thermbench.datasets.video import import_real
+from thermbench.datasets.synth.video import VideoConfig
+from thermbench.datasets.video import make_videos
 
 
 def main() -> None:
     parser = stage.parser(__doc__)
     parser.add_argument("--out", type=Path, required=True, help="e.g. data/raw/breath")
     args = parser.parse_args()
-    if stage.value(args, "data.source") == "real":
-        import_real(Path(stage.value(args, "breath.real_dir")), args.out)
-    else:
-        write_videos(args.out, stage.config(args, "synth.video", VideoConfig), stage.value(args, "seed"))
+    make_videos(args.out, stage.value(args, "data.source"), stage.config(args, "synth.video", VideoConfig),
+                stage.value(args, "seed"), stage.value(args, "breath.real_dir"))
 
 
 if __name__ == "__main__":

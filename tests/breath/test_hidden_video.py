@@ -72,8 +72,8 @@ def test_unavailable_sources_write_one_reason_line(hidden, tmp_path, capsys):
     assert not out["available"] and "not available" in out["reason"]
     assert "not available" in capsys.readouterr().err
     result = ev.evaluate(hidden, [tmp_path / "s.json"], ev.RateConfig(), seed=0)
-    assert result["metrics"]["unavailable"] == {"student": out["reason"]}
-    assert "student" not in result["metrics"]["sources"]
+    assert result["metrics"]["unavailable"] == {"s": out["reason"]}  # named by the track file
+    assert "s" not in result["metrics"]["sources"]
 
 
 def test_student_source_tracks_with_a_saved_rtmpose(hidden, tmp_path):

@@ -8,6 +8,7 @@ writes the scalar metrics (JSON), the per-window series and one example sequence
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,23 +68,30 @@ def load_sequences(videos: Path, with_frames: bool = True) -> list[Sequence]:
 
 
 def track_source(source: str, videos: Path, out: Path, cfg: TrackConfig, model_dir: Path | None = None,
-                 zeroshot_cfg: dict | None = None) -> dict:
-    """Track `source` (oracle | mediapipe | dwpose | sapiens2 | student) over all sequences into `out` (JSON).
-    An unavailable source writes its one-line reason instead of tracks, prints it and returns normally."""
+                 zeroshot_cfg: dict | None = None, timing: Path | None = None) -> dict:
+    """Track `source` (oracle | mediapipe | dwpose | sapiens2 | student) over all sequences into `out` (JSON), and
+    its wall-clock time into `timing`. The file's stem names the source in the results (e.g. ktl-dikd.json for a
+    student). An unavailable source writes its one-line reason instead of tracks, prints it and returns normally."""
     import torch
 
     torch.set_num_threads(cfg.threads)
+    start = time.perf_counter()
     try:
         make, crop_cfg = _predictor_factory(source, cfg, model_dir, zeroshot_cfg)
         sequences = load_sequences(videos, with_frames=source != "oracle")
         tracks = src.run_source(sequences, make, crop_cfg, source)
     except src.SourceUnavailable as err:
-        print(f"breath {source}: {err}", file=sys.stderr)
-        result = {"source": source, "available": False, "reason": str(err)}
+        print(f"breath {Path(out).stem}: {err}", file=sys.stderr)
+        result = {"source": Path(out).stem, "kind": source, "available": False, "reason": str(err)}
     else:
-        result = {"source": source, "available": True,
+        result = {"source": Path(out).stem, "kind": source, "available": True,
                   "tracks": {s: {k: v.tolist() for k, v in subs.items()} for s, subs in tracks.items()}}
     write_json(out, result, 3)
+    if timing is not None:
+        frames = sum(len(v) for subs in result.get("tracks", {}).values() for v in subs.values())
+        seconds = time.perf_counter() - start
+        write_json(timing, {"source": Path(out).stem, "available": result["available"], "threads": cfg.threads,
+                            "seconds": seconds, "ms_per_face_frame": 1000 * seconds / frames if frames else None}, 2)
     return result
 
 

@@ -63,23 +63,15 @@ class RateConfig:
 # ------------------------------------------------------------------------------------------------------- tracking
 
 
-def load_sequences(videos: Path, with_frames: bool = True) -> list[Sequence]:
-    return [read_sequence(p, with_frames) for p in list_sequences(videos)]
-
-
 def track_source(source: str, videos: Path, out: Path, cfg: TrackConfig, model_dir: Path | None = None,
                  zeroshot_cfg: dict | None = None, timing: Path | None = None) -> dict:
     """Track `source` (oracle | mediapipe | dwpose | sapiens2 | student) over all sequences into `out` (JSON), and
     its wall-clock time into `timing`. The file's stem names the source in the results (e.g. ktl-dikd.json for a
     student). An unavailable source writes its one-line reason instead of tracks, prints it and returns normally."""
-    import torch
-
-    torch.set_num_threads(cfg.threads)
     start = time.perf_counter()
     try:
         make, crop_cfg = _predictor_factory(source, cfg, model_dir, zeroshot_cfg)
-        sequences = load_sequences(videos, with_frames=source != "oracle")
-        tracks = src.run_source(sequences, make, crop_cfg, source)
+        tracks = src.run_source(list_sequences(videos), make, crop_cfg, source)
     except src.SourceUnavailable as err:
         print(f"breath {Path(out).stem}: {err}", file=sys.stderr)
         result = {"source": Path(out).stem, "kind": source, "available": False, "reason": str(err)}
@@ -98,6 +90,10 @@ def track_source(source: str, videos: Path, out: Path, cfg: TrackConfig, model_d
 def _predictor_factory(source: str, cfg: TrackConfig, model_dir: Path | None, zeroshot_cfg: dict | None):
     if source == "oracle":
         return None, None
+    if source in ("student", "dwpose", "sapiens2"):
+        import torch
+
+        torch.set_num_threads(cfg.threads)
     if source == "mediapipe":
         mp = cfg.mediapipe
         return (lambda: src.MediaPipePredictor(mp.min_detection_confidence, mp.min_tracking_confidence),

@@ -18,6 +18,7 @@ from thermbench.core.io import read_csv, read_json, write_text
 from thermbench.core.plots import data_label, plt, save_figure
 
 SCENE_MARKERS = {"near": "o", "far": "s"}
+SCENE_COLOURS = {"near": "C0", "far": "C1"}
 
 
 def _order(sources) -> list[str]:
@@ -67,7 +68,7 @@ def bland_altman_figure(windows: pd.DataFrame, label: str, stem: Path) -> None:
         for scene, part in s.groupby("scene"):
             mean = (part["welch_bpm"] + part["true_bpm"]) / 2
             ax.scatter(mean, part["welch_bpm"] - part["true_bpm"], s=10, marker=SCENE_MARKERS.get(scene, "^"),
-                       label=scene, alpha=0.7)
+                       color=SCENE_COLOURS.get(scene, "C2"), label=scene, alpha=0.7)
         if len(s):
             diff = s["welch_bpm"] - s["true_bpm"]
             bias, spread = diff.mean(), 1.96 * diff.std(ddof=0)
@@ -76,9 +77,9 @@ def bland_altman_figure(windows: pd.DataFrame, label: str, stem: Path) -> None:
         ax.set_title(name, fontsize=8)
         ax.legend(fontsize=6)
     for ax in axes[-1]:
-        ax.set_xlabel("mean of estimate and truth (breaths/min)")
+        ax.set_xlabel("mean of estimate, truth (/min)")
     for ax in axes[:, 0]:
-        ax.set_ylabel("estimate - truth (breaths/min)")
+        ax.set_ylabel("estimate - truth (/min)")
     fig.suptitle(f"Bland-Altman of window rates, Welch estimator (bias, +-1.96 SD) - {label}")
     save_figure(fig, stem)
 
@@ -90,13 +91,12 @@ def mae_vs_error_figure(metrics: dict, label: str, stem: Path) -> None:
             err, mae = m.get("nose_error_px"), (m.get("welch") or {}).get("mae_bpm")
             if err is None or mae is None:
                 continue
-            ax.scatter(err, mae, marker=SCENE_MARKERS.get(scene, "^"), color="C0" if scene == "near" else "C1")
+            ax.scatter(err, mae, marker=SCENE_MARKERS.get(scene, "^"), color=SCENE_COLOURS.get(scene, "C2"))
             ax.annotate(name, (err, mae), fontsize=7, xytext=(3, 2), textcoords="offset points")
     ax.set_xscale("symlog", linthresh=0.5)
     ax.set_xlabel("mean single-frame nostril error (frame px; symlog)")
     ax.set_ylabel("rate MAE, Welch (breaths/min)")
-    handles = [plt.Line2D([], [], ls="", marker=SCENE_MARKERS[s], color=c, label=s) for s, c in (("near", "C0"),
-                                                                                                  ("far", "C1"))]
+    handles = [plt.Line2D([], [], ls="", marker=SCENE_MARKERS[s], color=c, label=s) for s, c in SCENE_COLOURS.items()]
     ax.legend(handles=handles, fontsize=8)
     ax.set_title(f"Does a better landmark give a better breath rate? - {label}", fontsize=9)
     save_figure(fig, stem)
@@ -106,8 +106,8 @@ def summary_table(metrics: dict) -> str:
     """Markdown table: per source and scene, MAE of both estimators, within +-2, r, coverage, error, jitter."""
     lines = [f"Breath rate ({data_label(metrics['data'])}; windows {metrics['window_s']:g} s every "
              f"{metrics['hop_s']:g} s)", "",
-             "| source | scene | MAE Welch | MAE peaks | RMSE Welch | within +-2 | r | coverage | nostril err px "
-             "| jitter px |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| source | scene | MAE Welch | MAE peaks | RMSE Welch | within +-2 | r | windows scored | frame coverage "
+             "| nostril err px | jitter px |", "|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def f(v, digits=2):
         return "-" if v is None else f"{v:.{digits}f}"
@@ -117,9 +117,10 @@ def summary_table(metrics: dict) -> str:
             w, p = m["welch"], m["peaks"]
             lines.append(f"| {name} | {scene} | {f(w.get('mae_bpm'))} | {f(p.get('mae_bpm'))} | "
                          f"{f(w.get('rmse_bpm'))} | {f(w.get('within2_share'))} | {f(w.get('pearson_r'))} | "
-                         f"{f(m['coverage'])} | {f(m.get('nose_error_px'))} | {f(m.get('jitter_px'))} |")
+                         f"{f(w.get('window_coverage'))} | {f(m['coverage'])} | {f(m.get('nose_error_px'))} | "
+                         f"{f(m.get('jitter_px'))} |")
     for name, reason in sorted(metrics["unavailable"].items()):
-        lines.append(f"| {name} | - | {reason} | | | | | | | |")
+        lines.append(f"| {name} | - | {reason} | | | | | | | | |")
     return "\n".join(lines) + "\n"
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from thermbench.core import crops
 from thermbench.core.keypoints import load_schema
 from thermbench.core.progress import progress
-from thermbench.datasets.video import Sequence, Subject
+from thermbench.datasets.video import Sequence, Subject, read_sequence
 
 IBUG_NOSE_BASE = [31, 32, 33, 34, 35]  # iBUG-68 nose base arc (0-based): its mean is a 68-point model's nostril point
 MODEL_SOURCES = ("mediapipe", "dwpose", "sapiens2")
@@ -160,13 +160,16 @@ def zero_shot_adapter(name: str, cfg: dict, threads: int):
         raise SourceUnavailable(str(err)) from None
 
 
-def run_source(sequences: list[Sequence], make_predictor: Callable[[], Predictor] | None, cfg: CropConfig | None,
+def run_source(paths: list[Path], make_predictor: Callable[[], Predictor] | None, cfg: CropConfig | None,
                desc: str) -> dict:
-    """{sequence: {subject: (T, 2) points}}; `make_predictor` None = the oracle. A new predictor per track, so a
-    tracking model never carries state from one face to another."""
+    """{sequence: {subject: (T, 2) points}} over the sequence folders `paths`, read one at a time; `make_predictor`
+    None = the oracle (which reads no frames). A new predictor per track, so a tracking model never carries state
+    from one face to another."""
     out: dict = {}
-    missing = []
-    for seq in progress(sequences, desc=f"breath track {desc}", unit="seq"):
+    missing, subjects = [], 0
+    for path in progress(paths, desc=f"breath track {desc}", unit="seq"):
+        seq = read_sequence(path, with_frames=make_predictor is not None)
+        subjects += len(seq.subjects)
         out[seq.name] = {}
         for subject in seq.subjects:
             if make_predictor is None:
@@ -180,6 +183,6 @@ def run_source(sequences: list[Sequence], make_predictor: Callable[[], Predictor
             out[seq.name][subject.id] = track(seq, subject, predictor, cfg)
             if hasattr(predictor, "close"):
                 predictor.close()
-    if missing and len(missing) == sum(len(seq.subjects) for seq in sequences):
+    if missing and len(missing) == subjects:
         raise SourceUnavailable(f"not available: {missing[0]} (and in every other sequence)")
     return out

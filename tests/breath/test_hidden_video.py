@@ -83,3 +83,24 @@ def test_student_source_tracks_with_a_saved_rtmpose(hidden, tmp_path):
     out = ev.track_source("student", hidden, tmp_path / "s.json", ev.TrackConfig(), model_dir=tmp_path / "run")
     points = np.array(out["tracks"]["hidden_a"]["p"], float)
     assert out["available"] and points.shape == (400, 2) and np.isfinite(points).all()
+
+
+def test_tinyhead_source_tracks_with_a_saved_head_and_teacher(hidden, tmp_path):
+    from thermbench.core.io import write_json
+    from thermbench.models.rtmpose import build_rtmpose, save_model
+    from thermbench.models.tinyhead import TinyHead
+    from thermbench.tinyhead.finetune import BackboneConfig, TeacherFeatures, save_head
+
+    teacher = build_rtmpose("t", 68, (64, 64))
+    save_model(teacher, tmp_path / "teacher" / "model.safetensors")
+    backbone = BackboneConfig("teacher", None, (64, 64), (1, 2), 16, 1)
+    channels = TeacherFeatures(teacher, [64, 64], [1, 2]).channels
+    save_head(tmp_path / "heads" / "main.safetensors", TinyHead(in_channels=channels),
+              {"stride": 1.0, "subpixel": False})
+    write_json(tmp_path / "features" / "backbone.json", {"name": "teacher", "crop_size": 64})
+    inputs = ev.TinyHeadInputs(tmp_path / "heads", tmp_path / "features", tmp_path / "teacher", backbone, {})
+    out = ev.track_source("tinyhead", hidden, tmp_path / "th.json", ev.TrackConfig(), tinyhead=inputs)
+    points = np.array(out["tracks"]["hidden_a"]["p"], float)
+    assert out["available"] and points.shape == (400, 2) and np.isfinite(points).all()
+    missing = ev.TinyHeadInputs(tmp_path / "none", tmp_path / "features", tmp_path / "teacher", backbone, {})
+    assert not ev.track_source("tinyhead", hidden, tmp_path / "x.json", ev.TrackConfig(), tinyhead=missing)["available"]

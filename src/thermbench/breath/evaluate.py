@@ -46,11 +46,28 @@ class ZeroShotTrack:
 
 
 @dataclass
+class TinyHeadTrack:
+    crop_scale: float = 3.0  # the head trained on person crops (head and shoulders): a wide crop about the face
+
+
+@dataclass
 class TrackConfig:
     mediapipe: MediaPipeTrack = field(default_factory=MediaPipeTrack)
     students: StudentTrack = field(default_factory=StudentTrack)
     zeroshot: ZeroShotTrack = field(default_factory=ZeroShotTrack)
+    tinyhead: TinyHeadTrack = field(default_factory=TinyHeadTrack)
     threads: int = 1
+
+
+@dataclass
+class TinyHeadInputs:
+    """Where the TinyHead source finds its trained head, its features' backbone info and the teacher backbone."""
+
+    heads: Path
+    features: Path
+    teacher: Path
+    backbone: object  # tinyhead.finetune.BackboneConfig (params head.backbone)
+    sapiens2: dict  # params zeroshot.sapiens2
 
 
 @dataclass
@@ -64,13 +81,15 @@ class RateConfig:
 
 
 def track_source(source: str, videos: Path, out: Path, cfg: TrackConfig, model_dir: Path | None = None,
-                 zeroshot_cfg: dict | None = None, timing: Path | None = None) -> dict:
-    """Track `source` (oracle | mediapipe | dwpose | sapiens2 | student) over all sequences into `out` (JSON), and
-    its wall-clock time into `timing`. The file's stem names the source in the results (e.g. ktl-dikd.json for a
-    student). An unavailable source writes its one-line reason instead of tracks, prints it and returns normally."""
+                 zeroshot_cfg: dict | None = None, timing: Path | None = None,
+                 tinyhead: TinyHeadInputs | None = None) -> dict:
+    """Track `source` (oracle | mediapipe | dwpose | sapiens2 | student | tinyhead) over all sequences into `out`
+    (JSON), and its wall-clock time into `timing`. The file's stem names the source in the results (e.g.
+    ktl-dikd.json for a student). An unavailable source writes its one-line reason instead of tracks, prints it and
+    returns normally."""
     start = time.perf_counter()
     try:
-        make, crop_cfg = _predictor_factory(source, cfg, model_dir, zeroshot_cfg)
+        make, crop_cfg = _predictor_factory(source, cfg, model_dir, zeroshot_cfg, tinyhead)
         tracks = src.run_source(list_sequences(videos), make, crop_cfg, source)
     except src.SourceUnavailable as err:
         print(f"breath {Path(out).stem}: {err}", file=sys.stderr)
@@ -87,10 +106,11 @@ def track_source(source: str, videos: Path, out: Path, cfg: TrackConfig, model_d
     return result
 
 
-def _predictor_factory(source: str, cfg: TrackConfig, model_dir: Path | None, zeroshot_cfg: dict | None):
+def _predictor_factory(source: str, cfg: TrackConfig, model_dir: Path | None, zeroshot_cfg: dict | None,
+                       tinyhead: TinyHeadInputs | None):
     if source == "oracle":
         return None, None
-    if source in ("student", "dwpose", "sapiens2"):
+    if source in ("student", "dwpose", "sapiens2", "tinyhead"):
         import torch
 
         torch.set_num_threads(cfg.threads)
@@ -103,11 +123,18 @@ def _predictor_factory(source: str, cfg: TrackConfig, model_dir: Path | None, ze
             raise InputError("breath track: a student source needs --model <dir with model.safetensors>")
         student = src.StudentPredictor(model_dir)  # stateless: one instance serves every track
         return (lambda: student), src.CropConfig(cfg.students.crop_scale, student.input_px, cfg.students.window_c)
+    if source == "tinyhead":
+        if tinyhead is None:
+            raise InputError("breath track: the tinyhead source needs --heads, --features and --teacher")
+        head = src.TinyHeadPredictor(tinyhead.heads, tinyhead.features, tinyhead.teacher, tinyhead.backbone,
+                                     tinyhead.sapiens2)
+        return (lambda: head), src.CropConfig(cfg.tinyhead.crop_scale, head.input_px)
     if source in ("dwpose", "sapiens2"):
         adapter = src.zero_shot_adapter(source, zeroshot_cfg or {}, cfg.threads)
         zs = cfg.zeroshot
         return (lambda: src.ZeroShotPredictor(adapter)), src.CropConfig(zs.crop_scale, zs.crop_px)
-    raise InputError(f"breath track: unknown source '{source}' (oracle, mediapipe, student, dwpose, sapiens2)")
+    raise InputError(f"breath track: unknown source '{source}' (oracle, mediapipe, student, tinyhead, dwpose, "
+                     "sapiens2)")
 
 
 def read_tracks(path: Path) -> dict:

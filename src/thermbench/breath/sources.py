@@ -130,6 +130,39 @@ class StudentPredictor:
         return pts[IBUG_NOSE_BASE].mean(0), (pts.min(0) + pts.max(0)) / 2
 
 
+class TinyHeadPredictor:
+    """The blog's TinyHead (`<heads>/main.safetensors`) on its frozen backbone, one nose point per crop.
+
+    The backbone must be the one the head's features came from (`<features>/backbone.json`); the crop is resized to
+    that run's crop size. The head was trained on ThermEval person crops; here it sees face-centred crops.
+    """
+
+    def __init__(self, heads: Path, features: Path, teacher: Path, backbone_cfg, sapiens2_cfg: dict):
+        head_path, info_path = Path(heads) / "main.safetensors", Path(features) / "backbone.json"
+        for path in (head_path, info_path):
+            if not path.is_file():
+                raise SourceUnavailable(f"not available: {path} not found (run the TinyHead stages first)")
+        import torch
+
+        from thermbench.core.io import read_json
+        from thermbench.tinyhead.finetune import FrozenBackbone, load_backbone, load_head, predict
+
+        trained = read_json(info_path)
+        model, info = load_backbone(backbone_cfg, sapiens2_cfg, allow_download=False, teacher_dir=teacher)
+        if info["name"] != trained["name"]:
+            raise SourceUnavailable(f"not available: the head was trained on '{trained['name']}' features but "
+                                    f"params give the '{info['name']}' backbone (re-run the TinyHead stages)")
+        self.torch, self.predict = torch, predict
+        self.backbone = FrozenBackbone(model, backbone_cfg.feature_size)
+        self.head, self.fit = load_head(head_path)
+        self.input_px = int(trained["crop_size"])
+
+    def __call__(self, crop: np.ndarray):
+        feats = self.backbone(self.torch.from_numpy(crop)[None])
+        point = self.predict(self.head, feats, self.fit["stride"], self.fit["subpixel"])[0].numpy().astype(np.float64)
+        return point, point
+
+
 class ZeroShotPredictor:
     """A zero-shot adapter (`thermbench.zeroshot`: DWPose or Sapiens2) run top-down on the whole crop."""
 

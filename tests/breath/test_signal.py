@@ -90,3 +90,13 @@ def test_jitter_removes_the_true_motion():
     assert np.sqrt(stats["jitter_sq_sum"] / stats["jitter_n"]) == pytest.approx(2.0)  # steps of +-2 px
     fixed = bm.landmark_stats(np.tile(truth[0], (10, 1)), truth, usable)
     assert np.sqrt(fixed["jitter_sq_sum"] / fixed["jitter_n"]) == pytest.approx(np.sqrt(10.0))  # the face's motion
+
+
+def test_interpolated_track_fills_between_predictions_only():
+    from thermbench.breath.sources import interpolate_track
+
+    pts = np.full((7, 2), np.nan)
+    pts[1], pts[5] = [0.0, 10.0], [4.0, 2.0]
+    out = interpolate_track(pts)
+    assert np.isnan(out[0]).all() and np.isnan(out[6]).all()
+    assert out[3].tolist() == [2.0, 6.0]

@@ -37,6 +37,8 @@ class MediaPipeTrack:
 class StudentTrack:
     crop_scale: float = 1.25  # as the students' training crops: square landmark box x 1.25
     window_c: tuple[float, float] = (20.0, 40.0)  # as their training images (T-FAKE thermal encoding)
+    chunk: int = 8  # model frames per batch sharing one crop box
+    stride: int = 4  # the model runs on every stride-th frame, the track is interpolated in between (CPU budget)
 
 
 @dataclass
@@ -48,6 +50,8 @@ class ZeroShotTrack:
 @dataclass
 class TinyHeadTrack:
     crop_scale: float = 3.0  # the head trained on person crops (head and shoulders): a wide crop about the face
+    chunk: int = 8
+    stride: int = 4
 
 
 @dataclass
@@ -122,13 +126,15 @@ def _predictor_factory(source: str, cfg: TrackConfig, model_dir: Path | None, ze
         if model_dir is None:
             raise InputError("breath track: a student source needs --model <dir with model.safetensors>")
         student = src.StudentPredictor(model_dir)  # stateless: one instance serves every track
-        return (lambda: student), src.CropConfig(cfg.students.crop_scale, student.input_px, cfg.students.window_c)
+        return (lambda: student), src.CropConfig(cfg.students.crop_scale, student.input_px, cfg.students.window_c,
+                                                 cfg.students.chunk, cfg.students.stride)
     if source == "tinyhead":
         if tinyhead is None:
             raise InputError("breath track: the tinyhead source needs --heads, --features and --teacher")
         head = src.TinyHeadPredictor(tinyhead.heads, tinyhead.features, tinyhead.teacher, tinyhead.backbone,
                                      tinyhead.sapiens2)
-        return (lambda: head), src.CropConfig(cfg.tinyhead.crop_scale, head.input_px)
+        return (lambda: head), src.CropConfig(cfg.tinyhead.crop_scale, head.input_px, chunk=cfg.tinyhead.chunk,
+                                              stride=cfg.tinyhead.stride)
     if source in ("dwpose", "sapiens2"):
         adapter = src.zero_shot_adapter(source, zeroshot_cfg or {}, cfg.threads)
         zs = cfg.zeroshot

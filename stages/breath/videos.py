@@ -7,8 +7,8 @@ own recordings in `breath.real_dir` are checked with the format's reader and cop
 from pathlib import Path
 
 from thermbench.core import stage
+from thermbench.datasets.raw import make_videos
 from thermbench.datasets.synth.video import VideoConfig
-from thermbench.datasets.video import make_videos
 
 
 def main() -> None:

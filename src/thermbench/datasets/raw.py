@@ -1,4 +1,5 @@
-"""The raw stage's one call: a dataset's original on-disk format, synthesised offline or downloaded."""
+"""The raw stages' calls: a dataset's original on-disk format (or the breath videos), synthesised offline,
+downloaded, or copied from the user's recordings."""
 
 from __future__ import annotations
 
@@ -19,3 +20,18 @@ def make_raw(dataset: str, out: Path, source: str, seed: int, synth_cfg: dict, f
         fetch.fetch(dataset, out, fetch_cfg)
     else:
         raise InputError(f"params.yaml: data.source must be 'synthetic' or 'real', not '{source}'")
+
+
+def make_videos(out: str | Path, source: str, synth_cfg, seed: int, real_dir: str | Path) -> None:
+    """The benchmark's videos in `out`: rendered by the synthetic world (`source` synthetic, `synth_cfg` a
+    `synth.video.VideoConfig`), or the user's recordings in `real_dir` checked and copied (`source` real)."""
+    if source == "real":
+        from thermbench.datasets.video import import_real
+
+        import_real(real_dir, out)
+    elif source == "synthetic":
+        from thermbench.datasets.synth.video import write_videos
+
+        write_videos(Path(out), synth_cfg, seed)
+    else:
+        raise InputError(f"params.yaml: data.source '{source}' is not synthetic or real")

@@ -214,16 +214,3 @@ def _link_or_copy(src: str, dst: str) -> None:
         os.link(src, dst)
     except OSError:
         shutil.copy2(src, dst)
-
-
-def make_videos(out: str | Path, source: str, synth_cfg, seed: int, real_dir: str | Path) -> None:
-    """The benchmark's videos in `out`: rendered by the synthetic world (`source` synthetic, `synth_cfg` a
-    `synth.video.VideoConfig`), or the user's recordings in `real_dir` checked and copied (`source` real)."""
-    if source == "real":
-        import_real(real_dir, out)
-    elif source == "synthetic":
-        from thermbench.datasets.synth.video import write_videos
-
-        write_videos(Path(out), synth_cfg, seed)
-    else:
-        raise InputError(f"params.yaml: data.source '{source}' is not synthetic or real")

@@ -132,8 +132,9 @@ def _outputs(model: torch.nn.Module, x: torch.Tensor) -> list[np.ndarray]:
 
 
 def export_onnx(model: torch.nn.Module, path: str | Path, input_shape: tuple[int, ...], opset: int,
-                output_names: list[str] | None = None) -> dict:
-    """Export `model` (eval mode, fixed `input_shape`) to ONNX at `path`, atomically; return what was used."""
+                output_names: list[str] | None = None, dynamic_batch: bool = False) -> dict:
+    """Export `model` (eval mode, `input_shape`; its batch axis dynamic when asked) to ONNX at `path`, atomically;
+    return what was used."""
     model.eval()
     buf = io.BytesIO()
     with warnings.catch_warnings():
@@ -141,7 +142,9 @@ def export_onnx(model: torch.nn.Module, path: str | Path, input_shape: tuple[int
         warnings.simplefilter("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
         torch.onnx.export(model, (torch.zeros(input_shape),), buf, dynamo=False, opset_version=opset,
-                          input_names=[INPUT_NAME], output_names=output_names, do_constant_folding=True)
+                          input_names=[INPUT_NAME], output_names=output_names, do_constant_folding=True,
+                          dynamic_axes=({name: {0: "batch"} for name in [INPUT_NAME, *(output_names or [])]}
+                                        if dynamic_batch else None))
     atomic_write_bytes(path, buf.getvalue())
     return {"exporter": EXPORTER, "opset": opset, "input_name": INPUT_NAME, "input_shape": list(input_shape)}
 

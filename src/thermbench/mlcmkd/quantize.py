@@ -28,7 +28,8 @@ from thermbench.mlcmkd import evaluate as nme_eval
 from thermbench.mlcmkd.train import Split, load_split, to_input
 from thermbench.models.rtmpose import RTMPoseConfig
 
-SETTINGS = {"format": "QDQ", "per_channel": True, "weights": "int8", "activations": "uint8", "calibration": "MinMax"}
+SETTINGS = {"format": "QDQ", "per_channel": True, "weight_type": "int8", "activation_type": "uint8",
+            "calibration": "MinMax"}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -314,9 +314,10 @@ def table_markdown(archs: list[dict], checkpoints: list[dict], env: dict, source
     return "\n".join(lines) + "\n"
 
 
-def plot_fps_vs_params(archs: list[dict], env: dict, source_label: str):
+def plot_fps_vs_params(archs: list[dict], env: dict, source_label: str, series: list[dict] | None = None):
     """Fig. 4-shaped figure: throughput against parameter count (log scale), one series per runtime, one point per
-    architecture (`arch`, `params`, `input_size`, `*_fps`), all at the same input size."""
+    architecture (`arch`, `params`, `input_size`, `*_fps`), all at the same input size. `series`: further lines
+    ({"label", "marker", "params_m", "fps"}), e.g. detector + pose and int8."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullLocator
 
@@ -324,6 +325,8 @@ def plot_fps_vs_params(archs: list[dict], env: dict, source_label: str):
     params_m = [a["params"] / 1e6 for a in archs]
     for key, label, marker in (("onnxruntime", "ONNX Runtime CPU", "o"), ("torch", "PyTorch eager CPU", "s")):
         ax.plot(params_m, [a[f"{key}_fps"] for a in archs], marker=marker, linestyle="-", label=label)
+    for extra in series or []:
+        ax.plot(extra["params_m"], extra["fps"], marker=extra["marker"], linestyle="--", label=extra["label"])
     for x, a in zip(params_m, archs):
         ax.annotate(f"RTMPose-{a['arch']}", (x, a["onnxruntime_fps"]), textcoords="offset points", xytext=(5, 5),
                     fontsize=8)
@@ -332,7 +335,9 @@ def plot_fps_vs_params(archs: list[dict], env: dict, source_label: str):
     # Ticks at the models' own sizes: a log axis otherwise names only powers of ten (or "5×10^0" within one decade).
     ax.set_xticks(params_m, [f"{x:.2f}" for x in params_m])
     ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_ylim(0, 1.15 * max(max(a["onnxruntime_fps"], a["torch_fps"]) for a in archs))  # room for the labels
+    top = max(max(a["onnxruntime_fps"], a["torch_fps"]) for a in archs)
+    top = max([top] + [f for extra in series or [] for f in extra["fps"]])
+    ax.set_ylim(0, 1.15 * top)  # room for the labels
     ax.set_xlabel("Parameters (M, log scale)")
     ax.set_ylabel("Throughput (frames/s)")
     ax.set_title(f"Inference speed vs model size at the paper's {_size(archs[0]['input_size'])} input, batch 1 "

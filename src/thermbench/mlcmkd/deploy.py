@@ -28,7 +28,7 @@ from thermbench.core.onnx_session import cpu_session
 from thermbench.core.progress import progress
 from thermbench.mlcmkd import gemm, pipeline, quantize, speed
 from thermbench.models.rtmdet import RTMDet, build_rtmdet
-from thermbench.models.rtmpose import RTMPose, RTMPoseConfig, count_parameters
+from thermbench.models.rtmpose import RTMPoseConfig, count_parameters
 
 # MLCM-KD paper, Table II: RTMDet-nano + Ours-<arch> latency in ms on "Low CPU" (Intel Core i7-11700) and
 # "High CPU" (Intel Core i9-14900KF), as printed (the text names the processors).
@@ -52,24 +52,12 @@ class DeployConfig:
     scaling_architecture: str = "t"
 
 
-@dataclasses.dataclass(frozen=True)
-class Timing:
-    """What every timed row shares: untimed and timed runs, intra-op threads, ONNX opset and parity tolerances."""
-
-    warmup: int
-    repeats: int
-    threads: int
-    opset: int
-    atol: float
-    rtol: float
-
-
-def discover_students(models_dir: Path) -> list[str]:
-    """Every thermal RTMPose run under `models_dir` (a `config.json` with modality "thermal" beside the checkpoint),
-    sorted: the students (the RGB teacher is not one)."""
-    names = []
-    for cfg_path in sorted(Path(models_dir).glob(f"*/{speed.CHECKPOINT}")):
-        config = cfg_path.parent / "config.json"
+def thermal_students(models_dir: Path, names: list[str]) -> list[str]:
+    """Those of `names` (runs under `models_dir`) trained on thermal input (`config.json` modality "thermal"): the
+    students; the RGB teacher is not one. A run without a config.json is left out."""
+    students = []
+    for name in names:
+        config = Path(models_dir) / name / "config.json"
         if not config.is_file():
             continue
         try:
@@ -77,11 +65,11 @@ def discover_students(models_dir: Path) -> list[str]:
         except json.JSONDecodeError as err:
             raise InputError(f"{config}: not valid JSON ({err})") from None
         if modality == "thermal":
-            names.append(cfg_path.parent.name)
-    return names
+            students.append(name)
+    return students
 
 
-def detector_row(cfg: DeployConfig, onnx_path: Path, timing: Timing, seed: int) -> tuple[dict, dict, RTMDet]:
+def detector_row(cfg: DeployConfig, onnx_path: Path, timing: speed.Timing, seed: int) -> tuple[dict, dict, RTMDet]:
     """RTMDet at its input size with seeded weights: (params/MACs/parity, latency, the model)."""
     torch.manual_seed(seed)
     model = build_rtmdet(cfg.detector, cfg.detector_input_size).eval()
@@ -99,7 +87,7 @@ def detector_row(cfg: DeployConfig, onnx_path: Path, timing: Timing, seed: int) 
 
 
 def pipeline_rows(detector: RTMDet, detector_onnx: Path, archs: dict[str, RTMPoseConfig], scratch: Path,
-                  timing: Timing, seed: int) -> dict[str, dict]:
+                  timing: speed.Timing, seed: int) -> dict[str, dict]:
     """Detector + each architecture (seeded weights) end to end: {"RTMDet-nano + RTMPose-t": latency row}."""
     rows = {}
     for cfg in progress(list(archs.values()), desc="speed pipelines", unit="model"):
@@ -133,19 +121,20 @@ def measure_onnx_pair(fp32_onnx: Path, int8_onnx: Path, input_shape: tuple[int, 
     return result
 
 
-def _int8_pair(model: RTMPose, fp32_onnx: Path, int8_onnx: Path, images, timing: Timing) -> tuple[dict, dict]:
-    """Export (dynamic batch) and quantize `model`; time fp32 against int8 ONNX Runtime at batch 1, interleaved."""
-    shape = speed.batch1_shape(model.cfg)
-    speed.export_onnx(model, fp32_onnx, shape, timing.opset, speed.OUTPUT_NAMES, dynamic_batch=True)
+def _int8_pair(cfg: RTMPoseConfig, fp32_onnx: Path, int8_onnx: Path, images, timing: speed.Timing) -> tuple[
+        dict, dict]:
+    """Quantize `fp32_onnx`; time fp32 against int8 ONNX Runtime at batch 1, interleaved."""
+    shape = speed.batch1_shape(cfg)
     settings = quantize.quantize(fp32_onnx, int8_onnx, images)
     ops = quantize.int8_op_counts(int8_onnx)
     latency = measure_onnx_pair(fp32_onnx, int8_onnx, shape, timing.warmup, timing.repeats, timing.threads)
     return {**settings, **ops}, latency
 
 
-def int8_student_rows(models_dir: Path, names: list[str], onnx_dir: Path, scratch: Path, tfake: Path,
-                      charlotte: Path, cfg: quantize.Int8Config, timing: Timing) -> tuple[dict, dict]:
-    """Each student: int8 model to `onnx_dir/<name>.int8.onnx`; (numbers with the NME change, fp32/int8 latency)."""
+def int8_student_rows(models_dir: Path, names: list[str], onnx_dir: Path, tfake: Path, charlotte: Path,
+                      cfg: quantize.Int8Config, timing: speed.Timing) -> tuple[dict, dict]:
+    """Each student: its fp32 ONNX `onnx_dir/<name>.onnx` (dynamic batch, written by the checkpoint rows) quantized
+    to `onnx_dir/<name>.int8.onnx`; (numbers with the NME change, fp32/int8 latency)."""
     numbers, latencies = {}, {}
     calibration, tests = {}, {}  # per input size: loaded once
     for name in progress(names, desc="speed int8", unit="model"):
@@ -154,8 +143,10 @@ def int8_student_rows(models_dir: Path, names: list[str], onnx_dir: Path, scratc
         if size not in calibration:
             calibration[size] = quantize.calibration_images(tfake, size, cfg.calibration_crops)
             tests[size] = quantize.load_test_splits(tfake, charlotte, size)
-        fp32_onnx, int8_onnx = scratch / f"{name}.fp32.onnx", onnx_dir / f"{name}.int8.onnx"
-        settings, latencies[name] = _int8_pair(model, fp32_onnx, int8_onnx, calibration[size], timing)
+        fp32_onnx, int8_onnx = onnx_dir / f"{name}.onnx", onnx_dir / f"{name}.int8.onnx"
+        if not fp32_onnx.is_file():
+            raise InputError(f"{fp32_onnx}: fp32 ONNX model of {name} not found (the checkpoint rows write it)")
+        settings, latencies[name] = _int8_pair(model.cfg, fp32_onnx, int8_onnx, calibration[size], timing)
         scores = {kind: quantize.nme(quantize.OnnxPose(path, model.cfg, timing.threads), tests[size], cfg.batch_size)
                   for kind, path in (("fp32", fp32_onnx), ("int8", int8_onnx))}
         numbers[name] = {"arch": model.cfg.arch, "input_size": list(model.cfg.input_size), **settings,
@@ -165,14 +156,15 @@ def int8_student_rows(models_dir: Path, names: list[str], onnx_dir: Path, scratc
 
 
 def int8_architecture_rows(archs: dict[str, RTMPoseConfig], scratch: Path, tfake: Path, cfg: quantize.Int8Config,
-                           timing: Timing, seed: int) -> tuple[dict, dict]:
+                           timing: speed.Timing, seed: int) -> tuple[dict, dict]:
     """Architectures at the paper's size with seeded weights, calibrated on train crops at that size: timing only."""
     numbers, latencies = {}, {}
     for name, arch_cfg in progress(list(archs.items()), desc="speed int8 archs", unit="model"):
         images = quantize.calibration_images(tfake, arch_cfg.input_size[0], cfg.calibration_crops)
         model, stem = speed.fresh_model(arch_cfg, seed), scratch / f"arch-{arch_cfg.arch}"
-        settings, latencies[name] = _int8_pair(model, stem.with_suffix(".fp32.onnx"), stem.with_suffix(".int8.onnx"),
-                                               images, timing)
+        fp32_onnx = stem.with_suffix(".fp32.onnx")
+        speed.export_onnx(model, fp32_onnx, speed.batch1_shape(arch_cfg), timing.opset, speed.OUTPUT_NAMES)
+        settings, latencies[name] = _int8_pair(arch_cfg, fp32_onnx, stem.with_suffix(".int8.onnx"), images, timing)
         numbers[name] = {"arch": arch_cfg.arch, "input_size": list(arch_cfg.input_size), "weights": "seeded",
                          "params": count_parameters(model), **settings}
     return numbers, latencies
@@ -187,7 +179,7 @@ def limit_rows(gemm_row: dict, rows: dict[str, dict]) -> dict[str, dict]:
             for name, row in rows.items()}
 
 
-def scaling_rows(arch_cfg: RTMPoseConfig, scratch: Path, timing: Timing, seed: int) -> list[dict]:
+def scaling_rows(arch_cfg: RTMPoseConfig, scratch: Path, timing: speed.Timing, seed: int) -> list[dict]:
     """Thread scaling of one architecture (seeded weights) from 1 thread to every core of this machine."""
     model = speed.fresh_model(arch_cfg, seed)
     onnx_path = scratch / f"scaling-{arch_cfg.arch}.onnx"
@@ -325,11 +317,12 @@ def markdown(numbers: dict, timing: dict, source_label: str) -> str:
 
 
 def benchmark(cfg: DeployConfig, input_size: list[int], arch_rows: dict[str, dict], models_dir: Path,
-              onnx_dir: Path, tfake: Path, charlotte: Path, scratch: Path, timing: Timing,
-              seed: int) -> tuple[dict, dict]:
+              checkpoints: list[str], onnx_dir: Path, tfake: Path, charlotte: Path, scratch: Path,
+              timing: speed.Timing, seed: int) -> tuple[dict, dict]:
     """Every row of this module: (deterministic numbers, timings). `input_size`: the paper's pose input (W, H);
-    `arch_rows`: speed's architecture rows (complexity + latency) by name, for the limit table; the detector ONNX
-    and each student's int8 ONNX are written to `onnx_dir`, everything else to `scratch`."""
+    `arch_rows`: speed's architecture rows (complexity + latency) by name, for the limit table; `checkpoints`: the
+    runs whose fp32 ONNX is in `onnx_dir` (the thermal ones get int8 rows). The detector ONNX and each student's
+    int8 ONNX are written to `onnx_dir`, everything else to `scratch`."""
     gemm_row = gemm.gemm_throughput(cfg.gemm_size, timing.warmup, timing.repeats, threads=1, seed=seed)
     det_onnx = onnx_dir / f"rtmdet-{cfg.detector}.onnx"
     det_numbers, det_latency, detector = detector_row(cfg, det_onnx, timing, seed)
@@ -341,10 +334,12 @@ def benchmark(cfg: DeployConfig, input_size: list[int], arch_rows: dict[str, dic
         pipe_numbers[name] = {"arch": row["arch"], "pose_params": pose["params"], "pose_gmacs": pose["gmacs"],
                               "detector_params": det_numbers["params"], "detector_gmacs": det_numbers["gmacs"],
                               "gmacs": pose["gmacs"] + det_numbers["gmacs"]}
-    students, student_latency = int8_student_rows(models_dir, discover_students(models_dir), onnx_dir, scratch,
+    students, student_latency = int8_student_rows(models_dir, thermal_students(models_dir, checkpoints), onnx_dir,
                                                   tfake, charlotte, cfg.int8, timing)
-    int8_archs = speed.architecture_configs(list(cfg.int8_architectures), input_size)
-    archs8, arch8_latency = int8_architecture_rows(int8_archs, scratch, tfake, cfg.int8, timing, seed)
+    archs8, arch8_latency = {}, {}
+    if cfg.int8_architectures:
+        int8_archs = speed.architecture_configs(list(cfg.int8_architectures), input_size)
+        archs8, arch8_latency = int8_architecture_rows(int8_archs, scratch, tfake, cfg.int8, timing, seed)
     scaling_cfg = next(iter(speed.architecture_configs([cfg.scaling_architecture], input_size).items()))
     limit = limit_rows(gemm_row, {det_numbers["name"]: {**det_numbers, **det_latency},
                                   **{n: r for n, r in arch_rows.items()}})

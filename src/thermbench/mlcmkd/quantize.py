@@ -15,6 +15,7 @@ Settings, and why:
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -57,9 +58,15 @@ def calibration_images(tfake: Path, input_size: int, count: int) -> np.ndarray:
 
 def quantize(fp32_onnx: Path, int8_onnx: Path, images: np.ndarray, input_name: str = "input") -> dict:
     """Write the int8 (QDQ) model of `fp32_onnx` to `int8_onnx`, calibrated on `images` (uint8 crops)."""
-    quantize_static(str(fp32_onnx), str(int8_onnx), _Crops(images, input_name), quant_format=QuantFormat.QDQ,
-                    per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                    calibrate_method=CalibrationMethod.MinMax)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantizer logs a pre-processing advice per call; see the module doc for why not
+    try:
+        quantize_static(str(fp32_onnx), str(int8_onnx), _Crops(images, input_name), quant_format=QuantFormat.QDQ,
+                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod.MinMax)
+    finally:
+        root.setLevel(level)
     return {**SETTINGS, "calibration_crops": len(images)}
 
 

@@ -265,7 +265,7 @@ def test_stage_end_to_end(tmp_path):
     deploy_timing = json.loads((tmp_path / "metrics/timing/speed_deploy.json").read_text())
     assert deploy_timing["gemm_limit"]["n"] == 64 and deploy_timing["gemm_limit"]["gflops_per_s"] > 0
     assert deploy_timing["int8_students"]["mcl-t"]["int8_ms"] > 0
-    assert sorted(deploy_timing["limit"]) == ["RTMDet-nano", arch_s, arch_t]
+    assert sorted(deploy_timing["limit"]) == ["RTMDet-nano", "RTMDet-nano + RTMPose-t", arch_s, arch_t]
     assert [r["threads"] for r in deploy_timing["thread_scaling"]["rows"]] == list(range(1, (os.cpu_count() or 1) + 1))
     for out in ("plots/speed_table.md", "plots/speed_fps_vs_params.png", "plots/speed_fps_vs_params.svg"):
         assert (tmp_path / out).is_file(), out

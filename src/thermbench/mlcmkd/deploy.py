@@ -290,7 +290,8 @@ def markdown(numbers: dict, timing: dict, source_label: str) -> str:
         "",
         f"*Distance to the limit: single-thread fp32 GEMM (PyTorch, {limit['n']}×{limit['n']} matrices) "
         f"{limit['gflops_per_s']:.1f} GFLOP/s (median of {limit['repeats']}; best {limit['best_gflops_per_s']:.1f}). "
-        "Achieved = 2 × GMACs / median latency, batch 1, fp32:*",
+        "Achieved = 2 × GMACs / median latency, batch 1, fp32; a pipeline counts detector + pose MACs over its "
+        "whole frame time (pre-processing, crop and decoding included):*",
         "",
         "| Model | Input | GMACs | ONNX Runtime GFLOP/s (of GEMM) | PyTorch eager GFLOP/s (of GEMM) |",
         "|---|---|---:|---:|---:|",
@@ -341,8 +342,9 @@ def benchmark(cfg: DeployConfig, input_size: list[int], arch_rows: dict[str, dic
         int8_archs = speed.architecture_configs(list(cfg.int8_architectures), input_size)
         archs8, arch8_latency = int8_architecture_rows(int8_archs, scratch, tfake, cfg.int8, timing, seed)
     scaling_cfg = next(iter(speed.architecture_configs([cfg.scaling_architecture], input_size).items()))
-    limit = limit_rows(gemm_row, {det_numbers["name"]: {**det_numbers, **det_latency},
-                                  **{n: r for n, r in arch_rows.items()}})
+    limit = limit_rows(gemm_row, {det_numbers["name"]: {**det_numbers, **det_latency}, **arch_rows,
+                                  **{n: {**pipelines[n], "gmacs": pipe_numbers[n]["gmacs"],
+                                         "input_size": pipelines[n]["pose_input_size"]} for n in pipelines}})
     numbers = {"detector": det_numbers, "pipelines": pipe_numbers, "int8_students": students,
                "int8_architectures": archs8, "max_nme_rise": cfg.int8.max_nme_rise}
     timings = {"environment": {"cpu_int8_flags": cpu_int8_flags(), "threads": timing.threads},

@@ -2,7 +2,6 @@
 
 import dataclasses
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ import yaml
 
 from thermbench.core.io import InputError
 from thermbench.mlcmkd import speed
+from thermbench.mlcmkd.deploy import usable_cores
 from thermbench.models.rtmpose import build_rtmpose, count_parameters, save_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -266,7 +266,7 @@ def test_stage_end_to_end(tmp_path):
     assert deploy_timing["gemm_limit"]["n"] == 64 and deploy_timing["gemm_limit"]["gflops_per_s"] > 0
     assert deploy_timing["int8_students"]["mcl-t"]["int8_ms"] > 0
     assert sorted(deploy_timing["limit"]) == ["RTMDet-nano", "RTMDet-nano + RTMPose-t", arch_s, arch_t]
-    assert [r["threads"] for r in deploy_timing["thread_scaling"]["rows"]] == list(range(1, (os.cpu_count() or 1) + 1))
+    assert [r["threads"] for r in deploy_timing["thread_scaling"]["rows"]] == list(range(1, usable_cores() + 1))
     for out in ("plots/speed_table.md", "plots/speed_fps_vs_params.png", "plots/speed_fps_vs_params.svg"):
         assert (tmp_path / out).is_file(), out
     table = (tmp_path / "plots/speed_table.md").read_text()

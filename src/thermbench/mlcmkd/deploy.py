@@ -184,8 +184,13 @@ def scaling_rows(arch_cfg: RTMPoseConfig, scratch: Path, timing: speed.Timing, s
     model = speed.fresh_model(arch_cfg, seed)
     onnx_path = scratch / f"scaling-{arch_cfg.arch}.onnx"
     speed.export_onnx(model, onnx_path, speed.batch1_shape(arch_cfg), timing.opset, speed.OUTPUT_NAMES)
-    return gemm.thread_scaling(model, onnx_path, speed.batch1_shape(arch_cfg), os.cpu_count() or 1, timing.warmup,
+    return gemm.thread_scaling(model, onnx_path, speed.batch1_shape(arch_cfg), usable_cores(), timing.warmup,
                                timing.repeats)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, which a container may narrow), else the machine's count."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 INT8_FLAGS = ("avx2", "avx_vnni", "avx512f", "avx512_vnni", "avx512_bf16", "amx_int8", "amx_bf16")

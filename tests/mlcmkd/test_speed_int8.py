@@ -61,9 +61,14 @@ def test_quantized_model_runs_convolutions_in_int8(tiny_pose, tmp_path):
     images = np.random.default_rng(3).integers(0, 256, (4, 64, 64), dtype=np.uint8)
     settings = quantize.quantize(path, tmp_path / "t_int8.onnx", images)
     assert settings["calibration_crops"] == 4 and settings["format"] == "QDQ"
+    assert settings["float_head"] and settings["float_nodes"] > 0
     ops = quantize.int8_op_counts(tmp_path / "t_int8.onnx")
-    # RTMPose-t has 38 convolutions; without quant_pre_process ONNX Runtime fuses nearly all into QLinearConv.
+    # RTMPose-t has 38 convolutions; without quant_pre_process ONNX Runtime fuses nearly all into QLinearConv. Its 7
+    # matrix products (ScaleNorm's Linear, GAU uv/qk/Av/o, cls_x, cls_y) are all in the head, kept in float.
     assert ops["int8_conv"] >= 30 and ops["int8_conv"] + ops["float_conv"] == 38
+    assert (ops["int8_matmul"], ops["float_matmul"]) == (0, 7)
+    quantize.quantize(path, tmp_path / "t_all_int8.onnx", images, float_head=False)
+    assert quantize.int8_op_counts(tmp_path / "t_all_int8.onnx")["int8_matmul"] == 7
     wrapped = quantize.OnnxPose(tmp_path / "t_int8.onnx", model.cfg, threads=1)
     simcc_x, simcc_y = wrapped(torch.zeros(2, 3, 64, 64))
     assert simcc_x.shape == (2, 68, 128) and simcc_y.shape == (2, 68, 128)

@@ -230,7 +230,8 @@ def test_stage_end_to_end(tmp_path):
               "speed": {"models": [], "architectures": ["s", "t"], "input_size": [96, 96], "warmup": 0, "repeats": 1,
                         "threads": 1, "opset": 17, "atol": 1e-4, "rtol": 1e-3,
                         "deploy": {"detector_input_size": [64, 64], "pipeline_architectures": ["t"],
-                                   "int8": {"calibration_crops": 2}, "int8_architectures": [], "gemm_size": 64,
+                                   "int8": {"calibration_crops": 2, "repeats": 1}, "int8_architectures": [],
+                                   "gemm_size": 64,
                                    "scaling_architecture": "t"}}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     cmd = [sys.executable, str(ROOT / "stages/mlcmkd/speed.py"), "--models-dir", "data/models", "--tfake",

@@ -121,13 +121,13 @@ def measure_onnx_pair(fp32_onnx: Path, int8_onnx: Path, input_shape: tuple[int, 
     return result
 
 
-def _int8_pair(cfg: RTMPoseConfig, fp32_onnx: Path, int8_onnx: Path, images, float_head: bool,
+def _int8_pair(cfg: RTMPoseConfig, fp32_onnx: Path, int8_onnx: Path, images, int8: quantize.Int8Config,
                timing: speed.Timing) -> tuple[dict, dict]:
-    """Quantize `fp32_onnx`; time fp32 against int8 ONNX Runtime at batch 1, interleaved."""
+    """Quantize `fp32_onnx`; time fp32 against int8 ONNX Runtime at batch 1, interleaved, `int8.repeats` runs."""
     shape = speed.batch1_shape(cfg)
-    settings = quantize.quantize(fp32_onnx, int8_onnx, images, float_head=float_head)
+    settings = quantize.quantize(fp32_onnx, int8_onnx, images, float_head=int8.float_head)
     ops = quantize.int8_op_counts(int8_onnx)
-    latency = measure_onnx_pair(fp32_onnx, int8_onnx, shape, timing.warmup, timing.repeats, timing.threads)
+    latency = measure_onnx_pair(fp32_onnx, int8_onnx, shape, timing.warmup, int8.repeats, timing.threads)
     return {**settings, **ops}, latency
 
 
@@ -146,8 +146,7 @@ def int8_student_rows(models_dir: Path, names: list[str], onnx_dir: Path, tfake:
         fp32_onnx, int8_onnx = onnx_dir / f"{name}.onnx", onnx_dir / f"{name}.int8.onnx"
         if not fp32_onnx.is_file():
             raise InputError(f"{fp32_onnx}: fp32 ONNX model of {name} not found (the checkpoint rows write it)")
-        settings, latencies[name] = _int8_pair(model.cfg, fp32_onnx, int8_onnx, calibration[size], cfg.float_head,
-                                               timing)
+        settings, latencies[name] = _int8_pair(model.cfg, fp32_onnx, int8_onnx, calibration[size], cfg, timing)
         scores = {kind: quantize.nme(quantize.OnnxPose(path, model.cfg, timing.threads), tests[size], cfg.batch_size)
                   for kind, path in (("fp32", fp32_onnx), ("int8", int8_onnx))}
         numbers[name] = {"arch": model.cfg.arch, "input_size": list(model.cfg.input_size), **settings,
@@ -165,8 +164,8 @@ def int8_architecture_rows(archs: dict[str, RTMPoseConfig], scratch: Path, tfake
         model, stem = speed.fresh_model(arch_cfg, seed), scratch / f"arch-{arch_cfg.arch}"
         fp32_onnx = stem.with_suffix(".fp32.onnx")
         speed.export_onnx(model, fp32_onnx, speed.batch1_shape(arch_cfg), timing.opset, speed.OUTPUT_NAMES)
-        settings, latencies[name] = _int8_pair(arch_cfg, fp32_onnx, stem.with_suffix(".int8.onnx"), images,
-                                               cfg.float_head, timing)
+        settings, latencies[name] = _int8_pair(arch_cfg, fp32_onnx, stem.with_suffix(".int8.onnx"), images, cfg,
+                                               timing)
         numbers[name] = {"arch": arch_cfg.arch, "input_size": list(arch_cfg.input_size), "weights": "seeded",
                          "params": count_parameters(model), **settings}
     return numbers, latencies
@@ -275,7 +274,8 @@ def markdown(numbers: dict, timing: dict, source_label: str) -> str:
             f"calibration on {any_row['calibration_crops']} T-FAKE train crops"
             f"{'; the SimCC head after its 7x7 conv kept in float' if any_row['float_head'] else ''}), "
             "timed against the same model's fp32 "
-            f"ONNX (batch 1, interleaved). NME change on the tests against that fp32 model; deployable in int8 when "
+            f"ONNX (batch 1, interleaved, median of {timing['int8_repeats']}). NME change on the tests against "
+            "that fp32 model; deployable in int8 when "
             f"neither NME rises by more than {numbers['max_nme_rise']}. CPU int8 flags: "
             f"{', '.join(timing['environment']['cpu_int8_flags']) or 'unknown'}:*",
             "",
@@ -362,6 +362,7 @@ def benchmark(cfg: DeployConfig, input_size: list[int], arch_rows: dict[str, dic
     numbers = {"detector": det_numbers, "pipelines": pipe_numbers, "int8_students": students,
                "int8_architectures": archs8, "max_nme_rise": cfg.int8.max_nme_rise}
     timings = {"environment": {"cpu_int8_flags": cpu_int8_flags(), "threads": timing.threads},
+               "int8_repeats": cfg.int8.repeats,
                "gemm_limit": gemm_row, "detector": det_latency, "pipelines": pipelines,
                "int8_students": student_latency, "int8_architectures": arch8_latency, "limit": limit,
                "thread_scaling": {"name": scaling_cfg[0], "input_size": list(scaling_cfg[1].input_size),

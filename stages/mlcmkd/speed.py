@@ -1,27 +1,34 @@
-"""Stage speed: params, GFLOPs and CPU latency of the RTMPose sizes, and ONNX export, parity and CPU latency of
-every trained RTMPose checkpoint (paper Table II, Fig. 4).
+"""Stage speed: paper Table II and Fig. 4 on this CPU. The RTMPose sizes and every trained RTMPose checkpoint alone
+(params, GFLOPs, ONNX export and parity, latency), RTMDet-nano and detector + pose end to end, int8 students (speed-up
+and NME change on the T-FAKE and CHARLOTTE tests), and the distance to the single-thread fp32 GEMM limit.
 
-Deterministic numbers (params, FLOPs, ONNX agreement) go to the metrics file; wall-clock latencies, which depend on
-the machine, to the timing file (never gated).
+Deterministic numbers go to the metrics files; wall-clock numbers, which depend on the machine and its load, to the
+timing files (never gated).
 """
 
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.mlcmkd.speed import run_speed
+from thermbench.mlcmkd.benchmark import Outputs, SpeedConfig, run_speed
 
 
 def main() -> None:
     parser = stage.parser(__doc__)
     parser.add_argument("--models-dir", required=True, type=Path, help="data/models")
+    parser.add_argument("--tfake", required=True, type=Path, help="data/prepared/tfake (calibration, int8 NME)")
+    parser.add_argument("--charlotte", required=True, type=Path, help="data/prepared/charlotte (int8 NME)")
     parser.add_argument("--onnx-dir", required=True, type=Path, help="data/onnx")
     parser.add_argument("--metrics", required=True, type=Path, help="metrics/speed.json")
     parser.add_argument("--timing", required=True, type=Path, help="metrics/timing/speed.json")
+    parser.add_argument("--deploy-metrics", required=True, type=Path, help="metrics/speed/deploy.json")
+    parser.add_argument("--deploy-timing", required=True, type=Path, help="metrics/timing/speed_deploy.json")
     parser.add_argument("--table", required=True, type=Path, help="plots/speed_table.md")
     parser.add_argument("--figure", required=True, type=Path, help="plots/speed_fps_vs_params (.png and .svg)")
     args = parser.parse_args()
-    run_speed(args.models_dir, args.onnx_dir, args.metrics, args.timing, args.table, args.figure,
-              stage.value(args, "speed"), stage.value(args, "seed"), stage.value(args, "data.source"))
+    out = Outputs(args.onnx_dir, args.metrics, args.timing, args.deploy_metrics, args.deploy_timing, args.table,
+                  args.figure)
+    run_speed(stage.config(args, "speed", SpeedConfig), args.models_dir, args.tfake, args.charlotte, out,
+              stage.value(args, "seed"), stage.value(args, "data.source"))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import yaml
 
 from thermbench.core.io import InputError
 from thermbench.mlcmkd import speed
+from thermbench.mlcmkd.deploy import usable_cores
 from thermbench.models.rtmpose import build_rtmpose, count_parameters, save_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -199,17 +200,44 @@ def test_plot_fps_vs_params():
     assert [t.get_text() for t in ax.texts] == ["RTMPose-t", "RTMPose-x"]
 
 
+def _prepared(root: Path, rows: list[tuple[str, str]], extra: dict | None = None) -> None:
+    """A prepared dataset in the samples.csv contract: 64x64 gray crops, 68 keypoints each; `rows` (id, split)."""
+    import cv2
+    import pandas as pd
+
+    rng = np.random.default_rng(len(rows))
+    (root / "crops").mkdir(parents=True)
+    table = []
+    for sample_id, split in rows:
+        cv2.imwrite(str(root / f"crops/{sample_id}.png"), rng.integers(0, 256, (64, 64), dtype=np.uint8))
+        kpts = np.concatenate([rng.uniform(8, 56, (68, 2)), np.ones((68, 1))], axis=1).round(2).tolist()
+        table.append({"sample_id": sample_id, "split": split, "crop_path": f"crops/{sample_id}.png",
+                      "kpts": json.dumps(kpts), **(extra or {})})
+    pd.DataFrame(table).to_csv(root / "samples.csv", index=False)
+
+
 def test_stage_end_to_end(tmp_path):
-    # Two checkpoints of RTMPose-t trained at 64x64; the architecture list [s, t] (not what was trained, and not in
-    # size order) drives the architecture rows. The "paper" size here is 96x96 to stay fast.
+    # Two checkpoints of RTMPose-t trained at 64x64, one a thermal student (its config.json says so), one without a
+    # run config (no int8 row); the architecture list [s, t] (not what was trained, and not in size order) drives the
+    # architecture rows. The "paper" size here is 96x96 and the detector's 64x64, to stay fast.
     for name in ("mcl-t", "supervised-t"):
         save_model(lively_rtmpose_t(), tmp_path / f"data/models/{name}/model.safetensors")
+    (tmp_path / "data/models/mcl-t/config.json").write_text(json.dumps({"modality": "thermal"}))
+    _prepared(tmp_path / "data/prepared/tfake", [(f"tf{i}", "train" if i < 3 else "test") for i in range(5)])
+    _prepared(tmp_path / "data/prepared/charlotte", [(f"ch{i}", "test") for i in range(2)],
+              {"width_group": "mean", "view": "front"})
     params = {"seed": 0, "data": {"source": "synthetic"},
               "speed": {"models": [], "architectures": ["s", "t"], "input_size": [96, 96], "warmup": 0, "repeats": 1,
-                        "threads": 1, "opset": 17, "atol": 1e-4, "rtol": 1e-3}}
+                        "threads": 1, "opset": 17, "atol": 1e-4, "rtol": 1e-3,
+                        "deploy": {"detector_input_size": [64, 64], "pipeline_architectures": ["t"],
+                                   "int8": {"calibration_crops": 2, "repeats": 1}, "int8_architectures": [],
+                                   "gemm_size": 64,
+                                   "scaling_architecture": "t"}}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    cmd = [sys.executable, str(ROOT / "stages/mlcmkd/speed.py"), "--models-dir", "data/models", "--onnx-dir",
-           "data/onnx", "--metrics", "metrics/speed.json", "--timing", "metrics/timing/speed.json", "--table",
+    cmd = [sys.executable, str(ROOT / "stages/mlcmkd/speed.py"), "--models-dir", "data/models", "--tfake",
+           "data/prepared/tfake", "--charlotte", "data/prepared/charlotte", "--onnx-dir", "data/onnx", "--metrics",
+           "metrics/speed.json", "--timing", "metrics/timing/speed.json", "--deploy-metrics",
+           "metrics/speed/deploy.json", "--deploy-timing", "metrics/timing/speed_deploy.json", "--table",
            "plots/speed_table.md", "--figure", "plots/speed_fps_vs_params"]
     run = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
@@ -226,12 +254,30 @@ def test_stage_end_to_end(tmp_path):
     timing = json.loads((tmp_path / "metrics/timing/speed.json").read_text())
     assert timing["environment"]["threads"] == 1 and timing["checkpoints"]["mcl-t"]["repeats"] == 1
     assert sorted(timing["architectures"]) == [arch_s, arch_t] and timing["architectures"][arch_s]["torch_ms"] > 0
-    assert sorted(p.name for p in (tmp_path / "data/onnx").iterdir()) == ["mcl-t.onnx", "supervised-t.onnx"]
+    assert sorted(p.name for p in (tmp_path / "data/onnx").iterdir()) == [
+        "mcl-t.int8.onnx", "mcl-t.onnx", "rtmdet-nano.onnx", "supervised-t.onnx"]
+
+    deploy = json.loads((tmp_path / "metrics/speed/deploy.json").read_text())
+    assert deploy["detector"]["name"] == "RTMDet-nano" and deploy["detector"]["params"] == 994423
+    assert list(deploy["pipelines"]) == ["RTMDet-nano + RTMPose-t"] and list(deploy["int8_students"]) == ["mcl-t"]
+    student = deploy["int8_students"]["mcl-t"]
+    assert student["tfake_nme_rise"] == pytest.approx(student["tfake_nme_int8"] - student["tfake_nme_fp32"], abs=1e-5)
+    assert isinstance(student["deployable_int8"], bool) and student["calibration_crops"] == 2
+    deploy_timing = json.loads((tmp_path / "metrics/timing/speed_deploy.json").read_text())
+    assert deploy_timing["gemm_limit"]["n"] == 64 and deploy_timing["gemm_limit"]["gflops_per_s"] > 0
+    assert deploy_timing["int8_students"]["mcl-t"]["int8_ms"] > 0
+    assert sorted(deploy_timing["limit"]) == ["RTMDet-nano", "RTMDet-nano + RTMPose-t", arch_s, arch_t]
+    assert [r["threads"] for r in deploy_timing["thread_scaling"]["rows"]] == list(range(1, usable_cores() + 1))
     for out in ("plots/speed_table.md", "plots/speed_fps_vs_params.png", "plots/speed_fps_vs_params.svg"):
         assert (tmp_path / out).is_file(), out
-    rows = [line.split(" | ")[0] for line in (tmp_path / "plots/speed_table.md").read_text().splitlines()
+    table = (tmp_path / "plots/speed_table.md").read_text()
+    pose_alone, deployment = table.split("*Detector + pose end to end")
+    rows = [line.split(" | ")[0] for line in pose_alone.splitlines()
             if line.startswith("| ") and not line.startswith(("| Arch ", "| Method "))]
     assert rows == ["| RTMPose-s", "| RTMPose-t", "| mcl-t", "| supervised-t"]
+    for row in ("| RTMDet-nano alone |", "| RTMDet-nano + RTMPose-t |", "| mcl-t | RTMPose-t | 64×64 |",
+                "| RTMDet-nano | 64×64 |", "| 1 | "):
+        assert row in deployment, row
 
 
 def test_load_checkpoint_keeps_its_trained_size(tmp_path):

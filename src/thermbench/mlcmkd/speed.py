@@ -23,7 +23,6 @@ import io
 import json
 import platform
 import statistics
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -33,9 +32,8 @@ import numpy as np
 import onnxruntime as ort
 import torch
 from torch.utils.flop_counter import FlopCounterMode
-from tqdm import tqdm
 
-from thermbench.core.io import InputError, atomic_dir, atomic_write_bytes, write_json, write_text
+from thermbench.core.io import InputError, atomic_write_bytes
 from thermbench.core.onnx_session import cpu_session
 from thermbench.models.rtmpose import ARCHS, RTMPose, RTMPoseConfig, build_rtmpose, count_parameters, load_model
 
@@ -46,7 +44,7 @@ OUTPUT_NAMES = ["simcc_x", "simcc_y"]  # RTMPose.forward's (simcc_x, simcc_y)
 CHECKPOINT = "model.safetensors"  # + its sidecar model.safetensors.json, as rtmpose.save_model writes them
 
 
-def discover_checkpoints(models_dir: Path, names: list[str]) -> list[str]:
+def discover_checkpoints(models_dir: Path, names: list[str] | tuple[str, ...]) -> list[str]:
     """The listed model names (each must exist), or, for an empty list, every RTMPose checkpoint under
     `models_dir` in sorted order (other models there, such as Sapiens2 weights, have no such sidecar)."""
     if names:
@@ -134,8 +132,9 @@ def _outputs(model: torch.nn.Module, x: torch.Tensor) -> list[np.ndarray]:
 
 
 def export_onnx(model: torch.nn.Module, path: str | Path, input_shape: tuple[int, ...], opset: int,
-                output_names: list[str] | None = None) -> dict:
-    """Export `model` (eval mode, fixed `input_shape`) to ONNX at `path`, atomically; return what was used."""
+                output_names: list[str] | None = None, dynamic_batch: bool = False) -> dict:
+    """Export `model` (eval mode, `input_shape`; its batch axis dynamic when asked) to ONNX at `path`, atomically;
+    return what was used."""
     model.eval()
     buf = io.BytesIO()
     with warnings.catch_warnings():
@@ -143,7 +142,9 @@ def export_onnx(model: torch.nn.Module, path: str | Path, input_shape: tuple[int
         warnings.simplefilter("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
         torch.onnx.export(model, (torch.zeros(input_shape),), buf, dynamo=False, opset_version=opset,
-                          input_names=[INPUT_NAME], output_names=output_names, do_constant_folding=True)
+                          input_names=[INPUT_NAME], output_names=output_names, do_constant_folding=True,
+                          dynamic_axes=({name: {0: "batch"} for name in [INPUT_NAME, *(output_names or [])]}
+                                        if dynamic_batch else None))
     atomic_write_bytes(path, buf.getvalue())
     return {"exporter": EXPORTER, "opset": opset, "input_name": INPUT_NAME, "input_shape": list(input_shape)}
 
@@ -229,26 +230,38 @@ def measure_latency(model: torch.nn.Module, onnx_path: str | Path, input_shape: 
     return result
 
 
-def benchmark_checkpoint(model: RTMPose, onnx_path: Path, settings: dict, seed: int) -> tuple[dict, dict]:
-    """A trained checkpoint at its own input size: ONNX export to `onnx_path`, ONNX-vs-PyTorch check, complexity
-    and latency. `settings` is params.yaml's `speed` section. Returns (deterministic numbers, timing)."""
+@dataclasses.dataclass(frozen=True)
+class Timing:
+    """What every timed row shares: untimed and timed runs, intra-op threads, ONNX opset and parity tolerances."""
+
+    warmup: int
+    repeats: int
+    threads: int
+    opset: int
+    atol: float
+    rtol: float
+
+
+def benchmark_checkpoint(model: RTMPose, onnx_path: Path, timing: Timing, seed: int) -> tuple[dict, dict]:
+    """A trained checkpoint at its own input size: ONNX export to `onnx_path` (dynamic batch axis: the deployable
+    file, also the int8 quantizer's source), ONNX-vs-PyTorch check, complexity and batch-1 latency. Returns
+    (deterministic numbers, timing)."""
     shape = batch1_shape(model.cfg)
-    export = export_onnx(model, onnx_path, shape, settings["opset"], OUTPUT_NAMES)
-    max_diff = check_onnx_matches_torch(model, onnx_path, shape, settings["atol"], settings["rtol"], seed)
+    export = export_onnx(model, onnx_path, shape, timing.opset, OUTPUT_NAMES, dynamic_batch=True)
+    max_diff = check_onnx_matches_torch(model, onnx_path, shape, timing.atol, timing.rtol, seed)
     numbers = {**complexity(model.cfg), "onnx_opset": export["opset"], "onnx_max_abs_diff": max_diff,
-               "onnx_atol": settings["atol"], "onnx_rtol": settings["rtol"]}
-    return numbers, measure_latency(model, onnx_path, shape, settings["warmup"], settings["repeats"],
-                                    settings["threads"])
+               "onnx_atol": timing.atol, "onnx_rtol": timing.rtol}
+    return numbers, measure_latency(model, onnx_path, shape, timing.warmup, timing.repeats, timing.threads)
 
 
-def benchmark_architecture(cfg: RTMPoseConfig, scratch_onnx: Path, settings: dict, seed: int) -> tuple[dict, dict]:
+def benchmark_architecture(cfg: RTMPoseConfig, scratch_onnx: Path, timing: Timing, seed: int) -> tuple[dict, dict]:
     """An architecture at its input size with fresh weights (see module doc): complexity and latency; the ONNX
     file it times is scratch (its weights mean nothing). Returns (deterministic numbers, timing)."""
     model = fresh_model(cfg, seed)
     shape = batch1_shape(cfg)
-    export_onnx(model, scratch_onnx, shape, settings["opset"], OUTPUT_NAMES)
-    return complexity(cfg), measure_latency(model, scratch_onnx, shape, settings["warmup"], settings["repeats"],
-                                            settings["threads"])
+    export_onnx(model, scratch_onnx, shape, timing.opset, OUTPUT_NAMES)
+    return complexity(cfg), measure_latency(model, scratch_onnx, shape, timing.warmup, timing.repeats,
+                                            timing.threads)
 
 
 def environment(threads: int) -> dict:
@@ -313,9 +326,10 @@ def table_markdown(archs: list[dict], checkpoints: list[dict], env: dict, source
     return "\n".join(lines) + "\n"
 
 
-def plot_fps_vs_params(archs: list[dict], env: dict, source_label: str):
+def plot_fps_vs_params(archs: list[dict], env: dict, source_label: str, series: list[dict] | None = None):
     """Fig. 4-shaped figure: throughput against parameter count (log scale), one series per runtime, one point per
-    architecture (`arch`, `params`, `input_size`, `*_fps`), all at the same input size."""
+    architecture (`arch`, `params`, `input_size`, `*_fps`), all at the same input size. `series`: further lines
+    ({"label", "marker", "params_m", "fps"}), e.g. detector + pose and int8."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullLocator
 
@@ -323,6 +337,8 @@ def plot_fps_vs_params(archs: list[dict], env: dict, source_label: str):
     params_m = [a["params"] / 1e6 for a in archs]
     for key, label, marker in (("onnxruntime", "ONNX Runtime CPU", "o"), ("torch", "PyTorch eager CPU", "s")):
         ax.plot(params_m, [a[f"{key}_fps"] for a in archs], marker=marker, linestyle="-", label=label)
+    for extra in series or []:
+        ax.plot(extra["params_m"], extra["fps"], marker=extra["marker"], linestyle="--", label=extra["label"])
     for x, a in zip(params_m, archs):
         ax.annotate(f"RTMPose-{a['arch']}", (x, a["onnxruntime_fps"]), textcoords="offset points", xytext=(5, 5),
                     fontsize=8)
@@ -331,7 +347,9 @@ def plot_fps_vs_params(archs: list[dict], env: dict, source_label: str):
     # Ticks at the models' own sizes: a log axis otherwise names only powers of ten (or "5×10^0" within one decade).
     ax.set_xticks(params_m, [f"{x:.2f}" for x in params_m])
     ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_ylim(0, 1.15 * max(max(a["onnxruntime_fps"], a["torch_fps"]) for a in archs))  # room for the labels
+    top = max(max(a["onnxruntime_fps"], a["torch_fps"]) for a in archs)
+    top = max([top] + [f for extra in series or [] for f in extra["fps"]])
+    ax.set_ylim(0, 1.15 * top)  # room for the labels
     ax.set_xlabel("Parameters (M, log scale)")
     ax.set_ylabel("Throughput (frames/s)")
     ax.set_title(f"Inference speed vs model size at the paper's {_size(archs[0]['input_size'])} input, batch 1 "
@@ -341,42 +359,3 @@ def plot_fps_vs_params(archs: list[dict], env: dict, source_label: str):
     ax.legend()
     return fig
 
-
-def run_speed(models_dir: Path, onnx_dir: Path, metrics_path: Path, timing_path: Path, table_path: Path,
-              figure_stem: Path, cfg: dict, seed: int, source: str) -> None:
-    """Stage speed: params, GFLOPs and CPU latency of the RTMPose sizes at cfg['input_size'] (fresh seeded weights),
-    and ONNX export, parity and latency of every trained checkpoint at its own size (paper Table II, Fig. 4)."""
-    from thermbench.core.plots import data_label, save_figure
-
-    label = data_label(source)
-    torch.set_num_threads(cfg["threads"])
-    arch_configs = architecture_configs(cfg["architectures"], cfg["input_size"])
-    archs, checkpoints = {}, {}
-    timing = {"checkpoints": {}, "architectures": {}}
-    with atomic_dir(onnx_dir) as onnx_tmp, tempfile.TemporaryDirectory() as scratch:
-        for arch, arch_cfg in tqdm(arch_configs.items(), desc="speed architectures", unit="arch"):
-            archs[arch], timing["architectures"][arch] = benchmark_architecture(
-                arch_cfg, Path(scratch) / f"{arch_cfg.arch}.onnx", cfg, seed)
-        for name in tqdm(discover_checkpoints(models_dir, cfg["models"]), desc="speed checkpoints", unit="model"):
-            model = load_checkpoint(models_dir, name)
-            checkpoints[name], timing["checkpoints"][name] = benchmark_checkpoint(
-                model, onnx_tmp / f"{name}.onnx", cfg, seed)
-            # Names the checkpoint's architecture; where that has a row above, it must be the same network there.
-            paper_cfg = at_input_size(model.cfg, cfg["input_size"])
-            arch = architecture_name(paper_cfg)
-            if arch in arch_configs and arch_configs[arch] != paper_cfg:
-                raise InputError(f"{models_dir / name}: {arch} config differs from the benchmarked one "
-                                 f"({paper_cfg} vs {arch_configs[arch]})")
-            checkpoints[name]["architecture"] = arch
-
-    env = environment(cfg["threads"])
-    write_json(metrics_path, {"paper_input_size": cfg["input_size"], "checkpoints": checkpoints,
-                              "architectures": archs})
-    write_json(timing_path, {"environment": env, **timing})
-    arch_rows = [{**archs[a], **timing["architectures"][a]} for a in archs]
-    checkpoint_rows = [{"name": n, **checkpoints[n], **timing["checkpoints"][n]} for n in checkpoints]
-    write_text(table_path, table_markdown(arch_rows, checkpoint_rows, env, label))
-    save_figure(plot_fps_vs_params(arch_rows, env, label), figure_stem)
-    for r in arch_rows + checkpoint_rows:
-        print(f"{r.get('name', 'RTMPose-' + r['arch'])} at {r['input_size']}: {r['params'] / 1e6:.2f} M params, "
-              f"{r['gmacs']:.3f} GMACs, onnxruntime {r['onnxruntime_ms']:.1f} ms, torch {r['torch_ms']:.1f} ms")

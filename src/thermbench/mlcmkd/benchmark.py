@@ -1,0 +1,106 @@
+"""Stage speed (paper Table II, Fig. 4): the pose models alone (thermbench.mlcmkd.speed), and the detector, the
+detector + pose chain, the int8 students and the distance to the CPU's limit (thermbench.mlcmkd.deploy).
+
+Deterministic numbers (params, MACs, ONNX parity, int8 NME changes) go to the metrics files; wall-clock numbers,
+which depend on the machine and its load, to the timing files (never gated by the regression).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from pathlib import Path
+
+import torch
+
+from thermbench.core.io import InputError, atomic_dir, write_json, write_text
+from thermbench.core.plots import data_label, save_figure
+from thermbench.core.progress import progress
+from thermbench.mlcmkd import deploy, speed
+
+
+@dataclasses.dataclass(frozen=True)
+class SpeedConfig:
+    """params.yaml `speed`. `models`: names under the models directory ([] = every RTMPose checkpoint there);
+    `architectures`: RTMPose sizes timed at `input_size` (W, H) with seeded weights; timing and ONNX settings;
+    `deploy`: detector, int8 and limit rows."""
+
+    models: tuple[str, ...]
+    architectures: tuple[str, ...]
+    input_size: tuple[int, int]
+    warmup: int
+    repeats: int
+    threads: int
+    opset: int
+    atol: float
+    rtol: float
+    deploy: deploy.DeployConfig = deploy.DeployConfig()
+
+    @property
+    def timing(self) -> speed.Timing:
+        return speed.Timing(self.warmup, self.repeats, self.threads, self.opset, self.atol, self.rtol)
+
+
+@dataclasses.dataclass(frozen=True)
+class Outputs:
+    """Where the stage writes: ONNX models, metrics and timing files (pose alone; deploy rows), table, figure."""
+
+    onnx_dir: Path
+    metrics: Path
+    timing: Path
+    deploy_metrics: Path
+    deploy_timing: Path
+    table: Path
+    figure: Path
+
+
+def run_speed(cfg: SpeedConfig, models_dir: Path, tfake: Path, charlotte: Path, out: Outputs, seed: int,
+              source: str) -> None:
+    """The whole speed stage; see the module doc."""
+    label = data_label(source)
+    timing = cfg.timing
+    torch.set_num_threads(cfg.threads)
+    arch_configs = speed.architecture_configs(list(cfg.architectures), list(cfg.input_size))
+    archs, checkpoints = {}, {}
+    latency = {"checkpoints": {}, "architectures": {}}
+    with atomic_dir(out.onnx_dir) as onnx_tmp, tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        for arch, arch_cfg in progress(list(arch_configs.items()), desc="speed architectures", unit="arch"):
+            archs[arch], latency["architectures"][arch] = speed.benchmark_architecture(
+                arch_cfg, scratch / f"{arch_cfg.arch}.onnx", timing, seed)
+        for name in progress(speed.discover_checkpoints(models_dir, cfg.models), desc="speed checkpoints",
+                             unit="model"):
+            model = speed.load_checkpoint(models_dir, name)
+            checkpoints[name], latency["checkpoints"][name] = speed.benchmark_checkpoint(
+                model, onnx_tmp / f"{name}.onnx", timing, seed)
+            # Names the checkpoint's architecture; where that has a row above, it must be the same network there.
+            paper_cfg = speed.at_input_size(model.cfg, list(cfg.input_size))
+            arch = speed.architecture_name(paper_cfg)
+            if arch in arch_configs and arch_configs[arch] != paper_cfg:
+                raise InputError(f"{models_dir / name}: {arch} config differs from the benchmarked one "
+                                 f"({paper_cfg} vs {arch_configs[arch]})")
+            checkpoints[name]["architecture"] = arch
+        arch_rows = {a: {**archs[a], **latency["architectures"][a]} for a in archs}
+        deploy_numbers, deploy_timing = deploy.benchmark(cfg.deploy, list(cfg.input_size), arch_rows, models_dir,
+                                                         list(checkpoints), onnx_tmp, tfake, charlotte, scratch,
+                                                         timing, seed)
+
+    env = {**speed.environment(cfg.threads), "cpu_int8_flags": deploy.cpu_int8_flags()}
+    write_json(out.metrics, {"paper_input_size": list(cfg.input_size), "checkpoints": checkpoints,
+                             "architectures": archs})
+    write_json(out.timing, {"environment": env, **latency})
+    write_json(out.deploy_metrics, deploy_numbers)
+    write_json(out.deploy_timing, {**deploy_timing, "environment": env})
+    checkpoint_rows = [{"name": n, **checkpoints[n], **latency["checkpoints"][n]} for n in checkpoints]
+    write_text(out.table, speed.table_markdown(list(arch_rows.values()), checkpoint_rows, env, label)
+               + deploy.markdown(deploy_numbers, {**deploy_timing, "environment": env}, label))
+    save_figure(speed.plot_fps_vs_params(list(arch_rows.values()), env, label,
+                                         deploy.figure_series(deploy_numbers, deploy_timing)), out.figure)
+    for r in list(arch_rows.values()) + checkpoint_rows:
+        print(f"{r.get('name', 'RTMPose-' + r['arch'])} at {r['input_size']}: {r['params'] / 1e6:.2f} M params, "
+              f"{r['gmacs']:.3f} GMACs, onnxruntime {r['onnxruntime_ms']:.1f} ms, torch {r['torch_ms']:.1f} ms")
+    for name, row in deploy_numbers["int8_students"].items():
+        t = deploy_timing["int8_students"][name]
+        print(f"{name} int8: {t['int8_speedup']:.2f}x faster than fp32, NME rise T-FAKE {row['tfake_nme_rise']:+.4f}, "
+              f"CHARLOTTE {row['charlotte_nme_rise']:+.4f}, deployable {row['deployable_int8']}")
+    print(f"single-thread fp32 GEMM: {deploy_timing['gemm_limit']['best_gflops_per_s']:.1f} GFLOP/s (best run)")

@@ -1,0 +1,150 @@
+"""int8 students: ONNX Runtime static quantization (QDQ, per-channel weights) calibrated on train crops, and the NME
+change it costs on the T-FAKE-format and CHARLOTTE-format tests (scored with thermbench.mlcmkd.evaluate).
+
+Settings, and why:
+- QDQ format, per-channel int8 weights, uint8 activations, MinMax calibration. On x86 ONNX Runtime's int8 kernels
+  (MLAS) take uint8 activations with int8 weights (u8s8); int8 activations (s8s8) measured 1.7x *slower* than fp32
+  for RTMPose-t at 256x256 on this machine, u8s8 1.5x faster.
+- No `quant_pre_process` (ONNX shape inference + optimisation before quantization): on RTMPose-t it left 33 of the
+  38 convolutions unfused in float (ONNX Runtime fused only 5 DequantizeLinear -> Conv -> QuantizeLinear groups into
+  QLinearConv), against 32 QLinearConv plus QLinearSigmoid/QLinearMul for SiLU without it (checked on the
+  optimised graph ONNX Runtime writes out).
+- The SimCC head's token layers (everything after its 7x7 convolution: ScaleNorm + Linear, the GAU, the two
+  classifiers) stay in float by default (`float_head`). Quantized too, they cost the trained 96x96 supervised
+  students +0.005 (t) and +0.009 (s) T-FAKE NME; in float, +0.0002 and +0.0013, with every convolution still int8
+  (measured on this repository's synthetic data). They are a small part of the work (about 48 M of RTMPose-t's
+  570 M MACs at 256x256) and decide the argmax over 2x the input's pixels per axis.
+- The float model is exported with a dynamic batch axis so one file serves batched scoring and batch-1 timing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+from torch import nn
+
+from thermbench.core.onnx_session import cpu_session
+from thermbench.mlcmkd import evaluate as nme_eval
+from thermbench.mlcmkd.train import Split, load_split, to_input
+from thermbench.models.rtmpose import RTMPoseConfig
+
+SETTINGS = {"format": "QDQ", "per_channel": True, "weight_type": "int8", "activation_type": "uint8",
+            "calibration": "MinMax"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Int8Config:
+    """`calibration_crops`: T-FAKE train crops (thermal) the activation ranges are calibrated on; `max_nme_rise`: a
+    student is deployable in int8 when neither test NME rises by more than this; `batch_size`: scoring batch;
+    `float_head`: keep the SimCC head's token layers in float (see the module doc); `repeats`: timed runs of each
+    fp32/int8 pair (batch-1 runs of a few ms: many are cheap, and the speed-up is what the rows are for)."""
+
+    calibration_crops: int = 32
+    max_nme_rise: float = 0.005
+    batch_size: int = 16
+    float_head: bool = True
+    repeats: int = 30
+
+
+class _Crops(CalibrationDataReader):
+    def __init__(self, images: np.ndarray, input_name: str):
+        self._feeds = iter([{input_name: to_input(images[i:i + 1]).numpy()} for i in range(len(images))])
+
+    def get_next(self) -> dict | None:
+        return next(self._feeds, None)
+
+
+def calibration_images(tfake: Path, input_size: int, count: int) -> np.ndarray:
+    """The first `count` thermal T-FAKE train crops at `input_size` (the prepared split is already shuffled)."""
+    return load_split(tfake, "train", input_size, max_samples=count).images
+
+
+def head_token_nodes(onnx_path: Path) -> list[str]:
+    """Nodes of an exported RTMPose's SimCC head after its 7x7 convolution (`final_layer`); the exporter names nodes
+    by module path (`/head/gau/uv/MatMul`)."""
+    import onnx
+
+    return [n.name for n in onnx.load(str(onnx_path)).graph.node
+            if n.name.startswith("/head/") and not n.name.startswith("/head/final_layer")]
+
+
+def quantize(fp32_onnx: Path, int8_onnx: Path, images: np.ndarray, input_name: str = "input",
+             float_head: bool = True) -> dict:
+    """Write the int8 (QDQ) model of `fp32_onnx` to `int8_onnx`, calibrated on `images` (uint8 crops), with the
+    SimCC head's token layers left in float when `float_head`."""
+    excluded = head_token_nodes(fp32_onnx) if float_head else []
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantizer logs a pre-processing advice per call; see the module doc for why not
+    try:
+        quantize_static(str(fp32_onnx), str(int8_onnx), _Crops(images, input_name), quant_format=QuantFormat.QDQ,
+                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=excluded)
+    finally:
+        root.setLevel(level)
+    return {**SETTINGS, "calibration_crops": len(images), "float_head": float_head, "float_nodes": len(excluded)}
+
+
+def int8_op_counts(int8_onnx: Path) -> dict[str, int]:
+    """How many convolutions and matrix products ONNX Runtime runs in int8 vs float after its graph optimisation:
+    what the quantized model actually executes (a QDQ pair it cannot fuse leaves the op in float)."""
+    import onnx
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    optimised = Path(int8_onnx).with_suffix(".optimised.onnx")
+    options.optimized_model_filepath = str(optimised)
+    ort.InferenceSession(str(int8_onnx), options, providers=["CPUExecutionProvider"])
+    ops = [n.op_type for n in onnx.load(str(optimised)).graph.node]
+    optimised.unlink()
+    return {"int8_conv": ops.count("QLinearConv"), "float_conv": ops.count("Conv") + ops.count("FusedConv"),
+            "int8_matmul": ops.count("QLinearMatMul") + ops.count("MatMulIntegerToFloat"),
+            "float_matmul": ops.count("MatMul") + ops.count("FusedMatMul")}
+
+
+class OnnxPose(nn.Module):
+    """An ONNX pose model behind RTMPose's interface (`cfg`, forward -> (simcc_x, simcc_y) tensors), so that
+    thermbench.mlcmkd.evaluate scores it exactly as it scores the PyTorch model."""
+
+    def __init__(self, onnx_path: Path, cfg: RTMPoseConfig, threads: int):
+        super().__init__()
+        self.cfg = cfg
+        self.session = cpu_session(onnx_path, threads)
+        self.input_name = self.session.get_inputs()[0].name
+        # evaluate/train find the device from the parameters; an empty one says "cpu".
+        self.anchor = nn.Parameter(torch.empty(0), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        simcc_x, simcc_y = self.session.run(None, {self.input_name: x.numpy()})
+        return torch.from_numpy(simcc_x), torch.from_numpy(simcc_y)
+
+
+def load_test_splits(tfake: Path, charlotte: Path, input_size: int) -> tuple[Split, Split]:
+    """The T-FAKE test split (every point labelled) and the CHARLOTTE test split at `input_size`, as evaluate
+    loads them."""
+    return (load_split(tfake, "test", input_size, all_labelled=True), load_split(charlotte, "test", input_size))
+
+
+def nme(model: nn.Module, splits: tuple[Split, Split], batch_size: int) -> dict:
+    """T-FAKE NME-IO and CHARLOTTE Full NME-diag of `model` (evaluate's scoring, no CED curves)."""
+    tfake, charlotte = splits
+    pred, gt = nme_eval.crop_px(model, tfake, batch_size)
+    ch_pred, ch_gt = nme_eval.crop_px(model, charlotte, batch_size)
+    return {"tfake": nme_eval.evaluate_tfake(pred, gt)["nme"],
+            "charlotte": nme_eval.evaluate_charlotte(ch_pred, ch_gt, charlotte.visible, charlotte.meta)["full"]["nme"]}
+
+
+def nme_change(fp32: dict, int8: dict, max_rise: float) -> dict:
+    """Both NMEs, their rise under int8, and whether the student stays deployable (no rise above `max_rise`)."""
+    out = {}
+    for test in ("tfake", "charlotte"):
+        out[f"{test}_nme_fp32"], out[f"{test}_nme_int8"] = fp32[test], int8[test]
+        out[f"{test}_nme_rise"] = int8[test] - fp32[test]
+    out["deployable_int8"] = bool(max(out["tfake_nme_rise"], out["charlotte_nme_rise"]) <= max_rise)
+    return out

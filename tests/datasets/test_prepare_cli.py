@@ -18,7 +18,8 @@ FILES = {
     1: [[([30, 40, 50, 150], [50, 60, 5, 7])], [([60, 20, 40, 200], [75, 40, 5, 7])]],
     2: [[([20, 40, 80, 200], [50, 70, 5, 7]), ([120, 40, 40, 100], None)]],
 }
-CFG = {"n_train": 1, "n_val": 1, "n_test": 1, "box_scale": 1.25, "crop_size": 256}
+CFG = {"n_train": 1, "n_val": 1, "n_test": 1, "box_scale": 1.25, "crop_size": 256, "crop_geometry": "per_axis",
+       "split": "seeded", "split_seed": 7}
 
 
 def run_prepare(tmp_path, raw):

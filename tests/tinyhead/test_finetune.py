@@ -1,6 +1,7 @@
 """The head protocol (src/thermbench/head.py) on a tiny hand-built thermeval folder and a tiny random backbone."""
 
 import copy
+import dataclasses
 
 import cv2
 import numpy as np
@@ -51,6 +52,14 @@ def make_prepared(root, n=(6, 3, 4)):
 
 CFG = {"lr": 3e-3, "weight_decay": 1e-4, "epochs": 6, "batch_size": 4, "sigma": 1.0, "subpixel": False,
        "checkpoint": "best_val", "pck_thresholds": [3, 5, 10, 20]}
+
+
+def head_config(**overrides) -> H.HeadConfig:
+    backbone = H.BackboneConfig(name="teacher", fallback=None, teacher_input_px=(32, 32), teacher_stages=((1,),),
+                                feature_size=4, batch_size=4, device="cpu")
+    fields = {**CFG, "pck_thresholds": tuple(CFG["pck_thresholds"]), "seed": 0, "label_counts": (2,),
+              "curve_seeds": (0,), "threads": 1, "timing_crops": 2, "sweep_epochs": None, **overrides}
+    return H.HeadConfig(backbone=backbone, **fields)
 
 
 @pytest.fixture
@@ -118,11 +127,11 @@ def test_backbone_gets_no_gradient_and_is_unchanged_by_training(prepared, tmp_pa
 
 def test_teacher_backbone_at_crop_size_upsamples_stride32_to_16x16(tmp_path):
     save_model(build_rtmpose("t", input_size=(96, 96)), tmp_path / "model.safetensors")  # as the teacher stage
-    cfg = {"name": "sapiens2", "fallback": "teacher", "teacher_dir": str(tmp_path), "teacher_input_px": [256, 256],
-           "teacher_stages": [4]}
+    cfg = H.BackboneConfig(name="sapiens2", fallback="teacher", teacher_input_px=(256, 256), teacher_stages=(4,),
+                           feature_size=16, batch_size=1, device="cpu")
     sapiens2 = {"local_path": str(tmp_path / "absent.safetensors"), "repo_id": "facebook/sapiens2-pose-0.4b",
                 "filename": "sapiens2_0.4b_pose.safetensors", "arch": "0.4b"}
-    model, info = H.load_backbone(cfg, sapiens2, allow_download=False)
+    model, info = H.load_backbone(cfg, sapiens2, allow_download=False, teacher_dir=tmp_path)
     assert info["name"] == "teacher" and info["channels"] == 384 and "not available" in info["note"]
     assert (info["trained_px"], info["input_px"], info["stages"]) == ([96, 96], [256, 256], [4])
     assert info["candidates"] == [["stage4"]]
@@ -133,7 +142,7 @@ def test_teacher_backbone_at_crop_size_upsamples_stride32_to_16x16(tmp_path):
         direct = model.backbone(normalize_input(crops[:, None]))
     assert torch.allclose(feats, F.interpolate(direct, size=(16, 16), mode="bilinear", align_corners=False))
     with pytest.raises(InputError, match="fallback is empty"):
-        H.load_backbone({**cfg, "fallback": None}, sapiens2, allow_download=False)
+        H.load_backbone(dataclasses.replace(cfg, fallback=None), sapiens2, allow_download=False, teacher_dir=tmp_path)
 
 
 def test_teacher_features_resize_the_input_and_concatenate_stages():
@@ -175,7 +184,7 @@ def test_sapiens2_backbone_gives_16x16_at_256_without_resizing():
 def test_training_is_seeded_follows_cosine_and_fits_the_train_set(prepared, tmp_path):
     cached_features(prepared, tmp_path / "features")
     maps, index, info = H.load_features(tmp_path / "features")
-    cfg = H.train_config({**CFG, "epochs": 40}, info["crop_size"], info["feature_size"])
+    cfg = H.train_config(head_config(epochs=40), info["crop_size"], info["feature_size"])
     assert (cfg["heatmap_size"], cfg["stride"]) == (16, 2.0)  # 4x4 grid x4 upsample; 32 px / 16
     train_feats, train_points = H.split_data(maps["final"], index, "train")
     val_feats, val_points = H.split_data(maps["final"], index, "val")
@@ -198,7 +207,7 @@ def test_label_subsets_are_nested_and_checked():
 def test_best_val_checkpoint_is_the_first_epoch_with_the_lowest_val_error(prepared, tmp_path):
     cached_features(prepared, tmp_path / "features")
     maps, index, info = H.load_features(tmp_path / "features")
-    cfg = H.train_config({**CFG, "epochs": 12}, info["crop_size"], info["feature_size"])
+    cfg = H.train_config(head_config(epochs=12), info["crop_size"], info["feature_size"])
     (train_feats, train_points), (val_feats, val_points) = (H.split_data(maps["final"], index, s) for s in
                                                             ("train", "val"))
     head, history, best = H.train_head(train_feats, train_points, val_feats, val_points, cfg, seed=1)
@@ -242,11 +251,18 @@ def test_val_sweep_chooses_the_lowest_best_val_error_and_trains_the_curve_on_it(
     assert (runs["n2_s1"]["maps"], runs["n2_s1"]["n_labels"], runs["n6_s1"]["n_labels"]) == (["a"], 2, 6)
     assert calls[4:] == [(6, 2, 0), (6, 2, 1), (6, 6, 1)]  # the curve: chosen maps, 2 labels x 2 seeds, 6 x seed 1
 
+    epochs = []
+    monkeypatch.setattr(H, "train_head", lambda *a: (epochs.append(a[4]["epochs"]), fake_train(*a))[1])
+    runs, _ = H.fit_protocol(maps, index, {"epochs": 3}, seed=0, candidates=[["b"], ["c"]], label_counts=[6],
+                             curve_seeds=[0], sweep_epochs=2)
+    # a shorter sweep: both candidates for 2 epochs, then the chosen maps ("c": 4.0 < 7.0) for the full 3 as main
+    assert epochs == [2, 2, 3] and runs["main"]["maps"] == ["c"] and runs["n6_s0"] is runs["main"]
+
 
 def test_evaluate_reports_crop_and_frame_pixels(prepared, tmp_path):
     cached_features(prepared, tmp_path / "features")
     maps, index, info = H.load_features(tmp_path / "features")
-    cfg = {**H.train_config(CFG, CROP, 4), "maps": ["final"]}
+    cfg = {**H.train_config(head_config(), CROP, 4), "maps": ["final"]}
     head = H.TinyHead(6).eval()
     with torch.no_grad():  # a head whose heatmap is 0 everywhere: argmax picks cell (0, 0) -> crop point (0, 0)
         head.final.weight.zero_()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -32,6 +33,38 @@ from thermbench.zeroshot.common import WeightsUnavailable
 from thermbench.zeroshot.sapiens2 import resolve_weights
 
 SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    name: str                     # sapiens2 | teacher (the pipeline's RGB RTMPose teacher)
+    fallback: str | None          # used, with a one-line notice, when the Sapiens2 weights are absent; None = fail
+    teacher_input_px: tuple       # (w, h) crops are resized to before the teacher
+    teacher_stages: tuple         # candidate sets of CSPNeXt stages (1-4 = stride 4, 8, 16, 32), chosen on val
+    feature_size: int             # feature grid the head sees
+    batch_size: int               # feature extraction only
+    device: str                   # where the backbone runs (features, timing): cpu | cuda | cuda:N | mps
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    backbone: BackboneConfig
+    sigma: float                  # Gaussian target sigma, heatmap px
+    subpixel: bool                # log-parabola refinement of the argmax; False = the blog's plain argmax
+    checkpoint: str               # best_val (the blog: the epoch with the lowest val mean error) | last
+    sweep_epochs: int | None      # epochs per candidate in the val sweep over backbone maps; None = `epochs`
+    lr: float
+    weight_decay: float
+    epochs: int
+    batch_size: int
+    seed: int
+    label_counts: tuple           # learning curve over the number of labelled train crops
+    curve_seeds: tuple
+    pck_thresholds: tuple         # px
+    threads: int                  # torch threads for every head stage (timings are reported with it)
+    timing_crops: int             # test crops timed end to end (backbone + head), batch 1
+
+
 SAMPLE_COLUMNS = ("sample_id", "split", "crop_path", "nose_x", "nose_y", "box_w", "box_h")
 
 
@@ -120,30 +153,31 @@ class TeacherFeatures(nn.Module):
         return maps
 
 
-def load_backbone(cfg: dict, sapiens2_cfg: dict, allow_download: bool) -> tuple[nn.Module, dict]:
-    """The backbone `cfg["name"]` names, as (model, info); info says which one ran and why (kept with the features).
+def load_backbone(cfg: BackboneConfig, sapiens2_cfg: dict, allow_download: bool,
+                  teacher_dir: Path) -> tuple[nn.Module, dict]:
+    """The backbone `cfg.name` names, as (model, info); info says which one ran and why (kept with the features).
 
     Sapiens2 weights are found as the zero-shot stage finds them (`sapiens2_cfg` = params `zeroshot.sapiens2`); when
-    they are absent we say so in one line and use `cfg["fallback"]`.
+    they are absent we say so in one line and use `cfg.fallback`.
     """
-    name, info = cfg["name"], {"requested": cfg["name"]}
+    name, info = cfg.name, {"requested": cfg.name}
     if name == "sapiens2":
         try:
             weights = resolve_weights(sapiens2_cfg, allow_download)
         except WeightsUnavailable as err:
-            if not cfg.get("fallback"):
+            if not cfg.fallback:
                 raise InputError(f"Sapiens2 {err}; and head.backbone.fallback is empty") from None
-            info["note"] = f"Sapiens2 weights not available; fell back to the {cfg['fallback']} backbone"
+            info["note"] = f"Sapiens2 weights not available; fell back to the {cfg.fallback} backbone"
             print(f"{info['note']} ({err})", file=sys.stderr)
-            name = cfg["fallback"]
+            name = cfg.fallback
         else:
             model = load_sapiens2(weights, Sapiens2Config.from_arch(sapiens2_cfg["arch"]))
             return model, {**info, "name": "sapiens2", "arch": sapiens2_cfg["arch"], "channels": model.cfg.dim,
                            "candidates": [["final"]]}  # the blog's backbone(x)[0]: nothing to choose
     if name == "teacher":
-        teacher = load_teacher(cfg["teacher_dir"])
-        candidates = stage_candidates(cfg["teacher_stages"])
-        model = TeacherFeatures(teacher, cfg["teacher_input_px"], sorted(set().union(*candidates)))
+        teacher = load_teacher(teacher_dir)
+        candidates = stage_candidates(cfg.teacher_stages)
+        model = TeacherFeatures(teacher, list(cfg.teacher_input_px), sorted(set().union(*candidates)))
         return model, {**info, "name": "teacher", "arch": teacher.cfg.arch, "channels": model.channels,
                        "trained_px": list(teacher.cfg.input_size), "input_px": list(model.input_px),
                        "stages": list(model.stages),
@@ -245,12 +279,14 @@ def load_features(feature_dir: str | Path) -> tuple[dict[str, torch.Tensor], pd.
 # ---------------------------------------------------------------- training
 
 
-def train_config(params: dict, crop_size: int, feature_size: int) -> dict:
+def train_config(cfg: HeadConfig, crop_size: int, feature_size: int) -> dict:
     """The `head` params `train_head` needs plus the heatmap geometry: TinyHead upsamples x4, so a 16 x 16 grid on a
-    256 px crop gives a 64 x 64 heatmap with a stride of 4 crop px."""
-    keys = ("lr", "weight_decay", "epochs", "batch_size", "sigma", "subpixel", "checkpoint", "pck_thresholds")
+    256 px crop gives a 64 x 64 heatmap with a stride of 4 crop px. A plain dict: it is stored beside each head."""
     heatmap_size = HEATMAP_UPSAMPLE * feature_size
-    return {**{k: params[k] for k in keys}, "heatmap_size": heatmap_size, "stride": crop_size / heatmap_size}
+    return {"lr": cfg.lr, "weight_decay": cfg.weight_decay, "epochs": cfg.epochs, "batch_size": cfg.batch_size,
+            "sigma": cfg.sigma, "subpixel": cfg.subpixel, "checkpoint": cfg.checkpoint,
+            "pck_thresholds": list(cfg.pck_thresholds), "heatmap_size": heatmap_size,
+            "stride": crop_size / heatmap_size}
 
 
 def split_data(features: torch.Tensor, index: pd.DataFrame, split: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -273,32 +309,38 @@ def map_label(names) -> str:
 
 
 def fit_protocol(maps: dict[str, torch.Tensor], index: pd.DataFrame, cfg: dict, seed: int, candidates,
-                 label_counts, curve_seeds) -> tuple[dict[str, dict], list[dict]]:
+                 label_counts, curve_seeds, sweep_epochs: int | None = None) -> tuple[dict[str, dict], list[dict]]:
     """The val sweep over backbone maps, the blog's head ("main") and the learning-curve heads ("n<labels>_s<seed>").
 
-    One head per candidate set of maps is trained on every train label with `seed`; the candidate with the lowest
-    best-epoch validation mean error (crop px; the first on a tie) is chosen, and its head is the main run, so the
-    test crops never take part in the choice. The learning-curve heads use the chosen maps; the run with every label
-    and the main seed is the main run itself. Each run: {"head", "history", "best_epoch", "maps", "n_labels", "seed",
-    "seconds"}; the sweep: one row per candidate.
+    One head per candidate set of maps is trained on every train label with `seed` (for `sweep_epochs`, with the
+    cosine schedule over them; None = the full recipe); the candidate with the lowest best-epoch validation mean
+    error (crop px; the first on a tie) is chosen, so the test crops never take part in the choice. The main run is
+    the chosen candidate's sweep head when the sweep ran the full recipe, else a full-recipe head on the chosen maps.
+    The learning-curve heads use the chosen maps; the run with every label and the main seed is the main run itself.
+    Each run: {"head", "history", "best_epoch", "maps", "n_labels", "seed", "seconds"}; the sweep: one row per
+    candidate.
     """
     if not label_counts or not curve_seeds:
         raise InputError("params.yaml: head.label_counts and head.curve_seeds must each list at least one value")
     if not candidates:
         raise InputError("params.yaml: head.backbone.teacher_stages must list at least one candidate")
 
-    def fit(names, rows, run_seed) -> dict:
+    def fit(names, rows, run_seed, run_cfg=cfg) -> dict:
         feats = select_features(maps, names)
         train_feats, train_points = split_data(feats, index, "train")
         val_feats, val_points = split_data(feats, index, "val")
         start = time.perf_counter()
-        head, history, best = train_head(train_feats[rows], train_points[rows], val_feats, val_points, cfg, run_seed)
+        head, history, best = train_head(train_feats[rows], train_points[rows], val_feats, val_points, run_cfg,
+                                         run_seed)
         return {"head": head, "history": history, "best_epoch": best, "maps": list(names), "n_labels": len(rows),
                 "seed": run_seed, "seconds": time.perf_counter() - start}
 
     n_train = int((index["split"] == "train").sum())
     everything = np.arange(n_train)
-    fitted = [fit(names, everything, seed) for names in progress(candidates, desc="val sweep", unit="candidate")]
+    short = sweep_epochs is not None and sweep_epochs != cfg["epochs"]
+    sweep_cfg = {**cfg, "epochs": sweep_epochs} if short else cfg
+    fitted = [fit(names, everything, seed, sweep_cfg)
+              for names in progress(candidates, desc="val sweep", unit="candidate")]
     sweep = []
     for run in fitted:
         best = run["history"][run["best_epoch"]]
@@ -309,7 +351,7 @@ def fit_protocol(maps: dict[str, torch.Tensor], index: pd.DataFrame, cfg: dict, 
     chosen = min(range(len(fitted)), key=lambda i: sweep[i]["best_val_mean_px"])
     for i, row in enumerate(sweep):
         row["chosen"] = i == chosen
-    runs = {"main": fitted[chosen]}
+    runs = {"main": fit(fitted[chosen]["maps"], everything, seed) if short else fitted[chosen]}
     curve = [(n, s) for n in label_counts for s in curve_seeds]
     for n, s in progress(curve, desc="label curve", unit="run"):
         same_as_main = n == n_train and s == seed

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from thermbench.core.io import InputError, read_json
-from thermbench.core.plots import data_label, plt
-from thermbench.tinyhead.finetune import descent_phases
+from thermbench.core.io import InputError, atomic_dir, read_json, write_text
+from thermbench.core.plots import data_label, plt, save_figure
+from thermbench.tinyhead.finetune import descent_phases, load_samples, read_crops
 
 UNITS = ("crop_px", "frame_px")
 UNIT_NAMES = {"crop_px": "crop px", "frame_px": "frame px"}
@@ -253,3 +253,51 @@ def label_curve_figure(curve: pd.DataFrame, source: str, threshold: int = 10) ->
     left.legend(fontsize=7)
     fig.suptitle(f"How little supervision does the head need? [{data_label(source)}]")
     return fig
+
+
+N_EXAMPLES = 6  # the blog's predictions figure
+
+
+def write_report(metrics_path: Path, timing: Path, train_timing: Path, features: Path, sweep_path: Path,
+                 zeroshot_dir: Path, zeroshot_timing: Path, curve_path: Path, labels: Path, predictions: Path,
+                 prepared: Path, out: Path, source: str, thresholds: list) -> None:
+    """The blog's part-2 table (zero-shot crop-protocol columns beside the head and the blog's own head), the layer
+    choice made on val, the convergence check read from the validation error curve, figures, and the notes on where
+    the blog's code and text differ."""
+    metrics = read_json(metrics_path)
+    zeroshot, missing_note = zeroshot_columns(zeroshot_dir, zeroshot_timing)
+    for path in (curve_path, labels, predictions, sweep_path, features / "backbone.json"):
+        if not path.is_file():
+            raise InputError(f"{path}: not found (run head_features / head_train / head_eval)")
+    backbone = read_json(features / "backbone.json")
+    history, curve, sweep = pd.read_csv(curve_path), pd.read_csv(labels), pd.read_csv(sweep_path)
+    table = pd.read_csv(predictions).head(N_EXAMPLES)
+    crop_paths = load_samples(prepared).set_index("sample_id").loc[table["sample_id"], "crop_path"]
+    crops = list(read_crops(prepared, crop_paths).numpy())
+    head = {**metrics, "best_val_epoch": metrics["val"]["best_epoch"],
+            "best_val_mean_px": metrics["val"]["best_mean_crop_px"]}
+    chosen = sweep[sweep["chosen"]].iloc[0]["maps"].split("+")
+
+    lines = [f"# TinyHead on a frozen {backbone['name']} backbone, ThermEval crop protocol ({data_label(source)})",
+             ""]
+    if "note" in backbone:
+        lines += [backbone["note"] + ".", ""]
+    lines += [backbone_text(backbone, chosen, head["trainable_params"]), "", sweep_text(sweep), ""]
+    lines += [comparison_table(head, read_json(timing), read_json(train_timing), zeroshot, thresholds),
+              *([missing_note, ""] if missing_note else []),
+              f"Reference column: the blog's own head on the real ThermEval-D ({BLOG_SOURCE}). Our columns run on "
+              f"{data_label(source).lower()} data, so the two are not the same test.", "",
+              "Frame px: crop errors scaled back per axis by the crop window (box_w, box_h) / crop size.", "",
+              "## Training curve", "",
+              f"Checkpoint: the epoch with the lowest validation mean error, epoch {head['best_val_epoch']} (from 0) "
+              f"at {head['best_val_mean_px']:.2f} crop px, as the blog's script keeps. "
+              + convergence_text(history), "", "![training](training.png)", "",
+              "## How little supervision do we need?", "", learning_curve_table(curve), "",
+              "![labels](labels.png)", "", "## Predictions", "", "![predictions](predictions.png)", "",
+              "## Notes", "", BLOG_NOTES]
+    with atomic_dir(out) as tmp:
+        write_text(tmp / "report.md", "\n".join(lines))
+        save_figure(training_figure(history, head["best_val_epoch"], source), tmp / "training")
+        save_figure(label_curve_figure(curve, source), tmp / "labels")
+        save_figure(predictions_figure(crops, table, source), tmp / "predictions")
+    print(f"report -> {out / 'report.md'}")

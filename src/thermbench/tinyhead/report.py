@@ -285,8 +285,8 @@ def write_report(metrics_path: Path, timing: Path, train_timing: Path, features:
     lines += [backbone_text(backbone, chosen, head["trainable_params"]), "", sweep_text(sweep), ""]
     lines += [comparison_table(head, read_json(timing), read_json(train_timing), zeroshot, thresholds),
               *([missing_note, ""] if missing_note else []),
-              f"Reference column: the blog's own head on the real ThermEval-D ({BLOG_SOURCE}). Our columns run on "
-              f"{data_label(source).lower()} data, so the two are not the same test.", "",
+              f"Reference column: the blog's own head on the real ThermEval-D ({BLOG_SOURCE}). The other columns ran "
+              f"on {data_label(source)}, so the two are not the same test.", "",
               "Frame px: crop errors scaled back per axis by the crop window (box_w, box_h) / crop size.", "",
               "## Training curve", "",
               f"Checkpoint: the epoch with the lowest validation mean error, epoch {head['best_val_epoch']} (from 0) "

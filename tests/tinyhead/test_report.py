@@ -53,6 +53,8 @@ def test_convergence_text_reads_the_validation_error_curve():
     flat_loss = np.ones(120)  # the loss is not what is read
     text = R.convergence_text(pd.DataFrame({"val_mean_px": two, "val_loss": flat_loss}))
     assert text.startswith("Two-stage convergence shows up") and "2 phases" in text and "validation mean error" in text
+    three = two * np.exp(-np.clip(epochs - 79, 0, 10) * 0.1)
+    assert R.convergence_text(pd.DataFrame({"val_mean_px": three})).startswith("More than two stages")
     one = 100 * np.exp(-np.clip(epochs, 0, 10) * 0.3)
     assert R.convergence_text(pd.DataFrame({"val_mean_px": one, "val_loss": two})).startswith(
         "No two-stage convergence")

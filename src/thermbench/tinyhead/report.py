@@ -176,8 +176,10 @@ def convergence_text(history: pd.DataFrame) -> str:
     spans = ", ".join(f"epochs {p['first_epoch']}-{p['last_epoch']} ({100 * p['share']:.0f}% of the log-error fall)"
                       for p in phases)
     curve = "the validation mean error (crop px, the curve the blog plots)"
-    if len(phases) >= 2:
-        return f"Two-stage convergence shows up: {curve} falls fastest in {len(phases)} phases, {spans}."
+    if len(phases) == 2:
+        return f"Two-stage convergence shows up: {curve} falls fastest in 2 phases, {spans}."
+    if len(phases) > 2:
+        return f"More than two stages: {curve} falls fastest in {len(phases)} separate phases, {spans}."
     if len(phases) == 1:
         return f"No two-stage convergence: {curve} has a single fast descent, {spans}."
     return f"No phase of fast descent was found in {curve}."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -110,8 +111,9 @@ def evaluate_heads(features_dir: Path, models: Path, prepared: Path, teacher: Pa
     write_text(labels, curve.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
     write_text(predictions, table.to_csv(index=False, float_format="%.4f", lineterminator="\n"))
 
-    chosen = BackboneConfig(**{**cfg.backbone.__dict__, "teacher_stages": (
-        tuple(int(m.removeprefix("stage")) for m in fit["maps"]),)}) if backbone["name"] == "teacher" else cfg.backbone
+    chosen = cfg.backbone  # timing runs the backbone only as far as the chosen maps need
+    if backbone["name"] == "teacher":
+        chosen = dataclasses.replace(chosen, teacher_stages=(tuple(int(m.removeprefix("stage")) for m in fit["maps"]),))
     model, info = load_backbone(chosen, sapiens2_cfg, allow_download=False, teacher_dir=teacher)
     if info["name"] != backbone["name"]:
         raise InputError(f"{features_dir}: features come from '{backbone['name']}' but params now give "

@@ -1,4 +1,5 @@
-"""Stage report_zeroshot: the blog's part-1 table, PCK curves, detection bars and a qualitative grid -> plots/."""
+"""Stage report_zeroshot: zero-shot tables (split 2; the blog's parts 1 and 3 with its reference rows), PCK curves,
+detection bars and a qualitative grid -> plots/."""
 
 from pathlib import Path
 
@@ -11,9 +12,14 @@ def main() -> None:
     parser.add_argument("--metrics", type=Path, required=True, help="metrics/zeroshot")
     parser.add_argument("--predictions", type=Path, required=True, help="data/predictions/zeroshot")
     parser.add_argument("--raw", type=Path, required=True, help="data/raw/thermeval")
+    parser.add_argument("--blog-part1", type=Path, required=True, help="metrics/zeroshot_blog/part1.json")
+    parser.add_argument("--blog-part3", type=Path, required=True, help="metrics/zeroshot_blog/part3.json")
+    parser.add_argument("--blog-part1-timing", type=Path, required=True, help="metrics/timing/zeroshot_blog/part1.json")
+    parser.add_argument("--blog-part3-timing", type=Path, required=True, help="metrics/timing/zeroshot_blog/part3.json")
     parser.add_argument("--out", type=Path, required=True, help="plots")
     args = parser.parse_args()
-    write_report(args.metrics, args.predictions, args.raw, args.out, stage.config(args, "zeroshot", ZeroshotConfig))
+    write_report(args.metrics, args.predictions, args.raw, args.out, stage.config(args, "zeroshot", ZeroshotConfig),
+                 (args.blog_part1, args.blog_part3), (args.blog_part1_timing, args.blog_part3_timing))
 
 
 if __name__ == "__main__":

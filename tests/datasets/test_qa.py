@@ -1,5 +1,6 @@
 """QA helpers on hand-built inputs (no MediaPipe needed)."""
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -81,3 +82,20 @@ def test_summaries_and_figure_on_a_tiny_world(tmp_path):
     assert "SYNTHETIC data" in fig._suptitle.get_text()
     image_axes = [ax for ax in fig.axes if ax.get_xlabel() == "x (px)"]
     assert len(image_axes) == 8 and all(ax.get_ylabel() == "y (px)" for ax in image_axes)
+
+
+def test_dlib_oracle_scores_its_own_landmarks_and_misses_a_blank_render(tmp_path):
+    from matplotlib import cbook
+
+    from thermbench.zeroshot.dlib68 import Dlib68
+
+    bgr = cv2.resize(cv2.imread(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)), (256, 300))
+    lm = Dlib68("hog", 0).predict(bgr).keypoints[0]
+    for name, image, points in (("000000", bgr, lm), ("000001", np.zeros_like(bgr), lm)):
+        cv2.imwrite(str(tmp_path / f"{name}.png"), image)
+        np.savetxt(tmp_path / f"{name}_ldmks.txt", np.vstack([points, points[:2]]))
+    table = pd.DataFrame({"id": ["000000", "000001"], "rgb_detected": [True, False], "nme_io": [0.02, np.nan]})
+    out = qa.dlib_oracle(tmp_path, table, max_images=2)
+    assert out["images"] == 2 and out["dlib_hog"]["rgb_detection_rate"] == 0.5
+    assert out["dlib_hog"]["nme_io_median"] < 1e-3            # its own points, refound on the same image
+    assert out["mediapipe_same_images"] == {"rgb_detection_rate": 0.5, "nme_io_median": 0.02, "nme_io_mean": 0.02}

@@ -1,6 +1,7 @@
 """ThermEval zero-shot protocol: hand-built frames/samples, a scripted adapter, hand-computed numbers; and the stage."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -131,7 +132,7 @@ def test_stage_mediapipe_runs_for_real(thermeval, tmp_path):
 def test_stage_without_weights_writes_status_only(thermeval, tmp_path):
     raw, prepared = thermeval
     env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
-           "TORCH_HOME": str(tmp_path / "th")}
+           "TORCH_HOME": str(tmp_path / "th"), "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
     for model in ("sapiens2", "dwpose"):
         proc, out = _stage(model, tmp_path, raw, prepared, env)
         assert proc.returncode == 0, proc.stderr

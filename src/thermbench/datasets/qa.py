@@ -16,12 +16,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from thermbench.core.io import InputError, read_json, write_json
 from thermbench.core.keypoints import load_schema, map_points
 from thermbench.core.metrics import interocular_distance, nme
 from thermbench.core.plots import save_figure
+from thermbench.core.progress import progress
 from thermbench.datasets.common import read_image
 from thermbench.datasets.synth.tfake import THERMAL_DIR
 from thermbench.datasets.synth.thermal import decode_window
@@ -35,6 +35,7 @@ class QAConfig:
     min_face_px: float         # minimum face width
     detection_confidence: float
     examples: int              # per row of the example figure
+    oracle_max_images: int = 100   # renders of the selection also checked with dlib (HOG + 68-pt predictor)
 
 
 REGIONS = ("canthi", "nose_tip", "forehead", "cheeks", "lips")
@@ -135,7 +136,7 @@ def run(raw: Path, cfg: QAConfig) -> tuple[dict, pd.DataFrame]:
     face = MediaPipeFace(cfg.detection_confidence)
     rows = []
     try:
-        for item in tqdm(chosen.itertuples(), total=len(chosen), desc="qa", leave=False):
+        for item in progress(chosen.itertuples(), "qa", total=len(chosen), unit="img"):
             lm = read_landmarks(raw / f"{item.id}_ldmks.txt")[:68]
             rgb = cv2.cvtColor(read_image(raw / f"{item.id}.png", cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
             gray = read_image(raw / THERMAL_DIR / f"{item.id}.png", cv2.IMREAD_GRAYSCALE)
@@ -191,6 +192,39 @@ def charlotte_summary(raw: Path) -> dict:
             "median_width_px": float(meta["image_width"].median())}
 
 
+def dlib_oracle(raw: Path, table: pd.DataFrame, max_images: int, upsample: int = 0) -> dict:
+    """An independent oracle beside MediaPipe (whose base mesh the synthetic faces share): dlib's HOG face detector
+    and 68-point iBUG 300-W predictor on the first `max_images` RGB renders of the QA selection (`table` from run).
+    A render counts as detected when a face box's centre falls inside the generator's landmark box; NME-IO is over
+    the 68 points, on detected renders only. MediaPipe's numbers on the same renders sit beside it."""
+    from thermbench.zeroshot.dlib68 import Dlib68
+
+    model = Dlib68("hog", upsample)
+    subset = table.head(max_images)
+    detected, errors = [], []
+    for item in progress(subset.itertuples(), "qa dlib", total=len(subset), unit="img"):
+        lm = read_landmarks(raw / f"{item.id}_ldmks.txt")[:68]
+        bgr = read_image(raw / f"{item.id}.png", cv2.IMREAD_COLOR)
+        boxes, _ = model.detect(bgr)
+        centres = boxes[:, :2] + boxes[:, 2:] / 2
+        inside = np.all((centres >= lm.min(0)) & (centres <= lm.max(0)), axis=1)
+        detected.append(bool(inside.any()))
+        if inside.any():
+            pred = model.landmarks(bgr, boxes[np.argmax(inside)])
+            errors.append(float(nme(pred[None], lm[None], None, interocular_distance(lm[None]))[0]))
+    mp_nme = subset["nme_io"].to_numpy(dtype=float)
+    return {
+        "images": len(subset),
+        "dlib_hog": {"rgb_detection_rate": float(np.mean(detected)) if detected else float("nan"),
+                     "nme_io_median": float(np.median(errors)) if errors else float("nan"),
+                     "nme_io_mean": float(np.mean(errors)) if errors else float("nan")},
+        "mediapipe_same_images": {
+            "rgb_detection_rate": float(subset["rgb_detected"].mean()) if len(subset) else float("nan"),
+            "nme_io_median": float(np.nanmedian(mp_nme)) if np.isfinite(mp_nme).any() else float("nan"),
+            "nme_io_mean": float(np.nanmean(mp_nme)) if np.isfinite(mp_nme).any() else float("nan")},
+    }
+
+
 def measure(raw_tfake: Path, raw_thermeval: Path, raw_charlotte: Path, metrics_path: Path, figure_stem: Path,
             cfg: QAConfig, source: str) -> None:
     """The qa stage: QA metrics JSON and the example figure; on real data, a status line saying why there is none."""
@@ -202,10 +236,13 @@ def measure(raw_tfake: Path, raw_thermeval: Path, raw_charlotte: Path, metrics_p
         write_json(metrics_path, {"status": reason})
         save_figure(qa_plots.not_applicable_figure(reason), figure_stem)
         return
-    metrics, _ = run(raw_tfake, cfg)
+    metrics, table = run(raw_tfake, cfg)
+    metrics["oracle"] = dlib_oracle(raw_tfake, table, cfg.oracle_max_images)
     metrics["datasets"] = {"thermeval": thermeval_summary(raw_thermeval), "charlotte": charlotte_summary(raw_charlotte)}
     write_json(metrics_path, metrics)
     save_figure(qa_plots.examples_figure(raw_tfake, raw_thermeval, raw_charlotte, cfg.examples), figure_stem)
     print(f"rgb detection {metrics['rgb_detection_rate']:.3f}, NME-IO median {metrics['nme_io_median']:.4f}, "
           f"thermal order {metrics['thermal_order_rate']:.3f}, "
-          f"thermal detection {metrics['thermal_detection_rate']:.3f}")
+          f"thermal detection {metrics['thermal_detection_rate']:.3f}; dlib oracle on "
+          f"{metrics['oracle']['images']}: detection {metrics['oracle']['dlib_hog']['rgb_detection_rate']:.3f}, "
+          f"NME-IO median {metrics['oracle']['dlib_hog']['nme_io_median']:.4f}")

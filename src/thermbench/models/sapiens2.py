@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -226,3 +228,58 @@ def load_sapiens2(path: str | Path, cfg: Sapiens2Config) -> Sapiens2:
         state[periods] = RopeEmbedding(cfg.dim // cfg.heads, cfg.rope_base, cfg.rope_dtype).periods
     model.load_state_dict(state, strict=True, assign=True)
     return model.float().eval()
+
+
+# --- decoding: the official UDPHeatmap codec (facts/sapiens2.md §3) ---
+
+BLUR_KERNEL = 11  # UDPHeatmap blur_kernel_size of the keypoints308 configs
+
+
+def heatmap_argmax(heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(K, H, W) -> integer peak locations (K, 2) as (x, y) heatmap px, and the peak values (K,)."""
+    k, _, w = heatmaps.shape
+    flat = heatmaps.reshape(k, -1)
+    idx = flat.argmax(axis=1)
+    return np.stack([idx % w, idx // w], axis=1).astype(np.float64), flat.max(axis=1)
+
+
+def blur_heatmaps(heatmaps: np.ndarray, kernel: int = BLUR_KERNEL) -> np.ndarray:
+    """Gaussian blur of each map (zero border of kernel//2, cv2 sigma from ksize), rescaled to keep its maximum."""
+    border = (kernel - 1) // 2
+    out = np.empty_like(heatmaps, dtype=np.float32)
+    for k, heat in enumerate(heatmaps.astype(np.float32)):
+        padded = np.pad(heat, border)
+        blurred = cv2.GaussianBlur(padded, (kernel, kernel), 0)[border:-border, border:-border]
+        peak = blurred.max()
+        out[k] = blurred * (heat.max() / peak) if peak != 0 else blurred
+    return out
+
+
+def refine_dark_udp(keypoints: np.ndarray, heatmaps: np.ndarray, kernel: int = BLUR_KERNEL) -> np.ndarray:
+    """DARK-UDP sub-pixel refinement of integer peaks (K, 2) on heatmaps (K, H, W), as mmpose's
+    `refine_keypoints_dark_udp`: blur, clip to [1e-3, 50], log, then one Newton step with central differences."""
+    k, h, w = heatmaps.shape
+    logs = np.log(np.clip(blur_heatmaps(heatmaps, kernel), 1e-3, 50.0)).astype(np.float64)
+    padded = np.pad(logs, ((0, 0), (1, 1), (1, 1)), mode="edge")
+    x = keypoints[:, 0].astype(int) + 1
+    y = keypoints[:, 1].astype(int) + 1
+    ch = np.arange(k)
+
+    def at(dx: int, dy: int) -> np.ndarray:
+        return padded[ch, y + dy, x + dx]
+
+    centre = at(0, 0)
+    grad = np.stack([0.5 * (at(1, 0) - at(-1, 0)), 0.5 * (at(0, 1) - at(0, -1))], axis=1)
+    dxx = at(1, 0) - 2 * centre + at(-1, 0)
+    dyy = at(0, 1) - 2 * centre + at(0, -1)
+    dxy = 0.5 * (at(1, 1) - at(1, 0) - at(0, 1) + 2 * centre - at(-1, 0) - at(0, -1) + at(-1, -1))
+    hessian = np.stack([np.stack([dxx, dxy], -1), np.stack([dxy, dyy], -1)], axis=1)
+    step = np.einsum("kij,kj->ki", np.linalg.inv(hessian + np.finfo(np.float32).eps * np.eye(2)), grad)
+    return keypoints.astype(np.float64) - step
+
+
+def decode_udp(heatmaps: np.ndarray, refine: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """UDPHeatmap decode to heatmap px: argmax, then DARK-UDP refinement (the official decoder) unless `refine` is
+    False. Returns (K, 2) locations and (K,) scores (the raw maxima)."""
+    xy, scores = heatmap_argmax(heatmaps)
+    return (refine_dark_udp(xy, heatmaps) if refine else xy), scores

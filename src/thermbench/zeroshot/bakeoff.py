@@ -13,12 +13,12 @@ import torch
 from thermbench.core.io import read_csv, read_json, write_json, write_text
 from thermbench.core.plots import save_figure
 from thermbench.datasets.common import read_image
+from thermbench.zeroshot import blog_report, report
 from thermbench.zeroshot import evaluate as ev
-from thermbench.zeroshot import report
 from thermbench.zeroshot.common import WeightsUnavailable
 
-MODELS = ("mediapipe", "dwpose", "sapiens2")
-REPORT_ORDER = ("dwpose", "sapiens2", "mediapipe")  # the blog's part-1 order
+MODELS = ("mediapipe", "dwpose", "sapiens2", "dlib68")
+REPORT_ORDER = ("dwpose", "sapiens2", "mediapipe", "dlib68")  # the blog's part-1 order, then dlib-68
 
 
 @dataclass(frozen=True)
@@ -29,11 +29,13 @@ class ZeroshotConfig:
     offset_fit_split: str        # split the convention offset is fitted on
     limit: int                   # frames/crops per split, 0 = all
     threads: int                 # CPU threads for every runtime (recorded with timings)
+    device: str                  # torch device of Sapiens2 (cpu | cuda | cuda:N)
     qualitative_n: int
     qualitative_upscale: int
     mediapipe: dict              # each adapter's own settings (see its from_params)
     dwpose: dict
     sapiens2: dict
+    dlib: dict
 
 
 @dataclass(frozen=True)
@@ -51,9 +53,13 @@ def build(model: str, cfg: ZeroshotConfig, allow_download: bool):
         from thermbench.zeroshot.dwpose import DWPose
 
         return DWPose.from_params(cfg.dwpose, allow_download, cfg.threads)
+    if model == "dlib68":
+        from thermbench.zeroshot.dlib68 import Dlib68
+
+        return Dlib68(cfg.dlib["detector"], int(cfg.dlib["upsample"]))
     from thermbench.zeroshot.sapiens2 import Sapiens2Pose
 
-    return Sapiens2Pose.from_params(cfg.sapiens2, allow_download)
+    return Sapiens2Pose.from_params(cfg.sapiens2, allow_download, cfg.device)
 
 
 def predict(model: str, prepared: Path, raw: Path, predictions: Path, metrics: Path, timing: Path,
@@ -96,12 +102,16 @@ def predict(model: str, prepared: Path, raw: Path, predictions: Path, metrics: P
                         "median_ms_per_frame": 1000 * statistics.median(seconds)}, ndigits=2)
 
 
-def write_report(metrics_dir: Path, predictions_dir: Path, raw: Path, out: Path, cfg: ZeroshotConfig) -> None:
-    """Table (blog part-1 shape), PCK curves (CSV + figure), detection bars and a qualitative grid."""
+def write_report(metrics_dir: Path, predictions_dir: Path, raw: Path, out: Path, cfg: ZeroshotConfig,
+                 blog_metrics: tuple[Path, Path], blog_timing: tuple[Path, Path]) -> None:
+    """Table (blog part-1 shape) followed by the blog's protocols (parts 1 and 3, `blog_metrics` / `blog_timing`)
+    with the blog's reference rows, PCK curves (CSV + figure), detection bars and a qualitative grid."""
     thresholds = list(cfg.pck_thresholds_px)
     results = {m: read_json(metrics_dir / f"{m}.json") for m in REPORT_ORDER}
     source = results[REPORT_ORDER[0]]["data"]
-    write_text(out / "zeroshot_table.md", report.table(results, thresholds, cfg.match_cap_px))
+    (part1, part3), (time1, time3) = ([read_json(p) for p in paths] for paths in (blog_metrics, blog_timing))
+    write_text(out / "zeroshot_table.md", report.table(results, thresholds, cfg.match_cap_px) + "\n"
+               + blog_report.blog_sections(part1, time1, part3, time3, thresholds))
     fig, rows = report.pck_curves(results, thresholds)
     save_figure(fig, out / "zeroshot_pck")
     write_text(out / "zeroshot_pck.csv", pd.DataFrame(rows, columns=["protocol", "model", "threshold_px", "pck"])

@@ -10,16 +10,15 @@ person box is the only per-subject scale), fitted on one split and added to the 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from thermbench.core import crops, metrics
 from thermbench.core.io import InputError
+from thermbench.core.progress import progress
 from thermbench.datasets.common import read_image
 
 FRAME_COLUMNS = ("image_file", "split", "noses")
@@ -38,7 +37,7 @@ def select(table: pd.DataFrame, split: str, limit: int, path: Path) -> pd.DataFr
 def run_full_frame(adapter, frames: pd.DataFrame, raw: Path) -> tuple[list[dict], list[float]]:
     """One record per frame: GT noses and the model's nose centres (frame px); plus seconds per frame."""
     records, seconds = [], []
-    for row in tqdm(frames.itertuples(), total=len(frames), desc="full frame", file=sys.stderr, disable=None):
+    for row in progress(frames.itertuples(), "full frame", total=len(frames), unit="frame"):
         image = read_image(raw / row.image_file)
         start = time.perf_counter()
         pred = adapter.predict(image)
@@ -57,7 +56,7 @@ def person_box(row, box_scale: float) -> list[float]:
 def run_crops(adapter, samples: pd.DataFrame, raw: Path, box_scale: float) -> list[dict]:
     """One record per sample: GT nose, the model's nose on the given Person box (None if it found none), crop box."""
     records = []
-    for row in tqdm(samples.itertuples(), total=len(samples), desc="crops", file=sys.stderr, disable=None):
+    for row in progress(samples.itertuples(), "crops", total=len(samples), unit="crop"):
         pred = adapter.predict(read_image(raw / row.image_file), boxes=[person_box(row, box_scale)])
         records.append({"sample_id": row.sample_id, "split": row.split,
                         "gt": [row.frame_nose_x, row.frame_nose_y],
@@ -67,9 +66,13 @@ def run_crops(adapter, samples: pd.DataFrame, raw: Path, box_scale: float) -> li
 
 
 def full_frame_metrics(records: list[dict], cap: float, thresholds) -> dict:
+    """nose_summary over all GT noses, plus frame/prediction counts and precision = matched / predictions."""
     errors = [metrics.matched_errors(r["gt"], r["pred"], cap) for r in records]
-    out = metrics.nose_summary(np.concatenate(errors) if errors else np.zeros(0), thresholds)
-    out.update(n_frames=len(records), n_predictions=sum(len(r["pred"]) for r in records))
+    errors = np.concatenate(errors) if errors else np.zeros(0)
+    out = metrics.nose_summary(errors, thresholds)
+    n_pred = sum(len(r["pred"]) for r in records)
+    out.update(n_frames=len(records), n_predictions=n_pred,
+               precision=float(np.isfinite(errors).sum() / n_pred) if n_pred else float("nan"))
     return out
 
 

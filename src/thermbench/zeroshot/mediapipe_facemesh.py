@@ -3,6 +3,9 @@
 Full frame: face detection + 478-point mesh for up to `max_num_faces` faces. Crop protocol: each person box is padded
 x1.25 and resampled to the 256x256 crop the data contract defines, FaceMesh runs on that crop (one face), and the
 points are mapped back to frame pixels.
+
+Pixel centres: MediaPipe's normalised landmarks times the image size are continuous coordinates (pixel i covers
+[i, i+1)), the project's convention, so no shift is applied.
 """
 
 from __future__ import annotations
@@ -20,16 +23,24 @@ class MediaPipeFaceMesh:
     schema = "mediapipe478_nose"
     num_keypoints = 478
 
-    def __init__(self, max_num_faces: int = 3, min_detection_confidence: float = 0.5):
+    def __init__(self, max_num_faces: int = 3, min_detection_confidence: float = 0.5, nose: str = "anatomical"):
         from mediapipe.python.solutions.face_mesh import FaceMesh
 
+        self.nose = nose
         kwargs = dict(static_image_mode=True, refine_landmarks=True, min_detection_confidence=min_detection_confidence)
         self.frame_mesh = FaceMesh(max_num_faces=max_num_faces, **kwargs)
         self.crop_mesh = FaceMesh(max_num_faces=1, **kwargs)
 
     @classmethod
-    def from_params(cls, cfg: dict) -> "MediaPipeFaceMesh":
-        return cls(cfg["max_num_faces"], cfg["min_detection_confidence"])
+    def from_params(cls, cfg: dict, max_num_faces: int | None = None, nose: str = "anatomical"
+                    ) -> "MediaPipeFaceMesh":
+        """`max_num_faces` overrides the configured count (the blog's part 1 uses 1)."""
+        faces = cfg["max_num_faces"] if max_num_faces is None else max_num_faces
+        return cls(faces, cfg["min_detection_confidence"], nose)
+
+    def frame_landmarks(self, image: np.ndarray) -> np.ndarray:
+        """(F, 478, 2) faces found in the whole image, in its pixels."""
+        return self._landmarks(self.frame_mesh, image)
 
     @staticmethod
     def _landmarks(mesh, image: np.ndarray) -> np.ndarray:
@@ -52,4 +63,4 @@ class MediaPipeFaceMesh:
                 found += [crops.to_frame(f, box, CROP_SIZE) for f in face]
             kpts = np.asarray(found, dtype=np.float64).reshape(-1, 478, 2)
         # FaceMesh reports no per-landmark confidence.
-        return with_noses(kpts, np.full(kpts.shape[:2], np.nan), self.schema)
+        return with_noses(kpts, np.full(kpts.shape[:2], np.nan), self.schema, self.nose)

@@ -10,7 +10,8 @@ import numpy as np
 
 from thermbench.core.plots import data_label, plt
 
-NAMES = {"mediapipe": "MediaPipe FaceMesh", "dwpose": "DWPose (rtmlib)", "sapiens2": "Sapiens2-0.4B"}
+NAMES = {"mediapipe": "MediaPipe FaceMesh", "dwpose": "DWPose (rtmlib)", "sapiens2": "Sapiens2-0.4B",
+         "dlib68": "dlib-68 (HOG)"}
 PROTOCOLS = (  # (metrics key, unit key, label)
     ("full_frame", None, "Full frame, multi-person (frame px)"),
     ("crop", "frame_px", "GT Person box given (frame px)"),

@@ -1,9 +1,13 @@
-"""Sapiens2 top-down 308-keypoint pose on person boxes: UDP affine crop -> network -> heatmap argmax -> frame px.
+"""Sapiens2 top-down 308-keypoint pose on person boxes: UDP affine crop -> network -> UDP heatmap decode -> frame px.
 
 Pre- and post-processing follow the official demo (facts/sapiens2.md §3-4): box x1.25, aspect fixed to the input's
-w/h, UDP warp, RGB ImageNet normalisation on the 0..255 scale; decoding is the heatmap argmax mapped back through
-the same UDP transform. The official DARK-UDP sub-pixel refinement and flip test are not applied (one heatmap pixel
-is 4 input pixels, i.e. about one frame pixel for ThermEval persons).
+w/h, UDP warp, RGB ImageNet normalisation on the 0..255 scale; decoding is the official UDPHeatmap decoder (argmax +
+DARK-UDP refinement, `refine=False` gives the plain argmax) mapped back through the same UDP transform; the flip test
+(average with the heatmaps of the mirrored crop, channels swapped by `flip_indices`) is an option.
+
+Pixel centres: the UDP warp indexes pixel centres at integers, so box centres go in minus INTEGER_CENTRE_SHIFT and
+keypoints come out plus it (common.py). With no box, the whole frame is the box [0, 0, w-1, h-1] in the demo's
+integer convention, i.e. the pixel-centre span [0.5, w-0.5] here.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ import cv2
 import numpy as np
 import torch
 
-from thermbench.models.sapiens2 import Sapiens2, Sapiens2Config, load_sapiens2
-from thermbench.zeroshot.common import Prediction, WeightsUnavailable, to_bgr, with_noses
+from thermbench.core.keypoints import load_schema
+from thermbench.models.sapiens2 import Sapiens2, Sapiens2Config, decode_udp, load_sapiens2
+from thermbench.zeroshot.common import INTEGER_CENTRE_SHIFT, Prediction, WeightsUnavailable, to_bgr, with_noses
 
 MEAN = np.array([123.675, 116.28, 103.53])
 STD = np.array([58.395, 57.12, 57.375])
@@ -58,43 +63,63 @@ def udp_warp(image: np.ndarray, center: np.ndarray, scale: np.ndarray, size: tup
     return cv2.warpAffine(image, matrix, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
-def decode_heatmaps(heatmaps: np.ndarray, center: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(K, Hh, Wh) -> keypoints (K, 2) frame px and scores (K,) (the heatmap maxima)."""
-    k, hh, wh = heatmaps.shape
-    flat = heatmaps.reshape(k, -1)
-    idx = flat.argmax(axis=1)
-    xy = np.stack([idx % wh, idx // wh], axis=1).astype(np.float64)
-    return xy / np.array([wh - 1, hh - 1]) * scale + center - scale / 2, flat.max(axis=1)
+def decode_heatmaps(heatmaps: np.ndarray, center: np.ndarray, scale: np.ndarray,
+                    refine: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(K, Hh, Wh) -> keypoints (K, 2) and scores (K,) (the heatmap maxima), in the coordinates `center` is in."""
+    _, hh, wh = heatmaps.shape
+    xy, scores = decode_udp(heatmaps, refine)
+    return xy / np.array([wh - 1, hh - 1]) * scale + center - scale / 2, scores
+
+
+def flip_back(heatmaps: np.ndarray, flip_indices: list[int]) -> np.ndarray:
+    """Heatmaps of the mirrored crop -> the unmirrored layout: flip along W, swap left/right channels."""
+    return heatmaps[flip_indices, :, ::-1]
 
 
 class Sapiens2Pose:
     schema = "sapiens308"
 
-    def __init__(self, model: Sapiens2, input_size: tuple[int, int] = (768, 1024)):
-        self.model = model.eval()
+    def __init__(self, model: Sapiens2, input_size: tuple[int, int] = (768, 1024), device: str = "cpu",
+                 refine: bool = True, flip_test: bool = False, nose: str = "anatomical"):
+        self.device = torch.device(device)
+        self.model = model.eval().to(self.device)
         self.input_size = tuple(input_size)  # (W, H)
+        self.refine, self.flip_test, self.nose = refine, flip_test, nose
+        self.flip_indices = load_schema(self.schema)["flip_indices"]
 
     @classmethod
-    def from_params(cls, cfg: dict, allow_download: bool) -> "Sapiens2Pose":
+    def from_params(cls, cfg: dict, allow_download: bool, device: str = "cpu", nose: str = "anatomical"
+                    ) -> "Sapiens2Pose":
         path = resolve_weights(cfg, allow_download)
-        return cls(load_sapiens2(path, Sapiens2Config.from_arch(cfg["arch"])), cfg["input_size"])
+        return cls(load_sapiens2(path, Sapiens2Config.from_arch(cfg["arch"])), cfg["input_size"], device,
+                   cfg.get("refine", True), cfg.get("flip_test", False), nose)
 
     def preprocess(self, image: np.ndarray, box) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+        """Crop tensor (1, 3, H, W) for a box (xyxy, continuous px), its centre (continuous px) and padded size."""
         w, h = self.input_size
         center, scale = box_center_scale(box, w / h)
-        crop = udp_warp(to_bgr(image), center, scale, self.input_size)[..., ::-1]  # BGR -> RGB
+        crop = udp_warp(to_bgr(image), center - INTEGER_CENTRE_SHIFT, scale, self.input_size)[..., ::-1]  # -> RGB
         x = (crop - MEAN) / STD
         return torch.from_numpy(x.transpose(2, 0, 1).copy()).float()[None], center, scale
+
+    def heatmaps(self, x: torch.Tensor) -> np.ndarray:
+        """(K, Hh, Wh) heatmaps of one crop on the configured device; with flip test, averaged with the mirror's."""
+        heat = self.model(x.to(self.device))[0].float().cpu().numpy()
+        if self.flip_test:
+            mirrored = self.model(x.flip(-1).to(self.device))[0].float().cpu().numpy()
+            heat = (heat + flip_back(mirrored, self.flip_indices)) / 2
+        return heat
 
     @torch.no_grad()
     def predict(self, image: np.ndarray, boxes=None) -> Prediction:
         """One prediction per person box (xyxy frame px); no boxes = the whole frame, as the official demo."""
         if boxes is None or len(boxes) == 0:
-            boxes = [[0, 0, image.shape[1] - 1, image.shape[0] - 1]]
+            h, w = image.shape[:2]
+            boxes = [[0.5, 0.5, w - 0.5, h - 0.5]]
         kpts, scores = [], []
         for box in boxes:
             x, center, scale = self.preprocess(image, box)
-            k, s = decode_heatmaps(self.model(x)[0].numpy(), center, scale)
+            k, s = decode_heatmaps(self.heatmaps(x), center, scale, self.refine)
             kpts.append(k)
             scores.append(s)
-        return with_noses(np.stack(kpts), np.stack(scores), self.schema)
+        return with_noses(np.stack(kpts), np.stack(scores), self.schema, self.nose)

@@ -1,0 +1,257 @@
+"""The breath benchmark end to end: landmark tracks per source, then rates per window and their scores.
+
+`track_source` runs one landmark source over every sequence and writes its nostril tracks (JSON). `evaluate` reads the
+videos and every track file, adds the no-tracking baselines and the noisy-oracle sources, runs the signal chain and
+writes the scalar metrics (JSON), the per-window series and one example sequence's signals (CSV, for the figures).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from thermbench.breath import metrics as bm
+from thermbench.breath import signal as sig
+from thermbench.breath import sources as src
+from thermbench.core.io import InputError, read_json, write_json, write_text
+from thermbench.core.progress import progress
+from thermbench.datasets.video import Sequence, list_sequences, read_sequence
+
+BASELINES = ("fixed_roi", "whole_face")  # no tracking: the first frame's nose, the first frame's face box
+
+
+@dataclass
+class MediaPipeTrack:
+    crop_scale: float = 2.0
+    crop_px: int = 192
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+
+
+@dataclass
+class StudentTrack:
+    crop_scale: float = 1.25  # as the students' training crops: square landmark box x 1.25
+    window_c: tuple[float, float] = (20.0, 40.0)  # as their training images (T-FAKE thermal encoding)
+    chunk: int = 8  # model frames per batch sharing one crop box
+    stride: int = 4  # the model runs on every stride-th frame, the track is interpolated in between (CPU budget)
+
+
+@dataclass
+class ZeroShotTrack:
+    crop_scale: float = 3.0  # body models want context around the face
+    crop_px: int = 256
+
+
+@dataclass
+class TinyHeadTrack:
+    crop_scale: float = 3.0  # the head trained on person crops (head and shoulders): a wide crop about the face
+    chunk: int = 8
+    stride: int = 4
+
+
+@dataclass
+class TrackConfig:
+    mediapipe: MediaPipeTrack = field(default_factory=MediaPipeTrack)
+    students: StudentTrack = field(default_factory=StudentTrack)
+    zeroshot: ZeroShotTrack = field(default_factory=ZeroShotTrack)
+    tinyhead: TinyHeadTrack = field(default_factory=TinyHeadTrack)
+    threads: int = 1
+
+
+@dataclass
+class TinyHeadInputs:
+    """Where the TinyHead source finds its trained head, its features' backbone info and the teacher backbone."""
+
+    heads: Path
+    features: Path
+    teacher: Path
+    backbone: object  # tinyhead.finetune.BackboneConfig (params head.backbone)
+    sapiens2: dict  # params zeroshot.sapiens2
+
+
+@dataclass
+class RateConfig:
+    chain: sig.ChainConfig = field(default_factory=sig.ChainConfig)
+    oracle_noise_px: tuple[float, ...] = ()  # extra sources: ground truth + this much Gaussian noise per frame
+    example_sequence: str = "near_0"  # the sequence whose signals the figure shows (absent: the first one)
+
+
+# ------------------------------------------------------------------------------------------------------- tracking
+
+
+def track_source(source: str, videos: Path, out: Path, cfg: TrackConfig, model_dir: Path | None = None,
+                 zeroshot_cfg: dict | None = None, timing: Path | None = None,
+                 tinyhead: TinyHeadInputs | None = None) -> dict:
+    """Track `source` (oracle | mediapipe | dwpose | sapiens2 | student | tinyhead) over all sequences into `out`
+    (JSON), and its wall-clock time into `timing`. The file's stem names the source in the results (e.g.
+    ktl-dikd.json for a student). An unavailable source writes its one-line reason instead of tracks, prints it and
+    returns normally."""
+    start = time.perf_counter()
+    try:
+        make, crop_cfg = _predictor_factory(source, cfg, model_dir, zeroshot_cfg, tinyhead)
+        tracks = src.run_source(list_sequences(videos), make, crop_cfg, source)
+    except src.SourceUnavailable as err:
+        print(f"breath {Path(out).stem}: {err}", file=sys.stderr)
+        result = {"source": Path(out).stem, "kind": source, "available": False, "reason": str(err)}
+    else:
+        result = {"source": Path(out).stem, "kind": source, "available": True,
+                  "tracks": {s: {k: v.tolist() for k, v in subs.items()} for s, subs in tracks.items()}}
+    write_json(out, result, 3)
+    if timing is not None:
+        frames = sum(len(v) for subs in result.get("tracks", {}).values() for v in subs.values())
+        seconds = time.perf_counter() - start
+        write_json(timing, {"source": Path(out).stem, "available": result["available"], "threads": cfg.threads,
+                            "seconds": seconds, "ms_per_face_frame": 1000 * seconds / frames if frames else None}, 2)
+    return result
+
+
+def _predictor_factory(source: str, cfg: TrackConfig, model_dir: Path | None, zeroshot_cfg: dict | None,
+                       tinyhead: TinyHeadInputs | None):
+    if source == "oracle":
+        return None, None
+    if source in ("student", "dwpose", "sapiens2", "tinyhead"):
+        import torch
+
+        torch.set_num_threads(cfg.threads)
+    if source == "mediapipe":
+        mp = cfg.mediapipe
+        return (lambda: src.MediaPipePredictor(mp.min_detection_confidence, mp.min_tracking_confidence),
+                src.CropConfig(mp.crop_scale, mp.crop_px))
+    if source == "student":
+        if model_dir is None:
+            raise InputError("breath track: a student source needs --model <dir with model.safetensors>")
+        student = src.StudentPredictor(model_dir)  # stateless: one instance serves every track
+        return (lambda: student), src.CropConfig(cfg.students.crop_scale, student.input_px, cfg.students.window_c,
+                                                 cfg.students.chunk, cfg.students.stride)
+    if source == "tinyhead":
+        if tinyhead is None:
+            raise InputError("breath track: the tinyhead source needs --heads, --features and --teacher")
+        head = src.TinyHeadPredictor(tinyhead.heads, tinyhead.features, tinyhead.teacher, tinyhead.backbone,
+                                     tinyhead.sapiens2)
+        return (lambda: head), src.CropConfig(cfg.tinyhead.crop_scale, head.input_px, chunk=cfg.tinyhead.chunk,
+                                              stride=cfg.tinyhead.stride)
+    if source in ("dwpose", "sapiens2"):
+        adapter = src.zero_shot_adapter(source, zeroshot_cfg or {}, cfg.threads)
+        zs = cfg.zeroshot
+        return (lambda: src.ZeroShotPredictor(adapter)), src.CropConfig(zs.crop_scale, zs.crop_px)
+    raise InputError(f"breath track: unknown source '{source}' (oracle, mediapipe, student, tinyhead, dwpose, "
+                     "sapiens2)")
+
+
+def read_tracks(path: Path) -> dict:
+    data = read_json(path)
+    if "source" not in data or "available" not in data:
+        raise InputError(f"{path}: not a breath track file (needs 'source' and 'available')")
+    if data["available"]:
+        data["tracks"] = {s: {k: np.array(v, dtype=np.float64).reshape(-1, 2) for k, v in subs.items()}
+                          for s, subs in data["tracks"].items()}
+    return data
+
+
+# ----------------------------------------------------------------------------------------------------- evaluation
+
+
+def _fixed_nose(seq: Sequence, subject) -> np.ndarray:
+    """The no-tracking baseline's point: the first frame's true nostril point, else a face-box proportion."""
+    gt = seq.subject_truth(subject.id)
+    if gt is not None and {"nose_x", "nose_y"} <= set(gt.columns):
+        first = gt[["nose_x", "nose_y"]].iloc[0].to_numpy(dtype=np.float64)
+        if np.isfinite(first).all():
+            return first
+    x0, y0, x1, y1 = subject.face_box
+    return np.array([(x0 + x1) / 2, y0 + 0.62 * (y1 - y0)])  # nose base of a frontal iBUG-68 face box
+
+
+def _subject_rows(seq: Sequence, subject, points: dict, cfg: RateConfig, frozen: np.ndarray, ref: np.ndarray,
+                  example: bool):
+    """Per-window rows, per-source frame stats and example signals for one subject."""
+    c = cfg.chain
+    gt = seq.subject_truth(subject.id)
+    true_nose = gt[["nose_x", "nose_y"]].to_numpy(np.float64) if gt is not None and "nose_x" in gt else None
+    true_rate = sig.true_window_rates(gt["rate_bpm"].to_numpy(np.float64), seq.fps, c) if gt is not None else None
+    mouth = gt["mouth"].to_numpy(np.float64) if gt is not None and "mouth" in gt else None
+    radius = max(c.roi_radius * subject.face_size, c.min_roi_px)
+    rows, stats, examples = [], [], []
+    for name, pts in points.items():
+        if name == "whole_face":
+            raw = sig.box_means(seq.frames, subject.face_box)
+        else:
+            smooth = pts if c.smoothing == "none" else sig.savgol_track(pts, seq.fps, c.smoothing_window_s,
+                                                                         c.smoothing_order)
+            raw = sig.roi_means(seq.frames, smooth, radius)
+        filtered, valid = sig.prepare_signal(raw - ref, frozen, seq.fps, c)
+        win = sig.window_rates(filtered, valid, seq.fps, c)
+        win.insert(0, "source", name)
+        win["true_bpm"] = true_rate if true_rate is not None else np.nan
+        if mouth is not None:
+            win["mouth_share"] = [mouth[int(round(a * seq.fps)):int(round(b * seq.fps))].mean()
+                                  for a, b in zip(win["t_start"], win["t_end"])]
+        rows.append(win)
+        has_point = np.isfinite(pts).all(1) if name != "whole_face" else np.ones(len(raw), bool)
+        stat = {"source": name, "frames": len(raw), "with_point": int(has_point.sum())}
+        if true_nose is not None and name != "whole_face":  # the landmark model's own points, before smoothing
+            stat.update(bm.landmark_stats(pts, true_nose, ~frozen))
+        stats.append(stat)
+        if example and subject.id == seq.subjects[0].id:
+            resp = gt["resp"].to_numpy(np.float64) if gt is not None and "resp" in gt else np.full(len(raw), np.nan)
+            examples.append(pd.DataFrame({"source": name, "t_s": seq.times, "roi_c": raw - ref,
+                                          "filtered_c": filtered, "true_resp": resp}))
+    return rows, stats, examples
+
+
+def evaluate(videos: Path, track_files: list[Path], cfg: RateConfig, seed: int) -> dict:
+    """Windows, per-source summaries and example signals over all sequences (see module docstring)."""
+    if cfg.chain.smoothing not in ("savgol", "none") or cfg.chain.reference not in ("frame_median", "none"):
+        raise InputError("params.yaml: breath.rates.chain.smoothing must be savgol|none and reference "
+                         "frame_median|none")
+    tracks = [read_tracks(p) for p in track_files]
+    unavailable = {t["source"]: t["reason"] for t in tracks if not t["available"]}
+    available = [t for t in tracks if t["available"]]
+    rng = np.random.default_rng([seed, 13])
+    windows, stats, examples = [], [], []
+    paths = list_sequences(videos)
+    names = [p.name for p in paths]
+    example = cfg.example_sequence if cfg.example_sequence in names else names[0]
+    scenes = {}
+    for path in progress(paths, desc="breath rates", unit="seq"):
+        seq = read_sequence(path)
+        frozen = sig.frozen_frames(seq.frames)
+        ref = sig.reference(seq.frames, cfg.chain.reference)
+        for subject in seq.subjects:
+            points = {}
+            for t in available:
+                if seq.name not in t["tracks"] or subject.id not in t["tracks"][seq.name]:
+                    raise InputError(f"track file of '{t['source']}' lacks {seq.name}/{subject.id} (re-run its stage)")
+                points[t["source"]] = t["tracks"][seq.name][subject.id]
+            if "oracle" in points:
+                for sigma in cfg.oracle_noise_px:
+                    points[f"oracle+{sigma:g}px"] = points["oracle"] + rng.normal(0, sigma, points["oracle"].shape)
+            points["fixed_roi"] = np.tile(_fixed_nose(seq, subject), (len(seq.frames), 1))
+            points["whole_face"] = np.full((len(seq.frames), 2), np.nan)
+            rows, st, ex = _subject_rows(seq, subject, points, cfg, frozen, ref, seq.name == example)
+            for table in rows:
+                table.insert(0, "subject", subject.id)
+                table.insert(0, "sequence", seq.name)
+                table.insert(0, "scene", seq.scene)
+            windows += rows
+            stats += [{"scene": seq.scene, **s} for s in st]
+            examples += ex
+        scenes[seq.name] = {"scene": seq.scene, "synthetic": seq.synthetic}
+    table = pd.concat(windows, ignore_index=True)
+    synthetic = all(s["synthetic"] for s in scenes.values())
+    summary = bm.summarise(table, pd.DataFrame(stats))
+    return {"windows": table, "examples": pd.concat(examples, ignore_index=True) if examples else pd.DataFrame(),
+            "metrics": {"data": "synthetic" if synthetic else "real", "sources": summary,
+                        "unavailable": unavailable, "sequences": len(scenes),
+                        "window_s": cfg.chain.window_s, "hop_s": cfg.chain.hop_s}}
+
+
+def write_outputs(result: dict, metrics_path: Path, windows_csv: Path, signals_csv: Path) -> None:
+    write_json(metrics_path, result["metrics"], 4)
+    for table, path in ((result["windows"], windows_csv), (result["examples"], signals_csv)):
+        write_text(path, table.to_csv(index=False, float_format="%.5g", lineterminator="\n"))

@@ -1,0 +1,135 @@
+"""Figures of the breath benchmark, from its metrics JSON and plot CSVs only.
+
+- signals: the band-passed ROI temperature of one sequence against the true respiration waveform, one panel per
+  source (both scaled to unit standard deviation: the question is whether the rhythm is there, not its size);
+- bland_altman: estimated minus true rate against their mean, per source (Welch estimator);
+- mae_vs_error: rate MAE against the single-frame nostril error, one point per source and scene kind
+  ("does a better landmark give a better breath rate?").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from thermbench.core.io import read_csv, read_json, write_text
+from thermbench.core.plots import data_label, plt, save_figure
+
+SCENE_MARKERS = {"near": "o", "far": "s"}
+SCENE_COLOURS = {"near": "C0", "far": "C1"}
+
+
+def _order(sources) -> list[str]:
+    """Oracle first, baselines last, the rest by name."""
+    rank = {"oracle": 0, "fixed_roi": 3, "whole_face": 4}
+    return sorted(sources, key=lambda s: (rank.get(s, 1 if s.startswith("oracle+") else 2), s))
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float64)
+    std = np.nanstd(x)
+    return (x - np.nanmean(x)) / std if std > 0 else x * 0
+
+
+def signals_figure(signals: pd.DataFrame, label: str, stem: Path) -> None:
+    sources = _order(signals["source"].unique())
+    fig, axes = plt.subplots(len(sources), 1, figsize=(8, 1.3 * len(sources) + 0.6), sharex=True, squeeze=False)
+    for ax, name in zip(axes[:, 0], sources):
+        s = signals[signals["source"] == name]
+        ax.plot(s["t_s"], _unit(s["true_resp"]), color="0.6", lw=1.2, label="true waveform")
+        ax.plot(s["t_s"], _unit(s["filtered_c"]), color="C3", lw=0.9, label="ROI signal (band-passed)")
+        ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+        ax.set_yticks([])
+    axes[0, 0].legend(loc="upper right", fontsize=7, ncol=2)
+    axes[-1, 0].set_xlabel("time (s)")
+    fig.suptitle(f"Nostril ROI signal vs true respiration (unit std each) - {label}")
+    save_figure(fig, stem)
+
+
+def bland_altman_figure(windows: pd.DataFrame, label: str, stem: Path) -> None:
+    scored = windows.dropna(subset=["true_bpm"])
+    sources = _order(scored["source"].unique())
+    if not sources:  # real recordings without ground truth: rates are reported, not scored
+        fig, ax = plt.subplots(figsize=(5, 2))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no ground-truth rates: nothing to compare", ha="center", va="center")
+        ax.set_title(f"Bland-Altman of window rates - {label}")
+        save_figure(fig, stem)
+        return
+    cols = min(len(sources), 4)
+    rows = int(np.ceil(len(sources) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), sharex=True, sharey=True, squeeze=False)
+    for ax in axes.ravel()[len(sources):]:
+        ax.axis("off")
+    for ax, name in zip(axes.ravel(), sources):
+        s = scored[scored["source"] == name].dropna(subset=["welch_bpm"])
+        for scene, part in s.groupby("scene"):
+            mean = (part["welch_bpm"] + part["true_bpm"]) / 2
+            ax.scatter(mean, part["welch_bpm"] - part["true_bpm"], s=10, marker=SCENE_MARKERS.get(scene, "^"),
+                       color=SCENE_COLOURS.get(scene, "C2"), label=scene, alpha=0.7)
+        if len(s):
+            diff = s["welch_bpm"] - s["true_bpm"]
+            bias, spread = diff.mean(), 1.96 * diff.std(ddof=0)
+            for y, style in ((bias, "-"), (bias - spread, "--"), (bias + spread, "--")):
+                ax.axhline(y, color="0.4", ls=style, lw=0.8)
+        ax.set_title(name, fontsize=8)
+        ax.legend(fontsize=6)
+    for ax in axes[-1]:
+        ax.set_xlabel("mean of estimate, truth (/min)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("estimate - truth (/min)")
+    fig.suptitle(f"Bland-Altman of window rates, Welch estimator (bias, +-1.96 SD) - {label}")
+    save_figure(fig, stem)
+
+
+def mae_vs_error_figure(metrics: dict, label: str, stem: Path) -> None:
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for name, scenes in metrics["sources"].items():
+        for scene, m in scenes.items():
+            err, mae = m.get("nose_error_px"), (m.get("welch") or {}).get("mae_bpm")
+            if err is None or mae is None:
+                continue
+            ax.scatter(err, mae, marker=SCENE_MARKERS.get(scene, "^"), color=SCENE_COLOURS.get(scene, "C2"))
+            ax.annotate(name, (err, mae), fontsize=7, xytext=(3, 2), textcoords="offset points")
+    ax.set_xscale("symlog", linthresh=0.5)
+    ax.set_xlabel("mean single-frame nostril error (frame px; symlog)")
+    ax.set_ylabel("rate MAE, Welch (breaths/min)")
+    handles = [plt.Line2D([], [], ls="", marker=SCENE_MARKERS[s], color=c, label=s) for s, c in SCENE_COLOURS.items()]
+    ax.legend(handles=handles, fontsize=8)
+    ax.set_title(f"Does a better landmark give a better breath rate? - {label}", fontsize=9)
+    save_figure(fig, stem)
+
+
+def summary_table(metrics: dict) -> str:
+    """Markdown table: per source and scene, MAE of both estimators, within +-2, r, coverage, error, jitter."""
+    lines = [f"Breath rate ({data_label(metrics['data'])}; windows {metrics['window_s']:g} s every "
+             f"{metrics['hop_s']:g} s)", "",
+             "| source | scene | MAE Welch | MAE peaks | RMSE Welch | within +-2 | r | windows scored | frame coverage "
+             "| nostril err px | jitter px |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+
+    def f(v, digits=2):
+        return "-" if v is None else f"{v:.{digits}f}"
+
+    for name in _order(metrics["sources"]):
+        for scene, m in sorted(metrics["sources"][name].items()):
+            w, p = m["welch"], m["peaks"]
+            lines.append(f"| {name} | {scene} | {f(w.get('mae_bpm'))} | {f(p.get('mae_bpm'))} | "
+                         f"{f(w.get('rmse_bpm'))} | {f(w.get('within2_share'))} | {f(w.get('pearson_r'))} | "
+                         f"{f(w.get('window_coverage'))} | {f(m['coverage'])} | {f(m.get('nose_error_px'))} | "
+                         f"{f(m.get('jitter_px'))} |")
+    for name, reason in sorted(metrics["unavailable"].items()):
+        lines.append(f"| {name} | - | {reason} | | | | | | | | |")
+    return "\n".join(lines) + "\n"
+
+
+def report(metrics_path: Path, windows_csv: Path, signals_csv: Path, out_dir: Path, table_path: Path) -> None:
+    metrics = read_json(metrics_path)
+    label = data_label(metrics["data"]).upper() if metrics["data"] == "synthetic" else data_label(metrics["data"])
+    windows = read_csv(windows_csv, ("source", "scene", "welch_bpm", "true_bpm"))
+    signals = read_csv(signals_csv, ("source", "t_s", "filtered_c", "true_resp"))
+    signals_figure(signals, label, out_dir / "signals")
+    bland_altman_figure(windows, label, out_dir / "bland_altman")
+    mae_vs_error_figure(metrics, label, out_dir / "mae_vs_error")
+    write_text(table_path, summary_table(metrics))

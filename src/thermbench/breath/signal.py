@@ -1,0 +1,186 @@
+"""The signal chain from nostril points to breaths per minute, as pure numpy/scipy functions.
+
+points (T, 2) -> optional Savitzky-Golay smoothing of the track (zero-phase: the benchmark is offline) -> disc ROI of
+radius `roi_radius` x face size about each point -> mean ROI temperature per frame (minus the frame median, which
+removes the global offset steps of flat-field correction) -> frames frozen by an FFC and frames without a point are
+gaps, filled linearly -> Butterworth band-pass (zero-phase) -> sliding windows -> rate by the Welch spectrum peak and,
+second estimator, by counting peaks. Coordinates are continuous pixels: pixel (i, j) covers [j, j+1) x [i, i+1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import signal as sps
+
+
+@dataclass
+class ChainConfig:
+    smoothing: str = "savgol"  # savgol | none: temporal smoothing of the point track
+    smoothing_window_s: float = 0.7
+    smoothing_order: int = 2
+    roi_radius: float = 0.08  # ROI radius as a share of the face size (first-frame face box width)
+    min_roi_px: float = 1.0  # at least this radius, for far faces
+    reference: str = "frame_median"  # frame_median | none: subtracted per frame (FFC offset steps)
+    band_hz: tuple[float, float] = (0.1, 0.7)
+    filter_order: int = 2
+    window_s: float = 30.0
+    hop_s: float = 5.0
+    welch_segment_s: float = 20.0
+    min_window_coverage: float = 0.5  # share of a window's frames with a point, else no estimate
+    peak_prominence: float = 0.3  # peaks must stand out by this many standard deviations of the window
+    peaks_guided: bool = True  # peak spacing from the Welch rate (else from the band's upper edge)
+
+
+def savgol_track(points: np.ndarray, fps: float, window_s: float, order: int) -> np.ndarray:
+    """Savitzky-Golay smoothing of each coordinate over each run of frames with a point (runs shorter than the
+    window stay as they are)."""
+    points = np.asarray(points, dtype=np.float64)
+    out = points.copy()
+    n = int(round(window_s * fps)) | 1  # odd
+    if n <= order + 1:
+        return out
+    valid = np.isfinite(points).all(1)
+    edges = np.flatnonzero(np.diff(np.r_[0, valid.astype(int), 0]))
+    for start, stop in zip(edges[::2], edges[1::2]):
+        if stop - start >= n:
+            out[start:stop] = sps.savgol_filter(points[start:stop], n, order, axis=0)
+    return out
+
+
+def disc_mask(shape: tuple[int, int], centre: np.ndarray, radius: float) -> np.ndarray:
+    h, w = shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    return (xs + 0.5 - centre[0]) ** 2 + (ys + 0.5 - centre[1]) ** 2 <= radius**2
+
+
+def roi_means(frames: np.ndarray, centres: np.ndarray, radius: float) -> np.ndarray:
+    """Mean temperature in a disc of `radius` px about each frame's centre (NaN: no centre or the disc off-frame)."""
+    t, h, w = frames.shape
+    out = np.full(t, np.nan)
+    r = int(np.ceil(radius)) + 1
+    for i, c in enumerate(np.asarray(centres, dtype=np.float64)):
+        if not np.isfinite(c).all():
+            continue
+        x0, y0 = max(int(np.floor(c[0])) - r, 0), max(int(np.floor(c[1])) - r, 0)
+        x1, y1 = min(int(np.floor(c[0])) + r + 1, w), min(int(np.floor(c[1])) + r + 1, h)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        mask = disc_mask((y1 - y0, x1 - x0), c - np.array([x0, y0]), radius)
+        if mask.any():
+            out[i] = frames[i, y0:y1, x0:x1][mask].mean()
+    return out
+
+
+def box_means(frames: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """Mean temperature inside a fixed box (x0, y0, x1, y1) in every frame (the whole-face baseline)."""
+    h, w = frames.shape[1:]
+    x0, y0 = max(int(np.floor(box[0])), 0), max(int(np.floor(box[1])), 0)
+    x1, y1 = min(int(np.ceil(box[2])), w), min(int(np.ceil(box[3])), h)
+    return frames[:, y0:y1, x0:x1].mean(axis=(1, 2)).astype(np.float64)
+
+
+def frozen_frames(frames: np.ndarray) -> np.ndarray:
+    """Frames identical to their predecessor: the image froze (flat-field correction of cheap cameras)."""
+    same = np.zeros(len(frames), bool)
+    same[1:] = np.all(frames[1:] == frames[:-1], axis=(1, 2))
+    return same
+
+
+def reference(frames: np.ndarray, kind: str) -> np.ndarray:
+    if kind == "none":
+        return np.zeros(len(frames))
+    if kind == "frame_median":
+        return np.median(frames.reshape(len(frames), -1), axis=1).astype(np.float64)
+    raise ValueError(f"unknown reference '{kind}' (frame_median | none)")
+
+
+def fill_gaps(x: np.ndarray) -> np.ndarray:
+    """Linear interpolation over NaNs (constant beyond the ends); all NaN stays all NaN."""
+    x = np.asarray(x, dtype=np.float64)
+    ok = np.isfinite(x)
+    if ok.all() or not ok.any():
+        return x.copy()
+    idx = np.arange(len(x))
+    return np.interp(idx, idx[ok], x[ok])
+
+
+def bandpass(x: np.ndarray, fps: float, band: tuple[float, float], order: int = 2) -> np.ndarray:
+    """Zero-phase Butterworth band-pass (second-order sections, forward and backward)."""
+    sos = sps.butter(order, band, btype="bandpass", fs=fps, output="sos")
+    return sps.sosfiltfilt(sos, np.asarray(x, dtype=np.float64))
+
+
+def welch_rate(x: np.ndarray, fps: float, band: tuple[float, float], segment_s: float) -> float:
+    """Breaths/min from the Welch spectrum (Hann segments of segment_s, half overlap, zero-padded to a 0.002 Hz grid):
+    the power-weighted mean frequency of the highest peak inside `band`, over its bins above half the peak power.
+    A varying rate spreads the peak (its maximum sits where the rate dwells, at the extremes of a slow swing); the
+    centroid of the half-power lobe is the mean rate the window's breath count gives."""
+    n = min(len(x), max(int(round(segment_s * fps)), 8))
+    nfft = max(n, int(2 ** np.ceil(np.log2(fps / 0.002))))
+    freqs, power = sps.welch(x, fs=fps, nperseg=n, noverlap=n // 2, nfft=nfft, detrend="constant")
+    inside = np.flatnonzero((freqs >= band[0]) & (freqs <= band[1]))
+    if not len(inside) or not np.isfinite(power[inside]).all() or power[inside].max() <= 0:
+        return float("nan")
+    top = inside[np.argmax(power[inside])]
+    above = power >= power[top] / 2
+    lo, hi = top, top
+    while lo > 0 and above[lo - 1]:  # the lobe may cross the band edge: only its peak must lie inside
+        lo -= 1
+    while hi + 1 < len(power) and above[hi + 1]:
+        hi += 1
+    lobe = slice(lo, hi + 1)
+    return float(np.sum(freqs[lobe] * power[lobe]) / np.sum(power[lobe]) * 60)
+
+
+def peak_rate(x: np.ndarray, fps: float, max_bpm: float, prominence: float) -> float:
+    """Breaths/min from the mean interval between peaks (exhale maxima) at least 0.6 x 60 / max_bpm s apart that
+    stand out by `prominence` standard deviations; NaN with fewer than two peaks. Given the spectral rate as
+    `max_bpm`, this counts breaths at the rhythm the spectrum found, so pauses count as time without breaths."""
+    x = np.asarray(x, dtype=np.float64)
+    std = x.std()
+    if not np.isfinite(std) or std == 0:
+        return float("nan")
+    peaks, _ = sps.find_peaks(x, distance=max(int(0.6 * fps * 60 / max_bpm), 1), prominence=prominence * std)
+    if len(peaks) < 2:
+        return float("nan")
+    return float(60 * (len(peaks) - 1) / ((peaks[-1] - peaks[0]) / fps))
+
+
+def windows(n: int, fps: float, window_s: float, hop_s: float) -> list[tuple[int, int]]:
+    """[start, stop) frame ranges of window_s every hop_s; one shorter window when the sequence is shorter."""
+    size, hop = int(round(window_s * fps)), max(int(round(hop_s * fps)), 1)
+    if n <= size:
+        return [(0, n)]
+    return [(s, s + size) for s in range(0, n - size + 1, hop)]
+
+
+def prepare_signal(raw: np.ndarray, frozen: np.ndarray, fps: float, cfg: ChainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(band-passed signal, valid mask): frozen frames and frames without an ROI are gaps, filled before filtering."""
+    valid = np.isfinite(raw) & ~frozen
+    if not valid.any():
+        return np.full(len(raw), np.nan), valid
+    filled = fill_gaps(np.where(valid, raw, np.nan))
+    return bandpass(filled, fps, cfg.band_hz, cfg.filter_order), valid
+
+
+def window_rates(filtered: np.ndarray, valid: np.ndarray, fps: float, cfg: ChainConfig) -> pd.DataFrame:
+    """One row per window: t_start, t_end, coverage, welch_bpm, peaks_bpm (NaN where the window lacks coverage)."""
+    rows = []
+    max_bpm = cfg.band_hz[1] * 60
+    for start, stop in windows(len(filtered), fps, cfg.window_s, cfg.hop_s):
+        cov = float(valid[start:stop].mean())
+        seg = filtered[start:stop]
+        ok = cov >= cfg.min_window_coverage and np.isfinite(seg).all()
+        welch = welch_rate(seg, fps, cfg.band_hz, cfg.welch_segment_s) if ok else np.nan
+        rhythm = welch if cfg.peaks_guided and np.isfinite(welch) else max_bpm
+        rows.append({"t_start": start / fps, "t_end": stop / fps, "coverage": cov, "welch_bpm": welch,
+                     "peaks_bpm": peak_rate(seg, fps, rhythm, cfg.peak_prominence) if ok else np.nan})
+    return pd.DataFrame(rows)
+
+
+def true_window_rates(rate_bpm: np.ndarray, fps: float, cfg: ChainConfig) -> np.ndarray:
+    """Ground truth per window: the mean instantaneous rate = breaths counted in the window per minute."""
+    return np.array([np.mean(rate_bpm[s:e]) for s, e in windows(len(rate_bpm), fps, cfg.window_s, cfg.hop_s)])

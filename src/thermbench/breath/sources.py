@@ -1,0 +1,246 @@
+"""Landmark sources for the breath benchmark: per frame and subject, one nostril point (frame px) or none.
+
+Every model source runs top-down on a square crop that follows the face: the crop is centred on the source's own
+landmarks of the previous frame (the centre of their bounding box, or the nostril point for a model that gives only
+noses), starts at the subject's first-frame face box, keeps its size (`crop_scale` x the face box's longer side) and
+stays put while the model finds nothing. No source sees the ground truth after the first-frame box. Batching models
+may update the box once per `chunk` model frames (one batch), from the last prediction before the chunk, and may run
+on every `stride`-th frame only (the track is interpolated in between: CPU budget; 9 fps / 4 still samples 2.25 Hz,
+above twice the band's 0.7 Hz).
+
+A source whose model or weights are absent raises `SourceUnavailable` with one line saying what is missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from thermbench.core import crops
+from thermbench.core.keypoints import load_schema
+from thermbench.core.progress import progress
+from thermbench.datasets.video import Sequence, Subject, read_sequence
+
+IBUG_NOSE_BASE = [31, 32, 33, 34, 35]  # iBUG-68 nose base arc (0-based): its mean is a 68-point model's nostril point
+MODEL_SOURCES = ("mediapipe", "dwpose", "sapiens2")
+
+
+class SourceUnavailable(Exception):
+    """The source cannot run here; the message is the one line the stage reports instead of numbers."""
+
+
+@dataclass
+class CropConfig:
+    crop_scale: float  # crop side / longer side of the first-frame face box
+    crop_px: int  # the model's square input
+    window_c: tuple[float, float] | None = None  # °C mapped to 0..255; None = 1st..99.5th percentile of frame 0
+    chunk: int = 1  # model frames that share one crop box (the box follows the last prediction before them)
+    stride: int = 1  # the model runs on every stride-th frame; the track is interpolated linearly in between
+
+
+# A predictor maps a list of 8-bit gray crops to one result per crop: (nostril point, crop-centre point) in crop px,
+# or None (no face). Batching models take the list as one batch.
+Predictor = Callable[[list], list]
+
+
+def to_uint8(frame: np.ndarray, window: tuple[float, float]) -> np.ndarray:
+    lo, hi = window
+    return np.clip(np.round((frame - lo) / max(hi - lo, 1e-6) * 255), 0, 255).astype(np.uint8)
+
+
+def sequence_window(seq: Sequence, window_c: tuple[float, float] | None) -> tuple[float, float]:
+    """One fixed 8-bit window per sequence (a per-frame min-max stretch would flicker with the breathing)."""
+    if window_c is not None:
+        return tuple(window_c)
+    lo, hi = np.percentile(seq.frames[0], [1.0, 99.5])
+    return float(lo), float(hi)
+
+
+def track(seq: Sequence, subject: Subject, predict: Predictor, cfg: CropConfig) -> np.ndarray:
+    """(T, 2) nostril points in frame px, NaN where the model found no face."""
+    x0, y0, x1, y1 = subject.face_box
+    side = max(x1 - x0, y1 - y0) * cfg.crop_scale
+    centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+    window = sequence_window(seq, cfg.window_c)
+    size = (cfg.crop_px, cfg.crop_px)
+    out = np.full((len(seq.frames), 2), np.nan)
+    run = np.unique(np.r_[np.arange(0, len(seq.frames), max(cfg.stride, 1)), len(seq.frames) - 1])  # ends included
+    chunk = max(cfg.chunk, 1)
+    for start in range(0, len(run), chunk):
+        box = np.array([centre[0] - side / 2, centre[1] - side / 2, side, side])
+        idx = run[start:start + chunk]
+        results = predict([crops.crop(to_uint8(seq.frames[i], window), box, size) for i in idx])
+        for i, found in zip(idx, results):
+            if found is not None:
+                out[i] = crops.to_frame(found[0], box, size)
+                centre = crops.to_frame(found[1], box, size)
+    return interpolate_track(out) if cfg.stride > 1 else out
+
+
+def interpolate_track(points: np.ndarray) -> np.ndarray:
+    """Fill frames between two predictions linearly; frames outside the first..last prediction stay NaN."""
+    out = points.copy()
+    ok = np.flatnonzero(np.isfinite(points).all(1))
+    if len(ok) < 2:
+        return out
+    inside = np.arange(ok[0], ok[-1] + 1)
+    for k in range(2):
+        out[inside, k] = np.interp(inside, ok, points[ok, k])
+    return out
+
+
+def oracle(seq: Sequence, subject: Subject) -> np.ndarray:
+    """Ground-truth nostril points (the ceiling of what landmarks can give)."""
+    gt = seq.subject_truth(subject.id)
+    if gt is None or not {"nose_x", "nose_y"} <= set(gt.columns):
+        raise SourceUnavailable(f"{seq.name}: no ground-truth nostril points (truth.csv nose_x, nose_y)")
+    return gt[["nose_x", "nose_y"]].to_numpy(dtype=np.float64)
+
+
+# ------------------------------------------------------------------------------------------------------ predictors
+
+
+class MediaPipePredictor:
+    """MediaPipe FaceMesh in video mode (detect once, then track inside the crop); one instance per track."""
+
+    def __init__(self, min_detection_confidence: float, min_tracking_confidence: float):
+        from mediapipe.python.solutions.face_mesh import FaceMesh
+
+        self.mesh = FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=True,
+                             min_detection_confidence=min_detection_confidence,
+                             min_tracking_confidence=min_tracking_confidence)
+        self.nose = load_schema("mediapipe478_nose")["nose_centre"]
+
+    def __call__(self, batch: list) -> list:
+        return [self._one(crop) for crop in batch]
+
+    def _one(self, crop: np.ndarray):
+        rgb = np.ascontiguousarray(np.repeat(crop[..., None], 3, axis=-1))
+        result = self.mesh.process(rgb)
+        if not result.multi_face_landmarks:
+            return None
+        h, w = crop.shape
+        pts = np.array([(p.x * w, p.y * h) for p in result.multi_face_landmarks[0].landmark])
+        return pts[self.nose].mean(0), (pts.min(0) + pts.max(0)) / 2
+
+    def close(self) -> None:
+        self.mesh.close()
+
+
+class StudentPredictor:
+    """A 68-point RTMPose model (MLCM-KD student) on the crop; nostril point = mean of iBUG 31-35."""
+
+    def __init__(self, model_dir: str | Path):
+        path = Path(model_dir) / "model.safetensors"
+        if not path.is_file():
+            raise SourceUnavailable(f"not available: {path} not found (train it: dvc repro of its training stage)")
+        import torch
+
+        from thermbench.models.rtmpose import load_model, normalize_input
+        from thermbench.models.simcc import decode
+
+        self.torch, self.normalize, self.decode = torch, normalize_input, decode
+        self.model = load_model(path).eval()
+        self.input_px = int(self.model.cfg.input_size[0])
+
+    def __call__(self, batch: list) -> list:
+        with self.torch.no_grad():
+            sx, sy = self.model(self.normalize(self.torch.from_numpy(np.stack(batch))[:, None]))
+        return [(pts[IBUG_NOSE_BASE].mean(0), (pts.min(0) + pts.max(0)) / 2) for pts in self.decode(sx, sy)[0]]
+
+
+class TinyHeadPredictor:
+    """The blog's TinyHead (`<heads>/main.safetensors`) on its frozen backbone, one nose point per crop.
+
+    The backbone must be the one the head's features came from (`<features>/backbone.json`); the crop is resized to
+    that run's crop size. The head was trained on ThermEval person crops; here it sees face-centred crops.
+    """
+
+    def __init__(self, heads: Path, features: Path, teacher: Path, backbone_cfg, sapiens2_cfg: dict):
+        head_path, info_path = Path(heads) / "main.safetensors", Path(features) / "backbone.json"
+        for path in (head_path, info_path):
+            if not path.is_file():
+                raise SourceUnavailable(f"not available: {path} not found (run the TinyHead stages first)")
+        import torch
+
+        from thermbench.core.io import read_json
+        from thermbench.tinyhead.finetune import FrozenBackbone, load_backbone, load_head, predict
+
+        trained = read_json(info_path)
+        model, info = load_backbone(backbone_cfg, sapiens2_cfg, allow_download=False, teacher_dir=teacher)
+        if info["name"] != trained["name"]:
+            raise SourceUnavailable(f"not available: the head was trained on '{trained['name']}' features but "
+                                    f"params give the '{info['name']}' backbone (re-run the TinyHead stages)")
+        self.torch, self.predict = torch, predict
+        self.backbone = FrozenBackbone(model, backbone_cfg.feature_size)
+        self.head, self.fit = load_head(head_path)
+        self.input_px = int(trained["crop_size"])
+
+    def __call__(self, batch: list) -> list:
+        feats = self.backbone(self.torch.from_numpy(np.stack(batch)))
+        points = self.predict(self.head, feats, self.fit["stride"], self.fit["subpixel"]).numpy().astype(np.float64)
+        return [(p, p) for p in points]
+
+
+class ZeroShotPredictor:
+    """A zero-shot adapter (`thermbench.zeroshot`: DWPose or Sapiens2) run top-down on the whole crop."""
+
+    def __init__(self, adapter):
+        self.adapter = adapter
+
+    def __call__(self, batch: list) -> list:
+        return [self._one(crop) for crop in batch]
+
+    def _one(self, crop: np.ndarray):
+        h, w = crop.shape
+        pred = self.adapter.predict(crop, boxes=[[0, 0, w, h]])
+        if not len(pred.noses) or not np.isfinite(pred.noses[0]).all():
+            return None
+        return pred.noses[0], pred.noses[0]
+
+
+def zero_shot_adapter(name: str, cfg: dict, threads: int):
+    """The zero-shot model `name` with its `zeroshot.<name>` params; never downloads (absent weights: unavailable)."""
+    from thermbench.zeroshot.common import WeightsUnavailable
+
+    try:
+        if name == "dwpose":
+            from thermbench.zeroshot.dwpose import DWPose
+
+            return DWPose.from_params(cfg, allow_download=False, threads=threads)
+        from thermbench.zeroshot.sapiens2 import Sapiens2Pose
+
+        return Sapiens2Pose.from_params(cfg, allow_download=False)
+    except WeightsUnavailable as err:
+        raise SourceUnavailable(str(err)) from None
+
+
+def run_source(paths: list[Path], make_predictor: Callable[[], Predictor] | None, cfg: CropConfig | None,
+               desc: str) -> dict:
+    """{sequence: {subject: (T, 2) points}} over the sequence folders `paths`, read one at a time; `make_predictor`
+    None = the oracle (which reads no frames). A new predictor per track, so a tracking model never carries state
+    from one face to another."""
+    out: dict = {}
+    missing, subjects = [], 0
+    for path in progress(paths, desc=f"breath track {desc}", unit="seq"):
+        seq = read_sequence(path, with_frames=make_predictor is not None)
+        subjects += len(seq.subjects)
+        out[seq.name] = {}
+        for subject in seq.subjects:
+            if make_predictor is None:
+                try:
+                    out[seq.name][subject.id] = oracle(seq, subject)
+                except SourceUnavailable as err:  # a recording without ground truth: no oracle there
+                    missing.append(str(err))
+                    out[seq.name][subject.id] = np.full((len(seq.frames), 2), np.nan)
+                continue
+            predictor = make_predictor()
+            out[seq.name][subject.id] = track(seq, subject, predictor, cfg)
+            if hasattr(predictor, "close"):
+                predictor.close()
+    if missing and len(missing) == subjects:
+        raise SourceUnavailable(f"not available: {missing[0]} (and in every other sequence)")
+    return out

@@ -1,0 +1,23 @@
+"""Stage zeroshot_blog_part3: the blog's part-3 pipelines that run offline (MediaPipe A, B and both behind the GT
+Person box; dlib-68) on the first split-2 frames with Person + Nose -> metrics, timing, per-threshold PCK (CSV)."""
+
+from pathlib import Path
+
+from thermbench.core import stage
+from thermbench.zeroshot.protocols.blog_part3 import Part3Config, evaluate
+
+
+def main() -> None:
+    parser = stage.parser(__doc__)
+    parser.add_argument("--prepared", type=Path, required=True, help="data/prepared/thermeval")
+    parser.add_argument("--raw", type=Path, required=True, help="data/raw/thermeval")
+    parser.add_argument("--metrics", type=Path, required=True, help="metrics/zeroshot_blog/part3.json")
+    parser.add_argument("--timing", type=Path, required=True, help="metrics/timing/zeroshot_blog/part3.json")
+    parser.add_argument("--curves", type=Path, required=True, help="plots/zeroshot_blog_part3_pck.csv")
+    args = parser.parse_args()
+    evaluate(args.prepared, args.raw, args.metrics, args.timing, args.curves,
+             stage.config(args, "zeroshot_blog.part3", Part3Config), stage.value(args, "data.source"))
+
+
+if __name__ == "__main__":
+    stage.run(main)

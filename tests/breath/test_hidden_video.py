@@ -1,0 +1,106 @@
+"""A video written here by hand in the documented format (not by the generator) runs through the whole chain."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+
+from thermbench.breath import evaluate as ev
+from thermbench.breath.report import report
+
+FPS, SECONDS, BPM = 10.0, 40.0, 15.0
+H, W = 96, 128
+
+
+def _write_hidden(folder, with_truth=True, seed=0):
+    """A warm disc face moving 40 px right in the first 4 s; a nostril spot warms 1 °C peak to peak at 15/min."""
+    rng = np.random.default_rng(seed)
+    n = int(FPS * SECONDS)
+    t = np.arange(n) / FPS
+    ys, xs = np.mgrid[0:H, 0:W] + 0.5
+    (folder / "frames").mkdir(parents=True)
+    resp = -0.5 * np.cos(2 * np.pi * BPM / 60 * t)
+    nose = np.column_stack([44 + 40 * np.minimum(t / 4, 1), np.full(n, 55.0)])
+    for i in range(n):
+        face = ((xs - nose[i, 0]) ** 2 / 30**2 + (ys - 45) ** 2 / 38**2) <= 1
+        frame = np.where(face, 33.0, 22.0) + rng.normal(0, 0.05, (H, W))
+        frame += resp[i] * np.exp(-((xs - nose[i, 0]) ** 2 + (ys - nose[i, 1]) ** 2) / (2 * 2.5**2))
+        raw = np.round((frame + 273.15) * 100).astype(np.uint16)  # centikelvin
+        tifffile.imwrite(folder / "frames" / f"f{i:05d}.tif", raw)
+    meta = {"fps": FPS, "units": "centikelvin", "subjects": [{"id": "p", "face_box": [14.0, 7.0, 74.0, 83.0]}],
+            **({"scene": "hidden"} if with_truth else {})}  # no scene given: "real"
+    (folder / "meta.json").write_text(json.dumps(meta))
+    if with_truth:
+        pd.DataFrame({"frame": range(n), "subject": "p", "rate_bpm": BPM, "resp": resp, "nose_x": nose[:, 0],
+                      "nose_y": nose[:, 1]}).to_csv(folder / "truth.csv", index=False)
+
+
+@pytest.fixture(scope="module")
+def hidden(tmp_path_factory):
+    root = tmp_path_factory.mktemp("videos")
+    _write_hidden(root / "hidden_a")
+    _write_hidden(root / "zz_recording", with_truth=False, seed=1)
+    return root
+
+
+def test_hidden_video_oracle_reaches_the_true_rate_and_the_fixed_roi_does_worse(hidden, tmp_path):
+    oracle = ev.track_source("oracle", hidden, tmp_path / "oracle.json", ev.TrackConfig())
+    assert oracle["available"] and np.isnan(np.array(oracle["tracks"]["zz_recording"]["p"], float)).all()
+    result = ev.evaluate(hidden, [tmp_path / "oracle.json"], ev.RateConfig(example_sequence="hidden_a"), seed=0)
+    hid = result["metrics"]["sources"]["oracle"]["hidden"]
+    assert hid["welch"]["mae_bpm"] < 0.5 and hid["peaks"]["mae_bpm"] < 0.5 and hid["coverage"] == 1.0
+    assert hid["nose_error_px"] == pytest.approx(0.0, abs=1e-6) and hid["jitter_px"] == pytest.approx(0.0, abs=1e-6)
+    fixed = result["metrics"]["sources"]["fixed_roi"]["hidden"]
+    assert fixed["welch"]["mae_bpm"] > 1.0 and fixed["nose_error_px"] == pytest.approx(38.0, abs=0.1)
+    # the recording without ground truth: rates reported, not scored; the baselines still run there
+    real = result["metrics"]["sources"]["whole_face"]["real"]
+    assert "mae_bpm" not in real["welch"] and real["welch"]["n_windows"] == 3
+    windows = result["windows"]
+    assert windows[(windows.sequence == "zz_recording")]["true_bpm"].isna().all()
+
+    ev.write_outputs(result, tmp_path / "m.json", tmp_path / "w.csv", tmp_path / "s.csv")
+    report(tmp_path / "m.json", tmp_path / "w.csv", tmp_path / "s.csv", tmp_path / "fig", tmp_path / "t.md")
+    for stem in ("signals", "bland_altman", "mae_vs_error"):
+        assert (tmp_path / "fig" / f"{stem}.png").stat().st_size > 0 and (tmp_path / "fig" / f"{stem}.svg").exists()
+    assert "| oracle | hidden |" in (tmp_path / "t.md").read_text()
+
+
+def test_unavailable_sources_write_one_reason_line(hidden, tmp_path, capsys):
+    out = ev.track_source("student", hidden, tmp_path / "s.json", ev.TrackConfig(), model_dir=tmp_path / "none")
+    assert not out["available"] and "not available" in out["reason"]
+    assert "not available" in capsys.readouterr().err
+    result = ev.evaluate(hidden, [tmp_path / "s.json"], ev.RateConfig(), seed=0)
+    assert result["metrics"]["unavailable"] == {"s": out["reason"]}  # named by the track file
+    assert "s" not in result["metrics"]["sources"]
+
+
+def test_student_source_tracks_with_a_saved_rtmpose(hidden, tmp_path):
+    from thermbench.models.rtmpose import build_rtmpose, save_model
+
+    save_model(build_rtmpose("t", 68, (64, 64)), tmp_path / "run" / "model.safetensors")
+    out = ev.track_source("student", hidden, tmp_path / "s.json", ev.TrackConfig(), model_dir=tmp_path / "run")
+    points = np.array(out["tracks"]["hidden_a"]["p"], float)
+    assert out["available"] and points.shape == (400, 2) and np.isfinite(points).all()
+
+
+def test_tinyhead_source_tracks_with_a_saved_head_and_teacher(hidden, tmp_path):
+    from thermbench.core.io import write_json
+    from thermbench.models.rtmpose import build_rtmpose, save_model
+    from thermbench.models.tinyhead import TinyHead
+    from thermbench.tinyhead.finetune import BackboneConfig, TeacherFeatures, save_head
+
+    teacher = build_rtmpose("t", 68, (64, 64))
+    save_model(teacher, tmp_path / "teacher" / "model.safetensors")
+    backbone = BackboneConfig("teacher", None, (64, 64), (1, 2), 16, 1)
+    channels = TeacherFeatures(teacher, [64, 64], [1, 2]).channels
+    save_head(tmp_path / "heads" / "main.safetensors", TinyHead(in_channels=channels),
+              {"stride": 1.0, "subpixel": False})
+    write_json(tmp_path / "features" / "backbone.json", {"name": "teacher", "crop_size": 64})
+    inputs = ev.TinyHeadInputs(tmp_path / "heads", tmp_path / "features", tmp_path / "teacher", backbone, {})
+    out = ev.track_source("tinyhead", hidden, tmp_path / "th.json", ev.TrackConfig(), tinyhead=inputs)
+    points = np.array(out["tracks"]["hidden_a"]["p"], float)
+    assert out["available"] and points.shape == (400, 2) and np.isfinite(points).all()
+    missing = ev.TinyHeadInputs(tmp_path / "none", tmp_path / "features", tmp_path / "teacher", backbone, {})
+    assert not ev.track_source("tinyhead", hidden, tmp_path / "x.json", ev.TrackConfig(), tinyhead=missing)["available"]

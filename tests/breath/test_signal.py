@@ -1,0 +1,102 @@
+"""Signal chain and scores on hand-computed cases."""
+
+import numpy as np
+import pytest
+
+from thermbench.breath import metrics as bm
+from thermbench.breath import signal as sig
+
+
+def _sine(bpm: float, fps: float, seconds: float, phase: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * fps)) / fps
+    return np.sin(2 * np.pi * bpm / 60 * t + phase)
+
+
+@pytest.mark.parametrize("bpm", [6.0, 15.0, 27.0])
+def test_both_estimators_recover_a_pure_sinusoid(bpm):
+    x = sig.bandpass(_sine(bpm, 9.0, 30.0), 9.0, (0.1, 0.7))
+    assert sig.welch_rate(x, 9.0, (0.1, 0.7), 20.0) == pytest.approx(bpm, abs=0.3)
+    # peaks exactly one period apart: (n - 1) periods over (n - 1) intervals
+    assert sig.peak_rate(_sine(bpm, 10.0, 30.0), 10.0, bpm, 0.3) == pytest.approx(bpm, abs=0.05)
+
+
+def test_sinusoid_at_15_bpm_through_window_rates():
+    fps = 9.0
+    x = _sine(15.0, fps, 45.0)
+    filtered, valid = sig.prepare_signal(x, np.zeros(len(x), bool), fps, sig.ChainConfig())
+    table = sig.window_rates(filtered, valid, fps, sig.ChainConfig(window_s=30.0, hop_s=5.0))
+    assert len(table) == 4  # starts at 0, 5, 10, 15 s
+    assert np.allclose(table["welch_bpm"], 15.0, atol=0.3)
+    assert np.allclose(table["peaks_bpm"], 15.0, atol=0.2)
+
+
+def test_bandpass_keeps_the_breathing_band_and_removes_drift_and_flicker():
+    fps, n = 10.0, 600
+    t = np.arange(n) / fps
+    breath = np.sin(2 * np.pi * 0.3 * t)
+    out = sig.bandpass(breath + 2 * np.sin(2 * np.pi * 0.01 * t) + np.sin(2 * np.pi * 2.0 * t), fps, (0.1, 0.7))
+    middle = slice(100, 500)
+    assert np.abs(out[middle] - breath[middle]).max() < 0.15
+
+
+def test_roi_mean_of_a_ramp_is_its_centre_value_and_missing_centres_are_nan():
+    ramp = np.tile(np.arange(40, dtype=np.float32) + 0.5, (30, 1))  # value = x coordinate of the pixel centre
+    frames = np.stack([ramp, ramp, ramp])
+    centres = np.array([[20.0, 15.0], [10.5, 10.0], [np.nan, np.nan]])
+    out = sig.roi_means(frames, centres, 4.0)
+    assert out[0] == pytest.approx(20.0) and out[1] == pytest.approx(10.5)
+    assert np.isnan(out[2])
+
+
+def test_box_means_fill_gaps_frozen_and_windows():
+    frames = np.zeros((3, 4, 4), np.float32)
+    frames[1] = 1.0
+    frames[2] = 1.0
+    assert sig.box_means(frames, (0, 0, 2, 2)).tolist() == [0.0, 1.0, 1.0]
+    assert sig.frozen_frames(frames).tolist() == [False, False, True]
+    assert sig.fill_gaps(np.array([np.nan, 1.0, np.nan, 3.0, np.nan])).tolist() == [1.0, 1.0, 2.0, 3.0, 3.0]
+    assert sig.windows(100, 1.0, 30.0, 5.0)[-1] == (70, 100) and len(sig.windows(100, 1.0, 30.0, 5.0)) == 15
+    assert sig.windows(20, 1.0, 30.0, 5.0) == [(0, 20)]
+
+
+def test_true_window_rate_counts_breaths_including_a_pause():
+    rate = np.r_[np.full(20, 12.0), np.zeros(10)]  # 20 s at 12/min, then 10 s of pause, at 1 fps
+    assert sig.true_window_rates(rate, 1.0, sig.ChainConfig(window_s=30.0, hop_s=5.0))[0] == pytest.approx(8.0)
+
+
+def test_savgol_leaves_a_straight_track_unchanged_and_skips_short_runs():
+    track = np.column_stack([np.arange(30.0), 2 * np.arange(30.0)])
+    track[10] = np.nan
+    out = sig.savgol_track(track, 10.0, 0.7, 2)
+    assert np.allclose(out[11:], track[11:]) and np.isnan(out[10]).all()
+
+
+def test_rate_scores_by_hand():
+    s = bm.rate_scores(np.array([10.0, 12.0, 14.0, np.nan]), np.array([11.0, 12.0, 10.0, 9.0]))
+    assert s["mae_bpm"] == pytest.approx(5 / 3)
+    assert s["rmse_bpm"] == pytest.approx(np.sqrt(17 / 3))
+    assert s["within2_share"] == pytest.approx(2 / 3)
+    assert s["window_coverage"] == pytest.approx(3 / 4)
+    assert s["pearson_r"] == pytest.approx(np.corrcoef([10, 12, 14], [11, 12, 10])[0, 1])
+
+
+def test_jitter_removes_the_true_motion():
+    truth = np.column_stack([np.arange(10.0) * 3, np.arange(10.0)])  # the face moves 3 px right, 1 down per frame
+    usable = np.ones(10, bool)
+    offset = bm.landmark_stats(truth + [3.0, 4.0], truth, usable)
+    assert offset["error_sum"] / offset["error_n"] == pytest.approx(5.0) and offset["jitter_sq_sum"] == 0.0
+    wobble = truth + np.column_stack([np.where(np.arange(10) % 2, 1.0, -1.0), np.zeros(10)])
+    stats = bm.landmark_stats(wobble, truth, usable)
+    assert np.sqrt(stats["jitter_sq_sum"] / stats["jitter_n"]) == pytest.approx(2.0)  # steps of +-2 px
+    fixed = bm.landmark_stats(np.tile(truth[0], (10, 1)), truth, usable)
+    assert np.sqrt(fixed["jitter_sq_sum"] / fixed["jitter_n"]) == pytest.approx(np.sqrt(10.0))  # the face's motion
+
+
+def test_interpolated_track_fills_between_predictions_only():
+    from thermbench.breath.sources import interpolate_track
+
+    pts = np.full((7, 2), np.nan)
+    pts[1], pts[5] = [0.0, 10.0], [4.0, 2.0]
+    out = interpolate_track(pts)
+    assert np.isnan(out[0]).all() and np.isnan(out[6]).all()
+    assert out[3].tolist() == [2.0, 6.0]

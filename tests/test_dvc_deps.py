@@ -1,0 +1,334 @@
+"""dvc.yaml cannot drift from the code: every project module a stage's script(s) import (statically, transitively)
+is covered by the stage's `deps:`, and every params key the script reads through `stage.config` / `stage.value` is
+covered by its `params:`. Otherwise `dvc repro` would serve stale outputs after a change to an undeclared input."""
+
+from __future__ import annotations
+
+import ast
+import posixpath
+import re
+import shlex
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGE_API = "thermbench.core.stage"
+STAGE_API_FILE = "src/thermbench/core/stage.py"  # defines load_params/section, so never flagged for using them
+READS, BYPASS = {"config", "value"}, {"load_params", "section"}
+INTERP = re.compile(r"\$\{\s*([\w.]+)\s*\}")
+
+
+# --- dvc.yaml: foreach expansion and ${...} substitution --------------------------------------------------------
+
+def lookup(tree, dotted: str):
+    for part in dotted.split("."):
+        if not isinstance(tree, dict) or part not in tree:
+            raise KeyError(f"'{dotted}' is neither a foreach variable nor a params.yaml key")
+        tree = tree[part]
+    return tree
+
+
+def substitute(node, ctx: dict, params: dict):
+    """${item}, ${key}, ${item.x} from the foreach context; any other ${a.b} from params.yaml (as DVC does)."""
+    if isinstance(node, dict):
+        return {substitute(k, ctx, params): substitute(v, ctx, params) for k, v in node.items()}
+    if isinstance(node, list):
+        return [substitute(v, ctx, params) for v in node]
+    if not isinstance(node, str):
+        return node
+    return INTERP.sub(lambda m: str(lookup(ctx if m[1].split(".")[0] in ctx else params, m[1])), node)
+
+
+def expand_stages(dvc: dict, params: dict) -> dict[str, dict]:
+    stages = {}
+    for name, spec in dvc["stages"].items():
+        if "matrix" in spec:
+            raise NotImplementedError(f"stage {name}: matrix stages are not expanded by this check")
+        if "foreach" not in spec:
+            stages[name] = substitute(spec, {}, params)
+            continue
+        items = spec["foreach"]
+        if isinstance(items, str):
+            items = lookup(params, INTERP.fullmatch(items.strip())[1])
+        pairs = items.items() if isinstance(items, dict) else ((item, item) for item in items)
+        for key, item in pairs:
+            ctx = {"key": key, "item": item} if isinstance(items, dict) else {"item": item}
+            stages[f"{name}@{key}"] = substitute(spec["do"], ctx, params)
+    return stages
+
+
+# --- scripts and their static import closure ---------------------------------------------------------------------
+
+def commands(spec: dict) -> list[str]:
+    return spec["cmd"] if isinstance(spec["cmd"], list) else [spec["cmd"]]
+
+
+def module_file(name: str, sources) -> str | None:
+    """Project module `a.b` -> src/a/b.py or src/a/b/__init__.py; None for anything outside src/."""
+    base = "src/" + name.replace(".", "/")
+    return next((f for f in (base + ".py", base + "/__init__.py") if f in sources), None)
+
+
+def stage_scripts(spec: dict, sources) -> list[str]:
+    """`python stages/x.py` and `python -m thermbench.x` in the cmd (several commands allowed)."""
+    scripts = []
+    for cmd in commands(spec):
+        tokens = shlex.split(cmd)
+        for i, tok in enumerate(tokens[:-1]):
+            if Path(tok).name in ("python", "python3"):
+                nxt = tokens[i + 1]
+                if nxt == "-m" and i + 2 < len(tokens) and tokens[i + 2].split(".")[0] == "thermbench":
+                    name = tokens[i + 2]
+                    scripts.append(module_file(name + ".__main__", sources) or module_file(name, sources) or name)
+                elif nxt.endswith(".py"):
+                    scripts.append(nxt)
+    return scripts
+
+
+@lru_cache(maxsize=None)
+def _parse(source: str) -> ast.Module:
+    return ast.parse(source)
+
+
+@lru_cache(maxsize=None)
+def _nodes(source: str) -> tuple[ast.AST, ...]:
+    """Every node of a file, walked once (each file is checked for many stages)."""
+    return tuple(ast.walk(_parse(source)))
+
+
+def package_of(path: str) -> str:
+    """src/a/b/c.py and src/a/b/__init__.py are both in package a.b (what a relative import starts from)."""
+    return ".".join(Path(path).parts[1:-1]) if path.startswith("src/") else ""
+
+
+def imported_modules(path: str, sources) -> set[str]:
+    """Every module an `import` / `from ... import` anywhere in the file names (also inside functions)."""
+    names = set()
+    for node in _nodes(sources[path]):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: up from this file's package
+                pkg = package_of(path).split(".")
+                base = ".".join(pkg[: len(pkg) - node.level + 1] + ([base] if base else []))
+            for alias in node.names:  # `from a import b`: b may be a submodule or a name in a
+                sub = f"{base}.{alias.name}"
+                names.add(sub if module_file(sub, sources) else base)
+    return names
+
+
+def closure(scripts: list[str], sources) -> set[str]:
+    """The scripts plus every project file they import, transitively, with every parent package's __init__.py:
+    Python runs those on each import of a submodule, so a change there can change what a stage computes."""
+    seen, todo = set(), [s for s in scripts if s in sources]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for name in imported_modules(path, sources):
+            parts = name.split(".")
+            for depth in range(1, len(parts) + 1):
+                f = module_file(".".join(parts[:depth]), sources)
+                if f:
+                    todo.append(f)
+    return seen
+
+
+def covered(path: str, deps: list[str]) -> bool:
+    """A dep covers a file when it is the file or a folder above it."""
+    return any(path == d or path.startswith(d + "/") for d in map(posixpath.normpath, deps))
+
+
+def check_deps(spec: dict, sources) -> list[str]:
+    scripts = stage_scripts(spec, sources)
+    problems = [f"script {s} not found" for s in scripts if s not in sources] or ([] if scripts else ["no script"])
+    deps = [d for d in spec.get("deps", []) if isinstance(d, str)]
+    return problems + [f"{f} not covered by deps" for f in sorted(closure(scripts, sources)) if not covered(f, deps)]
+
+
+# --- params read through stage.config / stage.value --------------------------------------------------------------
+
+def cmd_option(spec: dict, dest: str) -> str | None:
+    """The value of `--dest` (argparse spells `args.raw_tfake` as `--raw-tfake`) in the stage's cmd."""
+    opt = "--" + dest.replace("_", "-")
+    for cmd in commands(spec):
+        tokens = shlex.split(cmd)
+        for i, tok in enumerate(tokens):
+            if tok == opt and i + 1 < len(tokens):
+                return tokens[i + 1]
+            if tok.startswith(opt + "="):
+                return tok[len(opt) + 1:]
+    return None
+
+
+def key_of(arg: ast.expr, spec: dict) -> tuple[str, bool] | None:
+    """(key, exact) for a literal; for an f-string, formatted `args.x` parts are filled from `--x` in the cmd,
+    and the literal text before the first part that cannot be filled is a prefix (exact False)."""
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        return arg.value, True
+    if not isinstance(arg, ast.JoinedStr):
+        return None
+    text = ""
+    for part in arg.values:
+        if isinstance(part, ast.Constant):
+            text += part.value
+            continue
+        v = part.value
+        filled = cmd_option(spec, v.attr) if isinstance(v, ast.Attribute) and isinstance(v.value, ast.Name) and \
+            v.value.id == "args" else None
+        if filled is None:
+            return text, False
+        text += filled
+    return text, True
+
+
+def stage_api_uses(source: str) -> list[tuple[str, int, ast.AST]]:
+    """Uses of thermbench.core.stage's params readers: `stage.<name>` or a name imported from the module."""
+    uses = []
+    for node in _nodes(source):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "stage" and \
+                node.attr in READS | BYPASS:
+            uses.append((node.attr, node.lineno, node))
+        elif isinstance(node, ast.ImportFrom) and node.module == STAGE_API:
+            uses += [(a.name, node.lineno, node) for a in node.names if a.name in READS | BYPASS]
+    return uses
+
+
+def declared_params(spec: dict) -> list[str]:
+    keys = []
+    for p in spec.get("params", []):
+        keys += [p] if isinstance(p, str) else [k for f, ks in p.items() if f == "params.yaml" for k in ks]
+    return keys
+
+
+def read_problems(path: str, source: str, spec: dict) -> list[str]:
+    """Each `stage.config(args, key, Cls)` / `stage.value(args, key)` key must be covered by a declared param:
+    `a` covers `a.b.c`, `a.b` covers `a.b` and `a.b.c`; a prefix needs a declared param inside or above it."""
+    declared, problems = declared_params(spec), []
+    for call in _nodes(source):
+        f = getattr(call, "func", None)
+        if not (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "stage"
+                and f.attr in READS):
+            continue
+        found = key_of(call.args[1], spec) if len(call.args) > 1 else None
+        if found is None:
+            problems.append(f"{path}:{call.lineno}: stage.{f.attr} key is not a string literal")
+            continue
+        key, exact = found
+        if not any(key == d or key.startswith(d + ".") or (not exact and d.startswith(key)) for d in declared):
+            problems.append(f"{path}:{call.lineno}: params key '{key}{'' if exact else '*'}' not declared")
+    return problems
+
+
+def check_params(spec: dict, sources) -> list[str]:
+    """Keys the stage script(s) read must be declared; params read anywhere else (load_params/section, or a
+    stage.config/value call in library code) bypass the convention and are reported."""
+    scripts = [s for s in stage_scripts(spec, sources) if s in sources]
+    problems = []
+    for path in sorted(closure(scripts, sources) - {STAGE_API_FILE}):
+        for name, line, node in stage_api_uses(sources[path]):
+            if path not in scripts or name in BYPASS or isinstance(node, ast.ImportFrom):
+                problems.append(f"{path}:{line}: {name} reads params around stage.config/stage.value in the script")
+        problems += read_problems(path, sources[path], spec) if path in scripts else []
+    return problems
+
+
+# --- the real dvc.yaml -------------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=None)
+def project_sources() -> dict[str, str]:
+    files = [*ROOT.glob("src/**/*.py"), *ROOT.glob("stages/**/*.py")]
+    return {f.relative_to(ROOT).as_posix(): f.read_text() for f in files}
+
+
+@lru_cache(maxsize=None)
+def real_stages() -> dict[str, dict]:
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    return expand_stages(yaml.safe_load((ROOT / "dvc.yaml").read_text()), params)
+
+
+@pytest.mark.parametrize("name", sorted(real_stages()))
+def test_stage_deps_cover_imports(name):
+    problems = check_deps(real_stages()[name], project_sources())
+    assert not problems, f"stage {name}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("name", sorted(real_stages()))
+def test_stage_params_cover_reads(name):
+    problems = check_params(real_stages()[name], project_sources())
+    assert not problems, f"stage {name}:\n  " + "\n  ".join(problems)
+
+
+def test_real_dvc_yaml_is_checked():
+    stages, sources = real_stages(), project_sources()
+    assert len(stages) > 10
+    for name, spec in stages.items():
+        scripts = stage_scripts(spec, sources)
+        assert scripts and len(closure(scripts, sources) - set(scripts)) > 0, f"stage {name}: no import checked"
+
+
+# --- the checker itself, on tiny in-memory projects --------------------------------------------------------------
+
+SOURCES = {
+    "stages/s.py": "from thermbench.core import stage\nfrom thermbench.a import helper\n\ndef main(args):\n"
+                   "    stage.config(args, f'synth.{args.dataset}', C)\n    stage.value(args, 'seed')\n",
+    "src/thermbench/__init__.py": '"""pkg."""\n__version__ = "0"\n',
+    "src/thermbench/core/__init__.py": "NAMES: tuple = ('a', 'b')\n",
+    "src/thermbench/core/stage.py": "def load_params(p): ...\n",
+    "src/thermbench/a/__init__.py": "from thermbench.a import registry\n",
+    "src/thermbench/a/registry.py": "",
+    "src/thermbench/a/helper.py": "def f():\n    from .deep import g\n",
+    "src/thermbench/a/deep.py": "",
+}
+SPEC = {"cmd": "python stages/s.py --dataset tfake", "deps": ["stages/s.py", "src/thermbench/__init__.py",
+        "src/thermbench/core/__init__.py", "src/thermbench/core/stage.py", "src/thermbench/a"],
+        "params": ["seed", "synth.tfake"]}
+
+
+def test_checker_closure_follows_submodules_relative_and_function_imports():
+    files = closure(["stages/s.py"], SOURCES)
+    assert files == {"stages/s.py", "src/thermbench/__init__.py", "src/thermbench/core/__init__.py",
+                     "src/thermbench/core/stage.py", "src/thermbench/a/__init__.py", "src/thermbench/a/registry.py",
+                     "src/thermbench/a/helper.py", "src/thermbench/a/deep.py"}
+    assert check_deps(SPEC, SOURCES) == []  # the folder dep covers all of src/thermbench/a
+    two = {"cmd": "python stages/s.py --x 1 && python -m thermbench.a.helper && python -m json.tool"}
+    assert stage_scripts(two, SOURCES) == ["stages/s.py", "src/thermbench/a/helper.py"]
+    assert check_deps({**two, "cmd": "python stages/t.py"}, SOURCES) == ["script stages/t.py not found"]
+
+
+def test_checker_reports_a_missing_dep():
+    spec = {**SPEC, "deps": ["stages/s.py", "src/thermbench/core", "src/thermbench/a/helper.py"]}
+    assert check_deps(spec, SOURCES) == [f"src/thermbench/{m} not covered by deps"
+                                         for m in ("__init__.py", "a/__init__.py", "a/deep.py", "a/registry.py")]
+    assert check_deps({**SPEC, "deps": SPEC["deps"][1:]}, SOURCES) == ["stages/s.py not covered by deps"]
+
+
+def test_checker_reports_an_undeclared_params_key():
+    assert check_params(SPEC, SOURCES) == []
+    assert check_params({**SPEC, "params": ["synth"]}, SOURCES) == ["stages/s.py:6: params key 'seed' not declared"]
+    assert check_params({**SPEC, "params": ["seed", "synth.thermeval"]}, SOURCES) == [
+        "stages/s.py:5: params key 'synth.tfake' not declared"]
+    no_option = {**SPEC, "cmd": "python stages/s.py", "params": ["seed"]}
+    assert check_params(no_option, SOURCES) == ["stages/s.py:5: params key 'synth.*' not declared"]
+
+
+def test_checker_flags_params_read_around_the_convention():
+    sources = {**SOURCES, "src/thermbench/a/deep.py": "from thermbench.core.stage import section\n"}
+    assert check_params(SPEC, sources) == [
+        "src/thermbench/a/deep.py:1: section reads params around stage.config/stage.value in the script"]
+    script = SOURCES["stages/s.py"] + "    p = stage.load_params(args.params)\n"
+    assert check_params(SPEC, {**SOURCES, "stages/s.py": script}) == [
+        "stages/s.py:7: load_params reads params around stage.config/stage.value in the script"]
+
+
+def test_checker_expands_foreach_from_lists_dicts_and_params():
+    dvc = {"stages": {"a": {"foreach": "${train.variants}", "do": {"cmd": "x ${key} ${item.lr}"}},
+                      "b": {"foreach": ["p", "q"], "do": {"deps": ["d/${item}"], "params": ["s.${item}"]}}}}
+    params = {"train": {"variants": {"v1": {"lr": 0.1}}}}
+    assert expand_stages(dvc, params) == {"a@v1": {"cmd": "x v1 0.1"}, "b@p": {"deps": ["d/p"], "params": ["s.p"]},
+                                          "b@q": {"deps": ["d/q"], "params": ["s.q"]}}

@@ -1,0 +1,86 @@
+"""The blog's part-1 and part-3 frame selections, precision, status-only rows and the report's reference rows."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from thermbench.core.io import read_json
+from thermbench.zeroshot import blog_report
+from thermbench.zeroshot.evaluate import full_frame_metrics
+from thermbench.zeroshot.protocols import blog_part1, blog_part3
+
+
+def frames_table():
+    rows = []
+    for f, ids in ((1, [3, 1, 2, 4]), (2, [7, 5, 6])):
+        for i in ids:
+            noses = [] if i in (2, 6) else [[10.0 * i, 20.0]]
+            persons = [] if i == 5 else [[0.0, 0.0, 50.0, 90.0]]
+            rows.append({"image_file": f"images/{f}_{i}.png", "annotation_file": f, "image_id": i,
+                         "split": "x", "noses": json.dumps(noses), "persons": json.dumps(persons)})
+    return pd.DataFrame(rows)
+
+
+def test_part1_takes_the_first_split1_frames_with_a_nose_in_id_order(tmp_path):
+    got = blog_part1.select_frames(frames_table(), 2, tmp_path / "frames.csv")
+    assert got["image_id"].tolist() == [1, 3]          # id 2 has no nose; no Person needed
+
+
+def test_part3_needs_person_and_nose_in_file_2(tmp_path):
+    got = blog_part3.select_frames(frames_table(), 5, tmp_path / "frames.csv")
+    assert got["image_id"].tolist() == [7]              # 5 has no Person, 6 no Nose
+
+
+def test_precision_is_matched_over_predictions():
+    records = [{"gt": [[0, 0]], "pred": [[1, 0], [50, 50]]}, {"gt": [[10, 10]], "pred": []}]
+    m = full_frame_metrics(records, cap=80, thresholds=[5])
+    # GT 1 matches (1 px); (50, 50) is 70.7 px from GT 1, but GT 1 is taken; GT 2 has no prediction
+    assert m["n_predictions"] == 2 and m["precision"] == 0.5 and m["detection_rate"] == 0.5
+    assert m["median_px"] == 1.0 and m["pck"]["5px"] == 0.5
+
+
+def test_rows_without_weights_carry_one_status_line_and_no_numbers(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))   # no rtmlib cache
+    table = frames_table()
+    (tmp_path / "prep").mkdir()
+    table.to_csv(tmp_path / "prep" / "frames.csv", index=False)
+    balanced = {"det": "https://example.org/yolox_m.zip", "det_input_size": [640, 640],
+                "pose": "https://example.org/rtmw.zip", "pose_input_size": [192, 256], "nms_thr": 0.45,
+                "score_thr": 0.7}
+    cfg = blog_part1.Part1Config(2, 80.0, (5, 10), ("dwpose_rtmw",), balanced)
+    adapters = blog_part1.Adapters({}, balanced, {}, {})
+    blog_part1.evaluate(tmp_path / "prep", tmp_path / "raw", tmp_path / "m.json", tmp_path / "t.json",
+                        tmp_path / "c.csv", cfg, adapters, "synthetic")
+    row = read_json(tmp_path / "m.json")["rows"]["dwpose_rtmw"]
+    assert set(row) == {"label", "status"} and row["status"].startswith("weights not available")
+    assert read_json(tmp_path / "m.json")["n_gt"] == 2
+
+
+def test_unknown_rows_are_an_input_error(tmp_path):
+    from thermbench.core.io import InputError
+
+    cfg = blog_part1.Part1Config(2, 80.0, (5,), ("dwpose_rtmw", "vitpose"))
+    with pytest.raises(InputError, match="vitpose"):
+        blog_part1.evaluate(tmp_path, tmp_path, tmp_path / "m", tmp_path / "t", tmp_path / "c", cfg,
+                            blog_part1.Adapters({}, {}, {}, {}), "synthetic")
+
+
+def test_report_shows_measured_rows_status_rows_and_the_blogs_reference_rows():
+    block = {"detection_rate": 0.5, "mean_px": 2.0, "median_px": 1.5, "pck": {"5px": 0.5, "10px": 0.5, "20px": 0.5},
+             "precision": 1.0, "n_predictions": 3}
+    part1 = {"data": "synthetic", "n_frames": 50, "n_gt": 70, "match_cap_px": 80, "rows": {
+        "mediapipe_one_face": {"label": "MediaPipe FaceMesh, num_faces=1", "status": "ok", "blog_nose": block,
+                               "anatomical_nose": block},
+        "sapiens2_one_box": {"label": "Sapiens2", "status": "weights not available: hf download x"}}}
+    part3 = {"data": "synthetic", "n_frames": 60, "n_gt": 83, "match_cap_px": 80,
+             "rows": {"A": {"label": "A", "status": "ok", **block}}}
+    text = blog_report.blog_sections(part1, {"rows": {"mediapipe_one_face": {"median_ms_per_frame": 6.0}}},
+                                     part3, {"rows": {}}, [5, 10])
+    assert "| Sapiens2 [SYNTHETIC data] | – | weights not available |" in text   # no numbers on a status row
+    assert "- Sapiens2: weights not available: hf download x" in text
+    assert text.count("[blog, real ThermEval-D]") == len(blog_report.BLOG_PART1) + len(blog_report.BLOG_PART3)
+    assert "| 68.5% | 4.16 | 2.00 |" in text                       # Sapiens2's part-1 reference row
+    assert "Where the blog's code and text differ" in text
+    assert np.isclose(blog_report.BLOG_PART1["\"DWPose\" = rtmlib balanced"][6], 743)

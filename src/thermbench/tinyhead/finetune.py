@@ -9,6 +9,7 @@ test). Each head is checkpointed at its best validation epoch, as the blog's scr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -183,6 +184,13 @@ def load_backbone(cfg: BackboneConfig, sapiens2_cfg: dict, allow_download: bool,
                        "stages": list(model.stages),
                        "candidates": [[f"stage{i}" for i in sorted(set(c))] for c in candidates]}
     raise InputError(f"params.yaml: head.backbone.name '{name}' is not one of sapiens2, teacher")
+
+
+def head_backbone_config(cfg: BackboneConfig, maps) -> BackboneConfig:
+    """`cfg` narrowed to the maps a trained head reads (its sidecar's "maps"), so a backbone loaded from it returns
+    exactly the head's input: the teacher then runs only the chosen stages; Sapiens2 has one map anyway."""
+    stages = tuple(int(m.removeprefix("stage")) for m in maps if m.startswith("stage"))
+    return dataclasses.replace(cfg, teacher_stages=(stages,)) if stages else cfg
 
 
 def stage_candidates(teacher_stages) -> list[list[int]]:

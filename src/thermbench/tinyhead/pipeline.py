@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from thermbench.tinyhead.finetune import (
     evaluate,
     extract_features,
     fit_protocol,
+    head_backbone_config,
     load_backbone,
     load_features,
     load_head,
@@ -111,10 +111,8 @@ def evaluate_heads(features_dir: Path, models: Path, prepared: Path, teacher: Pa
     write_text(labels, curve.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
     write_text(predictions, table.to_csv(index=False, float_format="%.4f", lineterminator="\n"))
 
-    chosen = cfg.backbone  # timing runs the backbone only as far as the chosen maps need
-    if backbone["name"] == "teacher":
-        chosen = dataclasses.replace(chosen, teacher_stages=(tuple(int(m.removeprefix("stage")) for m in fit["maps"]),))
-    model, info = load_backbone(chosen, sapiens2_cfg, allow_download=False, teacher_dir=teacher)
+    model, info = load_backbone(head_backbone_config(cfg.backbone, fit["maps"]), sapiens2_cfg, allow_download=False,
+                                teacher_dir=teacher)
     if info["name"] != backbone["name"]:
         raise InputError(f"{features_dir}: features come from '{backbone['name']}' but params now give "
                          f"'{info['name']}' (re-run head_features)")

@@ -23,7 +23,7 @@ def thermeval_image(persons: list) -> np.ndarray:
     image = np.zeros((256, 192), np.uint8)
     for box, value in [(p, 60) for p, _ in persons] + [(n, 255) for _, n in persons]:
         if box is not None:
-            x, y, w, h = box
+            x, y, w, h = (int(round(v)) for v in box)  # fractional COCO boxes are drawn on whole pixels
             image[y : y + h, x : x + w] = value
     return image
 

@@ -1,4 +1,4 @@
-"""Stage report_head: the blog's part-2 table (zero-shot crop-protocol columns beside the head), figures."""
+"""Stage report_head: the blog's part-2 table (zero-shot columns, our head, the blog's own), val choice, figures."""
 
 from pathlib import Path
 
@@ -11,6 +11,8 @@ def main() -> None:
     parser.add_argument("--metrics", required=True, type=Path, help="metrics/head/thermeval.json")
     parser.add_argument("--timing", required=True, type=Path, help="metrics/timing/head.json")
     parser.add_argument("--train-timing", required=True, type=Path, help="metrics/timing/head_train.json")
+    parser.add_argument("--features", required=True, type=Path, help="data/features/head (its backbone.json)")
+    parser.add_argument("--sweep", required=True, type=Path, help="plots/curves/head_sweep.csv")
     parser.add_argument("--zeroshot", required=True, type=Path, help="metrics/zeroshot (its *.json files)")
     parser.add_argument("--zeroshot-timing", required=True, type=Path, help="metrics/timing/zeroshot")
     parser.add_argument("--curve", required=True, type=Path, help="plots/curves/head.csv")
@@ -19,9 +21,9 @@ def main() -> None:
     parser.add_argument("--prepared", required=True, type=Path, help="data/prepared/thermeval (crops for the figure)")
     parser.add_argument("--out", required=True, type=Path, help="e.g. plots/head")
     args = parser.parse_args()
-    write_report(args.metrics, args.timing, args.train_timing, args.zeroshot, args.zeroshot_timing, args.curve,
-                 args.labels, args.predictions, args.prepared, args.out, stage.value(args, "data.source"),
-                 stage.value(args, "head.pck_thresholds"))
+    write_report(args.metrics, args.timing, args.train_timing, args.features, args.sweep, args.zeroshot,
+                 args.zeroshot_timing, args.curve, args.labels, args.predictions, args.prepared, args.out,
+                 stage.value(args, "data.source"), stage.value(args, "head.pck_thresholds"))
 
 
 if __name__ == "__main__":

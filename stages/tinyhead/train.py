@@ -1,7 +1,8 @@
-"""Stage head_train: cached features -> the blog's TinyHead (all train labels) + learning-curve heads.
+"""Stage head_train: cached features -> the val sweep over backbone maps, the blog's TinyHead + learning-curve heads.
 
-Writes `<out>/<run>.safetensors` (+ `.json`) for run `main` and `n<labels>_s<seed>`, the main run's per-epoch
-train/val loss and val PCK as a DVC plot CSV, and training wall-clock time to `--timing`.
+Writes `<out>/<run>.safetensors` (+ `.json`) for run `main` and `n<labels>_s<seed>` (each at its best validation
+epoch), the main run's per-epoch train/val loss and val error/PCK and the sweep (one row per candidate set of maps)
+as DVC plot CSVs, and training wall-clock time to `--timing`.
 """
 
 from pathlib import Path
@@ -16,9 +17,10 @@ def main() -> None:
     parser.add_argument("--features", required=True, type=Path, help="data/features/head")
     parser.add_argument("--out", required=True, type=Path, help="e.g. data/heads/thermeval")
     parser.add_argument("--curve", required=True, type=Path, help="e.g. plots/curves/head.csv")
+    parser.add_argument("--sweep", required=True, type=Path, help="e.g. plots/curves/head_sweep.csv")
     parser.add_argument("--timing", required=True, type=Path, help="e.g. metrics/timing/head_train.json")
     args = parser.parse_args()
-    train_heads(args.features, args.out, args.curve, args.timing, stage.config(args, "head", HeadConfig))
+    train_heads(args.features, args.out, args.curve, args.sweep, args.timing, stage.config(args, "head", HeadConfig))
 
 
 if __name__ == "__main__":

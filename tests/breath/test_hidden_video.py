@@ -93,10 +93,10 @@ def test_tinyhead_source_tracks_with_a_saved_head_and_teacher(hidden, tmp_path):
 
     teacher = build_rtmpose("t", 68, (64, 64))
     save_model(teacher, tmp_path / "teacher" / "model.safetensors")
-    backbone = BackboneConfig("teacher", None, (64, 64), (1, 2), 16, 1)
+    backbone = BackboneConfig("teacher", None, (64, 64), ((1,), (1, 2)), 16, 1, "cpu")  # candidates; head: 1+2
     channels = TeacherFeatures(teacher, [64, 64], [1, 2]).channels
     save_head(tmp_path / "heads" / "main.safetensors", TinyHead(in_channels=channels),
-              {"stride": 1.0, "subpixel": False})
+              {"stride": 1.0, "subpixel": False, "maps": ["stage1", "stage2"]})
     write_json(tmp_path / "features" / "backbone.json", {"name": "teacher", "crop_size": 64})
     inputs = ev.TinyHeadInputs(tmp_path / "heads", tmp_path / "features", tmp_path / "teacher", backbone, {})
     out = ev.track_source("tinyhead", hidden, tmp_path / "th.json", ev.TrackConfig(), tinyhead=inputs)

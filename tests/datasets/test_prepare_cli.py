@@ -18,12 +18,13 @@ FILES = {
     1: [[([30, 40, 50, 150], [50, 60, 5, 7])], [([60, 20, 40, 200], [75, 40, 5, 7])]],
     2: [[([20, 40, 80, 200], [50, 70, 5, 7]), ([120, 40, 40, 100], None)]],
 }
-CFG = {"n_train": 1, "n_val": 1, "n_test": 1, "box_scale": 1.25, "crop_size": 256}
+CFG = {"n_train": 1, "n_val": 1, "n_test": 1, "box_scale": 1.25, "crop_size": 256, "crop_geometry": "per_axis",
+       "split": "seeded", "split_seed": 7}
 
 
-def run_prepare(tmp_path, raw):
+def run_prepare(tmp_path, raw, cfg=CFG):
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump({"seed": 0, "prepare": {"thermeval": CFG}}))
+    params.write_text(yaml.safe_dump({"seed": 0, "prepare": {"thermeval": cfg}}))
     cmd = [sys.executable, "stages/datasets/prepare.py", "--dataset", "thermeval", "--raw", str(raw)]
     cmd += ["--out", str(tmp_path / "out")]
     return subprocess.run(cmd + ["--params", str(params)], cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -46,6 +47,16 @@ def test_prepare_writes_samples_and_crops(tmp_path, raw):
     crop = cv2.imread(str(tmp_path / "out" / test.crop_path), cv2.IMREAD_UNCHANGED)
     assert crop[59, 108] == 255
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "params.yaml", "raw"]
+
+
+def test_prepare_stage_crops_as_the_blog(tmp_path, raw):
+    result = run_prepare(tmp_path, raw, {**CFG, "crop_geometry": "blog", "split": "blog"})
+    assert result.returncode == 0, result.stderr
+    test = pd.read_csv(tmp_path / "out/samples.csv").set_index("split").loc["test"]
+    # Person (20, 40, 80, 200): side 250 about (60, 140) -> corner (-65, 15) moved to (0, 15), far side clipped to
+    # (192, 256): a 192 x 241 window; nose centre (52.5, 73.5) -> (52.5 * 256/192, 58.5 * 256/241)
+    assert [test.box_x0, test.box_y0, test.box_w, test.box_h] == [0, 15, 192, 241]
+    assert (test.nose_x, test.nose_y) == pytest.approx((70.0, 62.141), abs=1e-3)
 
 
 def _corrupt_image(raw):

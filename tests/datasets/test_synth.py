@@ -112,8 +112,8 @@ def test_thermeval_output_parses(tmp_path):
     from thermbench.datasets import thermeval
 
     synth.write("thermeval", tmp_path, THERMEVAL, seed=3)
-    frames = thermeval.parse_frames(tmp_path)
-    assert len(frames) == 8 and sum(len(f["pairs"]) for f in frames) > 0
+    frames, warnings = thermeval.parse_frames(tmp_path)
+    assert len(frames) == 8 and sum(len(f["pairs"]) for f in frames) > 0 and warnings == []
     assert all(f["path"].is_file() for f in frames)
 
 

@@ -9,7 +9,8 @@ from raw_builders import build_thermeval
 from thermbench.core.io import InputError
 from thermbench.datasets import thermeval
 
-CFG = {"n_train": 2, "n_val": 2, "n_test": 4, "box_scale": 1.25, "crop_size": 256}  # fillable in any order
+CFG = {"n_train": 2, "n_val": 2, "n_test": 4, "box_scale": 1.25, "crop_size": 256,  # fillable in any order
+       "crop_geometry": "per_axis", "split": "seeded", "split_seed": 7}
 A, NOSE_A = [30, 40, 50, 150], [50, 60, 5, 7]  # crop box (23.75, 21.25, 62.5, 187.5); nose centre (52.5, 63.5)
 FILES = {
     1: [

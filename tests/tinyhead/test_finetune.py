@@ -51,14 +51,14 @@ def make_prepared(root, n=(6, 3, 4)):
 
 
 CFG = {"lr": 3e-3, "weight_decay": 1e-4, "epochs": 6, "batch_size": 4, "sigma": 1.0, "subpixel": False,
-       "pck_thresholds": [3, 5, 10, 20]}
+       "checkpoint": "best_val", "pck_thresholds": [3, 5, 10, 20]}
 
 
 def head_config(**overrides) -> H.HeadConfig:
-    backbone = H.BackboneConfig(name="teacher", fallback=None, teacher_input_px=(32, 32), teacher_stages=(1,),
-                                feature_size=4, batch_size=4)
+    backbone = H.BackboneConfig(name="teacher", fallback=None, teacher_input_px=(32, 32), teacher_stages=((1,),),
+                                feature_size=4, batch_size=4, device="cpu")
     fields = {**CFG, "pck_thresholds": tuple(CFG["pck_thresholds"]), "seed": 0, "label_counts": (2,),
-              "curve_seeds": (0,), "threads": 1, "timing_crops": 2, **overrides}
+              "curve_seeds": (0,), "threads": 1, "timing_crops": 2, "sweep_epochs": None, **overrides}
     return H.HeadConfig(backbone=backbone, **fields)
 
 
@@ -102,11 +102,11 @@ def test_corrupt_crop_is_an_input_error(prepared):
 
 def test_cached_features_equal_freshly_computed_ones(prepared, tmp_path):
     backbone, crops = cached_features(prepared, tmp_path / "features")
-    features, index, info = H.load_features(tmp_path / "features")
-    assert features.shape == (13, 6, 4, 4) and info["name"] == "tiny"
+    maps, index, info = H.load_features(tmp_path / "features")
+    assert list(maps) == ["final"] and maps["final"].shape == (13, 6, 4, 4) and info["name"] == "tiny"
     assert index["sample_id"].tolist() == H.load_samples(prepared)["sample_id"].tolist()
     fresh = backbone(crops[[7, 2]])  # another batch composition must not change a crop's features
-    assert torch.equal(features[[7, 2]], fresh)
+    assert torch.equal(maps["final"][[7, 2]], fresh)
 
 
 def test_backbone_gets_no_gradient_and_is_unchanged_by_training(prepared, tmp_path):
@@ -128,12 +128,13 @@ def test_backbone_gets_no_gradient_and_is_unchanged_by_training(prepared, tmp_pa
 def test_teacher_backbone_at_crop_size_upsamples_stride32_to_16x16(tmp_path):
     save_model(build_rtmpose("t", input_size=(96, 96)), tmp_path / "model.safetensors")  # as the teacher stage
     cfg = H.BackboneConfig(name="sapiens2", fallback="teacher", teacher_input_px=(256, 256), teacher_stages=(4,),
-                           feature_size=16, batch_size=1)
+                           feature_size=16, batch_size=1, device="cpu")
     sapiens2 = {"local_path": str(tmp_path / "absent.safetensors"), "repo_id": "facebook/sapiens2-pose-0.4b",
                 "filename": "sapiens2_0.4b_pose.safetensors", "arch": "0.4b"}
     model, info = H.load_backbone(cfg, sapiens2, allow_download=False, teacher_dir=tmp_path)
     assert info["name"] == "teacher" and info["channels"] == 384 and "not available" in info["note"]
     assert (info["trained_px"], info["input_px"], info["stages"]) == ([96, 96], [256, 256], [4])
+    assert info["candidates"] == [["stage4"]]
     crops = torch.randint(0, 256, (1, 256, 256), dtype=torch.uint8)
     feats = H.FrozenBackbone(model, feature_size=16)(crops)
     assert feats.shape == (1, 384, 16, 16)  # trained at 96 px, run at 256: 8x8 stride-32 map upsampled x2
@@ -182,17 +183,17 @@ def test_sapiens2_backbone_gives_16x16_at_256_without_resizing():
 
 def test_training_is_seeded_follows_cosine_and_fits_the_train_set(prepared, tmp_path):
     cached_features(prepared, tmp_path / "features")
-    features, index, info = H.load_features(tmp_path / "features")
+    maps, index, info = H.load_features(tmp_path / "features")
     cfg = H.train_config(head_config(epochs=40), info["crop_size"], info["feature_size"])
     assert (cfg["heatmap_size"], cfg["stride"]) == (16, 2.0)  # 4x4 grid x4 upsample; 32 px / 16
-    train_feats, train_points = H.split_data(features, index, "train")
-    val_feats, val_points = H.split_data(features, index, "val")
-    head, history = H.train_head(train_feats, train_points, val_feats, val_points, cfg, seed=3)
-    _, again = H.train_head(train_feats, train_points, val_feats, val_points, cfg, seed=3)
+    train_feats, train_points = H.split_data(maps["final"], index, "train")
+    val_feats, val_points = H.split_data(maps["final"], index, "val")
+    head, history, best = H.train_head(train_feats, train_points, val_feats, val_points, cfg, seed=3)
+    _, again, _ = H.train_head(train_feats, train_points, val_feats, val_points, cfg, seed=3)
     assert history == again
     assert len(history) == 40 and history[-1]["train_loss"] < 0.5 * history[0]["train_loss"]
-    # CosineAnnealingLR, eta_min 0: lr_e = lr/2 (1 + cos(pi (e-1)/E)); epoch 21 of 40 is the midpoint
-    assert [history[0]["lr"], history[20]["lr"]] == pytest.approx([3e-3, 1.5e-3])
+    # CosineAnnealingLR, eta_min 0: lr_e = lr/2 (1 + cos(pi e/E)) with e from 0; epoch 20 of 40 is the midpoint
+    assert [history[0]["epoch"], history[0]["lr"], history[20]["lr"]] == pytest.approx([0, 3e-3, 1.5e-3])
     assert set(history[0]) >= {"epoch", "train_loss", "val_loss", "val_mean_px", "val_pck10"}
 
 
@@ -203,24 +204,70 @@ def test_label_subsets_are_nested_and_checked():
         H.label_subset(40, 41, seed=0)
 
 
-def test_fit_protocol_names_runs_by_label_count_and_seed(prepared, tmp_path):
+def test_best_val_checkpoint_is_the_first_epoch_with_the_lowest_val_error(prepared, tmp_path):
     cached_features(prepared, tmp_path / "features")
-    features, index, info = H.load_features(tmp_path / "features")
-    cfg = H.train_config(head_config(epochs=2), info["crop_size"], info["feature_size"])
-    runs = H.fit_protocol(features, index, cfg, seed=0, label_counts=[2, 6], curve_seeds=[0, 1])
+    maps, index, info = H.load_features(tmp_path / "features")
+    cfg = H.train_config(head_config(epochs=12), info["crop_size"], info["feature_size"])
+    (train_feats, train_points), (val_feats, val_points) = (H.split_data(maps["final"], index, s) for s in
+                                                            ("train", "val"))
+    head, history, best = H.train_head(train_feats, train_points, val_feats, val_points, cfg, seed=1)
+    errors = [row["val_mean_px"] for row in history]
+    assert best == errors.index(min(errors))
+    val_error = H.point_errors(H.predict(head, val_feats, cfg["stride"], False), val_points).mean()
+    assert val_error == pytest.approx(errors[best])  # the head returned is the one scored at the best epoch
+    last, _, same = H.train_head(train_feats, train_points, val_feats, val_points, {**cfg, "checkpoint": "last"}, 1)
+    last_error = H.point_errors(H.predict(last, val_feats, cfg["stride"], False), val_points).mean()
+    assert same == best and last_error == pytest.approx(errors[-1])
+    with pytest.raises(InputError, match="checkpoint must be best_val or last"):
+        H.train_head(train_feats, train_points, val_feats, val_points, {**cfg, "checkpoint": "test"}, 1)
+
+
+def test_val_sweep_chooses_the_lowest_best_val_error_and_trains_the_curve_on_it(prepared, tmp_path, monkeypatch):
+    cached_features(prepared, tmp_path / "features")
+    maps, index, info = H.load_features(tmp_path / "features")
+    maps = {"a": maps["final"], "b": maps["final"][:, :2], "c": maps["final"][:, :3]}
+    # in_channels -> val error per epoch
+    best_val = {6: [9.0, 4.0, 5.0], 2: [8.0, 7.0, 7.5], 8: [5.0, 4.5, 6.0], 3: [6.0, 6.0, 4.0]}
+    calls = []
+
+    def fake_train(train_feats, train_points, val_feats, val_points, cfg, seed):
+        calls.append((train_feats.shape[1], len(train_feats), seed))
+        errors = best_val[train_feats.shape[1]]
+        history = [{"epoch": e, "val_mean_px": v, "val_pck10": 0.5} for e, v in enumerate(errors)]
+        best = min(range(len(history)), key=lambda e: history[e]["val_mean_px"])
+        return H.TinyHead(train_feats.shape[1]), history, best
+
+    monkeypatch.setattr(H, "train_head", fake_train)
+    runs, sweep = H.fit_protocol(maps, index, {}, seed=0, candidates=[["a"], ["b"], ["a", "b"], ["c"]],
+                                 label_counts=[2, 6], curve_seeds=[0, 1])
+    # best val errors: a 4.0 (epoch 1), b 7.0 (epoch 1), a+b 4.5 (epoch 1), c 4.0 (epoch 2)
+    assert [row["maps"] for row in sweep] == ["a", "b", "a+b", "c"]
+    assert [(row["best_val_mean_px"], row["best_epoch"], row["channels"]) for row in sweep] == [
+        (4.0, 1, 6), (7.0, 1, 2), (4.5, 1, 8), (4.0, 2, 3)]
+    assert [row["chosen"] for row in sweep] == [True, False, False, False]  # a tie goes to the first candidate
+    assert runs["main"]["maps"] == ["a"] and runs["main"]["best_epoch"] == 1
     assert sorted(runs) == ["main", "n2_s0", "n2_s1", "n6_s0", "n6_s1"]
-    assert (runs["main"]["n_labels"], runs["n2_s1"]["n_labels"], runs["n2_s1"]["seed"]) == (6, 2, 1)
+    assert runs["n6_s0"] is runs["main"]  # every label, the main seed: the main run itself, not a second one
+    assert (runs["n2_s1"]["maps"], runs["n2_s1"]["n_labels"], runs["n6_s1"]["n_labels"]) == (["a"], 2, 6)
+    assert calls[4:] == [(6, 2, 0), (6, 2, 1), (6, 6, 1)]  # the curve: chosen maps, 2 labels x 2 seeds, 6 x seed 1
+
+    epochs = []
+    monkeypatch.setattr(H, "train_head", lambda *a: (epochs.append(a[4]["epochs"]), fake_train(*a))[1])
+    runs, _ = H.fit_protocol(maps, index, {"epochs": 3}, seed=0, candidates=[["b"], ["c"]], label_counts=[6],
+                             curve_seeds=[0], sweep_epochs=2)
+    # a shorter sweep: both candidates for 2 epochs, then the chosen maps ("c": 4.0 < 7.0) for the full 3 as main
+    assert epochs == [2, 2, 3] and runs["main"]["maps"] == ["c"] and runs["n6_s0"] is runs["main"]
 
 
 def test_evaluate_reports_crop_and_frame_pixels(prepared, tmp_path):
     cached_features(prepared, tmp_path / "features")
-    features, index, info = H.load_features(tmp_path / "features")
-    cfg = H.train_config(head_config(), CROP, 4)
+    maps, index, info = H.load_features(tmp_path / "features")
+    cfg = {**H.train_config(head_config(), CROP, 4), "maps": ["final"]}
     head = H.TinyHead(6).eval()
     with torch.no_grad():  # a head whose heatmap is 0 everywhere: argmax picks cell (0, 0) -> crop point (0, 0)
         head.final.weight.zero_()
         head.final.bias.zero_()
-    table, scores = H.evaluate(head, features, index, cfg, CROP)
+    table, scores = H.evaluate(head, maps, index, cfg, CROP)
     test = index[index["split"] == "test"]
     gt = test[["nose_x", "nose_y"]].to_numpy()
     assert np.allclose(table["error_crop_px"], np.hypot(gt[:, 0], gt[:, 1]))
@@ -241,13 +288,47 @@ def test_save_and_load_head_round_trip(tmp_path):
 
 
 def test_descent_phases_find_two_drops_and_one():
-    epochs = np.arange(1, 121)
-    # fast fall over epochs 1-10, plateau, a second fall over 40-50, plateau
-    two = 1.0 * np.exp(-np.clip(epochs - 1, 0, 10) * 0.3) * np.exp(-np.clip(epochs - 40, 0, 10) * 0.1)
+    epochs = np.arange(120)  # counted from 0, as the blog's history
+    # fast fall over epochs 0-10, plateau, a second fall over 39-49, plateau
+    two = 1.0 * np.exp(-np.clip(epochs, 0, 10) * 0.3) * np.exp(-np.clip(epochs - 39, 0, 10) * 0.1)
     phases = H.descent_phases(two.tolist())
     assert len(phases) == 2
-    assert phases[0]["first_epoch"] <= 3 and 8 <= phases[0]["last_epoch"] <= 13
-    assert 36 <= phases[1]["first_epoch"] <= 41 and 48 <= phases[1]["last_epoch"] <= 53
+    assert phases[0]["first_epoch"] <= 2 and 7 <= phases[0]["last_epoch"] <= 12
+    assert 35 <= phases[1]["first_epoch"] <= 40 and 47 <= phases[1]["last_epoch"] <= 52
     assert sum(ph["share"] for ph in phases) == pytest.approx(1.0, abs=0.1)
-    one = np.exp(-np.clip(epochs - 1, 0, 10) * 0.3)
+    one = np.exp(-np.clip(epochs, 0, 10) * 0.3)
     assert len(H.descent_phases(one.tolist())) == 1
+
+
+def test_backbone_input_is_the_blogs_imagenet_normalisation():
+    class Identity(nn.Module):
+        def forward_features(self, x):
+            return x
+
+    crops = torch.full((1, 16, 16), 255, dtype=torch.uint8)
+    out = H.FrozenBackbone(Identity(), feature_size=16)(crops)
+    # blog: gray x3 / 255, mean (123.675, 116.28, 103.53) / 255, std (58.395, 57.12, 57.375) / 255
+    expected = [(255 - 123.675) / 58.395, (255 - 116.28) / 57.12, (255 - 103.53) / 57.375]
+    assert out[0, :, 3, 5].tolist() == pytest.approx(expected, rel=1e-6)
+
+
+def test_device_param_is_checked():
+    assert H.resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(InputError, match="not a torch device"):
+        H.resolve_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="no CUDA GPU"):
+            H.resolve_device("cuda")
+
+
+def test_teacher_candidates_extract_each_stage_once_under_its_name():
+    torch.manual_seed(0)
+    teacher = build_rtmpose("t", input_size=(96, 96)).eval()
+    model = H.TeacherFeatures(teacher, input_px=[256, 256], stages=sorted({1, 2} | {2, 3}))
+    maps = H.extract_features(H.FrozenBackbone(model, feature_size=16), torch.zeros(3, 256, 256, dtype=torch.uint8), 2)
+    assert {k: tuple(v.shape) for k, v in maps.items()} == {"stage1": (3, 48, 16, 16), "stage2": (3, 96, 16, 16),
+                                                           "stage3": (3, 192, 16, 16)}
+    assert H.select_features(maps, ["stage2", "stage3"]).shape == (3, 288, 16, 16)
+    assert H.stage_candidates([1, 2]) == [[1, 2]] and H.stage_candidates([[1], [1, 2]]) == [[1], [1, 2]]
+    with pytest.raises(InputError, match="no map"):
+        H.select_features(maps, ["stage4"])

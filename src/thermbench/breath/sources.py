@@ -167,16 +167,19 @@ class TinyHeadPredictor:
         import torch
 
         from thermbench.core.io import read_json
-        from thermbench.tinyhead.finetune import FrozenBackbone, load_backbone, load_head, predict
+        from thermbench.tinyhead.finetune import FrozenBackbone, head_backbone_config, load_backbone, load_head, predict
 
         trained = read_json(info_path)
-        model, info = load_backbone(backbone_cfg, sapiens2_cfg, allow_download=False, teacher_dir=teacher)
+        self.head, self.fit = load_head(head_path)
+        if "maps" not in self.fit:
+            raise SourceUnavailable(f"not available: {head_path} names no backbone maps (re-run the TinyHead stages)")
+        model, info = load_backbone(head_backbone_config(backbone_cfg, self.fit["maps"]), sapiens2_cfg,
+                                    allow_download=False, teacher_dir=teacher)
         if info["name"] != trained["name"]:
             raise SourceUnavailable(f"not available: the head was trained on '{trained['name']}' features but "
                                     f"params give the '{info['name']}' backbone (re-run the TinyHead stages)")
         self.torch, self.predict = torch, predict
         self.backbone = FrozenBackbone(model, backbone_cfg.feature_size)
-        self.head, self.fit = load_head(head_path)
         self.input_px = int(trained["crop_size"])
 
     def __call__(self, batch: list) -> list:

@@ -2,10 +2,14 @@
 
 The backbone never trains, so its features are a pure function of (backbone, crop): computing them once turns
 120 epochs of head training into seconds and lets head hyper-parameters change without touching the backbone.
+The cache holds each backbone map separately (Sapiens2: its final map; the offline teacher: one map per CSPNeXt
+stage), so which maps feed the head is chosen on the validation crops by training one head per candidate (never on
+test). Each head is checkpointed at its best validation epoch, as the blog's script does.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -19,10 +23,10 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
-from tqdm import tqdm
 
 from thermbench.core import metrics
 from thermbench.core.io import InputError, read_csv, write_json, write_text
+from thermbench.core.progress import progress
 from thermbench.models.rtmpose import load_model, normalize_input
 from thermbench.models.sapiens2 import Sapiens2Config, load_sapiens2
 from thermbench.models.tinyhead import HEATMAP_UPSAMPLE, TinyHead, decode_heatmap, encode_heatmap
@@ -37,9 +41,10 @@ class BackboneConfig:
     name: str                     # sapiens2 | teacher (the pipeline's RGB RTMPose teacher)
     fallback: str | None          # used, with a one-line notice, when the Sapiens2 weights are absent; None = fail
     teacher_input_px: tuple       # (w, h) crops are resized to before the teacher
-    teacher_stages: tuple         # CSPNeXt stages whose maps feed the head (1-4 = stride 4, 8, 16, 32)
+    teacher_stages: tuple         # candidate sets of CSPNeXt stages (1-4 = stride 4, 8, 16, 32), chosen on val
     feature_size: int             # feature grid the head sees
     batch_size: int               # feature extraction only
+    device: str                   # where the backbone runs (features, timing): cpu | cuda | cuda:N | mps
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,8 @@ class HeadConfig:
     backbone: BackboneConfig
     sigma: float                  # Gaussian target sigma, heatmap px
     subpixel: bool                # log-parabola refinement of the argmax; False = the blog's plain argmax
+    checkpoint: str               # best_val (the blog: the epoch with the lowest val mean error) | last
+    sweep_epochs: int | None      # epochs per candidate in the val sweep over backbone maps; None = `epochs`
     lr: float
     weight_decay: float
     epochs: int
@@ -57,33 +64,56 @@ class HeadConfig:
     pck_thresholds: tuple         # px
     threads: int                  # torch threads for every head stage (timings are reported with it)
     timing_crops: int             # test crops timed end to end (backbone + head), batch 1
+
+
 SAMPLE_COLUMNS = ("sample_id", "split", "crop_path", "nose_x", "nose_y", "box_w", "box_h")
 
 
+def resolve_device(name: str) -> torch.device:
+    """params `head.device` -> a torch device; a GPU that is asked for but absent is one clear error, not a crash."""
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise InputError(f"params.yaml: head.device '{name}' is not a torch device (cpu, cuda, cuda:1, mps)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"params.yaml: head.device is '{name}' but torch sees no CUDA GPU here (use cpu)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise InputError(f"params.yaml: head.device is '{name}' but MPS is not available here (use cpu)")
+    return device
+
+
 class FrozenBackbone(nn.Module):
-    """Gray crops (B, H, W) uint8 -> (B, C, s, s) features of a backbone that never trains.
+    """Gray crops (B, H, W) uint8 -> feature maps (B, C_i, s, s) of a backbone that never trains, on `device`.
 
     `model` is any module with `forward_features(x)` taking ImageNet-normalised RGB on the 0..255 scale (Sapiens2 and
-    RTMPose share that normalisation) and returning one map or a list of maps. Each map of another size is resized
-    bilinearly to s x s (antialiased, so a shrink averages instead of skipping rows) and the maps are concatenated
-    along channels: the head always sees the blog's 16 x 16 grid and its x4 upsample gives a 64 x 64 heatmap.
+    RTMPose share that normalisation, the blog's mean/std) and returning one map or a list of maps, named by its
+    `map_names` (default: "final"). Each map of another size is resized bilinearly to s x s (antialiased, so a shrink
+    averages instead of skipping rows): the head always sees the blog's 16 x 16 grid and its x4 upsample gives a
+    64 x 64 heatmap. `forward` concatenates the maps along channels.
     """
 
-    def __init__(self, model: nn.Module, feature_size: int = 16):
+    def __init__(self, model: nn.Module, feature_size: int = 16, device: str | torch.device = "cpu"):
         super().__init__()
-        self.model = model.eval().requires_grad_(False)
+        self.device = torch.device(device)
+        self.model = model.eval().requires_grad_(False).to(self.device)
         self.feature_size = feature_size
+        self.map_names = tuple(getattr(model, "map_names", ("final",)))
 
     def train(self, mode: bool = True) -> "FrozenBackbone":
         return super().train(False)  # BN/dropout statistics of a frozen backbone stay as loaded
 
     @torch.no_grad()
-    def forward(self, crops: torch.Tensor) -> torch.Tensor:
-        maps = self.model.forward_features(normalize_input(crops[:, None]))  # gray is repeated to 3 channels
+    def maps(self, crops: torch.Tensor) -> list[torch.Tensor]:
+        maps = self.model.forward_features(normalize_input(crops[:, None].to(self.device)))  # gray -> 3 channels
+        maps = [maps] if torch.is_tensor(maps) else list(maps)
+        if len(maps) != len(self.map_names):
+            raise InputError(f"backbone returned {len(maps)} maps for names {list(self.map_names)}")
         size = (self.feature_size, self.feature_size)
-        maps = [m if m.shape[-2:] == size else F.interpolate(m, size=size, mode="bilinear", align_corners=False,
-                                                             antialias=True)
-                for m in ([maps] if torch.is_tensor(maps) else maps)]
+        return [m if m.shape[-2:] == size else F.interpolate(m, size=size, mode="bilinear", align_corners=False,
+                                                             antialias=True) for m in maps]
+
+    def forward(self, crops: torch.Tensor) -> torch.Tensor:
+        maps = self.maps(crops)
         return maps[0] if len(maps) == 1 else torch.cat(maps, dim=1)
 
 
@@ -108,6 +138,7 @@ class TeacherFeatures(nn.Module):
         self.backbone = model.backbone
         self.input_px = tuple(int(v) for v in input_px)
         self.stages = tuple(sorted(set(stages)))
+        self.map_names = tuple(f"stage{i}" for i in self.stages)
         # each stage opens with its stride-2 ConvModule, whose width is the stage's output width
         self.channels = sum(getattr(self.backbone, f"stage{i}")[0].conv.out_channels for i in self.stages)
 
@@ -142,14 +173,35 @@ def load_backbone(cfg: BackboneConfig, sapiens2_cfg: dict, allow_download: bool,
             name = cfg.fallback
         else:
             model = load_sapiens2(weights, Sapiens2Config.from_arch(sapiens2_cfg["arch"]))
-            return model, {**info, "name": "sapiens2", "arch": sapiens2_cfg["arch"], "channels": model.cfg.dim}
+            return model, {**info, "name": "sapiens2", "arch": sapiens2_cfg["arch"], "channels": model.cfg.dim,
+                           "candidates": [["final"]]}  # the blog's backbone(x)[0]: nothing to choose
     if name == "teacher":
         teacher = load_teacher(teacher_dir)
-        model = TeacherFeatures(teacher, list(cfg.teacher_input_px), list(cfg.teacher_stages))
+        candidates = stage_candidates(cfg.teacher_stages)
+        model = TeacherFeatures(teacher, list(cfg.teacher_input_px), sorted(set().union(*candidates)))
         return model, {**info, "name": "teacher", "arch": teacher.cfg.arch, "channels": model.channels,
                        "trained_px": list(teacher.cfg.input_size), "input_px": list(model.input_px),
-                       "stages": list(model.stages)}
+                       "stages": list(model.stages),
+                       "candidates": [[f"stage{i}" for i in sorted(set(c))] for c in candidates]}
     raise InputError(f"params.yaml: head.backbone.name '{name}' is not one of sapiens2, teacher")
+
+
+def head_backbone_config(cfg: BackboneConfig, maps) -> BackboneConfig:
+    """`cfg` narrowed to the maps a trained head reads (its sidecar's "maps"), so a backbone loaded from it returns
+    exactly the head's input: the teacher then runs only the chosen stages; Sapiens2 has one map anyway."""
+    stages = tuple(int(m.removeprefix("stage")) for m in maps if m.startswith("stage"))
+    return dataclasses.replace(cfg, teacher_stages=(stages,)) if stages else cfg
+
+
+def stage_candidates(teacher_stages) -> list[list[int]]:
+    """params `head.backbone.teacher_stages`: a list of candidate stage lists (chosen on val), or one flat list."""
+    stages = list(teacher_stages)
+    if stages and all(isinstance(s, int) for s in stages):
+        return [stages]
+    if not stages or not all(isinstance(c, (list, tuple)) and c for c in stages):
+        raise InputError(f"params.yaml: head.backbone.teacher_stages {stages} must list candidate stage lists, "
+                         "e.g. [[1], [1, 2]]")
+    return [list(c) for c in stages]
 
 
 def load_teacher(teacher_dir: str | Path) -> nn.Module:
@@ -194,32 +246,42 @@ def read_crops(prepared_dir: str | Path, crop_paths) -> torch.Tensor:
 # ---------------------------------------------------------------- feature cache
 
 
-def extract_features(backbone: FrozenBackbone, crops: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """(N, H, W) uint8 crops -> (N, C, s, s) float32 features, batch by batch."""
-    out = [backbone(crops[i:i + batch_size]) for i in tqdm(range(0, len(crops), batch_size), desc="features",
-                                                          unit="batch")]
-    return torch.cat(out).contiguous()
+def extract_features(backbone: FrozenBackbone, crops: torch.Tensor, batch_size: int) -> dict[str, torch.Tensor]:
+    """(N, H, W) uint8 crops -> {map name: (N, C_i, s, s) float32 on the CPU}, batch by batch on the backbone's
+    device."""
+    batches = [[m.cpu() for m in backbone.maps(crops[i:i + batch_size])]
+               for i in progress(range(0, len(crops), batch_size), desc="features", unit="batch")]
+    return {name: torch.cat([b[k] for b in batches]).contiguous() for k, name in enumerate(backbone.map_names)}
 
 
-def save_features(out_dir: str | Path, features: torch.Tensor, samples: pd.DataFrame, backbone: dict) -> None:
-    """`features.safetensors` (row i = samples row i), `index.csv` (the samples rows) and `backbone.json`."""
+def select_features(maps: dict[str, torch.Tensor], names) -> torch.Tensor:
+    """The maps `names` concatenated along channels, in that order: the head's input."""
+    missing = [n for n in names if n not in maps]
+    if missing:
+        raise InputError(f"feature cache has no map(s) {missing} (it holds {sorted(maps)}; re-run head_features)")
+    return maps[names[0]] if len(names) == 1 else torch.cat([maps[n] for n in names], dim=1)
+
+
+def save_features(out_dir: str | Path, maps: dict[str, torch.Tensor], samples: pd.DataFrame, backbone: dict) -> None:
+    """`features.safetensors` (one tensor per map; row i = samples row i), `index.csv` (the samples rows) and
+    `backbone.json`."""
     out_dir = Path(out_dir)
-    save_file({"features": features}, str(out_dir / "features.safetensors"))
+    save_file(maps, str(out_dir / "features.safetensors"))
     write_text(out_dir / "index.csv", samples.to_csv(index=False, lineterminator="\n"))
     write_json(out_dir / "backbone.json", backbone)
 
 
-def load_features(feature_dir: str | Path) -> tuple[torch.Tensor, pd.DataFrame, dict]:
-    """What `save_features` wrote: (features, index rows, backbone info)."""
+def load_features(feature_dir: str | Path) -> tuple[dict[str, torch.Tensor], pd.DataFrame, dict]:
+    """What `save_features` wrote: ({map name: features}, index rows, backbone info)."""
     feature_dir = Path(feature_dir)
     for name in ("features.safetensors", "index.csv", "backbone.json"):
         if not (feature_dir / name).is_file():
             raise InputError(f"{feature_dir / name}: not found (run the head_features stage)")
-    features = load_file(str(feature_dir / "features.safetensors"))["features"]
+    maps = load_file(str(feature_dir / "features.safetensors"))
     index = pd.read_csv(feature_dir / "index.csv")
-    if len(index) != len(features):
-        raise InputError(f"{feature_dir}: index.csv has {len(index)} rows but features hold {len(features)}")
-    return features, index, json.loads((feature_dir / "backbone.json").read_text())
+    if any(len(m) != len(index) for m in maps.values()):
+        raise InputError(f"{feature_dir}: index.csv has {len(index)} rows but the feature maps do not")
+    return maps, index, json.loads((feature_dir / "backbone.json").read_text())
 
 
 # ---------------------------------------------------------------- training
@@ -230,8 +292,9 @@ def train_config(cfg: HeadConfig, crop_size: int, feature_size: int) -> dict:
     256 px crop gives a 64 x 64 heatmap with a stride of 4 crop px. A plain dict: it is stored beside each head."""
     heatmap_size = HEATMAP_UPSAMPLE * feature_size
     return {"lr": cfg.lr, "weight_decay": cfg.weight_decay, "epochs": cfg.epochs, "batch_size": cfg.batch_size,
-            "sigma": cfg.sigma, "subpixel": cfg.subpixel, "pck_thresholds": list(cfg.pck_thresholds),
-            "heatmap_size": heatmap_size, "stride": crop_size / heatmap_size}
+            "sigma": cfg.sigma, "subpixel": cfg.subpixel, "checkpoint": cfg.checkpoint,
+            "pck_thresholds": list(cfg.pck_thresholds), "heatmap_size": heatmap_size,
+            "stride": crop_size / heatmap_size}
 
 
 def split_data(features: torch.Tensor, index: pd.DataFrame, split: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -248,33 +311,74 @@ def label_subset(n_train: int, n_labels: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).permutation(n_train)[:n_labels]
 
 
-def fit_protocol(features: torch.Tensor, index: pd.DataFrame, cfg: dict, seed: int, label_counts, curve_seeds
-                 ) -> dict[str, dict]:
-    """The blog's head ("main": every train label, `seed`) and the learning-curve heads ("n<labels>_s<seed>").
+def map_label(names) -> str:
+    """A candidate set of backbone maps as one readable key, e.g. "stage1+stage2"."""
+    return "+".join(names)
 
-    Each run: {"head", "history", "n_labels", "seed", "seconds"} (wall-clock training time).
+
+def fit_protocol(maps: dict[str, torch.Tensor], index: pd.DataFrame, cfg: dict, seed: int, candidates,
+                 label_counts, curve_seeds, sweep_epochs: int | None = None) -> tuple[dict[str, dict], list[dict]]:
+    """The val sweep over backbone maps, the blog's head ("main") and the learning-curve heads ("n<labels>_s<seed>").
+
+    One head per candidate set of maps is trained on every train label with `seed` (for `sweep_epochs`, with the
+    cosine schedule over them; None = the full recipe); the candidate with the lowest best-epoch validation mean
+    error (crop px; the first on a tie) is chosen, so the test crops never take part in the choice. The main run is
+    the chosen candidate's sweep head when the sweep ran the full recipe, else a full-recipe head on the chosen maps.
+    The learning-curve heads use the chosen maps; the run with every label and the main seed is the main run itself.
+    Each run: {"head", "history", "best_epoch", "maps", "n_labels", "seed", "seconds"}; the sweep: one row per
+    candidate.
     """
     if not label_counts or not curve_seeds:
         raise InputError("params.yaml: head.label_counts and head.curve_seeds must each list at least one value")
-    train_feats, train_points = split_data(features, index, "train")
-    val_feats, val_points = split_data(features, index, "val")
-    runs = {"main": (np.arange(len(train_feats)), seed)}
-    runs.update({f"n{n}_s{s}": (label_subset(len(train_feats), n, s), s) for n in label_counts for s in curve_seeds})
-    out = {}
-    for name, (rows, run_seed) in tqdm(runs.items(), desc="heads", unit="run"):
+    if not candidates:
+        raise InputError("params.yaml: head.backbone.teacher_stages must list at least one candidate")
+
+    def fit(names, rows, run_seed, run_cfg=cfg) -> dict:
+        feats = select_features(maps, names)
+        train_feats, train_points = split_data(feats, index, "train")
+        val_feats, val_points = split_data(feats, index, "val")
         start = time.perf_counter()
-        head, history = train_head(train_feats[rows], train_points[rows], val_feats, val_points, cfg, run_seed)
-        out[name] = {"head": head, "history": history, "n_labels": len(rows), "seed": run_seed,
-                     "seconds": time.perf_counter() - start}
-    return out
+        head, history, best = train_head(train_feats[rows], train_points[rows], val_feats, val_points, run_cfg,
+                                         run_seed)
+        return {"head": head, "history": history, "best_epoch": best, "maps": list(names), "n_labels": len(rows),
+                "seed": run_seed, "seconds": time.perf_counter() - start}
+
+    n_train = int((index["split"] == "train").sum())
+    everything = np.arange(n_train)
+    short = sweep_epochs is not None and sweep_epochs != cfg["epochs"]
+    sweep_cfg = {**cfg, "epochs": sweep_epochs} if short else cfg
+    fitted = [fit(names, everything, seed, sweep_cfg)
+              for names in progress(candidates, desc="val sweep", unit="candidate")]
+    sweep = []
+    for run in fitted:
+        best = run["history"][run["best_epoch"]]
+        sweep.append({"maps": map_label(run["maps"]), "channels": run["head"].in_channels,
+                      "best_epoch": run["best_epoch"], "best_val_mean_px": best["val_mean_px"],
+                      **{k: v for k, v in best.items() if k.startswith("val_pck")},
+                      "last_val_mean_px": run["history"][-1]["val_mean_px"], "seconds": run["seconds"]})
+    chosen = min(range(len(fitted)), key=lambda i: sweep[i]["best_val_mean_px"])
+    for i, row in enumerate(sweep):
+        row["chosen"] = i == chosen
+    runs = {"main": fit(fitted[chosen]["maps"], everything, seed) if short else fitted[chosen]}
+    curve = [(n, s) for n in label_counts for s in curve_seeds]
+    for n, s in progress(curve, desc="label curve", unit="run"):
+        same_as_main = n == n_train and s == seed
+        runs[f"n{n}_s{s}"] = runs["main"] if same_as_main else fit(
+            runs["main"]["maps"], everything if n == n_train else label_subset(n_train, n, s), s)
+    return runs, sweep
 
 
 def train_head(train_feats: torch.Tensor, train_points: torch.Tensor, val_feats: torch.Tensor,
-               val_points: torch.Tensor, cfg: dict, seed: int) -> tuple[TinyHead, list[dict]]:
-    """AdamW + per-epoch cosine LR on Gaussian-heatmap MSE, the blog's recipe; returns the head and per-epoch history.
+               val_points: torch.Tensor, cfg: dict, seed: int) -> tuple[TinyHead, list[dict], int]:
+    """AdamW + per-epoch cosine LR on Gaussian-heatmap MSE, the blog's recipe; returns (head, history, best epoch).
 
-    History rows: epoch, lr, train_loss (mean over the epoch's batches), val_loss, val_mean_px and val_pck<t> (crop px).
+    History rows (epochs from 0, as the blog's history): epoch, lr, train_loss (mean over the epoch's batches),
+    val_loss, val_mean_px and val_pck<t> (crop px, decoded as configured). The head returned is the one after the
+    epoch with the lowest val_mean_px (the first such epoch, as the blog's strict `<`) when cfg["checkpoint"] is
+    "best_val", or after the last epoch when it is "last"; the best epoch is returned either way.
     """
+    if cfg["checkpoint"] not in ("best_val", "last"):
+        raise InputError(f"params.yaml: head.checkpoint must be best_val or last, not {cfg['checkpoint']!r}")
     torch.manual_seed(seed)
     head = TinyHead(in_channels=train_feats.shape[1])
     optimizer = torch.optim.AdamW(head.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
@@ -282,8 +386,8 @@ def train_head(train_feats: torch.Tensor, train_points: torch.Tensor, val_feats:
     shuffle = torch.Generator().manual_seed(seed)
     targets = encode_heatmap(train_points, cfg["heatmap_size"], cfg["stride"], cfg["sigma"])
     val_targets = encode_heatmap(val_points, cfg["heatmap_size"], cfg["stride"], cfg["sigma"])
-    history = []
-    for epoch in range(1, cfg["epochs"] + 1):
+    history, best_epoch, best_state = [], 0, None
+    for epoch in range(cfg["epochs"]):
         head.train()
         lr = optimizer.param_groups[0]["lr"]
         losses = []
@@ -302,7 +406,11 @@ def train_head(train_feats: torch.Tensor, train_points: torch.Tensor, val_feats:
                "val_loss": F.mse_loss(val_heatmaps, val_targets).item(), "val_mean_px": metrics.mean_error(errors)}
         row.update({f"val_pck{t}": v for t, v in metrics.pck(errors, cfg["pck_thresholds"]).items()})
         history.append(row)
-    return head.eval(), history
+        if best_state is None or row["val_mean_px"] < history[best_epoch]["val_mean_px"]:
+            best_epoch, best_state = epoch, {k: v.clone() for k, v in head.state_dict().items()}
+    if cfg["checkpoint"] == "best_val":
+        head.load_state_dict(best_state)
+    return head.eval(), history, best_epoch
 
 
 def point_errors(pred: torch.Tensor, gt: torch.Tensor, scale: np.ndarray | None = None) -> np.ndarray:
@@ -337,15 +445,15 @@ def predict(head: TinyHead, features: torch.Tensor, stride: float, subpixel: boo
     return decode_heatmap(head.eval()(features), stride, subpixel)
 
 
-def evaluate(head: TinyHead, features: torch.Tensor, index: pd.DataFrame, cfg: dict, crop_size: int,
+def evaluate(head: TinyHead, maps: dict[str, torch.Tensor], index: pd.DataFrame, cfg: dict, crop_size: int,
              split: str = "test") -> tuple[pd.DataFrame, dict]:
-    """Per-crop predictions and the blog's table entries, in crop px and in frame px.
+    """Per-crop predictions and the blog's table entries, in crop px and in frame px; cfg["maps"] feed the head.
 
-    Frame px: the crop resized the padded box (box_w x box_h) to crop_size x crop_size, one scale per axis, so a crop
+    Frame px: the crop resized its window (box_w x box_h) to crop_size x crop_size, one scale per axis, so a crop
     error vector converts by (box_w, box_h) / crop_size whatever the offset convention.
     """
     rows = np.flatnonzero((index["split"] == split).to_numpy())
-    feats, gt = split_data(features, index, split)
+    feats, gt = split_data(select_features(maps, cfg["maps"]), index, split)
     pred = predict(head, feats, cfg["stride"], cfg["subpixel"])
     scale = index.iloc[rows][["box_w", "box_h"]].to_numpy(dtype=np.float64) / crop_size
     errors = {"crop_px": point_errors(pred, gt), "frame_px": point_errors(pred, gt, scale)}
@@ -358,31 +466,34 @@ def evaluate(head: TinyHead, features: torch.Tensor, index: pd.DataFrame, cfg: d
 @torch.no_grad()
 def time_inference(backbone: FrozenBackbone, head: TinyHead, crops: torch.Tensor, stride: float, subpixel: bool,
                    warmup: int = 2) -> np.ndarray:
-    """Wall-clock ms per crop for the whole predictor (backbone + head + decode), batch 1, after `warmup` crops."""
-    head.eval()
+    """Wall-clock ms per crop for the whole predictor (backbone + head + decode), batch 1, after `warmup` crops, with
+    backbone and head on the backbone's device (the decode copies the heatmap back, which waits for the GPU)."""
+    head = head.eval().to(backbone.device)
     times = []
-    for i, crop in enumerate(tqdm(crops, desc="timing", unit="crop")):
+    for i, crop in enumerate(progress(crops, desc="timing", unit="crop")):
         start = time.perf_counter()
-        decode_heatmap(head(backbone(crop[None])), stride, subpixel)
+        decode_heatmap(head(backbone(crop[None])).cpu(), stride, subpixel)
         if i >= warmup:
             times.append((time.perf_counter() - start) * 1000.0)
     return np.asarray(times)
 
 
 def descent_phases(loss: list[float], window: int = 5, rate: float = 2.0, min_share: float = 0.1) -> list[dict]:
-    """Phases of fast descent in a loss curve, to test the blog's "two-stage convergence" on data, not by eye.
+    """Phases of fast descent in a curve (the blog reads its validation mean error), to test the blog's "two-stage
+    convergence" on data, not by eye.
 
-    The log-loss is smoothed by a centred `window`-epoch moving average, then replaced by its running minimum (the
-    best loss so far), so spikes cannot create or split phases and the falls add up to the total fall. An epoch's fall
-    is fast when it exceeds `rate` times the average fall per epoch. Runs of fast epochs are phases; phases holding
-    less than `min_share` of the total fall are dropped. Each phase: 1-based first/last epoch and its share of the fall.
+    The log of the curve is smoothed by a centred `window`-epoch moving average, then replaced by its running minimum
+    (the best value so far), so spikes cannot create or split phases and the falls add up to the total fall. An
+    epoch's fall is fast when it exceeds `rate` times the average fall per epoch. Runs of fast epochs are phases;
+    phases holding less than `min_share` of the total fall are dropped. Each phase: first/last epoch counted from 0
+    (the position in `loss`) and its share of the fall.
     """
     log = np.log(np.maximum(np.asarray(loss, dtype=np.float64), 1e-12))
     if len(log) < window + 2:
         return []
     smooth = np.convolve(np.pad(log, window // 2, mode="edge"), np.ones(window) / window, mode="valid")
     best = np.minimum.accumulate(smooth)
-    fall = -np.diff(best)  # fall[i]: from epoch i+1 to epoch i+2 (1-based)
+    fall = -np.diff(best)  # fall[i]: from epoch i to epoch i + 1
     total = best[0] - best[-1]
     if total <= 0:
         return []
@@ -394,6 +505,6 @@ def descent_phases(loss: list[float], window: int = 5, rate: float = 2.0, min_sh
         elif not flag and start is not None:
             share = float(fall[start:i].sum() / total)
             if share >= min_share:
-                phases.append({"first_epoch": start + 1, "last_epoch": i + 1, "share": share})
+                phases.append({"first_epoch": start, "last_epoch": i, "share": share})
             start = None
     return phases

@@ -7,7 +7,7 @@ machine, all three hold only a status line and the stage still succeeds, so `dvc
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.zeroshot.bakeoff import MODELS, CropGeometry, ZeroshotConfig, predict
+from thermbench.zeroshot.bakeoff import MODELS, ZeroshotConfig, predict
 
 
 def main() -> None:
@@ -19,10 +19,9 @@ def main() -> None:
     parser.add_argument("--metrics", type=Path, required=True, help="e.g. metrics/zeroshot/<model>.json")
     parser.add_argument("--timing", type=Path, required=True, help="e.g. metrics/timing/zeroshot/<model>.json")
     args = parser.parse_args()
-    prepare = stage.value(args, "prepare.thermeval")
-    geometry = CropGeometry(box_scale=float(prepare["box_scale"]), crop_size=int(prepare["crop_size"]))
     predict(args.model, args.prepared, args.raw, args.predictions, args.metrics, args.timing,
-            stage.config(args, "zeroshot", ZeroshotConfig), geometry, stage.value(args, "data.source"))
+            stage.config(args, "zeroshot", ZeroshotConfig), stage.value(args, "prepare.thermeval.crop_size"),
+            stage.value(args, "data.source"))
 
 
 if __name__ == "__main__":

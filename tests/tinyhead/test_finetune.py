@@ -44,7 +44,9 @@ def make_prepared(root, n=(6, 3, 4)):
             image[y - 1:y + 2, x - 1:x + 2] = 255
             cv2.imwrite(str(root / "crops" / f"{sid}.png"), image)
             rows.append({"sample_id": sid, "split": split, "crop_path": f"crops/{sid}.png", "nose_x": float(x),
-                         "nose_y": float(y), "box_x0": 0.0, "box_y0": 0.0, "box_w": 16.0, "box_h": 64.0})
+                         "nose_y": float(y), "box_x0": 0.0, "box_y0": 0.0, "box_w": 16.0, "box_h": 64.0,
+                         "image_file": f"images/{sid}.png", "frame_nose_x": x / 2.0, "frame_nose_y": y * 2.0,
+                         "person_x0": 1.0, "person_y0": 4.0, "person_w": 12.0, "person_h": 50.0})
     rows.append({**rows[0], "sample_id": "unused", "split": "unused"})
     pd.DataFrame(rows).to_csv(root / "samples.csv", index=False)
     return root

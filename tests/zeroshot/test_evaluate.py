@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from thermbench.core.io import read_csv
+from thermbench.datasets.prepared import read_frames
 from thermbench.zeroshot import evaluate as ev
 from thermbench.zeroshot.common import Prediction
 
@@ -43,6 +44,7 @@ def thermeval(tmp_path):
         cv2.imwrite(str(raw / "images" / f"{name}.png"), np.zeros((256, 192), np.uint8))
     pd.DataFrame({
         "image_file": ["images/a.png", "images/b.png", "images/c.png"],
+        "annotation_file": [2, 2, 1], "image_id": [1, 2, 1],
         "split": ["test", "test", "train"],
         "noses": ["[[50, 50], [120, 60]]", "[[30, 200]]", "[[90, 90]]"],
         "persons": ["[]", "[]", "[]"],
@@ -51,15 +53,18 @@ def thermeval(tmp_path):
     pd.DataFrame({
         "sample_id": ["s1", "s2", "s3"], "split": ["train", "test", "test"],
         "image_file": ["images/c.png", "images/a.png", "images/b.png"],
+        "crop_path": ["crops/s1.png", "crops/s2.png", "crops/s3.png"], "nose_x": [128.0] * 3, "nose_y": [128.0] * 3,
         "frame_nose_x": [100.0, 100.0, 60.0], "frame_nose_y": [100.0, 104.0, 140.0],
         "box_x0": [75.0, 75.0, 35.0], "box_y0": [50.0, 50.0, 90.0], "box_w": [50.0] * 3, "box_h": [100.0] * 3,
+        "person_x0": [80.0, 80.0, 40.0], "person_y0": [60.0, 60.0, 100.0], "person_w": [40.0] * 3,
+        "person_h": [80.0] * 3,
     }).to_csv(prepared / "samples.csv", index=False)
     return raw, prepared
 
 
 def test_full_frame_protocol(thermeval):
     raw, prepared = thermeval
-    frames = ev.select(read_csv(prepared / "frames.csv", ev.FRAME_COLUMNS), "test", 0, prepared)
+    frames = ev.select(read_frames(prepared), "test", 0, prepared)
     # frame a: two GT, predictions 3 px from the first and 200 px away (beyond the cap); frame b: none
     records, seconds = ev.run_full_frame(Scripted([[[53, 50], [300, 260]], []]), frames, raw)
     assert len(seconds) == 2 and records[0]["gt"] == [[50, 50], [120, 60]]
@@ -72,9 +77,9 @@ def test_full_frame_protocol(thermeval):
 
 def test_crop_protocol_and_offset(thermeval):
     raw, prepared = thermeval
-    samples = read_csv(prepared / "samples.csv", ev.SAMPLE_COLUMNS)
-    assert ev.person_box(next(samples.itertuples()), 1.25) == pytest.approx([80, 60, 120, 140])
-    records = ev.run_crops(Scripted([]), samples, raw, 1.25)
+    samples = read_csv(prepared / "samples.csv")
+    assert ev.person_box(next(samples.itertuples())) == pytest.approx([80, 60, 120, 140])
+    records = ev.run_crops(Scripted([]), samples, raw)
     # predictions: box centre + (2,3) -> s1 (102,103), s2 (102,103), s3 (62,143)
     assert [r["pred"] for r in records] == [[102, 103], [102, 103], [62, 143]]
     test = [r for r in records if r["split"] == "test"]

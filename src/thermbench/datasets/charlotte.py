@@ -18,7 +18,8 @@ from tqdm import tqdm
 from thermbench.core import crops
 from thermbench.core.io import InputError
 from thermbench.core.keypoints import load_schema
-from thermbench.datasets.common import points_json, read_image, write_png, write_table
+from thermbench.datasets.common import points_json, read_image, write_png
+from thermbench.datasets.prepared import write_samples
 
 N_POINTS, N_PROFILE = 72, 43
 
@@ -120,6 +121,6 @@ def prepare(raw: Path, out: Path, cfg: dict, seed: int) -> None:
                     "box_x0": box[0], "box_y0": box[1], "box_w": box[2], "box_h": box[3],
                 }
             )  # fmt: skip
-    table = write_table(rows, out / "samples.csv", ["subject", "sample_id"])
+    table = write_samples(rows, out, "charlotte", ["subject", "sample_id"])
     if table["sample_id"].duplicated().any():
         raise InputError(f"{raw}: duplicate image IDs across S<k>.csv files")

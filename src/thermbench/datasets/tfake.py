@@ -15,7 +15,8 @@ from tqdm import tqdm
 
 from thermbench.core import crops
 from thermbench.core.io import InputError
-from thermbench.datasets.common import points_json, read_image, write_png, write_table
+from thermbench.datasets.common import points_json, read_image, write_png
+from thermbench.datasets.prepared import write_samples
 
 LDMKS_SUFFIX = "_ldmks.txt"
 
@@ -76,4 +77,4 @@ def prepare(raw: Path, out: Path, cfg: dict, seed: int) -> None:
                 "box_x0": box[0], "box_y0": box[1], "box_w": box[2], "box_h": box[3],
             }
         )  # fmt: skip
-    write_table(rows, out / "samples.csv", ["sample_id"])
+    write_samples(rows, out, "tfake", ["sample_id"])

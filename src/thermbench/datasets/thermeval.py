@@ -23,7 +23,8 @@ from tqdm import tqdm
 
 from thermbench.core import crops
 from thermbench.core.io import InputError
-from thermbench.datasets.common import points_json, read_image, write_png, write_table
+from thermbench.datasets.common import points_json, read_image, write_png
+from thermbench.datasets.prepared import write_frames, write_samples
 
 ANNOTATION_FILES = {1: "Annotations/annotations_1.json", 2: "Annotations/annotations_2.json"}
 PERSON, NOSE = "Person", "Nose"
@@ -298,8 +299,8 @@ def prepare(raw: Path, out: Path, cfg: dict, seed: int) -> None:
             }
         )
     rows = [{**row, "split": split_of.get(key, "unused")} for key, row in samples.items()]
-    write_table(rows, out / "samples.csv", ["annotation_file", "image_id", "nose_id"])
-    write_table(frame_rows, out / "frames.csv", ["annotation_file", "image_id"])
+    write_samples(rows, out, "thermeval", ["annotation_file", "image_id", "nose_id"])
+    write_frames(frame_rows, out, ["annotation_file", "image_id"])
     for line in warnings + split_warnings:  # after the work, so that an input error stays the only line on stderr
         print(line, file=sys.stderr)
 

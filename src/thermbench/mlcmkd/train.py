@@ -29,6 +29,7 @@ from thermbench.core import metrics
 from thermbench.core.io import InputError
 from thermbench.core.keypoints import load_schema
 from thermbench.datasets.common import read_image
+from thermbench.datasets.prepared import SAMPLES, read_samples
 from thermbench.mlcmkd.losses import DistillTask, decay_gamma, simcc_kl_loss
 from thermbench.mlcmkd.stability import total_grad_norm
 from thermbench.models import simcc
@@ -73,13 +74,9 @@ def load_split(prepared: str | Path, split: str | None, input_size: int, *, moda
     `max_samples` keeps the first rows.
     """
     prepared = Path(prepared)
-    table = prepared / "samples.csv"
-    if not table.is_file():
-        raise InputError(f"{table}: not found (run the prepare stage first)")
-    df = pd.read_csv(table)
-    for col in ("split", "crop_path", "kpts") + (("rgb_crop_path",) if modality == "rgb" or paired else ()):
-        if col not in df.columns:
-            raise InputError(f"{table}: missing column '{col}'")
+    table = prepared / SAMPLES
+    df = read_samples(prepared, ("split", "crop_path", "kpts")
+                      + (("rgb_crop_path",) if modality == "rgb" or paired else ()))
     if split is not None:
         df = df[df["split"] == split]
     if max_samples is not None:

@@ -25,8 +25,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from thermbench.core import metrics
-from thermbench.core.io import InputError, read_csv, write_json, write_text
+from thermbench.core.io import InputError, write_json, write_text
 from thermbench.core.progress import progress
+from thermbench.datasets.prepared import COLUMNS, SAMPLES, read_samples
 from thermbench.models.rtmpose import load_model, normalize_input
 from thermbench.models.sapiens2 import Sapiens2Config, load_sapiens2
 from thermbench.models.tinyhead import HEATMAP_UPSAMPLE, TinyHead, decode_heatmap, encode_heatmap
@@ -66,7 +67,6 @@ class HeadConfig:
     timing_crops: int             # test crops timed end to end (backbone + head), batch 1
 
 
-SAMPLE_COLUMNS = ("sample_id", "split", "crop_path", "nose_x", "nose_y", "box_w", "box_h")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -220,8 +220,8 @@ def load_teacher(teacher_dir: str | Path) -> nn.Module:
 
 def load_samples(prepared_dir: str | Path) -> pd.DataFrame:
     """The train/val/test rows of `<prepared_dir>/samples.csv` (thermeval contract), in file order."""
-    path = Path(prepared_dir) / "samples.csv"
-    samples = read_csv(path, SAMPLE_COLUMNS)
+    path = Path(prepared_dir) / SAMPLES
+    samples = read_samples(prepared_dir, COLUMNS["thermeval"])
     samples = samples[samples["split"].isin(SPLITS)].reset_index(drop=True)
     for split in SPLITS:
         if not (samples["split"] == split).any():

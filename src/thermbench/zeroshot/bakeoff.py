@@ -10,9 +10,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from thermbench.core.io import read_csv, read_json, write_json, write_text
+from thermbench.core.io import read_json, write_json, write_text
 from thermbench.core.plots import save_figure
 from thermbench.datasets.common import read_image
+from thermbench.datasets.prepared import COLUMNS, FRAMES, SAMPLES, read_frames, read_samples
 from thermbench.zeroshot import blog_report, report
 from thermbench.zeroshot import evaluate as ev
 from thermbench.zeroshot.common import WeightsUnavailable
@@ -38,12 +39,6 @@ class ZeroshotConfig:
     dlib: dict
 
 
-@dataclass(frozen=True)
-class CropGeometry:
-    box_scale: float             # prepare.thermeval: the Person box padding of the crop protocol
-    crop_size: int
-
-
 def build(model: str, cfg: ZeroshotConfig, allow_download: bool):
     if model == "mediapipe":
         from thermbench.zeroshot.mediapipe_facemesh import MediaPipeFaceMesh
@@ -63,12 +58,12 @@ def build(model: str, cfg: ZeroshotConfig, allow_download: bool):
 
 
 def predict(model: str, prepared: Path, raw: Path, predictions: Path, metrics: Path, timing: Path,
-            cfg: ZeroshotConfig, geometry: CropGeometry, source: str) -> None:
+            cfg: ZeroshotConfig, crop_size: int, source: str) -> None:
     """Run `model` on the full-frame and crop protocols; where its weights are absent, write status lines only."""
     torch.set_num_threads(cfg.threads)
-    frames_path, samples_path = prepared / "frames.csv", prepared / "samples.csv"
-    frames = ev.select(read_csv(frames_path, ev.FRAME_COLUMNS), cfg.eval_split, cfg.limit, frames_path)
-    samples = read_csv(samples_path, ev.SAMPLE_COLUMNS)
+    frames_path, samples_path = prepared / FRAMES, prepared / SAMPLES
+    frames = ev.select(read_frames(prepared), cfg.eval_split, cfg.limit, frames_path)
+    samples = read_samples(prepared, COLUMNS["thermeval"])
     fit = ev.select(samples, cfg.offset_fit_split, cfg.limit, samples_path)
     test = ev.select(samples, cfg.eval_split, cfg.limit, samples_path)
     head = {"model": model, "data": source}
@@ -83,10 +78,10 @@ def predict(model: str, prepared: Path, raw: Path, predictions: Path, metrics: P
         return
 
     full, seconds = ev.run_full_frame(adapter, frames, raw)
-    fit_records = ev.run_crops(adapter, fit, raw, geometry.box_scale)
-    test_records = ev.run_crops(adapter, test, raw, geometry.box_scale)
+    fit_records = ev.run_crops(adapter, fit, raw)
+    test_records = ev.run_crops(adapter, test, raw)
     offset = ev.fit_offset(fit_records)
-    thresholds, cap, crop_size = list(cfg.pck_thresholds_px), cfg.match_cap_px, geometry.crop_size
+    thresholds, cap = list(cfg.pck_thresholds_px), cfg.match_cap_px
     write_json(predictions, {**head, "status": "ok", "full_frame": full, "crop": fit_records + test_records})
     write_json(metrics, {
         **head, "status": "ok", "split": cfg.eval_split, "match_cap_px": cap,

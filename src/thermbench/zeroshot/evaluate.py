@@ -16,14 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from thermbench.core import crops, metrics
+from thermbench.core import metrics
 from thermbench.core.io import InputError
 from thermbench.core.progress import progress
 from thermbench.datasets.common import read_image
-
-FRAME_COLUMNS = ("image_file", "split", "noses")
-SAMPLE_COLUMNS = ("sample_id", "split", "image_file", "frame_nose_x", "frame_nose_y",
-                  "box_x0", "box_y0", "box_w", "box_h")
 
 
 def select(table: pd.DataFrame, split: str, limit: int, path: Path) -> pd.DataFrame:
@@ -47,17 +43,16 @@ def run_full_frame(adapter, frames: pd.DataFrame, raw: Path) -> tuple[list[dict]
     return records, seconds
 
 
-def person_box(row, box_scale: float) -> list[float]:
-    """The GT Person box (xyxy) behind a sample's padded crop box."""
-    x0, y0, w, h = crops.scale_box(row.box_x0, row.box_y0, row.box_w, row.box_h, 1.0 / box_scale)
-    return [x0, y0, x0 + w, y0 + h]
+def person_box(row) -> list[float]:
+    """The sample's GT Person box (xyxy, frame px), the box the crop protocol hands the model."""
+    return [row.person_x0, row.person_y0, row.person_x0 + row.person_w, row.person_y0 + row.person_h]
 
 
-def run_crops(adapter, samples: pd.DataFrame, raw: Path, box_scale: float) -> list[dict]:
+def run_crops(adapter, samples: pd.DataFrame, raw: Path) -> list[dict]:
     """One record per sample: GT nose, the model's nose on the given Person box (None if it found none), crop box."""
     records = []
     for row in progress(samples.itertuples(), "crops", total=len(samples), unit="crop"):
-        pred = adapter.predict(read_image(raw / row.image_file), boxes=[person_box(row, box_scale)])
+        pred = adapter.predict(read_image(raw / row.image_file), boxes=[person_box(row)])
         records.append({"sample_id": row.sample_id, "split": row.split,
                         "gt": [row.frame_nose_x, row.frame_nose_y],
                         "pred": pred.noses[0].tolist() if len(pred.noses) else None,

@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from thermbench.core.io import InputError, read_csv, write_json, write_text
+from thermbench.core.io import InputError, write_json, write_text
 from thermbench.core.progress import progress
 from thermbench.datasets.common import read_image
+from thermbench.datasets.prepared import FRAMES, read_frames
 from thermbench.zeroshot.common import NOSE_DEFINITIONS, WeightsUnavailable, nose_indices
 from thermbench.zeroshot.evaluate import full_frame_metrics
 
@@ -43,7 +44,6 @@ LABELS = {
     "dlib68_hog": "dlib-68, HOG detector",
     "dlib68_mmod": "dlib-68, MMOD (CNN) detector",
 }
-FRAME_COLUMNS = ("image_file", "annotation_file", "image_id", "noses")
 
 
 @dataclass(frozen=True)
@@ -132,8 +132,8 @@ def evaluate(prepared: Path, raw: Path, metrics_path: Path, timing_path: Path, c
     unknown = sorted(set(cfg.rows) - set(ROWS))
     if unknown:
         raise InputError(f"params.yaml: zeroshot.blog_part1.rows has unknown row(s) {', '.join(unknown)}")
-    frames_path = prepared / "frames.csv"
-    frames = select_frames(read_csv(frames_path, FRAME_COLUMNS), cfg.n_frames, frames_path)
+    frames_path = prepared / FRAMES
+    frames = select_frames(read_frames(prepared), cfg.n_frames, frames_path)
     thresholds = list(cfg.pck_thresholds_px)
     n_gt = int(frames["noses"].map(lambda s: len(json.loads(s))).sum())
     result = {"data": source, "protocol": "blog part 1", "n_frames": len(frames), "n_gt": n_gt,

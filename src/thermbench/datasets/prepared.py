@@ -1,0 +1,65 @@
+"""The prepared-data contract: what `prepare@<dataset>` writes and every model stage reads.
+
+`data/prepared/<dataset>/` holds `samples.csv` (one row per sample, crops under `crops/`) and, for ThermEval,
+`frames.csv` (one row per frame, for the full-frame protocols). Coordinates are continuous pixel coordinates
+(pixel i covers [i, i+1)). The columns below are what readers may rely on; writers add more (kept for audit).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from thermbench.core.io import InputError, read_csv
+from thermbench.datasets.common import write_table
+
+SAMPLES = "samples.csv"
+FRAMES = "frames.csv"
+
+COLUMNS = {
+    # crop_path: gray crop PNG; nose_*: crop px; frame_nose_*: frame px; box_*: the crop window in the frame;
+    # person_*: the GT Person box; split: train | val | test | unused
+    "thermeval": ("sample_id", "split", "image_file", "crop_path", "nose_x", "nose_y", "frame_nose_x", "frame_nose_y",
+                  "box_x0", "box_y0", "box_w", "box_h", "person_x0", "person_y0", "person_w", "person_h"),
+    # kpts: JSON [[x, y, flag] x 68] in crop px; rgb_crop_path: the RGB twin's crop
+    "tfake": ("sample_id", "split", "crop_path", "rgb_crop_path", "kpts", "box_x0", "box_y0", "box_w", "box_h"),
+    # kpts: JSON [[x, y, labelled] x 68] (unmapped points 0); view front|side; width_group high|mean|low
+    "charlotte": ("sample_id", "split", "crop_path", "kpts", "view", "width_group", "subject",
+                  "box_x0", "box_y0", "box_w", "box_h"),
+}
+FRAME_COLUMNS = ("image_file", "annotation_file", "image_id", "split", "noses", "persons")  # noses, persons: JSON
+
+
+def write_samples(rows: list[dict], out: Path, dataset: str, sort_by: list[str]) -> pd.DataFrame:
+    """Write `<out>/samples.csv` (sorted, deterministic); every contract column must be present."""
+    _check(rows, COLUMNS[dataset], out / SAMPLES)
+    return write_table(rows, out / SAMPLES, sort_by)
+
+
+def write_frames(rows: list[dict], out: Path, sort_by: list[str]) -> pd.DataFrame:
+    _check(rows, FRAME_COLUMNS, out / FRAMES)
+    return write_table(rows, out / FRAMES, sort_by)
+
+
+def read_samples(prepared: str | Path, columns: tuple[str, ...] = ("sample_id", "split", "crop_path")
+                 ) -> pd.DataFrame:
+    """`<prepared>/samples.csv` in file order, or one clear error (not prepared yet, or a column missing)."""
+    path = Path(prepared) / SAMPLES
+    if not path.is_file():
+        raise InputError(f"{path}: not found (run the prepare stage first)")
+    return read_csv(path, columns)
+
+
+def read_frames(prepared: str | Path) -> pd.DataFrame:
+    path = Path(prepared) / FRAMES
+    if not path.is_file():
+        raise InputError(f"{path}: not found (run prepare@thermeval first)")
+    return read_csv(path, FRAME_COLUMNS)
+
+
+def _check(rows: list[dict], columns: tuple[str, ...], path: Path) -> None:
+    if rows:
+        missing = [c for c in columns if c not in rows[0]]
+        if missing:
+            raise ValueError(f"{path}: the writer lacks contract column(s) {', '.join(missing)}")

@@ -15,11 +15,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from thermbench.core.io import InputError, read_json
 from thermbench.core.keypoints import load_schema, map_points
 from thermbench.core.metrics import interocular_distance, nme
+from thermbench.core.progress import progress
 from thermbench.datasets.common import read_image
 from thermbench.datasets.synth.tfake import THERMAL_DIR
 from thermbench.datasets.synth.thermal import decode_window
@@ -123,7 +123,7 @@ def run(raw: Path, cfg: dict) -> tuple[dict, pd.DataFrame]:
     face = MediaPipeFace(cfg["detection_confidence"])
     rows = []
     try:
-        for item in tqdm(chosen.itertuples(), total=len(chosen), desc="qa", leave=False):
+        for item in progress(chosen.itertuples(), desc="qa", total=len(chosen), leave=False):
             lm = read_landmarks(raw / f"{item.id}_ldmks.txt")[:68]
             rgb = cv2.cvtColor(read_image(raw / f"{item.id}.png", cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
             gray = read_image(raw / THERMAL_DIR / f"{item.id}.png", cv2.IMREAD_GRAYSCALE)

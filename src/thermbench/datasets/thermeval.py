@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from thermbench.core import crops
 from thermbench.core.io import InputError
+from thermbench.core.progress import progress
 from thermbench.datasets.common import points_json, read_image, write_png, write_table
 
 ANNOTATION_FILES = {1: "Annotations/annotations_1.json", 2: "Annotations/annotations_2.json"}
@@ -164,7 +164,7 @@ def prepare(raw: Path, out: Path, cfg: dict, seed: int) -> None:
     splits, warnings = assign_splits(frames, cfg, seed)
     size = (cfg["crop_size"], cfg["crop_size"])
     samples, frame_rows = [], []
-    for frame, split in zip(tqdm(frames, desc="thermeval", file=sys.stderr, disable=None), splits):
+    for frame, split in zip(progress(frames, desc="thermeval"), splits):
         image_file = frame["path"].relative_to(raw).as_posix()
         image = read_image(frame["path"]) if frame["pairs"] else None
         for p, k in frame["pairs"]:

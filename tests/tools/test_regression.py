@@ -1,7 +1,6 @@
 """Regression gate on hand-built metrics: exact and band checks, the report table, the metric policy, calibration
 summaries, the tolerances and baseline files, and one toy DAG calibrated and checked end to end."""
 
-import json
 import subprocess
 from pathlib import Path
 

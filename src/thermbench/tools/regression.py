@@ -22,6 +22,7 @@ silently disappears is a change); a new metric is listed but passes (it has no c
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import fnmatch
 import json
 import math
@@ -456,11 +457,17 @@ def _cleanup(workdir: Path, keep: bool) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------ calibration
-def calibrate(repo: Path, keep: bool = False, jobs: int | None = None) -> Baseline:
+def calibrate(repo: Path, keep: bool = False, jobs: int | None = None, kernels: list[str] | None = None) -> Baseline:
     """Run the smoke DAG once per kernel setting (in parallel, `jobs` at a time) and, in the same copy, once more per
-    extra seed offset; summarise into a baseline and write it. Each run logs to a file; its path is printed."""
+    extra seed offset; summarise into a baseline and write it. Each run logs to a file and leaves its metrics in
+    runs/<setting>-seed+<offset>.json of the scratch folder (kept with `keep`). `kernels`: a subset of the settings."""
     tol = load_tolerances(repo / TOLERANCES)
     cal = tol.calibration
+    if kernels:
+        unknown = sorted(set(kernels) - set(cal.kernels))
+        if unknown or len(set(kernels)) < 2:
+            raise InputError(f"--kernels: choose at least two of {', '.join(cal.kernels)} (got {', '.join(kernels)})")
+        cal = dataclasses.replace(cal, kernels={name: cal.kernels[name] for name in kernels})
     scratch = Path(tempfile.mkdtemp(prefix="thermbench-calibrate-"))
     print(f"calibrate: {len(cal.kernels)} kernel settings x {len(cal.seed_offsets)} seeds, {jobs or cal.jobs} at "
           f"a time; logs in {scratch}/<setting>.log", file=sys.stderr, flush=True)
@@ -474,6 +481,7 @@ def calibrate(repo: Path, keep: bool = False, jobs: int | None = None) -> Baseli
             if offset:
                 copy.shift_seeds(cal.seed_params, offset, cal.keep_stages)
             runs[(kernel, offset)] = copy.repro(force=not offset)  # later seeds: only what they reach
+            write_text(scratch / "runs" / f"{kernel}-seed+{offset}.json", json.dumps(runs[(kernel, offset)]))
             print(f"calibrate: {kernel} seed+{offset} done at {time.monotonic() - start:.0f} s", file=sys.stderr,
                   flush=True)
 
@@ -541,10 +549,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repo", type=Path, default=Path("."))
     parser.add_argument("--keep", action="store_true", help="keep the scratch copies (their path is printed)")
     parser.add_argument("--jobs", type=int, help="calibrate: kernel settings run at once (default: tolerances file)")
+    parser.add_argument("--kernels", help="calibrate: comma-separated subset of the kernel settings (default: all)")
     args = parser.parse_args(argv)
     repo = args.repo.resolve()
     if args.action == "calibrate":
-        calibrate(repo, args.keep, args.jobs)
+        calibrate(repo, args.keep, args.jobs, args.kernels.split(",") if args.kernels else None)
         return
     code = check(repo, args.keep)
     if code:

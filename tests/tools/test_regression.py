@@ -1,6 +1,7 @@
 """Regression gate on hand-built metrics: exact and band checks, the report table, the metric policy, calibration
 summaries, the tolerances and baseline files, and one toy DAG calibrated and checked end to end."""
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -137,6 +138,23 @@ def test_calibration_summary_flags_bands_as_wide_as_the_value():
     text = regression.calibration_summary(baseline, TOL, 12.0)
     assert "3 metrics (1 exact, 2 band, 0 skipped by rule), 0 unstable, calibrated in 12 s" in text
     assert "- e.json:nme: centre 0.5, spread 0.2, allowed ±0.4" in text and "e.json:ok" not in text
+
+
+def test_baseline_rebuilt_from_kept_runs(tmp_path, capsys):
+    (tmp_path / "tests/baseline").mkdir(parents=True)
+    (tmp_path / "tests/baseline/tolerances.yaml").write_text(TOLERANCES_TEXT)
+    runs = tmp_path / "runs"
+    for kernel, offset, score in [("native", 0, 1.0), ("default", 0, 1.2), ("native", 1, 2.0), ("default", 1, 2.1)]:
+        (runs / f"{kernel}-seed+{offset}.json").parent.mkdir(exist_ok=True)
+        (runs / f"{kernel}-seed+{offset}.json").write_text(json.dumps({"m.json:score": score, "m.json:split.n": 4}))
+    regression.main(["calibrate", "--repo", str(tmp_path), "--from-runs", str(runs)])
+    baseline = regression.read_baseline(tmp_path / regression.BASELINE)
+    assert baseline.entries == {"m.json:split.n": Entry(4), "m.json:score": Entry(1.1, 0.2)}
+    assert baseline.info["runs"] == "2 kernel settings (default, native) x seed offsets [0, 1] of seed"
+    assert "2 metrics (1 exact, 1 band, 0 skipped by rule)" in capsys.readouterr().out
+    (runs / "native-seed+1.json").unlink()
+    with pytest.raises(InputError, match="need every kernel setting at every seed offset"):
+        regression.main(["calibrate", "--repo", str(tmp_path), "--from-runs", str(runs)])
 
 
 # ------------------------------------------------------------------------------------------------------ the files

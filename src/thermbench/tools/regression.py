@@ -489,16 +489,47 @@ def calibrate(repo: Path, keep: bool = False, jobs: int | None = None, kernels: 
         with ThreadPoolExecutor(max_workers=jobs or cal.jobs) as pool:
             for future in [pool.submit(one_setting, kernel) for kernel in cal.kernels]:
                 future.result()
-        baseline = summarise(runs, tol)
-    finally:
+    except BaseException:
         _cleanup(scratch, keep)
+        raise
+    try:
+        baseline = write_baseline(repo, runs, tol, time.monotonic() - start)
+    except InputError:
+        # The runs are fine, the rules are not: keep them, so the baseline can be rebuilt without re-running.
+        print(f"calibrate: runs kept; after fixing {TOLERANCES}: python -m thermbench.tools.regression calibrate "
+              f"--from-runs {scratch / 'runs'}", file=sys.stderr)
+        raise
+    _cleanup(scratch, keep)
+    return baseline
+
+
+def read_runs(folder: Path) -> dict[tuple[str, int], dict[str, Scalar]]:
+    """The per-run metrics `calibrate` leaves in <scratch>/runs: <setting>-seed+<offset>.json."""
+    runs = {}
+    for path in sorted(Path(folder).glob("*-seed+*.json")):
+        kernel, offset = path.stem.rsplit("-seed+", 1)
+        runs[(kernel, int(offset))] = json.loads(path.read_text())
+    if not runs:
+        raise InputError(f"{folder}: no <setting>-seed+<offset>.json runs found")
+    return runs
+
+
+def write_baseline(repo: Path, runs: dict[tuple[str, int], dict[str, Scalar]], tol: Tolerances,
+                   seconds: float) -> Baseline:
+    cal = tol.calibration
+    kernels = sorted({kernel for kernel, _ in runs})
+    offsets = sorted({offset for _, offset in runs})
+    if len(runs) != len(kernels) * len(offsets) or 0 not in offsets:
+        raise InputError(f"calibration runs: need every kernel setting at every seed offset, 0 included "
+                         f"(got {sorted(runs)})")
+    baseline = summarise(runs, tol)
     baseline.info = {
-        "runs": f"{len(cal.kernels)} kernel settings ({', '.join(cal.kernels)}) x seed offsets "
-                f"{list(cal.seed_offsets)} of {', '.join(cal.seed_params)}",
+        "runs": f"{len(kernels)} kernel settings ({', '.join(kernels)}) x seed offsets {offsets} of "
+                f"{', '.join(cal.seed_params)}",
         "machine": f"{platform.machine()} {_cpu_name()}, torch {_torch_info()}",
     }
     write_text(repo / BASELINE, baseline.dumps())
-    print(calibration_summary(baseline, tol, time.monotonic() - start), end="")
+    print(calibration_summary(baseline, tol, seconds), end="")
     return baseline
 
 
@@ -550,8 +581,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the scratch copies (their path is printed)")
     parser.add_argument("--jobs", type=int, help="calibrate: kernel settings run at once (default: tolerances file)")
     parser.add_argument("--kernels", help="calibrate: comma-separated subset of the kernel settings (default: all)")
+    parser.add_argument("--from-runs", type=Path, help="calibrate: rebuild the baseline from the runs a previous "
+                        "calibration kept (<scratch>/runs), without running anything")
     args = parser.parse_args(argv)
     repo = args.repo.resolve()
+    if args.action == "calibrate" and args.from_runs:
+        write_baseline(repo, read_runs(args.from_runs), load_tolerances(repo / TOLERANCES), 0.0)
+        return
     if args.action == "calibrate":
         calibrate(repo, args.keep, args.jobs, args.kernels.split(",") if args.kernels else None)
         return

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from raw_builders import build_thermeval, face_points
@@ -132,6 +133,7 @@ def ktl_metrics(seed: int, kp_weight: float = 0.1, onednn: bool = True) -> dict:
     return as_metrics("mlcmkd/ktl-dikd.json", {"training": {"val_nme": history["epochs"][-1]["val_nme"]}})
 
 
+@pytest.mark.filterwarnings("ignore:TF32 acceleration")  # torch's notice when the oneDNN flags are set
 def test_loss_weight_changed_fails():
     runs = {(kernels, seed): ktl_metrics(seed, onednn=kernels == "native")
             for kernels in ("native", "default") for seed in (0, 1)}

@@ -515,7 +515,7 @@ def read_runs(folder: Path) -> dict[tuple[str, int], dict[str, Scalar]]:
 
 
 def write_baseline(repo: Path, runs: dict[tuple[str, int], dict[str, Scalar]], tol: Tolerances,
-                   seconds: float) -> Baseline:
+                   seconds: float | None) -> Baseline:
     cal = tol.calibration
     kernels = sorted({kernel for kernel, _ in runs})
     offsets = sorted({offset for _, offset in runs})
@@ -533,7 +533,7 @@ def write_baseline(repo: Path, runs: dict[tuple[str, int], dict[str, Scalar]], t
     return baseline
 
 
-def calibration_summary(baseline: Baseline, tol: Tolerances, seconds: float) -> str:
+def calibration_summary(baseline: Baseline, tol: Tolerances, seconds: float | None) -> str:
     """What the new baseline gates, and the band metrics whose band is as wide as the value (guard little)."""
     kinds = {"exact": 0, "band": 0, "skip": 0}
     wide = []
@@ -545,7 +545,8 @@ def calibration_summary(baseline: Baseline, tol: Tolerances, seconds: float) -> 
             if allowed >= 0.5 * math.fabs(entry.centre) and entry.spread > 0:
                 wide.append(f"- {name}: centre {entry.centre}, spread {entry.spread:.6g}, allowed ±{allowed:.6g}")
     lines = [f"{BASELINE}: {len(baseline.entries)} metrics ({kinds['exact']} exact, {kinds['band']} band, "
-             f"{kinds['skip']} skipped by rule), {len(baseline.unstable)} unstable, calibrated in {seconds:.0f} s"]
+             f"{kinds['skip']} skipped by rule), {len(baseline.unstable)} unstable, "
+             + ("rebuilt from kept runs" if seconds is None else f"calibrated in {seconds:.0f} s")]
     if baseline.unstable:
         lines += ["Unstable (absent or non-numeric and different in some runs; never compared):"]
         lines += [f"- {name}: {why}" for name, why in sorted(baseline.unstable.items())]
@@ -586,7 +587,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     repo = args.repo.resolve()
     if args.action == "calibrate" and args.from_runs:
-        write_baseline(repo, read_runs(args.from_runs), load_tolerances(repo / TOLERANCES), 0.0)
+        write_baseline(repo, read_runs(args.from_runs), load_tolerances(repo / TOLERANCES), None)
         return
     if args.action == "calibrate":
         calibrate(repo, args.keep, args.jobs, args.kernels.split(",") if args.kernels else None)

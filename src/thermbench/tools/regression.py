@@ -262,7 +262,8 @@ def summarise(runs: dict[tuple[str, int], dict[str, Scalar]], tol: Tolerances, b
     if not_exact:
         raise InputError("calibration: these metrics are ruled exact in tests/baseline/tolerances.yaml but differ "
                          "between calibration runs (training seeds or CPU kernels reach them): give them a band "
-                         "rule, or find the nondeterminism\n  " + "\n  ".join(not_exact))
+                         "rule; or, where a data stage draws from a seed param, add it to calibration.keep_stages; "
+                         "or find the nondeterminism\n  " + "\n  ".join(not_exact))
     return Baseline(entries, unstable)
 
 

@@ -46,6 +46,18 @@ def test_band_floor_applies_where_nothing_varied():
                                                             ("wide.json:x", "±0.5 (floor)")]
 
 
+def test_pooled_family_spread():
+    pooling = Tolerances(k=2.0, floor_abs=0.001, floor_rel=0.0, calibration=CAL, rules=TOL.rules, pool=True)
+    assert regression.family("mlcmkd/ktl-fd.json:tfake.nme") == "mlcmkd/*:tfake.nme"
+    assert regression.family("speed.json:t.params") == "speed.json:t.params"  # top-level files: no siblings
+    baseline = Baseline({"m/a.json:nme": Entry(0.5, 0.0), "m/b.json:nme": Entry(0.6, 0.01), "m/b.json:n": Entry(3)})
+    # a never moved at calibration, its sibling b did by 0.01: a gets 2 x 0.01 too, but only with pooling on
+    assert not regression.compare(baseline, {"m/a.json:nme": 0.515, "m/b.json:nme": 0.6, "m/b.json:n": 3}, TOL).ok
+    assert regression.compare(baseline, {"m/a.json:nme": 0.515, "m/b.json:nme": 0.6, "m/b.json:n": 3}, pooling).ok
+    result = regression.compare(baseline, {"m/a.json:nme": 0.525, "m/b.json:nme": 0.6, "m/b.json:n": 3}, pooling)
+    assert [(m.allowed, m.spread) for m in result.moved] == [("±0.02 (2 × spread)", "0.01 (pooled over m/*:nme)")]
+
+
 def test_exact_allows_1e_9_only():
     assert regression.compare(BASELINE, {**_same(), "e.json:split.n": 12.0 + 1e-10}, TOL).ok
     result = regression.compare(BASELINE, {**_same(), "e.json:split.n": 13}, TOL)

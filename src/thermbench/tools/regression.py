@@ -117,6 +117,7 @@ class Tolerances:
     floor_rel: float
     rules: tuple[Rule, ...]
     calibration: Calibration
+    pool: bool = False  # band metrics also get the largest spread of their family (see family_spreads)
 
     def rule_for(self, name: str) -> Rule:
         """The first rule whose pattern matches (the file must end with a catch-all '*')."""
@@ -174,7 +175,7 @@ def load_tolerances(path: Path = TOLERANCES) -> Tolerances:
     return Tolerances(k=float(_need(data, "k", (int, float), where)),
                       floor_abs=float(_need(data, "floor_abs", (int, float), where)),
                       floor_rel=float(_need(data, "floor_rel", (int, float), where)),
-                      rules=tuple(rules), calibration=calibration)
+                      rules=tuple(rules), calibration=calibration, pool=bool(data.get("pool", False)))
 
 
 # -------------------------------------------------------------------------------------------------------- baseline
@@ -295,8 +296,28 @@ class Comparison:
         return not (self.moved or self.missing)
 
 
+def family(name: str) -> str:
+    """The metric's kind across sibling files: `mlcmkd/ktl-fd.json:tfake.nme` -> `mlcmkd/*:tfake.nme`. A file at the
+    top of metrics/ has no siblings: its metrics are their own family."""
+    path, _, key = name.partition(":")
+    return f"{path.rsplit('/', 1)[0]}/*:{key}" if "/" in path else name
+
+
+def family_spreads(baseline: Baseline, tol: Tolerances) -> dict[str, float]:
+    """Per family, the largest spread of its band metrics. A CPU change reaches the runs of one kind sporadically
+    (one run's training diverges at a seed, its sibling's does not), so each run's own spread undersamples it."""
+    out: dict[str, float] = {}
+    if not tol.pool:
+        return out
+    for name, entry in baseline.entries.items():
+        if is_number(entry.centre) and tol.rule_for(name).check == "band":
+            out[family(name)] = max(out.get(family(name), 0.0), entry.spread)
+    return out
+
+
 def compare(baseline: Baseline, current: dict[str, Scalar], tol: Tolerances) -> Comparison:
     result = Comparison()
+    pooled = family_spreads(baseline, tol)
     for name in sorted(set(baseline.entries) | set(current)):
         if name in baseline.unstable:
             continue
@@ -308,14 +329,15 @@ def compare(baseline: Baseline, current: dict[str, Scalar], tol: Tolerances) -> 
             result.added.append(name)
         else:
             result.checked += 1
-            moved = judge(name, baseline.entries[name], current[name], tol)
+            moved = judge(name, baseline.entries[name], current[name], tol, pooled.get(family(name), 0.0))
             if moved is not None:
                 result.moved.append(moved)
     return result
 
 
-def judge(name: str, entry: Entry, new: Scalar, tol: Tolerances) -> Moved | None:
-    """None if `new` is within what the rule allows around the baseline entry, else the row of the report."""
+def judge(name: str, entry: Entry, new: Scalar, tol: Tolerances, pooled: float = 0.0) -> Moved | None:
+    """None if `new` is within what the rule allows around the baseline entry, else the row of the report.
+    `pooled`: the spread of the metric's family (used where larger than its own)."""
     rule = tol.rule_for(name)
     if not (is_number(entry.centre) and is_number(new)):  # strings, booleans, nulls (NaN): equal, same type
         if type(entry.centre) is type(new) and entry.centre == new:
@@ -325,11 +347,13 @@ def judge(name: str, entry: Entry, new: Scalar, tol: Tolerances) -> Moved | None
     if rule.check == "exact":
         return None if exact_equal(entry.centre, new) else Moved(name, "exact", entry.centre, new, "±1e-9", "-")
     floor = tol.floor(rule, entry.centre)
-    allowed = max(floor, tol.k * entry.spread)
+    spread = max(entry.spread, pooled)
+    allowed = max(floor, tol.k * spread)
     if delta <= allowed * (1 + 1e-9):
         return None
-    how = f"{tol.k:g} × spread" if tol.k * entry.spread >= floor else "floor"
-    return Moved(name, "band", entry.centre, new, f"±{allowed:.6g} ({how})", f"{entry.spread:.6g}")
+    how = f"{tol.k:g} × spread" if tol.k * spread >= floor else "floor"
+    source = f" (pooled over {family(name)})" if pooled > entry.spread else ""
+    return Moved(name, "band", entry.centre, new, f"±{allowed:.6g} ({how})", f"{spread:.6g}{source}")
 
 
 def _cell(value: Scalar) -> str:
@@ -538,13 +562,15 @@ def calibration_summary(baseline: Baseline, tol: Tolerances, seconds: float | No
     """What the new baseline gates, and the band metrics whose band is as wide as the value (guard little)."""
     kinds = {"exact": 0, "band": 0, "skip": 0}
     wide = []
+    pooled = family_spreads(baseline, tol)
     for name, entry in baseline.entries.items():
         rule = tol.rule_for(name)
         kinds[rule.check] += 1
         if rule.check == "band" and is_number(entry.centre):
-            allowed = max(tol.floor(rule, entry.centre), tol.k * entry.spread)
-            if allowed >= 0.5 * math.fabs(entry.centre) and entry.spread > 0:
-                wide.append(f"- {name}: centre {entry.centre}, spread {entry.spread:.6g}, allowed ±{allowed:.6g}")
+            spread = max(entry.spread, pooled.get(family(name), 0.0))
+            allowed = max(tol.floor(rule, entry.centre), tol.k * spread)
+            if allowed >= 0.5 * math.fabs(entry.centre) and spread > 0:
+                wide.append(f"- {name}: centre {entry.centre}, spread {spread:.6g}, allowed ±{allowed:.6g}")
     lines = [f"{BASELINE}: {len(baseline.entries)} metrics ({kinds['exact']} exact, {kinds['band']} band, "
              f"{kinds['skip']} skipped by rule), {len(baseline.unstable)} unstable, "
              + ("rebuilt from kept runs" if seconds is None else f"calibrated in {seconds:.0f} s")]

@@ -10,8 +10,9 @@ Two kinds of numbers, two checks (the rules in tests/baseline/tolerances.yaml sa
 - band: numbers that come out of training move when another CPU runs other float kernels. `calibrate` measured
   how much: it ran the smoke DAG under several training seeds, each under several CPU kernel settings, and the
   baseline holds per metric the centre (median over the kernel settings at the base seed, the seed `check` runs)
-  and the spread (the largest range over the kernel settings at any one seed). `check` allows
-  |new - centre| <= max(floor, k x spread), k and the floor from the tolerances file;
+  and the spread (the largest range over the kernel settings at any one seed; with `pool`, at least that of the
+  metric's family, see `family_spreads`). `check` allows |new - centre| <= max(floor, k x spread), k and the floor
+  from the tolerances file;
 - skip: numbers too chaotic at smoke size to guard anything, listed with the reason.
 
 A metric is named `<path under metrics/>:<dotted key>` (list items by index); metrics/timing/ is never compared.

@@ -570,7 +570,7 @@ def calibration_summary(baseline: Baseline, tol: Tolerances, seconds: float | No
         if rule.check == "band" and is_number(entry.centre):
             spread = max(entry.spread, pooled.get(family(name), 0.0))
             allowed = max(tol.floor(rule, entry.centre), tol.k * spread)
-            if allowed >= 0.5 * math.fabs(entry.centre) and spread > 0:
+            if tol.k * spread > tol.floor(rule, entry.centre) and allowed >= 0.5 * math.fabs(entry.centre):
                 wide.append(f"- {name}: centre {entry.centre}, spread {spread:.6g}, allowed ±{allowed:.6g}")
     lines = [f"{BASELINE}: {len(baseline.entries)} metrics ({kinds['exact']} exact, {kinds['band']} band, "
              f"{kinds['skip']} skipped by rule), {len(baseline.unstable)} unstable, "

@@ -1,4 +1,5 @@
-"""Regression comparison on hand-built metrics: tolerance arithmetic, the report table, missing/new keys, file walk."""
+"""Regression gate on hand-built metrics: exact and band checks, the report table, the metric policy, calibration
+summaries, the tolerances and baseline files, and one toy DAG calibrated and checked end to end."""
 
 import json
 import subprocess
@@ -8,74 +9,215 @@ import pytest
 
 from thermbench.core.io import InputError
 from thermbench.tools import regression
-from thermbench.tools.regression import Rule
+from thermbench.tools.regression import Baseline, Calibration, Entry, Rule, Tolerances
 
 ROOT = Path(__file__).resolve().parents[2]
-RULES = [Rule("speed.json:*", 0.0, 0.0), Rule("eval/*:nme*", abs=0.001, rel=0.1)]
-BASELINE = {"eval/tfake.json:nme": 0.05, "speed.json:t.params": 4333538, "eval/tfake.json:name": "ours-t"}
+CAL = Calibration(seed_params=("seed",), seed_offsets=(0, 1), keep_stages=(), kernels={"a": {}, "b": {"X": "1"}})
+TOL = Tolerances(k=2.0, floor_abs=0.001, floor_rel=0.0, calibration=CAL, rules=(
+    Rule("*.n", "exact", "counts"),
+    Rule("skip.json:*", "skip", "chaotic"),
+    Rule("wide.json:*", "band", "floor of its own", floor_abs=0.5),
+    Rule("*", "band", "training")))
+BASELINE = Baseline({"e.json:nme": Entry(0.05, 0.01), "e.json:split.n": Entry(12), "e.json:name": Entry("ours-t"),
+                     "skip.json:curve": Entry(100.0, 90.0)})
 
 
-def test_within_tolerance_passes():
-    # nme allowance: 0.001 + 0.1 * 0.05 = 0.006; 0.0559 is 0.0059 away.
-    result = regression.compare(BASELINE, {**BASELINE, "eval/tfake.json:nme": 0.0559}, RULES)
-    assert result.ok and result.checked == 3
-    assert regression.format_report(result) == "regression: OK, 3 metrics within tolerance of the baseline\n"
+def test_unchanged_numbers_pass():
+    current = {"e.json:nme": 0.05, "e.json:split.n": 12, "e.json:name": "ours-t", "skip.json:curve": 5.0}
+    result = regression.compare(BASELINE, current, TOL)
+    assert result.ok and result.checked == 3 and result.skipped == 1
+    assert regression.format_report(result) == "regression: OK, 3 compared, 1 skipped by rule, 0 new\n"
 
 
-def test_beyond_tolerance_fails_with_table():
-    current = {**BASELINE, "eval/tfake.json:nme": 0.0561, "speed.json:t.params": 4333539}
-    result = regression.compare(BASELINE, current, RULES)
-    assert not result.ok
-    assert [m.name for m in result.moved] == ["eval/tfake.json:nme", "speed.json:t.params"]
+def test_band_allows_k_times_spread():
+    # allowed = max(floor 0.001, 2 x 0.01) = 0.02 around 0.05
+    assert regression.compare(BASELINE, {**_same(), "e.json:nme": 0.0699}, TOL).ok
+    assert regression.compare(BASELINE, {**_same(), "e.json:nme": 0.0301}, TOL).ok
+    result = regression.compare(BASELINE, {**_same(), "e.json:nme": 0.0702}, TOL)
+    assert [m.name for m in result.moved] == ["e.json:nme"]
+    assert result.moved[0].allowed == "±0.02 (2 × spread)" and result.moved[0].spread == "0.01"
+
+
+def test_band_floor_applies_where_nothing_varied():
+    baseline = Baseline({"e.json:nme": Entry(0.05, 0.0), "wide.json:x": Entry(1.0, 0.0)})
+    assert regression.compare(baseline, {"e.json:nme": 0.0509, "wide.json:x": 1.4}, TOL).ok
+    result = regression.compare(baseline, {"e.json:nme": 0.0511, "wide.json:x": 1.6}, TOL)
+    assert [(m.name, m.allowed) for m in result.moved] == [("e.json:nme", "±0.001 (floor)"),
+                                                            ("wide.json:x", "±0.5 (floor)")]
+
+
+def test_pooled_family_spread():
+    pooling = Tolerances(k=2.0, floor_abs=0.001, floor_rel=0.0, calibration=CAL, rules=TOL.rules, pool=True)
+    assert regression.family("mlcmkd/ktl-fd.json:tfake.nme") == "mlcmkd/*:tfake.nme"
+    assert regression.family("speed.json:t.params") == "speed.json:t.params"  # top-level files: no siblings
+    baseline = Baseline({"m/a.json:nme": Entry(0.5, 0.0), "m/b.json:nme": Entry(0.6, 0.01), "m/b.json:n": Entry(3)})
+    # a never moved at calibration, its sibling b did by 0.01: a gets 2 x 0.01 too, but only with pooling on
+    assert not regression.compare(baseline, {"m/a.json:nme": 0.515, "m/b.json:nme": 0.6, "m/b.json:n": 3}, TOL).ok
+    assert regression.compare(baseline, {"m/a.json:nme": 0.515, "m/b.json:nme": 0.6, "m/b.json:n": 3}, pooling).ok
+    result = regression.compare(baseline, {"m/a.json:nme": 0.525, "m/b.json:nme": 0.6, "m/b.json:n": 3}, pooling)
+    assert [(m.allowed, m.spread) for m in result.moved] == [("±0.02 (2 × spread)", "0.01 (pooled over m/*:nme)")]
+
+
+def test_exact_allows_1e_9_only():
+    assert regression.compare(BASELINE, {**_same(), "e.json:split.n": 12.0 + 1e-10}, TOL).ok
+    result = regression.compare(BASELINE, {**_same(), "e.json:split.n": 13}, TOL)
+    assert [(m.name, m.check, m.allowed) for m in result.moved] == [("e.json:split.n", "exact", "±1e-9")]
+
+
+def test_non_numbers_must_be_equal_with_the_same_type():
+    assert not regression.compare(BASELINE, {**_same(), "e.json:name": "ours-s"}, TOL).ok
+    assert not regression.compare(Baseline({"e.json:x": Entry(None)}), {"e.json:x": 0.0}, TOL).ok
+    assert not regression.compare(Baseline({"e.json:f": Entry(True)}), {"e.json:f": 1}, TOL).ok  # True == 1 in Python
+    assert regression.compare(Baseline({"e.json:x": Entry(None)}), {"e.json:x": None}, TOL).ok
+
+
+def test_failure_table_names_metric_baseline_new_allowed_and_spread():
+    result = regression.compare(BASELINE, {**_same(), "e.json:nme": 0.09, "e.json:split.n": 11}, TOL)
+    report = regression.format_report(result, {"runs": "2 kernel settings x seed offsets [0, 1]"})
+    assert report.startswith("regression: FAILED, 2 moved, 0 missing (3 compared, 1 skipped by rule, 0 new)")
+    assert "| metric | check | baseline | new | allowed | spread |" in report
+    assert "| e.json:nme | band | 0.05 | 0.09 | ±0.02 (2 × spread) | 0.01 |" in report
+    assert "| e.json:split.n | exact | 12 | 11 | ±1e-9 | - |" in report
+    assert "(2 kernel settings x seed offsets [0, 1])" in report
+
+
+def test_missing_metric_fails_new_metric_is_listed_but_passes():
+    current = {k: v for k, v in _same().items() if k != "e.json:name"}
+    result = regression.compare(BASELINE, current, TOL)
+    assert not result.ok and result.missing == ["e.json:name"]
+    assert "In the baseline, not produced now (1):\n- e.json:name" in regression.format_report(result)
+
+    result = regression.compare(BASELINE, {**_same(), "e.json:new_nme": 0.3}, TOL)
+    assert result.ok and result.added == ["e.json:new_nme"]
     report = regression.format_report(result)
-    assert report.startswith("regression: FAILED, 2 moved, 0 missing, 0 new (of 3 compared)")
-    assert "| metric | baseline | new | tolerance |" in report
-    assert "| eval/tfake.json:nme | 0.05 | 0.0561 | abs 0.001 + rel 0.1 (eval/*:nme*) |" in report
-    assert "| speed.json:t.params | 4333538 | 4333539 | abs 0 + rel 0 (speed.json:*) |" in report
+    assert report.startswith("regression: OK, 3 compared, 1 skipped by rule, 1 new\n")
+    assert "not gated until `make baseline`; 1):\n- e.json:new_nme" in report
 
 
-def test_missing_and_new_keys_are_reported():
-    current = {k: v for k, v in BASELINE.items() if k != "eval/tfake.json:name"} | {"eval/charlotte.json:nme": 0.2}
-    result = regression.compare(BASELINE, current, RULES)
-    assert not result.ok and not result.moved
-    assert result.missing == ["eval/tfake.json:name"] and result.added == ["eval/charlotte.json:nme"]
-    report = regression.format_report(result)
-    assert "In the baseline, not produced now:\n- eval/tfake.json:name" in report
-    assert "Produced now, not in the baseline:\n- eval/charlotte.json:nme" in report
+def test_skipped_and_unstable_metrics_are_never_compared():
+    baseline = Baseline({**BASELINE.entries}, unstable={"e.json:sometimes": "absent from calibration runs a/seed+1"})
+    current = {**_same(), "skip.json:curve": 1e9, "skip.json:other": 1.0, "e.json:sometimes": 3.0}
+    result = regression.compare(baseline, current, TOL)
+    assert result.ok and not result.added and result.skipped == 2
 
 
-def test_unmatched_metric_must_be_exact_and_non_numbers_equal():
-    assert regression.rule_for("other.json:x", RULES) is regression.EXACT
-    assert not regression.compare({"other.json:x": 1.0}, {"other.json:x": 1.0000001}, RULES).ok
-    assert regression.within(None, None, Rule("*", 1.0)) and not regression.within(None, 0.0, Rule("*", 1.0))
-    assert not regression.within("a", "b", Rule("*", 1.0)) and not regression.within(True, 1, Rule("*", 1.0))
+def _same() -> dict:
+    return {"e.json:nme": 0.05, "e.json:split.n": 12, "e.json:name": "ours-t", "skip.json:curve": 5.0}
 
 
-def test_collect_metrics_flattens_and_skips_timing(tmp_path):
-    (tmp_path / "eval").mkdir()
-    (tmp_path / "timing").mkdir()
-    (tmp_path / "eval/a.json").write_text(json.dumps({"pck": {"5": 0.5}, "curve": [1, 2], "nme": None}))
-    (tmp_path / "timing/speed.json").write_text(json.dumps({"ms": 3.0}))
-    assert regression.collect_metrics(tmp_path) == {"eval/a.json:pck.5": 0.5, "eval/a.json:curve.0": 1,
-                                                    "eval/a.json:curve.1": 2, "eval/a.json:nme": None}
-    (tmp_path / "bad.json").write_text("{")
-    with pytest.raises(InputError, match="bad.json: not valid JSON"):
-        regression.collect_metrics(tmp_path)
+# ---------------------------------------------------------------------------------------------------- calibration
+def _runs(values: dict[tuple[str, int], dict]) -> dict:
+    return {key: {"e.json:split.n": 12, "e.json:name": "t", **metrics} for key, metrics in values.items()}
+
+
+def test_summarise_centre_is_the_base_seed_median_spread_the_widest_kernel_range():
+    runs = _runs({("a", 0): {"e.json:nme": 0.50}, ("b", 0): {"e.json:nme": 0.52}, ("c", 0): {"e.json:nme": 0.60},
+                  ("a", 1): {"e.json:nme": 0.90}, ("b", 1): {"e.json:nme": 0.93}, ("c", 1): {"e.json:nme": 0.91}})
+    baseline = regression.summarise(runs, TOL)
+    # seed 0: median of 0.50, 0.52, 0.60 = 0.52, range 0.10; seed 1: range 0.03; the seed-to-seed 0.4 is not spread
+    assert baseline.entries["e.json:nme"] == Entry(0.52, 0.1)
+    assert baseline.entries["e.json:split.n"] == Entry(12, 0.0) and baseline.entries["e.json:name"] == Entry("t")
+    assert baseline.unstable == {}
+
+
+def test_summarise_refuses_exact_metrics_that_varied():
+    runs = _runs({("a", 0): {}, ("b", 0): {"e.json:split.n": 13}})
+    with pytest.raises(InputError, match=r"ruled exact .*\n  e.json:split.n: from 12 to 13 \(rule '\*.n'\)"):
+        regression.summarise(runs, TOL)
+
+
+def test_summarise_lists_unstable_metrics():
+    runs = _runs({("a", 0): {"e.json:only_a": 1.0, "e.json:status": "ok"}, ("b", 0): {"e.json:status": "failed"}})
+    baseline = regression.summarise(runs, TOL)
+    assert baseline.unstable == {"e.json:only_a": "absent from calibration runs b/seed+0",
+                                 "e.json:status": "differs between calibration runs and is not a number throughout"}
+    assert "e.json:only_a" not in baseline.entries
+
+
+def test_baseline_file_round_trip_one_line_per_metric(tmp_path):
+    baseline = Baseline({"b.json:x": Entry(0.5, 0.01), "a.json:s": Entry("t")}, {"c.json:y": "why"}, {"runs": "r"})
+    text = baseline.dumps()
+    assert '    "a.json:s": {"centre": "t", "spread": 0.0},\n    "b.json:x": {"centre": 0.5, "spread": 0.01}\n' in text
+    (tmp_path / "b.json").write_text(text)
+    assert regression.read_baseline(tmp_path / "b.json") == baseline
+    (tmp_path / "b.json").write_text('{"metrics": {"x": {"centre": 1}}}')
+    with pytest.raises(InputError, match="not a baseline written by `make baseline`"):
+        regression.read_baseline(tmp_path / "b.json")
+
+
+def test_calibration_summary_flags_bands_as_wide_as_the_value():
+    baseline = Baseline({"e.json:nme": Entry(0.5, 0.2), "e.json:ok": Entry(0.5, 0.01), "e.json:split.n": Entry(3)})
+    text = regression.calibration_summary(baseline, TOL, 12.0)
+    assert "3 metrics (1 exact, 2 band, 0 skipped by rule), 0 unstable, calibrated in 12 s" in text
+    assert "- e.json:nme: centre 0.5, spread 0.2, allowed ±0.4" in text and "e.json:ok" not in text
+
+
+def test_baseline_rebuilt_from_kept_runs(tmp_path, capsys):
+    (tmp_path / "tests/baseline").mkdir(parents=True)
+    (tmp_path / "tests/baseline/tolerances.yaml").write_text(TOLERANCES_TEXT)
+    runs = tmp_path / "runs"
+    for kernel, offset, score in [("native", 0, 1.0), ("default", 0, 1.2), ("native", 1, 2.0), ("default", 1, 2.1)]:
+        (runs / f"{kernel}-seed+{offset}.json").parent.mkdir(exist_ok=True)
+        (runs / f"{kernel}-seed+{offset}.json").write_text(json.dumps({"m.json:score": score, "m.json:split.n": 4}))
+    regression.main(["calibrate", "--repo", str(tmp_path), "--from-runs", str(runs)])
+    baseline = regression.read_baseline(tmp_path / regression.BASELINE)
+    assert baseline.entries == {"m.json:split.n": Entry(4), "m.json:score": Entry(1.1, 0.2)}
+    assert baseline.info["runs"] == "2 kernel settings (default, native) x seed offsets [0, 1] of seed"
+    assert "2 metrics (1 exact, 1 band, 0 skipped by rule)" in capsys.readouterr().out
+    (runs / "native-seed+1.json").unlink()
+    with pytest.raises(InputError, match="need every kernel setting at every seed offset"):
+        regression.main(["calibrate", "--repo", str(tmp_path), "--from-runs", str(runs)])
+
+
+# ------------------------------------------------------------------------------------------------------ the files
+TOLERANCES_TEXT = """k: 3
+floor_abs: 1.0e-6
+floor_rel: 1.0e-4
+calibration:
+  seed_params: [seed]
+  seed_offsets: [0, 1]
+  keep_stages: [raw]
+  kernels: {native: {}, default: {ATEN_CPU_CAPABILITY: default}}
+rules:
+  - {pattern: "*.n", check: exact, why: counts}
+  - {pattern: "*", check: band, why: training, floor_rel: 0.01}
+"""
 
 
 def test_load_tolerances(tmp_path):
     path = tmp_path / "tol.yaml"
-    path.write_text("rules:\n  - pattern: 'a*'\n    abs: 0.5\n  - pattern: '*'\n    rel: 0.1\n")
-    assert regression.load_tolerances(path) == [Rule("a*", 0.5, 0.0), Rule("*", 0.0, 0.1)]
-    path.write_text("rules:\n  - pattern: '*'\n    absolute: 1\n")
-    with pytest.raises(InputError, match="rule 0 must have"):
-        regression.load_tolerances(path)
+    path.write_text(TOLERANCES_TEXT)
+    tol = regression.load_tolerances(path)
+    assert (tol.k, tol.floor_abs, tol.floor_rel) == (3.0, 1e-6, 1e-4)
+    assert tol.rules == (Rule("*.n", "exact", "counts"), Rule("*", "band", "training", floor_rel=0.01))
+    assert tol.calibration.kernels == {"native": {}, "default": {"ATEN_CPU_CAPABILITY": "default"}}
+    assert tol.floor(tol.rules[1], -2.0) == pytest.approx(1e-6 + 0.02)
+    for bad, message in [("check: exact", "check must be one of exact, band, skip"),
+                         ('pattern: "*", check: band', "the last rule must be the catch-all"),
+                         ("why: training", "missing 'why'"),
+                         ("seed_offsets: [0, 1]", "'seed_offsets' must start with 0"),
+                         ("native: {}, default", "at least two setting names")]:
+        broken = {"check: exact": TOLERANCES_TEXT.replace("check: exact", "check: exactly"),
+                  'pattern: "*", check: band': TOLERANCES_TEXT.replace('pattern: "*", check: band',
+                                                                        'pattern: "x*", check: band'),
+                  "why: training": TOLERANCES_TEXT.replace(", why: training", ""),
+                  "seed_offsets: [0, 1]": TOLERANCES_TEXT.replace("seed_offsets: [0, 1]", "seed_offsets: [1, 2]"),
+                  "native: {}, default": TOLERANCES_TEXT.replace("native: {}, default", "default")}[bad]
+        path.write_text(broken)
+        with pytest.raises(InputError, match=message):
+            regression.load_tolerances(path)
 
 
-def test_committed_tolerances_parse():
-    rules = regression.load_tolerances(ROOT / regression.TOLERANCES)
-    assert regression.rule_for("speed.json:mcl-t.params", rules) == Rule("speed.json:*", 0.0, 0.0)
-    assert regression.rule_for("speed.json:mcl-t.onnx_max_abs_diff", rules).abs == 1e-4
+def test_committed_tolerances_and_baseline_agree():
+    tol = regression.load_tolerances(ROOT / regression.TOLERANCES)
+    assert tol.rule_for("speed.json:architectures.RTMPose-t (68 kpts).params").check == "exact"
+    assert tol.rule_for("mlcmkd/ktl-dikd.json:tfake.nme").check == "band"
+    assert tol.rule_for("mlcmkd/ktl-dikd.json:training.best_epoch").check == "band"
+    assert len(tol.calibration.kernels) >= 2 and len(tol.calibration.seed_offsets) >= 3
+    baseline = regression.read_baseline(ROOT / regression.BASELINE)
+    assert baseline.entries and "runs" in baseline.info
+    exact_with_spread = [n for n, e in baseline.entries.items() if tol.rule_for(n).check == "exact" and e.spread]
+    assert exact_with_spread == []
 
 
 def test_worktree_files_skip_ignored(tmp_path):
@@ -90,36 +232,72 @@ def test_worktree_files_skip_ignored(tmp_path):
     assert sorted(p.name for p in (tmp_path / "copy").rglob("*") if p.is_file()) == [".gitignore", "a.py"]
 
 
+# ------------------------------------------------------------------------------------------ a toy DAG, end to end
+TOY_STAGES = """stages:
+  raw:
+    cmd: python raw.py
+    params: [seed]
+    outs: [data/raw.txt]
+  train:
+    cmd: python train.py
+    deps: [train.py, data/raw.txt]
+    params: [seed, weight]
+    metrics:
+      - metrics/m.json:
+          cache: false
+      - metrics/timing/t.json:
+          cache: false
+"""
+# The data draws from the seed; calibration must keep it (keep_stages), or the exact count `n` would change.
+TOY_RAW = "import os, yaml\nos.makedirs('data', exist_ok=True)\n" \
+          "open('data/raw.txt', 'w').write(str(10 + yaml.safe_load(open('params.yaml'))['seed']))\n"
+# "Training": the seed moves the score a lot, the kernel setting (env KERNEL) a little, as on real CPUs.
+TOY_TRAIN = """import json, os, yaml
+p = yaml.safe_load(open('params.yaml'))
+n = int(open('data/raw.txt').read())
+score = p['weight'] * (1 + 0.1 * p['seed']) + (0.001 if os.environ.get('KERNEL') else 0.0)
+os.makedirs('metrics/timing', exist_ok=True)
+json.dump({'n': n, 'score': round(score, 6)}, open('metrics/m.json', 'w'))
+json.dump({'ms': 1}, open('metrics/timing/t.json', 'w'))
+"""
+
+
 def toy_repo(root: Path) -> Path:
-    """A git repo with the real profile switch's inputs and a one-stage DAG that writes a metric from params."""
+    """A git repo with the real profile switch's inputs, a seeded data stage and a seeded 'training' stage."""
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     (root / ".gitignore").write_text("/data/\n")
     (root / "profiles").mkdir()
-    (root / "profiles/default.yaml").write_text("profile: default\nvalue: 1\n")
-    (root / "profiles/smoke.yaml").write_text("value: 2\n")
-    (root / "params.yaml").write_text("profile: default\nvalue: 1\n")
-    (root / "stage.py").write_text(
-        "import json, os, yaml\nos.makedirs('metrics/timing', exist_ok=True)\n"
-        "json.dump({'v': yaml.safe_load(open('params.yaml'))['value']}, open('metrics/m.json', 'w'))\n"
-        "json.dump({'ms': 1}, open('metrics/timing/t.json', 'w'))\n")
-    (root / "dvc.yaml").write_text(
-        "stages:\n  m:\n    cmd: python stage.py\n    params: [value]\n    metrics:\n"
-        "      - metrics/m.json:\n          cache: false\n      - metrics/timing/t.json:\n          cache: false\n")
-    (root / "metrics/timing").mkdir(parents=True)
-    (root / "metrics/m.json").write_text('{"v": 1, "stale": 0}')  # committed metrics from another run: ignored
+    (root / "profiles/default.yaml").write_text("profile: default\nseed: 0\nweight: 1.0\n")
+    (root / "profiles/smoke.yaml").write_text("weight: 2.0\n")
+    (root / "params.yaml").write_text("profile: default\nseed: 0\nweight: 1.0\n")
+    (root / "raw.py").write_text(TOY_RAW)
+    (root / "train.py").write_text(TOY_TRAIN)
+    (root / "dvc.yaml").write_text(TOY_STAGES)
+    (root / "metrics").mkdir()
+    (root / "metrics/m.json").write_text('{"n": 1, "stale": 0}')  # committed metrics from another run: ignored
     (root / "tests/baseline").mkdir(parents=True)
-    (root / "tests/baseline/tolerances.yaml").write_text("rules:\n  - pattern: '*'\n    abs: 0.5\n")
+    (root / "tests/baseline/tolerances.yaml").write_text(
+        "k: 3\nfloor_abs: 1.0e-6\nfloor_rel: 0\n"
+        "calibration:\n  seed_params: [seed]\n  seed_offsets: [0, 1]\n  keep_stages: [raw]\n"
+        "  kernels: {native: {}, other: {KERNEL: '1'}}\n"
+        "rules:\n  - {pattern: 'm.json:n', check: exact, why: data count}\n"
+        "  - {pattern: '*', check: band, why: training}\n")
     return root
 
 
-def test_refresh_then_check_on_a_toy_repo(tmp_path, capsys):
+def test_calibrate_then_check_on_a_toy_repo(tmp_path, capsys):
     repo = toy_repo(tmp_path / "repo")
-    regression.main(["refresh", "--repo", str(repo)])  # the smoke profile sets value 2
-    assert json.loads((repo / regression.BASELINE).read_text()) == {"m.json:v": 2}
-    assert (repo / "params.yaml").read_text() == "profile: default\nvalue: 1\n"  # the repo itself is untouched
+    regression.main(["calibrate", "--repo", str(repo)])
+    baseline = regression.read_baseline(repo / regression.BASELINE)
+    # smoke weight 2: score 2.0 or 2.001 at seed 0 (median 2.0005), 2.2 or 2.201 at seed+1: spread 0.001, not 0.2
+    assert baseline.entries == {"m.json:n": Entry(10), "m.json:score": Entry(2.0005, 0.001)}
+    assert "2 kernel settings (native, other) x seed offsets [0, 1] of seed" == baseline.info["runs"]
+    assert (repo / "params.yaml").read_text() == "profile: default\nseed: 0\nweight: 1.0\n"  # repo untouched
+    capsys.readouterr()
 
-    (repo / "profiles/smoke.yaml").write_text("value: 3\n")  # moves the metric by 1 > abs 0.5
-    with pytest.raises(SystemExit) as exc:
-        regression.main(["check", "--repo", str(repo)])
-    assert exc.value.code == 1
-    assert "| m.json:v | 2 | 3 | abs 0.5 + rel 0 (*) |" in capsys.readouterr().out
+    assert regression.check(repo) == 0
+    assert capsys.readouterr().out == "regression: OK, 2 compared, 0 skipped by rule, 0 new\n"
+
+    (repo / "profiles/smoke.yaml").write_text("weight: 2.01\n")  # a loss weight changed: score moves by 0.01
+    assert regression.check(repo) == 1
+    assert "| m.json:score | band | 2.0005 | 2.01 | ±0.003 (3 × spread) | 0.001 |" in capsys.readouterr().out

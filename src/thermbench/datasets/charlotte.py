@@ -7,17 +7,16 @@ are evaluation data (split = test). Subsets: view front|side and width group hig
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from thermbench.core import crops
 from thermbench.core.io import InputError
 from thermbench.core.keypoints import load_schema
+from thermbench.core.progress import progress
 from thermbench.datasets.common import points_json, read_image, write_png
 from thermbench.datasets.prepared import write_samples
 
@@ -95,7 +94,7 @@ def prepare(raw: Path, out: Path, cfg: dict, seed: int) -> None:
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
             raise InputError(f"{csv_path}: not a readable CSV ({err})") from None
         points = read_points(table, csv_path)
-        for sample_id, pts in tqdm(zip(table["ID"].astype(str), points), desc=subject, file=sys.stderr, disable=None):
+        for sample_id, pts in progress(zip(table["ID"].astype(str), points), desc=subject, total=len(table)):
             present = np.isfinite(pts).all(axis=1)
             front = present.sum() >= cfg["front_min_points"]
             if not front and not _side_decidable(pts):

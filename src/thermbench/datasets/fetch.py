@@ -21,9 +21,8 @@ import zipfile
 from pathlib import Path
 from urllib.parse import urlparse
 
-from tqdm import tqdm
-
 from thermbench.core.io import InputError, write_json
+from thermbench.core.progress import progress
 
 MARKER = ".fetch_complete.json"
 # Globs that must each match something in the unpacked root (facts/datasets.md; tfake's thermal/ is our assumption).
@@ -65,10 +64,9 @@ def http_download(url: str, download_dir: Path) -> Path:
     try:
         with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as f:
             total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, file=sys.stderr, disable=None) as bar:
-                while chunk := response.read(1 << 20):
-                    f.write(chunk)
-                    bar.update(len(chunk))
+            chunks = iter(lambda: response.read(1 << 20), b"")
+            for chunk in progress(chunks, desc=dest.name, total=total, unit="B", size=len):
+                f.write(chunk)
         if total is not None and tmp.stat().st_size != total:
             raise InputError(f"{url}: download truncated ({tmp.stat().st_size} of {total} bytes)")
         os.replace(tmp, dest)

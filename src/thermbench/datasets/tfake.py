@@ -6,15 +6,14 @@ folder name is a parameter because the real T-FAKE archive layout is not documen
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from thermbench.core import crops
 from thermbench.core.io import InputError
+from thermbench.core.progress import progress
 from thermbench.datasets.common import points_json, read_image, write_png
 from thermbench.datasets.prepared import write_samples
 
@@ -53,7 +52,7 @@ def prepare(raw: Path, out: Path, cfg: dict, seed: int) -> None:
     splits = assign_splits(ids, cfg["split"], seed)
     size = (cfg["crop_size"], cfg["crop_size"])
     rows = []
-    for file_id in tqdm(ids, desc="tfake", file=sys.stderr, disable=None):
+    for file_id in progress(ids, desc="tfake"):
         sample_id = f"tf{file_id}"  # a prefix keeps the id a string when the CSV is read back
         points = read_landmarks(raw / f"{file_id}{LDMKS_SUFFIX}")
         thermal_file = f"{cfg['thermal_dir']}/{file_id}.png"

@@ -19,10 +19,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from thermbench.core import crops
 from thermbench.core.io import InputError
+from thermbench.core.progress import progress
 from thermbench.datasets.common import points_json, read_image, write_png
 from thermbench.datasets.prepared import write_frames, write_samples
 
@@ -252,7 +252,7 @@ def prepare(raw: Path, out: Path, cfg: dict, seed: int) -> None:
     frames, warnings = parse_frames(raw)
     size = cfg["crop_size"]
     samples, usable, n_unusable = {}, set(), 0
-    for frame in tqdm(frames, desc="thermeval", file=sys.stderr, disable=None):  # quiet in logs: errors stay one line
+    for frame in progress(frames, desc="thermeval"):
         image_file = frame["path"].relative_to(raw).as_posix()
         image = read_image(frame["path"]) if frame["pairs"] else None
         for p, k in frame["pairs"]:

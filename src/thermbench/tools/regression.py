@@ -1,41 +1,59 @@
-"""CI regression of the benchmark numbers: run the `smoke` profile of the whole DAG in a scratch copy of the repo
-and compare its metrics with a committed baseline under committed tolerances.
+"""CI regression gate: run the `smoke` profile of the whole DAG in a scratch copy of the repo and compare its metrics
+with a committed, calibrated baseline.
 
-    python -m thermbench.tools.regression check      # `make regression`: exit 1 with a table of what moved
-    python -m thermbench.tools.regression refresh    # `make baseline`: rewrite the baseline on purpose; review, commit
+    python -m thermbench.tools.regression check        # `make regression`: exit 1 with a table of what moved
+    python -m thermbench.tools.regression calibrate    # `make baseline`: re-measure the baseline; review, commit
 
-Compared: every number in metrics/**/*.json except metrics/timing/ (wall-clock numbers depend on the machine).
-A metric is named `<path under metrics/>:<dotted key>`, e.g. `speed.json:mcl-t.params`; list items use their index.
-Metrics present on one side only also fail: a new or removed metric is a change the baseline must take on purpose.
+Two kinds of numbers, two checks (the rules in tests/baseline/tolerances.yaml say which metric is which, and why):
+- exact: numbers that follow from code and data alone (counts, parameters, FLOPs, data statistics) must be
+  reproduced to 1e-9;
+- band: numbers that come out of training move when another CPU runs other float kernels. `calibrate` measured
+  how much: it ran the smoke DAG under several training seeds, each under several CPU kernel settings, and the
+  baseline holds per metric the centre (median over the kernel settings at the base seed, the seed `check` runs)
+  and the spread (the largest range over the kernel settings at any one seed; with `pool`, at least that of the
+  metric's family, see `family_spreads`). `check` allows |new - centre| <= max(floor, k x spread), k and the floor
+  from the tolerances file;
+- skip: numbers too chaotic at smoke size to guard anything, listed with the reason.
+
+A metric is named `<path under metrics/>:<dotted key>` (list items by index); metrics/timing/ is never compared.
+Policy for metrics on one side only: a metric the baseline has and the run does not produce FAILS (a number that
+silently disappears is a change); a new metric is listed but passes (it has no calibration yet: `make baseline`).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import fnmatch
 import json
 import math
 import os
+import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from thermbench.core.io import InputError, write_json
+from thermbench.core.io import InputError, write_text
 from thermbench.core.stage import run as run_stage
 
-BASELINE = Path("tests/baseline/smoke_metrics.json")
+BASELINE = Path("tests/baseline/smoke_baseline.json")
 TOLERANCES = Path("tests/baseline/tolerances.yaml")
 EXCLUDED_DIRS = ("timing",)
+EXACT_TOL = 1e-9  # "exact" for floats: |new - baseline| <= 1e-9 * max(1, |baseline|)
+CHECKS = ("exact", "band", "skip")
 
 Scalar = float | int | bool | str | None
 
 
-# ------------------------------------------------------------------------------------------------- collect and compare
+# ------------------------------------------------------------------------------------------------------ collection
 def flatten(obj: object, prefix: str = "") -> dict[str, Scalar]:
     """Nested dicts/lists -> {"key.0.sub": scalar}."""
     if isinstance(obj, dict):
@@ -65,101 +83,311 @@ def collect_metrics(metrics_dir: Path) -> dict[str, Scalar]:
     return out
 
 
+def is_number(value: Scalar) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# ------------------------------------------------------------------------------------------------------ tolerances
 @dataclass(frozen=True)
 class Rule:
-    """|new - baseline| <= abs + rel * |baseline| for metrics whose name matches `pattern` (fnmatch)."""
+    """Metrics whose name matches `pattern` (fnmatch) get `check`; `floor_*` override the file's floor (band)."""
 
     pattern: str
-    abs: float = 0.0
-    rel: float = 0.0
-
-    def describe(self) -> str:
-        return f"abs {self.abs:g} + rel {self.rel:g} ({self.pattern})"
-
-
-EXACT = Rule("(no rule: exact)")
+    check: str
+    why: str
+    floor_abs: float | None = None
+    floor_rel: float | None = None
 
 
-def load_tolerances(path: Path = TOLERANCES) -> list[Rule]:
+@dataclass(frozen=True)
+class Calibration:
+    """How `calibrate` varies the smoke run: training seeds (an offset added to each `seed_params` value, offset 0
+    = the profile's own seeds) times CPU kernel settings (extra environment variables per setting)."""
+
+    seed_params: tuple[str, ...]
+    seed_offsets: tuple[int, ...]
+    keep_stages: tuple[str, ...]  # stages whose outputs the other seeds reuse (the data is not re-drawn)
+    kernels: dict[str, dict[str, str]]
+    jobs: int = 2
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    k: float
+    floor_abs: float
+    floor_rel: float
+    rules: tuple[Rule, ...]
+    calibration: Calibration
+    pool: bool = False  # band metrics also get the largest spread of their family (see family_spreads)
+
+    def rule_for(self, name: str) -> Rule:
+        """The first rule whose pattern matches (the file must end with a catch-all '*')."""
+        rule = next((r for r in self.rules if fnmatch.fnmatchcase(name, r.pattern)), None)
+        if rule is None:
+            raise InputError(f"{TOLERANCES}: no rule matches metric '{name}'; end the rules with pattern '*'")
+        return rule
+
+    def floor(self, rule: Rule, centre: float) -> float:
+        floor_abs = self.floor_abs if rule.floor_abs is None else rule.floor_abs
+        floor_rel = self.floor_rel if rule.floor_rel is None else rule.floor_rel
+        return floor_abs + floor_rel * math.fabs(centre)
+
+
+def _need(mapping: dict, key: str, kind: type | tuple, where: str):
+    if not isinstance(mapping, dict) or key not in mapping:
+        raise InputError(f"{where}: missing '{key}'")
+    value = mapping[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise InputError(f"{where}: '{key}' has the wrong type ({value!r})")
+    return value
+
+
+def load_tolerances(path: Path = TOLERANCES) -> Tolerances:
     if not path.is_file():
         raise InputError(f"{path}: tolerances file not found")
     data = yaml.safe_load(path.read_text()) or {}
-    rules = data.get("rules") if isinstance(data, dict) else None
-    if not isinstance(rules, list):
-        raise InputError(f"{path}: expected a top-level 'rules:' list")
-    out = []
-    for i, rule in enumerate(rules):
-        if not isinstance(rule, dict) or "pattern" not in rule or set(rule) - {"pattern", "abs", "rel"}:
-            raise InputError(f"{path}: rule {i} must have 'pattern' and only 'abs' and 'rel' besides")
-        out.append(Rule(str(rule["pattern"]), float(rule.get("abs", 0.0)), float(rule.get("rel", 0.0))))
-    return out
+    where = str(path)
+    rules = []
+    for i, raw in enumerate(_need(data, "rules", list, where)):
+        here = f"{path}: rule {i}"
+        extra = set(raw) - {"pattern", "check", "why", "floor_abs", "floor_rel"} if isinstance(raw, dict) else {}
+        if extra:
+            raise InputError(f"{here}: unknown key(s) {', '.join(sorted(extra))}")
+        check = _need(raw, "check", str, here)
+        if check not in CHECKS:
+            raise InputError(f"{here}: check must be one of {', '.join(CHECKS)}, not '{check}'")
+        floors = {key: float(_need(raw, key, (int, float), here)) for key in ("floor_abs", "floor_rel") if key in raw}
+        rules.append(Rule(str(_need(raw, "pattern", str, here)), check, str(_need(raw, "why", str, here)), **floors))
+    if not rules or rules[-1].pattern != "*":
+        raise InputError(f"{path}: the last rule must be the catch-all pattern '*'")
+    cal = _need(data, "calibration", dict, where)
+    here = f"{path}: calibration"
+    kernels = _need(cal, "kernels", dict, here)
+    if len(kernels) < 2 or not all(isinstance(env, dict) for env in kernels.values()):
+        raise InputError(f"{here}: 'kernels' must map at least two setting names to environment variables")
+    offsets = tuple(int(s) for s in _need(cal, "seed_offsets", list, here))
+    if len(offsets) < 2 or offsets[0] != 0 or len(set(offsets)) != len(offsets):
+        raise InputError(f"{here}: 'seed_offsets' must start with 0 (the base seed) and hold distinct offsets")
+    calibration = Calibration(
+        seed_params=tuple(str(s) for s in _need(cal, "seed_params", list, here)), seed_offsets=offsets,
+        keep_stages=tuple(str(s) for s in _need(cal, "keep_stages", list, here)),
+        kernels={str(name): {str(k): str(v) for k, v in (env or {}).items()} for name, env in kernels.items()},
+        jobs=int(cal.get("jobs", 2)))
+    return Tolerances(k=float(_need(data, "k", (int, float), where)),
+                      floor_abs=float(_need(data, "floor_abs", (int, float), where)),
+                      floor_rel=float(_need(data, "floor_rel", (int, float), where)),
+                      rules=tuple(rules), calibration=calibration, pool=bool(data.get("pool", False)))
 
 
-def rule_for(name: str, rules: list[Rule]) -> Rule:
-    """The first rule whose pattern matches; a metric no rule covers must be reproduced exactly."""
-    return next((r for r in rules if fnmatch.fnmatchcase(name, r.pattern)), EXACT)
+# -------------------------------------------------------------------------------------------------------- baseline
+@dataclass(frozen=True)
+class Entry:
+    """One metric of the baseline: centre and spread (0 for non-numbers and for exact metrics)."""
+
+    centre: Scalar
+    spread: float = 0.0
 
 
-def within(baseline: Scalar, new: Scalar, rule: Rule) -> bool:
-    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (baseline, new))
-    if not numbers:  # strings, booleans, nulls (write_json turns NaN into null): must be equal
-        return type(baseline) is type(new) and baseline == new  # True == 1 in Python, but a type change moved
-    return math.fabs(new - baseline) <= rule.abs + rule.rel * math.fabs(baseline)
+@dataclass
+class Baseline:
+    entries: dict[str, Entry]
+    unstable: dict[str, str] = field(default_factory=dict)  # name -> why it cannot be gated (never compared)
+    info: dict = field(default_factory=dict)  # how it was calibrated
+
+    def dumps(self) -> str:
+        """JSON with one line per metric, so that the diff of a recalibration reads metric by metric."""
+        lines = ["{", f'  "calibration": {json.dumps(self.info, sort_keys=True)},', '  "metrics": {']
+        body = [f"    {json.dumps(name)}: {json.dumps({'centre': e.centre, 'spread': e.spread})}"
+                for name, e in sorted(self.entries.items())]
+        lines.append(",\n".join(body))
+        lines += ["  },", '  "unstable": {']
+        lines.append(",\n".join(f"    {json.dumps(n)}: {json.dumps(w)}" for n, w in sorted(self.unstable.items())))
+        lines += ["  }", "}"]
+        return "\n".join(line for line in lines if line) + "\n"
 
 
+def read_baseline(path: Path = BASELINE) -> Baseline:
+    if not path.is_file():
+        raise InputError(f"{path}: no baseline yet; run `make baseline`, review it and commit it")
+    try:
+        data = json.loads(path.read_text())
+        entries = {name: Entry(e["centre"], float(e["spread"])) for name, e in data["metrics"].items()}
+        return Baseline(entries, dict(data.get("unstable", {})), dict(data.get("calibration", {})))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise InputError(f"{path}: not a baseline written by `make baseline` ({err})") from None
+
+
+def _round(value: float) -> float:
+    return round(value, 9)  # metrics carry 6 decimals; medians of two of them need a few more, never noise
+
+
+def summarise(runs: dict[tuple[str, int], dict[str, Scalar]], tol: Tolerances, base_offset: int = 0) -> Baseline:
+    """Baseline from calibration runs keyed (kernel setting, seed offset).
+
+    Exact metrics must be identical in every run (the data is shared and they follow from it). Band metrics:
+    centre = median over kernel settings at the base seed; spread = the largest range over kernel settings at any
+    one seed (what a CPU change does at a fixed seed; the seeds give more than one sample of it). A metric absent
+    from some runs, or a non-number that differs between runs, is `unstable`: listed, never compared.
+    Raises InputError listing every metric the rules call exact that differed between runs."""
+    names = sorted(set().union(*runs.values()))
+    kernels = sorted({kernel for kernel, _ in runs})
+    offsets = sorted({offset for _, offset in runs})
+    entries: dict[str, Entry] = {}
+    unstable: dict[str, str] = {}
+    not_exact: list[str] = []
+    for name in names:
+        rule = tol.rule_for(name)
+        absent = [f"{kernel}/seed+{offset}" for (kernel, offset), metrics in runs.items() if name not in metrics]
+        if absent:
+            unstable[name] = f"absent from calibration runs {', '.join(sorted(absent))}"
+            continue
+        values = {key: metrics[name] for key, metrics in runs.items()}
+        base = [values[(kernel, base_offset)] for kernel in kernels]
+        if not all(is_number(v) for v in values.values()):
+            if len({json.dumps(v) for v in values.values()}) > 1:
+                if rule.check == "exact":
+                    not_exact.append(f"{name}: {sorted({json.dumps(v) for v in values.values()})}")
+                else:
+                    unstable[name] = "differs between calibration runs and is not a number throughout"
+                continue
+            entries[name] = Entry(base[0])
+            continue
+        if rule.check == "exact":
+            lo, hi = min(values.values()), max(values.values())
+            if not exact_equal(lo, hi):
+                not_exact.append(f"{name}: from {lo} to {hi} (rule '{rule.pattern}')")
+            entries[name] = Entry(base[0])
+            continue
+        centre = statistics.median(base)
+        spread = max(max(v) - min(v) for v in ([values[(k, o)] for k in kernels] for o in offsets))
+        entries[name] = Entry(_round(centre) if isinstance(centre, float) else centre, _round(spread))
+    if not_exact:
+        raise InputError("calibration: these metrics are ruled exact in tests/baseline/tolerances.yaml but differ "
+                         "between calibration runs (training seeds or CPU kernels reach them): give them a band "
+                         "rule; or, where a data stage draws from a seed param, add it to calibration.keep_stages; "
+                         "or find the nondeterminism\n  " + "\n  ".join(not_exact))
+    return Baseline(entries, unstable)
+
+
+def exact_equal(baseline: float, new: float) -> bool:
+    return math.fabs(new - baseline) <= EXACT_TOL * max(1.0, math.fabs(baseline))
+
+
+# ---------------------------------------------------------------------------------------------------------- compare
 @dataclass(frozen=True)
 class Moved:
     name: str
+    check: str
     baseline: Scalar
     new: Scalar
-    rule: Rule
+    allowed: str
+    spread: str
 
 
 @dataclass
 class Comparison:
     moved: list[Moved] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)  # in the baseline, not produced now
-    added: list[str] = field(default_factory=list)  # produced now, not in the baseline
+    missing: list[str] = field(default_factory=list)  # in the baseline, not produced now: fails
+    added: list[str] = field(default_factory=list)  # produced now, not in the baseline: listed, passes
+    skipped: int = 0
     checked: int = 0
 
     @property
     def ok(self) -> bool:
-        return not (self.moved or self.missing or self.added)
+        return not (self.moved or self.missing)
 
 
-def compare(baseline: dict[str, Scalar], current: dict[str, Scalar], rules: list[Rule]) -> Comparison:
-    result = Comparison(missing=sorted(set(baseline) - set(current)), added=sorted(set(current) - set(baseline)))
-    for name in sorted(set(baseline) & set(current)):
-        rule = rule_for(name, rules)
-        result.checked += 1
-        if not within(baseline[name], current[name], rule):
-            result.moved.append(Moved(name, baseline[name], current[name], rule))
+def family(name: str) -> str:
+    """The metric's kind across sibling files: `mlcmkd/ktl-fd.json:tfake.nme` -> `mlcmkd/*:tfake.nme`. A file at the
+    top of metrics/ has no siblings: its metrics are their own family."""
+    path, _, key = name.partition(":")
+    return f"{path.rsplit('/', 1)[0]}/*:{key}" if "/" in path else name
+
+
+def family_spreads(baseline: Baseline, tol: Tolerances) -> dict[str, float]:
+    """Per family, the largest spread of its band metrics. A CPU change reaches the runs of one kind sporadically
+    (one run's training diverges at a seed, its sibling's does not), so each run's own spread undersamples it."""
+    out: dict[str, float] = {}
+    if not tol.pool:
+        return out
+    for name, entry in baseline.entries.items():
+        if is_number(entry.centre) and tol.rule_for(name).check == "band":
+            out[family(name)] = max(out.get(family(name), 0.0), entry.spread)
+    return out
+
+
+def compare(baseline: Baseline, current: dict[str, Scalar], tol: Tolerances) -> Comparison:
+    result = Comparison()
+    pooled = family_spreads(baseline, tol)
+    for name in sorted(set(baseline.entries) | set(current)):
+        if name in baseline.unstable:
+            continue
+        if tol.rule_for(name).check == "skip":
+            result.skipped += 1
+        elif name not in current:
+            result.missing.append(name)
+        elif name not in baseline.entries:
+            result.added.append(name)
+        else:
+            result.checked += 1
+            moved = judge(name, baseline.entries[name], current[name], tol, pooled.get(family(name), 0.0))
+            if moved is not None:
+                result.moved.append(moved)
     return result
+
+
+def judge(name: str, entry: Entry, new: Scalar, tol: Tolerances, pooled: float = 0.0) -> Moved | None:
+    """None if `new` is within what the rule allows around the baseline entry, else the row of the report.
+    `pooled`: the spread of the metric's family (used where larger than its own)."""
+    rule = tol.rule_for(name)
+    if not (is_number(entry.centre) and is_number(new)):  # strings, booleans, nulls (NaN): equal, same type
+        if type(entry.centre) is type(new) and entry.centre == new:
+            return None
+        return Moved(name, rule.check, entry.centre, new, "equal", "-")
+    delta = math.fabs(new - entry.centre)
+    if rule.check == "exact":
+        return None if exact_equal(entry.centre, new) else Moved(name, "exact", entry.centre, new, "±1e-9", "-")
+    floor = tol.floor(rule, entry.centre)
+    spread = max(entry.spread, pooled)
+    allowed = max(floor, tol.k * spread)
+    if delta <= allowed * (1 + 1e-9):
+        return None
+    how = f"{tol.k:g} × spread" if tol.k * spread >= floor else "floor"
+    source = f" (pooled over {family(name)})" if pooled > entry.spread else ""
+    return Moved(name, "band", entry.centre, new, f"±{allowed:.6g} ({how})", f"{spread:.6g}{source}")
 
 
 def _cell(value: Scalar) -> str:
     return "null" if value is None else str(value).replace("|", "\\|")
 
 
-def format_report(result: Comparison) -> str:
-    """Markdown: a verdict line, then a table of moved metrics and lists of missing/added ones."""
+def format_report(result: Comparison, baseline_info: dict | None = None) -> str:
+    """Markdown: a verdict line, then the table of moved metrics, the missing ones, and the new ones."""
+    counts = f"{result.checked} compared, {result.skipped} skipped by rule"
+    added = ["", f"New metrics, not in the baseline (not gated until `make baseline`; {len(result.added)}):"]
+    added += [f"- {name}" for name in result.added]
     if result.ok:
-        return f"regression: OK, {result.checked} metrics within tolerance of the baseline\n"
-    lines = [f"regression: FAILED, {len(result.moved)} moved, {len(result.missing)} missing, "
-             f"{len(result.added)} new (of {result.checked} compared)"]
+        return "\n".join([f"regression: OK, {counts}, {len(result.added)} new"] + (added if result.added else [])) \
+            + "\n"
+    lines = [f"regression: FAILED, {len(result.moved)} moved, {len(result.missing)} missing ({counts}, "
+             f"{len(result.added)} new)"]
     if result.moved:
-        lines += ["", "| metric | baseline | new | tolerance |", "|---|---:|---:|---|"]
-        lines += [f"| {m.name} | {_cell(m.baseline)} | {_cell(m.new)} | {_cell(m.rule.describe())} |"
+        lines += ["", "| metric | check | baseline | new | allowed | spread |", "|---|---|---:|---:|---|---:|"]
+        lines += [f"| {m.name} | {m.check} | {_cell(m.baseline)} | {_cell(m.new)} | {m.allowed} | {m.spread} |"
                   for m in result.moved]
-    for title, names in (("In the baseline, not produced now", result.missing),
-                         ("Produced now, not in the baseline", result.added)):
-        if names:
-            lines += ["", f"{title}:"] + [f"- {name}" for name in names]
+        runs = (baseline_info or {}).get("runs")
+        lines += ["", "spread: the largest range of the metric over CPU kernel settings at one training seed, "
+                  f"measured by `make baseline`{f' ({runs})' if runs else ''}."]
+    if result.missing:
+        lines += ["", f"In the baseline, not produced now ({len(result.missing)}):"]
+        lines += [f"- {name}" for name in result.missing]
+    if result.added:
+        lines += added
     lines += ["", "If the change is intended: `make baseline`, review the diff of tests/baseline/, commit it."]
     return "\n".join(lines) + "\n"
 
 
-# ----------------------------------------------------------------------------------------------- the smoke run itself
+# ------------------------------------------------------------------------------------------- the smoke run itself
 def worktree_files(repo: Path) -> list[str]:
     """Files git would see in the working tree: tracked and untracked-but-not-ignored, with uncommitted edits.
     Ignored paths (.venv, DVC outputs, caches) stay out, so the copy starts with no data and no DVC cache."""
@@ -177,65 +405,224 @@ def copy_worktree(repo: Path, dest: Path) -> None:
         shutil.copy2(repo / name, target)
 
 
-def _run(cmd: list[str], cwd: Path, env: dict) -> None:
-    print(f"$ {' '.join(cmd)}", file=sys.stderr, flush=True)
-    # stdout=2 sends the child's stdout to our file descriptor 2 (stderr): our stdout carries only the verdict.
-    run = subprocess.run(cmd, cwd=cwd, env=env, stdout=2)
-    if run.returncode != 0:
-        raise InputError(f"{cwd}: `{' '.join(cmd)}` failed with exit code {run.returncode} (see the log above)")
+class SmokeCopy:
+    """A scratch copy of the repo's working tree, switched to the smoke profile, with its own DVC cache. Its own
+    `src/` is imported (PYTHONPATH), not the editable install's. Commands log to `log` (None: our stderr)."""
+
+    def __init__(self, repo: Path, workdir: Path, env: dict[str, str] | None = None, log: Path | None = None):
+        self.dir, self.log = workdir, log
+        python = sys.executable
+        self.python = python
+        self.env = {**os.environ, **(env or {}), "PYTHONPATH": str(workdir / "src"), "DVC_NO_ANALYTICS": "1",
+                    "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # stages call `python`
+        copy_worktree(repo, workdir)
+        shutil.rmtree(workdir / "metrics", ignore_errors=True)  # only numbers this run produces are compared
+        self._run([python, "-m", "thermbench.tools.profiles", "smoke"])
+        # The copy is no git repository: tell DVC so (init it if the repo has no .dvc/ yet).
+        if (workdir / ".dvc").is_dir():
+            self._run([python, "-m", "dvc", "config", "core.no_scm", "true"])
+        else:
+            self._run([python, "-m", "dvc", "init", "--no-scm", "-q"])
+        self.base_params = yaml.safe_load((workdir / "params.yaml").read_text())
+
+    def _run(self, cmd: list[str]) -> None:
+        if self.log is None:
+            print(f"$ {' '.join(cmd)}", file=sys.stderr, flush=True)
+            # stdout=2: the child's stdout goes to our stderr, so our stdout carries only the verdict.
+            run = subprocess.run(cmd, cwd=self.dir, env=self.env, stdout=2)
+        else:
+            with open(self.log, "a") as log:
+                log.write(f"$ {' '.join(cmd)}\n")
+                log.flush()
+                run = subprocess.run(cmd, cwd=self.dir, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        if run.returncode != 0:
+            where = "the log above" if self.log is None else self.log
+            raise InputError(f"{self.dir}: `{' '.join(cmd)}` failed with exit code {run.returncode} (see {where})")
+
+    def repro(self, force: bool = True) -> dict[str, Scalar]:
+        """`dvc repro` (`--force` by default: the copied dvc.lock belongs to another profile and data)."""
+        self._run([self.python, "-m", "dvc", "repro", *(["--force"] if force else [])])
+        return collect_metrics(self.dir / "metrics")
+
+    def shift_seeds(self, seed_params: tuple[str, ...], offset: int, keep_stages: tuple[str, ...]) -> None:
+        """Set every `seed_params` value to its smoke value + offset (each item of a list), then record the
+        `keep_stages` as up to date (`dvc commit`), so the next repro re-trains but keeps their data."""
+        params = yaml.safe_load((self.dir / "params.yaml").read_text())
+        for dotted in seed_params:
+            *parents, last = dotted.split(".")
+            node, base = params, self.base_params
+            for key in parents:
+                node, base = node.get(key, {}), base.get(key, {})
+            if not isinstance(node, dict) or last not in node:
+                raise InputError(f"calibration: seed param '{dotted}' is not in the smoke profile's params")
+            value = base[last]
+            node[last] = [int(v) + offset for v in value] if isinstance(value, list) else int(value) + offset
+        write_text(self.dir / "params.yaml", yaml.safe_dump(params, sort_keys=False))
+        if keep_stages:
+            self._run([self.python, "-m", "dvc", "commit", "--force", *keep_stages])
 
 
-def smoke_metrics(repo: Path, workdir: Path) -> dict[str, Scalar]:
-    """Copy the working tree of `repo` into `workdir`, switch it to the smoke profile, `dvc repro` everything there,
-    and collect its metrics. The copy's own `src/` is imported (PYTHONPATH), not the editable install's."""
-    copy_worktree(repo, workdir)
-    shutil.rmtree(workdir / "metrics", ignore_errors=True)  # only numbers this run produces are compared
-    python = sys.executable
-    env = {**os.environ, "PYTHONPATH": str(workdir / "src"), "DVC_NO_ANALYTICS": "1",
-           "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # stage cmds call `python`
-    _run([python, "-m", "thermbench.tools.profiles", "smoke"], workdir, env)
-    # The copy is no git repository: tell DVC so (init it if the repo has no .dvc/ yet).
-    if (workdir / ".dvc").is_dir():
-        _run([python, "-m", "dvc", "config", "core.no_scm", "true"], workdir, env)
+def check(repo: Path, keep: bool = False) -> int:
+    tol = load_tolerances(repo / TOLERANCES)  # fail on a bad tolerances file or baseline before the long run
+    baseline = read_baseline(repo / BASELINE)
+    workdir = Path(tempfile.mkdtemp(prefix="thermbench-smoke-"))
+    try:
+        current = SmokeCopy(repo, workdir).repro()
+    finally:
+        _cleanup(workdir, keep)
+    result = compare(baseline, current, tol)
+    print(format_report(result, baseline.info), end="")
+    return 0 if result.ok else 1
+
+
+def _cleanup(workdir: Path, keep: bool) -> None:
+    if keep:
+        print(f"scratch copy kept at {workdir}", file=sys.stderr)
     else:
-        _run([python, "-m", "dvc", "init", "--no-scm", "-q"], workdir, env)
-    _run([python, "-m", "dvc", "repro", "--force"], workdir, env)
-    return collect_metrics(workdir / "metrics")
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
-def read_baseline(path: Path = BASELINE) -> dict[str, Scalar]:
-    if not path.is_file():
-        raise InputError(f"{path}: no baseline yet; run `make baseline`, review it and commit it")
-    return json.loads(path.read_text())
+# ------------------------------------------------------------------------------------------------------ calibration
+def calibrate(repo: Path, keep: bool = False, jobs: int | None = None, kernels: list[str] | None = None) -> Baseline:
+    """Run the smoke DAG once per kernel setting (in parallel, `jobs` at a time) and, in the same copy, once more per
+    extra seed offset; summarise into a baseline and write it. Each run logs to a file and leaves its metrics in
+    runs/<setting>-seed+<offset>.json of the scratch folder (kept with `keep`). `kernels`: a subset of the settings."""
+    tol = load_tolerances(repo / TOLERANCES)
+    cal = tol.calibration
+    if kernels:
+        unknown = sorted(set(kernels) - set(cal.kernels))
+        if unknown or len(set(kernels)) < 2:
+            raise InputError(f"--kernels: choose at least two of {', '.join(cal.kernels)} (got {', '.join(kernels)})")
+        cal = dataclasses.replace(cal, kernels={name: cal.kernels[name] for name in kernels})
+    scratch = Path(tempfile.mkdtemp(prefix="thermbench-calibrate-"))
+    print(f"calibrate: {len(cal.kernels)} kernel settings x {len(cal.seed_offsets)} seeds, {jobs or cal.jobs} at "
+          f"a time; logs in {scratch}/<setting>.log", file=sys.stderr, flush=True)
+    start = time.monotonic()
+    runs: dict[tuple[str, int], dict[str, Scalar]] = {}
+
+    def one_setting(kernel: str) -> None:
+        log = scratch / f"{kernel}.log"
+        copy = SmokeCopy(repo, scratch / kernel, cal.kernels[kernel], log)
+        for offset in cal.seed_offsets:
+            if offset:
+                copy.shift_seeds(cal.seed_params, offset, cal.keep_stages)
+            runs[(kernel, offset)] = copy.repro(force=not offset)  # later seeds: only what they reach
+            write_text(scratch / "runs" / f"{kernel}-seed+{offset}.json", json.dumps(runs[(kernel, offset)]))
+            print(f"calibrate: {kernel} seed+{offset} done at {time.monotonic() - start:.0f} s", file=sys.stderr,
+                  flush=True)
+
+    try:
+        with ThreadPoolExecutor(max_workers=jobs or cal.jobs) as pool:
+            for future in [pool.submit(one_setting, kernel) for kernel in cal.kernels]:
+                future.result()
+    except BaseException:
+        _cleanup(scratch, keep)
+        raise
+    try:
+        baseline = write_baseline(repo, runs, tol, time.monotonic() - start)
+    except InputError:
+        # The runs are fine, the rules are not: keep them, so the baseline can be rebuilt without re-running.
+        print(f"calibrate: runs kept; after fixing {TOLERANCES}: python -m thermbench.tools.regression calibrate "
+              f"--from-runs {scratch / 'runs'}", file=sys.stderr)
+        raise
+    _cleanup(scratch, keep)
+    return baseline
+
+
+def read_runs(folder: Path) -> dict[tuple[str, int], dict[str, Scalar]]:
+    """The per-run metrics `calibrate` leaves in <scratch>/runs: <setting>-seed+<offset>.json."""
+    runs = {}
+    for path in sorted(Path(folder).glob("*-seed+*.json")):
+        kernel, offset = path.stem.rsplit("-seed+", 1)
+        runs[(kernel, int(offset))] = json.loads(path.read_text())
+    if not runs:
+        raise InputError(f"{folder}: no <setting>-seed+<offset>.json runs found")
+    return runs
+
+
+def write_baseline(repo: Path, runs: dict[tuple[str, int], dict[str, Scalar]], tol: Tolerances,
+                   seconds: float | None) -> Baseline:
+    cal = tol.calibration
+    kernels = sorted({kernel for kernel, _ in runs})
+    offsets = sorted({offset for _, offset in runs})
+    if len(runs) != len(kernels) * len(offsets) or 0 not in offsets:
+        raise InputError(f"calibration runs: need every kernel setting at every seed offset, 0 included "
+                         f"(got {sorted(runs)})")
+    baseline = summarise(runs, tol)
+    baseline.info = {
+        "runs": f"{len(kernels)} kernel settings ({', '.join(kernels)}) x seed offsets {offsets} of "
+                f"{', '.join(cal.seed_params)}",
+        "machine": f"{platform.machine()} {_cpu_name()}, torch {_torch_info()}",
+    }
+    write_text(repo / BASELINE, baseline.dumps())
+    print(calibration_summary(baseline, tol, seconds), end="")
+    return baseline
+
+
+def calibration_summary(baseline: Baseline, tol: Tolerances, seconds: float | None) -> str:
+    """What the new baseline gates, and the band metrics whose band is as wide as the value (guard little)."""
+    kinds = {"exact": 0, "band": 0, "skip": 0}
+    wide = []
+    pooled = family_spreads(baseline, tol)
+    for name, entry in baseline.entries.items():
+        rule = tol.rule_for(name)
+        kinds[rule.check] += 1
+        if rule.check == "band" and is_number(entry.centre):
+            spread = max(entry.spread, pooled.get(family(name), 0.0))
+            allowed = max(tol.floor(rule, entry.centre), tol.k * spread)
+            if tol.k * spread > tol.floor(rule, entry.centre) and allowed >= 0.5 * math.fabs(entry.centre):
+                wide.append(f"- {name}: centre {entry.centre}, spread {spread:.6g}, allowed ±{allowed:.6g}")
+    lines = [f"{BASELINE}: {len(baseline.entries)} metrics ({kinds['exact']} exact, {kinds['band']} band, "
+             f"{kinds['skip']} skipped by rule), {len(baseline.unstable)} unstable, "
+             + ("rebuilt from kept runs" if seconds is None else f"calibrated in {seconds:.0f} s")]
+    if baseline.unstable:
+        lines += ["Unstable (absent or non-numeric and different in some runs; never compared):"]
+        lines += [f"- {name}: {why}" for name, why in sorted(baseline.unstable.items())]
+    if wide:
+        lines += [f"Band metrics whose allowed band is at least half their value ({len(wide)}): they guard little;"
+                  " stabilise them in profiles/smoke.yaml or give them a skip rule with the reason:"] + wide
+    lines += ["Review `git diff tests/baseline/`, then commit it with the change that moved the numbers."]
+    return "\n".join(lines) + "\n"
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _torch_info() -> str:
+    try:
+        import torch
+    except ImportError:
+        return "absent"
+    return f"{torch.__version__} ({torch.backends.cpu.get_cpu_capability()})"
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["check", "refresh"])
+    parser.add_argument("action", choices=["check", "calibrate"])
     parser.add_argument("--repo", type=Path, default=Path("."))
-    parser.add_argument("--keep", action="store_true", help="keep the scratch copy (its path is printed)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch copies (their path is printed)")
+    parser.add_argument("--jobs", type=int, help="calibrate: kernel settings run at once (default: tolerances file)")
+    parser.add_argument("--kernels", help="calibrate: comma-separated subset of the kernel settings (default: all)")
+    parser.add_argument("--from-runs", type=Path, help="calibrate: rebuild the baseline from the runs a previous "
+                        "calibration kept (<scratch>/runs), without running anything")
     args = parser.parse_args(argv)
     repo = args.repo.resolve()
-    rules = load_tolerances(repo / TOLERANCES)  # fail on a bad tolerances file before the long run
-    baseline = read_baseline(repo / BASELINE) if args.action == "check" else None
-
-    workdir = Path(tempfile.mkdtemp(prefix="thermbench-smoke-"))
-    try:
-        current = smoke_metrics(repo, workdir)
-    finally:
-        if args.keep:
-            print(f"scratch copy kept at {workdir}", file=sys.stderr)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-
-    if baseline is None:
-        write_json(repo / BASELINE, current)
-        print(f"{BASELINE}: {len(current)} metrics written from a fresh smoke run; review the diff, then commit")
+    if args.action == "calibrate" and args.from_runs:
+        write_baseline(repo, read_runs(args.from_runs), load_tolerances(repo / TOLERANCES), None)
         return
-    result = compare(baseline, current, rules)
-    print(format_report(result), end="")
-    if not result.ok:
-        sys.exit(1)
+    if args.action == "calibrate":
+        calibrate(repo, args.keep, args.jobs, args.kernels.split(",") if args.kernels else None)
+        return
+    code = check(repo, args.keep)
+    if code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

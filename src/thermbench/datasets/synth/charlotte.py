@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import tifffile
-from tqdm import tqdm
 
 from thermbench.core.keypoints import load_schema
+from thermbench.core.progress import progress
 from thermbench.datasets.synth import scene, thermal
 from thermbench.datasets.synth.face import sample_expression, sample_identity
 from thermbench.datasets.synth.person import shoot
@@ -78,7 +78,7 @@ def write(out: Path, cfg: dict, seed: int) -> None:
         identity = sample_identity(subject_rng)
         base_look = identity.thermal
         rows = []
-        for j in tqdm(range(int(cfg["images_per_subject"])), desc=f"synth charlotte S{subject}", leave=False):
+        for j in progress(range(int(cfg["images_per_subject"])), desc=f"synth charlotte S{subject}", leave=False):
             rng = np.random.default_rng([seed, DATASET_CODE, subject, j])
             env = float(rng.choice(ENV_TEMPS))
             distance = float(rng.choice(DISTANCES))

@@ -9,8 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
+from thermbench.core.progress import progress
 from thermbench.datasets.synth import scene, thermal
 from thermbench.datasets.synth.face import sample_expression, sample_identity
 from thermbench.datasets.synth.person import shoot
@@ -26,7 +26,7 @@ def write(out: Path, cfg: dict, seed: int) -> None:
     thermal_dir.mkdir(parents=True)
     sensor = thermal.make_sensor(np.random.default_rng([seed, DATASET_CODE]), (size, size), cfg["blur_px"])
     rows = []
-    for i in tqdm(range(int(cfg["num_images"])), desc="synth tfake", leave=False):
+    for i in progress(range(int(cfg["num_images"])), desc="synth tfake", leave=False):
         rng = np.random.default_rng([seed, DATASET_CODE, i])
         identity, expr = sample_identity(rng), sample_expression(rng)
         pose = scene.sample_pose(rng, *cfg["max_pose"])

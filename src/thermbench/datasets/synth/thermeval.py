@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import pandas as pd
 import tifffile
-from tqdm import tqdm
 
+from thermbench.core.progress import progress
 from thermbench.datasets.synth import scene, thermal
 from thermbench.datasets.synth.face import base_vertices, sample_expression, sample_identity
 from thermbench.datasets.synth.person import shoot
@@ -141,7 +141,7 @@ def write(out: Path, cfg: dict, seed: int) -> None:
     meta, frame_no = [], 0
     for file_no, n_frames in ((1, cfg["frames_file1"]), (2, cfg["frames_file2"])):
         coco = {"images": [], "annotations": [], "categories": CATEGORIES}
-        for k in tqdm(range(int(n_frames)), desc=f"synth thermeval {file_no}", leave=False):
+        for k in progress(range(int(n_frames)), desc=f"synth thermeval {file_no}", leave=False):
             frame_no += 1
             rng = np.random.default_rng([seed, DATASET_CODE, frame_no])
             temp, anns, people = _frame(rng, sensor, cfg["people_probs"])

@@ -1,0 +1,36 @@
+"""Summary numbers of a prepared dataset (data/prepared/<dataset>/samples.csv): split sizes and mean coordinates.
+
+They follow from the raw data and the parsing code alone, so the regression gate compares them exactly: a changed
+parser, split, crop box or frame-to-crop mapping moves them even where the smoke-size training cannot show it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from thermbench.core.io import InputError, read_csv
+
+# Per-sample coordinate columns of the prepared tables (crop px unless named frame_ or box_; box_* in frame px).
+COORDINATES = ("nose_x", "nose_y", "nose_cx", "nose_cy", "frame_nose_x", "frame_nose_y",
+               "box_x0", "box_y0", "box_w", "box_h")
+
+
+def prepared_summary(prepared: Path) -> dict:
+    """{"samples": {split: n}, "mean_px": {column: mean}, "keypoints": {...}} of `prepared`/samples.csv."""
+    path = Path(prepared) / "samples.csv"
+    table = read_csv(path, ("split",))
+    out: dict = {"samples": {str(k): int(v) for k, v in table["split"].value_counts().sort_index().items()}}
+    out["mean_px"] = {c: float(table[c].mean()) for c in COORDINATES if c in table.columns}
+    if "kpts" in table.columns:
+        try:
+            kpts = np.array([json.loads(cell) for cell in table["kpts"]], dtype=np.float64)  # (N, K, 3): x, y, visible
+        except (ValueError, TypeError) as err:
+            raise InputError(f"{path}: column kpts is not a JSON list of [x, y, visible] per sample ({err})") from None
+        visible = kpts[..., 2] > 0
+        out["keypoints"] = {"per_sample": int(kpts.shape[1]), "visible_share": float(visible.mean()),
+                            "mean_x_px": float(kpts[..., 0][visible].mean()),
+                            "mean_y_px": float(kpts[..., 1][visible].mean())}
+    return out

@@ -3,29 +3,24 @@
 The variant names a flag set in params `train.ktl.variants` (fd/ld/fi/ri): Tables III and IV.
 """
 
-import argparse
-from dataclasses import asdict
 from pathlib import Path
 
-from thermbench.core.stage import load_params
-from thermbench.core.stage import run as run_stage
-from thermbench.mlcmkd import runs as mlcmkd
+from thermbench.core import stage
+from thermbench.mlcmkd.runs import RTMPoseParams, Settings, TrainParams, run_ktl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = stage.parser(__doc__)
     parser.add_argument("--variant", required=True)
-    parser.add_argument("--prepared", type=Path, default=Path("data/prepared/tfake"))
+    parser.add_argument("--prepared", required=True, type=Path, help="data/prepared/tfake")
+    parser.add_argument("--teacher", required=True, type=Path, help="data/models/teacher")
+    parser.add_argument("--out", required=True, type=Path, help="data/models/ktl-<variant>")
+    parser.add_argument("--curves", required=True, type=Path, help="plots/curves/mlcmkd")
     args = parser.parse_args()
-    params = load_params()
-    device = mlcmkd.setup(params)
-    student, teacher, distill, cfg, history = mlcmkd.train_ktl(params, args.variant, args.prepared, device)
-    if mlcmkd.is_main_process():
-        config = {"kind": "ktl", "variant": args.variant, "arch": student.cfg.arch, "teacher": "teacher",
-                  "teacher_arch": teacher.cfg.arch, "modality": "thermal", "input_size": mlcmkd.input_size(params),
-                  "distill": asdict(distill), "fit": asdict(cfg)}
-        mlcmkd.save_run(f"ktl-{args.variant}", student.cpu(), config, history)
+    settings = Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", RTMPoseParams),
+                        train=stage.config(args, "train", TrainParams))
+    run_ktl(settings, args.variant, args.prepared, args.teacher, args.out, args.curves)
 
 
 if __name__ == "__main__":
-    run_stage(main)
+    stage.run(main)

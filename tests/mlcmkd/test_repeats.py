@@ -5,6 +5,7 @@ import pytest
 from thermbench.core.io import InputError
 from thermbench.mlcmkd import repeats
 from thermbench.mlcmkd import report as report_mlcmkd
+from thermbench.mlcmkd.runs import RTMPoseParams, Settings, TrainParams
 
 # Hand-picked NMEs. FD+LD T-FAKE 0.10/0.12/0.14 -> mean 0.12, sd sqrt((0.02^2 + 0 + 0.02^2) / 2) = 0.02;
 # DIKD T-FAKE 0.20/0.16/0.18 -> 0.18 ± 0.02: difference +0.06 > 0.02 + 0.02, beyond the seed spread.
@@ -17,10 +18,13 @@ RUNS = {
 }
 
 
-def _params(seeds, variants=("fdld", "dikd"), supervised=("s",)) -> dict:
-    return {"seed": 0, "train": {"ktl": {"variants": {"fdld": {}, "dikd": {}}},
-                                 "repeats": {"seeds": list(seeds), "variants": list(variants),
-                                             "supervised": list(supervised)}}}
+def _params(seeds, variants=("fdld", "dikd"), supervised=("s",)) -> Settings:
+    rtmpose = RTMPoseParams(input_size=64, teacher_arch="s", teacher_init=None, ktl_arch="s", mcl_arch="t",
+                            supervised_archs=("s",))
+    train = TrainParams(device="cpu", num_threads=1, teacher_epochs=1, fit={}, mcl={},
+                        ktl={"variants": {"fdld": {}, "dikd": {}}},
+                        repeats={"seeds": list(seeds), "variants": list(variants), "supervised": list(supervised)})
+    return Settings(seed=0, rtmpose=rtmpose, train=train)
 
 
 def test_aggregate_mean_and_sample_sd():

@@ -208,7 +208,10 @@ def test_stage_end_to_end(tmp_path):
               "speed": {"models": [], "architectures": ["s", "t"], "input_size": [96, 96], "warmup": 0, "repeats": 1,
                         "threads": 1, "opset": 17, "atol": 1e-4, "rtol": 1e-3}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    run = subprocess.run([sys.executable, str(ROOT / "stages/mlcmkd/speed.py")], cwd=tmp_path, capture_output=True, text=True)
+    cmd = [sys.executable, str(ROOT / "stages/mlcmkd/speed.py"), "--models-dir", "data/models", "--onnx-dir",
+           "data/onnx", "--metrics", "metrics/speed.json", "--timing", "metrics/timing/speed.json", "--table",
+           "plots/speed_table.md", "--figure", "plots/speed_fps_vs_params"]
+    run = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     metrics = json.loads((tmp_path / "metrics/speed.json").read_text())
     assert metrics["paper_input_size"] == [96, 96] and list(metrics["checkpoints"]) == ["mcl-t", "supervised-t"]

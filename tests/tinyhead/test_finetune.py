@@ -1,6 +1,7 @@
 """The head protocol (src/thermbench/head.py) on a tiny hand-built thermeval folder and a tiny random backbone."""
 
 import copy
+import dataclasses
 
 import cv2
 import numpy as np
@@ -51,6 +52,14 @@ def make_prepared(root, n=(6, 3, 4)):
 
 CFG = {"lr": 3e-3, "weight_decay": 1e-4, "epochs": 6, "batch_size": 4, "sigma": 1.0, "subpixel": False,
        "pck_thresholds": [3, 5, 10, 20]}
+
+
+def head_config(**overrides) -> H.HeadConfig:
+    backbone = H.BackboneConfig(name="teacher", fallback=None, teacher_input_px=(32, 32), teacher_stages=(1,),
+                                feature_size=4, batch_size=4)
+    fields = {**CFG, "pck_thresholds": tuple(CFG["pck_thresholds"]), "seed": 0, "label_counts": (2,),
+              "curve_seeds": (0,), "threads": 1, "timing_crops": 2, **overrides}
+    return H.HeadConfig(backbone=backbone, **fields)
 
 
 @pytest.fixture
@@ -118,11 +127,11 @@ def test_backbone_gets_no_gradient_and_is_unchanged_by_training(prepared, tmp_pa
 
 def test_teacher_backbone_at_crop_size_upsamples_stride32_to_16x16(tmp_path):
     save_model(build_rtmpose("t", input_size=(96, 96)), tmp_path / "model.safetensors")  # as the teacher stage
-    cfg = {"name": "sapiens2", "fallback": "teacher", "teacher_dir": str(tmp_path), "teacher_input_px": [256, 256],
-           "teacher_stages": [4]}
+    cfg = H.BackboneConfig(name="sapiens2", fallback="teacher", teacher_input_px=(256, 256), teacher_stages=(4,),
+                           feature_size=16, batch_size=1)
     sapiens2 = {"local_path": str(tmp_path / "absent.safetensors"), "repo_id": "facebook/sapiens2-pose-0.4b",
                 "filename": "sapiens2_0.4b_pose.safetensors", "arch": "0.4b"}
-    model, info = H.load_backbone(cfg, sapiens2, allow_download=False)
+    model, info = H.load_backbone(cfg, sapiens2, allow_download=False, teacher_dir=tmp_path)
     assert info["name"] == "teacher" and info["channels"] == 384 and "not available" in info["note"]
     assert (info["trained_px"], info["input_px"], info["stages"]) == ([96, 96], [256, 256], [4])
     crops = torch.randint(0, 256, (1, 256, 256), dtype=torch.uint8)
@@ -132,7 +141,7 @@ def test_teacher_backbone_at_crop_size_upsamples_stride32_to_16x16(tmp_path):
         direct = model.backbone(normalize_input(crops[:, None]))
     assert torch.allclose(feats, F.interpolate(direct, size=(16, 16), mode="bilinear", align_corners=False))
     with pytest.raises(InputError, match="fallback is empty"):
-        H.load_backbone({**cfg, "fallback": None}, sapiens2, allow_download=False)
+        H.load_backbone(dataclasses.replace(cfg, fallback=None), sapiens2, allow_download=False, teacher_dir=tmp_path)
 
 
 def test_teacher_features_resize_the_input_and_concatenate_stages():
@@ -174,7 +183,7 @@ def test_sapiens2_backbone_gives_16x16_at_256_without_resizing():
 def test_training_is_seeded_follows_cosine_and_fits_the_train_set(prepared, tmp_path):
     cached_features(prepared, tmp_path / "features")
     features, index, info = H.load_features(tmp_path / "features")
-    cfg = H.train_config({**CFG, "epochs": 40}, info["crop_size"], info["feature_size"])
+    cfg = H.train_config(head_config(epochs=40), info["crop_size"], info["feature_size"])
     assert (cfg["heatmap_size"], cfg["stride"]) == (16, 2.0)  # 4x4 grid x4 upsample; 32 px / 16
     train_feats, train_points = H.split_data(features, index, "train")
     val_feats, val_points = H.split_data(features, index, "val")
@@ -197,7 +206,7 @@ def test_label_subsets_are_nested_and_checked():
 def test_fit_protocol_names_runs_by_label_count_and_seed(prepared, tmp_path):
     cached_features(prepared, tmp_path / "features")
     features, index, info = H.load_features(tmp_path / "features")
-    cfg = H.train_config({**CFG, "epochs": 2}, info["crop_size"], info["feature_size"])
+    cfg = H.train_config(head_config(epochs=2), info["crop_size"], info["feature_size"])
     runs = H.fit_protocol(features, index, cfg, seed=0, label_counts=[2, 6], curve_seeds=[0, 1])
     assert sorted(runs) == ["main", "n2_s0", "n2_s1", "n6_s0", "n6_s1"]
     assert (runs["main"]["n_labels"], runs["n2_s1"]["n_labels"], runs["n2_s1"]["seed"]) == (6, 2, 1)
@@ -206,7 +215,7 @@ def test_fit_protocol_names_runs_by_label_count_and_seed(prepared, tmp_path):
 def test_evaluate_reports_crop_and_frame_pixels(prepared, tmp_path):
     cached_features(prepared, tmp_path / "features")
     features, index, info = H.load_features(tmp_path / "features")
-    cfg = H.train_config(CFG, CROP, 4)
+    cfg = H.train_config(head_config(), CROP, 4)
     head = H.TinyHead(6).eval()
     with torch.no_grad():  # a head whose heatmap is 0 everywhere: argmax picks cell (0, 0) -> crop point (0, 0)
         head.final.weight.zero_()

@@ -1,1 +1,3 @@
 """Dataset adapters: real-format parsers, downloads and the synthetic world."""
+
+DATASETS = ("thermeval", "tfake", "charlotte")

@@ -10,6 +10,7 @@ Measured on the T-FAKE-format renders (RGB + thermal twin + 70 landmarks + synth
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -17,13 +18,24 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from thermbench.core.io import InputError, read_json
+from thermbench.core.io import InputError, read_json, write_json
 from thermbench.core.keypoints import load_schema, map_points
 from thermbench.core.metrics import interocular_distance, nme
+from thermbench.core.plots import save_figure
 from thermbench.datasets.common import read_image
 from thermbench.datasets.synth.tfake import THERMAL_DIR
 from thermbench.datasets.synth.thermal import decode_window
 from thermbench.datasets.tfake import read_landmarks
+
+
+@dataclass(frozen=True)
+class QAConfig:
+    max_images: int            # T-FAKE renders checked with MediaPipe
+    max_yaw: float             # |yaw| limit, degrees
+    min_face_px: float         # minimum face width
+    detection_confidence: float
+    examples: int              # per row of the example figure
+
 
 REGIONS = ("canthi", "nose_tip", "forehead", "cheeks", "lips")
 MASKS = ("canthus_right", "canthus_left", "nose_tip", "forehead", "cheeks", "lips")
@@ -114,13 +126,13 @@ class MediaPipeFace:
         self._mesh.close()
 
 
-def run(raw: Path, cfg: dict) -> tuple[dict, pd.DataFrame]:
+def run(raw: Path, cfg: QAConfig) -> tuple[dict, pd.DataFrame]:
     """QA metrics over the T-FAKE-format renders in `raw`, and the per-image table behind them."""
     meta = read_meta(raw)
-    chosen = select_frontal(meta, cfg["max_yaw"], cfg["min_face_px"], cfg["max_images"])
+    chosen = select_frontal(meta, cfg.max_yaw, cfg.min_face_px, cfg.max_images)
     if chosen.empty:
-        raise InputError(f"{raw}: no render with |yaw| <= {cfg['max_yaw']} and face >= {cfg['min_face_px']} px")
-    face = MediaPipeFace(cfg["detection_confidence"])
+        raise InputError(f"{raw}: no render with |yaw| <= {cfg.max_yaw} and face >= {cfg.min_face_px} px")
+    face = MediaPipeFace(cfg.detection_confidence)
     rows = []
     try:
         for item in tqdm(chosen.itertuples(), total=len(chosen), desc="qa", leave=False):
@@ -155,8 +167,8 @@ def run(raw: Path, cfg: dict) -> tuple[dict, pd.DataFrame]:
         "thermal_order_rate": float(no_glasses["order_ok"].mean()) if len(no_glasses) else float("nan"),
         "region_mean_c": {r: float(no_glasses[f"t_{r}"].mean()) for r in REGIONS},
         "targets": {"rgb_detection_rate": 0.9, "nme_io_median": 0.08, "thermal_order_rate": 0.9},
-        "selection": {"max_yaw_deg": cfg["max_yaw"], "min_face_px": cfg["min_face_px"],
-                      "max_images": cfg["max_images"]},
+        "selection": {"max_yaw_deg": cfg.max_yaw, "min_face_px": cfg.min_face_px,
+                      "max_images": cfg.max_images},
     }
     return metrics, table
 
@@ -177,3 +189,23 @@ def charlotte_summary(raw: Path) -> dict:
     return {"images": len(meta), "subjects": int(meta["subject"].nunique()),
             "side_share": float((meta["view"] == "side").mean()),
             "median_width_px": float(meta["image_width"].median())}
+
+
+def measure(raw_tfake: Path, raw_thermeval: Path, raw_charlotte: Path, metrics_path: Path, figure_stem: Path,
+            cfg: QAConfig, source: str) -> None:
+    """The qa stage: QA metrics JSON and the example figure; on real data, a status line saying why there is none."""
+    from thermbench.datasets import qa_plots
+
+    if source != "synthetic":
+        reason = "data.source is real: this stage measures the synthetic world, so there is nothing to measure"
+        print(f"qa: {reason}")
+        write_json(metrics_path, {"status": reason})
+        save_figure(qa_plots.not_applicable_figure(reason), figure_stem)
+        return
+    metrics, _ = run(raw_tfake, cfg)
+    metrics["datasets"] = {"thermeval": thermeval_summary(raw_thermeval), "charlotte": charlotte_summary(raw_charlotte)}
+    write_json(metrics_path, metrics)
+    save_figure(qa_plots.examples_figure(raw_tfake, raw_thermeval, raw_charlotte, cfg.examples), figure_stem)
+    print(f"rgb detection {metrics['rgb_detection_rate']:.3f}, NME-IO median {metrics['nme_io_median']:.4f}, "
+          f"thermal order {metrics['thermal_order_rate']:.3f}, "
+          f"thermal detection {metrics['thermal_detection_rate']:.3f}")

@@ -6,14 +6,21 @@ on the prepared test splits and scores it (shared by the evaluate_nme and repeat
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from torch import nn
 
 from thermbench.core import metrics
+from thermbench.core.io import atomic_write_bytes, write_json
+from thermbench.mlcmkd.runs import Settings, load_run, setup
+from thermbench.mlcmkd.speed import count_gflops
 from thermbench.mlcmkd.train import Split, load_split, predict
+from thermbench.models.rtmpose import build_rtmpose, count_parameters
 
 THRESHOLD = 0.1
 # CHARLOTTE subsets of the paper's Table I, as masks over the prepared samples table.
@@ -83,3 +90,39 @@ def evaluate_model(model: nn.Module, tfake: Path, charlotte: Path, batch_size: i
     ch_pred, ch_gt = crop_px(model, test, batch_size)
     return {"tfake": evaluate_tfake(pred, gt),
             "charlotte": evaluate_charlotte(ch_pred, ch_gt, test.visible, test.meta)}, pred
+
+
+PAPER_INPUT = 256
+
+
+def complexity(arch: str) -> dict:
+    """Params and forward GFLOPs (FlopCounterMode, 2 per multiply-add) of RTMPose-`arch` at 256x256, built on meta."""
+    with torch.device("meta"):
+        model = build_rtmpose(arch, input_size=(PAPER_INPUT, PAPER_INPUT))
+    return {"params_m": count_parameters(model) / 1e6,
+            "gflops": count_gflops(model, (1, 3, PAPER_INPUT, PAPER_INPUT)), "at_input": PAPER_INPUT}
+
+
+def evaluate_run(run_dir: Path, tfake: Path, charlotte: Path, metrics_path: Path, predictions_path: Path,
+                 settings: Settings) -> None:
+    """Stage evaluate_nme@<run>: NME-IO on T-FAKE test, NME-diag on the CHARLOTTE subsets, complexity at 256 px;
+    the RGB teacher also on its own RGB input. Predictions (crop px, samples.csv order) go to an .npy file."""
+    device = setup(settings)
+    batch = int(settings.train.fit["batch_size"])
+    model = load_run(run_dir).to(device)
+    config = json.loads((run_dir / "config.json").read_text())
+    size = model.cfg.input_size[0]
+
+    scores, pred = evaluate_model(model, tfake, charlotte, batch)
+    result = {"model": run_dir.name, "kind": config["kind"], "variant": config.get("variant"), "arch": config["arch"],
+              "teacher": config.get("teacher"), "teacher_arch": config.get("teacher_arch"), "input_size": size,
+              "epochs": config["fit"]["epochs"], "training": config["history"],
+              "complexity": complexity(config["arch"]), **scores}
+    if config["modality"] == "rgb":
+        rgb_pred, rgb_gt = crop_px(model, load_split(tfake, "test", size, modality="rgb", all_labelled=True), batch)
+        result["tfake_rgb"] = evaluate_tfake(rgb_pred, rgb_gt)
+
+    write_json(metrics_path, result)
+    buf = io.BytesIO()
+    np.save(buf, pred.astype(np.float32))
+    atomic_write_bytes(predictions_path, buf.getvalue())

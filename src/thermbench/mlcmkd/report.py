@@ -3,10 +3,19 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from cycler import cycler
+
+from thermbench.core.io import InputError, read_csv, read_json, write_text
+from thermbench.core.plots import data_label, save_figure
+from thermbench.datasets.common import read_image
+from thermbench.mlcmkd.runs import Settings
+from thermbench.mlcmkd.train import load_split
 
 CHARLOTTE_COLUMNS = ("high", "mean", "low", "front", "side", "full")
 # Up to 20 runs share one axis: 10 colours solid, then the same 10 dashed, so no two lines look alike.
@@ -223,3 +232,42 @@ def plot_qualitative(images: list[np.ndarray], gt: np.ndarray, preds: dict[str, 
     axes[0, 0].legend(fontsize=6, loc="lower left")
     fig.suptitle(f"T-FAKE thermal test crops: GT (green) vs prediction (red) ({source_label})")
     return fig
+
+
+QUALITATIVE_ROWS = 4
+
+
+def _read(path: Path) -> Path:
+    if not path.is_file():
+        raise InputError(f"{path}: not found (run the stage that writes it first)")
+    return path
+
+
+def write_report(tfake: Path, metrics_dir: Path, repeats_path: Path, curves_dir: Path, predictions_dir: Path,
+                 out: Path, settings: Settings, source: str) -> None:
+    """Stage report_mlcmkd: Tables I, III, IV, V (markdown); CED, curve, gradient-norm and qualitative figures."""
+    label = data_label(source)
+    names = run_names(True, list(settings.rtmpose.supervised_archs), list(settings.train.ktl["variants"]),
+                      settings.train.mcl["variants"])
+    metrics = {n: read_json(metrics_dir / f"{n}.json") for n in names}
+
+    write_text(out / "mlcmkd_tables.md",
+               markdown(metrics, label, settings.train.ktl["dikd_mode"], read_json(repeats_path)))
+    save_figure(plot_ced(metrics, label), out / "mlcmkd_ced")
+    curves = {n: read_csv(curves_dir / f"{n}.csv") for n in names}
+    save_figure(plot_curves(curves, label), out / "mlcmkd_curves")
+    grad = {run: read_csv(curves_dir / f"{run}_gradnorm.csv") for _, run in TABLE_V if run in metrics}
+    save_figure(plot_grad_norms(grad, label), out / "mlcmkd_gradnorm")
+
+    # Qualitative grid: supervised student of the KTL size vs conventional KD (FD+LD) vs DIKD.
+    size = metrics["ktl-dikd"]["input_size"]
+    test = load_split(tfake, "test", size, all_labelled=True, max_samples=QUALITATIVE_ROWS)
+    arch = metrics["ktl-dikd"]["arch"]
+    columns = {run: title for run, title in ((f"supervised-{arch}", f"supervised RTMPose-{arch}"),
+                                             ("ktl-fdld", "conventional KD (FD+LD)"), ("ktl-dikd", "DIKD"))
+               if run in metrics}
+    preds = {title: np.load(io.BytesIO(_read(predictions_dir / f"{run}.npy").read_bytes()))[:QUALITATIVE_ROWS]
+             for run, title in columns.items()}
+    images = [read_image(tfake / p) for p in test.meta["crop_path"]]
+    gt = test.kpts * test.scale[:, None, :]
+    save_figure(plot_qualitative(images, gt, preds, label), out / "mlcmkd_qualitative")

@@ -23,6 +23,7 @@ import io
 import json
 import platform
 import statistics
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -32,8 +33,9 @@ import numpy as np
 import onnxruntime as ort
 import torch
 from torch.utils.flop_counter import FlopCounterMode
+from tqdm import tqdm
 
-from thermbench.core.io import InputError, atomic_write_bytes
+from thermbench.core.io import InputError, atomic_dir, atomic_write_bytes, write_json, write_text
 from thermbench.core.onnx_session import cpu_session
 from thermbench.models.rtmpose import ARCHS, RTMPose, RTMPoseConfig, build_rtmpose, count_parameters, load_model
 
@@ -338,3 +340,43 @@ def plot_fps_vs_params(archs: list[dict], env: dict, source_label: str):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     return fig
+
+
+def run_speed(models_dir: Path, onnx_dir: Path, metrics_path: Path, timing_path: Path, table_path: Path,
+              figure_stem: Path, cfg: dict, seed: int, source: str) -> None:
+    """Stage speed: params, GFLOPs and CPU latency of the RTMPose sizes at cfg['input_size'] (fresh seeded weights),
+    and ONNX export, parity and latency of every trained checkpoint at its own size (paper Table II, Fig. 4)."""
+    from thermbench.core.plots import data_label, save_figure
+
+    label = data_label(source)
+    torch.set_num_threads(cfg["threads"])
+    arch_configs = architecture_configs(cfg["architectures"], cfg["input_size"])
+    archs, checkpoints = {}, {}
+    timing = {"checkpoints": {}, "architectures": {}}
+    with atomic_dir(onnx_dir) as onnx_tmp, tempfile.TemporaryDirectory() as scratch:
+        for arch, arch_cfg in tqdm(arch_configs.items(), desc="speed architectures", unit="arch"):
+            archs[arch], timing["architectures"][arch] = benchmark_architecture(
+                arch_cfg, Path(scratch) / f"{arch_cfg.arch}.onnx", cfg, seed)
+        for name in tqdm(discover_checkpoints(models_dir, cfg["models"]), desc="speed checkpoints", unit="model"):
+            model = load_checkpoint(models_dir, name)
+            checkpoints[name], timing["checkpoints"][name] = benchmark_checkpoint(
+                model, onnx_tmp / f"{name}.onnx", cfg, seed)
+            # Names the checkpoint's architecture; where that has a row above, it must be the same network there.
+            paper_cfg = at_input_size(model.cfg, cfg["input_size"])
+            arch = architecture_name(paper_cfg)
+            if arch in arch_configs and arch_configs[arch] != paper_cfg:
+                raise InputError(f"{models_dir / name}: {arch} config differs from the benchmarked one "
+                                 f"({paper_cfg} vs {arch_configs[arch]})")
+            checkpoints[name]["architecture"] = arch
+
+    env = environment(cfg["threads"])
+    write_json(metrics_path, {"paper_input_size": cfg["input_size"], "checkpoints": checkpoints,
+                              "architectures": archs})
+    write_json(timing_path, {"environment": env, **timing})
+    arch_rows = [{**archs[a], **timing["architectures"][a]} for a in archs]
+    checkpoint_rows = [{"name": n, **checkpoints[n], **timing["checkpoints"][n]} for n in checkpoints]
+    write_text(table_path, table_markdown(arch_rows, checkpoint_rows, env, label))
+    save_figure(plot_fps_vs_params(arch_rows, env, label), figure_stem)
+    for r in arch_rows + checkpoint_rows:
+        print(f"{r.get('name', 'RTMPose-' + r['arch'])} at {r['input_size']}: {r['params'] / 1e6:.2f} M params, "
+              f"{r['gmacs']:.3f} GMACs, onnxruntime {r['onnxruntime_ms']:.1f} ms, torch {r['torch_ms']:.1f} ms")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -29,6 +30,33 @@ from thermbench.zeroshot.common import WeightsUnavailable
 from thermbench.zeroshot.sapiens2 import resolve_weights
 
 SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    name: str                     # sapiens2 | teacher (the pipeline's RGB RTMPose teacher)
+    fallback: str | None          # used, with a one-line notice, when the Sapiens2 weights are absent; None = fail
+    teacher_input_px: tuple       # (w, h) crops are resized to before the teacher
+    teacher_stages: tuple         # CSPNeXt stages whose maps feed the head (1-4 = stride 4, 8, 16, 32)
+    feature_size: int             # feature grid the head sees
+    batch_size: int               # feature extraction only
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    backbone: BackboneConfig
+    sigma: float                  # Gaussian target sigma, heatmap px
+    subpixel: bool                # log-parabola refinement of the argmax; False = the blog's plain argmax
+    lr: float
+    weight_decay: float
+    epochs: int
+    batch_size: int
+    seed: int
+    label_counts: tuple           # learning curve over the number of labelled train crops
+    curve_seeds: tuple
+    pck_thresholds: tuple         # px
+    threads: int                  # torch threads for every head stage (timings are reported with it)
+    timing_crops: int             # test crops timed end to end (backbone + head), batch 1
 SAMPLE_COLUMNS = ("sample_id", "split", "crop_path", "nose_x", "nose_y", "box_w", "box_h")
 
 
@@ -95,28 +123,29 @@ class TeacherFeatures(nn.Module):
         return maps
 
 
-def load_backbone(cfg: dict, sapiens2_cfg: dict, allow_download: bool) -> tuple[nn.Module, dict]:
-    """The backbone `cfg["name"]` names, as (model, info); info says which one ran and why (kept with the features).
+def load_backbone(cfg: BackboneConfig, sapiens2_cfg: dict, allow_download: bool,
+                  teacher_dir: Path) -> tuple[nn.Module, dict]:
+    """The backbone `cfg.name` names, as (model, info); info says which one ran and why (kept with the features).
 
     Sapiens2 weights are found as the zero-shot stage finds them (`sapiens2_cfg` = params `zeroshot.sapiens2`); when
-    they are absent we say so in one line and use `cfg["fallback"]`.
+    they are absent we say so in one line and use `cfg.fallback`.
     """
-    name, info = cfg["name"], {"requested": cfg["name"]}
+    name, info = cfg.name, {"requested": cfg.name}
     if name == "sapiens2":
         try:
             weights = resolve_weights(sapiens2_cfg, allow_download)
         except WeightsUnavailable as err:
-            if not cfg.get("fallback"):
+            if not cfg.fallback:
                 raise InputError(f"Sapiens2 {err}; and head.backbone.fallback is empty") from None
-            info["note"] = f"Sapiens2 weights not available; fell back to the {cfg['fallback']} backbone"
+            info["note"] = f"Sapiens2 weights not available; fell back to the {cfg.fallback} backbone"
             print(f"{info['note']} ({err})", file=sys.stderr)
-            name = cfg["fallback"]
+            name = cfg.fallback
         else:
             model = load_sapiens2(weights, Sapiens2Config.from_arch(sapiens2_cfg["arch"]))
             return model, {**info, "name": "sapiens2", "arch": sapiens2_cfg["arch"], "channels": model.cfg.dim}
     if name == "teacher":
-        teacher = load_teacher(cfg["teacher_dir"])
-        model = TeacherFeatures(teacher, cfg["teacher_input_px"], cfg["teacher_stages"])
+        teacher = load_teacher(teacher_dir)
+        model = TeacherFeatures(teacher, list(cfg.teacher_input_px), list(cfg.teacher_stages))
         return model, {**info, "name": "teacher", "arch": teacher.cfg.arch, "channels": model.channels,
                        "trained_px": list(teacher.cfg.input_size), "input_px": list(model.input_px),
                        "stages": list(model.stages)}
@@ -196,12 +225,13 @@ def load_features(feature_dir: str | Path) -> tuple[torch.Tensor, pd.DataFrame, 
 # ---------------------------------------------------------------- training
 
 
-def train_config(params: dict, crop_size: int, feature_size: int) -> dict:
+def train_config(cfg: HeadConfig, crop_size: int, feature_size: int) -> dict:
     """The `head` params `train_head` needs plus the heatmap geometry: TinyHead upsamples x4, so a 16 x 16 grid on a
-    256 px crop gives a 64 x 64 heatmap with a stride of 4 crop px."""
-    keys = ("lr", "weight_decay", "epochs", "batch_size", "sigma", "subpixel", "pck_thresholds")
+    256 px crop gives a 64 x 64 heatmap with a stride of 4 crop px. A plain dict: it is stored beside each head."""
     heatmap_size = HEATMAP_UPSAMPLE * feature_size
-    return {**{k: params[k] for k in keys}, "heatmap_size": heatmap_size, "stride": crop_size / heatmap_size}
+    return {"lr": cfg.lr, "weight_decay": cfg.weight_decay, "epochs": cfg.epochs, "batch_size": cfg.batch_size,
+            "sigma": cfg.sigma, "subpixel": cfg.subpixel, "pck_thresholds": list(cfg.pck_thresholds),
+            "heatmap_size": heatmap_size, "stride": crop_size / heatmap_size}
 
 
 def split_data(features: torch.Tensor, index: pd.DataFrame, split: str) -> tuple[torch.Tensor, torch.Tensor]:

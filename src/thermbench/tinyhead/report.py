@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from thermbench.core.io import InputError, read_json
-from thermbench.core.plots import data_label, plt
-from thermbench.tinyhead.finetune import descent_phases
+from thermbench.core.io import InputError, atomic_dir, read_json, write_text
+from thermbench.core.plots import data_label, plt, save_figure
+from thermbench.tinyhead.finetune import descent_phases, load_samples, read_crops
 
 UNITS = ("crop_px", "frame_px")
 UNIT_NAMES = {"crop_px": "crop px", "frame_px": "frame px"}
@@ -22,7 +22,8 @@ def zeroshot_columns(zeroshot_dir: str | Path, timing_dir: str | Path) -> tuple[
     """{model: its crop-protocol block (+ "timing"), or its short status} from `<dir>/*.json`; a note if none exist.
 
     The zero-shot stage writes `status` ("ok" or why not, e.g. weights not available) and `crop` = {"crop_px": ...,
-    "frame_px": ...} in the layout of `thermbench.core.metrics.nose_summary`; its timing file holds `median_ms_per_frame`.
+    "frame_px": ...} in the layout of `thermbench.core.metrics.nose_summary`; its timing file holds
+    `median_ms_per_frame`.
     """
     zeroshot_dir = Path(zeroshot_dir)
     files = sorted(zeroshot_dir.glob("*.json")) if zeroshot_dir.is_dir() else []
@@ -186,3 +187,40 @@ def label_curve_figure(curve: pd.DataFrame, source: str, threshold: int = 10) ->
     left.legend(fontsize=7)
     fig.suptitle(f"How little supervision does the head need? [{data_label(source)}]")
     return fig
+
+
+N_EXAMPLES = 6  # the blog's predictions figure
+
+
+def write_report(metrics_path: Path, timing: Path, train_timing: Path, zeroshot_dir: Path, zeroshot_timing: Path,
+                 curve_path: Path, labels: Path, predictions: Path, prepared: Path, out: Path, source: str,
+                 thresholds: list) -> None:
+    """The blog's part-2 table (zero-shot crop-protocol columns beside the head), convergence check, figures."""
+    head = read_json(metrics_path)
+    zeroshot, missing_note = zeroshot_columns(zeroshot_dir, zeroshot_timing)
+    for path in (curve_path, labels, predictions):
+        if not path.is_file():
+            raise InputError(f"{path}: not found (run head_train / head_eval)")
+    history, curve = pd.read_csv(curve_path), pd.read_csv(labels)
+    table = pd.read_csv(predictions).head(N_EXAMPLES)
+    crop_paths = load_samples(prepared).set_index("sample_id").loc[table["sample_id"], "crop_path"]
+    crops = list(read_crops(prepared, crop_paths).numpy())
+
+    backbone = head["backbone"]
+    lines = [f"# TinyHead on a frozen {backbone['name']} backbone, ThermEval crop protocol ({data_label(source)})",
+             ""]
+    if "note" in backbone:
+        lines += [backbone["note"] + ".", ""]
+    lines += [backbone_text(backbone, head["trainable_params"]), ""]
+    lines += [comparison_table(head, read_json(timing), read_json(train_timing), zeroshot, thresholds),
+              *([missing_note, ""] if missing_note else []),
+              "Frame px: crop errors scaled back per axis by the padded Person box (box_w, box_h) / crop size.", "",
+              "## Training curve", "", convergence_text(history), "", "![training](training.png)", "",
+              "## How little supervision do we need?", "", learning_curve_table(curve), "",
+              "![labels](labels.png)", "", "## Predictions", "", "![predictions](predictions.png)", ""]
+    with atomic_dir(out) as tmp:
+        write_text(tmp / "report.md", "\n".join(lines))
+        save_figure(training_figure(history, source), tmp / "training")
+        save_figure(label_curve_figure(curve, source), tmp / "labels")
+        save_figure(predictions_figure(crops, table, source), tmp / "predictions")
+    print(f"report -> {out / 'report.md'}")

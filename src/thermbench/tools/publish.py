@@ -70,7 +70,8 @@ def publish(plots_dir: Path, dest: Path, dataset: str, profile: str, commit: str
     if dest.exists() and any(dest.iterdir()):
         index = dest / "index.md"
         if not index.is_file() or not index.read_text().startswith(MARKER):
-            raise InputError(f"{dest}: exists and was not written by thermbench.tools.publish; choose an empty or new folder")
+            raise InputError(f"{dest}: exists and was not written by thermbench.tools.publish; "
+                             "choose an empty or new folder")
     figures, tables = collect(plots_dir)
     with atomic_dir(dest) as tmp:
         for stem in figures:

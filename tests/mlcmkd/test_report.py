@@ -85,8 +85,15 @@ def test_verdict_sentence():
     _, summary = report.markdown(groups, _settings(), "x")
     sentence = report.verdict(groups, summary)
     # interval [-0.0448, +0.0048] includes 0; RI CV 42% vs 30%
-    assert "not resolved by 3 seeds" in sentence and "RI does not lower the early grad-norm CV (42.0% vs 30.0%" in sentence
+    assert "not resolved by 3 seeds" in sentence
+    assert "RI does not lower the early grad-norm CV (42.0% vs 30.0%" in sentence
     groups = report.group_runs(_metrics(dikd=(0.10, 0.11, 0.12), fdld=(0.15, 0.155, 0.17), ri_cv=(20.0, 21, 22)))
     _, summary = report.markdown(groups, _settings(), "x")
     sentence = report.verdict(groups, summary)
     assert "DIKD beats FD+LD on T-FAKE" in sentence and "RI lowers the early grad-norm CV (21.0% vs 30.0%" in sentence
+
+
+def test_teacher_curve_line():
+    assert report.teacher_curve([0.4, 0.2, 0.19]) == ("Teacher validation NME-IO (RGB pretraining set) by validated "
+                                                      "epoch: 0.4000, 0.2000, 0.1900; the last change is -5.0%.\n")
+    assert report.teacher_curve([0.4]) == ""

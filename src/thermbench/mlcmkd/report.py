@@ -253,7 +253,17 @@ def balance(settings: Settings) -> str:
             "ratio does not depend on the number of processes (tests/mlcmkd/test_ddp.py).\n")
 
 
-def markdown(groups: dict[str, Group], settings: Settings, source_label: str) -> tuple[str, dict]:
+def teacher_curve(val_nme: list[float]) -> str:
+    """Whether the teacher's validation NME has flattened: the per-epoch values and the last epoch's change."""
+    if len(val_nme) < 2:
+        return ""
+    change = 100.0 * (val_nme[-1] - val_nme[-2]) / val_nme[-2]
+    return (f"Teacher validation NME-IO (RGB pretraining set) by validated epoch: "
+            f"{', '.join(f'{v:.4f}' for v in val_nme)}; the last change is {change:+.1f}%.\n")
+
+
+def markdown(groups: dict[str, Group], settings: Settings, source_label: str,
+             teacher_val: list[float] | None = None) -> tuple[str, dict]:
     any_run = next(g.runs[s] for g in groups.values() if g.kind != "zeroshot" for s in g.runs)
     size = any_run["input_size"]
     dikd_mode = settings.train.ktl["dikd_mode"]
@@ -271,7 +281,7 @@ def markdown(groups: dict[str, Group], settings: Settings, source_label: str) ->
           "widths: a 1x1 aligner initialised as the identity on the shared channels. NME-IO (outer eye corners) on "
           "T-FAKE; NME normalised by the GT box diagonal on CHARLOTTE subsets (Side: only the mapped, labelled "
           "points). Params and GMACs (multiply-adds) are for the architecture at 256x256.\n\n",
-        teacher_text, "\n", balance(settings),
+        teacher_text, teacher_curve(teacher_val or []), "\n", balance(settings),
         "\n## Table I: supervised vs KD\n\n", table_i(groups),
         "\n## Table III: distillation strategies (KTL)\n\n", table_iii(groups),
         "\n## Table IV: DIKD ablation\n\n", table_iv(groups),
@@ -374,7 +384,8 @@ def write_report(tfake: Path, metrics_dir: Path, curves_dir: Path, predictions_d
     metrics = {n: read_json(_read(metrics_dir / f"{n}.json")) for n in run_names(settings)}
     metrics.update({p.stem: read_json(p) for p in sorted(metrics_dir.glob("zeroshot-*.json"))})
     groups = group_runs(metrics)
-    text, scalars = markdown(groups, settings, label)
+    curve = read_csv(_read(curves_dir / "teacher.csv"))
+    text, scalars = markdown(groups, settings, label, curve["val_nme"].dropna().tolist())
     write_text(out / "mlcmkd_tables.md", text)
     write_json(summary, scalars)
 

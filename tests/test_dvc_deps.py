@@ -5,6 +5,7 @@ covered by its `params:`. Otherwise `dvc repro` would serve stale outputs after 
 from __future__ import annotations
 
 import ast
+import itertools
 import posixpath
 import re
 import shlex
@@ -46,7 +47,13 @@ def expand_stages(dvc: dict, params: dict) -> dict[str, dict]:
     stages = {}
     for name, spec in dvc["stages"].items():
         if "matrix" in spec:
-            raise NotImplementedError(f"stage {name}: matrix stages are not expanded by this check")
+            dims = {dim: lookup(params, INTERP.fullmatch(v.strip())[1]) if isinstance(v, str) else v
+                    for dim, v in spec["matrix"].items()}
+            body = {k: v for k, v in spec.items() if k != "matrix"}
+            for values in itertools.product(*dims.values()):
+                item = dict(zip(dims, values))
+                stages[f"{name}@{'-'.join(map(str, values))}"] = substitute(body, {"item": item}, params)
+            continue
         if "foreach" not in spec:
             stages[name] = substitute(spec, {}, params)
             continue
@@ -332,3 +339,7 @@ def test_checker_expands_foreach_from_lists_dicts_and_params():
     params = {"train": {"variants": {"v1": {"lr": 0.1}}}}
     assert expand_stages(dvc, params) == {"a@v1": {"cmd": "x v1 0.1"}, "b@p": {"deps": ["d/p"], "params": ["s.p"]},
                                           "b@q": {"deps": ["d/q"], "params": ["s.q"]}}
+    matrix = {"stages": {"m": {"matrix": {"arch": ["t", "s"], "seed": "${train.seeds}"},
+                               "cmd": "x ${item.arch} ${item.seed}"}}}
+    assert expand_stages(matrix, {"train": {"seeds": [0, 1]}}) == {
+        "m@t-0": {"cmd": "x t 0"}, "m@t-1": {"cmd": "x t 1"}, "m@s-0": {"cmd": "x s 0"}, "m@s-1": {"cmd": "x s 1"}}

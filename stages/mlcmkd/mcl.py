@@ -1,22 +1,26 @@
-"""Stage mcl@<variant>: Model Compression Level, frozen ktl-<variant> -> smaller thermal student (Table I "Ours")."""
+"""Stage mcl@<variant>: Model Compression Level, the frozen base-seed KTL model -> a smaller thermal student (eq. 9)."""
 
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.mlcmkd.runs import RTMPoseParams, Settings, TrainParams, run_mcl
+from thermbench.mlcmkd.runs import RTMPoseParams, RunPaths, Settings, run_mcl, train_params
 
 
 def main() -> None:
     parser = stage.parser(__doc__)
-    parser.add_argument("--variant", required=True, help="the KTL variant whose model is compressed")
-    parser.add_argument("--prepared", required=True, type=Path, help="data/prepared/tfake")
-    parser.add_argument("--teacher", required=True, type=Path, help="data/models/ktl-<variant>")
-    parser.add_argument("--out", required=True, type=Path, help="data/models/mcl-<variant>")
+    parser.add_argument("--variant", required=True)
+    parser.add_argument("--teacher", required=True, type=Path, help="data/models/ktl-<variant>-seed<seed>")
+    parser.add_argument("--tfake", required=True, type=Path, help="data/cache/mlcmkd/tfake.npz")
+    parser.add_argument("--charlotte", required=True, type=Path, help="data/cache/mlcmkd/charlotte.npz")
+    parser.add_argument("--out", required=True, type=Path, help="data/models/<run>")
     parser.add_argument("--curves", required=True, type=Path, help="plots/curves/mlcmkd")
+    parser.add_argument("--metrics", required=True, type=Path, help="metrics/mlcmkd/<run>.json")
+    parser.add_argument("--predictions", required=True, type=Path, help="data/predictions/mlcmkd/<run>.npy")
     args = parser.parse_args()
     settings = Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", RTMPoseParams),
-                        train=stage.config(args, "train", TrainParams))
-    run_mcl(settings, args.variant, args.prepared, args.teacher, args.out, args.curves)
+                        train=train_params(stage.value(args, "train")))
+    paths = RunPaths(args.out, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
+    run_mcl(settings, args.variant, args.teacher, paths)
 
 
 if __name__ == "__main__":

@@ -1,25 +1,26 @@
-"""Stage report_mlcmkd: the paper's Tables I, III, IV, V (markdown, from the metrics only), CED, training curves,
-gradient norms (Fig. 5) and a qualitative grid."""
+"""Stage report_mlcmkd: the paper's Tables I, III, IV, V with mean ± sd over student seeds, paired differences
+against FD+LD, the teacher check and loss balance (markdown + summary scalars), CED, training curves, gradient
+norms (Fig. 5) and a qualitative grid."""
 
 from pathlib import Path
 
 from thermbench.core import stage
 from thermbench.mlcmkd.report import write_report
-from thermbench.mlcmkd.runs import RTMPoseParams, Settings, TrainParams
+from thermbench.mlcmkd.runs import RTMPoseParams, Settings, train_params
 
 
 def main() -> None:
     parser = stage.parser(__doc__)
     parser.add_argument("--tfake", required=True, type=Path, help="data/prepared/tfake")
     parser.add_argument("--metrics", required=True, type=Path, help="metrics/mlcmkd")
-    parser.add_argument("--repeats", required=True, type=Path, help="metrics/mlcmkd_repeats.json")
     parser.add_argument("--curves", required=True, type=Path, help="plots/curves/mlcmkd")
     parser.add_argument("--predictions", required=True, type=Path, help="data/predictions/mlcmkd")
     parser.add_argument("--out", required=True, type=Path, help="plots")
+    parser.add_argument("--summary", required=True, type=Path, help="metrics/mlcmkd_summary.json")
     args = parser.parse_args()
     settings = Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", RTMPoseParams),
-                        train=stage.config(args, "train", TrainParams))
-    write_report(args.tfake, args.metrics, args.repeats, args.curves, args.predictions, args.out, settings,
+                        train=train_params(stage.value(args, "train")))
+    write_report(args.tfake, args.metrics, args.curves, args.predictions, args.out, args.summary, settings,
                  stage.value(args, "data.source"))
 
 

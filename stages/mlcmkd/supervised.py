@@ -1,22 +1,26 @@
-"""Stage supervised@<arch>: thermal-only RTMPose-<arch> on T-FAKE thermal crops (Table I supervised baseline)."""
+"""Stage supervised@<arch>-<seed>: thermal-only RTMPose on T-FAKE thermal crops (Table I baseline), then scored."""
 
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.mlcmkd.runs import RTMPoseParams, Settings, TrainParams, run_supervised
-from thermbench.models.rtmpose import ARCHS
+from thermbench.mlcmkd.runs import RTMPoseParams, RunPaths, Settings, run_supervised, train_params
 
 
 def main() -> None:
     parser = stage.parser(__doc__)
-    parser.add_argument("--arch", required=True, choices=sorted(ARCHS))
-    parser.add_argument("--prepared", required=True, type=Path, help="data/prepared/tfake")
-    parser.add_argument("--out", required=True, type=Path, help="data/models/supervised-<arch>")
+    parser.add_argument("--arch", required=True)
+    parser.add_argument("--seed", required=True, type=int, help="student seed")
+    parser.add_argument("--tfake", required=True, type=Path, help="data/cache/mlcmkd/tfake.npz")
+    parser.add_argument("--charlotte", required=True, type=Path, help="data/cache/mlcmkd/charlotte.npz")
+    parser.add_argument("--out", required=True, type=Path, help="data/models/<run>")
     parser.add_argument("--curves", required=True, type=Path, help="plots/curves/mlcmkd")
+    parser.add_argument("--metrics", required=True, type=Path, help="metrics/mlcmkd/<run>.json")
+    parser.add_argument("--predictions", required=True, type=Path, help="data/predictions/mlcmkd/<run>.npy")
     args = parser.parse_args()
     settings = Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", RTMPoseParams),
-                        train=stage.config(args, "train", TrainParams))
-    run_supervised(settings, args.arch, args.prepared, args.out, args.curves)
+                        train=train_params(stage.value(args, "train")))
+    paths = RunPaths(args.out, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
+    run_supervised(settings, args.arch, args.seed, paths)
 
 
 if __name__ == "__main__":

@@ -1,20 +1,26 @@
-"""Stage teacher: RGB RTMPose trained on the RGB half of paired T-FAKE (optionally from official mmpose weights)."""
+"""Stage teacher: RGB RTMPose pretrained on the synthetic RGB face set (optionally from official mmpose weights),
+scored on T-FAKE RGB test crops and zero-shot on their thermal twins."""
 
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.mlcmkd.runs import RTMPoseParams, Settings, TrainParams, run_teacher
+from thermbench.mlcmkd.runs import RTMPoseParams, RunPaths, Settings, run_teacher, train_params
 
 
 def main() -> None:
     parser = stage.parser(__doc__)
-    parser.add_argument("--prepared", required=True, type=Path, help="data/prepared/tfake")
-    parser.add_argument("--out", required=True, type=Path, help="data/models/teacher")
+    parser.add_argument("--pretrain", required=True, type=Path, help="data/cache/mlcmkd/rgbpretrain.npz")
+    parser.add_argument("--tfake", required=True, type=Path, help="data/cache/mlcmkd/tfake.npz")
+    parser.add_argument("--charlotte", required=True, type=Path, help="data/cache/mlcmkd/charlotte.npz")
+    parser.add_argument("--out", required=True, type=Path, help="data/models/<run>")
     parser.add_argument("--curves", required=True, type=Path, help="plots/curves/mlcmkd")
+    parser.add_argument("--metrics", required=True, type=Path, help="metrics/mlcmkd/<run>.json")
+    parser.add_argument("--predictions", required=True, type=Path, help="data/predictions/mlcmkd/<run>.npy")
     args = parser.parse_args()
     settings = Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", RTMPoseParams),
-                        train=stage.config(args, "train", TrainParams))
-    run_teacher(settings, args.prepared, args.out, args.curves)
+                        train=train_params(stage.value(args, "train")))
+    paths = RunPaths(args.out, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
+    run_teacher(settings, args.pretrain, paths)
 
 
 if __name__ == "__main__":

@@ -19,12 +19,14 @@ def test_tfake_nme_io_fr_auc():
     gt = np.stack([_face(), _face()])
     pred = gt.copy()
     pred[1, :, 0] += 2.0  # every point 2 px off on a 10 px inter-ocular face -> NME 0.2
-    out = nme_eval.evaluate_tfake(pred, gt)
+    out = nme_eval.summarize(nme_eval.nme_io(pred, gt))
     assert out["nme"] == pytest.approx(0.1)
     assert out["fr@0.1"] == pytest.approx(0.5)  # only the 0.2 image fails
     assert out["auc@0.1"] == pytest.approx(0.5)  # (0.1 - 0 + 0) / 2 / 0.1
     assert out["n"] == 2
-    assert out["ced"]["y"][0] == pytest.approx(0.5) and out["ced"]["y"][-1] == pytest.approx(0.5)
+    rows = nme_eval.ced_rows({"a": nme_eval.nme_io(pred, gt), "b": np.array([0.05])}, steps=3)
+    assert rows == [{"nme": 0.0, "a": 0.5, "b": 0.0}, {"nme": 0.05, "a": 0.5, "b": 1.0},
+                    {"nme": 0.1, "a": 0.5, "b": 1.0}]
 
 
 def test_charlotte_subsets_use_only_labelled_points_and_box_diagonal():
@@ -40,11 +42,10 @@ def test_charlotte_subsets_use_only_labelled_points_and_box_diagonal():
     pred[1, [0, 1, 2], 0] += 1.0  # 1 px off -> NME 0.2
     pred[1, 3:] = 1000.0  # unlabelled points are wildly off and must not count
     meta = pd.DataFrame({"view": ["front", "side"], "width_group": ["high", "low"]})
-    out = nme_eval.evaluate_charlotte(pred, gt, visible, meta)
+    out = nme_eval.charlotte_subsets(nme_eval.nme_diag(pred, gt, visible), meta)
     assert out["front"]["nme"] == pytest.approx(0.0)
     assert out["side"]["nme"] == pytest.approx(0.2)
     assert out["full"]["nme"] == pytest.approx(0.1)
     assert out["high"]["nme"] == pytest.approx(0.0) and out["low"]["nme"] == pytest.approx(0.2)
     assert out["mean"]["n"] == 0 and np.isnan(out["mean"]["nme"])
     assert out["full"]["fr@0.1"] == pytest.approx(0.5)
-    assert "ced" in out["full"]

@@ -14,6 +14,7 @@ from thermbench.mlcmkd.losses import (
     DistillTask,
     decay_gamma,
     feature_mse,
+    near_identity_conv,
     simcc_kd_loss,
     simcc_kl_loss,
 )
@@ -88,10 +89,7 @@ def _twin_task(mode):
     torch.manual_seed(0)
     teacher = _lively(build_rtmpose("t", input_size=(64, 64)))
     task = DistillTask(copy.deepcopy(teacher), teacher, DistillConfig(**ALL, dikd_mode=mode))
-    c = teacher.feature_channels
-    with torch.no_grad():  # identity aligner
-        task.aligner.weight.copy_(torch.eye(c).view(c, c, 1, 1))
-        task.aligner.bias.zero_()
+    assert task.aligner is None and task.fi_adapter is None  # equal widths: raw features, as DWPose
     return task.eval()
 
 
@@ -123,12 +121,11 @@ def test_gradient_routing(mode, head_term, backbone_term):
     out = task(torch.randn(2, 3, 64, 64), torch.randn(2, 3, 64, 64), _targets(2))
     head = list(task.student.head.parameters())
     backbone = list(task.student.backbone.parameters())
-    aligner = list(task.aligner.parameters())
     # the term built from teacher features through the student head trains the student head only
-    assert _grads(out[head_term], head) and not _grads(out[head_term], backbone + aligner)
-    # the term built from aligned student features through the frozen teacher head trains backbone + aligner only
-    assert _grads(out[backbone_term], backbone + aligner) and not _grads(out[backbone_term], head)
-    assert _grads(out["loss_fm"], aligner) and not _grads(out["loss_lg"], aligner)
+    assert _grads(out[head_term], head) and not _grads(out[head_term], backbone)
+    # the term built from student features through the frozen teacher head trains the backbone only
+    assert _grads(out[backbone_term], backbone) and not _grads(out[backbone_term], head)
+    assert _grads(out["loss_fm"], backbone) and not _grads(out["loss_fm"], head)
 
     out["loss"].backward()
     assert all(p.grad is None for p in task.teacher.parameters())
@@ -161,7 +158,7 @@ def test_ablation_flag_sets(flags, terms):
     with torch.no_grad():
         out = task(torch.randn(1, 3, 64, 64), torch.randn(1, 3, 64, 64), _targets(1))
     assert set(out) == terms | {"loss", "loss_kp", "output"}
-    assert (task.aligner is None) == (not flags["fd"] and not flags["ri"])
+    assert task.aligner is None and task.fi_adapter is None  # equal widths never get an adapter
 
 
 def test_mcl_smaller_student_with_other_width():
@@ -173,6 +170,96 @@ def test_mcl_smaller_student_with_other_width():
     assert all(out[k].item() > 0 for k in ("loss_fm", "loss_lg", "loss_fi", "loss_ri"))
     out["loss"].backward()
     assert task.fi_adapter.weight.grad is not None and task.aligner.weight.grad is not None
+    only_fd = DistillTask(build_rtmpose("t", input_size=(64, 64)), build_rtmpose("s", input_size=(64, 64)),
+                          DistillConfig(fd=True, ld=True))
+    assert only_fd.aligner is not None and only_fd.fi_adapter is None  # FI off: no adapter
+
+
+def test_near_identity_aligner_hand_computed():
+    # 2 -> 3 channels: output = (x0, x1, 0); 3 -> 2 channels: output = (x0, x1)
+    x = torch.tensor([1.5, -2.0]).view(1, 2, 1, 1)
+    np.testing.assert_allclose(near_identity_conv(2, 3)(x).detach().flatten().numpy(), [1.5, -2.0, 0.0])
+    x3 = torch.tensor([1.5, -2.0, 7.0]).view(1, 3, 1, 1)
+    np.testing.assert_allclose(near_identity_conv(3, 2)(x3).detach().flatten().numpy(), [1.5, -2.0])
+    # t (384) -> s (512): at init RI hands the teacher head the student's own channels on the first 384
+    task = DistillTask(build_rtmpose("t", input_size=(64, 64)), build_rtmpose("s", input_size=(64, 64)),
+                       DistillConfig(**ALL))
+    f = torch.randn(1, 384, 2, 2)
+    aligned = task.aligner(f)
+    assert torch.equal(aligned[:, :384], f) and not aligned[:, 384:].any()
+
+
+def test_kp_scale_multiplies_only_the_summed_term():
+    torch.manual_seed(0)
+    task = DistillTask(build_rtmpose("t", input_size=(64, 64)), build_rtmpose("t", input_size=(64, 64)),
+                       DistillConfig(**ALL))
+    x, y = torch.randn(2, 3, 64, 64), torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        one, two = task(x, y, _targets(2)), task(x, y, _targets(2), kp_scale=2.0)
+    assert (two["loss"] - one["loss"]).item() == pytest.approx(0.1 * one["loss_kp"].item(), rel=1e-5)
+
+
+def _dot_batch(n, seed, size=64):
+    """Dark images with a bright 3x3 dot under each of 68 keypoints jittered about a fixed layout."""
+    rng = np.random.default_rng(seed)
+    base = np.random.default_rng(99).uniform(12, size - 12, size=(68, 2))
+    kpts = base + rng.normal(0, 3, size=(n, 68, 2))
+    images = torch.full((n, 3, size, size), -1.5)
+    for i in range(n):
+        for xx, yy in kpts[i].astype(int):
+            images[i, :, yy - 1:yy + 2, xx - 1:xx + 2] = 2.0
+    tx, ty, w = encode(kpts, np.ones((n, 68)), (size, size))
+    return images, {"target_x": torch.from_numpy(tx), "target_y": torch.from_numpy(ty), "weight": torch.from_numpy(w)}
+
+
+def _trained_tiny_teacher():
+    torch.manual_seed(0)
+    teacher = build_rtmpose("t", input_size=(64, 64))
+    opt = torch.optim.AdamW(teacher.parameters(), lr=2e-3)
+    for step in range(TEACHER_STEPS):
+        images, targets = _dot_batch(8, step)
+        loss = simcc_kl_loss(*teacher(images), targets["target_x"], targets["target_y"], targets["weight"])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return teacher.eval()
+
+
+TEACHER_STEPS = 40
+
+
+def _weighted_grad_norms(task, batch=8):
+    """Gradient L2 norms on the student backbone of the weighted RI term and of the weighted L_kp term."""
+    images, targets = _dot_batch(batch, 1000)
+    out = task.train()(images, images, targets)
+    backbone = list(task.student.backbone.parameters())
+
+    def norm(term):
+        grads = torch.autograd.grad(term, backbone, retain_graph=True, allow_unused=True)
+        return float(torch.sqrt(sum((g ** 2).sum() for g in grads if g is not None)))
+
+    return norm(task.cfg.ri_weight * out["loss_ri"]), norm(task.cfg.kp_weight * out["loss_kp"])
+
+
+def test_reverse_injection_gradient_is_balanced_at_init_and_a_random_aligner_is_not():
+    """Issue 11: at initialisation on a trained teacher, |grad of lambda_ri L_ri| on the student backbone lies within
+    10x of |grad of lambda_kp L_kp|. The old construction (a default-initialised Conv2d(c, c, 1) on the RI path even
+    at equal widths) feeds the teacher head a random projection of the student features and fails the bound."""
+    teacher = _trained_tiny_teacher()
+    torch.manual_seed(1)
+    student = build_rtmpose("t", input_size=(64, 64))
+    cfg = DistillConfig(fd=True, ld=True, fi=False, ri=True)
+    task = DistillTask(copy.deepcopy(student), teacher, cfg)
+    ri, kp = _weighted_grad_norms(task)
+    assert 0.1 <= ri / kp <= 10.0, (ri, kp)
+
+    old = DistillTask(copy.deepcopy(student), teacher, cfg)
+    torch.manual_seed(2)
+    c = student.feature_channels
+    old.aligner = torch.nn.Conv2d(c, c, 1)  # the pre-fix construction
+    ri_old, kp_old = _weighted_grad_norms(old)
+    assert kp_old == pytest.approx(kp, rel=1e-5)  # same student, same L_kp
+    assert ri_old / kp_old > 10.0, (ri_old, kp_old)
 
 
 def test_mismatched_input_sizes_rejected():

@@ -1,30 +1,99 @@
-"""MLCM-KD report tables built from hand-written metrics dicts."""
+"""MLCM-KD report: seed statistics, paired intervals, tables and sentences from hand-written metrics dicts."""
 
-from thermbench.mlcmkd import report as report_mlcmkd
+import numpy as np
+import pytest
+
+from thermbench.mlcmkd import report
+from thermbench.mlcmkd.runs import RTMPoseParams, Settings, train_params
 
 SUBSETS = ("high", "mean", "low", "front", "side", "full")
 
 
-def _metrics(kind: str, arch: str, nme: float, variant: str | None = None, grad: dict | None = None) -> dict:
-    return {"kind": kind, "arch": arch, "variant": variant, "teacher_arch": "s", "input_size": 96, "epochs": 8,
+def _settings() -> Settings:
+    train = {"device": "cpu", "num_threads": 1, "seeds": [0, 1, 2], "teacher_epochs": 1, "max_train_samples": None,
+             "fit": {"epochs": 2, "batch_size": 16},
+             "ktl": {"dikd_mode": "text", "runs": ["fdld", "fdld_ri", "dikd"], "variants": {},
+                     "weights": {"kp_weight": 0.1, "fm_weight": 1e-3, "lg_weight": 1e-3, "fi_weight": 1e-3,
+                                 "ri_weight": 1e-3}},
+             "mcl": {"variants": [], "weights": {}}}
+    return Settings(seed=0, rtmpose=RTMPoseParams(64, "s", None, "s", "t", ("s",)), train=train_params(train))
+
+
+def _m(kind, arch, nme, variant=None, seed=0, cv=30.0, **extra):
+    return {"model": f"{kind}-{variant or arch}-seed{seed}", "kind": kind, "arch": arch, "variant": variant,
+            "seed": seed, "teacher_arch": "s", "input_size": 64, "epochs": 2,
             "complexity": {"params_m": 6.79, "gflops": 2.04},
             "tfake": {"nme": nme, "fr@0.1": 0.0, "auc@0.1": 0.5},
             "charlotte": {s: {"nme": 2 * nme} for s in SUBSETS},
-            "training": {"grad_norm": grad} if grad else {}}
+            "training": {"grad_norm": {"steps": 50, "std": 1.0, "cv_percent": cv, "mean_abs_step_change": 0.1,
+                                       "r2": 0.2}}, **extra}
 
 
-def test_tables_follow_the_paper_layout():
-    grad = {"steps": 100, "std": 0.5, "cv_percent": 25.0, "mean_abs_step_change": 0.1, "r2": 0.3}
-    metrics = {
-        "teacher": {**_metrics("teacher", "s", 0.4), "tfake_rgb": {"nme": 0.1}},
-        "ktl-fdld": _metrics("ktl", "s", 0.05, "fdld", grad),
-        "ktl-dikd": _metrics("ktl", "s", 0.04, "dikd", grad),
-    }
-    md = report_mlcmkd.markdown(metrics, "SYNTHETIC data", "text")
-    assert "NME-IO 0.1000 on the RGB T-FAKE test crops and 0.4000 on their thermal twins" in md
-    assert "| KTL dikd RTMPose-ss | 96x96, 8 ep | 6.79 | 1.02 | 0.0400 | 0.0800 |" in md  # GMACs = FLOPs / 2
-    assert "| Baseline | ✓ | ✓ | ✓ | – | – | 0.0500 | 0.1000 |" in md
-    assert "| Ours (DIKD) | ✓ | ✓ | ✓ | ✓ | ✓ | 0.0400 | 0.0800 |" in md
-    assert "Baseline + RI" not in md  # runs that were not trained are left out, not invented
-    assert "| Ours (L_fi + L_ri) | 100 | 0.5000 | 25.00 | 0.1000 | 0.3000 |" in md
-    assert "DIKD mode: **text**" in md
+def _metrics(dikd=(0.10, 0.11, 0.12), fdld=(0.12, 0.14, 0.13), ri_cv=(40.0, 44.0, 42.0)):
+    out = {"teacher": _m("teacher", "s", 0.40, tfake_rgb={"nme": 0.05})}
+    for s in range(3):
+        out[f"supervised-s-seed{s}"] = _m("supervised", "s", 0.10 + 0.01 * s, seed=s)
+        out[f"ktl-dikd-seed{s}"] = _m("ktl", "s", dikd[s], "dikd", s)
+        out[f"ktl-fdld-seed{s}"] = _m("ktl", "s", fdld[s], "fdld", s, cv=30.0)
+        out[f"ktl-fdld_ri-seed{s}"] = _m("ktl", "s", 0.12, "fdld_ri", s, cv=ri_cv[s])
+    out["zeroshot-dlib68"] = {"tfake": {"nme": 0.3, "fr@0.1": 0.9, "auc@0.1": 0.01},
+                              "charlotte": {s: {"nme": 0.2} for s in SUBSETS}}
+    return out
+
+
+def test_paired_difference_hand_computed():
+    # d = [0.1, 0.2, 0.0]: mean 0.1, sd 0.1, half width t(0.975, 2) * 0.1 / sqrt(3) = 4.302653 * 0.0577350
+    d = report.paired_difference({0: 0.5, 1: 0.7, 2: 0.6, 5: 9.0}, {0: 0.4, 1: 0.5, 2: 0.6})
+    assert d["n"] == 3 and d["mean"] == pytest.approx(0.1)
+    assert d["low"] == pytest.approx(0.1 - 0.248414, abs=1e-6) and d["high"] == pytest.approx(0.348414, abs=1e-6)
+    single = report.paired_difference({0: 0.5}, {0: 0.4})
+    assert single["low"] is None and single["mean"] == pytest.approx(0.1)
+
+
+def test_mean_sd_uses_the_sample_sd():
+    assert report.mean_sd(np.array([1.0, 2.0, 3.0])) == "2.0000 ± 1.0000"
+    assert report.mean_sd(np.array([0.5])) == "0.5000"
+
+
+def test_tables_show_seed_mean_and_sd_and_zero_shot_rows():
+    md, summary = report.markdown(report.group_runs(_metrics()), _settings(), "SYNTHETIC data")
+    assert "| RTMPose-s (supervised) | 0, 1, 2 | 64x64, 2 ep | 6.79 | 1.02 | 0.1100 ± 0.0100 |" in md
+    assert "| dlib68 (zero-shot, no training) | – | no training | n/a | n/a | 0.3000 |" in md
+    assert "| Baseline | ✓ | ✓ | ✓ | – | – | 3 | 0.1300 ± 0.0100 | 0.2600 ± 0.0200 |" in md
+    assert "Baseline + FI" not in md  # not trained: left out, not invented
+    assert "| + L_ri | 3 | 50 | 1.0000 ± 0.0000 | 42.00 ± 2.00 |" in md
+    # DIKD - FD+LD per seed: -0.02, -0.03, -0.01 -> mean -0.02, sd 0.01
+    assert summary["dikd_minus_fdld_tfake"]["mean"] == pytest.approx(-0.02)
+    assert summary["dikd_minus_fdld_tfake"]["high"] == pytest.approx(-0.02 + 0.0248414, abs=1e-6)
+    assert "fdld_fi_minus_fdld_tfake" not in summary
+    assert "0.1 x 16 / 0.001 = 1600 times" in md
+
+
+def test_teacher_check_met_and_missed():
+    md, summary = report.markdown(report.group_runs(_metrics()), _settings(), "SYNTHETIC data")
+    assert summary["teacher_to_student_ratio"] == pytest.approx(0.05 / 0.11)
+    assert "NME-IO 0.0500 on the RGB T-FAKE test crops" in md and "0.1100 (mean over 3 seeds)" in md
+    assert ": met." in md and "weak" not in md
+    metrics = _metrics()
+    metrics["teacher"]["tfake_rgb"]["nme"] = 0.09
+    md, _ = report.markdown(report.group_runs(metrics), _settings(), "SYNTHETIC data")
+    assert "conclusions about distillation from this run are weak" in md
+
+
+def test_verdict_sentence():
+    groups = report.group_runs(_metrics())
+    _, summary = report.markdown(groups, _settings(), "x")
+    sentence = report.verdict(groups, summary)
+    # interval [-0.0448, +0.0048] includes 0; RI CV 42% vs 30%
+    assert "not resolved by 3 seeds" in sentence
+    assert "RI does not lower the early grad-norm CV (42.0% vs 30.0%" in sentence
+    groups = report.group_runs(_metrics(dikd=(0.10, 0.11, 0.12), fdld=(0.15, 0.155, 0.17), ri_cv=(20.0, 21, 22)))
+    _, summary = report.markdown(groups, _settings(), "x")
+    sentence = report.verdict(groups, summary)
+    assert "DIKD beats FD+LD on T-FAKE" in sentence and "RI lowers the early grad-norm CV (21.0% vs 30.0%" in sentence
+
+
+def test_teacher_curve_line():
+    assert report.teacher_curve([0.4, 0.2, 0.19]) == ("Teacher validation NME-IO (RGB pretraining set) by validated "
+                                                      "epoch: 0.4000, 0.2000, 0.1900; the last change is -5.0%.\n")
+    assert report.teacher_curve([0.4]) == ""

@@ -12,12 +12,17 @@ from thermbench.mlcmkd.losses import DistillConfig, DistillTask
 from thermbench.mlcmkd.train import (
     AugmentConfig,
     FitConfig,
+    OptimConfig,
     Split,
     augment,
     fit_ktl,
     fit_supervised,
     flip_index,
     load_split,
+    load_splits,
+    lr_factor,
+    param_groups,
+    save_splits,
 )
 from thermbench.models.rtmpose import build_rtmpose
 
@@ -38,7 +43,8 @@ def _split(n: int, seed: int, paired: bool = False) -> Split:
 
 
 def _cfg(**kw) -> FitConfig:
-    base = dict(epochs=2, batch_size=4, lr=1e-5, weight_decay=0.0, seed=0, min_lr_ratio=1.0, grad_norm_steps=2)
+    optim = OptimConfig(lr=1e-5, weight_decay=0.0, min_lr_ratio=1.0, clip_grad=None)
+    base = dict(epochs=2, batch_size=4, seed=0, optim=optim, grad_norm_steps=2, progress=False)
     return FitConfig(**{**base, **kw})
 
 
@@ -117,3 +123,54 @@ def test_load_split_resizes_and_scales_points(tmp_path):
     assert load_split(tmp_path, "train", 16, all_labelled=True).visible.all()
     with pytest.raises(Exception, match="no samples"):
         load_split(tmp_path, "test", 16)
+
+
+def test_param_groups_exclude_norm_and_bias_from_weight_decay():
+    net = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 1), torch.nn.BatchNorm2d(3), torch.nn.Linear(3, 4, bias=False))
+    decay, no_decay = param_groups(net, 0.05)
+    assert decay["weight_decay"] == 0.05 and no_decay["weight_decay"] == 0.0
+    assert [tuple(p.shape) for p in decay["params"]] == [(3, 2, 1, 1), (4, 3)]       # conv and linear weights
+    assert [tuple(p.shape) for p in no_decay["params"]] == [(3,), (3,), (3,)]        # conv bias, BN weight, BN bias
+    flat, empty = param_groups(net, 0.05, paramwise=False)
+    assert len(flat["params"]) == 5 and not empty["params"]
+    # RTMPose: every BN weight/bias and the conv biases are exempt, ScaleNorm g and GAU gamma/beta are not
+    model = build_rtmpose("t", input_size=(SIZE, SIZE))
+    names = {id(p): n for n, p in model.named_parameters()}
+    exempt = {names[id(p)] for p in param_groups(model, 0.05)[1]["params"]}
+    assert "head.final_layer.bias" in exempt and "backbone.stem.0.bn.weight" in exempt
+    assert "head.gau.gamma" not in exempt and "head.mlp.0.g" not in exempt
+
+
+def test_lr_factor_warmup_flat_cosine():
+    f = lr_factor(OptimConfig(warmup_steps=2, cosine_start=0.5, min_lr_ratio=0.1), total_steps=10)
+    # warm-up 1/2, 2/2; flat to step 5; half cosine over steps 5..9 ending at the floor
+    expected = [0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi / 4)), 0.55,
+                0.1 + 0.9 * 0.5 * (1 + np.cos(3 * np.pi / 4)), 0.1]
+    np.testing.assert_allclose([f(s) for s in range(10)], expected, atol=1e-12)
+
+
+def test_gradient_clipping_logs_the_unclipped_norm():
+    data = {"train": _split(4, 0), "val": _split(2, 1)}
+    free = fit_supervised(_model(), data, _cfg(epochs=1))
+    clipped_model = _model()
+    clipped = fit_supervised(clipped_model, data, _cfg(epochs=1, optim=OptimConfig(lr=1e-5, clip_grad=1e-6)))
+    assert clipped["grad_norms"][0] == pytest.approx(free["grad_norms"][0], rel=1e-5)
+    assert free["grad_norms"][0] > 1e-3
+
+
+def test_validation_every_n_epochs():
+    data = {"train": _split(4, 0), "val": _split(2, 1)}
+    rows = fit_supervised(_model(), data, _cfg(epochs=3, val_every=2))["epochs"]
+    assert ["val_nme" in r for r in rows] == [False, True, True]  # every 2nd epoch and the last
+
+
+def test_crop_cache_round_trip(tmp_path):
+    a = _split(3, 0, paired=True)
+    a.meta = pd.DataFrame({"view": ["front", "side", "front"], "width_group": ["high", "low", "mean"]})
+    save_splits(tmp_path / "c.npz", {"train": a, "val": _split(2, 1)})
+    back = load_splits(tmp_path / "c.npz", ("train", "val"))
+    assert np.array_equal(back["train"].images, a.images) and np.array_equal(back["train"].paired, a.paired)
+    assert back["val"].paired is None and back["val"].meta is None
+    assert list(back["train"].meta["view"]) == ["front", "side", "front"]
+    with pytest.raises(Exception, match="no split 'test'"):
+        load_splits(tmp_path / "c.npz", ("test",))

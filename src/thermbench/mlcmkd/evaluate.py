@@ -1,13 +1,12 @@
 """68-point NME evaluation in the paper's protocol (design §5): NME-IO on T-FAKE, NME-diag on CHARLOTTE subsets.
 
-The scoring functions are pure numpy on predictions and ground truth in crop pixels; `evaluate_model` runs a model
-on the prepared test splits and scores it (shared by the evaluate_nme and repeats stages).
+The scoring functions are pure numpy on predictions and ground truth in crop pixels; `score_run` runs a trained model
+on the cached test crops (every training stage scores its own model). Metrics are scalars; the cumulative error
+curves go to CSV rows.
 """
 
 from __future__ import annotations
 
-import io
-import json
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +15,8 @@ import torch
 from torch import nn
 
 from thermbench.core import metrics
-from thermbench.core.io import atomic_write_bytes, write_json
-from thermbench.mlcmkd.runs import Settings, load_run, setup
 from thermbench.mlcmkd.speed import count_gflops
-from thermbench.mlcmkd.train import Split, load_split, predict
+from thermbench.mlcmkd.train import Split, load_splits, predict
 from thermbench.models.rtmpose import build_rtmpose, count_parameters
 
 THRESHOLD = 0.1
@@ -45,12 +42,6 @@ def summarize(nmes: np.ndarray, threshold: float = THRESHOLD) -> dict:
     }
 
 
-def ced(nmes: np.ndarray, threshold: float = THRESHOLD, steps: int = 51) -> dict:
-    """The cumulative error curve as JSON-ready lists (the report plots it from metrics/ alone)."""
-    x, y = metrics.ced_curve(nmes, threshold, steps)
-    return {"x": x.tolist(), "y": y.tolist()}
-
-
 def nme_io(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray | None = None) -> np.ndarray:
     """Per-image NME normalised by the outer-eye-corner distance (points 36, 45)."""
     return metrics.nme(pred, gt, visible, metrics.interocular_distance(gt))
@@ -61,35 +52,25 @@ def nme_diag(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray) -> np.ndarra
     return metrics.nme(pred, gt, visible, metrics.bbox_diagonal(gt, visible))
 
 
-def evaluate_tfake(pred: np.ndarray, gt: np.ndarray) -> dict:
-    """NME-IO over all 68 points (every T-FAKE point is labelled) with FR/AUC and the CED curve."""
-    nmes = nme_io(pred, gt)
-    return {**summarize(nmes), "ced": ced(nmes)}
+def charlotte_subsets(nmes: np.ndarray, meta: pd.DataFrame) -> dict:
+    """NME-diag summaries per CHARLOTTE subset. Only labelled points count, so Side uses its profile points mapped to
+    iBUG-68."""
+    return {name: summarize(nmes[np.asarray(mask(meta), dtype=bool)]) for name, mask in CHARLOTTE_SUBSETS.items()}
 
 
-def evaluate_charlotte(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, meta: pd.DataFrame) -> dict:
-    """NME-diag per subset. Only labelled points count, so Side uses its profile points mapped to iBUG-68."""
-    nmes = nme_diag(pred, gt, visible)
-    out = {name: summarize(nmes[np.asarray(mask(meta), dtype=bool)]) for name, mask in CHARLOTTE_SUBSETS.items()}
-    out["full"]["ced"] = ced(nmes)
-    return out
+def ced_rows(nmes: dict[str, np.ndarray], threshold: float = THRESHOLD, steps: int = 51) -> list[dict]:
+    """Cumulative error curves of several per-image NME arrays on one grid: rows {nme, <name>: fraction <= nme}."""
+    curves = {k: metrics.ced_curve(v, threshold, steps)[1] for k, v in nmes.items()}
+    x = np.linspace(0.0, threshold, steps)  # ced_curve's grid
+    return [{"nme": float(x[i]), **{k: float(y[i]) for k, y in curves.items()}} for i in range(steps)]
 
 
-def crop_px(model: nn.Module, split: Split, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Predictions and GT in crop pixels (the input-px values scaled back per sample)."""
+def crop_px(model: nn.Module, split: Split, batch_size: int = 64,
+            images: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions and GT in crop pixels (the input-px values scaled back per sample); `images` replaces the
+    split's own (the RGB twins)."""
     scale = split.scale[:, None, :].astype(np.float64)
-    return predict(model, split.images, batch_size) * scale, split.kpts * scale
-
-
-def evaluate_model(model: nn.Module, tfake: Path, charlotte: Path, batch_size: int) -> tuple[dict, np.ndarray]:
-    """Thermal T-FAKE test (NME-IO) and CHARLOTTE (NME-diag subsets) at the model's input size:
-    ({"tfake": ..., "charlotte": ...}, T-FAKE test predictions in crop px, samples.csv order)."""
-    size = model.cfg.input_size[0]
-    pred, gt = crop_px(model, load_split(tfake, "test", size, all_labelled=True), batch_size)
-    test = load_split(charlotte, "test", size)
-    ch_pred, ch_gt = crop_px(model, test, batch_size)
-    return {"tfake": evaluate_tfake(pred, gt),
-            "charlotte": evaluate_charlotte(ch_pred, ch_gt, test.visible, test.meta)}, pred
+    return predict(model, split.images if images is None else images, batch_size) * scale, split.kpts * scale
 
 
 PAPER_INPUT = 256
@@ -103,26 +84,23 @@ def complexity(arch: str) -> dict:
             "gflops": count_gflops(model, (1, 3, PAPER_INPUT, PAPER_INPUT)), "at_input": PAPER_INPUT}
 
 
-def evaluate_run(run_dir: Path, tfake: Path, charlotte: Path, metrics_path: Path, predictions_path: Path,
-                 settings: Settings) -> None:
-    """Stage evaluate_nme@<run>: NME-IO on T-FAKE test, NME-diag on the CHARLOTTE subsets, complexity at 256 px;
-    the RGB teacher also on its own RGB input. Predictions (crop px, samples.csv order) go to an .npy file."""
-    device = setup(settings)
-    batch = int(settings.train.fit["batch_size"])
-    model = load_run(run_dir).to(device)
-    config = json.loads((run_dir / "config.json").read_text())
-    size = model.cfg.input_size[0]
-
-    scores, pred = evaluate_model(model, tfake, charlotte, batch)
-    result = {"model": run_dir.name, "kind": config["kind"], "variant": config.get("variant"), "arch": config["arch"],
-              "teacher": config.get("teacher"), "teacher_arch": config.get("teacher_arch"), "input_size": size,
-              "epochs": config["fit"]["epochs"], "training": config["history"],
-              "complexity": complexity(config["arch"]), **scores}
+def score_run(model: nn.Module, config: dict, tfake_cache: Path, charlotte_cache: Path,
+              name: str) -> tuple[dict, list[dict], np.ndarray]:
+    """Score a trained run on the cached test crops: NME-IO on T-FAKE thermal test, NME-diag on the CHARLOTTE
+    subsets, complexity at 256 px; the RGB teacher also on the RGB twins. Returns (scalar metrics, CED rows
+    {nme, tfake, charlotte_full[, tfake_rgb]}, T-FAKE test predictions in crop px)."""
+    tfake = load_splits(tfake_cache, ("test",))["test"]
+    charlotte = load_splits(charlotte_cache, ("test",))["test"]
+    pred, gt = crop_px(model, tfake)
+    nmes = {"tfake": nme_io(pred, gt)}
+    ch_pred, ch_gt = crop_px(model, charlotte)
+    nmes["charlotte_full"] = nme_diag(ch_pred, ch_gt, charlotte.visible)
+    result = {"model": name, **{k: config.get(k) for k in ("kind", "variant", "arch", "seed", "teacher_arch")},
+              "input_size": config["input_size"], "epochs": config["fit"]["epochs"], "training": config["history"],
+              "complexity": complexity(config["arch"]), "tfake": summarize(nmes["tfake"]),
+              "charlotte": charlotte_subsets(nmes["charlotte_full"], charlotte.meta)}
     if config["modality"] == "rgb":
-        rgb_pred, rgb_gt = crop_px(model, load_split(tfake, "test", size, modality="rgb", all_labelled=True), batch)
-        result["tfake_rgb"] = evaluate_tfake(rgb_pred, rgb_gt)
-
-    write_json(metrics_path, result)
-    buf = io.BytesIO()
-    np.save(buf, pred.astype(np.float32))
-    atomic_write_bytes(predictions_path, buf.getvalue())
+        rgb_pred, rgb_gt = crop_px(model, tfake, images=tfake.paired)
+        nmes["tfake_rgb"] = nme_io(rgb_pred, rgb_gt)
+        result["tfake_rgb"] = summarize(nmes["tfake_rgb"])
+    return result, ced_rows(nmes), pred

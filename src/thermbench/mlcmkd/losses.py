@@ -2,8 +2,9 @@
 
 Terms (all on SimCC logits of shape (B,K,bins) per axis, or on stride-32 backbone features):
 - L_kp  `simcc_kl_loss`     mmpose KLDiscretLoss vs Gaussian labels, visibility-weighted (eq. 3).
-- L_fm  `feature_mse`       MSE between teacher features and 1x1-conv-aligned student features (eq. 1; the
-                            aligner f, a trainable Conv2d 1x1 with bias as DWPose, lives in DistillTask).
+- L_fm  `feature_mse`       MSE between teacher features and student features (eq. 1). Equal widths: raw
+                            features, as DWPose's FeaLoss. Unequal widths: through the aligner f, a trainable 1x1
+                            conv that starts as the identity on the shared channels (`near_identity_conv`).
 - L_lg  `simcc_kd_loss`     KL from teacher SimCC distributions to the student's (eq. 2, DWPose KDLoss).
 - L_fi, L_ri                DIKD forward / reverse injection (eqs. 4-6), see `DistillTask`.
 - gamma(t) `decay_gamma`    time-adaptive decay of the distillation terms (eq. 7).
@@ -20,7 +21,7 @@ from torch import nn
 
 from thermbench.models.rtmpose import RTMPose
 
-__all__ = ["simcc_kl_loss", "simcc_kd_loss", "feature_mse", "decay_gamma", "DistillConfig",
+__all__ = ["simcc_kl_loss", "simcc_kd_loss", "feature_mse", "decay_gamma", "near_identity_conv", "DistillConfig",
            "DistillTask", "TABLE_III", "TABLE_IV"]
 
 
@@ -83,6 +84,24 @@ def decay_gamma(epoch: int, total_epochs: int, warmup: int = 0) -> float:
     return min(1.0, max(0.0, 1.0 - (epoch - warmup) / total_epochs))
 
 
+def near_identity_conv(cin: int, cout: int) -> nn.Conv2d:
+    """1x1 conv (with bias, as DWPose's align conv) that starts as the identity on the first min(cin, cout) channels
+    and zero elsewhere (bias 0).
+
+    Chosen over an orthogonal init: at the start, reverse injection then hands the teacher head the student's own
+    channels unchanged (the teacher head was trained on post-activation features of that scale); an orthogonal map
+    keeps the norm but mixes channels, and a default (Kaiming) init lands outside the head's range altogether, which
+    made RI's gradients explode (issue 11). L_fm then trains the extra channels.
+    """
+    conv = nn.Conv2d(cin, cout, 1)
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.bias.zero_()
+        shared = min(cin, cout)
+        conv.weight[torch.arange(shared), torch.arange(shared), 0, 0] = 1.0
+    return conv
+
+
 @dataclass(frozen=True)
 class DistillConfig:
     """Which terms are on and their weights (paper Sec. III-C: lambda_kp = 0.1, every distillation weight 1e-3).
@@ -127,6 +146,7 @@ class DistillTask(nn.Module):
     Logit names follow the paper: L_tt teacher backbone + teacher head, L_ss student + student, L_ts teacher backbone
     + student head (the FI path), L_st student backbone (aligned by the L_fm aligner f) + frozen teacher head (the RI
     path). The teacher's parameters never train, but gradients flow THROUGH its head on the RI path.
+    Equal widths (the paper's KTL pairs): no aligner and no FI adapter; L_fm and RI use the raw student features.
 
     dikd_mode="text" (default), the meaning of the paper's prose (Sec. II-A.4):
         L_fi = KL(L_tt || L_ts)  "the student's head [should] behave like the teacher's head when given the same
@@ -140,7 +160,12 @@ class DistillTask(nn.Module):
     Both modes use `simcc_kd_loss` (KL, softmax of beta * logits, mean over (n,k)): KL = cross entropy minus the
     target's entropy, so the gradients equal the printed cross entropies and each term is 0 at agreement.
     When teacher and student widths differ, FI feeds the teacher features through an extra 1x1 conv (teacher ->
-    student channels); the paper does not say how (its KTL pairs have equal widths, where no conv is added).
+    student channels, near-identity init); the paper does not say how (its KTL pairs have equal widths).
+
+    Loss balance: L_kp is a SUM over the batch (mmpose) while every distillation term is a MEAN (DWPose), so per
+    sample L_kp weighs lambda_kp * B against lambda_distill. `forward(..., kp_scale=world_size)` keeps that balance
+    under DDP: DDP averages gradients over ranks, which turns each rank's local sum into sum / world_size, while the
+    local means average to the global mean; scaling the summed term by world_size restores the one-process loss.
     """
 
     def __init__(self, student: RTMPose, teacher: RTMPose, cfg: DistillConfig = DistillConfig()):
@@ -157,8 +182,8 @@ class DistillTask(nn.Module):
         self._needs_ts = cfg.fi if cfg.dikd_mode == "text" else cfg.ri
         self._needs_st = cfg.ri if cfg.dikd_mode == "text" else cfg.fi
         cs, ct = student.feature_channels, teacher.feature_channels
-        self.aligner = nn.Conv2d(cs, ct, 1) if (cfg.fd or self._needs_st) else None
-        self.fi_adapter = nn.Conv2d(ct, cs, 1) if (self._needs_ts and cs != ct) else None
+        self.aligner = near_identity_conv(cs, ct) if (cs != ct and (cfg.fd or self._needs_st)) else None
+        self.fi_adapter = near_identity_conv(ct, cs) if (cs != ct and self._needs_ts) else None
 
     def train(self, mode: bool = True) -> DistillTask:
         super().train(mode)
@@ -173,8 +198,9 @@ class DistillTask(nn.Module):
         return self.student.forward_head(feats_t if self.fi_adapter is None else self.fi_adapter(feats_t))  # L_ts
 
     def forward(self, student_input: torch.Tensor, teacher_input: torch.Tensor, targets: dict[str, torch.Tensor],
-                gamma: float = 1.0) -> dict[str, torch.Tensor | tuple[torch.Tensor, torch.Tensor]]:
-        """targets: `target_x`, `target_y`, `weight` from `simcc.encode` (student input frame).
+                gamma: float = 1.0, kp_scale: float = 1.0) -> dict[str, torch.Tensor | tuple]:
+        """targets: `target_x`, `target_y`, `weight` from `simcc.encode` (student input frame); `kp_scale` multiplies
+        the batch-summed L_kp in the total (the number of DDP processes, see the class doc).
 
         Returns `loss` (weighted total to backprop), the unweighted active terms `loss_kp`, `loss_fm`, `loss_lg`,
         `loss_fi`, `loss_ri`, and `output` = the student's (simcc_x, simcc_y) for metrics.
@@ -188,7 +214,7 @@ class DistillTask(nn.Module):
 
         terms = {"loss_kp": simcc_kl_loss(*logits_ss, targets["target_x"], targets["target_y"], targets["weight"],
                                           beta=cfg.beta)}
-        aligned = self.aligner(feats_s) if self.aligner is not None else None
+        aligned = self.aligner(feats_s) if self.aligner is not None else feats_s
         if cfg.fd:
             terms["loss_fm"] = feature_mse(aligned, feats_t)
         if cfg.ld:
@@ -197,7 +223,7 @@ class DistillTask(nn.Module):
             terms.update(self._dikd(feats_t, aligned, logits_tt, logits_ss))
 
         distill = sum(getattr(cfg, f"{name[5:]}_weight") * value for name, value in terms.items() if name != "loss_kp")
-        terms["loss"] = cfg.kp_weight * terms["loss_kp"] + gamma * distill
+        terms["loss"] = cfg.kp_weight * kp_scale * terms["loss_kp"] + gamma * distill
         terms["output"] = logits_ss
         return terms
 

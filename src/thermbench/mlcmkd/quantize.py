@@ -136,8 +136,8 @@ def nme(model: nn.Module, splits: tuple[Split, Split], batch_size: int) -> dict:
     tfake, charlotte = splits
     pred, gt = nme_eval.crop_px(model, tfake, batch_size)
     ch_pred, ch_gt = nme_eval.crop_px(model, charlotte, batch_size)
-    return {"tfake": nme_eval.evaluate_tfake(pred, gt)["nme"],
-            "charlotte": nme_eval.evaluate_charlotte(ch_pred, ch_gt, charlotte.visible, charlotte.meta)["full"]["nme"]}
+    return {"tfake": nme_eval.summarize(nme_eval.nme_io(pred, gt))["nme"],
+            "charlotte": nme_eval.summarize(nme_eval.nme_diag(ch_pred, ch_gt, charlotte.visible))["nme"]}
 
 
 def nme_change(fp32: dict, int8: dict, max_rise: float) -> dict:

@@ -1,56 +1,88 @@
-"""MLCM-KD report: the paper's Tables I, III, IV, V as markdown (from metrics/mlcmkd/*.json only) and its figures
-(cumulative error curves, training curves, gradient norms = Fig. 5, a qualitative grid)."""
+"""MLCM-KD report: the paper's Tables I, III, IV, V as markdown with mean ± sd over student seeds, paired differences
+against FD+LD with 95% intervals, the teacher check, the loss balance, and the figures (cumulative error curves,
+training curves, gradient norms = Fig. 5, a qualitative grid). Reads metrics/mlcmkd/*.json and the curve CSVs only."""
 
 from __future__ import annotations
 
 import io
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from cycler import cycler
+from scipy import stats
 
-from thermbench.core.io import InputError, read_csv, read_json, write_text
+from thermbench.core.io import InputError, read_csv, read_json, write_json, write_text
 from thermbench.core.plots import data_label, save_figure
 from thermbench.datasets.common import read_image
 from thermbench.mlcmkd.runs import Settings
-from thermbench.mlcmkd.train import load_split
 
 CHARLOTTE_COLUMNS = ("high", "mean", "low", "front", "side", "full")
 # Up to 20 runs share one axis: 10 colours solid, then the same 10 dashed, so no two lines look alike.
 LINES = cycler(linestyle=["-", "--"]) * cycler(color=plt.get_cmap("tab10").colors)
-# Table IV rows: (label, run, FI on, RI on); all have L_fm, L_lg, L_kp.
-TABLE_IV = (("Baseline", "ktl-fdld", False, False), ("Baseline + RI", "ktl-fdld_ri", False, True),
-            ("Baseline + FI", "ktl-fdld_fi", True, False), ("Ours (DIKD)", "ktl-dikd", True, True))
-TABLE_III = (("Feature Distillation", "ktl-fd"), ("Logits Distillation", "ktl-ld"), ("FD + LD", "ktl-fdld"),
-             ("DIKD (Ours)", "ktl-dikd"))
-TABLE_V = (("Baseline (FD+LD)", "ktl-fdld"), ("+ L_ri", "ktl-fdld_ri"), ("+ L_fi", "ktl-fdld_fi"),
-           ("Ours (L_fi + L_ri)", "ktl-dikd"))
+TABLE_III = (("Feature Distillation", "fd"), ("Logits Distillation", "ld"), ("FD + LD", "fdld"),
+             ("DIKD (Ours)", "dikd"))
+# Table IV rows: (label, variant, FI on, RI on); all have L_fm, L_lg, L_kp.
+TABLE_IV = (("Baseline", "fdld", False, False), ("Baseline + RI", "fdld_ri", False, True),
+            ("Baseline + FI", "fdld_fi", True, False), ("Ours (DIKD)", "dikd", True, True))
+TABLE_V = (("Baseline (FD+LD)", "fdld"), ("+ L_ri", "fdld_ri"), ("+ L_fi", "fdld_fi"), ("Ours (L_fi + L_ri)", "dikd"))
+PAIRED = (("DIKD − FD+LD", "dikd"), ("+RI − FD+LD", "fdld_ri"), ("+FI − FD+LD", "fdld_fi"))
+GRAD_STATS = ("std", "cv_percent", "mean_abs_step_change", "r2")
+TEACHER_TARGET = 0.6  # teacher RGB NME-IO <= 0.6 x the supervised thermal student's (issue 11)
 
 
-def run_names(teacher: bool, supervised_archs: list[str], ktl_variants: list[str],
-              mcl_variants: list[str]) -> list[str]:
-    """Every run the pipeline trains, in table order."""
-    return ((["teacher"] if teacher else []) + [f"supervised-{a}" for a in supervised_archs]
-            + [f"ktl-{v}" for v in ktl_variants] + [f"mcl-{v}" for v in mcl_variants])
+@dataclass
+class Group:
+    """One method over its student seeds: the metrics JSON of each seed."""
+    kind: str
+    arch: str
+    variant: str | None
+    runs: dict[int, dict]
+
+    def values(self, get) -> np.ndarray:
+        return np.array([get(self.runs[s]) for s in sorted(self.runs)], dtype=np.float64)
 
 
-def describe(m: dict) -> str:
-    """Row label in the paper's naming: teacher/student sizes and the method."""
-    arch = m["arch"]
-    if m["kind"] == "teacher":
-        return f"RTMPose-{arch} RGB teacher, zero-shot on thermal"
-    if m["kind"] == "supervised":
-        return f"RTMPose-{arch} (supervised)"
-    t = m["teacher_arch"]
-    if m["kind"] == "ktl":
-        return f"KTL {m['variant']} RTMPose-{t}{arch}"
-    return f"MCL from ktl-{m['variant']}: RTMPose-{t}{arch}"
+def group_runs(metrics: dict[str, dict]) -> dict[str, Group]:
+    """Group run metrics by method: `supervised-s`, `ktl-dikd`, `mcl-dikd`, `teacher`, `zeroshot-<name>`; seeds
+    inside. Zero-shot rows (another area's metrics/mlcmkd/zeroshot-*.json) have no seed and no training."""
+    groups: dict[str, Group] = {}
+    for name, m in sorted(metrics.items()):
+        kind = m.get("kind") or ("zeroshot" if name.startswith("zeroshot-") else None)
+        if kind is None:
+            raise InputError(f"metrics/mlcmkd/{name}.json: no 'kind'")
+        method = m["arch"] if kind == "supervised" else m.get("variant")
+        key = name if kind in ("teacher", "zeroshot") else f"{kind}-{method}"
+        g = groups.setdefault(key, Group(kind, m.get("arch", ""), m.get("variant"), {}))
+        g.runs[int(m.get("seed") or 0)] = m
+    return groups
 
 
 def _f(x, digits: int = 4) -> str:
     return "n/a" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.{digits}f}"
+
+
+def mean_sd(values: np.ndarray, digits: int = 4) -> str:
+    """'mean ± sd (n)' with the sample sd (ddof 1); a single value prints alone."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 1:
+        return _f(float(values[0]), digits)
+    return f"{_f(float(values.mean()), digits)} ± {_f(float(values.std(ddof=1)), digits)}"
+
+
+def paired_difference(a: dict[int, float], b: dict[int, float]) -> dict:
+    """Mean of a[s] - b[s] over the seeds both have, with a two-sided 95% t interval (n - 1 degrees of freedom);
+    no interval for fewer than 2 seeds."""
+    seeds = sorted(set(a) & set(b))
+    d = np.array([a[s] - b[s] for s in seeds], dtype=np.float64)
+    out = {"n": len(seeds), "mean": float(d.mean()) if len(d) else float("nan"), "low": None, "high": None}
+    if len(d) >= 2:
+        half = float(stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
+        out.update(low=out["mean"] - half, high=out["mean"] + half)
+    return out
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -58,106 +90,206 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
 
 
-def _nme_cells(m: dict) -> list[str]:
-    return [_f(m["tfake"]["nme"])] + [_f(m["charlotte"][c]["nme"]) for c in CHARLOTTE_COLUMNS]
+def _nme_cells(g: Group) -> list[str]:
+    return ([mean_sd(g.values(lambda m: m["tfake"]["nme"]))]
+            + [mean_sd(g.values(lambda m, c=c: m["charlotte"][c]["nme"])) for c in CHARLOTTE_COLUMNS])
 
 
-def table_i(metrics: dict[str, dict]) -> str:
-    header = ["Method", "Trained at", "Params (M) @256", "GMACs @256", "T-FAKE", "High", "Mean", "Low", "Front",
-              "Side", "Full", "T-FAKE FR@0.1", "T-FAKE AUC@0.1"]
+def describe(g: Group, name: str) -> str:
+    """Row label in the paper's naming: teacher/student sizes and the method."""
+    if g.kind == "zeroshot":
+        return f"{name[len('zeroshot-'):]} (zero-shot, no training)"
+    m = next(iter(g.runs.values()))
+    if g.kind == "teacher":
+        return f"RTMPose-{g.arch} RGB teacher, zero-shot on thermal"
+    if g.kind == "supervised":
+        return f"RTMPose-{g.arch} (supervised)"
+    if g.kind == "ktl":
+        return f"KTL {g.variant} RTMPose-{m['teacher_arch']}{g.arch}"
+    return f"MCL from ktl-{g.variant}: RTMPose-{m['teacher_arch']}{g.arch}"
+
+
+def table_i(groups: dict[str, Group]) -> str:
+    header = ["Method", "Seeds", "Trained at", "Params (M) @256", "GMACs @256", "T-FAKE", "High", "Mean", "Low",
+              "Front", "Side", "Full", "T-FAKE FR@0.1", "T-FAKE AUC@0.1"]
     rows = []
-    for m in metrics.values():
-        c = m["complexity"]
-        rows.append([describe(m), f"{m['input_size']}x{m['input_size']}, {m['epochs']} ep", _f(c["params_m"], 2),
-                     _f(c["gflops"] / 2, 2)] + _nme_cells(m) + [_f(m["tfake"]["fr@0.1"]), _f(m["tfake"]["auc@0.1"])])
+    order = sorted(groups, key=lambda k: ("zeroshot", "teacher", "supervised", "ktl", "mcl").index(groups[k].kind))
+    for name in order:
+        g = groups[name]
+        m = next(iter(g.runs.values()))
+        c = m.get("complexity") or {}
+        trained = "no training" if g.kind == "zeroshot" else f"{m['input_size']}x{m['input_size']}, {m['epochs']} ep"
+        seeds = "–" if g.kind == "zeroshot" else ", ".join(map(str, sorted(g.runs)))
+        rows.append([describe(g, name), seeds, trained, _f(c.get("params_m"), 2),
+                     _f(c["gflops"] / 2, 2) if "gflops" in c else "n/a"] + _nme_cells(g)
+                    + [mean_sd(g.values(lambda m: m["tfake"]["fr@0.1"])),
+                       mean_sd(g.values(lambda m: m["tfake"]["auc@0.1"]))])
     return _table(header, rows)
 
 
-def modality_gap(teacher: dict) -> str:
-    rgb, thermal = teacher["tfake_rgb"]["nme"], teacher["tfake"]["nme"]
-    return (f"Modality gap (measured): the RGB teacher scores NME-IO {_f(rgb)} on the RGB T-FAKE test crops and "
-            f"{_f(thermal)} on their thermal twins, zero-shot (x{thermal / rgb:.1f}).\n")
-
-
-def table_iii(metrics: dict[str, dict]) -> str:
-    header = ["Method", "Teacher", "Student", "T-FAKE", "High", "Mean", "Low", "Front", "Side", "Full"]
-    rows = [[label, f"RTMPose-{metrics[run]['teacher_arch']}", f"RTMPose-{metrics[run]['arch']}"]
-            + _nme_cells(metrics[run]) for label, run in TABLE_III if run in metrics]
-    return _table(header, rows)
-
-
-def table_iv(metrics: dict[str, dict]) -> str:
-    header = ["Method", "L_fm", "L_lg", "L_kp", "L_DIKD^fi", "L_DIKD^ri", "NME T-FAKE", "NME CHARLOTTE Full"]
-    mark = lambda on: "✓" if on else "–"  # noqa: E731
-    rows = [[label, "✓", "✓", "✓", mark(fi), mark(ri), _f(metrics[run]["tfake"]["nme"]),
-             _f(metrics[run]["charlotte"]["full"]["nme"])] for label, run, fi, ri in TABLE_IV if run in metrics]
-    return _table(header, rows)
-
-
-def table_v(metrics: dict[str, dict]) -> str:
-    header = ["Method", "Steps", "Std Dev", "CV (%)", "Mean Step Change", "R^2"]
+def table_iii(groups: dict[str, Group]) -> str:
+    header = ["Method", "Teacher", "Student", "Seeds", "T-FAKE", "High", "Mean", "Low", "Front", "Side", "Full"]
     rows = []
-    for label, run in TABLE_V:
-        g = metrics.get(run, {}).get("training", {}).get("grad_norm")
+    for label, variant in TABLE_III:
+        g = groups.get(f"ktl-{variant}")
         if g:
-            rows.append([label, str(g["steps"]), _f(g["std"]), _f(g["cv_percent"], 2),
-                         _f(g["mean_abs_step_change"]), _f(g["r2"])])
+            m = next(iter(g.runs.values()))
+            rows.append([label, f"RTMPose-{m['teacher_arch']}", f"RTMPose-{g.arch}", str(len(g.runs))]
+                        + _nme_cells(g))
     return _table(header, rows)
 
 
-def _mean_sd(stat: dict) -> str:
-    return _f(stat["mean"]) + ("" if stat["sd"] is None else f" ± {_f(stat['sd'])}")
+def table_iv(groups: dict[str, Group]) -> str:
+    header = ["Method", "L_fm", "L_lg", "L_kp", "L_DIKD^fi", "L_DIKD^ri", "Seeds", "NME T-FAKE", "NME CHARLOTTE Full"]
+    mark = lambda on: "✓" if on else "–"  # noqa: E731
+    rows = []
+    for label, variant, fi, ri in TABLE_IV:
+        g = groups.get(f"ktl-{variant}")
+        if g:
+            rows.append([label, "✓", "✓", "✓", mark(fi), mark(ri), str(len(g.runs)),
+                         mean_sd(g.values(lambda m: m["tfake"]["nme"])),
+                         mean_sd(g.values(lambda m: m["charlotte"]["full"]["nme"]))])
+    return _table(header, rows)
 
 
-def _versus(dikd: dict, fdld: dict) -> str:
-    diff, spread = dikd["mean"] - fdld["mean"], (dikd["sd"] or 0.0) + (fdld["sd"] or 0.0)
-    side = "DIKD worse" if diff > 0 else "DIKD better" if diff < 0 else "equal"
-    verdict = "exceeds" if abs(diff) > spread else "does not exceed"
-    return f"{diff:+.4f} ({side}), which {verdict} the seed spread ({spread:.4f})"
+def _grad(m: dict, key: str) -> float:
+    return m["training"]["grad_norm"][key]
 
 
-def seed_repeats(repeats: dict) -> str:
-    """The seed-repeat table (mean ± sample sd over the seeds) and whether DIKD vs FD+LD exceeds the seed spread,
-    i.e. |difference of means| > sd(DIKD) + sd(FD+LD); or the stage's status line when no repeats were run."""
-    if repeats.get("status") != "ran":
-        return f"Seed repeats: {repeats['status']}.\n"
-    summary = repeats["summary"]
-    rows = [[run, ", ".join(map(str, s["seeds"])), _mean_sd(s["tfake_nme"]), _mean_sd(s["charlotte_full_nme"])]
-            for run, s in summary.items()]
-    out = _table(["Run", "Seeds", "T-FAKE NME-IO mean ± sd", "CHARLOTTE Full NME mean ± sd"], rows)
-    if "ktl-dikd" in summary and "ktl-fdld" in summary:
-        d, f = summary["ktl-dikd"], summary["ktl-fdld"]
-        seeds = sorted(set(d["seeds"]) & set(f["seeds"]))
-        out += (f"\nDIKD minus FD+LD, mean NME over seeds {', '.join(map(str, seeds))}: T-FAKE "
-                f"{_versus(d['tfake_nme'], f['tfake_nme'])}; CHARLOTTE Full "
-                f"{_versus(d['charlotte_full_nme'], f['charlotte_full_nme'])}.\n")
-    return out
+def table_v(groups: dict[str, Group]) -> str:
+    header = ["Method", "Seeds", "Steps", "Std Dev", "CV (%)", "Mean Step Change", "R^2"]
+    rows = []
+    for label, variant in TABLE_V:
+        g = groups.get(f"ktl-{variant}")
+        if g and all("grad_norm" in m["training"] for m in g.runs.values()):
+            steps = next(iter(g.runs.values()))["training"]["grad_norm"]["steps"]
+            rows.append([label, str(len(g.runs)), str(steps)]
+                        + [mean_sd(g.values(lambda m, k=k: _grad(m, k)), 2 if k == "cv_percent" else 4)
+                           for k in GRAD_STATS])
+    return _table(header, rows)
 
 
-def markdown(metrics: dict[str, dict], source_label: str, dikd_mode: str, repeats: dict | None = None) -> str:
-    any_run = next(iter(metrics.values()))
-    size, epochs = any_run["input_size"], sorted({m["epochs"] for m in metrics.values()})
+def _interval(d: dict) -> str:
+    if d["low"] is None:
+        return f"{d['mean']:+.4f} (n={d['n']}, no interval)"
+    return f"{d['mean']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}] (n={d['n']})"
+
+
+def paired_section(groups: dict[str, Group]) -> tuple[str, dict]:
+    """Paired differences (same student seed) against FD+LD: markdown and the scalars for the summary JSON."""
+    base = groups.get("ktl-fdld")
+    if base is None:
+        return "FD+LD was not trained: no paired differences.\n", {}
+    rows, summary = [], {}
+    for label, variant in PAIRED:
+        g = groups.get(f"ktl-{variant}")
+        if g is None:
+            continue
+        cells = [label]
+        for key, get in (("tfake", lambda m: m["tfake"]["nme"]),
+                         ("charlotte_full", lambda m: m["charlotte"]["full"]["nme"])):
+            d = paired_difference({s: get(m) for s, m in g.runs.items()}, {s: get(m) for s, m in base.runs.items()})
+            summary[f"{variant}_minus_fdld_{key}"] = d
+            cells.append(_interval(d))
+        rows.append(cells)
+    text = ("Paired over student seeds (same seed = same initial weights, batches and augmentation); mean difference "
+            "of NME and its 95% t interval over seeds. Negative = better than FD+LD.\n\n"
+            + _table(["Difference", "T-FAKE NME-IO", "CHARLOTTE Full NME"], rows))
+    return text, summary
+
+
+def _mean(g: Group | None, get) -> float | None:
+    return None if g is None else float(g.values(get).mean())
+
+
+def verdict(groups: dict[str, Group], paired: dict) -> str:
+    """One sentence on the paper's two claims: DIKD beats FD+LD; RI stabilises early gradients."""
+    d = paired.get("dikd_minus_fdld_tfake")
+    cv = lambda v: _mean(groups.get(f"ktl-{v}"), lambda m: _grad(m, "cv_percent"))  # noqa: E731
+    cv_base, cv_ri = cv("fdld"), cv("fdld_ri")
+    if d is None or cv_base is None or cv_ri is None:
+        return "Verdict: not enough runs (FD+LD, +RI and DIKD are all needed).\n"
+    if d["low"] is not None and d["high"] < 0:
+        claim1 = f"DIKD beats FD+LD on T-FAKE (NME-IO {d['mean']:+.4f}, 95% interval excludes 0)"
+    elif d["low"] is not None and d["low"] > 0:
+        claim1 = f"DIKD does not beat FD+LD on T-FAKE, it is worse (NME-IO {d['mean']:+.4f}, interval excludes 0)"
+    else:
+        claim1 = (f"DIKD vs FD+LD on T-FAKE is not resolved by {d['n']} seeds (NME-IO {d['mean']:+.4f}, "
+                  "interval includes 0)")
+    ratio = cv_ri / cv_base
+    claim2 = (f"RI {'lowers' if ratio < 1 else 'does not lower'} the early grad-norm CV "
+              f"({cv_ri:.1f}% vs {cv_base:.1f}% for FD+LD, x{ratio:.2f})")
+    return f"Verdict on the paper's two claims here: {claim1}; {claim2}.\n"
+
+
+def teacher_check(groups: dict[str, Group], student_arch: str) -> tuple[str, dict]:
+    """The teacher's RGB NME-IO beside the supervised thermal student's, against the 0.6x target."""
+    t, s = groups.get("teacher"), groups.get(f"supervised-{student_arch}")
+    if t is None or s is None:
+        return "Teacher check: the teacher or the supervised student was not trained.\n", {}
+    m = t.runs[next(iter(t.runs))]
+    rgb, thermal = m["tfake_rgb"]["nme"], m["tfake"]["nme"]
+    sup = float(s.values(lambda r: r["tfake"]["nme"]).mean())
+    ratio = rgb / sup
+    text = (f"Teacher check: the RGB teacher (RTMPose-{t.arch}) scores NME-IO {_f(rgb)} on the RGB T-FAKE test crops "
+            f"(and {_f(thermal)} zero-shot on their thermal twins, x{thermal / rgb:.1f}: the modality gap); the "
+            f"supervised thermal RTMPose-{student_arch} scores {_f(sup)} (mean over {len(s.runs)} seeds). "
+            f"Ratio {ratio:.2f} against the target <= {TEACHER_TARGET}: ")
+    text += ("met.\n" if ratio <= TEACHER_TARGET else
+             "**missed: the teacher is not clearly better than what the student learns alone, so conclusions about "
+             "distillation from this run are weak.**\n")
+    return text, {"teacher_rgb_nme": rgb, "teacher_thermal_nme": thermal, "supervised_thermal_nme": sup,
+                  "teacher_to_student_ratio": ratio}
+
+
+def balance(settings: Settings) -> str:
+    """The effective weight of L_kp against each distillation term, as the code combines them."""
+    w, batch = settings.train.ktl["weights"], settings.train.fit.batch_size
+    ratio = w["kp_weight"] * batch / w["lg_weight"]
+    return (f"Loss balance: L_kp is summed over the {batch} crops of a batch (mmpose KLDiscretLoss) while L_fm, L_lg, "
+            f"L_fi and L_ri are means over the batch (DWPose), so per crop L_kp weighs lambda_kp x B / lambda_lg = "
+            f"{w['kp_weight']} x {batch} / {w['lg_weight']} = {ratio:.0f} times each distillation term (before the "
+            "decay gamma(t)). Under several processes each rank's summed L_kp is scaled by the world size, so this "
+            "ratio does not depend on the number of processes (tests/mlcmkd/test_ddp.py).\n")
+
+
+def teacher_curve(val_nme: list[float]) -> str:
+    """Whether the teacher's validation NME has flattened: the per-epoch values and the last epoch's change."""
+    if len(val_nme) < 2:
+        return ""
+    change = 100.0 * (val_nme[-1] - val_nme[-2]) / val_nme[-2]
+    return (f"Teacher validation NME-IO (RGB pretraining set) by validated epoch: "
+            f"{', '.join(f'{v:.4f}' for v in val_nme)}; the last change is {change:+.1f}%.\n")
+
+
+def markdown(groups: dict[str, Group], settings: Settings, source_label: str,
+             teacher_val: list[float] | None = None) -> tuple[str, dict]:
+    any_run = next(g.runs[s] for g in groups.values() if g.kind != "zeroshot" for s in g.runs)
+    size = any_run["input_size"]
+    dikd_mode = settings.train.ktl["dikd_mode"]
+    teacher_text, teacher_summary = teacher_check(groups, settings.rtmpose.ktl_arch)
+    paired_text, paired_summary = paired_section(groups)
     parts = [
-        f"# MLCM-KD reproduction ({source_label})\n",
-        f"Trained at {size}x{size} input for {', '.join(map(str, epochs))} epochs (see each row). "
-        f"DIKD mode: **{dikd_mode}** ("
+        f"# MLCM-KD reproduction ({source_label})\n\n",
+        f"Trained at {size}x{size} input; student seeds {', '.join(map(str, settings.train.seeds))} for every "
+        "supervised and KTL method (one frozen teacher, trained with the top-level seed); cells are mean ± sample sd "
+        f"over seeds. DIKD mode: **{dikd_mode}** ("
         + ("the paper's prose: FI = teacher features through the student head vs L_tt, RI = student features through "
            "the frozen teacher head vs L_tt" if dikd_mode == "text" else
            "the paper's printed eqs. (4)-(5), which swap the cross-injected logits relative to its prose")
-        + "). NME-IO (outer eye corners) on T-FAKE; NME normalised by the GT box diagonal on CHARLOTTE subsets "
-          "(Side: only the mapped, labelled points). Params and GMACs (multiply-adds, FlopCounterMode FLOPs / 2) are "
-          "for the architecture at 256x256; the paper's 'GFLOPs' column equals multiply-adds, and its Table I swaps "
-          "the Params and GFLOPs columns for the RTMPose rows.\n",
+        + "). Equal teacher/student widths: raw features on the RI path and in L_fm (no aligner, as DWPose); unequal "
+          "widths: a 1x1 aligner initialised as the identity on the shared channels. NME-IO (outer eye corners) on "
+          "T-FAKE; NME normalised by the GT box diagonal on CHARLOTTE subsets (Side: only the mapped, labelled "
+          "points). Params and GMACs (multiply-adds) are for the architecture at 256x256.\n\n",
+        teacher_text, teacher_curve(teacher_val or []), "\n", balance(settings),
+        "\n## Table I: supervised vs KD\n\n", table_i(groups),
+        "\n## Table III: distillation strategies (KTL)\n\n", table_iii(groups),
+        "\n## Table IV: DIKD ablation\n\n", table_iv(groups),
+        "\n## Paired differences against FD+LD\n\n", paired_text,
+        "\n## Table V: gradient-norm stability (first logged KTL steps, mean ± sd over seeds)\n\n", table_v(groups),
+        "\n", verdict(groups, paired_summary),
     ]
-    if "teacher" in metrics:
-        parts.append("\n" + modality_gap(metrics["teacher"]))
-    parts += ["\n## Table I: supervised vs KD\n\n", table_i(metrics),
-              "\n## Table III: distillation strategies (KTL)\n\n", table_iii(metrics),
-              "\n## Table IV: DIKD ablation\n\n", table_iv(metrics),
-              "\n## Table V: gradient-norm stability (first logged KTL steps)\n\n", table_v(metrics)]
-    if repeats is not None:
-        parts += ["\n## Seed repeats (student seed; same teacher)\n\n", seed_repeats(repeats)]
-    return "".join(parts)
+    return "".join(parts), {**teacher_summary, **paired_summary}
 
 
 # ------------------------------------------------------------------------------------------------------------ figures
@@ -167,14 +299,14 @@ def _tag(ax, source_label: str) -> None:
     ax.text(0.99, 0.01, source_label, transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.4")
 
 
-def plot_ced(metrics: dict[str, dict], source_label: str):
+def plot_ced(curves: dict[str, pd.DataFrame], source_label: str):
+    """CED of each run from its `<run>_ced.csv` (columns nme, tfake, charlotte_full)."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-    for ax, (title, get) in zip(axes, (("T-FAKE test (NME-IO)", lambda m: m["tfake"]["ced"]),
-                                       ("CHARLOTTE Full (NME-diag)", lambda m: m["charlotte"]["full"]["ced"]))):
+    for ax, (title, column) in zip(axes, (("T-FAKE test (NME-IO)", "tfake"),
+                                          ("CHARLOTTE Full (NME-diag)", "charlotte_full"))):
         ax.set_prop_cycle(LINES)
-        for name, m in metrics.items():
-            curve = get(m)
-            ax.plot(curve["x"], curve["y"], label=name, lw=1.2)
+        for name, df in curves.items():
+            ax.plot(df["nme"], df[column], label=name, lw=1.2)
         ax.set(title=title, xlabel="NME (fraction of normaliser)", ylabel="images with NME <= x (fraction)")
         ax.grid(alpha=0.3)
         _tag(ax, source_label)
@@ -189,7 +321,8 @@ def plot_curves(curves: dict[str, pd.DataFrame], source_label: str):
         ax.set_prop_cycle(LINES)
     for name, df in curves.items():
         axes[0].plot(df["epoch"], df["train_loss"], label=name, lw=1.2)
-        axes[1].plot(df["epoch"], df["val_nme"], label=name, lw=1.2)
+        scored = df.dropna(subset=["val_nme"]) if "val_nme" in df else df.iloc[:0]
+        axes[1].plot(scored["epoch"], scored["val_nme"], label=name, lw=1.2, marker=".")
     axes[0].set(title="Training loss (weighted total)", xlabel="epoch", ylabel="loss (unitless)", yscale="log")
     axes[1].set(title="Validation NME-IO (thermal; RGB for the teacher)", xlabel="epoch", ylabel="NME (fraction)")
     for ax in axes:
@@ -237,37 +370,50 @@ def plot_qualitative(images: list[np.ndarray], gt: np.ndarray, preds: dict[str, 
 QUALITATIVE_ROWS = 4
 
 
+def run_names(settings: Settings) -> list[str]:
+    """Every run the pipeline trains under these settings, in table order."""
+    seeds, t = settings.train.seeds, settings.train
+    return (["teacher"] + [f"supervised-{a}-seed{s}" for a in settings.rtmpose.supervised_archs for s in seeds]
+            + [f"ktl-{v}-seed{s}" for v in t.ktl["runs"] for s in seeds] + [f"mcl-{v}" for v in t.mcl["variants"]])
+
+
+def write_report(tfake: Path, metrics_dir: Path, curves_dir: Path, predictions_dir: Path, out: Path, summary: Path,
+                 settings: Settings, source: str) -> None:
+    """Stage report_mlcmkd: tables (markdown), the summary scalars, and the figures for the base student seed."""
+    label = data_label(source)
+    metrics = {n: read_json(_read(metrics_dir / f"{n}.json")) for n in run_names(settings)}
+    metrics.update({p.stem: read_json(p) for p in sorted(metrics_dir.glob("zeroshot-*.json"))})
+    groups = group_runs(metrics)
+    curve = read_csv(_read(curves_dir / "teacher.csv"))
+    text, scalars = markdown(groups, settings, label, curve["val_nme"].dropna().tolist())
+    write_text(out / "mlcmkd_tables.md", text)
+    write_json(summary, scalars)
+
+    base = settings.train.seeds[0]
+    trained = {n: g.runs[base] if base in g.runs else next(iter(g.runs.values()))
+               for n, g in groups.items() if g.kind != "zeroshot"}
+    names = [m["model"] for m in trained.values()]
+    ced = {n: read_csv(curves_dir / f"{n}_ced.csv") for n in names}
+    save_figure(plot_ced(ced, label), out / "mlcmkd_ced")
+    save_figure(plot_curves({n: read_csv(curves_dir / f"{n}.csv") for n in names}, label), out / "mlcmkd_curves")
+    grad = {f"ktl-{v}": read_csv(curves_dir / f"{trained[f'ktl-{v}']['model']}_gradnorm.csv")
+            for _, v in TABLE_V if f"ktl-{v}" in trained}
+    save_figure(plot_grad_norms(grad, label), out / "mlcmkd_gradnorm")
+
+    # Qualitative grid: supervised student of the KTL size vs conventional KD (FD+LD) vs DIKD (base seed).
+    columns = {key: title for key, title in ((f"supervised-{settings.rtmpose.ktl_arch}", "supervised"),
+                                             ("ktl-fdld", "conventional KD (FD+LD)"), ("ktl-dikd", "DIKD"))
+               if key in trained}
+    preds = {title: np.load(io.BytesIO(_read(predictions_dir / f"{trained[key]['model']}.npy").read_bytes()))
+             [:QUALITATIVE_ROWS] for key, title in columns.items()}
+    test = pd.read_csv(_read(tfake / "samples.csv"))
+    test = test[test["split"] == "test"].iloc[:QUALITATIVE_ROWS]
+    images = [read_image(tfake / p) for p in test["crop_path"]]
+    gt = np.array([np.asarray(json.loads(k))[:, :2] for k in test["kpts"]])
+    save_figure(plot_qualitative(images, gt, preds, label), out / "mlcmkd_qualitative")
+
+
 def _read(path: Path) -> Path:
     if not path.is_file():
         raise InputError(f"{path}: not found (run the stage that writes it first)")
     return path
-
-
-def write_report(tfake: Path, metrics_dir: Path, repeats_path: Path, curves_dir: Path, predictions_dir: Path,
-                 out: Path, settings: Settings, source: str) -> None:
-    """Stage report_mlcmkd: Tables I, III, IV, V (markdown); CED, curve, gradient-norm and qualitative figures."""
-    label = data_label(source)
-    names = run_names(True, list(settings.rtmpose.supervised_archs), list(settings.train.ktl["variants"]),
-                      settings.train.mcl["variants"])
-    metrics = {n: read_json(metrics_dir / f"{n}.json") for n in names}
-
-    write_text(out / "mlcmkd_tables.md",
-               markdown(metrics, label, settings.train.ktl["dikd_mode"], read_json(repeats_path)))
-    save_figure(plot_ced(metrics, label), out / "mlcmkd_ced")
-    curves = {n: read_csv(curves_dir / f"{n}.csv") for n in names}
-    save_figure(plot_curves(curves, label), out / "mlcmkd_curves")
-    grad = {run: read_csv(curves_dir / f"{run}_gradnorm.csv") for _, run in TABLE_V if run in metrics}
-    save_figure(plot_grad_norms(grad, label), out / "mlcmkd_gradnorm")
-
-    # Qualitative grid: supervised student of the KTL size vs conventional KD (FD+LD) vs DIKD.
-    size = metrics["ktl-dikd"]["input_size"]
-    test = load_split(tfake, "test", size, all_labelled=True, max_samples=QUALITATIVE_ROWS)
-    arch = metrics["ktl-dikd"]["arch"]
-    columns = {run: title for run, title in ((f"supervised-{arch}", f"supervised RTMPose-{arch}"),
-                                             ("ktl-fdld", "conventional KD (FD+LD)"), ("ktl-dikd", "DIKD"))
-               if run in metrics}
-    preds = {title: np.load(io.BytesIO(_read(predictions_dir / f"{run}.npy").read_bytes()))[:QUALITATIVE_ROWS]
-             for run, title in columns.items()}
-    images = [read_image(tfake / p) for p in test.meta["crop_path"]]
-    gt = test.kpts * test.scale[:, None, :]
-    save_figure(plot_qualitative(images, gt, preds, label), out / "mlcmkd_qualitative")

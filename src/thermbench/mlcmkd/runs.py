@@ -1,26 +1,40 @@
-"""The MLCM-KD stages' calls: typed settings, device set-up, and training/saving one run of each kind.
+"""The MLCM-KD stages' calls: typed settings, device set-up, the crop cache, and training + scoring one run.
 
-Run names: `teacher`, `supervised-<arch>`, `ktl-<variant>`, `mcl-<variant>`. A trained run owns a model folder
-`<models>/<name>/{model.safetensors, model.safetensors.json, config.json}` and its curves
-`<curves>/<name>.csv` (+ `<name>_gradnorm.csv`); every folder is a command-line argument of its stage.
+Run names: `teacher`, `supervised-<arch>-seed<k>`, `ktl-<variant>-seed<k>`, `mcl-<variant>`. Student seeds vary the
+student's initial weights, shuffling and augmentation; every KTL run distils the same frozen teacher (trained with
+the top-level `seed`), and MCL compresses the base-seed KTL model. A trained run writes its model folder
+`<out>/{model.safetensors, model.safetensors.json, config.json}`, its curves `<curves>/<name>.csv` (per epoch),
+`<name>_gradnorm.csv` (per step) and `<name>_ced.csv`, its scalar metrics JSON and its T-FAKE test predictions;
+every path is a command-line argument of its stage.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch
-import torch.distributed as dist
 
-from thermbench.core.io import InputError, atomic_dir, dumps_json, write_text
-from thermbench.core.stage import seed_everything
+from thermbench.core.io import InputError, atomic_dir, atomic_write_bytes, dumps_json, write_json, write_text
+from thermbench.core.stage import build, seed_everything
+from thermbench.mlcmkd.evaluate import score_run
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
 from thermbench.mlcmkd.stability import grad_norm_stats
-from thermbench.mlcmkd.train import AugmentConfig, FitConfig, Split, fit_ktl, fit_mcl, fit_supervised, load_split
+from thermbench.mlcmkd.train import (
+    FitConfig,
+    Split,
+    fit_ktl,
+    fit_mcl,
+    fit_supervised,
+    init_distributed,
+    is_main_process,
+    load_split,
+    load_splits,
+    save_splits,
+)
 from thermbench.models.rtmpose import RTMPose, build_rtmpose, load_mmpose_checkpoint, load_model, save_model
 
 
@@ -38,11 +52,12 @@ class RTMPoseParams:
 class TrainParams:
     device: str                 # cpu | cuda (multi-GPU: torchrun sets WORLD_SIZE)
     num_threads: int
+    seeds: tuple                # student seeds of the supervised and KTL runs
     teacher_epochs: int
-    fit: dict                   # every run's schedule (FitConfig fields + early_stopping, max_train_samples)
-    ktl: dict                   # dikd_mode, weights, variants
+    max_train_samples: int | None  # cap on T-FAKE training crops (never on the teacher's pretraining set)
+    fit: FitConfig              # every run's schedule; its `seed` is replaced by the run's
+    ktl: dict                   # dikd_mode, weights, variants (flag sets), runs (the variants trained)
     mcl: dict                   # variants, weights
-    repeats: dict               # seeds, variants, supervised
 
 
 @dataclass(frozen=True)
@@ -52,138 +67,136 @@ class Settings:
     rtmpose: RTMPoseParams
     train: TrainParams
 
-    def with_seed(self, seed: int) -> "Settings":
-        return replace(self, seed=seed)
+
+def train_params(raw: dict) -> TrainParams:
+    """`train` params -> TrainParams; train.fit becomes a FitConfig whose seed each run replaces with its own."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("fit"), dict):
+        raise InputError("params.yaml: 'train.fit' must be a mapping")
+    return build(TrainParams, {**raw, "fit": {**raw["fit"], "seed": 0}}, "train")
 
 
-def setup(settings: Settings) -> torch.device:
-    """Threads, seed and device for a stage. Under torchrun (WORLD_SIZE > 1) it joins the process group and takes the
-    local GPU; the fit loops in `thermbench.mlcmkd.train` then average gradients across ranks."""
+def setup(settings: Settings, seed: int) -> torch.device:
+    """Threads, seed and device for a stage; under torchrun (WORLD_SIZE > 1) it joins the process group."""
     torch.set_num_threads(settings.train.num_threads)
-    device = settings.train.device
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        dist.init_process_group("nccl" if device == "cuda" else "gloo")
-        if device == "cuda":
-            device = f"cuda:{int(os.environ['LOCAL_RANK'])}"
-            torch.cuda.set_device(device)
-    seed_everything(settings.seed)
-    return torch.device(device)
+    device = init_distributed(settings.train.device)
+    seed_everything(seed)
+    return device
 
 
-def is_main_process() -> bool:
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+def _fit_config(settings: Settings, seed: int, epochs: int | None = None) -> FitConfig:
+    cfg = replace(settings.train.fit, seed=seed)
+    return cfg if epochs is None else replace(cfg, epochs=epochs)
 
 
-def fit_config(settings: Settings, epochs: int | None = None) -> FitConfig:
-    """FitConfig from `train.fit` (seed: the top-level `seed`); `epochs` overrides train.fit.epochs (the teacher)."""
-    t = settings.train.fit
-    return FitConfig(
-        epochs=int(epochs if epochs is not None else t["epochs"]),
-        batch_size=int(t["batch_size"]),
-        lr=float(t["lr"]),
-        weight_decay=float(t["weight_decay"]),
-        seed=settings.seed,
-        warmup_steps=int(t["warmup_steps"]),
-        min_lr_ratio=float(t["min_lr_ratio"]),
-        patience=int(t["patience"]) if t["early_stopping"] else None,
-        grad_norm_steps=int(t["grad_norm_steps"]),
-        gamma_warmup=int(t["gamma_warmup"]),
-        augment=AugmentConfig(**t["augment"]),
-    )
+# --------------------------------------------------------------------------------------------------------- crop cache
 
 
-def load_tfake(settings: Settings, prepared: Path, modality: str = "thermal", paired: bool = False
-               ) -> dict[str, Split]:
-    """Train/val splits of prepared T-FAKE at the model input size (train capped by train.fit.max_train_samples)."""
-    size, cap = settings.rtmpose.input_size, settings.train.fit["max_train_samples"]
-    return {
-        "train": load_split(prepared, "train", size, modality=modality, paired=paired, all_labelled=True,
-                            max_samples=cap),
-        "val": load_split(prepared, "val", size, modality=modality, all_labelled=True),
-    }
+def cache_crops(size: int, tfake: Path, charlotte: Path, rgbpretrain: Path, out_tfake: Path, out_charlotte: Path,
+                out_rgbpretrain: Path) -> None:
+    """Stage crops_mlcmkd: decode every crop once at the model input size into one .npz per dataset.
+    T-FAKE train and test carry the RGB twin (KTL; the teacher's RGB test), CHARLOTTE its test split with the subset
+    columns, the RGB pretraining set its train/val RGB crops."""
+    save_splits(out_tfake, {
+        "train": load_split(tfake, "train", size, paired=True, all_labelled=True),
+        "val": load_split(tfake, "val", size, all_labelled=True),
+        "test": load_split(tfake, "test", size, paired=True, all_labelled=True),
+    })
+    test = load_split(charlotte, "test", size)
+    test.meta = test.meta[["sample_id", "width_group", "view"]]
+    save_splits(out_charlotte, {"test": test})
+    save_splits(out_rgbpretrain, {s: load_split(rgbpretrain, s, size, modality="rgb", all_labelled=True)
+                                  for s in ("train", "val")})
 
 
-def train_supervised(settings: Settings, arch: str, prepared: Path,
-                     device: torch.device) -> tuple[RTMPose, FitConfig, dict]:
-    """Thermal-only RTMPose-`arch` on T-FAKE (stage supervised@<arch>, seed repeats). The caller has seeded torch."""
-    size = settings.rtmpose.input_size
-    model = build_rtmpose(arch, input_size=(size, size)).to(device)
-    cfg = fit_config(settings)
-    return model, cfg, fit_supervised(model, load_tfake(settings, prepared), cfg)
+def _tfake(settings: Settings, cache: Path, paired: bool) -> dict[str, Split]:
+    data = load_splits(cache, ("train", "val"))
+    cap = settings.train.max_train_samples
+    train = data["train"]
+    n = len(train) if cap is None else min(cap, len(train))
+    data["train"] = Split(train.images[:n], train.kpts[:n], train.visible[:n], train.scale[:n],
+                          train.paired[:n] if paired and train.paired is not None else None)
+    return data
 
 
-def train_ktl(settings: Settings, variant: str, prepared: Path, teacher_dir: Path,
-              device: torch.device) -> tuple[RTMPose, RTMPose, DistillConfig, FitConfig, dict]:
-    """KTL `variant` (flags in train.ktl.variants): frozen RGB teacher -> thermal student on paired T-FAKE
-    (stage ktl@<variant>, seed repeats). The caller has seeded torch.
-
-    Returns (student, teacher, distill config, fit config, history)."""
-    ktl = settings.train.ktl
-    if variant not in ktl["variants"]:
-        raise InputError(f"params.yaml: train.ktl.variants has no '{variant}' ({', '.join(ktl['variants'])})")
-    size = settings.rtmpose.input_size
-    # Student first: its initial weights then equal the supervised run's of the same arch and seed.
-    student = build_rtmpose(settings.rtmpose.ktl_arch, input_size=(size, size)).to(device)
-    teacher = load_run(teacher_dir).to(device)
-    distill = DistillConfig(**ktl["variants"][variant], dikd_mode=ktl["dikd_mode"], **ktl["weights"])
-    task = DistillTask(student, teacher, distill).to(device)
-    cfg = fit_config(settings)
-    history = fit_ktl(student, teacher, task, load_tfake(settings, prepared, paired=True), cfg)
-    return student, teacher, distill, cfg, history
+# ------------------------------------------------------------------------------------------------------------- runs
 
 
-def run_teacher(settings: Settings, prepared: Path, out: Path, curves: Path) -> None:
-    """Stage teacher: RGB RTMPose on the RGB half of paired T-FAKE (optionally from official mmpose weights)."""
-    device = setup(settings)
+@dataclass(frozen=True)
+class RunPaths:
+    """Where a run's outputs go (each a stage argument) and the cached crops it is scored on."""
+    out: Path
+    curves: Path
+    metrics: Path
+    predictions: Path
+    tfake: Path
+    charlotte: Path
+
+
+def run_teacher(settings: Settings, pretrain: Path, paths: RunPaths) -> None:
+    """Stage teacher: RGB RTMPose on the RGB pretraining set, all of it (optionally from official mmpose weights);
+    scored on T-FAKE RGB test crops and, zero-shot, on their thermal twins (the modality gap)."""
+    device = setup(settings, settings.seed)
     arch, init, size = settings.rtmpose.teacher_arch, settings.rtmpose.teacher_init, settings.rtmpose.input_size
     model = build_rtmpose(arch, input_size=(size, size))
     if init:
         load_mmpose_checkpoint(model, init)
-    cfg = fit_config(settings, epochs=settings.train.teacher_epochs)
-    history = fit_supervised(model.to(device), load_tfake(settings, prepared, modality="rgb"), cfg)
-    if is_main_process():
-        config = {"kind": "teacher", "arch": arch, "modality": "rgb", "input_size": size, "init": init or None,
-                  "fit": asdict(cfg)}
-        save_run(out, curves, model.cpu(), config, history)
+    cfg = _fit_config(settings, settings.seed, settings.train.teacher_epochs)
+    history = fit_supervised(model.to(device), load_splits(pretrain, ("train", "val")), cfg, desc="teacher")
+    config = {"kind": "teacher", "arch": arch, "seed": settings.seed, "modality": "rgb", "input_size": size,
+              "init": init or None, "fit": asdict(cfg)}
+    _finish(paths, model, config, history)
 
 
-def run_supervised(settings: Settings, arch: str, prepared: Path, out: Path, curves: Path) -> None:
-    """Stage supervised@<arch>: the thermal-only baseline of Table I."""
-    device = setup(settings)
-    model, cfg, history = train_supervised(settings, arch, prepared, device)
-    if is_main_process():
-        config = {"kind": "supervised", "arch": arch, "modality": "thermal", "input_size": settings.rtmpose.input_size,
-                  "fit": asdict(cfg)}
-        save_run(out, curves, model.cpu(), config, history)
+def run_supervised(settings: Settings, arch: str, seed: int, paths: RunPaths) -> None:
+    """Stage supervised@<arch>-<seed>: the thermal-only baseline of Table I."""
+    device = setup(settings, seed)
+    size = settings.rtmpose.input_size
+    model = build_rtmpose(arch, input_size=(size, size)).to(device)
+    cfg = _fit_config(settings, seed)
+    history = fit_supervised(model, _tfake(settings, paths.tfake, paired=False), cfg, desc=f"supervised-{arch}")
+    config = {"kind": "supervised", "arch": arch, "seed": seed, "modality": "thermal", "input_size": size,
+              "fit": asdict(cfg)}
+    _finish(paths, model, config, history)
 
 
-def run_ktl(settings: Settings, variant: str, prepared: Path, teacher_dir: Path, out: Path, curves: Path) -> None:
-    """Stage ktl@<variant>: Knowledge Transfer Level (Tables III-V)."""
-    device = setup(settings)
-    student, teacher, distill, cfg, history = train_ktl(settings, variant, prepared, teacher_dir, device)
-    if is_main_process():
-        config = {"kind": "ktl", "variant": variant, "arch": student.cfg.arch, "teacher": teacher_dir.name,
-                  "teacher_arch": teacher.cfg.arch, "modality": "thermal", "input_size": settings.rtmpose.input_size,
-                  "distill": asdict(distill), "fit": asdict(cfg)}
-        save_run(out, curves, student.cpu(), config, history)
+def distill_config(settings: Settings, variant: str) -> DistillConfig:
+    ktl = settings.train.ktl
+    if variant not in ktl["variants"]:
+        raise InputError(f"params.yaml: train.ktl.variants has no '{variant}' ({', '.join(ktl['variants'])})")
+    return DistillConfig(**ktl["variants"][variant], dikd_mode=ktl["dikd_mode"], **ktl["weights"])
 
 
-def run_mcl(settings: Settings, variant: str, prepared: Path, teacher_dir: Path, out: Path, curves: Path) -> None:
-    """Stage mcl@<variant>: Model Compression Level, the frozen KTL model -> a smaller thermal student (eq. 9)."""
-    device = setup(settings)
+def run_ktl(settings: Settings, variant: str, seed: int, teacher_dir: Path, paths: RunPaths) -> None:
+    """Stage ktl@<variant>-<seed>: Knowledge Transfer Level (Tables III-V), frozen RGB teacher -> thermal student."""
+    distill = distill_config(settings, variant)
+    device = setup(settings, seed)
     size = settings.rtmpose.input_size
     # Student first: its initial weights then equal the supervised run's of the same arch and seed.
+    student = build_rtmpose(settings.rtmpose.ktl_arch, input_size=(size, size)).to(device)
+    teacher = load_run(teacher_dir).to(device)
+    task = DistillTask(student, teacher, distill).to(device)
+    cfg = _fit_config(settings, seed)
+    history = fit_ktl(student, teacher, task, _tfake(settings, paths.tfake, paired=True), cfg, desc=f"ktl-{variant}")
+    config = {"kind": "ktl", "variant": variant, "arch": student.cfg.arch, "seed": seed, "teacher": teacher_dir.name,
+              "teacher_arch": teacher.cfg.arch, "modality": "thermal", "input_size": size,
+              "distill": asdict(distill), "fit": asdict(cfg)}
+    _finish(paths, student, config, history)
+
+
+def run_mcl(settings: Settings, variant: str, teacher_dir: Path, paths: RunPaths) -> None:
+    """Stage mcl@<variant>: Model Compression Level, the frozen KTL model -> a smaller thermal student (eq. 9)."""
+    device = setup(settings, settings.seed)
+    size = settings.rtmpose.input_size
     student = build_rtmpose(settings.rtmpose.mcl_arch, input_size=(size, size)).to(device)
     teacher = load_run(teacher_dir).to(device)
     distill = DistillConfig(fd=True, ld=True, fi=False, ri=False, **settings.train.mcl["weights"])
     task = DistillTask(student, teacher, distill).to(device)
-    cfg = fit_config(settings)
-    history = fit_mcl(student, teacher, task, load_tfake(settings, prepared), cfg)
-    if is_main_process():
-        config = {"kind": "mcl", "variant": variant, "arch": student.cfg.arch, "teacher": teacher_dir.name,
-                  "teacher_arch": teacher.cfg.arch, "modality": "thermal", "input_size": size,
-                  "distill": asdict(distill), "fit": asdict(cfg)}
-        save_run(out, curves, student.cpu(), config, history)
+    cfg = _fit_config(settings, settings.seed)
+    history = fit_mcl(student, teacher, task, _tfake(settings, paths.tfake, paired=False), cfg, desc=f"mcl-{variant}")
+    config = {"kind": "mcl", "variant": variant, "arch": student.cfg.arch, "seed": settings.seed,
+              "teacher": teacher_dir.name, "teacher_arch": teacher.cfg.arch, "modality": "thermal",
+              "input_size": size, "distill": asdict(distill), "fit": asdict(cfg)}
+    _finish(paths, student, config, history)
 
 
 def load_run(run_dir: Path) -> RTMPose:
@@ -195,22 +208,34 @@ def load_run(run_dir: Path) -> RTMPose:
 
 def _csv(rows: list[dict]) -> str:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    fields = list(dict.fromkeys(k for row in rows for k in row))  # rows without validation lack val_nme
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()} for row in rows)
     return buf.getvalue()
 
 
-def save_run(out: Path, curves: Path, model: RTMPose, config: dict, history: dict) -> None:
-    """Write the model dir atomically, then the curve CSVs (per-epoch rows; per-step gradient norms if logged)."""
-    with atomic_dir(out) as tmp:
+def _finish(paths: RunPaths, model: RTMPose, config: dict, history: dict) -> None:
+    """Rank 0: save the model, score it on the cached test crops, write metrics, curves and predictions."""
+    if not is_main_process():
+        return
+    model = model.cpu()
+    summary = {"best_epoch": history["best_epoch"], "best_val_nme": history["best_val_nme"],
+               "epochs_run": len(history["epochs"])}
+    if len(history["grad_norms"]) >= 2:
+        summary["grad_norm"] = {"steps": len(history["grad_norms"]), **grad_norm_stats(history["grad_norms"])}
+    config = {**config, "history": summary}
+    with atomic_dir(paths.out) as tmp:
         save_model(model, tmp / "model.safetensors")
-        summary = {"best_epoch": history["best_epoch"], "best_val_nme": history["best_val_nme"],
-                   "epochs_run": len(history["epochs"])}
-        if len(history["grad_norms"]) >= 2:
-            summary["grad_norm"] = {"steps": len(history["grad_norms"]), **grad_norm_stats(history["grad_norms"])}
-        write_text(tmp / "config.json", dumps_json({**config, "history": summary}))
-    write_text(curves / f"{out.name}.csv", _csv(history["epochs"]))
+        write_text(tmp / "config.json", dumps_json(config))
+    name = paths.out.name
+    result, ced, pred = score_run(model, config, paths.tfake, paths.charlotte, name)
+    write_json(paths.metrics, result)
+    write_text(paths.curves / f"{name}_ced.csv", _csv(ced))
+    write_text(paths.curves / f"{name}.csv", _csv(history["epochs"]))
     if history["grad_norms"]:
         rows = [{"step": i + 1, "grad_norm": g} for i, g in enumerate(history["grad_norms"])]
-        write_text(curves / f"{out.name}_gradnorm.csv", _csv(rows))
+        write_text(paths.curves / f"{name}_gradnorm.csv", _csv(rows))
+    buf = io.BytesIO()
+    np.save(buf, pred.astype(np.float32))
+    atomic_write_bytes(paths.predictions, buf.getvalue())

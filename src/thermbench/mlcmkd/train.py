@@ -11,8 +11,10 @@ converts predictions back to crop pixels.
 from __future__ import annotations
 
 import copy
+import io
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -23,15 +25,14 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 from torch import nn
-from tqdm import tqdm
 
 from thermbench.core import metrics
-from thermbench.core.io import InputError
+from thermbench.core.io import InputError, atomic_write_bytes
 from thermbench.core.keypoints import load_schema
+from thermbench.core.progress import progress
 from thermbench.datasets.common import read_image
 from thermbench.datasets.prepared import SAMPLES, read_samples
 from thermbench.mlcmkd.losses import DistillTask, decay_gamma, simcc_kl_loss
-from thermbench.mlcmkd.stability import total_grad_norm
 from thermbench.models import simcc
 from thermbench.models.rtmpose import RTMPose, normalize_input
 
@@ -88,7 +89,7 @@ def load_split(prepared: str | Path, split: str | None, input_size: int, *, moda
     size = (input_size, input_size)
     images, twins, kpts, scales = [], [], [], []
     column = "rgb_crop_path" if modality == "rgb" else "crop_path"
-    for row in tqdm(df.itertuples(index=False), total=len(df), desc=f"load {prepared.name}/{split}", leave=False):
+    for row in progress(df.itertuples(index=False), f"load {prepared.name}/{split}", total=len(df)):
         img = _read_image(prepared / getattr(row, column), color=modality == "rgb")
         h, w = img.shape[:2]
         images.append(_resize(img, size))
@@ -103,6 +104,38 @@ def load_split(prepared: str | Path, split: str | None, input_size: int, *, moda
     visible = (all_labelled | (kpts[..., 2] > 0)).astype(np.float32)
     return Split(images=np.stack(images), kpts=kpts[..., :2].copy(), visible=visible, scale=np.stack(scales),
                  paired=np.stack(twins) if paired else None, meta=df)
+
+
+def save_splits(path: str | Path, splits: dict[str, Split]) -> None:
+    """Decoded crops of several splits in one .npz (written atomically), so training stages skip PNG decoding."""
+    arrays = {}
+    for name, sp in splits.items():
+        arrays.update({f"{name}/images": sp.images, f"{name}/kpts": sp.kpts, f"{name}/visible": sp.visible,
+                       f"{name}/scale": sp.scale})
+        if sp.paired is not None:
+            arrays[f"{name}/paired"] = sp.paired
+        if sp.meta is not None:
+            arrays[f"{name}/meta"] = np.array(sp.meta.to_csv(index=False))
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_splits(path: str | Path, names: tuple[str, ...]) -> dict[str, Split]:
+    """The splits `names` from a `save_splits` file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: crop cache not found (run its cache stage first)")
+    with np.load(path, allow_pickle=False) as z:
+        out = {}
+        for name in names:
+            if f"{name}/images" not in z:
+                raise InputError(f"{path}: no split '{name}'")
+            meta = pd.read_csv(io.StringIO(str(z[f"{name}/meta"]))) if f"{name}/meta" in z else None
+            out[name] = Split(images=z[f"{name}/images"], kpts=z[f"{name}/kpts"], visible=z[f"{name}/visible"],
+                              scale=z[f"{name}/scale"], paired=z[f"{name}/paired"] if f"{name}/paired" in z else None,
+                              meta=meta)
+    return out
 
 
 def flip_index(num_keypoints: int = 68) -> np.ndarray:
@@ -158,25 +191,42 @@ def to_input(images: np.ndarray, device: torch.device | str = "cpu") -> torch.Te
 def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
-
 # --------------------------------------------------------------------------------------------------- loops
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """AdamW with the RTMPose/DWPose details. Defaults: wd 0.05 on conv/linear weights only (`paramwise`: no decay
+    on norm-layer and bias parameters, mmpose's norm_decay_mult = bias_decay_mult = 0); linear warm-up over
+    `warmup_steps`, flat lr until `cosine_start` (fraction of all steps; RTMPose face: epoch 30 of 60 = 0.5), then
+    cosine down to `min_lr_ratio * lr` (RTMPose: 0.05); gradients clipped to L2 norm `clip_grad` (DWPose: 1.0;
+    None = off)."""
+
+    lr: float = 4e-3
+    weight_decay: float = 0.05
+    paramwise: bool = True
+    warmup_steps: int = 0
+    cosine_start: float = 0.5
+    min_lr_ratio: float = 0.05
+    clip_grad: float | None = 1.0
 
 
 @dataclass(frozen=True)
 class FitConfig:
     """One training run. `patience` None turns early stopping off; `grad_norm_steps` logs that many first steps;
-    `gamma_warmup` is alpha of the distillation decay gamma(t) (eq. 7; KTL/MCL only)."""
+    `gamma_warmup` is alpha of the distillation decay gamma(t) (eq. 7; KTL/MCL only); validation runs every
+    `val_every` epochs and after the last; `norm_eval` keeps BN layers on their running statistics (mmpose's
+    norm_eval; SyncBN is CUDA-only, so CPU multi-process runs match one process exactly only with it)."""
 
     epochs: int
     batch_size: int
-    lr: float
-    weight_decay: float
     seed: int
-    warmup_steps: int = 0
-    min_lr_ratio: float = 0.05
+    optim: OptimConfig = field(default_factory=OptimConfig)
     patience: int | None = None
+    val_every: int = 1
     grad_norm_steps: int = 0
     gamma_warmup: int = 0
+    norm_eval: bool = False
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     progress: bool = True
 
@@ -198,84 +248,141 @@ def val_nme(model: nn.Module, split: Split, batch_size: int = 64) -> float:
     return float(np.nanmean(metrics.nme(pred, split.kpts, split.visible, metrics.interocular_distance(split.kpts))))
 
 
-def _world() -> tuple[int, int]:
+def world() -> tuple[int, int]:
+    """(rank, world size) of the torch.distributed process group, (0, 1) without one."""
     return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
 
 
-def _schedule(cfg: FitConfig, total_steps: int) -> Callable[[int], float]:
-    """Linear warm-up, then cosine from lr down to min_lr_ratio * lr (RTMPose's AdamW + cosine recipe)."""
+def init_distributed(device: str) -> torch.device:
+    """Join the process group torchrun describes (WORLD_SIZE > 1): NCCL with one GPU per process on CUDA, else gloo.
+    Without torchrun, nothing to join: the plain device."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device == "cuda" else "gloo")
+        if device == "cuda":
+            device = f"cuda:{int(os.environ['LOCAL_RANK'])}"
+            torch.cuda.set_device(device)
+    return torch.device(device)
+
+
+def is_main_process() -> bool:
+    return world()[0] == 0
+
+
+def param_groups(module: nn.Module, weight_decay: float, paramwise: bool = True) -> list[dict]:
+    """Trainable parameters in two AdamW groups: decayed conv/linear weights, and (paramwise) norm-layer weights and
+    every bias without decay, as mmengine's paramwise_cfg(norm_decay_mult=0, bias_decay_mult=0) classifies them:
+    norm layers are BatchNorm/GroupNorm/LayerNorm/InstanceNorm; other 1-d tensors (ScaleNorm g, GAU gamma/beta,
+    res_scale) keep their decay."""
+    norms = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm)
+    decay, no_decay, seen = [], [], set()
+    for mod in module.modules():
+        for name, p in mod.named_parameters(recurse=False):
+            if not p.requires_grad or id(p) in seen:
+                continue
+            seen.add(id(p))
+            (no_decay if paramwise and (isinstance(mod, norms) or name == "bias") else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def lr_factor(cfg: OptimConfig, total_steps: int) -> Callable[[int], float]:
+    """Step -> lr multiplier: linear warm-up to 1 over warmup_steps, flat until cosine_start * total_steps, then a
+    half cosine from 1 to min_lr_ratio at the last step (RTMPose's LinearLR + flat + CosineAnnealingLR, per step)."""
+    flat_end = max(int(round(cfg.cosine_start * total_steps)), cfg.warmup_steps)
 
     def factor(step: int) -> float:
         if step < cfg.warmup_steps:
             return (step + 1) / cfg.warmup_steps
-        span = max(total_steps - cfg.warmup_steps, 1)
-        cos = 0.5 * (1 + math.cos(math.pi * min(step - cfg.warmup_steps, span) / span))
+        if step < flat_end:
+            return 1.0
+        span = max(total_steps - 1 - flat_end, 1)
+        cos = 0.5 * (1 + math.cos(math.pi * min(step - flat_end, span) / span))
         return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cos
 
     return factor
 
 
-def _fit(model: nn.Module, params: list[nn.Parameter], step: Callable, train: Split, val: Split,
-         cfg: FitConfig, train_modules: list[nn.Module], desc: str) -> dict:
-    """Shared loop: shuffled batches, augmentation, AdamW + cosine, per-epoch val NME, optional early stopping.
+def _norm_eval(module: nn.Module) -> None:
+    for m in module.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
 
-    `step(images, kpts, visible, paired, epoch) -> {"loss": tensor, <term>: tensor, ...}`. With torch.distributed
-    initialised, each rank takes its share of every batch and gradients are averaged by all-reduce (the student is
-    called through forward_features/forward_head, which a DDP wrapper would not see).
+
+def _fit(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Split, val: Split, cfg: FitConfig,
+         desc: str) -> dict:
+    """Shared loop: shuffled batches, augmentation, AdamW (param groups, flat-then-cosine lr, clipping), val NME.
+
+    `task` holds every trainable parameter and its forward computes every loss term of a step from
+    `batch_inputs(images, kpts, visible, paired, epoch)` (positional args, kwargs): {"loss": total, <term>: value}.
+    Under torch.distributed the task is wrapped in DistributedDataParallel, which averages gradients over ranks;
+    each rank takes an equal share of every batch (augmented identically on every rank, then sliced), and the
+    batch-summed L_kp is scaled by the world size so the step equals one process on the whole batch. `model` is the
+    network being trained (validated, and restored to its best epoch when early stopping is on).
     """
-    rank, world = _world()
+    rank, size = world()
+    if cfg.batch_size % size:
+        raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the {size} processes")
+    device = _device(model)
+    runner = task
+    if size > 1:
+        if device.type == "cuda":  # the RTMPose configs' SyncBN (CUDA-only in torch)
+            task = nn.SyncBatchNorm.convert_sync_batchnorm(task)
+        runner = nn.parallel.DistributedDataParallel(task, device_ids=[device] if device.type == "cuda" else None)
     rng = np.random.default_rng(cfg.seed)
     flip_idx = flip_index(train.kpts.shape[1])
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    groups = param_groups(task, cfg.optim.weight_decay, cfg.optim.paramwise)
+    params = [p for g in groups for p in g["params"]]
+    optimizer = torch.optim.AdamW(groups, lr=cfg.optim.lr)
     steps_per_epoch = max(len(train) // cfg.batch_size, 1)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(cfg, steps_per_epoch * cfg.epochs))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(cfg.optim, steps_per_epoch * cfg.epochs))
     rows, grad_norms, best, best_state, stale = [], [], math.inf, None, 0
     for epoch in range(1, cfg.epochs + 1):
-        for module in train_modules:
-            module.train()
+        task.train()
+        if cfg.norm_eval:
+            _norm_eval(task)
         order = rng.permutation(len(train))
         sums: dict[str, float] = {}
-        bar = tqdm(range(steps_per_epoch), desc=f"{desc} {epoch}/{cfg.epochs}", leave=False,
-                   disable=not cfg.progress or rank != 0)
-        for b in bar:
-            idx = np.sort(order[b * cfg.batch_size:(b + 1) * cfg.batch_size])[rank::world]
+        steps = range(steps_per_epoch)
+        for b in progress(steps, f"{desc} {epoch}/{cfg.epochs}") if cfg.progress and rank == 0 else steps:
+            idx = np.sort(order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
             images, kpts, vis, paired = augment(train.images[idx], train.kpts[idx], train.visible[idx], rng,
                                                 cfg.augment, flip_idx,
                                                 None if train.paired is None else train.paired[idx])
-            terms = step(images, kpts, vis, paired, epoch)
+            share = slice(rank, None, size)
+            args, kwargs = batch_inputs(images[share], kpts[share], vis[share],
+                                        None if paired is None else paired[share], epoch)
+            terms = runner(*args, kp_scale=float(size), **kwargs)
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
-            if world > 1:
-                for p in params:
-                    if p.grad is not None:
-                        dist.all_reduce(p.grad)
-                        p.grad /= world
+            clip = math.inf if cfg.optim.clip_grad is None else cfg.optim.clip_grad
+            norm = float(nn.utils.clip_grad_norm_(params, clip))  # the norm before clipping (Table V)
             if len(grad_norms) < cfg.grad_norm_steps:
-                grad_norms.append(total_grad_norm(params))
+                grad_norms.append(norm)
             optimizer.step()
             scheduler.step()
             for key, value in terms.items():
-                sums[key] = sums.get(key, 0.0) + float(value.detach())
-            bar.set_postfix(loss=f"{float(terms['loss'].detach()):.4f}")
+                if key != "output":
+                    sums[key] = sums.get(key, 0.0) + float(value.detach())
         row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
         row.update({f"train_{k}": v / steps_per_epoch for k, v in sums.items()})
-        row["val_nme"] = val_nme(model, val, cfg.batch_size)
-        if world > 1:  # BN statistics differ per rank: take rank 0's score so every rank stops at the same epoch
-            score = torch.tensor([row["val_nme"]], device=_device(model))
-            dist.broadcast(score, 0)
-            row["val_nme"] = float(score)
+        if epoch % cfg.val_every == 0 or epoch == cfg.epochs:
+            row["val_nme"] = val_nme(model, val, 64)
+            if size > 1:  # BN statistics may differ per rank: rank 0's score decides, so every rank stops together
+                score = torch.tensor([row["val_nme"]], device=device)
+                dist.broadcast(score, 0)
+                row["val_nme"] = float(score)
+            if row["val_nme"] < best:
+                best, stale = row["val_nme"], 0
+                if cfg.patience is not None:
+                    best_state = copy.deepcopy(model.state_dict())
+            else:
+                stale += 1
         rows.append(row)
-        if row["val_nme"] < best:
-            best, stale = row["val_nme"], 0
-            if cfg.patience is not None:
-                best_state = copy.deepcopy(model.state_dict())
-        else:
-            stale += 1
         if cfg.patience is not None and stale >= cfg.patience:
             break
     if best_state is not None:
         model.load_state_dict(best_state)
-    best_epoch = min(rows, key=lambda r: r["val_nme"])["epoch"]
+    scored = [r for r in rows if "val_nme" in r]
+    best_epoch = min(scored, key=lambda r: r["val_nme"])["epoch"]
     return {"epochs": rows, "grad_norms": grad_norms, "best_epoch": best_epoch, "best_val_nme": best}
 
 
@@ -285,17 +392,29 @@ def _targets(kpts: np.ndarray, vis: np.ndarray, size: tuple[int, int], device: t
             "weight": torch.from_numpy(weight).to(device)}
 
 
-def fit_supervised(model: RTMPose, data: dict[str, Split], cfg: FitConfig) -> dict:
+class SupervisedTask(nn.Module):
+    """The supervised step as one module (what DDP wraps): L_kp (mmpose KLDiscretLoss, summed over the batch) of
+    the model's SimCC logits against GT labels; `kp_scale` as in `DistillTask`."""
+
+    def __init__(self, model: RTMPose):
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor, targets: dict[str, torch.Tensor],
+                kp_scale: float = 1.0) -> dict[str, torch.Tensor]:
+        simcc_x, simcc_y = self.model(images)
+        loss = simcc_kl_loss(simcc_x, simcc_y, targets["target_x"], targets["target_y"], targets["weight"])
+        return {"loss": kp_scale * loss, "loss_kp": loss}
+
+
+def fit_supervised(model: RTMPose, data: dict[str, Split], cfg: FitConfig, desc: str = "supervised") -> dict:
     """Train `model` on `data["train"]` against GT SimCC labels only (L_kp, mmpose KLDiscretLoss)."""
+    device = _device(model)
 
-    def step(images, kpts, vis, _paired, _epoch):
-        device = _device(model)
-        targets = _targets(kpts, vis, model.cfg.input_size, device)
-        simcc_x, simcc_y = model(to_input(images, device))
-        return {"loss": simcc_kl_loss(simcc_x, simcc_y, targets["target_x"], targets["target_y"], targets["weight"])}
+    def inputs(images, kpts, vis, _paired, _epoch):
+        return (to_input(images, device), _targets(kpts, vis, model.cfg.input_size, device)), {}
 
-    params = [p for p in model.parameters() if p.requires_grad]
-    return _fit(model, params, step, data["train"], data["val"], cfg, [model], "supervised")
+    return _fit(model, SupervisedTask(model), inputs, data["train"], data["val"], cfg, desc)
 
 
 def _distill(student: RTMPose, teacher: RTMPose, task: DistillTask, data: dict[str, Split], cfg: FitConfig,
@@ -303,23 +422,25 @@ def _distill(student: RTMPose, teacher: RTMPose, task: DistillTask, data: dict[s
     """KTL and MCL share one loop: `task` holds the frozen teacher, the student and the trainable aligners."""
     if task.student is not student or task.teacher is not teacher:
         raise ValueError("the task must wrap the given student and teacher")
+    device = _device(student)
 
-    def step(images, kpts, vis, twin, epoch):
-        gamma, device = decay_gamma(epoch, cfg.epochs, cfg.gamma_warmup), _device(student)
-        out = task(to_input(images, device), to_input(twin if paired else images, device),
-                   _targets(kpts, vis, student.cfg.input_size, device), gamma=gamma)
-        return {k: v for k, v in out.items() if k != "output"}
+    def inputs(images, kpts, vis, twin, epoch):
+        return ((to_input(images, device), to_input(twin if paired else images, device),
+                 _targets(kpts, vis, student.cfg.input_size, device)),
+                {"gamma": decay_gamma(epoch, cfg.epochs, cfg.gamma_warmup)})
 
-    return _fit(student, task.trainable_parameters(), step, data["train"], data["val"], cfg, [task], desc)
+    return _fit(student, task, inputs, data["train"], data["val"], cfg, desc)
 
 
-def fit_ktl(student: RTMPose, teacher: RTMPose, task: DistillTask, data: dict[str, Split], cfg: FitConfig) -> dict:
+def fit_ktl(student: RTMPose, teacher: RTMPose, task: DistillTask, data: dict[str, Split], cfg: FitConfig,
+            desc: str = "ktl") -> dict:
     """Knowledge Transfer Level: the RGB teacher sees the RGB twin (`Split.paired`), the student the thermal crop."""
     if data["train"].paired is None:
         raise InputError("KTL needs paired RGB/thermal training data (load_split(..., paired=True))")
-    return _distill(student, teacher, task, data, cfg, paired=True, desc="ktl")
+    return _distill(student, teacher, task, data, cfg, paired=True, desc=desc)
 
 
-def fit_mcl(student: RTMPose, teacher: RTMPose, task: DistillTask, data: dict[str, Split], cfg: FitConfig) -> dict:
+def fit_mcl(student: RTMPose, teacher: RTMPose, task: DistillTask, data: dict[str, Split], cfg: FitConfig,
+            desc: str = "mcl") -> dict:
     """Model Compression Level: a frozen thermal teacher and a smaller thermal student see the same crop."""
-    return _distill(student, teacher, task, data, cfg, paired=False, desc="mcl")
+    return _distill(student, teacher, task, data, cfg, paired=False, desc=desc)

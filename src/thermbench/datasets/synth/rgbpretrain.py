@@ -1,0 +1,68 @@
+"""An RGB-only face set for pretraining the MLCM-KD teacher, written directly in the prepared contract.
+
+The paper pretrains its RGB teacher on separate RGB data (COCO-WholeBody + 300W) before distilling; offline, this
+set plays that role: more faces than the T-FAKE-format set, drawn by the same world (identity, expression, pose,
+background) on its own seed stream, RGB only. With real data the teacher starts from an official checkpoint
+(`rtmpose.teacher_init`) instead. Output: `samples.csv` (sample_id, split, crop_path = rgb_crop_path, kpts: 68
+iBUG points in crop px with flag 1) and `crops_rgb/<id>.png`, square crops about the landmark box as T-FAKE's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from thermbench.core import crops
+from thermbench.core.io import InputError, atomic_dir
+from thermbench.core.progress import progress
+from thermbench.datasets.common import points_json, write_png, write_table
+from thermbench.datasets.synth import scene
+from thermbench.datasets.synth.face import sample_expression, sample_identity
+from thermbench.datasets.synth.person import shoot
+from thermbench.datasets.synth.render import Camera
+
+DATASET_CODE = 4
+
+
+@dataclass(frozen=True)
+class RGBPretrainConfig:
+    num_images: int
+    image_size: int = 128                       # square render, px (small: the crops are resized to the model input)
+    face_width_px: tuple = (56.0, 100.0)        # frontal face width range in the render, px
+    max_pose: tuple = (60.0, 25.0, 20.0)        # |yaw|, |pitch|, |roll| limits, degrees (T-FAKE's)
+    val_fraction: float = 0.1                   # the rest is train (the teacher is tested on T-FAKE's RGB test)
+    crop_size: int = 128
+    box_scale: float = 1.25
+
+
+def write(out: Path, cfg: RGBPretrainConfig, seed: int) -> None:
+    """Render `cfg.num_images` faces and write the prepared set into `out` (replaced atomically)."""
+    if cfg.num_images < 2 or not 0 < cfg.val_fraction < 1:
+        raise InputError("params.yaml: synth.rgbpretrain needs num_images >= 2 and 0 < val_fraction < 1")
+    size, crop = cfg.image_size, (cfg.crop_size, cfg.crop_size)
+    n_val = max(1, round(cfg.num_images * cfg.val_fraction))
+    rows = []
+    with atomic_dir(out) as tmp:
+        for i in progress(range(cfg.num_images), "synth rgbpretrain", total=cfg.num_images):
+            rng = np.random.default_rng([seed, DATASET_CODE, i])
+            identity, expr = sample_identity(rng), sample_expression(rng)
+            pose = scene.sample_pose(rng, *cfg.max_pose)
+            width = rng.uniform(*cfg.face_width_px)
+            centre = (size / 2 + rng.normal(0, size * 0.03), size / 2 - 0.1 * width + rng.normal(0, size * 0.03))
+            shot = shoot(identity, expr, pose, Camera(width, centre, (size, size)), rng)
+            rgb, _ = scene.composite(shot.render, scene.rgb_background(rng, (size, size)),
+                                     np.zeros((size, size), np.float32))
+            rgb = cv2.GaussianBlur(rgb, (0, 0), 0.6)  # camera softness, as the T-FAKE writer
+            image = cv2.cvtColor(np.round(rgb * 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
+            points = shot.points70[:68]
+            box = crops.square_box(points, cfg.box_scale)
+            sample_id = f"rp{i:06d}"
+            write_png(tmp / "crops_rgb" / f"{sample_id}.png", crops.crop(image, box, crop))
+            local = crops.to_crop(points, box, crop)
+            path = f"crops_rgb/{sample_id}.png"
+            rows.append({"sample_id": sample_id, "split": "val" if i < n_val else "train", "crop_path": path,
+                         "rgb_crop_path": path, "kpts": points_json(np.column_stack([local, np.ones(68)]))})
+        write_table(rows, tmp / "samples.csv", ["sample_id"])

@@ -97,6 +97,8 @@ def _coerce(hint: Any, raw: Any, where: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(hint) if a is not type(None)]
         return None if raw is None else _coerce(options[0], raw, where) if len(options) == 1 else raw
+    if hint is tuple and isinstance(raw, list):
+        return tuple(raw)
     if origin is tuple and isinstance(raw, list):
         args = typing.get_args(hint)
         inner = args[0] if len(args) == 2 and args[1] is Ellipsis else None
@@ -104,8 +106,10 @@ def _coerce(hint: Any, raw: Any, where: str) -> Any:
     if origin is dict and isinstance(raw, dict):
         _, inner = typing.get_args(hint)
         return {k: _coerce(inner, v, f"{where}.{k}") for k, v in raw.items()}
-    if hint is float and isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        return float(raw)
+    if hint is float:
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            raise InputError(f"params.yaml: '{where}' must be a number, not {raw!r}")
+        return raw  # an int stays an int (PEP 484's numeric tower), so metrics that echo a param keep its spelling
     if hint in (int, str, bool) and not isinstance(raw, hint):
         raise InputError(f"params.yaml: '{where}' must be {hint.__name__}, not {raw!r}")
     return raw

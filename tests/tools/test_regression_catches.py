@@ -17,7 +17,7 @@ from thermbench.datasets import thermeval
 from thermbench.datasets.stats import prepared_summary
 from thermbench.mlcmkd import evaluate
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
-from thermbench.mlcmkd.train import FitConfig, Split, fit_ktl
+from thermbench.mlcmkd.train import FitConfig, OptimConfig, Split, fit_ktl
 from thermbench.models.rtmpose import build_rtmpose
 from thermbench.tools import regression
 
@@ -81,8 +81,7 @@ def test_nme_normaliser_changed_fails(monkeypatch):
     pred, gt = _faces()
 
     def scored() -> dict:
-        numbers = evaluate.evaluate_tfake(pred, gt)
-        return as_metrics("mlcmkd/ktl-dikd.json", {"tfake": {k: v for k, v in numbers.items() if k != "ced"}})
+        return as_metrics("mlcmkd/ktl-dikd.json", {"tfake": evaluate.summarize(evaluate.nme_io(pred, gt))})
 
     baseline = regression.summarise({("native", 0): scored(), ("default", 0): scored()}, TOL)
     assert moved_names(baseline, scored()) == []
@@ -94,9 +93,9 @@ def test_nme_normaliser_change_exceeds_the_calibrated_smoke_bands(monkeypatch):
     """The same change against the committed smoke baseline: the relative move of NME-IO it causes on fixed
     predictions, applied to every calibrated T-FAKE NME of the smoke run, is beyond each metric's band."""
     pred, gt = _faces()
-    before = evaluate.evaluate_tfake(pred, gt)["nme"]
+    before = evaluate.summarize(evaluate.nme_io(pred, gt))["nme"]
     monkeypatch.setattr(metrics, "interocular_distance", _interpupil)
-    ratio = evaluate.evaluate_tfake(pred, gt)["nme"] / before
+    ratio = evaluate.summarize(evaluate.nme_io(pred, gt))["nme"] / before
     baseline = regression.read_baseline(ROOT / regression.BASELINE)
     names = [n for n in baseline.entries if n.endswith("tfake.nme") and TOL.rule_for(n).check == "band"]
     assert names, "the committed baseline has no T-FAKE NME: update this test to the metric's new name"
@@ -127,8 +126,8 @@ def ktl_metrics(seed: int, kp_weight: float = 0.1, onednn: bool = True) -> dict:
     torch.manual_seed(100)
     teacher = build_rtmpose("t", input_size=(SIZE, SIZE))
     task = DistillTask(student, teacher, DistillConfig(fd=True, ld=True, fi=True, ri=True, kp_weight=kp_weight))
-    cfg = FitConfig(epochs=1, batch_size=4, lr=1e-3, weight_decay=0.0, seed=seed, min_lr_ratio=1.0,
-                    grad_norm_steps=2)
+    cfg = FitConfig(epochs=1, batch_size=4, seed=seed, grad_norm_steps=2,
+                    optim=OptimConfig(lr=1e-3, weight_decay=0.0, min_lr_ratio=1.0))
     with torch.backends.mkldnn.flags(enabled=onednn):
         history = fit_ktl(student, teacher, task, data, cfg)
     return as_metrics("mlcmkd/ktl-dikd.json", {"training": {"val_nme": history["epochs"][-1]["val_nme"]}})

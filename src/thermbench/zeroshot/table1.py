@@ -62,9 +62,10 @@ def evaluate(tfake: Path, charlotte: Path, metrics_path: Path, cfg: Table1Config
         "model": "zeroshot-dlib68", "kind": "zeroshot", "variant": cfg.detector, "arch": "dlib-68 (iBUG 300-W)",
         "teacher": None, "teacher_arch": None, "input_size": CROP, "epochs": None, "training": None,
         "complexity": None,
-        "tfake": nme_eval.evaluate_tfake(t_pred, scale(t_split)),
-        "charlotte": nme_eval.evaluate_charlotte(c_pred, scale(c_split), c_split.visible, c_split.meta),
-        "tfake_rgb": nme_eval.evaluate_tfake(r_pred, scale(r_split)),
+        "tfake": nme_eval.summarize(nme_eval.nme_io(t_pred, scale(t_split))),
+        "charlotte": nme_eval.charlotte_subsets(nme_eval.nme_diag(c_pred, scale(c_split), c_split.visible),
+                                                c_split.meta),
+        "tfake_rgb": nme_eval.summarize(nme_eval.nme_io(r_pred, scale(r_split))),
         "detection": {"tfake": t_det, "tfake_rgb": r_det, "charlotte": c_det,
                       "fallback": "no face found: the predictor runs on the crop's own box"},
     }

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 
 # ThermEval frame: persons as (person bbox, nose bbox or None). Category ids deliberately differ from the synth ones.
 CATEGORIES = [
@@ -106,3 +107,26 @@ def build_charlotte(raw: Path, rows: list[dict]) -> Path:
     for subject, lines in by_subject.items():
         (raw / f"{subject}.csv").write_text("\n".join([",".join(header), *lines]) + "\n")
     return raw
+
+
+def build_prepared_crops(root, crop: int, n=(6, 3, 4), unused_row: bool = False):
+    """A prepared ThermEval-contract folder: samples.csv + gray crops with a bright 3x3 blob at a random nose point
+    (train/val/test counts `n`; `unused_row` adds a row outside the three splits)."""
+    rng = np.random.default_rng(0)
+    (root / "crops").mkdir(parents=True)
+    rows = []
+    for split, count in zip(("train", "val", "test"), n):
+        for _ in range(count):
+            sid = f"s{len(rows):03d}"
+            x, y = rng.integers(4, crop - 4, size=2)
+            image = rng.integers(0, 60, size=(crop, crop), dtype=np.uint8)
+            image[y - 1:y + 2, x - 1:x + 2] = 255
+            cv2.imwrite(str(root / "crops" / f"{sid}.png"), image)
+            rows.append({"sample_id": sid, "split": split, "crop_path": f"crops/{sid}.png", "nose_x": float(x),
+                         "nose_y": float(y), "box_x0": 0.0, "box_y0": 0.0, "box_w": 16.0, "box_h": 64.0,
+                         "image_file": f"images/{sid}.png", "frame_nose_x": x / 2.0, "frame_nose_y": y * 2.0,
+                         "person_x0": 1.0, "person_y0": 4.0, "person_w": 12.0, "person_h": 50.0})
+    if unused_row:
+        rows.append({**rows[0], "sample_id": "unused", "split": "unused"})
+    pd.DataFrame(rows).to_csv(root / "samples.csv", index=False)
+    return root

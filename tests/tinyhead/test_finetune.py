@@ -3,7 +3,6 @@
 import copy
 import dataclasses
 
-import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from raw_builders import build_prepared_crops
 from thermbench.core.io import InputError
 from thermbench.models.rtmpose import build_rtmpose, normalize_input, save_model
 from thermbench.models.sapiens2 import build_sapiens2
@@ -32,24 +32,7 @@ class TinyBackbone(nn.Module):
 
 
 def make_prepared(root, n=(6, 3, 4)):
-    """samples.csv + crops: a bright 3x3 blob at a random nose point in each gray crop."""
-    rng = np.random.default_rng(0)
-    (root / "crops").mkdir(parents=True)
-    rows = []
-    for split, count in zip(("train", "val", "test"), n):
-        for _ in range(count):
-            sid = f"s{len(rows):03d}"
-            x, y = rng.integers(4, CROP - 4, size=2)
-            image = rng.integers(0, 60, size=(CROP, CROP), dtype=np.uint8)
-            image[y - 1:y + 2, x - 1:x + 2] = 255
-            cv2.imwrite(str(root / "crops" / f"{sid}.png"), image)
-            rows.append({"sample_id": sid, "split": split, "crop_path": f"crops/{sid}.png", "nose_x": float(x),
-                         "nose_y": float(y), "box_x0": 0.0, "box_y0": 0.0, "box_w": 16.0, "box_h": 64.0,
-                         "image_file": f"images/{sid}.png", "frame_nose_x": x / 2.0, "frame_nose_y": y * 2.0,
-                         "person_x0": 1.0, "person_y0": 4.0, "person_w": 12.0, "person_h": 50.0})
-    rows.append({**rows[0], "sample_id": "unused", "split": "unused"})
-    pd.DataFrame(rows).to_csv(root / "samples.csv", index=False)
-    return root
+    return build_prepared_crops(root, CROP, n, unused_row=True)
 
 
 CFG = {"lr": 3e-3, "weight_decay": 1e-4, "epochs": 6, "batch_size": 4, "sigma": 1.0, "subpixel": False,

@@ -3,11 +3,10 @@
 
 import json
 
-import cv2
-import numpy as np
 import pandas as pd
 import pytest
 
+from raw_builders import build_prepared_crops
 from thermbench.core.io import InputError
 from thermbench.models.rtmpose import build_rtmpose, save_model
 from thermbench.tinyhead import finetune as H
@@ -18,22 +17,7 @@ CROP = 32
 
 
 def make_prepared(root, n=(6, 3, 4)):
-    rng = np.random.default_rng(0)
-    (root / "crops").mkdir(parents=True)
-    rows = []
-    for split, count in zip(("train", "val", "test"), n):
-        for _ in range(count):
-            sid = f"s{len(rows):03d}"
-            x, y = rng.integers(4, CROP - 4, size=2)
-            image = rng.integers(0, 60, size=(CROP, CROP), dtype=np.uint8)
-            image[y - 1:y + 2, x - 1:x + 2] = 255
-            cv2.imwrite(str(root / "crops" / f"{sid}.png"), image)
-            rows.append({"sample_id": sid, "split": split, "crop_path": f"crops/{sid}.png", "nose_x": float(x),
-                         "nose_y": float(y), "box_x0": 0.0, "box_y0": 0.0, "box_w": 16.0, "box_h": 64.0,
-                         "image_file": f"images/{sid}.png", "frame_nose_x": x / 2.0, "frame_nose_y": y * 2.0,
-                         "person_x0": 1.0, "person_y0": 4.0, "person_w": 12.0, "person_h": 50.0})
-    pd.DataFrame(rows).to_csv(root / "samples.csv", index=False)
-    return root
+    return build_prepared_crops(root, CROP, n)
 
 
 def config(**overrides) -> H.HeadConfig:

@@ -105,8 +105,8 @@ def describe(g: Group, name: str) -> str:
     if g.kind == "supervised":
         return f"RTMPose-{g.arch} (supervised)"
     if g.kind == "ktl":
-        return f"KTL {g.variant} RTMPose-{m['teacher_arch']}{g.arch}"
-    return f"MCL from ktl-{g.variant}: RTMPose-{m['teacher_arch']}{g.arch}"
+        return f"KTL {g.variant}: RTMPose-{m['teacher_arch']} -> RTMPose-{g.arch}"
+    return f"MCL from ktl-{g.variant}: RTMPose-{m['teacher_arch']} -> RTMPose-{g.arch}"
 
 
 def table_i(groups: dict[str, Group]) -> str:

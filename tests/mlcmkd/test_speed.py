@@ -12,6 +12,7 @@ import pytest
 import torch
 import yaml
 
+from model_builders import lively_rtmpose_t
 from thermbench.core.io import InputError
 from thermbench.mlcmkd import speed
 from thermbench.mlcmkd.deploy import usable_cores
@@ -25,22 +26,6 @@ def tiny_net() -> torch.nn.Module:
     return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(),
                                torch.nn.Conv2d(4, 4, 3, padding=1, groups=4), torch.nn.Flatten(),
                                torch.nn.Linear(256, 5))
-
-
-def lively_rtmpose_t(size: int = 64) -> torch.nn.Module:
-    """RTMPose-t whose outputs are O(1): at init its features vanish (~1e-11), which would let any ONNX graph pass.
-    BN statistics from one random batch and head Linear std 0.02 fix that."""
-    torch.manual_seed(0)
-    model = build_rtmpose("t", input_size=(size, size))
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.reset_running_stats()
-                m.momentum = None
-            elif isinstance(m, torch.nn.Linear):
-                torch.nn.init.normal_(m.weight, std=0.02)
-        model.train()(torch.randn(4, 3, size, size))
-    return model.eval()
 
 
 def test_count_gflops_counts_a_multiply_add_as_two():

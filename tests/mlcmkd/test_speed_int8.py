@@ -5,30 +5,19 @@ import pandas as pd
 import pytest
 import torch
 
+from model_builders import lively_rtmpose_t
 from thermbench.mlcmkd import evaluate as nme_eval
 from thermbench.mlcmkd import gemm, pipeline, quantize
 from thermbench.mlcmkd.speed import OUTPUT_NAMES, export_onnx
 from thermbench.mlcmkd.train import Split
 from thermbench.models.rtmdet import build_rtmdet
-from thermbench.models.rtmpose import build_rtmpose
 
 
 @pytest.fixture(scope="module")
 def tiny_pose(tmp_path_factory):
-    """RTMPose-t at 64x64 with seeded weights whose SimCC logits vary (at init its features vanish, ~1e-11, and every
-    argmax would be bin 0): BN statistics from one random batch, head Linear std 0.02. Exported with a dynamic
-    batch axis."""
-    torch.manual_seed(0)
-    model = build_rtmpose("t", input_size=(64, 64))
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.reset_running_stats()
-                m.momentum = None
-            elif isinstance(m, torch.nn.Linear):
-                torch.nn.init.normal_(m.weight, std=0.02)
-        model.train()(torch.randn(4, 3, 64, 64))
-    model.eval()
+    """RTMPose-t at 64x64 whose SimCC logits vary (model_builders.lively_rtmpose_t), exported with a dynamic batch
+    axis."""
+    model = lively_rtmpose_t(64)
     path = tmp_path_factory.mktemp("onnx") / "t.onnx"
     export_onnx(model, path, (1, 3, 64, 64), 17, OUTPUT_NAMES, dynamic_batch=True)
     return model, path

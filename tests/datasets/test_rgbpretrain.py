@@ -11,7 +11,7 @@ from thermbench.datasets.synth.rgbpretrain import RGBPretrainConfig, write
 
 def test_writes_prepared_rgb_crops(tmp_path):
     cfg = RGBPretrainConfig(num_images=4, image_size=96, face_width_px=(40.0, 60.0), val_fraction=0.25, crop_size=64)
-    write(tmp_path / "a", cfg, seed=0)
+    write(tmp_path / "a", cfg, seed=0, workers=1)
     table = pd.read_csv(tmp_path / "a" / "samples.csv")
     assert list(table["split"]) == ["val", "train", "train", "train"]  # round(4 * 0.25) = 1 val
     assert (table["crop_path"] == table["rgb_crop_path"]).all()
@@ -23,5 +23,7 @@ def test_writes_prepared_rgb_crops(tmp_path):
         # the square box is the landmark box padded 1.25x: the points span 1/1.25 of the crop on the longer side
         span = np.ptp(pts[:, :2], axis=0).max()
         assert abs(span - 64 / 1.25) < 1e-2
-    write(tmp_path / "b", cfg, seed=0)
-    assert (tmp_path / "a" / "samples.csv").read_bytes() == (tmp_path / "b" / "samples.csv").read_bytes()
+    # two worker processes write the same files as one: each face draws from its own seed
+    write(tmp_path / "b", cfg, seed=0, workers=2)
+    for path in sorted((tmp_path / "a").rglob("*.*")):
+        assert path.read_bytes() == (tmp_path / "b" / path.relative_to(tmp_path / "a")).read_bytes(), path

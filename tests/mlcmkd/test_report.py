@@ -94,6 +94,9 @@ def test_verdict_sentence():
 
 
 def test_teacher_curve_line():
-    assert report.teacher_curve([0.4, 0.2, 0.19]) == ("Teacher validation NME-IO (RGB pretraining set) by validated "
-                                                      "epoch: 0.4000, 0.2000, 0.1900; the last change is -5.0%.\n")
+    assert report.teacher_curve([0.4, 0.2, 0.19]) == (
+        "Teacher validation NME-IO (RGB pretraining set) by validated epoch: 0.4000, 0.2000, 0.1900; the last change "
+        "is -5.0% (flattened: the criterion is a last change within ±10%).\n")
+    # 0.2 -> 0.17 is -15%: still falling, said in bold
+    assert "-15.0% (**still falling" in report.teacher_curve([0.4, 0.2, 0.17])
     assert report.teacher_curve([0.4]) == ""

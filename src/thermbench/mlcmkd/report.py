@@ -32,6 +32,7 @@ TABLE_V = (("Baseline (FD+LD)", "fdld"), ("+ L_ri", "fdld_ri"), ("+ L_fi", "fdld
 PAIRED = (("DIKD − FD+LD", "dikd"), ("+RI − FD+LD", "fdld_ri"), ("+FI − FD+LD", "fdld_fi"))
 GRAD_STATS = ("std", "cv_percent", "mean_abs_step_change", "r2")
 TEACHER_TARGET = 0.6  # teacher RGB NME-IO <= 0.6 x the supervised thermal student's (issue 11)
+TEACHER_FLAT_PCT = 10.0  # the teacher's validation NME has flattened when its last epoch moved it by at most this
 
 
 @dataclass
@@ -258,8 +259,11 @@ def teacher_curve(val_nme: list[float]) -> str:
     if len(val_nme) < 2:
         return ""
     change = 100.0 * (val_nme[-1] - val_nme[-2]) / val_nme[-2]
+    verdict = ("flattened" if abs(change) <= TEACHER_FLAT_PCT else
+               "**still falling: a longer teacher schedule (train.teacher_epochs) would give a stronger teacher**")
     return (f"Teacher validation NME-IO (RGB pretraining set) by validated epoch: "
-            f"{', '.join(f'{v:.4f}' for v in val_nme)}; the last change is {change:+.1f}%.\n")
+            f"{', '.join(f'{v:.4f}' for v in val_nme)}; the last change is {change:+.1f}% "
+            f"({verdict}: the criterion is a last change within ±{TEACHER_FLAT_PCT:.0f}%).\n")
 
 
 def markdown(groups: dict[str, Group], settings: Settings, source_label: str,

@@ -322,6 +322,9 @@ def _fit(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Split
     if cfg.batch_size % size:
         raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the {size} processes")
     device = _device(model)
+    # NHWC weights (activations follow): oneDNN's depthwise-conv backward, most of a CPU step, runs faster on them;
+    # with the fused AdamW a CPU step takes ~20% less time. The layout is restored on return.
+    task.to(memory_format=torch.channels_last)
     runner = task
     if size > 1:
         if device.type == "cuda":  # the RTMPose configs' SyncBN (CUDA-only in torch)
@@ -331,7 +334,7 @@ def _fit(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Split
     flip_idx = flip_index(train.kpts.shape[1])
     groups = param_groups(task, cfg.optim.weight_decay, cfg.optim.paramwise)
     params = [p for g in groups for p in g["params"]]
-    optimizer = torch.optim.AdamW(groups, lr=cfg.optim.lr)
+    optimizer = torch.optim.AdamW(groups, lr=cfg.optim.lr, fused=True)
     steps_per_epoch = max(len(train) // cfg.batch_size, 1)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(cfg.optim, steps_per_epoch * cfg.epochs))
     rows, grad_norms, best, best_state, stale = [], [], math.inf, None, 0
@@ -381,6 +384,7 @@ def _fit(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Split
             break
     if best_state is not None:
         model.load_state_dict(best_state)
+    task.to(memory_format=torch.contiguous_format)
     scored = [r for r in rows if "val_nme" in r]
     best_epoch = min(scored, key=lambda r: r["val_nme"])["epoch"]
     return {"epochs": rows, "grad_norms": grad_norms, "best_epoch": best_epoch, "best_val_nme": best}

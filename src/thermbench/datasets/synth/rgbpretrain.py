@@ -10,6 +10,7 @@ iBUG points in crop px with flag 1) and `crops_rgb/<id>.png`, square crops about
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -17,7 +18,7 @@ import numpy as np
 
 from thermbench.core import crops
 from thermbench.core.io import InputError, atomic_dir
-from thermbench.core.progress import progress
+from thermbench.core.parallel import ordered_map
 from thermbench.datasets.common import points_json, write_png, write_table
 from thermbench.datasets.synth import scene
 from thermbench.datasets.synth.face import sample_expression, sample_identity
@@ -38,31 +39,36 @@ class RGBPretrainConfig:
     box_scale: float = 1.25
 
 
-def write(out: Path, cfg: RGBPretrainConfig, seed: int) -> None:
-    """Render `cfg.num_images` faces and write the prepared set into `out` (replaced atomically)."""
+def write(out: Path, cfg: RGBPretrainConfig, seed: int, workers: int | None = None) -> None:
+    """Render `cfg.num_images` faces and write the prepared set into `out` (replaced atomically), on `workers`
+    processes (None = every core; the files do not depend on it)."""
     if cfg.num_images < 2 or not 0 < cfg.val_fraction < 1:
         raise InputError("params.yaml: synth.rgbpretrain needs num_images >= 2 and 0 < val_fraction < 1")
+    with atomic_dir(out) as tmp:
+        one = partial(_write_face, out=tmp, cfg=cfg, seed=seed)
+        rows = list(ordered_map(one, range(cfg.num_images), "synth rgbpretrain", workers))
+        write_table(rows, tmp / "samples.csv", ["sample_id"])
+
+
+def _write_face(i: int, out: Path, cfg: RGBPretrainConfig, seed: int) -> dict:
+    """Face `i` (drawn from its own seed) rendered, cropped and written; its samples row."""
     size, crop = cfg.image_size, (cfg.crop_size, cfg.crop_size)
     n_val = max(1, round(cfg.num_images * cfg.val_fraction))
-    rows = []
-    with atomic_dir(out) as tmp:
-        for i in progress(range(cfg.num_images), "synth rgbpretrain", total=cfg.num_images):
-            rng = np.random.default_rng([seed, DATASET_CODE, i])
-            identity, expr = sample_identity(rng), sample_expression(rng)
-            pose = scene.sample_pose(rng, *cfg.max_pose)
-            width = rng.uniform(*cfg.face_width_px)
-            centre = (size / 2 + rng.normal(0, size * 0.03), size / 2 - 0.1 * width + rng.normal(0, size * 0.03))
-            shot = shoot(identity, expr, pose, Camera(width, centre, (size, size)), rng)
-            rgb, _ = scene.composite(shot.render, scene.rgb_background(rng, (size, size)),
-                                     np.zeros((size, size), np.float32))
-            rgb = cv2.GaussianBlur(rgb, (0, 0), 0.6)  # camera softness, as the T-FAKE writer
-            image = cv2.cvtColor(np.round(rgb * 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
-            points = shot.points70[:68]
-            box = crops.square_box(points, cfg.box_scale)
-            sample_id = f"rp{i:06d}"
-            write_png(tmp / "crops_rgb" / f"{sample_id}.png", crops.crop(image, box, crop))
-            local = crops.to_crop(points, box, crop)
-            path = f"crops_rgb/{sample_id}.png"
-            rows.append({"sample_id": sample_id, "split": "val" if i < n_val else "train", "crop_path": path,
-                         "rgb_crop_path": path, "kpts": points_json(np.column_stack([local, np.ones(68)]))})
-        write_table(rows, tmp / "samples.csv", ["sample_id"])
+    rng = np.random.default_rng([seed, DATASET_CODE, i])
+    identity, expr = sample_identity(rng), sample_expression(rng)
+    pose = scene.sample_pose(rng, *cfg.max_pose)
+    width = rng.uniform(*cfg.face_width_px)
+    centre = (size / 2 + rng.normal(0, size * 0.03), size / 2 - 0.1 * width + rng.normal(0, size * 0.03))
+    shot = shoot(identity, expr, pose, Camera(width, centre, (size, size)), rng)
+    rgb, _ = scene.composite(shot.render, scene.rgb_background(rng, (size, size)),
+                             np.zeros((size, size), np.float32))
+    rgb = cv2.GaussianBlur(rgb, (0, 0), 0.6)  # camera softness, as the T-FAKE writer
+    image = cv2.cvtColor(np.round(rgb * 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
+    points = shot.points70[:68]
+    box = crops.square_box(points, cfg.box_scale)
+    sample_id = f"rp{i:06d}"
+    path = f"crops_rgb/{sample_id}.png"
+    write_png(out / path, crops.crop(image, box, crop))
+    local = crops.to_crop(points, box, crop)
+    return {"sample_id": sample_id, "split": "val" if i < n_val else "train", "crop_path": path,
+            "rgb_crop_path": path, "kpts": points_json(np.column_stack([local, np.ones(68)]))}

@@ -16,6 +16,7 @@ is a warp of the cached render plus the breathing field, so a 45 s sequence cost
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -23,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from thermbench.core.io import atomic_dir
-from thermbench.core.progress import progress
+from thermbench.core.parallel import ordered_map
 from thermbench.datasets import video
 from thermbench.datasets.synth import scene, thermal
 from thermbench.datasets.synth.face import Expression, build_parts, sample_identity
@@ -248,7 +249,7 @@ def render_sequence(rng: np.random.Generator, kind: str, sc: SceneConfig, cfg: V
     truth, marks = [], []
     index68 = mapping70()[:68]
     first_boxes = []
-    for i in progress(range(n), desc=f"synth video {kind}", total=n, unit="frame"):
+    for i in range(n):
         temp = background.copy()
         for k, a in enumerate(actors):
             m = a.motion
@@ -301,17 +302,19 @@ def _ffc(rng: np.random.Generator, t: np.ndarray, cfg: VideoConfig) -> tuple[np.
     return offset, freeze
 
 
-def write_videos(out: Path, cfg: VideoConfig, seed: int) -> None:
-    """All sequences into `out/<kind>_<k>/` in the video format (`out` replaced atomically)."""
+def write_videos(out: Path, cfg: VideoConfig, seed: int, workers: int | None = None) -> None:
+    """All sequences into `out/<kind>_<k>/` in the video format (`out` replaced atomically), on `workers`
+    processes (None = every core; each sequence draws from its own seed, so the files do not depend on it)."""
+    sequences = [(kind, k) for kind in ("near", "far") for k in range(getattr(cfg, kind).sequences)]
     with atomic_dir(out) as tmp:
-        _write_all(tmp, cfg, seed)
+        for _ in ordered_map(partial(_write_sequence, out=tmp, cfg=cfg, seed=seed), sequences, "synth video",
+                             workers, unit="sequence"):
+            pass
 
 
-def _write_all(out: Path, cfg: VideoConfig, seed: int) -> None:
-    for kind in ("near", "far"):
-        sc = getattr(cfg, kind)
-        for k in range(sc.sequences):
-            rng = np.random.default_rng([seed, DATASET_CODE, 0 if kind == "near" else 1, k])
-            frames, subjects, truth, marks = render_sequence(rng, kind, sc, cfg)
-            video.write_sequence(out / f"{kind}_{k}", frames, sc.fps, subjects, cfg.units, truth, marks,
-                                 scene=kind, synthetic=True)
+def _write_sequence(sequence: tuple[str, int], out: Path, cfg: VideoConfig, seed: int) -> None:
+    kind, k = sequence
+    rng = np.random.default_rng([seed, DATASET_CODE, 0 if kind == "near" else 1, k])
+    frames, subjects, truth, marks = render_sequence(rng, kind, getattr(cfg, kind), cfg)
+    video.write_sequence(out / f"{kind}_{k}", frames, getattr(cfg, kind).fps, subjects, cfg.units, truth, marks,
+                         scene=kind, synthetic=True)

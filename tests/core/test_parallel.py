@@ -1,0 +1,22 @@
+"""ordered_map: results in input order whatever the number of workers, the same as a plain map."""
+
+from functools import partial
+
+from thermbench.core.parallel import available_cores, ordered_map
+
+
+def _affine(x: int, a: int) -> int:
+    return a * x + 1
+
+
+def test_ordered_map_keeps_input_order_across_workers():
+    items = [5, 3, 9, 0, 7, 2, 8]
+    expected = [11, 7, 19, 1, 15, 5, 17]  # 2x + 1, by hand
+    for workers in (1, 2, 3):
+        assert list(ordered_map(partial(_affine, a=2), items, "test", workers)) == expected
+
+
+def test_ordered_map_handles_empty_and_single_item_inputs():
+    assert list(ordered_map(partial(_affine, a=3), [], "test", workers=2)) == []
+    assert list(ordered_map(partial(_affine, a=3), [4], "test", workers=2)) == [13]
+    assert available_cores() >= 1

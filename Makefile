@@ -36,9 +36,10 @@ regression: setup
 # Regression first, so the closing line of the output is pytest's summary.
 test: regression unit
 
-# Re-measures the baseline: the smoke DAG under 3 training seeds x 3 CPU kernel settings (tests/baseline/
-# tolerances.yaml), all at once: about 24 CPU-minutes, so ~12 min on 2 idle cores (2 settings x 3 seeds measured
-# 16 CPU-min). KERNELS=native,default calibrates a subset (~8 min). Review the diff, then commit it.
+# Re-measures the baseline: the smoke DAG under 3 training seeds x the CPU kernel settings of
+# tests/baseline/tolerances.yaml (native, avx2, aten_default, default), three settings at a time: native, avx2 and
+# default took 12 min on 2 idle cores. KERNELS=native,default calibrates a subset (~8 min). Review the diff, then
+# commit it.
 KERNELS ?=
 baseline: setup
 	$(PY) -m thermbench.tools.regression calibrate $(if $(KERNELS),--kernels $(KERNELS))

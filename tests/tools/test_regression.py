@@ -51,11 +51,18 @@ def test_pooled_family_spread():
     assert regression.family("mlcmkd/ktl-fd.json:tfake.nme") == "mlcmkd/*:tfake.nme"
     assert regression.family("speed.json:t.params") == "speed.json:t.params"  # top-level files: no siblings
     baseline = Baseline({"m/a.json:nme": Entry(0.5, 0.0), "m/b.json:nme": Entry(0.6, 0.01), "m/b.json:n": Entry(3)})
-    # a never moved at calibration, its sibling b did by 0.01: a gets 2 x 0.01 too, but only with pooling on
+    # a never moved at calibration, its sibling b did by 0.01 at 0.6 (1/60 of it): a gets 2 x 0.5/60 too, but only
+    # with pooling on
     assert not regression.compare(baseline, {"m/a.json:nme": 0.515, "m/b.json:nme": 0.6, "m/b.json:n": 3}, TOL).ok
     assert regression.compare(baseline, {"m/a.json:nme": 0.515, "m/b.json:nme": 0.6, "m/b.json:n": 3}, pooling).ok
-    result = regression.compare(baseline, {"m/a.json:nme": 0.525, "m/b.json:nme": 0.6, "m/b.json:n": 3}, pooling)
-    assert [(m.allowed, m.spread) for m in result.moved] == [("±0.02 (2 × spread)", "0.01 (pooled over m/*:nme)")]
+    result = regression.compare(baseline, {"m/a.json:nme": 0.52, "m/b.json:nme": 0.6, "m/b.json:n": 3}, pooling)
+    assert [(m.allowed, m.spread) for m in result.moved] == [("±0.0166667 (2 × spread)",
+                                                              "0.00833333 (pooled over m/*:nme)")]
+    # the family's spread scales with each member's centre: a sibling 100x smaller gets a 100x smaller band
+    # (an absolute pooled spread would give it 2 x 0.2 = 0.4)
+    small = Baseline({"m/big.json:std": Entry(20.0, 0.2), "m/small.json:std": Entry(0.2, 0.0)})
+    assert regression.compare(small, {"m/big.json:std": 20.0, "m/small.json:std": 0.2035}, pooling).ok  # <= 2 x 0.002
+    assert not regression.compare(small, {"m/big.json:std": 20.0, "m/small.json:std": 0.2045}, pooling).ok
 
 
 def test_exact_allows_1e_9_only():

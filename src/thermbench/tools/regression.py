@@ -305,15 +305,21 @@ def family(name: str) -> str:
 
 
 def family_spreads(baseline: Baseline, tol: Tolerances) -> dict[str, float]:
-    """Per family, the largest spread of its band metrics. A CPU change reaches the runs of one kind sporadically
-    (one run's training diverges at a seed, its sibling's does not), so each run's own spread undersamples it."""
+    """Per family, the largest spread of its band metrics relative to their centre. A CPU change reaches the runs of
+    one kind sporadically (one run's training diverges at a seed, its sibling's does not), so each run's own spread
+    undersamples it. Relative, because siblings differ in scale (a teacher's grad-norm std is 25x a student's)."""
     out: dict[str, float] = {}
     if not tol.pool:
         return out
     for name, entry in baseline.entries.items():
-        if is_number(entry.centre) and tol.rule_for(name).check == "band":
-            out[family(name)] = max(out.get(family(name), 0.0), entry.spread)
+        if is_number(entry.centre) and entry.centre != 0 and tol.rule_for(name).check == "band":
+            out[family(name)] = max(out.get(family(name), 0.0), entry.spread / math.fabs(entry.centre))
     return out
+
+
+def pooled_spread(name: str, entry: Entry, relative: dict[str, float]) -> float:
+    """The family's relative spread at this metric's centre (0 without pooling or for a non-number)."""
+    return relative.get(family(name), 0.0) * math.fabs(entry.centre) if is_number(entry.centre) else 0.0
 
 
 def compare(baseline: Baseline, current: dict[str, Scalar], tol: Tolerances) -> Comparison:
@@ -330,7 +336,8 @@ def compare(baseline: Baseline, current: dict[str, Scalar], tol: Tolerances) -> 
             result.added.append(name)
         else:
             result.checked += 1
-            moved = judge(name, baseline.entries[name], current[name], tol, pooled.get(family(name), 0.0))
+            entry = baseline.entries[name]
+            moved = judge(name, entry, current[name], tol, pooled_spread(name, entry, pooled))
             if moved is not None:
                 result.moved.append(moved)
     return result
@@ -568,7 +575,7 @@ def calibration_summary(baseline: Baseline, tol: Tolerances, seconds: float | No
         rule = tol.rule_for(name)
         kinds[rule.check] += 1
         if rule.check == "band" and is_number(entry.centre):
-            spread = max(entry.spread, pooled.get(family(name), 0.0))
+            spread = max(entry.spread, pooled_spread(name, entry, pooled))
             allowed = max(tol.floor(rule, entry.centre), tol.k * spread)
             if tol.k * spread > tol.floor(rule, entry.centre) and allowed >= 0.5 * math.fabs(entry.centre):
                 wide.append(f"- {name}: centre {entry.centre}, spread {spread:.6g}, allowed ±{allowed:.6g}")

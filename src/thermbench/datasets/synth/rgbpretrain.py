@@ -21,9 +21,7 @@ from thermbench.core.io import InputError, atomic_dir
 from thermbench.core.parallel import ordered_map
 from thermbench.datasets.common import points_json, write_png, write_table
 from thermbench.datasets.synth import scene
-from thermbench.datasets.synth.face import sample_expression, sample_identity
-from thermbench.datasets.synth.person import shoot
-from thermbench.datasets.synth.render import Camera
+from thermbench.datasets.synth.person import centred_face
 
 DATASET_CODE = 4
 
@@ -55,11 +53,7 @@ def _write_face(i: int, out: Path, cfg: RGBPretrainConfig, seed: int) -> dict:
     size, crop = cfg.image_size, (cfg.crop_size, cfg.crop_size)
     n_val = max(1, round(cfg.num_images * cfg.val_fraction))
     rng = np.random.default_rng([seed, DATASET_CODE, i])
-    identity, expr = sample_identity(rng), sample_expression(rng)
-    pose = scene.sample_pose(rng, *cfg.max_pose)
-    width = rng.uniform(*cfg.face_width_px)
-    centre = (size / 2 + rng.normal(0, size * 0.03), size / 2 - 0.1 * width + rng.normal(0, size * 0.03))
-    shot = shoot(identity, expr, pose, Camera(width, centre, (size, size)), rng)
+    *_, shot = centred_face(rng, size, cfg.face_width_px, cfg.max_pose)
     rgb, _ = scene.composite(shot.render, scene.rgb_background(rng, (size, size)),
                              np.zeros((size, size), np.float32))
     rgb = cv2.GaussianBlur(rgb, (0, 0), 0.6)  # camera softness, as the T-FAKE writer

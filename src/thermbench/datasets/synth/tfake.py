@@ -13,9 +13,7 @@ import pandas as pd
 
 from thermbench.core.parallel import ordered_map
 from thermbench.datasets.synth import scene, thermal
-from thermbench.datasets.synth.face import sample_expression, sample_identity
-from thermbench.datasets.synth.person import shoot
-from thermbench.datasets.synth.render import Camera
+from thermbench.datasets.synth.person import centred_face
 
 DATASET_CODE = 1
 THERMAL_DIR = "thermal"
@@ -35,11 +33,7 @@ def _write_image(i: int, out: Path, cfg: dict, seed: int, sensor: thermal.Sensor
     """Image `i` (drawn from its own seed) and its twin and labels on disk; its synth_meta row."""
     size = int(cfg["image_size"])
     rng = np.random.default_rng([seed, DATASET_CODE, i])
-    identity, expr = sample_identity(rng), sample_expression(rng)
-    pose = scene.sample_pose(rng, *cfg["max_pose"])
-    width = rng.uniform(*cfg["face_width_px"])
-    centre = (size / 2 + rng.normal(0, size * 0.03), size / 2 - 0.1 * width + rng.normal(0, size * 0.03))
-    shot = shoot(identity, expr, pose, Camera(width, centre, (size, size)), rng)
+    identity, expr, pose, shot = centred_face(rng, size, cfg["face_width_px"], cfg["max_pose"])
     rgb, temp = scene.composite(
         shot.render, scene.rgb_background(rng, (size, size)),
         scene.thermal_background(rng, (size, size), identity.thermal.ambient, objects=2),

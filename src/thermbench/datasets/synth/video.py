@@ -314,7 +314,8 @@ def write_videos(out: Path, cfg: VideoConfig, seed: int, workers: int | None = N
 
 def _write_sequence(sequence: tuple[str, int], out: Path, cfg: VideoConfig, seed: int) -> None:
     kind, k = sequence
+    sc = getattr(cfg, kind)
     rng = np.random.default_rng([seed, DATASET_CODE, 0 if kind == "near" else 1, k])
-    frames, subjects, truth, marks = render_sequence(rng, kind, getattr(cfg, kind), cfg)
-    video.write_sequence(out / f"{kind}_{k}", frames, getattr(cfg, kind).fps, subjects, cfg.units, truth, marks,
+    frames, subjects, truth, marks = render_sequence(rng, kind, sc, cfg)
+    video.write_sequence(out / f"{kind}_{k}", frames, sc.fps, subjects, cfg.units, truth, marks,
                          scene=kind, synthetic=True)

@@ -18,7 +18,7 @@ def main() -> None:
     parser = stage.parser(__doc__)
     parser.add_argument("--source", required=True, choices=SOURCES)
     parser.add_argument("--videos", type=Path, required=True, help="e.g. data/raw/breath")
-    parser.add_argument("--model", type=Path, help="student only: e.g. data/models/ktl-dikd")
+    parser.add_argument("--model", type=Path, help="student only: e.g. data/models/ktl/ktl-dikd-seed0")
     parser.add_argument("--heads", type=Path, help="tinyhead only: data/heads/thermeval")
     parser.add_argument("--features", type=Path, help="tinyhead only: data/features/head (its backbone.json)")
     parser.add_argument("--teacher", type=Path, help="tinyhead only: data/models/teacher (the fallback backbone)")

@@ -9,7 +9,7 @@ from thermbench.mlcmkd.runs import RTMPoseParams, RunPaths, Settings, run_mcl, t
 def main() -> None:
     parser = stage.parser(__doc__)
     parser.add_argument("--variant", required=True)
-    parser.add_argument("--teacher", required=True, type=Path, help="data/models/ktl-<variant>-seed<seed>")
+    parser.add_argument("--teacher", required=True, type=Path, help="data/models/ktl/ktl-<variant>-seed<seed>")
     parser.add_argument("--tfake", required=True, type=Path, help="data/cache/mlcmkd/tfake.npz")
     parser.add_argument("--charlotte", required=True, type=Path, help="data/cache/mlcmkd/charlotte.npz")
     parser.add_argument("--out", required=True, type=Path, help="data/models/<run>")

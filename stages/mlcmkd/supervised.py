@@ -1,26 +1,25 @@
-"""Stage supervised@<arch>-<seed>: thermal-only RTMPose on T-FAKE thermal crops (Table I baseline), then scored."""
+"""Stage supervised: thermal-only RTMPose on T-FAKE thermal crops (Table I baseline), every arch x student seed of
+params (`rtmpose.supervised_archs`, `train.seeds`), `train.workers` at a time, then scored."""
 
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.mlcmkd.runs import RTMPoseParams, RunPaths, Settings, run_supervised, train_params
+from thermbench.mlcmkd.runs import GroupPaths, RTMPoseParams, Settings, run_group, train_params
 
 
 def main() -> None:
     parser = stage.parser(__doc__)
-    parser.add_argument("--arch", required=True)
-    parser.add_argument("--seed", required=True, type=int, help="student seed")
     parser.add_argument("--tfake", required=True, type=Path, help="data/cache/mlcmkd/tfake.npz")
     parser.add_argument("--charlotte", required=True, type=Path, help="data/cache/mlcmkd/charlotte.npz")
-    parser.add_argument("--out", required=True, type=Path, help="data/models/<run>")
-    parser.add_argument("--curves", required=True, type=Path, help="plots/curves/mlcmkd")
-    parser.add_argument("--metrics", required=True, type=Path, help="metrics/mlcmkd/<run>.json")
-    parser.add_argument("--predictions", required=True, type=Path, help="data/predictions/mlcmkd/<run>.npy")
+    parser.add_argument("--models", required=True, type=Path, help="data/models/supervised (a folder per run)")
+    parser.add_argument("--curves", required=True, type=Path, help="plots/curves/mlcmkd/supervised")
+    parser.add_argument("--metrics", required=True, type=Path, help="metrics/mlcmkd/supervised (a JSON per run)")
+    parser.add_argument("--predictions", required=True, type=Path, help="data/predictions/mlcmkd/supervised")
     args = parser.parse_args()
     settings = Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", RTMPoseParams),
                         train=train_params(stage.value(args, "train")))
-    paths = RunPaths(args.out, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
-    run_supervised(settings, args.arch, args.seed, paths)
+    paths = GroupPaths(args.models, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
+    run_group(settings, "supervised", paths)
 
 
 if __name__ == "__main__":

@@ -68,7 +68,9 @@ def test_hidden_video_oracle_reaches_the_true_rate_and_the_fixed_roi_does_worse(
 
 
 def test_unavailable_sources_write_one_reason_line(hidden, tmp_path, capsys):
-    out = ev.track_source("student", hidden, tmp_path / "s.json", ev.TrackConfig(), model_dir=tmp_path / "none")
+    # Two worker processes: the reason raised in a worker reaches the stage as from one process.
+    out = ev.track_source("student", hidden, tmp_path / "s.json", ev.TrackConfig(workers=2),
+                          model_dir=tmp_path / "none")
     assert not out["available"] and "not available" in out["reason"]
     assert "not available" in capsys.readouterr().err
     result = ev.evaluate(hidden, [tmp_path / "s.json"], ev.RateConfig(), seed=0)
@@ -83,6 +85,11 @@ def test_student_source_tracks_with_a_saved_rtmpose(hidden, tmp_path):
     out = ev.track_source("student", hidden, tmp_path / "s.json", ev.TrackConfig(), model_dir=tmp_path / "run")
     points = np.array(out["tracks"]["hidden_a"]["p"], float)
     assert out["available"] and points.shape == (400, 2) and np.isfinite(points).all()
+    # One process per sequence (two here) gives the same tracks, and the timing says how it ran.
+    pooled = ev.track_source("student", hidden, tmp_path / "p.json", ev.TrackConfig(workers=2),
+                             model_dir=tmp_path / "run", timing=tmp_path / "t.json")
+    assert pooled == out | {"source": "p"}
+    assert json.loads((tmp_path / "t.json").read_text())["workers"] == 2
 
 
 def test_tinyhead_source_tracks_with_a_saved_head_and_teacher(hidden, tmp_path):

@@ -10,7 +10,8 @@ SUBSETS = ("high", "mean", "low", "front", "side", "full")
 
 
 def _settings() -> Settings:
-    train = {"device": "cpu", "num_threads": 1, "seeds": [0, 1, 2], "teacher_epochs": 1, "max_train_samples": None,
+    train = {"device": "cpu", "num_threads": 1, "workers": 1, "seeds": [0, 1, 2], "teacher_epochs": 1,
+             "max_train_samples": None,
              "fit": {"epochs": 2, "batch_size": 16},
              "ktl": {"dikd_mode": "text", "runs": ["fdld", "fdld_ri", "dikd"], "variants": {},
                      "weights": {"kp_weight": 0.1, "fm_weight": 1e-3, "lg_weight": 1e-3, "fi_weight": 1e-3,
@@ -100,3 +101,10 @@ def test_teacher_curve_line():
     # 0.2 -> 0.17 is -15%: still falling, said in bold
     assert "-15.0% (**still falling" in report.teacher_curve([0.4, 0.2, 0.17])
     assert report.teacher_curve([0.4]) == ""
+
+
+def test_run_names_are_every_trained_run_in_table_order():
+    seeds = ("seed0", "seed1", "seed2")
+    assert report.run_names(_settings()) == (
+        ["teacher"] + [f"supervised-s-{s}" for s in seeds]
+        + [f"ktl-{v}-{s}" for v in ("fdld", "fdld_ri", "dikd") for s in seeds])

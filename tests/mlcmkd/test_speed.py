@@ -203,10 +203,11 @@ def _prepared(root: Path, rows: list[tuple[str, str]], extra: dict | None = None
 
 def test_stage_end_to_end(tmp_path):
     # Two checkpoints of RTMPose-t trained at 64x64, one a thermal student (its config.json says so), one without a
-    # run config (no int8 row); the architecture list [s, t] (not what was trained, and not in size order) drives the
-    # architecture rows. The "paper" size here is 96x96 and the detector's 64x64, to stay fast.
-    for name in ("mcl-t", "supervised-t"):
-        save_model(lively_rtmpose_t(), tmp_path / f"data/models/{name}/model.safetensors")
+    # run config (no int8 row) and lying in its group's folder (data/models/supervised/, as layout.run_path puts it);
+    # the architecture list [s, t] (not what was trained, and not in size order) drives the architecture rows. The
+    # "paper" size here is 96x96 and the detector's 64x64, to stay fast.
+    for folder in ("mcl-t", "supervised/supervised-t"):
+        save_model(lively_rtmpose_t(), tmp_path / f"data/models/{folder}/model.safetensors")
     (tmp_path / "data/models/mcl-t/config.json").write_text(json.dumps({"modality": "thermal"}))
     _prepared(tmp_path / "data/prepared/tfake", [(f"tf{i}", "train" if i < 3 else "test") for i in range(5)])
     _prepared(tmp_path / "data/prepared/charlotte", [(f"ch{i}", "test") for i in range(2)],

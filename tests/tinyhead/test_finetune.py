@@ -224,7 +224,7 @@ def test_val_sweep_chooses_the_lowest_best_val_error_and_trains_the_curve_on_it(
 
     monkeypatch.setattr(H, "train_head", fake_train)
     runs, sweep = H.fit_protocol(maps, index, {}, seed=0, candidates=[["a"], ["b"], ["a", "b"], ["c"]],
-                                 label_counts=[2, 6], curve_seeds=[0, 1])
+                                 label_counts=[2, 6], curve_seeds=[0, 1], workers=1)  # workers would not see the patch
     # best val errors: a 4.0 (epoch 1), b 7.0 (epoch 1), a+b 4.5 (epoch 1), c 4.0 (epoch 2)
     assert [row["maps"] for row in sweep] == ["a", "b", "a+b", "c"]
     assert [(row["best_val_mean_px"], row["best_epoch"], row["channels"]) for row in sweep] == [
@@ -239,9 +239,23 @@ def test_val_sweep_chooses_the_lowest_best_val_error_and_trains_the_curve_on_it(
     epochs = []
     monkeypatch.setattr(H, "train_head", lambda *a: (epochs.append(a[4]["epochs"]), fake_train(*a))[1])
     runs, _ = H.fit_protocol(maps, index, {"epochs": 3}, seed=0, candidates=[["b"], ["c"]], label_counts=[6],
-                             curve_seeds=[0], sweep_epochs=2)
+                             curve_seeds=[0], sweep_epochs=2, workers=1)
     # a shorter sweep: both candidates for 2 epochs, then the chosen maps ("c": 4.0 < 7.0) for the full 3 as main
     assert epochs == [2, 2, 3] and runs["main"]["maps"] == ["c"] and runs["n6_s0"] is runs["main"]
+
+
+def test_val_sweep_in_two_processes_trains_the_same_heads(prepared, tmp_path):
+    cached_features(prepared, tmp_path / "features")
+    maps, index, _ = H.load_features(tmp_path / "features")
+    maps = {"a": maps["final"], "b": maps["final"][:, :3]}
+    cfg = {**H.train_config(head_config(), CROP, 4), "epochs": 2}
+    kwargs = dict(seed=0, candidates=[["a"], ["b"]], label_counts=[6], curve_seeds=[0])
+    pooled, pooled_sweep = H.fit_protocol(maps, index, cfg, workers=2, **kwargs)
+    serial, serial_sweep = H.fit_protocol(maps, index, cfg, workers=1, **kwargs)
+    drop = lambda rows: [{k: v for k, v in row.items() if k != "seconds"} for row in rows]  # noqa: E731
+    assert drop(pooled_sweep) == drop(serial_sweep) and pooled["main"]["history"] == serial["main"]["history"]
+    for name, tensor in pooled["main"]["head"].state_dict().items():
+        assert torch.equal(tensor, serial["main"]["head"].state_dict()[name]), name
 
 
 def test_evaluate_reports_crop_and_frame_pixels(prepared, tmp_path):

@@ -49,6 +49,7 @@ def test_band_floor_applies_where_nothing_varied():
 def test_pooled_family_spread():
     pooling = Tolerances(k=2.0, floor_abs=0.001, floor_rel=0.0, calibration=CAL, rules=TOL.rules, pool=True)
     assert regression.family("mlcmkd/ktl-fd.json:tfake.nme") == "mlcmkd/*:tfake.nme"
+    assert regression.family("mlcmkd/ktl/ktl-fd-seed1.json:tfake.nme") == "mlcmkd/*:tfake.nme"
     assert regression.family("speed.json:t.params") == "speed.json:t.params"  # top-level files: no siblings
     baseline = Baseline({"m/a.json:nme": Entry(0.5, 0.0), "m/b.json:nme": Entry(0.6, 0.01), "m/b.json:n": Entry(3)})
     # a never moved at calibration, its sibling b did by 0.01 at 0.6 (1/60 of it): a gets 2 x 0.5/60 too, but only

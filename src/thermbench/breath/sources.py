@@ -21,7 +21,6 @@ import numpy as np
 
 from thermbench.core import crops
 from thermbench.core.keypoints import load_schema
-from thermbench.core.progress import progress
 from thermbench.datasets.video import Sequence, Subject, read_sequence
 
 IBUG_NOSE_BASE = [31, 32, 33, 34, 35]  # iBUG-68 nose base arc (0-based): its mean is a 68-point model's nostril point
@@ -221,29 +220,30 @@ def zero_shot_adapter(name: str, cfg: dict, threads: int):
         raise SourceUnavailable(str(err)) from None
 
 
-def run_source(paths: list[Path], make_predictor: Callable[[], Predictor] | None, cfg: CropConfig | None,
-               desc: str) -> dict:
-    """{sequence: {subject: (T, 2) points}} over the sequence folders `paths`, read one at a time; `make_predictor`
-    None = the oracle (which reads no frames). A new predictor per track, so a tracking model never carries state
-    from one face to another."""
-    out: dict = {}
-    missing, subjects = [], 0
-    for path in progress(paths, desc=f"breath track {desc}", unit="seq"):
-        seq = read_sequence(path, with_frames=make_predictor is not None)
-        subjects += len(seq.subjects)
-        out[seq.name] = {}
-        for subject in seq.subjects:
-            if make_predictor is None:
-                try:
-                    out[seq.name][subject.id] = oracle(seq, subject)
-                except SourceUnavailable as err:  # a recording without ground truth: no oracle there
-                    missing.append(str(err))
-                    out[seq.name][subject.id] = np.full((len(seq.frames), 2), np.nan)
-                continue
-            predictor = make_predictor()
-            out[seq.name][subject.id] = track(seq, subject, predictor, cfg)
-            if hasattr(predictor, "close"):
-                predictor.close()
-    if missing and len(missing) == subjects:
+def track_sequence(path: Path, make_predictor: Callable[[], Predictor] | None, cfg: CropConfig | None) -> dict:
+    """One sequence folder's tracks: {"name", "tracks": {subject: (T, 2) points}, "missing": [why an oracle track is
+    missing], "subjects"}. `make_predictor` None = the oracle (which reads no frames). A new predictor per track, so a
+    tracking model never carries state from one face to another."""
+    seq = read_sequence(path, with_frames=make_predictor is not None)
+    tracks, missing = {}, []
+    for subject in seq.subjects:
+        if make_predictor is None:
+            try:
+                tracks[subject.id] = oracle(seq, subject)
+            except SourceUnavailable as err:  # a recording without ground truth: no oracle there
+                missing.append(str(err))
+                tracks[subject.id] = np.full((len(seq.frames), 2), np.nan)
+            continue
+        predictor = make_predictor()
+        tracks[subject.id] = track(seq, subject, predictor, cfg)
+        if hasattr(predictor, "close"):
+            predictor.close()
+    return {"name": seq.name, "tracks": tracks, "missing": missing, "subjects": len(seq.subjects)}
+
+
+def merge_sequences(results: list[dict]) -> dict:
+    """{sequence: {subject: points}} of `track_sequence` results; an oracle missing in every sequence is unavailable."""
+    missing = [m for r in results for m in r["missing"]]
+    if missing and len(missing) == sum(r["subjects"] for r in results):
         raise SourceUnavailable(f"not available: {missing[0]} (and in every other sequence)")
-    return out
+    return {r["name"]: r["tracks"] for r in results}

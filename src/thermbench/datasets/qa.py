@@ -11,6 +11,7 @@ Measured on the T-FAKE-format renders (RGB + thermal twin + 70 landmarks + synth
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -20,6 +21,7 @@ import pandas as pd
 from thermbench.core.io import InputError, read_json, write_json
 from thermbench.core.keypoints import load_schema, map_points
 from thermbench.core.metrics import interocular_distance, nme
+from thermbench.core.parallel import ordered_map
 from thermbench.core.plots import save_figure
 from thermbench.core.progress import progress
 from thermbench.datasets.common import read_image
@@ -127,16 +129,15 @@ class MediaPipeFace:
         self._mesh.close()
 
 
-def run(raw: Path, cfg: QAConfig) -> tuple[dict, pd.DataFrame]:
-    """QA metrics over the T-FAKE-format renders in `raw`, and the per-image table behind them."""
-    meta = read_meta(raw)
-    chosen = select_frontal(meta, cfg.max_yaw, cfg.min_face_px, cfg.max_images)
-    if chosen.empty:
-        raise InputError(f"{raw}: no render with |yaw| <= {cfg.max_yaw} and face >= {cfg.min_face_px} px")
-    face = MediaPipeFace(cfg.detection_confidence)
+QA_CHUNK = 50  # renders per worker job (one MediaPipe instance each)
+
+
+def _check_renders(raw: Path, detection_confidence: float, chunk: pd.DataFrame) -> list[dict]:
+    """The QA row of each render in `chunk` (rows of synth_meta.csv)."""
+    face = MediaPipeFace(detection_confidence)
     rows = []
     try:
-        for item in progress(chosen.itertuples(), "qa", total=len(chosen), unit="img"):
+        for item in chunk.itertuples():
             lm = read_landmarks(raw / f"{item.id}_ldmks.txt")[:68]
             rgb = cv2.cvtColor(read_image(raw / f"{item.id}.png", cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
             gray = read_image(raw / THERMAL_DIR / f"{item.id}.png", cv2.IMREAD_GRAYSCALE)
@@ -154,6 +155,19 @@ def run(raw: Path, cfg: QAConfig) -> tuple[dict, pd.DataFrame]:
             })
     finally:
         face.close()
+    return rows
+
+
+def run(raw: Path, cfg: QAConfig) -> tuple[dict, pd.DataFrame]:
+    """QA metrics over the T-FAKE-format renders in `raw`, and the per-image table behind them."""
+    meta = read_meta(raw)
+    chosen = select_frontal(meta, cfg.max_yaw, cfg.min_face_px, cfg.max_images)
+    if chosen.empty:
+        raise InputError(f"{raw}: no render with |yaw| <= {cfg.max_yaw} and face >= {cfg.min_face_px} px")
+    # MediaPipe in image mode keeps no state between images: chunks on every core give the rows of one pass.
+    chunks = [chosen.iloc[i:i + QA_CHUNK] for i in range(0, len(chosen), QA_CHUNK)]
+    check = partial(_check_renders, raw, cfg.detection_confidence)
+    rows = [row for part in ordered_map(check, chunks, f"qa ({QA_CHUNK} renders a part)", unit="part") for row in part]
     table = pd.DataFrame(rows)
     no_glasses = table[table["glasses"] == 0]
     nmes = table["nme_io"].to_numpy(dtype=float)

@@ -27,6 +27,7 @@ from thermbench.core.io import InputError
 from thermbench.core.onnx_session import cpu_session
 from thermbench.core.progress import progress
 from thermbench.mlcmkd import gemm, pipeline, quantize, speed
+from thermbench.mlcmkd.layout import run_path
 from thermbench.models.rtmdet import RTMDet, build_rtmdet
 from thermbench.models.rtmpose import RTMPoseConfig, count_parameters
 
@@ -57,7 +58,7 @@ def thermal_students(models_dir: Path, names: list[str]) -> list[str]:
     students; the RGB teacher is not one. A run without a config.json is left out."""
     students = []
     for name in names:
-        config = Path(models_dir) / name / "config.json"
+        config = run_path(models_dir, name) / "config.json"
         if not config.is_file():
             continue
         try:

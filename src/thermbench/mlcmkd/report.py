@@ -18,7 +18,8 @@ from scipy import stats
 from thermbench.core.io import InputError, read_csv, read_json, write_json, write_text
 from thermbench.core.plots import data_label, save_figure
 from thermbench.datasets.common import read_image
-from thermbench.mlcmkd.runs import Settings
+from thermbench.mlcmkd.layout import run_path
+from thermbench.mlcmkd.runs import Settings, group_run_names
 
 CHARLOTTE_COLUMNS = ("high", "mean", "low", "front", "side", "full")
 # Up to 20 runs share one axis: 10 colours solid, then the same 10 dashed, so no two lines look alike.
@@ -276,8 +277,9 @@ def markdown(groups: dict[str, Group], settings: Settings, source_label: str,
     parts = [
         f"# MLCM-KD reproduction ({source_label})\n\n",
         f"Trained at {size}x{size} input; student seeds {', '.join(map(str, settings.train.seeds))} for every "
-        "supervised and KTL method (one frozen teacher, trained with the top-level seed); cells are mean ± sample sd "
-        f"over seeds. DIKD mode: **{dikd_mode}** ("
+        f"KTL method and the supervised RTMPose-{settings.rtmpose.ktl_arch} (one frozen teacher, trained with the "
+        "top-level seed; other supervised sizes and MCL: the base seed); cells are mean ± sample sd over seeds (the "
+        f"Seeds column). DIKD mode: **{dikd_mode}** ("
         + ("the paper's prose: FI = teacher features through the student head vs L_tt, RI = student features through "
            "the frozen teacher head vs L_tt" if dikd_mode == "text" else
            "the paper's printed eqs. (4)-(5), which swap the cross-injected logits relative to its prose")
@@ -376,19 +378,18 @@ QUALITATIVE_ROWS = 4
 
 def run_names(settings: Settings) -> list[str]:
     """Every run the pipeline trains under these settings, in table order."""
-    seeds, t = settings.train.seeds, settings.train
-    return (["teacher"] + [f"supervised-{a}-seed{s}" for a in settings.rtmpose.supervised_archs for s in seeds]
-            + [f"ktl-{v}-seed{s}" for v in t.ktl["runs"] for s in seeds] + [f"mcl-{v}" for v in t.mcl["variants"]])
+    return (["teacher"] + group_run_names(settings, "supervised") + group_run_names(settings, "ktl")
+            + [f"mcl-{v}" for v in settings.train.mcl["variants"]])
 
 
 def write_report(tfake: Path, metrics_dir: Path, curves_dir: Path, predictions_dir: Path, out: Path, summary: Path,
                  settings: Settings, source: str) -> None:
     """Stage report_mlcmkd: tables (markdown), the summary scalars, and the figures for the base student seed."""
     label = data_label(source)
-    metrics = {n: read_json(_read(metrics_dir / f"{n}.json")) for n in run_names(settings)}
+    metrics = {n: read_json(_read(run_path(metrics_dir, n, ".json"))) for n in run_names(settings)}
     metrics.update({p.stem: read_json(p) for p in sorted(metrics_dir.glob("zeroshot-*.json"))})
     groups = group_runs(metrics)
-    curve = read_csv(_read(curves_dir / "teacher.csv"))
+    curve = read_csv(_read(run_path(curves_dir, "teacher", ".csv")))
     text, scalars = markdown(groups, settings, label, curve["val_nme"].dropna().tolist())
     write_text(out / "mlcmkd_tables.md", text)
     write_json(summary, scalars)
@@ -397,10 +398,11 @@ def write_report(tfake: Path, metrics_dir: Path, curves_dir: Path, predictions_d
     trained = {n: g.runs[base] if base in g.runs else next(iter(g.runs.values()))
                for n, g in groups.items() if g.kind != "zeroshot"}
     names = [m["model"] for m in trained.values()]
-    ced = {n: read_csv(curves_dir / f"{n}_ced.csv") for n in names}
+    ced = {n: read_csv(run_path(curves_dir, n, "_ced.csv")) for n in names}
     save_figure(plot_ced(ced, label), out / "mlcmkd_ced")
-    save_figure(plot_curves({n: read_csv(curves_dir / f"{n}.csv") for n in names}, label), out / "mlcmkd_curves")
-    grad = {f"ktl-{v}": read_csv(curves_dir / f"{trained[f'ktl-{v}']['model']}_gradnorm.csv")
+    curves = {n: read_csv(run_path(curves_dir, n, ".csv")) for n in names}
+    save_figure(plot_curves(curves, label), out / "mlcmkd_curves")
+    grad = {f"ktl-{v}": read_csv(run_path(curves_dir, trained[f"ktl-{v}"]["model"], "_gradnorm.csv"))
             for _, v in TABLE_V if f"ktl-{v}" in trained}
     save_figure(plot_grad_norms(grad, label), out / "mlcmkd_gradnorm")
 
@@ -408,7 +410,7 @@ def write_report(tfake: Path, metrics_dir: Path, curves_dir: Path, predictions_d
     columns = {key: title for key, title in ((f"supervised-{settings.rtmpose.ktl_arch}", "supervised"),
                                              ("ktl-fdld", "conventional KD (FD+LD)"), ("ktl-dikd", "DIKD"))
                if key in trained}
-    preds = {title: np.load(io.BytesIO(_read(predictions_dir / f"{trained[key]['model']}.npy").read_bytes()))
+    preds = {title: np.load(io.BytesIO(_read(run_path(predictions_dir, trained[key]["model"], ".npy")).read_bytes()))
              [:QUALITATIVE_ROWS] for key, title in columns.items()}
     test = pd.read_csv(_read(tfake / "samples.csv"))
     test = test[test["split"] == "test"].iloc[:QUALITATIVE_ROWS]

@@ -1,24 +1,28 @@
 """The MLCM-KD stages' calls: typed settings, device set-up, the crop cache, and training + scoring one run.
 
-Run names: `teacher`, `supervised-<arch>-seed<k>`, `ktl-<variant>-seed<k>`, `mcl-<variant>`. Student seeds vary the
-student's initial weights, shuffling and augmentation; every KTL run distils the same frozen teacher (trained with
-the top-level `seed`), and MCL compresses the base-seed KTL model. A trained run writes its model folder
-`<out>/{model.safetensors, model.safetensors.json, config.json}`, its curves `<curves>/<name>.csv` (per epoch),
-`<name>_gradnorm.csv` (per step) and `<name>_ced.csv`, its scalar metrics JSON and its T-FAKE test predictions;
-every path is a command-line argument of its stage.
+Run names and where their files lie: `layout`. Student seeds vary the student's initial weights, shuffling and
+augmentation; every KTL run distils the same frozen teacher (trained with the top-level `seed`), and MCL compresses
+the base-seed KTL model. A trained run writes its model folder `<out>/{model.safetensors, model.safetensors.json,
+config.json}`, its curves `<curves>/<name>.csv` (per epoch), `<name>_gradnorm.csv` (per step) and `<name>_ced.csv`,
+its scalar metrics JSON and its T-FAKE test predictions; every root is a command-line argument of its stage. The
+supervised and KTL stages train all their runs (architectures or variants x seeds), `train.workers` at a time.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
+import time
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from thermbench.core.io import InputError, atomic_dir, atomic_write_bytes, dumps_json, write_json, write_text
+from thermbench.core.parallel import ordered_map
 from thermbench.core.stage import build, seed_everything
 from thermbench.mlcmkd.evaluate import score_run
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
@@ -51,7 +55,8 @@ class RTMPoseParams:
 @dataclass(frozen=True)
 class TrainParams:
     device: str                 # cpu | cuda (multi-GPU: torchrun sets WORLD_SIZE)
-    num_threads: int
+    num_threads: int            # torch threads of a stage
+    workers: int                # runs a supervised/KTL stage trains at once, num_threads // workers threads each
     seeds: tuple                # student seeds of the supervised and KTL runs
     teacher_epochs: int
     max_train_samples: int | None  # cap on T-FAKE training crops (never on the teacher's pretraining set)
@@ -147,8 +152,8 @@ def run_teacher(settings: Settings, pretrain: Path, paths: RunPaths) -> None:
     _finish(paths, model, config, history)
 
 
-def run_supervised(settings: Settings, arch: str, seed: int, paths: RunPaths) -> None:
-    """Stage supervised@<arch>-<seed>: the thermal-only baseline of Table I."""
+def run_supervised(settings: Settings, arch: str, seed: int, paths: RunPaths) -> dict:
+    """One thermal-only baseline of Table I (stage supervised runs every arch x seed)."""
     device = setup(settings, seed)
     size = settings.rtmpose.input_size
     model = build_rtmpose(arch, input_size=(size, size)).to(device)
@@ -156,7 +161,7 @@ def run_supervised(settings: Settings, arch: str, seed: int, paths: RunPaths) ->
     history = fit_supervised(model, _tfake(settings, paths.tfake, paired=False), cfg, desc=f"supervised-{arch}")
     config = {"kind": "supervised", "arch": arch, "seed": seed, "modality": "thermal", "input_size": size,
               "fit": asdict(cfg)}
-    _finish(paths, model, config, history)
+    return _finish(paths, model, config, history)
 
 
 def distill_config(settings: Settings, variant: str) -> DistillConfig:
@@ -166,8 +171,9 @@ def distill_config(settings: Settings, variant: str) -> DistillConfig:
     return DistillConfig(**ktl["variants"][variant], dikd_mode=ktl["dikd_mode"], **ktl["weights"])
 
 
-def run_ktl(settings: Settings, variant: str, seed: int, teacher_dir: Path, paths: RunPaths) -> None:
-    """Stage ktl@<variant>-<seed>: Knowledge Transfer Level (Tables III-V), frozen RGB teacher -> thermal student."""
+def run_ktl(settings: Settings, variant: str, seed: int, teacher_dir: Path, paths: RunPaths) -> dict:
+    """One Knowledge Transfer Level run (Tables III-V), frozen RGB teacher -> thermal student (stage ktl runs every
+    variant x seed)."""
     distill = distill_config(settings, variant)
     device = setup(settings, seed)
     size = settings.rtmpose.input_size
@@ -180,7 +186,75 @@ def run_ktl(settings: Settings, variant: str, seed: int, teacher_dir: Path, path
     config = {"kind": "ktl", "variant": variant, "arch": student.cfg.arch, "seed": seed, "teacher": teacher_dir.name,
               "teacher_arch": teacher.cfg.arch, "modality": "thermal", "input_size": size,
               "distill": asdict(distill), "fit": asdict(cfg)}
-    _finish(paths, student, config, history)
+    return _finish(paths, student, config, history)
+
+
+@dataclass(frozen=True)
+class GroupPaths:
+    """The output folders of a multi-run stage (run `<name>` writes `<models>/<name>/`, `<metrics>/<name>.json`,
+    `<predictions>/<name>.npy`, `<curves>/<name>*.csv`) and the cached crops every run is scored on."""
+    models: Path
+    curves: Path
+    metrics: Path
+    predictions: Path
+    tfake: Path
+    charlotte: Path
+
+    def of(self, name: str) -> RunPaths:
+        return RunPaths(self.models / name, self.curves, self.metrics / f"{name}.json",
+                        self.predictions / f"{name}.npy", self.tfake, self.charlotte)
+
+
+def group_jobs(settings: Settings, group: str) -> list[tuple[str, int]]:
+    """(architecture or variant, seed) of every run of group `supervised` or `ktl`, in table order.
+
+    Every KTL variant and the supervised baseline at the KTL size train every student seed: those are the compared
+    methods. A supervised baseline of another size (the -t row beside MCL's single run) trains the base seed only.
+    """
+    seeds = list(settings.train.seeds)
+    if group == "ktl":
+        return [(variant, seed) for variant in settings.train.ktl["runs"] for seed in seeds]
+    if group == "supervised":
+        return [(arch, seed) for arch in settings.rtmpose.supervised_archs
+                for seed in (seeds if arch == settings.rtmpose.ktl_arch else seeds[:1])]
+    raise ValueError(f"unknown run group '{group}'")
+
+
+def group_run_names(settings: Settings, group: str) -> list[str]:
+    """Run names of `group_jobs`."""
+    return [f"{group}-{key}-seed{seed}" for key, seed in group_jobs(settings, group)]
+
+
+def run_group(settings: Settings, group: str, paths: GroupPaths, teacher_dir: Path | None = None) -> None:
+    """Stages supervised and ktl: every run of the group, `train.workers` processes at a time.
+
+    Runs are independent and seeded, so a run's result depends on its torch thread count (num_threads // workers,
+    recorded in its config) but not on which process trains it or in what order. Two one-thread runs side by side
+    beat one two-thread run after another on a small CPU model: intra-op threads scale poorly at this size. Under
+    torchrun (WORLD_SIZE > 1) every rank trains the runs one after another, together.
+    """
+    jobs = group_jobs(settings, group)
+    if group == "ktl" and teacher_dir is None:
+        raise ValueError("the ktl group needs the teacher's folder")
+    workers = 1 if int(os.environ.get("WORLD_SIZE", "1")) > 1 else max(1, min(settings.train.workers, len(jobs)))
+    train = replace(settings.train, num_threads=max(1, settings.train.num_threads // workers),
+                    fit=replace(settings.train.fit, progress=settings.train.fit.progress and workers == 1))
+    train_one = partial(_group_run, replace(settings, train=train), group, paths, teacher_dir)
+    for line in ordered_map(train_one, jobs, f"{group} runs", workers=workers, unit="run"):
+        print(line, flush=True)
+
+
+def _group_run(settings: Settings, group: str, paths: GroupPaths, teacher_dir: Path | None,
+               job: tuple[str, int]) -> str:
+    key, seed = job
+    name = f"{group}-{key}-seed{seed}"  # as group_run_names names it
+    start = time.perf_counter()
+    if group == "supervised":
+        summary = run_supervised(settings, key, seed, paths.of(name))
+    else:
+        summary = run_ktl(settings, key, seed, teacher_dir, paths.of(name))
+    return (f"{name}: best val NME {summary['best_val_nme']:.4f} (epoch {summary['best_epoch']}), "
+            f"{time.perf_counter() - start:.0f} s at {settings.train.num_threads} thread(s)")
 
 
 def run_mcl(settings: Settings, variant: str, teacher_dir: Path, paths: RunPaths) -> None:
@@ -215,16 +289,17 @@ def _csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def _finish(paths: RunPaths, model: RTMPose, config: dict, history: dict) -> None:
-    """Rank 0: save the model, score it on the cached test crops, write metrics, curves and predictions."""
-    if not is_main_process():
-        return
-    model = model.cpu()
+def _finish(paths: RunPaths, model: RTMPose, config: dict, history: dict) -> dict:
+    """Rank 0: save the model, score it on the cached test crops, write metrics, curves and predictions. Returns the
+    training summary (every rank)."""
     summary = {"best_epoch": history["best_epoch"], "best_val_nme": history["best_val_nme"],
                "epochs_run": len(history["epochs"])}
+    if not is_main_process():
+        return summary
+    model = model.cpu()
     if len(history["grad_norms"]) >= 2:
         summary["grad_norm"] = {"steps": len(history["grad_norms"]), **grad_norm_stats(history["grad_norms"])}
-    config = {**config, "history": summary}
+    config = {**config, "threads": torch.get_num_threads(), "history": summary}  # results depend on it (per CPU)
     with atomic_dir(paths.out) as tmp:
         save_model(model, tmp / "model.safetensors")
         write_text(tmp / "config.json", dumps_json(config))
@@ -239,3 +314,4 @@ def _finish(paths: RunPaths, model: RTMPose, config: dict, history: dict) -> Non
     buf = io.BytesIO()
     np.save(buf, pred.astype(np.float32))
     atomic_write_bytes(paths.predictions, buf.getvalue())
+    return summary

@@ -35,6 +35,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from thermbench.core.io import InputError, atomic_write_bytes
 from thermbench.core.onnx_session import cpu_session
+from thermbench.mlcmkd.layout import run_path
 from thermbench.models.rtmpose import ARCHS, RTMPose, RTMPoseConfig, build_rtmpose, count_parameters, load_model
 
 # Torch's legacy (TorchScript) exporter: the dynamo exporter needs `onnxscript`, which is not installed here.
@@ -45,15 +46,18 @@ CHECKPOINT = "model.safetensors"  # + its sidecar model.safetensors.json, as rtm
 
 
 def discover_checkpoints(models_dir: Path, names: list[str] | tuple[str, ...]) -> list[str]:
-    """The listed model names (each must exist), or, for an empty list, every RTMPose checkpoint under
-    `models_dir` in sorted order (other models there, such as Sapiens2 weights, have no such sidecar)."""
+    """The listed run names (each must exist, where `layout.run_path` puts it), or, for an empty list, every RTMPose
+    checkpoint of a run under `models_dir` in name order (other models there, such as Sapiens2 weights, have no such
+    sidecar)."""
     if names:
         for name in names:
-            if not (models_dir / name / CHECKPOINT).is_file():
-                raise InputError(f"{models_dir / name / CHECKPOINT}: checkpoint not found (listed in speed.models)")
+            path = run_path(models_dir, name) / CHECKPOINT
+            if not path.is_file():
+                raise InputError(f"{path}: checkpoint not found (listed in speed.models)")
         return list(names)
     found = []
-    for sidecar in sorted(models_dir.glob(f"*/{CHECKPOINT}.json")):
+    sidecars = [p for p in models_dir.glob(f"**/{CHECKPOINT}.json") if p.parent == run_path(models_dir, p.parent.name)]
+    for sidecar in sorted(sidecars, key=lambda p: p.parent.name):
         try:
             arch = json.loads(sidecar.read_text()).get("arch")
         except json.JSONDecodeError as err:
@@ -66,8 +70,8 @@ def discover_checkpoints(models_dir: Path, names: list[str] | tuple[str, ...]) -
 
 
 def load_checkpoint(models_dir: Path, name: str) -> RTMPose:
-    """`models_dir/name` in eval mode, at the input size it was trained at (`model.cfg.input_size`)."""
-    return load_model(models_dir / name / CHECKPOINT).eval()
+    """Run `name` under `models_dir` in eval mode, at the input size it was trained at (`model.cfg.input_size`)."""
+    return load_model(run_path(models_dir, name) / CHECKPOINT).eval()
 
 
 def at_input_size(cfg: RTMPoseConfig, input_size: list[int]) -> RTMPoseConfig:

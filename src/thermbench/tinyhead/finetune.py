@@ -14,6 +14,7 @@ import json
 import sys
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -26,6 +27,7 @@ from torch.nn import functional as F
 
 from thermbench.core import metrics
 from thermbench.core.io import InputError, write_json, write_text
+from thermbench.core.parallel import ordered_map
 from thermbench.core.progress import progress
 from thermbench.datasets.prepared import COLUMNS, SAMPLES, read_samples
 from thermbench.models.rtmpose import load_model, normalize_input
@@ -317,7 +319,8 @@ def map_label(names) -> str:
 
 
 def fit_protocol(maps: dict[str, torch.Tensor], index: pd.DataFrame, cfg: dict, seed: int, candidates,
-                 label_counts, curve_seeds, sweep_epochs: int | None = None) -> tuple[dict[str, dict], list[dict]]:
+                 label_counts, curve_seeds, sweep_epochs: int | None = None,
+                 workers: int | None = None) -> tuple[dict[str, dict], list[dict]]:
     """The val sweep over backbone maps, the blog's head ("main") and the learning-curve heads ("n<labels>_s<seed>").
 
     One head per candidate set of maps is trained on every train label with `seed` (for `sweep_epochs`, with the
@@ -326,29 +329,21 @@ def fit_protocol(maps: dict[str, torch.Tensor], index: pd.DataFrame, cfg: dict, 
     the chosen candidate's sweep head when the sweep ran the full recipe, else a full-recipe head on the chosen maps.
     The learning-curve heads use the chosen maps; the run with every label and the main seed is the main run itself.
     Each run: {"head", "history", "best_epoch", "maps", "n_labels", "seed", "seconds"}; the sweep: one row per
-    candidate.
+    candidate. The candidates train in `workers` processes (None = one per core, 1 = in this process), each with this
+    process's torch thread count: independent seeded runs, so the heads are the same either way.
     """
     if not label_counts or not curve_seeds:
         raise InputError("params.yaml: head.label_counts and head.curve_seeds must each list at least one value")
     if not candidates:
         raise InputError("params.yaml: head.backbone.teacher_stages must list at least one candidate")
 
-    def fit(names, rows, run_seed, run_cfg=cfg) -> dict:
-        feats = select_features(maps, names)
-        train_feats, train_points = split_data(feats, index, "train")
-        val_feats, val_points = split_data(feats, index, "val")
-        start = time.perf_counter()
-        head, history, best = train_head(train_feats[rows], train_points[rows], val_feats, val_points, run_cfg,
-                                         run_seed)
-        return {"head": head, "history": history, "best_epoch": best, "maps": list(names), "n_labels": len(rows),
-                "seed": run_seed, "seconds": time.perf_counter() - start}
-
+    fit = partial(_fit_head, maps, index, torch.get_num_threads())
     n_train = int((index["split"] == "train").sum())
     everything = np.arange(n_train)
     short = sweep_epochs is not None and sweep_epochs != cfg["epochs"]
     sweep_cfg = {**cfg, "epochs": sweep_epochs} if short else cfg
-    fitted = [fit(names, everything, seed, sweep_cfg)
-              for names in progress(candidates, desc="val sweep", unit="candidate")]
+    fitted = list(ordered_map(fit, [(names, everything, seed, sweep_cfg) for names in candidates], "val sweep",
+                              workers=workers, unit="candidate"))
     sweep = []
     for run in fitted:
         best = run["history"][run["best_epoch"]]
@@ -359,13 +354,27 @@ def fit_protocol(maps: dict[str, torch.Tensor], index: pd.DataFrame, cfg: dict, 
     chosen = min(range(len(fitted)), key=lambda i: sweep[i]["best_val_mean_px"])
     for i, row in enumerate(sweep):
         row["chosen"] = i == chosen
-    runs = {"main": fit(fitted[chosen]["maps"], everything, seed) if short else fitted[chosen]}
+    runs = {"main": fit((fitted[chosen]["maps"], everything, seed, cfg)) if short else fitted[chosen]}
     curve = [(n, s) for n in label_counts for s in curve_seeds]
     for n, s in progress(curve, desc="label curve", unit="run"):
         same_as_main = n == n_train and s == seed
         runs[f"n{n}_s{s}"] = runs["main"] if same_as_main else fit(
-            runs["main"]["maps"], everything if n == n_train else label_subset(n_train, n, s), s)
+            (runs["main"]["maps"], everything if n == n_train else label_subset(n_train, n, s), s, cfg))
     return runs, sweep
+
+
+def _fit_head(maps: dict[str, torch.Tensor], index: pd.DataFrame, threads: int, job: tuple) -> dict:
+    """One head of `fit_protocol` (module level: a worker process runs it). `job` = (map names, train rows, seed,
+    recipe)."""
+    names, rows, run_seed, run_cfg = job
+    torch.set_num_threads(threads)
+    feats = select_features(maps, names)
+    train_feats, train_points = split_data(feats, index, "train")
+    val_feats, val_points = split_data(feats, index, "val")
+    start = time.perf_counter()
+    head, history, best = train_head(train_feats[rows], train_points[rows], val_feats, val_points, run_cfg, run_seed)
+    return {"head": head, "history": history, "best_epoch": best, "maps": list(names), "n_labels": len(rows),
+            "seed": run_seed, "seconds": time.perf_counter() - start}
 
 
 def train_head(train_feats: torch.Tensor, train_points: torch.Tensor, val_feats: torch.Tensor,

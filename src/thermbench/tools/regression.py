@@ -298,10 +298,11 @@ class Comparison:
 
 
 def family(name: str) -> str:
-    """The metric's kind across sibling files: `mlcmkd/ktl-fd.json:tfake.nme` -> `mlcmkd/*:tfake.nme`. A file at the
-    top of metrics/ has no siblings: its metrics are their own family."""
+    """The metric's kind across the files of one top folder of metrics/: `mlcmkd/ktl/ktl-fd.json:tfake.nme` and
+    `mlcmkd/teacher.json:tfake.nme` -> `mlcmkd/*:tfake.nme`. A file at the top of metrics/ has no siblings: its
+    metrics are their own family."""
     path, _, key = name.partition(":")
-    return f"{path.rsplit('/', 1)[0]}/*:{key}" if "/" in path else name
+    return f"{path.split('/', 1)[0]}/*:{key}" if "/" in path else name
 
 
 def family_spreads(baseline: Baseline, tol: Tolerances) -> dict[str, float]:

@@ -1,0 +1,93 @@
+"""Multi-run stages: every run of a group lands where `layout` says, and a process pool changes nothing."""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from thermbench.mlcmkd import layout
+from thermbench.mlcmkd.runs import (
+    GroupPaths,
+    RTMPoseParams,
+    Settings,
+    group_jobs,
+    group_run_names,
+    run_group,
+    train_params,
+)
+from thermbench.mlcmkd.train import Split, save_splits
+
+SIZE = 64
+
+
+def _split(n: int, seed: int, paired: bool = False, meta: pd.DataFrame | None = None) -> Split:
+    rng = np.random.default_rng(seed)
+    kpts = rng.uniform(8, SIZE - 8, size=(n, 68, 2)).astype(np.float32)
+    images = rng.integers(0, 255, size=(n, SIZE, SIZE), dtype=np.uint8)
+    rgb = np.repeat(images[..., None], 3, axis=-1) if paired else None
+    return Split(images=images, kpts=kpts, visible=np.ones((n, 68), np.float32), scale=np.ones((n, 2), np.float32),
+                 paired=rgb, meta=meta)
+
+
+def _caches(root):
+    save_splits(root / "tfake.npz", {"train": _split(8, 0, paired=True), "val": _split(4, 1),
+                                     "test": _split(4, 2, paired=True)})
+    meta = pd.DataFrame({"sample_id": [f"c{i}" for i in range(6)], "width_group": ["high", "mean", "low"] * 2,
+                         "view": ["front", "side"] * 3})
+    save_splits(root / "charlotte.npz", {"test": _split(6, 3, meta=meta)})
+
+
+def _settings(num_threads: int, workers: int) -> Settings:
+    train = {"device": "cpu", "num_threads": num_threads, "workers": workers, "seeds": [0, 1], "teacher_epochs": 1,
+             "max_train_samples": None, "fit": {"epochs": 1, "batch_size": 4, "grad_norm_steps": 2, "progress": False},
+             "ktl": {"dikd_mode": "text", "runs": [], "variants": {}, "weights": {}},
+             "mcl": {"variants": [], "weights": {}}}
+    return Settings(seed=0, rtmpose=RTMPoseParams(SIZE, "t", None, "t", "t", ("t",)), train=train_params(train))
+
+
+def _run(root, cache, settings) -> GroupPaths:
+    paths = GroupPaths(root / "models/supervised", root / "curves/supervised", root / "metrics/supervised",
+                       root / "predictions/supervised", cache / "tfake.npz", cache / "charlotte.npz")
+    run_group(settings, "supervised", paths)
+    return paths
+
+
+def test_layout_puts_group_runs_one_folder_down(tmp_path):
+    assert layout.run_path(tmp_path, "ktl-dikd-seed0", ".json") == tmp_path / "ktl/ktl-dikd-seed0.json"
+    assert layout.run_path(tmp_path, "supervised-t-seed2") == tmp_path / "supervised/supervised-t-seed2"
+    assert layout.run_path(tmp_path, "mcl-dikd", "_ced.csv") == tmp_path / "mcl-dikd_ced.csv"
+    assert layout.run_path(tmp_path, "teacher") == tmp_path / "teacher"
+
+
+def test_group_jobs_are_keys_times_seeds_in_table_order():
+    settings = _settings(1, 1)
+    assert group_jobs(settings, "supervised") == [("t", 0), ("t", 1)]
+    # A baseline of another size than the KTL student's trains the base seed only.
+    two_sizes = replace(settings, rtmpose=replace(settings.rtmpose, ktl_arch="s", supervised_archs=("t", "s")),
+                        train=replace(settings.train, ktl={**settings.train.ktl, "runs": ["fdld", "dikd"]}))
+    assert group_jobs(two_sizes, "supervised") == [("t", 0), ("s", 0), ("s", 1)]
+    assert group_run_names(two_sizes, "ktl") == ["ktl-fdld-seed0", "ktl-fdld-seed1", "ktl-dikd-seed0", "ktl-dikd-seed1"]
+    with pytest.raises(ValueError, match="unknown run group"):
+        group_jobs(settings, "teacher")
+
+
+def test_two_worker_processes_write_what_one_process_writes(tmp_path, capsys):
+    _caches(tmp_path)
+    # Both at one torch thread a run: two processes (2 threads // 2 workers) against one (1 // 1).
+    pooled = _run(tmp_path / "pooled", tmp_path, _settings(num_threads=2, workers=2))
+    serial = _run(tmp_path / "serial", tmp_path, _settings(num_threads=1, workers=1))
+    printed = capsys.readouterr().out
+    for name in ("supervised-t-seed0", "supervised-t-seed1"):
+        assert f"{name}: best val NME" in printed
+        for a, b in ((pooled.models / name / "model.safetensors", serial.models / name / "model.safetensors"),
+                     (pooled.metrics / f"{name}.json", serial.metrics / f"{name}.json"),
+                     (pooled.predictions / f"{name}.npy", serial.predictions / f"{name}.npy"),
+                     (pooled.curves / f"{name}_gradnorm.csv", serial.curves / f"{name}_gradnorm.csv")):
+            assert a.read_bytes() == b.read_bytes(), a.name
+        config = json.loads((pooled.models / name / "config.json").read_text())
+        assert config["threads"] == 1 and config["seed"] == int(name[-1])
+    # The two seeds are different runs, not one run written twice.
+    assert ((pooled.models / "supervised-t-seed0/model.safetensors").read_bytes()
+            != (pooled.models / "supervised-t-seed1/model.safetensors").read_bytes())

@@ -50,6 +50,16 @@ def test_run_stage_turns_input_error_into_one_line(capsys):
     assert capsys.readouterr().err == "error: data/raw/x.json: missing key 'images'\n"
 
 
+def test_run_stage_turns_a_file_system_error_into_one_line(tmp_path, capsys):
+    def main():
+        (tmp_path / "missing" / "metrics.json").write_text("{}")  # parent folder absent: FileNotFoundError
+
+    with pytest.raises(SystemExit) as exit_info:
+        run_stage(main)
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == f"error: No such file or directory: {tmp_path / 'missing' / 'metrics.json'}\n"
+
+
 def test_atomic_outputs_get_ordinary_permissions(tmp_path):
     from thermbench.core.io import write_text
 

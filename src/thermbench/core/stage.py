@@ -126,9 +126,14 @@ def seed_everything(seed: int) -> None:
 
 
 def run(main: Callable[[], Any]) -> None:
-    """Run a stage's main(); turn InputError into one line on stderr and exit code 2."""
+    """Run a stage's main(); turn InputError, and a file-system error (an unwritable output folder, a full disk, a
+    file removed under the stage), into one line on stderr and exit code 2."""
     try:
         main()
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as err:  # its message names the path; where the code failed is no help to the user
+        where = f": {err.filename}" if err.filename else ""
+        print(f"error: {err.strerror or err}{where}", file=sys.stderr)
         sys.exit(2)

@@ -343,3 +343,14 @@ def test_checker_expands_foreach_from_lists_dicts_and_params():
                                "cmd": "x ${item.arch} ${item.seed}"}}}
     assert expand_stages(matrix, {"train": {"seeds": [0, 1]}}) == {
         "m@t-0": {"cmd": "x t 0"}, "m@t-1": {"cmd": "x t 1"}, "m@s-0": {"cmd": "x s 0"}, "m@s-1": {"cmd": "x s 1"}}
+
+
+def test_bytecode_is_no_dependency(tmp_path):
+    # Folder deps (src/thermbench/core, ...) must hash the same with and without __pycache__: any import writes it.
+    from dvc.ignore import DvcIgnoreFilter
+    from dvc.fs import LocalFileSystem
+
+    ignore = DvcIgnoreFilter(LocalFileSystem(), str(ROOT))
+    assert ignore.is_ignored_dir(str(ROOT / "src/thermbench/core/__pycache__"))
+    assert ignore.is_ignored_file(str(ROOT / "src/thermbench/core/stage.cpython-311.pyc"))
+    assert not ignore.is_ignored_file(str(ROOT / "src/thermbench/core/stage.py"))

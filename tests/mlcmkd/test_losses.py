@@ -18,7 +18,7 @@ from thermbench.mlcmkd.losses import (
     simcc_kd_loss,
     simcc_kl_loss,
 )
-from thermbench.mlcmkd.stability import grad_norm_stats, total_grad_norm
+from thermbench.mlcmkd.stability import early_late_ratio, grad_norm_stats, total_grad_norm
 from thermbench.models.rtmpose import build_rtmpose
 from thermbench.models.simcc import encode
 
@@ -286,6 +286,16 @@ def test_grad_norm_stats_hand_computed():
     assert grad_norm_stats([2.0, 2.0, 2.0])["r2"] == 1.0
     with pytest.raises(ValueError):
         grad_norm_stats([1.0])
+
+
+def test_early_late_ratio_hand_computed():
+    # 10 steps, 20% = 2 at each end: (5 + 3) / 2 over (1 + 1) / 2 = 4
+    assert early_late_ratio([5.0, 3.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]) == pytest.approx(4.0)
+    # the zig-zag has a 50% CV but no early transient: ratio 1
+    assert early_late_ratio([1.0, 3.0, 1.0, 3.0, 1.0, 3.0, 1.0, 3.0, 1.0, 3.0]) == pytest.approx(1.0)
+    assert early_late_ratio([2.0, 1.0]) == pytest.approx(2.0)  # at least one step at each end
+    with pytest.raises(ValueError):
+        early_late_ratio([1.0])
 
 
 def test_total_grad_norm():

@@ -108,3 +108,12 @@ def test_run_names_are_every_trained_run_in_table_order():
     assert report.run_names(_settings()) == (
         ["teacher"] + [f"supervised-s-{s}" for s in seeds]
         + [f"ktl-{v}-{s}" for v in ("fdld", "fdld_ri", "dikd") for s in seeds])
+
+
+def test_table_v_shows_the_first_over_last_grad_norm_ratio_when_given():
+    groups = report.group_runs(_metrics())
+    assert "First / last" not in report.table_v(groups)
+    table = report.table_v(groups, {"ktl-fdld_ri": {0: 4.0, 1: 5.0, 2: 6.0}, "ktl-fdld": {0: 1.0}})
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in table.splitlines()}
+    assert rows["+ L_ri"].endswith("| 5.00 ± 1.00 |") and rows["Baseline (FD+LD)"].endswith("| 1.00 |")
+    assert rows["Ours (L_fi + L_ri)"].endswith("| – |")  # no curve for DIKD given

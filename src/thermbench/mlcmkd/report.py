@@ -20,6 +20,7 @@ from thermbench.core.plots import data_label, save_figure
 from thermbench.datasets.common import read_image
 from thermbench.mlcmkd.layout import run_path
 from thermbench.mlcmkd.runs import Settings, group_run_names
+from thermbench.mlcmkd.stability import early_late_ratio
 
 CHARLOTTE_COLUMNS = ("high", "mean", "low", "front", "side", "full")
 # Up to 20 runs share one axis: 10 colours solid, then the same 10 dashed, so no two lines look alike.
@@ -158,16 +159,22 @@ def _grad(m: dict, key: str) -> float:
     return m["training"]["grad_norm"][key]
 
 
-def table_v(groups: dict[str, Group]) -> str:
+def table_v(groups: dict[str, Group], early_late: dict[str, dict[int, float]] | None = None) -> str:
+    """`early_late`: per KTL group and seed, `stability.early_late_ratio` of the run's logged grad norms (a column
+    when given)."""
     header = ["Method", "Seeds", "Steps", "Std Dev", "CV (%)", "Mean Step Change", "R^2"]
+    header += ["First / last 20% of steps"] if early_late else []
     rows = []
     for label, variant in TABLE_V:
         g = groups.get(f"ktl-{variant}")
         if g and all("grad_norm" in m["training"] for m in g.runs.values()):
             steps = next(iter(g.runs.values()))["training"]["grad_norm"]["steps"]
-            rows.append([label, str(len(g.runs)), str(steps)]
-                        + [mean_sd(g.values(lambda m, k=k: _grad(m, k)), 2 if k == "cv_percent" else 4)
-                           for k in GRAD_STATS])
+            row = [label, str(len(g.runs)), str(steps)]
+            row += [mean_sd(g.values(lambda m, k=k: _grad(m, k)), 2 if k == "cv_percent" else 4) for k in GRAD_STATS]
+            if early_late:
+                ratios = early_late.get(f"ktl-{variant}", {})
+                row.append(mean_sd([ratios[s] for s in sorted(ratios)], 2) if ratios else "–")
+            rows.append(row)
     return _table(header, rows)
 
 
@@ -268,7 +275,8 @@ def teacher_curve(val_nme: list[float]) -> str:
 
 
 def markdown(groups: dict[str, Group], settings: Settings, source_label: str,
-             teacher_val: list[float] | None = None) -> tuple[str, dict]:
+             teacher_val: list[float] | None = None,
+             early_late: dict[str, dict[int, float]] | None = None) -> tuple[str, dict]:
     any_run = next(g.runs[s] for g in groups.values() if g.kind != "zeroshot" for s in g.runs)
     size = any_run["input_size"]
     dikd_mode = settings.train.ktl["dikd_mode"]
@@ -292,7 +300,11 @@ def markdown(groups: dict[str, Group], settings: Settings, source_label: str,
         "\n## Table III: distillation strategies (KTL)\n\n", table_iii(groups),
         "\n## Table IV: DIKD ablation\n\n", table_iv(groups),
         "\n## Paired differences against FD+LD\n\n", paired_text,
-        "\n## Table V: gradient-norm stability (first logged KTL steps, mean ± sd over seeds)\n\n", table_v(groups),
+        "\n## Table V: gradient-norm stability (first logged KTL steps, mean ± sd over seeds)\n\n",
+        table_v(groups, early_late),
+        ("\nFirst / last 20% of steps: the mean grad norm of the first fifth of the logged steps over that of the last "
+         "fifth (1 = no trend; a series that starts high and settles has a high CV without step-to-step "
+         "volatility).\n" if early_late else ""),
         "\n", verdict(groups, paired_summary),
     ]
     return "".join(parts), {**teacher_summary, **paired_summary}
@@ -390,7 +402,8 @@ def write_report(tfake: Path, metrics_dir: Path, curves_dir: Path, predictions_d
     metrics.update({p.stem: read_json(p) for p in sorted(metrics_dir.glob("zeroshot-*.json"))})
     groups = group_runs(metrics)
     curve = read_csv(_read(run_path(curves_dir, "teacher", ".csv")))
-    text, scalars = markdown(groups, settings, label, curve["val_nme"].dropna().tolist())
+    text, scalars = markdown(groups, settings, label, curve["val_nme"].dropna().tolist(),
+                             _early_late(groups, curves_dir))
     write_text(out / "mlcmkd_tables.md", text)
     write_json(summary, scalars)
 
@@ -417,6 +430,17 @@ def write_report(tfake: Path, metrics_dir: Path, curves_dir: Path, predictions_d
     images = [read_image(tfake / p) for p in test["crop_path"]]
     gt = np.array([np.asarray(json.loads(k))[:, :2] for k in test["kpts"]])
     save_figure(plot_qualitative(images, gt, preds, label), out / "mlcmkd_qualitative")
+
+
+def _early_late(groups: dict[str, Group], curves_dir: Path) -> dict[str, dict[int, float]]:
+    """`stability.early_late_ratio` of every Table V run's logged grad norms (its _gradnorm.csv), by group and seed."""
+    out: dict[str, dict[int, float]] = {}
+    for key in (f"ktl-{variant}" for _, variant in TABLE_V if f"ktl-{variant}" in groups):
+        for seed, m in groups[key].runs.items():
+            path = run_path(curves_dir, m["model"], "_gradnorm.csv")
+            if path.is_file():
+                out.setdefault(key, {})[seed] = early_late_ratio(read_csv(path)["grad_norm"])
+    return out
 
 
 def _read(path: Path) -> Path:

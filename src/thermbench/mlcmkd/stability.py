@@ -34,3 +34,13 @@ def grad_norm_stats(norms: Iterable[float]) -> dict[str, float]:
         "mean_abs_step_change": float(np.mean(np.abs(np.diff(g)))),
         "r2": 1.0 if ss_tot == 0.0 else 1.0 - ss_res / ss_tot,
     }
+
+
+def early_late_ratio(norms: Iterable[float], share: float = 0.2) -> float:
+    """Mean of the first `share` of g_1..g_n over the mean of the last `share` (at least one step each): > 1 when the
+    series starts high and settles, which inflates the CV of Table V without any step-to-step volatility."""
+    g = np.asarray(list(norms), dtype=np.float64)
+    k = max(1, int(round(share * g.size)))
+    if g.ndim != 1 or g.size < 2 * k or not np.all(np.isfinite(g)):
+        raise ValueError(f"early_late_ratio: need >= {2 * k} finite values, got shape {g.shape}")
+    return float(g[:k].mean() / g[-k:].mean())

@@ -347,8 +347,8 @@ def test_checker_expands_foreach_from_lists_dicts_and_params():
 
 def test_bytecode_is_no_dependency(tmp_path):
     # Folder deps (src/thermbench/core, ...) must hash the same with and without __pycache__: any import writes it.
-    from dvc.ignore import DvcIgnoreFilter
     from dvc.fs import LocalFileSystem
+    from dvc.ignore import DvcIgnoreFilter
 
     ignore = DvcIgnoreFilter(LocalFileSystem(), str(ROOT))
     assert ignore.is_ignored_dir(str(ROOT / "src/thermbench/core/__pycache__"))

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from split_builders import dot_split
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
-from thermbench.mlcmkd.train import AugmentConfig, FitConfig, OptimConfig, Split, fit_ktl, init_distributed
+from thermbench.mlcmkd.train import AugmentConfig, FitConfig, OptimConfig, fit_ktl, init_distributed
 from thermbench.models.rtmpose import build_rtmpose
 
 SIZE = 64
@@ -23,23 +24,13 @@ import sys
 import numpy as np
 import torch
 sys.path.insert(0, {here!r})
+sys.path.insert(0, {tests!r})  # split_builders
 from test_ddp import train
 torch.set_num_threads(1)
 params = train()
 if torch.distributed.get_rank() == 0:
     np.save({out!r}, params)
 """
-
-
-def _split(n: int, seed: int) -> Split:
-    rng = np.random.default_rng(seed)
-    kpts = rng.uniform(8, SIZE - 8, size=(n, 68, 2)).astype(np.float32)
-    images = np.zeros((n, SIZE, SIZE), dtype=np.uint8)
-    for i in range(n):
-        for x, y in kpts[i].astype(int):
-            images[i, y, x] = 255
-    return Split(images=images, kpts=kpts, visible=np.ones((n, 68), np.float32), scale=np.ones((n, 2), np.float32),
-                 paired=np.repeat(255 - images[..., None], 3, axis=-1))
 
 
 def train() -> np.ndarray:
@@ -51,14 +42,16 @@ def train() -> np.ndarray:
     cfg = FitConfig(epochs=2, batch_size=4, seed=0, optim=OptimConfig(lr=1e-3, warmup_steps=1, clip_grad=1.0),
                     norm_eval=True, progress=False,
                     augment=AugmentConfig(rotate_deg=10, scale=0.1, shift=0.05, flip_prob=0.5))
-    fit_ktl(student, teacher, task, {"train": _split(8, 0), "val": _split(2, 1)}, cfg)
+    data = {"train": dot_split(8, 0, SIZE, twin="inverted"), "val": dot_split(2, 1, SIZE, twin="inverted")}
+    fit_ktl(student, teacher, task, data, cfg)
     return torch.cat([p.detach().flatten() for p in student.parameters()]).numpy()
 
 
 def test_two_gloo_processes_equal_one_process_on_the_whole_batch(tmp_path):
     out = tmp_path / "ddp.npy"
     script = tmp_path / "worker.py"
-    script.write_text(WORKER.format(here=str(Path(__file__).parent), out=str(out)))
+    script.write_text(WORKER.format(here=str(Path(__file__).parent), tests=str(Path(__file__).parents[1]),
+                                    out=str(out)))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                     str(script)], check=True, env=env, capture_output=True, timeout=600)

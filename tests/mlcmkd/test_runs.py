@@ -3,10 +3,10 @@
 import json
 from dataclasses import replace
 
-import numpy as np
 import pandas as pd
 import pytest
 
+from split_builders import dot_split
 from thermbench.mlcmkd import layout
 from thermbench.mlcmkd.runs import (
     GroupPaths,
@@ -17,26 +17,17 @@ from thermbench.mlcmkd.runs import (
     run_group,
     train_params,
 )
-from thermbench.mlcmkd.train import Split, save_splits
+from thermbench.mlcmkd.train import save_splits
 
 SIZE = 64
 
 
-def _split(n: int, seed: int, paired: bool = False, meta: pd.DataFrame | None = None) -> Split:
-    rng = np.random.default_rng(seed)
-    kpts = rng.uniform(8, SIZE - 8, size=(n, 68, 2)).astype(np.float32)
-    images = rng.integers(0, 255, size=(n, SIZE, SIZE), dtype=np.uint8)
-    rgb = np.repeat(images[..., None], 3, axis=-1) if paired else None
-    return Split(images=images, kpts=kpts, visible=np.ones((n, 68), np.float32), scale=np.ones((n, 2), np.float32),
-                 paired=rgb, meta=meta)
-
-
 def _caches(root):
-    save_splits(root / "tfake.npz", {"train": _split(8, 0, paired=True), "val": _split(4, 1),
-                                     "test": _split(4, 2, paired=True)})
+    save_splits(root / "tfake.npz", {"train": dot_split(8, 0, SIZE, "same"), "val": dot_split(4, 1, SIZE),
+                                     "test": dot_split(4, 2, SIZE, "same")})
     meta = pd.DataFrame({"sample_id": [f"c{i}" for i in range(6)], "width_group": ["high", "mean", "low"] * 2,
                          "view": ["front", "side"] * 3})
-    save_splits(root / "charlotte.npz", {"test": _split(6, 3, meta=meta)})
+    save_splits(root / "charlotte.npz", {"test": dot_split(6, 3, SIZE, meta=meta)})
 
 
 def _settings(num_threads: int, workers: int) -> Settings:

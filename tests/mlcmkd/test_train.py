@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 import torch
 
+from split_builders import dot_split
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
 from thermbench.mlcmkd.train import (
     AugmentConfig,
     FitConfig,
     OptimConfig,
-    Split,
     augment,
     fit_ktl,
     fit_supervised,
@@ -29,19 +29,6 @@ from thermbench.models.rtmpose import build_rtmpose
 SIZE = 64
 
 
-def _split(n: int, seed: int, paired: bool = False) -> Split:
-    """Dark images with a bright dot under each keypoint, so there is something to learn."""
-    rng = np.random.default_rng(seed)
-    kpts = rng.uniform(8, SIZE - 8, size=(n, 68, 2)).astype(np.float32)
-    images = np.zeros((n, SIZE, SIZE), dtype=np.uint8)
-    for i in range(n):
-        for x, y in kpts[i].astype(int):
-            images[i, y, x] = 255
-    rgb = np.repeat(images[..., None], 3, axis=-1) if paired else None
-    return Split(images=images, kpts=kpts, visible=np.ones((n, 68), np.float32),
-                 scale=np.ones((n, 2), np.float32), paired=rgb)
-
-
 def _cfg(**kw) -> FitConfig:
     optim = OptimConfig(lr=1e-5, weight_decay=0.0, min_lr_ratio=1.0, clip_grad=None)
     base = dict(epochs=2, batch_size=4, seed=0, optim=optim, grad_norm_steps=2, progress=False)
@@ -54,7 +41,7 @@ def _model(seed: int = 0):
 
 
 def test_two_step_supervised_fit_decreases_loss():
-    data = {"train": _split(4, 0), "val": _split(2, 1)}
+    data = {"train": dot_split(4, 0, SIZE), "val": dot_split(2, 1, SIZE)}
     history = fit_supervised(_model(), data, _cfg())
     rows = history["epochs"]
     assert [r["epoch"] for r in rows] == [1, 2]
@@ -64,7 +51,7 @@ def test_two_step_supervised_fit_decreases_loss():
 
 
 def test_same_seed_gives_same_weights():
-    data = {"train": _split(8, 0), "val": _split(2, 1)}
+    data = {"train": dot_split(8, 0, SIZE), "val": dot_split(2, 1, SIZE)}
     cfg = _cfg(epochs=1, augment=AugmentConfig(rotate_deg=10, scale=0.1, shift=0.05, flip_prob=0.5))
     a, b = _model(), _model()
     fit_supervised(a, data, cfg)
@@ -74,7 +61,7 @@ def test_same_seed_gives_same_weights():
 
 
 def test_ktl_trains_student_and_leaves_teacher_untouched():
-    data = {"train": _split(4, 0, paired=True), "val": _split(2, 1)}
+    data = {"train": dot_split(4, 0, SIZE, twin="same"), "val": dot_split(2, 1, SIZE)}
     student, teacher = _model(0), _model(1)
     before_teacher = {k: v.clone() for k, v in teacher.state_dict().items()}
     before_student = {k: v.clone() for k, v in student.state_dict().items()}
@@ -88,7 +75,7 @@ def test_ktl_trains_student_and_leaves_teacher_untouched():
 
 
 def test_ktl_needs_paired_data():
-    data = {"train": _split(4, 0), "val": _split(2, 1)}
+    data = {"train": dot_split(4, 0, SIZE), "val": dot_split(2, 1, SIZE)}
     student, teacher = _model(0), _model(1)
     with pytest.raises(Exception, match="paired"):
         fit_ktl(student, teacher, DistillTask(student, teacher), data, _cfg())
@@ -150,7 +137,7 @@ def test_lr_factor_warmup_flat_cosine():
 
 
 def test_gradient_clipping_logs_the_unclipped_norm():
-    data = {"train": _split(4, 0), "val": _split(2, 1)}
+    data = {"train": dot_split(4, 0, SIZE), "val": dot_split(2, 1, SIZE)}
     free = fit_supervised(_model(), data, _cfg(epochs=1))
     clipped_model = _model()
     clipped = fit_supervised(clipped_model, data, _cfg(epochs=1, optim=OptimConfig(lr=1e-5, clip_grad=1e-6)))
@@ -159,15 +146,15 @@ def test_gradient_clipping_logs_the_unclipped_norm():
 
 
 def test_validation_every_n_epochs():
-    data = {"train": _split(4, 0), "val": _split(2, 1)}
+    data = {"train": dot_split(4, 0, SIZE), "val": dot_split(2, 1, SIZE)}
     rows = fit_supervised(_model(), data, _cfg(epochs=3, val_every=2))["epochs"]
     assert ["val_nme" in r for r in rows] == [False, True, True]  # every 2nd epoch and the last
 
 
 def test_crop_cache_round_trip(tmp_path):
-    a = _split(3, 0, paired=True)
+    a = dot_split(3, 0, SIZE, twin="same")
     a.meta = pd.DataFrame({"view": ["front", "side", "front"], "width_group": ["high", "low", "mean"]})
-    save_splits(tmp_path / "c.npz", {"train": a, "val": _split(2, 1)})
+    save_splits(tmp_path / "c.npz", {"train": a, "val": dot_split(2, 1, SIZE)})
     back = load_splits(tmp_path / "c.npz", ("train", "val"))
     assert np.array_equal(back["train"].images, a.images) and np.array_equal(back["train"].paired, a.paired)
     assert back["val"].paired is None and back["val"].meta is None

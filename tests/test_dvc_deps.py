@@ -345,7 +345,7 @@ def test_checker_expands_foreach_from_lists_dicts_and_params():
         "m@t-0": {"cmd": "x t 0"}, "m@t-1": {"cmd": "x t 1"}, "m@s-0": {"cmd": "x s 0"}, "m@s-1": {"cmd": "x s 1"}}
 
 
-def test_bytecode_is_no_dependency(tmp_path):
+def test_bytecode_is_no_dependency():
     # Folder deps (src/thermbench/core, ...) must hash the same with and without __pycache__: any import writes it.
     from dvc.fs import LocalFileSystem
     from dvc.ignore import DvcIgnoreFilter

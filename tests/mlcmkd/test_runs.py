@@ -50,6 +50,9 @@ def test_layout_puts_group_runs_one_folder_down(tmp_path):
     assert layout.run_path(tmp_path, "supervised-t-seed2") == tmp_path / "supervised/supervised-t-seed2"
     assert layout.run_path(tmp_path, "mcl-dikd", "_ced.csv") == tmp_path / "mcl-dikd_ced.csv"
     assert layout.run_path(tmp_path, "teacher") == tmp_path / "teacher"
+    assert layout.run_name("ktl", "fdld_ri", 2) == "ktl-fdld_ri-seed2"
+    assert layout.group_of(layout.run_name("supervised", "t", 0)) == "supervised"
+    assert layout.group_of("mcl-dikd") is None
 
 
 def test_group_jobs_are_keys_times_seeds_in_table_order():

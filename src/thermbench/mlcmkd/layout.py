@@ -12,6 +12,11 @@ from pathlib import Path
 GROUPS = ("supervised", "ktl")
 
 
+def run_name(group: str, key: str, seed: int) -> str:
+    """The name of run `key` (an architecture or a KTL variant) of a multi-run group at student seed `seed`."""
+    return f"{group}-{key}-seed{seed}"
+
+
 def group_of(name: str) -> str | None:
     """The multi-run group a run name belongs to, or None (teacher, MCL)."""
     head = name.split("-", 1)[0]

@@ -25,6 +25,7 @@ from thermbench.core.io import InputError, atomic_dir, atomic_write_bytes, dumps
 from thermbench.core.parallel import ordered_map
 from thermbench.core.stage import build, seed_everything
 from thermbench.mlcmkd.evaluate import score_run
+from thermbench.mlcmkd.layout import run_name
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
 from thermbench.mlcmkd.stability import grad_norm_stats
 from thermbench.mlcmkd.train import (
@@ -222,7 +223,7 @@ def group_jobs(settings: Settings, group: str) -> list[tuple[str, int]]:
 
 def group_run_names(settings: Settings, group: str) -> list[str]:
     """Run names of `group_jobs`."""
-    return [f"{group}-{key}-seed{seed}" for key, seed in group_jobs(settings, group)]
+    return [run_name(group, key, seed) for key, seed in group_jobs(settings, group)]
 
 
 def run_group(settings: Settings, group: str, paths: GroupPaths, teacher_dir: Path | None = None) -> None:
@@ -247,7 +248,7 @@ def run_group(settings: Settings, group: str, paths: GroupPaths, teacher_dir: Pa
 def _group_run(settings: Settings, group: str, paths: GroupPaths, teacher_dir: Path | None,
                job: tuple[str, int]) -> str:
     key, seed = job
-    name = f"{group}-{key}-seed{seed}"  # as group_run_names names it
+    name = run_name(group, key, seed)
     start = time.perf_counter()
     if group == "supervised":
         summary = run_supervised(settings, key, seed, paths.of(name))

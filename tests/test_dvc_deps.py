@@ -354,3 +354,11 @@ def test_bytecode_is_no_dependency():
     assert ignore.is_ignored_dir(str(ROOT / "src/thermbench/core/__pycache__"))
     assert ignore.is_ignored_file(str(ROOT / "src/thermbench/core/stage.cpython-311.pyc"))
     assert not ignore.is_ignored_file(str(ROOT / "src/thermbench/core/stage.py"))
+
+
+def test_lock_holds_only_stages_of_dvc_yaml():
+    # `dvc repro` keeps the lock entry of a stage removed from dvc.yaml (renamed, or a matrix that became one stage):
+    # users would read results of stages that no longer exist, and every stage run re-parses the larger file.
+    locked = set(yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"])
+    stale = sorted(locked - set(real_stages()))
+    assert not stale, f"dvc.lock has stages dvc.yaml lacks (delete their entries): {', '.join(stale)}"

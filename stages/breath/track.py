@@ -9,7 +9,6 @@ from pathlib import Path
 
 from thermbench.breath.evaluate import TinyHeadInputs, TrackConfig, track_source
 from thermbench.core import stage
-from thermbench.tinyhead.finetune import BackboneConfig
 
 SOURCES = ("oracle", "mediapipe", "dwpose", "sapiens2", "student", "tinyhead")
 
@@ -30,6 +29,8 @@ def main() -> None:
                 "sapiens2": lambda: stage.value(args, "zeroshot.sapiens2")}.get(args.source, lambda: None)()
     tinyhead = None
     if args.source == "tinyhead":
+        from thermbench.tinyhead.finetune import BackboneConfig  # imports torch: ~1 s the other sources skip
+
         tinyhead = TinyHeadInputs(args.heads, args.features, args.teacher,
                                   stage.config(args, "head.backbone", BackboneConfig),
                                   stage.value(args, "zeroshot.sapiens2"))

@@ -76,6 +76,10 @@ def test_unavailable_sources_write_one_reason_line(hidden, tmp_path, capsys):
     result = ev.evaluate(hidden, [tmp_path / "s.json"], ev.RateConfig(), seed=0)
     assert result["metrics"]["unavailable"] == {"s": out["reason"]}  # named by the track file
     assert "s" not in result["metrics"]["sources"]
+    # Zero-shot weight files that are not here: the same one reason line.
+    absent = {"det": str(tmp_path / "det.onnx"), "pose": str(tmp_path / "pose.onnx")}
+    dw = ev.track_source("dwpose", hidden, tmp_path / "dw.json", ev.TrackConfig(workers=2), zeroshot_cfg=absent)
+    assert not dw["available"] and dw["reason"].startswith("weights not available")
 
 
 def test_student_source_tracks_with_a_saved_rtmpose(hidden, tmp_path):

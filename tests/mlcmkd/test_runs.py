@@ -14,6 +14,7 @@ from thermbench.mlcmkd.runs import (
     Settings,
     group_jobs,
     group_run_names,
+    longest_first,
     run_group,
     train_params,
 )
@@ -85,3 +86,15 @@ def test_two_worker_processes_write_what_one_process_writes(tmp_path, capsys):
     # The two seeds are different runs, not one run written twice.
     assert ((pooled.models / "supervised-t-seed0/model.safetensors").read_bytes()
             != (pooled.models / "supervised-t-seed1/model.safetensors").read_bytes())
+
+
+def test_runs_start_longest_first_and_seeds_keep_their_order():
+    settings = _settings(1, 1)
+    variants = {"fdld": {"fd": True, "ld": True, "fi": False, "ri": False},
+                "fdld_ri": {"fd": True, "ld": True, "fi": False, "ri": True},
+                "dikd": {"fd": True, "ld": True, "fi": True, "ri": True}}
+    ktl = replace(settings, train=replace(settings.train, ktl={**settings.train.ktl, "variants": variants}))
+    jobs = [("fdld", 0), ("fdld", 1), ("fdld_ri", 0), ("dikd", 0), ("dikd", 1)]
+    assert longest_first(ktl, "ktl", jobs) == [("dikd", 0), ("dikd", 1), ("fdld_ri", 0), ("fdld", 0), ("fdld", 1)]
+    assert longest_first(settings, "supervised", [("t", 0), ("s", 0), ("s", 1), ("l", 0)]) == [
+        ("l", 0), ("s", 0), ("s", 1), ("t", 0)]

@@ -271,3 +271,14 @@ def test_load_checkpoint_keeps_its_trained_size(tmp_path):
     model = speed.load_checkpoint(tmp_path, "mcl-t")
     assert model.training is False and model.cfg.input_size == (64, 96)
     assert speed.batch1_shape(model.cfg) == (1, 3, 96, 64)
+
+
+def test_seeded_models_are_made_and_exported_once_per_config(tmp_path):
+    cfg64, cfg96 = (build_rtmpose("t", input_size=(s, s)).cfg for s in (64, 96))
+    seeded = speed.SeededModels(tmp_path, opset=17, seed=3)
+    model, path = seeded.get(cfg64)
+    written = path.stat().st_mtime_ns
+    assert seeded.get(cfg64) == (model, path) and path.stat().st_mtime_ns == written  # not exported again
+    assert torch.equal(model.head.cls_x.weight, speed.fresh_model(cfg64, seed=3).head.cls_x.weight)
+    other_model, other_path = seeded.get(cfg96)
+    assert other_path != path and other_path.is_file() and other_model is not model

@@ -98,6 +98,8 @@ def track_source(source: str, videos: Path, out: Path, cfg: TrackConfig, model_d
     track_one = partial(_track_sequence, source, cfg, model_dir, zeroshot_cfg, tinyhead)
     workers = 1 if source == "oracle" else cfg.workers  # the oracle reads no frames
     try:
+        if source in ("dwpose", "sapiens2"):  # absent weights: the one line now, not after starting the workers
+            src.require_weights(source, zeroshot_cfg or {})
         results = list(ordered_map(track_one, list_sequences(videos), f"breath track {source}", workers, unit="seq"))
         tracks = src.merge_sequences(results)
     except src.SourceUnavailable as err:

@@ -204,6 +204,25 @@ class ZeroShotPredictor:
         return pred.noses[0], pred.noses[0]
 
 
+def require_weights(name: str, cfg: dict) -> None:
+    """Raises `SourceUnavailable` when the weight files of zero-shot model `name` (dwpose | sapiens2) are not here;
+    looks for the files only (never downloads, loads nothing), so a stage can say so before starting its workers."""
+    from thermbench.zeroshot.common import WeightsUnavailable
+
+    try:
+        if name == "dwpose":
+            from thermbench.zeroshot.dwpose import resolve_onnx
+
+            for key in ("det", "pose"):
+                resolve_onnx(cfg[key], allow_download=False)
+        else:
+            from thermbench.zeroshot.sapiens2 import resolve_weights
+
+            resolve_weights(cfg, allow_download=False)
+    except WeightsUnavailable as err:
+        raise SourceUnavailable(str(err)) from None
+
+
 def zero_shot_adapter(name: str, cfg: dict, threads: int):
     """The zero-shot model `name` with its `zeroshot.<name>` params; never downloads (absent weights: unavailable)."""
     from thermbench.zeroshot.common import WeightsUnavailable

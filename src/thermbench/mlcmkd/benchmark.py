@@ -64,10 +64,9 @@ def run_speed(cfg: SpeedConfig, models_dir: Path, tfake: Path, charlotte: Path, 
     archs, checkpoints = {}, {}
     latency = {"checkpoints": {}, "architectures": {}}
     with atomic_dir(out.onnx_dir) as onnx_tmp, tempfile.TemporaryDirectory() as scratch:
-        scratch = Path(scratch)
+        seeded = speed.SeededModels(Path(scratch), timing.opset, seed)
         for arch, arch_cfg in progress(list(arch_configs.items()), desc="speed architectures", unit="arch"):
-            archs[arch], latency["architectures"][arch] = speed.benchmark_architecture(
-                arch_cfg, scratch / f"{arch_cfg.arch}.onnx", timing, seed)
+            archs[arch], latency["architectures"][arch] = speed.benchmark_architecture(arch_cfg, seeded, timing)
         for name in progress(speed.discover_checkpoints(models_dir, cfg.models), desc="speed checkpoints",
                              unit="model"):
             model = speed.load_checkpoint(models_dir, name)
@@ -82,7 +81,7 @@ def run_speed(cfg: SpeedConfig, models_dir: Path, tfake: Path, charlotte: Path, 
             checkpoints[name]["architecture"] = arch
         arch_rows = {a: {**archs[a], **latency["architectures"][a]} for a in archs}
         deploy_numbers, deploy_timing = deploy.benchmark(cfg.deploy, list(cfg.input_size), arch_rows, models_dir,
-                                                         list(checkpoints), onnx_tmp, tfake, charlotte, scratch,
+                                                         list(checkpoints), onnx_tmp, tfake, charlotte, seeded,
                                                          timing, seed)
 
     env = {**speed.environment(cfg.threads), "cpu_int8_flags": deploy.cpu_int8_flags()}

@@ -87,14 +87,12 @@ def detector_row(cfg: DeployConfig, onnx_path: Path, timing: speed.Timing, seed:
     return numbers, latency, model
 
 
-def pipeline_rows(detector: RTMDet, detector_onnx: Path, archs: dict[str, RTMPoseConfig], scratch: Path,
-                  timing: speed.Timing, seed: int) -> dict[str, dict]:
+def pipeline_rows(detector: RTMDet, detector_onnx: Path, archs: dict[str, RTMPoseConfig],
+                  seeded: speed.SeededModels, timing: speed.Timing, seed: int) -> dict[str, dict]:
     """Detector + each architecture (seeded weights) end to end: {"RTMDet-nano + RTMPose-t": latency row}."""
     rows = {}
     for cfg in progress(list(archs.values()), desc="speed pipelines", unit="model"):
-        pose = speed.fresh_model(cfg, seed)
-        pose_onnx = scratch / f"pipeline-{cfg.arch}.onnx"
-        speed.export_onnx(pose, pose_onnx, speed.batch1_shape(cfg), timing.opset, speed.OUTPUT_NAMES)
+        pose, pose_onnx = seeded.get(cfg)
         row = pipeline.measure_pipeline(detector, pose, detector_onnx, pose_onnx, timing.warmup, timing.repeats,
                                         timing.threads, seed)
         paper_low, paper_high = PAPER_PIPELINE_MS.get(cfg.arch, (None, None))
@@ -148,7 +146,8 @@ def int8_student_rows(models_dir: Path, names: list[str], onnx_dir: Path, tfake:
         if not fp32_onnx.is_file():
             raise InputError(f"{fp32_onnx}: fp32 ONNX model of {name} not found (the checkpoint rows write it)")
         settings, latencies[name] = _int8_pair(model.cfg, fp32_onnx, int8_onnx, calibration[size], cfg, timing)
-        scores = {kind: quantize.nme(quantize.OnnxPose(path, model.cfg, timing.threads), tests[size], cfg.batch_size)
+        # Scoring is not timed: every core (ONNX Runtime splits a batch's work by output, not the sums within it).
+        scores = {kind: quantize.nme(quantize.OnnxPose(path, model.cfg, usable_cores()), tests[size], cfg.batch_size)
                   for kind, path in (("fp32", fp32_onnx), ("int8", int8_onnx))}
         numbers[name] = {"arch": model.cfg.arch, "input_size": list(model.cfg.input_size), **settings,
                          **quantize.nme_change(scores["fp32"], scores["int8"], cfg.max_nme_rise),
@@ -156,17 +155,15 @@ def int8_student_rows(models_dir: Path, names: list[str], onnx_dir: Path, tfake:
     return numbers, latencies
 
 
-def int8_architecture_rows(archs: dict[str, RTMPoseConfig], scratch: Path, tfake: Path, cfg: quantize.Int8Config,
-                           timing: speed.Timing, seed: int) -> tuple[dict, dict]:
+def int8_architecture_rows(archs: dict[str, RTMPoseConfig], seeded: speed.SeededModels, scratch: Path, tfake: Path,
+                           cfg: quantize.Int8Config, timing: speed.Timing) -> tuple[dict, dict]:
     """Architectures at the paper's size with seeded weights, calibrated on train crops at that size: timing only."""
     numbers, latencies = {}, {}
     for name, arch_cfg in progress(list(archs.items()), desc="speed int8 archs", unit="model"):
         images = quantize.calibration_images(tfake, arch_cfg.input_size[0], cfg.calibration_crops)
-        model, stem = speed.fresh_model(arch_cfg, seed), scratch / f"arch-{arch_cfg.arch}"
-        fp32_onnx = stem.with_suffix(".fp32.onnx")
-        speed.export_onnx(model, fp32_onnx, speed.batch1_shape(arch_cfg), timing.opset, speed.OUTPUT_NAMES)
-        settings, latencies[name] = _int8_pair(arch_cfg, fp32_onnx, stem.with_suffix(".int8.onnx"), images, cfg,
-                                               timing)
+        model, fp32_onnx = seeded.get(arch_cfg)
+        settings, latencies[name] = _int8_pair(arch_cfg, fp32_onnx, scratch / f"arch-{arch_cfg.arch}.int8.onnx",
+                                               images, cfg, timing)
         numbers[name] = {"arch": arch_cfg.arch, "input_size": list(arch_cfg.input_size), "weights": "seeded",
                          "params": count_parameters(model), **settings}
     return numbers, latencies
@@ -182,11 +179,9 @@ def limit_rows(gemm_row: dict, rows: dict[str, dict]) -> dict[str, dict]:
             for name, row in rows.items()}
 
 
-def scaling_rows(arch_cfg: RTMPoseConfig, scratch: Path, timing: speed.Timing, seed: int) -> list[dict]:
+def scaling_rows(arch_cfg: RTMPoseConfig, seeded: speed.SeededModels, timing: speed.Timing) -> list[dict]:
     """Thread scaling of one architecture (seeded weights) from 1 thread to every core of this machine."""
-    model = speed.fresh_model(arch_cfg, seed)
-    onnx_path = scratch / f"scaling-{arch_cfg.arch}.onnx"
-    speed.export_onnx(model, onnx_path, speed.batch1_shape(arch_cfg), timing.opset, speed.OUTPUT_NAMES)
+    model, onnx_path = seeded.get(arch_cfg)
     return gemm.thread_scaling(model, onnx_path, speed.batch1_shape(arch_cfg), usable_cores(), timing.warmup,
                                timing.repeats)
 
@@ -333,17 +328,19 @@ def markdown(numbers: dict, timing: dict, source_label: str) -> str:
 
 
 def benchmark(cfg: DeployConfig, input_size: list[int], arch_rows: dict[str, dict], models_dir: Path,
-              checkpoints: list[str], onnx_dir: Path, tfake: Path, charlotte: Path, scratch: Path,
+              checkpoints: list[str], onnx_dir: Path, tfake: Path, charlotte: Path, seeded: speed.SeededModels,
               timing: speed.Timing, seed: int) -> tuple[dict, dict]:
     """Every row of this module: (deterministic numbers, timings). `input_size`: the paper's pose input (W, H);
     `arch_rows`: speed's architecture rows (complexity + latency) by name, for the limit table; `checkpoints`: the
-    runs whose fp32 ONNX is in `onnx_dir` (the thermal ones get int8 rows). The detector ONNX and each student's
-    int8 ONNX are written to `onnx_dir`, everything else to `scratch`."""
+    runs whose fp32 ONNX is in `onnx_dir` (the thermal ones get int8 rows); `seeded`: the seeded pose networks the
+    architecture rows timed. The detector ONNX and each student's int8 ONNX are written to `onnx_dir`, everything
+    else to `seeded.scratch`."""
+    scratch = seeded.scratch
     gemm_row = gemm.gemm_throughput(cfg.gemm_size, timing.warmup, timing.repeats, threads=1, seed=seed)
     det_onnx = onnx_dir / f"rtmdet-{cfg.detector}.onnx"
     det_numbers, det_latency, detector = detector_row(cfg, det_onnx, timing, seed)
     pipe_archs = speed.architecture_configs(list(cfg.pipeline_architectures), input_size)
-    pipelines = pipeline_rows(detector, det_onnx, pipe_archs, scratch, timing, seed)
+    pipelines = pipeline_rows(detector, det_onnx, pipe_archs, seeded, timing, seed)
     pipe_numbers = {}
     for (name, row), arch_cfg in zip(pipelines.items(), pipe_archs.values()):
         pose = speed.complexity(arch_cfg)
@@ -355,7 +352,7 @@ def benchmark(cfg: DeployConfig, input_size: list[int], arch_rows: dict[str, dic
     archs8, arch8_latency = {}, {}
     if cfg.int8_architectures:
         int8_archs = speed.architecture_configs(list(cfg.int8_architectures), input_size)
-        archs8, arch8_latency = int8_architecture_rows(int8_archs, scratch, tfake, cfg.int8, timing, seed)
+        archs8, arch8_latency = int8_architecture_rows(int8_archs, seeded, scratch, tfake, cfg.int8, timing)
     scaling_cfg = next(iter(speed.architecture_configs([cfg.scaling_architecture], input_size).items()))
     limit = limit_rows(gemm_row, {det_numbers["name"]: {**det_numbers, **det_latency}, **arch_rows,
                                   **{n: {**pipelines[n], "gmacs": pipe_numbers[n]["gmacs"],
@@ -367,7 +364,7 @@ def benchmark(cfg: DeployConfig, input_size: list[int], arch_rows: dict[str, dic
                "gemm_limit": gemm_row, "detector": det_latency, "pipelines": pipelines,
                "int8_students": student_latency, "int8_architectures": arch8_latency, "limit": limit,
                "thread_scaling": {"name": scaling_cfg[0], "input_size": list(scaling_cfg[1].input_size),
-                                  "rows": scaling_rows(scaling_cfg[1], scratch, timing, seed)}}
+                                  "rows": scaling_rows(scaling_cfg[1], seeded, timing)}}
     return numbers, timings
 
 

@@ -40,7 +40,7 @@ from thermbench.mlcmkd.train import (
     load_splits,
     save_splits,
 )
-from thermbench.models.rtmpose import RTMPose, build_rtmpose, load_mmpose_checkpoint, load_model, save_model
+from thermbench.models.rtmpose import ARCHS, RTMPose, build_rtmpose, load_mmpose_checkpoint, load_model, save_model
 
 
 @dataclass(frozen=True)
@@ -241,8 +241,20 @@ def run_group(settings: Settings, group: str, paths: GroupPaths, teacher_dir: Pa
     train = replace(settings.train, num_threads=max(1, settings.train.num_threads // workers),
                     fit=replace(settings.train.fit, progress=settings.train.fit.progress and workers == 1))
     train_one = partial(_group_run, replace(settings, train=train), group, paths, teacher_dir)
-    for line in ordered_map(train_one, jobs, f"{group} runs", workers=workers, unit="run"):
+    for line in ordered_map(train_one, longest_first(settings, group, jobs), f"{group} runs", workers=workers,
+                            unit="run"):
         print(line, flush=True)
+
+
+def longest_first(settings: Settings, group: str, jobs: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """`jobs` in decreasing expected run time, so the pool does not end on one long run beside an idle worker
+    (longest-processing-time order): larger architectures first; KTL variants by their extra head passes (FI, RI),
+    then their distillation terms. Stable: the seeds of one key keep their order."""
+    if group == "supervised":
+        return sorted(jobs, key=lambda job: -ARCHS[job[0]][1])  # by width
+    variants = settings.train.ktl["variants"]
+    return sorted(jobs, key=lambda job: (-(variants[job[0]]["fi"] + variants[job[0]]["ri"]),
+                                         -(variants[job[0]]["fd"] + variants[job[0]]["ld"])))
 
 
 def _group_run(settings: Settings, group: str, paths: GroupPaths, teacher_dir: Path | None,

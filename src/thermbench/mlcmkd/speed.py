@@ -25,6 +25,7 @@ import platform
 import statistics
 import time
 import warnings
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -107,8 +108,31 @@ def fresh_model(cfg: RTMPoseConfig, seed: int) -> RTMPose:
     return RTMPose(cfg).eval()
 
 
+class SeededModels:
+    """`fresh_model(cfg, seed)` and its batch-1 ONNX export into `scratch`, made once per config: the architecture,
+    detector + pose, int8 and thread-scaling rows all time the same seeded networks (an export takes 0.3-1.5 s)."""
+
+    def __init__(self, scratch: Path, opset: int, seed: int):
+        self.scratch, self.opset, self.seed = Path(scratch), opset, seed
+        self._made: dict[RTMPoseConfig, tuple[RTMPose, Path]] = {}
+
+    def get(self, cfg: RTMPoseConfig) -> tuple[RTMPose, Path]:
+        """(model in eval mode, its ONNX file); do not modify either."""
+        if cfg not in self._made:
+            model, (width, height) = fresh_model(cfg, self.seed), cfg.input_size
+            path = self.scratch / f"seeded-{cfg.arch}-{height}x{width}-k{cfg.num_keypoints}.onnx"
+            export_onnx(model, path, batch1_shape(cfg), self.opset, OUTPUT_NAMES)
+            self._made[cfg] = (model, path)
+        return self._made[cfg]
+
+
 def complexity(cfg: RTMPoseConfig) -> dict:
     """Params, GFLOPs and GMACs of `cfg` at its input size, counted on the meta device (no weights allocated)."""
+    return dict(_complexity(cfg))
+
+
+@lru_cache(maxsize=None)  # rows of several kinds ask for the same config; callers get copies
+def _complexity(cfg: RTMPoseConfig) -> dict:
     with torch.device("meta"):
         model = RTMPose(cfg)
     gflops = count_gflops(model, batch1_shape(cfg))
@@ -258,13 +282,11 @@ def benchmark_checkpoint(model: RTMPose, onnx_path: Path, timing: Timing, seed: 
     return numbers, measure_latency(model, onnx_path, shape, timing.warmup, timing.repeats, timing.threads)
 
 
-def benchmark_architecture(cfg: RTMPoseConfig, scratch_onnx: Path, timing: Timing, seed: int) -> tuple[dict, dict]:
+def benchmark_architecture(cfg: RTMPoseConfig, seeded: SeededModels, timing: Timing) -> tuple[dict, dict]:
     """An architecture at its input size with fresh weights (see module doc): complexity and latency; the ONNX
     file it times is scratch (its weights mean nothing). Returns (deterministic numbers, timing)."""
-    model = fresh_model(cfg, seed)
-    shape = batch1_shape(cfg)
-    export_onnx(model, scratch_onnx, shape, timing.opset, OUTPUT_NAMES)
-    return complexity(cfg), measure_latency(model, scratch_onnx, shape, timing.warmup, timing.repeats,
+    model, onnx_path = seeded.get(cfg)
+    return complexity(cfg), measure_latency(model, onnx_path, batch1_shape(cfg), timing.warmup, timing.repeats,
                                             timing.threads)
 
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from thermbench.core.io import read_json, write_json, write_text
 from thermbench.core.plots import save_figure
@@ -52,15 +51,17 @@ def build(model: str, cfg: ZeroshotConfig, allow_download: bool):
         from thermbench.zeroshot.dlib68 import Dlib68
 
         return Dlib68(cfg.dlib["detector"], int(cfg.dlib["upsample"]))
+    import torch  # here, not at the top: the other models and the report stage need no torch (~1 s to import)
+
     from thermbench.zeroshot.sapiens2 import Sapiens2Pose
 
+    torch.set_num_threads(cfg.threads)
     return Sapiens2Pose.from_params(cfg.sapiens2, allow_download, cfg.device)
 
 
 def predict(model: str, prepared: Path, raw: Path, predictions: Path, metrics: Path, timing: Path,
             cfg: ZeroshotConfig, crop_size: int, source: str) -> None:
     """Run `model` on the full-frame and crop protocols; where its weights are absent, write status lines only."""
-    torch.set_num_threads(cfg.threads)
     frames_path, samples_path = prepared / FRAMES, prepared / SAMPLES
     frames = ev.select(read_frames(prepared), cfg.eval_split, cfg.limit, frames_path)
     samples = read_samples(prepared, COLUMNS["thermeval"])

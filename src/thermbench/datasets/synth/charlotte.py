@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import pandas as pd
 import tifffile
 
 from thermbench.core.keypoints import load_schema
-from thermbench.core.progress import progress
+from thermbench.core.parallel import ordered_map
 from thermbench.datasets.synth import scene, thermal
 from thermbench.datasets.synth.face import sample_expression, sample_identity
 from thermbench.datasets.synth.person import shoot
@@ -69,46 +70,55 @@ def _look_at(look: thermal.ThermalLook, env_temp: float) -> thermal.ThermalLook:
     return dataclasses.replace(look, ambient=env_temp, **{f: getattr(look, f) + shift for f in SKIN_FIELDS})
 
 
-def write(out: Path, cfg: dict, seed: int) -> None:
-    meta = []
-    median_w = float(cfg["median_width_px"])
-    for subject in range(1, int(cfg["subjects"]) + 1):
-        (out / f"S{subject}").mkdir(parents=True)
-        subject_rng = np.random.default_rng([seed, DATASET_CODE, subject])
-        identity = sample_identity(subject_rng)
-        base_look = identity.thermal
-        rows = []
-        for j in progress(range(int(cfg["images_per_subject"])), desc=f"synth charlotte S{subject}", leave=False):
-            rng = np.random.default_rng([seed, DATASET_CODE, subject, j])
-            env = float(rng.choice(ENV_TEMPS))
-            distance = float(rng.choice(DISTANCES))
-            identity.thermal = _look_at(base_look, env)
-            pose = Pose(float(rng.choice(YAWS) + rng.normal(0, 4)), float(rng.choice(PITCHES) + rng.normal(0, 3)),
-                        float(rng.normal(0, 4)))
-            width = _image_width(rng, median_w)
-            height = int(round(width * 1.25))
-            face_w = width * rng.uniform(0.5, 0.62)
-            cam = Camera(face_w, (width / 2 + rng.normal(0, 4), height * 0.45), (height, width))
-            shot = shoot(identity, sample_expression(rng), pose, cam, rng)
-            _, temp = scene.composite(shot.render, None, scene.thermal_background(rng, (height, width), env))
-            sensor = thermal.make_sensor(rng, (height, width), blur_sigma=0.6 + 0.12 * distance)
-            temp = thermal.apply_sensor(temp, sensor, rng)
-            image_id = f"R{subject}{j:04d}"
-            tifffile.imwrite(out / f"S{subject}" / f"{image_id}.tiff", thermal.encode_centikelvin(temp))
-            profile = abs(pose.yaw) >= PROFILE_YAW
-            pts = profile_points(shot.render.points, shot.points70[:68]) if profile else np.concatenate(
-                [shot.points70[:68], shot.render.points[FOREHEAD4]])
-            xs, ys = [""] * N_POINTS, [""] * N_POINTS
-            for k, (x, y) in enumerate(pts):
-                xs[k], ys[k] = f"{x:.2f}", f"{y:.2f}"
-            sensation = int(np.clip(round((env - 23.5) / 2.5 + rng.normal(0, 0.5)), -1, 1))
-            rows.append([image_id, *xs, *ys, distance, round(float(rng.uniform(30, 60)), 1),
-                         round(float(rng.choice([0.0, 0.2, 0.4, 0.8])), 1), env, sensation])
-            meta.append({"ID": image_id, "subject": subject, "yaw": pose.yaw, "pitch": pose.pitch, "roll": pose.roll,
-                         "view": "side" if profile else "front", "image_width": width,
-                         "glasses": int(identity.glasses)})
-        with open(out / f"S{subject}.csv", "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(header())
-            writer.writerows(rows)
+def write(out: Path, cfg: dict, seed: int, workers: int | None = None) -> None:
+    """`cfg["subjects"]` subject folders of `cfg["images_per_subject"]` images, on `workers` processes (None = every
+    core): each subject and image draws from its own seed, so the files do not depend on the number of workers."""
+    write_one = partial(_write_subject, out=out, cfg=cfg, seed=seed)
+    subjects = range(1, int(cfg["subjects"]) + 1)
+    parts = ordered_map(write_one, subjects, "synth charlotte", workers, unit="subject")
+    meta = [row for rows in parts for row in rows]
     pd.DataFrame(meta).round(3).to_csv(out / "synth_meta.csv", index=False)
+
+
+def _write_subject(subject: int, out: Path, cfg: dict, seed: int) -> list[dict]:
+    """Subject `subject`'s folder of TIFFs and its label CSV; its synth_meta rows."""
+    median_w = float(cfg["median_width_px"])
+    (out / f"S{subject}").mkdir(parents=True)
+    subject_rng = np.random.default_rng([seed, DATASET_CODE, subject])
+    identity = sample_identity(subject_rng)
+    base_look = identity.thermal
+    rows, meta = [], []
+    for j in range(int(cfg["images_per_subject"])):
+        rng = np.random.default_rng([seed, DATASET_CODE, subject, j])
+        env = float(rng.choice(ENV_TEMPS))
+        distance = float(rng.choice(DISTANCES))
+        identity.thermal = _look_at(base_look, env)
+        pose = Pose(float(rng.choice(YAWS) + rng.normal(0, 4)), float(rng.choice(PITCHES) + rng.normal(0, 3)),
+                    float(rng.normal(0, 4)))
+        width = _image_width(rng, median_w)
+        height = int(round(width * 1.25))
+        face_w = width * rng.uniform(0.5, 0.62)
+        cam = Camera(face_w, (width / 2 + rng.normal(0, 4), height * 0.45), (height, width))
+        shot = shoot(identity, sample_expression(rng), pose, cam, rng)
+        _, temp = scene.composite(shot.render, None, scene.thermal_background(rng, (height, width), env))
+        sensor = thermal.make_sensor(rng, (height, width), blur_sigma=0.6 + 0.12 * distance)
+        temp = thermal.apply_sensor(temp, sensor, rng)
+        image_id = f"R{subject}{j:04d}"
+        tifffile.imwrite(out / f"S{subject}" / f"{image_id}.tiff", thermal.encode_centikelvin(temp))
+        profile = abs(pose.yaw) >= PROFILE_YAW
+        pts = profile_points(shot.render.points, shot.points70[:68]) if profile else np.concatenate(
+            [shot.points70[:68], shot.render.points[FOREHEAD4]])
+        xs, ys = [""] * N_POINTS, [""] * N_POINTS
+        for k, (x, y) in enumerate(pts):
+            xs[k], ys[k] = f"{x:.2f}", f"{y:.2f}"
+        sensation = int(np.clip(round((env - 23.5) / 2.5 + rng.normal(0, 0.5)), -1, 1))
+        rows.append([image_id, *xs, *ys, distance, round(float(rng.uniform(30, 60)), 1),
+                     round(float(rng.choice([0.0, 0.2, 0.4, 0.8])), 1), env, sensation])
+        meta.append({"ID": image_id, "subject": subject, "yaw": pose.yaw, "pitch": pose.pitch, "roll": pose.roll,
+                     "view": "side" if profile else "front", "image_width": width,
+                     "glasses": int(identity.glasses)})
+    with open(out / f"S{subject}.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header())
+        writer.writerows(rows)
+    return meta

@@ -6,6 +6,7 @@ synth_meta.csv (one row per person: pose, face width, whether a Nose was annotat
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 import tifffile
 
-from thermbench.core.progress import progress
+from thermbench.core.parallel import ordered_map
 from thermbench.datasets.synth import scene, thermal
 from thermbench.datasets.synth.face import base_vertices, sample_expression, sample_identity
 from thermbench.datasets.synth.person import shoot
@@ -134,20 +135,22 @@ def _frame(rng: np.random.Generator, sensor: thermal.Sensor, p_people: list[floa
     return thermal.apply_sensor(temp, sensor, rng), anns, people
 
 
-def write(out: Path, cfg: dict, seed: int) -> None:
+def write(out: Path, cfg: dict, seed: int, workers: int | None = None) -> None:
+    """Frames of annotations_1 then annotations_2, on `workers` processes (None = every core): each frame draws from
+    its own seed, so the files do not depend on the number of workers."""
     for sub in ("Annotations", "images", "Temp_Matrix"):
         (out / sub).mkdir(parents=True)
     sensor = thermal.make_sensor(np.random.default_rng([seed, DATASET_CODE]), (HEIGHT, WIDTH), cfg["blur_px"])
+    counts = (int(cfg["frames_file1"]), int(cfg["frames_file2"]))
+    write_one = partial(_write_frame, out=out, p_people=cfg["people_probs"], seed=seed, sensor=sensor)
+    frames = iter(ordered_map(write_one, range(1, sum(counts) + 1), "synth thermeval", workers, unit="frame"))
     meta, frame_no = [], 0
-    for file_no, n_frames in ((1, cfg["frames_file1"]), (2, cfg["frames_file2"])):
+    for file_no, n_frames in zip((1, 2), counts):
         coco = {"images": [], "annotations": [], "categories": CATEGORIES}
-        for k in progress(range(int(n_frames)), desc=f"synth thermeval {file_no}", leave=False):
+        for k in range(n_frames):
             frame_no += 1
-            rng = np.random.default_rng([seed, DATASET_CODE, frame_no])
-            temp, anns, people = _frame(rng, sensor, cfg["people_probs"])
+            anns, people = next(frames)
             stem = f"Thermal_{frame_no}"
-            tifffile.imwrite(out / "Temp_Matrix" / f"{stem}.tiff", temp)
-            cv2.imwrite(str(out / "images" / f"{stem}.png"), thermal.encode_minmax(temp))
             image_id = k + 1
             coco["images"].append({"id": image_id, "file_name": f"{stem}.png" if file_no == 1 else f"{stem}.jpg",
                                    "width": WIDTH, "height": HEIGHT})
@@ -156,3 +159,13 @@ def write(out: Path, cfg: dict, seed: int) -> None:
             meta += [{"image_file": f"{stem}.png", "annotation_file": file_no, **p} for p in people]
         (out / "Annotations" / f"annotations_{file_no}.json").write_text(json.dumps(coco))
     pd.DataFrame(meta).round(3).to_csv(out / "synth_meta.csv", index=False)
+
+
+def _write_frame(frame_no: int, out: Path, p_people: list[float], seed: int, sensor: thermal.Sensor):
+    """Frame `frame_no` (1-based over both files) as its TIFF and PNG; (its annotations, its people's meta rows)."""
+    rng = np.random.default_rng([seed, DATASET_CODE, frame_no])
+    temp, anns, people = _frame(rng, sensor, p_people)
+    stem = f"Thermal_{frame_no}"
+    tifffile.imwrite(out / "Temp_Matrix" / f"{stem}.tiff", temp)
+    cv2.imwrite(str(out / "images" / f"{stem}.png"), thermal.encode_minmax(temp))
+    return anns, people

@@ -49,3 +49,16 @@ def test_charlotte_subsets_use_only_labelled_points_and_box_diagonal():
     assert out["high"]["nme"] == pytest.approx(0.0) and out["low"]["nme"] == pytest.approx(0.2)
     assert out["mean"]["n"] == 0 and np.isnan(out["mean"]["nme"])
     assert out["full"]["fr@0.1"] == pytest.approx(0.5)
+
+
+def _shape(shift=(0.0, 0.0)) -> np.ndarray:
+    # 68 points; the outer eye corners (36, 45) 10 px apart, so NME-IO = mean point error / 10.
+    pts = np.random.default_rng(0).uniform(0, 50, (68, 2))
+    pts[36], pts[45] = (0.0, 0.0), (10.0, 0.0)
+    return pts + np.asarray(shift)
+
+
+def test_mean_shape_baseline_predicts_the_training_mean():
+    train = np.stack([_shape((1.0, 0.0)), _shape((-1.0, 0.0))])          # mean: the unshifted shape
+    test = np.stack([_shape(), _shape((3.0, 4.0))])                       # 0 px and 5 px from it
+    np.testing.assert_allclose(nme_eval.mean_shape_nme(train, test), [0.0, 0.5], atol=1e-12)

@@ -117,3 +117,18 @@ def test_table_v_shows_the_first_over_last_grad_norm_ratio_when_given():
     rows = {line.split(" | ")[0].lstrip("| "): line for line in table.splitlines()}
     assert rows["+ L_ri"].endswith("| 5.00 ± 1.00 |") and rows["Baseline (FD+LD)"].endswith("| 1.00 |")
     assert rows["Ours (L_fi + L_ri)"].endswith("| – |")  # no curve for DIKD given
+
+
+def test_mean_shape_check_counts_students_no_better_than_the_mean_shape():
+    pts = np.random.default_rng(0).uniform(0, 50, (68, 2))
+    pts[36], pts[45] = (0.0, 0.0), (10.0, 0.0)                             # outer eye corners 10 px apart
+    train, val, test = np.stack([pts + (1, 0), pts - (1, 0)]), (pts + (3, 4))[None], pts[None]
+    runs = {"teacher": _m("teacher", "s", 0.4), "supervised-s-seed0": _m("supervised", "s", 0.3),
+            "ktl-dikd-seed0": _m("ktl", "s", 0.2, "dikd")}
+    for name, best in (("teacher", 0.9), ("supervised-s-seed0", 0.6), ("ktl-dikd-seed0", 0.2)):
+        runs[name]["training"]["best_val_nme"] = best
+    text, summary = report.mean_shape_check(report.group_runs(runs), train, val, test)
+    # The mean shape is 5 px (NME 0.5) from the val face and on the test face; the teacher is no student.
+    assert summary == {"mean_shape_val_nme": pytest.approx(0.5), "mean_shape_test_nme": pytest.approx(0.0, abs=1e-12),
+                       "runs_on_mean_shape_plateau": 1, "student_runs": 2}
+    assert "1 of 2 (supervised-s-seed0 0.6000)" in text

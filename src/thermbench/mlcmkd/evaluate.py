@@ -47,6 +47,14 @@ def nme_io(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray | None = None) 
     return metrics.nme(pred, gt, visible, metrics.interocular_distance(gt))
 
 
+def mean_shape_nme(train_kpts: np.ndarray, kpts: np.ndarray) -> np.ndarray:
+    """Per-image NME-IO of the no-model baseline: every image gets the mean landmarks of the training crops (crop
+    px). The crops are boxes about the landmarks, so this is the mean-shape plateau a student starts out on: a model
+    no better than it has not yet used the image."""
+    pred = np.broadcast_to(np.asarray(train_kpts, dtype=np.float64).mean(axis=0), np.shape(kpts))
+    return nme_io(pred, np.asarray(kpts, dtype=np.float64))
+
+
 def nme_diag(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray) -> np.ndarray:
     """Per-image NME over the labelled points, normalised by the diagonal of their bounding box."""
     return metrics.nme(pred, gt, visible, metrics.bbox_diagonal(gt, visible))

@@ -18,6 +18,8 @@ from scipy import stats
 from thermbench.core.io import InputError, read_csv, read_json, write_json, write_text
 from thermbench.core.plots import data_label, save_figure
 from thermbench.datasets.common import read_image
+from thermbench.datasets.prepared import read_samples
+from thermbench.mlcmkd.evaluate import mean_shape_nme
 from thermbench.mlcmkd.layout import run_path
 from thermbench.mlcmkd.runs import Settings, group_run_names
 from thermbench.mlcmkd.stability import early_late_ratio
@@ -251,6 +253,25 @@ def teacher_check(groups: dict[str, Group], student_arch: str) -> tuple[str, dic
                   "teacher_to_student_ratio": ratio}
 
 
+def mean_shape_check(groups: dict[str, Group], train_kpts: np.ndarray, val_kpts: np.ndarray,
+                     test_kpts: np.ndarray) -> tuple[str, dict]:
+    """The no-model baseline (`evaluate.mean_shape_nme`) on T-FAKE val and test, and the trained student runs whose
+    best val NME is no lower: still on the mean-shape plateau."""
+    val, test = (float(np.nanmean(mean_shape_nme(train_kpts, k))) for k in (val_kpts, test_kpts))
+    students = sorted(m["model"] for g in groups.values() if g.kind in ("supervised", "ktl", "mcl")
+                      for m in g.runs.values())
+    best = {m["model"]: m["training"]["best_val_nme"] for g in groups.values() for m in g.runs.values()
+            if m["model"] in students}
+    stuck = [n for n in students if best[n] >= val]
+    text = (f"Mean-shape baseline (no model: the mean landmarks of the {len(train_kpts)} training crops on every "
+            f"image): NME-IO {_f(val)} on T-FAKE val, {_f(test)} on test. Student runs whose best val NME is no lower, "
+            f"i.e. still on the mean-shape plateau: {len(stuck)} of {len(students)}"
+            + (f" ({', '.join(f'{n} {_f(best[n])}' for n in stuck)}); their test NMEs, and the means and intervals "
+               "they enter, measure whether a run left the plateau, not how well it learnt.\n" if stuck else ".\n"))
+    return text, {"mean_shape_val_nme": val, "mean_shape_test_nme": test, "runs_on_mean_shape_plateau": len(stuck),
+                  "student_runs": len(students)}
+
+
 def balance(settings: Settings) -> str:
     """The effective weight of L_kp against each distillation term, as the code combines them."""
     w, batch = settings.train.ktl["weights"], settings.train.fit.batch_size
@@ -276,11 +297,15 @@ def teacher_curve(val_nme: list[float]) -> str:
 
 def markdown(groups: dict[str, Group], settings: Settings, source_label: str,
              teacher_val: list[float] | None = None,
-             early_late: dict[str, dict[int, float]] | None = None) -> tuple[str, dict]:
+             early_late: dict[str, dict[int, float]] | None = None,
+             shapes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> tuple[str, dict]:
+    """The report's markdown and its summary scalars. `shapes`: T-FAKE landmarks of the students' training crops, val
+    and test (crop px), for the mean-shape baseline."""
     any_run = next(g.runs[s] for g in groups.values() if g.kind != "zeroshot" for s in g.runs)
     size = any_run["input_size"]
     dikd_mode = settings.train.ktl["dikd_mode"]
     teacher_text, teacher_summary = teacher_check(groups, settings.rtmpose.ktl_arch)
+    shape_text, shape_summary = mean_shape_check(groups, *shapes) if shapes is not None else ("", {})
     paired_text, paired_summary = paired_section(groups)
     parts = [
         f"# MLCM-KD reproduction ({source_label})\n\n",
@@ -295,7 +320,7 @@ def markdown(groups: dict[str, Group], settings: Settings, source_label: str,
           "widths: a 1x1 aligner initialised as the identity on the shared channels. NME-IO (outer eye corners) on "
           "T-FAKE; NME normalised by the GT box diagonal on CHARLOTTE subsets (Side: only the mapped, labelled "
           "points). Params and GMACs (multiply-adds) are for the architecture at 256x256.\n\n",
-        teacher_text, teacher_curve(teacher_val or []), "\n", balance(settings),
+        teacher_text, teacher_curve(teacher_val or []), "\n", shape_text, "\n", balance(settings),
         "\n## Table I: supervised vs KD\n\n", table_i(groups),
         "\n## Table III: distillation strategies (KTL)\n\n", table_iii(groups),
         "\n## Table IV: DIKD ablation\n\n", table_iv(groups),
@@ -307,7 +332,7 @@ def markdown(groups: dict[str, Group], settings: Settings, source_label: str,
          "volatility).\n" if early_late else ""),
         "\n", verdict(groups, paired_summary),
     ]
-    return "".join(parts), {**teacher_summary, **paired_summary}
+    return "".join(parts), {**teacher_summary, **shape_summary, **paired_summary}
 
 
 # ------------------------------------------------------------------------------------------------------------ figures
@@ -403,7 +428,7 @@ def write_report(tfake: Path, metrics_dir: Path, curves_dir: Path, predictions_d
     groups = group_runs(metrics)
     curve = read_csv(_read(run_path(curves_dir, "teacher", ".csv")))
     text, scalars = markdown(groups, settings, label, curve["val_nme"].dropna().tolist(),
-                             _early_late(groups, curves_dir))
+                             _early_late(groups, curves_dir), _landmarks(tfake, settings.train.max_train_samples))
     write_text(out / "mlcmkd_tables.md", text)
     write_json(summary, scalars)
 
@@ -441,6 +466,14 @@ def _early_late(groups: dict[str, Group], curves_dir: Path) -> dict[str, dict[in
             if path.is_file():
                 out.setdefault(key, {})[seed] = early_late_ratio(read_csv(path)["grad_norm"])
     return out
+
+
+def _landmarks(tfake: Path, max_train: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Landmarks (crop px) of the T-FAKE training crops the students see (the first `max_train`), val and test."""
+    samples = read_samples(tfake, ("split", "kpts"))
+    by_split = {s: np.array([np.asarray(json.loads(k))[:, :2] for k in samples.loc[samples["split"] == s, "kpts"]])
+                for s in ("train", "val", "test")}
+    return by_split["train"][:max_train], by_split["val"], by_split["test"]
 
 
 def _read(path: Path) -> Path:

@@ -155,15 +155,15 @@ def int8_student_rows(models_dir: Path, names: list[str], onnx_dir: Path, tfake:
     return numbers, latencies
 
 
-def int8_architecture_rows(archs: dict[str, RTMPoseConfig], seeded: speed.SeededModels, scratch: Path, tfake: Path,
+def int8_architecture_rows(archs: dict[str, RTMPoseConfig], seeded: speed.SeededModels, tfake: Path,
                            cfg: quantize.Int8Config, timing: speed.Timing) -> tuple[dict, dict]:
     """Architectures at the paper's size with seeded weights, calibrated on train crops at that size: timing only."""
     numbers, latencies = {}, {}
     for name, arch_cfg in progress(list(archs.items()), desc="speed int8 archs", unit="model"):
         images = quantize.calibration_images(tfake, arch_cfg.input_size[0], cfg.calibration_crops)
         model, fp32_onnx = seeded.get(arch_cfg)
-        settings, latencies[name] = _int8_pair(arch_cfg, fp32_onnx, scratch / f"arch-{arch_cfg.arch}.int8.onnx",
-                                               images, cfg, timing)
+        settings, latencies[name] = _int8_pair(arch_cfg, fp32_onnx,
+                                               seeded.scratch / f"arch-{arch_cfg.arch}.int8.onnx", images, cfg, timing)
         numbers[name] = {"arch": arch_cfg.arch, "input_size": list(arch_cfg.input_size), "weights": "seeded",
                          "params": count_parameters(model), **settings}
     return numbers, latencies
@@ -335,7 +335,6 @@ def benchmark(cfg: DeployConfig, input_size: list[int], arch_rows: dict[str, dic
     runs whose fp32 ONNX is in `onnx_dir` (the thermal ones get int8 rows); `seeded`: the seeded pose networks the
     architecture rows timed. The detector ONNX and each student's int8 ONNX are written to `onnx_dir`, everything
     else to `seeded.scratch`."""
-    scratch = seeded.scratch
     gemm_row = gemm.gemm_throughput(cfg.gemm_size, timing.warmup, timing.repeats, threads=1, seed=seed)
     det_onnx = onnx_dir / f"rtmdet-{cfg.detector}.onnx"
     det_numbers, det_latency, detector = detector_row(cfg, det_onnx, timing, seed)
@@ -352,7 +351,7 @@ def benchmark(cfg: DeployConfig, input_size: list[int], arch_rows: dict[str, dic
     archs8, arch8_latency = {}, {}
     if cfg.int8_architectures:
         int8_archs = speed.architecture_configs(list(cfg.int8_architectures), input_size)
-        archs8, arch8_latency = int8_architecture_rows(int8_archs, seeded, scratch, tfake, cfg.int8, timing)
+        archs8, arch8_latency = int8_architecture_rows(int8_archs, seeded, tfake, cfg.int8, timing)
     scaling_cfg = next(iter(speed.architecture_configs([cfg.scaling_architecture], input_size).items()))
     limit = limit_rows(gemm_row, {det_numbers["name"]: {**det_numbers, **det_latency}, **arch_rows,
                                   **{n: {**pipelines[n], "gmacs": pipe_numbers[n]["gmacs"],

@@ -258,18 +258,16 @@ def mean_shape_check(groups: dict[str, Group], train_kpts: np.ndarray, val_kpts:
     """The no-model baseline (`evaluate.mean_shape_nme`) on T-FAKE val and test, and the trained student runs whose
     best val NME is no lower: still on the mean-shape plateau."""
     val, test = (float(np.nanmean(mean_shape_nme(train_kpts, k))) for k in (val_kpts, test_kpts))
-    students = sorted(m["model"] for g in groups.values() if g.kind in ("supervised", "ktl", "mcl")
-                      for m in g.runs.values())
-    best = {m["model"]: m["training"]["best_val_nme"] for g in groups.values() for m in g.runs.values()
-            if m["model"] in students}
-    stuck = [n for n in students if best[n] >= val]
+    best = {m["model"]: m["training"]["best_val_nme"] for g in groups.values() if g.kind in ("supervised", "ktl", "mcl")
+            for m in g.runs.values()}
+    stuck = sorted(n for n, v in best.items() if v >= val)
     text = (f"Mean-shape baseline (no model: the mean landmarks of the {len(train_kpts)} training crops on every "
             f"image): NME-IO {_f(val)} on T-FAKE val, {_f(test)} on test. Student runs whose best val NME is no lower, "
-            f"i.e. still on the mean-shape plateau: {len(stuck)} of {len(students)}"
+            f"i.e. still on the mean-shape plateau: {len(stuck)} of {len(best)}"
             + (f" ({', '.join(f'{n} {_f(best[n])}' for n in stuck)}); their test NMEs, and the means and intervals "
                "they enter, measure whether a run left the plateau, not how well it learnt.\n" if stuck else ".\n"))
     return text, {"mean_shape_val_nme": val, "mean_shape_test_nme": test, "runs_on_mean_shape_plateau": len(stuck),
-                  "student_runs": len(students)}
+                  "student_runs": len(best)}
 
 
 def balance(settings: Settings) -> str:
@@ -427,8 +425,11 @@ def write_report(tfake: Path, metrics_dir: Path, curves_dir: Path, predictions_d
     metrics.update({p.stem: read_json(p) for p in sorted(metrics_dir.glob("zeroshot-*.json"))})
     groups = group_runs(metrics)
     curve = read_csv(_read(run_path(curves_dir, "teacher", ".csv")))
+    samples = read_samples(tfake, ("split", "crop_path", "kpts"))
+    train_kpts, val_kpts, test_kpts = (_landmarks(samples, split) for split in ("train", "val", "test"))
     text, scalars = markdown(groups, settings, label, curve["val_nme"].dropna().tolist(),
-                             _early_late(groups, curves_dir), _landmarks(tfake, settings.train.max_train_samples))
+                             _early_late(groups, curves_dir),
+                             (train_kpts[:settings.train.max_train_samples], val_kpts, test_kpts))
     write_text(out / "mlcmkd_tables.md", text)
     write_json(summary, scalars)
 
@@ -450,11 +451,9 @@ def write_report(tfake: Path, metrics_dir: Path, curves_dir: Path, predictions_d
                if key in trained}
     preds = {title: np.load(io.BytesIO(_read(run_path(predictions_dir, trained[key]["model"], ".npy")).read_bytes()))
              [:QUALITATIVE_ROWS] for key, title in columns.items()}
-    test = pd.read_csv(_read(tfake / "samples.csv"))
-    test = test[test["split"] == "test"].iloc[:QUALITATIVE_ROWS]
+    test = samples[samples["split"] == "test"].iloc[:QUALITATIVE_ROWS]
     images = [read_image(tfake / p) for p in test["crop_path"]]
-    gt = np.array([np.asarray(json.loads(k))[:, :2] for k in test["kpts"]])
-    save_figure(plot_qualitative(images, gt, preds, label), out / "mlcmkd_qualitative")
+    save_figure(plot_qualitative(images, test_kpts[:QUALITATIVE_ROWS], preds, label), out / "mlcmkd_qualitative")
 
 
 def _early_late(groups: dict[str, Group], curves_dir: Path) -> dict[str, dict[int, float]]:
@@ -468,12 +467,9 @@ def _early_late(groups: dict[str, Group], curves_dir: Path) -> dict[str, dict[in
     return out
 
 
-def _landmarks(tfake: Path, max_train: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Landmarks (crop px) of the T-FAKE training crops the students see (the first `max_train`), val and test."""
-    samples = read_samples(tfake, ("split", "kpts"))
-    by_split = {s: np.array([np.asarray(json.loads(k))[:, :2] for k in samples.loc[samples["split"] == s, "kpts"]])
-                for s in ("train", "val", "test")}
-    return by_split["train"][:max_train], by_split["val"], by_split["test"]
+def _landmarks(samples: pd.DataFrame, split: str) -> np.ndarray:
+    """(N, K, 2) landmarks in crop px of the prepared samples of `split`, in file order."""
+    return np.array([np.asarray(json.loads(k))[:, :2] for k in samples.loc[samples["split"] == split, "kpts"]])
 
 
 def _read(path: Path) -> Path:

@@ -251,10 +251,13 @@ def longest_first(settings: Settings, group: str, jobs: list[tuple[str, int]]) -
     (longest-processing-time order): larger architectures first; KTL variants by their extra head passes (FI, RI),
     then their distillation terms. Stable: the seeds of one key keep their order."""
     if group == "supervised":
-        return sorted(jobs, key=lambda job: -ARCHS[job[0]][1])  # by width
-    variants = settings.train.ktl["variants"]
-    return sorted(jobs, key=lambda job: (-(variants[job[0]]["fi"] + variants[job[0]]["ri"]),
-                                         -(variants[job[0]]["fd"] + variants[job[0]]["ld"])))
+        return sorted(jobs, key=lambda job: ARCHS[job[0]][1], reverse=True)  # by width
+
+    def cost(job: tuple[str, int]) -> tuple[int, int]:
+        flags = settings.train.ktl["variants"][job[0]]
+        return flags["fi"] + flags["ri"], flags["fd"] + flags["ld"]
+
+    return sorted(jobs, key=cost, reverse=True)  # reverse keeps the sort stable
 
 
 def _group_run(settings: Settings, group: str, paths: GroupPaths, teacher_dir: Path | None,

@@ -144,13 +144,11 @@ def write(out: Path, cfg: dict, seed: int, workers: int | None = None) -> None:
     counts = (int(cfg["frames_file1"]), int(cfg["frames_file2"]))
     write_one = partial(_write_frame, out=out, p_people=cfg["people_probs"], seed=seed, sensor=sensor)
     frames = iter(ordered_map(write_one, range(1, sum(counts) + 1), "synth thermeval", workers, unit="frame"))
-    meta, frame_no = [], 0
+    meta = []
     for file_no, n_frames in zip((1, 2), counts):
         coco = {"images": [], "annotations": [], "categories": CATEGORIES}
         for k in range(n_frames):
-            frame_no += 1
-            anns, people = next(frames)
-            stem = f"Thermal_{frame_no}"
+            stem, anns, people = next(frames)
             image_id = k + 1
             coco["images"].append({"id": image_id, "file_name": f"{stem}.png" if file_no == 1 else f"{stem}.jpg",
                                    "width": WIDTH, "height": HEIGHT})
@@ -162,10 +160,11 @@ def write(out: Path, cfg: dict, seed: int, workers: int | None = None) -> None:
 
 
 def _write_frame(frame_no: int, out: Path, p_people: list[float], seed: int, sensor: thermal.Sensor):
-    """Frame `frame_no` (1-based over both files) as its TIFF and PNG; (its annotations, its people's meta rows)."""
+    """Frame `frame_no` (1-based over both files) as its TIFF and PNG; (its file stem, its annotations, its people's
+    meta rows)."""
     rng = np.random.default_rng([seed, DATASET_CODE, frame_no])
     temp, anns, people = _frame(rng, sensor, p_people)
     stem = f"Thermal_{frame_no}"
     tifffile.imwrite(out / "Temp_Matrix" / f"{stem}.tiff", temp)
     cv2.imwrite(str(out / "images" / f"{stem}.png"), thermal.encode_minmax(temp))
-    return anns, people
+    return stem, anns, people

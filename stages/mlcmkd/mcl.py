@@ -10,6 +10,8 @@ def main() -> None:
     parser = stage.parser(__doc__)
     parser.add_argument("--variant", required=True)
     parser.add_argument("--teacher", required=True, type=Path, help="data/models/ktl/ktl-<variant>-seed<seed>")
+    parser.add_argument("--backbone", required=True, type=Path,
+                        help="data/models/teacher (the RGB teacher: rtmpose.student_backbone's source)")
     parser.add_argument("--tfake", required=True, type=Path, help="data/cache/mlcmkd/tfake.npz")
     parser.add_argument("--charlotte", required=True, type=Path, help="data/cache/mlcmkd/charlotte.npz")
     parser.add_argument("--out", required=True, type=Path, help="data/models/<run>")
@@ -20,7 +22,7 @@ def main() -> None:
     settings = Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", RTMPoseParams),
                         train=train_params(stage.value(args, "train")))
     paths = RunPaths(args.out, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
-    run_mcl(settings, args.variant, args.teacher, paths)
+    run_mcl(settings, args.variant, args.teacher, args.backbone, paths)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ from thermbench.mlcmkd.runs import GroupPaths, RTMPoseParams, Settings, run_grou
 
 def main() -> None:
     parser = stage.parser(__doc__)
+    parser.add_argument("--teacher", required=True, type=Path,
+                        help="data/models/teacher (the RGB teacher: rtmpose.student_backbone's source)")
     parser.add_argument("--tfake", required=True, type=Path, help="data/cache/mlcmkd/tfake.npz")
     parser.add_argument("--charlotte", required=True, type=Path, help="data/cache/mlcmkd/charlotte.npz")
     parser.add_argument("--models", required=True, type=Path, help="data/models/supervised (a folder per run)")
@@ -19,7 +21,7 @@ def main() -> None:
     settings = Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", RTMPoseParams),
                         train=train_params(stage.value(args, "train")))
     paths = GroupPaths(args.models, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
-    run_group(settings, "supervised", paths)
+    run_group(settings, "supervised", paths, args.teacher)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ def _settings() -> Settings:
                      "weights": {"kp_weight": 0.1, "fm_weight": 1e-3, "lg_weight": 1e-3, "fi_weight": 1e-3,
                                  "ri_weight": 1e-3}},
              "mcl": {"variants": [], "weights": {}}}
-    return Settings(seed=0, rtmpose=RTMPoseParams(64, "s", None, "s", "t", ("s",)), train=train_params(train))
+    return Settings(seed=0, rtmpose=RTMPoseParams(64, "s", None, "teacher", "s", "t", ("s",)), train=train_params(train))
 
 
 def _m(kind, arch, nme, variant=None, seed=0, cv=30.0, **extra):
@@ -132,3 +132,15 @@ def test_mean_shape_check_counts_students_no_better_than_the_mean_shape():
     assert summary == {"mean_shape_val_nme": pytest.approx(0.5), "mean_shape_test_nme": pytest.approx(0.0, abs=1e-12),
                        "runs_on_mean_shape_plateau": 1, "student_runs": 2}
     assert "1 of 2 (supervised-s-seed0 0.6000)" in text
+
+
+def test_initial_weights_line_names_each_start_and_its_methods():
+    runs = {"teacher": _m("teacher", "s", 0.4, init=None),
+            "supervised-s-seed0": _m("supervised", "s", 0.3, init="teacher backbone"),
+            "ktl-dikd-seed0": _m("ktl", "s", 0.2, "dikd", init="teacher backbone"),
+            "supervised-t-seed0": _m("supervised", "t", 0.3, init="random"),
+            "mcl-dikd": _m("mcl", "t", 0.2, "dikd", init="random")}
+    text = report.initial_weights(report.group_runs(runs))
+    assert text.startswith("Initial weights: ktl-dikd, supervised-s from the RGB teacher's backbone with a random head")
+    assert text.endswith("; mcl-dikd, supervised-t from random weights.\n")
+    assert report.initial_weights(report.group_runs({"teacher": runs["teacher"]})) == ""

@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import pandas as pd
 import pytest
+import torch
 
 from split_builders import dot_split
 from thermbench.mlcmkd import layout
@@ -12,13 +13,16 @@ from thermbench.mlcmkd.runs import (
     GroupPaths,
     RTMPoseParams,
     Settings,
+    build_student,
     group_jobs,
     group_run_names,
     longest_first,
     run_group,
     train_params,
 )
+from thermbench.core.io import InputError
 from thermbench.mlcmkd.train import save_splits
+from thermbench.models.rtmpose import build_rtmpose, save_model
 
 SIZE = 64
 
@@ -36,13 +40,13 @@ def _settings(num_threads: int, workers: int) -> Settings:
              "max_train_samples": None, "fit": {"epochs": 1, "batch_size": 4, "grad_norm_steps": 2, "progress": False},
              "ktl": {"dikd_mode": "text", "runs": [], "variants": {}, "weights": {}},
              "mcl": {"variants": [], "weights": {}}}
-    return Settings(seed=0, rtmpose=RTMPoseParams(SIZE, "t", None, "t", "t", ("t",)), train=train_params(train))
+    return Settings(seed=0, rtmpose=RTMPoseParams(SIZE, "t", None, None, "t", "t", ("t",)), train=train_params(train))
 
 
 def _run(root, cache, settings) -> GroupPaths:
     paths = GroupPaths(root / "models/supervised", root / "curves/supervised", root / "metrics/supervised",
                        root / "predictions/supervised", cache / "tfake.npz", cache / "charlotte.npz")
-    run_group(settings, "supervised", paths)
+    run_group(settings, "supervised", paths, root / "teacher")  # student_backbone None: never read
     return paths
 
 
@@ -98,3 +102,35 @@ def test_runs_start_longest_first_and_seeds_keep_their_order():
     assert longest_first(ktl, "ktl", jobs) == [("dikd", 0), ("dikd", 1), ("fdld_ri", 0), ("fdld", 0), ("fdld", 1)]
     assert longest_first(settings, "supervised", [("t", 0), ("s", 0), ("s", 1), ("l", 0)]) == [
         ("l", 0), ("s", 0), ("s", 1), ("t", 0)]
+
+
+def _seeded(arch: str, seed: int):
+    torch.manual_seed(seed)
+    return build_rtmpose(arch, input_size=(SIZE, SIZE))
+
+
+def test_a_student_of_the_teachers_arch_starts_from_its_backbone_with_the_seeded_head(tmp_path, capsys):
+    teacher = _seeded("t", 7)
+    save_model(teacher, tmp_path / "teacher/model.safetensors")
+    settings = replace(_settings(1, 1), rtmpose=RTMPoseParams(SIZE, "t", None, "teacher", "t", "s", ("t", "s")))
+
+    torch.manual_seed(0)
+    student, init = build_student(settings, "t", tmp_path / "teacher")
+    fresh, teacher_state = _seeded("t", 0).state_dict(), teacher.state_dict()
+    assert init == "teacher backbone"
+    for key, value in student.state_dict().items():
+        assert torch.equal(value, teacher_state[key] if key.startswith("backbone.") else fresh[key]), key
+    assert not torch.equal(fresh["backbone.stem.0.conv.weight"], teacher_state["backbone.stem.0.conv.weight"])
+
+    torch.manual_seed(0)
+    other, init = build_student(settings, "s", tmp_path / "teacher")  # no pretrained s backbone: random, said once
+    assert init == "random"
+    assert "RTMPose-s: no pretrained backbone of this size" in capsys.readouterr().out
+    fresh = _seeded("s", 0).state_dict()
+    assert all(torch.equal(value, fresh[key]) for key, value in other.state_dict().items())
+
+
+def test_an_unknown_student_backbone_is_refused(tmp_path):
+    settings = replace(_settings(1, 1), rtmpose=RTMPoseParams(SIZE, "t", None, "imagenet", "t", "t", ("t",)))
+    with pytest.raises(InputError, match="student_backbone must be 'teacher' or null"):
+        build_student(settings, "t", tmp_path / "teacher")

@@ -103,7 +103,7 @@ def score_run(model: nn.Module, config: dict, tfake_cache: Path, charlotte_cache
     nmes = {"tfake": nme_io(pred, gt)}
     ch_pred, ch_gt = crop_px(model, charlotte)
     nmes["charlotte_full"] = nme_diag(ch_pred, ch_gt, charlotte.visible)
-    result = {"model": name, **{k: config.get(k) for k in ("kind", "variant", "arch", "seed", "teacher_arch")},
+    result = {"model": name, **{k: config.get(k) for k in ("kind", "variant", "arch", "seed", "init", "teacher_arch")},
               "input_size": config["input_size"], "epochs": config["fit"]["epochs"], "training": config["history"],
               "complexity": complexity(config["arch"]), "tfake": summarize(nmes["tfake"]),
               "charlotte": charlotte_subsets(nmes["charlotte_full"], charlotte.meta)}

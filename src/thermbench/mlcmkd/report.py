@@ -270,6 +270,23 @@ def mean_shape_check(groups: dict[str, Group], train_kpts: np.ndarray, val_kpts:
                   "student_runs": len(best)}
 
 
+def initial_weights(groups: dict[str, Group]) -> str:
+    """Which trained student methods started from the RGB teacher's backbone and which from random weights (the `init`
+    of their runs' metrics)."""
+    starts: dict[str, list[str]] = {}
+    for key, g in groups.items():
+        if g.kind in ("supervised", "ktl", "mcl"):
+            for init in sorted({str(m.get("init")) for m in g.runs.values()}):
+                starts.setdefault(init, []).append(key)
+    if not starts:
+        return ""
+    label = {"teacher backbone": "from the RGB teacher's backbone with a random head (the offline stand-in for the "
+                                 "pose-pretrained CSPNeXt backbone that RTMPose and DWPose start from)",
+             "random": "from random weights"}
+    return ("Initial weights: " + "; ".join(f"{', '.join(sorted(keys))} {label.get(init, f'from {init}')}"
+                                            for init, keys in sorted(starts.items(), reverse=True)) + ".\n")
+
+
 def balance(settings: Settings) -> str:
     """The effective weight of L_kp against each distillation term, as the code combines them."""
     w, batch = settings.train.ktl["weights"], settings.train.fit.batch_size
@@ -318,7 +335,8 @@ def markdown(groups: dict[str, Group], settings: Settings, source_label: str,
           "widths: a 1x1 aligner initialised as the identity on the shared channels. NME-IO (outer eye corners) on "
           "T-FAKE; NME normalised by the GT box diagonal on CHARLOTTE subsets (Side: only the mapped, labelled "
           "points). Params and GMACs (multiply-adds) are for the architecture at 256x256.\n\n",
-        teacher_text, teacher_curve(teacher_val or []), "\n", shape_text, "\n", balance(settings),
+        initial_weights(groups), "\n", teacher_text, teacher_curve(teacher_val or []), "\n", shape_text, "\n",
+        balance(settings),
         "\n## Table I: supervised vs KD\n\n", table_i(groups),
         "\n## Table III: distillation strategies (KTL)\n\n", table_iii(groups),
         "\n## Table IV: DIKD ablation\n\n", table_iv(groups),

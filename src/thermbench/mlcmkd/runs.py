@@ -1,11 +1,12 @@
 """The MLCM-KD stages' calls: typed settings, device set-up, the crop cache, and training + scoring one run.
 
-Run names and where their files lie: `layout`. Student seeds vary the student's initial weights, shuffling and
-augmentation; every KTL run distils the same frozen teacher (trained with the top-level `seed`), and MCL compresses
-the base-seed KTL model. A trained run writes its model folder `<out>/{model.safetensors, model.safetensors.json,
-config.json}`, its curves `<curves>/<name>.csv` (per epoch), `<name>_gradnorm.csv` (per step) and `<name>_ced.csv`,
-its scalar metrics JSON and its T-FAKE test predictions; every root is a command-line argument of its stage. The
-supervised and KTL stages train all their runs (architectures or variants x seeds), `train.workers` at a time.
+Run names and where their files lie: `layout`. Student seeds vary the student's initial weights (its head, and its
+backbone where none is pretrained: `build_student`), shuffling and augmentation; every KTL run distils the same frozen
+teacher (trained with the top-level `seed`), and MCL compresses the base-seed KTL model. A trained run writes its
+model folder `<out>/{model.safetensors, model.safetensors.json, config.json}`, its curves `<curves>/<name>.csv` (per
+epoch), `<name>_gradnorm.csv` (per step) and `<name>_ced.csv`, its scalar metrics JSON and its T-FAKE test
+predictions; every root is a command-line argument of its stage. The supervised and KTL stages train all their runs
+(architectures or variants x seeds), `train.workers` at a time.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class RTMPoseParams:
     input_size: int             # square model input, px (paper: 256); multiple of 32
     teacher_arch: str
     teacher_init: str | None    # optional official mmpose checkpoint
+    student_backbone: str | None  # "teacher": students of the teacher's arch start from its backbone; None: random
     ktl_arch: str
     mcl_arch: str
     supervised_archs: tuple
@@ -153,15 +155,45 @@ def run_teacher(settings: Settings, pretrain: Path, paths: RunPaths) -> None:
     _finish(paths, model, config, history)
 
 
-def run_supervised(settings: Settings, arch: str, seed: int, paths: RunPaths) -> dict:
-    """One thermal-only baseline of Table I (stage supervised runs every arch x seed)."""
+STUDENT_BACKBONES = (None, "teacher")
+
+
+def build_student(settings: Settings, arch: str, teacher_dir: Path) -> tuple[RTMPose, str]:
+    """A student network of `arch` and how it starts: ("teacher backbone" | "random").
+
+    RTMPose and DWPose train every model from a pretrained CSPNeXt backbone (pose-pretrained on AIC + COCO) with a
+    random head. Offline the one pose-pretrained backbone is the RGB teacher's (`teacher_dir`), so with
+    `rtmpose.student_backbone: teacher` a student of the teacher's architecture starts from it; another size has no
+    pretrained backbone here and starts at random, which one printed line says. The seeded build comes first either
+    way, so one seed gives one head whatever the backbone.
+    """
+    source, size = settings.rtmpose.student_backbone, settings.rtmpose.input_size
+    if source not in STUDENT_BACKBONES:
+        raise InputError(f"params.yaml: rtmpose.student_backbone must be 'teacher' or null, got {source!r}")
+    student = build_rtmpose(arch, input_size=(size, size))
+    if source is None:
+        return student, "random"
+    if arch != settings.rtmpose.teacher_arch:
+        print(f"RTMPose-{arch}: no pretrained backbone of this size (the teacher is RTMPose-"
+              f"{settings.rtmpose.teacher_arch}): random initial weights", flush=True)
+        return student, "random"
+    backbone = {k: v for k, v in load_run(teacher_dir).state_dict().items() if k.startswith("backbone.")}
+    missing, unexpected = student.load_state_dict(backbone, strict=False)
+    if unexpected or any(not k.startswith("head.") for k in missing):
+        raise InputError(f"{teacher_dir}: its backbone does not fit RTMPose-{arch}")
+    return student, "teacher backbone"
+
+
+def run_supervised(settings: Settings, arch: str, seed: int, teacher_dir: Path, paths: RunPaths) -> dict:
+    """One thermal-only baseline of Table I (stage supervised runs every arch x seed); `teacher_dir` is the RGB
+    teacher, the backbone source of `build_student`."""
     device = setup(settings, seed)
-    size = settings.rtmpose.input_size
-    model = build_rtmpose(arch, input_size=(size, size)).to(device)
+    model, init = build_student(settings, arch, teacher_dir)
+    model = model.to(device)
     cfg = _fit_config(settings, seed)
     history = fit_supervised(model, _tfake(settings, paths.tfake, paired=False), cfg, desc=f"supervised-{arch}")
-    config = {"kind": "supervised", "arch": arch, "seed": seed, "modality": "thermal", "input_size": size,
-              "fit": asdict(cfg)}
+    config = {"kind": "supervised", "arch": arch, "seed": seed, "init": init, "modality": "thermal",
+              "input_size": settings.rtmpose.input_size, "fit": asdict(cfg)}
     return _finish(paths, model, config, history)
 
 
@@ -179,12 +211,14 @@ def run_ktl(settings: Settings, variant: str, seed: int, teacher_dir: Path, path
     device = setup(settings, seed)
     size = settings.rtmpose.input_size
     # Student first: its initial weights then equal the supervised run's of the same arch and seed.
-    student = build_rtmpose(settings.rtmpose.ktl_arch, input_size=(size, size)).to(device)
+    student, init = build_student(settings, settings.rtmpose.ktl_arch, teacher_dir)
+    student = student.to(device)
     teacher = load_run(teacher_dir).to(device)
     task = DistillTask(student, teacher, distill).to(device)
     cfg = _fit_config(settings, seed)
     history = fit_ktl(student, teacher, task, _tfake(settings, paths.tfake, paired=True), cfg, desc=f"ktl-{variant}")
-    config = {"kind": "ktl", "variant": variant, "arch": student.cfg.arch, "seed": seed, "teacher": teacher_dir.name,
+    config = {"kind": "ktl", "variant": variant, "arch": student.cfg.arch, "seed": seed, "init": init,
+              "teacher": teacher_dir.name,
               "teacher_arch": teacher.cfg.arch, "modality": "thermal", "input_size": size,
               "distill": asdict(distill), "fit": asdict(cfg)}
     return _finish(paths, student, config, history)
@@ -226,8 +260,9 @@ def group_run_names(settings: Settings, group: str) -> list[str]:
     return [run_name(group, key, seed) for key, seed in group_jobs(settings, group)]
 
 
-def run_group(settings: Settings, group: str, paths: GroupPaths, teacher_dir: Path | None = None) -> None:
-    """Stages supervised and ktl: every run of the group, `train.workers` processes at a time.
+def run_group(settings: Settings, group: str, paths: GroupPaths, teacher_dir: Path) -> None:
+    """Stages supervised and ktl: every run of the group, `train.workers` processes at a time. `teacher_dir`: the RGB
+    teacher (KTL's teacher; every student's backbone source, `build_student`).
 
     Runs are independent and seeded, so a run's result depends on its torch thread count (num_threads // workers,
     recorded in its config) but not on which process trains it or in what order. Two one-thread runs side by side
@@ -235,8 +270,6 @@ def run_group(settings: Settings, group: str, paths: GroupPaths, teacher_dir: Pa
     torchrun (WORLD_SIZE > 1) every rank trains the runs one after another, together.
     """
     jobs = group_jobs(settings, group)
-    if group == "ktl" and teacher_dir is None:
-        raise ValueError("the ktl group needs the teacher's folder")
     workers = 1 if int(os.environ.get("WORLD_SIZE", "1")) > 1 else max(1, min(settings.train.workers, len(jobs)))
     train = replace(settings.train, num_threads=max(1, settings.train.num_threads // workers),
                     fit=replace(settings.train.fit, progress=settings.train.fit.progress and workers == 1))
@@ -260,30 +293,32 @@ def longest_first(settings: Settings, group: str, jobs: list[tuple[str, int]]) -
     return sorted(jobs, key=cost, reverse=True)  # reverse keeps the sort stable
 
 
-def _group_run(settings: Settings, group: str, paths: GroupPaths, teacher_dir: Path | None,
+def _group_run(settings: Settings, group: str, paths: GroupPaths, teacher_dir: Path,
                job: tuple[str, int]) -> str:
     key, seed = job
     name = run_name(group, key, seed)
     start = time.perf_counter()
     if group == "supervised":
-        summary = run_supervised(settings, key, seed, paths.of(name))
+        summary = run_supervised(settings, key, seed, teacher_dir, paths.of(name))
     else:
         summary = run_ktl(settings, key, seed, teacher_dir, paths.of(name))
     return (f"{name}: best val NME {summary['best_val_nme']:.4f} (epoch {summary['best_epoch']}), "
             f"{time.perf_counter() - start:.0f} s at {settings.train.num_threads} thread(s)")
 
 
-def run_mcl(settings: Settings, variant: str, teacher_dir: Path, paths: RunPaths) -> None:
-    """Stage mcl@<variant>: Model Compression Level, the frozen KTL model -> a smaller thermal student (eq. 9)."""
+def run_mcl(settings: Settings, variant: str, teacher_dir: Path, backbone_dir: Path, paths: RunPaths) -> None:
+    """Stage mcl@<variant>: Model Compression Level, the frozen KTL model (`teacher_dir`) -> a smaller thermal student
+    (eq. 9); `backbone_dir` is the RGB teacher, the student's backbone source (`build_student`)."""
     device = setup(settings, settings.seed)
     size = settings.rtmpose.input_size
-    student = build_rtmpose(settings.rtmpose.mcl_arch, input_size=(size, size)).to(device)
+    student, init = build_student(settings, settings.rtmpose.mcl_arch, backbone_dir)
+    student = student.to(device)
     teacher = load_run(teacher_dir).to(device)
     distill = DistillConfig(fd=True, ld=True, fi=False, ri=False, **settings.train.mcl["weights"])
     task = DistillTask(student, teacher, distill).to(device)
     cfg = _fit_config(settings, settings.seed)
     history = fit_mcl(student, teacher, task, _tfake(settings, paths.tfake, paired=False), cfg, desc=f"mcl-{variant}")
-    config = {"kind": "mcl", "variant": variant, "arch": student.cfg.arch, "seed": settings.seed,
+    config = {"kind": "mcl", "variant": variant, "arch": student.cfg.arch, "seed": settings.seed, "init": init,
               "teacher": teacher_dir.name, "teacher_arch": teacher.cfg.arch, "modality": "thermal",
               "input_size": size, "distill": asdict(distill), "fit": asdict(cfg)}
     _finish(paths, student, config, history)

@@ -9,7 +9,7 @@ P ?= default
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DEST ?= publish
 
-.PHONY: setup repro test unit regression baseline profile publish clean-venv
+.PHONY: setup repro test unit regression baseline conclusions profile publish clean-venv
 
 # torch first and pinned: its CPU wheel is what this machine has; an unpinned torch pulls GBs of CUDA packages.
 $(STAMP): pyproject.toml requirements.lock
@@ -43,6 +43,13 @@ test: regression unit
 KERNELS ?=
 baseline: setup
 	$(PY) -m thermbench.tools.regression calibrate $(if $(KERNELS),--kernels $(KERNELS))
+
+# Re-makes every trained model of the current params under other CPU kernel settings (tests/baseline/tolerances.yaml;
+# default: aten_default and default, one after another) and fails, with a table, where a statement that
+# metrics/conclusions.json states as resolved comes out otherwise. Writes conclusions/kernel_check.json: then `dvc repro`
+# (the reports fold it in) and commit. KERNELS=aten_default checks one setting.
+conclusions: setup
+	$(PY) -m thermbench.tools.conclusions check $(if $(KERNELS),--kernels $(KERNELS))
 
 profile: setup
 	$(PY) -m thermbench.tools.profiles $(P)

@@ -13,7 +13,9 @@ from thermbench.core import stage
 def main() -> None:
     parser = stage.parser(__doc__)
     parser.add_argument("--videos", type=Path, required=True, help="e.g. data/raw/breath")
-    parser.add_argument("--tracks", type=Path, nargs="+", required=True, help="data/breath/tracks/<source>.json ...")
+    parser.add_argument("--tracks", type=Path, nargs="+", required=True,
+                        help="data/breath/tracks/<source>.json of an untrained source, data/breath/tracks/<source> "
+                             "(its seed<s>.json files) of a trained one ...")
     parser.add_argument("--metrics", type=Path, required=True, help="e.g. metrics/breath/rates.json")
     parser.add_argument("--windows", type=Path, required=True, help="e.g. plots/breath/windows.csv")
     parser.add_argument("--signals", type=Path, required=True, help="e.g. plots/breath/signals.csv")

@@ -1,9 +1,12 @@
-"""Stage breath_report: figures (ROI signal vs waveform, Bland-Altman, rate MAE vs landmark error) and a table."""
+"""Stage breath_report: figures (ROI signal vs waveform, Bland-Altman, rate MAE vs landmark error), a summary table
+with a trained source's mean ± sd over its seeds, and the rankings of the sources that the intervals support."""
 
 from pathlib import Path
 
+from thermbench.breath.ranking import ConclusionConfig
 from thermbench.breath.report import report
 from thermbench.core import stage
+from thermbench.core.conclusions import read_kernel_check
 
 
 def main() -> None:
@@ -13,8 +16,13 @@ def main() -> None:
     parser.add_argument("--signals", type=Path, required=True, help="plots/breath/signals.csv")
     parser.add_argument("--figures", type=Path, required=True, help="folder for the PNG/SVG figures, e.g. plots/breath")
     parser.add_argument("--table", type=Path, required=True, help="markdown summary, e.g. plots/breath/summary.md")
+    parser.add_argument("--kernel-check", type=Path, required=True,
+                        help="verdicts under other CPU kernel settings, e.g. conclusions/kernel_check.json")
+    parser.add_argument("--conclusions", type=Path, required=True, help="e.g. metrics/conclusions/breath.json")
     args = parser.parse_args()
-    report(args.metrics, args.windows, args.signals, args.figures, args.table)
+    report(args.metrics, args.windows, args.signals, args.figures, args.table, args.conclusions,
+           read_kernel_check(args.kernel_check, stage.value(args, "profile")), stage.config(args, "breath.conclusions", ConclusionConfig),
+           stage.value(args, "seed"))
 
 
 if __name__ == "__main__":

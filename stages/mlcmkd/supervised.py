@@ -1,5 +1,6 @@
 """Stage supervised: thermal-only RTMPose on T-FAKE thermal crops (Table I baseline), every arch x student seed of
-params (`rtmpose.supervised_archs`, `train.seeds`), `train.workers` at a time, then scored."""
+params (`rtmpose.supervised_archs`, `train.seeds`) and the from-scratch runs (`train.scratch`), `train.workers` at a
+time, each until it converges on validation, then scored."""
 
 from pathlib import Path
 
@@ -9,8 +10,8 @@ from thermbench.mlcmkd.runs import GroupPaths, RTMPoseParams, Settings, run_grou
 
 def main() -> None:
     parser = stage.parser(__doc__)
-    parser.add_argument("--teacher", required=True, type=Path,
-                        help="data/models/teacher (the RGB teacher: rtmpose.student_backbone's source)")
+    parser.add_argument("--backbones", required=True, type=Path, nargs="+",
+                        help="data/models/teacher data/models/pretrain-<arch>...: RGB-pretrained backbone sources")
     parser.add_argument("--tfake", required=True, type=Path, help="data/cache/mlcmkd/tfake.npz")
     parser.add_argument("--charlotte", required=True, type=Path, help="data/cache/mlcmkd/charlotte.npz")
     parser.add_argument("--models", required=True, type=Path, help="data/models/supervised (a folder per run)")
@@ -21,7 +22,7 @@ def main() -> None:
     settings = Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", RTMPoseParams),
                         train=train_params(stage.value(args, "train")))
     paths = GroupPaths(args.models, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
-    run_group(settings, "supervised", paths, args.teacher)
+    run_group(settings, "supervised", paths, args.backbones)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""Stage teacher: RGB RTMPose pretrained on the synthetic RGB face set (optionally from official mmpose weights),
-scored on T-FAKE RGB test crops and zero-shot on their thermal twins."""
+"""Stages teacher and pretrain@<arch>: RGB RTMPose pretrained on the RGB face set until it converges (the teacher
+optionally from official mmpose weights), scored on T-FAKE RGB test crops and zero-shot on their thermal twins. The
+teacher is also the pretrained backbone of its size; `--arch` pretrains another size only as a students' backbone."""
 
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from thermbench.mlcmkd.runs import RTMPoseParams, RunPaths, Settings, run_teache
 def main() -> None:
     parser = stage.parser(__doc__)
     parser.add_argument("--pretrain", required=True, type=Path, help="data/cache/mlcmkd/rgbpretrain.npz")
+    parser.add_argument("--arch", help="pretrain this RTMPose size as a backbone source (default: the teacher)")
     parser.add_argument("--tfake", required=True, type=Path, help="data/cache/mlcmkd/tfake.npz")
     parser.add_argument("--charlotte", required=True, type=Path, help="data/cache/mlcmkd/charlotte.npz")
     parser.add_argument("--out", required=True, type=Path, help="data/models/<run>")
@@ -20,7 +22,7 @@ def main() -> None:
     settings = Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", RTMPoseParams),
                         train=train_params(stage.value(args, "train")))
     paths = RunPaths(args.out, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
-    run_teacher(settings, args.pretrain, paths)
+    run_teacher(settings, args.pretrain, paths, args.arch)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Stage head_eval: the TinyHead on the test crops (crop and frame px), learning curve, end-to-end inference time."""
+"""Stage head_eval: the TinyHead of every seed on the test crops (crop and frame px), learning curve, convergence,
+end-to-end inference time."""
 
 from pathlib import Path
 

@@ -1,8 +1,10 @@
 """Stage head_train: cached features -> the val sweep over backbone maps, the blog's TinyHead + learning-curve heads.
 
-Writes `<out>/<run>.safetensors` (+ `.json`) for run `main` and `n<labels>_s<seed>` (each at its best validation
-epoch), the main run's per-epoch train/val loss and val error/PCK and the sweep (one row per candidate set of maps)
-as DVC plot CSVs, and training wall-clock time to `--timing`.
+Every head trains until its validation error converges (at most `head.epochs`). Writes `<out>/<run>.safetensors`
+(+ `.json`) for the main run of each seed in `head.seeds` (`main` for the first, `main_s<seed>` for the others) and
+`n<labels>_s<seed>` (each at its best validation epoch) and `<out>/runs.json` (every run's convergence record), the
+main runs' per-epoch train/val loss and val error/PCK and the sweep (one row per candidate set of maps and seed) as
+DVC plot CSVs, and training wall-clock time to `--timing`.
 """
 
 from pathlib import Path

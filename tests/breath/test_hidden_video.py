@@ -8,6 +8,7 @@ import pytest
 import tifffile
 
 from thermbench.breath import evaluate as ev
+from thermbench.breath.ranking import ConclusionConfig
 from thermbench.breath.report import report
 
 FPS, SECONDS, BPM = 10.0, 40.0, 15.0
@@ -61,10 +62,18 @@ def test_hidden_video_oracle_reaches_the_true_rate_and_the_fixed_roi_does_worse(
     assert windows[(windows.sequence == "zz_recording")]["true_bpm"].isna().all()
 
     ev.write_outputs(result, tmp_path / "m.json", tmp_path / "w.csv", tmp_path / "s.csv")
-    report(tmp_path / "m.json", tmp_path / "w.csv", tmp_path / "s.csv", tmp_path / "fig", tmp_path / "t.md")
+    # Another CPU kernel setting ranked the sources otherwise: the report may not state this run's order.
+    check = {"other-kernels": {"breath.mae_rank.hidden": "whole_face < oracle"}}
+    report(tmp_path / "m.json", tmp_path / "w.csv", tmp_path / "s.csv", tmp_path / "fig", tmp_path / "t.md",
+           tmp_path / "c.json", check, ConclusionConfig(resamples=50), seed=0)
     for stem in ("signals", "bland_altman", "mae_vs_error"):
         assert (tmp_path / "fig" / f"{stem}.png").stat().st_size > 0 and (tmp_path / "fig" / f"{stem}.svg").exists()
-    assert "| oracle | hidden |" in (tmp_path / "t.md").read_text()
+    summary = (tmp_path / "t.md").read_text()
+    assert "| oracle | - | hidden |" in summary and "differs across CPU kernels" in summary
+    (record,) = json.loads((tmp_path / "c.json").read_text())["statements"]  # one scene with ground truth
+    # One sequence: the bootstrap has nothing to vary, each interval is its point, and the MAEs differ.
+    assert record["id"] == "breath.mae_rank.hidden" and record["resolved_here"] and record["verdict_here"].startswith(
+        "oracle < ") and not record["resolved"] and record["kernels_checked"] == ["other-kernels"]
 
 
 def test_unavailable_sources_write_one_reason_line(hidden, tmp_path, capsys):
@@ -88,7 +97,14 @@ def test_student_source_tracks_with_a_saved_rtmpose(hidden, tmp_path):
     save_model(build_rtmpose("t", 68, (64, 64)), tmp_path / "run" / "model.safetensors")
     out = ev.track_source("student", hidden, tmp_path / "s.json", ev.TrackConfig(), model_dir=tmp_path / "run")
     points = np.array(out["tracks"]["hidden_a"]["p"], float)
-    assert out["available"] and points.shape == (400, 2) and np.isfinite(points).all()
+    assert out["available"] and points.shape == (400, 2) and np.isfinite(points).all() and "trained" not in out
+    # Tracked as seed 3 of a trained source: the rates name it so and carry whether its training converged.
+    seeded = ev.track_source("student", hidden, tmp_path / "st" / "seed3.json", ev.TrackConfig(),
+                             model_dir=tmp_path / "run", converged=False)
+    assert seeded["source"] == "st-seed3" and seeded["tracks"] == out["tracks"]
+    rates = ev.evaluate(hidden, [tmp_path / "st"], ev.RateConfig(), seed=0)["metrics"]
+    assert rates["runs"] == {"st-seed3": {"source": "st", "seed": 3, "converged": False}}
+    assert "st-seed3" in rates["sources"]
     # One process per sequence (two here) gives the same tracks, and the timing says how it ran.
     pooled = ev.track_source("student", hidden, tmp_path / "p.json", ev.TrackConfig(workers=2),
                              model_dir=tmp_path / "run", timing=tmp_path / "t.json")
@@ -96,22 +112,30 @@ def test_student_source_tracks_with_a_saved_rtmpose(hidden, tmp_path):
     assert json.loads((tmp_path / "t.json").read_text())["workers"] == 2
 
 
-def test_tinyhead_source_tracks_with_a_saved_head_and_teacher(hidden, tmp_path):
+def test_tinyhead_source_tracks_every_seed_head_with_its_teacher(hidden, tmp_path):
     from thermbench.core.io import write_json
     from thermbench.models.rtmpose import build_rtmpose, save_model
     from thermbench.models.tinyhead import TinyHead
     from thermbench.tinyhead.finetune import BackboneConfig, TeacherFeatures, save_head
+    from thermbench.tinyhead.pipeline import seed_heads
 
     teacher = build_rtmpose("t", 68, (64, 64))
     save_model(teacher, tmp_path / "teacher" / "model.safetensors")
     backbone = BackboneConfig("teacher", None, (64, 64), ((1,), (1, 2)), 16, 1, "cpu")  # candidates; head: 1+2
     channels = TeacherFeatures(teacher, [64, 64], [1, 2]).channels
-    save_head(tmp_path / "heads" / "main.safetensors", TinyHead(in_channels=channels),
-              {"stride": 1.0, "subpixel": False, "maps": ["stage1", "stage2"]})
+    fit = {"stride": 1.0, "subpixel": False, "maps": ["stage1", "stage2"]}
+    for name, seed, converged in (("main", 0, True), ("main_s1", 1, False)):  # head_train's one head per seed
+        save_head(tmp_path / "heads" / f"{name}.safetensors", TinyHead(in_channels=channels),
+                  {**fit, "seed": seed, "convergence": {"converged": converged}})
     write_json(tmp_path / "features" / "backbone.json", {"name": "teacher", "crop_size": 64})
-    inputs = ev.TinyHeadInputs(tmp_path / "heads", tmp_path / "features", tmp_path / "teacher", backbone, {})
-    out = ev.track_source("tinyhead", hidden, tmp_path / "th.json", ev.TrackConfig(), tinyhead=inputs)
-    points = np.array(out["tracks"]["hidden_a"]["p"], float)
-    assert out["available"] and points.shape == (400, 2) and np.isfinite(points).all()
-    missing = ev.TinyHeadInputs(tmp_path / "none", tmp_path / "features", tmp_path / "teacher", backbone, {})
+    inputs = {seed: ev.TinyHeadInputs(head, tmp_path / "features", tmp_path / "teacher", backbone, {})
+              for seed, head in seed_heads(tmp_path / "heads").items()}
+    out = ev.track_tinyhead_seeds(inputs, hidden, tmp_path / "th", tmp_path / "timing", ev.TrackConfig())
+    points = np.array(out[1]["tracks"]["hidden_a"]["p"], float)
+    assert out[1]["available"] and points.shape == (400, 2) and np.isfinite(points).all()
+    assert [out[s]["trained"] for s in (0, 1)] == [{"source": "th", "seed": 0, "converged": True},
+                                                   {"source": "th", "seed": 1, "converged": False}]
+    assert sorted(p.name for p in (tmp_path / "timing").iterdir()) == ["seed0.json", "seed1.json"]
+    missing = ev.TinyHeadInputs(tmp_path / "none.safetensors", tmp_path / "features", tmp_path / "teacher", backbone,
+                                {})
     assert not ev.track_source("tinyhead", hidden, tmp_path / "x.json", ev.TrackConfig(), tinyhead=missing)["available"]

@@ -157,7 +157,11 @@ def test_ablation_flag_sets(flags, terms):
                        DistillConfig(**flags))
     with torch.no_grad():
         out = task(torch.randn(1, 3, 64, 64), torch.randn(1, 3, 64, 64), _targets(1))
-    assert set(out) == terms | {"loss", "loss_kp", "output"}
+    assert set(out) == terms | {"loss", "loss_kp", "output", "weighted"}
+    # the total is the sum of the terms as weighted (kp 0.1, every distillation term 1e-3 at gamma 1)
+    assert set(out["weighted"]) == {t[5:] for t in terms} | {"kp"}
+    expected = 0.1 * out["loss_kp"] + sum(1e-3 * out[t] for t in terms)
+    assert torch.allclose(out["loss"], expected)
     assert task.aligner is None and task.fi_adapter is None  # equal widths never get an adapter
 
 

@@ -8,19 +8,21 @@ import pytest
 import torch
 
 from split_builders import dot_split
+from thermbench.core.io import InputError
 from thermbench.mlcmkd import layout
 from thermbench.mlcmkd.runs import (
     GroupPaths,
     RTMPoseParams,
     Settings,
+    backbone_sources,
     build_student,
     group_jobs,
     group_run_names,
+    kp_weight,
     longest_first,
     run_group,
     train_params,
 )
-from thermbench.core.io import InputError
 from thermbench.mlcmkd.train import save_splits
 from thermbench.models.rtmpose import build_rtmpose, save_model
 
@@ -38,38 +40,55 @@ def _caches(root):
 def _settings(num_threads: int, workers: int) -> Settings:
     train = {"device": "cpu", "num_threads": num_threads, "workers": workers, "seeds": [0, 1], "teacher_epochs": 1,
              "max_train_samples": None, "fit": {"epochs": 1, "batch_size": 4, "grad_norm_steps": 2, "progress": False},
+             "kp_weight": 0.1, "kp_reference_batch": None, "scratch": {}, "scratch_seeds": [0, 1],
              "ktl": {"dikd_mode": "text", "runs": [], "variants": {}, "weights": {}},
              "mcl": {"variants": [], "weights": {}}}
-    return Settings(seed=0, rtmpose=RTMPoseParams(SIZE, "t", None, None, "t", "t", ("t",)), train=train_params(train))
+    return Settings(seed=0, rtmpose=RTMPoseParams(SIZE, "t", None, None, (), "t", "t", ("t",)),
+                    train=train_params(train))
 
 
 def _run(root, cache, settings) -> GroupPaths:
     paths = GroupPaths(root / "models/supervised", root / "curves/supervised", root / "metrics/supervised",
                        root / "predictions/supervised", cache / "tfake.npz", cache / "charlotte.npz")
-    run_group(settings, "supervised", paths, root / "teacher")  # student_backbone None: never read
+    run_group(settings, "supervised", paths, [])  # student_backbone None: no backbone sources
     return paths
 
 
 def test_layout_puts_group_runs_one_folder_down(tmp_path):
     assert layout.run_path(tmp_path, "ktl-dikd-seed0", ".json") == tmp_path / "ktl/ktl-dikd-seed0.json"
     assert layout.run_path(tmp_path, "supervised-t-seed2") == tmp_path / "supervised/supervised-t-seed2"
-    assert layout.run_path(tmp_path, "mcl-dikd", "_ced.csv") == tmp_path / "mcl-dikd_ced.csv"
+    assert layout.run_path(tmp_path, "mcl-dikd-seed1", "_ced.csv") == tmp_path / "mcl/mcl-dikd-seed1_ced.csv"
+    assert layout.run_path(tmp_path, "pretrain-t") == tmp_path / "pretrain/pretrain-t"
     assert layout.run_path(tmp_path, "teacher") == tmp_path / "teacher"
     assert layout.run_name("ktl", "fdld_ri", 2) == "ktl-fdld_ri-seed2"
+    assert layout.run_name("ktl", "dikd", 3, scratch=True) == "ktl-dikd-scratch-seed3"
     assert layout.group_of(layout.run_name("supervised", "t", 0)) == "supervised"
-    assert layout.group_of("mcl-dikd") is None
+    assert layout.group_of("teacher") is None
 
 
-def test_group_jobs_are_keys_times_seeds_in_table_order():
+def test_group_jobs_are_keys_times_seeds_in_table_order_then_the_scratch_pair():
     settings = _settings(1, 1)
-    assert group_jobs(settings, "supervised") == [("t", 0), ("t", 1)]
-    # A baseline of another size than the KTL student's trains the base seed only.
+    assert group_jobs(settings, "supervised") == [("t", 0, False), ("t", 1, False)]
+    # Every size trains every seed (supervised-t is MCL's comparison); the from-scratch pair comes last.
     two_sizes = replace(settings, rtmpose=replace(settings.rtmpose, ktl_arch="s", supervised_archs=("t", "s")),
-                        train=replace(settings.train, ktl={**settings.train.ktl, "runs": ["fdld", "dikd"]}))
-    assert group_jobs(two_sizes, "supervised") == [("t", 0), ("s", 0), ("s", 1)]
-    assert group_run_names(two_sizes, "ktl") == ["ktl-fdld-seed0", "ktl-fdld-seed1", "ktl-dikd-seed0", "ktl-dikd-seed1"]
+                        train=replace(settings.train, ktl={**settings.train.ktl, "runs": ["fdld", "dikd"]},
+                                      mcl={"variants": ["dikd"], "weights": {}},
+                                      scratch={"supervised": ["s"], "ktl": ["dikd"]}))
+    assert group_run_names(two_sizes, "supervised") == [
+        "supervised-t-seed0", "supervised-t-seed1", "supervised-s-seed0", "supervised-s-seed1",
+        "supervised-s-scratch-seed0", "supervised-s-scratch-seed1"]
+    assert group_run_names(two_sizes, "ktl") == ["ktl-fdld-seed0", "ktl-fdld-seed1", "ktl-dikd-seed0", "ktl-dikd-seed1",
+                                                 "ktl-dikd-scratch-seed0", "ktl-dikd-scratch-seed1"]
+    assert group_run_names(two_sizes, "mcl") == ["mcl-dikd-seed0", "mcl-dikd-seed1"]
     with pytest.raises(ValueError, match="unknown run group"):
         group_jobs(settings, "teacher")
+
+
+def test_the_students_kp_weight_keeps_the_balance_of_the_reference_batch():
+    settings = _settings(1, 1)
+    assert kp_weight(settings.train) == 0.1  # no reference batch: as given
+    # L_kp is summed over the batch of 4: x64/4 keeps its weight against the batch-mean terms as at batch 64
+    assert kp_weight(replace(settings.train, kp_reference_batch=64)) == pytest.approx(1.6)
 
 
 def test_two_worker_processes_write_what_one_process_writes(tmp_path, capsys):
@@ -98,10 +117,13 @@ def test_runs_start_longest_first_and_seeds_keep_their_order():
                 "fdld_ri": {"fd": True, "ld": True, "fi": False, "ri": True},
                 "dikd": {"fd": True, "ld": True, "fi": True, "ri": True}}
     ktl = replace(settings, train=replace(settings.train, ktl={**settings.train.ktl, "variants": variants}))
-    jobs = [("fdld", 0), ("fdld", 1), ("fdld_ri", 0), ("dikd", 0), ("dikd", 1)]
-    assert longest_first(ktl, "ktl", jobs) == [("dikd", 0), ("dikd", 1), ("fdld_ri", 0), ("fdld", 0), ("fdld", 1)]
-    assert longest_first(settings, "supervised", [("t", 0), ("s", 0), ("s", 1), ("l", 0)]) == [
-        ("l", 0), ("s", 0), ("s", 1), ("t", 0)]
+    jobs = [("fdld", 0, False), ("fdld", 1, False), ("fdld_ri", 0, False), ("dikd", 0, False), ("dikd", 1, False),
+            ("fdld", 0, True)]
+    assert longest_first(ktl, "ktl", jobs) == [("fdld", 0, True), ("dikd", 0, False), ("dikd", 1, False),
+                                               ("fdld_ri", 0, False), ("fdld", 0, False), ("fdld", 1, False)]
+    assert longest_first(settings, "supervised", [("t", 0, False), ("s", 0, False), ("s", 1, False),
+                                                  ("l", 0, False)]) == [
+        ("l", 0, False), ("s", 0, False), ("s", 1, False), ("t", 0, False)]
 
 
 def _seeded(arch: str, seed: int):
@@ -109,28 +131,32 @@ def _seeded(arch: str, seed: int):
     return build_rtmpose(arch, input_size=(SIZE, SIZE))
 
 
-def test_a_student_of_the_teachers_arch_starts_from_its_backbone_with_the_seeded_head(tmp_path, capsys):
-    teacher = _seeded("t", 7)
+def test_every_student_size_starts_from_its_pretrained_backbone_with_the_seeded_head(tmp_path):
+    teacher, small = _seeded("t", 7), _seeded("s", 8)
     save_model(teacher, tmp_path / "teacher/model.safetensors")
-    settings = replace(_settings(1, 1), rtmpose=RTMPoseParams(SIZE, "t", None, "teacher", "t", "s", ("t", "s")))
-
+    save_model(small, tmp_path / "pretrain/pretrain-s/model.safetensors")
+    backbones = backbone_sources([tmp_path / "teacher", tmp_path / "pretrain"])
+    assert backbones == {"t": tmp_path / "teacher", "s": tmp_path / "pretrain/pretrain-s"}
+    settings = replace(_settings(1, 1), rtmpose=RTMPoseParams(SIZE, "t", None, "pretrained", ("s",), "t", "s",
+                                                              ("t", "s")))
+    for arch, source in (("t", teacher.state_dict()), ("s", small.state_dict())):
+        torch.manual_seed(0)
+        student, init = build_student(settings, arch, backbones)
+        fresh = _seeded(arch, 0).state_dict()
+        assert init == "pretrained backbone"
+        for key, value in student.state_dict().items():
+            assert torch.equal(value, source[key] if key.startswith("backbone.") else fresh[key]), key
+        assert not torch.equal(fresh["backbone.stem.0.conv.weight"], source["backbone.stem.0.conv.weight"])
+    # The from-scratch pair: the seeded build alone.
     torch.manual_seed(0)
-    student, init = build_student(settings, "t", tmp_path / "teacher")
-    fresh, teacher_state = _seeded("t", 0).state_dict(), teacher.state_dict()
-    assert init == "teacher backbone"
-    for key, value in student.state_dict().items():
-        assert torch.equal(value, teacher_state[key] if key.startswith("backbone.") else fresh[key]), key
-    assert not torch.equal(fresh["backbone.stem.0.conv.weight"], teacher_state["backbone.stem.0.conv.weight"])
-
-    torch.manual_seed(0)
-    other, init = build_student(settings, "s", tmp_path / "teacher")  # no pretrained s backbone: random, said once
-    assert init == "random"
-    assert "RTMPose-s: no pretrained backbone of this size" in capsys.readouterr().out
+    scratch, init = build_student(settings, "s", backbones, scratch=True)
     fresh = _seeded("s", 0).state_dict()
-    assert all(torch.equal(value, fresh[key]) for key, value in other.state_dict().items())
+    assert init == "random" and all(torch.equal(v, fresh[k]) for k, v in scratch.state_dict().items())
+    with pytest.raises(InputError, match="RTMPose-m: no pretrained backbone given"):
+        build_student(settings, "m", backbones)
 
 
 def test_an_unknown_student_backbone_is_refused(tmp_path):
-    settings = replace(_settings(1, 1), rtmpose=RTMPoseParams(SIZE, "t", None, "imagenet", "t", "t", ("t",)))
-    with pytest.raises(InputError, match="student_backbone must be 'teacher' or null"):
-        build_student(settings, "t", tmp_path / "teacher")
+    settings = replace(_settings(1, 1), rtmpose=RTMPoseParams(SIZE, "t", None, "imagenet", (), "t", "t", ("t",)))
+    with pytest.raises(InputError, match="student_backbone must be 'pretrained' or null"):
+        build_student(settings, "t", {})

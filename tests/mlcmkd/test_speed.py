@@ -206,9 +206,9 @@ def test_stage_end_to_end(tmp_path):
     # run config (no int8 row) and lying in its group's folder (data/models/supervised/, as layout.run_path puts it);
     # the architecture list [s, t] (not what was trained, and not in size order) drives the architecture rows. The
     # "paper" size here is 96x96 and the detector's 64x64, to stay fast.
-    for folder in ("mcl-t", "supervised/supervised-t"):
+    for folder in ("mcl/mcl-t", "supervised/supervised-t"):
         save_model(lively_rtmpose_t(), tmp_path / f"data/models/{folder}/model.safetensors")
-    (tmp_path / "data/models/mcl-t/config.json").write_text(json.dumps({"modality": "thermal"}))
+    (tmp_path / "data/models/mcl/mcl-t/config.json").write_text(json.dumps({"modality": "thermal"}))
     _prepared(tmp_path / "data/prepared/tfake", [(f"tf{i}", "train" if i < 3 else "test") for i in range(5)])
     _prepared(tmp_path / "data/prepared/charlotte", [(f"ch{i}", "test") for i in range(2)],
               {"width_group": "mean", "view": "front"})
@@ -267,7 +267,7 @@ def test_stage_end_to_end(tmp_path):
 
 
 def test_load_checkpoint_keeps_its_trained_size(tmp_path):
-    save_model(build_rtmpose("t", input_size=(64, 96)), tmp_path / "mcl-t/model.safetensors")
+    save_model(build_rtmpose("t", input_size=(64, 96)), tmp_path / "mcl/mcl-t/model.safetensors")
     model = speed.load_checkpoint(tmp_path, "mcl-t")
     assert model.training is False and model.cfg.input_size == (64, 96)
     assert speed.batch1_shape(model.cfg) == (1, 3, 96, 64)

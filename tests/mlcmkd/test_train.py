@@ -161,3 +161,59 @@ def test_crop_cache_round_trip(tmp_path):
     assert list(back["train"].meta["view"]) == ["front", "side", "front"]
     with pytest.raises(Exception, match="no split 'test'"):
         load_splits(tmp_path / "c.npz", ("test",))
+
+
+def test_a_plateau_drops_the_lr_and_the_next_one_stops_the_run_converged(monkeypatch):
+    # Scripted validation NMEs. Patience 2, min_delta 2%: epochs 2-3 improve <2% on 1.0 (plateau at 3: lr x0.1);
+    # after the drop epoch 4 opens a new window, 5-6 stay within 2% of it (plateau at 6: stop, converged).
+    values = iter([1.0, 0.99, 0.985, 0.5, 0.495, 0.49, 0.1, 0.1])
+    monkeypatch.setattr("thermbench.mlcmkd.train.val_nme", lambda *a, **k: next(values))
+    data = {"train": dot_split(4, 0, SIZE), "val": dot_split(2, 1, SIZE)}
+    model = _model()
+    history = fit_supervised(model, data, _cfg(epochs=8, patience=2, min_delta=0.02, lr_drops=1, lr_drop_factor=0.1))
+    rows = history["epochs"]
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert [r["lr"] for r in rows[2:4]] == pytest.approx([1e-5, 1e-6])  # the drop applies from epoch 4 on
+    conv = history["convergence"]
+    assert conv["converged"] and conv["lr_drop_epochs"] == [3] and conv["best_epoch"] == 6
+    assert conv["epochs_run"] == 6 and conv["epoch_cap"] == 8
+    # min_epochs: no plateau counts before it, so the cap ends the run, not converged
+    values = iter([1.0] * 4)
+    capped = fit_supervised(_model(), data, _cfg(epochs=4, patience=2, min_epochs=5))
+    assert len(capped["epochs"]) == 4 and not capped["convergence"]["converged"]
+
+
+def test_the_best_validation_epoch_is_restored(monkeypatch):
+    values = iter([0.5, 0.4, 0.6, 0.7])
+    monkeypatch.setattr("thermbench.mlcmkd.train.val_nme", lambda *a, **k: next(values))
+    data = {"train": dot_split(4, 0, SIZE), "val": dot_split(2, 1, SIZE)}
+    snapshots = {}
+    model = _model()
+    real_step = torch.optim.AdamW.step
+
+    def spy(self, *a, **k):  # the weights after each epoch's single step (4 crops, batch 4)
+        out = real_step(self, *a, **k)
+        snapshots[len(snapshots) + 1] = {n: p.detach().clone() for n, p in model.state_dict().items()}
+        return out
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", spy)
+    history = fit_supervised(model, data, _cfg(epochs=4, patience=2, lr_drops=0))
+    assert history["best_epoch"] == 2 and len(history["epochs"]) == 4 and history["convergence"]["converged"]
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, snapshots[2][name]), name
+
+
+def test_gradient_shares_sum_to_one_and_supervised_is_all_kp():
+    data = {"train": dot_split(8, 0, SIZE, twin="same"), "val": dot_split(2, 1, SIZE)}
+    sup = fit_supervised(_model(), data, _cfg(epochs=1, share_batches=2))
+    assert sup["gradient_shares"] == {"start": {"kp": 1.0}, "end": {"kp": 1.0}}
+    student, teacher = _model(0), _model(1)
+    task = DistillTask(student, teacher, DistillConfig(fd=True, ld=True, fi=True, ri=True))
+    # gamma(1) = 1 with alpha = 1; at the end (epoch 2 of 2) gamma = 0.5: every term pulls
+    ktl = fit_ktl(student, teacher, task, data, _cfg(epochs=2, gamma_warmup=1, share_batches=2))
+    for when in ("start", "end"):
+        shares = ktl["gradient_shares"][when]
+        assert set(shares) == {"kp", "fm", "lg", "fi", "ri"}
+        assert sum(shares.values()) == pytest.approx(1.0) and all(v >= 0 for v in shares.values())
+    # by the end every term pulls (at the start FI can be exactly 0: both fresh heads give the same logits)
+    assert all(v > 0 for v in ktl["gradient_shares"]["end"].values())

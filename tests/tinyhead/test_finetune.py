@@ -35,14 +35,14 @@ def make_prepared(root, n=(6, 3, 4)):
     return build_prepared_crops(root, CROP, n, unused_row=True)
 
 
-CFG = {"lr": 3e-3, "weight_decay": 1e-4, "epochs": 6, "batch_size": 4, "sigma": 1.0, "subpixel": False,
-       "checkpoint": "best_val", "pck_thresholds": [3, 5, 10, 20]}
+CFG = {"lr": 3e-3, "weight_decay": 1e-4, "epochs": 6, "patience": None, "min_delta": 0.02, "batch_size": 4,
+       "sigma": 1.0, "subpixel": False, "checkpoint": "best_val", "pck_thresholds": [3, 5, 10, 20]}
 
 
 def head_config(**overrides) -> H.HeadConfig:
     backbone = H.BackboneConfig(name="teacher", fallback=None, teacher_input_px=(32, 32), teacher_stages=((1,),),
                                 feature_size=4, batch_size=4, device="cpu")
-    fields = {**CFG, "pck_thresholds": tuple(CFG["pck_thresholds"]), "seed": 0, "label_counts": (2,),
+    fields = {**CFG, "pck_thresholds": tuple(CFG["pck_thresholds"]), "seeds": (0,), "label_counts": (2,),
               "curve_seeds": (0,), "threads": 1, "timing_crops": 2, "sweep_epochs": None, **overrides}
     return H.HeadConfig(backbone=backbone, **fields)
 
@@ -173,13 +173,42 @@ def test_training_is_seeded_follows_cosine_and_fits_the_train_set(prepared, tmp_
     assert (cfg["heatmap_size"], cfg["stride"]) == (16, 2.0)  # 4x4 grid x4 upsample; 32 px / 16
     train_feats, train_points = H.split_data(maps["final"], index, "train")
     val_feats, val_points = H.split_data(maps["final"], index, "val")
-    head, history, best = H.train_head(train_feats, train_points, val_feats, val_points, cfg, seed=3)
-    _, again, _ = H.train_head(train_feats, train_points, val_feats, val_points, cfg, seed=3)
+    head, history, best, record = H.train_head(train_feats, train_points, val_feats, val_points, cfg, seed=3)
+    _, again, _, _ = H.train_head(train_feats, train_points, val_feats, val_points, cfg, seed=3)
     assert history == again
     assert len(history) == 40 and history[-1]["train_loss"] < 0.5 * history[0]["train_loss"]
     # CosineAnnealingLR, eta_min 0: lr_e = lr/2 (1 + cos(pi e/E)) with e from 0; epoch 20 of 40 is the midpoint
     assert [history[0]["epoch"], history[0]["lr"], history[20]["lr"]] == pytest.approx([0, 3e-3, 1.5e-3])
     assert set(history[0]) >= {"epoch", "train_loss", "val_loss", "val_mean_px", "val_pck10"}
+    assert record == {"converged": False, "criterion": "early stopping off (fixed schedule)", "epochs_run": 40,
+                      "epoch_cap": 40, "best_epoch": best}  # patience None: every epoch, never "converged"
+
+
+def scripted_val_errors(monkeypatch, errors):
+    """train_head's val mean error per epoch replaced by `errors` (the training itself runs as usual)."""
+    values = iter(errors)
+    monkeypatch.setattr(H.metrics, "mean_error", lambda _: next(values))
+
+
+def test_training_stops_once_the_val_error_has_converged(prepared, tmp_path, monkeypatch):
+    cached_features(prepared, tmp_path / "features")
+    maps, index, info = H.load_features(tmp_path / "features")
+    cfg = H.train_config(head_config(epochs=20, patience=3, min_delta=0.02), info["crop_size"], info["feature_size"])
+    (train_feats, train_points), (val_feats, val_points) = (H.split_data(maps["final"], index, s) for s in
+                                                            ("train", "val"))
+    # 10 opens; 9 beats it by 10% (new anchor); 9.5, 8.9 (best, but within 2% of 9: 8.82 would count), 9.0 are the
+    # 3 validations without a > 2% improvement -> stop after epoch 4, keep epoch 3
+    scripted_val_errors(monkeypatch, [10.0, 9.0, 9.5, 8.9, 9.0, 1.0, 1.0])
+    _, history, best, record = H.train_head(train_feats, train_points, val_feats, val_points, cfg, seed=0)
+    assert [row["val_mean_px"] for row in history] == [10.0, 9.0, 9.5, 8.9, 9.0] and best == 3
+    assert record == {"converged": True, "criterion": "no validation improvement larger than 2% over the last 3 "
+                      "validations", "epochs_run": 5, "epoch_cap": 20, "best_epoch": 3}
+    # improving by 5% every epoch: it reaches the cap of 20 and has not converged
+    scripted_val_errors(monkeypatch, [10.0 * 0.95 ** e for e in range(20)])
+    _, history, best, record = H.train_head(train_feats, train_points, val_feats, val_points, cfg, seed=0)
+    assert len(history) == 20 and best == 19 and not record["converged"] and record["epochs_run"] == 20
+    # the cosine schedule runs over the cap, not over the epochs a stopped run ran
+    assert history[10]["lr"] == pytest.approx(3e-3 / 2)
 
 
 def test_label_subsets_are_nested_and_checked():
@@ -195,53 +224,60 @@ def test_best_val_checkpoint_is_the_first_epoch_with_the_lowest_val_error(prepar
     cfg = H.train_config(head_config(epochs=12), info["crop_size"], info["feature_size"])
     (train_feats, train_points), (val_feats, val_points) = (H.split_data(maps["final"], index, s) for s in
                                                             ("train", "val"))
-    head, history, best = H.train_head(train_feats, train_points, val_feats, val_points, cfg, seed=1)
+    head, history, best, _ = H.train_head(train_feats, train_points, val_feats, val_points, cfg, seed=1)
     errors = [row["val_mean_px"] for row in history]
     assert best == errors.index(min(errors))
     val_error = H.point_errors(H.predict(head, val_feats, cfg["stride"], False), val_points).mean()
     assert val_error == pytest.approx(errors[best])  # the head returned is the one scored at the best epoch
-    last, _, same = H.train_head(train_feats, train_points, val_feats, val_points, {**cfg, "checkpoint": "last"}, 1)
+    last, _, same, _ = H.train_head(train_feats, train_points, val_feats, val_points, {**cfg, "checkpoint": "last"},
+                                    1)
     last_error = H.point_errors(H.predict(last, val_feats, cfg["stride"], False), val_points).mean()
     assert same == best and last_error == pytest.approx(errors[-1])
     with pytest.raises(InputError, match="checkpoint must be best_val or last"):
         H.train_head(train_feats, train_points, val_feats, val_points, {**cfg, "checkpoint": "test"}, 1)
 
 
-def test_val_sweep_chooses_the_lowest_best_val_error_and_trains_the_curve_on_it(prepared, tmp_path, monkeypatch):
+def test_val_sweep_chooses_the_lowest_seed_mean_val_error_and_trains_the_curve_on_it(prepared, tmp_path,
+                                                                                      monkeypatch):
     cached_features(prepared, tmp_path / "features")
     maps, index, info = H.load_features(tmp_path / "features")
     maps = {"a": maps["final"], "b": maps["final"][:, :2], "c": maps["final"][:, :3]}
-    # in_channels -> val error per epoch
-    best_val = {6: [9.0, 4.0, 5.0], 2: [8.0, 7.0, 7.5], 8: [5.0, 4.5, 6.0], 3: [6.0, 6.0, 4.0]}
+    # (in_channels, seed) -> val error per epoch
+    val = {(6, 0): [9.0, 4.0, 5.0], (6, 1): [5.0, 6.0, 7.0], (2, 0): [8.0, 7.0, 7.5], (2, 1): [7.0, 6.0, 8.0],
+           (3, 0): [6.0, 6.0, 4.0], (3, 1): [5.0, 5.0, 5.0]}
     calls = []
 
     def fake_train(train_feats, train_points, val_feats, val_points, cfg, seed):
         calls.append((train_feats.shape[1], len(train_feats), seed))
-        errors = best_val[train_feats.shape[1]]
+        errors = val.get((train_feats.shape[1], seed), [1.0])
         history = [{"epoch": e, "val_mean_px": v, "val_pck10": 0.5} for e, v in enumerate(errors)]
         best = min(range(len(history)), key=lambda e: history[e]["val_mean_px"])
-        return H.TinyHead(train_feats.shape[1]), history, best
+        return H.TinyHead(train_feats.shape[1]), history, best, {"converged": seed != 1}
 
     monkeypatch.setattr(H, "train_head", fake_train)
-    runs, sweep = H.fit_protocol(maps, index, {}, seed=0, candidates=[["a"], ["b"], ["a", "b"], ["c"]],
-                                 label_counts=[2, 6], curve_seeds=[0, 1], workers=1)  # workers would not see the patch
-    # best val errors: a 4.0 (epoch 1), b 7.0 (epoch 1), a+b 4.5 (epoch 1), c 4.0 (epoch 2)
-    assert [row["maps"] for row in sweep] == ["a", "b", "a+b", "c"]
-    assert [(row["best_val_mean_px"], row["best_epoch"], row["channels"]) for row in sweep] == [
-        (4.0, 1, 6), (7.0, 1, 2), (4.5, 1, 8), (4.0, 2, 3)]
-    assert [row["chosen"] for row in sweep] == [True, False, False, False]  # a tie goes to the first candidate
-    assert runs["main"]["maps"] == ["a"] and runs["main"]["best_epoch"] == 1
-    assert sorted(runs) == ["main", "n2_s0", "n2_s1", "n6_s0", "n6_s1"]
-    assert runs["n6_s0"] is runs["main"]  # every label, the main seed: the main run itself, not a second one
-    assert (runs["n2_s1"]["maps"], runs["n2_s1"]["n_labels"], runs["n6_s1"]["n_labels"]) == (["a"], 2, 6)
-    assert calls[4:] == [(6, 2, 0), (6, 2, 1), (6, 6, 1)]  # the curve: chosen maps, 2 labels x 2 seeds, 6 x seed 1
+    runs, sweep = H.fit_protocol(maps, index, {}, seeds=[0, 1], candidates=[["a"], ["b"], ["c"]],
+                                 label_counts=[2, 6], curve_seeds=[0, 2], workers=1)  # workers would not see the patch
+    # best val errors per seed: a 4.0 (epoch 1), 5.0 (epoch 0) -> 4.5; b 7.0, 6.0 -> 6.5; c 4.0, 5.0 -> 4.5
+    assert [(row["maps"], row["seed"]) for row in sweep] == [("a", 0), ("a", 1), ("b", 0), ("b", 1), ("c", 0),
+                                                             ("c", 1)]
+    assert [(row["best_val_mean_px"], row["best_epoch"]) for row in sweep] == [(4.0, 1), (5.0, 0), (7.0, 1),
+                                                                              (6.0, 1), (4.0, 2), (5.0, 0)]
+    assert [row["converged"] for row in sweep] == [True, False] * 3
+    assert [row["chosen"] for row in sweep] == [True, True, False, False, False, False]  # a tie: the first candidate
+    assert sorted(runs) == ["main", "main_s1", "n2_s0", "n2_s2", "n6_s0", "n6_s2"]
+    assert (runs["main"]["seed"], runs["main_s1"]["seed"], runs["main"]["maps"]) == (0, 1, ["a"])
+    assert runs["n6_s0"] is runs["main"]  # every label and a main seed: that main run, not a second one
+    assert calls[6:] == [(6, 2, 0), (6, 2, 2), (6, 6, 2)]  # the curve on the chosen maps: 2 labels x seeds 0, 2, and
+    #                                                        6 labels for seed 2, which is not a main seed
 
     epochs = []
     monkeypatch.setattr(H, "train_head", lambda *a: (epochs.append(a[4]["epochs"]), fake_train(*a))[1])
-    runs, _ = H.fit_protocol(maps, index, {"epochs": 3}, seed=0, candidates=[["b"], ["c"]], label_counts=[6],
+    runs, _ = H.fit_protocol(maps, index, {"epochs": 3}, seeds=[0, 1], candidates=[["b"], ["c"]], label_counts=[6],
                              curve_seeds=[0], sweep_epochs=2, workers=1)
-    # a shorter sweep: both candidates for 2 epochs, then the chosen maps ("c": 4.0 < 7.0) for the full 3 as main
-    assert epochs == [2, 2, 3] and runs["main"]["maps"] == ["c"] and runs["n6_s0"] is runs["main"]
+    # a shorter sweep: both candidates and seeds for 2 epochs, then the chosen maps ("c": 4.5 < 6.5) for the full 3
+    # epochs once per seed as the main runs
+    assert epochs == [2, 2, 2, 2, 3, 3] and runs["main"]["maps"] == runs["main_s1"]["maps"] == ["c"]
+    assert runs["n6_s0"] is runs["main"]
 
 
 def test_val_sweep_in_two_processes_trains_the_same_heads(prepared, tmp_path):
@@ -249,7 +285,7 @@ def test_val_sweep_in_two_processes_trains_the_same_heads(prepared, tmp_path):
     maps, index, _ = H.load_features(tmp_path / "features")
     maps = {"a": maps["final"], "b": maps["final"][:, :3]}
     cfg = {**H.train_config(head_config(), CROP, 4), "epochs": 2}
-    kwargs = dict(seed=0, candidates=[["a"], ["b"]], label_counts=[6], curve_seeds=[0])
+    kwargs = dict(seeds=[0], candidates=[["a"], ["b"]], label_counts=[6], curve_seeds=[0])
     pooled, pooled_sweep = H.fit_protocol(maps, index, cfg, workers=2, **kwargs)
     serial, serial_sweep = H.fit_protocol(maps, index, cfg, workers=1, **kwargs)
     drop = lambda rows: [{k: v for k, v in row.items() if k != "seconds"} for row in rows]  # noqa: E731

@@ -26,24 +26,36 @@ def test_zeroshot_columns_show_unavailable_weights_and_missing_files(tmp_path):
     assert columns["dwpose"]["timing"]["median_ms_per_frame"] == 117.0
 
 
+def spread(mean, sd):
+    return {"mean": mean, "sd": sd}
+
+
 def test_comparison_table_puts_zero_shot_beside_the_head_and_the_blog_reference():
-    head = {**block(5.5, 0.93), "trainable_params": 410625, "n_train_labels": 40, "best_val_epoch": 61,
-            "best_val_mean_px": 4.04}
+    # three seeds: crop mean errors 5.0, 5.5, 6.0 (sd 0.5), PCK@10 0.90, 0.93, 0.96 (sd 0.03); best val epochs 61,
+    # 70, 55 at 4.0, 4.1, 4.2 px (mean 4.1, sd 0.1)
+    over = {unit: {"mean_px": spread(5.5 / (1 if unit == "crop_px" else 2), 0.5), "median_px": spread(4.5, 0.25),
+                   "pck": {"3px": spread(0.1, 0.0), "5px": spread(0.2, 0.0), "10px": spread(0.93, 0.03),
+                           "20px": spread(1.0, 0.0)}} for unit in ("crop_px", "frame_px")}
+    seeds = {str(s): {"best_epoch": e, "best_val_mean_crop_px": v} for s, e, v in ((0, 61, 4.0), (1, 70, 4.1),
+                                                                                  (2, 55, 4.2))}
+    head = {**block(5.0, 0.90), "over_seeds": over, "seeds": seeds, "trainable_params": 410625,
+            "n_train_labels": 40}
     zeroshot = {"dwpose": {**block(3.3, 0.99, detection=0.975), "timing": None}, "sapiens2": "weights not available"}
     table = R.comparison_table(head, {"median_ms_per_crop": 580.4, "backbone": "sapiens2", "threads": 1,
                                       "device": "cpu"}, {"main_run_s": 240.2, "threads": 1}, zeroshot, [3, 5, 10, 20])
     lines = table.splitlines()
-    assert lines[0] == "| Metric | dwpose | sapiens2 | Finetuned TinyHead | TinyHead (blog, real ThermEval-D) |"
+    assert lines[0] == ("| Metric | dwpose | sapiens2 | Finetuned TinyHead (3 seeds, mean ± sd) "
+                        "| TinyHead (blog, real ThermEval-D) |")
     assert "| Detection rate over GT | 98% | weights not available | 100% by protocol" in table
     # the blog's stored summary: mean 5.466, median 5.012, PCK@10 0.925, best val 5.147 at epoch 77
-    assert "| Mean nose error (crop px) | 3.3 px | weights not available | 5.5 px | 5.5 px |" in lines
-    assert "| Median error (crop px) | 2.3 px | weights not available | 4.5 px | 5.0 px |" in lines
-    assert "| PCK@10px (crop px) | 99% | weights not available | 93% | 92% |" in lines
-    assert "| Mean nose error (frame px) | 1.6 px | weights not available | 2.8 px | not reported |" in lines
-    assert "| Best validation epoch (from 0) | - | - | 61 | 77 |" in lines
-    assert "| Best validation mean (crop px) | - | - | 4.0 px | 5.1 px |" in lines
+    assert "| Mean nose error (crop px) | 3.3 px | weights not available | 5.5 ± 0.5 px | 5.5 px |" in lines
+    assert "| Median error (crop px) | 2.3 px | weights not available | 4.5 ± 0.2 px | 5.0 px |" in lines
+    assert "| PCK@10px (crop px) | 99% | weights not available | 93 ± 3% | 92% |" in lines
+    assert "| Mean nose error (frame px) | 1.6 px | weights not available | 2.8 ± 0.5 px | not reported |" in lines
+    assert "| Best validation epoch (from 0) | - | - | 61, 70, 55 | 77 |" in lines
+    assert "| Best validation mean (crop px) | - | - | 4.1 ± 0.1 px | 5.1 px |" in lines
     assert "| Trainable params | 0 | 0 | 410,625 | 410,625 |" in lines
-    assert "40 labels + 240 s head training (1 CPU thread)" in table
+    assert "40 labels + 240 s head training (1 CPU thread, one seed)" in table
     assert "580 ms/crop (sapiens2 backbone + head, 1 thread, cpu)" in table
 
 
@@ -62,10 +74,10 @@ def test_convergence_text_reads_the_validation_error_curve():
 
 def test_learning_curve_table_averages_seeds():
     curve = pd.DataFrame({"n_labels": [5, 5, 40], "seed": [0, 1, 0], "mean_crop_px": [10.0, 20.0, 5.0],
-                          "pck10_crop_px": [0.5, 0.7, 0.9]})
+                          "pck10_crop_px": [0.5, 0.7, 0.9], "converged": [True, False, True]})
     lines = R.learning_curve_table(curve).splitlines()
-    assert lines[2] == "| 5 | 2 | 15.0 (10.0-20.0) | 60% (50-70%) |"
-    assert lines[3] == "| 40 | 1 | 5.0 (5.0-5.0) | 90% (90-90%) |"
+    assert lines[2] == "| 5 | 2 | 1 of 2 | 15.0 (10.0-20.0) | 60% (50-70%) |"
+    assert lines[3] == "| 40 | 1 | 1 of 1 | 5.0 (5.0-5.0) | 90% (90-90%) |"
 
 
 def test_backbone_text_names_the_grid_the_input_size_and_the_chosen_stages():
@@ -83,13 +95,40 @@ def test_backbone_text_names_the_grid_the_input_size_and_the_chosen_stages():
     assert "Teacher features" not in sapiens and "the head reads final" in sapiens
 
 
-def test_sweep_text_states_the_choice_made_on_val():
-    sweep = pd.DataFrame({"maps": ["stage1", "stage1+stage2"], "channels": [64, 192], "best_epoch": [50, 77],
-                          "best_val_mean_px": [6.5, 5.147], "val_pck10": [0.8, 0.933], "chosen": [False, True]})
+def test_sweep_text_states_the_choice_made_on_val_over_seeds():
+    sweep = pd.DataFrame({"maps": ["stage1", "stage1", "stage1+stage2", "stage1+stage2"], "seed": [0, 1, 0, 1],
+                          "channels": [64, 64, 192, 192], "best_epoch": [50, 40, 77, 60],
+                          "best_val_mean_px": [6.5, 4.5, 5.0, 5.5], "val_pck10": [0.8, 0.9, 0.9, 1.0],
+                          "converged": [True, True, True, False], "chosen": [False, False, True, True]})
     text = R.sweep_text(sweep)
+    # seed means: stage1 (6.5 + 4.5) / 2 = 5.5; stage1+stage2 (5.0 + 5.5) / 2 = 5.25, chosen
     assert text.startswith("Layer choice, made on the validation crops (never on test): **stage1+stage2**")
-    assert "5.15 crop px at epoch 77" in text
-    assert "| stage1+stage2 | 192 | 77 | 5.15 | 93% | yes |" in text.splitlines()
+    assert "averaged over 2 seed(s), 5.25 crop px" in text
+    assert "| stage1 | 64 | 5.50 | 6.50 (50), 4.50 (40) | 85% | 2 of 2 |  |" in text.splitlines()
+    assert "| stage1+stage2 | 192 | 5.25 | 5.00 (77), 5.50 (60) | 95% | 1 of 2 | yes |" in text.splitlines()
+
+
+def test_convergence_section_names_the_runs_that_did_not_converge():
+    record = {"criterion": "no validation improvement larger than 2% over the last 20 validations", "epoch_cap": 120}
+    convergence = {"runs": {"main": {**record, "converged": True, "epochs_run": 84, "best_epoch": 63},
+                            "n10_s1": {**record, "converged": False, "epochs_run": 120, "best_epoch": 118}},
+                   "not_converged": ["n10_s1"]}
+    text = R.convergence_section(convergence)
+    assert text.startswith("Every head trains until no validation improvement larger than 2% over the last 20 "
+                           "validations (its validation mean error, crop px), at most 120 epochs")
+    assert "| main | 84 of 120 | 63 | yes |" in text and "| n10_s1 | 120 of 120 | 118 | **no** |" in text
+    assert "Not converged: n10_s1; no comparison rests on them." in text
+
+
+def test_conclusions_text_states_the_final_verdicts_and_the_rows_without_one():
+    statement = R.conclusions.difference("head.vs_dwpose.mean_crop_px", "TinyHead vs dwpose: test mean error",
+                                         "TinyHead", "dwpose", -2.0, -3.0, -1.0, " crop px")
+    text = R.conclusions_text([statement], ["sapiens2 (weights not available)"], {}, 3)
+    assert "- TinyHead vs dwpose: test mean error: TinyHead < dwpose (TinyHead − dwpose = -2 crop px [-3, -1])." in text
+    assert text.rstrip().endswith("No statement for sapiens2 (weights not available).")
+    # another CPU kernel gave another verdict: not resolved
+    differs = R.conclusions_text([statement], [], {"avx2": {statement.id: "not resolved"}}, 3)
+    assert "not resolved (differs across CPU kernels)" in differs and "1 CPU kernel setting(s)" in differs
 
 
 def test_blog_notes_keep_the_part_2_facts():

@@ -1,12 +1,15 @@
 """The breath benchmark end to end: landmark tracks per source, then rates per window and their scores.
 
-`track_source` runs one landmark source over every sequence and writes its nostril tracks (JSON). `evaluate` reads the
+`track_source` runs one landmark source over every sequence and writes its nostril tracks (JSON). A trained source
+(a student, the TinyHead) is tracked once per training seed, into `<source>/seed<s>.json`: its breath error moves
+with the seed (and across CPUs) as much as between sources, so one run of it ranks nothing. `evaluate` reads the
 videos and every track file, adds the no-tracking baselines and the noisy-oracle sources, runs the signal chain and
 writes the scalar metrics (JSON), the per-window series and one example sequence's signals (CSV, for the figures).
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -25,6 +28,7 @@ from thermbench.core.progress import progress
 from thermbench.datasets.video import Sequence, list_sequences, read_sequence
 
 BASELINES = ("fixed_roi", "whole_face")  # no tracking: the first frame's nose, the first frame's face box
+SEED_FILE = re.compile(r"seed(\d+)")  # <source>/seed<s>.json: the track of one training seed of a trained source
 
 
 @dataclass
@@ -68,9 +72,10 @@ class TrackConfig:
 
 @dataclass
 class TinyHeadInputs:
-    """Where the TinyHead source finds its trained head, its features' backbone info and the teacher backbone."""
+    """Where the TinyHead source finds its trained head (one seed's head file), its features' backbone info and the
+    teacher backbone."""
 
-    heads: Path
+    head: Path
     features: Path
     teacher: Path
     backbone: object  # tinyhead.finetune.BackboneConfig (params head.backbone)
@@ -87,14 +92,56 @@ class RateConfig:
 # ------------------------------------------------------------------------------------------------------- tracking
 
 
+def run_name(path: Path) -> tuple[str, str, int | None]:
+    """(name in the results, source, training seed) of a track file: `<dir>/seed<s>.json` is seed s of the trained
+    source named by its folder (ktl-dikd/seed1.json: "ktl-dikd-seed1"); any other file is the untrained source named
+    by its stem (mediapipe.json: "mediapipe", no seed)."""
+    path = Path(path)
+    match = SEED_FILE.fullmatch(path.stem)
+    if match is None:
+        return path.stem, path.stem, None
+    return f"{path.parent.name}-{path.stem}", path.parent.name, int(match[1])
+
+
+def list_track_files(paths: list[Path]) -> list[Path]:
+    """The track files a list names: a file is one untrained source, a folder a trained source's seed<s>.json files
+    (in seed order)."""
+    out = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            seeds = [p for p in path.glob("*.json") if SEED_FILE.fullmatch(p.stem)]
+            if not seeds:
+                raise InputError(f"{path}: no seed<s>.json track files (run its breath_track stage)")
+            out += sorted(seeds, key=lambda p: int(SEED_FILE.fullmatch(p.stem)[1]))
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise InputError(f"{path}: no track file or folder (run its breath_track stage)")
+    return out
+
+
+def training_converged(metrics_path: Path) -> bool | None:
+    """Whether a trained model converged, from its training metrics (`training.convergence.converged`); None for
+    metrics written before runs recorded it."""
+    training = read_json(metrics_path).get("training", {})
+    return training.get("convergence", {}).get("converged")
+
+
+def head_converged(head: Path) -> bool | None:
+    """Whether a TinyHead converged, from the sidecar its checkpoint is saved with; None when it records none."""
+    return read_json(Path(head).with_suffix(".json")).get("convergence", {}).get("converged")
+
+
 def track_source(source: str, videos: Path, out: Path, cfg: TrackConfig, model_dir: Path | None = None,
                  zeroshot_cfg: dict | None = None, timing: Path | None = None,
-                 tinyhead: TinyHeadInputs | None = None) -> dict:
+                 tinyhead: TinyHeadInputs | None = None, converged: bool | None = None) -> dict:
     """Track `source` (oracle | mediapipe | dwpose | sapiens2 | student | tinyhead) over all sequences into `out`
-    (JSON), and its wall-clock time into `timing`. The file's stem names the source in the results (e.g.
-    ktl-dikd.json for a student). An unavailable source writes its one-line reason instead of tracks, prints it and
-    returns normally."""
+    (JSON), and its wall-clock time into `timing`. `run_name(out)` names the source in the results; a trained run
+    (out = <source>/seed<s>.json) also records its seed and whether its training `converged` (None: not recorded).
+    An unavailable source writes its one-line reason instead of tracks, prints it and returns normally."""
     start = time.perf_counter()
+    name, trained_source, seed = run_name(out)
+    trained = {} if seed is None else {"trained": {"source": trained_source, "seed": seed, "converged": converged}}
     track_one = partial(_track_sequence, source, cfg, model_dir, zeroshot_cfg, tinyhead)
     workers = 1 if source == "oracle" else cfg.workers  # the oracle reads no frames
     try:
@@ -103,19 +150,29 @@ def track_source(source: str, videos: Path, out: Path, cfg: TrackConfig, model_d
         results = list(ordered_map(track_one, list_sequences(videos), f"breath track {source}", workers, unit="seq"))
         tracks = src.merge_sequences(results)
     except src.SourceUnavailable as err:
-        print(f"breath {Path(out).stem}: {err}", file=sys.stderr)
-        result = {"source": Path(out).stem, "kind": source, "available": False, "reason": str(err)}
+        print(f"breath {name}: {err}", file=sys.stderr)
+        result = {"source": name, "kind": source, "available": False, "reason": str(err), **trained}
     else:
-        result = {"source": Path(out).stem, "kind": source, "available": True,
+        result = {"source": name, "kind": source, "available": True, **trained,
                   "tracks": {s: {k: v.tolist() for k, v in subs.items()} for s, subs in tracks.items()}}
     write_json(out, result, 3)
     if timing is not None:
         frames = sum(len(v) for subs in result.get("tracks", {}).values() for v in subs.values())
         busy = sum(r["seconds"] for r in results) if result["available"] else None  # one process's time
-        write_json(timing, {"source": Path(out).stem, "available": result["available"], "threads": cfg.threads,
+        write_json(timing, {"source": name, "available": result["available"], "threads": cfg.threads,
                             "workers": workers, "seconds": time.perf_counter() - start,
                             "ms_per_face_frame": 1000 * busy / frames if frames else None}, 2)
     return result
+
+
+def track_tinyhead_seeds(inputs: dict[int, TinyHeadInputs], videos: Path, out: Path, timing: Path,
+                         cfg: TrackConfig) -> dict[int, dict]:
+    """Every seed's TinyHead (seed -> its inputs, one head file each) tracked into `out`/seed<s>.json, its time into
+    `timing`/seed<s>.json; whether the head converged from its sidecar (`<head>.json`: `convergence.converged`)."""
+    return {seed: track_source("tinyhead", videos, Path(out) / f"seed{seed}.json", cfg,
+                               timing=Path(timing) / f"seed{seed}.json", tinyhead=one,
+                               converged=head_converged(one.head))
+            for seed, one in sorted(inputs.items())}
 
 
 def _track_sequence(source: str, cfg: TrackConfig, model_dir: Path | None, zeroshot_cfg: dict | None,
@@ -148,7 +205,7 @@ def _predictor_factory(source: str, cfg: TrackConfig, model_dir: Path | None, ze
     if source == "tinyhead":
         if tinyhead is None:
             raise InputError("breath track: the tinyhead source needs --heads, --features and --teacher")
-        head = src.TinyHeadPredictor(tinyhead.heads, tinyhead.features, tinyhead.teacher, tinyhead.backbone,
+        head = src.TinyHeadPredictor(tinyhead.head, tinyhead.features, tinyhead.teacher, tinyhead.backbone,
                                      tinyhead.sapiens2)
         return (lambda: head), src.CropConfig(cfg.tinyhead.crop_scale, head.input_px, chunk=cfg.tinyhead.chunk,
                                               stride=cfg.tinyhead.stride)
@@ -221,12 +278,14 @@ def _subject_rows(seq: Sequence, subject, points: dict, cfg: RateConfig, frozen:
     return rows, stats, examples
 
 
-def evaluate(videos: Path, track_files: list[Path], cfg: RateConfig, seed: int) -> dict:
-    """Windows, per-source summaries and example signals over all sequences (see module docstring)."""
+def evaluate(videos: Path, track_paths: list[Path], cfg: RateConfig, seed: int) -> dict:
+    """Windows, per-source summaries and example signals over all sequences (see module docstring); `track_paths` as
+    `list_track_files` takes them. `runs` in the metrics: {run name: {source, seed, converged}} of the trained runs."""
     if cfg.chain.smoothing not in ("savgol", "none") or cfg.chain.reference not in ("frame_median", "none"):
         raise InputError("params.yaml: breath.rates.chain.smoothing must be savgol|none and reference "
                          "frame_median|none")
-    tracks = [read_tracks(p) for p in track_files]
+    tracks = [read_tracks(p) for p in list_track_files(track_paths)]
+    runs = {t["source"]: t["trained"] for t in tracks if "trained" in t}
     unavailable = {t["source"]: t["reason"] for t in tracks if not t["available"]}
     available = [t for t in tracks if t["available"]]
     rng = np.random.default_rng([seed, 13])
@@ -263,7 +322,7 @@ def evaluate(videos: Path, track_files: list[Path], cfg: RateConfig, seed: int) 
     synthetic = all(s["synthetic"] for s in scenes.values())
     summary = bm.summarise(table, pd.DataFrame(stats))
     return {"windows": table, "examples": pd.concat(examples, ignore_index=True) if examples else pd.DataFrame(),
-            "metrics": {"data": "synthetic" if synthetic else "real", "sources": summary,
+            "metrics": {"data": "synthetic" if synthetic else "real", "sources": summary, "runs": runs,
                         "unavailable": unavailable, "sequences": len(scenes),
                         "window_s": cfg.chain.window_s, "hop_s": cfg.chain.hop_s}}
 

@@ -3,8 +3,12 @@
 - signals: the band-passed ROI temperature of one sequence against the true respiration waveform, one panel per
   source (both scaled to unit standard deviation: the question is whether the rhythm is there, not its size);
 - bland_altman: estimated minus true rate against their mean, per source (Welch estimator);
-- mae_vs_error: rate MAE against the single-frame nostril error, one point per source and scene kind
-  ("does a better landmark give a better breath rate?").
+- mae_vs_error: rate MAE against the single-frame nostril error, one point per source (a trained source: per seed)
+  and scene kind ("does a better landmark give a better breath rate?").
+
+The summary table gives a trained source as mean ± sd over its seeds, and the rankings of `ranking.py` as
+sentences, each as `conclusions.final` states it against the committed kernel check; the statements also go to a
+JSON of their own.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from thermbench.core.io import read_csv, read_json, write_text
+from thermbench.breath import ranking
+from thermbench.core import conclusions as cc
+from thermbench.core.io import read_csv, read_json, write_json, write_text
 from thermbench.core.plots import data_label, plt, save_figure
 
 SCENE_MARKERS = {"near": "o", "far": "s"}
@@ -102,34 +108,72 @@ def mae_vs_error_figure(metrics: dict, label: str, stem: Path) -> None:
     save_figure(fig, stem)
 
 
-def summary_table(metrics: dict) -> str:
-    """Markdown table: per source and scene, MAE of both estimators, within +-2, r, coverage, error, jitter."""
+COLUMNS = {  # summary columns after the Welch MAE and its interval: header -> one run's value in one scene
+    "MAE peaks": lambda m: m["peaks"].get("mae_bpm"),
+    "RMSE Welch": lambda m: m["welch"].get("rmse_bpm"),
+    "within +-2": lambda m: m["welch"].get("within2_share"),
+    "r": lambda m: m["welch"].get("pearson_r"),
+    "windows scored": lambda m: m["welch"].get("window_coverage"),
+    "frame coverage": lambda m: m["coverage"],
+    "nostril err px": lambda m: m.get("nose_error_px"),
+    "jitter px": lambda m: m.get("jitter_px"),
+}
+
+
+def _cell(values: list) -> str:
+    """One value as is; several (a trained source's seeds) as mean ± sd, seeds without a value left out."""
+    v = np.array([x for x in values if x is not None], np.float64)
+    if not len(v):
+        return "-"
+    return f"{v[0]:.2f}" if len(v) == 1 else f"{v.mean():.2f} ± {v.std(ddof=1):.2f}"
+
+
+def summary_table(metrics: dict, intervals: dict) -> str:
+    """Markdown table: per source and scene, MAE of both estimators (Welch with its 95% interval from
+    `ranking.mae_intervals`), within +-2, r, coverage, error, jitter; a trained source as mean ± sd over its seeds."""
+    header = ["source", "seeds", "scene", "MAE Welch", "95% interval", *COLUMNS]
     lines = [f"Breath rate ({data_label(metrics['data'])}; windows {metrics['window_s']:g} s every "
-             f"{metrics['hop_s']:g} s)", "",
-             "| source | scene | MAE Welch | MAE peaks | RMSE Welch | within +-2 | r | windows scored | frame coverage "
-             "| nostril err px | jitter px |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-
-    def f(v, digits=2):
-        return "-" if v is None else f"{v:.{digits}f}"
-
-    for name in _order(metrics["sources"]):
-        for scene, m in sorted(metrics["sources"][name].items()):
-            w, p = m["welch"], m["peaks"]
-            lines.append(f"| {name} | {scene} | {f(w.get('mae_bpm'))} | {f(p.get('mae_bpm'))} | "
-                         f"{f(w.get('rmse_bpm'))} | {f(w.get('within2_share'))} | {f(w.get('pearson_r'))} | "
-                         f"{f(w.get('window_coverage'))} | {f(m['coverage'])} | {f(m.get('nose_error_px'))} | "
-                         f"{f(m.get('jitter_px'))} |")
+             f"{metrics['hop_s']:g} s; a trained source: mean ± sd over its seeds)", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    groups = ranking.source_runs(metrics["sources"], metrics["runs"])
+    for source in _order(groups):
+        members = groups[source]
+        seeds = "-" if None in members else ", ".join(map(str, sorted(members)))
+        for scene in sorted(metrics["sources"][next(iter(members.values()))]):
+            ms = [metrics["sources"][name][scene] for name in members.values()]
+            iv = intervals.get(scene, {}).get(source)
+            span = "-" if iv is None else f"[{iv['low']:.2f}, {iv['high']:.2f}]"
+            cells = [_cell([m["welch"].get("mae_bpm") for m in ms]), span,
+                     *(_cell([get(m) for m in ms]) for get in COLUMNS.values())]
+            lines.append(f"| {source} | {seeds} | {scene} | " + " | ".join(cells) + " |")
     for name, reason in sorted(metrics["unavailable"].items()):
-        lines.append(f"| {name} | - | {reason} | | | | | | | | |")
+        lines.append(f"| {name} | - | - | {reason} |" + " |" * (len(header) - 4))
     return "\n".join(lines) + "\n"
 
 
-def report(metrics_path: Path, windows_csv: Path, signals_csv: Path, out_dir: Path, table_path: Path) -> None:
+def conclusions_text(statements: list[cc.Statement], check: dict, resamples: int) -> str:
+    """The rankings as a report may state them, and how their intervals are made."""
+    checked = ", ".join(sorted(check)) or "none yet"
+    lines = ["", "Conclusions (95% interval of a source's MAE: for a trained source the t interval over its seeds' "
+             f"MAEs and a bootstrap over sequences ({resamples} resamples) of the seed-mean MAE, their half-widths "
+             f"added in quadrature; an untrained source: the bootstrap alone. CPU kernel settings checked: {checked}):",
+             ""]
+    return "\n".join(lines + [f"- {cc.sentence(cc.final(s, check))}" for s in statements]) + "\n"
+
+
+def report(metrics_path: Path, windows_csv: Path, signals_csv: Path, out_dir: Path, table_path: Path,
+           conclusions_path: Path, check: dict, cfg: ranking.ConclusionConfig, seed: int) -> None:
+    """Figures, the summary (table and conclusions) and the statements' JSON; `check` as
+    `conclusions.read_kernel_check` returns it."""
     metrics = read_json(metrics_path)
     label = data_label(metrics["data"]).upper() if metrics["data"] == "synthetic" else data_label(metrics["data"])
-    windows = read_csv(windows_csv, ("source", "scene", "welch_bpm", "true_bpm"))
+    windows = read_csv(windows_csv, ("source", "scene", "sequence", "welch_bpm", "true_bpm"))
     signals = read_csv(signals_csv, ("source", "t_s", "filtered_c", "true_resp"))
     signals_figure(signals, label, out_dir / "signals")
     bland_altman_figure(windows, label, out_dir / "bland_altman")
     mae_vs_error_figure(metrics, label, out_dir / "mae_vs_error")
-    write_text(table_path, summary_table(metrics))
+    runs = metrics["runs"]
+    intervals = ranking.mae_intervals(windows, runs, cfg, seed)
+    statements = ranking.statements(intervals, runs)
+    write_text(table_path, summary_table(metrics, intervals) + conclusions_text(statements, check, cfg.resamples))
+    write_json(conclusions_path, {"statements": cc.as_records(statements, check)}, 4)

@@ -152,14 +152,14 @@ class StudentPredictor:
 
 
 class TinyHeadPredictor:
-    """The blog's TinyHead (`<heads>/main.safetensors`) on its frozen backbone, one nose point per crop.
+    """The blog's TinyHead (one seed's head file) on its frozen backbone, one nose point per crop.
 
     The backbone must be the one the head's features came from (`<features>/backbone.json`); the crop is resized to
     that run's crop size. The head was trained on ThermEval person crops; here it sees face-centred crops.
     """
 
-    def __init__(self, heads: Path, features: Path, teacher: Path, backbone_cfg, sapiens2_cfg: dict):
-        head_path, info_path = Path(heads) / "main.safetensors", Path(features) / "backbone.json"
+    def __init__(self, head_path: Path, features: Path, teacher: Path, backbone_cfg, sapiens2_cfg: dict):
+        head_path, info_path = Path(head_path), Path(features) / "backbone.json"
         for path in (head_path, info_path):
             if not path.is_file():
                 raise SourceUnavailable(f"not available: {path} not found (run the TinyHead stages first)")

@@ -1,24 +1,26 @@
 """Where an MLCM-KD run's files lie under an output root (models, metrics, curves, predictions).
 
-Run names: `teacher`, `supervised-<arch>-seed<k>`, `ktl-<variant>-seed<k>`, `mcl-<variant>`. The supervised and KTL
-runs are trained many to a stage (several at once, one per core), and a DVC stage owns whole folders, so those runs
-sit one folder down, in `<root>/supervised/` and `<root>/ktl/`; the teacher and MCL runs lie at the root.
+Run names: `teacher`, `pretrain-<arch>`, `supervised-<arch>[-scratch]-seed<k>`, `ktl-<variant>[-scratch]-seed<k>`,
+`mcl-<variant>-seed<k>` (`-scratch`: the from-scratch pair, random initial weights). The pretrained backbones,
+supervised, KTL and MCL runs are trained many to a stage, and a DVC stage owns whole folders, so those runs sit one
+folder down, in `<root>/<group>/` (`<root>/pretrain/pretrain-t`); the teacher lies at the root.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-GROUPS = ("supervised", "ktl")
+GROUPS = ("pretrain", "supervised", "ktl", "mcl")
+SCRATCH = "-scratch"
 
 
-def run_name(group: str, key: str, seed: int) -> str:
-    """The name of run `key` (an architecture or a KTL variant) of a multi-run group at student seed `seed`."""
-    return f"{group}-{key}-seed{seed}"
+def run_name(group: str, key: str, seed: int, scratch: bool = False) -> str:
+    """The name of run `key` (an architecture or a variant) of a multi-run group at student seed `seed`."""
+    return f"{group}-{key}{SCRATCH if scratch else ''}-seed{seed}"
 
 
 def group_of(name: str) -> str | None:
-    """The multi-run group a run name belongs to, or None (teacher, MCL)."""
+    """The multi-run group a run name belongs to, or None (teacher, pretrained backbones)."""
     head = name.split("-", 1)[0]
     return head if head in GROUPS else None
 

@@ -203,7 +203,8 @@ class DistillTask(nn.Module):
         the batch-summed L_kp in the total (the number of DDP processes, see the class doc).
 
         Returns `loss` (weighted total to backprop), the unweighted active terms `loss_kp`, `loss_fm`, `loss_lg`,
-        `loss_fi`, `loss_ri`, and `output` = the student's (simcc_x, simcc_y) for metrics.
+        `loss_fi`, `loss_ri`, `weighted` = each term as it enters the total ({"kp": ..., "fm": ...}), and `output` =
+        the student's (simcc_x, simcc_y) for metrics.
         """
         cfg = self.cfg
         with torch.no_grad():
@@ -222,8 +223,11 @@ class DistillTask(nn.Module):
         if cfg.fi or cfg.ri:
             terms.update(self._dikd(feats_t, aligned, logits_tt, logits_ss))
 
-        distill = sum(getattr(cfg, f"{name[5:]}_weight") * value for name, value in terms.items() if name != "loss_kp")
-        terms["loss"] = cfg.kp_weight * kp_scale * terms["loss_kp"] + gamma * distill
+        weighted = {"kp": cfg.kp_weight * kp_scale * terms["loss_kp"]}
+        weighted.update({name[5:]: gamma * getattr(cfg, f"{name[5:]}_weight") * value
+                         for name, value in terms.items() if name != "loss_kp"})
+        terms["loss"] = sum(weighted.values())
+        terms["weighted"] = weighted
         terms["output"] = logits_ss
         return terms
 

@@ -1,12 +1,13 @@
 """The MLCM-KD stages' calls: typed settings, device set-up, the crop cache, and training + scoring one run.
 
 Run names and where their files lie: `layout`. Student seeds vary the student's initial weights (its head, and its
-backbone where none is pretrained: `build_student`), shuffling and augmentation; every KTL run distils the same frozen
-teacher (trained with the top-level `seed`), and MCL compresses the base-seed KTL model. A trained run writes its
+backbone in the from-scratch pair: `build_student`), shuffling and augmentation; every KTL run distils the same frozen
+teacher (trained with the top-level `seed`), and the MCL run of seed k compresses the DIKD run of seed k. A trained run writes its
 model folder `<out>/{model.safetensors, model.safetensors.json, config.json}`, its curves `<curves>/<name>.csv` (per
 epoch), `<name>_gradnorm.csv` (per step) and `<name>_ced.csv`, its scalar metrics JSON and its T-FAKE test
 predictions; every root is a command-line argument of its stage. The supervised and KTL stages train all their runs
-(architectures or variants x seeds), `train.workers` at a time.
+(architectures or variants x seeds), `train.workers` at a time; every run trains until it converges on validation
+(early stopping, `train.fit.patience`) or reaches its epoch cap.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ class RTMPoseParams:
     input_size: int             # square model input, px (paper: 256); multiple of 32
     teacher_arch: str
     teacher_init: str | None    # optional official mmpose checkpoint
-    student_backbone: str | None  # "teacher": students of the teacher's arch start from its backbone; None: random
+    student_backbone: str | None  # "pretrained": every student starts from the RGB-pretrained backbone of its size
+    pretrain_archs: tuple       # sizes pretrained on the RGB set besides the teacher's (their backbones' source)
     ktl_arch: str
     mcl_arch: str
     supervised_archs: tuple
@@ -64,6 +66,10 @@ class TrainParams:
     teacher_epochs: int
     max_train_samples: int | None  # cap on T-FAKE training crops (never on the teacher's pretraining set)
     fit: FitConfig              # every run's schedule; its `seed` is replaced by the run's
+    kp_weight: float            # lambda_kp of every student (supervised, KTL, MCL)
+    kp_reference_batch: int | None  # lambda_kp is scaled by this / batch: L_kp is batch-summed, distillation batch-mean
+    scratch: dict               # the from-scratch pair: {group: [keys]} trained from random weights too
+    scratch_seeds: tuple        # its student seeds
     ktl: dict                   # dikd_mode, weights, variants (flag sets), runs (the variants trained)
     mcl: dict                   # variants, weights
 
@@ -81,6 +87,14 @@ def train_params(raw: dict) -> TrainParams:
     if not isinstance(raw, dict) or not isinstance(raw.get("fit"), dict):
         raise InputError("params.yaml: 'train.fit' must be a mapping")
     return build(TrainParams, {**raw, "fit": {**raw["fit"], "seed": 0}}, "train")
+
+
+def kp_weight(train: TrainParams) -> float:
+    """The students' lambda_kp as the loss uses it: scaled so that a batch-summed L_kp keeps, against the batch-mean
+    distillation terms, the balance it has at the reference batch (the paper's 64)."""
+    if train.kp_reference_batch is None:
+        return train.kp_weight
+    return train.kp_weight * train.kp_reference_batch / train.fit.batch_size
 
 
 def setup(settings: Settings, seed: int) -> torch.device:
@@ -140,60 +154,91 @@ class RunPaths:
     charlotte: Path
 
 
-def run_teacher(settings: Settings, pretrain: Path, paths: RunPaths) -> None:
-    """Stage teacher: RGB RTMPose on the RGB pretraining set, all of it (optionally from official mmpose weights);
-    scored on T-FAKE RGB test crops and, zero-shot, on their thermal twins (the modality gap)."""
+def run_teacher(settings: Settings, pretrain: Path, paths: RunPaths, arch: str | None = None) -> None:
+    """Stages teacher and pretrain@<arch>: RGB RTMPose on the RGB pretraining set, all of it, until its validation NME
+    converges; scored on T-FAKE RGB test crops and, zero-shot, on their thermal twins (the modality gap). The teacher
+    (`arch` None: rtmpose.teacher_arch, optionally from official mmpose weights) is also the pretrained backbone of
+    its size; another `arch` is pretrained the same way only to give students of that size a backbone."""
     device = setup(settings, settings.seed)
-    arch, init, size = settings.rtmpose.teacher_arch, settings.rtmpose.teacher_init, settings.rtmpose.input_size
+    kind = "teacher" if arch is None else "pretrain"
+    arch = arch or settings.rtmpose.teacher_arch
+    init = settings.rtmpose.teacher_init if kind == "teacher" else None
+    size = settings.rtmpose.input_size
     model = build_rtmpose(arch, input_size=(size, size))
     if init:
         load_mmpose_checkpoint(model, init)
     cfg = _fit_config(settings, settings.seed, settings.train.teacher_epochs)
-    history = fit_supervised(model.to(device), load_splits(pretrain, ("train", "val")), cfg, desc="teacher")
-    config = {"kind": "teacher", "arch": arch, "seed": settings.seed, "modality": "rgb", "input_size": size,
+    history = fit_supervised(model.to(device), load_splits(pretrain, ("train", "val")), cfg, desc=paths.out.name)
+    config = {"kind": kind, "arch": arch, "seed": settings.seed, "modality": "rgb", "input_size": size,
               "init": init or None, "fit": asdict(cfg)}
     _finish(paths, model, config, history)
 
 
-STUDENT_BACKBONES = (None, "teacher")
+def run_pretrain(settings: Settings, pretrain: Path, paths: GroupPaths) -> None:
+    """Stage pretrain: every size of `rtmpose.pretrain_archs` pretrained as the teacher is (`run_teacher`), one after
+    another on every thread, into `<models>/pretrain-<arch>/`; an index of what is there (possibly nothing)."""
+    for arch in settings.rtmpose.pretrain_archs:
+        run_teacher(settings, pretrain, paths.of(f"pretrain-{arch}"), arch)
+    for folder in (paths.curves, paths.metrics, paths.predictions):  # the stage's outputs, also with no size to train
+        folder.mkdir(parents=True, exist_ok=True)
+    write_json(paths.models / "index.json", {"archs": list(settings.rtmpose.pretrain_archs)})
 
 
-def build_student(settings: Settings, arch: str, teacher_dir: Path) -> tuple[RTMPose, str]:
-    """A student network of `arch` and how it starts: ("teacher backbone" | "random").
+STUDENT_BACKBONES = (None, "pretrained")
+
+
+def check_backbone_source(source: str | None) -> None:
+    if source not in STUDENT_BACKBONES:
+        raise InputError(f"params.yaml: rtmpose.student_backbone must be 'pretrained' or null, got {source!r}")
+
+
+def backbone_sources(dirs: list[Path]) -> dict[str, Path]:
+    """The RGB-pretrained models by architecture, from their saved configs: each of `dirs` is a model folder (the
+    teacher) or a folder of them (stage pretrain's)."""
+    models = []
+    for d in map(Path, dirs):
+        models += [d] if (d / "model.safetensors").is_file() else sorted(p.parent for p in d.glob("*/model.safetensors"))
+    return {load_run(d).cfg.arch: d for d in models}
+
+
+def build_student(settings: Settings, arch: str, backbones: dict[str, Path],
+                  scratch: bool = False) -> tuple[RTMPose, str]:
+    """A student network of `arch` and how it starts: ("pretrained backbone" | "random").
 
     RTMPose and DWPose train every model from a pretrained CSPNeXt backbone (pose-pretrained on AIC + COCO) with a
-    random head. Offline the one pose-pretrained backbone is the RGB teacher's (`teacher_dir`), so with
-    `rtmpose.student_backbone: teacher` a student of the teacher's architecture starts from it; another size has no
-    pretrained backbone here and starts at random, which one printed line says. The seeded build comes first either
-    way, so one seed gives one head whatever the backbone.
+    random head. Offline the stand-in is an RTMPose of the same size pretrained on the RGB face set (the teacher for
+    its size, `pretrain@<arch>` for the others): with `rtmpose.student_backbone: pretrained` its backbone is loaded,
+    strict by key. `scratch` (the from-scratch pair) and a null source start from random weights. The seeded build
+    comes first either way, so one seed gives one head whatever the backbone.
     """
     source, size = settings.rtmpose.student_backbone, settings.rtmpose.input_size
-    if source not in STUDENT_BACKBONES:
-        raise InputError(f"params.yaml: rtmpose.student_backbone must be 'teacher' or null, got {source!r}")
+    check_backbone_source(source)
     student = build_rtmpose(arch, input_size=(size, size))
-    if source is None:
+    if source is None or scratch:
         return student, "random"
-    if arch != settings.rtmpose.teacher_arch:
-        print(f"RTMPose-{arch}: no pretrained backbone of this size (the teacher is RTMPose-"
-              f"{settings.rtmpose.teacher_arch}): random initial weights", flush=True)
-        return student, "random"
-    backbone = {k: v for k, v in load_run(teacher_dir).state_dict().items() if k.startswith("backbone.")}
+    if arch not in backbones:
+        raise InputError(f"RTMPose-{arch}: no pretrained backbone given (have: {', '.join(sorted(backbones))}); add "
+                         f"'{arch}' to rtmpose.pretrain_archs")
+    backbone = {k: v for k, v in load_run(backbones[arch]).state_dict().items() if k.startswith("backbone.")}
     missing, unexpected = student.load_state_dict(backbone, strict=False)
     if unexpected or any(not k.startswith("head.") for k in missing):
-        raise InputError(f"{teacher_dir}: its backbone does not fit RTMPose-{arch}")
-    return student, "teacher backbone"
+        raise InputError(f"{backbones[arch]}: its backbone does not fit RTMPose-{arch}")
+    return student, "pretrained backbone"
 
 
-def run_supervised(settings: Settings, arch: str, seed: int, teacher_dir: Path, paths: RunPaths) -> dict:
-    """One thermal-only baseline of Table I (stage supervised runs every arch x seed); `teacher_dir` is the RGB
-    teacher, the backbone source of `build_student`."""
+def run_supervised(settings: Settings, arch: str, seed: int, backbones: dict[str, Path], paths: RunPaths,
+                   scratch: bool = False) -> dict:
+    """One thermal-only baseline of Table I (stage supervised runs every arch x seed) with the students' lambda_kp;
+    `backbones`: the pretrained backbone sources of `build_student`."""
     device = setup(settings, seed)
-    model, init = build_student(settings, arch, teacher_dir)
+    model, init = build_student(settings, arch, backbones, scratch)
     model = model.to(device)
     cfg = _fit_config(settings, seed)
-    history = fit_supervised(model, _tfake(settings, paths.tfake, paired=False), cfg, desc=f"supervised-{arch}")
-    config = {"kind": "supervised", "arch": arch, "seed": seed, "init": init, "modality": "thermal",
-              "input_size": settings.rtmpose.input_size, "fit": asdict(cfg)}
+    history = fit_supervised(model, _tfake(settings, paths.tfake, paired=False), cfg, desc=paths.out.name,
+                             kp_weight=kp_weight(settings.train))
+    config = {"kind": "supervised", "arch": arch, "seed": seed, "init": init, "scratch": scratch,
+              "modality": "thermal", "input_size": settings.rtmpose.input_size, "kp_weight": kp_weight(settings.train),
+              "fit": asdict(cfg)}
     return _finish(paths, model, config, history)
 
 
@@ -201,26 +246,27 @@ def distill_config(settings: Settings, variant: str) -> DistillConfig:
     ktl = settings.train.ktl
     if variant not in ktl["variants"]:
         raise InputError(f"params.yaml: train.ktl.variants has no '{variant}' ({', '.join(ktl['variants'])})")
-    return DistillConfig(**ktl["variants"][variant], dikd_mode=ktl["dikd_mode"], **ktl["weights"])
+    return DistillConfig(**ktl["variants"][variant], dikd_mode=ktl["dikd_mode"], kp_weight=kp_weight(settings.train),
+                         **ktl["weights"])
 
 
-def run_ktl(settings: Settings, variant: str, seed: int, teacher_dir: Path, paths: RunPaths) -> dict:
+def run_ktl(settings: Settings, variant: str, seed: int, teacher_dir: Path, backbones: dict[str, Path],
+            paths: RunPaths, scratch: bool = False) -> dict:
     """One Knowledge Transfer Level run (Tables III-V), frozen RGB teacher -> thermal student (stage ktl runs every
     variant x seed)."""
     distill = distill_config(settings, variant)
     device = setup(settings, seed)
     size = settings.rtmpose.input_size
     # Student first: its initial weights then equal the supervised run's of the same arch and seed.
-    student, init = build_student(settings, settings.rtmpose.ktl_arch, teacher_dir)
+    student, init = build_student(settings, settings.rtmpose.ktl_arch, backbones, scratch)
     student = student.to(device)
     teacher = load_run(teacher_dir).to(device)
     task = DistillTask(student, teacher, distill).to(device)
     cfg = _fit_config(settings, seed)
-    history = fit_ktl(student, teacher, task, _tfake(settings, paths.tfake, paired=True), cfg, desc=f"ktl-{variant}")
+    history = fit_ktl(student, teacher, task, _tfake(settings, paths.tfake, paired=True), cfg, desc=paths.out.name)
     config = {"kind": "ktl", "variant": variant, "arch": student.cfg.arch, "seed": seed, "init": init,
-              "teacher": teacher_dir.name,
-              "teacher_arch": teacher.cfg.arch, "modality": "thermal", "input_size": size,
-              "distill": asdict(distill), "fit": asdict(cfg)}
+              "scratch": scratch, "teacher": teacher_dir.name, "teacher_arch": teacher.cfg.arch,
+              "modality": "thermal", "input_size": size, "distill": asdict(distill), "fit": asdict(cfg)}
     return _finish(paths, student, config, history)
 
 
@@ -240,88 +286,100 @@ class GroupPaths:
                         self.predictions / f"{name}.npy", self.tfake, self.charlotte)
 
 
-def group_jobs(settings: Settings, group: str) -> list[tuple[str, int]]:
-    """(architecture or variant, seed) of every run of group `supervised` or `ktl`, in table order.
+Job = tuple[str, int, bool]  # (architecture or variant, seed, from scratch)
 
-    Every KTL variant and the supervised baseline at the KTL size train every student seed: those are the compared
-    methods. A supervised baseline of another size (the -t row beside MCL's single run) trains the base seed only.
-    """
+
+def group_jobs(settings: Settings, group: str) -> list[Job]:
+    """Every run of group `supervised`, `ktl` or `mcl`, in table order: each architecture (supervised) or variant
+    (KTL, MCL) at every student seed, those are the compared methods; then the from-scratch pair (`train.scratch`)
+    at its seeds (`train.scratch_seeds`). MCL run k compresses the KTL run of its variant and seed k."""
     seeds = list(settings.train.seeds)
-    if group == "ktl":
-        return [(variant, seed) for variant in settings.train.ktl["runs"] for seed in seeds]
-    if group == "supervised":
-        return [(arch, seed) for arch in settings.rtmpose.supervised_archs
-                for seed in (seeds if arch == settings.rtmpose.ktl_arch else seeds[:1])]
-    raise ValueError(f"unknown run group '{group}'")
+    keys = {"supervised": settings.rtmpose.supervised_archs, "ktl": settings.train.ktl["runs"],
+            "mcl": settings.train.mcl["variants"]}
+    if group not in keys:
+        raise ValueError(f"unknown run group '{group}'")
+    scratch = [] if group == "mcl" else settings.train.scratch.get(group) or []
+    return ([(key, seed, False) for key in keys[group] for seed in seeds]
+            + [(key, seed, True) for key in scratch for seed in settings.train.scratch_seeds])
 
 
 def group_run_names(settings: Settings, group: str) -> list[str]:
     """Run names of `group_jobs`."""
-    return [run_name(group, key, seed) for key, seed in group_jobs(settings, group)]
+    return [run_name(group, key, seed, scratch) for key, seed, scratch in group_jobs(settings, group)]
 
 
-def run_group(settings: Settings, group: str, paths: GroupPaths, teacher_dir: Path) -> None:
-    """Stages supervised and ktl: every run of the group, `train.workers` processes at a time. `teacher_dir`: the RGB
-    teacher (KTL's teacher; every student's backbone source, `build_student`).
+def run_group(settings: Settings, group: str, paths: GroupPaths, backbone_dirs: list[Path],
+              teacher: Path | None = None) -> None:
+    """Stages supervised, ktl and mcl: every run of the group, `train.workers` processes at a time. `backbone_dirs`:
+    the RGB-pretrained models whose backbones students start from (`build_student`); `teacher`: KTL's RGB teacher
+    model, or MCL's folder of KTL models (run k distils ktl-<variant>-seed<k>).
 
     Runs are independent and seeded, so a run's result depends on its torch thread count (num_threads // workers,
     recorded in its config) but not on which process trains it or in what order. Two one-thread runs side by side
     beat one two-thread run after another on a small CPU model: intra-op threads scale poorly at this size. Under
     torchrun (WORLD_SIZE > 1) every rank trains the runs one after another, together.
     """
+    check_backbone_source(settings.rtmpose.student_backbone)
+    backbones = backbone_sources(backbone_dirs)
     jobs = group_jobs(settings, group)
     workers = 1 if int(os.environ.get("WORLD_SIZE", "1")) > 1 else max(1, min(settings.train.workers, len(jobs)))
     train = replace(settings.train, num_threads=max(1, settings.train.num_threads // workers),
                     fit=replace(settings.train.fit, progress=settings.train.fit.progress and workers == 1))
-    train_one = partial(_group_run, replace(settings, train=train), group, paths, teacher_dir)
+    train_one = partial(_group_run, replace(settings, train=train), group, paths, backbones, teacher)
     for line in ordered_map(train_one, longest_first(settings, group, jobs), f"{group} runs", workers=workers,
                             unit="run"):
         print(line, flush=True)
 
 
-def longest_first(settings: Settings, group: str, jobs: list[tuple[str, int]]) -> list[tuple[str, int]]:
+def longest_first(settings: Settings, group: str, jobs: list[Job]) -> list[Job]:
     """`jobs` in decreasing expected run time, so the pool does not end on one long run beside an idle worker
-    (longest-processing-time order): larger architectures first; KTL variants by their extra head passes (FI, RI),
-    then their distillation terms. Stable: the seeds of one key keep their order."""
-    if group == "supervised":
-        return sorted(jobs, key=lambda job: ARCHS[job[0]][1], reverse=True)  # by width
-
-    def cost(job: tuple[str, int]) -> tuple[int, int]:
-        flags = settings.train.ktl["variants"][job[0]]
-        return flags["fi"] + flags["ri"], flags["fd"] + flags["ld"]
+    (longest-processing-time order): from-scratch runs first (they take longest to converge), then larger
+    architectures; KTL variants by their extra head passes (FI, RI), then their distillation terms. Stable: the seeds
+    of one key keep their order."""
+    def cost(job: Job) -> tuple:
+        key, _, scratch = job
+        if group == "ktl":
+            flags = settings.train.ktl["variants"][key]
+            return scratch, flags["fi"] + flags["ri"], flags["fd"] + flags["ld"]
+        return scratch, ARCHS[key][1] if group == "supervised" else 0  # by width
 
     return sorted(jobs, key=cost, reverse=True)  # reverse keeps the sort stable
 
 
-def _group_run(settings: Settings, group: str, paths: GroupPaths, teacher_dir: Path,
-               job: tuple[str, int]) -> str:
-    key, seed = job
-    name = run_name(group, key, seed)
+def _group_run(settings: Settings, group: str, paths: GroupPaths, backbones: dict[str, Path], teacher: Path | None,
+               job: Job) -> str:
+    key, seed, scratch = job
+    name = run_name(group, key, seed, scratch)
     start = time.perf_counter()
     if group == "supervised":
-        summary = run_supervised(settings, key, seed, teacher_dir, paths.of(name))
+        summary = run_supervised(settings, key, seed, backbones, paths.of(name), scratch)
+    elif group == "ktl":
+        summary = run_ktl(settings, key, seed, teacher, backbones, paths.of(name), scratch)
     else:
-        summary = run_ktl(settings, key, seed, teacher_dir, paths.of(name))
-    return (f"{name}: best val NME {summary['best_val_nme']:.4f} (epoch {summary['best_epoch']}), "
-            f"{time.perf_counter() - start:.0f} s at {settings.train.num_threads} thread(s)")
+        summary = run_mcl(settings, key, seed, teacher / run_name("ktl", key, seed), backbones, paths.of(name))
+    state = "converged" if summary["convergence"]["converged"] else "NOT converged"
+    return (f"{name}: best val NME {summary['best_val_nme']:.4f} (epoch {summary['best_epoch']} of "
+            f"{summary['epochs_run']}, {state}), {time.perf_counter() - start:.0f} s at "
+            f"{settings.train.num_threads} thread(s)")
 
 
-def run_mcl(settings: Settings, variant: str, teacher_dir: Path, backbone_dir: Path, paths: RunPaths) -> None:
-    """Stage mcl@<variant>: Model Compression Level, the frozen KTL model (`teacher_dir`) -> a smaller thermal student
-    (eq. 9); `backbone_dir` is the RGB teacher, the student's backbone source (`build_student`)."""
-    device = setup(settings, settings.seed)
+def run_mcl(settings: Settings, variant: str, seed: int, teacher_dir: Path, backbones: dict[str, Path],
+            paths: RunPaths) -> dict:
+    """One Model Compression Level run, the frozen KTL model (`teacher_dir`) -> a smaller thermal student (eq. 9)."""
+    device = setup(settings, seed)
     size = settings.rtmpose.input_size
-    student, init = build_student(settings, settings.rtmpose.mcl_arch, backbone_dir)
+    student, init = build_student(settings, settings.rtmpose.mcl_arch, backbones)
     student = student.to(device)
     teacher = load_run(teacher_dir).to(device)
-    distill = DistillConfig(fd=True, ld=True, fi=False, ri=False, **settings.train.mcl["weights"])
+    distill = DistillConfig(fd=True, ld=True, fi=False, ri=False, kp_weight=kp_weight(settings.train),
+                            **settings.train.mcl["weights"])
     task = DistillTask(student, teacher, distill).to(device)
-    cfg = _fit_config(settings, settings.seed)
-    history = fit_mcl(student, teacher, task, _tfake(settings, paths.tfake, paired=False), cfg, desc=f"mcl-{variant}")
-    config = {"kind": "mcl", "variant": variant, "arch": student.cfg.arch, "seed": settings.seed, "init": init,
-              "teacher": teacher_dir.name, "teacher_arch": teacher.cfg.arch, "modality": "thermal",
+    cfg = _fit_config(settings, seed)
+    history = fit_mcl(student, teacher, task, _tfake(settings, paths.tfake, paired=False), cfg, desc=paths.out.name)
+    config = {"kind": "mcl", "variant": variant, "arch": student.cfg.arch, "seed": seed, "init": init,
+              "scratch": False, "teacher": teacher_dir.name, "teacher_arch": teacher.cfg.arch, "modality": "thermal",
               "input_size": size, "distill": asdict(distill), "fit": asdict(cfg)}
-    _finish(paths, student, config, history)
+    return _finish(paths, student, config, history)
 
 
 def load_run(run_dir: Path) -> RTMPose:
@@ -344,12 +402,17 @@ def _finish(paths: RunPaths, model: RTMPose, config: dict, history: dict) -> dic
     """Rank 0: save the model, score it on the cached test crops, write metrics, curves and predictions. Returns the
     training summary (every rank)."""
     summary = {"best_epoch": history["best_epoch"], "best_val_nme": history["best_val_nme"],
-               "epochs_run": len(history["epochs"])}
+               "epochs_run": len(history["epochs"]), "convergence": history["convergence"],
+               "gradient_shares": history["gradient_shares"]}
     if not is_main_process():
         return summary
     model = model.cpu()
-    if len(history["grad_norms"]) >= 2:
-        summary["grad_norm"] = {"steps": len(history["grad_norms"]), **grad_norm_stats(history["grad_norms"])}
+    norms, warmup = history["grad_norms"], config["fit"]["grad_norm_warmup"]
+    if len(norms) >= 2:
+        summary["grad_norm"] = {"steps": len(norms), **grad_norm_stats(norms)}
+    if len(norms) - warmup >= 2 and warmup > 0:
+        summary["grad_norm_after_warmup"] = {"steps": f"{warmup + 1}-{len(norms)}",
+                                             **grad_norm_stats(norms[warmup:])}
     config = {**config, "threads": torch.get_num_threads(), "history": summary}  # results depend on it (per CPU)
     with atomic_dir(paths.out) as tmp:
         save_model(model, tmp / "model.safetensors")

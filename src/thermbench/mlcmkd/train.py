@@ -15,7 +15,7 @@ import io
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -26,7 +26,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from thermbench.core import metrics
+from thermbench.core import convergence, metrics
+from thermbench.core.convergence import Plateau, StopConfig
 from thermbench.core.io import InputError, atomic_write_bytes
 from thermbench.core.keypoints import load_schema
 from thermbench.core.progress import progress
@@ -213,7 +214,13 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class FitConfig:
-    """One training run. `patience` None turns early stopping off; `grad_norm_steps` logs that many first steps;
+    """One training run. `epochs` is the cap; `patience` (validations) and `min_delta` (relative) define a plateau of
+    the validation NME (`thermbench.core.convergence`): with them the lr is warm-up then flat, drops by
+    `lr_drop_factor` at each of the first `lr_drops` plateaus (ReduceLROnPlateau) and the run stops, converged, at the
+    next; no plateau counts before epoch `min_epochs` (a run from random weights first sits on the mean-shape plateau);
+    None turns this off for the optimiser's fixed flat-then-cosine schedule over `epochs`; `grad_norm_steps` logs
+    that many first steps and `grad_norm_warmup` of them are left out of the after-warm-up statistics; `share_batches`
+    fixed training batches measure each loss term's share of the gradient at the start and the end (0 = off);
     `gamma_warmup` is alpha of the distillation decay gamma(t) (eq. 7; KTL/MCL only); validation runs every
     `val_every` epochs and after the last; `norm_eval` keeps BN layers on their running statistics (mmpose's
     norm_eval; SyncBN is CUDA-only, so CPU multi-process runs match one process exactly only with it)."""
@@ -223,8 +230,14 @@ class FitConfig:
     seed: int
     optim: OptimConfig = field(default_factory=OptimConfig)
     patience: int | None = None
+    min_delta: float = 0.02
+    lr_drops: int = 1
+    lr_drop_factor: float = 0.1
+    min_epochs: int = 0
     val_every: int = 1
     grad_norm_steps: int = 0
+    grad_norm_warmup: int = 0
+    share_batches: int = 0
     gamma_warmup: int = 0
     norm_eval: bool = False
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -336,8 +349,15 @@ def _fit(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Split
     params = [p for g in groups for p in g["params"]]
     optimizer = torch.optim.AdamW(groups, lr=cfg.optim.lr, fused=True)
     steps_per_epoch = max(len(train) // cfg.batch_size, 1)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(cfg.optim, steps_per_epoch * cfg.epochs))
-    rows, grad_norms, best, best_state, stale = [], [], math.inf, None, 0
+    stop = None if cfg.patience is None else StopConfig(cfg.patience, cfg.min_delta)
+    plateau = None if stop is None else Plateau(stop)
+    # On plateaus the lr drops instead of following a cosine laid over the cap: a cosine's decay phase, not the
+    # data, would then decide when a run stops improving.
+    base = lr_factor(cfg.optim if stop is None else replace(cfg.optim, cosine_start=1.0), steps_per_epoch * cfg.epochs)
+    drop = {"scale": 1.0, "left": 0 if stop is None else cfg.lr_drops, "epochs": [], "stopped": False}
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: base(step) * drop["scale"])
+    shares = {"start": gradient_shares(task, params, batch_inputs, train, cfg, 1, rank, size)}
+    rows, grad_norms, best, best_state = [], [], math.inf, None
     for epoch in range(1, cfg.epochs + 1):
         task.train()
         if cfg.norm_eval:
@@ -363,7 +383,7 @@ def _fit(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Split
             optimizer.step()
             scheduler.step()
             for key, value in terms.items():
-                if key != "output":
+                if key.startswith("loss"):
                     sums[key] = sums.get(key, 0.0) + float(value.detach())
         row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
         row.update({f"train_{k}": v / steps_per_epoch for k, v in sums.items()})
@@ -374,20 +394,56 @@ def _fit(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Split
                 dist.broadcast(score, 0)
                 row["val_nme"] = float(score)
             if row["val_nme"] < best:
-                best, stale = row["val_nme"], 0
-                if cfg.patience is not None:
+                best = row["val_nme"]
+                if stop is not None:
                     best_state = copy.deepcopy(model.state_dict())
-            else:
-                stale += 1
+            if plateau is not None:
+                plateau.update(row["val_nme"])
         rows.append(row)
-        if cfg.patience is not None and stale >= cfg.patience:
-            break
+        if plateau is not None and plateau.converged and epoch >= cfg.min_epochs:
+            if not drop["left"]:
+                drop["stopped"] = True
+                break
+            drop.update(scale=drop["scale"] * cfg.lr_drop_factor, left=drop["left"] - 1,
+                        epochs=drop["epochs"] + [epoch])
+            plateau = Plateau(stop)
     if best_state is not None:
         model.load_state_dict(best_state)
+    shares["end"] = gradient_shares(task, params, batch_inputs, train, cfg, rows[-1]["epoch"], rank, size)
     task.to(memory_format=torch.contiguous_format)
     scored = [r for r in rows if "val_nme" in r]
     best_epoch = min(scored, key=lambda r: r["val_nme"])["epoch"]
-    return {"epochs": rows, "grad_norms": grad_norms, "best_epoch": best_epoch, "best_val_nme": best}
+    return {"epochs": rows, "grad_norms": grad_norms, "best_epoch": best_epoch, "best_val_nme": best,
+            "convergence": {**convergence.record(stop, drop["stopped"], len(rows), cfg.epochs, best_epoch),
+                            "lr_drop_epochs": drop["epochs"]},
+            "gradient_shares": {k: v for k, v in shares.items() if v}}
+
+
+def gradient_shares(task: nn.Module, params: list[nn.Parameter], batch_inputs: Callable, train: Split,
+                    cfg: FitConfig, epoch: int, rank: int, size: int) -> dict[str, float]:
+    """Each weighted loss term's share of the gradient: the L2 norm of the gradient of that term alone (as it enters
+    the total, weights and gamma(epoch) included) over the sum of those norms, averaged over the first
+    `cfg.share_batches` training batches without augmentation. Units cancel, unlike a ratio of loss values (a
+    batch-summed L_kp against batch-mean distillation terms). The task's state (BN statistics) is left untouched."""
+    if cfg.share_batches <= 0 or len(train) < cfg.batch_size:
+        return {}
+    state = copy.deepcopy(task.state_dict())
+    task.train()
+    if cfg.norm_eval:
+        _norm_eval(task)
+    norms: dict[str, float] = {}
+    for b in range(min(cfg.share_batches, len(train) // cfg.batch_size)):
+        idx = np.arange(b * cfg.batch_size, (b + 1) * cfg.batch_size)[rank::size]
+        args, kwargs = batch_inputs(train.images[idx], train.kpts[idx], train.visible[idx],
+                                    None if train.paired is None else train.paired[idx], epoch)
+        weighted = task(*args, kp_scale=float(size), **kwargs)["weighted"]
+        for name, term in weighted.items():
+            grads = torch.autograd.grad(term, params, retain_graph=True, allow_unused=True)
+            norm = float(torch.sqrt(sum(g.double().square().sum() for g in grads if g is not None)))
+            norms[name] = norms.get(name, 0.0) + norm
+    task.load_state_dict(state)
+    total = sum(norms.values())
+    return {name: v / total for name, v in sorted(norms.items())} if total > 0 else {}
 
 
 def _targets(kpts: np.ndarray, vis: np.ndarray, size: tuple[int, int], device: torch.device) -> dict[str, torch.Tensor]:
@@ -397,28 +453,33 @@ def _targets(kpts: np.ndarray, vis: np.ndarray, size: tuple[int, int], device: t
 
 
 class SupervisedTask(nn.Module):
-    """The supervised step as one module (what DDP wraps): L_kp (mmpose KLDiscretLoss, summed over the batch) of
-    the model's SimCC logits against GT labels; `kp_scale` as in `DistillTask`."""
+    """The supervised step as one module (what DDP wraps): `kp_weight` x L_kp (mmpose KLDiscretLoss, summed over the
+    batch) of the model's SimCC logits against GT labels; `kp_scale` as in `DistillTask`. A supervised student takes
+    the KTL students' lambda_kp, so under the same optimiser and clipping the distillation terms are the only
+    difference between them."""
 
-    def __init__(self, model: RTMPose):
+    def __init__(self, model: RTMPose, kp_weight: float = 1.0):
         super().__init__()
         self.model = model
+        self.kp_weight = kp_weight
 
     def forward(self, images: torch.Tensor, targets: dict[str, torch.Tensor],
                 kp_scale: float = 1.0) -> dict[str, torch.Tensor]:
         simcc_x, simcc_y = self.model(images)
         loss = simcc_kl_loss(simcc_x, simcc_y, targets["target_x"], targets["target_y"], targets["weight"])
-        return {"loss": kp_scale * loss, "loss_kp": loss}
+        weighted = self.kp_weight * kp_scale * loss
+        return {"loss": weighted, "loss_kp": loss, "weighted": {"kp": weighted}}
 
 
-def fit_supervised(model: RTMPose, data: dict[str, Split], cfg: FitConfig, desc: str = "supervised") -> dict:
-    """Train `model` on `data["train"]` against GT SimCC labels only (L_kp, mmpose KLDiscretLoss)."""
+def fit_supervised(model: RTMPose, data: dict[str, Split], cfg: FitConfig, desc: str = "supervised",
+                   kp_weight: float = 1.0) -> dict:
+    """Train `model` on `data["train"]` against GT SimCC labels only (`kp_weight` x L_kp, mmpose KLDiscretLoss)."""
     device = _device(model)
 
     def inputs(images, kpts, vis, _paired, _epoch):
         return (to_input(images, device), _targets(kpts, vis, model.cfg.input_size, device)), {}
 
-    return _fit(model, SupervisedTask(model), inputs, data["train"], data["val"], cfg, desc)
+    return _fit(model, SupervisedTask(model, kp_weight), inputs, data["train"], data["val"], cfg, desc)
 
 
 def _distill(student: RTMPose, teacher: RTMPose, task: DistillTask, data: dict[str, Split], cfg: FitConfig,

@@ -4,7 +4,8 @@ The backbone never trains, so its features are a pure function of (backbone, cro
 120 epochs of head training into seconds and lets head hyper-parameters change without touching the backbone.
 The cache holds each backbone map separately (Sapiens2: its final map; the offline teacher: one map per CSPNeXt
 stage), so which maps feed the head is chosen on the validation crops by training one head per candidate (never on
-test). Each head is checkpointed at its best validation epoch, as the blog's script does.
+test). Each head trains until its validation error stops improving (`thermbench.core.convergence`; the epoch count
+is a cap, the cosine schedule runs over it) and is kept at its best validation epoch, as the blog's script keeps its.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
 
-from thermbench.core import metrics
+from thermbench.core import convergence, metrics
+from thermbench.core.convergence import Plateau, StopConfig
 from thermbench.core.io import InputError, write_json, write_text
 from thermbench.core.parallel import ordered_map
 from thermbench.core.progress import progress
@@ -59,9 +61,11 @@ class HeadConfig:
     sweep_epochs: int | None      # epochs per candidate in the val sweep over backbone maps; None = `epochs`
     lr: float
     weight_decay: float
-    epochs: int
+    epochs: int                   # the cap: the cosine schedule runs over it, early stopping ends a run sooner
+    patience: int | None          # validations without a > min_delta improvement before stopping; None = no stop
+    min_delta: float              # relative improvement of the val mean error that counts
     batch_size: int
-    seed: int
+    seeds: tuple                  # the main run's seeds (the first: the base seed, `main.safetensors`)
     label_counts: tuple           # learning curve over the number of labelled train crops
     curve_seeds: tuple
     pck_thresholds: tuple         # px
@@ -293,9 +297,9 @@ def train_config(cfg: HeadConfig, crop_size: int, feature_size: int) -> dict:
     """The `head` params `train_head` needs plus the heatmap geometry: TinyHead upsamples x4, so a 16 x 16 grid on a
     256 px crop gives a 64 x 64 heatmap with a stride of 4 crop px. A plain dict: it is stored beside each head."""
     heatmap_size = HEATMAP_UPSAMPLE * feature_size
-    return {"lr": cfg.lr, "weight_decay": cfg.weight_decay, "epochs": cfg.epochs, "batch_size": cfg.batch_size,
-            "sigma": cfg.sigma, "subpixel": cfg.subpixel, "checkpoint": cfg.checkpoint,
-            "pck_thresholds": list(cfg.pck_thresholds), "heatmap_size": heatmap_size,
+    return {"lr": cfg.lr, "weight_decay": cfg.weight_decay, "epochs": cfg.epochs, "patience": cfg.patience,
+            "min_delta": cfg.min_delta, "batch_size": cfg.batch_size, "sigma": cfg.sigma, "subpixel": cfg.subpixel,
+            "checkpoint": cfg.checkpoint, "pck_thresholds": list(cfg.pck_thresholds), "heatmap_size": heatmap_size,
             "stride": crop_size / heatmap_size}
 
 
@@ -318,22 +322,31 @@ def map_label(names) -> str:
     return "+".join(names)
 
 
-def fit_protocol(maps: dict[str, torch.Tensor], index: pd.DataFrame, cfg: dict, seed: int, candidates,
+def main_name(seed: int, seeds) -> str:
+    """The main run of `seed`: "main" for the base seed (the first of `seeds`; what a single-head consumer loads),
+    "main_s<seed>" for the others."""
+    return "main" if seed == seeds[0] else f"main_s{seed}"
+
+
+def fit_protocol(maps: dict[str, torch.Tensor], index: pd.DataFrame, cfg: dict, seeds, candidates,
                  label_counts, curve_seeds, sweep_epochs: int | None = None,
                  workers: int | None = None) -> tuple[dict[str, dict], list[dict]]:
-    """The val sweep over backbone maps, the blog's head ("main") and the learning-curve heads ("n<labels>_s<seed>").
+    """The val sweep over backbone maps, the blog's head once per seed (`main_name`) and the learning-curve heads
+    ("n<labels>_s<seed>").
 
-    One head per candidate set of maps is trained on every train label with `seed` (for `sweep_epochs`, with the
-    cosine schedule over them; None = the full recipe); the candidate with the lowest best-epoch validation mean
-    error (crop px; the first on a tie) is chosen, so the test crops never take part in the choice. The main run is
-    the chosen candidate's sweep head when the sweep ran the full recipe, else a full-recipe head on the chosen maps.
-    The learning-curve heads use the chosen maps; the run with every label and the main seed is the main run itself.
-    Each run: {"head", "history", "best_epoch", "maps", "n_labels", "seed", "seconds"}; the sweep: one row per
-    candidate. The candidates train in `workers` processes (None = one per core, 1 = in this process), each with this
-    process's torch thread count: independent seeded runs, so the heads are the same either way.
+    One head per candidate set of maps and seed is trained on every train label (for `sweep_epochs`, with the cosine
+    schedule over them; None = the full recipe); the candidate with the lowest best-epoch validation mean error
+    averaged over the seeds (crop px; the first on a tie) is chosen, so the test crops never take part in the choice.
+    The main runs are the chosen candidate's sweep heads when the sweep ran the full recipe, else full-recipe heads on
+    the chosen maps. The learning-curve heads use the chosen maps; a run with every label and a main seed is that main
+    run itself. Each run: {"head", "history", "best_epoch", "convergence", "maps", "n_labels", "seed", "seconds"};
+    the sweep: one row per candidate and seed (its convergence record under "convergence"). Heads train in `workers`
+    processes (None = one per core, 1 = in this process), each with this process's torch thread count: independent
+    seeded runs, so the heads are the same either way.
     """
-    if not label_counts or not curve_seeds:
-        raise InputError("params.yaml: head.label_counts and head.curve_seeds must each list at least one value")
+    if not seeds or not label_counts or not curve_seeds:
+        raise InputError("params.yaml: head.seeds, head.label_counts and head.curve_seeds must each list at least "
+                         "one value")
     if not candidates:
         raise InputError("params.yaml: head.backbone.teacher_stages must list at least one candidate")
 
@@ -342,25 +355,36 @@ def fit_protocol(maps: dict[str, torch.Tensor], index: pd.DataFrame, cfg: dict, 
     everything = np.arange(n_train)
     short = sweep_epochs is not None and sweep_epochs != cfg["epochs"]
     sweep_cfg = {**cfg, "epochs": sweep_epochs} if short else cfg
-    fitted = list(ordered_map(fit, [(names, everything, seed, sweep_cfg) for names in candidates], "val sweep",
-                              workers=workers, unit="candidate"))
-    sweep = []
-    for run in fitted:
-        best = run["history"][run["best_epoch"]]
-        sweep.append({"maps": map_label(run["maps"]), "channels": run["head"].in_channels,
-                      "best_epoch": run["best_epoch"], "best_val_mean_px": best["val_mean_px"],
-                      **{k: v for k, v in best.items() if k.startswith("val_pck")},
-                      "last_val_mean_px": run["history"][-1]["val_mean_px"], "seconds": run["seconds"]})
-    chosen = min(range(len(fitted)), key=lambda i: sweep[i]["best_val_mean_px"])
-    for i, row in enumerate(sweep):
-        row["chosen"] = i == chosen
-    runs = {"main": fit((fitted[chosen]["maps"], everything, seed, cfg)) if short else fitted[chosen]}
-    curve = [(n, s) for n in label_counts for s in curve_seeds]
-    for n, s in progress(curve, desc="label curve", unit="run"):
-        same_as_main = n == n_train and s == seed
-        runs[f"n{n}_s{s}"] = runs["main"] if same_as_main else fit(
-            (runs["main"]["maps"], everything if n == n_train else label_subset(n_train, n, s), s, cfg))
+    fitted = list(ordered_map(fit, [(names, everything, s, sweep_cfg) for names in candidates for s in seeds],
+                              "val sweep", workers=workers, unit="head"))
+    sweep = [_sweep_row(run) for run in fitted]
+    by_maps: dict[str, list[float]] = {}
+    for row in sweep:
+        by_maps.setdefault(row["maps"], []).append(row["best_val_mean_px"])
+    chosen = min(by_maps, key=lambda m: np.mean(by_maps[m]))  # min keeps the first of equal means
+    for row in sweep:
+        row["chosen"] = row["maps"] == chosen
+    names = next(run["maps"] for run in fitted if map_label(run["maps"]) == chosen)
+
+    curve = [(n, s) for n in label_counts for s in curve_seeds if not (n == n_train and s in seeds)]
+    jobs = [(names, everything, s, cfg) for s in seeds] if short else []
+    jobs += [(names, everything if n == n_train else label_subset(n_train, n, s), s, cfg) for n, s in curve]
+    more = list(ordered_map(fit, jobs, "main and label-curve heads", workers=workers, unit="head"))
+    main = dict(zip(seeds, more)) if short else {run["seed"]: run for run in fitted if run["maps"] == names}
+    runs = {main_name(s, seeds): main[s] for s in seeds}
+    runs.update({f"n{n}_s{s}": run for (n, s), run in zip(curve, more[len(jobs) - len(curve):])})
+    runs.update({f"n{n_train}_s{s}": main[s] for s in curve_seeds if n_train in label_counts and s in seeds})
     return runs, sweep
+
+
+def _sweep_row(run: dict) -> dict:
+    best = run["history"][run["best_epoch"]]
+    return {"maps": map_label(run["maps"]), "seed": run["seed"], "channels": run["head"].in_channels,
+            "best_epoch": run["best_epoch"], "best_val_mean_px": best["val_mean_px"],
+            **{k: v for k, v in best.items() if k.startswith("val_pck")},
+            "last_val_mean_px": run["history"][-1]["val_mean_px"], "epochs_run": len(run["history"]),
+            "converged": run["convergence"]["converged"], "seconds": run["seconds"],
+            "convergence": run["convergence"]}
 
 
 def _fit_head(maps: dict[str, torch.Tensor], index: pd.DataFrame, threads: int, job: tuple) -> dict:
@@ -372,19 +396,22 @@ def _fit_head(maps: dict[str, torch.Tensor], index: pd.DataFrame, threads: int, 
     train_feats, train_points = split_data(feats, index, "train")
     val_feats, val_points = split_data(feats, index, "val")
     start = time.perf_counter()
-    head, history, best = train_head(train_feats[rows], train_points[rows], val_feats, val_points, run_cfg, run_seed)
-    return {"head": head, "history": history, "best_epoch": best, "maps": list(names), "n_labels": len(rows),
-            "seed": run_seed, "seconds": time.perf_counter() - start}
+    head, history, best, record = train_head(train_feats[rows], train_points[rows], val_feats, val_points, run_cfg,
+                                             run_seed)
+    return {"head": head, "history": history, "best_epoch": best, "convergence": record, "maps": list(names),
+            "n_labels": len(rows), "seed": run_seed, "seconds": time.perf_counter() - start}
 
 
 def train_head(train_feats: torch.Tensor, train_points: torch.Tensor, val_feats: torch.Tensor,
-               val_points: torch.Tensor, cfg: dict, seed: int) -> tuple[TinyHead, list[dict], int]:
-    """AdamW + per-epoch cosine LR on Gaussian-heatmap MSE, the blog's recipe; returns (head, history, best epoch).
+               val_points: torch.Tensor, cfg: dict, seed: int) -> tuple[TinyHead, list[dict], int, dict]:
+    """AdamW + per-epoch cosine LR over cfg["epochs"] on Gaussian-heatmap MSE, the blog's recipe, stopped early once
+    the val mean error has converged (`thermbench.core.convergence`, cfg["patience"] and cfg["min_delta"]; patience
+    None runs every epoch); returns (head, history, best epoch, convergence record).
 
     History rows (epochs from 0, as the blog's history): epoch, lr, train_loss (mean over the epoch's batches),
     val_loss, val_mean_px and val_pck<t> (crop px, decoded as configured). The head returned is the one after the
     epoch with the lowest val_mean_px (the first such epoch, as the blog's strict `<`) when cfg["checkpoint"] is
-    "best_val", or after the last epoch when it is "last"; the best epoch is returned either way.
+    "best_val", or after the last epoch run when it is "last"; the best epoch is returned either way.
     """
     if cfg["checkpoint"] not in ("best_val", "last"):
         raise InputError(f"params.yaml: head.checkpoint must be best_val or last, not {cfg['checkpoint']!r}")
@@ -392,6 +419,8 @@ def train_head(train_feats: torch.Tensor, train_points: torch.Tensor, val_feats:
     head = TinyHead(in_channels=train_feats.shape[1])
     optimizer = torch.optim.AdamW(head.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg["epochs"])
+    stop = None if cfg["patience"] is None else StopConfig(cfg["patience"], cfg["min_delta"])
+    plateau = None if stop is None else Plateau(stop)
     shuffle = torch.Generator().manual_seed(seed)
     targets = encode_heatmap(train_points, cfg["heatmap_size"], cfg["stride"], cfg["sigma"])
     val_targets = encode_heatmap(val_points, cfg["heatmap_size"], cfg["stride"], cfg["sigma"])
@@ -417,9 +446,15 @@ def train_head(train_feats: torch.Tensor, train_points: torch.Tensor, val_feats:
         history.append(row)
         if best_state is None or row["val_mean_px"] < history[best_epoch]["val_mean_px"]:
             best_epoch, best_state = epoch, {k: v.clone() for k, v in head.state_dict().items()}
+        if plateau is not None:
+            plateau.update(row["val_mean_px"])
+            if plateau.converged:
+                break
     if cfg["checkpoint"] == "best_val":
         head.load_state_dict(best_state)
-    return head.eval(), history, best_epoch
+    converged = plateau is not None and plateau.converged
+    return head.eval(), history, best_epoch, convergence.record(stop, converged, len(history), cfg["epochs"],
+                                                                best_epoch)
 
 
 def point_errors(pred: torch.Tensor, gt: torch.Tensor, scale: np.ndarray | None = None) -> np.ndarray:

@@ -1,6 +1,7 @@
-"""The blog's part-2 report for the TinyHead: the comparison table, the convergence check, and three figures.
+"""The blog's part-2 report for the TinyHead: the comparison table, its conclusions, the convergence check, figures.
 
-Everything is read from the head stages' outputs and `metrics/zeroshot/*.json`; nothing here computes accuracy.
+Everything is read from the head stages' outputs and the zero-shot stages' metrics and crop predictions; the only
+numbers computed here are the intervals behind the conclusions (`thermbench.tinyhead.compare`).
 """
 
 from __future__ import annotations
@@ -10,8 +11,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from thermbench.core.io import InputError, atomic_dir, read_json, write_text
+from thermbench.core import conclusions
+from thermbench.core.conclusions import Statement
+from thermbench.core.io import InputError, atomic_dir, read_json, write_json, write_text
 from thermbench.core.plots import data_label, plt, save_figure
+from thermbench.tinyhead.compare import (
+    BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
+    convergence_blockers,
+    versus,
+    zeroshot_crop_errors,
+)
 from thermbench.tinyhead.finetune import descent_phases, load_samples, read_crops
 
 UNITS = ("crop_px", "frame_px")
@@ -96,13 +106,25 @@ def _cell(block: dict | str, unit: str, key: str, kind: str) -> str:
     return _fmt(block[unit]["pck"].get(f"{key}px") if kind == "pct" else block[unit][key], kind)
 
 
+def _seed_cell(over: dict, unit: str, key, kind: str) -> str:
+    """Mean ± sd over seeds of one metric (`over_seeds` layout); the mean alone for a single seed."""
+    value = over[unit]["pck"][f"{key}px"] if kind == "pct" else over[unit][key]
+    if value["sd"] is None:
+        return _fmt(value["mean"], kind)
+    if kind == "pct":
+        return f"{100 * value['mean']:.0f} ± {100 * value['sd']:.0f}%"
+    return f"{value['mean']:.1f} ± {value['sd']:.1f} px"
+
+
 def comparison_table(head: dict, timing: dict, train_timing: dict, zeroshot: dict[str, dict | str],
                      thresholds) -> str:
-    """Markdown: metric rows, one column per zero-shot model (crop protocol), one for the finetuned head and the blog's
-    own head as a reference column (its numbers are on the real ThermEval-D, ours on whatever data ran)."""
-    ours = "Finetuned TinyHead"
+    """Markdown: metric rows, one column per zero-shot model (crop protocol), one for the finetuned head (mean ± sd
+    over its seeds: `head` is the metrics JSON) and the blog's own head as a reference column (its numbers are on the
+    real ThermEval-D, ours on whatever data ran)."""
+    seeds = head["seeds"]
+    ours = f"Finetuned TinyHead ({len(seeds)} seed{'s' if len(seeds) > 1 else ''}, mean ± sd)"
     names = list(zeroshot) + [ours, BLOG_COLUMN]
-    cells = {**zeroshot, ours: head, BLOG_COLUMN: BLOG_HEAD}
+    cells = {**zeroshot, BLOG_COLUMN: BLOG_HEAD}
     rows = [("Test setting", {**{n: "GT Person box given (crop protocol)" for n in names},
                               BLOG_COLUMN: "GT Person box given, 80 split-2 crops"})]
     detection = {n: _fmt(c["crop_px"]["detection_rate"], "pct") if isinstance(c, dict) else c for n, c in cells.items()}
@@ -111,11 +133,15 @@ def comparison_table(head: dict, timing: dict, train_timing: dict, zeroshot: dic
     for unit in UNITS:
         metrics = [("mean_px", "Mean nose error", "px"), ("median_px", "Median error", "px")]
         for key, label, kind in metrics + [(t, f"PCK@{t}px", "pct") for t in thresholds]:
-            rows.append((f"{label} ({UNIT_NAMES[unit]})", {n: _cell(c, unit, key, kind) for n, c in cells.items()}))
+            rows.append((f"{label} ({UNIT_NAMES[unit]})", {**{n: _cell(c, unit, key, kind) for n, c in cells.items()},
+                                                           ours: _seed_cell(head["over_seeds"], unit, key, kind)}))
     none = {n: "-" for n in zeroshot}
-    rows.append(("Best validation epoch (from 0)", {**none, ours: str(head["best_val_epoch"]),
+    epochs = ", ".join(str(s["best_epoch"]) for s in seeds.values())
+    val = np.array([s["best_val_mean_crop_px"] for s in seeds.values()])
+    val_cell = _fmt(val.mean(), "px") if len(val) == 1 else f"{val.mean():.1f} ± {val.std(ddof=1):.1f} px"
+    rows.append(("Best validation epoch (from 0)", {**none, ours: epochs,
                                                     BLOG_COLUMN: str(BLOG_HEAD["best_val_epoch"])}))
-    rows.append(("Best validation mean (crop px)", {**none, ours: _fmt(head["best_val_mean_px"], "px"),
+    rows.append(("Best validation mean (crop px)", {**none, ours: val_cell,
                                                     BLOG_COLUMN: _fmt(BLOG_HEAD["best_val_mean_px"], "px")}))
     cost = (f"{timing['median_ms_per_crop']:.0f} ms/crop ({timing['backbone']} backbone + head, "
             f"{timing['threads']} thread, {timing['device']})")
@@ -125,7 +151,7 @@ def comparison_table(head: dict, timing: dict, train_timing: dict, zeroshot: dic
     rows.append(("Trainable params", {**{n: "0" for n in zeroshot}, ours: f"{head['trainable_params']:,}",
                                       BLOG_COLUMN: f"{BLOG_HEAD['trainable_params']:,}"}))
     supervision = (f"{head['n_train_labels']} labels + {train_timing['main_run_s']:.0f} s head training "
-                   f"({train_timing['threads']} CPU thread)")
+                   f"({train_timing['threads']} CPU thread, one seed)")
     rows.append(("Supervision needed", {**{n: "0" for n in zeroshot}, ours: supervision,
                                         BLOG_COLUMN: f"{BLOG_HEAD['n_train_labels']} labels"}))
     lines = ["| Metric | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
@@ -156,16 +182,20 @@ def backbone_text(backbone: dict, maps: list[str], trainable_params: int) -> str
 
 
 def sweep_text(sweep: pd.DataFrame) -> str:
-    """The layer choice made on the validation crops: one sentence and a markdown table, one row per candidate."""
-    chosen = sweep[sweep["chosen"]].iloc[0]
-    lines = [f"Layer choice, made on the validation crops (never on test): **{chosen['maps']}**, whose head reached "
-             f"the lowest validation mean error, {chosen['best_val_mean_px']:.2f} crop px at epoch "
-             f"{int(chosen['best_epoch'])} (from 0). One head per candidate, the same recipe and seed:", "",
-             "| Maps | Channels | Best val epoch | Best val mean (crop px) | Val PCK@10px there | Chosen |",
-             "|---|---|---|---|---|---|"]
-    for row in sweep.itertuples():
-        lines.append(f"| {row.maps} | {row.channels} | {row.best_epoch} | {row.best_val_mean_px:.2f} | "
-                     f"{100 * row.val_pck10:.0f}% | {'yes' if row.chosen else ''} |")
+    """The layer choice made on the validation crops: one sentence and a markdown table, one row per candidate
+    (`sweep` has one row per candidate and seed)."""
+    groups = sweep.groupby("maps", sort=False)
+    chosen = sweep[sweep["chosen"]]
+    lines = [f"Layer choice, made on the validation crops (never on test): **{chosen['maps'].iloc[0]}**, whose heads "
+             f"reached the lowest validation mean error averaged over {len(chosen)} seed(s), "
+             f"{chosen['best_val_mean_px'].mean():.2f} crop px. One head per candidate and seed, the same recipe:", "",
+             "| Maps | Channels | Best val mean (crop px), seed mean | Per seed (best epoch) | Val PCK@10px there, "
+             "seed mean | Converged | Chosen |", "|---|---|---|---|---|---|---|"]
+    for maps, g in groups:
+        per_seed = ", ".join(f"{r.best_val_mean_px:.2f} ({r.best_epoch})" for r in g.itertuples())
+        lines.append(f"| {maps} | {g['channels'].iloc[0]} | {g['best_val_mean_px'].mean():.2f} | {per_seed} | "
+                     f"{100 * g['val_pck10'].mean():.0f}% | {int(g['converged'].sum())} of {len(g)} | "
+                     f"{'yes' if g['chosen'].iloc[0] else ''} |")
     return "\n".join(lines) + "\n"
 
 
@@ -188,10 +218,12 @@ def convergence_text(history: pd.DataFrame) -> str:
 def learning_curve_table(curve: pd.DataFrame, threshold: int = 10) -> str:
     """Markdown: per label count, mean (min-max over seeds) of mean error and PCK@threshold, crop px."""
     key = f"pck{threshold}_crop_px"
-    lines = [f"| Labels | Seeds | Mean error (crop px) | PCK@{threshold}px (crop px) |", "|---|---|---|---|"]
+    lines = [f"| Labels | Seeds | Converged | Mean error (crop px) | PCK@{threshold}px (crop px) |",
+             "|---|---|---|---|---|"]
     for n, group in curve.groupby("n_labels"):
         err, pck = group["mean_crop_px"], group[key]
-        lines.append(f"| {n} | {len(group)} | {err.mean():.1f} ({err.min():.1f}-{err.max():.1f}) "
+        lines.append(f"| {n} | {len(group)} | {int(group['converged'].sum())} of {len(group)} "
+                     f"| {err.mean():.1f} ({err.min():.1f}-{err.max():.1f}) "
                      f"| {100 * pck.mean():.0f}% ({100 * pck.min():.0f}-{100 * pck.max():.0f}%) |")
     return "\n".join(lines) + "\n"
 
@@ -213,30 +245,36 @@ def predictions_figure(crops: list[np.ndarray], table: pd.DataFrame, source: str
     return fig
 
 
-def training_figure(history: pd.DataFrame, best_epoch: int, source: str, threshold: int = 10) -> "plt.Figure":
-    """Left: train/val heatmap MSE (log scale). Right, as the blog plots it: val mean error (crop px) and val PCK per
-    epoch, its fast-descent phases shaded and the best-val checkpoint marked."""
-    fig, (loss, err) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
-    loss.semilogy(history["epoch"], history["train_loss"], label="train")
-    loss.semilogy(history["epoch"], history["val_loss"], label="val")
-    loss.set_xlabel("epoch (from 0)")
+def training_figure(history: pd.DataFrame, best_epochs: dict[int, int], source: str,
+                    threshold: int = 10) -> "plt.Figure":
+    """One colour per seed of the main run (`history` has a `seed` column). Left: train (solid) and val (dashed)
+    heatmap MSE, log scale. Middle, as the blog plots it: val mean error (crop px) per epoch, each seed's best-val
+    checkpoint marked and the base seed's fast-descent phases shaded. Right: val PCK@threshold. A curve ends where its
+    run stopped early."""
+    fig, (loss, err, pck) = plt.subplots(1, 3, figsize=(14, 4), layout="constrained")
+    for i, (seed, h) in enumerate(history.groupby("seed")):
+        colour = f"C{i}"
+        loss.semilogy(h["epoch"], h["train_loss"], color=colour, label=f"seed {seed}")
+        loss.semilogy(h["epoch"], h["val_loss"], color=colour, linestyle="--")
+        err.plot(h["epoch"], h["val_mean_px"], color=colour, label=f"seed {seed}")
+        best = h[h["epoch"] == best_epochs[seed]]
+        err.plot(best["epoch"], best["val_mean_px"], "o", color=colour, markeredgecolor="black")
+        pck.plot(h["epoch"], 100 * h[f"val_pck{threshold}"], color=colour, label=f"seed {seed}")
+        if i == 0:
+            for phase in descent_phases(h["val_mean_px"].tolist()):
+                err.axvspan(phase["first_epoch"], phase["last_epoch"], color="grey", alpha=0.2)
+    for ax in (loss, err, pck):
+        ax.set_xlabel("epoch (from 0)")
+        ax.legend(fontsize=8)
     loss.set_ylabel("heatmap MSE (log scale)")
-    loss.set_title("loss")
-    loss.legend(fontsize=8)
-    err.plot(history["epoch"], history["val_mean_px"], color="C1", label="val mean error")
-    for phase in descent_phases(history["val_mean_px"].tolist()):
-        err.axvspan(phase["first_epoch"], phase["last_epoch"], color="grey", alpha=0.2)
-    err.axvline(best_epoch, color="black", linestyle=":", label=f"best val (epoch {best_epoch})")
-    err.set_xlabel("epoch (from 0)")
+    loss.set_title("loss (solid: train, dashed: val)")
     err.set_ylabel("val mean error (crop px)")
-    pck = err.twinx()
-    pck.plot(history["epoch"], 100 * history[f"val_pck{threshold}"], color="green", label=f"val PCK@{threshold}px")
+    err.set_title("val mean error (dot: best-val checkpoint)")
     pck.set_ylabel(f"val PCK@{threshold}px (%, crop px)")
     pck.set_ylim(0, 100)
-    handles = err.get_legend_handles_labels()[0] + pck.get_legend_handles_labels()[0]
-    err.legend(handles, [h.get_label() for h in handles], loc="center right", fontsize=8)
-    err.set_title("validation (grey: fast-descent phases)")
-    fig.suptitle(f"TinyHead training [{data_label(source)}]")
+    pck.set_title(f"val PCK@{threshold}px")
+    fig.suptitle(f"TinyHead training, one colour per seed (grey: fast-descent phases of the first) "
+                 f"[{data_label(source)}]")
     return fig
 
 
@@ -260,12 +298,65 @@ def label_curve_figure(curve: pd.DataFrame, source: str, threshold: int = 10) ->
 N_EXAMPLES = 6  # the blog's predictions figure
 
 
+def head_statements(metrics: dict, predictions: pd.DataFrame, zeroshot: dict[str, dict | str],
+                    zeroshot_predictions: Path, crop_size: int) -> tuple[list[Statement], list[str]]:
+    """TinyHead vs each zero-shot row of the table (`thermbench.tinyhead.compare.versus`) from every seed's test
+    predictions and the zero-shot stage's crop records; and the rows that give none (weights not available)."""
+    head_errors = predictions.pivot(index="seed", columns="sample_id", values="error_crop_px")
+    blockers = convergence_blockers(metrics["convergence"]["not_converged"])
+    statements, skipped = [], []
+    for model, block in zeroshot.items():
+        if not isinstance(block, dict):
+            skipped.append(f"{model} ({block})")
+            continue
+        path = zeroshot_predictions / f"{model}.json"
+        if not path.is_file():
+            raise InputError(f"{path}: not found (run zeroshot@{model})")
+        errors = zeroshot_crop_errors(read_json(path)["crop"], crop_size)
+        statements += versus(model, head_errors, errors, blockers)
+    return statements, skipped
+
+
+def conclusions_text(statements: list[Statement], skipped: list[str], check: dict, n_seeds: int) -> str:
+    """The statements as the report states them (`conclusions.final`: checked across CPU kernels), with what they
+    rest on."""
+    checked = f"{len(check)} CPU kernel setting(s)" if check else "no other CPU kernel setting yet"
+    lines = [f"TinyHead (mean over {n_seeds} seeds) against each zero-shot row of the table, on the same test crops. A "
+             "difference is stated only when it is separated both over seeds (95% t interval of the TinyHead's seed "
+             "values against the zero-shot value) and over test crops (95% paired bootstrap of the per-crop "
+             f"seed-mean minus zero-shot value, {BOOTSTRAP_RESAMPLES} resamples, seed {BOOTSTRAP_SEED}); the "
+             "interval shown spans both. Nothing rests on a run that did not converge, and a verdict must agree "
+             f"across the CPU kernels checked (`conclusions/kernel_check.json`: {checked}).", ""]
+    lines += [f"- {conclusions.sentence(conclusions.final(st, check))}" for st in statements]
+    if skipped:
+        lines += ["", f"No statement for {', '.join(skipped)}."]
+    return "\n".join(lines) + "\n"
+
+
+def convergence_section(convergence: dict) -> str:
+    """Every run's convergence record as a table, and the runs that did not converge named."""
+    runs = convergence["runs"]
+    first = next(iter(runs.values()))
+    lines = [f"Every head trains until {first['criterion']} (its validation mean error, crop px), at most "
+             f"{first['epoch_cap']} epochs with the cosine schedule over that cap, and is kept at its best validation "
+             "epoch.", "", "| Run | Epochs run | Best epoch (from 0) | Converged |", "|---|---|---|---|"]
+    lines += [f"| {name} | {r['epochs_run']} of {r['epoch_cap']} | {r['best_epoch']} | "
+              f"{'yes' if r['converged'] else '**no**'} |" for name, r in runs.items()]
+    failed = convergence["not_converged"]
+    lines += ["", f"Not converged: {', '.join(failed)}; no comparison rests on them." if failed
+              else "Every run converged."]
+    return "\n".join(lines) + "\n"
+
+
 def write_report(metrics_path: Path, timing: Path, train_timing: Path, features: Path, sweep_path: Path,
-                 zeroshot_dir: Path, zeroshot_timing: Path, curve_path: Path, labels: Path, predictions: Path,
-                 prepared: Path, out: Path, source: str, thresholds: list) -> None:
-    """The blog's part-2 table (zero-shot crop-protocol columns beside the head and the blog's own head), the layer
-    choice made on val, the convergence check read from the validation error curve, figures, and the notes on where
-    the blog's code and text differ."""
+                 zeroshot_dir: Path, zeroshot_timing: Path, zeroshot_predictions: Path, curve_path: Path, labels: Path,
+                 predictions: Path, prepared: Path, check: dict[str, dict[str, str]], out: Path, conclusions_path: Path,
+                 source: str,
+                 thresholds: list) -> None:
+    """The blog's part-2 table (zero-shot crop-protocol columns beside the head and the blog's own head), the
+    TinyHead-vs-zero-shot statements (also to `conclusions_path`), the layer choice made on val, every run's
+    convergence, the two-stage check read from the validation error curves, figures, and the notes on where the
+    blog's code and text differ."""
     metrics = read_json(metrics_path)
     zeroshot, missing_note = zeroshot_columns(zeroshot_dir, zeroshot_timing)
     for path in (curve_path, labels, predictions, sweep_path, features / "backbone.json"):
@@ -273,33 +364,39 @@ def write_report(metrics_path: Path, timing: Path, train_timing: Path, features:
             raise InputError(f"{path}: not found (run head_features / head_train / head_eval)")
     backbone = read_json(features / "backbone.json")
     history, curve, sweep = pd.read_csv(curve_path), pd.read_csv(labels), pd.read_csv(sweep_path)
-    table = pd.read_csv(predictions).head(N_EXAMPLES)
+    every_seed = pd.read_csv(predictions)
+    base = metrics["base_seed"]
+    table = every_seed[every_seed["seed"] == base].head(N_EXAMPLES)
     crop_paths = load_samples(prepared).set_index("sample_id").loc[table["sample_id"], "crop_path"]
     crops = list(read_crops(prepared, crop_paths).numpy())
-    head = {**metrics, "best_val_epoch": metrics["val"]["best_epoch"],
-            "best_val_mean_px": metrics["val"]["best_mean_crop_px"]}
     chosen = sweep[sweep["chosen"]].iloc[0]["maps"].split("+")
+    statements, skipped = head_statements(metrics, every_seed, zeroshot, zeroshot_predictions, backbone["crop_size"])
+    best_epochs = {int(s): v["best_epoch"] for s, v in metrics["seeds"].items()}
+    two_stage = [f"- Seed {seed}: {convergence_text(h)}" for seed, h in history.groupby("seed")]
 
     lines = [f"# TinyHead on a frozen {backbone['name']} backbone, ThermEval crop protocol ({data_label(source)})",
              ""]
     if "note" in backbone:
         lines += [backbone["note"] + ".", ""]
-    lines += [backbone_text(backbone, chosen, head["trainable_params"]), "", sweep_text(sweep), ""]
-    lines += [comparison_table(head, read_json(timing), read_json(train_timing), zeroshot, thresholds),
+    lines += [backbone_text(backbone, chosen, metrics["trainable_params"]), "", sweep_text(sweep), ""]
+    lines += [comparison_table(metrics, read_json(timing), read_json(train_timing), zeroshot, thresholds),
               *([missing_note, ""] if missing_note else []),
               f"Reference column: the blog's own head on the real ThermEval-D ({BLOG_SOURCE}). The other columns ran "
               f"on {data_label(source)}, so the two are not the same test.", "",
               "Frame px: crop errors scaled back per axis by the crop window (box_w, box_h) / crop size.", "",
-              "## Training curve", "",
-              f"Checkpoint: the epoch with the lowest validation mean error, epoch {head['best_val_epoch']} (from 0) "
-              f"at {head['best_val_mean_px']:.2f} crop px, as the blog's script keeps. "
-              + convergence_text(history), "", "![training](training.png)", "",
+              "## Conclusions", "", conclusions_text(statements, skipped, check, len(metrics["seeds"])),
+              "## Convergence", "", convergence_section(metrics["convergence"]), "",
+              "## Training curves", "",
+              "Checkpoint: each run's epoch with the lowest validation mean error, as the blog's script keeps. "
+              "Two-stage convergence, read from each main run's validation mean error curve:", "", *two_stage, "",
+              "![training](training.png)", "",
               "## How little supervision do we need?", "", learning_curve_table(curve), "",
-              "![labels](labels.png)", "", "## Predictions", "", "![predictions](predictions.png)", "",
+              "![labels](labels.png)", "", f"## Predictions (seed {base})", "", "![predictions](predictions.png)", "",
               "## Notes", "", BLOG_NOTES]
     with atomic_dir(out) as tmp:
         write_text(tmp / "report.md", "\n".join(lines))
-        save_figure(training_figure(history, head["best_val_epoch"], source), tmp / "training")
+        save_figure(training_figure(history, best_epochs, source), tmp / "training")
         save_figure(label_curve_figure(curve, source), tmp / "labels")
         save_figure(predictions_figure(crops, table, source), tmp / "predictions")
-    print(f"report -> {out / 'report.md'}")
+    write_json(conclusions_path, {"statements": conclusions.as_records(statements, check)})
+    print(f"report -> {out / 'report.md'}; {len(statements)} statement(s) -> {conclusions_path}")

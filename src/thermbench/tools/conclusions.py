@@ -1,0 +1,190 @@
+"""Conclusions: gather every report's statements into one file (stage `conclusions`), and check that they come out the
+same under other CPU kernels (`make conclusions`).
+
+    python -m thermbench.tools.conclusions check [--kernels aten_default,default]
+
+`check` re-trains the DAG of the current params in a scratch copy of the working tree once per kernel setting (the
+environments of tests/baseline/tolerances.yaml: `aten_default` is PyTorch's portable kernels, the
+ATEN_CPU_CAPABILITY=default stand-in for another CPU; `default` every library's portable kernels). The copy shares
+this repository's DVC cache, so the stages that follow from code and data alone are checked out, not re-run; the
+lock entries of the training roots are dropped, so every trained model and everything after it is re-made under that
+setting. It then reads each statement's verdict there, writes them to conclusions/kernel_check.json (commit it; the
+reports then call a statement resolved only where every setting agrees), and exits 1 with a table where a statement
+that metrics/conclusions.json states as resolved came out otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from thermbench.core.conclusions import NOT_RESOLVED
+from thermbench.core.io import InputError, read_json, write_json, write_text
+from thermbench.core.stage import run as run_stage
+from thermbench.tools.regression import TOLERANCES, copy_worktree, load_tolerances
+
+CONCLUSIONS = Path("metrics/conclusions.json")
+KERNEL_CHECK = Path("conclusions/kernel_check.json")
+STATEMENTS = Path("metrics/conclusions")
+TRAINING_ROOTS = ("teacher", "pretrain")  # every trained model descends from these stages' outputs
+DEFAULT_KERNELS = ("aten_default", "default")
+
+
+# ------------------------------------------------------------------------------------------------------- the stage
+
+
+def gather(statement_files: list[Path], out_json: Path, out_md: Path) -> None:
+    """Stage conclusions: every report's statements (their `{"statements": [...]}` files) in one JSON and a table."""
+    records = []
+    for path in statement_files:
+        data = read_json(path)
+        if not isinstance(data, dict) or not isinstance(data.get("statements"), list):
+            raise InputError(f"{path}: expected {{'statements': [...]}}")
+        records += [{**r, "report": path.stem} for r in data["statements"]]
+    ids = [r["id"] for r in records]
+    if len(ids) != len(set(ids)):
+        raise InputError(f"statement ids repeat across {', '.join(map(str, statement_files))}")
+    records.sort(key=lambda r: r["id"])
+    kernels = sorted({k for r in records for k in r.get("kernels_checked", [])})
+    write_json(out_json, {"statements": records, "kernels_checked": kernels,
+                          "resolved": sum(r["resolved"] for r in records),
+                          "not_resolved": sum(not r["resolved"] for r in records)})
+    write_text(out_md, markdown(records, kernels))
+
+
+def markdown(records: list[dict], kernels: list[str]) -> str:
+    checked = ", ".join(["this run"] + kernels) if kernels else "this run only (`make conclusions` not run yet)"
+    lines = ["# Conclusions", "",
+             f"Every qualitative statement of the reports, computed from the metrics (`metrics/conclusions.json`). A "
+             f"statement is resolved only on converged runs, over enough seeds and test images, and when every CPU "
+             f"kernel setting checked gives the same verdict. Kernel settings checked: {checked}.", "",
+             "| Report | Statement | Verdict | Resolved | Why not |", "|---|---|---|---|---|"]
+    for r in records:
+        lines.append(f"| {r['report']} | {r['claim']} | {r['verdict']} | {'yes' if r['resolved'] else 'no'} | "
+                     f"{r['why'] or '–'} |")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------------ the check
+
+
+def verdicts_of(metrics_dir: Path) -> dict[str, str]:
+    """statement id -> verdict from that run alone, over every report's statements file under `metrics_dir`."""
+    out = {}
+    for path in sorted((metrics_dir / "conclusions").glob("*.json")):
+        out.update({r["id"]: r["verdict_here"] for r in read_json(path)["statements"]})
+    return out
+
+
+def differences(committed: list[dict], found: dict[str, dict[str, str]]) -> list[dict]:
+    """Rows where a statement the committed file states as resolved has another verdict under a kernel setting (or
+    is missing there)."""
+    rows = []
+    for r in committed:
+        if not r["resolved"]:
+            continue
+        for setting, verdicts in sorted(found.items()):
+            there = verdicts.get(r["id"], "(missing)")
+            if there != r["verdict"]:
+                rows.append({"id": r["id"], "setting": setting, "committed": r["verdict"], "there": there})
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| statement | kernel setting | committed | there |", "|---|---|---|---|"]
+    return "\n".join(lines + [f"| {r['id']} | {r['setting']} | {r['committed']} | {r['there']} |" for r in rows]) + "\n"
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str], log: Path, check: bool = True) -> int:
+    with open(log, "a") as f:
+        f.write(f"$ {' '.join(cmd)}\n")
+        f.flush()
+        code = subprocess.run(cmd, cwd=cwd, env=env, stdout=f, stderr=subprocess.STDOUT).returncode
+    if check and code != 0:
+        raise InputError(f"{cwd}: `{' '.join(cmd)}` failed with exit code {code} (see {log})")
+    return code
+
+
+def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path) -> dict[str, str]:
+    """Re-make every trained model of the current params under one kernel setting; the statements' verdicts there."""
+    work, log = scratch / setting, scratch / f"{setting}.log"
+    copy_worktree(repo, work)
+    lock = yaml.safe_load((work / "dvc.lock").read_text()) if (work / "dvc.lock").is_file() else {"stages": {}}
+    lock["stages"] = {k: v for k, v in lock.get("stages", {}).items()
+                      if k.split("@")[0] not in TRAINING_ROOTS}
+    write_text(work / "dvc.lock", yaml.safe_dump(lock, sort_keys=False, allow_unicode=True))
+    python = sys.executable
+    full_env = {**os.environ, **env, "PYTHONPATH": str(work / "src"), "DVC_NO_ANALYTICS": "1",
+                "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # stages call `python`
+    dvc = [python, "-m", "dvc"]
+    _run(dvc + ["config", "core.no_scm", "true"], work, full_env, log)
+    _run(dvc + ["cache", "dir", "--local", str((repo / ".dvc" / "cache").resolve())], work, full_env, log)
+    _run(dvc + ["checkout", "--quiet"], work, full_env, log, check=False)  # what the cache lacks is re-made below
+    start = time.monotonic()
+    _run(dvc + ["repro", "--no-run-cache"], work, full_env, log)
+    print(f"conclusions: {setting}: DAG re-made in {time.monotonic() - start:.0f} s (log {log})", file=sys.stderr,
+          flush=True)
+    return verdicts_of(work / "metrics")
+
+
+def check(repo: Path, kernels: list[str], keep: bool = False) -> int:
+    settings = load_tolerances(repo / TOLERANCES).calibration.kernels
+    unknown = sorted(set(kernels) - set(settings))
+    if unknown or not kernels:
+        raise InputError(f"--kernels: choose from {', '.join(settings)} (got {', '.join(kernels) or 'none'})")
+    committed = read_json(repo / CONCLUSIONS)["statements"]
+    scratch = Path(tempfile.mkdtemp(prefix="thermbench-conclusions-"))
+    start = time.monotonic()
+    found = {}
+    try:
+        for setting in kernels:
+            found[setting] = rerun_under(repo, setting, settings[setting], scratch)
+    finally:
+        if keep:
+            print(f"scratch copies kept at {scratch}", file=sys.stderr)
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+    profile = yaml.safe_load((repo / "params.yaml").read_text()).get("profile")
+    write_json(repo / KERNEL_CHECK, {"profile": profile, "verdicts": found,
+                                     "settings": {k: settings[k] for k in kernels}})
+    rows = differences(committed, found)
+    elapsed = time.monotonic() - start
+    n_resolved = sum(r["resolved"] for r in committed)
+    unresolved_there = {s: sum(v == NOT_RESOLVED for v in verdicts.values()) for s, verdicts in found.items()}
+    print(f"conclusions: {len(committed)} statements, {n_resolved} resolved as committed; checked under "
+          f"{', '.join(kernels)} in {elapsed / 60:.1f} min; not resolved there: "
+          + ", ".join(f"{s} {n}" for s, n in unresolved_there.items()))
+    if rows:
+        print(f"conclusions: FAILED, {len(rows)} resolved statement(s) differ under another kernel setting:\n")
+        print(table(rows), end="")
+        print(f"\n{KERNEL_CHECK} is written: re-run `dvc repro` so the reports state these as not resolved, then "
+              "commit.")
+        return 1
+    print(f"conclusions: OK, every resolved statement holds under {', '.join(kernels)}; {KERNEL_CHECK} written "
+          "(re-run `dvc repro` to fold it into the reports, then commit).")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=["check"])
+    parser.add_argument("--repo", type=Path, default=Path("."))
+    parser.add_argument("--kernels", default=",".join(DEFAULT_KERNELS),
+                        help="comma-separated kernel settings of tests/baseline/tolerances.yaml")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch copies (their path is printed)")
+    args = parser.parse_args(argv)
+    code = check(args.repo.resolve(), [k for k in args.kernels.split(",") if k], args.keep)
+    if code:
+        sys.exit(code)
+
+
+if __name__ == "__main__":
+    run_stage(main)

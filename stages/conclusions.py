@@ -1,0 +1,21 @@
+"""Stage conclusions: every report's statements (each with the numbers behind it and whether it is resolved under
+every CPU kernel setting checked) in metrics/conclusions.json and a table."""
+
+from pathlib import Path
+
+from thermbench.core import stage
+from thermbench.tools.conclusions import gather
+
+
+def main() -> None:
+    parser = stage.parser(__doc__)
+    parser.add_argument("--statements", required=True, type=Path, nargs="+",
+                        help="metrics/conclusions/<report>.json of every report")
+    parser.add_argument("--out", required=True, type=Path, help="metrics/conclusions.json")
+    parser.add_argument("--table", required=True, type=Path, help="plots/conclusions.md")
+    args = parser.parse_args()
+    gather(args.statements, args.out, args.table)
+
+
+if __name__ == "__main__":
+    stage.run(main)

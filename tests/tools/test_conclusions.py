@@ -1,0 +1,115 @@
+"""The conclusions stage (gather every report's statements) and the kernel check's bookkeeping, on hand-written
+statement files; the DAG is never re-trained here (rerun_under is replaced where check runs)."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from thermbench.core.io import InputError, read_json
+from thermbench.tools import conclusions
+from thermbench.tools.regression import TOLERANCES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _record(id, verdict, resolved, why="", verdict_here=None, kernels=()):
+    return {"id": id, "claim": f"claim {id}", "verdict_here": verdict_here or verdict, "resolved_here": resolved,
+            "verdict": verdict, "resolved": resolved, "text": f"claim {id}: {verdict}", "why": why, "numbers": {},
+            "kernels_checked": list(kernels)}
+
+
+def _write(path: Path, records: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"statements": records}))
+    return path
+
+
+def test_gather_merges_sorts_and_counts(tmp_path):
+    a = _write(tmp_path / "in/mlcmkd.json", [_record("m.z", "A < B", True),
+                                             _record("m.b", "not resolved", False, "interval includes 0")])
+    b = _write(tmp_path / "in/breath.json", [_record("b.a", "X < Y ≈ Z", True, kernels=["default"])])
+    conclusions.gather([a, b], tmp_path / "out/conclusions.json", tmp_path / "out/conclusions.md")
+    out = read_json(tmp_path / "out/conclusions.json")
+    assert [r["id"] for r in out["statements"]] == ["b.a", "m.b", "m.z"]          # sorted by id across files
+    assert [r["report"] for r in out["statements"]] == ["breath", "mlcmkd", "mlcmkd"]  # the file's stem
+    assert (out["resolved"], out["not_resolved"], out["kernels_checked"]) == (2, 1, ["default"])
+    md = (tmp_path / "out/conclusions.md").read_text()
+    rows = [line for line in md.splitlines() if line.startswith("| ") and not line.startswith("| Report")]
+    assert rows == ["| breath | claim b.a | X < Y ≈ Z | yes | – |",
+                    "| mlcmkd | claim m.b | not resolved | no | interval includes 0 |",
+                    "| mlcmkd | claim m.z | A < B | yes | – |"]
+    assert "Kernel settings checked: this run, default." in md
+
+
+def test_gather_without_a_kernel_check_says_so(tmp_path):
+    a = _write(tmp_path / "r.json", [_record("r.1", "A < B", True)])
+    conclusions.gather([a], tmp_path / "c.json", tmp_path / "c.md")
+    assert "Kernel settings checked: this run only (`make conclusions` not run yet)." in (tmp_path / "c.md").read_text()
+    assert read_json(tmp_path / "c.json")["kernels_checked"] == []
+
+
+def test_gather_refuses_repeated_ids_and_malformed_files(tmp_path):
+    a = _write(tmp_path / "a.json", [_record("same", "A < B", True)])
+    b = _write(tmp_path / "b.json", [_record("same", "A > B", True)])
+    with pytest.raises(InputError, match="statement ids repeat"):
+        conclusions.gather([a, b], tmp_path / "c.json", tmp_path / "c.md")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"statements": {"id": "x"}}))
+    with pytest.raises(InputError, match="expected"):
+        conclusions.gather([a, bad], tmp_path / "c.json", tmp_path / "c.md")
+    assert not (tmp_path / "c.json").exists()
+
+
+def test_differences_compare_only_committed_resolved_statements():
+    committed = [_record("r.same", "A < B", True), _record("r.flips", "A < B", True),
+                 _record("r.gone", "C > D", True), _record("u.open", "not resolved", False)]
+    found = {"default": {"r.same": "A < B", "r.flips": "not resolved", "u.open": "A < B"},
+             "aten_default": {"r.same": "A < B", "r.flips": "A < B", "r.gone": "C > D", "u.open": "A > B"}}
+    # u.open is not resolved as committed: whatever it is elsewhere is no difference. r.gone is missing under default.
+    assert conclusions.differences(committed, found) == [
+        {"id": "r.flips", "setting": "default", "committed": "A < B", "there": "not resolved"},
+        {"id": "r.gone", "setting": "default", "committed": "C > D", "there": "(missing)"}]
+    assert conclusions.differences(committed, {}) == []
+    assert conclusions.table(conclusions.differences(committed, found)).splitlines()[2:] == [
+        "| r.flips | default | A < B | not resolved |", "| r.gone | default | C > D | (missing) |"]
+
+
+def test_verdicts_of_reads_the_verdict_here_of_every_statements_file(tmp_path):
+    # The verdict from that run alone (verdict_here), not the final one folded with a kernel check.
+    _write(tmp_path / "metrics/conclusions/mlcmkd.json",
+           [_record("m.1", "not resolved", False, verdict_here="A < B"), _record("m.2", "C > D", True)])
+    _write(tmp_path / "metrics/conclusions/breath.json", [_record("b.1", "not resolved", False)])
+    (tmp_path / "metrics/other.json").write_text("{}")  # not a statements file: not read
+    assert conclusions.verdicts_of(tmp_path / "metrics") == {"m.1": "A < B", "m.2": "C > D", "b.1": "not resolved"}
+    assert conclusions.verdicts_of(tmp_path / "empty") == {}
+
+
+@pytest.mark.parametrize("kernels", [["avx9000"], ["default", "nope"], []])
+def test_check_refuses_an_unknown_kernel_setting_before_running_anything(kernels, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("re-ran the DAG")
+
+    monkeypatch.setattr(conclusions, "rerun_under", never)
+    with pytest.raises(InputError, match="--kernels: choose from native, avx2, aten_default, default"):
+        conclusions.check(ROOT, kernels)
+
+
+def test_check_writes_the_kernel_check_and_fails_on_a_difference(tmp_path, monkeypatch, capsys):
+    (tmp_path / TOLERANCES).parent.mkdir(parents=True)
+    shutil.copy(ROOT / TOLERANCES, tmp_path / TOLERANCES)
+    (tmp_path / "params.yaml").write_text("profile: smoke\n")
+    _write(tmp_path / conclusions.CONCLUSIONS, [_record("r.1", "A < B", True), _record("r.2", "not resolved", False)])
+    there = {"aten_default": {"r.1": "A < B", "r.2": "A > B"}, "default": {"r.1": "not resolved", "r.2": "A > B"}}
+    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch: there[setting])
+    assert conclusions.check(tmp_path, ["aten_default", "default"]) == 1
+    written = read_json(tmp_path / conclusions.KERNEL_CHECK)
+    assert written["verdicts"] == there and written["profile"] == "smoke"
+    assert written["settings"]["aten_default"] == {"ATEN_CPU_CAPABILITY": "default"}
+    out = capsys.readouterr().out
+    assert "2 statements, 1 resolved as committed" in out and "not resolved there: aten_default 0, default 1" in out
+    assert "| r.1 | default | A < B | not resolved |" in out
+    there["default"]["r.1"] = "A < B"
+    assert conclusions.check(tmp_path, ["default"]) == 0
+    assert "conclusions: OK" in capsys.readouterr().out

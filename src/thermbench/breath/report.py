@@ -104,7 +104,7 @@ def mae_vs_error_figure(metrics: dict, label: str, stem: Path) -> None:
     ax.set_ylabel("rate MAE, Welch (breaths/min)")
     handles = [plt.Line2D([], [], ls="", marker=SCENE_MARKERS[s], color=c, label=s) for s, c in SCENE_COLOURS.items()]
     ax.legend(handles=handles, fontsize=8)
-    ax.set_title(f"Does a better landmark give a better breath rate? - {label}", fontsize=9)
+    ax.set_title(f"Breath-rate MAE (Welch) vs mean nostril error, one point per source and scene - {label}", fontsize=9)
     save_figure(fig, stem)
 
 

@@ -291,7 +291,7 @@ def label_curve_figure(curve: pd.DataFrame, source: str, threshold: int = 10) ->
         ax.set_xticks(means.index)
     left.set_ylim(0, 100)
     left.legend(fontsize=7)
-    fig.suptitle(f"How little supervision does the head need? [{data_label(source)}]")
+    fig.suptitle(f"TinyHead test accuracy vs labelled train crops (dots: seeds, line: mean) [{data_label(source)}]")
     return fig
 
 

@@ -1,71 +1,291 @@
-"""Publishing: copies figures and tables, writes a captioned index, refuses foreign folders, reads the git state."""
+"""Publishing: the post's story order, numbering, captions, heading levels, conclusions, provenance and front
+matter, on tiny hand-made plots/ and metrics/ folders; the post folder it writes; the git state it reports."""
 
+import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from thermbench.core.io import InputError
+from thermbench.tools import post as post_mod
 from thermbench.tools import publish
+from thermbench.tools.post import Provenance
+from thermbench.tools.post_catalog import ITEMS, SECTIONS
+
+REPO = Path(__file__).resolve().parents[2]
+SYNTH = {"thermeval": "synthetic", "tfake": "synthetic", "charlotte": "synthetic", "breath": "synthetic"}
+PROV = Provenance(SYNTH, "smoke", "abc1234", False, "2026-11-23", "posts/tb")
+
+ZEROSHOT_MD = """# Zero-shot nose localisation (SYNTHETIC data)
+
+## Full frame, multi-person (frame px)
+
+| Model | PCK |
+|---|---|
+| dlib | 4% |
+
+### A note under the table
+
+Fine print.
+"""
+
+HEAD_MD = """# TinyHead (SYNTHETIC data)
+
+| Metric | TinyHead |
+|---|---|
+| PCK@10px | 55% |
+
+## Conclusions
+
+- TinyHead vs dlib68: not resolved (few crops).
+
+## Training curves
+
+Two stages, or more:
+
+- Seed 0: three phases.
+
+![training](training.png)
+
+## Notes
+
+- Units differ.
+"""
+
+BREATH_MD = """Breath rate (SYNTHETIC data)
+
+| source | MAE |
+|---|---|
+| oracle | 2.8 |
+
+Conclusions (95% interval, CPU kernels checked: none):
+
+- Sources by far-scene MAE: not resolved (did not converge).
+"""
+
+STATEMENTS = [
+    {"report": "head", "text": "TinyHead vs dlib68: not resolved (few crops)", "resolved": False},
+    {"report": "breath", "text": "sources by far-scene MAE: not resolved (did not converge)", "resolved": False},
+    {"report": "breath", "text": "oracle < whole face (-8.4 [-9, -7])", "resolved": True},
+    {"report": "mlcmkd", "text": "teacher check missed (ratio 0.86, target <= 0.6)", "resolved": True},
+]
 
 
 @pytest.fixture
-def plots(tmp_path):
-    root = tmp_path / "plots"
-    (root / "zeroshot").mkdir(parents=True)
-    (root / "speed_fps_vs_params.png").write_bytes(b"png")
-    (root / "speed_fps_vs_params.svg").write_text("<svg/>")
-    (root / "zeroshot/ced.svg").write_text("<svg/>")
-    (root / "speed_table.md").write_text("| a | b |\n|---|---|\n| 1 | 2 |\n")
-    (root / "curve.csv").write_text("x,y\n")  # data, not a figure or table: not published
-    return root
+def repo_out(tmp_path):
+    """plots/ with a few catalogued outputs (and one the catalog does not know), metrics/ with what captions need."""
+    plots, metrics = tmp_path / "plots", tmp_path / "metrics"
+    for rel, content in {"synth_examples.png": b"png", "zeroshot_pck.svg": b"<svg/>", "extra_figure.png": b"png",
+                         "breath/figures/signals.png": b"png", "breath/figures/signals.svg": b"<svg/>"}.items():
+        (plots / rel).parent.mkdir(parents=True, exist_ok=True)
+        (plots / rel).write_bytes(content)
+    (plots / "zeroshot_table.md").write_text(ZEROSHOT_MD)
+    (plots / "head").mkdir()
+    (plots / "head/report.md").write_text(HEAD_MD)
+    (plots / "breath/figures/summary.md").write_text(BREATH_MD)
+    (plots / "conclusions.md").write_text("# Conclusions\n\n| a |\n|---|\n| 1 |\n")  # left out on purpose
+    (metrics / "datasets").mkdir(parents=True)
+    (metrics / "breath").mkdir()
+    for name, samples in (("thermeval", {"train": 40, "val": 15, "test": 80, "unused": 86}),
+                          ("tfake", {"train": 400, "val": 100, "test": 100}), ("charlotte", {"test": 420})):
+        (metrics / "datasets" / f"{name}.json").write_text(json.dumps({"samples": samples}))
+    (metrics / "breath/rates.json").write_text(json.dumps({"sequences": 7, "window_s": 30.0}))
+    (metrics / "conclusions.json").write_text(json.dumps({"statements": STATEMENTS}))
+    return plots, metrics
 
 
-def test_publish_copies_and_captions(plots, tmp_path):
-    dest = tmp_path / "site"
-    index = publish.publish(plots, dest, "SYNTHETIC data", "smoke", "abc1234")
+def test_story_order_numbering_and_captions(repo_out):
+    plots, metrics = repo_out
+    post = post_mod.build(plots, metrics, PROV)
+    assert [s.key for s, _, _ in post.sections] == ["data", "zeroshot", "finetune", "mlcmkd", "breath"]
+    # Figures numbered across the post in story order; an SVG-only figure is embedded as SVG; files are flattened.
+    assert [(b.number, b.image) for b in post.figures] == [
+        (1, "figures/synth_examples.png"), (2, "figures/zeroshot_pck.svg"), (3, "figures/breath-figures-signals.png")]
+    assert [b.number for b in post.tables] == [1, 2, 3, 4]
+    # Captions come from the catalog with the metrics filled in, never from the file name.
+    t1, t2, t3, t4 = post.tables
+    assert t1.caption.startswith("Where each dataset of this post comes from")
+    assert t2.caption.startswith("Zero-shot nose localisation on the full ThermEval-D test frames")
+    assert "chosen on the 15 validation crops" in t3.caption and "on the 80 ThermEval-D test crops" in t3.caption
+    assert t4.caption.startswith("Breath rate from each landmark source's nostril ROI on 7 sequences, 30 s windows")
+    assert all(b.caption.endswith("(SYNTHETIC data).") for b in post.figures[1:] + post.tables[1:])
+    # Report headings one level below the section; the report's own title and image lines dropped.
+    assert t2.heading == "Full frame, multi-person (frame px)"
+    assert t2.body == "| Model | PCK |\n|---|---|\n| dlib | 4% |\n\n#### A note under the table\n\nFine print."
+    curves = next(b for _, _, blocks in post.sections for b in blocks if b.heading == "Training curves")
+    assert curves.kind == "text" and curves.body == "Two stages, or more:\n\n- Seed 0: three phases."
+    # A statement already leading the section is not repeated in its report, nor is the "...:" line above it.
+    assert t4.body == "Breath rate (SYNTHETIC data)\n\n| source | MAE |\n|---|---|\n| oracle | 2.8 |"
+    # What the catalog knows but plots/ lacks, and what plots/ has but the catalog lacks, is named.
+    assert "not in plots/ (left out of the post): zeroshot_detection.png" in post.notes
+    assert "plots/head/report.md: no part headed 'Convergence' (left out of the post)" in post.notes
+    assert "not in the post (add it to tools/post_catalog.py): plots/extra_figure.png" in post.notes
+    assert not any("conclusions.md" in n for n in post.notes)
+
+
+def test_conclusions_lead_each_section_resolved_first(repo_out):
+    post = post_mod.build(*repo_out, PROV)
+    sentences = {s.key: lines for s, lines, _ in post.sections}
+    assert sentences["breath"] == ["Resolved: Oracle < whole face (-8.4 [-9, -7]).",
+                                   "Sources by far-scene MAE: not resolved (did not converge)."]
+    assert sentences["finetune"] == ["TinyHead vs dlib68: not resolved (few crops)."]
+    assert sentences["mlcmkd"] == ["Resolved: Teacher check missed (ratio 0.86, target <= 0.6)."]
+    assert sentences["data"] == []
+
+
+def test_render_qmd_and_md(repo_out):
+    post = post_mod.build(*repo_out, PROV)
+    qmd = post_mod.render(post, "qmd", publish.MARKER)
+    md = post_mod.render(post, "md", publish.MARKER)
+    assert qmd.splitlines()[:8] == [
+        "---",
+        f'title: "{post_mod.TITLE}"',
+        'date: "2026-11-23"',
+        'description: "Every figure and table of the thermbench benchmark in the order of the story, on SYNTHETIC '
+        'data (profile smoke, commit abc1234)."',
+        'categories: ["thermal imaging", "facial landmarks", "knowledge distillation", "benchmark", '
+        '"synthetic data"]',
+        'image: "figures/synth_examples.png"',
+        "---",
+        "",
+    ]
+    headings = [line for line in qmd.splitlines() if line.startswith("#")]
+    assert headings == ["## The data", "## Zero-shot bake-off (blog parts 1 and 3)",
+                        "### Full frame, multi-person (frame px)", "#### A note under the table",
+                        "## A tiny head on a frozen backbone (blog part 2)", "### TinyHead against the zero-shot models",
+                        "### Training curves", "### Where the blog's part-2 code and text differ",
+                        "## MLCM-KD: RGB-to-thermal distillation, then compression",
+                        "## Breath rate from the nostril landmarks", "## Provenance"]
+    caption = post.figures[1].caption
+    assert f"![Figure 2: {post_mod.escape(caption)}](figures/zeroshot_pck.svg)" in qmd
+    assert f"![Figure 2](figures/zeroshot_pck.svg)\n*Figure 2: {post_mod.escape(caption)}*" in md
+    assert f"**Table 2:** {post_mod.escape(post.tables[1].caption)}\n\n| Model | PCK |" in qmd
+    assert "![Figure 2: " not in md and md.split("---", 2)[2].count("**Table 4:**") == 1
+
+
+def test_provenance_lines():
+    assert post_mod.provenance_lines(PROV) == [
+        "- Data (params `data.source`): ThermEval-D: synthetic; T-FAKE: synthetic; CHARLOTTE-ThermalFace: synthetic; "
+        "breath-rate videos: synthetic.",
+        "- Profile: `smoke`.",
+        "- Commit: `abc1234`.",
+        "- Reproduce: `git checkout abc1234 && make repro && make publish DEST=posts/tb`.",
+    ]
+    dirty = Provenance({**SYNTH, "breath": "real"}, "paper", "abc1234", True, "2026-11-23", "out")
+    lines = post_mod.provenance_lines(dirty)
+    assert lines[0].endswith("breath-rate videos: real.")
+    assert lines[2] == ("- Commit: `abc1234` with uncommitted changes (not in that commit: commit them, then publish "
+                        "again).")
+    none = Provenance(SYNTH, "default", None, True, None, "out")
+    assert post_mod.provenance_lines(none)[2:] == [
+        "- Commit: no git commit with uncommitted changes (not in that commit: commit them, then publish again).",
+        "- Reproduce: `make repro && make publish DEST=out`."]
+    assert post_mod.data_summary(dirty.sources) == ("ThermEval-D: SYNTHETIC data, T-FAKE: SYNTHETIC data, "
+                                                    "CHARLOTTE-ThermalFace: SYNTHETIC data, breath-rate videos: real data")
+
+
+def test_dataset_sources_string_or_mapping():
+    assert post_mod.dataset_sources("real") == dict.fromkeys(SYNTH, "real")
+    mapping = {"thermeval": "real", "tfake": "synthetic", "charlotte": "synthetic", "breath": "real"}
+    assert post_mod.dataset_sources(mapping) == mapping
+    with pytest.raises(InputError, match="names no source for breath"):
+        post_mod.dataset_sources({"thermeval": "real", "tfake": "real", "charlotte": "real"})
+    with pytest.raises(InputError, match="data.source of tfake must be 'synthetic' or 'real', not 'kaggle'"):
+        post_mod.dataset_sources({**mapping, "tfake": "kaggle"})
+
+
+def test_facts_join_labels_and_name_what_is_missing():
+    facts = post_mod.Facts(tfake="SYNTHETIC data", charlotte="SYNTHETIC data", thermeval="real data")
+    assert "{tfake+charlotte}".format_map(facts) == "SYNTHETIC data"
+    assert "{thermeval+tfake}".format_map(facts) == "ThermEval-D: real data; T-FAKE: SYNTHETIC data"
+    with pytest.raises(InputError, match="a caption needs 'breath_sequences'"):
+        "{breath_sequences}".format_map(facts)
+
+
+def test_markdown_helpers():
+    assert post_mod.split_parts("# T\n\nintro\n\n## A b\n\nx\n## C\n") == [("", "intro"), ("A b", "x"), ("C", "")]
+    assert post_mod.demote("# a\n## b\n###### c\n#no\n") == "## a\n### b\n###### c\n#no\n"
+    assert post_mod.strip_images("a\n![x](y.png)\n b ![x](y) c") == "a\n b ![x](y) c"
+    assert post_mod.escape("NME <= 0.1 *x* a_b [c] |") == r"NME \<= 0.1 \*x\* a\_b \[c\] \|"
+    text = "Intro.\n\nThe statements:\n\n- A holds.\n- b holds\n- C is new.\n\nAfter."
+    assert post_mod.drop_restated(text, ["a holds", "B holds"]) == "Intro.\n\n- C is new.\n\nAfter."
+
+
+def test_write_post_folder_replaces_its_own_and_refuses_others(repo_out, tmp_path):
+    dest = tmp_path / "site" / "posts" / "tb"
+    post = post_mod.build(*repo_out, PROV)
+    index = publish.write_post(post, dest)
+    assert index == dest / "index.qmd"
     assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()) == [
-        "index.md", "speed_fps_vs_params.png", "speed_fps_vs_params.svg", "speed_table.md", "zeroshot/ced.svg"]
-    text = index.read_text()
-    assert text.startswith(publish.MARKER)
-    context = "dataset: SYNTHETIC data; profile: smoke; commit: abc1234"
-    assert "![speed fps vs params](speed_fps_vs_params.png)" in text
-    assert (f"*Figure 1: speed fps vs params ({context}). [PNG](speed_fps_vs_params.png) · "
-            "[SVG](speed_fps_vs_params.svg)*") in text
-    assert "![zeroshot/ced](zeroshot/ced.svg)" in text  # SVG-only figure is embedded as SVG
-    assert "| a | b |\n|---|---|\n| 1 | 2 |" in text
-    assert f"*Table 1: speed table ({context}). [markdown](speed_table.md)*" in text
+        "_markdown/figures/breath-figures-signals.png", "_markdown/figures/synth_examples.png",
+        "_markdown/figures/zeroshot_pck.svg", "_markdown/index.md",
+        "figures/breath-figures-signals.png", "figures/synth_examples.png", "figures/zeroshot_pck.svg", "index.qmd"]
+    assert (dest / "figures/zeroshot_pck.svg").read_text() == "<svg/>"
+    assert publish.MARKER in index.read_text()
+    (dest / "stale.txt").write_text("from an earlier run")
+    publish.write_post(post, dest)  # its own folder: replaced as a whole
+    assert not (dest / "stale.txt").exists()
 
-    # Publishing again replaces its own folder; a stale file from the previous run disappears.
-    (plots / "zeroshot/ced.svg").unlink()
-    publish.publish(plots, dest, "real data", "paper", "abc1234")
-    assert not (dest / "zeroshot").exists() and "dataset: real data; profile: paper" in (dest / "index.md").read_text()
-
-
-def test_publish_refuses_a_foreign_folder(plots, tmp_path):
-    dest = tmp_path / "mine"
-    dest.mkdir()
-    (dest / "notes.txt").write_text("keep me")
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
     with pytest.raises(InputError, match="was not written by thermbench.tools.publish"):
-        publish.publish(plots, dest, "SYNTHETIC data", "smoke", "abc1234")
-    assert (dest / "notes.txt").read_text() == "keep me"
+        publish.write_post(post, foreign)
+    assert (foreign / "notes.txt").read_text() == "keep me"
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(InputError, match="is not a folder"):
+        publish.write_post(post, tmp_path / "a_file")
 
 
-def test_nothing_to_publish(tmp_path):
-    (tmp_path / "plots").mkdir()
-    with pytest.raises(InputError, match="no figures"):
-        publish.collect(tmp_path / "plots")
-    with pytest.raises(InputError, match="plots folder not found"):
-        publish.collect(tmp_path / "missing")
+def test_bad_input_is_one_line_and_exit_2(repo_out, tmp_path, capsys, monkeypatch):
+    plots, metrics = repo_out
+    (tmp_path / "params.yaml").write_text("profile: smoke\ndata:\n  source: synthetic\n")
+    monkeypatch.chdir(tmp_path)
+    for argv, message in (([str(tmp_path / "out"), "--plots", "nowhere"], "nowhere: plots folder not found"),
+                          ([str(tmp_path / "out"), "--metrics", "nowhere"], "nowhere: metrics folder not found"),
+                          (["", "--plots", str(plots)], "DEST is empty")):
+        with pytest.raises(SystemExit) as exit_:
+            publish.run_stage(lambda: publish.main(argv))
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err
+    empty = tmp_path / "empty_plots"
+    empty.mkdir()
+    with pytest.raises(InputError, match="none of the post's figures or tables is there"):
+        post_mod.build(empty, metrics, PROV)
 
 
-def test_git_commit_clean_dirty_and_none(tmp_path):
-    assert publish.git_commit(tmp_path) == "uncommitted"  # not a repository
+def test_git_state_clean_dirty_excluded_and_none(tmp_path):
+    assert publish.git_state(tmp_path) == (None, None, True)  # not a repository
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
     subprocess.run(git + ["init", "-q"], check=True)
+    assert publish.git_state(tmp_path) == (None, None, True)  # no commit yet
     (tmp_path / "a.txt").write_text("1")
     subprocess.run(git + ["add", "a.txt"], check=True)
     subprocess.run(git + ["commit", "-q", "-m", "one"], check=True)
-    head = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    assert publish.git_commit(tmp_path) == head
+    head, date = subprocess.run(git + ["log", "-1", "--format=%h %cs"], capture_output=True,
+                                text=True).stdout.split()
+    assert publish.git_state(tmp_path) == (head, date, False)
+    (tmp_path / "post").mkdir()
+    (tmp_path / "post" / "index.qmd").write_text("x")
+    assert publish.git_state(tmp_path) == (head, date, True)  # an untracked folder is a change...
+    assert publish.git_state(tmp_path, exclude=tmp_path / "post") == (head, date, False)  # ...but not the post's own
     (tmp_path / "a.txt").write_text("2")
-    assert publish.git_commit(tmp_path) == "uncommitted"
+    assert publish.git_state(tmp_path, exclude=tmp_path / "post") == (head, date, True)
+
+
+def test_catalog_covers_the_committed_outputs():
+    """Every figure and report part the pipeline has written to plots/ has its place in the post (or a reason to be
+    left out), every report of metrics/conclusions.json leads a section, and each catalogued report part that holds
+    a table is captioned as one while prose parts hold none."""
+    plots = REPO / "plots"
+    assert post_mod.unplaced(plots) == []
+    statements = json.loads((REPO / "metrics/conclusions.json").read_text())["statements"]
+    assert {s["report"] for s in statements} <= {r for s in SECTIONS for r in s.reports}
+    for item in ITEMS:
+        if item.kind in ("report", "text") and (plots / item.path).is_file():
+            found = post_mod._find_part(post_mod.split_parts((plots / item.path).read_text()), item.part)
+            assert found is not None, (item.path, item.part)
+            has_table = any(line.startswith("|") for line in found[1].splitlines())
+            assert has_table == (item.kind == "report"), (item.path, item.part)

@@ -1,0 +1,175 @@
+"""The blog post's story as data: its sections in reading order, and each figure and table with its caption.
+
+`thermbench.tools.post` renders this catalog; nothing else decides order or wording. A caption says what the
+figure or table shows and on which data, restating the figure's own title (set in the report writer that draws it)
+and filling in facts read from `metrics/`: `{thermeval}`, `{tfake}`, `{charlotte}`, `{breath}` are each dataset's
+data label ("SYNTHETIC data" or "real data"), `{tfake+charlotte}` the label of both (one when they agree),
+`{<dataset>_<split>}` its sample count in that split
+(`metrics/datasets/<dataset>.json`), `{breath_sequences}` and `{breath_window_s}` come from
+`metrics/breath/rates.json`.
+
+An item's `path` is relative to `plots/`. A report table (kind "report") is one `##` part of a report file, named by
+the start of its heading (`part=""`: the text before the first `##`); the part's heading is shown one level below
+the section's, or replaced by `title`. A part with a table needs a caption; a part of prose only ("text") has none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Every dataset the post draws on, in story order, with the name a reader knows it by.
+DATASETS = {"thermeval": "ThermEval-D", "tfake": "T-FAKE", "charlotte": "CHARLOTTE-ThermalFace",
+            "breath": "breath-rate videos"}
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    reports: tuple[str, ...]  # the `report` values of metrics/conclusions.json whose statements lead the section
+
+
+@dataclass(frozen=True)
+class Item:
+    section: str
+    kind: str  # "figure", "report" (a `##` part of a report with a table), "text" (prose part), "datasets"
+    path: str = ""
+    caption: str = ""
+    part: str = ""
+    title: str = ""
+    synthetic_only: str = ""  # a dataset: the item only exists when that dataset is synthetic
+
+
+SECTIONS = (
+    Section("data", "The data", ()),
+    Section("zeroshot", "Zero-shot bake-off (blog parts 1 and 3)", ("zeroshot",)),
+    Section("finetune", "A tiny head on a frozen backbone (blog part 2)", ("head",)),
+    Section("mlcmkd", "MLCM-KD: RGB-to-thermal distillation, then compression", ("mlcmkd",)),
+    Section("speed", "Speed", ("speed",)),
+    Section("breath", "Breath rate from the nostril landmarks", ("breath",)),
+)
+
+ITEMS = (
+    # --- the data
+    Item("data", "datasets", caption="Where each dataset of this post comes from (params data.source) and its "
+         "samples per split, from metrics/datasets/."),
+    Item("data", "figure", "synth_examples",
+         "The synthetic thermal world as the pipeline renders it: T-FAKE RGB faces with their landmarks and their "
+         "thermal twins (20-40 °C window), ThermEval-D 192x256 frames with their Person, Chest, Forehead and Nose "
+         "annotations, and CHARLOTTE front (72-point) and side (43-point) images ({tfake}).",
+         synthetic_only="tfake"),
+    # --- zero-shot bake-off
+    Item("zeroshot", "figure", "zeroshot_detection",
+         "Zero-shot detection rate over the GT noses of the ThermEval-D test split, per model: full frame with "
+         "several people per frame, and with the GT Person box given ({thermeval})."),
+    Item("zeroshot", "figure", "zeroshot_pck",
+         "Zero-shot PCK against the threshold on the ThermEval-D test split, one panel per protocol: full frame, GT "
+         "Person box (frame px and 256x256 crop px), and with each model's nose-convention offset removed; a miss "
+         "counts as a failure ({thermeval})."),
+    Item("zeroshot", "report", "zeroshot_table.md", part="Full frame, multi-person",
+         caption="Zero-shot nose localisation on the full ThermEval-D test frames, several people per frame, in "
+         "frame px: detection rate, mean and median error over matched pairs, PCK over all GT ({thermeval})."),
+    Item("zeroshot", "report", "zeroshot_table.md", part="GT Person box given (frame px)",
+         caption="The same models with the GT Person box given, errors in frame px ({thermeval})."),
+    Item("zeroshot", "report", "zeroshot_table.md", part="GT Person box given (256x256",
+         caption="The same models with the GT Person box given, errors in 256x256 crop px as the blog's part 2 "
+         "reports them ({thermeval})."),
+    Item("zeroshot", "report", "zeroshot_table.md", part="GT Person box, convention offset removed",
+         caption="The crop protocol after removing each model's constant nose-convention offset, fitted on the "
+         "{thermeval_train} train crops ({thermeval})."),
+    Item("zeroshot", "report", "zeroshot_table.md", part="Convention offset",
+         caption="The nose-convention offset per model (crop px), fitted on the train crops and applied to the test "
+         "crops ({thermeval})."),
+    Item("zeroshot", "report", "zeroshot_table.md", part="Blog part 1",
+         caption="Blog part 1 re-run: its frame selection and models on ThermEval-D, full frame, with the blog's own "
+         "numbers on the real ThermEval-D as reference rows ({thermeval})."),
+    Item("zeroshot", "report", "zeroshot_table.md", part="Blog part 3",
+         caption="Blog part 3 re-run: a face or person detector upstream of the landmark model on ThermEval-D "
+         "frames, with the blog's own numbers as reference rows ({thermeval})."),
+    Item("zeroshot", "figure", "zeroshot_qualitative",
+         "Zero-shot full-frame predictions on ThermEval-D test frames, one row per model: GT nose red x, "
+         "prediction green dot ({thermeval})."),
+    Item("zeroshot", "text", "zeroshot_table.md", part="Where the blog's code and text differ"),
+    # --- finetune (blog part 2)
+    Item("finetune", "report", "head/report.md", title="TinyHead against the zero-shot models",
+         caption="The backbone layer the head reads, chosen on the {thermeval_val} validation crops; then TinyHead "
+         "on that frozen backbone against each zero-shot model on the {thermeval_test} ThermEval-D "
+         "test crops (GT Person box given), errors in crop and frame px, with the blog's head on the real "
+         "ThermEval-D as the reference column ({thermeval})."),
+    Item("finetune", "report", "head/report.md", part="Convergence",
+         caption="Each TinyHead run's epochs, best validation epoch and whether it converged ({thermeval})."),
+    Item("finetune", "text", "head/report.md", part="Training curves"),
+    Item("finetune", "figure", "head/training",
+         "TinyHead training per seed on the {thermeval_train} ThermEval-D train crops: heatmap MSE (train solid, "
+         "validation dashed), validation mean error with the best-validation checkpoint marked, and validation "
+         "PCK@10px; grey spans are the fast-descent phases of the first seed ({thermeval})."),
+    Item("finetune", "report", "head/report.md", part="How little supervision",
+         caption="TinyHead test mean error and PCK@10px against the number of labelled train crops, over seeds "
+         "({thermeval})."),
+    Item("finetune", "figure", "head/labels",
+         "TinyHead test PCK@10px and mean error (crop px) against the number of labelled train crops; dots are "
+         "seeds, the line their mean ({thermeval})."),
+    Item("finetune", "figure", "head/predictions",
+         "TinyHead predictions on ThermEval-D test crops (seed 0): GT nose red x, prediction green dot, with each "
+         "crop's error in crop px ({thermeval})."),
+    Item("finetune", "text", "head/report.md", part="Notes", title="Where the blog's part-2 code and text differ"),
+    # --- MLCM-KD
+    Item("mlcmkd", "text", "mlcmkd_tables.md"),
+    Item("mlcmkd", "report", "mlcmkd_tables.md", part="Table I",
+         caption="Table I of the paper: supervised thermal RTMPose against KD students, NME on the {tfake_test} "
+         "T-FAKE test crops (NME-IO) and on the {charlotte_test} CHARLOTTE images by subset (NME-diag), mean ± sd "
+         "over seeds, with the paired differences ({tfake+charlotte})."),
+    Item("mlcmkd", "report", "mlcmkd_tables.md", part="Table III",
+         caption="Table III: distillation strategies for KTL (feature + logit distillation against DIKD), NME on "
+         "T-FAKE and CHARLOTTE subsets ({tfake+charlotte})."),
+    Item("mlcmkd", "report", "mlcmkd_tables.md", part="Table IV",
+         caption="Table IV: DIKD ablation (forward and reverse injection added to FD+LD), NME on T-FAKE and "
+         "CHARLOTTE Full, with paired differences against FD+LD ({tfake+charlotte})."),
+    Item("mlcmkd", "figure", "mlcmkd_ced",
+         "Cumulative error distribution up to NME 0.1 of every trained model: T-FAKE test (NME-IO) and CHARLOTTE "
+         "Full (NME-diag) ({tfake+charlotte})."),
+    Item("mlcmkd", "report", "mlcmkd_tables.md", part="Table V",
+         caption="Table V: gradient-norm stability over the logged early KTL steps, mean ± sd over seeds, with "
+         "paired differences of the coefficient of variation against FD+LD ({tfake})."),
+    Item("mlcmkd", "figure", "mlcmkd_gradnorm",
+         "Fig. 5 of the paper: gradient L2 norm of the student and adapters over the early KTL training steps, one "
+         "line per ablation variant ({tfake})."),
+    Item("mlcmkd", "figure", "mlcmkd_curves",
+         "MLCM-KD training curves per run: weighted training loss and validation NME-IO (thermal; RGB for the "
+         "teacher) per epoch ({tfake})."),
+    Item("mlcmkd", "figure", "mlcmkd_qualitative",
+         "T-FAKE thermal test crops: GT (green) against the prediction (red) of the supervised, conventional-KD "
+         "(FD+LD) and DIKD students ({tfake})."),
+    Item("mlcmkd", "report", "mlcmkd_tables.md", part="Conclusions", title="Set-up, convergence and loss balance",
+         caption="How the MLCM-KD runs were set up and converged, and the loss balance: each weighted loss term's "
+         "share of the gradient at the start and at the best epoch ({tfake})."),
+    # --- speed
+    Item("speed", "report", "speed_table.md",
+         caption="Table II of the paper: parameters, GMACs and CPU latency of the RTMPose sizes and of every trained "
+         "checkpoint, detector + pose end to end, and int8 students (weights from {tfake})."),
+    Item("speed", "figure", "speed_fps_vs_params",
+         "Fig. 4 of the paper: CPU throughput (frames/s) against parameters at the paper's input size, batch 1, "
+         "ONNX Runtime and PyTorch eager, architectures with fresh weights ({tfake})."),
+    # --- breath rate
+    Item("breath", "report", "breath/figures/summary.md",
+         caption="Breath rate from each landmark source's nostril ROI on {breath_sequences} sequences, "
+         "{breath_window_s} s windows: rate error (MAE, RMSE, share within ±2 breaths/min), correlation, coverage "
+         "and the landmark's own error and jitter ({breath})."),
+    Item("breath", "figure", "breath/figures/signals",
+         "Nostril ROI temperature signal (band-passed) against the true respiration waveform, one row per landmark "
+         "source, each scaled to unit standard deviation ({breath})."),
+    Item("breath", "figure", "breath/figures/bland_altman",
+         "Bland-Altman plots of the window breath rates (Welch estimator) against the truth, one panel per source, "
+         "near and far scenes; lines at the bias and ±1.96 SD ({breath})."),
+    Item("breath", "figure", "breath/figures/mae_vs_error",
+         "Breath-rate MAE (Welch) against the mean single-frame nostril error, one point per source and scene: does "
+         "a better landmark give a better breath rate? ({breath})"),
+)
+
+# Outputs under plots/ the post leaves out on purpose, with the reason; anything else it does not place is named
+# on stderr, so a new figure cannot drop out of the post unnoticed.
+LEFT_OUT = {
+    "conclusions.md": "its statements lead the sections they belong to",
+    ("head/report.md", "Conclusions"): "its statements lead the section",
+    ("head/report.md", "Predictions"): "holds only the predictions figure, which the post captions itself",
+}

@@ -9,7 +9,7 @@ P ?= default
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DEST ?= publish
 
-.PHONY: setup repro test unit regression baseline conclusions profile publish clean-venv
+.PHONY: setup repro test unit regression baseline conclusions profile publish publish-check clean-venv
 
 # torch first and pinned: its CPU wheel is what this machine has; an unpinned torch pulls GBs of CUDA packages.
 $(STAMP): pyproject.toml requirements.lock
@@ -54,8 +54,20 @@ conclusions: setup
 profile: setup
 	$(PY) -m thermbench.tools.profiles $(P)
 
+# A Quarto post folder from plots/ and metrics/ (README, "Publishing"): DEST/index.qmd, DEST/figures/, and the same
+# post as plain Markdown in DEST/_markdown/.
 publish: setup
-	$(PY) -m thermbench.tools.publish $(DEST)
+	$(PY) -m thermbench.tools.publish "$(DEST)"
+
+# The post in a real browser, outside `make test` (pandoc and Chromium are system packages, apt-installed here when
+# missing; about 20 s once installed): publishes plots/ into a temporary folder, renders index.qmd and
+# _markdown/index.md with pandoc, loads each in headless Chromium; fails unless every figure loads and every caption
+# shows.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+publish-check: setup
+	@{ command -v pandoc && { command -v chromium || command -v chromium-browser; }; } >/dev/null || \
+		{ $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q pandoc chromium; }
+	THERMBENCH_BROWSER=1 $(PY) -m pytest -q -s tests/tools/test_publish_browser.py
 
 clean-venv:
 	rm -rf $(VENV)

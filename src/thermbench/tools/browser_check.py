@@ -1,0 +1,93 @@
+"""Does the published post work in a real browser? pandoc renders a post page (index.qmd or _markdown/index.md) to
+HTML, headless Chromium loads it, and a small script in the page records, once everything has loaded, each image's
+natural width (0: it did not load) and the page's visible text. `problems` compares that with the post: every figure
+loads and every figure and table caption is on the page. Run by `make publish-check`
+(tests/tools/test_publish_browser.py); pandoc and Chromium are system tools, so this stays out of `make test`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from thermbench.core.io import InputError
+from thermbench.tools.post import Post
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+PROBE_ID = "thermbench-probe"
+# Runs after the load event (every image settled); the result goes into the DOM, which --dump-dom prints.
+PROBE = f"""<script>
+window.addEventListener("load", function () {{
+  var images = Array.prototype.map.call(document.images, function (img) {{
+    return {{src: img.getAttribute("src"), width: img.naturalWidth}};
+  }});
+  var out = document.createElement("pre");
+  out.id = "{PROBE_ID}";
+  out.textContent = JSON.stringify({{images: images, text: document.body.innerText}});
+  document.body.appendChild(out);
+}});
+</script>"""
+
+
+def tool(*names: str) -> str:
+    for name in names:
+        if shutil.which(name):
+            return shutil.which(name)
+    raise InputError(f"{names[0]} not found: `make publish-check` installs it (apt-get install pandoc chromium)")
+
+
+def render_html(page: Path, out: Path) -> None:
+    """pandoc: the page's Markdown -> standalone HTML at `out`, images resolved against the page's folder."""
+    header = out.with_suffix(".head.html")
+    header.write_text(f'<base href="{page.parent.resolve().as_uri()}/">\n{PROBE}\n')
+    # -smart: quotes and dashes stay as written, so captions compare character for character.
+    subprocess.run([tool("pandoc"), "-f", "markdown-smart", "-t", "html5", "--standalone", "--metadata",
+                    "pagetitle=thermbench post", "-H", str(header), "-o", str(out), str(page)],
+                   check=True, capture_output=True, text=True)
+
+
+def load(page: Path, budget_ms: int = 20000, timeout_s: int = 120) -> dict:
+    """Render `page` and load it in headless Chromium; return the probe's record {images: [...], text: str}."""
+    with tempfile.TemporaryDirectory() as tmp:
+        html_file = Path(tmp) / "page.html"
+        render_html(page, html_file)
+        profile = Path(tmp) / "profile"  # a fresh profile: no state from, or into, any other browser run
+        result = subprocess.run(
+            [tool(*BROWSERS), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}", "--dump-dom",
+             html_file.as_uri()], capture_output=True, text=True, timeout=timeout_s)
+    return parse_probe(result.stdout)
+
+
+def parse_probe(dom: str) -> dict:
+    match = re.search(rf'<pre id="{PROBE_ID}">(.*?)</pre>', dom, flags=re.S)
+    if match is None:
+        raise AssertionError("the page never reported its load event (no probe in the dumped DOM)")
+    return json.loads(html.unescape(match.group(1)))
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def problems(probe: dict, post: Post) -> list[str]:
+    """What a reader of the loaded page would miss: a figure that did not load or is not on the page, a caption
+    that is not shown. Empty when the page is whole."""
+    widths = {img["src"]: img["width"] for img in probe["images"]}
+    found = []
+    for figure in post.figures:
+        if figure.image not in widths:
+            found.append(f"{figure.image}: not on the page")
+        elif not widths[figure.image]:
+            found.append(f"{figure.image}: did not load")
+    text = _flat(probe["text"])
+    captions = [f"Figure {b.number}: {b.caption}" for b in post.figures]
+    captions += [f"Table {b.number}: {b.caption}" for b in post.tables]
+    found += [f"caption not shown: {c}" for c in captions if _flat(c) not in text]
+    return found

@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from thermbench.core.io import InputError
 from thermbench.tools import post as post_mod
@@ -150,10 +151,13 @@ def test_render_qmd_and_md(repo_out):
         "---",
         "",
     ]
+    front = yaml.safe_load(qmd.split("---")[1])  # what Quarto reads
+    assert front["date"] == "2026-11-23" and front["image"] == "figures/synth_examples.png"
     headings = [line for line in qmd.splitlines() if line.startswith("#")]
     assert headings == ["## The data", "## Zero-shot bake-off (blog parts 1 and 3)",
                         "### Full frame, multi-person (frame px)", "#### A note under the table",
-                        "## A tiny head on a frozen backbone (blog part 2)", "### TinyHead against the zero-shot models",
+                        "## A tiny head on a frozen backbone (blog part 2)",
+                        "### TinyHead against the zero-shot models",
                         "### Training curves", "### Where the blog's part-2 code and text differ",
                         "## MLCM-KD: RGB-to-thermal distillation, then compression",
                         "## Breath rate from the nostril landmarks", "## Provenance"]
@@ -181,8 +185,9 @@ def test_provenance_lines():
     assert post_mod.provenance_lines(none)[2:] == [
         "- Commit: no git commit with uncommitted changes (not in that commit: commit them, then publish again).",
         "- Reproduce: `make repro && make publish DEST=out`."]
-    assert post_mod.data_summary(dirty.sources) == ("ThermEval-D: SYNTHETIC data, T-FAKE: SYNTHETIC data, "
-                                                    "CHARLOTTE-ThermalFace: SYNTHETIC data, breath-rate videos: real data")
+    assert post_mod.data_summary(dirty.sources) == (
+        "ThermEval-D: SYNTHETIC data, T-FAKE: SYNTHETIC data, CHARLOTTE-ThermalFace: SYNTHETIC data, "
+        "breath-rate videos: real data")
 
 
 def test_dataset_sources_string_or_mapping():

@@ -290,7 +290,20 @@ def test_catalog_covers_the_committed_outputs():
     assert {s["report"] for s in statements} <= {r for s in SECTIONS for r in s.reports}
     for item in ITEMS:
         if item.kind in ("report", "text") and (plots / item.path).is_file():
-            found = post_mod._find_part(post_mod.split_parts((plots / item.path).read_text()), item.part)
+            found = post_mod.find_part(post_mod.split_parts((plots / item.path).read_text()), item.part)
             assert found is not None, (item.path, item.part)
             has_table = any(line.startswith("|") for line in found[1].splitlines())
             assert has_table == (item.kind == "report"), (item.path, item.part)
+
+
+def test_real_data_per_dataset(repo_out):
+    """A mapping data.source: each caption names its own dataset's data; the synthetic-world figure drops out when
+    T-FAKE is real, and the numbering closes up."""
+    sources = {"thermeval": "real", "tfake": "real", "charlotte": "synthetic", "breath": "synthetic"}
+    post = post_mod.build(*repo_out, Provenance(sources, "paper", "abc1234", False, "2026-11-23", "out"))
+    assert [(b.number, b.image) for b in post.figures] == [
+        (1, "figures/zeroshot_pck.svg"), (2, "figures/breath-figures-signals.png")]
+    assert post.figures[0].caption.endswith("(real data).")
+    assert post.figures[1].caption.endswith("(SYNTHETIC data).")
+    assert "{tfake+charlotte}".format_map(post_mod.read_facts(repo_out[1], sources)) == (
+        "T-FAKE: real data; CHARLOTTE-ThermalFace: SYNTHETIC data")

@@ -171,11 +171,13 @@ def figure_file(plots_dir: Path, stem: str) -> Path | None:
     return None
 
 
-def _find_part(parts: list[tuple[str, str]], prefix: str) -> tuple[str, str] | None:
-    for heading, body in parts:
-        if (heading == "" if prefix == "" else heading.startswith(prefix)):
-            return heading, body
-    return None
+def _named(heading: str, prefix: str) -> bool:
+    """Does a catalog part name (`prefix`; "" = the text before the first heading) pick this heading?"""
+    return heading == "" if prefix == "" else heading.startswith(prefix)
+
+
+def find_part(parts: list[tuple[str, str]], prefix: str) -> tuple[str, str] | None:
+    return next(((heading, body) for heading, body in parts if _named(heading, prefix)), None)
 
 
 def _catalogued() -> tuple[set[str], set[tuple[str, str]]]:
@@ -196,7 +198,7 @@ def unplaced(plots_dir: Path) -> list[str]:
             notes.append(f"not in the post (add it to tools/post_catalog.py): plots/{rel}")
         elif path.suffix == ".md" and rel not in LEFT_OUT:
             for heading, body in split_parts(path.read_text()):
-                known = any(r == rel and (heading == p if p == "" else heading.startswith(p)) for r, p in parts)
+                known = any(r == rel and _named(heading, p) for r, p in parts)
                 if body and not known:
                     notes.append(f"not in the post (add it to tools/post_catalog.py): plots/{rel}, "
                                  f"part '{heading or '(before the first heading)'}'")
@@ -257,7 +259,7 @@ def _block(item: Item, plots_dir: Path, facts: Facts, provenance: Provenance, st
     path = plots_dir / item.path
     if not path.is_file():
         return f"not in plots/ (left out of the post): {item.path}"
-    found = _find_part(split_parts(path.read_text()), item.part)
+    found = find_part(split_parts(path.read_text()), item.part)
     if found is None:
         return f"plots/{item.path}: no part headed '{item.part}' (left out of the post)"
     heading, body = found

@@ -163,7 +163,7 @@ def test_render_qmd_and_md(repo_out):
                         "## Breath rate from the nostril landmarks", "## Provenance"]
     caption = post.figures[1].caption
     assert f"![Figure 2: {post_mod.escape(caption)}](figures/zeroshot_pck.svg)" in qmd
-    assert f"![Figure 2](figures/zeroshot_pck.svg)\n*Figure 2: {post_mod.escape(caption)}*" in md
+    assert f"![Figure 2](figures/zeroshot_pck.svg)\\\n*Figure 2: {post_mod.escape(caption)}*" in md
     assert f"**Table 2:** {post_mod.escape(post.tables[1].caption)}\n\n| Model | PCK |" in qmd
     assert "![Figure 2: " not in md and md.split("---", 2)[2].count("**Table 4:**") == 1
 

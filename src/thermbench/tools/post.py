@@ -326,8 +326,9 @@ def _figure(block: Block, flavour: str) -> str:
     label = escape(f"Figure {block.number}: {block.caption}")
     if flavour == "qmd":  # an image alone in its paragraph: a figure whose caption is its text
         return f"![{label}]({block.image})"
-    # Plain Markdown has no figure syntax: the caption is the line under the image, as readers see it anywhere.
-    return f"![Figure {block.number}]({block.image})\n*{label}*"
+    # Plain Markdown has no figure syntax: the caption is the line under the image (a backslash hard line break,
+    # CommonMark), as readers see it in any generator.
+    return f"![Figure {block.number}]({block.image})\\\n*{label}*"
 
 
 def render(post: Post, flavour: str, marker: str) -> str:

@@ -116,7 +116,8 @@ ITEMS = (
     # --- MLCM-KD
     Item("mlcmkd", "text", "mlcmkd_tables.md"),
     Item("mlcmkd", "report", "mlcmkd_tables.md", part="Table I",
-         caption="Table I of the paper: supervised thermal RTMPose against KD students, NME on the {tfake_test} "
+         caption="Table I of the paper: zero-shot baselines (dlib-68, the RGB teacher) and supervised thermal RTMPose "
+         "against the KD students, NME on the {tfake_test} "
          "T-FAKE test crops (NME-IO) and on the {charlotte_test} CHARLOTTE images by subset (NME-diag), mean ± sd "
          "over seeds, with the paired differences ({tfake+charlotte})."),
     Item("mlcmkd", "report", "mlcmkd_tables.md", part="Table III",

@@ -76,7 +76,7 @@ def test_features_sweep_heads_metrics_and_report(tmp_path):
     zeroshot = fake_zeroshot(prepared, tmp_path / "zeroshot")
     write_report(out / "metrics.json", out / "timing.json", out / "train.json", tmp_path / "features",
                  out / "sweep.csv", zeroshot / "metrics", tmp_path / "absent", zeroshot / "predictions",
-                 out / "curve.csv", out / "labels.csv", out / "predictions.csv", prepared, tmp_path / "absent.json",
+                 out / "curve.csv", out / "labels.csv", out / "predictions.csv", prepared, {},
                  out / "report", out / "conclusions.json", "synthetic", [3, 5, 10, 20])
     report = (out / "report/report.md").read_text()
     assert f"Layer choice, made on the validation crops (never on test): **{chosen['maps']}**" in report

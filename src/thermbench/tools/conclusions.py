@@ -3,12 +3,12 @@ same under other CPU kernels (`make conclusions`).
 
     python -m thermbench.tools.conclusions check [--kernels aten_default,default]
 
-`check` re-trains the DAG of the current params in a scratch copy of the working tree once per kernel setting (the
-environments of tests/baseline/tolerances.yaml: `aten_default` is PyTorch's portable kernels, the
-ATEN_CPU_CAPABILITY=default stand-in for another CPU; `default` every library's portable kernels). The copy shares
-this repository's DVC cache, so the stages that follow from code and data alone are checked out, not re-run; the
-lock entries of the training roots are dropped, so every trained model and everything after it is re-made under that
-setting. It then reads each statement's verdict there, writes them to conclusions/kernel_check.json (commit it; the
+`check` re-makes, in a scratch copy of the working tree and once per kernel setting (the environments of
+tests/baseline/tolerances.yaml: `aten_default` is PyTorch's portable kernels, the ATEN_CPU_CAPABILITY=default stand-in
+for another CPU; `default` every library's portable kernels), every stage the statements rest on (`dvc repro
+conclusions`). The copy shares this repository's DVC cache, so the stages that follow from code and data alone are
+checked out, not re-run; the lock entries of the training roots are dropped and the run cache is off, so every
+trained model and everything after it is re-made under that setting. It then reads each statement's verdict there, writes them to conclusions/kernel_check.json (commit it; the
 reports then call a statement resolved only where every setting agrees), and exits 1 with a table where a statement
 that metrics/conclusions.json states as resolved came out otherwise.
 """
@@ -129,7 +129,7 @@ def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path) ->
     _run(dvc + ["cache", "dir", "--local", str((repo / ".dvc" / "cache").resolve())], work, full_env, log)
     _run(dvc + ["checkout", "--quiet"], work, full_env, log, check=False)  # what the cache lacks is re-made below
     start = time.monotonic()
-    _run(dvc + ["repro", "--no-run-cache"], work, full_env, log)
+    _run(dvc + ["repro", "--no-run-cache", "conclusions"], work, full_env, log)  # what the statements rest on
     print(f"conclusions: {setting}: DAG re-made in {time.monotonic() - start:.0f} s (log {log})", file=sys.stderr,
           flush=True)
     return verdicts_of(work / "metrics")

@@ -83,8 +83,24 @@ def test_missing_weights_say_how_to_get_them(tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))  # an empty cache
     params = {"local_path": str(tmp_path / "absent.safetensors"), "repo_id": "facebook/sapiens2-pose-0.4b",
               "filename": "sapiens2_0.4b_pose.safetensors"}
-    with pytest.raises(WeightsUnavailable, match="hf download facebook/sapiens2-pose-0.4b"):
+    with pytest.raises(WeightsUnavailable, match="hf download facebook/sapiens2-pose-0.4b") as err:
         resolve_weights(params, allow_download=False)
+    assert str(err.value).startswith("weights not available: Sapiens2 facebook/sapiens2-pose-0.4b/")
+    assert f"zeroshot.sapiens2.local_path = {tmp_path / 'absent.safetensors'}" in str(err.value)
+
+
+def test_corrupt_weights_file_is_an_error_naming_it(tmp_path):
+    """A truncated download under the weights' name must stop the stage (exit 2), not become a status row."""
+    from thermbench.core.io import InputError
+
+    cfg = _tiny_checkpoint(tmp_path / "whole.safetensors")
+    whole = (tmp_path / "whole.safetensors").read_bytes()
+    (tmp_path / "half.safetensors").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "html.safetensors").write_text("<html>Access to this model is restricted</html>")
+    for name in ("half.safetensors", "html.safetensors"):
+        with pytest.raises(InputError, match=f"{name}: not a readable safetensors file") as err:
+            load_sapiens2(tmp_path / name, cfg)
+        assert "\n" not in str(err.value)
 
 
 def test_box_center_scale_pads_and_fixes_aspect():

@@ -73,13 +73,51 @@ def test_given_boxes_skip_the_detector(models):
 def test_resolve_onnx(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
     url = "https://download.openmmlab.com/x/yolox_m_8xb8-300e_humanart-c2c7a14a.zip"
-    with pytest.raises(WeightsUnavailable, match="weights not available"):
-        resolve_onnx(url, allow_download=False)
-    assert resolve_onnx(url, allow_download=True) == url
+    with pytest.raises(WeightsUnavailable, match="weights not available: DWPose model https://.*zeroshot.dwpose.det"):
+        resolve_onnx(url, allow_download=False, param="zeroshot.dwpose.det")
     cached = rtmlib_cached_onnx(url)
     assert cached == tmp_path / "th" / "hub" / "checkpoints" / "yolox_m_8xb8-300e_humanart-c2c7a14a.onnx"
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"")
-    assert resolve_onnx(url, allow_download=False) == str(cached)
-    with pytest.raises(WeightsUnavailable):
-        resolve_onnx(str(tmp_path / "missing.onnx"), allow_download=True)
+    assert resolve_onnx(url, allow_download=False, param="p") == str(cached)
+    with pytest.raises(WeightsUnavailable, match="is not a file .set p.det"):
+        resolve_onnx(str(tmp_path / "missing.onnx"), allow_download=True, param="p.det")
+
+
+def test_download_without_network_is_weights_not_available(tmp_path, monkeypatch):
+    """What `data.source: real` met offline: rtmlib's download raised a bare URLError. Port 9 on the loopback
+    refuses the connection at once, so this needs no network and never reaches one."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
+    url = "http://127.0.0.1:9/models/yolox_tiny.zip"
+    with pytest.raises(WeightsUnavailable) as err:
+        resolve_onnx(url, allow_download=True, param="zeroshot_blog.part1.dwpose_balanced.det")
+    line = str(err.value)
+    assert line.startswith(f"weights not available: DWPose model {url} could not be downloaded (")
+    assert line.endswith("set zeroshot_blog.part1.dwpose_balanced.det to a local .onnx file") and "\n" not in line
+
+
+def test_corrupt_download_and_corrupt_file_are_errors_naming_the_file(tmp_path, monkeypatch):
+    import zipfile
+
+    import rtmlib.tools.file
+
+    from thermbench.core.io import InputError
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
+
+    def bad_zip(url, progress=True):
+        raise zipfile.BadZipFile("File is not a zip file")
+
+    monkeypatch.setattr(rtmlib.tools.file, "download_checkpoint", bad_zip)
+    with pytest.raises(InputError, match=r"th/hub/checkpoints/pose.zip: corrupt download of https://h/pose.zip"):
+        resolve_onnx("https://h/pose.zip", allow_download=True, param="p")
+    # a truncated .onnx (half of a real model) and a file that is no model at all
+    _export(ConstantOutputs(torch.zeros(1, 1, 5), torch.zeros(1, 1, dtype=torch.int64)), tmp_path / "det.onnx",
+            (1, 3, *DET_SIZE), ["dets", "labels"])
+    whole = (tmp_path / "det.onnx").read_bytes()
+    (tmp_path / "half.onnx").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "text.onnx").write_text("<html>403 Forbidden</html>")
+    for name in ("half.onnx", "text.onnx"):
+        with pytest.raises(InputError, match=f"{name}: not a loadable ONNX model") as err:
+            DWPose(str(tmp_path / name), str(tmp_path / "det.onnx"), DET_SIZE, POSE_SIZE)
+        assert "\n" not in str(err.value)

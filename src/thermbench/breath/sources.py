@@ -214,7 +214,7 @@ def require_weights(name: str, cfg: dict) -> None:
             from thermbench.zeroshot.dwpose import resolve_onnx
 
             for key in ("det", "pose"):
-                resolve_onnx(cfg[key], allow_download=False)
+                resolve_onnx(cfg[key], allow_download=False, param=f"zeroshot.dwpose.{key}")
         else:
             from thermbench.zeroshot.sapiens2 import resolve_weights
 

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from thermbench.core.io import InputError
+
 # Backbone and head sizes per released arch (facts: Sapiens2 arch_zoo and the pose configs).
 ARCHS = {
     "0.4b": dict(dim=1024, depth=24, heads=16, ffn_dim=4096, gqa_layers=(8, 16),
@@ -218,9 +220,14 @@ def build_sapiens2(arch: str = "0.4b", **overrides) -> Sapiens2:
 def load_sapiens2(path: str | Path, cfg: Sapiens2Config) -> Sapiens2:
     """Build on the meta device and assign the safetensors weights (strict; the RoPE periods may be absent
     from the file, then they are recomputed). Returns an fp32 model in eval mode."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    state = load_file(str(path))
+    try:
+        state = load_file(str(path))
+    except SafetensorError as err:  # a truncated download or another file under the weights' name
+        raise InputError(f"{path}: not a readable safetensors file, corrupt or partly downloaded? ({err}); "
+                         "delete it and download it again") from None
     with torch.device("meta"):
         model = Sapiens2(cfg)
     periods = "backbone.rope_embed.periods"

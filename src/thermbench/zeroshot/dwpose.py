@@ -13,11 +13,13 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import zipfile
 from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
 
+from thermbench.core.io import InputError
 from thermbench.core.onnx_session import cpu_session
 from thermbench.zeroshot.common import INTEGER_CENTRE_SHIFT, Prediction, WeightsUnavailable, to_bgr, with_noses
 
@@ -29,19 +31,48 @@ def rtmlib_cached_onnx(url: str) -> Path:
     return Path(os.path.expanduser(home)) / "hub" / "checkpoints" / name
 
 
-def resolve_onnx(spec: str, allow_download: bool) -> str:
-    """A local .onnx path as is; a URL from rtmlib's cache, or left to rtmlib to download when allowed."""
+def resolve_onnx(spec: str, allow_download: bool, param: str) -> str:
+    """A local .onnx path as is; a URL from rtmlib's cache, downloaded into it when allowed. Weights that cannot be
+    had raise WeightsUnavailable naming the URL (or path) and `param`, the params key that takes a local file."""
     if Path(spec).is_file():
         return spec
-    if urlparse(spec).scheme in ("http", "https"):
-        cached = rtmlib_cached_onnx(spec)
-        if cached.is_file():
-            return str(cached)
-        if allow_download:
-            return spec
-    raise WeightsUnavailable(
-        f"weights not available: {spec} (run with data.source=real online so rtmlib downloads it, "
-        "or set zeroshot.dwpose.det/pose to local .onnx files)")
+    if urlparse(spec).scheme not in ("http", "https"):
+        raise WeightsUnavailable(f"weights not available: DWPose model {spec} is not a file (set {param} to a "
+                                 "local .onnx file or to its download URL)")
+    cached = rtmlib_cached_onnx(spec)
+    if cached.is_file():
+        return str(cached)
+    how = f"set {param} to a local .onnx file"
+    if not allow_download:
+        raise WeightsUnavailable(f"weights not available: DWPose model {spec} is not downloaded "
+                                 f"(online, data.source real downloads it into rtmlib's cache; or {how})")
+    return _download(spec, how)
+
+
+def _download(url: str, how: str) -> str:
+    """rtmlib's own download into its cache. No network (or a refused URL) is "weights not available"; a download
+    that arrives broken is an error naming the file."""
+    from rtmlib.tools.file import download_checkpoint
+
+    try:
+        return download_checkpoint(url, progress=False)
+    except zipfile.BadZipFile:
+        zip_path = rtmlib_cached_onnx(url).with_name(os.path.basename(urlparse(url).path))
+        raise InputError(f"{zip_path}: corrupt download of {url} (not a zip archive); delete it and run again")
+    except OSError as err:  # URLError, HTTPError and socket timeouts are all OSErrors
+        reason = getattr(err, "reason", None) or err
+        raise WeightsUnavailable(f"weights not available: DWPose model {url} could not be downloaded ({reason}); "
+                                 f"{how}") from None
+
+
+def _load(tool, path: str, **kwargs):
+    """An rtmlib model on an existing file; a file onnxruntime cannot parse is an error naming it, not a status row."""
+    try:
+        return tool(path, **kwargs)
+    except Exception as err:  # onnxruntime raises its own InvalidProtobuf / Fail / InvalidGraph types
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(f"{path}: not a loadable ONNX model, corrupt or partly downloaded? ({first}); "
+                         "delete it and download it again") from None
 
 
 def _limit_threads(tool, threads: int) -> None:
@@ -59,14 +90,18 @@ class DWPose:
 
         self.nose = nose
         with contextlib.redirect_stdout(sys.stderr):  # rtmlib prints "load <model>" on stdout
-            self.detector = YOLOX(det, model_input_size=tuple(det_input_size), nms_thr=nms_thr, score_thr=score_thr)
-            self.pose = RTMPose(pose, model_input_size=tuple(pose_input_size))
+            self.detector = _load(YOLOX, det, model_input_size=tuple(det_input_size), nms_thr=nms_thr,
+                                  score_thr=score_thr)
+            self.pose = _load(RTMPose, pose, model_input_size=tuple(pose_input_size))
         for tool in (self.detector, self.pose):
             _limit_threads(tool, threads)
 
     @classmethod
-    def from_params(cls, cfg: dict, allow_download: bool, threads: int = 1, nose: str = "anatomical") -> "DWPose":
-        return cls(resolve_onnx(cfg["det"], allow_download), resolve_onnx(cfg["pose"], allow_download),
+    def from_params(cls, cfg: dict, allow_download: bool, threads: int = 1, nose: str = "anatomical",
+                    where: str = "zeroshot.dwpose") -> "DWPose":
+        """`cfg` is the params section `where` (named in the "weights not available" line)."""
+        return cls(resolve_onnx(cfg["det"], allow_download, f"{where}.det"),
+                   resolve_onnx(cfg["pose"], allow_download, f"{where}.pose"),
                    cfg["det_input_size"], cfg["pose_input_size"], cfg["nms_thr"], cfg["score_thr"], threads, nose)
 
     def detect(self, image: np.ndarray) -> np.ndarray:

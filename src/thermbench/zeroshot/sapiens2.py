@@ -27,8 +27,9 @@ STD = np.array([58.395, 57.12, 57.375])
 PADDING = 1.25
 
 
-def resolve_weights(cfg: dict, allow_download: bool) -> Path:
-    """Local file first, then the Hugging Face cache (downloading only when allowed)."""
+def resolve_weights(cfg: dict, allow_download: bool, where: str = "zeroshot.sapiens2") -> Path:
+    """Local file first, then the Hugging Face cache (downloading only when allowed). Weights that cannot be had
+    raise WeightsUnavailable naming the hub id and `where`.local_path, the params key that takes a local file."""
     local = Path(cfg["local_path"])
     if local.is_file():
         return local
@@ -38,8 +39,9 @@ def resolve_weights(cfg: dict, allow_download: bool) -> Path:
         return Path(hf_hub_download(cfg["repo_id"], cfg["filename"], local_files_only=not allow_download))
     except Exception as err:  # offline / not cached / gated: all mean "no weights here"
         raise WeightsUnavailable(
-            f"weights not available: `hf download {cfg['repo_id']} {cfg['filename']}` "
-            f"or place the file at {local} ({type(err).__name__})") from err
+            f"weights not available: Sapiens2 {cfg['repo_id']}/{cfg['filename']} on the Hugging Face hub "
+            f"({type(err).__name__}); `hf download {cfg['repo_id']} {cfg['filename']}` (accept the licence first) "
+            f"or place the file at {where}.local_path = {local}") from err
 
 
 def box_center_scale(box_xyxy, aspect: float) -> tuple[np.ndarray, np.ndarray]:

@@ -85,6 +85,9 @@ class _Sapiens2WithDetector:
             image, boxes)
 
 
+BALANCED = "zeroshot_blog.part1.dwpose_balanced"  # the params key of the rows on rtmlib's 'balanced' models
+
+
 def build(row: str, adapters: Adapters, cfg: Part1Config, allow_download: bool):
     """The adapter of one row (raises WeightsUnavailable when its weights are not on this machine)."""
     if row.startswith("mediapipe"):
@@ -98,7 +101,7 @@ def build(row: str, adapters: Adapters, cfg: Part1Config, allow_download: bool):
     from thermbench.zeroshot.dwpose import DWPose
 
     if row == "dwpose_rtmw":
-        return DWPose.from_params(cfg.dwpose_balanced, allow_download, adapters.threads)
+        return DWPose.from_params(cfg.dwpose_balanced, allow_download, adapters.threads, where=BALANCED)
     if row == "dwpose_l384":
         return DWPose.from_params(adapters.dwpose, allow_download, adapters.threads)
     from thermbench.zeroshot.sapiens2 import Sapiens2Pose
@@ -106,7 +109,8 @@ def build(row: str, adapters: Adapters, cfg: Part1Config, allow_download: bool):
     pose = Sapiens2Pose.from_params(adapters.sapiens2, allow_download, adapters.device)
     if row == "sapiens2_one_box":
         return pose
-    return _Sapiens2WithDetector(pose, DWPose.from_params(cfg.dwpose_balanced, allow_download, adapters.threads))
+    detector = DWPose.from_params(cfg.dwpose_balanced, allow_download, adapters.threads, where=BALANCED)
+    return _Sapiens2WithDetector(pose, detector)
 
 
 def run_row(adapter, frames: pd.DataFrame, raw: Path, row: str) -> tuple[dict[str, list[dict]], list[float]]:

@@ -121,6 +121,7 @@ def test_summary_gives_a_trained_source_as_seed_mean_and_sd():
                 "peaks": {"mae_bpm": mae + 1, "n_windows": 3, "window_coverage": 1.0}}
 
     metrics = {"data": "synthetic", "window_s": 30.0, "hop_s": 5.0, "unavailable": {"k-seed2": "not available: x"},
+               "not_scored": {"rec": "no truth.csv"},
                "sources": {"a": {"near": scores(2.0)}, "k-seed0": {"near": scores(3.0)},
                            "k-seed1": {"near": scores(5.0)}},
                "runs": {**RUNS, "k-seed2": {"source": "k", "seed": 2, "converged": None}}}
@@ -128,3 +129,5 @@ def test_summary_gives_a_trained_source_as_seed_mean_and_sd():
     # MAE Welch 3, 5 -> 4.00 ± 1.41; peaks 4, 6 -> 5.00 ± 1.41
     assert "| k | 0, 1 | near | 4.00 ± 1.41 | [-8.75, 16.75] | 5.00 ± 1.41 | - | - | - | 1.00 ± 0.00 |" in table
     assert "| a | - | near | 2.00 | - | 3.00 |" in table and "| k-seed2 | - | - | not available: x |" in table
+    assert table.endswith("Not scored where the ground truth is missing (rates estimated, not compared):\n\n"
+                          "- rec: no truth.csv\n")

@@ -1,6 +1,7 @@
 """Signal chain and scores on hand-computed cases."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from thermbench.breath import metrics as bm
@@ -76,8 +77,23 @@ def test_rate_scores_by_hand():
     assert s["mae_bpm"] == pytest.approx(5 / 3)
     assert s["rmse_bpm"] == pytest.approx(np.sqrt(17 / 3))
     assert s["within2_share"] == pytest.approx(2 / 3)
-    assert s["window_coverage"] == pytest.approx(3 / 4)
+    assert s["window_coverage"] == pytest.approx(3 / 4) and s["truth_coverage"] == 1.0
     assert s["pearson_r"] == pytest.approx(np.corrcoef([10, 12, 14], [11, 12, 10])[0, 1])
+
+
+def test_windows_without_truth_are_not_scored_and_not_misses():
+    """A window whose ground truth is missing (short truth.csv) leaves the estimator's coverage alone."""
+    s = bm.rate_scores(np.array([10.0, 12.0, 14.0, 9.0]), np.array([11.0, 12.0, np.nan, np.nan]))
+    assert s["window_coverage"] == 1.0 and s["truth_coverage"] == 0.5
+    assert s["mae_bpm"] == pytest.approx(0.5) and s["within2_share"] == 1.0
+    windows = pd.DataFrame({"source": "a", "scene": ["s", "s", "t"], "welch_bpm": [10.0, np.nan, 9.0],
+                            "peaks_bpm": [10.0, 11.0, 9.0], "true_bpm": [12.0, np.nan, np.nan]})
+    stats = pd.DataFrame({"source": "a", "scene": ["s", "t"], "frames": [10, 10], "with_point": [10, 10]})
+    out = bm.summarise(windows, stats)["a"]
+    assert out["s"]["welch"]["window_coverage"] == 0.5 and out["s"]["welch"]["truth_coverage"] == 0.5
+    assert out["s"]["peaks"]["window_coverage"] == 1.0 and out["s"]["peaks"]["mae_bpm"] == 2.0
+    assert out["t"]["welch"] == {"n_windows": 1, "window_coverage": 1.0, "truth_coverage": 0.0, "scored": False,
+                                 "mean_bpm": 9.0}
 
 
 def test_jitter_removes_the_true_motion():

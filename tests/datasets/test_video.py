@@ -67,3 +67,32 @@ def test_import_real_checks_and_copies(tmp_path):
     assert video.read_sequence(tmp_path / "out" / "rec1").frames.shape == (2, 6, 5)
     with pytest.raises(InputError, match="no sequence folders"):
         video.import_real(tmp_path / "out" / "rec1" / "frames", tmp_path / "out2")
+
+
+def test_truth_is_checked_one_row_per_frame_and_subject(tmp_path):
+    _write_minimal(tmp_path / "rec", shapes=((6, 5),) * 10)
+    seq = video.read_sequence(tmp_path / "rec")
+    assert seq.truth_missing == "no truth.csv"
+    # rows for frames 0..3 and 6 only, frame 6's rate empty: 4..9 lack a rate
+    (tmp_path / "rec" / "truth.csv").write_text("frame,subject,rate_bpm\n0,a,12\n1,a,12\n2,a,12\n3,a,12\n6,a,\n")
+    seq = video.read_sequence(tmp_path / "rec")
+    assert seq.truth_missing == "subject a has no rate_bpm for frame(s) 4..9 of 0..9"
+    rows = "".join(f"{i},a,12\n" for i in range(10) if i not in (2, 5))
+    (tmp_path / "rec" / "truth.csv").write_text("frame,subject,rate_bpm\n" + rows)
+    assert video.read_sequence(tmp_path / "rec").truth_missing == "subject a has no rate_bpm for frame(s) 2, 5 of 0..9"
+    (tmp_path / "rec" / "truth.csv").write_text("frame,subject,rate_bpm\n" + "".join(f"{i},a,12\n" for i in range(10)))
+    assert video.read_sequence(tmp_path / "rec").truth_missing is None
+
+
+def test_import_real_says_in_one_line_per_sequence_what_truth_is_missing(tmp_path, capsys):
+    _write_minimal(tmp_path / "user" / "complete")
+    (tmp_path / "user" / "complete" / "truth.csv").write_text("frame,subject,rate_bpm\n0,a,12\n1,a,12\n")
+    _write_minimal(tmp_path / "user" / "short")
+    (tmp_path / "user" / "short" / "truth.csv").write_text("frame,subject,rate_bpm\n0,a,12\n")
+    _write_minimal(tmp_path / "user" / "untruthed")
+    video.import_real(tmp_path / "user", tmp_path / "out")
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        f"{tmp_path / 'user' / 'short' / 'truth.csv'}: subject a has no rate_bpm for frame(s) 1 of 0..1; "
+        "those windows are reported, not scored",
+        f"{tmp_path / 'user' / 'untruthed' / 'truth.csv'}: no truth.csv; those windows are reported, not scored"]

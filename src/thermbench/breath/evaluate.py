@@ -317,13 +317,14 @@ def evaluate(videos: Path, track_paths: list[Path], cfg: RateConfig, seed: int) 
             windows += rows
             stats += [{"scene": seq.scene, **s} for s in st]
             examples += ex
-        scenes[seq.name] = {"scene": seq.scene, "synthetic": seq.synthetic}
+        scenes[seq.name] = {"scene": seq.scene, "synthetic": seq.synthetic, "truth_missing": seq.truth_missing}
     table = pd.concat(windows, ignore_index=True)
     synthetic = all(s["synthetic"] for s in scenes.values())
     summary = bm.summarise(table, pd.DataFrame(stats))
     return {"windows": table, "examples": pd.concat(examples, ignore_index=True) if examples else pd.DataFrame(),
             "metrics": {"data": "synthetic" if synthetic else "real", "sources": summary, "runs": runs,
                         "unavailable": unavailable, "sequences": len(scenes),
+                        "not_scored": {n: s["truth_missing"] for n, s in scenes.items() if s["truth_missing"]},
                         "window_s": cfg.chain.window_s, "hop_s": cfg.chain.hop_s}}
 
 

@@ -10,17 +10,23 @@ WITHIN_BPM = 2.0
 
 
 def rate_scores(pred: np.ndarray, true: np.ndarray) -> dict:
-    """MAE and RMSE (breaths/min), share of windows within +-2 breaths/min and Pearson r over the windows with an
-    estimate; `window_coverage` = share of windows with an estimate (a window without one counts as a miss in it)."""
+    """Two separate coverages: `window_coverage` = share of windows with an estimate (the estimator's), and
+    `truth_coverage` = share with a ground-truth rate (the data's); a window without truth is not scored, never a
+    miss. MAE and RMSE (breaths/min), share within +-2 breaths/min and Pearson r over windows with both."""
     pred, true = np.asarray(pred, np.float64), np.asarray(true, np.float64)
     ok = np.isfinite(pred) & np.isfinite(true)
-    out = {"n_windows": int(len(pred)), "window_coverage": float(ok.mean()) if len(pred) else float("nan")}
+    out = {"n_windows": int(len(pred)), "window_coverage": _share(np.isfinite(pred)),
+           "truth_coverage": _share(np.isfinite(true))}
     if not ok.any():
         return {**out, "mae_bpm": None, "rmse_bpm": None, "within2_share": None, "pearson_r": None}
     err = pred[ok] - true[ok]
     r = np.corrcoef(pred[ok], true[ok])[0, 1] if ok.sum() > 2 and pred[ok].std() > 0 and true[ok].std() > 0 else None
     return {**out, "mae_bpm": float(np.abs(err).mean()), "rmse_bpm": float(np.sqrt((err**2).mean())),
             "within2_share": float((np.abs(err) <= WITHIN_BPM).mean()), "pearson_r": None if r is None else float(r)}
+
+
+def _share(mask: np.ndarray) -> float:
+    return float(mask.mean()) if len(mask) else float("nan")
 
 
 def landmark_stats(points: np.ndarray, truth: np.ndarray, usable: np.ndarray) -> dict:
@@ -50,8 +56,9 @@ def summarise(windows: pd.DataFrame, stats: pd.DataFrame) -> dict:
         for est in ESTIMATORS:
             col = win[f"{est}_bpm"].to_numpy(np.float64)
             entry[est] = (rate_scores(col, win["true_bpm"].to_numpy(np.float64)) if scored
-                          else {"n_windows": int(len(col)), "mean_bpm": float(np.nanmean(col)) if np.isfinite(col).any()
-                                else None})
+                          else {"n_windows": int(len(col)), "window_coverage": _share(np.isfinite(col)),
+                                "truth_coverage": 0.0, "scored": False,
+                                "mean_bpm": float(np.nanmean(col)) if np.isfinite(col).any() else None})
         if "error_n" in st and st["error_n"].sum() > 0:
             entry["nose_error_px"] = float(st["error_sum"].sum() / st["error_n"].sum())
         if "jitter_n" in st and st["jitter_n"].sum() > 0:

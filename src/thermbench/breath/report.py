@@ -113,7 +113,8 @@ COLUMNS = {  # summary columns after the Welch MAE and its interval: header -> o
     "RMSE Welch": lambda m: m["welch"].get("rmse_bpm"),
     "within +-2": lambda m: m["welch"].get("within2_share"),
     "r": lambda m: m["welch"].get("pearson_r"),
-    "windows scored": lambda m: m["welch"].get("window_coverage"),
+    "windows estimated": lambda m: m["welch"].get("window_coverage"),
+    "windows with truth": lambda m: m["welch"].get("truth_coverage"),
     "frame coverage": lambda m: m["coverage"],
     "nostril err px": lambda m: m.get("nose_error_px"),
     "jitter px": lambda m: m.get("jitter_px"),
@@ -148,6 +149,10 @@ def summary_table(metrics: dict, intervals: dict) -> str:
             lines.append(f"| {source} | {seeds} | {scene} | " + " | ".join(cells) + " |")
     for name, reason in sorted(metrics["unavailable"].items()):
         lines.append(f"| {name} | - | - | {reason} |" + " |" * (len(header) - 4))
+    not_scored = metrics["not_scored"]
+    if not_scored:  # their windows count in "windows estimated", never as misses of an estimator
+        lines += ["", "Not scored where the ground truth is missing (rates estimated, not compared):", ""]
+        lines += [f"- {name}: {what}" for name, what in sorted(not_scored.items())]
     return "\n".join(lines) + "\n"
 
 

@@ -182,5 +182,6 @@ def window_rates(filtered: np.ndarray, valid: np.ndarray, fps: float, cfg: Chain
 
 
 def true_window_rates(rate_bpm: np.ndarray, fps: float, cfg: ChainConfig) -> np.ndarray:
-    """Ground truth per window: the mean instantaneous rate = breaths counted in the window per minute."""
+    """Ground truth per window: the mean instantaneous rate = breaths counted in the window per minute; NaN (not
+    scored) where any frame of the window has no ground truth."""
     return np.array([np.mean(rate_bpm[s:e]) for s, e in windows(len(rate_bpm), fps, cfg.window_s, cfg.hop_s)])

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +60,7 @@ class Sequence:
     truth: pd.DataFrame | None = None  # rows (frame, subject), sorted
     landmarks: pd.DataFrame | None = None
     meta: dict = field(default_factory=dict)
+    truth_missing: str | None = None  # what truth.csv lacks ("no truth.csv", frames without a rate), None: complete
 
     @property
     def times(self) -> np.ndarray:
@@ -167,6 +169,27 @@ def _table(path: Path, required: tuple[str, ...], n_frames: int, subjects: set[s
     return table.sort_values(["subject", "frame"]).reset_index(drop=True)
 
 
+def _ranges(frames: np.ndarray) -> str:
+    """Sorted frame numbers as "0..4, 9" (runs of consecutive numbers joined)."""
+    breaks = np.flatnonzero(np.diff(frames) != 1)
+    starts, ends = np.r_[frames[0], frames[breaks + 1]], np.r_[frames[breaks], frames[-1]]
+    return ", ".join(f"{a}" if a == b else f"{a}..{b}" for a, b in zip(starts, ends))
+
+
+def truth_missing(truth: pd.DataFrame | None, n_frames: int, ids: list[str]) -> str | None:
+    """What the ground truth lacks for one row per frame and subject with a rate (None: nothing). A frame without a
+    row, or with an empty rate_bpm, has no truth: windows over it are reported, not scored."""
+    if truth is None:
+        return "no truth.csv"
+    gaps = []
+    for subject in ids:
+        rates = truth[truth["subject"] == subject].set_index("frame")["rate_bpm"].reindex(range(n_frames))
+        lacking = np.flatnonzero(rates.isna().to_numpy())
+        if len(lacking):
+            gaps.append(f"subject {subject} has no rate_bpm for frame(s) {_ranges(lacking)} of 0..{n_frames - 1}")
+    return "; ".join(gaps) or None
+
+
 def read_sequence(path: str | Path, with_frames: bool = True) -> Sequence:
     """Read one sequence folder; every problem is one InputError line naming the file. `with_frames=False` reads
     only the frame count (for ground-truth-only work) and leaves `frames` as an empty (T, 0, 0) array."""
@@ -183,7 +206,8 @@ def read_sequence(path: str | Path, with_frames: bool = True) -> Sequence:
     landmark_cols = ("frame", "subject") + tuple(f"{a}{i}" for a in "xy" for i in range(N_LANDMARKS))
     landmarks = _table(path / "landmarks.csv", landmark_cols, len(frames), ids)
     return Sequence(path.name, float(meta["fps"]), frames, subjects, str(meta.get("scene", "real")),
-                    bool(meta.get("synthetic", False)), truth, landmarks, meta)
+                    bool(meta.get("synthetic", False)), truth, landmarks, meta,
+                    truth_missing(truth, len(frames), [s.id for s in subjects]))
 
 
 def list_sequences(root: str | Path) -> list[Path]:
@@ -203,7 +227,9 @@ def import_real(source: str | Path, out: str | Path) -> None:
     source = Path(source)
     paths = list_sequences(source)
     for p in paths:
-        read_sequence(p)  # every file readable, frames of one shape in the declared units, tables consistent
+        seq = read_sequence(p)  # every file readable, frames of one shape in the declared units, tables consistent
+        if seq.truth_missing:  # one line per sequence: its rates are still estimated, and reported as not scored
+            print(f"{p / 'truth.csv'}: {seq.truth_missing}; those windows are reported, not scored", file=sys.stderr)
     with atomic_dir(out) as tmp:
         for p in paths:
             shutil.copytree(p, tmp / p.name, copy_function=_link_or_copy)

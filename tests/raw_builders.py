@@ -92,17 +92,20 @@ def build_tfake(raw: Path, n: int) -> Path:
 
 
 def build_charlotte(raw: Path, rows: list[dict]) -> Path:
-    """rows: {subject, id, points (72|43, 2), width, celsius}; writes S<k>.csv and S<k>/<id>.tiff (centikelvin)."""
+    """rows: {subject, id, points (72|73|43, 2), width, celsius}; writes S<k>.csv and S<k>/<id>.tiff (centikelvin).
+    Columns x0..x71 (the releases seen), x0..x72 where a row has 73 points; NaN points are empty cells."""
     meta = ["Distance", "RH", "Airflow", "env-temp", "Sensation"]
-    header = ["ID"] + [f"x{i}" for i in range(72)] + [f"y{i}" for i in range(72)] + meta
+    n = max([72] + [len(row["points"]) for row in rows])
+    header = ["ID"] + [f"x{i}" for i in range(n)] + [f"y{i}" for i in range(n)] + meta
     by_subject: dict[str, list[str]] = {}
     for row in rows:
         (raw / row["subject"]).mkdir(parents=True, exist_ok=True)
         kelvin = np.full((160, row["width"]), (row["celsius"] + 273.15) * 100).round().astype(np.uint16)
         cv2.imwrite(str(raw / row["subject"] / f"{row['id']}.tiff"), kelvin)
-        xs, ys = [""] * 72, [""] * 72
+        xs, ys = [""] * n, [""] * n
         for i, (x, y) in enumerate(row["points"]):
-            xs[i], ys[i] = f"{x:g}", f"{y:g}"
+            if np.isfinite([x, y]).all():
+                xs[i], ys[i] = f"{x:g}", f"{y:g}"
         by_subject.setdefault(row["subject"], []).append(",".join([row["id"], *xs, *ys, "2", "40", "0.1", "22", "0"]))
     for subject, lines in by_subject.items():
         (raw / f"{subject}.csv").write_text("\n".join([",".join(header), *lines]) + "\n")

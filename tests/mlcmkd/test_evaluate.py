@@ -51,6 +51,27 @@ def test_charlotte_subsets_use_only_labelled_points_and_box_diagonal():
     assert out["full"]["fr@0.1"] == pytest.approx(0.5)
 
 
+def test_charlotte_checks_other_box_and_unambiguous_side_points():
+    """Side image: 4 mapped points, two of them unambiguous (nose tip 30, eye corner 45), box 6 x 8 (diagonal 10);
+    its annotated box (every profile point, before mapping) has diagonal 20. Frontal image exact, annotated 40."""
+    gt = np.zeros((2, 68, 2))
+    visible = np.zeros((2, 68), dtype=bool)
+    gt[0], visible[0] = _face(), True
+    gt[1, [30, 45, 31, 17]] = [(0.0, 0.0), (6.0, 0.0), (0.0, 8.0), (6.0, 8.0)]
+    visible[1, [30, 45, 31, 17]] = True
+    pred = gt.copy()
+    pred[1, [30, 45], 0] += 1.0   # unambiguous points 1 px off
+    pred[1, [31, 17], 0] += 3.0   # the table's other points 3 px off: mean error 2 px
+    meta = pd.DataFrame({"view": ["front", "side"], "diag_annotated_px": [40.0, 20.0]})
+    out = nme_eval.charlotte_checks(pred, gt, visible, meta)
+    assert out["annotated_box"]["side"]["nme"] == pytest.approx(2.0 / 20)
+    assert out["annotated_box"]["front"]["nme"] == 0.0 and out["annotated_box"]["full"]["n"] == 2
+    assert out["annotated_box"]["full"]["nme"] == pytest.approx(0.05)
+    # unambiguous points alone, normalised by the mapped points' box as Table I: 1 / 10
+    assert out["side_unambiguous"]["nme"] == pytest.approx(0.1) and out["side_unambiguous"]["n"] == 1
+    assert nme_eval.nme_diag(pred, gt, visible)[1] == pytest.approx(0.2)  # Table I's Side: 2 / 10
+
+
 def _shape(shift=(0.0, 0.0)) -> np.ndarray:
     # 68 points; the outer eye corners (36, 45) 10 px apart, so NME-IO = mean point error / 10.
     pts = np.random.default_rng(0).uniform(0, 50, (68, 2))

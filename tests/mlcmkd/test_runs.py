@@ -33,7 +33,7 @@ def _caches(root):
     save_splits(root / "tfake.npz", {"train": dot_split(8, 0, SIZE, "same"), "val": dot_split(4, 1, SIZE),
                                      "test": dot_split(4, 2, SIZE, "same")})
     meta = pd.DataFrame({"sample_id": [f"c{i}" for i in range(6)], "width_group": ["high", "mean", "low"] * 2,
-                         "view": ["front", "side"] * 3})
+                         "view": ["front", "side"] * 3, "diag_annotated_px": [60.0] * 6})
     save_splits(root / "charlotte.npz", {"test": dot_split(6, 3, SIZE, meta=meta)})
 
 

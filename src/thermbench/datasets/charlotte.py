@@ -2,11 +2,23 @@
 
 Frames are 16-bit centikelvin; crops use the same 20-40 degC 8-bit window as the T-FAKE thermal images. All rows
 are evaluation data (split = test). Subsets: view front|side and width group high|mean|low vs the median width.
+
+View: a row is frontal when it has any point beyond the 43-point profile set (index >= 43), profile otherwise, so a
+frontal row with missing points is never mapped with the profile table. Every x<i>/y<i> column is read (some
+releases carry x72).
+
+Width groups (the paper, after T-FAKE: "widths greater than, less than, and equal to the median of 200 pixels"):
+the median is measured on the data, not assumed. The paper speaks of image widths (`width: frame`). CHARLOTTE's
+frames come from one camera at 1-6.6 m, so if every frame shares one size that size cannot be what the median of
+200 px describes, and the grouping would put every image in Mean: then the width of the face, the x-extent of the
+annotated points in whole px, is used instead (one line says so; `width: face_box` asks for it directly). Widths
+that still do not separate (all equal) are an error, never one silent group.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import cv2
@@ -21,6 +33,7 @@ from thermbench.datasets.common import points_json, read_image, write_png
 from thermbench.datasets.prepared import write_samples
 
 N_POINTS, N_PROFILE = 72, 43
+WIDTHS = ("frame", "face_box")  # what High/Mean/Low compare (module docstring)
 
 
 def celsius_to_gray(celsius: np.ndarray, window: list[float]) -> np.ndarray:
@@ -38,16 +51,23 @@ def read_centikelvin(path: Path) -> np.ndarray:
 
 
 def read_points(table: pd.DataFrame, path: Path) -> np.ndarray:
-    """(rows, 72, 2) source points, NaN where absent; columns x43..x71 may be missing in profile-only files."""
+    """(rows, N, 2) source points from every x<i>/y<i> column (N = highest index + 1, at least 72), NaN where
+    absent; the 43 profile columns must be there, frontal ones (x43..) may be missing in profile-only files."""
     missing = [c for c in ["ID"] + [f"{a}{i}" for i in range(N_PROFILE) for a in "xy"] if c not in table.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(missing[:5])}")
-    points = np.full((len(table), N_POINTS, 2), np.nan)
-    for i in range(N_POINTS):
+    indices = [int(m.group(2)) for c in table.columns if (m := re.fullmatch(r"([xy])(\d+)", str(c)))]
+    points = np.full((len(table), max(N_POINTS, max(indices) + 1), 2), np.nan)
+    for i in range(points.shape[1]):
         for axis, name in enumerate("xy"):
             if f"{name}{i}" in table.columns:
                 points[:, i, axis] = pd.to_numeric(table[f"{name}{i}"], errors="coerce").to_numpy()
     return points
+
+
+def is_frontal(points: np.ndarray) -> bool:
+    """Frontal = some point beyond the profile set's 43 is annotated (which indices, not how many)."""
+    return bool(np.isfinite(points[N_PROFILE:]).all(axis=1).any())
 
 
 def to_ibug68(points: np.ndarray, front: bool) -> np.ndarray:
@@ -75,8 +95,35 @@ def _side_decidable(points: np.ndarray) -> bool:
     return bool(np.isfinite(points[table["nose_tip"], 0]) and np.isfinite(points[table["eye_points"], 0]).any())
 
 
-def width_group(width: int, median: float) -> str:
+def width_group(width: float, median: float) -> str:
     return "high" if width > median else "low" if width < median else "mean"
+
+
+def face_width(points: np.ndarray) -> int:
+    """The face's width: x-extent of the annotated points, in whole px (as an image width is)."""
+    xs = points[np.isfinite(points).all(axis=1), 0]
+    return int(round(xs.max() - xs.min()))
+
+
+def width_groups(frame_widths: list[int], face_widths: list[int], measure: str, median: str | float,
+                 where: Path) -> tuple[str, np.ndarray, float]:
+    """(measure used, the widths, the threshold): `median` "data" = the median of the widths, or a fixed px value.
+    Frame widths that are all one size fall back to face widths (one line on stderr); widths that put every image
+    in one group are an InputError naming `where`."""
+    if measure not in WIDTHS:
+        raise InputError(f"params.yaml: prepare.charlotte.width '{measure}' is not one of {', '.join(WIDTHS)}")
+    widths = np.asarray(frame_widths if measure == "frame" else face_widths, dtype=np.float64)
+    if measure == "frame" and len(widths) > 1 and np.ptp(widths) == 0:
+        print(f"{where}: every frame is {widths[0]:g} px wide, so High/Mean/Low use the face width (x-extent of "
+              "the annotated points) instead", file=sys.stderr)
+        measure, widths = "face_box", np.asarray(face_widths, dtype=np.float64)
+    threshold = float(np.median(widths)) if median == "data" else float(median)
+    groups = {width_group(w, threshold) for w in widths}
+    if len(widths) > 1 and len(groups) == 1:
+        raise InputError(f"{where}: every image's {measure} width falls in '{groups.pop()}' against a median of "
+                         f"{threshold:g} px (widths {widths.min():g}..{widths.max():g}); High/Mean/Low need widths "
+                         "that differ")
+    return measure, widths, threshold
 
 
 def prepare(raw: Path, out: Path, cfg: dict, seed: int) -> None:
@@ -86,7 +133,7 @@ def prepare(raw: Path, out: Path, cfg: dict, seed: int) -> None:
     if not csv_files:
         raise InputError(f"{raw}: no S<k>.csv annotation files")
     size = (cfg["crop_size"], cfg["crop_size"])
-    rows = []
+    rows, face_widths = [], []
     for csv_path in csv_files:
         subject = csv_path.stem
         try:
@@ -96,7 +143,7 @@ def prepare(raw: Path, out: Path, cfg: dict, seed: int) -> None:
         points = read_points(table, csv_path)
         for sample_id, pts in progress(zip(table["ID"].astype(str), points), desc=subject, total=len(table)):
             present = np.isfinite(pts).all(axis=1)
-            front = present.sum() >= cfg["front_min_points"]
+            front = is_frontal(pts)
             if not front and not _side_decidable(pts):
                 raise InputError(f"{csv_path}: row {sample_id}: profile row lacks nose tip 18 or eye points 22-27")
             image_file = f"{subject}/{sample_id}.tiff"
@@ -106,6 +153,8 @@ def prepare(raw: Path, out: Path, cfg: dict, seed: int) -> None:
             kpts = to_ibug68(pts, front)
             visible = kpts[:, 2] > 0
             kpts[visible, :2] = crops.to_crop(kpts[visible, :2], box, size)
+            annotated = crops.to_crop(pts[present], box, size)  # every annotated point, for the other NME box
+            face_widths.append(face_width(pts))
             rows.append(
                 {
                     "sample_id": sample_id,
@@ -114,12 +163,18 @@ def prepare(raw: Path, out: Path, cfg: dict, seed: int) -> None:
                     "crop_path": f"crops/{sample_id}.png",
                     "kpts": points_json(kpts),
                     "view": "front" if front else "side",
-                    "width_group": width_group(frame.shape[1], cfg["median_width"]),
                     "image_width": frame.shape[1],
+                    "face_width": face_widths[-1],
+                    "diag_annotated_px": float(np.hypot(*np.ptp(annotated, axis=0))),
                     "subject": subject,
                     "box_x0": box[0], "box_y0": box[1], "box_w": box[2], "box_h": box[3],
                 }
             )  # fmt: skip
+    measure, widths, threshold = width_groups([r["image_width"] for r in rows], face_widths, cfg["width"],
+                                              cfg["median_width"], raw)
+    for row, width in zip(rows, widths):
+        row.update(width_measure=measure, width_px=width, width_threshold_px=threshold,
+                   width_group=width_group(width, threshold))
     table = write_samples(rows, out, "charlotte", ["subject", "sample_id"])
     if table["sample_id"].duplicated().any():
         raise InputError(f"{raw}: duplicate image IDs across S<k>.csv files")

@@ -33,4 +33,18 @@ def prepared_summary(prepared: Path) -> dict:
         out["keypoints"] = {"per_sample": int(kpts.shape[1]), "visible_share": float(visible.mean()),
                             "mean_x_px": float(kpts[..., 0][visible].mean()),
                             "mean_y_px": float(kpts[..., 1][visible].mean())}
+    if "width_px" in table.columns:
+        out["width_groups"] = width_summary(table, path)
     return out
+
+
+def width_summary(table, path: Path) -> dict:
+    """CHARLOTTE's High/Mean/Low: which width they compare, the threshold, the widths' distribution, group sizes."""
+    measure, threshold = table["width_measure"].unique(), table["width_threshold_px"].unique()
+    if len(measure) != 1 or len(threshold) != 1:
+        raise InputError(f"{path}: width_measure and width_threshold_px must each hold one value")
+    widths = table["width_px"].to_numpy(np.float64)
+    quantiles = (0, 10, 25, 50, 75, 90, 100)
+    return {"measure": str(measure[0]), "threshold_px": float(threshold[0]), "median_px": float(np.median(widths)),
+            "quantiles_px": {f"p{q}": float(np.percentile(widths, q)) for q in quantiles},
+            "groups": {g: int((table["width_group"] == g).sum()) for g in ("high", "mean", "low")}}

@@ -124,7 +124,7 @@ def cache_crops(size: int, tfake: Path, charlotte: Path, rgbpretrain: Path, out_
         "test": load_split(tfake, "test", size, paired=True, all_labelled=True),
     })
     test = load_split(charlotte, "test", size)
-    test.meta = test.meta[["sample_id", "width_group", "view"]]
+    test.meta = test.meta[["sample_id", "width_group", "view", "diag_annotated_px"]]
     save_splits(out_charlotte, {"test": test})
     save_splits(out_rgbpretrain, {s: load_split(rgbpretrain, s, size, modality="rgb", all_labelled=True)
                                   for s in ("train", "val")})

@@ -58,7 +58,8 @@ def test_hidden_video_oracle_reaches_the_true_rate_and_the_fixed_roi_does_worse(
     # the recording without ground truth: rates reported, not scored; the baselines still run there
     real = result["metrics"]["sources"]["whole_face"]["real"]
     assert "mae_bpm" not in real["welch"] and real["welch"]["n_windows"] == 3
-    assert real["welch"]["truth_coverage"] == 0.0 and result["metrics"]["not_scored"] == {"zz_recording": "no truth.csv"}
+    assert real["welch"]["truth_coverage"] == 0.0
+    assert result["metrics"]["not_scored"] == {"zz_recording": "no truth.csv"}
     windows = result["windows"]
     assert windows[(windows.sequence == "zz_recording")]["true_bpm"].isna().all()
 

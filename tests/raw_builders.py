@@ -78,16 +78,20 @@ def face_points(cx: float, cy: float, scale: float) -> np.ndarray:
     return np.vstack([jaw, brows, nose, eyes, mouth]) * scale + [cx, cy]
 
 
-def build_tfake(raw: Path, n: int) -> Path:
-    """n FaceSynthetics samples: 512x512 RGB, 70-point label file, thermal/ twin; face i centred at (256+i, 256)."""
-    (raw / "thermal").mkdir(parents=True, exist_ok=True)
+def build_tfake(raw: Path, n: int, conditions: dict[str, int] | None = None) -> Path:
+    """n FaceSynthetics samples: 512x512 RGB, 70-point label file, thermal twin; face i centred at (256+i, 256).
+    The twin is thermal/<id>.png (gray 128), or with `conditions` {name: gray} thermal/<name>/<id>.png per condition."""
+    folders = {Path("thermal") / c: gray for c, gray in conditions.items()} if conditions else {Path("thermal"): 128}
+    for folder in folders:
+        (raw / folder).mkdir(parents=True, exist_ok=True)
     for i in range(n):
         points = np.vstack([face_points(256 + i, 256, 100), [[216 + i, 231], [296 + i, 231]]])
         np.savetxt(raw / f"{i:06d}_ldmks.txt", points, fmt="%.4f")
         rgb = np.zeros((512, 512, 3), np.uint8)
         rgb[..., 2] = 200  # red in BGR order
         cv2.imwrite(str(raw / f"{i:06d}.png"), rgb)
-        cv2.imwrite(str(raw / "thermal" / f"{i:06d}.png"), np.full((512, 512), 128, np.uint8))
+        for folder, gray in folders.items():
+            cv2.imwrite(str(raw / folder / f"{i:06d}.png"), np.full((512, 512), gray, np.uint8))
     return raw
 
 

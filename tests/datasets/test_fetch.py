@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from thermbench.core.io import InputError
-from thermbench.datasets.fetch import MARKER, fetch
+from thermbench.datasets.fetch import MARKER, fetch, validate_layout
 
 ROOT = Path(__file__).resolve().parents[2]
 THERMEVAL_FILES = ["Annotations/annotations_1.json", "Annotations/annotations_2.json", "images/f1_000.png"]
@@ -119,3 +119,17 @@ def test_kaggle_without_credentials_is_one_line(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "KAGGLE_USERNAME and KAGGLE_KEY" in lines[0] and "kaggle.json" in lines[0]
     assert result.stdout == "" and not (tmp_path / "raw").exists()
+
+
+def test_tfake_layout_takes_a_flat_or_a_per_condition_thermal_folder(tmp_path):
+    for thermal in ("thermal/000000.png", "thermal/warm/000000.png"):
+        root = tmp_path / thermal.replace("/", "_")
+        (root / thermal).parent.mkdir(parents=True)
+        for name in ("000000_ldmks.txt", "000000.png", thermal):
+            (root / name).write_text("")
+        validate_layout("tfake", root, str(root))
+    (tmp_path / "no_thermal").mkdir()
+    for name in ("000000_ldmks.txt", "000000.png"):
+        (tmp_path / "no_thermal" / name).write_text("")
+    with pytest.raises(InputError, match=r"x: not a tfake layout, nothing matches thermal/\*\*/\*.png"):
+        validate_layout("tfake", tmp_path / "no_thermal", "x")

@@ -8,8 +8,11 @@ import pytest
 from raw_builders import build_tfake
 from thermbench.core.io import InputError
 from thermbench.datasets import tfake
+from thermbench.datasets.stats import prepared_summary
 
-CFG = {"thermal_dir": "thermal", "split": {"train": 0.8, "val": 0.1}, "box_scale": 1.25, "crop_size": 64}
+CFG = {"thermal_dir": "thermal", "conditions": [], "split": {"train": 0.8, "val": 0.1}, "box_scale": 1.25,
+       "crop_size": 64}
+BOTH = {**CFG, "conditions": ["warm", "cold"]}
 
 
 def test_split_fractions_are_seeded():
@@ -55,3 +58,50 @@ def test_missing_thermal_twin_is_named(tmp_path):
     (raw / "thermal/000000.png").unlink()
     with pytest.raises(InputError, match="thermal/000000.png: image file not found"):
         tfake.prepare(raw, tmp_path / "out", CFG, seed=0)
+
+
+def test_conditions_share_the_split_of_their_identity(tmp_path):
+    raw = build_tfake(tmp_path / "raw", 10, {"warm": 200, "cold": 60})
+    tfake.prepare(raw, tmp_path / "out", BOTH, seed=0)
+    samples = pd.read_csv(tmp_path / "out/samples.csv")
+    assert len(samples) == 20 and samples.condition.value_counts().to_dict() == {"cold": 10, "warm": 10}
+    ids = samples.sample_id.str.split("_").str[0]
+    assert (samples.groupby(ids)["split"].nunique() == 1).all()   # both conditions of an id: one split
+    by_id = samples.assign(id=ids).drop_duplicates("id").set_index("id")["split"].to_dict()
+    assert by_id == {f"tf{k}": v for k, v in tfake.assign_splits([f"{i:06d}" for i in range(10)], BOTH["split"],
+                                                                    0).items()}
+    warm = samples.set_index("sample_id").loc["tf000002_warm"]
+    cold = samples.set_index("sample_id").loc["tf000002_cold"]
+    assert warm.image_file == "thermal/warm/000002.png" and cold.rgb_crop_path == warm.rgb_crop_path
+    assert warm.kpts == cold.kpts
+    assert cv2.imread(str(tmp_path / "out" / warm.crop_path), cv2.IMREAD_UNCHANGED)[32, 32] == 200
+    assert cv2.imread(str(tmp_path / "out" / cold.crop_path), cv2.IMREAD_UNCHANGED)[32, 32] == 60
+    assert prepared_summary(tmp_path / "out")["conditions"] == {
+        "test": {"cold": 1, "warm": 1}, "train": {"cold": 8, "warm": 8}, "val": {"cold": 1, "warm": 1}}
+
+
+def test_one_condition_when_asked_for_one(tmp_path):
+    raw = build_tfake(tmp_path / "raw", 4, {"warm": 200, "cold": 60})
+    tfake.prepare(raw, tmp_path / "out", {**CFG, "conditions": ["cold"]}, seed=0)
+    samples = pd.read_csv(tmp_path / "out/samples.csv")
+    assert samples.sample_id.tolist() == [f"tf{i:06d}" for i in range(4)] and set(samples.condition) == {"cold"}
+
+
+def test_a_flat_thermal_folder_is_one_condition_said_in_one_line(tmp_path, capsys):
+    raw = build_tfake(tmp_path / "raw", 3)
+    tfake.prepare(raw, tmp_path / "out", BOTH, seed=0)
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"{raw / 'thermal'}: one thermal set of <id>.png, not warm/ and cold/ folders: used as one condition, "
+        "'thermal'")
+    assert set(pd.read_csv(tmp_path / "out/samples.csv").condition) == {"thermal"}
+
+
+@pytest.mark.parametrize("conditions, layout, message", [
+    (["warm", "cold"], {"warm": 200}, "thermal: no cold/ folder beside warm/"),
+    ([], {"warm": 200, "cold": 60}, "neither condition folders .none listed. nor <id>.png thermal images; it holds "
+                                    "cold/, warm/"),
+])
+def test_a_layout_that_does_not_fit_the_conditions_is_named(tmp_path, conditions, layout, message):
+    raw = build_tfake(tmp_path / "raw", 2, layout)
+    with pytest.raises(InputError, match=message):
+        tfake.prepare(raw, tmp_path / "out", {**CFG, "conditions": conditions}, seed=0)

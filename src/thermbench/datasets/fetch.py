@@ -28,7 +28,7 @@ MARKER = ".fetch_complete.json"
 # Globs that must each match something in the unpacked root (facts/datasets.md; tfake's thermal/ is our assumption).
 LAYOUTS = {
     "thermeval": ("Annotations/annotations_1.json", "Annotations/annotations_2.json", "images/*.png"),
-    "tfake": ("*_ldmks.txt", "*.png", "thermal/*.png"),
+    "tfake": ("*_ldmks.txt", "*.png", "thermal/**/*.png"),  # thermal/<id>.png or thermal/<condition>/<id>.png
     "charlotte": ("S*.csv", "S*/*.tiff"),
 }
 KAGGLE_HELP = (

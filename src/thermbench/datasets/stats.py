@@ -33,6 +33,10 @@ def prepared_summary(prepared: Path) -> dict:
         out["keypoints"] = {"per_sample": int(kpts.shape[1]), "visible_share": float(visible.mean()),
                             "mean_x_px": float(kpts[..., 0][visible].mean()),
                             "mean_y_px": float(kpts[..., 1][visible].mean())}
+    if "condition" in table.columns:  # T-FAKE: which thermal conditions each split holds
+        counts = table.groupby(["split", "condition"]).size()
+        out["conditions"] = {str(split): {str(c): int(n) for c, n in counts[split].items()}
+                             for split in counts.index.get_level_values(0).unique()}
     if "width_px" in table.columns:
         out["width_groups"] = width_summary(table, path)
     return out

@@ -2,10 +2,18 @@
 
 The 70 FaceSynthetics points are iBUG-68 followed by the two pupil centres; the pupils are kept aside. The thermal
 folder name is a parameter because the real T-FAKE archive layout is not documented (facts/datasets.md B).
+
+Conditions: T-FAKE is released as a warm and a cold thermal set of the same FaceSynthetics renders (the paper's
+200,000 pairs = 2 x 100,000). `prepare.tfake.conditions` lists those used; each is a folder
+`<thermal_dir>/<condition>/<id>.png`, and each becomes its own sample (`tf<id>_<condition>`) with the same RGB
+twin. Splits are drawn by FaceSynthetics id, so both conditions of an identity fall in the same split. A
+`<thermal_dir>` that holds `<id>.png` directly (one thermal set, as the synthetic world writes) is one condition
+named after the folder, and one line says so where conditions were asked for.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import cv2
@@ -42,38 +50,62 @@ def assign_splits(ids: list[str], fractions: dict, seed: int) -> dict[str, str]:
     return {ids[i]: names[rank] for rank, i in enumerate(order)}
 
 
+def thermal_folders(raw: Path, thermal_dir: str, conditions: list[str]) -> dict[str, str]:
+    """{condition: folder relative to `raw`} as the data lays them out (module docstring); a layout that does not
+    fit `conditions` is an InputError naming the folder."""
+    root = raw / thermal_dir
+    present = [c for c in conditions if (root / c).is_dir()]
+    if present:
+        missing = [c for c in conditions if c not in present]
+        if missing:
+            raise InputError(f"{root}: no {', '.join(missing)}/ folder beside {', '.join(present)}/ "
+                             f"(prepare.tfake.conditions lists {', '.join(conditions)})")
+        return {c: f"{thermal_dir}/{c}" for c in conditions}
+    if next(root.glob("*.png"), None) is None:
+        found = sorted(f"{p.name}/" for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+        raise InputError(f"{root}: neither condition folders ({', '.join(conditions) or 'none listed'}) nor "
+                         f"<id>.png thermal images" + (f"; it holds {', '.join(found)}" if found else ""))
+    if conditions:
+        print(f"{root}: one thermal set of <id>.png, not {'/ and '.join(conditions)}/ folders: used as one "
+              f"condition, '{thermal_dir}'", file=sys.stderr)
+    return {thermal_dir: thermal_dir}
+
+
 def prepare(raw: Path, out: Path, cfg: dict, seed: int) -> None:
-    """Write thermal crops (crops/), RGB crops (crops_rgb/) and samples.csv with 68 points + pupils in crop pixels."""
+    """Write thermal crops (crops/), RGB crops (crops_rgb/) and samples.csv with 68 points + pupils in crop pixels,
+    one row per FaceSynthetics id and thermal condition."""
     ids = sorted(p.name[: -len(LDMKS_SUFFIX)] for p in raw.glob(f"*{LDMKS_SUFFIX}"))
     if not ids:
         raise InputError(f"{raw}: no *{LDMKS_SUFFIX} files (expected a FaceSynthetics-style folder)")
     if cfg["split"]["train"] + cfg["split"]["val"] > 1:
         raise InputError("params.yaml: prepare.tfake.split train + val must not exceed 1")
-    splits = assign_splits(ids, cfg["split"], seed)
+    folders = thermal_folders(raw, cfg["thermal_dir"], list(cfg["conditions"]))
+    splits = assign_splits(ids, cfg["split"], seed)  # by id: every condition of an identity in one split
     size = (cfg["crop_size"], cfg["crop_size"])
     rows = []
     for file_id in progress(ids, desc="tfake"):
-        sample_id = f"tf{file_id}"  # a prefix keeps the id a string when the CSV is read back
         points = read_landmarks(raw / f"{file_id}{LDMKS_SUFFIX}")
-        thermal_file = f"{cfg['thermal_dir']}/{file_id}.png"
-        thermal = read_image(raw / thermal_file)
-        rgb = read_image(raw / f"{file_id}.png", cv2.IMREAD_COLOR)
         box = crops.square_box(points[:68], cfg["box_scale"])
-        write_png(out / "crops" / f"{sample_id}.png", crops.crop(thermal, box, size))
-        write_png(out / "crops_rgb" / f"{sample_id}.png", crops.crop(rgb, box, size))
+        rgb_crop = f"crops_rgb/tf{file_id}.png"  # a prefix keeps the id a string when the CSV is read back
+        write_png(out / rgb_crop, crops.crop(read_image(raw / f"{file_id}.png", cv2.IMREAD_COLOR), box, size))
         local = crops.to_crop(points, box, size)
-        rows.append(
-            {
-                "sample_id": sample_id,
-                "split": splits[file_id],
-                "image_file": thermal_file,
-                "rgb_file": f"{file_id}.png",
-                "crop_path": f"crops/{sample_id}.png",
-                "rgb_crop_path": f"crops_rgb/{sample_id}.png",
-                # FaceSynthetics points are projections of mesh vertices, so every point counts as visible.
-                "kpts": points_json(np.column_stack([local[:68], np.ones(68)])),
-                "pupils": points_json(local[68:]),
-                "box_x0": box[0], "box_y0": box[1], "box_w": box[2], "box_h": box[3],
-            }
-        )  # fmt: skip
+        for condition, folder in folders.items():
+            sample_id = f"tf{file_id}" if len(folders) == 1 else f"tf{file_id}_{condition}"
+            thermal_file = f"{folder}/{file_id}.png"
+            write_png(out / "crops" / f"{sample_id}.png", crops.crop(read_image(raw / thermal_file), box, size))
+            rows.append(
+                {
+                    "sample_id": sample_id,
+                    "split": splits[file_id],
+                    "condition": condition,
+                    "image_file": thermal_file,
+                    "rgb_file": f"{file_id}.png",
+                    "crop_path": f"crops/{sample_id}.png",
+                    "rgb_crop_path": rgb_crop,
+                    # FaceSynthetics points are projections of mesh vertices, so every point counts as visible.
+                    "kpts": points_json(np.column_stack([local[:68], np.ones(68)])),
+                    "pupils": points_json(local[68:]),
+                    "box_x0": box[0], "box_y0": box[1], "box_w": box[2], "box_h": box[3],
+                }
+            )  # fmt: skip
     write_samples(rows, out, "tfake", ["sample_id"])

@@ -15,7 +15,8 @@ def main() -> None:
     parser.add_argument("--figure", required=True, type=Path, help="output stem (.png and .svg are written)")
     args = parser.parse_args()
     measure(args.raw_tfake, args.raw_thermeval, args.raw_charlotte, args.metrics, args.figure,
-            stage.config(args, "qa", QAConfig), stage.value(args, "data.source"))
+            stage.config(args, "qa", QAConfig),
+            {d: stage.value(args, f"data.source.{d}") for d in ("thermeval", "tfake", "charlotte")})
 
 
 if __name__ == "__main__":

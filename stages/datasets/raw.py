@@ -1,4 +1,5 @@
-"""Stage raw@<dataset>: produce data/raw/<dataset> — synthesised offline, or downloaded when data.source is real."""
+"""Stage raw@<dataset>: produce data/raw/<dataset> — synthesised offline, or downloaded when data.source.<dataset> is
+real."""
 
 from pathlib import Path
 
@@ -12,7 +13,7 @@ def main() -> None:
     parser.add_argument("--dataset", required=True, choices=DATASETS)
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args()
-    make_raw(args.dataset, args.out, stage.value(args, "data.source"), stage.value(args, "seed"),
+    make_raw(args.dataset, args.out, stage.value(args, f"data.source.{args.dataset}"), stage.value(args, "seed"),
              stage.value(args, f"synth.{args.dataset}"), stage.value(args, f"fetch.{args.dataset}"))
 
 

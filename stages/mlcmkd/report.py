@@ -26,7 +26,7 @@ def main() -> None:
                         train=train_params(stage.value(args, "train")))
     write_report(args.tfake, args.metrics, args.curves, args.predictions, args.out, args.summary, args.statements,
                  read_kernel_check(args.kernel_check, stage.value(args, "profile")), settings,
-                 stage.value(args, "data.source"))
+                 {d: stage.value(args, f"data.source.{d}") for d in ("tfake", "charlotte")})
 
 
 if __name__ == "__main__":

@@ -27,8 +27,9 @@ def main() -> None:
     args = parser.parse_args()
     out = Outputs(args.onnx_dir, args.metrics, args.timing, args.deploy_metrics, args.deploy_timing, args.table,
                   args.figure)
+    sources = {d: stage.value(args, f"data.source.{d}") for d in ("tfake", "charlotte")}
     run_speed(stage.config(args, "speed", SpeedConfig), args.models_dir, args.tfake, args.charlotte, out,
-              stage.value(args, "seed"), stage.value(args, "data.source"))
+              stage.value(args, "seed"), sources)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ def main() -> None:
     args = parser.parse_args()
     cache_features(args.prepared, args.teacher, args.out, stage.config(args, "head.backbone", BackboneConfig),
                    stage.value(args, "head.threads"), stage.value(args, "zeroshot.sapiens2"),
-                   stage.value(args, "data.source") == "real")
+                   stage.value(args, "data.source.thermeval") == "real")
 
 
 if __name__ == "__main__":

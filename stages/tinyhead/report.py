@@ -30,8 +30,8 @@ def main() -> None:
     args = parser.parse_args()
     write_report(args.metrics, args.timing, args.train_timing, args.features, args.sweep, args.zeroshot,
                  args.zeroshot_timing, args.zeroshot_predictions, args.curve, args.labels, args.predictions,
-                 args.prepared, read_kernel_check(args.kernel_check, stage.value(args, "profile")), args.out, args.conclusions, stage.value(args, "data.source"),
-                 stage.value(args, "head.pck_thresholds"))
+                 args.prepared, read_kernel_check(args.kernel_check, stage.value(args, "profile")), args.out,
+                 args.conclusions, stage.value(args, "data.source.thermeval"), stage.value(args, "head.pck_thresholds"))
 
 
 if __name__ == "__main__":

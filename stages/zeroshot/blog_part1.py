@@ -19,7 +19,8 @@ def main() -> None:
                         sapiens2=stage.value(args, "zeroshot.sapiens2"), dlib=stage.value(args, "zeroshot.dlib"),
                         threads=int(stage.value(args, "zeroshot.threads")), device=stage.value(args, "zeroshot.device"))
     evaluate(args.prepared, args.raw, args.metrics, args.timing, args.curves,
-             stage.config(args, "zeroshot_blog.part1", Part1Config), adapters, stage.value(args, "data.source"))
+             stage.config(args, "zeroshot_blog.part1", Part1Config), adapters,
+             stage.value(args, "data.source.thermeval"))
 
 
 if __name__ == "__main__":

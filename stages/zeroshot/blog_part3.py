@@ -16,7 +16,7 @@ def main() -> None:
     parser.add_argument("--curves", type=Path, required=True, help="plots/zeroshot_blog_part3_pck.csv")
     args = parser.parse_args()
     evaluate(args.prepared, args.raw, args.metrics, args.timing, args.curves,
-             stage.config(args, "zeroshot_blog.part3", Part3Config), stage.value(args, "data.source"))
+             stage.config(args, "zeroshot_blog.part3", Part3Config), stage.value(args, "data.source.thermeval"))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ def main() -> None:
     args = parser.parse_args()
     predict(args.model, args.prepared, args.raw, args.predictions, args.metrics, args.timing,
             stage.config(args, "zeroshot", ZeroshotConfig), stage.value(args, "prepare.thermeval.crop_size"),
-            stage.value(args, "data.source"))
+            stage.value(args, "data.source.thermeval"))
 
 
 if __name__ == "__main__":

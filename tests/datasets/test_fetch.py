@@ -108,7 +108,7 @@ def test_manual_folder_instructions_and_copy(tmp_path):
 def test_kaggle_without_credentials_is_one_line(tmp_path):
     params = tmp_path / "params.yaml"
     cfg = {"kaggle": "shriayush/thermeval", "download_dir": str(tmp_path / "dl")}
-    params.write_text(yaml.safe_dump({"seed": 0, "data": {"source": "real"}, "synth": {"thermeval": {}},
+    params.write_text(yaml.safe_dump({"seed": 0, "data": {"source": {"thermeval": "real"}}, "synth": {"thermeval": {}},
                                       "fetch": {"thermeval": cfg}}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE_")}
     env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / ".config"))

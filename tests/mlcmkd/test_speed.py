@@ -212,7 +212,7 @@ def test_stage_end_to_end(tmp_path):
     _prepared(tmp_path / "data/prepared/tfake", [(f"tf{i}", "train" if i < 3 else "test") for i in range(5)])
     _prepared(tmp_path / "data/prepared/charlotte", [(f"ch{i}", "test") for i in range(2)],
               {"width_group": "mean", "view": "front"})
-    params = {"seed": 0, "data": {"source": "synthetic"},
+    params = {"seed": 0, "data": {"source": {"tfake": "synthetic", "charlotte": "synthetic"}},
               "speed": {"models": [], "architectures": ["s", "t"], "input_size": [96, 96], "warmup": 0, "repeats": 1,
                         "threads": 1, "opset": 17, "atol": 1e-4, "rtol": 1e-3,
                         "deploy": {"detector_input_size": [64, 64], "pipeline_architectures": ["t"],

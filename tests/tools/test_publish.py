@@ -307,3 +307,12 @@ def test_real_data_per_dataset(repo_out):
     assert post.figures[1].caption.endswith("(SYNTHETIC data).")
     assert "{tfake+charlotte}".format_map(post_mod.read_facts(repo_out[1], sources)) == (
         "T-FAKE: real data; CHARLOTTE-ThermalFace: SYNTHETIC data")
+
+
+def test_data_label_names_each_dataset_where_sources_differ():
+    from thermbench.core.plots import data_label
+
+    assert data_label({"thermeval": "synthetic", "tfake": "synthetic"}) == "SYNTHETIC data" == data_label("synthetic")
+    assert data_label({"tfake": "real", "charlotte": "real"}) == "real data"
+    assert data_label({"thermeval": "real", "breath": "synthetic", "tfake": "synthetic", "charlotte": "synthetic"}) \
+        == "SYNTHETIC breath videos, SYNTHETIC CHARLOTTE, SYNTHETIC T-FAKE, real ThermEval-D"

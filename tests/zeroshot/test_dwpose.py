@@ -85,7 +85,7 @@ def test_resolve_onnx(tmp_path, monkeypatch):
 
 
 def test_download_without_network_is_weights_not_available(tmp_path, monkeypatch):
-    """What `data.source: real` met offline: rtmlib's download raised a bare URLError. Port 9 on the loopback
+    """What a real ThermEval source met offline: rtmlib's download raised a bare URLError. Port 9 on the loopback
     refuses the connection at once, so this needs no network and never reaches one."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
     url = "http://127.0.0.1:9/models/yolox_tiny.zip"

@@ -15,8 +15,19 @@ from thermbench.core.io import atomic_write_bytes  # noqa: E402
 plt.rcParams.update({"svg.hashsalt": "thermbench", "figure.dpi": 100, "savefig.dpi": 120, "font.size": 9})
 
 
-def data_label(source: str) -> str:
-    """The tag every figure and table carries, so synthetic numbers are never mistaken for real ones."""
+DATASET_NAMES = {"thermeval": "ThermEval-D", "tfake": "T-FAKE", "charlotte": "CHARLOTTE", "breath": "breath videos"}
+
+
+def data_label(source: str | dict[str, str]) -> str:
+    """The tag every figure and table carries, so synthetic numbers are never mistaken for real ones. `source` is
+    one dataset's source, or {dataset: source} (params `data.source`) of the datasets behind a result: where they
+    differ, each is named."""
+    if isinstance(source, dict):
+        kinds = set(source.values())
+        if len(kinds) > 1:
+            return ", ".join(f"{'SYNTHETIC' if s == 'synthetic' else 'real'} {DATASET_NAMES[d]}"
+                             for d, s in sorted(source.items()))
+        source = kinds.pop()
     return "SYNTHETIC data" if source == "synthetic" else "real data"
 
 

@@ -240,12 +240,15 @@ def dlib_oracle(raw: Path, table: pd.DataFrame, max_images: int, upsample: int =
 
 
 def measure(raw_tfake: Path, raw_thermeval: Path, raw_charlotte: Path, metrics_path: Path, figure_stem: Path,
-            cfg: QAConfig, source: str) -> None:
-    """The qa stage: QA metrics JSON and the example figure; on real data, a status line saying why there is none."""
+            cfg: QAConfig, sources: dict[str, str]) -> None:
+    """The qa stage: QA metrics JSON and the example figure; where a dataset is real (`sources`: {dataset: source}),
+    a status line saying why there is none."""
     from thermbench.datasets import qa_plots
 
-    if source != "synthetic":
-        reason = "data.source is real: this stage measures the synthetic world, so there is nothing to measure"
+    real = sorted(d for d, s in sources.items() if s != "synthetic")
+    if real:
+        reason = (f"data.source.{real[0]} is real: this stage measures the synthetic world, so there is nothing to "
+                  "measure")
         print(f"qa: {reason}")
         write_json(metrics_path, {"status": reason})
         save_figure(qa_plots.not_applicable_figure(reason), figure_stem)

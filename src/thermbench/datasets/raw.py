@@ -19,7 +19,7 @@ def make_raw(dataset: str, out: Path, source: str, seed: int, synth_cfg: dict, f
 
         fetch.fetch(dataset, out, fetch_cfg)
     else:
-        raise InputError(f"params.yaml: data.source must be 'synthetic' or 'real', not '{source}'")
+        raise InputError(f"params.yaml: data.source.{dataset} must be 'synthetic' or 'real', not '{source}'")
 
 
 def make_videos(out: str | Path, source: str, synth_cfg, seed: int, real_dir: str | Path) -> None:
@@ -34,4 +34,4 @@ def make_videos(out: str | Path, source: str, synth_cfg, seed: int, real_dir: st
 
         write_videos(Path(out), synth_cfg, seed)
     else:
-        raise InputError(f"params.yaml: data.source '{source}' is not synthetic or real")
+        raise InputError(f"params.yaml: data.source.breath '{source}' is not synthetic or real")

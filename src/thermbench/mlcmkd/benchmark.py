@@ -55,8 +55,8 @@ class Outputs:
 
 
 def run_speed(cfg: SpeedConfig, models_dir: Path, tfake: Path, charlotte: Path, out: Outputs, seed: int,
-              source: str) -> None:
-    """The whole speed stage; see the module doc."""
+              source: dict[str, str]) -> None:
+    """The whole speed stage; see the module doc. `source`: {dataset: synthetic | real} of T-FAKE and CHARLOTTE."""
     label = data_label(source)
     timing = cfg.timing
     torch.set_num_threads(cfg.threads)

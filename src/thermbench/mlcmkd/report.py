@@ -645,7 +645,8 @@ def attach_per_image(groups: dict[str, Group], predictions_dir: Path, test_kpts:
 
 
 def write_report(tfake: Path, metrics_dir: Path, curves_dir: Path, predictions_dir: Path, out: Path, summary: Path,
-                 statements_path: Path, check: dict[str, dict[str, str]], settings: Settings, source: str) -> None:
+                 statements_path: Path, check: dict[str, dict[str, str]], settings: Settings,
+                 source: dict[str, str]) -> None:
     """Stage report_mlcmkd: tables (markdown), the summary scalars, the statements (final under `check`, the kernel
     check's verdicts), and the figures for the base student seed."""
     label = data_label(source)

@@ -45,7 +45,7 @@ def resolve_onnx(spec: str, allow_download: bool, param: str) -> str:
     how = f"set {param} to a local .onnx file"
     if not allow_download:
         raise WeightsUnavailable(f"weights not available: DWPose model {spec} is not downloaded "
-                                 f"(online, data.source real downloads it into rtmlib's cache; or {how})")
+                                 f"(online, data.source.thermeval real downloads it into rtmlib's cache; or {how})")
     return _download(spec, how)
 
 

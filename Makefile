@@ -22,8 +22,10 @@ $(STAMP): pyproject.toml requirements.lock
 
 setup: $(STAMP)
 
+# `make repro` reproduces what params.yaml holds; TARGETS="report_breath" only those stages and what they need.
+TARGETS ?=
 repro: setup
-	$(DVC) repro
+	$(DVC) repro $(TARGETS)
 
 unit: setup
 	$(PY) -m pytest
@@ -51,8 +53,10 @@ baseline: setup
 conclusions: setup
 	$(PY) -m thermbench.tools.conclusions check $(if $(KERNELS),--kernels $(KERNELS))
 
+# `make profile P=paper`; SET="data.source.breath=real ..." changes keys of that profile (one real dataset, say).
+SET ?=
 profile: setup
-	$(PY) -m thermbench.tools.profiles $(P)
+	$(PY) -m thermbench.tools.profiles $(P) $(foreach s,$(SET),--set $(s))
 
 # A Quarto post folder from plots/ and metrics/ (README, "Publishing"): DEST/index.qmd, DEST/figures/, and the same
 # post as plain Markdown in DEST/_markdown/.

@@ -1,0 +1,97 @@
+"""The README's shell commands are ones that work on a fresh clone: every `make` target and variable exists, every
+`make profile` renders, every module and script named exists, and nothing runs a stage through `dvc` without the
+venv on PATH (stage commands call `python`; `.venv/bin/dvc repro` alone stops with ModuleNotFoundError)."""
+
+import importlib.util
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from thermbench.tools.profiles import render
+
+ROOT = Path(__file__).resolve().parents[1]
+READMES = ("README.md", "src/thermbench/breath/README.md")
+RUNS_STAGES = {"repro", "exp"}  # dvc subcommands that run stage commands (`python ...`)
+
+
+def bash_blocks(text: str) -> list[list[str]]:
+    """Each ```bash block as its commands: continuation lines joined, comments dropped, `&&` chains split."""
+    blocks = []
+    for body in re.findall(r"```bash\n(.*?)```", text, re.S):
+        joined = re.sub(r"\\\n\s*", " ", body)
+        lines = [line.split("  #")[0].split(" # ")[0].strip() for line in joined.splitlines()]
+        blocks.append([cmd.strip() for line in lines if line and not line.startswith("#")
+                       for cmd in line.split("&&")])
+    return blocks
+
+
+def inline_make_commands(text: str) -> list[str]:
+    """`make ...` commands quoted inline in the prose (the README also tells people what to type there), `&&` chains
+    split; templates with a <placeholder> or "..." are left out."""
+    quoted = [m.replace("\n", " ") for m in re.findall(r"`(make [^`]+)`", text)]
+    return [cmd.strip() for m in quoted if "<" not in m and "..." not in m for cmd in m.split("&&")]
+
+
+def make_targets_and_variables() -> tuple[set[str], set[str]]:
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([a-z][\w-]*):", makefile, re.M))
+    variables = set(re.findall(r"^([A-Z_]+)\s*[?:]?=", makefile, re.M))
+    return targets, variables
+
+
+def commands() -> list[tuple[str, list[str]]]:
+    out = []
+    for name in READMES:
+        text = (ROOT / name).read_text()
+        out += [(name, block) for block in bash_blocks(text)]
+        out += [(name, [cmd]) for cmd in inline_make_commands(text)]
+    return out
+
+
+def check_make(cmd: list[str]) -> list[str]:
+    targets, variables = make_targets_and_variables()
+    problems = []
+    for word in cmd[1:]:
+        key, sep, value = word.partition("=")
+        if sep and key not in variables:
+            problems.append(f"unknown make variable {key}")
+        elif not sep and word not in targets:
+            problems.append(f"unknown make target {word}")
+    if "profile" in cmd[1:]:
+        assignments = dict(w.split("=", 1) for w in cmd[1:] if "=" in w)
+        render(assignments.get("P", "default"), ROOT, tuple(assignments.get("SET", "").split()))  # raises if wrong
+    return problems
+
+
+def check_command(cmd: str, activated: bool) -> list[str]:
+    words = shlex.split(cmd)
+    tool = words[0]
+    if tool == "make":
+        return check_make(words)
+    if tool.endswith("dvc") and len(words) > 1 and words[1] in RUNS_STAGES and not activated:
+        return ["runs stages without the venv on PATH: use `make repro` or `source .venv/bin/activate` first"]
+    if tool.endswith("python") and words[1:2] == ["-m"] and importlib.util.find_spec(words[2]) is None:
+        return [f"no module {words[2]}"]
+    scripts = [w for w in words if w.startswith("stages/")]
+    return [f"no script {s}" for s in scripts if not (ROOT / s).is_file()]
+
+
+@pytest.mark.parametrize("name, block", commands(), ids=lambda v: v if isinstance(v, str) else " | ".join(v)[:60])
+def test_readme_commands_work(name, block):
+    activated, problems = False, []
+    for cmd in block:
+        activated |= cmd.startswith("source .venv/bin/activate")
+        problems += [f"{name}: `{cmd}`: {p}" for p in check_command(cmd, activated)]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_checks_catch_the_fresh_clone_failures():
+    """What the issue met: `.venv/bin/dvc repro` after `make profile` (ModuleNotFoundError), a typo'd profile key."""
+    assert check_command(".venv/bin/dvc repro", activated=False)
+    assert not check_command(".venv/bin/dvc repro", activated=True)
+    assert not check_command("dvc metrics show --md metrics/datasets", activated=False)
+    assert check_make(["make", "repro", "TARGET=report_breath"]) == ["unknown make variable TARGET"]
+    with pytest.raises(Exception, match="data.source.breth"):
+        check_make(["make", "profile", "P=default", "SET=data.source.breth=real"])

@@ -19,7 +19,8 @@ from ruamel.yaml import YAML
 from thermbench.core.io import InputError, write_text
 from thermbench.core.stage import run as run_stage
 
-PROFILES = ("smoke", "default", "paper")
+PROFILES = ("smoke", "default", "paper", "real-smoke")
+EXTENDS = "extends"  # an overlay's first key may name another profile whose overlay applies first
 
 
 def _represent_null(representer, _):
@@ -70,6 +71,21 @@ def override(params: dict, assignment: str) -> None:
         node[last] = value
 
 
+def _overlays(name: str, root: Path) -> list[dict]:
+    """The overlays of profile `name`, base first: `extends: smoke` in real-smoke.yaml puts smoke's before its own,
+    so a toy-size variant does not copy (and drift from) the toy sizes."""
+    path = root / "profiles" / f"{name}.yaml"
+    if not path.is_file():
+        raise InputError(f"{path}: not found")
+    overlay = _yaml().load(path.read_text()) or {}
+    base = overlay.pop(EXTENDS, None)
+    if base is None:
+        return [overlay]
+    if base not in PROFILES or base in ("default", name):
+        raise InputError(f"{path}: '{EXTENDS}: {base}' must name another overlay profile")
+    return _overlays(base, root) + [overlay]
+
+
 def render(name: str, root: Path = Path("."), assignments: tuple[str, ...] = ()) -> str:
     """The params.yaml text for profile `name`, then each `dotted.key=value` of `assignments` (`--set`)."""
     if name not in PROFILES:
@@ -79,10 +95,9 @@ def render(name: str, root: Path = Path("."), assignments: tuple[str, ...] = ())
     if not base_path.is_file():
         raise InputError(f"{base_path}: not found")
     params = yaml.load(base_path.read_text())
-    overlay_path = root / "profiles" / f"{name}.yaml"
     if name != "default":
-        overlay = yaml.load(overlay_path.read_text()) or {}
-        merge(params, overlay)
+        for overlay in _overlays(name, root):
+            merge(params, overlay)
     for assignment in assignments:
         override(params, assignment)
     params["profile"] = name

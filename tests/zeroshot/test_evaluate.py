@@ -147,8 +147,9 @@ def test_stage_without_weights_writes_status_only(thermeval, tmp_path):
 
 
 def test_real_source_offline_writes_status_only(thermeval, tmp_path):
-    """Under data.source.thermeval real the stage may download; with no network that is a status row naming the model, the
-    URL or hub id and the params key of a local file, never a stopped DAG. Loopback port 9 refuses at once."""
+    """Under data.source.thermeval real the stage may download; with no network that is a status row naming the
+    model, the URL or hub id and the params key of a local file, never a stopped DAG. Loopback port 9 refuses at
+    once."""
     raw, prepared = thermeval
     params = yaml.safe_load(_params(tmp_path).read_text())
     params["data"]["source"]["thermeval"] = "real"

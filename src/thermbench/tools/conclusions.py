@@ -140,7 +140,6 @@ def check(repo: Path, kernels: list[str], keep: bool = False) -> int:
     unknown = sorted(set(kernels) - set(settings))
     if unknown or not kernels:
         raise InputError(f"--kernels: choose from {', '.join(settings)} (got {', '.join(kernels) or 'none'})")
-    committed = read_json(repo / CONCLUSIONS)["statements"]
     scratch = Path(tempfile.mkdtemp(prefix="thermbench-conclusions-"))
     start = time.monotonic()
     found = {}
@@ -152,6 +151,7 @@ def check(repo: Path, kernels: list[str], keep: bool = False) -> int:
             print(f"scratch copies kept at {scratch}", file=sys.stderr)
         else:
             shutil.rmtree(scratch, ignore_errors=True)
+    committed = read_json(repo / CONCLUSIONS)["statements"]  # read now: the repo's own DAG may run beside the check
     profile = yaml.safe_load((repo / "params.yaml").read_text()).get("profile")
     write_json(repo / KERNEL_CHECK, {"profile": profile, "verdicts": found,
                                      "settings": {k: settings[k] for k in kernels}})

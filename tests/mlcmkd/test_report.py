@@ -334,6 +334,10 @@ def test_teacher_check_met_and_missed():
     md, _, statements = report.markdown(report.group_runs(metrics), _settings(), "SYNTHETIC data")
     assert "conclusions about distillation from this run are weak" in md
     assert _by_id(statements)["mlcmkd.teacher_check"].text == "teacher check missed (ratio 0.71, target <= 0.6)"
+    metrics["teacher"]["training"]["convergence"]["converged"] = False  # a teacher stopped by its epoch cap
+    _, _, statements = report.markdown(report.group_runs(metrics), _settings(), "SYNTHETIC data")
+    check = _by_id(statements)["mlcmkd.teacher_check"]
+    assert (check.verdict, check.resolved, check.why) == ("not resolved", False, "not converged: teacher")
 
 
 def test_mean_shape_check_counts_students_no_better_than_the_mean_shape():

@@ -17,7 +17,7 @@ import pandas as pd
 from cycler import cycler
 
 from thermbench.core import stats
-from thermbench.core.conclusions import Statement, as_records, difference, final, ranking, sentence
+from thermbench.core.conclusions import NOT_RESOLVED, Statement, as_records, difference, final, ranking, sentence
 from thermbench.core.io import InputError, read_csv, read_json, write_json, write_text
 from thermbench.core.plots import data_label, save_figure
 from thermbench.datasets.common import read_image
@@ -366,10 +366,17 @@ def teacher_check(groups: dict[str, Group], student_arch: str) -> tuple[str, dic
     sup = float(s.values(_tfake).mean())
     ratio = rgb / sup
     met = ratio <= TEACHER_TARGET
-    statement = Statement("mlcmkd.teacher_check", f"RGB teacher NME-IO within {TEACHER_TARGET} x the supervised "
-                          f"thermal RTMPose-{student_arch}'s", "met" if met else "missed", True,
-                          f"teacher check {'met' if met else 'missed'} (ratio {ratio:.2f}, target <= {TEACHER_TARGET})",
-                          {"ratio": ratio, "teacher_rgb_nme": rgb, "supervised_thermal_nme": sup})
+    claim = f"RGB teacher NME-IO within {TEACHER_TARGET} x the supervised thermal RTMPose-{student_arch}'s"
+    numbers = {"ratio": ratio, "teacher_rgb_nme": rgb, "supervised_thermal_nme": sup}
+    measured = f"ratio {ratio:.2f}, target <= {TEACHER_TARGET}"
+    unconverged = t.unconverged() + s.unconverged()
+    if unconverged:  # like every statement: none rests on a run that did not converge
+        why = f"not converged: {', '.join(unconverged)}"
+        statement = Statement("mlcmkd.teacher_check", claim, NOT_RESOLVED, False,
+                              f"teacher check {NOT_RESOLVED} ({measured}; {why})", numbers, why)
+    else:
+        statement = Statement("mlcmkd.teacher_check", claim, "met" if met else "missed", True,
+                              f"teacher check {'met' if met else 'missed'} ({measured})", numbers)
     text = (f"Teacher check: the RGB teacher (RTMPose-{t.arch}) scores NME-IO {_f(rgb)} on the RGB T-FAKE test crops "
             f"(and {_f(thermal)} zero-shot on their thermal twins, x{thermal / rgb:.1f}: the modality gap); the "
             f"supervised thermal RTMPose-{student_arch} scores {_f(sup)} (mean over {len(s.runs)} seeds). "

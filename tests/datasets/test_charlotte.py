@@ -6,20 +6,12 @@ import pandas as pd
 import pytest
 
 from raw_builders import build_charlotte, face_points
+from real_downloads import profile_points  # the real-route builder's profile rows: one definition
 from thermbench.core.io import InputError
 from thermbench.datasets import charlotte
 from thermbench.datasets.stats import prepared_summary
 
 CFG = {"width": "frame", "median_width": "data", "window_c": [20.0, 40.0], "box_scale": 1.25, "crop_size": 64}
-
-
-def profile_points(mirror: bool) -> np.ndarray:
-    """43 points spanning x 40..120, y 40..140; nose tip left of the eyes (left side visible) unless mirrored."""
-    points = np.column_stack([np.linspace(40, 120, 43), np.linspace(40, 140, 43)])
-    points[18, 0], points[22:28, 0] = 50, 90
-    if mirror:
-        points[:, 0] = 160 - points[:, 0]
-    return points
 
 
 ONE_ROW = {"subject": "S1", "id": "R10001", "points": profile_points(False), "width": 200, "celsius": 30.0}

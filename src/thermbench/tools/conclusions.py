@@ -8,9 +8,10 @@ tests/baseline/tolerances.yaml: `aten_default` is PyTorch's portable kernels, th
 for another CPU; `default` every library's portable kernels), every stage the statements rest on (`dvc repro
 conclusions`). The copy shares this repository's DVC cache, so the stages that follow from code and data alone are
 checked out, not re-run; the lock entries of the training roots are dropped and the run cache is off, so every
-trained model and everything after it is re-made under that setting. It then reads each statement's verdict there, writes them to conclusions/kernel_check.json (commit it; the
-reports then call a statement resolved only where every setting agrees), and exits 1 with a table where a statement
-that metrics/conclusions.json states as resolved came out otherwise.
+trained model and everything after it is re-made under that setting. It then reads each statement's verdict there,
+writes them to conclusions/kernel_check.json (commit it; the reports then call a statement resolved only where every
+setting agrees), and exits 1 with a table where a statement that metrics/conclusions.json states as resolved came out
+otherwise.
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ def main() -> None:
     parser.add_argument("--conclusions", type=Path, required=True, help="e.g. metrics/conclusions/breath.json")
     args = parser.parse_args()
     report(args.metrics, args.windows, args.signals, args.figures, args.table, args.conclusions,
-           read_kernel_check(args.kernel_check, stage.value(args, "profile")), stage.config(args, "breath.conclusions", ConclusionConfig),
-           stage.value(args, "seed"))
+           read_kernel_check(args.kernel_check, stage.value(args, "profile")),
+           stage.config(args, "breath.conclusions", ConclusionConfig), stage.value(args, "seed"))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Stage ktl: Knowledge Transfer Level, frozen RGB teacher -> thermal student (Tables III-V), every variant x student
-seed of params (`train.ktl.runs`, flag sets in `train.ktl.variants`; `train.seeds`) and the from-scratch runs (`train.scratch`), `train.workers` at a time."""
+seed of params (`train.ktl.runs`, flag sets in `train.ktl.variants`; `train.seeds`) and the from-scratch runs
+(`train.scratch`), `train.workers` at a time."""
 
 from pathlib import Path
 

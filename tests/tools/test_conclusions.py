@@ -113,3 +113,22 @@ def test_check_writes_the_kernel_check_and_fails_on_a_difference(tmp_path, monke
     there["default"]["r.1"] = "A < B"
     assert conclusions.check(tmp_path, ["default"]) == 0
     assert "conclusions: OK" in capsys.readouterr().out
+
+
+def test_forget_runs_removes_only_the_new_entries_of_the_scratch_runs(tmp_path):
+    def entry(name: str, cmd: str, md5: str) -> Path:
+        path = tmp_path / "runs" / name[:2] / name / "v"
+        path.parent.mkdir(parents=True)
+        path.write_text(f"cmd: {cmd}\nouts:\n- path: data/models/teacher\n  md5: {md5}\n")
+        return path
+
+    old = entry("aa1", "python stages/teacher.py --out data/models/teacher", "native")
+    before = conclusions.run_cache_entries(tmp_path)
+    scratch = entry("aa2", "python stages/teacher.py --out data/models/teacher", "other")
+    same_stage_here = entry("aa3", "python stages/teacher.py --out data/models/teacher", "native2")
+    other_stage = entry("bb1", "python stages/pretrain.py --out data/models/teacher", "other")
+    # the lock writes a long command over two lines; the run cache may not
+    lock = {"stages": {"teacher": {"cmd": "python stages/teacher.py\n  --out data/models/teacher",
+                                   "outs": [{"path": "data/models/teacher", "md5": "other"}]}}}
+    assert conclusions.forget_runs(tmp_path, before, lock) == 1
+    assert not scratch.exists() and old.exists() and same_stage_here.exists() and other_stage.exists()

@@ -2,12 +2,12 @@
 
 Run names and where their files lie: `layout`. Student seeds vary the student's initial weights (its head, and its
 backbone in the from-scratch pair: `build_student`), shuffling and augmentation; every KTL run distils the same frozen
-teacher (trained with the top-level `seed`), and the MCL run of seed k compresses the DIKD run of seed k. A trained run writes its
-model folder `<out>/{model.safetensors, model.safetensors.json, config.json}`, its curves `<curves>/<name>.csv` (per
-epoch), `<name>_gradnorm.csv` (per step) and `<name>_ced.csv`, its scalar metrics JSON and its T-FAKE test
-predictions; every root is a command-line argument of its stage. The supervised and KTL stages train all their runs
-(architectures or variants x seeds), `train.workers` at a time; every run trains until it converges on validation
-(early stopping, `train.fit.patience`) or reaches its epoch cap.
+teacher (trained with the top-level `seed`), and the MCL run of seed k compresses the DIKD run of seed k. A trained
+run writes its model folder `<out>/{model.safetensors, model.safetensors.json, config.json}`, its curves
+`<curves>/<name>.csv` (per epoch), `<name>_gradnorm.csv` (per step) and `<name>_ced.csv`, its scalar metrics JSON and
+its T-FAKE test predictions; every root is a command-line argument of its stage. The supervised and KTL stages train
+all their runs (architectures or variants x seeds), `train.workers` at a time; every run trains until it converges on
+validation (early stopping, `train.fit.patience`) or reaches its epoch cap.
 """
 
 from __future__ import annotations
@@ -197,11 +197,12 @@ def backbone_sources(dirs: list[Path]) -> dict[str, Path]:
     teacher) or a folder of them (stage pretrain's)."""
     models = []
     for d in map(Path, dirs):
-        models += [d] if (d / "model.safetensors").is_file() else sorted(p.parent for p in d.glob("*/model.safetensors"))
+        nested = sorted(p.parent for p in d.glob("*/model.safetensors"))
+        models += [d] if (d / "model.safetensors").is_file() else nested
     return {load_run(d).cfg.arch: d for d in models}
 
 
-def build_student(settings: Settings, arch: str, backbones: dict[str, Path],
+def build_student(settings: Settings, arch: str, backbones: dict[str, Path | RTMPose],
                   scratch: bool = False) -> tuple[RTMPose, str]:
     """A student network of `arch` and how it starts: ("pretrained backbone" | "random").
 
@@ -209,7 +210,8 @@ def build_student(settings: Settings, arch: str, backbones: dict[str, Path],
     random head. Offline the stand-in is an RTMPose of the same size pretrained on the RGB face set (the teacher for
     its size, `pretrain@<arch>` for the others): with `rtmpose.student_backbone: pretrained` its backbone is loaded,
     strict by key. `scratch` (the from-scratch pair) and a null source start from random weights. The seeded build
-    comes first either way, so one seed gives one head whatever the backbone.
+    comes first either way, so one seed gives one head whatever the backbone. A source is a model folder or a model
+    the caller has loaded already (KTL's teacher).
     """
     source, size = settings.rtmpose.student_backbone, settings.rtmpose.input_size
     check_backbone_source(source)
@@ -219,10 +221,12 @@ def build_student(settings: Settings, arch: str, backbones: dict[str, Path],
     if arch not in backbones:
         raise InputError(f"RTMPose-{arch}: no pretrained backbone given (have: {', '.join(sorted(backbones))}); add "
                          f"'{arch}' to rtmpose.pretrain_archs")
-    backbone = {k: v for k, v in load_run(backbones[arch]).state_dict().items() if k.startswith("backbone.")}
+    source_model = backbones[arch] if isinstance(backbones[arch], RTMPose) else load_run(backbones[arch])
+    backbone = {k: v for k, v in source_model.state_dict().items() if k.startswith("backbone.")}
     missing, unexpected = student.load_state_dict(backbone, strict=False)
     if unexpected or any(not k.startswith("head.") for k in missing):
-        raise InputError(f"{backbones[arch]}: its backbone does not fit RTMPose-{arch}")
+        where = backbones[arch] if isinstance(backbones[arch], Path) else "the loaded teacher"
+        raise InputError(f"{where}: its backbone does not fit RTMPose-{arch}")
     return student, "pretrained backbone"
 
 
@@ -257,10 +261,12 @@ def run_ktl(settings: Settings, variant: str, seed: int, teacher_dir: Path, back
     distill = distill_config(settings, variant)
     device = setup(settings, seed)
     size = settings.rtmpose.input_size
-    # Student first: its initial weights then equal the supervised run's of the same arch and seed.
-    student, init = build_student(settings, settings.rtmpose.ktl_arch, backbones, scratch)
-    student = student.to(device)
-    teacher = load_run(teacher_dir).to(device)
+    teacher = load_run(teacher_dir)
+    # Loading draws no random numbers: the student's initial weights equal the supervised run's of its arch and seed.
+    # The teacher is the backbone source of its own size, loaded once.
+    sources = {arch: teacher if Path(path) == Path(teacher_dir) else path for arch, path in backbones.items()}
+    student, init = build_student(settings, settings.rtmpose.ktl_arch, sources, scratch)
+    student, teacher = student.to(device), teacher.to(device)
     task = DistillTask(student, teacher, distill).to(device)
     cfg = _fit_config(settings, seed)
     history = fit_ktl(student, teacher, task, _tfake(settings, paths.tfake, paired=True), cfg, desc=paths.out.name)

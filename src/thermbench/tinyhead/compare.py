@@ -13,7 +13,6 @@ import pandas as pd
 
 from thermbench.core import stats
 from thermbench.core.conclusions import Statement, difference
-from thermbench.core.io import InputError
 
 LEVEL = 0.95
 BOOTSTRAP_RESAMPLES = 2000  # the ends' resampling noise: sd ~1.5-1.7% of the interval's width (80 normal or

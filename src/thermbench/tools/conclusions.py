@@ -7,11 +7,12 @@ same under other CPU kernels (`make conclusions`).
 tests/baseline/tolerances.yaml: `aten_default` is PyTorch's portable kernels, the ATEN_CPU_CAPABILITY=default stand-in
 for another CPU; `default` every library's portable kernels), every stage the statements rest on (`dvc repro
 conclusions`). The copy shares this repository's DVC cache, so the stages that follow from code and data alone are
-checked out, not re-run; the lock entries of the training roots are dropped and the run cache is off, so every
-trained model and everything after it is re-made under that setting. It then reads each statement's verdict there,
-writes them to conclusions/kernel_check.json (commit it; the reports then call a statement resolved only where every
-setting agrees), and exits 1 with a table where a statement that metrics/conclusions.json states as resolved came out
-otherwise.
+checked out, not re-run; the lock entries of the training roots are dropped and the run cache is off, so every trained
+model and everything after it is re-made under that setting (and the run-cache entries of those runs are removed
+afterwards, so that `dvc repro` here never restores another kernel's models). It then reads each statement's verdict
+there, writes them to conclusions/kernel_check.json (commit it; the reports then call a statement resolved only where
+every setting agrees), and exits 1 with a table where a statement that metrics/conclusions.json states as resolved came
+out otherwise.
 """
 
 from __future__ import annotations
@@ -114,6 +115,31 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], log: Path, check: bool 
     return code
 
 
+def _run_key(cmd: str | list[str], outs: list[dict]) -> tuple[str, frozenset]:
+    """A stage run as the lock and the run cache both record it: its command and its outputs' hashes."""
+    text = " ".join(cmd) if isinstance(cmd, list) else cmd
+    return " ".join(text.split()), frozenset((o["path"], o.get("md5")) for o in outs or [])
+
+
+def run_cache_entries(cache: Path) -> set[Path]:
+    return {p for p in (cache / "runs").glob("*/*/*") if p.is_file()}
+
+
+def forget_runs(cache: Path, before: set[Path], lock: dict) -> int:
+    """Remove the run-cache entries written since `before` that record a run of `lock` (the scratch copy's). The
+    scratch copy shares this repository's cache, and DVC keeps every run of a stage there: a later `dvc repro` here
+    may restore another kernel's models in place of this machine's. Entries this repository's own DAG wrote meanwhile
+    record other outputs and stay."""
+    made = {_run_key(st.get("cmd", ""), st.get("outs")) for st in lock.get("stages", {}).values()}
+    gone = 0
+    for path in run_cache_entries(cache) - before:
+        entry = yaml.safe_load(path.read_text()) or {}
+        if _run_key(entry.get("cmd", ""), entry.get("outs")) in made:
+            path.unlink()
+            gone += 1
+    return gone
+
+
 def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path) -> dict[str, str]:
     """Re-make every trained model of the current params under one kernel setting; the statements' verdicts there."""
     work, log = scratch / setting, scratch / f"{setting}.log"
@@ -129,8 +155,13 @@ def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path) ->
     _run(dvc + ["config", "core.no_scm", "true"], work, full_env, log)
     _run(dvc + ["cache", "dir", "--local", str((repo / ".dvc" / "cache").resolve())], work, full_env, log)
     _run(dvc + ["checkout", "--quiet"], work, full_env, log, check=False)  # what the cache lacks is re-made below
-    start = time.monotonic()
-    _run(dvc + ["repro", "--no-run-cache", "conclusions"], work, full_env, log)  # what the statements rest on
+    cache, start = (repo / ".dvc" / "cache").resolve(), time.monotonic()
+    before = run_cache_entries(cache)
+    try:
+        _run(dvc + ["repro", "--no-run-cache", "conclusions"], work, full_env, log)  # what the statements rest on
+    finally:
+        scratch_lock = yaml.safe_load((work / "dvc.lock").read_text()) if (work / "dvc.lock").is_file() else {}
+        forget_runs(cache, before, scratch_lock or {})
     print(f"conclusions: {setting}: DAG re-made in {time.monotonic() - start:.0f} s (log {log})", file=sys.stderr,
           flush=True)
     return verdicts_of(work / "metrics")

@@ -9,7 +9,7 @@ import torch
 
 from split_builders import dot_split
 from thermbench.core.io import InputError
-from thermbench.mlcmkd import layout
+from thermbench.mlcmkd import layout, runs
 from thermbench.mlcmkd.runs import (
     GroupPaths,
     RTMPoseParams,
@@ -21,6 +21,8 @@ from thermbench.mlcmkd.runs import (
     kp_weight,
     longest_first,
     run_group,
+    run_ktl,
+    run_supervised,
     train_params,
 )
 from thermbench.mlcmkd.train import save_splits
@@ -160,3 +162,34 @@ def test_an_unknown_student_backbone_is_refused(tmp_path):
     settings = replace(_settings(1, 1), rtmpose=RTMPoseParams(SIZE, "t", None, "imagenet", (), "t", "t", ("t",)))
     with pytest.raises(InputError, match="student_backbone must be 'pretrained' or null"):
         build_student(settings, "t", {})
+
+
+class _Started(Exception):
+    """Raised by a stand-in fit function: the student as training would have started from it."""
+
+
+def test_a_ktl_student_starts_from_the_supervised_students_weights_of_its_seed(tmp_path, monkeypatch):
+    # The paired comparisons of the report rest on it: loading the frozen teacher (which builds, so draws random
+    # numbers) must come after the student's seeded build, or the KTL head differs from the supervised one.
+    _caches(tmp_path)
+    save_model(_seeded("t", 7), tmp_path / "teacher/model.safetensors")
+
+    def started(model, *args, **kwargs):
+        raise _Started({k: v.clone() for k, v in model.state_dict().items()})
+
+    monkeypatch.setattr(runs, "fit_supervised", started)
+    monkeypatch.setattr(runs, "fit_ktl", started)
+    ktl = {"dikd_mode": "text", "runs": ["fdld"], "variants": {"fdld": {"fd": True, "ld": True}}, "weights": {}}
+    settings = replace(_settings(1, 1), rtmpose=RTMPoseParams(SIZE, "t", None, "pretrained", (), "t", "t", ("t",)))
+    settings = replace(settings, train=replace(settings.train, ktl=ktl))
+    backbones = backbone_sources([tmp_path / "teacher"])
+    paths = GroupPaths(tmp_path / "m", tmp_path / "c", tmp_path / "j", tmp_path / "p", tmp_path / "tfake.npz",
+                       tmp_path / "charlotte.npz")
+    for seed in (0, 1):
+        with pytest.raises(_Started) as sup:
+            run_supervised(settings, "t", seed, backbones, paths.of(f"supervised-t-seed{seed}"))
+        with pytest.raises(_Started) as kd:
+            run_ktl(settings, "fdld", seed, tmp_path / "teacher", backbones, paths.of(f"ktl-fdld-seed{seed}"))
+        (a,), (b,) = sup.value.args, kd.value.args
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), seed
+        assert not torch.equal(a["head.cls_x.weight"], _seeded("t", 7).state_dict()["head.cls_x.weight"])

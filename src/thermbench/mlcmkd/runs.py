@@ -202,7 +202,7 @@ def backbone_sources(dirs: list[Path]) -> dict[str, Path]:
     return {load_run(d).cfg.arch: d for d in models}
 
 
-def build_student(settings: Settings, arch: str, backbones: dict[str, Path | RTMPose],
+def build_student(settings: Settings, arch: str, backbones: dict[str, Path],
                   scratch: bool = False) -> tuple[RTMPose, str]:
     """A student network of `arch` and how it starts: ("pretrained backbone" | "random").
 
@@ -210,8 +210,7 @@ def build_student(settings: Settings, arch: str, backbones: dict[str, Path | RTM
     random head. Offline the stand-in is an RTMPose of the same size pretrained on the RGB face set (the teacher for
     its size, `pretrain@<arch>` for the others): with `rtmpose.student_backbone: pretrained` its backbone is loaded,
     strict by key. `scratch` (the from-scratch pair) and a null source start from random weights. The seeded build
-    comes first either way, so one seed gives one head whatever the backbone. A source is a model folder or a model
-    the caller has loaded already (KTL's teacher).
+    comes first either way, so one seed gives one head whatever the backbone.
     """
     source, size = settings.rtmpose.student_backbone, settings.rtmpose.input_size
     check_backbone_source(source)
@@ -221,12 +220,10 @@ def build_student(settings: Settings, arch: str, backbones: dict[str, Path | RTM
     if arch not in backbones:
         raise InputError(f"RTMPose-{arch}: no pretrained backbone given (have: {', '.join(sorted(backbones))}); add "
                          f"'{arch}' to rtmpose.pretrain_archs")
-    source_model = backbones[arch] if isinstance(backbones[arch], RTMPose) else load_run(backbones[arch])
-    backbone = {k: v for k, v in source_model.state_dict().items() if k.startswith("backbone.")}
+    backbone = {k: v for k, v in load_run(backbones[arch]).state_dict().items() if k.startswith("backbone.")}
     missing, unexpected = student.load_state_dict(backbone, strict=False)
     if unexpected or any(not k.startswith("head.") for k in missing):
-        where = backbones[arch] if isinstance(backbones[arch], Path) else "the loaded teacher"
-        raise InputError(f"{where}: its backbone does not fit RTMPose-{arch}")
+        raise InputError(f"{backbones[arch]}: its backbone does not fit RTMPose-{arch}")
     return student, "pretrained backbone"
 
 
@@ -261,12 +258,10 @@ def run_ktl(settings: Settings, variant: str, seed: int, teacher_dir: Path, back
     distill = distill_config(settings, variant)
     device = setup(settings, seed)
     size = settings.rtmpose.input_size
-    teacher = load_run(teacher_dir)
-    # Loading draws no random numbers: the student's initial weights equal the supervised run's of its arch and seed.
-    # The teacher is the backbone source of its own size, loaded once.
-    sources = {arch: teacher if Path(path) == Path(teacher_dir) else path for arch, path in backbones.items()}
-    student, init = build_student(settings, settings.rtmpose.ktl_arch, sources, scratch)
-    student, teacher = student.to(device), teacher.to(device)
+    # Student first: its initial weights then equal the supervised run's of the same arch and seed.
+    student, init = build_student(settings, settings.rtmpose.ktl_arch, backbones, scratch)
+    student = student.to(device)
+    teacher = load_run(teacher_dir).to(device)
     task = DistillTask(student, teacher, distill).to(device)
     cfg = _fit_config(settings, seed)
     history = fit_ktl(student, teacher, task, _tfake(settings, paths.tfake, paired=True), cfg, desc=paths.out.name)

@@ -52,6 +52,12 @@ def test_ranking_orders_only_the_pairs_whose_intervals_separate():
     s = cc.ranking("r", "order", items)
     assert (s.verdict, s.resolved) == ("A < C, D; B < C, D", True)
     assert s.numbers["D"] == {"mean": 3.1, "low": 2.0, "high": 4.0} and list(s.numbers) == ["A", "B", "C", "D"]
+    # B's and A's means swap, C's and D's too, inside overlapping intervals: the same pairs, the same verdict.
+    swapped = {"A": (1.3, 0.5, 1.5), "B": (1.2, 0.9, 1.6), "D": (2.9, 2.0, 4.0), "C": (3.0, 2.5, 3.5)}
+    assert cc.ranking("r", "order", swapped).verdict == "A < C, D; B < C, D"
+    # A chain: X [0, 1] < Y [2, 3] < Z [4, 5]; Z lies above two items, Y above one.
+    chain = cc.ranking("r", "order", {"Z": (4.5, 4.0, 5.0), "X": (0.5, 0.0, 1.0), "Y": (2.5, 2.0, 3.0)})
+    assert chain.verdict == "X < Y, Z; Y < Z"
     # Touching ends overlap.
     assert cc.separations({"B": (1.0, 0.0, 2.0), "C": (3.0, 2.0, 4.0)}) == {"B": [], "C": []}
     # Blocked: not resolved whatever the order.

@@ -305,14 +305,15 @@ def test_rank_statements_for_tables_iii_and_iv():
     #   FD+LD 0.140 -/+ 2.776445 x 0.0079057 / sqrt 5 = [0.130184, 0.149816]
     #   +FI   0.140 -/+ 2.776445 x 0.0070711 / sqrt 5 = [0.131220, 0.148780]
     #   +RI   0.155 -/+ 2.776445 x 0.0169558 / sqrt 5 = [0.133947, 0.176053]
-    # DIKD lies below the rest, which overlap one another (by mean: DIKD, FD+LD and +FI tie at 0.140, +RI).
+    # DIKD lies below the rest, which overlap one another (by mean: DIKD, FD+LD and +FI tie at 0.140, +RI); the verdict
+    # names the items above DIKD by name, the "by mean" list by mean.
     iii, iv = st["mlcmkd.rank.table_iii"], st["mlcmkd.rank.table_iv"]
     assert (iii.verdict, iii.resolved) == ("DIKD < FD+LD", True)
     assert iii.numbers["DIKD"]["high"] == pytest.approx(0.122604, abs=1e-6)
     assert iii.numbers["FD+LD"]["low"] == pytest.approx(0.130184, abs=1e-6)
-    assert (iv.verdict, iv.resolved) == ("DIKD < +FI, FD+LD, +RI", True)
+    assert (iv.verdict, iv.resolved) == ("DIKD < +FI, +RI, FD+LD", True)
     assert iv.numbers["+RI"]["low"] == pytest.approx(0.133947, abs=1e-6)
-    assert ("- Table IV order by T-FAKE NME-IO, lower first: DIKD < +FI, FD+LD, +RI (by mean: DIKD, +FI, FD+LD, +RI; "
+    assert ("- Table IV order by T-FAKE NME-IO, lower first: DIKD < +FI, +RI, FD+LD (by mean: DIKD, +FI, FD+LD, +RI; "
             "pairs not named overlap).") in md
     # Fewer than two of a table's methods: no rank statement.
     assert report.rank_statement(groups, ["ktl-fd", "ktl-dikd"], "r", "order") is None

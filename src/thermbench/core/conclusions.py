@@ -67,9 +67,12 @@ def ranking(id: str, claim: str, items: dict[str, tuple[float, float, float]], *
             blockers: list[str] | None = None) -> Statement:
     """A rank order (lower first) that orders only the pairs whose intervals separate: "A < B, C; B < C" says A's
     interval lies below B's and C's, and B's below C's; pairs not named overlap. Resolved when at least one pair
-    separates and nothing blocks it."""
+    separates and nothing blocks it. The verdict names the separated pairs in an order they alone fix (by how many
+    items lie wholly below, then by name), so two overlapping items whose means swap on another CPU give one verdict."""
     below = separations(items)
-    verdict = "; ".join(f"{a} < {', '.join(bs)}" for a, bs in below.items() if bs)
+    beaten = {n: sum(n in bs for bs in below.values()) for n in items}
+    canonical = sorted(items, key=lambda n: (beaten[n], n))
+    verdict = "; ".join(f"{a} < {', '.join(b for b in canonical if b in below[a])}" for a in canonical if below[a])
     numbers = {name: {"mean": m, "low": lo, "high": hi} for name, (m, lo, hi) in sorted(items.items())}
     if blockers:
         return Statement(id, claim, NOT_RESOLVED, False, f"{claim}: {NOT_RESOLVED} ({'; '.join(blockers)})", numbers,

@@ -140,11 +140,17 @@ def forget_runs(cache: Path, before: set[Path], lock: dict) -> int:
     return gone
 
 
+def read_lock(work: Path) -> dict:
+    """A working copy's dvc.lock ({} when it has none)."""
+    path = work / "dvc.lock"
+    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+
+
 def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path) -> dict[str, str]:
     """Re-make every trained model of the current params under one kernel setting; the statements' verdicts there."""
     work, log = scratch / setting, scratch / f"{setting}.log"
     copy_worktree(repo, work)
-    lock = yaml.safe_load((work / "dvc.lock").read_text()) if (work / "dvc.lock").is_file() else {"stages": {}}
+    lock = read_lock(work)
     lock["stages"] = {k: v for k, v in lock.get("stages", {}).items()
                       if k.split("@")[0] not in TRAINING_ROOTS}
     write_text(work / "dvc.lock", yaml.safe_dump(lock, sort_keys=False, allow_unicode=True))
@@ -153,15 +159,14 @@ def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path) ->
                 "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # stages call `python`
     dvc = [python, "-m", "dvc"]
     _run(dvc + ["config", "core.no_scm", "true"], work, full_env, log)
-    _run(dvc + ["cache", "dir", "--local", str((repo / ".dvc" / "cache").resolve())], work, full_env, log)
+    cache = (repo / ".dvc" / "cache").resolve()
+    _run(dvc + ["cache", "dir", "--local", str(cache)], work, full_env, log)
     _run(dvc + ["checkout", "--quiet"], work, full_env, log, check=False)  # what the cache lacks is re-made below
-    cache, start = (repo / ".dvc" / "cache").resolve(), time.monotonic()
-    before = run_cache_entries(cache)
+    start, before = time.monotonic(), run_cache_entries(cache)
     try:
         _run(dvc + ["repro", "--no-run-cache", "conclusions"], work, full_env, log)  # what the statements rest on
     finally:
-        scratch_lock = yaml.safe_load((work / "dvc.lock").read_text()) if (work / "dvc.lock").is_file() else {}
-        forget_runs(cache, before, scratch_lock or {})
+        forget_runs(cache, before, read_lock(work))
     print(f"conclusions: {setting}: DAG re-made in {time.monotonic() - start:.0f} s (log {log})", file=sys.stderr,
           flush=True)
     return verdicts_of(work / "metrics")

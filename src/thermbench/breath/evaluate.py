@@ -86,6 +86,7 @@ class TinyHeadInputs:
 class RateConfig:
     chain: sig.ChainConfig = field(default_factory=sig.ChainConfig)
     oracle_noise_px: tuple[float, ...] = ()  # extra sources: ground truth + this much Gaussian noise per frame
+    change_share: float = 0.3  # a window whose true rate spans more than this share of its mean has a rate change
     example_sequence: str = "near_0"  # the sequence whose signals the figure shows (absent: the first one)
 
 
@@ -248,20 +249,24 @@ def _subject_rows(seq: Sequence, subject, points: dict, cfg: RateConfig, frozen:
     gt = seq.subject_truth(subject.id)
     true_nose = gt[["nose_x", "nose_y"]].to_numpy(np.float64) if gt is not None and "nose_x" in gt else None
     true_rate = sig.true_window_rates(gt["rate_bpm"].to_numpy(np.float64), seq.fps, c) if gt is not None else None
+    spread = sig.true_window_spread(gt["rate_bpm"].to_numpy(np.float64), seq.fps, c) if gt is not None else None
     mouth = gt["mouth"].to_numpy(np.float64) if gt is not None and "mouth" in gt else None
     radius = max(c.roi_radius * subject.face_size, c.min_roi_px)
     rows, stats, examples = [], [], []
     for name, pts in points.items():
         if name == "whole_face":
-            raw = sig.box_means(seq.frames, subject.face_box)
+            raw, own_ref = sig.box_means(seq.frames, subject.face_box), ref
         else:
             smooth = pts if c.smoothing == "none" else sig.savgol_track(pts, seq.fps, c.smoothing_window_s,
                                                                          c.smoothing_order)
             raw = sig.roi_means(seq.frames, smooth, radius)
-        filtered, valid = sig.prepare_signal(raw - ref, frozen, seq.fps, c)
+            own_ref = (sig.ring_means(seq.frames, smooth, c.ring_radii[0] * radius, c.ring_radii[1] * radius)
+                       if c.reference == "ring" else ref)
+        filtered, valid = sig.prepare_signal(raw - own_ref, frozen, seq.fps, c)
         win = sig.window_rates(filtered, valid, seq.fps, c)
         win.insert(0, "source", name)
         win["true_bpm"] = true_rate if true_rate is not None else np.nan
+        win["true_spread"] = spread if spread is not None else np.nan
         if mouth is not None:
             win["mouth_share"] = [mouth[int(round(a * seq.fps)):int(round(b * seq.fps))].mean()
                                   for a, b in zip(win["t_start"], win["t_end"])]
@@ -273,7 +278,7 @@ def _subject_rows(seq: Sequence, subject, points: dict, cfg: RateConfig, frozen:
         stats.append(stat)
         if example and subject.id == seq.subjects[0].id:
             resp = gt["resp"].to_numpy(np.float64) if gt is not None and "resp" in gt else np.full(len(raw), np.nan)
-            examples.append(pd.DataFrame({"source": name, "t_s": seq.times, "roi_c": raw - ref,
+            examples.append(pd.DataFrame({"source": name, "t_s": seq.times, "roi_c": raw - own_ref,
                                           "filtered_c": filtered, "true_resp": resp}))
     return rows, stats, examples
 
@@ -281,9 +286,9 @@ def _subject_rows(seq: Sequence, subject, points: dict, cfg: RateConfig, frozen:
 def evaluate(videos: Path, track_paths: list[Path], cfg: RateConfig, seed: int) -> dict:
     """Windows, per-source summaries and example signals over all sequences (see module docstring); `track_paths` as
     `list_track_files` takes them. `runs` in the metrics: {run name: {source, seed, converged}} of the trained runs."""
-    if cfg.chain.smoothing not in ("savgol", "none") or cfg.chain.reference not in ("frame_median", "none"):
+    if cfg.chain.smoothing not in ("savgol", "none") or cfg.chain.reference not in ("frame_median", "ring", "none"):
         raise InputError("params.yaml: breath.rates.chain.smoothing must be savgol|none and reference "
-                         "frame_median|none")
+                         "frame_median|ring|none")
     tracks = [read_tracks(p) for p in list_track_files(track_paths)]
     runs = {t["source"]: t["trained"] for t in tracks if "trained" in t}
     unavailable = {t["source"]: t["reason"] for t in tracks if not t["available"]}
@@ -320,12 +325,12 @@ def evaluate(videos: Path, track_paths: list[Path], cfg: RateConfig, seed: int) 
         scenes[seq.name] = {"scene": seq.scene, "synthetic": seq.synthetic, "truth_missing": seq.truth_missing}
     table = pd.concat(windows, ignore_index=True)
     synthetic = all(s["synthetic"] for s in scenes.values())
-    summary = bm.summarise(table, pd.DataFrame(stats))
+    summary = bm.summarise(table, pd.DataFrame(stats), cfg.change_share)
     return {"windows": table, "examples": pd.concat(examples, ignore_index=True) if examples else pd.DataFrame(),
             "metrics": {"data": "synthetic" if synthetic else "real", "sources": summary, "runs": runs,
                         "unavailable": unavailable, "sequences": len(scenes),
                         "not_scored": {n: s["truth_missing"] for n, s in scenes.items() if s["truth_missing"]},
-                        "window_s": cfg.chain.window_s, "hop_s": cfg.chain.hop_s}}
+                        "window_s": cfg.chain.window_s, "hop_s": cfg.chain.hop_s, "change_share": cfg.change_share}}
 
 
 def write_outputs(result: dict, metrics_path: Path, windows_csv: Path, signals_csv: Path) -> None:

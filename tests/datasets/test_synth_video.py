@@ -51,10 +51,12 @@ def test_deterministic(written, tmp_path):
     assert np.array_equal(a.frames, b.frames) and a.truth.equals(b.truth)
 
 
-def test_meta_records_the_rate_change_of_each_subject(written):
-    near = video.read_sequence(written / "near_0")
+def test_meta_records_the_rate_change_and_the_sway_of_each_subject(written):
+    near, far = video.read_sequence(written / "near_0"), video.read_sequence(written / "far_0")
     change = near.meta["subject_draws"]["s0"]["rate_change"]
     assert change["kind"] in sv.RATE_CHANGES and 7 <= change["before_bpm"] <= 27
+    assert near.meta["subject_draws"]["s0"]["sway"]["period_s"] >= 6  # near_0 sways (sway_sequences 2)
+    assert [d["sway"] for d in far.meta["subject_draws"].values()] == [None, None]  # far scenes never sway
 
 
 def test_breathing_pause_holds_the_phase_and_counts_as_zero_rate():
@@ -136,6 +138,34 @@ def test_completed_breaths_equal_mean_rate_times_duration(kind):
         for a, z in ((0, 539), (0, 270), (270, 539), (100, 370), (45, 315)):
             breaths = np.count_nonzero((starts > a) & (starts <= z))
             assert abs(breaths - b["rate_bpm"][a + 1:z + 1].mean() * (z - a) / fps / 60) <= 1
+
+
+def test_sway_is_a_sinusoid_of_its_amplitude_and_period_along_its_direction():
+    t = np.array([0.0, 2.0, 4.0, 6.0, 8.0])
+    expected = [[0, 0], [0.1, 0], [0, 0], [-0.1, 0], [0, 0]]  # period 8 s: peaks at a quarter period
+    assert sv.Sway(0.1, 8.0, 0.0, 0.0).offsets(t) == pytest.approx(np.array(expected), abs=1e-12)
+    down = sv.Sway(0.1, 8.0, 0.0, 90.0).offsets(t)
+    assert down[:, 0] == pytest.approx(np.zeros(5), abs=1e-12) and down[1, 1] == pytest.approx(0.1)
+    diagonal = sv.Sway(0.1, 8.0, np.pi / 2, 45.0).offsets(np.array([0.0]))
+    assert diagonal == pytest.approx(np.array([[0.1 / np.sqrt(2)] * 2]))
+    sway, dense = sv.Sway(0.09, 7.0, 1.0, 30.0), np.linspace(0, 7, 7001)
+    along = np.hypot(*sway.offsets(dense).T)
+    assert along.max() == pytest.approx(0.09) and sway.offsets(dense + 7.0) == pytest.approx(sway.offsets(dense))
+
+
+def test_sway_moves_the_head_and_its_nostril_truth_exactly():
+    """Same seed with and without the sway: every draw before it is the same, so the nostril truth differs by the
+    sway alone, face width (100 px) x offsets, ±8-10 px here."""
+    sc = sv.SceneConfig(sequences=1, fps=5.0, duration_s=2.0, face_width_px=(100, 100), frame_size=(160, 128))
+    cfg = _cfg()
+    still = sv.render_sequence(np.random.default_rng(7), "near", sc, cfg, sways=False)
+    swaying = sv.render_sequence(np.random.default_rng(7), "near", sc, cfg, sways=True)
+    assert still[4]["s0"]["sway"] is None
+    sway = sv.Sway(**swaying[4]["s0"]["sway"])
+    assert 0.08 <= sway.amplitude_fw <= 0.1 and 6 <= sway.period_s <= 10
+    moved = swaying[2][["nose_x", "nose_y"]].to_numpy() - still[2][["nose_x", "nose_y"]].to_numpy()
+    assert moved == pytest.approx(100 * sway.offsets(np.arange(10) / 5.0), abs=1e-6)
+    assert swaying[3]["x30"].to_numpy() - still[3]["x30"].to_numpy() == pytest.approx(moved[:, 0], abs=1e-6)
 
 
 @pytest.mark.parametrize(("kw", "message"), [

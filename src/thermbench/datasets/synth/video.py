@@ -6,12 +6,14 @@ some sequences one turn beyond 45 degrees and back) and breathes: exhaled air wa
 air cools it, amplitude 0.3-2 °C, 6-30 breaths/min with slow rate variability, sometimes a short pause, and in some
 sequences a stretch of mouth breathing (the nostril signal drops to a fifth and the mouth warms instead). Each
 subject's base rate either stays, steps to another rate at a random time, or ramps linearly to it over 10-20 s
-(the two rates at least 4 breaths/min apart). The camera adds blur, fixed-pattern and temporal noise, and the
-flat-field correction (FFC) of cheap microbolometers: the image freezes for about half a second every 15-30 s and
-the slow offset drift resets with a step.
+(the two rates at least 4 breaths/min apart). In the first near sequences the head also sways: a periodic
+translation of about ±0.1 face width (±8-12 px) with a 6-10 s period, inside the breathing band, so a fixed ROI or
+the whole-face mean sees a periodic temperature change that is not breathing. The camera adds blur, fixed-pattern
+and temporal noise, and the flat-field correction (FFC) of cheap microbolometers: the image freezes for about half
+a second every 15-30 s and the slow offset drift resets with a step.
 
-meta.json holds what was drawn per subject (`subject_draws`: the rate change), so results can be grouped by it;
-the ground truth itself is in truth.csv as for any sequence.
+meta.json holds what was drawn per subject (`subject_draws`: the rate change and the sway), so results can be
+grouped by them; the ground truth itself is in truth.csv as for any sequence.
 
 Rendering cost: the projection is orthographic, so roll, scale and translation are exact 2-D similarity warps of a
 head rendered at roll 0. Heads are rendered once per (yaw, pitch) on a grid (`pose_step_deg`) and cached; every frame
@@ -72,6 +74,9 @@ class VideoConfig:
     mouth_prob: float = 0.3  # per subject: one stretch of mouth breathing of mouth_s
     mouth_s: tuple[float, float] = (8.0, 14.0)
     turn_prob: float = 0.4  # per subject: one head turn to 50-70 degrees yaw and back
+    sway_sequences: int = 2  # the first near sequences, whose head sways
+    sway_fw: tuple[float, float] = (0.08, 0.1)  # sway amplitude, face widths
+    sway_period_s: tuple[float, float] = (6.0, 10.0)  # 6-10 cycles/min: inside the breathing band
     ffc_interval_s: tuple[float, float] = (15.0, 30.0)
     ffc_freeze_s: float = 0.5
     ffc_drift_c: float = 0.3  # offset drift accumulated between two FFCs, °C
@@ -181,6 +186,26 @@ def head_motion(rng: np.random.Generator, t: np.ndarray, cfg: VideoConfig) -> di
             "zoom": 1 + 0.04 * _smooth_noise(rng, t, (10, 40))}
 
 
+@dataclass(frozen=True)
+class Sway:
+    """A head swaying back and forth along one image direction: amplitude_fw * sin(2 pi t / period_s + phase_rad)."""
+    amplitude_fw: float  # face widths
+    period_s: float
+    phase_rad: float
+    angle_deg: float  # direction in the image: 0 = x (right), 90 = y (down)
+
+    def offsets(self, t: np.ndarray) -> np.ndarray:
+        """(len(t), 2) translation (face widths) at times `t` (s)."""
+        along = self.amplitude_fw * np.sin(2 * np.pi * t / self.period_s + self.phase_rad)
+        a = np.radians(self.angle_deg)
+        return np.column_stack([along * np.cos(a), along * np.sin(a)])
+
+
+def draw_sway(rng: np.random.Generator, cfg: VideoConfig) -> Sway:
+    return Sway(rng.uniform(*cfg.sway_fw), rng.uniform(*cfg.sway_period_s), rng.uniform(0, 2 * np.pi),
+                rng.uniform(0, 180))
+
+
 # ------------------------------------------------------------------------------------------------------- rendering
 
 
@@ -275,9 +300,9 @@ def _torso(shape: tuple[int, int], cx: float, head_y: float, fw: float) -> np.nd
     return cv2.GaussianBlur(mask, (0, 0), 0.8)
 
 
-def render_sequence(rng: np.random.Generator, kind: str, sc: SceneConfig, cfg: VideoConfig):
-    """Frames (°C), subjects, truth and landmark tables of one sequence, and what was drawn per subject (rate
-    change)."""
+def render_sequence(rng: np.random.Generator, kind: str, sc: SceneConfig, cfg: VideoConfig, sways: bool = False):
+    """Frames (°C), subjects, truth and landmark tables of one sequence, and what was drawn per subject (rate change,
+    sway); `sways`: every head sways."""
     w, h = sc.frame_size
     n = int(round(sc.duration_s * sc.fps))
     t = np.arange(n) / sc.fps
@@ -295,8 +320,12 @@ def render_sequence(rng: np.random.Generator, kind: str, sc: SceneConfig, cfg: V
         change = draw_rate_change(rng, cfg, float(t[-1]))
         breath = breathing(rng, t, cfg, change)
         amplitude = float(rng.uniform(*cfg.amplitude_c))
+        sway = draw_sway(rng, cfg) if sways else None
+        if sway is not None:  # a translation: the landmarks and the torso follow it as they follow dx, dy
+            shift = sway.offsets(t)
+            motion["dx"], motion["dy"] = motion["dx"] + shift[:, 0], motion["dy"] + shift[:, 1]
         actors.append(Actor(head, np.array([cx, cy]), motion, breath, amplitude, torso))
-        draws[f"s{k}"] = {"rate_change": asdict(change)}
+        draws[f"s{k}"] = {"rate_change": asdict(change), "sway": asdict(sway) if sway else None}
     sensor = thermal.make_sensor(rng, (h, w), cfg.blur_px, cfg.netd_c)
     offset, freeze = _ffc(rng, t, cfg)
 
@@ -372,7 +401,8 @@ def _write_sequence(sequence: tuple[str, int], out: Path, cfg: VideoConfig, seed
     kind, k = sequence
     sc = getattr(cfg, kind)
     rng = np.random.default_rng([seed, DATASET_CODE, 0 if kind == "near" else 1, k])
-    frames, subjects, truth, marks, draws = render_sequence(rng, kind, sc, cfg)
+    sways = kind == "near" and k < cfg.sway_sequences
+    frames, subjects, truth, marks, draws = render_sequence(rng, kind, sc, cfg, sways)
     video.write_sequence(out / f"{kind}_{k}", frames, sc.fps, subjects, cfg.units, truth, marks,
                          scene=kind, synthetic=True, subject_draws=draws)
 

@@ -6,9 +6,9 @@ some sequences one turn beyond 45 degrees and back) and breathes: exhaled air wa
 air cools it, amplitude 0.3-2 °C, 6-30 breaths/min with slow rate variability, sometimes a short pause, and in some
 sequences a stretch of mouth breathing (the nostril signal drops to a fifth and the mouth warms instead). Each
 subject's base rate either stays, steps to another rate at a random time, or ramps linearly to it over 10-20 s
-(the two rates at least 4 breaths/min apart). In the first near sequences the head also sways: a periodic
-translation of about ±0.1 face width (±8-12 px) with a 6-10 s period, inside the breathing band, so a fixed ROI or
-the whole-face mean sees a periodic temperature change that is not breathing. The camera adds blur, fixed-pattern
+(the two rates at least 4 breaths/min apart). In the last near sequences (scene kind "near_sway") the head also
+sways: a periodic translation of about ±0.1 face width (±8-12 px) with a 6-10 s period, inside the breathing band,
+so a fixed ROI or the whole-face mean sees a periodic temperature change that is not breathing. The camera adds blur, fixed-pattern
 and temporal noise, and the flat-field correction (FFC) of cheap microbolometers: the image freezes for about half
 a second every 15-30 s and the slow offset drift resets with a step.
 
@@ -74,7 +74,7 @@ class VideoConfig:
     mouth_prob: float = 0.3  # per subject: one stretch of mouth breathing of mouth_s
     mouth_s: tuple[float, float] = (8.0, 14.0)
     turn_prob: float = 0.4  # per subject: one head turn to 50-70 degrees yaw and back
-    sway_sequences: int = 2  # the first near sequences, whose head sways
+    sway_sequences: int = 2  # the last near sequences, whose head sways (scene kind "near_sway")
     sway_fw: tuple[float, float] = (0.08, 0.1)  # sway amplitude, face widths
     sway_period_s: tuple[float, float] = (6.0, 10.0)  # 6-10 cycles/min: inside the breathing band
     ffc_interval_s: tuple[float, float] = (15.0, 30.0)
@@ -401,10 +401,11 @@ def _write_sequence(sequence: tuple[str, int], out: Path, cfg: VideoConfig, seed
     kind, k = sequence
     sc = getattr(cfg, kind)
     rng = np.random.default_rng([seed, DATASET_CODE, 0 if kind == "near" else 1, k])
-    sways = kind == "near" and k < cfg.sway_sequences
+    sways = kind == "near" and k >= sc.sequences - cfg.sway_sequences
     frames, subjects, truth, marks, draws = render_sequence(rng, kind, sc, cfg, sways)
+    # a scene kind of their own, so every table and ranking shows the moving heads apart from the still ones
     video.write_sequence(out / f"{kind}_{k}", frames, sc.fps, subjects, cfg.units, truth, marks,
-                         scene=kind, synthetic=True, subject_draws=draws)
+                         scene=f"{kind}_sway" if sways else kind, synthetic=True, subject_draws=draws)
 
 
 def _check(cfg: VideoConfig) -> None:

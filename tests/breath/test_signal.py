@@ -180,8 +180,9 @@ def test_true_spread_marks_steps_not_pauses():
     step = np.r_[np.full(30, 12.0), np.full(30, 20.0)]
     spread = sig.true_window_spread(step, 1.0, cfg)
     assert spread[0] == 0.0 and spread[-1] == 0.0
-    assert spread[3] == pytest.approx(8.0 / 16.0)  # window 15-45 s: 15 s of each, mean 16
-    pause = np.r_[np.full(20, 12.0), np.zeros(10)]
+    assert spread[3] == pytest.approx(8.0 / 16.0)  # window 15-45 s: 15 s of each (both percentiles inside), mean 16
+    # a pause, with the partial breath (3/min) of the frame it begins in: 1 frame of 21 is below the 5th percentile
+    pause = np.r_[np.full(20, 12.0), 3.0, np.zeros(9)]
     assert sig.true_window_spread(pause, 1.0, cfg)[0] == 0.0
 
 

@@ -254,12 +254,13 @@ def true_window_rates(rate_bpm: np.ndarray, fps: float, cfg: ChainConfig) -> np.
 
 
 def true_window_spread(rate_bpm: np.ndarray, fps: float, cfg: ChainConfig) -> np.ndarray:
-    """Per window, how far the true rate moves inside it: (max - min) / mean of the instantaneous rate over its
-    breathing frames (a pause's zero rate left out: a pause is not a change of rhythm); NaN without truth."""
+    """Per window, how far the true rate moves inside it: the 5th to 95th percentile range / mean of the
+    instantaneous rate over its breathing frames (a pause's zero rate left out, and by the percentiles the partial
+    breath of the frame a pause begins in: a pause is not a change of rhythm); NaN without truth."""
     out = []
     for s, e in windows(len(rate_bpm), fps, cfg.window_s, cfg.hop_s):
         rate = np.asarray(rate_bpm[s:e], np.float64)
         breathing = rate[rate > 0]
         ok = np.isfinite(rate).all() and len(breathing)
-        out.append((breathing.max() - breathing.min()) / breathing.mean() if ok else np.nan)
+        out.append(np.ptp(np.percentile(breathing, [5, 95])) / breathing.mean() if ok else np.nan)
     return np.array(out)

@@ -259,7 +259,7 @@ def _subject_rows(seq: Sequence, subject, points: dict, cfg: RateConfig, frozen:
         else:
             smooth = pts if c.smoothing == "none" else sig.savgol_track(pts, seq.fps, c.smoothing_window_s,
                                                                          c.smoothing_order)
-            raw = sig.roi_means(seq.frames, smooth, radius)
+            raw = sig.regress_motion(sig.roi_means(seq.frames, smooth, radius), smooth, c.motion_degree)
             own_ref = (sig.ring_means(seq.frames, smooth, c.ring_radii[0] * radius, c.ring_radii[1] * radius)
                        if c.reference == "ring" else ref)
         filtered, valid = sig.prepare_signal(raw - own_ref, frozen, seq.fps, c)

@@ -28,6 +28,7 @@ class ChainConfig:
     min_roi_px: float = 1.0  # at least this radius, for far faces
     reference: str = "frame_median"  # frame_median | ring | none: subtracted per frame (FFC offset steps; ring: motion)
     ring_radii: tuple[float, float] = (2.0, 3.0)  # the ring reference's inner and outer radius / ROI radius
+    motion_degree: int = 0  # regress the ROI signal on the track's position, polynomial of this degree (0: off)
     band_hz: tuple[float, float] = (0.1, 0.7)
     filter_order: int = 4
     window_s: float = 30.0
@@ -87,6 +88,25 @@ def ring_means(frames: np.ndarray, centres: np.ndarray, inner: float, outer: flo
     """Mean temperature in the ring inner < distance <= outer px about each frame's centre (NaN: no centre or the
     ring off-frame): a reference on the face next to the nostrils that moves with them."""
     return _masked_means(frames, centres, outer, lambda d2: (d2 > inner**2) & (d2 <= outer**2))
+
+
+def regress_motion(raw: np.ndarray, points: np.ndarray, degree: int) -> np.ndarray:
+    """The ROI signal minus its least-squares fit on a polynomial of the track's position (x, y standardised; degree
+    1: x, y; degree 2: also x², y², xy) over the frames with both. A head that turns or sways carries the ROI over
+    other parts of the face; what the position explains is motion, not breathing (breathing does not move the
+    nostrils' position). Degree 0, or fewer frames than terms: unchanged."""
+    raw, points = np.asarray(raw, np.float64), np.asarray(points, np.float64)
+    ok = np.isfinite(raw) & np.isfinite(points).all(1)
+    if degree <= 0:
+        return raw.copy()
+    centred = points - points[ok].mean(axis=0) if ok.any() else points
+    x, y = (centred / max(float(centred[ok].std()), 1e-9)).T if ok.any() else centred.T
+    terms = [np.ones(len(raw)), x, y] + ([x * x, y * y, x * y] if degree >= 2 else [])
+    design = np.column_stack(terms)
+    if ok.sum() <= design.shape[1]:
+        return raw.copy()
+    coef, *_ = np.linalg.lstsq(design[ok], raw[ok], rcond=None)
+    return np.where(ok, raw - design @ coef + coef[0], raw)
 
 
 def box_means(frames: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:

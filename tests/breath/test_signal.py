@@ -210,3 +210,22 @@ def test_ring_reference_is_the_mean_between_its_radii():
     one[0, 10, 10] = 100.0  # the centre pixel: inside a disc, never inside a ring
     assert sig.roi_means(one, np.array([[10.5, 10.5]]), 1.0)[0] > 0
     assert sig.ring_means(one, np.array([[10.5, 10.5]]), 1.0, 3.0)[0] == 0.0
+
+
+def test_motion_regression_removes_what_the_track_position_explains_and_keeps_breathing():
+    """The head sways along x (period 8 s) and the ROI reads 0.5 °C per standardised x on top of a 15/min breath
+    whose position does not move; degree 1 removes the sway's share exactly (the breath is uncorrelated with x over
+    whole periods of both), degree 0 leaves the signal alone."""
+    fps = 10.0
+    t = np.arange(400) / fps  # 40 s: 5 sway periods, 10 breaths
+    x = 100 + 10 * np.sin(2 * np.pi * t / 8.0)
+    points = np.column_stack([x, np.full(len(t), 50.0)])
+    breath = np.sin(2 * np.pi * 15 / 60 * t)
+    standardised = (points - points.mean(axis=0)) / (points - points.mean(axis=0)).std()
+    raw = 3.0 + breath + 0.5 * standardised[:, 0]
+    assert np.array_equal(sig.regress_motion(raw, points, 0), raw)
+    out = sig.regress_motion(raw, points, 1)
+    assert np.allclose(out, 3.0 + breath, atol=1e-9)
+    raw_gap = raw.copy()
+    raw_gap[5] = np.nan  # a frame without an ROI stays a gap
+    assert np.isnan(sig.regress_motion(raw_gap, points, 1)[5])

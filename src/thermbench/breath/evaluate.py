@@ -29,6 +29,7 @@ from thermbench.datasets.video import Sequence, list_sequences, read_sequence
 
 BASELINES = ("fixed_roi", "whole_face")  # no tracking: the first frame's nose, the first frame's face box
 SEED_FILE = re.compile(r"seed(\d+)")  # <source>/seed<s>.json: the track of one training seed of a trained source
+TRACK_CHECKS = ("outside_frame", "model_frames", "not_tracked")  # what a track file says about its frames
 
 
 @dataclass
@@ -138,7 +139,9 @@ def track_source(source: str, videos: Path, out: Path, cfg: TrackConfig, model_d
     """Track `source` (oracle | mediapipe | dwpose | sapiens2 | student | tinyhead) over all sequences into `out`
     (JSON), and its wall-clock time into `timing`. `run_name(out)` names the source in the results; a trained run
     (out = <source>/seed<s>.json) also records its seed and whether its training `converged` (None: not recorded).
-    An unavailable source writes its one-line reason instead of tracks, prints it and returns normally."""
+    The file also counts the model frames whose point fell outside the frame (`outside_frame`, of `model_frames`: no
+    face there) and says why a subject has no track (`not_tracked`). An unavailable source writes its one-line reason
+    instead of tracks, prints it and returns normally."""
     start = time.perf_counter()
     name, trained_source, seed = run_name(out)
     trained = {} if seed is None else {"trained": {"source": trained_source, "seed": seed, "converged": converged}}
@@ -148,12 +151,13 @@ def track_source(source: str, videos: Path, out: Path, cfg: TrackConfig, model_d
         if source in ("dwpose", "sapiens2"):  # absent weights: the one line now, not after starting the workers
             src.require_weights(source, zeroshot_cfg or {})
         results = list(ordered_map(track_one, list_sequences(videos), f"breath track {source}", workers, unit="seq"))
-        tracks = src.merge_sequences(results)
+        merged = src.merge_sequences(results)
     except src.SourceUnavailable as err:
         print(f"breath {name}: {err}", file=sys.stderr)
         result = {"source": name, "kind": source, "available": False, "reason": str(err), **trained}
     else:
-        result = {"source": name, "kind": source, "available": True, **trained,
+        tracks = merged.pop("tracks")
+        result = {"source": name, "kind": source, "available": True, **trained, **merged,
                   "tracks": {s: {k: v.tolist() for k, v in subs.items()} for s, subs in tracks.items()}}
     write_json(out, result, 3)
     if timing is not None:
@@ -280,7 +284,8 @@ def _subject_rows(seq: Sequence, subject, points: dict, cfg: RateConfig, frozen:
 
 def evaluate(videos: Path, track_paths: list[Path], cfg: RateConfig, seed: int) -> dict:
     """Windows, per-source summaries and example signals over all sequences (see module docstring); `track_paths` as
-    `list_track_files` takes them. `runs` in the metrics: {run name: {source, seed, converged}} of the trained runs."""
+    `list_track_files` takes them. `runs` in the metrics: {run name: {source, seed, converged}} of the trained runs;
+    `tracking`: {source: its track file's `TRACK_CHECKS`}."""
     if cfg.chain.smoothing not in ("savgol", "none") or cfg.chain.reference not in ("frame_median", "none"):
         raise InputError("params.yaml: breath.rates.chain.smoothing must be savgol|none and reference "
                          "frame_median|none")
@@ -288,6 +293,7 @@ def evaluate(videos: Path, track_paths: list[Path], cfg: RateConfig, seed: int) 
     runs = {t["source"]: t["trained"] for t in tracks if "trained" in t}
     unavailable = {t["source"]: t["reason"] for t in tracks if not t["available"]}
     available = [t for t in tracks if t["available"]]
+    tracking = {t["source"]: {k: t[k] for k in TRACK_CHECKS} for t in available}
     rng = np.random.default_rng([seed, 13])
     windows, stats, examples = [], [], []
     paths = list_sequences(videos)
@@ -323,7 +329,7 @@ def evaluate(videos: Path, track_paths: list[Path], cfg: RateConfig, seed: int) 
     summary = bm.summarise(table, pd.DataFrame(stats))
     return {"windows": table, "examples": pd.concat(examples, ignore_index=True) if examples else pd.DataFrame(),
             "metrics": {"data": "synthetic" if synthetic else "real", "sources": summary, "runs": runs,
-                        "unavailable": unavailable, "sequences": len(scenes),
+                        "unavailable": unavailable, "tracking": tracking, "sequences": len(scenes),
                         "not_scored": {n: s["truth_missing"] for n, s in scenes.items() if s["truth_missing"]},
                         "window_s": cfg.chain.window_s, "hop_s": cfg.chain.hop_s}}
 

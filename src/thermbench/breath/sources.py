@@ -3,19 +3,20 @@
 Every model source runs top-down on a square crop that follows the face: the crop is centred on the source's own
 landmarks of the previous frame (the centre of their bounding box, or the nostril point for a model that gives only
 noses), starts at the subject's first-frame face box, keeps its size (`crop_scale` x the face box's longer side) and
-stays put while the model finds nothing. No source sees the ground truth after the first-frame box. Batching models
-may update the box once per `chunk` model frames (one batch), from the last prediction before the chunk, and may run
-on every `stride`-th frame only (the track is interpolated in between: CPU budget; 9 fps / 4 still samples 2.25 Hz,
-above twice the band's 0.7 Hz).
+stays put while the model finds nothing. No source sees the ground truth after the first-frame box. A point outside
+the frame counts as no face (and is counted). Batching models may update the box once per `chunk` model frames (one
+batch), from the last prediction before the chunk, and may run on every `stride`-th frame only (the track is
+interpolated in between: CPU budget; 9 fps / 4 still samples 2.25 Hz, above twice the band's 0.7 Hz).
 
-A source whose model or weights are absent raises `SourceUnavailable` with one line saying what is missing.
+A source whose model or weights are absent raises `SourceUnavailable` with one line saying what is missing; so does
+a subject the source cannot track (no ground truth for the oracle).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -24,7 +25,6 @@ from thermbench.core.keypoints import load_schema
 from thermbench.datasets.video import Sequence, Subject, read_sequence
 
 IBUG_NOSE_BASE = [31, 32, 33, 34, 35]  # iBUG-68 nose base arc (0-based): its mean is a 68-point model's nostril point
-MODEL_SOURCES = ("mediapipe", "dwpose", "sapiens2")
 
 
 class SourceUnavailable(Exception):
@@ -38,6 +38,12 @@ class CropConfig:
     window_c: tuple[float, float] | None = None  # °C mapped to 0..255; None = 1st..99.5th percentile of frame 0
     chunk: int = 1  # model frames that share one crop box (the box follows the last prediction before them)
     stride: int = 1  # the model runs on every stride-th frame; the track is interpolated linearly in between
+
+
+class Track(NamedTuple):
+    points: np.ndarray  # (T, 2) nostril points in frame px, NaN where the model found no face
+    outside_frame: int  # model frames whose point fell outside the frame (counted as no face)
+    model_frames: int  # frames the model ran on
 
 
 # A predictor maps a list of 8-bit gray crops to one result per crop: (nostril point, crop-centre point) in crop px,
@@ -58,25 +64,31 @@ def sequence_window(seq: Sequence, window_c: tuple[float, float] | None) -> tupl
     return float(lo), float(hi)
 
 
-def track(seq: Sequence, subject: Subject, predict: Predictor, cfg: CropConfig) -> np.ndarray:
-    """(T, 2) nostril points in frame px, NaN where the model found no face."""
+def track(seq: Sequence, subject: Subject, predict: Predictor, cfg: CropConfig) -> Track:
+    """The subject's nostril track."""
     x0, y0, x1, y1 = subject.face_box
+    height, width = seq.frames.shape[1:]
     side = max(x1 - x0, y1 - y0) * cfg.crop_scale
     centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
     window = sequence_window(seq, cfg.window_c)
     size = (cfg.crop_px, cfg.crop_px)
     out = np.full((len(seq.frames), 2), np.nan)
     run = np.unique(np.r_[np.arange(0, len(seq.frames), max(cfg.stride, 1)), len(seq.frames) - 1])  # ends included
-    chunk = max(cfg.chunk, 1)
+    chunk, outside = max(cfg.chunk, 1), 0
     for start in range(0, len(run), chunk):
         box = np.array([centre[0] - side / 2, centre[1] - side / 2, side, side])
         idx = run[start:start + chunk]
         results = predict([crops.crop(to_uint8(seq.frames[i], window), box, size) for i in idx])
         for i, found in zip(idx, results):
-            if found is not None:
-                out[i] = crops.to_frame(found[0], box, size)
-                centre = crops.to_frame(found[1], box, size)
-    return interpolate_track(out) if cfg.stride > 1 else out
+            if found is None:
+                continue
+            point = crops.to_frame(found[0], box, size)
+            if not (0 <= point[0] < width and 0 <= point[1] < height):
+                outside += 1
+                continue
+            out[i] = point
+            centre = crops.to_frame(found[1], box, size)
+    return Track(interpolate_track(out) if cfg.stride > 1 else out, outside, len(run))
 
 
 def interpolate_track(points: np.ndarray) -> np.ndarray:
@@ -95,7 +107,7 @@ def oracle(seq: Sequence, subject: Subject) -> np.ndarray:
     """Ground-truth nostril points (the ceiling of what landmarks can give)."""
     gt = seq.subject_truth(subject.id)
     if gt is None or not {"nose_x", "nose_y"} <= set(gt.columns):
-        raise SourceUnavailable(f"{seq.name}: no ground-truth nostril points (truth.csv nose_x, nose_y)")
+        raise SourceUnavailable("no ground-truth nostril points (truth.csv nose_x, nose_y)")
     return gt[["nose_x", "nose_y"]].to_numpy(dtype=np.float64)
 
 
@@ -240,29 +252,34 @@ def zero_shot_adapter(name: str, cfg: dict, threads: int):
 
 
 def track_sequence(path: Path, make_predictor: Callable[[], Predictor] | None, cfg: CropConfig | None) -> dict:
-    """One sequence folder's tracks: {"name", "tracks": {subject: (T, 2) points}, "missing": [why an oracle track is
-    missing], "subjects"}. `make_predictor` None = the oracle (which reads no frames). A new predictor per track, so a
-    tracking model never carries state from one face to another."""
+    """One sequence folder's tracks: {"name", "tracks": {subject: (T, 2) points}, "not_tracked": [why a subject has
+    no track], "subjects", "outside_frame", "model_frames" (`Track`'s counts, summed)}. `make_predictor` None = the
+    oracle (which reads no frames). A new predictor per track, so a tracking model never carries state from one face
+    to another."""
     seq = read_sequence(path, with_frames=make_predictor is not None)
-    tracks, missing = {}, []
+    out = {"name": seq.name, "tracks": {}, "not_tracked": [], "subjects": len(seq.subjects), "outside_frame": 0,
+           "model_frames": 0}
     for subject in seq.subjects:
-        if make_predictor is None:
-            try:
-                tracks[subject.id] = oracle(seq, subject)
-            except SourceUnavailable as err:  # a recording without ground truth: no oracle there
-                missing.append(str(err))
-                tracks[subject.id] = np.full((len(seq.frames), 2), np.nan)
-            continue
-        predictor = make_predictor()
-        tracks[subject.id] = track(seq, subject, predictor, cfg)
+        predictor = None if make_predictor is None else make_predictor()
+        try:
+            one = Track(oracle(seq, subject), 0, 0) if predictor is None else track(seq, subject, predictor, cfg)
+        except SourceUnavailable as err:  # this subject only: no ground truth here
+            out["not_tracked"].append(f"{seq.name}/{subject.id}: {err}")
+            one = Track(np.full((len(seq.frames), 2), np.nan), 0, 0)
         if hasattr(predictor, "close"):
             predictor.close()
-    return {"name": seq.name, "tracks": tracks, "missing": missing, "subjects": len(seq.subjects)}
+        out["tracks"][subject.id] = one.points
+        out["outside_frame"] += one.outside_frame
+        out["model_frames"] += one.model_frames
+    return out
 
 
 def merge_sequences(results: list[dict]) -> dict:
-    """{sequence: {subject: points}} of `track_sequence` results; an oracle missing in every sequence is unavailable."""
-    missing = [m for r in results for m in r["missing"]]
-    if missing and len(missing) == sum(r["subjects"] for r in results):
-        raise SourceUnavailable(f"not available: {missing[0]} (and in every other sequence)")
-    return {r["name"]: r["tracks"] for r in results}
+    """`track_sequence` results in one: {"tracks": {sequence: {subject: points}}, "not_tracked", "outside_frame",
+    "model_frames"}; a source that tracks no subject at all is unavailable."""
+    not_tracked = [m for r in results for m in r["not_tracked"]]
+    if not_tracked and len(not_tracked) == sum(r["subjects"] for r in results):
+        raise SourceUnavailable(f"not available: {not_tracked[0]} (and every other subject)")
+    return {"tracks": {r["name"]: r["tracks"] for r in results}, "not_tracked": not_tracked,
+            "outside_frame": sum(r["outside_frame"] for r in results),
+            "model_frames": sum(r["model_frames"] for r in results)}

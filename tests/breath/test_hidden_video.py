@@ -138,16 +138,19 @@ def test_tinyhead_source_tracks_every_seed_head_with_its_teacher(hidden, tmp_pat
         save_head(tmp_path / "heads" / f"{name}.safetensors", TinyHead(in_channels=channels),
                   {**fit, "seed": seed, "convergence": {"converged": converged}})
     write_json(tmp_path / "features" / "backbone.json", {"name": "teacher", "crop_size": 64})
-    inputs = {seed: ev.TinyHeadInputs(head, tmp_path / "features", tmp_path / "teacher", backbone, {})
+    geometry = {"crop_geometry": "blog", "box_scale": 1.25}  # params prepare.thermeval (crop_size: the head's)
+    inputs = {seed: ev.TinyHeadInputs(head, tmp_path / "features", tmp_path / "teacher", backbone, {}, geometry)
               for seed, head in seed_heads(tmp_path / "heads").items()}
-    out = ev.track_tinyhead_seeds(inputs, hidden, tmp_path / "th", tmp_path / "timing", ev.TrackConfig())
-    points = np.array(out[1]["tracks"]["hidden_a"]["p"], float)
-    assert out[1]["available"] and points.shape == (400, 2)
-    found = np.isfinite(points).all(1)  # an untrained head's point outside the frame is no face
-    assert ((points[found] >= 0) & (points[found] < [W, H])).all()
+    # This 60 px face in a 128 px wide frame fills half its Person crop's width: a scale the head never saw.
+    refused = ev.track_tinyhead_seeds(inputs, hidden, tmp_path / "no", tmp_path / "no_timing", ev.TrackConfig())
+    assert not refused[0]["available"] and "the head does not apply" in refused[0]["reason"]
+    any_scale = ev.TrackConfig(tinyhead=ev.TinyHeadTrack(face_in_crop=(0.0, 1.0)))
+    out = ev.track_tinyhead_seeds(inputs, hidden, tmp_path / "th", tmp_path / "timing", any_scale)
+    points = np.array(out[1]["tracks"]["hidden_a"]["p"], float)  # blog windows lie inside the frame, and so do they
+    assert out[1]["available"] and points.shape == (400, 2) and np.isfinite(points).all()
     assert [out[s]["trained"] for s in (0, 1)] == [{"source": "th", "seed": 0, "converged": True},
                                                    {"source": "th", "seed": 1, "converged": False}]
     assert sorted(p.name for p in (tmp_path / "timing").iterdir()) == ["seed0.json", "seed1.json"]
     missing = ev.TinyHeadInputs(tmp_path / "none.safetensors", tmp_path / "features", tmp_path / "teacher", backbone,
-                                {})
+                                {}, geometry)
     assert not ev.track_source("tinyhead", hidden, tmp_path / "x.json", ev.TrackConfig(), tinyhead=missing)["available"]

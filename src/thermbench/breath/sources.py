@@ -252,6 +252,33 @@ class TinyHeadPredictor:
         return [(p, p) for p in points]
 
 
+class DlibPredictor:
+    """dlib-68 (`zeroshot.dlib68.Dlib68`: a HOG or MMOD face detector, then the iBUG 68-point predictor on its best
+    face) on the crop; nostril point = mean of iBUG 31-35."""
+
+    def __init__(self, detector: str, upsample: int):
+        from thermbench.zeroshot.common import WeightsUnavailable
+        from thermbench.zeroshot.dlib68 import Dlib68
+
+        try:
+            self.model = Dlib68(detector, upsample)
+        except ModuleNotFoundError:
+            raise SourceUnavailable("not available: dlib is not installed (pip install dlib-bin==20.0.1.post1)"
+                                    ) from None
+        except WeightsUnavailable as err:
+            raise SourceUnavailable(str(err)) from None
+
+    def __call__(self, batch: list) -> list:
+        return [self._one(crop) for crop in batch]
+
+    def _one(self, crop: np.ndarray):
+        faces, _ = self.model.detect(crop)
+        if not len(faces):
+            return None
+        pts = self.model.landmarks(crop, faces[0])
+        return pts[IBUG_NOSE_BASE].mean(0), (pts.min(0) + pts.max(0)) / 2
+
+
 class ZeroShotPredictor:
     """A zero-shot adapter (`thermbench.zeroshot`: DWPose or Sapiens2) run top-down on the whole crop."""
 

@@ -125,14 +125,18 @@ def test_summary_gives_a_trained_source_as_seed_mean_and_sd():
                "not_scored": {"rec": "no truth.csv"},
                "sources": {"a": {"near": scores(2.0)}, "k-seed0": {"near": scores(3.0)},
                            "k-seed1": {"near": scores(5.0)}},
-               "runs": {**RUNS, "k-seed2": {"source": "k", "seed": 2, "converged": None}}}
+               "runs": {**RUNS, "k-seed2": {"source": "k", "seed": 2, "converged": None}},
+               "tracking": {"a": {"outside_frame": 0, "model_frames": 90, "not_tracked": []},
+                            "k-seed0": {"outside_frame": 7, "model_frames": 90, "not_tracked": ["rec/p: why", "x"]}}}
     table = summary_table(metrics, {"near": {"k": {"low": -8.75, "high": 16.75}}})
     # MAE ridge 3, 5 -> 4.00 ± 1.41; Welch 5, 7 -> 6.00 ± 1.41; peaks 4, 6 -> 5.00 ± 1.41
     assert ("| k | 0, 1 | near | 4.00 ± 1.41 | [-8.75, 16.75] | 6.00 ± 1.41 | 5.00 ± 1.41 | - | - | - | 1.00 ± 0.00 |"
             in table)
     assert "| a | - | near | 2.00 | - | 4.00 | 3.00 |" in table and "| k-seed2 | - | - | not available: x |" in table
-    assert table.endswith("Not scored where the ground truth is missing (rates estimated, not compared):\n\n"
-                          "- rec: no truth.csv\n")
+    assert "ground truth is missing (rates estimated, not compared):\n\n- rec: no truth.csv\n" in table
+    assert table.endswith("besides finding no face:\n\n"  # a run with nothing to say gets no line
+                          "- k-seed0: 7 of 90 model frames put the nostril outside the frame (no point there)\n"
+                          "- k-seed0: 2 subject(s) not tracked, e.g. rec/p: why\n")
 
 
 def test_the_noise_series_is_not_ranked_and_states_where_it_leaves_the_floor():

@@ -173,6 +173,9 @@ def summary_table(metrics: dict, intervals: dict) -> str:
     if not_scored:  # their windows count in "windows estimated", never as misses of an estimator
         lines += ["", "Not scored where the ground truth is missing (rates estimated, not compared):", ""]
         lines += [f"- {name}: {what}" for name, what in sorted(not_scored.items())]
+    notes = [note for name, checks in sorted(metrics["tracking"].items()) for note in tracking_notes(name, checks)]
+    if notes:
+        lines += ["", "Frames and subjects a source gave no point for, besides finding no face:", ""] + notes
     return "\n".join(lines) + "\n"
 
 
@@ -197,6 +200,17 @@ def change_table(metrics: dict) -> str:
                 cells += [_cell([m[est]["windows"][kind].get("mae_bpm") for m in ms]) for est in bm.ESTIMATORS]
             lines.append(f"| {source} | {scene} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def tracking_notes(name: str, checks: dict) -> list[str]:
+    """A run's track-file checks as report lines: points outside the frame, subjects it does not track."""
+    notes = []
+    if checks["outside_frame"]:
+        notes.append(f"- {name}: {checks['outside_frame']} of {checks['model_frames']} model frames put the nostril "
+                     "outside the frame (no point there)")
+    if checks["not_tracked"]:
+        notes.append(f"- {name}: {len(checks['not_tracked'])} subject(s) not tracked, e.g. {checks['not_tracked'][0]}")
+    return notes
 
 
 def conclusions_text(statements: list[cc.Statement], check: dict, resamples: int) -> str:

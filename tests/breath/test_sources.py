@@ -25,7 +25,7 @@ def test_person_box_and_its_blog_crop_for_a_thermeval_sized_face():
     np.testing.assert_allclose(src.person_box(face, 2.29, 0.56, (192, 256)), [62.52, 46.56, 54.96, 208.44])
     # Blog window: side 1.25 * 208.44 = 260.55 about (90, 150.78): x0 = max(0, int(-40.275)) = 0,
     # y0 = int(150.78 - 130.275) = int(20.505) = 20, x1 = min(192, int(260.55)) = 192, y1 = min(256, 280) = 256.
-    crop = src.PersonCrop(2.29, 0.56, (0.098, 0.211), BLOG)
+    crop = src.PersonCrop(2.29, 0.56, 5.56, (0.098, 0.211), BLOG)
     image, box = crop.cut(np.zeros((256, 192), np.uint8), face)
     assert image.shape == (256, 256)
     np.testing.assert_allclose(box, [0, 20, 192, 236])
@@ -35,14 +35,33 @@ def test_person_box_and_its_blog_crop_for_a_thermeval_sized_face():
                                [0, 0, 41.48, 255])
 
 
-def test_the_head_does_not_apply_to_a_near_scene_face():
-    # near_0's first face box in a 256 x 192 frame: W = 110.21, Person box x 10.16..255 (clipped), y 0.07..191;
-    # blog side 1.25 * 244.84 = 306 covers the frame: window (0, 0, 256, 192), the face 110.21 / 256 = 0.43 of it.
+def test_a_near_face_is_cut_from_a_canvas_at_the_training_crops_scale():
+    # near_0's first face box in a 256 x 192 frame: W = 110.21; the box top 61.79 - 0.56 W = 0.07 leaves 190.93 rows,
+    # below 5.56 W = 612.77, so the frame goes on a canvas padded by ceil(1.25 * 612.77) = 766 px. Box on the canvas:
+    # x0 = (272.71 - 2.29 W) / 2 + 766 = 776.16, y0 = 766.07, w 252.38, h 612.77; blog side 765.96 about
+    # (902.36, 1072.46): window x0 = int(519.38) = 519, y0 = int(689.48) = 689, x1 = int(1284.96), y1 = int(1454.96);
+    # back in frame px (-247, -77, 765, 765), the face 110.21 / 765 = 0.144 of it, as the training crops.
     face = np.array([81.25, 61.79, 191.46, 183.38])
-    crop = src.PersonCrop(2.29, 0.56, (0.098, 0.211), BLOG)
-    _, box = crop.cut(np.zeros((192, 256), np.uint8), face)
-    np.testing.assert_allclose(box, [0, 0, 256, 192])
-    with pytest.raises(src.SourceUnavailable, match=r"the head does not apply: the face box fills 0\.43 of"):
+    frame = np.zeros((192, 256), np.uint8)
+    frame[-1] = 200  # the last row (the neck) repeats down the canvas
+    crop = src.PersonCrop(2.29, 0.56, 5.56, (0.098, 0.211), BLOG)
+    image, box = crop.cut(frame, face)
+    np.testing.assert_allclose(box, [-247, -77, 765, 765])
+    crop.check(face, box)
+    # The window's rows below the frame (y >= 192: crop rows from (192 + 77) * 256 / 765 = 90 on) repeat the last
+    # row, its corner pixels out to the sides; the rows above it are the frame's zeros and their repeats.
+    assert image.shape == (256, 256)
+    assert image[91:].min() == 200 and image[:89].max() == 0
+
+
+def test_the_head_does_not_apply_to_a_face_smaller_than_its_training_faces():
+    # A 16 px face: the Person box (77.68, 51.04, 36.64, 203.96) reaches the last row; the blog window spans the
+    # frame's 192 columns, so the face fills 16 / 192 = 0.08 of it, below the training crops' 0.098.
+    face = np.array([88.0, 60.0, 104.0, 76.0])
+    crop = src.PersonCrop(2.29, 0.56, 5.56, (0.098, 0.211), BLOG)
+    _, box = crop.cut(np.zeros((256, 192), np.uint8), face)
+    assert box[2] == 192
+    with pytest.raises(src.SourceUnavailable, match=r"the head does not apply: the face box fills 0\.08 of"):
         crop.check(face, box)
 
 
@@ -52,7 +71,7 @@ def test_person_crop_follows_the_predicted_nostril():
     # 251.8 about y 154.28: window y0 = int(28.38) = 28, height 228, so frame 1 gives (96, 28 + 64 * 228 / 256 = 85).
     seq = Sequence("s", 1.0, np.zeros((2, 256, 192), np.float32), [Subject("p", (78.0, 60.0, 102.0, 84.0))])
     fixed = lambda batch: [(np.array([128.0, 64.0]),) * 2 for _ in batch]  # noqa: E731
-    cfg = src.CropConfig(src.PersonCrop(2.29, 0.56, (0.098, 0.211), BLOG), window_c=(0.0, 1.0))
+    cfg = src.CropConfig(src.PersonCrop(2.29, 0.56, 5.56, (0.098, 0.211), BLOG), window_c=(0.0, 1.0))
     points, outside, runs = src.track(seq, seq.subjects[0], fixed, cfg)
     np.testing.assert_allclose(points, [[96, 79], [96, 85]])
     assert (outside, runs) == (0, 2)

@@ -60,6 +60,7 @@ class TinyHeadTrack:
 
     person_width: float = 2.29
     person_top: float = 0.56
+    person_height: float = 5.56  # least box height; a frame that ends sooner is set on a canvas (PersonCrop)
     face_in_crop: tuple[float, float] = (0.098, 0.211)  # face box width / crop width where the head applies
     chunk: int = 8
     stride: int = 4
@@ -233,7 +234,7 @@ def _predictor_factory(source: str, cfg: TrackConfig, model_dir: Path | None, ze
         head = src.TinyHeadPredictor(tinyhead.head, tinyhead.features, tinyhead.teacher, tinyhead.backbone,
                                      tinyhead.sapiens2)
         th = cfg.tinyhead
-        crop = src.PersonCrop(th.person_width, th.person_top, th.face_in_crop,
+        crop = src.PersonCrop(th.person_width, th.person_top, th.person_height, th.face_in_crop,
                               {**tinyhead.thermeval, "crop_size": head.input_px})
         return (lambda: head), src.CropConfig(crop, chunk=th.chunk, stride=th.stride)
     if source in ("dwpose", "sapiens2"):

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NamedTuple
 
+import cv2
 import numpy as np
 
 from thermbench.core import crops
@@ -51,16 +52,29 @@ class SquareCrop:
 class PersonCrop:
     """The TinyHead's training crop (a ThermEval Person box, blog geometry) about a Person-like box made from a face
     box: as wide as `width` face widths and centred on the face, from `top` face widths above the face box to the
-    frame's last row (the synthetic ThermEval Person boxes' proportions, params breath.track.tinyhead)."""
+    frame's last row (the synthetic ThermEval Person boxes' proportions, params breath.track.tinyhead). Where the
+    frame ends less than `height` face widths below the box top (a near face, whose torso the frame cuts early), the
+    frame is set on a canvas of its edge pixels repeated and the box reaches `height` face widths down, so the face
+    fills the share of the window that it fills in the training crops."""
 
     width: float
     top: float
+    height: float
     face_in_crop: tuple[float, float]  # face box width / crop window width of the head's training crops
     geometry: dict  # `thermeval.crop_pair`'s cfg: params prepare.thermeval with the head's crop_size
 
     def cut(self, image: np.ndarray, face: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
         """(crop or None for an empty window, its (x0, y0, w, h) box in frame px) for the face box (x0, y0, x1, y1)."""
-        return crop_pair(image, person_box(face, self.width, self.top, image.shape[::-1]), self.geometry)
+        box = person_box(face, self.width, self.top, image.shape[::-1])
+        fw = face[2] - face[0]
+        if box[3] >= self.height * fw:
+            return crop_pair(image, box, self.geometry)
+        pad = int(np.ceil(self.geometry["box_scale"] * max(self.width, self.height) * fw))  # the window's side
+        canvas = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        x0 = (face[0] + face[2] - self.width * fw) / 2
+        crop, window = crop_pair(canvas, [x0 + pad, face[1] - self.top * fw + pad, self.width * fw, self.height * fw],
+                                 self.geometry)
+        return crop, window - np.array([pad, pad, 0, 0])
 
     def check(self, face: np.ndarray, box: np.ndarray) -> None:
         """Raises `SourceUnavailable` when the face box fills a share of the crop box's width (x0, y0, w, h) that

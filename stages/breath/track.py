@@ -1,9 +1,10 @@
 """Stage breath_track@<source>: one landmark source's nostril track in every sequence (JSON).
 
-Sources: oracle (ground truth), mediapipe, dwpose, sapiens2 (their `zeroshot.<name>` weights), student (an RTMPose
-68-point model directory given with --model; --training-metrics says whether it converged, and --out
-<source>/seed<s>.json names its seed), tinyhead (the blog's head, every seed `tinyhead.pipeline.seed_heads` finds in
---heads, into --out <folder>/seed<s>.json; also --features, --teacher). A source that cannot run here writes its
+Sources: oracle (ground truth), mediapipe, dwpose, sapiens2 (their `zeroshot.<name>` weights), dlib_hog, dlib_mmod
+(dlib-68 with a HOG or MMOD face detector), student (an RTMPose 68-point model directory given with --model;
+--training-metrics says whether it converged, and --out <source>/seed<s>.json names its seed), tinyhead (the blog's
+head, every seed `tinyhead.pipeline.seed_heads` finds in --heads, into --out <folder>/seed<s>.json; also --features,
+--teacher; its crops cut as `prepare.thermeval` cut its training crops). A source that cannot run here writes its
 one-line reason instead.
 """
 
@@ -18,7 +19,7 @@ from thermbench.breath.evaluate import (
 )
 from thermbench.core import stage
 
-SOURCES = ("oracle", "mediapipe", "dwpose", "sapiens2", "student", "tinyhead")
+SOURCES = ("oracle", "mediapipe", "dwpose", "sapiens2", "dlib_hog", "dlib_mmod", "student", "tinyhead")
 
 
 def main() -> None:
@@ -41,7 +42,8 @@ def main() -> None:
         from thermbench.tinyhead.pipeline import seed_heads
 
         backbone, sapiens2 = stage.config(args, "head.backbone", BackboneConfig), stage.value(args, "zeroshot.sapiens2")
-        inputs = {seed: TinyHeadInputs(head, args.features, args.teacher, backbone, sapiens2)
+        thermeval = stage.value(args, "prepare.thermeval")
+        inputs = {seed: TinyHeadInputs(head, args.features, args.teacher, backbone, sapiens2, thermeval)
                   for seed, head in seed_heads(args.heads).items()}
         track_tinyhead_seeds(inputs, args.videos, args.out, args.timing, cfg)
         return

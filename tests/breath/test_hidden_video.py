@@ -60,6 +60,9 @@ def test_hidden_video_oracle_reaches_the_true_rate_and_the_fixed_roi_does_worse(
     assert "mae_bpm" not in real["welch"] and real["welch"]["n_windows"] == 3
     assert real["welch"]["truth_coverage"] == 0.0
     assert result["metrics"]["not_scored"] == {"zz_recording": "no truth.csv"}
+    assert result["metrics"]["tracking"]["oracle"] == {  # the track file's word on its frames, passed on
+        "outside_frame": 0, "model_frames": 0,
+        "not_tracked": ["zz_recording/p: no ground-truth nostril points (truth.csv nose_x, nose_y)"]}
     windows = result["windows"]
     assert windows[(windows.sequence == "zz_recording")]["true_bpm"].isna().all()
 
@@ -94,12 +97,17 @@ def test_unavailable_sources_write_one_reason_line(hidden, tmp_path, capsys):
 
 
 def test_student_source_tracks_with_a_saved_rtmpose(hidden, tmp_path):
+    import torch
+
     from thermbench.models.rtmpose import build_rtmpose, save_model
 
+    torch.manual_seed(0)
     save_model(build_rtmpose("t", 68, (64, 64)), tmp_path / "run" / "model.safetensors")
     out = ev.track_source("student", hidden, tmp_path / "s.json", ev.TrackConfig(), model_dir=tmp_path / "run")
     points = np.array(out["tracks"]["hidden_a"]["p"], float)
     assert out["available"] and points.shape == (400, 2) and np.isfinite(points).all() and "trained" not in out
+    # Seeded: an untrained model whose points stay in the frame (another init's may leave it: no face there).
+    assert (out["outside_frame"], out["model_frames"]) == (0, 2 * 101)  # every 4th of 400 frames + the last
     # Tracked as seed 3 of a trained source: the rates name it so and carry whether its training converged.
     seeded = ev.track_source("student", hidden, tmp_path / "st" / "seed3.json", ev.TrackConfig(),
                              model_dir=tmp_path / "run", converged=False)
@@ -130,14 +138,19 @@ def test_tinyhead_source_tracks_every_seed_head_with_its_teacher(hidden, tmp_pat
         save_head(tmp_path / "heads" / f"{name}.safetensors", TinyHead(in_channels=channels),
                   {**fit, "seed": seed, "convergence": {"converged": converged}})
     write_json(tmp_path / "features" / "backbone.json", {"name": "teacher", "crop_size": 64})
-    inputs = {seed: ev.TinyHeadInputs(head, tmp_path / "features", tmp_path / "teacher", backbone, {})
+    geometry = {"crop_geometry": "blog", "box_scale": 1.25}  # params prepare.thermeval (crop_size: the head's)
+    inputs = {seed: ev.TinyHeadInputs(head, tmp_path / "features", tmp_path / "teacher", backbone, {}, geometry)
               for seed, head in seed_heads(tmp_path / "heads").items()}
-    out = ev.track_tinyhead_seeds(inputs, hidden, tmp_path / "th", tmp_path / "timing", ev.TrackConfig())
-    points = np.array(out[1]["tracks"]["hidden_a"]["p"], float)
+    # This 60 px face in a 128 px wide frame fills half its Person crop's width: a scale the head never saw.
+    refused = ev.track_tinyhead_seeds(inputs, hidden, tmp_path / "no", tmp_path / "no_timing", ev.TrackConfig())
+    assert not refused[0]["available"] and "the head does not apply" in refused[0]["reason"]
+    any_scale = ev.TrackConfig(tinyhead=ev.TinyHeadTrack(face_in_crop=(0.0, 1.0)))
+    out = ev.track_tinyhead_seeds(inputs, hidden, tmp_path / "th", tmp_path / "timing", any_scale)
+    points = np.array(out[1]["tracks"]["hidden_a"]["p"], float)  # blog windows lie inside the frame, and so do they
     assert out[1]["available"] and points.shape == (400, 2) and np.isfinite(points).all()
     assert [out[s]["trained"] for s in (0, 1)] == [{"source": "th", "seed": 0, "converged": True},
                                                    {"source": "th", "seed": 1, "converged": False}]
     assert sorted(p.name for p in (tmp_path / "timing").iterdir()) == ["seed0.json", "seed1.json"]
     missing = ev.TinyHeadInputs(tmp_path / "none.safetensors", tmp_path / "features", tmp_path / "teacher", backbone,
-                                {})
+                                {}, geometry)
     assert not ev.track_source("tinyhead", hidden, tmp_path / "x.json", ev.TrackConfig(), tinyhead=missing)["available"]

@@ -42,7 +42,7 @@ def _windows() -> pd.DataFrame:
     without an estimate) | 4, seed 1: 4 | 6. Scene far has no ground truth."""
     rows = [("a", "s1", 11.0), ("a", "s2", 13.0), ("k-seed0", "s1", 12.0), ("k-seed0", "s1", np.nan),
             ("k-seed0", "s2", 6.0), ("k-seed1", "s1", 14.0), ("k-seed1", "s2", 16.0)]
-    near = pd.DataFrame(rows, columns=["source", "sequence", "welch_bpm"]).assign(scene="near", true_bpm=10.0)
+    near = pd.DataFrame(rows, columns=["source", "sequence", "ridge_bpm"]).assign(scene="near", true_bpm=10.0)
     far = near.assign(scene="far", sequence="f1", true_bpm=np.nan)
     return pd.concat([near, far], ignore_index=True)
 
@@ -117,17 +117,40 @@ def test_training_convergence_is_read_from_the_metrics_and_head_sidecar(tmp_path
 
 def test_summary_gives_a_trained_source_as_seed_mean_and_sd():
     def scores(mae):
-        return {"coverage": 1.0, "welch": {"mae_bpm": mae, "n_windows": 3, "window_coverage": 1.0},
+        return {"coverage": 1.0, "ridge": {"mae_bpm": mae, "n_windows": 3, "window_coverage": 1.0},
+                "welch": {"mae_bpm": mae + 2, "n_windows": 3, "window_coverage": 1.0},
                 "peaks": {"mae_bpm": mae + 1, "n_windows": 3, "window_coverage": 1.0}}
 
     metrics = {"data": "synthetic", "window_s": 30.0, "hop_s": 5.0, "unavailable": {"k-seed2": "not available: x"},
                "not_scored": {"rec": "no truth.csv"},
                "sources": {"a": {"near": scores(2.0)}, "k-seed0": {"near": scores(3.0)},
                            "k-seed1": {"near": scores(5.0)}},
-               "runs": {**RUNS, "k-seed2": {"source": "k", "seed": 2, "converged": None}}}
+               "runs": {**RUNS, "k-seed2": {"source": "k", "seed": 2, "converged": None}},
+               "tracking": {"a": {"outside_frame": 0, "model_frames": 90, "not_tracked": []},
+                            "k-seed0": {"outside_frame": 7, "model_frames": 90, "not_tracked": ["rec/p: why", "x"]}}}
     table = summary_table(metrics, {"near": {"k": {"low": -8.75, "high": 16.75}}})
-    # MAE Welch 3, 5 -> 4.00 ± 1.41; peaks 4, 6 -> 5.00 ± 1.41
-    assert "| k | 0, 1 | near | 4.00 ± 1.41 | [-8.75, 16.75] | 5.00 ± 1.41 | - | - | - | 1.00 ± 0.00 |" in table
-    assert "| a | - | near | 2.00 | - | 3.00 |" in table and "| k-seed2 | - | - | not available: x |" in table
-    assert table.endswith("Not scored where the ground truth is missing (rates estimated, not compared):\n\n"
-                          "- rec: no truth.csv\n")
+    # MAE ridge 3, 5 -> 4.00 ± 1.41; Welch 5, 7 -> 6.00 ± 1.41; peaks 4, 6 -> 5.00 ± 1.41
+    assert ("| k | 0, 1 | near | 4.00 ± 1.41 | [-8.75, 16.75] | 6.00 ± 1.41 | 5.00 ± 1.41 | - | - | - | 1.00 ± 0.00 |"
+            in table)
+    assert "| a | - | near | 2.00 | - | 4.00 | 3.00 |" in table and "| k-seed2 | - | - | not available: x |" in table
+    assert "ground truth is missing (rates estimated, not compared):\n\n- rec: no truth.csv\n" in table
+    assert table.endswith("besides finding no face:\n\n"  # a run with nothing to say gets no line
+                          "- k-seed0: 7 of 90 model frames put the nostril outside the frame (no point there)\n"
+                          "- k-seed0: 2 subject(s) not tracked, e.g. rec/p: why\n")
+
+
+def test_the_noise_series_is_not_ranked_and_states_where_it_leaves_the_floor():
+    def item(mean, low, high):
+        return {"mean": mean, "low": low, "high": high, "seeds": [], "runs": []}
+
+    near = {"oracle": item(1.0, 0.8, 1.2), "oracle+1px": item(1.1, 0.9, 1.3), "oracle+2px": item(1.3, 1.1, 1.6),
+            "oracle+5px": item(2.0, 1.5, 2.5), "oracle+8px": item(3.0, 2.5, 3.5), "whole_face": item(9.0, 8.0, 10.0)}
+    rank, floor = rk.statements({"near": near}, {})
+    assert rank.id == "breath.mae_rank.near" and rank.verdict == "oracle < whole_face"
+    assert "oracle+" not in rank.text and set(rank.numbers) == {"oracle", "whole_face"}
+    # 1 and 2 px overlap [0.8, 1.2]; 5 px [1.5, 2.5] is the first to lie above it
+    assert (floor.id, floor.verdict, floor.resolved) == ("breath.floor.near", "5 px", True)
+    assert floor.numbers["floor"] == {"mean": 1.0, "low": 0.8, "high": 1.2}
+    # no level above the floor's interval: not resolved
+    (_, flat) = rk.statements({"near": {"oracle": item(1.0, 0.8, 1.2), "oracle+0.5px": item(1.1, 0.9, 1.3)}}, {})
+    assert (flat.verdict, flat.resolved) == ("not resolved", False) and "0.5 px" in flat.why

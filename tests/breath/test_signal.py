@@ -87,9 +87,10 @@ def test_windows_without_truth_are_not_scored_and_not_misses():
     assert s["window_coverage"] == 1.0 and s["truth_coverage"] == 0.5
     assert s["mae_bpm"] == pytest.approx(0.5) and s["within2_share"] == 1.0
     windows = pd.DataFrame({"source": "a", "scene": ["s", "s", "t"], "welch_bpm": [10.0, np.nan, 9.0],
-                            "peaks_bpm": [10.0, 11.0, 9.0], "true_bpm": [12.0, np.nan, np.nan]})
+                            "peaks_bpm": [10.0, 11.0, 9.0], "ridge_bpm": [12.0, 12.0, 9.0],
+                            "true_bpm": [12.0, np.nan, np.nan], "true_spread": [0.0, np.nan, np.nan]})
     stats = pd.DataFrame({"source": "a", "scene": ["s", "t"], "frames": [10, 10], "with_point": [10, 10]})
-    out = bm.summarise(windows, stats)["a"]
+    out = bm.summarise(windows, stats, 0.3)["a"]
     assert out["s"]["welch"]["window_coverage"] == 0.5 and out["s"]["welch"]["truth_coverage"] == 0.5
     assert out["s"]["peaks"]["window_coverage"] == 1.0 and out["s"]["peaks"]["mae_bpm"] == 2.0
     assert out["t"]["welch"] == {"n_windows": 1, "window_coverage": 1.0, "truth_coverage": 0.0, "scored": False,
@@ -116,3 +117,115 @@ def test_interpolated_track_fills_between_predictions_only():
     out = interpolate_track(pts)
     assert np.isnan(out[0]).all() and np.isnan(out[6]).all()
     assert out[3].tolist() == [2.0, 6.0]
+
+
+def _breathing(rate_bpm: np.ndarray, fps: float) -> np.ndarray:
+    """The waveform of an instantaneous rate, as the video generator makes it: the phase advances by the rate."""
+    return -0.5 * np.cos(np.cumsum(2 * np.pi * rate_bpm / 60 / fps))
+
+
+def test_the_ridge_follows_a_rate_step_inside_a_window_where_welch_keeps_one_rate():
+    """10 -> 18 breaths/min at 30 s (the issue's case). The window 15-45 s holds 15 s of each: its breath count is
+    (15 x 10 + 15 x 18) / 30 = 14.0/min. Welch keeps the higher of its two peaks; the ridge's mean counts both."""
+    fps = 9.0
+    rate = np.where(np.arange(int(60 * fps)) / fps < 30, 10.0, 18.0)
+    noise = np.random.default_rng(0).normal(0, 0.3, len(rate))
+    x = sig.bandpass(_breathing(rate, fps) + noise, fps, (0.1, 0.7), 4)
+    cfg = sig.ChainConfig()
+    table = sig.window_rates(x, np.ones(len(x), bool), fps, cfg)
+    middle = table[table["t_start"] == 15.0].iloc[0]
+    assert sig.true_window_rates(rate, fps, cfg)[3] == pytest.approx(14.0)
+    assert middle["ridge_bpm"] == pytest.approx(14.0, abs=1.0)
+    assert abs(middle["welch_bpm"] - 14.0) > 2.0
+    # away from the step both rates come out: the first window is all 10/min, the last all 18/min
+    assert table["ridge_bpm"].iloc[0] == pytest.approx(10.0, abs=0.5)
+    assert table["ridge_bpm"].iloc[-1] == pytest.approx(18.0, abs=0.5)
+
+
+@pytest.mark.parametrize("bpm", [6.0, 15.0, 27.0])
+def test_the_ridge_recovers_a_steady_rate_across_the_band(bpm):
+    fps = 9.0
+    x = sig.bandpass(_sine(bpm, fps, 60.0), fps, (0.1, 0.7), 4)
+    ridge = sig.ridge_rates(x, fps, (0.1, 0.7), 15.0, 1.0, 2.0, 0.05)
+    assert len(ridge) == len(x) and np.abs(ridge - bpm).max() < 0.5
+
+
+def test_the_ridge_follows_a_ramp_and_never_leaves_the_band():
+    """A ramp 8 -> 24/min over 20-40 s; windows are 30 s. Band 0.1-0.7 Hz = 6-42/min."""
+    fps = 9.0
+    t = np.arange(int(60 * fps)) / fps
+    rate = np.interp(t, [20.0, 40.0], [8.0, 24.0])
+    x = sig.bandpass(_breathing(rate, fps), fps, (0.1, 0.7), 4)
+    ridge = sig.ridge_rates(x, fps, (0.1, 0.7), 15.0, 1.0, 2.0, 0.05)
+    assert ridge.min() >= 6.0 and ridge.max() <= 42.0
+    for start in (0.0, 15.0, 30.0):
+        window = (t >= start) & (t < start + 30)
+        assert ridge[window].mean() == pytest.approx(rate[window].mean(), abs=1.0)
+
+
+def test_estimates_outside_the_band_are_cut_or_rejected():
+    fps = 9.0
+    slow = _sine(4.0, fps, 30.0)  # 4/min, below the 6-42/min band
+    assert sig.peak_rate(slow, fps, 42.0, 0.3) == pytest.approx(4.0, abs=0.05)  # no band: counted as is
+    assert np.isnan(sig.peak_rate(slow, fps, 42.0, 0.3, (6.0, 42.0)))  # rejected
+    # Welch of an unfiltered 4/min sine: its peak inside the band is the lobe's flank at 6/min, whose centroid lies
+    # below the band: clamped to 6/min
+    assert sig.welch_rate(slow, fps, (0.1, 0.7), 20.0) == 6.0
+
+
+def test_true_spread_marks_steps_not_pauses():
+    """At 1 fps, 30 s windows every 5 s: 12/min then 20/min from 30 s; (20 - 12) / mean. A pause (rate 0) alone is
+    no change of rhythm."""
+    cfg = sig.ChainConfig(window_s=30.0, hop_s=5.0)
+    step = np.r_[np.full(30, 12.0), np.full(30, 20.0)]
+    spread = sig.true_window_spread(step, 1.0, cfg)
+    assert spread[0] == 0.0 and spread[-1] == 0.0
+    assert spread[3] == pytest.approx(8.0 / 16.0)  # window 15-45 s: 15 s of each (both percentiles inside), mean 16
+    # a pause, with the partial breath (3/min) of the frame it begins in: 1 frame of 21 is below the 5th percentile
+    pause = np.r_[np.full(20, 12.0), 3.0, np.zeros(9)]
+    assert sig.true_window_spread(pause, 1.0, cfg)[0] == 0.0
+
+
+def test_scores_apart_on_steady_windows_and_windows_with_a_rate_change():
+    windows = pd.DataFrame({"source": "a", "scene": "s", "welch_bpm": [10.0, 17.0, 12.0],
+                            "peaks_bpm": [10.0, 11.0, 12.0], "ridge_bpm": [10.0, 14.5, 12.5],
+                            "true_bpm": [10.0, 14.0, 12.0], "true_spread": [0.1, 0.6, 0.0]})
+    stats = pd.DataFrame({"source": ["a"], "scene": ["s"], "frames": [10], "with_point": [10]})
+    welch = bm.summarise(windows, stats, 0.3)["a"]["s"]["welch"]
+    assert welch["mae_bpm"] == pytest.approx(1.0)  # (0 + 3 + 0) / 3
+    assert welch["windows"]["steady"]["mae_bpm"] == 0.0 and welch["windows"]["steady"]["n_windows"] == 2
+    assert welch["windows"]["change"]["mae_bpm"] == 3.0 and welch["windows"]["change"]["n_windows"] == 1
+    ridge = bm.summarise(windows, stats, 0.3)["a"]["s"]["ridge"]
+    assert ridge["windows"]["change"]["mae_bpm"] == 0.5 and ridge["windows"]["steady"]["mae_bpm"] == 0.25
+
+
+def test_ring_reference_is_the_mean_between_its_radii():
+    """A ramp image (value = x of the pixel centre) is symmetric about the centre: a ring's mean is its centre
+    value; a ring off the frame is NaN."""
+    ramp = np.tile(np.arange(60, dtype=np.float32) + 0.5, (60, 1))
+    frames = np.stack([ramp, ramp])
+    out = sig.ring_means(frames, np.array([[30.0, 30.0], [np.nan, np.nan]]), 4.0, 8.0)
+    assert out[0] == pytest.approx(30.0) and np.isnan(out[1])
+    one = np.zeros((1, 20, 20), np.float32)
+    one[0, 10, 10] = 100.0  # the centre pixel: inside a disc, never inside a ring
+    assert sig.roi_means(one, np.array([[10.5, 10.5]]), 1.0)[0] > 0
+    assert sig.ring_means(one, np.array([[10.5, 10.5]]), 1.0, 3.0)[0] == 0.0
+
+
+def test_motion_regression_removes_what_the_track_position_explains_and_keeps_breathing():
+    """The head sways along x (period 8 s) and the ROI reads 0.5 °C per standardised x on top of a 15/min breath
+    whose position does not move; degree 1 removes the sway's share exactly (the breath is uncorrelated with x over
+    whole periods of both), degree 0 leaves the signal alone."""
+    fps = 10.0
+    t = np.arange(400) / fps  # 40 s: 5 sway periods, 10 breaths
+    x = 100 + 10 * np.sin(2 * np.pi * t / 8.0)
+    points = np.column_stack([x, np.full(len(t), 50.0)])
+    breath = np.sin(2 * np.pi * 15 / 60 * t)
+    standardised = (points - points.mean(axis=0)) / (points - points.mean(axis=0)).std()
+    raw = 3.0 + breath + 0.5 * standardised[:, 0]
+    assert np.array_equal(sig.regress_motion(raw, points, 0), raw)
+    out = sig.regress_motion(raw, points, 1)
+    assert np.allclose(out, 3.0 + breath, atol=1e-9)
+    raw_gap = raw.copy()
+    raw_gap[5] = np.nan  # a frame without an ROI stays a gap
+    assert np.isnan(sig.regress_motion(raw_gap, points, 1)[5])

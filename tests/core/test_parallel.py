@@ -1,12 +1,27 @@
 """ordered_map: results in input order whatever the number of workers, the same as a plain map."""
 
+import os
+from concurrent.futures.process import BrokenProcessPool
 from functools import partial
+
+import pytest
 
 from thermbench.core.parallel import available_cores, ordered_map
 
 
 def _affine(x: int, a: int) -> int:
     return a * x + 1
+
+
+def _dies_on_three(x: int) -> int:
+    if x == 3:
+        os._exit(1)  # a crashed worker, as a segfault or the OOM killer leaves it
+    return x
+
+
+def test_a_worker_that_dies_fails_the_map_instead_of_hanging_it():
+    with pytest.raises(BrokenProcessPool):
+        list(ordered_map(_dies_on_three, [1, 2, 3, 4], "test", workers=2))
 
 
 def test_ordered_map_keeps_input_order_across_workers():

@@ -29,6 +29,7 @@ from thermbench.datasets.video import Sequence, list_sequences, read_sequence
 
 BASELINES = ("fixed_roi", "whole_face")  # no tracking: the first frame's nose, the first frame's face box
 SEED_FILE = re.compile(r"seed(\d+)")  # <source>/seed<s>.json: the track of one training seed of a trained source
+TRACK_CHECKS = ("outside_frame", "model_frames", "not_tracked")  # what a track file says about its frames
 
 
 @dataclass
@@ -55,9 +56,22 @@ class ZeroShotTrack:
 
 @dataclass
 class TinyHeadTrack:
-    crop_scale: float = 3.0  # the head trained on person crops (head and shoulders): a wide crop about the face
+    """The Person-like box the head's crop is cut about (`sources.PersonCrop`), in face box widths."""
+
+    person_width: float = 2.29
+    person_top: float = 0.56
+    person_height: float = 5.56  # least box height; a frame that ends sooner is set on a canvas (PersonCrop)
+    face_in_crop: tuple[float, float] = (0.098, 0.211)  # face box width / crop width where the head applies
     chunk: int = 8
     stride: int = 4
+
+
+@dataclass
+class DlibTrack:
+    crop_scale: float = 2.0  # the face fills half the crop: above the detectors' ~80 px face at 256 px
+    crop_px: int = 256
+    upsample: int = 0  # detector upsampling (each doubles the crop side it searches)
+    stride: int = 1
 
 
 @dataclass
@@ -66,6 +80,8 @@ class TrackConfig:
     students: StudentTrack = field(default_factory=StudentTrack)
     zeroshot: ZeroShotTrack = field(default_factory=ZeroShotTrack)
     tinyhead: TinyHeadTrack = field(default_factory=TinyHeadTrack)
+    dlib_hog: DlibTrack = field(default_factory=DlibTrack)
+    dlib_mmod: DlibTrack = field(default_factory=lambda: DlibTrack(stride=4))  # the CNN: ~0.2 s a 256 px crop
     threads: int = 1  # torch threads of a model source, per worker
     workers: int = 1  # sequences tracked at once, one process each (tracks do not depend on it)
 
@@ -73,19 +89,21 @@ class TrackConfig:
 @dataclass
 class TinyHeadInputs:
     """Where the TinyHead source finds its trained head (one seed's head file), its features' backbone info and the
-    teacher backbone."""
+    teacher backbone, and how its training crops were cut."""
 
     head: Path
     features: Path
     teacher: Path
     backbone: object  # tinyhead.finetune.BackboneConfig (params head.backbone)
     sapiens2: dict  # params zeroshot.sapiens2
+    thermeval: dict  # params prepare.thermeval (crop_geometry, box_scale: `thermeval.crop_pair`)
 
 
 @dataclass
 class RateConfig:
     chain: sig.ChainConfig = field(default_factory=sig.ChainConfig)
     oracle_noise_px: tuple[float, ...] = ()  # extra sources: ground truth + this much Gaussian noise per frame
+    change_share: float = 0.3  # a window whose true rate spans more than this share of its mean has a rate change
     example_sequence: str = "near_0"  # the sequence whose signals the figure shows (absent: the first one)
 
 
@@ -135,10 +153,12 @@ def head_converged(head: Path) -> bool | None:
 def track_source(source: str, videos: Path, out: Path, cfg: TrackConfig, model_dir: Path | None = None,
                  zeroshot_cfg: dict | None = None, timing: Path | None = None,
                  tinyhead: TinyHeadInputs | None = None, converged: bool | None = None) -> dict:
-    """Track `source` (oracle | mediapipe | dwpose | sapiens2 | student | tinyhead) over all sequences into `out`
-    (JSON), and its wall-clock time into `timing`. `run_name(out)` names the source in the results; a trained run
-    (out = <source>/seed<s>.json) also records its seed and whether its training `converged` (None: not recorded).
-    An unavailable source writes its one-line reason instead of tracks, prints it and returns normally."""
+    """Track `source` (oracle | mediapipe | dwpose | sapiens2 | dlib_hog | dlib_mmod | student | tinyhead) over all
+    sequences into `out` (JSON), and its wall-clock time into `timing`. `run_name(out)` names the source in the
+    results; a trained run (out = <source>/seed<s>.json) also records its seed and whether its training `converged`
+    (None: not recorded). The file also counts the model frames whose point fell outside the frame (`outside_frame`,
+    of `model_frames`: no face there) and says why a subject has no track (`not_tracked`). An unavailable source
+    writes its one-line reason instead of tracks, prints it and returns normally."""
     start = time.perf_counter()
     name, trained_source, seed = run_name(out)
     trained = {} if seed is None else {"trained": {"source": trained_source, "seed": seed, "converged": converged}}
@@ -148,12 +168,13 @@ def track_source(source: str, videos: Path, out: Path, cfg: TrackConfig, model_d
         if source in ("dwpose", "sapiens2"):  # absent weights: the one line now, not after starting the workers
             src.require_weights(source, zeroshot_cfg or {})
         results = list(ordered_map(track_one, list_sequences(videos), f"breath track {source}", workers, unit="seq"))
-        tracks = src.merge_sequences(results)
+        merged = src.merge_sequences(results)
     except src.SourceUnavailable as err:
         print(f"breath {name}: {err}", file=sys.stderr)
         result = {"source": name, "kind": source, "available": False, "reason": str(err), **trained}
     else:
-        result = {"source": name, "kind": source, "available": True, **trained,
+        tracks = merged.pop("tracks")
+        result = {"source": name, "kind": source, "available": True, **trained, **merged,
                   "tracks": {s: {k: v.tolist() for k, v in subs.items()} for s, subs in tracks.items()}}
     write_json(out, result, 3)
     if timing is not None:
@@ -195,26 +216,33 @@ def _predictor_factory(source: str, cfg: TrackConfig, model_dir: Path | None, ze
     if source == "mediapipe":
         mp = cfg.mediapipe
         return (lambda: src.MediaPipePredictor(mp.min_detection_confidence, mp.min_tracking_confidence),
-                src.CropConfig(mp.crop_scale, mp.crop_px))
+                src.CropConfig(src.SquareCrop(mp.crop_scale, mp.crop_px)))
+    if source in ("dlib_hog", "dlib_mmod"):
+        dl = getattr(cfg, source)
+        dlib = src.DlibPredictor(source.removeprefix("dlib_"), dl.upsample)  # stateless: serves every track
+        return (lambda: dlib), src.CropConfig(src.SquareCrop(dl.crop_scale, dl.crop_px), stride=dl.stride)
     if source == "student":
         if model_dir is None:
             raise InputError("breath track: a student source needs --model <dir with model.safetensors>")
         student = src.StudentPredictor(model_dir)  # stateless: one instance serves every track
-        return (lambda: student), src.CropConfig(cfg.students.crop_scale, student.input_px, cfg.students.window_c,
-                                                 cfg.students.chunk, cfg.students.stride)
+        st = cfg.students
+        return (lambda: student), src.CropConfig(src.SquareCrop(st.crop_scale, student.input_px), st.window_c,
+                                                 st.chunk, st.stride)
     if source == "tinyhead":
         if tinyhead is None:
             raise InputError("breath track: the tinyhead source needs --heads, --features and --teacher")
         head = src.TinyHeadPredictor(tinyhead.head, tinyhead.features, tinyhead.teacher, tinyhead.backbone,
                                      tinyhead.sapiens2)
-        return (lambda: head), src.CropConfig(cfg.tinyhead.crop_scale, head.input_px, chunk=cfg.tinyhead.chunk,
-                                              stride=cfg.tinyhead.stride)
+        th = cfg.tinyhead
+        crop = src.PersonCrop(th.person_width, th.person_top, th.person_height, th.face_in_crop,
+                              {**tinyhead.thermeval, "crop_size": head.input_px})
+        return (lambda: head), src.CropConfig(crop, chunk=th.chunk, stride=th.stride)
     if source in ("dwpose", "sapiens2"):
         adapter = src.zero_shot_adapter(source, zeroshot_cfg or {}, cfg.threads)
         zs = cfg.zeroshot
-        return (lambda: src.ZeroShotPredictor(adapter)), src.CropConfig(zs.crop_scale, zs.crop_px)
+        return (lambda: src.ZeroShotPredictor(adapter)), src.CropConfig(src.SquareCrop(zs.crop_scale, zs.crop_px))
     raise InputError(f"breath track: unknown source '{source}' (oracle, mediapipe, student, tinyhead, dwpose, "
-                     "sapiens2)")
+                     "sapiens2, dlib_hog, dlib_mmod)")
 
 
 def read_tracks(path: Path) -> dict:
@@ -248,20 +276,24 @@ def _subject_rows(seq: Sequence, subject, points: dict, cfg: RateConfig, frozen:
     gt = seq.subject_truth(subject.id)
     true_nose = gt[["nose_x", "nose_y"]].to_numpy(np.float64) if gt is not None and "nose_x" in gt else None
     true_rate = sig.true_window_rates(gt["rate_bpm"].to_numpy(np.float64), seq.fps, c) if gt is not None else None
+    spread = sig.true_window_spread(gt["rate_bpm"].to_numpy(np.float64), seq.fps, c) if gt is not None else None
     mouth = gt["mouth"].to_numpy(np.float64) if gt is not None and "mouth" in gt else None
     radius = max(c.roi_radius * subject.face_size, c.min_roi_px)
     rows, stats, examples = [], [], []
     for name, pts in points.items():
         if name == "whole_face":
-            raw = sig.box_means(seq.frames, subject.face_box)
+            raw, own_ref = sig.box_means(seq.frames, subject.face_box), ref
         else:
             smooth = pts if c.smoothing == "none" else sig.savgol_track(pts, seq.fps, c.smoothing_window_s,
                                                                          c.smoothing_order)
-            raw = sig.roi_means(seq.frames, smooth, radius)
-        filtered, valid = sig.prepare_signal(raw - ref, frozen, seq.fps, c)
+            raw = sig.regress_motion(sig.roi_means(seq.frames, smooth, radius), smooth, c.motion_degree)
+            own_ref = (sig.ring_means(seq.frames, smooth, c.ring_radii[0] * radius, c.ring_radii[1] * radius)
+                       if c.reference == "ring" else ref)
+        filtered, valid = sig.prepare_signal(raw - own_ref, frozen, seq.fps, c)
         win = sig.window_rates(filtered, valid, seq.fps, c)
         win.insert(0, "source", name)
         win["true_bpm"] = true_rate if true_rate is not None else np.nan
+        win["true_spread"] = spread if spread is not None else np.nan
         if mouth is not None:
             win["mouth_share"] = [mouth[int(round(a * seq.fps)):int(round(b * seq.fps))].mean()
                                   for a, b in zip(win["t_start"], win["t_end"])]
@@ -273,21 +305,23 @@ def _subject_rows(seq: Sequence, subject, points: dict, cfg: RateConfig, frozen:
         stats.append(stat)
         if example and subject.id == seq.subjects[0].id:
             resp = gt["resp"].to_numpy(np.float64) if gt is not None and "resp" in gt else np.full(len(raw), np.nan)
-            examples.append(pd.DataFrame({"source": name, "t_s": seq.times, "roi_c": raw - ref,
+            examples.append(pd.DataFrame({"source": name, "t_s": seq.times, "roi_c": raw - own_ref,
                                           "filtered_c": filtered, "true_resp": resp}))
     return rows, stats, examples
 
 
 def evaluate(videos: Path, track_paths: list[Path], cfg: RateConfig, seed: int) -> dict:
     """Windows, per-source summaries and example signals over all sequences (see module docstring); `track_paths` as
-    `list_track_files` takes them. `runs` in the metrics: {run name: {source, seed, converged}} of the trained runs."""
-    if cfg.chain.smoothing not in ("savgol", "none") or cfg.chain.reference not in ("frame_median", "none"):
+    `list_track_files` takes them. `runs` in the metrics: {run name: {source, seed, converged}} of the trained runs;
+    `tracking`: {source: its track file's `TRACK_CHECKS`}."""
+    if cfg.chain.smoothing not in ("savgol", "none") or cfg.chain.reference not in ("frame_median", "ring", "none"):
         raise InputError("params.yaml: breath.rates.chain.smoothing must be savgol|none and reference "
-                         "frame_median|none")
+                         "frame_median|ring|none")
     tracks = [read_tracks(p) for p in list_track_files(track_paths)]
     runs = {t["source"]: t["trained"] for t in tracks if "trained" in t}
     unavailable = {t["source"]: t["reason"] for t in tracks if not t["available"]}
     available = [t for t in tracks if t["available"]]
+    tracking = {t["source"]: {k: t[k] for k in TRACK_CHECKS} for t in available}
     rng = np.random.default_rng([seed, 13])
     windows, stats, examples = [], [], []
     paths = list_sequences(videos)
@@ -320,12 +354,12 @@ def evaluate(videos: Path, track_paths: list[Path], cfg: RateConfig, seed: int) 
         scenes[seq.name] = {"scene": seq.scene, "synthetic": seq.synthetic, "truth_missing": seq.truth_missing}
     table = pd.concat(windows, ignore_index=True)
     synthetic = all(s["synthetic"] for s in scenes.values())
-    summary = bm.summarise(table, pd.DataFrame(stats))
+    summary = bm.summarise(table, pd.DataFrame(stats), cfg.change_share)
     return {"windows": table, "examples": pd.concat(examples, ignore_index=True) if examples else pd.DataFrame(),
             "metrics": {"data": "synthetic" if synthetic else "real", "sources": summary, "runs": runs,
-                        "unavailable": unavailable, "sequences": len(scenes),
+                        "unavailable": unavailable, "tracking": tracking, "sequences": len(scenes),
                         "not_scored": {n: s["truth_missing"] for n, s in scenes.items() if s["truth_missing"]},
-                        "window_s": cfg.chain.window_s, "hop_s": cfg.chain.hop_s}}
+                        "window_s": cfg.chain.window_s, "hop_s": cfg.chain.hop_s, "change_share": cfg.change_share}}
 
 
 def write_outputs(result: dict, metrics_path: Path, windows_csv: Path, signals_csv: Path) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-ESTIMATORS = ("welch", "peaks")
+ESTIMATORS = ("welch", "peaks", "ridge")
+WINDOW_KINDS = ("steady", "change")  # the true rate moves by at most / more than `change_share` of its mean
 WITHIN_BPM = 2.0
 
 
@@ -45,20 +46,26 @@ def landmark_stats(points: np.ndarray, truth: np.ndarray, usable: np.ndarray) ->
             "jitter_sq_sum": float(jitter_sq.sum()), "jitter_n": int(step.sum())}
 
 
-def summarise(windows: pd.DataFrame, stats: pd.DataFrame) -> dict:
-    """{source: {scene: {...}}}: rate scores per estimator (scored only where ground truth exists), coverage (share
-    of frames with a point), nostril error and jitter (px)."""
+def summarise(windows: pd.DataFrame, stats: pd.DataFrame, change_share: float) -> dict:
+    """{source: {scene: {...}}}: rate scores per estimator (scored only where ground truth exists), also apart on
+    steady windows and on windows with a rate change (`true_spread` > `change_share`), coverage (share of frames
+    with a point), nostril error and jitter (px)."""
     out: dict = {}
     for (source, scene), win in windows.groupby(["source", "scene"], sort=True):
         st = stats[(stats["source"] == source) & (stats["scene"] == scene)]
         entry = {"coverage": float(st["with_point"].sum() / st["frames"].sum())}
-        scored = win["true_bpm"].notna().any()
+        true = win["true_bpm"].to_numpy(np.float64)
+        change = win["true_spread"].to_numpy(np.float64) > change_share
+        scored = np.isfinite(true).any()
         for est in ESTIMATORS:
             col = win[f"{est}_bpm"].to_numpy(np.float64)
-            entry[est] = (rate_scores(col, win["true_bpm"].to_numpy(np.float64)) if scored
-                          else {"n_windows": int(len(col)), "window_coverage": _share(np.isfinite(col)),
-                                "truth_coverage": 0.0, "scored": False,
-                                "mean_bpm": float(np.nanmean(col)) if np.isfinite(col).any() else None})
+            if scored:
+                entry[est] = {**rate_scores(col, true), "windows": {
+                    kind: rate_scores(col[mask], true[mask]) for kind, mask in zip(WINDOW_KINDS, (~change, change))}}
+            else:
+                entry[est] = {"n_windows": int(len(col)), "window_coverage": _share(np.isfinite(col)),
+                              "truth_coverage": 0.0, "scored": False,
+                              "mean_bpm": float(np.nanmean(col)) if np.isfinite(col).any() else None}
         if "error_n" in st and st["error_n"].sum() > 0:
             entry["nose_error_px"] = float(st["error_sum"].sum() / st["error_n"].sum())
         if "jitter_n" in st and st["jitter_n"].sum() > 0:

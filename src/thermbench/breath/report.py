@@ -2,13 +2,14 @@
 
 - signals: the band-passed ROI temperature of one sequence against the true respiration waveform, one panel per
   source (both scaled to unit standard deviation: the question is whether the rhythm is there, not its size);
-- bland_altman: estimated minus true rate against their mean, per source (Welch estimator);
+- bland_altman: estimated minus true rate against their mean, per source (the ridge estimator);
 - mae_vs_error: rate MAE against the single-frame nostril error, one point per source (a trained source: per seed)
-  and scene kind ("does a better landmark give a better breath rate?").
+  and scene kind, the noisy-oracle series as a line and the oracle's MAE as the estimator's floor ("at what landmark
+  error does the breath rate stop improving?").
 
-The summary table gives a trained source as mean ± sd over its seeds, and the rankings of `ranking.py` as
-sentences, each as `conclusions.final` states it against the committed kernel check; the statements also go to a
-JSON of their own.
+The summary gives a trained source as mean ± sd over its seeds: every estimator's MAE, then apart on steady windows
+and windows with a rate change, and the statements of `ranking.py` as sentences, each as `conclusions.final` states
+it against the committed kernel check; the statements also go to a JSON of their own.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from thermbench.breath import metrics as bm
 from thermbench.breath import ranking
 from thermbench.core import conclusions as cc
 from thermbench.core.io import read_csv, read_json, write_json, write_text
@@ -70,13 +72,14 @@ def bland_altman_figure(windows: pd.DataFrame, label: str, stem: Path) -> None:
     for ax in axes.ravel()[len(sources):]:
         ax.axis("off")
     for ax, name in zip(axes.ravel(), sources):
-        s = scored[scored["source"] == name].dropna(subset=["welch_bpm"])
+        est = f"{ranking.ESTIMATOR}_bpm"
+        s = scored[scored["source"] == name].dropna(subset=[est])
         for scene, part in s.groupby("scene"):
-            mean = (part["welch_bpm"] + part["true_bpm"]) / 2
-            ax.scatter(mean, part["welch_bpm"] - part["true_bpm"], s=10, marker=SCENE_MARKERS.get(scene, "^"),
+            mean = (part[est] + part["true_bpm"]) / 2
+            ax.scatter(mean, part[est] - part["true_bpm"], s=10, marker=SCENE_MARKERS.get(scene, "^"),
                        color=SCENE_COLOURS.get(scene, "C2"), label=scene, alpha=0.7)
         if len(s):
-            diff = s["welch_bpm"] - s["true_bpm"]
+            diff = s[est] - s["true_bpm"]
             bias, spread = diff.mean(), 1.96 * diff.std(ddof=0)
             for y, style in ((bias, "-"), (bias - spread, "--"), (bias + spread, "--")):
                 ax.axhline(y, color="0.4", ls=style, lw=0.8)
@@ -86,35 +89,52 @@ def bland_altman_figure(windows: pd.DataFrame, label: str, stem: Path) -> None:
         ax.set_xlabel("mean of estimate, truth (/min)")
     for ax in axes[:, 0]:
         ax.set_ylabel("estimate - truth (/min)")
-    fig.suptitle(f"Bland-Altman of window rates, Welch estimator (bias, +-1.96 SD) - {label}")
+    fig.suptitle(f"Bland-Altman of window rates, {ranking.ESTIMATOR} estimator (bias, +-1.96 SD) - {label}")
     save_figure(fig, stem)
 
 
 def mae_vs_error_figure(metrics: dict, label: str, stem: Path) -> None:
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    est = ranking.ESTIMATOR
+    fig, ax = plt.subplots(figsize=(7, 4.6))
+    series: dict[str, list] = {}
     for name, scenes in metrics["sources"].items():
+        noise = ranking.NOISE_SERIES.fullmatch(name)
         for scene, m in scenes.items():
-            err, mae = m.get("nose_error_px"), (m.get("welch") or {}).get("mae_bpm")
+            err, mae = m.get("nose_error_px"), (m.get(est) or {}).get("mae_bpm")
             if err is None or mae is None:
                 continue
-            ax.scatter(err, mae, marker=SCENE_MARKERS.get(scene, "^"), color=SCENE_COLOURS.get(scene, "C2"))
+            colour = SCENE_COLOURS.get(scene, "C2")
+            if name == "oracle":  # the estimator's floor: what the true nostrils give
+                ax.axhline(mae, color=colour, ls="--", lw=0.9)
+                ax.annotate(f"{scene} floor (true nostrils)", (0, mae), fontsize=7, color=colour,
+                            xytext=(3, 2), textcoords="offset points")
+            if noise or name == "oracle":
+                series.setdefault(scene, []).append((err, mae))
+                continue
+            ax.scatter(err, mae, marker=SCENE_MARKERS.get(scene, "^"), color=colour)
             ax.annotate(name, (err, mae), fontsize=7, xytext=(3, 2), textcoords="offset points")
+    for scene, points in sorted(series.items()):
+        err, mae = np.array(sorted(points)).T
+        ax.plot(err, mae, color=SCENE_COLOURS.get(scene, "C2"), lw=1, marker=".", alpha=0.8,
+                label=f"{scene}: true nostrils + noise")
     ax.set_xscale("symlog", linthresh=0.5)
     ax.set_xlabel("mean single-frame nostril error (frame px; symlog)")
-    ax.set_ylabel("rate MAE, Welch (breaths/min)")
+    ax.set_ylabel(f"rate MAE, {est} (breaths/min)")
     handles = [plt.Line2D([], [], ls="", marker=SCENE_MARKERS[s], color=c, label=s) for s, c in SCENE_COLOURS.items()]
-    ax.legend(handles=handles, fontsize=8)
-    ax.set_title(f"Breath-rate MAE (Welch) vs mean nostril error, one point per source and scene - {label}", fontsize=9)
+    ax.legend(handles=handles + ax.get_legend_handles_labels()[0], fontsize=7)
+    ax.set_title(f"Breath-rate MAE ({est}) vs mean nostril error: sources, the noise series and the floor - {label}",
+                 fontsize=8)
     save_figure(fig, stem)
 
 
-COLUMNS = {  # summary columns after the Welch MAE and its interval: header -> one run's value in one scene
+COLUMNS = {  # summary columns after the ridge MAE and its interval: header -> one run's value in one scene
+    "MAE Welch": lambda m: m["welch"].get("mae_bpm"),
     "MAE peaks": lambda m: m["peaks"].get("mae_bpm"),
-    "RMSE Welch": lambda m: m["welch"].get("rmse_bpm"),
-    "within +-2": lambda m: m["welch"].get("within2_share"),
-    "r": lambda m: m["welch"].get("pearson_r"),
-    "windows estimated": lambda m: m["welch"].get("window_coverage"),
-    "windows with truth": lambda m: m["welch"].get("truth_coverage"),
+    "RMSE ridge": lambda m: m["ridge"].get("rmse_bpm"),
+    "within +-2": lambda m: m["ridge"].get("within2_share"),
+    "r": lambda m: m["ridge"].get("pearson_r"),
+    "windows estimated": lambda m: m["ridge"].get("window_coverage"),
+    "windows with truth": lambda m: m["ridge"].get("truth_coverage"),
     "frame coverage": lambda m: m["coverage"],
     "nostril err px": lambda m: m.get("nose_error_px"),
     "jitter px": lambda m: m.get("jitter_px"),
@@ -130,9 +150,9 @@ def _cell(values: list) -> str:
 
 
 def summary_table(metrics: dict, intervals: dict) -> str:
-    """Markdown table: per source and scene, MAE of both estimators (Welch with its 95% interval from
+    """Markdown table: per source and scene, MAE of the three estimators (the ridge with its 95% interval from
     `ranking.mae_intervals`), within +-2, r, coverage, error, jitter; a trained source as mean ± sd over its seeds."""
-    header = ["source", "seeds", "scene", "MAE Welch", "95% interval", *COLUMNS]
+    header = ["source", "seeds", "scene", "MAE ridge", "95% interval", *COLUMNS]
     lines = [f"Breath rate ({data_label(metrics['data'])}; windows {metrics['window_s']:g} s every "
              f"{metrics['hop_s']:g} s; a trained source: mean ± sd over its seeds)", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -144,7 +164,7 @@ def summary_table(metrics: dict, intervals: dict) -> str:
             ms = [metrics["sources"][name][scene] for name in members.values()]
             iv = intervals.get(scene, {}).get(source)
             span = "-" if iv is None else f"[{iv['low']:.2f}, {iv['high']:.2f}]"
-            cells = [_cell([m["welch"].get("mae_bpm") for m in ms]), span,
+            cells = [_cell([m["ridge"].get("mae_bpm") for m in ms]), span,
                      *(_cell([get(m) for m in ms]) for get in COLUMNS.values())]
             lines.append(f"| {source} | {seeds} | {scene} | " + " | ".join(cells) + " |")
     for name, reason in sorted(metrics["unavailable"].items()):
@@ -153,7 +173,44 @@ def summary_table(metrics: dict, intervals: dict) -> str:
     if not_scored:  # their windows count in "windows estimated", never as misses of an estimator
         lines += ["", "Not scored where the ground truth is missing (rates estimated, not compared):", ""]
         lines += [f"- {name}: {what}" for name, what in sorted(not_scored.items())]
+    notes = [note for name, checks in sorted(metrics["tracking"].items()) for note in tracking_notes(name, checks)]
+    if notes:
+        lines += ["", "Frames and subjects a source gave no point for, besides finding no face:", ""] + notes
     return "\n".join(lines) + "\n"
+
+
+def change_table(metrics: dict) -> str:
+    """Markdown table: per source and scene, each estimator's MAE on steady windows and on windows with a rate
+    change, with the number of windows of each kind (a trained source as mean ± sd over its seeds)."""
+    kinds = bm.WINDOW_KINDS
+    header = ["source", "scene"] + [f"{kind} {x}" for kind in kinds for x in ("windows", *bm.ESTIMATORS)]
+    lines = ["", f"Rate changes: MAE (breaths/min) on steady windows and on windows whose true rate spans more than "
+             f"{metrics['change_share']:.0%} of its mean", "", "| " + " | ".join(header) + " |",
+             "|" + "---|" * len(header)]
+    groups = ranking.source_runs(metrics["sources"], metrics["runs"])
+    for source in _order(groups):
+        members = list(groups[source].values())
+        for scene in sorted(metrics["sources"][members[0]]):
+            ms = [metrics["sources"][name][scene] for name in members]
+            if "windows" not in ms[0]["ridge"]:  # no ground truth here
+                continue
+            cells = []
+            for kind in kinds:
+                cells.append(str(ms[0]["ridge"]["windows"][kind]["n_windows"]))
+                cells += [_cell([m[est]["windows"][kind].get("mae_bpm") for m in ms]) for est in bm.ESTIMATORS]
+            lines.append(f"| {source} | {scene} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def tracking_notes(name: str, checks: dict) -> list[str]:
+    """A run's track-file checks as report lines: points outside the frame, subjects it does not track."""
+    notes = []
+    if checks["outside_frame"]:
+        notes.append(f"- {name}: {checks['outside_frame']} of {checks['model_frames']} model frames put the nostril "
+                     "outside the frame (no point there)")
+    if checks["not_tracked"]:
+        notes.append(f"- {name}: {len(checks['not_tracked'])} subject(s) not tracked, e.g. {checks['not_tracked'][0]}")
+    return notes
 
 
 def conclusions_text(statements: list[cc.Statement], check: dict, resamples: int) -> str:
@@ -172,7 +229,7 @@ def report(metrics_path: Path, windows_csv: Path, signals_csv: Path, out_dir: Pa
     `conclusions.read_kernel_check` returns it."""
     metrics = read_json(metrics_path)
     label = data_label(metrics["data"]).upper() if metrics["data"] == "synthetic" else data_label(metrics["data"])
-    windows = read_csv(windows_csv, ("source", "scene", "sequence", "welch_bpm", "true_bpm"))
+    windows = read_csv(windows_csv, ("source", "scene", "sequence", f"{ranking.ESTIMATOR}_bpm", "true_bpm"))
     signals = read_csv(signals_csv, ("source", "t_s", "filtered_c", "true_resp"))
     signals_figure(signals, label, out_dir / "signals")
     bland_altman_figure(windows, label, out_dir / "bland_altman")
@@ -180,5 +237,6 @@ def report(metrics_path: Path, windows_csv: Path, signals_csv: Path, out_dir: Pa
     runs = metrics["runs"]
     intervals = ranking.mae_intervals(windows, runs, cfg, seed)
     statements = ranking.statements(intervals, runs)
-    write_text(table_path, summary_table(metrics, intervals) + conclusions_text(statements, check, cfg.resamples))
+    write_text(table_path, summary_table(metrics, intervals) + change_table(metrics)
+               + conclusions_text(statements, check, cfg.resamples))
     write_json(conclusions_path, {"statements": cc.as_records(statements, check)}, 4)

@@ -1,30 +1,34 @@
 """Landmark sources for the breath benchmark: per frame and subject, one nostril point (frame px) or none.
 
-Every model source runs top-down on a square crop that follows the face: the crop is centred on the source's own
-landmarks of the previous frame (the centre of their bounding box, or the nostril point for a model that gives only
-noses), starts at the subject's first-frame face box, keeps its size (`crop_scale` x the face box's longer side) and
-stays put while the model finds nothing. No source sees the ground truth after the first-frame box. Batching models
+Every model source runs top-down on a crop that follows the face: the face box starts at the subject's first-frame
+`face_box`, keeps its size and moves to be centred on the source's own landmarks of the previous frame (the centre of
+their bounding box, or the nostril point for a model that gives only noses; it stays put while the model finds
+nothing). The crop about it is a square (`SquareCrop`: `scale` x the face box's longer side) or, for the TinyHead,
+the crop it was trained on (`PersonCrop`: a ThermEval Person-like box cut by the blog's geometry). No source sees the
+ground truth after the first-frame box. A point outside the frame counts as no face (and is counted). Batching models
 may update the box once per `chunk` model frames (one batch), from the last prediction before the chunk, and may run
 on every `stride`-th frame only (the track is interpolated in between: CPU budget; 9 fps / 4 still samples 2.25 Hz,
 above twice the band's 0.7 Hz).
 
-A source whose model or weights are absent raises `SourceUnavailable` with one line saying what is missing.
+A source whose model or weights are absent raises `SourceUnavailable` with one line saying what is missing; so does
+a subject the source cannot track (no ground truth for the oracle, a face the TinyHead never saw at that scale).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
+import cv2
 import numpy as np
 
 from thermbench.core import crops
 from thermbench.core.keypoints import load_schema
+from thermbench.datasets.thermeval import crop_pair
 from thermbench.datasets.video import Sequence, Subject, read_sequence
 
 IBUG_NOSE_BASE = [31, 32, 33, 34, 35]  # iBUG-68 nose base arc (0-based): its mean is a 68-point model's nostril point
-MODEL_SOURCES = ("mediapipe", "dwpose", "sapiens2")
 
 
 class SourceUnavailable(Exception):
@@ -32,12 +36,78 @@ class SourceUnavailable(Exception):
 
 
 @dataclass
+class SquareCrop:
+    """A square of `scale` x the face box's longer side about its centre, resampled to `px` (zeros outside)."""
+
+    scale: float
+    px: int
+
+    def cut(self, image: np.ndarray, face: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(crop, its (x0, y0, w, h) box in frame px) for the face box (x0, y0, x1, y1)."""
+        box = crops.square_box(face.reshape(2, 2), self.scale)
+        return crops.crop(image, box, (self.px, self.px)), box
+
+
+@dataclass
+class PersonCrop:
+    """The TinyHead's training crop (a ThermEval Person box, blog geometry) about a Person-like box made from a face
+    box: as wide as `width` face widths and centred on the face, from `top` face widths above the face box to the
+    frame's last row (the synthetic ThermEval Person boxes' proportions, params breath.track.tinyhead). Where the
+    frame ends less than `height` face widths below the box top (a near face, whose torso the frame cuts early), the
+    frame is set on a canvas of its edge pixels repeated and the box reaches `height` face widths down, so the face
+    fills the share of the window that it fills in the training crops."""
+
+    width: float
+    top: float
+    height: float
+    face_in_crop: tuple[float, float]  # face box width / crop window width of the head's training crops
+    geometry: dict  # `thermeval.crop_pair`'s cfg: params prepare.thermeval with the head's crop_size
+
+    def cut(self, image: np.ndarray, face: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+        """(crop or None for an empty window, its (x0, y0, w, h) box in frame px) for the face box (x0, y0, x1, y1)."""
+        box = person_box(face, self.width, self.top, image.shape[::-1])
+        fw = face[2] - face[0]
+        if box[3] >= self.height * fw:
+            return crop_pair(image, box, self.geometry)
+        pad = int(np.ceil(self.geometry["box_scale"] * max(self.width, self.height) * fw))  # the window's side
+        canvas = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        x0 = (face[0] + face[2] - self.width * fw) / 2
+        crop, window = crop_pair(canvas, [x0 + pad, face[1] - self.top * fw + pad, self.width * fw, self.height * fw],
+                                 self.geometry)
+        return crop, window - np.array([pad, pad, 0, 0])
+
+    def check(self, face: np.ndarray, box: np.ndarray) -> None:
+        """Raises `SourceUnavailable` when the face box fills a share of the crop box's width (x0, y0, w, h) that
+        the head never saw."""
+        share, (lo, hi) = (face[2] - face[0]) / box[2], self.face_in_crop
+        if not lo <= share <= hi:
+            raise SourceUnavailable(f"the head does not apply: the face box fills {share:.2f} of its Person crop's "
+                                    f"width, the head's training crops {lo:g}-{hi:g}")
+
+
+def person_box(face: np.ndarray, width: float, top: float, frame_size: tuple[int, int]) -> list[float]:
+    """A ThermEval-like Person box (x0, y0, w, h) for the face box (x0, y0, x1, y1) in a frame of `frame_size` (w, h):
+    `width` face widths wide about the face centre, from `top` face widths above the face box down to the last row,
+    clipped to the frame as the annotations are (their corners are pixel indices, 0..size - 1)."""
+    fw, cx = face[2] - face[0], (face[0] + face[2]) / 2
+    right, bottom = frame_size[0] - 1, frame_size[1] - 1
+    x0, x1 = np.clip([cx - width * fw / 2, cx + width * fw / 2], 0, right)
+    y0 = float(np.clip(face[1] - top * fw, 0, bottom))
+    return [float(x0), y0, float(x1 - x0), bottom - y0]
+
+
+@dataclass
 class CropConfig:
-    crop_scale: float  # crop side / longer side of the first-frame face box
-    crop_px: int  # the model's square input
+    crop: SquareCrop | PersonCrop
     window_c: tuple[float, float] | None = None  # °C mapped to 0..255; None = 1st..99.5th percentile of frame 0
     chunk: int = 1  # model frames that share one crop box (the box follows the last prediction before them)
     stride: int = 1  # the model runs on every stride-th frame; the track is interpolated linearly in between
+
+
+class Track(NamedTuple):
+    points: np.ndarray  # (T, 2) nostril points in frame px, NaN where the model found no face
+    outside_frame: int  # model frames whose point fell outside the frame (counted as no face)
+    model_frames: int  # frames the model ran on
 
 
 # A predictor maps a list of 8-bit gray crops to one result per crop: (nostril point, crop-centre point) in crop px,
@@ -58,25 +128,34 @@ def sequence_window(seq: Sequence, window_c: tuple[float, float] | None) -> tupl
     return float(lo), float(hi)
 
 
-def track(seq: Sequence, subject: Subject, predict: Predictor, cfg: CropConfig) -> np.ndarray:
-    """(T, 2) nostril points in frame px, NaN where the model found no face."""
-    x0, y0, x1, y1 = subject.face_box
-    side = max(x1 - x0, y1 - y0) * cfg.crop_scale
-    centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+def track(seq: Sequence, subject: Subject, predict: Predictor, cfg: CropConfig) -> Track:
+    """The subject's nostril track; `SourceUnavailable` where the crop cannot take this face."""
+    face = np.asarray(subject.face_box, dtype=np.float64)
+    height, width = seq.frames.shape[1:]
     window = sequence_window(seq, cfg.window_c)
-    size = (cfg.crop_px, cfg.crop_px)
+    if isinstance(cfg.crop, PersonCrop):  # the face's scale in the first frame's crop
+        cfg.crop.check(face, cfg.crop.cut(to_uint8(seq.frames[0], window), face)[1])
+    start_centre = centre = (face[:2] + face[2:]) / 2
     out = np.full((len(seq.frames), 2), np.nan)
     run = np.unique(np.r_[np.arange(0, len(seq.frames), max(cfg.stride, 1)), len(seq.frames) - 1])  # ends included
-    chunk = max(cfg.chunk, 1)
+    chunk, outside = max(cfg.chunk, 1), 0
     for start in range(0, len(run), chunk):
-        box = np.array([centre[0] - side / 2, centre[1] - side / 2, side, side])
         idx = run[start:start + chunk]
-        results = predict([crops.crop(to_uint8(seq.frames[i], window), box, size) for i in idx])
-        for i, found in zip(idx, results):
-            if found is not None:
-                out[i] = crops.to_frame(found[0], box, size)
-                centre = crops.to_frame(found[1], box, size)
-    return interpolate_track(out) if cfg.stride > 1 else out
+        at = face + np.tile(centre - start_centre, 2)
+        cuts = [cfg.crop.cut(to_uint8(seq.frames[i], window), at) for i in idx]
+        if cuts[0][0] is None:  # an empty crop window (one box per chunk): no face there
+            continue
+        box, size = cuts[0][1], cuts[0][0].shape[::-1]
+        for i, found in zip(idx, predict([c for c, _ in cuts])):
+            if found is None:
+                continue
+            point = crops.to_frame(found[0], box, size)
+            if not (0 <= point[0] < width and 0 <= point[1] < height):
+                outside += 1
+                continue
+            out[i] = point
+            centre = crops.to_frame(found[1], box, size)
+    return Track(interpolate_track(out) if cfg.stride > 1 else out, outside, len(run))
 
 
 def interpolate_track(points: np.ndarray) -> np.ndarray:
@@ -95,7 +174,7 @@ def oracle(seq: Sequence, subject: Subject) -> np.ndarray:
     """Ground-truth nostril points (the ceiling of what landmarks can give)."""
     gt = seq.subject_truth(subject.id)
     if gt is None or not {"nose_x", "nose_y"} <= set(gt.columns):
-        raise SourceUnavailable(f"{seq.name}: no ground-truth nostril points (truth.csv nose_x, nose_y)")
+        raise SourceUnavailable("no ground-truth nostril points (truth.csv nose_x, nose_y)")
     return gt[["nose_x", "nose_y"]].to_numpy(dtype=np.float64)
 
 
@@ -154,8 +233,8 @@ class StudentPredictor:
 class TinyHeadPredictor:
     """The blog's TinyHead (one seed's head file) on its frozen backbone, one nose point per crop.
 
-    The backbone must be the one the head's features came from (`<features>/backbone.json`); the crop is resized to
-    that run's crop size. The head was trained on ThermEval person crops; here it sees face-centred crops.
+    The backbone must be the one the head's features came from (`<features>/backbone.json`); its crops are that
+    run's crop size, cut as its training crops were (`PersonCrop`).
     """
 
     def __init__(self, head_path: Path, features: Path, teacher: Path, backbone_cfg, sapiens2_cfg: dict):
@@ -185,6 +264,33 @@ class TinyHeadPredictor:
         feats = self.backbone(self.torch.from_numpy(np.stack(batch)))
         points = self.predict(self.head, feats, self.fit["stride"], self.fit["subpixel"]).numpy().astype(np.float64)
         return [(p, p) for p in points]
+
+
+class DlibPredictor:
+    """dlib-68 (`zeroshot.dlib68.Dlib68`: a HOG or MMOD face detector, then the iBUG 68-point predictor on its best
+    face) on the crop; nostril point = mean of iBUG 31-35."""
+
+    def __init__(self, detector: str, upsample: int):
+        from thermbench.zeroshot.common import WeightsUnavailable
+        from thermbench.zeroshot.dlib68 import Dlib68
+
+        try:
+            self.model = Dlib68(detector, upsample)
+        except ModuleNotFoundError:
+            raise SourceUnavailable("not available: dlib is not installed (pip install dlib-bin==20.0.1.post1)"
+                                    ) from None
+        except WeightsUnavailable as err:
+            raise SourceUnavailable(str(err)) from None
+
+    def __call__(self, batch: list) -> list:
+        return [self._one(crop) for crop in batch]
+
+    def _one(self, crop: np.ndarray):
+        faces, _ = self.model.detect(crop)
+        if not len(faces):
+            return None
+        pts = self.model.landmarks(crop, faces[0])
+        return pts[IBUG_NOSE_BASE].mean(0), (pts.min(0) + pts.max(0)) / 2
 
 
 class ZeroShotPredictor:
@@ -240,29 +346,34 @@ def zero_shot_adapter(name: str, cfg: dict, threads: int):
 
 
 def track_sequence(path: Path, make_predictor: Callable[[], Predictor] | None, cfg: CropConfig | None) -> dict:
-    """One sequence folder's tracks: {"name", "tracks": {subject: (T, 2) points}, "missing": [why an oracle track is
-    missing], "subjects"}. `make_predictor` None = the oracle (which reads no frames). A new predictor per track, so a
-    tracking model never carries state from one face to another."""
+    """One sequence folder's tracks: {"name", "tracks": {subject: (T, 2) points}, "not_tracked": [why a subject has
+    no track], "subjects", "outside_frame", "model_frames" (`Track`'s counts, summed)}. `make_predictor` None = the
+    oracle (which reads no frames). A new predictor per track, so a tracking model never carries state from one face
+    to another."""
     seq = read_sequence(path, with_frames=make_predictor is not None)
-    tracks, missing = {}, []
+    out = {"name": seq.name, "tracks": {}, "not_tracked": [], "subjects": len(seq.subjects), "outside_frame": 0,
+           "model_frames": 0}
     for subject in seq.subjects:
-        if make_predictor is None:
-            try:
-                tracks[subject.id] = oracle(seq, subject)
-            except SourceUnavailable as err:  # a recording without ground truth: no oracle there
-                missing.append(str(err))
-                tracks[subject.id] = np.full((len(seq.frames), 2), np.nan)
-            continue
-        predictor = make_predictor()
-        tracks[subject.id] = track(seq, subject, predictor, cfg)
+        predictor = None if make_predictor is None else make_predictor()
+        try:
+            one = Track(oracle(seq, subject), 0, 0) if predictor is None else track(seq, subject, predictor, cfg)
+        except SourceUnavailable as err:  # this subject only: no ground truth here, or a face the model cannot take
+            out["not_tracked"].append(f"{seq.name}/{subject.id}: {err}")
+            one = Track(np.full((len(seq.frames), 2), np.nan), 0, 0)
         if hasattr(predictor, "close"):
             predictor.close()
-    return {"name": seq.name, "tracks": tracks, "missing": missing, "subjects": len(seq.subjects)}
+        out["tracks"][subject.id] = one.points
+        out["outside_frame"] += one.outside_frame
+        out["model_frames"] += one.model_frames
+    return out
 
 
 def merge_sequences(results: list[dict]) -> dict:
-    """{sequence: {subject: points}} of `track_sequence` results; an oracle missing in every sequence is unavailable."""
-    missing = [m for r in results for m in r["missing"]]
-    if missing and len(missing) == sum(r["subjects"] for r in results):
-        raise SourceUnavailable(f"not available: {missing[0]} (and in every other sequence)")
-    return {r["name"]: r["tracks"] for r in results}
+    """`track_sequence` results in one: {"tracks": {sequence: {subject: points}}, "not_tracked", "outside_frame",
+    "model_frames"}; a source that tracks no subject at all is unavailable."""
+    not_tracked = [m for r in results for m in r["not_tracked"]]
+    if not_tracked and len(not_tracked) == sum(r["subjects"] for r in results):
+        raise SourceUnavailable(f"not available: {not_tracked[0]} (and every other subject)")
+    return {"tracks": {r["name"]: r["tracks"] for r in results}, "not_tracked": not_tracked,
+            "outside_frame": sum(r["outside_frame"] for r in results),
+            "model_frames": sum(r["model_frames"] for r in results)}

@@ -2,13 +2,15 @@
 
 DVC runs stages one at a time, so a stage may use every core. Results come back in input order, and each item
 draws from its own seed, so the output does not depend on the number of workers. Workers are spawned (not forked):
-a fork would copy the parent's OpenCV/OpenMP thread pools, which can hang the child.
+a fork would copy the parent's OpenCV/OpenMP thread pools, which can hang the child. A worker that dies (a crash,
+the OOM killer) fails the map: `multiprocessing.Pool` would replace it and wait for its lost item forever.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from thermbench.core.progress import progress
@@ -31,5 +33,5 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], desc: str, workers: in
     if workers <= 1:
         yield from progress(map(fn, items), desc, total=len(items), unit=unit)
         return
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        yield from progress(pool.imap(fn, items), desc, total=len(items), unit=unit)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield from progress(pool.map(fn, items), desc, total=len(items), unit=unit)

@@ -4,7 +4,8 @@ A sequence is a folder (the full description is the FORMAT section of `thermbenc
 
     <sequence>/meta.json        {"fps": 9.0, "units": "celsius" | "centikelvin",
                                  "subjects": [{"id": "s0", "face_box": [x0, y0, x1, y1]}, ...],
-                                 "scene": "near" | "far" | any label (optional), "synthetic": bool (optional)}
+                                 "scene": "near" | "far" | any label (optional), "synthetic": bool (optional),
+                                 "subject_draws": {id: {...}} (optional, synthetic: what each subject was drawn with)}
     <sequence>/frames/*.tif(f)  one radiometric frame per file, in file-name order, all one shape:
                                 float32 °C ("celsius") or uint16 centikelvin ("centikelvin": °C = raw / 100 - 273.15)
     <sequence>/truth.csv        optional ground truth, one row per (frame, subject):

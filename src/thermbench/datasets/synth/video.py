@@ -4,9 +4,16 @@ Two scene kinds: "near" (one face >= 100 px wide, TC001-like 256x192 frames) and
 frames, 1-3 people with faces 20-30 px wide). Each subject moves (slow drift in position, yaw, pitch, roll, and in
 some sequences one turn beyond 45 degrees and back) and breathes: exhaled air warms the nostril region and inhaled
 air cools it, amplitude 0.3-2 °C, 6-30 breaths/min with slow rate variability, sometimes a short pause, and in some
-sequences a stretch of mouth breathing (the nostril signal drops to a fifth and the mouth warms instead). The
-camera adds blur, fixed-pattern and temporal noise, and the flat-field correction (FFC) of cheap microbolometers:
-the image freezes for about half a second every 15-30 s and the slow offset drift resets with a step.
+sequences a stretch of mouth breathing (the nostril signal drops to a fifth and the mouth warms instead). Each
+subject's base rate either stays, steps to another rate at a random time, or ramps linearly to it over 10-20 s
+(the two rates at least 4 breaths/min apart). In the last near sequences (scene kind "near_sway") the head also
+sways: a periodic translation of about ±0.1 face width (±8-12 px) with a 6-10 s period, inside the breathing band,
+so a fixed ROI or the whole-face mean sees a periodic temperature change that is not breathing. The camera adds blur, fixed-pattern
+and temporal noise, and the flat-field correction (FFC) of cheap microbolometers: the image freezes for about half
+a second every 15-30 s and the slow offset drift resets with a step.
+
+meta.json holds what was drawn per subject (`subject_draws`: the rate change and the sway), so results can be
+grouped by them; the ground truth itself is in truth.csv as for any sequence.
 
 Rendering cost: the projection is orthographic, so roll, scale and translation are exact 2-D similarity warps of a
 head rendered at roll 0. Heads are rendered once per (yaw, pitch) on a grid (`pose_step_deg`) and cached; every frame
@@ -15,7 +22,7 @@ is a warp of the cached render plus the breathing field, so a 45 s sequence cost
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
@@ -23,7 +30,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from thermbench.core.io import atomic_dir
+from thermbench.core.io import InputError, atomic_dir
 from thermbench.core.parallel import ordered_map
 from thermbench.datasets import video
 from thermbench.datasets.synth import scene, thermal
@@ -37,6 +44,7 @@ MOUTH = [13, 14]  # inner lip centre
 HEAD_BOX = (-0.8, -1.05, 0.8, 1.45)  # head-unit extent rendered around the head origin (x0, y0, x1, y1)
 BLOB_SIGMA = 0.045  # face widths: spread of the exhaled-air warming about the nostril point
 MOUTH_SHARE_NASAL = 0.2  # nostril amplitude left while breathing through the mouth
+RATE_CHANGES = ("none", "step", "ramp")
 
 
 @dataclass
@@ -58,11 +66,17 @@ class VideoConfig:
     rate_bpm: tuple[float, float] = (6.0, 30.0)
     amplitude_c: tuple[float, float] = (0.3, 2.0)
     rate_variability: float = 0.12  # relative slow modulation of the rate
+    rate_change_probs: tuple[float, float, float] = (0.4, 0.3, 0.3)  # per subject: P(none, step, ramp)
+    rate_change_min_bpm: float = 4.0  # the two rates of a step or ramp differ at least this much
+    ramp_s: tuple[float, float] = (10.0, 20.0)
     pause_prob: float = 0.4  # per subject: one pause of pause_s
     pause_s: tuple[float, float] = (2.0, 4.0)
     mouth_prob: float = 0.3  # per subject: one stretch of mouth breathing of mouth_s
     mouth_s: tuple[float, float] = (8.0, 14.0)
     turn_prob: float = 0.4  # per subject: one head turn to 50-70 degrees yaw and back
+    sway_sequences: int = 2  # the last near sequences, whose head sways (scene kind "near_sway")
+    sway_fw: tuple[float, float] = (0.08, 0.1)  # sway amplitude, face widths
+    sway_period_s: tuple[float, float] = (6.0, 10.0)  # 6-10 cycles/min: inside the breathing band
     ffc_interval_s: tuple[float, float] = (15.0, 30.0)
     ffc_freeze_s: float = 0.5
     ffc_drift_c: float = 0.3  # offset drift accumulated between two FFCs, °C
@@ -82,12 +96,53 @@ def _smooth_noise(rng: np.random.Generator, t: np.ndarray, periods: tuple[float,
     return out / n
 
 
-def breathing(rng: np.random.Generator, t: np.ndarray, cfg: VideoConfig) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class RateChange:
+    """A subject's base breathing rate: `before_bpm` until `start_s`, then linearly to `after_bpm` over `ramp_s`
+    seconds (0: a step; kind "none" keeps `before_bpm`)."""
+    kind: str  # one of RATE_CHANGES
+    before_bpm: float
+    after_bpm: float
+    start_s: float
+    ramp_s: float = 0.0
+
+    def curve(self, t: np.ndarray) -> np.ndarray:
+        """Base rate (breaths/min) at times `t` (s)."""
+        if self.ramp_s > 0:
+            share = np.clip((t - self.start_s) / self.ramp_s, 0, 1)
+        else:
+            share = (t >= self.start_s).astype(float)
+        return self.before_bpm + (self.after_bpm - self.before_bpm) * share
+
+
+def other_rate(rate: float, u: float, lo: float, hi: float, gap: float) -> float:
+    """The rate in [lo, hi] at least `gap` away from `rate` at quantile `u` in [0, 1) of the uniform draw over the
+    allowed parts below and above `rate`."""
+    below, above = max(rate - gap - lo, 0.0), max(hi - rate - gap, 0.0)
+    x = u * (below + above)
+    return lo + x if x < below else rate + gap + (x - below)
+
+
+def draw_rate_change(rng: np.random.Generator, cfg: VideoConfig, duration_s: float) -> RateChange:
+    """One subject's rate change. Both rates lie in [rate_bpm low + 1, high - 3], the room the slow modulation
+    needs. The change starts 20-80% into the time the sequence leaves after it: a ramp ends inside the sequence
+    (it starts at 0 where it is longer)."""
+    lo, hi = cfg.rate_bpm[0] + 1, cfg.rate_bpm[1] - 3
+    kind = RATE_CHANGES[rng.choice(len(RATE_CHANGES), p=cfg.rate_change_probs)]
+    before = rng.uniform(lo, hi)
+    if kind == "none":
+        return RateChange(kind, before, before, 0.0)
+    after = other_rate(before, rng.uniform(), lo, hi, cfg.rate_change_min_bpm)
+    ramp = rng.uniform(*cfg.ramp_s) if kind == "ramp" else 0.0
+    return RateChange(kind, before, after, rng.uniform(0.2, 0.8) * max(duration_s - ramp, 0.0), ramp)
+
+
+def breathing(rng: np.random.Generator, t: np.ndarray, cfg: VideoConfig, change: RateChange) -> dict[str, np.ndarray]:
     """Per-frame instantaneous rate (breaths/min, 0 in a pause), waveform resp in [-0.5, 0.5] (+ = exhale) and the
-    mouth share (0 = nasal, 1 = mouth). The phase advances by the rate; a pause begins at the end of an exhale."""
+    mouth share (0 = nasal, 1 = mouth). The phase advances by the rate (the base rate of `change`, slowly
+    modulated); a pause begins at the end of an exhale."""
     lo, hi = cfg.rate_bpm
-    base = rng.uniform(lo + 1, hi - 3)
-    pace = np.clip(base * (1 + cfg.rate_variability * _smooth_noise(rng, t, (15, 60))), lo, hi)
+    pace = np.clip(change.curve(t) * (1 + cfg.rate_variability * _smooth_noise(rng, t, (15, 60))), lo, hi)
     dt = t[1] - t[0]
     pause_at = rng.uniform(0.2, 0.7) * t[-1] if rng.random() < cfg.pause_prob else np.inf
     pause_end = None
@@ -129,6 +184,26 @@ def head_motion(rng: np.random.Generator, t: np.ndarray, cfg: VideoConfig) -> di
             "roll": rng.uniform(-5, 5) + 5 * _smooth_noise(rng, t, (8, 40)),
             "dx": 0.15 * _smooth_noise(rng, t, (6, 30)), "dy": 0.08 * _smooth_noise(rng, t, (5, 25)),
             "zoom": 1 + 0.04 * _smooth_noise(rng, t, (10, 40))}
+
+
+@dataclass(frozen=True)
+class Sway:
+    """A head swaying back and forth along one image direction: amplitude_fw * sin(2 pi t / period_s + phase_rad)."""
+    amplitude_fw: float  # face widths
+    period_s: float
+    phase_rad: float
+    angle_deg: float  # direction in the image: 0 = x (right), 90 = y (down)
+
+    def offsets(self, t: np.ndarray) -> np.ndarray:
+        """(len(t), 2) translation (face widths) at times `t` (s)."""
+        along = self.amplitude_fw * np.sin(2 * np.pi * t / self.period_s + self.phase_rad)
+        a = np.radians(self.angle_deg)
+        return np.column_stack([along * np.cos(a), along * np.sin(a)])
+
+
+def draw_sway(rng: np.random.Generator, cfg: VideoConfig) -> Sway:
+    return Sway(rng.uniform(*cfg.sway_fw), rng.uniform(*cfg.sway_period_s), rng.uniform(0, 2 * np.pi),
+                rng.uniform(0, 180))
 
 
 # ------------------------------------------------------------------------------------------------------- rendering
@@ -225,23 +300,32 @@ def _torso(shape: tuple[int, int], cx: float, head_y: float, fw: float) -> np.nd
     return cv2.GaussianBlur(mask, (0, 0), 0.8)
 
 
-def render_sequence(rng: np.random.Generator, kind: str, sc: SceneConfig, cfg: VideoConfig):
-    """Frames (°C), subjects, truth and landmark tables of one sequence."""
+def render_sequence(rng: np.random.Generator, kind: str, sc: SceneConfig, cfg: VideoConfig, sways: bool = False):
+    """Frames (°C), subjects, truth and landmark tables of one sequence, and what was drawn per subject (rate change,
+    sway); `sways`: every head sways."""
     w, h = sc.frame_size
     n = int(round(sc.duration_s * sc.fps))
     t = np.arange(n) / sc.fps
     ambient = float(rng.uniform(20, 26))
     background = scene.thermal_background(rng, (h, w), ambient, objects=int(rng.integers(0, 3)))
     count = int(rng.integers(sc.people[0], sc.people[1] + 1))
-    actors = []
+    actors, draws = [], {}
     slots = (np.arange(count) + rng.uniform(0.35, 0.65, count)) * w / count
-    for cx in slots:
+    for k, cx in enumerate(slots):
         fw = float(rng.uniform(*sc.face_width_px))
         cy = float(rng.uniform(0.42, 0.5) * h) if kind == "near" else float(rng.uniform(45, 140))
         head = HeadCache(rng, ambient, fw, sc.supersample, sc.pose_step_deg)
         torso = None if kind == "near" else _torso((h, w), cx, cy, fw)
-        actors.append(Actor(head, np.array([cx, cy]), head_motion(rng, t, cfg), breathing(rng, t, cfg),
-                            float(rng.uniform(*cfg.amplitude_c)), torso))
+        motion = head_motion(rng, t, cfg)
+        change = draw_rate_change(rng, cfg, float(t[-1]))
+        breath = breathing(rng, t, cfg, change)
+        amplitude = float(rng.uniform(*cfg.amplitude_c))
+        sway = draw_sway(rng, cfg) if sways else None
+        if sway is not None:  # a translation: the landmarks and the torso follow it as they follow dx, dy
+            shift = sway.offsets(t)
+            motion["dx"], motion["dy"] = motion["dx"] + shift[:, 0], motion["dy"] + shift[:, 1]
+        actors.append(Actor(head, np.array([cx, cy]), motion, breath, amplitude, torso))
+        draws[f"s{k}"] = {"rate_change": asdict(change), "sway": asdict(sway) if sway else None}
     sensor = thermal.make_sensor(rng, (h, w), cfg.blur_px, cfg.netd_c)
     offset, freeze = _ffc(rng, t, cfg)
 
@@ -284,7 +368,7 @@ def render_sequence(rng: np.random.Generator, kind: str, sc: SceneConfig, cfg: V
                 first_boxes.append((lo[0], lo[1], hi[0], hi[1]))
         frames[i] = frames[i - 1] if freeze[i] else thermal.apply_sensor(temp, sensor, rng) + offset[i]
     subjects = [video.Subject(f"s{k}", box) for k, box in enumerate(first_boxes)]
-    return frames, subjects, pd.DataFrame(truth), pd.DataFrame(marks)
+    return frames, subjects, pd.DataFrame(truth), pd.DataFrame(marks), draws
 
 
 def _ffc(rng: np.random.Generator, t: np.ndarray, cfg: VideoConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -305,6 +389,7 @@ def _ffc(rng: np.random.Generator, t: np.ndarray, cfg: VideoConfig) -> tuple[np.
 def write_videos(out: Path, cfg: VideoConfig, seed: int, workers: int | None = None) -> None:
     """All sequences into `out/<kind>_<k>/` in the video format (`out` replaced atomically), on `workers`
     processes (None = every core; each sequence draws from its own seed, so the files do not depend on it)."""
+    _check(cfg)
     sequences = [(kind, k) for kind in ("near", "far") for k in range(getattr(cfg, kind).sequences)]
     with atomic_dir(out) as tmp:
         for _ in ordered_map(partial(_write_sequence, out=tmp, cfg=cfg, seed=seed), sequences, "synth video",
@@ -316,6 +401,19 @@ def _write_sequence(sequence: tuple[str, int], out: Path, cfg: VideoConfig, seed
     kind, k = sequence
     sc = getattr(cfg, kind)
     rng = np.random.default_rng([seed, DATASET_CODE, 0 if kind == "near" else 1, k])
-    frames, subjects, truth, marks = render_sequence(rng, kind, sc, cfg)
+    sways = kind == "near" and k >= sc.sequences - cfg.sway_sequences
+    frames, subjects, truth, marks, draws = render_sequence(rng, kind, sc, cfg, sways)
+    # a scene kind of their own, so every table and ranking shows the moving heads apart from the still ones
     video.write_sequence(out / f"{kind}_{k}", frames, sc.fps, subjects, cfg.units, truth, marks,
-                         scene=kind, synthetic=True)
+                         scene=f"{kind}_sway" if sways else kind, synthetic=True, subject_draws=draws)
+
+
+def _check(cfg: VideoConfig) -> None:
+    """Rate-change params a draw could not honour, as one line."""
+    probs = cfg.rate_change_probs
+    if len(probs) != len(RATE_CHANGES) or min(probs) < 0 or not np.isclose(sum(probs), 1):
+        raise InputError("params.yaml: synth.video.rate_change_probs must be 3 shares (none, step, ramp) summing to 1")
+    lo, hi = cfg.rate_bpm[0] + 1, cfg.rate_bpm[1] - 3
+    if hi - lo <= 2 * cfg.rate_change_min_bpm:
+        raise InputError(f"params.yaml: synth.video.rate_bpm leaves the rates [{lo:g}, {hi:g}]: too narrow for two "
+                         f"rates rate_change_min_bpm = {cfg.rate_change_min_bpm:g} apart from every starting rate")

@@ -1,5 +1,6 @@
 """Tiny models with known behaviour, built by the tests themselves."""
 
+import numpy as np
 import torch
 
 from thermbench.models.rtmpose import build_rtmpose
@@ -19,3 +20,33 @@ def lively_rtmpose_t(size: int = 64) -> torch.nn.Module:
                 torch.nn.init.normal_(m.weight, std=0.02)
         model.train()(torch.randn(4, 3, size, size))
     return model.eval()
+
+
+def official_backbone_state(model: torch.nn.Module, seed: int) -> dict:
+    """`model`'s backbone keys as MMPose, mmdet and mmcls files hold them (`backbone.` prefix), with seeded random
+    values (BN variances positive, counters 7), so that a loaded backbone can only equal the file's by having been
+    loaded from it."""
+    gen = torch.Generator().manual_seed(seed)
+    state = {f"backbone.{k}": torch.randn(v.shape, generator=gen) if v.is_floating_point() else torch.full_like(v, 7)
+             for k, v in model.backbone.state_dict().items()}
+    return {k: v.abs() + 0.5 if k.endswith("running_var") else v for k, v in state.items()}
+
+
+def official_checkpoint(backbone: dict, layout: str, channels: int) -> dict:
+    """A checkpoint in one of the published layouts (facts: pretrained sets §1b) around `backbone` (`backbone.*`),
+    `channels` its stage-4 width: "mmpose" (publish_model: `meta` with numpy objects, which weights-only loading
+    refuses, + `state_dict` with a UDP heatmap head), "bare" (the state dict alone) or "mmcls" (an ImageNet classifier:
+    mmcls 0.x `meta` + `state_dict` with `head.fc.*`)."""
+    heatmap = {"head.deconv_layers.0.weight": torch.zeros(channels, 256, 4, 4),
+               "head.deconv_layers.1.running_mean": torch.zeros(256),
+               "head.final_layer.weight": torch.zeros(19, 256, 1, 1), "head.final_layer.bias": torch.zeros(19)}
+    if layout == "mmpose":
+        meta = {"mmpose_version": "1.0.0rc0", "epoch": 210, "dataset_meta": {"sigmas": np.full(17, 0.079)}}
+        return {"meta": meta, "state_dict": {**backbone, **heatmap}}
+    if layout == "bare":
+        return {**backbone, **heatmap}
+    if layout == "mmcls":
+        meta = {"mmcls_version": "0.25.0", "CLASSES": ("tench", "goldfish"), "epoch": 600, "config": "model = ..."}
+        return {"meta": meta, "state_dict": {**backbone, "head.fc.weight": torch.zeros(1000, channels),
+                                             "head.fc.bias": torch.zeros(1000)}}
+    raise ValueError(f"unknown layout {layout!r}")

@@ -1,6 +1,7 @@
-"""Stages teacher and pretrain@<arch>: RGB RTMPose pretrained on the RGB face set until it converges (the teacher
-optionally from official mmpose weights), scored on T-FAKE RGB test crops and zero-shot on their thermal twins. The
-teacher is also the pretrained backbone of its size; `--arch` pretrains another size only as a students' backbone."""
+"""Stages teacher and pretrain@<arch>: RGB RTMPose pretrained on the RGB face set until it converges (the teacher from
+official mmpose weights or the CSPNeXt checkpoint of its size where given), scored on T-FAKE RGB test crops and
+zero-shot on their thermal twins. The teacher is also the pretrained backbone of its size; `--arch` pretrains another
+size only as a students' backbone."""
 
 from pathlib import Path
 

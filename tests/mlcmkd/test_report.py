@@ -31,7 +31,7 @@ def _settings(seeds=(0, 1, 2, 3, 4)) -> Settings:
              "ktl": {"dikd_mode": "text", "runs": ["fdld", "fdld_ri", "fdld_fi", "dikd"], "variants": {},
                      "weights": {}},
              "mcl": {"variants": ["dikd"], "weights": {}}}
-    return Settings(seed=0, rtmpose=RTMPoseParams(64, "s", None, "pretrained", ("t",), "s", "t", ("s", "t")),
+    return Settings(seed=0, rtmpose=RTMPoseParams(64, "s", None, "pretrained", ("t",), "s", "t", ("s", "t"), {}, ""),
                     train=train_params(train))
 
 

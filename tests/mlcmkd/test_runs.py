@@ -45,8 +45,14 @@ def _settings(num_threads: int, workers: int) -> Settings:
              "kp_weight": 0.1, "kp_reference_batch": None, "scratch": {}, "scratch_seeds": [0, 1],
              "ktl": {"dikd_mode": "text", "runs": [], "variants": {}, "weights": {}},
              "mcl": {"variants": [], "weights": {}}}
-    return Settings(seed=0, rtmpose=RTMPoseParams(SIZE, "t", None, None, (), "t", "t", ("t",)),
-                    train=train_params(train))
+    return Settings(seed=0, rtmpose=_rtmpose(), train=train_params(train))
+
+
+def _rtmpose(student_backbone: str | None = None, pretrain_archs: tuple = (), mcl_arch: str = "t",
+             supervised_archs: tuple = ("t",), checkpoints: dict | None = None, cache: str = "unused") -> RTMPoseParams:
+    """Teacher and KTL student RTMPose-t at SIZE px, no teacher_init."""
+    return RTMPoseParams(SIZE, "t", None, student_backbone, pretrain_archs, "t", mcl_arch, supervised_archs,
+                         checkpoints or {}, cache)
 
 
 def _run(root, cache, settings) -> GroupPaths:
@@ -139,8 +145,7 @@ def test_every_student_size_starts_from_its_pretrained_backbone_with_the_seeded_
     save_model(small, tmp_path / "pretrain/pretrain-s/model.safetensors")
     backbones = backbone_sources([tmp_path / "teacher", tmp_path / "pretrain"])
     assert backbones == {"t": tmp_path / "teacher", "s": tmp_path / "pretrain/pretrain-s"}
-    settings = replace(_settings(1, 1), rtmpose=RTMPoseParams(SIZE, "t", None, "pretrained", ("s",), "t", "s",
-                                                              ("t", "s")))
+    settings = replace(_settings(1, 1), rtmpose=_rtmpose("pretrained", ("s",), "s", ("t", "s")))
     for arch, source in (("t", teacher.state_dict()), ("s", small.state_dict())):
         torch.manual_seed(0)
         student, init = build_student(settings, arch, backbones)
@@ -159,7 +164,7 @@ def test_every_student_size_starts_from_its_pretrained_backbone_with_the_seeded_
 
 
 def test_an_unknown_student_backbone_is_refused(tmp_path):
-    settings = replace(_settings(1, 1), rtmpose=RTMPoseParams(SIZE, "t", None, "imagenet", (), "t", "t", ("t",)))
+    settings = replace(_settings(1, 1), rtmpose=_rtmpose("imagenet"))
     with pytest.raises(InputError, match="student_backbone must be 'pretrained' or null"):
         build_student(settings, "t", {})
 
@@ -180,7 +185,7 @@ def test_a_ktl_student_starts_from_the_supervised_students_weights_of_its_seed(t
     monkeypatch.setattr(runs, "fit_supervised", started)
     monkeypatch.setattr(runs, "fit_ktl", started)
     ktl = {"dikd_mode": "text", "runs": ["fdld"], "variants": {"fdld": {"fd": True, "ld": True}}, "weights": {}}
-    settings = replace(_settings(1, 1), rtmpose=RTMPoseParams(SIZE, "t", None, "pretrained", (), "t", "t", ("t",)))
+    settings = replace(_settings(1, 1), rtmpose=_rtmpose("pretrained"))
     settings = replace(settings, train=replace(settings.train, ktl=ktl))
     backbones = backbone_sources([tmp_path / "teacher"])
     paths = GroupPaths(tmp_path / "m", tmp_path / "c", tmp_path / "j", tmp_path / "p", tmp_path / "tfake.npz",

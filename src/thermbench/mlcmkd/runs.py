@@ -5,20 +5,26 @@ backbone in the from-scratch pair: `build_student`), shuffling and augmentation;
 teacher (trained with the top-level `seed`), and the MCL run of seed k compresses the DIKD run of seed k. A trained
 run writes its model folder `<out>/{model.safetensors, model.safetensors.json, config.json}`, its curves
 `<curves>/<name>.csv` (per epoch), `<name>_gradnorm.csv` (per step) and `<name>_ced.csv`, its scalar metrics JSON and
-its T-FAKE test predictions; every root is a command-line argument of its stage. The supervised and KTL stages train
-all their runs (architectures or variants x seeds), `train.workers` at a time; every run trains until it converges on
-validation (early stopping, `train.fit.patience`) or reaches its epoch cap.
+its T-FAKE test predictions; every root is a command-line argument of its stage. The teacher and the students of a
+size start from its CSPNeXt checkpoint (`rtmpose.backbone_checkpoints`, fetched once per stage) where one is set and
+can be had, else from the offline stand-in (`build_student`). The supervised and KTL stages train all their runs
+(architectures or variants x seeds), `train.workers` at a time; every run trains until it converges on validation
+(early stopping, `train.fit.patience`) or reaches its epoch cap.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from functools import partial
+from http.client import HTTPException
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 import torch
@@ -26,6 +32,7 @@ import torch
 from thermbench.core.io import InputError, atomic_dir, atomic_write_bytes, dumps_json, write_json, write_text
 from thermbench.core.parallel import ordered_map
 from thermbench.core.stage import build, seed_everything
+from thermbench.datasets.fetch import http_download
 from thermbench.mlcmkd.evaluate import score_run
 from thermbench.mlcmkd.layout import run_name
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
@@ -40,9 +47,19 @@ from thermbench.mlcmkd.train import (
     is_main_process,
     load_split,
     load_splits,
+    main_process_first,
     save_splits,
 )
-from thermbench.models.rtmpose import ARCHS, RTMPose, build_rtmpose, load_mmpose_checkpoint, load_model, save_model
+from thermbench.models.rtmpose import (
+    ARCHS,
+    RTMPose,
+    build_rtmpose,
+    load_backbone,
+    load_mmpose_checkpoint,
+    load_model,
+    read_checkpoint,
+    save_model,
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +72,8 @@ class RTMPoseParams:
     ktl_arch: str
     mcl_arch: str
     supervised_archs: tuple
+    backbone_checkpoints: dict[str, str | None]  # size -> CSPNeXt checkpoint (URL or path) teacher, students start from
+    backbone_cache: str         # where downloaded checkpoints are kept, each with its sha256 pinned beside it
 
 
 @dataclass(frozen=True)
@@ -157,8 +176,10 @@ class RunPaths:
 def run_teacher(settings: Settings, pretrain: Path, paths: RunPaths, arch: str | None = None) -> None:
     """Stages teacher and pretrain@<arch>: RGB RTMPose on the RGB pretraining set, all of it, until its validation NME
     converges; scored on T-FAKE RGB test crops and, zero-shot, on their thermal twins (the modality gap). The teacher
-    (`arch` None: rtmpose.teacher_arch, optionally from official mmpose weights) is also the pretrained backbone of
-    its size; another `arch` is pretrained the same way only to give students of that size a backbone."""
+    (`arch` None: rtmpose.teacher_arch) starts from official mmpose weights (rtmpose.teacher_init), else from the
+    backbone checkpoint of its size (rtmpose.backbone_checkpoints), else at random; it is also the pretrained
+    backbone of its size. Another `arch` is pretrained from random weights only to give students of that size an
+    offline stand-in backbone."""
     device = setup(settings, settings.seed)
     kind = "teacher" if arch is None else "pretrain"
     arch = arch or settings.rtmpose.teacher_arch
@@ -167,6 +188,12 @@ def run_teacher(settings: Settings, pretrain: Path, paths: RunPaths, arch: str |
     model = build_rtmpose(arch, input_size=(size, size))
     if init:
         load_mmpose_checkpoint(model, init)
+    elif kind == "teacher":
+        checkpoint = backbone_checkpoint(settings.rtmpose, arch, "the teacher starts from random weights instead; "
+                                         "pretrained on the RGB face set, it is the offline stand-in of its size")
+        if checkpoint is not None:
+            load_backbone(model, read_checkpoint(checkpoint.path), str(checkpoint.path))
+            init = checkpoint.init
     cfg = _fit_config(settings, settings.seed, settings.train.teacher_epochs)
     history = fit_supervised(model.to(device), load_splits(pretrain, ("train", "val")), cfg, desc=paths.out.name)
     config = {"kind": kind, "arch": arch, "seed": settings.seed, "modality": "rgb", "input_size": size,
@@ -202,15 +229,110 @@ def backbone_sources(dirs: list[Path]) -> dict[str, Path]:
     return {load_run(d).cfg.arch: d for d in models}
 
 
-def build_student(settings: Settings, arch: str, backbones: dict[str, Path],
+@dataclass(frozen=True)
+class Checkpoint:
+    """A backbone checkpoint file and its sha256."""
+    path: Path
+    sha256: str
+
+    @property
+    def init(self) -> str:
+        """How a run that starts from it says so in its config and metrics."""
+        return f"backbone of {self.path.name} (sha256 {self.sha256}), head random"
+
+
+Backbones = dict[str, Path | Checkpoint]  # per size: a backbone checkpoint, or the folder of a stand-in model
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _is_url(ref: str) -> bool:
+    return urlparse(ref).scheme in ("http", "https", "file")
+
+
+def fetch_checkpoint(ref: str, cache: Path) -> Path:
+    """`ref` a URL (http, https or file), downloaded once into `cache` as the datasets' archives are (a temp name,
+    then renamed; a complete file is reused), or a local path."""
+    if _is_url(ref):
+        return http_download(ref, cache)
+    if not Path(ref).is_file():
+        raise InputError(f"{ref}: not found")
+    return Path(ref)
+
+
+def pinned_sha256(path: Path) -> str:
+    """The sha256 of a downloaded file, pinned in `<file>.sha256` the first time; a file that no longer matches its
+    pin is refused. The hash in an OpenMMLab file name is not checked: it need not be a sha256 prefix (facts:
+    pretrained sets §1b)."""
+    digest, pin = _sha256(path), path.with_name(path.name + ".sha256")
+    if not pin.is_file():
+        write_text(pin, digest + "\n")
+    elif pin.read_text().strip() != digest:
+        raise InputError(f"{path}: sha256 {digest} differs from the one pinned at its download ({pin}); delete both "
+                         "to download it again")
+    return digest
+
+
+def backbone_checkpoint(rtmpose: RTMPoseParams, arch: str, instead: str) -> Checkpoint | None:
+    """The backbone checkpoint of size `arch` (rtmpose.backbone_checkpoints.<arch>), or None where it is null or
+    cannot be had (no network, a failed download, a missing file): then one line on stderr says so and what the run
+    starts from `instead`."""
+    unknown = sorted(set(rtmpose.backbone_checkpoints) - set(ARCHS))
+    if unknown:
+        raise InputError(f"params.yaml: rtmpose.backbone_checkpoints has unknown size(s) {', '.join(unknown)} "
+                         f"(expected {', '.join(ARCHS)})")
+    ref, key = rtmpose.backbone_checkpoints.get(arch), f"rtmpose.backbone_checkpoints.{arch}"
+    if ref is None:
+        print(f"RTMPose-{arch}: no backbone checkpoint ({key}: null): {instead}", file=sys.stderr)
+        return None
+    with main_process_first():  # under torchrun rank 0 downloads, the other ranks then find the file
+        # http_download turns URL and OS errors into InputError; a malformed URL (ValueError, InvalidURL) or a
+        # response cut short (IncompleteRead) arrive as they are
+        try:
+            path = fetch_checkpoint(ref, Path(rtmpose.backbone_cache))
+        except (InputError, ValueError, HTTPException) as err:
+            print(f"RTMPose-{arch}: backbone checkpoint {ref} not available ({err}); set {key} to a local copy of "
+                  f"it; {instead}", file=sys.stderr)
+            return None
+        checkpoint = Checkpoint(path, pinned_sha256(path) if _is_url(ref) else _sha256(path))
+    print(f"RTMPose-{arch}: backbone from {path} (sha256 {checkpoint.sha256})", file=sys.stderr)
+    return checkpoint
+
+
+def student_backbones(settings: Settings, group: str, stand_ins: dict[str, Path]) -> Backbones:
+    """What the students of `group` start from, per size: its backbone checkpoint where one is set and can be had,
+    else its offline stand-in of `backbone_sources` (`stand_ins`); one line on stderr per size says which. Resolved
+    once per stage, so a URL is downloaded once, before any run starts."""
+    if settings.rtmpose.student_backbone is None:
+        return stand_ins
+    sources: Backbones = dict(stand_ins)
+    for arch in dict.fromkeys(student_arch(settings, group, key) for key, _, scratch in group_jobs(settings, group)
+                              if not scratch):
+        instead = (f"its students start from the offline stand-in instead, the backbone of {stand_ins[arch]} (an "
+                   f"RTMPose-{arch} pretrained on the RGB face set here)" if arch in stand_ins else
+                   f"there is no offline stand-in of that size either (add '{arch}' to rtmpose.pretrain_archs)")
+        checkpoint = backbone_checkpoint(settings.rtmpose, arch, instead)
+        if checkpoint is not None:
+            sources[arch] = checkpoint
+    return sources
+
+
+def build_student(settings: Settings, arch: str, backbones: Backbones,
                   scratch: bool = False) -> tuple[RTMPose, str]:
-    """A student network of `arch` and how it starts: ("pretrained backbone" | "random").
+    """A student network of `arch` and how it starts: ("pretrained backbone" | `Checkpoint.init` | "random").
 
     RTMPose and DWPose train every model from a pretrained CSPNeXt backbone (pose-pretrained on AIC + COCO) with a
-    random head. Offline the stand-in is an RTMPose of the same size pretrained on the RGB face set (the teacher for
-    its size, `pretrain@<arch>` for the others): with `rtmpose.student_backbone: pretrained` its backbone is loaded,
-    strict by key. `scratch` (the from-scratch pair) and a null source start from random weights. The seeded build
-    comes first either way, so one seed gives one head whatever the backbone.
+    random head. With `rtmpose.student_backbone: pretrained` the backbone of `backbones[arch]` is loaded, strict by
+    key: a checkpoint (rtmpose.backbone_checkpoints) or, offline, the stand-in, an RTMPose of the same size pretrained
+    on the RGB face set (the teacher for its size, `pretrain@<arch>` for the others). `scratch` (the from-scratch
+    pair) and a null source start from random weights. The seeded build comes first either way, so one seed gives
+    one head whatever the backbone.
     """
     source, size = settings.rtmpose.student_backbone, settings.rtmpose.input_size
     check_backbone_source(source)
@@ -220,14 +342,16 @@ def build_student(settings: Settings, arch: str, backbones: dict[str, Path],
     if arch not in backbones:
         raise InputError(f"RTMPose-{arch}: no pretrained backbone given (have: {', '.join(sorted(backbones))}); add "
                          f"'{arch}' to rtmpose.pretrain_archs")
-    backbone = {k: v for k, v in load_run(backbones[arch]).state_dict().items() if k.startswith("backbone.")}
-    missing, unexpected = student.load_state_dict(backbone, strict=False)
-    if unexpected or any(not k.startswith("head.") for k in missing):
-        raise InputError(f"{backbones[arch]}: its backbone does not fit RTMPose-{arch}")
+    backbone = backbones[arch]
+    if isinstance(backbone, Checkpoint):
+        load_backbone(student, read_checkpoint(backbone.path), str(backbone.path))
+        return student, backbone.init
+    # The stand-in is loaded as a model, which draws random numbers: after the seeded build, as always.
+    load_backbone(student, load_run(backbone).state_dict(), str(backbone))
     return student, "pretrained backbone"
 
 
-def run_supervised(settings: Settings, arch: str, seed: int, backbones: dict[str, Path], paths: RunPaths,
+def run_supervised(settings: Settings, arch: str, seed: int, backbones: Backbones, paths: RunPaths,
                    scratch: bool = False) -> dict:
     """One thermal-only baseline of Table I (stage supervised runs every arch x seed) with the students' lambda_kp;
     `backbones`: the pretrained backbone sources of `build_student`."""
@@ -251,7 +375,7 @@ def distill_config(settings: Settings, variant: str) -> DistillConfig:
                          **ktl["weights"])
 
 
-def run_ktl(settings: Settings, variant: str, seed: int, teacher_dir: Path, backbones: dict[str, Path],
+def run_ktl(settings: Settings, variant: str, seed: int, teacher_dir: Path, backbones: Backbones,
             paths: RunPaths, scratch: bool = False) -> dict:
     """One Knowledge Transfer Level run (Tables III-V), frozen RGB teacher -> thermal student (stage ktl runs every
     variant x seed)."""
@@ -309,6 +433,11 @@ def group_run_names(settings: Settings, group: str) -> list[str]:
     return [run_name(group, key, seed, scratch) for key, seed, scratch in group_jobs(settings, group)]
 
 
+def student_arch(settings: Settings, group: str, key: str) -> str:
+    """The size of a `group_jobs` key's student: the key itself (supervised) or the group's (KTL, MCL)."""
+    return {"supervised": key, "ktl": settings.rtmpose.ktl_arch, "mcl": settings.rtmpose.mcl_arch}[group]
+
+
 def run_group(settings: Settings, group: str, paths: GroupPaths, backbone_dirs: list[Path],
               teacher: Path | None = None) -> None:
     """Stages supervised, ktl and mcl: every run of the group, `train.workers` processes at a time. `backbone_dirs`:
@@ -321,7 +450,8 @@ def run_group(settings: Settings, group: str, paths: GroupPaths, backbone_dirs: 
     torchrun (WORLD_SIZE > 1) every rank trains the runs one after another, together.
     """
     check_backbone_source(settings.rtmpose.student_backbone)
-    backbones = backbone_sources(backbone_dirs)
+    init_distributed(settings.train.device)  # a checkpoint is fetched once, by rank 0 (`backbone_checkpoint`)
+    backbones = student_backbones(settings, group, backbone_sources(backbone_dirs))
     jobs = group_jobs(settings, group)
     workers = 1 if int(os.environ.get("WORLD_SIZE", "1")) > 1 else max(1, min(settings.train.workers, len(jobs)))
     train = replace(settings.train, num_threads=max(1, settings.train.num_threads // workers),
@@ -347,8 +477,8 @@ def longest_first(settings: Settings, group: str, jobs: list[Job]) -> list[Job]:
     return sorted(jobs, key=cost, reverse=True)  # reverse keeps the sort stable
 
 
-def _group_run(settings: Settings, group: str, paths: GroupPaths, backbones: dict[str, Path], teacher: Path | None,
-               job: Job) -> str:
+def _group_run(settings: Settings, group: str, paths: GroupPaths, backbones: Backbones,
+               teacher: Path | None, job: Job) -> str:
     key, seed, scratch = job
     name = run_name(group, key, seed, scratch)
     start = time.perf_counter()
@@ -364,7 +494,7 @@ def _group_run(settings: Settings, group: str, paths: GroupPaths, backbones: dic
             f"{settings.train.num_threads} thread(s)")
 
 
-def run_mcl(settings: Settings, variant: str, seed: int, teacher_dir: Path, backbones: dict[str, Path],
+def run_mcl(settings: Settings, variant: str, seed: int, teacher_dir: Path, backbones: Backbones,
             paths: RunPaths) -> dict:
     """One Model Compression Level run, the frozen KTL model (`teacher_dir`) -> a smaller thermal student (eq. 9)."""
     device = setup(settings, seed)

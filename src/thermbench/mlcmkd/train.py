@@ -10,6 +10,7 @@ converts predictions back to crop pixels.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import json
@@ -279,6 +280,18 @@ def init_distributed(device: str) -> torch.device:
 
 def is_main_process() -> bool:
     return world()[0] == 0
+
+
+@contextlib.contextmanager
+def main_process_first():
+    """Rank 0 runs the block before the other ranks do (as mmengine downloads checkpoints: the others then find the
+    file in place); without a process group, just the block."""
+    rank, size = world()
+    if size > 1 and rank > 0:
+        dist.barrier()
+    yield
+    if size > 1 and rank == 0:
+        dist.barrier()
 
 
 def param_groups(module: nn.Module, weight_decay: float, paramwise: bool = True) -> list[dict]:

@@ -2,14 +2,15 @@
 
 Jiang et al., "RTMPose: Real-Time Multi-Person Pose Estimation based on MMPose", 2023. Structure and module names
 follow mmpose/mmdet (`backbone.*`, `head.*`, mmcv ConvModule naming `conv`/`bn`) so an official mmpose checkpoint
-loads by key with `load_mmpose_checkpoint`. Order: building blocks -> backbone -> head -> RTMPose -> arch table ->
-builders and checkpoint I/O.
+loads by key with `load_mmpose_checkpoint`, and the backbone of an official CSPNeXt checkpoint with `load_backbone`.
+Order: building blocks -> backbone -> head -> RTMPose -> arch table -> builders and checkpoint I/O.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import pickle
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from torch import nn
 from thermbench.core.io import InputError, write_text
 
 __all__ = ["RTMPose", "RTMPoseConfig", "ARCHS", "PIXEL_MEAN", "PIXEL_STD", "build_rtmpose", "normalize_input",
-           "load_mmpose_checkpoint", "save_model", "load_model", "count_parameters"]
+           "read_checkpoint", "load_mmpose_checkpoint", "load_backbone", "save_model", "load_model",
+           "count_parameters"]
 
 # mmpose data preprocessor (RGB order, 0-255 pixel scale).
 PIXEL_MEAN = (123.675, 116.28, 103.53)
@@ -284,6 +286,55 @@ def count_parameters(model: nn.Module) -> int:
 
 # ------------------------------------------------------------------------------------------------------ checkpoint I/O
 _IGNORED_PREFIXES = ("data_preprocessor.",)  # mmpose buffers that are not part of the network
+BACKBONE_PREFIX = "backbone."  # the CSPNeXt keys in mmpose, mmdet and mmcls files alike (facts: pretrained sets §1b)
+
+
+def _torch_load(path: Path) -> dict:
+    """A torch file, zip or legacy (publish_model's) format: weights only where the file allows it. mmengine and
+    mmcls `meta` may pickle numpy objects, which weights-only loading refuses; such a file is loaded in full, so only
+    give checkpoints from a trusted source."""
+    try:
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:
+            return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # torch reports a corrupt file as RuntimeError, EOFError, UnpicklingError, ...
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(f"{path}: not a readable torch checkpoint ({first})") from None
+
+
+def _unwrap(state: dict) -> dict:
+    if "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """The state dict of a `.safetensors` or torch checkpoint: mmengine's `state_dict` wrapper (next to `meta`) is
+    unwrapped, as mmengine does, and a DDP `module.` prefix stripped."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: checkpoint not found")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+        state = load_file(str(path))
+    else:
+        state = _torch_load(path)
+    if not isinstance(state, dict):
+        raise InputError(f"{path}: holds a {type(state).__name__}, not a state dict")
+    return _unwrap(state)
+
+
+def _key_problems(own: dict, state: dict, limit: int) -> list[str]:
+    """Missing, unexpected and mis-shaped keys of `state` against `own` in file order (stem first), the first
+    `limit` of each, for one line."""
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    mismatched = [f"{k} {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+                  for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    return [f"{name} ({len(keys)}): {', '.join(keys[:limit])}{' ...' if len(keys) > limit else ''}"
+            for name, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched))
+            if keys]
 
 
 def load_mmpose_checkpoint(model: RTMPose, path_or_state_dict: str | Path | dict) -> RTMPose:
@@ -292,37 +343,32 @@ def load_mmpose_checkpoint(model: RTMPose, path_or_state_dict: str | Path | dict
     Strips a DDP `module.` prefix and ignores `data_preprocessor.*`. Any missing, unexpected or mis-shaped key raises
     InputError listing them (e.g. a 106-point face6 checkpoint into a 68-point model fails on `head.final_layer`).
     """
-    source = str(path_or_state_dict) if not isinstance(path_or_state_dict, dict) else "state dict"
     if isinstance(path_or_state_dict, dict):
-        state = path_or_state_dict
+        source, state = "state dict", _unwrap(path_or_state_dict)
     else:
-        path = Path(path_or_state_dict)
-        if not path.is_file():
-            raise InputError(f"{path}: checkpoint not found")
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-            state = load_file(str(path))
-        else:
-            # mmengine checkpoints pickle numpy metadata next to the weights, so weights_only loading refuses them;
-            # only load checkpoints from a trusted source.
-            state = torch.load(path, map_location="cpu", weights_only=False)
-    if "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    state = {k.removeprefix("module."): v for k, v in state.items()}
+        source, state = str(path_or_state_dict), read_checkpoint(path_or_state_dict)
     state = {k: v for k, v in state.items() if not k.startswith(_IGNORED_PREFIXES)}
-
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    mismatched = sorted(f"{k} {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-                        for k in set(own) & set(state) if tuple(state[k].shape) != tuple(own[k].shape))
-    if missing or unexpected or mismatched:
-        parts = [f"{name} ({len(keys)}): {', '.join(keys[:20])}{' ...' if len(keys) > 20 else ''}"
-                 for name, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched))
-                 if keys]
+    problems = _key_problems(model.state_dict(), state, limit=20)
+    if problems:
         raise InputError(f"{source}: checkpoint does not fit RTMPose-{model.cfg.arch} "
-                         f"(K={model.cfg.num_keypoints}, input {model.cfg.input_size}): " + "; ".join(parts))
+                         f"(K={model.cfg.num_keypoints}, input {model.cfg.input_size}): " + "; ".join(problems))
     model.load_state_dict(state, strict=True)
+    return model
+
+
+def load_backbone(model: RTMPose, state: dict, source: str) -> RTMPose:
+    """Load the CSPNeXt backbone of a state dict in mmpose/mmdet/mmcls layout (`backbone.*` keys) into `model`,
+    strictly by key; the head keeps its weights. Every other key (any head: `head.*` of SimCC, heatmap or ImageNet
+    classifier) is ignored, as mmengine's `Pretrained` init with prefix `backbone.` does; unlike mmengine, a missing,
+    unexpected or mis-shaped backbone key is an error (mmengine only logs it), naming `source` and the size."""
+    weights = {k.removeprefix(BACKBONE_PREFIX): v for k, v in state.items() if k.startswith(BACKBONE_PREFIX)}
+    own = model.backbone.state_dict()
+    problems = _key_problems(own, weights, limit=3)
+    if problems:
+        raise InputError(f"{source}: not the backbone of RTMPose-{model.cfg.arch} (CSPNeXt deepen {model.cfg.deepen}, "
+                         f"widen {model.cfg.widen}: {len(own)} tensors under '{BACKBONE_PREFIX}', the file has "
+                         f"{len(weights)}): " + "; ".join(problems))
+    model.backbone.load_state_dict(weights, strict=True)
     return model
 
 

@@ -36,6 +36,7 @@ class ZeroshotConfig:
     dwpose: dict
     sapiens2: dict
     dlib: dict
+    tfan: dict                   # read by zeroshot/tfan.py; not one of MODELS yet
 
 
 def build(model: str, cfg: ZeroshotConfig, allow_download: bool):

@@ -1,23 +1,23 @@
 """TFAN's pre- and post-processing (thermal-face-alignment 1.0.0, `ThermalLandmarks.process` / `_refine_landmarks`),
 checked by hand, and the adapter on a TFAN with random weights.
 
-Parity with the package's own `ThermalLandmarks` is not tested: the package imports timm, torchvision and neurovc at
-module level, none of which is installed here (and timm/torchvision would replace the CPU torch). The steps it
-documents are tested one by one instead.
+Parity with the package's own `ThermalLandmarks` is test_tfan_parity.py, which needs the package (a separate venv).
 """
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
 from thermbench.core.io import InputError
+from thermbench.core.keypoints import load_schema
 from thermbench.core.stage import build, load_params
 from thermbench.models.tfan import TFAN
 from thermbench.zeroshot import tfan
 from thermbench.zeroshot.bakeoff import ZeroshotConfig
-from thermbench.zeroshot.common import WeightsUnavailable, nose_indices
+from thermbench.zeroshot.common import WeightsUnavailable, nose_indices, nose_note
 
 
 # --------------------------------------------------------------------------------------------------- value ranges
@@ -166,23 +166,77 @@ def test_adapter_is_the_documented_steps_in_order(weights):
     np.testing.assert_allclose(scores[0], expected[1], rtol=1e-6)
 
 
-def test_predictions_carry_ibug68_for_70_points_and_the_mesh_for_478(weights):
+def test_predictions_carry_facesynthetics70_and_the_mesh_for_478(weights):
     frame = np.random.default_rng(1).integers(0, 255, (96, 80), dtype=np.uint8)
     boxes = [[10, 10, 50, 60], [30, 20, 70, 80]]
     m70 = tfan.TFANLandmarker.from_params(params(weights))
     pred = m70.predict(frame, boxes)
     full, _ = m70.landmarks(frame, boxes)
-    assert (m70.schema, m70.num_keypoints) == ("ibug68", 68) and pred.keypoints.shape == (2, 68, 2)
-    np.testing.assert_allclose(pred.keypoints, full[:, :68])
-    np.testing.assert_allclose(pred.noses, full[:, 31:36].mean(axis=1))            # anatomical: iBUG 31-35
+    assert (m70.schema, m70.num_keypoints) == ("facesynthetics70", 70) and pred.keypoints.shape == (2, 70, 2)
+    np.testing.assert_allclose(pred.keypoints, full)
+    np.testing.assert_allclose(pred.noses, full[:, 31:36].mean(axis=1))            # anatomical: the nose-base arc
     blog = tfan.TFANLandmarker.from_params(params(weights), nose="blog").predict(frame, boxes)
-    np.testing.assert_allclose(blog.noses, full[:, nose_indices("ibug68", "blog")].mean(axis=1))
+    np.testing.assert_allclose(blog.noses, full[:, [32, 34]].mean(axis=1))          # the iBUG pair, as dlib's
 
     m478 = tfan.TFANLandmarker.from_params(params(weights, 478))
     pred = m478.predict(frame, boxes)
     assert (m478.schema, m478.num_keypoints) == ("mediapipe478_nose", 478) and pred.scores.shape == (2, 478)
     np.testing.assert_allclose(pred.noses, pred.keypoints[:, [98, 97, 2, 326, 327]].mean(axis=1))
     assert len(m478.predict(frame).noses) == 1  # no boxes: the whole frame is the box
+
+
+def test_the_70_point_nose_is_data_in_the_schema():
+    """Points 0-67 are iBUG-68, so the nose centre is iBUG's nose-base arc 31-35, stated with its reason."""
+    schema = load_schema("facesynthetics70")
+    assert nose_indices("facesynthetics70") == [31, 32, 33, 34, 35] == load_schema("ibug68")["nose_centre"]
+    assert nose_indices("facesynthetics70", "blog") == [32, 34]
+    assert "nose tip 30" in schema["nose_centre_note"] and "pupils 68/69" in schema["nose_centre_note"]
+    assert nose_note("facesynthetics70").startswith("mean of facesynthetics70 points 31, 32, 33, 34, 35 (")
+
+
+HEAD_BIAS = np.tile([0.5, 0.25, 0.1], (70, 1))
+HEAD_BIAS[31:36, 0] = [0.3, 0.4, 0.5, 0.6, 0.7]   # the nose-base arc spread in x about 0.5
+HEAD_BIAS[0] = [-0.2, 1.0, -1.0]                  # negative values go through the LeakyReLU (slope 0.01)
+
+
+def constant_head_file(folder: Path) -> Path:
+    """Seeded random backbone and a head whose weights are 0, so its output is LeakyReLU(bias) on any image; saved
+    with the Drive file's `module.` keys."""
+    torch.manual_seed(3)
+    model = TFAN(70)
+    with torch.no_grad():
+        model.fc.weight.zero_()
+        model.fc.bias.copy_(torch.from_numpy(HEAD_BIAS.reshape(-1)))
+    path = folder / "70.pt"
+    torch.save({f"module.{k}": v for k, v in model.state_dict().items()}, path)
+    return path
+
+
+def test_end_to_end_points_land_where_the_output_says_by_hand(tmp_path):
+    """A 40x30 image, face box (4, 6)-(20, 30): side = max(16, 24) x 1.25 = 30 about the centre (12, 18), padding
+    15, crop bounds int(12 - 15 + 15) = 12 and int(18 - 15 + 15) = 18 in the padded frame, so the crop's origin is
+    (12 - 15, 18 - 15) = (-3, 3) frame px and a point is (-3, 3) + 30 x (x, y)."""
+    constant_head_file(tmp_path)
+    model = tfan.TFANLandmarker.from_params(params(tmp_path))
+    image = np.random.default_rng(0).integers(0, 256, (30, 40), dtype=np.uint8)
+    pred = model.predict(image, [[4, 6, 20, 30]])
+    kp, scores = pred.keypoints[0], pred.scores[0]
+    np.testing.assert_allclose(kp[1], [-3 + 30 * 0.5, 3 + 30 * 0.25], atol=1e-5)     # (12, 10.5)
+    np.testing.assert_allclose(kp[0], [-3 + 30 * -0.002, 3 + 30 * 1.0], atol=1e-5)   # LeakyReLU(-0.2) = -0.002
+    np.testing.assert_allclose(kp[31:36, 0], [6, 9, 12, 15, 18], atol=1e-5)          # -3 + 30 x 0.3 ... 0.7
+    np.testing.assert_allclose(pred.noses[0], [12, 10.5], atol=1e-5)                 # mean x 0.5, y 0.25
+    np.testing.assert_allclose(scores[[0, 1, 69]], [-0.01, 0.1, 0.1], atol=1e-6)
+
+    # the random backbone and head, the same arithmetic: points = (-3, 3) + 30 x the network's (x, y)
+    torch.manual_seed(4)
+    torch.save(TFAN(70).state_dict(), tmp_path / "70.pt")
+    model = tfan.TFANLandmarker.from_params(params(tmp_path))
+    points, scores = model.landmarks(image, [[4, 6, 20, 30]])
+    crop = cv2.resize(np.pad(image.astype(np.float32), 15)[18:48, 12:42], (224, 224))  # bounds 12..42 x 18..48
+    with torch.no_grad():
+        out = model.model(tfan.to_tensor([crop]))[0].numpy().astype(np.float64)
+    np.testing.assert_allclose(points[0], out[:, :2] * 30 + [-3, 3], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(scores[0], out[:, 2], rtol=1e-6)
 
 
 def test_default_params_hold_the_tfan_section():

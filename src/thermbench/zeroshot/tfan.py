@@ -19,9 +19,9 @@ Pixel centres: the network's (x, y) are fractions of the crop, and cv2.resize ma
 covers [i, i+1)), so the decoded points are the project's continuous frame px; no shift. The package finds faces
 with the TFW detector (neurovc, YOLOv5-face), which is not here: boxes come from the caller.
 
-Schemas: 70 points = FaceSynthetics (iBUG-68 + the two pupils, schemas/facesynthetics70.json); Predictions carry
-its iBUG-68 part (schema "ibug68": nose centre 31-35 anatomical, 32/34 blog). 478 points = the MediaPipe mesh
-(schema "mediapipe478_nose").
+Schemas: 70 points = FaceSynthetics (iBUG-68 + the two pupils, schema "facesynthetics70": nose centre 31-35
+anatomical, 32/34 blog; the schema's note says why); Table I scores their iBUG-68 part (`ibug68_points`). 478 points =
+the MediaPipe mesh (schema "mediapipe478_nose").
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import torch
 from thermbench.core.io import InputError
 from thermbench.core.keypoints import load_schema
 from thermbench.models.tfan import TFAN, load_tfan
-from thermbench.zeroshot.common import Prediction, WeightsUnavailable, with_noses
+from thermbench.zeroshot.common import TFAN_SCHEMAS, Prediction, WeightsUnavailable, with_noses
 
 TEMPERATURE_WINDOW_C = (20.0, 40.0)   # the README's training range
 AUTO_TEMPERATURE_C = (-10.0, 80.0)    # "auto": a float frame with p1 >= -10 and p99 <= 80 is read as °C
@@ -50,7 +50,6 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 # The package's Google Drive files (`_file_id_map`) and where it keeps them (`_ModelDownloader`).
 DRIVE_FILE_IDS = {70: "1DqBVVmw9NscDELsnCxB4Pt9ltVUuNoWR", 478: "1DZU3OOACp8gqxCxotZGwe3_gyNJCoY1p"}
 PACKAGE_CACHE = "~/.tfan/models"
-SCHEMAS = {70: "ibug68", 478: "mediapipe478_nose"}  # the schema of a Prediction's points
 
 
 # ------------------------------------------------------------------------------------------ frame -> 0..255 gray
@@ -199,10 +198,8 @@ class TFANLandmarker:
         self.mode = check_mode(mode)  # a typo fails here, not at the first frame
         self.device = torch.device(device)
         self.model = model.eval().to(self.device)
-        self.n_landmarks = model.n_landmarks
-        self.schema = SCHEMAS[self.n_landmarks]
-        self.part = ibug68_part() if self.n_landmarks == 70 else slice(None)  # the points a Prediction carries
-        self.num_keypoints = len(range(self.n_landmarks)[self.part])
+        self.n_landmarks = self.num_keypoints = model.n_landmarks
+        self.schema = TFAN_SCHEMAS[self.n_landmarks]
         self.nose = nose
 
     @classmethod
@@ -224,9 +221,8 @@ class TFANLandmarker:
         return np.stack([d[0] for d in decoded]), np.stack([d[1] for d in decoded])
 
     def predict(self, image: np.ndarray, boxes=None) -> Prediction:
-        """One prediction per face box (xyxy frame px), in the schema `self.schema` (70 points: iBUG-68 part)."""
+        """One prediction per face box (xyxy frame px), all n points in the schema `self.schema`."""
         if boxes is None or len(boxes) == 0:
             h, w = np.shape(image)[:2]
             boxes = [[0.0, 0.0, w, h]]
-        points, scores = self.landmarks(image, boxes)
-        return with_noses(points[:, self.part], scores[:, self.part], self.schema, self.nose)
+        return with_noses(*self.landmarks(image, boxes), self.schema, self.nose)

@@ -1,10 +1,11 @@
 """TFAN's zero-shot row of the MLCM-KD Table I (metrics/mlcmkd/zeroshot-tfan.json), in table1.py's schema.
 
-The 70-point TFAN only: its points 0-67 are the iBUG-68 schema the tests are labelled in (schemas/facesynthetics70.json),
-the pupils 68/69 are dropped. Each prepared 256x256 crop goes in with the box it was cut from (the central 1/box_scale
-square, dlib's fallback box), since the package's TFW face detector is not installed; TFAN then cuts its own 1.25x
-square about that box. Thermal tests only (T-FAKE thermal, CHARLOTTE): it is a thermal model, so no RGB column. Without
-its weights the stage prints one line and the row holds only that status, which the report shows in place of numbers.
+The 70-point TFAN only: its points 0-67 are the iBUG-68 schema the tests are labelled in (facesynthetics70.json);
+the pupils 68/69 are dropped. Each prepared 256x256 crop goes in with the box it was cut from (the central
+1/box_scale square, dlib's fallback box), since the package's TFW face detector is not installed; TFAN then cuts its
+own 1.25x square about that box. Thermal tests only (T-FAKE thermal, CHARLOTTE): it is a thermal model, so no RGB
+column. Without its weights the stage prints one line and the row holds only that status, which the report shows in
+place of numbers.
 """
 
 from __future__ import annotations

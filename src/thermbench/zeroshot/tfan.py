@@ -176,7 +176,8 @@ def check_n_landmarks(n_landmarks: int, where: str) -> int:
 
 def resolve_weights(cfg: dict, where: str = "zeroshot.tfan") -> Path:
     """`local_path` first, then the package's own download; never downloads. Absent: WeightsUnavailable saying
-    where the file comes from and which params key takes a local copy."""
+    where the file comes from and which params key takes a local copy (the home folder as `~`, so the status a
+    stage writes is the same on every machine)."""
     n = check_n_landmarks(int(cfg["n_landmarks"]), where)
     local, cached = Path(cfg["local_path"]), package_cache_path(n)
     for path in (local, cached):
@@ -185,8 +186,8 @@ def resolve_weights(cfg: dict, where: str = "zeroshot.tfan") -> Path:
     url = f"https://drive.google.com/uc?export=download&id={DRIVE_FILE_IDS[n]}"
     raise WeightsUnavailable(
         f"weights not available: TFAN {n}-point landmarker (T-FAKE, research use only) neither at {local} nor at "
-        f"{cached}; `gdown '{url}' -O {PACKAGE_CACHE}/{n}.pt` (what pip's thermal-face-alignment fetches on first "
-        f"use) or place the file at {where}.local_path = {local}")
+        f"{PACKAGE_CACHE}/{n}.pt; `gdown '{url}' -O {PACKAGE_CACHE}/{n}.pt` (what pip's thermal-face-alignment "
+        f"fetches on first use) or place the file at {where}.local_path = {local}")
 
 
 # ------------------------------------------------------------------------------------------------------- adapter

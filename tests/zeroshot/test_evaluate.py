@@ -109,6 +109,7 @@ def test_missing_prediction_is_a_miss():
 def _params(tmp_path: Path) -> Path:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["zeroshot"]["sapiens2"]["local_path"] = str(tmp_path / "absent.safetensors")
+    params["zeroshot"]["tfan"]["local_path"] = str(tmp_path / "absent.pt")
     params["prepare"]["thermeval"] = {"box_scale": 1.25, "crop_size": 256}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
@@ -136,9 +137,9 @@ def test_stage_mediapipe_runs_for_real(thermeval, tmp_path):
 
 def test_stage_without_weights_writes_status_only(thermeval, tmp_path):
     raw, prepared = thermeval
-    env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
+    env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "HOME": str(tmp_path),
            "TORCH_HOME": str(tmp_path / "th"), "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
-    for model in ("sapiens2", "dwpose"):
+    for model in ("sapiens2", "dwpose", "tfan"):
         proc, out = _stage(model, tmp_path, raw, prepared, env)
         assert proc.returncode == 0, proc.stderr
         assert proc.stderr.strip().count("\n") == 0 and "weights not available" in proc.stderr
@@ -173,3 +174,37 @@ def test_real_source_offline_writes_status_only(thermeval, tmp_path):
 def test_missing_prepared_data_is_one_line_error(tmp_path):
     proc, _ = _stage("mediapipe", tmp_path, tmp_path / "raw", tmp_path / "nothing")
     assert proc.returncode == 2 and proc.stderr.startswith("error:") and "frames.csv" in proc.stderr
+
+
+def test_tfan_takes_part_with_its_nose_base_arc_by_hand(thermeval, tmp_path):
+    """TFAN whose head outputs (0.5, 0.25) for every point (weights 0, bias only), so its nose (the mean of points
+    31-35) sits at the top-centre of its square: Person box 40x80 -> side 80 x 1.25 = 100 about the box centre, origin
+    = centre - 50, nose = origin + (50, 25) = centre - (0, 25). s2: centre (100, 100) -> (100, 75), GT (100, 104): 29
+    px; s3: centre (60, 140) -> (60, 115), GT (60, 140): 25 px. Crop px: x 256/50, y 256/100 -> 74.24 and 64."""
+    import torch
+
+    from thermbench.core.stage import build, load_params
+    from thermbench.models.tfan import TFAN
+    from thermbench.zeroshot.bakeoff import ZeroshotConfig, predict
+
+    raw, prepared = thermeval
+    model = TFAN(70)
+    with torch.no_grad():
+        model.fc.weight.zero_()
+        model.fc.bias.copy_(torch.tensor([0.5, 0.25, 0.1] * 70))
+    torch.save(model.state_dict(), tmp_path / "70.pt")
+    section = load_params(_params(tmp_path))["zeroshot"]
+    section["tfan"]["local_path"] = str(tmp_path / "70.pt")
+    cfg = build(ZeroshotConfig, section, "zeroshot")
+    out = tmp_path / "out"
+    predict("tfan", prepared, raw, out / "p.json", out / "m.json", out / "t.json", cfg, 256, "synthetic")
+    m = json.loads((out / "m.json").read_text())
+    assert m["status"] == "ok"
+    assert m["crop"]["frame_px"]["mean_px"] == pytest.approx(27.0, abs=1e-4)
+    assert m["crop"]["crop_px"]["mean_px"] == pytest.approx((74.24 + 64) / 2, abs=1e-4)
+    # full frame 192x256: side 320 about (96, 128), origin (-64, -32), nose (96, 48); frame a's nearest GT is
+    # (120, 60) at sqrt(24^2 + 12^2) = 26.83 px; frame b's (30, 200) lies 166 px off, beyond the 80 px cap
+    p = json.loads((out / "p.json").read_text())
+    np.testing.assert_allclose(p["full_frame"][0]["pred"], [[96.0, 48.0]], atol=1e-4)
+    assert m["full_frame"]["mean_px"] == pytest.approx(np.hypot(24, 12), abs=1e-4)
+    assert m["full_frame"]["detection_rate"] == pytest.approx(1 / 3)

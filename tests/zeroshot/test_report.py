@@ -12,6 +12,7 @@ def _block(rate, mean, pck):
 
 RESULTS = {
     "dwpose": {"model": "dwpose", "data": "synthetic", "status": "weights not available: get them from X"},
+    "tfan": {"model": "tfan", "data": "synthetic", "status": "weights not available: TFAN from Y"},
     "mediapipe": {
         "model": "mediapipe", "data": "synthetic", "status": "ok",
         "full_frame": _block(0.25, 4.0, [0.0, 0.25]),
@@ -31,6 +32,16 @@ def test_table_rows_and_status():
     assert "| MediaPipe FaceMesh | 1.5 px | -2.0 px | 3 |" in md
     assert "- DWPose (rtmlib): weights not available: get them from X" in md
     assert "Match cap 80 px" in md
+    assert "| TFAN (T-FAKE) | weights not available | | | | |" in md
+    assert "- TFAN (T-FAKE): weights not available: TFAN from Y" in md
+    assert "- TFAN (T-FAKE) nose centre:" not in md                    # stated only when asked for
+
+
+def test_tfan_nose_definition_is_stated_from_the_schema():
+    md = report.table(RESULTS, [3, 10], cap=80, noses={"tfan": "facesynthetics70"})
+    line = next(x for x in md.splitlines() if x.startswith("- TFAN (T-FAKE) nose centre:"))
+    assert line.startswith("- TFAN (T-FAKE) nose centre: mean of facesynthetics70 points 31, 32, 33, 34, 35 (mean of "
+                           "the nose-base arc 31-35")
 
 
 def test_figures_carry_the_data_tag():

@@ -149,9 +149,14 @@ def table_i(groups: dict[str, Group]) -> str:
     rows = []
     order = sorted((k for k in groups if groups[k].kind in TABLE_I_KINDS),
                    key=lambda k: (TABLE_I_KINDS.index(groups[k].kind), "scratch" in k))
+    notes = []
     for name in order:
         g = groups[name]
         m = next(iter(g.runs.values()))
+        if m.get("status", "ok") != "ok":  # a zero-shot model without weights: its status, no numbers
+            rows.append([describe(g, name), m["status"].split(":")[0]] + [""] * (len(header) - 2))
+            notes.append(f"- {describe(g, name)}: {m['status']}")
+            continue
         c = m.get("complexity") or {}
         trained = g.kind != "zeroshot"
         epochs = (", ".join(f"{r['training']['epochs_run']} ({r['training']['best_epoch']})"
@@ -162,7 +167,7 @@ def table_i(groups: dict[str, Group]) -> str:
                      _f(c["gflops"] / 2, 2) if "gflops" in c else "n/a"] + _nme_cells(g)
                     + [mean_sd(g.values(lambda m: m["tfake"]["fr@0.1"])),
                        mean_sd(g.values(lambda m: m["tfake"]["auc@0.1"]))])
-    return _table(header, rows)
+    return _table(header, rows) + ("\n" + "\n".join(notes) + "\n" if notes else "")
 
 
 def table_iii(groups: dict[str, Group]) -> str:

@@ -15,10 +15,10 @@ from thermbench.datasets.common import read_image
 from thermbench.datasets.prepared import COLUMNS, FRAMES, SAMPLES, read_frames, read_samples
 from thermbench.zeroshot import blog_report, report
 from thermbench.zeroshot import evaluate as ev
-from thermbench.zeroshot.common import WeightsUnavailable
+from thermbench.zeroshot.common import TFAN_SCHEMAS, WeightsUnavailable
 
-MODELS = ("mediapipe", "dwpose", "sapiens2", "dlib68")
-REPORT_ORDER = ("dwpose", "sapiens2", "mediapipe", "dlib68")  # the blog's part-1 order, then dlib-68
+MODELS = ("mediapipe", "dwpose", "sapiens2", "dlib68", "tfan")
+REPORT_ORDER = ("dwpose", "sapiens2", "mediapipe", "dlib68", "tfan")  # the blog's part-1 order, then the others
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class ZeroshotConfig:
     dwpose: dict
     sapiens2: dict
     dlib: dict
+    tfan: dict
 
 
 def build(model: str, cfg: ZeroshotConfig, allow_download: bool):
@@ -53,9 +54,13 @@ def build(model: str, cfg: ZeroshotConfig, allow_download: bool):
         return Dlib68(cfg.dlib["detector"], int(cfg.dlib["upsample"]))
     import torch  # here, not at the top: the other models and the report stage need no torch (~1 s to import)
 
+    torch.set_num_threads(cfg.threads)
+    if model == "tfan":
+        from thermbench.zeroshot.tfan import TFANLandmarker
+
+        return TFANLandmarker.from_params(cfg.tfan, device=cfg.device)  # never downloads: its files are on Drive
     from thermbench.zeroshot.sapiens2 import Sapiens2Pose
 
-    torch.set_num_threads(cfg.threads)
     return Sapiens2Pose.from_params(cfg.sapiens2, allow_download, cfg.device)
 
 
@@ -106,7 +111,8 @@ def write_report(metrics_dir: Path, predictions_dir: Path, raw: Path, out: Path,
     results = {m: read_json(metrics_dir / f"{m}.json") for m in REPORT_ORDER}
     source = results[REPORT_ORDER[0]]["data"]
     (part1, part3), (time1, time3) = ([read_json(p) for p in paths] for paths in (blog_metrics, blog_timing))
-    write_text(out / "zeroshot_table.md", report.table(results, thresholds, cfg.match_cap_px) + "\n"
+    noses = {"tfan": TFAN_SCHEMAS[int(cfg.tfan["n_landmarks"])]}  # a point set no other row uses: say which points
+    write_text(out / "zeroshot_table.md", report.table(results, thresholds, cfg.match_cap_px, noses) + "\n"
                + blog_report.blog_sections(part1, time1, part3, time3, thresholds))
     fig, rows = report.pck_curves(results, thresholds)
     save_figure(fig, out / "zeroshot_pck")

@@ -26,8 +26,10 @@ BLOG_NOSE_CENTRE = {
     "coco_wholebody133": [55, 57],        # midpoint of 55 and 57 (:53-54)
     "mediapipe478_nose": [102, 49, 48, 115, 331, 279, 278, 344],  # mean of the two nostril means (:204 ff.)
     "ibug68": [32, 34],                   # not in the blog: iBUG 32/34 are COCO-WholeBody 55/57, its DWPose pair
+    "facesynthetics70": [32, 34],         # not in the blog: the iBUG pair, FaceSynthetics 0-67 being iBUG-68
 }
 NOSE_DEFINITIONS = ("anatomical", "blog")
+TFAN_SCHEMAS = {70: "facesynthetics70", 478: "mediapipe478_nose"}  # TFAN's points by n_landmarks (zeroshot/tfan.py)
 
 
 class WeightsUnavailable(Exception):
@@ -50,6 +52,12 @@ def nose_indices(schema: str, definition: str = "anatomical") -> list[int]:
     if definition == "blog":
         return BLOG_NOSE_CENTRE[schema]
     raise ValueError(f"unknown nose definition '{definition}' (one of {', '.join(NOSE_DEFINITIONS)})")
+
+
+def nose_note(schema: str) -> str:
+    """A schema's anatomical nose centre in words for the reports: its indices and why (the schema's own note)."""
+    s = load_schema(schema)
+    return f"mean of {schema} points {', '.join(map(str, s['nose_centre']))} ({s['nose_centre_note']})"
 
 
 def with_noses(keypoints: np.ndarray, scores: np.ndarray, schema: str, definition: str = "anatomical") -> Prediction:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from thermbench.core.plots import data_label, plt
+from thermbench.zeroshot.common import nose_note
 
 NAMES = {"mediapipe": "MediaPipe FaceMesh", "dwpose": "DWPose (rtmlib)", "sapiens2": "Sapiens2-0.4B",
-         "dlib68": "dlib-68 (HOG)"}
+         "dlib68": "dlib-68 (HOG)", "tfan": "TFAN (T-FAKE)"}
 PROTOCOLS = (  # (metrics key, unit key, label)
     ("full_frame", None, "Full frame, multi-person (frame px)"),
     ("crop", "frame_px", "GT Person box given (frame px)"),
@@ -37,8 +38,9 @@ def _short(status: str) -> str:
     return status.split(":")[0]
 
 
-def table(results: dict[str, dict], thresholds: list, cap: float) -> str:
-    """One markdown table per protocol, one row per model (the blog's part-1 metrics as columns)."""
+def table(results: dict[str, dict], thresholds: list, cap: float, noses: dict[str, str] | None = None) -> str:
+    """One markdown table per protocol, one row per model (the blog's part-1 metrics as columns). `noses`: model ->
+    schema, for the models whose nose centre the notes state (with or without weights: it is a definition)."""
     source = next(iter(results.values()))["data"]
     head = ["Model", "Detection rate over GT", "Mean nostril error", "Median error"]
     head += [f"PCK@{t}px" for t in thresholds]
@@ -67,6 +69,7 @@ def table(results: dict[str, dict], thresholds: list, cap: float) -> str:
               f"GT noses in the full-frame test split: {n if n else '–'}. "
               "Inference time per frame: metrics/timing/zeroshot/ (not part of this table).", ""]
     lines += [f"- {NAMES[model]}: {m['status']}" for model, m in results.items() if m["status"] != "ok"]
+    lines += [f"- {NAMES[model]} nose centre: {nose_note(schema)}" for model, schema in (noses or {}).items()]
     return "\n".join(lines) + "\n"
 
 

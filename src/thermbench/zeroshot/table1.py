@@ -1,10 +1,12 @@
-"""dlib-68 zero-shot on the MLCM-KD test sets (Table I): T-FAKE-format thermal and RGB twins (NME-IO), and the
-CHARLOTTE-format subsets (NME-diag), written in the schema of the MLCM-KD evaluate stage's metrics files.
+"""Zero-shot rows of the MLCM-KD Table I: T-FAKE-format thermal tests (NME-IO) and the CHARLOTTE-format subsets
+(NME-diag), written in the schema of the MLCM-KD evaluate stage's metrics files (metrics/mlcmkd/zeroshot-<name>.json).
 
-dlib's 68 points are the iBUG-68 schema the tests are labelled in, so no mapping is needed. Each test image is the
-prepared 256x256 crop (a square 1.25x box about the landmarks, as every Table I model gets it); dlib's face detector
-runs on it and, where it finds no face, the predictor gets the box the crop was cut from (the central 1/1.25 of the
-crop), so every image has a prediction and misses are visible in `detection` (the share found by the detector).
+Each test image is the prepared 256x256 crop (a square 1.25x box about the landmarks, as every Table I model gets it).
+- dlib-68: its 68 points are the iBUG-68 schema the tests are labelled in. dlib's face detector runs on the crop and,
+  where it finds no face, the predictor gets the box the crop was cut from (the central 1/1.25 of the crop), so every
+  image has a prediction and misses are visible in `detection` (the share found by the detector). Also scored on the
+  RGB twins (dlib is an RGB model).
+- TFAN: table1_tfan.py.
 """
 
 from __future__ import annotations
@@ -47,9 +49,28 @@ def predict_split(model: Dlib68, split: Split, box_scale: float, bgr: bool, desc
     return np.asarray(preds), hits / max(len(split.images), 1)
 
 
+def _gt(split: Split) -> np.ndarray:
+    """Ground truth back in the crops' original px."""
+    return split.kpts * split.scale[:, None, :]
+
+
+def nme_cells(t_pred: np.ndarray, t_split: Split, c_pred: np.ndarray, c_split: Split) -> dict:
+    """The Table I numbers of one model: T-FAKE NME-IO and the CHARLOTTE subsets' NME-diag (predictions in the
+    crops' original px)."""
+    return {"tfake": nme_eval.summarize(nme_eval.nme_io(t_pred, _gt(t_split))),
+            "charlotte": nme_eval.charlotte_subsets(nme_eval.nme_diag(c_pred, _gt(c_split), c_split.visible),
+                                                    c_split.meta)}
+
+
+def head(name: str, arch: str, variant: str | None, complexity: dict | None) -> dict:
+    """The MLCM-KD metrics fields of a zero-shot row (no teacher, no training)."""
+    return {"model": f"zeroshot-{name}", "kind": "zeroshot", "variant": variant, "arch": arch, "teacher": None,
+            "teacher_arch": None, "input_size": CROP, "epochs": None, "training": None, "complexity": complexity}
+
+
 def evaluate(tfake: Path, charlotte: Path, metrics_path: Path, cfg: Table1Config, box_scales: tuple[float, float]
              ) -> dict:
-    """`box_scales`: the crops' box padding of T-FAKE and CHARLOTTE (prepare.<dataset>.box_scale)."""
+    """dlib-68's row. `box_scales`: the crops' box padding of T-FAKE and CHARLOTTE (prepare.<dataset>.box_scale)."""
     model = Dlib68(cfg.detector, cfg.upsample)
     t_split = load_split(tfake, "test", CROP, all_labelled=True)
     t_pred, t_det = predict_split(model, t_split, box_scales[0], False, "dlib tfake thermal")
@@ -57,15 +78,10 @@ def evaluate(tfake: Path, charlotte: Path, metrics_path: Path, cfg: Table1Config
     r_pred, r_det = predict_split(model, r_split, box_scales[0], True, "dlib tfake rgb")
     c_split = load_split(charlotte, "test", CROP)
     c_pred, c_det = predict_split(model, c_split, box_scales[1], False, "dlib charlotte")
-    scale = lambda s: s.kpts * s.scale[:, None, :]  # noqa: E731  GT back to the crops' px
     result = {
-        "model": "zeroshot-dlib68", "kind": "zeroshot", "variant": cfg.detector, "arch": "dlib-68 (iBUG 300-W)",
-        "teacher": None, "teacher_arch": None, "input_size": CROP, "epochs": None, "training": None,
-        "complexity": None,
-        "tfake": nme_eval.summarize(nme_eval.nme_io(t_pred, scale(t_split))),
-        "charlotte": nme_eval.charlotte_subsets(nme_eval.nme_diag(c_pred, scale(c_split), c_split.visible),
-                                                c_split.meta),
-        "tfake_rgb": nme_eval.summarize(nme_eval.nme_io(r_pred, scale(r_split))),
+        **head("dlib68", "dlib-68 (iBUG 300-W)", cfg.detector, None),
+        **nme_cells(t_pred, t_split, c_pred, c_split),
+        "tfake_rgb": nme_eval.summarize(nme_eval.nme_io(r_pred, _gt(r_split))),
         "detection": {"tfake": t_det, "tfake_rgb": r_det, "charlotte": c_det,
                       "fallback": "no face found: the predictor runs on the crop's own box"},
     }

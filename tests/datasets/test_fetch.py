@@ -154,7 +154,8 @@ def test_cocowholebody_images_downloaded_annotations_by_hand(tmp_path, server):
     for split in ("train", "val"):
         (tmp_path / f"dl_ann/coco_wholebody_{split}_v1.0.json").write_text("{}")
     fetch("cocowholebody", out, cfg)
-    assert (out / "annotations/coco_wholebody_train_v1.0.json").is_file() and (out / "val2017/000000000001.jpg").is_file()
+    assert (out / "annotations/coco_wholebody_train_v1.0.json").is_file()
+    assert (out / "val2017/000000000001.jpg").is_file()
     assert sorted(requests) == ["/train2017.zip", "/val2017.zip"] and leftovers(out.parent) == []
 
 

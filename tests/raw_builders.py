@@ -137,3 +137,56 @@ def build_prepared_crops(root, crop: int, n=(6, 3, 4), unused_row: bool = False)
         rows.append({**rows[0], "sample_id": "unused", "split": "unused"})
     pd.DataFrame(rows).to_csv(root / "samples.csv", index=False)
     return root
+
+
+def marked_image(width: int, height: int, mark: tuple[float, float]) -> np.ndarray:
+    """Gray-40 BGR image with a white 5x5 square centred on the pixel that holds the continuous point `mark`."""
+    image = np.full((height, width, 3), 40, np.uint8)
+    x, y = int(mark[0]), int(mark[1])
+    image[max(y - 2, 0) : y + 3, max(x - 2, 0) : x + 3] = 255
+    return image
+
+
+def build_cocowholebody(raw: Path, splits: dict[str, list[dict]]) -> Path:
+    """COCO-WholeBody v1.0 layout: annotations/coco_wholebody_<split>_v1.0.json + <split>2017/<file>.jpg.
+    splits = {"train"|"val": [{image_id, size (w, h), mark (x, y), faces: [{id, face_kpts (68, 3), face_box,
+    face_valid}]}]}; every person annotation also carries the body fields COCO has."""
+    (raw / "annotations").mkdir(parents=True, exist_ok=True)
+    for split, images in splits.items():
+        (raw / f"{split}2017").mkdir(exist_ok=True)
+        entries, annotations = [], []
+        for image in images:
+            name = f"{image['image_id']:012d}.jpg"
+            cv2.imwrite(str(raw / f"{split}2017" / name), marked_image(*image["size"], image["mark"]))
+            entries.append({"id": image["image_id"], "file_name": name, "width": image["size"][0],
+                            "height": image["size"][1], "coco_url": f"http://images.cocodataset.org/{split}2017/{name}"})
+            for face in image["faces"]:
+                annotations.append({
+                    "id": face["id"], "image_id": image["image_id"], "category_id": 1, "iscrowd": 0,
+                    "keypoints": [0] * 51, "num_keypoints": 0, "bbox": [0, 0, 10, 10], "area": 100.0,
+                    "face_kpts": np.asarray(face["face_kpts"], float).ravel().tolist(), "face_box": face["face_box"],
+                    "face_valid": face["face_valid"], "lefthand_kpts": [0] * 63, "lefthand_valid": False,
+                    "righthand_kpts": [0] * 63, "righthand_valid": False, "foot_kpts": [0] * 18,
+                    "foot_valid": False})
+        coco = {"images": entries, "annotations": annotations, "categories": [{"id": 1, "name": "person"}]}
+        (raw / "annotations" / f"coco_wholebody_{split}_v1.0.json").write_text(json.dumps(coco))
+    return raw
+
+
+def write_pts(path: Path, points: np.ndarray) -> None:
+    """A 300W .pts file (the spacing of iBUG's files: two spaces after n_points)."""
+    lines = ["version: 1", "n_points:  68", "{", *(f"{x:.3f} {y:.3f}" for x, y in points), "}"]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def build_300w(raw: Path, faces: dict[str, list[tuple[str, np.ndarray]]], size=(160, 120)) -> Path:
+    """iBUG's 300W part folders: faces = {part: [(stem, continuous points (68, 2))]}; each .pts holds the points in
+    the 1-based reading (continuous + 0.5), beside a marked image (.png in afw/, .jpg elsewhere) whose white square
+    sits on point 30 (the nose tip)."""
+    for part, items in faces.items():
+        (raw / part).mkdir(parents=True, exist_ok=True)
+        for stem, points in items:
+            write_pts(raw / part / f"{stem}.pts", np.asarray(points) + 0.5)
+            suffix = ".png" if part == "afw" else ".jpg"
+            cv2.imwrite(str(raw / part / f"{stem}{suffix}"), marked_image(*size, tuple(points[30])))
+    return raw

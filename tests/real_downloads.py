@@ -1,8 +1,9 @@
 """Tiny downloads in each real dataset's on-disk format, placed where the fetch stages look (params `fetch.*`,
 `breath.real_dir`), so the paper route runs offline: ThermEval-D's Kaggle zip (with a wrapper folder and split 2's
 .jpg names for .png files), FaceSynthetics' dataset_100.zip with T-FAKE's warm and cold thermal folders beside it,
-the CHARLOTTE folder (frontal and profile rows, every frame one size), and breath recordings in the video format
-(one with full truth, one with a short truth.csv, one without). Nothing here comes from the synthetic world."""
+the CHARLOTTE folder (frontal and profile rows, every frame one size), breath recordings in the video format
+(one with full truth, one with a short truth.csv, one without), and the RGB teacher's sets: COCO's image zips with
+the COCO-WholeBody annotations beside them, and 300W's part folders. Nothing here comes from the synthetic world."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from raw_builders import build_charlotte, build_tfake, build_thermeval, face_points
+from raw_builders import build_300w, build_charlotte, build_cocowholebody, build_tfake, build_thermeval, face_points
 from thermbench.datasets.video import Subject, write_sequence
 
 
@@ -91,3 +92,28 @@ def build_downloads(repo: Path) -> None:
               "celsius": 32.0} for i in range(2)]
     build_charlotte(repo / "downloads/charlotte", rows)
     build_breath(repo / "recordings/breath")
+    build_rgb_sets(repo)
+
+
+COCO_FACES = {"train": (3, 1), "val": (2, 2)}  # split: (faces kept, faces MMPose skips); both images 320 x 240
+
+
+def build_rgb_sets(repo: Path) -> None:
+    """COCO-WholeBody (image zips in downloads/cocowholebody, the annotation JSONs put by hand beside them) and 300W
+    (the iBUG part folders put by hand), where profiles/paper.yaml's fetch settings look."""
+    points = np.column_stack([face_points(160, 110, 40), np.full(68, 2.0)])
+    splits = {}
+    for number, (split, (kept, skipped)) in enumerate(COCO_FACES.items()):
+        faces = [{"id": 100 * number + i, "face_kpts": points + [8 * i, 0, 0], "face_box": [120 + 8 * i, 90, 80, 60],
+                  "face_valid": True} for i in range(kept)]
+        faces += [{"id": 100 * number + 50 + i, "face_kpts": np.zeros((68, 3)), "face_box": [0, 0, 0, 0],
+                   "face_valid": False} for i in range(skipped)]
+        splits[split] = [{"image_id": number + 1, "size": (320, 240), "mark": (160, 110), "faces": faces}]
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = build_cocowholebody(Path(tmp) / "coco", splits)
+        for split in COCO_FACES:
+            _zip(raw / f"{split}2017", repo / f"downloads/cocowholebody/{split}2017.zip")
+        shutil.move(raw / "annotations", repo / "downloads/cocowholebody_annotations")
+    parts = ("afw", "helen/trainset", "lfpw/trainset", "helen/testset", "lfpw/testset", "ibug")
+    build_300w(repo / "downloads/300w", {part: [(f"{i}_1", face_points(80 + i, 60, 20))]
+                                         for i, part in enumerate(parts)})

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from thermbench.tools.profiles import render
+
 ROOT = Path(__file__).resolve().parents[1]
 STAGE_API = "thermbench.core.stage"
 STAGE_API_FILE = "src/thermbench/core/stage.py"  # defines load_params/section, so never flagged for using them
@@ -255,8 +257,12 @@ def project_sources() -> dict[str, str]:
 
 @lru_cache(maxsize=None)
 def real_stages() -> dict[str, dict]:
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    return expand_stages(yaml.safe_load((ROOT / "dvc.yaml").read_text()), params)
+    """The stages of params.yaml, plus those only the paper profile has (foreach over lists empty by default: the real
+    RGB sets), expanded with the paper's params."""
+    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    stages = expand_stages(dvc, yaml.safe_load((ROOT / "params.yaml").read_text()))
+    paper = expand_stages(dvc, yaml.safe_load(render("paper", ROOT)))
+    return {**{name: spec for name, spec in paper.items() if name not in stages}, **stages}
 
 
 @pytest.mark.parametrize("name", sorted(real_stages()))

@@ -56,8 +56,7 @@ def test_every_stage_ran(real_run):
 
 def test_no_synthetic_data_entered(real_run):
     """No dataset, no video: the synthetic writers leave synth_meta.csv (T-FAKE, CHARLOTTE) and mark their videos.
-    Not covered: the RGB pretraining faces of the MLCM-KD teacher (stage rgbpretrain), which have no real route yet
-    (the paper starts from COCO-WholeBody face + 300W, facts/pretrained_and_rgb_sets.md)."""
+    The synthetic RGB pretraining set (stage rgbpretrain) is still written, but unused: see the next test."""
     repo, _ = real_run
     assert not list((repo / "data/raw").rglob("synth_meta.csv"))
     metas = [json.loads(p.read_text()) for p in (repo / "data/raw/breath").glob("*/meta.json")]
@@ -70,6 +69,18 @@ def test_no_synthetic_data_entered(real_run):
     assert labels and set(labels.values()) == {"real"}, labels
     qa = json.loads((repo / "metrics/synth_qa.json").read_text())
     assert qa["status"].endswith("measures the synthetic world, so there is nothing to measure")
+
+
+def test_teacher_pretrains_on_the_real_rgb_sets(real_run):
+    """COCO-WholeBody face + 300W (facts/pretrained_and_rgb_sets.md) each counted on its own, their union cached for
+    the teacher in place of the synthetic set."""
+    repo, _ = real_run
+    for name, counts in (("cocowholebody", {"train": 3, "val": 2}), ("300w", {"train": 3, "val": 3})):
+        assert json.loads((repo / f"metrics/datasets/{name}.json").read_text())["samples"] == counts
+    union = (repo / "data/prepared/rgbsets/samples.csv").read_text()
+    assert union.count(",cocowholebody\n") == 5 and union.count(",300w\n") == 6
+    crops = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]["crops_mlcmkd"]
+    assert "--rgbpretrain data/prepared/rgbsets " in crops["cmd"]
 
 
 def test_every_table_has_a_row_per_model(real_run):

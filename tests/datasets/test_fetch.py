@@ -133,3 +133,43 @@ def test_tfake_layout_takes_a_flat_or_a_per_condition_thermal_folder(tmp_path):
         (tmp_path / "no_thermal" / name).write_text("")
     with pytest.raises(InputError, match=r"x: not a tfake layout, nothing matches thermal/\*\*/\*.png"):
         validate_layout("tfake", tmp_path / "no_thermal", "x")
+
+
+def test_cocowholebody_images_downloaded_annotations_by_hand(tmp_path, server):
+    """COCO's image zips come over HTTP; the annotations (Google Drive) are checked before any download."""
+    base, requests = server
+    for split in ("train2017", "val2017"):
+        with zipfile.ZipFile(tmp_path / f"www/{split}.zip", "w") as zf:
+            zf.writestr(f"{split}/000000000001.jpg", b"jpeg")
+    manual = {"what": "the COCO-WholeBody annotations", "url": "https://github.com/jin-s13/COCO-WholeBody",
+              "dir": str(tmp_path / "dl_ann"), "into": "annotations"}
+    cfg = {"urls": [f"{base}/val2017.zip", f"{base}/train2017.zip"], "download_dir": str(tmp_path / "dl"),
+           "manual": manual}
+    out = tmp_path / "data/raw/cocowholebody"
+    with pytest.raises(InputError, match=f"{tmp_path / 'dl_ann'}: not found or empty; the COCO-WholeBody annotations "
+                                         "cannot be downloaded automatically: get it from https://github.com/jin-s13"):
+        fetch("cocowholebody", out, cfg)
+    assert requests == []
+    (tmp_path / "dl_ann").mkdir()
+    for split in ("train", "val"):
+        (tmp_path / f"dl_ann/coco_wholebody_{split}_v1.0.json").write_text("{}")
+    fetch("cocowholebody", out, cfg)
+    assert (out / "annotations/coco_wholebody_train_v1.0.json").is_file()
+    assert (out / "val2017/000000000001.jpg").is_file()
+    assert sorted(requests) == ["/train2017.zip", "/val2017.zip"] and leftovers(out.parent) == []
+
+
+def test_300w_parts_by_hand_one_line_then_layout_checked(tmp_path):
+    manual = {"what": "300W", "url": "https://ibug.doc.ic.ac.uk/resources/300-W/", "dir": str(tmp_path / "dl")}
+    out = tmp_path / "data/raw/300w"
+    with pytest.raises(InputError, match="get it from https://ibug.doc.ic.ac.uk/resources/300-W/ and unpack it into"):
+        fetch("300w", out, {"manual": manual})
+    for part in ("afw", "helen/trainset", "lfpw/trainset", "helen/testset", "lfpw/testset"):
+        (tmp_path / "dl" / part).mkdir(parents=True)
+        (tmp_path / "dl" / part / "a.pts").write_text("")
+    with pytest.raises(InputError, match="not a 300w layout, nothing matches ibug/\\*.pts"):
+        fetch("300w", out, {"manual": manual})
+    (tmp_path / "dl/ibug").mkdir()
+    (tmp_path / "dl/ibug/a.pts").write_text("")
+    fetch("300w", out, {"manual": manual})
+    assert (out / "ibug/a.pts").is_file() and (out / MARKER).is_file()

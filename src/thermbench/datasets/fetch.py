@@ -1,5 +1,6 @@
-"""Download a real dataset into data/raw/<dataset>: Kaggle (ThermEval-D), HTTP zips (FaceSynthetics) and folders
-that must be downloaded by hand (Google Drive: T-FAKE thermal, CHARLOTTE).
+"""Download a real dataset into data/raw/<dataset>: Kaggle (ThermEval-D), HTTP zips (FaceSynthetics, COCO 2017 images)
+and folders that must be downloaded by hand (Google Drive: T-FAKE thermal, CHARLOTTE, the COCO-WholeBody annotations;
+iBUG's click-through agreement: 300W).
 
 Archives are kept in `download_dir` (outside DVC outputs, written via a temp name), so an interrupted or repeated
 run does not download them again. The dataset is unpacked into a temporary sibling of `out`, its layout checked,
@@ -30,6 +31,12 @@ LAYOUTS = {
     "thermeval": ("Annotations/annotations_1.json", "Annotations/annotations_2.json", "images/*.png"),
     "tfake": ("*_ldmks.txt", "*.png", "thermal/**/*.png"),  # thermal/<id>.png or thermal/<condition>/<id>.png
     "charlotte": ("S*.csv", "S*/*.tiff"),
+    # The RGB teacher's sets (facts/pretrained_and_rgb_sets.md): MMPose's COCO layout; iBUG's 300W zips, one folder
+    # each (their folder names are our assumption), train parts first, then the common and challenging parts.
+    "cocowholebody": ("val2017/*.jpg", "train2017/*.jpg", "annotations/coco_wholebody_val_v1.0.json",
+                      "annotations/coco_wholebody_train_v1.0.json"),
+    "300w": ("afw/*.pts", "helen/trainset/*.pts", "lfpw/trainset/*.pts", "helen/testset/*.pts", "lfpw/testset/*.pts",
+             "ibug/*.pts"),
 }
 KAGGLE_HELP = (
     "Kaggle credentials not found: set KAGGLE_USERNAME and KAGGLE_KEY (or KAGGLE_API_TOKEN), "

@@ -141,13 +141,16 @@ def test_tinyhead_source_tracks_every_seed_head_with_its_teacher(hidden, tmp_pat
     geometry = {"crop_geometry": "blog", "box_scale": 1.25}  # params prepare.thermeval (crop_size: the head's)
     inputs = {seed: ev.TinyHeadInputs(head, tmp_path / "features", tmp_path / "teacher", backbone, {}, geometry)
               for seed, head in seed_heads(tmp_path / "heads").items()}
-    # This 60 px face in a 128 px wide frame fills half its Person crop's width: a scale the head never saw.
-    refused = ev.track_tinyhead_seeds(inputs, hidden, tmp_path / "no", tmp_path / "no_timing", ev.TrackConfig())
-    assert not refused[0]["available"] and "the head does not apply" in refused[0]["reason"]
-    any_scale = ev.TrackConfig(tinyhead=ev.TinyHeadTrack(face_in_crop=(0.0, 1.0)))
-    out = ev.track_tinyhead_seeds(inputs, hidden, tmp_path / "th", tmp_path / "timing", any_scale)
-    points = np.array(out[1]["tracks"]["hidden_a"]["p"], float)  # blog windows lie inside the frame, and so do they
-    assert out[1]["available"] and points.shape == (400, 2) and np.isfinite(points).all()
+    # This 60 px face in a 96 px tall frame cuts the Person box short: the frame goes on a canvas and the face fills
+    # 1 / (1.25 * 5.56) = 0.144 of the window, so a head trained on faces filling 0.2 or more does not apply.
+    big_faces = ev.TrackConfig(tinyhead=ev.TinyHeadTrack(face_in_crop=(0.2, 1.0)))
+    refused = ev.track_tinyhead_seeds(inputs, hidden, tmp_path / "no", tmp_path / "no_timing", big_faces)
+    assert not refused[0]["available"] and "the face box fills 0.14 of" in refused[0]["reason"]
+    out = ev.track_tinyhead_seeds(inputs, hidden, tmp_path / "th", tmp_path / "timing", ev.TrackConfig())
+    points = np.array(out[1]["tracks"]["hidden_a"]["p"], float)  # the window spans the canvas: points off the frame
+    inside = np.isfinite(points).all(1)  # are no face (counted), the others lie in the frame
+    assert out[1]["available"] and points.shape == (400, 2)
+    assert ((points[inside] >= 0).all() and (points[inside] < [W, H]).all())
     assert [out[s]["trained"] for s in (0, 1)] == [{"source": "th", "seed": 0, "converged": True},
                                                    {"source": "th", "seed": 1, "converged": False}]
     assert sorted(p.name for p in (tmp_path / "timing").iterdir()) == ["seed0.json", "seed1.json"]

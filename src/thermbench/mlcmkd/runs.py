@@ -224,8 +224,8 @@ def backbone_sources(dirs: list[Path]) -> dict[str, Path]:
     teacher) or a folder of them (stage pretrain's)."""
     models = []
     for d in map(Path, dirs):
-        nested = sorted(p.parent for p in d.glob("*/model.safetensors"))
-        models += [d] if (d / "model.safetensors").is_file() else nested
+        is_model = (d / "model.safetensors").is_file()
+        models += [d] if is_model else sorted(p.parent for p in d.glob("*/model.safetensors"))
     return {load_run(d).cfg.arch: d for d in models}
 
 

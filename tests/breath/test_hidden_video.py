@@ -157,3 +157,42 @@ def test_tinyhead_source_tracks_every_seed_head_with_its_teacher(hidden, tmp_pat
     missing = ev.TinyHeadInputs(tmp_path / "none.safetensors", tmp_path / "features", tmp_path / "teacher", backbone,
                                 {}, geometry)
     assert not ev.track_source("tinyhead", hidden, tmp_path / "x.json", ev.TrackConfig(), tinyhead=missing)["available"]
+
+
+def _write_step_and_sway(folder):
+    """Written by hand, not by the generator: 60 s at 9 fps, the nostril spot breathing 10/min and 18/min from 30 s
+    (the phase runs on continuously), the whole head swaying +-10 px at 7.5/min (inside the breathing band)."""
+    fps, n = 9.0, 540
+    t = np.arange(n) / fps
+    phase = 2 * np.pi * np.cumsum(np.where(t < 30, 10.0, 18.0) / 60) / fps
+    resp = -0.5 * np.cos(phase)
+    nose = np.column_stack([64 + 10 * np.sin(2 * np.pi * 7.5 / 60 * t), np.full(n, 55.0)])
+    ys, xs = np.mgrid[0:H, 0:W] + 0.5
+    (folder / "frames").mkdir(parents=True)
+    for i in range(n):
+        face = ((xs - nose[i, 0]) ** 2 / 30**2 + (ys - 45) ** 2 / 38**2) <= 1
+        frame = np.where(face, 33.0, 22.0) + resp[i] * np.exp(
+            -((xs - nose[i, 0]) ** 2 + (ys - nose[i, 1]) ** 2) / (2 * 2.5**2))
+        tifffile.imwrite(folder / "frames" / f"f{i:05d}.tif", frame.astype(np.float32))  # float °C
+    meta = {"fps": fps, "units": "celsius", "scene": "step_sway",
+            "subjects": [{"id": "p", "face_box": [34.0, 7.0, 94.0, 83.0]}]}
+    (folder / "meta.json").write_text(json.dumps(meta))
+    pd.DataFrame({"frame": range(n), "subject": "p", "rate_bpm": np.where(t < 30, 10.0, 18.0), "resp": resp,
+                  "nose_x": nose[:, 0], "nose_y": nose[:, 1]}).to_csv(folder / "truth.csv", index=False)
+
+
+def test_a_rate_step_and_a_swaying_head_through_the_chain(tmp_path):
+    _write_step_and_sway(tmp_path / "videos" / "step")
+    ev.track_source("oracle", tmp_path / "videos", tmp_path / "oracle.json", ev.TrackConfig())
+    w = ev.evaluate(tmp_path / "videos", [tmp_path / "oracle.json"], ev.RateConfig(), seed=0)["windows"]
+    oracle = w[w.source == "oracle"]
+    step = oracle[oracle.true_spread > 0.3]  # the 30 s windows that hold the step
+    assert len(step) >= 3
+    # The ridge follows the step in every such window; Welch keeps one of the two rates in some of them.
+    assert ((step.ridge_bpm - step.true_bpm).abs() < 2).all()
+    assert ((step.welch_bpm - step.true_bpm).abs() > 2).any()
+    # The whole face's mean dips each time the disc swings out of the first-frame box, to either side: it breathes at
+    # twice the sway, 15/min, whatever the rate; the tracked nostril ROI follows the breathing.
+    face, tracked = w[w.source == "whole_face"], oracle
+    assert ((face.ridge_bpm - 15).abs() < 0.5).all()
+    assert (face.ridge_bpm - face.true_bpm).abs().mean() > 2 > (tracked.ridge_bpm - tracked.true_bpm).abs().mean()

@@ -1,6 +1,6 @@
 """Stage breath_track@<source>: one landmark source's nostril track in every sequence (JSON).
 
-Sources: oracle (ground truth), mediapipe, dwpose, sapiens2 (their `zeroshot.<name>` weights), dlib_hog, dlib_mmod
+Sources: oracle (ground truth), mediapipe, dwpose, sapiens2, tfan (their `zeroshot.<name>` weights), dlib_hog, dlib_mmod
 (dlib-68 with a HOG or MMOD face detector), student (an RTMPose 68-point model directory given with --model;
 --training-metrics says whether it converged, and --out <source>/seed<s>.json names its seed), tinyhead (the blog's
 head, every seed `tinyhead.pipeline.seed_heads` finds in --heads, into --out <folder>/seed<s>.json; also --features,
@@ -19,7 +19,7 @@ from thermbench.breath.evaluate import (
 )
 from thermbench.core import stage
 
-SOURCES = ("oracle", "mediapipe", "dwpose", "sapiens2", "dlib_hog", "dlib_mmod", "student", "tinyhead")
+SOURCES = ("oracle", "mediapipe", "dwpose", "sapiens2", "tfan", "dlib_hog", "dlib_mmod", "student", "tinyhead")
 
 
 def main() -> None:
@@ -48,7 +48,8 @@ def main() -> None:
         track_tinyhead_seeds(inputs, args.videos, args.out, args.timing, cfg)
         return
     zeroshot = {"dwpose": lambda: stage.value(args, "zeroshot.dwpose"),
-                "sapiens2": lambda: stage.value(args, "zeroshot.sapiens2")}.get(args.source, lambda: None)()
+                "sapiens2": lambda: stage.value(args, "zeroshot.sapiens2"),
+                "tfan": lambda: stage.value(args, "zeroshot.tfan")}.get(args.source, lambda: None)()
     converged = training_converged(args.training_metrics) if args.training_metrics else None
     track_source(args.source, args.videos, args.out, cfg, args.model, zeroshot, args.timing, converged=converged)
 

@@ -196,3 +196,23 @@ def test_a_rate_step_and_a_swaying_head_through_the_chain(tmp_path):
     face, tracked = w[w.source == "whole_face"], oracle
     assert ((face.ridge_bpm - 15).abs() < 0.5).all()
     assert (face.ridge_bpm - face.true_bpm).abs().mean() > 2 > (tracked.ridge_bpm - tracked.true_bpm).abs().mean()
+
+
+def test_tfan_source_tracks_with_its_weights_and_says_when_they_are_absent(hidden, tmp_path, monkeypatch):
+    import torch
+
+    from thermbench.models.tfan import TFAN
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # the package's own folder is empty here
+    cfg = {"local_path": str(tmp_path / "70.pt"), "n_landmarks": 70, "mode": "auto"}
+    absent = ev.track_source("tfan", hidden, tmp_path / "none.json", ev.TrackConfig(), zeroshot_cfg=cfg)
+    assert not absent["available"] and absent["reason"].startswith("weights not available: TFAN 70-point")
+    torch.manual_seed(0)
+    torch.save({f"module.{k}": v for k, v in TFAN(70).state_dict().items()}, tmp_path / "70.pt")  # the Drive layout
+    out = ev.track_source("tfan", hidden, tmp_path / "tfan.json", ev.TrackConfig(), zeroshot_cfg=cfg)
+    tracks = [np.array(out["tracks"][seq]["p"], float) for seq in ("hidden_a", "zz_recording")]
+    assert out["available"] and [t.shape for t in tracks] == [(400, 2)] * 2 and out["model_frames"] == 2 * 400
+    # TFAN gives a point on every frame: inside the frame it is tracked, outside it is no face and counted.
+    inside = [np.isfinite(t).all(1) for t in tracks]
+    assert sum(i.sum() for i in inside) + out["outside_frame"] == 2 * 400
+    assert all(((t[i] >= 0).all() and (t[i] < [W, H]).all()) for t, i in zip(tracks, inside))

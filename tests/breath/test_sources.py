@@ -13,6 +13,7 @@ from matplotlib import cbook
 from thermbench.breath import evaluate as ev
 from thermbench.breath import sources as src
 from thermbench.datasets.video import Sequence, Subject
+from thermbench.zeroshot.common import Prediction
 
 BLOG = {"crop_geometry": "blog", "box_scale": 1.25, "crop_size": 256}  # params prepare.thermeval
 needs_dlib = pytest.mark.skipif(importlib.util.find_spec("dlib") is None, reason="dlib-bin is not installed")
@@ -177,3 +178,17 @@ def test_dlib_without_its_model_files_or_dlib_is_one_line(tmp_path, monkeypatch)
     monkeypatch.setitem(sys.modules, "dlib", None)  # import dlib fails as where dlib-bin is not installed
     with pytest.raises(src.SourceUnavailable, match=r"^not available: dlib is not installed \(pip install dlib-bin"):
         src.DlibPredictor("hog", 0)
+
+
+def test_tfan_gets_the_crops_centre_as_its_face_box():
+    # A 256 px crop of 2 x the face box: the face box is its centre half, (64, 64)-(192, 192).
+    class Recorder:
+        def predict(self, image, boxes):
+            self.boxes = boxes
+            return Prediction(np.array([[[60.0, 70.0], [100.0, 150.0]]]), np.ones((1, 2)), np.array([[80.0, 110.0]]))
+
+    adapter = Recorder()
+    (nose, centre), = src.FaceBoxPredictor(adapter, 2.0)([np.zeros((256, 256), np.uint8)])
+    np.testing.assert_allclose(adapter.boxes, [[64, 64, 192, 192]])
+    np.testing.assert_allclose(nose, [80, 110])
+    np.testing.assert_allclose(centre, [80, 110])  # the landmarks' box (60..100, 70..150)

@@ -55,6 +55,12 @@ class ZeroShotTrack:
 
 
 @dataclass
+class TFANTrack:
+    crop_scale: float = 2.0  # TFAN gets the crop's centre half as its face box and widens it as its package does
+    crop_px: int = 256
+
+
+@dataclass
 class TinyHeadTrack:
     """The Person-like box the head's crop is cut about (`sources.PersonCrop`), in face box widths."""
 
@@ -80,6 +86,7 @@ class TrackConfig:
     students: StudentTrack = field(default_factory=StudentTrack)
     zeroshot: ZeroShotTrack = field(default_factory=ZeroShotTrack)
     tinyhead: TinyHeadTrack = field(default_factory=TinyHeadTrack)
+    tfan: TFANTrack = field(default_factory=TFANTrack)
     dlib_hog: DlibTrack = field(default_factory=DlibTrack)
     dlib_mmod: DlibTrack = field(default_factory=lambda: DlibTrack(stride=4))  # the CNN: ~0.2 s a 256 px crop
     threads: int = 1  # torch threads of a model source, per worker
@@ -165,7 +172,7 @@ def track_source(source: str, videos: Path, out: Path, cfg: TrackConfig, model_d
     track_one = partial(_track_sequence, source, cfg, model_dir, zeroshot_cfg, tinyhead)
     workers = 1 if source == "oracle" else cfg.workers  # the oracle reads no frames
     try:
-        if source in ("dwpose", "sapiens2"):  # absent weights: the one line now, not after starting the workers
+        if source in ("dwpose", "sapiens2", "tfan"):  # absent weights: the one line now, not after starting the workers
             src.require_weights(source, zeroshot_cfg or {})
         results = list(ordered_map(track_one, list_sequences(videos), f"breath track {source}", workers, unit="seq"))
         merged = src.merge_sequences(results)
@@ -209,7 +216,7 @@ def _predictor_factory(source: str, cfg: TrackConfig, model_dir: Path | None, ze
                        tinyhead: TinyHeadInputs | None):
     if source == "oracle":
         return None, None
-    if source in ("student", "dwpose", "sapiens2", "tinyhead"):
+    if source in ("student", "dwpose", "sapiens2", "tfan", "tinyhead"):
         import torch
 
         torch.set_num_threads(cfg.threads)
@@ -241,8 +248,12 @@ def _predictor_factory(source: str, cfg: TrackConfig, model_dir: Path | None, ze
         adapter = src.zero_shot_adapter(source, zeroshot_cfg or {}, cfg.threads)
         zs = cfg.zeroshot
         return (lambda: src.ZeroShotPredictor(adapter)), src.CropConfig(src.SquareCrop(zs.crop_scale, zs.crop_px))
+    if source == "tfan":
+        tfan, tf = src.zero_shot_adapter(source, zeroshot_cfg or {}, cfg.threads), cfg.tfan
+        return (lambda: src.FaceBoxPredictor(tfan, tf.crop_scale)), src.CropConfig(src.SquareCrop(tf.crop_scale,
+                                                                                                tf.crop_px))
     raise InputError(f"breath track: unknown source '{source}' (oracle, mediapipe, student, tinyhead, dwpose, "
-                     "sapiens2, dlib_hog, dlib_mmod)")
+                     "sapiens2, tfan, dlib_hog, dlib_mmod)")
 
 
 def read_tracks(path: Path) -> dict:

@@ -310,8 +310,30 @@ class ZeroShotPredictor:
         return pred.noses[0], pred.noses[0]
 
 
+class FaceBoxPredictor:
+    """A landmark model that takes face boxes (TFAN, whose own thermal face detector is not here) on a square crop
+    of `scale` x the face box: it gets the crop's centre square of 1 / `scale` of its side, the face box its detector
+    would give, and its nostril point (the crop follows its landmarks' box, as every source's)."""
+
+    def __init__(self, adapter, scale: float):
+        self.adapter, self.scale = adapter, scale
+
+    def __call__(self, batch: list) -> list:
+        return [self._one(crop) for crop in batch]
+
+    def _one(self, crop: np.ndarray):
+        h, w = crop.shape
+        half = np.array([w, h]) / (2 * self.scale)
+        box = np.r_[np.array([w, h]) / 2 - half, np.array([w, h]) / 2 + half]
+        pred = self.adapter.predict(crop, boxes=[box])
+        if not len(pred.noses) or not np.isfinite(pred.noses[0]).all():
+            return None
+        points = pred.keypoints[0]
+        return pred.noses[0], (points.min(0) + points.max(0)) / 2
+
+
 def require_weights(name: str, cfg: dict) -> None:
-    """Raises `SourceUnavailable` when the weight files of zero-shot model `name` (dwpose | sapiens2) are not here;
+    """Raises `SourceUnavailable` when the weight files of zero-shot model `name` (dwpose | sapiens2 | tfan) are not here;
     looks for the files only (never downloads, loads nothing), so a stage can say so before starting its workers."""
     from thermbench.zeroshot.common import WeightsUnavailable
 
@@ -321,6 +343,10 @@ def require_weights(name: str, cfg: dict) -> None:
 
             for key in ("det", "pose"):
                 resolve_onnx(cfg[key], allow_download=False, param=f"zeroshot.dwpose.{key}")
+        elif name == "tfan":
+            from thermbench.zeroshot.tfan import resolve_weights
+
+            resolve_weights(cfg)
         else:
             from thermbench.zeroshot.sapiens2 import resolve_weights
 
@@ -338,6 +364,10 @@ def zero_shot_adapter(name: str, cfg: dict, threads: int):
             from thermbench.zeroshot.dwpose import DWPose
 
             return DWPose.from_params(cfg, allow_download=False, threads=threads)
+        if name == "tfan":
+            from thermbench.zeroshot.tfan import TFANLandmarker
+
+            return TFANLandmarker.from_params(cfg)
         from thermbench.zeroshot.sapiens2 import Sapiens2Pose
 
         return Sapiens2Pose.from_params(cfg, allow_download=False)

@@ -38,16 +38,15 @@ regression: setup
 # Regression first, so the closing line of the output is pytest's summary.
 test: regression unit
 
-# Re-measures the baseline: the smoke DAG under 3 training seeds x the CPU kernel settings of
-# tests/baseline/tolerances.yaml (native, avx2, aten_default, default), three settings at a time: native, avx2 and
-# default took 12 min on 2 idle cores. KERNELS=native,default calibrates a subset (~8 min). Review the diff, then
-# commit it.
+# Re-measures the baseline: the smoke DAG under 3 training seeds x every CPU kernel setting of
+# tests/baseline/tolerances.yaml (native, avx2, aten_default, mkl_compatible, default), three settings at a time.
+# KERNELS=native,default calibrates a subset. Review the diff, then commit it.
 KERNELS ?=
 baseline: setup
 	$(PY) -m thermbench.tools.regression calibrate $(if $(KERNELS),--kernels $(KERNELS))
 
 # Re-makes every trained model of the current params under other CPU kernel settings (tests/baseline/tolerances.yaml;
-# default: aten_default and default, one after another) and fails, with a table, where a statement that
+# default: every setting but native, one after another) and fails, with a table, where a statement that
 # metrics/conclusions.json states as resolved comes out otherwise. Writes conclusions/kernel_check.json: then `dvc repro`
 # (the reports fold it in) and commit. KERNELS=aten_default checks one setting.
 conclusions: setup

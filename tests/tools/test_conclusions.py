@@ -92,7 +92,7 @@ def test_check_refuses_an_unknown_kernel_setting_before_running_anything(kernels
         raise AssertionError("re-ran the DAG")
 
     monkeypatch.setattr(conclusions, "rerun_under", never)
-    with pytest.raises(InputError, match="--kernels: choose from native, avx2, aten_default, default"):
+    with pytest.raises(InputError, match="--kernels: choose from native, avx2, aten_default, mkl_compatible, default"):
         conclusions.check(ROOT, kernels)
 
 
@@ -114,6 +114,19 @@ def test_check_writes_the_kernel_check_and_fails_on_a_difference(tmp_path, monke
     assert conclusions.check(tmp_path, ["default"]) == 0
     assert "conclusions: OK" in capsys.readouterr().out
 
+
+
+def test_check_covers_every_kernel_setting_but_native_by_default(tmp_path, monkeypatch, capsys):
+    (tmp_path / TOLERANCES).parent.mkdir(parents=True)
+    shutil.copy(ROOT / TOLERANCES, tmp_path / TOLERANCES)
+    (tmp_path / "params.yaml").write_text("profile: smoke\n")
+    _write(tmp_path / conclusions.CONCLUSIONS, [_record("r.1", "A < B", True)])
+    ran = []
+    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch: ran.append(setting) or
+                        {"r.1": "A < B"})
+    assert conclusions.check(tmp_path) == 0
+    assert ran == ["avx2", "aten_default", "mkl_compatible", "default"]
+    assert read_json(tmp_path / conclusions.KERNEL_CHECK)["settings"]["mkl_compatible"] == {"MKL_CBWR": "COMPATIBLE"}
 
 def test_forget_runs_removes_only_the_new_entries_of_the_scratch_runs(tmp_path):
     def entry(name: str, cmd: str, md5: str) -> Path:

@@ -17,6 +17,7 @@ TOL = Tolerances(k=2.0, floor_abs=0.001, floor_rel=0.0, calibration=CAL, rules=(
     Rule("*.n", "exact", "counts"),
     Rule("skip.json:*", "skip", "chaotic"),
     Rule("wide.json:*", "band", "floor of its own", floor_abs=0.5),
+    Rule("*best_epoch", "outcome", "near ties"),
     Rule("*", "band", "training")))
 BASELINE = Baseline({"e.json:nme": Entry(0.05, 0.01), "e.json:split.n": Entry(12), "e.json:name": Entry("ours-t"),
                      "skip.json:curve": Entry(100.0, 90.0)})
@@ -109,6 +110,28 @@ def test_skipped_and_unstable_metrics_are_never_compared():
     assert result.ok and not result.added and result.skipped == 2
 
 
+def test_a_flipped_best_epoch_passes_while_what_it_leads_to_stays_in_band():
+    # Nearly tied validation losses: epoch 2 wins instead of 1; the NME of the model picked is gated as before.
+    baseline = Baseline({**BASELINE.entries, "h.json:seeds.2.best_epoch": Entry(1, 0.0)})
+    flipped = {**_same(), "h.json:seeds.2.best_epoch": 2, "e.json:nme": 0.0699}
+    result = regression.compare(baseline, flipped, TOL)
+    assert result.ok and result.checked == 4 and [m.name for m in result.outcomes] == ["h.json:seeds.2.best_epoch"]
+    report = regression.format_report(result)
+    assert report.startswith("regression: OK, 4 compared, 1 skipped by rule, 0 new\n")
+    assert "- h.json:seeds.2.best_epoch: 1 -> 2" in report
+    result = regression.compare(baseline, {**flipped, "e.json:nme": 0.0702}, TOL)  # out of its ±0.02 band
+    assert not result.ok and [m.name for m in result.moved] == ["e.json:nme"]
+
+
+def test_summarise_keeps_outcomes_that_differ_between_runs():
+    runs = _runs({("a", 0): {"h.json:best_epoch": 1, "h.json:converged.best_epoch": True},
+                  ("b", 0): {"h.json:best_epoch": 2, "h.json:converged.best_epoch": False}})
+    baseline = regression.summarise(runs, TOL)
+    assert baseline.unstable == {}
+    assert baseline.entries["h.json:best_epoch"] == Entry(1.5, 1)
+    assert baseline.entries["h.json:converged.best_epoch"] == Entry(True)
+
+
 def _same() -> dict:
     return {"e.json:nme": 0.05, "e.json:split.n": 12, "e.json:name": "ours-t", "skip.json:curve": 5.0}
 
@@ -156,7 +179,7 @@ def test_baseline_file_round_trip_one_line_per_metric(tmp_path):
 def test_calibration_summary_flags_bands_as_wide_as_the_value():
     baseline = Baseline({"e.json:nme": Entry(0.5, 0.2), "e.json:ok": Entry(0.5, 0.01), "e.json:split.n": Entry(3)})
     text = regression.calibration_summary(baseline, TOL, 12.0)
-    assert "3 metrics (1 exact, 2 band, 0 skipped by rule), 0 unstable, calibrated in 12 s" in text
+    assert "3 metrics (1 exact, 2 band, 0 outcome, 0 skipped by rule), 0 unstable, calibrated in 12 s" in text
     assert "- e.json:nme: centre 0.5, spread 0.2, allowed ±0.4" in text and "e.json:ok" not in text
 
 
@@ -171,7 +194,7 @@ def test_baseline_rebuilt_from_kept_runs(tmp_path, capsys):
     baseline = regression.read_baseline(tmp_path / regression.BASELINE)
     assert baseline.entries == {"m.json:split.n": Entry(4), "m.json:score": Entry(1.1, 0.2)}
     assert baseline.info["runs"] == "2 kernel settings (default, native) x seed offsets [0, 1] of seed"
-    assert "2 metrics (1 exact, 1 band, 0 skipped by rule)" in capsys.readouterr().out
+    assert "2 metrics (1 exact, 1 band, 0 outcome, 0 skipped by rule)" in capsys.readouterr().out
     (runs / "native-seed+1.json").unlink()
     with pytest.raises(InputError, match="need every kernel setting at every seed offset"):
         regression.main(["calibrate", "--repo", str(tmp_path), "--from-runs", str(runs)])
@@ -186,6 +209,7 @@ calibration:
   seed_offsets: [0, 1]
   keep_stages: [raw]
   kernels: {native: {}, default: {ATEN_CPU_CAPABILITY: default}}
+environment: {MKL_CBWR: AVX2}
 rules:
   - {pattern: "*.n", check: exact, why: counts}
   - {pattern: "*", check: band, why: training, floor_rel: 0.01}
@@ -199,8 +223,10 @@ def test_load_tolerances(tmp_path):
     assert (tol.k, tol.floor_abs, tol.floor_rel) == (3.0, 1e-6, 1e-4)
     assert tol.rules == (Rule("*.n", "exact", "counts"), Rule("*", "band", "training", floor_rel=0.01))
     assert tol.calibration.kernels == {"native": {}, "default": {"ATEN_CPU_CAPABILITY": "default"}}
+    assert tol.env_for() == {"MKL_CBWR": "AVX2"}
+    assert tol.env_for("default") == {"MKL_CBWR": "AVX2", "ATEN_CPU_CAPABILITY": "default"}
     assert tol.floor(tol.rules[1], -2.0) == pytest.approx(1e-6 + 0.02)
-    for bad, message in [("check: exact", "check must be one of exact, band, skip"),
+    for bad, message in [("check: exact", "check must be one of exact, band, outcome, skip"),
                          ('pattern: "*", check: band', "the last rule must be the catch-all"),
                          ("why: training", "missing 'why'"),
                          ("seed_offsets: [0, 1]", "'seed_offsets' must start with 0"),
@@ -220,7 +246,13 @@ def test_committed_tolerances_and_baseline_agree():
     tol = regression.load_tolerances(ROOT / regression.TOLERANCES)
     assert tol.rule_for("speed.json:architectures.RTMPose-t (68 kpts).params").check == "exact"
     assert tol.rule_for("mlcmkd/ktl-dikd.json:tfake.nme").check == "band"
-    assert tol.rule_for("mlcmkd/ktl-dikd.json:training.best_epoch").check == "band"
+    for outcome in ["mlcmkd/ktl/ktl-dikd-seed0.json:training.best_epoch", "head/thermeval.json:seeds.2.best_epoch",
+                    "mlcmkd/ktl/ktl-dikd-seed0.json:training.convergence.epochs_run",
+                    "head/thermeval.json:convergence.runs.main.converged"]:
+        assert tol.rule_for(outcome).check == "outcome"
+    assert tol.rule_for("mlcmkd/ktl/ktl-dikd-seed0.json:epochs").check == "exact"  # the schedule's cap
+    assert tol.environment == {"MKL_CBWR": "AVX2"}
+    assert tol.env_for("default")["MKL_CBWR"] == "COMPATIBLE" and tol.env_for("native") == {"MKL_CBWR": "AVX2"}
     assert len(tol.calibration.kernels) >= 2 and len(tol.calibration.seed_offsets) >= 3
     baseline = regression.read_baseline(ROOT / regression.BASELINE)
     assert baseline.entries and "runs" in baseline.info
@@ -265,7 +297,7 @@ p = yaml.safe_load(open('params.yaml'))
 n = int(open('data/raw.txt').read())
 score = p['weight'] * (1 + 0.1 * p['seed']) + (0.001 if os.environ.get('KERNEL') else 0.0)
 os.makedirs('metrics/timing', exist_ok=True)
-json.dump({'n': n, 'score': round(score, 6)}, open('metrics/m.json', 'w'))
+json.dump({'n': n, 'score': round(score, 6), 'pin': os.environ.get('PIN')}, open('metrics/m.json', 'w'))
 json.dump({'ms': 1}, open('metrics/timing/t.json', 'w'))
 """
 
@@ -285,7 +317,7 @@ def toy_repo(root: Path) -> Path:
     (root / "metrics/m.json").write_text('{"n": 1, "stale": 0}')  # committed metrics from another run: ignored
     (root / "tests/baseline").mkdir(parents=True)
     (root / "tests/baseline/tolerances.yaml").write_text(
-        "k: 3\nfloor_abs: 1.0e-6\nfloor_rel: 0\n"
+        "k: 3\nfloor_abs: 1.0e-6\nfloor_rel: 0\nenvironment: {PIN: gate}\n"
         "calibration:\n  seed_params: [seed]\n  seed_offsets: [0, 1]\n  keep_stages: [raw]\n"
         "  kernels: {native: {}, other: {KERNEL: '1'}}\n"
         "rules:\n  - {pattern: 'm.json:n', check: exact, why: data count}\n"
@@ -298,13 +330,16 @@ def test_calibrate_then_check_on_a_toy_repo(tmp_path, capsys):
     regression.main(["calibrate", "--repo", str(repo)])
     baseline = regression.read_baseline(repo / regression.BASELINE)
     # smoke weight 2: score 2.0 or 2.001 at seed 0 (median 2.0005), 2.2 or 2.201 at seed+1: spread 0.001, not 0.2
-    assert baseline.entries == {"m.json:n": Entry(10), "m.json:score": Entry(2.0005, 0.001)}
+    # every run under the gate's environment (PIN), the check's own too: else 'pin' would differ below
+    assert baseline.entries == {"m.json:n": Entry(10), "m.json:score": Entry(2.0005, 0.001),
+                                "m.json:pin": Entry("gate")}
     assert "2 kernel settings (native, other) x seed offsets [0, 1] of seed" == baseline.info["runs"]
+    assert baseline.info["environment"] == "PIN=gate"
     assert (repo / "params.yaml").read_text() == "profile: default\nseed: 0\nweight: 1.0\n"  # repo untouched
     capsys.readouterr()
 
     assert regression.check(repo) == 0
-    assert capsys.readouterr().out == "regression: OK, 2 compared, 0 skipped by rule, 0 new\n"
+    assert capsys.readouterr().out == "regression: OK, 3 compared, 0 skipped by rule, 0 new\n"
 
     (repo / "profiles/smoke.yaml").write_text("weight: 2.01\n")  # a loss weight changed: score moves by 0.01
     assert regression.check(repo) == 1

@@ -1,11 +1,12 @@
 """Conclusions: gather every report's statements into one file (stage `conclusions`), and check that they come out the
 same under other CPU kernels (`make conclusions`).
 
-    python -m thermbench.tools.conclusions check [--kernels aten_default,default]
+    python -m thermbench.tools.conclusions check [--kernels aten_default,mkl_compatible]
 
 `check` re-makes, in a scratch copy of the working tree and once per kernel setting (the environments of
-tests/baseline/tolerances.yaml: `aten_default` is PyTorch's portable kernels, the ATEN_CPU_CAPABILITY=default stand-in
-for another CPU; `default` every library's portable kernels), every stage the statements rest on (`dvc repro
+tests/baseline/tolerances.yaml, by default every one but `native`, which is the DAG's own run: `aten_default` is
+PyTorch's portable kernels, the ATEN_CPU_CAPABILITY=default stand-in for another CPU; `mkl_compatible` MKL's portable
+path, the stand-in for the other vendor's MKL path; `default` every library's portable kernels), every stage the statements rest on (`dvc repro
 conclusions`). The copy shares this repository's DVC cache, so the stages that follow from code and data alone are
 checked out, not re-run; the lock entries of the training roots are dropped and the run cache is off, so every trained
 model and everything after it is re-made under that setting (and the run-cache entries of those runs are removed
@@ -37,7 +38,6 @@ CONCLUSIONS = Path("metrics/conclusions.json")
 KERNEL_CHECK = Path("conclusions/kernel_check.json")
 STATEMENTS = Path("metrics/conclusions")
 TRAINING_ROOTS = ("teacher", "pretrain")  # every trained model descends from these stages' outputs
-DEFAULT_KERNELS = ("aten_default", "default")
 
 
 # ------------------------------------------------------------------------------------------------------- the stage
@@ -172,8 +172,10 @@ def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path) ->
     return verdicts_of(work / "metrics")
 
 
-def check(repo: Path, kernels: list[str], keep: bool = False) -> int:
+def check(repo: Path, kernels: list[str] | None = None, keep: bool = False) -> int:
+    """`kernels`: settings of the tolerances file; None: every one but `native` (the DAG's own run)."""
     settings = load_tolerances(repo / TOLERANCES).calibration.kernels
+    kernels = [k for k in settings if k != "native"] if kernels is None else kernels
     unknown = sorted(set(kernels) - set(settings))
     if unknown or not kernels:
         raise InputError(f"--kernels: choose from {', '.join(settings)} (got {', '.join(kernels) or 'none'})")
@@ -214,11 +216,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["check"])
     parser.add_argument("--repo", type=Path, default=Path("."))
-    parser.add_argument("--kernels", default=",".join(DEFAULT_KERNELS),
-                        help="comma-separated kernel settings of tests/baseline/tolerances.yaml")
+    parser.add_argument("--kernels", help="comma-separated kernel settings of tests/baseline/tolerances.yaml "
+                        "(default: every one but native)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch copies (their path is printed)")
     args = parser.parse_args(argv)
-    code = check(args.repo.resolve(), [k for k in args.kernels.split(",") if k], args.keep)
+    kernels = None if args.kernels is None else [k for k in args.kernels.split(",") if k]
+    code = check(args.repo.resolve(), kernels, args.keep)
     if code:
         sys.exit(code)
 

@@ -13,7 +13,12 @@ Two kinds of numbers, two checks (the rules in tests/baseline/tolerances.yaml sa
   and the spread (the largest range over the kernel settings at any one seed; with `pool`, at least that of the
   metric's family, see `family_spreads`). `check` allows |new - centre| <= max(floor, k x spread), k and the floor
   from the tolerances file;
+- outcome: discrete training outcomes (best epoch, epochs run, converged flags): an argmin over nearly tied
+  validation losses flips on another CPU's rounding while the model it picks stays in its bands. A changed outcome
+  is listed and never fails alone: the metrics it leads to are gated;
 - skip: numbers too chaotic at smoke size to guard anything, listed with the reason.
+
+The gate pins `environment` of the tolerances file (MKL's code path) in its own run and in every calibration run.
 
 A metric is named `<path under metrics/>:<dotted key>` (list items by index); metrics/timing/ is never compared.
 Policy for metrics on one side only: a metric the baseline has and the run does not produce FAILS (a number that
@@ -48,7 +53,7 @@ BASELINE = Path("tests/baseline/smoke_baseline.json")
 TOLERANCES = Path("tests/baseline/tolerances.yaml")
 EXCLUDED_DIRS = ("timing",)
 EXACT_TOL = 1e-9  # "exact" for floats: |new - baseline| <= 1e-9 * max(1, |baseline|)
-CHECKS = ("exact", "band", "skip")
+CHECKS = ("exact", "band", "outcome", "skip")
 
 Scalar = float | int | bool | str | None
 
@@ -119,6 +124,11 @@ class Tolerances:
     rules: tuple[Rule, ...]
     calibration: Calibration
     pool: bool = False  # band metrics also get the largest spread of their family (see family_spreads)
+    environment: dict[str, str] = field(default_factory=dict)  # set in every smoke run of the gate
+
+    def env_for(self, kernel: str | None = None) -> dict[str, str]:
+        """The gate's environment, with a kernel setting's variables over it."""
+        return {**self.environment, **(self.calibration.kernels[kernel] if kernel else {})}
 
     def rule_for(self, name: str) -> Rule:
         """The first rule whose pattern matches (the file must end with a catch-all '*')."""
@@ -176,7 +186,8 @@ def load_tolerances(path: Path = TOLERANCES) -> Tolerances:
     return Tolerances(k=float(_need(data, "k", (int, float), where)),
                       floor_abs=float(_need(data, "floor_abs", (int, float), where)),
                       floor_rel=float(_need(data, "floor_rel", (int, float), where)),
-                      rules=tuple(rules), calibration=calibration, pool=bool(data.get("pool", False)))
+                      rules=tuple(rules), calibration=calibration, pool=bool(data.get("pool", False)),
+                      environment={str(k): str(v) for k, v in (data.get("environment") or {}).items()})
 
 
 # -------------------------------------------------------------------------------------------------------- baseline
@@ -244,7 +255,7 @@ def summarise(runs: dict[tuple[str, int], dict[str, Scalar]], tol: Tolerances, b
         values = {key: metrics[name] for key, metrics in runs.items()}
         base = [values[(kernel, base_offset)] for kernel in kernels]
         if not all(is_number(v) for v in values.values()):
-            if len({json.dumps(v) for v in values.values()}) > 1:
+            if len({json.dumps(v) for v in values.values()}) > 1 and rule.check != "outcome":
                 if rule.check == "exact":
                     not_exact.append(f"{name}: {sorted({json.dumps(v) for v in values.values()})}")
                 else:
@@ -289,6 +300,7 @@ class Comparison:
     moved: list[Moved] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # in the baseline, not produced now: fails
     added: list[str] = field(default_factory=list)  # produced now, not in the baseline: listed, passes
+    outcomes: list[Moved] = field(default_factory=list)  # discrete outcomes that changed: listed, pass
     skipped: int = 0
     checked: int = 0
 
@@ -340,7 +352,7 @@ def compare(baseline: Baseline, current: dict[str, Scalar], tol: Tolerances) -> 
             entry = baseline.entries[name]
             moved = judge(name, entry, current[name], tol, pooled_spread(name, entry, pooled))
             if moved is not None:
-                result.moved.append(moved)
+                (result.outcomes if moved.check == "outcome" else result.moved).append(moved)
     return result
 
 
@@ -348,6 +360,9 @@ def judge(name: str, entry: Entry, new: Scalar, tol: Tolerances, pooled: float =
     """None if `new` is within what the rule allows around the baseline entry, else the row of the report.
     `pooled`: the spread of the metric's family (used where larger than its own)."""
     rule = tol.rule_for(name)
+    if rule.check == "outcome":
+        same = type(entry.centre) is type(new) and entry.centre == new
+        return None if same else Moved(name, "outcome", entry.centre, new, "any (what it leads to is gated)", "-")
     if not (is_number(entry.centre) and is_number(new)):  # strings, booleans, nulls (NaN): equal, same type
         if type(entry.centre) is type(new) and entry.centre == new:
             return None
@@ -374,9 +389,11 @@ def format_report(result: Comparison, baseline_info: dict | None = None) -> str:
     counts = f"{result.checked} compared, {result.skipped} skipped by rule"
     added = ["", f"New metrics, not in the baseline (not gated until `make baseline`; {len(result.added)}):"]
     added += [f"- {name}" for name in result.added]
+    outcomes = ["", f"Discrete training outcomes that changed ({len(result.outcomes)}; not failing: the metrics they "
+                "lead to are gated):"] + [f"- {m.name}: {_cell(m.baseline)} -> {_cell(m.new)}" for m in result.outcomes]
+    notes = (outcomes if result.outcomes else []) + (added if result.added else [])
     if result.ok:
-        return "\n".join([f"regression: OK, {counts}, {len(result.added)} new"] + (added if result.added else [])) \
-            + "\n"
+        return "\n".join([f"regression: OK, {counts}, {len(result.added)} new"] + notes) + "\n"
     lines = [f"regression: FAILED, {len(result.moved)} moved, {len(result.missing)} missing ({counts}, "
              f"{len(result.added)} new)"]
     if result.moved:
@@ -389,8 +406,7 @@ def format_report(result: Comparison, baseline_info: dict | None = None) -> str:
     if result.missing:
         lines += ["", f"In the baseline, not produced now ({len(result.missing)}):"]
         lines += [f"- {name}" for name in result.missing]
-    if result.added:
-        lines += added
+    lines += notes
     lines += ["", "If the change is intended: `make baseline`, review the diff of tests/baseline/, commit it."]
     return "\n".join(lines) + "\n"
 
@@ -475,7 +491,7 @@ def check(repo: Path, keep: bool = False) -> int:
     baseline = read_baseline(repo / BASELINE)
     workdir = Path(tempfile.mkdtemp(prefix="thermbench-smoke-"))
     try:
-        current = SmokeCopy(repo, workdir).repro()
+        current = SmokeCopy(repo, workdir, tol.env_for()).repro()
     finally:
         _cleanup(workdir, keep)
     result = compare(baseline, current, tol)
@@ -510,7 +526,7 @@ def calibrate(repo: Path, keep: bool = False, jobs: int | None = None, kernels: 
 
     def one_setting(kernel: str) -> None:
         log = scratch / f"{kernel}.log"
-        copy = SmokeCopy(repo, scratch / kernel, cal.kernels[kernel], log)
+        copy = SmokeCopy(repo, scratch / kernel, tol.env_for(kernel), log)
         for offset in cal.seed_offsets:
             if offset:
                 copy.shift_seeds(cal.seed_params, offset, cal.keep_stages)
@@ -561,6 +577,7 @@ def write_baseline(repo: Path, runs: dict[tuple[str, int], dict[str, Scalar]], t
         "runs": f"{len(kernels)} kernel settings ({', '.join(kernels)}) x seed offsets {offsets} of "
                 f"{', '.join(cal.seed_params)}",
         "machine": f"{platform.machine()} {_cpu_name()}, torch {_torch_info()}",
+        "environment": " ".join(f"{k}={v}" for k, v in sorted(tol.environment.items())) or "none",
     }
     write_text(repo / BASELINE, baseline.dumps())
     print(calibration_summary(baseline, tol, seconds), end="")
@@ -569,7 +586,7 @@ def write_baseline(repo: Path, runs: dict[tuple[str, int], dict[str, Scalar]], t
 
 def calibration_summary(baseline: Baseline, tol: Tolerances, seconds: float | None) -> str:
     """What the new baseline gates, and the band metrics whose band is as wide as the value (guard little)."""
-    kinds = {"exact": 0, "band": 0, "skip": 0}
+    kinds = dict.fromkeys(CHECKS, 0)
     wide = []
     pooled = family_spreads(baseline, tol)
     for name, entry in baseline.entries.items():
@@ -581,7 +598,7 @@ def calibration_summary(baseline: Baseline, tol: Tolerances, seconds: float | No
             if tol.k * spread > tol.floor(rule, entry.centre) and allowed >= 0.5 * math.fabs(entry.centre):
                 wide.append(f"- {name}: centre {entry.centre}, spread {spread:.6g}, allowed ±{allowed:.6g}")
     lines = [f"{BASELINE}: {len(baseline.entries)} metrics ({kinds['exact']} exact, {kinds['band']} band, "
-             f"{kinds['skip']} skipped by rule), {len(baseline.unstable)} unstable, "
+             f"{kinds['outcome']} outcome, {kinds['skip']} skipped by rule), {len(baseline.unstable)} unstable, "
              + ("rebuilt from kept runs" if seconds is None else f"calibrated in {seconds:.0f} s")]
     if baseline.unstable:
         lines += ["Unstable (absent or non-numeric and different in some runs; never compared):"]

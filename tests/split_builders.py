@@ -4,7 +4,7 @@ is something to learn."""
 import numpy as np
 import pandas as pd
 
-from thermbench.mlcmkd.train import Split
+from thermbench.datasets.crop_store import Split
 
 
 def dot_split(n: int, seed: int, size: int = 64, twin: str | None = None, meta: pd.DataFrame | None = None) -> Split:

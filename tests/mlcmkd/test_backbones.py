@@ -14,6 +14,7 @@ from split_builders import dot_split
 from thermbench.core.io import InputError
 from thermbench.core.stage import build, seed_everything
 from thermbench.datasets import fetch
+from thermbench.datasets.crop_store import save_splits
 from thermbench.mlcmkd import runs
 from thermbench.mlcmkd.runs import (
     Checkpoint,
@@ -32,7 +33,6 @@ from thermbench.mlcmkd.runs import (
     student_backbones,
     train_params,
 )
-from thermbench.mlcmkd.train import save_splits
 from thermbench.models.rtmpose import build_rtmpose, save_model
 
 SIZE = 64

@@ -9,6 +9,7 @@ import torch
 
 from split_builders import dot_split
 from thermbench.core.io import InputError
+from thermbench.datasets.crop_store import save_splits
 from thermbench.mlcmkd import layout, runs
 from thermbench.mlcmkd.runs import (
     GroupPaths,
@@ -25,7 +26,6 @@ from thermbench.mlcmkd.runs import (
     run_supervised,
     train_params,
 )
-from thermbench.mlcmkd.train import save_splits
 from thermbench.models.rtmpose import build_rtmpose, save_model
 
 SIZE = 64

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from model_builders import lively_rtmpose_t
+from thermbench.datasets.crop_store import Split
 from thermbench.mlcmkd import evaluate as nme_eval
 from thermbench.mlcmkd import gemm, pipeline, quantize
 from thermbench.mlcmkd.speed import OUTPUT_NAMES, export_onnx
-from thermbench.mlcmkd.train import Split
 from thermbench.models.rtmdet import build_rtmdet
 
 

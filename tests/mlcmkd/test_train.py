@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from split_builders import dot_split
+from thermbench.datasets.crop_store import load_split, load_splits, save_splits
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
 from thermbench.mlcmkd.train import (
     AugmentConfig,
@@ -18,11 +19,8 @@ from thermbench.mlcmkd.train import (
     fit_ktl,
     fit_supervised,
     flip_index,
-    load_split,
-    load_splits,
     lr_factor,
     param_groups,
-    save_splits,
 )
 from thermbench.models.rtmpose import build_rtmpose
 

@@ -9,8 +9,8 @@ import torch
 from safetensors.torch import save_file
 
 from thermbench.models.sapiens2 import Sapiens2Config, build_sapiens2, load_sapiens2
-from thermbench.zeroshot.common import WeightsUnavailable
-from thermbench.zeroshot.sapiens2 import Sapiens2Pose, box_center_scale, decode_heatmaps, resolve_weights, udp_warp
+from thermbench.models.weights import WeightsUnavailable, resolve_sapiens2
+from thermbench.zeroshot.sapiens2 import Sapiens2Pose, box_center_scale, decode_heatmaps, udp_warp
 
 MANIFEST = json.loads((Path(__file__).parents[1] / "data" / "sapiens2_0.4b_pose_keys.json").read_text())
 TINY = dict(dim=32, depth=3, heads=4, ffn_dim=64, gqa_layers=(1, 2), deconv_channels=(16, 8), conv_channels=(8, 8))
@@ -84,7 +84,7 @@ def test_missing_weights_say_how_to_get_them(tmp_path, monkeypatch):
     params = {"local_path": str(tmp_path / "absent.safetensors"), "repo_id": "facebook/sapiens2-pose-0.4b",
               "filename": "sapiens2_0.4b_pose.safetensors"}
     with pytest.raises(WeightsUnavailable, match="hf download facebook/sapiens2-pose-0.4b") as err:
-        resolve_weights(params, allow_download=False)
+        resolve_sapiens2(params, allow_download=False)
     assert str(err.value).startswith("weights not available: Sapiens2 facebook/sapiens2-pose-0.4b/")
     assert f"zeroshot.sapiens2.local_path = {tmp_path / 'absent.safetensors'}" in str(err.value)
 
@@ -135,4 +135,4 @@ def test_weights_found_in_the_hugging_face_cache_offline(tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     params = {"local_path": str(tmp_path / "absent.safetensors"), "repo_id": "facebook/sapiens2-pose-0.4b",
               "filename": "sapiens2_0.4b_pose.safetensors"}
-    assert resolve_weights(params, allow_download=False) == repo / "snapshots" / revision / params["filename"]
+    assert resolve_sapiens2(params, allow_download=False) == repo / "snapshots" / revision / params["filename"]

@@ -11,13 +11,13 @@ import pytest
 import torch
 
 from raw_builders import build_thermeval, face_points
-from thermbench.core import crops, metrics
+from thermbench.core import crops, metrics, nme
 from thermbench.core.io import dumps_json
 from thermbench.datasets import thermeval
+from thermbench.datasets.crop_store import Split
 from thermbench.datasets.stats import prepared_summary
-from thermbench.mlcmkd import evaluate
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
-from thermbench.mlcmkd.train import FitConfig, OptimConfig, Split, fit_ktl
+from thermbench.mlcmkd.train import FitConfig, OptimConfig, fit_ktl
 from thermbench.models.rtmpose import build_rtmpose
 from thermbench.tools import regression
 
@@ -81,7 +81,7 @@ def test_nme_normaliser_changed_fails(monkeypatch):
     pred, gt = _faces()
 
     def scored() -> dict:
-        return as_metrics("mlcmkd/ktl-dikd.json", {"tfake": evaluate.summarize(evaluate.nme_io(pred, gt))})
+        return as_metrics("mlcmkd/ktl-dikd.json", {"tfake": nme.summarize(nme.nme_io(pred, gt))})
 
     baseline = regression.summarise({("native", 0): scored(), ("default", 0): scored()}, TOL)
     assert moved_names(baseline, scored()) == []
@@ -93,9 +93,9 @@ def test_nme_normaliser_change_exceeds_the_calibrated_smoke_bands(monkeypatch):
     """The same change against the committed smoke baseline: the relative move of NME-IO it causes on fixed
     predictions, applied to every calibrated T-FAKE NME of the smoke run, is beyond each metric's band."""
     pred, gt = _faces()
-    before = evaluate.summarize(evaluate.nme_io(pred, gt))["nme"]
+    before = nme.summarize(nme.nme_io(pred, gt))["nme"]
     monkeypatch.setattr(metrics, "interocular_distance", _interpupil)
-    ratio = evaluate.summarize(evaluate.nme_io(pred, gt))["nme"] / before
+    ratio = nme.summarize(nme.nme_io(pred, gt))["nme"] / before
     baseline = regression.read_baseline(ROOT / regression.BASELINE)
     names = [n for n in baseline.entries if n.endswith("tfake.nme") and TOL.rule_for(n).check == "band"]
     assert names, "the committed baseline has no T-FAKE NME: update this test to the metric's new name"

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from matplotlib import cbook
 
-from thermbench.mlcmkd.train import Split
+from thermbench.datasets.crop_store import Split
 from thermbench.zeroshot import table1
 from thermbench.zeroshot.common import nose_indices
 

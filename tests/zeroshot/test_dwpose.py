@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from thermbench.zeroshot.common import WeightsUnavailable
+from thermbench.models.weights import WeightsUnavailable
 from thermbench.zeroshot.dwpose import DWPose, resolve_onnx, rtmlib_cached_onnx
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # legacy exporter: no onnxscript here

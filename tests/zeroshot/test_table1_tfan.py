@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from thermbench.core.io import InputError
+from thermbench.datasets.crop_store import Split
 from thermbench.mlcmkd import report
-from thermbench.mlcmkd.train import Split
 from thermbench.models.tfan import TFAN
 from thermbench.zeroshot import table1_tfan
 from thermbench.zeroshot.tfan import TFANLandmarker

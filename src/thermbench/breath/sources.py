@@ -271,7 +271,7 @@ class DlibPredictor:
     face) on the crop; nostril point = mean of iBUG 31-35."""
 
     def __init__(self, detector: str, upsample: int):
-        from thermbench.zeroshot.common import WeightsUnavailable
+        from thermbench.models.weights import WeightsUnavailable
         from thermbench.zeroshot.dlib68 import Dlib68
 
         try:
@@ -335,7 +335,7 @@ class FaceBoxPredictor:
 def require_weights(name: str, cfg: dict) -> None:
     """Raises `SourceUnavailable` when the weight files of zero-shot model `name` (dwpose | sapiens2 | tfan) are not here;
     looks for the files only (never downloads, loads nothing), so a stage can say so before starting its workers."""
-    from thermbench.zeroshot.common import WeightsUnavailable
+    from thermbench.models.weights import WeightsUnavailable
 
     try:
         if name == "dwpose":
@@ -348,16 +348,16 @@ def require_weights(name: str, cfg: dict) -> None:
 
             resolve_weights(cfg)
         else:
-            from thermbench.zeroshot.sapiens2 import resolve_weights
+            from thermbench.models.weights import resolve_sapiens2
 
-            resolve_weights(cfg, allow_download=False)
+            resolve_sapiens2(cfg, allow_download=False)
     except WeightsUnavailable as err:
         raise SourceUnavailable(str(err)) from None
 
 
 def zero_shot_adapter(name: str, cfg: dict, threads: int):
     """The zero-shot model `name` with its `zeroshot.<name>` params; never downloads (absent weights: unavailable)."""
-    from thermbench.zeroshot.common import WeightsUnavailable
+    from thermbench.models.weights import WeightsUnavailable
 
     try:
         if name == "dwpose":

@@ -1,5 +1,5 @@
 """int8 students: ONNX Runtime static quantization (QDQ, per-channel weights) calibrated on train crops, and the NME
-change it costs on the T-FAKE-format and CHARLOTTE-format tests (scored with thermbench.mlcmkd.evaluate).
+change it costs on the T-FAKE-format and CHARLOTTE-format tests (scored with thermbench.core.nme).
 
 Settings, and why:
 - QDQ format, per-channel int8 weights, uint8 activations, MinMax calibration. On x86 ONNX Runtime's int8 kernels
@@ -29,9 +29,11 @@ import torch
 from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 from torch import nn
 
+from thermbench.core.nme import nme_diag, nme_io, summarize
 from thermbench.core.onnx_session import cpu_session
-from thermbench.mlcmkd import evaluate as nme_eval
-from thermbench.mlcmkd.train import Split, load_split, to_input
+from thermbench.datasets.crop_store import Split, load_split
+from thermbench.mlcmkd.evaluate import crop_px
+from thermbench.mlcmkd.train import to_input
 from thermbench.models.rtmpose import RTMPoseConfig
 
 SETTINGS = {"format": "QDQ", "per_channel": True, "weight_type": "int8", "activation_type": "uint8",
@@ -110,7 +112,7 @@ def int8_op_counts(int8_onnx: Path) -> dict[str, int]:
 
 class OnnxPose(nn.Module):
     """An ONNX pose model behind RTMPose's interface (`cfg`, forward -> (simcc_x, simcc_y) tensors), so that
-    thermbench.mlcmkd.evaluate scores it exactly as it scores the PyTorch model."""
+    thermbench.core.nme scores it exactly as it scores the PyTorch model."""
 
     def __init__(self, onnx_path: Path, cfg: RTMPoseConfig, threads: int):
         super().__init__()
@@ -134,10 +136,10 @@ def load_test_splits(tfake: Path, charlotte: Path, input_size: int) -> tuple[Spl
 def nme(model: nn.Module, splits: tuple[Split, Split], batch_size: int) -> dict:
     """T-FAKE NME-IO and CHARLOTTE Full NME-diag of `model` (evaluate's scoring, no CED curves)."""
     tfake, charlotte = splits
-    pred, gt = nme_eval.crop_px(model, tfake, batch_size)
-    ch_pred, ch_gt = nme_eval.crop_px(model, charlotte, batch_size)
-    return {"tfake": nme_eval.summarize(nme_eval.nme_io(pred, gt))["nme"],
-            "charlotte": nme_eval.summarize(nme_eval.nme_diag(ch_pred, ch_gt, charlotte.visible))["nme"]}
+    pred, gt = crop_px(model, tfake, batch_size)
+    ch_pred, ch_gt = crop_px(model, charlotte, batch_size)
+    return {"tfake": summarize(nme_io(pred, gt))["nme"],
+            "charlotte": summarize(nme_diag(ch_pred, ch_gt, charlotte.visible))["nme"]}
 
 
 def nme_change(fp32: dict, int8: dict, max_rise: float) -> dict:

@@ -19,10 +19,10 @@ from cycler import cycler
 from thermbench.core import stats
 from thermbench.core.conclusions import NOT_RESOLVED, Statement, as_records, difference, final, ranking, sentence
 from thermbench.core.io import InputError, read_csv, read_json, write_json, write_text
+from thermbench.core.nme import mean_shape_nme, nme_io
 from thermbench.core.plots import data_label, save_figure
 from thermbench.datasets.common import read_image
 from thermbench.datasets.prepared import read_samples
-from thermbench.mlcmkd.evaluate import mean_shape_nme, nme_io
 from thermbench.mlcmkd.layout import SCRATCH, run_path
 from thermbench.mlcmkd.runs import Settings, group_run_names, kp_weight
 from thermbench.mlcmkd.stability import early_late_ratio

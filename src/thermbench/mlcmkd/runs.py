@@ -32,6 +32,7 @@ import torch
 from thermbench.core.io import InputError, atomic_dir, atomic_write_bytes, dumps_json, write_json, write_text
 from thermbench.core.parallel import ordered_map
 from thermbench.core.stage import build, seed_everything
+from thermbench.datasets.crop_store import Split, load_split, load_splits, save_splits
 from thermbench.datasets.fetch import http_download
 from thermbench.mlcmkd.evaluate import score_run
 from thermbench.mlcmkd.layout import run_name
@@ -39,16 +40,12 @@ from thermbench.mlcmkd.losses import DistillConfig, DistillTask
 from thermbench.mlcmkd.stability import grad_norm_stats
 from thermbench.mlcmkd.train import (
     FitConfig,
-    Split,
     fit_ktl,
     fit_mcl,
     fit_supervised,
     init_distributed,
     is_main_process,
-    load_split,
-    load_splits,
     main_process_first,
-    save_splits,
 )
 from thermbench.models.rtmpose import (
     ARCHS,

@@ -35,8 +35,7 @@ from thermbench.datasets.prepared import COLUMNS, SAMPLES, read_samples
 from thermbench.models.rtmpose import load_model, normalize_input
 from thermbench.models.sapiens2 import Sapiens2Config, load_sapiens2
 from thermbench.models.tinyhead import HEATMAP_UPSAMPLE, TinyHead, decode_heatmap, encode_heatmap
-from thermbench.zeroshot.common import WeightsUnavailable
-from thermbench.zeroshot.sapiens2 import resolve_weights
+from thermbench.models.weights import WeightsUnavailable, resolve_sapiens2
 
 SPLITS = ("train", "val", "test")
 
@@ -170,7 +169,7 @@ def load_backbone(cfg: BackboneConfig, sapiens2_cfg: dict, allow_download: bool,
     name, info = cfg.name, {"requested": cfg.name}
     if name == "sapiens2":
         try:
-            weights = resolve_weights(sapiens2_cfg, allow_download)
+            weights = resolve_sapiens2(sapiens2_cfg, allow_download)
         except WeightsUnavailable as err:
             if not cfg.fallback:
                 raise InputError(f"Sapiens2 {err}; and head.backbone.fallback is empty") from None

@@ -13,9 +13,10 @@ from thermbench.core.io import read_json, write_json, write_text
 from thermbench.core.plots import save_figure
 from thermbench.datasets.common import read_image
 from thermbench.datasets.prepared import COLUMNS, FRAMES, SAMPLES, read_frames, read_samples
+from thermbench.models.weights import WeightsUnavailable
 from thermbench.zeroshot import blog_report, report
 from thermbench.zeroshot import evaluate as ev
-from thermbench.zeroshot.common import TFAN_SCHEMAS, WeightsUnavailable
+from thermbench.zeroshot.common import TFAN_SCHEMAS
 
 MODELS = ("mediapipe", "dwpose", "sapiens2", "dlib68", "tfan")
 REPORT_ORDER = ("dwpose", "sapiens2", "mediapipe", "dlib68", "tfan")  # the blog's part-1 order, then the others

@@ -32,10 +32,6 @@ NOSE_DEFINITIONS = ("anatomical", "blog")
 TFAN_SCHEMAS = {70: "facesynthetics70", 478: "mediapipe478_nose"}  # TFAN's points by n_landmarks (zeroshot/tfan.py)
 
 
-class WeightsUnavailable(Exception):
-    """The model's weights are not on this machine; the message says how to get them."""
-
-
 class Prediction(NamedTuple):
     keypoints: np.ndarray  # (P, K, 2) frame px, one row per detected person/face
     scores: np.ndarray     # (P, K) the model's per-keypoint confidence

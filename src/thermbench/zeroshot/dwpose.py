@@ -21,7 +21,8 @@ import numpy as np
 
 from thermbench.core.io import InputError
 from thermbench.core.onnx_session import cpu_session
-from thermbench.zeroshot.common import INTEGER_CENTRE_SHIFT, Prediction, WeightsUnavailable, to_bgr, with_noses
+from thermbench.models.weights import WeightsUnavailable
+from thermbench.zeroshot.common import INTEGER_CENTRE_SHIFT, Prediction, to_bgr, with_noses
 
 
 def rtmlib_cached_onnx(url: str) -> Path:

@@ -12,36 +12,18 @@ integer convention, i.e. the pixel-centre span [0.5, w-0.5] here.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import torch
 
 from thermbench.core.keypoints import load_schema
 from thermbench.models.sapiens2 import Sapiens2, Sapiens2Config, decode_udp, load_sapiens2
-from thermbench.zeroshot.common import INTEGER_CENTRE_SHIFT, Prediction, WeightsUnavailable, to_bgr, with_noses
+from thermbench.models.weights import resolve_sapiens2
+from thermbench.zeroshot.common import INTEGER_CENTRE_SHIFT, Prediction, to_bgr, with_noses
 
 MEAN = np.array([123.675, 116.28, 103.53])
 STD = np.array([58.395, 57.12, 57.375])
 PADDING = 1.25
-
-
-def resolve_weights(cfg: dict, allow_download: bool, where: str = "zeroshot.sapiens2") -> Path:
-    """Local file first, then the Hugging Face cache (downloading only when allowed). Weights that cannot be had
-    raise WeightsUnavailable naming the hub id and `where`.local_path, the params key that takes a local file."""
-    local = Path(cfg["local_path"])
-    if local.is_file():
-        return local
-    from huggingface_hub import hf_hub_download
-
-    try:
-        return Path(hf_hub_download(cfg["repo_id"], cfg["filename"], local_files_only=not allow_download))
-    except Exception as err:  # offline / not cached / gated: all mean "no weights here"
-        raise WeightsUnavailable(
-            f"weights not available: Sapiens2 {cfg['repo_id']}/{cfg['filename']} on the Hugging Face hub "
-            f"({type(err).__name__}); `hf download {cfg['repo_id']} {cfg['filename']}` (accept the licence first) "
-            f"or place the file at {where}.local_path = {local}") from err
 
 
 def box_center_scale(box_xyxy, aspect: float) -> tuple[np.ndarray, np.ndarray]:
@@ -92,7 +74,7 @@ class Sapiens2Pose:
     @classmethod
     def from_params(cls, cfg: dict, allow_download: bool, device: str = "cpu", nose: str = "anatomical"
                     ) -> "Sapiens2Pose":
-        path = resolve_weights(cfg, allow_download)
+        path = resolve_sapiens2(cfg, allow_download)
         return cls(load_sapiens2(path, Sapiens2Config.from_arch(cfg["arch"])), cfg["input_size"], device,
                    cfg.get("refine", True), cfg.get("flip_test", False), nose)
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from thermbench.core import nme
 from thermbench.core.io import write_json
 from thermbench.core.progress import progress
-from thermbench.mlcmkd import evaluate as nme_eval
-from thermbench.mlcmkd.train import Split, load_split
+from thermbench.datasets.crop_store import Split, load_split
 from thermbench.zeroshot.dlib68 import Dlib68
 
 CROP = 256
@@ -57,8 +57,8 @@ def _gt(split: Split) -> np.ndarray:
 def nme_cells(t_pred: np.ndarray, t_split: Split, c_pred: np.ndarray, c_split: Split) -> dict:
     """The Table I numbers of one model: T-FAKE NME-IO and the CHARLOTTE subsets' NME-diag (predictions in the
     crops' original px)."""
-    return {"tfake": nme_eval.summarize(nme_eval.nme_io(t_pred, _gt(t_split))),
-            "charlotte": nme_eval.charlotte_subsets(nme_eval.nme_diag(c_pred, _gt(c_split), c_split.visible),
+    return {"tfake": nme.summarize(nme.nme_io(t_pred, _gt(t_split))),
+            "charlotte": nme.charlotte_subsets(nme.nme_diag(c_pred, _gt(c_split), c_split.visible),
                                                     c_split.meta)}
 
 
@@ -81,7 +81,7 @@ def evaluate(tfake: Path, charlotte: Path, metrics_path: Path, cfg: Table1Config
     result = {
         **head("dlib68", "dlib-68 (iBUG 300-W)", cfg.detector, None),
         **nme_cells(t_pred, t_split, c_pred, c_split),
-        "tfake_rgb": nme_eval.summarize(nme_eval.nme_io(r_pred, _gt(r_split))),
+        "tfake_rgb": nme.summarize(nme.nme_io(r_pred, _gt(r_split))),
         "detection": {"tfake": t_det, "tfake_rgb": r_det, "charlotte": c_det,
                       "fallback": "no face found: the predictor runs on the crop's own box"},
     }

@@ -18,9 +18,9 @@ import torch
 
 from thermbench.core.io import InputError, write_json
 from thermbench.core.progress import progress
-from thermbench.mlcmkd.train import Split, load_split
+from thermbench.datasets.crop_store import Split, load_split
 from thermbench.models.tfan import count_parameters
-from thermbench.zeroshot.common import WeightsUnavailable
+from thermbench.models.weights import WeightsUnavailable
 from thermbench.zeroshot.table1 import CROP, fallback_box, head, nme_cells
 from thermbench.zeroshot.tfan import TFANLandmarker, ibug68_points
 

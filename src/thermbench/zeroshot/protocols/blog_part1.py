@@ -29,7 +29,8 @@ from thermbench.core.io import InputError, write_json, write_text
 from thermbench.core.progress import progress
 from thermbench.datasets.common import read_image
 from thermbench.datasets.prepared import FRAMES, read_frames
-from thermbench.zeroshot.common import NOSE_DEFINITIONS, WeightsUnavailable, nose_indices
+from thermbench.models.weights import WeightsUnavailable
+from thermbench.zeroshot.common import NOSE_DEFINITIONS, nose_indices
 from thermbench.zeroshot.evaluate import full_frame_metrics
 
 ROWS = ("dwpose_rtmw", "dwpose_l384", "sapiens2_one_box", "sapiens2_detector", "mediapipe_one_face",

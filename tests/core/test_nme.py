@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from thermbench.mlcmkd import evaluate as nme_eval
+from thermbench.core import nme as nme_eval
 
 
 def _face() -> np.ndarray:

@@ -13,7 +13,7 @@ from matplotlib import cbook
 from thermbench.breath import evaluate as ev
 from thermbench.breath import sources as src
 from thermbench.datasets.video import Sequence, Subject
-from thermbench.zeroshot.common import Prediction
+from thermbench.models.landmarker import Prediction
 
 BLOG = {"crop_geometry": "blog", "box_scale": 1.25, "crop_size": 256}  # params prepare.thermeval
 needs_dlib = pytest.mark.skipif(importlib.util.find_spec("dlib") is None, reason="dlib-bin is not installed")
@@ -131,7 +131,7 @@ def portrait():
 
 @needs_dlib
 def test_dlib_predictor_gives_the_nose_base_mean_of_its_best_face_or_none(portrait):
-    from thermbench.zeroshot.dlib68 import Dlib68
+    from thermbench.models.dlib68 import Dlib68
 
     crop = cv2.resize(portrait[20:100, 30:110], (256, 256), interpolation=cv2.INTER_LINEAR)  # the face, 80 -> 256 px
     hog = src.DlibPredictor("hog", 0)
@@ -148,7 +148,7 @@ def test_dlib_predictor_gives_the_nose_base_mean_of_its_best_face_or_none(portra
 
 @needs_dlib
 def test_dlib_source_follows_a_moving_face(portrait, tmp_path):
-    from thermbench.zeroshot.dlib68 import Dlib68
+    from thermbench.models.dlib68 import Dlib68
 
     # The portrait moves 2 px right per frame on a 160 px wide canvas; its face box is drawn on frame 0.
     frames = np.full((5, 150, 160), 20.0)
@@ -165,7 +165,7 @@ def test_dlib_source_follows_a_moving_face(portrait, tmp_path):
 
 @needs_dlib
 def test_dlib_without_its_model_files_or_dlib_is_one_line(tmp_path, monkeypatch):
-    from thermbench.zeroshot import dlib68
+    from thermbench.models import dlib68
 
     monkeypatch.setattr(dlib68, "model_dir", lambda: tmp_path)
     with pytest.raises(src.SourceUnavailable) as err:

@@ -87,7 +87,7 @@ def test_summaries_and_figure_on_a_tiny_world(tmp_path):
 def test_dlib_oracle_scores_its_own_landmarks_and_misses_a_blank_render(tmp_path):
     from matplotlib import cbook
 
-    from thermbench.zeroshot.dlib68 import Dlib68
+    from thermbench.models.dlib68 import Dlib68
 
     bgr = cv2.resize(cv2.imread(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)), (256, 300))
     lm = Dlib68("hog", 0).predict(bgr).keypoints[0]

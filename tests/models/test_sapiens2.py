@@ -9,8 +9,8 @@ import torch
 from safetensors.torch import save_file
 
 from thermbench.models.sapiens2 import Sapiens2Config, build_sapiens2, load_sapiens2
+from thermbench.models.sapiens2_pose import Sapiens2Pose, box_center_scale, decode_heatmaps, udp_warp
 from thermbench.models.weights import WeightsUnavailable, resolve_sapiens2
-from thermbench.zeroshot.sapiens2 import Sapiens2Pose, box_center_scale, decode_heatmaps, udp_warp
 
 MANIFEST = json.loads((Path(__file__).parents[1] / "data" / "sapiens2_0.4b_pose_keys.json").read_text())
 TINY = dict(dim=32, depth=3, heads=4, ffn_dim=64, gqa_layers=(1, 2), deconv_channels=(16, 8), conv_channels=(8, 8))
@@ -62,7 +62,7 @@ def test_tiny_checkpoint_loads_and_matches(tmp_path):
 
 
 def test_adapter_end_to_end_from_local_path(tmp_path, monkeypatch):
-    import thermbench.zeroshot.sapiens2 as adapter
+    import thermbench.models.sapiens2_pose as adapter
 
     path = tmp_path / "w.safetensors"
     cfg = _tiny_checkpoint(path)

@@ -4,7 +4,7 @@ import numpy as np
 
 from thermbench.core.keypoints import load_schema
 from thermbench.models.sapiens2 import decode_udp, heatmap_argmax, refine_dark_udp
-from thermbench.zeroshot.sapiens2 import decode_heatmaps, flip_back
+from thermbench.models.sapiens2_pose import decode_heatmaps, flip_back
 
 
 def gaussian_map(peak, shape=(48, 64), sigma=2.0):

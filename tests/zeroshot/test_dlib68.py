@@ -6,11 +6,11 @@ import pytest
 from matplotlib import cbook
 
 from thermbench.datasets.crop_store import Split
+from thermbench.models.landmarker import nose_indices
 from thermbench.zeroshot import table1
-from thermbench.zeroshot.common import nose_indices
 
 pytest.importorskip("dlib")
-from thermbench.zeroshot.dlib68 import Dlib68  # noqa: E402
+from thermbench.models.dlib68 import Dlib68  # noqa: E402
 
 
 @pytest.fixture(scope="module")

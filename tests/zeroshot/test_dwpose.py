@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
+from thermbench.models.dwpose import DWPose, resolve_onnx, rtmlib_cached_onnx
 from thermbench.models.weights import WeightsUnavailable
-from thermbench.zeroshot.dwpose import DWPose, resolve_onnx, rtmlib_cached_onnx
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # legacy exporter: no onnxscript here
 DET_SIZE = (64, 64)    # (h, w) for YOLOX

@@ -14,8 +14,8 @@ import yaml
 
 from thermbench.core.io import read_csv
 from thermbench.datasets.prepared import read_frames
+from thermbench.models.landmarker import Prediction
 from thermbench.zeroshot import evaluate as ev
-from thermbench.zeroshot.common import Prediction
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from matplotlib import cbook
 
-from thermbench.zeroshot.mediapipe_facemesh import MediaPipeFaceMesh
+from thermbench.models.mediapipe_facemesh import MediaPipeFaceMesh
 
 NOSE = [98, 97, 2, 326, 327]
 

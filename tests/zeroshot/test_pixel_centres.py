@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from thermbench.models.sapiens2_pose import Sapiens2Pose
 from thermbench.zeroshot import face_pipeline as fp
-from thermbench.zeroshot.sapiens2 import Sapiens2Pose
 
 
 class BlobHeatmaps(torch.nn.Module):
@@ -36,7 +36,7 @@ def test_sapiens2_returns_continuous_coordinates():
 def test_dwpose_through_rtmlib_returns_continuous_coordinates():
     from rtmlib import RTMPose
 
-    from thermbench.zeroshot.dwpose import DWPose
+    from thermbench.models.dwpose import DWPose
 
     # rtmlib's real pre/post-processing around a stand-in network (no session needed)
     adapter = DWPose.__new__(DWPose)
@@ -65,7 +65,7 @@ def test_dwpose_through_rtmlib_returns_continuous_coordinates():
 
 def test_dlib_points_and_boxes_follow_the_convention():
     dlib = pytest.importorskip("dlib")
-    from thermbench.zeroshot.dlib68 import box_to_rect, parts_to_points, rect_to_box
+    from thermbench.models.dlib68 import box_to_rect, parts_to_points, rect_to_box
 
     rect = dlib.rectangle(10, 20, 29, 59)            # pixels 10..29 x 20..59 inclusive
     np.testing.assert_allclose(rect_to_box(rect), [10, 20, 20, 40])  # continuous [10, 30) x [20, 60)

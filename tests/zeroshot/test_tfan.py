@@ -14,11 +14,11 @@ import torch
 from thermbench.core.io import InputError
 from thermbench.core.keypoints import load_schema
 from thermbench.core.stage import build, load_params
+from thermbench.models import tfan_landmarker as tfan
+from thermbench.models.landmarker import nose_indices, nose_note
 from thermbench.models.tfan import TFAN
 from thermbench.models.weights import WeightsUnavailable
-from thermbench.zeroshot import tfan
 from thermbench.zeroshot.bakeoff import ZeroshotConfig
-from thermbench.zeroshot.common import nose_indices, nose_note
 
 
 # --------------------------------------------------------------------------------------------------- value ranges

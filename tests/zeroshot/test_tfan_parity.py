@@ -20,7 +20,7 @@ tfan_package = pytest.importorskip(
     "thermal-face-alignment==1.0.0 into a separate venv, see this file's docstring)")
 
 from thermbench.models.tfan import TFAN, load_tfan  # noqa: E402
-from thermbench.zeroshot.tfan import TFANLandmarker  # noqa: E402
+from thermbench.models.tfan_landmarker import TFANLandmarker  # noqa: E402
 
 BOX = (22.0, 18.5, 70.0, 81.0)  # x0, y0, x1, y1 frame px
 

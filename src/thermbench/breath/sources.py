@@ -271,8 +271,8 @@ class DlibPredictor:
     face) on the crop; nostril point = mean of iBUG 31-35."""
 
     def __init__(self, detector: str, upsample: int):
+        from thermbench.models.dlib68 import Dlib68
         from thermbench.models.weights import WeightsUnavailable
-        from thermbench.zeroshot.dlib68 import Dlib68
 
         try:
             self.model = Dlib68(detector, upsample)
@@ -339,12 +339,12 @@ def require_weights(name: str, cfg: dict) -> None:
 
     try:
         if name == "dwpose":
-            from thermbench.zeroshot.dwpose import resolve_onnx
+            from thermbench.models.dwpose import resolve_onnx
 
             for key in ("det", "pose"):
                 resolve_onnx(cfg[key], allow_download=False, param=f"zeroshot.dwpose.{key}")
         elif name == "tfan":
-            from thermbench.zeroshot.tfan import resolve_weights
+            from thermbench.models.tfan_landmarker import resolve_weights
 
             resolve_weights(cfg)
         else:
@@ -361,14 +361,14 @@ def zero_shot_adapter(name: str, cfg: dict, threads: int):
 
     try:
         if name == "dwpose":
-            from thermbench.zeroshot.dwpose import DWPose
+            from thermbench.models.dwpose import DWPose
 
             return DWPose.from_params(cfg, allow_download=False, threads=threads)
         if name == "tfan":
-            from thermbench.zeroshot.tfan import TFANLandmarker
+            from thermbench.models.tfan_landmarker import TFANLandmarker
 
             return TFANLandmarker.from_params(cfg)
-        from thermbench.zeroshot.sapiens2 import Sapiens2Pose
+        from thermbench.models.sapiens2_pose import Sapiens2Pose
 
         return Sapiens2Pose.from_params(cfg, allow_download=False)
     except WeightsUnavailable as err:

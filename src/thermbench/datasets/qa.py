@@ -211,7 +211,7 @@ def dlib_oracle(raw: Path, table: pd.DataFrame, max_images: int, upsample: int =
     and 68-point iBUG 300-W predictor on the first `max_images` RGB renders of the QA selection (`table` from run).
     A render counts as detected when a face box's centre falls inside the generator's landmark box; NME-IO is over
     the 68 points, on detected renders only. MediaPipe's numbers on the same renders sit beside it."""
-    from thermbench.zeroshot.dlib68 import Dlib68
+    from thermbench.models.dlib68 import Dlib68
 
     model = Dlib68("hog", upsample)
     subset = table.head(max_images)

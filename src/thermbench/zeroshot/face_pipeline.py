@@ -16,7 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from thermbench.zeroshot.common import to_bgr
+from thermbench.models.landmarker import to_bgr
 
 CROP_SIZE = 256
 PAD = 0.25               # crop side = max(w, h) x (1 + PAD)

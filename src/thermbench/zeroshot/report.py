@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from thermbench.core.plots import data_label, plt
-from thermbench.zeroshot.common import nose_note
+from thermbench.models.landmarker import nose_note
 
 NAMES = {"mediapipe": "MediaPipe FaceMesh", "dwpose": "DWPose (rtmlib)", "sapiens2": "Sapiens2-0.4B",
          "dlib68": "dlib-68 (HOG)", "tfan": "TFAN (T-FAKE)"}

@@ -20,7 +20,7 @@ from thermbench.core import nme
 from thermbench.core.io import write_json
 from thermbench.core.progress import progress
 from thermbench.datasets.crop_store import Split, load_split
-from thermbench.zeroshot.dlib68 import Dlib68
+from thermbench.models.dlib68 import Dlib68
 
 CROP = 256
 

@@ -20,9 +20,9 @@ from thermbench.core.io import InputError, write_json
 from thermbench.core.progress import progress
 from thermbench.datasets.crop_store import Split, load_split
 from thermbench.models.tfan import count_parameters
+from thermbench.models.tfan_landmarker import TFANLandmarker, ibug68_points
 from thermbench.models.weights import WeightsUnavailable
 from thermbench.zeroshot.table1 import CROP, fallback_box, head, nme_cells
-from thermbench.zeroshot.tfan import TFANLandmarker, ibug68_points
 
 ARCH = "TFAN (T-FAKE authors' MobileNetV2 landmarker, FaceSynthetics 70 points)"
 BOXES = "every crop's own box (the package's face detector is not installed)"

@@ -5,7 +5,7 @@ RTMPose). Like rtmlib's own Wholebody solution, the same BGR array goes to both 
 open BGR-vs-RGB question of the pose net (rtmlib issue #48) does not arise, all three channels are equal.
 
 Pixel centres: rtmlib's affine warp and SimCC decode index pixel centres at integers. Boxes (GT or YOLOX, both read
-as continuous corners) go in minus INTEGER_CENTRE_SHIFT and keypoints come out plus it (common.py).
+as continuous corners) go in minus INTEGER_CENTRE_SHIFT and keypoints come out plus it (models/landmarker.py).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import numpy as np
 
 from thermbench.core.io import InputError
 from thermbench.core.onnx_session import cpu_session
+from thermbench.models.landmarker import INTEGER_CENTRE_SHIFT, Prediction, to_bgr, with_noses
 from thermbench.models.weights import WeightsUnavailable
-from thermbench.zeroshot.common import INTEGER_CENTRE_SHIFT, Prediction, to_bgr, with_noses
 
 
 def rtmlib_cached_onnx(url: str) -> Path:

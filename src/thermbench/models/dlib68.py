@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from thermbench.core import crops
+from thermbench.models.landmarker import Prediction, to_bgr, with_noses
 from thermbench.models.weights import WeightsUnavailable
-from thermbench.zeroshot.common import Prediction, to_bgr, with_noses
 
 CROP_SIZE = 256          # px, side of the square face crop the shape predictor runs on
 FACE_PAD = 1.5           # the crop spans the detector box x this (the predictor looks slightly outside its box)

@@ -6,7 +6,7 @@ DARK-UDP refinement, `refine=False` gives the plain argmax) mapped back through 
 (average with the heatmaps of the mirrored crop, channels swapped by `flip_indices`) is an option.
 
 Pixel centres: the UDP warp indexes pixel centres at integers, so box centres go in minus INTEGER_CENTRE_SHIFT and
-keypoints come out plus it (common.py). With no box, the whole frame is the box [0, 0, w-1, h-1] in the demo's
+keypoints come out plus it (models/landmarker.py). With no box, the whole frame is the box [0, 0, w-1, h-1] in the demo's
 integer convention, i.e. the pixel-centre span [0.5, w-0.5] here.
 """
 
@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from thermbench.core.keypoints import load_schema
+from thermbench.models.landmarker import INTEGER_CENTRE_SHIFT, Prediction, to_bgr, with_noses
 from thermbench.models.sapiens2 import Sapiens2, Sapiens2Config, decode_udp, load_sapiens2
 from thermbench.models.weights import resolve_sapiens2
-from thermbench.zeroshot.common import INTEGER_CENTRE_SHIFT, Prediction, to_bgr, with_noses
 
 MEAN = np.array([123.675, 116.28, 103.53])
 STD = np.array([58.395, 57.12, 57.375])

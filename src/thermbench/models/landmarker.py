@@ -1,4 +1,4 @@
-"""What every zero-shot adapter returns, how a nose centre is defined, and the one pixel-centre convention.
+"""What every landmark model runner returns, how a nose centre is defined, and the one pixel-centre convention.
 
 Pixel centres: every adapter returns, and every ground-truth file holds, continuous pixel coordinates in which pixel i
 covers [i, i+1), so its centre is i + 0.5 (core/crops.py, COCO boxes). Tools that index pixel centres at integers
@@ -29,7 +29,7 @@ BLOG_NOSE_CENTRE = {
     "facesynthetics70": [32, 34],         # not in the blog: the iBUG pair, FaceSynthetics 0-67 being iBUG-68
 }
 NOSE_DEFINITIONS = ("anatomical", "blog")
-TFAN_SCHEMAS = {70: "facesynthetics70", 478: "mediapipe478_nose"}  # TFAN's points by n_landmarks (zeroshot/tfan.py)
+TFAN_SCHEMAS = {70: "facesynthetics70", 478: "mediapipe478_nose"}  # TFAN's points by n_landmarks (models/tfan_landmarker.py)
 
 
 class Prediction(NamedTuple):

@@ -34,9 +34,9 @@ import torch
 
 from thermbench.core.io import InputError
 from thermbench.core.keypoints import load_schema
+from thermbench.models.landmarker import TFAN_SCHEMAS, Prediction, with_noses
 from thermbench.models.tfan import TFAN, load_tfan
 from thermbench.models.weights import WeightsUnavailable
-from thermbench.zeroshot.common import TFAN_SCHEMAS, Prediction, with_noses
 
 TEMPERATURE_WINDOW_C = (20.0, 40.0)   # the README's training range
 AUTO_TEMPERATURE_C = (-10.0, 80.0)    # "auto": a float frame with p1 >= -10 and p99 <= 80 is read as °C

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from thermbench.core import crops
-from thermbench.zeroshot.common import Prediction, to_bgr, with_noses
+from thermbench.models.landmarker import Prediction, to_bgr, with_noses
 
 CROP_SIZE = (256, 256)
 PERSON_PAD = 1.25

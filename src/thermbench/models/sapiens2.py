@@ -74,10 +74,13 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-b, a), dim=-1)
 
 
-def _apply_rope(x: torch.Tensor, sin: torch.Tensor, cos: torch.Tensor) -> torch.Tensor:
+def _apply_rope(x: torch.Tensor, sin: torch.Tensor, cos: torch.Tensor, prefix: int) -> torch.Tensor:
+    """Rotates all tokens but the first `prefix` (B, heads, N, head_dim) in the RoPE dtype. As the official
+    apply_rope, the whole tensor is cast before the split, so the unrotated prefix tokens come back rounded too."""
     dtype = x.dtype
     x = x.to(sin.dtype)
-    return (x * cos + _rotate_half(x) * sin).to(dtype)
+    rest = x[:, :, prefix:]
+    return torch.cat((x[:, :, :prefix], rest * cos + _rotate_half(rest) * sin), dim=2).to(dtype)
 
 
 class LayerScale(nn.Module):
@@ -109,9 +112,8 @@ class Attention(nn.Module):
         if self.kv_heads != self.heads:  # each kv head serves consecutive q heads
             k = k.repeat_interleave(self.heads // self.kv_heads, dim=1)
             v = v.repeat_interleave(self.heads // self.kv_heads, dim=1)
-        e = self.num_extra  # cls + storage tokens are not rotated
-        q = torch.cat((q[:, :, :e], _apply_rope(q[:, :, e:], sin, cos)), dim=2)
-        k = torch.cat((k[:, :, :e], _apply_rope(k[:, :, e:], sin, cos)), dim=2)
+        q = _apply_rope(q, sin, cos, self.num_extra)  # cls + storage tokens are not rotated
+        k = _apply_rope(k, sin, cos, self.num_extra)
         out = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, c)
         return self.gamma(self.proj(out))
 

@@ -13,5 +13,5 @@ def pytest_terminal_summary(terminalreporter):
     if RESULTS:
         terminalreporter.section("parity with the official code")
         for model, reference, diff, identical in RESULTS:
-            verdict = "identical" if identical else "differs"
-            terminalreporter.write_line(f"{model:<30} {reference:<28} max |diff| {diff:.3g}  {verdict}")
+            verdict = "identical" if identical else "not identical"
+            terminalreporter.write_line(f"{model:<36} {reference:<30} max |diff| {diff:<8.3g} {verdict}")

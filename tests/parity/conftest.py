@@ -14,4 +14,4 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("parity with the official code")
         for model, reference, diff, identical in RESULTS:
             verdict = "identical" if identical else "not identical"
-            terminalreporter.write_line(f"{model:<36} {reference:<30} max |diff| {diff:<8.3g} {verdict}")
+            terminalreporter.write_line(f"{model:<36} {reference:<34} max |diff| {diff:<8.3g} {verdict}")

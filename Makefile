@@ -9,7 +9,7 @@ P ?= default
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DEST ?= publish
 
-.PHONY: setup repro test unit regression baseline conclusions profile publish publish-check clean-venv
+.PHONY: setup repro test unit regression baseline conclusions profile publish publish-check parity clean-venv
 
 # torch first and pinned: its CPU wheel is what this machine has; an unpinned torch pulls GBs of CUDA packages.
 $(STAMP): pyproject.toml requirements.lock
@@ -71,6 +71,23 @@ publish-check: setup
 	@{ command -v pandoc && { command -v chromium || command -v chromium-browser; }; } >/dev/null || \
 		{ $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q pandoc chromium; }
 	THERMBENCH_BROWSER=1 $(PY) -m pytest -q -s tests/tools/test_publish_browser.py
+
+# Parity with the official code (README, "Parity with the official code"): tests/parity in a side environment,
+# .venv-parity. A .pth file puts the project's .venv on its path, so it reuses that CPU torch and never pulls a CUDA
+# build; the official packages of tests/parity/requirements.txt go in with --no-deps. SAPIENS2=<a checkout of
+# facebookresearch/sapiens2> adds Sapiens2 against its own code.
+PARITY := .venv-parity
+PARITY_STAMP := $(PARITY)/.installed
+SAPIENS2 ?=
+$(PARITY_STAMP): $(STAMP) tests/parity/requirements.txt
+	test -x $(PARITY)/bin/python || $(PY) -m venv $(PARITY)
+	echo "import site; site.addsitedir('$$($(PY) -c 'import site; print(site.getsitepackages()[0])')')" \
+		> "$$($(PARITY)/bin/python -c 'import site; print(site.getsitepackages()[0])')/project-venv.pth"
+	$(PARITY)/bin/python -m pip install -q --no-deps -r tests/parity/requirements.txt
+	touch $(PARITY_STAMP)
+
+parity: $(PARITY_STAMP)
+	$(if $(SAPIENS2),SAPIENS2_SRC="$(SAPIENS2)") $(PARITY)/bin/python -m pytest -rs --disable-warnings tests/parity
 
 clean-venv:
 	rm -rf $(VENV)

@@ -33,6 +33,28 @@ def test_full_model_feature_shape_at_256():
     assert tuple(feats.shape) == (1, 1024, 16, 16)
 
 
+def test_attention_rounds_every_tokens_q_and_k_to_the_rope_dtype(monkeypatch):
+    """The official apply_rope casts all of q and k to bf16 before it splits off the cls and storage tokens, so
+    those 9 unrotated tokens enter attention rounded to bf16 as the rotated patch tokens do."""
+    seen = []
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+
+    def capture(q, k, v):
+        seen.append((q, k))
+        return sdpa(q, k, v)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", capture)
+    torch.manual_seed(0)
+    model = build_sapiens2("0.4b", **TINY).eval()
+    with torch.no_grad():
+        model.forward_features(torch.randn(1, 3, 64, 48))
+    assert len(seen) == TINY["depth"]
+    for q, k in seen:
+        assert q.dtype == k.dtype == torch.float32 and q.shape[2] == 9 + 12
+        for t in (q, k):
+            assert torch.equal(t, t.to(torch.bfloat16).float())
+
+
 def _tiny_checkpoint(path: Path, drop_periods: bool = False) -> Sapiens2Config:
     torch.manual_seed(0)
     cfg = Sapiens2Config(**TINY)

@@ -1,7 +1,8 @@
 """TFAN (the package's DMMv2): sizes, the package's state-dict keys, and the strict loader.
 
-The package (thermal-face-alignment 1.0.0) builds its network with timm, which is not installed here, so it cannot
-be imported for a parity run; the expected keys below are written from its source instead: `tfan/core/models.py`
+The package (thermal-face-alignment 1.0.0) builds its network with timm, which the project's environment lacks (the
+comparison with the package itself is tests/parity/test_tfan.py, `make parity`); the expected keys below are written
+from its source: `tfan/core/models.py`
 (DMMv2: `feature_network` = timm `mobilenetv2_100` with num_classes=0, `fc` = Linear(1280, 3 n)) and timm 1.0's
 `_gen_mobilenet_v2` arch_def (blocks per stage 1, 2, 3, 4, 3, 3, 1; the first a depthwise-separable block, the rest
 inverted residuals) with its block module names.

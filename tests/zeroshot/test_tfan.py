@@ -1,7 +1,7 @@
 """TFAN's pre- and post-processing (thermal-face-alignment 1.0.0, `ThermalLandmarks.process` / `_refine_landmarks`),
 checked by hand, and the adapter on a TFAN with random weights.
 
-Parity with the package's own `ThermalLandmarks` is test_tfan_parity.py, which needs the package (a separate venv).
+Parity with the package's own `ThermalLandmarks` is tests/parity/test_tfan.py, run by `make parity`.
 """
 
 from pathlib import Path

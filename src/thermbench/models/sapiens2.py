@@ -74,10 +74,13 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-b, a), dim=-1)
 
 
-def _apply_rope(x: torch.Tensor, sin: torch.Tensor, cos: torch.Tensor) -> torch.Tensor:
+def _apply_rope(x: torch.Tensor, sin: torch.Tensor, cos: torch.Tensor, prefix: int) -> torch.Tensor:
+    """Rotates all tokens but the first `prefix` (B, heads, N, head_dim) in the RoPE dtype. As the official
+    apply_rope, the whole tensor is cast before the split, so the unrotated prefix tokens come back rounded too."""
     dtype = x.dtype
     x = x.to(sin.dtype)
-    return (x * cos + _rotate_half(x) * sin).to(dtype)
+    rest = x[:, :, prefix:]
+    return torch.cat((x[:, :, :prefix], rest * cos + _rotate_half(rest) * sin), dim=2).to(dtype)
 
 
 class LayerScale(nn.Module):
@@ -109,9 +112,8 @@ class Attention(nn.Module):
         if self.kv_heads != self.heads:  # each kv head serves consecutive q heads
             k = k.repeat_interleave(self.heads // self.kv_heads, dim=1)
             v = v.repeat_interleave(self.heads // self.kv_heads, dim=1)
-        e = self.num_extra  # cls + storage tokens are not rotated
-        q = torch.cat((q[:, :, :e], _apply_rope(q[:, :, e:], sin, cos)), dim=2)
-        k = torch.cat((k[:, :, :e], _apply_rope(k[:, :, e:], sin, cos)), dim=2)
+        q = _apply_rope(q, sin, cos, self.num_extra)  # cls + storage tokens are not rotated
+        k = _apply_rope(k, sin, cos, self.num_extra)
         out = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, c)
         return self.gamma(self.proj(out))
 
@@ -243,11 +245,12 @@ BLUR_KERNEL = 11  # UDPHeatmap blur_kernel_size of the keypoints308 configs
 
 
 def heatmap_argmax(heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(K, H, W) -> integer peak locations (K, 2) as (x, y) heatmap px, and the peak values (K,)."""
+    """(K, H, W) -> integer peak locations (K, 2) as (x, y) heatmap px in float32 (as the official codec, whose
+    refinement then updates them in that precision), and the peak values (K,)."""
     k, _, w = heatmaps.shape
     flat = heatmaps.reshape(k, -1)
     idx = flat.argmax(axis=1)
-    return np.stack([idx % w, idx // w], axis=1).astype(np.float64), flat.max(axis=1)
+    return np.stack([idx % w, idx // w], axis=1).astype(np.float32), flat.max(axis=1)
 
 
 def blur_heatmaps(heatmaps: np.ndarray, kernel: int = BLUR_KERNEL) -> np.ndarray:
@@ -264,9 +267,11 @@ def blur_heatmaps(heatmaps: np.ndarray, kernel: int = BLUR_KERNEL) -> np.ndarray
 
 def refine_dark_udp(keypoints: np.ndarray, heatmaps: np.ndarray, kernel: int = BLUR_KERNEL) -> np.ndarray:
     """DARK-UDP sub-pixel refinement of integer peaks (K, 2) on heatmaps (K, H, W), as mmpose's
-    `refine_keypoints_dark_udp`: blur, clip to [1e-3, 50], log, then one Newton step with central differences."""
+    `refine_keypoints_dark_udp`: blur, clip to [1e-3, 50], log, then one Newton step with central differences.
+    The differences are taken in float32 in the official order of terms and the step is subtracted from float32
+    locations: a near-singular Hessian magnifies any other rounding into visible shifts."""
     k, h, w = heatmaps.shape
-    logs = np.log(np.clip(blur_heatmaps(heatmaps, kernel), 1e-3, 50.0)).astype(np.float64)
+    logs = np.log(np.clip(blur_heatmaps(heatmaps, kernel), 1e-3, 50.0))
     padded = np.pad(logs, ((0, 0), (1, 1), (1, 1)), mode="edge")
     x = keypoints[:, 0].astype(int) + 1
     y = keypoints[:, 1].astype(int) + 1
@@ -279,10 +284,12 @@ def refine_dark_udp(keypoints: np.ndarray, heatmaps: np.ndarray, kernel: int = B
     grad = np.stack([0.5 * (at(1, 0) - at(-1, 0)), 0.5 * (at(0, 1) - at(0, -1))], axis=1)
     dxx = at(1, 0) - 2 * centre + at(-1, 0)
     dyy = at(0, 1) - 2 * centre + at(0, -1)
-    dxy = 0.5 * (at(1, 1) - at(1, 0) - at(0, 1) + 2 * centre - at(-1, 0) - at(0, -1) + at(-1, -1))
+    dxy = 0.5 * (at(1, 1) - at(1, 0) - at(0, 1) + centre + centre - at(-1, 0) - at(0, -1) + at(-1, -1))
     hessian = np.stack([np.stack([dxx, dxy], -1), np.stack([dxy, dyy], -1)], axis=1)
-    step = np.einsum("kij,kj->ki", np.linalg.inv(hessian + np.finfo(np.float32).eps * np.eye(2)), grad)
-    return keypoints.astype(np.float64) - step
+    inverse = np.linalg.inv(hessian + np.finfo(np.float32).eps * np.eye(2))
+    refined = keypoints.astype(np.float32)  # a copy
+    refined -= np.einsum("kij,kj->ki", inverse, grad)
+    return refined
 
 
 def decode_udp(heatmaps: np.ndarray, refine: bool = True) -> tuple[np.ndarray, np.ndarray]:

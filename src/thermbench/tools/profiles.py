@@ -6,9 +6,10 @@ none (`default`).
 
 The overlay files hold only what differs from the default, so the settings cannot drift apart silently. The header
 of params.yaml records the command that composed it and a digest of the values it wrote; a switch refuses, in one
-line, while a value was changed since (a hand edit, a `dvc exp run -S`) and differs from what that command composes
-to now, so no change is overwritten unseen: keep it in a profile or with --set, or discard it with --force. Comments
-in `profiles/default.yaml` are kept (ruamel round-trip), so params.yaml stays readable.
+line, while a value changed since (a hand edit, a `dvc exp run -S`) differs from what that command composes to now
+and from what the switch would write, so no change is overwritten unseen: keep it in a profile or with --set, or
+discard it with --force. Comments in `profiles/default.yaml` are kept (ruamel round-trip), so params.yaml stays
+readable.
 """
 
 from __future__ import annotations
@@ -151,9 +152,10 @@ def differing_keys(have, want, where: str = "") -> list[str]:
             for key in differing_keys(have.get(k), want.get(k), f"{where}.{k}" if where else str(k))]
 
 
-def check_unchanged(path: Path, root: Path = Path(".")) -> None:
-    """Refuse, in one line, to overwrite the params file at `path` when a value in it was changed since it was
-    written (its header's digest) and differs from what its recorded command composes to now."""
+def check_nothing_lost(path: Path, new_text: str, root: Path = Path(".")) -> None:
+    """Refuse, in one line, to overwrite the params file at `path` with `new_text` where a value in it was changed
+    since it was written (its header's digest), differs from what its recorded command composes to now, and
+    `new_text` would not keep it."""
     text = path.read_text()
     try:
         current = pyyaml.safe_load(text)
@@ -171,10 +173,11 @@ def check_unchanged(path: Path, root: Path = Path(".")) -> None:
         expected = pyyaml.safe_load(render(origin[0], root, origin[1]))
     except InputError as err:
         raise InputError(f"{path}: `{command(*origin)}` no longer composes ({err}); {keep}") from err
-    keys = differing_keys(current, expected)
-    if keys:
-        shown = ", ".join(keys[:4]) + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")
-        verb = "differs" if len(keys) == 1 else "differ"
+    kept = set(differing_keys(current, pyyaml.safe_load(new_text)))
+    lost = [key for key in differing_keys(current, expected) if key in kept]
+    if lost:
+        shown = ", ".join(lost[:4]) + (f" and {len(lost) - 4} more" if len(lost) > 4 else "")
+        verb = "differs" if len(lost) == 1 else "differ"
         raise InputError(f"{path}: {shown} {verb} from what `{command(*origin)}` composes to; {keep}")
 
 
@@ -190,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out)
     text = render(args.profile, assignments=tuple(args.set))
     if out.is_file() and not args.force:
-        check_unchanged(out)
+        check_nothing_lost(out, text)
     write_text(out, text)
     print(f"{out} now holds the '{args.profile}' profile", file=sys.stderr)
 

@@ -53,9 +53,11 @@ conclusions: setup
 	$(PY) -m thermbench.tools.conclusions check $(if $(KERNELS),--kernels $(KERNELS))
 
 # `make profile P=paper`; SET="data.source.breath=real ..." changes keys of that profile (one real dataset, say).
+# It refuses, in one line, to overwrite a value changed in params.yaml since it was composed; FORCE=1 discards it.
 SET ?=
+FORCE ?=
 profile: setup
-	$(PY) -m thermbench.tools.profiles $(P) $(foreach s,$(SET),--set $(s))
+	$(PY) -m thermbench.tools.profiles $(P) $(foreach s,$(SET),--set $(s)) $(if $(FORCE),--force)
 
 # A Quarto post folder from plots/ and metrics/ (README, "Publishing"): DEST/index.qmd, DEST/figures/, and the same
 # post as plain Markdown in DEST/_markdown/.

@@ -441,7 +441,7 @@ class SmokeCopy:
                     "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # stages call `python`
         copy_worktree(repo, workdir)
         shutil.rmtree(workdir / "metrics", ignore_errors=True)  # only numbers this run produces are compared
-        self._run([python, "-m", "thermbench.tools.profiles", "smoke"])
+        self._run([python, "-m", "thermbench.tools.profiles", "smoke", "--force"])  # any params.yaml edit discarded
         # The copy is no git repository: tell DVC so (init it if the repo has no .dvc/ yet).
         if (workdir / ".dvc").is_dir():
             self._run([python, "-m", "dvc", "config", "core.no_scm", "true"])

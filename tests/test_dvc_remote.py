@@ -33,7 +33,7 @@ def test_push_then_a_fresh_clone_pulls_and_reproduces_nothing(tmp_path):
     trainer, laptop, remote = tmp_path / "trainer", tmp_path / "laptop", tmp_path / "remote"
     copy_worktree(ROOT, trainer)
     run(trainer, "git", "init", "-q")
-    run(trainer, sys.executable, "-m", "thermbench.tools.profiles", "smoke")
+    run(trainer, sys.executable, "-m", "thermbench.tools.profiles", "smoke", "--force")
     dvc(trainer, "repro", TARGET)
     dvc(trainer, "remote", "add", "-d", "team", str(remote))
     dvc(trainer, "push", TARGET, "--with-deps")

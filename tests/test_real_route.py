@@ -40,7 +40,7 @@ def real_run(tmp_path_factory):
             done = subprocess.run([sys.executable, *cmd], cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT)
         assert done.returncode == 0, f"`{' '.join(cmd)}` failed:\n" + log.read_text()[-6000:]
 
-    run("-m", "thermbench.tools.profiles", "real-smoke")
+    run("-m", "thermbench.tools.profiles", "real-smoke", "--force")
     run("-m", "dvc", "config", "core.no_scm", "true")
     run("-m", "dvc", "repro")
     return repo, log.read_text()

@@ -3,28 +3,29 @@
 Sources: oracle (ground truth), mediapipe, dwpose, sapiens2, tfan (their `zeroshot.<name>` weights), dlib_hog, dlib_mmod
 (dlib-68 with a HOG or MMOD face detector), student (an RTMPose 68-point model directory given with --model;
 --training-metrics says whether it converged, and --out <source>/seed<s>.json names its seed), tinyhead (the blog's
-head, every seed `tinyhead.pipeline.seed_heads` finds in --heads, into --out <folder>/seed<s>.json; also --features,
+head, every seed `models.tinyhead.seed_heads` finds in --heads, into --out <folder>/seed<s>.json; also --features,
 --teacher; its crops cut as `prepare.thermeval` cut its training crops). A source that cannot run here writes its
 one-line reason instead.
 """
 
 from pathlib import Path
 
-from thermbench.breath.evaluate import (
+from thermbench.breath.api import (
+    SOURCES,
+    BackboneConfig,
     TinyHeadInputs,
     TrackConfig,
+    seed_heads,
     track_source,
     track_tinyhead_seeds,
     training_converged,
 )
 from thermbench.core import stage
 
-SOURCES = ("oracle", "mediapipe", "dwpose", "sapiens2", "tfan", "dlib_hog", "dlib_mmod", "student", "tinyhead")
-
 
 def main() -> None:
     parser = stage.parser(__doc__)
-    parser.add_argument("--source", required=True, choices=SOURCES)
+    parser.add_argument("--source", required=True, choices=list(SOURCES))
     parser.add_argument("--videos", type=Path, required=True, help="e.g. data/raw/breath")
     parser.add_argument("--model", type=Path, help="student only: e.g. data/models/ktl/ktl-dikd-seed0")
     parser.add_argument("--training-metrics", type=Path,
@@ -38,9 +39,6 @@ def main() -> None:
     args = parser.parse_args()
     cfg = stage.config(args, "breath.track", TrackConfig)
     if args.source == "tinyhead":
-        from thermbench.tinyhead.finetune import BackboneConfig  # imports torch: ~1 s the other sources skip
-        from thermbench.tinyhead.pipeline import seed_heads
-
         backbone, sapiens2 = stage.config(args, "head.backbone", BackboneConfig), stage.value(args, "zeroshot.sapiens2")
         thermeval = stage.value(args, "prepare.thermeval")
         inputs = {seed: TinyHeadInputs(head, args.features, args.teacher, backbone, sapiens2, thermeval)

@@ -4,8 +4,7 @@ end-to-end inference time."""
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.tinyhead.finetune import HeadConfig
-from thermbench.tinyhead.pipeline import evaluate_heads
+from thermbench.tinyhead.api import HeadConfig, evaluate_heads
 
 
 def main() -> None:

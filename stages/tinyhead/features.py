@@ -6,8 +6,7 @@ The backbone runs on `head.backbone.device` (cpu by default; a user's GPU when s
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.tinyhead.finetune import BackboneConfig
-from thermbench.tinyhead.pipeline import cache_features
+from thermbench.tinyhead.api import BackboneConfig, cache_features
 
 
 def main() -> None:

@@ -10,8 +10,7 @@ DVC plot CSVs, and training wall-clock time to `--timing`.
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.tinyhead.finetune import HeadConfig
-from thermbench.tinyhead.pipeline import train_heads
+from thermbench.tinyhead.api import HeadConfig, train_heads
 
 
 def main() -> None:

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from thermbench.breath import evaluate as ev
 from thermbench.breath import ranking as rk
+from thermbench.breath import tracks as tr
 from thermbench.breath.report import summary_table
 from thermbench.core.io import InputError
 
@@ -95,24 +95,24 @@ def test_track_files_name_a_trained_source_by_folder_and_seed(tmp_path):
     for path in ("mediapipe.json", "ktl-dikd/seed10.json", "ktl-dikd/seed2.json", "ktl-dikd/notes.json"):
         (tmp_path / path).parent.mkdir(exist_ok=True)
         (tmp_path / path).write_text("{}")
-    files = ev.list_track_files([tmp_path / "mediapipe.json", tmp_path / "ktl-dikd"])
+    files = tr.list_track_files([tmp_path / "mediapipe.json", tmp_path / "ktl-dikd"])
     assert [f.relative_to(tmp_path).as_posix() for f in files] == ["mediapipe.json", "ktl-dikd/seed2.json",
                                                                   "ktl-dikd/seed10.json"]
-    assert [ev.run_name(f) for f in files] == [("mediapipe", "mediapipe", None), ("ktl-dikd-seed2", "ktl-dikd", 2),
+    assert [tr.run_name(f) for f in files] == [("mediapipe", "mediapipe", None), ("ktl-dikd-seed2", "ktl-dikd", 2),
                                                ("ktl-dikd-seed10", "ktl-dikd", 10)]
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no seed<s>.json"):
-        ev.list_track_files([tmp_path / "empty"])
+        tr.list_track_files([tmp_path / "empty"])
     with pytest.raises(InputError, match="no track file or folder"):
-        ev.list_track_files([tmp_path / "absent.json"])
+        tr.list_track_files([tmp_path / "absent.json"])
 
 
 def test_training_convergence_is_read_from_the_metrics_and_head_sidecar(tmp_path):
     (tmp_path / "new.json").write_text(json.dumps({"training": {"convergence": {"converged": True}}}))
     (tmp_path / "old.json").write_text(json.dumps({"training": {"best_epoch": 1}}))
     (tmp_path / "main.json").write_text(json.dumps({"seed": 0, "convergence": {"converged": False}}))
-    assert ev.training_converged(tmp_path / "new.json") is True and ev.training_converged(tmp_path / "old.json") is None
-    assert ev.head_converged(tmp_path / "main.safetensors") is False
+    assert tr.training_converged(tmp_path / "new.json") is True and tr.training_converged(tmp_path / "old.json") is None
+    assert tr.head_converged(tmp_path / "main.safetensors") is False
 
 
 def test_summary_gives_a_trained_source_as_seed_mean_and_sd():

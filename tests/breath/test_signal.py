@@ -110,7 +110,7 @@ def test_jitter_removes_the_true_motion():
 
 
 def test_interpolated_track_fills_between_predictions_only():
-    from thermbench.breath.sources import interpolate_track
+    from thermbench.breath.tracking import interpolate_track
 
     pts = np.full((7, 2), np.nan)
     pts[1], pts[5] = [0.0, 10.0], [4.0, 2.0]

@@ -1,7 +1,11 @@
-"""The TinyHead stages' calls (blog part 2): cache backbone features, train the heads, evaluate and time them."""
+"""The TinyHead stages' calls (blog part 2): cache backbone features, train the heads, evaluate and time them, report.
+
+The one module `stages/tinyhead/*.py` import.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -11,27 +15,30 @@ import torch
 
 from thermbench.core.io import InputError, atomic_dir, read_json, write_json, write_text
 from thermbench.core.stage import seed_everything
-from thermbench.models.tinyhead import count_trainable
-from thermbench.tinyhead.finetune import (
+from thermbench.models.tinyhead import (
     BackboneConfig,
     FrozenBackbone,
-    HeadConfig,
-    evaluate,
-    extract_features,
-    fit_protocol,
+    count_trainable,
     head_backbone_config,
     load_backbone,
-    load_features,
     load_head,
+    save_head,
+    seed_heads,
+)
+from thermbench.tinyhead.evaluation import evaluate, time_inference
+from thermbench.tinyhead.features import (
+    extract_features,
+    load_features,
     load_samples,
-    main_name,
     read_crops,
     resolve_device,
     save_features,
-    save_head,
-    time_inference,
-    train_config,
 )
+from thermbench.tinyhead.protocol import fit_protocol, main_name
+from thermbench.tinyhead.report import write_report
+from thermbench.tinyhead.training import HeadConfig, TrainConfig
+
+__all__ = ["BackboneConfig", "HeadConfig", "cache_features", "evaluate_heads", "train_heads", "write_report"]
 
 RUNS = "runs.json"  # beside the heads: what head_train recorded about every run
 SWEEP_RECORD = ("maps", "seed", "best_epoch", "best_val_mean_px", "convergence")  # a sweep run's entry in it
@@ -63,7 +70,7 @@ def train_heads(features_dir: Path, out: Path, curve: Path, sweep_path: Path, ti
     torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seeds[0])
     maps, index, backbone = load_features(features_dir)
-    fit = train_config(cfg, backbone["crop_size"], backbone["feature_size"])
+    fit = TrainConfig.from_head(cfg, backbone["crop_size"], backbone["feature_size"])
     start = time.perf_counter()
     runs, sweep = fit_protocol(maps, index, fit, list(cfg.seeds), backbone["candidates"], list(cfg.label_counts),
                                list(cfg.curve_seeds), cfg.sweep_epochs)
@@ -72,7 +79,7 @@ def train_heads(features_dir: Path, out: Path, curve: Path, sweep_path: Path, ti
     with atomic_dir(out) as tmp:
         for name, run in runs.items():
             save_head(tmp / f"{name}.safetensors", run["head"],
-                      {**fit, "backbone": backbone["name"], **run_record(run),
+                      {**dataclasses.asdict(fit), "backbone": backbone["name"], **run_record(run),
                        **({"sweep_best_val_mean_px": by_maps} if name.startswith("main") else {})})
         write_json(tmp / RUNS, {"runs": {name: run_record(run) for name, run in runs.items()},
                                 "sweep": {f"{row['maps']}_s{row['seed']}": {k: row[k] for k in SWEEP_RECORD}
@@ -96,16 +103,6 @@ def run_record(run: dict) -> dict:
     """What a trained run's sidecar and `runs.json` keep about it."""
     return {"maps": run["maps"], "n_labels": run["n_labels"], "seed": run["seed"], "best_epoch": run["best_epoch"],
             "best_val_mean_px": run["history"][run["best_epoch"]]["val_mean_px"], "convergence": run["convergence"]}
-
-
-def seed_heads(models_dir: Path) -> dict[int, Path]:
-    """The main-run head file of each seed under `models_dir` (head_train's `main*.safetensors`; `main.safetensors`
-    is the base seed's), keyed by the seed its sidecar records, in seed order."""
-    heads = {int(read_json(path.with_suffix(".json"))["seed"]): path
-             for path in Path(models_dir).glob("main*.safetensors")}
-    if not heads:
-        raise InputError(f"{models_dir}: no main*.safetensors head (run the head_train stage)")
-    return dict(sorted(heads.items()))
 
 
 def seed_summary(per_seed: dict[int, dict]) -> dict:

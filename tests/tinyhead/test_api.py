@@ -6,13 +6,21 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from raw_builders import build_prepared_crops
 from thermbench.core.io import InputError
 from thermbench.models.rtmpose import build_rtmpose, save_model
-from thermbench.tinyhead import finetune as H
-from thermbench.tinyhead.pipeline import cache_features, evaluate_heads, seed_heads, seed_summary, train_heads
-from thermbench.tinyhead.report import write_report
+from thermbench.models.tinyhead import seed_heads
+from thermbench.tinyhead.api import (
+    BackboneConfig,
+    HeadConfig,
+    cache_features,
+    evaluate_heads,
+    seed_summary,
+    train_heads,
+    write_report,
+)
 
 CROP = 32
 
@@ -21,14 +29,14 @@ def make_prepared(root, n=(6, 3, 4)):
     return build_prepared_crops(root, CROP, n)
 
 
-def config(**overrides) -> H.HeadConfig:
-    backbone = H.BackboneConfig(name="teacher", fallback=None, teacher_input_px=(32, 32),
+def config(**overrides) -> HeadConfig:
+    backbone = BackboneConfig(name="teacher", fallback=None, teacher_input_px=(32, 32),
                                 teacher_stages=((1,), (1, 2)), feature_size=4, batch_size=4, device="cpu")
     fields = {"sigma": 1.0, "subpixel": False, "checkpoint": "best_val", "sweep_epochs": None, "lr": 3e-3,
               "weight_decay": 1e-4, "epochs": 3, "patience": None, "min_delta": 0.02, "batch_size": 4, "seeds": (0, 1),
               "label_counts": (2, 6),
               "curve_seeds": (0,), "pck_thresholds": (3, 5, 10, 20), "threads": 1, "timing_crops": 3, **overrides}
-    return H.HeadConfig(backbone=backbone, **fields)
+    return HeadConfig(backbone=backbone, **fields)
 
 
 def test_features_sweep_heads_metrics_and_report(tmp_path):
@@ -110,10 +118,10 @@ def fake_zeroshot(prepared: Path, root: Path) -> Path:
 
 
 def test_features_on_an_absent_gpu_is_one_clear_error(tmp_path):
-    if H.torch.cuda.is_available():
+    if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     cfg = config()
-    bad = H.BackboneConfig(**{**cfg.backbone.__dict__, "device": "cuda"})
+    bad = BackboneConfig(**{**cfg.backbone.__dict__, "device": "cuda"})
     with pytest.raises(InputError, match="no CUDA GPU"):
         cache_features(make_prepared(tmp_path / "prepared"), tmp_path, tmp_path / "features", bad, 1, {}, False)
 

@@ -1,0 +1,14 @@
+"""The breath stages' calls: track a landmark source over every sequence, score the breath rates, report.
+
+The one module `stages/breath/*.py` import.
+"""
+
+from thermbench.breath.ranking import ConclusionConfig
+from thermbench.breath.rates import RateConfig, evaluate, write_outputs
+from thermbench.breath.report import report
+from thermbench.breath.sources import SOURCES, TinyHeadInputs, TrackConfig
+from thermbench.breath.tracks import track_source, track_tinyhead_seeds, training_converged
+from thermbench.models.tinyhead import BackboneConfig, seed_heads
+
+__all__ = ["SOURCES", "BackboneConfig", "ConclusionConfig", "RateConfig", "TinyHeadInputs", "TrackConfig", "evaluate",
+           "report", "seed_heads", "track_source", "track_tinyhead_seeds", "training_converged", "write_outputs"]

@@ -1,0 +1,112 @@
+"""The blog's finetune protocol on cached features: the validation sweep over backbone maps, the main heads per seed and
+the learning-curve heads.
+
+Which maps feed the head is chosen on the validation crops by training one head per candidate (never on test).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from functools import partial
+
+import numpy as np
+import pandas as pd
+import torch
+
+from thermbench.core.io import InputError
+from thermbench.core.parallel import ordered_map
+from thermbench.tinyhead.features import select_features, split_data
+from thermbench.tinyhead.training import TrainConfig, train_head
+
+
+def label_subset(n_train: int, n_labels: int, seed: int) -> np.ndarray:
+    """The first `n_labels` of a seeded permutation of the train rows (nested in n_labels for one seed)."""
+    if not 0 < n_labels <= n_train:
+        raise InputError(f"params.yaml: head.label_counts entry {n_labels} is outside 1..{n_train} train crops")
+    return np.random.default_rng(seed).permutation(n_train)[:n_labels]
+
+
+def map_label(names) -> str:
+    """A candidate set of backbone maps as one readable key, e.g. "stage1+stage2"."""
+    return "+".join(names)
+
+
+def main_name(seed: int, seeds) -> str:
+    """The main run of `seed`: "main" for the base seed (the first of `seeds`; what a single-head consumer loads),
+    "main_s<seed>" for the others."""
+    return "main" if seed == seeds[0] else f"main_s{seed}"
+
+
+def fit_protocol(maps: dict[str, torch.Tensor], index: pd.DataFrame, cfg: TrainConfig, seeds, candidates,
+                 label_counts, curve_seeds, sweep_epochs: int | None = None,
+                 workers: int | None = None) -> tuple[dict[str, dict], list[dict]]:
+    """The val sweep over backbone maps, the blog's head once per seed (`main_name`) and the learning-curve heads
+    ("n<labels>_s<seed>").
+
+    One head per candidate set of maps and seed is trained on every train label (for `sweep_epochs`, with the cosine
+    schedule over them; None = the full recipe); the candidate with the lowest best-epoch validation mean error
+    averaged over the seeds (crop px; the first on a tie) is chosen, so the test crops never take part in the choice.
+    The main runs are the chosen candidate's sweep heads when the sweep ran the full recipe, else full-recipe heads on
+    the chosen maps. The learning-curve heads use the chosen maps; a run with every label and a main seed is that main
+    run itself. Each run: {"head", "history", "best_epoch", "convergence", "maps", "n_labels", "seed", "seconds"};
+    the sweep: one row per candidate and seed (its convergence record under "convergence"). Heads train in `workers`
+    processes (None = one per core, 1 = in this process), each with this process's torch thread count: independent
+    seeded runs, so the heads are the same either way.
+    """
+    if not seeds or not label_counts or not curve_seeds:
+        raise InputError("params.yaml: head.seeds, head.label_counts and head.curve_seeds must each list at least "
+                         "one value")
+    if not candidates:
+        raise InputError("params.yaml: head.backbone.teacher_stages must list at least one candidate")
+
+    fit = partial(_fit_head, maps, index, torch.get_num_threads())
+    n_train = int((index["split"] == "train").sum())
+    everything = np.arange(n_train)
+    short = sweep_epochs is not None and sweep_epochs != cfg.epochs
+    sweep_cfg = dataclasses.replace(cfg, epochs=sweep_epochs) if short else cfg
+    fitted = list(ordered_map(fit, [(names, everything, s, sweep_cfg) for names in candidates for s in seeds],
+                              "val sweep", workers=workers, unit="head"))
+    sweep = [_sweep_row(run) for run in fitted]
+    by_maps: dict[str, list[float]] = {}
+    for row in sweep:
+        by_maps.setdefault(row["maps"], []).append(row["best_val_mean_px"])
+    chosen = min(by_maps, key=lambda m: np.mean(by_maps[m]))  # min keeps the first of equal means
+    for row in sweep:
+        row["chosen"] = row["maps"] == chosen
+    names = next(run["maps"] for run in fitted if map_label(run["maps"]) == chosen)
+
+    curve = [(n, s) for n in label_counts for s in curve_seeds if not (n == n_train and s in seeds)]
+    jobs = [(names, everything, s, cfg) for s in seeds] if short else []
+    jobs += [(names, everything if n == n_train else label_subset(n_train, n, s), s, cfg) for n, s in curve]
+    more = list(ordered_map(fit, jobs, "main and label-curve heads", workers=workers, unit="head"))
+    main = dict(zip(seeds, more)) if short else {run["seed"]: run for run in fitted if run["maps"] == names}
+    runs = {main_name(s, seeds): main[s] for s in seeds}
+    runs.update({f"n{n}_s{s}": run for (n, s), run in zip(curve, more[len(jobs) - len(curve):])})
+    runs.update({f"n{n_train}_s{s}": main[s] for s in curve_seeds if n_train in label_counts and s in seeds})
+    return runs, sweep
+
+
+def _sweep_row(run: dict) -> dict:
+    best = run["history"][run["best_epoch"]]
+    return {"maps": map_label(run["maps"]), "seed": run["seed"], "channels": run["head"].in_channels,
+            "best_epoch": run["best_epoch"], "best_val_mean_px": best["val_mean_px"],
+            **{k: v for k, v in best.items() if k.startswith("val_pck")},
+            "last_val_mean_px": run["history"][-1]["val_mean_px"], "epochs_run": len(run["history"]),
+            "converged": run["convergence"]["converged"], "seconds": run["seconds"],
+            "convergence": run["convergence"]}
+
+
+def _fit_head(maps: dict[str, torch.Tensor], index: pd.DataFrame, threads: int, job: tuple) -> dict:
+    """One head of `fit_protocol` (module level: a worker process runs it). `job` = (map names, train rows, seed,
+    its TrainConfig)."""
+    names, rows, run_seed, run_cfg = job
+    torch.set_num_threads(threads)
+    feats = select_features(maps, names)
+    train_feats, train_points = split_data(feats, index, "train")
+    val_feats, val_points = split_data(feats, index, "val")
+    start = time.perf_counter()
+    head, history, best, record = train_head(train_feats[rows], train_points[rows], val_feats, val_points, run_cfg,
+                                             run_seed)
+    return {"head": head, "history": history, "best_epoch": best, "convergence": record, "maps": list(names),
+            "n_labels": len(rows), "seed": run_seed, "seconds": time.perf_counter() - start}

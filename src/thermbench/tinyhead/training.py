@@ -1,0 +1,127 @@
+"""The TinyHead's training loop (the blog's recipe) and its typed configuration.
+
+Each head trains until its validation error stops improving (`thermbench.core.convergence`; the epoch count is a
+cap, the cosine schedule runs over it) and is kept at its best validation epoch, as the blog's script keeps its.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from thermbench.core import convergence, metrics
+from thermbench.core.convergence import Plateau, StopConfig
+from thermbench.core.io import InputError
+from thermbench.models.tinyhead import HEATMAP_UPSAMPLE, BackboneConfig, TinyHead, decode_heatmap, encode_heatmap
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    backbone: BackboneConfig
+    sigma: float                  # Gaussian target sigma, heatmap px
+    subpixel: bool                # log-parabola refinement of the argmax; False = the blog's plain argmax
+    checkpoint: str               # best_val (the blog: the epoch with the lowest val mean error) | last
+    sweep_epochs: int | None      # epochs per candidate in the val sweep over backbone maps; None = `epochs`
+    lr: float
+    weight_decay: float
+    epochs: int                   # the cap: the cosine schedule runs over it, early stopping ends a run sooner
+    patience: int | None          # validations without a > min_delta improvement before stopping; None = no stop
+    min_delta: float              # relative improvement of the val mean error that counts
+    batch_size: int
+    seeds: tuple                  # the main run's seeds (the first: the base seed, `main.safetensors`)
+    label_counts: tuple           # learning curve over the number of labelled train crops
+    curve_seeds: tuple
+    pck_thresholds: tuple         # px
+    threads: int                  # torch threads for every head stage (timings are reported with it)
+    timing_crops: int             # test crops timed end to end (backbone + head), batch 1
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The `head` params `train_head` needs plus the heatmap geometry: TinyHead upsamples x4, so a 16 x 16 grid on a
+    256 px crop gives a 64 x 64 heatmap with a stride of 4 crop px. Stored (as a dict) beside each head."""
+
+    lr: float
+    weight_decay: float
+    epochs: int                   # the cap: the cosine schedule runs over it
+    patience: int | None          # None = no early stop
+    min_delta: float
+    batch_size: int
+    sigma: float                  # heatmap px
+    subpixel: bool
+    checkpoint: str               # best_val | last
+    pck_thresholds: tuple         # crop px
+    heatmap_size: int
+    stride: float                 # crop px per heatmap px
+
+    @classmethod
+    def from_head(cls, cfg: HeadConfig, crop_size: int, feature_size: int) -> TrainConfig:
+        heatmap_size = HEATMAP_UPSAMPLE * feature_size
+        return cls(lr=cfg.lr, weight_decay=cfg.weight_decay, epochs=cfg.epochs, patience=cfg.patience,
+                   min_delta=cfg.min_delta, batch_size=cfg.batch_size, sigma=cfg.sigma, subpixel=cfg.subpixel,
+                   checkpoint=cfg.checkpoint, pck_thresholds=tuple(cfg.pck_thresholds), heatmap_size=heatmap_size,
+                   stride=crop_size / heatmap_size)
+
+
+def train_head(train_feats: torch.Tensor, train_points: torch.Tensor, val_feats: torch.Tensor,
+               val_points: torch.Tensor, cfg: TrainConfig, seed: int) -> tuple[TinyHead, list[dict], int, dict]:
+    """AdamW + per-epoch cosine LR over cfg.epochs on Gaussian-heatmap MSE, the blog's recipe, stopped early once
+    the val mean error has converged (`thermbench.core.convergence`, cfg.patience and cfg.min_delta; patience
+    None runs every epoch); returns (head, history, best epoch, convergence record).
+
+    History rows (epochs from 0, as the blog's history): epoch, lr, train_loss (mean over the epoch's batches),
+    val_loss, val_mean_px and val_pck<t> (crop px, decoded as configured). The head returned is the one after the
+    epoch with the lowest val_mean_px (the first such epoch, as the blog's strict `<`) when cfg.checkpoint is
+    "best_val", or after the last epoch run when it is "last"; the best epoch is returned either way.
+    """
+    if cfg.checkpoint not in ("best_val", "last"):
+        raise InputError(f"params.yaml: head.checkpoint must be best_val or last, not {cfg.checkpoint!r}")
+    torch.manual_seed(seed)
+    head = TinyHead(in_channels=train_feats.shape[1])
+    optimizer = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+    stop = None if cfg.patience is None else StopConfig(cfg.patience, cfg.min_delta)
+    plateau = None if stop is None else Plateau(stop)
+    shuffle = torch.Generator().manual_seed(seed)
+    targets = encode_heatmap(train_points, cfg.heatmap_size, cfg.stride, cfg.sigma)
+    val_targets = encode_heatmap(val_points, cfg.heatmap_size, cfg.stride, cfg.sigma)
+    history, best_epoch, best_state = [], 0, None
+    for epoch in range(cfg.epochs):
+        head.train()
+        lr = optimizer.param_groups[0]["lr"]
+        losses = []
+        for batch in torch.randperm(len(train_feats), generator=shuffle).split(cfg.batch_size):
+            loss = F.mse_loss(head(train_feats[batch]), targets[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        scheduler.step()
+        head.eval()
+        with torch.no_grad():
+            val_heatmaps = head(val_feats)
+        errors = point_errors(decode_heatmap(val_heatmaps, cfg.stride, cfg.subpixel), val_points)
+        row = {"epoch": epoch, "lr": lr, "train_loss": float(np.mean(losses)),
+               "val_loss": F.mse_loss(val_heatmaps, val_targets).item(), "val_mean_px": metrics.mean_error(errors)}
+        row.update({f"val_pck{t}": v for t, v in metrics.pck(errors, cfg.pck_thresholds).items()})
+        history.append(row)
+        if best_state is None or row["val_mean_px"] < history[best_epoch]["val_mean_px"]:
+            best_epoch, best_state = epoch, {k: v.clone() for k, v in head.state_dict().items()}
+        if plateau is not None:
+            plateau.update(row["val_mean_px"])
+            if plateau.converged:
+                break
+    if cfg.checkpoint == "best_val":
+        head.load_state_dict(best_state)
+    converged = plateau is not None and plateau.converged
+    return head.eval(), history, best_epoch, convergence.record(stop, converged, len(history), cfg.epochs,
+                                                                best_epoch)
+
+
+def point_errors(pred: torch.Tensor, gt: torch.Tensor, scale: np.ndarray | None = None) -> np.ndarray:
+    """Euclidean error per point; `scale` (N, 2) first converts each axis (e.g. crop px -> frame px)."""
+    diff = pred.numpy().astype(np.float64) - gt.numpy().astype(np.float64)
+    return np.linalg.norm(diff if scale is None else diff * scale, axis=1)

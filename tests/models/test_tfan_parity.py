@@ -5,7 +5,7 @@ A test-only extra: the package is not a project dependency (it pulls timm, torch
 this file is skipped unless it is importable, e.g. in a throwaway venv:
     python3 -m venv /tmp/tfanvenv && /tmp/tfanvenv/bin/pip install thermal-face-alignment==1.0.0 pytest pandas \
         pyyaml matplotlib
-    PYTHONPATH=src /tmp/tfanvenv/bin/python -m pytest tests/zeroshot/test_tfan_parity.py
+    PYTHONPATH=src /tmp/tfanvenv/bin/python -m pytest tests/models/test_tfan_parity.py
 Two stand-ins keep it offline, neither touching the compared arithmetic: timm builds MobileNetV2 without its ImageNet
 download (every weight is then loaded from our file), and the package's TFW face detector is replaced by one that
 returns the given box (the package reads only the box's corners).

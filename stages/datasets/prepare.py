@@ -3,8 +3,7 @@
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.datasets import DATASETS
-from thermbench.datasets.prepare import prepare
+from thermbench.datasets.api import DATASETS, prepare
 
 
 def main() -> None:

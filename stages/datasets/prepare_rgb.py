@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.datasets.rgbsets import RGB_SETS, prepare
+from thermbench.datasets.api import RGB_SETS, prepare_rgb
 
 
 def main() -> None:
@@ -12,7 +12,7 @@ def main() -> None:
     parser.add_argument("--raw", required=True, type=Path, help="data/raw/<set>")
     parser.add_argument("--out", required=True, type=Path, help="data/prepared/rgb/<set>")
     args = parser.parse_args()
-    prepare(args.dataset, args.raw, args.out, stage.value(args, f"prepare.{args.dataset}"))
+    prepare_rgb(args.dataset, args.raw, args.out, stage.value(args, f"prepare.{args.dataset}"))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.datasets.qa import QAConfig, measure
+from thermbench.datasets.api import QAConfig, measure_qa
 
 
 def main() -> None:
@@ -14,9 +14,9 @@ def main() -> None:
     parser.add_argument("--metrics", required=True, type=Path)
     parser.add_argument("--figure", required=True, type=Path, help="output stem (.png and .svg are written)")
     args = parser.parse_args()
-    measure(args.raw_tfake, args.raw_thermeval, args.raw_charlotte, args.metrics, args.figure,
-            stage.config(args, "qa", QAConfig),
-            {d: stage.value(args, f"data.source.{d}") for d in ("thermeval", "tfake", "charlotte")})
+    measure_qa(args.raw_tfake, args.raw_thermeval, args.raw_charlotte, args.metrics, args.figure,
+               stage.config(args, "qa", QAConfig),
+               {d: stage.value(args, f"data.source.{d}") for d in ("thermeval", "tfake", "charlotte")})
 
 
 if __name__ == "__main__":

@@ -4,8 +4,7 @@ real."""
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.datasets import DATASETS
-from thermbench.datasets.raw import make_raw
+from thermbench.datasets.api import DATASETS, make_raw
 
 
 def main() -> None:

@@ -3,14 +3,14 @@
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.datasets.synth.rgbpretrain import RGBPretrainConfig, write
+from thermbench.datasets.api import RGBPretrainConfig, write_rgbpretrain
 
 
 def main() -> None:
     parser = stage.parser(__doc__)
     parser.add_argument("--out", required=True, type=Path, help="data/prepared/rgbpretrain")
     args = parser.parse_args()
-    write(args.out, stage.config(args, "synth.rgbpretrain", RGBPretrainConfig), stage.value(args, "seed"))
+    write_rgbpretrain(args.out, stage.config(args, "synth.rgbpretrain", RGBPretrainConfig), stage.value(args, "seed"))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ nose centres, plus variants) -> metrics, timing and per-threshold PCK (CSV). Row
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.zeroshot.protocols.blog_part1 import Adapters, Part1Config, evaluate
+from thermbench.zeroshot.api import Adapters, Part1Config, blog_part1
 
 
 def main() -> None:
@@ -18,9 +18,9 @@ def main() -> None:
     adapters = Adapters(mediapipe=stage.value(args, "zeroshot.mediapipe"), dwpose=stage.value(args, "zeroshot.dwpose"),
                         sapiens2=stage.value(args, "zeroshot.sapiens2"), dlib=stage.value(args, "zeroshot.dlib"),
                         threads=int(stage.value(args, "zeroshot.threads")), device=stage.value(args, "zeroshot.device"))
-    evaluate(args.prepared, args.raw, args.metrics, args.timing, args.curves,
-             stage.config(args, "zeroshot_blog.part1", Part1Config), adapters,
-             stage.value(args, "data.source.thermeval"))
+    blog_part1(args.prepared, args.raw, args.metrics, args.timing, args.curves,
+               stage.config(args, "zeroshot_blog.part1", Part1Config), adapters,
+               stage.value(args, "data.source.thermeval"))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Person box; dlib-68) on the first split-2 frames with Person + Nose -> metrics, 
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.zeroshot.protocols.blog_part3 import Part3Config, evaluate
+from thermbench.zeroshot.api import Part3Config, blog_part3
 
 
 def main() -> None:
@@ -15,8 +15,8 @@ def main() -> None:
     parser.add_argument("--timing", type=Path, required=True, help="metrics/timing/zeroshot_blog/part3.json")
     parser.add_argument("--curves", type=Path, required=True, help="plots/zeroshot_blog_part3_pck.csv")
     args = parser.parse_args()
-    evaluate(args.prepared, args.raw, args.metrics, args.timing, args.curves,
-             stage.config(args, "zeroshot_blog.part3", Part3Config), stage.value(args, "data.source.thermeval"))
+    blog_part3(args.prepared, args.raw, args.metrics, args.timing, args.curves,
+               stage.config(args, "zeroshot_blog.part3", Part3Config), stage.value(args, "data.source.thermeval"))
 
 
 if __name__ == "__main__":

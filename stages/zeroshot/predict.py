@@ -7,7 +7,7 @@ machine, all three hold only a status line and the stage still succeeds, so `dvc
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.zeroshot.bakeoff import MODELS, ZeroshotConfig, predict
+from thermbench.zeroshot.api import MODELS, ZeroshotConfig, predict
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ detection bars and a qualitative grid -> plots/."""
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.zeroshot.bakeoff import ZeroshotConfig, write_report
+from thermbench.zeroshot.api import ZeroshotConfig, write_report
 
 
 def main() -> None:

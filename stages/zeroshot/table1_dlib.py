@@ -4,7 +4,7 @@ in the MLCM-KD metrics schema -> metrics/mlcmkd/zeroshot-dlib68.json (a Table I 
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.zeroshot.table1 import Table1Config, evaluate
+from thermbench.zeroshot.api import Table1Config, table1_dlib
 
 
 def main() -> None:
@@ -15,7 +15,7 @@ def main() -> None:
     args = parser.parse_args()
     scales = (float(stage.value(args, "prepare.tfake.box_scale")),
               float(stage.value(args, "prepare.charlotte.box_scale")))
-    evaluate(args.tfake, args.charlotte, args.metrics, stage.config(args, "zeroshot_table1", Table1Config), scales)
+    table1_dlib(args.tfake, args.charlotte, args.metrics, stage.config(args, "zeroshot_table1", Table1Config), scales)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ in the MLCM-KD metrics schema -> metrics/mlcmkd/zeroshot-tfan.json (a Table I ro
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.zeroshot.table1_tfan import evaluate
+from thermbench.zeroshot.api import table1_tfan
 
 
 def main() -> None:
@@ -15,8 +15,8 @@ def main() -> None:
     args = parser.parse_args()
     scales = (float(stage.value(args, "prepare.tfake.box_scale")),
               float(stage.value(args, "prepare.charlotte.box_scale")))
-    evaluate(args.tfake, args.charlotte, args.metrics, stage.value(args, "zeroshot.tfan"), scales,
-             int(stage.value(args, "zeroshot.threads")), stage.value(args, "zeroshot.device"))
+    table1_tfan(args.tfake, args.charlotte, args.metrics, stage.value(args, "zeroshot.tfan"), scales,
+                int(stage.value(args, "zeroshot.threads")), stage.value(args, "zeroshot.device"))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from thermbench.core.io import InputError
 from thermbench.core.keypoints import load_schema
 from thermbench.datasets import qa
 from thermbench.datasets.synth.face import base_vertices
+from thermbench.datasets.synth.meta import read_meta
 
 
 def frontal_landmarks(scale=200.0, centre=(256.0, 256.0)) -> np.ndarray:
@@ -58,7 +59,7 @@ def test_select_frontal():
 
 def test_bad_inputs(tmp_path):
     with pytest.raises(InputError, match="synth_meta.csv: missing"):
-        qa.read_meta(tmp_path)
+        read_meta(tmp_path)
     pd.DataFrame({"id": ["000000"], "yaw": [50.0], "face_width_px": [200.0], "glasses": [0]}).to_csv(
         tmp_path / "synth_meta.csv", index=False)
     with pytest.raises(InputError, match="no render"):

@@ -2,6 +2,14 @@
 (`DMMv2`) against TFAN on one input, and its `ThermalLandmarks.process` against our TFANLandmarker on the same face
 box and the same frames (°C, 8-bit, unit floats).
 
+<<<<<<<< HEAD:tests/parity/test_tfan.py
+========
+A test-only extra: the package is not a project dependency (it pulls timm, torchvision, neurovc and a CUDA torch), so
+this file is skipped unless it is importable, e.g. in a throwaway venv:
+    python3 -m venv /tmp/tfanvenv && /tmp/tfanvenv/bin/pip install thermal-face-alignment==1.0.0 pytest pandas \
+        pyyaml matplotlib
+    PYTHONPATH=src /tmp/tfanvenv/bin/python -m pytest tests/models/test_tfan_parity.py
+>>>>>>>> i34-area3:tests/models/test_tfan_parity.py
 Two stand-ins keep it offline, neither touching the compared arithmetic: timm builds MobileNetV2 without its ImageNet
 download (every weight is then loaded from our file), and the package's TFW face detector is replaced by one that
 returns the given box (the package reads only the box's corners).

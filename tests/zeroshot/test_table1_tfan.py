@@ -13,7 +13,7 @@ from thermbench.datasets.crop_store import Split
 from thermbench.mlcmkd import report
 from thermbench.models.tfan import TFAN
 from thermbench.models.tfan_landmarker import TFANLandmarker
-from thermbench.zeroshot import table1_tfan
+from thermbench.zeroshot.table1 import tfan as table1_tfan
 
 # head output = LeakyReLU(bias) (weights 0): point k at x = k / 100 of the crop side, y = 0.25
 BIAS = np.stack([np.arange(70) / 100, np.full(70, 0.25), np.full(70, 0.1)], axis=1)

@@ -24,10 +24,13 @@ from thermbench.core.metrics import interocular_distance, nme
 from thermbench.core.parallel import ordered_map
 from thermbench.core.plots import save_figure
 from thermbench.core.progress import progress
+from thermbench.datasets import qa_plots
 from thermbench.datasets.common import read_image
+from thermbench.datasets.synth.meta import read_meta
 from thermbench.datasets.synth.tfake import THERMAL_DIR
 from thermbench.datasets.synth.thermal import decode_window
 from thermbench.datasets.tfake import read_landmarks
+from thermbench.models.dlib68 import Dlib68
 
 
 @dataclass(frozen=True)
@@ -42,13 +45,6 @@ class QAConfig:
 
 REGIONS = ("canthi", "nose_tip", "forehead", "cheeks", "lips")
 MASKS = ("canthus_right", "canthus_left", "nose_tip", "forehead", "cheeks", "lips")
-
-
-def read_meta(raw: Path) -> pd.DataFrame:
-    path = raw / "synth_meta.csv"
-    if not path.is_file():
-        raise InputError(f"{path}: missing (QA needs the synthetic world's sidecar; is this real data?)")
-    return pd.read_csv(path, dtype={"id": str})
 
 
 def select_frontal(meta: pd.DataFrame, max_yaw: float, min_face_px: float, max_images: int) -> pd.DataFrame:
@@ -98,7 +94,7 @@ class MediaPipeFace:
     """MediaPipe's face detector and FaceMesh (478 points, mapped to iBUG-68 with our documented table)."""
 
     def __init__(self, confidence: float):
-        import mediapipe as mp
+        import mediapipe as mp  # here, not at the top: seconds to import, and only the QA workers need it
 
         self._det = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=confidence)
         self._mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=1,
@@ -211,8 +207,6 @@ def dlib_oracle(raw: Path, table: pd.DataFrame, max_images: int, upsample: int =
     and 68-point iBUG 300-W predictor on the first `max_images` RGB renders of the QA selection (`table` from run).
     A render counts as detected when a face box's centre falls inside the generator's landmark box; NME-IO is over
     the 68 points, on detected renders only. MediaPipe's numbers on the same renders sit beside it."""
-    from thermbench.models.dlib68 import Dlib68
-
     model = Dlib68("hog", upsample)
     subset = table.head(max_images)
     detected, errors = [], []
@@ -243,8 +237,6 @@ def measure(raw_tfake: Path, raw_thermeval: Path, raw_charlotte: Path, metrics_p
             cfg: QAConfig, sources: dict[str, str]) -> None:
     """The qa stage: QA metrics JSON and the example figure; where a dataset is real (`sources`: {dataset: source}),
     a status line saying why there is none."""
-    from thermbench.datasets import qa_plots
-
     real = sorted(d for d, s in sources.items() if s != "synthetic")
     if real:
         reason = (f"data.source.{real[0]} is real: this stage measures the synthetic world, so there is nothing to "

@@ -13,7 +13,7 @@ import tifffile
 from thermbench.core.io import read_json
 from thermbench.core.plots import data_label
 from thermbench.datasets.common import read_image
-from thermbench.datasets.qa import read_meta
+from thermbench.datasets.synth.meta import read_meta
 from thermbench.datasets.synth.tfake import THERMAL_DIR
 from thermbench.datasets.synth.thermal import decode_window
 from thermbench.datasets.tfake import read_landmarks

@@ -10,9 +10,11 @@ import shutil
 from pathlib import Path
 
 from thermbench.core.io import InputError, atomic_dir, read_csv
+from thermbench.datasets import cocowholebody, face300w
 from thermbench.datasets.common import write_table
 
-RGB_SETS = ("cocowholebody", "300w")
+PARSERS = {"cocowholebody": cocowholebody.prepare, "300w": face300w.prepare}
+RGB_SETS = tuple(PARSERS)
 COLUMNS = ("sample_id", "split", "crop_path", "rgb_crop_path", "kpts")
 
 
@@ -20,14 +22,10 @@ def prepare(dataset: str, raw: Path, out: Path, cfg: dict) -> None:
     """Parse `raw` with the set's own reader and write `out` atomically."""
     if not raw.is_dir():
         raise InputError(f"{raw}: raw dataset folder not found (run its raw_rgb stage first)")
-    if dataset == "cocowholebody":
-        from thermbench.datasets.cocowholebody import prepare as parse
-    elif dataset == "300w":
-        from thermbench.datasets.face300w import prepare as parse
-    else:
+    if dataset not in PARSERS:
         raise InputError(f"prepare_rgb: unknown RGB set '{dataset}' (one of {', '.join(RGB_SETS)})")
     with atomic_dir(out) as tmp:
-        parse(raw, tmp, cfg)
+        PARSERS[dataset](raw, tmp, cfg)
 
 
 def union(prepared: Path, sets: list[str], out: Path) -> None:

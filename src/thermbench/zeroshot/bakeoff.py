@@ -8,12 +8,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from thermbench.core.io import read_json, write_json, write_text
 from thermbench.core.plots import save_figure
 from thermbench.datasets.common import read_image
 from thermbench.datasets.prepared import COLUMNS, FRAMES, SAMPLES, read_frames, read_samples
+from thermbench.models.dlib68 import Dlib68
+from thermbench.models.dwpose import DWPose
 from thermbench.models.landmarker import TFAN_SCHEMAS
+from thermbench.models.mediapipe_facemesh import MediaPipeFaceMesh
+from thermbench.models.sapiens2_pose import Sapiens2Pose
+from thermbench.models.tfan_landmarker import TFANLandmarker
 from thermbench.models.weights import WeightsUnavailable
 from thermbench.zeroshot import blog_report, report
 from thermbench.zeroshot import evaluate as ev
@@ -42,26 +48,14 @@ class ZeroshotConfig:
 
 def build(model: str, cfg: ZeroshotConfig, allow_download: bool):
     if model == "mediapipe":
-        from thermbench.models.mediapipe_facemesh import MediaPipeFaceMesh
-
         return MediaPipeFaceMesh.from_params(cfg.mediapipe)
     if model == "dwpose":
-        from thermbench.models.dwpose import DWPose
-
         return DWPose.from_params(cfg.dwpose, allow_download, cfg.threads)
     if model == "dlib68":
-        from thermbench.models.dlib68 import Dlib68
-
         return Dlib68(cfg.dlib["detector"], int(cfg.dlib["upsample"]))
-    import torch  # here, not at the top: the other models and the report stage need no torch (~1 s to import)
-
     torch.set_num_threads(cfg.threads)
     if model == "tfan":
-        from thermbench.models.tfan_landmarker import TFANLandmarker
-
         return TFANLandmarker.from_params(cfg.tfan, device=cfg.device)  # never downloads: its files are on Drive
-    from thermbench.models.sapiens2_pose import Sapiens2Pose
-
     return Sapiens2Pose.from_params(cfg.sapiens2, allow_download, cfg.device)
 
 

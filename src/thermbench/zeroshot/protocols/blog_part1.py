@@ -29,7 +29,11 @@ from thermbench.core.io import InputError, write_json, write_text
 from thermbench.core.progress import progress
 from thermbench.datasets.common import read_image
 from thermbench.datasets.prepared import FRAMES, read_frames
+from thermbench.models.dlib68 import Dlib68
+from thermbench.models.dwpose import DWPose
 from thermbench.models.landmarker import NOSE_DEFINITIONS, nose_indices
+from thermbench.models.mediapipe_facemesh import MediaPipeFaceMesh
+from thermbench.models.sapiens2_pose import Sapiens2Pose
 from thermbench.models.weights import WeightsUnavailable
 from thermbench.zeroshot.evaluate import full_frame_metrics
 
@@ -92,21 +96,13 @@ BALANCED = "zeroshot_blog.part1.dwpose_balanced"  # the params key of the rows o
 def build(row: str, adapters: Adapters, cfg: Part1Config, allow_download: bool):
     """The adapter of one row (raises WeightsUnavailable when its weights are not on this machine)."""
     if row.startswith("mediapipe"):
-        from thermbench.models.mediapipe_facemesh import MediaPipeFaceMesh
-
         return MediaPipeFaceMesh.from_params(adapters.mediapipe, 1 if row == "mediapipe_one_face" else None)
     if row.startswith("dlib68"):
-        from thermbench.models.dlib68 import Dlib68
-
         return Dlib68(row.split("_")[1], int(adapters.dlib["upsample"]))
-    from thermbench.models.dwpose import DWPose
-
     if row == "dwpose_rtmw":
         return DWPose.from_params(cfg.dwpose_balanced, allow_download, adapters.threads, where=BALANCED)
     if row == "dwpose_l384":
         return DWPose.from_params(adapters.dwpose, allow_download, adapters.threads)
-    from thermbench.models.sapiens2_pose import Sapiens2Pose
-
     pose = Sapiens2Pose.from_params(adapters.sapiens2, allow_download, adapters.device)
     if row == "sapiens2_one_box":
         return pose

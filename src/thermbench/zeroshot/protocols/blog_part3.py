@@ -22,9 +22,10 @@ from thermbench.core.io import InputError, write_json, write_text
 from thermbench.core.progress import progress
 from thermbench.datasets.common import read_image
 from thermbench.datasets.prepared import FRAMES, read_frames
+from thermbench.models.dlib68 import Dlib68
 from thermbench.models.landmarker import nose_indices
-from thermbench.zeroshot import face_pipeline as fp
 from thermbench.zeroshot.evaluate import full_frame_metrics
+from thermbench.zeroshot.protocols import face_pipeline as fp
 
 ROWS = ("A", "B", "person+A", "person+B", "dlib68_hog", "person+dlib68_hog")
 LABELS = {
@@ -73,8 +74,6 @@ def evaluate(prepared: Path, raw: Path, metrics_path: Path, timing_path: Path, c
     parts = fp.MediaPipeParts(cfg.min_detection_confidence)
     dlib = None
     if any("dlib" in r for r in cfg.rows):
-        from thermbench.models.dlib68 import Dlib68
-
         dlib = Dlib68("hog", cfg.dlib_upsample)
     records = {r: [] for r in cfg.rows}
     seconds = {r: [] for r in cfg.rows}

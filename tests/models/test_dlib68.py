@@ -5,9 +5,7 @@ import numpy as np
 import pytest
 from matplotlib import cbook
 
-from thermbench.datasets.crop_store import Split
 from thermbench.models.landmarker import nose_indices
-from thermbench.zeroshot import table1
 
 pytest.importorskip("dlib")
 from thermbench.models.dlib68 import Dlib68  # noqa: E402
@@ -49,13 +47,3 @@ def test_mmod_detector_finds_the_face(portrait):
     assert len(boxes) == 1 and scores[0] > 0
     hog, _ = Dlib68("hog", upsample=0).detect(portrait)
     assert np.abs((boxes[0, :2] + boxes[0, 2:] / 2) - (hog[0, :2] + hog[0, 2:] / 2)).max() < 20  # the same face
-
-
-def test_table1_falls_back_to_the_crops_own_box(model, portrait):
-    np.testing.assert_allclose(table1.fallback_box(256, 1.25), [25.6, 25.6, 204.8, 204.8])
-    face = cv2.resize(portrait[40:260, 18:238], (256, 256))
-    split = Split(images=np.stack([face, np.zeros_like(face)]), kpts=np.zeros((2, 68, 2), np.float32),
-                  visible=np.ones((2, 68), np.float32), scale=np.array([[1.0, 1.0], [2.0, 2.0]]))
-    pred, found = table1.predict_split(model, split, 1.25, bgr=False, desc="test")
-    assert pred.shape == (2, 68, 2) and found == 0.5                   # the blank image: no face, fallback box
-    assert np.all((pred[1] >= 2 * 25.6 - 40) & (pred[1] <= 2 * 230.4 + 40))  # inside the fallback box, x2 scale

@@ -1,4 +1,4 @@
-"""TFAN's zero-shot row of the MLCM-KD Table I (metrics/mlcmkd/zeroshot-tfan.json), in table1.py's schema.
+"""TFAN's zero-shot row of the MLCM-KD Table I (metrics/mlcmkd/zeroshot-tfan.json).
 
 The 70-point TFAN only: its points 0-67 are the iBUG-68 schema the tests are labelled in (facesynthetics70.json);
 the pupils 68/69 are dropped. Each prepared 256x256 crop goes in with the box it was cut from (the central
@@ -22,7 +22,7 @@ from thermbench.datasets.crop_store import Split, load_split
 from thermbench.models.tfan import count_parameters
 from thermbench.models.tfan_landmarker import TFANLandmarker, ibug68_points
 from thermbench.models.weights import WeightsUnavailable
-from thermbench.zeroshot.table1 import CROP, fallback_box, head, nme_cells
+from thermbench.zeroshot.table1.common import CROP, fallback_box, head, nme_cells
 
 ARCH = "TFAN (T-FAKE authors' MobileNetV2 landmarker, FaceSynthetics 70 points)"
 BOXES = "every crop's own box (the package's face detector is not installed)"

@@ -8,7 +8,6 @@ import torch
 import torch.nn.functional as F
 
 from thermbench.models.sapiens2_pose import Sapiens2Pose
-from thermbench.zeroshot import face_pipeline as fp
 
 
 class BlobHeatmaps(torch.nn.Module):
@@ -73,17 +72,6 @@ def test_dlib_points_and_boxes_follow_the_convention():
     assert (back.left(), back.top(), back.right(), back.bottom()) == (10, 20, 29, 59)
     shape = dlib.full_object_detection(rect, [dlib.point(12, 30)] * 68)
     np.testing.assert_allclose(parts_to_points(shape)[0], [12.5, 30.5])  # the centre of pixel (12, 30)
-
-
-def test_mediapipe_crop_mapping_is_continuous():
-    image = np.zeros((100, 80), np.uint8)
-    crop, origin, source = fp.blog_crop(image, (20, 30, 32, 32))   # side 40 about (36, 46) -> [16, 56) x [26, 66)
-    assert crop.shape == (256, 256)
-    np.testing.assert_array_equal(origin, [16, 26])
-    np.testing.assert_array_equal(source, [40, 40])
-    # crop (continuous) 0 and 256 are the crop's outer edges, i.e. frame 16 and 56; its centre is frame 36
-    np.testing.assert_allclose(fp.crop_to_frame([[0, 0], [256, 256], [128, 128]], origin, source),
-                               [[16, 26], [56, 66], [36, 46]])
 
 
 def test_sapiens2_flip_test_keeps_the_convention():

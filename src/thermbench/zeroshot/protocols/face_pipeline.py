@@ -46,6 +46,7 @@ class MediaPipeParts:
     """BlazeFace full range + FaceMesh from the wheel, on 8-bit gray or BGR images."""
 
     def __init__(self, min_detection_confidence: float = 0.5, landmarker_faces: int = LANDMARKER_FACES):
+        # here, not at the top: mediapipe takes seconds to import, and only blog part 3 runs these models
         from mediapipe.python.solutions.face_detection import FaceDetection
         from mediapipe.python.solutions.face_mesh import FaceMesh
 

@@ -13,12 +13,10 @@ import torch
 
 from thermbench.core.io import InputError
 from thermbench.core.keypoints import load_schema
-from thermbench.core.stage import build, load_params
 from thermbench.models import tfan_landmarker as tfan
 from thermbench.models.landmarker import nose_indices, nose_note
 from thermbench.models.tfan import TFAN
 from thermbench.models.weights import WeightsUnavailable
-from thermbench.zeroshot.bakeoff import ZeroshotConfig
 
 
 # --------------------------------------------------------------------------------------------------- value ranges
@@ -240,7 +238,3 @@ def test_end_to_end_points_land_where_the_output_says_by_hand(tmp_path):
     np.testing.assert_allclose(points[0], out[:, :2] * 30 + [-3, 3], rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(scores[0], out[:, 2], rtol=1e-6)
 
-
-def test_default_params_hold_the_tfan_section():
-    cfg = build(ZeroshotConfig, load_params(Path(__file__).parents[2] / "params.yaml")["zeroshot"], "zeroshot").tfan
-    assert cfg == {"local_path": "data/models/tfan/70.pt", "n_landmarks": 70, "mode": "auto"}

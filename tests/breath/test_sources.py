@@ -204,7 +204,8 @@ def test_every_tracked_source_resolves_to_its_params_section_and_factory():
     import yaml
 
     dvc = yaml.safe_load((Path(__file__).resolve().parents[2] / "dvc.yaml").read_text())
-    names = [*dvc["stages"]["breath_track"]["foreach"], "student", "tinyhead"]
+    names = [*dvc["stages"]["breath_track"]["foreach"], *dvc["stages"]["breath_track_zeroshot"]["foreach"], "student",
+             "tinyhead"]
     cfg = S.TrackConfig()
     for name in names:
         spec = S.source(name)

@@ -1,4 +1,5 @@
-"""The breath stages' calls: track a landmark source over every sequence, score the breath rates, report.
+"""The breath stages' calls: the videos (rendered or the user's recordings), track a landmark source over every
+sequence, score the breath rates, report.
 
 The one module `stages/breath/*.py` import.
 """
@@ -8,7 +9,10 @@ from thermbench.breath.rates import RateConfig, evaluate, write_outputs
 from thermbench.breath.report import report
 from thermbench.breath.sources import SOURCES, TinyHeadInputs, TrackConfig
 from thermbench.breath.tracks import track_source, track_tinyhead_seeds, training_converged
+from thermbench.datasets.raw import make_videos
+from thermbench.datasets.synth.video import VideoConfig
 from thermbench.models.tinyhead import BackboneConfig, seed_heads
 
-__all__ = ["SOURCES", "BackboneConfig", "ConclusionConfig", "RateConfig", "TinyHeadInputs", "TrackConfig", "evaluate",
-           "report", "seed_heads", "track_source", "track_tinyhead_seeds", "training_converged", "write_outputs"]
+__all__ = ["SOURCES", "BackboneConfig", "ConclusionConfig", "RateConfig", "TinyHeadInputs", "TrackConfig",
+           "VideoConfig", "evaluate", "make_videos", "report", "seed_heads", "track_source", "track_tinyhead_seeds",
+           "training_converged", "write_outputs"]

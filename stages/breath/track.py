@@ -26,9 +26,9 @@ def main() -> None:
     parser = stage.parser(__doc__)
     parser.add_argument("--source", required=True, choices=SOURCES)
     parser.add_argument("--videos", type=Path, required=True, help="e.g. data/raw/breath")
-    parser.add_argument("--model", type=Path, help="student only: e.g. data/models/ktl/ktl-dikd-seed0")
+    parser.add_argument("--model", type=Path, help="student only: e.g. data/models/ktl/dikd/ktl-dikd-seed0")
     parser.add_argument("--training-metrics", type=Path,
-                        help="student only: its training metrics, e.g. metrics/mlcmkd/ktl/ktl-dikd-seed0.json")
+                        help="student only: its training metrics, e.g. metrics/mlcmkd/ktl/dikd/ktl-dikd-seed0.json")
     parser.add_argument("--heads", type=Path, help="tinyhead only: data/heads/thermeval")
     parser.add_argument("--features", type=Path, help="tinyhead only: data/features/head (its backbone.json)")
     parser.add_argument("--teacher", type=Path, help="tinyhead only: data/models/teacher (the fallback backbone)")

@@ -78,10 +78,10 @@ def run_key(settings: Settings, group: str, key: str, paths: GroupPaths, backbon
     whose backbones students start from (`build_student`); `teacher`: KTL's RGB teacher model, or MCL's folder of
     the KTL models of its variant (run k distils ktl-<variant>-seed<k>).
 
-    Runs are independent and seeded, so a run's result depends on its torch thread count (recorded in its config)
-    but not on which process trains it or in what order. The thread count is num_threads // workers with the pool
-    sized for the whole group, so that it does not depend on how many runs one key has. Two one-thread runs side by
-    side beat one two-thread run after another on a small CPU model: intra-op threads scale poorly at this size.
+    Runs are independent and seeded, so a run's result depends on its torch thread count, num_threads // workers
+    (recorded in its config), but not on which process trains it, in what order, or how many runs its key has. Two
+    one-thread runs side by side beat one two-thread run after another on a small CPU model: intra-op threads scale
+    poorly at this size.
     Under torchrun (WORLD_SIZE > 1) every rank trains the runs one after another, together.
     """
     check_backbone_source(settings.rtmpose.student_backbone)
@@ -89,8 +89,7 @@ def run_key(settings: Settings, group: str, key: str, paths: GroupPaths, backbon
     jobs = key_jobs(settings, group, key)
     archs = [student_arch(settings, group, k) for k, _, scratch in jobs if not scratch]
     backbones = student_backbones(settings, archs, backbone_sources(backbone_dirs))
-    group_size = len(group_jobs(settings, group))
-    workers = 1 if int(os.environ.get("WORLD_SIZE", "1")) > 1 else max(1, min(settings.train.workers, group_size))
+    workers = 1 if int(os.environ.get("WORLD_SIZE", "1")) > 1 else max(1, settings.train.workers)
     train = replace(settings.train, num_threads=max(1, settings.train.num_threads // workers),
                     fit=replace(settings.train.fit, progress=settings.train.fit.progress and workers == 1))
     train_one = partial(_run_job, replace(settings, train=train), group, paths, backbones, teacher)

@@ -71,6 +71,12 @@ def student_arch(settings: Settings, group: str, key: str) -> str:
     return {"supervised": key, "ktl": settings.rtmpose.ktl_arch, "mcl": settings.rtmpose.mcl_arch}[group]
 
 
+def student_archs(settings: Settings, group: str, jobs: list[Job] | None = None) -> list[str]:
+    """The sizes of the students that start from a pretrained backbone, in `jobs` (default: the whole group)."""
+    jobs = group_jobs(settings, group) if jobs is None else jobs
+    return [student_arch(settings, group, key) for key, _, scratch in jobs if not scratch]
+
+
 def run_key(settings: Settings, group: str, key: str, paths: GroupPaths, backbone_dirs: list[Path],
             teacher: Path | None = None) -> None:
     """Stages supervised@<arch>, ktl@<variant> and mcl@<variant>: every run of one key of the group (`key_jobs`),
@@ -87,8 +93,7 @@ def run_key(settings: Settings, group: str, key: str, paths: GroupPaths, backbon
     check_backbone_source(settings.rtmpose.student_backbone)
     init_distributed(settings.train.device)  # a checkpoint is fetched once, by rank 0 (`backbone_checkpoint`)
     jobs = key_jobs(settings, group, key)
-    archs = [student_arch(settings, group, k) for k, _, scratch in jobs if not scratch]
-    backbones = student_backbones(settings, archs, backbone_sources(backbone_dirs))
+    backbones = student_backbones(settings, student_archs(settings, group, jobs), backbone_sources(backbone_dirs))
     workers = 1 if int(os.environ.get("WORLD_SIZE", "1")) > 1 else max(1, settings.train.workers)
     train = replace(settings.train, num_threads=max(1, settings.train.num_threads // workers),
                     fit=replace(settings.train.fit, progress=settings.train.fit.progress and workers == 1))

@@ -66,9 +66,9 @@ def test_architecture_configs_follow_the_list():
     assert list(configs) == ["RTMPose-x (68 kpts)", "RTMPose-t (68 kpts)"]  # listed order, not size order
     assert configs["RTMPose-t (68 kpts)"] == build_rtmpose("t", input_size=(64, 32)).cfg
     assert configs["RTMPose-x (68 kpts)"].input_size == (64, 32)
-    with pytest.raises(InputError, match=r"pose_speed.architectures: unknown arch \['q'\]"):
+    with pytest.raises(InputError, match=r"speed.architectures: unknown arch \['q'\]"):
         pose_speed.architecture_configs(["t", "q"], [64, 64])
-    with pytest.raises(InputError, match="pose_speed.architectures: empty"):
+    with pytest.raises(InputError, match="speed.architectures: empty"):
         pose_speed.architecture_configs([], [64, 64])
 
 
@@ -220,14 +220,14 @@ def test_stage_end_to_end(tmp_path):
                                    "gemm_size": 64,
                                    "scaling_architecture": "t"}}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    cmd = [sys.executable, str(ROOT / "stages/mlcmkd/pose_speed.py"), "--models-dir", "data/models", "--tfake",
+    cmd = [sys.executable, str(ROOT / "stages/mlcmkd/speed.py"), "--models-dir", "data/models", "--tfake",
            "data/prepared/tfake", "--charlotte", "data/prepared/charlotte", "--onnx-dir", "data/onnx", "--metrics",
-           "metrics/pose_speed.json", "--timing", "metrics/timing/pose_speed.json", "--deploy-metrics",
+           "metrics/speed.json", "--timing", "metrics/timing/speed.json", "--deploy-metrics",
            "metrics/speed/deploy.json", "--deploy-timing", "metrics/timing/speed_deploy.json", "--table",
            "plots/speed_table.md", "--figure", "plots/speed_fps_vs_params"]
     run = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    metrics = json.loads((tmp_path / "metrics/pose_speed.json").read_text())
+    metrics = json.loads((tmp_path / "metrics/speed.json").read_text())
     assert metrics["paper_input_size"] == [96, 96] and list(metrics["checkpoints"]) == ["mcl-t", "supervised-t"]
     arch_s, arch_t = "RTMPose-s (68 kpts)", "RTMPose-t (68 kpts)"
     assert sorted(metrics["architectures"]) == [arch_s, arch_t]
@@ -237,7 +237,7 @@ def test_stage_end_to_end(tmp_path):
     assert paper["params"] - trained["params"] == 34048  # see test_at_input_size_changes_only_the_head
     assert 0 <= trained["onnx_max_abs_diff"] < 1e-4 and trained["onnx_opset"] == 17
     assert trained["gmacs"] == pytest.approx(trained["gflops"] / 2, abs=1e-6)  # 6-digit JSON
-    timing = json.loads((tmp_path / "metrics/timing/pose_speed.json").read_text())
+    timing = json.loads((tmp_path / "metrics/timing/speed.json").read_text())
     assert timing["environment"]["threads"] == 1 and timing["checkpoints"]["mcl-t"]["repeats"] == 1
     assert sorted(timing["architectures"]) == [arch_s, arch_t] and timing["architectures"][arch_s]["torch_ms"] > 0
     assert sorted(p.name for p in (tmp_path / "data/onnx").iterdir()) == [

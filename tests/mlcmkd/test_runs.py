@@ -102,6 +102,8 @@ def test_a_key_stage_trains_only_its_own_runs_scratch_included():
     stray = replace(two, train=replace(two.train, scratch={"supervised": ["l"]}))
     with pytest.raises(InputError, match="train.scratch.supervised has l, not in rtmpose.supervised_archs"):
         key_jobs(stray, "supervised", "t")
+    assert key_jobs(replace(stray, train=replace(stray.train, scratch_seeds=())), "supervised", "t") == [
+        ("t", 0, False), ("t", 1, False)]  # no from-scratch seeds: nothing to train beside a key
 
 
 def test_a_key_stage_writes_only_its_runs_into_its_folders(tmp_path):

@@ -1,4 +1,4 @@
-"""int8 quantization, the ONNX scoring wrapper, the GEMM limit arithmetic and the detector + pose detect_then_pose."""
+"""int8 quantization, the ONNX scoring wrapper, the GEMM limit arithmetic and the detector + pose pipeline."""
 
 import numpy as np
 import pandas as pd

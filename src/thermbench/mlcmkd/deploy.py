@@ -40,7 +40,7 @@ PAPER_DETECTOR = {"params_m": 0.99, "gmacs": 0.31, "input_size": [320, 320]}
 
 @dataclasses.dataclass(frozen=True)
 class DeployConfig:
-    """params.yaml `pose_speed.deploy`: the detector and its input (W, H); the architectures timed behind it; int8
+    """params.yaml `speed.deploy`: the detector and its input (W, H); the architectures timed behind it; int8
     settings and the architectures quantized at the paper's size (seeded weights, timing only); the GEMM size; the
     architecture whose thread scaling is measured (1 .. every core)."""
 

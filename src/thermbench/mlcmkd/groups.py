@@ -41,12 +41,12 @@ def group_jobs(settings: Settings, group: str) -> list[Job]:
     """Every run of group `supervised`, `ktl` or `mcl`, in table order: each architecture (supervised) or variant
     (KTL, MCL) at every student seed, those are the compared methods; then the from-scratch pair (`train.scratch`)
     at its seeds (`train.scratch_seeds`). MCL run k compresses the KTL run of its variant and seed k. A from-scratch
-    key must be one of the group's keys: its runs train in that key's stage."""
+    key with seeds to train must be one of the group's keys: its runs train in that key's stage."""
     seeds = list(settings.train.seeds)
     keys = group_keys(settings, group)
     scratch = [] if group == "mcl" else settings.train.scratch.get(group) or []
     stray = [key for key in scratch if key not in keys]
-    if stray:
+    if stray and settings.train.scratch_seeds:
         raise InputError(f"params.yaml: train.scratch.{group} has {', '.join(map(str, stray))}, not in "
                          f"{KEYS_PARAM[group]} ({', '.join(map(str, keys))}): a from-scratch run trains beside its key")
     return ([(key, seed, False) for key in keys for seed in seeds]

@@ -1,28 +1,30 @@
-"""Stage mcl: Model Compression Level, each frozen KTL model of a variant in `train.mcl.variants` -> a smaller thermal
-student (eq. 9), one run per student seed (run k compresses ktl-<variant>-seed<k>), `train.workers` at a time."""
+"""Stage mcl@<variant>: Model Compression Level, each frozen KTL model of one variant of `train.mcl.variants` -> a
+smaller thermal student (eq. 9), one run per student seed (run k compresses ktl-<variant>-seed<k>), `train.workers`
+at a time."""
 
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.mlcmkd.runs import GroupPaths, RTMPoseParams, Settings, run_group, train_params
+from thermbench.mlcmkd import api
 
 
 def main() -> None:
     parser = stage.parser(__doc__)
-    parser.add_argument("--ktl", required=True, type=Path, help="data/models/ktl (the KTL runs compressed)")
+    parser.add_argument("--variant", required=True, help="the KTL variant compressed (one of train.mcl.variants)")
+    parser.add_argument("--ktl", required=True, type=Path, help="data/models/ktl/<variant> (the KTL runs compressed)")
     parser.add_argument("--backbones", required=True, type=Path, nargs="+",
-                        help="data/models/teacher data/models/pretrain-<arch>...: RGB-pretrained backbone sources")
+                        help="data/models/teacher data/models/pretrain: RGB-pretrained backbone sources")
     parser.add_argument("--tfake", required=True, type=Path, help="data/cache/mlcmkd/tfake.npz")
     parser.add_argument("--charlotte", required=True, type=Path, help="data/cache/mlcmkd/charlotte.npz")
-    parser.add_argument("--models", required=True, type=Path, help="data/models/mcl (a folder per run)")
-    parser.add_argument("--curves", required=True, type=Path, help="plots/curves/mlcmkd/mcl")
-    parser.add_argument("--metrics", required=True, type=Path, help="metrics/mlcmkd/mcl (a JSON per run)")
-    parser.add_argument("--predictions", required=True, type=Path, help="data/predictions/mlcmkd/mcl")
+    parser.add_argument("--models", required=True, type=Path, help="data/models/mcl/<variant> (a folder per run)")
+    parser.add_argument("--curves", required=True, type=Path, help="plots/curves/mlcmkd/mcl/<variant>")
+    parser.add_argument("--metrics", required=True, type=Path, help="metrics/mlcmkd/mcl/<variant> (a JSON per run)")
+    parser.add_argument("--predictions", required=True, type=Path, help="data/predictions/mlcmkd/mcl/<variant>")
     args = parser.parse_args()
-    settings = Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", RTMPoseParams),
-                        train=train_params(stage.value(args, "train")))
-    paths = GroupPaths(args.models, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
-    run_group(settings, "mcl", paths, args.backbones, args.ktl)
+    settings = api.Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", api.RTMPoseParams),
+                            train=api.train_params(stage.value(args, "train")))
+    paths = api.GroupPaths(args.models, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
+    api.run_key(settings, "mcl", args.variant, paths, args.backbones, args.ktl)
 
 
 if __name__ == "__main__":

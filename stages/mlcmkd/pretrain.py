@@ -5,7 +5,7 @@ from (the teacher is the one of its own size)."""
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.mlcmkd.runs import GroupPaths, RTMPoseParams, Settings, run_pretrain, train_params
+from thermbench.mlcmkd import api
 
 
 def main() -> None:
@@ -18,10 +18,10 @@ def main() -> None:
     parser.add_argument("--metrics", required=True, type=Path, help="metrics/mlcmkd/pretrain (a JSON per size)")
     parser.add_argument("--predictions", required=True, type=Path, help="data/predictions/mlcmkd/pretrain")
     args = parser.parse_args()
-    settings = Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", RTMPoseParams),
-                        train=train_params(stage.value(args, "train")))
-    paths = GroupPaths(args.models, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
-    run_pretrain(settings, args.pretrain, paths)
+    settings = api.Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", api.RTMPoseParams),
+                            train=api.train_params(stage.value(args, "train")))
+    paths = api.GroupPaths(args.models, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
+    api.run_pretrain(settings, args.pretrain, paths)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,7 @@
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.core.conclusions import read_kernel_check
-from thermbench.mlcmkd.report import write_report
-from thermbench.mlcmkd.runs import RTMPoseParams, Settings, train_params
+from thermbench.mlcmkd import api
 
 
 def main() -> None:
@@ -22,10 +20,10 @@ def main() -> None:
     parser.add_argument("--kernel-check", required=True, type=Path,
                         help="conclusions/kernel_check.json (committed by `make conclusions`; absent: none yet)")
     args = parser.parse_args()
-    settings = Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", RTMPoseParams),
-                        train=train_params(stage.value(args, "train")))
-    write_report(args.tfake, args.metrics, args.curves, args.predictions, args.out, args.summary, args.statements,
-                 read_kernel_check(args.kernel_check, stage.value(args, "profile")), settings,
+    settings = api.Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", api.RTMPoseParams),
+                            train=api.train_params(stage.value(args, "train")))
+    api.write_report(args.tfake, args.metrics, args.curves, args.predictions, args.out, args.summary, args.statements,
+                 api.read_kernel_check(args.kernel_check, stage.value(args, "profile")), settings,
                  {d: stage.value(args, f"data.source.{d}") for d in ("tfake", "charlotte")})
 
 

@@ -9,7 +9,7 @@ timing files (never gated).
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.mlcmkd.benchmark import Outputs, SpeedConfig, run_speed
+from thermbench.mlcmkd import api
 
 
 def main() -> None:
@@ -25,10 +25,10 @@ def main() -> None:
     parser.add_argument("--table", required=True, type=Path, help="plots/speed_table.md")
     parser.add_argument("--figure", required=True, type=Path, help="plots/speed_fps_vs_params (.png and .svg)")
     args = parser.parse_args()
-    out = Outputs(args.onnx_dir, args.metrics, args.timing, args.deploy_metrics, args.deploy_timing, args.table,
+    out = api.Outputs(args.onnx_dir, args.metrics, args.timing, args.deploy_metrics, args.deploy_timing, args.table,
                   args.figure)
     sources = {d: stage.value(args, f"data.source.{d}") for d in ("tfake", "charlotte")}
-    run_speed(stage.config(args, "speed", SpeedConfig), args.models_dir, args.tfake, args.charlotte, out,
+    api.run_speed(stage.config(args, "speed", api.SpeedConfig), args.models_dir, args.tfake, args.charlotte, out,
               stage.value(args, "seed"), sources)
 
 

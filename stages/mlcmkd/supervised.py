@@ -1,28 +1,30 @@
-"""Stage supervised: thermal-only RTMPose on T-FAKE thermal crops (Table I baseline), every arch x student seed of
-params (`rtmpose.supervised_archs`, `train.seeds`) and the from-scratch runs (`train.scratch`), `train.workers` at a
-time, each until it converges on validation, then scored."""
+"""Stage supervised@<arch>: thermal-only RTMPose of one size of `rtmpose.supervised_archs` on T-FAKE thermal crops
+(Table I baseline), at every student seed (`train.seeds`) and, where `train.scratch.supervised` lists the size, from
+scratch at `train.scratch_seeds`; `train.workers` runs at a time, each until it converges on validation, then
+scored."""
 
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.mlcmkd.runs import GroupPaths, RTMPoseParams, Settings, run_group, train_params
+from thermbench.mlcmkd import api
 
 
 def main() -> None:
     parser = stage.parser(__doc__)
+    parser.add_argument("--arch", required=True, help="the RTMPose size (one of rtmpose.supervised_archs)")
     parser.add_argument("--backbones", required=True, type=Path, nargs="+",
-                        help="data/models/teacher data/models/pretrain-<arch>...: RGB-pretrained backbone sources")
+                        help="data/models/teacher data/models/pretrain: RGB-pretrained backbone sources")
     parser.add_argument("--tfake", required=True, type=Path, help="data/cache/mlcmkd/tfake.npz")
     parser.add_argument("--charlotte", required=True, type=Path, help="data/cache/mlcmkd/charlotte.npz")
-    parser.add_argument("--models", required=True, type=Path, help="data/models/supervised (a folder per run)")
-    parser.add_argument("--curves", required=True, type=Path, help="plots/curves/mlcmkd/supervised")
-    parser.add_argument("--metrics", required=True, type=Path, help="metrics/mlcmkd/supervised (a JSON per run)")
-    parser.add_argument("--predictions", required=True, type=Path, help="data/predictions/mlcmkd/supervised")
+    parser.add_argument("--models", required=True, type=Path, help="data/models/supervised/<arch> (a folder per run)")
+    parser.add_argument("--curves", required=True, type=Path, help="plots/curves/mlcmkd/supervised/<arch>")
+    parser.add_argument("--metrics", required=True, type=Path, help="metrics/mlcmkd/supervised/<arch> (a JSON per run)")
+    parser.add_argument("--predictions", required=True, type=Path, help="data/predictions/mlcmkd/supervised/<arch>")
     args = parser.parse_args()
-    settings = Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", RTMPoseParams),
-                        train=train_params(stage.value(args, "train")))
-    paths = GroupPaths(args.models, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
-    run_group(settings, "supervised", paths, args.backbones)
+    settings = api.Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", api.RTMPoseParams),
+                            train=api.train_params(stage.value(args, "train")))
+    paths = api.GroupPaths(args.models, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
+    api.run_key(settings, "supervised", args.arch, paths, args.backbones)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ size only as a students' backbone."""
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.mlcmkd.runs import RTMPoseParams, RunPaths, Settings, run_teacher, train_params
+from thermbench.mlcmkd import api
 
 
 def main() -> None:
@@ -20,10 +20,10 @@ def main() -> None:
     parser.add_argument("--metrics", required=True, type=Path, help="metrics/mlcmkd/<run>.json")
     parser.add_argument("--predictions", required=True, type=Path, help="data/predictions/mlcmkd/<run>.npy")
     args = parser.parse_args()
-    settings = Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", RTMPoseParams),
-                        train=train_params(stage.value(args, "train")))
-    paths = RunPaths(args.out, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
-    run_teacher(settings, args.pretrain, paths, args.arch)
+    settings = api.Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", api.RTMPoseParams),
+                            train=api.train_params(stage.value(args, "train")))
+    paths = api.RunPaths(args.out, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
+    api.run_teacher(settings, args.pretrain, paths, args.arch)
 
 
 if __name__ == "__main__":

@@ -16,24 +16,13 @@ from thermbench.core.stage import build, seed_everything
 from thermbench.datasets import fetch
 from thermbench.datasets.crop_store import save_splits
 from thermbench.mlcmkd import runs
-from thermbench.mlcmkd.runs import (
-    Checkpoint,
-    GroupPaths,
-    RTMPoseParams,
-    RunPaths,
-    Settings,
-    backbone_checkpoint,
-    backbone_sources,
-    build_student,
-    load_run,
-    run_ktl,
-    run_mcl,
-    run_supervised,
-    run_teacher,
-    student_backbones,
-    train_params,
-)
-from thermbench.models.rtmpose import build_rtmpose, save_model
+from thermbench.mlcmkd.backbones import backbone_checkpoint, backbone_sources, build_student, student_backbones
+from thermbench.mlcmkd.groups import student_archs
+from thermbench.mlcmkd.run_outputs import GroupPaths, RunPaths
+from thermbench.mlcmkd.runs import run_ktl, run_mcl, run_supervised, run_teacher
+from thermbench.mlcmkd.settings import RTMPoseParams, Settings, train_params
+from thermbench.models.rtmpose import build_rtmpose, load_run, save_model
+from thermbench.models.weights import Checkpoint
 
 SIZE = 64
 URL = "https://download.openmmlab.com/mmpose/v1/projects/rtmposev1/cspnext-tiny_udp-aic-coco_210e-256x192-cbed682d_20230130.pth"
@@ -114,7 +103,8 @@ def test_a_checkpoint_that_cannot_be_had_gives_one_line_and_the_stand_in(ref, tm
         _no_network(monkeypatch)
     save_model(build_rtmpose("t", input_size=(SIZE, SIZE)), tmp_path / "teacher/model.safetensors")
     settings = _settings({"t": ref}, tmp_path / "cache")
-    sources = student_backbones(settings, "supervised", backbone_sources([tmp_path / "teacher"]))
+    sources = student_backbones(settings, student_archs(settings, "supervised"),
+                                backbone_sources([tmp_path / "teacher"]))
     assert sources == {"t": tmp_path / "teacher"}
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
@@ -133,24 +123,26 @@ def test_each_group_resolves_its_students_sizes_and_states_the_stand_in(tmp_path
     settings = _settings({"t": str(tmp_path / "t.pth"), "s": None}, tmp_path / "cache", ktl_arch="s",
                          supervised=("t", "s"))
     digest = hashlib.sha256((tmp_path / "t.pth").read_bytes()).hexdigest()
-    supervised = student_backbones(settings, "supervised", stand_ins)
+    supervised = student_backbones(settings, student_archs(settings, "supervised"), stand_ins)
     assert supervised == {"t": Checkpoint(tmp_path / "t.pth", digest), "s": tmp_path / "pretrain/pretrain-s"}
     assert capsys.readouterr().err.splitlines() == [
         f"RTMPose-t: backbone from {tmp_path / 't.pth'} (sha256 {digest})",
         "RTMPose-s: no backbone checkpoint (rtmpose.backbone_checkpoints.s: null): its students start from the offline "
         f"stand-in instead, the backbone of {tmp_path / 'pretrain/pretrain-s'} (an RTMPose-s pretrained on the RGB "
         "face set here)"]
-    assert student_backbones(settings, "ktl", stand_ins) == {"s": tmp_path / "pretrain/pretrain-s"}  # ktl_arch only
-    assert student_backbones(settings, "mcl", {})["t"].sha256 == digest  # mcl_arch t
+    assert student_backbones(settings, student_archs(settings, "ktl"), stand_ins) == {  # ktl_arch only
+        "s": tmp_path / "pretrain/pretrain-s"}
+    assert student_backbones(settings, student_archs(settings, "mcl"), {})["t"].sha256 == digest  # mcl_arch t
     capsys.readouterr()
     # Students of a size with neither: the line says so, and the build fails in one line as before.
     lacking = replace(settings, rtmpose=replace(settings.rtmpose, backbone_checkpoints={}))
-    assert student_backbones(lacking, "mcl", {}) == {}
+    assert student_backbones(lacking, student_archs(lacking, "mcl"), {}) == {}
     assert "there is no offline stand-in of that size either (add 't' to rtmpose.pretrain_archs)" in \
         capsys.readouterr().err
     # With rtmpose.student_backbone null nothing is fetched: every student starts at random.
     scratch = replace(settings, rtmpose=replace(settings.rtmpose, student_backbone=None))
-    assert student_backbones(scratch, "supervised", stand_ins) == stand_ins and capsys.readouterr().err == ""
+    assert student_backbones(scratch, student_archs(scratch, "supervised"), stand_ins) == stand_ins
+    assert capsys.readouterr().err == ""
     torch.manual_seed(0)
     student, init = build_student(settings, "t", supervised)
     assert init == f"backbone of t.pth (sha256 {digest}), head random"
@@ -184,7 +176,7 @@ def test_supervised_ktl_and_mcl_students_start_from_the_checkpoint(tmp_path, mon
                        ("ktl", lambda b: run_ktl(settings, "fdld", 1, tmp_path / "teacher", b, paths.of("k"))),
                        ("mcl", lambda b: run_mcl(settings, "fdld", 1, tmp_path / "teacher", b, paths.of("c")))):
         with pytest.raises(_Started) as started:
-            run(student_backbones(settings, group, {}))
+            run(student_backbones(settings, student_archs(settings, group), {}))
         starts.append(started.value.args[0])
     assert all(_starts_from(state, backbone, _seeded("t", 1)) for state in starts)
 

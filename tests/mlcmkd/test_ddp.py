@@ -14,8 +14,11 @@ import numpy as np
 import torch
 
 from split_builders import dot_split
+from thermbench.mlcmkd.augment import AugmentConfig
+from thermbench.mlcmkd.distributed import init_distributed
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
-from thermbench.mlcmkd.train import AugmentConfig, FitConfig, OptimConfig, fit_ktl, init_distributed
+from thermbench.mlcmkd.optim import OptimConfig
+from thermbench.mlcmkd.train import FitConfig, fit_ktl
 from thermbench.models.rtmpose import build_rtmpose
 
 SIZE = 64

@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 
 from thermbench.mlcmkd import report
-from thermbench.mlcmkd.runs import RTMPoseParams, Settings, train_params
+from thermbench.mlcmkd import report_markdown as rm
+from thermbench.mlcmkd import report_statements as rs
+from thermbench.mlcmkd import report_tables as rt
+from thermbench.mlcmkd.settings import RTMPoseParams, Settings, train_params
 
 SUBSETS = ("high", "mean", "low", "front", "side", "full")
 CRITERION = "no validation improvement larger than 2% over the last 3 validations"
@@ -95,15 +98,15 @@ def _shapes(test_shift=(0.0, 0.0)):
 
 
 def test_mean_sd_uses_the_sample_sd():
-    assert report.mean_sd(np.array([1.0, 2.0, 3.0])) == "2.0000 ± 1.0000"
-    assert report.mean_sd(np.array([0.5])) == "0.5000"
-    assert report.mean_sd([40.0, 44.0, 42.0], 2) == "42.00 ± 2.00"
+    assert rt.mean_sd(np.array([1.0, 2.0, 3.0])) == "2.0000 ± 1.0000"
+    assert rt.mean_sd(np.array([0.5])) == "0.5000"
+    assert rt.mean_sd([40.0, 44.0, 42.0], 2) == "42.00 ± 2.00"
 
 
 def test_table_i_rows_with_seeds_epochs_convergence_and_zero_shot():
     metrics = _metrics()
     metrics["ktl-dikd-seed3"]["training"]["convergence"]["converged"] = False
-    rows = _rows(report.table_i(report.group_runs(metrics)))
+    rows = _rows(rt.table_i(rt.group_runs(metrics)))
     # SUP_S: mean 0.17, sd 0.0158; GMACs = 2.04 GFLOPs / 2; CHARLOTTE = 2 x T-FAKE; no per-image NMEs: SE n/a
     assert rows["RTMPose-s (supervised)"] == (
         "| RTMPose-s (supervised) | 0, 1, 2, 3, 4 | 12 (9), 12 (9), 12 (9), 12 (9), 12 (9) | 5/5 | 6.79 | 1.02 | "
@@ -120,8 +123,8 @@ def test_table_i_rows_with_seeds_epochs_convergence_and_zero_shot():
 
 
 def test_tables_iii_and_iv_leave_out_what_was_not_trained():
-    groups = report.group_runs(_metrics(variants=("fdld", "fdld_ri", "dikd")))
-    iii, iv = _rows(report.table_iii(groups)), _rows(report.table_iv(groups))
+    groups = rt.group_runs(_metrics(variants=("fdld", "fdld_ri", "dikd")))
+    iii, iv = _rows(rt.table_iii(groups)), _rows(rt.table_iv(groups))
     # FDLD: mean 0.14, sd 0.0079057
     assert iii["FD + LD"].startswith(
         "| FD + LD | RTMPose-s | RTMPose-s | 5 | 0.1400 ± 0.0079 | n/a | 0.2800 ± 0.0158 |")
@@ -132,15 +135,15 @@ def test_tables_iii_and_iv_leave_out_what_was_not_trained():
 
 
 def test_table_v_columns_and_the_first_over_last_grad_norm_ratio_when_given():
-    groups = report.group_runs(_metrics())
-    table = report.table_v(groups)
+    groups = rt.group_runs(_metrics())
+    table = rt.table_v(groups)
     assert table.splitlines()[0] == ("| Method | Seeds | Steps | Std Dev | CV (%) | Mean Step Change | R^2 | "
                                      "Steps after warm-up | CV (%) after warm-up |")
     # RI CV 40, 44, 42, 42, 42: mean 42, sd sqrt(8 / 4) = 1.41; after warm-up half of that: 21.00 ± 0.71
     assert _rows(table)["+ L_ri"] == ("| + L_ri | 5 | 50 | 1.0000 ± 0.0000 | 42.00 ± 1.41 | 0.1000 ± 0.0000 | "
                                       "0.2000 ± 0.0000 | 11-50 | 21.00 ± 0.71 |")
     assert "First / last" not in table
-    rows = _rows(report.table_v(groups, {"ktl-fdld_ri": {0: 4.0, 1: 5.0, 2: 6.0}, "ktl-fdld": {0: 1.0}}))
+    rows = _rows(rt.table_v(groups, {"ktl-fdld_ri": {0: 4.0, 1: 5.0, 2: 6.0}, "ktl-fdld": {0: 1.0}}))
     assert rows["+ L_ri"].endswith("| 5.00 ± 1.00 |") and rows["Baseline (FD+LD)"].endswith("| 1.00 |")
     assert rows["Ours (L_fi + L_ri)"].endswith("| – |")  # no curve for DIKD given
 
@@ -155,20 +158,20 @@ def test_run_names_are_every_trained_run_in_table_order():
 
 
 def test_group_runs_keys_and_the_scratch_suffix():
-    groups = report.group_runs(_metrics())
+    groups = rt.group_runs(_metrics())
     assert sorted(groups) == ["ktl-dikd", "ktl-dikd-scratch", "ktl-fdld", "ktl-fdld_fi", "ktl-fdld_ri", "mcl-dikd",
                               "pretrain-t", "supervised-s", "supervised-s-scratch", "supervised-t", "teacher",
                               "zeroshot-dlib68"]
     assert sorted(groups["ktl-dikd-scratch"].runs) == [0, 1] and groups["zeroshot-dlib68"].kind == "zeroshot"
     with pytest.raises(report.InputError, match="no 'kind'"):
-        report.group_runs({"odd": {"tfake": {}}})
+        rt.group_runs({"odd": {"tfake": {}}})
 
 
 # ------------------------------------------------------------------------------------------------- comparisons
 
 
 def test_families_of_tables_i_and_iii_iv():
-    fams = report.families(report.group_runs(_metrics()), "s", "t")
+    fams = rs.families(rt.group_runs(_metrics()), "s", "t")
     assert [c.id for c in fams["table_i"]] == [
         "mlcmkd.tfake.fdld_vs_supervised", "mlcmkd.tfake.dikd_vs_supervised", "mlcmkd.tfake.fdld_ri_vs_supervised",
         "mlcmkd.tfake.fdld_fi_vs_supervised", "mlcmkd.tfake.mcl-dikd_vs_supervised_t",
@@ -176,13 +179,13 @@ def test_families_of_tables_i_and_iii_iv():
     assert [c.id for c in fams["table_iii_iv"]] == [
         "mlcmkd.tfake.dikd_vs_fdld", "mlcmkd.tfake.fdld_ri_vs_fdld", "mlcmkd.tfake.fdld_fi_vs_fdld"]
     # Without FD+LD there is nothing to compare against in Tables III/IV: no family at all.
-    assert "table_iii_iv" not in report.families(report.group_runs(_metrics(variants=("dikd",))), "s", "t")
+    assert "table_iii_iv" not in rs.families(rt.group_runs(_metrics(variants=("dikd",))), "s", "t")
 
 
 def test_holm_family_computed_by_hand():
-    groups = report.group_runs(_metrics())
-    family = report.families(groups, "s", "t")["table_iii_iv"]
-    statements, rows = report.compare_family(groups, family)
+    groups = rt.group_runs(_metrics())
+    family = rs.families(groups, "s", "t")["table_iii_iv"]
+    statements, rows = rs.compare_family(groups, family)
     st = _by_id(statements)
     dikd, ri, fi = (st[f"mlcmkd.tfake.{v}_vs_fdld"] for v in ("dikd", "fdld_ri", "fdld_fi"))
     # p on 4 df (closed form F(t) = 1/2 + 3/8 u (1 - u^2/12), u = t / sqrt(1 + t^2/4)):
@@ -220,24 +223,24 @@ def test_holm_family_computed_by_hand():
 def test_a_run_that_did_not_converge_blocks_its_comparisons_and_ranks():
     metrics = _metrics()
     metrics["ktl-dikd-seed3"]["training"]["convergence"]["converged"] = False
-    groups = report.group_runs(metrics)
-    statements, _ = report.compare_family(groups, report.families(groups, "s", "t")["table_iii_iv"])
+    groups = rt.group_runs(metrics)
+    statements, _ = rs.compare_family(groups, rs.families(groups, "s", "t")["table_iii_iv"])
     dikd = _by_id(statements)["mlcmkd.tfake.dikd_vs_fdld"]
     # The interval over seeds is the same as when converged ([-0.0339, -0.0161], below 0), but not resolved.
     assert dikd.numbers["high"] == pytest.approx(-0.0161434, abs=1e-6)
     assert (dikd.verdict, dikd.resolved, dikd.why) == ("not resolved", False, "not converged: ktl-dikd-seed3")
-    rank = report.rank_statement(groups, ["ktl-fdld", "ktl-dikd"], "r", "order")
+    rank = rs.rank_statement(groups, ["ktl-fdld", "ktl-dikd"], "r", "order")
     assert (rank.verdict, rank.text) == ("not resolved", "order: not resolved (not converged: ktl-dikd-seed3)")
-    text = report.convergence_section(groups, _settings())
+    text = rt.convergence_section(groups, _settings())
     # 1 teacher + 1 pretrain + 5 + 5 supervised + 4 x 5 KTL + 5 MCL + 2 x 2 from scratch = 41 runs
     assert f"— {CRITERION} —" in text and "(30 for students, 40 for the teacher and the pretrained backbones)" in text
     assert "**Not converged (1 of 41 runs): ktl-dikd-seed3 (12 of 30 epochs); no comparison below rests" in text
-    assert report.convergence_section(report.group_runs(_metrics()), _settings()).endswith("All 41 runs converged.\n")
+    assert rt.convergence_section(rt.group_runs(_metrics()), _settings()).endswith("All 41 runs converged.\n")
 
 
 def test_a_test_image_bootstrap_that_includes_zero_blocks_a_seed_resolved_difference():
-    groups = report.group_runs(_metrics())
-    family = report.families(groups, "s", "t")["table_iii_iv"]
+    groups = rt.group_runs(_metrics())
+    family = rs.families(groups, "s", "t")["table_iii_iv"]
     # 4 test images. FD+LD: every image at its seed's NME. DIKD: its seed's NME plus a per-image offset, so that the
     # seed-mean DIKD - FD+LD per image is -0.025 + offset.
     groups["ktl-fdld"].per_image = np.repeat(np.array(FDLD)[:, None], 4, axis=1)
@@ -245,7 +248,7 @@ def test_a_test_image_bootstrap_that_includes_zero_blocks_a_seed_resolved_differ
     # Offsets -0.4, 0.4, -0.2, 0.2: per-image differences -0.425, 0.375, -0.225, 0.175 (mean -0.025); resamples
     # of 4 images reach both signs (e.g. all four 0.375, or all four -0.425), so the 95% interval includes 0.
     groups["ktl-dikd"].per_image = dikd + np.array([-0.4, 0.4, -0.2, 0.2])
-    statements, rows = report.compare_family(groups, family)
+    statements, rows = rs.compare_family(groups, family)
     st = _by_id(statements)["mlcmkd.tfake.dikd_vs_fdld"]
     boot = st.numbers["bootstrap_images"]
     assert boot["mean"] == pytest.approx(-0.025) and boot["low"] < 0 < boot["high"]
@@ -256,17 +259,17 @@ def test_a_test_image_bootstrap_that_includes_zero_blocks_a_seed_resolved_differ
     assert rows[1][7] == "–" and "bootstrap_images" not in _by_id(statements)["mlcmkd.tfake.fdld_ri_vs_fdld"].numbers
     # Offsets of +-0.001, +-0.002: every per-image difference lies in [-0.027, -0.023], so does every resampled mean.
     groups["ktl-dikd"].per_image = dikd + np.array([0.001, -0.001, 0.002, -0.002])
-    st = _by_id(report.compare_family(groups, family)[0])["mlcmkd.tfake.dikd_vs_fdld"]
+    st = _by_id(rs.compare_family(groups, family)[0])["mlcmkd.tfake.dikd_vs_fdld"]
     assert st.verdict == "DIKD < FD+LD"
     assert -0.027 - 1e-12 <= st.numbers["bootstrap_images"]["low"] <= st.numbers["bootstrap_images"]["high"] < -0.023
     # And the table's test SE: FD+LD's seed mean is 0.14 on every image, a bootstrap with no spread.
-    assert _rows(report.table_iii(groups))["FD + LD"].startswith("| FD + LD | RTMPose-s | RTMPose-s | 5 | "
+    assert _rows(rt.table_iii(groups))["FD + LD"].startswith("| FD + LD | RTMPose-s | RTMPose-s | 5 | "
                                                                   "0.1400 ± 0.0079 | 0.0000 |")
 
 
 def test_the_from_scratch_pair_row_and_comparison():
-    groups = report.group_runs(_metrics())
-    statements, rows = report.compare_family(groups, report.families(groups, "s", "t")["table_i"])
+    groups = rt.group_runs(_metrics())
+    statements, rows = rs.compare_family(groups, rs.families(groups, "s", "t")["table_i"])
     st = _by_id(statements)["mlcmkd.tfake.dikd_vs_supervised_from_scratch"]
     # d = 0.25 - 0.30, 0.29 - 0.32 = -0.05, -0.03: mean -0.04, sd 0.0141421, se 0.01, t = -4 on 1 df:
     # p = 1 - 2 atan(4) / pi = 0.155958, not below 0.05 even before Holm
@@ -279,12 +282,12 @@ def test_the_from_scratch_pair_row_and_comparison():
 
 
 def test_table_v_family_compares_cv_over_all_steps_and_after_warm_up():
-    groups = report.group_runs(_metrics(ri_cv=(40.0, 40.0, 40.0, 40.0, 40.0)))
-    family = report.table_v_family(groups)
+    groups = rt.group_runs(_metrics(ri_cv=(40.0, 40.0, 40.0, 40.0, 40.0)))
+    family = rs.table_v_family(groups)
     assert [c.id for c in family] == [f"mlcmkd.cv.{part}.{v}_vs_fdld" for part in ("grad_norm",
                                                                                    "grad_norm_after_warmup")
                                       for v in ("fdld_ri", "fdld_fi", "dikd")]
-    st = _by_id(report.compare_family(groups, family, per_image=False)[0])
+    st = _by_id(rs.compare_family(groups, family, per_image=False)[0])
     # RI CV 40 vs 30 at every seed: a constant difference of +10 (after warm-up +5), sd 0 -> p 0, resolved
     ri = st["mlcmkd.cv.grad_norm.fdld_ri_vs_fdld"]
     assert (ri.verdict, ri.numbers["mean"], ri.numbers["p"]) == ("+RI > FD+LD", 10.0, 0.0)
@@ -297,8 +300,8 @@ def test_table_v_family_compares_cv_over_all_steps_and_after_warm_up():
 
 
 def test_rank_statements_for_tables_iii_and_iv():
-    groups = report.group_runs(_metrics())
-    md, _, statements = report.markdown(groups, _settings(), "SYNTHETIC data")
+    groups = rt.group_runs(_metrics())
+    md, _, statements = rm.markdown(groups, _settings(), "SYNTHETIC data")
     st = _by_id(statements)
     # 95% t intervals over 5 seeds (t(0.975, 4) = 2.776445):
     #   DIKD  0.115 -/+ 2.776445 x 0.0061237 / sqrt 5 = [0.107396, 0.122604]
@@ -316,14 +319,14 @@ def test_rank_statements_for_tables_iii_and_iv():
     assert ("- Table IV order by T-FAKE NME-IO, lower first: DIKD < +FI, +RI, FD+LD (by mean: DIKD, +FI, FD+LD, +RI; "
             "pairs not named overlap).") in md
     # Fewer than two of a table's methods: no rank statement.
-    assert report.rank_statement(groups, ["ktl-fd", "ktl-dikd"], "r", "order") is None
+    assert rs.rank_statement(groups, ["ktl-fd", "ktl-dikd"], "r", "order") is None
 
 
 # ------------------------------------------------------------------------------------------------- checks
 
 
 def test_teacher_check_met_missed_or_not_resolved_by_the_ratio_interval():
-    md, summary, statements = report.markdown(report.group_runs(_metrics()), _settings(), "SYNTHETIC data")
+    md, summary, statements = rm.markdown(rt.group_runs(_metrics()), _settings(), "SYNTHETIC data")
     # Supervised RTMPose-s over 5 seeds: mean 0.17, sd 0.0158114, t(0.975, 4) = 2.776445, half-width
     # 2.776445 x 0.0158114 / sqrt 5 = 0.0196325: [0.1503675, 0.1896325]. Teacher RGB 0.05: ratio 0.294,
     # interval [0.05 / 0.1896325, 0.05 / 0.1503675] = [0.263668, 0.332519], all <= 0.6.
@@ -337,16 +340,16 @@ def test_teacher_check_met_missed_or_not_resolved_by_the_ratio_interval():
     assert (check.verdict, check.resolved) == ("met", True)
     metrics = _metrics()
     metrics["teacher"]["tfake_rgb"]["nme"] = 0.12  # [0.12 / 0.1896325, 0.12 / 0.1503675] = [0.63, 0.80] > 0.6
-    md, _, statements = report.markdown(report.group_runs(metrics), _settings(), "SYNTHETIC data")
+    md, _, statements = rm.markdown(rt.group_runs(metrics), _settings(), "SYNTHETIC data")
     assert "conclusions about distillation from this run are weak" in md
     assert _by_id(statements)["mlcmkd.teacher_check"].text == ("teacher check missed (ratio 0.71 [0.63, 0.80] over "
                                                                 "the supervised seeds, target <= 0.6)")
     metrics["teacher"]["tfake_rgb"]["nme"] = 0.10  # [0.10 / 0.1896325, 0.10 / 0.1503675] = [0.53, 0.67]: straddles
-    _, _, statements = report.markdown(report.group_runs(metrics), _settings(), "SYNTHETIC data")
+    _, _, statements = rm.markdown(rt.group_runs(metrics), _settings(), "SYNTHETIC data")
     check = _by_id(statements)["mlcmkd.teacher_check"]
     assert (check.verdict, check.resolved, check.why) == ("not resolved", False, "interval includes the target")
     metrics["teacher"]["training"]["convergence"]["converged"] = False  # a teacher stopped by its epoch cap
-    _, _, statements = report.markdown(report.group_runs(metrics), _settings(), "SYNTHETIC data")
+    _, _, statements = rm.markdown(rt.group_runs(metrics), _settings(), "SYNTHETIC data")
     check = _by_id(statements)["mlcmkd.teacher_check"]
     assert (check.verdict, check.resolved, check.why) == ("not resolved", False, "not converged: teacher")
 
@@ -357,7 +360,7 @@ def test_mean_shape_check_counts_students_no_better_than_the_mean_shape():
             "ktl-dikd-seed0": _m("ktl", "s", 0.2, "dikd")}
     for name, best in (("teacher", 0.9), ("supervised-s-seed0", 0.6), ("ktl-dikd-seed0", 0.2)):
         runs[name]["training"]["best_val_nme"] = best
-    text, summary, statements = report.mean_shape_check(report.group_runs(runs), train, val, test)
+    text, summary, statements = rs.mean_shape_check(rt.group_runs(runs), train, val, test)
     # The mean shape is 5 px (NME 0.5) from the val face and on the test face; the teacher is no student.
     assert summary == {"mean_shape_val_nme": pytest.approx(0.5), "mean_shape_test_nme": pytest.approx(0.0, abs=1e-12),
                        "runs_on_mean_shape_plateau": 1, "student_runs": 2}
@@ -368,9 +371,9 @@ def test_mean_shape_check_counts_students_no_better_than_the_mean_shape():
 
 
 def test_mcl_failed_here_when_not_clearly_below_the_mean_shape():
-    groups = report.group_runs(_metrics())
+    groups = rt.group_runs(_metrics())
     # Test face exactly on the mean shape: baseline NME 0, every MCL seed (0.19 .. 0.23) above it.
-    text, summary, statements = report.mean_shape_check(groups, *_shapes())
+    text, summary, statements = rs.mean_shape_check(groups, *_shapes())
     st = _by_id(statements)
     assert st["mlcmkd.tfake.mcl-dikd_vs_mean_shape"].verdict == "MCL > mean shape"
     assert "**MCL failed here: MCL does not end clearly below the mean-shape baseline.**" in text
@@ -378,14 +381,14 @@ def test_mcl_failed_here_when_not_clearly_below_the_mean_shape():
     assert sorted(st) == ["mlcmkd.tfake.mcl-dikd_vs_mean_shape", "mlcmkd.tfake.supervised-s_vs_mean_shape",
                           "mlcmkd.tfake.supervised-t_vs_mean_shape"]
     # Test face 5 px off (baseline NME 0.5): MCL - 0.5 = -0.31 .. -0.27, clearly below.
-    text, summary, statements = report.mean_shape_check(groups, *_shapes((3.0, 4.0)))
+    text, summary, statements = rs.mean_shape_check(groups, *_shapes((3.0, 4.0)))
     assert summary["mean_shape_test_nme"] == pytest.approx(0.5)
     assert _by_id(statements)["mlcmkd.tfake.mcl-dikd_vs_mean_shape"].verdict == "MCL < mean shape"
     assert "MCL failed" not in text
     # Below on average but one MCL run did not converge: not clearly below either.
     metrics = _metrics()
     metrics["mcl-dikd-seed2"]["training"]["convergence"]["converged"] = False
-    text, _, _ = report.mean_shape_check(report.group_runs(metrics), *_shapes((3.0, 4.0)))
+    text, _, _ = rs.mean_shape_check(rt.group_runs(metrics), *_shapes((3.0, 4.0)))
     assert "**MCL failed here" in text
 
 
@@ -395,16 +398,16 @@ def test_initial_weights_line_names_each_start_and_its_methods():
             "ktl-dikd-seed0": _m("ktl", "s", 0.2, "dikd"),
             "supervised-t-seed0": _m("supervised", "t", 0.3, init="random"),
             "mcl-dikd-seed0": _m("mcl", "t", 0.2, "dikd", init="random")}
-    text = report.initial_weights(report.group_runs(runs))
+    text = rt.initial_weights(rt.group_runs(runs))
     assert text.startswith("Initial weights: ktl-dikd, supervised-s from the backbone of an RTMPose of their size "
                            "pretrained on the RGB face set, head random")
     assert "; mcl-dikd, supervised-t from random weights.\n" in text
     assert text.endswith("Backbone sources (RGB-pretrained, RGB T-FAKE test NME-IO): RTMPose-s (teacher) 0.0500.\n")
-    assert report.initial_weights(report.group_runs({"teacher": runs["teacher"]})) == ""
+    assert rt.initial_weights(rt.group_runs({"teacher": runs["teacher"]})) == ""
 
 
 def test_gradient_shares_rows_and_the_lambda_kp_scaling():
-    text = report.gradient_shares(report.group_runs(_metrics()), _settings())
+    text = rt.gradient_shares(rt.group_runs(_metrics()), _settings())
     rows = [line for line in text.splitlines() if line.startswith("| ")]
     assert "| supervised-s | start | 100.0% | – | – | – | – |" in rows
     assert "| ktl-dikd | start | 40.0% | 30.0% | 20.0% | 10.0% | – |" in rows
@@ -418,20 +421,20 @@ def test_gradient_shares_rows_and_the_lambda_kp_scaling():
 
 def test_statements_section_renders_final_with_a_kernel_check_that_differs():
     check = {"default": {"mlcmkd.tfake.dikd_vs_fdld": "not resolved", "mlcmkd.rank.table_iii": "DIKD < FD+LD"}}
-    md, _, statements = report.markdown(report.group_runs(_metrics()), _settings(), "SYNTHETIC data", check=check)
+    md, _, statements = rm.markdown(rt.group_runs(_metrics()), _settings(), "SYNTHETIC data", check=check)
     assert "under every CPU kernel setting checked (this run, default)" in md
     assert ("- DIKD vs FD+LD (T-FAKE test NME-IO): not resolved (differs across CPU kernels) (here DIKD < FD+LD; "
             "default: not resolved).") in md
     assert "- Table III order by T-FAKE NME-IO, lower first: DIKD < FD+LD (by mean" in md  # the check agrees
     # The returned statements are this run's own (the summary JSON records both).
     assert _by_id(statements)["mlcmkd.tfake.dikd_vs_fdld"].verdict == "DIKD < FD+LD"
-    md, _, _ = report.markdown(report.group_runs(_metrics()), _settings(), "SYNTHETIC data")
+    md, _, _ = rm.markdown(rt.group_runs(_metrics()), _settings(), "SYNTHETIC data")
     assert "(this run only (`make conclusions` not run))" in md
     assert "- DIKD vs FD+LD (T-FAKE test NME-IO): DIKD < FD+LD (DIKD − FD+LD = -0.025 [-0.03386, -0.01614])." in md
 
 
 def test_markdown_lists_every_statement_once_and_the_comparison_tables():
-    md, summary, statements = report.markdown(report.group_runs(_metrics()), _settings(), "SYNTHETIC data",
+    md, summary, statements = rm.markdown(rt.group_runs(_metrics()), _settings(), "SYNTHETIC data",
                                               shapes=_shapes((3.0, 4.0)))
     ids = [s.id for s in statements]
     assert len(ids) == len(set(ids)) and ids[0] == "mlcmkd.teacher_check"
@@ -449,13 +452,13 @@ def test_attach_per_image_reads_each_seeds_predictions(tmp_path):
     gt = np.zeros((2, 68, 2))
     gt[:, 45] = (10.0, 0.0)
     runs = {f"supervised-s-seed{s}": _m("supervised", "s", 0.1, seed=s) for s in (0, 1)}
-    (tmp_path / "supervised").mkdir()
-    np.save(tmp_path / "supervised/supervised-s-seed0.npy", (gt + (1.0, 0.0)).astype(np.float32))
-    np.save(tmp_path / "supervised/supervised-s-seed1.npy", (gt + np.array([[[0.0, 0.0]], [[0.0, 2.0]]]))
+    (tmp_path / "supervised/s").mkdir(parents=True)
+    np.save(tmp_path / "supervised/s/supervised-s-seed0.npy", (gt + (1.0, 0.0)).astype(np.float32))
+    np.save(tmp_path / "supervised/s/supervised-s-seed1.npy", (gt + np.array([[[0.0, 0.0]], [[0.0, 2.0]]]))
             .astype(np.float32))
-    groups = report.group_runs({**runs, "teacher": _m("teacher", "s", 0.4)})
+    groups = rt.group_runs({**runs, "teacher": _m("teacher", "s", 0.4)})
     report.attach_per_image(groups, tmp_path, gt)
     assert groups["supervised-s"].per_image == pytest.approx(np.array([[0.1, 0.1], [0.0, 0.2]]))
     assert groups["teacher"].per_image is None
     with pytest.raises(report.InputError, match="not found"):
-        report.attach_per_image(report.group_runs({"supervised-t-seed0": _m("supervised", "t", 0.1)}), tmp_path, gt)
+        report.attach_per_image(rt.group_runs({"supervised-t-seed0": _m("supervised", "t", 0.1)}), tmp_path, gt)

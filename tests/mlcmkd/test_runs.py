@@ -11,21 +11,11 @@ from split_builders import dot_split
 from thermbench.core.io import InputError
 from thermbench.datasets.crop_store import save_splits
 from thermbench.mlcmkd import layout, runs
-from thermbench.mlcmkd.runs import (
-    GroupPaths,
-    RTMPoseParams,
-    Settings,
-    backbone_sources,
-    build_student,
-    group_jobs,
-    group_run_names,
-    kp_weight,
-    longest_first,
-    run_group,
-    run_ktl,
-    run_supervised,
-    train_params,
-)
+from thermbench.mlcmkd.backbones import backbone_sources, build_student
+from thermbench.mlcmkd.groups import group_jobs, group_run_names, key_jobs, longest_first, run_key
+from thermbench.mlcmkd.run_outputs import GroupPaths
+from thermbench.mlcmkd.runs import run_ktl, run_supervised
+from thermbench.mlcmkd.settings import RTMPoseParams, Settings, kp_weight, train_params
 from thermbench.models.rtmpose import build_rtmpose, save_model
 
 SIZE = 64
@@ -58,14 +48,17 @@ def _rtmpose(student_backbone: str | None = None, pretrain_archs: tuple = (), mc
 def _run(root, cache, settings) -> GroupPaths:
     paths = GroupPaths(root / "models/supervised", root / "curves/supervised", root / "metrics/supervised",
                        root / "predictions/supervised", cache / "tfake.npz", cache / "charlotte.npz")
-    run_group(settings, "supervised", paths, [])  # student_backbone None: no backbone sources
+    run_key(settings, "supervised", "t", paths, [])  # student_backbone None: no backbone sources
     return paths
 
 
-def test_layout_puts_group_runs_one_folder_down(tmp_path):
-    assert layout.run_path(tmp_path, "ktl-dikd-seed0", ".json") == tmp_path / "ktl/ktl-dikd-seed0.json"
-    assert layout.run_path(tmp_path, "supervised-t-seed2") == tmp_path / "supervised/supervised-t-seed2"
-    assert layout.run_path(tmp_path, "mcl-dikd-seed1", "_ced.csv") == tmp_path / "mcl/mcl-dikd-seed1_ced.csv"
+def test_layout_puts_runs_in_their_group_and_key_folders(tmp_path):
+    assert layout.run_path(tmp_path, "ktl-dikd-seed0", ".json") == tmp_path / "ktl/dikd/ktl-dikd-seed0.json"
+    assert layout.run_path(tmp_path, "supervised-t-seed2") == tmp_path / "supervised/t/supervised-t-seed2"
+    assert layout.run_path(tmp_path, "mcl-dikd-seed1", "_ced.csv") == tmp_path / "mcl/dikd/mcl-dikd-seed1_ced.csv"
+    assert layout.run_path(tmp_path, "ktl-fdld_ri-seed4") == tmp_path / "ktl/fdld_ri/ktl-fdld_ri-seed4"
+    assert (layout.run_path(tmp_path, "supervised-s-scratch-seed1")
+            == tmp_path / "supervised/s/supervised-s-scratch-seed1")
     assert layout.run_path(tmp_path, "pretrain-t") == tmp_path / "pretrain/pretrain-t"
     assert layout.run_path(tmp_path, "teacher") == tmp_path / "teacher"
     assert layout.run_name("ktl", "fdld_ri", 2) == "ktl-fdld_ri-seed2"
@@ -90,6 +83,40 @@ def test_group_jobs_are_keys_times_seeds_in_table_order_then_the_scratch_pair():
     assert group_run_names(two_sizes, "mcl") == ["mcl-dikd-seed0", "mcl-dikd-seed1"]
     with pytest.raises(ValueError, match="unknown run group"):
         group_jobs(settings, "teacher")
+
+
+def test_a_key_stage_trains_only_its_own_runs_scratch_included():
+    settings = _settings(1, 1)
+    two = replace(settings, rtmpose=replace(settings.rtmpose, supervised_archs=("t", "s")),
+                  train=replace(settings.train, ktl={**settings.train.ktl, "runs": ["fdld", "dikd"]},
+                                mcl={"variants": ["dikd"], "weights": {}},
+                                scratch={"supervised": ["s"], "ktl": ["dikd"]}))
+    assert key_jobs(two, "supervised", "t") == [("t", 0, False), ("t", 1, False)]
+    assert key_jobs(two, "supervised", "s") == [("s", 0, False), ("s", 1, False), ("s", 0, True), ("s", 1, True)]
+    assert key_jobs(two, "ktl", "fdld") == [("fdld", 0, False), ("fdld", 1, False)]
+    assert key_jobs(two, "ktl", "dikd") == [("dikd", 0, False), ("dikd", 1, False), ("dikd", 0, True),
+                                            ("dikd", 1, True)]
+    assert key_jobs(two, "mcl", "dikd") == [("dikd", 0, False), ("dikd", 1, False)]
+    with pytest.raises(InputError, match="train.ktl.runs has no 'fd'"):
+        key_jobs(two, "ktl", "fd")
+    stray = replace(two, train=replace(two.train, scratch={"supervised": ["l"]}))
+    with pytest.raises(InputError, match="train.scratch.supervised has l, not in rtmpose.supervised_archs"):
+        key_jobs(stray, "supervised", "t")
+    assert key_jobs(replace(stray, train=replace(stray.train, scratch_seeds=())), "supervised", "t") == [
+        ("t", 0, False), ("t", 1, False)]  # no from-scratch seeds: nothing to train beside a key
+
+
+def test_a_key_stage_writes_only_its_runs_into_its_folders(tmp_path):
+    _caches(tmp_path)
+    settings = _settings(1, 1)
+    two = replace(settings, rtmpose=replace(settings.rtmpose, supervised_archs=("t", "s")),
+                  train=replace(settings.train, seeds=(0,)))
+    root = tmp_path / "models/supervised/s"
+    paths = GroupPaths(root, tmp_path / "curves", tmp_path / "metrics", tmp_path / "predictions",
+                       tmp_path / "tfake.npz", tmp_path / "charlotte.npz")
+    run_key(two, "supervised", "s", paths, [])
+    assert sorted(p.name for p in root.iterdir()) == ["supervised-s-seed0"]
+    assert sorted(p.name for p in (tmp_path / "metrics").iterdir()) == ["supervised-s-seed0.json"]
 
 
 def test_the_students_kp_weight_keeps_the_balance_of_the_reference_batch():

@@ -7,9 +7,9 @@ import torch
 
 from model_builders import lively_rtmpose_t
 from thermbench.datasets.crop_store import Split
+from thermbench.mlcmkd import detect_then_pose, gemm, quantize
 from thermbench.mlcmkd import evaluate as nme_eval
-from thermbench.mlcmkd import gemm, pipeline, quantize
-from thermbench.mlcmkd.speed import OUTPUT_NAMES, export_onnx
+from thermbench.mlcmkd.pose_speed import OUTPUT_NAMES, export_onnx
 from thermbench.models.rtmdet import build_rtmdet
 
 
@@ -85,9 +85,9 @@ def test_gemm_throughput_counts_two_flops_per_multiply_add():
 
 def test_crop_transform_pads_and_fixes_aspect():
     # Box 20x40 centred at (20, 40): padded 25x50, widened to 50x50 for a square input; 64 / 50 = 1.28 px per px.
-    m = pipeline.crop_transform(np.array([10.0, 20.0, 30.0, 60.0]), (64, 64))
+    m = detect_then_pose.crop_transform(np.array([10.0, 20.0, 30.0, 60.0]), (64, 64))
     np.testing.assert_allclose(m, [[1.28, 0, 32 - 1.28 * 20], [0, 1.28, 32 - 1.28 * 40]])
-    np.testing.assert_allclose(pipeline.to_frame(np.array([[32.0, 32.0], [0.0, 0.0]]), m), [[20, 40], [-5, 15]])
+    np.testing.assert_allclose(detect_then_pose.to_frame(np.array([[32.0, 32.0], [0.0, 0.0]]), m), [[20, 40], [-5, 15]])
 
 
 def test_pipeline_onnx_matches_eager(tiny_pose, tmp_path):
@@ -98,10 +98,10 @@ def test_pipeline_onnx_matches_eager(tiny_pose, tmp_path):
     detector = build_rtmdet("nano", input_size=(64, 64)).eval()
     det_path = tmp_path / "det.onnx"
     export_onnx(detector, det_path, (1, 3, 64, 64), 17, detector.output_names)
-    image = pipeline.frame(detector, seed=0)
-    got = pipeline.run_onnx(image, cpu_session(det_path, 1), cpu_session(pose_path, 1), (8, 16, 32), (64, 64))
-    want = pipeline.run_torch(image, detector, pose)
+    image = detect_then_pose.frame(detector, seed=0)
+    got = detect_then_pose.run_onnx(image, cpu_session(det_path, 1), cpu_session(pose_path, 1), (8, 16, 32), (64, 64))
+    want = detect_then_pose.run_torch(image, detector, pose)
     assert got.shape == (68, 2)
     assert np.mean(np.all(np.abs(got - want) < 1e-3, axis=-1)) >= 0.9  # see the note on flat logits above
-    timing = pipeline.measure_pipeline(detector, pose, det_path, pose_path, warmup=0, repeats=2, threads=1)
+    timing = detect_then_pose.measure_pipeline(detector, pose, det_path, pose_path, warmup=0, repeats=2, threads=1)
     assert timing["onnxruntime_ms"] > 0 and timing["torch_ms"] > 0 and timing["threads"] == 1

@@ -10,18 +10,10 @@ import torch
 
 from split_builders import dot_split
 from thermbench.datasets.crop_store import load_split, load_splits, save_splits
+from thermbench.mlcmkd.augment import AugmentConfig, augment, flip_index
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
-from thermbench.mlcmkd.train import (
-    AugmentConfig,
-    FitConfig,
-    OptimConfig,
-    augment,
-    fit_ktl,
-    fit_supervised,
-    flip_index,
-    lr_factor,
-    param_groups,
-)
+from thermbench.mlcmkd.optim import OptimConfig, lr_factor, param_groups
+from thermbench.mlcmkd.train import FitConfig, fit_ktl, fit_supervised
 from thermbench.models.rtmpose import build_rtmpose
 
 SIZE = 64

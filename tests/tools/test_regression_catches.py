@@ -17,7 +17,8 @@ from thermbench.datasets import thermeval
 from thermbench.datasets.crop_store import Split
 from thermbench.datasets.stats import prepared_summary
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
-from thermbench.mlcmkd.train import FitConfig, OptimConfig, fit_ktl
+from thermbench.mlcmkd.optim import OptimConfig
+from thermbench.mlcmkd.train import FitConfig, fit_ktl
 from thermbench.models.rtmpose import build_rtmpose
 from thermbench.tools import regression
 

@@ -10,7 +10,7 @@ import torch
 
 from thermbench.core.io import InputError
 from thermbench.datasets.crop_store import Split
-from thermbench.mlcmkd import report
+from thermbench.mlcmkd import report_tables
 from thermbench.models.tfan import TFAN
 from thermbench.models.tfan_landmarker import TFANLandmarker
 from thermbench.zeroshot.table1 import tfan as table1_tfan
@@ -79,7 +79,7 @@ def test_absent_weights_give_one_line_and_a_status_row(cfg, tmp_path, capsys):
 
     dlib = {"model": "zeroshot-dlib68", "tfake": {"nme": 0.3, "fr@0.1": 0.9, "auc@0.1": 0.01},
             "charlotte": {s: {"nme": 0.2} for s in ("high", "mean", "low", "front", "side", "full")}}
-    md = report.table_i(report.group_runs({"zeroshot-dlib68": dlib, "zeroshot-tfan": row}))
+    md = report_tables.table_i(report_tables.group_runs({"zeroshot-dlib68": dlib, "zeroshot-tfan": row}))
     lines = md.splitlines()
     assert "| tfan (zero-shot, no training) | weights not available | " + " | " * 13 + " |" in lines
     assert lines[-1] == f"- tfan (zero-shot, no training): {row['status']}"

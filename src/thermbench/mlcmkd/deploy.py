@@ -1,11 +1,11 @@
 """Table II as the paper measures it, and what a deployer asks next: the RTMDet-nano detector and the detector +
 pose chain end to end, int8 students (speed-up and NME change), and the distance to this CPU's fp32 limit.
 
-Rows (thermbench.mlcmkd.speed times the pose models alone):
+Rows (thermbench.mlcmkd.pose_speed times the pose models alone):
 - detector: RTMDet-nano at 320x320 with seeded weights (no official face checkpoint is used offline; latency does not
   depend on the weight values), params/MACs, ONNX export + parity, latency in ONNX Runtime and PyTorch eager;
 - pipelines: RTMDet-nano + each RTMPose architecture at the paper's input size, one frame end to end
-  (thermbench.mlcmkd.pipeline), both runtimes;
+  (thermbench.mlcmkd.detect_then_pose), both runtimes;
 - int8: each trained thermal student at its trained size, quantized (thermbench.mlcmkd.quantize) and scored on the
   T-FAKE and CHARLOTTE tests against its own fp32 ONNX model, and timed against it; plus the listed architectures
   at the paper's size with seeded weights (timing only: their outputs mean nothing);
@@ -26,7 +26,7 @@ import torch
 from thermbench.core.io import InputError
 from thermbench.core.onnx_session import cpu_session
 from thermbench.core.progress import progress
-from thermbench.mlcmkd import gemm, pipeline, quantize, speed
+from thermbench.mlcmkd import detect_then_pose, gemm, pose_speed, quantize
 from thermbench.mlcmkd.layout import run_path
 from thermbench.models.rtmdet import RTMDet, build_rtmdet
 from thermbench.models.rtmpose import RTMPoseConfig, count_parameters
@@ -70,30 +70,30 @@ def thermal_students(models_dir: Path, names: list[str]) -> list[str]:
     return students
 
 
-def detector_row(cfg: DeployConfig, onnx_path: Path, timing: speed.Timing, seed: int) -> tuple[dict, dict, RTMDet]:
+def detector_row(cfg: DeployConfig, onnx_path: Path, timing: pose_speed.Timing, seed: int) -> tuple[dict, dict, RTMDet]:
     """RTMDet at its input size with seeded weights: (params/MACs/parity, latency, the model)."""
     torch.manual_seed(seed)
     model = build_rtmdet(cfg.detector, cfg.detector_input_size).eval()
     width, height = cfg.detector_input_size
     shape = (1, 3, height, width)
-    export = speed.export_onnx(model, onnx_path, shape, timing.opset, model.output_names)
-    max_diff = speed.check_onnx_matches_torch(model, onnx_path, shape, timing.atol, timing.rtol, seed)
-    gflops = speed.count_gflops(model, shape)
+    export = pose_speed.export_onnx(model, onnx_path, shape, timing.opset, model.output_names)
+    max_diff = pose_speed.check_onnx_matches_torch(model, onnx_path, shape, timing.atol, timing.rtol, seed)
+    gflops = pose_speed.count_gflops(model, shape)
     numbers = {"name": f"RTMDet-{cfg.detector}", "input_size": list(cfg.detector_input_size),
                "params": count_parameters(model), "gflops": gflops, "gmacs": gflops / 2, "weights": "seeded",
                "onnx_opset": export["opset"], "onnx_max_abs_diff": max_diff,
                "paper_params_m": PAPER_DETECTOR["params_m"], "paper_gmacs": PAPER_DETECTOR["gmacs"]}
-    latency = speed.measure_latency(model, onnx_path, shape, timing.warmup, timing.repeats, timing.threads)
+    latency = pose_speed.measure_latency(model, onnx_path, shape, timing.warmup, timing.repeats, timing.threads)
     return numbers, latency, model
 
 
 def pipeline_rows(detector: RTMDet, detector_onnx: Path, archs: dict[str, RTMPoseConfig],
-                  seeded: speed.SeededModels, timing: speed.Timing, seed: int) -> dict[str, dict]:
+                  seeded: pose_speed.SeededModels, timing: pose_speed.Timing, seed: int) -> dict[str, dict]:
     """Detector + each architecture (seeded weights) end to end: {"RTMDet-nano + RTMPose-t": latency row}."""
     rows = {}
     for cfg in progress(list(archs.values()), desc="speed pipelines", unit="model"):
         pose, pose_onnx = seeded.get(cfg)
-        row = pipeline.measure_pipeline(detector, pose, detector_onnx, pose_onnx, timing.warmup, timing.repeats,
+        row = detect_then_pose.measure_pipeline(detector, pose, detector_onnx, pose_onnx, timing.warmup, timing.repeats,
                                         timing.threads, seed)
         paper_low, paper_high = PAPER_PIPELINE_MS.get(cfg.arch, (None, None))
         rows[f"RTMDet-{detector.cfg.name} + RTMPose-{cfg.arch}"] = {
@@ -108,8 +108,8 @@ def measure_onnx_pair(fp32_onnx: Path, int8_onnx: Path, input_shape: tuple[int, 
     int8 speed-up (fp32 median / int8 median)."""
     x = torch.randn(input_shape, generator=torch.Generator().manual_seed(seed)).numpy()
     sessions = {"fp32": cpu_session(fp32_onnx, threads), "int8": cpu_session(int8_onnx, threads)}
-    times = speed.time_interleaved({k: (lambda s=s: s.run(None, {speed.INPUT_NAME: x})) for k, s in sessions.items()},
-                                   warmup, repeats)
+    runs = {k: (lambda s=s: s.run(None, {pose_speed.INPUT_NAME: x})) for k, s in sessions.items()}
+    times = pose_speed.time_interleaved(runs, warmup, repeats)
     result = {"warmup": warmup, "repeats": repeats, "threads": threads, "batch": input_shape[0]}
     for name, ms in times.items():
         result[f"{name}_ms"], result[f"{name}_min_ms"] = statistics.median(ms), min(ms)
@@ -121,9 +121,9 @@ def measure_onnx_pair(fp32_onnx: Path, int8_onnx: Path, input_shape: tuple[int, 
 
 
 def _int8_pair(cfg: RTMPoseConfig, fp32_onnx: Path, int8_onnx: Path, images, int8: quantize.Int8Config,
-               timing: speed.Timing) -> tuple[dict, dict]:
+               timing: pose_speed.Timing) -> tuple[dict, dict]:
     """Quantize `fp32_onnx`; time fp32 against int8 ONNX Runtime at batch 1, interleaved, `int8.repeats` runs."""
-    shape = speed.batch1_shape(cfg)
+    shape = pose_speed.batch1_shape(cfg)
     settings = quantize.quantize(fp32_onnx, int8_onnx, images, float_head=int8.float_head)
     ops = quantize.int8_op_counts(int8_onnx)
     latency = measure_onnx_pair(fp32_onnx, int8_onnx, shape, timing.warmup, int8.repeats, timing.threads)
@@ -131,13 +131,13 @@ def _int8_pair(cfg: RTMPoseConfig, fp32_onnx: Path, int8_onnx: Path, images, int
 
 
 def int8_student_rows(models_dir: Path, names: list[str], onnx_dir: Path, tfake: Path, charlotte: Path,
-                      cfg: quantize.Int8Config, timing: speed.Timing) -> tuple[dict, dict]:
+                      cfg: quantize.Int8Config, timing: pose_speed.Timing) -> tuple[dict, dict]:
     """Each student: its fp32 ONNX `onnx_dir/<name>.onnx` (dynamic batch, written by the checkpoint rows) quantized
     to `onnx_dir/<name>.int8.onnx`; (numbers with the NME change, fp32/int8 latency)."""
     numbers, latencies = {}, {}
     calibration, tests = {}, {}  # per input size: loaded once
     for name in progress(names, desc="speed int8", unit="model"):
-        model = speed.load_checkpoint(models_dir, name)
+        model = pose_speed.load_checkpoint(models_dir, name)
         size = model.cfg.input_size[0]
         if size not in calibration:
             calibration[size] = quantize.calibration_images(tfake, size, cfg.calibration_crops)
@@ -155,8 +155,8 @@ def int8_student_rows(models_dir: Path, names: list[str], onnx_dir: Path, tfake:
     return numbers, latencies
 
 
-def int8_architecture_rows(archs: dict[str, RTMPoseConfig], seeded: speed.SeededModels, tfake: Path,
-                           cfg: quantize.Int8Config, timing: speed.Timing) -> tuple[dict, dict]:
+def int8_architecture_rows(archs: dict[str, RTMPoseConfig], seeded: pose_speed.SeededModels, tfake: Path,
+                           cfg: quantize.Int8Config, timing: pose_speed.Timing) -> tuple[dict, dict]:
     """Architectures at the paper's size with seeded weights, calibrated on train crops at that size: timing only."""
     numbers, latencies = {}, {}
     for name, arch_cfg in progress(list(archs.items()), desc="speed int8 archs", unit="model"):
@@ -179,10 +179,10 @@ def limit_rows(gemm_row: dict, rows: dict[str, dict]) -> dict[str, dict]:
             for name, row in rows.items()}
 
 
-def scaling_rows(arch_cfg: RTMPoseConfig, seeded: speed.SeededModels, timing: speed.Timing) -> list[dict]:
+def scaling_rows(arch_cfg: RTMPoseConfig, seeded: pose_speed.SeededModels, timing: pose_speed.Timing) -> list[dict]:
     """Thread scaling of one architecture (seeded weights) from 1 thread to every core of this machine."""
     model, onnx_path = seeded.get(arch_cfg)
-    return gemm.thread_scaling(model, onnx_path, speed.batch1_shape(arch_cfg), usable_cores(), timing.warmup,
+    return gemm.thread_scaling(model, onnx_path, pose_speed.batch1_shape(arch_cfg), usable_cores(), timing.warmup,
                                timing.repeats)
 
 
@@ -328,8 +328,8 @@ def markdown(numbers: dict, timing: dict, source_label: str) -> str:
 
 
 def benchmark(cfg: DeployConfig, input_size: list[int], arch_rows: dict[str, dict], models_dir: Path,
-              checkpoints: list[str], onnx_dir: Path, tfake: Path, charlotte: Path, seeded: speed.SeededModels,
-              timing: speed.Timing, seed: int) -> tuple[dict, dict]:
+              checkpoints: list[str], onnx_dir: Path, tfake: Path, charlotte: Path, seeded: pose_speed.SeededModels,
+              timing: pose_speed.Timing, seed: int) -> tuple[dict, dict]:
     """Every row of this module: (deterministic numbers, timings). `input_size`: the paper's pose input (W, H);
     `arch_rows`: speed's architecture rows (complexity + latency) by name, for the limit table; `checkpoints`: the
     runs whose fp32 ONNX is in `onnx_dir` (the thermal ones get int8 rows); `seeded`: the seeded pose networks the
@@ -338,11 +338,11 @@ def benchmark(cfg: DeployConfig, input_size: list[int], arch_rows: dict[str, dic
     gemm_row = gemm.gemm_throughput(cfg.gemm_size, timing.warmup, timing.repeats, threads=1, seed=seed)
     det_onnx = onnx_dir / f"rtmdet-{cfg.detector}.onnx"
     det_numbers, det_latency, detector = detector_row(cfg, det_onnx, timing, seed)
-    pipe_archs = speed.architecture_configs(list(cfg.pipeline_architectures), input_size)
+    pipe_archs = pose_speed.architecture_configs(list(cfg.pipeline_architectures), input_size)
     pipelines = pipeline_rows(detector, det_onnx, pipe_archs, seeded, timing, seed)
     pipe_numbers = {}
     for (name, row), arch_cfg in zip(pipelines.items(), pipe_archs.values()):
-        pose = speed.complexity(arch_cfg)
+        pose = pose_speed.complexity(arch_cfg)
         pipe_numbers[name] = {"arch": row["arch"], "pose_params": pose["params"], "pose_gmacs": pose["gmacs"],
                               "detector_params": det_numbers["params"], "detector_gmacs": det_numbers["gmacs"],
                               "gmacs": pose["gmacs"] + det_numbers["gmacs"]}
@@ -350,9 +350,9 @@ def benchmark(cfg: DeployConfig, input_size: list[int], arch_rows: dict[str, dic
                                                   tfake, charlotte, cfg.int8, timing)
     archs8, arch8_latency = {}, {}
     if cfg.int8_architectures:
-        int8_archs = speed.architecture_configs(list(cfg.int8_architectures), input_size)
+        int8_archs = pose_speed.architecture_configs(list(cfg.int8_architectures), input_size)
         archs8, arch8_latency = int8_architecture_rows(int8_archs, seeded, tfake, cfg.int8, timing)
-    scaling_cfg = next(iter(speed.architecture_configs([cfg.scaling_architecture], input_size).items()))
+    scaling_cfg = next(iter(pose_speed.architecture_configs([cfg.scaling_architecture], input_size).items()))
     limit = limit_rows(gemm_row, {det_numbers["name"]: {**det_numbers, **det_latency}, **arch_rows,
                                   **{n: {**pipelines[n], "gmacs": pipe_numbers[n]["gmacs"],
                                          "input_size": pipelines[n]["pose_input_size"]} for n in pipelines}})

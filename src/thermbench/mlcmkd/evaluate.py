@@ -13,8 +13,8 @@ from torch import nn
 
 from thermbench.core.nme import ced_rows, charlotte_checks, charlotte_subsets, nme_diag, nme_io, summarize
 from thermbench.datasets.crop_store import Split, load_splits
-from thermbench.mlcmkd.speed import count_gflops
-from thermbench.mlcmkd.train import predict
+from thermbench.mlcmkd.pose_speed import count_gflops
+from thermbench.mlcmkd.predict import predict
 from thermbench.models.rtmpose import build_rtmpose, count_parameters
 
 

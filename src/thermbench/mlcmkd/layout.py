@@ -1,17 +1,20 @@
 """Where an MLCM-KD run's files lie under an output root (models, metrics, curves, predictions).
 
 Run names: `teacher`, `pretrain-<arch>`, `supervised-<arch>[-scratch]-seed<k>`, `ktl-<variant>[-scratch]-seed<k>`,
-`mcl-<variant>-seed<k>` (`-scratch`: the from-scratch pair, random initial weights). The pretrained backbones,
-supervised, KTL and MCL runs are trained many to a stage, and a DVC stage owns whole folders, so those runs sit one
-folder down, in `<root>/<group>/` (`<root>/pretrain/pretrain-t`); the teacher lies at the root.
+`mcl-<variant>-seed<k>` (`-scratch`: the from-scratch pair, random initial weights). A DVC stage owns whole folders:
+the pretrained backbones are trained in one stage, into `<root>/pretrain/` (`<root>/pretrain/pretrain-t`); the
+supervised, KTL and MCL runs in one stage per architecture or variant (its key), into `<root>/<group>/<key>/`
+(`<root>/ktl/dikd/ktl-dikd-seed0`, from-scratch runs beside their key's); the teacher lies at the root.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 GROUPS = ("pretrain", "supervised", "ktl", "mcl")
 SCRATCH = "-scratch"
+_KEYED = re.compile(rf"^(supervised|ktl|mcl)-(.+?)(?:{SCRATCH})?-seed\d+$")
 
 
 def run_name(group: str, key: str, seed: int, scratch: bool = False) -> str:
@@ -25,7 +28,17 @@ def group_of(name: str) -> str | None:
     return head if head in GROUPS else None
 
 
-def run_path(root: Path, name: str, suffix: str = "") -> Path:
-    """`<root>/[<group>/]<name><suffix>`, e.g. run_path(metrics, "ktl-dikd-seed0", ".json")."""
+def run_folder(name: str) -> Path:
+    """The folder of run `name` relative to an output root: `<group>/<key>` (supervised, KTL, MCL runs),
+    `pretrain`, or the root itself."""
+    keyed = _KEYED.match(name)
+    if keyed:
+        return Path(keyed[1]) / keyed[2]
     group = group_of(name)
-    return (Path(root) / group if group else Path(root)) / f"{name}{suffix}"
+    return Path(group) if group else Path()
+
+
+def run_path(root: Path, name: str, suffix: str = "") -> Path:
+    """`<root>/<run_folder>/<name><suffix>`, e.g. run_path(metrics, "ktl-dikd-seed0", ".json") is
+    `<metrics>/ktl/dikd/ktl-dikd-seed0.json`."""
+    return Path(root) / run_folder(name) / f"{name}{suffix}"

@@ -1,5 +1,5 @@
-"""Training for the MLCM-KD reproduction: seeded augmentation and plain fit loops over in-memory splits
-(`thermbench.datasets.crop_store`, whose pixel conventions hold here).
+"""The MLCM-KD fit loop over in-memory splits (`thermbench.datasets.crop_store`, whose pixel conventions hold here)
+and the supervised, KTL and MCL training built on it.
 
 The loops return a history (per-epoch rows + early gradient norms) and never write anything; stages decide what to
 save.
@@ -7,103 +7,27 @@ save.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
-import os
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-import cv2
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch import nn
 
-from thermbench.core import convergence, metrics
+from thermbench.core import convergence
 from thermbench.core.convergence import Plateau, StopConfig
 from thermbench.core.io import InputError
-from thermbench.core.keypoints import load_schema
 from thermbench.core.progress import progress
 from thermbench.datasets.crop_store import Split
+from thermbench.mlcmkd.augment import AugmentConfig, augment, flip_index
+from thermbench.mlcmkd.distributed import data_parallel, main_process_value, world
 from thermbench.mlcmkd.losses import DistillTask, decay_gamma, simcc_kl_loss
+from thermbench.mlcmkd.optim import OptimConfig, lr_factor, param_groups
+from thermbench.mlcmkd.predict import device_of, to_input, val_nme
 from thermbench.models import simcc
-from thermbench.models.rtmpose import RTMPose, normalize_input
-
-# ------------------------------------------------------------------------------------------------ augmentation
-
-
-def flip_index(num_keypoints: int = 68) -> np.ndarray:
-    """Permutation that relabels keypoints after a horizontal flip, from the iBUG-68 schema's flip pairs."""
-    return np.asarray(simcc.flip_index(load_schema("ibug68")["flip_pairs"], num_keypoints))
-
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    """Small random affine about the image centre + horizontal flip (paired images get the same transform)."""
-
-    rotate_deg: float = 0.0
-    scale: float = 0.0
-    shift: float = 0.0
-    flip_prob: float = 0.0
-
-
-def augment(images: np.ndarray, kpts: np.ndarray, visible: np.ndarray, rng: np.random.Generator,
-            cfg: AugmentConfig, flip_idx: np.ndarray, paired: np.ndarray | None = None):
-    """Return augmented copies of a batch. Points pushed outside the image become invisible."""
-    n, h, w = images.shape[:3]
-    out_img, out_pair = np.empty_like(images), None if paired is None else np.empty_like(paired)
-    out_kpts, out_vis = kpts.copy(), visible.copy()
-    for i in range(n):
-        angle = rng.uniform(-cfg.rotate_deg, cfg.rotate_deg)
-        scale = 1.0 + rng.uniform(-cfg.scale, cfg.scale)
-        shift = rng.uniform(-cfg.shift, cfg.shift, size=2) * (w, h)
-        flip = rng.random() < cfg.flip_prob
-        m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, scale)
-        m[:, 2] += shift
-        if flip:  # mirror after the affine: x -> (w-1) - x
-            m = np.array([[-1.0, 0.0, w - 1], [0.0, 1.0, 0.0]]) @ np.vstack([m, [0.0, 0.0, 1.0]])
-        warp = lambda img: cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)  # noqa: E731
-        out_img[i] = warp(images[i])
-        if paired is not None:
-            out_pair[i] = warp(paired[i])
-        # cv2 puts pixel centres at integers; our points are continuous, hence the half-pixel shifts.
-        pts = (kpts[i] - 0.5) @ m[:, :2].T + m[:, 2] + 0.5
-        vis = visible[i].copy()
-        if flip:
-            pts, vis = pts[flip_idx], vis[flip_idx]
-        inside = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
-        out_kpts[i], out_vis[i] = pts, vis * inside
-    return out_img, out_kpts, out_vis, out_pair
-
-
-def to_input(images: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
-    """uint8 (N,H,W) gray or (N,H,W,3) RGB -> normalised float (N,3,H,W) on `device`; gray is repeated to 3 channels."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).to(device)
-    return normalize_input(x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2))
-
-
-def _device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-# --------------------------------------------------------------------------------------------------- loops
-
-
-@dataclass(frozen=True)
-class OptimConfig:
-    """AdamW with the RTMPose/DWPose details. Defaults: wd 0.05 on conv/linear weights only (`paramwise`: no decay
-    on norm-layer and bias parameters, mmpose's norm_decay_mult = bias_decay_mult = 0); linear warm-up over
-    `warmup_steps`, flat lr until `cosine_start` (fraction of all steps; RTMPose face: epoch 30 of 60 = 0.5), then
-    cosine down to `min_lr_ratio * lr` (RTMPose: 0.05); gradients clipped to L2 norm `clip_grad` (DWPose: 1.0;
-    None = off)."""
-
-    lr: float = 4e-3
-    weight_decay: float = 0.05
-    paramwise: bool = True
-    warmup_steps: int = 0
-    cosine_start: float = 0.5
-    min_lr_ratio: float = 0.05
-    clip_grad: float | None = 1.0
+from thermbench.models.rtmpose import RTMPose
 
 
 @dataclass(frozen=True)
@@ -138,92 +62,41 @@ class FitConfig:
     progress: bool = True
 
 
-@torch.no_grad()
-def predict(model: nn.Module, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
-    """Keypoints (N,K,2) in input px from SimCC argmax decoding; the model is put in eval mode."""
-    model.eval()
-    out = []
-    for start in range(0, len(images), batch_size):
-        simcc_x, simcc_y = model(to_input(images[start:start + batch_size], _device(model)))
-        out.append(simcc.decode(simcc_x, simcc_y)[0])
-    return np.concatenate(out).astype(np.float64)
-
-
-def val_nme(model: nn.Module, split: Split, batch_size: int = 64) -> float:
-    """Mean NME-IO (outer eye corners) over a split, in input px (ratios are scale-free for square crops)."""
-    pred = predict(model, split.images, batch_size)
-    return float(np.nanmean(metrics.nme(pred, split.kpts, split.visible, metrics.interocular_distance(split.kpts))))
-
-
-def world() -> tuple[int, int]:
-    """(rank, world size) of the torch.distributed process group, (0, 1) without one."""
-    return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
-
-
-def init_distributed(device: str) -> torch.device:
-    """Join the process group torchrun describes (WORLD_SIZE > 1): NCCL with one GPU per process on CUDA, else gloo.
-    Without torchrun, nothing to join: the plain device."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device == "cuda" else "gloo")
-        if device == "cuda":
-            device = f"cuda:{int(os.environ['LOCAL_RANK'])}"
-            torch.cuda.set_device(device)
-    return torch.device(device)
-
-
-def is_main_process() -> bool:
-    return world()[0] == 0
-
-
-@contextlib.contextmanager
-def main_process_first():
-    """Rank 0 runs the block before the other ranks do (as mmengine downloads checkpoints: the others then find the
-    file in place); without a process group, just the block."""
-    rank, size = world()
-    if size > 1 and rank > 0:
-        dist.barrier()
-    yield
-    if size > 1 and rank == 0:
-        dist.barrier()
-
-
-def param_groups(module: nn.Module, weight_decay: float, paramwise: bool = True) -> list[dict]:
-    """Trainable parameters in two AdamW groups: decayed conv/linear weights, and (paramwise) norm-layer weights and
-    every bias without decay, as mmengine's paramwise_cfg(norm_decay_mult=0, bias_decay_mult=0) classifies them:
-    norm layers are BatchNorm/GroupNorm/LayerNorm/InstanceNorm; other 1-d tensors (ScaleNorm g, GAU gamma/beta,
-    res_scale) keep their decay."""
-    norms = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm)
-    decay, no_decay, seen = [], [], set()
-    for mod in module.modules():
-        for name, p in mod.named_parameters(recurse=False):
-            if not p.requires_grad or id(p) in seen:
-                continue
-            seen.add(id(p))
-            (no_decay if paramwise and (isinstance(mod, norms) or name == "bias") else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def lr_factor(cfg: OptimConfig, total_steps: int) -> Callable[[int], float]:
-    """Step -> lr multiplier: linear warm-up to 1 over warmup_steps, flat until cosine_start * total_steps, then a
-    half cosine from 1 to min_lr_ratio at the last step (RTMPose's LinearLR + flat + CosineAnnealingLR, per step)."""
-    flat_end = max(int(round(cfg.cosine_start * total_steps)), cfg.warmup_steps)
-
-    def factor(step: int) -> float:
-        if step < cfg.warmup_steps:
-            return (step + 1) / cfg.warmup_steps
-        if step < flat_end:
-            return 1.0
-        span = max(total_steps - 1 - flat_end, 1)
-        cos = 0.5 * (1 + math.cos(math.pi * min(step - flat_end, span) / span))
-        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cos
-
-    return factor
-
-
 def _norm_eval(module: nn.Module) -> None:
     for m in module.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.eval()
+
+
+class PlateauSchedule:
+    """The lr drops and the stop of `FitConfig`: at each of the first `lr_drops` plateaus of the validation NME (none
+    before `min_epochs`) the lr scale drops by `lr_drop_factor`, at the next the run stops, converged. Without
+    `patience`, never."""
+
+    def __init__(self, cfg: FitConfig):
+        self.stop = None if cfg.patience is None else StopConfig(cfg.patience, cfg.min_delta)
+        self.plateau = None if self.stop is None else Plateau(self.stop)
+        self.scale = 1.0
+        self.left = 0 if self.stop is None else cfg.lr_drops
+        self.drop_epochs: list[int] = []
+        self.stopped = False
+        self.min_epochs, self.factor = cfg.min_epochs, cfg.lr_drop_factor
+
+    def validated(self, nme: float) -> None:
+        if self.plateau is not None:
+            self.plateau.update(nme)
+
+    def should_stop(self, epoch: int) -> bool:
+        """After epoch `epoch`: stop now, or drop the lr at a plateau and go on."""
+        if self.plateau is None or not self.plateau.converged or epoch < self.min_epochs:
+            return False
+        if not self.left:
+            self.stopped = True
+            return True
+        self.scale, self.left = self.scale * self.factor, self.left - 1
+        self.drop_epochs = self.drop_epochs + [epoch]
+        self.plateau = Plateau(self.stop)
+        return False
 
 
 def _fit(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Split, val: Split, cfg: FitConfig,
@@ -232,36 +105,32 @@ def _fit(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Split
 
     `task` holds every trainable parameter and its forward computes every loss term of a step from
     `batch_inputs(images, kpts, visible, paired, epoch)` (positional args, kwargs): {"loss": total, <term>: value}.
-    Under torch.distributed the task is wrapped in DistributedDataParallel, which averages gradients over ranks;
-    each rank takes an equal share of every batch (augmented identically on every rank, then sliced), and the
-    batch-summed L_kp is scaled by the world size so the step equals one process on the whole batch. `model` is the
-    network being trained (validated, and restored to its best epoch when early stopping is on).
+    Under torch.distributed the task is wrapped in DistributedDataParallel (`distributed.data_parallel`), which
+    averages gradients over ranks; each rank takes an equal share of every batch (augmented identically on every
+    rank, then sliced), and the batch-summed L_kp is scaled by the world size so the step equals one process on the
+    whole batch. `model` is the network being trained (validated, and restored to its best epoch when early stopping
+    is on).
     """
     rank, size = world()
     if cfg.batch_size % size:
         raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the {size} processes")
-    device = _device(model)
+    device = device_of(model)
     # NHWC weights (activations follow): oneDNN's depthwise-conv backward, most of a CPU step, runs faster on them;
     # with the fused AdamW a CPU step takes ~20% less time. The layout is restored on return.
     task.to(memory_format=torch.channels_last)
-    runner = task
-    if size > 1:
-        if device.type == "cuda":  # the RTMPose configs' SyncBN (CUDA-only in torch)
-            task = nn.SyncBatchNorm.convert_sync_batchnorm(task)
-        runner = nn.parallel.DistributedDataParallel(task, device_ids=[device] if device.type == "cuda" else None)
+    task, runner = data_parallel(task, device)
     rng = np.random.default_rng(cfg.seed)
     flip_idx = flip_index(train.kpts.shape[1])
     groups = param_groups(task, cfg.optim.weight_decay, cfg.optim.paramwise)
     params = [p for g in groups for p in g["params"]]
     optimizer = torch.optim.AdamW(groups, lr=cfg.optim.lr, fused=True)
     steps_per_epoch = max(len(train) // cfg.batch_size, 1)
-    stop = None if cfg.patience is None else StopConfig(cfg.patience, cfg.min_delta)
-    plateau = None if stop is None else Plateau(stop)
+    schedule = PlateauSchedule(cfg)
     # On plateaus the lr drops instead of following a cosine laid over the cap: a cosine's decay phase, not the
     # data, would then decide when a run stops improving.
-    base = lr_factor(cfg.optim if stop is None else replace(cfg.optim, cosine_start=1.0), steps_per_epoch * cfg.epochs)
-    drop = {"scale": 1.0, "left": 0 if stop is None else cfg.lr_drops, "epochs": [], "stopped": False}
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: base(step) * drop["scale"])
+    base = lr_factor(cfg.optim if schedule.stop is None else replace(cfg.optim, cosine_start=1.0),
+                     steps_per_epoch * cfg.epochs)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: base(step) * schedule.scale)
     shares = {"start": gradient_shares(task, params, batch_inputs, train, cfg, 1, rank, size)}
     rows, grad_norms, best, best_state = [], [], math.inf, None
     for epoch in range(1, cfg.epochs + 1):
@@ -294,25 +163,16 @@ def _fit(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Split
         row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
         row.update({f"train_{k}": v / steps_per_epoch for k, v in sums.items()})
         if epoch % cfg.val_every == 0 or epoch == cfg.epochs:
-            row["val_nme"] = val_nme(model, val, 64)
-            if size > 1:  # BN statistics may differ per rank: rank 0's score decides, so every rank stops together
-                score = torch.tensor([row["val_nme"]], device=device)
-                dist.broadcast(score, 0)
-                row["val_nme"] = float(score)
+            # BN statistics may differ per rank: rank 0's score decides, so every rank stops together
+            row["val_nme"] = main_process_value(val_nme(model, val, 64), device)
             if row["val_nme"] < best:
                 best = row["val_nme"]
-                if stop is not None:
+                if schedule.stop is not None:
                     best_state = copy.deepcopy(model.state_dict())
-            if plateau is not None:
-                plateau.update(row["val_nme"])
+            schedule.validated(row["val_nme"])
         rows.append(row)
-        if plateau is not None and plateau.converged and epoch >= cfg.min_epochs:
-            if not drop["left"]:
-                drop["stopped"] = True
-                break
-            drop.update(scale=drop["scale"] * cfg.lr_drop_factor, left=drop["left"] - 1,
-                        epochs=drop["epochs"] + [epoch])
-            plateau = Plateau(stop)
+        if schedule.should_stop(epoch):
+            break
     if best_state is not None:
         model.load_state_dict(best_state)
     shares["end"] = gradient_shares(task, params, batch_inputs, train, cfg, rows[-1]["epoch"], rank, size)
@@ -320,8 +180,8 @@ def _fit(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Split
     scored = [r for r in rows if "val_nme" in r]
     best_epoch = min(scored, key=lambda r: r["val_nme"])["epoch"]
     return {"epochs": rows, "grad_norms": grad_norms, "best_epoch": best_epoch, "best_val_nme": best,
-            "convergence": {**convergence.record(stop, drop["stopped"], len(rows), cfg.epochs, best_epoch),
-                            "lr_drop_epochs": drop["epochs"]},
+            "convergence": {**convergence.record(schedule.stop, schedule.stopped, len(rows), cfg.epochs, best_epoch),
+                            "lr_drop_epochs": schedule.drop_epochs},
             "gradient_shares": {k: v for k, v in shares.items() if v}}
 
 
@@ -380,7 +240,7 @@ class SupervisedTask(nn.Module):
 def fit_supervised(model: RTMPose, data: dict[str, Split], cfg: FitConfig, desc: str = "supervised",
                    kp_weight: float = 1.0) -> dict:
     """Train `model` on `data["train"]` against GT SimCC labels only (`kp_weight` x L_kp, mmpose KLDiscretLoss)."""
-    device = _device(model)
+    device = device_of(model)
 
     def inputs(images, kpts, vis, _paired, _epoch):
         return (to_input(images, device), _targets(kpts, vis, model.cfg.input_size, device)), {}
@@ -393,7 +253,7 @@ def _distill(student: RTMPose, teacher: RTMPose, task: DistillTask, data: dict[s
     """KTL and MCL share one loop: `task` holds the frozen teacher, the student and the trainable aligners."""
     if task.student is not student or task.teacher is not teacher:
         raise ValueError("the task must wrap the given student and teacher")
-    device = _device(student)
+    device = device_of(student)
 
     def inputs(images, kpts, vis, twin, epoch):
         return ((to_input(images, device), to_input(twin if paired else images, device),

@@ -394,3 +394,12 @@ def load_model(path: str | Path) -> RTMPose:
     cfg["input_size"] = tuple(cfg["input_size"])
     model = RTMPose(RTMPoseConfig(**cfg))
     return load_mmpose_checkpoint(model, path)
+
+
+def load_run(run_dir: str | Path) -> RTMPose:
+    """The model a training run saved in its folder (`<run_dir>/model.safetensors` and its sidecar, as `save_model`
+    writes them): the documented way to use a trained student or teacher outside its training code."""
+    path = Path(run_dir) / "model.safetensors"
+    if not path.is_file():
+        raise InputError(f"{path}: model not found (train '{Path(run_dir).name}' first)")
+    return load_model(path)

@@ -1,11 +1,18 @@
 """Where pretrained weights come from: a local file first, then a hub's cache, downloading only where allowed.
 Weights that cannot be had raise WeightsUnavailable with one line saying how to get them; stages print that line
-and mark the row "weights not available", never a traceback.
+and mark the row "weights not available", never a traceback. A checkpoint named by URL is downloaded once into a
+cache and its sha256 pinned beside it (`Checkpoint`, `fetch_checkpoint`, `pinned_sha256`).
 """
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
+
+from thermbench.core.io import InputError, write_text
+from thermbench.datasets.fetch import http_download
 
 
 class WeightsUnavailable(Exception):
@@ -27,3 +34,51 @@ def resolve_sapiens2(cfg: dict, allow_download: bool, where: str = "zeroshot.sap
             f"weights not available: Sapiens2 {cfg['repo_id']}/{cfg['filename']} on the Hugging Face hub "
             f"({type(err).__name__}); `hf download {cfg['repo_id']} {cfg['filename']}` (accept the licence first) "
             f"or place the file at {where}.local_path = {local}") from err
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A backbone checkpoint file and its sha256."""
+    path: Path
+    sha256: str
+
+    @property
+    def init(self) -> str:
+        """How a run that starts from it says so in its config and metrics."""
+        return f"backbone of {self.path.name} (sha256 {self.sha256}), head random"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def is_url(ref: str) -> bool:
+    return urlparse(ref).scheme in ("http", "https", "file")
+
+
+def fetch_checkpoint(ref: str, cache: Path) -> Path:
+    """`ref` a URL (http, https or file), downloaded once into `cache` as the datasets' archives are (a temp name,
+    then renamed; a complete file is reused), or a local path."""
+    if is_url(ref):
+        return http_download(ref, cache)
+    if not Path(ref).is_file():
+        raise InputError(f"{ref}: not found")
+    return Path(ref)
+
+
+def pinned_sha256(path: Path) -> str:
+    """The sha256 of a downloaded file, pinned in `<file>.sha256` the first time; a file that no longer matches its
+    pin is refused. The hash in an OpenMMLab file name is not checked: it need not be a sha256 prefix (facts:
+    pretrained sets §1b)."""
+    digest, pin = file_sha256(path), path.with_name(path.name + ".sha256")
+    if not pin.is_file():
+        write_text(pin, digest + "\n")
+    elif pin.read_text().strip() != digest:
+        raise InputError(f"{path}: sha256 {digest} differs from the one pinned at its download ({pin}); delete both "
+                         "to download it again")
+    return digest
+

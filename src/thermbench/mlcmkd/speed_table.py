@@ -1,4 +1,4 @@
-"""Stage speed (paper Table II, Fig. 4): the pose models alone (thermbench.mlcmkd.speed), and the detector, the
+"""Stage speed (paper Table II, Fig. 4): the pose models alone (thermbench.mlcmkd.pose_speed), and the detector, the
 detector + pose chain, the int8 students and the distance to the CPU's limit (thermbench.mlcmkd.deploy).
 
 Deterministic numbers (params, MACs, ONNX parity, int8 NME changes) go to the metrics files; wall-clock numbers,
@@ -16,7 +16,7 @@ import torch
 from thermbench.core.io import InputError, atomic_dir, write_json, write_text
 from thermbench.core.plots import data_label, save_figure
 from thermbench.core.progress import progress
-from thermbench.mlcmkd import deploy, speed
+from thermbench.mlcmkd import deploy, pose_speed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,8 +37,8 @@ class SpeedConfig:
     deploy: deploy.DeployConfig = deploy.DeployConfig()
 
     @property
-    def timing(self) -> speed.Timing:
-        return speed.Timing(self.warmup, self.repeats, self.threads, self.opset, self.atol, self.rtol)
+    def timing(self) -> pose_speed.Timing:
+        return pose_speed.Timing(self.warmup, self.repeats, self.threads, self.opset, self.atol, self.rtol)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,21 +60,21 @@ def run_speed(cfg: SpeedConfig, models_dir: Path, tfake: Path, charlotte: Path, 
     label = data_label(source)
     timing = cfg.timing
     torch.set_num_threads(cfg.threads)
-    arch_configs = speed.architecture_configs(list(cfg.architectures), list(cfg.input_size))
+    arch_configs = pose_speed.architecture_configs(list(cfg.architectures), list(cfg.input_size))
     archs, checkpoints = {}, {}
     latency = {"checkpoints": {}, "architectures": {}}
     with atomic_dir(out.onnx_dir) as onnx_tmp, tempfile.TemporaryDirectory() as scratch:
-        seeded = speed.SeededModels(Path(scratch), timing.opset, seed)
+        seeded = pose_speed.SeededModels(Path(scratch), timing.opset, seed)
         for arch, arch_cfg in progress(list(arch_configs.items()), desc="speed architectures", unit="arch"):
-            archs[arch], latency["architectures"][arch] = speed.benchmark_architecture(arch_cfg, seeded, timing)
-        for name in progress(speed.discover_checkpoints(models_dir, cfg.models), desc="speed checkpoints",
+            archs[arch], latency["architectures"][arch] = pose_speed.benchmark_architecture(arch_cfg, seeded, timing)
+        for name in progress(pose_speed.discover_checkpoints(models_dir, cfg.models), desc="speed checkpoints",
                              unit="model"):
-            model = speed.load_checkpoint(models_dir, name)
-            checkpoints[name], latency["checkpoints"][name] = speed.benchmark_checkpoint(
+            model = pose_speed.load_checkpoint(models_dir, name)
+            checkpoints[name], latency["checkpoints"][name] = pose_speed.benchmark_checkpoint(
                 model, onnx_tmp / f"{name}.onnx", timing, seed)
             # Names the checkpoint's architecture; where that has a row above, it must be the same network there.
-            paper_cfg = speed.at_input_size(model.cfg, list(cfg.input_size))
-            arch = speed.architecture_name(paper_cfg)
+            paper_cfg = pose_speed.at_input_size(model.cfg, list(cfg.input_size))
+            arch = pose_speed.architecture_name(paper_cfg)
             if arch in arch_configs and arch_configs[arch] != paper_cfg:
                 raise InputError(f"{models_dir / name}: {arch} config differs from the benchmarked one "
                                  f"({paper_cfg} vs {arch_configs[arch]})")
@@ -84,16 +84,16 @@ def run_speed(cfg: SpeedConfig, models_dir: Path, tfake: Path, charlotte: Path, 
                                                          list(checkpoints), onnx_tmp, tfake, charlotte, seeded,
                                                          timing, seed)
 
-    env = {**speed.environment(cfg.threads), "cpu_int8_flags": deploy.cpu_int8_flags()}
+    env = {**pose_speed.environment(cfg.threads), "cpu_int8_flags": deploy.cpu_int8_flags()}
     write_json(out.metrics, {"paper_input_size": list(cfg.input_size), "checkpoints": checkpoints,
                              "architectures": archs})
     write_json(out.timing, {"environment": env, **latency})
     write_json(out.deploy_metrics, deploy_numbers)
     write_json(out.deploy_timing, {**deploy_timing, "environment": env})
     checkpoint_rows = [{"name": n, **checkpoints[n], **latency["checkpoints"][n]} for n in checkpoints]
-    write_text(out.table, speed.table_markdown(list(arch_rows.values()), checkpoint_rows, env, label)
+    write_text(out.table, pose_speed.table_markdown(list(arch_rows.values()), checkpoint_rows, env, label)
                + deploy.markdown(deploy_numbers, {**deploy_timing, "environment": env}, label))
-    save_figure(speed.plot_fps_vs_params(list(arch_rows.values()), env, label,
+    save_figure(pose_speed.plot_fps_vs_params(list(arch_rows.values()), env, label,
                                          deploy.figure_series(deploy_numbers, deploy_timing)), out.figure)
     for r in list(arch_rows.values()) + checkpoint_rows:
         print(f"{r.get('name', 'RTMPose-' + r['arch'])} at {r['input_size']}: {r['params'] / 1e6:.2f} M params, "

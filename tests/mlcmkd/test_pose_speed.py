@@ -14,7 +14,7 @@ import yaml
 
 from model_builders import lively_rtmpose_t
 from thermbench.core.io import InputError
-from thermbench.mlcmkd import speed
+from thermbench.mlcmkd import pose_speed
 from thermbench.mlcmkd.deploy import usable_cores
 from thermbench.models.rtmpose import build_rtmpose, count_parameters, save_model
 
@@ -30,8 +30,8 @@ def tiny_net() -> torch.nn.Module:
 
 def test_count_gflops_counts_a_multiply_add_as_two():
     # MACs: conv 4*8*8 outputs x 27 = 6912; depthwise 4*8*8 x 9 = 2304; linear 256*5 = 1280; total 10496.
-    assert speed.count_gflops(tiny_net(), (1, 3, 8, 8)) == pytest.approx(2 * 10496 / 1e9, rel=0, abs=0)
-    assert speed.count_gflops(tiny_net(), (2, 3, 8, 8)) == pytest.approx(2 * 2 * 10496 / 1e9)
+    assert pose_speed.count_gflops(tiny_net(), (1, 3, 8, 8)) == pytest.approx(2 * 10496 / 1e9, rel=0, abs=0)
+    assert pose_speed.count_gflops(tiny_net(), (2, 3, 8, 8)) == pytest.approx(2 * 2 * 10496 / 1e9)
 
 
 # facts/rtmpose.md §1, "[computed] 68 kpts, 256x256": Params (M) and GMACs; its GMACs carry "≈" and two decimals.
@@ -43,7 +43,7 @@ def test_rtmpose_complexity_matches_fact_sheet(arch):
     # On the meta device: no weights are allocated and no arithmetic is done, so even x takes well under a second.
     with torch.device("meta"):
         cfg = build_rtmpose(arch, num_keypoints=68, input_size=(256, 256)).cfg
-    c = speed.complexity(cfg)
+    c = pose_speed.complexity(cfg)
     params_m, gmacs = FACT_SHEET[arch]
     assert (c["arch"], c["num_keypoints"], c["input_size"]) == (arch, 68, [256, 256])
     assert round(c["params"] / 1e6, 2) == params_m
@@ -52,59 +52,59 @@ def test_rtmpose_complexity_matches_fact_sheet(arch):
 
 def test_at_input_size_changes_only_the_head():
     trained = build_rtmpose("t", input_size=(64, 64))
-    paper = speed.at_input_size(trained.cfg, [96, 96])
+    paper = pose_speed.at_input_size(trained.cfg, [96, 96])
     assert paper == dataclasses.replace(trained.cfg, input_size=(96, 96))
-    assert speed.batch1_shape(paper) == (1, 3, 96, 96)
-    assert speed.architecture_name(paper) == "RTMPose-t (68 kpts)"
+    assert pose_speed.batch1_shape(paper) == (1, 3, 96, 96)
+    assert pose_speed.architecture_name(paper) == "RTMPose-t (68 kpts)"
     # Head only: mlp Linear(flat -> 256), flat = (W/32)(H/32) 4 -> 9: +5*256; cls_x and cls_y Linear(256 -> 2W),
     # 128 -> 192 outputs each: +2*64*256. Total 1280 + 32768.
-    assert speed.complexity(paper)["params"] - count_parameters(trained) == 34048
+    assert pose_speed.complexity(paper)["params"] - count_parameters(trained) == 34048
 
 
 def test_architecture_configs_follow_the_list():
-    configs = speed.architecture_configs(["x", "t"], [64, 32])
+    configs = pose_speed.architecture_configs(["x", "t"], [64, 32])
     assert list(configs) == ["RTMPose-x (68 kpts)", "RTMPose-t (68 kpts)"]  # listed order, not size order
     assert configs["RTMPose-t (68 kpts)"] == build_rtmpose("t", input_size=(64, 32)).cfg
     assert configs["RTMPose-x (68 kpts)"].input_size == (64, 32)
     with pytest.raises(InputError, match=r"speed.architectures: unknown arch \['q'\]"):
-        speed.architecture_configs(["t", "q"], [64, 64])
+        pose_speed.architecture_configs(["t", "q"], [64, 64])
     with pytest.raises(InputError, match="speed.architectures: empty"):
-        speed.architecture_configs([], [64, 64])
+        pose_speed.architecture_configs([], [64, 64])
 
 
 def test_fresh_model_is_seeded_and_in_eval_mode():
     cfg = build_rtmpose("t", input_size=(64, 64)).cfg
-    a, b = speed.fresh_model(cfg, seed=3), speed.fresh_model(cfg, seed=3)
+    a, b = pose_speed.fresh_model(cfg, seed=3), pose_speed.fresh_model(cfg, seed=3)
     assert not a.training
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
-    assert not torch.equal(a.head.cls_x.weight, speed.fresh_model(cfg, seed=4).head.cls_x.weight)
+    assert not torch.equal(a.head.cls_x.weight, pose_speed.fresh_model(cfg, seed=4).head.cls_x.weight)
 
 
 def test_onnx_export_matches_torch(tmp_path):
     model = lively_rtmpose_t()
     path = tmp_path / "t.onnx"
-    info = speed.export_onnx(model, path, (1, 3, 64, 64), opset=17, output_names=["simcc_x", "simcc_y"])
+    info = pose_speed.export_onnx(model, path, (1, 3, 64, 64), opset=17, output_names=["simcc_x", "simcc_y"])
     assert info == {"exporter": "torchscript", "opset": 17, "input_name": "input", "input_shape": [1, 3, 64, 64]}
     graph = onnx.load(str(path))
     assert graph.opset_import[0].version == 17
     assert [o.name for o in graph.graph.output] == ["simcc_x", "simcc_y"]
-    assert speed.check_onnx_matches_torch(model, path, (1, 3, 64, 64)) < 1e-4
+    assert pose_speed.check_onnx_matches_torch(model, path, (1, 3, 64, 64)) < 1e-4
 
 
 def test_onnx_check_catches_a_different_model(tmp_path):
     model = lively_rtmpose_t()
     path = tmp_path / "t.onnx"
-    speed.export_onnx(model, path, (1, 3, 64, 64), opset=17)
+    pose_speed.export_onnx(model, path, (1, 3, 64, 64), opset=17)
     with torch.no_grad():
         model.head.cls_x.weight.mul_(1.5)
     with pytest.raises(ValueError, match="output 0 differs"):
-        speed.check_onnx_matches_torch(model, path, (1, 3, 64, 64))
+        pose_speed.check_onnx_matches_torch(model, path, (1, 3, 64, 64))
 
 
 def test_time_interleaved_alternates_calls():
     calls = []
     fns = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
-    times = speed.time_interleaved(fns, warmup=2, repeats=3)
+    times = pose_speed.time_interleaved(fns, warmup=2, repeats=3)
     assert calls == ["a", "b"] * 5
     assert {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3}
 
@@ -112,21 +112,21 @@ def test_time_interleaved_alternates_calls():
 def test_measure_latency_fields(tmp_path):
     model = tiny_net().eval()
     path = tmp_path / "tiny.onnx"
-    speed.export_onnx(model, path, (1, 3, 8, 8), opset=17)
-    r = speed.measure_latency(model, path, (1, 3, 8, 8), warmup=1, repeats=3, threads=1)
+    pose_speed.export_onnx(model, path, (1, 3, 8, 8), opset=17)
+    r = pose_speed.measure_latency(model, path, (1, 3, 8, 8), warmup=1, repeats=3, threads=1)
     assert (r["warmup"], r["repeats"], r["threads"], r["batch"]) == (1, 3, 1, 1)
     for name in ("onnxruntime", "torch"):
         assert 0 < r[f"{name}_min_ms"] <= r[f"{name}_ms"]
         assert r[f"{name}_fps"] == pytest.approx(1000 / r[f"{name}_ms"])
     assert r["torch_over_onnxruntime"] == pytest.approx(r["torch_ms"] / r["onnxruntime_ms"])
     with pytest.raises(ValueError):
-        speed.measure_latency(model, path, (1, 3, 8, 8), warmup=0, repeats=0, threads=1)
+        pose_speed.measure_latency(model, path, (1, 3, 8, 8), warmup=0, repeats=0, threads=1)
 
 
 def test_cpu_model_reads_cpuinfo(tmp_path):
     info = tmp_path / "cpuinfo"
     info.write_text("processor\t: 0\nvendor_id\t: X\nmodel name\t: Test CPU @ 3.0GHz\nprocessor\t: 1\n")
-    assert speed.cpu_model(info) == "Test CPU @ 3.0GHz"
+    assert pose_speed.cpu_model(info) == "Test CPU @ 3.0GHz"
 
 
 def test_discover_checkpoints(tmp_path):
@@ -135,12 +135,12 @@ def test_discover_checkpoints(tmp_path):
         (tmp_path / name / "model.safetensors").write_bytes(b"")
         (tmp_path / name / "model.safetensors.json").write_text(json.dumps({"arch": arch}))
     (tmp_path / "sapiens2").mkdir()  # not an RTMPose checkpoint: skipped
-    assert speed.discover_checkpoints(tmp_path, []) == ["a", "b"]
-    assert speed.discover_checkpoints(tmp_path, ["b"]) == ["b"]
+    assert pose_speed.discover_checkpoints(tmp_path, []) == ["a", "b"]
+    assert pose_speed.discover_checkpoints(tmp_path, ["b"]) == ["b"]
     with pytest.raises(InputError, match="missing/model.safetensors: checkpoint not found"):
-        speed.discover_checkpoints(tmp_path, ["missing"])
+        pose_speed.discover_checkpoints(tmp_path, ["missing"])
     with pytest.raises(InputError, match="no RTMPose checkpoint"):
-        speed.discover_checkpoints(tmp_path / "sapiens2", [])
+        pose_speed.discover_checkpoints(tmp_path / "sapiens2", [])
 
 
 ARCH_T = {"arch": "t", "input_size": [256, 256], "params": 4_333_538, "gflops": 1.1398, "gmacs": 0.5699,
@@ -155,7 +155,7 @@ ENV = {"cpu": "Test CPU", "threads": 1, "torch": "2.13.0", "onnxruntime": "1.31.
 
 
 def test_table_markdown():
-    table = speed.table_markdown([ARCH_T, ARCH_X], [TRAINED], ENV, "SYNTHETIC data")
+    table = pose_speed.table_markdown([ARCH_T, ARCH_X], [TRAINED], ENV, "SYNTHETIC data")
     assert "SYNTHETIC data; Test CPU, 1 thread(s)" in table
     lines = table.splitlines()
     # Architecture section: one row per architecture, in the given order, at the paper's size.
@@ -173,7 +173,7 @@ def test_table_markdown():
 
 
 def test_plot_fps_vs_params():
-    fig = speed.plot_fps_vs_params([ARCH_T, ARCH_X], ENV, "SYNTHETIC data")
+    fig = pose_speed.plot_fps_vs_params([ARCH_T, ARCH_X], ENV, "SYNTHETIC data")
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and ax.get_yscale() == "linear"
     assert "SYNTHETIC data" in ax.get_title() and "256×256" in ax.get_title()
@@ -268,17 +268,17 @@ def test_stage_end_to_end(tmp_path):
 
 def test_load_checkpoint_keeps_its_trained_size(tmp_path):
     save_model(build_rtmpose("t", input_size=(64, 96)), tmp_path / "mcl/mcl-t/model.safetensors")
-    model = speed.load_checkpoint(tmp_path, "mcl-t")
+    model = pose_speed.load_checkpoint(tmp_path, "mcl-t")
     assert model.training is False and model.cfg.input_size == (64, 96)
-    assert speed.batch1_shape(model.cfg) == (1, 3, 96, 64)
+    assert pose_speed.batch1_shape(model.cfg) == (1, 3, 96, 64)
 
 
 def test_seeded_models_are_made_and_exported_once_per_config(tmp_path):
     cfg64, cfg96 = (build_rtmpose("t", input_size=(s, s)).cfg for s in (64, 96))
-    seeded = speed.SeededModels(tmp_path, opset=17, seed=3)
+    seeded = pose_speed.SeededModels(tmp_path, opset=17, seed=3)
     model, path = seeded.get(cfg64)
     written = path.stat().st_mtime_ns
     assert seeded.get(cfg64) == (model, path) and path.stat().st_mtime_ns == written  # not exported again
-    assert torch.equal(model.head.cls_x.weight, speed.fresh_model(cfg64, seed=3).head.cls_x.weight)
+    assert torch.equal(model.head.cls_x.weight, pose_speed.fresh_model(cfg64, seed=3).head.cls_x.weight)
     other_model, other_path = seeded.get(cfg96)
     assert other_path != path and other_path.is_file() and other_model is not model

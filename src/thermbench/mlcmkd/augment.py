@@ -1,0 +1,56 @@
+"""Seeded training augmentation of a batch of crops (`thermbench.datasets.crop_store` pixel conventions): a small
+random affine about the image centre and a horizontal flip, the same for an image and its paired twin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from thermbench.core.keypoints import load_schema
+from thermbench.models import simcc
+
+
+def flip_index(num_keypoints: int = 68) -> np.ndarray:
+    """Permutation that relabels keypoints after a horizontal flip, from the iBUG-68 schema's flip pairs."""
+    return np.asarray(simcc.flip_index(load_schema("ibug68")["flip_pairs"], num_keypoints))
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Small random affine about the image centre + horizontal flip (paired images get the same transform)."""
+
+    rotate_deg: float = 0.0
+    scale: float = 0.0
+    shift: float = 0.0
+    flip_prob: float = 0.0
+
+
+def augment(images: np.ndarray, kpts: np.ndarray, visible: np.ndarray, rng: np.random.Generator,
+            cfg: AugmentConfig, flip_idx: np.ndarray, paired: np.ndarray | None = None):
+    """Return augmented copies of a batch. Points pushed outside the image become invisible."""
+    n, h, w = images.shape[:3]
+    out_img, out_pair = np.empty_like(images), None if paired is None else np.empty_like(paired)
+    out_kpts, out_vis = kpts.copy(), visible.copy()
+    for i in range(n):
+        angle = rng.uniform(-cfg.rotate_deg, cfg.rotate_deg)
+        scale = 1.0 + rng.uniform(-cfg.scale, cfg.scale)
+        shift = rng.uniform(-cfg.shift, cfg.shift, size=2) * (w, h)
+        flip = rng.random() < cfg.flip_prob
+        m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, scale)
+        m[:, 2] += shift
+        if flip:  # mirror after the affine: x -> (w-1) - x
+            m = np.array([[-1.0, 0.0, w - 1], [0.0, 1.0, 0.0]]) @ np.vstack([m, [0.0, 0.0, 1.0]])
+        warp = lambda img: cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)  # noqa: E731
+        out_img[i] = warp(images[i])
+        if paired is not None:
+            out_pair[i] = warp(paired[i])
+        # cv2 puts pixel centres at integers; our points are continuous, hence the half-pixel shifts.
+        pts = (kpts[i] - 0.5) @ m[:, :2].T + m[:, 2] + 0.5
+        vis = visible[i].copy()
+        if flip:
+            pts, vis = pts[flip_idx], vis[flip_idx]
+        inside = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
+        out_kpts[i], out_vis[i] = pts, vis * inside
+    return out_img, out_kpts, out_vis, out_pair

@@ -1,0 +1,243 @@
+"""MLCM-KD report statements: paired differences between methods (Holm within each table, bootstrap over test
+images), rank orders, the teacher and mean-shape checks, each as a qualitative statement with its numbers
+(`thermbench.core.conclusions`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from thermbench.core import stats
+from thermbench.core.conclusions import NOT_RESOLVED, Statement, difference, final, ranking, sentence
+from thermbench.core.nme import mean_shape_nme
+from thermbench.mlcmkd.layout import SCRATCH
+from thermbench.mlcmkd.report_tables import TABLE_III, TABLE_IV, Group, fmt, grad_stat, tfake_nme
+
+TEACHER_TARGET = 0.6  # teacher RGB NME-IO <= 0.6 x the supervised thermal student's (issue 11)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A - B on one metric, paired by student seed."""
+    id: str
+    label: str      # "DIKD − FD+LD"
+    a: str          # group keys
+    b: str
+    name_a: str     # names in verdicts
+    name_b: str
+    metric: Callable[[dict], float] = tfake_nme
+    what: str = "T-FAKE test NME-IO"
+
+
+def _names(key: str) -> str:
+    return NAMES.get(key, key)
+
+
+NAMES = {"supervised-s": "supervised-s", "ktl-fdld": "FD+LD", "ktl-fdld_ri": "+RI", "ktl-fdld_fi": "+FI",
+         "ktl-dikd": "DIKD", "ktl-fd": "FD", "ktl-ld": "LD", "mcl-dikd": "MCL"}
+
+
+def families(groups: dict[str, Group], ktl_arch: str, mcl_arch: str) -> dict[str, list[Comparison]]:
+    """The comparisons of each table, each a Holm family. Table I: every KTL method and MCL against the supervised
+    student of its size, and the from-scratch pair; Tables III/IV: every KTL variant against FD+LD."""
+    sup, sup_t = f"supervised-{ktl_arch}", f"supervised-{mcl_arch}"
+    out: dict[str, list[Comparison]] = {"table_i": [], "table_iii_iv": []}
+    variants = dict.fromkeys([v for _, v in TABLE_III] + [v for _, v, _, _ in TABLE_IV])
+    for variant in variants:
+        key = f"ktl-{variant}"
+        if key in groups and sup in groups and not any(c.a == key for c in out["table_i"]):
+            out["table_i"].append(Comparison(f"mlcmkd.tfake.{variant}_vs_supervised", f"{_names(key)} − supervised",
+                                             key, sup, _names(key), f"supervised RTMPose-{ktl_arch}"))
+        if key != "ktl-fdld" and key in groups and "ktl-fdld" in groups and \
+                not any(c.a == key for c in out["table_iii_iv"]):
+            out["table_iii_iv"].append(Comparison(f"mlcmkd.tfake.{variant}_vs_fdld", f"{_names(key)} − FD+LD", key,
+                                                  "ktl-fdld", _names(key), "FD+LD"))
+    for key in sorted(k for k, g in groups.items() if g.kind == "mcl"):
+        if sup_t in groups:
+            out["table_i"].append(Comparison(f"mlcmkd.tfake.{key}_vs_supervised_{mcl_arch}",
+                                             f"MCL − supervised-{mcl_arch}", key, sup_t, f"MCL ({groups[key].variant})",
+                                             f"supervised RTMPose-{mcl_arch}"))
+    pair = (f"ktl-dikd{SCRATCH}", f"{sup}{SCRATCH}")
+    if all(k in groups for k in pair):
+        out["table_i"].append(Comparison("mlcmkd.tfake.dikd_vs_supervised_from_scratch",
+                                         "DIKD − supervised, both from random weights", *pair,
+                                         "DIKD from scratch", "supervised from scratch"))
+    return {k: v for k, v in out.items() if v}
+
+
+def compare_family(groups: dict[str, Group], family: list[Comparison],
+                   per_image: bool = True) -> tuple[list[Statement], list[list[str]]]:
+    """Each comparison's statement and table row. Resolved when every run of both methods converged, the paired t
+    test over seeds rejects 0 after Holm's correction across the family, and (`per_image`) the bootstrap interval over
+    test images of the seed-mean difference excludes 0 on the same side."""
+    diffs = {}
+    for c in family:
+        a, b = groups[c.a].by_seed(c.metric), groups[c.b].by_seed(c.metric)
+        diffs[c.id] = np.array([a[s] - b[s] for s in sorted(set(a) & set(b))])
+    p = {cid: stats.t_p_value(d) for cid, d in diffs.items()}
+    p_holm, levels = stats.holm_adjust(p), stats.holm_levels(p)
+    statements, rows = [], []
+    for c in family:
+        d = diffs[c.id]
+        mean, low, high = stats.t_interval(d, levels[c.id])
+        unconverged = groups[c.a].unconverged() + groups[c.b].unconverged()
+        blockers = [f"not converged: {', '.join(unconverged)}"] if unconverged else []
+        if len(d) < 2:
+            blockers.append(f"{len(d)} paired seed(s)")
+        elif p_holm[c.id] >= stats.ALPHA:
+            blockers.append(f"Holm-adjusted p {p_holm[c.id]:.3f} >= {stats.ALPHA}")
+        boot = None
+        if per_image and groups[c.a].per_image is not None and groups[c.b].per_image is not None:
+            boot = stats.bootstrap_mean(_seed_mean_difference(groups[c.a], groups[c.b]))
+            if boot["low"] <= 0 <= boot["high"] or (boot["mean"] > 0) != (mean > 0):
+                blockers.append("the test-image bootstrap interval includes 0")
+        extra = {"n_seeds": len(d), "p": p[c.id], "p_holm": p_holm[c.id], "level": levels[c.id]}
+        if boot:
+            extra["bootstrap_images"] = boot
+        statements.append(difference(c.id, f"{c.name_a} vs {c.name_b} ({c.what})", c.name_a, c.name_b, mean, low,
+                                     high, blockers=blockers, extra=extra))
+        span = "–" if low is None else f"[{low:+.4g}, {high:+.4g}]"
+        rows.append([c.label, str(len(d)), f"{mean:+.4g}", span, f"{100 * levels[c.id]:.1f}%", f"{p[c.id]:.3f}",
+                     f"{p_holm[c.id]:.3f}", "–" if boot is None else f"[{boot['low']:+.4f}, {boot['high']:+.4f}]",
+                     statements[-1].verdict])
+    return statements, rows
+
+
+def _seed_mean_difference(a: Group, b: Group) -> np.ndarray:
+    """Per test image: the mean over the paired seeds of NME(A) - NME(B)."""
+    seeds = sorted(set(a.runs) & set(b.runs))
+    ia, ib = (np.array([sorted(g.runs).index(s) for s in seeds]) for g in (a, b))
+    return np.nanmean(a.per_image[ia] - b.per_image[ib], axis=0)
+
+
+COMPARISON_HEADER = ["Difference", "Seeds", "Mean", "t interval (Holm level)", "Level", "p", "p Holm",
+                     "Bootstrap over test images (95%)", "Verdict here"]
+
+
+def rank_statement(groups: dict[str, Group], keys: list[str], id: str, claim: str) -> Statement | None:
+    """Rank order of methods by T-FAKE NME with a 95% interval per method: the wider of the t interval over seeds
+    and the bootstrap over test images of its seed mean; blocked by runs that did not converge."""
+    present = [k for k in keys if k in groups]
+    if len(present) < 2:
+        return None
+    items = {}
+    for k in present:
+        g = groups[k]
+        mean, low, high = stats.t_interval(g.values(tfake_nme))
+        half = 0.0 if low is None else (high - low) / 2
+        if g.per_image is not None:
+            boot = stats.bootstrap_mean(np.nanmean(g.per_image, axis=0))
+            half = max(half, (boot["high"] - boot["low"]) / 2)
+        items[_names(k)] = (mean, mean - half, mean + half)
+    blocked = sorted(r for k in present for r in groups[k].unconverged())
+    return ranking(id, claim, items, blockers=[f"not converged: {', '.join(blocked)}"] if blocked else None)
+
+
+def table_v_family(groups: dict[str, Group]) -> list[Comparison]:
+    """Table V as one Holm family: the grad-norm CV of +RI, +FI and DIKD against FD+LD, over every logged step and
+    after the warm-up (the paper's claim is about the training trajectory; the first steps from a fresh head are a
+    start-up transient)."""
+    family = []
+    for part, label in (("grad_norm", "all logged steps"), ("grad_norm_after_warmup", "after warm-up")):
+        for variant in ("fdld_ri", "fdld_fi", "dikd"):
+            key = f"ktl-{variant}"
+            if all(k in groups and all(part in m["training"] for m in groups[k].runs.values())
+                   for k in (key, "ktl-fdld")):
+                family.append(Comparison(f"mlcmkd.cv.{part}.{variant}_vs_fdld", f"CV {_names(key)} − FD+LD ({label})",
+                                         key, "ktl-fdld", _names(key), "FD+LD",
+                                         lambda m, part=part: grad_stat(m, "cv_percent", part),
+                                         f"grad-norm CV %, {label}"))
+    return family
+
+
+def teacher_check(groups: dict[str, Group], student_arch: str) -> tuple[str, dict, list[Statement]]:
+    """The teacher's RGB NME-IO beside the supervised thermal student's, against the 0.6x target. The ratio's interval
+    comes from the t interval of the students' seed mean (the teacher is one run): "met" when it lies at or below the
+    target, "missed" when above, otherwise not resolved, so a ratio near 0.6 does not flip with a CPU's kernels."""
+    t, s = groups.get("teacher"), groups.get(f"supervised-{student_arch}")
+    if t is None or s is None:
+        return "Teacher check: the teacher or the supervised student was not trained.\n", {}, []
+    m = t.runs[next(iter(t.runs))]
+    rgb, thermal = m["tfake_rgb"]["nme"], m["tfake"]["nme"]
+    sup, sup_low, sup_high = stats.t_interval(s.values(tfake_nme))
+    ratio = rgb / sup
+    low, high = (None, None) if sup_low is None or sup_low <= 0 else (rgb / sup_high, rgb / sup_low)
+    claim = f"RGB teacher NME-IO within {TEACHER_TARGET} x the supervised thermal RTMPose-{student_arch}'s"
+    numbers = {"ratio": ratio, "ratio_low": low, "ratio_high": high, "teacher_rgb_nme": rgb,
+               "supervised_thermal_nme": sup}
+    span = "no interval" if low is None else f"[{low:.2f}, {high:.2f}] over the supervised seeds"
+    measured = f"ratio {ratio:.2f} {span}, target <= {TEACHER_TARGET}"
+    unconverged = t.unconverged() + s.unconverged()
+    if unconverged:  # like every statement: none rests on a run that did not converge
+        why = f"not converged: {', '.join(unconverged)}"
+    elif low is None:
+        why = "too few supervised seeds for an interval"
+    elif low <= TEACHER_TARGET < high:
+        why = "interval includes the target"
+    else:
+        why = ""
+    verdict = NOT_RESOLVED if why else "met" if high <= TEACHER_TARGET else "missed"
+    statement = Statement("mlcmkd.teacher_check", claim, verdict, not why,
+                          f"teacher check {verdict} ({measured}{'; ' + why if why else ''})", numbers, why)
+    text = (f"Teacher check: the RGB teacher (RTMPose-{t.arch}) scores NME-IO {fmt(rgb)} on the RGB T-FAKE test crops "
+            f"(and {fmt(thermal)} zero-shot on their thermal twins, x{thermal / rgb:.1f}: the modality gap); the "
+            f"supervised thermal RTMPose-{student_arch} scores {fmt(sup)} (mean over {len(s.runs)} seeds). "
+            f"Ratio {ratio:.2f} ({span}) against the target <= {TEACHER_TARGET}: ")
+    endings = {"met": "met.\n", "missed": "**missed: the teacher is not clearly better than what the student learns "
+                                         "alone, so conclusions about distillation from this run are weak.**\n"}
+    text += endings.get(verdict, f"{verdict} ({why}).\n")
+    return text, {"teacher_rgb_nme": rgb, "teacher_thermal_nme": thermal, "supervised_thermal_nme": sup,
+                  "teacher_to_student_ratio": ratio}, [statement]
+
+
+def mean_shape_check(groups: dict[str, Group], train_kpts: np.ndarray, val_kpts: np.ndarray,
+                     test_kpts: np.ndarray) -> tuple[str, dict, list[Statement]]:
+    """The no-model baseline (`evaluate.mean_shape_nme`) on T-FAKE val and test; the trained student runs whose best
+    val NME is no lower (still on the mean-shape plateau); and, per student method of the compressed size and per
+    MCL variant, whether it ends below the baseline on test (over seeds and test images)."""
+    val_nmes, test_nmes = (mean_shape_nme(train_kpts, k) for k in (val_kpts, test_kpts))
+    val, test = float(np.nanmean(val_nmes)), float(np.nanmean(test_nmes))
+    best = {m["model"]: m["training"]["best_val_nme"] for g in groups.values() if g.kind in ("supervised", "ktl", "mcl")
+            for m in g.runs.values()}
+    stuck = sorted(n for n, v in best.items() if v >= val)
+    statements = []
+    for key in sorted(k for k, g in groups.items() if g.kind in ("supervised", "mcl")):
+        g = groups[key]
+        if g.kind == "supervised" and "scratch" in key:
+            continue
+        d = g.values(tfake_nme) - test
+        mean, low, high = stats.t_interval(d)
+        blockers = [f"not converged: {', '.join(g.unconverged())}"] if g.unconverged() else []
+        extra = {"n_seeds": len(d), "mean_shape_test_nme": test}
+        if g.per_image is not None:
+            boot = stats.bootstrap_mean(np.nanmean(g.per_image, axis=0) - test_nmes)
+            extra["bootstrap_images"] = boot
+            if boot["low"] <= 0 <= boot["high"]:
+                blockers.append("the test-image bootstrap interval includes 0")
+        name = _names(key)
+        statements.append(difference(f"mlcmkd.tfake.{key}_vs_mean_shape", f"{name} vs the mean-shape baseline "
+                                     "(T-FAKE test NME-IO)", name, "mean shape", mean, low, high, blockers=blockers,
+                                     extra=extra))
+    failed = [st.claim.split(" vs ")[0] for st in statements
+              if st.id.startswith("mlcmkd.tfake.mcl-") and st.verdict != f"{st.claim.split(' vs ')[0]} < mean shape"]
+    text = (f"Mean-shape baseline (no model: the mean landmarks of the {len(train_kpts)} training crops on every "
+            f"image): NME-IO {fmt(val)} on T-FAKE val, {fmt(test)} on test. Student runs whose best val NME is no "
+            "lower, "
+            f"i.e. still on the mean-shape plateau: {len(stuck)} of {len(best)}"
+            + (f" ({', '.join(f'{n} {fmt(best[n])}' for n in stuck)}); their test NMEs, and the means and intervals "
+               "they enter, measure whether a run left the plateau, not how well it learnt.\n" if stuck else ".\n"))
+    if failed:
+        text += f"**MCL failed here: {', '.join(failed)} does not end clearly below the mean-shape baseline.**\n"
+    return text, {"mean_shape_val_nme": val, "mean_shape_test_nme": test, "runs_on_mean_shape_plateau": len(stuck),
+                  "student_runs": len(best)}, statements
+
+
+def statements_section(statements: list[Statement], check: dict[str, dict[str, str]]) -> str:
+    """Every statement of the report as it may be stated (`conclusions.final`), with the kernel settings checked."""
+    checked = ", ".join(["this run"] + sorted(check)) if check else "this run only (`make conclusions` not run)"
+    lines = [f"- {sentence(final(s, check))}" for s in statements]
+    return (f"Each statement is resolved only if it holds on converged runs, over seeds (Holm within its table) and "
+            f"test images, and under every CPU kernel setting checked ({checked}); `metrics/conclusions.json` holds "
+            "them with their numbers.\n\n" + "\n".join(lines) + "\n")

@@ -27,9 +27,10 @@ TARGETS ?=
 repro: setup
 	$(DVC) repro $(TARGETS)
 
-# The unit tests on every core (pytest-xdist; WORKERS=1 runs them in this process, one after another).
+# The unit tests on every core (pytest-xdist: whole test files per worker, the long ones first, see tests/conftest.py);
+# WORKERS=1 runs them in this process, one after another.
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
-UNIT := $(PY) -m pytest $(if $(filter-out 0 1,$(WORKERS)),-n $(WORKERS))
+UNIT := $(PY) -m pytest $(if $(filter-out 0 1,$(WORKERS)),-n $(WORKERS) --dist loadfile --no-loadscope-reorder)
 unit: setup
 	$(UNIT)
 

@@ -27,16 +27,35 @@ TARGETS ?=
 repro: setup
 	$(DVC) repro $(TARGETS)
 
+# The unit tests on every core (pytest-xdist: whole test files per worker, the long ones first, see tests/conftest.py);
+# WORKERS=1 runs them in this process, one after another.
+WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+UNIT := $(PY) -m pytest $(if $(filter-out 0 1,$(WORKERS)),-n $(WORKERS) --dist loadfile --no-loadscope-reorder)
 unit: setup
-	$(PY) -m pytest
+	$(UNIT)
 
 # Runs the smoke profile of the whole DAG in a temporary copy and compares its metrics with the calibrated baseline
 # tests/baseline/smoke_baseline.json under the rules of tests/baseline/tolerances.yaml.
+REGRESSION := $(PY) -m thermbench.tools.regression check
 regression: setup
-	$(PY) -m thermbench.tools.regression check
+	$(REGRESSION)
 
-# Regression first, so the closing line of the output is pytest's summary.
-test: regression unit
+# `make regression` in the background (its own process group, stopped if make is interrupted), its verdict and log in
+# a temporary folder, while `make unit` runs; then the verdict (the log's end if the run broke) and, as the closing
+# line, pytest's summary again (CI reads it). Fails if either failed; then the folder is kept.
+test: setup
+	@out=$$(mktemp -d -t thermbench-test.XXXXXX); set -m; \
+	$(REGRESSION) >$$out/regression.md 2>$$out/regression.log & reg=$$!; set +m; \
+	trap 'kill -- -$$reg 2>/dev/null; exit 130' INT TERM; \
+	$(UNIT) 2>&1 | tee $$out/unit.log; unit=$${PIPESTATUS[0]}; \
+	echo "unit tests done; waiting for the smoke regression"; \
+	wait $$reg; regression=$$?; \
+	cat $$out/regression.md; \
+	[ -s $$out/regression.md ] || { tail -n 20 $$out/regression.log; echo "regression: BROKE (exit $$regression)"; }; \
+	summary=$$(tail -n 1 $$out/unit.log); \
+	if [ $$unit -eq 0 ] && [ $$regression -eq 0 ]; then rm -rf $$out; else echo "logs kept in $$out"; fi; \
+	echo "$$summary"; \
+	[ $$unit -eq 0 ] && [ $$regression -eq 0 ]
 
 # Re-measures the baseline: the smoke DAG under 3 training seeds x every CPU kernel setting of
 # tests/baseline/tolerances.yaml (native, avx2, aten_default, mkl_compatible, default), three settings at a time.

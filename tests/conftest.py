@@ -1,9 +1,18 @@
 """Settings every test shares: one torch thread (the 2-core CI machine runs tests beside nothing else, and one
-thread keeps float reductions in one order) and a quiet, non-interactive matplotlib."""
+thread keeps float reductions in one order) and a quiet, non-interactive matplotlib; and the order in which
+pytest-xdist hands the test files to its workers (`make unit`: `-n <cores> --dist loadfile --no-loadscope-reorder`;
+whole files, so a module-scoped fixture such as the real route's DAG run is built once)."""
 
 import matplotlib
 import pytest
 import torch
+
+# The files whose tests run longest (`--durations`: the real route's DAG, the breath sources' video tracking, the
+# speed stage, DDP and two-process training, the toy calibration, the synthetic world), longest first. They start
+# first, so that short files fill the other core around them instead of a long one ending the run alone on one core.
+LONG_FIRST = ("test_real_route.py", "test_hidden_video.py", "test_speed.py", "test_ddp.py", "test_runs.py",
+              "test_losses.py", "test_sources.py", "test_qa.py", "test_synth.py", "test_evaluate.py",
+              "test_regression.py", "test_synth_video.py")
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -11,3 +20,8 @@ def _one_thread_headless():
     matplotlib.use("Agg")
     torch.set_num_threads(1)
     yield
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FIRST)))

@@ -3,6 +3,7 @@
 import functools
 import http.server
 import io
+import json
 import os
 import subprocess
 import sys
@@ -55,15 +56,23 @@ def leftovers(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if p.name.startswith("."))
 
 
+def contents(root: Path) -> dict[str, bytes]:
+    """Every file under `root` by its relative path, with its bytes; the completion marker parsed, under MARKER."""
+    files = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    if MARKER in files:
+        files[MARKER] = json.loads(files[MARKER])
+    return files
+
+
 def test_download_unpack_validate_then_skip(tmp_path, server):
     base, requests = server
     make_zip(tmp_path / "www/thermeval.zip", THERMEVAL_FILES)
     cfg = {"urls": [f"{base}/thermeval.zip"], "download_dir": str(tmp_path / "dl")}
     out = tmp_path / "data/raw/thermeval"
     fetch("thermeval", out, cfg)
-    assert all((out / name).is_file() for name in THERMEVAL_FILES)  # wrapper folder removed
-    assert (out / MARKER).is_file() and leftovers(out.parent) == []
-    assert (tmp_path / "dl/thermeval.zip").is_file()
+    assert contents(out) == {MARKER: cfg, **{name: b"{}" for name in THERMEVAL_FILES}}  # wrapper folder removed
+    assert leftovers(out.parent) == []
+    assert (tmp_path / "dl/thermeval.zip").read_bytes() == (tmp_path / "www/thermeval.zip").read_bytes()
     fetch("thermeval", out, cfg)
     assert requests == ["/thermeval.zip"]  # second run: marker found, nothing downloaded
 
@@ -100,9 +109,13 @@ def test_manual_folder_instructions_and_copy(tmp_path):
         fetch("charlotte", out, {"manual": manual})
     (tmp_path / "dl/UNCC/S1").mkdir(parents=True)
     (tmp_path / "dl/UNCC/S1.csv").write_text("ID\n")
-    (tmp_path / "dl/UNCC/S1/R10001.tiff").write_bytes(b"")
+    (tmp_path / "dl/UNCC/S1/R10001.tiff").write_bytes(b"II*\x00")
     fetch("charlotte", out, {"manual": manual})
-    assert (out / "S1.csv").is_file() and (out / "S1/R10001.tiff").is_file()
+    # The UNCC/ wrapper is dropped, the files arrive byte for byte, the marker records the sources; the hand-made
+    # folder is copied, not moved.
+    assert contents(out) == {MARKER: {"manual": manual}, "S1.csv": b"ID\n", "S1/R10001.tiff": b"II*\x00"}
+    assert contents(tmp_path / "dl") == {"UNCC/S1.csv": b"ID\n", "UNCC/S1/R10001.tiff": b"II*\x00"}
+    assert leftovers(out.parent) == []
 
 
 def test_kaggle_without_credentials_is_one_line(tmp_path):
@@ -140,7 +153,7 @@ def test_cocowholebody_images_downloaded_annotations_by_hand(tmp_path, server):
     base, requests = server
     for split in ("train2017", "val2017"):
         with zipfile.ZipFile(tmp_path / f"www/{split}.zip", "w") as zf:
-            zf.writestr(f"{split}/000000000001.jpg", b"jpeg")
+            zf.writestr(f"{split}/000000000001.jpg", f"jpeg of {split}".encode())
     manual = {"what": "the COCO-WholeBody annotations", "url": "https://github.com/jin-s13/COCO-WholeBody",
               "dir": str(tmp_path / "dl_ann"), "into": "annotations"}
     cfg = {"urls": [f"{base}/val2017.zip", f"{base}/train2017.zip"], "download_dir": str(tmp_path / "dl"),
@@ -152,10 +165,16 @@ def test_cocowholebody_images_downloaded_annotations_by_hand(tmp_path, server):
     assert requests == []
     (tmp_path / "dl_ann").mkdir()
     for split in ("train", "val"):
-        (tmp_path / f"dl_ann/coco_wholebody_{split}_v1.0.json").write_text("{}")
+        (tmp_path / f"dl_ann/coco_wholebody_{split}_v1.0.json").write_text(f'{{"split": "{split}"}}')
     fetch("cocowholebody", out, cfg)
-    assert (out / "annotations/coco_wholebody_train_v1.0.json").is_file()
-    assert (out / "val2017/000000000001.jpg").is_file()
+    # Both image zips unpacked side by side, the annotations copied into annotations/ (manual "into").
+    assert contents(out) == {
+        MARKER: cfg,
+        "annotations/coco_wholebody_train_v1.0.json": b'{"split": "train"}',
+        "annotations/coco_wholebody_val_v1.0.json": b'{"split": "val"}',
+        "train2017/000000000001.jpg": b"jpeg of train2017",
+        "val2017/000000000001.jpg": b"jpeg of val2017",
+    }
     assert sorted(requests) == ["/train2017.zip", "/val2017.zip"] and leftovers(out.parent) == []
 
 
@@ -170,6 +189,7 @@ def test_300w_parts_by_hand_one_line_then_layout_checked(tmp_path):
     with pytest.raises(InputError, match="not a 300w layout, nothing matches ibug/\\*.pts"):
         fetch("300w", out, {"manual": manual})
     (tmp_path / "dl/ibug").mkdir()
-    (tmp_path / "dl/ibug/a.pts").write_text("")
+    (tmp_path / "dl/ibug/a.pts").write_text("ibug")
     fetch("300w", out, {"manual": manual})
-    assert (out / "ibug/a.pts").is_file() and (out / MARKER).is_file()
+    parts = ("afw", "helen/trainset", "lfpw/trainset", "helen/testset", "lfpw/testset")
+    assert contents(out) == {MARKER: {"manual": manual}, "ibug/a.pts": b"ibug", **{f"{p}/a.pts": b"" for p in parts}}

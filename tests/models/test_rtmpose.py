@@ -96,8 +96,13 @@ def test_load_mmpose_checkpoint_from_file(tmp_path):
 
 def test_load_mmpose_checkpoint_strips_ddp_prefix():
     model = build_rtmpose("t", input_size=(64, 64))
-    state = {f"module.{k}": v for k, v in _random_mmpose_checkpoint(model)["state_dict"].items()}
-    load_mmpose_checkpoint(model, state)
+    weights = _random_mmpose_checkpoint(model)["state_dict"]
+    loaded = load_mmpose_checkpoint(model, {f"module.{k}": v for k, v in weights.items()})
+    assert loaded is model
+    state = model.state_dict()
+    assert set(state) == set(weights) - {"data_preprocessor.mean"}
+    for k, v in state.items():
+        assert torch.equal(v, weights[k]), k
 
 
 def test_load_mmpose_checkpoint_reports_bad_keys():

@@ -11,9 +11,9 @@ import torch
 
 from model_builders import official_backbone_state, official_checkpoint
 from split_builders import dot_split
+from thermbench.core import download
 from thermbench.core.io import InputError
 from thermbench.core.stage import build, seed_everything
-from thermbench.datasets import fetch
 from thermbench.datasets.crop_store import save_splits
 from thermbench.mlcmkd import runs
 from thermbench.mlcmkd.backbones import backbone_checkpoint, backbone_sources, build_student, student_backbones
@@ -54,7 +54,7 @@ def _no_network(monkeypatch):
     def refuse(*args, **kwargs):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr(fetch.urllib.request, "urlopen", refuse)
+    monkeypatch.setattr(download.urllib.request, "urlopen", refuse)
 
 
 def _seeded(arch: str, seed: int) -> dict:

@@ -16,14 +16,11 @@ import os
 import shutil
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 from pathlib import Path
-from urllib.parse import urlparse
 
+from thermbench.core.download import http_download
 from thermbench.core.io import InputError, write_json
-from thermbench.core.progress import progress
 
 MARKER = ".fetch_complete.json"
 # Globs that must each match something in the unpacked root (facts/datasets.md; tfake's thermal/ is our assumption).
@@ -58,30 +55,6 @@ def find_root(dataset: str, top: Path, max_depth: int = 3) -> Path:
             if candidate.is_dir() and next(candidate.glob(anchor), None) is not None:
                 return candidate
     return top
-
-
-def http_download(url: str, download_dir: Path) -> Path:
-    """Stream `url` to download_dir/<name> via a temp file; an existing complete file is reused."""
-    dest = download_dir / (Path(urlparse(url).path).name or "download.zip")
-    if dest.is_file():
-        print(f"fetch: using {dest} (already downloaded)", file=sys.stderr)
-        return dest
-    download_dir.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.part")
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as f:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            chunks = iter(lambda: response.read(1 << 20), b"")
-            for chunk in progress(chunks, desc=dest.name, total=total, unit="B", size=len):
-                f.write(chunk)
-        if total is not None and tmp.stat().st_size != total:
-            raise InputError(f"{url}: download truncated ({tmp.stat().st_size} of {total} bytes)")
-        os.replace(tmp, dest)
-    except (urllib.error.URLError, OSError) as err:
-        raise InputError(f"{url}: download failed ({err})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    return dest
 
 
 def kaggle_download(ref: str, download_dir: Path) -> Path:

@@ -29,7 +29,8 @@ BLOG_NOSE_CENTRE = {
     "facesynthetics70": [32, 34],         # not in the blog: the iBUG pair, FaceSynthetics 0-67 being iBUG-68
 }
 NOSE_DEFINITIONS = ("anatomical", "blog")
-TFAN_SCHEMAS = {70: "facesynthetics70", 478: "mediapipe478_nose"}  # TFAN's points by n_landmarks (models/tfan_landmarker.py)
+# TFAN's points by n_landmarks (models/tfan_landmarker.py)
+TFAN_SCHEMAS = {70: "facesynthetics70", 478: "mediapipe478_nose"}
 
 
 class Prediction(NamedTuple):

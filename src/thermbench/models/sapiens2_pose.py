@@ -6,8 +6,8 @@ DARK-UDP refinement, `refine=False` gives the plain argmax) mapped back through 
 (average with the heatmaps of the mirrored crop, channels swapped by `flip_indices`) is an option.
 
 Pixel centres: the UDP warp indexes pixel centres at integers, so box centres go in minus INTEGER_CENTRE_SHIFT and
-keypoints come out plus it (models/landmarker.py). With no box, the whole frame is the box [0, 0, w-1, h-1] in the demo's
-integer convention, i.e. the pixel-centre span [0.5, w-0.5] here.
+keypoints come out plus it (models/landmarker.py). With no box, the whole frame is the box [0, 0, w-1, h-1] in the
+demo's integer convention, i.e. the pixel-centre span [0.5, w-0.5] here.
 """
 
 from __future__ import annotations

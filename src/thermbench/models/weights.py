@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from thermbench.core.download import http_download
 from thermbench.core.io import InputError, write_text
-from thermbench.datasets.fetch import http_download
 
 
 class WeightsUnavailable(Exception):

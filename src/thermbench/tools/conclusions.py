@@ -6,14 +6,14 @@ same under other CPU kernels (`make conclusions`).
 `check` re-makes, in a scratch copy of the working tree and once per kernel setting (the environments of
 tests/baseline/tolerances.yaml, by default every one but `native`, which is the DAG's own run: `aten_default` is
 PyTorch's portable kernels, the ATEN_CPU_CAPABILITY=default stand-in for another CPU; `mkl_compatible` MKL's portable
-path, the stand-in for the other vendor's MKL path; `default` every library's portable kernels), every stage the statements rest on (`dvc repro
-conclusions`). The copy shares this repository's DVC cache, so the stages that follow from code and data alone are
-checked out, not re-run; the lock entries of the training roots are dropped and the run cache is off, so every trained
-model and everything after it is re-made under that setting (and the run-cache entries of those runs are removed
-afterwards, so that `dvc repro` here never restores another kernel's models). It then reads each statement's verdict
-there, writes them to conclusions/kernel_check.json (commit it; the reports then call a statement resolved only where
-every setting agrees), and exits 1 with a table where a statement that metrics/conclusions.json states as resolved came
-out otherwise.
+path, the stand-in for the other vendor's MKL path; `default` every library's portable kernels), every stage the
+statements rest on (`dvc repro conclusions`). The copy shares this repository's DVC cache, so the stages that follow
+from code and data alone are checked out, not re-run; the lock entries of the training roots are dropped and the run
+cache is off, so every trained model and everything after it is re-made under that setting (and the run-cache entries of
+those runs are removed afterwards, so that `dvc repro` here never restores another kernel's models). It then reads each
+statement's verdict there, writes them to conclusions/kernel_check.json (commit it; the reports then call a statement
+resolved only where every setting agrees), and exits 1 with a table where a statement that metrics/conclusions.json
+states as resolved came out otherwise.
 """
 
 from __future__ import annotations

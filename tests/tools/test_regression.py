@@ -121,6 +121,8 @@ def test_a_flipped_best_epoch_passes_while_what_it_leads_to_stays_in_band():
     assert "- h.json:seeds.2.best_epoch: 1 -> 2" in report
     result = regression.compare(baseline, {**flipped, "e.json:nme": 0.0702}, TOL)  # out of its ±0.02 band
     assert not result.ok and [m.name for m in result.moved] == ["e.json:nme"]
+    same_epoch = regression.compare(baseline, {**_same(), "h.json:seeds.2.best_epoch": 1.0}, TOL)  # a median: float
+    assert same_epoch.ok and same_epoch.outcomes == []
 
 
 def test_summarise_keeps_outcomes_that_differ_between_runs():

@@ -360,8 +360,9 @@ def judge(name: str, entry: Entry, new: Scalar, tol: Tolerances, pooled: float =
     """None if `new` is within what the rule allows around the baseline entry, else the row of the report.
     `pooled`: the spread of the metric's family (used where larger than its own)."""
     rule = tol.rule_for(name)
-    if rule.check == "outcome":
-        same = type(entry.centre) is type(new) and entry.centre == new
+    if rule.check == "outcome":  # numbers by value (a median of epochs is a float), anything else by type and value
+        numbers = is_number(entry.centre) and is_number(new)
+        same = entry.centre == new if numbers else type(entry.centre) is type(new) and entry.centre == new
         return None if same else Moved(name, "outcome", entry.centre, new, "any (what it leads to is gated)", "-")
     if not (is_number(entry.centre) and is_number(new)):  # strings, booleans, nulls (NaN): equal, same type
         if type(entry.centre) is type(new) and entry.centre == new:

@@ -14,8 +14,8 @@ def main() -> None:
     parser.add_argument("--teacher", required=True, type=Path, help="data/models/teacher")
     parser.add_argument("--backbones", required=True, type=Path, nargs="+",
                         help="data/models/teacher data/models/pretrain: RGB-pretrained backbone sources")
-    parser.add_argument("--tfake", required=True, type=Path, help="data/cache/mlcmkd/tfake.npz")
-    parser.add_argument("--charlotte", required=True, type=Path, help="data/cache/mlcmkd/charlotte.npz")
+    parser.add_argument("--tfake", required=True, type=Path, help="data/cache/mlcmkd/tfake")
+    parser.add_argument("--charlotte", required=True, type=Path, help="data/cache/mlcmkd/charlotte")
     parser.add_argument("--models", required=True, type=Path, help="data/models/ktl/<variant> (a folder per run)")
     parser.add_argument("--curves", required=True, type=Path, help="plots/curves/mlcmkd/ktl/<variant>")
     parser.add_argument("--metrics", required=True, type=Path, help="metrics/mlcmkd/ktl/<variant> (a JSON per run)")

@@ -10,9 +10,9 @@ from thermbench.mlcmkd import api
 
 def main() -> None:
     parser = stage.parser(__doc__)
-    parser.add_argument("--pretrain", required=True, type=Path, help="data/cache/mlcmkd/rgbpretrain.npz")
-    parser.add_argument("--tfake", required=True, type=Path, help="data/cache/mlcmkd/tfake.npz")
-    parser.add_argument("--charlotte", required=True, type=Path, help="data/cache/mlcmkd/charlotte.npz")
+    parser.add_argument("--pretrain", required=True, type=Path, help="data/cache/mlcmkd/rgbpretrain")
+    parser.add_argument("--tfake", required=True, type=Path, help="data/cache/mlcmkd/tfake")
+    parser.add_argument("--charlotte", required=True, type=Path, help="data/cache/mlcmkd/charlotte")
     parser.add_argument("--models", required=True, type=Path, help="data/models/pretrain (a folder per size)")
     parser.add_argument("--curves", required=True, type=Path, help="plots/curves/mlcmkd/pretrain")
     parser.add_argument("--metrics", required=True, type=Path, help="metrics/mlcmkd/pretrain (a JSON per size)")

@@ -14,8 +14,8 @@ def main() -> None:
     parser.add_argument("--arch", required=True, help="the RTMPose size (one of rtmpose.supervised_archs)")
     parser.add_argument("--backbones", required=True, type=Path, nargs="+",
                         help="data/models/teacher data/models/pretrain: RGB-pretrained backbone sources")
-    parser.add_argument("--tfake", required=True, type=Path, help="data/cache/mlcmkd/tfake.npz")
-    parser.add_argument("--charlotte", required=True, type=Path, help="data/cache/mlcmkd/charlotte.npz")
+    parser.add_argument("--tfake", required=True, type=Path, help="data/cache/mlcmkd/tfake")
+    parser.add_argument("--charlotte", required=True, type=Path, help="data/cache/mlcmkd/charlotte")
     parser.add_argument("--models", required=True, type=Path, help="data/models/supervised/<arch> (a folder per run)")
     parser.add_argument("--curves", required=True, type=Path, help="plots/curves/mlcmkd/supervised/<arch>")
     parser.add_argument("--metrics", required=True, type=Path, help="metrics/mlcmkd/supervised/<arch> (a JSON per run)")

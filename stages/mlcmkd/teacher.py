@@ -11,10 +11,10 @@ from thermbench.mlcmkd import api
 
 def main() -> None:
     parser = stage.parser(__doc__)
-    parser.add_argument("--pretrain", required=True, type=Path, help="data/cache/mlcmkd/rgbpretrain.npz")
+    parser.add_argument("--pretrain", required=True, type=Path, help="data/cache/mlcmkd/rgbpretrain")
     parser.add_argument("--arch", help="pretrain this RTMPose size as a backbone source (default: the teacher)")
-    parser.add_argument("--tfake", required=True, type=Path, help="data/cache/mlcmkd/tfake.npz")
-    parser.add_argument("--charlotte", required=True, type=Path, help="data/cache/mlcmkd/charlotte.npz")
+    parser.add_argument("--tfake", required=True, type=Path, help="data/cache/mlcmkd/tfake")
+    parser.add_argument("--charlotte", required=True, type=Path, help="data/cache/mlcmkd/charlotte")
     parser.add_argument("--out", required=True, type=Path, help="data/models/<run>")
     parser.add_argument("--curves", required=True, type=Path, help="plots/curves/mlcmkd")
     parser.add_argument("--metrics", required=True, type=Path, help="metrics/mlcmkd/<run>.json")

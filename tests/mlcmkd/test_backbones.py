@@ -158,8 +158,8 @@ def _started(model, *args, **kwargs):
 
 
 def _caches(root):
-    save_splits(root / "tfake.npz", {"train": dot_split(4, 0, SIZE, "same"), "val": dot_split(2, 1, SIZE)})
-    save_splits(root / "rgbpretrain.npz", {"train": dot_split(4, 2, SIZE), "val": dot_split(2, 3, SIZE)})
+    save_splits(root / "tfake", {"train": dot_split(4, 0, SIZE, "same"), "val": dot_split(2, 1, SIZE)})
+    save_splits(root / "rgbpretrain", {"train": dot_split(4, 2, SIZE), "val": dot_split(2, 3, SIZE)})
 
 
 def test_supervised_ktl_and_mcl_students_start_from_the_checkpoint(tmp_path, monkeypatch):
@@ -169,8 +169,8 @@ def test_supervised_ktl_and_mcl_students_start_from_the_checkpoint(tmp_path, mon
     for fit in ("fit_supervised", "fit_ktl", "fit_mcl"):
         monkeypatch.setattr(runs, fit, _started)
     settings = _settings({"t": str(tmp_path / "t.pth")}, tmp_path / "cache")
-    paths = GroupPaths(tmp_path / "m", tmp_path / "c", tmp_path / "j", tmp_path / "p", tmp_path / "tfake.npz",
-                       tmp_path / "charlotte.npz")
+    paths = GroupPaths(tmp_path / "m", tmp_path / "c", tmp_path / "j", tmp_path / "p", tmp_path / "tfake",
+                       tmp_path / "charlotte")
     starts = []
     for group, run in (("supervised", lambda b: run_supervised(settings, "t", 1, b, paths.of("s"))),
                        ("ktl", lambda b: run_ktl(settings, "fdld", 1, tmp_path / "teacher", b, paths.of("k"))),
@@ -186,17 +186,17 @@ def test_the_teacher_starts_from_its_checkpoint_or_as_before(tmp_path, capsys, m
     backbone = _checkpoint_file(tmp_path / "t.pth")
     monkeypatch.setattr(runs, "fit_supervised", _started)
     paths = RunPaths(tmp_path / "teacher", tmp_path / "c", tmp_path / "j.json", tmp_path / "p.npy",
-                     tmp_path / "tfake.npz", tmp_path / "charlotte.npz")
+                     tmp_path / "tfake", tmp_path / "charlotte")
     seed_everything(0)  # as `setup` seeds the teacher's build
     fresh = build_rtmpose("t", input_size=(SIZE, SIZE)).state_dict()
     rng = torch.get_rng_state()
     with pytest.raises(_Started) as started:
-        run_teacher(_settings({"t": str(tmp_path / "t.pth")}, tmp_path / "cache"), tmp_path / "rgbpretrain.npz", paths)
+        run_teacher(_settings({"t": str(tmp_path / "t.pth")}, tmp_path / "cache"), tmp_path / "rgbpretrain", paths)
     assert _starts_from(started.value.args[0], backbone, fresh)
     # None set: the seeded build alone, and no random number drawn besides it.
     capsys.readouterr()
     with pytest.raises(_Started) as started:
-        run_teacher(_settings({}, tmp_path / "cache"), tmp_path / "rgbpretrain.npz", paths)
+        run_teacher(_settings({}, tmp_path / "cache"), tmp_path / "rgbpretrain", paths)
     state, after = started.value.args
     assert all(torch.equal(v, fresh[k]) for k, v in state.items()) and torch.equal(after, rng)
     assert capsys.readouterr().err.startswith(

@@ -22,11 +22,11 @@ SIZE = 64
 
 
 def _caches(root):
-    save_splits(root / "tfake.npz", {"train": dot_split(8, 0, SIZE, "same"), "val": dot_split(4, 1, SIZE),
+    save_splits(root / "tfake", {"train": dot_split(8, 0, SIZE, "same"), "val": dot_split(4, 1, SIZE),
                                      "test": dot_split(4, 2, SIZE, "same")})
     meta = pd.DataFrame({"sample_id": [f"c{i}" for i in range(6)], "width_group": ["high", "mean", "low"] * 2,
                          "view": ["front", "side"] * 3, "diag_annotated_px": [60.0] * 6})
-    save_splits(root / "charlotte.npz", {"test": dot_split(6, 3, SIZE, meta=meta)})
+    save_splits(root / "charlotte", {"test": dot_split(6, 3, SIZE, meta=meta)})
 
 
 def _settings(num_threads: int, workers: int) -> Settings:
@@ -47,7 +47,7 @@ def _rtmpose(student_backbone: str | None = None, pretrain_archs: tuple = (), mc
 
 def _run(root, cache, settings) -> GroupPaths:
     paths = GroupPaths(root / "models/supervised", root / "curves/supervised", root / "metrics/supervised",
-                       root / "predictions/supervised", cache / "tfake.npz", cache / "charlotte.npz")
+                       root / "predictions/supervised", cache / "tfake", cache / "charlotte")
     run_key(settings, "supervised", "t", paths, [])  # student_backbone None: no backbone sources
     return paths
 
@@ -113,7 +113,7 @@ def test_a_key_stage_writes_only_its_runs_into_its_folders(tmp_path):
                   train=replace(settings.train, seeds=(0,)))
     root = tmp_path / "models/supervised/s"
     paths = GroupPaths(root, tmp_path / "curves", tmp_path / "metrics", tmp_path / "predictions",
-                       tmp_path / "tfake.npz", tmp_path / "charlotte.npz")
+                       tmp_path / "tfake", tmp_path / "charlotte")
     run_key(two, "supervised", "s", paths, [])
     assert sorted(p.name for p in root.iterdir()) == ["supervised-s-seed0"]
     assert sorted(p.name for p in (tmp_path / "metrics").iterdir()) == ["supervised-s-seed0.json"]
@@ -215,8 +215,8 @@ def test_a_ktl_student_starts_from_the_supervised_students_weights_of_its_seed(t
     settings = replace(_settings(1, 1), rtmpose=_rtmpose("pretrained"))
     settings = replace(settings, train=replace(settings.train, ktl=ktl))
     backbones = backbone_sources([tmp_path / "teacher"])
-    paths = GroupPaths(tmp_path / "m", tmp_path / "c", tmp_path / "j", tmp_path / "p", tmp_path / "tfake.npz",
-                       tmp_path / "charlotte.npz")
+    paths = GroupPaths(tmp_path / "m", tmp_path / "c", tmp_path / "j", tmp_path / "p", tmp_path / "tfake",
+                       tmp_path / "charlotte")
     for seed in (0, 1):
         with pytest.raises(_Started) as sup:
             run_supervised(settings, "t", seed, backbones, paths.of(f"supervised-t-seed{seed}"))

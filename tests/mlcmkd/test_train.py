@@ -10,7 +10,7 @@ import torch
 
 from split_builders import dot_split
 from thermbench.datasets.crop_store import load_split, load_splits, save_splits
-from thermbench.mlcmkd.augment import AugmentConfig, augment, flip_index
+from thermbench.mlcmkd.augment import AugmentConfig, apply, draw, flip_index
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
 from thermbench.mlcmkd.optim import OptimConfig, lr_factor, param_groups
 from thermbench.mlcmkd.train import FitConfig, fit_ktl, fit_supervised
@@ -76,8 +76,8 @@ def test_flip_moves_points_to_mirror_and_swaps_labels():
     kpts[0, 36] = (10.5, 20.5)  # outer corner of the image-left eye
     img = np.zeros((1, SIZE, SIZE), np.uint8)
     img[0, 20, 10] = 255
-    out_img, out_kpts, out_vis, _ = augment(img, kpts, np.ones((1, 68), np.float32), np.random.default_rng(0),
-                                            AugmentConfig(flip_prob=1.0), flip_index())
+    draws = draw(np.random.default_rng(0), 1, AugmentConfig(flip_prob=1.0), (SIZE, SIZE))
+    out_img, out_kpts, out_vis, _ = apply(img, kpts, np.ones((1, 68), np.float32), draws, flip_index())
     np.testing.assert_allclose(out_kpts[0, 45], (SIZE - 10.5, 20.5), atol=1e-4)  # x -> W - x, relabelled 36 -> 45
     assert out_img[0, 20, SIZE - 1 - 10] == 255  # the pixel moved with it
     assert out_vis[0, 45] == 1
@@ -144,13 +144,13 @@ def test_validation_every_n_epochs():
 def test_crop_cache_round_trip(tmp_path):
     a = dot_split(3, 0, SIZE, twin="same")
     a.meta = pd.DataFrame({"view": ["front", "side", "front"], "width_group": ["high", "low", "mean"]})
-    save_splits(tmp_path / "c.npz", {"train": a, "val": dot_split(2, 1, SIZE)})
-    back = load_splits(tmp_path / "c.npz", ("train", "val"))
+    save_splits(tmp_path / "c", {"train": a, "val": dot_split(2, 1, SIZE)})
+    back = load_splits(tmp_path / "c", ("train", "val"))
     assert np.array_equal(back["train"].images, a.images) and np.array_equal(back["train"].paired, a.paired)
     assert back["val"].paired is None and back["val"].meta is None
     assert list(back["train"].meta["view"]) == ["front", "side", "front"]
     with pytest.raises(Exception, match="no split 'test'"):
-        load_splits(tmp_path / "c.npz", ("test",))
+        load_splits(tmp_path / "c", ("test",))
 
 
 def test_a_plateau_drops_the_lr_and_the_next_one_stops_the_run_converged(monkeypatch):

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 
@@ -49,6 +50,21 @@ def read_samples(prepared: str | Path, columns: tuple[str, ...] = ("sample_id", 
     if not path.is_file():
         raise InputError(f"{path}: not found (run the prepare stage first)")
     return read_csv(path, columns)
+
+
+def iter_samples(prepared: str | Path, columns: tuple[str, ...], chunk_rows: int,
+                 every_column: bool = False) -> Iterator[pd.DataFrame]:
+    """`<prepared>/samples.csv` in file order, `chunk_rows` rows at a time, so that a reader's memory does not grow
+    with the table: its `columns` only (all of them with `every_column`), or one clear error as `read_samples`."""
+    path = Path(prepared) / SAMPLES
+    if not path.is_file():
+        raise InputError(f"{path}: not found (run the prepare stage first)")
+    header = tuple(pd.read_csv(path, nrows=0).columns)
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
+    with pd.read_csv(path, chunksize=chunk_rows, usecols=None if every_column else list(columns)) as reader:
+        yield from reader
 
 
 def read_frames(prepared: str | Path) -> pd.DataFrame:

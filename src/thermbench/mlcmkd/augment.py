@@ -27,19 +27,31 @@ class AugmentConfig:
     flip_prob: float = 0.0
 
 
-def augment(images: np.ndarray, kpts: np.ndarray, visible: np.ndarray, rng: np.random.Generator,
-            cfg: AugmentConfig, flip_idx: np.ndarray, paired: np.ndarray | None = None):
-    """Return augmented copies of a batch. Points pushed outside the image become invisible."""
-    n, h, w = images.shape[:3]
-    out_img, out_pair = np.empty_like(images), None if paired is None else np.empty_like(paired)
-    out_kpts, out_vis = kpts.copy(), visible.copy()
+DRAWS = ("angle_deg", "scale", "shift_x", "shift_y", "flip")  # one row of `draw` per image
+
+
+def draw(rng: np.random.Generator, n: int, cfg: AugmentConfig, size: tuple[int, int]) -> np.ndarray:
+    """(n, 5) transforms for `n` images of `size` (w, h), columns `DRAWS`, drawn image by image from `rng` (so a
+    run's draws depend on its seed and batches only, not on who applies them)."""
+    w, h = size
+    out = np.empty((n, len(DRAWS)))
     for i in range(n):
         angle = rng.uniform(-cfg.rotate_deg, cfg.rotate_deg)
         scale = 1.0 + rng.uniform(-cfg.scale, cfg.scale)
         shift = rng.uniform(-cfg.shift, cfg.shift, size=2) * (w, h)
-        flip = rng.random() < cfg.flip_prob
+        out[i] = angle, scale, shift[0], shift[1], rng.random() < cfg.flip_prob
+    return out
+
+
+def apply(images: np.ndarray, kpts: np.ndarray, visible: np.ndarray, draws: np.ndarray, flip_idx: np.ndarray,
+          paired: np.ndarray | None = None):
+    """Augmented copies of a batch under `draws` (`draw`). Points pushed outside the image become invisible."""
+    n, h, w = images.shape[:3]
+    out_img, out_pair = np.empty_like(images), None if paired is None else np.empty_like(paired)
+    out_kpts, out_vis = kpts.copy(), visible.copy()
+    for i, (angle, scale, shift_x, shift_y, flip) in enumerate(draws):
         m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, scale)
-        m[:, 2] += shift
+        m[:, 2] += (shift_x, shift_y)
         if flip:  # mirror after the affine: x -> (w-1) - x
             m = np.array([[-1.0, 0.0, w - 1], [0.0, 1.0, 0.0]]) @ np.vstack([m, [0.0, 0.0, 1.0]])
         warp = lambda img: cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)  # noqa: E731
@@ -54,3 +66,4 @@ def augment(images: np.ndarray, kpts: np.ndarray, visible: np.ndarray, rng: np.r
         inside = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
         out_kpts[i], out_vis[i] = pts, vis * inside
     return out_img, out_kpts, out_vis, out_pair
+

@@ -1,37 +1,38 @@
-"""The MLCM-KD crop cache: every crop decoded once at the model input size (stage crops_mlcmkd), and the T-FAKE
-splits a student trains on, read back from it."""
+"""The MLCM-KD crop stores: every crop decoded once at the model input size (stage crops_mlcmkd), and the T-FAKE
+splits a student trains on, read back from them."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from thermbench.datasets.crop_store import Split, load_split, load_splits, save_splits
+from thermbench.core.io import atomic_dir
+from thermbench.datasets.crop_store import Split, load_splits, store_split
 
 
 def cache_crops(size: int, tfake: Path, charlotte: Path, rgbpretrain: Path, out_tfake: Path, out_charlotte: Path,
                 out_rgbpretrain: Path) -> None:
-    """Stage crops_mlcmkd: decode every crop once at the model input size into one .npz per dataset.
+    """Stage crops_mlcmkd: decode every crop once at the model input size into one store folder per dataset.
     T-FAKE train and test carry the RGB twin (KTL; the teacher's RGB test), CHARLOTTE its test split with the subset
     columns, the RGB pretraining set its train/val RGB crops."""
-    save_splits(out_tfake, {
-        "train": load_split(tfake, "train", size, paired=True, all_labelled=True),
-        "val": load_split(tfake, "val", size, all_labelled=True),
-        "test": load_split(tfake, "test", size, paired=True, all_labelled=True),
-    })
-    test = load_split(charlotte, "test", size)
-    test.meta = test.meta[["sample_id", "width_group", "view", "diag_annotated_px"]]
-    save_splits(out_charlotte, {"test": test})
-    save_splits(out_rgbpretrain, {s: load_split(rgbpretrain, s, size, modality="rgb", all_labelled=True)
-                                  for s in ("train", "val")})
+    with atomic_dir(out_tfake) as tmp:
+        store_split(tmp, tfake, "train", size, paired=True, all_labelled=True)
+        store_split(tmp, tfake, "val", size, all_labelled=True)
+        store_split(tmp, tfake, "test", size, paired=True, all_labelled=True)
+    with atomic_dir(out_charlotte) as tmp:
+        store_split(tmp, charlotte, "test", size, meta_columns=("width_group", "view", "diag_annotated_px"))
+    with atomic_dir(out_rgbpretrain) as tmp:
+        for split in ("train", "val"):
+            store_split(tmp, rgbpretrain, split, size, modality="rgb", all_labelled=True)
 
 
 def student_splits(cache: Path, max_train_samples: int | None, paired: bool) -> dict[str, Split]:
-    """T-FAKE train and val from the cache, the training crops capped at `max_train_samples` (None: all); the RGB
+    """T-FAKE train and val from the store, the training crops capped at `max_train_samples` (None: all); the RGB
     twins kept only where `paired` (KTL)."""
     data = load_splits(cache, ("train", "val"))
-    cap = max_train_samples
     train = data["train"]
-    n = len(train) if cap is None else min(cap, len(train))
-    data["train"] = Split(train.images[:n], train.kpts[:n], train.visible[:n], train.scale[:n],
-                          train.paired[:n] if paired and train.paired is not None else None)
+    n = len(train) if max_train_samples is None else min(max_train_samples, len(train))
+    data["train"] = replace(train, images=train.images.head(n), kpts=train.kpts[:n], visible=train.visible[:n],
+                            scale=train.scale[:n], paired=train.paired.head(n) if paired and train.paired is not None else None,
+                            meta=None)
     return data

@@ -12,9 +12,10 @@ from thermbench.models import simcc
 from thermbench.models.rtmpose import normalize_input
 
 
-def to_input(images: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+def to_input(images: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
     """uint8 (N,H,W) gray or (N,H,W,3) RGB -> normalised float (N,3,H,W) on `device`; gray is repeated to 3 channels."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+    x = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(images))
+    x = x.to(device, non_blocking=True)
     return normalize_input(x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2))
 
 

@@ -21,12 +21,12 @@ from thermbench.core.convergence import Plateau, StopConfig
 from thermbench.core.io import InputError
 from thermbench.core.progress import progress
 from thermbench.datasets.crop_store import Split
-from thermbench.mlcmkd.augment import AugmentConfig, augment, flip_index
+from thermbench.mlcmkd.augment import AugmentConfig, flip_index
 from thermbench.mlcmkd.distributed import data_parallel, main_process_value, world
+from thermbench.mlcmkd.loader import StepPlan, loader, make_batch
 from thermbench.mlcmkd.losses import DistillTask, decay_gamma, simcc_kl_loss
 from thermbench.mlcmkd.optim import OptimConfig, lr_factor, param_groups
 from thermbench.mlcmkd.predict import device_of, to_input, val_nme
-from thermbench.models import simcc
 from thermbench.models.rtmpose import RTMPose
 
 
@@ -41,7 +41,9 @@ class FitConfig:
     fixed training batches measure each loss term's share of the gradient at the start and the end (0 = off);
     `gamma_warmup` is alpha of the distillation decay gamma(t) (eq. 7; KTL/MCL only); validation runs every
     `val_every` epochs and after the last; `norm_eval` keeps BN layers on their running statistics (mmpose's
-    norm_eval; SyncBN is CUDA-only, so CPU multi-process runs match one process exactly only with it)."""
+    norm_eval; SyncBN is CUDA-only, so CPU multi-process runs match one process exactly only with it);
+    `loader_workers` processes read and augment the batches (`thermbench.mlcmkd.loader`; 0: the training process),
+    which changes no result."""
 
     epochs: int
     batch_size: int
@@ -59,6 +61,7 @@ class FitConfig:
     gamma_warmup: int = 0
     norm_eval: bool = False
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    loader_workers: int = 0
     progress: bool = True
 
 
@@ -104,11 +107,11 @@ def _fit(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Split
     """Shared loop: shuffled batches, augmentation, AdamW (param groups, flat-then-cosine lr, clipping), val NME.
 
     `task` holds every trainable parameter and its forward computes every loss term of a step from
-    `batch_inputs(images, kpts, visible, paired, epoch)` (positional args, kwargs): {"loss": total, <term>: value}.
-    Under torch.distributed the task is wrapped in DistributedDataParallel (`distributed.data_parallel`), which
-    averages gradients over ranks; each rank takes an equal share of every batch (augmented identically on every
-    rank, then sliced), and the batch-summed L_kp is scaled by the world size so the step equals one process on the
-    whole batch. `model` is the network being trained (validated, and restored to its best epoch when early stopping
+    `batch_inputs(batch, epoch)` (positional args, kwargs), `batch` a `loader.make_batch` dict: {"loss": total,
+    <term>: value}. Under torch.distributed the task is wrapped in DistributedDataParallel
+    (`distributed.data_parallel`), which averages gradients over ranks; each rank takes an equal share of every
+    batch (`loader.StepPlan`), and the batch-summed L_kp is scaled by the world size so the step equals one process
+    on the whole batch. `model` is the network being trained (validated, and restored to its best epoch when early stopping
     is on).
     """
     rank, size = world()
@@ -119,35 +122,33 @@ def _fit(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Split
     # with the fused AdamW a CPU step takes ~20% less time. The layout is restored on return.
     task.to(memory_format=torch.channels_last)
     task, runner = data_parallel(task, device)
-    rng = np.random.default_rng(cfg.seed)
     flip_idx = flip_index(train.kpts.shape[1])
+    image_size = (train.images.shape[2], train.images.shape[1])
+    target_size = model.cfg.input_size
+    plan = StepPlan(len(train), cfg.batch_size, cfg.seed, cfg.augment, image_size, rank, size)
+    batches = loader(train, plan, flip_idx, target_size, cfg.loader_workers, pin_memory=device.type == "cuda")
+
+    def batch_of(index: np.ndarray) -> dict[str, torch.Tensor]:  # un-augmented, for the gradient shares
+        return make_batch(train, index, flip_idx, target_size)
     groups = param_groups(task, cfg.optim.weight_decay, cfg.optim.paramwise)
     params = [p for g in groups for p in g["params"]]
     optimizer = torch.optim.AdamW(groups, lr=cfg.optim.lr, fused=True)
-    steps_per_epoch = max(len(train) // cfg.batch_size, 1)
+    steps_per_epoch = len(plan)
     schedule = PlateauSchedule(cfg)
     # On plateaus the lr drops instead of following a cosine laid over the cap: a cosine's decay phase, not the
     # data, would then decide when a run stops improving.
     base = lr_factor(cfg.optim if schedule.stop is None else replace(cfg.optim, cosine_start=1.0),
                      steps_per_epoch * cfg.epochs)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: base(step) * schedule.scale)
-    shares = {"start": gradient_shares(task, params, batch_inputs, train, cfg, 1, rank, size)}
+    shares = {"start": gradient_shares(task, params, batch_inputs, train, batch_of, cfg, 1, rank, size)}
     rows, grad_norms, best, best_state = [], [], math.inf, None
     for epoch in range(1, cfg.epochs + 1):
         task.train()
         if cfg.norm_eval:
             _norm_eval(task)
-        order = rng.permutation(len(train))
         sums: dict[str, float] = {}
-        steps = range(steps_per_epoch)
-        for b in progress(steps, f"{desc} {epoch}/{cfg.epochs}") if cfg.progress and rank == 0 else steps:
-            idx = np.sort(order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
-            images, kpts, vis, paired = augment(train.images[idx], train.kpts[idx], train.visible[idx], rng,
-                                                cfg.augment, flip_idx,
-                                                None if train.paired is None else train.paired[idx])
-            share = slice(rank, None, size)
-            args, kwargs = batch_inputs(images[share], kpts[share], vis[share],
-                                        None if paired is None else paired[share], epoch)
+        for batch in progress(batches, f"{desc} {epoch}/{cfg.epochs}") if cfg.progress and rank == 0 else batches:
+            args, kwargs = batch_inputs(batch, epoch)
             terms = runner(*args, kp_scale=float(size), **kwargs)
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
@@ -175,7 +176,8 @@ def _fit(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Split
             break
     if best_state is not None:
         model.load_state_dict(best_state)
-    shares["end"] = gradient_shares(task, params, batch_inputs, train, cfg, rows[-1]["epoch"], rank, size)
+    shares["end"] = gradient_shares(task, params, batch_inputs, train, batch_of, cfg, rows[-1]["epoch"],
+                                    rank, size)
     task.to(memory_format=torch.contiguous_format)
     scored = [r for r in rows if "val_nme" in r]
     best_epoch = min(scored, key=lambda r: r["val_nme"])["epoch"]
@@ -186,7 +188,7 @@ def _fit(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Split
 
 
 def gradient_shares(task: nn.Module, params: list[nn.Parameter], batch_inputs: Callable, train: Split,
-                    cfg: FitConfig, epoch: int, rank: int, size: int) -> dict[str, float]:
+                    batch_of: Callable, cfg: FitConfig, epoch: int, rank: int, size: int) -> dict[str, float]:
     """Each weighted loss term's share of the gradient: the L2 norm of the gradient of that term alone (as it enters
     the total, weights and gamma(epoch) included) over the sum of those norms, averaged over the first
     `cfg.share_batches` training batches without augmentation. Units cancel, unlike a ratio of loss values (a
@@ -200,8 +202,7 @@ def gradient_shares(task: nn.Module, params: list[nn.Parameter], batch_inputs: C
     norms: dict[str, float] = {}
     for b in range(min(cfg.share_batches, len(train) // cfg.batch_size)):
         idx = np.arange(b * cfg.batch_size, (b + 1) * cfg.batch_size)[rank::size]
-        args, kwargs = batch_inputs(train.images[idx], train.kpts[idx], train.visible[idx],
-                                    None if train.paired is None else train.paired[idx], epoch)
+        args, kwargs = batch_inputs(batch_of(idx), epoch)
         weighted = task(*args, kp_scale=float(size), **kwargs)["weighted"]
         for name, term in weighted.items():
             grads = torch.autograd.grad(term, params, retain_graph=True, allow_unused=True)
@@ -212,10 +213,8 @@ def gradient_shares(task: nn.Module, params: list[nn.Parameter], batch_inputs: C
     return {name: v / total for name, v in sorted(norms.items())} if total > 0 else {}
 
 
-def _targets(kpts: np.ndarray, vis: np.ndarray, size: tuple[int, int], device: torch.device) -> dict[str, torch.Tensor]:
-    target_x, target_y, weight = simcc.encode(kpts, vis, size)
-    return {"target_x": torch.from_numpy(target_x).to(device), "target_y": torch.from_numpy(target_y).to(device),
-            "weight": torch.from_numpy(weight).to(device)}
+def _targets(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: batch[k].to(device, non_blocking=True) for k in ("target_x", "target_y", "weight")}
 
 
 class SupervisedTask(nn.Module):
@@ -242,8 +241,8 @@ def fit_supervised(model: RTMPose, data: dict[str, Split], cfg: FitConfig, desc:
     """Train `model` on `data["train"]` against GT SimCC labels only (`kp_weight` x L_kp, mmpose KLDiscretLoss)."""
     device = device_of(model)
 
-    def inputs(images, kpts, vis, _paired, _epoch):
-        return (to_input(images, device), _targets(kpts, vis, model.cfg.input_size, device)), {}
+    def inputs(batch, _epoch):
+        return (to_input(batch["images"], device), _targets(batch, device)), {}
 
     return _fit(model, SupervisedTask(model, kp_weight), inputs, data["train"], data["val"], cfg, desc)
 
@@ -255,10 +254,9 @@ def _distill(student: RTMPose, teacher: RTMPose, task: DistillTask, data: dict[s
         raise ValueError("the task must wrap the given student and teacher")
     device = device_of(student)
 
-    def inputs(images, kpts, vis, twin, epoch):
-        return ((to_input(images, device), to_input(twin if paired else images, device),
-                 _targets(kpts, vis, student.cfg.input_size, device)),
-                {"gamma": decay_gamma(epoch, cfg.epochs, cfg.gamma_warmup)})
+    def inputs(batch, epoch):
+        return ((to_input(batch["images"], device), to_input(batch["paired" if paired else "images"], device),
+                 _targets(batch, device)), {"gamma": decay_gamma(epoch, cfg.epochs, cfg.gamma_warmup)})
 
     return _fit(student, task, inputs, data["train"], data["val"], cfg, desc)
 

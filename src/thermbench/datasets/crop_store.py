@@ -146,6 +146,13 @@ class Split:
     def __len__(self) -> int:
         return len(self.images)
 
+    def head(self, n: int) -> "Split":
+        """The first `n` samples (all, where there are fewer), no image read."""
+        def first(a):
+            return None if a is None else a.head(n) if isinstance(a, Rows) else a[:n]
+        return Split(first(self.images), self.kpts[:n], self.visible[:n], self.scale[:n], first(self.paired),
+                     None if self.meta is None else self.meta.iloc[:n])
+
 
 @dataclass(frozen=True)
 class Decoded:

@@ -1,0 +1,286 @@
+"""`make scale`: the MLCM-KD data path measured at growing T-FAKE sizes, and what it means at the paper's size.
+
+For each N (pairs), a T-FAKE-format raw set (FaceSynthetics `<id>.png` + `<id>_ldmks.txt`, thermal twins under
+`thermal/warm/` and `thermal/cold/`, so N/2 ids x 2 conditions as the real 200,000 = 2 x 100,000) is written from a
+few synthetic renders, each copy shifted by a few pixels and given fresh sensor noise: what is measured is the data
+path, not the renderer. It then goes through the stages' own library calls, each in a child process whose peak RSS
+(`os.wait4`, the child and its loader workers) and wall time are taken: prepare (`datasets.tfake.prepare`), crops
+(`mlcmkd.crop_cache.cache_tfake`, the T-FAKE part of crops_mlcmkd) and train (`fit_ktl`: a fixed number of KTL steps,
+RTMPose-l from an RTMPose-l teacher, at batch 64, validated on one batch). The train step also times one loader
+worker alone (images/s). Each size's files are deleted once measured.
+
+Written: `metrics/scale.json` and `plots/scale.{png,svg}` (memory, time and disk against N, with straight-line
+extrapolations to the paper's 200,000 pairs), and the number of loader workers one GPU needs, from the measured
+FLOPs of a KTL-l step and a stated GPU rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from thermbench.core.io import write_json
+
+SIZES = (1000, 4000, 16000)
+BASE_RENDERS = 8
+INPUT_SIZE = 256
+BATCH = 64
+STEPS = 3
+LOADER_BATCHES = 8          # batches one worker makes while timed (after its first)
+PAPER_PAIRS = 200_000
+ARCH = "l"                  # the paper's KTL student and teacher
+H100_DENSE_BF16_TFLOPS = 989.4  # NVIDIA H100 SXM datasheet, dense (no sparsity)
+GPU_UTILISATION = 0.35      # assumed share of that rate a small conv net reaches in training (bf16 autocast)
+WORKERS_PER_GPU_LIMIT = 8
+STAGES = ("prepare", "crops", "train")
+
+
+def _params(repo: Path) -> dict:
+    return yaml.safe_load((repo / "params.yaml").read_text())
+
+
+def write_raw(out: Path, pairs: int, synth_cfg: dict, seed: int) -> None:
+    """A T-FAKE-format raw set of `pairs` thermal/RGB pairs (module docstring) under `out`."""
+    import cv2
+
+    from thermbench.datasets.synth import tfake as synth_tfake
+
+    base = out.parent / f"{out.name}-renders"
+    synth_tfake.write(base, {**synth_cfg, "num_images": BASE_RENDERS}, seed, workers=1)
+    renders = [(cv2.imread(str(base / f"{i:06d}.png")),
+                cv2.imread(str(base / synth_tfake.THERMAL_DIR / f"{i:06d}.png"), cv2.IMREAD_GRAYSCALE),
+                np.loadtxt(base / f"{i:06d}_ldmks.txt")) for i in range(BASE_RENDERS)]
+    shutil.rmtree(base)
+    for condition in ("warm", "cold"):
+        (out / "thermal" / condition).mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for k in range(pairs // 2):
+        rgb, thermal, points = renders[k % BASE_RENDERS]
+        dy, dx = rng.integers(-8, 9, size=2)
+        stem = f"{k:06d}"
+        noisy = lambda img: np.clip(np.roll(img, (dy, dx), axis=(0, 1)).astype(np.int16)  # noqa: E731
+                                    + rng.integers(-3, 4, size=img.shape), 0, 255).astype(np.uint8)
+        cv2.imwrite(str(out / f"{stem}.png"), noisy(rgb))
+        for condition in ("warm", "cold"):
+            cv2.imwrite(str(out / "thermal" / condition / f"{stem}.png"), noisy(thermal))
+        (out / f"{stem}_ldmks.txt").write_text("".join(f"{x + dx:.3f} {y + dy:.3f}\n" for x, y in points))
+
+
+def _step_prepare(args: dict) -> dict:
+    from thermbench.datasets import tfake
+
+    tfake.prepare(Path(args["raw"]), Path(args["prepared"]), args["cfg"], args["seed"])
+    return {}
+
+
+def _step_crops(args: dict) -> dict:
+    from thermbench.mlcmkd.crop_cache import cache_tfake
+
+    cache_tfake(INPUT_SIZE, Path(args["prepared"]), Path(args["store"]))
+    return {}
+
+
+def _step_train(args: dict) -> dict:
+    """KTL steps at batch 64 from the store; before them, one loader worker timed alone."""
+    import torch
+
+    from thermbench.mlcmkd.augment import AugmentConfig, flip_index
+    from thermbench.mlcmkd.crop_cache import student_splits
+    from thermbench.mlcmkd.loader import StepPlan, loader
+    from thermbench.mlcmkd.losses import DistillConfig, DistillTask
+    from thermbench.mlcmkd.train import FitConfig, fit_ktl
+    from thermbench.models.rtmpose import build_rtmpose
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    augment = AugmentConfig(**args["augment"])
+    data = student_splits(Path(args["store"]), None, paired=True)
+    size = (INPUT_SIZE, INPUT_SIZE)
+    one_worker = loader(data["train"], StepPlan(len(data["train"]), BATCH, 0, augment, size), flip_index(), size,
+                        workers=1)
+    batches = (batch for _ in iter(int, 1) for batch in one_worker)  # epoch after epoch
+    next(batches)  # the worker's start-up
+    start = time.perf_counter()
+    for _ in range(LOADER_BATCHES):
+        next(batches)
+    loader_rate = LOADER_BATCHES * BATCH / (time.perf_counter() - start)
+    del batches, one_worker
+
+    torch.manual_seed(0)
+    student = build_rtmpose(ARCH, input_size=size)
+    teacher = build_rtmpose(ARCH, input_size=size)
+    task = DistillTask(student, teacher, DistillConfig(fd=True, ld=True, fi=True, ri=True))
+    data = {"train": data["train"].head(STEPS * BATCH), "val": data["val"].head(BATCH)}
+    cfg = FitConfig(epochs=1, batch_size=BATCH, seed=0, augment=augment, loader_workers=args["workers"])
+    start = time.perf_counter()
+    fit_ktl(student, teacher, task, data, cfg, desc=f"KTL-{ARCH} steps")
+    return {"loader_images_per_s_per_worker": loader_rate, "step_s": (time.perf_counter() - start) / STEPS,
+            "train_process_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "largest_worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
+def _measure(step: str, args: dict, scratch: Path) -> dict:
+    """Run one step in a child process: its result, peak RSS (MB, the child and its waited-for children) and wall."""
+    result = scratch / f"{step}.json"
+    start = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-m", "thermbench.tools.scale", "--step", step, "--args",
+                              json.dumps(args), "--result", str(result)])
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"scale: step {step} failed (exit {os.waitstatus_to_exitcode(status)})")
+    return {**json.loads(result.read_text()), "peak_rss_mb": usage.ru_maxrss / 1024, "wall_s": wall}
+
+
+def _disk_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
+
+
+def measure_size(pairs: int, scratch: Path, params: dict, workers: int) -> dict:
+    """Every stage at one size; its files removed afterwards."""
+    root = scratch / f"n{pairs}"
+    raw, prepared, store = root / "raw", root / "prepared", root / "store"
+    seed = int(params["seed"])
+    print(f"scale: N = {pairs}: writing the raw set", file=sys.stderr)
+    write_raw(raw, pairs, {**params["synth"]["tfake"]}, seed)
+    prepare_cfg = {**params["prepare"]["tfake"], "conditions": ["warm", "cold"]}
+    out = {"prepare": _measure("prepare", {"raw": str(raw), "prepared": str(prepared), "cfg": prepare_cfg,
+                                           "seed": seed}, root),
+           "crops": _measure("crops", {"prepared": str(prepared), "store": str(store)}, root),
+           "train": _measure("train", {"store": str(store), "workers": workers,
+                                       "augment": params["train"]["fit"]["augment"]}, root)}
+    out["disk_mb"] = {"raw": _disk_mb(raw), "prepared": _disk_mb(prepared), "store": _disk_mb(store)}
+    shutil.rmtree(root)
+    return out
+
+
+def _line_at(xs: list[float], ys: list[float], x: float) -> float:
+    slope, intercept = np.polyfit(xs, ys, 1)
+    return float(slope * x + intercept)
+
+
+def _ktl_step_gflops_per_image() -> dict:
+    """A KTL training step per image: the student's forward and backward (3 forwards) and the teacher's forward, at
+    256 px (`evaluate.complexity`, 2 FLOPs per multiply-add); the aligners are left out (under 1%)."""
+    from thermbench.mlcmkd.evaluate import complexity
+
+    forward = complexity(ARCH)["gflops"]
+    return {"forward_gflops": forward, "train_step_gflops": 4 * forward}
+
+
+def summarize(sizes: dict[int, dict]) -> dict:
+    """Growth between the two largest sizes, the extrapolations to the paper, and the loader workers a GPU needs."""
+    ns = sorted(sizes)
+    big, bigger = ns[-2], ns[-1]
+    growth = {s: sizes[bigger][s]["peak_rss_mb"] / sizes[big][s]["peak_rss_mb"] - 1 for s in STAGES}
+    paper = {"pairs": PAPER_PAIRS,
+             "wall_h": {s: _line_at(ns, [sizes[n][s]["wall_s"] for n in ns], PAPER_PAIRS) / 3600
+                        for s in ("prepare", "crops")},
+             "disk_gb": {d: _line_at(ns, [sizes[n]["disk_mb"][d] for n in ns], PAPER_PAIRS) / 1024
+                         for d in ("raw", "prepared", "store")},
+             "peak_rss_mb": {s: _line_at(ns, [sizes[n][s]["peak_rss_mb"] for n in ns], PAPER_PAIRS)
+                             for s in STAGES}}
+    flops = _ktl_step_gflops_per_image()
+    gpu_rate = H100_DENSE_BF16_TFLOPS * 1e3 * GPU_UTILISATION / flops["train_step_gflops"]
+    worker_rate = float(np.median([sizes[n]["train"]["loader_images_per_s_per_worker"] for n in ns]))
+    needed = math.ceil(gpu_rate / worker_rate)
+    return {"rss_growth": {f"{big}_to_{bigger}": growth}, "rss_flat_within_10pct": all(abs(g) <= 0.10
+                                                                                       for g in growth.values()),
+            "extrapolated_to_paper": paper,
+            "gpu": {**flops, "assumed_gpu": "H100 SXM", "assumed_dense_bf16_tflops": H100_DENSE_BF16_TFLOPS,
+                    "assumed_utilisation": GPU_UTILISATION, "gpu_images_per_s": gpu_rate,
+                    "loader_images_per_s_per_worker": worker_rate, "workers_needed_per_gpu": needed,
+                    "workers_per_gpu_limit": WORKERS_PER_GPU_LIMIT,
+                    "loader_keeps_up": needed <= WORKERS_PER_GPU_LIMIT}}
+
+
+def plot(result: dict, stem: Path) -> None:
+    from thermbench.core.plots import plt, save_figure
+
+    ns = sorted(int(n) for n in result["sizes"])
+    sizes = {n: result["sizes"][str(n)] for n in ns}
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    far = np.array([ns[0], PAPER_PAIRS])
+    panels = ((axes[0], "peak RSS (MB)", lambda n, s: sizes[n][s]["peak_rss_mb"], STAGES),
+              (axes[1], "wall time (s)", lambda n, s: sizes[n][s]["wall_s"], ("prepare", "crops")),
+              (axes[2], "disk (MB)", lambda n, s: sizes[n]["disk_mb"][s], ("raw", "prepared", "store")))
+    for ax, label, value, names in panels:
+        for name in names:
+            ys = [value(n, name) for n in ns]
+            line = ax.plot(ns, ys, "o-", label=name)[0]
+            slope, intercept = np.polyfit(ns, ys, 1)
+            ax.plot(far, slope * far + intercept, ":", color=line.get_color())
+        ax.axvline(PAPER_PAIRS, color="0.6", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("T-FAKE pairs N (grey: the paper's 200,000)")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=7)
+    axes[0].set_title("memory: flat in N")
+    axes[1].set_title("time: measured, dotted to the paper")
+    axes[2].set_title("disk: measured, dotted to the paper")
+    fig.suptitle(f"MLCM-KD data path at growing N (SYNTHETIC T-FAKE-format data, {result['machine']['cpu']})")
+    save_figure(fig, stem)
+
+
+def _cpu() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []:
+        if line.startswith("model name"):
+            return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
+def run(repo: Path, sizes: tuple[int, ...], workers: int, scratch_parent: Path | None) -> dict:
+    params = _params(repo)
+    scratch = Path(tempfile.mkdtemp(prefix="thermbench-scale-", dir=scratch_parent))
+    try:
+        measured = {n: measure_size(n, scratch, params, workers) for n in sizes}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    result = {"data": "SYNTHETIC T-FAKE-format pairs (jittered copies of synthetic renders)",
+              "machine": {"cpu": _cpu()},
+              "settings": {"input_size": INPUT_SIZE, "batch": BATCH, "ktl_steps": STEPS, "arch": ARCH,
+                           "loader_workers_in_training": workers, "base_renders": BASE_RENDERS},
+              "sizes": {str(n): measured[n] for n in sizes}, **summarize(measured)}
+    write_json(repo / "metrics" / "scale.json", result, ndigits=4)
+    plot(result, repo / "plots" / "scale")
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="pairs per size, comma-separated")
+    parser.add_argument("--workers", type=int, default=1, help="loader workers of the training steps")
+    parser.add_argument("--scratch", type=Path, default=None, help="where the sets are written (default: /tmp)")
+    parser.add_argument("--step", choices=STAGES, help=argparse.SUPPRESS)
+    parser.add_argument("--args", help=argparse.SUPPRESS)
+    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.step:
+        step = {"prepare": _step_prepare, "crops": _step_crops, "train": _step_train}[args.step]
+        args.result.write_text(json.dumps(step(json.loads(args.args))))
+        return
+    sizes = tuple(sorted(int(s) for s in args.sizes.split(",")))
+    if len(sizes) < 2:
+        raise SystemExit("scale: give at least two sizes")
+    result = run(Path.cwd(), sizes, args.workers, args.scratch)
+    growth = next(iter(result["rss_growth"].values()))
+    print("scale: peak RSS growth " + ", ".join(f"{s} {g:+.1%}" for s, g in growth.items())
+          + f"; one loader worker {result['gpu']['loader_images_per_s_per_worker']:.0f} images/s; one GPU needs "
+          f"{result['gpu']['workers_needed_per_gpu']}; metrics/scale.json, plots/scale.png")
+
+
+if __name__ == "__main__":
+    main()

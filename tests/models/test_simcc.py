@@ -30,6 +30,19 @@ def test_encode_invisible_and_far_outside_get_zero_weight():
     assert not tx[:3].any() and not ty[:3].any() and np.isfinite(tx).all()
 
 
+def test_encode_window_past_the_edge_and_on_tensors():
+    # x = -1.0 -> mu = -2 bins, kept: its 3-sigma window (sigma 2) reaches bins 0..3; bin 0 is 2 bins from mu.
+    kpts = np.array([[-1.0, 63.0], [64.2, 10.0]])
+    tx, ty, w = encode(kpts, np.ones(2), (64, 64), sigma=(2.0, 2.0))
+    assert w.tolist() == [1.0, 1.0]
+    assert tx[0, 0] == pytest.approx(np.exp(-4 / 8)) and tx[0, 3] == pytest.approx(np.exp(-25 / 8))
+    assert tx[1, 127] == pytest.approx(np.exp(-1 / 8))  # mu = 128, one bin past the last
+    assert ty[0, 126] == 1.0
+    on_tensors = encode(torch.from_numpy(kpts), torch.ones(2), (64, 64), sigma=(2.0, 2.0))
+    assert all(isinstance(t, torch.Tensor) and np.array_equal(t.numpy(), a)
+               for t, a in zip(on_tensors, (tx, ty, w)))
+
+
 def test_round_trip_within_one_bin():
     rng = np.random.default_rng(0)
     kpts = rng.uniform(0, 63.9, size=(3, 68, 2))

@@ -17,36 +17,47 @@ def default_sigma(input_size: tuple[int, int]) -> tuple[float, float]:
     return float(np.sqrt(w / 8)), float(np.sqrt(h / 8))
 
 
-def encode(keypoints: np.ndarray, visible: np.ndarray, input_size: tuple[int, int], split_ratio: float = 2.0,
-           sigma: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def encode(keypoints: np.ndarray | torch.Tensor, visible: np.ndarray | torch.Tensor, input_size: tuple[int, int],
+           split_ratio: float = 2.0, sigma: tuple[float, float] | None = None):
     """Gaussian SimCC labels.
 
     keypoints (K,2) or (B,K,2) pixels; visible (K,) or (B,K) in [0,1]; input_size (W,H); sigma in bins per axis
-    (default `default_sigma`). Returns float32 target_x (...,K,W*r), target_y (...,K,H*r), weight (...,K).
+    (default `default_sigma`). Returns float32 target_x (...,K,W*r), target_y (...,K,H*r), weight (...,K): numpy
+    arrays for numpy input, tensors on the keypoints' device for tensor input (training on a GPU encodes there).
     As mmpose: mu = round(kpt * r) (integer bin), target = exp(-(i - mu)^2 / (2 sigma^2)) with peak 1 (the loss
     softmaxes it), weight = visibility; a keypoint with visibility < 0.5 or whose 3-sigma window lies entirely
     outside the bins gets an all-zero row and weight 0 (mmpose keeps the raw visibility as weight there; zero is the
     intent and equal for 0/1 visibility).
+    Since mu is an integer, every row is a window of one table of the Gaussian at integer offsets: each exp is
+    computed once, not per keypoint and bin.
     """
-    keypoints = np.asarray(keypoints, dtype=np.float64)
-    visible = np.asarray(visible, dtype=np.float64)
-    if keypoints.shape[-1] != 2 or visible.shape != keypoints.shape[:-1]:
-        raise ValueError(f"keypoints {keypoints.shape} and visible {visible.shape} do not match as (...,K,2)/(...,K)")
+    as_numpy = not isinstance(keypoints, torch.Tensor)
+    kpts = torch.from_numpy(np.asarray(keypoints, dtype=np.float64)) if as_numpy else keypoints.double()
+    vis = torch.as_tensor(np.asarray(visible, dtype=np.float64) if as_numpy else visible, device=kpts.device,
+                          dtype=torch.float64)
+    if kpts.shape[-1] != 2 or vis.shape != kpts.shape[:-1]:
+        raise ValueError(f"keypoints {tuple(kpts.shape)} and visible {tuple(vis.shape)} do not match as "
+                         "(...,K,2)/(...,K)")
     sigma = np.asarray(default_sigma(input_size) if sigma is None else sigma, dtype=np.float64)
     n_bins = (int(round(input_size[0] * split_ratio)), int(round(input_size[1] * split_ratio)))
 
-    mu = np.around(keypoints * split_ratio)  # (..., K, 2) integer bins
-    radius = 3 * sigma
-    inside = ((mu - radius < np.array(n_bins)) & (mu + radius + 1 >= 0)).all(axis=-1)
-    keep = (visible >= 0.5) & inside
-    weight = np.where(keep, visible, 0.0)
+    mu = torch.round(kpts * split_ratio)  # (..., K, 2) integer bins
+    radius = torch.as_tensor(3 * sigma, device=kpts.device)
+    bins = torch.as_tensor(n_bins, dtype=torch.float64, device=kpts.device)
+    inside = ((mu - radius < bins) & (mu + radius + 1 >= 0)).all(dim=-1)
+    keep = (vis >= 0.5) & inside
+    weight = torch.where(keep, vis, 0.0).float()
 
     targets = []
-    for axis in (0, 1):
-        bins = np.arange(n_bins[axis], dtype=np.float64)
-        g = np.exp(-((bins - mu[..., axis, None]) ** 2) / (2 * sigma[axis] ** 2))
-        targets.append(np.where(keep[..., None], g, 0.0).astype(np.float32))
-    return targets[0], targets[1], weight.astype(np.float32)
+    for axis, n in enumerate(n_bins):
+        margin = int(np.ceil(3 * sigma[axis])) + 1  # a kept mu lies within 3 sigma + 1 of the bins
+        offsets = np.arange(-(n - 1) - margin, n + margin, dtype=np.float64)
+        table = np.exp(-(offsets ** 2) / (2 * sigma[axis] ** 2)).astype(np.float32)
+        windows = torch.from_numpy(table).to(kpts.device).unfold(0, n, 1)  # row j: offsets j - (n-1) - margin + i
+        row = ((n - 1) + margin - mu[..., axis].nan_to_num(0.0)).clamp(0, len(windows) - 1).long()
+        targets.append(torch.where(keep[..., None], windows[row], 0.0))
+    out = (targets[0], targets[1], weight)
+    return tuple(t.numpy() for t in out) if as_numpy else out
 
 
 def decode(simcc_x: torch.Tensor | np.ndarray, simcc_y: torch.Tensor | np.ndarray,

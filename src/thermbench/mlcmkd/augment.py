@@ -1,5 +1,6 @@
 """Seeded training augmentation of a batch of crops (`thermbench.datasets.crop_store` pixel conventions): a small
-random affine about the image centre and a horizontal flip, the same for an image and its paired twin."""
+random affine about the image centre and a horizontal flip, the same for an image and its paired twin; the images
+warped by cv2 in a loader worker (`apply`) or on the training device (`warp`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from thermbench.core.keypoints import load_schema
 from thermbench.models import simcc
@@ -43,21 +46,27 @@ def draw(rng: np.random.Generator, n: int, cfg: AugmentConfig, size: tuple[int, 
     return out
 
 
-def apply(images: np.ndarray, kpts: np.ndarray, visible: np.ndarray, draws: np.ndarray, flip_idx: np.ndarray,
-          paired: np.ndarray | None = None):
-    """Augmented copies of a batch under `draws` (`draw`). Points pushed outside the image become invisible."""
-    n, h, w = images.shape[:3]
-    out_img, out_pair = np.empty_like(images), None if paired is None else np.empty_like(paired)
-    out_kpts, out_vis = kpts.copy(), visible.copy()
+def matrices(draws: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(n, 2, 3) affine maps (source pixel -> augmented pixel, cv2's pixel centres at integers) of `draws` for
+    images of `size` (w, h): rotation and scale about the image centre, the shift, then the mirror where drawn."""
+    w, h = size
+    out = np.empty((len(draws), 2, 3))
     for i, (angle, scale, shift_x, shift_y, flip) in enumerate(draws):
         m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, scale)
         m[:, 2] += (shift_x, shift_y)
         if flip:  # mirror after the affine: x -> (w-1) - x
             m = np.array([[-1.0, 0.0, w - 1], [0.0, 1.0, 0.0]]) @ np.vstack([m, [0.0, 0.0, 1.0]])
-        warp = lambda img: cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)  # noqa: E731
-        out_img[i] = warp(images[i])
-        if paired is not None:
-            out_pair[i] = warp(paired[i])
+        out[i] = m
+    return out
+
+
+def points(kpts: np.ndarray, visible: np.ndarray, draws: np.ndarray, flip_idx: np.ndarray,
+           size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The keypoints (n, K, 2) and visibility (n, K) of a batch after `draws`; points pushed outside the image
+    become invisible, mirrored images take the flipped labels."""
+    w, h = size
+    out_kpts, out_vis = kpts.copy(), visible.copy()
+    for i, (m, flip) in enumerate(zip(matrices(draws, size), draws[:, DRAWS.index("flip")])):
         # cv2 puts pixel centres at integers; our points are continuous, hence the half-pixel shifts.
         pts = (kpts[i] - 0.5) @ m[:, :2].T + m[:, 2] + 0.5
         vis = visible[i].copy()
@@ -65,5 +74,34 @@ def apply(images: np.ndarray, kpts: np.ndarray, visible: np.ndarray, draws: np.n
             pts, vis = pts[flip_idx], vis[flip_idx]
         inside = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
         out_kpts[i], out_vis[i] = pts, vis * inside
-    return out_img, out_kpts, out_vis, out_pair
+    return out_kpts, out_vis
 
+
+def apply(images: np.ndarray, kpts: np.ndarray, visible: np.ndarray, draws: np.ndarray, flip_idx: np.ndarray,
+          paired: np.ndarray | None = None):
+    """Augmented copies of a batch under `draws` (`draw`), warped by cv2 here (`warp` does it on a device)."""
+    n, h, w = images.shape[:3]
+    out_img, out_pair = np.empty_like(images), None if paired is None else np.empty_like(paired)
+    for i, m in enumerate(matrices(draws, (w, h))):
+        warp = lambda img: cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)  # noqa: E731
+        out_img[i] = warp(images[i])
+        if paired is not None:
+            out_pair[i] = warp(paired[i])
+    return (out_img, *points(kpts, visible, draws, flip_idx, (w, h)), out_pair)
+
+
+def warp(images: torch.Tensor, affine: torch.Tensor) -> torch.Tensor:
+    """uint8 images (n, H, W) or (n, H, W, C) warped by their maps `affine` (n, 2, 3) (`matrices`) on the images'
+    device, bilinear with a zero border: `apply`'s cv2.warpAffine but for cv2's rounding of the sampling point to
+    1/32 pixel, so a pixel differs by at most the image's change over 1/32 pixel (and 1 for rounding)."""
+    x = (images[:, None] if images.ndim == 3 else images.permute(0, 3, 1, 2)).float()
+    n, _, h, w = x.shape
+    last_row = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64, device=affine.device).expand(n, 1, 3)
+    inverse = torch.linalg.inv(torch.cat([affine.double(), last_row], dim=1))[:, :2].float()  # output -> source
+    ys, xs = torch.meshgrid(torch.arange(h, device=x.device, dtype=torch.float32),
+                            torch.arange(w, device=x.device, dtype=torch.float32), indexing="ij")
+    source = torch.einsum("nij,hwj->nhwi", inverse, torch.stack([xs, ys, torch.ones_like(xs)], dim=-1))
+    grid = source / torch.tensor([w - 1, h - 1], device=x.device) * 2 - 1  # align_corners: -1 and 1 are pixel centres
+    out = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+    out = out.round().clamp(0, 255).to(torch.uint8)
+    return out[:, 0] if images.ndim == 3 else out.permute(0, 2, 3, 1)

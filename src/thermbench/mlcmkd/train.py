@@ -23,7 +23,7 @@ from thermbench.core.progress import progress
 from thermbench.datasets.crop_store import Split
 from thermbench.mlcmkd.augment import AugmentConfig, flip_index
 from thermbench.mlcmkd.distributed import data_parallel, main_process_value, world
-from thermbench.mlcmkd.loader import StepPlan, loader, make_batch
+from thermbench.mlcmkd.loader import StepPlan, finish, loader, make_batch
 from thermbench.mlcmkd.losses import DistillTask, decay_gamma, simcc_kl_loss
 from thermbench.mlcmkd.optim import OptimConfig, lr_factor, param_groups
 from thermbench.mlcmkd.predict import device_of, to_input, val_nme
@@ -43,7 +43,8 @@ class FitConfig:
     `val_every` epochs and after the last; `norm_eval` keeps BN layers on their running statistics (mmpose's
     norm_eval; SyncBN is CUDA-only, so CPU multi-process runs match one process exactly only with it);
     `loader_workers` processes read and augment the batches (`thermbench.mlcmkd.loader`; 0: the training process),
-    which changes no result."""
+    which changes no result; `augment_on_device` leaves the warps and SimCC targets to the training device (a GPU
+    then never waits on CPU warps; torch's bilinear sampling instead of cv2's, so the pixels differ slightly)."""
 
     epochs: int
     batch_size: int
@@ -62,6 +63,7 @@ class FitConfig:
     norm_eval: bool = False
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     loader_workers: int = 0
+    augment_on_device: bool = False
     progress: bool = True
 
 
@@ -126,7 +128,8 @@ def _fit(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Split
     image_size = (train.images.shape[2], train.images.shape[1])
     target_size = model.cfg.input_size
     plan = StepPlan(len(train), cfg.batch_size, cfg.seed, cfg.augment, image_size, rank, size)
-    batches = loader(train, plan, flip_idx, target_size, cfg.loader_workers, pin_memory=device.type == "cuda")
+    batches = loader(train, plan, flip_idx, target_size, cfg.loader_workers, pin_memory=device.type == "cuda",
+                     on_device=cfg.augment_on_device)
 
     def batch_of(index: np.ndarray) -> dict[str, torch.Tensor]:  # un-augmented, for the gradient shares
         return make_batch(train, index, flip_idx, target_size)
@@ -148,7 +151,7 @@ def _fit(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Split
             _norm_eval(task)
         sums: dict[str, float] = {}
         for batch in progress(batches, f"{desc} {epoch}/{cfg.epochs}") if cfg.progress and rank == 0 else batches:
-            args, kwargs = batch_inputs(batch, epoch)
+            args, kwargs = batch_inputs(finish(batch, device, target_size), epoch)
             terms = runner(*args, kp_scale=float(size), **kwargs)
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()

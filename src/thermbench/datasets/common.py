@@ -46,3 +46,30 @@ def write_table(rows: list[dict], path: Path, sort_by: list[str]) -> pd.DataFram
     table = pd.DataFrame(rows).sort_values(sort_by, kind="stable").reset_index(drop=True)
     table.to_csv(path, index=False, float_format="%.3f", lineterminator="\n")
     return table
+
+
+class TableStream:
+    """`write_table`'s CSV written `chunk_rows` rows at a time, so no table of the whole set is held: rows must come
+    in `sort_by` order (checked), which is the order `write_table` would have sorted them into."""
+
+    def __init__(self, path: Path, sort_by: list[str], chunk_rows: int = 1024):
+        self.path, self.sort_by, self.chunk_rows = path, sort_by, chunk_rows
+        self.rows: list[dict] = []
+        self.last: tuple | None = None
+        self.started = False
+
+    def add(self, row: dict) -> None:
+        key = tuple(row[k] for k in self.sort_by)
+        if self.last is not None and key < self.last:
+            raise ValueError(f"{self.path}: rows out of {self.sort_by} order ({key} after {self.last})")
+        self.last = key
+        self.rows.append(row)
+        if len(self.rows) >= self.chunk_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        """Append the rows held (the whole file where none came: `write_table`'s empty table)."""
+        if self.rows or not self.started:
+            pd.DataFrame(self.rows).to_csv(self.path, index=False, float_format="%.3f", lineterminator="\n",
+                                           mode="a" if self.started else "w", header=not self.started)
+            self.started, self.rows = True, []

@@ -7,13 +7,14 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pandas as pd
 
 from thermbench.core.io import InputError, read_csv
-from thermbench.datasets.common import write_table
+from thermbench.datasets.common import TableStream, write_table
 
 SAMPLES = "samples.csv"
 FRAMES = "frames.csv"
@@ -36,6 +37,21 @@ def write_samples(rows: list[dict], out: Path, dataset: str, sort_by: list[str])
     """Write `<out>/samples.csv` (sorted, deterministic); every contract column must be present."""
     _check(rows, COLUMNS[dataset], out / SAMPLES)
     return write_table(rows, out / SAMPLES, sort_by)
+
+
+@contextmanager
+def stream_samples(out: Path, dataset: str, sort_by: list[str]) -> Iterator[Callable[[dict], None]]:
+    """`write_samples` for sets too large to hold: yields `add(row)`, rows in `sort_by` order; the file is complete
+    once the block ends."""
+    stream = TableStream(out / SAMPLES, sort_by)
+
+    def add(row: dict) -> None:
+        if stream.last is None:
+            _check([row], COLUMNS[dataset], out / SAMPLES)
+        stream.add(row)
+
+    yield add
+    stream.flush()
 
 
 def write_frames(rows: list[dict], out: Path, sort_by: list[str]) -> pd.DataFrame:

@@ -23,7 +23,7 @@ from thermbench.core import crops
 from thermbench.core.io import InputError
 from thermbench.core.progress import progress
 from thermbench.datasets.common import points_json, read_image, write_png
-from thermbench.datasets.prepared import write_samples
+from thermbench.datasets.prepared import stream_samples
 
 LDMKS_SUFFIX = "_ldmks.txt"
 
@@ -82,18 +82,26 @@ def prepare(raw: Path, out: Path, cfg: dict, seed: int) -> None:
     folders = thermal_folders(raw, cfg["thermal_dir"], list(cfg["conditions"]))
     splits = assign_splits(ids, cfg["split"], seed)  # by id: every condition of an identity in one split
     size = (cfg["crop_size"], cfg["crop_size"])
-    rows = []
-    for file_id in progress(ids, desc="tfake"):
-        points = read_landmarks(raw / f"{file_id}{LDMKS_SUFFIX}")
-        box = crops.square_box(points[:68], cfg["box_scale"])
-        rgb_crop = f"crops_rgb/tf{file_id}.png"  # a prefix keeps the id a string when the CSV is read back
-        write_png(out / rgb_crop, crops.crop(read_image(raw / f"{file_id}.png", cv2.IMREAD_COLOR), box, size))
-        local = crops.to_crop(points, box, size)
-        for condition, folder in folders.items():
-            sample_id = f"tf{file_id}" if len(folders) == 1 else f"tf{file_id}_{condition}"
-            thermal_file = f"{folder}/{file_id}.png"
+    # Rows are written as they come, in samples.csv's order (by sample_id), so no table of the set is held.
+    samples = sorted((f"tf{file_id}" if len(folders) == 1 else f"tf{file_id}_{condition}", file_id, condition)
+                     for file_id in ids for condition in folders)
+    pending = {}  # file id -> [its crop box, its points in the crop, conditions still to write]
+    with stream_samples(out, "tfake", ["sample_id"]) as add:
+        for sample_id, file_id, condition in progress(samples, desc="tfake"):
+            if file_id not in pending:
+                points = read_landmarks(raw / f"{file_id}{LDMKS_SUFFIX}")
+                box = crops.square_box(points[:68], cfg["box_scale"])
+                write_png(out / f"crops_rgb/tf{file_id}.png",
+                          crops.crop(read_image(raw / f"{file_id}.png", cv2.IMREAD_COLOR), box, size))
+                pending[file_id] = [box, crops.to_crop(points, box, size), len(folders)]
+            entry = pending[file_id]
+            box, local = entry[0], entry[1]
+            entry[2] -= 1
+            if not entry[2]:
+                del pending[file_id]
+            thermal_file = f"{folders[condition]}/{file_id}.png"
             write_png(out / "crops" / f"{sample_id}.png", crops.crop(read_image(raw / thermal_file), box, size))
-            rows.append(
+            add(
                 {
                     "sample_id": sample_id,
                     "split": splits[file_id],
@@ -101,11 +109,10 @@ def prepare(raw: Path, out: Path, cfg: dict, seed: int) -> None:
                     "image_file": thermal_file,
                     "rgb_file": f"{file_id}.png",
                     "crop_path": f"crops/{sample_id}.png",
-                    "rgb_crop_path": rgb_crop,
+                    "rgb_crop_path": f"crops_rgb/tf{file_id}.png",  # a prefix keeps the id a string in the CSV
                     # FaceSynthetics points are projections of mesh vertices, so every point counts as visible.
                     "kpts": points_json(np.column_stack([local[:68], np.ones(68)])),
                     "pupils": points_json(local[68:]),
                     "box_x0": box[0], "box_y0": box[1], "box_w": box[2], "box_h": box[3],
                 }
             )  # fmt: skip
-    write_samples(rows, out, "tfake", ["sample_id"])

@@ -38,7 +38,7 @@ SIZES = (1000, 4000, 16000)
 BASE_RENDERS = 8
 INPUT_SIZE = 256
 BATCH = 64
-STEPS = 3
+STEPS = 2
 LOADER_BATCHES = 8          # batches one worker makes while timed (after its first)
 PAPER_PAIRS = 200_000
 ARCH = "l"                  # the paper's KTL student and teacher
@@ -46,6 +46,9 @@ H100_DENSE_BF16_TFLOPS = 989.4  # NVIDIA H100 SXM datasheet, dense (no sparsity)
 GPU_UTILISATION = 0.35      # assumed share of that rate a small conv net reaches in training (bf16 autocast)
 WORKERS_PER_GPU_LIMIT = 8
 STAGES = ("prepare", "crops", "train")
+# A worker that warps and encodes (the default profile), or one that only reads and moves points while the training
+# device warps and encodes (`train.fit.augment_on_device`, the paper profile).
+LOADER_MODES = {"augment_in_worker": False, "augment_on_device": True}
 
 
 def _params(repo: Path) -> dict:
@@ -93,13 +96,27 @@ def _step_crops(args: dict) -> dict:
     return {}
 
 
+def _loader_rate(split, augment, size: tuple[int, int], on_device: bool) -> float:
+    """Images/s of one loader worker making augmented batches of 64 (after its start-up batch)."""
+    from thermbench.mlcmkd.augment import flip_index
+    from thermbench.mlcmkd.loader import StepPlan, loader
+
+    one_worker = loader(split, StepPlan(len(split), BATCH, 0, augment, size), flip_index(), size, workers=1,
+                        on_device=on_device)
+    batches = (batch for _ in iter(int, 1) for batch in one_worker)  # epoch after epoch
+    next(batches)
+    start = time.perf_counter()
+    for _ in range(LOADER_BATCHES):
+        next(batches)
+    return LOADER_BATCHES * BATCH / (time.perf_counter() - start)
+
+
 def _step_train(args: dict) -> dict:
     """KTL steps at batch 64 from the store; before them, one loader worker timed alone."""
     import torch
 
-    from thermbench.mlcmkd.augment import AugmentConfig, flip_index
+    from thermbench.mlcmkd.augment import AugmentConfig
     from thermbench.mlcmkd.crop_cache import student_splits
-    from thermbench.mlcmkd.loader import StepPlan, loader
     from thermbench.mlcmkd.losses import DistillConfig, DistillTask
     from thermbench.mlcmkd.train import FitConfig, fit_ktl
     from thermbench.models.rtmpose import build_rtmpose
@@ -108,15 +125,7 @@ def _step_train(args: dict) -> dict:
     augment = AugmentConfig(**args["augment"])
     data = student_splits(Path(args["store"]), None, paired=True)
     size = (INPUT_SIZE, INPUT_SIZE)
-    one_worker = loader(data["train"], StepPlan(len(data["train"]), BATCH, 0, augment, size), flip_index(), size,
-                        workers=1)
-    batches = (batch for _ in iter(int, 1) for batch in one_worker)  # epoch after epoch
-    next(batches)  # the worker's start-up
-    start = time.perf_counter()
-    for _ in range(LOADER_BATCHES):
-        next(batches)
-    loader_rate = LOADER_BATCHES * BATCH / (time.perf_counter() - start)
-    del batches, one_worker
+    rates = {mode: _loader_rate(data["train"], augment, size, on_device) for mode, on_device in LOADER_MODES.items()}
 
     torch.manual_seed(0)
     student = build_rtmpose(ARCH, input_size=size)
@@ -126,7 +135,7 @@ def _step_train(args: dict) -> dict:
     cfg = FitConfig(epochs=1, batch_size=BATCH, seed=0, augment=augment, loader_workers=args["workers"])
     start = time.perf_counter()
     fit_ktl(student, teacher, task, data, cfg, desc=f"KTL-{ARCH} steps")
-    return {"loader_images_per_s_per_worker": loader_rate, "step_s": (time.perf_counter() - start) / STEPS,
+    return {"loader_images_per_s_per_worker": rates, "step_s": (time.perf_counter() - start) / STEPS,
             "train_process_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "largest_worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
@@ -194,16 +203,18 @@ def summarize(sizes: dict[int, dict]) -> dict:
                              for s in STAGES}}
     flops = _ktl_step_gflops_per_image()
     gpu_rate = H100_DENSE_BF16_TFLOPS * 1e3 * GPU_UTILISATION / flops["train_step_gflops"]
-    worker_rate = float(np.median([sizes[n]["train"]["loader_images_per_s_per_worker"] for n in ns]))
-    needed = math.ceil(gpu_rate / worker_rate)
-    return {"rss_growth": {f"{big}_to_{bigger}": growth}, "rss_flat_within_10pct": all(abs(g) <= 0.10
-                                                                                       for g in growth.values()),
+    loaders = {}
+    for mode in LOADER_MODES:
+        rate = float(np.median([sizes[n]["train"]["loader_images_per_s_per_worker"][mode] for n in ns]))
+        needed = math.ceil(gpu_rate / rate)
+        loaders[mode] = {"images_per_s_per_worker": rate, "workers_needed_per_gpu": needed,
+                         "keeps_up_within_limit": needed <= WORKERS_PER_GPU_LIMIT}
+    return {"rss_growth": {f"{big}_to_{bigger}": growth},
+            "rss_flat_within_10pct": all(abs(g) <= 0.10 for g in growth.values()),
             "extrapolated_to_paper": paper,
             "gpu": {**flops, "assumed_gpu": "H100 SXM", "assumed_dense_bf16_tflops": H100_DENSE_BF16_TFLOPS,
                     "assumed_utilisation": GPU_UTILISATION, "gpu_images_per_s": gpu_rate,
-                    "loader_images_per_s_per_worker": worker_rate, "workers_needed_per_gpu": needed,
-                    "workers_per_gpu_limit": WORKERS_PER_GPU_LIMIT,
-                    "loader_keeps_up": needed <= WORKERS_PER_GPU_LIMIT}}
+                    "workers_per_gpu_limit": WORKERS_PER_GPU_LIMIT, "loader": loaders}}
 
 
 def plot(result: dict, stem: Path) -> None:
@@ -277,9 +288,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("scale: give at least two sizes")
     result = run(Path.cwd(), sizes, args.workers, args.scratch)
     growth = next(iter(result["rss_growth"].values()))
-    print("scale: peak RSS growth " + ", ".join(f"{s} {g:+.1%}" for s, g in growth.items())
-          + f"; one loader worker {result['gpu']['loader_images_per_s_per_worker']:.0f} images/s; one GPU needs "
-          f"{result['gpu']['workers_needed_per_gpu']}; metrics/scale.json, plots/scale.png")
+    loaders = result["gpu"]["loader"]
+    print("scale: peak RSS growth " + ", ".join(f"{s} {g:+.1%}" for s, g in growth.items()) + "; one loader worker "
+          + ", ".join(f"{m}: {v['images_per_s_per_worker']:.0f} images/s, {v['workers_needed_per_gpu']} per GPU"
+                      for m, v in loaders.items()) + "; metrics/scale.json, plots/scale.png")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ P ?= default
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DEST ?= publish
 
-.PHONY: setup repro test unit regression baseline conclusions profile publish publish-check parity clean-venv
+.PHONY: setup repro test unit regression baseline conclusions profile publish publish-check parity scale clean-venv
 
 # torch first and pinned: its CPU wheel is what this machine has; an unpinned torch pulls GBs of CUDA packages.
 $(STAMP): pyproject.toml requirements.lock
@@ -56,6 +56,15 @@ test: setup
 	if [ $$unit -eq 0 ] && [ $$regression -eq 0 ]; then rm -rf $$out; else echo "logs kept in $$out"; fi; \
 	echo "$$summary"; \
 	[ $$unit -eq 0 ] && [ $$regression -eq 0 ]
+
+# The MLCM-KD data path (prepare, crops, KTL-l steps at 256 px, batch 64) on synthetic T-FAKE-format sets of
+# SIZES pairs: peak memory, time, disk and loader images/s per size, extrapolated to the paper's 200,000 pairs ->
+# metrics/scale.json, plots/scale.png. Not part of the DAG; needs ~12 GB of RAM and ~10 GB of scratch disk in
+# SCRATCH (default: the system's temporary folder), deleted size by size.
+SIZES ?= 1000,4000,16000
+SCRATCH ?=
+scale: setup
+	$(PY) -m thermbench.tools.scale --sizes $(SIZES) $(if $(SCRATCH),--scratch $(SCRATCH))
 
 # Re-measures the baseline: the smoke DAG under 3 training seeds x every CPU kernel setting of
 # tests/baseline/tolerances.yaml (native, avx2, aten_default, mkl_compatible, default), three settings at a time.

@@ -70,6 +70,9 @@ def run_pretrain(settings: Settings, pretrain: Path, paths: GroupPaths) -> None:
         run_teacher(settings, pretrain, paths.of(f"pretrain-{arch}"), arch)
     for folder in (paths.curves, paths.metrics, paths.predictions):  # the stage's outputs, also with no size to train
         folder.mkdir(parents=True, exist_ok=True)
+    for folder in (paths.curves, paths.metrics):  # in git, which keeps no empty folder: a clone would lack it
+        if not any(folder.iterdir()):
+            (folder / ".gitkeep").touch()
     write_json(paths.models / "index.json", {"archs": list(settings.rtmpose.pretrain_archs)})
 
 

@@ -18,9 +18,13 @@ Two kinds of numbers, two checks (the rules in tests/baseline/tolerances.yaml sa
   is listed and never fails alone: the metrics it leads to are gated;
 - skip: numbers too chaotic at smoke size to guard anything, listed with the reason.
 
+`check` then shares the finished run as a team would (`thermbench.tools.team_remote`): pushed to a DVC remote
+folder, pulled into a fresh clone, where `dvc status` must be clean and `dvc repro` must run no stage.
+
 The gate pins `environment` of the tolerances file (MKL's code path) in its own run and in every calibration run.
 
-A metric is named `<path under metrics/>:<dotted key>` (list items by index); metrics/timing/ is never compared.
+A metric is named `<path under metrics/>:<dotted key>` (list items by index); metrics/timing/ and metrics/scale.json
+(machine costs, `make scale`, not the DAG's) are never compared.
 Policy for metrics on one side only: a metric the baseline has and the run does not produce FAILS (a number that
 silently disappears is a change); a new metric is listed but passes (it has no calibration yet: `make baseline`).
 """
@@ -48,10 +52,11 @@ import yaml
 
 from thermbench.core.io import InputError, write_text
 from thermbench.core.stage import run as run_stage
+from thermbench.tools.team_remote import round_trip
 
 BASELINE = Path("tests/baseline/smoke_baseline.json")
 TOLERANCES = Path("tests/baseline/tolerances.yaml")
-EXCLUDED_DIRS = ("timing",)
+EXCLUDED = ("timing", "scale.json")  # first part of a path under metrics/
 EXACT_TOL = 1e-9  # "exact" for floats: |new - baseline| <= 1e-9 * max(1, |baseline|)
 CHECKS = ("exact", "band", "outcome", "skip")
 
@@ -74,11 +79,11 @@ def flatten(obj: object, prefix: str = "") -> dict[str, Scalar]:
 
 
 def collect_metrics(metrics_dir: Path) -> dict[str, Scalar]:
-    """Every scalar of every JSON under `metrics_dir` (recursively), except those under metrics/timing/."""
+    """Every scalar of every JSON under `metrics_dir` (recursively), except those of `EXCLUDED`."""
     out: dict[str, Scalar] = {}
     for path in sorted(metrics_dir.rglob("*.json")):
         rel = path.relative_to(metrics_dir)
-        if rel.parts[0] in EXCLUDED_DIRS:
+        if rel.parts[0] in EXCLUDED:
             continue
         try:
             data = json.loads(path.read_text())
@@ -492,11 +497,14 @@ def check(repo: Path, keep: bool = False) -> int:
     baseline = read_baseline(repo / BASELINE)
     workdir = Path(tempfile.mkdtemp(prefix="thermbench-smoke-"))
     try:
-        current = SmokeCopy(repo, workdir, tol.env_for()).repro()
+        copy = SmokeCopy(repo, workdir / "project", tol.env_for())
+        current = copy.repro()
+        shared = round_trip(copy.dir, workdir, copy.python, copy.env)
     finally:
         _cleanup(workdir, keep)
     result = compare(baseline, current, tol)
     print(format_report(result, baseline.info), end="")
+    print(shared)
     return 0 if result.ok else 1
 
 

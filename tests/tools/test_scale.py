@@ -13,7 +13,8 @@ from thermbench.tools import scale
 
 def test_raw_set_is_tfake_format_with_both_conditions(tmp_path):
     params = yaml.safe_load((scale.Path(__file__).parents[2] / "params.yaml").read_text())
-    scale.write_raw(tmp_path / "raw", 6, {**params["synth"]["tfake"], "image_size": 128, "face_width_px": [35, 75]}, seed=0)
+    small = {**params["synth"]["tfake"], "image_size": 128, "face_width_px": [35, 75]}
+    scale.write_raw(tmp_path / "raw", 6, small, seed=0)
     raw = tmp_path / "raw"
     assert sorted(p.name for p in raw.glob("*_ldmks.txt")) == ["000000_ldmks.txt", "000001_ldmks.txt",
                                                                  "000002_ldmks.txt"]

@@ -13,7 +13,9 @@ from thermbench.tools.team_remote import round_trip
 # The stage writes out/a.txt (cached, pushed) and its metrics folder m/ (in git), holding n.json or nothing.
 DVC_YAML = """stages:
   make:
-    cmd: python -c "from pathlib import Path as P; [P(d).mkdir() for d in ('out', 'm')]; P('out/a.txt').write_text('7'){more}"
+    cmd: >-
+      python -c "from pathlib import Path as P; [P(d).mkdir() for d in ('out', 'm')];
+      P('out/a.txt').write_text('7'){more}"
     outs: [out]
     metrics:
       - m: {{cache: false}}
@@ -21,7 +23,8 @@ DVC_YAML = """stages:
 
 
 def _finished_run(root: Path, metric_file: bool) -> dict[str, str]:
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     project = root / "project"
     project.mkdir()
     more = "; P('m/n.json').write_text('7')" if metric_file else ""

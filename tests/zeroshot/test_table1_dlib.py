@@ -2,33 +2,17 @@
 
 import cv2
 import numpy as np
-import pytest
-from matplotlib import cbook
 
 from thermbench.datasets.crop_store import Split
 from thermbench.zeroshot.table1.common import fallback_box
 from thermbench.zeroshot.table1.dlib import predict_split
 
-pytest.importorskip("dlib")
-from thermbench.models.dlib68 import Dlib68  # noqa: E402
 
-
-@pytest.fixture(scope="module")
-def model():
-    return Dlib68("hog", upsample=0)
-
-
-@pytest.fixture(scope="module")
-def portrait():
-    gray = cv2.imread(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False), cv2.IMREAD_GRAYSCALE)
-    return cv2.resize(gray, (256, 300), interpolation=cv2.INTER_AREA)
-
-
-def test_table1_falls_back_to_the_crops_own_box(model, portrait):
+def test_table1_falls_back_to_the_crops_own_box(dlib68_hog, hopper_portrait):
     np.testing.assert_allclose(fallback_box(256, 1.25), [25.6, 25.6, 204.8, 204.8])
-    face = cv2.resize(portrait[40:260, 18:238], (256, 256))
+    face = cv2.resize(hopper_portrait[40:260, 18:238], (256, 256))
     split = Split(images=np.stack([face, np.zeros_like(face)]), kpts=np.zeros((2, 68, 2), np.float32),
                   visible=np.ones((2, 68), np.float32), scale=np.array([[1.0, 1.0], [2.0, 2.0]]))
-    pred, found = predict_split(model, split, 1.25, bgr=False, desc="test")
+    pred, found = predict_split(dlib68_hog, split, 1.25, bgr=False, desc="test")
     assert pred.shape == (2, 68, 2) and found == 0.5                   # the blank image: no face, fallback box
     assert np.all((pred[1] >= 2 * 25.6 - 40) & (pred[1] <= 2 * 230.4 + 40))  # inside the fallback box, x2 scale

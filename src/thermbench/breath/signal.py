@@ -7,7 +7,8 @@ the head and so also cancels what head motion does to the ROI) -> frames frozen 
 are gaps, filled linearly -> Butterworth band-pass (zero-phase) -> sliding windows -> three rates per window: the
 Welch spectrum peak and peak counting (the two reference estimators, which assume one rate per window), and the ridge
 of the short-time spectrum (follows a rate that changes inside the window). Every estimate lies inside the band: a
-Welch rate is clamped to it, a peak-counting rate outside it is rejected (NaN), the ridge never leaves it. Coordinates are continuous pixels: pixel (i, j) covers [j, j+1) x [i, i+1).
+Welch rate is clamped to it, a peak-counting rate outside it is rejected (NaN), the ridge never leaves it.
+Coordinates are continuous pixels: pixel (i, j) covers [j, j+1) x [i, i+1).
 """
 
 from __future__ import annotations

@@ -46,7 +46,8 @@ def make_batch(split: Split, index: np.ndarray, flip_idx: np.ndarray, target_siz
     return batch
 
 
-def finish(batch: dict[str, torch.Tensor], device: torch.device, target_size: tuple[int, int]) -> dict[str, torch.Tensor]:
+def finish(batch: dict[str, torch.Tensor], device: torch.device,
+           target_size: tuple[int, int]) -> dict[str, torch.Tensor]:
     """A `make_batch` batch on `device`, the images warped and the targets encoded there where the worker left them
     (`on_device`)."""
     batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}

@@ -113,8 +113,8 @@ def _fit(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Split
     <term>: value}. Under torch.distributed the task is wrapped in DistributedDataParallel
     (`distributed.data_parallel`), which averages gradients over ranks; each rank takes an equal share of every
     batch (`loader.StepPlan`), and the batch-summed L_kp is scaled by the world size so the step equals one process
-    on the whole batch. `model` is the network being trained (validated, and restored to its best epoch when early stopping
-    is on).
+    on the whole batch. `model` is the network being trained (validated, and restored to its best epoch when early
+    stopping is on).
     """
     rank, size = world()
     if cfg.batch_size % size:

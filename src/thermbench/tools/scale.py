@@ -245,7 +245,8 @@ def paper_grid(repo: Path) -> dict:
     out = grid_compute(grid_runs(params), forward, images, H100_DENSE_BF16_TFLOPS, GPU_UTILISATION, fraction)
     out["assumed"]["expected_fraction_from"] = (f"median epochs run / cap of {len(shares)} committed default-profile "
                                                 "runs (synthetic data)")
-    out["assumed"]["rgb_faces"] = f"per {RGB_FACES_UNIT:,} RGB training faces (COCO-WholeBody face + 300W: count unknown here)"
+    out["assumed"]["rgb_faces"] = (f"per {RGB_FACES_UNIT:,} RGB training faces "
+                                   "(COCO-WholeBody face + 300W: count unknown here)")
     return out
 
 
@@ -283,13 +284,15 @@ def report(result: dict) -> str:
               f"Straight lines to the paper's {paper['pairs']:,} pairs: prepare {paper['wall_h']['prepare']:.1f} h, "
               f"crops {paper['wall_h']['crops']:.1f} h on this CPU; disk raw {paper['disk_gb']['raw']:.0f} GB, "
               f"prepared {paper['disk_gb']['prepared']:.0f} GB, store {paper['disk_gb']['store']:.0f} GB.", "",
-              f"One GPU: {gpu['assumed_gpu']} at {gpu['assumed_utilisation']:.0%} of {gpu['assumed_dense_bf16_tflops']} "
-              f"dense bf16 TFLOPS, a KTL-l step of {gpu['train_step_gflops']:.1f} GFLOPs per image: "
+              f"One GPU: {gpu['assumed_gpu']} at {gpu['assumed_utilisation']:.0%} of "
+              f"{gpu['assumed_dense_bf16_tflops']} dense bf16 TFLOPS, a KTL-l step of "
+              f"{gpu['train_step_gflops']:.1f} GFLOPs per image: "
               f"{gpu['gpu_images_per_s']:.0f} images/s."]
     for mode, v in gpu["loader"].items():
-        lines.append(f"- {mode.replace('_', ' ')}: one loader worker makes {v['images_per_s_per_worker']:.0f} images/s; "
-                     f"the GPU needs {v['workers_needed_per_gpu']} workers "
-                     f"({'within' if v['keeps_up_within_limit'] else 'over'} the limit of {gpu['workers_per_gpu_limit']}).")
+        within = "within" if v["keeps_up_within_limit"] else "over"
+        lines.append(f"- {mode.replace('_', ' ')}: one loader worker makes {v['images_per_s_per_worker']:.0f} "
+                     f"images/s; the GPU needs {v['workers_needed_per_gpu']} workers ({within} the limit of "
+                     f"{gpu['workers_per_gpu_limit']}).")
     grid = result["paper_grid"]
     lines += ["", "## The paper grid's training compute (one H100, at the rate above)", "",
               f"RGB stages: {grid['assumed']['rgb_faces']}. Expected share of the epoch cap: "

@@ -8,9 +8,9 @@ sequences a stretch of mouth breathing (the nostril signal drops to a fifth and 
 subject's base rate either stays, steps to another rate at a random time, or ramps linearly to it over 10-20 s
 (the two rates at least 4 breaths/min apart). In the last near sequences (scene kind "near_sway") the head also
 sways: a periodic translation of about ±0.1 face width (±8-12 px) with a 6-10 s period, inside the breathing band,
-so a fixed ROI or the whole-face mean sees a periodic temperature change that is not breathing. The camera adds blur, fixed-pattern
-and temporal noise, and the flat-field correction (FFC) of cheap microbolometers: the image freezes for about half
-a second every 15-30 s and the slow offset drift resets with a step.
+so a fixed ROI or the whole-face mean sees a periodic temperature change that is not breathing. The camera adds
+blur, fixed-pattern and temporal noise, and the flat-field correction (FFC) of cheap microbolometers: the image
+freezes for about half a second every 15-30 s and the slow offset drift resets with a step.
 
 meta.json holds what was drawn per subject (`subject_draws`: the rate change and the sway), so results can be
 grouped by them; the ground truth itself is in truth.csv as for any sequence.

@@ -59,8 +59,8 @@ test: setup
 
 # The MLCM-KD data path (prepare, crops, KTL-l steps at 256 px, batch 64) on synthetic T-FAKE-format sets of
 # SIZES pairs: peak memory, time, disk and loader images/s per size, extrapolated to the paper's 200,000 pairs ->
-# metrics/scale.json, plots/scale.png. Not part of the DAG; needs ~12 GB of RAM and ~10 GB of scratch disk in
-# SCRATCH (default: the system's temporary folder), deleted size by size.
+# metrics/scale.json, plots/scale.md, plots/scale.png. Not part of the DAG; at the default sizes it peaked at 11.2 GB
+# of RAM and 9.8 GB of scratch disk in SCRATCH (default: the system's temporary folder), deleted size by size.
 SIZES ?= 1000,4000,16000
 SCRATCH ?=
 scale: setup

@@ -45,6 +45,7 @@ def test_summary_growth_lines_and_workers():
     assert paper["wall_h"]["prepare"] == pytest.approx((10 + 0.01 * 200_000) / 3600)
     assert paper["wall_h"]["crops"] == pytest.approx(2 * (10 + 0.01 * 200_000) / 3600)
     assert paper["disk_gb"]["store"] == pytest.approx(0.25 * 200_000 / 1024)
+    assert paper["peak_rss_mb"]["prepare"] == pytest.approx(100 + 5 / 12_000 * 196_000)  # through the two largest
     gpu = out["gpu"]
     assert gpu["gpu_images_per_s"] == pytest.approx(989.4e3 * 0.35 / gpu["train_step_gflops"])
     worker = gpu["loader"]["augment_in_worker"]  # the median worker rate of the three sizes: 500 images/s

@@ -1,6 +1,7 @@
 """Stage speed: paper Table II and Fig. 4 on this CPU. The RTMPose sizes and every trained RTMPose checkpoint alone
 (params, GFLOPs, ONNX export and parity, latency), RTMDet-nano and detector + pose end to end, int8 students (speed-up
-and NME change on the T-FAKE and CHARLOTTE tests), and the distance to the single-thread fp32 GEMM limit.
+and NME change on the T-FAKE and CHARLOTTE tests), and the distance to the single-thread fp32 GEMM limit; the training
+grid's compute on paper.
 
 Deterministic numbers go to the metrics files; wall-clock numbers, which depend on the machine and its load, to the
 timing files (never gated).
@@ -17,6 +18,7 @@ def main() -> None:
     parser.add_argument("--models-dir", required=True, type=Path, help="data/models")
     parser.add_argument("--tfake", required=True, type=Path, help="data/prepared/tfake (calibration, int8 NME)")
     parser.add_argument("--charlotte", required=True, type=Path, help="data/prepared/charlotte (int8 NME)")
+    parser.add_argument("--caches", required=True, type=Path, help="data/cache/mlcmkd (images per epoch of the grid)")
     parser.add_argument("--onnx-dir", required=True, type=Path, help="data/onnx")
     parser.add_argument("--metrics", required=True, type=Path, help="metrics/speed.json")
     parser.add_argument("--timing", required=True, type=Path, help="metrics/timing/speed.json")
@@ -29,7 +31,8 @@ def main() -> None:
                   args.figure)
     sources = {d: stage.value(args, f"data.source.{d}") for d in ("tfake", "charlotte")}
     api.run_speed(stage.config(args, "speed", api.SpeedConfig), args.models_dir, args.tfake, args.charlotte, out,
-              stage.value(args, "seed"), sources)
+              stage.value(args, "seed"), sources,
+              {"rtmpose": stage.value(args, "rtmpose"), "train": stage.value(args, "train")}, args.caches)
 
 
 if __name__ == "__main__":

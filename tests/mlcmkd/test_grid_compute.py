@@ -1,8 +1,11 @@
 """The paper grid's compute: which runs a profile trains, and their GPU-hours, by hand."""
 
+import json
+
 import pytest
 
-from thermbench.mlcmkd.grid_compute import grid_compute, grid_runs
+from thermbench.core.io import InputError
+from thermbench.mlcmkd.grid_compute import GpuRate, expected_share, grid_compute, grid_runs, markdown
 
 PARAMS = {"rtmpose": {"teacher_arch": "l", "ktl_arch": "l", "mcl_arch": "s", "supervised_archs": ["s"],
                       "pretrain_archs": []},
@@ -33,3 +36,22 @@ def test_gpu_hours_by_hand():
     # teacher: (50 x 30 + 5 x 10) GFLOPs x 4 epochs = 6.2 TFLOP = 12.4 s
     assert rows["RTMPose-l on RGB"]["gpu_hours_at_cap"] == pytest.approx(12.4 / 3600)
     assert out["gpu_hours_expected"] == pytest.approx(out["gpu_hours_at_cap"] / 2)
+
+
+def test_expected_share_is_the_median_over_trained_runs(tmp_path):
+    for name, run in (("a", 10), ("b", 30), ("c", 20)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(
+            json.dumps({"fit": {"epochs": 40}, "history": {"epochs_run": run}}))
+    assert expected_share(tmp_path) == (0.5, 3)
+    with pytest.raises(InputError, match="no trained run"):
+        expected_share(tmp_path / "a" / "nothing")
+
+
+def test_markdown_rows_and_total():
+    out = grid_compute(grid_runs(PARAMS), {"l": 10.0, "s": 2.0}.get, {"tfake": (100, 10), "rgb": (50, 5)}, 1.0,
+                       0.5, 0.5)
+    out["assumed"]["expected_fraction_from"] = "by hand"
+    text = markdown(out, GpuRate("G", 1.0, 0.5), "SYNTHETIC")
+    assert "| ktl | KTL dikd (l from l) | 3 | 2 | 40.0 | 0.0137 | 0.00683 |" in text  # 49.2 s, half of it
+    assert "(SYNTHETIC)" in text and "tfake 100 train + 10 val" in text

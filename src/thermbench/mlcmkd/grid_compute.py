@@ -9,7 +9,14 @@ cap (early stopping), and the cap itself is the bound.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from thermbench.core.io import InputError
 
 
 def grid_runs(params: dict) -> list[dict]:
@@ -55,3 +62,46 @@ def grid_compute(runs: list[dict], forward_gflops: Callable[[str], float], image
     return {"rows": rows, "gpu_hours_at_cap": total, "gpu_hours_expected": total * expected_fraction,
             "assumed": {"gpu_tflops": gpu_tflops, "utilisation": utilisation, "expected_fraction": expected_fraction,
                         "images": {k: {"train": v[0], "val": v[1]} for k, v in images.items()}}}
+
+
+@dataclass(frozen=True)
+class GpuRate:
+    """params.yaml `speed.grid`: the GPU the grid's compute is stated for, its dense rate and the share of it a
+    training step is assumed to reach."""
+
+    gpu: str
+    dense_tflops: float
+    utilisation: float
+
+
+def expected_share(models_dir: Path) -> tuple[float, int]:
+    """Median of epochs run / epoch cap over the trained runs under `models_dir` (their config.json), and how many."""
+    shares = []
+    for path in sorted(models_dir.rglob("config.json")):
+        config = json.loads(path.read_text())
+        history, fit = config.get("history") or {}, config.get("fit") or {}
+        if "epochs_run" in history and fit.get("epochs"):
+            shares.append(history["epochs_run"] / fit["epochs"])
+    if not shares:
+        raise InputError(f"{models_dir}: no trained run with a history (config.json) to read the epochs run from")
+    return float(np.median(shares)), len(shares)
+
+
+def markdown(grid: dict, rate: GpuRate, label: str) -> str:
+    """The grid's compute as a report section: one row per run kind, the total, the assumptions."""
+    a = grid["assumed"]
+    lines = [f"## Training compute of the grid, on paper ({label})", "",
+             f"Forward FLOPs of the network trained x3 (forward + backward) plus its frozen teacher's forward, per "
+             f"training image, plus one forward per validation image, x images x epochs x runs, on one {rate.gpu} at "
+             f"{rate.utilisation:.0%} of its {rate.dense_tflops} dense TFLOPS. Images per epoch: "
+             + ", ".join(f"{k} {v['train']:,} train + {v['val']:,} val" for k, v in a["images"].items())
+             + f". Expected: {a['expected_fraction']:.2f} of the epoch cap, {a['expected_fraction_from']}.", "",
+             f"| stage | trains | runs | epochs (cap) | GFLOPs per training image | {rate.gpu}-hours at the cap | "
+             "expected |", "|---|---|---|---|---|---|---|"]
+    for r in grid["rows"]:
+        lines.append(f"| {r['stage']} | {r['what']} | {r['runs']} | {r['epochs']} | "
+                     f"{r['train_step_gflops_per_image']:.1f} | {r['gpu_hours_at_cap']:.3g} | "
+                     f"{r['gpu_hours_expected']:.3g} |")
+    lines.append(f"| **total** | | {sum(r['runs'] for r in grid['rows'])} | | | **{grid['gpu_hours_at_cap']:.3g}** | "
+                 f"**{grid['gpu_hours_expected']:.3g}** |")
+    return "\n".join(lines) + "\n"

@@ -16,14 +16,17 @@ import torch
 from thermbench.core.io import InputError, atomic_dir, write_json, write_text
 from thermbench.core.plots import data_label, save_figure
 from thermbench.core.progress import progress
+from thermbench.datasets.crop_store import load_splits
 from thermbench.mlcmkd import deploy, pose_speed
+from thermbench.mlcmkd.evaluate import complexity
+from thermbench.mlcmkd.grid_compute import GpuRate, expected_share, grid_compute, grid_runs, markdown
 
 
 @dataclasses.dataclass(frozen=True)
 class SpeedConfig:
     """params.yaml `speed`. `models`: names under the models directory ([] = every RTMPose checkpoint there);
     `architectures`: RTMPose sizes timed at `input_size` (W, H) with seeded weights; timing and ONNX settings;
-    `deploy`: detector, int8 and limit rows."""
+    `grid`: the GPU the training grid's compute is stated for; `deploy`: detector, int8 and limit rows."""
 
     models: tuple[str, ...]
     architectures: tuple[str, ...]
@@ -34,6 +37,7 @@ class SpeedConfig:
     opset: int
     atol: float
     rtol: float
+    grid: GpuRate
     deploy: deploy.DeployConfig = deploy.DeployConfig()
 
     @property
@@ -54,9 +58,26 @@ class Outputs:
     figure: Path
 
 
+def grid_section(cfg: SpeedConfig, grid_params: dict, caches: Path, models_dir: Path, label: str) -> str:
+    """The training grid of `grid_params` (`rtmpose`, `train`) on paper, with this run's images per epoch (the
+    crop stores under `caches`: T-FAKE capped at `train.max_train_samples`, the teacher's RGB set) and its runs'
+    median share of the epoch cap."""
+    stores = {"tfake": load_splits(caches / "tfake", ("train", "val")),
+              "rgb": load_splits(caches / "rgbpretrain", ("train", "val"))}
+    cap = grid_params["train"].get("max_train_samples")
+    images = {k: (len(s["train"]) if k == "rgb" or cap is None else min(cap, len(s["train"])), len(s["val"]))
+              for k, s in stores.items()}
+    share, runs = expected_share(models_dir)
+    grid = grid_compute(grid_runs(grid_params), lambda arch: complexity(arch)["gflops"], images,
+                        cfg.grid.dense_tflops, cfg.grid.utilisation, share)
+    grid["assumed"]["expected_fraction_from"] = f"the median over this run's {runs} trained runs"
+    return markdown(grid, cfg.grid, label)
+
+
 def run_speed(cfg: SpeedConfig, models_dir: Path, tfake: Path, charlotte: Path, out: Outputs, seed: int,
-              source: dict[str, str]) -> None:
-    """The whole speed stage; see the module doc. `source`: {dataset: synthetic | real} of T-FAKE and CHARLOTTE."""
+              source: dict[str, str], grid_params: dict, caches: Path) -> None:
+    """The whole speed stage; see the module doc. `source`: {dataset: synthetic | real} of T-FAKE and CHARLOTTE;
+    `grid_params` (`rtmpose`, `train`) and the crop stores `caches` for the training grid's compute."""
     label = data_label(source)
     timing = cfg.timing
     torch.set_num_threads(cfg.threads)
@@ -92,7 +113,8 @@ def run_speed(cfg: SpeedConfig, models_dir: Path, tfake: Path, charlotte: Path, 
     write_json(out.deploy_timing, {**deploy_timing, "environment": env})
     checkpoint_rows = [{"name": n, **checkpoints[n], **latency["checkpoints"][n]} for n in checkpoints]
     write_text(out.table, pose_speed.table_markdown(list(arch_rows.values()), checkpoint_rows, env, label)
-               + deploy.markdown(deploy_numbers, {**deploy_timing, "environment": env}, label))
+               + deploy.markdown(deploy_numbers, {**deploy_timing, "environment": env}, label)
+               + "\n" + grid_section(cfg, grid_params, caches, models_dir, label))
     save_figure(pose_speed.plot_fps_vs_params(list(arch_rows.values()), env, label,
                                          deploy.figure_series(deploy_numbers, deploy_timing)), out.figure)
     for r in list(arch_rows.values()) + checkpoint_rows:

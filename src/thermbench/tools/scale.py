@@ -11,7 +11,7 @@ worker alone (images/s). Each size's files are deleted once measured.
 
 Written: `metrics/scale.json` and `plots/scale.{png,svg}` (memory, time and disk against N, with straight-line
 extrapolations to the paper's 200,000 pairs), and the number of loader workers one GPU needs, from the measured
-FLOPs of a KTL-l step and a stated GPU rate.
+FLOPs of a KTL-l step and the GPU rate of `speed.grid`; the paper grid's compute (`mlcmkd.grid_compute`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import numpy as np
 import yaml
 
 from thermbench.core.io import write_json, write_text
+from thermbench.mlcmkd.grid_compute import GpuRate, grid_compute, grid_runs, markdown
 
 SIZES = (1000, 4000, 16000)
 BASE_RENDERS = 8
@@ -42,8 +43,6 @@ STEPS = 2
 LOADER_BATCHES = 8          # batches one worker makes while timed (after its first)
 PAPER_PAIRS = 200_000
 ARCH = "l"                  # the paper's KTL student and teacher
-H100_DENSE_BF16_TFLOPS = 989.4  # NVIDIA H100 SXM datasheet, dense (no sparsity)
-GPU_UTILISATION = 0.35      # assumed share of that rate a small conv net reaches in training (bf16 autocast)
 WORKERS_PER_GPU_LIMIT = 8
 STAGES = ("prepare", "crops", "train")
 RGB_FACES_UNIT = 100_000
@@ -190,7 +189,7 @@ def _ktl_step_gflops_per_image() -> dict:
     return {"forward_gflops": forward, "train_step_gflops": 4 * forward}
 
 
-def summarize(sizes: dict[int, dict]) -> dict:
+def summarize(sizes: dict[int, dict], rate: GpuRate) -> dict:
     """Growth between the two largest sizes, the extrapolations to the paper, and the loader workers a GPU needs."""
     ns = sorted(sizes)
     big, bigger = ns[-2], ns[-1]
@@ -204,28 +203,27 @@ def summarize(sizes: dict[int, dict]) -> dict:
              "peak_rss_mb": {s: _line_at(ns[-2:], [sizes[n][s]["peak_rss_mb"] for n in ns[-2:]], PAPER_PAIRS)
                              for s in STAGES}}
     flops = _ktl_step_gflops_per_image()
-    gpu_rate = H100_DENSE_BF16_TFLOPS * 1e3 * GPU_UTILISATION / flops["train_step_gflops"]
+    gpu_rate = rate.dense_tflops * 1e3 * rate.utilisation / flops["train_step_gflops"]
     loaders = {}
     for mode in LOADER_MODES:
-        rate = float(np.median([sizes[n]["train"]["loader_images_per_s_per_worker"][mode] for n in ns]))
-        needed = math.ceil(gpu_rate / rate)
-        loaders[mode] = {"images_per_s_per_worker": rate, "workers_needed_per_gpu": needed,
+        per_worker = float(np.median([sizes[n]["train"]["loader_images_per_s_per_worker"][mode] for n in ns]))
+        needed = math.ceil(gpu_rate / per_worker)
+        loaders[mode] = {"images_per_s_per_worker": per_worker, "workers_needed_per_gpu": needed,
                          "keeps_up_within_limit": needed <= WORKERS_PER_GPU_LIMIT}
     return {"rss_growth": {f"{big}_to_{bigger}": growth},
             "rss_flat_within_10pct": all(abs(g) <= 0.10 for g in growth.values()),
             "extrapolated_to_paper": paper,
-            "gpu": {**flops, "assumed_gpu": "H100 SXM", "assumed_dense_bf16_tflops": H100_DENSE_BF16_TFLOPS,
-                    "assumed_utilisation": GPU_UTILISATION, "gpu_images_per_s": gpu_rate,
+            "gpu": {**flops, "assumed_gpu": rate.gpu, "assumed_dense_bf16_tflops": rate.dense_tflops,
+                    "assumed_utilisation": rate.utilisation, "gpu_images_per_s": gpu_rate,
                     "workers_per_gpu_limit": WORKERS_PER_GPU_LIMIT, "loader": loaders}}
 
 
-def paper_grid(repo: Path) -> dict:
+def paper_grid(repo: Path, rate: GpuRate) -> dict:
     """The paper profile's grid (`mlcmkd.grid_compute`) on one H100 at the rate above: T-FAKE at 200,000 pairs split
     80/10/10 by the profile; the RGB stages (teacher, pretrain) per 100,000 RGB training faces, since the count of
     COCO-WholeBody's usable faces is read from the data, not known here. The expected share of the epoch cap is the
     median over the committed default-profile runs (synthetic data), stated as such."""
     from thermbench.mlcmkd.evaluate import complexity
-    from thermbench.mlcmkd.grid_compute import grid_compute, grid_runs
     from thermbench.tools.profiles import render
 
     params = yaml.safe_load(render("paper", repo))
@@ -243,7 +241,7 @@ def paper_grid(repo: Path) -> dict:
             flops[arch] = complexity(arch)["gflops"]
         return flops[arch]
 
-    out = grid_compute(grid_runs(params), forward, images, H100_DENSE_BF16_TFLOPS, GPU_UTILISATION, fraction)
+    out = grid_compute(grid_runs(params), forward, images, rate.dense_tflops, rate.utilisation, fraction)
     out["assumed"]["expected_fraction_from"] = (f"median epochs run / cap of {len(shares)} committed default-profile "
                                                 "runs (synthetic data)")
     out["assumed"]["rgb_faces"] = (f"per {RGB_FACES_UNIT:,} RGB training faces "
@@ -251,20 +249,7 @@ def paper_grid(repo: Path) -> dict:
     return out
 
 
-def grid_table(grid: dict) -> str:
-    """The paper grid as a markdown table (README, plots/scale.md)."""
-    lines = ["| stage | trains | runs | epochs (cap) | GFLOPs per training image | H100-hours at the cap | "
-             "expected |", "|---|---|---|---|---|---|---|"]
-    for r in grid["rows"]:
-        lines.append(f"| {r['stage']} | {r['what']} | {r['runs']} | {r['epochs']} | "
-                     f"{r['train_step_gflops_per_image']:.1f} | {r['gpu_hours_at_cap']:.1f} | "
-                     f"{r['gpu_hours_expected']:.1f} |")
-    lines.append(f"| **total** | | {sum(r['runs'] for r in grid['rows'])} | | | **{grid['gpu_hours_at_cap']:.0f}** | "
-                 f"**{grid['gpu_hours_expected']:.0f}** |")
-    return "\n".join(lines) + "\n"
-
-
-def report(result: dict) -> str:
+def report(result: dict, rate: GpuRate) -> str:
     """plots/scale.md: what was measured per size, what it means at the paper's size, and the paper grid's cost."""
     ns = sorted(int(n) for n in result["sizes"])
     sizes = {n: result["sizes"][str(n)] for n in ns}
@@ -295,10 +280,8 @@ def report(result: dict) -> str:
                      f"images/s; the GPU needs {v['workers_needed_per_gpu']} workers ({within} the limit of "
                      f"{gpu['workers_per_gpu_limit']}).")
     grid = result["paper_grid"]
-    lines += ["", "## The paper grid's training compute (one H100, at the rate above)", "",
-              f"RGB stages: {grid['assumed']['rgb_faces']}. Expected share of the epoch cap: "
-              f"{grid['assumed']['expected_fraction']:.2f}, the {grid['assumed']['expected_fraction_from']}.", "",
-              grid_table(grid)]
+    lines += ["", markdown(grid, rate, f"the paper profile at {PAPER_PAIRS:,} T-FAKE pairs; RGB stages "
+                                       f"{grid['assumed']['rgb_faces']}")]
     return "\n".join(lines)
 
 
@@ -340,6 +323,7 @@ def _cpu() -> str:
 
 def run(repo: Path, sizes: tuple[int, ...], workers: int, scratch_parent: Path | None) -> dict:
     params = _params(repo)
+    rate = GpuRate(**params["speed"]["grid"])
     scratch = Path(tempfile.mkdtemp(prefix="thermbench-scale-", dir=scratch_parent))
     try:
         measured = {n: measure_size(n, scratch, params, workers) for n in sizes}
@@ -349,11 +333,11 @@ def run(repo: Path, sizes: tuple[int, ...], workers: int, scratch_parent: Path |
               "machine": {"cpu": _cpu()},
               "settings": {"input_size": INPUT_SIZE, "batch": BATCH, "ktl_steps": STEPS, "arch": ARCH,
                            "loader_workers_in_training": workers, "base_renders": BASE_RENDERS},
-              "sizes": {str(n): measured[n] for n in sizes}, **summarize(measured)}
-    result["paper_grid"] = paper_grid(repo)
+              "sizes": {str(n): measured[n] for n in sizes}, **summarize(measured, rate)}
+    result["paper_grid"] = paper_grid(repo, rate)
     write_json(repo / "metrics" / "scale.json", result, ndigits=4)
     plot(result, repo / "plots" / "scale")
-    write_text(repo / "plots" / "scale.md", report(result))
+    write_text(repo / "plots" / "scale.md", report(result, rate))
     return result
 
 

@@ -4,8 +4,11 @@ import json
 
 import pytest
 
+from split_builders import dot_split
 from thermbench.core.io import InputError
+from thermbench.datasets.crop_store import save_splits
 from thermbench.mlcmkd.grid_compute import GpuRate, expected_share, grid_compute, grid_runs, markdown
+from thermbench.mlcmkd.speed_table import grid_section
 
 PARAMS = {"rtmpose": {"teacher_arch": "l", "ktl_arch": "l", "mcl_arch": "s", "supervised_archs": ["s"],
                       "pretrain_archs": []},
@@ -55,3 +58,16 @@ def test_markdown_rows_and_total():
     text = markdown(out, GpuRate("G", 1.0, 0.5), "SYNTHETIC")
     assert "| ktl | KTL dikd (l from l) | 3 | 2 | 40.0 | 0.0137 | 0.00683 |" in text  # 49.2 s, half of it
     assert "(SYNTHETIC)" in text and "tfake 100 train + 10 val" in text
+
+
+def test_speed_report_section_reads_images_and_shares_from_the_run(tmp_path):
+    caches, models = tmp_path / "cache", tmp_path / "models"
+    save_splits(caches / "tfake", {"train": dot_split(6, 0, 32), "val": dot_split(2, 1, 32)})
+    save_splits(caches / "rgbpretrain", {"train": dot_split(4, 2, 32), "val": dot_split(1, 3, 32)})
+    (models / "teacher").mkdir(parents=True)
+    (models / "teacher" / "config.json").write_text(json.dumps({"fit": {"epochs": 4}, "history": {"epochs_run": 3}}))
+    params = {**PARAMS, "train": {**PARAMS["train"], "max_train_samples": 5}}
+    text = grid_section(GpuRate("G", 1.0, 0.5), params, caches, models, "SYNTHETIC")
+    assert "tfake 5 train + 2 val, rgb 4 train + 1 val" in text  # T-FAKE capped at max_train_samples
+    assert "Expected: 0.75 of the epoch cap, the median over this run's 1 trained runs" in text
+    assert "| mcl | MCL dikd (s from KTL l) | 3 | 2 |" in text

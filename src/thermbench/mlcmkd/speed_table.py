@@ -58,7 +58,7 @@ class Outputs:
     figure: Path
 
 
-def grid_section(cfg: SpeedConfig, grid_params: dict, caches: Path, models_dir: Path, label: str) -> str:
+def grid_section(rate: GpuRate, grid_params: dict, caches: Path, models_dir: Path, label: str) -> str:
     """The training grid of `grid_params` (`rtmpose`, `train`) on paper, with this run's images per epoch (the
     crop stores under `caches`: T-FAKE capped at `train.max_train_samples`, the teacher's RGB set) and its runs'
     median share of the epoch cap."""
@@ -69,9 +69,9 @@ def grid_section(cfg: SpeedConfig, grid_params: dict, caches: Path, models_dir: 
               for k, s in stores.items()}
     share, runs = expected_share(models_dir)
     grid = grid_compute(grid_runs(grid_params), lambda arch: complexity(arch)["gflops"], images,
-                        cfg.grid.dense_tflops, cfg.grid.utilisation, share)
+                        rate.dense_tflops, rate.utilisation, share)
     grid["assumed"]["expected_fraction_from"] = f"the median over this run's {runs} trained runs"
-    return markdown(grid, cfg.grid, label)
+    return markdown(grid, rate, label)
 
 
 def run_speed(cfg: SpeedConfig, models_dir: Path, tfake: Path, charlotte: Path, out: Outputs, seed: int,
@@ -114,7 +114,7 @@ def run_speed(cfg: SpeedConfig, models_dir: Path, tfake: Path, charlotte: Path, 
     checkpoint_rows = [{"name": n, **checkpoints[n], **latency["checkpoints"][n]} for n in checkpoints]
     write_text(out.table, pose_speed.table_markdown(list(arch_rows.values()), checkpoint_rows, env, label)
                + deploy.markdown(deploy_numbers, {**deploy_timing, "environment": env}, label)
-               + "\n" + grid_section(cfg, grid_params, caches, models_dir, label))
+               + "\n" + grid_section(cfg.grid, grid_params, caches, models_dir, label))
     save_figure(pose_speed.plot_fps_vs_params(list(arch_rows.values()), env, label,
                                          deploy.figure_series(deploy_numbers, deploy_timing)), out.figure)
     for r in list(arch_rows.values()) + checkpoint_rows:

@@ -90,7 +90,7 @@ def test_every_table_has_a_row_per_model(real_run):
         assert model in zeroshot
     assert "weights not available: DWPose model http://127.0.0.1:9/" in zeroshot
     assert "zeroshot.dwpose.det" in zeroshot and "zeroshot.sapiens2.local_path" in zeroshot
-    for table in ("plots/head/report.md", "plots/mlcmkd_tables.md", "plots/speed_table.md",
+    for table in ("plots/head/report.md", "plots/mlcmkd_tables.md", "plots/speed_table.md", "plots/speed_grid.md",
                   "plots/breath/figures/summary.md", "plots/conclusions.md"):
         assert (repo / table).stat().st_size > 0, table
     breath = (repo / "plots/breath/figures/summary.md").read_text()

@@ -26,9 +26,10 @@ def main() -> None:
     parser.add_argument("--deploy-timing", required=True, type=Path, help="metrics/timing/speed_deploy.json")
     parser.add_argument("--table", required=True, type=Path, help="plots/speed_table.md")
     parser.add_argument("--figure", required=True, type=Path, help="plots/speed_fps_vs_params (.png and .svg)")
+    parser.add_argument("--grid-table", required=True, type=Path, help="plots/speed_grid.md")
     args = parser.parse_args()
     out = api.Outputs(args.onnx_dir, args.metrics, args.timing, args.deploy_metrics, args.deploy_timing, args.table,
-                  args.figure)
+                      args.figure, args.grid_table)
     sources = {d: stage.value(args, f"data.source.{d}") for d in ("tfake", "charlotte")}
     api.run_speed(stage.config(args, "speed", api.SpeedConfig), args.models_dir, args.tfake, args.charlotte, out,
               stage.value(args, "seed"), sources,

@@ -13,7 +13,9 @@ import torch
 import yaml
 
 from model_builders import lively_rtmpose_t
+from split_builders import dot_split
 from thermbench.core.io import InputError
+from thermbench.datasets.crop_store import save_splits
 from thermbench.mlcmkd import pose_speed
 from thermbench.mlcmkd.deploy import usable_cores
 from thermbench.models.rtmpose import build_rtmpose, count_parameters, save_model
@@ -208,7 +210,10 @@ def test_stage_end_to_end(tmp_path):
     # "paper" size here is 96x96 and the detector's 64x64, to stay fast.
     for folder in ("mcl/mcl-t", "supervised/supervised-t"):
         save_model(lively_rtmpose_t(), tmp_path / f"data/models/{folder}/model.safetensors")
-    (tmp_path / "data/models/mcl/mcl-t/config.json").write_text(json.dumps({"modality": "thermal"}))
+    (tmp_path / "data/models/mcl/mcl-t/config.json").write_text(
+        json.dumps({"modality": "thermal", "fit": {"epochs": 4}, "history": {"epochs_run": 2}}))
+    for cache, n in (("tfake", 3), ("rgbpretrain", 2)):  # the crop stores the grid's images per epoch come from
+        save_splits(tmp_path / "data/cache/mlcmkd" / cache, {"train": dot_split(n, 0, 32), "val": dot_split(1, 1, 32)})
     _prepared(tmp_path / "data/prepared/tfake", [(f"tf{i}", "train" if i < 3 else "test") for i in range(5)])
     _prepared(tmp_path / "data/prepared/charlotte", [(f"ch{i}", "test") for i in range(2)],
               {"width_group": "mean", "view": "front"})
@@ -218,13 +223,20 @@ def test_stage_end_to_end(tmp_path):
                         "deploy": {"detector_input_size": [64, 64], "pipeline_architectures": ["t"],
                                    "int8": {"calibration_crops": 2, "repeats": 1}, "int8_architectures": [],
                                    "gemm_size": 64,
-                                   "scaling_architecture": "t"}}}
+                                   "scaling_architecture": "t"},
+                        "grid": {"gpu": "G", "dense_tflops": 100.0, "utilisation": 0.5}},
+              "rtmpose": {"teacher_arch": "t", "ktl_arch": "t", "mcl_arch": "t", "supervised_archs": ["t"],
+                          "pretrain_archs": []},
+              "train": {"seeds": [0], "fit": {"epochs": 4}, "teacher_epochs": 4, "max_train_samples": None,
+                        "scratch": {"supervised": [], "ktl": []}, "ktl": {"runs": ["dikd"]},
+                        "mcl": {"variants": ["dikd"]}}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     cmd = [sys.executable, str(ROOT / "stages/mlcmkd/speed.py"), "--models-dir", "data/models", "--tfake",
            "data/prepared/tfake", "--charlotte", "data/prepared/charlotte", "--onnx-dir", "data/onnx", "--metrics",
            "metrics/speed.json", "--timing", "metrics/timing/speed.json", "--deploy-metrics",
            "metrics/speed/deploy.json", "--deploy-timing", "metrics/timing/speed_deploy.json", "--table",
-           "plots/speed_table.md", "--figure", "plots/speed_fps_vs_params"]
+           "plots/speed_table.md", "--figure", "plots/speed_fps_vs_params", "--caches", "data/cache/mlcmkd",
+           "--grid-table", "plots/speed_grid.md"]
     run = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     metrics = json.loads((tmp_path / "metrics/speed.json").read_text())
@@ -256,6 +268,9 @@ def test_stage_end_to_end(tmp_path):
     assert [r["threads"] for r in deploy_timing["thread_scaling"]["rows"]] == list(range(1, usable_cores() + 1))
     for out in ("plots/speed_table.md", "plots/speed_fps_vs_params.png", "plots/speed_fps_vs_params.svg"):
         assert (tmp_path / out).is_file(), out
+    grid = (tmp_path / "plots/speed_grid.md").read_text()
+    assert "tfake 3 train + 1 val, rgb 2 train + 1 val" in grid and "0.50 of the epoch cap" in grid
+    assert "| teacher | RTMPose-t on RGB | 1 | 4 |" in grid and "| mcl | MCL dikd (t from KTL t) | 1 | 4 |" in grid
     table = (tmp_path / "plots/speed_table.md").read_text()
     pose_alone, deployment = table.split("*Detector + pose end to end")
     rows = [line.split(" | ")[0] for line in pose_alone.splitlines()

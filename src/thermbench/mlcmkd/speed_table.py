@@ -47,7 +47,8 @@ class SpeedConfig:
 
 @dataclasses.dataclass(frozen=True)
 class Outputs:
-    """Where the stage writes: ONNX models, metrics and timing files (pose alone; deploy rows), table, figure."""
+    """Where the stage writes: ONNX models, metrics and timing files (pose alone; deploy rows), table, figure, and
+    the training grid's compute (a table)."""
 
     onnx_dir: Path
     metrics: Path
@@ -56,6 +57,7 @@ class Outputs:
     deploy_timing: Path
     table: Path
     figure: Path
+    grid_table: Path
 
 
 def grid_section(rate: GpuRate, grid_params: dict, caches: Path, models_dir: Path, label: str) -> str:
@@ -113,8 +115,8 @@ def run_speed(cfg: SpeedConfig, models_dir: Path, tfake: Path, charlotte: Path, 
     write_json(out.deploy_timing, {**deploy_timing, "environment": env})
     checkpoint_rows = [{"name": n, **checkpoints[n], **latency["checkpoints"][n]} for n in checkpoints]
     write_text(out.table, pose_speed.table_markdown(list(arch_rows.values()), checkpoint_rows, env, label)
-               + deploy.markdown(deploy_numbers, {**deploy_timing, "environment": env}, label)
-               + "\n" + grid_section(cfg.grid, grid_params, caches, models_dir, label))
+               + deploy.markdown(deploy_numbers, {**deploy_timing, "environment": env}, label))
+    write_text(out.grid_table, grid_section(cfg.grid, grid_params, caches, models_dir, label))
     save_figure(pose_speed.plot_fps_vs_params(list(arch_rows.values()), env, label,
                                          deploy.figure_series(deploy_numbers, deploy_timing)), out.figure)
     for r in list(arch_rows.values()) + checkpoint_rows:

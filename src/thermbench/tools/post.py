@@ -182,7 +182,7 @@ def find_part(parts: list[tuple[str, str]], prefix: str) -> tuple[str, str] | No
 
 def _catalogued() -> tuple[set[str], set[tuple[str, str]]]:
     """The figure stems and (report, part prefix) pairs the catalog places or leaves out on purpose."""
-    figures = {i.path for i in ITEMS if i.kind == "figure"}
+    figures = {i.path for i in ITEMS if i.kind == "figure"} | {k for k in LEFT_OUT if isinstance(k, str)}
     parts = {(i.path, i.part) for i in ITEMS if i.kind in ("report", "text")}
     parts |= {key for key in LEFT_OUT if isinstance(key, tuple)}
     return figures, parts

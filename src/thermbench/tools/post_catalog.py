@@ -148,6 +148,10 @@ ITEMS = (
     Item("speed", "report", "speed_table.md",
          caption="Table II of the paper: parameters, GMACs and CPU latency of the RTMPose sizes and of every trained "
          "checkpoint, detector + pose end to end, and int8 students (weights from {tfake})."),
+    Item("speed", "report", "speed_grid.md", part="Training compute",
+         caption="What training this profile's grid costs on one GPU, on paper: per run, the forward FLOPs of the "
+         "network trained (x3 for the backward) and of its frozen teacher, times the images and the epochs, at a "
+         "stated share of the GPU's dense rate; at the epoch cap and at this run's median share of it ({tfake})."),
     Item("speed", "figure", "speed_fps_vs_params",
          "Fig. 4 of the paper: CPU throughput (frames/s) against parameters at the paper's input size, batch 1, "
          "ONNX Runtime and PyTorch eager, architectures with fresh weights ({tfake})."),
@@ -167,10 +171,12 @@ ITEMS = (
          "a better landmark give a better breath rate? ({breath})"),
 )
 
-# Outputs under plots/ the post leaves out on purpose, with the reason; anything else it does not place is named
-# on stderr, so a new figure cannot drop out of the post unnoticed.
+# Outputs under plots/ the post leaves out on purpose (a report, a (report, part) or a figure's stem), with the
+# reason; anything else it does not place is named on stderr, so a new figure cannot drop out of the post unnoticed.
 LEFT_OUT = {
     "conclusions.md": "its statements lead the sections they belong to",
     ("head/report.md", "Conclusions"): "its statements lead the section",
     ("head/report.md", "Predictions"): "holds only the predictions figure, which the post captions itself",
+    "scale.md": "`make scale`: this machine's memory and time on synthetic data of growing size, not a result",
+    "scale": "the figure of `make scale` (scale.md)",
 }

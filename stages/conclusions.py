@@ -1,5 +1,5 @@
 """Stage conclusions: every report's statements (each with the numbers behind it and whether it is resolved under
-every CPU kernel setting checked) in metrics/conclusions.json and a table."""
+every CPU kernel setting checked) in metrics/conclusions.json and a table, labelled with the data they rest on."""
 
 from pathlib import Path
 
@@ -14,7 +14,7 @@ def main() -> None:
     parser.add_argument("--out", required=True, type=Path, help="metrics/conclusions.json")
     parser.add_argument("--table", required=True, type=Path, help="plots/conclusions.md")
     args = parser.parse_args()
-    gather(args.statements, args.out, args.table)
+    gather(args.statements, args.out, args.table, stage.value(args, "data.source"))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ def main() -> None:
     settings = api.Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", api.RTMPoseParams),
                             train=api.train_params(stage.value(args, "train")))
     api.write_report(args.tfake, args.metrics, args.curves, args.predictions, args.out, args.summary, args.statements,
-                 api.read_kernel_check(args.kernel_check, stage.value(args, "profile")), settings,
+                 api.read_kernel_check(args.kernel_check, args.params), settings,
                  {d: stage.value(args, f"data.source.{d}") for d in ("tfake", "charlotte")})
 
 

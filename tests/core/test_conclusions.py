@@ -79,9 +79,7 @@ def _resolved():
 
 def test_final_with_a_kernel_check_that_agrees_differs_or_lacks_the_id():
     s = _resolved()
-    assert cc.final(s, {}) is s
     assert cc.final(s, {"aten_default": {"m.a_vs_b": "A < B"}, "default": {"m.a_vs_b": "A < B"}}) is s
-    assert cc.final(s, {"default": {"other": "X < Y"}}) is s  # the id was not checked there
     f = cc.final(s, {"default": {"m.a_vs_b": "not resolved"}, "aten_default": {"m.a_vs_b": "A < B"}})
     assert (f.verdict, f.resolved) == ("not resolved", False)
     assert f.text == "A vs B: not resolved (differs across CPU kernels) (here A < B; default: not resolved)"
@@ -90,6 +88,61 @@ def test_final_with_a_kernel_check_that_agrees_differs_or_lacks_the_id():
     # Two settings differ: both named, in sorted order.
     f = cc.final(s, {"z": {"m.a_vs_b": "A > B"}, "a": {"m.a_vs_b": "not resolved"}})
     assert f.why == "differs across CPU kernels (a: not resolved; z: A > B)"
+    # A setting that did not check the id has not confirmed it.
+    f = cc.final(s, {"default": {"other": "X < Y"}})
+    assert (f.verdict, f.why) == ("not resolved", "differs across CPU kernels (default: (missing))")
+
+
+def test_final_without_a_kernel_check_leaves_a_trained_statement_unresolved_and_a_deterministic_one_as_it_is():
+    s = _resolved()
+    f = cc.final(s, {})
+    assert (f.verdict, f.resolved) == ("not resolved", False)
+    assert f.text == "A vs B: not resolved (not kernel-checked) (here A < B)"
+    assert f.why == "not kernel-checked (`make conclusions` not run for these params)"
+    fixed = cc.difference("d", "A vs B", "A", "B", -0.02, -0.03, -0.01, trained=False)
+    assert cc.final(fixed, {}) is fixed
+    assert cc.final(fixed, {"default": {"d": "not resolved"}}) is fixed  # identical on any CPU by construction
+
+
+def test_pairs_of_inverts_pair_order():
+    pairs = {("A", "C"), ("A", "D"), ("B", "C"), ("B", "D"), ("oracle+2px", "x_y")}
+    text = cc.pair_order(pairs)
+    assert text == "A < C, D; B < C, D; oracle+2px < x_y"
+    assert cc.pairs_of(text) == pairs
+    assert cc.pairs_of("TinyHead > dlib68") == {("dlib68", "TinyHead")}
+    assert cc.pairs_of("not resolved") == set()
+    assert cc.pairs_of("5 px") is None and cc.pairs_of("missed") is None
+    assert cc.pair_order(set()) == ""
+
+
+def test_final_keeps_the_pairs_every_setting_resolved():
+    # Here: O < F, M, W and K < M; the other CPU separated one pair more (K < F) and one less (O < W).
+    # O [0, 0.6] overlaps K [0.5, 1.5]; K's top 1.5 lies above F's and W's bottoms (1.4, 1.45), below M's (2.7).
+    items = {"O": (0.1, 0.0, 0.6), "K": (1.0, 0.5, 1.5), "F": (6.0, 1.4, 9.0), "M": (3.0, 2.7, 3.3),
+             "W": (5.0, 1.45, 7.0)}
+    s = cc.ranking("r", "order", items)
+    assert s.verdict == "K < M; O < F, W, M"  # M lies above two items, F and W above one
+    check = {"native": {"r": "K < M; O < F, W, M"}, "other": {"r": "K < F, M; O < F, M"}}
+    f = cc.final(s, check)
+    assert (f.verdict, f.resolved) == ("K < M; O < F, M", True)
+    assert f.text == ("order: K < M; O < F, M (every CPU kernel setting checked; not resolved (differs across CPU "
+                      "kernels), not separated where named: O < W (other))")
+    # Another machine's run that separated K < F as well publishes the same verdict against the same check.
+    wider = cc.ranking("r", "order", {**items, "F": (6.0, 1.6, 9.0)})
+    assert wider.verdict == "K < F, M; O < W, F, M"
+    assert cc.final(wider, check).verdict == f.verdict
+    # No pair held everywhere: not resolved.
+    none = cc.final(s, {"other": {"r": "F < W"}})
+    assert (none.verdict, none.resolved) == ("not resolved", False)
+
+
+def test_ranking_involving_keeps_the_pairs_with_those_items():
+    items = {"A": (1.0, 0.5, 1.5), "B": (5.0, 4.0, 6.0), "T": (9.0, 8.0, 10.0)}
+    assert cc.ranking("r", "o", items).verdict == "A < B, T; B < T"
+    s = cc.ranking("r", "o", items, involving={"T"}, note="n = 10 sequences")
+    assert s.verdict == "A < T; B < T"
+    assert s.text == "o: A < T; B < T (by mean: A, B, T; pairs not named overlap; n = 10 sequences)"
+    assert not cc.ranking("r", "o", items, involving={"X"}).resolved
 
 
 def test_final_leaves_an_unresolved_statement_as_it_is():
@@ -107,25 +160,35 @@ def test_as_records_fields_sorted_by_id():
                  "verdict": "not resolved", "resolved": False,
                  "text": "A vs B: not resolved (differs across CPU kernels) (here A < B; default: not resolved)",
                  "why": "differs across CPU kernels (default: not resolved)",
-                 "numbers": {"mean": -0.02, "low": -0.03, "high": -0.01}, "kernels_checked": ["default"]}
+                 "numbers": {"mean": -0.02, "low": -0.03, "high": -0.01}, "deterministic": False,
+                 "kernels_checked": ["default"]}
     assert records[0]["verdict_here"] == records[0]["verdict"] == "not resolved"
     assert cc.as_records([s], {})[0]["kernels_checked"] == []
+    fixed = cc.difference("d", "A vs B", "A", "B", -0.02, -0.03, -0.01, trained=False)
+    r = cc.as_records([fixed], check)[0]
+    assert (r["deterministic"], r["kernels_checked"], r["resolved"]) == (True, [], True)
 
 
-def test_read_kernel_check_missing_of_another_profile_valid_and_malformed(tmp_path):
-    assert cc.read_kernel_check(tmp_path / "absent.json", "smoke") == {}
+def test_read_kernel_check_missing_for_other_params_valid_and_malformed(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text("profile: smoke  # a comment\nseed: 0\n")
+    assert cc.read_kernel_check(tmp_path / "absent.json", params) == {}
     good = tmp_path / "good.json"
-    good.write_text(json.dumps({"profile": "smoke", "verdicts": {"default": {"m.x": "A < B"}},
+    made_for = cc.params_fingerprint({"seed": 0, "profile": "smoke"})
+    good.write_text(json.dumps({"params_sha256": made_for, "verdicts": {"default": {"m.x": "A < B"}},
                                 "settings": {"default": {}}}))
-    assert cc.read_kernel_check(good, "smoke") == {"default": {"m.x": "A < B"}}
-    # Made for another profile: its runs say nothing about this one's statements.
-    assert cc.read_kernel_check(good, "paper") == {}
-    for i, bad in enumerate(([], {"profile": "smoke", "verdicts": []}, {"profile": "smoke", "other": {}})):
+    assert cc.read_kernel_check(good, params) == {"default": {"m.x": "A < B"}}
+    params.write_text("# comments and layout do not count\nseed: 0\nprofile: smoke\n")
+    assert cc.read_kernel_check(good, params) == {"default": {"m.x": "A < B"}}
+    # Made for other params values: its runs say nothing about these statements.
+    params.write_text("profile: smoke\nseed: 1\n")
+    assert cc.read_kernel_check(good, params) == {}
+    for i, bad in enumerate(([], {"params_sha256": made_for, "verdicts": []}, {"other": {}})):
         path = tmp_path / f"bad{i}.json"
         path.write_text(json.dumps(bad))
         with pytest.raises(InputError, match="expected"):
-            cc.read_kernel_check(path, "smoke")
+            cc.read_kernel_check(path, params)
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     with pytest.raises(InputError, match="not valid JSON"):
-        cc.read_kernel_check(broken, "smoke")
+        cc.read_kernel_check(broken, params)

@@ -41,6 +41,13 @@ def test_gpu_hours_by_hand():
     assert out["gpu_hours_expected"] == pytest.approx(out["gpu_hours_at_cap"] / 2)
 
 
+def test_forward_gflops_is_asked_once_per_arch():
+    asked = []
+    grid_compute(grid_runs(PARAMS), lambda arch: asked.append(arch) or 1.0, {"tfake": (100, 10), "rgb": (50, 5)},
+                 1.0, 0.5, 0.5)
+    assert sorted(asked) == ["l", "s"]
+
+
 def test_expected_share_is_the_median_over_trained_runs(tmp_path):
     for name, run in (("a", 10), ("b", 30), ("c", 20)):
         (tmp_path / name).mkdir()

@@ -123,7 +123,8 @@ def test_convergence_section_names_the_runs_that_did_not_converge():
 def test_conclusions_text_states_the_final_verdicts_and_the_rows_without_one():
     statement = R.conclusions.difference("head.vs_dwpose.mean_crop_px", "TinyHead vs dwpose: test mean error",
                                          "TinyHead", "dwpose", -2.0, -3.0, -1.0, " crop px")
-    text = R.conclusions_text([statement], ["sapiens2 (weights not available)"], {}, 3)
+    agrees = {"avx2": {statement.id: "TinyHead < dwpose"}}
+    text = R.conclusions_text([statement], ["sapiens2 (weights not available)"], agrees, 3)
     assert "- TinyHead vs dwpose: test mean error: TinyHead < dwpose (TinyHead − dwpose = -2 crop px [-3, -1])." in text
     assert text.rstrip().endswith("No statement for sapiens2 (weights not available).")
     # another CPU kernel gave another verdict: not resolved

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from thermbench.core import conclusions as cc
 from thermbench.core.io import InputError, read_json
 from thermbench.tools import conclusions
 from thermbench.tools.regression import TOLERANCES
@@ -14,10 +15,13 @@ from thermbench.tools.regression import TOLERANCES
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _record(id, verdict, resolved, why="", verdict_here=None, kernels=()):
+def _record(id, verdict, resolved, why="", verdict_here=None, kernels=(), deterministic=False):
     return {"id": id, "claim": f"claim {id}", "verdict_here": verdict_here or verdict, "resolved_here": resolved,
             "verdict": verdict, "resolved": resolved, "text": f"claim {id}: {verdict}", "why": why, "numbers": {},
-            "kernels_checked": list(kernels)}
+            "deterministic": deterministic, "kernels_checked": list(kernels)}
+
+
+SYNTHETIC = {"thermeval": "synthetic", "tfake": "synthetic"}
 
 
 def _write(path: Path, records: list[dict]) -> Path:
@@ -29,23 +33,30 @@ def _write(path: Path, records: list[dict]) -> Path:
 def test_gather_merges_sorts_and_counts(tmp_path):
     a = _write(tmp_path / "in/mlcmkd.json", [_record("m.z", "A < B", True),
                                              _record("m.b", "not resolved", False, "interval includes 0")])
-    b = _write(tmp_path / "in/breath.json", [_record("b.a", "X < Y ≈ Z", True, kernels=["default"])])
-    conclusions.gather([a, b], tmp_path / "out/conclusions.json", tmp_path / "out/conclusions.md")
+    b = _write(tmp_path / "in/breath.json", [_record("b.a", "X < Y", True, kernels=["default"]),
+                                             _record("b.f", "5 px", True, deterministic=True)])
+    conclusions.gather([a, b], tmp_path / "out/conclusions.json", tmp_path / "out/conclusions.md", SYNTHETIC)
     out = read_json(tmp_path / "out/conclusions.json")
-    assert [r["id"] for r in out["statements"]] == ["b.a", "m.b", "m.z"]          # sorted by id across files
-    assert [r["report"] for r in out["statements"]] == ["breath", "mlcmkd", "mlcmkd"]  # the file's stem
-    assert (out["resolved"], out["not_resolved"], out["kernels_checked"]) == (2, 1, ["default"])
+    assert [r["id"] for r in out["statements"]] == ["b.a", "b.f", "m.b", "m.z"]          # sorted by id across files
+    assert [r["report"] for r in out["statements"]] == ["breath", "breath", "mlcmkd", "mlcmkd"]  # the file's stem
+    assert (out["resolved"], out["not_resolved"], out["kernels_checked"]) == (3, 1, ["default"])
+    assert (out["resolved_kernel_checked"], out["resolved_deterministic"]) == (2, 1)
+    assert out["data"] == SYNTHETIC
     md = (tmp_path / "out/conclusions.md").read_text()
     rows = [line for line in md.splitlines() if line.startswith("| ") and not line.startswith("| Report")]
-    assert rows == ["| breath | claim b.a | X < Y ≈ Z | yes | – |",
-                    "| mlcmkd | claim m.b | not resolved | no | interval includes 0 |",
-                    "| mlcmkd | claim m.z | A < B | yes | – |"]
+    assert rows == ["| breath | claim b.a | X < Y | yes | trained | – |",
+                    "| breath | claim b.f | 5 px | yes | deterministic | – |",
+                    "| mlcmkd | claim m.b | not resolved | no | trained | interval includes 0 |",
+                    "| mlcmkd | claim m.z | A < B | yes | trained | – |"]
+    assert md.startswith("# Conclusions (SYNTHETIC data)")
     assert "Kernel settings checked: this run, default." in md
+    assert "Resolved and kernel-checked: 2; resolved, deterministic: 1; not resolved: 1." in md
 
 
 def test_gather_without_a_kernel_check_says_so(tmp_path):
     a = _write(tmp_path / "r.json", [_record("r.1", "A < B", True)])
-    conclusions.gather([a], tmp_path / "c.json", tmp_path / "c.md")
+    conclusions.gather([a], tmp_path / "c.json", tmp_path / "c.md", {"tfake": "real", "thermeval": "synthetic"})
+    assert "# Conclusions (real T-FAKE, SYNTHETIC ThermEval-D)" in (tmp_path / "c.md").read_text()
     assert "Kernel settings checked: this run only (`make conclusions` not run yet)." in (tmp_path / "c.md").read_text()
     assert read_json(tmp_path / "c.json")["kernels_checked"] == []
 
@@ -54,26 +65,33 @@ def test_gather_refuses_repeated_ids_and_malformed_files(tmp_path):
     a = _write(tmp_path / "a.json", [_record("same", "A < B", True)])
     b = _write(tmp_path / "b.json", [_record("same", "A > B", True)])
     with pytest.raises(InputError, match="statement ids repeat"):
-        conclusions.gather([a, b], tmp_path / "c.json", tmp_path / "c.md")
+        conclusions.gather([a, b], tmp_path / "c.json", tmp_path / "c.md", SYNTHETIC)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"statements": {"id": "x"}}))
     with pytest.raises(InputError, match="expected"):
-        conclusions.gather([a, bad], tmp_path / "c.json", tmp_path / "c.md")
+        conclusions.gather([a, bad], tmp_path / "c.json", tmp_path / "c.md", SYNTHETIC)
     assert not (tmp_path / "c.json").exists()
 
 
-def test_differences_compare_only_committed_resolved_statements():
+def test_differences_compare_only_committed_resolved_trained_statements():
     committed = [_record("r.same", "A < B", True), _record("r.flips", "A < B", True),
-                 _record("r.gone", "C > D", True), _record("u.open", "not resolved", False)]
-    found = {"default": {"r.same": "A < B", "r.flips": "not resolved", "u.open": "A < B"},
-             "aten_default": {"r.same": "A < B", "r.flips": "A < B", "r.gone": "C > D", "u.open": "A > B"}}
-    # u.open is not resolved as committed: whatever it is elsewhere is no difference. r.gone is missing under default.
-    assert conclusions.differences(committed, found) == [
-        {"id": "r.flips", "setting": "default", "committed": "A < B", "there": "not resolved"},
-        {"id": "r.gone", "setting": "default", "committed": "C > D", "there": "(missing)"}]
+                 _record("r.gone", "C > D", True), _record("u.open", "not resolved", False),
+                 _record("d.fixed", "5 px", True, deterministic=True),
+                 _record("k.rank", "A < B, C; B < C", True), _record("k.level", "8 px", True)]
+    found = {"default": {"r.same": "A < B", "r.flips": "not resolved", "u.open": "A < B", "d.fixed": "1 px",
+                         "k.rank": "A < B, C, D; B < C", "k.level": "8 px"},
+             "aten_default": {"r.same": "A < B", "r.flips": "A < B", "r.gone": "C > D", "u.open": "A > B",
+                              "d.fixed": "2 px", "k.rank": "A < C", "k.level": "5 px"}}
+    # u.open is not resolved as committed, d.fixed deterministic: whatever they are elsewhere is no difference.
+    # r.gone is missing under default; k.rank keeps every pair under default (one more there), loses two under
+    # aten_default.
+    rows = conclusions.differences(committed, found)
+    assert [(r["id"], r["setting"], r["lost"]) for r in rows] == [
+        ("r.flips", "default", "A < B"), ("r.gone", "default", "C > D"),
+        ("k.rank", "aten_default", "A < B; B < C"), ("k.level", "aten_default", "8 px")]
     assert conclusions.differences(committed, {}) == []
-    assert conclusions.table(conclusions.differences(committed, found)).splitlines()[2:] == [
-        "| r.flips | default | A < B | not resolved |", "| r.gone | default | C > D | (missing) |"]
+    assert conclusions.table(rows[:2]).splitlines()[2:] == [
+        "| r.flips | default | A < B | not resolved | A < B |", "| r.gone | default | C > D | (missing) | C > D |"]
 
 
 def test_verdicts_of_reads_the_verdict_here_of_every_statements_file(tmp_path):
@@ -100,16 +118,20 @@ def test_check_writes_the_kernel_check_and_fails_on_a_difference(tmp_path, monke
     (tmp_path / TOLERANCES).parent.mkdir(parents=True)
     shutil.copy(ROOT / TOLERANCES, tmp_path / TOLERANCES)
     (tmp_path / "params.yaml").write_text("profile: smoke\n")
-    _write(tmp_path / conclusions.CONCLUSIONS, [_record("r.1", "A < B", True), _record("r.2", "not resolved", False)])
+    records = [_record("r.1", "A < B", True), _record("r.2", "not resolved", False)]
+    _write(tmp_path / conclusions.CONCLUSIONS, records)
+    _write(tmp_path / "metrics/conclusions/r.json", records)
     there = {"aten_default": {"r.1": "A < B", "r.2": "A > B"}, "default": {"r.1": "not resolved", "r.2": "A > B"}}
     monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch: there[setting])
     assert conclusions.check(tmp_path, ["aten_default", "default"]) == 1
     written = read_json(tmp_path / conclusions.KERNEL_CHECK)
-    assert written["verdicts"] == there and written["profile"] == "smoke"
+    assert written["verdicts"] == {"native": {"r.1": "A < B", "r.2": "not resolved"}, **there}
+    assert written["profile"] == "smoke"
+    assert written["params_sha256"] == cc.params_fingerprint({"profile": "smoke"})
     assert written["settings"]["aten_default"] == {"ATEN_CPU_CAPABILITY": "default"}
     out = capsys.readouterr().out
     assert "2 statements, 1 resolved as committed" in out and "not resolved there: aten_default 0, default 1" in out
-    assert "| r.1 | default | A < B | not resolved |" in out
+    assert "| r.1 | default | A < B | not resolved | A < B |" in out
     there["default"]["r.1"] = "A < B"
     assert conclusions.check(tmp_path, ["default"]) == 0
     assert "conclusions: OK" in capsys.readouterr().out

@@ -2,18 +2,20 @@
 
 Per scene kind, a source's score is its rate MAE (the rate-following ridge estimator, breaths/min: the videos change
 rate, which the one-rate-per-window estimators miss by design; a trained source: the mean over its seeds of each
-seed's MAE). Its 95% interval carries two independent errors:
+seed's MAE). Its 95% interval is a seeded percentile bootstrap that respects how the errors cluster: a sequence's
+windows stay together (they share faces, breathing and motion), the same resampled sequences for every source of a
+scene, and a trained source's seeds are resampled too (hierarchically: seeds, then each seed's MAE over the resampled
+sequences), since its error moves with the seed and across CPUs as much as between sources. A scene with fewer than
+`min_sequences` sequences gets no interval and no statement ("too few sequences"): a bootstrap over 2 or 3 clusters is
+their min-max.
 
-- the seed spread of a trained source: a t interval over its seeds' MAEs (n - 1 degrees of freedom), since a trained
-  source's breath error moves with the seed and across CPUs as much as between sources;
-- the sampling error of the few videos: a seeded percentile bootstrap over sequences (a sequence's windows stay
-  together: they share faces, breathing and motion) of the seed-mean MAE.
-
-Being independent, their half-widths add in quadrature on each side of the seed-mean MAE (an untrained source has the
-bootstrap only). `conclusions.ranking` then orders the sources only where these intervals separate. A ranking that
-involves a trained source is blocked while one of its runs did not converge or records no convergence, or while it
-has a single seed (no seed spread to measure). The noisy-oracle series (`oracle+Npx`) is not ranked: it calibrates
-where a better landmark stops giving a better rate, stated against the oracle's floor by `floor_statements`.
+Per scene kind three statements, each stating its number of sequences (and seeds):
+- the ranking of the untrained sources (ground truth, fixed ROI, whole face, pretrained detectors as they are):
+  deterministic, the same on any CPU;
+- the pairs that involve a trained source, blocked while one of its runs did not converge or records no convergence,
+  or while it has a single seed; the kernel check applies to these (`conclusions.final`);
+- the floor: from which nostril noise (the `oracle+Npx` series) the rate gets worse than with the true nostrils
+  (`floor_statements`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import numpy as np
 import pandas as pd
 
 from thermbench.core import conclusions as cc
-from thermbench.core.stats import t_interval
 
 ESTIMATOR = "ridge"  # the table's first estimator (Welch and peak counting are the references beside it)
 NOISE_SERIES = re.compile(r"oracle\+(\d+(?:\.\d+)?)px")  # ground truth + N px of noise per frame (evaluate.py)
@@ -33,7 +34,8 @@ NOISE_SERIES = re.compile(r"oracle\+(\d+(?:\.\d+)?)px")  # ground truth + N px o
 
 @dataclass
 class ConclusionConfig:
-    resamples: int = 2000  # bootstrap resamples of the sequences
+    resamples: int  # bootstrap resamples of the sequences (and seeds)
+    min_sequences: int  # fewer sequences in a scene: no interval, no statement
     confidence: float = 0.95
 
 
@@ -47,28 +49,26 @@ def bootstrap_weights(n: int, resamples: int, rng: np.random.Generator) -> np.nd
     return counts
 
 
-def bootstrap_mae(sums: np.ndarray, counts: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def bootstrap_mae(sums: np.ndarray, counts: np.ndarray, weights: np.ndarray,
+                  run_weights: np.ndarray | None = None) -> np.ndarray:
     """Per resample, the mean over runs (seeds) of each run's MAE over the resampled sequences' windows.
 
     sums, counts: (runs, sequences) sum of |error| and number of scored windows per run and sequence; weights:
-    (resamples, sequences) from `bootstrap_weights`. NaN where a resample leaves a run without a scored window.
+    (resamples, sequences) from `bootstrap_weights`; run_weights: (resamples, runs) how often each run is drawn (the
+    seeds resampled too), None: every run once. NaN where a resample leaves a drawn run without a scored window.
     """
     with np.errstate(invalid="ignore", divide="ignore"):
-        return ((weights @ sums.T) / (weights @ counts.T)).mean(axis=1)
+        per_run = (weights @ sums.T) / (weights @ counts.T)
+    if run_weights is None:
+        return per_run.mean(axis=1)
+    drawn = np.where(run_weights > 0, per_run * run_weights, 0.0)
+    return drawn.sum(axis=1) / run_weights.sum(axis=1)
 
 
 def percentile_interval(samples: np.ndarray, confidence: float) -> tuple[float, float]:
     tail = 100 * (1 - confidence) / 2
     low, high = np.nanpercentile(samples, [tail, 100 - tail])
     return float(low), float(high)
-
-
-def combine(point: float, *intervals: tuple[float, float]) -> tuple[float, float]:
-    """One interval about `point` from independent ones: on each side, their half-widths in quadrature (a side that
-    does not reach past the point counts 0)."""
-    below = np.sqrt(sum(max(point - low, 0.0) ** 2 for low, _ in intervals))
-    above = np.sqrt(sum(max(high - point, 0.0) ** 2 for _, high in intervals))
-    return float(point - below), float(point + above)
 
 
 # -------------------------------------------------------------------------------------------- sources and scenes
@@ -103,9 +103,10 @@ def sequence_errors(windows: pd.DataFrame, names: list[str], sequences: list[str
 
 
 def mae_intervals(windows: pd.DataFrame, runs: dict[str, dict], cfg: ConclusionConfig, seed: int) -> dict:
-    """{scene: {source: {mean, low, high, seeds, runs, seed_mae, t, bootstrap}}} over the windows with ground truth;
-    a source with a run that scored no window in a scene is left out there. The bootstrap draws the same sequences
-    for every source of a scene (its generator: `seed` and the scene's name)."""
+    """{scene: {source: {mean, low, high, sequences, seeds, runs, seed_mae}}} over the windows with ground truth; a
+    source with a run that scored no window in a scene is left out there. The bootstrap draws the same sequences for
+    every source of a scene (its generator: `seed` and the scene's name) and a trained source's seeds from its own
+    (`seed`, the scene, the source); low and high are None where the scene has fewer than `cfg.min_sequences`."""
     scored = windows[windows["true_bpm"].notna()]
     groups = source_runs(scored["source"].unique(), runs)
     out: dict = {}
@@ -119,14 +120,14 @@ def mae_intervals(windows: pd.DataFrame, runs: dict[str, dict], cfg: ConclusionC
                 continue
             trained = None not in members
             mae = sums.sum(axis=1) / counts.sum(axis=1)
-            point = float(mae.mean())
-            _, seed_low, seed_high = t_interval(mae, cfg.confidence)  # no interval for one seed
-            spread = (seed_low, seed_high) if trained and seed_low is not None else None
-            boot = percentile_interval(bootstrap_mae(sums, counts, weights), cfg.confidence)
-            low, high = combine(point, *[iv for iv in (spread, boot) if iv is not None])
-            out[scene][source] = {"mean": point, "low": low, "high": high, "seeds": sorted(members) if trained else [],
-                                  "runs": list(members.values()), "seed_mae": mae.tolist(), "t": spread,
-                                  "bootstrap": boot}
+            low = high = None
+            if len(sequences) >= cfg.min_sequences:
+                rng = np.random.default_rng([seed, *scene.encode(), *source.encode()])
+                run_weights = bootstrap_weights(len(members), cfg.resamples, rng) if trained else None
+                low, high = percentile_interval(bootstrap_mae(sums, counts, weights, run_weights), cfg.confidence)
+            out[scene][source] = {"mean": float(mae.mean()), "low": low, "high": high, "sequences": len(sequences),
+                                  "seeds": sorted(members) if trained else [], "runs": list(members.values()),
+                                  "seed_mae": mae.tolist()}
     return out
 
 
@@ -147,42 +148,76 @@ def seed_blockers(seeds: dict[str, list[int]]) -> list[str]:
     return [f"one seed only (no seed spread): {', '.join(single)}"] if single else []
 
 
-def statements(intervals: dict, runs: dict[str, dict]) -> list[cc.Statement]:
-    """One ranking of the sources by rate MAE per scene kind (lower first), blocked by its trained sources' runs; the
-    noisy-oracle series is left out of it (see `floor_statements`)."""
+def _counts(items: dict) -> str:
+    """How many sequences (and seeds per trained source) a statement rests on."""
+    n = next(iter(items.values()))["sequences"]
+    seeds = ", ".join(f"{source} {len(item['seeds'])}" for source, item in sorted(items.items()) if item["seeds"])
+    return f"n = {n} sequences" + (f"; seeds: {seeds}" if seeds else "")
+
+
+def _too_few(items: dict, min_sequences: int) -> list[str]:
+    n = next(iter(items.values()))["sequences"]
+    return [f"too few sequences: {n} < {min_sequences}"] if n < min_sequences else []
+
+
+def statements(intervals: dict, runs: dict[str, dict], min_sequences: int) -> list[cc.Statement]:
+    """Per scene kind (lower MAE first): the ranking of the untrained sources (deterministic), the pairs that involve
+    a trained source (blocked by its runs), and the floor (`floor_statements`). The noisy-oracle series is in none of
+    the rankings."""
     out = []
     for scene, items in sorted(intervals.items()):
         items = {source: item for source, item in items.items() if not NOISE_SERIES.fullmatch(source)}
         trained = {source: item for source, item in items.items() if item["seeds"]}
-        blockers = seed_blockers({source: item["seeds"] for source, item in trained.items()}) + convergence_blockers(
-            {name: runs[name]["converged"] for item in trained.values() for name in item["runs"]})
-        out.append(cc.ranking(f"breath.mae_rank.{scene}", f"sources by {scene}-scene breath-rate MAE ({ESTIMATOR}, "
-                              "lower first)", {s: (v["mean"], v["low"], v["high"]) for s, v in items.items()},
-                              blockers=blockers))
-    return out + floor_statements(intervals)
+        untrained = {source: item for source, item in items.items() if not item["seeds"]}
+        claim = f"{scene}-scene breath-rate MAE ({ESTIMATOR}, lower first)"
+        if len(untrained) > 1:
+            out.append(cc.ranking(f"breath.mae_rank.{scene}.untrained", f"untrained sources by {claim}",
+                                  {s: (v["mean"], v["low"], v["high"]) for s, v in untrained.items()},
+                                  blockers=_too_few(untrained, min_sequences), trained=False,
+                                  note=_counts(untrained)))
+        if trained and len(items) > 1:
+            blockers = _too_few(items, min_sequences) + seed_blockers(
+                {source: item["seeds"] for source, item in trained.items()}) + convergence_blockers(
+                {name: runs[name]["converged"] for item in trained.values() for name in item["runs"]})
+            out.append(cc.ranking(f"breath.mae_rank.{scene}.trained", f"trained sources against every source by "
+                                  f"{claim}", {s: (v["mean"], v["low"], v["high"]) for s, v in items.items()},
+                                  blockers=blockers, involving=set(trained), note=_counts(items)))
+    return out + floor_statements(intervals, min_sequences)
 
 
-def floor_statements(intervals: dict) -> list[cc.Statement]:
+def floor_statements(intervals: dict, min_sequences: int) -> list[cc.Statement]:
     """Per scene kind, from which nostril noise on the breath rate gets worse than with the true nostrils: the
-    smallest N whose oracle+N px interval lies wholly above the oracle's (the estimator's floor). Resolved when a
-    level separates; the levels below it are within the floor's reach."""
+    smallest N from which every oracle+N px interval, N and above, lies wholly above the oracle's (the estimator's
+    floor). Resolved only where the series is monotone in that sense: every level below N within the floor's reach,
+    every level from N on above it. Deterministic: ground truth and seeded noise, no training."""
     out = []
     for scene, items in sorted(intervals.items()):
         levels = sorted((float(m[1]), name) for name in items if (m := NOISE_SERIES.fullmatch(name)))
         if "oracle" not in items or not levels:
             continue
         floor = items["oracle"]
-        above = [level for level, name in levels if items[name]["low"] > floor["high"]]
-        numbers = {"floor": {k: floor[k] for k in ("mean", "low", "high")},
+        numbers = {"floor": {k: floor[k] for k in ("mean", "low", "high")}, "sequences": floor["sequences"],
                    **{name: {k: items[name][k] for k in ("mean", "low", "high")} for _, name in levels}}
         claim = f"{scene}-scene breath-rate MAE ({ESTIMATOR}) against nostril noise: worse than the true nostrils from"
-        if above:
-            verdict = f"{above[0]:g} px"
-            text = (f"{claim} {verdict} (floor {floor['mean']:.2f} [{floor['low']:.2f}, {floor['high']:.2f}] "
-                    f"breaths/min; oracle+{above[0]:g}px {items[f'oracle+{above[0]:g}px']['mean']:.2f})")
-            out.append(cc.Statement(f"breath.floor.{scene}", claim, verdict, True, text, numbers))
-        else:
-            why = f"no level up to {levels[-1][0]:g} px lies above the floor's interval"
-            out.append(cc.Statement(f"breath.floor.{scene}", claim, cc.NOT_RESOLVED, False,
-                                    f"{claim}: {cc.NOT_RESOLVED} ({why})", numbers, why))
+        n = f"n = {floor['sequences']} sequences"
+        why = "; ".join(_too_few(items, min_sequences))
+        if not why:
+            above = [items[name]["low"] > floor["high"] for _, name in levels]
+            first = above.index(True) if any(above) else None
+            if first is None:
+                why = f"no level up to {levels[-1][0]:g} px lies above the floor's interval"
+            elif not all(above[first:]):
+                back = [f"{level:g} px" for (level, _), up in zip(levels[first:], above[first:]) if not up]
+                why = (f"not monotone: {levels[first][0]:g} px lies above the floor's interval, "
+                       f"{', '.join(back)} within it again")
+            else:
+                level, name = levels[first]
+                verdict = f"{level:g} px"
+                text = (f"{claim} {verdict} (floor {floor['mean']:.2f} [{floor['low']:.2f}, {floor['high']:.2f}] "
+                        f"breaths/min; oracle+{level:g}px {items[name]['mean']:.2f}; every larger level above too; "
+                        f"{n})")
+                out.append(cc.Statement(f"breath.floor.{scene}", claim, verdict, True, text, numbers, trained=False))
+                continue
+        out.append(cc.Statement(f"breath.floor.{scene}", claim, cc.NOT_RESOLVED, False,
+                                f"{claim}: {cc.NOT_RESOLVED} ({why}; {n})", numbers, why, trained=False))
     return out

@@ -152,7 +152,7 @@ def _cell(values: list) -> str:
 def summary_table(metrics: dict, intervals: dict) -> str:
     """Markdown table: per source and scene, MAE of the three estimators (the ridge with its 95% interval from
     `ranking.mae_intervals`), within +-2, r, coverage, error, jitter; a trained source as mean ± sd over its seeds."""
-    header = ["source", "seeds", "scene", "MAE ridge", "95% interval", *COLUMNS]
+    header = ["source", "seeds", "scene", "sequences", "MAE ridge", "95% interval", *COLUMNS]
     lines = [f"Breath rate ({data_label(metrics['data'])}; windows {metrics['window_s']:g} s every "
              f"{metrics['hop_s']:g} s; a trained source: mean ± sd over its seeds)", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -163,8 +163,9 @@ def summary_table(metrics: dict, intervals: dict) -> str:
         for scene in sorted(metrics["sources"][next(iter(members.values()))]):
             ms = [metrics["sources"][name][scene] for name in members.values()]
             iv = intervals.get(scene, {}).get(source)
-            span = "-" if iv is None else f"[{iv['low']:.2f}, {iv['high']:.2f}]"
-            cells = [_cell([m["ridge"].get("mae_bpm") for m in ms]), span,
+            span = ("-" if iv is None else "too few sequences" if iv["low"] is None
+                    else f"[{iv['low']:.2f}, {iv['high']:.2f}]")
+            cells = ["-" if iv is None else str(iv["sequences"]), _cell([m["ridge"].get("mae_bpm") for m in ms]), span,
                      *(_cell([get(m) for m in ms]) for get in COLUMNS.values())]
             lines.append(f"| {source} | {seeds} | {scene} | " + " | ".join(cells) + " |")
     for name, reason in sorted(metrics["unavailable"].items()):
@@ -216,10 +217,10 @@ def tracking_notes(name: str, checks: dict) -> list[str]:
 def conclusions_text(statements: list[cc.Statement], check: dict, resamples: int) -> str:
     """The rankings as a report may state them, and how their intervals are made."""
     checked = ", ".join(sorted(check)) or "none yet"
-    lines = ["", "Conclusions (95% interval of a source's MAE: for a trained source the t interval over its seeds' "
-             f"MAEs and a bootstrap over sequences ({resamples} resamples) of the seed-mean MAE, their half-widths "
-             f"added in quadrature; an untrained source: the bootstrap alone. CPU kernel settings checked: {checked}):",
-             ""]
+    lines = ["", f"Conclusions (95% interval of a source's MAE: a percentile bootstrap over sequences ({resamples} "
+             "resamples), a trained source's seeds resampled too; the untrained sources' ranking and the floors are "
+             "deterministic; the trained sources' pairs are stated as far as every CPU kernel setting checked agrees: "
+             f"{checked}):", ""]
     return "\n".join(lines + [f"- {cc.sentence(cc.final(s, check))}" for s in statements]) + "\n"
 
 
@@ -236,7 +237,7 @@ def report(metrics_path: Path, windows_csv: Path, signals_csv: Path, out_dir: Pa
     mae_vs_error_figure(metrics, label, out_dir / "mae_vs_error")
     runs = metrics["runs"]
     intervals = ranking.mae_intervals(windows, runs, cfg, seed)
-    statements = ranking.statements(intervals, runs)
+    statements = ranking.statements(intervals, runs, cfg.min_sequences)
     write_text(table_path, summary_table(metrics, intervals) + change_table(metrics)
                + conclusions_text(statements, check, cfg.resamples))
     write_json(conclusions_path, {"statements": cc.as_records(statements, check)}, 4)

@@ -93,6 +93,7 @@ class TrackConfig:
     dlib_mmod: DlibTrack = field(default_factory=lambda: DlibTrack(stride=4))  # the CNN: ~0.2 s a 256 px crop
     threads: int = 1  # torch threads of a model source, per worker
     workers: int = 1  # sequences tracked at once, one process each (tracks do not depend on it)
+    skip: list[str] = field(default_factory=list)  # sources not run in this profile (their track file says so)
 
 
 @dataclass

@@ -82,6 +82,8 @@ def track_source(source: str, videos: Path, out: Path, cfg: TrackConfig, model_d
     track_one = partial(_track_sequence, source, cfg, inputs)
     workers = 1 if source == "oracle" else cfg.workers  # the oracle reads no frames
     try:
+        if source in cfg.skip:
+            raise SourceUnavailable(f"not run in this profile (breath.track.skip lists {source})")
         require_weights(source, zeroshot_cfg or {})  # absent weights: the one line now, not after starting the workers
         results = list(ordered_map(track_one, list_sequences(videos), f"breath track {source}", workers, unit="seq"))
         merged = merge_sequences(results)

@@ -1,31 +1,45 @@
 """Conclusions as data: every qualitative statement a report makes, computed from metrics, with the numbers behind it.
 
-A report builds `Statement`s with `difference` (A vs B from an interval on A - B) or `ranking` (an order of several
-items by their intervals), prints them with `sentence`, and lists them in its summary JSON (`as_records`). The
-`conclusions` stage gathers every report's statements into `metrics/conclusions.json`.
+A report builds `Statement`s with `difference` (A vs B from an interval on A - B) or `ranking` (the ordered pairs of
+several items whose intervals separate), prints them with `sentence`, and lists them in its summary JSON
+(`as_records`). The `conclusions` stage gathers every report's statements into `metrics/conclusions.json`.
 
-A statement is *resolved here* when the metrics of this run settle it (converged runs, intervals that exclude 0).
-`make conclusions` (`thermbench.tools.conclusions`) re-trains the default DAG under other CPU kernel settings and
-records each statement's verdict there in a committed kernel-check file; `final` then calls a statement resolved
-only where every kernel setting checked gave the same resolved verdict: otherwise "not resolved (differs across CPU
-kernels)". Verdict strings are what is compared across machines, so they hold names and order, never numbers.
+A statement is *resolved here* when the metrics of this run settle it (converged runs, intervals that exclude 0). A
+statement that rests on a trained model (`trained`) is stated only as far as other CPUs' kernels agree: `make
+conclusions` (`thermbench.tools.conclusions`) re-trains the default DAG under other CPU kernel settings and records
+each statement's verdict there, beside the verdicts of the run it checked (`native`), in a committed kernel-check file
+made for one params file; `final` then keeps a verdict only where every setting gave it, and of a ranking only the
+pairs every setting resolved (a pair resolved on some settings only is listed as not resolved on its own). Without a
+kernel check made for these params such a statement is not resolved. A statement whose sources involve no training
+(`trained=False`: ground truth, fixed rules, pretrained models run as they are) is the same on any CPU by
+construction: `final` leaves it as it is, and it counts as deterministic, never as kernel-checked. Verdict strings are
+what is compared across machines, so they hold names and order, never numbers.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import yaml
 
 from thermbench.core.io import InputError, read_json
 
 NOT_RESOLVED = "not resolved"
 DIFFERS = "not resolved (differs across CPU kernels)"
+UNCHECKED = "not resolved (not kernel-checked)"
+MISSING = "(missing)"
+_CLAUSE = re.compile(r"(.+?) ([<>]) (.+)")
 
 
 @dataclass(frozen=True)
 class Statement:
     """One qualitative claim. `verdict` is machine-comparable (names and order only); `text` the sentence a report
-    prints; `numbers` what it rests on; `why` says what stops it from being resolved (empty when resolved)."""
+    prints; `numbers` what it rests on; `why` says what stops it from being resolved (empty when resolved);
+    `trained`: whether it rests on a trained model (then the kernel check applies; else it is deterministic)."""
 
     id: str
     claim: str
@@ -34,10 +48,12 @@ class Statement:
     text: str
     numbers: dict = field(default_factory=dict)
     why: str = ""
+    trained: bool = True
 
 
 def difference(id: str, claim: str, a: str, b: str, mean: float, low: float | None, high: float | None,
-               unit: str = "", *, blockers: list[str] | None = None, extra: dict | None = None) -> Statement:
+               unit: str = "", *, blockers: list[str] | None = None, extra: dict | None = None,
+               trained: bool = True) -> Statement:
     """A vs B from the mean of A - B and an interval on it: "A < B" when the interval lies below 0, "A > B" above,
     else not resolved. `blockers`: reasons the comparison cannot be resolved whatever the interval (for example
     runs that did not converge)."""
@@ -46,13 +62,14 @@ def difference(id: str, claim: str, a: str, b: str, mean: float, low: float | No
     measured = f"{a} − {b} = {mean:+.4g}{unit} {span}"
     if blockers:
         return Statement(id, claim, NOT_RESOLVED, False, f"{claim}: {NOT_RESOLVED} ({measured}; "
-                         f"{'; '.join(blockers)})", numbers, "; ".join(blockers))
+                         f"{'; '.join(blockers)})", numbers, "; ".join(blockers), trained)
     if low is not None and high < 0:
-        return Statement(id, claim, f"{a} < {b}", True, f"{claim}: {a} < {b} ({measured})", numbers)
+        return Statement(id, claim, f"{a} < {b}", True, f"{claim}: {a} < {b} ({measured})", numbers, "", trained)
     if low is not None and low > 0:
-        return Statement(id, claim, f"{a} > {b}", True, f"{claim}: {a} > {b} ({measured})", numbers)
+        return Statement(id, claim, f"{a} > {b}", True, f"{claim}: {a} > {b} ({measured})", numbers, "", trained)
     why = "interval includes 0" if low is not None else "too few runs for an interval"
-    return Statement(id, claim, NOT_RESOLVED, False, f"{claim}: {NOT_RESOLVED} ({measured}, {why})", numbers, why)
+    return Statement(id, claim, NOT_RESOLVED, False, f"{claim}: {NOT_RESOLVED} ({measured}, {why})", numbers, why,
+                     trained)
 
 
 def separations(items: dict[str, tuple[float, float, float]]) -> dict[str, list[str]]:
@@ -63,55 +80,109 @@ def separations(items: dict[str, tuple[float, float, float]]) -> dict[str, list[
     return {a: [b for b in order if items[b][1] > items[a][2]] for a in order}
 
 
+def pair_order(pairs: set[tuple[str, str]]) -> str:
+    """The verdict naming ordered pairs (a, b: a lies below b): "A < B, C; B < C", each item placed by how many items
+    lie wholly below it, then by name, so the text depends on the pairs alone."""
+    names = {n for pair in pairs for n in pair}
+    beaten = {n: sum(b == n for _, b in pairs) for n in names}
+    canonical = sorted(names, key=lambda n: (beaten[n], n))
+    return "; ".join(f"{a} < {', '.join(b for b in canonical if (a, b) in pairs)}" for a in canonical
+                     if any(x == a for x, _ in pairs))
+
+
+def pairs_of(verdict: str) -> set[tuple[str, str]] | None:
+    """The ordered pairs a verdict names ("A < B, C; D > E" -> (A, B), (A, C), (E, D)); empty for "not resolved";
+    None for a verdict that is not an order of pairs (a level, a word)."""
+    if verdict == NOT_RESOLVED:
+        return set()
+    pairs = set()
+    for clause in verdict.split("; "):
+        m = _CLAUSE.fullmatch(clause)
+        if m is None:
+            return None
+        left, sign, right = m.groups()
+        pairs |= {(left, b) if sign == "<" else (b, left) for b in right.split(", ")}
+    return pairs
+
+
 def ranking(id: str, claim: str, items: dict[str, tuple[float, float, float]], *,
-            blockers: list[str] | None = None) -> Statement:
-    """A rank order (lower first) that orders only the pairs whose intervals separate: "A < B, C; B < C" says A's
-    interval lies below B's and C's, and B's below C's; pairs not named overlap. Resolved when at least one pair
-    separates and nothing blocks it. The verdict names the separated pairs in an order they alone fix (by how many
-    items lie wholly below, then by name), so two overlapping items whose means swap on another CPU give one verdict."""
-    below = separations(items)
-    beaten = {n: sum(n in bs for bs in below.values()) for n in items}
-    canonical = sorted(items, key=lambda n: (beaten[n], n))
-    verdict = "; ".join(f"{a} < {', '.join(b for b in canonical if b in below[a])}" for a in canonical if below[a])
+            blockers: list[str] | None = None, involving: set[str] | None = None, trained: bool = True,
+            note: str = "") -> Statement:
+    """The ordered pairs (lower first) whose intervals separate: "A < B, C; B < C" says A's interval lies below B's
+    and C's, and B's below C's; pairs not named overlap. `involving`: only the pairs with at least one of these items
+    (the others belong to another statement). Resolved when at least one pair separates and nothing blocks it. The
+    verdict names the pairs in an order they alone fix (`pair_order`), so two overlapping items whose means swap on
+    another CPU give one verdict. `note` (e.g. how many sequences) ends the text."""
     numbers = {name: {"mean": m, "low": lo, "high": hi} for name, (m, lo, hi) in sorted(items.items())}
-    if blockers:
-        return Statement(id, claim, NOT_RESOLVED, False, f"{claim}: {NOT_RESOLVED} ({'; '.join(blockers)})", numbers,
-                         "; ".join(blockers))
+    tail = f"; {note}" if note else ""
+    if blockers:  # before the intervals, which a blocked ranking may lack
+        return Statement(id, claim, NOT_RESOLVED, False, f"{claim}: {NOT_RESOLVED} ({'; '.join(blockers)}{tail})",
+                         numbers, "; ".join(blockers), trained)
+    below = separations(items)
+    pairs = {(a, b) for a, bs in below.items() for b in bs
+             if involving is None or a in involving or b in involving}
+    verdict = pair_order(pairs)
     if not verdict:
         why = "every interval overlaps"
-        return Statement(id, claim, NOT_RESOLVED, False, f"{claim}: {NOT_RESOLVED} ({why})", numbers, why)
+        return Statement(id, claim, NOT_RESOLVED, False, f"{claim}: {NOT_RESOLVED} ({why}{tail})", numbers, why,
+                         trained)
     means = ", ".join(below)
-    return Statement(id, claim, verdict, True, f"{claim}: {verdict} (by mean: {means}; pairs not named overlap)",
-                     numbers)
+    return Statement(id, claim, verdict, True, f"{claim}: {verdict} (by mean: {means}; pairs not named overlap{tail})",
+                     numbers, "", trained)
 
 
 # ------------------------------------------------------------------------------------------------- the kernel check
 
 
-def read_kernel_check(path: str | Path, profile: str) -> dict[str, dict[str, str]]:
-    """The committed kernel-check file's verdicts, {setting: {statement id: verdict}}, when it was made for `profile`
-    (another profile's runs say nothing about this one's statements); {} when it does not exist or is another's."""
+def params_fingerprint(params: dict) -> str:
+    """The sha256 of a params file's values (not its comments or layout): what a kernel check was made for."""
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+
+
+def read_kernel_check(path: str | Path, params_path: str | Path) -> dict[str, dict[str, str]]:
+    """The committed kernel-check file's verdicts, {setting: {statement id: verdict}}, when it was made for the
+    values of `params_path` (another profile's or another setting's runs say nothing about these statements); {} when
+    it does not exist or was made for other params."""
     path = Path(path)
     if not path.is_file():
         return {}
     data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("verdicts"), dict):
-        raise InputError(f"{path}: expected {{'profile': ..., 'verdicts': {{setting: {{statement: verdict}}}}}}")
-    return data["verdicts"] if data.get("profile") == profile else {}
+        raise InputError(f"{path}: expected {{'params_sha256': ..., 'verdicts': {{setting: {{statement: verdict}}}}}}")
+    params = yaml.safe_load(Path(params_path).read_text())
+    return data["verdicts"] if data.get("params_sha256") == params_fingerprint(params) else {}
 
 
 def final(statement: Statement, check: dict[str, dict[str, str]]) -> Statement:
-    """The statement as a report may state it: resolved only if every kernel setting checked gave its verdict."""
-    if not statement.resolved:
+    """The statement as a report may state it. A deterministic one, or one not resolved here, as it is. A trained one:
+    not resolved without a kernel check; a ranking keeps the pairs every setting checked resolved too (the others
+    listed as not resolved); any other verdict stands only if every setting gave it."""
+    if not statement.resolved or not statement.trained:
         return statement
-    others = {setting: v[statement.id] for setting, v in sorted(check.items()) if statement.id in v}
-    differ = {s: v for s, v in others.items() if v != statement.verdict}
-    if not differ:
+    if not check:
+        why = "not kernel-checked (`make conclusions` not run for these params)"
+        return replace(statement, verdict=NOT_RESOLVED, resolved=False,
+                       text=f"{statement.claim}: {UNCHECKED} (here {statement.verdict})", why=why)
+    there = {setting: v.get(statement.id, MISSING) for setting, v in sorted(check.items())}
+    here = pairs_of(statement.verdict)
+    elsewhere = {s: pairs_of(v) for s, v in there.items()}
+    if here is not None and all(p is not None for p in elsewhere.values()):
+        held = set.intersection(here, *elsewhere.values())
+        if held == here:
+            return statement
+        if held:
+            dropped = "; ".join(f"{a} < {b} ({', '.join(s for s, p in elsewhere.items() if (a, b) not in p)})"
+                                for a, b in sorted(here - held))
+            verdict = pair_order(held)
+            return replace(statement, verdict=verdict,
+                           text=f"{statement.claim}: {verdict} (every CPU kernel setting checked; {DIFFERS}, "
+                                f"not separated where named: {dropped})")
+    elif all(v == statement.verdict for v in there.values()):
         return statement
-    elsewhere = "; ".join(f"{s}: {v}" for s, v in differ.items())
+    differ = "; ".join(f"{s}: {v}" for s, v in there.items() if v != statement.verdict)
     return replace(statement, verdict=NOT_RESOLVED, resolved=False,
-                   text=f"{statement.claim}: {DIFFERS} (here {statement.verdict}; {elsewhere})",
-                   why=f"differs across CPU kernels ({elsewhere})")
+                   text=f"{statement.claim}: {DIFFERS} (here {statement.verdict}; {differ})",
+                   why=f"differs across CPU kernels ({differ})")
 
 
 def sentence(statement: Statement) -> str:
@@ -119,11 +190,13 @@ def sentence(statement: Statement) -> str:
 
 
 def as_records(statements: list[Statement], check: dict[str, dict[str, str]]) -> list[dict]:
-    """Statements for a summary JSON: the verdict from this run alone (`verdict_here`) and the final one."""
+    """Statements for a summary JSON: the verdict from this run alone (`verdict_here`) and the final one; whether it
+    is deterministic (no trained model: the kernel check does not apply) and the kernel settings that checked it."""
     out = []
     for s in statements:
         f = final(s, check)
         out.append({"id": s.id, "claim": s.claim, "verdict_here": s.verdict, "resolved_here": s.resolved,
                     "verdict": f.verdict, "resolved": f.resolved, "text": f.text, "why": f.why,
-                    "numbers": s.numbers, "kernels_checked": sorted(check)})
+                    "numbers": s.numbers, "deterministic": not s.trained,
+                    "kernels_checked": sorted(check) if s.trained else []})
     return sorted(out, key=lambda r: r["id"])

@@ -48,13 +48,15 @@ def grid_compute(runs: list[dict], forward_gflops: Callable[[str], float], image
                  gpu_tflops: float, utilisation: float, expected_fraction: float) -> dict:
     """GPU-hours of `runs` (`grid_runs`) at the cap and at `expected_fraction` of it: `forward_gflops(arch)` per
     image at the input size, `images[data]` = (train, val) images per epoch, the GPU at `utilisation` of
-    `gpu_tflops`."""
+    `gpu_tflops`. `forward_gflops` is called once per distinct arch (it may count a whole model's FLOPs)."""
     rate = gpu_tflops * 1e12 * utilisation
+    archs = sorted({r["arch"] for r in runs} | {r["teacher"] for r in runs if r["teacher"]})
+    gflops = {arch: forward_gflops(arch) for arch in archs}
     rows = []
     for run in runs:
         train_n, val_n = images[run["data"]]
-        step = 3 * forward_gflops(run["arch"]) + (forward_gflops(run["teacher"]) if run["teacher"] else 0.0)
-        per_epoch = (train_n * step + val_n * forward_gflops(run["arch"])) * 1e9
+        step = 3 * gflops[run["arch"]] + (gflops[run["teacher"]] if run["teacher"] else 0.0)
+        per_epoch = (train_n * step + val_n * gflops[run["arch"]]) * 1e9
         hours = per_epoch * run["epochs"] * run["runs"] / rate / 3600
         rows.append({**run, "train_step_gflops_per_image": step, "gpu_hours_at_cap": hours,
                      "gpu_hours_expected": hours * expected_fraction})

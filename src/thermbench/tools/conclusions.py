@@ -11,9 +11,11 @@ statements rest on (`dvc repro conclusions`). The copy shares this repository's 
 from code and data alone are checked out, not re-run; the lock entries of the training roots are dropped and the run
 cache is off, so every trained model and everything after it is re-made under that setting (and the run-cache entries of
 those runs are removed afterwards, so that `dvc repro` here never restores another kernel's models). It then reads each
-statement's verdict there, writes them to conclusions/kernel_check.json (commit it; the reports then call a statement
-resolved only where every setting agrees), and exits 1 with a table where a statement that metrics/conclusions.json
-states as resolved came out otherwise.
+statement's verdict there and writes them, with this repository's own verdicts (`native`: its DAG must be current, as
+`dvc repro` leaves it) and the fingerprint of the params they were made for, to conclusions/kernel_check.json. Commit
+it after `dvc repro`: the reports then state a trained model's statement only as far as every setting agrees (of a
+ranking, the pairs every setting resolved). It prints a table of what a setting did not confirm, and exits 1 where a
+statement metrics/conclusions.json states as resolved lost a verdict or a pair under a setting.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from pathlib import Path
 
 import yaml
 
-from thermbench.core.conclusions import NOT_RESOLVED
+from thermbench.core.conclusions import MISSING, NOT_RESOLVED, pair_order, pairs_of, params_fingerprint
 from thermbench.core.io import InputError, read_json, write_json, write_text
+from thermbench.core.plots import data_label
 from thermbench.core.stage import run as run_stage
 from thermbench.tools.regression import TOLERANCES, copy_worktree, load_tolerances
 
@@ -43,8 +46,10 @@ TRAINING_ROOTS = ("teacher", "pretrain")  # every trained model descends from th
 # ------------------------------------------------------------------------------------------------------- the stage
 
 
-def gather(statement_files: list[Path], out_json: Path, out_md: Path) -> None:
-    """Stage conclusions: every report's statements (their `{"statements": [...]}` files) in one JSON and a table."""
+def gather(statement_files: list[Path], out_json: Path, out_md: Path, sources: dict[str, str]) -> None:
+    """Stage conclusions: every report's statements (their `{"statements": [...]}` files) in one JSON and a table;
+    `sources` (params `data.source`) labels both. Resolved statements are counted apart: deterministic ones (no trained
+    model) and kernel-checked ones."""
     records = []
     for path in statement_files:
         data = read_json(path)
@@ -56,22 +61,29 @@ def gather(statement_files: list[Path], out_json: Path, out_md: Path) -> None:
         raise InputError(f"statement ids repeat across {', '.join(map(str, statement_files))}")
     records.sort(key=lambda r: r["id"])
     kernels = sorted({k for r in records for k in r.get("kernels_checked", [])})
-    write_json(out_json, {"statements": records, "kernels_checked": kernels,
-                          "resolved": sum(r["resolved"] for r in records),
-                          "not_resolved": sum(not r["resolved"] for r in records)})
-    write_text(out_md, markdown(records, kernels))
+    counts = {"resolved_deterministic": sum(r["resolved"] and r["deterministic"] for r in records),
+              "resolved_kernel_checked": sum(r["resolved"] and not r["deterministic"] for r in records),
+              "not_resolved": sum(not r["resolved"] for r in records)}
+    write_json(out_json, {"data": dict(sorted(sources.items())), "statements": records, "kernels_checked": kernels,
+                          "resolved": counts["resolved_deterministic"] + counts["resolved_kernel_checked"], **counts})
+    write_text(out_md, markdown(records, kernels, counts, data_label(sources)))
 
 
-def markdown(records: list[dict], kernels: list[str]) -> str:
+def markdown(records: list[dict], kernels: list[str], counts: dict[str, int], label: str) -> str:
     checked = ", ".join(["this run"] + kernels) if kernels else "this run only (`make conclusions` not run yet)"
-    lines = ["# Conclusions", "",
+    lines = [f"# Conclusions ({label})", "",
              f"Every qualitative statement of the reports, computed from the metrics (`metrics/conclusions.json`). A "
-             f"statement is resolved only on converged runs, over enough seeds and test images, and when every CPU "
-             f"kernel setting checked gives the same verdict. Kernel settings checked: {checked}.", "",
-             "| Report | Statement | Verdict | Resolved | Why not |", "|---|---|---|---|---|"]
+             f"statement is resolved only on converged runs, over enough seeds, sequences and test images. One that "
+             f"rests on a trained model is stated only as far as every CPU kernel setting checked agrees (of a "
+             f"ranking, the pairs every setting resolved); one that involves no training is deterministic, the same "
+             f"on any CPU by construction, and not counted as kernel-checked. Kernel settings checked: {checked}.", "",
+             f"Resolved and kernel-checked: {counts['resolved_kernel_checked']}; resolved, deterministic: "
+             f"{counts['resolved_deterministic']}; not resolved: {counts['not_resolved']}.", "",
+             "| Report | Statement | Verdict | Resolved | Kind | Why not |", "|---|---|---|---|---|---|"]
     for r in records:
-        lines.append(f"| {r['report']} | {r['claim']} | {r['verdict']} | {'yes' if r['resolved'] else 'no'} | "
-                     f"{r['why'] or '–'} |")
+        kind = "deterministic" if r["deterministic"] else "trained"
+        lines.append(f"| {r['report']} | {r['claim']} | {r['verdict']} | {'yes' if r['resolved'] else 'no'} | {kind} "
+                     f"| {r['why'] or '–'} |")
     return "\n".join(lines) + "\n"
 
 
@@ -86,23 +98,35 @@ def verdicts_of(metrics_dir: Path) -> dict[str, str]:
     return out
 
 
+def unconfirmed(verdict: str, there: str) -> str:
+    """What of `verdict` a setting's verdict `there` does not confirm: the pairs it lacks (of an order of pairs), the
+    whole verdict (of any other), or "" when it confirms all of it."""
+    mine, theirs = pairs_of(verdict), pairs_of(there)
+    if mine is not None and theirs is not None:
+        return pair_order(mine - theirs)
+    return "" if there == verdict else verdict
+
+
 def differences(committed: list[dict], found: dict[str, dict[str, str]]) -> list[dict]:
-    """Rows where a statement the committed file states as resolved has another verdict under a kernel setting (or
-    is missing there)."""
+    """Rows where a kernel setting does not confirm what the committed file states as resolved about a trained model
+    (a verdict, or pairs of a ranking; missing there counts as not confirmed). Deterministic statements are not
+    checked."""
     rows = []
     for r in committed:
-        if not r["resolved"]:
+        if not r["resolved"] or r["deterministic"]:
             continue
         for setting, verdicts in sorted(found.items()):
-            there = verdicts.get(r["id"], "(missing)")
-            if there != r["verdict"]:
-                rows.append({"id": r["id"], "setting": setting, "committed": r["verdict"], "there": there})
+            there = verdicts.get(r["id"], MISSING)
+            if lost := unconfirmed(r["verdict"], there):
+                rows.append({"id": r["id"], "setting": setting, "committed": r["verdict"], "there": there,
+                             "lost": lost})
     return rows
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| statement | kernel setting | committed | there |", "|---|---|---|---|"]
-    return "\n".join(lines + [f"| {r['id']} | {r['setting']} | {r['committed']} | {r['there']} |" for r in rows]) + "\n"
+    lines = ["| statement | kernel setting | committed | there | not confirmed |", "|---|---|---|---|---|"]
+    return "\n".join(lines + [f"| {r['id']} | {r['setting']} | {r['committed']} | {r['there']} | {r['lost']} |"
+                              for r in rows]) + "\n"
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], log: Path, check: bool = True) -> int:
@@ -191,8 +215,9 @@ def check(repo: Path, kernels: list[str] | None = None, keep: bool = False) -> i
         else:
             shutil.rmtree(scratch, ignore_errors=True)
     committed = read_json(repo / CONCLUSIONS)["statements"]  # read now: the repo's own DAG may run beside the check
-    profile = yaml.safe_load((repo / "params.yaml").read_text()).get("profile")
-    write_json(repo / KERNEL_CHECK, {"profile": profile, "verdicts": found,
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    write_json(repo / KERNEL_CHECK, {"profile": params.get("profile"), "params_sha256": params_fingerprint(params),
+                                     "verdicts": {"native": verdicts_of(repo / "metrics"), **found},
                                      "settings": {k: settings[k] for k in kernels}})
     rows = differences(committed, found)
     elapsed = time.monotonic() - start

@@ -234,14 +234,8 @@ def paper_grid(repo: Path, rate: GpuRate) -> dict:
               for f in sorted((repo / "metrics" / "mlcmkd").rglob("*.json"))
               for r in [json.loads(f.read_text())] if "epochs_run" in (r.get("training") or {})]
     fraction = float(np.median(shares))
-    flops = {}
-
-    def forward(arch: str) -> float:
-        if arch not in flops:
-            flops[arch] = complexity(arch)["gflops"]
-        return flops[arch]
-
-    out = grid_compute(grid_runs(params), forward, images, rate.dense_tflops, rate.utilisation, fraction)
+    out = grid_compute(grid_runs(params), lambda arch: complexity(arch)["gflops"], images, rate.dense_tflops,
+                       rate.utilisation, fraction)
     out["assumed"]["expected_fraction_from"] = (f"median epochs run / cap of {len(shares)} committed default-profile "
                                                 "runs (synthetic data)")
     out["assumed"]["rgb_faces"] = (f"per {RGB_FACES_UNIT:,} RGB training faces "

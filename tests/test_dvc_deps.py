@@ -208,10 +208,14 @@ def stage_api_uses(source: str) -> list[tuple[str, int, ast.AST]]:
     return uses
 
 
+ALL_PARAMS = ""  # `params.yaml:` with no keys: the stage depends on every value
+
+
 def declared_params(spec: dict) -> list[str]:
     keys = []
     for p in spec.get("params", []):
-        keys += [p] if isinstance(p, str) else [k for f, ks in p.items() if f == "params.yaml" for k in ks]
+        keys += [p] if isinstance(p, str) else [k for f, ks in p.items() if f == "params.yaml"
+                                                for k in (ks if ks is not None else [ALL_PARAMS])]
     return keys
 
 
@@ -229,7 +233,8 @@ def read_problems(path: str, source: str, spec: dict) -> list[str]:
             problems.append(f"{path}:{call.lineno}: stage.{f.attr} key is not a string literal")
             continue
         key, exact = found
-        if not any(key == d or key.startswith(d + ".") or (not exact and d.startswith(key)) for d in declared):
+        if not any(d == ALL_PARAMS or key == d or key.startswith(d + ".") or (not exact and d.startswith(key))
+                   for d in declared):
             problems.append(f"{path}:{call.lineno}: params key '{key}{'' if exact else '*'}' not declared")
     return problems
 

@@ -1,4 +1,5 @@
-"""Stage stats: split sizes and mean coordinates of data/prepared/<dataset> -> metrics/datasets/<dataset>.json."""
+"""Stage stats: split sizes and mean coordinates of data/prepared/<dataset> -> metrics/datasets/<dataset>.json,
+labelled with where the data came from (--source: its data.source, or real for the fetched RGB sets)."""
 
 from pathlib import Path
 
@@ -10,9 +11,10 @@ from thermbench.datasets.api import prepared_summary
 def main() -> None:
     parser = stage.parser(__doc__)
     parser.add_argument("--prepared", type=Path, required=True)
+    parser.add_argument("--source", required=True, choices=["synthetic", "real"])
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    write_json(args.out, prepared_summary(args.prepared))
+    write_json(args.out, {"data": args.source, **prepared_summary(args.prepared)})
 
 
 if __name__ == "__main__":

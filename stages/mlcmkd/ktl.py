@@ -22,7 +22,8 @@ def main() -> None:
     parser.add_argument("--predictions", required=True, type=Path, help="data/predictions/mlcmkd/ktl/<variant>")
     args = parser.parse_args()
     settings = api.Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", api.RTMPoseParams),
-                            train=api.train_params(stage.value(args, "train")))
+                            train=api.train_params(stage.value(args, "train")),
+                            data={d: stage.value(args, f"data.source.{d}") for d in api.SCORED_ON})
     paths = api.GroupPaths(args.models, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
     api.run_key(settings, "ktl", args.variant, paths, args.backbones, args.teacher)
 

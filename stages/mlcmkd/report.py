@@ -21,10 +21,10 @@ def main() -> None:
                         help="conclusions/kernel_check.json (committed by `make conclusions`; absent: none yet)")
     args = parser.parse_args()
     settings = api.Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", api.RTMPoseParams),
-                            train=api.train_params(stage.value(args, "train")))
+                            train=api.train_params(stage.value(args, "train")),
+                            data={d: stage.value(args, f"data.source.{d}") for d in api.SCORED_ON})
     api.write_report(args.tfake, args.metrics, args.curves, args.predictions, args.out, args.summary, args.statements,
-                 api.read_kernel_check(args.kernel_check, args.params), settings,
-                 {d: stage.value(args, f"data.source.{d}") for d in ("tfake", "charlotte")})
+                     api.read_kernel_check(args.kernel_check, args.params), settings)
 
 
 if __name__ == "__main__":

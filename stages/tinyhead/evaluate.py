@@ -20,7 +20,7 @@ def main() -> None:
     args = parser.parse_args()
     evaluate_heads(args.features, args.models, args.prepared, args.teacher, args.metrics, args.labels,
                    args.predictions, args.timing, stage.config(args, "head", HeadConfig),
-                   stage.value(args, "zeroshot.sapiens2"))
+                   stage.value(args, "zeroshot.sapiens2"), stage.value(args, "data.source.thermeval"))
 
 
 if __name__ == "__main__":

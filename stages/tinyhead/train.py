@@ -21,7 +21,8 @@ def main() -> None:
     parser.add_argument("--sweep", required=True, type=Path, help="e.g. plots/curves/head_sweep.csv")
     parser.add_argument("--timing", required=True, type=Path, help="e.g. metrics/timing/head_train.json")
     args = parser.parse_args()
-    train_heads(args.features, args.out, args.curve, args.sweep, args.timing, stage.config(args, "head", HeadConfig))
+    train_heads(args.features, args.out, args.curve, args.sweep, args.timing, stage.config(args, "head", HeadConfig),
+                stage.value(args, "data.source.thermeval"))
 
 
 if __name__ == "__main__":

@@ -51,7 +51,8 @@ def test_features_sweep_heads_metrics_and_report(tmp_path):
     assert info["candidates"] == [["stage1"], ["stage1", "stage2"]] and info["maps"] == {"stage1": 48, "stage2": 96}
 
     out = tmp_path / "out"
-    train_heads(tmp_path / "features", out / "heads", out / "curve.csv", out / "sweep.csv", out / "train.json", cfg)
+    train_heads(tmp_path / "features", out / "heads", out / "curve.csv", out / "sweep.csv", out / "train.json", cfg,
+                "synthetic")
     sweep = pd.read_csv(out / "sweep.csv")
     assert sweep["maps"].tolist() == ["stage1", "stage1", "stage1+stage2", "stage1+stage2"]
     assert sweep["seed"].tolist() == [0, 1, 0, 1] and sweep["chosen"].sum() == 2
@@ -64,9 +65,9 @@ def test_features_sweep_heads_metrics_and_report(tmp_path):
     assert seed_heads(out / "heads") == {0: out / "heads/main.safetensors", 1: out / "heads/main_s1.safetensors"}
 
     evaluate_heads(tmp_path / "features", out / "heads", prepared, teacher, out / "metrics.json", out / "labels.csv",
-                   out / "predictions.csv", out / "timing.json", cfg, {})
+                   out / "predictions.csv", out / "timing.json", cfg, {}, "synthetic")
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics) == {"crop_px", "frame_px", "base_seed", "seeds", "over_seeds", "val", "convergence",
+    assert set(metrics) == {"data", "crop_px", "frame_px", "base_seed", "seeds", "over_seeds", "val", "convergence",
                             "trainable_params", "n_train_labels"}  # scalars only
     assert metrics["val"]["best_epoch"] == int(sweep[sweep["chosen"] & (sweep["seed"] == 0)]["best_epoch"].iloc[0])
     assert metrics["val"]["sweep_best_mean_crop_px"] == pytest.approx(

@@ -240,4 +240,4 @@ def report(metrics_path: Path, windows_csv: Path, signals_csv: Path, out_dir: Pa
     statements = ranking.statements(intervals, runs, cfg.min_sequences)
     write_text(table_path, summary_table(metrics, intervals) + change_table(metrics)
                + conclusions_text(statements, check, cfg.resamples))
-    write_json(conclusions_path, {"statements": cc.as_records(statements, check)}, 4)
+    write_json(conclusions_path, {"data": metrics["data"], "statements": cc.as_records(statements, check)}, 4)

@@ -20,7 +20,7 @@ from thermbench.breath.tracking import merge_sequences, track_sequence
 from thermbench.breath.unavailable import SourceUnavailable
 from thermbench.core.io import InputError, read_json, write_json
 from thermbench.core.parallel import ordered_map
-from thermbench.datasets.video import list_sequences
+from thermbench.datasets.video import data_source, list_sequences
 
 SEED_FILE = re.compile(r"seed(\d+)")  # <source>/seed<s>.json: the track of one training seed of a trained source
 TRACK_CHECKS = ("outside_frame", "model_frames", "not_tracked")  # what a track file says about its frames
@@ -98,7 +98,8 @@ def track_source(source: str, videos: Path, out: Path, cfg: TrackConfig, model_d
     if timing is not None:
         frames = sum(len(v) for subs in result.get("tracks", {}).values() for v in subs.values())
         busy = sum(r["seconds"] for r in results) if result["available"] else None  # one process's time
-        write_json(timing, {"source": name, "available": result["available"], "threads": cfg.threads,
+        write_json(timing, {"data": data_source(videos), "source": name, "available": result["available"],
+                            "threads": cfg.threads,
                             "workers": workers, "seconds": time.perf_counter() - start,
                             "ms_per_face_frame": 1000 * busy / frames if frames else None}, 2)
     return result

@@ -242,13 +242,13 @@ def measure(raw_tfake: Path, raw_thermeval: Path, raw_charlotte: Path, metrics_p
         reason = (f"data.source.{real[0]} is real: this stage measures the synthetic world, so there is nothing to "
                   "measure")
         print(f"qa: {reason}")
-        write_json(metrics_path, {"status": reason})
+        write_json(metrics_path, {"data": sources, "status": reason})
         save_figure(qa_plots.not_applicable_figure(reason), figure_stem)
         return
     metrics, table = run(raw_tfake, cfg)
     metrics["oracle"] = dlib_oracle(raw_tfake, table, cfg.oracle_max_images)
     metrics["datasets"] = {"thermeval": thermeval_summary(raw_thermeval), "charlotte": charlotte_summary(raw_charlotte)}
-    write_json(metrics_path, metrics)
+    write_json(metrics_path, {"data": sources, **metrics})
     save_figure(qa_plots.examples_figure(raw_tfake, raw_thermeval, raw_charlotte, cfg.examples), figure_stem)
     print(f"rgb detection {metrics['rgb_detection_rate']:.3f}, NME-IO median {metrics['nme_io_median']:.4f}, "
           f"thermal order {metrics['thermal_order_rate']:.3f}, "

@@ -241,3 +241,9 @@ def _link_or_copy(src: str, dst: str) -> None:
         os.link(src, dst)
     except OSError:
         shutil.copy2(src, dst)
+
+
+def data_source(root: str | Path) -> str:
+    """"synthetic" when every sequence under `root` says it is (meta.json `synthetic`), else "real": the label of
+    what is measured on them."""
+    return "synthetic" if all(_meta(p).get("synthetic", False) for p in list_sequences(root)) else "real"

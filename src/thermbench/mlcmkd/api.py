@@ -11,8 +11,8 @@ from thermbench.mlcmkd.groups import run_key
 from thermbench.mlcmkd.report import write_report
 from thermbench.mlcmkd.run_outputs import GroupPaths, RunPaths
 from thermbench.mlcmkd.runs import run_pretrain, run_teacher
-from thermbench.mlcmkd.settings import RTMPoseParams, Settings, train_params
+from thermbench.mlcmkd.settings import SCORED_ON, RTMPoseParams, Settings, train_params
 from thermbench.mlcmkd.speed_table import Outputs, SpeedConfig, run_speed
 
-__all__ = ["GroupPaths", "Outputs", "RTMPoseParams", "RunPaths", "Settings", "SpeedConfig", "cache_crops", "run_key",
-           "read_kernel_check", "run_pretrain", "run_speed", "run_teacher", "train_params", "write_report"]
+__all__ = ["SCORED_ON", "GroupPaths", "Outputs", "RTMPoseParams", "RunPaths", "Settings", "SpeedConfig", "cache_crops",
+           "run_key", "read_kernel_check", "run_pretrain", "run_speed", "run_teacher", "train_params", "write_report"]

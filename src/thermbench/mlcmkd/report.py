@@ -43,11 +43,10 @@ def attach_per_image(groups: dict[str, Group], predictions_dir: Path, test_kpts:
 
 
 def write_report(tfake: Path, metrics_dir: Path, curves_dir: Path, predictions_dir: Path, out: Path, summary: Path,
-                 statements_path: Path, check: dict[str, dict[str, str]], settings: Settings,
-                 source: dict[str, str]) -> None:
+                 statements_path: Path, check: dict[str, dict[str, str]], settings: Settings) -> None:
     """Stage report_mlcmkd: tables (markdown), the summary scalars, the statements (final under `check`, the kernel
-    check's verdicts), and the figures for the base student seed."""
-    label = data_label(source)
+    check's verdicts), and the figures for the base student seed; each labelled with `settings.data`."""
+    label = data_label(settings.data)
     metrics = {n: read_json(_read(run_path(metrics_dir, n, ".json"))) for n in run_names(settings)}
     metrics.update({p.stem: read_json(p) for p in sorted(metrics_dir.glob("zeroshot-*.json"))})
     groups = group_runs(metrics)
@@ -57,8 +56,8 @@ def write_report(tfake: Path, metrics_dir: Path, curves_dir: Path, predictions_d
     text, scalars, statements = markdown(groups, settings, label, _early_late(groups, curves_dir),
                                          (train_kpts[:settings.train.max_train_samples], val_kpts, test_kpts), check)
     write_text(out / "mlcmkd_tables.md", text)
-    write_json(summary, scalars)
-    write_json(statements_path, {"statements": as_records(statements, check)})
+    write_json(summary, {"data": settings.data, **scalars})
+    write_json(statements_path, {"data": settings.data, "statements": as_records(statements, check)})
 
     base = settings.train.seeds[0]
     trained = {n: g.runs[base] if base in g.runs else next(iter(g.runs.values()))

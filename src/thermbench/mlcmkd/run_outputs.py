@@ -55,7 +55,7 @@ def _csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def finish_run(paths: RunPaths, model: RTMPose, config: dict, history: dict) -> dict:
+def finish_run(paths: RunPaths, model: RTMPose, config: dict, history: dict, data: dict[str, str]) -> dict:
     """Rank 0: save the model, score it on the cached test crops, write metrics, curves and predictions. Returns the
     training summary (every rank)."""
     summary = {"best_epoch": history["best_epoch"], "best_val_nme": history["best_val_nme"],
@@ -76,7 +76,7 @@ def finish_run(paths: RunPaths, model: RTMPose, config: dict, history: dict) -> 
         write_text(tmp / "config.json", dumps_json(config))
     name = paths.out.name
     result, ced, pred = score_run(model, config, paths.tfake, paths.charlotte, name)
-    write_json(paths.metrics, result)
+    write_json(paths.metrics, {"data": data, **result})
     write_text(paths.curves / f"{name}_ced.csv", _csv(ced))
     write_text(paths.curves / f"{name}.csv", _csv(history["epochs"]))
     if history["grad_norms"]:

@@ -60,7 +60,7 @@ def run_teacher(settings: Settings, pretrain: Path, paths: RunPaths, arch: str |
     history = fit_supervised(model.to(device), load_splits(pretrain, ("train", "val")), cfg, desc=paths.out.name)
     config = {"kind": kind, "arch": arch, "seed": settings.seed, "modality": "rgb", "input_size": size,
               "init": init or None, "fit": asdict(cfg)}
-    finish_run(paths, model, config, history)
+    finish_run(paths, model, config, history, settings.data)
 
 
 def run_pretrain(settings: Settings, pretrain: Path, paths: GroupPaths) -> None:
@@ -89,7 +89,7 @@ def run_supervised(settings: Settings, arch: str, seed: int, backbones: Backbone
     config = {"kind": "supervised", "arch": arch, "seed": seed, "init": init, "scratch": scratch,
               "modality": "thermal", "input_size": settings.rtmpose.input_size, "kp_weight": kp_weight(settings.train),
               "fit": asdict(cfg)}
-    return finish_run(paths, model, config, history)
+    return finish_run(paths, model, config, history, settings.data)
 
 
 def distill_config(settings: Settings, variant: str) -> DistillConfig:
@@ -118,7 +118,7 @@ def run_ktl(settings: Settings, variant: str, seed: int, teacher_dir: Path, back
     config = {"kind": "ktl", "variant": variant, "arch": student.cfg.arch, "seed": seed, "init": init,
               "scratch": scratch, "teacher": teacher_dir.name, "teacher_arch": teacher.cfg.arch,
               "modality": "thermal", "input_size": size, "distill": asdict(distill), "fit": asdict(cfg)}
-    return finish_run(paths, student, config, history)
+    return finish_run(paths, student, config, history, settings.data)
 
 
 def run_mcl(settings: Settings, variant: str, seed: int, teacher_dir: Path, backbones: Backbones,
@@ -138,4 +138,4 @@ def run_mcl(settings: Settings, variant: str, seed: int, teacher_dir: Path, back
     config = {"kind": "mcl", "variant": variant, "arch": student.cfg.arch, "seed": seed, "init": init,
               "scratch": False, "teacher": teacher_dir.name, "teacher_arch": teacher.cfg.arch, "modality": "thermal",
               "input_size": size, "distill": asdict(distill), "fit": asdict(cfg)}
-    return finish_run(paths, student, config, history)
+    return finish_run(paths, student, config, history, settings.data)

@@ -42,10 +42,15 @@ class TrainParams:
 
 @dataclass(frozen=True)
 class Settings:
-    """What an MLCM-KD stage reads from params: `seed`, `rtmpose` and `train`."""
+    """What an MLCM-KD stage reads from params: `seed`, `rtmpose`, `train` and `data.source` of the datasets every
+    run is scored on (`SCORED_ON`), which labels its metrics."""
     seed: int
     rtmpose: RTMPoseParams
     train: TrainParams
+    data: dict[str, str]
+
+
+SCORED_ON = ("tfake", "charlotte")  # every run's test sets (T-FAKE, and CHARLOTTE zero-shot)
 
 
 def train_params(raw: dict) -> TrainParams:

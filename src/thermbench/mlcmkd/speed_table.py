@@ -108,11 +108,11 @@ def run_speed(cfg: SpeedConfig, models_dir: Path, tfake: Path, charlotte: Path, 
                                                          timing, seed)
 
     env = {**pose_speed.environment(cfg.threads), "cpu_int8_flags": deploy.cpu_int8_flags()}
-    write_json(out.metrics, {"paper_input_size": list(cfg.input_size), "checkpoints": checkpoints,
+    write_json(out.metrics, {"data": source, "paper_input_size": list(cfg.input_size), "checkpoints": checkpoints,
                              "architectures": archs})
-    write_json(out.timing, {"environment": env, **latency})
-    write_json(out.deploy_metrics, deploy_numbers)
-    write_json(out.deploy_timing, {**deploy_timing, "environment": env})
+    write_json(out.timing, {"data": source, "environment": env, **latency})
+    write_json(out.deploy_metrics, {"data": source, **deploy_numbers})
+    write_json(out.deploy_timing, {"data": source, **deploy_timing, "environment": env})
     checkpoint_rows = [{"name": n, **checkpoints[n], **latency["checkpoints"][n]} for n in checkpoints]
     write_text(out.table, pose_speed.table_markdown(list(arch_rows.values()), checkpoint_rows, env, label)
                + deploy.markdown(deploy_numbers, {**deploy_timing, "environment": env}, label))

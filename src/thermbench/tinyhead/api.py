@@ -62,11 +62,13 @@ def cache_features(prepared: Path, teacher: Path, out: Path, cfg: BackboneConfig
     print(f"{info['name']} features on {device}: {shapes} for {len(samples)} crops -> {out}")
 
 
-def train_heads(features_dir: Path, out: Path, curve: Path, sweep_path: Path, timing: Path, cfg: HeadConfig) -> None:
+def train_heads(features_dir: Path, out: Path, curve: Path, sweep_path: Path, timing: Path, cfg: HeadConfig,
+                data: str) -> None:
     """The val sweep over backbone maps and seeds, the blog's head once per seed (all train labels) and the
     learning-curve heads, each trained until its val error converges and kept at its best val epoch -> `out`, with
     `runs.json` (every run's maps, seed, labels, best val epoch and error, convergence record; sweep runs included);
-    the main runs' per-epoch curves (a `seed` column) and the sweep as plot CSVs; wall-clock training time."""
+    the main runs' per-epoch curves (a `seed` column) and the sweep as plot CSVs; wall-clock training time, labelled
+    with `data` (data.source.thermeval)."""
     torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seeds[0])
     maps, index, backbone = load_features(features_dir)
@@ -90,7 +92,7 @@ def train_heads(features_dir: Path, out: Path, curve: Path, sweep_path: Path, ti
                                                                      lineterminator="\n"))
     write_text(sweep_path, pd.DataFrame(sweep).drop(columns=["seconds", "convergence"]).to_csv(
         index=False, float_format="%.6g", lineterminator="\n"))
-    write_json(timing, {"threads": torch.get_num_threads(), "main_run_s": mains[0]["seconds"],
+    write_json(timing, {"data": data, "threads": torch.get_num_threads(), "main_run_s": mains[0]["seconds"],
                         "sweep_s": sum(row["seconds"] for row in sweep), "all_runs_s": total}, 2)
     for run in mains:
         print(f"main head, seed {run['seed']}, on {'+'.join(run['maps'])} (chosen on val): best val mean "
@@ -128,7 +130,8 @@ def convergence_summary(runs: dict) -> dict:
 
 
 def evaluate_heads(features_dir: Path, models: Path, prepared: Path, teacher: Path, metrics_path: Path,
-                   labels: Path, predictions: Path, timing: Path, cfg: HeadConfig, sapiens2_cfg: dict) -> None:
+                   labels: Path, predictions: Path, timing: Path, cfg: HeadConfig, sapiens2_cfg: dict,
+                   data: str) -> None:
     """Test-crop scores of the main head of every seed (crop and frame px), the learning curve, and end-to-end
     inference time.
 
@@ -164,7 +167,7 @@ def evaluate_heads(features_dir: Path, models: Path, prepared: Path, teacher: Pa
         curve.append(row)
     curve = pd.DataFrame(curve).sort_values(["n_labels", "seed"])
     write_json(metrics_path, {
-        **per_seed[base], "base_seed": base,
+        "data": data, **per_seed[base], "base_seed": base,
         "seeds": {str(s): {**per_seed[s], "best_epoch": fitted["best_epoch"],
                            "best_val_mean_crop_px": fitted["best_val_mean_px"]} for s, (_, fitted) in loaded.items()},
         "over_seeds": seed_summary(per_seed),
@@ -187,7 +190,8 @@ def evaluate_heads(features_dir: Path, models: Path, prepared: Path, teacher: Pa
     crops = read_crops(prepared, test["crop_path"])
     times = time_inference(FrozenBackbone(model, cfg.backbone.feature_size, device), head, crops, fit["stride"],
                            fit["subpixel"])
-    write_json(timing, {"backbone": backbone["name"], "threads": torch.get_num_threads(), "device": str(device),
+    write_json(timing, {"data": data, "backbone": backbone["name"], "threads": torch.get_num_threads(),
+                        "device": str(device),
                         "batch": 1, "n_crops_timed": int(len(times)), "median_ms_per_crop": float(np.median(times))},
                2)
     for seed, scores in per_seed.items():

@@ -399,5 +399,5 @@ def write_report(metrics_path: Path, timing: Path, train_timing: Path, features:
         save_figure(training_figure(history, best_epochs, source), tmp / "training")
         save_figure(label_curve_figure(curve, source), tmp / "labels")
         save_figure(predictions_figure(crops, table, source), tmp / "predictions")
-    write_json(conclusions_path, {"statements": conclusions.as_records(statements, check)})
+    write_json(conclusions_path, {"data": source, "statements": conclusions.as_records(statements, check)})
     print(f"report -> {out / 'report.md'}; {len(statements)} statement(s) -> {conclusions_path}")

@@ -39,9 +39,10 @@ def predict_split(model: Dlib68, split: Split, box_scale: float, bgr: bool, desc
     return np.asarray(preds), hits / max(len(split.images), 1)
 
 
-def evaluate(tfake: Path, charlotte: Path, metrics_path: Path, cfg: Table1Config, box_scales: tuple[float, float]
-             ) -> dict:
-    """dlib-68's row. `box_scales`: the crops' box padding of T-FAKE and CHARLOTTE (prepare.<dataset>.box_scale)."""
+def evaluate(tfake: Path, charlotte: Path, metrics_path: Path, cfg: Table1Config, box_scales: tuple[float, float],
+             data: dict[str, str]) -> dict:
+    """dlib-68's row. `box_scales`: the crops' box padding of T-FAKE and CHARLOTTE (prepare.<dataset>.box_scale);
+    `data`: their data.source (the metrics' label)."""
     model = Dlib68(cfg.detector, cfg.upsample)
     t_split = load_split(tfake, "test", CROP, all_labelled=True)
     t_pred, t_det = predict_split(model, t_split, box_scales[0], False, "dlib tfake thermal")
@@ -50,6 +51,7 @@ def evaluate(tfake: Path, charlotte: Path, metrics_path: Path, cfg: Table1Config
     c_split = load_split(charlotte, "test", CROP)
     c_pred, c_det = predict_split(model, c_split, box_scales[1], False, "dlib charlotte")
     result = {
+        "data": data,
         **head("dlib68", "dlib-68 (iBUG 300-W)", cfg.detector, None),
         **nme_cells(t_pred, t_split, c_pred, c_split),
         "tfake_rgb": nme.summarize(nme.nme_io(r_pred, gt(r_split))),

@@ -39,8 +39,9 @@ def predict_split(model: TFANLandmarker, split: Split, box_scale: float, desc: s
 
 
 def evaluate(tfake: Path, charlotte: Path, metrics_path: Path, cfg: dict, box_scales: tuple[float, float],
-             threads: int, device: str) -> dict:
-    """`cfg`: params zeroshot.tfan; `box_scales`: prepare.<tfake, charlotte>.box_scale."""
+             threads: int, device: str, data: dict[str, str]) -> dict:
+    """`cfg`: params zeroshot.tfan; `box_scales`: prepare.<tfake, charlotte>.box_scale; `data`: data.source of
+    T-FAKE and CHARLOTTE (the metrics' label)."""
     if int(cfg["n_landmarks"]) != 70:
         raise InputError(f"params.yaml: zeroshot.tfan.n_landmarks is {cfg['n_landmarks']}; Table I scores iBUG-68 "
                          "points, which only the 70-point TFAN gives (its points 0-67)")
@@ -49,14 +50,15 @@ def evaluate(tfake: Path, charlotte: Path, metrics_path: Path, cfg: dict, box_sc
         model = TFANLandmarker.from_params(cfg, device=device)
     except WeightsUnavailable as err:
         print(f"zeroshot_table1_tfan: {err}", file=sys.stderr)
-        result = {**head("tfan", ARCH, cfg["mode"], None), "status": str(err)}
+        result = {"data": data, **head("tfan", ARCH, cfg["mode"], None), "status": str(err)}
         write_json(metrics_path, result)
         return result
     t_split = load_split(tfake, "test", CROP, all_labelled=True)
     c_split = load_split(charlotte, "test", CROP)
     t_pred = predict_split(model, t_split, box_scales[0], "tfan tfake thermal")
     c_pred = predict_split(model, c_split, box_scales[1], "tfan charlotte")
-    result = {**head("tfan", ARCH, cfg["mode"], {"params_m": count_parameters(model.model) / 1e6}), "status": "ok",
+    result = {"data": data, **head("tfan", ARCH, cfg["mode"], {"params_m": count_parameters(model.model) / 1e6}),
+              "status": "ok",
               **nme_cells(t_pred, t_split, c_pred, c_split), "boxes": BOXES}
     write_json(metrics_path, result)
     return result

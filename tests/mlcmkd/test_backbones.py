@@ -37,7 +37,8 @@ def _settings(checkpoints: dict, cache, ktl_arch: str = "t", mcl_arch: str = "t"
              "mcl": {"variants": ["fdld"], "weights": {}}}
     rtmpose = RTMPoseParams(SIZE, "t", None, "pretrained", (), ktl_arch, mcl_arch, tuple(supervised), checkpoints,
                             str(cache))
-    return Settings(seed=0, rtmpose=rtmpose, train=train_params(train))
+    return Settings(seed=0, rtmpose=rtmpose, train=train_params(train),
+                    data={"tfake": "synthetic", "charlotte": "synthetic"})
 
 
 def _checkpoint_file(path, arch: str = "t") -> dict:

@@ -35,7 +35,7 @@ def _settings(seeds=(0, 1, 2, 3, 4)) -> Settings:
                      "weights": {}},
              "mcl": {"variants": ["dikd"], "weights": {}}}
     return Settings(seed=0, rtmpose=RTMPoseParams(64, "s", None, "pretrained", ("t",), "s", "t", ("s", "t"), {}, ""),
-                    train=train_params(train))
+                    train=train_params(train), data={"tfake": "synthetic", "charlotte": "synthetic"})
 
 
 def _m(kind, arch, nme, variant=None, seed=0, cv=30.0, converged=True, scratch=False, init=None, **extra):

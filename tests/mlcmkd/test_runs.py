@@ -35,7 +35,8 @@ def _settings(num_threads: int, workers: int) -> Settings:
              "kp_weight": 0.1, "kp_reference_batch": None, "scratch": {}, "scratch_seeds": [0, 1],
              "ktl": {"dikd_mode": "text", "runs": [], "variants": {}, "weights": {}},
              "mcl": {"variants": [], "weights": {}}}
-    return Settings(seed=0, rtmpose=_rtmpose(), train=train_params(train))
+    return Settings(seed=0, rtmpose=_rtmpose(), train=train_params(train),
+                    data={"tfake": "synthetic", "charlotte": "synthetic"})
 
 
 def _rtmpose(student_backbone: str | None = None, pretrain_archs: tuple = (), mcl_arch: str = "t",

@@ -15,6 +15,8 @@ from thermbench.models.tfan import TFAN
 from thermbench.models.tfan_landmarker import TFANLandmarker
 from thermbench.zeroshot.table1 import tfan as table1_tfan
 
+SOURCES = {"tfake": "synthetic", "charlotte": "real"}
+
 # head output = LeakyReLU(bias) (weights 0): point k at x = k / 100 of the crop side, y = 0.25
 BIAS = np.stack([np.arange(70) / 100, np.full(70, 0.25), np.full(70, 0.1)], axis=1)
 
@@ -60,9 +62,10 @@ def test_row_in_the_mlcmkd_schema_with_hand_nmes(cfg, tmp_path, monkeypatch):
     splits = {"tfake": split(2, pts + [0, 2.304]), "charlotte": split(2, pts, meta)}
     monkeypatch.setattr(table1_tfan, "load_split", lambda root, *a, **k: splits[str(root)])
     out = tmp_path / "zeroshot-tfan.json"
-    table1_tfan.evaluate("tfake", "charlotte", out, cfg, (1.25, 1.25), 1, "cpu")
+    table1_tfan.evaluate("tfake", "charlotte", out, cfg, (1.25, 1.25), 1, "cpu", SOURCES)
     saved = json.loads(out.read_text())
     assert saved["model"] == "zeroshot-tfan" and saved["kind"] == "zeroshot" and saved["status"] == "ok"
+    assert saved["data"] == SOURCES
     assert saved["tfake"]["nme"] == pytest.approx(0.1, abs=1e-5) and saved["tfake"]["n"] == 2
     assert saved["charlotte"]["full"]["nme"] == pytest.approx(0.0, abs=1e-5) and saved["charlotte"]["side"]["n"] == 1
     assert saved["complexity"] == {"params_m": 2.492882} and "tfake_rgb" not in saved
@@ -70,12 +73,13 @@ def test_row_in_the_mlcmkd_schema_with_hand_nmes(cfg, tmp_path, monkeypatch):
 
 def test_absent_weights_give_one_line_and_a_status_row(cfg, tmp_path, capsys):
     out = tmp_path / "zeroshot-tfan.json"
-    table1_tfan.evaluate(tmp_path / "no-tfake", tmp_path / "no-charlotte", out, cfg, (1.25, 1.25), 1, "cpu")
+    table1_tfan.evaluate(tmp_path / "no-tfake", tmp_path / "no-charlotte", out, cfg, (1.25, 1.25), 1, "cpu", SOURCES)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("zeroshot_table1_tfan: weights not available: TFAN 70-point")
     row = json.loads(out.read_text())
     assert row["status"] == err.removeprefix("zeroshot_table1_tfan: ").rstrip("\n")
     assert "tfake" not in row and "charlotte" not in row                    # no numbers, not even NaN ones
+    assert row["data"] == SOURCES
 
     dlib = {"model": "zeroshot-dlib68", "tfake": {"nme": 0.3, "fr@0.1": 0.9, "auc@0.1": 0.01},
             "charlotte": {s: {"nme": 0.2} for s in ("high", "mean", "low", "front", "side", "full")}}
@@ -88,4 +92,4 @@ def test_absent_weights_give_one_line_and_a_status_row(cfg, tmp_path, capsys):
 
 def test_table1_needs_the_70_point_model(cfg):
     with pytest.raises(InputError, match="n_landmarks is 478; Table I scores iBUG-68 points"):
-        table1_tfan.evaluate("t", "c", "m.json", {**cfg, "n_landmarks": 478}, (1.25, 1.25), 1, "cpu")
+        table1_tfan.evaluate("t", "c", "m.json", {**cfg, "n_landmarks": 478}, (1.25, 1.25), 1, "cpu", SOURCES)

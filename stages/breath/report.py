@@ -15,11 +15,12 @@ def main() -> None:
     parser.add_argument("--signals", type=Path, required=True, help="plots/breath/signals.csv")
     parser.add_argument("--figures", type=Path, required=True, help="folder for the PNG/SVG figures, e.g. plots/breath")
     parser.add_argument("--table", type=Path, required=True, help="markdown summary, e.g. plots/breath/summary.md")
+    parser.add_argument("--options", type=Path, required=True, help="metrics/breath/options.json")
     parser.add_argument("--kernel-check", type=Path, required=True,
                         help="verdicts under other CPU kernel settings, e.g. conclusions/kernel_check.json")
     parser.add_argument("--conclusions", type=Path, required=True, help="e.g. metrics/conclusions/breath.json")
     args = parser.parse_args()
-    report(args.metrics, args.windows, args.signals, args.figures, args.table, args.conclusions,
+    report(args.metrics, args.windows, args.signals, args.options, args.figures, args.table, args.conclusions,
            read_kernel_check(args.kernel_check, args.params),
            stage.config(args, "breath.conclusions", ConclusionConfig), stage.value(args, "seed"))
 

@@ -72,8 +72,10 @@ def test_hidden_video_oracle_reaches_the_true_rate_and_the_fixed_roi_does_worse(
     # Another CPU kernel setting ranked the sources otherwise: no trained source here, so the ranking is deterministic
     # and stands (the kernel check applies to trained models only).
     check = {"other-kernels": {"breath.mae_rank.hidden.untrained": "whole_face < oracle"}}
-    report(tmp_path / "m.json", tmp_path / "w.csv", tmp_path / "s.csv", tmp_path / "fig", tmp_path / "t.md",
-           tmp_path / "c.json", check, ConclusionConfig(resamples=50, min_sequences=1), seed=0)
+    options = tmp_path / "options.json"
+    options.write_text(json.dumps({"data": "real", "status": "data.source.breath is real: no choice here"}))
+    report(tmp_path / "m.json", tmp_path / "w.csv", tmp_path / "s.csv", options, tmp_path / "fig",
+           tmp_path / "t.md", tmp_path / "c.json", check, ConclusionConfig(resamples=50, min_sequences=1), seed=0)
     for stem in ("signals", "bland_altman", "mae_vs_error"):
         assert (tmp_path / "fig" / f"{stem}.png").stat().st_size > 0 and (tmp_path / "fig" / f"{stem}.svg").exists()
     summary = (tmp_path / "t.md").read_text()
@@ -82,8 +84,8 @@ def test_hidden_video_oracle_reaches_the_true_rate_and_the_fixed_roi_does_worse(
     # One sequence: the bootstrap has nothing to vary, each interval is its point, and the MAEs differ.
     assert record["id"] == "breath.mae_rank.hidden.untrained" and record["verdict_here"].startswith("oracle < ")
     assert record["resolved"] and record["deterministic"] and record["kernels_checked"] == []
-    report(tmp_path / "m.json", tmp_path / "w.csv", tmp_path / "s.csv", tmp_path / "fig", tmp_path / "t.md",
-           tmp_path / "c.json", check, ConclusionConfig(resamples=50, min_sequences=5), seed=0)
+    report(tmp_path / "m.json", tmp_path / "w.csv", tmp_path / "s.csv", options, tmp_path / "fig",
+           tmp_path / "t.md", tmp_path / "c.json", check, ConclusionConfig(resamples=50, min_sequences=5), seed=0)
     (record,) = json.loads((tmp_path / "c.json").read_text())["statements"]
     assert not record["resolved"] and record["why"] == "too few sequences: 1 < 5"
 

@@ -84,3 +84,12 @@ def test_report_shows_measured_rows_status_rows_and_the_blogs_reference_rows():
     assert "| 68.5% | 4.16 | 2.00 |" in text                       # Sapiens2's part-1 reference row
     assert "Where the blog's code and text differ" in text
     assert np.isclose(blog_report.BLOG_PART1["\"DWPose\" = rtmlib balanced"][6], 743)
+    # The synthetic world against the blog's real numbers: MediaPipe 50% here vs 13.7% there; A 50% vs 23.3%;
+    # B and the GT box not run here.
+    assert "## The SYNTHETIC data against the blog's real ThermEval-D" in text
+    assert "| part 1: MediaPipe, num_faces=1, full frame | 13.7% | 50.0% | 3.65 | part 1 |" in text
+    assert "| part 3 A: FaceMesh on the full frame | 23.3% | 50.0% | 2.15 | part 3 |" in text
+    assert "| GT Person box -> FaceMesh | 25.3% | – | – | part 3, version 8bf00a6 (83 GT) |" in text
+    part3["rows"]["B"] = {"label": "B", "status": "ok", **block, "detection_rate": 0.75}
+    text = blog_report.blog_sections(part1, {"rows": {}}, part3, {"rows": {}}, [5, 10])
+    assert "A (23.3%) above B (10.0%), is reversed here (A 50.0%, B 75.0%)." in text

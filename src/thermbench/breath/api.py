@@ -4,6 +4,8 @@ sequence, score the breath rates, report.
 The one module `stages/breath/*.py` import.
 """
 
+from thermbench.breath.options import OptionsConfig
+from thermbench.breath.options import choose as choose_options
 from thermbench.breath.ranking import ConclusionConfig
 from thermbench.breath.rates import RateConfig, evaluate, write_outputs
 from thermbench.breath.report import report
@@ -13,6 +15,6 @@ from thermbench.datasets.raw import make_videos
 from thermbench.datasets.synth.video import VideoConfig
 from thermbench.models.tinyhead import BackboneConfig, seed_heads
 
-__all__ = ["SOURCES", "BackboneConfig", "ConclusionConfig", "RateConfig", "TinyHeadInputs", "TrackConfig",
-           "VideoConfig", "evaluate", "make_videos", "report", "seed_heads", "track_source", "track_tinyhead_seeds",
-           "training_converged", "write_outputs"]
+__all__ = ["SOURCES", "BackboneConfig", "ConclusionConfig", "OptionsConfig", "RateConfig", "TinyHeadInputs",
+           "TrackConfig", "VideoConfig", "choose_options", "evaluate", "make_videos", "report", "seed_heads",
+           "track_source", "track_tinyhead_seeds", "training_converged", "write_outputs"]

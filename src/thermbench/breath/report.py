@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from thermbench.breath import metrics as bm
-from thermbench.breath import ranking
+from thermbench.breath import options, ranking
 from thermbench.core import conclusions as cc
 from thermbench.core.io import read_csv, read_json, write_json, write_text
 from thermbench.core.plots import data_label, plt, save_figure
@@ -224,10 +224,10 @@ def conclusions_text(statements: list[cc.Statement], check: dict, resamples: int
     return "\n".join(lines + [f"- {cc.sentence(cc.final(s, check))}" for s in statements]) + "\n"
 
 
-def report(metrics_path: Path, windows_csv: Path, signals_csv: Path, out_dir: Path, table_path: Path,
-           conclusions_path: Path, check: dict, cfg: ranking.ConclusionConfig, seed: int) -> None:
-    """Figures, the summary (table and conclusions) and the statements' JSON; `check` as
-    `conclusions.read_kernel_check` returns it."""
+def report(metrics_path: Path, windows_csv: Path, signals_csv: Path, options_path: Path, out_dir: Path,
+           table_path: Path, conclusions_path: Path, check: dict, cfg: ranking.ConclusionConfig, seed: int) -> None:
+    """Figures, the summary (table, the chain's option choice from `options_path`, conclusions) and the statements'
+    JSON; `check` as `conclusions.read_kernel_check` returns it."""
     metrics = read_json(metrics_path)
     label = data_label(metrics["data"]).upper() if metrics["data"] == "synthetic" else data_label(metrics["data"])
     windows = read_csv(windows_csv, ("source", "scene", "sequence", f"{ranking.ESTIMATOR}_bpm", "true_bpm"))
@@ -239,5 +239,5 @@ def report(metrics_path: Path, windows_csv: Path, signals_csv: Path, out_dir: Pa
     intervals = ranking.mae_intervals(windows, runs, cfg, seed)
     statements = ranking.statements(intervals, runs, cfg.min_sequences)
     write_text(table_path, summary_table(metrics, intervals) + change_table(metrics)
-               + conclusions_text(statements, check, cfg.resamples))
+               + options.markdown(read_json(options_path)) + conclusions_text(statements, check, cfg.resamples))
     write_json(conclusions_path, {"data": metrics["data"], "statements": cc.as_records(statements, check)}, 4)

@@ -22,6 +22,19 @@ BLOG_PART3 = {
     "B: BlazeFace full range -> crop -> FaceLandmarker": (0.100, 5.38, 5.62, None),
 }
 BLOG_PART3_SOURCE = "the stored summary of hier_yolo_thermeval.py (posts/nostril-hierarchical, 60 frames, 60 GT)"
+# Part 3's earlier version (8bf00a6, 83 GT): FaceMesh on the GT Person box, the one real number for that protocol.
+BLOG_GT_PERSON = 0.253
+# The synthetic world against the blog's real numbers: (what, the blog's detection rate, where it is stored, the
+# protocol and row here).
+ANCHORS = [
+    ("part 1: MediaPipe, num_faces=1, full frame", BLOG_PART1["MediaPipe, num_faces=1"][0], "part 1",
+     "part1", "mediapipe_one_face"),
+    ("part 3 A: FaceMesh on the full frame", BLOG_PART3["A: FaceLandmarker on the full frame"][0], "part 3", "part3",
+     "A"),
+    ("part 3 B: BlazeFace -> crop -> FaceMesh", BLOG_PART3["B: BlazeFace full range -> crop -> FaceLandmarker"][0],
+     "part 3", "part3", "B"),
+    ("GT Person box -> FaceMesh", BLOG_GT_PERSON, "part 3, version 8bf00a6 (83 GT)", "part3", "person+A"),
+]
 
 DIFFERENCES = [
     "Ground truth: the text says polygon centroid; the code takes the Nose bbox centre (as here).",
@@ -105,7 +118,39 @@ def part3_section(m: dict, timing: dict, thresholds: list) -> list[str]:
     return lines
 
 
+def _detection(m: dict, row: str) -> float | None:
+    r = m["rows"].get(row, {})
+    block = r.get("blog_nose", r)  # part 1 scores two nose centres: the blog's is the one its number used
+    return block.get("detection_rate") if r.get("status", "ok") == "ok" else None
+
+
+def anchors_section(part1: dict, part3: dict) -> list[str]:
+    """Every protocol with a real number from the blog beside this run's detection rate, their ratio, and whether part
+    3's order (A above B on the real data) holds here."""
+    label = data_label(part3["data"])
+    measured = {"part1": part1, "part3": part3}
+    lines = [f"## The {label} against the blog's real ThermEval-D", "",
+             f"| Protocol | Blog, real ThermEval-D | Here ({label}) | Here / real | Blog's number from |",
+             "|---|---|---|---|---|"]
+    here = {}
+    for what, real, where, protocol, row in ANCHORS:
+        here[row] = value = _detection(measured[protocol], row)
+        ratio = "–" if value is None else f"{value / real:.2f}"
+        lines.append(f"| {what} | {_pct(real)} | {_pct(value)} | {ratio} | {where} |")
+    a, b = here.get("A"), here.get("B")
+    if a is not None and b is not None:
+        order = "holds here" if a > b else "is reversed here" if a < b else "is a tie here"
+        lines += ["", f"Part 3's finding on the real data, A ({_pct(BLOG_PART3[next(iter(BLOG_PART3))][0])}) above "
+                  f"B ({_pct(BLOG_PART3['B: BlazeFace full range -> crop -> FaceLandmarker'][0])}), {order} "
+                  f"(A {_pct(a)}, B {_pct(b)})."]
+    lines += ["", "Detection rates (GT matched within the match cap). The blog ran MediaPipe's FaceLandmarker task; "
+              "the wheel here has the legacy FaceMesh graph, so part of a gap may be the model rather than the scenes.",
+              ""]
+    return lines
+
+
 def blog_sections(part1: dict, part1_timing: dict, part3: dict, part3_timing: dict, thresholds: list) -> str:
-    lines = part1_section(part1, part1_timing) + part3_section(part3, part3_timing, thresholds)
+    lines = (part1_section(part1, part1_timing) + part3_section(part3, part3_timing, thresholds)
+             + anchors_section(part1, part3))
     lines += ["## Where the blog's code and text differ", ""] + [f"- {d}" for d in DIFFERENCES]
     return "\n".join(lines) + "\n"

@@ -86,6 +86,10 @@ ITEMS = (
     Item("zeroshot", "report", "zeroshot_table.md", part="Blog part 3",
          caption="Blog part 3 re-run: a face or person detector upstream of the landmark model on ThermEval-D "
          "frames, with the blog's own numbers as reference rows ({thermeval})."),
+    # headed "The <data label> against the blog's real ThermEval-D": the only part of the report starting "The "
+    Item("zeroshot", "report", "zeroshot_table.md", part="The ",
+         caption="This run's detection rates against the blog's stored numbers on the real ThermEval-D, protocol by "
+         "protocol, with their ratio and whether part 3's order holds ({thermeval})."),
     Item("zeroshot", "figure", "zeroshot_qualitative",
          "Zero-shot full-frame predictions on ThermEval-D test frames, one row per model: GT nose red x, "
          "prediction green dot ({thermeval})."),

@@ -20,7 +20,7 @@ from thermbench.tools.profiles import render
 ROOT = Path(__file__).resolve().parents[1]
 STAGE_API = "thermbench.core.stage"
 STAGE_API_FILE = "src/thermbench/core/stage.py"  # defines load_params/section, so never flagged for using them
-READS, BYPASS = {"config", "value"}, {"load_params", "section"}
+READS, BYPASS = {"config", "value", "sources"}, {"load_params", "section"}
 INTERP = re.compile(r"\$\{\s*([\w.]+)\s*\}")
 
 
@@ -228,7 +228,10 @@ def read_problems(path: str, source: str, spec: dict) -> list[str]:
         if not (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "stage"
                 and f.attr in READS):
             continue
-        found = key_of(call.args[1], spec) if len(call.args) > 1 else None
+        if f.attr == "sources":  # stage.sources(args, datasets) reads data.source.<dataset>
+            found = ("data.source.", False)
+        else:
+            found = key_of(call.args[1], spec) if len(call.args) > 1 else None
         if found is None:
             problems.append(f"{path}:{call.lineno}: stage.{f.attr} key is not a string literal")
             continue

@@ -16,7 +16,7 @@ def main() -> None:
     args = parser.parse_args()
     measure_qa(args.raw_tfake, args.raw_thermeval, args.raw_charlotte, args.metrics, args.figure,
                stage.config(args, "qa", QAConfig),
-               {d: stage.value(args, f"data.source.{d}") for d in ("thermeval", "tfake", "charlotte")})
+               stage.sources(args, ("thermeval", "tfake", "charlotte")))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = api.Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", api.RTMPoseParams),
                             train=api.train_params(stage.value(args, "train")),
-                            data={d: stage.value(args, f"data.source.{d}") for d in api.SCORED_ON})
+                            data=stage.sources(args, api.SCORED_ON))
     paths = api.GroupPaths(args.models, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
     api.run_key(settings, "ktl", args.variant, paths, args.backbones, args.teacher)
 

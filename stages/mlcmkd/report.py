@@ -22,7 +22,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = api.Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", api.RTMPoseParams),
                             train=api.train_params(stage.value(args, "train")),
-                            data={d: stage.value(args, f"data.source.{d}") for d in api.SCORED_ON})
+                            data=stage.sources(args, api.SCORED_ON))
     api.write_report(args.tfake, args.metrics, args.curves, args.predictions, args.out, args.summary, args.statements,
                      api.read_kernel_check(args.kernel_check, args.params), settings)
 

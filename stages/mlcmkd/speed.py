@@ -30,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     out = api.Outputs(args.onnx_dir, args.metrics, args.timing, args.deploy_metrics, args.deploy_timing, args.table,
                       args.figure, args.grid_table)
-    sources = {d: stage.value(args, f"data.source.{d}") for d in ("tfake", "charlotte")}
+    sources = stage.sources(args, api.SCORED_ON)
     api.run_speed(stage.config(args, "speed", api.SpeedConfig), args.models_dir, args.tfake, args.charlotte, out,
               stage.value(args, "seed"), sources,
               {"rtmpose": stage.value(args, "rtmpose"), "train": stage.value(args, "train")}, args.caches)

@@ -15,7 +15,7 @@ def main() -> None:
     args = parser.parse_args()
     scales = (float(stage.value(args, "prepare.tfake.box_scale")),
               float(stage.value(args, "prepare.charlotte.box_scale")))
-    data = {d: stage.value(args, f"data.source.{d}") for d in ("tfake", "charlotte")}
+    data = stage.sources(args, ("tfake", "charlotte"))
     table1_dlib(args.tfake, args.charlotte, args.metrics, stage.config(args, "zeroshot_table1", Table1Config), scales,
                 data)
 

@@ -17,7 +17,7 @@ def main() -> None:
               float(stage.value(args, "prepare.charlotte.box_scale")))
     table1_tfan(args.tfake, args.charlotte, args.metrics, stage.value(args, "zeroshot.tfan"), scales,
                 int(stage.value(args, "zeroshot.threads")), stage.value(args, "zeroshot.device"),
-                {d: stage.value(args, f"data.source.{d}") for d in ("tfake", "charlotte")})
+                stage.sources(args, ("tfake", "charlotte")))
 
 
 if __name__ == "__main__":

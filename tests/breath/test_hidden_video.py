@@ -1,17 +1,25 @@
 """A video written here by hand in the documented format (not by the generator) runs through the whole chain."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 import tifffile
 
+from profile_configs import default_config
 from thermbench.breath import rates as rt
 from thermbench.breath import sources as S
 from thermbench.breath import tracks as tr
 from thermbench.breath.ranking import ConclusionConfig
 from thermbench.breath.report import report
+from thermbench.core.io import InputError
+
+TRACK = default_config("breath.track", S.TrackConfig, {"workers": 1, "skip": []})  # every source, in this process
+RATES = default_config("breath.rates", rt.RateConfig, {"oracle_noise_px": []})
+CONCLUSIONS = default_config("breath.conclusions", ConclusionConfig, {"resamples": 50})
+
 
 FPS, SECONDS, BPM = 10.0, 40.0, 15.0
 H, W = 96, 128
@@ -49,9 +57,9 @@ def hidden(tmp_path_factory):
 
 
 def test_hidden_video_oracle_reaches_the_true_rate_and_the_fixed_roi_does_worse(hidden, tmp_path):
-    oracle = tr.track_source("oracle", hidden, tmp_path / "oracle.json", S.TrackConfig())
+    oracle = tr.track_source("oracle", hidden, tmp_path / "oracle.json", TRACK)
     assert oracle["available"] and np.isnan(np.array(oracle["tracks"]["zz_recording"]["p"], float)).all()
-    result = rt.evaluate(hidden, [tmp_path / "oracle.json"], rt.RateConfig(example_sequence="hidden_a"), seed=0)
+    result = rt.evaluate(hidden, [tmp_path / "oracle.json"], replace(RATES, example_sequence="hidden_a"), seed=0)
     hid = result["metrics"]["sources"]["oracle"]["hidden"]
     assert hid["welch"]["mae_bpm"] < 0.5 and hid["peaks"]["mae_bpm"] < 0.5 and hid["coverage"] == 1.0
     assert hid["nose_error_px"] == pytest.approx(0.0, abs=1e-6) and hid["jitter_px"] == pytest.approx(0.0, abs=1e-6)
@@ -75,7 +83,7 @@ def test_hidden_video_oracle_reaches_the_true_rate_and_the_fixed_roi_does_worse(
     options = tmp_path / "options.json"
     options.write_text(json.dumps({"data": "real", "status": "data.source.breath is real: no choice here"}))
     report(tmp_path / "m.json", tmp_path / "w.csv", tmp_path / "s.csv", options, tmp_path / "fig",
-           tmp_path / "t.md", tmp_path / "c.json", check, ConclusionConfig(resamples=50, min_sequences=1), seed=0)
+           tmp_path / "t.md", tmp_path / "c.json", check, replace(CONCLUSIONS, min_sequences=1), seed=0)
     for stem in ("signals", "bland_altman", "mae_vs_error"):
         assert (tmp_path / "fig" / f"{stem}.png").stat().st_size > 0 and (tmp_path / "fig" / f"{stem}.svg").exists()
     summary = (tmp_path / "t.md").read_text()
@@ -85,26 +93,31 @@ def test_hidden_video_oracle_reaches_the_true_rate_and_the_fixed_roi_does_worse(
     assert record["id"] == "breath.mae_rank.hidden.untrained" and record["verdict_here"].startswith("oracle < ")
     assert record["resolved"] and record["deterministic"] and record["kernels_checked"] == []
     report(tmp_path / "m.json", tmp_path / "w.csv", tmp_path / "s.csv", options, tmp_path / "fig",
-           tmp_path / "t.md", tmp_path / "c.json", check, ConclusionConfig(resamples=50, min_sequences=5), seed=0)
+           tmp_path / "t.md", tmp_path / "c.json", check, replace(CONCLUSIONS, min_sequences=5), seed=0)
     (record,) = json.loads((tmp_path / "c.json").read_text())["statements"]
     assert not record["resolved"] and record["why"] == "too few sequences: 1 < 5"
+    # Every input is read before anything is written: a missing options file leaves no figure behind.
+    with pytest.raises(InputError, match="nope.json"):
+        report(tmp_path / "m.json", tmp_path / "w.csv", tmp_path / "s.csv", tmp_path / "nope.json", tmp_path / "f2",
+               tmp_path / "t2.md", tmp_path / "c2.json", check, replace(CONCLUSIONS, min_sequences=5), 0)
+    assert not (tmp_path / "f2").exists() and not (tmp_path / "t2.md").exists()
 
 
 def test_unavailable_sources_write_one_reason_line(hidden, tmp_path, capsys):
     # Two worker processes: the reason raised in a worker reaches the stage as from one process.
-    out = tr.track_source("student", hidden, tmp_path / "s.json", S.TrackConfig(workers=2),
+    out = tr.track_source("student", hidden, tmp_path / "s.json", replace(TRACK, workers=2),
                           model_dir=tmp_path / "none")
     assert not out["available"] and "not available" in out["reason"]
     assert "not available" in capsys.readouterr().err
-    result = rt.evaluate(hidden, [tmp_path / "s.json"], rt.RateConfig(), seed=0)
+    result = rt.evaluate(hidden, [tmp_path / "s.json"], RATES, seed=0)
     assert result["metrics"]["unavailable"] == {"s": out["reason"]}  # named by the track file
     assert "s" not in result["metrics"]["sources"]
     # Zero-shot weight files that are not here: the same one reason line.
     absent = {"det": str(tmp_path / "det.onnx"), "pose": str(tmp_path / "pose.onnx")}
-    dw = tr.track_source("dwpose", hidden, tmp_path / "dw.json", S.TrackConfig(workers=2), zeroshot_cfg=absent)
+    dw = tr.track_source("dwpose", hidden, tmp_path / "dw.json", replace(TRACK, workers=2), zeroshot_cfg=absent)
     assert not dw["available"] and dw["reason"].startswith("weights not available")
     # A source the profile skips: its reason, no frame read.
-    mmod = tr.track_source("dlib_mmod", hidden, tmp_path / "mmod.json", S.TrackConfig(skip=["dlib_mmod"]))
+    mmod = tr.track_source("dlib_mmod", hidden, tmp_path / "mmod.json", replace(TRACK, skip=("dlib_mmod",)))
     assert (mmod["available"], mmod["reason"]) == (False, "not run in this profile (breath.track.skip lists dlib_mmod)")
 
 
@@ -115,20 +128,20 @@ def test_student_source_tracks_with_a_saved_rtmpose(hidden, tmp_path):
 
     torch.manual_seed(0)
     save_model(build_rtmpose("t", 68, (64, 64)), tmp_path / "run" / "model.safetensors")
-    out = tr.track_source("student", hidden, tmp_path / "s.json", S.TrackConfig(), model_dir=tmp_path / "run")
+    out = tr.track_source("student", hidden, tmp_path / "s.json", TRACK, model_dir=tmp_path / "run")
     points = np.array(out["tracks"]["hidden_a"]["p"], float)
     assert out["available"] and points.shape == (400, 2) and np.isfinite(points).all() and "trained" not in out
     # Seeded: an untrained model whose points stay in the frame (another init's may leave it: no face there).
     assert (out["outside_frame"], out["model_frames"]) == (0, 2 * 101)  # every 4th of 400 frames + the last
     # Tracked as seed 3 of a trained source: the rates name it so and carry whether its training converged.
-    seeded = tr.track_source("student", hidden, tmp_path / "st" / "seed3.json", S.TrackConfig(),
+    seeded = tr.track_source("student", hidden, tmp_path / "st" / "seed3.json", TRACK,
                              model_dir=tmp_path / "run", converged=False)
     assert seeded["source"] == "st-seed3" and seeded["tracks"] == out["tracks"]
-    rates = rt.evaluate(hidden, [tmp_path / "st"], rt.RateConfig(), seed=0)["metrics"]
+    rates = rt.evaluate(hidden, [tmp_path / "st"], RATES, seed=0)["metrics"]
     assert rates["runs"] == {"st-seed3": {"source": "st", "seed": 3, "converged": False}}
     assert "st-seed3" in rates["sources"]
     # One process per sequence (two here) gives the same tracks, and the timing says how it ran.
-    pooled = tr.track_source("student", hidden, tmp_path / "p.json", S.TrackConfig(workers=2),
+    pooled = tr.track_source("student", hidden, tmp_path / "p.json", replace(TRACK, workers=2),
                              model_dir=tmp_path / "run", timing=tmp_path / "t.json")
     assert pooled == out | {"source": "p"}
     assert json.loads((tmp_path / "t.json").read_text())["workers"] == 2
@@ -153,10 +166,10 @@ def test_tinyhead_source_tracks_every_seed_head_with_its_teacher(hidden, tmp_pat
               for seed, head in seed_heads(tmp_path / "heads").items()}
     # This 60 px face in a 96 px tall frame cuts the Person box short: the frame goes on a canvas and the face fills
     # 1 / (1.25 * 5.56) = 0.144 of the window, so a head trained on faces filling 0.2 or more does not apply.
-    big_faces = S.TrackConfig(tinyhead=S.TinyHeadTrack(face_in_crop=(0.2, 1.0)))
+    big_faces = replace(TRACK, tinyhead=replace(TRACK.tinyhead, face_in_crop=(0.2, 1.0)))
     refused = tr.track_tinyhead_seeds(inputs, hidden, tmp_path / "no", tmp_path / "no_timing", big_faces)
     assert not refused[0]["available"] and "the face box fills 0.14 of" in refused[0]["reason"]
-    out = tr.track_tinyhead_seeds(inputs, hidden, tmp_path / "th", tmp_path / "timing", S.TrackConfig())
+    out = tr.track_tinyhead_seeds(inputs, hidden, tmp_path / "th", tmp_path / "timing", TRACK)
     points = np.array(out[1]["tracks"]["hidden_a"]["p"], float)  # the window spans the canvas: points off the frame
     inside = np.isfinite(points).all(1)  # are no face (counted), the others lie in the frame
     assert out[1]["available"] and points.shape == (400, 2)
@@ -166,7 +179,7 @@ def test_tinyhead_source_tracks_every_seed_head_with_its_teacher(hidden, tmp_pat
     assert sorted(p.name for p in (tmp_path / "timing").iterdir()) == ["seed0.json", "seed1.json"]
     missing = S.TinyHeadInputs(tmp_path / "none.safetensors", tmp_path / "features", tmp_path / "teacher", backbone,
                                 {}, geometry)
-    assert not tr.track_source("tinyhead", hidden, tmp_path / "x.json", S.TrackConfig(), tinyhead=missing)["available"]
+    assert not tr.track_source("tinyhead", hidden, tmp_path / "x.json", TRACK, tinyhead=missing)["available"]
 
 
 def _write_step_and_sway(folder):
@@ -193,8 +206,8 @@ def _write_step_and_sway(folder):
 
 def test_a_rate_step_and_a_swaying_head_through_the_chain(tmp_path):
     _write_step_and_sway(tmp_path / "videos" / "step")
-    tr.track_source("oracle", tmp_path / "videos", tmp_path / "oracle.json", S.TrackConfig())
-    w = rt.evaluate(tmp_path / "videos", [tmp_path / "oracle.json"], rt.RateConfig(), seed=0)["windows"]
+    tr.track_source("oracle", tmp_path / "videos", tmp_path / "oracle.json", TRACK)
+    w = rt.evaluate(tmp_path / "videos", [tmp_path / "oracle.json"], RATES, seed=0)["windows"]
     oracle = w[w.source == "oracle"]
     step = oracle[oracle.true_spread > 0.3]  # the 30 s windows that hold the step
     assert len(step) >= 3
@@ -215,11 +228,11 @@ def test_tfan_source_tracks_with_its_weights_and_says_when_they_are_absent(hidde
 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # the package's own folder is empty here
     cfg = {"local_path": str(tmp_path / "70.pt"), "n_landmarks": 70, "mode": "auto"}
-    absent = tr.track_source("tfan", hidden, tmp_path / "none.json", S.TrackConfig(), zeroshot_cfg=cfg)
+    absent = tr.track_source("tfan", hidden, tmp_path / "none.json", TRACK, zeroshot_cfg=cfg)
     assert not absent["available"] and absent["reason"].startswith("weights not available: TFAN 70-point")
     torch.manual_seed(0)
     torch.save({f"module.{k}": v for k, v in TFAN(70).state_dict().items()}, tmp_path / "70.pt")  # the Drive layout
-    out = tr.track_source("tfan", hidden, tmp_path / "tfan.json", S.TrackConfig(), zeroshot_cfg=cfg)
+    out = tr.track_source("tfan", hidden, tmp_path / "tfan.json", TRACK, zeroshot_cfg=cfg)
     tracks = [np.array(out["tracks"][seq]["p"], float) for seq in ("hidden_a", "zz_recording")]
     assert out["available"] and [t.shape for t in tracks] == [(400, 2)] * 2 and out["model_frames"] == 2 * 400
     # TFAN gives a point on every frame: inside the frame it is tracked, outside it is no face and counted.

@@ -2,16 +2,20 @@
 
 import json
 
+from profile_configs import default_config
 from thermbench.breath import options as op
 from thermbench.breath.rates import RateConfig
-from thermbench.datasets.synth.video import SceneConfig, VideoConfig
+from thermbench.breath.sources import TrackConfig
+from thermbench.datasets.synth.video import VideoConfig
+
+TRACK = default_config("breath.track", TrackConfig)
+RATES = default_config("breath.rates", RateConfig, {"chain.reference": "frame_median", "chain.motion_degree": 0})
 
 CFG = op.OptionsConfig(seed=101, sequences=3, reference=["frame_median", "ring"], motion_degree=[0, 1])
 
 
 def _video() -> VideoConfig:
-    near, far = SceneConfig(20, 9.0, 40.0, (100, 125), (256, 192)), SceneConfig(10, 8.7, 40.0, (20, 30), (192, 256))
-    return VideoConfig(near=near, far=far, sway_sequences=10)
+    return default_config("synth.video", VideoConfig, {"near.sequences": 20, "far.sequences": 10, "sway_sequences": 10})
 
 
 def test_validation_videos_have_the_asked_sequences_per_scene_kind():
@@ -34,7 +38,7 @@ def test_the_lowest_mean_over_scene_kinds_is_chosen_and_params_are_held_against_
     monkeypatch.setattr(op, "score", lambda videos, track, rates, cfg, seed: _rows())
     out = tmp_path / "options.json"
     # means: 1.75, 1.65, 2.1, 1.9 -> frame_median with motion degree 1
-    result = op.choose(out, "synthetic", _video(), RateConfig(), CFG, 0)
+    result = op.choose(out, "synthetic", _video(), TRACK, RATES, CFG, 0)
     assert result["chosen"] == {"reference": "frame_median", "motion_degree": 1}
     assert result["params"] == {"reference": "frame_median", "motion_degree": 0}
     assert not result["params_hold_the_choice"]
@@ -46,6 +50,6 @@ def test_the_lowest_mean_over_scene_kinds_is_chosen_and_params_are_held_against_
 
 
 def test_real_recordings_get_a_status_and_no_choice(tmp_path):
-    result = op.choose(tmp_path / "o.json", "real", _video(), RateConfig(), CFG, 0)
+    result = op.choose(tmp_path / "o.json", "real", _video(), TRACK, RATES, CFG, 0)
     assert result["data"] == "real" and "synthetic validation videos only" in result["status"]
     assert op.markdown(result).startswith("\nOptions of the signal chain: data.source.breath is real")

@@ -1,15 +1,19 @@
 """Intervals of the sources' rate MAE and the rankings built on them, on hand-computed cases."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from profile_configs import default_config
 from thermbench.breath import ranking as rk
 from thermbench.breath import tracks as tr
 from thermbench.breath.report import summary_table
 from thermbench.core.io import InputError
+
+CONCLUSIONS = default_config("breath.conclusions", rk.ConclusionConfig, {"resamples": 2000})
 
 
 def test_bootstrap_weights_draw_n_sequences_per_resample_reproducibly():
@@ -54,7 +58,7 @@ RUNS = {"k-seed0": {"source": "k", "seed": 0, "converged": True},
 
 
 def test_mae_intervals_by_hand():
-    out = rk.mae_intervals(_windows(), RUNS, rk.ConclusionConfig(resamples=2000, min_sequences=2), seed=0)
+    out = rk.mae_intervals(_windows(), RUNS, replace(CONCLUSIONS, min_sequences=2), seed=0)
     assert list(out) == ["near"]  # no ground truth in far: nothing to score
     a, k = out["near"]["a"], out["near"]["k"]
     # a: MAE 2 over both sequences; resamples give 1 (s1 twice), 2 or 3 (s2 twice): percentile interval [1, 3]
@@ -69,7 +73,7 @@ def test_mae_intervals_by_hand():
     assert not untrained_only.resolved and "every interval overlaps" in untrained_only.text
     assert untrained_only.text.endswith("; n = 2 sequences; seeds: k 2)")
     # Fewer sequences than the minimum: no interval, and every statement says so.
-    few = rk.mae_intervals(_windows(), RUNS, rk.ConclusionConfig(resamples=2000, min_sequences=5), seed=0)
+    few = rk.mae_intervals(_windows(), RUNS, replace(CONCLUSIONS, min_sequences=5), seed=0)
     assert few["near"]["a"]["low"] is None and few["near"]["k"]["high"] is None
     (s,) = rk.statements(few, RUNS, 5)
     assert (s.resolved, s.why) == (False, "too few sequences: 2 < 5")

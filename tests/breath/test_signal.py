@@ -1,11 +1,16 @@
 """Signal chain and scores on hand-computed cases."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from profile_configs import default_config
 from thermbench.breath import metrics as bm
 from thermbench.breath import signal as sig
+
+CHAIN = default_config("breath.rates.chain", sig.ChainConfig)
 
 
 def _sine(bpm: float, fps: float, seconds: float, phase: float = 0.3) -> np.ndarray:
@@ -24,8 +29,8 @@ def test_both_estimators_recover_a_pure_sinusoid(bpm):
 def test_sinusoid_at_15_bpm_through_window_rates():
     fps = 9.0
     x = _sine(15.0, fps, 45.0)
-    filtered, valid = sig.prepare_signal(x, np.zeros(len(x), bool), fps, sig.ChainConfig())
-    table = sig.window_rates(filtered, valid, fps, sig.ChainConfig(window_s=30.0, hop_s=5.0))
+    filtered, valid = sig.prepare_signal(x, np.zeros(len(x), bool), fps, CHAIN)
+    table = sig.window_rates(filtered, valid, fps, replace(CHAIN, window_s=30.0, hop_s=5.0))
     assert len(table) == 4  # starts at 0, 5, 10, 15 s
     assert np.allclose(table["welch_bpm"], 15.0, atol=0.3)
     assert np.allclose(table["peaks_bpm"], 15.0, atol=0.2)
@@ -62,7 +67,7 @@ def test_box_means_fill_gaps_frozen_and_windows():
 
 def test_true_window_rate_counts_breaths_including_a_pause():
     rate = np.r_[np.full(20, 12.0), np.zeros(10)]  # 20 s at 12/min, then 10 s of pause, at 1 fps
-    assert sig.true_window_rates(rate, 1.0, sig.ChainConfig(window_s=30.0, hop_s=5.0))[0] == pytest.approx(8.0)
+    assert sig.true_window_rates(rate, 1.0, replace(CHAIN, window_s=30.0, hop_s=5.0))[0] == pytest.approx(8.0)
 
 
 def test_savgol_leaves_a_straight_track_unchanged_and_skips_short_runs():
@@ -131,7 +136,7 @@ def test_the_ridge_follows_a_rate_step_inside_a_window_where_welch_keeps_one_rat
     rate = np.where(np.arange(int(60 * fps)) / fps < 30, 10.0, 18.0)
     noise = np.random.default_rng(0).normal(0, 0.3, len(rate))
     x = sig.bandpass(_breathing(rate, fps) + noise, fps, (0.1, 0.7), 4)
-    cfg = sig.ChainConfig()
+    cfg = CHAIN
     table = sig.window_rates(x, np.ones(len(x), bool), fps, cfg)
     middle = table[table["t_start"] == 15.0].iloc[0]
     assert sig.true_window_rates(rate, fps, cfg)[3] == pytest.approx(14.0)
@@ -176,7 +181,7 @@ def test_estimates_outside_the_band_are_cut_or_rejected():
 def test_true_spread_marks_steps_not_pauses():
     """At 1 fps, 30 s windows every 5 s: 12/min then 20/min from 30 s; (20 - 12) / mean. A pause (rate 0) alone is
     no change of rhythm."""
-    cfg = sig.ChainConfig(window_s=30.0, hop_s=5.0)
+    cfg = replace(CHAIN, window_s=30.0, hop_s=5.0)
     step = np.r_[np.full(30, 12.0), np.full(30, 20.0)]
     spread = sig.true_window_spread(step, 1.0, cfg)
     assert spread[0] == 0.0 and spread[-1] == 0.0

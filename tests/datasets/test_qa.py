@@ -63,7 +63,8 @@ def test_bad_inputs(tmp_path):
     pd.DataFrame({"id": ["000000"], "yaw": [50.0], "face_width_px": [200.0], "glasses": [0]}).to_csv(
         tmp_path / "synth_meta.csv", index=False)
     with pytest.raises(InputError, match="no render"):
-        qa.run(tmp_path, qa.QAConfig(max_images=5, max_yaw=30, min_face_px=128, detection_confidence=0.5, examples=1))
+        qa.run(tmp_path, qa.QAConfig(max_images=5, max_yaw=30, min_face_px=128, detection_confidence=0.5, examples=1,
+                                   oracle_max_images=1))
 
 
 def test_summaries_and_figure_on_a_tiny_world(tmp_path):

@@ -10,7 +10,8 @@ from thermbench.datasets.synth.rgbpretrain import RGBPretrainConfig, write
 
 
 def test_writes_prepared_rgb_crops(tmp_path):
-    cfg = RGBPretrainConfig(num_images=4, image_size=96, face_width_px=(40.0, 60.0), val_fraction=0.25, crop_size=64)
+    cfg = RGBPretrainConfig(num_images=4, image_size=96, face_width_px=(40.0, 60.0), max_pose=(60, 25, 20),
+                            val_fraction=0.25, crop_size=64, box_scale=1.25)
     write(tmp_path / "a", cfg, seed=0, workers=1)
     table = pd.read_csv(tmp_path / "a" / "samples.csv")
     assert list(table["split"]) == ["val", "train", "train", "train"]  # round(4 * 0.25) = 1 val

@@ -1,8 +1,11 @@
 """The synthetic video generator: deterministic, ground truth consistent with the pixels, breathing visible."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
+from profile_configs import default_config
 from thermbench.breath import signal as sig
 from thermbench.core.io import InputError
 from thermbench.datasets import video
@@ -10,10 +13,12 @@ from thermbench.datasets.synth import video as sv
 
 
 def _cfg(**kw):
-    near = sv.SceneConfig(sequences=1, fps=5.0, duration_s=8.0, face_width_px=(100, 100), frame_size=(160, 128))
+    near = sv.SceneConfig(sequences=1, fps=5.0, duration_s=8.0, face_width_px=(100, 100), frame_size=(160, 128),
+                          people=(1, 1), supersample=1, pose_step_deg=1.0)
     far = sv.SceneConfig(sequences=1, fps=5.0, duration_s=4.0, face_width_px=(24, 24), frame_size=(96, 128),
                          people=(2, 2), supersample=3, pose_step_deg=3.0)
-    return sv.VideoConfig(near=near, far=far, **{"pause_prob": 0.0, "mouth_prob": 0.0, "turn_prob": 0.0, **kw})
+    video = default_config("synth.video", sv.VideoConfig, {"sway_sequences": 2})
+    return replace(video, near=near, far=far, **{"pause_prob": 0.0, "mouth_prob": 0.0, "turn_prob": 0.0, **kw})
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +162,8 @@ def test_sway_is_a_sinusoid_of_its_amplitude_and_period_along_its_direction():
 def test_sway_moves_the_head_and_its_nostril_truth_exactly():
     """Same seed with and without the sway: every draw before it is the same, so the nostril truth differs by the
     sway alone, face width (100 px) x offsets, ±8-10 px here."""
-    sc = sv.SceneConfig(sequences=1, fps=5.0, duration_s=2.0, face_width_px=(100, 100), frame_size=(160, 128))
+    sc = sv.SceneConfig(sequences=1, fps=5.0, duration_s=2.0, face_width_px=(100, 100), frame_size=(160, 128),
+                        people=(1, 1), supersample=1, pose_step_deg=1.0)
     cfg = _cfg()
     still = sv.render_sequence(np.random.default_rng(7), "near", sc, cfg, sways=False)
     swaying = sv.render_sequence(np.random.default_rng(7), "near", sc, cfg, sways=True)

@@ -13,6 +13,7 @@ import torch
 import yaml
 
 from model_builders import lively_rtmpose_t
+from profile_configs import default_section
 from split_builders import dot_split
 from thermbench.core.io import InputError
 from thermbench.datasets.crop_store import save_splits
@@ -220,10 +221,10 @@ def test_stage_end_to_end(tmp_path):
     params = {"seed": 0, "data": {"source": {"tfake": "synthetic", "charlotte": "synthetic"}},
               "speed": {"models": [], "architectures": ["s", "t"], "input_size": [96, 96], "warmup": 0, "repeats": 1,
                         "threads": 1, "opset": 17, "atol": 1e-4, "rtol": 1e-3,
-                        "deploy": {"detector_input_size": [64, 64], "pipeline_architectures": ["t"],
-                                   "int8": {"calibration_crops": 2, "repeats": 1}, "int8_architectures": [],
-                                   "gemm_size": 64,
-                                   "scaling_architecture": "t"},
+                        "deploy": default_section("speed.deploy", {
+                            "detector_input_size": [64, 64], "pipeline_architectures": ["t"],
+                            "int8.calibration_crops": 2, "int8.repeats": 1, "int8_architectures": [], "gemm_size": 64,
+                            "scaling_architecture": "t"}),
                         "grid": {"gpu": "G", "dense_tflops": 100.0, "utilisation": 0.5}},
               "rtmpose": {"teacher_arch": "t", "ktl_arch": "t", "mcl_arch": "t", "supervised_archs": ["t"],
                           "pretrain_archs": []},

@@ -61,7 +61,7 @@ def test_rows_without_weights_carry_one_status_line_and_no_numbers(tmp_path, mon
 def test_unknown_rows_are_an_input_error(tmp_path):
     from thermbench.core.io import InputError
 
-    cfg = blog_part1.Part1Config(2, 80.0, (5,), ("dwpose_rtmw", "vitpose"))
+    cfg = blog_part1.Part1Config(2, 80.0, (5,), ("dwpose_rtmw", "vitpose"), {})
     with pytest.raises(InputError, match="vitpose"):
         blog_part1.evaluate(tmp_path, tmp_path, tmp_path / "m", tmp_path / "t", tmp_path / "c", cfg,
                             blog_part1.Adapters({}, {}, {}, {}), "synthetic")

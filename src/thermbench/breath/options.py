@@ -52,18 +52,20 @@ def score(videos: Path, track: Path, rates: RateConfig, cfg: OptionsConfig, seed
     return rows
 
 
-def choose(out: Path, source: str, video: VideoConfig, rates: RateConfig, cfg: OptionsConfig, seed: int) -> dict:
-    """Stage breath_options: render the validation videos, score every candidate, write the table to `out` (JSON)."""
+def choose(out: Path, source: str, video: VideoConfig, track: TrackConfig, rates: RateConfig, cfg: OptionsConfig,
+           seed: int) -> dict:
+    """Stage breath_options: render the validation videos, track them with the oracle under `track`, score every
+    candidate, write the table to `out` (JSON)."""
     if source != "synthetic":
         result = {"data": source, "status": "data.source.breath is real: the chain's options are chosen on synthetic "
                                             "validation videos only (run the synthetic profile to re-make the choice)"}
         write_json(out, result)
         return result
     with tempfile.TemporaryDirectory() as scratch:
-        videos, track = Path(scratch) / "videos", Path(scratch) / "oracle.json"
+        videos, oracle = Path(scratch) / "videos", Path(scratch) / "oracle.json"
         write_videos(videos, validation_videos(video, cfg), cfg.seed)
-        track_source(SOURCE, videos, track, TrackConfig())
-        rows = score(videos, track, rates, cfg, seed)
+        track_source(SOURCE, videos, oracle, track)
+        rows = score(videos, oracle, rates, cfg, seed)
     best = min(rows, key=lambda r: (r["mean_mae_bpm"], r["reference"], r["motion_degree"]))
     chosen = {"reference": best["reference"], "motion_degree": best["motion_degree"]}
     held = {"reference": rates.chain.reference, "motion_degree": rates.chain.motion_degree}

@@ -36,7 +36,7 @@ NOISE_SERIES = re.compile(r"oracle\+(\d+(?:\.\d+)?)px")  # ground truth + N px o
 class ConclusionConfig:
     resamples: int  # bootstrap resamples of the sequences (and seeds)
     min_sequences: int  # fewer sequences in a scene: no interval, no statement
-    confidence: float = 0.95
+    confidence: float
 
 
 # --------------------------------------------------------------------------------------------- intervals (numpy)

@@ -5,7 +5,7 @@ sequence's signals (CSV, for the figures).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,17 +16,17 @@ from thermbench.breath import signal as sig
 from thermbench.breath.tracks import TRACK_CHECKS, list_track_files, read_tracks
 from thermbench.core.io import InputError, write_json, write_text
 from thermbench.core.progress import progress
-from thermbench.datasets.video import Sequence, list_sequences, read_sequence
+from thermbench.datasets.video import Sequence, data_source, list_sequences, read_sequence
 
 BASELINES = ("fixed_roi", "whole_face")  # no tracking: the first frame's nose, the first frame's face box
 
 
 @dataclass
 class RateConfig:
-    chain: sig.ChainConfig = field(default_factory=sig.ChainConfig)
-    oracle_noise_px: tuple[float, ...] = ()  # extra sources: ground truth + this much Gaussian noise per frame
-    change_share: float = 0.3  # a window whose true rate spans more than this share of its mean has a rate change
-    example_sequence: str = "near_0"  # the sequence whose signals the figure shows (absent: the first one)
+    chain: sig.ChainConfig
+    oracle_noise_px: tuple[float, ...]  # extra sources: ground truth + this much Gaussian noise per frame
+    change_share: float  # a window whose true rate spans more than this share of its mean has a rate change
+    example_sequence: str  # the sequence whose signals the figure shows (absent: the first one)
 
 
 def _fixed_nose(seq: Sequence, subject) -> np.ndarray:
@@ -98,7 +98,7 @@ def evaluate(videos: Path, track_paths: list[Path], cfg: RateConfig, seed: int) 
     paths = list_sequences(videos)
     names = [p.name for p in paths]
     example = cfg.example_sequence if cfg.example_sequence in names else names[0]
-    scenes = {}
+    truth_missing = {}
     for path in progress(paths, desc="breath rates", unit="seq"):
         seq = read_sequence(path)
         frozen = sig.frozen_frames(seq.frames)
@@ -122,14 +122,13 @@ def evaluate(videos: Path, track_paths: list[Path], cfg: RateConfig, seed: int) 
             windows += rows
             stats += [{"scene": seq.scene, **s} for s in st]
             examples += ex
-        scenes[seq.name] = {"scene": seq.scene, "synthetic": seq.synthetic, "truth_missing": seq.truth_missing}
+        truth_missing[seq.name] = seq.truth_missing
     table = pd.concat(windows, ignore_index=True)
-    synthetic = all(s["synthetic"] for s in scenes.values())
     summary = bm.summarise(table, pd.DataFrame(stats), cfg.change_share)
     return {"windows": table, "examples": pd.concat(examples, ignore_index=True) if examples else pd.DataFrame(),
-            "metrics": {"data": "synthetic" if synthetic else "real", "sources": summary, "runs": runs,
-                        "unavailable": unavailable, "tracking": tracking, "sequences": len(scenes),
-                        "not_scored": {n: s["truth_missing"] for n, s in scenes.items() if s["truth_missing"]},
+            "metrics": {"data": data_source(videos), "sources": summary, "runs": runs,
+                        "unavailable": unavailable, "tracking": tracking, "sequences": len(truth_missing),
+                        "not_scored": {n: missing for n, missing in truth_missing.items() if missing},
                         "window_s": cfg.chain.window_s, "hop_s": cfg.chain.hop_s, "change_share": cfg.change_share}}
 
 

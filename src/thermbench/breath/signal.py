@@ -22,26 +22,26 @@ from scipy import signal as sps
 
 @dataclass
 class ChainConfig:
-    smoothing: str = "savgol"  # savgol | none: temporal smoothing of the point track
-    smoothing_window_s: float = 0.7
-    smoothing_order: int = 2
-    roi_radius: float = 0.08  # ROI radius as a share of the face size (first-frame face box width)
-    min_roi_px: float = 1.0  # at least this radius, for far faces
-    reference: str = "frame_median"  # frame_median | ring | none: subtracted per frame (FFC offset steps; ring: motion)
-    ring_radii: tuple[float, float] = (2.0, 3.0)  # the ring reference's inner and outer radius / ROI radius
-    motion_degree: int = 0  # regress the ROI signal on the track's position, polynomial of this degree (0: off)
-    band_hz: tuple[float, float] = (0.1, 0.7)
-    filter_order: int = 4
-    window_s: float = 30.0
-    hop_s: float = 5.0
-    welch_segment_s: float = 20.0
-    min_window_coverage: float = 0.5  # share of a window's frames with a point, else no estimate
-    peak_prominence: float = 0.3  # peaks must stand out by this many standard deviations of the window
-    peaks_guided: bool = True  # peak spacing from the Welch rate (else from the band's upper edge)
-    ridge_segment_s: float = 15.0  # short-time spectrum of the ridge estimator: segment length and hop
-    ridge_hop_s: float = 1.0
-    ridge_max_change_bpm_s: float = 2.0  # the ridge moves at most this fast (breaths/min per second)
-    ridge_penalty: float = 0.05  # log-power given up per breath/min the ridge moves between segments
+    smoothing: str  # savgol | none: temporal smoothing of the point track
+    smoothing_window_s: float
+    smoothing_order: int
+    roi_radius: float  # ROI radius as a share of the face size (first-frame face box width)
+    min_roi_px: float  # at least this radius, for far faces
+    reference: str  # frame_median | ring | none: subtracted per frame (FFC offset steps; ring: motion)
+    ring_radii: tuple[float, float]  # the ring reference's inner and outer radius / ROI radius
+    motion_degree: int  # regress the ROI signal on the track's position, polynomial of this degree (0: off)
+    band_hz: tuple[float, float]
+    filter_order: int
+    window_s: float
+    hop_s: float
+    welch_segment_s: float
+    min_window_coverage: float  # share of a window's frames with a point, else no estimate
+    peak_prominence: float  # peaks must stand out by this many standard deviations of the window
+    peaks_guided: bool  # peak spacing from the Welch rate (else from the band's upper edge)
+    ridge_segment_s: float  # short-time spectrum of the ridge estimator: segment length and hop
+    ridge_hop_s: float
+    ridge_max_change_bpm_s: float  # the ridge moves at most this fast (breaths/min per second)
+    ridge_penalty: float  # log-power given up per breath/min the ridge moves between segments
 
 
 def savgol_track(points: np.ndarray, fps: float, window_s: float, order: int) -> np.ndarray:

@@ -9,7 +9,7 @@ trained students and TinyHeads only through their saved files.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable
@@ -36,64 +36,64 @@ from thermbench.models.weights import WeightsUnavailable, resolve_sapiens2
 
 @dataclass
 class MediaPipeTrack:
-    crop_scale: float = 2.0
-    crop_px: int = 192
-    min_detection_confidence: float = 0.5
-    min_tracking_confidence: float = 0.5
+    crop_scale: float
+    crop_px: int
+    min_detection_confidence: float
+    min_tracking_confidence: float
 
 
 @dataclass
 class StudentTrack:
-    crop_scale: float = 1.25  # as the students' training crops: square landmark box x 1.25
-    window_c: tuple[float, float] = (20.0, 40.0)  # as their training images (T-FAKE thermal encoding)
-    chunk: int = 8  # model frames per batch sharing one crop box
-    stride: int = 4  # the model runs on every stride-th frame, the track is interpolated in between (CPU budget)
+    crop_scale: float  # as the students' training crops: square landmark box x 1.25
+    window_c: tuple[float, float]  # as their training images (T-FAKE thermal encoding)
+    chunk: int  # model frames per batch sharing one crop box
+    stride: int  # the model runs on every stride-th frame, the track is interpolated in between (CPU budget)
 
 
 @dataclass
 class ZeroShotTrack:
-    crop_scale: float = 3.0  # body models want context around the face
-    crop_px: int = 256
+    crop_scale: float  # body models want context around the face
+    crop_px: int
 
 
 @dataclass
 class TFANTrack:
-    crop_scale: float = 2.0  # TFAN gets the crop's centre half as its face box and widens it as its package does
-    crop_px: int = 256
+    crop_scale: float  # TFAN gets the crop's centre half as its face box and widens it as its package does
+    crop_px: int
 
 
 @dataclass
 class TinyHeadTrack:
     """The Person-like box the head's crop is cut about (`sources.PersonCrop`), in face box widths."""
 
-    person_width: float = 2.29
-    person_top: float = 0.56
-    person_height: float = 5.56  # least box height; a frame that ends sooner is set on a canvas (PersonCrop)
-    face_in_crop: tuple[float, float] = (0.098, 0.211)  # face box width / crop width where the head applies
-    chunk: int = 8
-    stride: int = 4
+    person_width: float
+    person_top: float
+    person_height: float  # least box height; a frame that ends sooner is set on a canvas (PersonCrop)
+    face_in_crop: tuple[float, float]  # face box width / crop width where the head applies
+    chunk: int
+    stride: int
 
 
 @dataclass
 class DlibTrack:
-    crop_scale: float = 2.0  # the face fills half the crop: above the detectors' ~80 px face at 256 px
-    crop_px: int = 256
-    upsample: int = 0  # detector upsampling (each doubles the crop side it searches)
-    stride: int = 1
+    crop_scale: float  # the face fills half the crop: above the detectors' ~80 px face at 256 px
+    crop_px: int
+    upsample: int  # detector upsampling (each doubles the crop side it searches)
+    stride: int
 
 
 @dataclass
 class TrackConfig:
-    mediapipe: MediaPipeTrack = field(default_factory=MediaPipeTrack)
-    students: StudentTrack = field(default_factory=StudentTrack)
-    zeroshot: ZeroShotTrack = field(default_factory=ZeroShotTrack)
-    tinyhead: TinyHeadTrack = field(default_factory=TinyHeadTrack)
-    tfan: TFANTrack = field(default_factory=TFANTrack)
-    dlib_hog: DlibTrack = field(default_factory=DlibTrack)
-    dlib_mmod: DlibTrack = field(default_factory=lambda: DlibTrack(stride=4))  # the CNN: ~0.2 s a 256 px crop
-    threads: int = 1  # torch threads of a model source, per worker
-    workers: int = 1  # sequences tracked at once, one process each (tracks do not depend on it)
-    skip: list[str] = field(default_factory=list)  # sources not run in this profile (their track file says so)
+    mediapipe: MediaPipeTrack
+    students: StudentTrack
+    zeroshot: ZeroShotTrack
+    tinyhead: TinyHeadTrack
+    tfan: TFANTrack
+    dlib_hog: DlibTrack
+    dlib_mmod: DlibTrack  # the CNN: ~0.2 s a 256 px crop
+    threads: int  # torch threads of a model source, per worker
+    workers: int  # sequences tracked at once, one process each (tracks do not depend on it)
+    skip: list[str]  # sources not run in this profile (their track file says so)
 
 
 @dataclass

@@ -163,7 +163,12 @@ def final(statement: Statement, check: dict[str, dict[str, str]]) -> Statement:
         why = "not kernel-checked (`make conclusions` not run for these params)"
         return replace(statement, verdict=NOT_RESOLVED, resolved=False,
                        text=f"{statement.claim}: {UNCHECKED} (here {statement.verdict})", why=why)
-    there = {setting: v.get(statement.id, MISSING) for setting, v in sorted(check.items())}
+    unchecked = sorted(setting for setting, v in check.items() if statement.id not in v)
+    if unchecked:  # a check made before this statement existed says nothing of it
+        return replace(statement, verdict=NOT_RESOLVED, resolved=False,
+                       text=f"{statement.claim}: {UNCHECKED} (here {statement.verdict})",
+                       why=f"not kernel-checked (no verdict under {', '.join(unchecked)})")
+    there = {setting: v[statement.id] for setting, v in sorted(check.items())}
     here = pairs_of(statement.verdict)
     elsewhere = {s: pairs_of(v) for s, v in there.items()}
     if here is not None and all(p is not None for p in elsewhere.values()):

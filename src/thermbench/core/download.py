@@ -1,4 +1,7 @@
-"""HTTP downloads that survive interruption: streamed to a temporary name, kept once complete, reused after."""
+"""HTTP downloads that survive interruption: streamed to a temporary name, kept once complete, reused after.
+
+Standard library only, rather than pooch: the datasets publish no hashes to check against (a checkpoint's sha256 is
+pinned on first use, models/weights.py), and pooch's HTTP errors would still need turning into one line each."""
 
 from __future__ import annotations
 

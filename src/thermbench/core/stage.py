@@ -66,13 +66,22 @@ def value(args: argparse.Namespace, dotted: str) -> Any:
     return section(load_params(args.params), dotted)
 
 
+def sources(args: argparse.Namespace, datasets: tuple[str, ...]) -> dict[str, str]:
+    """`data.source.<dataset>` ("synthetic" or "real") of each dataset a stage's metrics rest on: their `data` label."""
+    params = load_params(args.params)
+    return {d: section(params, f"data.source.{d}") for d in datasets}
+
+
 def config(args: argparse.Namespace, dotted: str, cls: type[T]) -> T:
     """The params section `dotted` as the dataclass `cls` (unknown or missing keys: one clear error)."""
     return build(cls, section(load_params(args.params), dotted), dotted)
 
 
 def build(cls: type[T], mapping: Any, where: str) -> T:
-    """Dataclass `cls` from a mapping, recursing into fields typed as dataclasses; tuples from YAML lists."""
+    """Dataclass `cls` from a mapping, recursing into fields typed as dataclasses; tuples from YAML lists.
+
+    Written here rather than taken from dacite: its errors name Python types where these name the params key, and
+    it would turn an int given for a float field into an error or a float, where the metrics echo it as written."""
     if not isinstance(mapping, dict):
         raise InputError(f"params.yaml: '{where}' must be a mapping")
     hints = typing.get_type_hints(cls)

@@ -40,7 +40,7 @@ class QAConfig:
     min_face_px: float         # minimum face width
     detection_confidence: float
     examples: int              # per row of the example figure
-    oracle_max_images: int = 100   # renders of the selection also checked with dlib (HOG + 68-pt predictor)
+    oracle_max_images: int  # renders of the selection also checked with dlib (HOG + 68-pt predictor)
 
 
 REGIONS = ("canthi", "nose_tip", "forehead", "cheeks", "lips")

@@ -44,13 +44,13 @@ class DeployConfig:
     settings and the architectures quantized at the paper's size (seeded weights, timing only); the GEMM size; the
     architecture whose thread scaling is measured (1 .. every core)."""
 
-    detector: str = "nano"
-    detector_input_size: tuple[int, int] = (320, 320)
-    pipeline_architectures: tuple[str, ...] = ("t", "s", "m", "l", "x")
-    int8: quantize.Int8Config = quantize.Int8Config()
-    int8_architectures: tuple[str, ...] = ("t", "s")
-    gemm_size: int = 1024
-    scaling_architecture: str = "t"
+    detector: str
+    detector_input_size: tuple[int, int]
+    pipeline_architectures: tuple[str, ...]
+    int8: quantize.Int8Config
+    int8_architectures: tuple[str, ...]
+    gemm_size: int
+    scaling_architecture: str
 
 
 def thermal_students(models_dir: Path, names: list[str]) -> list[str]:

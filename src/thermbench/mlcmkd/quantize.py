@@ -47,11 +47,11 @@ class Int8Config:
     `float_head`: keep the SimCC head's token layers in float (see the module doc); `repeats`: timed runs of each
     fp32/int8 pair (batch-1 runs of a few ms: many are cheap, and the speed-up is what the rows are for)."""
 
-    calibration_crops: int = 32
-    max_nme_rise: float = 0.005
-    batch_size: int = 16
-    float_head: bool = True
-    repeats: int = 30
+    calibration_crops: int
+    max_nme_rise: float
+    batch_size: int
+    float_head: bool
+    repeats: int
 
 
 class _Crops(CalibrationDataReader):

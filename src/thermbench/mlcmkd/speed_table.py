@@ -23,26 +23,21 @@ from thermbench.mlcmkd.grid_compute import GpuRate, expected_share, grid_compute
 
 
 @dataclasses.dataclass(frozen=True)
-class SpeedConfig:
-    """params.yaml `speed`. `models`: names under the models directory ([] = every RTMPose checkpoint there);
-    `architectures`: RTMPose sizes timed at `input_size` (W, H) with seeded weights; timing and ONNX settings;
-    `grid`: the GPU the training grid's compute is stated for; `deploy`: detector, int8 and limit rows."""
+class SpeedConfig(pose_speed.Timing):
+    """params.yaml `speed`: the timing and ONNX settings every row shares (`pose_speed.Timing`'s fields), and
+    `models`: names under the models directory ([] = every RTMPose checkpoint there); `architectures`: RTMPose sizes
+    timed at `input_size` (W, H) with seeded weights; `grid`: the GPU the training grid's compute is stated for;
+    `deploy`: detector, int8 and limit rows."""
 
     models: tuple[str, ...]
     architectures: tuple[str, ...]
     input_size: tuple[int, int]
-    warmup: int
-    repeats: int
-    threads: int
-    opset: int
-    atol: float
-    rtol: float
     grid: GpuRate
-    deploy: deploy.DeployConfig = deploy.DeployConfig()
+    deploy: deploy.DeployConfig
 
     @property
     def timing(self) -> pose_speed.Timing:
-        return pose_speed.Timing(self.warmup, self.repeats, self.threads, self.opset, self.atol, self.rtol)
+        return pose_speed.Timing(**{f.name: getattr(self, f.name) for f in dataclasses.fields(pose_speed.Timing)})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -29,12 +29,12 @@ DATASET_CODE = 4
 @dataclass(frozen=True)
 class RGBPretrainConfig:
     num_images: int
-    image_size: int = 128                       # square render, px (small: the crops are resized to the model input)
-    face_width_px: tuple = (56.0, 100.0)        # frontal face width range in the render, px
-    max_pose: tuple = (60.0, 25.0, 20.0)        # |yaw|, |pitch|, |roll| limits, degrees (T-FAKE's)
-    val_fraction: float = 0.1                   # the rest is train (the teacher is tested on T-FAKE's RGB test)
-    crop_size: int = 128
-    box_scale: float = 1.25
+    image_size: int  # square render, px (small: the crops are resized to the model input)
+    face_width_px: tuple  # frontal face width range in the render, px
+    max_pose: tuple  # |yaw|, |pitch|, |roll| limits, degrees (T-FAKE's)
+    val_fraction: float  # the rest is train (the teacher is tested on T-FAKE's RGB test)
+    crop_size: int
+    box_scale: float
 
 
 def write(out: Path, cfg: RGBPretrainConfig, seed: int, workers: int | None = None) -> None:

@@ -54,35 +54,35 @@ class SceneConfig:
     duration_s: float
     face_width_px: tuple[float, float]
     frame_size: tuple[int, int]  # (w, h)
-    people: tuple[int, int] = (1, 1)  # min, max subjects per sequence
-    supersample: int = 1  # heads render at this multiple and are area-averaged (small faces need it)
-    pose_step_deg: float = 1.0  # (yaw, pitch) grid of the cached head renders
+    people: tuple[int, int]  # min, max subjects per sequence
+    supersample: int  # heads render at this multiple and are area-averaged (small faces need it)
+    pose_step_deg: float  # (yaw, pitch) grid of the cached head renders
 
 
 @dataclass
 class VideoConfig:
     near: SceneConfig
     far: SceneConfig
-    rate_bpm: tuple[float, float] = (6.0, 30.0)
-    amplitude_c: tuple[float, float] = (0.3, 2.0)
-    rate_variability: float = 0.12  # relative slow modulation of the rate
-    rate_change_probs: tuple[float, float, float] = (0.4, 0.3, 0.3)  # per subject: P(none, step, ramp)
-    rate_change_min_bpm: float = 4.0  # the two rates of a step or ramp differ at least this much
-    ramp_s: tuple[float, float] = (10.0, 20.0)
-    pause_prob: float = 0.4  # per subject: one pause of pause_s
-    pause_s: tuple[float, float] = (2.0, 4.0)
-    mouth_prob: float = 0.3  # per subject: one stretch of mouth breathing of mouth_s
-    mouth_s: tuple[float, float] = (8.0, 14.0)
-    turn_prob: float = 0.4  # per subject: one head turn to 50-70 degrees yaw and back
-    sway_sequences: int = 2  # the last near sequences, whose head sways (scene kind "near_sway")
-    sway_fw: tuple[float, float] = (0.08, 0.1)  # sway amplitude, face widths
-    sway_period_s: tuple[float, float] = (6.0, 10.0)  # 6-10 cycles/min: inside the breathing band
-    ffc_interval_s: tuple[float, float] = (15.0, 30.0)
-    ffc_freeze_s: float = 0.5
-    ffc_drift_c: float = 0.3  # offset drift accumulated between two FFCs, °C
-    netd_c: float = 0.05
-    blur_px: float = 0.8
-    units: str = "centikelvin"
+    rate_bpm: tuple[float, float]
+    amplitude_c: tuple[float, float]
+    rate_variability: float  # relative slow modulation of the rate
+    rate_change_probs: tuple[float, float, float]  # per subject: P(none, step, ramp)
+    rate_change_min_bpm: float  # the two rates of a step or ramp differ at least this much
+    ramp_s: tuple[float, float]
+    pause_prob: float  # per subject: one pause of pause_s
+    pause_s: tuple[float, float]
+    mouth_prob: float  # per subject: one stretch of mouth breathing of mouth_s
+    mouth_s: tuple[float, float]
+    turn_prob: float  # per subject: one head turn to 50-70 degrees yaw and back
+    sway_sequences: int  # the last near sequences, whose head sways (scene kind "near_sway")
+    sway_fw: tuple[float, float]  # sway amplitude, face widths
+    sway_period_s: tuple[float, float]  # 6-10 cycles/min: inside the breathing band
+    ffc_interval_s: tuple[float, float]
+    ffc_freeze_s: float
+    ffc_drift_c: float  # offset drift accumulated between two FFCs, °C
+    netd_c: float
+    blur_px: float
+    units: str
 
 
 # ----------------------------------------------------------------------------------------------- breathing and motion

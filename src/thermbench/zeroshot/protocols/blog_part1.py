@@ -19,7 +19,7 @@ import json
 import statistics
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +57,7 @@ class Part1Config:
     match_cap_px: float            # greedy matching cap, frame px (blog: 80)
     pck_thresholds_px: tuple       # blog: 5, 10, 20
     rows: tuple                    # which of ROWS to run (the others are not listed)
-    dwpose_balanced: dict = field(default_factory=dict)  # rtmlib Wholebody 'balanced' models and YOLOX defaults
+    dwpose_balanced: dict  # rtmlib Wholebody 'balanced' models and YOLOX defaults
 
 
 @dataclass(frozen=True)

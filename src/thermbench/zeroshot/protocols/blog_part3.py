@@ -44,8 +44,8 @@ class Part3Config:
     match_cap_px: float            # blog: 80
     pck_thresholds_px: tuple       # blog reports PCK@10
     rows: tuple                    # which of ROWS to run
-    min_detection_confidence: float = 0.5   # BlazeFace and FaceMesh (MediaPipe defaults)
-    dlib_upsample: int = 1
+    min_detection_confidence: float  # BlazeFace and FaceMesh (MediaPipe defaults)
+    dlib_upsample: int
 
 
 def select_frames(frames: pd.DataFrame, n: int, path: Path) -> pd.DataFrame:

@@ -11,6 +11,8 @@ def main() -> None:
     parser = stage.parser(__doc__)
     parser.add_argument("--metrics", type=Path, required=True, help="metrics/zeroshot")
     parser.add_argument("--predictions", type=Path, required=True, help="data/predictions/zeroshot")
+    parser.add_argument("--submitted", type=Path, nargs=2, required=True,
+                        help="metrics/zeroshot_submissions.json data/predictions/zeroshot_submissions.json")
     parser.add_argument("--raw", type=Path, required=True, help="data/raw/thermeval")
     parser.add_argument("--blog-part1", type=Path, required=True, help="metrics/zeroshot_blog/part1.json")
     parser.add_argument("--blog-part3", type=Path, required=True, help="metrics/zeroshot_blog/part3.json")
@@ -18,8 +20,9 @@ def main() -> None:
     parser.add_argument("--blog-part3-timing", type=Path, required=True, help="metrics/timing/zeroshot_blog/part3.json")
     parser.add_argument("--out", type=Path, required=True, help="plots")
     args = parser.parse_args()
-    write_report(args.metrics, args.predictions, args.raw, args.out, stage.config(args, "zeroshot", ZeroshotConfig),
-                 (args.blog_part1, args.blog_part3), (args.blog_part1_timing, args.blog_part3_timing))
+    write_report(args.metrics, args.predictions, tuple(args.submitted), args.raw, args.out,
+                 stage.config(args, "zeroshot", ZeroshotConfig), (args.blog_part1, args.blog_part3),
+                 (args.blog_part1_timing, args.blog_part3_timing))
 
 
 if __name__ == "__main__":

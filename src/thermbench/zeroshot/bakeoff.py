@@ -10,8 +10,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from thermbench.core.io import read_json, write_json, write_text
+from thermbench.core.io import InputError, read_json, write_json, write_text
 from thermbench.core.plots import save_figure
+from thermbench.core.submissions import Submission
 from thermbench.datasets.common import read_image
 from thermbench.datasets.prepared import COLUMNS, FRAMES, SAMPLES, read_frames, read_samples
 from thermbench.models.dlib68 import Dlib68
@@ -20,8 +21,8 @@ from thermbench.models.landmarker import TFAN_SCHEMAS
 from thermbench.models.mediapipe_facemesh import MediaPipeFaceMesh
 from thermbench.models.sapiens2_pose import Sapiens2Pose
 from thermbench.models.tfan_landmarker import TFANLandmarker
-from thermbench.models.weights import WeightsUnavailable
-from thermbench.zeroshot import blog_report, report
+from thermbench.models.weights import WeightsUnavailable, file_sha256
+from thermbench.zeroshot import blog_report, report, submission
 from thermbench.zeroshot import evaluate as ev
 
 MODELS = ("mediapipe", "dwpose", "sapiens2", "dlib68", "tfan")
@@ -59,14 +60,18 @@ def build(model: str, cfg: ZeroshotConfig, allow_download: bool):
     return Sapiens2Pose.from_params(cfg.sapiens2, allow_download, cfg.device)
 
 
+def _protocol_rows(prepared: Path, cfg: ZeroshotConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The frames the full-frame protocol scores, and the crops the offset is fitted on and scored on."""
+    frames = ev.select(read_frames(prepared), cfg.eval_split, cfg.limit, prepared / FRAMES)
+    samples = read_samples(prepared, COLUMNS["thermeval"])
+    return (frames, ev.select(samples, cfg.offset_fit_split, cfg.limit, prepared / SAMPLES),
+            ev.select(samples, cfg.eval_split, cfg.limit, prepared / SAMPLES))
+
+
 def predict(model: str, prepared: Path, raw: Path, predictions: Path, metrics: Path, timing: Path,
             cfg: ZeroshotConfig, crop_size: int, source: str) -> None:
     """Run `model` on the full-frame and crop protocols; where its weights are absent, write status lines only."""
-    frames_path, samples_path = prepared / FRAMES, prepared / SAMPLES
-    frames = ev.select(read_frames(prepared), cfg.eval_split, cfg.limit, frames_path)
-    samples = read_samples(prepared, COLUMNS["thermeval"])
-    fit = ev.select(samples, cfg.offset_fit_split, cfg.limit, samples_path)
-    test = ev.select(samples, cfg.eval_split, cfg.limit, samples_path)
+    frames, fit, test = _protocol_rows(prepared, cfg)
     head = {"model": model, "data": source}
 
     try:
@@ -81,29 +86,56 @@ def predict(model: str, prepared: Path, raw: Path, predictions: Path, metrics: P
     full, seconds = ev.run_full_frame(adapter, frames, raw)
     fit_records = ev.run_crops(adapter, fit, raw)
     test_records = ev.run_crops(adapter, test, raw)
-    offset = ev.fit_offset(fit_records)
-    thresholds, cap = list(cfg.pck_thresholds_px), cfg.match_cap_px
     write_json(predictions, {**head, "status": "ok", "full_frame": full, "crop": fit_records + test_records})
-    write_json(metrics, {
-        **head, "status": "ok", "split": cfg.eval_split, "match_cap_px": cap,
-        "full_frame": ev.full_frame_metrics(full, cap, thresholds),
-        "crop": ev.crop_metrics(test_records, crop_size, thresholds),
-        "crop_offset_corrected": ev.crop_metrics(ev.apply_offset(test_records, offset), crop_size, thresholds),
-        "offset": {"fit_split": cfg.offset_fit_split, "n_fit": len(fit_records), "box_normalised_xy": offset,
-                   "crop_px_xy": offset * crop_size},
-    })
+    write_json(metrics, {**head, "status": "ok", **scores(full, fit_records, test_records, cfg, crop_size)})
     # MediaPipe's solutions API has no thread setting; the others run with `threads`.
     used = "mediapipe default" if model == "mediapipe" else cfg.threads
     write_json(timing, {**head, "threads": used, "n_frames": len(seconds),
                         "median_ms_per_frame": 1000 * statistics.median(seconds)}, ndigits=2)
 
 
-def write_report(metrics_dir: Path, predictions_dir: Path, raw: Path, out: Path, cfg: ZeroshotConfig,
-                 blog_metrics: tuple[Path, Path], blog_timing: tuple[Path, Path]) -> None:
+def scores(full: list[dict], fit_records: list[dict], test_records: list[dict], cfg: ZeroshotConfig,
+           crop_size: int) -> dict:
+    """The metrics of one model's records: full frame, GT Person box (as is and with the convention offset fitted on
+    `fit_records`)."""
+    offset = ev.fit_offset(fit_records)
+    thresholds, cap = list(cfg.pck_thresholds_px), cfg.match_cap_px
+    return {"split": cfg.eval_split, "match_cap_px": cap,
+            "full_frame": ev.full_frame_metrics(full, cap, thresholds),
+            "crop": ev.crop_metrics(test_records, crop_size, thresholds),
+            "crop_offset_corrected": ev.crop_metrics(ev.apply_offset(test_records, offset), crop_size, thresholds),
+            "offset": {"fit_split": cfg.offset_fit_split, "n_fit": len(fit_records), "box_normalised_xy": offset,
+                       "crop_px_xy": offset * crop_size}}
+
+
+def score_submissions(entries: list[Submission], prepared: Path, raw: Path, predictions: Path, metrics: Path,
+                      cfg: ZeroshotConfig, crop_size: int, source: str) -> None:
+    """Stage zeroshot_submissions: each predictions file (zeroshot/submission.py) scored as `predict` scores a
+    model, on the same frames and crops. Every file is read and checked before anything is written."""
+    frames, fit, test = _protocol_rows(prepared, cfg)
+    scored = {}
+    for entry in entries:
+        if entry.name in MODELS:
+            raise InputError(f"submissions.yaml: submissions.{entry.name}: the name of a built-in model")
+        scored[entry.name] = (entry, submission.records(entry.path, frames, fit, test, raw))
+    out, records = {}, {}
+    for name, (entry, (full, fit_records, test_records)) in scored.items():
+        head = {"model": name, "label": entry.label, "submission": True, "file": str(entry.path),
+                "sha256": file_sha256(entry.path), "notes": entry.notes, "data": source, "status": "ok"}
+        out[name] = {**head, **scores(full, fit_records, test_records, cfg, crop_size)}
+        records[name] = {**head, "full_frame": full, "crop": fit_records + test_records}
+    write_json(predictions, {"data": source, "submissions": records})
+    write_json(metrics, {"data": source, "submissions": out})
+
+
+def write_report(metrics_dir: Path, predictions_dir: Path, submitted: tuple[Path, Path], raw: Path, out: Path,
+                 cfg: ZeroshotConfig, blog_metrics: tuple[Path, Path], blog_timing: tuple[Path, Path]) -> None:
     """Table (blog part-1 shape) followed by the blog's protocols (parts 1 and 3, `blog_metrics` / `blog_timing`)
-    with the blog's reference rows, PCK curves (CSV + figure), detection bars and a qualitative grid."""
+    with the blog's reference rows, PCK curves (CSV + figure), detection bars and a qualitative grid. The built-in
+    models' rows come first, then the submissions' (`submitted`: their metrics and predictions files)."""
     thresholds = list(cfg.pck_thresholds_px)
     results = {m: read_json(metrics_dir / f"{m}.json") for m in REPORT_ORDER}
+    results.update(read_json(submitted[0])["submissions"])
     source = results[REPORT_ORDER[0]]["data"]
     (part1, part3), (time1, time3) = ([read_json(p) for p in paths] for paths in (blog_metrics, blog_timing))
     noses = {"tfan": TFAN_SCHEMAS[int(cfg.tfan["n_landmarks"])]}  # a point set no other row uses: say which points
@@ -115,9 +147,10 @@ def write_report(metrics_dir: Path, predictions_dir: Path, raw: Path, out: Path,
                .to_csv(index=False, float_format="%.6f", lineterminator="\n"))
     save_figure(report.detection_bars(results), out / "zeroshot_detection")
 
-    ok = [m for m in REPORT_ORDER if results[m]["status"] == "ok"]
-    records = {m: read_json(predictions_dir / f"{m}.json")["full_frame"][: cfg.qualitative_n] for m in ok}
+    runs = {m: read_json(predictions_dir / f"{m}.json") for m in REPORT_ORDER if results[m]["status"] == "ok"}
+    runs.update(read_json(submitted[1])["submissions"])
+    records = {m: run["full_frame"][: cfg.qualitative_n] for m, run in runs.items()}
     # every model saw the same test frames in frames.csv order
-    frames = [read_image(raw / r["image_file"]) for r in records[ok[0]]] if ok else []
+    frames = [read_image(raw / r["image_file"]) for r in next(iter(records.values()), [])]
     save_figure(report.qualitative_grid(frames, records, cfg.qualitative_upscale, source),
                 out / "zeroshot_qualitative")

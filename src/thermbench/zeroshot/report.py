@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from thermbench.core import submissions
 from thermbench.core.plots import data_label, plt
 from thermbench.models.landmarker import nose_note
 
 NAMES = {"mediapipe": "MediaPipe FaceMesh", "dwpose": "DWPose (rtmlib)", "sapiens2": "Sapiens2-0.4B",
          "dlib68": "dlib-68 (HOG)", "tfan": "TFAN (T-FAKE)"}
+
+
+def name(model: str) -> str:
+    """A built-in model's name; any other row is a user's submission (core/submissions.py), marked as one."""
+    return NAMES.get(model) or submissions.label(model)
+
+
 PROTOCOLS = (  # (metrics key, unit key, label)
     ("full_frame", None, "Full frame, multi-person (frame px)"),
     ("crop", "frame_px", "GT Person box given (frame px)"),
@@ -49,27 +57,27 @@ def table(results: dict[str, dict], thresholds: list, cap: float, noses: dict[st
         lines += [f"## {label}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for model, m in results.items():
             if m["status"] != "ok":
-                lines.append(f"| {NAMES[model]} | {_short(m['status'])} |" + " |" * (len(head) - 2))
+                lines.append(f"| {name(model)} | {_short(m['status'])} |" + " |" * (len(head) - 2))
                 continue
             b = _block(m, key, unit)
             cells = [_pct(b["detection_rate"]), _px(b["mean_px"]), _px(b["median_px"])]
             cells += [_pct(b["pck"].get(f"{t}px")) for t in thresholds]
-            lines.append(f"| {NAMES[model]} | " + " | ".join(cells) + " |")
+            lines.append(f"| {name(model)} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += ["## Convention offset (fitted on the train crops, applied to the test crops)", "",
               "| Model | offset x (crop px) | offset y (crop px) | n fit |", "|---|---|---|---|"]
     for model, m in results.items():
         if m["status"] == "ok":
             ox, oy = (_px(v) for v in m["offset"]["crop_px_xy"])
-            lines.append(f"| {NAMES[model]} | {ox} | {oy} | {m['offset']['n_fit']} |")
+            lines.append(f"| {name(model)} | {ox} | {oy} | {m['offset']['n_fit']} |")
         else:
-            lines.append(f"| {NAMES[model]} | {_short(m['status'])} | | |")
+            lines.append(f"| {name(model)} | {_short(m['status'])} | | |")
     n = next((m["full_frame"]["n_gt"] for m in results.values() if m["status"] == "ok"), None)
     lines += ["", f"Match cap {cap} px; PCK counts unmatched GT as misses; mean/median over matched pairs only. "
               f"GT noses in the full-frame test split: {n if n else '–'}. "
               "Inference time per frame: metrics/timing/zeroshot/ (not part of this table).", ""]
-    lines += [f"- {NAMES[model]}: {m['status']}" for model, m in results.items() if m["status"] != "ok"]
-    lines += [f"- {NAMES[model]} nose centre: {nose_note(schema)}" for model, schema in (noses or {}).items()]
+    lines += [f"- {name(model)}: {m['status']}" for model, m in results.items() if m["status"] != "ok"]
+    lines += [f"- {name(model)} nose centre: {nose_note(schema)}" for model, schema in (noses or {}).items()]
     return "\n".join(lines) + "\n"
 
 
@@ -83,7 +91,7 @@ def pck_curves(results: dict[str, dict], thresholds: list) -> tuple[plt.Figure, 
             if m["status"] != "ok":
                 continue
             y = [_block(m, key, unit)["pck"][f"{t}px"] for t in thresholds]
-            ax.plot(thresholds, np.array(y) * 100, marker="o", label=NAMES[model])
+            ax.plot(thresholds, np.array(y) * 100, marker="o", label=name(model))
             rows += [{"protocol": f"{key}/{unit or 'frame_px'}", "model": model, "threshold_px": t, "pck": v}
                      for t, v in zip(thresholds, y)]
         ax.set_title(label, fontsize=8)
@@ -108,7 +116,7 @@ def detection_bars(results: dict[str, dict]) -> plt.Figure:
     for j, m in enumerate(models):
         if results[m]["status"] != "ok":
             ax.text(x[j], 2, "weights not\navailable", ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(x, [NAMES[m] for m in models], fontsize=8)
+    ax.set_xticks(x, [name(m) for m in models], fontsize=8)
     ax.set_ylabel("detection rate over GT (%)")
     ax.set_xlabel("model")
     ax.set_ylim(0, 105)
@@ -142,7 +150,7 @@ def qualitative_grid(frames: list[np.ndarray], records: dict[str, list[dict]], u
             ax.set_xticks([])
             ax.set_yticks([])
             if c == 0:
-                ax.set_ylabel(NAMES[model], fontsize=8)
+                ax.set_ylabel(name(model), fontsize=8)
             if r == len(models) - 1:
                 ax.set_xlabel(rec["image_file"].split("/")[-1], fontsize=6)
     fig.suptitle(title, fontsize=9)

@@ -1,0 +1,70 @@
+"""A user's own model entered as a predictions file: the entries of `submissions.yaml` (README, "Benchmark your own
+model"). Each area scores the tasks it owns, under exactly the protocol of its built-in rows:
+
+    thermeval_nose   zeroshot   the ThermEval nose protocols (full frame, GT Person box)
+
+`submissions.yaml` sits beside params.yaml, not in it, so that switching profiles (which rewrites params.yaml) never
+drops a user's entries; the files themselves go under `submissions/`, which the scoring stages depend on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from thermbench.core.io import InputError
+
+TASKS = ("thermeval_nose",)
+FIELDS = {"task", "path", "notes"}
+
+
+@dataclass(frozen=True)
+class Submission:
+    name: str
+    task: str
+    path: Path
+    notes: str  # licence, where the model comes from: shown beside its rows
+
+    @property
+    def label(self) -> str:
+        return label(self.name)
+
+
+def label(name: str) -> str:
+    """How every table and figure names a submission's row."""
+    return f"{name} (submission)"
+
+
+def read(path: Path, task: str) -> list[Submission]:
+    """The submissions of `task` declared in the file `path` (submissions.yaml)."""
+    if not Path(path).is_file():
+        raise InputError(f"{path}: not found (it holds `submissions: {{}}` when no model is entered)")
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    if not isinstance(data, dict) or not isinstance(data.get("submissions", {}), (dict, type(None))):
+        raise InputError(f"{path}: expected a mapping `submissions: {{name: {{task, path, notes}}}}`")
+    return entries(data.get("submissions"), task, str(path))
+
+
+def entries(mapping: dict | None, task: str, where: str = "submissions.yaml") -> list[Submission]:
+    """The submissions of `task` from the `submissions` mapping ({name: {task, path, notes}}), sorted by name; a
+    malformed entry (unknown task or key, no path, a file that does not exist) is one InputError naming it."""
+    out = []
+    for name, entry in sorted((mapping or {}).items()):
+        at = f"{where}: submissions.{name}"
+        if not isinstance(entry, dict):
+            raise InputError(f"{at}: expected a mapping with task and path")
+        unknown = sorted(set(entry) - FIELDS)
+        if unknown:
+            raise InputError(f"{at}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(FIELDS))})")
+        if entry.get("task") not in TASKS:
+            raise InputError(f"{at}: task {entry.get('task')!r} is not one of {', '.join(TASKS)}")
+        if not entry.get("path"):
+            raise InputError(f"{at}: no path")
+        path = Path(entry["path"])
+        if not path.is_file():
+            raise InputError(f"{at}: {path} not found")
+        if entry["task"] == task:
+            out.append(Submission(str(name), entry["task"], path, str(entry.get("notes") or "")))
+    return out

@@ -1,0 +1,95 @@
+"""A predictions file on the ThermEval nose protocols (task `thermeval_nose`), read into the records an adapter's run
+gives (evaluate.run_full_frame / run_crops), so that it is scored by the same functions as the built-in rows.
+
+The file is a CSV with the columns `protocol, id, x, y` (and `score`, optional), in frame pixels (continuous
+coordinates: pixel i covers [i, i+1)):
+
+- `protocol` full_frame: `id` is a frame's `image_file` (data/prepared/thermeval/frames.csv), one row per nose the
+  model found in it (none: no row);
+- `protocol` crop: `id` is a `sample_id` (data/prepared/thermeval/samples.csv), at most one row: the nose the model
+  found given that sample's GT Person box (`person_x0, person_y0, person_w, person_h`); no row is a miss. The rows of
+  the offset-fit split (`zeroshot.offset_fit_split`) fit the convention offset, those of the test split are scored.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from thermbench.core.io import InputError
+from thermbench.datasets.common import read_image
+
+PROTOCOLS = ("full_frame", "crop")
+COLUMNS = ("protocol", "id", "x", "y")
+FAR = 1.0  # a point more than this many image sizes outside the frame is an error, not a miss
+
+
+def _fail(path: Path, row: int | None, rule: str) -> InputError:
+    return InputError(f"{path}: {'' if row is None else f'row {row}: '}{rule}")
+
+
+def read_predictions(path: Path) -> pd.DataFrame:
+    """The file's rows (`row`: its line number), checked for columns, protocols and numbers."""
+    try:
+        table = pd.read_csv(path, dtype={"protocol": str, "id": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise _fail(path, None, f"not a CSV ({str(err).splitlines()[0]})") from None
+    missing = [c for c in COLUMNS if c not in table.columns]
+    if missing:
+        raise _fail(path, None, f"missing column(s) {', '.join(missing)} (expected {', '.join(COLUMNS)}[, score])")
+    table = table.assign(row=np.arange(len(table)) + 2)  # line numbers: the header is line 1
+    for r in table.itertuples():
+        if r.protocol not in PROTOCOLS:
+            raise _fail(path, r.row, f"protocol {r.protocol!r} is not one of {', '.join(PROTOCOLS)}")
+        for c in ("x", "y") + (("score",) if "score" in table.columns else ()):
+            v = pd.to_numeric(pd.Series([getattr(r, c)]), errors="coerce").iloc[0]
+            if not np.isfinite(v):
+                raise _fail(path, r.row, f"{c} is {getattr(r, c)!r}: a point needs finite numbers")
+    return table.astype({"x": float, "y": float})
+
+
+def _check_inside(path: Path, row: int, x: float, y: float, shape: tuple[int, ...]) -> None:
+    h, w = shape[:2]
+    if not (-FAR * w <= x <= (1 + FAR) * w and -FAR * h <= y <= (1 + FAR) * h):
+        raise _fail(path, row, f"({x:g}, {y:g}) lies far outside the {w}x{h} frame")
+
+
+def records(path: Path, frames: pd.DataFrame, fit: pd.DataFrame, test: pd.DataFrame, raw: Path
+            ) -> tuple[list[dict], list[dict], list[dict]]:
+    """(full-frame records, fit-split crop records, test-split crop records) of the file, in the rows' order of
+    `frames`, `fit` and `test` (what the protocols score), as evaluate.run_full_frame / run_crops build them."""
+    table = read_predictions(path)
+    full, crops = table[table.protocol == "full_frame"], table[table.protocol == "crop"]
+    samples = pd.concat([fit, test])
+    for rows, known, what in ((full, set(frames.image_file), "frames"), (crops, set(samples.sample_id), "samples")):
+        unknown = rows[~rows["id"].isin(known)]
+        if len(unknown):
+            r = unknown.iloc[0]
+            raise _fail(path, int(r.row), f"id {r['id']!r} is not one of the scored {what}")
+    doubled = full[full.duplicated(["id", "x", "y"], keep="first")]
+    doubled = doubled if len(doubled) else crops[crops.duplicated("id", keep="first")]
+    if len(doubled):
+        r = doubled.iloc[0]
+        raise _fail(path, int(r.row), f"duplicate row for {r['id']!r}")
+    shapes = {f: read_image(raw / f).shape for f in sorted(set(frames.image_file) | set(samples.image_file))}
+    for r in full.itertuples():
+        _check_inside(path, r.row, r.x, r.y, shapes[r.id])
+    by_sample = samples.set_index("sample_id")
+    for r in crops.itertuples():
+        _check_inside(path, r.row, r.x, r.y, shapes[by_sample.at[r.id, "image_file"]])
+
+    points = {f: g[["x", "y"]].to_numpy().tolist() for f, g in full.groupby("id", sort=False)}
+    full_records = [{"image_file": f.image_file, "split": f.split, "gt": json.loads(f.noses),
+                     "pred": points.get(f.image_file, [])} for f in frames.itertuples()]
+    nose = {r.id: [r.x, r.y] for r in crops.itertuples()}
+
+    def crop_records(rows: pd.DataFrame) -> list[dict]:
+        return [{"sample_id": s.sample_id, "split": s.split, "gt": [s.frame_nose_x, s.frame_nose_y],
+                 "pred": nose.get(s.sample_id), "box": [s.box_x0, s.box_y0, s.box_w, s.box_h]}
+                for s in rows.itertuples()]
+
+    return full_records, crop_records(fit), crop_records(test)
+

@@ -1,0 +1,108 @@
+"""A predictions file entered through submissions.yaml (task thermeval_nose): scored by hand on the shared ThermEval
+world, rejected in one line when malformed, and shown in the zero-shot table as a submission."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from profile_configs import default_config
+from thermbench.core import submissions
+from thermbench.core.io import InputError
+from thermbench.zeroshot.bakeoff import ZeroshotConfig, score_submissions
+
+ROOT = Path(__file__).resolve().parents[2]
+CFG = default_config("zeroshot", ZeroshotConfig, {"pck_thresholds_px": [5, 10]})
+# Frame a: GT (50, 50) and (120, 60); b: GT (30, 200); crops s1 (train, GT (100, 100)), s2 (test, GT (100, 104)),
+# s3 (test, GT (60, 140)); every padded box 50 x 100.
+GOOD = """protocol,id,x,y,score
+full_frame,images/a.png,53,54,0.9
+full_frame,images/a.png,120,66,0.8
+crop,s1,103,96,0.7
+crop,s2,100,110,0.6
+"""
+
+
+def _score(tmp_path, thermeval, text, name="mine"):
+    raw, prepared = thermeval
+    (tmp_path / "sub.csv").write_text(text)
+    entry = submissions.Submission(name, "thermeval_nose", tmp_path / "sub.csv", "test notes")
+    out = tmp_path / "out"
+    score_submissions([entry], prepared, raw, out / "p.json", out / "m.json", CFG, 256, "synthetic")
+    return json.loads((out / "m.json").read_text())["submissions"][name], out
+
+
+def test_a_predictions_file_is_scored_as_a_model_by_hand(thermeval, tmp_path):
+    m, _ = _score(tmp_path, thermeval, GOOD)
+    assert m["label"] == "mine (submission)" and m["submission"] and m["notes"] == "test notes"
+    # Full frame: errors 5 (3-4-5) and 6; frame b has no row, its GT is a miss.
+    ff = m["full_frame"]
+    assert ff["detection_rate"] == pytest.approx(2 / 3) and ff["mean_px"] == pytest.approx(5.5)
+    assert ff["pck"] == {"5px": pytest.approx(1 / 3), "10px": pytest.approx(2 / 3)}
+    assert ff["n_predictions"] == 2 and ff["precision"] == 1.0
+    # GT box: s2 is 6 px off in y (crop px: 6 x 256 / 100 = 15.36), s3 has no row (a miss).
+    crop = m["crop"]
+    assert crop["frame_px"]["detection_rate"] == 0.5 and crop["frame_px"]["mean_px"] == pytest.approx(6.0)
+    assert crop["crop_px"]["mean_px"] == pytest.approx(15.36)
+    # Offset from s1 (train): GT - prediction = (-3, 4) over the 50 x 100 box = (-0.06, 0.04); s2 moves to (97, 114),
+    # (-3, 10) from its GT: crop px (-3 x 5.12, 10 x 2.56).
+    assert m["offset"]["box_normalised_xy"] == pytest.approx([-0.06, 0.04])
+    assert m["crop_offset_corrected"]["frame_px"]["mean_px"] == pytest.approx(np.hypot(3, 10))
+    assert m["crop_offset_corrected"]["crop_px"]["mean_px"] == pytest.approx(np.hypot(15.36, 25.6))
+
+
+@pytest.mark.parametrize("text, rule", [
+    (GOOD.replace("images/a.png,53", "images/zz.png,53"), "row 2: id 'images/zz.png' is not one of the scored frames"),
+    (GOOD.replace("crop,s2", "crop,s1"), "row 5: duplicate row for 's1'"),
+    (GOOD.replace("120,66", "120,"), "row 3: y is nan: a point needs finite numbers"),
+    (GOOD.replace("103,96", "103,900"), "row 4: (103, 900) lies far outside the 192x256 frame"),
+    (GOOD.replace("crop,s2", "box,s2"), "row 5: protocol 'box' is not one of full_frame, crop"),
+    (GOOD.replace("protocol,id,x,y,score", "protocol,image,x,y,score"),
+     "missing column(s) id (expected protocol, id, x, y[, score])"),
+])
+def test_a_malformed_file_is_one_line_naming_row_and_rule(thermeval, tmp_path, text, rule):
+    with pytest.raises(InputError) as err:
+        _score(tmp_path, thermeval, text)
+    assert str(err.value) == f"{tmp_path / 'sub.csv'}: {rule}"
+    assert not (tmp_path / "out").exists()
+
+
+def test_entries_name_what_is_wrong(tmp_path):
+    (tmp_path / "p.csv").write_text(GOOD)
+    good = {"task": "thermeval_nose", "path": str(tmp_path / "p.csv")}
+    assert submissions.entries({"b": good, "a": good}, "thermeval_nose")[0].name == "a"
+    for entry, rule in (({**good, "task": "pose"}, "task 'pose' is not one of"),
+                        ({**good, "colour": 1}, r"unknown key\(s\) colour"),
+                        ({**good, "path": str(tmp_path / "no.csv")}, "no.csv not found"),
+                        ({"task": "thermeval_nose"}, "no path")):
+        with pytest.raises(InputError, match=rule):
+            submissions.entries({"x": entry}, "thermeval_nose")
+
+
+def test_the_stages_put_the_submission_in_the_zero_shot_table(thermeval, tmp_path):
+    """The two stage scripts as dvc.yaml runs them: the submission's row, marked, after the built-in ones."""
+    raw, prepared = thermeval
+    (tmp_path / "sub.csv").write_text(GOOD)
+    entries = tmp_path / "submissions.yaml"
+    entries.write_text(yaml.safe_dump({"submissions": {"mine": {"task": "thermeval_nose",
+                                                                "path": str(tmp_path / "sub.csv")}}}))
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["prepare"]["thermeval"]["crop_size"] = 256
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    common = ["--params", str(tmp_path / "params.yaml")]
+    cmd = [sys.executable, str(ROOT / "stages/zeroshot/submissions.py"), "--submissions", str(entries),
+           "--prepared", str(prepared), "--raw", str(raw), "--predictions", str(tmp_path / "sp.json"),
+           "--metrics", str(tmp_path / "sm.json")] + common
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "sm.json").read_text())["submissions"]["mine"]["full_frame"]["n_gt"] == 3
+
+    (tmp_path / "sub.csv").write_text(GOOD.replace("crop,s2", "crop,s1"))
+    proc = subprocess.run(cmd[:-4] + ["--predictions", str(tmp_path / "x.json"), "--metrics", str(tmp_path / "y.json")]
+                          + common, capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr == f"error: {tmp_path / 'sub.csv'}: row 5: duplicate row for 's1'\n"
+    assert not (tmp_path / "x.json").exists() and not (tmp_path / "y.json").exists()

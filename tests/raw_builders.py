@@ -190,3 +190,19 @@ def build_300w(raw: Path, faces: dict[str, list[tuple[str, np.ndarray]]], size=(
             suffix = ".png" if part == "afw" else ".jpg"
             cv2.imwrite(str(raw / part / f"{stem}{suffix}"), marked_image(*size, tuple(points[30])))
     return raw
+
+
+def build_prepared_landmarks(root: Path, rows: list[tuple[str, str]], extra: dict | None = None,
+                             points: np.ndarray | None = None) -> None:
+    """A prepared dataset in the samples.csv contract: 64x64 gray crops, 68 keypoints each (random in [8, 56], or
+    `points` (68, 2) for every sample); `rows` (id, split)."""
+    rng = np.random.default_rng(len(rows))
+    (root / "crops").mkdir(parents=True)
+    table = []
+    for sample_id, split in rows:
+        cv2.imwrite(str(root / f"crops/{sample_id}.png"), rng.integers(0, 256, (64, 64), dtype=np.uint8))
+        xy = rng.uniform(8, 56, (68, 2)) if points is None else np.asarray(points, float)
+        kpts = np.concatenate([xy, np.ones((68, 1))], axis=1).round(2).tolist()
+        table.append({"sample_id": sample_id, "split": split, "crop_path": f"crops/{sample_id}.png",
+                      "kpts": json.dumps(kpts), **(extra or {})})
+    pd.DataFrame(table).to_csv(root / "samples.csv", index=False)

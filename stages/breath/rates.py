@@ -16,12 +16,15 @@ def main() -> None:
     parser.add_argument("--tracks", type=Path, nargs="+", required=True,
                         help="data/breath/tracks/<source>.json of an untrained source, data/breath/tracks/<source> "
                              "(its seed<s>.json files) of a trained one ...")
+    parser.add_argument("--submitted", type=Path, required=True,
+                        help="data/breath/submitted: the users' track files (<name>.json), untrained sources")
     parser.add_argument("--metrics", type=Path, required=True, help="e.g. metrics/breath/rates.json")
     parser.add_argument("--windows", type=Path, required=True, help="e.g. plots/breath/windows.csv")
     parser.add_argument("--signals", type=Path, required=True, help="e.g. plots/breath/signals.csv")
     args = parser.parse_args()
     cfg = stage.config(args, "breath.rates", RateConfig)
-    result = evaluate(args.videos, args.tracks, cfg, stage.value(args, "seed"))
+    tracks = args.tracks + sorted(args.submitted.glob("*.json"))
+    result = evaluate(args.videos, tracks, cfg, stage.value(args, "seed"))
     write_outputs(result, args.metrics, args.windows, args.signals)
 
 

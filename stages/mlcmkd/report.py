@@ -12,6 +12,7 @@ def main() -> None:
     parser = stage.parser(__doc__)
     parser.add_argument("--tfake", required=True, type=Path, help="data/prepared/tfake")
     parser.add_argument("--metrics", required=True, type=Path, help="metrics/mlcmkd")
+    parser.add_argument("--submitted", required=True, type=Path, help="metrics/table1_submissions.json")
     parser.add_argument("--curves", required=True, type=Path, help="plots/curves/mlcmkd")
     parser.add_argument("--predictions", required=True, type=Path, help="data/predictions/mlcmkd")
     parser.add_argument("--out", required=True, type=Path, help="plots")
@@ -23,8 +24,8 @@ def main() -> None:
     settings = api.Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", api.RTMPoseParams),
                             train=api.train_params(stage.value(args, "train")),
                             data=stage.sources(args, api.SCORED_ON))
-    api.write_report(args.tfake, args.metrics, args.curves, args.predictions, args.out, args.summary, args.statements,
-                     api.read_kernel_check(args.kernel_check, args.params), settings)
+    api.write_report(args.tfake, args.metrics, args.submitted, args.curves, args.predictions, args.out, args.summary,
+                     args.statements, api.read_kernel_check(args.kernel_check, args.params), settings)
 
 
 if __name__ == "__main__":

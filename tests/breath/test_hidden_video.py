@@ -14,7 +14,10 @@ from thermbench.breath import sources as S
 from thermbench.breath import tracks as tr
 from thermbench.breath.ranking import ConclusionConfig
 from thermbench.breath.report import report
+from thermbench.breath.submission import write_tracks as write_submitted_tracks
 from thermbench.core.io import InputError
+from thermbench.core.submissions import Submission
+from thermbench.tools.submission import track_rows
 
 TRACK = default_config("breath.track", S.TrackConfig, {"workers": 1, "skip": []})  # every source, in this process
 RATES = default_config("breath.rates", rt.RateConfig, {"oracle_noise_px": []})
@@ -239,3 +242,56 @@ def test_tfan_source_tracks_with_its_weights_and_says_when_they_are_absent(hidde
     inside = [np.isfinite(t).all(1) for t in tracks]
     assert sum(i.sum() for i in inside) + out["outside_frame"] == 2 * 400
     assert all(((t[i] >= 0).all() and (t[i] < [W, H]).all()) for t, i in zip(tracks, inside))
+
+
+def _tracks_csv(hidden, path):
+    """Every frame of both sequences: the true nostril of hidden_a, and no face (empty x, y) in zz_recording."""
+    truth = pd.read_csv(hidden / "hidden_a" / "truth.csv")
+    n = len(truth)
+    rows = pd.concat([pd.DataFrame({"sequence": "hidden_a", "subject": "p", "frame": truth["frame"],
+                                    "x": truth["nose_x"], "y": truth["nose_y"]}),
+                      pd.DataFrame({"sequence": "zz_recording", "subject": "p", "frame": range(n), "x": np.nan,
+                                    "y": np.nan})])
+    rows.to_csv(path, index=False)
+    return rows
+
+
+def test_a_tracks_file_from_the_true_nostrils_scores_as_the_oracle(hidden, tmp_path):
+    """A submission made of the ground-truth nostril points is the oracle by another road: the same rates, windows
+    and MAE; it ranks as an untrained source."""
+    _tracks_csv(hidden, tmp_path / "mine.csv")
+    entry = Submission("mine", "breath_tracks", tmp_path / "mine.csv", "")
+    write_submitted_tracks([entry], hidden, tmp_path / "submitted")
+    assert sorted(p.name for p in (tmp_path / "submitted").iterdir()) == ["mine.json"]
+    tr.track_source("oracle", hidden, tmp_path / "oracle.json", TRACK)
+    # the example tool writes the oracle's track file in the same format, the same rows
+    from_tool = track_rows(json.loads((tmp_path / "oracle.json").read_text()))
+    pd.testing.assert_frame_equal(from_tool, pd.read_csv(tmp_path / "mine.csv"), check_dtype=False)
+    result = rt.evaluate(hidden, [tmp_path / "oracle.json", tmp_path / "submitted" / "mine.json"], RATES, seed=0)
+    sources = result["metrics"]["sources"]
+    same = (json.dumps(sources[s]["hidden"], sort_keys=True) for s in ("mine (submission)", "oracle"))
+    assert next(same) == next(same)  # as JSON: NaN fields (no change windows here) compare equal
+    assert "mine (submission)" not in result["metrics"]["runs"]  # untrained: no seeds, a deterministic ranking
+
+
+def test_malformed_tracks_files_are_one_line_each(hidden, tmp_path):
+    rows = _tracks_csv(hidden, tmp_path / "t.csv")
+    path = tmp_path / "t.csv"
+
+    def rule(table):
+        table.to_csv(path, index=False)
+        with pytest.raises(InputError) as err:
+            write_submitted_tracks([Submission("m", "breath_tracks", path, "")], hidden, tmp_path / "out")
+        assert not (tmp_path / "out").exists()
+        return str(err.value).removeprefix(f"{path}: ")
+
+    assert rule(rows.drop(columns="frame")) == "missing column(s) frame (expected sequence, subject, frame, x, y)"
+    assert rule(rows.assign(subject=["q"] + ["p"] * (len(rows) - 1))) == "row 2: subject 'q' is not one of hidden_a's"
+    assert rule(rows.assign(sequence="other")) == "row 2: sequence 'other' is not one of the benchmark's videos"
+    assert rule(pd.concat([rows.iloc[:1], rows])) == "row 3: duplicate row for hidden_a/p frame 0"
+    assert rule(rows.assign(frame=[9999] + list(rows["frame"][1:]))) == "row 2: frame 9999 is not one of 0..399"
+    assert rule(rows.assign(y=[np.nan] + list(rows["y"][1:]))) == ("row 2: x and y must both be finite numbers, or "
+                                                                   "both empty (no face)")
+    assert rule(rows.assign(x=[999.0] + list(rows["x"][1:]))) == "row 2: (999, 55) lies far outside the 128x96 frame"
+    assert rule(rows.iloc[1:]) == ("no row for hidden_a/p frame 0 (1 of 400 frames missing; every frame needs a row, "
+                                   "empty x, y: no face)")

@@ -14,6 +14,7 @@ import yaml
 
 from model_builders import lively_rtmpose_t
 from profile_configs import default_section
+from raw_builders import build_prepared_landmarks
 from split_builders import dot_split
 from thermbench.core.io import InputError
 from thermbench.datasets.crop_store import save_splits
@@ -188,22 +189,6 @@ def test_plot_fps_vs_params():
     assert [t.get_text() for t in ax.texts] == ["RTMPose-t", "RTMPose-x"]
 
 
-def _prepared(root: Path, rows: list[tuple[str, str]], extra: dict | None = None) -> None:
-    """A prepared dataset in the samples.csv contract: 64x64 gray crops, 68 keypoints each; `rows` (id, split)."""
-    import cv2
-    import pandas as pd
-
-    rng = np.random.default_rng(len(rows))
-    (root / "crops").mkdir(parents=True)
-    table = []
-    for sample_id, split in rows:
-        cv2.imwrite(str(root / f"crops/{sample_id}.png"), rng.integers(0, 256, (64, 64), dtype=np.uint8))
-        kpts = np.concatenate([rng.uniform(8, 56, (68, 2)), np.ones((68, 1))], axis=1).round(2).tolist()
-        table.append({"sample_id": sample_id, "split": split, "crop_path": f"crops/{sample_id}.png",
-                      "kpts": json.dumps(kpts), **(extra or {})})
-    pd.DataFrame(table).to_csv(root / "samples.csv", index=False)
-
-
 def test_stage_end_to_end(tmp_path):
     # Two checkpoints of RTMPose-t trained at 64x64, one a thermal student (its config.json says so), one without a
     # run config (no int8 row) and lying in its group's folder (data/models/supervised/, as layout.run_path puts it);
@@ -215,9 +200,10 @@ def test_stage_end_to_end(tmp_path):
         json.dumps({"modality": "thermal", "fit": {"epochs": 4}, "history": {"epochs_run": 2}}))
     for cache, n in (("tfake", 3), ("rgbpretrain", 2)):  # the crop stores the grid's images per epoch come from
         save_splits(tmp_path / "data/cache/mlcmkd" / cache, {"train": dot_split(n, 0, 32), "val": dot_split(1, 1, 32)})
-    _prepared(tmp_path / "data/prepared/tfake", [(f"tf{i}", "train" if i < 3 else "test") for i in range(5)])
-    _prepared(tmp_path / "data/prepared/charlotte", [(f"ch{i}", "test") for i in range(2)],
-              {"width_group": "mean", "view": "front"})
+    build_prepared_landmarks(tmp_path / "data/prepared/tfake",
+                             [(f"tf{i}", "train" if i < 3 else "test") for i in range(5)])
+    build_prepared_landmarks(tmp_path / "data/prepared/charlotte", [(f"ch{i}", "test") for i in range(2)],
+                             {"width_group": "mean", "view": "front"})
     params = {"seed": 0, "data": {"source": {"tfake": "synthetic", "charlotte": "synthetic"}},
               "speed": {"models": [], "architectures": ["s", "t"], "input_size": [96, 96], "warmup": 0, "repeats": 1,
                         "threads": 1, "opset": 17, "atol": 1e-4, "rtol": 1e-3,

@@ -13,7 +13,9 @@ import yaml
 from profile_configs import default_config
 from thermbench.core import submissions
 from thermbench.core.io import InputError
-from thermbench.zeroshot.bakeoff import ZeroshotConfig, score_submissions
+from thermbench.tools.submission import nose_rows
+from thermbench.zeroshot.bakeoff import ZeroshotConfig, protocol_rows, score_submissions
+from thermbench.zeroshot.submission import records
 
 ROOT = Path(__file__).resolve().parents[2]
 CFG = default_config("zeroshot", ZeroshotConfig, {"pck_thresholds_px": [5, 10]})
@@ -53,6 +55,20 @@ def test_a_predictions_file_is_scored_as_a_model_by_hand(thermeval, tmp_path):
     assert m["offset"]["box_normalised_xy"] == pytest.approx([-0.06, 0.04])
     assert m["crop_offset_corrected"]["frame_px"]["mean_px"] == pytest.approx(np.hypot(3, 10))
     assert m["crop_offset_corrected"]["crop_px"]["mean_px"] == pytest.approx(np.hypot(15.36, 25.6))
+
+
+def test_a_models_stored_predictions_come_back_through_the_file(thermeval, tmp_path):
+    """The example tool writes a zero-shot predictions file as a submission; read back, every point is the same."""
+    raw, prepared = thermeval
+    stored = {"status": "ok", "full_frame": [{"image_file": "images/a.png", "pred": [[53.25, 50.5], [7.0, 9.0]]},
+                                             {"image_file": "images/b.png", "pred": []}],
+              "crop": [{"sample_id": "s1", "pred": [101.5, 99.0]}, {"sample_id": "s2", "pred": None},
+                       {"sample_id": "s3", "pred": [61.0, 139.0]}]}
+    nose_rows(stored).to_csv(tmp_path / "f.csv", index=False)
+    frames, fit, test = protocol_rows(prepared, CFG)
+    full, fit_records, test_records = records(tmp_path / "f.csv", frames, fit, test, raw)
+    assert [r["pred"] for r in full] == [[[53.25, 50.5], [7.0, 9.0]], []]
+    assert [r["pred"] for r in fit_records + test_records] == [[101.5, 99.0], None, [61.0, 139.0]]
 
 
 @pytest.mark.parametrize("text, rule", [

@@ -2,6 +2,8 @@
 model"). Each area scores the tasks it owns, under exactly the protocol of its built-in rows:
 
     thermeval_nose   zeroshot   the ThermEval nose protocols (full frame, GT Person box)
+    landmarks68      zeroshot   Table I: T-FAKE and CHARLOTTE test crops, 68 iBUG points
+    breath_tracks    breath     nostril tracks over the breath videos, a source of the breath ranking
 
 `submissions.yaml` sits beside params.yaml, not in it, so that switching profiles (which rewrites params.yaml) never
 drops a user's entries; the files themselves go under `submissions/`, which the scoring stages depend on.
@@ -16,7 +18,7 @@ import yaml
 
 from thermbench.core.io import InputError
 
-TASKS = ("thermeval_nose",)
+TASKS = ("thermeval_nose", "landmarks68", "breath_tracks")
 FIELDS = {"task", "path", "notes"}
 
 

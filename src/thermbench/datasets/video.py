@@ -211,6 +211,16 @@ def read_sequence(path: str | Path, with_frames: bool = True) -> Sequence:
                     truth_missing(truth, len(frames), [s.id for s in subjects]))
 
 
+def frame_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) of a sequence folder's frames, from its first frame file."""
+    files = sorted(p for p in (Path(path) / "frames").glob("*") if p.suffix.lower() in FRAME_SUFFIXES)
+    if not files:
+        raise InputError(f"{Path(path) / 'frames'}: no .tif/.tiff frames")
+    with tifffile.TiffFile(files[0]) as tif:
+        h, w = tif.pages[0].shape[:2]
+    return int(w), int(h)
+
+
 def list_sequences(root: str | Path) -> list[Path]:
     """Sequence folders under `root` (those holding meta.json), sorted by name."""
     root = Path(root)

@@ -20,7 +20,7 @@ from thermbench.mlcmkd.groups import group_run_names
 from thermbench.mlcmkd.layout import run_path
 from thermbench.mlcmkd.report_figures import plot_ced, plot_curves, plot_grad_norms, plot_qualitative
 from thermbench.mlcmkd.report_markdown import markdown
-from thermbench.mlcmkd.report_tables import TABLE_V, Group, group_runs
+from thermbench.mlcmkd.report_tables import TABLE_V, UNTRAINED, Group, group_runs
 from thermbench.mlcmkd.settings import Settings
 from thermbench.mlcmkd.stability import early_late_ratio
 
@@ -42,13 +42,15 @@ def attach_per_image(groups: dict[str, Group], predictions_dir: Path, test_kpts:
             g.per_image = np.stack([nme_io(p.astype(np.float64), test_kpts) for p in preds])
 
 
-def write_report(tfake: Path, metrics_dir: Path, curves_dir: Path, predictions_dir: Path, out: Path, summary: Path,
-                 statements_path: Path, check: dict[str, dict[str, str]], settings: Settings) -> None:
+def write_report(tfake: Path, metrics_dir: Path, submitted: Path, curves_dir: Path, predictions_dir: Path, out: Path,
+                 summary: Path, statements_path: Path, check: dict[str, dict[str, str]], settings: Settings) -> None:
     """Stage report_mlcmkd: tables (markdown), the summary scalars, the statements (final under `check`, the kernel
-    check's verdicts), and the figures for the base student seed; each labelled with `settings.data`."""
+    check's verdicts), and the figures for the base student seed; each labelled with `settings.data`. Table I also
+    holds the zero-shot rows (metrics/mlcmkd/zeroshot-*.json) and the users' landmark files (`submitted`)."""
     label = data_label(settings.data)
     metrics = {n: read_json(_read(run_path(metrics_dir, n, ".json"))) for n in run_names(settings)}
     metrics.update({p.stem: read_json(p) for p in sorted(metrics_dir.glob("zeroshot-*.json"))})
+    metrics.update({m["model"]: m for m in read_json(_read(submitted))["submissions"].values()})
     groups = group_runs(metrics)
     samples = read_samples(tfake, ("split", "crop_path", "kpts"))
     train_kpts, val_kpts, test_kpts = (_landmarks(samples, split) for split in ("train", "val", "test"))
@@ -61,7 +63,7 @@ def write_report(tfake: Path, metrics_dir: Path, curves_dir: Path, predictions_d
 
     base = settings.train.seeds[0]
     trained = {n: g.runs[base] if base in g.runs else next(iter(g.runs.values()))
-               for n, g in groups.items() if g.kind != "zeroshot"}
+               for n, g in groups.items() if g.kind not in UNTRAINED}
     names = [m["model"] for m in trained.values()]
     ced = {n: read_csv(run_path(curves_dir, n, "_ced.csv")) for n in names}
     save_figure(plot_ced(ced, label), out / "mlcmkd_ced")

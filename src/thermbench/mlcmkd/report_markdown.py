@@ -19,6 +19,7 @@ from thermbench.mlcmkd.report_statements import (
 from thermbench.mlcmkd.report_tables import (
     TABLE_III,
     TABLE_IV,
+    UNTRAINED,
     Group,
     convergence_section,
     gradient_shares,
@@ -39,7 +40,7 @@ def markdown(groups: dict[str, Group], settings: Settings, source_label: str,
     """The report's markdown, its summary scalars and its statements. `shapes`: T-FAKE landmarks of the students'
     training crops, val and test (crop px), for the mean-shape baseline; `check`: the kernel-check verdicts."""
     check = check or {}
-    any_run = next(g.runs[s] for g in groups.values() if g.kind != "zeroshot" for s in g.runs)
+    any_run = next(g.runs[s] for g in groups.values() if g.kind not in UNTRAINED for s in g.runs)
     size = any_run["input_size"]
     dikd_mode = settings.train.ktl["dikd_mode"]
     teacher_text, teacher_summary, teacher_st = teacher_check(groups, settings.rtmpose.ktl_arch)

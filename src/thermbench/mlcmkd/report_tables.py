@@ -48,10 +48,14 @@ def _converged(m: dict) -> bool:
     return bool(m.get("training", {}).get("convergence", {}).get("converged"))
 
 
+UNTRAINED = ("zeroshot", "submission")  # rows scored here but not trained here: no seeds, no training
+
+
 def group_key(name: str, m: dict) -> str:
-    """`supervised-s`, `supervised-s-scratch`, `ktl-dikd`, `mcl-dikd`, `teacher`, `pretrain-t`, `zeroshot-<name>`."""
+    """`supervised-s`, `supervised-s-scratch`, `ktl-dikd`, `mcl-dikd`, `teacher`, `pretrain-t`, `zeroshot-<name>`,
+    `submission-<name>`."""
     kind = m.get("kind")
-    if kind in ("teacher", "pretrain", "zeroshot"):
+    if kind in ("teacher", "pretrain") + UNTRAINED:
         return name
     method = m["arch"] if kind == "supervised" else m.get("variant")
     return f"{kind}-{method}{SCRATCH if is_scratch(name) else ''}"
@@ -113,6 +117,8 @@ def describe(g: Group, name: str) -> str:
     """Row label in the paper's naming: teacher/student sizes and the method."""
     if g.kind == "zeroshot":
         return f"{name[len('zeroshot-'):]} (zero-shot, no training)"
+    if g.kind == "submission":
+        return next(iter(g.runs.values()))["label"]
     m = next(iter(g.runs.values()))
     start = " from random weights" if is_scratch(m["model"]) else ""
     if g.kind == "teacher":
@@ -124,7 +130,7 @@ def describe(g: Group, name: str) -> str:
     return f"MCL from ktl-{g.variant}: RTMPose-{m['teacher_arch']} -> RTMPose-{g.arch}"
 
 
-TABLE_I_KINDS = ("zeroshot", "teacher", "supervised", "ktl", "mcl")
+TABLE_I_KINDS = ("zeroshot", "teacher", "supervised", "ktl", "mcl", "submission")
 
 
 def table_i(groups: dict[str, Group]) -> str:
@@ -142,7 +148,7 @@ def table_i(groups: dict[str, Group]) -> str:
             notes.append(f"- {describe(g, name)}: {m['status']}")
             continue
         c = m.get("complexity") or {}
-        trained = g.kind != "zeroshot"
+        trained = g.kind not in UNTRAINED
         epochs = (", ".join(f"{r['training']['epochs_run']} ({r['training']['best_epoch']})"
                             for _, r in sorted(g.runs.items())) if trained else "–")
         converged = f"{len(g.runs) - len(g.unconverged())}/{len(g.runs)}" if trained else "–"
@@ -261,7 +267,7 @@ def gradient_shares(groups: dict[str, Group], settings: Settings) -> str:
 
 def convergence_section(groups: dict[str, Group], settings: Settings) -> str:
     """The stated convergence criterion and every run that did not meet it."""
-    runs = [m for g in groups.values() if g.kind not in ("zeroshot",) for m in g.runs.values()]
+    runs = [m for g in groups.values() if g.kind not in UNTRAINED for m in g.runs.values()]
     criterion = next((m["training"]["convergence"]["criterion"] for m in runs
                       if "convergence" in m.get("training", {})), "n/a")
     bad = sorted(f"{m['model']} ({m['training']['epochs_run']} of {m['training']['convergence']['epoch_cap']} "

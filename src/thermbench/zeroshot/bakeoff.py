@@ -60,7 +60,7 @@ def build(model: str, cfg: ZeroshotConfig, allow_download: bool):
     return Sapiens2Pose.from_params(cfg.sapiens2, allow_download, cfg.device)
 
 
-def _protocol_rows(prepared: Path, cfg: ZeroshotConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def protocol_rows(prepared: Path, cfg: ZeroshotConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The frames the full-frame protocol scores, and the crops the offset is fitted on and scored on."""
     frames = ev.select(read_frames(prepared), cfg.eval_split, cfg.limit, prepared / FRAMES)
     samples = read_samples(prepared, COLUMNS["thermeval"])
@@ -71,7 +71,7 @@ def _protocol_rows(prepared: Path, cfg: ZeroshotConfig) -> tuple[pd.DataFrame, p
 def predict(model: str, prepared: Path, raw: Path, predictions: Path, metrics: Path, timing: Path,
             cfg: ZeroshotConfig, crop_size: int, source: str) -> None:
     """Run `model` on the full-frame and crop protocols; where its weights are absent, write status lines only."""
-    frames, fit, test = _protocol_rows(prepared, cfg)
+    frames, fit, test = protocol_rows(prepared, cfg)
     head = {"model": model, "data": source}
 
     try:
@@ -112,7 +112,7 @@ def score_submissions(entries: list[Submission], prepared: Path, raw: Path, pred
                       cfg: ZeroshotConfig, crop_size: int, source: str) -> None:
     """Stage zeroshot_submissions: each predictions file (zeroshot/submission.py) scored as `predict` scores a
     model, on the same frames and crops. Every file is read and checked before anything is written."""
-    frames, fit, test = _protocol_rows(prepared, cfg)
+    frames, fit, test = protocol_rows(prepared, cfg)
     scored = {}
     for entry in entries:
         if entry.name in MODELS:

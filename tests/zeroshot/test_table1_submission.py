@@ -1,0 +1,85 @@
+"""A landmarks68 predictions file: its Table I row from the ground truth plus a known offset, computed by hand; a
+malformed file is one line naming the row and the rule, and nothing is written."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from raw_builders import build_prepared_landmarks
+from thermbench.core.io import InputError
+from thermbench.core.submissions import Submission
+from thermbench.tools.submission import truth_rows
+from thermbench.zeroshot.table1.submission import evaluate
+
+# Every crop's 68 points: outer eye corners (36, 45) 40 px apart; the box of all points 8..56 (diagonal 48 x sqrt 2).
+POINTS = np.random.default_rng(0).uniform(12, 52, (68, 2)).round(2)
+POINTS[36], POINTS[45], POINTS[0], POINTS[1] = (10, 20), (50, 20), (8, 8), (56, 56)
+DATA = {"tfake": "synthetic", "charlotte": "synthetic"}
+
+
+@pytest.fixture()
+def prepared(tmp_path):
+    tfake, charlotte = tmp_path / "tfake", tmp_path / "charlotte"
+    build_prepared_landmarks(tfake, [("t0", "test"), ("t1", "test"), ("t2", "train")], points=POINTS)
+    build_prepared_landmarks(charlotte, [("c0", "test"), ("c1", "test")], {"width_group": "mean", "view": "front"},
+                             points=POINTS)
+    return tfake, charlotte
+
+
+def _file(tmp_path, offset=(3.0, 4.0), rows=(("tfake", "t0"), ("tfake", "t1"), ("charlotte", "c0"),
+                                               ("charlotte", "c1"))):
+    points = (POINTS + offset).ravel()
+    table = pd.DataFrame([{"dataset": d, "sample_id": s, **{f"{a}{i // 2}": points[i] for i, a in
+                                                           zip(range(136), "xy" * 68)}} for d, s in rows])
+    path = tmp_path / "landmarks.csv"
+    table.to_csv(path, index=False)
+    return path, table
+
+
+def test_a_landmark_file_gets_its_table_i_row_by_hand(prepared, tmp_path):
+    path, _ = _file(tmp_path)
+    out = tmp_path / "m.json"
+    evaluate([Submission("mine", "landmarks68", path, "")], *prepared, out, DATA)
+    row = json.loads(out.read_text())["submissions"]["mine"]
+    # Every point 5 px off (3-4-5): NME-IO 5 / 40 on each T-FAKE crop; NME-diag 5 / (48 sqrt 2) on each CHARLOTTE one.
+    assert row["tfake"]["nme"] == pytest.approx(5 / 40, abs=1e-6) and row["tfake"]["n"] == 2
+    assert row["charlotte"]["full"]["nme"] == pytest.approx(5 / (48 * np.sqrt(2)), abs=1e-6)
+    assert row["charlotte"]["mean"]["n"] == 2 and row["charlotte"]["low"]["n"] == 0
+    assert row["model"] == "submission-mine" and row["kind"] == "submission" and row["label"] == "mine (submission)"
+    assert len(row["sha256"]) == 64 and row["data"] == DATA
+
+
+def test_the_example_tool_writes_truth_plus_offset_in_this_format(prepared, tmp_path):
+    _, table = _file(tmp_path)
+    made = truth_rows(tmp_path, (3.0, 4.0))
+    pd.testing.assert_frame_equal(made, table, check_dtype=False)
+
+
+def _rule(prepared, tmp_path, path):
+    out = tmp_path / "m.json"
+    with pytest.raises(InputError) as err:
+        evaluate([Submission("mine", "landmarks68", path, "")], *prepared, out, DATA)
+    assert not out.exists()
+    return str(err.value).removeprefix(f"{path}: ")
+
+
+def test_malformed_landmark_files_are_one_line_each(prepared, tmp_path):
+    path, table = _file(tmp_path)
+    table.drop(columns=["x67", "y67"]).to_csv(path, index=False)
+    assert _rule(prepared, tmp_path, path).startswith("67 points per row where 68 are expected")
+    table.assign(sample_id=["t0", "t9", "c0", "c1"]).to_csv(path, index=False)
+    assert _rule(prepared, tmp_path, path) == "row 3: tfake sample 't9' is not one of its test crops"
+    table.assign(sample_id=["t0", "t0", "c0", "c1"]).to_csv(path, index=False)
+    assert _rule(prepared, tmp_path, path) == "row 3: duplicate row for tfake sample 't0'"
+    table.assign(x12=[1.0, np.nan, 1.0, 1.0]).to_csv(path, index=False)
+    assert _rule(prepared, tmp_path, path) == "row 3: x12 is nan: every point needs finite numbers"
+    table.assign(y5=[1.0, 1.0, 1.0, 500.0]).to_csv(path, index=False)
+    x5 = POINTS[5, 0] + 3
+    assert _rule(prepared, tmp_path, path) == f"row 5: point 5 ({x5:g}, 500) lies far outside the 64x64 crop"
+    table.iloc[:3].to_csv(path, index=False)
+    assert _rule(prepared, tmp_path, path) == ("no row for charlotte sample 'c1' (1 of 2 test crops missing; every "
+                                               "test crop needs one)")
+    table.assign(dataset=["tfake", "tfake", "300w", "charlotte"]).to_csv(path, index=False)
+    assert _rule(prepared, tmp_path, path) == "row 4: dataset '300w' is not one of tfake, charlotte"

@@ -95,3 +95,16 @@ def test_the_checks_catch_the_fresh_clone_failures():
     assert check_make(["make", "repro", "TARGET=report_breath"]) == ["unknown make variable TARGET"]
     with pytest.raises(Exception, match="data.source.breth"):
         check_make(["make", "profile", "P=default", "SET=data.source.breth=real"])
+
+
+def test_the_submissions_example_is_valid_yaml_with_known_keys_and_tasks():
+    """The README's submissions.yaml example as a user pastes it (a comma in an unquoted note would split the entry)."""
+    import yaml
+
+    from thermbench.core.submissions import FIELDS, TASKS
+
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), re.S)]
+    entries = [e for b in blocks if isinstance(b, dict) and "submissions" in b for e in b["submissions"].values()]
+    assert len(entries) == 3
+    for entry in entries:
+        assert set(entry) <= FIELDS and entry["task"] in TASKS and entry["path"].startswith("submissions/")

@@ -125,10 +125,12 @@ def test_table_i_rows_with_seeds_epochs_convergence_and_zero_shot():
 def test_table_i_puts_a_submission_last_marked_and_untrained():
     metrics = _metrics()
     metrics["submission-mine"] = {"model": "submission-mine", "kind": "submission", "label": "mine (submission)",
+                                  "notes": "CC-BY-4.0",
                                   "tfake": {"nme": 0.25, "fr@0.1": 0.5, "auc@0.1": 0.02},
                                   "charlotte": {s: {"nme": 0.125} for s in SUBSETS}}
     md = rt.table_i(rt.group_runs(metrics))
-    assert md.strip().splitlines()[-1] == (
+    assert md.strip().splitlines()[-1] == "- mine (submission): CC-BY-4.0"
+    assert md.strip().splitlines()[-3] == (
         "| mine (submission) | – | – | – | n/a | n/a | 0.2500 | n/a | " + " | ".join(["0.1250"] * 6)
         + " | 0.5000 | 0.0200 |")
 

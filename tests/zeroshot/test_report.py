@@ -37,6 +37,13 @@ def test_table_rows_and_status():
     assert "- TFAN (T-FAKE) nose centre:" not in md                    # stated only when asked for
 
 
+def test_a_submission_row_is_marked_and_its_notes_listed():
+    mine = {**RESULTS["mediapipe"], "model": "mine", "notes": "fine-tuned RTMPose-m, CC-BY-4.0"}
+    md = report.table({**RESULTS, "mine": mine}, [3, 10], cap=80)
+    assert "| mine (submission) | 25% | 4.0 px | 4.0 px | 0% | 25% |" in md
+    assert "- mine (submission): fine-tuned RTMPose-m, CC-BY-4.0" in md
+
+
 def test_tfan_nose_definition_is_stated_from_the_schema():
     md = report.table(RESULTS, [3, 10], cap=80, noses={"tfan": "facesynthetics70"})
     line = next(x for x in md.splitlines() if x.startswith("- TFAN (T-FAKE) nose centre:"))

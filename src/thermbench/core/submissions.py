@@ -27,7 +27,7 @@ class Submission:
     name: str
     task: str
     path: Path
-    notes: str  # licence, where the model comes from: shown beside its rows
+    notes: str  # licence, where the model comes from: in its metrics, and under the zero-shot table and Table I
 
     @property
     def label(self) -> str:

@@ -147,6 +147,8 @@ def table_i(groups: dict[str, Group]) -> str:
             rows.append([describe(g, name), m["status"].split(":")[0]] + [""] * (len(header) - 2))
             notes.append(f"- {describe(g, name)}: {m['status']}")
             continue
+        if m.get("notes"):
+            notes.append(f"- {describe(g, name)}: {m['notes']}")
         c = m.get("complexity") or {}
         trained = g.kind not in UNTRAINED
         epochs = (", ".join(f"{r['training']['epochs_run']} ({r['training']['best_epoch']})"

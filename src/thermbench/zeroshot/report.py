@@ -78,6 +78,7 @@ def table(results: dict[str, dict], thresholds: list, cap: float, noses: dict[st
               "Inference time per frame: metrics/timing/zeroshot/ (not part of this table).", ""]
     lines += [f"- {name(model)}: {m['status']}" for model, m in results.items() if m["status"] != "ok"]
     lines += [f"- {name(model)} nose centre: {nose_note(schema)}" for model, schema in (noses or {}).items()]
+    lines += [f"- {name(model)}: {m['notes']}" for model, m in results.items() if m.get("notes")]
     return "\n".join(lines) + "\n"
 
 

@@ -97,6 +97,8 @@ def test_entries_name_what_is_wrong(tmp_path):
                         ({"task": "thermeval_nose"}, "no path")):
         with pytest.raises(InputError, match=rule):
             submissions.entries({"x": entry}, "thermeval_nose")
+    with pytest.raises(InputError, match="submissions.my/model: a name of letters"):
+        submissions.entries({"my/model": good}, "thermeval_nose")
 
 
 def test_the_stages_put_the_submission_in_the_zero_shot_table(thermeval, tmp_path):

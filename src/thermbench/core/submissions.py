@@ -11,6 +11,7 @@ drops a user's entries; the files themselves go under `submissions/`, which the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from thermbench.core.io import InputError
 
 TASKS = ("thermeval_nose", "landmarks68", "breath_tracks")
 FIELDS = {"task", "path", "notes"}
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ def entries(mapping: dict | None, task: str, where: str = "submissions.yaml") ->
     out = []
     for name, entry in sorted((mapping or {}).items()):
         at = f"{where}: submissions.{name}"
+        if not NAME.fullmatch(str(name)):
+            raise InputError(f"{at}: a name of letters, digits, '_', '-' and '.' only (it names files and rows)")
         if not isinstance(entry, dict):
             raise InputError(f"{at}: expected a mapping with task and path")
         unknown = sorted(set(entry) - FIELDS)

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from thermbench.core.io import InputError, write_json
-from thermbench.core.submissions import Submission
+from thermbench.core.io import write_json
+from thermbench.core.submissions import Submission, fail, read_rows
 from thermbench.datasets.video import frame_size, list_sequences, read_sequence
 from thermbench.models.weights import file_sha256
 
@@ -24,20 +24,12 @@ COLUMNS = ("sequence", "subject", "frame", "x", "y")
 FAR = 1.0  # a point more than this many frame sizes outside the frame is an error, not a miss
 
 
-def _fail(path: Path, row: int | None, rule: str) -> InputError:
-    return InputError(f"{path}: {'' if row is None else f'row {row}: '}{rule}")
-
-
 def read_track_csv(path: Path, videos: Path) -> dict[str, dict[str, np.ndarray]]:
     """{sequence: {subject: (T, 2) points}} of the file, checked against the sequences under `videos`."""
-    try:
-        table = pd.read_csv(path, dtype={"sequence": str, "subject": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise _fail(path, None, f"not a CSV ({str(err).splitlines()[0]})") from None
+    table = read_rows(path, ("sequence", "subject"))
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
-        raise _fail(path, None, f"missing column(s) {', '.join(missing)} (expected {', '.join(COLUMNS)})")
-    table = table.assign(row=np.arange(len(table)) + 2)  # line numbers: the header is line 1
+        raise fail(path, None, f"missing column(s) {', '.join(missing)} (expected {', '.join(COLUMNS)})")
     tracks, sizes = {}, {}
     for folder in list_sequences(videos):
         seq = read_sequence(folder, with_frames=False)
@@ -45,27 +37,27 @@ def read_track_csv(path: Path, videos: Path) -> dict[str, dict[str, np.ndarray]]
         sizes[seq.name] = frame_size(folder)
     for r in table.itertuples():
         if r.sequence not in tracks:
-            raise _fail(path, r.row, f"sequence {r.sequence!r} is not one of the benchmark's videos")
+            raise fail(path, r.row, f"sequence {r.sequence!r} is not one of the benchmark's videos")
         if r.subject not in tracks[r.sequence]:
-            raise _fail(path, r.row, f"subject {r.subject!r} is not one of {r.sequence}'s")
+            raise fail(path, r.row, f"subject {r.subject!r} is not one of {r.sequence}'s")
         points = tracks[r.sequence][r.subject]
         frame = pd.to_numeric(pd.Series([r.frame]), errors="coerce").iloc[0]
         if not (np.isfinite(frame) and frame == int(frame) and 0 <= frame < len(points)):
-            raise _fail(path, r.row, f"frame {r.frame!r} is not one of 0..{len(points) - 1}")
+            raise fail(path, r.row, f"frame {r.frame!r} is not one of 0..{len(points) - 1}")
         if not np.isinf(points[int(frame)]).all():
-            raise _fail(path, r.row, f"duplicate row for {r.sequence}/{r.subject} frame {int(frame)}")
+            raise fail(path, r.row, f"duplicate row for {r.sequence}/{r.subject} frame {int(frame)}")
         xy = pd.to_numeric(pd.Series([r.x, r.y]), errors="coerce").to_numpy(np.float64)
         if np.isnan(xy).sum() == 1 or np.isinf(xy).any():
-            raise _fail(path, r.row, "x and y must both be finite numbers, or both empty (no face)")
+            raise fail(path, r.row, "x and y must both be finite numbers, or both empty (no face)")
         w, h = sizes[r.sequence]
         if np.isfinite(xy).all() and not (-FAR * w <= xy[0] <= (1 + FAR) * w and -FAR * h <= xy[1] <= (1 + FAR) * h):
-            raise _fail(path, r.row, f"({xy[0]:g}, {xy[1]:g}) lies far outside the {w}x{h} frame")
+            raise fail(path, r.row, f"({xy[0]:g}, {xy[1]:g}) lies far outside the {w}x{h} frame")
         points[int(frame)] = xy
     for name, subjects in tracks.items():
         for subject, points in subjects.items():
             absent = np.flatnonzero(np.isinf(points).any(axis=1))
             if absent.size:
-                raise _fail(path, None, f"no row for {name}/{subject} frame {absent[0]} ({absent.size} of "
+                raise fail(path, None, f"no row for {name}/{subject} frame {absent[0]} ({absent.size} of "
                                         f"{len(points)} frames missing; every frame needs a row, empty x, y: no face)")
     return tracks
 

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import yaml
 
 from thermbench.core.io import InputError
@@ -74,3 +76,18 @@ def entries(mapping: dict | None, task: str, where: str = "submissions.yaml") ->
         if entry["task"] == task:
             out.append(Submission(str(name), entry["task"], path, str(entry.get("notes") or "")))
     return out
+
+
+def fail(path: Path, row: int | None, rule: str) -> InputError:
+    """The one line a malformed predictions file gets: the file, the row (its line number) and the rule."""
+    return InputError(f"{path}: {'' if row is None else f'row {row}: '}{rule}")
+
+
+def read_rows(path: Path, text_columns: tuple[str, ...]) -> pd.DataFrame:
+    """A predictions file's rows, `text_columns` read as text, with `row`: each row's line number (the header is line
+    1); a file that is not a CSV is one InputError."""
+    try:
+        table = pd.read_csv(path, dtype={c: str for c in text_columns})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise fail(path, None, f"not a CSV ({str(err).splitlines()[0]})") from None
+    return table.copy().assign(row=np.arange(len(table)) + 2)  # copy: a wide file's frame is fragmented

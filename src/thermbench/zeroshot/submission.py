@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from thermbench.core.io import InputError
+from thermbench.core.submissions import fail, read_rows
 from thermbench.datasets.common import read_image
 
 PROTOCOLS = ("full_frame", "crop")
@@ -27,34 +27,26 @@ COLUMNS = ("protocol", "id", "x", "y")
 FAR = 1.0  # a point more than this many image sizes outside the frame is an error, not a miss
 
 
-def _fail(path: Path, row: int | None, rule: str) -> InputError:
-    return InputError(f"{path}: {'' if row is None else f'row {row}: '}{rule}")
-
-
 def read_predictions(path: Path) -> pd.DataFrame:
     """The file's rows (`row`: its line number), checked for columns, protocols and numbers."""
-    try:
-        table = pd.read_csv(path, dtype={"protocol": str, "id": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise _fail(path, None, f"not a CSV ({str(err).splitlines()[0]})") from None
+    table = read_rows(path, ("protocol", "id"))
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
-        raise _fail(path, None, f"missing column(s) {', '.join(missing)} (expected {', '.join(COLUMNS)}[, score])")
-    table = table.assign(row=np.arange(len(table)) + 2)  # line numbers: the header is line 1
+        raise fail(path, None, f"missing column(s) {', '.join(missing)} (expected {', '.join(COLUMNS)}[, score])")
     for r in table.itertuples():
         if r.protocol not in PROTOCOLS:
-            raise _fail(path, r.row, f"protocol {r.protocol!r} is not one of {', '.join(PROTOCOLS)}")
+            raise fail(path, r.row, f"protocol {r.protocol!r} is not one of {', '.join(PROTOCOLS)}")
         for c in ("x", "y") + (("score",) if "score" in table.columns else ()):
             v = pd.to_numeric(pd.Series([getattr(r, c)]), errors="coerce").iloc[0]
             if not np.isfinite(v):
-                raise _fail(path, r.row, f"{c} is {getattr(r, c)!r}: a point needs finite numbers")
+                raise fail(path, r.row, f"{c} is {getattr(r, c)!r}: a point needs finite numbers")
     return table.astype({"x": float, "y": float})
 
 
 def _check_inside(path: Path, row: int, x: float, y: float, shape: tuple[int, ...]) -> None:
     h, w = shape[:2]
     if not (-FAR * w <= x <= (1 + FAR) * w and -FAR * h <= y <= (1 + FAR) * h):
-        raise _fail(path, row, f"({x:g}, {y:g}) lies far outside the {w}x{h} frame")
+        raise fail(path, row, f"({x:g}, {y:g}) lies far outside the {w}x{h} frame")
 
 
 def records(path: Path, frames: pd.DataFrame, fit: pd.DataFrame, test: pd.DataFrame, raw: Path
@@ -68,12 +60,12 @@ def records(path: Path, frames: pd.DataFrame, fit: pd.DataFrame, test: pd.DataFr
         unknown = rows[~rows["id"].isin(known)]
         if len(unknown):
             r = unknown.iloc[0]
-            raise _fail(path, int(r.row), f"id {r['id']!r} is not one of the scored {what}")
+            raise fail(path, int(r.row), f"id {r['id']!r} is not one of the scored {what}")
     doubled = full[full.duplicated(["id", "x", "y"], keep="first")]
     doubled = doubled if len(doubled) else crops[crops.duplicated("id", keep="first")]
     if len(doubled):
         r = doubled.iloc[0]
-        raise _fail(path, int(r.row), f"duplicate row for {r['id']!r}")
+        raise fail(path, int(r.row), f"duplicate row for {r['id']!r}")
     shapes = {f: read_image(raw / f).shape for f in sorted(set(frames.image_file) | set(samples.image_file))}
     for r in full.itertuples():
         _check_inside(path, r.row, r.x, r.y, shapes[r.id])

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from thermbench.core.io import InputError, write_json
-from thermbench.core.submissions import Submission
+from thermbench.core.io import write_json
+from thermbench.core.submissions import Submission, fail, read_rows
 from thermbench.datasets.crop_store import Split, load_split
 from thermbench.models.weights import file_sha256
 from thermbench.zeroshot.table1.common import CROP, nme_cells
@@ -26,26 +26,18 @@ POINTS = 68
 FAR = 1.0  # a point more than this many crop sizes outside the crop is an error
 
 
-def _fail(path: Path, row: int | None, rule: str) -> InputError:
-    return InputError(f"{path}: {'' if row is None else f'row {row}: '}{rule}")
-
-
 def read_landmarks(path: Path, splits: dict[str, Split]) -> dict[str, np.ndarray]:
     """{dataset: (N, 68, 2) points in the crops' own px}, in the order of each test split's rows (`splits`:
     dataset -> its test split as load_split gives it); every test crop needs a row, and every point a number."""
-    try:
-        table = pd.read_csv(path, dtype={"dataset": str, "sample_id": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise _fail(path, None, f"not a CSV ({str(err).splitlines()[0]})") from None
+    table = read_rows(path, ("dataset", "sample_id"))
     xs = sorted((c for c in table.columns if re.fullmatch(r"x\d+", c)), key=lambda c: int(c[1:]))
     expected = [f"{a}{i}" for i in range(POINTS) for a in "xy"]
     if len(xs) != POINTS or any(c not in table.columns for c in expected + ["dataset", "sample_id"]):
-        raise _fail(path, None, f"{len(xs)} points per row where 68 are expected: columns dataset, sample_id, "
+        raise fail(path, None, f"{len(xs)} points per row where 68 are expected: columns dataset, sample_id, "
                                 "x0, y0, ..., x67, y67")
-    table = table.copy().assign(row=np.arange(len(table)) + 2)  # line numbers: the header is line 1
     unknown = table[~table["dataset"].isin(DATASETS)]
     if len(unknown):
-        raise _fail(path, int(unknown.iloc[0].row), f"dataset {unknown.iloc[0]['dataset']!r} is not one of "
+        raise fail(path, int(unknown.iloc[0].row), f"dataset {unknown.iloc[0]['dataset']!r} is not one of "
                                                      f"{', '.join(DATASETS)}")
     out = {}
     for dataset, split in splits.items():
@@ -55,14 +47,14 @@ def read_landmarks(path: Path, splits: dict[str, Split]) -> dict[str, np.ndarray
         position = {sid: i for i, sid in enumerate(ids)}
         for r in table[table["dataset"] == dataset].itertuples():
             if r.sample_id not in position:
-                raise _fail(path, r.row, f"{dataset} sample {r.sample_id!r} is not one of its test crops")
+                raise fail(path, r.row, f"{dataset} sample {r.sample_id!r} is not one of its test crops")
             i = position[r.sample_id]
             if np.isfinite(out[dataset][i]).any():
-                raise _fail(path, r.row, f"duplicate row for {dataset} sample {r.sample_id!r}")
+                raise fail(path, r.row, f"duplicate row for {dataset} sample {r.sample_id!r}")
             points = pd.to_numeric(pd.Series([getattr(r, c) for c in expected]), errors="coerce").to_numpy()
             bad = np.flatnonzero(~np.isfinite(points))
             if bad.size:
-                raise _fail(path, r.row, f"{expected[bad[0]]} is {getattr(r, expected[bad[0]])!r}: every point "
+                raise fail(path, r.row, f"{expected[bad[0]]} is {getattr(r, expected[bad[0]])!r}: every point "
                                          "needs finite numbers")
             points = points.reshape(POINTS, 2)
             w, h = size[i]
@@ -70,12 +62,12 @@ def read_landmarks(path: Path, splits: dict[str, Split]) -> dict[str, np.ndarray
                     & (points[:, 1] >= -FAR * h) & (points[:, 1] <= (1 + FAR) * h))
             if far.any():
                 k = int(np.flatnonzero(far)[0])
-                raise _fail(path, r.row, f"point {k} ({points[k, 0]:g}, {points[k, 1]:g}) lies far outside the "
+                raise fail(path, r.row, f"point {k} ({points[k, 0]:g}, {points[k, 1]:g}) lies far outside the "
                                          f"{w:g}x{h:g} crop")
             out[dataset][i] = points
         missing = [sid for sid, i in position.items() if not np.isfinite(out[dataset][i]).all()]
         if missing:
-            raise _fail(path, None, f"no row for {dataset} sample {missing[0]!r} ({len(missing)} of {len(ids)} test "
+            raise fail(path, None, f"no row for {dataset} sample {missing[0]!r} ({len(missing)} of {len(ids)} test "
                                     "crops missing; every test crop needs one)")
     return out
 

@@ -1,5 +1,7 @@
 """Tiny models with known behaviour, built by the tests themselves."""
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -50,3 +52,45 @@ def official_checkpoint(backbone: dict, layout: str, channels: int) -> dict:
         return {"meta": meta, "state_dict": {**backbone, "head.fc.weight": torch.zeros(1000, channels),
                                              "head.fc.bias": torch.zeros(1000)}}
     raise ValueError(f"unknown layout {layout!r}")
+
+
+class ConstantPoints(torch.nn.Module):
+    """An ONNX-exportable landmark model that puts all 68 points at `point` (input px), whatever the image."""
+
+    def __init__(self, point: tuple[float, float]):
+        super().__init__()
+        self.register_buffer("point", torch.tensor(point, dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :1, :1, :1].reshape(-1, 1, 1) * 0 + self.point.expand(68, 2)
+
+
+class PooledPeak(torch.nn.Module):
+    """68 heatmaps, each the 1-channel input average-pooled 2x2: every point's argmax is the brightest 2x2 block."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.avg_pool2d(x, 2).expand(-1, 68, -1, -1)
+
+
+def write_card(folder, model: torch.nn.Module, input_size: int, kind: str, names: list[str], channels: int = 3,
+               mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375), **extra) -> Path:
+    """`model` exported to ONNX (batch axis dynamic) with its model card beside it; returns the card's path."""
+    import yaml
+
+    from thermbench.mlcmkd.pose_speed import export_onnx
+
+    folder.mkdir(parents=True, exist_ok=True)
+    export_onnx(model, folder / "model.onnx", (1, channels, input_size, input_size), 17, names, dynamic_batch=True)
+    card = {"onnx": "model.onnx", "keypoints": "ibug68",
+            "input": {"size": [input_size, input_size], "layout": "NCHW", "channels": channels,
+                      "mean": list(mean)[:channels], "std": list(std)[:channels], "window_c": None},
+            "output": {"kind": kind, "names": names, **({"split_ratio": 2.0} if kind == "simcc" else {})},
+            "face": {"detector": "hog", "upsample": 1, "crop_scale": 1.25}}
+    for key, value in extra.items():
+        section, _, field = key.partition(".")
+        if field:
+            card[section][field] = value
+        else:
+            card[section] = value
+    (folder / "card.yaml").write_text(yaml.safe_dump(card, sort_keys=False))
+    return folder / "card.yaml"

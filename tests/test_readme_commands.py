@@ -105,6 +105,22 @@ def test_the_submissions_example_is_valid_yaml_with_known_keys_and_tasks():
 
     blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), re.S)]
     entries = [e for b in blocks if isinstance(b, dict) and "submissions" in b for e in b["submissions"].values()]
-    assert len(entries) == 3
+    assert len(entries) == 4
     for entry in entries:
-        assert set(entry) <= FIELDS and entry["task"] in TASKS and entry["path"].startswith("submissions/")
+        assert set(entry) <= FIELDS
+        if "model" in entry:  # an ONNX model's card
+            assert entry["model"].startswith("submissions/") and entry["model"].endswith(".yaml")
+        else:
+            assert entry["task"] in TASKS and entry["path"].startswith("submissions/")
+
+
+def test_the_model_card_example_has_the_keys_the_reader_knows():
+    import yaml
+
+    from thermbench.models import onnx_model as om
+
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), re.S)]
+    cards = [b for b in blocks if isinstance(b, dict) and "onnx" in b]
+    assert len(cards) == 1 and set(cards[0]) == om.KEYS
+    for section, known in (("input", om.INPUT_KEYS), ("output", om.OUTPUT_KEYS), ("face", om.FACE_KEYS)):
+        assert set(cards[0][section]) <= known

@@ -1,5 +1,6 @@
-"""Stage table1_submissions: the `landmarks68` predictions files declared in submissions.yaml, scored as Table I's
-zero-shot rows are (zeroshot/table1/submission.py: the format) -> metrics/table1_submissions.json."""
+"""Stage table1_submissions: the `landmarks68` predictions files and the ONNX models declared in submissions.yaml,
+scored as Table I's zero-shot rows are (zeroshot/table1/submission.py: the format)
+-> metrics/table1_submissions.json."""
 
 from pathlib import Path
 
@@ -16,7 +17,7 @@ def main() -> None:
     parser.add_argument("--metrics", type=Path, required=True, help="metrics/table1_submissions.json")
     args = parser.parse_args()
     table1_submissions(read(args.submissions, "landmarks68"), args.tfake, args.charlotte, args.metrics,
-                       stage.sources(args, ("tfake", "charlotte")))
+                       stage.sources(args, ("tfake", "charlotte")), stage.value(args, "zeroshot.threads"))
 
 
 if __name__ == "__main__":

@@ -261,7 +261,7 @@ def test_a_tracks_file_from_the_true_nostrils_scores_as_the_oracle(hidden, tmp_p
     and MAE; it ranks as an untrained source."""
     _tracks_csv(hidden, tmp_path / "mine.csv")
     entry = Submission("mine", "breath_tracks", tmp_path / "mine.csv", "")
-    write_submitted_tracks([entry], hidden, tmp_path / "submitted")
+    write_submitted_tracks([entry], hidden, tmp_path / "submitted", TRACK)
     assert sorted(p.name for p in (tmp_path / "submitted").iterdir()) == ["mine.json"]
     tr.track_source("oracle", hidden, tmp_path / "oracle.json", TRACK)
     # the example tool writes the oracle's track file in the same format, the same rows
@@ -281,7 +281,7 @@ def test_malformed_tracks_files_are_one_line_each(hidden, tmp_path):
     def rule(table):
         table.to_csv(path, index=False)
         with pytest.raises(InputError) as err:
-            write_submitted_tracks([Submission("m", "breath_tracks", path, "")], hidden, tmp_path / "out")
+            write_submitted_tracks([Submission("m", "breath_tracks", path, "")], hidden, tmp_path / "out", TRACK)
         assert not (tmp_path / "out").exists()
         return str(err.value).removeprefix(f"{path}: ")
 
@@ -295,3 +295,19 @@ def test_malformed_tracks_files_are_one_line_each(hidden, tmp_path):
     assert rule(rows.assign(x=[999.0] + list(rows["x"][1:]))) == "row 2: (999, 55) lies far outside the 128x96 frame"
     assert rule(rows.iloc[1:]) == ("no row for hidden_a/p frame 0 (1 of 400 frames missing; every frame needs a row, "
                                    "empty x, y: no face)")
+
+
+def test_an_onnx_model_is_tracked_as_a_source(hidden, tmp_path):
+    """A model whose points all sit at its input's centre: the crop never moves off the first-frame face box, so the
+    track is that box's centre in every frame (face_box (14, 7, 74, 83): (44, 45))."""
+    from model_builders import ConstantPoints, write_card
+
+    card = write_card(tmp_path / "m", ConstantPoints((32.0, 32.0)), 64, "coords", ["points"],
+                      **{"input.window_c": [20.0, 36.0]})
+    write_submitted_tracks([Submission("centre", "breath_tracks", card, "", onnx=True)], hidden,
+                           tmp_path / "submitted", TRACK)
+    track = tr.read_tracks(tmp_path / "submitted" / "centre.json")
+    assert track["available"] and track["source"] == "centre (submission)" and track["keypoints"] == "ibug68"
+    for sequence in ("hidden_a", "zz_recording"):
+        np.testing.assert_allclose(track["tracks"][sequence]["p"], np.tile([44.0, 45.0], (400, 1)), atol=1e-3)
+    assert track["model_frames"] == 2 * len(np.unique(np.r_[np.arange(0, 400, TRACK.students.stride), 399]))

@@ -99,6 +99,15 @@ def test_entries_name_what_is_wrong(tmp_path):
             submissions.entries({"x": entry}, "thermeval_nose")
     with pytest.raises(InputError, match="submissions.my/model: a name of letters"):
         submissions.entries({"my/model": good}, "thermeval_nose")
+    (tmp_path / "card.yaml").write_text("onnx: m.onnx\n")
+    model = {"model": str(tmp_path / "card.yaml")}
+    for task in submissions.TASKS:  # an ONNX model is run by every area
+        (entry,) = submissions.entries({"m": model}, task)
+        assert entry.onnx and entry.task == task and entry.path == tmp_path / "card.yaml"
+    for entry, rule in (({**model, "task": "landmarks68"}, "either model .* or task and path"),
+                        ({"model": str(tmp_path / "no.yaml")}, "model card .*no.yaml not found")):
+        with pytest.raises(InputError, match=rule):
+            submissions.entries({"x": entry}, "thermeval_nose")
 
 
 def test_the_stages_put_the_submission_in_the_zero_shot_table(thermeval, tmp_path):
@@ -124,3 +133,27 @@ def test_the_stages_put_the_submission_in_the_zero_shot_table(thermeval, tmp_pat
                           + common, capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr == f"error: {tmp_path / 'sub.csv'}: row 5: duplicate row for 's1'\n"
     assert not (tmp_path / "x.json").exists() and not (tmp_path / "y.json").exists()
+
+
+def test_an_onnx_model_runs_on_the_protocols_behind_dlibs_face_boxes(thermeval, tmp_path, hopper_portrait):
+    """A model whose points sit at its crop's centre: its nose is the centre of the face box dlib finds (frame a
+    holds a real face; the others are blank: no face, no prediction)."""
+    import cv2
+
+    from model_builders import ConstantPoints, write_card
+    from thermbench.models.dlib68 import Dlib68
+
+    raw, _ = thermeval
+    cv2.imwrite(str(raw / "images" / "a.png"), hopper_portrait)
+    face = Dlib68("hog", 1).detect(hopper_portrait)[0][0]
+    card = write_card(tmp_path / "m", ConstantPoints((32.0, 32.0)), 64, "coords", ["points"])
+    out = tmp_path / "out"
+    score_submissions([submissions.Submission("mine", "thermeval_nose", card, "", onnx=True)], thermeval[1], raw,
+                      out / "p.json", out / "m.json", CFG, 256, "synthetic")
+    full = {r["image_file"]: r["pred"] for r in json.loads((out / "p.json").read_text())["submissions"]["mine"][
+        "full_frame"]}
+    np.testing.assert_allclose(full["images/a.png"], [face[:2] + face[2:] / 2], atol=1e-3)
+    assert full["images/b.png"] == []
+    row = json.loads((out / "m.json").read_text())["submissions"]["mine"]
+    assert row["full_frame"]["n_predictions"] == 1 and row["label"] == "mine (submission)"
+    assert row["face_detector"] == "dlib hog" and len(row["onnx_sha256"]) == 64

@@ -23,8 +23,8 @@ DATA = {"tfake": "synthetic", "charlotte": "synthetic"}
 def prepared(tmp_path):
     tfake, charlotte = tmp_path / "tfake", tmp_path / "charlotte"
     build_prepared_landmarks(tfake, [("t0", "test"), ("t1", "test"), ("t2", "train")], points=POINTS)
-    build_prepared_landmarks(charlotte, [("c0", "test"), ("c1", "test")], {"width_group": "mean", "view": "front"},
-                             points=POINTS)
+    build_prepared_landmarks(charlotte, [("c0", "test"), ("c1", "test")],
+                             {"width_group": "mean", "view": "front", "diag_annotated_px": 68.0}, points=POINTS)
     return tfake, charlotte
 
 
@@ -41,7 +41,7 @@ def _file(tmp_path, offset=(3.0, 4.0), rows=(("tfake", "t0"), ("tfake", "t1"), (
 def test_a_landmark_file_gets_its_table_i_row_by_hand(prepared, tmp_path):
     path, _ = _file(tmp_path)
     out = tmp_path / "m.json"
-    evaluate([Submission("mine", "landmarks68", path, "")], *prepared, out, DATA)
+    evaluate([Submission("mine", "landmarks68", path, "")], *prepared, out, DATA, 1)
     row = json.loads(out.read_text())["submissions"]["mine"]
     # Every point 5 px off (3-4-5): NME-IO 5 / 40 on each T-FAKE crop; NME-diag 5 / (48 sqrt 2) on each CHARLOTTE one.
     assert row["tfake"]["nme"] == pytest.approx(5 / 40, abs=1e-6) and row["tfake"]["n"] == 2
@@ -60,7 +60,7 @@ def test_the_example_tool_writes_truth_plus_offset_in_this_format(prepared, tmp_
 def _rule(prepared, tmp_path, path):
     out = tmp_path / "m.json"
     with pytest.raises(InputError) as err:
-        evaluate([Submission("mine", "landmarks68", path, "")], *prepared, out, DATA)
+        evaluate([Submission("mine", "landmarks68", path, "")], *prepared, out, DATA, 1)
     assert not out.exists()
     return str(err.value).removeprefix(f"{path}: ")
 
@@ -83,3 +83,27 @@ def test_malformed_landmark_files_are_one_line_each(prepared, tmp_path):
                                                "test crop needs one)")
     table.assign(dataset=["tfake", "tfake", "300w", "charlotte"]).to_csv(path, index=False)
     assert _rule(prepared, tmp_path, path) == "row 4: dataset '300w' is not one of tfake, charlotte"
+
+
+def test_an_exported_student_entered_as_onnx_reproduces_its_own_row(prepared, tmp_path):
+    """The student scored by its training stage's own function (`score_run`, on the MLCM-KD crop stores) and the same
+    student exported to ONNX and entered through its model card: the same Table I cells, digit for digit."""
+    from model_builders import lively_rtmpose_t, write_card
+    from thermbench.core.io import dumps_json
+    from thermbench.datasets.crop_store import store_split
+    from thermbench.mlcmkd.evaluate import score_run
+
+    tfake, charlotte = prepared
+    student = lively_rtmpose_t(64)
+    store_split(tmp_path / "cache_t", tfake, "test", 64, all_labelled=True)
+    store_split(tmp_path / "cache_c", charlotte, "test", 64, meta_columns=("width_group", "view", "diag_annotated_px"))
+    config = {"kind": "ktl", "arch": "t", "input_size": [64, 64], "fit": {"epochs": 1}, "history": {},
+              "modality": "thermal"}
+    own, _, _ = score_run(student, config, tmp_path / "cache_t", tmp_path / "cache_c", "ktl-t")
+    card = write_card(tmp_path / "student", student, 64, "simcc", ["simcc_x", "simcc_y"])
+    out = tmp_path / "m.json"
+    evaluate([Submission("student", "landmarks68", card, "", onnx=True)], *prepared, out, DATA, 1)
+    row = json.loads(out.read_text())["submissions"]["student"]
+    assert row["tfake"]["n"] == 2 and row["input_size"] == 64 and row["keypoints"] == "ibug68"
+    for cell in ("tfake", "charlotte"):
+        assert dumps_json(row[cell]) == dumps_json(own[cell])

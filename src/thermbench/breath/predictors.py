@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -13,6 +14,7 @@ from thermbench.breath.unavailable import SourceUnavailable
 from thermbench.core.io import read_json
 from thermbench.core.keypoints import load_schema
 from thermbench.models.dlib68 import Dlib68
+from thermbench.models.onnx_model import Card, OnnxLandmarks
 from thermbench.models.rtmpose import load_model, normalize_input
 from thermbench.models.simcc import decode
 from thermbench.models.tinyhead import FrozenBackbone, head_backbone_config, load_backbone, load_head, predict
@@ -62,6 +64,22 @@ class StudentPredictor:
         with torch.no_grad():
             sx, sy = self.model(normalize_input(torch.from_numpy(np.stack(batch))[:, None]))
         return [(pts[IBUG_NOSE_BASE].mean(0), (pts.min(0) + pts.max(0)) / 2) for pts in decode(sx, sy)[0]]
+
+
+class OnnxPredictor:
+    """A user's ONNX model (its model card, models/onnx_model.py) on the square crop, resized to its input where the
+    input is not square; nostril point = its schema's nose centre."""
+
+    def __init__(self, card: Card, threads: int):
+        self.card = card
+        self.model = OnnxLandmarks(card, threads)
+
+    def __call__(self, batch: list) -> list:
+        width, height = self.card.size
+        side = batch[0].shape[0]
+        images = np.stack([c if c.shape == (height, width) else cv2.resize(c, (width, height)) for c in batch])
+        points = self.model(images) * np.array([side / width, side / height])
+        return [(p[self.card.nose].mean(0), (p.min(0) + p.max(0)) / 2) for p in points]
 
 
 class TinyHeadPredictor:

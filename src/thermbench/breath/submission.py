@@ -1,6 +1,7 @@
 """A predictions file of nostril tracks (task `breath_tracks`), read into a track file as `tracks.track_source`
 writes one, so that `breath_rates` scores it beside the built-in sources (an untrained source: its ranking is
-deterministic).
+deterministic). An ONNX model (models/onnx_model.py) is tracked as the students are: the first frame's face box,
+then its own landmarks, on its card's square crop and thermal window, at the students' chunk and stride.
 
 The file is a CSV with the columns `sequence, subject, frame, x, y`: one row per frame of every subject of every
 sequence in the benchmark's videos (data/raw/breath: `sequence` a folder name, `subject` an id of its meta.json,
@@ -10,14 +11,23 @@ empty (NaN) where the model found no face in that frame.
 
 from __future__ import annotations
 
+import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from thermbench.breath.crops import SquareCrop
+from thermbench.breath.predictors import OnnxPredictor
+from thermbench.breath.sources import TrackConfig
+from thermbench.breath.tracking import CropConfig, merge_sequences, track_sequence
+from thermbench.breath.unavailable import SourceUnavailable
 from thermbench.core.io import write_json
+from thermbench.core.parallel import ordered_map
 from thermbench.core.submissions import Submission, fail, read_rows
 from thermbench.datasets.video import frame_size, list_sequences, read_sequence
+from thermbench.models.onnx_model import Card, onnx_fields, read_card
 from thermbench.models.weights import file_sha256
 
 COLUMNS = ("sequence", "subject", "frame", "x", "y")
@@ -62,18 +72,44 @@ def read_track_csv(path: Path, videos: Path) -> dict[str, dict[str, np.ndarray]]
     return tracks
 
 
-def write_tracks(entries: list[Submission], videos: Path, out: Path) -> None:
-    """Stage breath_track_submissions: each breath_tracks file as the track file `out`/<name>.json; every file is
-    read and checked before anything is written (`out` holds exactly the submissions' files)."""
-    read = {entry.name: read_track_csv(entry.path, videos) for entry in entries}
+def onnx_tracks(name: str, card: Card, videos: Path, cfg: TrackConfig) -> dict:
+    """The ONNX model's tracks over every sequence, as `track_source` records a source's (`merge_sequences`)."""
+    crop = CropConfig(SquareCrop(card.crop_scale, max(card.size)), card.window_c, cfg.students.chunk,
+                      cfg.students.stride)
+    results = ordered_map(partial(_track_onnx, card, cfg.threads, crop), list_sequences(videos),
+                          f"breath track {name}", cfg.workers, unit="seq")
+    return merge_sequences(list(results))
+
+
+def _track_onnx(card: Card, threads: int, crop: CropConfig, path: Path) -> dict:
+    predictor = OnnxPredictor(card, threads)  # one session per sequence (a worker's)
+    return track_sequence(path, lambda: predictor, crop)
+
+
+def write_tracks(entries: list[Submission], videos: Path, out: Path, cfg: TrackConfig) -> None:
+    """Stage breath_track_submissions: each breath_tracks file, and each ONNX model's tracks, as the track file
+    `out`/<name>.json; every file and card is read and checked before anything is run or written (`out` holds
+    exactly the submissions' files)."""
+    read = {entry.name: read_track_csv(entry.path, videos) for entry in entries if not entry.onnx}
+    cards = {entry.name: read_card(entry.path) for entry in entries if entry.onnx}
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("*.json"):
         stale.unlink()
     for entry in entries:
-        tracks = read[entry.name]
-        frames = sum(len(p) for subjects in tracks.values() for p in subjects.values())
+        head = {"source": entry.label, "kind": "submission", "file": str(entry.path),
+                "sha256": file_sha256(entry.path), **onnx_fields(cards.get(entry.name)), "notes": entry.notes}
+        if entry.onnx:
+            try:
+                merged = onnx_tracks(entry.name, cards[entry.name], videos, cfg)
+            except SourceUnavailable as err:  # it found no face in any subject's first crop
+                print(f"breath {entry.name}: {err}", file=sys.stderr)
+                write_json(out / f"{entry.name}.json", {**head, "available": False, "reason": str(err)}, 3)
+                continue
+            tracks = merged.pop("tracks")
+        else:
+            tracks = read[entry.name]
+            frames = sum(len(p) for subjects in tracks.values() for p in subjects.values())
+            merged = {"outside_frame": 0, "model_frames": frames, "not_tracked": []}
         write_json(out / f"{entry.name}.json", {
-            "source": entry.label, "kind": "submission", "available": True,
-            "file": str(entry.path), "sha256": file_sha256(entry.path), "notes": entry.notes,
-            "outside_frame": 0, "model_frames": frames, "not_tracked": [],
+            **head, "available": True, **merged,
             "tracks": {s: {k: v.tolist() for k, v in subjects.items()} for s, subjects in tracks.items()}}, 3)

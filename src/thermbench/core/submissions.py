@@ -1,5 +1,7 @@
-"""A user's own model entered as a predictions file: the entries of `submissions.yaml` (README, "Benchmark your own
-model"). Each area scores the tasks it owns, under exactly the protocol of its built-in rows:
+"""A user's own model entered as a predictions file or as an ONNX model with its card: the entries of
+`submissions.yaml` (README, "Benchmark your own model"). Each area scores the tasks it owns, under exactly the
+protocol of its built-in rows; an ONNX model (`model: <card.yaml>`, models/onnx_model.py) is run by every area on
+its own inputs, as its built-in models are:
 
     thermeval_nose   zeroshot   the ThermEval nose protocols (full frame, GT Person box)
     landmarks68      zeroshot   Table I: T-FAKE and CHARLOTTE test crops, 68 iBUG points
@@ -22,7 +24,7 @@ import yaml
 from thermbench.core.io import InputError
 
 TASKS = ("thermeval_nose", "landmarks68", "breath_tracks")
-FIELDS = {"task", "path", "notes"}
+FIELDS = {"task", "path", "model", "notes"}
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -30,8 +32,9 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 class Submission:
     name: str
     task: str
-    path: Path
+    path: Path  # the predictions file, or the model card of an ONNX model
     notes: str  # licence, where the model comes from: in its metrics, and under the zero-shot table and Table I
+    onnx: bool = False  # `path` is a model card: the area runs the model
 
     @property
     def label(self) -> str:
@@ -53,9 +56,15 @@ def read(path: Path, task: str) -> list[Submission]:
     return entries(data.get("submissions"), task, str(path))
 
 
+def onnx_models(path: Path) -> list[Submission]:
+    """The ONNX models declared in the file `path` (submissions.yaml), sorted by name."""
+    return [entry for entry in read(path, "") if entry.onnx]
+
+
 def entries(mapping: dict | None, task: str, where: str = "submissions.yaml") -> list[Submission]:
-    """The submissions of `task` from the `submissions` mapping ({name: {task, path, notes}}), sorted by name; a
-    malformed entry (unknown task or key, no path, a file that does not exist) is one InputError naming it."""
+    """The submissions of `task` from the `submissions` mapping ({name: {task, path, notes}} or {name: {model,
+    notes}}), sorted by name; every ONNX model is a submission of every task. A malformed entry (unknown task or key,
+    no path, a file that does not exist) is one InputError naming it."""
     out = []
     for name, entry in sorted((mapping or {}).items()):
         at = f"{where}: submissions.{name}"
@@ -66,6 +75,15 @@ def entries(mapping: dict | None, task: str, where: str = "submissions.yaml") ->
         unknown = sorted(set(entry) - FIELDS)
         if unknown:
             raise InputError(f"{at}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(FIELDS))})")
+        notes = str(entry.get("notes") or "")
+        if "model" in entry:
+            if {"task", "path"} & set(entry):
+                raise InputError(f"{at}: either model (an ONNX model's card) or task and path (a predictions file)")
+            card = Path(str(entry["model"]))
+            if not card.is_file():
+                raise InputError(f"{at}: model card {card} not found")
+            out.append(Submission(str(name), task, card, notes, onnx=True))
+            continue
         if entry.get("task") not in TASKS:
             raise InputError(f"{at}: task {entry.get('task')!r} is not one of {', '.join(TASKS)}")
         if not entry.get("path"):
@@ -74,7 +92,7 @@ def entries(mapping: dict | None, task: str, where: str = "submissions.yaml") ->
         if not path.is_file():
             raise InputError(f"{at}: {path} not found")
         if entry["task"] == task:
-            out.append(Submission(str(name), entry["task"], path, str(entry.get("notes") or "")))
+            out.append(Submission(str(name), entry["task"], path, notes))
     return out
 
 

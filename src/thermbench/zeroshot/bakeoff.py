@@ -19,6 +19,7 @@ from thermbench.models.dlib68 import Dlib68
 from thermbench.models.dwpose import DWPose
 from thermbench.models.landmarker import TFAN_SCHEMAS
 from thermbench.models.mediapipe_facemesh import MediaPipeFaceMesh
+from thermbench.models.onnx_model import OnnxFaceModel, onnx_fields, read_card
 from thermbench.models.sapiens2_pose import Sapiens2Pose
 from thermbench.models.tfan_landmarker import TFANLandmarker
 from thermbench.models.weights import WeightsUnavailable, file_sha256
@@ -27,6 +28,7 @@ from thermbench.zeroshot import evaluate as ev
 
 MODELS = ("mediapipe", "dwpose", "sapiens2", "dlib68", "tfan")
 REPORT_ORDER = ("dwpose", "sapiens2", "mediapipe", "dlib68", "tfan")  # the blog's part-1 order, then the others
+PREDICTION_DIGITS = 12  # decimals of the stored predictions (frame px)
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,9 @@ def predict(model: str, prepared: Path, raw: Path, predictions: Path, metrics: P
     full, seconds = ev.run_full_frame(adapter, frames, raw)
     fit_records = ev.run_crops(adapter, fit, raw)
     test_records = ev.run_crops(adapter, test, raw)
-    write_json(predictions, {**head, "status": "ok", "full_frame": full, "crop": fit_records + test_records})
+    # all but float noise: a model's own predictions entered as a submission (tools/submission.py) score as its row
+    write_json(predictions, {**head, "status": "ok", "full_frame": full, "crop": fit_records + test_records},
+               PREDICTION_DIGITS)
     write_json(metrics, {**head, "status": "ok", **scores(full, fit_records, test_records, cfg, crop_size)})
     # MediaPipe's solutions API has no thread setting; the others run with `threads`.
     used = "mediapipe default" if model == "mediapipe" else cfg.threads
@@ -111,20 +115,30 @@ def scores(full: list[dict], fit_records: list[dict], test_records: list[dict], 
 def score_submissions(entries: list[Submission], prepared: Path, raw: Path, predictions: Path, metrics: Path,
                       cfg: ZeroshotConfig, crop_size: int, source: str) -> None:
     """Stage zeroshot_submissions: each predictions file (zeroshot/submission.py) scored as `predict` scores a
-    model, on the same frames and crops. Every file is read and checked before anything is written."""
+    model, on the same frames and crops; each ONNX model (models/onnx_model.py) run on them first, as `predict` runs
+    a built-in one. Every file and card is read and checked before anything is run or written."""
     frames, fit, test = protocol_rows(prepared, cfg)
-    scored = {}
     for entry in entries:
         if entry.name in MODELS:
             raise InputError(f"submissions.yaml: submissions.{entry.name}: the name of a built-in model")
-        scored[entry.name] = (entry, submission.records(entry.path, frames, fit, test, raw))
+    cards = {e.name: read_card(e.path) for e in entries if e.onnx}
+    scored = {}
+    for entry in entries:
+        if entry.onnx:
+            adapter = OnnxFaceModel(cards[entry.name], cfg.threads)
+            records = (ev.run_full_frame(adapter, frames, raw)[0], ev.run_crops(adapter, fit, raw),
+                       ev.run_crops(adapter, test, raw))
+        else:
+            records = submission.records(entry.path, frames, fit, test, raw)
+        scored[entry.name] = (entry, records)
     out, records = {}, {}
     for name, (entry, (full, fit_records, test_records)) in scored.items():
         head = {"model": name, "label": entry.label, "submission": True, "file": str(entry.path),
-                "sha256": file_sha256(entry.path), "notes": entry.notes, "data": source, "status": "ok"}
+                "sha256": file_sha256(entry.path), **onnx_fields(cards.get(name)), "notes": entry.notes,
+                "data": source, "status": "ok"}
         out[name] = {**head, **scores(full, fit_records, test_records, cfg, crop_size)}
         records[name] = {**head, "full_frame": full, "crop": fit_records + test_records}
-    write_json(predictions, {"data": source, "submissions": records})
+    write_json(predictions, {"data": source, "submissions": records}, PREDICTION_DIGITS)
     write_json(metrics, {"data": source, "submissions": out})
 
 

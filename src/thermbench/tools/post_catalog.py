@@ -152,6 +152,9 @@ ITEMS = (
     Item("speed", "report", "speed_table.md",
          caption="Table II of the paper: parameters, GMACs and CPU latency of the RTMPose sizes and of every trained "
          "checkpoint, detector + pose end to end, and int8 students (weights from {tfake})."),
+    Item("speed", "report", "speed_submissions.md",
+         caption="The ONNX models entered in submissions.yaml, timed as Table II's checkpoints: multiply-adds, the "
+         "weights stored in each graph and CPU latency at batch 1 (weights from {tfake})."),
     Item("speed", "report", "speed_grid.md", part="Training compute",
          caption="What training this profile's grid costs on one GPU, on paper: per run, the forward FLOPs of the "
          "network trained (x3 for the backward) and of its frozen teacher, times the images and the epochs, at a "

@@ -266,9 +266,15 @@ def _block(item: Item, plots_dir: Path, facts: Facts, provenance: Provenance, st
     body = drop_restated(strip_images(demote(body)), statements)
     if item.kind == "text":
         return Block("text", 0, "", heading=item.title or heading, body=body)
+    if item.rows_optional and not has_table(body):  # no rows: no ONNX model entered, say
+        return None
     numbers["table"] += 1
     return Block("table", numbers["table"], item.caption.format_map(facts), heading=item.title or heading,
                  body=body)
+
+
+def has_table(body: str) -> bool:
+    return any(line.startswith("|") for line in body.splitlines())
 
 
 def datasets_table(facts: Facts, provenance: Provenance) -> str:

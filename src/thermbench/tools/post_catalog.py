@@ -38,6 +38,7 @@ class Item:
     part: str = ""
     title: str = ""
     synthetic_only: str = ""  # a dataset: the item only exists when that dataset is synthetic
+    rows_optional: bool = False  # a report part that holds no table where it has no rows: left out of the post then
 
 
 SECTIONS = (
@@ -154,7 +155,7 @@ ITEMS = (
          "checkpoint, detector + pose end to end, and int8 students (weights from {tfake})."),
     Item("speed", "report", "speed_submissions.md",
          caption="The ONNX models entered in submissions.yaml, timed as Table II's checkpoints: multiply-adds, the "
-         "weights stored in each graph and CPU latency at batch 1 (weights from {tfake})."),
+         "weights stored in each graph and CPU latency at batch 1 (weights from {tfake}).", rows_optional=True),
     Item("speed", "report", "speed_grid.md", part="Training compute",
          caption="What training this profile's grid costs on one GPU, on paper: per run, the forward FLOPs of the "
          "network trained (x3 for the backward) and of its frozen teacher, times the images and the epochs, at a "

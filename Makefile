@@ -9,7 +9,7 @@ P ?= default
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DEST ?= publish
 
-.PHONY: setup repro test unit regression baseline conclusions profile publish publish-check parity scale clean-venv
+.PHONY: setup repro test unit regression baseline conclusions calibrate profile publish publish-check parity scale clean-venv
 
 # torch first and pinned: its CPU wheel is what this machine has; an unpinned torch pulls GBs of CUDA packages.
 $(STAMP): pyproject.toml requirements.lock
@@ -79,6 +79,11 @@ baseline: setup
 # (the reports fold it in) and commit. KERNELS=aten_default checks one setting.
 conclusions: setup
 	$(PY) -m thermbench.tools.conclusions check $(if $(KERNELS),--kernels $(KERNELS))
+
+# The synthetic ThermEval scenes (face width, blur) against the blog's real detection rates, on frames of their own
+# seeds (no test frame): writes conclusions/synth_calibration.json; put its choice into profiles/default.yaml.
+calibrate: setup
+	$(PY) -m thermbench.tools.calibrate_synth
 
 # `make profile P=paper`; SET="data.source.breath=real ..." changes keys of that profile (one real dataset, say).
 # It refuses, in one line, to overwrite a value changed in params.yaml since it was composed; FORCE=1 discards it.

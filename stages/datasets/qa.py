@@ -13,10 +13,12 @@ def main() -> None:
     parser.add_argument("--raw-charlotte", required=True, type=Path)
     parser.add_argument("--metrics", required=True, type=Path)
     parser.add_argument("--figure", required=True, type=Path, help="output stem (.png and .svg are written)")
+    parser.add_argument("--calibration", required=True, type=Path, help="conclusions/synth_calibration.json")
     args = parser.parse_args()
     measure_qa(args.raw_tfake, args.raw_thermeval, args.raw_charlotte, args.metrics, args.figure,
                stage.config(args, "qa", QAConfig),
-               stage.sources(args, ("thermeval", "tfake", "charlotte")))
+               stage.sources(args, ("thermeval", "tfake", "charlotte")), args.calibration,
+               stage.value(args, "synth.thermeval"))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ from thermbench.datasets.synth.face import base_vertices
 
 TFAKE = {"num_images": 3, "image_size": 160, "face_width_px": [60, 80],
          "max_pose": [60, 25, 20], "blur_px": 1.0}
-THERMEVAL = {"frames_file1": 4, "frames_file2": 4, "people_probs": [0.0, 0.0, 0.0, 1.0], "blur_px": 0.7}
+THERMEVAL = {"frames_file1": 4, "frames_file2": 4, "people_probs": [0.0, 0.0, 0.0, 1.0], "face_width_px": [20, 30],
+             "blur_px": 0.7}
 CHARLOTTE = {"subjects": 1, "images_per_subject": 6, "median_width_px": 200}
 
 
@@ -106,6 +107,12 @@ def test_thermeval_format(tmp_path):
         assert len(persons) == 12 and noses  # 3 people in each of 4 frames
         for x, y, w, h in noses:
             assert 4 <= w <= 6 and 6 <= h <= 8
+
+
+def test_thermeval_faces_take_the_asked_width(tmp_path):
+    synth.write("thermeval", tmp_path, {**THERMEVAL, "face_width_px": [44.0, 45.0], "frames_file2": 1}, seed=3)
+    widths = pd.read_csv(tmp_path / "synth_meta.csv")["face_width_px"]
+    assert len(widths) == 15 and widths.between(44.0, 45.0).all()
 
 
 def test_thermeval_output_parses(tmp_path):

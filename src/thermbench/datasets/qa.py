@@ -233,10 +233,28 @@ def dlib_oracle(raw: Path, table: pd.DataFrame, max_images: int, upsample: int =
     }
 
 
+def calibration_summary(path: Path, scene: dict) -> dict:
+    """The committed calibration of the synthetic ThermEval scenes against the blog's real detection rates
+    (tools/calibrate_synth.py, `make calibrate`): its choice, the rates there and their ratios to the real ones, and
+    whether `scene` (params synth.thermeval) uses that choice."""
+    if not path.is_file():
+        return {"status": f"{path} not found (make calibrate writes it)"}
+    done = read_json(path)
+    chosen = done["chosen"]
+    row = next(c for c in done["candidates"] if c["face_width_px"] == chosen["face_width_px"]
+               and c["blur_px"] == chosen["blur_px"])
+    return {"anchors": done["anchors"], "chosen": chosen, "rates": row["rates"], "ratios": row["ratios"],
+            "a_above_b": row["a_above_b"], "qualified": done["qualified"], "factor": done["factor"],
+            "frames": done["frames"], "frames_from": done["frames_from"],
+            "params_use_it": (list(scene["face_width_px"]) == chosen["face_width_px"]
+                              and scene["blur_px"] == chosen["blur_px"])}
+
+
 def measure(raw_tfake: Path, raw_thermeval: Path, raw_charlotte: Path, metrics_path: Path, figure_stem: Path,
-            cfg: QAConfig, sources: dict[str, str]) -> None:
+            cfg: QAConfig, sources: dict[str, str], calibration: Path, scene: dict) -> None:
     """The qa stage: QA metrics JSON and the example figure; where a dataset is real (`sources`: {dataset: source}),
-    a status line saying why there is none."""
+    a status line saying why there is none. `calibration`: the ThermEval scenes' calibration file, recorded with
+    `scene` (params synth.thermeval)."""
     real = sorted(d for d, s in sources.items() if s != "synthetic")
     if real:
         reason = (f"data.source.{real[0]} is real: this stage measures the synthetic world, so there is nothing to "
@@ -248,6 +266,7 @@ def measure(raw_tfake: Path, raw_thermeval: Path, raw_charlotte: Path, metrics_p
     metrics, table = run(raw_tfake, cfg)
     metrics["oracle"] = dlib_oracle(raw_tfake, table, cfg.oracle_max_images)
     metrics["datasets"] = {"thermeval": thermeval_summary(raw_thermeval), "charlotte": charlotte_summary(raw_charlotte)}
+    metrics["thermeval_calibration"] = calibration_summary(calibration, scene)
     write_json(metrics_path, {"data": sources, **metrics})
     save_figure(qa_plots.examples_figure(raw_tfake, raw_thermeval, raw_charlotte, cfg.examples), figure_stem)
     print(f"rgb detection {metrics['rgb_detection_rate']:.3f}, NME-IO median {metrics['nme_io_median']:.4f}, "

@@ -9,7 +9,7 @@ from thermbench.core.io import InputError, atomic_dir
 
 # The params each writer reads from `synth.<dataset>`.
 REQUIRED = {
-    "thermeval": ("frames_file1", "frames_file2", "people_probs", "blur_px"),
+    "thermeval": ("frames_file1", "frames_file2", "people_probs", "face_width_px", "blur_px"),
     "tfake": ("num_images", "image_size", "face_width_px", "max_pose", "blur_px"),
     "charlotte": ("subjects", "images_per_subject", "median_width_px"),
 }

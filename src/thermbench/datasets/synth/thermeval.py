@@ -60,10 +60,11 @@ def _sample_person_yaw(rng: np.random.Generator) -> float:
     return float(rng.choice([-1, 1]) * rng.uniform(130, 180))
 
 
-def _person(frame_t: np.ndarray, rng: np.random.Generator, cx: float, ambient: float, people_meta: list) -> list:
-    """Draw one person into `frame_t` (°C, in place); return its annotations (without ids) and append its
-    pose to `people_meta`."""
-    fw = float(rng.uniform(20, 30))
+def _person(frame_t: np.ndarray, rng: np.random.Generator, cx: float, ambient: float, people_meta: list,
+            face_width: tuple[float, float]) -> list:
+    """Draw one person into `frame_t` (°C, in place), its face `face_width` px wide (uniform range); return its
+    annotations (without ids) and append its pose to `people_meta`."""
+    fw = float(rng.uniform(*face_width))
     hy = float(rng.uniform(45, 140))
     identity, expr = sample_identity(rng), sample_expression(rng)
     identity.thermal = thermal.sample_thermal_look(rng, ambient)  # everyone in the frame shares the room
@@ -124,14 +125,15 @@ def _person(frame_t: np.ndarray, rng: np.random.Generator, cx: float, ambient: f
     return anns
 
 
-def _frame(rng: np.random.Generator, sensor: thermal.Sensor, p_people: list[float]):
+def frame(rng: np.random.Generator, sensor: thermal.Sensor, p_people: list[float], face_width: tuple[float, float]):
+    """One frame: (°C after the sensor, COCO annotations without ids, the people's meta rows)."""
     ambient = float(rng.uniform(20, 26))
     temp = scene.thermal_background(rng, (HEIGHT, WIDTH), ambient, objects=int(rng.integers(0, 3)))
     n = int(rng.choice(len(p_people), p=p_people))
     slots = (np.arange(n) + rng.uniform(0.3, 0.7, n)) * WIDTH / max(n, 1)
     anns, people = [], []
     for cx in rng.permutation(slots):
-        anns += _person(temp, rng, float(cx), ambient, people)
+        anns += _person(temp, rng, float(cx), ambient, people, face_width)
     return thermal.apply_sensor(temp, sensor, rng), anns, people
 
 
@@ -142,7 +144,8 @@ def write(out: Path, cfg: dict, seed: int, workers: int | None = None) -> None:
         (out / sub).mkdir(parents=True)
     sensor = thermal.make_sensor(np.random.default_rng([seed, DATASET_CODE]), (HEIGHT, WIDTH), cfg["blur_px"])
     counts = (int(cfg["frames_file1"]), int(cfg["frames_file2"]))
-    write_one = partial(_write_frame, out=out, p_people=cfg["people_probs"], seed=seed, sensor=sensor)
+    write_one = partial(_write_frame, out=out, p_people=cfg["people_probs"], seed=seed, sensor=sensor,
+                        face_width=tuple(cfg["face_width_px"]))
     frames = iter(ordered_map(write_one, range(1, sum(counts) + 1), "synth thermeval", workers, unit="frame"))
     meta = []
     for file_no, n_frames in zip((1, 2), counts):
@@ -159,11 +162,12 @@ def write(out: Path, cfg: dict, seed: int, workers: int | None = None) -> None:
     pd.DataFrame(meta).round(3).to_csv(out / "synth_meta.csv", index=False)
 
 
-def _write_frame(frame_no: int, out: Path, p_people: list[float], seed: int, sensor: thermal.Sensor):
+def _write_frame(frame_no: int, out: Path, p_people: list[float], seed: int, sensor: thermal.Sensor,
+                 face_width: tuple[float, float]):
     """Frame `frame_no` (1-based over both files) as its TIFF and PNG; (its file stem, its annotations, its people's
     meta rows)."""
     rng = np.random.default_rng([seed, DATASET_CODE, frame_no])
-    temp, anns, people = _frame(rng, sensor, p_people)
+    temp, anns, people = frame(rng, sensor, p_people, face_width)
     stem = f"Thermal_{frame_no}"
     tifffile.imwrite(out / "Temp_Matrix" / f"{stem}.tiff", temp)
     cv2.imwrite(str(out / "images" / f"{stem}.png"), thermal.encode_minmax(temp))

@@ -66,7 +66,7 @@ def breath_frames(n: int, fps: float, bpm: float, rng: np.random.Generator) -> t
 
 
 def build_breath(root: Path) -> None:
-    fps, n, bpm = 5.0, 60, 15.0
+    fps, n, bpm = 2.5, 30, 15.0  # 12 s: one rate window (real-smoke: breath.rates.chain.window_s 10)
     rng = np.random.default_rng(0)
     subject = [Subject("p", (34.0, 7.0, 94.0, 83.0))]
     for name, truth_frames in (("rec_full", n), ("rec_short", n // 2), ("rec_none", 0)):

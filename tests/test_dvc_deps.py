@@ -208,11 +208,11 @@ def stage_api_uses(source: str) -> list[tuple[str, int, ast.AST]]:
     return uses
 
 
-ALL_PARAMS = ""  # `params.yaml:` with no keys: the stage depends on every value
+ALL_PARAMS = ""  # `params.yaml:` with no keys, or params.yaml among the deps: the stage depends on every value
 
 
 def declared_params(spec: dict) -> list[str]:
-    keys = []
+    keys = [ALL_PARAMS] if "params.yaml" in spec.get("deps", []) else []
     for p in spec.get("params", []):
         keys += [p] if isinstance(p, str) else [k for f, ks in p.items() if f == "params.yaml"
                                                 for k in (ks if ks is not None else [ALL_PARAMS])]

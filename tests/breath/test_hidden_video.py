@@ -28,10 +28,10 @@ FPS, SECONDS, BPM = 10.0, 40.0, 15.0
 H, W = 96, 128
 
 
-def _write_hidden(folder, with_truth=True, seed=0):
+def _write_hidden(folder, with_truth=True, seed=0, seconds=SECONDS):
     """A warm disc face moving 40 px right in the first 4 s; a nostril spot warms 1 °C peak to peak at 15/min."""
     rng = np.random.default_rng(seed)
-    n = int(FPS * SECONDS)
+    n = int(FPS * seconds)
     t = np.arange(n) / FPS
     ys, xs = np.mgrid[0:H, 0:W] + 0.5
     (folder / "frames").mkdir(parents=True)
@@ -224,23 +224,26 @@ def test_a_rate_step_and_a_swaying_head_through_the_chain(tmp_path):
     assert (face.ridge_bpm - face.true_bpm).abs().mean() > 2 > (tracked.ridge_bpm - tracked.true_bpm).abs().mean()
 
 
-def test_tfan_source_tracks_with_its_weights_and_says_when_they_are_absent(hidden, tmp_path, monkeypatch):
+def test_tfan_source_tracks_with_its_weights_and_says_when_they_are_absent(tmp_path, monkeypatch):
     import torch
 
     from thermbench.models.tfan import TFAN
 
+    short = tmp_path / "videos"  # TFAN runs on every frame: 6 s of each sequence (the face moves in the first 4 s)
+    _write_hidden(short / "hidden_a", seconds=6.0)
+    _write_hidden(short / "zz_recording", with_truth=False, seed=1, seconds=6.0)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # the package's own folder is empty here
     cfg = {"local_path": str(tmp_path / "70.pt"), "n_landmarks": 70, "mode": "auto"}
-    absent = tr.track_source("tfan", hidden, tmp_path / "none.json", TRACK, zeroshot_cfg=cfg)
+    absent = tr.track_source("tfan", short, tmp_path / "none.json", TRACK, zeroshot_cfg=cfg)
     assert not absent["available"] and absent["reason"].startswith("weights not available: TFAN 70-point")
     torch.manual_seed(0)
     torch.save({f"module.{k}": v for k, v in TFAN(70).state_dict().items()}, tmp_path / "70.pt")  # the Drive layout
-    out = tr.track_source("tfan", hidden, tmp_path / "tfan.json", TRACK, zeroshot_cfg=cfg)
+    out = tr.track_source("tfan", short, tmp_path / "tfan.json", TRACK, zeroshot_cfg=cfg)
     tracks = [np.array(out["tracks"][seq]["p"], float) for seq in ("hidden_a", "zz_recording")]
-    assert out["available"] and [t.shape for t in tracks] == [(400, 2)] * 2 and out["model_frames"] == 2 * 400
+    assert out["available"] and [t.shape for t in tracks] == [(60, 2)] * 2 and out["model_frames"] == 2 * 60
     # TFAN gives a point on every frame: inside the frame it is tracked, outside it is no face and counted.
     inside = [np.isfinite(t).all(1) for t in tracks]
-    assert sum(i.sum() for i in inside) + out["outside_frame"] == 2 * 400
+    assert sum(i.sum() for i in inside) + out["outside_frame"] == 2 * 60
     assert all(((t[i] >= 0).all() and (t[i] < [W, H]).all()) for t, i in zip(tracks, inside))
 
 

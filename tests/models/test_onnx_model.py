@@ -3,12 +3,13 @@ malformed card is one line naming the card and the key."""
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from model_builders import ConstantPoints, PooledPeak, lively_rtmpose_t, write_card
 from thermbench.core.io import InputError
 from thermbench.mlcmkd.predict import predict
-from thermbench.models.onnx_model import OnnxFaceModel, OnnxLandmarks, read_card
+from thermbench.models.onnx_model import OnnxFaceModel, OnnxLandmarks, graph_counts, read_card
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +34,26 @@ def test_a_face_box_crop_maps_the_model_points_back_to_the_frame(tmp_path):
     points = model.on_faces(np.zeros((200, 300), np.uint8), faces)
     # crop (70, 40, 100, 100) at 64 px: input (16, 48) -> (70 + 16 * 100 / 64, 40 + 48 * 100 / 64) = (95, 115)
     np.testing.assert_allclose(points[0], np.tile([95.0, 115.0], (68, 1)), atol=1e-9)
+
+
+class ConvThenLinear(torch.nn.Module):
+    """A 3x3 conv (1 -> 2 channels, padding 1) on 8x8, then a linear layer from its 128 values to 136 (68 points)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.fc = torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.Linear(128, 136)
+
+    def forward(self, x):
+        return self.fc(self.conv(x).flatten(1)).reshape(-1, 68, 2)
+
+
+def test_graph_counts_weights_and_multiply_adds_by_hand(tmp_path):
+    card = read_card(write_card(tmp_path, ConvThenLinear(), 8, "coords", ["points"], channels=1, mean=(0.0,),
+                                std=(1.0,)))
+    weights, gmacs = graph_counts(card)
+    # weights: conv 2*1*3*3 + 2, linear 136*128 + 136 = 20 + 17,544
+    # multiply-adds: conv 2*8*8 outputs x 9 each = 1,152; linear 136 outputs x 128 each = 17,408
+    assert weights == 17_564 and gmacs == pytest.approx(18_560 / 1e9, rel=1e-12)
 
 
 def test_an_exported_student_gives_its_own_points(tmp_path):

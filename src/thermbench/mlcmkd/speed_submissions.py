@@ -18,7 +18,7 @@ from thermbench.core.onnx_session import cpu_session
 from thermbench.core.plots import data_label
 from thermbench.core.submissions import Submission
 from thermbench.mlcmkd import pose_speed
-from thermbench.models.onnx_model import OnnxLandmarks, count_gmacs, input_shape, onnx_fields, read_card
+from thermbench.models.onnx_model import graph_counts, input_shape, onnx_fields, read_card
 
 
 def latency(card, timing: pose_speed.Timing) -> dict:
@@ -56,9 +56,9 @@ def run(entries: list[Submission], timing: pose_speed.Timing, metrics: Path, tim
     cards = {e.name: (e, read_card(e.path)) for e in entries if e.onnx}
     rows, times = {}, {}
     for name, (entry, card) in cards.items():
+        weights, gmacs = graph_counts(card)
         rows[name] = {"label": entry.label, "file": str(entry.path), **onnx_fields(card), "notes": entry.notes,
-                      "input_size": list(card.size), "weights": OnnxLandmarks(card, timing.threads).parameters(),
-                      "gmacs": count_gmacs(card)}
+                      "input_size": list(card.size), "weights": weights, "gmacs": gmacs}
         times[name] = latency(card, timing)
     env = pose_speed.environment(timing.threads)
     write_json(metrics, {"data": source, "submissions": rows})

@@ -101,19 +101,19 @@ class Dlib68:
         rect = box_to_rect(np.concatenate([inner[0], inner[1] - inner[0]]))
         return crops.to_frame(parts_to_points(self.predictor(patch, rect)), region, size)
 
-    def predict(self, image: np.ndarray, boxes=None) -> Prediction:
-        """No boxes: every face the detector finds in the frame. Person boxes (xyxy): the detector runs on each
-        box's square crop (x1.25) and its best face there is kept (at most one face per box)."""
+    def faces(self, image: np.ndarray, boxes=None) -> np.ndarray:
+        """Face boxes (F, 4) x0 y0 w h. No boxes: every face the detector finds in the frame. Person boxes (xyxy): the
+        detector runs on each box's square crop (x1.25) and its best face there is kept (at most one face per box)."""
         if boxes is None:
-            faces = self.detect(image)[0]
-        else:
-            faces = []
-            for x0, y0, x1, y1 in np.asarray(boxes, dtype=np.float64).reshape(-1, 4):
-                found = self.detect_in_box(image, np.array([x0, y0, x1 - x0, y1 - y0]))
-                if found is not None:
-                    faces.append(found)
-            faces = np.asarray(faces, dtype=np.float64).reshape(-1, 4)
-        kpts = np.array([self.landmarks(image, f) for f in faces], dtype=np.float64).reshape(-1, 68, 2)
+            return self.detect(image)[0]
+        found = [self.detect_in_box(image, np.array([x0, y0, x1 - x0, y1 - y0]))
+                 for x0, y0, x1, y1 in np.asarray(boxes, dtype=np.float64).reshape(-1, 4)]
+        return np.asarray([f for f in found if f is not None], dtype=np.float64).reshape(-1, 4)
+
+    def predict(self, image: np.ndarray, boxes=None) -> Prediction:
+        """The 68 points of each face `faces` finds."""
+        kpts = np.array([self.landmarks(image, f) for f in self.faces(image, boxes)],
+                        dtype=np.float64).reshape(-1, 68, 2)
         # dlib's shape predictor has no per-point confidence.
         return with_noses(kpts, np.full(kpts.shape[:2], np.nan), self.schema, self.nose)
 

@@ -249,18 +249,11 @@ class OnnxLandmarks:
                              "(to_ibug68)")
         return map_points(points, self.card.to_ibug68)
 
-    def parameters(self) -> int:
-        """Weights stored in the graph (its initializers)."""
-        import onnx
-
-        graph = onnx.load(str(self.card.onnx), load_external_data=False).graph
-        return int(sum(np.prod(t.dims, dtype=np.int64) for t in graph.initializer))
-
-
-def count_gmacs(card: Card) -> float:
-    """Multiply-adds of one batch-1 forward pass, in billions, over the graph's Conv, Gemm and MatMul nodes (the
-    convention of the speed table's GFLOPs: a multiply-add counted once). Their operand shapes are read from one run
-    on a zero image with every operand exposed as an output: shape inference loses them behind computed reshapes."""
+def graph_counts(card: Card) -> tuple[int, float]:
+    """(weights stored in the graph (its initializers), multiply-adds of one batch-1 forward pass in billions over
+    its Conv, Gemm and MatMul nodes: the speed table's GFLOPs convention, a multiply-add counted once). The operand
+    shapes are read from one run on a zero image with every operand exposed as an output: shape inference loses them
+    behind computed reshapes."""
     import onnx
     import onnxruntime as ort
 
@@ -287,7 +280,7 @@ def count_gmacs(card: Card) -> float:
             total += int(np.prod(out)) * a[0]
         else:
             total += int(np.prod(out)) * a[-1]
-    return total / 1e9
+    return int(sum(np.prod(d, dtype=np.int64) for d in weights.values())), total / 1e9
 
 
 def decode(card: Card, outputs: list[np.ndarray]) -> np.ndarray:
@@ -303,13 +296,6 @@ def decode(card: Card, outputs: list[np.ndarray]) -> np.ndarray:
     return np.asarray(outputs[0], dtype=np.float64).reshape(len(outputs[0]), -1, 2)
 
 
-def face_crop_box(face_box: np.ndarray, scale: float) -> np.ndarray:
-    """The square crop (x0, y0, side, side) of `scale` x the face box's longer side about its centre."""
-    side = max(face_box[2], face_box[3]) * scale
-    cx, cy = face_box[0] + face_box[2] / 2, face_box[1] + face_box[3] / 2
-    return np.array([cx - side / 2, cy - side / 2, side, side])
-
-
 class OnnxFaceModel:
     """The zero-shot adapter of a card's model: dlib's face detector finds the faces (in the frame, or in each given
     Person box as the dlib-68 row does), the model runs on each face's square crop."""
@@ -317,13 +303,13 @@ class OnnxFaceModel:
     def __init__(self, card: Card, threads: int):
         self.card = card
         self.landmarks = OnnxLandmarks(card, threads)
-        self.faces = Dlib68(card.detector, card.upsample)
+        self.detector = Dlib68(card.detector, card.upsample)  # its face finding, in the frame or in Person boxes
 
     def on_faces(self, image: np.ndarray, faces: np.ndarray) -> np.ndarray:
         """(F, K, 2) frame px for face boxes (F, 4) (x0, y0, w, h)."""
         image = np.asarray(image)
         gray = image if image.ndim == 2 else image.mean(axis=-1).round().astype(np.uint8)
-        boxes = [face_crop_box(f, self.card.crop_scale) for f in faces]
+        boxes = [crops.square_box([f[:2], f[:2] + f[2:]], self.card.crop_scale) for f in faces]
         if not boxes:
             return np.zeros((0, 0, 2))
         batch = np.stack([crops.crop(gray, b, self.card.size) for b in boxes])
@@ -331,13 +317,7 @@ class OnnxFaceModel:
         return np.stack([crops.to_frame(p, b, self.card.size) for p, b in zip(points, boxes)])
 
     def predict(self, image: np.ndarray, boxes=None) -> Prediction:
-        if boxes is None:
-            faces = self.faces.detect(image)[0]
-        else:
-            found = [self.faces.detect_in_box(image, np.array([x0, y0, x1 - x0, y1 - y0]))
-                     for x0, y0, x1, y1 in np.asarray(boxes, dtype=np.float64).reshape(-1, 4)]
-            faces = np.asarray([f for f in found if f is not None], dtype=np.float64).reshape(-1, 4)
-        kpts = self.on_faces(image, faces)
+        kpts = self.on_faces(image, self.detector.faces(image, boxes))
         if not len(kpts):
             return Prediction(np.zeros((0, 1, 2)), np.zeros((0, 1)), np.zeros((0, 2)))
         return Prediction(kpts, np.full(kpts.shape[:2], np.nan), kpts[:, self.card.nose].mean(axis=1))

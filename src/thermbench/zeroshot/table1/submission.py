@@ -101,20 +101,22 @@ def evaluate(entries: list[Submission], tfake: Path, charlotte: Path, metrics_pa
     `submissions`, the rows in the MLCM-KD metrics schema as the zero-shot rows are); every file and card is read and
     checked before anything is run or written. `data`: the data.source of T-FAKE and CHARLOTTE; `threads`: ONNX
     Runtime's."""
-    rows = {}
     cards = {e.name: read_card(e.path) for e in entries if e.onnx}
-    for name, card in list(cards.items()):
+    for name, card in cards.items():
         if card.to_ibug68 is None:
             print(f"table1_submissions: {name}: not scored ({card.path}: keypoints {card.keypoints} have no "
                   "to_ibug68 mapping)", file=sys.stderr)
-            entries = [e for e in entries if e.name != name]
-    if entries:  # the test crops are decoded only for a file to score
+    entries = [e for e in entries if not e.onnx or cards[e.name].to_ibug68 is not None]
+    rows, predictions = {}, {}
+    if entries:  # the test crops are decoded only for a file or model to score
         splits = {"tfake": load_split(tfake, "test", CROP, all_labelled=True),
                   "charlotte": load_split(charlotte, "test", CROP)}
-        predictions = {entry.name: read_landmarks(entry.path, splits) for entry in entries if not entry.onnx}
-    for name, card in cards.items():
-        if name in {e.name for e in entries}:
-            predictions[name] = onnx_landmarks(card, tfake, charlotte, threads)
+    for entry in entries:  # every file is read and checked before any model runs
+        if not entry.onnx:
+            predictions[entry.name] = read_landmarks(entry.path, splits)
+    for entry in entries:
+        if entry.onnx:
+            predictions[entry.name] = onnx_landmarks(cards[entry.name], tfake, charlotte, threads)
     for entry in entries:
         pred = predictions[entry.name]
         rows[entry.name] = {"model": f"submission-{entry.name}", "kind": "submission", "label": entry.label,

@@ -9,7 +9,7 @@ P ?= default
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DEST ?= publish
 
-.PHONY: setup repro test unit regression baseline conclusions calibrate profile publish publish-check parity scale clean-venv
+.PHONY: setup repro test unit regression baseline conclusions calibrate crop-geometry profile publish publish-check parity scale clean-venv
 
 # torch first and pinned: its CPU wheel is what this machine has; an unpinned torch pulls GBs of CUDA packages.
 $(STAMP): pyproject.toml requirements.lock
@@ -84,6 +84,12 @@ conclusions: setup
 # seeds (no test frame): writes conclusions/synth_calibration.json; put its choice into profiles/default.yaml.
 calibrate: setup
 	$(PY) -m thermbench.tools.calibrate_synth
+
+# The TinyHead breath source's crop geometry from the head's train and val crops (data/prepared/thermeval, after
+# `make repro TARGETS=prepare@thermeval`): writes conclusions/head_crop_geometry.json; put its values into
+# profiles/default.yaml's breath.track.tinyhead.
+crop-geometry: setup
+	$(PY) -m thermbench.tools.head_crop_geometry
 
 # `make profile P=paper`; SET="data.source.breath=real ..." changes keys of that profile (one real dataset, say).
 # It refuses, in one line, to overwrite a value changed in params.yaml since it was composed; FORCE=1 discards it.

@@ -167,9 +167,10 @@ def test_tinyhead_source_tracks_every_seed_head_with_its_teacher(hidden, tmp_pat
     geometry = {"crop_geometry": "blog", "box_scale": 1.25}  # params prepare.thermeval (crop_size: the head's)
     inputs = {seed: S.TinyHeadInputs(head, tmp_path / "features", tmp_path / "teacher", backbone, {}, geometry)
               for seed, head in seed_heads(tmp_path / "heads").items()}
-    # This 60 px face in a 96 px tall frame cuts the Person box short: the frame goes on a canvas and the face fills
-    # 1 / (1.25 * 5.56) = 0.144 of the window, so a head trained on faces filling 0.2 or more does not apply.
-    big_faces = replace(TRACK, tinyhead=replace(TRACK.tinyhead, face_in_crop=(0.2, 1.0)))
+    # This 60 px face in a 96 px tall frame cuts the Person box short: the frame goes on a canvas and, with a least
+    # box height of 5.56 face widths, the face fills 1 / (1.25 * 5.56) = 0.144 of the window, so a head trained on
+    # faces filling 0.2 or more does not apply.
+    big_faces = replace(TRACK, tinyhead=replace(TRACK.tinyhead, person_height=5.56, face_in_crop=(0.2, 1.0)))
     refused = tr.track_tinyhead_seeds(inputs, hidden, tmp_path / "no", tmp_path / "no_timing", big_faces)
     assert not refused[0]["available"] and "the face box fills 0.14 of" in refused[0]["reason"]
     out = tr.track_tinyhead_seeds(inputs, hidden, tmp_path / "th", tmp_path / "timing", TRACK)

@@ -73,7 +73,7 @@ def measure(raw: Path, prepared: Path, box_scale: float) -> dict:
     samples = read_samples(prepared, ("split", "annotation_file", "person_id", "frame_nose_x", "frame_nose_y",
                                       "person_y0", "person_w", "box_w"))
     samples = samples[samples.split.isin(["train", "val"])]
-    rows = samples.merge(person_poses(raw), on=["annotation_file", "person_id"], how="left", validate="one_to_one")
+    rows = samples.merge(person_poses(raw), on=["annotation_file", "person_id"], how="left", validate="many_to_one")
     if rows.face_width_px.isna().any():
         raise InputError(f"{prepared}: a train/val crop whose Person box synth_meta.csv does not describe")
     boxes = np.array([face_box(np.array([r.frame_nose_x, r.frame_nose_y]), r.yaw, r.pitch, r.roll, r.face_width_px)

@@ -263,13 +263,22 @@ def project_sources() -> dict[str, str]:
     return {f.relative_to(ROOT).as_posix(): f.read_text() for f in files}
 
 
+def with_vars(dvc: dict, params: dict) -> dict:
+    """params.yaml's values with those of dvc.yaml's `vars` ("file:key" entries) beside them, as DVC reads them."""
+    out = dict(params)
+    for entry in dvc.get("vars", []):
+        file, _, key = entry.partition(":")
+        out[key] = yaml.safe_load((ROOT / file).read_text())[key]
+    return out
+
+
 @lru_cache(maxsize=None)
 def real_stages() -> dict[str, dict]:
     """The stages of params.yaml, plus those only the paper profile has (foreach over lists empty by default: the real
     RGB sets), expanded with the paper's params."""
     dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
-    stages = expand_stages(dvc, yaml.safe_load((ROOT / "params.yaml").read_text()))
-    paper = expand_stages(dvc, yaml.safe_load(render("paper", ROOT)))
+    stages = expand_stages(dvc, with_vars(dvc, yaml.safe_load((ROOT / "params.yaml").read_text())))
+    paper = expand_stages(dvc, with_vars(dvc, yaml.safe_load(render("paper", ROOT))))
     return {**{name: spec for name, spec in paper.items() if name not in stages}, **stages}
 
 

@@ -7,12 +7,12 @@ machine, all three hold only a status line and the stage still succeeds, so `dvc
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.zeroshot.api import MODELS, ZeroshotConfig, predict
+from thermbench.zeroshot.api import ZeroshotConfig, predict
 
 
 def main() -> None:
     parser = stage.parser(__doc__)
-    parser.add_argument("--model", required=True, choices=MODELS)
+    parser.add_argument("--model", required=True, help="a built-in model (submissions.yaml, builtin.zeroshot)")
     parser.add_argument("--prepared", type=Path, required=True, help="data/prepared/thermeval")
     parser.add_argument("--raw", type=Path, required=True, help="data/raw/thermeval")
     parser.add_argument("--predictions", type=Path, required=True, help="e.g. data/predictions/zeroshot/<model>.json")

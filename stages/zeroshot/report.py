@@ -4,11 +4,13 @@ detection bars and a qualitative grid -> plots/."""
 from pathlib import Path
 
 from thermbench.core import stage
+from thermbench.core.submissions import builtin
 from thermbench.zeroshot.api import ZeroshotConfig, write_report
 
 
 def main() -> None:
     parser = stage.parser(__doc__)
+    parser.add_argument("--registry", type=Path, required=True, help="submissions.yaml: builtin.zeroshot, in row order")
     parser.add_argument("--metrics", type=Path, required=True, help="metrics/zeroshot")
     parser.add_argument("--predictions", type=Path, required=True, help="data/predictions/zeroshot")
     parser.add_argument("--submitted", type=Path, nargs=2, required=True,
@@ -20,8 +22,8 @@ def main() -> None:
     parser.add_argument("--blog-part3-timing", type=Path, required=True, help="metrics/timing/zeroshot_blog/part3.json")
     parser.add_argument("--out", type=Path, required=True, help="plots")
     args = parser.parse_args()
-    write_report(args.metrics, args.predictions, tuple(args.submitted), args.raw, args.out,
-                 stage.config(args, "zeroshot", ZeroshotConfig), (args.blog_part1, args.blog_part3),
+    write_report(builtin(args.registry)["zeroshot"], args.metrics, args.predictions, tuple(args.submitted), args.raw,
+                 args.out, stage.config(args, "zeroshot", ZeroshotConfig), (args.blog_part1, args.blog_part3),
                  (args.blog_part1_timing, args.blog_part3_timing))
 
 

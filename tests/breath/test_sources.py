@@ -205,11 +205,10 @@ def test_tfan_gets_the_crops_centre_as_its_face_box():
 def test_every_tracked_source_resolves_to_its_params_section_and_factory():
     from pathlib import Path
 
-    import yaml
+    from thermbench.core.submissions import builtin
 
-    dvc = yaml.safe_load((Path(__file__).resolve().parents[2] / "dvc.yaml").read_text())
-    names = [*dvc["stages"]["breath_track"]["foreach"], *dvc["stages"]["breath_track_zeroshot"]["foreach"], "student",
-             "tinyhead"]
+    listed = builtin(Path(__file__).resolve().parents[2] / "submissions.yaml")
+    names = [*listed["breath"], *listed["breath_zeroshot"], "student", "tinyhead"]
     cfg = TRACK
     for name in names:
         spec = S.source(name)

@@ -110,13 +110,28 @@ def test_entries_name_what_is_wrong(tmp_path):
             submissions.entries({"x": entry}, "thermeval_nose")
 
 
+def test_the_registry_lists_the_built_in_models_and_keeps_their_names(tmp_path):
+    registry = yaml.safe_load((ROOT / "submissions.yaml").read_text())
+    assert submissions.builtin(ROOT / "submissions.yaml")["table1"] == ["dlib68", "tfan"]
+    (tmp_path / "p.csv").write_text(GOOD)
+    path = tmp_path / "submissions.yaml"
+    path.write_text(yaml.safe_dump({**registry, "submissions": {"dlib68": {"task": "thermeval_nose",
+                                                                           "path": str(tmp_path / "p.csv")}}}))
+    with pytest.raises(InputError, match=r"submissions.dlib68: the name of a built-in model$"):
+        submissions.read(path, "thermeval_nose")
+    path.write_text(yaml.safe_dump({"builtin": {"zeroshot": ["dlib68"]}, "submissions": {}}))
+    with pytest.raises(InputError, match="expected `builtin:` with a list of model names for each of zeroshot, "):
+        submissions.read(path, "thermeval_nose")
+
+
 def test_the_stages_put_the_submission_in_the_zero_shot_table(thermeval, tmp_path):
     """The two stage scripts as dvc.yaml runs them: the submission's row, marked, after the built-in ones."""
     raw, prepared = thermeval
     (tmp_path / "sub.csv").write_text(GOOD)
     entries = tmp_path / "submissions.yaml"
-    entries.write_text(yaml.safe_dump({"submissions": {"mine": {"task": "thermeval_nose",
-                                                                "path": str(tmp_path / "sub.csv")}}}))
+    registry = yaml.safe_load((ROOT / "submissions.yaml").read_text())  # the built-in models beside the entry
+    entries.write_text(yaml.safe_dump({**registry, "submissions": {"mine": {"task": "thermeval_nose",
+                                                                            "path": str(tmp_path / "sub.csv")}}}))
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["prepare"]["thermeval"]["crop_size"] = 256
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))

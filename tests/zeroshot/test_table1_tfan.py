@@ -75,9 +75,9 @@ def test_absent_weights_give_one_line_and_a_status_row(cfg, tmp_path, capsys):
     out = tmp_path / "zeroshot-tfan.json"
     table1_tfan.evaluate(tmp_path / "no-tfake", tmp_path / "no-charlotte", out, cfg, (1.25, 1.25), 1, "cpu", SOURCES)
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("zeroshot_table1_tfan: weights not available: TFAN 70-point")
+    assert err.count("\n") == 1 and err.startswith("zeroshot_table1@tfan: weights not available: TFAN 70-point")
     row = json.loads(out.read_text())
-    assert row["status"] == err.removeprefix("zeroshot_table1_tfan: ").rstrip("\n")
+    assert row["status"] == err.removeprefix("zeroshot_table1@tfan: ").rstrip("\n")
     assert "tfake" not in row and "charlotte" not in row                    # no numbers, not even NaN ones
     assert row["data"] == SOURCES
 

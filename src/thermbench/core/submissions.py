@@ -9,6 +9,10 @@ its own inputs, as its built-in models are:
 
 `submissions.yaml` sits beside params.yaml, not in it, so that switching profiles (which rewrites params.yaml) never
 drops a user's entries; the files themselves go under `submissions/`, which the scoring stages depend on.
+
+The same file lists the built-in models under `builtin`, by area (AREAS): dvc.yaml makes one stage per listed name
+(`vars`), and the areas read their lists here, so that a built-in model is a list entry plus its adapter. A submission
+may not take a built-in model's name.
 """
 
 from __future__ import annotations
@@ -24,6 +28,12 @@ import yaml
 from thermbench.core.io import InputError
 
 TASKS = ("thermeval_nose", "landmarks68", "breath_tracks")
+AREAS = {  # builtin.<area>: the stages that list's models get
+    "zeroshot": "zeroshot@<name>: the ThermEval nose bake-off, its rows in this order",
+    "table1": "zeroshot_table1@<name>: Table I's zero-shot rows",
+    "breath": "breath_track@<name>: nostril tracks of the sources whose settings are breath.track",
+    "breath_zeroshot": "breath_track_zeroshot@<name>: nostril tracks of the zero-shot models (zeroshot.<name>)",
+}
 FIELDS = {"task", "path", "model", "notes"}
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -46,14 +56,34 @@ def label(name: str) -> str:
     return f"{name} (submission)"
 
 
-def read(path: Path, task: str) -> list[Submission]:
-    """The submissions of `task` declared in the file `path` (submissions.yaml)."""
+def _load(path: Path) -> dict:
     if not Path(path).is_file():
         raise InputError(f"{path}: not found (it holds `submissions: {{}}` when no model is entered)")
     data = yaml.safe_load(Path(path).read_text()) or {}
     if not isinstance(data, dict) or not isinstance(data.get("submissions", {}), (dict, type(None))):
         raise InputError(f"{path}: expected a mapping `submissions: {{name: {{task, path, notes}}}}`")
-    return entries(data.get("submissions"), task, str(path))
+    return data
+
+
+def builtin(path: Path) -> dict[str, list[str]]:
+    """{area: the built-in models' names, in their listed order} from the file `path` (submissions.yaml)."""
+    listed = _load(path).get("builtin")
+    if not isinstance(listed, dict) or sorted(listed) != sorted(AREAS):
+        raise InputError(f"{path}: expected `builtin:` with a list of model names for each of {', '.join(AREAS)}")
+    for area, names in listed.items():
+        if not isinstance(names, list) or not all(isinstance(n, str) and NAME.fullmatch(n) for n in names):
+            raise InputError(f"{path}: builtin.{area}: expected a list of model names")
+    return {area: list(listed[area]) for area in AREAS}
+
+
+def read(path: Path, task: str) -> list[Submission]:
+    """The submissions of `task` declared in the file `path` (submissions.yaml)."""
+    found = entries(_load(path).get("submissions"), task, str(path))
+    taken = {name for names in builtin(path).values() for name in names}
+    for entry in found:
+        if entry.name in taken:
+            raise InputError(f"{path}: submissions.{entry.name}: the name of a built-in model")
+    return found
 
 
 def onnx_models(path: Path) -> list[Submission]:

@@ -26,8 +26,6 @@ from thermbench.models.weights import WeightsUnavailable, file_sha256
 from thermbench.zeroshot import blog_report, report, submission
 from thermbench.zeroshot import evaluate as ev
 
-MODELS = ("mediapipe", "dwpose", "sapiens2", "dlib68", "tfan")
-REPORT_ORDER = ("dwpose", "sapiens2", "mediapipe", "dlib68", "tfan")  # the blog's part-1 order, then the others
 PREDICTION_DIGITS = 12  # decimals of the stored predictions (frame px)
 
 
@@ -49,17 +47,27 @@ class ZeroshotConfig:
     tfan: dict
 
 
-def build(model: str, cfg: ZeroshotConfig, allow_download: bool):
-    if model == "mediapipe":
-        return MediaPipeFaceMesh.from_params(cfg.mediapipe)
-    if model == "dwpose":
-        return DWPose.from_params(cfg.dwpose, allow_download, cfg.threads)
-    if model == "dlib68":
-        return Dlib68(cfg.dlib["detector"], int(cfg.dlib["upsample"]))
+def _torch(cfg: ZeroshotConfig) -> ZeroshotConfig:
     torch.set_num_threads(cfg.threads)
-    if model == "tfan":
-        return TFANLandmarker.from_params(cfg.tfan, device=cfg.device)  # never downloads: its files are on Drive
-    return Sapiens2Pose.from_params(cfg.sapiens2, allow_download, cfg.device)
+    return cfg
+
+
+# The built-in models' adapters (submissions.yaml lists which run: builtin.zeroshot): name -> (config, whether it may
+# download its weights) -> the model.
+ADAPTERS = {
+    "mediapipe": lambda cfg, download: MediaPipeFaceMesh.from_params(cfg.mediapipe),
+    "dwpose": lambda cfg, download: DWPose.from_params(cfg.dwpose, download, cfg.threads),
+    "dlib68": lambda cfg, download: Dlib68(cfg.dlib["detector"], int(cfg.dlib["upsample"])),
+    # TFAN never downloads: its files are on Google Drive
+    "tfan": lambda cfg, download: TFANLandmarker.from_params(_torch(cfg).tfan, device=cfg.device),
+    "sapiens2": lambda cfg, download: Sapiens2Pose.from_params(_torch(cfg).sapiens2, download, cfg.device),
+}
+
+
+def build(model: str, cfg: ZeroshotConfig, allow_download: bool):
+    if model not in ADAPTERS:
+        raise InputError(f"zeroshot: no adapter for model '{model}' (adapters: {', '.join(ADAPTERS)})")
+    return ADAPTERS[model](cfg, allow_download)
 
 
 def protocol_rows(prepared: Path, cfg: ZeroshotConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -118,9 +126,6 @@ def score_submissions(entries: list[Submission], prepared: Path, raw: Path, pred
     model, on the same frames and crops; each ONNX model (models/onnx_model.py) run on them first, as `predict` runs
     a built-in one. Every file and card is read and checked before anything is run or written."""
     frames, fit, test = protocol_rows(prepared, cfg)
-    for entry in entries:
-        if entry.name in MODELS:
-            raise InputError(f"submissions.yaml: submissions.{entry.name}: the name of a built-in model")
     cards = {e.name: read_card(e.path) for e in entries if e.onnx}
     scored = {}
     for entry in entries:
@@ -142,15 +147,17 @@ def score_submissions(entries: list[Submission], prepared: Path, raw: Path, pred
     write_json(metrics, {"data": source, "submissions": out})
 
 
-def write_report(metrics_dir: Path, predictions_dir: Path, submitted: tuple[Path, Path], raw: Path, out: Path,
-                 cfg: ZeroshotConfig, blog_metrics: tuple[Path, Path], blog_timing: tuple[Path, Path]) -> None:
+def write_report(models: list[str], metrics_dir: Path, predictions_dir: Path, submitted: tuple[Path, Path], raw: Path,
+                 out: Path, cfg: ZeroshotConfig, blog_metrics: tuple[Path, Path], blog_timing: tuple[Path, Path]
+                 ) -> None:
     """Table (blog part-1 shape) followed by the blog's protocols (parts 1 and 3, `blog_metrics` / `blog_timing`)
     with the blog's reference rows, PCK curves (CSV + figure), detection bars and a qualitative grid. The built-in
-    models' rows come first, then the submissions' (`submitted`: their metrics and predictions files)."""
+    `models`' rows come first, in that order, then the submissions' (`submitted`: their metrics and predictions
+    files)."""
     thresholds = list(cfg.pck_thresholds_px)
-    results = {m: read_json(metrics_dir / f"{m}.json") for m in REPORT_ORDER}
+    results = {m: read_json(metrics_dir / f"{m}.json") for m in models}
     results.update(read_json(submitted[0])["submissions"])
-    source = results[REPORT_ORDER[0]]["data"]
+    source = results[models[0]]["data"]
     (part1, part3), (time1, time3) = ([read_json(p) for p in paths] for paths in (blog_metrics, blog_timing))
     noses = {"tfan": TFAN_SCHEMAS[int(cfg.tfan["n_landmarks"])]}  # a point set no other row uses: say which points
     write_text(out / "zeroshot_table.md", report.table(results, thresholds, cfg.match_cap_px, noses) + "\n"
@@ -161,7 +168,7 @@ def write_report(metrics_dir: Path, predictions_dir: Path, submitted: tuple[Path
                .to_csv(index=False, float_format="%.6f", lineterminator="\n"))
     save_figure(report.detection_bars(results), out / "zeroshot_detection")
 
-    runs = {m: read_json(predictions_dir / f"{m}.json") for m in REPORT_ORDER if results[m]["status"] == "ok"}
+    runs = {m: read_json(predictions_dir / f"{m}.json") for m in models if results[m]["status"] == "ok"}
     runs.update(read_json(submitted[1])["submissions"])
     records = {m: run["full_frame"][: cfg.qualitative_n] for m, run in runs.items()}
     # every model saw the same test frames in frames.csv order

@@ -49,7 +49,7 @@ def evaluate(tfake: Path, charlotte: Path, metrics_path: Path, cfg: dict, box_sc
     try:
         model = TFANLandmarker.from_params(cfg, device=device)
     except WeightsUnavailable as err:
-        print(f"zeroshot_table1_tfan: {err}", file=sys.stderr)
+        print(f"zeroshot_table1@tfan: {err}", file=sys.stderr)
         result = {"data": data, **head("tfan", ARCH, cfg["mode"], None), "status": str(err)}
         write_json(metrics_path, result)
         return result

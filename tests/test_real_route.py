@@ -82,6 +82,21 @@ def test_teacher_pretrains_on_the_real_rgb_sets(real_run):
     assert "--rgbpretrain data/prepared/rgbsets " in crops["cmd"]
 
 
+def test_weights_that_cannot_be_downloaded_are_one_status_line(real_run):
+    """Under a real source the zero-shot stages may download; with no network that is one line naming the model, the
+    URL or hub id and the params key of a local file, and a status row, never a stopped DAG (loopback port 9 refuses
+    at once, HF_HUB_OFFLINE)."""
+    repo, log = real_run
+    expected = {"dwpose": ["DWPose model http://127.0.0.1:9/yolox_m_8xb8-300e_humanart-c2c7a14a.zip could not be "
+                           "downloaded", "zeroshot.dwpose.det"],
+                "sapiens2": ["Sapiens2 facebook/sapiens2-pose-0.4b/", "zeroshot.sapiens2.local_path"]}
+    for model, parts in expected.items():
+        lines = [line for line in log.splitlines() if line.startswith(f"zeroshot@{model}:")]
+        assert len(lines) == 1 and all(part in lines[0] for part in parts), lines
+        metrics = json.loads((repo / f"metrics/zeroshot/{model}.json").read_text())
+        assert metrics["data"] == "real" and metrics["status"].startswith("weights not available")
+
+
 def test_every_table_has_a_row_per_model(real_run):
     repo, _ = real_run
     zeroshot = (repo / "plots/zeroshot_table.md").read_text()

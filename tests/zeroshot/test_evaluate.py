@@ -118,30 +118,6 @@ def test_stage_without_weights_writes_status_only(thermeval, tmp_path):
         assert set(m) == {"model", "data", "status"} and m["status"].startswith("weights not available")
 
 
-def test_real_source_offline_writes_status_only(thermeval, tmp_path):
-    """Under data.source.thermeval real the stage may download; with no network that is a status row naming the
-    model, the URL or hub id and the params key of a local file, never a stopped DAG. Loopback port 9 refuses at
-    once."""
-    raw, prepared = thermeval
-    params = yaml.safe_load(_params(tmp_path).read_text())
-    params["data"]["source"]["thermeval"] = "real"
-    params["zeroshot"]["dwpose"]["det"] = "http://127.0.0.1:9/yolox_m.zip"
-    path = tmp_path / "real.yaml"
-    path.write_text(yaml.safe_dump(params))
-    env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
-           "TORCH_HOME": str(tmp_path / "th"), "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
-    expected = {"dwpose": ["DWPose model http://127.0.0.1:9/yolox_m.zip could not be downloaded",
-                           "zeroshot.dwpose.det"],
-                "sapiens2": ["Sapiens2 facebook/sapiens2-pose-0.4b/", "zeroshot.sapiens2.local_path"]}
-    for model, parts in expected.items():
-        proc, out = _stage(model, tmp_path, raw, prepared, env, path)
-        assert proc.returncode == 0, proc.stderr
-        lines = [line for line in proc.stderr.splitlines() if line.startswith(f"zeroshot@{model}:")]
-        assert len(lines) == 1 and all(part in lines[0] for part in parts), proc.stderr
-        m = json.loads((out / "m.json").read_text())
-        assert m["data"] == "real" and m["status"].startswith("weights not available")
-
-
 def test_missing_prepared_data_is_one_line_error(tmp_path):
     proc, _ = _stage("mediapipe", tmp_path, tmp_path / "raw", tmp_path / "nothing")
     assert proc.returncode == 2 and proc.stderr.startswith("error:") and "frames.csv" in proc.stderr

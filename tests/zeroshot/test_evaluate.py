@@ -87,10 +87,10 @@ def _params(tmp_path: Path) -> Path:
     return path
 
 
-def _stage(model, tmp_path, raw, prepared, env=None, params=None):
+def _stage(model, tmp_path, raw, prepared, env=None):
     out = tmp_path / "out"
     cmd = [sys.executable, str(ROOT / "stages/zeroshot/predict.py"), "--model", model, "--raw", str(raw),
-           "--prepared", str(prepared), "--params", str(params or _params(tmp_path)),
+           "--prepared", str(prepared), "--params", str(_params(tmp_path)),
            "--predictions", str(out / "pred.json"), "--metrics", str(out / "m.json"), "--timing", str(out / "t.json")]
     return subprocess.run(cmd, capture_output=True, text=True, env=env), out
 

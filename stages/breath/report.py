@@ -21,7 +21,7 @@ def main() -> None:
     parser.add_argument("--conclusions", type=Path, required=True, help="e.g. metrics/conclusions/breath.json")
     args = parser.parse_args()
     report(args.metrics, args.windows, args.signals, args.options, args.figures, args.table, args.conclusions,
-           read_kernel_check(args.kernel_check, args.params),
+           read_kernel_check(args.kernel_check, args.params, "breath"),
            stage.config(args, "breath.conclusions", ConclusionConfig), stage.value(args, "seed"))
 
 

@@ -25,7 +25,7 @@ def main() -> None:
                             train=api.train_params(stage.value(args, "train")),
                             data=stage.sources(args, api.SCORED_ON))
     api.write_report(args.tfake, args.metrics, args.submitted, args.curves, args.predictions, args.out, args.summary,
-                     args.statements, api.read_kernel_check(args.kernel_check, args.params), settings)
+                     args.statements, api.read_kernel_check(args.kernel_check, args.params, "mlcmkd"), settings)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     write_report(args.metrics, args.timing, args.train_timing, args.features, args.sweep, args.zeroshot,
                  args.zeroshot_timing, args.zeroshot_predictions, args.curve, args.labels, args.predictions,
-                 args.prepared, read_kernel_check(args.kernel_check, args.params), args.out,
+                 args.prepared, read_kernel_check(args.kernel_check, args.params, "head"), args.out,
                  args.conclusions, stage.value(args, "data.source.thermeval"), stage.value(args, "head.pck_thresholds"))
 
 

@@ -1,5 +1,6 @@
 """Conclusions as data: difference verdicts, rank orders, the kernel check folded in by `final`, the records."""
 
+import hashlib
 import json
 
 import pytest
@@ -171,26 +172,31 @@ def test_as_records_fields_sorted_by_id():
     assert (r["deterministic"], r["kernels_checked"], r["resolved"]) == (True, [], True)
 
 
-def test_read_kernel_check_missing_for_other_params_valid_and_malformed(tmp_path):
+def test_read_kernel_check_per_report_missing_for_other_params_valid_and_malformed(tmp_path):
     params = tmp_path / "params.yaml"
-    params.write_text("profile: smoke  # a comment\nseed: 0\n")
-    assert cc.read_kernel_check(tmp_path / "absent.json", params) == {}
+    params.write_text("profile: smoke  # a comment\nseed: 0\ntrain: {epochs: 3}\nbreath: {stride: 2}\n")
+    assert cc.read_kernel_check(tmp_path / "absent.json", params, "m") == {}
+    keys = ["seed", "train.epochs"]
+    made_for = cc.params_fingerprint({"seed": 0, "train": {"epochs": 3}}, keys)
+    assert made_for == hashlib.sha256(b'{"seed": 0, "train.epochs": 3}').hexdigest()
     good = tmp_path / "good.json"
-    made_for = cc.params_fingerprint({"seed": 0, "profile": "smoke"})
-    good.write_text(json.dumps({"params_sha256": made_for, "verdicts": {"default": {"m.x": "A < B"}},
+    good.write_text(json.dumps({"params": {"m": {"keys": keys, "sha256": made_for}},
+                                "verdicts": {"default": {"m.x": "A < B", "b.y": "C < D"}},
                                 "settings": {"default": {}}}))
-    assert cc.read_kernel_check(good, params) == {"default": {"m.x": "A < B"}}
-    params.write_text("# comments and layout do not count\nseed: 0\nprofile: smoke\n")
-    assert cc.read_kernel_check(good, params) == {"default": {"m.x": "A < B"}}
-    # Made for other params values: its runs say nothing about these statements.
-    params.write_text("profile: smoke\nseed: 1\n")
-    assert cc.read_kernel_check(good, params) == {}
-    for i, bad in enumerate(([], {"params_sha256": made_for, "verdicts": []}, {"other": {}})):
+    assert cc.read_kernel_check(good, params, "m") == {"default": {"m.x": "A < B"}}
+    assert cc.read_kernel_check(good, params, "b") == {}  # the check covers no params of report b
+    params.write_text("# comments, layout and keys report m does not rest on do not count\nseed: 0\n"
+                      "breath: {stride: 5}\ntrain: {epochs: 3, lr: 0.1}\n")
+    assert cc.read_kernel_check(good, params, "m") == {"default": {"m.x": "A < B"}}
+    # Made for other values of the keys its statements rest on: its runs say nothing about them.
+    params.write_text("seed: 1\ntrain: {epochs: 3}\n")
+    assert cc.read_kernel_check(good, params, "m") == {}
+    for i, bad in enumerate(([], {"params": {}, "verdicts": []}, {"verdicts": {}}, {"other": {}})):
         path = tmp_path / f"bad{i}.json"
         path.write_text(json.dumps(bad))
         with pytest.raises(InputError, match="expected"):
-            cc.read_kernel_check(path, params)
+            cc.read_kernel_check(path, params, "m")
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     with pytest.raises(InputError, match="not valid JSON"):
-        cc.read_kernel_check(broken, params)
+        cc.read_kernel_check(broken, params, "m")

@@ -123,11 +123,13 @@ def test_check_writes_the_kernel_check_and_fails_on_a_difference(tmp_path, monke
     _write(tmp_path / "metrics/conclusions/r.json", records)
     there = {"aten_default": {"r.1": "A < B", "r.2": "A > B"}, "default": {"r.1": "not resolved", "r.2": "A > B"}}
     monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch: there[setting])
+    monkeypatch.setattr(conclusions, "report_params", lambda repo: {"r": ["profile", "seed"]})
     assert conclusions.check(tmp_path, ["aten_default", "default"]) == 1
     written = read_json(tmp_path / conclusions.KERNEL_CHECK)
     assert written["verdicts"] == {"native": {"r.1": "A < B", "r.2": "not resolved"}, **there}
     assert written["profile"] == "smoke"
-    assert written["params_sha256"] == cc.params_fingerprint({"profile": "smoke"})
+    assert written["params"] == {"r": {"keys": ["profile", "seed"],
+                                       "sha256": cc.params_fingerprint({"profile": "smoke"}, ["profile", "seed"])}}
     assert written["settings"]["aten_default"] == {"ATEN_CPU_CAPABILITY": "default"}
     out = capsys.readouterr().out
     assert "2 statements, 1 resolved as committed" in out and "not resolved there: aten_default 0, default 1" in out
@@ -146,9 +148,11 @@ def test_check_covers_every_kernel_setting_but_native_by_default(tmp_path, monke
     ran = []
     monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch: ran.append(setting) or
                         {"r.1": "A < B"})
+    monkeypatch.setattr(conclusions, "report_params", lambda repo: {"r": ["seed"]})
     assert conclusions.check(tmp_path) == 0
     assert ran == ["avx2", "aten_default", "mkl_compatible", "default"]
     assert read_json(tmp_path / conclusions.KERNEL_CHECK)["settings"]["mkl_compatible"] == {"MKL_CBWR": "COMPATIBLE"}
+
 
 def test_forget_runs_removes_only_the_new_entries_of_the_scratch_runs(tmp_path):
     def entry(name: str, cmd: str, md5: str) -> Path:
@@ -167,3 +171,16 @@ def test_forget_runs_removes_only_the_new_entries_of_the_scratch_runs(tmp_path):
                                    "outs": [{"path": "data/models/teacher", "md5": "other"}]}}}
     assert conclusions.forget_runs(tmp_path, before, lock) == 1
     assert not scratch.exists() and old.exists() and same_stage_here.exists() and other_stage.exists()
+
+
+def test_the_committed_kernel_check_names_the_params_each_report_rests_on_now():
+    """What dvc.yaml says each statements file follows from, and what the committed check was made for: the MLCM-KD
+    statements rest on the T-FAKE/CHARLOTTE world and training, not on the ThermEval scenes or the breath videos."""
+    keys = conclusions.report_params(ROOT)
+    assert sorted(keys) == ["breath", "head", "mlcmkd"]
+    assert {"synth.tfake", "train", "rtmpose", "seed"} <= set(keys["mlcmkd"])
+    assert not any(k.startswith(("synth.thermeval", "synth.video", "breath", "head")) for k in keys["mlcmkd"])
+    assert {"synth.thermeval", "head", "train"} <= set(keys["head"])
+    assert {"synth.video", "breath.track", "head", "train"} <= set(keys["breath"])
+    committed = read_json(ROOT / conclusions.KERNEL_CHECK)["params"]
+    assert {report: made["keys"] for report, made in committed.items()} == keys

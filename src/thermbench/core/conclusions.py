@@ -6,14 +6,16 @@ several items whose intervals separate), prints them with `sentence`, and lists 
 
 A statement is *resolved here* when the metrics of this run settle it (converged runs, intervals that exclude 0). A
 statement that rests on a trained model (`trained`) is stated only as far as other CPUs' kernels agree: `make
-conclusions` (`thermbench.tools.conclusions`) re-trains the default DAG under other CPU kernel settings and records
-each statement's verdict there, beside the verdicts of the run it checked (`native`), in a committed kernel-check file
-made for one params file; `final` then keeps a verdict only where every setting gave it, and of a ranking only the
-pairs every setting resolved (a pair resolved on some settings only is listed as not resolved on its own). Without a
-kernel check made for these params such a statement is not resolved. A statement whose sources involve no training
-(`trained=False`: ground truth, fixed rules, pretrained models run as they are) is the same on any CPU by
-construction: `final` leaves it as it is, and it counts as deterministic, never as kernel-checked. Verdict strings are
-what is compared across machines, so they hold names and order, never numbers.
+conclusions` (`thermbench.tools.conclusions`) re-trains the default DAG under other CPU kernel settings and records each
+statement's verdict there, beside the verdicts of the run it checked (`native`), in a committed kernel-check file that
+names, per report, the params its statements rest on (those of every stage upstream of it) and their values'
+fingerprint: the check holds for a report while those values are unchanged. `final` then keeps a verdict only where
+every setting gave it, and of a ranking only the pairs every setting resolved (a pair resolved on some settings only is
+listed as not resolved on its own). Without a kernel check made for its report's params such a statement is not
+resolved. A statement whose sources involve no training (`trained=False`: ground truth, fixed rules, pretrained models
+run as they are) is the same on any CPU by construction: `final` leaves it as it is, and it counts as deterministic,
+never as kernel-checked. Verdict strings are what is compared across machines, so they hold names and order, never
+numbers.
 """
 
 from __future__ import annotations
@@ -134,23 +136,38 @@ def ranking(id: str, claim: str, items: dict[str, tuple[float, float, float]], *
 # ------------------------------------------------------------------------------------------------- the kernel check
 
 
-def params_fingerprint(params: dict) -> str:
-    """The sha256 of a params file's values (not its comments or layout): what a kernel check was made for."""
-    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+def params_fingerprint(params: dict, keys: list[str]) -> str:
+    """The sha256 of the values of `params` (a params file's content) at the dotted `keys`, absent ones as None: what
+    a kernel check of a report was made for (comments and layout do not count)."""
+    def value(key: str):
+        node = params
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return None
+            node = node[part]
+        return node
+    return hashlib.sha256(json.dumps({k: value(k) for k in keys}, sort_keys=True).encode()).hexdigest()
 
 
-def read_kernel_check(path: str | Path, params_path: str | Path) -> dict[str, dict[str, str]]:
-    """The committed kernel-check file's verdicts, {setting: {statement id: verdict}}, when it was made for the
-    values of `params_path` (another profile's or another setting's runs say nothing about these statements); {} when
-    it does not exist or was made for other params."""
+def read_kernel_check(path: str | Path, params_path: str | Path, report: str) -> dict[str, dict[str, str]]:
+    """The committed kernel-check file's verdicts on `report`'s statements, {setting: {statement id: verdict}}, when
+    the values of the params they rest on (the file's `params[report]`) are those of `params_path` (another
+    profile's or another setting's runs say nothing about these statements); {} when the file does not exist, does
+    not cover the report, or was made for other values."""
     path = Path(path)
     if not path.is_file():
         return {}
     data = read_json(path)
-    if not isinstance(data, dict) or not isinstance(data.get("verdicts"), dict):
-        raise InputError(f"{path}: expected {{'params_sha256': ..., 'verdicts': {{setting: {{statement: verdict}}}}}}")
+    if not isinstance(data, dict) or not isinstance(data.get("verdicts"), dict) \
+            or not isinstance(data.get("params"), dict):
+        raise InputError(f"{path}: expected {{'params': {{report: {{'keys': [...], 'sha256': ...}}}}, "
+                         "'verdicts': {setting: {statement: verdict}}}")
+    made_for = data["params"].get(report)
     params = yaml.safe_load(Path(params_path).read_text())
-    return data["verdicts"] if data.get("params_sha256") == params_fingerprint(params) else {}
+    if not made_for or made_for.get("sha256") != params_fingerprint(params, made_for.get("keys", [])):
+        return {}
+    return {setting: {k: v for k, v in verdicts.items() if k.split(".")[0] == report}
+            for setting, verdicts in data["verdicts"].items()}
 
 
 def final(statement: Statement, check: dict[str, dict[str, str]]) -> Statement:

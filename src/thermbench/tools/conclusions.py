@@ -12,7 +12,8 @@ from code and data alone are checked out, not re-run; the lock entries of the tr
 cache is off, so every trained model and everything after it is re-made under that setting (and the run-cache entries of
 those runs are removed afterwards, so that `dvc repro` here never restores another kernel's models). It then reads each
 statement's verdict there and writes them, with this repository's own verdicts (`native`: its DAG must be current, as
-`dvc repro` leaves it) and the fingerprint of the params they were made for, to conclusions/kernel_check.json. Commit
+`dvc repro` leaves it) and, per report, the params.yaml keys its statements rest on (every stage upstream of its
+statements file, from dvc.yaml) with their values' fingerprint, to conclusions/kernel_check.json. Commit
 it after `dvc repro`: the reports then state a trained model's statement only as far as every setting agrees (of a
 ranking, the pairs every setting resolved). It prints a table of what a setting did not confirm, and exits 1 where a
 statement metrics/conclusions.json states as resolved lost a verdict or a pair under a setting.
@@ -170,6 +171,28 @@ def read_lock(work: Path) -> dict:
     return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
 
 
+def report_params(repo: Path) -> dict[str, list[str]]:
+    """Report -> the params.yaml keys read by the stages its statements file (metrics/conclusions/<report>.json)
+    follows from, the file's own stage included: what its statements rest on."""
+    from dvc.repo import Repo  # DVC's API takes a second to load; only the check needs it, not the `conclusions` stage
+    from dvc.repo.graph import collect_pipeline
+
+    with Repo(str(repo)) as dvc:
+        graph = dvc.index.graph
+        out = {}
+        for stage in graph:
+            files = [Path(o.def_path) for o in stage.outs]
+            reports = [f.stem for f in files if f.parent == STATEMENTS]
+            if not reports:
+                continue
+            keys = {key for upstream in collect_pipeline(stage, graph) for dep in upstream.deps
+                    if type(dep).__name__ == "ParamsDependency" and Path(dep.def_path).name == "params.yaml"
+                    for key in dep.params}
+            broadest = sorted(k for k in keys if not any(k.startswith(f"{o}.") for o in keys))
+            out.update({report: broadest for report in reports})
+    return out
+
+
 def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path) -> dict[str, str]:
     """Re-make every trained model of the current params under one kernel setting; the statements' verdicts there."""
     work, log = scratch / setting, scratch / f"{setting}.log"
@@ -216,7 +239,9 @@ def check(repo: Path, kernels: list[str] | None = None, keep: bool = False) -> i
             shutil.rmtree(scratch, ignore_errors=True)
     committed = read_json(repo / CONCLUSIONS)["statements"]  # read now: the repo's own DAG may run beside the check
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    write_json(repo / KERNEL_CHECK, {"profile": params.get("profile"), "params_sha256": params_fingerprint(params),
+    made_for = {report: {"keys": keys, "sha256": params_fingerprint(params, keys)}
+                for report, keys in report_params(repo).items()}
+    write_json(repo / KERNEL_CHECK, {"profile": params.get("profile"), "params": made_for,
                                      "verdicts": {"native": verdicts_of(repo / "metrics"), **found},
                                      "settings": {k: settings[k] for k in kernels}})
     rows = differences(committed, found)

@@ -10,7 +10,7 @@ from thermbench.zeroshot.api import Table1Config, Table1Inputs, table1_row
 
 def main() -> None:
     parser = stage.parser(__doc__)
-    parser.add_argument("--model", required=True, help="dlib68 | tfan")
+    parser.add_argument("--model", required=True, help="a built-in model (submissions.yaml, builtin.table1)")
     parser.add_argument("--tfake", type=Path, required=True, help="data/prepared/tfake")
     parser.add_argument("--charlotte", type=Path, required=True, help="data/prepared/charlotte")
     parser.add_argument("--metrics", type=Path, required=True, help="metrics/mlcmkd/zeroshot-<model>.json")

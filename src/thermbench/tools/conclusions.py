@@ -174,7 +174,9 @@ def read_lock(work: Path) -> dict:
 def report_params(repo: Path) -> dict[str, list[str]]:
     """Report -> the params.yaml keys read by the stages its statements file (metrics/conclusions/<report>.json)
     follows from, the file's own stage included: what its statements rest on."""
-    from dvc.repo import Repo  # DVC's API takes a second to load; only the check needs it, not the `conclusions` stage
+    # DVC's API takes a second to load; only the check needs it, not the `conclusions` stage
+    from dvc.dependency.param import ParamsDependency
+    from dvc.repo import Repo
     from dvc.repo.graph import collect_pipeline
 
     with Repo(str(repo)) as dvc:
@@ -186,7 +188,7 @@ def report_params(repo: Path) -> dict[str, list[str]]:
             if not reports:
                 continue
             keys = {key for upstream in collect_pipeline(stage, graph) for dep in upstream.deps
-                    if type(dep).__name__ == "ParamsDependency" and Path(dep.def_path).name == "params.yaml"
+                    if isinstance(dep, ParamsDependency) and Path(dep.def_path).name == "params.yaml"
                     for key in dep.params}
             broadest = sorted(k for k in keys if not any(k.startswith(f"{o}.") for o in keys))
             out.update({report: broadest for report in reports})

@@ -13,6 +13,7 @@ import yaml
 
 from real_downloads import build_downloads
 from thermbench.tools.regression import copy_worktree
+from thermbench.tools.warm_stages import warm_stages
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,14 +36,15 @@ def real_run(tmp_path_factory):
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # stages call `python`
     log = repo / "real_route.log"
 
-    def run(*cmd):
+    def run(*cmd, env=env):
         with open(log, "a") as out:
             done = subprocess.run([sys.executable, *cmd], cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT)
         assert done.returncode == 0, f"`{' '.join(cmd)}` failed:\n" + log.read_text()[-6000:]
 
     run("-m", "thermbench.tools.profiles", "real-smoke", "--force")
     run("-m", "dvc", "config", "core.no_scm", "true")
-    run("-m", "dvc", "repro")
+    with warm_stages(env, repo) as warm:  # the stages forked from one interpreter that imported their modules once
+        run("-m", "dvc", "repro", env=warm)
     return repo, log.read_text()
 
 

@@ -21,6 +21,9 @@ Two kinds of numbers, two checks (the rules in tests/baseline/tolerances.yaml sa
 `check` then shares the finished run as a team would (`thermbench.tools.team_remote`): pushed to a DVC remote
 folder, pulled into a fresh clone, where `dvc status` must be clean and `dvc repro` must run no stage.
 
+`check` forks its stages from one warm interpreter (`thermbench.tools.warm_stages`: about 3 CPU-s of imports saved a
+stage); `calibrate` starts each stage fresh, as `dvc repro` does, so a number a fork changed would fail the gate.
+
 The gate pins `environment` of the tolerances file (MKL's code path) in its own run and in every calibration run.
 
 A metric is named `<path under metrics/>:<dotted key>` (list items by index); metrics/timing/ and metrics/scale.json
@@ -53,6 +56,7 @@ import yaml
 from thermbench.core.io import InputError, write_text
 from thermbench.core.stage import run as run_stage
 from thermbench.tools.team_remote import round_trip
+from thermbench.tools.warm_stages import warm_stages
 
 BASELINE = Path("tests/baseline/smoke_baseline.json")
 TOLERANCES = Path("tests/baseline/tolerances.yaml")
@@ -458,23 +462,30 @@ class SmokeCopy:
             self._run([python, "-m", "dvc", "init", "--no-scm", "-q"])
         self.base_params = yaml.safe_load((workdir / "params.yaml").read_text())
 
-    def _run(self, cmd: list[str]) -> None:
+    def _run(self, cmd: list[str], env: dict[str, str] | None = None) -> None:
+        env = env or self.env
         if self.log is None:
             print(f"$ {' '.join(cmd)}", file=sys.stderr, flush=True)
             # stdout=2: the child's stdout goes to our stderr, so our stdout carries only the verdict.
-            run = subprocess.run(cmd, cwd=self.dir, env=self.env, stdout=2)
+            run = subprocess.run(cmd, cwd=self.dir, env=env, stdout=2)
         else:
             with open(self.log, "a") as log:
                 log.write(f"$ {' '.join(cmd)}\n")
                 log.flush()
-                run = subprocess.run(cmd, cwd=self.dir, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+                run = subprocess.run(cmd, cwd=self.dir, env=env, stdout=log, stderr=subprocess.STDOUT)
         if run.returncode != 0:
             where = "the log above" if self.log is None else self.log
             raise InputError(f"{self.dir}: `{' '.join(cmd)}` failed with exit code {run.returncode} (see {where})")
 
-    def repro(self, force: bool = True) -> dict[str, Scalar]:
-        """`dvc repro` (`--force` by default: every stage runs, none is restored from a run cache)."""
-        self._run([self.python, "-m", "dvc", "repro", *(["--force"] if force else [])])
+    def repro(self, force: bool = True, warm: bool = False) -> dict[str, Scalar]:
+        """`dvc repro` (`--force` by default: every stage runs, none is restored from a run cache). `warm`: each
+        stage forked from one interpreter that imported the stages' modules once (thermbench.tools.warm_stages)."""
+        cmd = [self.python, "-m", "dvc", "repro", *(["--force"] if force else [])]
+        if warm:
+            with warm_stages(self.env, self.dir) as env:
+                self._run(cmd, env)
+        else:
+            self._run(cmd)
         return collect_metrics(self.dir / "metrics")
 
     def shift_seeds(self, seed_params: tuple[str, ...], offset: int, keep_stages: tuple[str, ...]) -> None:
@@ -501,7 +512,7 @@ def check(repo: Path, keep: bool = False) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="thermbench-smoke-"))
     try:
         copy = SmokeCopy(repo, workdir / "project", tol.env_for())
-        current = copy.repro()
+        current = copy.repro(warm=True)  # fresh-process numbers (calibrate's) must come out: a fork changes none
         shared = round_trip(copy.dir, workdir, copy.python, copy.env)
     finally:
         _cleanup(workdir, keep)

@@ -1,0 +1,102 @@
+"""Stages forked from a warm interpreter behave as stages started fresh: argv, working directory, environment,
+standard streams, exit status, `__main__`, sys.path, atexit, numbers."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from thermbench.tools.warm_stages import stage_imports, warm_stages
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+STAGE = '''import atexit
+import json
+import os
+import sys
+
+import torch
+
+from helper import twice
+
+
+def main():
+    atexit.register(lambda: print("atexit ran", flush=True))
+    torch.manual_seed(0)
+    x = torch.randn(64, 64, dtype=torch.float64)
+    payload = {"argv": sys.argv, "cwd": os.getcwd(), "var": os.environ.get("STAGE_VAR"), "twice": twice(21),
+               "numbers": (x @ x).sum().item(), "path0": sys.path[0]}
+    print(json.dumps(payload))
+    print("to stderr", file=sys.stderr)
+    if len(sys.argv) > 1 and sys.argv[1] == "fail":
+        sys.exit(3)
+    if len(sys.argv) > 1 and sys.argv[1] == "raise":
+        raise ValueError("broken stage")
+    if len(sys.argv) > 1 and sys.argv[1] == "message":
+        sys.exit("one line saying what is missing")
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+@pytest.fixture()
+def project(tmp_path):
+    stages = tmp_path / "project" / "stages"
+    stages.mkdir(parents=True)
+    (stages / "stage.py").write_text(STAGE)
+    (stages / "helper.py").write_text("def twice(x):\n    return 2 * x\n")
+    return tmp_path / "project"
+
+
+def shell(cmd, cwd, env):
+    return subprocess.run(cmd, shell=True, cwd=cwd, env=env, capture_output=True, text=True)
+
+
+def test_stage_imports_are_the_scripts_top_level_imports(project):
+    assert stage_imports(project / "stages") == {"atexit": [], "helper": ["twice"], "json": [], "os": [], "sys": [],
+                                                 "torch": []}
+
+
+def test_a_forked_stage_sees_what_a_fresh_one_sees(project):
+    env = {**os.environ, "PYTHONPATH": SRC, "STAGE_VAR": "server"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    (project / "sub").mkdir()
+    fresh = shell("python ../stages/stage.py a b", project / "sub", {**env, "STAGE_VAR": "stage"})
+    with warm_stages(env, project) as warm:
+        assert warm["PATH"].split(os.pathsep)[0] != env["PATH"].split(os.pathsep)[0]
+        forked = shell("python ../stages/stage.py a b", project / "sub", {**warm, "STAGE_VAR": "stage"})
+        failed = shell("python ../stages/stage.py fail", project / "sub", warm)
+        raised = shell("python ../stages/stage.py raise", project / "sub", warm)
+        message = shell("python ../stages/stage.py message", project / "sub", warm)
+        real = shell("python -c 'import sys; print(sys.argv)'", project, warm)
+    assert fresh.returncode == forked.returncode == 0, forked.stderr
+    assert forked.stdout == fresh.stdout  # argv, cwd, the stage's own environment, sys.path[0], numbers, atexit
+    assert '"var": "stage"' in forked.stdout and forked.stdout.endswith("atexit ran\n")
+    assert forked.stderr == fresh.stderr == "to stderr\n"
+    assert failed.returncode == 3
+    assert raised.returncode == 1 and raised.stderr.rstrip().endswith("ValueError: broken stage")
+    assert message.returncode == 1 and message.stderr.endswith("one line saying what is missing\n")
+    assert real.returncode == 0 and real.stdout == "['-c']\n"  # not a script: the real interpreter runs it
+
+
+def test_a_stage_without_its_server_is_one_line_saying_so(project):
+    with warm_stages({**os.environ, "PYTHONPATH": SRC}, project) as warm:
+        (Path(warm["PATH"].split(os.pathsep)[0]).parent / "socket").unlink()  # as if the server had gone
+        gone = shell("python stages/stage.py", project, warm)
+    assert gone.returncode == 1 and gone.stderr.startswith("warm python: no stage server at ")
+    assert len(gone.stderr.splitlines()) == 1
+
+
+def test_a_stage_import_that_fails_stops_the_start_with_its_error(project, capfd):
+    lib = project / "lib"
+    lib.mkdir()
+    (lib / "boom.py").write_text("raise ImportError('boom: a library that does not load')\n")
+    (project / "stages" / "broken.py").write_text("import boom\n")
+    with pytest.raises(RuntimeError, match="the stage server did not start"):
+        with warm_stages({**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{lib}"}, project):
+            pass
+    assert "boom: a library that does not load" in capfd.readouterr().err

@@ -2,6 +2,8 @@
 standard streams, exit status, `__main__`, sys.path, atexit, numbers."""
 
 import os
+import socket
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -100,3 +102,15 @@ def test_a_stage_import_that_fails_stops_the_start_with_its_error(project, capfd
         with warm_stages({**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{lib}"}, project):
             pass
     assert "boom: a library that does not load" in capfd.readouterr().err
+
+
+def test_a_client_that_goes_away_mid_request_leaves_the_server_serving(project):
+    with warm_stages({**os.environ, "PYTHONPATH": SRC}, project) as warm:
+        address = Path(warm["PATH"].split(os.pathsep)[0]).parent / "socket"
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:  # connects, sends nothing
+            conn.connect(str(address))
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:  # a length, then part of the body
+            conn.connect(str(address))
+            socket.send_fds(conn, [struct.pack("!Q", 1000) + b'{"argv"'], [0, 1, 2])
+        done = shell("python stages/stage.py fail", project, warm)
+    assert done.returncode == 3, done.stderr

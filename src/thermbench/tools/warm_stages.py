@@ -125,7 +125,7 @@ def serve(address: Path, stages: Path) -> None:
         conn, _ = listener.accept()
         head, fds, _, _ = socket.recv_fds(conn, 8, 3)
         request = _read_request(conn, head)
-        if os.fork() == 0:
+        if request is not None and os.fork() == 0:
             listener.close()
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # subprocess.wait in the stage needs its children back
             _run_stage(conn, request, fds)
@@ -134,14 +134,15 @@ def serve(address: Path, stages: Path) -> None:
             os.close(fd)
 
 
-def _read_request(conn: socket.socket, head: bytes) -> dict:
-    while len(head) < 8:
-        head += conn.recv(8 - len(head))
-    size, = struct.unpack("!Q", head[:8])
-    body = head[8:]
-    while len(body) < size:
-        body += conn.recv(size - len(body))
-    return json.loads(body)
+def _read_request(conn: socket.socket, head: bytes) -> dict | None:
+    """The request's JSON after its 8-byte length; None when the client went away before sending all of it."""
+    message = head
+    while len(message) < 8 or len(message) < 8 + struct.unpack("!Q", message[:8])[0]:
+        part = conn.recv(65536)
+        if not part:
+            return None
+        message += part
+    return json.loads(message[8:])
 
 
 def _run_stage(conn: socket.socket, request: dict, fds: list[int]) -> None:
@@ -149,12 +150,12 @@ def _run_stage(conn: socket.socket, request: dict, fds: list[int]) -> None:
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)
-    os.chdir(request["cwd"])
-    os.environ.clear()
-    os.environ.update(request["env"])
-    script, *_ = sys.argv = request["argv"]
-    sys.path[0] = str(Path(script).resolve().parent)
     try:
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        script, *_ = sys.argv = request["argv"]
+        sys.path[0] = str(Path(script).resolve().parent)
         runpy.run_path(script, run_name="__main__")
         status = 0
     except SystemExit as stop:

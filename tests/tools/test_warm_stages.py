@@ -6,6 +6,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,23 @@ def test_a_client_that_goes_away_mid_request_leaves_the_server_serving(project):
             socket.send_fds(conn, [struct.pack("!Q", 1000) + b'{"argv"'], [0, 1, 2])
         done = shell("python stages/stage.py fail", project, warm)
     assert done.returncode == 3, done.stderr
+
+
+def test_the_server_ends_when_the_process_that_started_it_is_killed(project, tmp_path):
+    """A DAG run stopped by SIGKILL (no `finally`) leaves no stage server behind."""
+    started = tmp_path / "server.pid"
+    code = ("import os, subprocess, sys\n"
+            "from pathlib import Path\n"
+            "from thermbench.tools.warm_stages import warm_stages\n"
+            f"with warm_stages(dict(os.environ), Path({str(project)!r})) as env:\n"
+            "    socket = Path(env['PATH'].split(os.pathsep)[0]).parent / 'socket'\n"
+            "    server = subprocess.run(['pgrep', '-f', str(socket)], capture_output=True, text=True).stdout\n"
+            "    Path(sys.argv[1]).write_text(server)\n"
+            "    os.kill(os.getpid(), 9)\n")
+    subprocess.run([sys.executable, "-c", code, str(started)], env={**os.environ, "PYTHONPATH": SRC})
+    pid = int(started.read_text())
+    for _ in range(100):
+        if not Path(f"/proc/{pid}").exists():
+            break
+        time.sleep(0.05)
+    assert not Path(f"/proc/{pid}").exists()

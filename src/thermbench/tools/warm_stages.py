@@ -24,6 +24,7 @@ import importlib.util
 import json
 import os
 import runpy
+import select
 import shutil
 import signal
 import socket
@@ -92,8 +93,8 @@ def warm_stages(env: dict[str, str], workdir: Path) -> Iterator[dict[str, str]]:
     client.write_text(CLIENT.format(python=sys.executable, socket=str(address)))
     client.chmod(0o755)
     server = subprocess.Popen([sys.executable, "-m", "thermbench.tools.warm_stages", str(address),
-                               str(workdir / "stages")], cwd=workdir, env=env, stdout=subprocess.PIPE, text=True,
-                              start_new_session=True)
+                               str(workdir / "stages")], cwd=workdir, env=env, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
         if server.stdout.readline().strip() != "ready":
             raise RuntimeError(f"warm stages: the stage server did not start (exit {server.wait()}); its error is "
@@ -103,12 +104,14 @@ def warm_stages(env: dict[str, str], workdir: Path) -> Iterator[dict[str, str]]:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
         server.wait()
+        server.stdin.close()
         server.stdout.close()
         shutil.rmtree(scratch, ignore_errors=True)
 
 
 def serve(address: Path, stages: Path) -> None:
-    """Import what the stage scripts import, then fork one child per connection to run its stage."""
+    """Import what the stage scripts import, then fork one child per connection to run its stage, until standard
+    input ends: the pipe from `warm_stages`, closed however that process ends (killed too)."""
     for name, taken in stage_imports(stages).items():
         if importlib.util.find_spec(name) is None:  # a module beside a script: the stage imports it itself
             continue
@@ -122,6 +125,8 @@ def serve(address: Path, stages: Path) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the children reap themselves; a stage may start its own
     print("ready", flush=True)
     while True:
+        if sys.stdin in select.select([listener, sys.stdin], [], [])[0]:
+            return
         conn, _ = listener.accept()
         head, fds, _, _ = socket.recv_fds(conn, 8, 3)
         request = _read_request(conn, head)

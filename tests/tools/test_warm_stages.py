@@ -135,3 +135,57 @@ def test_the_server_ends_when_the_process_that_started_it_is_killed(project, tmp
             break
         time.sleep(0.05)
     assert not Path(f"/proc/{pid}").exists()
+
+
+POOL_STAGE = '''import os
+
+import torch
+
+import helper
+from thermbench.core.parallel import ordered_map
+
+if __name__ == "__main__":
+    rows = list(ordered_map(helper.seeded_sum, range(3), "sums", workers=2))
+    print([round(total, 12) for total, _ in rows])
+    print("workers:", "the stage's children" if {parent for _, parent in rows} == {os.getpid()} else "its siblings")
+'''
+
+POOL_HELPER = '''import os
+
+import torch
+
+
+def seeded_sum(seed):
+    torch.manual_seed(seed)
+    x = torch.randn(32, 32, dtype=torch.float64)
+    return (x @ x).sum().item(), os.getppid()
+'''
+
+
+def test_a_stage_pool_gets_forked_workers_that_compute_what_spawned_ones_do(project):
+    (project / "stages" / "pool.py").write_text(POOL_STAGE)
+    (project / "stages" / "helper.py").write_text(POOL_HELPER)
+    env = {**os.environ, "PYTHONPATH": SRC}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    fresh = shell("python stages/pool.py", project, env)
+    with warm_stages(env, project) as warm:
+        forked = shell("python stages/pool.py", project, warm)
+    assert fresh.returncode == forked.returncode == 0, forked.stderr
+    numbers, parents = fresh.stdout.splitlines()
+    assert forked.stdout.splitlines() == [numbers, "workers: its siblings"]  # forked by the server, as the stage
+    assert parents == "workers: the stage's children"  # spawned: fresh interpreters started by the stage
+
+
+LAZY = "import sys\n\n\ndef main():\n    print('wave' in sys.modules)\n    import wave  # noqa: F401\n\n\nmain()\n"
+
+
+def test_the_server_imports_what_a_stage_imported_for_the_stages_after_it(project):
+    (project / "stages" / "lazy.py").write_text(LAZY)
+    (project / "stages" / "other").mkdir()
+    (project / "stages" / "other" / "beside.py").write_text(LAZY)
+    (project / "stages" / "other" / "wave.py").write_text("")  # beside a script: not the library's wave
+    with warm_stages({**os.environ, "PYTHONPATH": SRC}, project) as warm:
+        runs = [shell(f"python stages/{script}", project, warm).stdout
+                for script in ("other/beside.py", "lazy.py", "lazy.py")]
+    # the wave beside other/beside.py is not learned (it would shadow the library's); the library's wave is
+    assert runs == ["False\n", "False\n", "True\n"]

@@ -4,6 +4,12 @@ them), in place of a fresh interpreter importing it all again: about 3 CPU-s a s
 stage. The test DAG runs use it (`make test`: the smoke regression and the real route, about 60 stages each);
 `make repro`, the kernel check and the baseline calibration start every stage fresh, as DVC does.
 
+Two more things start warm. A stage's process pool (`multiprocessing`'s spawn start, as core/parallel.py uses) asks
+the same `python` for its workers, so each worker is forked from the server too, and then prepares itself as a spawned
+worker does (the stage's sys.path, its script imported as `__mp_main__`). And the server learns: what a stage or
+worker imported that the server had not (torch._dynamo on the first optimizer, a library imported inside a
+function), the server imports after it, for the stages after it; only a module it finds at the same file.
+
     with warm_stages(env, workdir) as warm_env:
         subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=workdir, env=warm_env)
 
@@ -11,17 +17,20 @@ A forked stage gets its command's argv, working directory, environment and stand
 descriptors, passed over the socket), runs the script as `__main__` with the script's folder first on sys.path, runs
 the atexit handlers and exits with the script's status. What it cannot get is a fresh import: modules were imported
 once, in the server, under the environment the server started with (the DAG run's), so a variable read at import
-(ATEN_CPU_CAPABILITY by torch, say) must be in that environment, as it is when the DAG run sets it. Anything but
-`python <script.py> ...` (no argument, -m, -c) runs the real interpreter.
+(ATEN_CPU_CAPABILITY by torch, say) must be in that environment, as it is when the DAG run sets it. The server itself
+only imports, so no thread pool of a library (OpenBLAS's, say) is at work when it forks. Anything but
+`python <script.py> ...` and a pool's worker (no argument, -m, other -c) runs the real interpreter.
 """
 
 from __future__ import annotations
 
 import ast
 import atexit
+import fcntl
 import importlib
 import importlib.util
 import json
+import multiprocessing
 import os
 import runpy
 import select
@@ -38,26 +47,34 @@ from contextlib import contextmanager
 from pathlib import Path
 
 # The `python` on the stages' PATH: stdlib only, no site (-I -S: it starts in about 10 ms). It passes its argv,
-# working directory, environment and fds 0-2 to the server and exits with the status the stage reports.
+# working directory, environment and open file descriptors (0-2 and those a process pool passes its worker) to the
+# server and exits with the status the stage reports.
 CLIENT = '''#!{python} -IS
 import json, os, socket, struct, sys
 args = sys.argv[1:]
-if not args or args[0].startswith("-") or not args[0].endswith(".py"):
+script = bool(args) and not args[0].startswith("-") and args[0].endswith(".py")
+worker = args[-1:] == ["--multiprocessing-fork"] and args[-3:-2] == ["-c"]
+if not (script or worker):
     os.execv({python!r}, [{python!r}, *args])
-request = json.dumps({{"argv": args, "cwd": os.getcwd(), "env": dict(os.environ)}}).encode()
+numbers, fds = [], []
+for fd in sorted(int(name) for name in os.listdir("/dev/fd")):
+    try:
+        os.fstat(fd)
+    except OSError:  # closed: the listing's own descriptor, or a standard stream that is not open
+        continue
+    numbers.append(fd)
+    fds.append(fd)
+for fd in (0, 1, 2):
+    if fd not in numbers:  # a closed standard stream reads as /dev/null, as the stage would find it
+        numbers.append(fd)
+        fds.append(os.open(os.devnull, os.O_RDWR))
+request = json.dumps({{"argv": args, "cwd": os.getcwd(), "env": dict(os.environ), "fds": numbers}}).encode()
 conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 try:
     conn.connect({socket!r})
 except OSError as err:
     sys.exit(f"warm python: no stage server at {socket} ({{err}}); it stops with the DAG run that started it")
-streams = []
-for fd in (0, 1, 2):
-    try:
-        os.fstat(fd)
-        streams.append(fd)
-    except OSError:  # a closed standard stream reads as /dev/null, as the stage would find it
-        streams.append(os.open(os.devnull, os.O_RDWR))
-socket.send_fds(conn, [struct.pack("!Q", len(request))], streams)
+socket.send_fds(conn, [struct.pack("!Q", len(request))], fds)
 conn.sendall(request)
 status = b""
 while len(status) < 4:
@@ -93,7 +110,7 @@ def warm_stages(env: dict[str, str], workdir: Path) -> Iterator[dict[str, str]]:
     client.write_text(CLIENT.format(python=sys.executable, socket=str(address)))
     client.chmod(0o755)
     server = subprocess.Popen([sys.executable, "-m", "thermbench.tools.warm_stages", str(address),
-                               str(workdir / "stages")], cwd=workdir, env=env, stdin=subprocess.PIPE,
+                               str(workdir / "stages"), str(client)], cwd=workdir, env=env, stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
         if server.stdout.readline().strip() != "ready":
@@ -109,9 +126,10 @@ def warm_stages(env: dict[str, str], workdir: Path) -> Iterator[dict[str, str]]:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def serve(address: Path, stages: Path) -> None:
-    """Import what the stage scripts import, then fork one child per connection to run its stage, until standard
-    input ends: the pipe from `warm_stages`, closed however that process ends (killed too)."""
+def serve(address: Path, stages: Path, client: str) -> None:
+    """Import what the stage scripts import, then fork one child per connection to run its stage (or pool worker),
+    until standard input ends: the pipe from `warm_stages`, closed however that process ends (killed too). After
+    each child, import what it imported that the server lacks."""
     for name, taken in stage_imports(stages).items():
         if importlib.util.find_spec(name) is None:  # a module beside a script: the stage imports it itself
             continue
@@ -124,19 +142,55 @@ def serve(address: Path, stages: Path) -> None:
     listener.listen(16)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the children reap themselves; a stage may start its own
     print("ready", flush=True)
+    reports: list[int] = []  # read ends of the pipes on which children name the modules they imported
     while True:
-        if sys.stdin in select.select([listener, sys.stdin], [], [])[0]:
+        ready = select.select([listener, sys.stdin, *reports], [], [])[0]
+        if sys.stdin in ready:
             return
+        for fd in [fd for fd in reports if fd in ready]:
+            reports.remove(fd)
+            _learn(_read_all(fd))
+        if listener not in ready:
+            continue
         conn, _ = listener.accept()
-        head, fds, _, _ = socket.recv_fds(conn, 8, 3)
+        head, fds, _, _ = socket.recv_fds(conn, 8, 253)  # SCM_MAX_FD
         request = _read_request(conn, head)
-        if request is not None and os.fork() == 0:
-            listener.close()
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # subprocess.wait in the stage needs its children back
-            _run_stage(conn, request, fds)
+        if request is not None:
+            report, report_w = os.pipe()
+            if os.fork() == 0:
+                listener.close()
+                for fd in (report, *reports):
+                    os.close(fd)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # subprocess.wait in the stage needs its children back
+                _run_stage(conn, request, fds, report_w, client)
+            os.close(report_w)
+            reports.append(report)
         conn.close()
         for fd in fds:
             os.close(fd)
+
+
+def _read_all(fd: int) -> bytes:
+    data = b""
+    while part := os.read(fd, 65536):
+        data += part
+    os.close(fd)
+    return data
+
+
+def _learn(report: bytes) -> None:
+    """Import each module a child named (`name file` per line) that is found here at the same file, so that a
+    module of the same name from elsewhere (beside a stage script) never stands in for it."""
+    for line in report.decode().splitlines():
+        name, _, origin = line.partition(" ")
+        if name in sys.modules:
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+            if spec is not None and spec.origin == origin:
+                importlib.import_module(name)
+        except Exception:  # noqa: BLE001 -- one that imports only in its stage's context is left to the stage
+            continue
 
 
 def _read_request(conn: socket.socket, head: bytes) -> dict | None:
@@ -150,18 +204,27 @@ def _read_request(conn: socket.socket, head: bytes) -> dict | None:
     return json.loads(message[8:])
 
 
-def _run_stage(conn: socket.socket, request: dict, fds: list[int]) -> None:
-    """In the forked child: become the stage's process, run its script, report the status, exit."""
-    for target, fd in enumerate(fds):
-        os.dup2(fd, target)
-        os.close(fd)
+def _run_stage(conn: socket.socket, request: dict, fds: list[int], report: int, client: str) -> None:
+    """In the forked child: become the stage's process (or pool worker), run it, name on `report` the modules it
+    imported, report the status, exit."""
+    status_fd, report = _install_fds(fds, request["fds"], [conn.detach(), report])
+    conn = socket.socket(fileno=status_fd)
+    before = set(sys.modules)
     try:
         os.chdir(request["cwd"])
+        multiprocessing.process.ORIGINAL_DIR = os.getcwd()  # as in a process started here
+        multiprocessing.set_executable(client)  # a pool's spawned workers: forked from here too
         os.environ.clear()
         os.environ.update(request["env"])
-        script, *_ = sys.argv = request["argv"]
-        sys.path[0] = str(Path(script).resolve().parent)
-        runpy.run_path(script, run_name="__main__")
+        if request["argv"][-1] == "--multiprocessing-fork":  # a pool's worker: `python -c <program> --m...-fork`
+            *_, program, _ = request["argv"]
+            sys.argv = ["-c", "--multiprocessing-fork"]
+            sys.path[0] = ""
+            exec(compile(program, "<string>", "exec"), {"__name__": "__main__"})
+        else:
+            script, *_ = sys.argv = request["argv"]
+            sys.path[0] = str(Path(script).resolve().parent)
+            runpy.run_path(script, run_name="__main__")
         status = 0
     except SystemExit as stop:
         status = _exit_status(stop.code)
@@ -171,8 +234,24 @@ def _run_stage(conn: socket.socket, request: dict, fds: list[int]) -> None:
     atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
+    imported = [f"{name} {getattr(sys.modules.get(name), '__file__', None)}" for name in set(sys.modules) - before]
+    with open(report, "w") as out:
+        out.write("\n".join(sorted(imported)))
     conn.sendall(struct.pack("!i", status))
     os._exit(status)
+
+
+def _install_fds(fds: list[int], numbers: list[int], keep: list[int]) -> list[int]:
+    """Put each received descriptor at the number it had in the client; move the ones the child keeps for itself
+    (`keep`) out of their way, closed on exec, and return their new numbers."""
+    floor = max([*fds, *numbers, *keep]) + 1
+    moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor) for fd in [*fds, *keep]]
+    for fd in [*fds, *keep]:
+        os.close(fd)
+    for number, fd in zip(numbers, moved):
+        os.dup2(fd, number)
+        os.close(fd)
+    return moved[len(fds):]
 
 
 def _exit_status(code: object) -> int:
@@ -186,4 +265,4 @@ def _exit_status(code: object) -> int:
 
 
 if __name__ == "__main__":
-    serve(Path(sys.argv[1]), Path(sys.argv[2]))
+    serve(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3])

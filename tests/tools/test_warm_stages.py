@@ -55,6 +55,15 @@ def project(tmp_path):
     return tmp_path / "project"
 
 
+@pytest.fixture()
+def light(tmp_path):
+    """A project whose one stage imports nothing heavy: its server starts in a fraction of a second."""
+    stages = tmp_path / "light" / "stages"
+    stages.mkdir(parents=True)
+    (stages / "stage.py").write_text("import sys\n\nif sys.argv[1:] == ['fail']:\n    sys.exit(3)\n")
+    return tmp_path / "light"
+
+
 def shell(cmd, cwd, env):
     return subprocess.run(cmd, shell=True, cwd=cwd, env=env, capture_output=True, text=True)
 
@@ -86,10 +95,10 @@ def test_a_forked_stage_sees_what_a_fresh_one_sees(project):
     assert real.returncode == 0 and real.stdout == "['-c']\n"  # not a script: the real interpreter runs it
 
 
-def test_a_stage_without_its_server_is_one_line_saying_so(project):
-    with warm_stages({**os.environ, "PYTHONPATH": SRC}, project) as warm:
+def test_a_stage_without_its_server_is_one_line_saying_so(light):
+    with warm_stages({**os.environ, "PYTHONPATH": SRC}, light) as warm:
         (Path(warm["PATH"].split(os.pathsep)[0]).parent / "socket").unlink()  # as if the server had gone
-        gone = shell("python stages/stage.py", project, warm)
+        gone = shell("python stages/stage.py", light, warm)
     assert gone.returncode == 1 and gone.stderr.startswith("warm python: no stage server at ")
     assert len(gone.stderr.splitlines()) == 1
 
@@ -105,25 +114,25 @@ def test_a_stage_import_that_fails_stops_the_start_with_its_error(project, capfd
     assert "boom: a library that does not load" in capfd.readouterr().err
 
 
-def test_a_client_that_goes_away_mid_request_leaves_the_server_serving(project):
-    with warm_stages({**os.environ, "PYTHONPATH": SRC}, project) as warm:
+def test_a_client_that_goes_away_mid_request_leaves_the_server_serving(light):
+    with warm_stages({**os.environ, "PYTHONPATH": SRC}, light) as warm:
         address = Path(warm["PATH"].split(os.pathsep)[0]).parent / "socket"
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:  # connects, sends nothing
             conn.connect(str(address))
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:  # a length, then part of the body
             conn.connect(str(address))
             socket.send_fds(conn, [struct.pack("!Q", 1000) + b'{"argv"'], [0, 1, 2])
-        done = shell("python stages/stage.py fail", project, warm)
+        done = shell("python stages/stage.py fail", light, warm)
     assert done.returncode == 3, done.stderr
 
 
-def test_the_server_ends_when_the_process_that_started_it_is_killed(project, tmp_path):
+def test_the_server_ends_when_the_process_that_started_it_is_killed(light, tmp_path):
     """A DAG run stopped by SIGKILL (no `finally`) leaves no stage server behind."""
     started = tmp_path / "server.pid"
     code = ("import os, subprocess, sys\n"
             "from pathlib import Path\n"
             "from thermbench.tools.warm_stages import warm_stages\n"
-            f"with warm_stages(dict(os.environ), Path({str(project)!r})) as env:\n"
+            f"with warm_stages(dict(os.environ), Path({str(light)!r})) as env:\n"
             "    socket = Path(env['PATH'].split(os.pathsep)[0]).parent / 'socket'\n"
             "    server = subprocess.run(['pgrep', '-f', str(socket)], capture_output=True, text=True).stdout\n"
             "    Path(sys.argv[1]).write_text(server)\n"
@@ -179,13 +188,13 @@ def test_a_stage_pool_gets_forked_workers_that_compute_what_spawned_ones_do(proj
 LAZY = "import sys\n\n\ndef main():\n    print('wave' in sys.modules)\n    import wave  # noqa: F401\n\n\nmain()\n"
 
 
-def test_the_server_imports_what_a_stage_imported_for_the_stages_after_it(project):
-    (project / "stages" / "lazy.py").write_text(LAZY)
-    (project / "stages" / "other").mkdir()
-    (project / "stages" / "other" / "beside.py").write_text(LAZY)
-    (project / "stages" / "other" / "wave.py").write_text("")  # beside a script: not the library's wave
-    with warm_stages({**os.environ, "PYTHONPATH": SRC}, project) as warm:
-        runs = [shell(f"python stages/{script}", project, warm).stdout
+def test_the_server_imports_what_a_stage_imported_for_the_stages_after_it(light):
+    (light / "stages" / "lazy.py").write_text(LAZY)
+    (light / "stages" / "other").mkdir()
+    (light / "stages" / "other" / "beside.py").write_text(LAZY)
+    (light / "stages" / "other" / "wave.py").write_text("")  # beside a script: not the library's wave
+    with warm_stages({**os.environ, "PYTHONPATH": SRC}, light) as warm:
+        runs = [shell(f"python stages/{script}", light, warm).stdout
                 for script in ("other/beside.py", "lazy.py", "lazy.py")]
     # the wave beside other/beside.py is not learned (it would shadow the library's); the library's wave is
     assert runs == ["False\n", "False\n", "True\n"]

@@ -198,3 +198,14 @@ def test_the_server_imports_what_a_stage_imported_for_the_stages_after_it(light)
                 for script in ("other/beside.py", "lazy.py", "lazy.py")]
     # the wave beside other/beside.py is not learned (it would shadow the library's); the library's wave is
     assert runs == ["False\n", "False\n", "True\n"]
+
+
+def test_a_process_a_stage_leaves_behind_does_not_hold_up_the_next_stage(light):
+    """The forked grandchild keeps the stage's module report open; the server must not wait for it to end."""
+    (light / "stages" / "linger.py").write_text(
+        "import os\nimport time\n\nif os.fork() == 0:\n    os.closerange(0, 3)\n    time.sleep(60)\n    os._exit(0)\n")
+    with warm_stages({**os.environ, "PYTHONPATH": SRC}, light) as warm:
+        assert shell("python stages/linger.py", light, warm).returncode == 0
+        started = time.monotonic()
+        done = subprocess.run("python stages/stage.py fail", shell=True, cwd=light, env=warm, timeout=30)
+    assert done.returncode == 3 and time.monotonic() - started < 10

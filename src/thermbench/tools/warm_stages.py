@@ -142,14 +142,19 @@ def serve(address: Path, stages: Path, client: str) -> None:
     listener.listen(16)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the children reap themselves; a stage may start its own
     print("ready", flush=True)
-    reports: list[int] = []  # read ends of the pipes on which children name the modules they imported
+    # read ends of the pipes on which children name the modules they imported, with what came so far; read as it
+    # comes, never waiting for the end: a process the child forked may hold the pipe open after the child is gone
+    reports: dict[int, bytes] = {}
     while True:
         ready = select.select([listener, sys.stdin, *reports], [], [])[0]
         if sys.stdin in ready:
             return
         for fd in [fd for fd in reports if fd in ready]:
-            reports.remove(fd)
-            _learn(_read_all(fd))
+            if part := os.read(fd, 65536):
+                reports[fd] += part
+            else:
+                os.close(fd)
+                _learn(reports.pop(fd))
         if listener not in ready:
             continue
         conn, _ = listener.accept()
@@ -164,18 +169,10 @@ def serve(address: Path, stages: Path, client: str) -> None:
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # subprocess.wait in the stage needs its children back
                 _run_stage(conn, request, fds, report_w, client)
             os.close(report_w)
-            reports.append(report)
+            reports[report] = b""
         conn.close()
         for fd in fds:
             os.close(fd)
-
-
-def _read_all(fd: int) -> bytes:
-    data = b""
-    while part := os.read(fd, 65536):
-        data += part
-    os.close(fd)
-    return data
 
 
 def _learn(report: bytes) -> None:
@@ -216,15 +213,16 @@ def _run_stage(conn: socket.socket, request: dict, fds: list[int], report: int, 
         multiprocessing.set_executable(client)  # a pool's spawned workers: forked from here too
         os.environ.clear()
         os.environ.update(request["env"])
-        if request["argv"][-1] == "--multiprocessing-fork":  # a pool's worker: `python -c <program> --m...-fork`
+        script = request["argv"][0]
+        if script.endswith(".py") and not script.startswith("-"):  # the client's test: a script, else a worker
+            sys.argv = request["argv"]
+            sys.path[0] = str(Path(script).resolve().parent)
+            runpy.run_path(script, run_name="__main__")
+        else:  # a pool's worker: `python [flags] -c <program> --multiprocessing-fork`
             *_, program, _ = request["argv"]
             sys.argv = ["-c", "--multiprocessing-fork"]
             sys.path[0] = ""
             exec(compile(program, "<string>", "exec"), {"__name__": "__main__"})
-        else:
-            script, *_ = sys.argv = request["argv"]
-            sys.path[0] = str(Path(script).resolve().parent)
-            runpy.run_path(script, run_name="__main__")
         status = 0
     except SystemExit as stop:
         status = _exit_status(stop.code)

@@ -68,7 +68,8 @@ for fd in (0, 1, 2):
     if fd not in numbers:  # a closed standard stream reads as /dev/null, as the stage would find it
         numbers.append(fd)
         fds.append(os.open(os.devnull, os.O_RDWR))
-request = json.dumps({{"argv": args, "cwd": os.getcwd(), "env": dict(os.environ), "fds": numbers}}).encode()
+request = json.dumps({{"argv": args, "script": script, "cwd": os.getcwd(), "env": dict(os.environ),
+                      "fds": numbers}}).encode()
 conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 try:
     conn.connect({socket!r})
@@ -213,8 +214,8 @@ def _run_stage(conn: socket.socket, request: dict, fds: list[int], report: int, 
         multiprocessing.set_executable(client)  # a pool's spawned workers: forked from here too
         os.environ.clear()
         os.environ.update(request["env"])
-        script = request["argv"][0]
-        if script.endswith(".py") and not script.startswith("-"):  # the client's test: a script, else a worker
+        if request["script"]:  # the client's verdict: a stage script, else a pool's worker
+            script = request["argv"][0]
             sys.argv = request["argv"]
             sys.path[0] = str(Path(script).resolve().parent)
             runpy.run_path(script, run_name="__main__")

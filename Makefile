@@ -36,7 +36,7 @@ unit: setup
 
 # Runs the smoke profile of the whole DAG in a temporary copy and compares its metrics with the calibrated baseline
 # tests/baseline/smoke_baseline.json under the rules of tests/baseline/tolerances.yaml.
-REGRESSION := $(PY) -m thermbench.tools.regression check
+REGRESSION := $(PY) tests/support/warm_regression.py check
 regression: setup
 	$(REGRESSION)
 

@@ -4,7 +4,7 @@ every CPU kernel setting checked) in metrics/conclusions.json and a table, label
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.tools.conclusions import gather
+from thermbench.core.conclusions_table import gather
 
 
 def main() -> None:

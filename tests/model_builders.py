@@ -77,7 +77,7 @@ def write_card(folder, model: torch.nn.Module, input_size: int, kind: str, names
     """`model` exported to ONNX (batch axis dynamic) with its model card beside it; returns the card's path."""
     import yaml
 
-    from thermbench.mlcmkd.pose_speed import export_onnx
+    from thermbench.speed.pose_speed import export_onnx
 
     folder.mkdir(parents=True, exist_ok=True)
     export_onnx(model, folder / "model.onnx", (1, channels, input_size, input_size), 17, names, dynamic_batch=True)

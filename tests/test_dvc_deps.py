@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ast
 import itertools
-import posixpath
 import re
 import shlex
 from functools import lru_cache
@@ -16,6 +15,16 @@ import pytest
 import yaml
 
 from thermbench.tools.profiles import render
+from thermbench.tools.stage_deps import (
+    closure,
+    code_deps,
+    commands,
+    is_code,
+    nodes,
+    project_sources,
+    regenerate,
+    stage_scripts,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGE_API = "thermbench.core.stage"
@@ -69,95 +78,17 @@ def expand_stages(dvc: dict, params: dict) -> dict[str, dict]:
     return stages
 
 
-# --- scripts and their static import closure ---------------------------------------------------------------------
-
-def commands(spec: dict) -> list[str]:
-    return spec["cmd"] if isinstance(spec["cmd"], list) else [spec["cmd"]]
-
-
-def module_file(name: str, sources) -> str | None:
-    """Project module `a.b` -> src/a/b.py or src/a/b/__init__.py; None for anything outside src/."""
-    base = "src/" + name.replace(".", "/")
-    return next((f for f in (base + ".py", base + "/__init__.py") if f in sources), None)
-
-
-def stage_scripts(spec: dict, sources) -> list[str]:
-    """`python stages/x.py` and `python -m thermbench.x` in the cmd (several commands allowed)."""
-    scripts = []
-    for cmd in commands(spec):
-        tokens = shlex.split(cmd)
-        for i, tok in enumerate(tokens[:-1]):
-            if Path(tok).name in ("python", "python3"):
-                nxt = tokens[i + 1]
-                if nxt == "-m" and i + 2 < len(tokens) and tokens[i + 2].split(".")[0] == "thermbench":
-                    name = tokens[i + 2]
-                    scripts.append(module_file(name + ".__main__", sources) or module_file(name, sources) or name)
-                elif nxt.endswith(".py"):
-                    scripts.append(nxt)
-    return scripts
-
-
-@lru_cache(maxsize=None)
-def _parse(source: str) -> ast.Module:
-    return ast.parse(source)
-
-
-@lru_cache(maxsize=None)
-def _nodes(source: str) -> tuple[ast.AST, ...]:
-    """Every node of a file, walked once (each file is checked for many stages)."""
-    return tuple(ast.walk(_parse(source)))
-
-
-def package_of(path: str) -> str:
-    """src/a/b/c.py and src/a/b/__init__.py are both in package a.b (what a relative import starts from)."""
-    return ".".join(Path(path).parts[1:-1]) if path.startswith("src/") else ""
-
-
-def imported_modules(path: str, sources) -> set[str]:
-    """Every module an `import` / `from ... import` anywhere in the file names (also inside functions)."""
-    names = set()
-    for node in _nodes(sources[path]):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:  # relative: up from this file's package
-                pkg = package_of(path).split(".")
-                base = ".".join(pkg[: len(pkg) - node.level + 1] + ([base] if base else []))
-            for alias in node.names:  # `from a import b`: b may be a submodule or a name in a
-                sub = f"{base}.{alias.name}"
-                names.add(sub if module_file(sub, sources) else base)
-    return names
-
-
-def closure(scripts: list[str], sources) -> set[str]:
-    """The scripts plus every project file they import, transitively, with every parent package's __init__.py:
-    Python runs those on each import of a submodule, so a change there can change what a stage computes."""
-    seen, todo = set(), [s for s in scripts if s in sources]
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        for name in imported_modules(path, sources):
-            parts = name.split(".")
-            for depth in range(1, len(parts) + 1):
-                f = module_file(".".join(parts[:depth]), sources)
-                if f:
-                    todo.append(f)
-    return seen
-
-
-def covered(path: str, deps: list[str]) -> bool:
-    """A dep covers a file when it is the file or a folder above it."""
-    return any(path == d or path.startswith(d + "/") for d in map(posixpath.normpath, deps))
-
+# --- code deps: exactly the import closure (thermbench.tools.stage_deps) ---------------------------------------------
 
 def check_deps(spec: dict, sources) -> list[str]:
+    """Both directions: every file the script(s) import is a dep, and every code dep is imported (or is package data
+    an imported module reads)."""
     scripts = stage_scripts(spec, sources)
     problems = [f"script {s} not found" for s in scripts if s not in sources] or ([] if scripts else ["no script"])
-    deps = [d for d in spec.get("deps", []) if isinstance(d, str)]
-    return problems + [f"{f} not covered by deps" for f in sorted(closure(scripts, sources)) if not covered(f, deps)]
+    declared = {d for d in spec.get("deps", []) if isinstance(d, str) and is_code(d)}
+    wanted = set(code_deps(spec, sources))
+    return problems + [f"{f} not covered by deps" for f in sorted(wanted - declared)] + \
+        [f"{f} is a dep but not imported" for f in sorted(declared - wanted)]
 
 
 # --- params read through stage.config / stage.value --------------------------------------------------------------
@@ -199,7 +130,7 @@ def key_of(arg: ast.expr, spec: dict) -> tuple[str, bool] | None:
 def stage_api_uses(source: str) -> list[tuple[str, int, ast.AST]]:
     """Uses of thermbench.core.stage's params readers: `stage.<name>` or a name imported from the module."""
     uses = []
-    for node in _nodes(source):
+    for node in nodes(source):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "stage" and \
                 node.attr in READS | BYPASS:
             uses.append((node.attr, node.lineno, node))
@@ -223,7 +154,7 @@ def read_problems(path: str, source: str, spec: dict) -> list[str]:
     """Each `stage.config(args, key, Cls)` / `stage.value(args, key)` key must be covered by a declared param:
     `a` covers `a.b.c`, `a.b` covers `a.b` and `a.b.c`; a prefix needs a declared param inside or above it."""
     declared, problems = declared_params(spec), []
-    for call in _nodes(source):
+    for call in nodes(source):
         f = getattr(call, "func", None)
         if not (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "stage"
                 and f.attr in READS):
@@ -258,9 +189,8 @@ def check_params(spec: dict, sources) -> list[str]:
 # --- the real dvc.yaml -------------------------------------------------------------------------------------------
 
 @lru_cache(maxsize=None)
-def project_sources() -> dict[str, str]:
-    files = [*ROOT.glob("src/**/*.py"), *ROOT.glob("stages/**/*.py")]
-    return {f.relative_to(ROOT).as_posix(): f.read_text() for f in files}
+def sources() -> dict[str, str]:
+    return project_sources(ROOT)
 
 
 def with_vars(dvc: dict, params: dict) -> dict:
@@ -284,18 +214,18 @@ def real_stages() -> dict[str, dict]:
 
 @pytest.mark.parametrize("name", sorted(real_stages()))
 def test_stage_deps_cover_imports(name):
-    problems = check_deps(real_stages()[name], project_sources())
+    problems = check_deps(real_stages()[name], sources())
     assert not problems, f"stage {name}:\n  " + "\n  ".join(problems)
 
 
 @pytest.mark.parametrize("name", sorted(real_stages()))
 def test_stage_params_cover_reads(name):
-    problems = check_params(real_stages()[name], project_sources())
+    problems = check_params(real_stages()[name], sources())
     assert not problems, f"stage {name}:\n  " + "\n  ".join(problems)
 
 
 def test_real_dvc_yaml_is_checked():
-    stages, sources = real_stages(), project_sources()
+    stages, sources = real_stages(), project_sources(ROOT)
     assert len(stages) > 10
     for name, spec in stages.items():
         scripts = stage_scripts(spec, sources)
@@ -315,9 +245,10 @@ SOURCES = {
     "src/thermbench/a/helper.py": "def f():\n    from .deep import g\n",
     "src/thermbench/a/deep.py": "",
 }
-SPEC = {"cmd": "python stages/s.py --dataset tfake", "deps": ["stages/s.py", "src/thermbench/__init__.py",
-        "src/thermbench/core/__init__.py", "src/thermbench/core/stage.py", "src/thermbench/a"],
-        "params": ["seed", "synth.tfake"]}
+SPEC = {"cmd": "python stages/s.py --dataset tfake", "deps": [
+    "stages/s.py", "src/thermbench/__init__.py", "src/thermbench/core/__init__.py", "src/thermbench/core/stage.py",
+    "src/thermbench/a/__init__.py", "src/thermbench/a/registry.py", "src/thermbench/a/helper.py",
+    "src/thermbench/a/deep.py"], "params": ["seed", "synth.tfake"]}
 
 
 def test_checker_closure_follows_submodules_relative_and_function_imports():
@@ -325,17 +256,45 @@ def test_checker_closure_follows_submodules_relative_and_function_imports():
     assert files == {"stages/s.py", "src/thermbench/__init__.py", "src/thermbench/core/__init__.py",
                      "src/thermbench/core/stage.py", "src/thermbench/a/__init__.py", "src/thermbench/a/registry.py",
                      "src/thermbench/a/helper.py", "src/thermbench/a/deep.py"}
-    assert check_deps(SPEC, SOURCES) == []  # the folder dep covers all of src/thermbench/a
+    assert check_deps(SPEC, SOURCES) == []
     two = {"cmd": "python stages/s.py --x 1 && python -m thermbench.a.helper && python -m json.tool"}
     assert stage_scripts(two, SOURCES) == ["stages/s.py", "src/thermbench/a/helper.py"]
     assert check_deps({**two, "cmd": "python stages/t.py"}, SOURCES) == ["script stages/t.py not found"]
 
 
-def test_checker_reports_a_missing_dep():
-    spec = {**SPEC, "deps": ["stages/s.py", "src/thermbench/core", "src/thermbench/a/helper.py"]}
-    assert check_deps(spec, SOURCES) == [f"src/thermbench/{m} not covered by deps"
-                                         for m in ("__init__.py", "a/__init__.py", "a/deep.py", "a/registry.py")]
+def test_checker_reports_a_missing_dep_and_a_dep_nothing_imports():
+    spec = {**SPEC, "deps": ["stages/s.py", "src/thermbench/core/__init__.py", "src/thermbench/core/stage.py",
+                             "src/thermbench/a/helper.py", "src/thermbench/b.py", "data/raw"]}
+    assert check_deps(spec, SOURCES) == [
+        *[f"src/thermbench/{m} not covered by deps" for m in ("__init__.py", "a/__init__.py", "a/deep.py",
+                                                               "a/registry.py")],
+        "src/thermbench/b.py is a dep but not imported"]
     assert check_deps({**SPEC, "deps": SPEC["deps"][1:]}, SOURCES) == ["stages/s.py not covered by deps"]
+    folder = {**SPEC, "deps": ["stages/s.py", "src/thermbench"]}  # a folder dep is no longer a file-level dep
+    assert "src/thermbench is a dep but not imported" in check_deps(folder, SOURCES)
+
+
+def test_regenerate_rewrites_code_deps_only_and_keeps_the_rest():
+    text = ("stages:\n  s:\n    foreach: [tfake]\n    do:\n      cmd: python stages/s.py --dataset ${item}\n"
+            "      deps: [src/thermbench/a, stages/s.py, \"data/raw/${item}\"]\n      params: [seed]\n"
+            "  t:\n    cmd: python -m thermbench.a.helper\n    deps: [src/thermbench/a/helper.py]\n")
+    stages = yaml.safe_load(text)["stages"]
+    new, changed = regenerate(text, stages, SOURCES)
+    assert changed == ["s", "t"]
+    assert yaml.safe_load(new)["stages"]["s"]["do"]["deps"] == [*sorted(SPEC["deps"]), "data/raw/${item}"]
+    assert yaml.safe_load(new)["stages"]["t"]["deps"] == ["src/thermbench/a/deep.py", "src/thermbench/a/helper.py",
+                                                          "src/thermbench/__init__.py", "src/thermbench/a/__init__.py"
+                                                          ] or yaml.safe_load(new)["stages"]["t"]["deps"] == sorted([
+        "src/thermbench/__init__.py", "src/thermbench/a/__init__.py", "src/thermbench/a/registry.py",
+        "src/thermbench/a/helper.py", "src/thermbench/a/deep.py"])
+    assert "params: [seed]" in new and max(map(len, new.splitlines())) <= 120
+    assert regenerate(new, yaml.safe_load(new)["stages"], SOURCES) == (new, [])
+
+
+def test_real_dvc_yaml_code_deps_are_generated():
+    text = (ROOT / "dvc.yaml").read_text()
+    new, changed = regenerate(text, yaml.safe_load(text)["stages"], sources())
+    assert not changed, f"run `python -m thermbench.tools.stage_deps --write`: {', '.join(changed)} differ"
 
 
 def test_checker_reports_an_undeclared_params_key():

@@ -4,8 +4,12 @@ their own seed, never the benchmark's: the oracle track's rate MAE under each ca
 
 from pathlib import Path
 
-from thermbench.breath.api import OptionsConfig, RateConfig, TrackConfig, VideoConfig, choose_options
+from thermbench.breath.options import OptionsConfig
+from thermbench.breath.options import choose as choose_options
+from thermbench.breath.rates import RateConfig
+from thermbench.breath.sources import TrackConfig
 from thermbench.core import stage
+from thermbench.datasets.synth.video import VideoConfig
 
 
 def main() -> None:

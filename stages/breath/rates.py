@@ -6,7 +6,7 @@ sources. Scalars go to --metrics; the per-window series and one sequence's signa
 
 from pathlib import Path
 
-from thermbench.breath.api import RateConfig, evaluate, write_outputs
+from thermbench.breath.rates import RateConfig, evaluate, write_outputs
 from thermbench.core import stage
 from thermbench.core.submissions import builtin
 

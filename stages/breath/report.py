@@ -3,7 +3,8 @@ with a trained source's mean ± sd over its seeds, and the rankings of the sourc
 
 from pathlib import Path
 
-from thermbench.breath.api import ConclusionConfig, report
+from thermbench.breath.ranking import ConclusionConfig
+from thermbench.breath.report import report
 from thermbench.core import stage
 from thermbench.core.conclusions import read_kernel_check
 

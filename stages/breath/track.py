@@ -10,7 +10,8 @@ instead.
 
 from pathlib import Path
 
-from thermbench.breath.api import TrackConfig, track_source, training_converged
+from thermbench.breath.sources import TrackConfig
+from thermbench.breath.tracks import track_source, training_converged
 from thermbench.core import stage
 
 SOURCES = ("oracle", "mediapipe", "dlib_hog", "dlib_mmod", "student")

@@ -4,7 +4,8 @@ against the benchmark's videos, and the ONNX models declared there, tracked over
 
 from pathlib import Path
 
-from thermbench.breath.api import TrackConfig, write_submitted_tracks
+from thermbench.breath.sources import TrackConfig
+from thermbench.breath.submission import write_tracks as write_submitted_tracks
 from thermbench.core import stage
 from thermbench.core.submissions import read
 

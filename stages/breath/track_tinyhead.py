@@ -5,8 +5,10 @@ sequence: --out <folder>/seed<s>.json. Its crops are cut as `prepare.thermeval` 
 
 from pathlib import Path
 
-from thermbench.breath.api import BackboneConfig, TinyHeadInputs, TrackConfig, seed_heads, track_tinyhead_seeds
+from thermbench.breath.sources import TinyHeadInputs, TrackConfig
+from thermbench.breath.tracks import track_tinyhead_seeds
 from thermbench.core import stage
+from thermbench.models.tinyhead import BackboneConfig, seed_heads
 
 
 def main() -> None:

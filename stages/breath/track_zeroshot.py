@@ -5,7 +5,8 @@ reason instead.
 
 from pathlib import Path
 
-from thermbench.breath.api import TrackConfig, track_source
+from thermbench.breath.sources import TrackConfig
+from thermbench.breath.tracks import track_source
 from thermbench.core import stage
 
 

@@ -6,8 +6,9 @@ own recordings in `breath.real_dir` are checked with the format's reader and cop
 
 from pathlib import Path
 
-from thermbench.breath.api import VideoConfig, make_videos
 from thermbench.core import stage
+from thermbench.datasets.raw import make_videos
+from thermbench.datasets.synth.video import VideoConfig
 
 
 def main() -> None:

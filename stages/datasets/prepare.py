@@ -3,12 +3,13 @@
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.datasets.api import DATASETS, prepare
+from thermbench.datasets.prepare import prepare
+from thermbench.datasets.registry import DATASETS
 
 
 def main() -> None:
     parser = stage.parser(__doc__)
-    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.add_argument("--dataset", required=True, choices=tuple(DATASETS))
     parser.add_argument("--raw", required=True, type=Path, help="raw folder, e.g. data/raw/<dataset>")
     parser.add_argument("--out", required=True, type=Path, help="output folder, e.g. data/prepared/<dataset>")
     args = parser.parse_args()

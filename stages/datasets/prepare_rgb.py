@@ -3,7 +3,8 @@
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.datasets.api import RGB_SETS, prepare_rgb
+from thermbench.datasets.rgbsets import RGB_SETS
+from thermbench.datasets.rgbsets import prepare as prepare_rgb
 
 
 def main() -> None:

@@ -3,7 +3,8 @@
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.datasets.api import QAConfig, measure_qa
+from thermbench.datasets.qa import QAConfig
+from thermbench.datasets.qa import measure as measure_qa
 
 
 def main() -> None:

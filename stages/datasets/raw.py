@@ -4,12 +4,13 @@ real."""
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.datasets.api import DATASETS, make_raw
+from thermbench.datasets.raw import make_raw
+from thermbench.datasets.registry import DATASETS
 
 
 def main() -> None:
     parser = stage.parser(__doc__)
-    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.add_argument("--dataset", required=True, choices=tuple(DATASETS))
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args()
     make_raw(args.dataset, args.out, stage.value(args, f"data.source.{args.dataset}"), stage.value(args, "seed"),

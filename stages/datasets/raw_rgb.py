@@ -4,7 +4,7 @@ data/raw/<set>, or say in one line where to put the files that cannot be downloa
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.datasets.api import fetch
+from thermbench.datasets.fetch import fetch
 
 
 def main() -> None:

@@ -3,7 +3,8 @@
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.datasets.api import RGBPretrainConfig, write_rgbpretrain
+from thermbench.datasets.synth.rgbpretrain import RGBPretrainConfig
+from thermbench.datasets.synth.rgbpretrain import write as write_rgbpretrain
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.datasets.api import union
+from thermbench.datasets.rgbsets import union
 
 
 def main() -> None:

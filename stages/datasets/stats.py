@@ -5,7 +5,7 @@ from pathlib import Path
 
 from thermbench.core import stage
 from thermbench.core.io import write_json
-from thermbench.datasets.api import prepared_summary
+from thermbench.datasets.stats import prepared_summary
 
 
 def main() -> None:

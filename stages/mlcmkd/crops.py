@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.mlcmkd import api
+from thermbench.mlcmkd.crop_cache import cache_crops
 
 
 def main() -> None:
@@ -15,7 +15,7 @@ def main() -> None:
     parser.add_argument("--out-charlotte", required=True, type=Path, help="data/cache/mlcmkd/charlotte")
     parser.add_argument("--out-rgbpretrain", required=True, type=Path, help="data/cache/mlcmkd/rgbpretrain")
     args = parser.parse_args()
-    api.cache_crops(stage.value(args, "rtmpose.input_size"), args.tfake, args.charlotte, args.rgbpretrain,
+    cache_crops(stage.value(args, "rtmpose.input_size"), args.tfake, args.charlotte, args.rgbpretrain,
                 args.out_tfake, args.out_charlotte, args.out_rgbpretrain)
 
 

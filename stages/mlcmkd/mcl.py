@@ -5,7 +5,9 @@ at a time."""
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.mlcmkd import api
+from thermbench.mlcmkd.groups import run_key
+from thermbench.mlcmkd.run_outputs import GroupPaths
+from thermbench.mlcmkd.settings import SCORED_ON, RTMPoseParams, Settings, train_params
 
 
 def main() -> None:
@@ -21,11 +23,11 @@ def main() -> None:
     parser.add_argument("--metrics", required=True, type=Path, help="metrics/mlcmkd/mcl/<variant> (a JSON per run)")
     parser.add_argument("--predictions", required=True, type=Path, help="data/predictions/mlcmkd/mcl/<variant>")
     args = parser.parse_args()
-    settings = api.Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", api.RTMPoseParams),
-                            train=api.train_params(stage.value(args, "train")),
-                            data=stage.sources(args, api.SCORED_ON))
-    paths = api.GroupPaths(args.models, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
-    api.run_key(settings, "mcl", args.variant, paths, args.backbones, args.ktl)
+    settings = Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", RTMPoseParams),
+                            train=train_params(stage.value(args, "train")),
+                            data=stage.sources(args, SCORED_ON))
+    paths = GroupPaths(args.models, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
+    run_key(settings, "mcl", args.variant, paths, args.backbones, args.ktl)
 
 
 if __name__ == "__main__":

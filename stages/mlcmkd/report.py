@@ -5,7 +5,9 @@
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.mlcmkd import api
+from thermbench.core.conclusions import read_kernel_check
+from thermbench.mlcmkd.report import write_report
+from thermbench.mlcmkd.settings import SCORED_ON, RTMPoseParams, Settings, train_params
 
 
 def main() -> None:
@@ -21,11 +23,11 @@ def main() -> None:
     parser.add_argument("--kernel-check", required=True, type=Path,
                         help="conclusions/kernel_check.json (committed by `make conclusions`; absent: none yet)")
     args = parser.parse_args()
-    settings = api.Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", api.RTMPoseParams),
-                            train=api.train_params(stage.value(args, "train")),
-                            data=stage.sources(args, api.SCORED_ON))
-    api.write_report(args.tfake, args.metrics, args.submitted, args.curves, args.predictions, args.out, args.summary,
-                     args.statements, api.read_kernel_check(args.kernel_check, args.params, "mlcmkd"), settings)
+    settings = Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", RTMPoseParams),
+                            train=train_params(stage.value(args, "train")),
+                            data=stage.sources(args, SCORED_ON))
+    write_report(args.tfake, args.metrics, args.submitted, args.curves, args.predictions, args.out, args.summary,
+                     args.statements, read_kernel_check(args.kernel_check, args.params, "mlcmkd"), settings)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ size only as a students' backbone."""
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.mlcmkd import api
+from thermbench.mlcmkd.run_outputs import RunPaths
+from thermbench.mlcmkd.runs import run_teacher
+from thermbench.mlcmkd.settings import SCORED_ON, RTMPoseParams, Settings, train_params
 
 
 def main() -> None:
@@ -20,11 +22,11 @@ def main() -> None:
     parser.add_argument("--metrics", required=True, type=Path, help="metrics/mlcmkd/<run>.json")
     parser.add_argument("--predictions", required=True, type=Path, help="data/predictions/mlcmkd/<run>.npy")
     args = parser.parse_args()
-    settings = api.Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", api.RTMPoseParams),
-                            train=api.train_params(stage.value(args, "train")),
-                            data=stage.sources(args, api.SCORED_ON))
-    paths = api.RunPaths(args.out, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
-    api.run_teacher(settings, args.pretrain, paths, args.arch)
+    settings = Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", RTMPoseParams),
+                            train=train_params(stage.value(args, "train")),
+                            data=stage.sources(args, SCORED_ON))
+    paths = RunPaths(args.out, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
+    run_teacher(settings, args.pretrain, paths, args.arch)
 
 
 if __name__ == "__main__":

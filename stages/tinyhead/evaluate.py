@@ -4,7 +4,8 @@ end-to-end inference time."""
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.tinyhead.api import HeadConfig, evaluate_heads
+from thermbench.tinyhead.evaluation import HeadInputs, HeadOutputs, evaluate_heads
+from thermbench.tinyhead.training import HeadConfig
 
 
 def main() -> None:
@@ -18,9 +19,10 @@ def main() -> None:
     parser.add_argument("--predictions", required=True, type=Path, help="e.g. data/predictions/head/test.csv")
     parser.add_argument("--timing", required=True, type=Path, help="e.g. metrics/timing/head.json")
     args = parser.parse_args()
-    evaluate_heads(args.features, args.models, args.prepared, args.teacher, args.metrics, args.labels,
-                   args.predictions, args.timing, stage.config(args, "head", HeadConfig),
-                   stage.value(args, "zeroshot.sapiens2"), stage.value(args, "data.source.thermeval"))
+    evaluate_heads(HeadInputs(args.features, args.models, args.prepared, args.teacher),
+                   HeadOutputs(args.metrics, args.labels, args.predictions, args.timing),
+                   stage.config(args, "head", HeadConfig), stage.value(args, "zeroshot.sapiens2"),
+                   stage.value(args, "data.source.thermeval"))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ The backbone runs on `head.backbone.device` (cpu by default; a user's GPU when s
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.tinyhead.api import BackboneConfig, cache_features
+from thermbench.models.tinyhead import BackboneConfig
+from thermbench.tinyhead.features import cache_features
 
 
 def main() -> None:

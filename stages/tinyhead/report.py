@@ -5,7 +5,7 @@ from pathlib import Path
 
 from thermbench.core import stage
 from thermbench.core.conclusions import read_kernel_check
-from thermbench.tinyhead.api import write_report
+from thermbench.tinyhead.report import write_report
 
 
 def main() -> None:

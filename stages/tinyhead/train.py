@@ -10,7 +10,8 @@ DVC plot CSVs, and training wall-clock time to `--timing`.
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.tinyhead.api import HeadConfig, train_heads
+from thermbench.tinyhead.protocol import train_heads
+from thermbench.tinyhead.training import HeadConfig
 
 
 def main() -> None:

@@ -68,15 +68,16 @@ def test_bad_inputs(tmp_path):
 
 
 def test_summaries_and_figure_on_a_tiny_world(tmp_path):
-    from thermbench.datasets import qa_plots, synth
+    from thermbench.datasets import qa_plots
+    from thermbench.datasets.raw import write_synthetic
 
-    synth.write("tfake", tmp_path / "tfake", {"num_images": 2, "image_size": 128, "face_width_px": [50, 60],
-                                              "max_pose": [30, 10, 10], "blur_px": 1.0}, seed=1)
-    synth.write("thermeval", tmp_path / "thermeval", {"frames_file1": 2, "frames_file2": 1, "blur_px": 0.7,
-                                                      "face_width_px": [20, 30], "people_probs": [0.0, 1.0, 0.0, 0.0]},
-                seed=1)
-    synth.write("charlotte", tmp_path / "charlotte", {"subjects": 1, "images_per_subject": 2, "median_width_px": 200},
-                seed=1)
+    write_synthetic("tfake", tmp_path / "tfake", {"num_images": 2, "image_size": 128, "face_width_px": [50, 60],
+                                                  "max_pose": [30, 10, 10], "blur_px": 1.0}, seed=1)
+    write_synthetic("thermeval", tmp_path / "thermeval",
+                    {"frames_file1": 2, "frames_file2": 1, "blur_px": 0.7, "face_width_px": [20, 30],
+                     "people_probs": [0.0, 1.0, 0.0, 0.0]}, seed=1)
+    write_synthetic("charlotte", tmp_path / "charlotte",
+                    {"subjects": 1, "images_per_subject": 2, "median_width_px": 200}, seed=1)
     summary = qa.thermeval_summary(tmp_path / "thermeval")
     assert summary["file1"]["frames"] == 2 and summary["file2"]["frames"] == 1
     assert summary["file1"]["Person"] == 2 and summary["file2"]["Person"] == 1  # one person per frame

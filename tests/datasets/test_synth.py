@@ -10,7 +10,7 @@ import pytest
 import tifffile
 
 from thermbench.core.io import InputError
-from thermbench.datasets import synth
+from thermbench.datasets.raw import write_synthetic
 from thermbench.datasets.synth import render, thermal
 from thermbench.datasets.synth.face import base_vertices
 
@@ -65,9 +65,9 @@ def test_view_emissivity():
 
 def test_unknown_dataset_and_missing_params(tmp_path):
     with pytest.raises(InputError, match="unknown dataset"):
-        synth.write("lfw", tmp_path, {}, 0)
+        write_synthetic("lfw", tmp_path, {}, 0)
     with pytest.raises(InputError, match="synth.tfake lacks image_size"):
-        synth.write("tfake", tmp_path / "t", {k: v for k, v in TFAKE.items() if k != "image_size"}, 0)
+        write_synthetic("tfake", tmp_path / "t", {k: v for k, v in TFAKE.items() if k != "image_size"}, 0)
     assert not (tmp_path / "t").exists()
 
 
@@ -77,8 +77,8 @@ def _digest(folder):
 
 
 def test_tfake_format_and_determinism(tmp_path):
-    synth.write("tfake", tmp_path / "a", TFAKE, seed=7)
-    synth.write("tfake", tmp_path / "b", TFAKE, seed=7)
+    write_synthetic("tfake", tmp_path / "a", TFAKE, seed=7)
+    write_synthetic("tfake", tmp_path / "b", TFAKE, seed=7)
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
     out = tmp_path / "a"
     for i in range(3):
@@ -91,7 +91,7 @@ def test_tfake_format_and_determinism(tmp_path):
 
 
 def test_thermeval_format(tmp_path):
-    synth.write("thermeval", tmp_path, THERMEVAL, seed=3)
+    write_synthetic("thermeval", tmp_path, THERMEVAL, seed=3)
     for k in (1, 2):
         coco = json.loads((tmp_path / "Annotations" / f"annotations_{k}.json").read_text())
         assert {c["name"]: c["id"] for c in coco["categories"]} == {"Person": 0, "Chest": 1, "Forehead": 2, "Nose": 3}
@@ -110,7 +110,7 @@ def test_thermeval_format(tmp_path):
 
 
 def test_thermeval_faces_take_the_asked_width(tmp_path):
-    synth.write("thermeval", tmp_path, {**THERMEVAL, "face_width_px": [44.0, 45.0], "frames_file2": 1}, seed=3)
+    write_synthetic("thermeval", tmp_path, {**THERMEVAL, "face_width_px": [44.0, 45.0], "frames_file2": 1}, seed=3)
     widths = pd.read_csv(tmp_path / "synth_meta.csv")["face_width_px"]
     assert len(widths) == 15 and widths.between(44.0, 45.0).all()
 
@@ -118,14 +118,14 @@ def test_thermeval_faces_take_the_asked_width(tmp_path):
 def test_thermeval_output_parses(tmp_path):
     from thermbench.datasets import thermeval
 
-    synth.write("thermeval", tmp_path, THERMEVAL, seed=3)
+    write_synthetic("thermeval", tmp_path, THERMEVAL, seed=3)
     frames, warnings = thermeval.parse_frames(tmp_path)
     assert len(frames) == 8 and sum(len(f["pairs"]) for f in frames) > 0 and warnings == []
     assert all(f["path"].is_file() for f in frames)
 
 
 def test_charlotte_format(tmp_path):
-    synth.write("charlotte", tmp_path, CHARLOTTE, seed=5)
+    write_synthetic("charlotte", tmp_path, CHARLOTTE, seed=5)
     table = pd.read_csv(tmp_path / "S1.csv")
     assert list(table.columns[:3]) == ["ID", "x0", "x1"] and list(table.columns[-5:]) == [
         "Distance", "RH", "Airflow", "env-temp", "Sensation"]

@@ -26,12 +26,22 @@ SHARES = {"supervised": {"start": {"kp": 1.0}, "end": {"kp": 1.0}},
           "ktl": {"start": {"kp": 0.4, "fm": 0.3, "lg": 0.2, "fi": 0.1}, "end": {"kp": 0.7, "fm": 0.1, "lg": 0.2}}}
 
 
+VARIANTS = {"fd": {"fd": True}, "ld": {"ld": True}, "fdld": {"fd": True, "ld": True},
+            "fdld_ri": {"fd": True, "ld": True, "ri": True}, "fdld_fi": {"fd": True, "ld": True, "fi": True},
+            "dikd": {"fd": True, "ld": True, "fi": True, "ri": True}}
+KTL = train_params({"device": "cpu", "num_threads": 1, "workers": 1, "seeds": [0], "teacher_epochs": 1,
+                    "max_train_samples": None, "fit": {"epochs": 1, "batch_size": 1}, "kp_weight": 0.1,
+                    "kp_reference_batch": None, "scratch": {}, "scratch_seeds": [],
+                    "ktl": {"dikd_mode": "text", "runs": [], "variants": VARIANTS, "weights": {}},
+                    "mcl": {"variants": [], "weights": {}}}).ktl
+
+
 def _settings(seeds=(0, 1, 2, 3, 4)) -> Settings:
     train = {"device": "cpu", "num_threads": 1, "workers": 1, "seeds": list(seeds), "teacher_epochs": 40,
              "max_train_samples": None, "fit": {"epochs": 30, "batch_size": 16, "share_batches": 2},
              "kp_weight": 0.1, "kp_reference_batch": 64, "scratch": {"supervised": ["s"], "ktl": ["dikd"]},
              "scratch_seeds": [0, 1],
-             "ktl": {"dikd_mode": "text", "runs": ["fdld", "fdld_ri", "fdld_fi", "dikd"], "variants": {},
+             "ktl": {"dikd_mode": "text", "runs": ["fdld", "fdld_ri", "fdld_fi", "dikd"], "variants": VARIANTS,
                      "weights": {}},
              "mcl": {"variants": ["dikd"], "weights": {}}}
     return Settings(seed=0, rtmpose=RTMPoseParams(64, "s", None, "pretrained", ("t",), "s", "t", ("s", "t"), {}, ""),
@@ -137,7 +147,7 @@ def test_table_i_puts_a_submission_last_marked_and_untrained():
 
 def test_tables_iii_and_iv_leave_out_what_was_not_trained():
     groups = rt.group_runs(_metrics(variants=("fdld", "fdld_ri", "dikd")))
-    iii, iv = _rows(rt.table_iii(groups)), _rows(rt.table_iv(groups))
+    iii, iv = _rows(rt.table_iii(groups, KTL)), _rows(rt.table_iv(groups, KTL))
     # FDLD: mean 0.14, sd 0.0079057
     assert iii["FD + LD"].startswith(
         "| FD + LD | RTMPose-s | RTMPose-s | 5 | 0.1400 ± 0.0079 | n/a | 0.2800 ± 0.0158 |")
@@ -149,14 +159,14 @@ def test_tables_iii_and_iv_leave_out_what_was_not_trained():
 
 def test_table_v_columns_and_the_first_over_last_grad_norm_ratio_when_given():
     groups = rt.group_runs(_metrics())
-    table = rt.table_v(groups)
+    table = rt.table_v(groups, KTL)
     assert table.splitlines()[0] == ("| Method | Seeds | Steps | Std Dev | CV (%) | Mean Step Change | R^2 | "
                                      "Steps after warm-up | CV (%) after warm-up |")
     # RI CV 40, 44, 42, 42, 42: mean 42, sd sqrt(8 / 4) = 1.41; after warm-up half of that: 21.00 ± 0.71
     assert _rows(table)["+ L_ri"] == ("| + L_ri | 5 | 50 | 1.0000 ± 0.0000 | 42.00 ± 1.41 | 0.1000 ± 0.0000 | "
                                       "0.2000 ± 0.0000 | 11-50 | 21.00 ± 0.71 |")
     assert "First / last" not in table
-    rows = _rows(rt.table_v(groups, {"ktl-fdld_ri": {0: 4.0, 1: 5.0, 2: 6.0}, "ktl-fdld": {0: 1.0}}))
+    rows = _rows(rt.table_v(groups, KTL, {"ktl-fdld_ri": {0: 4.0, 1: 5.0, 2: 6.0}, "ktl-fdld": {0: 1.0}}))
     assert rows["+ L_ri"].endswith("| 5.00 ± 1.00 |") and rows["Baseline (FD+LD)"].endswith("| 1.00 |")
     assert rows["Ours (L_fi + L_ri)"].endswith("| – |")  # no curve for DIKD given
 
@@ -184,7 +194,7 @@ def test_group_runs_keys_and_the_scratch_suffix():
 
 
 def test_families_of_tables_i_and_iii_iv():
-    fams = rs.families(rt.group_runs(_metrics()), "s", "t")
+    fams = rs.families(rt.group_runs(_metrics()), KTL, "s", "t")
     assert [c.id for c in fams["table_i"]] == [
         "mlcmkd.tfake.fdld_vs_supervised", "mlcmkd.tfake.dikd_vs_supervised", "mlcmkd.tfake.fdld_ri_vs_supervised",
         "mlcmkd.tfake.fdld_fi_vs_supervised", "mlcmkd.tfake.mcl-dikd_vs_supervised_t",
@@ -192,12 +202,12 @@ def test_families_of_tables_i_and_iii_iv():
     assert [c.id for c in fams["table_iii_iv"]] == [
         "mlcmkd.tfake.dikd_vs_fdld", "mlcmkd.tfake.fdld_ri_vs_fdld", "mlcmkd.tfake.fdld_fi_vs_fdld"]
     # Without FD+LD there is nothing to compare against in Tables III/IV: no family at all.
-    assert "table_iii_iv" not in rs.families(rt.group_runs(_metrics(variants=("dikd",))), "s", "t")
+    assert "table_iii_iv" not in rs.families(rt.group_runs(_metrics(variants=("dikd",))), KTL, "s", "t")
 
 
 def test_holm_family_computed_by_hand():
     groups = rt.group_runs(_metrics())
-    family = rs.families(groups, "s", "t")["table_iii_iv"]
+    family = rs.families(groups, KTL, "s", "t")["table_iii_iv"]
     statements, rows = rs.compare_family(groups, family)
     st = _by_id(statements)
     dikd, ri, fi = (st[f"mlcmkd.tfake.{v}_vs_fdld"] for v in ("dikd", "fdld_ri", "fdld_fi"))
@@ -237,12 +247,12 @@ def test_a_run_that_did_not_converge_blocks_its_comparisons_and_ranks():
     metrics = _metrics()
     metrics["ktl-dikd-seed3"]["training"]["convergence"]["converged"] = False
     groups = rt.group_runs(metrics)
-    statements, _ = rs.compare_family(groups, rs.families(groups, "s", "t")["table_iii_iv"])
+    statements, _ = rs.compare_family(groups, rs.families(groups, KTL, "s", "t")["table_iii_iv"])
     dikd = _by_id(statements)["mlcmkd.tfake.dikd_vs_fdld"]
     # The interval over seeds is the same as when converged ([-0.0339, -0.0161], below 0), but not resolved.
     assert dikd.numbers["high"] == pytest.approx(-0.0161434, abs=1e-6)
     assert (dikd.verdict, dikd.resolved, dikd.why) == ("not resolved", False, "not converged: ktl-dikd-seed3")
-    rank = rs.rank_statement(groups, ["ktl-fdld", "ktl-dikd"], "r", "order")
+    rank = rs.rank_statement(groups, KTL, ["ktl-fdld", "ktl-dikd"], "r", "order")
     assert (rank.verdict, rank.text) == ("not resolved", "order: not resolved (not converged: ktl-dikd-seed3)")
     text = rt.convergence_section(groups, _settings())
     # 1 teacher + 1 pretrain + 5 + 5 supervised + 4 x 5 KTL + 5 MCL + 2 x 2 from scratch = 41 runs
@@ -253,7 +263,7 @@ def test_a_run_that_did_not_converge_blocks_its_comparisons_and_ranks():
 
 def test_a_test_image_bootstrap_that_includes_zero_blocks_a_seed_resolved_difference():
     groups = rt.group_runs(_metrics())
-    family = rs.families(groups, "s", "t")["table_iii_iv"]
+    family = rs.families(groups, KTL, "s", "t")["table_iii_iv"]
     # 4 test images. FD+LD: every image at its seed's NME. DIKD: its seed's NME plus a per-image offset, so that the
     # seed-mean DIKD - FD+LD per image is -0.025 + offset.
     groups["ktl-fdld"].per_image = np.repeat(np.array(FDLD)[:, None], 4, axis=1)
@@ -276,13 +286,13 @@ def test_a_test_image_bootstrap_that_includes_zero_blocks_a_seed_resolved_differ
     assert st.verdict == "DIKD < FD+LD"
     assert -0.027 - 1e-12 <= st.numbers["bootstrap_images"]["low"] <= st.numbers["bootstrap_images"]["high"] < -0.023
     # And the table's test SE: FD+LD's seed mean is 0.14 on every image, a bootstrap with no spread.
-    assert _rows(rt.table_iii(groups))["FD + LD"].startswith("| FD + LD | RTMPose-s | RTMPose-s | 5 | "
+    assert _rows(rt.table_iii(groups, KTL))["FD + LD"].startswith("| FD + LD | RTMPose-s | RTMPose-s | 5 | "
                                                                   "0.1400 ± 0.0079 | 0.0000 |")
 
 
 def test_the_from_scratch_pair_row_and_comparison():
     groups = rt.group_runs(_metrics())
-    statements, rows = rs.compare_family(groups, rs.families(groups, "s", "t")["table_i"])
+    statements, rows = rs.compare_family(groups, rs.families(groups, KTL, "s", "t")["table_i"])
     st = _by_id(statements)["mlcmkd.tfake.dikd_vs_supervised_from_scratch"]
     # d = 0.25 - 0.30, 0.29 - 0.32 = -0.05, -0.03: mean -0.04, sd 0.0141421, se 0.01, t = -4 on 1 df:
     # p = 1 - 2 atan(4) / pi = 0.155958, not below 0.05 even before Holm
@@ -296,7 +306,7 @@ def test_the_from_scratch_pair_row_and_comparison():
 
 def test_table_v_family_compares_cv_over_all_steps_and_after_warm_up():
     groups = rt.group_runs(_metrics(ri_cv=(40.0, 40.0, 40.0, 40.0, 40.0)))
-    family = rs.table_v_family(groups)
+    family = rs.table_v_family(groups, KTL)
     assert [c.id for c in family] == [f"mlcmkd.cv.{part}.{v}_vs_fdld" for part in ("grad_norm",
                                                                                    "grad_norm_after_warmup")
                                       for v in ("fdld_ri", "fdld_fi", "dikd")]
@@ -333,7 +343,7 @@ def test_rank_statements_for_tables_iii_and_iv():
     assert ("- Table IV order by T-FAKE NME-IO, lower first: DIKD < +FI, +RI, FD+LD (by mean: DIKD, +FI, FD+LD, +RI; "
             "pairs not named overlap).") in md
     # Fewer than two of a table's methods: no rank statement.
-    assert rs.rank_statement(groups, ["ktl-fd", "ktl-dikd"], "r", "order") is None
+    assert rs.rank_statement(groups, KTL, ["ktl-fd", "ktl-dikd"], "r", "order") is None
 
 
 # ------------------------------------------------------------------------------------------------- checks

@@ -10,12 +10,22 @@ import torch
 from split_builders import dot_split
 from thermbench.core.io import InputError
 from thermbench.datasets.crop_store import save_splits
-from thermbench.mlcmkd import layout, runs
+from thermbench.mlcmkd import runs
 from thermbench.mlcmkd.backbones import backbone_sources, build_student
 from thermbench.mlcmkd.groups import group_jobs, group_run_names, key_jobs, longest_first, run_key
 from thermbench.mlcmkd.run_outputs import GroupPaths
 from thermbench.mlcmkd.runs import run_ktl, run_supervised
-from thermbench.mlcmkd.settings import RTMPoseParams, Settings, kp_weight, train_params
+from thermbench.mlcmkd.settings import (
+    Flags,
+    KTLParams,
+    MCLParams,
+    RTMPoseParams,
+    ScratchParams,
+    Settings,
+    kp_weight,
+    train_params,
+)
+from thermbench.models import run_layout as layout
 from thermbench.models.rtmpose import build_rtmpose, save_model
 
 SIZE = 64
@@ -73,9 +83,8 @@ def test_group_jobs_are_keys_times_seeds_in_table_order_then_the_scratch_pair():
     assert group_jobs(settings, "supervised") == [("t", 0, False), ("t", 1, False)]
     # Every size trains every seed (supervised-t is MCL's comparison); the from-scratch pair comes last.
     two_sizes = replace(settings, rtmpose=replace(settings.rtmpose, ktl_arch="s", supervised_archs=("t", "s")),
-                        train=replace(settings.train, ktl={**settings.train.ktl, "runs": ["fdld", "dikd"]},
-                                      mcl={"variants": ["dikd"], "weights": {}},
-                                      scratch={"supervised": ["s"], "ktl": ["dikd"]}))
+                        train=replace(settings.train, ktl=replace(settings.train.ktl, runs=("fdld", "dikd")),
+                                      mcl=MCLParams(("dikd",), {}), scratch=ScratchParams(("s",), ("dikd",))))
     assert group_run_names(two_sizes, "supervised") == [
         "supervised-t-seed0", "supervised-t-seed1", "supervised-s-seed0", "supervised-s-seed1",
         "supervised-s-scratch-seed0", "supervised-s-scratch-seed1"]
@@ -89,9 +98,8 @@ def test_group_jobs_are_keys_times_seeds_in_table_order_then_the_scratch_pair():
 def test_a_key_stage_trains_only_its_own_runs_scratch_included():
     settings = _settings(1, 1)
     two = replace(settings, rtmpose=replace(settings.rtmpose, supervised_archs=("t", "s")),
-                  train=replace(settings.train, ktl={**settings.train.ktl, "runs": ["fdld", "dikd"]},
-                                mcl={"variants": ["dikd"], "weights": {}},
-                                scratch={"supervised": ["s"], "ktl": ["dikd"]}))
+                  train=replace(settings.train, ktl=replace(settings.train.ktl, runs=("fdld", "dikd")),
+                                mcl=MCLParams(("dikd",), {}), scratch=ScratchParams(("s",), ("dikd",))))
     assert key_jobs(two, "supervised", "t") == [("t", 0, False), ("t", 1, False)]
     assert key_jobs(two, "supervised", "s") == [("s", 0, False), ("s", 1, False), ("s", 0, True), ("s", 1, True)]
     assert key_jobs(two, "ktl", "fdld") == [("fdld", 0, False), ("fdld", 1, False)]
@@ -100,7 +108,7 @@ def test_a_key_stage_trains_only_its_own_runs_scratch_included():
     assert key_jobs(two, "mcl", "dikd") == [("dikd", 0, False), ("dikd", 1, False)]
     with pytest.raises(InputError, match="train.ktl.runs has no 'fd'"):
         key_jobs(two, "ktl", "fd")
-    stray = replace(two, train=replace(two.train, scratch={"supervised": ["l"]}))
+    stray = replace(two, train=replace(two.train, scratch=ScratchParams(supervised=("l",))))
     with pytest.raises(InputError, match="train.scratch.supervised has l, not in rtmpose.supervised_archs"):
         key_jobs(stray, "supervised", "t")
     assert key_jobs(replace(stray, train=replace(stray.train, scratch_seeds=())), "supervised", "t") == [
@@ -149,10 +157,9 @@ def test_two_worker_processes_write_what_one_process_writes(tmp_path, capsys):
 
 def test_runs_start_longest_first_and_seeds_keep_their_order():
     settings = _settings(1, 1)
-    variants = {"fdld": {"fd": True, "ld": True, "fi": False, "ri": False},
-                "fdld_ri": {"fd": True, "ld": True, "fi": False, "ri": True},
-                "dikd": {"fd": True, "ld": True, "fi": True, "ri": True}}
-    ktl = replace(settings, train=replace(settings.train, ktl={**settings.train.ktl, "variants": variants}))
+    variants = {"fdld": Flags(fd=True, ld=True), "fdld_ri": Flags(fd=True, ld=True, ri=True),
+                "dikd": Flags(fd=True, ld=True, fi=True, ri=True)}
+    ktl = replace(settings, train=replace(settings.train, ktl=replace(settings.train.ktl, variants=variants)))
     jobs = [("fdld", 0, False), ("fdld", 1, False), ("fdld_ri", 0, False), ("dikd", 0, False), ("dikd", 1, False),
             ("fdld", 0, True)]
     assert longest_first(ktl, "ktl", jobs) == [("fdld", 0, True), ("dikd", 0, False), ("dikd", 1, False),
@@ -212,7 +219,7 @@ def test_a_ktl_student_starts_from_the_supervised_students_weights_of_its_seed(t
 
     monkeypatch.setattr(runs, "fit_supervised", started)
     monkeypatch.setattr(runs, "fit_ktl", started)
-    ktl = {"dikd_mode": "text", "runs": ["fdld"], "variants": {"fdld": {"fd": True, "ld": True}}, "weights": {}}
+    ktl = KTLParams("text", {}, {"fdld": Flags(fd=True, ld=True)}, ("fdld",))
     settings = replace(_settings(1, 1), rtmpose=_rtmpose("pretrained"))
     settings = replace(settings, train=replace(settings.train, ktl=ktl))
     backbones = backbone_sources([tmp_path / "teacher"])

@@ -8,8 +8,8 @@ import yaml
 
 from model_builders import ConstantPoints, PooledPeak, lively_rtmpose_t, write_card
 from thermbench.core.io import InputError
-from thermbench.mlcmkd.predict import predict
 from thermbench.models.onnx_model import OnnxFaceModel, OnnxLandmarks, graph_counts, read_card
+from thermbench.models.rtmpose import predict
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from thermbench.core.io import InputError
-from thermbench.mlcmkd.pose_speed import check_onnx_matches_torch, export_onnx
 from thermbench.models.rtmdet import build_rtmdet, decode_top_box, load_mmdet_checkpoint, normalize_detector_input
 from thermbench.models.rtmpose import count_parameters
+from thermbench.speed.pose_speed import check_onnx_matches_torch, export_onnx
 
 
 def test_nano_counts_match_paper_table_ii():

@@ -20,6 +20,7 @@ from thermbench.tinyhead import evaluation as E
 from thermbench.tinyhead import features as FC
 from thermbench.tinyhead import protocol as P
 from thermbench.tinyhead import training as T
+from thermbench.tinyhead.phases import descent_phases
 
 CROP = 32  # crop side in px; the tiny backbone has stride 8 -> 4x4 features -> 16x16 heatmap, stride 2
 
@@ -336,13 +337,13 @@ def test_descent_phases_find_two_drops_and_one():
     epochs = np.arange(120)  # counted from 0, as the blog's history
     # fast fall over epochs 0-10, plateau, a second fall over 39-49, plateau
     two = 1.0 * np.exp(-np.clip(epochs, 0, 10) * 0.3) * np.exp(-np.clip(epochs - 39, 0, 10) * 0.1)
-    phases = E.descent_phases(two.tolist())
+    phases = descent_phases(two.tolist())
     assert len(phases) == 2
     assert phases[0]["first_epoch"] <= 2 and 7 <= phases[0]["last_epoch"] <= 12
     assert 35 <= phases[1]["first_epoch"] <= 40 and 47 <= phases[1]["last_epoch"] <= 52
     assert sum(ph["share"] for ph in phases) == pytest.approx(1.0, abs=0.1)
     one = np.exp(-np.clip(epochs, 0, 10) * 0.3)
-    assert len(E.descent_phases(one.tolist())) == 1
+    assert len(descent_phases(one.tolist())) == 1
 
 
 def test_backbone_input_is_the_blogs_imagenet_normalisation():

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from thermbench.core import conclusions as cc
+from thermbench.core.conclusions_table import gather
 from thermbench.core.io import InputError, read_json
 from thermbench.tools import conclusions
 from thermbench.tools.regression import TOLERANCES
@@ -35,7 +36,7 @@ def test_gather_merges_sorts_and_counts(tmp_path):
                                              _record("m.b", "not resolved", False, "interval includes 0")])
     b = _write(tmp_path / "in/breath.json", [_record("b.a", "X < Y", True, kernels=["default"]),
                                              _record("b.f", "5 px", True, deterministic=True)])
-    conclusions.gather([a, b], tmp_path / "out/conclusions.json", tmp_path / "out/conclusions.md", SYNTHETIC)
+    gather([a, b], tmp_path / "out/conclusions.json", tmp_path / "out/conclusions.md", SYNTHETIC)
     out = read_json(tmp_path / "out/conclusions.json")
     assert [r["id"] for r in out["statements"]] == ["b.a", "b.f", "m.b", "m.z"]          # sorted by id across files
     assert [r["report"] for r in out["statements"]] == ["breath", "breath", "mlcmkd", "mlcmkd"]  # the file's stem
@@ -55,7 +56,7 @@ def test_gather_merges_sorts_and_counts(tmp_path):
 
 def test_gather_without_a_kernel_check_says_so(tmp_path):
     a = _write(tmp_path / "r.json", [_record("r.1", "A < B", True)])
-    conclusions.gather([a], tmp_path / "c.json", tmp_path / "c.md", {"tfake": "real", "thermeval": "synthetic"})
+    gather([a], tmp_path / "c.json", tmp_path / "c.md", {"tfake": "real", "thermeval": "synthetic"})
     assert "# Conclusions (real T-FAKE, SYNTHETIC ThermEval-D)" in (tmp_path / "c.md").read_text()
     assert "Kernel settings checked: this run only (`make conclusions` not run yet)." in (tmp_path / "c.md").read_text()
     assert read_json(tmp_path / "c.json")["kernels_checked"] == []
@@ -65,11 +66,11 @@ def test_gather_refuses_repeated_ids_and_malformed_files(tmp_path):
     a = _write(tmp_path / "a.json", [_record("same", "A < B", True)])
     b = _write(tmp_path / "b.json", [_record("same", "A > B", True)])
     with pytest.raises(InputError, match="statement ids repeat"):
-        conclusions.gather([a, b], tmp_path / "c.json", tmp_path / "c.md", SYNTHETIC)
+        gather([a, b], tmp_path / "c.json", tmp_path / "c.md", SYNTHETIC)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"statements": {"id": "x"}}))
     with pytest.raises(InputError, match="expected"):
-        conclusions.gather([a, bad], tmp_path / "c.json", tmp_path / "c.md", SYNTHETIC)
+        gather([a, bad], tmp_path / "c.json", tmp_path / "c.md", SYNTHETIC)
     assert not (tmp_path / "c.json").exists()
 
 

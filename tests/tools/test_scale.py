@@ -8,7 +8,7 @@ import yaml
 
 from thermbench.datasets import tfake
 from thermbench.datasets.prepared import read_samples
-from thermbench.mlcmkd.grid_compute import GpuRate
+from thermbench.speed.grid_compute import GpuRate
 from thermbench.tools import scale
 
 RATE = GpuRate("H100 SXM", 989.4, 0.35)

@@ -1,3 +1,1 @@
-"""Dataset adapters: real-format parsers, downloads and the synthetic world."""
-
-DATASETS = ("thermeval", "tfake", "charlotte")
+"""Dataset adapters: real-format parsers, downloads and the synthetic world (the datasets: `registry.py`)."""

@@ -32,6 +32,13 @@ from thermbench.core.progress import progress
 from thermbench.datasets.common import points_json, read_image, write_png
 from thermbench.datasets.prepared import write_samples
 
+# Download layout: globs that must each match something in the unpacked root (facts/datasets.md).
+LAYOUT = ("S*.csv", "S*/*.tiff")
+# The prepared contract's columns. kpts: JSON [[x, y, labelled] x 68] (unmapped points 0); view front|side;
+# width_group high|mean|low
+COLUMNS = ("sample_id", "split", "crop_path", "kpts", "view", "width_group", "subject", "box_x0", "box_y0", "box_w",
+           "box_h")
+
 N_POINTS, N_PROFILE = 72, 43
 WIDTHS = ("frame", "face_box")  # what High/Mean/Low compare (module docstring)
 
@@ -175,6 +182,6 @@ def prepare(raw: Path, out: Path, cfg: dict, seed: int) -> None:
     for row, width in zip(rows, widths):
         row.update(width_measure=measure, width_px=width, width_threshold_px=threshold,
                    width_group=width_group(width, threshold))
-    table = write_samples(rows, out, "charlotte", ["subject", "sample_id"])
+    table = write_samples(rows, out, COLUMNS, ["subject", "sample_id"])
     if table["sample_id"].duplicated().any():
         raise InputError(f"{raw}: duplicate image IDs across S<k>.csv files")

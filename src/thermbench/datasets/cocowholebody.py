@@ -26,6 +26,9 @@ from thermbench.core.io import InputError
 from thermbench.core.progress import progress
 from thermbench.datasets.common import points_json, read_image, write_png, write_table
 
+# Download layout: MMPose's COCO layout (facts/pretrained_and_rgb_sets.md).
+LAYOUT = ("val2017/*.jpg", "train2017/*.jpg", "annotations/coco_wholebody_val_v1.0.json",
+          "annotations/coco_wholebody_train_v1.0.json")
 SPLITS = {"train": ("annotations/coco_wholebody_train_v1.0.json", "train2017"),
           "val": ("annotations/coco_wholebody_val_v1.0.json", "val2017")}
 

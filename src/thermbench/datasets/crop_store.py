@@ -146,6 +146,10 @@ class Split:
     def __len__(self) -> int:
         return len(self.images)
 
+    def in_crop_px(self, points: np.ndarray) -> np.ndarray:
+        """(N,K,2) points in input px -> crop px (float64), each sample by its own scale."""
+        return points * self.scale[:, None, :].astype(np.float64)
+
     def head(self, n: int) -> "Split":
         """The first `n` samples (all, where there are fewer), no image read."""
         def first(a):

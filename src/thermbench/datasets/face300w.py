@@ -23,6 +23,10 @@ from thermbench.core.io import InputError
 from thermbench.core.progress import progress
 from thermbench.datasets.common import points_json, read_image, write_png, write_table
 
+# Download layout: iBUG's 300W zips, one folder each (their folder names are our assumption), train parts first,
+# then the common and challenging parts.
+LAYOUT = ("afw/*.pts", "helen/trainset/*.pts", "lfpw/trainset/*.pts", "helen/testset/*.pts", "lfpw/testset/*.pts",
+          "ibug/*.pts")
 PARTS = {"train": ("afw", "helen/trainset", "lfpw/trainset"), "val": ("helen/testset", "lfpw/testset", "ibug")}
 N_POINTS = 68
 

@@ -21,20 +21,9 @@ from pathlib import Path
 
 from thermbench.core.download import http_download
 from thermbench.core.io import InputError, write_json
+from thermbench.datasets.registry import layout
 
 MARKER = ".fetch_complete.json"
-# Globs that must each match something in the unpacked root (facts/datasets.md; tfake's thermal/ is our assumption).
-LAYOUTS = {
-    "thermeval": ("Annotations/annotations_1.json", "Annotations/annotations_2.json", "images/*.png"),
-    "tfake": ("*_ldmks.txt", "*.png", "thermal/**/*.png"),  # thermal/<id>.png or thermal/<condition>/<id>.png
-    "charlotte": ("S*.csv", "S*/*.tiff"),
-    # The RGB teacher's sets (facts/pretrained_and_rgb_sets.md): MMPose's COCO layout; iBUG's 300W zips, one folder
-    # each (their folder names are our assumption), train parts first, then the common and challenging parts.
-    "cocowholebody": ("val2017/*.jpg", "train2017/*.jpg", "annotations/coco_wholebody_val_v1.0.json",
-                      "annotations/coco_wholebody_train_v1.0.json"),
-    "300w": ("afw/*.pts", "helen/trainset/*.pts", "lfpw/trainset/*.pts", "helen/testset/*.pts", "lfpw/testset/*.pts",
-             "ibug/*.pts"),
-}
 KAGGLE_HELP = (
     "Kaggle credentials not found: set KAGGLE_USERNAME and KAGGLE_KEY (or KAGGLE_API_TOKEN), "
     "or put kaggle.json in ~/.kaggle/ (token from https://www.kaggle.com/settings/api)"
@@ -42,14 +31,14 @@ KAGGLE_HELP = (
 
 
 def validate_layout(dataset: str, root: Path, label: str) -> None:
-    missing = [pattern for pattern in LAYOUTS[dataset] if next(root.glob(pattern), None) is None]
+    missing = [pattern for pattern in layout(dataset) if next(root.glob(pattern), None) is None]
     if missing:
         raise InputError(f"{label}: not a {dataset} layout, nothing matches {', '.join(missing)}")
 
 
 def find_root(dataset: str, top: Path, max_depth: int = 3) -> Path:
     """The shallowest folder under `top` that holds the layout's first entry (archives often add wrapper folders)."""
-    anchor = LAYOUTS[dataset][0]
+    anchor = layout(dataset)[0]
     for depth in range(max_depth + 1):
         for candidate in sorted(top.glob("/".join(["*"] * depth))) if depth else [top]:
             if candidate.is_dir() and next(candidate.glob(anchor), None) is not None:
@@ -115,7 +104,7 @@ def is_complete(dataset: str, out: Path, cfg: dict) -> bool:
 def fetch(dataset: str, out: str | Path, cfg: dict) -> None:
     """Fill `out` with `dataset` from the sources in `cfg` (params.yaml fetch.<dataset>), atomically."""
     out = Path(out)
-    if dataset not in LAYOUTS:
+    if layout(dataset) is None:
         raise InputError(f"params.yaml: no download route for dataset '{dataset}'")
     if is_complete(dataset, out, cfg):
         print(f"fetch: {out} is complete, skipping", file=sys.stderr)

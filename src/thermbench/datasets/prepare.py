@@ -5,16 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from thermbench.core.io import InputError, atomic_dir
-from thermbench.datasets import charlotte, tfake, thermeval
-
-PARSERS = {"thermeval": thermeval.prepare, "tfake": tfake.prepare, "charlotte": charlotte.prepare}
+from thermbench.datasets.registry import DATASETS
 
 
 def prepare(dataset: str, raw: Path, out: Path, cfg: dict, seed: int) -> None:
     """Parse `raw` with the dataset's own parser and write `out` atomically (same code for real and synthetic)."""
     if not raw.is_dir():
         raise InputError(f"{raw}: raw dataset folder not found (run the raw stage first)")
-    if dataset not in PARSERS:
+    if dataset not in DATASETS:
         raise InputError(f"prepare: unknown dataset '{dataset}'")
     with atomic_dir(out) as tmp:
-        PARSERS[dataset](raw, tmp, cfg, seed)
+        DATASETS[dataset].adapter.prepare(raw, tmp, cfg, seed)

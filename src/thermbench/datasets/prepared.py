@@ -19,35 +19,25 @@ from thermbench.datasets.common import TableStream, write_table
 SAMPLES = "samples.csv"
 FRAMES = "frames.csv"
 
-COLUMNS = {
-    # crop_path: gray crop PNG; nose_*: crop px; frame_nose_*: frame px; box_*: the crop window in the frame;
-    # person_*: the GT Person box; split: train | val | test | unused
-    "thermeval": ("sample_id", "split", "image_file", "crop_path", "nose_x", "nose_y", "frame_nose_x", "frame_nose_y",
-                  "box_x0", "box_y0", "box_w", "box_h", "person_x0", "person_y0", "person_w", "person_h"),
-    # kpts: JSON [[x, y, flag] x 68] in crop px; rgb_crop_path: the RGB twin's crop
-    "tfake": ("sample_id", "split", "crop_path", "rgb_crop_path", "kpts", "box_x0", "box_y0", "box_w", "box_h"),
-    # kpts: JSON [[x, y, labelled] x 68] (unmapped points 0); view front|side; width_group high|mean|low
-    "charlotte": ("sample_id", "split", "crop_path", "kpts", "view", "width_group", "subject",
-                  "box_x0", "box_y0", "box_w", "box_h"),
-}
 FRAME_COLUMNS = ("image_file", "annotation_file", "image_id", "split", "noses", "persons")  # noses, persons: JSON
 
 
-def write_samples(rows: list[dict], out: Path, dataset: str, sort_by: list[str]) -> pd.DataFrame:
-    """Write `<out>/samples.csv` (sorted, deterministic); every contract column must be present."""
-    _check(rows, COLUMNS[dataset], out / SAMPLES)
+def write_samples(rows: list[dict], out: Path, columns: tuple[str, ...], sort_by: list[str]) -> pd.DataFrame:
+    """Write `<out>/samples.csv` (sorted, deterministic); every contract column (the adapter's `COLUMNS`) must be
+    present."""
+    _check(rows, columns, out / SAMPLES)
     return write_table(rows, out / SAMPLES, sort_by)
 
 
 @contextmanager
-def stream_samples(out: Path, dataset: str, sort_by: list[str]) -> Iterator[Callable[[dict], None]]:
+def stream_samples(out: Path, columns: tuple[str, ...], sort_by: list[str]) -> Iterator[Callable[[dict], None]]:
     """`write_samples` for sets too large to hold: yields `add(row)`, rows in `sort_by` order; the file is complete
     once the block ends."""
     stream = TableStream(out / SAMPLES, sort_by)
 
     def add(row: dict) -> None:
         if stream.last is None:
-            _check([row], COLUMNS[dataset], out / SAMPLES)
+            _check([row], columns, out / SAMPLES)
         stream.add(row)
 
     yield add

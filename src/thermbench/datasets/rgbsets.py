@@ -10,11 +10,10 @@ import shutil
 from pathlib import Path
 
 from thermbench.core.io import InputError, atomic_dir, read_csv
-from thermbench.datasets import cocowholebody, face300w
 from thermbench.datasets.common import write_table
+from thermbench.datasets.registry import RGB_ADAPTERS
 
-PARSERS = {"cocowholebody": cocowholebody.prepare, "300w": face300w.prepare}
-RGB_SETS = tuple(PARSERS)
+RGB_SETS = tuple(RGB_ADAPTERS)
 COLUMNS = ("sample_id", "split", "crop_path", "rgb_crop_path", "kpts")
 
 
@@ -22,10 +21,10 @@ def prepare(dataset: str, raw: Path, out: Path, cfg: dict) -> None:
     """Parse `raw` with the set's own reader and write `out` atomically."""
     if not raw.is_dir():
         raise InputError(f"{raw}: raw dataset folder not found (run its raw_rgb stage first)")
-    if dataset not in PARSERS:
+    if dataset not in RGB_ADAPTERS:
         raise InputError(f"prepare_rgb: unknown RGB set '{dataset}' (one of {', '.join(RGB_SETS)})")
     with atomic_dir(out) as tmp:
-        PARSERS[dataset](raw, tmp, cfg)
+        RGB_ADAPTERS[dataset].prepare(raw, tmp, cfg)
 
 
 def union(prepared: Path, sets: list[str], out: Path) -> None:

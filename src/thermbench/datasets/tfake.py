@@ -25,6 +25,11 @@ from thermbench.core.progress import progress
 from thermbench.datasets.common import points_json, read_image, write_png
 from thermbench.datasets.prepared import stream_samples
 
+# Download layout: globs that must each match something in the unpacked root (facts/datasets.md; thermal/ is our
+# assumption: thermal/<id>.png or thermal/<condition>/<id>.png).
+LAYOUT = ("*_ldmks.txt", "*.png", "thermal/**/*.png")
+# The prepared contract's columns. kpts: JSON [[x, y, flag] x 68] in crop px; rgb_crop_path: the RGB twin's crop
+COLUMNS = ("sample_id", "split", "crop_path", "rgb_crop_path", "kpts", "box_x0", "box_y0", "box_w", "box_h")
 LDMKS_SUFFIX = "_ldmks.txt"
 
 
@@ -86,7 +91,7 @@ def prepare(raw: Path, out: Path, cfg: dict, seed: int) -> None:
     samples = sorted((f"tf{file_id}" if len(folders) == 1 else f"tf{file_id}_{condition}", file_id, condition)
                      for file_id in ids for condition in folders)
     pending = {}  # file id -> [its crop box, its points in the crop, conditions still to write]
-    with stream_samples(out, "tfake", ["sample_id"]) as add:
+    with stream_samples(out, COLUMNS, ["sample_id"]) as add:
         for sample_id, file_id, condition in progress(samples, desc="tfake"):
             if file_id not in pending:
                 points = read_landmarks(raw / f"{file_id}{LDMKS_SUFFIX}")

@@ -26,6 +26,12 @@ from thermbench.core.progress import progress
 from thermbench.datasets.common import points_json, read_image, write_png
 from thermbench.datasets.prepared import write_frames, write_samples
 
+# Download layout: globs that must each match something in the unpacked root (facts/datasets.md).
+LAYOUT = ("Annotations/annotations_1.json", "Annotations/annotations_2.json", "images/*.png")
+# The prepared contract's columns. crop_path: gray crop PNG; nose_*: crop px; frame_nose_*: frame px; box_*: the crop
+# window in the frame; person_*: the GT Person box; split: train | val | test | unused
+COLUMNS = ("sample_id", "split", "image_file", "crop_path", "nose_x", "nose_y", "frame_nose_x", "frame_nose_y",
+           "box_x0", "box_y0", "box_w", "box_h", "person_x0", "person_y0", "person_w", "person_h")
 ANNOTATION_FILES = {1: "Annotations/annotations_1.json", 2: "Annotations/annotations_2.json"}
 PERSON, NOSE = "Person", "Nose"
 
@@ -299,7 +305,7 @@ def prepare(raw: Path, out: Path, cfg: dict, seed: int) -> None:
             }
         )
     rows = [{**row, "split": split_of.get(key, "unused")} for key, row in samples.items()]
-    write_samples(rows, out, "thermeval", ["annotation_file", "image_id", "nose_id"])
+    write_samples(rows, out, COLUMNS, ["annotation_file", "image_id", "nose_id"])
     write_frames(frame_rows, out, ["annotation_file", "image_id"])
     for line in warnings + split_warnings:  # after the work, so that an input error stays the only line on stderr
         print(line, file=sys.stderr)

@@ -8,33 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 from torch import nn
 
 from thermbench.core.nme import ced_rows, charlotte_checks, charlotte_subsets, nme_diag, nme_io, summarize
-from thermbench.datasets.crop_store import Split, load_splits
-from thermbench.mlcmkd.pose_speed import count_gflops
-from thermbench.mlcmkd.predict import predict
-from thermbench.models.rtmpose import build_rtmpose, count_parameters
-
-
-def crop_px(model: nn.Module, split: Split, batch_size: int = 64,
-            images: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Predictions and GT in crop pixels (the input-px values scaled back per sample); `images` replaces the
-    split's own (the RGB twins)."""
-    scale = split.scale[:, None, :].astype(np.float64)
-    return predict(model, split.images if images is None else images, batch_size) * scale, split.kpts * scale
-
-
-PAPER_INPUT = 256
-
-
-def complexity(arch: str) -> dict:
-    """Params and forward GFLOPs (FlopCounterMode, 2 per multiply-add) of RTMPose-`arch` at 256x256, built on meta."""
-    with torch.device("meta"):
-        model = build_rtmpose(arch, input_size=(PAPER_INPUT, PAPER_INPUT))
-    return {"params_m": count_parameters(model) / 1e6,
-            "gflops": count_gflops(model, (1, 3, PAPER_INPUT, PAPER_INPUT)), "at_input": PAPER_INPUT}
+from thermbench.datasets.crop_store import load_splits
+from thermbench.models.rtmpose import complexity, crop_px
 
 
 def score_run(model: nn.Module, config: dict, tfake_cache: Path, charlotte_cache: Path,

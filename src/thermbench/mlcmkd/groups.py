@@ -17,11 +17,11 @@ from thermbench.core.io import InputError
 from thermbench.core.parallel import ordered_map
 from thermbench.mlcmkd.backbones import Backbones, backbone_sources, check_backbone_source, student_backbones
 from thermbench.mlcmkd.distributed import init_distributed
-from thermbench.mlcmkd.layout import run_name
 from thermbench.mlcmkd.run_outputs import GroupPaths
 from thermbench.mlcmkd.runs import run_ktl, run_mcl, run_supervised
 from thermbench.mlcmkd.settings import Settings
 from thermbench.models.rtmpose import ARCHS
+from thermbench.models.run_layout import run_name
 
 Job = tuple[str, int, bool]  # (architecture or variant, seed, from scratch)
 
@@ -30,8 +30,8 @@ KEYS_PARAM = {"supervised": "rtmpose.supervised_archs", "ktl": "train.ktl.runs",
 
 def group_keys(settings: Settings, group: str) -> tuple:
     """The architectures (supervised) or variants (KTL, MCL) of a group, as params list them."""
-    keys = {"supervised": settings.rtmpose.supervised_archs, "ktl": settings.train.ktl["runs"],
-            "mcl": settings.train.mcl["variants"]}
+    keys = {"supervised": settings.rtmpose.supervised_archs, "ktl": settings.train.ktl.runs,
+            "mcl": settings.train.mcl.variants}
     if group not in keys:
         raise ValueError(f"unknown run group '{group}'")
     return tuple(keys[group])
@@ -44,7 +44,7 @@ def group_jobs(settings: Settings, group: str) -> list[Job]:
     key with seeds to train must be one of the group's keys: its runs train in that key's stage."""
     seeds = list(settings.train.seeds)
     keys = group_keys(settings, group)
-    scratch = [] if group == "mcl" else settings.train.scratch.get(group) or []
+    scratch = getattr(settings.train.scratch, group, ())
     stray = [key for key in scratch if key not in keys]
     if stray and settings.train.scratch_seeds:
         raise InputError(f"params.yaml: train.scratch.{group} has {', '.join(map(str, stray))}, not in "
@@ -111,8 +111,8 @@ def longest_first(settings: Settings, group: str, jobs: list[Job]) -> list[Job]:
     def cost(job: Job) -> tuple:
         key, _, scratch = job
         if group == "ktl":
-            flags = settings.train.ktl["variants"][key]
-            return scratch, flags["fi"] + flags["ri"], flags["fd"] + flags["ld"]
+            flags = settings.train.ktl.variants[key]
+            return scratch, flags.fi + flags.ri, flags.fd + flags.ld
         return scratch, ARCHS[key][1] if group == "supervised" else 0  # by width
 
     return sorted(jobs, key=cost, reverse=True)  # reverse keeps the sort stable

@@ -22,7 +22,7 @@ from torch import nn
 from thermbench.models.rtmpose import RTMPose
 
 __all__ = ["simcc_kl_loss", "simcc_kd_loss", "feature_mse", "decay_gamma", "near_identity_conv", "DistillConfig",
-           "DistillTask", "TABLE_III", "TABLE_IV"]
+           "DistillTask"]
 
 
 def simcc_kl_loss(pred_x: torch.Tensor, pred_y: torch.Tensor, target_x: torch.Tensor, target_y: torch.Tensor,
@@ -120,21 +120,6 @@ class DistillConfig:
     fi_weight: float = 1e-3
     ri_weight: float = 1e-3
     beta: float = 10.0     # SimCC logit scale in L_kp, L_lg, L_fi, L_ri
-
-
-# Table III (KTL distillation strategies) and Table IV (DIKD ablation) as flag sets; L_kp is always on.
-TABLE_III = {
-    "FD": dict(fd=True, ld=False, fi=False, ri=False),
-    "LD": dict(fd=False, ld=True, fi=False, ri=False),
-    "FD+LD": dict(fd=True, ld=True, fi=False, ri=False),
-    "DIKD": dict(fd=True, ld=True, fi=True, ri=True),
-}
-TABLE_IV = {
-    "Baseline": dict(fd=True, ld=True, fi=False, ri=False),
-    "Baseline + RI": dict(fd=True, ld=True, fi=False, ri=True),
-    "Baseline + FI": dict(fd=True, ld=True, fi=True, ri=False),
-    "Ours": dict(fd=True, ld=True, fi=True, ri=True),
-}
 
 
 class DistillTask(nn.Module):

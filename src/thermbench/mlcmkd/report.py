@@ -17,12 +17,12 @@ from thermbench.core.plots import data_label, save_figure
 from thermbench.datasets.common import read_image
 from thermbench.datasets.prepared import read_samples
 from thermbench.mlcmkd.groups import group_run_names
-from thermbench.mlcmkd.layout import run_path
 from thermbench.mlcmkd.report_figures import plot_ced, plot_curves, plot_grad_norms, plot_qualitative
 from thermbench.mlcmkd.report_markdown import markdown
-from thermbench.mlcmkd.report_tables import TABLE_V, UNTRAINED, Group, group_runs
-from thermbench.mlcmkd.settings import Settings
+from thermbench.mlcmkd.report_tables import UNTRAINED, Group, group_runs, paper_rows
+from thermbench.mlcmkd.settings import DIKD, FD_LD, TABLE_V, KTLParams, Settings
 from thermbench.mlcmkd.stability import early_late_ratio
+from thermbench.models.run_layout import run_path
 
 QUALITATIVE_ROWS = 4
 
@@ -55,7 +55,7 @@ def write_report(tfake: Path, metrics_dir: Path, submitted: Path, curves_dir: Pa
     samples = read_samples(tfake, ("split", "crop_path", "kpts"))
     train_kpts, val_kpts, test_kpts = (_landmarks(samples, split) for split in ("train", "val", "test"))
     attach_per_image(groups, predictions_dir, test_kpts)
-    text, scalars, statements = markdown(groups, settings, label, _early_late(groups, curves_dir),
+    text, scalars, statements = markdown(groups, settings, label, _early_late(groups, settings.train.ktl, curves_dir),
                                          (train_kpts[:settings.train.max_train_samples], val_kpts, test_kpts), check)
     write_text(out / "mlcmkd_tables.md", text)
     write_json(summary, {"data": settings.data, **scalars})
@@ -69,13 +69,15 @@ def write_report(tfake: Path, metrics_dir: Path, submitted: Path, curves_dir: Pa
     save_figure(plot_ced(ced, label), out / "mlcmkd_ced")
     curves = {n: read_csv(run_path(curves_dir, n, ".csv")) for n in names}
     save_figure(plot_curves(curves, label), out / "mlcmkd_curves")
-    grad = {f"ktl-{v}": read_csv(run_path(curves_dir, trained[f"ktl-{v}"]["model"], "_gradnorm.csv"))
-            for _, v in TABLE_V if f"ktl-{v}" in trained}
+    ktl = settings.train.ktl
+    grad = {key: read_csv(run_path(curves_dir, trained[key]["model"], "_gradnorm.csv"))
+            for _, key, _ in paper_rows(TABLE_V, ktl) if key in trained}
     save_figure(plot_grad_norms(grad, label), out / "mlcmkd_gradnorm")
 
     # Qualitative grid: supervised student of the KTL size vs conventional KD (FD+LD) vs DIKD (base seed).
     columns = {key: title for key, title in ((f"supervised-{settings.rtmpose.ktl_arch}", "supervised"),
-                                             ("ktl-fdld", "conventional KD (FD+LD)"), ("ktl-dikd", "DIKD"))
+                                             (f"ktl-{ktl.name_of(FD_LD)}", "conventional KD (FD+LD)"),
+                                             (f"ktl-{ktl.name_of(DIKD)}", "DIKD"))
                if key in trained}
     preds = {title: np.load(_read(run_path(predictions_dir, trained[key]["model"], ".npy")))[:QUALITATIVE_ROWS]
              for key, title in columns.items()}
@@ -84,10 +86,10 @@ def write_report(tfake: Path, metrics_dir: Path, submitted: Path, curves_dir: Pa
     save_figure(plot_qualitative(images, test_kpts[:QUALITATIVE_ROWS], preds, label), out / "mlcmkd_qualitative")
 
 
-def _early_late(groups: dict[str, Group], curves_dir: Path) -> dict[str, dict[int, float]]:
+def _early_late(groups: dict[str, Group], ktl: KTLParams, curves_dir: Path) -> dict[str, dict[int, float]]:
     """`stability.early_late_ratio` of every Table V run's logged grad norms (its _gradnorm.csv), by group and seed."""
     out: dict[str, dict[int, float]] = {}
-    for key in (f"ktl-{variant}" for _, variant in TABLE_V if f"ktl-{variant}" in groups):
+    for key in (key for _, key, _ in paper_rows(TABLE_V, ktl) if key in groups):
         for seed, m in groups[key].runs.items():
             path = run_path(curves_dir, m["model"], "_gradnorm.csv")
             if path.is_file():

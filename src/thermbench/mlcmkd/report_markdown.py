@@ -17,20 +17,19 @@ from thermbench.mlcmkd.report_statements import (
     teacher_check,
 )
 from thermbench.mlcmkd.report_tables import (
-    TABLE_III,
-    TABLE_IV,
     UNTRAINED,
     Group,
     convergence_section,
     gradient_shares,
     initial_weights,
     md_table,
+    paper_rows,
     table_i,
     table_iii,
     table_iv,
     table_v,
 )
-from thermbench.mlcmkd.settings import Settings
+from thermbench.mlcmkd.settings import TABLE_III, TABLE_IV, Settings
 
 
 def markdown(groups: dict[str, Group], settings: Settings, source_label: str,
@@ -42,17 +41,18 @@ def markdown(groups: dict[str, Group], settings: Settings, source_label: str,
     check = check or {}
     any_run = next(g.runs[s] for g in groups.values() if g.kind not in UNTRAINED for s in g.runs)
     size = any_run["input_size"]
-    dikd_mode = settings.train.ktl["dikd_mode"]
+    dikd_mode = settings.train.ktl.dikd_mode
     teacher_text, teacher_summary, teacher_st = teacher_check(groups, settings.rtmpose.ktl_arch)
     shape_text, shape_summary, shape_st = mean_shape_check(groups, *shapes) if shapes is not None else ("", {}, [])
-    fams = families(groups, settings.rtmpose.ktl_arch, settings.rtmpose.mcl_arch)
+    ktl = settings.train.ktl
+    fams = families(groups, ktl, settings.rtmpose.ktl_arch, settings.rtmpose.mcl_arch)
     st_i, rows_i = compare_family(groups, fams.get("table_i", []))
     st_iv, rows_iv = compare_family(groups, fams.get("table_iii_iv", []))
-    st_v, rows_v = compare_family(groups, table_v_family(groups), per_image=False)
-    ranks = [r for r in (rank_statement(groups, [f"ktl-{v}" for _, v in TABLE_III], "mlcmkd.rank.table_iii",
-                                        "Table III order by T-FAKE NME-IO, lower first"),
-                         rank_statement(groups, [f"ktl-{v}" for _, v, _, _ in TABLE_IV], "mlcmkd.rank.table_iv",
-                                        "Table IV order by T-FAKE NME-IO, lower first")) if r]
+    st_v, rows_v = compare_family(groups, table_v_family(groups, ktl), per_image=False)
+    ranks = [r for r in (rank_statement(groups, ktl, [k for _, k, _ in paper_rows(TABLE_III, ktl)],
+                                        "mlcmkd.rank.table_iii", "Table III order by T-FAKE NME-IO, lower first"),
+                         rank_statement(groups, ktl, [k for _, k, _ in paper_rows(TABLE_IV, ktl)],
+                                        "mlcmkd.rank.table_iv", "Table IV order by T-FAKE NME-IO, lower first")) if r]
     statements = teacher_st + shape_st + st_i + st_iv + ranks + st_v
     parts = [
         f"# MLCM-KD reproduction ({source_label})\n\n",
@@ -74,12 +74,12 @@ def markdown(groups: dict[str, Group], settings: Settings, source_label: str,
         "\nPaired differences (same student seed: same initial head, batches and augmentation), one Holm family for "
         "the table: the t interval is at the Holm level of each comparison. Negative = lower NME than the "
         "second method.\n\n", md_table(COMPARISON_HEADER, rows_i) if rows_i else "No comparisons (methods missing).\n",
-        "\n## Table III: distillation strategies (KTL)\n\n", table_iii(groups),
-        "\n## Table IV: DIKD ablation\n\n", table_iv(groups),
+        "\n## Table III: distillation strategies (KTL)\n\n", table_iii(groups, ktl),
+        "\n## Table IV: DIKD ablation\n\n", table_iv(groups, ktl),
         "\nPaired differences against FD+LD (Tables III and IV, one Holm family).\n\n",
         md_table(COMPARISON_HEADER, rows_iv) if rows_iv else "No comparisons (FD+LD or the variants missing).\n",
         "\n## Table V: gradient-norm stability (logged KTL steps, mean ± sd over seeds)\n\n",
-        table_v(groups, early_late),
+        table_v(groups, ktl, early_late),
         ("\nFirst / last 20% of steps: the mean grad norm of the first fifth of the logged steps over that of the last "
          "fifth (1 = no trend; a series that starts high and settles has a high CV without step-to-step "
          "volatility).\n" if early_late else ""),

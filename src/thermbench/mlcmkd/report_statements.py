@@ -12,8 +12,9 @@ import numpy as np
 from thermbench.core import stats
 from thermbench.core.conclusions import NOT_RESOLVED, Statement, difference, final, ranking, sentence
 from thermbench.core.nme import mean_shape_nme
-from thermbench.mlcmkd.layout import SCRATCH
-from thermbench.mlcmkd.report_tables import TABLE_III, TABLE_IV, Group, fmt, grad_stat, tfake_nme
+from thermbench.mlcmkd.report_tables import Group, fmt, grad_stat, paper_rows, tfake_nme
+from thermbench.mlcmkd.settings import DIKD, FD_LD, SHORT, TABLE_III, TABLE_IV, TABLE_V, KTLParams
+from thermbench.models.run_layout import SCRATCH
 
 TEACHER_TARGET = 0.6  # teacher RGB NME-IO <= 0.6 x the supervised thermal student's (issue 11)
 
@@ -31,39 +32,43 @@ class Comparison:
     what: str = "T-FAKE test NME-IO"
 
 
-def _names(key: str) -> str:
-    return NAMES.get(key, key)
+def display(key: str, ktl: KTLParams | None = None) -> str:
+    """A group's name in statements: a KTL variant by the paper's short name of its flag set (`settings.SHORT`),
+    MCL as MCL, anything else by its key."""
+    group, _, name = key.partition("-")
+    if group == "ktl" and ktl is not None and name in ktl.variants:
+        return SHORT.get(ktl.variants[name], name)
+    return "MCL" if group == "mcl" else key
 
 
-NAMES = {"supervised-s": "supervised-s", "ktl-fdld": "FD+LD", "ktl-fdld_ri": "+RI", "ktl-fdld_fi": "+FI",
-         "ktl-dikd": "DIKD", "ktl-fd": "FD", "ktl-ld": "LD", "mcl-dikd": "MCL"}
-
-
-def families(groups: dict[str, Group], ktl_arch: str, mcl_arch: str) -> dict[str, list[Comparison]]:
+def families(groups: dict[str, Group], ktl: KTLParams, ktl_arch: str, mcl_arch: str) -> dict[str, list[Comparison]]:
     """The comparisons of each table, each a Holm family. Table I: every KTL method and MCL against the supervised
     student of its size, and the from-scratch pair; Tables III/IV: every KTL variant against FD+LD."""
     sup, sup_t = f"supervised-{ktl_arch}", f"supervised-{mcl_arch}"
+    base, base_name, dikd = ktl.name_of(FD_LD), SHORT[FD_LD], ktl.name_of(DIKD)
     out: dict[str, list[Comparison]] = {"table_i": [], "table_iii_iv": []}
-    variants = dict.fromkeys([v for _, v in TABLE_III] + [v for _, v, _, _ in TABLE_IV])
-    for variant in variants:
-        key = f"ktl-{variant}"
+    keys = dict.fromkeys(key for table in (TABLE_III, TABLE_IV) for _, key, _ in paper_rows(table, ktl))
+    for key in keys:
+        variant = key.removeprefix("ktl-")
         if key in groups and sup in groups and not any(c.a == key for c in out["table_i"]):
-            out["table_i"].append(Comparison(f"mlcmkd.tfake.{variant}_vs_supervised", f"{_names(key)} − supervised",
-                                             key, sup, _names(key), f"supervised RTMPose-{ktl_arch}"))
-        if key != "ktl-fdld" and key in groups and "ktl-fdld" in groups and \
+            out["table_i"].append(Comparison(f"mlcmkd.tfake.{variant}_vs_supervised",
+                                             f"{display(key, ktl)} − supervised", key, sup, display(key, ktl),
+                                             f"supervised RTMPose-{ktl_arch}"))
+        if variant != base and key in groups and f"ktl-{base}" in groups and \
                 not any(c.a == key for c in out["table_iii_iv"]):
-            out["table_iii_iv"].append(Comparison(f"mlcmkd.tfake.{variant}_vs_fdld", f"{_names(key)} − FD+LD", key,
-                                                  "ktl-fdld", _names(key), "FD+LD"))
+            out["table_iii_iv"].append(Comparison(f"mlcmkd.tfake.{variant}_vs_{base}",
+                                                  f"{display(key, ktl)} − {base_name}", key, f"ktl-{base}",
+                                                  display(key, ktl), base_name))
     for key in sorted(k for k, g in groups.items() if g.kind == "mcl"):
         if sup_t in groups:
             out["table_i"].append(Comparison(f"mlcmkd.tfake.{key}_vs_supervised_{mcl_arch}",
                                              f"MCL − supervised-{mcl_arch}", key, sup_t, f"MCL ({groups[key].variant})",
                                              f"supervised RTMPose-{mcl_arch}"))
-    pair = (f"ktl-dikd{SCRATCH}", f"{sup}{SCRATCH}")
-    if all(k in groups for k in pair):
-        out["table_i"].append(Comparison("mlcmkd.tfake.dikd_vs_supervised_from_scratch",
-                                         "DIKD − supervised, both from random weights", *pair,
-                                         "DIKD from scratch", "supervised from scratch"))
+    pair = (f"ktl-{dikd}{SCRATCH}", f"{sup}{SCRATCH}")
+    if dikd and all(k in groups for k in pair):
+        out["table_i"].append(Comparison(f"mlcmkd.tfake.{dikd}_vs_supervised_from_scratch",
+                                         f"{SHORT[DIKD]} − supervised, both from random weights", *pair,
+                                         f"{SHORT[DIKD]} from scratch", "supervised from scratch"))
     return {k: v for k, v in out.items() if v}
 
 
@@ -116,7 +121,8 @@ COMPARISON_HEADER = ["Difference", "Seeds", "Mean", "t interval (Holm level)", "
                      "Bootstrap over test images (95%)", "Verdict here"]
 
 
-def rank_statement(groups: dict[str, Group], keys: list[str], id: str, claim: str) -> Statement | None:
+def rank_statement(groups: dict[str, Group], ktl: KTLParams, keys: list[str], id: str,
+                   claim: str) -> Statement | None:
     """Rank order of methods by T-FAKE NME with a 95% interval per method: the wider of the t interval over seeds
     and the bootstrap over test images of its seed mean; blocked by runs that did not converge."""
     present = [k for k in keys if k in groups]
@@ -130,23 +136,26 @@ def rank_statement(groups: dict[str, Group], keys: list[str], id: str, claim: st
         if g.per_image is not None:
             boot = stats.bootstrap_mean(np.nanmean(g.per_image, axis=0))
             half = max(half, (boot["high"] - boot["low"]) / 2)
-        items[_names(k)] = (mean, mean - half, mean + half)
+        items[display(k, ktl)] = (mean, mean - half, mean + half)
     blocked = sorted(r for k in present for r in groups[k].unconverged())
     return ranking(id, claim, items, blockers=[f"not converged: {', '.join(blocked)}"] if blocked else None)
 
 
-def table_v_family(groups: dict[str, Group]) -> list[Comparison]:
+def table_v_family(groups: dict[str, Group], ktl: KTLParams) -> list[Comparison]:
     """Table V as one Holm family: the grad-norm CV of +RI, +FI and DIKD against FD+LD, over every logged step and
     after the warm-up (the paper's claim is about the training trajectory; the first steps from a fresh head are a
     start-up transient)."""
+    base, base_name = ktl.name_of(FD_LD), SHORT[FD_LD]
     family = []
     for part, label in (("grad_norm", "all logged steps"), ("grad_norm_after_warmup", "after warm-up")):
-        for variant in ("fdld_ri", "fdld_fi", "dikd"):
-            key = f"ktl-{variant}"
+        for _, key, flags in paper_rows(TABLE_V, ktl):
+            if flags == FD_LD:
+                continue
             if all(k in groups and all(part in m["training"] for m in groups[k].runs.values())
-                   for k in (key, "ktl-fdld")):
-                family.append(Comparison(f"mlcmkd.cv.{part}.{variant}_vs_fdld", f"CV {_names(key)} − FD+LD ({label})",
-                                         key, "ktl-fdld", _names(key), "FD+LD",
+                   for k in (key, f"ktl-{base}")):
+                family.append(Comparison(f"mlcmkd.cv.{part}.{key.removeprefix('ktl-')}_vs_{base}",
+                                         f"CV {display(key, ktl)} − {base_name} ({label})", key, f"ktl-{base}",
+                                         display(key, ktl), base_name,
                                          lambda m, part=part: grad_stat(m, "cv_percent", part),
                                          f"grad-norm CV %, {label}"))
     return family
@@ -216,7 +225,7 @@ def mean_shape_check(groups: dict[str, Group], train_kpts: np.ndarray, val_kpts:
             extra["bootstrap_images"] = boot
             if boot["low"] <= 0 <= boot["high"]:
                 blockers.append("the test-image bootstrap interval includes 0")
-        name = _names(key)
+        name = display(key)
         statements.append(difference(f"mlcmkd.tfake.{key}_vs_mean_shape", f"{name} vs the mean-shape baseline "
                                      "(T-FAKE test NME-IO)", name, "mean shape", mean, low, high, blockers=blockers,
                                      extra=extra))

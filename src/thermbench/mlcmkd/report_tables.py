@@ -10,18 +10,17 @@ import numpy as np
 
 from thermbench.core import stats
 from thermbench.core.io import InputError
-from thermbench.mlcmkd.layout import SCRATCH
-from thermbench.mlcmkd.settings import Settings, kp_weight
+from thermbench.mlcmkd.settings import TABLE_III, TABLE_IV, TABLE_V, Flags, KTLParams, Settings, kp_weight
+from thermbench.models.run_layout import SCRATCH
 
 CHARLOTTE_COLUMNS = ("high", "mean", "low", "front", "side", "full")
-# Up to 20 runs share one axis: 10 colours solid, then the same 10 dashed, so no two lines look alike.
-TABLE_III = (("Feature Distillation", "fd"), ("Logits Distillation", "ld"), ("FD + LD", "fdld"),
-             ("DIKD (Ours)", "dikd"))
-# Table IV rows: (label, variant, FI on, RI on); all have L_fm, L_lg, L_kp.
-TABLE_IV = (("Baseline", "fdld", False, False), ("Baseline + RI", "fdld_ri", False, True),
-            ("Baseline + FI", "fdld_fi", True, False), ("Ours (DIKD)", "dikd", True, True))
-TABLE_V = (("Baseline (FD+LD)", "fdld"), ("+ L_ri", "fdld_ri"), ("+ L_fi", "fdld_fi"), ("Ours (L_fi + L_ri)", "dikd"))
 GRAD_STATS = ("std", "cv_percent", "mean_abs_step_change", "r2")
+
+
+def paper_rows(table: tuple[tuple[str, Flags], ...], ktl: KTLParams) -> list[tuple[str, str, Flags]]:
+    """(row label, group key, flags) of each row of one of the paper's tables (`settings.TABLE_III`, ...) whose flag
+    set a variant of params has."""
+    return [(label, f"ktl-{name}", flags) for label, flags in table if (name := ktl.name_of(flags))]
 
 
 @dataclass
@@ -162,12 +161,12 @@ def table_i(groups: dict[str, Group]) -> str:
     return md_table(header, rows) + ("\n" + "\n".join(notes) + "\n" if notes else "")
 
 
-def table_iii(groups: dict[str, Group]) -> str:
+def table_iii(groups: dict[str, Group], ktl: KTLParams) -> str:
     header = ["Method", "Teacher", "Student", "Seeds", "T-FAKE", "T-FAKE test SE", "High", "Mean", "Low", "Front",
               "Side", "Full"]
     rows = []
-    for label, variant in TABLE_III:
-        g = groups.get(f"ktl-{variant}")
+    for label, key, _ in paper_rows(TABLE_III, ktl):
+        g = groups.get(key)
         if g:
             m = next(iter(g.runs.values()))
             rows.append([label, f"RTMPose-{m['teacher_arch']}", f"RTMPose-{g.arch}", str(len(g.runs))]
@@ -175,16 +174,17 @@ def table_iii(groups: dict[str, Group]) -> str:
     return md_table(header, rows)
 
 
-def table_iv(groups: dict[str, Group]) -> str:
+def table_iv(groups: dict[str, Group], ktl: KTLParams) -> str:
     header = ["Method", "L_fm", "L_lg", "L_kp", "L_DIKD^fi", "L_DIKD^ri", "Seeds", "NME T-FAKE", "T-FAKE test SE",
               "NME CHARLOTTE Full"]
     mark = lambda on: "✓" if on else "–"  # noqa: E731
     rows = []
-    for label, variant, fi, ri in TABLE_IV:
-        g = groups.get(f"ktl-{variant}")
+    for label, key, flags in paper_rows(TABLE_IV, ktl):
+        g = groups.get(key)
         if g:
-            rows.append([label, "✓", "✓", "✓", mark(fi), mark(ri), str(len(g.runs)), mean_sd(g.values(tfake_nme)),
-                         _image_se(g), mean_sd(g.values(lambda m: m["charlotte"]["full"]["nme"]))])
+            rows.append([label, "✓", "✓", "✓", mark(flags.fi), mark(flags.ri), str(len(g.runs)),
+                         mean_sd(g.values(tfake_nme)), _image_se(g),
+                         mean_sd(g.values(lambda m: m["charlotte"]["full"]["nme"]))])
     return md_table(header, rows)
 
 
@@ -192,15 +192,15 @@ def grad_stat(m: dict, key: str, part: str = "grad_norm") -> float:
     return m["training"][part][key]
 
 
-def table_v(groups: dict[str, Group], early_late: dict[str, dict[int, float]] | None = None) -> str:
+def table_v(groups: dict[str, Group], ktl: KTLParams, early_late: dict[str, dict[int, float]] | None = None) -> str:
     """Gradient-norm statistics over every logged step and after the warm-up; `early_late`: per KTL group and seed,
     `stability.early_late_ratio` of the run's logged grad norms (a column when given)."""
     header = ["Method", "Seeds", "Steps", "Std Dev", "CV (%)", "Mean Step Change", "R^2", "Steps after warm-up",
               "CV (%) after warm-up"]
     header += ["First / last 20% of steps"] if early_late else []
     rows = []
-    for label, variant in TABLE_V:
-        g = groups.get(f"ktl-{variant}")
+    for label, key, _ in paper_rows(TABLE_V, ktl):
+        g = groups.get(key)
         if g and all("grad_norm" in m["training"] for m in g.runs.values()):
             first = next(iter(g.runs.values()))["training"]
             row = [label, str(len(g.runs)), str(first["grad_norm"]["steps"])]
@@ -211,7 +211,7 @@ def table_v(groups: dict[str, Group], early_late: dict[str, dict[int, float]] | 
                      mean_sd(g.values(lambda m: grad_stat(m, "cv_percent", "grad_norm_after_warmup")), 2)]
                     if after else ["–", "–"])
             if early_late:
-                ratios = early_late.get(f"ktl-{variant}", {})
+                ratios = early_late.get(key, {})
                 row.append(mean_sd([ratios[s] for s in sorted(ratios)], 2) if ratios else "–")
             rows.append(row)
     return md_table(header, rows)

@@ -94,10 +94,10 @@ def run_supervised(settings: Settings, arch: str, seed: int, backbones: Backbone
 
 def distill_config(settings: Settings, variant: str) -> DistillConfig:
     ktl = settings.train.ktl
-    if variant not in ktl["variants"]:
-        raise InputError(f"params.yaml: train.ktl.variants has no '{variant}' ({', '.join(ktl['variants'])})")
-    return DistillConfig(**ktl["variants"][variant], dikd_mode=ktl["dikd_mode"], kp_weight=kp_weight(settings.train),
-                         **ktl["weights"])
+    if variant not in ktl.variants:
+        raise InputError(f"params.yaml: train.ktl.variants has no '{variant}' ({', '.join(ktl.variants)})")
+    return DistillConfig(**asdict(ktl.variants[variant]), dikd_mode=ktl.dikd_mode,
+                         kp_weight=kp_weight(settings.train), **ktl.weights)
 
 
 def run_ktl(settings: Settings, variant: str, seed: int, teacher_dir: Path, backbones: Backbones,
@@ -130,7 +130,7 @@ def run_mcl(settings: Settings, variant: str, seed: int, teacher_dir: Path, back
     student = student.to(device)
     teacher = load_run(teacher_dir).to(device)
     distill = DistillConfig(fd=True, ld=True, fi=False, ri=False, kp_weight=kp_weight(settings.train),
-                            **settings.train.mcl["weights"])
+                            **settings.train.mcl.weights)
     task = DistillTask(student, teacher, distill).to(device)
     cfg = fit_config(settings, seed)
     data = student_splits(paths.tfake, settings.train.max_train_samples, paired=False)

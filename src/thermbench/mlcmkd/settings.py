@@ -24,6 +24,40 @@ class RTMPoseParams:
 
 
 @dataclass(frozen=True)
+class Flags:
+    """A KTL variant: the distillation terms it switches on besides L_kp (always on)."""
+    fd: bool = False            # feature distillation L_fm
+    ld: bool = False            # logit distillation L_lg
+    fi: bool = False            # DIKD forward injection
+    ri: bool = False            # DIKD reverse injection
+
+
+@dataclass(frozen=True)
+class KTLParams:
+    dikd_mode: str              # text (the paper's prose) | equations (eqs. 4-5 as printed)
+    weights: dict[str, float]   # fm_weight, lg_weight, fi_weight, ri_weight
+    variants: dict[str, Flags]  # name -> flag set: the one place a variant is named
+    runs: tuple                 # the variants trained, in table order
+
+    def name_of(self, flags: Flags) -> str | None:
+        """The variant of params with these flags, or None where params define none."""
+        return next((name for name, f in self.variants.items() if f == flags), None)
+
+
+@dataclass(frozen=True)
+class MCLParams:
+    variants: tuple             # the KTL variants compressed (ktl-<variant>-seed<k> -> mcl-<variant>-seed<k>)
+    weights: dict[str, float]   # fm_weight, lg_weight
+
+
+@dataclass(frozen=True)
+class ScratchParams:
+    """The from-scratch pair: keys of each group also trained from random weights."""
+    supervised: tuple = ()
+    ktl: tuple = ()
+
+
+@dataclass(frozen=True)
 class TrainParams:
     device: str                 # cpu | cuda (multi-GPU: torchrun sets WORLD_SIZE)
     num_threads: int            # torch threads of a stage
@@ -34,10 +68,10 @@ class TrainParams:
     fit: FitConfig              # every run's schedule; its `seed` is replaced by the run's
     kp_weight: float            # lambda_kp of every student (supervised, KTL, MCL)
     kp_reference_batch: int | None  # lambda_kp is scaled by this / batch: L_kp is batch-summed, distillation batch-mean
-    scratch: dict               # the from-scratch pair: {group: [keys]} trained from random weights too
+    scratch: ScratchParams      # the from-scratch pair
     scratch_seeds: tuple        # its student seeds
-    ktl: dict                   # dikd_mode, weights, variants (flag sets), runs (the variants trained)
-    mcl: dict                   # variants, weights
+    ktl: KTLParams
+    mcl: MCLParams
 
 
 @dataclass(frozen=True)
@@ -51,6 +85,18 @@ class Settings:
 
 
 SCORED_ON = ("tfake", "charlotte")  # every run's test sets (T-FAKE, and CHARLOTTE zero-shot)
+
+# The paper's ablations as flag sets: a report row shows the variant of params with that flag set (`name_of`).
+FD = Flags(fd=True, ld=False, fi=False, ri=False)
+LD = Flags(fd=False, ld=True, fi=False, ri=False)
+FD_LD = Flags(fd=True, ld=True, fi=False, ri=False)  # conventional KD: the baseline of Tables IV and V
+FD_LD_RI = Flags(fd=True, ld=True, fi=False, ri=True)
+FD_LD_FI = Flags(fd=True, ld=True, fi=True, ri=False)
+DIKD = Flags(fd=True, ld=True, fi=True, ri=True)
+SHORT = {FD: "FD", LD: "LD", FD_LD: "FD+LD", FD_LD_RI: "+RI", FD_LD_FI: "+FI", DIKD: "DIKD"}  # statements' names
+TABLE_III = (("Feature Distillation", FD), ("Logits Distillation", LD), ("FD + LD", FD_LD), ("DIKD (Ours)", DIKD))
+TABLE_IV = (("Baseline", FD_LD), ("Baseline + RI", FD_LD_RI), ("Baseline + FI", FD_LD_FI), ("Ours (DIKD)", DIKD))
+TABLE_V = (("Baseline (FD+LD)", FD_LD), ("+ L_ri", FD_LD_RI), ("+ L_fi", FD_LD_FI), ("Ours (L_fi + L_ri)", DIKD))
 
 
 def train_params(raw: dict) -> TrainParams:

@@ -26,8 +26,8 @@ from thermbench.mlcmkd.distributed import data_parallel, main_process_value, wor
 from thermbench.mlcmkd.loader import StepPlan, finish, loader, make_batch
 from thermbench.mlcmkd.losses import DistillTask, decay_gamma, simcc_kl_loss
 from thermbench.mlcmkd.optim import OptimConfig, lr_factor, param_groups
-from thermbench.mlcmkd.predict import device_of, to_input, val_nme
-from thermbench.models.rtmpose import RTMPose
+from thermbench.mlcmkd.predict import device_of, val_nme
+from thermbench.models.rtmpose import RTMPose, to_input
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from thermbench.core.io import InputError
-from thermbench.models.rtmpose import ChannelAttention, ConvModule, SPPBottleneck
+from thermbench.models.rtmpose import P5, ConvModule, CSPLayer, CSPNeXt, conv_module
 
 __all__ = ["RTMDet", "RTMDetConfig", "DETECTORS", "PIXEL_MEAN_BGR", "PIXEL_STD_BGR", "build_rtmdet",
            "normalize_detector_input", "load_mmdet_checkpoint", "decode_top_box"]
@@ -42,74 +42,13 @@ __all__ = ["RTMDet", "RTMDetConfig", "DETECTORS", "PIXEL_MEAN_BGR", "PIXEL_STD_B
 PIXEL_MEAN_BGR = (103.53, 116.28, 123.675)
 PIXEL_STD_BGR = (57.375, 57.12, 58.395)
 
-# CSPNeXt P5 rows (in, out, blocks, add_identity, use_spp) before widen/deepen, as in rtmpose.py.
-_P5 = ((64, 128, 3, True, False), (128, 256, 6, True, False), (256, 512, 6, True, False), (512, 1024, 3, False, True))
-
-
-# ---------------------------------------------------------------------------------------------------- building blocks
-class SeparableConv(nn.Sequential):
-    """mmcv DepthwiseSeparableConvModule with a stride: depthwise k x k (groups = in) + BN + SiLU, then pointwise
-    1x1 + BN + SiLU; keys `depthwise_conv.*`, `pointwise_conv.*`."""
-
-    def __init__(self, cin: int, cout: int, k: int, stride: int = 1):
-        super().__init__()
-        self.depthwise_conv = ConvModule(cin, cin, k, stride, groups=cin)
-        self.pointwise_conv = ConvModule(cin, cout, 1)
-
-
-def _conv(cin: int, cout: int, k: int, stride: int, depthwise: bool) -> nn.Module:
-    return SeparableConv(cin, cout, k, stride) if depthwise else ConvModule(cin, cout, k, stride)
-
-
-class CSPNeXtBlock(nn.Module):
-    """3x3 conv (depthwise-separable when asked) -> depthwise-separable 5x5 conv, residual add when asked."""
-
-    def __init__(self, channels: int, add_identity: bool, depthwise: bool):
-        super().__init__()
-        self.conv1 = _conv(channels, channels, 3, 1, depthwise)
-        self.conv2 = SeparableConv(channels, channels, 5)
-        self.add_identity = add_identity
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv2(self.conv1(x))
-        return out + x if self.add_identity else out
-
-
-class CSPLayer(nn.Module):
-    """mmdet CSPLayer with CSPNeXt blocks (expand ratio 0.5): cat[blocks(main_conv(x)), short_conv(x)] ->
-    [channel attention] -> final_conv. Unlike rtmpose.CSPLayer, input and output widths may differ (neck)."""
-
-    def __init__(self, cin: int, cout: int, num_blocks: int, add_identity: bool, depthwise: bool,
-                 channel_attention: bool):
-        super().__init__()
-        mid = cout // 2
-        self.main_conv = ConvModule(cin, mid, 1)
-        self.short_conv = ConvModule(cin, mid, 1)
-        self.final_conv = ConvModule(2 * mid, cout, 1)
-        self.blocks = nn.Sequential(*[CSPNeXtBlock(mid, add_identity, depthwise) for _ in range(num_blocks)])
-        self.attention = ChannelAttention(2 * mid) if channel_attention else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([self.blocks(self.main_conv(x)), self.short_conv(x)], dim=1)
-        return self.final_conv(self.attention(x) if self.attention is not None else x)
-
-
 # ----------------------------------------------------------------------------------------------------------- backbone
-class CSPNeXt(nn.Module):
+class CSPNeXtP345(CSPNeXt):
     """CSPNeXt P5 returning the stride-8/16/32 maps (mmdet `out_indices=(2, 3, 4)`)."""
 
     def __init__(self, deepen: float, widen: float, depthwise: bool):
-        super().__init__()
-        stem, stem_mid = int(_P5[0][0] * widen), int(_P5[0][0] * widen // 2)
-        # The stem is plain convs whatever `use_depthwise` says (mmdet builds it with ConvModule directly).
-        self.stem = nn.Sequential(ConvModule(3, stem_mid, 3, 2), ConvModule(stem_mid, stem_mid, 3),
-                                  ConvModule(stem_mid, stem, 3))
-        for i, (cin, cout, blocks, add_identity, use_spp) in enumerate(_P5, start=1):
-            cin, cout = int(cin * widen), int(cout * widen)
-            layers = [_conv(cin, cout, 3, 2, depthwise)] + ([SPPBottleneck(cout)] if use_spp else [])
-            layers.append(CSPLayer(cout, cout, max(round(blocks * deepen), 1), add_identity, depthwise, True))
-            self.add_module(f"stage{i}", nn.Sequential(*layers))
-        self.out_channels = tuple(int(row[1] * widen) for row in _P5[1:])
+        super().__init__(deepen, widen, depthwise)
+        self.out_channels = tuple(int(row[1] * widen) for row in P5[1:])
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         c2 = self.stage2(self.stage1(self.stem(x)))
@@ -129,10 +68,10 @@ class CSPNeXtPAFPN(nn.Module):
         self.reduce_layers = nn.ModuleList([ConvModule(c[i], c[i - 1], 1) for i in (2, 1)])
         self.top_down_blocks = nn.ModuleList([CSPLayer(2 * c[i - 1], c[i - 1], num_blocks, False, depthwise, False)
                                               for i in (2, 1)])
-        self.downsamples = nn.ModuleList([_conv(c[i], c[i], 3, 2, depthwise) for i in (0, 1)])
+        self.downsamples = nn.ModuleList([conv_module(c[i], c[i], 3, 2, depthwise) for i in (0, 1)])
         self.bottom_up_blocks = nn.ModuleList([CSPLayer(2 * c[i], c[i + 1], num_blocks, False, depthwise, False)
                                                for i in (0, 1)])
-        self.out_convs = nn.ModuleList([_conv(c[i], out_channels, 3, 1, depthwise) for i in (0, 1, 2)])
+        self.out_convs = nn.ModuleList([conv_module(c[i], out_channels, 3, 1, depthwise) for i in (0, 1, 2)])
 
     def forward(self, feats: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
         c2, c3, c4 = feats
@@ -156,7 +95,7 @@ class RTMDetSepBNHead(nn.Module):
         self.strides = strides
 
         def branch() -> nn.ModuleList:
-            return nn.ModuleList([_conv(in_channels if i == 0 else feat_channels, feat_channels, 3, 1, depthwise)
+            return nn.ModuleList([conv_module(in_channels if i == 0 else feat_channels, feat_channels, 3, 1, depthwise)
                                   for i in range(stacked_convs)])
 
         self.cls_convs = nn.ModuleList([branch() for _ in strides])
@@ -214,7 +153,7 @@ class RTMDet(nn.Module):
         if w % 32 or h % 32:
             raise ValueError(f"input_size {cfg.input_size}: both sides must be multiples of 32")
         self.cfg = cfg
-        self.backbone = CSPNeXt(cfg.deepen, cfg.widen, cfg.depthwise)
+        self.backbone = CSPNeXtP345(cfg.deepen, cfg.widen, cfg.depthwise)
         self.neck = CSPNeXtPAFPN(self.backbone.out_channels, cfg.head_channels, cfg.neck_blocks, cfg.depthwise)
         self.bbox_head = RTMDetSepBNHead(cfg.head_channels, cfg.head_channels, cfg.num_classes, cfg.strides,
                                          cfg.stacked_convs, cfg.depthwise)

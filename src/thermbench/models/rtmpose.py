@@ -14,11 +14,14 @@ import pickle
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from thermbench.core.flops import count_gflops
 from thermbench.core.io import InputError, write_text
+from thermbench.models import simcc
 
 __all__ = ["RTMPose", "RTMPoseConfig", "ARCHS", "PIXEL_MEAN", "PIXEL_STD", "build_rtmpose", "normalize_input",
            "read_checkpoint", "load_mmpose_checkpoint", "load_backbone", "save_model", "load_model",
@@ -29,7 +32,7 @@ PIXEL_MEAN = (123.675, 116.28, 103.53)
 PIXEL_STD = (58.395, 57.12, 57.375)
 
 # mmpose P5 rows: (in, out, blocks, add_identity, use_spp), before widen/deepen.
-_P5 = ((64, 128, 3, True, False), (128, 256, 6, True, False), (256, 512, 6, True, False), (512, 1024, 3, False, True))
+P5 = ((64, 128, 3, True, False), (128, 256, 6, True, False), (256, 512, 6, True, False), (512, 1024, 3, False, True))
 
 
 # ---------------------------------------------------------------------------------------------------- building blocks
@@ -48,18 +51,27 @@ class ConvModule(nn.Sequential):
 
 
 class DepthwiseSeparableConvModule(nn.Sequential):
-    def __init__(self, cin: int, cout: int, k: int):
+    """mmcv DepthwiseSeparableConvModule: depthwise k x k (groups = in) + BN + SiLU, then pointwise 1x1 + BN + SiLU;
+    keys `depthwise_conv.*`, `pointwise_conv.*`."""
+
+    def __init__(self, cin: int, cout: int, k: int, stride: int = 1):
         super().__init__()
-        self.depthwise_conv = ConvModule(cin, cin, k, groups=cin)
+        self.depthwise_conv = ConvModule(cin, cin, k, stride, groups=cin)
         self.pointwise_conv = ConvModule(cin, cout, 1)
 
 
-class CSPNeXtBlock(nn.Module):
-    """3x3 conv -> depthwise-separable 5x5 conv, with a residual add when asked."""
+def conv_module(cin: int, cout: int, k: int, stride: int, depthwise: bool) -> nn.Module:
+    """mmcv's choice under `use_depthwise`: a depthwise-separable conv, or a plain ConvModule."""
+    return DepthwiseSeparableConvModule(cin, cout, k, stride) if depthwise else ConvModule(cin, cout, k, stride)
 
-    def __init__(self, channels: int, add_identity: bool):
+
+class CSPNeXtBlock(nn.Module):
+    """3x3 conv (depthwise-separable under `depthwise`: RTMDet) -> depthwise-separable 5x5 conv, with a residual add
+    when asked."""
+
+    def __init__(self, channels: int, add_identity: bool, depthwise: bool = False):
         super().__init__()
-        self.conv1 = ConvModule(channels, channels, 3)
+        self.conv1 = conv_module(channels, channels, 3, 1, depthwise)
         self.conv2 = DepthwiseSeparableConvModule(channels, channels, 5)
         self.add_identity = add_identity
 
@@ -80,20 +92,22 @@ class ChannelAttention(nn.Module):
 
 
 class CSPLayer(nn.Module):
-    """Cross-stage partial layer: cat[blocks(main_conv(x)), short_conv(x)] -> channel attention -> final_conv."""
+    """mmdet CSPLayer with CSPNeXt blocks (expand ratio 0.5): cat[blocks(main_conv(x)), short_conv(x)] ->
+    [channel attention] -> final_conv. Input and output widths differ only in RTMDet's neck."""
 
-    def __init__(self, channels: int, num_blocks: int, add_identity: bool):
+    def __init__(self, cin: int, cout: int, num_blocks: int, add_identity: bool, depthwise: bool = False,
+                 channel_attention: bool = True):
         super().__init__()
-        mid = channels // 2
-        self.main_conv = ConvModule(channels, mid, 1)
-        self.short_conv = ConvModule(channels, mid, 1)
-        self.final_conv = ConvModule(2 * mid, channels, 1)
-        self.blocks = nn.Sequential(*[CSPNeXtBlock(mid, add_identity) for _ in range(num_blocks)])
-        self.attention = ChannelAttention(2 * mid)
+        mid = cout // 2
+        self.main_conv = ConvModule(cin, mid, 1)
+        self.short_conv = ConvModule(cin, mid, 1)
+        self.final_conv = ConvModule(2 * mid, cout, 1)
+        self.blocks = nn.Sequential(*[CSPNeXtBlock(mid, add_identity, depthwise) for _ in range(num_blocks)])
+        self.attention = ChannelAttention(2 * mid) if channel_attention else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.cat([self.blocks(self.main_conv(x)), self.short_conv(x)], dim=1)
-        return self.final_conv(self.attention(x))
+        return self.final_conv(self.attention(x) if self.attention is not None else x)
 
 
 class SPPBottleneck(nn.Module):
@@ -112,18 +126,20 @@ class SPPBottleneck(nn.Module):
 
 
 class CSPNeXt(nn.Module):
-    """CSPNeXt P5 backbone returning only the stride-32 stage-4 map (RTMPose `out_indices=(4,)`)."""
+    """CSPNeXt P5 backbone; `forward` returns only the stride-32 stage-4 map (RTMPose `out_indices=(4,)`).
+    `depthwise` (mmdet `use_depthwise`, RTMDet) makes the downsampling convs and each block's first conv
+    depthwise-separable; the stem stays plain either way (mmdet builds it with ConvModule directly)."""
 
-    def __init__(self, deepen: float, widen: float):
+    def __init__(self, deepen: float, widen: float, depthwise: bool = False):
         super().__init__()
-        stem = int(_P5[0][0] * widen)
-        stem_mid = int(_P5[0][0] * widen // 2)
+        stem = int(P5[0][0] * widen)
+        stem_mid = int(P5[0][0] * widen // 2)
         self.stem = nn.Sequential(ConvModule(3, stem_mid, 3, 2), ConvModule(stem_mid, stem_mid, 3),
                                   ConvModule(stem_mid, stem, 3))
-        for i, (cin, cout, blocks, add_identity, use_spp) in enumerate(_P5, start=1):
+        for i, (cin, cout, blocks, add_identity, use_spp) in enumerate(P5, start=1):
             cin, cout = int(cin * widen), int(cout * widen)
-            layers = [ConvModule(cin, cout, 3, 2)] + ([SPPBottleneck(cout)] if use_spp else [])
-            layers.append(CSPLayer(cout, max(round(blocks * deepen), 1), add_identity))
+            layers = [conv_module(cin, cout, 3, 2, depthwise)] + ([SPPBottleneck(cout)] if use_spp else [])
+            layers.append(CSPLayer(cout, cout, max(round(blocks * deepen), 1), add_identity, depthwise))
             self.add_module(f"stage{i}", nn.Sequential(*layers))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -223,7 +239,7 @@ class RTMPoseConfig:
 
     @property
     def feature_channels(self) -> int:
-        return int(_P5[-1][1] * self.widen)
+        return int(P5[-1][1] * self.widen)
 
 
 class RTMPose(nn.Module):
@@ -279,9 +295,47 @@ def normalize_input(images: torch.Tensor) -> torch.Tensor:
     return (images - mean) / std
 
 
+def to_input(images: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
+    """uint8 (N,H,W) gray or (N,H,W,3) RGB -> normalised float (N,3,H,W) on `device`; gray is repeated to 3 channels."""
+    x = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(images))
+    x = x.to(device, non_blocking=True)
+    return normalize_input(x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2))
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """Keypoints (N,K,2) in input px from SimCC argmax decoding; the model is put in eval mode."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(images), batch_size):
+        simcc_x, simcc_y = model(to_input(images[start:start + batch_size], device))
+        out.append(simcc.decode(simcc_x, simcc_y)[0])
+    return np.concatenate(out).astype(np.float64)
+
+
+def crop_px(model: nn.Module, split, batch_size: int = 64,
+            images: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions and GT of a `thermbench.datasets.crop_store.Split` in crop pixels (the input-px values scaled back
+    per sample); `images` replaces the split's own (the RGB twins)."""
+    return split.in_crop_px(predict(model, split.images if images is None else images, batch_size)), \
+        split.in_crop_px(split.kpts)
+
+
 def count_parameters(model: nn.Module) -> int:
     """Trainable parameters (BN running statistics excluded), as the official Params column counts them."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+PAPER_INPUT = 256
+
+
+def complexity(arch: str) -> dict:
+    """Params and forward GFLOPs (FlopCounterMode, 2 per multiply-add) of RTMPose-`arch` at 256x256, built on meta."""
+    with torch.device("meta"):
+        model = build_rtmpose(arch, input_size=(PAPER_INPUT, PAPER_INPUT))
+    return {"params_m": count_parameters(model) / 1e6,
+            "gflops": count_gflops(model, (1, 3, PAPER_INPUT, PAPER_INPUT)), "at_input": PAPER_INPUT}
 
 
 # ------------------------------------------------------------------------------------------------------ checkpoint I/O

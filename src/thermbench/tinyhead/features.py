@@ -17,10 +17,10 @@ import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
 
-from thermbench.core.io import InputError, write_json, write_text
+from thermbench.core.io import InputError, atomic_dir, write_json, write_text
 from thermbench.core.progress import progress
 from thermbench.datasets.prepared import COLUMNS, SAMPLES, read_samples
-from thermbench.models.tinyhead import FrozenBackbone
+from thermbench.models.tinyhead import BackboneConfig, FrozenBackbone, load_backbone
 
 SPLITS = ("train", "val", "test")
 
@@ -106,3 +106,21 @@ def split_data(features: torch.Tensor, index: pd.DataFrame, split: str) -> tuple
     rows = np.flatnonzero((index["split"] == split).to_numpy())
     points = torch.tensor(index.loc[rows, ["nose_x", "nose_y"]].to_numpy(dtype=np.float32))
     return features[rows], points
+
+
+def cache_features(prepared: Path, teacher: Path, out: Path, cfg: BackboneConfig, threads: int, sapiens2_cfg: dict,
+                   allow_download: bool) -> None:
+    """Frozen-backbone maps of every prepared crop -> `out`, computed on `cfg.device` (the head stages never run the
+    backbone again). Every map a candidate in `cfg.teacher_stages` needs is kept, each under its own name."""
+    torch.set_num_threads(threads)
+    device = resolve_device(cfg.device)
+    samples = load_samples(prepared)
+    crops = read_crops(prepared, samples["crop_path"])
+    model, info = load_backbone(cfg, sapiens2_cfg, allow_download, teacher)
+    maps = extract_features(FrozenBackbone(model, cfg.feature_size, device), crops, cfg.batch_size)
+    info.update(crop_size=int(crops.shape[-1]), feature_size=cfg.feature_size,
+                maps={name: int(m.shape[1]) for name, m in maps.items()})
+    with atomic_dir(out) as tmp:
+        save_features(tmp, maps, samples, info)
+    shapes = ", ".join(f"{name} {tuple(m.shape)}" for name, m in maps.items())
+    print(f"{info['name']} features on {device}: {shapes} for {len(samples)} crops -> {out}")

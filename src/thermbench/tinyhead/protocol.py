@@ -9,15 +9,18 @@ from __future__ import annotations
 import dataclasses
 import time
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from thermbench.core.io import InputError
+from thermbench.core.io import InputError, atomic_dir, write_json, write_text
 from thermbench.core.parallel import ordered_map
-from thermbench.tinyhead.features import select_features, split_data
-from thermbench.tinyhead.training import TrainConfig, train_head
+from thermbench.core.stage import seed_everything
+from thermbench.models.tinyhead import save_head
+from thermbench.tinyhead.features import load_features, select_features, split_data
+from thermbench.tinyhead.training import HeadConfig, TrainConfig, train_head
 
 
 def label_subset(n_train: int, n_labels: int, seed: int) -> np.ndarray:
@@ -110,3 +113,52 @@ def _fit_head(maps: dict[str, torch.Tensor], index: pd.DataFrame, threads: int, 
                                              run_seed)
     return {"head": head, "history": history, "best_epoch": best, "convergence": record, "maps": list(names),
             "n_labels": len(rows), "seed": run_seed, "seconds": time.perf_counter() - start}
+
+
+RUNS = "runs.json"  # beside the heads: what head_train recorded about every run
+SWEEP_RECORD = ("maps", "seed", "best_epoch", "best_val_mean_px", "convergence")  # a sweep run's entry in it
+
+
+def train_heads(features_dir: Path, out: Path, curve: Path, sweep_path: Path, timing: Path, cfg: HeadConfig,
+                data: str) -> None:
+    """The val sweep over backbone maps and seeds, the blog's head once per seed (all train labels) and the
+    learning-curve heads, each trained until its val error converges and kept at its best val epoch -> `out`, with
+    `runs.json` (every run's maps, seed, labels, best val epoch and error, convergence record; sweep runs included);
+    the main runs' per-epoch curves (a `seed` column) and the sweep as plot CSVs; wall-clock training time, labelled
+    with `data` (data.source.thermeval)."""
+    torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seeds[0])
+    maps, index, backbone = load_features(features_dir)
+    fit = TrainConfig.from_head(cfg, backbone["crop_size"], backbone["feature_size"])
+    start = time.perf_counter()
+    runs, sweep = fit_protocol(maps, index, fit, list(cfg.seeds), backbone["candidates"], list(cfg.label_counts),
+                               list(cfg.curve_seeds), cfg.sweep_epochs)
+    total = time.perf_counter() - start
+    by_maps = pd.DataFrame(sweep).groupby("maps", sort=False)["best_val_mean_px"].mean().to_dict()
+    with atomic_dir(out) as tmp:
+        for name, run in runs.items():
+            save_head(tmp / f"{name}.safetensors", run["head"],
+                      {**dataclasses.asdict(fit), "backbone": backbone["name"], **run_record(run),
+                       **({"sweep_best_val_mean_px": by_maps} if name.startswith("main") else {})})
+        write_json(tmp / RUNS, {"runs": {name: run_record(run) for name, run in runs.items()},
+                                "sweep": {f"{row['maps']}_s{row['seed']}": {k: row[k] for k in SWEEP_RECORD}
+                                          for row in sweep}})
+    mains = [runs[main_name(s, cfg.seeds)] for s in cfg.seeds]
+    history = pd.concat([pd.DataFrame(run["history"]).assign(seed=run["seed"]) for run in mains])
+    write_text(curve, history[["seed", *history.columns[:-1]]].to_csv(index=False, float_format="%.6g",
+                                                                     lineterminator="\n"))
+    write_text(sweep_path, pd.DataFrame(sweep).drop(columns=["seconds", "convergence"]).to_csv(
+        index=False, float_format="%.6g", lineterminator="\n"))
+    write_json(timing, {"data": data, "threads": torch.get_num_threads(), "main_run_s": mains[0]["seconds"],
+                        "sweep_s": sum(row["seconds"] for row in sweep), "all_runs_s": total}, 2)
+    for run in mains:
+        print(f"main head, seed {run['seed']}, on {'+'.join(run['maps'])} (chosen on val): best val mean "
+              f"{run['history'][run['best_epoch']]['val_mean_px']:.2f} crop px at epoch {run['best_epoch']}, "
+              f"{'converged' if run['convergence']['converged'] else 'NOT converged'} after "
+              f"{len(run['history'])} epochs")
+
+
+def run_record(run: dict) -> dict:
+    """What a trained run's sidecar and `runs.json` keep about it."""
+    return {"maps": run["maps"], "n_labels": run["n_labels"], "seed": run["seed"], "best_epoch": run["best_epoch"],
+            "best_val_mean_px": run["history"][run["best_epoch"]]["val_mean_px"], "convergence": run["convergence"]}

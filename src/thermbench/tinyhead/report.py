@@ -22,8 +22,8 @@ from thermbench.tinyhead.compare import (
     versus,
     zeroshot_crop_errors,
 )
-from thermbench.tinyhead.evaluation import descent_phases
 from thermbench.tinyhead.features import load_samples, read_crops
+from thermbench.tinyhead.phases import descent_phases
 
 UNITS = ("crop_px", "frame_px")
 UNIT_NAMES = {"crop_px": "crop px", "frame_px": "frame px"}

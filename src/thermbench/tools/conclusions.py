@@ -34,7 +34,6 @@ import yaml
 
 from thermbench.core.conclusions import MISSING, NOT_RESOLVED, pair_order, pairs_of, params_fingerprint
 from thermbench.core.io import InputError, read_json, write_json, write_text
-from thermbench.core.plots import data_label
 from thermbench.core.stage import run as run_stage
 from thermbench.tools.regression import TOLERANCES, copy_worktree, load_tolerances
 
@@ -42,50 +41,6 @@ CONCLUSIONS = Path("metrics/conclusions.json")
 KERNEL_CHECK = Path("conclusions/kernel_check.json")
 STATEMENTS = Path("metrics/conclusions")
 TRAINING_ROOTS = ("teacher", "pretrain")  # every trained model descends from these stages' outputs
-
-
-# ------------------------------------------------------------------------------------------------------- the stage
-
-
-def gather(statement_files: list[Path], out_json: Path, out_md: Path, sources: dict[str, str]) -> None:
-    """Stage conclusions: every report's statements (their `{"statements": [...]}` files) in one JSON and a table;
-    `sources` (params `data.source`) labels both. Resolved statements are counted apart: deterministic ones (no trained
-    model) and kernel-checked ones."""
-    records = []
-    for path in statement_files:
-        data = read_json(path)
-        if not isinstance(data, dict) or not isinstance(data.get("statements"), list):
-            raise InputError(f"{path}: expected {{'statements': [...]}}")
-        records += [{**r, "report": path.stem} for r in data["statements"]]
-    ids = [r["id"] for r in records]
-    if len(ids) != len(set(ids)):
-        raise InputError(f"statement ids repeat across {', '.join(map(str, statement_files))}")
-    records.sort(key=lambda r: r["id"])
-    kernels = sorted({k for r in records for k in r.get("kernels_checked", [])})
-    counts = {"resolved_deterministic": sum(r["resolved"] and r["deterministic"] for r in records),
-              "resolved_kernel_checked": sum(r["resolved"] and not r["deterministic"] for r in records),
-              "not_resolved": sum(not r["resolved"] for r in records)}
-    write_json(out_json, {"data": dict(sorted(sources.items())), "statements": records, "kernels_checked": kernels,
-                          "resolved": counts["resolved_deterministic"] + counts["resolved_kernel_checked"], **counts})
-    write_text(out_md, markdown(records, kernels, counts, data_label(sources)))
-
-
-def markdown(records: list[dict], kernels: list[str], counts: dict[str, int], label: str) -> str:
-    checked = ", ".join(["this run"] + kernels) if kernels else "this run only (`make conclusions` not run yet)"
-    lines = [f"# Conclusions ({label})", "",
-             f"Every qualitative statement of the reports, computed from the metrics (`metrics/conclusions.json`). A "
-             f"statement is resolved only on converged runs, over enough seeds, sequences and test images. One that "
-             f"rests on a trained model is stated only as far as every CPU kernel setting checked agrees (of a "
-             f"ranking, the pairs every setting resolved); one that involves no training is deterministic, the same "
-             f"on any CPU by construction, and not counted as kernel-checked. Kernel settings checked: {checked}.", "",
-             f"Resolved and kernel-checked: {counts['resolved_kernel_checked']}; resolved, deterministic: "
-             f"{counts['resolved_deterministic']}; not resolved: {counts['not_resolved']}.", "",
-             "| Report | Statement | Verdict | Resolved | Kind | Why not |", "|---|---|---|---|---|---|"]
-    for r in records:
-        kind = "deterministic" if r["deterministic"] else "trained"
-        lines.append(f"| {r['report']} | {r['claim']} | {r['verdict']} | {'yes' if r['resolved'] else 'no'} | {kind} "
-                     f"| {r['why'] or '–'} |")
-    return "\n".join(lines) + "\n"
 
 
 # ------------------------------------------------------------------------------------------------------ the check

@@ -21,8 +21,9 @@ Two kinds of numbers, two checks (the rules in tests/baseline/tolerances.yaml sa
 `check` then shares the finished run as a team would (`thermbench.tools.team_remote`): pushed to a DVC remote
 folder, pulled into a fresh clone, where `dvc status` must be clean and `dvc repro` must run no stage.
 
-`check` forks its stages from one warm interpreter (`thermbench.tools.warm_stages`: about 3 CPU-s of imports saved a
-stage); `calibrate` starts each stage fresh, as `dvc repro` does, so a number a fork changed would fail the gate.
+`check` runs its DAG under `warm`, where given: `make test` and `make regression` pass the test harness's fork server
+(tests/support/warm_stages.py: about 3 CPU-s of imports saved a stage); `calibrate` starts each stage fresh, as
+`dvc repro` does, so a number a fork changed would fail the gate.
 
 The gate pins `environment` of the tolerances file (MKL's code path) in its own run and in every calibration run.
 
@@ -48,15 +49,16 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
 from thermbench.core.io import InputError, write_text
 from thermbench.core.stage import run as run_stage
 from thermbench.tools.team_remote import round_trip
-from thermbench.tools.warm_stages import warm_stages
 
 BASELINE = Path("tests/baseline/smoke_baseline.json")
 TOLERANCES = Path("tests/baseline/tolerances.yaml")
@@ -65,6 +67,7 @@ EXACT_TOL = 1e-9  # "exact" for floats: |new - baseline| <= 1e-9 * max(1, |basel
 CHECKS = ("exact", "band", "outcome", "skip")
 
 Scalar = float | int | bool | str | None
+Warm = Callable[[dict[str, str], Path], AbstractContextManager[dict[str, str]]]  # (env, workdir) -> the DAG's env
 
 
 # ------------------------------------------------------------------------------------------------------ collection
@@ -477,12 +480,12 @@ class SmokeCopy:
             where = "the log above" if self.log is None else self.log
             raise InputError(f"{self.dir}: `{' '.join(cmd)}` failed with exit code {run.returncode} (see {where})")
 
-    def repro(self, force: bool = True, warm: bool = False) -> dict[str, Scalar]:
-        """`dvc repro` (`--force` by default: every stage runs, none is restored from a run cache). `warm`: each
-        stage forked from one interpreter that imported the stages' modules once (thermbench.tools.warm_stages)."""
+    def repro(self, force: bool = True, warm: Warm | None = None) -> dict[str, Scalar]:
+        """`dvc repro` (`--force` by default: every stage runs, none is restored from a run cache). `warm(env, dir)`:
+        a context that gives the environment to run the DAG in (the test harness's fork server)."""
         cmd = [self.python, "-m", "dvc", "repro", *(["--force"] if force else [])]
         if warm:
-            with warm_stages(self.env, self.dir) as env:
+            with warm(self.env, self.dir) as env:
                 self._run(cmd, env)
         else:
             self._run(cmd)
@@ -506,13 +509,13 @@ class SmokeCopy:
             self._run([self.python, "-m", "dvc", "commit", "--force", *keep_stages])
 
 
-def check(repo: Path, keep: bool = False) -> int:
+def check(repo: Path, keep: bool = False, warm: Warm | None = None) -> int:
     tol = load_tolerances(repo / TOLERANCES)  # fail on a bad tolerances file or baseline before the long run
     baseline = read_baseline(repo / BASELINE)
     workdir = Path(tempfile.mkdtemp(prefix="thermbench-smoke-"))
     try:
         copy = SmokeCopy(repo, workdir / "project", tol.env_for())
-        current = copy.repro(warm=True)  # fresh-process numbers (calibrate's) must come out: a fork changes none
+        current = copy.repro(warm=warm)  # fresh-process numbers (calibrate's) must come out: a fork changes none
         shared = round_trip(copy.dir, workdir, copy.python, copy.env)
     finally:
         _cleanup(workdir, keep)
@@ -651,7 +654,7 @@ def _torch_info() -> str:
     return f"{torch.__version__} ({torch.backends.cpu.get_cpu_capability()})"
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, warm: Warm | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["check", "calibrate"])
     parser.add_argument("--repo", type=Path, default=Path("."))
@@ -668,7 +671,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.action == "calibrate":
         calibrate(repo, args.keep, args.jobs, args.kernels.split(",") if args.kernels else None)
         return
-    code = check(repo, args.keep)
+    code = check(repo, args.keep, warm)
     if code:
         sys.exit(code)
 

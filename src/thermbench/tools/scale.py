@@ -33,7 +33,7 @@ import numpy as np
 import yaml
 
 from thermbench.core.io import write_json, write_text
-from thermbench.mlcmkd.grid_compute import GpuRate, grid_compute, grid_runs, markdown
+from thermbench.speed.grid_compute import GpuRate, grid_compute, grid_runs, markdown
 
 SIZES = (1000, 4000, 16000)
 BASE_RENDERS = 8

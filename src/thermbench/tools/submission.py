@@ -25,8 +25,8 @@ import yaml
 from thermbench.core.io import InputError, read_json, write_text
 from thermbench.core.stage import run
 from thermbench.datasets.prepared import read_samples
-from thermbench.mlcmkd.pose_speed import export_onnx
 from thermbench.models.rtmpose import PIXEL_MEAN, PIXEL_STD, load_model
+from thermbench.speed.pose_speed import export_onnx
 from thermbench.zeroshot.table1.submission import DATASETS, POINTS
 
 

@@ -21,6 +21,9 @@ from thermbench.datasets.synth.face import sample_expression, sample_identity
 from thermbench.datasets.synth.person import shoot
 from thermbench.datasets.synth.render import Camera, Pose
 
+# The keys of synth.charlotte that `write` reads.
+REQUIRED = ("subjects", "images_per_subject", "median_width_px")
+
 DATASET_CODE = 3
 N_POINTS = 72
 ENV_TEMPS = (20.5, 22.5, 24.5, 26.5)

@@ -15,6 +15,9 @@ from thermbench.core.parallel import ordered_map
 from thermbench.datasets.synth import scene, thermal
 from thermbench.datasets.synth.person import centred_face
 
+# The keys of synth.tfake that `write` reads.
+REQUIRED = ("num_images", "image_size", "face_width_px", "max_pose", "blur_px")
+
 DATASET_CODE = 1
 THERMAL_DIR = "thermal"
 

@@ -20,6 +20,9 @@ from thermbench.datasets.synth.face import base_vertices, sample_expression, sam
 from thermbench.datasets.synth.person import shoot
 from thermbench.datasets.synth.render import Camera, Pose
 
+# The keys of synth.thermeval that `write` reads.
+REQUIRED = ("frames_file1", "frames_file2", "people_probs", "face_width_px", "blur_px")
+
 DATASET_CODE = 2
 WIDTH, HEIGHT = 192, 256
 CATEGORIES = [{"id": i, "name": n} for i, n in enumerate(("Person", "Chest", "Forehead", "Nose"))]

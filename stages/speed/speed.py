@@ -10,7 +10,7 @@ timing files (never gated).
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.mlcmkd import api
+from thermbench.speed.speed_table import MEASURED_ON, Outputs, SpeedConfig, run_speed
 
 
 def main() -> None:
@@ -28,10 +28,10 @@ def main() -> None:
     parser.add_argument("--figure", required=True, type=Path, help="plots/speed_fps_vs_params (.png and .svg)")
     parser.add_argument("--grid-table", required=True, type=Path, help="plots/speed_grid.md")
     args = parser.parse_args()
-    out = api.Outputs(args.onnx_dir, args.metrics, args.timing, args.deploy_metrics, args.deploy_timing, args.table,
+    out = Outputs(args.onnx_dir, args.metrics, args.timing, args.deploy_metrics, args.deploy_timing, args.table,
                       args.figure, args.grid_table)
-    sources = stage.sources(args, api.SCORED_ON)
-    api.run_speed(stage.config(args, "speed", api.SpeedConfig), args.models_dir, args.tfake, args.charlotte, out,
+    sources = stage.sources(args, MEASURED_ON)
+    run_speed(stage.config(args, "speed", SpeedConfig), args.models_dir, args.tfake, args.charlotte, out,
               stage.value(args, "seed"), sources,
               {"rtmpose": stage.value(args, "rtmpose"), "train": stage.value(args, "train")}, args.caches)
 

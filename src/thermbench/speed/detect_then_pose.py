@@ -17,11 +17,10 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from thermbench.mlcmkd.pose_speed import INPUT_NAME, time_interleaved
-from thermbench.mlcmkd.predict import to_input
 from thermbench.models import simcc
 from thermbench.models.rtmdet import RTMDet, decode_top_box, normalize_detector_input
-from thermbench.models.rtmpose import RTMPose
+from thermbench.models.rtmpose import RTMPose, to_input
+from thermbench.speed.pose_speed import INPUT_NAME, time_interleaved
 
 BOX_PADDING = 1.25  # mmpose GetBBoxCenterScale / rtmlib
 

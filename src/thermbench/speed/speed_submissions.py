@@ -17,8 +17,8 @@ from thermbench.core.io import write_json, write_text
 from thermbench.core.onnx_session import cpu_session
 from thermbench.core.plots import data_label
 from thermbench.core.submissions import Submission
-from thermbench.mlcmkd import pose_speed
 from thermbench.models.onnx_model import graph_counts, input_shape, onnx_fields, read_card
+from thermbench.speed import pose_speed
 
 
 def latency(card, timing: pose_speed.Timing) -> dict:

@@ -7,8 +7,8 @@ import pytest
 from split_builders import dot_split
 from thermbench.core.io import InputError
 from thermbench.datasets.crop_store import save_splits
-from thermbench.mlcmkd.grid_compute import GpuRate, expected_share, grid_compute, grid_runs, markdown
-from thermbench.mlcmkd.speed_table import grid_section
+from thermbench.speed.grid_compute import GpuRate, expected_share, grid_compute, grid_runs, markdown
+from thermbench.speed.speed_table import grid_section
 
 PARAMS = {"rtmpose": {"teacher_arch": "l", "ktl_arch": "l", "mcl_arch": "s", "supervised_archs": ["s"],
                       "pretrain_archs": []},

@@ -7,10 +7,10 @@ import torch
 
 from model_builders import lively_rtmpose_t
 from thermbench.datasets.crop_store import Split
-from thermbench.mlcmkd import detect_then_pose, gemm, quantize
-from thermbench.mlcmkd import evaluate as nme_eval
-from thermbench.mlcmkd.pose_speed import OUTPUT_NAMES, export_onnx
 from thermbench.models.rtmdet import build_rtmdet
+from thermbench.models.rtmpose import crop_px
+from thermbench.speed import detect_then_pose, gemm, quantize
+from thermbench.speed.pose_speed import OUTPUT_NAMES, export_onnx
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +37,9 @@ def test_onnx_wrapper_predicts_like_the_torch_model(tiny_pose):
     model, path = tiny_pose
     wrapped = quantize.OnnxPose(path, model.cfg, threads=1)
     split = _split(4, 1)
-    pred = nme_eval.crop_px(wrapped, split, 3)[0]
+    pred = crop_px(wrapped, split, 3)[0]
     assert len(np.unique(pred)) > 10  # predictions that differ between keypoints, so that agreement means something
-    assert np.all(pred == nme_eval.crop_px(model, split, 4)[0], axis=-1).mean() >= 0.95
+    assert np.all(pred == crop_px(model, split, 4)[0], axis=-1).mean() >= 0.95
     splits = (split, _split(4, 2))
     scores = quantize.nme(wrapped, splits, 3)
     assert scores == pytest.approx(quantize.nme(model, splits, 4), rel=0.05)

@@ -32,9 +32,7 @@ from torch import nn
 from thermbench.core.nme import nme_diag, nme_io, summarize
 from thermbench.core.onnx_session import cpu_session
 from thermbench.datasets.crop_store import Split, load_split
-from thermbench.mlcmkd.evaluate import crop_px
-from thermbench.mlcmkd.predict import to_input
-from thermbench.models.rtmpose import RTMPoseConfig
+from thermbench.models.rtmpose import RTMPoseConfig, crop_px, to_input
 
 SETTINGS = {"format": "QDQ", "per_channel": True, "weight_type": "int8", "activation_type": "uint8",
             "calibration": "MinMax"}

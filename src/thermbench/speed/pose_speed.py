@@ -10,10 +10,7 @@ size: the SimCC head's flatten/linear shapes depend on the input size.
 
 Parameters are counted by `thermbench.models.rtmpose.count_parameters` (the official Params column's convention).
 
-FLOP convention: `torch.utils.flop_counter` counts one multiply-add as 2 FLOPs (conv and matmul only; biases,
-activations, norms and pooling are not counted). mmpose's tables, the MLCM-KD paper's Table II (RTMPose-t "0.58
-GFLOPs") and our RTMPose fact sheet count multiply-accumulates (MACs) and call them FLOPs. So compare their
-figures with `gmacs = gflops / 2`, never with `gflops`.
+FLOPs are counted by `thermbench.core.flops.count_gflops` (2 per multiply-add: see its convention).
 """
 
 from __future__ import annotations
@@ -32,12 +29,12 @@ from typing import Callable
 import numpy as np
 import onnxruntime as ort
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
+from thermbench.core.flops import count_gflops
 from thermbench.core.io import InputError, atomic_write_bytes
 from thermbench.core.onnx_session import cpu_session
-from thermbench.mlcmkd.layout import run_path
 from thermbench.models.rtmpose import ARCHS, RTMPose, RTMPoseConfig, build_rtmpose, count_parameters, load_model
+from thermbench.models.run_layout import run_path
 
 # Torch's legacy (TorchScript) exporter: the dynamo exporter needs `onnxscript`, which is not installed here.
 EXPORTER = "torchscript"
@@ -138,18 +135,6 @@ def _complexity(cfg: RTMPoseConfig) -> dict:
     gflops = count_gflops(model, batch1_shape(cfg))
     return {"arch": cfg.arch, "num_keypoints": cfg.num_keypoints, "input_size": list(cfg.input_size),
             "params": count_parameters(model), "gflops": gflops, "gmacs": gflops / 2}
-
-
-def count_gflops(model: torch.nn.Module, input_shape: tuple[int, ...]) -> float:
-    """GFLOPs of one forward pass at `input_shape` (B, C, H, W), 2 FLOPs per multiply-add (see module doc).
-
-    Runs on the model's own device, so a model built on the `meta` device is counted without allocating weights.
-    """
-    device = next(model.parameters()).device
-    x = torch.zeros(input_shape, device=device)
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(x)
-    return counter.get_total_flops() / 1e9
 
 
 def _outputs(model: torch.nn.Module, x: torch.Tensor) -> list[np.ndarray]:

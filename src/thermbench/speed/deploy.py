@@ -1,12 +1,12 @@
 """Table II as the paper measures it, and what a deployer asks next: the RTMDet-nano detector and the detector +
 pose chain end to end, int8 students (speed-up and NME change), and the distance to this CPU's fp32 limit.
 
-Rows (thermbench.mlcmkd.pose_speed times the pose models alone):
+Rows (thermbench.speed.pose_speed times the pose models alone):
 - detector: RTMDet-nano at 320x320 with seeded weights (no official face checkpoint is used offline; latency does not
   depend on the weight values), params/MACs, ONNX export + parity, latency in ONNX Runtime and PyTorch eager;
 - pipelines: RTMDet-nano + each RTMPose architecture at the paper's input size, one frame end to end
-  (thermbench.mlcmkd.detect_then_pose), both runtimes;
-- int8: each trained thermal student at its trained size, quantized (thermbench.mlcmkd.quantize) and scored on the
+  (thermbench.speed.detect_then_pose), both runtimes;
+- int8: each trained thermal student at its trained size, quantized (thermbench.speed.quantize) and scored on the
   T-FAKE and CHARLOTTE tests against its own fp32 ONNX model, and timed against it; plus the listed architectures
   at the paper's size with seeded weights (timing only: their outputs mean nothing);
 - limit: single-thread fp32 GEMM GFLOP/s, each fp32 row's achieved GFLOP/s as a fraction of it, and thread scaling
@@ -23,13 +23,14 @@ from pathlib import Path
 
 import torch
 
+from thermbench.core.flops import count_gflops
 from thermbench.core.io import InputError
 from thermbench.core.onnx_session import cpu_session
 from thermbench.core.progress import progress
-from thermbench.mlcmkd import detect_then_pose, gemm, pose_speed, quantize
-from thermbench.mlcmkd.layout import run_path
 from thermbench.models.rtmdet import RTMDet, build_rtmdet
 from thermbench.models.rtmpose import RTMPoseConfig, count_parameters
+from thermbench.models.run_layout import run_path
+from thermbench.speed import detect_then_pose, gemm, pose_speed, quantize
 
 # MLCM-KD paper, Table II: RTMDet-nano + Ours-<arch> latency in ms on "Low CPU" (Intel Core i7-11700) and
 # "High CPU" (Intel Core i9-14900KF), as printed (the text names the processors).
@@ -78,7 +79,7 @@ def detector_row(cfg: DeployConfig, onnx_path: Path, timing: pose_speed.Timing, 
     shape = (1, 3, height, width)
     export = pose_speed.export_onnx(model, onnx_path, shape, timing.opset, model.output_names)
     max_diff = pose_speed.check_onnx_matches_torch(model, onnx_path, shape, timing.atol, timing.rtol, seed)
-    gflops = pose_speed.count_gflops(model, shape)
+    gflops = count_gflops(model, shape)
     numbers = {"name": f"RTMDet-{cfg.detector}", "input_size": list(cfg.detector_input_size),
                "params": count_parameters(model), "gflops": gflops, "gmacs": gflops / 2, "weights": "seeded",
                "onnx_opset": export["opset"], "onnx_max_abs_diff": max_diff,

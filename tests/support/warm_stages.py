@@ -1,7 +1,8 @@
 """DAG runs whose stage commands start warm: the `python` that the stages' PATH finds first forks each stage from one
 server process that has already imported what the stage scripts import (torch, MediaPipe, SciPy, matplotlib with
 them), in place of a fresh interpreter importing it all again: about 3 CPU-s a stage, two thirds of a smoke-size
-stage. The test DAG runs use it (`make test`: the smoke regression and the real route, about 60 stages each);
+stage. The test DAG runs use it (`make test`: the smoke regression through tests/support/warm_regression.py,
+and the real route, about 60 stages each);
 `make repro`, the kernel check and the baseline calibration start every stage fresh, as DVC does.
 
 Two more things start warm. A stage's process pool (`multiprocessing`'s spawn start, as core/parallel.py uses) asks
@@ -110,7 +111,7 @@ def warm_stages(env: dict[str, str], workdir: Path) -> Iterator[dict[str, str]]:
     client = bindir / "python"
     client.write_text(CLIENT.format(python=sys.executable, socket=str(address)))
     client.chmod(0o755)
-    server = subprocess.Popen([sys.executable, "-m", "thermbench.tools.warm_stages", str(address),
+    server = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), str(address),
                                str(workdir / "stages"), str(client)], cwd=workdir, env=env, stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:

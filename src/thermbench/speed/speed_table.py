@@ -1,5 +1,5 @@
-"""Stage speed (paper Table II, Fig. 4): the pose models alone (thermbench.mlcmkd.pose_speed), and the detector, the
-detector + pose chain, the int8 students and the distance to the CPU's limit (thermbench.mlcmkd.deploy).
+"""Stage speed (paper Table II, Fig. 4): the pose models alone (thermbench.speed.pose_speed), and the detector, the
+detector + pose chain, the int8 students and the distance to the CPU's limit (thermbench.speed.deploy).
 
 Deterministic numbers (params, MACs, ONNX parity, int8 NME changes) go to the metrics files; wall-clock numbers,
 which depend on the machine and its load, to the timing files (never gated by the regression).
@@ -17,9 +17,11 @@ from thermbench.core.io import InputError, atomic_dir, write_json, write_text
 from thermbench.core.plots import data_label, save_figure
 from thermbench.core.progress import progress
 from thermbench.datasets.crop_store import load_splits
-from thermbench.mlcmkd import deploy, pose_speed
-from thermbench.mlcmkd.evaluate import complexity
-from thermbench.mlcmkd.grid_compute import GpuRate, expected_share, grid_compute, grid_runs, markdown
+from thermbench.models.rtmpose import complexity
+from thermbench.speed import deploy, pose_speed
+from thermbench.speed.grid_compute import GpuRate, expected_share, grid_compute, grid_runs, markdown
+
+MEASURED_ON = ("tfake", "charlotte")  # the test sets of the int8 NME change and the grid's images per epoch
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,16 +11,12 @@ import torch
 from raw_builders import build_prepared_crops
 from thermbench.core.io import InputError
 from thermbench.models.rtmpose import build_rtmpose, save_model
-from thermbench.models.tinyhead import seed_heads
-from thermbench.tinyhead.api import (
-    BackboneConfig,
-    HeadConfig,
-    cache_features,
-    evaluate_heads,
-    seed_summary,
-    train_heads,
-    write_report,
-)
+from thermbench.models.tinyhead import BackboneConfig, seed_heads
+from thermbench.tinyhead.evaluation import HeadInputs, HeadOutputs, evaluate_heads, seed_summary
+from thermbench.tinyhead.features import cache_features
+from thermbench.tinyhead.protocol import train_heads
+from thermbench.tinyhead.report import write_report
+from thermbench.tinyhead.training import HeadConfig
 
 CROP = 32
 
@@ -64,8 +60,9 @@ def test_features_sweep_heads_metrics_and_report(tmp_path):
         "main.safetensors", "main_s1.safetensors", "n2_s0.safetensors", "n6_s0.safetensors"]
     assert seed_heads(out / "heads") == {0: out / "heads/main.safetensors", 1: out / "heads/main_s1.safetensors"}
 
-    evaluate_heads(tmp_path / "features", out / "heads", prepared, teacher, out / "metrics.json", out / "labels.csv",
-                   out / "predictions.csv", out / "timing.json", cfg, {}, "synthetic")
+    evaluate_heads(HeadInputs(tmp_path / "features", out / "heads", prepared, teacher),
+                   HeadOutputs(out / "metrics.json", out / "labels.csv", out / "predictions.csv", out / "timing.json"),
+                   cfg, {}, "synthetic")
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) == {"data", "crop_px", "frame_px", "base_seed", "seeds", "over_seeds", "val", "convergence",
                             "trainable_params", "n_train_labels"}  # scalars only

@@ -16,11 +16,12 @@ from model_builders import lively_rtmpose_t
 from profile_configs import default_section
 from raw_builders import build_prepared_landmarks
 from split_builders import dot_split
+from thermbench.core.flops import count_gflops
 from thermbench.core.io import InputError
 from thermbench.datasets.crop_store import save_splits
-from thermbench.mlcmkd import pose_speed
-from thermbench.mlcmkd.deploy import usable_cores
 from thermbench.models.rtmpose import build_rtmpose, count_parameters, save_model
+from thermbench.speed import pose_speed
+from thermbench.speed.deploy import usable_cores
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,8 +35,8 @@ def tiny_net() -> torch.nn.Module:
 
 def test_count_gflops_counts_a_multiply_add_as_two():
     # MACs: conv 4*8*8 outputs x 27 = 6912; depthwise 4*8*8 x 9 = 2304; linear 256*5 = 1280; total 10496.
-    assert pose_speed.count_gflops(tiny_net(), (1, 3, 8, 8)) == pytest.approx(2 * 10496 / 1e9, rel=0, abs=0)
-    assert pose_speed.count_gflops(tiny_net(), (2, 3, 8, 8)) == pytest.approx(2 * 2 * 10496 / 1e9)
+    assert count_gflops(tiny_net(), (1, 3, 8, 8)) == pytest.approx(2 * 10496 / 1e9, rel=0, abs=0)
+    assert count_gflops(tiny_net(), (2, 3, 8, 8)) == pytest.approx(2 * 2 * 10496 / 1e9)
 
 
 # facts/rtmpose.md §1, "[computed] 68 kpts, 256x256": Params (M) and GMACs; its GMACs carry "≈" and two decimals.
@@ -218,7 +219,7 @@ def test_stage_end_to_end(tmp_path):
                         "scratch": {"supervised": [], "ktl": []}, "ktl": {"runs": ["dikd"]},
                         "mcl": {"variants": ["dikd"]}}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    cmd = [sys.executable, str(ROOT / "stages/mlcmkd/speed.py"), "--models-dir", "data/models", "--tfake",
+    cmd = [sys.executable, str(ROOT / "stages/speed/speed.py"), "--models-dir", "data/models", "--tfake",
            "data/prepared/tfake", "--charlotte", "data/prepared/charlotte", "--onnx-dir", "data/onnx", "--metrics",
            "metrics/speed.json", "--timing", "metrics/timing/speed.json", "--deploy-metrics",
            "metrics/speed/deploy.json", "--deploy-timing", "metrics/timing/speed_deploy.json", "--table",

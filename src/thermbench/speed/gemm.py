@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from thermbench.mlcmkd.pose_speed import measure_latency, time_interleaved
+from thermbench.speed.pose_speed import measure_latency, time_interleaved
 
 
 def gemm_throughput(n: int, warmup: int, repeats: int, threads: int = 1, seed: int = 0) -> dict:

@@ -1,0 +1,34 @@
+"""The thermal datasets of the benchmark, one entry each: its adapter (the `prepare` parser, the prepared contract's
+`COLUMNS`, the download `LAYOUT`) and its synthetic twin (`write`, and the keys it reads from synth.<dataset>,
+`REQUIRED`).
+
+A new dataset is its adapter and twin modules, an entry here and its params sections (profiles/). dvc.yaml's raw,
+prepare and stats stages run over these names (tests/datasets/test_registry.py holds the two together).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+
+from thermbench.datasets import charlotte, cocowholebody, face300w, tfake, thermeval
+from thermbench.datasets.synth import charlotte as synth_charlotte
+from thermbench.datasets.synth import tfake as synth_tfake
+from thermbench.datasets.synth import thermeval as synth_thermeval
+
+
+@dataclass(frozen=True)
+class Dataset:
+    adapter: ModuleType
+    synth: ModuleType
+
+
+DATASETS = {"thermeval": Dataset(thermeval, synth_thermeval), "tfake": Dataset(tfake, synth_tfake),
+            "charlotte": Dataset(charlotte, synth_charlotte)}
+RGB_ADAPTERS = {"cocowholebody": cocowholebody, "300w": face300w}  # the teacher's RGB sets (datasets/rgbsets.py)
+
+
+def layout(name: str) -> tuple[str, ...] | None:
+    """The download layout of a thermal dataset or an RGB set; None for a name with no download route."""
+    adapter = DATASETS[name].adapter if name in DATASETS else RGB_ADAPTERS.get(name)
+    return None if adapter is None else adapter.LAYOUT

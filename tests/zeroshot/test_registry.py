@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_submissions_yaml_lists_the_registry_models_in_its_order():
     listed = builtin(ROOT / "submissions.yaml")
     assert {area: listed[area] for area in ("zeroshot", "table1", "breath_zeroshot")} == registry.builtin_lists()
-    assert listed["zeroshot"] == ["dwpose", "sapiens2", "mediapipe", "dlib68", "tfan"]  # the blog's part-1 order
+    assert listed["zeroshot"][:3] == ["dwpose", "sapiens2", "mediapipe"]  # the blog's part-1 order first
     assert sorted(ROWS) == sorted(registry.builtin_lists()["table1"])  # a Table I row has its adapter
 
 

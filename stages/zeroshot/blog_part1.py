@@ -4,7 +4,8 @@ nose centres, plus variants) -> metrics, timing and per-threshold PCK (CSV). Row
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.zeroshot.api import Adapters, Part1Config, blog_part1
+from thermbench.zeroshot.protocols.blog_part1 import Adapters, Part1Config
+from thermbench.zeroshot.protocols.blog_part1 import evaluate as blog_part1
 
 
 def main() -> None:

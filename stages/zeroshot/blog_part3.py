@@ -4,7 +4,8 @@ Person box; dlib-68) on the first split-2 frames with Person + Nose -> metrics, 
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.zeroshot.api import Part3Config, blog_part3
+from thermbench.zeroshot.protocols.blog_part3 import Part3Config
+from thermbench.zeroshot.protocols.blog_part3 import evaluate as blog_part3
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ machine, all three hold only a status line and the stage still succeeds, so `dvc
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.zeroshot.api import ZeroshotConfig, predict
+from thermbench.zeroshot.bakeoff import config, predict
 
 
 def main() -> None:
@@ -20,7 +20,7 @@ def main() -> None:
     parser.add_argument("--timing", type=Path, required=True, help="e.g. metrics/timing/zeroshot/<model>.json")
     args = parser.parse_args()
     predict(args.model, args.prepared, args.raw, args.predictions, args.metrics, args.timing,
-            stage.config(args, "zeroshot", ZeroshotConfig), stage.value(args, "prepare.thermeval.crop_size"),
+            config(stage.value(args, "zeroshot")), stage.value(args, "prepare.thermeval.crop_size"),
             stage.value(args, "data.source.thermeval"))
 
 

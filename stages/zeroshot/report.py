@@ -1,16 +1,17 @@
 """Stage report_zeroshot: zero-shot tables (split 2; the blog's parts 1 and 3 with its reference rows), PCK curves,
-detection bars and a qualitative grid -> plots/."""
+detection bars, a qualitative grid and the models' provenance and licences (zeroshot/registry.py) -> plots/."""
 
 from pathlib import Path
 
 from thermbench.core import stage
 from thermbench.core.submissions import builtin
-from thermbench.zeroshot.api import ZeroshotConfig, write_report
+from thermbench.zeroshot.bakeoff import config
+from thermbench.zeroshot.report import write_report
 
 
 def main() -> None:
     parser = stage.parser(__doc__)
-    parser.add_argument("--registry", type=Path, required=True, help="submissions.yaml: builtin.zeroshot, in row order")
+    parser.add_argument("--registry", type=Path, required=True, help="submissions.yaml: builtin.zeroshot (what ran)")
     parser.add_argument("--metrics", type=Path, required=True, help="metrics/zeroshot")
     parser.add_argument("--predictions", type=Path, required=True, help="data/predictions/zeroshot")
     parser.add_argument("--submitted", type=Path, nargs=2, required=True,
@@ -23,7 +24,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="plots")
     args = parser.parse_args()
     write_report(builtin(args.registry)["zeroshot"], args.metrics, args.predictions, tuple(args.submitted), args.raw,
-                 args.out, stage.config(args, "zeroshot", ZeroshotConfig), (args.blog_part1, args.blog_part3),
+                 args.out, config(stage.value(args, "zeroshot")), (args.blog_part1, args.blog_part3),
                  (args.blog_part1_timing, args.blog_part3_timing))
 
 

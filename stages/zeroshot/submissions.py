@@ -5,7 +5,8 @@ from pathlib import Path
 
 from thermbench.core import stage
 from thermbench.core.submissions import read
-from thermbench.zeroshot.api import ZeroshotConfig, score_submissions
+from thermbench.zeroshot.bakeoff import config
+from thermbench.zeroshot.submission import score_submissions
 
 
 def main() -> None:
@@ -17,7 +18,7 @@ def main() -> None:
     parser.add_argument("--metrics", type=Path, required=True, help="metrics/zeroshot_submissions.json")
     args = parser.parse_args()
     score_submissions(read(args.submissions, "thermeval_nose"), args.prepared, args.raw, args.predictions,
-                      args.metrics, stage.config(args, "zeroshot", ZeroshotConfig),
+                      args.metrics, config(stage.value(args, "zeroshot")),
                       stage.value(args, "prepare.thermeval.crop_size"), stage.value(args, "data.source.thermeval"))
 
 

@@ -5,7 +5,9 @@ status row where its weights are absent)."""
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.zeroshot.api import Table1Config, Table1Inputs, table1_row
+from thermbench.zeroshot.table1.dlib import Table1Config
+from thermbench.zeroshot.table1.rows import Table1Inputs
+from thermbench.zeroshot.table1.rows import write_row as table1_row
 
 
 def main() -> None:

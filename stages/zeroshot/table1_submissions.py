@@ -6,7 +6,7 @@ from pathlib import Path
 
 from thermbench.core import stage
 from thermbench.core.submissions import read
-from thermbench.zeroshot.api import table1_submissions
+from thermbench.zeroshot.table1.submission import evaluate as table1_submissions
 
 
 def main() -> None:

@@ -130,9 +130,9 @@ def test_tfan_takes_part_with_its_nose_base_arc_by_hand(thermeval, tmp_path):
     px; s3: centre (60, 140) -> (60, 115), GT (60, 140): 25 px. Crop px: x 256/50, y 256/100 -> 74.24 and 64."""
     import torch
 
-    from thermbench.core.stage import build, load_params
+    from thermbench.core.stage import load_params
     from thermbench.models.tfan import TFAN
-    from thermbench.zeroshot.bakeoff import ZeroshotConfig, predict
+    from thermbench.zeroshot.bakeoff import config, predict
 
     raw, prepared = thermeval
     model = TFAN(70)
@@ -142,7 +142,7 @@ def test_tfan_takes_part_with_its_nose_base_arc_by_hand(thermeval, tmp_path):
     torch.save(model.state_dict(), tmp_path / "70.pt")
     section = load_params(_params(tmp_path))["zeroshot"]
     section["tfan"]["local_path"] = str(tmp_path / "70.pt")
-    cfg = build(ZeroshotConfig, section, "zeroshot")
+    cfg = config(section)
     out = tmp_path / "out"
     predict("tfan", prepared, raw, out / "p.json", out / "m.json", out / "t.json", cfg, 256, "synthetic")
     m = json.loads((out / "m.json").read_text())

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 import yaml
 
-from profile_configs import default_config
+from profile_configs import default_section
 from thermbench.core import submissions
 from thermbench.core.io import InputError
 from thermbench.tools.submission import nose_rows
-from thermbench.zeroshot.bakeoff import ZeroshotConfig, protocol_rows, score_submissions
-from thermbench.zeroshot.submission import records
+from thermbench.zeroshot.bakeoff import config, protocol_rows
+from thermbench.zeroshot.submission import records, score_submissions
 
 ROOT = Path(__file__).resolve().parents[2]
-CFG = default_config("zeroshot", ZeroshotConfig, {"pck_thresholds_px": [5, 10]})
+CFG = config(default_section("zeroshot", {"pck_thresholds_px": [5, 10]}))
 # Frame a: GT (50, 50) and (120, 60); b: GT (30, 200); crops s1 (train, GT (100, 100)), s2 (test, GT (100, 104)),
 # s3 (test, GT (60, 140)); every padded box 50 x 100.
 GOOD = """protocol,id,x,y,score

@@ -1,4 +1,5 @@
-"""Zero-shot report: markdown tables, PCK-vs-threshold curves, detection-rate bars and a qualitative grid.
+"""Zero-shot report: markdown tables, PCK-vs-threshold curves, detection-rate bars, a qualitative grid and the models'
+provenance and licences (registry.py).
 
 Everything is built from the metrics JSON of each model; only the qualitative grid also reads predictions and frames.
 A model whose stage reported a status other than "ok" gets a status row and no numbers.
@@ -6,19 +7,23 @@ A model whose stage reported a status other than "ok" gets a status row and no n
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 
 from thermbench.core import submissions
-from thermbench.core.plots import data_label, plt
-from thermbench.models.landmarker import nose_note
-
-NAMES = {"mediapipe": "MediaPipe FaceMesh", "dwpose": "DWPose (rtmlib)", "sapiens2": "Sapiens2-0.4B",
-         "dlib68": "dlib-68 (HOG)", "tfan": "TFAN (T-FAKE)"}
+from thermbench.core.io import read_json, write_text
+from thermbench.core.plots import data_label, plt, save_figure
+from thermbench.datasets.common import read_image
+from thermbench.models.landmarker import TFAN_SCHEMAS, nose_note
+from thermbench.zeroshot import blog_report, registry
+from thermbench.zeroshot.bakeoff import ZeroshotConfig
 
 
 def name(model: str) -> str:
     """A built-in model's name; any other row is a user's submission (core/submissions.py), marked as one."""
-    return NAMES.get(model) or submissions.label(model)
+    return registry.MODELS[model].display if model in registry.MODELS else submissions.label(model)
 
 
 PROTOCOLS = (  # (metrics key, unit key, label)
@@ -156,3 +161,36 @@ def qualitative_grid(frames: list[np.ndarray], records: dict[str, list[dict]], u
                 ax.set_xlabel(rec["image_file"].split("/")[-1], fontsize=6)
     fig.suptitle(title, fontsize=9)
     return fig
+
+
+def write_report(models: list[str], metrics_dir: Path, predictions_dir: Path, submitted: tuple[Path, Path], raw: Path,
+                 out: Path, cfg: ZeroshotConfig, blog_metrics: tuple[Path, Path], blog_timing: tuple[Path, Path]
+                 ) -> None:
+    """Table (blog part-1 shape) followed by the blog's protocols (parts 1 and 3, `blog_metrics` / `blog_timing`)
+    with the blog's reference rows, PCK curves (CSV + figure), detection bars and a qualitative grid. The built-in
+    `models`' rows come first, in the registry's order, then the submissions' (`submitted`: their metrics and
+    predictions files); the models' provenance and licences go to zeroshot_models.md."""
+    models = registry.in_order(models)
+    thresholds = list(cfg.pck_thresholds_px)
+    results = {m: read_json(metrics_dir / f"{m}.json") for m in models}
+    results.update(read_json(submitted[0])["submissions"])
+    source = results[models[0]]["data"]
+    (part1, part3), (time1, time3) = ([read_json(p) for p in paths] for paths in (blog_metrics, blog_timing))
+    # a point set no other row uses: say which points
+    noses = {"tfan": TFAN_SCHEMAS[int(registry.settings("tfan", cfg.models)["n_landmarks"])]}
+    write_text(out / "zeroshot_models.md", registry.licence_table())
+    write_text(out / "zeroshot_table.md", table(results, thresholds, cfg.match_cap_px, noses) + "\n"
+               + blog_report.blog_sections(part1, time1, part3, time3, thresholds))
+    fig, rows = pck_curves(results, thresholds)
+    save_figure(fig, out / "zeroshot_pck")
+    write_text(out / "zeroshot_pck.csv", pd.DataFrame(rows, columns=["protocol", "model", "threshold_px", "pck"])
+               .to_csv(index=False, float_format="%.6f", lineterminator="\n"))
+    save_figure(detection_bars(results), out / "zeroshot_detection")
+
+    runs = {m: read_json(predictions_dir / f"{m}.json") for m in models if results[m]["status"] == "ok"}
+    runs.update(read_json(submitted[1])["submissions"])
+    records = {m: run["full_frame"][: cfg.qualitative_n] for m, run in runs.items()}
+    # every model saw the same test frames in frames.csv order
+    frames = [read_image(raw / r["image_file"]) for r in next(iter(records.values()), [])]
+    save_figure(qualitative_grid(frames, records, cfg.qualitative_upscale, source),
+                out / "zeroshot_qualitative")

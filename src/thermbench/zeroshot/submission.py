@@ -19,8 +19,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from thermbench.core.submissions import fail, read_rows
+from thermbench.core.io import write_json
+from thermbench.core.submissions import Submission, fail, read_rows
 from thermbench.datasets.common import read_image
+from thermbench.models.onnx_model import OnnxFaceModel, onnx_fields, read_card
+from thermbench.models.weights import file_sha256
+from thermbench.zeroshot import evaluate as ev
+from thermbench.zeroshot.bakeoff import PREDICTION_DIGITS, ZeroshotConfig, protocol_rows, scores
 
 PROTOCOLS = ("full_frame", "crop")
 COLUMNS = ("protocol", "id", "x", "y")
@@ -85,3 +90,29 @@ def records(path: Path, frames: pd.DataFrame, fit: pd.DataFrame, test: pd.DataFr
 
     return full_records, crop_records(fit), crop_records(test)
 
+
+def score_submissions(entries: list[Submission], prepared: Path, raw: Path, predictions: Path, metrics: Path,
+                      cfg: ZeroshotConfig, crop_size: int, source: str) -> None:
+    """Stage zeroshot_submissions: each predictions file (zeroshot/submission.py) scored as `predict` scores a
+    model, on the same frames and crops; each ONNX model (models/onnx_model.py) run on them first, as `predict` runs
+    a built-in one. Every file and card is read and checked before anything is run or written."""
+    frames, fit, test = protocol_rows(prepared, cfg)
+    cards = {e.name: read_card(e.path) for e in entries if e.onnx}
+    scored = {}
+    for entry in entries:
+        if entry.onnx:
+            adapter = OnnxFaceModel(cards[entry.name], cfg.threads)
+            found = (ev.run_full_frame(adapter, frames, raw)[0], ev.run_crops(adapter, fit, raw),
+                     ev.run_crops(adapter, test, raw))
+        else:
+            found = records(entry.path, frames, fit, test, raw)
+        scored[entry.name] = (entry, found)
+    out, runs = {}, {}
+    for name, (entry, (full, fit_records, test_records)) in scored.items():
+        head = {"model": name, "label": entry.label, "submission": True, "file": str(entry.path),
+                "sha256": file_sha256(entry.path), **onnx_fields(cards.get(name)), "notes": entry.notes,
+                "data": source, "status": "ok"}
+        out[name] = {**head, **scores(full, fit_records, test_records, cfg, crop_size)}
+        runs[name] = {**head, "full_frame": full, "crop": fit_records + test_records}
+    write_json(predictions, {"data": source, "submissions": runs}, PREDICTION_DIGITS)
+    write_json(metrics, {"data": source, "submissions": out})

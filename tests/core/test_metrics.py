@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from thermbench.core import metrics as M
+from thermbench.core import nme as N
 
 nan = float("nan")
 
@@ -65,12 +66,12 @@ def test_nme_with_visibility():
                      [[0.0, 2.0], [nan, nan], [0.0, 0.0]]])     # errors 2, NaN, 0
     vis = np.array([[1, 1, 0], [1, 0, 1]])
     # image 0: (5+1)/2 = 3, / norm 10 -> 0.3 ; image 1: (2+0)/2 = 1 (the NaN point is invisible), / 4 -> 0.25
-    np.testing.assert_allclose(M.nme(pred, gt, vis, np.array([10.0, 4.0])), [0.3, 0.25])
+    np.testing.assert_allclose(N.nme(pred, gt, vis, np.array([10.0, 4.0])), [0.3, 0.25])
     # visible=None: every point counts, so image 1 (NaN prediction) becomes NaN.
-    out = M.nme(pred, gt, None, np.array([10.0, 4.0]))
+    out = N.nme(pred, gt, None, np.array([10.0, 4.0]))
     assert out[0] == pytest.approx((5 + 1 + 100) / 3 / 10) and math.isnan(out[1])
     # no visible point -> NaN
-    assert math.isnan(M.nme(pred[:1], gt[:1], np.zeros((1, 3)), np.array([1.0]))[0])
+    assert math.isnan(N.nme(pred[:1], gt[:1], np.zeros((1, 3)), np.array([1.0]))[0])
 
 
 def test_interocular_distance_uses_points_36_and_45():
@@ -78,30 +79,30 @@ def test_interocular_distance_uses_points_36_and_45():
     gt[0, 36] = [10.0, 20.0]
     gt[0, 45] = [40.0, 60.0]
     gt[0, 39] = [999.0, 999.0]  # inner corner must be ignored
-    np.testing.assert_allclose(M.interocular_distance(gt), [50.0])
+    np.testing.assert_allclose(N.interocular_distance(gt), [50.0])
 
 
 def test_bbox_diagonal_only_visible_points():
     gt = np.array([[[0.0, 0.0], [6.0, 8.0], [500.0, 500.0]],
                    [[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]])
     vis = np.array([[1, 1, 0], [0, 0, 0]])
-    out = M.bbox_diagonal(gt, vis)
+    out = N.bbox_diagonal(gt, vis)
     assert out[0] == pytest.approx(10.0) and math.isnan(out[1])
-    assert M.bbox_diagonal(gt[1:])[0] == pytest.approx(math.sqrt(8))
+    assert N.bbox_diagonal(gt[1:])[0] == pytest.approx(math.sqrt(8))
 
 
 def test_failure_rate_auc_and_ced():
     nmes = np.array([0.0, 0.05, 0.1, 0.2, nan])
     # failures: 0.2 and NaN (0.1 is not > 0.1)
-    assert M.failure_rate(nmes, 0.1) == pytest.approx(0.4)
+    assert N.failure_rate(nmes, 0.1) == pytest.approx(0.4)
     # exact AUC: mean of max(0.1 - e, 0) / 0.1 = (1 + 0.5 + 0 + 0 + 0) / 5
-    assert M.auc_ced(nmes, 0.1) == pytest.approx(0.3)
-    x, y = M.ced_curve(nmes, 0.1, steps=3)
+    assert N.auc_ced(nmes, 0.1) == pytest.approx(0.3)
+    x, y = N.ced_curve(nmes, 0.1, steps=3)
     np.testing.assert_allclose(x, [0.0, 0.05, 0.1])
     np.testing.assert_allclose(y, [0.2, 0.4, 0.6])
     # The trapezoid area of a fine CED approaches the exact AUC.
-    x, y = M.ced_curve(nmes, 0.1, steps=100001)
-    assert np.trapz(y, x) / 0.1 == pytest.approx(M.auc_ced(nmes, 0.1), abs=1e-4)
+    x, y = N.ced_curve(nmes, 0.1, steps=100001)
+    assert np.trapz(y, x) / 0.1 == pytest.approx(N.auc_ced(nmes, 0.1), abs=1e-4)
 
 
 def test_nose_summary_block():

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from raw_builders import build_thermeval, face_points
-from thermbench.core import crops, metrics, nme
+from thermbench.core import crops, nme
 from thermbench.core.io import dumps_json
 from thermbench.datasets import thermeval
 from thermbench.datasets.crop_store import Split
@@ -86,7 +86,7 @@ def test_nme_normaliser_changed_fails(monkeypatch):
 
     baseline = regression.summarise({("native", 0): scored(), ("default", 0): scored()}, TOL)
     assert moved_names(baseline, scored()) == []
-    monkeypatch.setattr(metrics, "interocular_distance", _interpupil)  # outer eye corners -> pupil centres
+    monkeypatch.setattr(nme, "interocular_distance", _interpupil)  # outer eye corners -> pupil centres
     assert "mlcmkd/ktl-dikd.json:tfake.nme" in moved_names(baseline, scored())
 
 
@@ -95,7 +95,7 @@ def test_nme_normaliser_change_exceeds_the_calibrated_smoke_bands(monkeypatch):
     predictions, applied to every calibrated T-FAKE NME of the smoke run, is beyond each metric's band."""
     pred, gt = _faces()
     before = nme.summarize(nme.nme_io(pred, gt))["nme"]
-    monkeypatch.setattr(metrics, "interocular_distance", _interpupil)
+    monkeypatch.setattr(nme, "interocular_distance", _interpupil)
     ratio = nme.summarize(nme.nme_io(pred, gt))["nme"] / before
     baseline = regression.read_baseline(ROOT / regression.BASELINE)
     names = [n for n in baseline.entries if n.endswith("tfake.nme") and TOL.rule_for(n).check == "band"]

@@ -1,8 +1,9 @@
-"""Landmark metrics as pure numpy functions (design §5).
+"""Point metrics as pure numpy functions (design §5): per-point errors and the nose protocols' matching, detection
+rate, PCK and errors; the 68-point NME family is `thermbench.core.nme`.
 
 Conventions used throughout:
 - an error array holds one entry per ground-truth point; NaN means "missed" (no matched prediction);
-- PCK, failure rate and AUC count a miss as a failure; mean/median error are over matched points only;
+- PCK counts a miss as a failure; mean/median error are over matched points only;
 - a point is "correct" at threshold t when its error is <= t.
 """
 
@@ -84,63 +85,6 @@ def nose_summary(errors: np.ndarray, thresholds) -> dict:
 def point_errors(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """Euclidean distance per point: (..., K, 2) x2 -> (..., K)."""
     return np.linalg.norm(np.asarray(pred, dtype=np.float64) - np.asarray(gt, dtype=np.float64), axis=-1)
-
-
-def nme(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray | None, norm: np.ndarray) -> np.ndarray:
-    """Normalised mean error per image: mean over visible points of |pred - gt| / norm.
-
-    pred, gt (B,K,2); visible (B,K) bool/0-1 or None (all visible); norm (B,).
-    An image with no visible point gets NaN; a NaN prediction at a visible point makes that image NaN.
-    """
-    err = point_errors(pred, gt)
-    vis = np.ones(err.shape, dtype=bool) if visible is None else np.asarray(visible).astype(bool)
-    count = vis.sum(axis=-1)
-    total = np.where(vis, err, 0.0).sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-        return mean / np.asarray(norm, dtype=np.float64)
-
-
-def interocular_distance(gt: np.ndarray) -> np.ndarray:
-    """Outer-eye-corner distance of iBUG-68 points (indices 36 and 45): (B,68,2) -> (B,)."""
-    gt = np.asarray(gt, dtype=np.float64)
-    return np.linalg.norm(gt[:, 36] - gt[:, 45], axis=-1)
-
-
-def bbox_diagonal(gt: np.ndarray, visible: np.ndarray | None = None) -> np.ndarray:
-    """Diagonal of the bounding box of the visible GT points: (B,K,2) -> (B,); NaN if none visible."""
-    gt = np.asarray(gt, dtype=np.float64)
-    vis = np.ones(gt.shape[:2], dtype=bool) if visible is None else np.asarray(visible).astype(bool)
-    hi = np.where(vis[..., None], gt, -np.inf).max(axis=1)
-    lo = np.where(vis[..., None], gt, np.inf).min(axis=1)
-    size = np.where(vis.any(axis=1)[:, None], hi - lo, np.nan)
-    return np.linalg.norm(size, axis=-1)
-
-
-def failure_rate(nmes: np.ndarray, threshold: float = 0.1) -> float:
-    """Fraction of images with NME > threshold (NaN counts as a failure)."""
-    nmes = np.asarray(nmes, dtype=np.float64)
-    return float(np.mean(~(np.nan_to_num(nmes, nan=np.inf) <= threshold))) if nmes.size else float("nan")
-
-
-def auc_ced(nmes: np.ndarray, threshold: float = 0.1) -> float:
-    """Area under the cumulative error curve on [0, threshold], divided by threshold (1.0 = all errors zero).
-
-    Computed exactly: the integral of the step function 1[e <= x] over [0, T] is max(T - e, 0).
-    """
-    nmes = np.asarray(nmes, dtype=np.float64)
-    if not nmes.size:
-        return float("nan")
-    area = np.clip(threshold - np.nan_to_num(nmes, nan=np.inf), 0.0, None)
-    return float(area.mean() / threshold)
-
-
-def ced_curve(nmes: np.ndarray, threshold: float = 0.1, steps: int = 101) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative error distribution: x = `steps` values on [0, threshold], y = fraction of images with NME <= x."""
-    nmes = np.nan_to_num(np.asarray(nmes, dtype=np.float64), nan=np.inf)
-    x = np.linspace(0.0, threshold, steps)
-    y = (nmes[None, :] <= x[:, None]).mean(axis=1) if nmes.size else np.full(steps, np.nan)
-    return x, y
 
 
 def _finite(errors: np.ndarray) -> np.ndarray:

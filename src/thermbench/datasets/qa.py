@@ -20,7 +20,7 @@ import pandas as pd
 
 from thermbench.core.io import InputError, read_json, write_json
 from thermbench.core.keypoints import load_schema, map_points
-from thermbench.core.metrics import interocular_distance, nme
+from thermbench.core.nme import interocular_distance, nme
 from thermbench.core.parallel import ordered_map
 from thermbench.core.plots import save_figure
 from thermbench.core.progress import progress

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from thermbench.core import metrics
+from thermbench.core.nme import interocular_distance, nme
 from thermbench.datasets.crop_store import Split
 from thermbench.models.rtmpose import predict
 
@@ -19,4 +19,4 @@ def device_of(model: nn.Module) -> torch.device:
 def val_nme(model: nn.Module, split: Split, batch_size: int = 64) -> float:
     """Mean NME-IO (outer eye corners) over a split, in input px (ratios are scale-free for square crops)."""
     pred = predict(model, split.images, batch_size)
-    return float(np.nanmean(metrics.nme(pred, split.kpts, split.visible, metrics.interocular_distance(split.kpts))))
+    return float(np.nanmean(nme(pred, split.kpts, split.visible, interocular_distance(split.kpts))))

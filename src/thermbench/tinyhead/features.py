@@ -19,7 +19,8 @@ from safetensors.torch import load_file, save_file
 
 from thermbench.core.io import InputError, atomic_dir, write_json, write_text
 from thermbench.core.progress import progress
-from thermbench.datasets.prepared import COLUMNS, SAMPLES, read_samples
+from thermbench.datasets import thermeval
+from thermbench.datasets.prepared import SAMPLES, read_samples
 from thermbench.models.tinyhead import BackboneConfig, FrozenBackbone, load_backbone
 
 SPLITS = ("train", "val", "test")
@@ -41,7 +42,7 @@ def resolve_device(name: str) -> torch.device:
 def load_samples(prepared_dir: str | Path) -> pd.DataFrame:
     """The train/val/test rows of `<prepared_dir>/samples.csv` (thermeval contract), in file order."""
     path = Path(prepared_dir) / SAMPLES
-    samples = read_samples(prepared_dir, COLUMNS["thermeval"])
+    samples = read_samples(prepared_dir, thermeval.COLUMNS)
     samples = samples[samples["split"].isin(SPLITS)].reset_index(drop=True)
     for split in SPLITS:
         if not (samples["split"] == split).any():

@@ -187,4 +187,5 @@ LEFT_OUT = {
     ("head/report.md", "Predictions"): "holds only the predictions figure, which the post captions itself",
     "scale.md": "`make scale`: this machine's memory and time on synthetic data of growing size, not a result",
     "scale": "the figure of `make scale` (scale.md)",
+    "zeroshot_models.md": "the zero-shot models' licences and sources, a reference table rather than a result",
 }

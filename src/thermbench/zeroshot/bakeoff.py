@@ -12,7 +12,8 @@ import pandas as pd
 
 from thermbench.core.io import write_json
 from thermbench.core.stage import build
-from thermbench.datasets.prepared import COLUMNS, FRAMES, SAMPLES, read_frames, read_samples
+from thermbench.datasets import thermeval
+from thermbench.datasets.prepared import FRAMES, SAMPLES, read_frames, read_samples
 from thermbench.models.weights import WeightsUnavailable
 from thermbench.zeroshot import evaluate as ev
 from thermbench.zeroshot import registry
@@ -45,7 +46,7 @@ def config(section: dict) -> ZeroshotConfig:
 def protocol_rows(prepared: Path, cfg: ZeroshotConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The frames the full-frame protocol scores, and the crops the offset is fitted on and scored on."""
     frames = ev.select(read_frames(prepared), cfg.eval_split, cfg.limit, prepared / FRAMES)
-    samples = read_samples(prepared, COLUMNS["thermeval"])
+    samples = read_samples(prepared, thermeval.COLUMNS)
     return (frames, ev.select(samples, cfg.offset_fit_split, cfg.limit, prepared / SAMPLES),
             ev.select(samples, cfg.eval_split, cfg.limit, prepared / SAMPLES))
 

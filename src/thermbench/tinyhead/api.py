@@ -53,7 +53,7 @@ def cache_features(prepared: Path, teacher: Path, out: Path, cfg: BackboneConfig
     samples = load_samples(prepared)
     crops = read_crops(prepared, samples["crop_path"])
     model, info = load_backbone(cfg, sapiens2_cfg, allow_download, teacher)
-    maps = extract_features(FrozenBackbone(model, cfg.feature_size, device), crops, cfg.batch_size)
+    maps = extract_features(FrozenBackbone(model, cfg.feature_size, device, cfg.precision), crops, cfg.batch_size)
     info.update(crop_size=int(crops.shape[-1]), feature_size=cfg.feature_size,
                 maps={name: int(m.shape[1]) for name, m in maps.items()})
     with atomic_dir(out) as tmp:
@@ -188,8 +188,8 @@ def evaluate_heads(features_dir: Path, models: Path, prepared: Path, teacher: Pa
     device = resolve_device(cfg.backbone.device)
     test = index[index["split"] == "test"].head(cfg.timing_crops)
     crops = read_crops(prepared, test["crop_path"])
-    times = time_inference(FrozenBackbone(model, cfg.backbone.feature_size, device), head, crops, fit["stride"],
-                           fit["subpixel"])
+    backbone_model = FrozenBackbone(model, cfg.backbone.feature_size, device, cfg.backbone.precision)
+    times = time_inference(backbone_model, head, crops, fit["stride"], fit["subpixel"])
     write_json(timing, {"data": data, "backbone": backbone["name"], "threads": torch.get_num_threads(),
                         "device": str(device),
                         "batch": 1, "n_crops_timed": int(len(times)), "median_ms_per_crop": float(np.median(times))},

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from split_builders import dot_split
+from thermbench.core.io import InputError
 from thermbench.datasets.crop_store import load_split, load_splits, save_splits
 from thermbench.mlcmkd.augment import AugmentConfig, apply, draw, flip_index
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
@@ -207,3 +208,21 @@ def test_gradient_shares_sum_to_one_and_supervised_is_all_kp():
         assert sum(shares.values()) == pytest.approx(1.0) and all(v >= 0 for v in shares.values())
     # by the end every term pulls (at the start FI can be exactly 0: both fresh heads give the same logits)
     assert all(v > 0 for v in ktl["gradient_shares"]["end"].values())
+
+
+def test_bf16_precision_trains_under_autocast_with_float32_weights():
+    data = {"train": dot_split(4, 0, SIZE), "val": dot_split(2, 1, SIZE)}
+    model = _model()
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    seen = []
+    hook = conv.register_forward_hook(lambda _m, _i, out: seen.append((torch.is_grad_enabled(), out.dtype)))
+    fit_supervised(model, data, _cfg(epochs=1, precision="bf16"))
+    hook.remove()
+    assert (True, torch.bfloat16) in seen  # the training step ran in bf16 (mmengine #1515: autocast silently off)
+    assert (False, torch.float32) in seen  # validation in float32
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+def test_unknown_precision_is_refused():
+    with pytest.raises(InputError, match="train.fit.precision"):
+        _cfg(precision="fp16")

@@ -19,6 +19,7 @@ from torch import nn
 from thermbench.core import convergence
 from thermbench.core.convergence import Plateau, StopConfig
 from thermbench.core.io import InputError
+from thermbench.core.numerics import autocast, check_precision, numerics
 from thermbench.core.progress import progress
 from thermbench.datasets.crop_store import Split
 from thermbench.mlcmkd.augment import AugmentConfig, flip_index
@@ -44,7 +45,10 @@ class FitConfig:
     norm_eval; SyncBN is CUDA-only, so CPU multi-process runs match one process exactly only with it);
     `loader_workers` processes read and augment the batches (`thermbench.mlcmkd.loader`; 0: the training process),
     which changes no result; `augment_on_device` leaves the warps and SimCC targets to the training device (a GPU
-    then never waits on CPU warps; torch's bilinear sampling instead of cv2's, so the pixels differ slightly)."""
+    then never waits on CPU warps; torch's bilinear sampling instead of cv2's, so the pixels differ slightly);
+    `precision` (fp32 | tf32 | bf16: autocast of the training step, float32 master weights) and `deterministic`
+    (bit-identical same-seed runs on a GPU) as `thermbench.core.numerics`; validation runs in float32 under the same
+    flags; `compile` runs the step's task through `torch.compile`."""
 
     epochs: int
     batch_size: int
@@ -64,7 +68,13 @@ class FitConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     loader_workers: int = 0
     augment_on_device: bool = False
+    precision: str = "fp32"
+    compile: bool = False
+    deterministic: bool = False
     progress: bool = True
+
+    def __post_init__(self):
+        check_precision(self.precision, "train.fit.precision")
 
 
 def _norm_eval(module: nn.Module) -> None:
@@ -116,6 +126,12 @@ def _fit(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Split
     on the whole batch. `model` is the network being trained (validated, and restored to its best epoch when early
     stopping is on).
     """
+    with numerics(cfg.precision, cfg.deterministic, device_of(model)):
+        return _loop(model, task, batch_inputs, train, val, cfg, desc)
+
+
+def _loop(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Split, val: Split, cfg: FitConfig,
+          desc: str) -> dict:
     rank, size = world()
     if cfg.batch_size % size:
         raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the {size} processes")
@@ -124,6 +140,7 @@ def _fit(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Split
     # with the fused AdamW a CPU step takes ~20% less time. The layout is restored on return.
     task.to(memory_format=torch.channels_last)
     task, runner = data_parallel(task, device)
+    step = torch.compile(runner) if cfg.compile else runner
     flip_idx = flip_index(train.kpts.shape[1])
     image_size = (train.images.shape[2], train.images.shape[1])
     target_size = model.cfg.input_size
@@ -149,23 +166,27 @@ def _fit(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Split
         task.train()
         if cfg.norm_eval:
             _norm_eval(task)
-        sums: dict[str, float] = {}
+        # the loss sums stay on the device in float64 (the sum a Python float would give), read once an epoch: a
+        # read per step would make the host wait for the GPU at every step
+        sums: dict[str, torch.Tensor] = {}
         for batch in progress(batches, f"{desc} {epoch}/{cfg.epochs}") if cfg.progress and rank == 0 else batches:
             args, kwargs = batch_inputs(finish(batch, device, target_size), epoch)
-            terms = runner(*args, kp_scale=float(size), **kwargs)
+            with autocast(cfg.precision, device):
+                terms = step(*args, kp_scale=float(size), **kwargs)
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
             clip = math.inf if cfg.optim.clip_grad is None else cfg.optim.clip_grad
-            norm = float(nn.utils.clip_grad_norm_(params, clip))  # the norm before clipping (Table V)
+            norm = nn.utils.clip_grad_norm_(params, clip)  # the norm before clipping (Table V)
             if len(grad_norms) < cfg.grad_norm_steps:
-                grad_norms.append(norm)
+                grad_norms.append(float(norm))
             optimizer.step()
             scheduler.step()
             for key, value in terms.items():
                 if key.startswith("loss"):
-                    sums[key] = sums.get(key, 0.0) + float(value.detach())
+                    value = value.detach().double()
+                    sums[key] = sums[key] + value if key in sums else value
         row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
-        row.update({f"train_{k}": v / steps_per_epoch for k, v in sums.items()})
+        row.update({f"train_{k}": float(v) / steps_per_epoch for k, v in sums.items()})
         if epoch % cfg.val_every == 0 or epoch == cfg.epochs:
             # BN statistics may differ per rank: rank 0's score decides, so every rank stops together
             row["val_nme"] = main_process_value(val_nme(model, val, 64), device)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from thermbench.core.keypoints import load_schema
+from thermbench.core.numerics import check_precision, inference_autocast
 from thermbench.models.landmarker import INTEGER_CENTRE_SHIFT, Prediction, to_bgr, with_noses
 from thermbench.models.sapiens2 import Sapiens2, Sapiens2Config, decode_udp, load_sapiens2
 from thermbench.models.weights import resolve_sapiens2
@@ -64,8 +65,9 @@ class Sapiens2Pose:
     schema = "sapiens308"
 
     def __init__(self, model: Sapiens2, input_size: tuple[int, int] = (768, 1024), device: str = "cpu",
-                 refine: bool = True, flip_test: bool = False, nose: str = "anatomical"):
-        self.device = torch.device(device)
+                 refine: bool = True, flip_test: bool = False, nose: str = "anatomical", precision: str = "fp32"):
+        check_precision(precision, "zeroshot.sapiens2.precision")
+        self.device, self.precision = torch.device(device), precision
         self.model = model.eval().to(self.device)
         self.input_size = tuple(input_size)  # (W, H)
         self.refine, self.flip_test, self.nose = refine, flip_test, nose
@@ -76,7 +78,7 @@ class Sapiens2Pose:
                     ) -> "Sapiens2Pose":
         path = resolve_sapiens2(cfg, allow_download)
         return cls(load_sapiens2(path, Sapiens2Config.from_arch(cfg["arch"])), cfg["input_size"], device,
-                   cfg.get("refine", True), cfg.get("flip_test", False), nose)
+                   cfg.get("refine", True), cfg.get("flip_test", False), nose, cfg.get("precision", "fp32"))
 
     def preprocess(self, image: np.ndarray, box) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
         """Crop tensor (1, 3, H, W) for a box (xyxy, continuous px), its centre (continuous px) and padded size."""
@@ -87,10 +89,12 @@ class Sapiens2Pose:
         return torch.from_numpy(x.transpose(2, 0, 1).copy()).float()[None], center, scale
 
     def heatmaps(self, x: torch.Tensor) -> np.ndarray:
-        """(K, Hh, Wh) heatmaps of one crop on the configured device; with flip test, averaged with the mirror's."""
-        heat = self.model(x.to(self.device))[0].float().cpu().numpy()
-        if self.flip_test:
-            mirrored = self.model(x.flip(-1).to(self.device))[0].float().cpu().numpy()
+        """(K, Hh, Wh) heatmaps of one crop on the configured device (bf16 autocast on a GPU where `precision` says
+        so); with flip test, averaged with the mirror's."""
+        with inference_autocast(self.precision, self.device):
+            heat = self.model(x.to(self.device))[0].float().cpu().numpy()
+            if self.flip_test:
+                mirrored = self.model(x.flip(-1).to(self.device))[0].float().cpu().numpy()
             heat = (heat + flip_back(mirrored, self.flip_indices)) / 2
         return heat
 

@@ -24,6 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from thermbench.core.io import InputError, read_json, write_json
+from thermbench.core.numerics import check_precision, inference_autocast
 from thermbench.models.rtmpose import load_model, normalize_input
 from thermbench.models.sapiens2 import Sapiens2Config, load_sapiens2
 from thermbench.models.weights import WeightsUnavailable, resolve_sapiens2
@@ -120,6 +121,7 @@ class BackboneConfig:
     feature_size: int             # feature grid the head sees
     batch_size: int               # feature extraction only
     device: str                   # where the backbone runs (features, timing): cpu | cuda | cuda:N | mps
+    precision: str = "fp32"       # fp32 | bf16 (autocast on a CUDA device; maps returned in float32)
 
 
 class FrozenBackbone(nn.Module):
@@ -132,9 +134,11 @@ class FrozenBackbone(nn.Module):
     64 x 64 heatmap. `forward` concatenates the maps along channels.
     """
 
-    def __init__(self, model: nn.Module, feature_size: int = 16, device: str | torch.device = "cpu"):
+    def __init__(self, model: nn.Module, feature_size: int = 16, device: str | torch.device = "cpu",
+                 precision: str = "fp32"):
         super().__init__()
-        self.device = torch.device(device)
+        check_precision(precision, "head.backbone.precision")
+        self.device, self.precision = torch.device(device), precision
         self.model = model.eval().requires_grad_(False).to(self.device)
         self.feature_size = feature_size
         self.map_names = tuple(getattr(model, "map_names", ("final",)))
@@ -144,8 +148,9 @@ class FrozenBackbone(nn.Module):
 
     @torch.no_grad()
     def maps(self, crops: torch.Tensor) -> list[torch.Tensor]:
-        maps = self.model.forward_features(normalize_input(crops[:, None].to(self.device)))  # gray -> 3 channels
-        maps = [maps] if torch.is_tensor(maps) else list(maps)
+        with inference_autocast(self.precision, self.device):
+            maps = self.model.forward_features(normalize_input(crops[:, None].to(self.device)))  # gray -> 3 channels
+        maps = [maps.float()] if torch.is_tensor(maps) else [m.float() for m in maps]
         if len(maps) != len(self.map_names):
             raise InputError(f"backbone returned {len(maps)} maps for names {list(self.map_names)}")
         size = (self.feature_size, self.feature_size)

@@ -134,8 +134,8 @@ def time_head(inputs: HeadInputs, head: TinyHead, fit: dict, backbone: dict, ind
     device = resolve_device(cfg.backbone.device)
     test = index[index["split"] == "test"].head(cfg.timing_crops)
     crops = read_crops(inputs.prepared, test["crop_path"])
-    return time_inference(FrozenBackbone(model, cfg.backbone.feature_size, device), head, crops, fit["stride"],
-                          fit["subpixel"]), device
+    backbone_model = FrozenBackbone(model, cfg.backbone.feature_size, device, cfg.backbone.precision)
+    return time_inference(backbone_model, head, crops, fit["stride"], fit["subpixel"]), device
 
 
 def evaluate_heads(inputs: HeadInputs, outputs: HeadOutputs, cfg: HeadConfig, sapiens2_cfg: dict, data: str) -> None:

@@ -118,7 +118,7 @@ def cache_features(prepared: Path, teacher: Path, out: Path, cfg: BackboneConfig
     samples = load_samples(prepared)
     crops = read_crops(prepared, samples["crop_path"])
     model, info = load_backbone(cfg, sapiens2_cfg, allow_download, teacher)
-    maps = extract_features(FrozenBackbone(model, cfg.feature_size, device), crops, cfg.batch_size)
+    maps = extract_features(FrozenBackbone(model, cfg.feature_size, device, cfg.precision), crops, cfg.batch_size)
     info.update(crop_size=int(crops.shape[-1]), feature_size=cfg.feature_size,
                 maps={name: int(m.shape[1]) for name, m in maps.items()})
     with atomic_dir(out) as tmp:

@@ -15,6 +15,7 @@ from torch.nn import functional as F
 from thermbench.core import convergence, metrics
 from thermbench.core.convergence import Plateau, StopConfig
 from thermbench.core.io import InputError
+from thermbench.core.numerics import autocast, check_precision, numerics
 from thermbench.models.tinyhead import HEATMAP_UPSAMPLE, BackboneConfig, TinyHead, decode_heatmap, encode_heatmap
 
 
@@ -37,6 +38,9 @@ class HeadConfig:
     pck_thresholds: tuple         # px
     threads: int                  # torch threads for every head stage (timings are reported with it)
     timing_crops: int             # test crops timed end to end (backbone + head), batch 1
+    precision: str = "fp32"       # the head's training step (thermbench.core.numerics): fp32 | tf32 | bf16
+    compile: bool = False         # torch.compile of the head
+    deterministic: bool = False   # torch.use_deterministic_algorithms during its training
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,9 @@ class TrainConfig:
     pck_thresholds: tuple         # crop px
     heatmap_size: int
     stride: float                 # crop px per heatmap px
+    precision: str = "fp32"
+    compile: bool = False
+    deterministic: bool = False
 
     @classmethod
     def from_head(cls, cfg: HeadConfig, crop_size: int, feature_size: int) -> TrainConfig:
@@ -63,7 +70,8 @@ class TrainConfig:
         return cls(lr=cfg.lr, weight_decay=cfg.weight_decay, epochs=cfg.epochs, patience=cfg.patience,
                    min_delta=cfg.min_delta, batch_size=cfg.batch_size, sigma=cfg.sigma, subpixel=cfg.subpixel,
                    checkpoint=cfg.checkpoint, pck_thresholds=tuple(cfg.pck_thresholds), heatmap_size=heatmap_size,
-                   stride=crop_size / heatmap_size)
+                   stride=crop_size / heatmap_size, precision=cfg.precision, compile=cfg.compile,
+                   deterministic=cfg.deterministic)
 
 
 def train_head(train_feats: torch.Tensor, train_points: torch.Tensor, val_feats: torch.Tensor,
@@ -79,8 +87,16 @@ def train_head(train_feats: torch.Tensor, train_points: torch.Tensor, val_feats:
     """
     if cfg.checkpoint not in ("best_val", "last"):
         raise InputError(f"params.yaml: head.checkpoint must be best_val or last, not {cfg.checkpoint!r}")
+    check_precision(cfg.precision, "head.precision")
+    with numerics(cfg.precision, cfg.deterministic, train_feats.device, where="head"):
+        return _train(train_feats, train_points, val_feats, val_points, cfg, seed)
+
+
+def _train(train_feats: torch.Tensor, train_points: torch.Tensor, val_feats: torch.Tensor, val_points: torch.Tensor,
+           cfg: TrainConfig, seed: int) -> tuple[TinyHead, list[dict], int, dict]:
     torch.manual_seed(seed)
     head = TinyHead(in_channels=train_feats.shape[1])
+    step = torch.compile(head) if cfg.compile else head
     optimizer = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
     stop = None if cfg.patience is None else StopConfig(cfg.patience, cfg.min_delta)
@@ -94,7 +110,8 @@ def train_head(train_feats: torch.Tensor, train_points: torch.Tensor, val_feats:
         lr = optimizer.param_groups[0]["lr"]
         losses = []
         for batch in torch.randperm(len(train_feats), generator=shuffle).split(cfg.batch_size):
-            loss = F.mse_loss(head(train_feats[batch]), targets[batch])
+            with autocast(cfg.precision, train_feats.device):
+                loss = F.mse_loss(step(train_feats[batch]).float(), targets[batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

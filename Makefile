@@ -1,4 +1,4 @@
-# Two commands on a fresh machine:  `make repro`  and  `make test`  (see README).
+# Two commands on a fresh machine:  `make repro`  and  `make test`  (see README.md).
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -9,7 +9,7 @@ P ?= default
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DEST ?= publish
 
-.PHONY: setup repro test unit regression baseline conclusions calibrate crop-geometry profile publish publish-check parity scale clean-venv
+.PHONY: setup repro test unit regression baseline conclusions calibrate crop-geometry profile publish publish-check parity scale readme clean-venv
 
 # torch first and pinned: its CPU wheel is what this machine has; an unpinned torch pulls GBs of CUDA packages.
 $(STAMP): pyproject.toml requirements.lock
@@ -91,6 +91,10 @@ calibrate: setup
 crop-geometry: setup
 	$(PY) -m thermbench.tools.head_crop_geometry
 
+# The README's results block from metrics/ (after a `make repro` that changed them; the tests check it).
+readme: setup
+	$(PY) -m thermbench.tools.readme --write
+
 # `make profile P=paper`; SET="data.source.breath=real ..." changes keys of that profile (one real dataset, say).
 # It refuses, in one line, to overwrite a value changed in params.yaml since it was composed; FORCE=1 discards it.
 SET ?=
@@ -98,7 +102,7 @@ FORCE ?=
 profile: setup
 	$(PY) -m thermbench.tools.profiles $(P) $(foreach s,$(SET),--set $(s)) $(if $(FORCE),--force)
 
-# A Quarto post folder from plots/ and metrics/ (README, "Publishing"): DEST/index.qmd, DEST/figures/, and the same
+# A Quarto post folder from plots/ and metrics/ (docs/results.md, "Publishing"): DEST/index.qmd, DEST/figures/, and the same
 # post as plain Markdown in DEST/_markdown/.
 publish: setup
 	$(PY) -m thermbench.tools.publish "$(DEST)"
@@ -113,7 +117,7 @@ publish-check: setup
 		{ $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q pandoc chromium; }
 	THERMBENCH_BROWSER=1 $(PY) -m pytest -q -s tests/tools/test_publish_browser.py
 
-# Parity with the official code (README, "Parity with the official code"): tests/parity in a side environment,
+# Parity with the official code (docs/parity.md): tests/parity in a side environment,
 # .venv-parity. A .pth file puts the project's .venv on its path, so it reuses that CPU torch and never pulls a CUDA
 # build; the official packages of tests/parity/requirements.txt go in with --no-deps. SAPIENS2=<a checkout of
 # facebookresearch/sapiens2> adds Sapiens2 against its own code.

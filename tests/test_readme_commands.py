@@ -1,6 +1,7 @@
-"""The README's shell commands are ones that work on a fresh clone: every `make` target and variable exists, every
-`make profile` renders, every module and script named exists, and nothing runs a stage through `dvc` without the
-venv on PATH (stage commands call `python`; `.venv/bin/dvc repro` alone stops with ModuleNotFoundError)."""
+"""The shell commands of the README and of its docs/ pages are ones that work on a fresh clone: every `make` target
+and variable exists, every `make profile` renders, every module and script named exists, and nothing runs a stage
+through `dvc` without the venv on PATH (stage commands call `python`; `.venv/bin/dvc repro` alone stops with
+ModuleNotFoundError)."""
 
 import importlib.util
 import re
@@ -12,7 +13,9 @@ import pytest
 from thermbench.tools.profiles import render
 
 ROOT = Path(__file__).resolve().parents[1]
-READMES = ("README.md", "src/thermbench/breath/README.md")
+READMES = ("README.md", "src/thermbench/breath/README.md", *sorted(p.relative_to(ROOT).as_posix()
+                                                                  for p in (ROOT / "docs").glob("*.md")))
+OWN_MODEL = ROOT / "docs" / "own-model.md"  # the submissions.yaml and model card examples
 RUNS_STAGES = {"repro", "exp"}  # dvc subcommands that run stage commands (`python ...`)
 
 
@@ -98,12 +101,12 @@ def test_the_checks_catch_the_fresh_clone_failures():
 
 
 def test_the_submissions_example_is_valid_yaml_with_known_keys_and_tasks():
-    """The README's submissions.yaml example as a user pastes it (a comma in an unquoted note would split the entry)."""
+    """The submissions.yaml example as a user pastes it (a comma in an unquoted note would split the entry)."""
     import yaml
 
     from thermbench.core.submissions import FIELDS, TASKS
 
-    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), re.S)]
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", OWN_MODEL.read_text(), re.S)]
     entries = [e for b in blocks if isinstance(b, dict) and "submissions" in b for e in b["submissions"].values()]
     assert len(entries) == 4
     for entry in entries:
@@ -119,7 +122,7 @@ def test_the_model_card_example_has_the_keys_the_reader_knows():
 
     from thermbench.models import onnx_model as om
 
-    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), re.S)]
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", OWN_MODEL.read_text(), re.S)]
     cards = [b for b in blocks if isinstance(b, dict) and "onnx" in b]
     assert len(cards) == 1 and set(cards[0]) == om.KEYS
     for section, known in (("input", om.INPUT_KEYS), ("output", om.OUTPUT_KEYS), ("face", om.FACE_KEYS)):

@@ -1,5 +1,5 @@
 """A user's own model entered as a predictions file or as an ONNX model with its card: the entries of
-`submissions.yaml` (README, "Benchmark your own model"). Each area scores the tasks it owns, under exactly the
+`submissions.yaml` (docs/own-model.md). Each area scores the tasks it owns, under exactly the
 protocol of its built-in rows; an ONNX model (`model: <card.yaml>`, models/onnx_model.py) is run by every area on
 its own inputs, as its built-in models are:
 

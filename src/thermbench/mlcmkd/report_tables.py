@@ -132,14 +132,18 @@ def describe(g: Group, name: str) -> str:
 TABLE_I_KINDS = ("zeroshot", "teacher", "supervised", "ktl", "mcl", "submission")
 
 
+def table_i_order(groups: dict[str, Group]) -> list[str]:
+    """Table I's rows: by kind, the from-scratch runs after the others of their kind."""
+    return sorted((k for k in groups if groups[k].kind in TABLE_I_KINDS),
+                  key=lambda k: (TABLE_I_KINDS.index(groups[k].kind), "scratch" in k))
+
+
 def table_i(groups: dict[str, Group]) -> str:
     header = ["Method", "Seeds", "Epochs (best)", "Converged", "Params (M) @256", "GMACs @256", "T-FAKE",
               "T-FAKE test SE", "High", "Mean", "Low", "Front", "Side", "Full", "T-FAKE FR@0.1", "T-FAKE AUC@0.1"]
     rows = []
-    order = sorted((k for k in groups if groups[k].kind in TABLE_I_KINDS),
-                   key=lambda k: (TABLE_I_KINDS.index(groups[k].kind), "scratch" in k))
     notes = []
-    for name in order:
+    for name in table_i_order(groups):
         g = groups[name]
         m = next(iter(g.runs.values()))
         if m.get("status", "ok") != "ok":  # a zero-shot model without weights: its status, no numbers

@@ -1,6 +1,6 @@
 """A user's landmark model as an ONNX file and a model card (YAML) beside it, run as the project's own models are.
 
-The card (README, "Benchmark your own model"; submissions/README.md has a full example):
+The card (docs/own-model.md; submissions/README.md has a full example):
 
     onnx: mymodel.onnx          # the model file, relative to the card
     keypoints: ibug68           # the order of its points: a schema of src/thermbench/schemas

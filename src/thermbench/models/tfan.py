@@ -2,7 +2,7 @@
 
 Flotho, Piening, Kukleva, Steidl, "T-FAKE: Synthesizing Thermal Images for Facial Landmarking", CVPR 2025. Weights:
 PyPI `thermal-face-alignment` (import name `tfan`) downloads them from Google Drive; research use only (R-UDA v1.0,
-see the README's provenance table).
+see the provenance table in docs/models.md).
 
 Architecture (`tfan/core/models.py` of thermal-face-alignment 1.0.0, class DMMv2): timm's `mobilenetv2_100` with
 `num_classes=0` as `feature_network` (stem, 17 blocks, 1x1 head conv to 1280, global average pool), then

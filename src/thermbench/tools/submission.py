@@ -1,4 +1,4 @@
-"""Example submissions, in the formats submissions.yaml takes (README, "Benchmark your own model"):
+"""Example submissions, in the formats submissions.yaml takes (docs/own-model.md):
 
     python -m thermbench.tools.submission thermeval_nose --from data/predictions/zeroshot/mediapipe.json --out F
     python -m thermbench.tools.submission breath_tracks --from data/breath/tracks/mediapipe.json --out F

@@ -1,0 +1,170 @@
+"""The README's results block, rendered from metrics/: `python -m thermbench.tools.readme --write` (`make readme`)
+rewrites the lines between the block's markers; `--check` fails, listing the lines that differ, where the README no
+longer says what metrics/ holds (a test runs it). No number in the block is typed by hand.
+
+The cells are made by the reports' own formatting functions, a few columns of each report: the nose on the
+ThermEval-D test split (zero-shot models and the TinyHead), MLCM-KD's Table I rows, and the breath rate per source.
+Each table names the data it rests on. Timings are left out: they belong to the machine that measured them
+(metrics/timing/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+from pathlib import Path
+
+from thermbench.breath.ranking import source_runs
+from thermbench.breath.report import _cell as breath_cell
+from thermbench.breath.report import _order as breath_order
+from thermbench.core.io import InputError, read_json, write_text
+from thermbench.core.plots import data_label
+from thermbench.core.stage import run as run_tool
+from thermbench.mlcmkd.report_tables import UNTRAINED, describe, group_runs, mean_sd, table_i_order, tfake_nme
+from thermbench.tinyhead.report import _cell as head_cell
+from thermbench.tinyhead.report import _fmt, _seed_cell
+from thermbench.zeroshot.report import NAMES, name
+
+START = "<!-- results:start: written by `make readme` from metrics/, do not edit by hand -->"
+END = "<!-- results:end -->"
+PCK = 10  # px: the PCK threshold shown, the blog's headline one
+SCENES = ("near", "near_sway", "far")
+STUDENTS = ("supervised", "ktl", "mcl")
+
+
+def _read(path: Path) -> dict:
+    if not path.is_file():
+        raise InputError(f"{path}: not found (run `make repro` first)")
+    return read_json(path)
+
+
+def _label(*sources) -> str:
+    """The data label of the metrics behind one table: one label, or each distinct one."""
+    return "; ".join(sorted({data_label(s) for s in sources}))
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(r) + " |" for r in [header, ["---"] * len(header), *rows]]
+
+
+def nose_table(metrics: Path) -> list[str]:
+    """Zero-shot models (on the full frame, and given the GT Person box) and the TinyHead (given the box), frame px."""
+    files = {p.stem: _read(p) for p in sorted((metrics / "zeroshot").glob("*.json"))}
+    if not files:
+        raise InputError(f"{metrics / 'zeroshot'}: no metrics (run `make repro` first)")
+    head = _read(metrics / "head" / "thermeval.json")
+    rows = []
+    for model in [m for m in NAMES if m in files] + sorted(set(files) - set(NAMES)):
+        m = files[model]
+        if m["status"] != "ok":  # weights not available, say: the reason, no numbers
+            rows.append([name(model), m["status"].split(":")[0], "", "", "", ""])
+            continue
+        full, box = m["full_frame"], m["crop"]["frame_px"]
+        rows.append([name(model), _fmt(full["detection_rate"], "pct"), _fmt(full["pck"][f"{PCK}px"], "pct"),
+                     _fmt(box["detection_rate"], "pct"), head_cell(m["crop"], "frame_px", "median_px", "px"),
+                     head_cell(m["crop"], "frame_px", PCK, "pct")])
+    over = head["over_seeds"]
+    rows.append([f"TinyHead ({head['n_train_labels']} labels; mean ± sd over {len(head['seeds'])} seeds)", "–", "–",
+                 _fmt(head["frame_px"]["detection_rate"], "pct"), _seed_cell(over, "frame_px", "median_px", "px"),
+                 _seed_cell(over, "frame_px", PCK, "pct")])
+    noses = sorted({m["full_frame"]["n_gt"] for m in files.values() if m["status"] == "ok"})
+    title = (f"**Nose on the ThermEval-D test split** ({_label(head['data'], *(m['data'] for m in files.values()))}; "
+             f"{', '.join(map(str, noses))} noses in the full frames, {head['frame_px']['n_gt']} GT Person boxes; "
+             "errors in frame px; `plots/zeroshot_table.md`, `plots/head/report.md`)")
+    return [title, ""] + _table(["model", "full frame: found", f"full frame: PCK@{PCK}", "GT box: found",
+                                 "GT box: median error", f"GT box: PCK@{PCK}"], rows)
+
+
+def mlcmkd_table(metrics: Path) -> list[str]:
+    """Table I's rows: T-FAKE test NME-IO and CHARLOTTE Full NME-diag, mean ± sd over seeds, and how many of each
+    row's runs converged; the mean-shape baseline; the count of student runs."""
+    folder = metrics / "mlcmkd"
+    groups = group_runs({p.stem: read_json(p) for p in sorted(folder.rglob("*.json"))})
+    summary = _read(metrics / "mlcmkd_summary.json")
+    rows = []
+    for key in table_i_order(groups):
+        g = groups[key]
+        m = next(iter(g.runs.values()))
+        if m.get("status", "ok") != "ok":
+            rows.append([describe(g, key), m["status"].split(":")[0], "", ""])
+            continue
+        converged = "–" if g.kind in UNTRAINED else f"{len(g.runs) - len(g.unconverged())} of {len(g.runs)}"
+        rows.append([describe(g, key), converged, mean_sd(g.values(tfake_nme)),
+                     mean_sd(g.values(lambda r: r["charlotte"]["full"]["nme"]))])
+    rows.append(["mean shape of the training crops (no model)", "–", f"{summary['mean_shape_test_nme']:.4f}", ""])
+    students = [g for g in groups.values() if g.kind in STUDENTS]
+    runs = sum(len(g.runs) for g in students)
+    unconverged = sorted(r for g in students for r in g.unconverged())
+    return ([f"**MLCM-KD, Table I** ({_label(summary['data'])}; test NME-IO on T-FAKE, NME-diag on CHARLOTTE, "
+             "mean ± sd over seeds; `plots/mlcmkd_tables.md`)", ""]
+            + _table(["method", "converged", "T-FAKE NME-IO", "CHARLOTTE Full"], rows)
+            + ["", f"{runs - len(unconverged)} of the {runs} student runs converged"
+               + (f" (not: {', '.join(unconverged)})." if unconverged else ".")])
+
+
+def breath_table(metrics: Path) -> list[str]:
+    """The ridge estimator's MAE per source and scene kind (a trained source: mean ± sd over its seeds); the noise
+    series of the true nostrils is left to the report."""
+    rates = _read(metrics / "breath" / "rates.json")
+    groups = source_runs(rates["sources"], rates["runs"])
+    rows = []
+    for source in (s for s in breath_order(groups) if not s.startswith("oracle+")):
+        runs = [rates["sources"][n] for n in groups[source].values()]
+        seeds = "–" if None in groups[source] else str(len(groups[source]))
+        rows.append([source, seeds] + [breath_cell([r[scene]["ridge"].get("mae_bpm") for r in runs])
+                                       if scene in runs[0] else "–" for scene in SCENES])
+    rows += [[source, why.split(":")[0], *([""] * len(SCENES))]  # the reason, no numbers
+             for source, why in sorted(rates["unavailable"].items())]
+    return ([f"**Breath rate** ({_label(rates['data'])}; MAE of the ridge estimator in breaths/min over "
+             f"{rates['sequences']} sequences; `plots/breath/figures/summary.md` gives each source's coverage and "
+             "95% interval)", ""]
+            + _table(["source", "seeds", *SCENES], rows))
+
+
+def render(metrics: Path) -> str:
+    """The block, markers included."""
+    lines = [START, ""]
+    for part in (nose_table, mlcmkd_table, breath_table):
+        lines += part(metrics) + [""]
+    return "\n".join(lines + [END])
+
+
+def split(text: str, path: Path) -> tuple[str, str, str]:
+    """(before, block, after) of the README text; the block runs from START to END, both included."""
+    start, end = text.find(START), text.find(END)
+    if start < 0 or end < start or text.count(START) > 1:
+        raise InputError(f"{path}: needs one results block, from the line '{START}' to '{END}'")
+    return text[:start], text[start:end + len(END)], text[end + len(END):]
+
+
+def differences(readme: str, rendered: str) -> list[str]:
+    """The lines where the README's block and the rendered one differ: '- ' the README's, '+ ' from metrics/."""
+    return [line.rstrip("\n") for line in difflib.ndiff(readme.splitlines(), rendered.splitlines())
+            if line[:2] in ("- ", "+ ")]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--check", action="store_true", help="fail, listing the lines that differ from metrics/")
+    mode.add_argument("--write", action="store_true", help="rewrite the block from metrics/")
+    parser.add_argument("--readme", type=Path, default=Path("README.md"))
+    parser.add_argument("--metrics", type=Path, default=Path("metrics"))
+    args = parser.parse_args(argv)
+    before, block, after = split(args.readme.read_text(), args.readme)
+    rendered = render(args.metrics)
+    if args.write:
+        if block != rendered:
+            write_text(args.readme, before + rendered + after)
+        print(f"{args.readme}: results block {'rewritten' if block != rendered else 'unchanged'}", file=sys.stderr)
+        return
+    diff = differences(block, rendered)
+    if diff:
+        print(f"{args.readme}: the results block differs from {args.metrics}/ (`make readme` rewrites it):",
+              *diff, sep="\n", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    run_tool(main)

@@ -170,7 +170,8 @@ def paired_differences(windows: pd.DataFrame, runs: dict[str, dict], cfg: Conclu
     a rate in at least `cfg.min_sequences` sequences: a's and b's MAE over the windows where both have a rate, and a
     95% interval of a's minus b's from a bootstrap of the matched sequences (generator: `seed` and the scene; a
     trained source's seeds from `seed`, the scene and the source, as in `mae_intervals`); low and high None where
-    fewer than `cfg.min_sequences` sequences hold a matched window (the MAEs too where none does). The noisy-oracle series is left out."""
+    fewer than `cfg.min_sequences` sequences hold a matched window (the MAEs too where none does). The noisy-oracle
+    series is left out."""
     out: dict = {}
     for scene, part in windows.groupby("scene", sort=True):
         groups = {s: m for s, m in source_runs(part["source"].unique(), runs).items() if not NOISE_SERIES.fullmatch(s)}
@@ -265,7 +266,7 @@ def paired_ranking(id: str, claim: str, scene: dict, sources: set[str], involvin
              and (involving is None or a in involving or b in involving)}
     numbers = {"coverage": cover, "pairs": {f"{a} vs {b}": p for (a, b), p in sorted(pairs.items())}}
     unranked = sorted(set(cover) - set(ranked))
-    tail = "; ".join([f"coverage (windows with a rate): " + ", ".join(f"{s} {coverage_text(cover[s])}"
+    tail = "; ".join(["coverage (windows with a rate): " + ", ".join(f"{s} {coverage_text(cover[s])}"
                                                                        for s in sorted(cover))]
                      + ([f"not ranked, a rate in fewer than {min_sequences} sequences: " + ", ".join(unranked)]
                         if unranked else []))
@@ -276,7 +277,8 @@ def paired_ranking(id: str, claim: str, scene: dict, sources: set[str], involvin
                if p["low"] is not None and (p["high"] < 0 or p["low"] > 0)}
     verdict = cc.pair_order(set(ordered))
     if not verdict:
-        why = (f"fewer than two sources have a rate in {min_sequences} sequences or more" if not pairs else "every paired interval includes 0"
+        why = (f"fewer than two sources have a rate in {min_sequences} sequences or more" if not pairs
+               else "every paired interval includes 0"
                if all(p["low"] is not None for p in pairs.values()) else
                "every paired interval includes 0 or rests on too few matched sequences")
         return cc.Statement(id, claim, cc.NOT_RESOLVED, False, f"{claim}: {cc.NOT_RESOLVED} ({why}; {tail})",

@@ -116,7 +116,8 @@ def coverage_figure(paired: dict, label: str, stem: Path) -> None:
     ax.set_ylim(0, 1.35)
     ax.set_ylabel("share of windows with a rate")
     ax.legend(fontsize=7, ncol=len(scenes), loc="upper right")
-    ax.set_title(f"Coverage ({ranking.ESTIMATOR}): windows with a rate; above each bar, sequences with a rate - {label}",
+    ax.set_title(f"Coverage ({ranking.ESTIMATOR}): windows with a rate; above each bar, sequences with a rate - "
+                 f"{label}",
                  fontsize=8)
     save_figure(fig, stem)
 
@@ -198,7 +199,8 @@ def summary_table(metrics: dict, intervals: dict, paired: dict) -> str:
             cover = paired.get(scene, {}).get("coverage", {}).get(source)
             cells = ["-" if iv is None else str(iv["sequences"]),
                      *(["-", "-"] if cover is None else [f"{cover['sequences']} of {cover['of_sequences']}",
-                                                         f"{cover['windows']} of {cover['of_windows']}"]), _cell([m["ridge"].get("mae_bpm") for m in ms]), span,
+                                                         f"{cover['windows']} of {cover['of_windows']}"]),
+                     _cell([m["ridge"].get("mae_bpm") for m in ms]), span,
                      *(_cell([get(m) for m in ms]) for get in COLUMNS.values())]
             lines.append(f"| {source} | {seeds} | {scene} | " + " | ".join(cells) + " |")
     for name, reason in sorted(metrics["unavailable"].items()):
@@ -247,23 +249,27 @@ def tracking_notes(name: str, checks: dict) -> list[str]:
     return notes
 
 
-def conclusions_text(statements: list[cc.Statement], check: dict, cfg: ranking.ConclusionConfig) -> str:
-    """The rankings as a report may state them, and how their intervals are made."""
-    checked = ", ".join(sorted(check)) or "none yet"
+def conclusions_text(statements: list[cc.Statement], check: dict, cfg: ranking.ConclusionConfig,
+                     moved: frozenset[str] = frozenset()) -> str:
+    """The rankings as a report may state them (`moved`: statements on untrained sources whose numbers the kernel
+    check found to move, checked as trained ones), and how their intervals are made."""
+    checked = cc.settings_compared(check) or "none yet"
     lines = ["", f"Conclusions (two sources compared only over the windows where both have a rate: the difference of "
              f"their MAEs there, its {cfg.confidence:.0%} interval a percentile bootstrap over those windows' "
              f"sequences ({cfg.resamples} resamples, the same sequences for both, a trained source's seeds resampled "
              f"too); a source with a rate in fewer than {cfg.min_sequences} sequences of a scene kind is not ranked "
              "there; the floors compare each noise level's own interval with the true nostrils'; the untrained "
-             "sources' ranking and the floors are deterministic; the trained sources' pairs are stated as far as "
-             f"every CPU kernel setting checked agrees: {checked}):", ""]
-    return "\n".join(lines + [f"- {cc.sentence(cc.final(s, check))}" for s in statements]) + "\n"
+             "sources' ranking and the floors are deterministic where the kernel check found their numbers identical "
+             "under every setting; the trained sources' pairs, and any untrained statement whose numbers moved, are "
+             f"stated as far as every CPU kernel setting compared agrees: {checked}):", ""]
+    return "\n".join(lines + [f"- {cc.sentence(cc.final(s, check, moved))}" for s in statements]) + "\n"
 
 
 def report(metrics_path: Path, windows_csv: Path, signals_csv: Path, options_path: Path, out_dir: Path,
-           table_path: Path, conclusions_path: Path, check: dict, cfg: ranking.ConclusionConfig, seed: int) -> None:
+           table_path: Path, conclusions_path: Path, check: dict, cfg: ranking.ConclusionConfig, seed: int,
+           moved: frozenset[str] = frozenset()) -> None:
     """Figures, the summary (table, the chain's option choice from `options_path`, conclusions) and the statements'
-    JSON; `check` as `conclusions.read_kernel_check` returns it."""
+    JSON; `check` as `conclusions.read_kernel_check` returns it, `moved` as `conclusions.read_moved`."""
     metrics = read_json(metrics_path)
     label = data_label(metrics["data"]).upper() if metrics["data"] == "synthetic" else data_label(metrics["data"])
     windows = read_csv(windows_csv, ("source", *ranking.WINDOW, "scene", f"{ranking.ESTIMATOR}_bpm", "true_bpm"))
@@ -278,5 +284,5 @@ def report(metrics_path: Path, windows_csv: Path, signals_csv: Path, options_pat
     coverage_figure(paired, label, out_dir / "coverage")
     statements = ranking.statements(paired, intervals, runs, cfg.min_sequences)
     write_text(table_path, summary_table(metrics, intervals, paired) + change_table(metrics)
-               + chosen + conclusions_text(statements, check, cfg))
-    write_json(conclusions_path, {"data": metrics["data"], "statements": cc.as_records(statements, check)}, 4)
+               + chosen + conclusions_text(statements, check, cfg, moved))
+    write_json(conclusions_path, {"data": metrics["data"], "statements": cc.as_records(statements, check, moved)}, 4)

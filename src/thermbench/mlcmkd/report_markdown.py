@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from thermbench.core.conclusions import Statement
+from thermbench.mlcmkd.losses import DistillConfig
 from thermbench.mlcmkd.report_statements import (
     COMPARISON_HEADER,
     compare_family,
@@ -32,7 +33,6 @@ from thermbench.mlcmkd.report_tables import (
     table_v,
 )
 from thermbench.mlcmkd.settings import Settings, kp_weight
-from thermbench.mlcmkd.losses import DistillConfig
 from thermbench.models.rtmpose import RTMPoseConfig
 
 
@@ -58,7 +58,8 @@ def markdown(groups: dict[str, Group], settings: Settings, source_label: str,
                                         "Table IV order by T-FAKE NME-IO, lower first")) if r]
     train = settings.train
     mcl_text, mcl_st = mcl_effect(groups, settings.rtmpose.mcl_arch, int(size * RTMPoseConfig.split_ratio),
-                                  kp_weight(train), train.fit.batch_size, train.mcl["weights"].get("lg_weight", DistillConfig.lg_weight))
+                                  kp_weight(train), train.fit.batch_size,
+                                  train.mcl["weights"].get("lg_weight", DistillConfig.lg_weight))
     statements = teacher_st + shape_st + st_i + mcl_st + st_iv + ranks + st_v
     parts = [
         f"# MLCM-KD reproduction ({source_label})\n\n",

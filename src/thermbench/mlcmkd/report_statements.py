@@ -10,7 +10,15 @@ from typing import Callable
 import numpy as np
 
 from thermbench.core import stats
-from thermbench.core.conclusions import NOT_RESOLVED, Statement, difference, final, ranking, sentence
+from thermbench.core.conclusions import (
+    NOT_RESOLVED,
+    Statement,
+    difference,
+    final,
+    ranking,
+    sentence,
+    settings_compared,
+)
 from thermbench.core.nme import mean_shape_nme
 from thermbench.mlcmkd.layout import SCRATCH
 from thermbench.mlcmkd.report_tables import TABLE_III, TABLE_IV, Group, fmt, grad_stat, tfake_nme
@@ -293,7 +301,7 @@ def mcl_effect(groups: dict[str, Group], mcl_arch: str, bins: int, kp_weight: fl
 
 def statements_section(statements: list[Statement], check: dict[str, dict[str, str]]) -> str:
     """Every statement of the report as it may be stated (`conclusions.final`), with the kernel settings checked."""
-    checked = ", ".join(["this run"] + sorted(check)) if check else "this run only (`make conclusions` not run)"
+    checked = settings_compared(check) if check else "none, this run only (`make conclusions` not run)"
     lines = [f"- {sentence(final(s, check))}" for s in statements]
     return (f"Each statement is resolved only if it holds on converged runs, over seeds (Holm within its table) and "
             f"test images, and under every CPU kernel setting checked ({checked}); `metrics/conclusions.json` holds "

@@ -6,7 +6,7 @@ from pathlib import Path
 from thermbench.breath.ranking import ConclusionConfig
 from thermbench.breath.report import report
 from thermbench.core import stage
-from thermbench.core.conclusions import read_kernel_check
+from thermbench.core.conclusions import read_kernel_check, read_moved
 
 
 def main() -> None:
@@ -23,7 +23,8 @@ def main() -> None:
     args = parser.parse_args()
     report(args.metrics, args.windows, args.signals, args.options, args.figures, args.table, args.conclusions,
            read_kernel_check(args.kernel_check, args.params, "breath"),
-           stage.config(args, "breath.conclusions", ConclusionConfig), stage.value(args, "seed"))
+           stage.config(args, "breath.conclusions", ConclusionConfig), stage.value(args, "seed"),
+           read_moved(args.kernel_check, args.params, "breath"))
 
 
 if __name__ == "__main__":

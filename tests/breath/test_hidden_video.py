@@ -82,23 +82,24 @@ def test_hidden_video_oracle_reaches_the_true_rate_and_the_fixed_roi_does_worse(
     rt.write_outputs(result, tmp_path / "m.json", tmp_path / "w.csv", tmp_path / "s.csv")
     # Another CPU kernel setting ranked the sources otherwise: no trained source here, so the ranking is deterministic
     # and stands (the kernel check applies to trained models only).
-    check = {"other-kernels": {"breath.mae_rank.hidden.untrained": "whole_face < oracle"}}
+    check = {"other-kernels": {"breath.paired.hidden.untrained": "whole_face < oracle"}}
     options = tmp_path / "options.json"
     options.write_text(json.dumps({"data": "real", "status": "data.source.breath is real: no choice here"}))
     report(tmp_path / "m.json", tmp_path / "w.csv", tmp_path / "s.csv", options, tmp_path / "fig",
            tmp_path / "t.md", tmp_path / "c.json", check, replace(CONCLUSIONS, min_sequences=1), seed=0)
-    for stem in ("signals", "bland_altman", "mae_vs_error"):
+    for stem in ("signals", "bland_altman", "mae_vs_error", "coverage"):
         assert (tmp_path / "fig" / f"{stem}.png").stat().st_size > 0 and (tmp_path / "fig" / f"{stem}.svg").exists()
     summary = (tmp_path / "t.md").read_text()
-    assert "| oracle | - | hidden | 1 |" in summary and "n = 1 sequences" in summary
+    assert "| oracle | - | hidden | 1 | 1 of 1 | 3 of 3 |" in summary
+    assert "oracle 1 of 1 sequences, 3 of 3 windows" in summary
     (record,) = json.loads((tmp_path / "c.json").read_text())["statements"]  # one scene with ground truth
     # One sequence: the bootstrap has nothing to vary, each interval is its point, and the MAEs differ.
-    assert record["id"] == "breath.mae_rank.hidden.untrained" and record["verdict_here"].startswith("oracle < ")
+    assert record["id"] == "breath.paired.hidden.untrained" and record["verdict_here"].startswith("oracle < ")
     assert record["resolved"] and record["deterministic"] and record["kernels_checked"] == []
     report(tmp_path / "m.json", tmp_path / "w.csv", tmp_path / "s.csv", options, tmp_path / "fig",
            tmp_path / "t.md", tmp_path / "c.json", check, replace(CONCLUSIONS, min_sequences=5), seed=0)
     (record,) = json.loads((tmp_path / "c.json").read_text())["statements"]
-    assert not record["resolved"] and record["why"] == "too few sequences: 1 < 5"
+    assert not record["resolved"] and record["why"] == "fewer than two sources have a rate in 5 sequences or more"
     # Every input is read before anything is written: a missing options file leaves no figure behind.
     with pytest.raises(InputError, match="nope.json"):
         report(tmp_path / "m.json", tmp_path / "w.csv", tmp_path / "s.csv", tmp_path / "nope.json", tmp_path / "f2",

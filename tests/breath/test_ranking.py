@@ -68,59 +68,102 @@ def test_mae_intervals_by_hand():
     # extremes, s1 twice with seed 0 twice (2) and s2 twice with seed 1 twice (6), each come with p = 1/16 > 2.5%
     assert k["seed_mae"] == pytest.approx([3.0, 5.0]) and k["seeds"] == [0, 1] and k["runs"] == ["k-seed0", "k-seed1"]
     assert k["mean"] == pytest.approx(4.0) and (k["low"], k["high"]) == pytest.approx((2.0, 6.0))
-    # seed 0 alone (MAE 3) looks worse than a (2); over its seeds k is not separable from a
-    (untrained_only,) = [s for s in rk.statements(out, RUNS, 2) if s.id == "breath.mae_rank.near.trained"]
-    assert not untrained_only.resolved and "every interval overlaps" in untrained_only.text
-    assert untrained_only.text.endswith("; n = 2 sequences; seeds: k 2)")
-    # Fewer sequences than the minimum: no interval, and every statement says so.
+    # Fewer sequences than the minimum: no interval.
     few = rk.mae_intervals(_windows(), RUNS, replace(CONCLUSIONS, min_sequences=5), seed=0)
     assert few["near"]["a"]["low"] is None and few["near"]["k"]["high"] is None
-    (s,) = rk.statements(few, RUNS, 5)
-    assert (s.resolved, s.why) == (False, "too few sequences: 2 < 5")
-    assert s.text.endswith("(too few sequences: 2 < 5; n = 2 sequences; seeds: k 2)")
+
+
+def _matched_windows() -> pd.DataFrame:
+    """Scene near, truth 10/min, two windows (t 0, 5) in each of s1, s2. |errors| (- no rate):
+    a: s1 1, 2 | s2 3, -;  b: s1 4, - | s2 5, 6;  c: s1 1, 1 | s2 -, -;
+    k seed 0: s1 2, 9 | s2 4, -;  k seed 1: s1 4, - | s2 6, 9 (so k, every seed, has a rate at t 0 only)."""
+    errs = {"a": (1, 2, 3, None), "b": (4, None, 5, 6), "c": (1, 1, None, None), "k-seed0": (2, 9, 4, None),
+            "k-seed1": (4, None, 6, 9)}
+    keys = [("s1", 0.0), ("s1", 5.0), ("s2", 0.0), ("s2", 5.0)]
+    rows = [(name, seq, t, np.nan if e is None else 10.0 + e) for name, es in errs.items()
+            for (seq, t), e in zip(keys, es)]
+    return pd.DataFrame(rows, columns=["source", "sequence", "t_start", "ridge_bpm"]).assign(
+        scene="near", subject="p", true_bpm=10.0)
+
+
+def test_pairs_are_compared_on_the_windows_both_have_a_rate_by_hand():
+    out = rk.paired_differences(_matched_windows(), RUNS, replace(CONCLUSIONS, min_sequences=2), seed=0)["near"]
+    cover = out["coverage"]
+    assert {s: (c["sequences"], c["windows"], c["of_sequences"], c["of_windows"]) for s, c in cover.items()} == {
+        "a": (2, 3, 2, 4), "b": (2, 3, 2, 4), "c": (1, 2, 2, 4), "k": (2, 2, 2, 4)}
+    assert cover["k"]["seeds"] == [0, 1] and cover["a"]["seeds"] == []
+    assert set(out["pairs"]) == {("a", "b"), ("a", "k"), ("b", "k")}  # c: a rate in 1 sequence < 2, not paired
+    # a vs b on s1 t0 (1 | 4) and s2 t0 (3 | 5): 2 vs 4.5 (over their own windows a's MAE is 2, b's 5). Resamples:
+    # s1 twice -3, s2 twice -2, once each -2.5: the 95% interval is [-3, -2].
+    ab = out["pairs"]["a", "b"]
+    assert (ab["a"], ab["b"], ab["difference"], ab["sequences"], ab["windows"]) == pytest.approx((2, 4.5, -2.5, 2, 2))
+    assert (ab["low"], ab["high"]) == pytest.approx((-3.0, -2.0))
+    # a vs k at t 0: a 1 | 3; k seed 0 2 | 4 (MAE 3), seed 1 4 | 6 (MAE 5). Whatever sequences are drawn, a - k is
+    # -1 - 2 x (the share of seed 1 among the drawn seeds): -1, -2 or -3, the ends with p = 1/4 each.
+    ak = out["pairs"]["a", "k"]
+    assert (ak["a"], ak["b"], ak["low"], ak["high"]) == pytest.approx((2.0, 4.0, -3.0, -1.0))
+    # one matched sequence short of the minimum: the MAEs, no interval
+    three = rk.paired_differences(_matched_windows(), RUNS, replace(CONCLUSIONS, min_sequences=3), seed=0)["near"]
+    assert three["pairs"] == {}
+
+
+def test_statements_name_coverage_and_the_sources_not_ranked():
+    windows = _matched_windows()
+    cfg = replace(CONCLUSIONS, min_sequences=2)
+    paired = rk.paired_differences(windows, RUNS, cfg, seed=0)
+    untrained, trained = rk.statements(paired, rk.mae_intervals(windows, RUNS, cfg, seed=0), RUNS, 2)
+    assert (untrained.id, untrained.verdict, untrained.trained) == ("breath.paired.near.untrained", "a < b", False)
+    assert untrained.text == (
+        "untrained sources by near-scene breath-rate MAE (ridge, lower first): a < b (paired over the windows both "
+        "have a rate: a 2.00 vs b 4.50 on 2 windows of 2 sequences, difference -2.50 [-3.00, -2.00]; every other "
+        "pair's interval includes 0 or rests on fewer than 2 matched sequences; coverage (windows with a rate): a 2 of "
+        "2 sequences, 3 of 4 windows, b 2 of 2 sequences, 3 of 4 windows, c 1 of 2 sequences, 2 of 4 windows; not "
+        "ranked, a rate in fewer than 2 sequences: c)")
+    assert (trained.id, trained.verdict, trained.resolved) == ("breath.paired.near.trained", "a < k", True)
+    assert "a 2.00 vs k 4.00 on 2 windows of 2 sequences, difference -2.00 [-3.00, -1.00]" in trained.text
+    assert "k 2 of 2 sequences, 2 of 4 windows, 2 seeds" in trained.text
+    assert trained.numbers["pairs"]["a vs k"]["windows"] == 2 and set(trained.numbers["pairs"]) == {"a vs k", "b vs k"}
+    # a trained run's trouble blocks the trained statement only
+    runs = {**RUNS, "k-seed1": {**RUNS["k-seed1"], "converged": False}}
+    again, blocked = rk.statements(paired, {}, runs, 2)
+    assert again == untrained and not blocked.resolved and blocked.why == "did not converge: k-seed1"
+    assert "coverage (windows with a rate): a 2 of 2 sequences" in blocked.text
+    # every source below the minimum: nothing ranked, and the statement says why
+    (none,) = [s for s in rk.statements(rk.paired_differences(windows, RUNS, replace(cfg, min_sequences=3), 0), {},
+                                        RUNS, 3) if s.id == "breath.paired.near.untrained"]
+    assert none.why == "fewer than two sources have a rate in 3 sequences or more"
+    assert "not ranked, a rate in fewer than 3 sequences: a, b, c" in none.text
 
 
 def _item(mean, low, high, seeds=(), runs=None, sequences=10):
     return {"mean": mean, "low": low, "high": high, "seeds": list(seeds), "runs": runs or [], "sequences": sequences}
 
 
-def test_untrained_and_trained_statements_apart_and_blocked_only_by_trained_runs():
-    intervals = {"far": {"a": _item(1.0, 0.5, 1.5), "b": _item(1.2, 0.8, 2.0), "c": _item(4.0, 3.0, 5.0),
-                         "k": _item(5.0, 4.0, 6.0, (0, 1), ["k-seed0", "k-seed1"])}}
-    fixed, s = rk.statements(intervals, RUNS, 5)
-    assert (fixed.id, fixed.verdict, fixed.trained) == ("breath.mae_rank.far.untrained", "a < c; b < c", False)
-    assert fixed.text.endswith("; n = 10 sequences)")
-    assert s.resolved and s.id == "breath.mae_rank.far.trained" and s.verdict == "a < k; b < k" and s.trained
-    assert s.text.endswith("; n = 10 sequences; seeds: k 2)")
-    fixed2, s = rk.statements(intervals, {**RUNS, "k-seed1": {**RUNS["k-seed1"], "converged": False}}, 5)
-    assert not s.resolved and s.why == "did not converge: k-seed1"
-    assert fixed2 == fixed  # a trained run's trouble never touches the untrained ranking
-    _, s = rk.statements(intervals, {**RUNS, "k-seed0": {**RUNS["k-seed0"], "converged": None}}, 5)
-    assert s.why == "no convergence record: k-seed0"
-    intervals["far"]["k"] = _item(5.0, 4.0, 6.0, (0,), ["k-seed0"])
-    _, s = rk.statements(intervals, RUNS, 5)
-    assert not s.resolved and s.why == "one seed only (no seed spread): k"
-
-
 def test_near_sway_on_two_cpus_publishes_one_verdict():
-    """The trained sources moved on another CPU and separated more pairs; the untrained ones did not move. The
+    """The trained source moved on another CPU and separated one more pair; the untrained ones did not move. The
     published verdicts against one committed kernel check are the same."""
     from thermbench.core import conclusions as cc
 
-    untrained = {"oracle": _item(0.15, 0.04, 0.26), "fixed_roi": _item(6.09, 2.79, 9.38),
-                 "mediapipe": _item(3.01, 2.74, 3.28), "whole_face": _item(5.10, 2.94, 7.26)}
-    seeds = ((0, 1, 2), ["t-seed0", "t-seed1", "t-seed2"])
+    def scene(t_vs_oracle_low):
+        cover = {s: {"sequences": 10, "windows": 30, "of_sequences": 10, "of_windows": 30, "seeds": [],
+                     "runs": [s]} for s in ("oracle", "whole_face")}
+        cover["t"] = {**cover["oracle"], "seeds": [0, 1, 2], "runs": [f"t-seed{i}" for i in range(3)]}
+        pairs = {("oracle", "whole_face"): {"a": 0.2, "b": 5.1, "difference": -4.9, "low": -7.0, "high": -3.0,
+                                            "sequences": 10, "windows": 30},
+                 ("oracle", "t"): {"a": 0.2, "b": 3.5, "difference": -3.3, "low": t_vs_oracle_low, "high": -0.1
+                                   if t_vs_oracle_low < -6 else 0.5, "sequences": 10, "windows": 30},
+                 ("t", "whole_face"): {"a": 3.5, "b": 5.1, "difference": -1.6, "low": -3.0, "high": -0.5,
+                                       "sequences": 10, "windows": 30}}
+        return {"near_sway": {"coverage": cover, "pairs": pairs}}
+
     runs = {f"t-seed{i}": {"source": "t", "seed": i, "converged": True} for i in range(3)}
-    here = {"near_sway": {**untrained, "t": _item(3.53, 0.05, 7.01, *seeds)}}
-    other = {"near_sway": {**untrained, "t": _item(4.30, 3.40, 5.20, *seeds)}}  # now above the oracle too
-    statements_here, statements_there = rk.statements(here, runs, 5), rk.statements(other, runs, 5)
-    check = {"native": {s.id: s.verdict for s in statements_here}, "aten_default": {s.id: s.verdict
-                                                                                      for s in statements_here}}
-    published_here = [cc.final(s, check) for s in statements_here]
-    published_there = [cc.final(s, check) for s in statements_there]
-    assert [(s.id, s.verdict) for s in published_here] == [(s.id, s.verdict) for s in published_there]
-    assert published_here[0].verdict == "oracle < fixed_roi, mediapipe, whole_face"
-    assert statements_there[1].verdict == "mediapipe < t; oracle < t" and published_there[1].verdict == "not resolved"
+    here, there = rk.statements(scene(-6.5), {}, runs, 5), rk.statements(scene(-5.0), {}, runs, 5)
+    check = {"aten_default": {s.id: s.verdict for s in there}}
+    assert (here[1].verdict, there[1].verdict) == ("oracle < t; t < whole_face", "t < whole_face")
+    published = [cc.final(s, check) for s in here]
+    assert published[0].verdict == "oracle < whole_face"  # deterministic: as it is
+    assert published[1].verdict == "t < whole_face" and "differs across CPU kernels" in published[1].text
+    assert [s.verdict for s in published] == [cc.final(s, check).verdict for s in there]
 
 
 def test_convergence_blockers_hook():
@@ -166,12 +209,14 @@ def test_summary_gives_a_trained_source_as_seed_mean_and_sd():
                "runs": {**RUNS, "k-seed2": {"source": "k", "seed": 2, "converged": None}},
                "tracking": {"a": {"outside_frame": 0, "model_frames": 90, "not_tracked": []},
                             "k-seed0": {"outside_frame": 7, "model_frames": 90, "not_tracked": ["rec/p: why", "x"]}}}
+    cover = {"coverage": {"k": {"sequences": 6, "of_sequences": 7, "windows": 12, "of_windows": 20}}}
     table = summary_table(metrics, {"near": {"k": {"low": -8.75, "high": 16.75, "sequences": 7},
-                                             "a": {"low": None, "high": None, "sequences": 3}}})
+                                             "a": {"low": None, "high": None, "sequences": 3}}}, {"near": cover})
     # MAE ridge 3, 5 -> 4.00 ± 1.41; Welch 5, 7 -> 6.00 ± 1.41; peaks 4, 6 -> 5.00 ± 1.41
-    assert ("| k | 0, 1 | near | 7 | 4.00 ± 1.41 | [-8.75, 16.75] | 6.00 ± 1.41 | 5.00 ± 1.41 | - | - | - | "
+    assert ("| k | 0, 1 | near | 7 | 6 of 7 | 12 of 20 | 4.00 ± 1.41 | [-8.75, 16.75] | 6.00 ± 1.41 | 5.00 ± 1.41 "
+            "| - | - | - | "
             "1.00 ± 0.00 |" in table)
-    assert "| a | - | near | 3 | 2.00 | too few sequences | 4.00 | 3.00 |" in table
+    assert "| a | - | near | 3 | - | - | 2.00 | too few sequences | 4.00 | 3.00 |" in table
     assert "| k-seed2 | - | - | not available: x |" in table
     assert "ground truth is missing (rates estimated, not compared):\n\n- rec: no truth.csv\n" in table
     assert table.endswith("besides finding no face:\n\n"  # a run with nothing to say gets no line
@@ -180,18 +225,18 @@ def test_summary_gives_a_trained_source_as_seed_mean_and_sd():
 
 
 def test_the_noise_series_is_not_ranked_and_states_where_it_leaves_the_floor():
+    noisy = _matched_windows().replace({"source": {"c": "oracle+1px"}})
+    out = rk.paired_differences(noisy, RUNS, replace(CONCLUSIONS, min_sequences=1), seed=0)["near"]
+    assert "oracle+1px" not in out["coverage"] and not any("oracle+1px" in pair for pair in out["pairs"])
     near = {"oracle": _item(1.0, 0.8, 1.2), "oracle+1px": _item(1.1, 0.9, 1.3), "oracle+2px": _item(1.3, 1.1, 1.6),
             "oracle+5px": _item(2.0, 1.5, 2.5), "oracle+8px": _item(3.0, 2.5, 3.5), "whole_face": _item(9.0, 8.0, 10.0)}
-    rank, floor = rk.statements({"near": near}, {}, 5)
-    assert rank.id == "breath.mae_rank.near.untrained" and rank.verdict == "oracle < whole_face"
-    assert "oracle+" not in rank.text and set(rank.numbers) == {"oracle", "whole_face"}
+    (floor,) = rk.floor_statements({"near": near}, 5)
     # 1 and 2 px overlap [0.8, 1.2]; 5 px [1.5, 2.5] is the first to lie above it, and 8 px lies above too
     assert (floor.id, floor.verdict, floor.resolved, floor.trained) == ("breath.floor.near", "5 px", True, False)
     assert floor.numbers["floor"] == {"mean": 1.0, "low": 0.8, "high": 1.2} and floor.numbers["sequences"] == 10
     assert floor.text.endswith("every larger level above too; n = 10 sequences)")
     # no level above the floor's interval: not resolved
-    (_, flat) = rk.statements({"near": {"oracle": _item(1.0, 0.8, 1.2), "oracle+0.5px": _item(1.1, 0.9, 1.3),
-                                        "fixed": _item(2.0, 1.0, 3.0)}}, {}, 5)
+    (flat,) = rk.floor_statements({"near": {"oracle": _item(1.0, 0.8, 1.2), "oracle+0.5px": _item(1.1, 0.9, 1.3)}}, 5)
     assert (flat.verdict, flat.resolved) == ("not resolved", False) and "0.5 px" in flat.why
 
 

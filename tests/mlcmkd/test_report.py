@@ -443,17 +443,43 @@ def test_gradient_shares_rows_and_the_lambda_kp_scaling():
 # ------------------------------------------------------------------------------------------------- statements
 
 
+def test_mcl_effect_reads_as_measured_inert_or_not():
+    from dataclasses import replace
+
+    metrics = _metrics()
+    for s, (stop, diff) in enumerate(((12, 3e-4), (12, -1e-4), (12, 0.0), (12, 2e-4), (12, -2e-4))):
+        metrics[f"mcl-dikd-seed{s}"]["tfake"]["nme"] = SUP_T[s] + diff
+        shares = {"start": {"kp": 0.98, "lg": 0.018, "fm": 0.002}, "end": {"kp": 0.99, "lg": 0.01}}
+        metrics[f"mcl-dikd-seed{s}"]["training"].update(epochs_run=stop, gradient_shares=shares)
+    groups = rt.group_runs(metrics)
+    # per-image NME of supervised-t: images 0.1 and 0.3 for every seed: the bootstrap SE of the mean is about 0.1 / 2
+    groups["supervised-t"] = replace(groups["supervised-t"], per_image=np.tile([0.1, 0.3], (5, 1)))
+    text, (st,) = rs.mcl_effect(groups, "t", bins=128, kp_weight=0.4, batch=16, lg_weight=1e-3)
+    assert st.id == "mlcmkd.tfake.mcl-dikd_effect_vs_supervised_t" and st.resolved and st.trained
+    assert st.verdict == "MCL (dikd) = supervised RTMPose-t in effect"
+    # 1e-3 x 128 / (0.4 x 16) = 0.02; shares averaged over the five seeds
+    assert "weighs 0.02 of one in L_kp" in st.text and "L_fm 0.20% / 0.00%, L_lg 1.80% / 1.00%" in st.text
+    assert "at most 0.0003 in size" in st.text and "stop epochs 12/12, 12/12" in st.text
+    assert "the distillation terms are inert at this scale" in text
+    # one seed stops elsewhere: not resolved, and the statement says where
+    metrics["mcl-dikd-seed3"]["training"]["epochs_run"] = 11
+    groups = {**rt.group_runs(metrics), "supervised-t": groups["supervised-t"]}
+    _, (st,) = rs.mcl_effect(groups, "t", bins=128, kp_weight=0.4, batch=16, lg_weight=1e-3)
+    assert (st.verdict, st.why) == ("not resolved", "stop epochs differ at seed(s) 3")
+    assert "Not equal in effect" in rs.mcl_effect(groups, "t", 128, 0.4, 16, 1e-3)[0]
+
+
 def test_statements_section_renders_final_with_a_kernel_check_that_differs():
     check = {"default": {"mlcmkd.tfake.dikd_vs_fdld": "not resolved", "mlcmkd.rank.table_iii": "DIKD < FD+LD"}}
     md, _, statements = rm.markdown(rt.group_runs(_metrics()), _settings(), "SYNTHETIC data", check=check)
-    assert "under every CPU kernel setting checked (this run, default)" in md
+    assert "under every CPU kernel setting checked (default)" in md
     assert ("- DIKD vs FD+LD (T-FAKE test NME-IO): not resolved (differs across CPU kernels) (here DIKD < FD+LD; "
             "default: not resolved).") in md
     assert "- Table III order by T-FAKE NME-IO, lower first: DIKD < FD+LD (by mean" in md  # the check agrees
     # The returned statements are this run's own (the summary JSON records both).
     assert _by_id(statements)["mlcmkd.tfake.dikd_vs_fdld"].verdict == "DIKD < FD+LD"
     md, _, _ = rm.markdown(rt.group_runs(_metrics()), _settings(), "SYNTHETIC data")
-    assert "(this run only (`make conclusions` not run))" in md
+    assert "(none, this run only (`make conclusions` not run))" in md
     # Without a kernel check a trained model's statement is not resolved; the text keeps this run's verdict.
     assert "- DIKD vs FD+LD (T-FAKE test NME-IO): not resolved (not kernel-checked) (here DIKD < FD+LD)." in md
 

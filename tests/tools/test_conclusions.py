@@ -50,7 +50,7 @@ def test_gather_merges_sorts_and_counts(tmp_path):
                     "| mlcmkd | claim m.b | not resolved | no | trained | interval includes 0 |",
                     "| mlcmkd | claim m.z | A < B | yes | trained | – |"]
     assert md.startswith("# Conclusions (SYNTHETIC data)")
-    assert "Kernel settings checked: this run, default." in md
+    assert "Kernel settings compared: default." in md
     assert "Resolved and kernel-checked: 2; resolved, deterministic: 1; not resolved: 1." in md
 
 
@@ -58,7 +58,8 @@ def test_gather_without_a_kernel_check_says_so(tmp_path):
     a = _write(tmp_path / "r.json", [_record("r.1", "A < B", True)])
     gather([a], tmp_path / "c.json", tmp_path / "c.md", {"tfake": "real", "thermeval": "synthetic"})
     assert "# Conclusions (real T-FAKE, SYNTHETIC ThermEval-D)" in (tmp_path / "c.md").read_text()
-    assert "Kernel settings checked: this run only (`make conclusions` not run yet)." in (tmp_path / "c.md").read_text()
+    assert "Kernel settings compared: none, this run only (`make conclusions` not run yet)." in \
+        (tmp_path / "c.md").read_text()
     assert read_json(tmp_path / "c.json")["kernels_checked"] == []
 
 
@@ -115,6 +116,11 @@ def test_check_refuses_an_unknown_kernel_setting_before_running_anything(kernels
         conclusions.check(ROOT, kernels)
 
 
+def _found(verdicts: dict[str, str]) -> dict[str, dict]:
+    """What rerun_under reads from a setting's statements files: trained statements without numbers."""
+    return {i: {"verdict": v, "numbers": {}, "deterministic": False} for i, v in verdicts.items()}
+
+
 def test_check_writes_the_kernel_check_and_fails_on_a_difference(tmp_path, monkeypatch, capsys):
     (tmp_path / TOLERANCES).parent.mkdir(parents=True)
     shutil.copy(ROOT / TOLERANCES, tmp_path / TOLERANCES)
@@ -123,7 +129,7 @@ def test_check_writes_the_kernel_check_and_fails_on_a_difference(tmp_path, monke
     _write(tmp_path / conclusions.CONCLUSIONS, records)
     _write(tmp_path / "metrics/conclusions/r.json", records)
     there = {"aten_default": {"r.1": "A < B", "r.2": "A > B"}, "default": {"r.1": "not resolved", "r.2": "A > B"}}
-    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch: there[setting])
+    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep: _found(there[setting]))
     monkeypatch.setattr(conclusions, "report_params", lambda repo: {"r": ["profile", "seed"]})
     assert conclusions.check(tmp_path, ["aten_default", "default"]) == 1
     written = read_json(tmp_path / conclusions.KERNEL_CHECK)
@@ -147,12 +153,61 @@ def test_check_covers_every_kernel_setting_but_native_by_default(tmp_path, monke
     (tmp_path / "params.yaml").write_text("profile: smoke\n")
     _write(tmp_path / conclusions.CONCLUSIONS, [_record("r.1", "A < B", True)])
     ran = []
-    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch: ran.append(setting) or
-                        {"r.1": "A < B"})
+    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep: ran.append(setting)
+                        or _found({"r.1": "A < B"}))
     monkeypatch.setattr(conclusions, "report_params", lambda repo: {"r": ["seed"]})
     assert conclusions.check(tmp_path) == 0
     assert ran == ["avx2", "aten_default", "mkl_compatible", "default"]
     assert read_json(tmp_path / conclusions.KERNEL_CHECK)["settings"]["mkl_compatible"] == {"MKL_CBWR": "COMPATIBLE"}
+
+
+def test_untrained_statements_stay_deterministic_only_where_their_numbers_came_out_identical(tmp_path, monkeypatch):
+    def st(verdict, numbers, deterministic=True):
+        return {"verdict": verdict, "numbers": numbers, "deterministic": deterministic}
+
+    native = {"b.same": st("O < W", {"o": 1.0}), "b.moved": st("O < M", {"m": 6.96}),
+              "t.1": st("A < B", {"a": 1}, False)}
+    found = {"avx2": {"b.same": st("O < W", {"o": 1.0}), "b.moved": st("O < M", {"m": 6.96}),
+                      "t.1": st("A < B", {}, False)},
+             "default": {"b.same": st("O < W", {"o": 1.0}), "b.moved": st("not resolved", {"m": 3.1})}}
+    # b.moved: MediaPipe's numbers moved under default; t.1 is trained (the numbers of trained runs always may move)
+    assert conclusions.untrained_moved(native, found) == ["b.moved"]
+    committed = [_record("b.same", "O < W", True, deterministic=True), _record("b.moved", "O < M", True,
+                                                                                deterministic=True)]
+    verdicts = {s: {i: r["verdict"] for i, r in v.items()} for s, v in found.items()}
+    rows = conclusions.differences(committed, verdicts, ["b.moved"])
+    assert [(r["id"], r["setting"]) for r in rows] == [("b.moved", "default")]
+    # check writes the list, and the stage (`read_moved`) then treats b.moved as a trained statement
+    (tmp_path / TOLERANCES).parent.mkdir(parents=True)
+    shutil.copy(ROOT / TOLERANCES, tmp_path / TOLERANCES)
+    (tmp_path / "params.yaml").write_text("profile: smoke\n")
+    _write(tmp_path / conclusions.CONCLUSIONS, committed)
+    _write(tmp_path / "metrics/conclusions/b.json", [{**r, "numbers": native[r["id"]]["numbers"]} for r in committed])
+    keeps = []
+    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep: keeps.append(keep)
+                        or found[setting])
+    monkeypatch.setattr(conclusions, "report_params", lambda repo: {"b": ["profile"]})
+    assert conclusions.check(tmp_path, ["avx2", "default"]) == 1
+    assert keeps[0] == ("raw", "prepare", "rgbpretrain", "breath_videos")  # only the fixed test data is kept
+    written = read_json(tmp_path / conclusions.KERNEL_CHECK)
+    assert written["untrained_moved"] == ["b.moved"]
+    moved = cc.read_moved(tmp_path / conclusions.KERNEL_CHECK, tmp_path / "params.yaml", "b")
+    assert moved == {"b.moved"}
+    check = cc.read_kernel_check(tmp_path / conclusions.KERNEL_CHECK, tmp_path / "params.yaml", "b")
+    same = cc.Statement("b.same", "c", "O < W", True, "c: O < W", trained=False)
+    lost = cc.Statement("b.moved", "c", "O < M", True, "c: O < M", trained=False)
+    assert cc.final(same, check, moved) == same and not cc.final(lost, check, moved).resolved
+    records = cc.as_records([same, lost], check, moved)
+    assert [(r["deterministic"], r["kernels_checked"]) for r in records] == [
+        (False, ["avx2", "default", "native"]), (True, [])]
+
+
+def test_report_headers_name_each_setting_compared_once():
+    assert cc.settings_compared({"aten_default": {}, "native": {}}) == "native (this machine's own run), aten_default"
+    records = [{**_record("r.1", "A < B", True, kernels=["aten_default", "native"]), "report": "r"}]
+    counts = {"resolved_kernel_checked": 1, "resolved_deterministic": 0, "not_resolved": 0}
+    md = conclusions.markdown(records, ["aten_default", "native"], counts, "x")
+    assert "Kernel settings compared: native (this machine's own run), aten_default." in md and "this run," not in md
 
 
 def test_forget_runs_removes_only_the_new_entries_of_the_scratch_runs(tmp_path):

@@ -1,21 +1,27 @@
-"""Which landmark source gives the better breath rate, stated only where the intervals separate the sources.
+"""Which landmark source gives the better breath rate, stated only where a paired interval separates two sources.
 
 Per scene kind, a source's score is its rate MAE (the rate-following ridge estimator, breaths/min: the videos change
 rate, which the one-rate-per-window estimators miss by design; a trained source: the mean over its seeds of each
-seed's MAE). Its 95% interval is a seeded percentile bootstrap that respects how the errors cluster: a sequence's
-windows stay together (they share faces, breathing and motion), the same resampled sequences for every source of a
-scene, and a trained source's seeds are resampled too (hierarchically: seeds, then each seed's MAE over the resampled
-sequences), since its error moves with the seed and across CPUs as much as between sources. A scene with fewer than
-`min_sequences` sequences gets no interval and no statement ("too few sequences"): a bootstrap over 2 or 3 clusters is
-their min-max.
+seed's MAE). A source has a rate in a window when it (a trained source: every one of its seeds) gave the ridge a rate
+there; its coverage is how many sequences and windows (with ground truth) it has a rate in, a result of its own: a
+source that finds no face half the time is not better for being scored on the other half alone.
 
-Per scene kind three statements, each stating its number of sequences (and seeds):
+Two sources are compared only over the windows where both have a rate (`paired_differences`): the difference of their
+MAEs there, with a seeded percentile bootstrap of it that respects how the errors cluster: a sequence's windows stay
+together (they share faces, breathing and motion), both sources' errors come from the same resampled sequences (the
+difference is paired), and a trained source's seeds are resampled too (hierarchically: seeds, then each seed's MAE
+over the resampled sequences), since its error moves with the seed and across CPUs as much as between sources. A
+source with a rate in fewer than `min_sequences` sequences of a scene is not ranked there, and a pair with fewer
+matched sequences gets no interval: a bootstrap over 2 or 3 clusters is their min-max.
+
+Per scene kind three statements, each naming every ranked source's coverage (and seeds) and the sources not ranked:
 - the ranking of the untrained sources (ground truth, fixed ROI, whole face, pretrained detectors as they are):
   deterministic, the same on any CPU;
 - the pairs that involve a trained source, blocked while one of its runs did not converge or records no convergence,
   or while it has a single seed; the kernel check applies to these (`conclusions.final`);
 - the floor: from which nostril noise (the `oracle+Npx` series) the rate gets worse than with the true nostrils
-  (`floor_statements`).
+  (`floor_statements`; every level has a rate wherever the true nostrils do, so their own intervals
+  (`mae_intervals`) are compared).
 """
 
 from __future__ import annotations
@@ -29,13 +35,14 @@ import pandas as pd
 from thermbench.core import conclusions as cc
 
 ESTIMATOR = "ridge"  # the table's first estimator (Welch and peak counting are the references beside it)
+WINDOW = ["sequence", "subject", "t_start"]  # one window of one face, the same for every source
 NOISE_SERIES = re.compile(r"oracle\+(\d+(?:\.\d+)?)px")  # ground truth + N px of noise per frame (evaluate.py)
 
 
 @dataclass
 class ConclusionConfig:
     resamples: int  # bootstrap resamples of the sequences (and seeds)
-    min_sequences: int  # fewer sequences in a scene: no interval, no statement
+    min_sequences: int  # a source with a rate in fewer sequences of a scene is not ranked; a pair: no interval
     confidence: float
 
 
@@ -131,6 +138,85 @@ def mae_intervals(windows: pd.DataFrame, runs: dict[str, dict], cfg: ConclusionC
     return out
 
 
+# ------------------------------------------------------------------------------------------ matched windows (pandas)
+
+
+def window_errors(part: pd.DataFrame, names) -> pd.DataFrame:
+    """|estimate - truth| per window with ground truth (rows, indexed by `WINDOW`) and run (columns), NaN where the
+    run has no rate there; every window any run has a row for is a row."""
+    scored = part[part["true_bpm"].notna() & part["source"].isin(names)]
+    err = (scored[f"{ESTIMATOR}_bpm"] - scored["true_bpm"]).abs().rename("err")
+    table = scored.assign(err=err).pivot_table("err", WINDOW, "source", aggfunc="first", dropna=False)
+    windows = scored[WINDOW].drop_duplicates().set_index(WINDOW).index
+    return table.reindex(index=windows.sort_values(), columns=sorted(names))
+
+
+def coverage(errors: pd.DataFrame, members: dict) -> pd.Series:
+    """Per window, whether the source has a rate there: every one of its runs (a trained source's seeds) has one."""
+    return errors[list(members.values())].notna().all(axis=1)
+
+
+def _sequence_sums(errors: pd.DataFrame, runs: list[str], sequences: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(runs, sequences) sum of |error| and (sequences,) count of the given windows per sequence."""
+    seq = errors.index.get_level_values("sequence")
+    sums = np.stack([errors[r].groupby(seq).sum().reindex(sequences).to_numpy(np.float64) for r in runs])
+    counts = pd.Series(1, index=seq).groupby(level=0).sum().reindex(sequences).to_numpy(np.float64)
+    return sums, np.broadcast_to(counts, sums.shape)
+
+
+def paired_differences(windows: pd.DataFrame, runs: dict[str, dict], cfg: ConclusionConfig, seed: int) -> dict:
+    """{scene: {"coverage": {source: {sequences, windows, of_sequences, of_windows, seeds, runs}}, "pairs": {(a, b):
+    {a, b, difference, low, high, sequences, windows}}}} for every pair of sources (a before b by name) that both have
+    a rate in at least `cfg.min_sequences` sequences: a's and b's MAE over the windows where both have a rate, and a
+    95% interval of a's minus b's from a bootstrap of the matched sequences (generator: `seed` and the scene; a
+    trained source's seeds from `seed`, the scene and the source, as in `mae_intervals`); low and high None where
+    fewer than `cfg.min_sequences` sequences hold a matched window (the MAEs too where none does). The noisy-oracle
+    series is left out."""
+    out: dict = {}
+    for scene, part in windows.groupby("scene", sort=True):
+        groups = {s: m for s, m in source_runs(part["source"].unique(), runs).items() if not NOISE_SERIES.fullmatch(s)}
+        errors = window_errors(part, [n for m in groups.values() for n in m.values()])
+        if errors.empty:
+            continue
+        seq = errors.index.get_level_values("sequence")
+        has = {source: coverage(errors, members) for source, members in groups.items()}
+        out[scene] = {"coverage": {source: {
+            "sequences": int(seq[mask.to_numpy()].nunique()), "windows": int(mask.sum()),
+            "of_sequences": int(seq.nunique()), "of_windows": len(errors),
+            "seeds": sorted(groups[source]) if None not in groups[source] else [],
+            "runs": list(groups[source].values())} for source, mask in sorted(has.items())}, "pairs": {}}
+        ranked = sorted(s for s, c in out[scene]["coverage"].items() if c["sequences"] >= cfg.min_sequences)
+        for i, a in enumerate(ranked):
+            for b in ranked[i + 1:]:
+                both = errors[(has[a] & has[b]).to_numpy()]
+                sequences = sorted(both.index.get_level_values("sequence").unique())
+                if not sequences:  # no window where both have a rate: nothing to compare
+                    out[scene]["pairs"][a, b] = {"a": None, "b": None, "difference": None, "low": None,
+                                                 "high": None, "sequences": 0, "windows": 0}
+                    continue
+                mae = {}
+                for source in (a, b):
+                    members = groups[source]
+                    sums, counts = _sequence_sums(both, list(members.values()), sequences)
+                    mae[source] = (sums.sum(axis=1) / counts.sum(axis=1)).mean(), sums, counts, members
+                low = high = None
+                if len(sequences) >= cfg.min_sequences:
+                    weights = bootstrap_weights(len(sequences), cfg.resamples,
+                                                np.random.default_rng([seed, *scene.encode()]))
+                    drawn = []
+                    for source in (a, b):
+                        _, sums, counts, members = mae[source]
+                        run_weights = None if None in members else bootstrap_weights(
+                            len(members), cfg.resamples, np.random.default_rng([seed, *scene.encode(),
+                                                                                *source.encode()]))
+                        drawn.append(bootstrap_mae(sums, counts, weights, run_weights))
+                    low, high = percentile_interval(drawn[0] - drawn[1], cfg.confidence)
+                out[scene]["pairs"][a, b] = {"a": float(mae[a][0]), "b": float(mae[b][0]),
+                                             "difference": float(mae[a][0] - mae[b][0]), "low": low, "high": high,
+                                             "sequences": len(sequences), "windows": len(both)}
+    return out
+
+
 # ----------------------------------------------------------------------------------------------------- statements
 
 
@@ -148,40 +234,80 @@ def seed_blockers(seeds: dict[str, list[int]]) -> list[str]:
     return [f"one seed only (no seed spread): {', '.join(single)}"] if single else []
 
 
-def _counts(items: dict) -> str:
-    """How many sequences (and seeds per trained source) a statement rests on."""
-    n = next(iter(items.values()))["sequences"]
-    seeds = ", ".join(f"{source} {len(item['seeds'])}" for source, item in sorted(items.items()) if item["seeds"])
-    return f"n = {n} sequences" + (f"; seeds: {seeds}" if seeds else "")
-
-
 def _too_few(items: dict, min_sequences: int) -> list[str]:
     n = next(iter(items.values()))["sequences"]
     return [f"too few sequences: {n} < {min_sequences}"] if n < min_sequences else []
 
 
-def statements(intervals: dict, runs: dict[str, dict], min_sequences: int) -> list[cc.Statement]:
-    """Per scene kind (lower MAE first): the ranking of the untrained sources (deterministic), the pairs that involve
-    a trained source (blocked by its runs), and the floor (`floor_statements`). The noisy-oracle series is in none of
-    the rankings."""
+def coverage_text(cover: dict) -> str:
+    """A source's coverage as a statement names it: sequences and windows with a rate, and its seeds."""
+    seeds = f", {len(cover['seeds'])} seeds" if cover["seeds"] else ""
+    return (f"{cover['sequences']} of {cover['of_sequences']} sequences, {cover['windows']} of {cover['of_windows']} "
+            f"windows{seeds}")
+
+
+def _pair_text(a: str, b: str, pair: dict) -> str:
+    first, second = (a, b) if pair["difference"] <= 0 else (b, a)
+    sign = 1 if first == a else -1
+    low, high = sorted((sign * pair["low"], sign * pair["high"]))
+    return (f"{first} {pair['a' if first == a else 'b']:.2f} vs {second} {pair['b' if first == a else 'a']:.2f} on "
+            f"{pair['windows']} windows of {pair['sequences']} sequences, difference {sign * pair['difference']:+.2f} "
+            f"[{low:+.2f}, {high:+.2f}]")
+
+
+def paired_ranking(id: str, claim: str, scene: dict, sources: set[str], involving: set[str] | None,
+                   min_sequences: int, blockers: list[str], trained: bool) -> cc.Statement:
+    """The pairs of `sources` (with at least one of `involving`, None: any) whose paired interval excludes 0, lower
+    MAE first, as `conclusions.pair_order` names them; the text gives each named pair's matched MAEs and interval,
+    every ranked source's coverage, and the sources not ranked (too few sequences with a rate)."""
+    cover = {s: c for s, c in scene["coverage"].items() if s in sources}
+    ranked = sorted(s for s, c in cover.items() if c["sequences"] >= min_sequences)
+    pairs = {(a, b): p for (a, b), p in scene["pairs"].items() if a in ranked and b in ranked
+             and (involving is None or a in involving or b in involving)}
+    numbers = {"coverage": cover, "pairs": {f"{a} vs {b}": p for (a, b), p in sorted(pairs.items())}}
+    unranked = sorted(set(cover) - set(ranked))
+    tail = "; ".join(["coverage (windows with a rate): " + ", ".join(f"{s} {coverage_text(cover[s])}"
+                                                                       for s in sorted(cover))]
+                     + ([f"not ranked, a rate in fewer than {min_sequences} sequences: " + ", ".join(unranked)]
+                        if unranked else []))
+    if blockers:
+        return cc.Statement(id, claim, cc.NOT_RESOLVED, False, f"{claim}: {cc.NOT_RESOLVED} ({'; '.join(blockers)}; "
+                            f"{tail})", numbers, "; ".join(blockers), trained)
+    ordered = {(a, b) if p["high"] < 0 else (b, a): (a, b) for (a, b), p in pairs.items()
+               if p["low"] is not None and (p["high"] < 0 or p["low"] > 0)}
+    verdict = cc.pair_order(set(ordered))
+    if not verdict:
+        why = (f"fewer than two sources have a rate in {min_sequences} sequences or more" if not pairs
+               else "every paired interval includes 0"
+               if all(p["low"] is not None for p in pairs.values()) else
+               "every paired interval includes 0 or rests on too few matched sequences")
+        return cc.Statement(id, claim, cc.NOT_RESOLVED, False, f"{claim}: {cc.NOT_RESOLVED} ({why}; {tail})",
+                            numbers, why, trained)
+    named = "; ".join(_pair_text(*ordered[pair], pairs[ordered[pair]]) for pair in sorted(ordered))
+    return cc.Statement(id, claim, verdict, True, f"{claim}: {verdict} (paired over the windows both have a rate: "
+                        f"{named}; every other pair's interval includes 0 or rests on fewer than {min_sequences} "
+                        f"matched sequences; {tail})", numbers, "", trained)
+
+
+def statements(paired: dict, intervals: dict, runs: dict[str, dict], min_sequences: int) -> list[cc.Statement]:
+    """Per scene kind (lower MAE first; `paired` from `paired_differences`): the ranking of the untrained sources
+    (deterministic), the pairs that involve a trained source (blocked by its ranked runs), and the floor
+    (`floor_statements`, on `intervals` from `mae_intervals`)."""
     out = []
-    for scene, items in sorted(intervals.items()):
-        items = {source: item for source, item in items.items() if not NOISE_SERIES.fullmatch(source)}
-        trained = {source: item for source, item in items.items() if item["seeds"]}
-        untrained = {source: item for source, item in items.items() if not item["seeds"]}
-        claim = f"{scene}-scene breath-rate MAE ({ESTIMATOR}, lower first)"
+    for name, scene in sorted(paired.items()):
+        cover = scene["coverage"]
+        trained = {s for s, c in cover.items() if c["seeds"]}
+        untrained = set(cover) - trained
+        claim = f"{name}-scene breath-rate MAE ({ESTIMATOR}, lower first)"
         if len(untrained) > 1:
-            out.append(cc.ranking(f"breath.mae_rank.{scene}.untrained", f"untrained sources by {claim}",
-                                  {s: (v["mean"], v["low"], v["high"]) for s, v in untrained.items()},
-                                  blockers=_too_few(untrained, min_sequences), trained=False,
-                                  note=_counts(untrained)))
-        if trained and len(items) > 1:
-            blockers = _too_few(items, min_sequences) + seed_blockers(
-                {source: item["seeds"] for source, item in trained.items()}) + convergence_blockers(
-                {name: runs[name]["converged"] for item in trained.values() for name in item["runs"]})
-            out.append(cc.ranking(f"breath.mae_rank.{scene}.trained", f"trained sources against every source by "
-                                  f"{claim}", {s: (v["mean"], v["low"], v["high"]) for s, v in items.items()},
-                                  blockers=blockers, involving=set(trained), note=_counts(items)))
+            out.append(paired_ranking(f"breath.paired.{name}.untrained", f"untrained sources by {claim}", scene,
+                                      untrained, None, min_sequences, [], False))
+        if trained and len(cover) > 1:
+            ranked = {s for s in trained if cover[s]["sequences"] >= min_sequences}
+            blockers = seed_blockers({s: cover[s]["seeds"] for s in ranked}) + convergence_blockers(
+                {run: runs[run]["converged"] for s in sorted(ranked) for run in cover[s]["runs"]})
+            out.append(paired_ranking(f"breath.paired.{name}.trained", f"trained sources against every source by "
+                                      f"{claim}", scene, set(cover), trained, min_sequences, blockers, True))
     return out + floor_statements(intervals, min_sequences)
 
 

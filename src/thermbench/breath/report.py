@@ -3,12 +3,15 @@
 - signals: the band-passed ROI temperature of one sequence against the true respiration waveform, one panel per
   source (both scaled to unit standard deviation: the question is whether the rhythm is there, not its size);
 - bland_altman: estimated minus true rate against their mean, per source (the ridge estimator);
+- coverage: per source and scene kind, the share of windows (with ground truth) it has a rate in (a trained source:
+  in every seed), the sequences beside it;
 - mae_vs_error: rate MAE against the single-frame nostril error, one point per source (a trained source: per seed)
   and scene kind, the noisy-oracle series as a line and the oracle's MAE as the estimator's floor ("at what landmark
   error does the breath rate stop improving?").
 
 The summary gives a trained source as mean ± sd over its seeds: every estimator's MAE, then apart on steady windows
-and windows with a rate change, and the statements of `ranking.py` as sentences, each as `conclusions.final` states
+and windows with a rate change, each source's coverage (sequences and windows with a rate), and the statements of
+`ranking.py` (paired over the windows both sources have a rate in) as sentences, each as `conclusions.final` states
 it against the committed kernel check; the statements also go to a JSON of their own.
 """
 
@@ -93,6 +96,32 @@ def bland_altman_figure(windows: pd.DataFrame, label: str, stem: Path) -> None:
     save_figure(fig, stem)
 
 
+def coverage_figure(paired: dict, label: str, stem: Path) -> None:
+    """Share of windows with a rate per source (bars, one group per scene kind), sequences with a rate as text."""
+    scenes = sorted(paired)
+    sources = _order({s for scene in paired.values() for s in scene["coverage"]})
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(sources) + 2), 3.8))
+    width = 0.8 / max(len(scenes), 1)
+    for k, scene in enumerate(scenes):
+        cover = paired[scene]["coverage"]
+        x = np.arange(len(sources)) + (k - (len(scenes) - 1) / 2) * width
+        share = [cover[s]["windows"] / cover[s]["of_windows"] if s in cover else np.nan for s in sources]
+        ax.bar(x, share, width, color=SCENE_COLOURS.get(scene, "C2"), label=scene)
+        for xi, s in zip(x, sources):
+            if s in cover:
+                ax.annotate(f"{cover[s]['sequences']}/{cover[s]['of_sequences']}", (xi, share[sources.index(s)]),
+                            ha="center", va="bottom", rotation=90, fontsize=6, xytext=(0, 2),
+                            textcoords="offset points")
+    ax.set_xticks(np.arange(len(sources)), sources, rotation=30, ha="right", fontsize=8)
+    ax.set_ylim(0, 1.35)
+    ax.set_ylabel("share of windows with a rate")
+    ax.legend(fontsize=7, ncol=len(scenes), loc="upper right")
+    ax.set_title(f"Coverage ({ranking.ESTIMATOR}): windows with a rate; above each bar, sequences with a rate - "
+                 f"{label}",
+                 fontsize=8)
+    save_figure(fig, stem)
+
+
 def mae_vs_error_figure(metrics: dict, label: str, stem: Path) -> None:
     est = ranking.ESTIMATOR
     fig, ax = plt.subplots(figsize=(7, 4.6))
@@ -149,10 +178,12 @@ def _cell(values: list) -> str:
     return f"{v[0]:.2f}" if len(v) == 1 else f"{v.mean():.2f} ± {v.std(ddof=1):.2f}"
 
 
-def summary_table(metrics: dict, intervals: dict) -> str:
-    """Markdown table: per source and scene, MAE of the three estimators (the ridge with its 95% interval from
+def summary_table(metrics: dict, intervals: dict, paired: dict) -> str:
+    """Markdown table: per source and scene, its coverage from `ranking.paired_differences` (sequences and windows
+    with a rate), MAE of the three estimators over its own windows (the ridge with its 95% interval from
     `ranking.mae_intervals`), within +-2, r, coverage, error, jitter; a trained source as mean ± sd over its seeds."""
-    header = ["source", "seeds", "scene", "sequences", "MAE ridge", "95% interval", *COLUMNS]
+    header = ["source", "seeds", "scene", "sequences", "sequences with a rate", "windows with a rate", "MAE ridge",
+              "95% interval", *COLUMNS]
     lines = [f"Breath rate ({data_label(metrics['data'])}; windows {metrics['window_s']:g} s every "
              f"{metrics['hop_s']:g} s; a trained source: mean ± sd over its seeds)", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -165,7 +196,11 @@ def summary_table(metrics: dict, intervals: dict) -> str:
             iv = intervals.get(scene, {}).get(source)
             span = ("-" if iv is None else "too few sequences" if iv["low"] is None
                     else f"[{iv['low']:.2f}, {iv['high']:.2f}]")
-            cells = ["-" if iv is None else str(iv["sequences"]), _cell([m["ridge"].get("mae_bpm") for m in ms]), span,
+            cover = paired.get(scene, {}).get("coverage", {}).get(source)
+            cells = ["-" if iv is None else str(iv["sequences"]),
+                     *(["-", "-"] if cover is None else [f"{cover['sequences']} of {cover['of_sequences']}",
+                                                         f"{cover['windows']} of {cover['of_windows']}"]),
+                     _cell([m["ridge"].get("mae_bpm") for m in ms]), span,
                      *(_cell([get(m) for m in ms]) for get in COLUMNS.values())]
             lines.append(f"| {source} | {seeds} | {scene} | " + " | ".join(cells) + " |")
     for name, reason in sorted(metrics["unavailable"].items()):
@@ -214,23 +249,30 @@ def tracking_notes(name: str, checks: dict) -> list[str]:
     return notes
 
 
-def conclusions_text(statements: list[cc.Statement], check: dict, resamples: int) -> str:
-    """The rankings as a report may state them, and how their intervals are made."""
-    checked = ", ".join(sorted(check)) or "none yet"
-    lines = ["", f"Conclusions (95% interval of a source's MAE: a percentile bootstrap over sequences ({resamples} "
-             "resamples), a trained source's seeds resampled too; the untrained sources' ranking and the floors are "
-             "deterministic; the trained sources' pairs are stated as far as every CPU kernel setting checked agrees: "
-             f"{checked}):", ""]
-    return "\n".join(lines + [f"- {cc.sentence(cc.final(s, check))}" for s in statements]) + "\n"
+def conclusions_text(statements: list[cc.Statement], check: dict, cfg: ranking.ConclusionConfig,
+                     moved: frozenset[str] = frozenset()) -> str:
+    """The rankings as a report may state them (`moved`: statements on untrained sources whose numbers the kernel
+    check found to move, checked as trained ones), and how their intervals are made."""
+    checked = cc.settings_compared(check) or "none yet"
+    lines = ["", f"Conclusions (two sources compared only over the windows where both have a rate: the difference of "
+             f"their MAEs there, its {cfg.confidence:.0%} interval a percentile bootstrap over those windows' "
+             f"sequences ({cfg.resamples} resamples, the same sequences for both, a trained source's seeds resampled "
+             f"too); a source with a rate in fewer than {cfg.min_sequences} sequences of a scene kind is not ranked "
+             "there; the floors compare each noise level's own interval with the true nostrils'; the untrained "
+             "sources' ranking and the floors are deterministic where the kernel check found their numbers identical "
+             "under every setting; the trained sources' pairs, and any untrained statement whose numbers moved, are "
+             f"stated as far as every CPU kernel setting compared agrees: {checked}):", ""]
+    return "\n".join(lines + [f"- {cc.sentence(cc.final(s, check, moved))}" for s in statements]) + "\n"
 
 
 def report(metrics_path: Path, windows_csv: Path, signals_csv: Path, options_path: Path, out_dir: Path,
-           table_path: Path, conclusions_path: Path, check: dict, cfg: ranking.ConclusionConfig, seed: int) -> None:
+           table_path: Path, conclusions_path: Path, check: dict, cfg: ranking.ConclusionConfig, seed: int,
+           moved: frozenset[str] = frozenset()) -> None:
     """Figures, the summary (table, the chain's option choice from `options_path`, conclusions) and the statements'
-    JSON; `check` as `conclusions.read_kernel_check` returns it."""
+    JSON; `check` as `conclusions.read_kernel_check` returns it, `moved` as `conclusions.read_moved`."""
     metrics = read_json(metrics_path)
     label = data_label(metrics["data"]).upper() if metrics["data"] == "synthetic" else data_label(metrics["data"])
-    windows = read_csv(windows_csv, ("source", "scene", "sequence", f"{ranking.ESTIMATOR}_bpm", "true_bpm"))
+    windows = read_csv(windows_csv, ("source", *ranking.WINDOW, "scene", f"{ranking.ESTIMATOR}_bpm", "true_bpm"))
     signals = read_csv(signals_csv, ("source", "t_s", "filtered_c", "true_resp"))
     chosen = options.markdown(read_json(options_path))
     signals_figure(signals, label, out_dir / "signals")
@@ -238,7 +280,9 @@ def report(metrics_path: Path, windows_csv: Path, signals_csv: Path, options_pat
     mae_vs_error_figure(metrics, label, out_dir / "mae_vs_error")
     runs = metrics["runs"]
     intervals = ranking.mae_intervals(windows, runs, cfg, seed)
-    statements = ranking.statements(intervals, runs, cfg.min_sequences)
-    write_text(table_path, summary_table(metrics, intervals) + change_table(metrics)
-               + chosen + conclusions_text(statements, check, cfg.resamples))
-    write_json(conclusions_path, {"data": metrics["data"], "statements": cc.as_records(statements, check)}, 4)
+    paired = ranking.paired_differences(windows, runs, cfg, seed)
+    coverage_figure(paired, label, out_dir / "coverage")
+    statements = ranking.statements(paired, intervals, runs, cfg.min_sequences)
+    write_text(table_path, summary_table(metrics, intervals, paired) + change_table(metrics)
+               + chosen + conclusions_text(statements, check, cfg, moved))
+    write_json(conclusions_path, {"data": metrics["data"], "statements": cc.as_records(statements, check, moved)}, 4)

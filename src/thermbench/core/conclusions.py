@@ -170,11 +170,30 @@ def read_kernel_check(path: str | Path, params_path: str | Path, report: str) ->
             for setting, verdicts in data["verdicts"].items()}
 
 
-def final(statement: Statement, check: dict[str, dict[str, str]]) -> Statement:
-    """The statement as a report may state it. A deterministic one, or one not resolved here, as it is. A trained one:
-    not resolved without a kernel check; a ranking keeps the pairs every setting checked resolved too (the others
-    listed as not resolved); any other verdict stands only if every setting gave it."""
-    if not statement.resolved or not statement.trained:
+def read_moved(path: str | Path, params_path: str | Path, report: str) -> frozenset[str]:
+    """The ids of `report`'s statements on untrained sources whose numbers the committed kernel check found to differ
+    between kernel settings (its `untrained_moved`), under the same condition as `read_kernel_check`: such a
+    statement is not deterministic after all, and the check applies to it as to a trained one."""
+    path = Path(path)
+    if not read_kernel_check(path, params_path, report):
+        return frozenset()
+    return frozenset(i for i in read_json(path).get("untrained_moved", []) if i.split(".")[0] == report)
+
+
+def settings_compared(check: dict) -> str:
+    """The kernel settings a check compared, named once each: `native` is this machine's own run, the one the
+    reports are made from."""
+    order = sorted(check, key=lambda s: (s != "native", s))
+    named = [f"{s} (this machine's own run)" if s == "native" else s for s in order]
+    return ", ".join(named)
+
+
+def final(statement: Statement, check: dict[str, dict[str, str]], moved: frozenset[str] = frozenset()) -> Statement:
+    """The statement as a report may state it. A deterministic one (whose numbers the check did not find to move,
+    `moved`), or one not resolved here, as it is. A trained one: not resolved without a kernel check; a ranking keeps
+    the pairs every setting checked resolved too (the others listed as not resolved); any other verdict stands only if
+    every setting gave it."""
+    if not statement.resolved or (not statement.trained and statement.id not in moved):
         return statement
     if not check:
         why = "not kernel-checked (`make conclusions` not run for these params)"
@@ -211,14 +230,17 @@ def sentence(statement: Statement) -> str:
     return statement.text[0].upper() + statement.text[1:] + "."
 
 
-def as_records(statements: list[Statement], check: dict[str, dict[str, str]]) -> list[dict]:
+def as_records(statements: list[Statement], check: dict[str, dict[str, str]],
+               moved: frozenset[str] = frozenset()) -> list[dict]:
     """Statements for a summary JSON: the verdict from this run alone (`verdict_here`) and the final one; whether it
-    is deterministic (no trained model: the kernel check does not apply) and the kernel settings that checked it."""
+    is deterministic (no trained model, and numbers the kernel check did not find to move: the check does not apply)
+    and the kernel settings that checked it."""
     out = []
     for s in statements:
-        f = final(s, check)
+        f = final(s, check, moved)
+        deterministic = not s.trained and s.id not in moved
         out.append({"id": s.id, "claim": s.claim, "verdict_here": s.verdict, "resolved_here": s.resolved,
                     "verdict": f.verdict, "resolved": f.resolved, "text": f.text, "why": f.why,
-                    "numbers": s.numbers, "deterministic": not s.trained,
-                    "kernels_checked": sorted(check) if s.trained else []})
+                    "numbers": s.numbers, "deterministic": deterministic,
+                    "kernels_checked": [] if deterministic else sorted(check)})
     return sorted(out, key=lambda r: r["id"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from thermbench.core.conclusions import settings_compared
 from thermbench.core.io import InputError, read_json, write_json, write_text
 from thermbench.core.plots import data_label
 
@@ -35,13 +36,16 @@ def gather(statement_files: list[Path], out_json: Path, out_md: Path, sources: d
 
 
 def markdown(records: list[dict], kernels: list[str], counts: dict[str, int], label: str) -> str:
-    checked = ", ".join(["this run"] + kernels) if kernels else "this run only (`make conclusions` not run yet)"
+    checked = settings_compared(dict.fromkeys(kernels)) if kernels else \
+        "none, this run only (`make conclusions` not run yet)"
     lines = [f"# Conclusions ({label})", "",
              f"Every qualitative statement of the reports, computed from the metrics (`metrics/conclusions.json`). A "
              f"statement is resolved only on converged runs, over enough seeds, sequences and test images. One that "
              f"rests on a trained model is stated only as far as every CPU kernel setting checked agrees (of a "
              f"ranking, the pairs every setting resolved); one that involves no training is deterministic, the same "
-             f"on any CPU by construction, and not counted as kernel-checked. Kernel settings checked: {checked}.", "",
+             f"on any CPU (the check re-runs it too, and one whose numbers moved between settings is checked as a "
+             f"trained one), "
+             f"and not counted as kernel-checked. Kernel settings compared: {checked}.", "",
              f"Resolved and kernel-checked: {counts['resolved_kernel_checked']}; resolved, deterministic: "
              f"{counts['resolved_deterministic']}; not resolved: {counts['not_resolved']}.", "",
              "| Report | Statement | Verdict | Resolved | Kind | Why not |", "|---|---|---|---|---|---|"]

@@ -6,10 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from thermbench.core.conclusions import Statement
+from thermbench.mlcmkd.losses import DistillConfig
 from thermbench.mlcmkd.report_statements import (
     COMPARISON_HEADER,
     compare_family,
     families,
+    mcl_effect,
     mean_shape_check,
     rank_statement,
     statements_section,
@@ -29,7 +31,8 @@ from thermbench.mlcmkd.report_tables import (
     table_iv,
     table_v,
 )
-from thermbench.mlcmkd.settings import TABLE_III, TABLE_IV, Settings
+from thermbench.mlcmkd.settings import TABLE_III, TABLE_IV, Settings, kp_weight
+from thermbench.models.rtmpose import RTMPoseConfig
 
 
 def markdown(groups: dict[str, Group], settings: Settings, source_label: str,
@@ -53,7 +56,11 @@ def markdown(groups: dict[str, Group], settings: Settings, source_label: str,
                                         "mlcmkd.rank.table_iii", "Table III order by T-FAKE NME-IO, lower first"),
                          rank_statement(groups, ktl, [k for _, k, _ in paper_rows(TABLE_IV, ktl)],
                                         "mlcmkd.rank.table_iv", "Table IV order by T-FAKE NME-IO, lower first")) if r]
-    statements = teacher_st + shape_st + st_i + st_iv + ranks + st_v
+    train = settings.train
+    mcl_text, mcl_st = mcl_effect(groups, settings.rtmpose.mcl_arch, int(size * RTMPoseConfig.split_ratio),
+                                  kp_weight(train), train.fit.batch_size,
+                                  train.mcl.weights.get("lg_weight", DistillConfig.lg_weight))
+    statements = teacher_st + shape_st + st_i + mcl_st + st_iv + ranks + st_v
     parts = [
         f"# MLCM-KD reproduction ({source_label})\n\n",
         f"Trained at {size}x{size} input; student seeds {', '.join(map(str, settings.train.seeds))} for every "
@@ -74,6 +81,7 @@ def markdown(groups: dict[str, Group], settings: Settings, source_label: str,
         "\nPaired differences (same student seed: same initial head, batches and augmentation), one Holm family for "
         "the table: the t interval is at the Holm level of each comparison. Negative = lower NME than the "
         "second method.\n\n", md_table(COMPARISON_HEADER, rows_i) if rows_i else "No comparisons (methods missing).\n",
+        "\n" + mcl_text if mcl_text else "",
         "\n## Table III: distillation strategies (KTL)\n\n", table_iii(groups, ktl),
         "\n## Table IV: DIKD ablation\n\n", table_iv(groups, ktl),
         "\nPaired differences against FD+LD (Tables III and IV, one Holm family).\n\n",

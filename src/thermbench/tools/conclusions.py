@@ -4,19 +4,23 @@ same under other CPU kernels (`make conclusions`).
     python -m thermbench.tools.conclusions check [--kernels aten_default,mkl_compatible]
 
 `check` re-makes, in a scratch copy of the working tree and once per kernel setting (the environments of
-tests/baseline/tolerances.yaml, by default every one but `native`, which is the DAG's own run: `aten_default` is
-PyTorch's portable kernels, the ATEN_CPU_CAPABILITY=default stand-in for another CPU; `mkl_compatible` MKL's portable
-path, the stand-in for the other vendor's MKL path; `default` every library's portable kernels), every stage the
-statements rest on (`dvc repro conclusions`). The copy shares this repository's DVC cache, so the stages that follow
-from code and data alone are checked out, not re-run; the lock entries of the training roots are dropped and the run
-cache is off, so every trained model and everything after it is re-made under that setting (and the run-cache entries of
-those runs are removed afterwards, so that `dvc repro` here never restores another kernel's models). It then reads each
-statement's verdict there and writes them, with this repository's own verdicts (`native`: its DAG must be current, as
-`dvc repro` leaves it) and, per report, the params.yaml keys its statements rest on (every stage upstream of its
-statements file, from dvc.yaml) with their values' fingerprint, to conclusions/kernel_check.json. Commit
-it after `dvc repro`: the reports then state a trained model's statement only as far as every setting agrees (of a
-ranking, the pairs every setting resolved). It prints a table of what a setting did not confirm, and exits 1 where a
-statement metrics/conclusions.json states as resolved lost a verdict or a pair under a setting.
+tests/baseline/tolerances.yaml, by default every one of them: `native` is this repository's own run, the DAG as `dvc
+repro` left it, and each other one is re-made: `avx2` a CPU without AVX-512; `aten_default` PyTorch's portable
+kernels, the ATEN_CPU_CAPABILITY=default stand-in for another CPU; `mkl_compatible` MKL's portable path, the stand-in
+for the other vendor's MKL path; `default` every library's portable kernels), every stage the statements rest on
+(`dvc repro conclusions`). The copy shares this repository's DVC cache; only the fixed test data (the tolerances'
+`calibration.keep_stages`: the synthetic world, its split, the breath videos) is checked out. Every other lock entry
+is dropped and the run cache is off, so every trained model, every untrained one run over the data (MediaPipe, dlib-68:
+their float kernels change with the setting too) and everything after them is re-made under that setting (and the
+run-cache entries of those runs are removed afterwards, so that `dvc repro` here never restores another kernel's
+outputs). It then reads each statement there and writes the verdicts, with this repository's own (`native`: its DAG
+must be current, as `dvc repro` leaves it), the statements on untrained sources whose numbers differed between
+settings (`untrained_moved`: deterministic only where their numbers came out identical; the others are checked as
+trained ones) and, per report, the params.yaml keys its statements rest on (every stage upstream of its statements
+file, from dvc.yaml) with their values' fingerprint, to conclusions/kernel_check.json. Commit it after `dvc repro`:
+the reports then state a trained model's statement only as far as every setting agrees (of a ranking, the pairs every
+setting resolved). It prints a table of what a setting did not confirm, and exits 1 where a statement
+metrics/conclusions.json states as resolved lost a verdict or a pair under a setting.
 """
 
 from __future__ import annotations
@@ -32,7 +36,14 @@ from pathlib import Path
 
 import yaml
 
-from thermbench.core.conclusions import MISSING, NOT_RESOLVED, pair_order, pairs_of, params_fingerprint
+from thermbench.core.conclusions import (
+    MISSING,
+    NOT_RESOLVED,
+    pair_order,
+    pairs_of,
+    params_fingerprint,
+    settings_compared,
+)
 from thermbench.core.io import InputError, read_json, write_json, write_text
 from thermbench.core.stage import run as run_stage
 from thermbench.tools.regression import TOLERANCES, copy_worktree, load_tolerances
@@ -40,18 +51,32 @@ from thermbench.tools.regression import TOLERANCES, copy_worktree, load_toleranc
 CONCLUSIONS = Path("metrics/conclusions.json")
 KERNEL_CHECK = Path("conclusions/kernel_check.json")
 STATEMENTS = Path("metrics/conclusions")
-TRAINING_ROOTS = ("teacher", "pretrain")  # every trained model descends from these stages' outputs
 
 
 # ------------------------------------------------------------------------------------------------------ the check
 
 
-def verdicts_of(metrics_dir: Path) -> dict[str, str]:
-    """statement id -> verdict from that run alone, over every report's statements file under `metrics_dir`."""
+def statements_of(metrics_dir: Path) -> dict[str, dict]:
+    """statement id -> {verdict (from that run alone), numbers, deterministic}, over every report's statements file
+    under `metrics_dir`."""
     out = {}
     for path in sorted((metrics_dir / "conclusions").glob("*.json")):
-        out.update({r["id"]: r["verdict_here"] for r in read_json(path)["statements"]})
+        out.update({r["id"]: {"verdict": r["verdict_here"], "numbers": r["numbers"],
+                              "deterministic": r["deterministic"]} for r in read_json(path)["statements"]})
     return out
+
+
+def verdicts_of(metrics_dir: Path) -> dict[str, str]:
+    """statement id -> verdict from that run alone, over every report's statements file under `metrics_dir`."""
+    return {i: r["verdict"] for i, r in statements_of(metrics_dir).items()}
+
+
+def untrained_moved(native: dict[str, dict], found: dict[str, dict[str, dict]]) -> list[str]:
+    """The statements on untrained sources (deterministic here) whose numbers differ under some setting (or are
+    missing there): not deterministic after all. Identical numbers under every setting keep a statement
+    deterministic."""
+    return sorted(i for i, r in native.items() if r["deterministic"]
+                  and any(there.get(i, {}).get("numbers") != r["numbers"] for there in found.values()))
 
 
 def unconfirmed(verdict: str, there: str) -> str:
@@ -63,13 +88,13 @@ def unconfirmed(verdict: str, there: str) -> str:
     return "" if there == verdict else verdict
 
 
-def differences(committed: list[dict], found: dict[str, dict[str, str]]) -> list[dict]:
+def differences(committed: list[dict], found: dict[str, dict[str, str]], moved=()) -> list[dict]:
     """Rows where a kernel setting does not confirm what the committed file states as resolved about a trained model
-    (a verdict, or pairs of a ranking; missing there counts as not confirmed). Deterministic statements are not
-    checked."""
+    or an untrained one whose numbers moved (`moved`) (a verdict, or pairs of a ranking; missing there counts as not
+    confirmed). Deterministic statements are not checked."""
     rows = []
     for r in committed:
-        if not r["resolved"] or r["deterministic"]:
+        if not r["resolved"] or (r["deterministic"] and r["id"] not in moved):
             continue
         for setting, verdicts in sorted(found.items()):
             there = verdicts.get(r["id"], MISSING)
@@ -150,13 +175,15 @@ def report_params(repo: Path) -> dict[str, list[str]]:
     return out
 
 
-def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path) -> dict[str, str]:
-    """Re-make every trained model of the current params under one kernel setting; the statements' verdicts there."""
+def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path,
+                keep: tuple[str, ...]) -> dict[str, dict]:
+    """Re-make, under one kernel setting, every stage of the current params but the fixed test data (`keep`: the
+    tolerances' `calibration.keep_stages`): every trained model, and every untrained one (MediaPipe, dlib-68) run
+    over the data; the statements there (`statements_of`)."""
     work, log = scratch / setting, scratch / f"{setting}.log"
     copy_worktree(repo, work)
     lock = read_lock(work)
-    lock["stages"] = {k: v for k, v in lock.get("stages", {}).items()
-                      if k.split("@")[0] not in TRAINING_ROOTS}
+    lock["stages"] = {k: v for k, v in lock.get("stages", {}).items() if k.split("@")[0] in keep}
     write_text(work / "dvc.lock", yaml.safe_dump(lock, sort_keys=False, allow_unicode=True))
     python = sys.executable
     full_env = {**os.environ, **env, "PYTHONPATH": str(work / "src"), "DVC_NO_ANALYTICS": "1",
@@ -173,12 +200,14 @@ def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path) ->
         forget_runs(cache, before, read_lock(work))
     print(f"conclusions: {setting}: DAG re-made in {time.monotonic() - start:.0f} s (log {log})", file=sys.stderr,
           flush=True)
-    return verdicts_of(work / "metrics")
+    return statements_of(work / "metrics")
 
 
 def check(repo: Path, kernels: list[str] | None = None, keep: bool = False) -> int:
-    """`kernels`: settings of the tolerances file; None: every one but `native` (the DAG's own run)."""
-    settings = load_tolerances(repo / TOLERANCES).calibration.kernels
+    """`kernels`: settings of the tolerances file to re-make; None: every one but `native`, which is this
+    repository's own run and always compared."""
+    calibration = load_tolerances(repo / TOLERANCES).calibration
+    settings = calibration.kernels
     kernels = [k for k in settings if k != "native"] if kernels is None else kernels
     unknown = sorted(set(kernels) - set(settings))
     if unknown or not kernels:
@@ -188,7 +217,7 @@ def check(repo: Path, kernels: list[str] | None = None, keep: bool = False) -> i
     found = {}
     try:
         for setting in kernels:
-            found[setting] = rerun_under(repo, setting, settings[setting], scratch)
+            found[setting] = rerun_under(repo, setting, settings[setting], scratch, calibration.keep_stages)
     finally:
         if keep:
             print(f"scratch copies kept at {scratch}", file=sys.stderr)
@@ -198,16 +227,20 @@ def check(repo: Path, kernels: list[str] | None = None, keep: bool = False) -> i
     params = yaml.safe_load((repo / "params.yaml").read_text())
     made_for = {report: {"keys": keys, "sha256": params_fingerprint(params, keys)}
                 for report, keys in report_params(repo).items()}
+    native = statements_of(repo / "metrics")
+    moved = untrained_moved(native, found)
+    verdicts = {s: {i: r["verdict"] for i, r in v.items()} for s, v in found.items()}
     write_json(repo / KERNEL_CHECK, {"profile": params.get("profile"), "params": made_for,
-                                     "verdicts": {"native": verdicts_of(repo / "metrics"), **found},
-                                     "settings": {k: settings[k] for k in kernels}})
-    rows = differences(committed, found)
+                                     "verdicts": {"native": {i: r["verdict"] for i, r in native.items()}, **verdicts},
+                                     "settings": {k: settings[k] for k in kernels}, "untrained_moved": moved})
+    rows = differences(committed, verdicts, moved)
     elapsed = time.monotonic() - start
     n_resolved = sum(r["resolved"] for r in committed)
-    unresolved_there = {s: sum(v == NOT_RESOLVED for v in verdicts.values()) for s, verdicts in found.items()}
+    unresolved_there = {s: sum(v == NOT_RESOLVED for v in there.values()) for s, there in verdicts.items()}
     print(f"conclusions: {len(committed)} statements, {n_resolved} resolved as committed; checked under "
           f"{', '.join(kernels)} in {elapsed / 60:.1f} min; not resolved there: "
-          + ", ".join(f"{s} {n}" for s, n in unresolved_there.items()))
+          + ", ".join(f"{s} {n}" for s, n in unresolved_there.items())
+          + f"; untrained statements whose numbers moved (checked as trained): {', '.join(moved) or 'none'}")
     if rows:
         print(f"conclusions: FAILED, {len(rows)} resolved statement(s) differ under another kernel setting:\n")
         print(table(rows), end="")

@@ -93,3 +93,49 @@ def test_report_shows_measured_rows_status_rows_and_the_blogs_reference_rows():
     part3["rows"]["B"] = {"label": "B", "status": "ok", **block, "detection_rate": 0.75}
     text = blog_report.blog_sections(part1, {"rows": {}}, part3, {"rows": {}}, [5, 10])
     assert "A (23.3%) above B (10.0%), is reversed here (A 50.0%, B 75.0%)." in text
+
+
+def test_nose_table_has_one_row_per_gt_nose_with_each_pipelines_detection_and_error():
+    records = {"A": [{"image_file": "f1.png", "gt": [[0, 0], [100, 0]], "pred": [[3, 4]]},
+                     {"image_file": "f2.png", "gt": [[50, 50]], "pred": []}],
+               "B": [{"image_file": "f1.png", "gt": [[0, 0], [100, 0]], "pred": [[100, 6], [200, 200]]},
+                     {"image_file": "f2.png", "gt": [[50, 50]], "pred": [[50, 140]]}]}
+    table = blog_part3.nose_table(records, cap=80)
+    assert table["image_file"].tolist() == ["f1.png", "f1.png", "f2.png"]
+    assert table["nose"].tolist() == [0, 1, 0]
+    assert table["A_detected"].tolist() == [1, 0, 0]
+    assert table["B_detected"].tolist() == [0, 1, 0]      # (50, 140) is 90 px away: beyond the cap
+    np.testing.assert_allclose(table["A_error_px"], [5.0, np.nan, np.nan])
+    np.testing.assert_allclose(table["B_error_px"], [np.nan, 6.0, np.nan])
+
+
+def test_part3_writes_the_per_nose_csv_its_metrics_count(tmp_path, monkeypatch):
+    class Parts:  # no MediaPipe: A finds the first frame's nose 3 px off, B nothing
+        def __init__(self, confidence):
+            pass
+
+        def close(self):
+            pass
+
+    def run_pipeline(parts, row, image, persons):
+        # 478 points at one place: the blog's nose centre (a mean of nostril points) is that place
+        return np.full((1, 478, 2), [13.0, 20.0]) if row == "A" and image.shape == (4, 6) else np.zeros((0, 478, 2))
+
+    monkeypatch.setattr(blog_part3.fp, "MediaPipeParts", Parts)
+    monkeypatch.setattr(blog_part3.fp, "run_pipeline", run_pipeline)
+    monkeypatch.setattr(blog_part3, "read_image", lambda path: np.zeros((4, 6) if "7" in path.name else (5, 5)))
+    table = frames_table()
+    table.loc[table["image_id"] == 5, "persons"] = json.dumps([[0.0, 0.0, 9.0, 9.0]])
+    (tmp_path / "prep").mkdir()
+    table.to_csv(tmp_path / "prep" / "frames.csv", index=False)
+    cfg = blog_part3.Part3Config(5, 80.0, (5,), ("A", "B"), 0.5, 1)
+    out = [tmp_path / n for n in ("m.json", "t.json", "c.csv", "noses.csv")]
+    blog_part3.evaluate(tmp_path / "prep", tmp_path / "raw", *out, cfg, "synthetic")
+    noses = pd.read_csv(out[3])
+    # frames 5 and 7 of file 2 (id order): GT (50, 20) and (70, 20); A's nose (13, 20) is 57 px from frame 7's GT
+    assert noses.columns.tolist() == ["image_file", "nose", "A_detected", "A_error_px", "B_detected", "B_error_px"]
+    assert noses["image_file"].tolist() == ["images/2_5.png", "images/2_7.png"]
+    assert noses["A_detected"].tolist() == [0, 1] and noses["B_detected"].tolist() == [0, 0]
+    assert noses["A_error_px"].isna().tolist() == [True, False] and noses["A_error_px"][1] == pytest.approx(57.0)
+    assert noses["B_error_px"].isna().all()
+    assert read_json(out[0])["rows"]["A"]["detection_rate"] == noses["A_detected"].mean()

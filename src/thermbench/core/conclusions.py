@@ -1,8 +1,9 @@
 """Conclusions as data: every qualitative statement a report makes, computed from metrics, with the numbers behind it.
 
 A report builds `Statement`s with `difference` (A vs B from an interval on A - B), `mcnemar` (A vs B from paired
-yes/no outcomes) or `ranking` (the ordered pairs of several items whose intervals separate), prints them with `sentence`, and lists them in its summary JSON
-(`as_records`). The `conclusions` stage gathers every report's statements into `metrics/conclusions.json`.
+yes/no outcomes) or `ranking` (the ordered pairs of several items whose intervals separate), prints them with
+`sentence`, and lists them in its summary JSON (`as_records`). The `conclusions` stage gathers every report's
+statements into `metrics/conclusions.json`.
 
 A statement is *resolved here* when the metrics of this run settle it (converged runs, intervals that exclude 0). A
 statement that rests on a trained model (`trained`) is stated only as far as other CPUs' kernels agree: `make

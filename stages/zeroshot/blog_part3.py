@@ -1,5 +1,6 @@
 """Stage zeroshot_blog_part3: the blog's part-3 pipelines that run offline (MediaPipe A, B and both behind the GT
-Person box; dlib-68) on the first split-2 frames with Person + Nose -> metrics, timing, per-threshold PCK (CSV)."""
+Person box; dlib-68) on the first split-2 frames with Person + Nose -> metrics, timing, per-threshold PCK (CSV) and
+each GT nose's detections (CSV, for the paired comparisons)."""
 
 from pathlib import Path
 
@@ -15,8 +16,9 @@ def main() -> None:
     parser.add_argument("--metrics", type=Path, required=True, help="metrics/zeroshot_blog/part3.json")
     parser.add_argument("--timing", type=Path, required=True, help="metrics/timing/zeroshot_blog/part3.json")
     parser.add_argument("--curves", type=Path, required=True, help="plots/zeroshot_blog_part3_pck.csv")
+    parser.add_argument("--noses", type=Path, required=True, help="plots/zeroshot_blog_part3_noses.csv")
     args = parser.parse_args()
-    blog_part3(args.prepared, args.raw, args.metrics, args.timing, args.curves,
+    blog_part3(args.prepared, args.raw, args.metrics, args.timing, args.curves, args.noses,
                stage.config(args, "zeroshot_blog.part3", Part3Config), stage.value(args, "data.source.thermeval"))
 
 

@@ -200,3 +200,16 @@ def test_read_kernel_check_per_report_missing_for_other_params_valid_and_malform
     broken.write_text("{not json")
     with pytest.raises(InputError, match="not valid JSON"):
         cc.read_kernel_check(broken, params, "m")
+
+
+def test_mcnemar_orders_only_below_alpha():
+    # 6 vs 0 discordant: p = 2/64 = 0.03125 < 0.05; 8 vs 2: p = 0.109375
+    s = cc.mcnemar("z.x", "detections", "A", "B", 6, 0, 20, trained=False)
+    assert (s.verdict, s.resolved, s.trained) == ("A > B", True, False)
+    assert s.numbers["p_value"] == pytest.approx(0.03125) and s.numbers["n"] == 20
+    assert cc.pairs_of(s.verdict) == {("B", "A")}
+    assert cc.mcnemar("z.x", "detections", "A", "B", 0, 6, 20).verdict == "A < B"
+    s = cc.mcnemar("z.x", "detections", "A", "B", 8, 2, 20)
+    assert (s.verdict, s.resolved, s.why) == (cc.NOT_RESOLVED, False, "p >= 0.05")
+    assert "A only 8, B only 2 of 20; exact McNemar p = 0.1094" in s.text
+    assert cc.mcnemar("z.x", "detections", "A", "B", 0, 0, 20).why == "no item only one of them got"

@@ -110,3 +110,12 @@ def test_bootstrap_mean_drops_nans():
     assert with_nan["mean"] == 2.0
     with pytest.raises(ValueError, match="no finite values"):
         stats.bootstrap_mean(np.array([np.nan, np.nan]))
+
+
+def test_mcnemar_exact_on_hand_computed_tables():
+    # 10 discordant pairs, 8 vs 2: P(X <= 2) = (1 + 10 + 45) / 1024 = 56/1024, two-sided 112/1024 = 0.109375
+    assert stats.mcnemar_exact(8, 2) == pytest.approx(0.109375, abs=1e-12)
+    assert stats.mcnemar_exact(2, 8) == pytest.approx(0.109375, abs=1e-12)
+    # 6 vs 0: 2 / 64 = 0.03125
+    assert stats.mcnemar_exact(6, 0) == pytest.approx(0.03125, abs=1e-12)
+    assert stats.mcnemar_exact(0, 0) == 1.0

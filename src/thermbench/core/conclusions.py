@@ -1,8 +1,9 @@
 """Conclusions as data: every qualitative statement a report makes, computed from metrics, with the numbers behind it.
 
-A report builds `Statement`s with `difference` (A vs B from an interval on A - B) or `ranking` (the ordered pairs of
-several items whose intervals separate), prints them with `sentence`, and lists them in its summary JSON
-(`as_records`). The `conclusions` stage gathers every report's statements into `metrics/conclusions.json`.
+A report builds `Statement`s with `difference` (A vs B from an interval on A - B), `mcnemar` (A vs B from paired
+yes/no outcomes) or `ranking` (the ordered pairs of several items whose intervals separate), prints them with
+`sentence`, and lists them in its summary JSON (`as_records`). The `conclusions` stage gathers every report's
+statements into `metrics/conclusions.json`.
 
 A statement is *resolved here* when the metrics of this run settle it (converged runs, intervals that exclude 0). A
 statement that rests on a trained model (`trained`) is stated only as far as other CPUs' kernels agree: `make
@@ -29,6 +30,7 @@ from pathlib import Path
 import yaml
 
 from thermbench.core.io import InputError, read_json
+from thermbench.core.stats import ALPHA, mcnemar_exact
 
 NOT_RESOLVED = "not resolved"
 DIFFERS = "not resolved (differs across CPU kernels)"
@@ -70,6 +72,22 @@ def difference(id: str, claim: str, a: str, b: str, mean: float, low: float | No
     if low is not None and low > 0:
         return Statement(id, claim, f"{a} > {b}", True, f"{claim}: {a} > {b} ({measured})", numbers, "", trained)
     why = "interval includes 0" if low is not None else "too few runs for an interval"
+    return Statement(id, claim, NOT_RESOLVED, False, f"{claim}: {NOT_RESOLVED} ({measured}, {why})", numbers, why,
+                     trained)
+
+
+def mcnemar(id: str, claim: str, a: str, b: str, a_only: int, b_only: int, n: int, alpha: float = ALPHA, *,
+            extra: dict | None = None, trained: bool = True) -> Statement:
+    """A vs B from yes/no outcomes of both on the same `n` items (a GT point detected or not): the exact McNemar test
+    (`stats.mcnemar_exact`) on the items only A got (`a_only`) and only B got (`b_only`). "A > B" (A got more) or
+    "A < B" when its two-sided p is below `alpha`, else not resolved."""
+    p = mcnemar_exact(a_only, b_only)
+    numbers = {"n": n, "a_only": a_only, "b_only": b_only, "p_value": p, "alpha": alpha, **(extra or {})}
+    measured = f"{a} only {a_only}, {b} only {b_only} of {n}; exact McNemar p = {p:.4g}"
+    if p < alpha:  # never with a_only == b_only (p = 1)
+        verdict = f"{a} > {b}" if a_only > b_only else f"{a} < {b}"
+        return Statement(id, claim, verdict, True, f"{claim}: {verdict} ({measured})", numbers, "", trained)
+    why = "no item only one of them got" if not a_only + b_only else f"p >= {alpha:g}"
     return Statement(id, claim, NOT_RESOLVED, False, f"{claim}: {NOT_RESOLVED} ({measured}, {why})", numbers, why,
                      trained)
 

@@ -68,3 +68,10 @@ def bootstrap_mean(values: np.ndarray, n: int = BOOTSTRAP, seed: int = 0,
     tail = 100 * (1 - confidence) / 2
     low, high = np.percentile(means, [tail, 100 - tail])
     return {"mean": float(v.mean()), "low": float(low), "high": float(high), "se": float(means.std(ddof=1))}
+
+
+def mcnemar_exact(a_only: int, b_only: int) -> float:
+    """Two-sided p of the exact McNemar test of paired yes/no outcomes: a binomial test of the discordant pairs
+    (`a_only`: items only A got, `b_only`: only B) against 1/2; 1.0 when there is none."""
+    n = a_only + b_only
+    return float(stats.binomtest(a_only, n, 0.5).pvalue) if n else 1.0

@@ -1,7 +1,8 @@
-"""Zero-shot report: markdown tables, PCK-vs-threshold curves, detection-rate bars, a qualitative grid and the models'
-provenance and licences (registry.py).
+"""Zero-shot report: markdown tables, PCK-vs-threshold curves, detection-rate bars, a qualitative grid, the models'
+provenance and licences (registry.py), and its statements for the conclusions system (blog_statements.py).
 
-Everything is built from the metrics JSON of each model; only the qualitative grid also reads predictions and frames.
+Everything is built from the metrics JSON of each model; only the qualitative grid also reads predictions and frames,
+and the statements the blog part-3 stage's per-nose table.
 A model whose stage reported a status other than "ok" gets a status row and no numbers.
 """
 
@@ -13,12 +14,14 @@ import numpy as np
 import pandas as pd
 
 from thermbench.core import submissions
-from thermbench.core.io import read_json, write_text
+from thermbench.core.conclusions import as_records
+from thermbench.core.io import InputError, read_json, write_json, write_text
 from thermbench.core.plots import data_label, plt, save_figure
 from thermbench.datasets.common import read_image
 from thermbench.models.landmarker import TFAN_SCHEMAS, nose_note
 from thermbench.zeroshot import blog_report, registry
 from thermbench.zeroshot.bakeoff import ZeroshotConfig
+from thermbench.zeroshot.blog_statements import part3_statements
 
 
 def name(model: str) -> str:
@@ -164,23 +167,32 @@ def qualitative_grid(frames: list[np.ndarray], records: dict[str, list[dict]], u
 
 
 def write_report(models: list[str], metrics_dir: Path, predictions_dir: Path, submitted: tuple[Path, Path], raw: Path,
-                 out: Path, cfg: ZeroshotConfig, blog_metrics: tuple[Path, Path], blog_timing: tuple[Path, Path]
+                 out: Path, cfg: ZeroshotConfig, blog_metrics: tuple[Path, Path], blog_timing: tuple[Path, Path],
+                 blog_noses: Path, calibration: Path, check: dict[str, dict[str, str]], conclusions_path: Path
                  ) -> None:
     """Table (blog part-1 shape) followed by the blog's protocols (parts 1 and 3, `blog_metrics` / `blog_timing`)
-    with the blog's reference rows, PCK curves (CSV + figure), detection bars and a qualitative grid. The built-in
-    `models`' rows come first, in the registry's order, then the submissions' (`submitted`: their metrics and
-    predictions files); the models' provenance and licences go to zeroshot_models.md."""
+    with the blog's reference rows, what the scenes were calibrated to (`calibration`) apart from the findings,
+    PCK curves (CSV + figure), detection bars and a qualitative grid. The built-in `models`' rows come first, in the
+    registry's order, then the submissions' (`submitted`: their metrics and predictions files); the models'
+    provenance and licences go to zeroshot_models.md. The statements, from part 3's per-nose table (`blog_noses`),
+    go to `conclusions_path` as well (`check`: the kernel check's verdicts on this report)."""
     models = registry.in_order(models)
     thresholds = list(cfg.pck_thresholds_px)
     results = {m: read_json(metrics_dir / f"{m}.json") for m in models}
     results.update(read_json(submitted[0])["submissions"])
     source = results[models[0]]["data"]
     (part1, part3), (time1, time3) = ([read_json(p) for p in paths] for paths in (blog_metrics, blog_timing))
+    for path, hint in ((blog_noses, "dvc repro zeroshot_blog_part3"), (calibration, "make calibrate")):
+        if not path.is_file():
+            raise InputError(f"{path}: not found (run {hint})")
+    statements, skipped = part3_statements(pd.read_csv(blog_noses), blog_noses)
     # a point set no other row uses: say which points
     noses = {"tfan": TFAN_SCHEMAS[int(registry.settings("tfan", cfg.models)["n_landmarks"])]}
     write_text(out / "zeroshot_models.md", registry.licence_table())
     write_text(out / "zeroshot_table.md", table(results, thresholds, cfg.match_cap_px, noses) + "\n"
-               + blog_report.blog_sections(part1, time1, part3, time3, thresholds))
+               + blog_report.blog_sections(part1, time1, part3, time3, thresholds, read_json(calibration),
+                                           statements, skipped, check))
+    write_json(conclusions_path, {"data": source, "statements": as_records(statements, check)})
     fig, rows = pck_curves(results, thresholds)
     save_figure(fig, out / "zeroshot_pck")
     write_text(out / "zeroshot_pck.csv", pd.DataFrame(rows, columns=["protocol", "model", "threshold_px", "pck"])

@@ -5,6 +5,9 @@ predictions. Nose centre = the blog's MediaPipe definition (mean of the two nost
 
 Rows: MediaPipe pipelines A, B, person+A, person+B (face_pipeline.py) and dlib-68 (HOG) on the full frame and inside
 each GT Person box. The blog's YOLO pipelines C-E need `ultralytics` and a trained nostril YOLO, so they are not here.
+
+Besides the metrics, one row per GT nose (`nose_table`): whether each pipeline detected it and its error, so rows
+can be compared paired over the same noses (zeroshot/blog_statements.py).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from thermbench.core import metrics
 from thermbench.core.io import InputError, write_json, write_text
 from thermbench.core.progress import progress
 from thermbench.datasets.common import read_image
@@ -63,7 +67,21 @@ def _noses(points: np.ndarray, schema: str) -> list:
     return points[:, nose_indices(schema, "blog")].mean(axis=1).tolist() if len(points) else []
 
 
-def evaluate(prepared: Path, raw: Path, metrics_path: Path, timing_path: Path, curves_path: Path,
+def nose_table(records: dict[str, list[dict]], cap: float) -> pd.DataFrame:
+    """One row per GT nose (image file, its index among the frame's GT noses), per pipeline whether it was matched
+    within `cap` (`{row}_detected`, 0/1) and its error in frame px (`{row}_error_px`, NaN when missed), as
+    `full_frame_metrics` scores it. `records`: row -> the frames' records, every row over the same frames."""
+    first = next(iter(records.values()))
+    table = pd.DataFrame([{"image_file": r["image_file"], "nose": i} for r in first for i in range(len(r["gt"]))],
+                         columns=["image_file", "nose"])
+    for row, rows in records.items():
+        errors = np.concatenate([metrics.matched_errors(r["gt"], r["pred"], cap) for r in rows] or [np.zeros(0)])
+        table[f"{row}_detected"] = np.isfinite(errors).astype(int)
+        table[f"{row}_error_px"] = errors
+    return table
+
+
+def evaluate(prepared: Path, raw: Path, metrics_path: Path, timing_path: Path, curves_path: Path, noses_path: Path,
              cfg: Part3Config, source: str) -> dict:
     unknown = sorted(set(cfg.rows) - set(ROWS))
     if unknown:
@@ -106,5 +124,7 @@ def evaluate(prepared: Path, raw: Path, metrics_path: Path, timing_path: Path, c
                              "rows": {r: {"median_ms_per_frame": 1000 * statistics.median(s), "n_frames": len(s)}
                                       for r, s in seconds.items()}}, ndigits=2)
     write_text(curves_path, pd.DataFrame(curves, columns=["row", "threshold_px", "pck"])
+               .to_csv(index=False, float_format="%.6f", lineterminator="\n"))
+    write_text(noses_path, nose_table(records, cfg.match_cap_px)
                .to_csv(index=False, float_format="%.6f", lineterminator="\n"))
     return result

@@ -69,6 +69,7 @@ class Sapiens2Params:
     input_size: tuple = (768, 1024)  # (w, h), the model's training resolution
     refine: bool = True              # DARK-UDP sub-pixel refinement (the official decoder)
     flip_test: bool = False          # average with the mirrored crop's heatmaps
+    precision: str = "fp32"          # fp32 | bf16: autocast on a CUDA device (zeroshot.device); a CPU runs fp32
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,11 @@ FAR = 1.0  # a point more than this many crop sizes outside the crop is an error
 BATCH = 64  # crops per ONNX Runtime call
 
 
+def test_splits(tfake: Path, charlotte: Path) -> dict[str, Split]:
+    """The scored crops: the T-FAKE and CHARLOTTE test splits of the prepared sets, at the crop size."""
+    return {"tfake": load_split(tfake, "test", CROP, all_labelled=True), "charlotte": load_split(charlotte, "test", CROP)}
+
+
 def image_ids(splits: dict[str, Split]) -> list[tuple[int, str, str]]:
     """(image_id, dataset, sample_id) of every scored crop, the ids a COCO results file uses: 1, 2, ... over the test
     crops of T-FAKE, then of CHARLOTTE, each in its samples.csv order."""
@@ -182,8 +187,7 @@ def evaluate(entries: list[Submission], tfake: Path, charlotte: Path, metrics_pa
     entries = [e for e in entries if not e.onnx or cards[e.name].to_ibug68 is not None]
     rows, predictions = {}, {}
     if entries:  # the test crops are decoded only for a file or model to score
-        splits = {"tfake": load_split(tfake, "test", CROP, all_labelled=True),
-                  "charlotte": load_split(charlotte, "test", CROP)}
+        splits = test_splits(tfake, charlotte)
     for entry in entries:  # every file is read and checked before any model runs
         if not entry.onnx:
             predictions[entry.name] = read_landmarks(entry.path, splits)

@@ -186,3 +186,13 @@ def test_an_onnx_model_runs_on_the_protocols_behind_dlibs_face_boxes(thermeval, 
     row = json.loads((out / "m.json").read_text())["submissions"]["mine"]
     assert row["full_frame"]["n_predictions"] == 1 and row["label"] == "mine (submission)"
     assert row["face_detector"] == "dlib hog" and len(row["onnx_sha256"]) == 64
+
+
+def test_ids_lists_what_the_profile_scores(thermeval):
+    from thermbench.tools.submission import scored_ids
+
+    _, prepared = thermeval
+    (prepared.parent / "thermeval").symlink_to(prepared)
+    ids = scored_ids("thermeval_nose", prepared.parent, prepared / "none", CFG)
+    assert ids.values.tolist() == [["full_frame", "images/a.png", "test"], ["full_frame", "images/b.png", "test"],
+                                   ["crop", "s1", "train"], ["crop", "s2", "test"], ["crop", "s3", "test"]]

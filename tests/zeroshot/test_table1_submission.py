@@ -160,3 +160,23 @@ def test_a_wrong_column_is_named(prepared, tmp_path):
     table.rename(columns={"x10": "X10"}).to_csv(path, index=False)
     assert _rule(prepared, tmp_path, path) == ("unknown column(s) X10; missing x10 (columns: dataset, sample_id, x0, "
                                                "y0, ..., x67, y67)")
+
+
+def test_the_coco_ground_truth_and_ids_number_the_scored_crops_as_results_use_them(prepared, tmp_path):
+    from thermbench.tools.submission import coco_ground_truth, scored_ids
+
+    gt = coco_ground_truth(tmp_path)
+    assert [(i["id"], i["file_name"]) for i in gt["images"]] == [
+        (1, "tfake/crops/t0.png"), (2, "tfake/crops/t1.png"), (3, "charlotte/crops/c0.png"),
+        (4, "charlotte/crops/c1.png")]
+    assert gt["images"][0]["width"] == 64 and gt["annotations"][0]["bbox"] == [0, 0, 64, 64]
+    ids = scored_ids("landmarks68", tmp_path, tmp_path / "none", None)
+    assert ids[["image_id", "dataset", "sample_id"]].values.tolist() == [
+        [1, "tfake", "t0"], [2, "tfake", "t1"], [3, "charlotte", "c0"], [4, "charlotte", "c1"]]
+    # A model's results on that ground truth, 3-4-5 px off every labelled point, scored: NME-IO 5 / 40 on T-FAKE.
+    results = [{"image_id": a["image_id"], "category_id": 1, "score": 1.0,
+                "keypoints": (np.array(a["keypoints"]).reshape(68, 3) + [3.0, 4.0, 0.0]).ravel().tolist()}
+               for a in gt["annotations"]]
+    out = tmp_path / "m.json"
+    evaluate([Submission("mine", "landmarks68", _coco(tmp_path, results), "")], *prepared, out, DATA, 1)
+    assert json.loads(out.read_text())["submissions"]["mine"]["tfake"]["nme"] == pytest.approx(5 / 40, abs=1e-6)

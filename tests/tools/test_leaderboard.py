@@ -39,9 +39,11 @@ def test_landmark_board_groups_seeds_into_a_t_interval():
 def test_breath_board_per_scene_and_the_markdown():
     conclusions = {"statements": [{"id": "breath.mae_rank.far.trained", "numbers": {
         "oracle": {"mean": 1.0, "low": 0.5, "high": 1.5}, "mine (submission)": {"mean": 0.8, "low": 0.2, "high": 2.0}}},
-        {"id": "breath.floor.far", "numbers": {}}]}
+        {"id": "breath.floor.far", "numbers": {}},
+        {"id": "breath.mae_rank.far.untrained", "numbers": {"oracle": {"mean": 1.0, "low": 0.5, "high": 1.5}}},
+        {"id": "breath.mae_rank.near.untrained", "numbers": {"oracle": {"mean": 2.0, "low": 1.5, "high": 2.5}}}]}
     boards = breath_rows(conclusions, "synthetic", {"tfan": "weights not available: no file"})
-    assert list(boards) == ["far"]
+    assert list(boards) == ["far", "near"] and [r["model"] for r in boards["near"]] == ["oracle", "tfan"]
     assert [(r["model"], r["submission"]) for r in boards["far"]] == [("mine (submission)", True),
                                                                       ("oracle", False), ("tfan", False)]
     text = markdown({"breath_far": {"metric": "breath-rate MAE, ridge", "higher_is_better": False,

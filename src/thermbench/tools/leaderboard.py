@@ -80,9 +80,11 @@ def breath_rows(conclusions: dict, data: str, unavailable: dict[str, str]) -> di
     source is its label, core.submissions.label); `unavailable` ({source: why}, metrics/breath/rates.json) listed
     without numbers."""
     out = {}
+    ranked = {s["id"]: s for s in conclusions["statements"]}
     for statement in conclusions["statements"]:
-        found = re.fullmatch(r"breath\.mae_rank\.(\w+)\.trained", statement["id"])
-        if found:
+        found = re.fullmatch(r"breath\.mae_rank\.(\w+)\.(trained|untrained)", statement["id"])
+        # the trained ranking holds every source; a profile without trained sources has the untrained one only
+        if found and not (found.group(2) == "untrained" and f"breath.mae_rank.{found.group(1)}.trained" in ranked):
             out[found.group(1)] = _ranked([_row(name, v["mean"], v["low"], v["high"], None, data,
                                                 name.endswith(label("")))
                                            for name, v in statement["numbers"].items()]

@@ -72,7 +72,8 @@ def test_a_models_stored_predictions_come_back_through_the_file(thermeval, tmp_p
 
 
 @pytest.mark.parametrize("text, rule", [
-    (GOOD.replace("images/a.png,53", "images/zz.png,53"), "row 2: id 'images/zz.png' is not one of the 2 scored frames (`python -m thermbench.tools.submission ids "
+    (GOOD.replace("images/a.png,53", "images/zz.png,53"),
+     "row 2: id 'images/zz.png' is not one of the 2 scored frames (`python -m thermbench.tools.submission ids "
      "--task thermeval_nose` lists them)"),
     (GOOD.replace("crop,s2", "crop,s1"), "row 5: duplicate row for 's1'"),
     (GOOD.replace("120,66", "120,"), "row 3: y is nan: a point needs finite numbers"),

@@ -107,7 +107,8 @@ def test_a_bad_entry_leaves_every_file_and_status_as_it_was(thermeval, tmp_path,
     _registry(repo, {"good": GOOD, "bad": BAD})  # the valid entry plus one file holding inf
     before = (_digest(repo), run("git", "status", "--porcelain").stdout,
               run(sys.executable, "-m", "dvc", "status").stdout)
-    checked = run(sys.executable, str(ROOT / "stages/validate_submissions.py"), "--prepared", "data", "--raw", str(raw))  # what `make repro` runs first
+    # what `make repro` runs first
+    checked = run(sys.executable, str(ROOT / "stages/validate_submissions.py"), "--prepared", "data", "--raw", str(raw))
     assert checked.returncode == 2
     assert checked.stderr == "error: submissions/bad.csv: row 2: x is inf: a point needs finite numbers\n"
     repro = run(sys.executable, "-m", "dvc", "repro", "-q")  # and `dvc repro` on its own stops at the check

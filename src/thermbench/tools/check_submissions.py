@@ -16,8 +16,6 @@ from pathlib import Path
 
 from thermbench.breath.submission import COLUMNS as TRACK_COLUMNS
 from thermbench.breath.submission import read_track_csv
-from thermbench.core.io import write_json
-from thermbench.core import stage
 from thermbench.core.submissions import builtin, read, read_rows
 from thermbench.datasets.prepared import FRAMES, SAMPLES
 from thermbench.models.onnx_model import read_card

@@ -104,7 +104,8 @@ def _cell(v, digits: int) -> str:
 
 
 def table(rows: list[dict], metric: str, digits: int) -> str:
-    lines = [f"| rank | model | {metric} | 95% interval | n | data | submission | note |", "|---|---|---|---|---|---|---|---|"]
+    lines = [f"| rank | model | {metric} | 95% interval | n | data | submission | note |",
+             "|---|---|---|---|---|---|---|---|"]
     for i, r in enumerate(rows, 1):
         interval = "—" if r["low"] is None else f"[{_cell(r['low'], digits)}, {_cell(r['high'], digits)}]"
         lines.append(f"| {i if r['value'] is not None else '—'} | {r['model']} | {_cell(r['value'], digits)} | "
@@ -127,7 +128,8 @@ def build(zeroshot: dict[str, dict], zeroshot_submitted: dict, runs: list[dict],
     return boards
 
 
-TITLES = {"thermeval_nose": "ThermEval nose (thermeval_nose)", "landmarks68_tfake": "68 landmarks on T-FAKE (landmarks68)",
+TITLES = {"thermeval_nose": "ThermEval nose (thermeval_nose)",
+          "landmarks68_tfake": "68 landmarks on T-FAKE (landmarks68)",
           "landmarks68_charlotte": "68 landmarks on CHARLOTTE (landmarks68)"}
 
 
@@ -158,8 +160,8 @@ def write(metrics: Path, builtin_zeroshot: list[str], out_md: Path, out_json: Pa
     boards = build(zeroshot, read_json(metrics / "zeroshot_submissions.json"), runs,
                    read_json(metrics / "table1_submissions.json"), read_json(metrics / "conclusions" / "breath.json"),
                    rates["data"], rates.get("unavailable", {}))
-    data = {"thermeval": zeroshot[builtin_zeroshot[0]]["data"], **read_json(metrics / "table1_submissions.json")["data"],
-            "breath": rates["data"]}
+    landmarks = read_json(metrics / "table1_submissions.json")["data"]
+    data = {"thermeval": zeroshot[builtin_zeroshot[0]]["data"], **landmarks, "breath": rates["data"]}
     write_json(out_json, {"data": data, "boards": boards})
     write_text(out_md, markdown(boards))
     return boards

@@ -32,8 +32,8 @@ from thermbench.core.io import InputError, read_json, write_json, write_text
 from thermbench.core.stage import build, load_params, run, section
 from thermbench.core.submissions import TASKS
 from thermbench.datasets.prepared import read_samples
-from thermbench.models.rtmpose import PIXEL_MEAN, PIXEL_STD, load_model
 from thermbench.datasets.video import list_sequences, read_sequence
+from thermbench.models.rtmpose import PIXEL_MEAN, PIXEL_STD, load_model
 from thermbench.speed.pose_speed import export_onnx
 from thermbench.zeroshot.bakeoff import ZeroshotConfig, protocol_rows
 from thermbench.zeroshot.table1.submission import DATASETS, POINTS, image_ids, test_splits
@@ -105,7 +105,8 @@ def scored_ids(task: str, prepared: Path, videos: Path, cfg: ZeroshotConfig) -> 
     frame count."""
     if task == "thermeval_nose":
         frames, fit, test = protocol_rows(prepared / "thermeval", cfg)
-        return pd.concat([pd.DataFrame({"protocol": "full_frame", "id": frames["image_file"], "split": frames["split"]}),
+        return pd.concat([pd.DataFrame({"protocol": "full_frame", "id": frames["image_file"],
+                                        "split": frames["split"]}),
                           *(pd.DataFrame({"protocol": "crop", "id": rows["sample_id"], "split": rows["split"]})
                             for rows in (fit, test))], ignore_index=True)
     if task == "landmarks68":

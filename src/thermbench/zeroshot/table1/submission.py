@@ -37,7 +37,8 @@ BATCH = 64  # crops per ONNX Runtime call
 
 def test_splits(tfake: Path, charlotte: Path) -> dict[str, Split]:
     """The scored crops: the T-FAKE and CHARLOTTE test splits of the prepared sets, at the crop size."""
-    return {"tfake": load_split(tfake, "test", CROP, all_labelled=True), "charlotte": load_split(charlotte, "test", CROP)}
+    return {"tfake": load_split(tfake, "test", CROP, all_labelled=True),
+            "charlotte": load_split(charlotte, "test", CROP)}
 
 
 def image_ids(splits: dict[str, Split]) -> list[tuple[int, str, str]]:

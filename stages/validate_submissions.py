@@ -9,7 +9,7 @@ from pathlib import Path
 from thermbench.core import stage
 from thermbench.core.io import write_json
 from thermbench.tools.check_submissions import check
-from thermbench.zeroshot.bakeoff import ZeroshotConfig
+from thermbench.zeroshot.bakeoff import config
 
 
 def main() -> None:
@@ -21,7 +21,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="data/submissions/validated.json; none: check only")
     args = parser.parse_args()
     checked = check(args.submissions, args.prepared, args.raw, args.videos,
-                    stage.config(args, "zeroshot", ZeroshotConfig))
+                    config(stage.value(args, "zeroshot")))
     if args.out is not None:
         write_json(args.out, {"submissions": checked})
     print(f"{args.submissions}: {len(checked)} submission(s) checked", file=sys.stderr)

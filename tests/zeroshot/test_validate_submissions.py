@@ -13,11 +13,10 @@ import pytest
 import yaml
 
 from thermbench.core.io import InputError
-from thermbench.core.stage import build
 from thermbench.tools import publish
 from thermbench.tools.check_submissions import check
 from thermbench.tools.publish import stale_stages
-from thermbench.zeroshot.bakeoff import ZeroshotConfig
+from thermbench.zeroshot.bakeoff import config
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -41,7 +40,7 @@ def test_check_reads_every_file_against_the_scored_set(thermeval, tmp_path, monk
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "thermeval").symlink_to(prepared)
     monkeypatch.chdir(tmp_path)
-    cfg = build(ZeroshotConfig, PARAMS["zeroshot"], "zeroshot")
+    cfg = config(PARAMS["zeroshot"])
     registry = _registry(tmp_path, {"good": GOOD})
     checked = check(registry, tmp_path / "data", raw, tmp_path / "no_videos", cfg)
     assert checked["good"]["checked"] == "against the scored frames and samples" and checked["good"]["kind"] == (

@@ -29,13 +29,13 @@ import pandas as pd
 import yaml
 
 from thermbench.core.io import InputError, read_json, write_json, write_text
-from thermbench.core.stage import build, load_params, run, section
+from thermbench.core.stage import load_params, run, section
 from thermbench.core.submissions import TASKS
 from thermbench.datasets.prepared import read_samples
 from thermbench.datasets.video import list_sequences, read_sequence
 from thermbench.models.rtmpose import PIXEL_MEAN, PIXEL_STD, load_model
 from thermbench.speed.pose_speed import export_onnx
-from thermbench.zeroshot.bakeoff import ZeroshotConfig, protocol_rows
+from thermbench.zeroshot.bakeoff import ZeroshotConfig, config, protocol_rows
 from thermbench.zeroshot.table1.submission import DATASETS, POINTS, image_ids, test_splits
 
 
@@ -162,7 +162,7 @@ def main() -> None:
     if args.task == "ids":
         if args.of is None:
             raise InputError(f"ids: name the task with --task ({', '.join(TASKS)})")
-        cfg = build(ZeroshotConfig, section(load_params(args.params), "zeroshot"), "zeroshot")
+        cfg = config(section(load_params(args.params), "zeroshot"))
         sys.stdout.write(_csv(scored_ids(args.of, args.truth, args.videos, cfg)))
         return
     if args.out is None:

@@ -9,7 +9,7 @@ P ?= default
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DEST ?= publish
 
-.PHONY: setup repro test unit regression baseline conclusions calibrate crop-geometry profile publish publish-check parity scale readme clean-venv
+.PHONY: setup check-submissions repro test unit regression baseline conclusions calibrate crop-geometry profile publish publish-check parity scale readme clean-venv
 
 # torch first and pinned: its CPU wheel is what this machine has; an unpinned torch pulls GBs of CUDA packages.
 $(STAMP): pyproject.toml requirements.lock
@@ -24,8 +24,13 @@ setup: $(STAMP)
 
 # `make repro` reproduces what params.yaml holds; TARGETS="report_breath" only those stages and what they need.
 TARGETS ?=
-repro: setup
+repro: setup check-submissions
 	$(DVC) repro $(TARGETS)
+
+# Every entry of submissions.yaml read and checked before DVC runs a stage (DVC deletes a stage's outputs before it runs
+# it, so a bad file found by a scoring stage would cost the good results): one line and exit 2, nothing changed.
+check-submissions: setup
+	$(PY) stages/validate_submissions.py
 
 # The unit tests on every core (pytest-xdist: whole test files per worker, the long ones first, see tests/conftest.py);
 # WORKERS=1 runs them in this process, one after another.

@@ -85,7 +85,8 @@ def _broken(card_path, edit):
     (lambda c: c["input"].update(std=[0.0]), "input.std: expected a list of 1 positive numbers, got [0.0]"),
     (lambda c: c.update(keypoints="coco17"), "keypoints: 'coco17' is not a schema of src/thermbench/schemas"),
     (lambda c: c.update(keypoints="mediapipe478_nose"),
-     "output 'heatmaps' has 68 points; keypoints mediapipe478_nose has 478"),
+     "output 'heatmaps' has shape (N, 68, 4, 4), the card expects (N, 478, h, w) (heatmap, keypoints "
+     "mediapipe478_nose)"),
     (lambda c: c["face"].update(detector="yolo"), "face.detector: 'yolo' is not one of hog, mmod"),
 ])
 def test_a_malformed_card_is_one_line(heatmap_card, tmp_path, edit, rule):
@@ -103,3 +104,40 @@ def test_a_file_that_is_not_onnx_is_one_line(heatmap_card, tmp_path):
     card.write_text(heatmap_card.read_text())
     with pytest.raises(InputError, match=r"model.onnx is not a model ONNX Runtime can load"):
         read_card(card)
+
+
+class ThreeColumns(torch.nn.Module):
+    """(N, 68, 3): x, y and a score per point, where a coords model gives x, y only."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :1, :1, :1].reshape(-1, 1, 1) * 0 + torch.ones(68, 3)
+
+
+class SimccBins(torch.nn.Module):
+    """SimCC outputs of 2 bins per px of an 8 px input: (N, 68, 16) for x and y."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        bins = x[:, :1, :1, :1].reshape(-1, 1, 1) * 0 + torch.zeros(68, 16)
+        return bins, bins
+
+
+@pytest.mark.parametrize("model, kind, names, extra, rule", [
+    (ThreeColumns(), "coords", ["coords"], {},
+     "output 'coords' has shape (N, 68, 3), the card expects (N, 68, 2) (coords, keypoints ibug68)"),
+    (SimccBins(), "simcc", ["simcc_x", "simcc_y"], {"output.split_ratio": 3.0},
+     "output 'simcc_x' has shape (N, 68, 16), the card expects (N, 68, 24) (simcc, keypoints ibug68)"),
+    (PooledPeak(), "heatmap", ["heatmaps"], {"output.kind": "coords"},
+     "output 'heatmaps' has shape (N, 68, 4, 4), the card expects (N, 68, 2) (coords, keypoints ibug68)"),
+])
+def test_every_output_shape_is_checked_in_full(tmp_path, model, kind, names, extra, rule):
+    channels = 1 if isinstance(model, PooledPeak) else 3
+    card = write_card(tmp_path, model, 8, kind, names, channels=channels, mean=(0.0,) * channels,
+                      std=(1.0,) * channels, **extra)
+    with pytest.raises(InputError) as err:
+        read_card(card)
+    assert str(err.value) == f"{card}: {rule}"
+
+
+def test_a_simcc_card_of_the_right_bins_is_taken(tmp_path):
+    card = write_card(tmp_path, SimccBins(), 8, "simcc", ["simcc_x", "simcc_y"])
+    assert read_card(card).outputs == ("simcc_x", "simcc_y")

@@ -72,13 +72,17 @@ def test_a_models_stored_predictions_come_back_through_the_file(thermeval, tmp_p
 
 
 @pytest.mark.parametrize("text, rule", [
-    (GOOD.replace("images/a.png,53", "images/zz.png,53"), "row 2: id 'images/zz.png' is not one of the scored frames"),
+    (GOOD.replace("images/a.png,53", "images/zz.png,53"),
+     "row 2: id 'images/zz.png' is not one of the 2 scored frames (`python -m thermbench.tools.submission ids "
+     "--task thermeval_nose` lists them)"),
     (GOOD.replace("crop,s2", "crop,s1"), "row 5: duplicate row for 's1'"),
     (GOOD.replace("120,66", "120,"), "row 3: y is nan: a point needs finite numbers"),
     (GOOD.replace("103,96", "103,900"), "row 4: (103, 900) lies far outside the 192x256 frame"),
     (GOOD.replace("crop,s2", "box,s2"), "row 5: protocol 'box' is not one of full_frame, crop"),
     (GOOD.replace("protocol,id,x,y,score", "protocol,image,x,y,score"),
-     "missing column(s) id (expected protocol, id, x, y[, score])"),
+     "unknown column(s) image; missing column(s) id (expected protocol, id, x, y[, score])"),
+    (GOOD.replace("protocol,id,x,y,score", "protocol,id,X,y,score"),
+     "unknown column(s) X; missing column(s) x (expected protocol, id, x, y[, score])"),
 ])
 def test_a_malformed_file_is_one_line_naming_row_and_rule(thermeval, tmp_path, text, rule):
     with pytest.raises(InputError) as err:
@@ -97,6 +101,17 @@ def test_entries_name_what_is_wrong(tmp_path):
                         ({"task": "thermeval_nose"}, "no path")):
         with pytest.raises(InputError, match=rule):
             submissions.entries({"x": entry}, "thermeval_nose")
+    header = tmp_path / "header.csv"
+    header.write_text(GOOD.splitlines()[0] + "\n")
+    (tmp_path / "blank.csv").write_text("")
+    for entry, rule in (({**good, "path": str(header)}, "holds no predictions; if the model found nothing on purpose, "
+                                                        "say so with `empty: true` in this entry"),
+                        ({**good, "empty": True}, r"`empty: true`, but .*p.csv holds 4 prediction\(s\)"),
+                        ({**good, "empty": "yes"}, "empty: 'yes' is not true or false"),
+                        ({**good, "path": str(tmp_path / "blank.csv")}, r"an empty file \(not even a header row\)")):
+        with pytest.raises(InputError, match=rule):
+            submissions.entries({"x": entry}, "thermeval_nose")
+    assert submissions.entries({"x": {**good, "path": str(header), "empty": True}}, "thermeval_nose")[0].path == header
     with pytest.raises(InputError, match="submissions.my/model: a name of letters"):
         submissions.entries({"my/model": good}, "thermeval_nose")
     (tmp_path / "card.yaml").write_text("onnx: m.onnx\n")
@@ -172,3 +187,13 @@ def test_an_onnx_model_runs_on_the_protocols_behind_dlibs_face_boxes(thermeval, 
     row = json.loads((out / "m.json").read_text())["submissions"]["mine"]
     assert row["full_frame"]["n_predictions"] == 1 and row["label"] == "mine (submission)"
     assert row["face_detector"] == "dlib hog" and len(row["onnx_sha256"]) == 64
+
+
+def test_ids_lists_what_the_profile_scores(thermeval):
+    from thermbench.tools.submission import scored_ids
+
+    _, prepared = thermeval
+    (prepared.parent / "thermeval").symlink_to(prepared)
+    ids = scored_ids("thermeval_nose", prepared.parent, prepared / "none", CFG)
+    assert ids.values.tolist() == [["full_frame", "images/a.png", "test"], ["full_frame", "images/b.png", "test"],
+                                   ["crop", "s1", "train"], ["crop", "s2", "test"], ["crop", "s3", "test"]]

@@ -107,3 +107,76 @@ def test_an_exported_student_entered_as_onnx_reproduces_its_own_row(prepared, tm
     assert row["tfake"]["n"] == 2 and row["input_size"] == 64 and row["keypoints"] == "ibug68"
     for cell in ("tfake", "charlotte"):
         assert dumps_json(row[cell]) == dumps_json(own[cell])
+
+
+def _coco(tmp_path, results):
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results))
+    return path
+
+
+def _results(offset=(3.0, 4.0)):
+    """A COCO keypoint result per scored crop: ids 1, 2 the T-FAKE test crops t0, t1; 3, 4 CHARLOTTE's c0, c1."""
+    keypoints = np.hstack([POINTS + offset, np.ones((68, 1))]).ravel().tolist()
+    return [{"image_id": i, "category_id": 1, "keypoints": keypoints, "score": 0.9} for i in (1, 2, 3, 4)]
+
+
+def test_a_coco_results_file_scores_as_the_same_points_in_a_csv(prepared, tmp_path):
+    csv, _ = _file(tmp_path)
+    worse = {**_results(offset=(30.0, 40.0))[0], "score": 0.1}  # a second person on crop 1, less sure: not scored
+    coco = _coco(tmp_path, _results() + [worse])
+    rows = {}
+    for name, path in (("csv", csv), ("coco", coco)):
+        out = tmp_path / f"{name}.json"
+        evaluate([Submission(name, "landmarks68", path, "")], *prepared, out, DATA, 1)
+        rows[name] = json.loads(out.read_text())["submissions"][name]
+    assert rows["coco"]["tfake"]["nme"] == pytest.approx(5 / 40, abs=1e-6)
+    for key in ("tfake", "charlotte"):
+        assert rows["coco"][key] == rows["csv"][key]
+
+
+@pytest.mark.parametrize("edit, rule", [
+    (lambda r: {"results": r}, "a COCO results file is a JSON list of {image_id, category_id, keypoints, score}"),
+    (lambda r: r + [{**r[0], "image_id": 9}, {**r[0], "image_id": 7}],
+     "image_id(s) 7, 9 are not among the 4 scored crops (ids 1..4; `python -m thermbench.tools.submission ids "
+     "--task landmarks68` lists them): results do not correspond to the scored set"),
+    (lambda r: r[:3], "no row for charlotte sample 'c1' (1 of 2 test crops missing; every test crop needs one)"),
+    (lambda r: [{k: v for k, v in r[0].items() if k != "score"}] + r[1:],
+     "result 0: expected the keys category_id, image_id, keypoints, score, got ['category_id', 'image_id', "
+     "'keypoints']"),
+    (lambda r: [{**r[0], "keypoints": r[0]["keypoints"][:136]}] + r[1:],
+     "result 0: keypoints holds 136 values where 68 x [x, y, v] = 204 are expected"),
+    (lambda r: [{**r[0], "image_id": "1"}] + r[1:], "result 0: image_id '1' is not an integer"),
+    (lambda r: r[:1] + [{**r[1], "keypoints": [None] + r[1]["keypoints"][1:]}] + r[2:],
+     "result 1: keypoint 0 x is None: every point needs finite numbers"),
+])
+def test_malformed_coco_results_are_one_line_each(prepared, tmp_path, edit, rule):
+    path = _coco(tmp_path, edit(_results()))
+    assert _rule(prepared, tmp_path, path) == rule
+
+
+def test_a_wrong_column_is_named(prepared, tmp_path):
+    path, table = _file(tmp_path)
+    table.rename(columns={"x10": "X10"}).to_csv(path, index=False)
+    assert _rule(prepared, tmp_path, path) == ("unknown column(s) X10; missing x10 (columns: dataset, sample_id, x0, "
+                                               "y0, ..., x67, y67)")
+
+
+def test_the_coco_ground_truth_and_ids_number_the_scored_crops_as_results_use_them(prepared, tmp_path):
+    from thermbench.tools.submission import coco_ground_truth, scored_ids
+
+    gt = coco_ground_truth(tmp_path)
+    assert [(i["id"], i["file_name"]) for i in gt["images"]] == [
+        (1, "tfake/crops/t0.png"), (2, "tfake/crops/t1.png"), (3, "charlotte/crops/c0.png"),
+        (4, "charlotte/crops/c1.png")]
+    assert gt["images"][0]["width"] == 64 and gt["annotations"][0]["bbox"] == [0, 0, 64, 64]
+    ids = scored_ids("landmarks68", tmp_path, tmp_path / "none", None)
+    assert ids[["image_id", "dataset", "sample_id"]].values.tolist() == [
+        [1, "tfake", "t0"], [2, "tfake", "t1"], [3, "charlotte", "c0"], [4, "charlotte", "c1"]]
+    # A model's results on that ground truth, 3-4-5 px off every labelled point, scored: NME-IO 5 / 40 on T-FAKE.
+    results = [{"image_id": a["image_id"], "category_id": 1, "score": 1.0,
+                "keypoints": (np.array(a["keypoints"]).reshape(68, 3) + [3.0, 4.0, 0.0]).ravel().tolist()}
+               for a in gt["annotations"]]
+    out = tmp_path / "m.json"
+    evaluate([Submission("mine", "landmarks68", _coco(tmp_path, results), "")], *prepared, out, DATA, 1)
+    assert json.loads(out.read_text())["submissions"]["mine"]["tfake"]["nme"] == pytest.approx(5 / 40, abs=1e-6)

@@ -36,10 +36,7 @@ FAR = 1.0  # a point more than this many frame sizes outside the frame is an err
 
 def read_track_csv(path: Path, videos: Path) -> dict[str, dict[str, np.ndarray]]:
     """{sequence: {subject: (T, 2) points}} of the file, checked against the sequences under `videos`."""
-    table = read_rows(path, ("sequence", "subject"))
-    missing = [c for c in COLUMNS if c not in table.columns]
-    if missing:
-        raise fail(path, None, f"missing column(s) {', '.join(missing)} (expected {', '.join(COLUMNS)})")
+    table = read_rows(path, ("sequence", "subject"), COLUMNS)
     tracks, sizes = {}, {}
     for folder in list_sequences(videos):
         seq = read_sequence(folder, with_frames=False)

@@ -17,6 +17,7 @@ may not take a built-in model's name.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ AREAS = {  # builtin.<area>: the stages that list's models get
     "breath": "breath_track@<name>: nostril tracks of the sources whose settings are breath.track",
     "breath_zeroshot": "breath_track_zeroshot@<name>: nostril tracks of the zero-shot models (zeroshot.<name>)",
 }
-FIELDS = {"task", "path", "model", "notes"}
+FIELDS = {"task", "path", "model", "notes", "empty"}
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -121,6 +122,15 @@ def entries(mapping: dict | None, task: str, where: str = "submissions.yaml") ->
         path = Path(entry["path"])
         if not path.is_file():
             raise InputError(f"{at}: {path} not found")
+        empty = entry.get("empty", False)
+        if not isinstance(empty, bool):
+            raise InputError(f"{at}: empty: {empty!r} is not true or false")
+        count = row_count(path)
+        if not count and not empty:
+            raise InputError(f"{at}: {path} holds no predictions; if the model found nothing on purpose, say so with "
+                             "`empty: true` in this entry")
+        if count and empty:
+            raise InputError(f"{at}: `empty: true`, but {path} holds {count} prediction(s)")
         if entry["task"] == task:
             out.append(Submission(str(name), entry["task"], path, notes))
     return out
@@ -131,11 +141,38 @@ def fail(path: Path, row: int | None, rule: str) -> InputError:
     return InputError(f"{path}: {'' if row is None else f'row {row}: '}{rule}")
 
 
-def read_rows(path: Path, text_columns: tuple[str, ...]) -> pd.DataFrame:
+def read_rows(path: Path, text_columns: tuple[str, ...], columns: tuple[str, ...] = (),
+              optional: tuple[str, ...] = ()) -> pd.DataFrame:
     """A predictions file's rows, `text_columns` read as text, with `row`: each row's line number (the header is line
-    1); a file that is not a CSV is one InputError."""
+    1); a file that is not a CSV, or (where `columns` are given) a column that is not one of `columns` and `optional`
+    or one of `columns` missing, is one InputError naming it."""
     try:
         table = pd.read_csv(path, dtype={c: str for c in text_columns})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise fail(path, None, f"not a CSV ({str(err).splitlines()[0]})") from None
+    if columns:
+        unknown = [c for c in table.columns if c not in columns + optional]
+        missing = [c for c in columns if c not in table.columns]
+        if unknown or missing:
+            said = [f"unknown column(s) {', '.join(map(str, unknown))}"] if unknown else []
+            said += [f"missing column(s) {', '.join(missing)}"] if missing else []
+            extra = "".join(f"[, {c}]" for c in optional)
+            raise fail(path, None, f"{'; '.join(said)} (expected {', '.join(columns)}{extra})")
     return table.copy().assign(row=np.arange(len(table)) + 2)  # copy: a wide file's frame is fragmented
+
+
+def row_count(path: Path) -> int:
+    """How many results a predictions file holds: a CSV's rows under its header, a JSON list's items; a file with
+    nothing in it is one InputError."""
+    if Path(path).suffix.lower() == ".json":
+        try:
+            data = json.loads(Path(path).read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise fail(path, None, f"not JSON ({err})") from None
+        return len(data) if isinstance(data, list) else 1  # not a list: the reader names what is wrong
+    try:
+        return len(pd.read_csv(path, usecols=[0]))
+    except pd.errors.EmptyDataError:
+        raise fail(path, None, "an empty file (not even a header row)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
+        raise fail(path, None, f"not a CSV ({str(err).splitlines()[0]})") from None

@@ -25,7 +25,8 @@ The card (docs/own-model.md; submissions/README.md has a full example):
 
 Outputs, all in input px (continuous: pixel i covers [i, i+1)): `simcc` (N, K, W*r) and (N, K, H*r), decoded by argmax
 as the project's RTMPose students are (`models.simcc.decode`); `heatmap` (N, K, h, w), the argmax cell's centre
-scaled to the input; `coords` (N, K, 2) x, y.
+scaled to the input; `coords` (N, K, 2) x, y. K is the schema's point count, W x H the input size, r split_ratio; the
+card is refused unless one run on a zero image gives exactly these shapes.
 """
 
 from __future__ import annotations
@@ -204,10 +205,30 @@ def _check_graph(card: Card, num_keypoints: int) -> None:
         if name not in outputs:
             raise InputError(f"{card.path}: output.names: {name!r} is not an output of the graph (it has "
                              f"{', '.join(outputs)})")
-        k = outputs[name][1] if len(outputs[name]) > 1 else None
-        if isinstance(k, int) and k != num_keypoints:
-            raise InputError(f"{card.path}: output {name!r} has {k} points; keypoints {card.keypoints} has "
-                             f"{num_keypoints}")
+    # One run on a zero image: the graph's shapes are often symbolic, so only a run fixes every axis.
+    batch = inputs[0].shape[0] if isinstance(inputs[0].shape[0], int) else 1
+    got = session.run(list(card.outputs), {inputs[0].name: np.zeros(input_shape(card, batch), np.float32)})
+    for name, value, want in zip(card.outputs, got, output_shapes(card, num_keypoints)):
+        shape = np.shape(value)
+        if len(shape) != len(want) or any(w is not None and s != w for s, w in zip(shape[1:], want[1:])):
+            raise InputError(f"{card.path}: output {name!r} has shape {_shape_text((None, *shape[1:]))}, the "
+                             f"card expects {_shape_text(want)} ({card.kind}, keypoints {card.keypoints})")
+
+
+def output_shapes(card: Card, num_keypoints: int) -> list[tuple]:
+    """The shape of each named output the card's kind implies (None: the batch, or an axis the card leaves free)."""
+    width, height = card.size
+    k = num_keypoints
+    if card.kind == "simcc":
+        return [(None, k, round(width * card.split_ratio)), (None, k, round(height * card.split_ratio))]
+    if card.kind == "heatmap":
+        return [(None, k, None, None)]
+    return [(None, k, 2)]
+
+
+def _shape_text(shape: tuple) -> str:
+    free = ("N", None, "h", "w")  # how a free axis reads: the batch, a heatmap's height and width
+    return "(" + ", ".join(free[i] if v is None else str(v) for i, v in enumerate(shape)) + ")"
 
 
 def onnx_fields(card: Card | None) -> dict:

@@ -48,6 +48,7 @@ SECTIONS = (
     Section("mlcmkd", "MLCM-KD: RGB-to-thermal distillation, then compression", ("mlcmkd",)),
     Section("speed", "Speed", ("speed",)),
     Section("breath", "Breath rate from the nostril landmarks", ("breath",)),
+    Section("leaderboard", "Leaderboard per task", ()),
 )
 
 ITEMS = (
@@ -177,6 +178,20 @@ ITEMS = (
     Item("breath", "figure", "breath/figures/mae_vs_error",
          "Breath-rate MAE (Welch) against the mean single-frame nostril error, one point per source and scene: does "
          "a better landmark give a better breath rate? ({breath})"),
+    # --- the leaderboard
+    Item("leaderboard", "text", "leaderboard.md"),
+    Item("leaderboard", "report", "leaderboard.md", part="ThermEval nose",
+         caption="ThermEval nose: every built-in and submitted model by full-frame PCK@10px over all GT noses, with "
+         "its 95% Wilson interval ({thermeval})."),
+    Item("leaderboard", "report", "leaderboard.md", part="68 landmarks on T-FAKE",
+         caption="68 landmarks on T-FAKE: every Table I model and submission by NME-IO, a trained model as the mean "
+         "over its seeds with the 95% t interval of that mean ({tfake})."),
+    Item("leaderboard", "report", "leaderboard.md", part="68 landmarks on CHARLOTTE",
+         caption="68 landmarks on CHARLOTTE: every Table I model and submission by NME-diag over all test crops "
+         "(Full), as T-FAKE ({charlotte})."),
+    Item("leaderboard", "report", "leaderboard.md", part="Breath rate",
+         caption="Breath rate per scene: every ranked landmark source and submission by the ridge estimator's MAE, "
+         "with the breath ranking's 95% bootstrap interval over sequences ({breath})."),
 )
 
 # Outputs under plots/ the post leaves out on purpose (a report, a (report, part) or a figure's stem), with the

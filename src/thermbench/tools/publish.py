@@ -9,6 +9,8 @@ DEST becomes a post folder a Quarto blog takes as it is (drop it into `posts/`):
 
 The story, captions and order are `thermbench.tools.post_catalog`; the text is `thermbench.tools.post`. DEST is
 replaced as a whole, so an existing non-empty DEST that this command did not write is refused, not overwritten.
+While `dvc status` lists a stage as not up to date (a changed file, param or submission not yet re-made), nothing is
+published: the refusal names the stale stages.
 What the post cannot place (a figure missing from plots/, a new figure the catalog does not know) is named on
 stderr, one line each.
 """
@@ -16,6 +18,7 @@ stderr, one line each.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -49,6 +52,23 @@ def git_state(repo: Path = Path("."), exclude: Path | None = None) -> tuple[str 
             pathspec.append(f":(exclude,top){exclude.resolve().relative_to(top).as_posix()}")
     status = _git(repo, "status", "--porcelain", *pathspec)
     return commit, date, status.returncode != 0 or bool(status.stdout.strip())
+
+
+def stale_stages(repo: Path = Path(".")) -> list[str]:
+    """The stages `dvc status` reports as not up to date in `repo` (none outside a DVC project). An output under
+    data/ that is only not checked out (a fresh clone) is not staleness: the committed results still match dvc.lock."""
+    if not (repo / "dvc.yaml").is_file():
+        return []
+    done = subprocess.run([sys.executable, "-m", "dvc", "status", "--json"], cwd=repo, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise InputError(f"dvc status failed: {(done.stderr.strip().splitlines() or ['no message'])[-1]}")
+    stale = []
+    for stage, changes in json.loads(done.stdout or "{}").items():
+        absent = [c for c in changes if isinstance(c, dict) and set(c) == {"changed outs"}
+                  and all(v == "deleted" and k.startswith("data/") for k, v in c["changed outs"].items())]
+        if len(absent) < len(changes):
+            stale.append(stage)
+    return sorted(stale)
 
 
 def _refuse_foreign(dest: Path) -> None:
@@ -89,6 +109,11 @@ def main(argv: list[str] | None = None) -> None:
     if not args.dest.strip():
         raise InputError("DEST is empty: name the post folder, e.g. `make publish DEST=posts/thermbench`")
     dest = Path(args.dest)
+    stale = stale_stages()
+    if stale:
+        raise InputError(f"dvc status: {len(stale)} stage(s) not up to date ({', '.join(stale[:6])}"
+                         f"{', ...' if len(stale) > 6 else ''}): the post would show results the code, params or "
+                         "submissions no longer give; run `make repro` first")
     params = load_params(args.params)
     commit, date, dirty = git_state(Path("."), exclude=dest)
     provenance = Provenance(dataset_sources(section(params, "data.source")), section(params, "profile"), commit,

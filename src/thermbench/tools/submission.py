@@ -4,30 +4,39 @@
     python -m thermbench.tools.submission breath_tracks --from data/breath/tracks/mediapipe.json --out F
     python -m thermbench.tools.submission landmarks68 --truth data/prepared --offset 3 4 --out F
     python -m thermbench.tools.submission onnx --from data/models/ktl/dikd/ktl-dikd-seed0 --out DIR
+    python -m thermbench.tools.submission ids --task thermeval_nose     # what the profile scores, as CSV on stdout
+    python -m thermbench.tools.submission coco-gt --out F               # the scored crops as a COCO ground truth
 
 The first two rewrite a built-in model's own predictions (a zero-shot predictions file, a breath track file) as a
 submission: entered, it must score exactly as that model's row. The third writes the T-FAKE and CHARLOTTE test
 crops' ground truth moved by a known offset (px), whose NME follows by hand. The fourth exports a trained MLCM-KD
 student to DIR/model.onnx with its model card DIR/card.yaml (models/onnx_model.py): entered, its Table I row must be
-the student's own.
+the student's own. `ids` prints the items a task scores under the current params (the smoke profile scores only the
+first `zeroshot.limit` frames and crops): a predictions file may only name these. `coco-gt` writes the scored T-FAKE
+and CHARLOTTE crops as a COCO keypoint ground truth (image ids as a COCO results file for landmarks68 uses them), to
+run a COCO-style toolkit (MMPose's test script) on.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
 
-from thermbench.core.io import InputError, read_json, write_text
-from thermbench.core.stage import run
+from thermbench.core.io import InputError, read_json, write_json, write_text
+from thermbench.core.stage import load_params, run, section
+from thermbench.core.submissions import TASKS
 from thermbench.datasets.prepared import read_samples
+from thermbench.datasets.video import list_sequences, read_sequence
 from thermbench.models.rtmpose import PIXEL_MEAN, PIXEL_STD, load_model
 from thermbench.speed.pose_speed import export_onnx
-from thermbench.zeroshot.table1.submission import DATASETS, POINTS
+from thermbench.zeroshot.bakeoff import ZeroshotConfig, config, protocol_rows
+from thermbench.zeroshot.table1.submission import DATASETS, POINTS, image_ids, test_splits
 
 
 def _csv(table: pd.DataFrame) -> str:
@@ -90,20 +99,79 @@ def student_card(model_dir: Path, out: Path, window_c: tuple[float, float], crop
     return Path(out) / "card.yaml"
 
 
+def scored_ids(task: str, prepared: Path, videos: Path, cfg: ZeroshotConfig) -> pd.DataFrame:
+    """The items `task` scores: thermeval_nose its frames (`protocol` full_frame) and the crops of the offset-fit and
+    scored splits (`protocol` crop); landmarks68 the test crops with their COCO image ids; breath_tracks each subject's
+    frame count."""
+    if task == "thermeval_nose":
+        frames, fit, test = protocol_rows(prepared / "thermeval", cfg)
+        return pd.concat([pd.DataFrame({"protocol": "full_frame", "id": frames["image_file"],
+                                        "split": frames["split"]}),
+                          *(pd.DataFrame({"protocol": "crop", "id": rows["sample_id"], "split": rows["split"]})
+                            for rows in (fit, test))], ignore_index=True)
+    if task == "landmarks68":
+        splits = test_splits(prepared / "tfake", prepared / "charlotte")
+        paths = {(d, str(r.sample_id)): r.crop_path for d in DATASETS for r in splits[d].meta.itertuples()}
+        return pd.DataFrame([{"image_id": i, "dataset": d, "sample_id": sid, "crop_path": f"{d}/{paths[d, sid]}"}
+                             for i, d, sid in image_ids(splits)])
+    rows = [{"sequence": seq.name, "subject": subject.id, "frames": len(seq.frames)}
+            for seq in (read_sequence(folder, with_frames=False) for folder in list_sequences(videos))
+            for subject in seq.subjects]
+    return pd.DataFrame(rows, columns=["sequence", "subject", "frames"])
+
+
+def coco_ground_truth(prepared: Path) -> dict:
+    """The scored T-FAKE and CHARLOTTE test crops as a COCO keypoint ground truth: one image per crop (`file_name`
+    relative to `prepared`), one face annotation covering it with its 68 points (v 2 labelled, 0 not), ids as
+    `image_ids` numbers them."""
+    splits = test_splits(prepared / "tfake", prepared / "charlotte")
+    images, annotations = [], []
+    for image_id, dataset, sample_id in image_ids(splits):
+        split = splits[dataset]
+        i = int(np.flatnonzero(split.meta["sample_id"].astype(str) == sample_id)[0])
+        w, h = (split.scale[i] * [split.images.shape[2], split.images.shape[1]]).round().astype(int).tolist()
+        points = split.kpts[i] * split.scale[i]
+        v = np.where(split.visible[i] > 0, 2, 0)
+        images.append({"id": image_id, "file_name": f"{dataset}/{split.meta['crop_path'].iloc[i]}", "width": w,
+                       "height": h})
+        annotations.append({"id": image_id, "image_id": image_id, "category_id": 1, "bbox": [0, 0, w, h],
+                            "area": w * h, "iscrowd": 0, "num_keypoints": int((v > 0).sum()),
+                            "keypoints": np.column_stack([points, v]).ravel().round(3).tolist()})
+    category = {"id": 1, "name": "face", "keypoints": [str(k) for k in range(POINTS)], "skeleton": []}
+    return {"images": images, "annotations": annotations, "categories": [category]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("task", choices=("thermeval_nose", "breath_tracks", "landmarks68", "onnx"))
+    parser.add_argument("task", choices=("thermeval_nose", "breath_tracks", "landmarks68", "onnx", "ids", "coco-gt"))
+    parser.add_argument("--task", dest="of", choices=TASKS, help="ids: the task whose scored items to print")
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="ids: the params (zeroshot.limit)")
+    parser.add_argument("--videos", type=Path, default=Path("data/raw/breath"), help="ids: the breath videos")
     parser.add_argument("--from", dest="source", type=Path,
                         help="thermeval_nose: data/predictions/zeroshot/<model>.json; breath_tracks: "
                              "data/breath/tracks/<source>.json; onnx: a student's folder under data/models")
-    parser.add_argument("--truth", type=Path, default=Path("data/prepared"), help="landmarks68: the prepared sets")
+    parser.add_argument("--truth", type=Path, default=Path("data/prepared"),
+                        help="landmarks68, ids, coco-gt: the prepared sets")
     parser.add_argument("--offset", type=float, nargs=2, default=(0.0, 0.0), help="landmarks68: px added (x, y)")
     parser.add_argument("--window-c", type=float, nargs=2, default=(20.0, 40.0),
                         help="onnx: the breath videos' °C window (params breath.track.students.window_c)")
     parser.add_argument("--crop-scale", type=float, default=1.25,
                         help="onnx: crop side / face box side (params breath.track.students.crop_scale)")
-    parser.add_argument("--out", type=Path, required=True, help="e.g. submissions/<name>.csv (onnx: a folder)")
+    parser.add_argument("--out", type=Path, help="e.g. submissions/<name>.csv (onnx: a folder; ids: stdout)")
     args = parser.parse_args()
+    if args.task == "ids":
+        if args.of is None:
+            raise InputError(f"ids: name the task with --task ({', '.join(TASKS)})")
+        cfg = config(section(load_params(args.params), "zeroshot"))
+        sys.stdout.write(_csv(scored_ids(args.of, args.truth, args.videos, cfg)))
+        return
+    if args.out is None:
+        raise InputError(f"{args.task}: name the file to write with --out")
+    if args.task == "coco-gt":
+        gt = coco_ground_truth(args.truth)
+        write_json(args.out, gt, 3)
+        print(f"{args.out}: {len(gt['images'])} crops (images under {args.truth})")
+        return
     if args.task == "onnx":
         card = student_card(args.source, args.out, tuple(args.window_c), args.crop_scale)
         print(f"{card}: the model card of {card.parent / 'model.onnx'}")

@@ -34,10 +34,7 @@ FAR = 1.0  # a point more than this many image sizes outside the frame is an err
 
 def read_predictions(path: Path) -> pd.DataFrame:
     """The file's rows (`row`: its line number), checked for columns, protocols and numbers."""
-    table = read_rows(path, ("protocol", "id"))
-    missing = [c for c in COLUMNS if c not in table.columns]
-    if missing:
-        raise fail(path, None, f"missing column(s) {', '.join(missing)} (expected {', '.join(COLUMNS)}[, score])")
+    table = read_rows(path, ("protocol", "id"), COLUMNS, ("score",))
     for r in table.itertuples():
         if r.protocol not in PROTOCOLS:
             raise fail(path, r.row, f"protocol {r.protocol!r} is not one of {', '.join(PROTOCOLS)}")
@@ -65,7 +62,8 @@ def records(path: Path, frames: pd.DataFrame, fit: pd.DataFrame, test: pd.DataFr
         unknown = rows[~rows["id"].isin(known)]
         if len(unknown):
             r = unknown.iloc[0]
-            raise fail(path, int(r.row), f"id {r['id']!r} is not one of the scored {what}")
+            raise fail(path, int(r.row), f"id {r['id']!r} is not one of the {len(known)} scored {what} (`python -m "
+                                         "thermbench.tools.submission ids --task thermeval_nose` lists them)")
     doubled = full[full.duplicated(["id", "x", "y"], keep="first")]
     doubled = doubled if len(doubled) else crops[crops.duplicated("id", keep="first")]
     if len(doubled):

@@ -5,11 +5,15 @@ test crops.
 The file is a CSV with the columns `dataset, sample_id, x0, y0, x1, y1, ..., x67, y67`: one row per test crop of
 T-FAKE (`dataset` tfake) and CHARLOTTE (`dataset` charlotte), `sample_id` as in data/prepared/<dataset>/samples.csv,
 the 68 points in iBUG-68 order (the order the tests are labelled in), in pixels of that sample's crop image
-(`crop_path`; continuous coordinates: pixel i covers [i, i+1)).
+(`crop_path`; continuous coordinates: pixel i covers [i, i+1)). Or a COCO keypoint results file (`.json`, as
+MMPose's CocoMetric and pycocotools write one): a list of {image_id, category_id, keypoints: [x, y, v] * 68, score},
+in the same crop px, `image_id` numbering the scored crops (`image_ids`; `python -m thermbench.tools.submission ids
+--task landmarks68` prints them, `... coco-gt` writes them as a COCO ground truth to run a model on).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -31,50 +35,125 @@ FAR = 1.0  # a point more than this many crop sizes outside the crop is an error
 BATCH = 64  # crops per ONNX Runtime call
 
 
+def test_splits(tfake: Path, charlotte: Path) -> dict[str, Split]:
+    """The scored crops: the T-FAKE and CHARLOTTE test splits of the prepared sets, at the crop size."""
+    return {"tfake": load_split(tfake, "test", CROP, all_labelled=True),
+            "charlotte": load_split(charlotte, "test", CROP)}
+
+
+def image_ids(splits: dict[str, Split]) -> list[tuple[int, str, str]]:
+    """(image_id, dataset, sample_id) of every scored crop, the ids a COCO results file uses: 1, 2, ... over the test
+    crops of T-FAKE, then of CHARLOTTE, each in its samples.csv order."""
+    pairs = [(d, str(sid)) for d in DATASETS for sid in splits[d].meta["sample_id"]]
+    return [(i + 1, d, sid) for i, (d, sid) in enumerate(pairs)]
+
+
 def read_landmarks(path: Path, splits: dict[str, Split]) -> dict[str, np.ndarray]:
     """{dataset: (N, 68, 2) points in the crops' own px}, in the order of each test split's rows (`splits`:
-    dataset -> its test split as load_split gives it); every test crop needs a row, and every point a number."""
-    table = read_rows(path, ("dataset", "sample_id"))
-    xs = sorted((c for c in table.columns if re.fullmatch(r"x\d+", c)), key=lambda c: int(c[1:]))
-    expected = [f"{a}{i}" for i in range(POINTS) for a in "xy"]
-    if len(xs) != POINTS or any(c not in table.columns for c in expected + ["dataset", "sample_id"]):
-        raise fail(path, None, f"{len(xs)} points per row where 68 are expected: columns dataset, sample_id, "
-                                "x0, y0, ..., x67, y67")
-    unknown = table[~table["dataset"].isin(DATASETS)]
-    if len(unknown):
-        raise fail(path, int(unknown.iloc[0].row), f"dataset {unknown.iloc[0]['dataset']!r} is not one of "
-                                                     f"{', '.join(DATASETS)}")
+    dataset -> its test split as load_split gives it), from a CSV or a COCO keypoint results file (`.json`); every
+    test crop needs its points, and every point a number."""
+    rows = _coco_rows(path, splits) if Path(path).suffix.lower() == ".json" else _csv_rows(path)
     out = {}
     for dataset, split in splits.items():
         ids = list(split.meta["sample_id"].astype(str))
         size = split.scale * np.array([split.images.shape[2], split.images.shape[1]])  # (w, h) of each crop
         out[dataset] = np.full((len(ids), POINTS, 2), np.nan)
         position = {sid: i for i, sid in enumerate(ids)}
-        for r in table[table["dataset"] == dataset].itertuples():
-            if r.sample_id not in position:
-                raise fail(path, r.row, f"{dataset} sample {r.sample_id!r} is not one of its test crops")
-            i = position[r.sample_id]
+        for at, sample_id, names, values in rows.get(dataset, []):
+            if sample_id not in position:
+                raise fail(path, None, f"{at}: {dataset} sample {sample_id!r} is not one of its test crops")
+            i = position[sample_id]
             if np.isfinite(out[dataset][i]).any():
-                raise fail(path, r.row, f"duplicate row for {dataset} sample {r.sample_id!r}")
-            points = pd.to_numeric(pd.Series([getattr(r, c) for c in expected]), errors="coerce").to_numpy()
+                raise fail(path, None, f"{at}: duplicate row for {dataset} sample {sample_id!r}")
+            points = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(np.float64)
             bad = np.flatnonzero(~np.isfinite(points))
             if bad.size:
-                raise fail(path, r.row, f"{expected[bad[0]]} is {getattr(r, expected[bad[0]])!r}: every point "
-                                         "needs finite numbers")
+                raise fail(path, None, f"{at}: {names[bad[0]]} is {values[bad[0]]!r}: every point needs finite numbers")
             points = points.reshape(POINTS, 2)
             w, h = size[i]
             far = ~((points[:, 0] >= -FAR * w) & (points[:, 0] <= (1 + FAR) * w)
                     & (points[:, 1] >= -FAR * h) & (points[:, 1] <= (1 + FAR) * h))
             if far.any():
                 k = int(np.flatnonzero(far)[0])
-                raise fail(path, r.row, f"point {k} ({points[k, 0]:g}, {points[k, 1]:g}) lies far outside the "
-                                         f"{w:g}x{h:g} crop")
+                raise fail(path, None, f"{at}: point {k} ({points[k, 0]:g}, {points[k, 1]:g}) lies far outside the "
+                                     f"{w:g}x{h:g} crop")
             out[dataset][i] = points
         missing = [sid for sid, i in position.items() if not np.isfinite(out[dataset][i]).all()]
         if missing:
             raise fail(path, None, f"no row for {dataset} sample {missing[0]!r} ({len(missing)} of {len(ids)} test "
                                     "crops missing; every test crop needs one)")
     return out
+
+
+COLUMNS = ["dataset", "sample_id"] + [f"{a}{i}" for i in range(POINTS) for a in "xy"]
+
+
+def _csv_rows(path: Path) -> dict[str, list]:
+    """{dataset: [("row <line>", sample_id, column names, 136 values)]} of a CSV; a wrong column is named."""
+    table = read_rows(path, ("dataset", "sample_id"))
+    unknown = [c for c in table.columns if c not in COLUMNS and c != "row"]
+    missing = [c for c in COLUMNS if c not in table.columns]
+    if unknown or missing:
+        xs = sum(1 for c in table.columns if re.fullmatch(r"x\d+", c))
+        wrong = f"unknown column(s) {', '.join(unknown)}" if unknown else f"{xs} points per row where 68 are expected"
+        raise fail(path, None, f"{wrong}{'; missing ' + ', '.join(missing[:4]) if missing else ''}"
+                               f"{' ...' if len(missing) > 4 else ''} (columns: dataset, sample_id, x0, y0, ..., "
+                               "x67, y67)")
+    unknown = table[~table["dataset"].isin(DATASETS)]
+    if len(unknown):
+        raise fail(path, int(unknown.iloc[0].row), f"dataset {unknown.iloc[0]['dataset']!r} is not one of "
+                                                     f"{', '.join(DATASETS)}")
+    values = table[COLUMNS[2:]].to_numpy(object)
+    rows = {}
+    for r, v in zip(table.itertuples(), values):
+        rows.setdefault(r.dataset, []).append((f"row {r.row}", r.sample_id, COLUMNS[2:], list(v)))
+    return rows
+
+
+RESULT_KEYS = {"image_id", "category_id", "keypoints", "score"}
+
+
+def _coco_rows(path: Path, splits: dict[str, Split]) -> dict[str, list]:
+    """{dataset: [("result <n>", sample_id, names, 136 values)]} of a COCO keypoint results file: a JSON list of
+    {image_id, category_id, keypoints: [x, y, v] * 68, score}, image ids as `image_ids` gives them. As
+    pycocotools' COCO.loadRes, the file must be a list and its image ids a subset of the scored set; of several
+    results for one image (one per person a detector found), the highest-scoring one is scored."""
+    try:
+        results = json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise fail(path, None, f"not JSON ({err})") from None
+    if not isinstance(results, list):
+        raise fail(path, None, "a COCO results file is a JSON list of {image_id, category_id, keypoints, score}")
+    scored = {image_id: (d, sid) for image_id, d, sid in image_ids(splits)}
+    best = {}
+    for n, result in enumerate(results):
+        at = f"result {n}"
+        if not isinstance(result, dict) or not RESULT_KEYS <= set(result):
+            got = sorted(result) if isinstance(result, dict) else type(result).__name__
+            raise fail(path, None, f"{at}: expected the keys {', '.join(sorted(RESULT_KEYS))}, got {got}")
+        image_id, keypoints, score = result["image_id"], result["keypoints"], result["score"]
+        if not isinstance(image_id, int) or isinstance(image_id, bool):
+            raise fail(path, None, f"{at}: image_id {image_id!r} is not an integer")
+        if not isinstance(keypoints, list) or len(keypoints) != 3 * POINTS:
+            count = len(keypoints) if isinstance(keypoints, list) else type(keypoints).__name__
+            raise fail(path, None, f"{at}: keypoints holds {count} values where 68 x [x, y, v] = 204 are expected")
+        if not isinstance(score, (int, float)) or isinstance(score, bool) or not np.isfinite(score):
+            raise fail(path, None, f"{at}: score {score!r} is not a finite number")
+        if image_id not in best or score > best[image_id][0]:
+            best[image_id] = (score, n, keypoints)
+    unknown = sorted(set(best) - set(scored))
+    if unknown:
+        shown = ", ".join(map(str, unknown[:5])) + (" ..." if len(unknown) > 5 else "")
+        raise fail(path, None, f"image_id(s) {shown} are not among the {len(scored)} scored crops (ids 1..{len(scored)}"
+                               "; `python -m thermbench.tools.submission ids --task landmarks68` lists them): "
+                               "results do not correspond to the scored set")
+    rows = {}
+    for image_id, (_, n, keypoints) in sorted(best.items()):
+        dataset, sample_id = scored[image_id]
+        xy = [v for k, v in enumerate(keypoints) if k % 3 != 2]
+        names = [f"keypoint {k // 2} {'xy'[k % 2]}" for k in range(2 * POINTS)]
+        rows.setdefault(dataset, []).append((f"result {n}", sample_id, names, xy))
+    return rows
 
 
 def onnx_landmarks(card: Card, tfake: Path, charlotte: Path, threads: int) -> dict[str, np.ndarray]:
@@ -109,8 +188,7 @@ def evaluate(entries: list[Submission], tfake: Path, charlotte: Path, metrics_pa
     entries = [e for e in entries if not e.onnx or cards[e.name].to_ibug68 is not None]
     rows, predictions = {}, {}
     if entries:  # the test crops are decoded only for a file or model to score
-        splits = {"tfake": load_split(tfake, "test", CROP, all_labelled=True),
-                  "charlotte": load_split(charlotte, "test", CROP)}
+        splits = test_splits(tfake, charlotte)
     for entry in entries:  # every file is read and checked before any model runs
         if not entry.onnx:
             predictions[entry.name] = read_landmarks(entry.path, splits)

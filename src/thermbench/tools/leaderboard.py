@@ -1,0 +1,167 @@
+"""One leaderboard per task, built-in and submitted models side by side, from metrics/ only (stage
+report_leaderboard -> plots/leaderboard.md, metrics/leaderboard.json):
+
+    thermeval_nose         full-frame PCK@10px over every GT nose (higher first), its 95% Wilson interval
+    landmarks68 T-FAKE     NME-IO over the test crops (lower first); a trained model: the mean over its seeds and the
+                           95% t interval of that mean, a one-run model (zero-shot, submission): no interval
+    landmarks68 CHARLOTTE  NME-diag over all test crops (Full), as T-FAKE
+    breath                 breath-rate MAE (ridge) per scene (lower first), the breath ranking's 95% bootstrap interval
+                           over sequences (metrics/conclusions/breath.json)
+
+Each row carries its data label (synthetic or real) and whether it is a submission. A model whose weights are absent
+is listed with its reason and no numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from thermbench.core.io import read_json, write_json, write_text
+from thermbench.core.stats import ALPHA, t_interval
+from thermbench.core.submissions import label
+
+PCK_AT = "10px"
+SEED = re.compile(r"-seed\d+$")
+
+
+def wilson(successes: int, n: int, confidence: float = 1 - ALPHA) -> tuple[float | None, float | None]:
+    if n == 0:
+        return None, None
+    ci = stats.binomtest(successes, n).proportion_ci(confidence, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def _row(model: str, value, low, high, n, data: str, submission: bool, note: str = "") -> dict:
+    return {"model": model, "value": value, "low": low, "high": high, "n": n, "data": data, "submission": submission,
+            "note": note}
+
+
+def nose_rows(zeroshot: dict[str, dict], submitted: dict) -> list[dict]:
+    """Full-frame PCK@10px with its Wilson interval over the GT noses, for the built-in `zeroshot` metrics
+    ({name: metrics/zeroshot/<name>.json}) and the submissions (metrics/zeroshot_submissions.json)."""
+    rows = []
+    for name, m, submission in [*((n, m, False) for n, m in zeroshot.items()),
+                                *((m["label"], m, True) for m in submitted.get("submissions", {}).values())]:
+        if m.get("status") != "ok":
+            rows.append(_row(name, None, None, None, None, m["data"], submission, m.get("status", "")))
+            continue
+        full = m["full_frame"]
+        hits = int(round(full["pck"][PCK_AT] * full["n_gt"]))
+        rows.append(_row(name, full["pck"][PCK_AT], *wilson(hits, full["n_gt"]), full["n_gt"], m["data"], submission))
+    return _ranked(rows, higher=True)
+
+
+def landmark_rows(runs: list[dict], submitted: dict, dataset: str) -> list[dict]:
+    """NME on `dataset` (tfake: NME-IO; charlotte: NME-diag, Full) of every Table I model: trained runs grouped by
+    model name without its seed (mean and 95% t interval over seeds), zero-shot rows and submissions as one run."""
+    groups: dict[str, list[dict]] = {}
+    for m in runs:
+        groups.setdefault(SEED.sub("", m["model"]), []).append(m)
+    rows = []
+    entries = [*((name, ms, False) for name, ms in groups.items()),
+               *((m["label"], [m], True) for m in submitted.get("submissions", {}).values())]
+    for name, ms, submission in entries:
+        if "status" in ms[0]:  # its weights are absent: listed with the reason
+            rows.append(_row(name, None, None, None, None, ms[0]["data"][dataset], submission, ms[0]["status"]))
+            continue
+        cells = [m[dataset] if dataset == "tfake" else m[dataset]["full"] for m in ms]
+        mean, low, high = t_interval(np.array([c["nme"] for c in cells]))
+        note = f"{len(ms)} seeds" if len(ms) > 1 else "one run"
+        rows.append(_row(name, mean, low, high, cells[0]["n"], ms[0]["data"][dataset], submission, note))
+    return _ranked(rows, higher=False)
+
+
+def breath_rows(conclusions: dict, data: str, unavailable: dict[str, str]) -> dict[str, list[dict]]:
+    """{scene: rows} of every ranked breath source: ridge MAE and its bootstrap interval over sequences (a submission's
+    source is its label, core.submissions.label); `unavailable` ({source: why}, metrics/breath/rates.json) listed
+    without numbers."""
+    out = {}
+    ranked = {s["id"]: s for s in conclusions["statements"]}
+    for statement in conclusions["statements"]:
+        found = re.fullmatch(r"breath\.mae_rank\.(\w+)\.(trained|untrained)", statement["id"])
+        # the trained ranking holds every source; a profile without trained sources has the untrained one only
+        if found and not (found.group(2) == "untrained" and f"breath.mae_rank.{found.group(1)}.trained" in ranked):
+            out[found.group(1)] = _ranked([_row(name, v["mean"], v["low"], v["high"], None, data,
+                                                name.endswith(label("")))
+                                           for name, v in statement["numbers"].items()]
+                                          + [_row(name, None, None, None, None, data, name.endswith(label("")), why)
+                                             for name, why in unavailable.items()], higher=False)
+    return dict(sorted(out.items()))
+
+
+def _ranked(rows: list[dict], higher: bool) -> list[dict]:
+    scored = sorted((r for r in rows if r["value"] is not None), key=lambda r: (-r["value"] if higher else r["value"],
+                                                                                 r["model"]))
+    return scored + sorted((r for r in rows if r["value"] is None), key=lambda r: r["model"])
+
+
+def _cell(v, digits: int) -> str:
+    return "—" if v is None else f"{v:.{digits}f}"
+
+
+def table(rows: list[dict], metric: str, digits: int) -> str:
+    lines = [f"| rank | model | {metric} | 95% interval | n | data | submission | note |",
+             "|---|---|---|---|---|---|---|---|"]
+    for i, r in enumerate(rows, 1):
+        interval = "—" if r["low"] is None else f"[{_cell(r['low'], digits)}, {_cell(r['high'], digits)}]"
+        lines.append(f"| {i if r['value'] is not None else '—'} | {r['model']} | {_cell(r['value'], digits)} | "
+                     f"{interval} | {r['n'] if r['n'] is not None else '—'} | {r['data']} | "
+                     f"{'yes' if r['submission'] else 'no'} | {r['note'].split(':')[0].split(' (')[0]} |")
+    return "\n".join(lines)
+
+
+def build(zeroshot: dict[str, dict], zeroshot_submitted: dict, runs: list[dict], table1_submitted: dict,
+          breath_conclusions: dict, breath_data: str, breath_unavailable: dict[str, str]) -> dict:
+    """The leaderboards as data: {task: {metric, higher_is_better, rows}} (breath: one board per scene)."""
+    boards = {"thermeval_nose": {"metric": f"full-frame PCK@{PCK_AT}", "higher_is_better": True,
+                                 "rows": nose_rows(zeroshot, zeroshot_submitted)}}
+    for dataset, metric in (("tfake", "NME-IO"), ("charlotte", "NME-diag (Full)")):
+        boards[f"landmarks68_{dataset}"] = {"metric": metric, "higher_is_better": False,
+                                            "rows": landmark_rows(runs, table1_submitted, dataset)}
+    for scene, rows in breath_rows(breath_conclusions, breath_data, breath_unavailable).items():
+        boards[f"breath_{scene}"] = {"metric": "breath-rate MAE, ridge (breaths/min)", "higher_is_better": False,
+                                     "rows": rows}
+    return boards
+
+
+TITLES = {"thermeval_nose": "ThermEval nose (thermeval_nose)",
+          "landmarks68_tfake": "68 landmarks on T-FAKE (landmarks68)",
+          "landmarks68_charlotte": "68 landmarks on CHARLOTTE (landmarks68)"}
+
+
+def markdown(boards: dict) -> str:
+    parts = ["# Leaderboard per task\n", "Every built-in and submitted model, ranked on each task's main metric; the "
+             "interval is a 95% one (PCK: Wilson over the GT noses; NME: t over a trained model's seeds, none for one "
+             "run; breath: bootstrap over sequences). `data`: synthetic or real.\n"]
+    breath = False
+    for key, board in boards.items():
+        better = "higher" if board["higher_is_better"] else "lower"
+        rows = table(board["rows"], board["metric"].split(",")[0], 4)
+        if key in TITLES:
+            parts.append(f"## {TITLES[key]}\n\n{board['metric']}, {better} is better.\n\n{rows}\n")
+            continue
+        if not breath:  # the scenes' boards under one heading
+            parts.append(f"## Breath rate (breath_tracks)\n\n{board['metric']} per scene, {better} is better.\n")
+            breath = True
+        parts.append(f"**{key.removeprefix('breath_')} scene**\n\n{rows}\n")
+    return "\n".join(parts)
+
+
+def write(metrics: Path, builtin_zeroshot: list[str], out_md: Path, out_json: Path) -> dict:
+    """Stage report_leaderboard: the boards from `metrics` (metrics/) -> `out_md`, `out_json`."""
+    zeroshot = {name: read_json(metrics / "zeroshot" / f"{name}.json") for name in builtin_zeroshot}
+    runs = [m for path in sorted((metrics / "mlcmkd").rglob("*.json"))
+            for m in [read_json(path)] if "nme" in m.get("tfake", {}) or "status" in m]
+    rates = read_json(metrics / "breath" / "rates.json")
+    boards = build(zeroshot, read_json(metrics / "zeroshot_submissions.json"), runs,
+                   read_json(metrics / "table1_submissions.json"), read_json(metrics / "conclusions" / "breath.json"),
+                   rates["data"], rates.get("unavailable", {}))
+    landmarks = read_json(metrics / "table1_submissions.json")["data"]
+    data = {"thermeval": zeroshot[builtin_zeroshot[0]]["data"], **landmarks, "breath": rates["data"]}
+    write_json(out_json, {"data": data, "boards": boards})
+    write_text(out_md, markdown(boards))
+    return boards

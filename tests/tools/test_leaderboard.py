@@ -1,0 +1,53 @@
+"""The leaderboards from hand-made metrics: ranks, intervals computed by hand, data labels, submissions marked, models
+without weights listed without numbers."""
+
+import pytest
+
+from thermbench.tools.leaderboard import breath_rows, landmark_rows, markdown, nose_rows
+
+
+def _nose(pck, n_gt=10, data="synthetic", **extra):
+    return {"status": "ok", "data": data, "full_frame": {"pck": {"10px": pck}, "n_gt": n_gt}, **extra}
+
+
+def test_nose_board_ranks_by_pck_with_its_wilson_interval():
+    rows = nose_rows({"a": _nose(0.5), "b": {"status": "weights not available: no file", "data": "synthetic"}},
+                     {"submissions": {"m": _nose(0.7, label="m (submission)")}})
+    assert [(r["model"], r["submission"]) for r in rows] == [("m (submission)", True), ("a", False), ("b", False)]
+    # Wilson, 5 of 10, z = 1.959964: centre 0.5, half-width z sqrt(0.025 + z^2 / 400) / (1 + z^2 / 10) = 0.263407.
+    assert (rows[1]["low"], rows[1]["high"]) == pytest.approx((0.236593, 0.763407), abs=1e-6)
+    assert rows[2]["value"] is None and rows[2]["note"].startswith("weights not available")
+
+
+def _run(model, nme, data="real"):
+    cell = {"nme": nme, "n": 4}
+    return {"model": model, "data": {"tfake": data, "charlotte": data}, "tfake": cell, "charlotte": {"full": cell}}
+
+
+def test_landmark_board_groups_seeds_into_a_t_interval():
+    runs = [_run("ktl-dikd-seed0", 0.1), _run("ktl-dikd-seed1", 0.2), _run("ktl-dikd-seed2", 0.3),
+            _run("zeroshot-dlib68", 0.05)]
+    rows = landmark_rows(runs, {"submissions": {"x": {**_run("submission-x", 0.15), "label": "x (submission)"}}},
+                         "charlotte")
+    assert [r["model"] for r in rows] == ["zeroshot-dlib68", "x (submission)", "ktl-dikd"]
+    # mean 0.2, sd 0.1 over 3 seeds: half-width t(0.975, 2) 0.1 / sqrt 3 = 4.302653 x 0.057735 = 0.248414.
+    assert (rows[2]["value"], rows[2]["low"], rows[2]["high"]) == pytest.approx((0.2, -0.048414, 0.448414), abs=1e-6)
+    assert rows[0]["low"] is None and rows[0]["note"] == "one run" and rows[2]["data"] == "real"
+    assert rows[1]["submission"] and not rows[2]["submission"]
+
+
+def test_breath_board_per_scene_and_the_markdown():
+    conclusions = {"statements": [{"id": "breath.mae_rank.far.trained", "numbers": {
+        "oracle": {"mean": 1.0, "low": 0.5, "high": 1.5}, "mine (submission)": {"mean": 0.8, "low": 0.2, "high": 2.0}}},
+        {"id": "breath.floor.far", "numbers": {}},
+        {"id": "breath.mae_rank.far.untrained", "numbers": {"oracle": {"mean": 1.0, "low": 0.5, "high": 1.5}}},
+        {"id": "breath.mae_rank.near.untrained", "numbers": {"oracle": {"mean": 2.0, "low": 1.5, "high": 2.5}}}]}
+    boards = breath_rows(conclusions, "synthetic", {"tfan": "weights not available: no file"})
+    assert list(boards) == ["far", "near"] and [r["model"] for r in boards["near"]] == ["oracle", "tfan"]
+    assert [(r["model"], r["submission"]) for r in boards["far"]] == [("mine (submission)", True),
+                                                                      ("oracle", False), ("tfan", False)]
+    text = markdown({"breath_far": {"metric": "breath-rate MAE, ridge", "higher_is_better": False,
+                                    "rows": boards["far"]}})
+    assert "## Breath rate (breath_tracks)" in text and "**far scene**" in text
+    assert "| 1 | mine (submission) | 0.8000 | [0.2000, 2.0000] | — | synthetic | yes |  |" in text
+    assert "| — | tfan | — | — | — | synthetic | no | weights not available |" in text

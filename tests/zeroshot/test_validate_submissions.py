@@ -1,0 +1,124 @@
+"""A bad submission changes nothing: every entry is checked before any stage that writes results runs (`make repro`
+runs the check first; the DVC stage validate_submissions, which the scoring stages depend on, keeps its output on a
+failure). Proved on a two-stage DAG this test builds with the real check stage, on the hand-built ThermEval world."""
+
+import hashlib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from thermbench.core.io import InputError
+from thermbench.tools import publish
+from thermbench.tools.check_submissions import check
+from thermbench.tools.publish import stale_stages
+from thermbench.zeroshot.bakeoff import config
+
+ROOT = Path(__file__).resolve().parents[2]
+PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
+REGISTRY = yaml.safe_load((ROOT / "submissions.yaml").read_text())
+GOOD = "protocol,id,x,y\nfull_frame,images/a.png,53,54\ncrop,s2,100,110\n"
+BAD = "protocol,id,x,y\nfull_frame,images/a.png,inf,54\n"
+
+
+def _registry(folder: Path, names: dict[str, str]) -> Path:
+    entries = {n: {"task": "thermeval_nose", "path": f"submissions/{n}.csv"} for n in names}
+    (folder / "submissions").mkdir(exist_ok=True)
+    for name, text in names.items():
+        (folder / "submissions" / f"{name}.csv").write_text(text)
+    path = folder / "submissions.yaml"
+    path.write_text(yaml.safe_dump({"builtin": REGISTRY["builtin"], "submissions": entries}))
+    return path
+
+
+def test_check_reads_every_file_against_the_scored_set(thermeval, tmp_path, monkeypatch):
+    raw, prepared = thermeval
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "thermeval").symlink_to(prepared)
+    monkeypatch.chdir(tmp_path)
+    cfg = config(PARAMS["zeroshot"])
+    registry = _registry(tmp_path, {"good": GOOD})
+    checked = check(registry, tmp_path / "data", raw, tmp_path / "no_videos", cfg)
+    assert checked["good"]["checked"] == "against the scored frames and samples" and checked["good"]["kind"] == (
+        "thermeval_nose")
+    registry = _registry(tmp_path, {"good": GOOD, "other": GOOD.replace("s2", "s1")})  # s1: a train sample
+    assert check(registry, tmp_path / "data", raw, tmp_path / "no_videos", cfg)["other"]["checked"].startswith(
+        "against")
+    registry = _registry(tmp_path, {"good": GOOD, "worse": GOOD.replace("images/a.png", "images/c.png")})
+    with pytest.raises(InputError, match=r"worse.csv: row 2: id 'images/c.png' is not one of the 2 scored frames"):
+        check(registry, tmp_path / "data", raw, tmp_path / "no_videos", cfg)
+    # Before the first run made the prepared data, the format alone is checked.
+    registry = _registry(tmp_path, {"good": GOOD, "bad": BAD})
+    with pytest.raises(InputError, match=r"bad.csv: row 2: x is inf: a point needs finite numbers"):
+        check(registry, tmp_path / "nothing_yet", raw, tmp_path / "no_videos", cfg)
+
+
+def test_the_real_dag_and_makefile_check_before_any_scoring_stage():
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    assert stages["validate_submissions"]["outs"] == [{"data/submissions/validated.json": {"persist": True}}]
+    for name in ("zeroshot_submissions", "table1_submissions", "breath_track_submissions", "speed_submissions"):
+        assert "data/submissions/validated.json" in stages[name]["deps"], name
+    make = (ROOT / "Makefile").read_text()
+    assert re.search(r"^repro: setup check-submissions\n\t\$\(DVC\) repro", make, re.M)
+    assert re.search(r"^check-submissions: setup\n\t\$\(PY\) stages/validate_submissions.py$", make, re.M)
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*"))
+            if p.is_file() and not {".git", "tmp"} & set(p.relative_to(folder).parts[:2])}
+
+
+def test_a_bad_entry_leaves_every_file_and_status_as_it_was(thermeval, tmp_path, monkeypatch):
+    raw, prepared = thermeval
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "data").mkdir()
+    (repo / "data" / "thermeval").symlink_to(prepared)
+    (repo / "params.yaml").write_text(yaml.safe_dump({"zeroshot": PARAMS["zeroshot"]}))
+    _registry(repo, {"good": GOOD})
+    score = "import pathlib, sys; pathlib.Path('scored.txt').write_text(pathlib.Path(sys.argv[1]).read_text())"
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {
+        "validate_submissions": {
+            "cmd": f"python {ROOT}/stages/validate_submissions.py --prepared data --raw {raw} --videos none "
+                   "--out validated.json",
+            "deps": ["submissions", "data/thermeval"],
+            "params": ["zeroshot", {"submissions.yaml": ["submissions", "builtin"]}],
+            "outs": [{"validated.json": {"persist": True}}]},
+        "score": {"cmd": f'python -c "{score}" submissions/good.csv', "deps": ["validated.json", "submissions"],
+                  "outs": [{"scored.txt": {"cache": False}}]}}}))
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "DVC_NO_ANALYTICS": "1",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+    def run(*cmd):
+        return subprocess.run(list(cmd), cwd=repo, env=env, capture_output=True, text=True)
+
+    for cmd in (["git", "init", "-q"], [sys.executable, "-m", "dvc", "init", "-q"],
+                [sys.executable, "-m", "dvc", "repro", "-q"], ["git", "add", "-A"],
+                ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "scored"]):
+        done = run(*cmd)
+        assert done.returncode == 0, done.stderr
+    assert (repo / "scored.txt").read_text() == GOOD
+
+    _registry(repo, {"good": GOOD, "bad": BAD})  # the valid entry plus one file holding inf
+    before = (_digest(repo), run("git", "status", "--porcelain").stdout,
+              run(sys.executable, "-m", "dvc", "status").stdout)
+    # what `make repro` runs first
+    checked = run(sys.executable, str(ROOT / "stages/validate_submissions.py"), "--prepared", "data", "--raw", str(raw))
+    assert checked.returncode == 2
+    assert checked.stderr == "error: submissions/bad.csv: row 2: x is inf: a point needs finite numbers\n"
+    repro = run(sys.executable, "-m", "dvc", "repro", "-q")  # and `dvc repro` on its own stops at the check
+    assert repro.returncode != 0 and "x is inf" in repro.stderr + repro.stdout
+    after = (_digest(repo), run("git", "status", "--porcelain").stdout,
+             run(sys.executable, "-m", "dvc", "status").stdout)
+    assert after == before
+    assert (repo / "scored.txt").read_text() == GOOD and (repo / "validated.json").is_file()
+    # ... and nothing is published from results the submissions no longer give.
+    assert stale_stages(repo) == ["score", "validate_submissions"]
+    monkeypatch.chdir(repo)
+    with pytest.raises(InputError, match=r"^dvc status: 2 stage\(s\) not up to date \(score, validate_submissions\)"):
+        publish.main([str(tmp_path / "post")])
+    assert not (tmp_path / "post").exists()

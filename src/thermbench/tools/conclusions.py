@@ -42,7 +42,6 @@ from thermbench.core.conclusions import (
     pair_order,
     pairs_of,
     params_fingerprint,
-    settings_compared,
 )
 from thermbench.core.io import InputError, read_json, write_json, write_text
 from thermbench.core.stage import run as run_stage

@@ -1,0 +1,55 @@
+"""make gpu-check's CPU-side logic (the measuring itself needs a GPU)."""
+
+from pathlib import Path
+
+import pytest
+
+from thermbench.speed import gpu_check as g
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_slug_is_the_gpu_name_as_a_file_name():
+    assert g.slug("NVIDIA H100 80GB HBM3") == "nvidia-h100-80gb-hbm3"
+    assert g.slug("  NVIDIA H200 (SXM) ") == "nvidia-h200-sxm"
+
+
+def test_rate_from_slope_cancels_the_fixed_cost():
+    # 10 s of fixed cost + 1,000 images/s: 640 images in 10.64 s, 3,200 in 13.2 s
+    assert g.rate_from_slope(640, 10.64, 3200, 13.2) == pytest.approx(1000.0)
+    with pytest.raises(ValueError):
+        g.rate_from_slope(3200, 13.2, 640, 10.64)
+
+
+def test_workers_needed_rounds_up():
+    assert g.workers_needed(2000.0, 600.0) == 4  # 3.33 workers
+    assert g.workers_needed(1800.0, 600.0) == 3
+
+
+def test_choose_takes_the_fastest_setting_within_fp32s_seed_range():
+    table = {"fp32": {"nmes": [0.10, 0.12, 0.11], "mean": 0.11}, "tf32": {"nmes": [0.11], "mean": 0.11},
+             "bf16": {"nmes": [0.13], "mean": 0.13}, "bf16+compile": {"nmes": [0.115], "mean": 0.115}}
+    rates = {"fp32": 400.0, "tf32": 900.0, "bf16": 1500.0, "bf16+compile": 1200.0, "tf32+compile": 2000.0}
+    choice = g.choose(rates, table)
+    assert choice["setting"] == "bf16+compile"  # bf16 is faster but outside [0.10, 0.12]; tf32+compile has no NME
+    assert choice["fp32_nme_range"] == [0.10, 0.12]
+    assert choice["candidates"] == ["bf16+compile", "fp32", "tf32"]
+
+
+def test_no_gpu_says_so_in_one_line_and_writes_nothing(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(g.torch.cuda, "is_available", lambda: False)
+    assert g.main(["--out", str(tmp_path / "gpu")]) == 0
+    assert capsys.readouterr().out == g.NO_GPU + "\n"
+    assert not (tmp_path / "gpu").exists()
+
+
+def test_the_paper_fit_is_read_from_the_profiles():
+    fit = g.paper_fit(REPO)
+    assert (fit.batch_size, fit.loader_workers, fit.augment_on_device) == (64, 4, True)
+    assert fit.augment.rotate_deg == 30 and fit.augment.flip_prob == 0.5  # paper's, and the default's flip
+
+
+def test_dot_pairs_put_a_dot_under_every_keypoint():
+    split = g.dot_pairs(2, 32, 0)
+    x, y = split.kpts[1, 5].astype(int)
+    assert split.images[1, y, x] == 255 and (split.paired[..., 0] == split.images).all()

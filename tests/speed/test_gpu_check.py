@@ -53,3 +53,23 @@ def test_dot_pairs_put_a_dot_under_every_keypoint():
     split = g.dot_pairs(2, 32, 0)
     x, y = split.kpts[1, 5].astype(int)
     assert split.images[1, y, x] == 255 and (split.paired[..., 0] == split.images).all()
+
+
+def test_significant_keeps_small_differences():
+    assert g.significant({"a": [1.9e-8, 1234.5678], "b": 0.0, "c": 3, "d": None}) == {
+        "a": [1.9e-8, 1235.0], "b": 0.0, "c": 3, "d": None}
+
+
+def test_an_item_past_the_budget_is_skipped_and_a_failing_one_recorded():
+    saved = []
+    check = g.Check(g.torch.device("cpu"), g.DRY, g.FitConfig(epochs=1, batch_size=1, seed=0), 100.0, saved.append)
+
+    def fails():
+        raise ValueError("no kernel\nsecond line")
+
+    assert check.run("long", 1000.0, lambda: 1) is None
+    assert check.run("broken", 1.0, fails) is None
+    assert check.run("fine", 1.0, lambda x: x + 1, 1) == 2
+    assert check.results["skipped"] == ["long"]
+    assert check.results["failed"] == {"broken": "ValueError: no kernel"}
+    assert len(saved) == 2  # after each item run

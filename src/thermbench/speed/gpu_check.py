@@ -145,26 +145,36 @@ def dot_pairs(n: int, size: int, seed: int) -> Split:
 class Check:
     """The measurements of one machine; `results` is what the JSON holds."""
 
-    def __init__(self, device: torch.device, sizes: Sizes, fit: FitConfig, budget_s: float):
-        self.device, self.sizes, self.budget_s = device, sizes, budget_s
+    def __init__(self, device: torch.device, sizes: Sizes, fit: FitConfig, budget_s: float, save=None):
+        self.device, self.sizes, self.budget_s, self.save = device, sizes, budget_s, save
         self.fit = replace(fit, epochs=1, patience=None, val_every=1, grad_norm_steps=0, share_batches=0,
                            progress=False, deterministic=False)
         self.start = time.perf_counter()
         self.tasks: dict[tuple, DistillTask] = {}
-        self.results: dict = {"skipped": []}
+        self.results: dict = {"skipped": [], "failed": {}}
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
 
     def run(self, name: str, estimate_s: float, fn, *args):
-        """`fn(*args)` unless its estimated time would pass the budget; its result, or None when skipped."""
+        """`fn(*args)` unless its estimated time would pass the budget; its result, or None when skipped or failed
+        (the error is recorded: one item's failure is a finding, and the others still run). The results so far are
+        saved after each item, so a run stopped from outside keeps them."""
         if self.elapsed() + estimate_s > self.budget_s:
             self.results["skipped"].append(name)
             print(f"gpu-check: {name} skipped (budget)", flush=True)
             return None
         t = time.perf_counter()
-        out = fn(*args)
-        print(f"gpu-check: {name} done in {time.perf_counter() - t:.0f} s", flush=True)
+        try:
+            out = fn(*args)
+        except Exception as err:  # noqa: BLE001 - recorded in the results, the check goes on
+            out = None
+            self.results["failed"][name] = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            print(f"gpu-check: {name} failed: {self.results['failed'][name]}", flush=True)
+        else:
+            print(f"gpu-check: {name} done in {time.perf_counter() - t:.0f} s", flush=True)
+        if self.save is not None:
+            self.save(self.results)
         return out
 
     def sync(self) -> None:
@@ -319,15 +329,17 @@ class Check:
         for seed in s.nme_seeds:
             task = self.kept_task(precision, compiled)
             task.load_state_dict(self.task(seed).state_dict())
+            # gamma_warmup = epochs: the distillation weight stays 1 (a compiled step is not compiled again for
+            # each epoch's weight)
             cfg = replace(self.fit, batch_size=s.batches[0], precision=precision, compile=compiled, seed=seed,
-                          epochs=s.nme_epochs, optim=optim)
+                          epochs=s.nme_epochs, optim=optim, gamma_warmup=s.nme_epochs)
             nmes.append(fit_ktl(task.student, task.teacher, task, {"train": train, "val": val}, cfg)["best_val_nme"])
         return {"nmes": nmes, "mean": float(np.mean(nmes)), "spread": float(np.ptp(nmes))}
 
 
-def measure(device: torch.device, sizes: Sizes, fit: FitConfig, budget_s: float) -> dict:
-    """Every item, in order of importance, as far as the budget goes."""
-    c = Check(device, sizes, fit, budget_s)
+def measure(device: torch.device, sizes: Sizes, fit: FitConfig, budget_s: float, save=None) -> dict:
+    """Every item, in order of importance, as far as the budget goes; `save(results so far)` after each."""
+    c = Check(device, sizes, fit, budget_s, save)
     r = c.results
     small, large = sizes.batches
     r["cpu_vs_gpu_forward_max_diff"] = c.run("cpu-vs-gpu forward", 10, c.cpu_vs_gpu)
@@ -339,19 +351,32 @@ def measure(device: torch.device, sizes: Sizes, fit: FitConfig, budget_s: float)
         for batch in sizes.batches:
             e2e.setdefault(precision, {})[str(batch)] = c.run(f"end to end {precision} batch {batch}", 20,
                                                              c.end_to_end, precision, False, batch)
-    r["determinism"] = {"fp32": c.run("determinism fp32", 20, c.determinism, "fp32", False),
-                        "bf16": c.run("determinism bf16", 20, c.determinism, "bf16", False)}
     table = r["precision_nme"] = {}
     for precision in PRECISIONS:
         row = c.run(f"NME {precision}", 40, c.nme_row, precision, False)
         if row is not None:
             table[precision] = row
+    r["determinism"] = {"fp32": c.run("determinism fp32", 20, c.determinism, "fp32", False),
+                        "bf16": c.run("determinism bf16", 20, c.determinism, "bf16", False)}
     r["sapiens2_0_4b"] = {p: c.run(f"sapiens2 {p}", 20, c.sapiens2, p) for p in ("bf16", "fp32")}
     ceiling = r["step_ceiling_images_per_s"] = {}
     for precision in PRECISIONS:
         ceiling[precision] = {str(b): c.run(f"step ceiling {precision} batch {b}", 10, c.step_ceiling, precision,
                                             False, b) for b in sizes.batches}
     compile_s = 150 if device.type == "cuda" else 600
+    cost = r["deterministic_cost"] = {}
+
+    def deterministic_cost(precision: str, compiled: bool, estimate: float) -> None:
+        name = setting_name(precision, compiled)
+        fast = e2e.get(name, {}).get(str(small))
+        det = None if fast is None else c.run(f"end to end {name} deterministic batch {small}", estimate,
+                                              c.end_to_end, precision, compiled, small, True)
+        if det is not None:
+            cost[name] = {"images_per_s": det["images_per_s"], "without": fast["images_per_s"],
+                          "change": det["images_per_s"] / fast["images_per_s"] - 1}
+
+    deterministic_cost("fp32", False, 20)
+    deterministic_cost("bf16", False, 20)
     e2e["bf16+compile"] = {str(small): c.run(f"end to end bf16+compile batch {small}", compile_s, c.end_to_end,
                                              "bf16", True, small)}
     if e2e["bf16+compile"][str(small)] is not None:
@@ -360,15 +385,7 @@ def measure(device: torch.device, sizes: Sizes, fit: FitConfig, budget_s: float)
             table["bf16+compile"] = row
         ceiling["bf16+compile"] = {str(small): c.run(f"step ceiling bf16+compile batch {small}", 10,
                                                      c.step_ceiling, "bf16", True, small)}
-    cost = r["deterministic_cost"] = {}
-    for precision, compiled, estimate in (("fp32", False, 20), ("bf16", False, 20), ("bf16", True, compile_s)):
-        name = setting_name(precision, compiled)
-        fast = e2e.get(name, {}).get(str(small))
-        det = None if fast is None else c.run(f"end to end {name} deterministic batch {small}", estimate,
-                                              c.end_to_end, precision, compiled, small, True)
-        if det is not None:
-            cost[name] = {"images_per_s": det["images_per_s"], "without": fast["images_per_s"],
-                          "change": det["images_per_s"] / fast["images_per_s"] - 1}
+    deterministic_cost("bf16", True, compile_s)
     e2e["bf16+compile"][str(large)] = c.run(f"end to end bf16+compile batch {large}", compile_s, c.end_to_end,
                                             "bf16", True, large)
     rates = {name: by_batch[str(small)]["images_per_s"] for name, by_batch in e2e.items()
@@ -380,6 +397,17 @@ def measure(device: torch.device, sizes: Sizes, fit: FitConfig, budget_s: float)
             r["workers_needed"] = {name: workers_needed(rate, per_worker) for name, rate in rates.items()}
     r["seconds"] = c.elapsed()
     return r
+
+
+def significant(obj, digits: int = 4):
+    """Every float of `obj` to `digits` significant digits (a weight difference of 1e-8 must not round to 0)."""
+    if isinstance(obj, dict):
+        return {k: significant(v, digits) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [significant(v, digits) for v in obj]
+    if isinstance(obj, float) and math.isfinite(obj) and obj != 0.0:
+        return float(f"{obj:.{digits - 1}e}")
+    return obj
 
 
 def environment(device: torch.device) -> dict:
@@ -411,10 +439,13 @@ def main(argv: list[str] | None = None) -> int:
                            "augment_on_device": fit.augment_on_device, "precision": fit.precision,
                            "compile": fit.compile, "deterministic": fit.deterministic},
                 model=f"KTL DIKD, RTMPose-{sizes.arch} student and teacher, {sizes.input_px} px", arch=sizes.arch,
-                input_px=sizes.input_px,
-                budget_s=args.budget_s, **measure(device, sizes, fit, args.budget_s))
+                input_px=sizes.input_px, budget_s=args.budget_s)
     path = args.out / f"{slug(info['gpu'])}.json"
-    write_json(path, info, 4)
+
+    def save(results: dict) -> None:
+        write_json(path, significant({**info, **results}), 12)
+
+    save(measure(device, sizes, fit, args.budget_s, save))
     print(f"gpu-check: {path}")
     return 0
 

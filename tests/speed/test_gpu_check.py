@@ -49,10 +49,19 @@ def test_the_paper_fit_is_read_from_the_profiles():
     assert fit.augment.rotate_deg == 30 and fit.augment.flip_prob == 0.5  # paper's, and the default's flip
 
 
-def test_dot_pairs_put_a_dot_under_every_keypoint():
-    split = g.dot_pairs(2, 32, 0)
+def test_shape_pairs_put_a_dot_under_every_keypoint_of_one_shape():
+    split = g.shape_pairs(2, 64, 0)
     x, y = split.kpts[1, 5].astype(int)
     assert split.images[1, y, x] == 255 and (split.paired[..., 0] == split.images).all()
+    # the outer eye corners are 0.8 shape widths apart, the width 0.5-0.75 of the crop
+    eyes = [float(((k[36] - k[45]) ** 2).sum() ** 0.5) for k in split.kpts]
+    assert all(0.8 * 0.5 * 64 <= d <= 0.8 * 0.75 * 64 for d in eyes)
+
+
+def test_split_results_sends_the_precision_table_to_its_own_file():
+    speed, precision = g.split_results({"end_to_end": 1, "precision_nme": 2, "paper_choice": 3, "skipped": []})
+    assert speed == {"end_to_end": 1, "skipped": []}
+    assert precision == {"precision_nme": 2, "paper_choice": 3, "skipped": []}
 
 
 def test_significant_keeps_small_differences():

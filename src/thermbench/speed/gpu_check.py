@@ -14,8 +14,10 @@ crops, and records:
 - determinism: two same-seed runs compared bit for bit, with the deterministic flag and without, and its images/s
   cost; the largest CPU-vs-GPU difference of one forward of the same weights;
 - Sapiens2-0.4B (this project's port, random weights) inference images/s at 1024 x 768, batch 8;
-- the precision table: a short KTL-l run on learnable dot crops for several seeds per setting, its validation NME,
-  and the setting the paper profile takes: the fastest at batch 64 whose mean NME stays within fp32's seed range.
+- the precision table, in `metrics/gpu/<gpu>_precision.json`: a short KTL-l run from random weights on learnable
+  shape crops for several seeds per setting, its best validation NME, and the setting the paper profile takes: the
+  fastest at batch 64 whose mean NME stays within fp32's seed range (`--only-precision` runs this table alone, on
+  the images/s of an earlier full run).
 
 Items run in order of importance and one whose estimated time would pass `--budget-s` is skipped and listed as
 such. Without CUDA it says so in one line and exits 0. `--dry-run` runs every item on the CPU at toy sizes (a check
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime
+import json
 import math
 import os
 import re
@@ -42,7 +45,7 @@ import yaml
 from thermbench.core.io import write_json
 from thermbench.core.numerics import CUBLAS_WORKSPACE, PRECISIONS, inference_autocast, numerics
 from thermbench.datasets.crop_store import Split
-from thermbench.mlcmkd.augment import flip_index
+from thermbench.mlcmkd.augment import AugmentConfig, flip_index
 from thermbench.mlcmkd.loader import StepPlan, finish, loader, make_batch
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
 from thermbench.mlcmkd.optim import OptimConfig
@@ -54,6 +57,8 @@ from thermbench.models.sapiens2 import build_sapiens2
 
 DIKD = DistillConfig(fd=True, ld=True, fi=True, ri=True)
 NO_GPU = "gpu-check: torch sees no CUDA GPU here; nothing measured"
+NME_OPTIM = OptimConfig(lr=2e-3, warmup_steps=10, clip_grad=1.0)
+PRECISION_KEYS = ("precision_nme", "paper_choice", "nme_protocol")  # written to <gpu>_precision.json
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ class Sizes:
     val: int = 64
     nme_seeds: tuple = (0, 1, 2)
     nme_train: int = 1024
-    nme_epochs: int = 4
+    nme_epochs: int = 6
     sapiens_arch: str = "0.4b"
     sapiens_px: tuple = (1024, 768)  # (h, w)
     sapiens_overrides: tuple = ()
@@ -107,6 +112,23 @@ def choose(rates: dict[str, float], table: dict[str, dict]) -> dict:
             "candidates": sorted(ok)}
 
 
+def nme_val(sizes: Sizes) -> int:
+    return max(sizes.val, 2 * sizes.batches[0])
+
+
+def nme_protocol(sizes: Sizes) -> dict:
+    return {"data": "shape crops (gpu_check.shape_pairs), no augmentation", "train_crops": sizes.nme_train,
+            "val_crops": nme_val(sizes), "epochs": sizes.nme_epochs, "batch": sizes.batches[0],
+            "seeds": list(sizes.nme_seeds), "lr": NME_OPTIM.lr, "warmup_steps": NME_OPTIM.warmup_steps,
+            "metric": "best validation NME (interocular) per seed, from random weights"}
+
+
+def split_results(results: dict) -> tuple[dict, dict]:
+    """(speed results, precision results): the NME table and the choice go to their own file."""
+    return ({k: v for k, v in results.items() if k not in PRECISION_KEYS},
+            {k: v for k, v in results.items() if k in PRECISION_KEYS or k in ("skipped", "failed")})
+
+
 def setting_name(precision: str, compiled: bool) -> str:
     return precision + ("+compile" if compiled else "")
 
@@ -130,10 +152,19 @@ def random_pairs(n: int, size: int, seed: int) -> Split:
                  visible=np.ones((n, 68), np.float32), scale=np.ones((n, 2), np.float32))
 
 
-def dot_pairs(n: int, size: int, seed: int) -> Split:
-    """Learnable crops: a bright 3 x 3 dot under each of 68 seeded keypoints on a dark frame, the RGB twin its copy."""
+def shape_pairs(n: int, size: int, seed: int) -> Split:
+    """Learnable crops: one fixed 68-point shape (its points 36 and 45, the NME's outer eye corners, 0.8 of its width
+    apart), each crop a random rotation (+-30 deg), scale and shift of it, drawn as bright 3 x 3 dots on a dark frame;
+    the RGB twin is its copy. Which dot is which point follows from the shape, so a network can learn it (68
+    independent random dots could not be told apart)."""
+    shape = np.random.default_rng(0).uniform(-0.5, 0.5, (68, 2))
+    shape[36], shape[45] = (-0.4, 0.0), (0.4, 0.0)
     rng = np.random.default_rng(seed)
-    kpts = rng.uniform(size * 0.1, size * 0.9, (n, 68, 2)).astype(np.float32)
+    angle = np.deg2rad(rng.uniform(-30, 30, n))
+    rot = np.stack([np.stack([np.cos(angle), -np.sin(angle)], -1), np.stack([np.sin(angle), np.cos(angle)], -1)], -2)
+    scale = rng.uniform(0.5, 0.75, n) * size
+    centre = size / 2 + rng.uniform(-0.08, 0.08, (n, 2)) * size
+    kpts = (centre[:, None] + scale[:, None, None] * np.einsum("nij,kj->nki", rot, shape)).astype(np.float32)
     images = np.zeros((n, size, size), np.uint8)
     for i in range(n):
         for x, y in kpts[i].astype(int):
@@ -323,8 +354,7 @@ class Check:
         """Best validation NME of a short KTL run on dot crops per seed (fresh seeded weights each, loaded into the
         setting's kept task so a compiled step compiles once)."""
         s = self.sizes
-        train, val = dot_pairs(s.nme_train, s.input_px, 10), dot_pairs(max(s.val, 2 * s.batches[0]), s.input_px, 11)
-        optim = OptimConfig(lr=2e-3, warmup_steps=10, clip_grad=1.0)
+        train, val = shape_pairs(s.nme_train, s.input_px, 10), shape_pairs(nme_val(s), s.input_px, 11)
         nmes = []
         for seed in s.nme_seeds:
             task = self.kept_task(precision, compiled)
@@ -332,16 +362,36 @@ class Check:
             # gamma_warmup = epochs: the distillation weight stays 1 (a compiled step is not compiled again for
             # each epoch's weight)
             cfg = replace(self.fit, batch_size=s.batches[0], precision=precision, compile=compiled, seed=seed,
-                          epochs=s.nme_epochs, optim=optim, gamma_warmup=s.nme_epochs)
+                          epochs=s.nme_epochs, optim=NME_OPTIM, gamma_warmup=s.nme_epochs, augment=AugmentConfig())
             nmes.append(fit_ktl(task.student, task.teacher, task, {"train": train, "val": val}, cfg)["best_val_nme"])
         return {"nmes": nmes, "mean": float(np.mean(nmes)), "spread": float(np.ptp(nmes))}
 
 
-def measure(device: torch.device, sizes: Sizes, fit: FitConfig, budget_s: float, save=None) -> dict:
-    """Every item, in order of importance, as far as the budget goes; `save(results so far)` after each."""
+def measure(device: torch.device, sizes: Sizes, fit: FitConfig, budget_s: float, save=None,
+            only_precision: bool = False, known_rates: dict | None = None) -> dict:
+    """Every item, in order of importance, as far as the budget goes; `save(results so far)` after each.
+    `only_precision`: the NME table alone, the choice then made on `known_rates` (setting -> images/s at batch 64,
+    from an earlier run's file)."""
     c = Check(device, sizes, fit, budget_s, save)
     r = c.results
     small, large = sizes.batches
+    compile_s = 150 if device.type == "cuda" else 600
+    table = r["precision_nme"] = {}
+    r["nme_protocol"] = nme_protocol(sizes)
+
+    def nme(precision: str, compiled: bool, estimate: float) -> None:
+        row = c.run(f"NME {setting_name(precision, compiled)}", estimate, c.nme_row, precision, compiled)
+        if row is not None:
+            table[setting_name(precision, compiled)] = row
+
+    if only_precision:
+        for precision in PRECISIONS:
+            nme(precision, False, 60)
+        nme("bf16", True, compile_s + 30)
+        if "fp32" in table and known_rates:
+            r["paper_choice"] = choose(known_rates, table)
+        r["seconds"] = c.elapsed()
+        return r
     r["cpu_vs_gpu_forward_max_diff"] = c.run("cpu-vs-gpu forward", 10, c.cpu_vs_gpu)
     r["loader_images_per_s_per_worker"] = {
         "augment_on_device": c.run("loader, on device", 10, c.loader_rate, True),
@@ -351,11 +401,8 @@ def measure(device: torch.device, sizes: Sizes, fit: FitConfig, budget_s: float,
         for batch in sizes.batches:
             e2e.setdefault(precision, {})[str(batch)] = c.run(f"end to end {precision} batch {batch}", 20,
                                                              c.end_to_end, precision, False, batch)
-    table = r["precision_nme"] = {}
     for precision in PRECISIONS:
-        row = c.run(f"NME {precision}", 40, c.nme_row, precision, False)
-        if row is not None:
-            table[precision] = row
+        nme(precision, False, 60)
     r["determinism"] = {"fp32": c.run("determinism fp32", 20, c.determinism, "fp32", False),
                         "bf16": c.run("determinism bf16", 20, c.determinism, "bf16", False)}
     r["sapiens2_0_4b"] = {p: c.run(f"sapiens2 {p}", 20, c.sapiens2, p) for p in ("bf16", "fp32")}
@@ -363,7 +410,6 @@ def measure(device: torch.device, sizes: Sizes, fit: FitConfig, budget_s: float,
     for precision in PRECISIONS:
         ceiling[precision] = {str(b): c.run(f"step ceiling {precision} batch {b}", 10, c.step_ceiling, precision,
                                             False, b) for b in sizes.batches}
-    compile_s = 150 if device.type == "cuda" else 600
     cost = r["deterministic_cost"] = {}
 
     def deterministic_cost(precision: str, compiled: bool, estimate: float) -> None:
@@ -380,16 +426,13 @@ def measure(device: torch.device, sizes: Sizes, fit: FitConfig, budget_s: float,
     e2e["bf16+compile"] = {str(small): c.run(f"end to end bf16+compile batch {small}", compile_s, c.end_to_end,
                                              "bf16", True, small)}
     if e2e["bf16+compile"][str(small)] is not None:
-        row = c.run("NME bf16+compile", 30, c.nme_row, "bf16", True)
-        if row is not None:
-            table["bf16+compile"] = row
+        nme("bf16", True, 40)
         ceiling["bf16+compile"] = {str(small): c.run(f"step ceiling bf16+compile batch {small}", 10,
                                                      c.step_ceiling, "bf16", True, small)}
     deterministic_cost("bf16", True, compile_s)
     e2e["bf16+compile"][str(large)] = c.run(f"end to end bf16+compile batch {large}", compile_s, c.end_to_end,
                                             "bf16", True, large)
-    rates = {name: by_batch[str(small)]["images_per_s"] for name, by_batch in e2e.items()
-             if by_batch.get(str(small)) is not None}
+    rates = batch_rates(e2e, small)
     if "fp32" in table and rates:
         r["paper_choice"] = choose(rates, table)
         per_worker = r["loader_images_per_s_per_worker"]["augment_on_device"]
@@ -397,6 +440,12 @@ def measure(device: torch.device, sizes: Sizes, fit: FitConfig, budget_s: float,
             r["workers_needed"] = {name: workers_needed(rate, per_worker) for name, rate in rates.items()}
     r["seconds"] = c.elapsed()
     return r
+
+
+def batch_rates(end_to_end: dict, batch: int) -> dict[str, float]:
+    """Setting -> end-to-end images/s at `batch`, for the settings measured there."""
+    return {name: by_batch[str(batch)]["images_per_s"] for name, by_batch in end_to_end.items()
+            if by_batch.get(str(batch)) is not None}
 
 
 def significant(obj, digits: int = 4):
@@ -423,6 +472,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repo", type=Path, default=Path("."), help="where profiles/ is")
     parser.add_argument("--budget-s", type=float, default=270.0, help="skip items that would run past this")
     parser.add_argument("--dry-run", action="store_true", help="every item on the CPU at toy sizes")
+    parser.add_argument("--only-precision", action="store_true",
+                        help="the NME table alone; the choice takes the images/s of an earlier full run in --out")
     args = parser.parse_args(argv)
     if not args.dry_run and not torch.cuda.is_available():
         print(NO_GPU)
@@ -441,12 +492,21 @@ def main(argv: list[str] | None = None) -> int:
                 model=f"KTL DIKD, RTMPose-{sizes.arch} student and teacher, {sizes.input_px} px", arch=sizes.arch,
                 input_px=sizes.input_px, budget_s=args.budget_s)
     path = args.out / f"{slug(info['gpu'])}.json"
+    precision_path = args.out / f"{slug(info['gpu'])}_precision.json"
+    known_rates = None
+    if args.only_precision:
+        if not path.is_file():
+            raise SystemExit(f"gpu-check: --only-precision needs the images/s of a full run in {path}")
+        known_rates = batch_rates(json.loads(path.read_text())["end_to_end"], sizes.batches[0])
 
     def save(results: dict) -> None:
-        write_json(path, significant({**info, **results}), 12)
+        speed, precision = split_results(results)
+        if not args.only_precision:
+            write_json(path, significant({**info, **speed}), 12)
+        write_json(precision_path, significant({**info, **precision}), 12)
 
-    save(measure(device, sizes, fit, args.budget_s, save))
-    print(f"gpu-check: {path}")
+    save(measure(device, sizes, fit, args.budget_s, save, args.only_precision, known_rates))
+    print(f"gpu-check: {path}, {precision_path}")
     return 0
 
 

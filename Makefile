@@ -9,7 +9,7 @@ P ?= default
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DEST ?= publish
 
-.PHONY: setup check-submissions repro test unit regression baseline conclusions calibrate crop-geometry profile publish publish-check parity scale readme clean-venv
+.PHONY: setup check-submissions repro test unit regression baseline conclusions calibrate crop-geometry profile publish publish-check parity scale readme gpu-check clean-venv
 
 # torch first and pinned: its CPU wheel is what this machine has; an unpinned torch pulls GBs of CUDA packages.
 $(STAMP): pyproject.toml requirements.lock
@@ -70,6 +70,13 @@ SIZES ?= 1000,4000,16000
 SCRATCH ?=
 scale: setup
 	$(PY) -m thermbench.tools.scale --sizes $(SIZES) $(if $(SCRATCH),--scratch $(SCRATCH))
+
+# What one GPU does with the training (images/s per precision and compile setting, step ceiling, memory, loader
+# workers needed, determinism, Sapiens2 bf16, the precision-vs-NME table that picks the paper profile's setting) ->
+# metrics/gpu/<gpu>.json, in at most 5 minutes. For a bare GPU machine: no venv, no DVC, python3 with PyTorch, numpy,
+# OpenCV, pandas and PyYAML. Without CUDA it says so and exits 0 (docs/gpu.md).
+gpu-check:
+	PYTHONPATH=src python3 -m thermbench.speed.gpu_check
 
 # Re-measures the baseline: the smoke DAG under 3 training seeds x every CPU kernel setting of
 # tests/baseline/tolerances.yaml (native, avx2, aten_default, mkl_compatible, default), three settings at a time.

@@ -27,13 +27,15 @@ def main() -> None:
     parser.add_argument("--table", required=True, type=Path, help="plots/speed_table.md")
     parser.add_argument("--figure", required=True, type=Path, help="plots/speed_fps_vs_params (.png and .svg)")
     parser.add_argument("--grid-table", required=True, type=Path, help="plots/speed_grid.md")
+    parser.add_argument("--gpu-metrics", type=Path, help="metrics/gpu (make gpu-check's measurements)")
     args = parser.parse_args()
     out = Outputs(args.onnx_dir, args.metrics, args.timing, args.deploy_metrics, args.deploy_timing, args.table,
                       args.figure, args.grid_table)
     sources = stage.sources(args, MEASURED_ON)
     run_speed(stage.config(args, "speed", SpeedConfig), args.models_dir, args.tfake, args.charlotte, out,
               stage.value(args, "seed"), sources,
-              {"rtmpose": stage.value(args, "rtmpose"), "train": stage.value(args, "train")}, args.caches)
+              {"rtmpose": stage.value(args, "rtmpose"), "train": stage.value(args, "train")}, args.caches,
+              args.gpu_metrics)
 
 
 if __name__ == "__main__":

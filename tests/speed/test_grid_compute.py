@@ -7,7 +7,16 @@ import pytest
 from split_builders import dot_split
 from thermbench.core.io import InputError
 from thermbench.datasets.crop_store import save_splits
-from thermbench.speed.grid_compute import GpuRate, expected_share, grid_compute, grid_runs, markdown
+from thermbench.speed.grid_compute import (
+    GpuRate,
+    expected_share,
+    find_measurement,
+    grid_compute,
+    grid_runs,
+    markdown,
+    measured_utilisation,
+    rate_sentence,
+)
 from thermbench.speed.speed_table import grid_section
 
 PARAMS = {"rtmpose": {"teacher_arch": "l", "ktl_arch": "l", "mcl_arch": "s", "supervised_archs": ["s"],
@@ -78,3 +87,47 @@ def test_speed_report_section_reads_images_and_shares_from_the_run(tmp_path):
     assert "tfake 5 train + 2 val, rgb 4 train + 1 val" in text  # T-FAKE capped at max_train_samples
     assert "Expected: 0.75 of the epoch cap, the median over this run's 1 trained runs" in text
     assert "| mcl | MCL dikd (s from KTL l) | 3 | 2 |" in text
+
+
+def _measurement(folder, gpu="GPU X", images_per_s=100.0):
+    folder.mkdir(exist_ok=True)
+    (folder / "gpu-x.json").write_text(json.dumps({
+        "gpu": gpu, "date": "2026-01-02", "arch": "l",
+        "paper_choice": {"setting": "bf16+compile", "images_per_s": images_per_s}}))
+    (folder / "other.json").write_text(json.dumps({"gpu": "GPU Y", "date": "2026-01-01", "arch": "l"}))
+    return folder
+
+
+def test_gpu_hours_at_the_measured_rate_by_hand(tmp_path):
+    measured = find_measurement("GPU X", _measurement(tmp_path / "gpu"))
+    assert (measured.setting, measured.images_per_s, measured.date, measured.arch) == ("bf16+compile", 100.0,
+                                                                                      "2026-01-02", "l")
+    forward = {"l": 10.0, "s": 2.0}.get
+    # 100 images/s x (3 + 1) x 10 GFLOPs = 4 TFLOPS, half of a dense 8
+    utilisation = measured_utilisation(measured, forward, 8.0)
+    assert utilisation == pytest.approx(0.5)
+    out = grid_compute(grid_runs(PARAMS), forward, {"tfake": (100, 10), "rgb": (50, 5)}, 8.0, utilisation, 0.5)
+    rows = {r["what"]: r for r in out["rows"]}
+    # KTL: 24.6 TFLOP (test_gpu_hours_by_hand) at 4 TFLOPS = 6.15 s
+    assert rows["KTL dikd (l from l)"]["gpu_hours_at_cap"] == pytest.approx(6.15 / 3600)
+    text = rate_sentence(GpuRate("GPU X", 8.0, 0.35), measured, utilisation)
+    assert "measured by `make gpu-check` on 2026-01-02" in text and "bf16+compile, 100 images/s, 50.0%" in text
+
+
+def test_an_unmeasured_gpu_falls_back_to_the_labelled_assumption(tmp_path):
+    folder = _measurement(tmp_path / "gpu")
+    assert find_measurement("GPU Y", folder) is None  # measured, but no paper choice in it
+    assert find_measurement("GPU Z", folder) is None
+    text = rate_sentence(GpuRate("GPU Z", 8.0, 0.35), None, 0.35)
+    assert "an assumed 35% of its 8.0 dense TFLOPS (fallback: this GPU has no `make gpu-check` measurement" in text
+
+
+def test_speed_report_section_names_the_measurement(tmp_path):
+    caches, models = tmp_path / "cache", tmp_path / "models"
+    save_splits(caches / "tfake", {"train": dot_split(6, 0, 32), "val": dot_split(2, 1, 32)})
+    save_splits(caches / "rgbpretrain", {"train": dot_split(4, 2, 32), "val": dot_split(1, 3, 32)})
+    (models / "teacher").mkdir(parents=True)
+    (models / "teacher" / "config.json").write_text(json.dumps({"fit": {"epochs": 4}, "history": {"epochs_run": 3}}))
+    text = grid_section(GpuRate("GPU X", 1000.0, 0.5), PARAMS, caches, models, "SYNTHETIC",
+                        _measurement(tmp_path / "gpu"))
+    assert "measured by `make gpu-check` on 2026-01-02" in text and "assumed" not in text

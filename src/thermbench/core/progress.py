@@ -10,8 +10,6 @@ import sys
 import time
 from typing import Callable, Iterable, Iterator, TextIO, TypeVar
 
-from tqdm import tqdm
-
 T = TypeVar("T")
 
 LOG_INTERVAL_S = 30.0  # off a terminal: at most one line per this many seconds, the first after as long
@@ -31,6 +29,8 @@ def progress(items: Iterable[T], desc: str, total: int | None = None, unit: str 
     if total is None and size is None and hasattr(items, "__len__"):
         total = len(items)  # type: ignore[arg-type]
     if stream.isatty():
+        from tqdm import tqdm  # here: a bare GPU machine (make gpu-check) runs the training loop without tqdm
+
         with tqdm(total=total, desc=desc, unit=unit, unit_scale=unit == "B", leave=leave, file=stream) as bar:
             for item in items:
                 yield item

@@ -1,6 +1,13 @@
 """The training compute of a profile's MLCM-KD grid, on paper: per trained stage, forward FLOPs per image x images x
 epochs x runs, in GPU-hours at a stated rate.
 
+The rate is measured where `make gpu-check` measured the GPU named in `speed.grid` (metrics/gpu/*.json): the
+images/s of its KTL-l run at batch 64 under the paper profile's chosen setting, times that step's FLOPs per image,
+is the FLOP rate every run is costed at (the other sizes are not measured: they are taken at the same achieved
+FLOP rate, which overstates the small ones' speed, as those are even more bound by memory traffic). For a GPU
+without a measurement the rate falls back to an assumed share (`utilisation`) of its dense datasheet rate, and the
+report says so.
+
 Assumptions, each a parameter: a training step costs 3 forwards of the trained network (forward + backward at twice
 the forward) plus one forward of a frozen teacher; validation is one forward of the val images per epoch; the
 aligners and the augmentation are left out (well under 1% of a step); runs stop at `expected_fraction` of their epoch
@@ -67,6 +74,34 @@ def grid_compute(runs: list[dict], forward_gflops: Callable[[str], float], image
 
 
 @dataclass(frozen=True)
+class Measured:
+    """A `make gpu-check` measurement: the GPU, the setting and its end-to-end KTL images/s at batch 64, the date, the
+    file, and the model it ran (`arch` student and teacher)."""
+
+    gpu: str
+    setting: str
+    images_per_s: float
+    date: str
+    path: str
+    arch: str
+
+
+def find_measurement(gpu: str, metrics_dir: Path) -> Measured | None:
+    """The measurement of the GPU named `gpu` (its name as torch reports it) among `metrics_dir/*.json`, or None."""
+    for path in sorted(Path(metrics_dir).glob("*.json")):
+        found = json.loads(path.read_text())
+        if found.get("gpu") == gpu and "paper_choice" in found:
+            choice = found["paper_choice"]
+            return Measured(gpu, choice["setting"], choice["images_per_s"], found["date"], str(path), found["arch"])
+    return None
+
+
+def measured_utilisation(measured: Measured, forward_gflops: Callable[[str], float], dense_tflops: float) -> float:
+    """The share of `dense_tflops` the measured KTL step reached: images/s x (3 student + 1 teacher forwards) FLOPs."""
+    return measured.images_per_s * 4 * forward_gflops(measured.arch) / 1e3 / dense_tflops
+
+
+@dataclass(frozen=True)
 class GpuRate:
     """params.yaml `speed.grid`: the GPU the grid's compute is stated for, its dense rate and the share of it a
     training step is assumed to reach."""
@@ -89,13 +124,26 @@ def expected_share(models_dir: Path) -> tuple[float, int]:
     return float(np.median(shares)), len(shares)
 
 
-def markdown(grid: dict, rate: GpuRate, label: str) -> str:
-    """The grid's compute as a report section: one row per run kind, the total, the assumptions."""
+def rate_sentence(rate: GpuRate, measured: Measured | None, utilisation: float) -> str:
+    """How the grid's FLOP rate was had: measured (GPU, setting, date, file) or the labelled assumed fallback."""
+    if measured is None:
+        return (f"on one {rate.gpu} at an assumed {rate.utilisation:.0%} of its {rate.dense_tflops} dense TFLOPS "
+                "(fallback: this GPU has no `make gpu-check` measurement in metrics/gpu)")
+    return (f"on one {rate.gpu} at the FLOP rate measured by `make gpu-check` on {measured.date} "
+            f"({measured.path}): KTL-{measured.arch} end to end at batch 64, {measured.setting}, "
+            f"{measured.images_per_s:,.0f} images/s, {utilisation:.1%} of its {rate.dense_tflops} dense TFLOPS; "
+            "the other sizes at the same FLOP rate")
+
+
+def markdown(grid: dict, rate: GpuRate, label: str, basis: str | None = None) -> str:
+    """The grid's compute as a report section: one row per run kind, the total, the assumptions; `basis` says how
+    the rate was had (`rate_sentence`; default: the assumed utilisation)."""
     a = grid["assumed"]
+    basis = rate_sentence(rate, None, rate.utilisation) if basis is None else basis
     lines = [f"## Training compute of the grid, on paper ({label})", "",
              f"Forward FLOPs of the network trained x3 (forward + backward) plus its frozen teacher's forward, per "
-             f"training image, plus one forward per validation image, x images x epochs x runs, on one {rate.gpu} at "
-             f"{rate.utilisation:.0%} of its {rate.dense_tflops} dense TFLOPS. Images per epoch: "
+             f"training image, plus one forward per validation image, x images x epochs x runs, {basis}. "
+             "Images per epoch: "
              + ", ".join(f"{k} {v['train']:,} train + {v['val']:,} val" for k, v in a["images"].items())
              + f". Expected: {a['expected_fraction']:.2f} of the epoch cap, {a['expected_fraction_from']}.", "",
              f"| stage | trains | runs | epochs (cap) | GFLOPs per training image | {rate.gpu}-hours at the cap | "

@@ -19,7 +19,16 @@ from thermbench.core.progress import progress
 from thermbench.datasets.crop_store import load_splits
 from thermbench.models.rtmpose import complexity
 from thermbench.speed import deploy, pose_speed
-from thermbench.speed.grid_compute import GpuRate, expected_share, grid_compute, grid_runs, markdown
+from thermbench.speed.grid_compute import (
+    GpuRate,
+    expected_share,
+    find_measurement,
+    grid_compute,
+    grid_runs,
+    markdown,
+    measured_utilisation,
+    rate_sentence,
+)
 
 MEASURED_ON = ("tfake", "charlotte")  # the test sets of the int8 NME change and the grid's images per epoch
 
@@ -57,24 +66,29 @@ class Outputs:
     grid_table: Path
 
 
-def grid_section(rate: GpuRate, grid_params: dict, caches: Path, models_dir: Path, label: str) -> str:
+def grid_section(rate: GpuRate, grid_params: dict, caches: Path, models_dir: Path, label: str,
+                 gpu_metrics: Path | None = None) -> str:
     """The training grid of `grid_params` (`rtmpose`, `train`) on paper, with this run's images per epoch (the
     crop stores under `caches`: T-FAKE capped at `train.max_train_samples`, the teacher's RGB set) and its runs'
-    median share of the epoch cap."""
+    median share of the epoch cap, at the rate measured for `rate.gpu` in `gpu_metrics` (`make gpu-check`), or, for
+    a GPU not measured there, at the assumed utilisation."""
     stores = {"tfake": load_splits(caches / "tfake", ("train", "val")),
               "rgb": load_splits(caches / "rgbpretrain", ("train", "val"))}
     cap = grid_params["train"].get("max_train_samples")
     images = {k: (len(s["train"]) if k == "rgb" or cap is None else min(cap, len(s["train"])), len(s["val"]))
               for k, s in stores.items()}
     share, runs = expected_share(models_dir)
+    measured = None if gpu_metrics is None else find_measurement(rate.gpu, gpu_metrics)
+    utilisation = rate.utilisation if measured is None else measured_utilisation(
+        measured, lambda arch: complexity(arch)["gflops"], rate.dense_tflops)
     grid = grid_compute(grid_runs(grid_params), lambda arch: complexity(arch)["gflops"], images,
-                        rate.dense_tflops, rate.utilisation, share)
+                        rate.dense_tflops, utilisation, share)
     grid["assumed"]["expected_fraction_from"] = f"the median over this run's {runs} trained runs"
-    return markdown(grid, rate, label)
+    return markdown(grid, rate, label, rate_sentence(rate, measured, utilisation))
 
 
 def run_speed(cfg: SpeedConfig, models_dir: Path, tfake: Path, charlotte: Path, out: Outputs, seed: int,
-              source: dict[str, str], grid_params: dict, caches: Path) -> None:
+              source: dict[str, str], grid_params: dict, caches: Path, gpu_metrics: Path | None = None) -> None:
     """The whole speed stage; see the module doc. `source`: {dataset: synthetic | real} of T-FAKE and CHARLOTTE;
     `grid_params` (`rtmpose`, `train`) and the crop stores `caches` for the training grid's compute."""
     label = data_label(source)
@@ -113,7 +127,7 @@ def run_speed(cfg: SpeedConfig, models_dir: Path, tfake: Path, charlotte: Path, 
     checkpoint_rows = [{"name": n, **checkpoints[n], **latency["checkpoints"][n]} for n in checkpoints]
     write_text(out.table, pose_speed.table_markdown(list(arch_rows.values()), checkpoint_rows, env, label)
                + deploy.markdown(deploy_numbers, {**deploy_timing, "environment": env}, label))
-    write_text(out.grid_table, grid_section(cfg.grid, grid_params, caches, models_dir, label))
+    write_text(out.grid_table, grid_section(cfg.grid, grid_params, caches, models_dir, label, gpu_metrics))
     save_figure(pose_speed.plot_fps_vs_params(list(arch_rows.values()), env, label,
                                          deploy.figure_series(deploy_numbers, deploy_timing)), out.figure)
     for r in list(arch_rows.values()) + checkpoint_rows:

@@ -24,7 +24,8 @@ from thermbench.core.stage import run as run_tool
 from thermbench.mlcmkd.report_tables import UNTRAINED, describe, group_runs, mean_sd, table_i_order, tfake_nme
 from thermbench.tinyhead.report import _cell as head_cell
 from thermbench.tinyhead.report import _fmt, _seed_cell
-from thermbench.zeroshot.report import NAMES, name
+from thermbench.zeroshot.registry import MODELS
+from thermbench.zeroshot.report import name
 
 START = "<!-- results:start: written by `make readme` from metrics/, do not edit by hand -->"
 END = "<!-- results:end -->"
@@ -55,7 +56,7 @@ def nose_table(metrics: Path) -> list[str]:
         raise InputError(f"{metrics / 'zeroshot'}: no metrics (run `make repro` first)")
     head = _read(metrics / "head" / "thermeval.json")
     rows = []
-    for model in [m for m in NAMES if m in files] + sorted(set(files) - set(NAMES)):
+    for model in [m for m in MODELS if m in files] + sorted(set(files) - set(MODELS)):
         m = files[model]
         if m["status"] != "ok":  # weights not available, say: the reason, no numbers
             rows.append([name(model), m["status"].split(":")[0], "", "", "", ""])

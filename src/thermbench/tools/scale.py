@@ -183,7 +183,7 @@ def _line_at(xs: list[float], ys: list[float], x: float) -> float:
 def _ktl_step_gflops_per_image() -> dict:
     """A KTL training step per image: the student's forward and backward (3 forwards) and the teacher's forward, at
     256 px (`evaluate.complexity`, 2 FLOPs per multiply-add); the aligners are left out (under 1%)."""
-    from thermbench.mlcmkd.evaluate import complexity
+    from thermbench.models.rtmpose import complexity
 
     forward = complexity(ARCH)["gflops"]
     return {"forward_gflops": forward, "train_step_gflops": 4 * forward}
@@ -223,7 +223,7 @@ def paper_grid(repo: Path, rate: GpuRate) -> dict:
     80/10/10 by the profile; the RGB stages (teacher, pretrain) per 100,000 RGB training faces, since the count of
     COCO-WholeBody's usable faces is read from the data, not known here. The expected share of the epoch cap is the
     median over the committed default-profile runs (synthetic data), stated as such."""
-    from thermbench.mlcmkd.evaluate import complexity
+    from thermbench.models.rtmpose import complexity
     from thermbench.tools.profiles import render
 
     params = yaml.safe_load(render("paper", repo))

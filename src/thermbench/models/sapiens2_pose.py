@@ -95,7 +95,7 @@ class Sapiens2Pose:
             heat = self.model(x.to(self.device))[0].float().cpu().numpy()
             if self.flip_test:
                 mirrored = self.model(x.flip(-1).to(self.device))[0].float().cpu().numpy()
-            heat = (heat + flip_back(mirrored, self.flip_indices)) / 2
+                heat = (heat + flip_back(mirrored, self.flip_indices)) / 2
         return heat
 
     @torch.no_grad()

@@ -178,6 +178,10 @@ ITEMS = (
     Item("breath", "figure", "breath/figures/mae_vs_error",
          "Breath-rate MAE (Welch) against the mean single-frame nostril error, one point per source and scene: does "
          "a better landmark give a better breath rate? ({breath})"),
+    Item("breath", "figure", "breath/figures/coverage",
+         "Coverage: the share of windows each landmark source gives a breath rate in, per scene. A source that finds "
+         "no face in a window has no rate there; pairs of sources are compared only on the windows both cover "
+         "({breath})."),
     # --- the leaderboard
     Item("leaderboard", "text", "leaderboard.md"),
     Item("leaderboard", "report", "leaderboard.md", part="ThermEval nose",

@@ -62,7 +62,8 @@ from thermbench.tools.team_remote import round_trip
 
 BASELINE = Path("tests/baseline/smoke_baseline.json")
 TOLERANCES = Path("tests/baseline/tolerances.yaml")
-EXCLUDED = ("timing", "scale.json")  # first part of a path under metrics/
+MEASURED_APART = ("gpu",)  # under metrics/: inputs measured outside the DAG (`make gpu-check`), kept in copies
+EXCLUDED = ("timing", "scale.json", *MEASURED_APART)  # first part of a path under metrics/
 EXACT_TOL = 1e-9  # "exact" for floats: |new - baseline| <= 1e-9 * max(1, |baseline|)
 CHECKS = ("exact", "band", "outcome", "skip")
 
@@ -435,6 +436,13 @@ def worktree_files(repo: Path) -> list[str]:
     return sorted(name for name in set(run.stdout.split("\0")) if name and (repo / name).is_file())
 
 
+def clear_generated_metrics(metrics: Path) -> None:
+    """Remove what the DAG writes under `metrics`, keeping what is measured apart (`MEASURED_APART`)."""
+    for path in metrics.glob("*") if metrics.is_dir() else ():
+        if path.name not in MEASURED_APART:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
 def copy_worktree(repo: Path, dest: Path) -> None:
     for name in worktree_files(repo):
         target = dest / name
@@ -453,7 +461,7 @@ class SmokeCopy:
         self.env = {**os.environ, **(env or {}), "PYTHONPATH": str(workdir / "src"), "DVC_NO_ANALYTICS": "1",
                     "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # stages call `python`
         copy_worktree(repo, workdir)
-        shutil.rmtree(workdir / "metrics", ignore_errors=True)  # only numbers this run produces are compared
+        clear_generated_metrics(workdir / "metrics")  # only numbers this run produces are compared
         # The copied lock belongs to another profile; without it the forced run starts from a short lock, which DVC
         # re-reads around every stage (at the default DAG's size, seconds a stage).
         (workdir / "dvc.lock").unlink(missing_ok=True)

@@ -76,12 +76,18 @@ def test_markdown_rows_and_total():
     assert "(SYNTHETIC)" in text and "tfake 100 train + 10 val" in text
 
 
-def test_speed_report_section_reads_images_and_shares_from_the_run(tmp_path):
+def _run_folders(tmp_path):
+    """Crop caches (T-FAKE 6 + 2, RGB 4 + 1) and a teacher that stopped at epoch 3 of 4: a DAG run's grid inputs."""
     caches, models = tmp_path / "cache", tmp_path / "models"
     save_splits(caches / "tfake", {"train": dot_split(6, 0, 32), "val": dot_split(2, 1, 32)})
     save_splits(caches / "rgbpretrain", {"train": dot_split(4, 2, 32), "val": dot_split(1, 3, 32)})
     (models / "teacher").mkdir(parents=True)
     (models / "teacher" / "config.json").write_text(json.dumps({"fit": {"epochs": 4}, "history": {"epochs_run": 3}}))
+    return caches, models
+
+
+def test_speed_report_section_reads_images_and_shares_from_the_run(tmp_path):
+    caches, models = _run_folders(tmp_path)
     params = {**PARAMS, "train": {**PARAMS["train"], "max_train_samples": 5}}
     text = grid_section(GpuRate("G", 1.0, 0.5), params, caches, models, "SYNTHETIC")
     assert "tfake 5 train + 2 val, rgb 4 train + 1 val" in text  # T-FAKE capped at max_train_samples
@@ -123,11 +129,7 @@ def test_an_unmeasured_gpu_falls_back_to_the_labelled_assumption(tmp_path):
 
 
 def test_speed_report_section_names_the_measurement(tmp_path):
-    caches, models = tmp_path / "cache", tmp_path / "models"
-    save_splits(caches / "tfake", {"train": dot_split(6, 0, 32), "val": dot_split(2, 1, 32)})
-    save_splits(caches / "rgbpretrain", {"train": dot_split(4, 2, 32), "val": dot_split(1, 3, 32)})
-    (models / "teacher").mkdir(parents=True)
-    (models / "teacher" / "config.json").write_text(json.dumps({"fit": {"epochs": 4}, "history": {"epochs_run": 3}}))
+    caches, models = _run_folders(tmp_path)
     text = grid_section(GpuRate("GPU X", 1000.0, 0.5), PARAMS, caches, models, "SYNTHETIC",
                         _measurement(tmp_path / "gpu"))
     assert "measured by `make gpu-check` on 2026-01-02" in text and "assumed" not in text

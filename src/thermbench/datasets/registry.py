@@ -2,8 +2,8 @@
 `COLUMNS`, the download `LAYOUT`) and its synthetic twin (`write`, and the keys it reads from synth.<dataset>,
 `REQUIRED`).
 
-A new dataset is its adapter and twin modules, an entry here and its params sections (profiles/). dvc.yaml's raw,
-prepare and stats stages run over these names (tests/datasets/test_registry.py holds the two together).
+A new dataset is its adapter and twin modules, an entry here and its params sections (profiles/); `python -m
+thermbench.tools.stage_deps --write` then lists it in dvc.yaml's raw, prepare and stats stages.
 """
 
 from __future__ import annotations

@@ -1,11 +1,14 @@
-"""dvc.yaml's code deps, generated from the imports each stage script really makes.
+"""dvc.yaml's generated parts: the code deps, from the imports each stage script really makes, and the datasets the
+raw, prepare and stats stages run over, from the datasets' registry.
 
 A stage's code deps are its script(s) plus every project file they import, statically and transitively (imports inside
 functions too), with each parent package's `__init__.py` (Python runs it on every import of a submodule), plus the
 data files those modules read (`DATA_FILES`). So an edit reaches exactly the stages that can run the edited file, and
-no other. Every other dep (data, metrics, params files) is kept as written, after the code.
+no other. Every other dep (data, metrics, params files) is kept as written, after the code. A `foreach:` marked
+`# datasets/registry.py` lists the registered datasets (a mapping marked so maps each to its data.source), so a new
+dataset enters dvc.yaml through its registry entry.
 
-    python -m thermbench.tools.stage_deps --check   # exit 1, listing the stages whose code deps differ
+    python -m thermbench.tools.stage_deps --check   # exit 1, listing the stages whose generated parts differ
     python -m thermbench.tools.stage_deps --write   # rewrite them in place (nothing else in dvc.yaml changes)
 """
 
@@ -30,6 +33,10 @@ DATA_FILES = {
 WIDTH = 120
 _DEPS = re.compile(r"^(?P<indent>[ \t]*)deps: \[(?P<body>[^\]]*)\]", re.MULTILINE)
 _STAGE = re.compile(r"^  (?P<name>[\w-]+):\s*$", re.MULTILINE)
+_MARK = "  # datasets/registry.py"
+_DATASET_LIST = re.compile(rf"^(?P<indent>[ ]*)foreach: \[[^\]]*\]{_MARK}$", re.MULTILINE)
+_DATASET_SOURCES = re.compile(rf"^(?P<indent>[ ]*)foreach:{_MARK}: each one's data\.source\n(?:(?P=indent)  .*\n)*",
+                              re.MULTILINE)
 
 
 def project_sources(root: Path) -> dict[str, str]:
@@ -159,6 +166,24 @@ def regenerate(text: str, stages: dict, sources) -> tuple[str, list[str]]:
     return "".join(out + [text[last:]]), changed
 
 
+def dataset_lists(text: str, names: list[str]) -> str:
+    """dvc.yaml's text with each marked `foreach:` over `names` (a list, or each name -> ${data.source.<name>})."""
+    text = _DATASET_LIST.sub(lambda m: f"{m['indent']}foreach: [{', '.join(names)}]{_MARK}", text)
+    return _DATASET_SOURCES.sub(
+        lambda m: f"{m['indent']}foreach:{_MARK}: each one's data.source\n"
+                  + "".join(f"{m['indent']}  {n}: ${{data.source.{n}}}\n" for n in names), text)
+
+
+def generate(text: str, sources) -> tuple[str, list[str]]:
+    """dvc.yaml's text with its dataset lists and every stage's code deps generated; the stages that changed."""
+    from thermbench.datasets.registry import DATASETS  # loads every adapter: only the generator needs it
+
+    listed = dataset_lists(text, list(DATASETS))
+    moved = [] if listed == text else ["the dataset lists"]
+    new, changed = regenerate(listed, yaml.safe_load(listed)["stages"], sources)
+    return new, moved + changed
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group(required=True)
@@ -168,12 +193,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     path = args.root / "dvc.yaml"
     text = path.read_text()
-    new, changed = regenerate(text, yaml.safe_load(text)["stages"], project_sources(args.root))
+    new, changed = generate(text, project_sources(args.root))
     if args.write:
         path.write_text(new)
-        print(f"{path}: code deps of {len(changed)} stage(s) rewritten{': ' + ', '.join(changed) if changed else ''}")
+        print(f"{path}: {len(changed)} generated part(s) rewritten{': ' + ', '.join(changed) if changed else ''}")
     elif changed:
-        sys.exit(f"{path}: code deps differ from the imports in {', '.join(changed)} "
+        sys.exit(f"{path}: generated parts differ from the code in {', '.join(changed)} "
                  "(python -m thermbench.tools.stage_deps --write)")
 
 

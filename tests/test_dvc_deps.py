@@ -355,3 +355,22 @@ def test_lock_holds_only_stages_of_dvc_yaml():
     locked = set(yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"])
     stale = sorted(locked - set(real_stages()))
     assert not stale, f"dvc.lock has stages dvc.yaml lacks (delete their entries): {', '.join(stale)}"
+
+
+def stages_reaching(path: str) -> set[str]:
+    """The stages of the real dvc.yaml whose deps name `path`: what an edit to it re-runs."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    return {name for name, spec in stages.items() if path in spec.get("do", spec).get("deps", [])}
+
+
+def test_an_edit_reaches_only_the_stages_that_run_it():
+    src = ROOT / "src/thermbench"
+    reports = [*src.glob("*/report*.py"), src / "zeroshot/blog_report.py", src / "breath/ranking.py"]
+    for path in reports:
+        reached = stages_reaching(path.relative_to(ROOT).as_posix())
+        assert reached and all(s.startswith("report_") for s in reached), (path.name, reached)
+    data_stages = {"raw", "prepare", "stats", "raw_rgb", "prepare_rgb", "stats_rgb"}
+    for path in src.glob("models/*.py"):
+        assert not stages_reaching(path.relative_to(ROOT).as_posix()) & data_stages, path.name
+    for path in src.glob("speed/*.py"):
+        assert stages_reaching(path.relative_to(ROOT).as_posix()) <= {"speed", "speed_submissions"}, path.name

@@ -293,7 +293,8 @@ def test_regenerate_rewrites_code_deps_only_and_keeps_the_rest():
 
 def test_dataset_lists_follow_the_names_and_keep_unmarked_lists():
     text = ("stages:\n  raw:\n    foreach: [tfake]  # datasets/registry.py\n    do:\n      cmd: x ${item}\n"
-            "  stats:\n    foreach:  # datasets/registry.py: each one's data.source\n      tfake: ${data.source.tfake}\n"
+            "  stats:\n    foreach:  # datasets/registry.py: each one's data.source\n"
+            "      tfake: ${data.source.tfake}\n"
             "    do:\n      cmd: y ${key}\n  other:\n    foreach: [tfake]\n    do:\n      cmd: z ${item}\n")
     new = dataset_lists(text, ["tfake", "newset"])
     stages = yaml.safe_load(new)["stages"]

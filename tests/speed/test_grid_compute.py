@@ -9,6 +9,7 @@ from thermbench.core.io import InputError
 from thermbench.datasets.crop_store import save_splits
 from thermbench.speed.grid_compute import (
     GpuRate,
+    costed_rate,
     expected_share,
     find_measurement,
     grid_compute,
@@ -126,6 +127,14 @@ def test_an_unmeasured_gpu_falls_back_to_the_labelled_assumption(tmp_path):
     assert find_measurement("GPU Z", folder) is None
     text = rate_sentence(GpuRate("GPU Z", 8.0, 0.35), None, 0.35)
     assert "an assumed 35% of its 8.0 dense TFLOPS (fallback: this GPU has no `make gpu-check` measurement" in text
+
+
+def test_costed_rate_takes_the_measurement_else_the_assumption(tmp_path):
+    folder, forward = _measurement(tmp_path / "gpu"), {"l": 10.0}.get
+    measured, utilisation = costed_rate(GpuRate("GPU X", 8.0, 0.35), folder, forward)
+    assert measured.images_per_s == 100.0 and utilisation == pytest.approx(0.5)  # 4 of a dense 8 TFLOPS
+    assert costed_rate(GpuRate("GPU Z", 8.0, 0.35), folder, forward) == (None, 0.35)
+    assert costed_rate(GpuRate("GPU X", 8.0, 0.35), None, forward) == (None, 0.35)
 
 
 def test_speed_report_section_names_the_measurement(tmp_path):

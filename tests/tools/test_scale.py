@@ -40,7 +40,7 @@ def test_summary_growth_lines_and_workers():
     # wall = 10 s + 0.01 s per pair; disk 0.25 MB per pair; prepare's memory +5% from 4,000 to 16,000 pairs
     sizes = {1000: _size(1000, 100.0, 20.0, 500.0), 4000: _size(4000, 100.0, 50.0, 400.0),
              16000: _size(16000, 105.0, 170.0, 600.0)}
-    out = scale.summarize(sizes, RATE)
+    out = scale.summarize(sizes, RATE, "at an assumed 35%")
     growth = out["rss_growth"]["4000_to_16000"]
     assert growth["prepare"] == pytest.approx(0.05) and growth["crops"] == 0.0
     assert growth["train"] == pytest.approx(1016 / 1004 - 1) and out["rss_flat_within_10pct"]
@@ -60,8 +60,8 @@ def test_summary_growth_lines_and_workers():
 def test_memory_growing_past_ten_percent_is_not_flat():
     sizes = {1000: _size(1000, 100.0, 20.0, 500.0), 4000: _size(4000, 100.0, 50.0, 500.0),
              16000: _size(16000, 111.0, 170.0, 500.0)}
-    assert not scale.summarize(sizes, RATE)["rss_flat_within_10pct"]
-    assert np.isclose(scale.summarize(sizes, RATE)["rss_growth"]["4000_to_16000"]["prepare"], 0.11)
+    assert not scale.summarize(sizes, RATE, "at an assumed 35%")["rss_flat_within_10pct"]
+    assert np.isclose(scale.summarize(sizes, RATE, "at an assumed 35%")["rss_growth"]["4000_to_16000"]["prepare"], 0.11)
 
 
 def test_report_states_the_measured_rows_and_the_verdict():
@@ -73,7 +73,7 @@ def test_report_states_the_measured_rows_and_the_verdict():
             "assumed": {"rgb_faces": "per 100,000", "expected_fraction": 0.667, "expected_fraction_from": "median",
                         "images": {"tfake": {"train": 160, "val": 20}}}}
     result = {"data": "SYNTHETIC", "machine": {"cpu": "cpu"}, "sizes": {str(n): z for n, z in sizes.items()},
-              **scale.summarize(sizes, RATE), "paper_grid": grid}
+              **scale.summarize(sizes, RATE, "at an assumed 35%"), "paper_grid": grid}
     text = scale.report(result, RATE)
     assert "| 16,000 | 105 | 200 | 1016 | 170 | 340 | 70 | 4800 / 1600 / 4000 |" in text
     assert "prepare +5.0%, crops +0.0%, train +1.2% (target: within 10%: met)" in text

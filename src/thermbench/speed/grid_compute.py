@@ -101,6 +101,16 @@ def measured_utilisation(measured: Measured, forward_gflops: Callable[[str], flo
     return measured.images_per_s * 4 * forward_gflops(measured.arch) / 1e3 / dense_tflops
 
 
+def costed_rate(rate: "GpuRate", gpu_metrics: Path | None,
+                forward_gflops: Callable[[str], float]) -> tuple[Measured | None, float]:
+    """The measurement of `rate.gpu` in `gpu_metrics` (None where it has none) and the share of its dense rate the
+    grid is costed at: the measured one, or the assumed `rate.utilisation` as the labelled fallback."""
+    measured = None if gpu_metrics is None else find_measurement(rate.gpu, gpu_metrics)
+    if measured is None:
+        return None, rate.utilisation
+    return measured, measured_utilisation(measured, forward_gflops, rate.dense_tflops)
+
+
 @dataclass(frozen=True)
 class GpuRate:
     """params.yaml `speed.grid`: the GPU the grid's compute is stated for, its dense rate and the share of it a

@@ -21,12 +21,11 @@ from thermbench.models.rtmpose import complexity
 from thermbench.speed import deploy, pose_speed
 from thermbench.speed.grid_compute import (
     GpuRate,
+    costed_rate,
     expected_share,
-    find_measurement,
     grid_compute,
     grid_runs,
     markdown,
-    measured_utilisation,
     rate_sentence,
 )
 
@@ -78,9 +77,7 @@ def grid_section(rate: GpuRate, grid_params: dict, caches: Path, models_dir: Pat
     images = {k: (len(s["train"]) if k == "rgb" or cap is None else min(cap, len(s["train"])), len(s["val"]))
               for k, s in stores.items()}
     share, runs = expected_share(models_dir)
-    measured = None if gpu_metrics is None else find_measurement(rate.gpu, gpu_metrics)
-    utilisation = rate.utilisation if measured is None else measured_utilisation(
-        measured, lambda arch: complexity(arch)["gflops"], rate.dense_tflops)
+    measured, utilisation = costed_rate(rate, gpu_metrics, lambda arch: complexity(arch)["gflops"])
     grid = grid_compute(grid_runs(grid_params), lambda arch: complexity(arch)["gflops"], images,
                         rate.dense_tflops, utilisation, share)
     grid["assumed"]["expected_fraction_from"] = f"the median over this run's {runs} trained runs"

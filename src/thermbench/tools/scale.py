@@ -11,7 +11,9 @@ worker alone (images/s). Each size's files are deleted once measured.
 
 Written: `metrics/scale.json` and `plots/scale.{png,svg}` (memory, time and disk against N, with straight-line
 extrapolations to the paper's 200,000 pairs), and the number of loader workers one GPU needs, from the measured
-FLOPs of a KTL-l step and the GPU rate of `speed.grid`; the paper grid's compute (`mlcmkd.grid_compute`).
+FLOPs of a KTL-l step and the GPU rate of `speed.grid` (the rate `make gpu-check` measured for that GPU in
+metrics/gpu, or, for a GPU not measured, the assumed share of its dense rate, labelled so); the paper grid's compute
+(`speed.grid_compute`).
 """
 
 from __future__ import annotations
@@ -27,13 +29,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import yaml
 
 from thermbench.core.io import write_json, write_text
-from thermbench.speed.grid_compute import GpuRate, grid_compute, grid_runs, markdown
+from thermbench.speed.grid_compute import GpuRate, costed_rate, grid_compute, grid_runs, markdown, rate_sentence
 
 SIZES = (1000, 4000, 16000)
 BASE_RENDERS = 8
@@ -189,8 +192,9 @@ def _ktl_step_gflops_per_image() -> dict:
     return {"forward_gflops": forward, "train_step_gflops": 4 * forward}
 
 
-def summarize(sizes: dict[int, dict], rate: GpuRate) -> dict:
-    """Growth between the two largest sizes, the extrapolations to the paper, and the loader workers a GPU needs."""
+def summarize(sizes: dict[int, dict], rate: GpuRate, basis: str) -> dict:
+    """Growth between the two largest sizes, the extrapolations to the paper, and the loader workers a GPU needs at
+    `rate` (its utilisation: measured or assumed, as `basis` says)."""
     ns = sorted(sizes)
     big, bigger = ns[-2], ns[-1]
     growth = {s: sizes[bigger][s]["peak_rss_mb"] / sizes[big][s]["peak_rss_mb"] - 1 for s in STAGES}
@@ -213,8 +217,8 @@ def summarize(sizes: dict[int, dict], rate: GpuRate) -> dict:
     return {"rss_growth": {f"{big}_to_{bigger}": growth},
             "rss_flat_within_10pct": all(abs(g) <= 0.10 for g in growth.values()),
             "extrapolated_to_paper": paper,
-            "gpu": {**flops, "assumed_gpu": rate.gpu, "assumed_dense_bf16_tflops": rate.dense_tflops,
-                    "assumed_utilisation": rate.utilisation, "gpu_images_per_s": gpu_rate,
+            "gpu": {**flops, "gpu": rate.gpu, "dense_tflops": rate.dense_tflops, "utilisation": rate.utilisation,
+                    "rate_from": basis, "gpu_images_per_s": gpu_rate,
                     "workers_per_gpu_limit": WORKERS_PER_GPU_LIMIT, "loader": loaders}}
 
 
@@ -264,9 +268,8 @@ def report(result: dict, rate: GpuRate) -> str:
               f"Straight lines to the paper's {paper['pairs']:,} pairs: prepare {paper['wall_h']['prepare']:.1f} h, "
               f"crops {paper['wall_h']['crops']:.1f} h on this CPU; disk raw {paper['disk_gb']['raw']:.0f} GB, "
               f"prepared {paper['disk_gb']['prepared']:.0f} GB, store {paper['disk_gb']['store']:.0f} GB.", "",
-              f"One GPU: {gpu['assumed_gpu']} at {gpu['assumed_utilisation']:.0%} of "
-              f"{gpu['assumed_dense_bf16_tflops']} dense bf16 TFLOPS, a KTL-l step of "
-              f"{gpu['train_step_gflops']:.1f} GFLOPs per image: "
+              f"One GPU, {gpu['rate_from']}: a KTL-l step of {gpu['train_step_gflops']:.1f} GFLOPs per image at "
+              f"{gpu['utilisation']:.1%} of {gpu['dense_tflops']} dense TFLOPS is "
               f"{gpu['gpu_images_per_s']:.0f} images/s."]
     for mode, v in gpu["loader"].items():
         within = "within" if v["keeps_up_within_limit"] else "over"
@@ -275,7 +278,7 @@ def report(result: dict, rate: GpuRate) -> str:
                      f"{gpu['workers_per_gpu_limit']}).")
     grid = result["paper_grid"]
     lines += ["", markdown(grid, rate, f"the paper profile at {PAPER_PAIRS:,} T-FAKE pairs; RGB stages "
-                                       f"{grid['assumed']['rgb_faces']}")]
+                                       f"{grid['assumed']['rgb_faces']}", gpu["rate_from"])]
     return "\n".join(lines)
 
 
@@ -316,18 +319,22 @@ def _cpu() -> str:
 
 
 def run(repo: Path, sizes: tuple[int, ...], workers: int, scratch_parent: Path | None) -> dict:
+    from thermbench.models.rtmpose import complexity
+
     params = _params(repo)
-    rate = GpuRate(**params["speed"]["grid"])
+    listed = GpuRate(**params["speed"]["grid"])
+    measured, utilisation = costed_rate(listed, repo / "metrics" / "gpu", lambda arch: complexity(arch)["gflops"])
+    rate, basis = replace(listed, utilisation=utilisation), rate_sentence(listed, measured, utilisation)
     scratch = Path(tempfile.mkdtemp(prefix="thermbench-scale-", dir=scratch_parent))
     try:
-        measured = {n: measure_size(n, scratch, params, workers) for n in sizes}
+        sizes_measured = {n: measure_size(n, scratch, params, workers) for n in sizes}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     result = {"data": "SYNTHETIC T-FAKE-format pairs (jittered copies of synthetic renders)",
               "machine": {"cpu": _cpu()},
               "settings": {"input_size": INPUT_SIZE, "batch": BATCH, "ktl_steps": STEPS, "arch": ARCH,
                            "loader_workers_in_training": workers, "base_renders": BASE_RENDERS},
-              "sizes": {str(n): measured[n] for n in sizes}, **summarize(measured, rate)}
+              "sizes": {str(n): sizes_measured[n] for n in sizes}, **summarize(sizes_measured, rate, basis)}
     result["paper_grid"] = paper_grid(repo, rate)
     write_json(repo / "metrics" / "scale.json", result, ndigits=4)
     plot(result, repo / "plots" / "scale")

@@ -86,9 +86,10 @@ baseline: setup
 	$(PY) -m thermbench.tools.regression calibrate $(if $(KERNELS),--kernels $(KERNELS))
 
 # Re-makes every trained model of the current params under other CPU kernel settings (tests/baseline/tolerances.yaml;
-# default: every setting but native, one after another) and fails, with a table, where a statement that
-# metrics/conclusions.json states as resolved comes out otherwise. Writes conclusions/kernel_check.json: then `dvc repro`
-# (the reports fold it in) and commit. KERNELS=aten_default checks one setting.
+# default: every setting but native that conclusions/kernel_check.json lacks for the current params and code, one
+# after another) and fails, with a table, where a statement that metrics/conclusions.json states as resolved comes out
+# otherwise. Rewrites conclusions/kernel_check.json after each setting: then `dvc repro` (the reports fold it in) and
+# commit. KERNELS=aten_default re-makes that setting.
 conclusions: setup
 	$(PY) -m thermbench.tools.conclusions check $(if $(KERNELS),--kernels $(KERNELS))
 

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from thermbench.core import conclusions as cc
 from thermbench.core.conclusions_table import gather, markdown
@@ -116,6 +117,11 @@ def test_check_refuses_an_unknown_kernel_setting_before_running_anything(kernels
         conclusions.check(ROOT, kernels)
 
 
+def _made_for(repo):
+    """What a scratch copy's own lock gives when it ran the repository's code and params (the check compares them)."""
+    return conclusions.fingerprints(conclusions.report_inputs(repo), yaml.safe_load((repo / "params.yaml").read_text()))
+
+
 def _found(verdicts: dict[str, str]) -> dict[str, dict]:
     """What rerun_under reads from a setting's statements files: trained statements without numbers."""
     return {i: {"verdict": v, "numbers": {}, "deterministic": False} for i, v in verdicts.items()}
@@ -129,8 +135,9 @@ def test_check_writes_the_kernel_check_and_fails_on_a_difference(tmp_path, monke
     _write(tmp_path / conclusions.CONCLUSIONS, records)
     _write(tmp_path / "metrics/conclusions/r.json", records)
     there = {"aten_default": {"r.1": "A < B", "r.2": "A > B"}, "default": {"r.1": "not resolved", "r.2": "A > B"}}
-    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep: _found(there[setting]))
-    monkeypatch.setattr(conclusions, "report_params", lambda repo: {"r": ["profile", "seed"]})
+    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep: (
+        _found(there[setting]), _made_for(repo)))
+    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"r": {"keys": ["profile", "seed"], "code": "c"}})
     assert conclusions.check(tmp_path, ["aten_default", "default"]) == 1
     written = read_json(tmp_path / conclusions.KERNEL_CHECK)
     assert written["verdicts"] == {"native": {"r.1": "A < B", "r.2": "not resolved"}, **there}
@@ -153,12 +160,56 @@ def test_check_covers_every_kernel_setting_but_native_by_default(tmp_path, monke
     (tmp_path / "params.yaml").write_text("profile: smoke\n")
     _write(tmp_path / conclusions.CONCLUSIONS, [_record("r.1", "A < B", True)])
     ran = []
-    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep: ran.append(setting)
-                        or _found({"r.1": "A < B"}))
-    monkeypatch.setattr(conclusions, "report_params", lambda repo: {"r": ["seed"]})
+    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep: (
+        ran.append(setting) or _found({"r.1": "A < B"}), _made_for(repo)))
+    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"r": {"keys": ["seed"], "code": "c"}})
     assert conclusions.check(tmp_path) == 0
     assert ran == ["avx2", "aten_default", "mkl_compatible", "default"]
     assert read_json(tmp_path / conclusions.KERNEL_CHECK)["settings"]["mkl_compatible"] == {"MKL_CBWR": "COMPATIBLE"}
+
+
+def test_check_keeps_earlier_settings_made_for_the_same_params_and_code(tmp_path, monkeypatch, capsys):
+    (tmp_path / TOLERANCES).parent.mkdir(parents=True)
+    shutil.copy(ROOT / TOLERANCES, tmp_path / TOLERANCES)
+    (tmp_path / "params.yaml").write_text("profile: smoke\n")
+    _write(tmp_path / conclusions.CONCLUSIONS, [_record("r.1", "A < B", True)])
+    _write(tmp_path / "metrics/conclusions/r.json", [_record("r.1", "A < B", True)])
+    ran, code = [], {"sha": "c1"}
+
+    def rerun(repo, setting, env, scratch, keep):
+        if setting == "default":
+            raise KeyboardInterrupt  # a check stopped half way
+        ran.append(setting)
+        return _found({"r.1": "A < B"}), _made_for(repo)
+
+    monkeypatch.setattr(conclusions, "rerun_under", rerun)
+    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"r": {"keys": ["seed"], "code": code["sha"]}})
+    with pytest.raises(KeyboardInterrupt):
+        conclusions.check(tmp_path, ["aten_default", "default"])
+    written = read_json(tmp_path / conclusions.KERNEL_CHECK)
+    assert list(written["settings"]) == ["aten_default"]  # what it finished is written
+    assert written["made"]["aten_default"]["for"] == {"r": {"params": cc.params_fingerprint({}, ["seed"]),
+                                                            "code": "c1"}}
+    # by default only the settings the file lacks for these params and code are re-made
+    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep: (
+        ran.append(setting) or _found({"r.1": "A < B"}), _made_for(repo)))
+    assert conclusions.check(tmp_path) == 0
+    assert ran == ["aten_default", "avx2", "mkl_compatible", "default"]
+    assert sorted(read_json(tmp_path / conclusions.KERNEL_CHECK)["verdicts"]) == [
+        "aten_default", "avx2", "default", "mkl_compatible", "native"]
+    # other code: every earlier setting is dropped and re-made
+    code["sha"], ran[:] = "c2", []
+    assert conclusions.check(tmp_path) == 0
+    assert ran == ["avx2", "aten_default", "mkl_compatible", "default"]
+    assert "earlier settings dropped: aten_default (made for other params or code)" in capsys.readouterr().err
+    code["sha"] = None
+    with pytest.raises(InputError, match="dvc.lock lacks code hashes upstream of the r statements"):
+        conclusions.check(tmp_path)
+    code["sha"] = "c3"
+    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep: (
+        _found({"r.1": "A < B"}), {"r": {"params": "p", "code": "edited"}}))
+    with pytest.raises(InputError, match="avx2: the copy ran other code or params than this repository's DAG"):
+        conclusions.check(tmp_path)
 
 
 def test_untrained_statements_stay_deterministic_only_where_their_numbers_came_out_identical(tmp_path, monkeypatch):
@@ -184,9 +235,9 @@ def test_untrained_statements_stay_deterministic_only_where_their_numbers_came_o
     _write(tmp_path / conclusions.CONCLUSIONS, committed)
     _write(tmp_path / "metrics/conclusions/b.json", [{**r, "numbers": native[r["id"]]["numbers"]} for r in committed])
     keeps = []
-    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep: keeps.append(keep)
-                        or found[setting])
-    monkeypatch.setattr(conclusions, "report_params", lambda repo: {"b": ["profile"]})
+    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep: (
+        keeps.append(keep) or found[setting], _made_for(repo)))
+    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"b": {"keys": ["profile"], "code": "c"}})
     assert conclusions.check(tmp_path, ["avx2", "default"]) == 1
     assert keeps[0] == ("raw", "prepare", "rgbpretrain", "breath_videos")  # only the fixed test data is kept
     written = read_json(tmp_path / conclusions.KERNEL_CHECK)
@@ -232,7 +283,7 @@ def test_forget_runs_removes_only_the_new_entries_of_the_scratch_runs(tmp_path):
 def test_the_committed_kernel_check_names_the_params_each_report_rests_on_now():
     """What dvc.yaml says each statements file follows from, and what the committed check was made for: the MLCM-KD
     statements rest on the T-FAKE/CHARLOTTE world and training, not on the ThermEval scenes or the breath videos."""
-    keys = conclusions.report_params(ROOT)
+    keys = {report: v["keys"] for report, v in conclusions.report_inputs(ROOT).items()}
     assert sorted(keys) == ["breath", "head", "mlcmkd", "zeroshot"]
     assert {"synth.thermeval", "zeroshot_blog.part3"} <= set(keys["zeroshot"])
     assert not any(k.startswith(("train", "rtmpose", "head")) for k in keys["zeroshot"])  # no trained model

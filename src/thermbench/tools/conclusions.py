@@ -3,6 +3,9 @@ same under other CPU kernels (`make conclusions`).
 
     python -m thermbench.tools.conclusions check [--kernels aten_default,mkl_compatible]
 
+By default the check re-makes the settings the committed file lacks for the current params and code (each setting
+there records what it was made for: `fingerprints`), and rewrites the file after each one.
+
 `check` re-makes, in a scratch copy of the working tree and once per kernel setting (the environments of
 tests/baseline/tolerances.yaml, by default every one of them: `native` is this repository's own run, the DAG as `dvc
 repro` left it, and each other one is re-made: `avx2` a CPU without AVX-512; `aten_default` PyTorch's portable
@@ -26,6 +29,9 @@ metrics/conclusions.json states as resolved lost a verdict or a pair under a set
 from __future__ import annotations
 
 import argparse
+import datetime
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -46,6 +52,7 @@ from thermbench.core.conclusions import (
 from thermbench.core.io import InputError, read_json, write_json, write_text
 from thermbench.core.stage import run as run_stage
 from thermbench.tools.regression import TOLERANCES, copy_worktree, load_tolerances
+from thermbench.tools.stage_deps import CODE_ROOTS
 
 CONCLUSIONS = Path("metrics/conclusions.json")
 KERNEL_CHECK = Path("conclusions/kernel_check.json")
@@ -150,9 +157,11 @@ def read_lock(work: Path) -> dict:
     return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
 
 
-def report_params(repo: Path) -> dict[str, list[str]]:
-    """Report -> the params.yaml keys read by the stages its statements file (metrics/conclusions/<report>.json)
-    follows from, the file's own stage included: what its statements rest on."""
+def report_inputs(repo: Path) -> dict[str, dict]:
+    """Report -> what its statements file (metrics/conclusions/<report>.json) follows from, over every stage upstream
+    of it, its own included: `keys`, the params.yaml keys those stages read, and `code`, the sha256 of their code deps'
+    hashes as dvc.lock records them (a check made on other code says nothing of these statements; None where the
+    lock lacks one: that part of the DAG never ran)."""
     # DVC's API takes a second to load; only the check needs it, not the `conclusions` stage
     from dvc.dependency.param import ParamsDependency
     from dvc.repo import Repo
@@ -166,19 +175,25 @@ def report_params(repo: Path) -> dict[str, list[str]]:
             reports = [f.stem for f in files if f.parent == STATEMENTS]
             if not reports:
                 continue
-            keys = {key for upstream in collect_pipeline(stage, graph) for dep in upstream.deps
+            upstream = list(collect_pipeline(stage, graph))
+            keys = {key for st in upstream for dep in st.deps
                     if isinstance(dep, ParamsDependency) and Path(dep.def_path).name == "params.yaml"
                     for key in dep.params}
+            code = sorted({dep.def_path: dep.hash_info.value for st in upstream for dep in st.deps
+                           if not isinstance(dep, ParamsDependency) and dep.def_path.startswith(CODE_ROOTS)}.items())
             broadest = sorted(k for k in keys if not any(k.startswith(f"{o}.") for o in keys))
-            out.update({report: broadest for report in reports})
+            locked = all(value is not None for _, value in code)
+            sha = hashlib.sha256(json.dumps(code).encode()).hexdigest() if locked else None
+            out.update({report: {"keys": broadest, "code": sha} for report in reports})
     return out
 
 
 def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path,
-                keep: tuple[str, ...]) -> dict[str, dict]:
+                keep: tuple[str, ...]) -> tuple[dict[str, dict], dict[str, dict[str, str]]]:
     """Re-make, under one kernel setting, every stage of the current params but the fixed test data (`keep`: the
     tolerances' `calibration.keep_stages`): every trained model, and every untrained one (MediaPipe, dlib-68) run
-    over the data; the statements there (`statements_of`)."""
+    over the data; the statements there (`statements_of`), and the params and code they were made from
+    (`fingerprints`, from the copy's own dvc.lock)."""
     work, log = scratch / setting, scratch / f"{setting}.log"
     copy_worktree(repo, work)
     lock = read_lock(work)
@@ -199,45 +214,110 @@ def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path,
         forget_runs(cache, before, read_lock(work))
     print(f"conclusions: {setting}: DAG re-made in {time.monotonic() - start:.0f} s (log {log})", file=sys.stderr,
           flush=True)
-    return statements_of(work / "metrics")
+    made_for = fingerprints(report_inputs(work), yaml.safe_load((work / "params.yaml").read_text()))
+    return statements_of(work / "metrics"), made_for
+
+
+def fingerprints(inputs: dict[str, dict], params: dict) -> dict[str, dict[str, str]]:
+    """Report -> {params: fingerprint of its keys' values, code: its code fingerprint}: what a setting's verdicts on
+    its statements were made for."""
+    return {r: {"params": params_fingerprint(params, v["keys"]), "code": v["code"]} for r, v in sorted(inputs.items())}
+
+
+def kept_settings(path: Path, made_for: dict[str, dict[str, str]]) -> tuple[dict[str, dict], list[str]]:
+    """The settings of an earlier check (`path`) made for exactly `made_for` (every report's params and code), to be
+    kept beside this run's: {setting: {env, made, verdicts, moved}}; and a line per setting dropped, saying why."""
+    if not path.is_file():
+        return {}, []
+    old = read_json(path)
+    kept, dropped = {}, []
+    for setting, env in old.get("settings", {}).items():
+        made = old.get("made", {}).get(setting)
+        if made is None or made.get("for") != made_for:
+            why = "made for other params or code" if made else "no record of what it was made for"
+            dropped.append(f"{setting} ({why})")
+            continue
+        kept[setting] = {"env": env, "made": made, "verdicts": old["verdicts"][setting],
+                         "moved": old.get("moved", {}).get(setting, [])}
+    return kept, dropped
+
+
+def _commit(repo: Path) -> str:
+    done = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=repo, capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else "unknown"
+
+
+def write_check(repo: Path, inputs: dict[str, dict], params: dict, kept: dict[str, dict]) -> dict[str, dict]:
+    """conclusions/kernel_check.json from the settings `kept` (earlier ones made for the same params and code, and
+    this run's) and this repository's own verdicts (`native`, read now); the verdicts by setting."""
+    native = statements_of(repo / "metrics")
+    for setting in kept.values():
+        if "found" in setting:  # made by this run: what moved is read against the native numbers of now
+            setting["moved"] = untrained_moved(native, {"here": setting["found"]})
+    verdicts = {s: v["verdicts"] for s, v in sorted(kept.items())}
+    write_json(repo / KERNEL_CHECK, {
+        "profile": params.get("profile"),
+        "params": {r: {"keys": v["keys"], "sha256": params_fingerprint(params, v["keys"])} for r, v in inputs.items()},
+        "verdicts": {"native": {i: r["verdict"] for i, r in native.items()}, **verdicts},
+        "settings": {s: v["env"] for s, v in sorted(kept.items())},
+        "made": {s: v["made"] for s, v in sorted(kept.items())},
+        "moved": {s: v["moved"] for s, v in sorted(kept.items())},
+        "untrained_moved": sorted({i for v in kept.values() for i in v["moved"]})})
+    return verdicts
 
 
 def check(repo: Path, kernels: list[str] | None = None, keep: bool = False) -> int:
-    """`kernels`: settings of the tolerances file to re-make; None: every one but `native`, which is this
-    repository's own run and always compared."""
+    """`kernels`: settings of the tolerances file to re-make; None: every one but `native` (this repository's own
+    run, always compared) that the committed check lacks for the current params and code. The file is rewritten
+    after each setting, so an interrupted check keeps the settings it finished."""
     calibration = load_tolerances(repo / TOLERANCES).calibration
     settings = calibration.kernels
-    kernels = [k for k in settings if k != "native"] if kernels is None else kernels
-    unknown = sorted(set(kernels) - set(settings))
-    if unknown or not kernels:
+    unknown = sorted(set(kernels or []) - set(settings))
+    if unknown or kernels == []:
         raise InputError(f"--kernels: choose from {', '.join(settings)} (got {', '.join(kernels) or 'none'})")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    inputs = report_inputs(repo)
+    unlocked = sorted(r for r, v in inputs.items() if v["code"] is None)
+    if unlocked:
+        raise InputError(f"dvc.lock lacks code hashes upstream of the {', '.join(unlocked)} statements: run `dvc "
+                         "repro` before the check (the check compares against this repository's own DAG)")
+    made_for = fingerprints(inputs, params)
+    kept, dropped = kept_settings(repo / KERNEL_CHECK, made_for)
+    if dropped:
+        print(f"conclusions: earlier settings dropped: {', '.join(dropped)}", file=sys.stderr)
+    if kernels is None:
+        kernels = [k for k in settings if k != "native" and k not in kept]
+    kept = {s: v for s, v in kept.items() if s not in kernels}
+    print(f"conclusions: re-making under {', '.join(kernels) or 'no setting'}; kept from the committed check: "
+          f"{', '.join(kept) or 'none'}", file=sys.stderr, flush=True)
     scratch = Path(tempfile.mkdtemp(prefix="thermbench-conclusions-"))
     start = time.monotonic()
-    found = {}
     try:
         for setting in kernels:
-            found[setting] = rerun_under(repo, setting, settings[setting], scratch, calibration.keep_stages)
+            found, there = rerun_under(repo, setting, settings[setting], scratch, calibration.keep_stages)
+            if there != made_for:
+                raise InputError(f"{setting}: the copy ran other code or params than this repository's DAG recorded "
+                                 "in dvc.lock (edited since `dvc repro`?): run `dvc repro`, then the check")
+            kept[setting] = {"env": settings[setting], "found": found,
+                             "verdicts": {i: r["verdict"] for i, r in found.items()},
+                             "made": {"commit": _commit(repo), "date": datetime.date.today().isoformat(),
+                                      "for": made_for}}
+            write_check(repo, inputs, params, kept)
     finally:
         if keep:
             print(f"scratch copies kept at {scratch}", file=sys.stderr)
         else:
             shutil.rmtree(scratch, ignore_errors=True)
-    committed = read_json(repo / CONCLUSIONS)["statements"]  # read now: the repo's own DAG may run beside the check
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    made_for = {report: {"keys": keys, "sha256": params_fingerprint(params, keys)}
-                for report, keys in report_params(repo).items()}
-    native = statements_of(repo / "metrics")
-    moved = untrained_moved(native, found)
-    verdicts = {s: {i: r["verdict"] for i, r in v.items()} for s, v in found.items()}
-    write_json(repo / KERNEL_CHECK, {"profile": params.get("profile"), "params": made_for,
-                                     "verdicts": {"native": {i: r["verdict"] for i, r in native.items()}, **verdicts},
-                                     "settings": {k: settings[k] for k in kernels}, "untrained_moved": moved})
+    verdicts = write_check(repo, inputs, params, kept)  # native read now: the repo's own DAG may run beside the check
+    committed = read_json(repo / CONCLUSIONS)["statements"]
+    moved = read_json(repo / KERNEL_CHECK)["untrained_moved"]
     rows = differences(committed, verdicts, moved)
     elapsed = time.monotonic() - start
     n_resolved = sum(r["resolved"] for r in committed)
     unresolved_there = {s: sum(v == NOT_RESOLVED for v in there.values()) for s, there in verdicts.items()}
     print(f"conclusions: {len(committed)} statements, {n_resolved} resolved as committed; checked under "
-          f"{', '.join(kernels)} in {elapsed / 60:.1f} min; not resolved there: "
+          f"{', '.join(verdicts) or 'no setting'} (re-made now: {', '.join(kernels) or 'none'}, "
+          f"{elapsed / 60:.1f} min); not resolved there: "
           + ", ".join(f"{s} {n}" for s, n in unresolved_there.items())
           + f"; untrained statements whose numbers moved (checked as trained): {', '.join(moved) or 'none'}")
     if rows:
@@ -246,8 +326,8 @@ def check(repo: Path, kernels: list[str] | None = None, keep: bool = False) -> i
         print(f"\n{KERNEL_CHECK} is written: re-run `dvc repro` so the reports state these as not resolved, then "
               "commit.")
         return 1
-    print(f"conclusions: OK, every resolved statement holds under {', '.join(kernels)}; {KERNEL_CHECK} written "
-          "(re-run `dvc repro` to fold it into the reports, then commit).")
+    print(f"conclusions: OK, every resolved statement holds under {', '.join(verdicts) or 'no setting'}; "
+          f"{KERNEL_CHECK} written (re-run `dvc repro` to fold it into the reports, then commit).")
     return 0
 
 

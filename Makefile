@@ -30,7 +30,7 @@ repro: setup check-submissions
 # Every entry of submissions.yaml read and checked before DVC runs a stage (DVC deletes a stage's outputs before it runs
 # it, so a bad file found by a scoring stage would cost the good results): one line and exit 2, nothing changed.
 check-submissions: setup
-	$(PY) stages/validate_submissions.py
+	$(PY) -m thermbench.tools.check_submissions
 
 # The unit tests on every core (pytest-xdist: whole test files per worker, the long ones first, see tests/conftest.py);
 # WORKERS=1 runs them in this process, one after another.

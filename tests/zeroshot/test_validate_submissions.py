@@ -1,6 +1,6 @@
 """A bad submission changes nothing: every entry is checked before any stage that writes results runs (`make repro`
-runs the check first; the DVC stage validate_submissions, which the scoring stages depend on, keeps its output on a
-failure). Proved on a two-stage DAG this test builds with the real check stage, on the hand-built ThermEval world."""
+runs the check first; in the DAG each task's validation stage, which its scoring stages depend on, keeps its output on
+a failure). Proved on a two-stage DAG this test builds with the real check stage, on the hand-built ThermEval world."""
 
 import hashlib
 import os
@@ -16,7 +16,6 @@ from thermbench.core.io import InputError
 from thermbench.tools import publish
 from thermbench.tools.check_submissions import check
 from thermbench.tools.publish import stale_stages
-from thermbench.zeroshot.bakeoff import config
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -40,14 +39,17 @@ def test_check_reads_every_file_against_the_scored_set(thermeval, tmp_path, monk
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "thermeval").symlink_to(prepared)
     monkeypatch.chdir(tmp_path)
-    cfg = config(PARAMS["zeroshot"])
+    cfg = PARAMS["zeroshot"]
     registry = _registry(tmp_path, {"good": GOOD})
     checked = check(registry, tmp_path / "data", raw, tmp_path / "no_videos", cfg)
+    assert checked["landmarks68"] == checked["breath_tracks"] == {}  # a task with no entry
+    checked = checked["thermeval_nose"]
     assert checked["good"]["checked"] == "against the scored frames and samples" and checked["good"]["kind"] == (
         "thermeval_nose")
+    assert checked["good"]["sha256"] == hashlib.sha256(GOOD.encode()).hexdigest()
     registry = _registry(tmp_path, {"good": GOOD, "other": GOOD.replace("s2", "s1")})  # s1: a train sample
-    assert check(registry, tmp_path / "data", raw, tmp_path / "no_videos", cfg)["other"]["checked"].startswith(
-        "against")
+    checked = check(registry, tmp_path / "data", raw, tmp_path / "no_videos", cfg)["thermeval_nose"]
+    assert checked["other"]["checked"].startswith("against")
     registry = _registry(tmp_path, {"good": GOOD, "worse": GOOD.replace("images/a.png", "images/c.png")})
     with pytest.raises(InputError, match=r"worse.csv: row 2: id 'images/c.png' is not one of the 2 scored frames"):
         check(registry, tmp_path / "data", raw, tmp_path / "no_videos", cfg)
@@ -59,12 +61,20 @@ def test_check_reads_every_file_against_the_scored_set(thermeval, tmp_path, monk
 
 def test_the_real_dag_and_makefile_check_before_any_scoring_stage():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    assert stages["validate_submissions"]["outs"] == [{"data/submissions/validated.json": {"persist": True}}]
-    for name in ("zeroshot_submissions", "table1_submissions", "breath_track_submissions", "speed_submissions"):
-        assert "data/submissions/validated.json" in stages[name]["deps"], name
+    scoring = {"thermeval_nose": ["zeroshot_submissions"], "landmarks68": ["table1_submissions", "speed_submissions"],
+               "breath_tracks": ["breath_track_submissions"]}
+    for task, scorers in scoring.items():
+        out = f"data/submissions/{task}.json"
+        assert stages[f"validate_{task}"]["outs"] == [{out: {"persist": True}}]
+        for name in scorers:
+            assert out in stages[name]["deps"], name
+    # each task's validation reads its own data only: the breath videos reach no zero-shot or Table I statement
+    assert "data/raw/breath" not in stages["validate_landmarks68"]["deps"] + stages["validate_thermeval_nose"]["deps"]
+    assert stages["validate_landmarks68"]["params"] == stages["validate_breath_tracks"]["params"] == [
+        {"submissions.yaml": ["submissions", "builtin"]}]
     make = (ROOT / "Makefile").read_text()
     assert re.search(r"^repro: setup check-submissions\n\t\$\(DVC\) repro", make, re.M)
-    assert re.search(r"^check-submissions: setup\n\t\$\(PY\) stages/validate_submissions.py$", make, re.M)
+    assert re.search(r"^check-submissions: setup\n\t\$\(PY\) -m thermbench.tools.check_submissions$", make, re.M)
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -83,8 +93,8 @@ def test_a_bad_entry_leaves_every_file_and_status_as_it_was(thermeval, tmp_path,
     score = "import pathlib, sys; pathlib.Path('scored.txt').write_text(pathlib.Path(sys.argv[1]).read_text())"
     (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {
         "validate_submissions": {
-            "cmd": f"python {ROOT}/stages/validate_submissions.py --prepared data --raw {raw} --videos none "
-                   "--out validated.json",
+            "cmd": f"python {ROOT}/stages/zeroshot/validate_submissions.py --submissions submissions.yaml "
+                   f"--prepared data/thermeval --raw {raw} --out validated.json",
             "deps": ["submissions", "data/thermeval"],
             "params": ["zeroshot", {"submissions.yaml": ["submissions", "builtin"]}],
             "outs": [{"validated.json": {"persist": True}}]},
@@ -107,7 +117,7 @@ def test_a_bad_entry_leaves_every_file_and_status_as_it_was(thermeval, tmp_path,
     before = (_digest(repo), run("git", "status", "--porcelain").stdout,
               run(sys.executable, "-m", "dvc", "status").stdout)
     # what `make repro` runs first
-    checked = run(sys.executable, str(ROOT / "stages/validate_submissions.py"), "--prepared", "data", "--raw", str(raw))
+    checked = run(sys.executable, "-m", "thermbench.tools.check_submissions", "--prepared", "data", "--raw", str(raw))
     assert checked.returncode == 2
     assert checked.stderr == "error: submissions/bad.csv: row 2: x is inf: a point needs finite numbers\n"
     repro = run(sys.executable, "-m", "dvc", "repro", "-q")  # and `dvc repro` on its own stops at the check

@@ -25,7 +25,7 @@ from thermbench.breath.tracking import CropConfig, merge_sequences, track_sequen
 from thermbench.breath.unavailable import SourceUnavailable
 from thermbench.core.io import write_json
 from thermbench.core.parallel import ordered_map
-from thermbench.core.submissions import Submission, fail, read_rows
+from thermbench.core.submissions import Submission, fail, read, read_rows, validated
 from thermbench.datasets.video import frame_size, list_sequences, read_sequence
 from thermbench.models.onnx_model import Card, onnx_fields, read_card
 from thermbench.models.weights import file_sha256
@@ -67,6 +67,25 @@ def read_track_csv(path: Path, videos: Path) -> dict[str, dict[str, np.ndarray]]
                 raise fail(path, None, f"no row for {name}/{subject} frame {absent[0]} ({absent.size} of "
                                         f"{len(points)} frames missing; every frame needs a row, empty x, y: no face)")
     return tracks
+
+
+def validate(registry: Path, videos: Path) -> dict[str, dict]:
+    """Every `breath_tracks` entry of `registry` (submissions.yaml) checked before anything scores it: an ONNX model's
+    card and graph; a file against the breath videos (`videos`: data/raw/breath), or its format alone before the
+    first run made them. The first problem is one InputError."""
+    entries = read(registry, "breath_tracks")
+    checked = {}
+    for entry in entries:
+        if entry.onnx:
+            read_card(entry.path)
+            checked[entry.name] = "onnx card and graph"
+        elif videos.is_dir():
+            read_track_csv(entry.path, videos)
+            checked[entry.name] = "against the breath videos"
+        else:
+            read_rows(entry.path, ("sequence", "subject"), COLUMNS)
+            checked[entry.name] = "format (no breath videos yet)"
+    return validated(entries, checked)
 
 
 def onnx_tracks(name: str, card: Card, videos: Path, cfg: TrackConfig) -> dict:

@@ -17,6 +17,7 @@ may not take a built-in model's name.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -176,3 +177,11 @@ def row_count(path: Path) -> int:
         raise fail(path, None, "an empty file (not even a header row)") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
         raise fail(path, None, f"not a CSV ({str(err).splitlines()[0]})") from None
+
+
+def validated(entries: list[Submission], checked: dict[str, str]) -> dict[str, dict]:
+    """{name: {kind, path, sha256, checked}}: what a task's validation checked of each of its `entries`, `checked`
+    saying how (the validation stage's output, which its scoring stages depend on)."""
+    return {e.name: {"kind": "onnx" if e.onnx else e.task, "path": str(e.path),
+                     "sha256": hashlib.sha256(e.path.read_bytes()).hexdigest(), "checked": checked[e.name]}
+            for e in sorted(entries, key=lambda e: e.name)}

@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from thermbench.core.io import write_json
-from thermbench.core.submissions import Submission, fail, read_rows
+from thermbench.core.submissions import Submission, fail, read, read_rows, validated
 from thermbench.datasets.common import read_image
+from thermbench.datasets.prepared import FRAMES
 from thermbench.models.onnx_model import OnnxFaceModel, onnx_fields, read_card
 from thermbench.models.weights import file_sha256
 from thermbench.zeroshot import evaluate as ev
@@ -87,6 +88,30 @@ def records(path: Path, frames: pd.DataFrame, fit: pd.DataFrame, test: pd.DataFr
                 for s in rows.itertuples()]
 
     return full_records, crop_records(fit), crop_records(test)
+
+
+def validate(registry: Path, prepared: Path, raw: Path, cfg: ZeroshotConfig) -> dict[str, dict]:
+    """Every `thermeval_nose` entry of `registry` (submissions.yaml) checked before anything scores it: an ONNX
+    model's card and graph; a file against the frames and samples the profile scores (`prepared`:
+    data/prepared/thermeval, `raw`: data/raw/thermeval, `cfg`: the zero-shot section), or its format alone before the
+    first run made them. The first problem is one InputError; `core.submissions.validated` records."""
+    entries = read(registry, "thermeval_nose")
+    files = [e for e in entries if not e.onnx]
+    scored = (prepared / FRAMES).is_file()
+    if files and scored:
+        frames, fit, test = protocol_rows(prepared, cfg)
+    checked = {}
+    for entry in entries:
+        if entry.onnx:
+            read_card(entry.path)
+            checked[entry.name] = "onnx card and graph"
+        elif scored:
+            records(entry.path, frames, fit, test, raw)
+            checked[entry.name] = "against the scored frames and samples"
+        else:
+            read_predictions(entry.path)
+            checked[entry.name] = "format (no prepared ThermEval yet)"
+    return validated(entries, checked)
 
 
 def score_submissions(entries: list[Submission], prepared: Path, raw: Path, predictions: Path, metrics: Path,

@@ -23,8 +23,9 @@ import numpy as np
 import pandas as pd
 
 from thermbench.core.io import write_json
-from thermbench.core.submissions import Submission, fail, read_rows
+from thermbench.core.submissions import Submission, fail, read, read_rows, validated
 from thermbench.datasets.crop_store import Split, load_split
+from thermbench.datasets.prepared import SAMPLES
 from thermbench.models.onnx_model import Card, OnnxLandmarks, onnx_fields, read_card
 from thermbench.models.weights import file_sha256
 from thermbench.zeroshot.table1.common import CROP, nme_cells
@@ -154,6 +155,27 @@ def _coco_rows(path: Path, splits: dict[str, Split]) -> dict[str, list]:
         names = [f"keypoint {k // 2} {'xy'[k % 2]}" for k in range(2 * POINTS)]
         rows.setdefault(dataset, []).append((f"result {n}", sample_id, names, xy))
     return rows
+
+
+def validate(registry: Path, tfake: Path, charlotte: Path) -> dict[str, dict]:
+    """Every `landmarks68` entry of `registry` (submissions.yaml) checked before anything scores it: an ONNX model's
+    card and graph; a file against the T-FAKE and CHARLOTTE test crops (`tfake`, `charlotte`: their prepared
+    folders), or not yet before the first run made them. The first problem is one InputError."""
+    entries = read(registry, "landmarks68")
+    files = [e for e in entries if not e.onnx]
+    have = all((d / SAMPLES).is_file() for d in (tfake, charlotte))
+    splits = test_splits(tfake, charlotte) if files and have else None
+    checked = {}
+    for entry in entries:
+        if entry.onnx:
+            read_card(entry.path)
+            checked[entry.name] = "onnx card and graph"
+        elif splits is not None:
+            read_landmarks(entry.path, splits)
+            checked[entry.name] = "against the scored crops"
+        else:
+            checked[entry.name] = "not yet (no prepared T-FAKE and CHARLOTTE)"
+    return validated(entries, checked)
 
 
 def onnx_landmarks(card: Card, tfake: Path, charlotte: Path, threads: int) -> dict[str, np.ndarray]:

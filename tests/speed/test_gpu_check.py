@@ -82,3 +82,30 @@ def test_an_item_past_the_budget_is_skipped_and_a_failing_one_recorded():
     assert check.results["skipped"] == ["long"]
     assert check.results["failed"] == {"broken": "ValueError: no kernel"}
     assert len(saved) == 2  # after each item run
+
+
+def test_op_kinds_by_name():
+    assert [g.kind_of(op) for op in ("aten::cudnn_convolution", "aten::native_batch_norm_backward",
+                                     "aten::addmm", "aten::_fused_adamw_", "aten::copy_", "aten::silu_")] == [
+        "convolution", "batch norm", "matmul", "optimizer", "copy and layout", "other"]
+
+
+def test_profile_table_by_hand():
+    # 2 steps; ops fill 6 of the 10 ms of wall time
+    ops = [("aten::convolution", 3000.0), ("aten::native_batch_norm", 2000.0), ("aten::add_", 1000.0)]
+    out = g.profile_table(ops, 10_000.0, 2, top=2)
+    assert out["wall_ms_per_step"] == 5.0 and out["ops_ms_per_step"] == 3.0 and out["ops_share_of_wall"] == 0.6
+    assert out["top_ops"] == [{"op": "aten::convolution", "ms_per_step": 1.5, "share": 0.5},
+                              {"op": "aten::native_batch_norm", "ms_per_step": 1.0, "share": 2 / 6}]
+    assert list(out["by_kind"]) == ["convolution", "batch norm", "other"]
+    assert out["by_kind"]["other"] == {"ms_per_step": 0.5, "share": 1 / 6}
+
+
+def test_the_step_profile_runs_on_the_cpu_and_restores_the_layout():
+    check = g.Check(g.torch.device("cpu"), g.DRY, g.paper_fit(REPO), 100.0)
+    out = check.profile("bf16", 4, steps=2)
+    assert out["clock"] == "cpu" and out["steps"] == 2 and "convolution" in out["by_kind"]
+    assert 0 < out["ops_ms_per_step"] and sum(k["share"] for k in out["by_kind"].values()) == pytest.approx(1.0)
+    conv = next(m for m in check.kept_task("bf16", False).modules() if isinstance(m, g.torch.nn.Conv2d))
+    assert conv.weight.is_contiguous()  # channels_last only while stepping
+    assert check.step_ceiling("fp32", False, 4, repeats=1) > 0

@@ -10,6 +10,9 @@ crops, and records:
 - end-to-end images/s at batch 64 and 256 for each precision (eager) and for compiled settings as the budget allows:
   loader, step, validation and fixed costs, from the slope between two run lengths (fixed costs cancel);
 - the step ceiling: the training step alone on a batch kept on the GPU; peak GPU memory of each setting;
+- where the step's time goes: a torch.profiler run of the eager step (tf32, bf16; batch 64), each aten op's self
+  device time, summed by kind (convolution, batch norm, matmul, optimizer, copies, other), and the share of the wall
+  time the GPU is busy with them (the rest: waiting for the host);
 - the loader's images/s per worker and the workers the measured rate needs;
 - determinism: two same-seed runs compared bit for bit, with the deterministic flag and without, and its images/s
   cost; the largest CPU-vs-GPU difference of one forward of the same weights;
@@ -27,6 +30,7 @@ of the script itself; its numbers mean nothing).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import datetime
 import json
@@ -58,6 +62,9 @@ DIKD = DistillConfig(fd=True, ld=True, fi=True, ri=True)
 NO_GPU = "gpu-check: torch sees no CUDA GPU here; nothing measured"
 NME_OPTIM = OptimConfig(lr=2e-3, warmup_steps=10, clip_grad=1.0)
 PRECISION_KEYS = ("precision_nme", "paper_choice", "nme_protocol")  # written to <gpu>_precision.json
+# An aten op's kind by a word of its name, the first match winning (the fused AdamW's name holds no "mm").
+OP_KINDS = (("optimizer", ("adam",)), ("convolution", ("conv",)), ("batch norm", ("batch_norm",)),
+            ("matmul", ("mm", "linear", "matmul")), ("copy and layout", ("copy", "contiguous", "to_copy")))
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,28 @@ def choose(rates: dict[str, float], table: dict[str, dict]) -> dict:
     best = max(ok, key=ok.get)
     return {"setting": best, "images_per_s": ok[best], "fp32_nme_range": [low, high],
             "candidates": sorted(ok)}
+
+
+def kind_of(op: str) -> str:
+    """The kind of an aten op, by its name (`OP_KINDS`, first match), else "other"."""
+    name = op.lower()
+    return next((kind for kind, words in OP_KINDS if any(w in name for w in words)), "other")
+
+
+def profile_table(ops: list[tuple[str, float]], wall_us: float, steps: int, top: int = 12) -> dict:
+    """A profile's summary: `ops`, (aten op, self time in us over `steps` steps), as ms per step, the `top` ones with
+    their share of the ops' total, the sum by kind, and the share of the wall time (`wall_us`) the ops fill (on a GPU,
+    what is left is the device waiting for the host: launches, syncs, the Python loop)."""
+    total = sum(us for _, us in ops)
+    ranked = sorted(ops, key=lambda o: -o[1])
+    kinds: dict[str, float] = {}
+    for op, us in ops:
+        kinds[kind_of(op)] = kinds.get(kind_of(op), 0.0) + us
+    return {"steps": steps, "wall_ms_per_step": wall_us / steps / 1e3, "ops_ms_per_step": total / steps / 1e3,
+            "ops_share_of_wall": total / wall_us if wall_us > 0 else None,
+            "by_kind": {k: {"ms_per_step": us / steps / 1e3, "share": us / total}
+                        for k, us in sorted(kinds.items(), key=lambda kv: -kv[1])},
+            "top_ops": [{"op": op, "ms_per_step": us / steps / 1e3, "share": us / total} for op, us in ranked[:top]]}
 
 
 def nme_val(sizes: Sizes) -> int:
@@ -252,9 +281,10 @@ class Check:
             out["peak_memory_gb"] = torch.cuda.max_memory_allocated() / 1e9
         return out
 
-    def step_ceiling(self, precision: str, compiled: bool, batch: int, repeats: int = 10) -> float:
-        """Images/s of the training step alone (forward, backward, clipping, AdamW) on one batch kept on the device,
-        as `fit_ktl` runs it (channels_last, autocast, the same compiled task)."""
+    @contextlib.contextmanager
+    def stepping(self, precision: str, compiled: bool, batch: int):
+        """A callable running one training step (forward, backward, clipping, AdamW) on one batch kept on the device,
+        as `fit_ktl` runs it (channels_last, autocast, the same compiled task); the task's layout restored after."""
         task = self.kept_task(precision, compiled)
         task.to(memory_format=torch.channels_last)
         data = random_pairs(batch, self.sizes.input_px, 2)
@@ -269,20 +299,52 @@ class Check:
         optimizer = torch.optim.AdamW(params, lr=1e-4, fused=self.device.type == "cuda")
         step = torch.compile(task) if compiled else task
         task.train()
-        with numerics(precision, False, self.device):
-            for i in range(3 + repeats):
-                if i == 3:
-                    self.sync()
-                    t = time.perf_counter()
-                with torch.autocast(self.device.type, torch.bfloat16, enabled=precision == "bf16"):
-                    terms = step(images, paired, targets, gamma=1.0, kp_scale=1.0)
-                optimizer.zero_grad(set_to_none=True)
-                terms["loss"].backward()
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
-                optimizer.step()
+
+        def one() -> None:
+            with torch.autocast(self.device.type, torch.bfloat16, enabled=precision == "bf16"):
+                terms = step(images, paired, targets, gamma=1.0, kp_scale=1.0)
+            optimizer.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+
+        try:
+            with numerics(precision, False, self.device):
+                yield one
+        finally:
+            task.to(memory_format=torch.contiguous_format)
+
+    def step_ceiling(self, precision: str, compiled: bool, batch: int, repeats: int = 10) -> float:
+        """Images/s of the training step alone (`stepping`), after 3 warm-up steps."""
+        with self.stepping(precision, compiled, batch) as one:
+            for _ in range(3):
+                one()
             self.sync()
-        task.to(memory_format=torch.contiguous_format)
+            t = time.perf_counter()
+            for _ in range(repeats):
+                one()
+            self.sync()
         return batch * repeats / (time.perf_counter() - t)
+
+    def profile(self, precision: str, batch: int, steps: int = 5) -> dict:
+        """Where a training step's time goes (`stepping`, eager): torch.profiler over `steps` steps after 3 warm-up
+        ones, each aten op's self time on the device (on the CPU in a dry run), summed by kind (`profile_table`)."""
+        cuda = self.device.type == "cuda"
+        activities = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if cuda else [])
+        with self.stepping(precision, False, batch) as one:
+            for _ in range(3):
+                one()
+            self.sync()
+            t = time.perf_counter()
+            with torch.profiler.profile(activities=activities) as prof:
+                for _ in range(steps):
+                    one()
+                self.sync()
+            wall_us = (time.perf_counter() - t) * 1e6
+        ops = [(e.key, e.self_device_time_total if cuda else e.self_cpu_time_total) for e in prof.key_averages()
+               if e.key.startswith("aten::")]
+        return {"setting": precision, "batch": batch, "clock": "device" if cuda else "cpu",
+                **profile_table(ops, wall_us, steps)}
 
     def loader_rate(self, on_device: bool, batches: int = 10) -> float:
         """Images/s one loader worker makes at the first batch size (after its first batch: start-up)."""
@@ -409,6 +471,7 @@ def measure(device: torch.device, sizes: Sizes, fit: FitConfig, budget_s: float,
     for precision in PRECISIONS:
         ceiling[precision] = {str(b): c.run(f"step ceiling {precision} batch {b}", 10, c.step_ceiling, precision,
                                             False, b) for b in sizes.batches}
+    r["profile"] = {p: c.run(f"profile {p} batch {small}", 5, c.profile, p, small) for p in ("tf32", "bf16")}
     cost = r["deterministic_cost"] = {}
 
     def deterministic_cost(precision: str, compiled: bool, estimate: float) -> None:

@@ -1,5 +1,6 @@
 """The scale benchmark's raw sets are T-FAKE's format, and its summary reads growth, lines and workers as stated."""
 
+import json
 import math
 
 import numpy as np
@@ -78,3 +79,27 @@ def test_report_states_the_measured_rows_and_the_verdict():
     assert "| 16,000 | 105 | 200 | 1016 | 170 | 340 | 70 | 4800 / 1600 / 4000 |" in text
     assert "prepare +5.0%, crops +0.0%, train +1.2% (target: within 10%: met)" in text
     assert "| ktl | KTL dikd | 5 | 150 | 45.8 | 4.5 | 3 |" in text
+
+
+def test_costs_only_recosts_the_measured_sizes_at_the_measured_gpu_rate(tmp_path, monkeypatch):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"speed": {"grid": {
+        "gpu": "GPU X", "dense_tflops": 1000.0, "utilisation": 0.35}}}))
+    (tmp_path / "metrics" / "gpu").mkdir(parents=True)
+    (tmp_path / "metrics" / "gpu" / "gpu-x.json").write_text(json.dumps({
+        "gpu": "GPU X", "date": "2026-01-02", "arch": "l",
+        "paper_choice": {"setting": "tf32", "images_per_s": 500.0}}))
+    grid = {"rows": [], "gpu_hours_at_cap": 0.0, "gpu_hours_expected": 0.0,
+            "assumed": {"rgb_faces": "per 100,000", "expected_fraction": 0.5, "expected_fraction_from": "median",
+                        "images": {"tfake": {"train": 160, "val": 20}}}}
+    monkeypatch.setattr(scale, "paper_grid", lambda repo, rate: grid)
+    sizes = {1000: _size(1000, 100.0, 20.0, 500.0), 4000: _size(4000, 100.0, 50.0, 400.0),
+             16000: _size(16000, 105.0, 170.0, 600.0)}
+    measured = {"data": "SYNTHETIC", "machine": {"cpu": "cpu"}, "settings": {"batch": 64},
+                "sizes": {str(n): z for n, z in sizes.items()}, "gpu": {"utilisation": 0.35}}
+    out = scale.cost(tmp_path, json.loads(json.dumps(measured)))
+    # the measured 500 images/s is what a KTL-l step costs at the grid's rate: the GPU takes exactly that
+    assert out["gpu"]["gpu_images_per_s"] == pytest.approx(500.0)
+    assert "measured by `make gpu-check` on 2026-01-02" in out["gpu"]["rate_from"]
+    assert out["sizes"] == measured["sizes"] and out["machine"] == {"cpu": "cpu"}
+    written = json.loads((tmp_path / "metrics" / "scale.json").read_text())
+    assert written["gpu"]["workers_per_gpu_limit"] == 8 and (tmp_path / "plots" / "scale.md").is_file()

@@ -7,7 +7,8 @@ path, not the renderer. It then goes through the stages' own library calls, each
 (`os.wait4`, the child and its loader workers) and wall time are taken: prepare (`datasets.tfake.prepare`), crops
 (`mlcmkd.crop_cache.cache_tfake`, the T-FAKE part of crops_mlcmkd) and train (`fit_ktl`: a fixed number of KTL steps,
 RTMPose-l from an RTMPose-l teacher, at batch 64, validated on one batch). The train step also times one loader
-worker alone (images/s). Each size's files are deleted once measured.
+worker alone (images/s). Each size's files are deleted once measured. `--costs-only` re-costs the sizes already in
+metrics/scale.json at the current GPU rate, measuring nothing.
 
 Written: `metrics/scale.json` and `plots/scale.{png,svg}` (memory, time and disk against N, with straight-line
 extrapolations to the paper's 200,000 pairs), and the number of loader workers one GPU needs, from the measured
@@ -319,22 +320,32 @@ def _cpu() -> str:
 
 
 def run(repo: Path, sizes: tuple[int, ...], workers: int, scratch_parent: Path | None) -> dict:
-    from thermbench.models.rtmpose import complexity
-
     params = _params(repo)
-    listed = GpuRate(**params["speed"]["grid"])
-    measured, utilisation = costed_rate(listed, repo / "metrics" / "gpu", lambda arch: complexity(arch)["gflops"])
-    rate, basis = replace(listed, utilisation=utilisation), rate_sentence(listed, measured, utilisation)
     scratch = Path(tempfile.mkdtemp(prefix="thermbench-scale-", dir=scratch_parent))
     try:
-        sizes_measured = {n: measure_size(n, scratch, params, workers) for n in sizes}
+        measured = {n: measure_size(n, scratch, params, workers) for n in sizes}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     result = {"data": "SYNTHETIC T-FAKE-format pairs (jittered copies of synthetic renders)",
               "machine": {"cpu": _cpu()},
               "settings": {"input_size": INPUT_SIZE, "batch": BATCH, "ktl_steps": STEPS, "arch": ARCH,
                            "loader_workers_in_training": workers, "base_renders": BASE_RENDERS},
-              "sizes": {str(n): sizes_measured[n] for n in sizes}, **summarize(sizes_measured, rate, basis)}
+              "sizes": {str(n): measured[n] for n in sizes}}
+    return cost(repo, result)
+
+
+def cost(repo: Path, measured: dict) -> dict:
+    """`measured` (the data, machine, settings and sizes `run` measured) with what they mean at the paper's size and
+    on one GPU at the rate of `speed.grid` (`costed_rate`), written to metrics/scale.json and plots/scale.*."""
+    from thermbench.models.rtmpose import complexity
+
+    params = _params(repo)
+    listed = GpuRate(**params["speed"]["grid"])
+    found, utilisation = costed_rate(listed, repo / "metrics" / "gpu", lambda arch: complexity(arch)["gflops"])
+    rate, basis = replace(listed, utilisation=utilisation), rate_sentence(listed, found, utilisation)
+    keep = ("data", "machine", "settings", "sizes")
+    result = {**{k: measured[k] for k in keep},
+              **summarize({int(n): z for n, z in measured["sizes"].items()}, rate, basis)}
     result["paper_grid"] = paper_grid(repo, rate)
     write_json(repo / "metrics" / "scale.json", result, ndigits=4)
     plot(result, repo / "plots" / "scale")
@@ -347,6 +358,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="pairs per size, comma-separated")
     parser.add_argument("--workers", type=int, default=1, help="loader workers of the training steps")
     parser.add_argument("--scratch", type=Path, default=None, help="where the sets are written (default: /tmp)")
+    parser.add_argument("--costs-only", action="store_true", help="re-cost the sizes metrics/scale.json measured at "
+                        "the current GPU rate (after `make gpu-check` or a change of speed.grid), measuring nothing")
     parser.add_argument("--step", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--args", help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
@@ -355,10 +368,16 @@ def main(argv: list[str] | None = None) -> None:
         step = {"prepare": _step_prepare, "crops": _step_crops, "train": _step_train}[args.step]
         args.result.write_text(json.dumps(step(json.loads(args.args))))
         return
-    sizes = tuple(sorted(int(s) for s in args.sizes.split(",")))
-    if len(sizes) < 2:
-        raise SystemExit("scale: give at least two sizes")
-    result = run(Path.cwd(), sizes, args.workers, args.scratch)
+    if args.costs_only:
+        path = Path.cwd() / "metrics" / "scale.json"
+        if not path.is_file():
+            raise SystemExit(f"scale: --costs-only re-costs the sizes {path} measured; it does not exist")
+        result = cost(Path.cwd(), json.loads(path.read_text()))
+    else:
+        sizes = tuple(sorted(int(s) for s in args.sizes.split(",")))
+        if len(sizes) < 2:
+            raise SystemExit("scale: give at least two sizes")
+        result = run(Path.cwd(), sizes, args.workers, args.scratch)
     growth = next(iter(result["rss_growth"].values()))
     loaders = result["gpu"]["loader"]
     print("scale: peak RSS growth " + ", ".join(f"{s} {g:+.1%}" for s, g in growth.items()) + "; one loader worker "

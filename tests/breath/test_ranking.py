@@ -135,6 +135,19 @@ def test_statements_name_coverage_and_the_sources_not_ranked():
     assert "not ranked, a rate in fewer than 3 sequences: a, b, c" in none.text
 
 
+def test_scores_give_each_source_its_own_mae_beside_its_coverage():
+    windows = _matched_windows()
+    cfg = replace(CONCLUSIONS, min_sequences=2)
+    out = rk.scores(rk.mae_intervals(windows, RUNS, cfg, seed=0), rk.paired_differences(windows, RUNS, cfg, seed=0),
+                    cfg.min_sequences)["near"]
+    # a: |errors| 1, 2 | 3 over its own 3 windows: per sequence 1.5 and 3, MAE (1 + 2 + 3) / 3 = 2; c: 1 sequence
+    assert set(out) == {"a", "b", "c", "k"}
+    assert (out["a"]["mean"], out["a"]["sequences"], out["a"]["windows"], out["a"]["ranked"]) == pytest.approx(
+        (2.0, 2, 3, True))
+    assert (out["c"]["mean"], out["c"]["sequences"], out["c"]["of_windows"], out["c"]["ranked"]) == pytest.approx(
+        (1.0, 1, 4, False))
+    assert out["k"]["seeds"] == [0, 1] and out["b"]["mean"] == pytest.approx(5.0)
+
 def _item(mean, low, high, seeds=(), runs=None, sequences=10):
     return {"mean": mean, "low": low, "high": high, "seeds": list(seeds), "runs": runs or [], "sequences": sequences}
 

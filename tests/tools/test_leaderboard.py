@@ -36,18 +36,25 @@ def test_landmark_board_groups_seeds_into_a_t_interval():
     assert rows[1]["submission"] and not rows[2]["submission"]
 
 
-def test_breath_board_per_scene_and_the_markdown():
-    conclusions = {"statements": [{"id": "breath.mae_rank.far.trained", "numbers": {
-        "oracle": {"mean": 1.0, "low": 0.5, "high": 1.5}, "mine (submission)": {"mean": 0.8, "low": 0.2, "high": 2.0}}},
-        {"id": "breath.floor.far", "numbers": {}},
-        {"id": "breath.mae_rank.far.untrained", "numbers": {"oracle": {"mean": 1.0, "low": 0.5, "high": 1.5}}},
-        {"id": "breath.mae_rank.near.untrained", "numbers": {"oracle": {"mean": 2.0, "low": 1.5, "high": 2.5}}}]}
-    boards = breath_rows(conclusions, "synthetic", {"tfan": "weights not available: no file"})
+def _score(mean, low, high, sequences, windows, ranked=True):
+    return {"mean": mean, "low": low, "high": high, "sequences": sequences, "windows": windows, "of_sequences": 10,
+            "of_windows": 40, "seeds": [], "ranked": ranked}
+
+
+def test_breath_board_per_scene_ranks_the_covered_sources_and_names_coverage():
+    scores = {"far": {"oracle": _score(1.0, 0.5, 1.5, 10, 40), "mine (submission)": _score(0.8, 0.2, 2.0, 6, 20),
+                      "dlib_hog": _score(0.1, 0.0, 0.3, 4, 9, ranked=False)},
+              "near": {"oracle": _score(2.0, 1.5, 2.5, 10, 40)}}
+    boards = breath_rows(scores, "synthetic", {"tfan": "weights not available: no file"})
     assert list(boards) == ["far", "near"] and [r["model"] for r in boards["near"]] == ["oracle", "tfan"]
-    assert [(r["model"], r["submission"]) for r in boards["far"]] == [("mine (submission)", True),
-                                                                      ("oracle", False), ("tfan", False)]
+    # dlib_hog has the lowest MAE but a rate in 4 sequences only: listed unranked, without a value
+    assert [(r["model"], r["submission"], r["value"]) for r in boards["far"]] == [
+        ("mine (submission)", True, 0.8), ("oracle", False, 1.0), ("dlib_hog", False, None), ("tfan", False, None)]
+    assert boards["far"][2]["note"] == "not ranked, rate in 9/40 windows, 4/10 sequences"
     text = markdown({"breath_far": {"metric": "breath-rate MAE, ridge", "higher_is_better": False,
                                     "rows": boards["far"]}})
     assert "## Breath rate (breath_tracks)" in text and "**far scene**" in text
-    assert "| 1 | mine (submission) | 0.8000 | [0.2000, 2.0000] | — | synthetic | yes |  |" in text
+    assert ("| 1 | mine (submission) | 0.8000 | [0.2000, 2.0000] | 6 | synthetic | yes | rate in 20/40 windows, "
+            "6/10 sequences |") in text
+    assert "| — | dlib_hog | — | — | 4 | synthetic | no | not ranked, rate in 9/40 windows, 4/10 sequences |" in text
     assert "| — | tfan | — | — | — | synthetic | no | weights not available |" in text

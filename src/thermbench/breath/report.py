@@ -269,7 +269,7 @@ def report(metrics_path: Path, windows_csv: Path, signals_csv: Path, options_pat
            table_path: Path, conclusions_path: Path, check: dict, cfg: ranking.ConclusionConfig, seed: int,
            moved: frozenset[str] = frozenset()) -> None:
     """Figures, the summary (table, the chain's option choice from `options_path`, conclusions) and the statements'
-    JSON; `check` as `conclusions.read_kernel_check` returns it, `moved` as `conclusions.read_moved`."""
+    JSON with each source's score and coverage (`ranking.scores`, the leaderboard's rows); `check` as `conclusions.read_kernel_check` returns it, `moved` as `conclusions.read_moved`."""
     metrics = read_json(metrics_path)
     label = data_label(metrics["data"]).upper() if metrics["data"] == "synthetic" else data_label(metrics["data"])
     windows = read_csv(windows_csv, ("source", *ranking.WINDOW, "scene", f"{ranking.ESTIMATOR}_bpm", "true_bpm"))
@@ -285,4 +285,6 @@ def report(metrics_path: Path, windows_csv: Path, signals_csv: Path, options_pat
     statements = ranking.statements(paired, intervals, runs, cfg.min_sequences)
     write_text(table_path, summary_table(metrics, intervals, paired) + change_table(metrics)
                + chosen + conclusions_text(statements, check, cfg, moved))
-    write_json(conclusions_path, {"data": metrics["data"], "statements": cc.as_records(statements, check, moved)}, 4)
+    write_json(conclusions_path, {"data": metrics["data"],
+                                  "scores": ranking.scores(intervals, paired, cfg.min_sequences),
+                                  "statements": cc.as_records(statements, check, moved)}, 4)

@@ -5,8 +5,9 @@ report_leaderboard -> plots/leaderboard.md, metrics/leaderboard.json):
     landmarks68 T-FAKE     NME-IO over the test crops (lower first); a trained model: the mean over its seeds and the
                            95% t interval of that mean, a one-run model (zero-shot, submission): no interval
     landmarks68 CHARLOTTE  NME-diag over all test crops (Full), as T-FAKE
-    breath                 breath-rate MAE (ridge) per scene (lower first), the breath ranking's 95% bootstrap interval
-                           over sequences (metrics/conclusions/breath.json)
+    breath                 breath-rate MAE (ridge) per scene (lower first) over the windows where the source has a
+                           rate, its 95% bootstrap interval over sequences, and that coverage; a source with a rate in
+                           fewer than breath.conclusions.min_sequences sequences unranked (metrics/conclusions/breath.json)
 
 Each row carries its data label (synthetic or real) and whether it is a submission. A model whose weights are absent
 is listed with its reason and no numbers.
@@ -75,22 +76,23 @@ def landmark_rows(runs: list[dict], submitted: dict, dataset: str) -> list[dict]
     return _ranked(rows, higher=False)
 
 
-def breath_rows(conclusions: dict, data: str, unavailable: dict[str, str]) -> dict[str, list[dict]]:
-    """{scene: rows} of every ranked breath source: ridge MAE and its bootstrap interval over sequences (a submission's
-    source is its label, core.submissions.label); `unavailable` ({source: why}, metrics/breath/rates.json) listed
-    without numbers."""
+def breath_rows(scores: dict, data: str, unavailable: dict[str, str]) -> dict[str, list[dict]]:
+    """{scene: rows} of every breath source (`scores` of metrics/conclusions/breath.json, `ranking.scores`): its ridge
+    MAE over the windows where it has a rate, with its bootstrap interval over sequences, and its coverage in the note;
+    a source with a rate in too few sequences is listed unranked, without a value (a submission's source is its label,
+    core.submissions.label); `unavailable` ({source: why}, metrics/breath/rates.json) listed without numbers."""
     out = {}
-    ranked = {s["id"]: s for s in conclusions["statements"]}
-    for statement in conclusions["statements"]:
-        found = re.fullmatch(r"breath\.mae_rank\.(\w+)\.(trained|untrained)", statement["id"])
-        # the trained ranking holds every source; a profile without trained sources has the untrained one only
-        if found and not (found.group(2) == "untrained" and f"breath.mae_rank.{found.group(1)}.trained" in ranked):
-            out[found.group(1)] = _ranked([_row(name, v["mean"], v["low"], v["high"], None, data,
-                                                name.endswith(label("")))
-                                           for name, v in statement["numbers"].items()]
-                                          + [_row(name, None, None, None, None, data, name.endswith(label("")), why)
-                                             for name, why in unavailable.items()], higher=False)
-    return dict(sorted(out.items()))
+    for scene, sources in sorted(scores.items()):
+        rows = []
+        for name, s in sources.items():
+            cover = f"rate in {s['windows']}/{s['of_windows']} windows, {s['sequences']}/{s['of_sequences']} sequences"
+            value = s["mean"] if s["ranked"] else None
+            rows.append(_row(name, value, s["low"] if s["ranked"] else None, s["high"] if s["ranked"] else None,
+                             s["sequences"], data, name.endswith(label("")),
+                             cover if s["ranked"] else f"not ranked, {cover}"))
+        out[scene] = _ranked(rows + [_row(name, None, None, None, None, data, name.endswith(label("")), why)
+                                     for name, why in unavailable.items()], higher=False)
+    return out
 
 
 def _ranked(rows: list[dict], higher: bool) -> list[dict]:
@@ -115,14 +117,14 @@ def table(rows: list[dict], metric: str, digits: int) -> str:
 
 
 def build(zeroshot: dict[str, dict], zeroshot_submitted: dict, runs: list[dict], table1_submitted: dict,
-          breath_conclusions: dict, breath_data: str, breath_unavailable: dict[str, str]) -> dict:
+          breath_scores: dict, breath_data: str, breath_unavailable: dict[str, str]) -> dict:
     """The leaderboards as data: {task: {metric, higher_is_better, rows}} (breath: one board per scene)."""
     boards = {"thermeval_nose": {"metric": f"full-frame PCK@{PCK_AT}", "higher_is_better": True,
                                  "rows": nose_rows(zeroshot, zeroshot_submitted)}}
     for dataset, metric in (("tfake", "NME-IO"), ("charlotte", "NME-diag (Full)")):
         boards[f"landmarks68_{dataset}"] = {"metric": metric, "higher_is_better": False,
                                             "rows": landmark_rows(runs, table1_submitted, dataset)}
-    for scene, rows in breath_rows(breath_conclusions, breath_data, breath_unavailable).items():
+    for scene, rows in breath_rows(breath_scores, breath_data, breath_unavailable).items():
         boards[f"breath_{scene}"] = {"metric": "breath-rate MAE, ridge (breaths/min)", "higher_is_better": False,
                                      "rows": rows}
     return boards
@@ -136,7 +138,8 @@ TITLES = {"thermeval_nose": "ThermEval nose (thermeval_nose)",
 def markdown(boards: dict) -> str:
     parts = ["# Leaderboard per task\n", "Every built-in and submitted model, ranked on each task's main metric; the "
              "interval is a 95% one (PCK: Wilson over the GT noses; NME: t over a trained model's seeds, none for one "
-             "run; breath: bootstrap over sequences). `data`: synthetic or real.\n"]
+             "run; breath: bootstrap over sequences, the MAE over the windows where the source has a rate, its coverage in the "
+             "note). `data`: synthetic or real.\n"]
     breath = False
     for key, board in boards.items():
         better = "higher" if board["higher_is_better"] else "lower"
@@ -158,7 +161,7 @@ def write(metrics: Path, builtin_zeroshot: list[str], out_md: Path, out_json: Pa
             for m in [read_json(path)] if "nme" in m.get("tfake", {}) or "status" in m]
     rates = read_json(metrics / "breath" / "rates.json")
     boards = build(zeroshot, read_json(metrics / "zeroshot_submissions.json"), runs,
-                   read_json(metrics / "table1_submissions.json"), read_json(metrics / "conclusions" / "breath.json"),
+                   read_json(metrics / "table1_submissions.json"), read_json(metrics / "conclusions" / "breath.json")["scores"],
                    rates["data"], rates.get("unavailable", {}))
     landmarks = read_json(metrics / "table1_submissions.json")["data"]
     data = {"thermeval": zeroshot[builtin_zeroshot[0]]["data"], **landmarks, "breath": rates["data"]}

@@ -56,6 +56,9 @@ def _tiny_metrics(root: Path) -> Path:
         "runs": {f"ktl-dikd-seed{s}": {"source": "ktl-dikd", "seed": s} for s in (0, 1)},
         "sources": {"oracle": ridge, "oracle+2px": ridge, "ktl-dikd-seed0": ridge,
                     "ktl-dikd-seed1": {"near": {"ridge": {"mae_bpm": 3.0}}, "far": {"ridge": {"mae_bpm": 2.0}}}}})
+    cover = {"windows": 3, "of_windows": 4, "ranked": True}
+    write_json(m / "conclusions" / "breath.json", {"statements": [], "scores": {
+        "near": {"oracle": {**cover, "windows": 4}, "ktl-dikd": {**cover, "ranked": False}}, "far": {}}})
     return m
 
 
@@ -67,8 +70,8 @@ def test_the_cells_of_a_tiny_metrics_folder(tmp_path):
     assert "| RTMPose-s (supervised) | 1 of 2 | 0.0700 ± 0.0141 | 0.0350 ± 0.0071 |" in lines
     assert "| mean shape of the training crops (no model) | – | 0.3300 |  |" in lines
     assert "1 of the 2 student runs converged (not: supervised-s-seed1)." in lines
-    assert "| oracle | – | 1.00 | – | 2.00 |" in lines
-    assert "| ktl-dikd | 2 | 2.00 ± 1.41 | – | 2.00 ± 0.00 |" in lines
+    assert "| oracle | – | 1.00 (4/4) | – | 2.00 |" in lines  # far: no coverage recorded, none shown
+    assert "| ktl-dikd | 2 | 2.00 ± 1.41 (3/4, not ranked) | – | 2.00 ± 0.00 |" in lines
     assert "| tfan | weights not available |  |  |  |" in lines
     assert not any(line.startswith("| oracle+2px") for line in lines)  # the noise series stays in the report
     assert sum("(SYNTHETIC data;" in line for line in lines) == 3

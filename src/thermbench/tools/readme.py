@@ -104,22 +104,35 @@ def mlcmkd_table(metrics: Path) -> list[str]:
                + (f" (not: {', '.join(unconverged)})." if unconverged else ".")])
 
 
+def _covered(cell: str, score: dict | None) -> str:
+    """A breath cell with its coverage: the windows (with ground truth) where the source has a rate, of all."""
+    if score is None:
+        return cell
+    unranked = "" if score["ranked"] else ", not ranked"
+    return f"{cell} ({score['windows']}/{score['of_windows']}{unranked})"
+
+
 def breath_table(metrics: Path) -> list[str]:
-    """The ridge estimator's MAE per source and scene kind (a trained source: mean ± sd over its seeds); the noise
-    series of the true nostrils is left to the report."""
+    """The ridge estimator's MAE per source and scene kind over the windows where the source has a rate (a trained
+    source: mean ± sd over its seeds), with that coverage (metrics/conclusions/breath.json's scores); the noise series
+    of the true nostrils is left to the report."""
     rates = _read(metrics / "breath" / "rates.json")
+    scores = _read(metrics / "conclusions" / "breath.json")["scores"]
     groups = source_runs(rates["sources"], rates["runs"])
     rows = []
     for source in (s for s in breath_order(groups) if not s.startswith("oracle+")):
         runs = [rates["sources"][n] for n in groups[source].values()]
         seeds = "–" if None in groups[source] else str(len(groups[source]))
-        rows.append([source, seeds] + [breath_cell([r[scene]["ridge"].get("mae_bpm") for r in runs])
+        rows.append([source, seeds] + [_covered(breath_cell([r[scene]["ridge"].get("mae_bpm") for r in runs]),
+                                                scores.get(scene, {}).get(source))
                                        if scene in runs[0] else "–" for scene in SCENES])
     rows += [[source, why.split(":")[0], *([""] * len(SCENES))]  # the reason, no numbers
              for source, why in sorted(rates["unavailable"].items())]
     return ([f"**Breath rate** ({_label(rates['data'])}; MAE of the ridge estimator in breaths/min over "
-             f"{rates['sequences']} sequences; `plots/breath/figures/summary.md` gives each source's coverage and "
-             "95% interval)", ""]
+             f"{rates['sequences']} sequences, each source over the windows where it has a rate, in brackets: those "
+             "windows / all windows with ground truth, and \"not ranked\" where it has a rate in too few sequences to "
+             "be compared; `plots/breath/figures/summary.md` gives each source's 95% interval and the paired "
+             "comparisons)", ""]
             + _table(["source", "seeds", *SCENES], rows))
 
 

@@ -269,7 +269,8 @@ def report(metrics_path: Path, windows_csv: Path, signals_csv: Path, options_pat
            table_path: Path, conclusions_path: Path, check: dict, cfg: ranking.ConclusionConfig, seed: int,
            moved: frozenset[str] = frozenset()) -> None:
     """Figures, the summary (table, the chain's option choice from `options_path`, conclusions) and the statements'
-    JSON with each source's score and coverage (`ranking.scores`, the leaderboard's rows); `check` as `conclusions.read_kernel_check` returns it, `moved` as `conclusions.read_moved`."""
+    JSON with each source's score and coverage (`ranking.scores`, the leaderboard's rows); `check` as
+    `conclusions.read_kernel_check` returns it, `moved` as `conclusions.read_moved`."""
     metrics = read_json(metrics_path)
     label = data_label(metrics["data"]).upper() if metrics["data"] == "synthetic" else data_label(metrics["data"])
     windows = read_csv(windows_csv, ("source", *ranking.WINDOW, "scene", f"{ranking.ESTIMATOR}_bpm", "true_bpm"))

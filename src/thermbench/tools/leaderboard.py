@@ -7,7 +7,8 @@ report_leaderboard -> plots/leaderboard.md, metrics/leaderboard.json):
     landmarks68 CHARLOTTE  NME-diag over all test crops (Full), as T-FAKE
     breath                 breath-rate MAE (ridge) per scene (lower first) over the windows where the source has a
                            rate, its 95% bootstrap interval over sequences, and that coverage; a source with a rate in
-                           fewer than breath.conclusions.min_sequences sequences unranked (metrics/conclusions/breath.json)
+                           fewer than breath.conclusions.min_sequences sequences is unranked
+                           (metrics/conclusions/breath.json)
 
 Each row carries its data label (synthetic or real) and whether it is a submission. A model whose weights are absent
 is listed with its reason and no numbers.
@@ -138,8 +139,8 @@ TITLES = {"thermeval_nose": "ThermEval nose (thermeval_nose)",
 def markdown(boards: dict) -> str:
     parts = ["# Leaderboard per task\n", "Every built-in and submitted model, ranked on each task's main metric; the "
              "interval is a 95% one (PCK: Wilson over the GT noses; NME: t over a trained model's seeds, none for one "
-             "run; breath: bootstrap over sequences, the MAE over the windows where the source has a rate, its coverage in the "
-             "note). `data`: synthetic or real.\n"]
+             "run; breath: bootstrap over sequences, the MAE over the windows where the source has a rate, its "
+             "coverage in the note). `data`: synthetic or real.\n"]
     breath = False
     for key, board in boards.items():
         better = "higher" if board["higher_is_better"] else "lower"
@@ -160,8 +161,9 @@ def write(metrics: Path, builtin_zeroshot: list[str], out_md: Path, out_json: Pa
     runs = [m for path in sorted((metrics / "mlcmkd").rglob("*.json"))
             for m in [read_json(path)] if "nme" in m.get("tfake", {}) or "status" in m]
     rates = read_json(metrics / "breath" / "rates.json")
+    breath = read_json(metrics / "conclusions" / "breath.json")["scores"]
     boards = build(zeroshot, read_json(metrics / "zeroshot_submissions.json"), runs,
-                   read_json(metrics / "table1_submissions.json"), read_json(metrics / "conclusions" / "breath.json")["scores"],
+                   read_json(metrics / "table1_submissions.json"), breath,
                    rates["data"], rates.get("unavailable", {}))
     landmarks = read_json(metrics / "table1_submissions.json")["data"]
     data = {"thermeval": zeroshot[builtin_zeroshot[0]]["data"], **landmarks, "breath": rates["data"]}

@@ -96,15 +96,29 @@ def test_final_with_a_kernel_check_that_agrees_differs_or_lacks_the_id():
     assert f.why == "not kernel-checked (no verdict under default)"
 
 
-def test_final_without_a_kernel_check_leaves_a_trained_statement_unresolved_and_a_deterministic_one_as_it_is():
+def test_final_without_a_complete_kernel_check_resolves_neither_kind_and_an_unmoved_untrained_one_then_stands():
     s = _resolved()
     f = cc.final(s, {})
     assert (f.verdict, f.resolved) == ("not resolved", False)
     assert f.text == "A vs B: not resolved (not kernel-checked) (here A < B)"
     assert f.why == "not kernel-checked (`make conclusions` not run for these params)"
-    fixed = cc.difference("d", "A vs B", "A", "B", -0.02, -0.03, -0.01, trained=False)
-    assert cc.final(fixed, {}) is fixed
-    assert cc.final(fixed, {"default": {"d": "not resolved"}}) is fixed  # identical on any CPU by construction
+    untrained = cc.difference("d", "A vs B", "A", "B", -0.02, -0.03, -0.01, trained=False)
+    assert cc.final(untrained, {}).why == "not kernel-checked (`make conclusions` not run for these params)"
+    # a setting required but not made yet (an empty verdict set) confirms nothing
+    f = cc.final(untrained, {"native": {"d": "A < B"}, "default": {}})
+    assert (f.resolved, f.why) == (False, "not kernel-checked (no verdict under default)")
+    # every setting gave it and its numbers did not move: deterministic, as it is
+    assert cc.final(untrained, {"native": {"d": "A < B"}, "default": {"d": "A < B"}}) is untrained
+    # its numbers moved: checked as a trained one
+    moved = cc.final(untrained, {"native": {"d": "A < B"}, "default": {"d": "not resolved"}}, frozenset({"d"}))
+    assert (moved.resolved, moved.why) == (False, "differs across CPU kernels (default: not resolved)")
+    records = cc.as_records([untrained], {"native": {"d": "A < B"}, "default": {}})
+    assert (records[0]["deterministic"], records[0]["trained"], records[0]["kernels_checked"]) == (False, False,
+                                                                                                    ["native"])
+    records = cc.as_records([untrained], {"native": {"d": "A < B"}, "default": {"d": "A < B"}})
+    assert (records[0]["deterministic"], records[0]["resolved"]) == (True, True)
+    assert cc.settings_compared({"native": {"d": "A < B"}, "default": {}, "avx2": {"d": "A < B"}}) == (
+        "native (this machine's own run), avx2 (not made yet: default)")
 
 
 def test_pairs_of_inverts_pair_order():
@@ -163,13 +177,15 @@ def test_as_records_fields_sorted_by_id():
                  "verdict": "not resolved", "resolved": False,
                  "text": "A vs B: not resolved (differs across CPU kernels) (here A < B; default: not resolved)",
                  "why": "differs across CPU kernels (default: not resolved)",
-                 "numbers": {"mean": -0.02, "low": -0.03, "high": -0.01}, "deterministic": False,
-                 "kernels_checked": ["default"]}
+                 "numbers": {"mean": -0.02, "low": -0.03, "high": -0.01}, "trained": True,
+                 "deterministic": False, "kernels_checked": ["default"]}
     assert records[0]["verdict_here"] == records[0]["verdict"] == "not resolved"
     assert cc.as_records([s], {})[0]["kernels_checked"] == []
     fixed = cc.difference("d", "A vs B", "A", "B", -0.02, -0.03, -0.01, trained=False)
-    r = cc.as_records([fixed], check)[0]
-    assert (r["deterministic"], r["kernels_checked"], r["resolved"]) == (True, [], True)
+    r = cc.as_records([fixed], check)[0]  # the check has no verdict on it: not yet shown deterministic
+    assert (r["deterministic"], r["trained"], r["kernels_checked"], r["resolved"]) == (False, False, [], False)
+    r = cc.as_records([fixed], {"default": {"d": "A < B"}})[0]
+    assert (r["deterministic"], r["kernels_checked"], r["resolved"]) == (True, ["default"], True)
 
 
 def test_read_kernel_check_per_report_missing_for_other_params_valid_and_malformed(tmp_path):

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _record(id, verdict, resolved, why="", verdict_here=None, kernels=(), deterministic=False):
     return {"id": id, "claim": f"claim {id}", "verdict_here": verdict_here or verdict, "resolved_here": resolved,
             "verdict": verdict, "resolved": resolved, "text": f"claim {id}: {verdict}", "why": why, "numbers": {},
-            "deterministic": deterministic, "kernels_checked": list(kernels)}
+            "trained": not deterministic, "deterministic": deterministic, "kernels_checked": list(kernels)}
 
 
 SYNTHETIC = {"thermeval": "synthetic", "tfake": "synthetic"}
@@ -213,20 +213,21 @@ def test_check_keeps_earlier_settings_made_for_the_same_params_and_code(tmp_path
 
 
 def test_untrained_statements_stay_deterministic_only_where_their_numbers_came_out_identical(tmp_path, monkeypatch):
-    def st(verdict, numbers, deterministic=True):
-        return {"verdict": verdict, "numbers": numbers, "deterministic": deterministic}
+    def st(verdict, numbers, trained=False):
+        return {"verdict": verdict, "numbers": numbers, "trained": trained}
 
     native = {"b.same": st("O < W", {"o": 1.0}), "b.moved": st("O < M", {"m": 6.96}),
-              "t.1": st("A < B", {"a": 1}, False)}
+              "t.1": st("A < B", {"a": 1}, True)}
     found = {"avx2": {"b.same": st("O < W", {"o": 1.0}), "b.moved": st("O < M", {"m": 6.96}),
-                      "t.1": st("A < B", {}, False)},
+                      "t.1": st("A < B", {}, True)},
              "default": {"b.same": st("O < W", {"o": 1.0}), "b.moved": st("not resolved", {"m": 3.1})}}
+    found |= {"aten_default": found["avx2"], "mkl_compatible": found["avx2"]}
     # b.moved: MediaPipe's numbers moved under default; t.1 is trained (the numbers of trained runs always may move)
-    assert conclusions.untrained_moved(native, found) == ["b.moved"]
+    assert conclusions.untrained_moved(native, {s: found[s] for s in ("avx2", "default")}) == ["b.moved"]
     committed = [_record("b.same", "O < W", True, deterministic=True), _record("b.moved", "O < M", True,
                                                                                 deterministic=True)]
     verdicts = {s: {i: r["verdict"] for i, r in v.items()} for s, v in found.items()}
-    rows = conclusions.differences(committed, verdicts, ["b.moved"])
+    rows = conclusions.differences(committed, {s: verdicts[s] for s in ("avx2", "default")}, ["b.moved"])
     assert [(r["id"], r["setting"]) for r in rows] == [("b.moved", "default")]
     # check writes the list, and the stage (`read_moved`) then treats b.moved as a trained statement
     (tmp_path / TOLERANCES).parent.mkdir(parents=True)
@@ -242,19 +243,29 @@ def test_untrained_statements_stay_deterministic_only_where_their_numbers_came_o
     assert keeps[0] == ("raw", "prepare", "rgbpretrain", "breath_videos")  # only the fixed test data is kept
     written = read_json(tmp_path / conclusions.KERNEL_CHECK)
     assert written["untrained_moved"] == ["b.moved"]
+    assert written["required"] == ["aten_default", "avx2", "default", "mkl_compatible", "native"]
     moved = cc.read_moved(tmp_path / conclusions.KERNEL_CHECK, tmp_path / "params.yaml", "b")
     assert moved == {"b.moved"}
-    check = cc.read_kernel_check(tmp_path / conclusions.KERNEL_CHECK, tmp_path / "params.yaml", "b")
     same = cc.Statement("b.same", "c", "O < W", True, "c: O < W", trained=False)
     lost = cc.Statement("b.moved", "c", "O < M", True, "c: O < M", trained=False)
+    # two of the four settings made: identical numbers there are not yet shown to be deterministic
+    check = cc.read_kernel_check(tmp_path / conclusions.KERNEL_CHECK, tmp_path / "params.yaml", "b")
+    partial = cc.final(same, check, moved)
+    assert (partial.resolved, partial.why) == (False, "not kernel-checked (no verdict under aten_default, "
+                                                      "mkl_compatible)")
+    # the rest of the settings, the two kept: now b.same is deterministic and b.moved is checked as a trained one
+    assert conclusions.check(tmp_path) == 1
+    assert [k[0] for k in keeps] == ["raw"] * 4
+    check = cc.read_kernel_check(tmp_path / conclusions.KERNEL_CHECK, tmp_path / "params.yaml", "b")
     assert cc.final(same, check, moved) == same and not cc.final(lost, check, moved).resolved
     records = cc.as_records([same, lost], check, moved)
-    assert [(r["deterministic"], r["kernels_checked"]) for r in records] == [
-        (False, ["avx2", "default", "native"]), (True, [])]
+    every = ["aten_default", "avx2", "default", "mkl_compatible", "native"]
+    assert [(r["deterministic"], r["kernels_checked"]) for r in records] == [(False, every), (True, every)]
 
 
 def test_report_headers_name_each_setting_compared_once():
-    assert cc.settings_compared({"aten_default": {}, "native": {}}) == "native (this machine's own run), aten_default"
+    assert cc.settings_compared({"aten_default": {"r.1": "A < B"}, "native": {"r.1": "A < B"}}) == (
+        "native (this machine's own run), aten_default")
     records = [{**_record("r.1", "A < B", True, kernels=["aten_default", "native"]), "report": "r"}]
     counts = {"resolved_kernel_checked": 1, "resolved_deterministic": 0, "not_resolved": 0}
     md = markdown(records, ["aten_default", "native"], counts, "x")

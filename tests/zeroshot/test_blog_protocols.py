@@ -140,7 +140,11 @@ def test_report_shows_a_calibration_target_as_calibrated_to_hold_and_only_other_
     (order,), _ = blog_statements.part3_statements(noses([1] * 6 + [0] * 2, [0] * 8), "n.csv")
     other = Statement("zeroshot.other", "something measured", "X < Y", True, "something measured: X < Y",
                       trained=False)
-    lines = "\n".join(blog_report.calibration_section(CALIBRATION, [order, other], [], {}))
+    unchecked = "\n".join(blog_report.calibration_section(CALIBRATION, [order, other], [], {}))
+    assert "paired over 8 GT noses of 4 frames: not resolved (not kernel-checked) (here A > B)" in unchecked
+    check = {"native": {order.id: "A > B", "zeroshot.other": "X < Y"}, "default": {order.id: "A > B",
+                                                                                   "zeroshot.other": "X < Y"}}
+    lines = "\n".join(blog_report.calibration_section(CALIBRATION, [order, other], [], check))
     calibrated, findings = lines.split("## Findings")
     assert "no setting met every rule, this one is the closest" in calibrated          # qualified: False
     # the chosen candidate's rates, not the other's: A 0.815x is within 1.5x, B 1.53x is not

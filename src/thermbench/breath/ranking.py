@@ -16,9 +16,9 @@ matched sequences gets no interval: a bootstrap over 2 or 3 clusters is their mi
 
 Per scene kind three statements, each naming every ranked source's coverage (and seeds) and the sources not ranked:
 - the ranking of the untrained sources (ground truth, fixed ROI, whole face, pretrained detectors as they are):
-  deterministic, the same on any CPU;
+  deterministic where the kernel check finds its numbers identical under every setting (`conclusions.final`);
 - the pairs that involve a trained source, blocked while one of its runs did not converge or records no convergence,
-  or while it has a single seed; the kernel check applies to these (`conclusions.final`);
+  or while it has a single seed; stated as far as every kernel setting agrees;
 - the floor: from which nostril noise (the `oracle+Npx` series) the rate gets worse than with the true nostrils
   (`floor_statements`; every level has a rate wherever the true nostrils do, so their own intervals
   (`mae_intervals`) are compared).

@@ -12,11 +12,14 @@ statement's verdict there, beside the verdicts of the run it checked (`native`),
 names, per report, the params its statements rest on (those of every stage upstream of it) and their values'
 fingerprint: the check holds for a report while those values are unchanged. `final` then keeps a verdict only where
 every setting gave it, and of a ranking only the pairs every setting resolved (a pair resolved on some settings only is
-listed as not resolved on its own). Without a kernel check made for its report's params such a statement is not
-resolved. A statement whose sources involve no training (`trained=False`: ground truth, fixed rules, pretrained models
-run as they are) is the same on any CPU by construction: `final` leaves it as it is, and it counts as deterministic,
-never as kernel-checked. Verdict strings are what is compared across machines, so they hold names and order, never
-numbers.
+listed as not resolved on its own). Without a kernel check made for its report's params, or while the check lacks a
+setting it requires (the file's `required`: every setting of the tolerances file), such a statement is not resolved.
+A statement whose sources involve no training (`trained=False`: ground truth, fixed rules, pretrained models run as
+they are) is re-made by the check too, since a pretrained model's float kernels change with the setting: it is
+deterministic once every setting has given it and its numbers came out identical under each (not in the check's
+`untrained_moved`), and is then left as it is; one whose numbers moved is checked as a trained one; until the check
+covers it, it is not resolved either. Verdict strings are what is compared across machines, so they hold names and
+order, never numbers.
 """
 
 from __future__ import annotations
@@ -171,7 +174,8 @@ def read_kernel_check(path: str | Path, params_path: str | Path, report: str) ->
     """The committed kernel-check file's verdicts on `report`'s statements, {setting: {statement id: verdict}}, when
     the values of the params they rest on (the file's `params[report]`) are those of `params_path` (another
     profile's or another setting's runs say nothing about these statements); {} when the file does not exist, does
-    not cover the report, or was made for other values."""
+    not cover the report, or was made for other values. A setting the file requires (`required`) but has not made yet
+    is there with no verdict: it confirms nothing."""
     path = Path(path)
     if not path.is_file():
         return {}
@@ -184,8 +188,9 @@ def read_kernel_check(path: str | Path, params_path: str | Path, report: str) ->
     params = yaml.safe_load(Path(params_path).read_text())
     if not made_for or made_for.get("sha256") != params_fingerprint(params, made_for.get("keys", [])):
         return {}
-    return {setting: {k: v for k, v in verdicts.items() if k.split(".")[0] == report}
-            for setting, verdicts in data["verdicts"].items()}
+    check = {setting: {k: v for k, v in verdicts.items() if k.split(".")[0] == report}
+             for setting, verdicts in data["verdicts"].items()}
+    return {**{setting: {} for setting in data.get("required", [])}, **check}
 
 
 def read_moved(path: str | Path, params_path: str | Path, report: str) -> frozenset[str]:
@@ -199,29 +204,38 @@ def read_moved(path: str | Path, params_path: str | Path, report: str) -> frozen
 
 
 def settings_compared(check: dict) -> str:
-    """The kernel settings a check compared, named once each: `native` is this machine's own run, the one the
-    reports are made from."""
+    """The kernel settings a check compared, named once each (`native` is this machine's own run, the one the
+    reports are made from), then those it requires but has no verdicts from."""
     order = sorted(check, key=lambda s: (s != "native", s))
-    named = [f"{s} (this machine's own run)" if s == "native" else s for s in order]
-    return ", ".join(named)
+    named = [f"{s} (this machine's own run)" if s == "native" else s for s in order if check[s]]
+    missing = [s for s in order if not check[s]]
+    return ", ".join(named) + (f" (not made yet: {', '.join(missing)})" if missing else "")
+
+
+def _checked(statement_id: str, check: dict[str, dict[str, str]]) -> bool:
+    """Whether every setting of `check`, and at least one, gave the statement a verdict."""
+    return bool(check) and all(statement_id in v for v in check.values())
 
 
 def final(statement: Statement, check: dict[str, dict[str, str]], moved: frozenset[str] = frozenset()) -> Statement:
-    """The statement as a report may state it. A deterministic one (whose numbers the check did not find to move,
-    `moved`), or one not resolved here, as it is. A trained one: not resolved without a kernel check; a ranking keeps
+    """The statement as a report may state it. One not resolved here as it is. Any other: not resolved without a
+    kernel check that gave it a verdict under every setting. Then an untrained one whose numbers the check did not
+    find to move (`moved`) as it is (deterministic); a trained one, or an untrained one that moved: a ranking keeps
     the pairs every setting checked resolved too (the others listed as not resolved); any other verdict stands only if
     every setting gave it."""
-    if not statement.resolved or (not statement.trained and statement.id not in moved):
+    if not statement.resolved:
         return statement
     if not check:
         why = "not kernel-checked (`make conclusions` not run for these params)"
         return replace(statement, verdict=NOT_RESOLVED, resolved=False,
                        text=f"{statement.claim}: {UNCHECKED} (here {statement.verdict})", why=why)
     unchecked = sorted(setting for setting, v in check.items() if statement.id not in v)
-    if unchecked:  # a check made before this statement existed says nothing of it
+    if unchecked:  # a setting not made yet, or made before this statement existed, says nothing of it
         return replace(statement, verdict=NOT_RESOLVED, resolved=False,
                        text=f"{statement.claim}: {UNCHECKED} (here {statement.verdict})",
                        why=f"not kernel-checked (no verdict under {', '.join(unchecked)})")
+    if not statement.trained and statement.id not in moved:
+        return statement
     there = {setting: v[statement.id] for setting, v in sorted(check.items())}
     here = pairs_of(statement.verdict)
     elsewhere = {s: pairs_of(v) for s, v in there.items()}
@@ -251,14 +265,14 @@ def sentence(statement: Statement) -> str:
 def as_records(statements: list[Statement], check: dict[str, dict[str, str]],
                moved: frozenset[str] = frozenset()) -> list[dict]:
     """Statements for a summary JSON: the verdict from this run alone (`verdict_here`) and the final one; whether it
-    is deterministic (no trained model, and numbers the kernel check did not find to move: the check does not apply)
-    and the kernel settings that checked it."""
+    rests on a trained model; whether it is deterministic (no trained model, a verdict under every setting of the
+    kernel check and numbers it did not find to move) and the kernel settings that gave it a verdict."""
     out = []
     for s in statements:
         f = final(s, check, moved)
-        deterministic = not s.trained and s.id not in moved
+        deterministic = not s.trained and s.id not in moved and _checked(s.id, check)
         out.append({"id": s.id, "claim": s.claim, "verdict_here": s.verdict, "resolved_here": s.resolved,
                     "verdict": f.verdict, "resolved": f.resolved, "text": f.text, "why": f.why,
-                    "numbers": s.numbers, "deterministic": deterministic,
-                    "kernels_checked": [] if deterministic else sorted(check)})
+                    "numbers": s.numbers, "trained": s.trained, "deterministic": deterministic,
+                    "kernels_checked": sorted(k for k, v in check.items() if s.id in v)})
     return sorted(out, key=lambda r: r["id"])

@@ -36,21 +36,21 @@ def gather(statement_files: list[Path], out_json: Path, out_md: Path, sources: d
 
 
 def markdown(records: list[dict], kernels: list[str], counts: dict[str, int], label: str) -> str:
-    checked = settings_compared(dict.fromkeys(kernels)) if kernels else \
+    checked = settings_compared(dict.fromkeys(kernels, True)) if kernels else \
         "none, this run only (`make conclusions` not run yet)"
     lines = [f"# Conclusions ({label})", "",
              f"Every qualitative statement of the reports, computed from the metrics (`metrics/conclusions.json`). A "
              f"statement is resolved only on converged runs, over enough seeds, sequences and test images. One that "
              f"rests on a trained model is stated only as far as every CPU kernel setting checked agrees (of a "
-             f"ranking, the pairs every setting resolved); one that involves no training is deterministic, the same "
-             f"on any CPU (the check re-runs it too, and one whose numbers moved between settings is checked as a "
-             f"trained one), "
-             f"and not counted as kernel-checked. Kernel settings compared: {checked}.", "",
+             f"ranking, the pairs every setting resolved); one that involves no training is re-run by the check "
+             f"too, and is deterministic (not counted as kernel-checked) once its numbers came out identical under "
+             f"every setting; one whose numbers moved is checked as a trained one. Until the check covers every "
+             f"setting, neither kind is resolved. Kernel settings compared: {checked}.", "",
              f"Resolved and kernel-checked: {counts['resolved_kernel_checked']}; resolved, deterministic: "
              f"{counts['resolved_deterministic']}; not resolved: {counts['not_resolved']}.", "",
              "| Report | Statement | Verdict | Resolved | Kind | Why not |", "|---|---|---|---|---|---|"]
     for r in records:
-        kind = "deterministic" if r["deterministic"] else "trained"
+        kind = "deterministic" if r["deterministic"] else "trained" if r["trained"] else "untrained"
         lines.append(f"| {r['report']} | {r['claim']} | {r['verdict']} | {'yes' if r['resolved'] else 'no'} | {kind} "
                      f"| {r['why'] or '–'} |")
     return "\n".join(lines) + "\n"

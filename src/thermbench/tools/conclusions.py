@@ -63,12 +63,12 @@ STATEMENTS = Path("metrics/conclusions")
 
 
 def statements_of(metrics_dir: Path) -> dict[str, dict]:
-    """statement id -> {verdict (from that run alone), numbers, deterministic}, over every report's statements file
-    under `metrics_dir`."""
+    """statement id -> {verdict (from that run alone), numbers, trained}, over every report's statements file under
+    `metrics_dir`."""
     out = {}
     for path in sorted((metrics_dir / "conclusions").glob("*.json")):
-        out.update({r["id"]: {"verdict": r["verdict_here"], "numbers": r["numbers"],
-                              "deterministic": r["deterministic"]} for r in read_json(path)["statements"]})
+        out.update({r["id"]: {"verdict": r["verdict_here"], "numbers": r["numbers"], "trained": r["trained"]}
+                    for r in read_json(path)["statements"]})
     return out
 
 
@@ -78,10 +78,9 @@ def verdicts_of(metrics_dir: Path) -> dict[str, str]:
 
 
 def untrained_moved(native: dict[str, dict], found: dict[str, dict[str, dict]]) -> list[str]:
-    """The statements on untrained sources (deterministic here) whose numbers differ under some setting (or are
-    missing there): not deterministic after all. Identical numbers under every setting keep a statement
-    deterministic."""
-    return sorted(i for i, r in native.items() if r["deterministic"]
+    """The statements on untrained sources whose numbers differ under some setting (or are missing there): not
+    deterministic after all. Identical numbers under every setting make a statement deterministic."""
+    return sorted(i for i, r in native.items() if not r["trained"]
                   and any(there.get(i, {}).get("numbers") != r["numbers"] for there in found.values()))
 
 
@@ -97,10 +96,10 @@ def unconfirmed(verdict: str, there: str) -> str:
 def differences(committed: list[dict], found: dict[str, dict[str, str]], moved=()) -> list[dict]:
     """Rows where a kernel setting does not confirm what the committed file states as resolved about a trained model
     or an untrained one whose numbers moved (`moved`) (a verdict, or pairs of a ranking; missing there counts as not
-    confirmed). Deterministic statements are not checked."""
+    confirmed). Untrained statements whose numbers did not move are not checked."""
     rows = []
     for r in committed:
-        if not r["resolved"] or (r["deterministic"] and r["id"] not in moved):
+        if not r["resolved"] or (not r["trained"] and r["id"] not in moved):
             continue
         for setting, verdicts in sorted(found.items()):
             there = verdicts.get(r["id"], MISSING)
@@ -247,9 +246,11 @@ def _commit(repo: Path) -> str:
     return done.stdout.strip() if done.returncode == 0 else "unknown"
 
 
-def write_check(repo: Path, inputs: dict[str, dict], params: dict, kept: dict[str, dict]) -> dict[str, dict]:
+def write_check(repo: Path, inputs: dict[str, dict], params: dict, kept: dict[str, dict],
+                required: list[str]) -> dict[str, dict]:
     """conclusions/kernel_check.json from the settings `kept` (earlier ones made for the same params and code, and
-    this run's) and this repository's own verdicts (`native`, read now); the verdicts by setting."""
+    this run's), this repository's own verdicts (`native`, read now) and the settings a statement needs verdicts from
+    (`required`: the tolerances' settings; one not made yet confirms nothing); the verdicts by setting."""
     native = statements_of(repo / "metrics")
     for setting in kept.values():
         if "found" in setting:  # made by this run: what moved is read against the native numbers of now
@@ -258,6 +259,7 @@ def write_check(repo: Path, inputs: dict[str, dict], params: dict, kept: dict[st
     write_json(repo / KERNEL_CHECK, {
         "profile": params.get("profile"),
         "params": {r: {"keys": v["keys"], "sha256": params_fingerprint(params, v["keys"])} for r, v in inputs.items()},
+        "required": sorted(required),
         "verdicts": {"native": {i: r["verdict"] for i, r in native.items()}, **verdicts},
         "settings": {s: v["env"] for s, v in sorted(kept.items())},
         "made": {s: v["made"] for s, v in sorted(kept.items())},
@@ -302,13 +304,14 @@ def check(repo: Path, kernels: list[str] | None = None, keep: bool = False) -> i
                              "verdicts": {i: r["verdict"] for i, r in found.items()},
                              "made": {"commit": _commit(repo), "date": datetime.date.today().isoformat(),
                                       "for": made_for}}
-            write_check(repo, inputs, params, kept)
+            write_check(repo, inputs, params, kept, list(settings))
     finally:
         if keep:
             print(f"scratch copies kept at {scratch}", file=sys.stderr)
         else:
             shutil.rmtree(scratch, ignore_errors=True)
-    verdicts = write_check(repo, inputs, params, kept)  # native read now: the repo's own DAG may run beside the check
+    # native read now: the repo's own DAG may run beside the check
+    verdicts = write_check(repo, inputs, params, kept, list(settings))
     committed = read_json(repo / CONCLUSIONS)["statements"]
     moved = read_json(repo / KERNEL_CHECK)["untrained_moved"]
     rows = differences(committed, verdicts, moved)

@@ -89,9 +89,10 @@ baseline: setup
 # default: every setting but native that conclusions/kernel_check.json lacks for the current params and code, one
 # after another) and fails, with a table, where a statement that metrics/conclusions.json states as resolved comes out
 # otherwise. Rewrites conclusions/kernel_check.json after each setting: then `dvc repro` (the reports fold it in) and
-# commit. KERNELS=aten_default re-makes that setting.
+# commit. KERNELS=aten_default re-makes that setting. An interrupted setting's copy stays (in the system's temporary
+# folder, or SCRATCH) and the next `make conclusions` for the same params and code resumes it.
 conclusions: setup
-	$(PY) -m thermbench.tools.conclusions check $(if $(KERNELS),--kernels $(KERNELS))
+	$(PY) -m thermbench.tools.conclusions check $(if $(KERNELS),--kernels $(KERNELS)) $(if $(SCRATCH),--scratch $(SCRATCH))
 
 # The synthetic ThermEval scenes (face width, blur) against the blog's real detection rates, on frames of their own
 # seeds (no test frame): writes conclusions/synth_calibration.json; put its choice into profiles/default.yaml.

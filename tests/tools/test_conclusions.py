@@ -17,6 +17,12 @@ from thermbench.tools.regression import TOLERANCES
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def _scratch_in_tmp(tmp_path, monkeypatch):
+    """The check's copies under the test's folder, not the system's temporary one."""
+    monkeypatch.setattr(conclusions, "scratch_dir", lambda repo: tmp_path / "scratch")
+
+
 def _record(id, verdict, resolved, why="", verdict_here=None, kernels=(), deterministic=False):
     return {"id": id, "claim": f"claim {id}", "verdict_here": verdict_here or verdict, "resolved_here": resolved,
             "verdict": verdict, "resolved": resolved, "text": f"claim {id}: {verdict}", "why": why, "numbers": {},
@@ -124,7 +130,7 @@ def _made_for(repo):
 
 def _found(verdicts: dict[str, str]) -> dict[str, dict]:
     """What rerun_under reads from a setting's statements files: trained statements without numbers."""
-    return {i: {"verdict": v, "numbers": {}, "deterministic": False} for i, v in verdicts.items()}
+    return {i: {"verdict": v, "numbers": {}, "trained": True} for i, v in verdicts.items()}
 
 
 def test_check_writes_the_kernel_check_and_fails_on_a_difference(tmp_path, monkeypatch, capsys):
@@ -135,7 +141,7 @@ def test_check_writes_the_kernel_check_and_fails_on_a_difference(tmp_path, monke
     _write(tmp_path / conclusions.CONCLUSIONS, records)
     _write(tmp_path / "metrics/conclusions/r.json", records)
     there = {"aten_default": {"r.1": "A < B", "r.2": "A > B"}, "default": {"r.1": "not resolved", "r.2": "A > B"}}
-    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep: (
+    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep, made_for: (
         _found(there[setting]), _made_for(repo)))
     monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"r": {"keys": ["profile", "seed"], "code": "c"}})
     assert conclusions.check(tmp_path, ["aten_default", "default"]) == 1
@@ -160,7 +166,7 @@ def test_check_covers_every_kernel_setting_but_native_by_default(tmp_path, monke
     (tmp_path / "params.yaml").write_text("profile: smoke\n")
     _write(tmp_path / conclusions.CONCLUSIONS, [_record("r.1", "A < B", True)])
     ran = []
-    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep: (
+    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep, made_for: (
         ran.append(setting) or _found({"r.1": "A < B"}), _made_for(repo)))
     monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"r": {"keys": ["seed"], "code": "c"}})
     assert conclusions.check(tmp_path) == 0
@@ -176,7 +182,7 @@ def test_check_keeps_earlier_settings_made_for_the_same_params_and_code(tmp_path
     _write(tmp_path / "metrics/conclusions/r.json", [_record("r.1", "A < B", True)])
     ran, code = [], {"sha": "c1"}
 
-    def rerun(repo, setting, env, scratch, keep):
+    def rerun(repo, setting, env, scratch, keep, made_for):
         if setting == "default":
             raise KeyboardInterrupt  # a check stopped half way
         ran.append(setting)
@@ -191,7 +197,7 @@ def test_check_keeps_earlier_settings_made_for_the_same_params_and_code(tmp_path
     assert written["made"]["aten_default"]["for"] == {"r": {"params": cc.params_fingerprint({}, ["seed"]),
                                                             "code": "c1"}}
     # by default only the settings the file lacks for these params and code are re-made
-    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep: (
+    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep, made_for: (
         ran.append(setting) or _found({"r.1": "A < B"}), _made_for(repo)))
     assert conclusions.check(tmp_path) == 0
     assert ran == ["aten_default", "avx2", "mkl_compatible", "default"]
@@ -206,7 +212,7 @@ def test_check_keeps_earlier_settings_made_for_the_same_params_and_code(tmp_path
     with pytest.raises(InputError, match="dvc.lock lacks code hashes upstream of the r statements"):
         conclusions.check(tmp_path)
     code["sha"] = "c3"
-    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep: (
+    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep, made_for: (
         _found({"r.1": "A < B"}), {"r": {"params": "p", "code": "edited"}}))
     with pytest.raises(InputError, match="avx2: the copy ran other code or params than this repository's DAG"):
         conclusions.check(tmp_path)
@@ -236,7 +242,7 @@ def test_untrained_statements_stay_deterministic_only_where_their_numbers_came_o
     _write(tmp_path / conclusions.CONCLUSIONS, committed)
     _write(tmp_path / "metrics/conclusions/b.json", [{**r, "numbers": native[r["id"]]["numbers"]} for r in committed])
     keeps = []
-    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep: (
+    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep, made_for: (
         keeps.append(keep) or found[setting], _made_for(repo)))
     monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"b": {"keys": ["profile"], "code": "c"}})
     assert conclusions.check(tmp_path, ["avx2", "default"]) == 1
@@ -309,3 +315,36 @@ def test_the_committed_kernel_check_names_the_params_each_report_rests_on_now():
     for report, rests_on in keys.items():
         if committed.get(report, {}).get("keys") != rests_on:
             assert cc.read_kernel_check(ROOT / conclusions.KERNEL_CHECK, ROOT / "params.yaml", report) == {}, report
+
+
+def test_an_interrupted_setting_is_resumed_for_the_same_params_and_code_and_replaced_otherwise(tmp_path, monkeypatch):
+    repo, scratch = tmp_path / "repo", tmp_path / "scratch"
+    (repo / ".dvc" / "cache").mkdir(parents=True)
+    copies, repros = [], []
+
+    def copy(src, dest):
+        copies.append(dest.name)
+        (dest / "metrics" / "conclusions").mkdir(parents=True)  # fails on a copy that is still there
+        (dest / "dvc.lock").write_text("stages: {}\n")
+        (dest / "params.yaml").write_text("profile: smoke\n")
+
+    def run(cmd, cwd, env, log, check=True):
+        if "repro" in cmd:
+            repros.append(cwd.name)
+            if len(repros) == 1:
+                raise KeyboardInterrupt  # the first sitting ends half way through the DAG
+
+    monkeypatch.setattr(conclusions, "copy_worktree", copy)
+    monkeypatch.setattr(conclusions, "_run", run)
+    monkeypatch.setattr(conclusions, "report_inputs", lambda work: {"b": {"keys": ["profile"], "code": "c"}})
+    made_for = conclusions.fingerprints({"b": {"keys": ["profile"], "code": "c"}}, {"profile": "smoke"})
+    with pytest.raises(KeyboardInterrupt):
+        conclusions.rerun_under(repo, "avx2", {}, scratch, ("raw",), made_for)
+    assert read_json(scratch / "avx2" / conclusions.MADE_FOR) == made_for  # set up before the DAG ran: resumable
+    # the next sitting, same params and code: the copy is resumed, not made again
+    found, there = conclusions.rerun_under(repo, "avx2", {}, scratch, ("raw",), made_for)
+    assert (copies, repros, found, there) == (["avx2"], ["avx2", "avx2"], {}, made_for)
+    # other code since: the copy is replaced
+    other = {"b": {**made_for["b"], "code": "d"}}
+    conclusions.rerun_under(repo, "avx2", {}, scratch, ("raw",), other)
+    assert copies == ["avx2", "avx2"] and read_json(scratch / "avx2" / conclusions.MADE_FOR) == other

@@ -1,10 +1,13 @@
 """Conclusions: gather every report's statements into one file (stage `conclusions`), and check that they come out the
 same under other CPU kernels (`make conclusions`).
 
-    python -m thermbench.tools.conclusions check [--kernels aten_default,mkl_compatible]
+    python -m thermbench.tools.conclusions check [--kernels aten_default,mkl_compatible] [--scratch DIR]
 
 By default the check re-makes the settings the committed file lacks for the current params and code (each setting
-there records what it was made for: `fingerprints`), and rewrites the file after each one.
+there records what it was made for: `fingerprints`), and rewrites the file after each one. A setting re-trains the
+DAG under portable kernels, several times slower than the native run, so it may span sittings: the copy of a setting
+that was interrupted stays (`scratch_dir`, or DIR) and the next check for the same params and code resumes its `dvc
+repro` where it stopped.
 
 `check` re-makes, in a scratch copy of the working tree and once per kernel setting (the environments of
 tests/baseline/tolerances.yaml, by default every one of them: `native` is this repository's own run, the DAG as `dvc
@@ -57,6 +60,7 @@ from thermbench.tools.stage_deps import CODE_ROOTS
 CONCLUSIONS = Path("metrics/conclusions.json")
 KERNEL_CHECK = Path("conclusions/kernel_check.json")
 STATEMENTS = Path("metrics/conclusions")
+MADE_FOR = Path("thermbench-made-for.json")  # in a copy: the fingerprints it was made for (resumable while they hold)
 
 
 # ------------------------------------------------------------------------------------------------------ the check
@@ -187,30 +191,55 @@ def report_inputs(repo: Path) -> dict[str, dict]:
     return out
 
 
-def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path,
-                keep: tuple[str, ...]) -> tuple[dict[str, dict], dict[str, dict[str, str]]]:
+def scratch_dir(repo: Path) -> Path:
+    """Where a repository's check keeps its copies between sittings: one folder per repository (by its path) in the
+    system's temporary folder."""
+    key = hashlib.sha256(str(repo.resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"thermbench-conclusions-{key}"
+
+
+def _made_runs(work: Path, keep: tuple[str, ...]) -> dict:
+    """The copy's lock without the fixed test data's stages: the runs this setting made."""
+    lock = read_lock(work)
+    return {"stages": {k: v for k, v in lock.get("stages", {}).items() if k.split("@")[0] not in keep}}
+
+
+def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path, keep: tuple[str, ...],
+                made_for: dict[str, dict[str, str]]) -> tuple[dict[str, dict], dict[str, dict[str, str]]]:
     """Re-make, under one kernel setting, every stage of the current params but the fixed test data (`keep`: the
     tolerances' `calibration.keep_stages`): every trained model, and every untrained one (MediaPipe, dlib-68) run
     over the data; the statements there (`statements_of`), and the params and code they were made from
-    (`fingerprints`, from the copy's own dvc.lock)."""
+    (`fingerprints`, from the copy's own dvc.lock). The copy (`scratch`/`setting`) records what it was made for
+    (`made_for`, this repository's fingerprints): a copy an earlier, interrupted sitting left for the same params and
+    code is resumed where its `dvc repro` stopped (DVC skips the stages its lock already holds); any other is replaced.
+    """
     work, log = scratch / setting, scratch / f"{setting}.log"
-    copy_worktree(repo, work)
-    lock = read_lock(work)
-    lock["stages"] = {k: v for k, v in lock.get("stages", {}).items() if k.split("@")[0] in keep}
-    write_text(work / "dvc.lock", yaml.safe_dump(lock, sort_keys=False, allow_unicode=True))
     python = sys.executable
     full_env = {**os.environ, **env, "PYTHONPATH": str(work / "src"), "DVC_NO_ANALYTICS": "1",
                 "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # stages call `python`
     dvc = [python, "-m", "dvc"]
-    _run(dvc + ["config", "core.no_scm", "true"], work, full_env, log)
     cache = (repo / ".dvc" / "cache").resolve()
-    _run(dvc + ["cache", "dir", "--local", str(cache)], work, full_env, log)
-    _run(dvc + ["checkout", "--quiet"], work, full_env, log, check=False)  # what the cache lacks is re-made below
-    start, before = time.monotonic(), run_cache_entries(cache)
+    marker = work / MADE_FOR
+    resumed = marker.is_file() and read_json(marker) == made_for
+    if resumed:
+        print(f"conclusions: {setting}: resuming the copy an earlier sitting left ({work})", file=sys.stderr,
+              flush=True)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+        copy_worktree(repo, work)
+        lock = read_lock(work)
+        lock["stages"] = {k: v for k, v in lock.get("stages", {}).items() if k.split("@")[0] in keep}
+        write_text(work / "dvc.lock", yaml.safe_dump(lock, sort_keys=False, allow_unicode=True))
+        _run(dvc + ["config", "core.no_scm", "true"], work, full_env, log)
+        _run(dvc + ["cache", "dir", "--local", str(cache)], work, full_env, log)
+        _run(dvc + ["checkout", "--quiet"], work, full_env, log, check=False)  # what the cache lacks is re-made below
+        write_json(marker, made_for)  # set up: from here on the copy can be resumed
+    # an earlier sitting's runs are in the cache already: forget every run of the copy's, not only the new ones
+    start, before = time.monotonic(), set() if resumed else run_cache_entries(cache)
     try:
         _run(dvc + ["repro", "--no-run-cache", "conclusions"], work, full_env, log)  # what the statements rest on
     finally:
-        forget_runs(cache, before, read_lock(work))
+        forget_runs(cache, before, _made_runs(work, keep))
     print(f"conclusions: {setting}: DAG re-made in {time.monotonic() - start:.0f} s (log {log})", file=sys.stderr,
           flush=True)
     made_for = fingerprints(report_inputs(work), yaml.safe_load((work / "params.yaml").read_text()))
@@ -268,10 +297,11 @@ def write_check(repo: Path, inputs: dict[str, dict], params: dict, kept: dict[st
     return verdicts
 
 
-def check(repo: Path, kernels: list[str] | None = None, keep: bool = False) -> int:
+def check(repo: Path, kernels: list[str] | None = None, keep: bool = False, scratch: Path | None = None) -> int:
     """`kernels`: settings of the tolerances file to re-make; None: every one but `native` (this repository's own
     run, always compared) that the committed check lacks for the current params and code. The file is rewritten
-    after each setting, so an interrupted check keeps the settings it finished."""
+    after each setting, so an interrupted check keeps the settings it finished, and the copy of the setting it was
+    making stays in `scratch` (default `scratch_dir`), to be resumed by the next check."""
     calibration = load_tolerances(repo / TOLERANCES).calibration
     settings = calibration.kernels
     unknown = sorted(set(kernels or []) - set(settings))
@@ -292,24 +322,31 @@ def check(repo: Path, kernels: list[str] | None = None, keep: bool = False) -> i
     kept = {s: v for s, v in kept.items() if s not in kernels}
     print(f"conclusions: re-making under {', '.join(kernels) or 'no setting'}; kept from the committed check: "
           f"{', '.join(kept) or 'none'}", file=sys.stderr, flush=True)
-    scratch = Path(tempfile.mkdtemp(prefix="thermbench-conclusions-"))
+    scratch = scratch_dir(repo) if scratch is None else scratch
+    scratch.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
-    try:
-        for setting in kernels:
-            found, there = rerun_under(repo, setting, settings[setting], scratch, calibration.keep_stages)
-            if there != made_for:
-                raise InputError(f"{setting}: the copy ran other code or params than this repository's DAG recorded "
-                                 "in dvc.lock (edited since `dvc repro`?): run `dvc repro`, then the check")
-            kept[setting] = {"env": settings[setting], "found": found,
-                             "verdicts": {i: r["verdict"] for i, r in found.items()},
-                             "made": {"commit": _commit(repo), "date": datetime.date.today().isoformat(),
-                                      "for": made_for}}
-            write_check(repo, inputs, params, kept, list(settings))
-    finally:
+    for setting in kernels:
+        try:
+            found, there = rerun_under(repo, setting, settings[setting], scratch, calibration.keep_stages, made_for)
+        except BaseException:
+            print(f"conclusions: {setting} interrupted; its copy stays in {scratch / setting}, and the next check "
+                  "for these params and code resumes it", file=sys.stderr)
+            raise
+        if there != made_for:
+            raise InputError(f"{setting}: the copy ran other code or params than this repository's DAG recorded "
+                             "in dvc.lock (edited since `dvc repro`?): run `dvc repro`, then the check")
+        kept[setting] = {"env": settings[setting], "found": found,
+                         "verdicts": {i: r["verdict"] for i, r in found.items()},
+                         "made": {"commit": _commit(repo), "date": datetime.date.today().isoformat(),
+                                  "for": made_for}}
+        write_check(repo, inputs, params, kept, list(settings))
         if keep:
-            print(f"scratch copies kept at {scratch}", file=sys.stderr)
+            print(f"conclusions: {setting}: copy kept at {scratch / setting}", file=sys.stderr)
         else:
-            shutil.rmtree(scratch, ignore_errors=True)
+            shutil.rmtree(scratch / setting, ignore_errors=True)
+            (scratch / f"{setting}.log").unlink(missing_ok=True)
+    if not any(scratch.iterdir()):
+        scratch.rmdir()
     # native read now: the repo's own DAG may run beside the check
     verdicts = write_check(repo, inputs, params, kept, list(settings))
     committed = read_json(repo / CONCLUSIONS)["statements"]
@@ -340,10 +377,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repo", type=Path, default=Path("."))
     parser.add_argument("--kernels", help="comma-separated kernel settings of tests/baseline/tolerances.yaml "
                         "(default: every one but native)")
-    parser.add_argument("--keep", action="store_true", help="keep the scratch copies (their path is printed)")
+    parser.add_argument("--keep", action="store_true", help="keep each setting's copy once it is done (its path is "
+                        "printed)")
+    parser.add_argument("--scratch", type=Path, help="where the copies are made and an interrupted one resumed "
+                        "(default: a folder of this repository's in the system's temporary folder)")
     args = parser.parse_args(argv)
     kernels = None if args.kernels is None else [k for k in args.kernels.split(",") if k]
-    code = check(args.repo.resolve(), kernels, args.keep)
+    code = check(args.repo.resolve(), kernels, args.keep, args.scratch)
     if code:
         sys.exit(code)
 

@@ -5,9 +5,9 @@ same under other CPU kernels (`make conclusions`).
 
 By default the check re-makes the settings the committed file lacks for the current params and code (each setting
 there records what it was made for: `fingerprints`), and rewrites the file after each one. A setting re-trains the
-DAG under portable kernels, several times slower than the native run, so it may span sittings: the copy of a setting
-that was interrupted stays (`scratch_dir`, or DIR) and the next check for the same params and code resumes its `dvc
-repro` where it stopped.
+whole DAG, so it may span sittings: the copy of a setting that was interrupted stays (`scratch_dir`, or DIR) and the
+next check for the same params and code resumes its `dvc repro` where it stopped. Run one check at a time: two side
+by side on the same cores oversubscribe the stages' threads and each runs several times slower than alone.
 
 `check` re-makes, in a scratch copy of the working tree and once per kernel setting (the environments of
 tests/baseline/tolerances.yaml, by default every one of them: `native` is this repository's own run, the DAG as `dvc

@@ -329,8 +329,8 @@ def check(repo: Path, kernels: list[str] | None = None, keep: bool = False, scra
         try:
             found, there = rerun_under(repo, setting, settings[setting], scratch, calibration.keep_stages, made_for)
         except BaseException:
-            print(f"conclusions: {setting} interrupted; its copy stays in {scratch / setting}, and the next check "
-                  "for these params and code resumes it", file=sys.stderr)
+            print(f"conclusions: {setting} stopped before its end; its copy stays in {scratch / setting}, and the "
+                  "next check for these params and code resumes it", file=sys.stderr)
             raise
         if there != made_for:
             raise InputError(f"{setting}: the copy ran other code or params than this repository's DAG recorded "

@@ -87,9 +87,8 @@ def breath_rows(scores: dict, data: str, unavailable: dict[str, str]) -> dict[st
         rows = []
         for name, s in sources.items():
             cover = f"rate in {s['windows']}/{s['of_windows']} windows, {s['sequences']}/{s['of_sequences']} sequences"
-            value = s["mean"] if s["ranked"] else None
-            rows.append(_row(name, value, s["low"] if s["ranked"] else None, s["high"] if s["ranked"] else None,
-                             s["sequences"], data, name.endswith(label("")),
+            value, low, high = (s["mean"], s["low"], s["high"]) if s["ranked"] else (None, None, None)
+            rows.append(_row(name, value, low, high, s["sequences"], data, name.endswith(label("")),
                              cover if s["ranked"] else f"not ranked, {cover}"))
         out[scene] = _ranked(rows + [_row(name, None, None, None, None, data, name.endswith(label("")), why)
                                      for name, why in unavailable.items()], higher=False)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from support.warm_stages import stage_imports, warm_stages
 
@@ -210,3 +211,23 @@ def test_a_process_a_stage_leaves_behind_does_not_hold_up_the_next_stage(light):
         started = time.monotonic()
         done = subprocess.run("python stages/stage.py fail", shell=True, cwd=light, env=warm, timeout=30)
     assert done.returncode == 3 and time.monotonic() - started < 10
+
+
+def test_dvc_under_the_warm_python_writes_a_lock_that_plain_dvc_reads_as_its_own(light):
+    """`python -m dvc` in the warm environment writes dvc.lock through libyaml (one line a command, where DVC's ruamel
+    wraps at 80 columns); plain DVC then finds the DAG up to date, and its own lock holds the same data."""
+    cmd = "python stages/stage.py " + " ".join(f"--argument-{i}" for i in range(12))
+    (light / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"light": {"cmd": cmd, "deps": ["stages"]}}}))
+    env = {**os.environ, "PYTHONPATH": SRC}
+    plain = [sys.executable, "-m", "dvc"]
+    subprocess.run([*plain, "init", "--no-scm", "-q"], cwd=light, check=True)
+    with warm_stages(env, light) as warm:
+        quick = shell("python -m dvc repro", light, warm)
+    assert quick.returncode == 0, quick.stderr
+    written = (light / "dvc.lock").read_text()
+    assert f"cmd: {cmd}\n" in written
+    status = subprocess.run([*plain, "status"], cwd=light, env=env, capture_output=True, text=True, check=True)
+    assert "up to date" in status.stdout
+    subprocess.run([*plain, "repro", "--force", "-q"], cwd=light, env=env, check=True)
+    own = (light / "dvc.lock").read_text()
+    assert f"cmd: {cmd}\n" not in own and yaml.safe_load(own) == yaml.safe_load(written)

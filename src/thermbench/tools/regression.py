@@ -491,12 +491,12 @@ class SmokeCopy:
     def repro(self, force: bool = True, warm: Warm | None = None) -> dict[str, Scalar]:
         """`dvc repro` (`--force` by default: every stage runs, none is restored from a run cache). `warm(env, dir)`:
         a context that gives the environment to run the DAG in (the test harness's fork server)."""
-        cmd = [self.python, "-m", "dvc", "repro", *(["--force"] if force else [])]
+        args = ["-m", "dvc", "repro", *(["--force"] if force else [])]
         if warm:
-            with warm(self.env, self.dir) as env:
-                self._run(cmd, env)
+            with warm(self.env, self.dir) as env:  # DVC started by the warm environment's python, as its stages are
+                self._run([shutil.which("python", path=env["PATH"]), *args], env)
         else:
-            self._run(cmd)
+            self._run([self.python, *args])
         return collect_metrics(self.dir / "metrics")
 
     def shift_seeds(self, seed_params: tuple[str, ...], offset: int, keep_stages: tuple[str, ...]) -> None:

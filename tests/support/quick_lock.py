@@ -24,15 +24,18 @@ class _Dumper(yaml.CSafeDumper):
 _Dumper.add_representer(OrderedDict, _Dumper.represent_dict)  # DVC builds its lock entries as OrderedDicts
 
 
+_modify_yaml, _parse_yaml = dvc.dvcfile.modify_yaml, dvc.utils.strictyaml.parse_yaml
+
+
 def _load(text, path):
-    return yaml.load(text, Loader=yaml.CSafeLoader) or {}
+    try:
+        return yaml.load(text, Loader=yaml.CSafeLoader) or {}
+    except yaml.YAMLError:  # a broken lock: DVC's own parser raises the error plain DVC reports ("... is invalid")
+        return _parse_yaml(text, path)
 
 
 def _dump(data, stream):
     yaml.dump(data, stream, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=10**6)
-
-
-_modify_yaml, _parse_yaml = dvc.dvcfile.modify_yaml, dvc.utils.strictyaml.parse_yaml
 
 
 def modify_yaml(path, fs=None):

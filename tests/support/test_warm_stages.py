@@ -231,3 +231,16 @@ def test_dvc_under_the_warm_python_writes_a_lock_that_plain_dvc_reads_as_its_own
     subprocess.run([*plain, "repro", "--force", "-q"], cwd=light, env=env, check=True)
     own = (light / "dvc.lock").read_text()
     assert f"cmd: {cmd}\n" not in own and yaml.safe_load(own) == yaml.safe_load(written)
+
+
+def test_a_broken_lock_reads_under_the_warm_python_as_under_plain_dvc(light):
+    (light / "dvc.yaml").write_text("stages:\n  light:\n    cmd: python stages/stage.py\n")
+    plain = [sys.executable, "-m", "dvc"]
+    subprocess.run([*plain, "init", "--no-scm", "-q"], cwd=light, check=True)
+    (light / "dvc.lock").write_text("schema: '2.0'\nstages: [unclosed\n")
+    env = {**os.environ, "PYTHONPATH": SRC}
+    own = subprocess.run([*plain, "status"], cwd=light, env=env, capture_output=True, text=True)
+    with warm_stages(env, light) as warm:
+        quick = shell("python -m dvc status", light, warm)
+    assert own.returncode == quick.returncode == 1
+    assert quick.stderr.splitlines()[0] == own.stderr.splitlines()[0] == "'./dvc.lock' is invalid."

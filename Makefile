@@ -82,6 +82,7 @@ gpu-check:
 # tests/baseline/tolerances.yaml (native, avx2, aten_default, mkl_compatible, default), three settings at a time.
 # KERNELS=native,default calibrates a subset. Review the diff, then commit it.
 KERNELS ?=
+SCOPE ?=
 baseline: setup
 	$(PY) -m thermbench.tools.regression calibrate $(if $(KERNELS),--kernels $(KERNELS))
 
@@ -90,9 +91,10 @@ baseline: setup
 # after another) and fails, with a table, where a statement that metrics/conclusions.json states as resolved comes out
 # otherwise. Rewrites conclusions/kernel_check.json after each setting: then `dvc repro` (the reports fold it in) and
 # commit. KERNELS=aten_default re-makes that setting. An interrupted setting's copy stays (in the system's temporary
-# folder, or SCRATCH) and the next `make conclusions` for the same params and code resumes it.
+# folder, or SCRATCH) and the next `make conclusions` for the same params and code resumes it. SCOPE=untrained
+# re-makes only what the statements on untrained sources rest on (minutes a setting; the trained models kept).
 conclusions: setup
-	$(PY) -m thermbench.tools.conclusions check $(if $(KERNELS),--kernels $(KERNELS)) $(if $(SCRATCH),--scratch $(SCRATCH))
+	$(PY) -m thermbench.tools.conclusions check $(if $(KERNELS),--kernels $(KERNELS)) $(if $(SCRATCH),--scratch $(SCRATCH)) $(if $(SCOPE),--scope $(SCOPE))
 
 # The synthetic ThermEval scenes (face width, blur) against the blog's real detection rates, on frames of their own
 # seeds (no test frame): writes conclusions/synth_calibration.json; put its choice into profiles/default.yaml.

@@ -121,6 +121,30 @@ def test_final_without_a_complete_kernel_check_resolves_neither_kind_and_an_unmo
         "native (this machine's own run), avx2 (not made yet: default)")
 
 
+def test_a_setting_made_for_the_untrained_sources_only_judges_those_and_is_named_apart():
+    trained = cc.difference("t", "T vs U", "T", "U", -0.02, -0.03, -0.01)
+    untrained = cc.difference("u", "O vs W", "O", "W", -0.02, -0.03, -0.01, trained=False)
+    # aten_default made in full; avx2 and default for the untrained sources only (no verdict on trained statements)
+    check = {"native": {"t": "T < U", "u": "O < W"}, "aten_default": {"t": "T < U", "u": "O < W"},
+             "avx2": {"u": "O < W"}, "default": {"u": "O < W"}, "mkl_compatible": {}}
+    kinds = {"t": True, "u": False}
+    assert cc.settings_compared(check, kinds) == (
+        "for the statements on trained models: native (this machine's own run), aten_default (not made yet: avx2, "
+        "default, mkl_compatible); for the statements on untrained sources: native (this machine's own run), "
+        "aten_default, avx2, default (not made yet: mkl_compatible)")
+    assert cc.final(trained, check).why == "not kernel-checked (no verdict under avx2, default, mkl_compatible)"
+    assert cc.final(untrained, check).why == "not kernel-checked (no verdict under mkl_compatible)"
+    check["mkl_compatible"] = {"u": "O < W"}
+    assert cc.final(untrained, check) is untrained  # deterministic: every setting gave it, its numbers did not move
+    assert not cc.final(trained, check).resolved
+    records = cc.as_records([trained, untrained], check)
+    assert [(r["deterministic"], r["resolved"], len(r["kernels_checked"])) for r in records] == [
+        (False, False, 2), (True, True, 5)]
+    # one kind only, or both given by the same settings: one list, as before
+    assert cc.settings_compared(check, {"u": False}) == cc.settings_compared(check) == (
+        "native (this machine's own run), aten_default, avx2, default, mkl_compatible")
+
+
 def test_pairs_of_inverts_pair_order():
     pairs = {("A", "C"), ("A", "D"), ("B", "C"), ("B", "D"), ("oracle+2px", "x_y")}
     text = cc.pair_order(pairs)

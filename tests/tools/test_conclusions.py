@@ -12,7 +12,7 @@ from thermbench.core import conclusions as cc
 from thermbench.core.conclusions_table import gather, markdown
 from thermbench.core.io import InputError, read_json
 from thermbench.tools import conclusions
-from thermbench.tools.regression import TOLERANCES
+from thermbench.tools.regression import TOLERANCES, load_tolerances
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,7 +42,8 @@ def test_gather_merges_sorts_and_counts(tmp_path):
     a = _write(tmp_path / "in/mlcmkd.json", [_record("m.z", "A < B", True),
                                              _record("m.b", "not resolved", False, "interval includes 0")])
     b = _write(tmp_path / "in/breath.json", [_record("b.a", "X < Y", True, kernels=["default"]),
-                                             _record("b.f", "5 px", True, deterministic=True)])
+                                             _record("b.f", "5 px", True, kernels=["default"],
+                                                     deterministic=True)])
     gather([a, b], tmp_path / "out/conclusions.json", tmp_path / "out/conclusions.md", SYNTHETIC)
     out = read_json(tmp_path / "out/conclusions.json")
     assert [r["id"] for r in out["statements"]] == ["b.a", "b.f", "m.b", "m.z"]          # sorted by id across files
@@ -141,7 +142,7 @@ def test_check_writes_the_kernel_check_and_fails_on_a_difference(tmp_path, monke
     _write(tmp_path / conclusions.CONCLUSIONS, records)
     _write(tmp_path / "metrics/conclusions/r.json", records)
     there = {"aten_default": {"r.1": "A < B", "r.2": "A > B"}, "default": {"r.1": "not resolved", "r.2": "A > B"}}
-    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep, made_for: (
+    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep, made_for, scope: (
         _found(there[setting]), _made_for(repo)))
     monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"r": {"keys": ["profile", "seed"], "code": "c"}})
     assert conclusions.check(tmp_path, ["aten_default", "default"]) == 1
@@ -166,7 +167,7 @@ def test_check_covers_every_kernel_setting_but_native_by_default(tmp_path, monke
     (tmp_path / "params.yaml").write_text("profile: smoke\n")
     _write(tmp_path / conclusions.CONCLUSIONS, [_record("r.1", "A < B", True)])
     ran = []
-    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep, made_for: (
+    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep, made_for, scope: (
         ran.append(setting) or _found({"r.1": "A < B"}), _made_for(repo)))
     monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"r": {"keys": ["seed"], "code": "c"}})
     assert conclusions.check(tmp_path) == 0
@@ -182,7 +183,7 @@ def test_check_keeps_earlier_settings_made_for_the_same_params_and_code(tmp_path
     _write(tmp_path / "metrics/conclusions/r.json", [_record("r.1", "A < B", True)])
     ran, code = [], {"sha": "c1"}
 
-    def rerun(repo, setting, env, scratch, keep, made_for):
+    def rerun(repo, setting, env, scratch, keep, made_for, scope):
         if setting == "default":
             raise KeyboardInterrupt  # a check stopped half way
         ran.append(setting)
@@ -197,7 +198,7 @@ def test_check_keeps_earlier_settings_made_for_the_same_params_and_code(tmp_path
     assert written["made"]["aten_default"]["for"] == {"r": {"params": cc.params_fingerprint({}, ["seed"]),
                                                             "code": "c1"}}
     # by default only the settings the file lacks for these params and code are re-made
-    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep, made_for: (
+    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep, made_for, scope: (
         ran.append(setting) or _found({"r.1": "A < B"}), _made_for(repo)))
     assert conclusions.check(tmp_path) == 0
     assert ran == ["aten_default", "avx2", "mkl_compatible", "default"]
@@ -212,7 +213,7 @@ def test_check_keeps_earlier_settings_made_for_the_same_params_and_code(tmp_path
     with pytest.raises(InputError, match="dvc.lock lacks code hashes upstream of the r statements"):
         conclusions.check(tmp_path)
     code["sha"] = "c3"
-    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep, made_for: (
+    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep, made_for, scope: (
         _found({"r.1": "A < B"}), {"r": {"params": "p", "code": "edited"}}))
     with pytest.raises(InputError, match="avx2: the copy ran other code or params than this repository's DAG"):
         conclusions.check(tmp_path)
@@ -242,7 +243,7 @@ def test_untrained_statements_stay_deterministic_only_where_their_numbers_came_o
     _write(tmp_path / conclusions.CONCLUSIONS, committed)
     _write(tmp_path / "metrics/conclusions/b.json", [{**r, "numbers": native[r["id"]]["numbers"]} for r in committed])
     keeps = []
-    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep, made_for: (
+    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep, made_for, scope: (
         keeps.append(keep) or found[setting], _made_for(repo)))
     monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"b": {"keys": ["profile"], "code": "c"}})
     assert conclusions.check(tmp_path, ["avx2", "default"]) == 1
@@ -348,3 +349,105 @@ def test_an_interrupted_setting_is_resumed_for_the_same_params_and_code_and_repl
     other = {"b": {**made_for["b"], "code": "d"}}
     conclusions.rerun_under(repo, "avx2", {}, scratch, ("raw",), other)
     assert copies == ["avx2", "avx2"] and read_json(scratch / "avx2" / conclusions.MADE_FOR) == other
+
+
+def test_an_untrained_setting_remakes_what_runs_no_trained_model_and_what_follows_from_it():
+    def stage(*upstream, outs=()):
+        return {"upstream": set(upstream), "outs": list(outs)}
+
+    graph = {"raw": stage("raw", outs=["data/raw"]),
+             "prepare": stage("prepare", "raw", outs=["data/prepared"]),
+             "train@t": stage("train@t", "prepare", "raw", outs=["data/models/t"]),
+             "head": stage("head", "prepare", "raw", outs=["data/heads/h"]),
+             "stats": stage("stats", "raw"),                                      # the data's statistics
+             "zeroshot@mp": stage("zeroshot@mp", "prepare", "raw"),               # an untrained model on the data
+             "track@student": stage("track@student", "train@t", "prepare", "raw"),  # a trained model alone
+             "rates": stage("rates", "track@student", "zeroshot@mp", "train@t", "prepare", "raw"),
+             "report": stage("report", "rates", "track@student", "zeroshot@mp", "train@t", "prepare", "raw")}
+    assert conclusions.untrained_remake(graph, ("raw",)) == {"stats", "zeroshot@mp", "rates", "report"}
+    # the fixed test data is kept however it is reached
+    assert conclusions.untrained_remake(graph, ("raw", "stats")) == {"zeroshot@mp", "rates", "report"}
+
+
+def test_untrained_remake_on_this_dag_keeps_every_model_and_re_runs_the_untrained_sources():
+    remade = conclusions.untrained_remake(conclusions._stage_graph(ROOT), load_tolerances(ROOT / TOLERANCES)
+                                          .calibration.keep_stages)
+    assert {"zeroshot@mediapipe", "zeroshot@dlib68", "zeroshot_blog_part3", "breath_track@oracle",
+            "breath_track@mediapipe", "breath_track@dlib_hog", "breath_rates", "report_breath", "report_zeroshot",
+            "conclusions"} <= remade
+    assert not {"raw@tfake", "breath_videos", "crops_mlcmkd", "teacher", "pretrain", "supervised@t", "ktl@dikd",
+                "mcl@dikd", "head_features", "head_train", "head_eval", "breath_track_student@ktl-0",
+                "breath_track_tinyhead", "speed"} & remade
+
+
+def test_untrained_only_settings_cover_the_untrained_statements_and_give_way_to_full_ones(tmp_path, monkeypatch,
+                                                                                          capsys):
+    (tmp_path / TOLERANCES).parent.mkdir(parents=True)
+    shutil.copy(ROOT / TOLERANCES, tmp_path / TOLERANCES)
+    (tmp_path / "params.yaml").write_text("profile: smoke\n")
+    committed = [_record("b.u", "O < W", True, deterministic=True), _record("b.t", "A < B", True)]
+    _write(tmp_path / conclusions.CONCLUSIONS, committed)
+    _write(tmp_path / "metrics/conclusions/b.json", committed)
+    runs = []
+
+    def rerun(repo, setting, env, scratch, keep, made_for, scope):
+        runs.append((setting, scope))
+        found = {"b.u": {"verdict": "O < W", "numbers": {}, "trained": False}}
+        if scope == "all":
+            found["b.t"] = {"verdict": "not resolved", "numbers": {}, "trained": True}
+        return found, _made_for(repo)
+
+    monkeypatch.setattr(conclusions, "rerun_under", rerun)
+    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"b": {"keys": ["profile"], "code": "c"}})
+    assert conclusions.check(tmp_path, ["aten_default"]) == 1  # in full: b.t is not confirmed there
+    # untrained only: every setting the file lacks, not the full one; trained statements are not compared there
+    assert conclusions.check(tmp_path, scope="untrained") == 1  # (aten_default still fails b.t)
+    assert runs[1:] == [("avx2", "untrained"), ("mkl_compatible", "untrained"), ("default", "untrained")]
+    out = capsys.readouterr().out
+    assert "| b.t | aten_default |" in out and "| b.t | avx2 |" not in out
+    written = read_json(tmp_path / conclusions.KERNEL_CHECK)
+    assert written["verdicts"]["avx2"] == {"b.u": "O < W"}
+    assert written["made"]["avx2"]["scope"] == "untrained" and "scope" not in written["made"]["aten_default"]
+    check = cc.read_kernel_check(tmp_path / conclusions.KERNEL_CHECK, tmp_path / "params.yaml", "b")
+    untrained = cc.Statement("b.u", "c", "O < W", True, "c: O < W", trained=False)
+    assert cc.final(untrained, check) == untrained
+    # an explicit untrained-only request for a setting made in full re-makes nothing
+    runs.clear()
+    assert conclusions.check(tmp_path, ["aten_default"], scope="untrained") == 1
+    assert runs == [] and "aten_default: made in full already" in capsys.readouterr().err
+    # a full check re-makes the untrained-only settings in full
+    assert conclusions.check(tmp_path) == 1
+    assert runs == [("avx2", "all"), ("mkl_compatible", "all"), ("default", "all")]
+    assert "scope" not in read_json(tmp_path / conclusions.KERNEL_CHECK)["made"]["avx2"]
+
+
+def test_an_untrained_setting_drops_only_its_stages_from_the_copys_lock_and_reads_only_untrained_statements(
+        tmp_path, monkeypatch):
+    repo, scratch = tmp_path / "repo", tmp_path / "scratch"
+    (repo / ".dvc" / "cache").mkdir(parents=True)
+    locks = []
+
+    def copy(src, dest):
+        _write(dest / "metrics/conclusions/b.json", [_record("b.u", "O < W", True, deterministic=True),
+                                                     _record("b.t", "A < B", True)])
+        stages = {name: {"cmd": f"python {name}.py"} for name in ("raw", "train@t", "zeroshot@mp")}
+        (dest / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": stages}))
+        (dest / "params.yaml").write_text("profile: smoke\n")
+
+    def run(cmd, cwd, env, log, check=True):
+        if "repro" in cmd:
+            locks.append(sorted(conclusions.read_lock(cwd)["stages"]))
+
+    monkeypatch.setattr(conclusions, "copy_worktree", copy)
+    monkeypatch.setattr(conclusions, "_run", run)
+    monkeypatch.setattr(conclusions, "_stage_graph", lambda work: {
+        "raw": {"upstream": {"raw"}, "outs": []},
+        "train@t": {"upstream": {"train@t", "raw"}, "outs": ["data/models/t"]},
+        "zeroshot@mp": {"upstream": {"zeroshot@mp", "raw"}, "outs": []}})
+    monkeypatch.setattr(conclusions, "report_inputs", lambda work: {"b": {"keys": ["profile"], "code": "c"}})
+    made_for = conclusions.fingerprints({"b": {"keys": ["profile"], "code": "c"}}, {"profile": "smoke"})
+    found, _ = conclusions.rerun_under(repo, "avx2", {}, scratch, ("raw",), made_for, "untrained")
+    assert locks == [["raw", "train@t"]] and (scratch / "avx2-untrained").is_dir()
+    assert list(found) == ["b.u"]
+    found, _ = conclusions.rerun_under(repo, "avx2", {}, scratch, ("raw",), made_for)
+    assert locks[1] == ["raw"] and sorted(found) == ["b.t", "b.u"]

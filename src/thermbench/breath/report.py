@@ -253,7 +253,7 @@ def conclusions_text(statements: list[cc.Statement], check: dict, cfg: ranking.C
                      moved: frozenset[str] = frozenset()) -> str:
     """The rankings as a report may state them (`moved`: statements on untrained sources whose numbers the kernel
     check found to move, checked as trained ones), and how their intervals are made."""
-    checked = cc.settings_compared(check) or "none yet"
+    checked = cc.settings_compared(check, {s.id: s.trained for s in statements}) or "none yet"
     lines = ["", f"Conclusions (two sources compared only over the windows where both have a rate: the difference of "
              f"their MAEs there, its {cfg.confidence:.0%} interval a percentile bootstrap over those windows' "
              f"sequences ({cfg.resamples} resamples, the same sequences for both, a trained source's seeds resampled "

@@ -18,8 +18,10 @@ A statement whose sources involve no training (`trained=False`: ground truth, fi
 they are) is re-made by the check too, since a pretrained model's float kernels change with the setting: it is
 deterministic once every setting has given it and its numbers came out identical under each (not in the check's
 `untrained_moved`), and is then left as it is; one whose numbers moved is checked as a trained one; until the check
-covers it, it is not resolved either. Verdict strings are what is compared across machines, so they hold names and
-order, never numbers.
+covers it, it is not resolved either. A setting may be made for the untrained sources only (their stages re-run, the
+trained models kept): it then gives verdicts on those statements alone, and each statement is judged by the settings
+that gave it a verdict. Verdict strings are what is compared across machines, so they hold names and order, never
+numbers.
 """
 
 from __future__ import annotations
@@ -203,13 +205,25 @@ def read_moved(path: str | Path, params_path: str | Path, report: str) -> frozen
     return frozenset(i for i in read_json(path).get("untrained_moved", []) if i.split(".")[0] == report)
 
 
-def settings_compared(check: dict) -> str:
+def settings_compared(check: dict, trained: dict[str, bool] | None = None) -> str:
     """The kernel settings a check compared, named once each (`native` is this machine's own run, the one the
-    reports are made from), then those it requires but has no verdicts from."""
+    reports are made from), then those it requires but has no verdicts from. `trained` (statement id -> whether it
+    rests on a trained model): where the settings that gave verdicts differ between the two kinds of statement (a
+    setting made for the untrained sources only, `make conclusions SCOPE=untrained`), each kind is named apart."""
     order = sorted(check, key=lambda s: (s != "native", s))
-    named = [f"{s} (this machine's own run)" if s == "native" else s for s in order if check[s]]
-    missing = [s for s in order if not check[s]]
-    return ", ".join(named) + (f" (not made yet: {', '.join(missing)})" if missing else "")
+
+    def named(ids: set[str] | None) -> str:
+        gave = [s for s in order if check[s] and (ids is None or ids & set(check[s]))]
+        names = [f"{s} (this machine's own run)" if s == "native" else s for s in gave]
+        missing = [s for s in order if s not in gave]
+        return (", ".join(names) or "none") + (f" (not made yet: {', '.join(missing)})" if missing else "")
+
+    kinds = {kind: {i for i, t in (trained or {}).items() if t == is_trained}
+             for kind, is_trained in (("trained models", True), ("untrained sources", False))}
+    parts = {kind: named(ids) for kind, ids in kinds.items() if ids}
+    if len(set(parts.values())) < 2:
+        return named(None)
+    return "; ".join(f"for the statements on {kind}: {text}" for kind, text in parts.items())
 
 
 def _checked(statement_id: str, check: dict[str, dict[str, str]]) -> bool:

@@ -36,7 +36,8 @@ def gather(statement_files: list[Path], out_json: Path, out_md: Path, sources: d
 
 
 def markdown(records: list[dict], kernels: list[str], counts: dict[str, int], label: str) -> str:
-    checked = settings_compared(dict.fromkeys(kernels, True)) if kernels else \
+    gave = {k: {r["id"]: r["verdict"] for r in records if k in r.get("kernels_checked", [])} for k in kernels}
+    checked = settings_compared(gave, {r["id"]: r["trained"] for r in records}) if kernels else \
         "none, this run only (`make conclusions` not run yet)"
     lines = [f"# Conclusions ({label})", "",
              f"Every qualitative statement of the reports, computed from the metrics (`metrics/conclusions.json`). A "

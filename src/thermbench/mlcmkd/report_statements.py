@@ -310,7 +310,8 @@ def mcl_effect(groups: dict[str, Group], mcl_arch: str, bins: int, kp_weight: fl
 
 def statements_section(statements: list[Statement], check: dict[str, dict[str, str]]) -> str:
     """Every statement of the report as it may be stated (`conclusions.final`), with the kernel settings checked."""
-    checked = settings_compared(check) if check else "none, this run only (`make conclusions` not run)"
+    kinds = {s.id: s.trained for s in statements}
+    checked = settings_compared(check, kinds) if check else "none, this run only (`make conclusions` not run)"
     lines = [f"- {sentence(final(s, check))}" for s in statements]
     return (f"Each statement is resolved only if it holds on converged runs, over seeds (Holm within its table) and "
             f"test images, and under every CPU kernel setting checked ({checked}); `metrics/conclusions.json` holds "

@@ -333,7 +333,8 @@ def head_statements(metrics: dict, predictions: pd.DataFrame, zeroshot: dict[str
 def conclusions_text(statements: list[Statement], skipped: list[str], check: dict, n_seeds: int) -> str:
     """The statements as the report states them (`conclusions.final`: checked across CPU kernels), with what they
     rest on."""
-    checked = conclusions.settings_compared(check) if check else "no other CPU kernel setting yet"
+    kinds = {st.id: st.trained for st in statements}
+    checked = conclusions.settings_compared(check, kinds) if check else "no other CPU kernel setting yet"
     lines = [f"TinyHead (mean over {n_seeds} seeds) against each zero-shot row of the table, on the same test crops. A "
              "difference is stated only when it is separated both over seeds (95% t interval of the TinyHead's seed "
              "values against the zero-shot value) and over test crops (95% paired bootstrap of the per-crop "

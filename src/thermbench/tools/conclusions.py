@@ -1,7 +1,8 @@
 """Conclusions: gather every report's statements into one file (stage `conclusions`), and check that they come out the
 same under other CPU kernels (`make conclusions`).
 
-    python -m thermbench.tools.conclusions check [--kernels aten_default,mkl_compatible] [--scratch DIR]
+    python -m thermbench.tools.conclusions check [--kernels aten_default,mkl_compatible] [--scope untrained]
+        [--scratch DIR]
 
 By default the check re-makes the settings the committed file lacks for the current params and code (each setting
 there records what it was made for: `fingerprints`), and rewrites the file after each one. A setting re-trains the
@@ -27,6 +28,12 @@ file, from dvc.yaml) with their values' fingerprint, to conclusions/kernel_check
 the reports then state a trained model's statement only as far as every setting agrees (of a ranking, the pairs every
 setting resolved). It prints a table of what a setting did not confirm, and exits 1 where a statement
 metrics/conclusions.json states as resolved lost a verdict or a pair under a setting.
+
+`--scope untrained` re-makes, under each setting, only what the statements on untrained sources rest on: every stage
+that runs no trained model and is not upstream of one (`untrained_remake`: the untrained models run over the data,
+the breath rates, the reports), with the trained models and everything upstream of them kept from this repository's
+run. Minutes a setting in place of hours; its verdicts cover the untrained statements alone (the file records the
+setting's `scope`), a full setting replaces it, and it never replaces a full one.
 """
 
 from __future__ import annotations
@@ -61,6 +68,8 @@ CONCLUSIONS = Path("metrics/conclusions.json")
 KERNEL_CHECK = Path("conclusions/kernel_check.json")
 STATEMENTS = Path("metrics/conclusions")
 MADE_FOR = Path("thermbench-made-for.json")  # in a copy: the fingerprints it was made for (resumable while they hold)
+TRAINED_OUTS = ("data/models/", "data/heads/")  # where the DAG writes trained weights: its stages are the training ones
+SCOPES = ("all", "untrained")
 
 
 # ------------------------------------------------------------------------------------------------------ the check
@@ -97,15 +106,18 @@ def unconfirmed(verdict: str, there: str) -> str:
     return "" if there == verdict else verdict
 
 
-def differences(committed: list[dict], found: dict[str, dict[str, str]], moved=()) -> list[dict]:
+def differences(committed: list[dict], found: dict[str, dict[str, str]], moved=(), untrained_only=()) -> list[dict]:
     """Rows where a kernel setting does not confirm what the committed file states as resolved about a trained model
     or an untrained one whose numbers moved (`moved`) (a verdict, or pairs of a ranking; missing there counts as not
-    confirmed). Untrained statements whose numbers did not move are not checked."""
+    confirmed). Untrained statements whose numbers did not move are not checked, nor trained ones under a setting made
+    for the untrained sources only (`untrained_only`)."""
     rows = []
     for r in committed:
         if not r["resolved"] or (not r["trained"] and r["id"] not in moved):
             continue
         for setting, verdicts in sorted(found.items()):
+            if r["trained"] and setting in untrained_only:
+                continue
             there = verdicts.get(r["id"], MISSING)
             if lost := unconfirmed(r["verdict"], there):
                 rows.append({"id": r["id"], "setting": setting, "committed": r["verdict"], "there": there,
@@ -198,22 +210,53 @@ def scratch_dir(repo: Path) -> Path:
     return Path(tempfile.gettempdir()) / f"thermbench-conclusions-{key}"
 
 
-def _made_runs(work: Path, keep: tuple[str, ...]) -> dict:
-    """The copy's lock without the fixed test data's stages: the runs this setting made."""
-    lock = read_lock(work)
-    return {"stages": {k: v for k, v in lock.get("stages", {}).items() if k.split("@")[0] not in keep}}
+def _stage_graph(work: Path) -> dict[str, dict]:
+    """Stage name -> {upstream: the names of every stage it rests on, its own included; outs: its output paths}."""
+    from dvc.repo import Repo  # DVC's API takes a second to load; only the check needs it
+    from dvc.repo.graph import collect_pipeline
+
+    with Repo(str(work)) as dvc:
+        graph = dvc.index.graph
+        return {st.addressing: {"upstream": {s.addressing for s in collect_pipeline(st, graph)},
+                                "outs": [str(o.def_path) for o in st.outs]} for st in graph}
+
+
+def untrained_remake(graph: dict[str, dict], keep: tuple[str, ...]) -> set[str]:
+    """The stages a setting of scope `untrained` re-makes: those that run no trained model and rest on none (the
+    untrained models run over the data, MediaPipe's and dlib-68's; the oracle's tracks; the data's statistics), and
+    every stage downstream of them (the breath rates, the reports). Kept: the fixed test data (`keep`), the training
+    stages (an output under `TRAINED_OUTS`) with everything upstream of them, and what follows from trained models
+    alone (the students' breath tracks)."""
+    base = {name: name.split("@")[0] for name in graph}
+    training = {name for name, st in graph.items() if any(o.startswith(TRAINED_OUTS) for o in st["outs"])}
+    fixed = {name for name in graph if base[name] in keep} | {u for t in training for u in graph[t]["upstream"]}
+    untrained = {name for name, st in graph.items() if name not in fixed and not st["upstream"] & training}
+    return {name for name, st in graph.items() if name not in fixed and st["upstream"] & untrained}
+
+
+def _remade(work: Path, keep: tuple[str, ...], scope: str) -> set[str]:
+    """The copy's stages a setting re-makes: every one but the fixed test data (`keep`), or, of scope `untrained`,
+    `untrained_remake`'s."""
+    if scope == "untrained":
+        return untrained_remake(_stage_graph(work), keep)
+    return {name for name in read_lock(work).get("stages", {}) if name.split("@")[0] not in keep}
 
 
 def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path, keep: tuple[str, ...],
-                made_for: dict[str, dict[str, str]]) -> tuple[dict[str, dict], dict[str, dict[str, str]]]:
+                made_for: dict[str, dict[str, str]],
+                scope: str = "all") -> tuple[dict[str, dict], dict[str, dict[str, str]]]:
     """Re-make, under one kernel setting, every stage of the current params but the fixed test data (`keep`: the
     tolerances' `calibration.keep_stages`): every trained model, and every untrained one (MediaPipe, dlib-68) run
-    over the data; the statements there (`statements_of`), and the params and code they were made from
-    (`fingerprints`, from the copy's own dvc.lock). The copy (`scratch`/`setting`) records what it was made for
-    (`made_for`, this repository's fingerprints): a copy an earlier, interrupted sitting left for the same params and
-    code is resumed where its `dvc repro` stopped (DVC skips the stages its lock already holds); any other is replaced.
-    """
-    work, log = scratch / setting, scratch / f"{setting}.log"
+    over the data; or, of `scope` untrained, `untrained_remake`'s stages alone. Returns the statements there
+    (`statements_of`; of scope untrained, those on untrained sources), and the params and code they were made from
+    (`fingerprints`, from the copy's own dvc.lock). The copy (`scratch`/`setting`, with `-untrained` for that scope)
+    records what it was made for (`made_for`, this repository's fingerprints): a copy an earlier, interrupted sitting
+    left for the same params and code is resumed where its `dvc repro` stopped (DVC skips the stages its lock already
+    holds); any other is replaced."""
+    if scope not in SCOPES:
+        raise InputError(f"--scope: choose from {', '.join(SCOPES)} (got {scope})")
+    name = setting if scope == "all" else f"{setting}-{scope}"
+    work, log = scratch / name, scratch / f"{name}.log"
     python = sys.executable
     full_env = {**os.environ, **env, "PYTHONPATH": str(work / "src"), "DVC_NO_ANALYTICS": "1",
                 "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # stages call `python`
@@ -222,13 +265,14 @@ def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path, ke
     marker = work / MADE_FOR
     resumed = marker.is_file() and read_json(marker) == made_for
     if resumed:
-        print(f"conclusions: {setting}: resuming the copy an earlier sitting left ({work})", file=sys.stderr,
+        print(f"conclusions: {name}: resuming the copy an earlier sitting left ({work})", file=sys.stderr,
               flush=True)
     else:
         shutil.rmtree(work, ignore_errors=True)
         copy_worktree(repo, work)
         lock = read_lock(work)
-        lock["stages"] = {k: v for k, v in lock.get("stages", {}).items() if k.split("@")[0] in keep}
+        remade = _remade(work, keep, scope)
+        lock["stages"] = {k: v for k, v in lock.get("stages", {}).items() if k not in remade}
         write_text(work / "dvc.lock", yaml.safe_dump(lock, sort_keys=False, allow_unicode=True))
         _run(dvc + ["config", "core.no_scm", "true"], work, full_env, log)
         _run(dvc + ["cache", "dir", "--local", str(cache)], work, full_env, log)
@@ -238,12 +282,15 @@ def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path, ke
     start, before = time.monotonic(), set() if resumed else run_cache_entries(cache)
     try:
         _run(dvc + ["repro", "--no-run-cache", "conclusions"], work, full_env, log)  # what the statements rest on
-    finally:
-        forget_runs(cache, before, _made_runs(work, keep))
-    print(f"conclusions: {setting}: DAG re-made in {time.monotonic() - start:.0f} s (log {log})", file=sys.stderr,
+    finally:  # only the runs this setting made: the kept stages' entries are this repository's own runs
+        remade = _remade(work, keep, scope)
+        forget_runs(cache, before, {"stages": {k: v for k, v in read_lock(work).get("stages", {}).items()
+                                               if k in remade}})
+    print(f"conclusions: {name}: DAG re-made in {time.monotonic() - start:.0f} s (log {log})", file=sys.stderr,
           flush=True)
     made_for = fingerprints(report_inputs(work), yaml.safe_load((work / "params.yaml").read_text()))
-    return statements_of(work / "metrics"), made_for
+    found = statements_of(work / "metrics")
+    return (found if scope == "all" else {i: r for i, r in found.items() if not r["trained"]}), made_for
 
 
 def fingerprints(inputs: dict[str, dict], params: dict) -> dict[str, dict[str, str]]:
@@ -297,11 +344,16 @@ def write_check(repo: Path, inputs: dict[str, dict], params: dict, kept: dict[st
     return verdicts
 
 
-def check(repo: Path, kernels: list[str] | None = None, keep: bool = False, scratch: Path | None = None) -> int:
+def check(repo: Path, kernels: list[str] | None = None, keep: bool = False, scratch: Path | None = None,
+          scope: str = "all") -> int:
     """`kernels`: settings of the tolerances file to re-make; None: every one but `native` (this repository's own
-    run, always compared) that the committed check lacks for the current params and code. The file is rewritten
-    after each setting, so an interrupted check keeps the settings it finished, and the copy of the setting it was
-    making stays in `scratch` (default `scratch_dir`), to be resumed by the next check."""
+    run, always compared) that the committed check lacks for the current params and code (of `scope` all: lacks in
+    full). `scope` untrained: the untrained statements only (`rerun_under`); a setting the file holds in full is
+    not re-made for them. The file is rewritten after each setting, so an interrupted check keeps the settings it
+    finished, and the copy of the setting it was making stays in `scratch` (default `scratch_dir`), to be resumed by
+    the next check."""
+    if scope not in SCOPES:
+        raise InputError(f"--scope: choose from {', '.join(SCOPES)} (got {scope})")
     calibration = load_tolerances(repo / TOLERANCES).calibration
     settings = calibration.kernels
     unknown = sorted(set(kernels or []) - set(settings))
@@ -317,17 +369,28 @@ def check(repo: Path, kernels: list[str] | None = None, keep: bool = False, scra
     kept, dropped = kept_settings(repo / KERNEL_CHECK, made_for)
     if dropped:
         print(f"conclusions: earlier settings dropped: {', '.join(dropped)}", file=sys.stderr)
+    def partial(setting: str) -> bool:
+        return kept[setting]["made"].get("scope", "all") != "all"
+
     if kernels is None:
-        kernels = [k for k in settings if k != "native" and k not in kept]
+        kernels = [k for k in settings if k != "native" and (k not in kept or scope == "all" and partial(k))]
+    full = [k for k in kernels if scope != "all" and k in kept and not partial(k)]
+    if full:
+        print(f"conclusions: {', '.join(full)}: made in full already, which covers the untrained statements",
+              file=sys.stderr)
+        kernels = [k for k in kernels if k not in full]
     kept = {s: v for s, v in kept.items() if s not in kernels}
-    print(f"conclusions: re-making under {', '.join(kernels) or 'no setting'}; kept from the committed check: "
-          f"{', '.join(kept) or 'none'}", file=sys.stderr, flush=True)
+    print(f"conclusions: re-making under {', '.join(kernels) or 'no setting'}"
+          f"{' (the untrained statements only)' if scope != 'all' else ''}; kept from the committed check: "
+          f"{', '.join(f'{k} (untrained only)' if partial(k) else k for k in kept) or 'none'}", file=sys.stderr,
+          flush=True)
     scratch = scratch_dir(repo) if scratch is None else scratch
     scratch.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     for setting in kernels:
         try:
-            found, there = rerun_under(repo, setting, settings[setting], scratch, calibration.keep_stages, made_for)
+            found, there = rerun_under(repo, setting, settings[setting], scratch, calibration.keep_stages, made_for,
+                                       scope)
         except BaseException:
             print(f"conclusions: {setting} stopped before its end; its copy stays in {scratch / setting}, and the "
                   "next check for these params and code resumes it", file=sys.stderr)
@@ -338,25 +401,27 @@ def check(repo: Path, kernels: list[str] | None = None, keep: bool = False, scra
         kept[setting] = {"env": settings[setting], "found": found,
                          "verdicts": {i: r["verdict"] for i, r in found.items()},
                          "made": {"commit": _commit(repo), "date": datetime.date.today().isoformat(),
-                                  "for": made_for}}
+                                  "for": made_for, **({"scope": scope} if scope != "all" else {})}}
         write_check(repo, inputs, params, kept, list(settings))
+        name = setting if scope == "all" else f"{setting}-{scope}"
         if keep:
-            print(f"conclusions: {setting}: copy kept at {scratch / setting}", file=sys.stderr)
+            print(f"conclusions: {setting}: copy kept at {scratch / name}", file=sys.stderr)
         else:
-            shutil.rmtree(scratch / setting, ignore_errors=True)
-            (scratch / f"{setting}.log").unlink(missing_ok=True)
+            shutil.rmtree(scratch / name, ignore_errors=True)
+            (scratch / f"{name}.log").unlink(missing_ok=True)
     if not any(scratch.iterdir()):
         scratch.rmdir()
     # native read now: the repo's own DAG may run beside the check
     verdicts = write_check(repo, inputs, params, kept, list(settings))
     committed = read_json(repo / CONCLUSIONS)["statements"]
     moved = read_json(repo / KERNEL_CHECK)["untrained_moved"]
-    rows = differences(committed, verdicts, moved)
+    rows = differences(committed, verdicts, moved, [k for k in kept if partial(k)])
     elapsed = time.monotonic() - start
     n_resolved = sum(r["resolved"] for r in committed)
     unresolved_there = {s: sum(v == NOT_RESOLVED for v in there.values()) for s, there in verdicts.items()}
+    named = [f"{k} (untrained only)" if partial(k) else k for k in verdicts]
     print(f"conclusions: {len(committed)} statements, {n_resolved} resolved as committed; checked under "
-          f"{', '.join(verdicts) or 'no setting'} (re-made now: {', '.join(kernels) or 'none'}, "
+          f"{', '.join(named) or 'no setting'} (re-made now: {', '.join(kernels) or 'none'}, "
           f"{elapsed / 60:.1f} min); not resolved there: "
           + ", ".join(f"{s} {n}" for s, n in unresolved_there.items())
           + f"; untrained statements whose numbers moved (checked as trained): {', '.join(moved) or 'none'}")
@@ -381,9 +446,11 @@ def main(argv: list[str] | None = None) -> None:
                         "printed)")
     parser.add_argument("--scratch", type=Path, help="where the copies are made and an interrupted one resumed "
                         "(default: a folder of this repository's in the system's temporary folder)")
+    parser.add_argument("--scope", choices=SCOPES, default="all", help="all: every stage re-made (default); "
+                        "untrained: only what the statements on untrained sources rest on, trained models kept")
     args = parser.parse_args(argv)
     kernels = None if args.kernels is None else [k for k in args.kernels.split(",") if k]
-    code = check(args.repo.resolve(), kernels, args.keep, args.scratch)
+    code = check(args.repo.resolve(), kernels, args.keep, args.scratch, args.scope)
     if code:
         sys.exit(code)
 

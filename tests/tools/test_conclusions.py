@@ -435,19 +435,26 @@ def test_an_untrained_setting_drops_only_its_stages_from_the_copys_lock_and_read
         (dest / "params.yaml").write_text("profile: smoke\n")
 
     def run(cmd, cwd, env, log, check=True):
+        events.append(cmd[3])
         if "repro" in cmd:
             locks.append(sorted(conclusions.read_lock(cwd)["stages"]))
 
+    def graph(work):
+        events.append("graph")
+        return {"raw": {"upstream": {"raw"}, "outs": []},
+                "train@t": {"upstream": {"train@t", "raw"}, "outs": ["data/models/t"]},
+                "zeroshot@mp": {"upstream": {"zeroshot@mp", "raw"}, "outs": []}}
+
+    events = []
     monkeypatch.setattr(conclusions, "copy_worktree", copy)
     monkeypatch.setattr(conclusions, "_run", run)
-    monkeypatch.setattr(conclusions, "_stage_graph", lambda work: {
-        "raw": {"upstream": {"raw"}, "outs": []},
-        "train@t": {"upstream": {"train@t", "raw"}, "outs": ["data/models/t"]},
-        "zeroshot@mp": {"upstream": {"zeroshot@mp", "raw"}, "outs": []}})
+    monkeypatch.setattr(conclusions, "_stage_graph", graph)
     monkeypatch.setattr(conclusions, "report_inputs", lambda work: {"b": {"keys": ["profile"], "code": "c"}})
     made_for = conclusions.fingerprints({"b": {"keys": ["profile"], "code": "c"}}, {"profile": "smoke"})
     found, _ = conclusions.rerun_under(repo, "avx2", {}, scratch, ("raw",), made_for, "untrained")
     assert locks == [["raw", "train@t"]] and (scratch / "avx2-untrained").is_dir()
+    # DVC reads the copy's stages only once the copy is marked as no git repository
+    assert events[:4] == ["config", "cache", "graph", "checkout"]
     assert list(found) == ["b.u"]
     found, _ = conclusions.rerun_under(repo, "avx2", {}, scratch, ("raw",), made_for)
     assert locks[1] == ["raw"] and sorted(found) == ["b.t", "b.u"]

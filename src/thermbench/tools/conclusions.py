@@ -242,6 +242,11 @@ def _remade(work: Path, keep: tuple[str, ...], scope: str) -> set[str]:
     return {name for name in read_lock(work).get("stages", {}) if name.split("@")[0] not in keep}
 
 
+def copy_name(setting: str, scope: str) -> str:
+    """The scratch copy of a setting: one per scope, so that an interrupted copy is resumed for its own scope only."""
+    return setting if scope == "all" else f"{setting}-{scope}"
+
+
 def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path, keep: tuple[str, ...],
                 made_for: dict[str, dict[str, str]],
                 scope: str = "all") -> tuple[dict[str, dict], dict[str, dict[str, str]]]:
@@ -255,7 +260,7 @@ def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path, ke
     holds); any other is replaced."""
     if scope not in SCOPES:
         raise InputError(f"--scope: choose from {', '.join(SCOPES)} (got {scope})")
-    name = setting if scope == "all" else f"{setting}-{scope}"
+    name = copy_name(setting, scope)
     work, log = scratch / name, scratch / f"{name}.log"
     python = sys.executable
     full_env = {**os.environ, **env, "PYTHONPATH": str(work / "src"), "DVC_NO_ANALYTICS": "1",
@@ -270,12 +275,12 @@ def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path, ke
     else:
         shutil.rmtree(work, ignore_errors=True)
         copy_worktree(repo, work)
+        _run(dvc + ["config", "core.no_scm", "true"], work, full_env, log)  # the copy is no git repository
+        _run(dvc + ["cache", "dir", "--local", str(cache)], work, full_env, log)
         lock = read_lock(work)
         remade = _remade(work, keep, scope)
         lock["stages"] = {k: v for k, v in lock.get("stages", {}).items() if k not in remade}
         write_text(work / "dvc.lock", yaml.safe_dump(lock, sort_keys=False, allow_unicode=True))
-        _run(dvc + ["config", "core.no_scm", "true"], work, full_env, log)
-        _run(dvc + ["cache", "dir", "--local", str(cache)], work, full_env, log)
         _run(dvc + ["checkout", "--quiet"], work, full_env, log, check=False)  # what the cache lacks is re-made below
         write_json(marker, made_for)  # set up: from here on the copy can be resumed
     # an earlier sitting's runs are in the cache already: forget every run of the copy's, not only the new ones
@@ -388,11 +393,12 @@ def check(repo: Path, kernels: list[str] | None = None, keep: bool = False, scra
     scratch.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     for setting in kernels:
+        name = copy_name(setting, scope)
         try:
             found, there = rerun_under(repo, setting, settings[setting], scratch, calibration.keep_stages, made_for,
                                        scope)
         except BaseException:
-            print(f"conclusions: {setting} stopped before its end; its copy stays in {scratch / setting}, and the "
+            print(f"conclusions: {name} stopped before its end; its copy stays in {scratch / name}, and the "
                   "next check for these params and code resumes it", file=sys.stderr)
             raise
         if there != made_for:
@@ -403,7 +409,6 @@ def check(repo: Path, kernels: list[str] | None = None, keep: bool = False, scra
                          "made": {"commit": _commit(repo), "date": datetime.date.today().isoformat(),
                                   "for": made_for, **({"scope": scope} if scope != "all" else {})}}
         write_check(repo, inputs, params, kept, list(settings))
-        name = setting if scope == "all" else f"{setting}-{scope}"
         if keep:
             print(f"conclusions: {setting}: copy kept at {scratch / name}", file=sys.stderr)
         else:

@@ -217,8 +217,9 @@ def _stage_graph(work: Path) -> dict[str, dict]:
 
     with Repo(str(work)) as dvc:
         graph = dvc.index.graph
-        return {st.addressing: {"upstream": {s.addressing for s in collect_pipeline(st, graph)},
-                                "outs": [str(o.def_path) for o in st.outs]} for st in graph}
+        # the name in dvc.yaml, as dvc.lock keys it (`addressing` is relative to the working directory)
+        return {st.name: {"upstream": {s.name for s in collect_pipeline(st, graph)},
+                          "outs": [str(o.def_path) for o in st.outs]} for st in graph}
 
 
 def untrained_remake(graph: dict[str, dict], keep: tuple[str, ...]) -> set[str]:

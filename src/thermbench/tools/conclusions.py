@@ -375,7 +375,8 @@ def check(repo: Path, kernels: list[str] | None = None, keep: bool = False, scra
     kept, dropped = kept_settings(repo / KERNEL_CHECK, made_for)
     if dropped:
         print(f"conclusions: earlier settings dropped: {', '.join(dropped)}", file=sys.stderr)
-    def partial(setting: str) -> bool:
+
+    def partial(setting: str) -> bool:  # made for the untrained statements only
         return kept[setting]["made"].get("scope", "all") != "all"
 
     if kernels is None:

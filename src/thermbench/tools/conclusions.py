@@ -235,12 +235,12 @@ def untrained_remake(graph: dict[str, dict], keep: tuple[str, ...]) -> set[str]:
     return {name for name, st in graph.items() if name not in fixed and st["upstream"] & untrained}
 
 
-def _remade(work: Path, keep: tuple[str, ...], scope: str) -> set[str]:
-    """The copy's stages a setting re-makes: every one but the fixed test data (`keep`), or, of scope `untrained`,
-    `untrained_remake`'s."""
+def _remade(repo: Path, keep: tuple[str, ...], scope: str) -> set[str]:
+    """The stages a setting re-makes, named from this repository's DAG (its copy's is the same): every one but the
+    fixed test data (`keep`), or, of scope `untrained`, `untrained_remake`'s."""
     if scope == "untrained":
-        return untrained_remake(_stage_graph(work), keep)
-    return {name for name in read_lock(work).get("stages", {}) if name.split("@")[0] not in keep}
+        return untrained_remake(_stage_graph(repo), keep)
+    return {name for name in read_lock(repo).get("stages", {}) if name.split("@")[0] not in keep}
 
 
 def copy_name(setting: str, scope: str) -> str:
@@ -259,10 +259,9 @@ def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path, ke
     records what it was made for (`made_for`, this repository's fingerprints): a copy an earlier, interrupted sitting
     left for the same params and code is resumed where its `dvc repro` stopped (DVC skips the stages its lock already
     holds); any other is replaced."""
-    if scope not in SCOPES:
-        raise InputError(f"--scope: choose from {', '.join(SCOPES)} (got {scope})")
     name = copy_name(setting, scope)
     work, log = scratch / name, scratch / f"{name}.log"
+    remade = _remade(repo, keep, scope)
     python = sys.executable
     full_env = {**os.environ, **env, "PYTHONPATH": str(work / "src"), "DVC_NO_ANALYTICS": "1",
                 "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # stages call `python`
@@ -279,7 +278,6 @@ def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path, ke
         _run(dvc + ["config", "core.no_scm", "true"], work, full_env, log)  # the copy is no git repository
         _run(dvc + ["cache", "dir", "--local", str(cache)], work, full_env, log)
         lock = read_lock(work)
-        remade = _remade(work, keep, scope)
         lock["stages"] = {k: v for k, v in lock.get("stages", {}).items() if k not in remade}
         write_text(work / "dvc.lock", yaml.safe_dump(lock, sort_keys=False, allow_unicode=True))
         _run(dvc + ["checkout", "--quiet"], work, full_env, log, check=False)  # what the cache lacks is re-made below
@@ -289,7 +287,6 @@ def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path, ke
     try:
         _run(dvc + ["repro", "--no-run-cache", "conclusions"], work, full_env, log)  # what the statements rest on
     finally:  # only the runs this setting made: the kept stages' entries are this repository's own runs
-        remade = _remade(work, keep, scope)
         forget_runs(cache, before, {"stages": {k: v for k, v in read_lock(work).get("stages", {}).items()
                                                if k in remade}})
     print(f"conclusions: {name}: DAG re-made in {time.monotonic() - start:.0f} s (log {log})", file=sys.stderr,
@@ -379,6 +376,9 @@ def check(repo: Path, kernels: list[str] | None = None, keep: bool = False, scra
     def partial(setting: str) -> bool:  # made for the untrained statements only
         return kept[setting]["made"].get("scope", "all") != "all"
 
+    def label(setting: str) -> str:
+        return f"{setting} (untrained only)" if partial(setting) else setting
+
     if kernels is None:
         kernels = [k for k in settings if k != "native" and (k not in kept or scope == "all" and partial(k))]
     full = [k for k in kernels if scope != "all" and k in kept and not partial(k)]
@@ -389,8 +389,7 @@ def check(repo: Path, kernels: list[str] | None = None, keep: bool = False, scra
     kept = {s: v for s, v in kept.items() if s not in kernels}
     print(f"conclusions: re-making under {', '.join(kernels) or 'no setting'}"
           f"{' (the untrained statements only)' if scope != 'all' else ''}; kept from the committed check: "
-          f"{', '.join(f'{k} (untrained only)' if partial(k) else k for k in kept) or 'none'}", file=sys.stderr,
-          flush=True)
+          f"{', '.join(map(label, kept)) or 'none'}", file=sys.stderr, flush=True)
     scratch = scratch_dir(repo) if scratch is None else scratch
     scratch.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
@@ -426,9 +425,8 @@ def check(repo: Path, kernels: list[str] | None = None, keep: bool = False, scra
     elapsed = time.monotonic() - start
     n_resolved = sum(r["resolved"] for r in committed)
     unresolved_there = {s: sum(v == NOT_RESOLVED for v in there.values()) for s, there in verdicts.items()}
-    named = [f"{k} (untrained only)" if partial(k) else k for k in verdicts]
     print(f"conclusions: {len(committed)} statements, {n_resolved} resolved as committed; checked under "
-          f"{', '.join(named) or 'no setting'} (re-made now: {', '.join(kernels) or 'none'}, "
+          f"{', '.join(map(label, verdicts)) or 'no setting'} (re-made now: {', '.join(kernels) or 'none'}, "
           f"{elapsed / 60:.1f} min); not resolved there: "
           + ", ".join(f"{s} {n}" for s, n in unresolved_there.items())
           + f"; untrained statements whose numbers moved (checked as trained): {', '.join(moved) or 'none'}")

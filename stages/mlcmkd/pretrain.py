@@ -7,7 +7,7 @@ from pathlib import Path
 from thermbench.core import stage
 from thermbench.mlcmkd.run_outputs import GroupPaths
 from thermbench.mlcmkd.runs import run_pretrain
-from thermbench.mlcmkd.settings import SCORED_ON, RTMPoseParams, Settings, train_params
+from thermbench.mlcmkd.settings import SCORED_ON, RTMPoseParams, Settings, TeacherTrainParams, train_params
 
 
 def main() -> None:
@@ -20,8 +20,10 @@ def main() -> None:
     parser.add_argument("--metrics", required=True, type=Path, help="metrics/mlcmkd/pretrain (a JSON per size)")
     parser.add_argument("--predictions", required=True, type=Path, help="data/predictions/mlcmkd/pretrain")
     args = parser.parse_args()
+    teacher_keys = {"device": stage.value(args, "train.device"), "num_threads": stage.value(args, "train.num_threads"),
+                    "teacher_epochs": stage.value(args, "train.teacher_epochs"), "fit": stage.value(args, "train.fit")}
     settings = Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", RTMPoseParams),
-                            train=train_params(stage.value(args, "train")),
+                            train=train_params(teacher_keys, TeacherTrainParams),
                             data=stage.sources(args, SCORED_ON))
     paths = GroupPaths(args.models, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
     run_pretrain(settings, args.pretrain, paths)

@@ -8,7 +8,7 @@ from pathlib import Path
 from thermbench.core import stage
 from thermbench.mlcmkd.run_outputs import RunPaths
 from thermbench.mlcmkd.runs import run_teacher
-from thermbench.mlcmkd.settings import SCORED_ON, RTMPoseParams, Settings, train_params
+from thermbench.mlcmkd.settings import SCORED_ON, RTMPoseParams, Settings, TeacherTrainParams, train_params
 
 
 def main() -> None:
@@ -22,8 +22,10 @@ def main() -> None:
     parser.add_argument("--metrics", required=True, type=Path, help="metrics/mlcmkd/<run>.json")
     parser.add_argument("--predictions", required=True, type=Path, help="data/predictions/mlcmkd/<run>.npy")
     args = parser.parse_args()
+    teacher_keys = {"device": stage.value(args, "train.device"), "num_threads": stage.value(args, "train.num_threads"),
+                    "teacher_epochs": stage.value(args, "train.teacher_epochs"), "fit": stage.value(args, "train.fit")}
     settings = Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", RTMPoseParams),
-                            train=train_params(stage.value(args, "train")),
+                            train=train_params(teacher_keys, TeacherTrainParams),
                             data=stage.sources(args, SCORED_ON))
     paths = RunPaths(args.out, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
     run_teacher(settings, args.pretrain, paths, args.arch)

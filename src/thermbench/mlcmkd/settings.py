@@ -75,12 +75,22 @@ class TrainParams:
 
 
 @dataclass(frozen=True)
+class TeacherTrainParams:
+    """The `train` keys the teacher and the pretrained backbones read, all that stages teacher and pretrain declare:
+    the student grid (seeds, runs, distillation weights) never re-trains them."""
+    device: str
+    num_threads: int
+    teacher_epochs: int
+    fit: FitConfig
+
+
+@dataclass(frozen=True)
 class Settings:
     """What an MLCM-KD stage reads from params: `seed`, `rtmpose`, `train` and `data.source` of the datasets every
-    run is scored on (`SCORED_ON`), which labels its metrics."""
+    run is scored on (`SCORED_ON`), which labels its metrics. The teacher's stages read `TeacherTrainParams` only."""
     seed: int
     rtmpose: RTMPoseParams
-    train: TrainParams
+    train: TrainParams | TeacherTrainParams
     data: dict[str, str]
 
 
@@ -99,11 +109,12 @@ TABLE_IV = (("Baseline", FD_LD), ("Baseline + RI", FD_LD_RI), ("Baseline + FI", 
 TABLE_V = (("Baseline (FD+LD)", FD_LD), ("+ L_ri", FD_LD_RI), ("+ L_fi", FD_LD_FI), ("Ours (L_fi + L_ri)", DIKD))
 
 
-def train_params(raw: dict) -> TrainParams:
-    """`train` params -> TrainParams; train.fit becomes a FitConfig whose seed each run replaces with its own."""
+def train_params(raw: dict, cls: type = TrainParams) -> TrainParams | TeacherTrainParams:
+    """`train` params (or, for `TeacherTrainParams`, the teacher's keys of it) -> `cls`; train.fit becomes a FitConfig
+    whose seed each run replaces with its own."""
     if not isinstance(raw, dict) or not isinstance(raw.get("fit"), dict):
         raise InputError("params.yaml: 'train.fit' must be a mapping")
-    return build(TrainParams, {**raw, "fit": {**raw["fit"], "seed": 0}}, "train")
+    return build(cls, {**raw, "fit": {**raw["fit"], "seed": 0}}, "train")
 
 
 def kp_weight(train: TrainParams) -> float:

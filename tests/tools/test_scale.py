@@ -99,7 +99,7 @@ def test_costs_only_recosts_the_measured_sizes_at_the_measured_gpu_rate(tmp_path
     out = scale.cost(tmp_path, json.loads(json.dumps(measured)))
     # the measured 500 images/s is what a KTL-l step costs at the grid's rate: the GPU takes exactly that
     assert out["gpu"]["gpu_images_per_s"] == pytest.approx(500.0)
-    assert "measured by `make gpu-check` on 2026-01-02" in out["gpu"]["rate_from"]
+    assert "measured by `make gpu-check` on 2026-01-02 (metrics/gpu/gpu-x.json)" in out["gpu"]["rate_from"]
     assert out["sizes"] == measured["sizes"] and out["machine"] == {"cpu": "cpu"}
     written = json.loads((tmp_path / "metrics" / "scale.json").read_text())
     assert written["gpu"]["workers_per_gpu_limit"] == 8 and (tmp_path / "plots" / "scale.md").is_file()

@@ -342,6 +342,8 @@ def cost(repo: Path, measured: dict) -> dict:
     params = _params(repo)
     listed = GpuRate(**params["speed"]["grid"])
     found, utilisation = costed_rate(listed, repo / "metrics" / "gpu", lambda arch: complexity(arch)["gflops"])
+    if found is not None:  # the file as the repository names it, not as this checkout's path does
+        found = replace(found, path=Path(found.path).relative_to(repo).as_posix())
     rate, basis = replace(listed, utilisation=utilisation), rate_sentence(listed, found, utilisation)
     keep = ("data", "machine", "settings", "sizes")
     result = {**{k: measured[k] for k in keep},

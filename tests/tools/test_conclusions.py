@@ -465,7 +465,8 @@ def test_an_untrained_setting_drops_only_its_stages_from_the_copys_lock_and_read
     assert locks[1] == ["raw"] and sorted(found) == ["b.t", "b.u"]
 
 
-def test_a_setting_made_again_starts_from_its_last_lock_so_dvc_re_makes_only_what_changed(tmp_path, monkeypatch):
+def test_a_setting_made_again_starts_from_its_last_lock_so_dvc_re_makes_only_what_changed(tmp_path, monkeypatch,
+                                                                                             capsys):
     repo, scratch = tmp_path / "repo", tmp_path / "scratch"
     (repo / ".dvc" / "cache").mkdir(parents=True)
     (repo / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {
@@ -506,3 +507,10 @@ def test_a_setting_made_again_starts_from_its_last_lock_so_dvc_re_makes_only_wha
     # another setting has no lock of its own yet: it makes every stage
     conclusions.rerun_under(repo, "default", {}, scratch, ("raw",), made_for)
     assert at_repro[2] == {"raw": "native"} and conclusions.made_lock(scratch, "default").is_file()
+    # a saved lock that is not one (cut short, edited) is ignored with a line: every stage is made
+    for text in ("stages: {train: [", "stages: [1, 2]\n", "- 1\n"):
+        saved.write_text(text)
+        shutil.rmtree(scratch / "avx2")
+        conclusions.rerun_under(repo, "avx2", {}, scratch, ("raw",), {"b": {**made_for["b"], "code": "e"}})
+        assert at_repro[-1] == {"raw": "native"}
+        assert f"{saved}: not a DVC lock, ignored" in capsys.readouterr().err

@@ -179,6 +179,19 @@ def read_lock(work: Path) -> dict:
     return read_lock_file(work / "dvc.lock")
 
 
+def earlier_stages(saved: Path) -> dict:
+    """The stage entries of a setting's saved lock (`made_lock`); {} when there is none or it cannot be read (it only
+    saves time: a copy without it makes every stage), with a line saying so."""
+    try:
+        stages = read_lock_file(saved).get("stages", {})
+    except (yaml.YAMLError, AttributeError):
+        stages = None
+    if isinstance(stages, dict) and all(isinstance(v, dict) for v in stages.values()):
+        return stages
+    print(f"conclusions: {saved}: not a DVC lock, ignored: every stage of the setting is made", file=sys.stderr)
+    return {}
+
+
 def made_lock(scratch: Path, name: str) -> Path:
     """Where the lock of a setting's copy (`copy_name`) is kept once its make completed: beside the copies, like them
     tied to this repository's DVC cache, which holds the outputs the lock names."""
@@ -294,7 +307,7 @@ def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path, ke
         _run(dvc + ["config", "core.no_scm", "true"], work, full_env, log)  # the copy is no git repository
         _run(dvc + ["cache", "dir", "--local", str(cache)], work, full_env, log)
         lock = read_lock(work)
-        earlier = read_lock_file(saved).get("stages", {})
+        earlier = earlier_stages(saved)
         lock["stages"] = {k: earlier[k] if k in remade else v for k, v in lock.get("stages", {}).items()
                           if k not in remade or k in earlier}
         if earlier:

@@ -91,7 +91,8 @@ baseline: setup
 # after another) and fails, with a table, where a statement that metrics/conclusions.json states as resolved comes out
 # otherwise. Rewrites conclusions/kernel_check.json after each setting: then `dvc repro` (the reports fold it in) and
 # commit. KERNELS=aten_default re-makes that setting. An interrupted setting's copy stays (in the system's temporary
-# folder, or SCRATCH) and the next `make conclusions` for the same params and code resumes it. SCOPE=untrained
+# folder, or SCRATCH) and the next `make conclusions` for the same params and code resumes it; a finished setting's
+# lock stays there, so its next make, for other code or params, re-makes only what they changed. SCOPE=untrained
 # re-makes only what the statements on untrained sources rest on (minutes a setting; the trained models kept).
 conclusions: setup
 	$(PY) -m thermbench.tools.conclusions check $(if $(KERNELS),--kernels $(KERNELS)) $(if $(SCRATCH),--scratch $(SCRATCH)) $(if $(SCOPE),--scope $(SCOPE))

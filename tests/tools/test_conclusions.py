@@ -463,3 +463,54 @@ def test_an_untrained_setting_drops_only_its_stages_from_the_copys_lock_and_read
     assert list(found) == ["b.u"]
     found, _ = conclusions.rerun_under(repo, "avx2", {}, scratch, ("raw",), made_for)
     assert locks[1] == ["raw"] and sorted(found) == ["b.t", "b.u"]
+
+
+def test_a_setting_made_again_starts_from_its_last_lock_so_dvc_re_makes_only_what_changed(tmp_path, monkeypatch,
+                                                                                             capsys):
+    repo, scratch = tmp_path / "repo", tmp_path / "scratch"
+    (repo / ".dvc" / "cache").mkdir(parents=True)
+    (repo / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {
+        name: {"cmd": f"python {name}.py", "made": "native"} for name in ("raw", "train", "report")}}))
+    at_repro = []
+
+    def copy(src, dest):
+        (dest / "metrics/conclusions").mkdir(parents=True)
+        shutil.copy(src / "dvc.lock", dest / "dvc.lock")
+        (dest / "params.yaml").write_text("profile: smoke\n")
+
+    def run(cmd, cwd, env, log, check=True):
+        if "repro" in cmd:  # DVC: what the lock lacks is made under the setting
+            lock = conclusions.read_lock(cwd)
+            at_repro.append({k: v["made"] for k, v in lock["stages"].items()})
+            for name in ("raw", "train", "report"):
+                lock["stages"].setdefault(name, {"cmd": f"python {name}.py", "made": f"avx2 #{len(at_repro)}"})
+            (cwd / "dvc.lock").write_text(yaml.safe_dump(lock))
+
+    monkeypatch.setattr(conclusions, "copy_worktree", copy)
+    monkeypatch.setattr(conclusions, "_run", run)
+    monkeypatch.setattr(conclusions, "report_inputs", lambda work: {"b": {"keys": ["profile"], "code": "c"}})
+    made_for = conclusions.fingerprints({"b": {"keys": ["profile"], "code": "c"}}, {"profile": "smoke"})
+    conclusions.rerun_under(repo, "avx2", {}, scratch, ("raw",), made_for)
+    # the first make: only the fixed data from this repository; the lock it left is kept
+    assert at_repro == [{"raw": "native"}]
+    saved = conclusions.made_lock(scratch, "avx2")
+    assert {k: v["made"] for k, v in conclusions.read_lock_file(saved)["stages"].items()} == \
+        {"raw": "native", "train": "avx2 #1", "report": "avx2 #1"}
+    # other code since: the new copy takes the setting's own entries for what it re-makes, this repository's for the
+    # fixed data; a stage the DAG no longer has is left out
+    lock = conclusions.read_lock_file(saved)
+    lock["stages"]["gone"] = {"cmd": "python gone.py", "made": "avx2 #1"}
+    saved.write_text(yaml.safe_dump(lock))
+    shutil.rmtree(scratch / "avx2")
+    conclusions.rerun_under(repo, "avx2", {}, scratch, ("raw",), {"b": {**made_for["b"], "code": "d"}})
+    assert at_repro[1] == {"raw": "native", "train": "avx2 #1", "report": "avx2 #1"}
+    # another setting has no lock of its own yet: it makes every stage
+    conclusions.rerun_under(repo, "default", {}, scratch, ("raw",), made_for)
+    assert at_repro[2] == {"raw": "native"} and conclusions.made_lock(scratch, "default").is_file()
+    # a saved lock that is not one (cut short, edited) is ignored with a line: every stage is made
+    for text in ("stages: {train: [", "stages: [1, 2]\n", "- 1\n"):
+        saved.write_text(text)
+        shutil.rmtree(scratch / "avx2")
+        conclusions.rerun_under(repo, "avx2", {}, scratch, ("raw",), {"b": {**made_for["b"], "code": "e"}})
+        assert at_repro[-1] == {"raw": "native"}
+        assert f"{saved}: not a DVC lock, ignored" in capsys.readouterr().err

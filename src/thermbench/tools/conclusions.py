@@ -7,8 +7,11 @@ same under other CPU kernels (`make conclusions`).
 By default the check re-makes the settings the committed file lacks for the current params and code (each setting
 there records what it was made for: `fingerprints`), and rewrites the file after each one. A setting re-trains the
 whole DAG, so it may span sittings: the copy of a setting that was interrupted stays (`scratch_dir`, or DIR) and the
-next check for the same params and code resumes its `dvc repro` where it stopped. Run one check at a time: two side
-by side on the same cores oversubscribe the stages' threads and each runs several times slower than alone.
+next check for the same params and code resumes its `dvc repro` where it stopped. A setting made in full leaves its
+copy's lock there (`made_lock`; the outputs it names are in this repository's cache): the next make of that setting,
+for other code or params, re-makes only the stages they changed, so a report's edit costs minutes a setting, not the
+DAG. Run one check at a time: two side by side on the same cores oversubscribe the stages' threads and each runs
+several times slower than alone.
 
 `check` re-makes, in a scratch copy of the working tree and once per kernel setting (the environments of
 tests/baseline/tolerances.yaml, by default every one of them: `native` is this repository's own run, the DAG as `dvc
@@ -166,10 +169,33 @@ def forget_runs(cache: Path, before: set[Path], lock: dict) -> int:
     return gone
 
 
+def read_lock_file(path: Path) -> dict:
+    """A DVC lock file's content ({} when there is none)."""
+    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+
+
 def read_lock(work: Path) -> dict:
     """A working copy's dvc.lock ({} when it has none)."""
-    path = work / "dvc.lock"
-    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+    return read_lock_file(work / "dvc.lock")
+
+
+def earlier_stages(saved: Path) -> dict:
+    """The stage entries of a setting's saved lock (`made_lock`); {} when there is none or it cannot be read (it only
+    saves time: a copy without it makes every stage), with a line saying so."""
+    try:
+        stages = read_lock_file(saved).get("stages", {})
+    except (yaml.YAMLError, AttributeError):
+        stages = None
+    if isinstance(stages, dict) and all(isinstance(v, dict) for v in stages.values()):
+        return stages
+    print(f"conclusions: {saved}: not a DVC lock, ignored: every stage of the setting is made", file=sys.stderr)
+    return {}
+
+
+def made_lock(scratch: Path, name: str) -> Path:
+    """Where the lock of a setting's copy (`copy_name`) is kept once its make completed: beside the copies, like them
+    tied to this repository's DVC cache, which holds the outputs the lock names."""
+    return scratch / "locks" / f"{name}.lock"
 
 
 def report_inputs(repo: Path) -> dict[str, dict]:
@@ -258,9 +284,12 @@ def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path, ke
     (`fingerprints`, from the copy's own dvc.lock). The copy (`scratch`/`setting`, with `-untrained` for that scope)
     records what it was made for (`made_for`, this repository's fingerprints): a copy an earlier, interrupted sitting
     left for the same params and code is resumed where its `dvc repro` stopped (DVC skips the stages its lock already
-    holds); any other is replaced."""
+    holds); any other is replaced. A replacement starts from the lock the setting's last completed make left
+    (`made_lock`): its re-made stages' entries (their outputs are in the shared cache) with this repository's for
+    the rest, so that DVC re-makes only the stages whose code, params or inputs changed since, and those whose
+    outputs the cache no longer holds (`dvc gc` here); without that lock, every re-made stage runs."""
     name = copy_name(setting, scope)
-    work, log = scratch / name, scratch / f"{name}.log"
+    work, log, saved = scratch / name, scratch / f"{name}.log", made_lock(scratch, name)
     remade = _remade(repo, keep, scope)
     python = sys.executable
     full_env = {**os.environ, **env, "PYTHONPATH": str(work / "src"), "DVC_NO_ANALYTICS": "1",
@@ -278,7 +307,12 @@ def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path, ke
         _run(dvc + ["config", "core.no_scm", "true"], work, full_env, log)  # the copy is no git repository
         _run(dvc + ["cache", "dir", "--local", str(cache)], work, full_env, log)
         lock = read_lock(work)
-        lock["stages"] = {k: v for k, v in lock.get("stages", {}).items() if k not in remade}
+        earlier = earlier_stages(saved)
+        lock["stages"] = {k: earlier[k] if k in remade else v for k, v in lock.get("stages", {}).items()
+                          if k not in remade or k in earlier}
+        if earlier:
+            print(f"conclusions: {name}: the copy starts from the lock of its last make ({saved}): DVC re-makes "
+                  "only what changed since", file=sys.stderr, flush=True)
         write_text(work / "dvc.lock", yaml.safe_dump(lock, sort_keys=False, allow_unicode=True))
         _run(dvc + ["checkout", "--quiet"], work, full_env, log, check=False)  # what the cache lacks is re-made below
         write_json(marker, made_for)  # set up: from here on the copy can be resumed
@@ -289,6 +323,8 @@ def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path, ke
     finally:  # only the runs this setting made: the kept stages' entries are this repository's own runs
         forget_runs(cache, before, {"stages": {k: v for k, v in read_lock(work).get("stages", {}).items()
                                                if k in remade}})
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(work / "dvc.lock", saved)  # what the next make of this setting starts from
     print(f"conclusions: {name}: DAG re-made in {time.monotonic() - start:.0f} s (log {log})", file=sys.stderr,
           flush=True)
     made_for = fingerprints(report_inputs(work), yaml.safe_load((work / "params.yaml").read_text()))

@@ -183,9 +183,10 @@ def earlier_stages(saved: Path) -> dict:
     """The stage entries of a setting's saved lock (`made_lock`); {} when there is none or it cannot be read (it only
     saves time: a copy without it makes every stage), with a line saying so."""
     try:
-        stages = read_lock_file(saved).get("stages", {})
-    except (yaml.YAMLError, AttributeError):
-        stages = None
+        data = read_lock_file(saved)
+    except yaml.YAMLError:
+        data = None
+    stages = data.get("stages", {}) if isinstance(data, dict) else None
     if isinstance(stages, dict) and all(isinstance(v, dict) for v in stages.values()):
         return stages
     print(f"conclusions: {saved}: not a DVC lock, ignored: every stage of the setting is made", file=sys.stderr)

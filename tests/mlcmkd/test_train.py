@@ -219,7 +219,8 @@ def test_bf16_precision_trains_under_autocast_with_float32_weights():
     fit_supervised(model, data, _cfg(epochs=1, precision="bf16"))
     hook.remove()
     assert (True, torch.bfloat16) in seen  # the training step ran in bf16 (mmengine #1515: autocast silently off)
-    assert (False, torch.float32) in seen  # validation in float32
+    assert (False, torch.bfloat16) in seen  # validation in the training precision too
+    assert (False, torch.float32) not in seen
     assert all(p.dtype == torch.float32 for p in model.parameters())
 
 

@@ -8,7 +8,10 @@ has no deterministic kernel.
 
 Deterministic mode sets `torch.use_deterministic_algorithms(True)`, cuDNN deterministic without benchmark, and
 `CUBLAS_WORKSPACE_CONFIG=:4096:8` (cuBLAS reads it when it first allocates its workspace, so it is set here before
-any CUDA work where possible). On a CPU none of this changes a number of this project's ops.
+any CUDA work where possible); it leaves new memory unfilled (`fill_uninitialized_memory = False`: the NaN fill only
+exposes reads of memory never written, which no op here makes, and costs a kernel per allocation). Otherwise, on
+CUDA, cuDNN benchmarks its algorithms for each new shape (the training shapes are static). On a CPU none of this
+changes a number of this project's ops.
 """
 
 from __future__ import annotations
@@ -32,10 +35,11 @@ def check_precision(precision: str, where: str) -> None:
         raise InputError(f"params.yaml: '{where}' must be one of {', '.join(PRECISIONS)}, not {precision!r}")
 
 
-def autocast(precision: str, device: torch.device | str) -> contextlib.AbstractContextManager:
-    """bf16 autocast on `device` where `precision` is bf16, else nothing."""
+def autocast(precision: str, device: torch.device | str, cache: bool = True) -> contextlib.AbstractContextManager:
+    """bf16 autocast on `device` where `precision` is bf16, else nothing; `cache` False for a region captured as a
+    CUDA graph (a cached weight cast would live outside the graph's memory)."""
     device = torch.device(device)
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16", cache_enabled=cache)
 
 
 def inference_autocast(precision: str, device: torch.device | str) -> contextlib.AbstractContextManager:
@@ -50,14 +54,18 @@ def numerics(precision: str, deterministic: bool, device: torch.device | str, wh
     """Set the process-wide flags of `precision` and `deterministic` for a run on `device` and restore them on exit;
     an op without a deterministic kernel raises one line (InputError) naming it and the params section `where`."""
     device = torch.device(device)
+    fill = torch.utils.deterministic
     saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark,
-             torch.backends.cudnn.deterministic, torch.are_deterministic_algorithms_enabled())
+             torch.backends.cudnn.deterministic, torch.are_deterministic_algorithms_enabled(),
+             fill.fill_uninitialized_memory)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = precision == "tf32"
+        torch.backends.cudnn.benchmark = not deterministic
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
         torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = False, True
         torch.use_deterministic_algorithms(True)
+        fill.fill_uninitialized_memory = False
     try:
         yield
     except RuntimeError as err:
@@ -69,6 +77,7 @@ def numerics(precision: str, deterministic: bool, device: torch.device | str, wh
         (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark,
          torch.backends.cudnn.deterministic) = saved[:4]
         torch.use_deterministic_algorithms(saved[4])
+        fill.fill_uninitialized_memory = saved[5]
 
 
 def nondeterministic_error(err: RuntimeError, where: str) -> Exception:

@@ -5,6 +5,7 @@ warped by cv2 in a loader worker (`apply`) or on the training device (`warp`).""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -96,12 +97,22 @@ def warp(images: torch.Tensor, affine: torch.Tensor) -> torch.Tensor:
     1/32 pixel, so a pixel differs by at most the image's change over 1/32 pixel (and 1 for rounding)."""
     x = (images[:, None] if images.ndim == 3 else images.permute(0, 3, 1, 2)).float()
     n, _, h, w = x.shape
-    last_row = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64, device=affine.device).expand(n, 1, 3)
-    inverse = torch.linalg.inv(torch.cat([affine.double(), last_row], dim=1))[:, :2].float()  # output -> source
-    ys, xs = torch.meshgrid(torch.arange(h, device=x.device, dtype=torch.float32),
-                            torch.arange(w, device=x.device, dtype=torch.float32), indexing="ij")
-    source = torch.einsum("nij,hwj->nhwi", inverse, torch.stack([xs, ys, torch.ones_like(xs)], dim=-1))
-    grid = source / torch.tensor([w - 1, h - 1], device=x.device) * 2 - 1  # align_corners: -1 and 1 are pixel centres
+    last_row, pixels, extent = _grid_constants(h, w, x.device)
+    # inv_ex: linalg.inv would check its result on the host (a GPU step would wait); a drawn affine is invertible
+    square = torch.cat([affine.double(), last_row.expand(n, 1, 3)], dim=1)
+    inverse = torch.linalg.inv_ex(square).inverse[:, :2].float()  # output -> source
+    source = torch.einsum("nij,hwj->nhwi", inverse, pixels)
+    grid = source / extent * 2 - 1  # align_corners: -1 and 1 are pixel centres
     out = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
     out = out.round().clamp(0, 255).to(torch.uint8)
     return out[:, 0] if images.ndim == 3 else out.permute(0, 2, 3, 1)
+
+
+@lru_cache(maxsize=None)
+def _grid_constants(h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`warp`'s constants, made once per size and device (a tensor of host numbers is a host-to-device copy, which a
+    GPU step would wait for): the affine maps' last row, each output pixel's (x, y, 1), and (w - 1, h - 1)."""
+    ys, xs = torch.meshgrid(torch.arange(h, device=device, dtype=torch.float32),
+                            torch.arange(w, device=device, dtype=torch.float32), indexing="ij")
+    return (torch.tensor([[0.0, 0.0, 1.0]], dtype=torch.float64, device=device),
+            torch.stack([xs, ys, torch.ones_like(xs)], dim=-1), torch.tensor([w - 1, h - 1], device=device))

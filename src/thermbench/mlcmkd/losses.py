@@ -13,16 +13,18 @@ KTL (eq. 8) and MCL (eq. 9) are `DistillTask` with different flags; Tables III/I
 
 from __future__ import annotations
 
+import contextlib
+import copy
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from thermbench.models.rtmpose import RTMPose
+from thermbench.models.rtmpose import RTMPose, fold_batchnorm
 
-__all__ = ["simcc_kl_loss", "simcc_kd_loss", "feature_mse", "decay_gamma", "near_identity_conv", "DistillConfig",
-           "DistillTask"]
+__all__ = ["simcc_kl_loss", "simcc_kd_loss", "target_log_probs", "kd_from_log_targets", "feature_mse",
+           "decay_gamma", "near_identity_conv", "DistillConfig", "DistillTask"]
 
 
 def simcc_kl_loss(pred_x: torch.Tensor, pred_y: torch.Tensor, target_x: torch.Tensor, target_y: torch.Tensor,
@@ -54,10 +56,21 @@ def simcc_kd_loss(student_x: torch.Tensor, student_y: torch.Tensor, teacher_x: t
     the term is 0 when student = teacher. No visibility weight (DWPose distills invisible points too). The teacher
     side is detached: it is a target.
     """
+    return kd_from_log_targets(student_x, student_y, target_log_probs(teacher_x, teacher_y, beta), beta)
+
+
+def target_log_probs(teacher_x: torch.Tensor, teacher_y: torch.Tensor, beta: float = 10.0) -> tuple[torch.Tensor, ...]:
+    """log_softmax(beta * z) of the (detached) target logits per axis, as rows (B*K, bins): made once where several
+    terms distil towards the same logits."""
+    return tuple(F.log_softmax(beta * t.detach().reshape(-1, t.shape[-1]), dim=-1) for t in (teacher_x, teacher_y))
+
+
+def kd_from_log_targets(student_x: torch.Tensor, student_y: torch.Tensor, log_targets: tuple[torch.Tensor, ...],
+                        beta: float = 10.0) -> torch.Tensor:
+    """`simcc_kd_loss` with the target side given as `target_log_probs`."""
     loss = student_x.new_zeros(())
-    for s, t in ((student_x, teacher_x), (student_y, teacher_y)):
+    for s, log_t in zip((student_x, student_y), log_targets):
         log_s = F.log_softmax(beta * s.reshape(-1, s.shape[-1]), dim=-1)
-        log_t = F.log_softmax(beta * t.detach().reshape(-1, t.shape[-1]), dim=-1)
         loss = loss + F.kl_div(log_s, log_t, reduction="sum", log_target=True)
     return loss / (student_x.shape[0] * student_x.shape[1])
 
@@ -169,6 +182,15 @@ class DistillTask(nn.Module):
         cs, ct = student.feature_channels, teacher.feature_channels
         self.aligner = near_identity_conv(cs, ct) if (cs != ct and (cfg.fd or self._needs_st)) else None
         self.fi_adapter = near_identity_conv(ct, cs) if (cs != ct and self._needs_ts) else None
+        # `lean_teacher`'s stacked loss: every possible term's weight in `forward`'s order of terms (kp first, then
+        # fm, lg, fi, ri as switched on; text mode adds fi before ri, equations mode ri before fi) and whether gamma
+        # scales it; buffers (not saved) so they move with the task
+        self.stacked = False
+        order = ["kp"] + [t for t in ("fm", "lg") if getattr(cfg, {"fm": "fd", "lg": "ld"}[t])] + \
+            [t for t in (("fi", "ri") if cfg.dikd_mode == "text" else ("ri", "fi")) if getattr(cfg, t)]
+        self.register_buffer("loss_weights", torch.tensor([getattr(cfg, f"{t}_weight") for t in order]),
+                             persistent=False)
+        self.register_buffer("loss_distilled", torch.tensor([t != "kp" for t in order]), persistent=False)
 
     def train(self, mode: bool = True) -> DistillTask:
         super().train(mode)
@@ -195,6 +217,7 @@ class DistillTask(nn.Module):
         with torch.no_grad():
             feats_t = self.teacher.forward_features(teacher_input)
             logits_tt = self.teacher.forward_head(feats_t) if (cfg.ld or cfg.fi or cfg.ri) else None
+            log_tt = None if logits_tt is None else target_log_probs(*logits_tt, beta=cfg.beta)  # once for all terms
         feats_s = self.student.forward_features(student_input)
         logits_ss = self.student.forward_head(feats_s)
 
@@ -204,30 +227,55 @@ class DistillTask(nn.Module):
         if cfg.fd:
             terms["loss_fm"] = feature_mse(aligned, feats_t)
         if cfg.ld:
-            terms["loss_lg"] = simcc_kd_loss(*logits_ss, *logits_tt, beta=cfg.beta)
+            terms["loss_lg"] = kd_from_log_targets(*logits_ss, log_tt, beta=cfg.beta)
         if cfg.fi or cfg.ri:
-            terms.update(self._dikd(feats_t, aligned, logits_tt, logits_ss))
+            terms.update(self._dikd(feats_t, aligned, log_tt, logits_ss))
 
-        weighted = {"kp": cfg.kp_weight * kp_scale * terms["loss_kp"]}
-        weighted.update({name[5:]: gamma * getattr(cfg, f"{name[5:]}_weight") * value
-                         for name, value in terms.items() if name != "loss_kp"})
-        terms["loss"] = sum(weighted.values())
+        if self.stacked:
+            weighted = self._stacked_weights(terms, gamma, kp_scale)
+            terms["loss"] = torch.stack(list(weighted.values())).sum()
+        else:
+            weighted = {"kp": cfg.kp_weight * kp_scale * terms["loss_kp"]}
+            weighted.update({name[5:]: gamma * getattr(cfg, f"{name[5:]}_weight") * value
+                             for name, value in terms.items() if name != "loss_kp"})
+            terms["loss"] = sum(weighted.values())
         terms["weighted"] = weighted
         terms["output"] = logits_ss
         return terms
 
-    def _dikd(self, feats_t, aligned, logits_tt, logits_ss) -> dict[str, torch.Tensor]:
+    def _stacked_weights(self, terms: dict[str, torch.Tensor], gamma: float | torch.Tensor,
+                         kp_scale: float) -> dict[str, torch.Tensor]:
+        """Each term times its weight in a few kernels: the terms stacked, times the weights (`loss_weights`, made
+        once) and gamma or kp_scale."""
+        names = [name[5:] for name in terms]
+        weights = self.loss_weights[:len(names)] * torch.where(self.loss_distilled[:len(names)], gamma, kp_scale)
+        return dict(zip(names, (torch.stack(list(terms.values())) * weights).unbind()))
+
+    @contextlib.contextmanager
+    def lean_teacher(self, dtype: torch.dtype):
+        """Within the block, the task computes as `lean_step`: its teacher a copy with BatchNorm folded into its
+        convolutions and its weights cast once to `dtype` (autocast caches the casts of weights that require grad
+        only: a frozen teacher's would be cast again at every use), and the loss terms stacked. The task's own
+        teacher is back on exit."""
+        teacher, self.teacher = self.teacher, fold_batchnorm(copy.deepcopy(self.teacher)).to(dtype)
+        self.stacked = True
+        try:
+            yield self
+        finally:
+            self.teacher, self.stacked = teacher, False
+
+    def _dikd(self, feats_t, aligned, log_tt, logits_ss) -> dict[str, torch.Tensor]:
         cfg, beta, out = self.cfg, self.cfg.beta, {}
         logits_ts = self._student_head_on_teacher(feats_t) if self._needs_ts else None
         logits_st = self.teacher.forward_head(aligned) if self._needs_st else None
         if cfg.dikd_mode == "text":
             if cfg.fi:
-                out["loss_fi"] = simcc_kd_loss(*logits_ts, *logits_tt, beta=beta)
+                out["loss_fi"] = kd_from_log_targets(*logits_ts, log_tt, beta=beta)
             if cfg.ri:
-                out["loss_ri"] = simcc_kd_loss(*logits_st, *logits_tt, beta=beta)
+                out["loss_ri"] = kd_from_log_targets(*logits_st, log_tt, beta=beta)
         else:
             if cfg.ri:
                 out["loss_ri"] = simcc_kd_loss(*logits_ts, *logits_ss, beta=beta)  # eq. (4)
             if cfg.fi:
-                out["loss_fi"] = simcc_kd_loss(*logits_st, *logits_tt, beta=beta)  # eq. (5)
+                out["loss_fi"] = kd_from_log_targets(*logits_st, log_tt, beta=beta)  # eq. (5)
         return out

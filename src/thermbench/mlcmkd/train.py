@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -28,6 +29,7 @@ from thermbench.mlcmkd.loader import StepPlan, finish, loader, make_batch
 from thermbench.mlcmkd.losses import DistillTask, decay_gamma, simcc_kl_loss
 from thermbench.mlcmkd.optim import OptimConfig, lr_factor, param_groups
 from thermbench.mlcmkd.predict import device_of, val_nme
+from thermbench.mlcmkd.step import Step, capture_refusal, make_optimizer
 from thermbench.models.rtmpose import RTMPose, to_input
 
 
@@ -47,8 +49,13 @@ class FitConfig:
     which changes no result; `augment_on_device` leaves the warps and SimCC targets to the training device (a GPU
     then never waits on CPU warps; torch's bilinear sampling instead of cv2's, so the pixels differ slightly);
     `precision` (fp32 | tf32 | bf16: autocast of the training step, float32 master weights) and `deterministic`
-    (bit-identical same-seed runs on a GPU) as `thermbench.core.numerics`; validation runs in float32 under the same
-    flags; `compile` runs the step's task through `torch.compile`."""
+    (bit-identical same-seed runs on a GPU) as `thermbench.core.numerics`; validation runs in the same precision,
+    `val_batch_size` crops a forward, its argmax on the device; `compile` runs the step's task through
+    `torch.compile`; `lean_step` gives a distillation step fewer kernels (`DistillTask`: the frozen teacher's
+    BatchNorm folded into its convolutions and its weights cast once to the training precision, the loss terms
+    stacked), at the price of other float rounding than the plain step, which the CPU profiles keep;
+    `cuda_graph` captures the step (forward, backward, clipping, AdamW) as one CUDA graph where the device is CUDA
+    and one process trains (`thermbench.mlcmkd.step`; elsewhere one line says why and the plain step runs)."""
 
     epochs: int
     batch_size: int
@@ -71,6 +78,9 @@ class FitConfig:
     precision: str = "fp32"
     compile: bool = False
     deterministic: bool = False
+    val_batch_size: int = 64
+    lean_step: bool = False
+    cuda_graph: bool = False
     progress: bool = True
 
     def __post_init__(self):
@@ -140,7 +150,7 @@ def _loop(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Spli
     # with the fused AdamW a CPU step takes ~20% less time. The layout is restored on return.
     task.to(memory_format=torch.channels_last)
     task, runner = data_parallel(task, device)
-    step = torch.compile(runner) if cfg.compile else runner
+    runner = torch.compile(runner) if cfg.compile else runner
     flip_idx = flip_index(train.kpts.shape[1])
     image_size = (train.images.shape[2], train.images.shape[1])
     target_size = model.cfg.input_size
@@ -150,46 +160,37 @@ def _loop(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Spli
 
     def batch_of(index: np.ndarray) -> dict[str, torch.Tensor]:  # un-augmented, for the gradient shares
         return make_batch(train, index, flip_idx, target_size)
-    groups = param_groups(task, cfg.optim.weight_decay, cfg.optim.paramwise)
-    params = [p for g in groups for p in g["params"]]
-    optimizer = torch.optim.AdamW(groups, lr=cfg.optim.lr, fused=True)
     steps_per_epoch = len(plan)
     schedule = PlateauSchedule(cfg)
-    # On plateaus the lr drops instead of following a cosine laid over the cap: a cosine's decay phase, not the
-    # data, would then decide when a run stops improving.
-    base = lr_factor(cfg.optim if schedule.stop is None else replace(cfg.optim, cosine_start=1.0),
-                     steps_per_epoch * cfg.epochs)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: base(step) * schedule.scale)
+    refusal = capture_refusal(cfg.cuda_graph, device, size)
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
+    step, scheduler = make_step(task, runner, cfg, device, size, steps_per_epoch, schedule,
+                                graph=cfg.cuda_graph and refusal is None)
+    optimizer, params = step.optimizer, step.params
     shares = {"start": gradient_shares(task, params, batch_inputs, train, batch_of, cfg, 1, rank, size)}
     rows, grad_norms, best, best_state = [], [], math.inf, None
     for epoch in range(1, cfg.epochs + 1):
         task.train()
         if cfg.norm_eval:
             _norm_eval(task)
-        # the loss sums stay on the device in float64 (the sum a Python float would give), read once an epoch: a
-        # read per step would make the host wait for the GPU at every step
-        sums: dict[str, torch.Tensor] = {}
+        # the loss sums (float64: the sums Python floats would give) and the logged gradient norms stay on the
+        # device and are read once an epoch: a read per step would make the host wait for the GPU at every step
+        sums, norms = None, []
         for batch in progress(batches, f"{desc} {epoch}/{cfg.epochs}") if cfg.progress and rank == 0 else batches:
-            args, kwargs = batch_inputs(finish(batch, device, target_size), epoch)
-            with autocast(cfg.precision, device):
-                terms = step(*args, kp_scale=float(size), **kwargs)
-            optimizer.zero_grad(set_to_none=True)
-            terms["loss"].backward()
-            clip = math.inf if cfg.optim.clip_grad is None else cfg.optim.clip_grad
-            norm = nn.utils.clip_grad_norm_(params, clip)  # the norm before clipping (Table V)
-            if len(grad_norms) < cfg.grad_norm_steps:
-                grad_norms.append(float(norm))
-            optimizer.step()
+            losses, norm = step(*batch_inputs(finish(batch, device, target_size), epoch))
+            if len(grad_norms) + len(norms) < cfg.grad_norm_steps:
+                norms.append(norm)  # the norm before clipping (Table V)
             scheduler.step()
-            for key, value in terms.items():
-                if key.startswith("loss"):
-                    value = value.detach().double()
-                    sums[key] = sums[key] + value if key in sums else value
-        row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
-        row.update({f"train_{k}": float(v) / steps_per_epoch for k, v in sums.items()})
+            sums = losses.double() if sums is None else sums + losses.double()
+        grad_norms += torch.stack(norms).tolist() if norms else []
+        row = {"epoch": epoch, "lr": float(optimizer.param_groups[0]["lr"])}
+        row.update({f"train_{k}": v / steps_per_epoch for k, v in zip(step.names, sums.tolist())})
         if epoch % cfg.val_every == 0 or epoch == cfg.epochs:
             # BN statistics may differ per rank: rank 0's score decides, so every rank stops together
-            row["val_nme"] = main_process_value(val_nme(model, val, 64), device)
+            with autocast(cfg.precision, device):
+                score = val_nme(model, val, cfg.val_batch_size)
+            row["val_nme"] = main_process_value(score, device)
             if row["val_nme"] < best:
                 best = row["val_nme"]
                 if schedule.stop is not None:
@@ -209,6 +210,22 @@ def _loop(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Spli
             "convergence": {**convergence.record(schedule.stop, schedule.stopped, len(rows), cfg.epochs, best_epoch),
                             "lr_drop_epochs": schedule.drop_epochs},
             "gradient_shares": {k: v for k, v in shares.items() if v}}
+
+
+def make_step(task: nn.Module, runner: nn.Module, cfg: FitConfig, device: torch.device, size: int,
+              steps_per_epoch: int, schedule: PlateauSchedule,
+              graph: bool = False) -> tuple[Step, torch.optim.lr_scheduler.LambdaLR]:
+    """The loop's training step (AdamW over the task's parameter groups; `graph`: to be captured, `Step`) and its lr
+    schedule."""
+    groups = param_groups(task, cfg.optim.weight_decay, cfg.optim.paramwise)
+    optimizer = make_optimizer(groups, cfg.optim.lr, graph, device)
+    params = [p for g in groups for p in g["params"]]
+    step = Step(runner, optimizer, params, cfg.precision, device, cfg.optim.clip_grad, float(size), graph)
+    # On plateaus the lr drops instead of following a cosine laid over the cap: a cosine's decay phase, not the
+    # data, would then decide when a run stops improving.
+    base = lr_factor(cfg.optim if schedule.stop is None else replace(cfg.optim, cosine_start=1.0),
+                     steps_per_epoch * cfg.epochs)
+    return step, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: base(i) * schedule.scale)
 
 
 def gradient_shares(task: nn.Module, params: list[nn.Parameter], batch_inputs: Callable, train: Split,
@@ -271,18 +288,25 @@ def fit_supervised(model: RTMPose, data: dict[str, Split], cfg: FitConfig, desc:
     return _fit(model, SupervisedTask(model, kp_weight), inputs, data["train"], data["val"], cfg, desc)
 
 
+def distill_inputs(device: torch.device, paired: bool, cfg: FitConfig) -> Callable:
+    """(batch, epoch) -> a distillation task's inputs: the thermal crops for the student, the RGB twins (`paired`) or
+    the same crops for the teacher, the SimCC targets, and gamma(epoch)."""
+    def inputs(batch, epoch):
+        return ((to_input(batch["images"], device), to_input(batch["paired" if paired else "images"], device),
+                 _targets(batch, device)), {"gamma": decay_gamma(epoch, cfg.epochs, cfg.gamma_warmup)})
+    return inputs
+
+
 def _distill(student: RTMPose, teacher: RTMPose, task: DistillTask, data: dict[str, Split], cfg: FitConfig,
              paired: bool, desc: str) -> dict:
     """KTL and MCL share one loop: `task` holds the frozen teacher, the student and the trainable aligners."""
     if task.student is not student or task.teacher is not teacher:
         raise ValueError("the task must wrap the given student and teacher")
-    device = device_of(student)
-
-    def inputs(batch, epoch):
-        return ((to_input(batch["images"], device), to_input(batch["paired" if paired else "images"], device),
-                 _targets(batch, device)), {"gamma": decay_gamma(epoch, cfg.epochs, cfg.gamma_warmup)})
-
-    return _fit(student, task, inputs, data["train"], data["val"], cfg, desc)
+    inputs = distill_inputs(device_of(student), paired, cfg)
+    if not cfg.lean_step:
+        return _fit(student, task, inputs, data["train"], data["val"], cfg, desc)
+    with task.lean_teacher(torch.bfloat16 if cfg.precision == "bf16" else torch.float32):
+        return _fit(student, task, inputs, data["train"], data["val"], cfg, desc)
 
 
 def fit_ktl(student: RTMPose, teacher: RTMPose, task: DistillTask, data: dict[str, Split], cfg: FitConfig,

@@ -12,6 +12,7 @@ import json
 import math
 import pickle
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from thermbench.models import simcc
 
 __all__ = ["RTMPose", "RTMPoseConfig", "ARCHS", "PIXEL_MEAN", "PIXEL_STD", "build_rtmpose", "normalize_input",
            "read_checkpoint", "load_mmpose_checkpoint", "load_backbone", "save_model", "load_model",
-           "count_parameters"]
+           "count_parameters", "fold_batchnorm"]
 
 # mmpose data preprocessor (RGB order, 0-255 pixel scale).
 PIXEL_MEAN = (123.675, 116.28, 103.53)
@@ -285,14 +286,37 @@ def build_rtmpose(arch: str, num_keypoints: int = 68, input_size: tuple[int, int
     return RTMPose(RTMPoseConfig(arch, deepen, widen, num_keypoints, tuple(input_size)))
 
 
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """`model`, changed in place: each ConvModule's BatchNorm folded, with its running statistics, into the
+    convolution (the weight scaled per output channel, a bias added) and replaced by an identity. The function of the
+    model in eval mode in fewer kernels, for a network that no longer trains (a frozen teacher); its outputs move by
+    float rounding only."""
+    for module in list(model.modules()):
+        if isinstance(module, ConvModule) and isinstance(module.bn, nn.BatchNorm2d):
+            bn, conv = module.bn, module.conv
+            scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+            with torch.no_grad():
+                conv.weight.copy_(conv.weight.double() * scale.view(-1, 1, 1, 1))
+                bias = bn.bias.double() - bn.running_mean.double() * scale
+            conv.bias = nn.Parameter(bias.to(conv.weight.dtype), requires_grad=conv.weight.requires_grad)
+            module.bn = nn.Identity()
+    return model
+
+
 def normalize_input(images: torch.Tensor) -> torch.Tensor:
     """(B,1|3,H,W) pixels on the 0-255 scale (RGB order) -> normalised float; a gray image is repeated to 3 channels."""
     images = images.float()
     if images.shape[1] == 1:
         images = images.expand(-1, 3, -1, -1)
-    mean = torch.tensor(PIXEL_MEAN, device=images.device).view(1, 3, 1, 1)
-    std = torch.tensor(PIXEL_STD, device=images.device).view(1, 3, 1, 1)
+    mean, std = _pixel_stats(images.device)
     return (images - mean) / std
+
+
+@lru_cache(maxsize=None)
+def _pixel_stats(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    # made once per device: a tensor of host numbers is a host-to-device copy, which a GPU step would wait for
+    return (torch.tensor(PIXEL_MEAN, device=device).view(1, 3, 1, 1),
+            torch.tensor(PIXEL_STD, device=device).view(1, 3, 1, 1))
 
 
 def to_input(images: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:

@@ -6,6 +6,7 @@ Keypoints are in input-image pixels; bin i of an axis with split ratio r covers 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -42,8 +43,7 @@ def encode(keypoints: np.ndarray | torch.Tensor, visible: np.ndarray | torch.Ten
     n_bins = (int(round(input_size[0] * split_ratio)), int(round(input_size[1] * split_ratio)))
 
     mu = torch.round(kpts * split_ratio)  # (..., K, 2) integer bins
-    radius = torch.as_tensor(3 * sigma, device=kpts.device)
-    bins = torch.as_tensor(n_bins, dtype=torch.float64, device=kpts.device)
+    radius, bins = _limits(tuple(3 * sigma), n_bins, kpts.device)
     inside = ((mu - radius < bins) & (mu + radius + 1 >= 0)).all(dim=-1)
     keep = (vis >= 0.5) & inside
     weight = torch.where(keep, vis, 0.0).float()
@@ -51,13 +51,28 @@ def encode(keypoints: np.ndarray | torch.Tensor, visible: np.ndarray | torch.Ten
     targets = []
     for axis, n in enumerate(n_bins):
         margin = int(np.ceil(3 * sigma[axis])) + 1  # a kept mu lies within 3 sigma + 1 of the bins
-        offsets = np.arange(-(n - 1) - margin, n + margin, dtype=np.float64)
-        table = np.exp(-(offsets ** 2) / (2 * sigma[axis] ** 2)).astype(np.float32)
-        windows = torch.from_numpy(table).to(kpts.device).unfold(0, n, 1)  # row j: offsets j - (n-1) - margin + i
+        windows = _windows(n, margin, float(sigma[axis]), kpts.device)
         row = ((n - 1) + margin - mu[..., axis].nan_to_num(0.0)).clamp(0, len(windows) - 1).long()
         targets.append(torch.where(keep[..., None], windows[row], 0.0))
     out = (targets[0], targets[1], weight)
     return tuple(t.numpy() for t in out) if as_numpy else out
+
+
+# Both made once per device and size: a tensor of host numbers is a host-to-device copy, which a GPU step would
+# wait for.
+@lru_cache(maxsize=None)
+def _limits(radius: tuple[float, float], n_bins: tuple[int, int],
+            device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    return (torch.tensor(radius, dtype=torch.float64, device=device),
+            torch.tensor(n_bins, dtype=torch.float64, device=device))
+
+
+@lru_cache(maxsize=None)
+def _windows(n: int, margin: int, sigma: float, device: torch.device) -> torch.Tensor:
+    """The Gaussian at integer offsets as (rows, n) windows: row j holds offsets j - (n-1) - margin + i."""
+    offsets = np.arange(-(n - 1) - margin, n + margin, dtype=np.float64)
+    table = np.exp(-(offsets ** 2) / (2 * sigma ** 2)).astype(np.float32)
+    return torch.from_numpy(table).to(device).unfold(0, n, 1)
 
 
 def decode(simcc_x: torch.Tensor | np.ndarray, simcc_y: torch.Tensor | np.ndarray,
@@ -67,11 +82,15 @@ def decode(simcc_x: torch.Tensor | np.ndarray, simcc_y: torch.Tensor | np.ndarra
 
     Unlike mmpose, locations with score <= 0 are not replaced by -1: callers threshold `scores` if they need to.
     """
-    sx = simcc_x.detach().float().cpu().numpy() if isinstance(simcc_x, torch.Tensor) else np.asarray(simcc_x)
-    sy = simcc_y.detach().float().cpu().numpy() if isinstance(simcc_y, torch.Tensor) else np.asarray(simcc_y)
-    locs = np.stack([sx.argmax(-1), sy.argmax(-1)], axis=-1).astype(np.float64) / split_ratio
-    scores = np.minimum(sx.max(-1), sy.max(-1)).astype(np.float64)
-    return locs, scores
+    if isinstance(simcc_x, torch.Tensor):  # reduced on their device: only (...,K) values cross to the host
+        sx, sy = simcc_x.detach().float(), simcc_y.detach().float()
+        bins = torch.stack([sx.argmax(-1), sy.argmax(-1)], dim=-1).cpu().numpy()
+        scores = torch.minimum(sx.amax(-1), sy.amax(-1)).cpu().numpy().astype(np.float64)
+    else:
+        sx, sy = np.asarray(simcc_x), np.asarray(simcc_y)
+        bins = np.stack([sx.argmax(-1), sy.argmax(-1)], axis=-1)
+        scores = np.minimum(sx.max(-1), sy.max(-1)).astype(np.float64)
+    return bins.astype(np.float64) / split_ratio, scores
 
 
 def flip_index(flip_pairs: Sequence[Sequence[int]], num_keypoints: int) -> list[int]:

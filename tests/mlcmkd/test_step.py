@@ -1,0 +1,182 @@
+"""The training step as a GPU runs it, checked on the CPU: no op that makes the host wait, fewer kernels in its lean
+form, the same function after the teacher's BatchNorm is folded, and the CUDA-graph form of the step."""
+
+import numpy as np
+import pytest
+import torch
+
+from split_builders import dot_split
+from thermbench.mlcmkd.losses import DistillConfig, DistillTask
+from thermbench.mlcmkd.optim import OptimConfig
+from thermbench.mlcmkd.step import Step, capture_refusal, make_optimizer
+from thermbench.mlcmkd.step_audit import StepOps, audit_ktl_step
+from thermbench.mlcmkd.train import FitConfig, fit_ktl
+from thermbench.models import simcc
+from thermbench.models.rtmpose import build_rtmpose, fold_batchnorm, to_input
+
+SIZE = 64
+DIKD = DistillConfig(fd=True, ld=True, fi=True, ri=True)
+
+
+def _model(seed: int, arch: str = "t"):
+    torch.manual_seed(seed)
+    return build_rtmpose(arch, input_size=(SIZE, SIZE))
+
+
+def test_the_audit_sees_every_kind_of_host_wait():
+    x = torch.arange(6.0)
+    with StepOps() as mode:
+        x[torch.tensor([1, 2])]         # host numbers copied in: lift_fresh
+        x[x > 2]                        # a boolean mask: its size is read on the host
+        float(x.sum())                  # .item()
+        torch.linalg.inv(torch.eye(2))  # checks its result on the host
+        torch.linalg.inv_ex(torch.eye(2))
+        x[torch.arange(2)]              # integer indices: no wait
+    assert mode.summary()["host_waits"] == ["_linalg_check_errors", "_local_scalar_dense", "index", "lift_fresh"]
+
+
+@pytest.mark.parametrize("precision, lean, graph_form", [("fp32", False, False), ("bf16", True, True)])
+def test_a_ktl_step_never_makes_the_host_wait(precision, lean, graph_form):
+    """Input path (warps and targets on the device), forward, backward, clipping, AdamW and the schedule."""
+    ops = audit_ktl_step("t", precision, lean=lean, graph_form=graph_form)
+    assert ops["host_waits"] == []
+    assert ops["backward"] > 0 and ops["kernels"] > 200
+
+
+def test_the_lean_step_launches_fewer_kernels_and_casts():
+    plain, lean = audit_ktl_step("t", "bf16"), audit_ktl_step("t", "bf16", lean=True)
+    assert lean["kernels"] < plain["kernels"] and lean["casts"] < plain["casts"]
+    # fp32: the teacher's 75 ConvModules (RTMPose-t: 3 stem + 4 down + 4 CSP x 3 + blocks + SPP 2) lose their BN
+    fp32_plain, fp32_lean = audit_ktl_step("t", "fp32"), audit_ktl_step("t", "fp32", lean=True)
+    assert fp32_plain["ops"] - fp32_lean["ops"] > 20
+
+
+def test_folding_batchnorm_keeps_the_eval_function():
+    model = _model(0)
+    for m in model.modules():  # trained-looking statistics, not the identity of a fresh BN
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    model.eval()
+    x = torch.randn(2, 3, SIZE, SIZE)
+    with torch.no_grad():
+        before = model(x)
+        folded = fold_batchnorm(model)
+        after = folded(x)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    for b, a in zip(before, after):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_lean_teacher_is_a_folded_cast_copy_and_the_task_gets_its_own_back():
+    student, teacher = _model(0), _model(1)
+    task = DistillTask(student, teacher, DIKD)
+    with task.lean_teacher(torch.bfloat16):
+        assert task.teacher is not teacher and task.stacked
+        assert {p.dtype for p in task.teacher.parameters()} == {torch.bfloat16}
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in task.teacher.modules())
+        assert not any(p.requires_grad for p in task.teacher.parameters())
+    assert task.teacher is teacher and not task.stacked
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in teacher.modules())
+
+
+@pytest.mark.parametrize("cfg", [DIKD, DistillConfig(fd=True, ld=True), DistillConfig(fd=False, ld=True, ri=True),
+                                 DistillConfig(fd=True, ld=True, fi=True, ri=True, dikd_mode="equations")])
+def test_stacked_loss_terms_weigh_as_the_plain_sum(cfg):
+    torch.manual_seed(0)
+    student, teacher = _model(0), _model(1, "s")  # unequal widths: the aligners take part
+    task = DistillTask(student, teacher, cfg).train()
+    x, targets = _inputs()
+    plain = task(x, x, targets, gamma=0.4, kp_scale=2.0)
+    task.stacked = True
+    stacked = task(x, x, targets, gamma=0.4, kp_scale=2.0)
+    assert list(stacked["weighted"]) == list(plain["weighted"])
+    for name in plain["weighted"]:
+        torch.testing.assert_close(stacked["weighted"][name], plain["weighted"][name])
+    torch.testing.assert_close(stacked["loss"], plain["loss"])
+    expected = 0.1 * 2.0 * plain["loss_kp"] + 0.4 * 1e-3 * sum(v for k, v in plain.items()
+                                                               if k.startswith("loss_") and k != "loss_kp")
+    torch.testing.assert_close(stacked["loss"], expected)
+
+
+def _inputs():
+    split = dot_split(2, 0, SIZE)
+    x = to_input(split.images)
+    tx, ty, w = (torch.from_numpy(a) for a in simcc.encode(split.kpts, split.visible, (SIZE, SIZE)))
+    return x, {"target_x": tx, "target_y": ty, "weight": w}
+
+
+def _step_pair():
+    """Two copies of one KTL task, a plain step and the graph form's step (run eagerly on the CPU)."""
+    tasks = []
+    for _ in range(2):
+        student, teacher = _model(0), _model(1)
+        tasks.append(DistillTask(student, teacher, DIKD).train())
+    steps = []
+    for task, graph in zip(tasks, (False, True)):
+        params = list(task.trainable_parameters())
+        optimizer = make_optimizer([{"params": params}], 1e-3, graph, torch.device("cpu"))
+        steps.append(Step(task, optimizer, params, "fp32", torch.device("cpu"), 1.0, 1.0, graph))
+    return tasks, steps
+
+
+def test_the_graph_form_step_trains_as_the_plain_step():
+    """gamma and the lr as device tensors, AdamW capturable: the same training, up to float rounding."""
+    (plain_task, graph_task), (plain, graph) = _step_pair()
+    x, targets = _inputs()
+    args, kwargs = (x, x, targets), {"gamma": 0.5}
+    scheduler = torch.optim.lr_scheduler.LambdaLR(graph.optimizer, lambda i: 0.5 ** i)
+    torch.optim.lr_scheduler.LambdaLR(plain.optimizer, lambda i: 0.5 ** i)
+    for _ in range(2):
+        losses_plain, norm_plain = plain(args, kwargs)
+        graph_args, graph_kwargs = graph.device_numbers(args, kwargs)
+        assert isinstance(graph_kwargs["gamma"], torch.Tensor)
+        losses_graph, norm_graph = graph.eager(graph_args, graph_kwargs)
+        scheduler.step()
+        plain.optimizer.param_groups[0]["lr"] = float(graph.optimizer.param_groups[0]["lr"])
+        torch.testing.assert_close(losses_graph, losses_plain)
+        torch.testing.assert_close(norm_graph, norm_plain)
+    assert isinstance(graph.optimizer.param_groups[0]["lr"], torch.Tensor)
+    assert graph.names == plain.names == ["loss", "loss_fi", "loss_fm", "loss_kp", "loss_lg", "loss_ri"]
+    for a, b in zip(plain_task.student.parameters(), graph_task.student.parameters()):
+        # a tensor lr rounds otherwise in fused AdamW, and Adam turns a rounding of a near-zero gradient into up to
+        # lr (1e-3) a step
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
+
+
+def test_capture_is_refused_in_one_line_where_it_cannot_run():
+    assert capture_refusal(False, torch.device("cpu"), 1) is None
+    assert capture_refusal(True, torch.device("cuda"), 1) is None
+    cpu = capture_refusal(True, torch.device("cpu"), 1)
+    assert "cpu, not CUDA" in cpu and "\n" not in cpu
+    assert "2 processes" in capture_refusal(True, torch.device("cuda"), 2)
+
+
+def test_a_fit_asked_for_a_cuda_graph_on_the_cpu_says_so_and_trains_as_without(capsys):
+    data = {"train": dot_split(4, 0, SIZE, twin="same"), "val": dot_split(2, 1, SIZE)}
+    cfg = FitConfig(epochs=1, batch_size=4, seed=0, optim=OptimConfig(lr=1e-4), grad_norm_steps=1, progress=False)
+    weights = []
+    for graph in (False, True):
+        student, teacher = _model(0), _model(1)
+        task = DistillTask(student, teacher, DIKD)
+        history = fit_ktl(student, teacher, task, data, FitConfig(**{**cfg.__dict__, "cuda_graph": graph}))
+        weights.append(student.state_dict())
+        assert len(history["grad_norms"]) == 1
+    assert capsys.readouterr().err.count("train.fit.cuda_graph: the device is cpu, not CUDA; the eager step runs") == 1
+    for name, value in weights[0].items():
+        assert torch.equal(value, weights[1][name]), name
+
+
+def test_a_lean_fit_trains_and_leaves_the_teacher_as_it_was():
+    data = {"train": dot_split(4, 0, SIZE, twin="same"), "val": dot_split(2, 1, SIZE)}
+    student, teacher = _model(0), _model(1)
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    task = DistillTask(student, teacher, DIKD)
+    cfg = FitConfig(epochs=1, batch_size=4, seed=0, lean_step=True, val_batch_size=1, progress=False)
+    history = fit_ktl(student, teacher, task, data, cfg)
+    assert np.isfinite(history["epochs"][0]["train_loss"]) and np.isfinite(history["best_val_nme"])
+    assert task.teacher is teacher
+    for name, value in teacher.state_dict().items():
+        assert torch.equal(value, before[name]), name

@@ -186,11 +186,11 @@ def test_the_step_profile_runs_on_the_cpu_and_restores_the_layout(paper):
 
 
 def test_the_end_to_end_runs_grow_their_validation_with_their_training(paper):
-    check = g.Check(CPU, replace(g.DRY, repeats=2), paper, 300.0)
+    check = g.Check(CPU, replace(g.DRY, repeats=1), paper, 3000.0)
     out = check.run("e2e", 0.0, check.end_to_end, "fp32", False, 4)
     # steps 1 and 3 of batch 4; validation at 1/8 of the training crops, at least one
     assert out["runs"]["steps"] == [1, 3] and out["runs"]["val_crops"] == [1, 2]
-    assert out["runs"]["images"] == [4, 12] and len(out["repeats"]) == 2 and out["images_per_s"] > 0
+    assert out["runs"]["images"] == [4, 12] and len(out["runs"]["seconds"]) == 1 and out["images_per_s"] > 0
 
 
 def test_the_paper_fit_reads_its_crops_from_a_store_on_disk(paper, monkeypatch):
@@ -203,7 +203,7 @@ def test_the_paper_fit_reads_its_crops_from_a_store_on_disk(paper, monkeypatch):
 
     monkeypatch.setattr(g, "student_splits", student_splits)
     dry = replace(paper, fit=replace(paper.fit, loader_workers=0, batch_size=4))
-    check = g.Check(CPU, replace(g.DRY, repeats=1), dry, 300.0)
+    check = g.Check(CPU, replace(g.DRY, repeats=1), dry, 3000.0)
     out = check.run("paper fit", 0.0, check.paper_run)
     assert read == [(Rows, Rows, 12, 2)]  # 3 steps of 4 crops, 12 / 8 validation crops rounded
     assert out["fit"]["deterministic"] and out["fit"]["val_every"] == 1 and out["fit"]["grad_norm_steps"] > 0

@@ -19,6 +19,11 @@ def paper():
     return g.paper_profile(REPO)
 
 
+@pytest.fixture(scope="module")
+def dry(paper):
+    return g.dry_run(paper)
+
+
 def test_slug_is_the_gpu_name_as_a_file_name():
     assert g.slug("NVIDIA H100 80GB HBM3") == "nvidia-h100-80gb-hbm3"
     assert g.slug("  NVIDIA H200 (SXM) ") == "nvidia-h200-sxm"
@@ -173,8 +178,8 @@ def test_profile_table_by_hand():
     assert out["by_kind"]["other"] == {"ms_per_step": 0.5, "share": 1 / 6}
 
 
-def test_the_step_profile_runs_on_the_cpu_and_restores_the_layout(paper):
-    check = g.Check(CPU, replace(g.DRY, repeats=2), paper, 100.0)
+def test_the_step_profile_runs_on_the_cpu_and_restores_the_layout(dry):
+    check = g.Check(CPU, replace(g.DRY, repeats=2), dry, 3000.0)
     out = check.profile("bf16", 4, steps=2)
     assert out["clock"] == "cpu" and out["steps"] == 2 and "convolution" in out["by_kind"]
     assert 0 < out["ops_ms_per_step"] and sum(k["share"] for k in out["by_kind"].values()) == pytest.approx(1.0)
@@ -185,15 +190,15 @@ def test_the_step_profile_runs_on_the_cpu_and_restores_the_layout(paper):
     assert len(ceiling["repeats"]) == 2 and ceiling["min"] <= ceiling["images_per_s"] <= ceiling["max"]
 
 
-def test_the_end_to_end_runs_grow_their_validation_with_their_training(paper):
-    check = g.Check(CPU, replace(g.DRY, repeats=1), paper, 3000.0)
+def test_the_end_to_end_runs_grow_their_validation_with_their_training(dry):
+    check = g.Check(CPU, replace(g.DRY, repeats=1), dry, 3000.0)
     out = check.run("e2e", 0.0, check.end_to_end, "fp32", False, 4)
     # steps 1 and 3 of batch 4; validation at 1/8 of the training crops, at least one
     assert out["runs"]["steps"] == [1, 3] and out["runs"]["val_crops"] == [1, 2]
     assert out["runs"]["images"] == [4, 12] and len(out["runs"]["seconds"]) == 1 and out["images_per_s"] > 0
 
 
-def test_the_paper_fit_reads_its_crops_from_a_store_on_disk(paper, monkeypatch):
+def test_the_paper_fit_reads_its_crops_from_a_store_on_disk(dry, monkeypatch):
     read, original = [], g.student_splits
 
     def student_splits(*args, **kwargs):
@@ -202,7 +207,6 @@ def test_the_paper_fit_reads_its_crops_from_a_store_on_disk(paper, monkeypatch):
         return data
 
     monkeypatch.setattr(g, "student_splits", student_splits)
-    dry = replace(paper, fit=replace(paper.fit, loader_workers=0, batch_size=4))
     check = g.Check(CPU, replace(g.DRY, repeats=1), dry, 3000.0)
     out = check.run("paper fit", 0.0, check.paper_run)
     assert read == [(Rows, Rows, 12, 2)]  # 3 steps of 4 crops, 12 / 8 validation crops rounded
@@ -211,12 +215,13 @@ def test_the_paper_fit_reads_its_crops_from_a_store_on_disk(paper, monkeypatch):
 
 
 def test_a_dry_run_ends_within_its_budget(tmp_path):
+    # 5 s of margin: the op running at the budget's end finishes first (seconds on this loaded 2-core CPU)
     start = time.perf_counter()
     assert g.main(["--dry-run", "--budget-s", "20", "--out", str(tmp_path), "--repo", str(REPO)]) == 0
     assert time.perf_counter() - start < 20 + 5
     result = json.loads((tmp_path / "cpu-dry-run.json").read_text())
-    assert result["seconds"] <= 20.5 and result["cpu_vs_gpu_forward_max_diff"] is not None
-    assert result["skipped"] or result["stopped"]  # the budget cut it short
+    assert result["seconds"] < 20 + 5 and result["skipped"]  # cut short
+    assert all(note.startswith("stopped at budget") for note in result["stopped"].values())
 
 
 def test_measure_compares_each_change_with_its_setting_and_chooses_among_those_with_an_nme(paper, monkeypatch):

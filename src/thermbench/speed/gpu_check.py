@@ -245,6 +245,12 @@ def paper_profile(repo: Path) -> Paper:
     return Paper(train.fit, distill_config(settings, "dikd"), split["val"] / split["train"])
 
 
+def dry_run(paper: Paper) -> Paper:
+    """The paper's fit at the dry run's batch, the training process reading its own batches (worker start-ups would
+    be most of a toy run)."""
+    return replace(paper, fit=replace(paper.fit, loader_workers=0, batch_size=DRY.batches[0]))
+
+
 @contextlib.contextmanager
 def cudnn_benchmark(on: bool):
     """`torch.backends.cudnn.benchmark` on inside (`on`), restored after; left as it is otherwise."""
@@ -755,9 +761,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
     device = torch.device("cpu" if args.dry_run else "cuda")
     sizes = DRY if args.dry_run else Sizes()
-    paper = paper_profile(args.repo)
-    if args.dry_run:  # the training process reads its own batches (worker start-ups would be most of a toy run)
-        paper = replace(paper, fit=replace(paper.fit, loader_workers=0, batch_size=sizes.batches[0]))
+    paper = dry_run(paper_profile(args.repo)) if args.dry_run else paper_profile(args.repo)
     fit = paper.fit
     info = environment(device)
     info.update(paper_fit={"batch_size": fit.batch_size, "loader_workers": fit.loader_workers,

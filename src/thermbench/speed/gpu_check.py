@@ -22,7 +22,7 @@ crops. Every speed figure is measured `Sizes.repeats` times and recorded as each
 - where the step's time goes: a torch.profiler run of the eager step (tf32, bf16; batch 64), each aten op's self
   device time summed by kind (convolution, batch norm, matmul, optimizer, copies, other), the share of an
   unprofiled step's wall time the GPU is busy (the union of its kernels' spans) and the rest, the device waiting for
-  the host (launches, syncs, the Python loop), and the kernels launched per step;
+  the host (launches, syncs, the Python loop), and the kernels, copies and fills it runs per step;
 - the loader's images/s per worker and the workers the measured rate needs;
 - determinism: two same-seed runs compared bit for bit, with the deterministic flag and without, and its images/s
   cost; the largest CPU-vs-GPU difference of one forward of the same weights;
@@ -522,7 +522,8 @@ class Check:
         """Where a training step's time goes (`stepping`, eager), after 3 warm-up steps: the wall time of `steps`
         unprofiled steps, then torch.profiler over as many: each aten op's self time on the device (on the CPU in a
         dry run) summed by kind, and the time the device runs a kernel (`covered`; in a dry run an aten op), as
-        `profile_table`; on a GPU also the kernels launched and the host's time in their launch calls per step."""
+        `profile_table`; on a GPU also what the device ran per step (kernels, copies, fills) and the host's time in
+        the kernels' launch calls."""
         cuda = self.device.type == "cuda"
         activities = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if cuda else [])
         with self.stepping(precision, False, batch) as one:
@@ -540,7 +541,7 @@ class Check:
                                steps)}
         if cuda:
             launches = [e for e in events if e.name.startswith("cudaLaunch")]
-            out.update(kernels_per_step=len(running) / steps,
+            out.update(device_ops_per_step=len(running) / steps,
                        launch_ms_per_step=sum(e.self_cpu_time_total for e in launches) / steps / 1e3)
         return out
 

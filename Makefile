@@ -76,8 +76,8 @@ scale: setup
 
 # What one GPU does with the training (images/s per precision and compile setting, step ceiling, memory, loader
 # workers needed, determinism, Sapiens2 bf16, the precision-vs-NME table that picks the paper profile's setting) ->
-# metrics/gpu/<gpu>.json, in at most 5 minutes. For a bare GPU machine: no venv, no DVC, python3 with PyTorch, numpy,
-# OpenCV, pandas and PyYAML. Without CUDA it says so and exits 0 (docs/gpu.md).
+# metrics/gpu/<gpu>.json; its measuring ends within --budget-s (540 s). For a bare GPU machine: no venv, no DVC,
+# python3 with PyTorch, numpy, OpenCV, pandas and PyYAML. Without CUDA it says so and exits 0 (docs/gpu.md).
 gpu-check:
 	PYTHONPATH=src python3 -m thermbench.speed.gpu_check
 

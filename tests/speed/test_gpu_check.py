@@ -1,12 +1,27 @@
 """make gpu-check's CPU-side logic (the measuring itself needs a GPU)."""
 
+import json
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from thermbench.datasets.crop_store import Rows
 from thermbench.speed import gpu_check as g
 
 REPO = Path(__file__).resolve().parents[2]
+CPU = g.torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def paper():
+    return g.paper_profile(REPO)
+
+
+@pytest.fixture(scope="module")
+def dry(paper):
+    return g.dry_run(paper)
 
 
 def test_slug_is_the_gpu_name_as_a_file_name():
@@ -19,6 +34,19 @@ def test_rate_from_slope_cancels_the_fixed_cost():
     assert g.rate_from_slope(640, 10.64, 3200, 13.2) == pytest.approx(1000.0)
     with pytest.raises(ValueError):
         g.rate_from_slope(3200, 13.2, 640, 10.64)
+
+
+def test_rates_keep_every_repeat_their_median_and_range():
+    assert g.rates([1100.0, 900.0, 1000.0]) == {"images_per_s": 1000.0, "repeats": [1100.0, 900.0, 1000.0],
+                                                 "min": 900.0, "max": 1100.0, "spread": pytest.approx(0.2)}
+
+
+def test_compare_says_whether_a_change_is_beyond_the_repeats_range():
+    base = g.rates([900.0, 1000.0, 1100.0])
+    faster = g.compare(g.rates([1150.0, 1200.0, 1250.0]), base)
+    assert faster["change"] == pytest.approx(0.2) and faster["beyond_spread"]
+    within = g.compare(g.rates([1050.0, 1140.0, 1200.0]), base)  # 1050 lies inside 900-1100
+    assert within["change"] == pytest.approx(0.14) and not within["beyond_spread"]
 
 
 def test_workers_needed_rounds_up():
@@ -43,10 +71,13 @@ def test_no_gpu_says_so_in_one_line_and_writes_nothing(monkeypatch, capsys, tmp_
     assert not (tmp_path / "gpu").exists()
 
 
-def test_the_paper_fit_is_read_from_the_profiles():
-    fit = g.paper_fit(REPO)
+def test_the_paper_fit_is_read_from_the_profiles(paper):
+    fit = paper.fit
     assert (fit.batch_size, fit.loader_workers, fit.augment_on_device) == (64, 4, True)
     assert fit.augment.rotate_deg == 30 and fit.augment.flip_prob == 0.5  # paper's, and the default's flip
+    assert (fit.deterministic, fit.val_every, fit.patience) == (True, 1, 20)
+    assert paper.val_per_train == pytest.approx(0.1 / 0.8)  # T-FAKE split 80 / 10 / 10
+    assert (paper.distill.fd, paper.distill.ld, paper.distill.fi, paper.distill.ri) == (True,) * 4  # DIKD
 
 
 def test_shape_pairs_put_a_dot_under_every_keypoint_of_one_shape():
@@ -62,6 +93,8 @@ def test_split_results_sends_the_precision_table_to_its_own_file():
     speed, precision = g.split_results({"end_to_end": 1, "precision_nme": 2, "paper_choice": 3, "skipped": []})
     assert speed == {"end_to_end": 1, "skipped": []}
     assert precision == {"precision_nme": 2, "paper_choice": 3, "skipped": []}
+    speed, precision = g.split_results({"end_to_end": 1, "stopped": {"a": "b"}})
+    assert speed == {"end_to_end": 1, "stopped": {"a": "b"}} and precision == {"stopped": {"a": "b"}}
 
 
 def test_significant_keeps_small_differences():
@@ -69,14 +102,14 @@ def test_significant_keeps_small_differences():
         "a": [1.9e-8, 1235.0], "b": 0.0, "c": 3, "d": None}
 
 
-def test_an_item_past_the_budget_is_skipped_and_a_failing_one_recorded():
+def test_an_item_past_the_budget_is_skipped_and_a_failing_one_recorded(paper):
     saved = []
-    check = g.Check(g.torch.device("cpu"), g.DRY, g.FitConfig(epochs=1, batch_size=1, seed=0), 100.0, saved.append)
+    check = g.Check(CPU, g.DRY, paper, 100.0, saved.append)
 
     def fails():
         raise ValueError("no kernel\nsecond line")
 
-    assert check.run("long", 1000.0, lambda: 1) is None
+    assert check.run("long", 1001.0 / g.DRY.estimate_scale, lambda: 1) is None
     assert check.run("broken", 1.0, fails) is None
     assert check.run("fine", 1.0, lambda x: x + 1, 1) == 2
     assert check.results["skipped"] == ["long"]
@@ -90,22 +123,129 @@ def test_op_kinds_by_name():
         "convolution", "batch norm", "matmul", "optimizer", "copy and layout", "other"]
 
 
+def test_an_item_running_past_the_budget_is_stopped_at_its_end(paper):
+    check = g.Check(CPU, g.DRY, paper, 1.0)
+    start = time.perf_counter()
+    assert check.run("slow", 0.0, time.sleep, 30.0) is None
+    assert time.perf_counter() - start < 2.0  # the budget's end, not the item's
+    assert check.results["stopped"]["slow"].startswith("stopped at budget")
+    assert check.run("next", 0.0, lambda: 1) is None and check.results["skipped"] == ["next"]
+    assert g.signal.getitimer(g.signal.ITIMER_REAL) == (0.0, 0.0)  # no alarm left behind
+
+
+def test_repeats_stop_where_another_would_pass_the_budget(paper):
+    now = [0.0]
+    check = g.Check(CPU, g.DRY, paper, 1.2, clock=lambda: now[0])
+
+    def once():  # each repeat takes 0.5 s of the clock
+        now[0] += 0.5
+        return now[0]
+
+    # after 2 repeats 1.0 s are gone and a third would end at 1.5 s
+    assert check.run("figure", 0.0, check.repeated, once, 3) == [0.5, 1.0]
+    assert check.results["stopped"] == {"figure": "stopped at budget after 2 of 3 repeats"}
+    roomy = g.Check(CPU, g.DRY, paper, 10.0, clock=lambda: now[0])
+    assert roomy.run("figure", 0.0, roomy.repeated, once, 3) == [1.5, 2.0, 2.5] and not roomy.results["stopped"]
+
+
+def test_static_shapes_compile_each_batch_size_as_its_own_graph():
+    def f(x):
+        return (2 * x).sum()
+
+    g.torch._dynamo.reset()
+    before = g.graphs_compiled()
+    with g.static_shapes():
+        step = g.torch.compile(f, backend="eager")
+        for n in (2, 4, 8):
+            step(g.torch.ones(n, 3))
+    assert g.graphs_compiled() - before == 3  # automatic dynamic shapes would compile 2: the second for any n
+
+
+def test_covered_is_the_union_of_spans():
+    assert g.covered([(5.0, 6.0), (0.0, 2.0), (1.0, 3.0), (5.5, 5.7)]) == 4.0  # [0, 3] and [5, 6]
+    assert g.covered([]) == 0.0
+
+
 def test_profile_table_by_hand():
-    # 2 steps; ops fill 6 of the 10 ms of wall time
+    # 2 steps; the device runs something 6 of the 10 ms of wall time; the ops' self times sum to 6 ms
     ops = [("aten::convolution", 3000.0), ("aten::native_batch_norm", 2000.0), ("aten::add_", 1000.0)]
-    out = g.profile_table(ops, 10_000.0, 2, top=2)
-    assert out["wall_ms_per_step"] == 5.0 and out["ops_ms_per_step"] == 3.0 and out["ops_share_of_wall"] == 0.6
+    out = g.profile_table(ops, 6000.0, 10_000.0, 2, top=2)
+    assert out["wall_ms_per_step"] == 5.0 and out["busy_ms_per_step"] == 3.0 and out["ops_ms_per_step"] == 3.0
+    assert out["busy_share"] == 0.6 and out["host_gap_share"] == pytest.approx(0.4)
     assert out["top_ops"] == [{"op": "aten::convolution", "ms_per_step": 1.5, "share": 0.5},
                               {"op": "aten::native_batch_norm", "ms_per_step": 1.0, "share": 2 / 6}]
     assert list(out["by_kind"]) == ["convolution", "batch norm", "other"]
     assert out["by_kind"]["other"] == {"ms_per_step": 0.5, "share": 1 / 6}
 
 
-def test_the_step_profile_runs_on_the_cpu_and_restores_the_layout():
-    check = g.Check(g.torch.device("cpu"), g.DRY, g.paper_fit(REPO), 100.0)
+def test_the_step_profile_runs_on_the_cpu_and_restores_the_layout(dry):
+    check = g.Check(CPU, replace(g.DRY, repeats=2), dry, 3000.0)
     out = check.profile("bf16", 4, steps=2)
     assert out["clock"] == "cpu" and out["steps"] == 2 and "convolution" in out["by_kind"]
     assert 0 < out["ops_ms_per_step"] and sum(k["share"] for k in out["by_kind"].values()) == pytest.approx(1.0)
-    conv = next(m for m in check.kept_task("bf16", False).modules() if isinstance(m, g.torch.nn.Conv2d))
+    assert 0 < out["busy_ms_per_step"] and 0 <= out["host_gap_share"] <= 1
+    conv = next(m for m in check.kept_task("bf16", False, 4).modules() if isinstance(m, g.torch.nn.Conv2d))
     assert conv.weight.is_contiguous()  # channels_last only while stepping
-    assert check.step_ceiling("fp32", False, 4, repeats=1) > 0
+    ceiling = check.step_ceiling("fp32", False, 4, steps=1)
+    assert len(ceiling["repeats"]) == 2 and ceiling["min"] <= ceiling["images_per_s"] <= ceiling["max"]
+
+
+def test_the_end_to_end_runs_grow_their_validation_with_their_training(dry):
+    check = g.Check(CPU, replace(g.DRY, repeats=1), dry, 3000.0)
+    out = check.run("e2e", 0.0, check.end_to_end, "fp32", False, 4)
+    # steps 1 and 3 of batch 4; validation at 1/8 of the training crops, at least one
+    assert out["runs"]["steps"] == [1, 3] and out["runs"]["val_crops"] == [1, 2]
+    assert out["runs"]["images"] == [4, 12] and len(out["runs"]["seconds"]) == 1 and out["images_per_s"] > 0
+
+
+def test_the_paper_fit_reads_its_crops_from_a_store_on_disk(dry, monkeypatch):
+    read, original = [], g.student_splits
+
+    def student_splits(*args, **kwargs):
+        data = original(*args, **kwargs)
+        read.append((type(data["train"].images), type(data["train"].paired), len(data["train"]), len(data["val"])))
+        return data
+
+    monkeypatch.setattr(g, "student_splits", student_splits)
+    check = g.Check(CPU, replace(g.DRY, repeats=1), dry, 3000.0)
+    out = check.run("paper fit", 0.0, check.paper_run)
+    assert read == [(Rows, Rows, 12, 2)]  # 3 steps of 4 crops, 12 / 8 validation crops rounded
+    assert out["fit"]["deterministic"] and out["fit"]["val_every"] == 1 and out["fit"]["grad_norm_steps"] > 0
+    assert out["runs"]["images"] == [12, 24] and out["images_per_s"] > 0
+
+
+def test_a_dry_run_ends_within_its_budget(tmp_path):
+    # 5 s of margin: the op running at the budget's end finishes first (seconds on this loaded 2-core CPU)
+    start = time.perf_counter()
+    assert g.main(["--dry-run", "--budget-s", "20", "--out", str(tmp_path), "--repo", str(REPO)]) == 0
+    assert time.perf_counter() - start < 20 + 5
+    result = json.loads((tmp_path / "cpu-dry-run.json").read_text())
+    assert result["seconds"] < 20 + 5 and result["skipped"]  # cut short
+    assert all(note.startswith("stopped at budget") for note in result["stopped"].values())
+
+
+def test_measure_compares_each_change_with_its_setting_and_chooses_among_those_with_an_nme(paper, monkeypatch):
+    base = {"fp32": 400.0, "tf32": 800.0, "bf16": 600.0}
+
+    def end_to_end(self, precision, compiled, batch, deterministic=False, benchmark=False):
+        rate = base[precision] * (2 if compiled else 1) * (1.5 if benchmark else 1) * (0.5 if deterministic else 1)
+        return g.rates([rate - 10, rate, rate + 10])
+
+    for name, fake in {"end_to_end": end_to_end, "paper_run": lambda self: g.rates([500.0]),
+                       "nme_row": lambda self, p, c: {"nmes": [0.1, 0.2], "mean": 0.15},
+                       "profile": lambda self, p, b: {}, "step_ceiling": lambda self, p, c, b: g.rates([1.0]),
+                       "loader_rate": lambda self, on_device: g.rates([1000.0]),
+                       "determinism": lambda self, p, c: {}, "cpu_vs_gpu": lambda self: 0.0,
+                       "sapiens2": lambda self, p: g.rates([1.0])}.items():
+        monkeypatch.setattr(g.Check, name, fake)
+    r = g.measure(CPU, g.DRY, paper, 1000.0)
+    assert not r["skipped"] and not r["failed"] and not r["stopped"]
+    assert r["end_to_end"]["bf16+compile"]["8"]["images_per_s"] == 1200.0
+    assert r["end_to_end"]["tf32+cudnn.benchmark"]["4"]["images_per_s"] == 1200.0
+    assert r["cudnn_benchmark"]["tf32"]["4"] == {"images_per_s": 1200.0, "without": 800.0,
+                                                 "change": pytest.approx(0.5), "beyond_spread": True}
+    assert r["deterministic_cost"]["bf16+compile"]["4"]["change"] == pytest.approx(-0.5)
+    # tf32+cudnn.benchmark is as fast, but has no NME row
+    assert r["paper_choice"]["setting"] == "bf16+compile" and r["paper_choice"]["images_per_s"] == 1200.0
+    assert r["workers_needed"]["bf16+compile"] == 2  # 1,200 images/s from workers of 1,000
+    assert r["paper_fit_images_per_s"]["images_per_s"] == 500.0

@@ -1,18 +1,28 @@
 """`make gpu-check`: what one GPU does with this project's training, measured in a few minutes on a bare machine
 (PyTorch, numpy, OpenCV, pandas and PyYAML; no DVC, no downloads), written to `metrics/gpu/<gpu>.json`.
 
-    PYTHONPATH=src python3 -m thermbench.speed.gpu_check [--out metrics/gpu] [--budget-s 270]
+    PYTHONPATH=src python3 -m thermbench.speed.gpu_check [--out metrics/gpu] [--budget-s 540]
 
 It runs the project's own `fit_ktl` with the DIKD task and RTMPose-l student and teacher at 256 px under the paper
 profile's fit (profiles/default.yaml + paper.yaml: loader workers, augmentation on the device) on random paired
-crops, and records:
+crops. Every speed figure is measured `Sizes.repeats` times and recorded as each repeat, their median
+(`images_per_s`) and their range (`min`, `max`, `spread` = range / median). It records:
 
 - end-to-end images/s at batch 64 and 256 for each precision (eager) and for compiled settings as the budget allows:
-  loader, step, validation and fixed costs, from the slope between two run lengths (fixed costs cancel);
+  what an epoch costs per training image (loader, step, and the validation of the paper's T-FAKE share of
+  validation crops per training crop), from the slope between a short and a long run whose validation sets grow
+  with them (start-up and compilation cancel, validation does not); every compiled setting with static shapes
+  (`static_shapes`), so batch 256 compiles for 256 rather than with a dynamic batch dimension;
+- the paper fit: `fit_ktl` as the paper profile sets it (precision, deterministic mode, validation every epoch,
+  gradient-norm logging, gradient shares, early-stopping state), its crops written to a crop store on disk by the
+  project's writer and read back as the stages read them; images/s of an epoch from the slope between a 1- and a
+  2-epoch fit;
+- the cuDNN benchmark: end to end with `torch.backends.cudnn.benchmark` on, against the same setting without;
 - the step ceiling: the training step alone on a batch kept on the GPU; peak GPU memory of each setting;
 - where the step's time goes: a torch.profiler run of the eager step (tf32, bf16; batch 64), each aten op's self
-  device time, summed by kind (convolution, batch norm, matmul, optimizer, copies, other), and the share of the wall
-  time the GPU is busy with them (the rest: waiting for the host);
+  device time summed by kind (convolution, batch norm, matmul, optimizer, copies, other), the share of an
+  unprofiled step's wall time the GPU is busy (the union of its kernels' spans) and the rest, the device waiting for
+  the host (launches, syncs, the Python loop), and the kernels, copies and fills it runs per step;
 - the loader's images/s per worker and the workers the measured rate needs;
 - determinism: two same-seed runs compared bit for bit, with the deterministic flag and without, and its images/s
   cost; the largest CPU-vs-GPU difference of one forward of the same weights;
@@ -22,9 +32,11 @@ crops, and records:
   fastest at batch 64 whose mean NME stays within fp32's seed range (`--only-precision` runs this table alone, on
   the images/s of an earlier full run).
 
-Items run in order of importance and one whose estimated time would pass `--budget-s` is skipped and listed as
-such. Without CUDA it says so in one line and exits 0. `--dry-run` runs every item on the CPU at toy sizes (a check
-of the script itself; its numbers mean nothing).
+Items run in order of importance within `--budget-s`, which bounds the whole command: an item whose estimated time
+would pass it is skipped, another repeat starts only where one as long as the last ends within it, and an item
+still running at the budget's end is stopped there (`OverBudget`); each is listed (`skipped`, `stopped`). Without
+CUDA it says so in one line and exits 0. `--dry-run` runs every item on the CPU at toy sizes (a check of the script
+itself; its numbers mean nothing).
 """
 
 from __future__ import annotations
@@ -37,7 +49,10 @@ import json
 import math
 import os
 import re
+import signal
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -48,12 +63,15 @@ import yaml
 
 from thermbench.core.io import write_json
 from thermbench.core.numerics import CUBLAS_WORKSPACE, PRECISIONS, inference_autocast, numerics
-from thermbench.datasets.crop_store import Split
+from thermbench.core.stage import build
+from thermbench.datasets.crop_store import Split, save_splits
 from thermbench.mlcmkd.augment import AugmentConfig, flip_index
+from thermbench.mlcmkd.crop_cache import student_splits
 from thermbench.mlcmkd.loader import StepPlan, finish, loader, make_batch
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
 from thermbench.mlcmkd.optim import OptimConfig
-from thermbench.mlcmkd.settings import train_params
+from thermbench.mlcmkd.runs import distill_config
+from thermbench.mlcmkd.settings import RTMPoseParams, Settings, train_params
 from thermbench.mlcmkd.train import FitConfig, fit_ktl
 from thermbench.models.rtmpose import build_rtmpose, to_input
 from thermbench.models.sapiens2 import build_sapiens2
@@ -62,6 +80,7 @@ DIKD = DistillConfig(fd=True, ld=True, fi=True, ri=True)
 NO_GPU = "gpu-check: torch sees no CUDA GPU here; nothing measured"
 NME_OPTIM = OptimConfig(lr=2e-3, warmup_steps=10, clip_grad=1.0)
 PRECISION_KEYS = ("precision_nme", "paper_choice", "nme_protocol")  # written to <gpu>_precision.json
+LISTS = ("skipped", "failed", "stopped")  # what did not run, or not to its end: written to both files
 # An aten op's kind by a word of its name, the first match winning (the fused AdamW's name holds no "mm").
 OP_KINDS = (("optimizer", ("adam",)), ("convolution", ("conv",)), ("batch norm", ("batch_norm",)),
             ("matmul", ("mm", "linear", "matmul")), ("copy and layout", ("copy", "contiguous", "to_copy")))
@@ -74,7 +93,9 @@ class Sizes:
     arch: str = "l"
     input_px: int = 256
     batches: tuple = (64, 256)
-    steps: tuple = (2, 5, 25)         # warm-up, short and long run in steps of batch 64 (batch b: x 64 / b, >= 1)
+    steps: tuple = (5, 40)           # short and long run in steps of batch 64 (batch b: x 64 / b, >= 1)
+    repeats: int = 3                 # of every speed figure
+    paper_steps: int = 20            # training steps of an epoch of the paper fit
     val: int = 64
     nme_seeds: tuple = (0, 1, 2)
     nme_train: int = 1024
@@ -82,10 +103,26 @@ class Sizes:
     sapiens_arch: str = "0.4b"
     sapiens_px: tuple = (1024, 768)  # (h, w)
     sapiens_overrides: tuple = ()
+    estimate_scale: float = 1.0      # of the items' estimated times (an H100's), for the decision to start one
 
 
-DRY = Sizes(arch="t", input_px=64, batches=(4, 8), steps=(1, 2, 4), val=4, nme_seeds=(0, 1), nme_train=16,
-            nme_epochs=1, sapiens_px=(64, 48), sapiens_overrides=(("depth", 1),))
+DRY = Sizes(arch="t", input_px=64, batches=(4, 8), steps=(1, 3), paper_steps=3, val=4, nme_seeds=(0, 1),
+            nme_train=16, nme_epochs=1, sapiens_px=(64, 48), sapiens_overrides=(("depth", 1),), estimate_scale=0.1)
+
+
+@dataclass(frozen=True)
+class Paper:
+    """What the paper profile sets for a KTL run: its fit, the distillation of its DIKD run, and T-FAKE's
+    validation crops per training crop (`prepare.tfake.split`)."""
+
+    fit: FitConfig
+    distill: DistillConfig
+    val_per_train: float
+
+
+class OverBudget(BaseException):
+    """The budget's end, raised inside the item then running. A BaseException, as KeyboardInterrupt: torch's own
+    `except Exception` fallbacks must not swallow it."""
 
 
 def slug(name: str) -> str:
@@ -95,10 +132,26 @@ def slug(name: str) -> str:
 
 def rate_from_slope(n_short: int, s_short: float, n_long: int, s_long: float) -> float:
     """Images/s from two runs of `n_short` and `n_long` images taking `s_short` and `s_long` seconds: the costs both
-    runs share (start-up, compilation, validation) cancel."""
+    runs share (start-up, compilation) cancel."""
     if n_long <= n_short or s_long <= s_short:
         raise ValueError(f"need a longer run that takes longer (got {n_short} in {s_short} s, {n_long} in {s_long} s)")
     return (n_long - n_short) / (s_long - s_short)
+
+
+def rates(values: list[float]) -> dict:
+    """Repeats of one images/s figure: their median (`images_per_s`), each, and their range, also relative to the
+    median (`spread`)."""
+    median = float(np.median(values))
+    return {"images_per_s": median, "repeats": list(values), "min": min(values), "max": max(values),
+            "spread": (max(values) - min(values)) / median}
+
+
+def compare(changed: dict, base: dict) -> dict:
+    """A setting's images/s (`rates`) against the same without one change: the relative change of the medians, and
+    whether their ranges are apart (a change within the repeats' range is not resolved)."""
+    return {"images_per_s": changed["images_per_s"], "without": base["images_per_s"],
+            "change": changed["images_per_s"] / base["images_per_s"] - 1,
+            "beyond_spread": changed["min"] > base["max"] or changed["max"] < base["min"]}
 
 
 def workers_needed(rate: float, per_worker: float) -> int:
@@ -124,17 +177,29 @@ def kind_of(op: str) -> str:
     return next((kind for kind, words in OP_KINDS if any(w in name for w in words)), "other")
 
 
-def profile_table(ops: list[tuple[str, float]], wall_us: float, steps: int, top: int = 12) -> dict:
-    """A profile's summary: `ops`, (aten op, self time in us over `steps` steps), as ms per step, the `top` ones with
-    their share of the ops' total, the sum by kind, and the share of the wall time (`wall_us`) the ops fill (on a GPU,
-    what is left is the device waiting for the host: launches, syncs, the Python loop)."""
+def covered(spans: list[tuple[float, float]]) -> float:
+    """The length of the union of (start, end) spans: the time a device runs at least one of them."""
+    total, reach = 0.0, -math.inf
+    for start, end in sorted(spans):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
+def profile_table(ops: list[tuple[str, float]], busy_us: float, wall_us: float, steps: int, top: int = 12) -> dict:
+    """A profile's summary over `steps` steps, per step: `ops`, (aten op, self time in us), the `top` ones with their
+    share of the ops' total and the sum by kind; `busy_us`, the time the device ran something, against `wall_us`,
+    the wall time of as many unprofiled steps: the rest (`host_gap_share`) is the device waiting for the host
+    (launches, syncs, the Python loop)."""
     total = sum(us for _, us in ops)
     ranked = sorted(ops, key=lambda o: -o[1])
     kinds: dict[str, float] = {}
     for op, us in ops:
         kinds[kind_of(op)] = kinds.get(kind_of(op), 0.0) + us
-    return {"steps": steps, "wall_ms_per_step": wall_us / steps / 1e3, "ops_ms_per_step": total / steps / 1e3,
-            "ops_share_of_wall": total / wall_us if wall_us > 0 else None,
+    return {"steps": steps, "wall_ms_per_step": wall_us / steps / 1e3, "busy_ms_per_step": busy_us / steps / 1e3,
+            "busy_share": busy_us / wall_us, "host_gap_share": max(0.0, 1 - busy_us / wall_us),
+            "ops_ms_per_step": total / steps / 1e3,
             "by_kind": {k: {"ms_per_step": us / steps / 1e3, "share": us / total}
                         for k, us in sorted(kinds.items(), key=lambda kv: -kv[1])},
             "top_ops": [{"op": op, "ms_per_step": us / steps / 1e3, "share": us / total} for op, us in ranked[:top]]}
@@ -154,23 +219,62 @@ def nme_protocol(sizes: Sizes) -> dict:
 def split_results(results: dict) -> tuple[dict, dict]:
     """(speed results, precision results): the NME table and the choice go to their own file."""
     return ({k: v for k, v in results.items() if k not in PRECISION_KEYS},
-            {k: v for k, v in results.items() if k in PRECISION_KEYS or k in ("skipped", "failed")})
+            {k: v for k, v in results.items() if k in PRECISION_KEYS or k in LISTS})
 
 
-def setting_name(precision: str, compiled: bool) -> str:
-    return precision + ("+compile" if compiled else "")
+def setting_name(precision: str, compiled: bool, benchmark: bool = False) -> str:
+    return precision + ("+compile" if compiled else "") + ("+cudnn.benchmark" if benchmark else "")
 
 
-def paper_fit(repo: Path) -> FitConfig:
-    """train.fit of the paper profile: profiles/default.yaml with profiles/paper.yaml over it."""
+def paper_params(repo: Path) -> dict:
+    """The paper profile's params: profiles/default.yaml with profiles/paper.yaml over it."""
     def merge(base: dict, over: dict) -> dict:
         return {**base, **{k: merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
                            for k, v in over.items()}}
-    default = yaml.safe_load((repo / "profiles/default.yaml").read_text())["train"]
-    paper = yaml.safe_load((repo / "profiles/paper.yaml").read_text())["train"]
-    return train_params(merge(default, paper)).fit
+    return merge(yaml.safe_load((repo / "profiles/default.yaml").read_text()),
+                 yaml.safe_load((repo / "profiles/paper.yaml").read_text()))
 
 
+def paper_profile(repo: Path) -> Paper:
+    """What the paper profile sets for its KTL DIKD runs (`Paper`), read as the stages read it."""
+    params = paper_params(repo)
+    train = train_params(params["train"])
+    settings = Settings(seed=params["seed"], rtmpose=build(RTMPoseParams, params["rtmpose"], "rtmpose"),
+                        train=train, data=params["data"]["source"])
+    split = params["prepare"]["tfake"]["split"]
+    return Paper(train.fit, distill_config(settings, "dikd"), split["val"] / split["train"])
+
+
+def dry_run(paper: Paper) -> Paper:
+    """The paper's fit at the dry run's batch, the training process reading its own batches (worker start-ups would
+    be most of a toy run)."""
+    return replace(paper, fit=replace(paper.fit, loader_workers=0, batch_size=DRY.batches[0]))
+
+
+@contextlib.contextmanager
+def cudnn_benchmark(on: bool):
+    """`torch.backends.cudnn.benchmark` on inside (`on`), restored after; left as it is otherwise."""
+    saved = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = on or saved
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = saved
+
+
+def static_shapes():
+    """torch.compile with static shapes only: a shape not seen before compiles anew instead of making its dimension
+    dynamic (the step sees full batches of one size, so a dynamic batch dimension only costs)."""
+    import torch._dynamo
+
+    return torch._dynamo.config.patch(automatic_dynamic_shapes=False)
+
+
+def graphs_compiled() -> int:
+    """Graphs torch.compile has compiled in this process so far."""
+    from torch._dynamo.utils import counters
+
+    return counters["stats"]["unique_graphs"]
 def random_pairs(n: int, size: int, seed: int) -> Split:
     """Random thermal crops with random RGB twins and keypoints: what a step costs does not depend on the pixels."""
     rng = np.random.default_rng(seed)
@@ -202,90 +306,175 @@ def shape_pairs(n: int, size: int, seed: int) -> Split:
 
 
 class Check:
-    """The measurements of one machine; `results` is what the JSON holds."""
+    """The measurements of one machine; `results` is what the JSON holds. `clock` (seconds) measures the budget."""
 
-    def __init__(self, device: torch.device, sizes: Sizes, fit: FitConfig, budget_s: float, save=None):
-        self.device, self.sizes, self.budget_s, self.save = device, sizes, budget_s, save
-        self.fit = replace(fit, epochs=1, patience=None, val_every=1, grad_norm_steps=0, share_batches=0,
+    def __init__(self, device: torch.device, sizes: Sizes, paper: Paper, budget_s: float, save=None,
+                 clock=time.perf_counter):
+        self.device, self.sizes, self.paper, self.budget_s, self.save = device, sizes, paper, budget_s, save
+        self.fit = replace(paper.fit, epochs=1, patience=None, val_every=1, grad_norm_steps=0, share_batches=0,
                            progress=False, deterministic=False)
-        self.start = time.perf_counter()
+        self.clock = clock
+        self.start = clock()
+        self.item: str | None = None
         self.tasks: dict[tuple, DistillTask] = {}
-        self.results: dict = {"skipped": [], "failed": {}}
+        self.results: dict = {name: [] if name == "skipped" else {} for name in LISTS}
 
     def elapsed(self) -> float:
-        return time.perf_counter() - self.start
+        return self.clock() - self.start
 
     def run(self, name: str, estimate_s: float, fn, *args):
-        """`fn(*args)` unless its estimated time would pass the budget; its result, or None when skipped or failed
-        (the error is recorded: one item's failure is a finding, and the others still run). The results so far are
-        saved after each item, so a run stopped from outside keeps them."""
-        if self.elapsed() + estimate_s > self.budget_s:
+        """`fn(*args)` unless its estimated time would pass the budget; its result, or None when skipped, stopped at
+        the budget's end or failed (the error is recorded: one item's failure is a finding, and the others still
+        run). Compiled settings compile with static shapes. The results so far are saved after each item, so a run
+        stopped from outside keeps them."""
+        if self.elapsed() + estimate_s * self.sizes.estimate_scale > self.budget_s:
             self.results["skipped"].append(name)
             print(f"gpu-check: {name} skipped (budget)", flush=True)
             return None
-        t = time.perf_counter()
+        self.item, t = name, self.clock()
         try:
-            out = fn(*args)
+            with static_shapes(), self.deadline():
+                out = fn(*args)
+        except OverBudget:
+            out = None
+            self.results["stopped"][name] = f"stopped at budget after {self.clock() - t:.0f} s, nothing kept"
+            print(f"gpu-check: {name} {self.results['stopped'][name]}", flush=True)
         except Exception as err:  # noqa: BLE001 - recorded in the results, the check goes on
             out = None
             self.results["failed"][name] = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
             print(f"gpu-check: {name} failed: {self.results['failed'][name]}", flush=True)
         else:
-            print(f"gpu-check: {name} done in {time.perf_counter() - t:.0f} s", flush=True)
+            print(f"gpu-check: {name} done in {self.clock() - t:.0f} s", flush=True)
+        self.item = None
         if self.save is not None:
             self.save(self.results)
         return out
+
+    @contextlib.contextmanager
+    def deadline(self):
+        """OverBudget raised in the running item at the budget's end (SIGALRM; the main thread only, elsewhere the
+        checks between repeats alone bound an item)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def stop(_signum, _frame):
+            raise OverBudget
+
+        previous = signal.signal(signal.SIGALRM, stop)
+        signal.setitimer(signal.ITIMER_REAL, max(self.budget_s - self.elapsed(), 1e-3))
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+    def repeated(self, once, n: int) -> list:
+        """`once()` `n` times, or as often as the budget allows: another repeat starts only where one as long as
+        the last would end within the budget; a stop is noted under the running item."""
+        done, last = [], 0.0
+        for _ in range(n):
+            if done and self.elapsed() + last > self.budget_s:
+                self.results["stopped"][self.item] = f"stopped at budget after {len(done)} of {n} repeats"
+                break
+            t = self.clock()
+            done.append(once())
+            last = self.clock() - t
+        return done
 
     def sync(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize()
 
-    def task(self, seed: int = 0) -> DistillTask:
+    def task(self, seed: int = 0, distill: DistillConfig = DIKD) -> DistillTask:
         torch.manual_seed(seed)
         student = build_rtmpose(self.sizes.arch, input_size=(self.sizes.input_px,) * 2)
         teacher = build_rtmpose(self.sizes.arch, input_size=(self.sizes.input_px,) * 2)
-        return DistillTask(student, teacher, DIKD).to(self.device)
+        return DistillTask(student, teacher, distill).to(self.device)
 
-    def kept_task(self, precision: str, compiled: bool, deterministic: bool = False) -> DistillTask:
-        """One task object per setting: a compiled step is compiled once and found again for the same objects."""
-        key = (precision, compiled, deterministic)
+    def kept_task(self, precision: str, compiled: bool, batch: int, deterministic: bool = False) -> DistillTask:
+        """One task object per setting and batch: a compiled step is compiled once, for one batch size, and found
+        again for the same objects."""
+        key = (precision, compiled, batch, deterministic)
         if key not in self.tasks:
             self.tasks[key] = self.task()
         return self.tasks[key]
 
-    def timed_fit(self, task: DistillTask, train: Split, val: Split, cfg: FitConfig) -> float:
+    def val_crops(self, train: int) -> int:
+        """Validation crops of a run on `train` training crops, at the paper's share (at least one)."""
+        return max(round(train * self.paper.val_per_train), 1)
+
+    def timed_fit(self, task: DistillTask, data: dict[str, Split], cfg: FitConfig) -> float:
         self.sync()
         t = time.perf_counter()
-        fit_ktl(task.student, task.teacher, task, {"train": train, "val": val}, cfg)
+        fit_ktl(task.student, task.teacher, task, data, cfg)
         self.sync()
         return time.perf_counter() - t
 
-    def end_to_end(self, precision: str, compiled: bool, batch: int, deterministic: bool = False) -> dict:
-        """Images/s of `fit_ktl` from the slope between a short and a long run, after a warm-up run (compilation,
-        cuDNN's first calls); peak GPU memory over the three."""
+    def slope(self, short, long, n_short: int, n_long: int) -> dict:
+        """Images/s from repeated pairs of a short and a long run (`short()`, `long()`: their seconds, on `n_short`
+        and `n_long` training images), after a warm-up run of the short one (compilation, cuDNN's first calls):
+        each pair's slope is one repeat (`rates`); the graphs compiled after the warm-up (0 where nothing
+        recompiles)."""
+        warm = short()
+        before = graphs_compiled()
+        pairs = self.repeated(lambda: (short(), long()), self.sizes.repeats)
+        return {**rates([rate_from_slope(n_short, s, n_long, lo) for s, lo in pairs]),
+                "runs": {"images": [n_short, n_long], "warm_up_s": warm, "seconds": [list(p) for p in pairs]},
+                "graphs_compiled_after_warm_up": graphs_compiled() - before}
+
+    def end_to_end(self, precision: str, compiled: bool, batch: int, deterministic: bool = False,
+                   benchmark: bool = False) -> dict:
+        """Images/s of `fit_ktl` (one epoch, validated) from the slope between a short and a long run, their
+        validation sets `val_crops` of their training sets; peak GPU memory over them."""
         s = self.sizes
         steps = [max(k * s.batches[0] // batch, 1) for k in s.steps]
-        steps[2] = max(steps[2], steps[1] + 1)
-        data = random_pairs(steps[2] * batch, s.input_px, 0)
-        val = random_pairs(s.val, s.input_px, 1)
+        steps[1] = max(steps[1], steps[0] + 1)
+        vals = [self.val_crops(k * batch) for k in steps]
+        data, val = random_pairs(steps[1] * batch, s.input_px, 0), random_pairs(vals[1], s.input_px, 1)
         cfg = replace(self.fit, batch_size=batch, precision=precision, compile=compiled, deterministic=deterministic)
-        task = self.kept_task(precision, compiled, deterministic)
+        task = self.kept_task(precision, compiled, batch, deterministic)
+
+        def fit(k: int, v: int) -> float:
+            return self.timed_fit(task, {"train": data.head(k * batch), "val": val.head(v)}, cfg)
+
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
-        warm = self.timed_fit(task, data.head(steps[0] * batch), val, cfg)
-        short = self.timed_fit(task, data.head(steps[1] * batch), val, cfg)
-        long = self.timed_fit(task, data, val, cfg)
-        out = {"images_per_s": rate_from_slope(steps[1] * batch, short, steps[2] * batch, long),
-               "runs": {"steps": steps, "seconds": [warm, short, long]}}
+        with cudnn_benchmark(benchmark):
+            out = self.slope(lambda: fit(steps[0], vals[0]), lambda: fit(steps[1], vals[1]), steps[0] * batch,
+                             steps[1] * batch)
+        out["runs"].update(steps=steps, val_crops=vals)
         if self.device.type == "cuda":
             out["peak_memory_gb"] = torch.cuda.max_memory_allocated() / 1e9
+        return out
+
+    def paper_run(self) -> dict:
+        """Images/s of an epoch of `fit_ktl` as the paper profile sets it (its fit: precision, deterministic mode,
+        loader workers, augmentation, validation, gradient-norm logging, gradient shares, early-stopping state;
+        its DIKD distillation; `val_crops` validation crops), on random crops written to a crop store on disk
+        (`save_splits`) and read back as the KTL stage reads them (`student_splits`): the slope between a 1- and a
+        2-epoch fit."""
+        s, fit = self.sizes, replace(self.paper.fit, progress=False)
+        train = fit.batch_size * s.paper_steps
+        task = self.task(distill=self.paper.distill)
+        with tempfile.TemporaryDirectory() as tmp:
+            store = Path(tmp) / "tfake"
+            save_splits(store, {"train": random_pairs(train, s.input_px, 6),
+                                "val": replace(random_pairs(self.val_crops(train), s.input_px, 7), paired=None)})
+            data = student_splits(store, None, paired=True)
+            out = self.slope(lambda: self.timed_fit(task, data, replace(fit, epochs=1)),
+                             lambda: self.timed_fit(task, data, replace(fit, epochs=2)), train, 2 * train)
+        out.update(train_crops=train, val_crops=self.val_crops(train), epochs=[1, 2],
+                   fit={k: getattr(fit, k) for k in ("batch_size", "precision", "compile", "deterministic",
+                                                    "loader_workers", "augment_on_device", "val_every", "patience",
+                                                    "grad_norm_steps", "share_batches")})
         return out
 
     @contextlib.contextmanager
     def stepping(self, precision: str, compiled: bool, batch: int):
         """A callable running one training step (forward, backward, clipping, AdamW) on one batch kept on the device,
         as `fit_ktl` runs it (channels_last, autocast, the same compiled task); the task's layout restored after."""
-        task = self.kept_task(precision, compiled)
+        task = self.kept_task(precision, compiled, batch)
         task.to(memory_format=torch.channels_last)
         data = random_pairs(batch, self.sizes.input_px, 2)
         flip = flip_index(68)
@@ -314,51 +503,65 @@ class Check:
         finally:
             task.to(memory_format=torch.contiguous_format)
 
-    def step_ceiling(self, precision: str, compiled: bool, batch: int, repeats: int = 10) -> float:
-        """Images/s of the training step alone (`stepping`), after 3 warm-up steps."""
+    def timed_steps(self, one, steps: int) -> float:
+        """Seconds of `steps` calls of `one`, the device's queue drained before and after."""
+        self.sync()
+        t = time.perf_counter()
+        for _ in range(steps):
+            one()
+        self.sync()
+        return time.perf_counter() - t
+
+    def step_ceiling(self, precision: str, compiled: bool, batch: int, steps: int = 10) -> dict:
+        """Images/s of the training step alone (`stepping`), after 3 warm-up steps, each repeat `steps` steps."""
         with self.stepping(precision, compiled, batch) as one:
-            for _ in range(3):
-                one()
-            self.sync()
-            t = time.perf_counter()
-            for _ in range(repeats):
-                one()
-            self.sync()
-        return batch * repeats / (time.perf_counter() - t)
+            self.timed_steps(one, 3)
+            return rates(self.repeated(lambda: batch * steps / self.timed_steps(one, steps), self.sizes.repeats))
 
     def profile(self, precision: str, batch: int, steps: int = 5) -> dict:
-        """Where a training step's time goes (`stepping`, eager): torch.profiler over `steps` steps after 3 warm-up
-        ones, each aten op's self time on the device (on the CPU in a dry run), summed by kind (`profile_table`)."""
+        """Where a training step's time goes (`stepping`, eager), after 3 warm-up steps: the wall time of `steps`
+        unprofiled steps, then torch.profiler over as many: each aten op's self time on the device (on the CPU in a
+        dry run) summed by kind, and the time the device runs a kernel (`covered`; in a dry run an aten op), as
+        `profile_table`; on a GPU also what the device ran per step (kernels, copies, fills) and the host's time in
+        the kernels' launch calls."""
         cuda = self.device.type == "cuda"
         activities = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if cuda else [])
         with self.stepping(precision, False, batch) as one:
-            for _ in range(3):
-                one()
-            self.sync()
-            t = time.perf_counter()
+            self.timed_steps(one, 3)
+            wall_us = self.timed_steps(one, steps) * 1e6
             with torch.profiler.profile(activities=activities) as prof:
-                for _ in range(steps):
-                    one()
-                self.sync()
-            wall_us = (time.perf_counter() - t) * 1e6
+                self.timed_steps(one, steps)
         ops = [(e.key, e.self_device_time_total if cuda else e.self_cpu_time_total) for e in prof.key_averages()
                if e.key.startswith("aten::")]
-        return {"setting": precision, "batch": batch, "clock": "device" if cuda else "cpu",
-                **profile_table(ops, wall_us, steps)}
+        events = prof.events()
+        running = ([e for e in events if e.device_type == torch.autograd.DeviceType.CUDA] if cuda else
+                   [e for e in events if e.name.startswith("aten::")])
+        out = {"setting": precision, "batch": batch, "clock": "device" if cuda else "cpu",
+               **profile_table(ops, covered([(e.time_range.start, e.time_range.end) for e in running]), wall_us,
+                               steps)}
+        if cuda:
+            launches = [e for e in events if e.name.startswith("cudaLaunch")]
+            out.update(device_ops_per_step=len(running) / steps,
+                       launch_ms_per_step=sum(e.self_cpu_time_total for e in launches) / steps / 1e3)
+        return out
 
-    def loader_rate(self, on_device: bool, batches: int = 10) -> float:
+    def loader_rate(self, on_device: bool, batches: int = 10) -> dict:
         """Images/s one loader worker makes at the first batch size (after its first batch: start-up)."""
         batch = self.sizes.batches[0]
         data = random_pairs(batch * (batches + 1), self.sizes.input_px, 3)
         size = (self.sizes.input_px,) * 2
-        plan = StepPlan(len(data), batch, 0, self.fit.augment, size)
-        it = iter(loader(data, plan, flip_index(68), size, 1, pin_memory=self.device.type == "cuda",
-                         on_device=on_device))
-        next(it)
-        t = time.perf_counter()
-        for _ in range(batches):
+
+        def once() -> float:
+            plan = StepPlan(len(data), batch, 0, self.fit.augment, size)
+            it = iter(loader(data, plan, flip_index(68), size, 1, pin_memory=self.device.type == "cuda",
+                             on_device=on_device))
             next(it)
-        return batch * batches / (time.perf_counter() - t)
+            t = time.perf_counter()
+            for _ in range(batches):
+                next(it)
+            return batch * batches / (time.perf_counter() - t)
+
+        return rates(self.repeated(once, self.sizes.repeats))
 
     def determinism(self, precision: str, compiled: bool) -> dict:
         """Two same-seed 3-step runs from the same weights, with the deterministic flag and without: whether the
@@ -392,21 +595,19 @@ class Check:
                 dev = device_model(x.to(self.device))
         return max(float((a - b.cpu()).abs().max()) for a, b in zip(cpu, dev))
 
-    def sapiens2(self, precision: str, batch: int = 8, repeats: int = 5) -> dict:
-        """Sapiens2 inference images/s (random weights) at the model's input size, under `precision`."""
+    def sapiens2(self, precision: str, batch: int = 8, steps: int = 5) -> dict:
+        """Sapiens2 inference images/s (random weights) at the model's input size, under `precision`, after 2
+        warm-up batches, each repeat `steps` batches."""
         model = build_sapiens2(self.sizes.sapiens_arch, **dict(self.sizes.sapiens_overrides)).eval().to(self.device)
         h, w = self.sizes.sapiens_px
         x = torch.randn(batch, 3, h, w, device=self.device)
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
         with torch.no_grad(), inference_autocast(precision, self.device):
-            for i in range(2 + repeats):
-                if i == 2:
-                    self.sync()
-                    t = time.perf_counter()
-                model(x)
-            self.sync()
-        out = {"images_per_s": batch * repeats / (time.perf_counter() - t), "batch": batch, "input_hw": [h, w]}
+            self.timed_steps(lambda: model(x), 2)
+            out = rates(self.repeated(lambda: batch * steps / self.timed_steps(lambda: model(x), steps),
+                                      self.sizes.repeats))
+        out.update(batch=batch, input_hw=[h, w])
         if self.device.type == "cuda":
             out["peak_memory_gb"] = torch.cuda.max_memory_allocated() / 1e9
         return out
@@ -418,7 +619,7 @@ class Check:
         train, val = shape_pairs(s.nme_train, s.input_px, 10), shape_pairs(nme_val(s), s.input_px, 11)
         nmes = []
         for seed in s.nme_seeds:
-            task = self.kept_task(precision, compiled)
+            task = self.kept_task(precision, compiled, s.batches[0])
             task.load_state_dict(self.task(seed).state_dict())
             # gamma_warmup = epochs: the distillation weight stays 1 (a compiled step is not compiled again for
             # each epoch's weight)
@@ -428,15 +629,15 @@ class Check:
         return {"nmes": nmes, "mean": float(np.mean(nmes)), "spread": float(np.ptp(nmes))}
 
 
-def measure(device: torch.device, sizes: Sizes, fit: FitConfig, budget_s: float, save=None,
+def measure(device: torch.device, sizes: Sizes, paper: Paper, budget_s: float, save=None,
             only_precision: bool = False, known_rates: dict | None = None) -> dict:
     """Every item, in order of importance, as far as the budget goes; `save(results so far)` after each.
     `only_precision`: the NME table alone, the choice then made on `known_rates` (setting -> images/s at batch 64,
-    from an earlier run's file)."""
-    c = Check(device, sizes, fit, budget_s, save)
+    from an earlier run's file). Estimates (s) are an H100's, for the decision to start an item."""
+    c = Check(device, sizes, paper, budget_s, save)
     r = c.results
     small, large = sizes.batches
-    compile_s = 150 if device.type == "cuda" else 600
+    compile_s = 150
     table = r["precision_nme"] = {}
     r["nme_protocol"] = nme_protocol(sizes)
 
@@ -453,59 +654,75 @@ def measure(device: torch.device, sizes: Sizes, fit: FitConfig, budget_s: float,
             r["paper_choice"] = choose(known_rates, table)
         r["seconds"] = c.elapsed()
         return r
+    e2e = r["end_to_end"] = {}
+    ceiling = r["step_ceiling_images_per_s"] = {}
+    cost = r["deterministic_cost"] = {}
+    benchmark = r["cudnn_benchmark"] = {}
+
+    def end_to_end(precision: str, batch: int, estimate: float, compiled: bool = False,
+                   bench: bool = False) -> None:
+        name = setting_name(precision, compiled, bench)
+        e2e.setdefault(name, {})[str(batch)] = c.run(f"end to end {name} batch {batch}", estimate, c.end_to_end,
+                                                     precision, compiled, batch, False, bench)
+
+    def against(into: dict, precision: str, batch: int, estimate: float, compiled: bool = False,
+                deterministic: bool = False, bench: bool = False) -> None:
+        """The setting with one change (deterministic, cuDNN benchmark) against its measured self without."""
+        name = setting_name(precision, compiled)
+        base = e2e.get(name, {}).get(str(batch))
+        label = setting_name(precision, compiled, bench) + (" deterministic" if deterministic else "")
+        changed = None if base is None else c.run(f"end to end {label} batch {batch}", estimate, c.end_to_end,
+                                                  precision, compiled, batch, deterministic, bench)
+        if changed is not None:
+            into.setdefault(name, {})[str(batch)] = compare(changed, base)
+            if bench:
+                e2e.setdefault(setting_name(precision, compiled, bench), {})[str(batch)] = changed
+
     r["cpu_vs_gpu_forward_max_diff"] = c.run("cpu-vs-gpu forward", 10, c.cpu_vs_gpu)
     r["loader_images_per_s_per_worker"] = {
         "augment_on_device": c.run("loader, on device", 10, c.loader_rate, True),
-        "warps_in_workers": c.run("loader, warps in workers", 15, c.loader_rate, False)}
-    e2e = r["end_to_end"] = {}
-    for precision in PRECISIONS:
+        "warps_in_workers": c.run("loader, warps in workers", 20, c.loader_rate, False)}
+    for precision in ("tf32", "bf16"):
         for batch in sizes.batches:
-            e2e.setdefault(precision, {})[str(batch)] = c.run(f"end to end {precision} batch {batch}", 20,
-                                                             c.end_to_end, precision, False, batch)
+            end_to_end(precision, batch, 25)
+    end_to_end("fp32", small, 30)
+    r["paper_fit_images_per_s"] = c.run(f"paper fit batch {paper.fit.batch_size}", 45, c.paper_run)
     for precision in PRECISIONS:
-        nme(precision, False, 60)
-    r["determinism"] = {"fp32": c.run("determinism fp32", 20, c.determinism, "fp32", False),
-                        "bf16": c.run("determinism bf16", 20, c.determinism, "bf16", False)}
-    r["sapiens2_0_4b"] = {p: c.run(f"sapiens2 {p}", 20, c.sapiens2, p) for p in ("bf16", "fp32")}
-    ceiling = r["step_ceiling_images_per_s"] = {}
-    for precision in PRECISIONS:
-        ceiling[precision] = {str(b): c.run(f"step ceiling {precision} batch {b}", 10, c.step_ceiling, precision,
-                                            False, b) for b in sizes.batches}
-    r["profile"] = {p: c.run(f"profile {p} batch {small}", 5, c.profile, p, small) for p in ("tf32", "bf16")}
-    cost = r["deterministic_cost"] = {}
-
-    def deterministic_cost(precision: str, compiled: bool, estimate: float) -> None:
-        name = setting_name(precision, compiled)
-        fast = e2e.get(name, {}).get(str(small))
-        det = None if fast is None else c.run(f"end to end {name} deterministic batch {small}", estimate,
-                                              c.end_to_end, precision, compiled, small, True)
-        if det is not None:
-            cost[name] = {"images_per_s": det["images_per_s"], "without": fast["images_per_s"],
-                          "change": det["images_per_s"] / fast["images_per_s"] - 1}
-
-    deterministic_cost("fp32", False, 20)
-    deterministic_cost("bf16", False, 20)
-    e2e["bf16+compile"] = {str(small): c.run(f"end to end bf16+compile batch {small}", compile_s, c.end_to_end,
-                                             "bf16", True, small)}
+        nme(precision, False, 30)
+    for precision in ("tf32", "bf16"):
+        against(benchmark, precision, small, 25, bench=True)
+    r["profile"] = {p: c.run(f"profile {p} batch {small}", 10, c.profile, p, small) for p in ("tf32", "bf16")}
+    end_to_end("bf16", small, compile_s, compiled=True)
     if e2e["bf16+compile"][str(small)] is not None:
         nme("bf16", True, 40)
         ceiling["bf16+compile"] = {str(small): c.run(f"step ceiling bf16+compile batch {small}", 10,
                                                      c.step_ceiling, "bf16", True, small)}
-    deterministic_cost("bf16", True, compile_s)
-    e2e["bf16+compile"][str(large)] = c.run(f"end to end bf16+compile batch {large}", compile_s, c.end_to_end,
-                                            "bf16", True, large)
-    rates = batch_rates(e2e, small)
-    if "fp32" in table and rates:
-        r["paper_choice"] = choose(rates, table)
+    end_to_end("bf16", large, compile_s, compiled=True)
+    for precision in PRECISIONS:
+        for b in sizes.batches:
+            ceiling.setdefault(precision, {})[str(b)] = c.run(f"step ceiling {precision} batch {b}", 10,
+                                                              c.step_ceiling, precision, False, b)
+    for precision in ("tf32", "bf16"):
+        against(cost, precision, small, 25, deterministic=True)
+    r["determinism"] = {p: c.run(f"determinism {p}", 20, c.determinism, p, False) for p in ("fp32", "bf16")}
+    r["sapiens2_0_4b"] = {p: c.run(f"sapiens2 {p}", 20, c.sapiens2, p) for p in ("bf16", "fp32")}
+    end_to_end("fp32", large, 30)
+    for precision in ("tf32", "bf16"):
+        against(benchmark, precision, large, 25, bench=True)
+    against(cost, "bf16", small, compile_s, compiled=True, deterministic=True)
+    rates_64 = batch_rates(e2e, small)
+    if "fp32" in table and rates_64:
+        r["paper_choice"] = choose(rates_64, table)
         per_worker = r["loader_images_per_s_per_worker"]["augment_on_device"]
         if per_worker:
-            r["workers_needed"] = {name: workers_needed(rate, per_worker) for name, rate in rates.items()}
+            r["workers_needed"] = {name: workers_needed(rate, per_worker["images_per_s"])
+                                   for name, rate in rates_64.items()}
     r["seconds"] = c.elapsed()
     return r
 
 
 def batch_rates(end_to_end: dict, batch: int) -> dict[str, float]:
-    """Setting -> end-to-end images/s at `batch`, for the settings measured there."""
+    """Setting -> end-to-end images/s (the median of its repeats) at `batch`, for the settings measured there."""
     return {name: by_batch[str(batch)]["images_per_s"] for name, by_batch in end_to_end.items()
             if by_batch.get(str(batch)) is not None}
 
@@ -532,7 +749,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("metrics/gpu"))
     parser.add_argument("--repo", type=Path, default=Path("."), help="where profiles/ is")
-    parser.add_argument("--budget-s", type=float, default=270.0, help="skip items that would run past this")
+    parser.add_argument("--budget-s", type=float, default=540.0,
+                        help="seconds the measuring may take: items that would pass it are skipped or stopped")
     parser.add_argument("--dry-run", action="store_true", help="every item on the CPU at toy sizes")
     parser.add_argument("--only-precision", action="store_true",
                         help="the NME table alone; the choice takes the images/s of an earlier full run in --out")
@@ -544,15 +762,15 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
     device = torch.device("cpu" if args.dry_run else "cuda")
     sizes = DRY if args.dry_run else Sizes()
-    fit = paper_fit(args.repo)
-    if args.dry_run:  # the training process reads its own batches: worker start-ups would be most of a toy run
-        fit = replace(fit, loader_workers=0)
+    paper = dry_run(paper_profile(args.repo)) if args.dry_run else paper_profile(args.repo)
+    fit = paper.fit
     info = environment(device)
     info.update(paper_fit={"batch_size": fit.batch_size, "loader_workers": fit.loader_workers,
                            "augment_on_device": fit.augment_on_device, "precision": fit.precision,
-                           "compile": fit.compile, "deterministic": fit.deterministic},
+                           "compile": fit.compile, "deterministic": fit.deterministic,
+                           "val_per_train": paper.val_per_train},
                 model=f"KTL DIKD, RTMPose-{sizes.arch} student and teacher, {sizes.input_px} px", arch=sizes.arch,
-                input_px=sizes.input_px, budget_s=args.budget_s)
+                input_px=sizes.input_px, repeats=sizes.repeats, compiled_shapes="static", budget_s=args.budget_s)
     path = args.out / f"{slug(info['gpu'])}.json"
     precision_path = args.out / f"{slug(info['gpu'])}_precision.json"
     known_rates = None
@@ -567,7 +785,7 @@ def main(argv: list[str] | None = None) -> int:
             write_json(path, significant({**info, **speed}), 12)
         write_json(precision_path, significant({**info, **precision}), 12)
 
-    save(measure(device, sizes, fit, args.budget_s, save, args.only_precision, known_rates))
+    save(measure(device, sizes, paper, args.budget_s, save, args.only_precision, known_rates))
     print(f"gpu-check: {path}, {precision_path}")
     return 0
 

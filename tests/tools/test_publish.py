@@ -199,7 +199,7 @@ def test_dataset_sources_string_or_mapping():
     assert post_mod.dataset_sources(mapping) == mapping
     with pytest.raises(InputError, match="names no source for breath"):
         post_mod.dataset_sources({"thermeval": "real", "tfake": "real", "charlotte": "real"})
-    with pytest.raises(InputError, match="data.source of tfake must be 'synthetic' or 'real', not 'kaggle'"):
+    with pytest.raises(InputError, match="'data.source.tfake' must be 'synthetic' or 'real', not 'kaggle'"):
         post_mod.dataset_sources({**mapping, "tfake": "kaggle"})
 
 

@@ -7,8 +7,17 @@ import pytest
 import yaml
 
 from thermbench.core.io import InputError
-from thermbench.tools.profiles import PROFILES, check_values, configs, differing_keys, main, merge, recorded, render
-from thermbench.tools.profiles import run_stage
+from thermbench.tools.profiles import (
+    PROFILES,
+    check_values,
+    configs,
+    differing_keys,
+    main,
+    merge,
+    recorded,
+    render,
+    run_stage,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -93,8 +93,8 @@ def test_sigint_at_a_stage_start_is_one_line_and_the_next_repro_finishes(project
     out, _ = repro.communicate(timeout=60)
     assert repro.returncode != 0
     assert "Traceback" not in out and out.count("interrupted") == 1, out
-    assert out.splitlines()[2:] == ["interrupted", "ERROR: failed to reproduce 'a': failed to run: python stage.py in.txt "
-                                    "a.txt, exited with -2"]
+    assert out.splitlines()[2:] == ["interrupted", "ERROR: failed to reproduce 'a': failed to run: python stage.py "
+                                    "in.txt a.txt, exited with -2"]
     assert problem((project / "dvc.lock").read_text()) is None and repair(project) is None
     assert _run(project, ["dvc", "repro", "-q"]).returncode == 0
     assert (project / "b.txt").read_text() == "y++" and _status_clean(project)

@@ -28,7 +28,8 @@ SPLITS = ("train", "val", "test")
 
 
 def resolve_device(name: str) -> torch.device:
-    """params `head.backbone.device` -> a torch device; a GPU that is asked for but absent is one clear error, not a crash."""
+    """params `head.backbone.device` -> a torch device; a GPU that is asked for but absent is one clear error, not a
+    crash."""
     device = check_device(name, "head.backbone.device")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"params.yaml: head.backbone.device is '{name}' but torch sees no CUDA GPU here (use cpu)")

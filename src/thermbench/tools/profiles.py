@@ -225,7 +225,7 @@ def check_values(text: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("profile", choices=PROFILES)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one key of the profile, e.g. data.source.breath=real (repeatable)")

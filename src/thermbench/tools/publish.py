@@ -137,7 +137,7 @@ def publish(plots_dir: Path, metrics_dir: Path, dest: Path, provenance: Provenan
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dest", help="the post folder to write (replaced if this command wrote it)")
     parser.add_argument("--plots", type=Path, default=Path("plots"))
     parser.add_argument("--metrics", type=Path, default=Path("metrics"))

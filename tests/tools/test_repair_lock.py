@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 STAGE = """import os, pathlib, sys, time
 from thermbench.core import stage
 
+pathlib.Path("importing").write_text("")
+time.sleep(float(os.environ.get("SLOW_IMPORT", "0")))  # as a real stage's seconds of torch imports before stage.run
+
 
 def main():
     pathlib.Path("started").write_text("")
@@ -81,13 +84,15 @@ def _status_clean(repo: Path) -> bool:
     return done.returncode == 0 and yaml.safe_load(done.stdout) == {}
 
 
-def test_sigint_at_a_stage_start_is_one_line_and_the_next_repro_finishes(project):
+@pytest.mark.parametrize("marker, slow", [("importing", "SLOW_IMPORT"), ("started", "SLOW")])
+def test_sigint_at_a_stage_start_is_one_line_and_the_next_repro_finishes(project, marker, slow):
+    """Interrupted while the stage imports (before stage.run), and once its main() has begun."""
     (project / "in.txt").write_text("y")
-    (project / "started").unlink()
-    repro = subprocess.Popen([sys.executable, "-m", "dvc", "repro"], cwd=project, env=_env(SLOW="60"),
+    (project / marker).unlink()
+    repro = subprocess.Popen([sys.executable, "-m", "dvc", "repro"], cwd=project, env=_env(**{slow: "60"}),
                              start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
-    while not (project / "started").exists() and time.monotonic() < deadline:
+    while not (project / marker).exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     os.killpg(repro.pid, signal.SIGINT)
     out, _ = repro.communicate(timeout=60)

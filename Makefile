@@ -9,7 +9,7 @@ P ?= default
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DEST ?= publish
 
-.PHONY: setup check-submissions repro test unit regression baseline conclusions calibrate crop-geometry profile publish publish-check parity scale readme gpu-check clean-venv
+.PHONY: setup check-submissions repair-lock repro test unit regression baseline conclusions calibrate crop-geometry profile publish publish-check parity scale readme gpu-check clean-venv
 
 # torch first and pinned: its CPU wheel is what this machine has; an unpinned torch pulls GBs of CUDA packages.
 # TORCH_INDEX picks another build of the same torch from PyTorch's own index (docs/gpu.md, "Setting up a GPU
@@ -26,9 +26,13 @@ $(STAMP): pyproject.toml requirements.lock
 setup: $(STAMP)
 
 # `make repro` reproduces what params.yaml holds; TARGETS="report_breath" only those stages and what they need.
+# A dvc.lock an interrupt left unreadable is restored from git HEAD first, in one line (tools/repair_lock.py).
 TARGETS ?=
-repro: setup check-submissions
+repro: setup repair-lock check-submissions
 	$(DVC) repro $(TARGETS)
+
+repair-lock: setup
+	$(PY) -m thermbench.tools.repair_lock
 
 # Every entry of submissions.yaml read and checked before DVC runs a stage (DVC deletes a stage's outputs before it runs
 # it, so a bad file found by a scoring stage would cost the good results): one line and exit 2, nothing changed.
@@ -124,7 +128,7 @@ profile: setup
 
 # A Quarto post folder from plots/ and metrics/ (docs/results.md, "Publishing"): DEST/index.qmd, DEST/figures/, and the same
 # post as plain Markdown in DEST/_markdown/.
-publish: setup
+publish: setup repair-lock
 	$(PY) -m thermbench.tools.publish "$(DEST)"
 
 # The post in a real browser, outside `make test` (pandoc and Chromium are system packages, apt-installed here when

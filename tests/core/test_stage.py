@@ -38,6 +38,8 @@ def test_nested_config_from_a_mapping():
     ({**GOOD, "inner": {"size": "64", "scale": 2.0}}, "'sec.inner.size' must be int"),
     ({**GOOD, "inner": {"size": 64, "scale": True}}, "'sec.inner.scale' must be a number"),
     ({**GOOD, "inner": [64, 2.0]}, "'sec.inner' must be a mapping"),
+    ({**GOOD, "thresholds": 5}, "'sec.thresholds' must be a list, not 5"),
+    ({**GOOD, "inner": {"size": True, "scale": 2}}, "'sec.inner.size' must be int, not True"),
 ])
 def test_bad_sections_name_the_key(mapping, message):
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):

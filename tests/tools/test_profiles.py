@@ -1,3 +1,5 @@
+import ast
+import shlex
 import shutil
 from pathlib import Path
 
@@ -5,7 +7,17 @@ import pytest
 import yaml
 
 from thermbench.core.io import InputError
-from thermbench.tools.profiles import PROFILES, differing_keys, main, merge, recorded, render
+from thermbench.tools.profiles import (
+    PROFILES,
+    check_values,
+    configs,
+    differing_keys,
+    main,
+    merge,
+    recorded,
+    render,
+    run_stage,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -158,3 +170,39 @@ def test_a_params_file_without_header_is_checked_against_its_profile_value(repo)
     params.write_text("seed: 0\n")
     with pytest.raises(InputError, match="names no profile"):
         main(["paper"])
+
+
+@pytest.mark.parametrize("assignment, message", [
+    ("train.fit.precision=fp16", "'train.fit.precision' must be one of fp32, tf32, bf16, not 'fp16'"),
+    ("train.fit.compile=maybe", "'train.fit.compile' must be true or false, not 'maybe'"),
+    ("data.source.breath=bogus", "'data.source.breath' must be 'synthetic' or 'real', not 'bogus'"),
+    ("train.device=gpu", "'train.device' must be a torch device (cpu, cuda, cuda:N, mps), not 'gpu'"),
+    ("train.seeds=5", "'train.seeds' must be a list, not 5"),
+    ("train.fit={}", "missing key 'train.fit.epochs'"),
+    ("zeroshot.device=gpu", "'zeroshot.device' must be a torch device (cpu, cuda, cuda:N, mps), not 'gpu'"),
+])
+def test_a_value_the_typed_configs_reject_is_one_line_exit_2_and_params_yaml_unchanged(repo, capsys, assignment,
+                                                                                        message):
+    before = (repo / "params.yaml").read_bytes()
+    with pytest.raises(SystemExit) as exit_:
+        run_stage(lambda: main(["default", "--set", assignment]))
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: `python -m thermbench.tools.profiles default --set {shlex.quote(assignment)}`: {message}; "
+                   "params.yaml left as it was\n")
+    assert (repo / "params.yaml").read_bytes() == before
+
+
+def test_every_typed_config_a_stage_builds_is_checked():
+    """Each `stage.config(args, "key", Cls)` of stages/ names a key configs() reads with that class."""
+    typed, _ = configs()
+    calls = set()
+    for script in (ROOT / "stages").rglob("*.py"):
+        for node in ast.walk(ast.parse(script.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "config"
+                    and len(node.args) == 3 and isinstance(node.args[1], ast.Constant)):
+                calls.add((node.args[1].value, node.args[2].id))
+    assert len(calls) >= 10
+    assert {(key, typed[key].__name__) for key, _ in calls if key in typed} == calls
+    for name in PROFILES:
+        check_values(render(name, ROOT))  # every profile as committed passes

@@ -2,7 +2,10 @@
 matter, on tiny hand-made plots/ and metrics/ folders; the post folder it writes; the git state it reports."""
 
 import json
+import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -196,7 +199,7 @@ def test_dataset_sources_string_or_mapping():
     assert post_mod.dataset_sources(mapping) == mapping
     with pytest.raises(InputError, match="names no source for breath"):
         post_mod.dataset_sources({"thermeval": "real", "tfake": "real", "charlotte": "real"})
-    with pytest.raises(InputError, match="data.source of tfake must be 'synthetic' or 'real', not 'kaggle'"):
+    with pytest.raises(InputError, match="'data.source.tfake' must be 'synthetic' or 'real', not 'kaggle'"):
         post_mod.dataset_sources({**mapping, "tfake": "kaggle"})
 
 
@@ -317,3 +320,64 @@ def test_data_label_names_each_dataset_where_sources_differ():
     assert data_label({"tfake": "real", "charlotte": "real"}) == "real data"
     assert data_label({"thermeval": "real", "breath": "synthetic", "tfake": "synthetic", "charlotte": "synthetic"}) \
         == "SYNTHETIC breath videos, SYNTHETIC CHARLOTTE, SYNTHETIC T-FAKE, real ThermEval-D"
+
+
+MAKE = """import pathlib, sys
+n = sys.argv[1]
+pathlib.Path("data/made").mkdir(parents=True, exist_ok=True)
+pathlib.Path("data/made/a.txt").write_text(n)
+pathlib.Path("data/preds").mkdir(parents=True, exist_ok=True)
+pathlib.Path("data/preds/x.csv").write_text(n * 2)
+"""
+REPORT = """import pathlib
+pathlib.Path("metrics/made.json").write_text('{"made": "' + pathlib.Path("data/made/a.txt").read_text() + '"}')
+"""
+
+
+def _run(repo: Path, *cmd: str) -> subprocess.CompletedProcess:
+    done = subprocess.run(list(cmd), cwd=repo, capture_output=True, text=True,
+                          env={**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(REPO / "src")})
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_a_fresh_clone_publishes_and_an_edit_to_a_stage_is_refused(repo_out, tmp_path, monkeypatch, capsys):
+    """A two-stage DAG: `make` writes cached outputs (a file, and one inside a folder the next stage reads whole),
+    `report` reads them into a git-tracked metric. Its clone has neither cached output (DVC: "deleted", and the folder
+    with only DVC's .gitignore: "modified"), yet nothing in it is stale; an edit to a stage's code is, with every stage
+    downstream of it, each named."""
+    origin, clone = tmp_path / "origin", tmp_path / "clone"
+    shutil.copytree(repo_out[0], origin / "plots")
+    shutil.copytree(repo_out[1], origin / "metrics")
+    (origin / "make.py").write_text(MAKE)
+    (origin / "report.py").write_text(REPORT)
+    (origin / "params.yaml").write_text("profile: smoke\nn: a\ndata:\n  source: synthetic\n")
+    (origin / "dvc.yaml").write_text(yaml.safe_dump({"stages": {
+        "make": {"cmd": f"{sys.executable} make.py ${{n}}", "deps": ["make.py"], "params": ["n"],
+                 "outs": ["data/made", "data/preds/x.csv"]},
+        "report": {"cmd": f"{sys.executable} report.py", "deps": ["report.py", "data/made", "data/preds"],
+                   "outs": [{"metrics/made.json": {"cache": False}}]}}}))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    for cmd in ([*git, "init", "-q"], [sys.executable, "-m", "dvc", "init", "-q"],
+                [sys.executable, "-m", "dvc", "repro", "-q"], [*git, "add", "-A"], [*git, "commit", "-qm", "made"]):
+        _run(origin, *cmd)
+    _run(tmp_path, *git, "clone", "-q", str(origin), str(clone))
+    assert not (clone / "data/made").exists() and [p.name for p in (clone / "data/preds").iterdir()] == [".gitignore"]
+    assert "deleted" in _run(clone, sys.executable, "-m", "dvc", "status").stdout  # DVC alone calls it changed
+
+    assert publish.stale_stages(clone) == []
+    monkeypatch.chdir(clone)
+    publish.main([str(tmp_path / "post")])
+    assert (tmp_path / "post/index.qmd").is_file()
+    assert "published" in capsys.readouterr().err
+
+    (clone / "report.py").write_text(REPORT + "# a comment is an edit\n")
+    assert publish.stale_stages(clone) == ["report"]
+    (clone / "make.py").write_text(MAKE + "# so is this\n")
+    assert publish.stale_stages(clone) == ["make", "report"]  # report reads what make would now write
+    with pytest.raises(InputError, match=r"^dvc status: 2 stage\(s\) not up to date \(make, report\): "):
+        publish.main([str(tmp_path / "post2")])
+    assert not (tmp_path / "post2").exists()
+    _run(clone, *git, "checkout", "-q", "--", "make.py", "report.py")
+    (clone / "params.yaml").write_text("profile: smoke\nn: b\ndata:\n  source: synthetic\n")
+    assert publish.stale_stages(clone) == ["make", "report"]

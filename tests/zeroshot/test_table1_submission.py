@@ -135,6 +135,21 @@ def test_a_coco_results_file_scores_as_the_same_points_in_a_csv(prepared, tmp_pa
         assert rows["coco"][key] == rows["csv"][key]
 
 
+def test_equal_scores_for_one_crop_score_the_earlier_result_as_cocoeval_matches_them(prepared, tmp_path):
+    """COCOeval sorts an image's results by score with a stable sort (mergesort), so of two with the same score the
+    one earlier in the file is matched first; a higher score later in the file still wins."""
+    first, tie = _results(offset=(3.0, 4.0)), {**_results(offset=(30.0, 40.0))[0], "score": 0.9}
+    nme = {}
+    for name, results in (("first", first[:1] + [tie] + first[1:]), ("tie_first", [tie] + first),
+                          ("higher_later", [tie] + first[:1] + [{**first[0], "score": 0.95}] + first[1:])):
+        out = tmp_path / f"{name}.json"
+        evaluate([Submission(name, "landmarks68", _coco(tmp_path, results), "")], *prepared, out, DATA, 1)
+        nme[name] = json.loads(out.read_text())["submissions"][name]["tfake"]["nme"]
+    # crop 1 at (3, 4) px off: 5 / 40 on both T-FAKE crops; at (30, 40): 50 / 40 on crop 1
+    assert nme["first"] == pytest.approx(5 / 40, abs=1e-6) and nme["higher_later"] == pytest.approx(5 / 40, abs=1e-6)
+    assert nme["tie_first"] == pytest.approx((50 / 40 + 5 / 40) / 2, abs=1e-6)
+
+
 @pytest.mark.parametrize("edit, rule", [
     (lambda r: {"results": r}, "a COCO results file is a JSON list of {image_id, category_id, keypoints, score}"),
     (lambda r: r + [{**r[0], "image_id": 9}, {**r[0], "image_id": 7}],
@@ -147,6 +162,11 @@ def test_a_coco_results_file_scores_as_the_same_points_in_a_csv(prepared, tmp_pa
     (lambda r: [{**r[0], "keypoints": r[0]["keypoints"][:136]}] + r[1:],
      "result 0: keypoints holds 136 values where 68 x [x, y, v] = 204 are expected"),
     (lambda r: [{**r[0], "image_id": "1"}] + r[1:], "result 0: image_id '1' is not an integer"),
+    (lambda r: r[:1] + [{**r[1], "category_id": 2}] + r[2:], "result 1: category_id 2 is not the face category (1, as "
+     "`python -m thermbench.tools.submission coco-gt` writes it)"),
+    (lambda r: r[:1] + [{**r[1], "category_id": "face"}] + r[2:], "result 1: category_id 'face' is not the face "
+     "category (1, as `python -m thermbench.tools.submission coco-gt` writes it)"),
+    (lambda r: [{**r[0], "image_id": "9" * 500}] + r[1:], f"result 0: image_id '{'9' * 38}… is not an integer"),
     (lambda r: r[:1] + [{**r[1], "keypoints": [None] + r[1]["keypoints"][1:]}] + r[2:],
      "result 1: keypoint 0 x is None: every point needs finite numbers"),
 ])

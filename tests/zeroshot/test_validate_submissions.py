@@ -3,6 +3,7 @@ runs the check first; in the DAG each task's validation stage, which its scoring
 a failure). Proved on a two-stage DAG this test builds with the real check stage, on the hand-built ThermEval world."""
 
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -15,6 +16,7 @@ import yaml
 from thermbench.core.io import InputError
 from thermbench.tools import publish
 from thermbench.tools.check_submissions import check
+from thermbench.tools.check_submissions import main as check_main
 from thermbench.tools.publish import stale_stages
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,6 +61,47 @@ def test_check_reads_every_file_against_the_scored_set(thermeval, tmp_path, monk
         check(registry, tmp_path / "nothing_yet", raw, tmp_path / "no_videos", cfg)
 
 
+def test_check_submissions_says_what_it_checked_and_refuses_a_json_in_a_csv_task_in_a_short_line(
+        thermeval, tmp_path, monkeypatch, capsys):
+    raw, prepared = thermeval
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"zeroshot": PARAMS["zeroshot"]}))
+    unknown = GOOD.replace("images/a.png", "images/nowhere.png")
+    _registry(tmp_path, {"mine": unknown})
+    args = ["--prepared", str(tmp_path / "no_prepared_yet"), "--raw", str(raw)]
+    check_main(args)  # a fresh clone: no prepared data, so the ids cannot be checked yet, and it says so
+    assert capsys.readouterr().err == (
+        "submissions.yaml: mine (thermeval_nose): format only: its ids and points are not checked yet (no prepared "
+        "ThermEval; the DAG's validate_thermeval_nose checks them before any scoring)\n")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "thermeval").symlink_to(prepared)
+    with pytest.raises(InputError, match=r"mine.csv: row 2: id 'images/nowhere.png' is not one of the 2 scored"):
+        check_main(["--prepared", "data", "--raw", str(raw)])  # with the scored set on disk, the id is refused
+
+    coco = [{"image_id": i, "category_id": 1, "keypoints": [1.0] * 204, "score": 0.9} for i in range(300)]
+    (tmp_path / "submissions" / "coco.json").write_text(json.dumps(coco))
+    registry = yaml.safe_load((tmp_path / "submissions.yaml").read_text())
+    registry["submissions"] = {"coco": {"task": "thermeval_nose", "path": "submissions/coco.json"}}
+    (tmp_path / "submissions.yaml").write_text(yaml.safe_dump(registry))
+    before = _digest(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        publish.run_stage(lambda: check_main(args))
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == (
+        "error: submissions/coco.json: a .json file where this task reads a CSV (COCO keypoint results are read for "
+        "task landmarks68 only; the formats: submissions/README.md)\n")
+    assert _digest(tmp_path) == before
+
+    wide = "protocol,id,x,y," + ",".join(f"column_{i}_{'z' * 50}" for i in range(500)) + "\n"
+    (tmp_path / "submissions" / "coco.json").unlink()
+    _registry(tmp_path, {"wide": wide + "full_frame,images/a.png,1,2" + ",0" * 500 + "\n"})
+    with pytest.raises(InputError) as wide_err:
+        check_main(args)
+    message = str(wide_err.value)
+    assert len(message) < 450 and "\n" not in message and "and 495 more (expected protocol" in message
+    assert message.startswith(f"submissions/wide.csv: unknown column(s) column_0_{'z' * 30}…, ")
+
+
 def test_the_real_dag_and_makefile_check_before_any_scoring_stage():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     scoring = {"thermeval_nose": ["zeroshot_submissions"], "landmarks68": ["table1_submissions", "speed_submissions"],
@@ -73,7 +116,7 @@ def test_the_real_dag_and_makefile_check_before_any_scoring_stage():
     assert stages["validate_landmarks68"]["params"] == stages["validate_breath_tracks"]["params"] == [
         {"submissions.yaml": ["submissions", "builtin"]}]
     make = (ROOT / "Makefile").read_text()
-    assert re.search(r"^repro: setup check-submissions\n\t\$\(DVC\) repro", make, re.M)
+    assert re.search(r"^repro: setup repair-lock check-submissions\n\t\$\(DVC\) repro", make, re.M)
     assert re.search(r"^check-submissions: setup\n\t\$\(PY\) -m thermbench.tools.check_submissions$", make, re.M)
 
 

@@ -25,7 +25,7 @@ from thermbench.breath.tracking import CropConfig, merge_sequences, track_sequen
 from thermbench.breath.unavailable import SourceUnavailable
 from thermbench.core.io import write_json
 from thermbench.core.parallel import ordered_map
-from thermbench.core.submissions import Submission, fail, read, read_rows, validated
+from thermbench.core.submissions import Submission, fail, read, read_rows, shown, validated
 from thermbench.datasets.video import frame_size, list_sequences, read_sequence
 from thermbench.models.onnx_model import Card, onnx_fields, read_card
 from thermbench.models.weights import file_sha256
@@ -44,13 +44,13 @@ def read_track_csv(path: Path, videos: Path) -> dict[str, dict[str, np.ndarray]]
         sizes[seq.name] = frame_size(folder)
     for r in table.itertuples():
         if r.sequence not in tracks:
-            raise fail(path, r.row, f"sequence {r.sequence!r} is not one of the benchmark's videos")
+            raise fail(path, r.row, f"sequence {shown(r.sequence)} is not one of the benchmark's videos")
         if r.subject not in tracks[r.sequence]:
-            raise fail(path, r.row, f"subject {r.subject!r} is not one of {r.sequence}'s")
+            raise fail(path, r.row, f"subject {shown(r.subject)} is not one of {r.sequence}'s")
         points = tracks[r.sequence][r.subject]
         frame = pd.to_numeric(pd.Series([r.frame]), errors="coerce").iloc[0]
         if not (np.isfinite(frame) and frame == int(frame) and 0 <= frame < len(points)):
-            raise fail(path, r.row, f"frame {r.frame!r} is not one of 0..{len(points) - 1}")
+            raise fail(path, r.row, f"frame {shown(r.frame)} is not one of 0..{len(points) - 1}")
         if not np.isinf(points[int(frame)]).all():
             raise fail(path, r.row, f"duplicate row for {r.sequence}/{r.subject} frame {int(frame)}")
         xy = pd.to_numeric(pd.Series([r.x, r.y]), errors="coerce").to_numpy(np.float64)
@@ -84,7 +84,8 @@ def validate(registry: Path, videos: Path) -> dict[str, dict]:
             checked[entry.name] = "against the breath videos"
         else:
             read_rows(entry.path, ("sequence", "subject"), COLUMNS)
-            checked[entry.name] = "format (no breath videos yet)"
+            checked[entry.name] = ("format only: its sequences and frames are not checked yet (no breath videos; "
+                                   "the DAG's validate_breath_tracks checks them before any scoring)")
     return validated(entries, checked)
 
 

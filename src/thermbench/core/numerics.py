@@ -35,6 +35,15 @@ def check_precision(precision: str, where: str) -> None:
         raise InputError(f"params.yaml: '{where}' must be one of {', '.join(PRECISIONS)}, not {precision!r}")
 
 
+def check_device(name: str, where: str) -> torch.device:
+    """A params device name -> the torch device it names; one line where torch names none (`gpu`)."""
+    try:
+        return torch.device(name)
+    except (RuntimeError, TypeError):
+        raise InputError(f"params.yaml: '{where}' must be a torch device (cpu, cuda, cuda:N, mps), not {name!r}") \
+            from None
+
+
 def autocast(precision: str, device: torch.device | str, cache: bool = True) -> contextlib.AbstractContextManager:
     """bf16 autocast on `device` where `precision` is bf16, else nothing; `cache` False for a region captured as a
     CUDA graph (a cached weight cast would live outside the graph's memory)."""

@@ -106,9 +106,11 @@ def _coerce(hint: Any, raw: Any, where: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(hint) if a is not type(None)]
         return None if raw is None else _coerce(options[0], raw, where) if len(options) == 1 else raw
-    if hint is tuple and isinstance(raw, list):
+    if (hint is tuple or origin is tuple) and not isinstance(raw, (list, tuple)):  # a tuple: a dataclass default
+        raise InputError(f"params.yaml: '{where}' must be a list, not {raw!r}")
+    if hint is tuple:
         return tuple(raw)
-    if origin is tuple and isinstance(raw, list):
+    if origin is tuple:
         args = typing.get_args(hint)
         inner = args[0] if len(args) == 2 and args[1] is Ellipsis else None
         return tuple(_coerce(inner, v, where) if inner else v for v in raw)
@@ -119,7 +121,9 @@ def _coerce(hint: Any, raw: Any, where: str) -> Any:
         if isinstance(raw, bool) or not isinstance(raw, (int, float)):
             raise InputError(f"params.yaml: '{where}' must be a number, not {raw!r}")
         return raw  # an int stays an int (PEP 484's numeric tower), so metrics that echo a param keep its spelling
-    if hint in (int, str, bool) and not isinstance(raw, hint):
+    if hint is bool and not isinstance(raw, bool):
+        raise InputError(f"params.yaml: '{where}' must be true or false, not {raw!r}")
+    if hint in (int, str) and (not isinstance(raw, hint) or isinstance(raw, bool)):
         raise InputError(f"params.yaml: '{where}' must be {hint.__name__}, not {raw!r}")
     return raw
 

@@ -37,6 +37,8 @@ AREAS = {  # builtin.<area>: the stages that list's models get
     "breath_zeroshot": "breath_track_zeroshot@<name>: nostril tracks of the zero-shot models (zeroshot.<name>)",
 }
 FIELDS = {"task", "path", "model", "notes", "empty"}
+ECHO = 40  # characters of one value from a user's file that an error line shows
+LINE = 400  # the most characters of an error line's rule, whatever the file holds
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -137,8 +139,27 @@ def entries(mapping: dict | None, task: str, where: str = "submissions.yaml") ->
     return out
 
 
+def _cut(text: str) -> str:
+    return text if len(text) <= ECHO else text[:ECHO - 1] + "…"
+
+
+def shown(value) -> str:
+    """A value from a user's file as an error line echoes it: its repr, cut to ECHO characters."""
+    return _cut(repr(value))
+
+
+def names(values, count: int = 5) -> str:
+    """The first `count` of `values` (column names) as an error line lists them, each cut to ECHO characters."""
+    values = list(values)
+    return ", ".join(_cut(str(v)) for v in values[:count]) + (f" and {len(values) - count} more"
+                                                              if len(values) > count else "")
+
+
 def fail(path: Path, row: int | None, rule: str) -> InputError:
-    """The one line a malformed predictions file gets: the file, the row (its line number) and the rule."""
+    """The one line a malformed predictions file gets: the file, the row (its line number) and the rule (cut to LINE
+    characters, so a file that is not what it should be, a JSON file read as a CSV say, never floods the terminal)."""
+    rule = " ".join(rule.split())
+    rule = rule if len(rule) <= LINE else rule[:LINE - 1] + "…"
     return InputError(f"{path}: {'' if row is None else f'row {row}: '}{rule}")
 
 
@@ -146,7 +167,11 @@ def read_rows(path: Path, text_columns: tuple[str, ...], columns: tuple[str, ...
               optional: tuple[str, ...] = ()) -> pd.DataFrame:
     """A predictions file's rows, `text_columns` read as text, with `row`: each row's line number (the header is line
     1); a file that is not a CSV, or (where `columns` are given) a column that is not one of `columns` and `optional`
-    or one of `columns` missing, is one InputError naming it."""
+    or one of `columns` missing, is one InputError naming it. A `.json` file is refused before it is read: only
+    task landmarks68 reads one (COCO keypoint results)."""
+    if Path(path).suffix.lower() == ".json":
+        raise fail(path, None, "a .json file where this task reads a CSV (COCO keypoint results are read for task "
+                               "landmarks68 only; the formats: submissions/README.md)")
     try:
         table = pd.read_csv(path, dtype={c: str for c in text_columns})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
@@ -155,7 +180,7 @@ def read_rows(path: Path, text_columns: tuple[str, ...], columns: tuple[str, ...
         unknown = [c for c in table.columns if c not in columns + optional]
         missing = [c for c in columns if c not in table.columns]
         if unknown or missing:
-            said = [f"unknown column(s) {', '.join(map(str, unknown))}"] if unknown else []
+            said = [f"unknown column(s) {names(unknown)}"] if unknown else []
             said += [f"missing column(s) {', '.join(missing)}"] if missing else []
             extra = "".join(f"[, {c}]" for c in optional)
             raise fail(path, None, f"{'; '.join(said)} (expected {', '.join(columns)}{extra})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from thermbench.core.io import InputError
+from thermbench.core.numerics import check_device
 from thermbench.core.stage import build
 from thermbench.mlcmkd.train import FitConfig
 
@@ -73,6 +74,9 @@ class TrainParams:
     ktl: KTLParams
     mcl: MCLParams
 
+    def __post_init__(self):
+        check_device(self.device, "train.device")
+
 
 @dataclass(frozen=True)
 class TeacherTrainParams:
@@ -82,6 +86,9 @@ class TeacherTrainParams:
     num_threads: int
     teacher_epochs: int
     fit: FitConfig
+
+    def __post_init__(self):
+        check_device(self.device, "train.device")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from thermbench.core.io import InputError, read_json, write_json
-from thermbench.core.numerics import check_precision, inference_autocast
+from thermbench.core.numerics import check_device, check_precision, inference_autocast
 from thermbench.models.rtmpose import load_model, normalize_input
 from thermbench.models.sapiens2 import Sapiens2Config, load_sapiens2
 from thermbench.models.weights import WeightsUnavailable, resolve_sapiens2
@@ -122,6 +122,9 @@ class BackboneConfig:
     batch_size: int               # feature extraction only
     device: str                   # where the backbone runs (features, timing): cpu | cuda | cuda:N | mps
     precision: str = "fp32"       # fp32 | bf16 (autocast on a CUDA device; maps returned in float32)
+
+    def __post_init__(self):
+        check_device(self.device, "head.backbone.device")
 
 
 class FrozenBackbone(nn.Module):

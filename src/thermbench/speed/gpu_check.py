@@ -746,7 +746,7 @@ def environment(device: torch.device) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("metrics/gpu"))
     parser.add_argument("--repo", type=Path, default=Path("."), help="where profiles/ is")
     parser.add_argument("--budget-s", type=float, default=540.0,

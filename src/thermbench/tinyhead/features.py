@@ -18,6 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from thermbench.core.io import InputError, atomic_dir, write_json, write_text
+from thermbench.core.numerics import check_device
 from thermbench.core.progress import progress
 from thermbench.datasets import thermeval
 from thermbench.datasets.prepared import SAMPLES, read_samples
@@ -27,15 +28,13 @@ SPLITS = ("train", "val", "test")
 
 
 def resolve_device(name: str) -> torch.device:
-    """params `head.device` -> a torch device; a GPU that is asked for but absent is one clear error, not a crash."""
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise InputError(f"params.yaml: head.device '{name}' is not a torch device (cpu, cuda, cuda:1, mps)") from None
+    """params `head.backbone.device` -> a torch device; a GPU that is asked for but absent is one clear error, not a
+    crash."""
+    device = check_device(name, "head.backbone.device")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"params.yaml: head.device is '{name}' but torch sees no CUDA GPU here (use cpu)")
+        raise InputError(f"params.yaml: head.backbone.device is '{name}' but torch sees no CUDA GPU here (use cpu)")
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise InputError(f"params.yaml: head.device is '{name}' but MPS is not available here (use cpu)")
+        raise InputError(f"params.yaml: head.backbone.device is '{name}' but MPS is not available here (use cpu)")
     return device
 
 

@@ -102,7 +102,7 @@ def calibrate(params: dict, n: int, factor: float, widths=WIDTHS, blurs=BLURS) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--frames", type=int, default=200, help="frames per setting (each with a Person and a Nose)")
     parser.add_argument("--factor", type=float, default=1.5)

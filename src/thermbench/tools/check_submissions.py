@@ -8,6 +8,11 @@ of the good ones. Checked here, it stops the run first: one line naming the file
 written. Each task is checked by its own area (zeroshot/submission.py, zeroshot/table1/submission.py,
 breath/submission.py), as the DAG's validation stages check it, one per task (validate_thermeval_nose,
 validate_landmarks68, validate_breath_tracks), so that each scoring stage rests on its own task's data only.
+
+It says, one line per entry, what it checked: an entry is checked against the items the profile scores (ids,
+frames, points inside the image) only where the prepared data are on disk; before the first `make repro` (a fresh
+clone) only its format is, and the line says so: the DAG's validation stage of its task checks the rest before any
+scoring stage runs.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ def check(registry: Path, prepared: Path, raw: Path, videos: Path, zeroshot: dic
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--submissions", type=Path, default=Path("submissions.yaml"))
     parser.add_argument("--prepared", type=Path, default=Path("data/prepared"))
     parser.add_argument("--raw", type=Path, default=Path("data/raw/thermeval"))
@@ -42,8 +47,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     checked = check(args.submissions, args.prepared, args.raw, args.videos,
                     stage.section(stage.load_params(args.params), "zeroshot"))
-    names = {name for task in checked.values() for name in task}
-    print(f"{args.submissions}: {len(names)} submission(s) checked", file=sys.stderr)
+    said = {name: f"{name} ({'onnx model' if entry['kind'] == 'onnx' else task}): {entry['checked']}"
+            for task, entries in checked.items() for name, entry in entries.items()}  # an ONNX model: every task
+    for line in said.values() or ["no submissions entered"]:
+        print(f"{args.submissions}: {line}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -92,7 +92,7 @@ def measure(raw: Path, prepared: Path, box_scale: float) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--raw", type=Path, default=Path("data/raw/thermeval"))
     parser.add_argument("--prepared", type=Path, default=Path("data/prepared/thermeval"))
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))

@@ -72,7 +72,7 @@ def dataset_sources(source: str | dict) -> dict[str, str]:
         raise InputError("params.yaml: data.source must be 'synthetic', 'real' or a mapping dataset -> source")
     for name, value in sources.items():
         if value not in SOURCES:
-            raise InputError(f"params.yaml: data.source of {name} must be 'synthetic' or 'real', not '{value}'")
+            raise InputError(f"params.yaml: 'data.source.{name}' must be 'synthetic' or 'real', not {value!r}")
     return sources
 
 

@@ -27,6 +27,7 @@ import yaml as pyyaml
 from ruamel.yaml import YAML
 
 from thermbench.core.io import InputError, write_text
+from thermbench.core.stage import build, section
 from thermbench.core.stage import run as run_stage
 
 PROFILES = ("smoke", "default", "paper", "real-smoke")
@@ -181,8 +182,50 @@ def check_nothing_lost(path: Path, new_text: str, root: Path = Path(".")) -> Non
         raise InputError(f"{path}: {shown} {verb} from what `{command(*origin)}` composes to; {keep}")
 
 
+def configs() -> tuple[dict, dict]:
+    """({params section: the typed config class a stage builds from it}, {section: the reader function stages pass
+    it to}): every `stage.config(args, key, Cls)` of stages/ is in the first (tests/tools/test_profiles.py checks).
+    Imported here, not at the top: they pull in torch and the models."""
+    from thermbench.breath.options import OptionsConfig
+    from thermbench.breath.ranking import ConclusionConfig
+    from thermbench.breath.rates import RateConfig
+    from thermbench.breath.sources import TrackConfig
+    from thermbench.datasets.qa import QAConfig
+    from thermbench.datasets.synth.rgbpretrain import RGBPretrainConfig
+    from thermbench.datasets.synth.video import VideoConfig
+    from thermbench.mlcmkd.settings import RTMPoseParams, train_params
+    from thermbench.models.tinyhead import BackboneConfig
+    from thermbench.speed.speed_table import SpeedConfig
+    from thermbench.tinyhead.training import HeadConfig
+    from thermbench.tools.post import dataset_sources
+    from thermbench.zeroshot.bakeoff import config as zeroshot_config
+    from thermbench.zeroshot.protocols.blog_part1 import Part1Config
+    from thermbench.zeroshot.protocols.blog_part3 import Part3Config
+    from thermbench.zeroshot.table1.dlib import Table1Config
+
+    typed = {"breath.conclusions": ConclusionConfig, "breath.options": OptionsConfig, "breath.rates": RateConfig,
+             "breath.track": TrackConfig, "qa": QAConfig, "synth.rgbpretrain": RGBPretrainConfig,
+             "synth.video": VideoConfig, "rtmpose": RTMPoseParams, "head": HeadConfig, "head.backbone": BackboneConfig,
+             "speed": SpeedConfig, "zeroshot_table1": Table1Config, "zeroshot_blog.part1": Part1Config,
+             "zeroshot_blog.part3": Part3Config}
+    readers = {"train": train_params, "zeroshot": zeroshot_config, "data.source": dataset_sources}
+    return typed, readers
+
+
+def check_values(text: str) -> None:
+    """Build every typed config of the params file `text` as the stages will: a value they would reject (a typo'd
+    precision, `train.device=gpu`, a seed list given as a number) is refused here, in their one line, before the
+    file is written."""
+    params = pyyaml.safe_load(text)
+    typed, readers = configs()
+    for key, cls in typed.items():
+        build(cls, section(params, key), key)
+    for key, read in readers.items():
+        read(section(params, key))
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("profile", choices=PROFILES)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one key of the profile, e.g. data.source.breath=real (repeatable)")
@@ -192,6 +235,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     out = Path(args.out)
     text = render(args.profile, assignments=tuple(args.set))
+    try:
+        check_values(text)
+    except InputError as err:
+        raise InputError(f"`{command(args.profile, tuple(args.set))}`: {str(err).removeprefix('params.yaml: ')}; "
+                         f"{out} left as it was") from None
     if out.is_file() and not args.force:
         check_nothing_lost(out, text)
     write_text(out, text)

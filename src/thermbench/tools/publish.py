@@ -9,8 +9,9 @@ DEST becomes a post folder a Quarto blog takes as it is (drop it into `posts/`):
 
 The story, captions and order are `thermbench.tools.post_catalog`; the text is `thermbench.tools.post`. DEST is
 replaced as a whole, so an existing non-empty DEST that this command did not write is refused, not overwritten.
-While `dvc status` lists a stage as not up to date (a changed file, param or submission not yet re-made), nothing is
-published: the refusal names the stale stages.
+While a stage is not up to date (a changed code file, param, command or submission not yet re-made, or a stage
+downstream of one), nothing is published: the refusal names every stale stage. Outputs a fresh clone has not checked
+out are no staleness: the committed plots/ and metrics/ match dvc.lock, so a fresh clone publishes.
 What the post cannot place (a figure missing from plots/, a new figure the catalog does not know) is named on
 stderr, one line each.
 """
@@ -18,7 +19,6 @@ stderr, one line each.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -54,20 +54,57 @@ def git_state(repo: Path = Path("."), exclude: Path | None = None) -> tuple[str 
     return commit, date, status.returncode != 0 or bool(status.stdout.strip())
 
 
+def _not_checked_out(path: Path) -> bool:
+    """Nothing of a DVC-tracked path is here but the .gitignore files DVC commits beside its outputs (a fresh clone,
+    or a clone whose cache was never pulled)."""
+    if path.is_dir():
+        return all(f.name == ".gitignore" for f in path.rglob("*") if not f.is_dir())
+    return not path.exists()
+
+
+def _overlaps(a: str, b: str) -> bool:
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
 def stale_stages(repo: Path = Path(".")) -> list[str]:
-    """The stages `dvc status` reports as not up to date in `repo` (none outside a DVC project). An output under
-    data/ that is only not checked out (a fresh clone) is not staleness: the committed results still match dvc.lock."""
+    """The stages whose committed results the code, params or submissions would now make differently: DVC's status
+    of each stage (`Repo.status`) counting a changed command, a changed param, a changed dep that no stage makes
+    (code, submissions, source data) or an output or made dep that is here and differs from dvc.lock; then every
+    stage downstream of one. An output or made dep that is only not checked out (a fresh clone: "not in cache",
+    "deleted", a folder holding only .gitignore) is not staleness: the committed metrics and plots still match
+    dvc.lock. None outside a DVC project."""
     if not (repo / "dvc.yaml").is_file():
         return []
-    done = subprocess.run([sys.executable, "-m", "dvc", "status", "--json"], cwd=repo, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise InputError(f"dvc status failed: {(done.stderr.strip().splitlines() or ['no message'])[-1]}")
-    stale = []
-    for stage, changes in json.loads(done.stdout or "{}").items():
-        absent = [c for c in changes if isinstance(c, dict) and set(c) == {"changed outs"}
-                  and all(v == "deleted" and k.startswith("data/") for k, v in c["changed outs"].items())]
-        if len(absent) < len(changes):
-            stale.append(stage)
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    def changed(path: str, state, outputs: dict) -> bool:
+        if isinstance(state, dict):  # a params file: {key: state}
+            return True
+        if not any(_overlaps(path, out) for out in outputs):
+            return True  # code, a submission, source data
+        if _not_checked_out(repo / path):
+            return False
+        # here but not in the cache (a cleared or never-filled cache): stale only where it differs from dvc.lock
+        return state != "not in cache" or path not in outputs or bool(outputs[path].workspace_status())
+
+    try:
+        with Repo(str(repo)) as project:
+            outputs = {str(o): o for s in project.index.stages for o in s.outs}
+            stages = {s.name: ([str(d) for d in s.deps], [str(o) for o in s.outs]) for s in project.index.stages}
+            names = {s.addressing: s.name for s in project.index.stages}  # addressing: relative to the cwd
+            stale = {names[stage] for stage, entries in project.status().items()
+                     if any(isinstance(entry, str) or any(changed(path, state, outputs) for part in entry.values()
+                                                          for path, state in part.items()) for entry in entries)}
+    except DvcException as err:
+        raise InputError(f"dvc status failed: {str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
+    grown = True
+    while grown:  # downstream of a stale stage: it reads what that stage would now make differently
+        made_stale = [out for s in stale for out in stages[s][1]]
+        more = {s for s, (deps, _) in stages.items() if s not in stale
+                and any(_overlaps(d, out) for d in deps for out in made_stale)}
+        grown = bool(more)
+        stale |= more
     return sorted(stale)
 
 
@@ -100,7 +137,7 @@ def publish(plots_dir: Path, metrics_dir: Path, dest: Path, provenance: Provenan
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dest", help="the post folder to write (replaced if this command wrote it)")
     parser.add_argument("--plots", type=Path, default=Path("plots"))
     parser.add_argument("--metrics", type=Path, default=Path("metrics"))
@@ -111,9 +148,8 @@ def main(argv: list[str] | None = None) -> None:
     dest = Path(args.dest)
     stale = stale_stages()
     if stale:
-        raise InputError(f"dvc status: {len(stale)} stage(s) not up to date ({', '.join(stale[:6])}"
-                         f"{', ...' if len(stale) > 6 else ''}): the post would show results the code, params or "
-                         "submissions no longer give; run `make repro` first")
+        raise InputError(f"dvc status: {len(stale)} stage(s) not up to date ({', '.join(stale)}): the post would "
+                         "show results the code, params or submissions no longer give; run `make repro` first")
     params = load_params(args.params)
     commit, date, dirty = git_state(Path("."), exclude=dest)
     provenance = Provenance(dataset_sources(section(params, "data.source")), section(params, "profile"), commit,

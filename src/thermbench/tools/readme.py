@@ -159,7 +159,7 @@ def differences(readme: str, rendered: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--check", action="store_true", help="fail, listing the lines that differ from metrics/")
     mode.add_argument("--write", action="store_true", help="rewrite the block from metrics/")

@@ -663,7 +663,7 @@ def _torch_info() -> str:
 
 
 def main(argv: list[str] | None = None, warm: Warm | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=["check", "calibrate"])
     parser.add_argument("--repo", type=Path, default=Path("."))
     parser.add_argument("--keep", action="store_true", help="keep the scratch copies (their path is printed)")

@@ -36,7 +36,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from thermbench.core.io import write_json, write_text
+from thermbench.core.io import InputError, write_json, write_text
+from thermbench.core.stage import run as run_stage
 from thermbench.speed.grid_compute import GpuRate, costed_rate, grid_compute, grid_runs, markdown, rate_sentence
 
 SIZES = (1000, 4000, 16000)
@@ -355,8 +356,20 @@ def cost(repo: Path, measured: dict) -> dict:
     return result
 
 
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """`--sizes 1000,4000,16000` -> (1000, 4000, 16000); anything else is one line."""
+    try:
+        sizes = tuple(sorted(int(s) for s in text.split(",")))
+    except ValueError:
+        raise InputError(f"scale: --sizes {text[:40]!r}: expected whole numbers of pairs, comma-separated "
+                         "(e.g. 1000,4000,16000)") from None
+    if len(sizes) < 2 or sizes[0] < 1:
+        raise InputError(f"scale: --sizes {text[:40]!r}: give at least two sizes, each of at least 1 pair")
+    return sizes
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="pairs per size, comma-separated")
     parser.add_argument("--workers", type=int, default=1, help="loader workers of the training steps")
     parser.add_argument("--scratch", type=Path, default=None, help="where the sets are written (default: /tmp)")
@@ -373,13 +386,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.costs_only:
         path = Path.cwd() / "metrics" / "scale.json"
         if not path.is_file():
-            raise SystemExit(f"scale: --costs-only re-costs the sizes {path} measured; it does not exist")
+            raise InputError(f"scale: --costs-only re-costs the sizes {path} measured; it does not exist")
         result = cost(Path.cwd(), json.loads(path.read_text()))
     else:
-        sizes = tuple(sorted(int(s) for s in args.sizes.split(",")))
-        if len(sizes) < 2:
-            raise SystemExit("scale: give at least two sizes")
-        result = run(Path.cwd(), sizes, args.workers, args.scratch)
+        result = run(Path.cwd(), parse_sizes(args.sizes), args.workers, args.scratch)
     growth = next(iter(result["rss_growth"].values()))
     loaders = result["gpu"]["loader"]
     print("scale: peak RSS growth " + ", ".join(f"{s} {g:+.1%}" for s, g in growth.items()) + "; one loader worker "
@@ -388,4 +398,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -36,7 +36,7 @@ from thermbench.datasets.video import list_sequences, read_sequence
 from thermbench.models.rtmpose import PIXEL_MEAN, PIXEL_STD, load_model
 from thermbench.speed.pose_speed import export_onnx
 from thermbench.zeroshot.bakeoff import ZeroshotConfig, config, protocol_rows
-from thermbench.zeroshot.table1.submission import DATASETS, POINTS, image_ids, test_splits
+from thermbench.zeroshot.table1.submission import DATASETS, FACE_CATEGORY, POINTS, image_ids, test_splits
 
 
 def _csv(table: pd.DataFrame) -> str:
@@ -134,15 +134,15 @@ def coco_ground_truth(prepared: Path) -> dict:
         v = np.where(split.visible[i] > 0, 2, 0)
         images.append({"id": image_id, "file_name": f"{dataset}/{split.meta['crop_path'].iloc[i]}", "width": w,
                        "height": h})
-        annotations.append({"id": image_id, "image_id": image_id, "category_id": 1, "bbox": [0, 0, w, h],
+        annotations.append({"id": image_id, "image_id": image_id, "category_id": FACE_CATEGORY, "bbox": [0, 0, w, h],
                             "area": w * h, "iscrowd": 0, "num_keypoints": int((v > 0).sum()),
                             "keypoints": np.column_stack([points, v]).ravel().round(3).tolist()})
-    category = {"id": 1, "name": "face", "keypoints": [str(k) for k in range(POINTS)], "skeleton": []}
+    category = {"id": FACE_CATEGORY, "name": "face", "keypoints": [str(k) for k in range(POINTS)], "skeleton": []}
     return {"images": images, "annotations": annotations, "categories": [category]}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("task", choices=("thermeval_nose", "breath_tracks", "landmarks68", "onnx", "ids", "coco-gt"))
     parser.add_argument("--task", dest="of", choices=TASKS, help="ids: the task whose scored items to print")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="ids: the params (zeroshot.limit)")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from thermbench.core.io import write_json
+from thermbench.core.numerics import check_device
 from thermbench.core.stage import build
 from thermbench.datasets import thermeval
 from thermbench.datasets.prepared import FRAMES, SAMPLES, read_frames, read_samples
@@ -33,6 +34,9 @@ class ZeroshotConfig:
     qualitative_n: int
     qualitative_upscale: int
     models: dict                 # the built-in models' settings sections as given (registry.settings reads them)
+
+    def __post_init__(self):
+        check_device(self.device, "zeroshot.device")
 
 
 def config(section: dict) -> ZeroshotConfig:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from thermbench.core.io import write_json
-from thermbench.core.submissions import Submission, fail, read, read_rows, validated
+from thermbench.core.submissions import Submission, fail, read, read_rows, shown, validated
 from thermbench.datasets.common import read_image
 from thermbench.datasets.prepared import FRAMES
 from thermbench.models.onnx_model import OnnxFaceModel, onnx_fields, read_card
@@ -38,11 +38,11 @@ def read_predictions(path: Path) -> pd.DataFrame:
     table = read_rows(path, ("protocol", "id"), COLUMNS, ("score",))
     for r in table.itertuples():
         if r.protocol not in PROTOCOLS:
-            raise fail(path, r.row, f"protocol {r.protocol!r} is not one of {', '.join(PROTOCOLS)}")
+            raise fail(path, r.row, f"protocol {shown(r.protocol)} is not one of {', '.join(PROTOCOLS)}")
         for c in ("x", "y") + (("score",) if "score" in table.columns else ()):
             v = pd.to_numeric(pd.Series([getattr(r, c)]), errors="coerce").iloc[0]
             if not np.isfinite(v):
-                raise fail(path, r.row, f"{c} is {getattr(r, c)!r}: a point needs finite numbers")
+                raise fail(path, r.row, f"{c} is {shown(getattr(r, c))}: a point needs finite numbers")
     return table.astype({"x": float, "y": float})
 
 
@@ -63,13 +63,14 @@ def records(path: Path, frames: pd.DataFrame, fit: pd.DataFrame, test: pd.DataFr
         unknown = rows[~rows["id"].isin(known)]
         if len(unknown):
             r = unknown.iloc[0]
-            raise fail(path, int(r.row), f"id {r['id']!r} is not one of the {len(known)} scored {what} (`python -m "
-                                         "thermbench.tools.submission ids --task thermeval_nose` lists them)")
+            raise fail(path, int(r.row), f"id {shown(r['id'])} is not one of the {len(known)} scored {what} "
+                                         "(`python -m thermbench.tools.submission ids --task thermeval_nose` lists "
+                                         "them)")
     doubled = full[full.duplicated(["id", "x", "y"], keep="first")]
     doubled = doubled if len(doubled) else crops[crops.duplicated("id", keep="first")]
     if len(doubled):
         r = doubled.iloc[0]
-        raise fail(path, int(r.row), f"duplicate row for {r['id']!r}")
+        raise fail(path, int(r.row), f"duplicate row for {shown(r['id'])}")
     shapes = {f: read_image(raw / f).shape for f in sorted(set(frames.image_file) | set(samples.image_file))}
     for r in full.itertuples():
         _check_inside(path, r.row, r.x, r.y, shapes[r.id])
@@ -110,7 +111,8 @@ def validate(registry: Path, prepared: Path, raw: Path, cfg: ZeroshotConfig) -> 
             checked[entry.name] = "against the scored frames and samples"
         else:
             read_predictions(entry.path)
-            checked[entry.name] = "format (no prepared ThermEval yet)"
+            checked[entry.name] = ("format only: its ids and points are not checked yet (no prepared ThermEval; the "
+                                   "DAG's validate_thermeval_nose checks them before any scoring)")
     return validated(entries, checked)
 
 

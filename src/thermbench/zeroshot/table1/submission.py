@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from thermbench.core.io import write_json
-from thermbench.core.submissions import Submission, fail, read, read_rows, validated
+from thermbench.core.submissions import Submission, fail, names, read, read_rows, shown, validated
 from thermbench.datasets.crop_store import Split, load_split
 from thermbench.datasets.prepared import SAMPLES
 from thermbench.models.onnx_model import Card, OnnxLandmarks, onnx_fields, read_card
@@ -60,16 +60,17 @@ def read_landmarks(path: Path, splits: dict[str, Split]) -> dict[str, np.ndarray
         size = split.scale * np.array([split.images.shape[2], split.images.shape[1]])  # (w, h) of each crop
         out[dataset] = np.full((len(ids), POINTS, 2), np.nan)
         position = {sid: i for i, sid in enumerate(ids)}
-        for at, sample_id, names, values in rows.get(dataset, []):
+        for at, sample_id, columns, values in rows.get(dataset, []):
             if sample_id not in position:
-                raise fail(path, None, f"{at}: {dataset} sample {sample_id!r} is not one of its test crops")
+                raise fail(path, None, f"{at}: {dataset} sample {shown(sample_id)} is not one of its test crops")
             i = position[sample_id]
             if np.isfinite(out[dataset][i]).any():
-                raise fail(path, None, f"{at}: duplicate row for {dataset} sample {sample_id!r}")
+                raise fail(path, None, f"{at}: duplicate row for {dataset} sample {shown(sample_id)}")
             points = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(np.float64)
             bad = np.flatnonzero(~np.isfinite(points))
             if bad.size:
-                raise fail(path, None, f"{at}: {names[bad[0]]} is {values[bad[0]]!r}: every point needs finite numbers")
+                raise fail(path, None, f"{at}: {columns[bad[0]]} is {shown(values[bad[0]])}: every point needs finite "
+                                       "numbers")
             points = points.reshape(POINTS, 2)
             w, h = size[i]
             far = ~((points[:, 0] >= -FAR * w) & (points[:, 0] <= (1 + FAR) * w)
@@ -96,13 +97,13 @@ def _csv_rows(path: Path) -> dict[str, list]:
     missing = [c for c in COLUMNS if c not in table.columns]
     if unknown or missing:
         xs = sum(1 for c in table.columns if re.fullmatch(r"x\d+", c))
-        wrong = f"unknown column(s) {', '.join(unknown)}" if unknown else f"{xs} points per row where 68 are expected"
+        wrong = f"unknown column(s) {names(unknown)}" if unknown else f"{xs} points per row where 68 are expected"
         raise fail(path, None, f"{wrong}{'; missing ' + ', '.join(missing[:4]) if missing else ''}"
                                f"{' ...' if len(missing) > 4 else ''} (columns: dataset, sample_id, x0, y0, ..., "
                                "x67, y67)")
     unknown = table[~table["dataset"].isin(DATASETS)]
     if len(unknown):
-        raise fail(path, int(unknown.iloc[0].row), f"dataset {unknown.iloc[0]['dataset']!r} is not one of "
+        raise fail(path, int(unknown.iloc[0].row), f"dataset {shown(unknown.iloc[0]['dataset'])} is not one of "
                                                      f"{', '.join(DATASETS)}")
     values = table[COLUMNS[2:]].to_numpy(object)
     rows = {}
@@ -112,36 +113,51 @@ def _csv_rows(path: Path) -> dict[str, list]:
 
 
 RESULT_KEYS = {"image_id", "category_id", "keypoints", "score"}
+FACE_CATEGORY = 1  # the one category of the ground truth `python -m thermbench.tools.submission coco-gt` writes
 
 
-def _coco_rows(path: Path, splits: dict[str, Split]) -> dict[str, list]:
-    """{dataset: [("result <n>", sample_id, names, 136 values)]} of a COCO keypoint results file: a JSON list of
-    {image_id, category_id, keypoints: [x, y, v] * 68, score}, image ids as `image_ids` gives them. As
-    pycocotools' COCO.loadRes, the file must be a list and its image ids a subset of the scored set; of several
-    results for one image (one per person a detector found), the highest-scoring one is scored."""
+def _coco_results(path: Path) -> dict[int, tuple[float, int, list]]:
+    """{image_id: (score, n, keypoints)} of the result scored for each image of a COCO keypoint results file: a JSON
+    list of {image_id, category_id, keypoints: [x, y, v] * 68, score}, every result checked. Of several results for
+    one image (one per face a detector found), the one pycocotools' COCOeval matches first: it sorts an image's
+    results by score, descending, with a stable sort (`np.argsort(-score, kind='mergesort')` in evaluateImg), so
+    the highest score wins and, among equal scores, the one earlier in the file. A result of another category than
+    the face is refused: COCOeval would never score it (it evaluates the ground truth's categories only)."""
     try:
         results = json.loads(Path(path).read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise fail(path, None, f"not JSON ({err})") from None
     if not isinstance(results, list):
         raise fail(path, None, "a COCO results file is a JSON list of {image_id, category_id, keypoints, score}")
-    scored = {image_id: (d, sid) for image_id, d, sid in image_ids(splits)}
     best = {}
     for n, result in enumerate(results):
         at = f"result {n}"
         if not isinstance(result, dict) or not RESULT_KEYS <= set(result):
-            got = sorted(result) if isinstance(result, dict) else type(result).__name__
+            got = shown(sorted(result)) if isinstance(result, dict) else type(result).__name__
             raise fail(path, None, f"{at}: expected the keys {', '.join(sorted(RESULT_KEYS))}, got {got}")
         image_id, keypoints, score = result["image_id"], result["keypoints"], result["score"]
         if not isinstance(image_id, int) or isinstance(image_id, bool):
-            raise fail(path, None, f"{at}: image_id {image_id!r} is not an integer")
+            raise fail(path, None, f"{at}: image_id {shown(image_id)} is not an integer")
+        category = result["category_id"]
+        if not isinstance(category, int) or isinstance(category, bool) or category != FACE_CATEGORY:
+            raise fail(path, None, f"{at}: category_id {shown(category)} is not the face category ({FACE_CATEGORY}, "
+                                   "as `python -m thermbench.tools.submission coco-gt` writes it)")
         if not isinstance(keypoints, list) or len(keypoints) != 3 * POINTS:
             count = len(keypoints) if isinstance(keypoints, list) else type(keypoints).__name__
             raise fail(path, None, f"{at}: keypoints holds {count} values where 68 x [x, y, v] = 204 are expected")
         if not isinstance(score, (int, float)) or isinstance(score, bool) or not np.isfinite(score):
-            raise fail(path, None, f"{at}: score {score!r} is not a finite number")
-        if image_id not in best or score > best[image_id][0]:
+            raise fail(path, None, f"{at}: score {shown(score)} is not a finite number")
+        if image_id not in best or score > best[image_id][0]:  # a tie keeps the earlier result
             best[image_id] = (score, n, keypoints)
+    return best
+
+
+def _coco_rows(path: Path, splits: dict[str, Split]) -> dict[str, list]:
+    """{dataset: [("result <n>", sample_id, names, 136 values)]} of a COCO keypoint results file (`_coco_results`),
+    image ids as `image_ids` gives them. As pycocotools' COCO.loadRes, its image ids must be a subset of the scored
+    set."""
+    scored = {image_id: (d, sid) for image_id, d, sid in image_ids(splits)}
+    best = _coco_results(path)
     unknown = sorted(set(best) - set(scored))
     if unknown:
         shown = ", ".join(map(str, unknown[:5])) + (" ..." if len(unknown) > 5 else "")
@@ -174,7 +190,12 @@ def validate(registry: Path, tfake: Path, charlotte: Path) -> dict[str, dict]:
             read_landmarks(entry.path, splits)
             checked[entry.name] = "against the scored crops"
         else:
-            checked[entry.name] = "not yet (no prepared T-FAKE and CHARLOTTE)"
+            if entry.path.suffix.lower() == ".json":
+                _coco_results(entry.path)
+            else:
+                _csv_rows(entry.path)
+            checked[entry.name] = ("format only: its ids and points are not checked yet (no prepared T-FAKE and "
+                                   "CHARLOTTE; the DAG's validate_landmarks68 checks them before any scoring)")
     return validated(entries, checked)
 
 

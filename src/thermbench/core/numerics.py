@@ -59,9 +59,11 @@ def inference_autocast(precision: str, device: torch.device | str) -> contextlib
 
 
 @contextlib.contextmanager
-def numerics(precision: str, deterministic: bool, device: torch.device | str, where: str = "train.fit"):
-    """Set the process-wide flags of `precision` and `deterministic` for a run on `device` and restore them on exit;
-    an op without a deterministic kernel raises one line (InputError) naming it and the params section `where`."""
+def numerics(precision: str, deterministic: bool, device: torch.device | str, where: str = "train.fit",
+             benchmark: bool = True):
+    """Set the process-wide flags of `precision` and `deterministic` for a run on `device` and restore them on exit
+    (`benchmark` False keeps cuDNN's benchmarking off on CUDA, to measure what it brings); an op without a
+    deterministic kernel raises one line (InputError) naming it and the params section `where`."""
     device = torch.device(device)
     fill = torch.utils.deterministic
     saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark,
@@ -69,7 +71,7 @@ def numerics(precision: str, deterministic: bool, device: torch.device | str, wh
              fill.fill_uninitialized_memory)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = precision == "tf32"
-        torch.backends.cudnn.benchmark = not deterministic
+        torch.backends.cudnn.benchmark = benchmark and not deterministic
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
         torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = False, True

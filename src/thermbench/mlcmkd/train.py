@@ -55,7 +55,8 @@ class FitConfig:
     BatchNorm folded into its convolutions and its weights cast once to the training precision, the loss terms
     stacked), at the price of other float rounding than the plain step, which the CPU profiles keep;
     `cuda_graph` captures the step (forward, backward, clipping, AdamW) as one CUDA graph where the device is CUDA
-    and one process trains (`thermbench.mlcmkd.step`; elsewhere one line says why and the plain step runs)."""
+    and one process trains (`thermbench.mlcmkd.step`; elsewhere one line says why and the plain step runs);
+    `cudnn_benchmark` False keeps cuDNN from benchmarking its algorithms where it would (CUDA, not deterministic)."""
 
     epochs: int
     batch_size: int
@@ -81,6 +82,7 @@ class FitConfig:
     val_batch_size: int = 64
     lean_step: bool = False
     cuda_graph: bool = False
+    cudnn_benchmark: bool = True
     progress: bool = True
 
     def __post_init__(self):
@@ -136,7 +138,7 @@ def _fit(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Split
     on the whole batch. `model` is the network being trained (validated, and restored to its best epoch when early
     stopping is on).
     """
-    with numerics(cfg.precision, cfg.deterministic, device_of(model)):
+    with numerics(cfg.precision, cfg.deterministic, device_of(model), benchmark=cfg.cudnn_benchmark):
         return _loop(model, task, batch_inputs, train, val, cfg, desc)
 
 

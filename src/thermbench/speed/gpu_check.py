@@ -72,6 +72,7 @@ from thermbench.mlcmkd.losses import DistillConfig, DistillTask
 from thermbench.mlcmkd.optim import OptimConfig
 from thermbench.mlcmkd.runs import distill_config
 from thermbench.mlcmkd.settings import RTMPoseParams, Settings, train_params
+from thermbench.mlcmkd.step_audit import audit_ktl_step
 from thermbench.mlcmkd.train import FitConfig, fit_ktl
 from thermbench.models.rtmpose import build_rtmpose, to_input
 from thermbench.models.sapiens2 import build_sapiens2
@@ -222,8 +223,9 @@ def split_results(results: dict) -> tuple[dict, dict]:
             {k: v for k, v in results.items() if k in PRECISION_KEYS or k in LISTS})
 
 
-def setting_name(precision: str, compiled: bool, benchmark: bool = False) -> str:
-    return precision + ("+compile" if compiled else "") + ("+cudnn.benchmark" if benchmark else "")
+def setting_name(precision: str, compiled: bool, benchmark: bool = False, graph: bool = False) -> str:
+    return (precision + ("+compile" if compiled else "") + ("+cudnn.benchmark" if benchmark else "")
+            + ("+lean+cuda_graph" if graph else ""))
 
 
 def paper_params(repo: Path) -> dict:
@@ -249,17 +251,6 @@ def dry_run(paper: Paper) -> Paper:
     """The paper's fit at the dry run's batch, the training process reading its own batches (worker start-ups would
     be most of a toy run)."""
     return replace(paper, fit=replace(paper.fit, loader_workers=0, batch_size=DRY.batches[0]))
-
-
-@contextlib.contextmanager
-def cudnn_benchmark(on: bool):
-    """`torch.backends.cudnn.benchmark` on inside (`on`), restored after; left as it is otherwise."""
-    saved = torch.backends.cudnn.benchmark
-    torch.backends.cudnn.benchmark = on or saved
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.benchmark = saved
 
 
 def static_shapes():
@@ -424,15 +415,17 @@ class Check:
                 "graphs_compiled_after_warm_up": graphs_compiled() - before}
 
     def end_to_end(self, precision: str, compiled: bool, batch: int, deterministic: bool = False,
-                   benchmark: bool = False) -> dict:
+                   benchmark: bool = False, graph: bool = False) -> dict:
         """Images/s of `fit_ktl` (one epoch, validated) from the slope between a short and a long run, their
-        validation sets `val_crops` of their training sets; peak GPU memory over them."""
+        validation sets `val_crops` of their training sets; peak GPU memory over them. `benchmark`: cuDNN's
+        benchmarking on (the fit's `cudnn_benchmark`); `graph`: the lean step captured as a CUDA graph."""
         s = self.sizes
         steps = [max(k * s.batches[0] // batch, 1) for k in s.steps]
         steps[1] = max(steps[1], steps[0] + 1)
         vals = [self.val_crops(k * batch) for k in steps]
         data, val = random_pairs(steps[1] * batch, s.input_px, 0), random_pairs(vals[1], s.input_px, 1)
-        cfg = replace(self.fit, batch_size=batch, precision=precision, compile=compiled, deterministic=deterministic)
+        cfg = replace(self.fit, batch_size=batch, precision=precision, compile=compiled, deterministic=deterministic,
+                      cudnn_benchmark=benchmark, lean_step=graph, cuda_graph=graph)
         task = self.kept_task(precision, compiled, batch, deterministic)
 
         def fit(k: int, v: int) -> float:
@@ -440,9 +433,8 @@ class Check:
 
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
-        with cudnn_benchmark(benchmark):
-            out = self.slope(lambda: fit(steps[0], vals[0]), lambda: fit(steps[1], vals[1]), steps[0] * batch,
-                             steps[1] * batch)
+        out = self.slope(lambda: fit(steps[0], vals[0]), lambda: fit(steps[1], vals[1]), steps[0] * batch,
+                         steps[1] * batch)
         out["runs"].update(steps=steps, val_crops=vals)
         if self.device.type == "cuda":
             out["peak_memory_gb"] = torch.cuda.max_memory_allocated() / 1e9
@@ -612,9 +604,9 @@ class Check:
             out["peak_memory_gb"] = torch.cuda.max_memory_allocated() / 1e9
         return out
 
-    def nme_row(self, precision: str, compiled: bool) -> dict:
+    def nme_row(self, precision: str, compiled: bool, graph: bool = False) -> dict:
         """Best validation NME of a short KTL run on dot crops per seed (fresh seeded weights each, loaded into the
-        setting's kept task so a compiled step compiles once)."""
+        setting's kept task so a compiled step compiles once); `graph`: the lean step as a CUDA graph."""
         s = self.sizes
         train, val = shape_pairs(s.nme_train, s.input_px, 10), shape_pairs(nme_val(s), s.input_px, 11)
         nmes = []
@@ -624,7 +616,8 @@ class Check:
             # gamma_warmup = epochs: the distillation weight stays 1 (a compiled step is not compiled again for
             # each epoch's weight)
             cfg = replace(self.fit, batch_size=s.batches[0], precision=precision, compile=compiled, seed=seed,
-                          epochs=s.nme_epochs, optim=NME_OPTIM, gamma_warmup=s.nme_epochs, augment=AugmentConfig())
+                          epochs=s.nme_epochs, optim=NME_OPTIM, gamma_warmup=s.nme_epochs, augment=AugmentConfig(),
+                          lean_step=graph, cuda_graph=graph)
             nmes.append(fit_ktl(task.student, task.teacher, task, {"train": train, "val": val}, cfg)["best_val_nme"])
         return {"nmes": nmes, "mean": float(np.mean(nmes)), "spread": float(np.ptp(nmes))}
 
@@ -641,10 +634,11 @@ def measure(device: torch.device, sizes: Sizes, paper: Paper, budget_s: float, s
     table = r["precision_nme"] = {}
     r["nme_protocol"] = nme_protocol(sizes)
 
-    def nme(precision: str, compiled: bool, estimate: float) -> None:
-        row = c.run(f"NME {setting_name(precision, compiled)}", estimate, c.nme_row, precision, compiled)
+    def nme(precision: str, compiled: bool, estimate: float, graph: bool = False) -> None:
+        name = setting_name(precision, compiled, graph=graph)
+        row = c.run(f"NME {name}", estimate, c.nme_row, precision, compiled, graph)
         if row is not None:
-            table[setting_name(precision, compiled)] = row
+            table[name] = row
 
     if only_precision:
         for precision in PRECISIONS:
@@ -660,10 +654,10 @@ def measure(device: torch.device, sizes: Sizes, paper: Paper, budget_s: float, s
     benchmark = r["cudnn_benchmark"] = {}
 
     def end_to_end(precision: str, batch: int, estimate: float, compiled: bool = False,
-                   bench: bool = False) -> None:
-        name = setting_name(precision, compiled, bench)
+                   bench: bool = False, graph: bool = False) -> None:
+        name = setting_name(precision, compiled, bench, graph)
         e2e.setdefault(name, {})[str(batch)] = c.run(f"end to end {name} batch {batch}", estimate, c.end_to_end,
-                                                     precision, compiled, batch, False, bench)
+                                                     precision, compiled, batch, False, bench, graph)
 
     def against(into: dict, precision: str, batch: int, estimate: float, compiled: bool = False,
                 deterministic: bool = False, bench: bool = False) -> None:
@@ -682,13 +676,17 @@ def measure(device: torch.device, sizes: Sizes, paper: Paper, budget_s: float, s
     r["loader_images_per_s_per_worker"] = {
         "augment_on_device": c.run("loader, on device", 10, c.loader_rate, True),
         "warps_in_workers": c.run("loader, warps in workers", 20, c.loader_rate, False)}
+    r["ops_per_step"] = c.run("ops per step (counted on the CPU)", 60, ops_per_step, sizes.arch)
     for precision in ("tf32", "bf16"):
         for batch in sizes.batches:
             end_to_end(precision, batch, 25)
+            end_to_end(precision, batch, 30, graph=True)
     end_to_end("fp32", small, 30)
     r["paper_fit_images_per_s"] = c.run(f"paper fit batch {paper.fit.batch_size}", 45, c.paper_run)
     for precision in PRECISIONS:
         nme(precision, False, 30)
+    for precision in ("tf32", "bf16"):
+        nme(precision, False, 30, graph=True)
     for precision in ("tf32", "bf16"):
         against(benchmark, precision, small, 25, bench=True)
     r["profile"] = {p: c.run(f"profile {p} batch {small}", 10, c.profile, p, small) for p in ("tf32", "bf16")}
@@ -719,6 +717,14 @@ def measure(device: torch.device, sizes: Sizes, paper: Paper, budget_s: float, s
                                    for name, rate in rates_64.items()}
     r["seconds"] = c.elapsed()
     return r
+
+
+def ops_per_step(arch: str) -> dict:
+    """`step_audit.audit_ktl_step` of RTMPose-`arch`, fp32 and bf16, the plain step and the lean step in its CUDA
+    graph form: the kernels a step launches, counted on the CPU."""
+    return {precision: {"plain": audit_ktl_step(arch, precision),
+                        "lean_graph": audit_ktl_step(arch, precision, lean=True, graph_form=True)}
+            for precision in ("fp32", "bf16")}
 
 
 def batch_rates(end_to_end: dict, batch: int) -> dict[str, float]:

@@ -1,0 +1,130 @@
+"""The numbers the README and docs/ quote outside the results block, each rendered from the file that holds it:
+`BLOCKS[page][name](metrics)` is the text between `<!-- make readme: name -->` and `<!-- /make readme -->` on that
+page (`make readme` writes it, a test checks it). `metrics` is the metrics/ folder; its parent is the repository."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from thermbench.core.io import InputError, read_json
+from thermbench.tools import regression
+from thermbench.tools.timings import KINDS, TIMINGS
+
+KTL = "mlcmkd/ktl/dikd/ktl-dikd-seed0.json"  # the student the ONNX worked example exports
+GATE_MOVED = ("mlcmkd/ktl/dikd/ktl-dikd-seed0.json:training.grad_norm.cv_percent",
+              "mlcmkd/ktl/dikd/ktl-dikd-seed0.json:training.grad_norm.std")  # the gate sample's two moved metrics
+GATE_SHIFT = 1.1  # ... each moved by 10%
+BREATH_SCENES = ("near", "near_sway", "far")
+
+
+def _read(path: Path) -> dict:
+    if not path.is_file():
+        raise InputError(f"{path}: not found (run `make repro` first)")
+    return read_json(path)
+
+
+# ------------------------------------------------------------------------------------------------------- README.md
+def head_params(metrics: Path) -> str:
+    return f"{_read(metrics / 'head' / 'thermeval.json')['trainable_params']:,}"
+
+
+def _duration(seconds: float) -> str:
+    minutes, s = divmod(round(seconds), 60)
+    return f"{minutes} min {s:02d} s" if minutes else f"{s} s"
+
+
+def timings(metrics: Path) -> str:
+    """The wall time and disk of each measured command, with the machine and commit it was measured on; a command
+    not measured says so."""
+    path = metrics.parent / TIMINGS
+    measured = read_json(path) if path.is_file() else {}
+    what = {"smoke": "`make repro` on the smoke profile", "default": "`make repro` on the default profile",
+            "test": "`make test`"}
+    rows = ["| command | wall time | disk | venv | measured on |", "| --- | --- | --- | --- | --- |"]
+    for kind in KINDS:
+        e = measured.get(kind)
+        if e is None:
+            rows.append(f"| {what[kind]} | not measured on this code |  |  |  |")
+            continue
+        m = e["machine"]
+        venv = "" if e.get("venv_bytes") is None else f"{e['venv_bytes'] / 1e9:.1f} GB"
+        rows.append(f"| {what[kind]} | {_duration(e['seconds'])} | {e['disk_bytes'] / 1e9:.2f} GB | {venv} | "
+                    f"{m['cpu']}, {m['cores']} cores, {m['memory_gb']:g} GB RAM; commit {e['commit']}, {e['date']} |")
+    return "\n\n" + "\n".join(rows) + "\n\n"
+
+
+# --------------------------------------------------------------------------------------------- docs/own-model.md
+def ktl_tfake(metrics: Path) -> str:
+    t = _read(metrics / KTL)["tfake"]
+    return f"NME-IO {t['nme']:.6f} over {t['n']} crops"
+
+
+def ktl_charlotte(metrics: Path) -> str:
+    c = _read(metrics / KTL)["charlotte"]["full"]
+    return f"NME-diag {c['nme']:.6f} over {c['n']}"
+
+
+def dlib_found(metrics: Path) -> str:
+    m = _read(metrics / "zeroshot" / "dlib68.json")
+    box = m["crop"]["frame_px"]
+    return (f"{m['full_frame']['n_predictions']} noses in the full frames; {box['detection_rate']:.2%} of the "
+            f"{box['n_gt']} GT Person boxes")
+
+
+def ktl_speed(metrics: Path) -> str:
+    c = _read(metrics / "speed.json")["checkpoints"]["ktl-dikd-seed0"]
+    return f"{c['gmacs']:.6f} GMACs and {c['params']:,} parameters"
+
+
+def mediapipe_rates(metrics: Path) -> str:
+    rates = _read(metrics / "breath" / "rates.json")["sources"]["mediapipe"]
+    return ", ".join(f"{scene} {rates[scene]['ridge']['mae_bpm']:.2f}" for scene in BREATH_SCENES)
+
+
+# ------------------------------------------------------------------------------------------------ docs/results.md
+def datasets_sample(metrics: Path) -> str:
+    """What `dvc metrics show --md metrics/datasets` lists for two datasets (a few columns; DVC rounds to 5 digits)."""
+    keys = (("mean_px", "nose_x"), ("mean_px", "nose_y"), ("samples", "test"), ("samples", "train"),
+            ("samples", "val"))
+    rows = ["| Path | " + " | ".join(".".join(k) for k in keys) + " |", "|" + "---|" * (len(keys) + 1)]
+    for name in ("tfake", "thermeval"):
+        m = _read(metrics / "datasets" / f"{name}.json")
+        cells = [f"{m[a][b]:.5f}".rstrip("0").rstrip(".") if b in m.get(a, {}) and isinstance(m[a][b], float)
+                 else str(m[a][b]) if b in m.get(a, {}) else "-" for a, b in keys]
+        rows.append(f"| metrics/datasets/{name}.json | " + " | ".join(cells) + " |")
+    return "\n\n```\n" + "\n".join(rows) + "\n```\n\n"
+
+
+# --------------------------------------------------------------------------------------------------- docs/ci.md
+def lock_kb(metrics: Path) -> str:
+    return f"{(metrics.parent / 'dvc.lock').stat().st_size / 1000:.0f} kB"
+
+
+def gate_sample(metrics: Path) -> str:
+    """The gate's own report on the committed baseline's centres with `GATE_MOVED` each moved by 10%."""
+    root = metrics.parent
+    baseline = regression.read_baseline(root / regression.BASELINE)
+    tol = regression.load_tolerances(root / regression.TOLERANCES)
+    current = {name: entry.centre for name, entry in baseline.entries.items()}
+    for name in GATE_MOVED:
+        if name not in current:
+            raise InputError(f"{regression.BASELINE}: no metric {name} for the gate's sample in docs/ci.md")
+        current[name] = round(current[name] * GATE_SHIFT, 6)
+    report = regression.format_report(regression.compare(baseline, current, tol), baseline.info)
+    return "\n\n```\n" + report + "```\n\n"
+
+
+def wide_bands(metrics: Path) -> str:
+    root = metrics.parent
+    baseline = regression.read_baseline(root / regression.BASELINE)
+    return str(len(regression.wide_bands(baseline, regression.load_tolerances(root / regression.TOLERANCES))))
+
+
+BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
+    "README.md": {"head_params": head_params, "timings": timings},
+    "docs/own-model.md": {"ktl_tfake": ktl_tfake, "ktl_charlotte": ktl_charlotte, "dlib_found": dlib_found,
+                          "ktl_speed": ktl_speed, "mediapipe_rates": mediapipe_rates},
+    "docs/results.md": {"datasets_sample": datasets_sample},
+    "docs/ci.md": {"lock_kb": lock_kb, "gate_sample": gate_sample, "wide_bands": wide_bands},
+}

@@ -110,6 +110,7 @@ def measure_test(repo: Path, scratch: Path, log) -> dict:
 
 def measure(kind: str, repo: Path, out: Path) -> dict:
     """Measure `kind`, replace its entry of `out` (the others kept) and return the entry."""
+    measured_commit = commit(repo)  # before the run: the tree copied (or tested) is this one
     scratch = Path(tempfile.mkdtemp(prefix=f"thermbench-timings-{kind}-"))
     log_path = Path(tempfile.gettempdir()) / f"thermbench-timings-{kind}.log"
     print(f"timings: measuring {kind}; log in {log_path}", file=sys.stderr, flush=True)
@@ -118,7 +119,7 @@ def measure(kind: str, repo: Path, out: Path) -> dict:
             entry = measure_test(repo, scratch, log) if kind == "test" else measure_repro(repo, kind, scratch, log)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    entry.update(machine=machine(), commit=commit(repo), date=datetime.date.today().isoformat(),
+    entry.update(machine=machine(), commit=measured_commit, date=datetime.date.today().isoformat(),
                  venv_bytes=disk_bytes(repo / ".venv") if (repo / ".venv").exists() else None)
     timings = read_json(out) if out.is_file() else {}
     timings[kind] = entry

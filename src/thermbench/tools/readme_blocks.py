@@ -4,6 +4,9 @@ page (`make readme` writes it, a test checks it). `metrics` is the metrics/ fold
 
 from __future__ import annotations
 
+import functools
+import subprocess
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -121,10 +124,26 @@ def wide_bands(metrics: Path) -> str:
     return str(len(regression.wide_bands(baseline, regression.load_tolerances(root / regression.TOLERANCES))))
 
 
+# ---------------------------------------------------------------------------------------------------- docs/dag.md
+@functools.cache
+def _dvc_dag(root: Path) -> str:
+    done = subprocess.run([sys.executable, "-m", "dvc", "dag", "--md", "--collapse-foreach-matrix"], cwd=root,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise InputError(f"{root}: `dvc dag` failed: {done.stderr.strip().splitlines()[-1:]}")
+    return done.stdout
+
+
+def dag(metrics: Path) -> str:
+    """DVC's Mermaid drawing of the pipeline, a foreach stage one node (`dvc dag --md --collapse-foreach-matrix`)."""
+    return "\n" + _dvc_dag(metrics.parent.resolve()).strip() + "\n"
+
+
 BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
     "README.md": {"head_params": head_params, "timings": timings},
     "docs/own-model.md": {"ktl_tfake": ktl_tfake, "ktl_charlotte": ktl_charlotte, "dlib_found": dlib_found,
                           "ktl_speed": ktl_speed, "mediapipe_rates": mediapipe_rates},
     "docs/results.md": {"datasets_sample": datasets_sample},
     "docs/ci.md": {"lock_kb": lock_kb, "gate_sample": gate_sample, "wide_bands": wide_bands},
+    "docs/dag.md": {"dag": dag},
 }

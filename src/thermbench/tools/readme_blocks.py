@@ -5,6 +5,7 @@ page (`make readme` writes it, a test checks it). `metrics` is the metrics/ fold
 from __future__ import annotations
 
 import functools
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -124,6 +125,64 @@ def wide_bands(metrics: Path) -> str:
     return str(len(regression.wide_bands(baseline, regression.load_tolerances(root / regression.TOLERANCES))))
 
 
+# --------------------------------------------------------------------------------------------------- docs/gpu.md
+GPU = "gpu/nvidia-h100-80gb-hbm3"  # the GPU check docs/gpu.md reports
+SETTINGS = {"fp32": "fp32 (strict)", "tf32": "tf32", "bf16": "bf16", "bf16+compile": "bf16 + compile"}
+
+
+def _rate(images_per_s: float) -> str:
+    """Images/s to the unit, halves up (606.5 -> 607)."""
+    return f"{math.floor(images_per_s + 0.5):,}"
+
+
+def gpu_table(metrics: Path) -> str:
+    """Images/s end to end and of the step alone at batch 64 and 256, and peak memory, per precision setting."""
+    g = _read(metrics / f"{GPU}.json")
+    rows = ["| setting | batch 64 | batch 256 | step alone, batch 64 | step alone, batch 256 | peak GPU memory "
+            "(64 / 256) |", "|---|---|---|---|---|---|"]
+    for key, label in SETTINGS.items():
+        e2e, step = g["end_to_end"][key], g["step_ceiling_images_per_s"][key]
+        big = e2e.get("256")
+        memory = (f"{e2e['64']['peak_memory_gb']:.1f} / {big['peak_memory_gb']:.1f} GB" if big
+                  else f"{e2e['64']['peak_memory_gb']:.1f} GB at 64")
+        e2e_256 = _rate(big["images_per_s"]) if big else "not measured (budget)"
+        step_256 = _rate(step["256"]) if "256" in step else "not measured"
+        rows.append(f"| {label} | {_rate(e2e['64']['images_per_s'])} | {e2e_256} | {_rate(step['64'])} | {step_256} | "
+                    f"{memory} |")
+    return "\n" + "\n".join(rows) + "\n"
+
+
+def gpu_loader(metrics: Path) -> str:
+    w = _read(metrics / f"{GPU}.json")["loader_images_per_s_per_worker"]
+    return (f"{_rate(w['augment_on_device'])} images/s with the warps on the device, "
+            f"{_rate(w['warps_in_workers'])} with them in the worker")
+
+
+def gpu_sapiens2(metrics: Path) -> str:
+    s = _read(metrics / f"{GPU}.json")["sapiens2_0_4b"]
+    return (f"{s['bf16']['images_per_s']:.1f} images/s under bf16 autocast (peak {s['bf16']['peak_memory_gb']:.1f} "
+            f"GB), {s['fp32']['images_per_s']:.1f} in fp32 ({s['fp32']['peak_memory_gb']:.1f} GB)")
+
+
+def gpu_precision(metrics: Path) -> str:
+    """Best validation NME per seed and setting, with the setting's images/s at batch 64."""
+    p = _read(metrics / f"{GPU}_precision.json")
+    e2e = _read(metrics / f"{GPU}.json")["end_to_end"]
+    seeds = p["nme_protocol"]["seeds"]
+    rows = ["| setting | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | images/s at batch 64 |",
+            "|---" * (len(seeds) + 3) + "|"]
+    for key, label in SETTINGS.items():
+        r = p["precision_nme"][key]
+        rows.append(f"| {label.replace(' (strict)', '')} | " + " | ".join(f"{v:.3f}" for v in r["nmes"])
+                    + f" | {r['mean']:.3f} | {_rate(e2e[key]['64']['images_per_s'])} |")
+    return "\n" + "\n".join(rows) + "\n"
+
+
+def gpu_fp32_range(metrics: Path) -> str:
+    low, high = _read(metrics / f"{GPU}_precision.json")["paper_choice"]["fp32_nme_range"]
+    return f"{low:.3f} to {high:.3f}"
+
+
 # ---------------------------------------------------------------------------------------------------- docs/dag.md
 @functools.cache
 def _dvc_dag(root: Path) -> str:
@@ -146,4 +205,6 @@ BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
     "docs/results.md": {"datasets_sample": datasets_sample},
     "docs/ci.md": {"lock_kb": lock_kb, "gate_sample": gate_sample, "wide_bands": wide_bands},
     "docs/dag.md": {"dag": dag},
+    "docs/gpu.md": {"gpu_table": gpu_table, "gpu_loader": gpu_loader, "gpu_sapiens2": gpu_sapiens2,
+                    "gpu_precision": gpu_precision, "gpu_fp32_range": gpu_fp32_range},
 }

@@ -183,6 +183,28 @@ def gpu_fp32_range(metrics: Path) -> str:
     return f"{low:.3f} to {high:.3f}"
 
 
+GRID_STAGES = {"teacher": "teacher", "pretrain": "pretrain", "supervised": "supervised", "ktl": "KTL", "mcl": "MCL"}
+
+
+def grid_hours(metrics: Path) -> str:
+    """The paper grid's H100-hours per stage (metrics/scale.json, `make scale`): runs, at the epoch cap, expected."""
+    grid = _read(metrics / "scale.json")["paper_grid"]
+    rows = ["| stage | runs | H100-hours at the cap | expected |", "|---|---|---|---|"]
+    for key, label in GRID_STAGES.items():
+        mine = [r for r in grid["rows"] if r["stage"] == key]
+        rows.append(f"| {label} | {sum(r['runs'] for r in mine)} | {sum(r['gpu_hours_at_cap'] for r in mine):.1f} | "
+                    f"{sum(r['gpu_hours_expected'] for r in mine):.1f} |")
+    rows.append(f"| **total** | {sum(r['runs'] for r in grid['rows'])} | **{grid['gpu_hours_at_cap']:.1f}** | "
+                f"**{grid['gpu_hours_expected']:.1f}** |")
+    return "\n" + "\n".join(rows) + "\n"
+
+
+def grid_total(metrics: Path) -> str:
+    grid = _read(metrics / "scale.json")["paper_grid"]
+    return (f"about {grid['gpu_hours_at_cap']:.0f} H100-hours at the cap, {grid['gpu_hours_expected']:.0f} expected** "
+            f"({grid['assumed']['expected_fraction']:g} of the cap")
+
+
 # ---------------------------------------------------------------------------------------------------- docs/dag.md
 @functools.cache
 def _dvc_dag(root: Path) -> str:
@@ -206,5 +228,6 @@ BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
     "docs/ci.md": {"lock_kb": lock_kb, "gate_sample": gate_sample, "wide_bands": wide_bands},
     "docs/dag.md": {"dag": dag},
     "docs/gpu.md": {"gpu_table": gpu_table, "gpu_loader": gpu_loader, "gpu_sapiens2": gpu_sapiens2,
-                    "gpu_precision": gpu_precision, "gpu_fp32_range": gpu_fp32_range},
+                    "gpu_precision": gpu_precision, "gpu_fp32_range": gpu_fp32_range, "grid_hours": grid_hours,
+                    "grid_total": grid_total},
 }

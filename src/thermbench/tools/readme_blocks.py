@@ -14,6 +14,7 @@ from typing import Callable
 from thermbench.core.io import InputError, read_json
 from thermbench.tools import regression
 from thermbench.tools.timings import KINDS, TIMINGS
+from thermbench.zeroshot.blog_report import ANCHORS, _detection, _pct
 
 KTL = "mlcmkd/ktl/dikd/ktl-dikd-seed0.json"  # the student the ONNX worked example exports
 GATE_MOVED = ("mlcmkd/ktl/dikd/ktl-dikd-seed0.json:training.grad_norm.cv_percent",
@@ -205,6 +206,21 @@ def grid_total(metrics: Path) -> str:
             f"({grid['assumed']['expected_fraction']:g} of the cap")
 
 
+# --------------------------------------------------------------------------------------------- docs/synthetic.md
+ANCHOR_NAMES = ("part 1", "A", "B", "the GT box")  # short names of the blog report's ANCHORS, in their order
+
+
+def synth_anchors(metrics: Path) -> str:
+    """The default DAG's detection rate on each blog protocol's own frames, with its count and its ratio to the blog's
+    real rate (the report's table "against the blog's real ThermEval-D")."""
+    measured = {p: _read(metrics / "zeroshot_blog" / f"{p}.json") for p in ("part1", "part3")}
+    cells = []
+    for short, (_, real, _, protocol, row) in zip(ANCHOR_NAMES, ANCHORS, strict=True):
+        m, value = measured[protocol], _detection(measured[protocol], row)
+        cells.append(f"{short} {_pct(value)} ({round(value * m['n_gt'])} of {m['n_gt']}; {value / real:.2f}x)")
+    return ", ".join(cells[:-1]) + " and " + cells[-1]
+
+
 # ---------------------------------------------------------------------------------------------------- docs/dag.md
 @functools.cache
 def _dvc_dag(root: Path) -> str:
@@ -227,6 +243,7 @@ BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
     "docs/results.md": {"datasets_sample": datasets_sample},
     "docs/ci.md": {"lock_kb": lock_kb, "gate_sample": gate_sample, "wide_bands": wide_bands},
     "docs/dag.md": {"dag": dag},
+    "docs/synthetic.md": {"synth_anchors": synth_anchors},
     "docs/gpu.md": {"gpu_table": gpu_table, "gpu_loader": gpu_loader, "gpu_sapiens2": gpu_sapiens2,
                     "gpu_precision": gpu_precision, "gpu_fp32_range": gpu_fp32_range, "grid_hours": grid_hours,
                     "grid_total": grid_total},

@@ -1,7 +1,8 @@
-"""Every file path, code name, params key and link the README and the docs pages name exists on a fresh clone: a
-backticked path is a file or folder of the repository or an output `dvc.lock` records; `thermbench.x.y` imports;
-"`NAME` in `file.py`" is defined in that file; a dotted params key is a key of params.yaml or of a profile; a relative
-link resolves. (Commands are `tests/test_readme_commands.py`'s.)"""
+"""Every file path, code name, stage, params key and link the README and the docs pages name exists on a fresh clone:
+a backticked path is a file or folder of the repository or an output `dvc.lock` records; `thermbench.x.y` imports;
+"`NAME` in `file.py`" is defined in that file; a `stage@item` is a stage of `dvc.lock` (or of another profile: its
+item listed there); a dotted params key is a key of params.yaml or of a profile; a relative link resolves. (Commands
+are `tests/test_readme_commands.py`'s.)"""
 
 import importlib
 import re
@@ -27,12 +28,10 @@ def backticked(text: str) -> list[str]:
     return re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", text, flags=re.S))
 
 
-def locked_outputs() -> set[str]:
-    lock = yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"]
-    return {out["path"].rstrip("/") for stage in lock.values() for out in stage.get("outs", [])}
-
-
-OUTPUTS = locked_outputs()
+LOCK = yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"]
+OUTPUTS = {out["path"].rstrip("/") for stage in LOCK.values() for out in stage.get("outs", [])}
+STAGES = set(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"])
+OTHER_PROFILES = " ".join(p.read_text() for p in (ROOT / "profiles").glob("*.yaml") if p.stem != "default")
 
 
 def path_exists(token: str, page: Path) -> bool:
@@ -83,6 +82,12 @@ def name_problems(page: Path, text: str) -> list[str]:
     return problems
 
 
+def stage_problems(text: str) -> list[str]:
+    names = {w for t in backticked(text) for w in re.findall(r"(?<![\w/.])([a-z][a-z0-9_]*@[\w.-]+)", t)}
+    return [f"no stage {n}" for n in sorted(names) if n not in LOCK and not (
+        n.split("@")[0] in STAGES and re.search(rf"(?<![\w-]){re.escape(n.split('@')[1])}(?![\w-])", OTHER_PROFILES))]
+
+
 def params_keys() -> list[dict]:
     """params.yaml and every profile's params, as `make profile` composes them."""
     return [yaml.safe_load((ROOT / "params.yaml").read_text())] + [yaml.safe_load(render(p, ROOT)) for p in PROFILES]
@@ -119,7 +124,7 @@ def trees():
 def test_every_name_in_the_page_exists(name, trees):
     page = ROOT / name
     text = page.read_text()
-    problems = (path_problems(page, text) + module_problems(text) + name_problems(page, text)
+    problems = (path_problems(page, text) + module_problems(text) + name_problems(page, text) + stage_problems(text)
                 + params_problems(text, trees) + link_problems(page, text))
     assert not problems, f"{name}:\n" + "\n".join(problems)
 
@@ -137,3 +142,5 @@ def test_the_checks_catch_what_the_issue_met(tmp_path, trees):
     assert module_problems("`thermbench.core.io.InputError` `thermbench.core.io.Nothing` `thermbench.nope`") == [
         "no name thermbench.core.io.Nothing", "no name thermbench.nope"]
     assert params_problems("`head.lr` `head.lr_typo` `train.fit.patience`", trees) == ["no params key head.lr_typo"]
+    assert stage_problems("`breath_track@ktl-dikd` `breath_track_student@ktl-0` `rgbsets@rgbsets` (paper)") == [
+        "no stage breath_track@ktl-dikd"]

@@ -73,8 +73,8 @@ def ktl_charlotte(metrics: Path) -> str:
 def dlib_found(metrics: Path) -> str:
     m = _read(metrics / "zeroshot" / "dlib68.json")
     box = m["crop"]["frame_px"]
-    return (f"{m['full_frame']['n_predictions']} noses in the full frames; {box['detection_rate']:.2%} of the "
-            f"{box['n_gt']} GT Person boxes")
+    return (f"{m['full_frame']['n_predictions']} noses predicted in the full frames; {box['detection_rate']:.2%} of "
+            f"the {box['n_gt']} GT Person boxes")
 
 
 def ktl_speed(metrics: Path) -> str:

@@ -12,10 +12,13 @@ DEST ?= publish
 .PHONY: setup check-submissions repro test unit regression baseline conclusions calibrate crop-geometry profile publish publish-check parity scale readme gpu-check clean-venv
 
 # torch first and pinned: its CPU wheel is what this machine has; an unpinned torch pulls GBs of CUDA packages.
+# TORCH_INDEX picks another build of the same torch from PyTorch's own index (docs/gpu.md, "Setting up a GPU
+# machine"), e.g. TORCH_INDEX=https://download.pytorch.org/whl/cu130; empty: pip's configured index.
+TORCH_INDEX ?=
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PY) -m pip install -q -r requirements.lock
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)

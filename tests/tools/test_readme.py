@@ -54,11 +54,11 @@ def test_a_block_name_not_the_pages_is_refused(tmp_path):
 def test_the_timings_table_says_what_was_not_measured(tmp_path):
     machine = {"cpu": "AMD EPYC", "cores": 2, "memory_gb": 8.0}
     smoke = {"command": "make repro", "seconds": 215, "disk_bytes": 1_234_000_000, "machine": machine,
-             "commit": "abc1234", "date": "2026-01-02", "venv_bytes": 2_960_000_000}
+             "commit": "abc1234", "date": "2026-01-02", "venv_bytes": 2_960_000_000, "load_average": 4.5}
     write_json(tmp_path / timings.TIMINGS, {"smoke": smoke})
     lines = readme_blocks.timings(tmp_path / "metrics").strip().splitlines()
     assert lines[2] == ("| `make repro` on the smoke profile | 3 min 35 s | 1.23 GB | 3.0 GB | AMD EPYC, 2 cores, "
-                        "8 GB RAM; commit abc1234, 2026-01-02 |")
+                        "8 GB RAM, load average 4.5 during the run; commit abc1234, 2026-01-02 |")
     assert lines[3] == "| `make repro` on the default profile | not measured on this code |  |  |  |"
     assert lines[4] == "| `make test` | not measured on this code |  |  |  |"
 

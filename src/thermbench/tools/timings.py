@@ -7,8 +7,9 @@
 - test: `make test` here with the venv set up, with TMPDIR a fresh folder: the wall time, and the most that folder
   held (sampled every 2 s; the smoke regression's scratch copy and the tests' temporary files live there).
 
-Each entry names the machine (CPU model, cores, memory), the commit and the date, and is replaced by the next
-measurement of its kind; the venv's size is recorded beside it.
+Each entry names the machine (CPU model, cores, memory), the commit and the date, and the mean 1-minute load average
+during the run (above the core count: other work shared the cores, and the wall time is an upper bound); it is
+replaced by the next measurement of its kind; the venv's size is recorded beside it.
 """
 
 from __future__ import annotations
@@ -89,23 +90,32 @@ def measure_repro(repo: Path, profile: str, scratch: Path, log) -> dict:
 
 def measure_test(repo: Path, scratch: Path, log) -> dict:
     """`make test` in `repo`, its temporary files in `scratch`: the wall time and the most `scratch` held."""
-    peak, stop = [0], threading.Event()
-
-    def sample() -> None:
-        while not stop.wait(SAMPLE_S):
-            peak[0] = max(peak[0], disk_bytes(scratch))
-
     env = {**os.environ, "TMPDIR": str(scratch)}
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     start = time.monotonic()
-    try:
+    with Sampler(lambda: disk_bytes(scratch)) as peak:
         _run(["make", "test"], repo, env, log)
-    finally:
-        stop.set()
-        sampler.join()
     return {"command": "make test (venv set up; unit tests and the smoke regression)",
-            "seconds": round(time.monotonic() - start), "disk_bytes": peak[0]}
+            "seconds": round(time.monotonic() - start), "disk_bytes": max(peak.values, default=0)}
+
+
+class Sampler:
+    """Calls `measure` every SAMPLE_S seconds in a thread while the block runs; `.values` holds what it returned."""
+
+    def __init__(self, measure):
+        self.measure, self.values, self._stop = measure, [], threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(SAMPLE_S):
+            self.values.append(self.measure())
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def measure(kind: str, repo: Path, out: Path) -> dict:
@@ -115,11 +125,13 @@ def measure(kind: str, repo: Path, out: Path) -> dict:
     log_path = Path(tempfile.gettempdir()) / f"thermbench-timings-{kind}.log"
     print(f"timings: measuring {kind}; log in {log_path}", file=sys.stderr, flush=True)
     try:
-        with open(log_path, "w") as log:
+        with open(log_path, "w") as log, Sampler(lambda: os.getloadavg()[0]) as load:
             entry = measure_test(repo, scratch, log) if kind == "test" else measure_repro(repo, kind, scratch, log)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    # The load says whether the cores were the run's own: on a shared machine the wall time is an upper bound.
     entry.update(machine=machine(), commit=measured_commit, date=datetime.date.today().isoformat(),
+                 load_average=round(sum(load.values) / len(load.values), 1) if load.values else None,
                  venv_bytes=disk_bytes(repo / ".venv") if (repo / ".venv").exists() else None)
     timings = read_json(out) if out.is_file() else {}
     timings[kind] = entry

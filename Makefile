@@ -115,7 +115,8 @@ calibrate: setup
 crop-geometry: setup
 	$(PY) -m thermbench.tools.head_crop_geometry
 
-# The README's results block from metrics/ (after a `make repro` that changed them; the tests check it).
+# The README's results block and every number docs/ quotes from metrics/, the timings table and docs/dag.md (after a
+# `make repro` that changed them; the tests check them).
 readme: setup
 	$(PY) -m thermbench.tools.readme --write
 

@@ -35,7 +35,7 @@ def official_backbone_state(model: torch.nn.Module, seed: int) -> dict:
 
 
 def official_checkpoint(backbone: dict, layout: str, channels: int) -> dict:
-    """A checkpoint in one of the published layouts (facts: pretrained sets §1b) around `backbone` (`backbone.*`),
+    """A checkpoint in one of the published layouts (docs/sources.md) around `backbone` (`backbone.*`),
     `channels` its stage-4 width: "mmpose" (publish_model: `meta` with numpy objects, which weights-only loading
     refuses, + `state_dict` with a UDP heatmap head), "bare" (the state dict alone) or "mmcls" (an ImageNet classifier:
     mmcls 0.x `meta` + `state_dict` with `head.fc.*`)."""

@@ -72,7 +72,7 @@ def test_no_synthetic_data_entered(real_run):
 
 
 def test_teacher_pretrains_on_the_real_rgb_sets(real_run):
-    """COCO-WholeBody face + 300W (facts/pretrained_and_rgb_sets.md) each counted on its own, their union cached for
+    """COCO-WholeBody face + 300W (docs/sources.md) each counted on its own, their union cached for
     the teacher in place of the synthetic set."""
     repo, _ = real_run
     for name, counts in (("cocowholebody", {"train": 3, "val": 2}), ("300w", {"train": 3, "val": 3})):

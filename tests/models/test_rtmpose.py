@@ -1,4 +1,5 @@
-"""RTMPose: parameter counts vs the fact sheet, mmpose key layout, checkpoint loading, forward shapes."""
+"""RTMPose: parameter counts vs the hand count (docs/sources.md, "RTMPose sizes"), mmpose key layout, checkpoint
+loading, forward shapes."""
 
 import pytest
 import torch
@@ -14,7 +15,7 @@ from thermbench.models.rtmpose import (
     save_model,
 )
 
-# facts/rtmpose.md §1 "[computed] 68 kpts, 256x256" (whole model; backbone alone), millions, printed to 2 decimals.
+# docs/sources.md, "RTMPose sizes": 68 kpts, 256x256 (whole model; backbone alone), millions, to 2 decimals.
 PARAMS_M = {"t": (4.33, 2.35), "s": (6.79, 4.38), "m": (15.54, 12.28), "l": (30.26, 26.14), "x": (52.54, 47.57)}
 BLOCKS = {"t": (1, 1, 1, 1), "s": (1, 2, 2, 1), "m": (2, 4, 4, 2), "l": (3, 6, 6, 3), "x": (4, 8, 8, 4)}
 
@@ -43,7 +44,8 @@ def _csp_layer(prefix, blocks):
 
 
 def documented_keys(blocks):
-    """The checkpoint key list written out from facts/rtmpose.md §3, independently of the model code."""
+    """The checkpoint key list written out from mmcv's naming (docs/sources.md, "RTMPose sizes"), independently of
+    the model code."""
     keys = [k for i in range(3) for k in _conv_module(f"backbone.stem.{i}")]
     for s in (1, 2, 3):
         keys += _conv_module(f"backbone.stage{s}.0") + _csp_layer(f"backbone.stage{s}.1", blocks[s - 1])
@@ -63,7 +65,7 @@ def test_state_dict_keys_follow_mmpose_layout(arch):
     assert len(keys) == len(set(keys))
     assert set(model.state_dict()) == set(keys)
     if arch == "t":
-        assert len(keys) == 218  # the fact sheet's count for t/68
+        assert len(keys) == 218  # docs/sources.md's count for t/68
 
 
 def test_head_shapes_at_256():

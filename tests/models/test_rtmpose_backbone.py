@@ -8,7 +8,7 @@ from model_builders import official_backbone_state, official_checkpoint
 from thermbench.core.io import InputError
 from thermbench.models.rtmpose import build_rtmpose, load_backbone, read_checkpoint
 
-# facts/pretrained_and_rgb_sets.md §1b: params + BN buffers = 134 + 18 x (blocks over the four stages).
+# docs/sources.md, "RTMPose sizes": params + BN buffers = 134 + 18 x (blocks over the four stages).
 TENSORS = {"t": 134 + 18 * 4, "s": 134 + 18 * 6, "m": 134 + 18 * 12, "l": 134 + 18 * 18, "x": 134 + 18 * 24}
 SMALL = 32  # the backbone's keys and shapes do not depend on the input size
 

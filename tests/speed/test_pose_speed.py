@@ -1,4 +1,5 @@
-"""Speed library: hand-counted params/FLOPs, RTMPose complexity vs the fact sheet, ONNX parity, timing, stage run."""
+"""Speed library: hand-counted params/FLOPs, RTMPose complexity vs the hand count in docs/sources.md, ONNX parity,
+timing, stage run."""
 
 import dataclasses
 import json
@@ -39,7 +40,7 @@ def test_count_gflops_counts_a_multiply_add_as_two():
     assert count_gflops(tiny_net(), (2, 3, 8, 8)) == pytest.approx(2 * 2 * 10496 / 1e9)
 
 
-# facts/rtmpose.md §1, "[computed] 68 kpts, 256x256": Params (M) and GMACs; its GMACs carry "≈" and two decimals.
+# docs/sources.md, "RTMPose sizes": 68 kpts, 256x256, Params (M) and GMACs; its GMACs are "about", to two decimals.
 FACT_SHEET = {"t": (4.33, 0.57), "s": (6.79, 1.02), "m": (15.54, 2.72), "l": (30.26, 5.72), "x": (52.54, 10.42)}
 
 

@@ -1,22 +1,82 @@
-"""The README's results block says what metrics/ holds: the committed block against the committed metrics, a
-tampered number caught and named, and the cells of a tiny metrics folder computed by hand."""
+"""The README's results block and the docs' rendered numbers say what metrics/ holds: the committed pages against the
+committed metrics, a tampered number caught and named, and the cells of a tiny metrics folder computed by hand."""
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 from thermbench.core.io import InputError, write_json
-from thermbench.tools import readme
+from thermbench.tools import readme, readme_blocks, timings
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_committed_block_matches_the_committed_metrics():
-    _, block, _ = readme.split((ROOT / "README.md").read_text(), ROOT / "README.md")
-    assert readme.differences(block, readme.render(ROOT / "metrics")) == []
+def test_the_committed_pages_match_the_committed_metrics():
+    pages = readme.rendered_pages(ROOT, ROOT / "README.md", ROOT / "metrics")
+    assert {p.relative_to(ROOT).as_posix() for p in pages} == set(readme_blocks.BLOCKS)
+    for path, (text, new) in pages.items():
+        assert readme.differences(text, new) == [], path
+
+
+def test_a_tampered_docs_number_fails_the_check_and_is_named(tmp_path, capsys):
+    for name in readme_blocks.BLOCKS:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, tmp_path / name)
+    page = tmp_path / "docs" / "own-model.md"
+    text = page.read_text()
+    true = f"<!-- make readme: ktl_tfake -->{readme_blocks.ktl_tfake(ROOT / 'metrics')}<!-- /make readme -->"
+    assert true in text
+    page.write_text(text.replace(true, "<!-- make readme: ktl_tfake -->NME-IO 0.058660 over 100 crops"
+                                       "<!-- /make readme -->"))
+    args = ["--root", str(tmp_path), "--readme", str(tmp_path / "README.md"), "--metrics", str(ROOT / "metrics")]
+    with pytest.raises(SystemExit) as exit_:
+        readme.main(["--check", *args])
+    assert exit_.value.code == 1
+    err = capsys.readouterr().err
+    assert f"{page}: differs" in err and "NME-IO 0.058660" in err and "README.md: differs" not in err
+    readme.main(["--write", *args])
+    assert page.read_text() == text
+
+
+def test_a_block_name_not_the_pages_is_refused(tmp_path):
+    renderers = {"a": lambda m: "1", "b": lambda m: "2"}
+    page = "x <!-- make readme: a -->0<!-- /make readme --> y <!-- make readme: b -->\n0\n<!-- /make readme -->"
+    assert readme.render_blocks(page, tmp_path, renderers, tmp_path) == (
+        "x <!-- make readme: a -->1<!-- /make readme --> y <!-- make readme: b -->2<!-- /make readme -->")
+    with pytest.raises(InputError, match="unknown: c; missing: b"):
+        readme.render_blocks(page.replace(": b -->", ": c -->"), tmp_path, renderers, tmp_path)
+    with pytest.raises(InputError, match="unknown: none; missing: none"):  # one block twice
+        readme.render_blocks(page + " <!-- make readme: a --><!-- /make readme -->", tmp_path, renderers, tmp_path)
+
+
+def test_the_timings_table_says_what_was_not_measured(tmp_path):
+    machine = {"cpu": "AMD EPYC", "cores": 2, "memory_gb": 8.0}
+    smoke = {"command": "make repro", "seconds": 215, "disk_bytes": 1_234_000_000, "machine": machine,
+             "commit": "abc1234", "date": "2026-01-02", "venv_bytes": 2_960_000_000, "load_average": 4.5}
+    write_json(tmp_path / timings.TIMINGS, {"smoke": smoke})
+    lines = readme_blocks.timings(tmp_path / "metrics").strip().splitlines()
+    assert lines[2] == ("| `make repro` on the smoke profile | 3 min 35 s | 1.23 GB | 3.0 GB | AMD EPYC, 2 cores, "
+                        "8 GB RAM, load average 4.5 during the run; commit abc1234, 2026-01-02 |")
+    assert lines[3] == "| `make repro` on the default profile | not measured on this code |  |  |  |"
+    assert lines[4] == "| `make test` | not measured on this code |  |  |  |"
+
+
+def test_disk_counts_a_linked_file_once(tmp_path):
+    (tmp_path / "a").write_bytes(b"x" * 10_000)
+    os.link(tmp_path / "a", tmp_path / "b")  # DVC's cache and workspace copies of one file
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "c").write_bytes(b"y" * 10_000)
+    one = os.stat(tmp_path / "a").st_blocks * 512
+    assert one >= 10_000
+    assert timings.disk_bytes(tmp_path) == one + os.stat(tmp_path / "sub" / "c").st_blocks * 512
 
 
 def test_a_tampered_number_fails_the_check_and_is_named(tmp_path, capsys):
+    for name in readme_blocks.BLOCKS:  # the docs pages as committed; the README's results block tampered
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, tmp_path / name)
     text = (ROOT / "README.md").read_text()
     _, block, _ = readme.split(text, ROOT / "README.md")
     line = next(line for line in block.splitlines() if line.startswith("| RTMPose-s (supervised) |"))
@@ -25,11 +85,13 @@ def test_a_tampered_number_fails_the_check_and_is_named(tmp_path, capsys):
     tampered = " | ".join(cells)
     (tmp_path / "README.md").write_text(text.replace(line, tampered))
     with pytest.raises(SystemExit) as exit_:
-        readme.main(["--check", "--readme", str(tmp_path / "README.md"), "--metrics", str(ROOT / "metrics")])
+        readme.main(["--check", "--root", str(tmp_path), "--readme", str(tmp_path / "README.md"), "--metrics",
+                     str(ROOT / "metrics")])
     assert exit_.value.code == 1
     err = capsys.readouterr().err
     assert f"- {tampered}" in err and f"+ {line}" in err
-    readme.main(["--write", "--readme", str(tmp_path / "README.md"), "--metrics", str(ROOT / "metrics")])
+    readme.main(["--write", "--root", str(tmp_path), "--readme", str(tmp_path / "README.md"), "--metrics",
+                 str(ROOT / "metrics")])
     assert (tmp_path / "README.md").read_text() == text
 
 

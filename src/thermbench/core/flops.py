@@ -1,9 +1,9 @@
 """Forward FLOPs of a torch model, counted by `torch.utils.flop_counter`.
 
 Convention: one multiply-add is 2 FLOPs (conv and matmul only; biases, activations, norms and pooling are not
-counted). mmpose's tables, the MLCM-KD paper's Table II (RTMPose-t "0.58 GFLOPs") and our RTMPose fact sheet count
-multiply-accumulates (MACs) and call them FLOPs. So compare their figures with `gmacs = gflops / 2`, never with
-`gflops`.
+counted). mmpose's tables, the MLCM-KD paper's Table II (RTMPose-t "0.58 GFLOPs") and the hand count in
+docs/sources.md count multiply-accumulates (MACs) and call them FLOPs. So compare their figures with
+`gmacs = gflops / 2`, never with `gflops`.
 """
 
 from __future__ import annotations

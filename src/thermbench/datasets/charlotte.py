@@ -32,7 +32,7 @@ from thermbench.core.progress import progress
 from thermbench.datasets.common import points_json, read_image, write_png
 from thermbench.datasets.prepared import write_samples
 
-# Download layout: globs that must each match something in the unpacked root (facts/datasets.md).
+# Download layout: globs that must each match something in the unpacked root (docs/sources.md, Datasets).
 LAYOUT = ("S*.csv", "S*/*.tiff")
 # The prepared contract's columns. kpts: JSON [[x, y, labelled] x 68] (unmapped points 0); view front|side;
 # width_group high|mean|low

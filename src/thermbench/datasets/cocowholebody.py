@@ -2,7 +2,7 @@
 
 Each COCO person annotation carries `face_kpts` (68 x (x, y, v), iBUG-68 order, schemas/ibug68.json), `face_box`
 [x, y, w, h] (the tight box of the face points) and `face_valid`. The faces kept and their box follow MMPose's
-reader (facts/pretrained_and_rgb_sets.md §2): an instance is skipped when `face_valid` is false or no value of the
+reader (docs/sources.md): an instance is skipped when `face_valid` is false or no value of the
 flat `face_kpts` is positive; the box is `face_box` clipped to [0, W-1] x [0, H-1]; a point is labelled when v > 0.
 Points are continuous pixel coordinates, as COCO boxes are. The crop is the square of side max(w, h) x box_scale
 about the box centre (MMPose pads the box x1.25 and squares it for a square input).
@@ -26,7 +26,7 @@ from thermbench.core.io import InputError
 from thermbench.core.progress import progress
 from thermbench.datasets.common import points_json, read_image, write_png, write_table
 
-# Download layout: MMPose's COCO layout (facts/pretrained_and_rgb_sets.md).
+# Download layout: MMPose's COCO layout (docs/sources.md).
 LAYOUT = ("val2017/*.jpg", "train2017/*.jpg", "annotations/coco_wholebody_val_v1.0.json",
           "annotations/coco_wholebody_train_v1.0.json")
 SPLITS = {"train": ("annotations/coco_wholebody_train_v1.0.json", "train2017"),

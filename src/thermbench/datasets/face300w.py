@@ -2,7 +2,7 @@
 
 A `.pts` file is `version: 1`, `n_points: 68`, `{`, 68 "x y" lines, `}`; every file describes one face of the image
 with the same stem beside it (.jpg or .png). Coordinates: no official statement was found; menpo, from the 300W
-authors' group, reads them as 1-based pixel indices (facts/pretrained_and_rgb_sets.md §3). `pts_origin` is the
+authors' group, reads them as 1-based pixel indices (docs/sources.md). `pts_origin` is the
 value the files give the centre of the first pixel (1 in that reading), so a point maps to continuous pixel
 coordinates (pixel i covers [i, i+1)) as x - pts_origin + 0.5. Every point is labelled.
 

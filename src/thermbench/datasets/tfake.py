@@ -1,7 +1,7 @@
 """T-FAKE: FaceSynthetics folder (<id>.png RGB, <id>_ldmks.txt 70 points) + thermal twin -> paired square face crops.
 
 The 70 FaceSynthetics points are iBUG-68 followed by the two pupil centres; the pupils are kept aside. The thermal
-folder name is a parameter because the real T-FAKE archive layout is not documented (facts/datasets.md B).
+folder name is a parameter because the real T-FAKE archive layout is not documented (docs/sources.md, Datasets).
 
 Conditions: T-FAKE is released as a warm and a cold thermal set of the same FaceSynthetics renders (the paper's
 200,000 pairs = 2 x 100,000). `prepare.tfake.conditions` lists those used; each is a folder
@@ -25,7 +25,7 @@ from thermbench.core.progress import progress
 from thermbench.datasets.common import points_json, read_image, write_png
 from thermbench.datasets.prepared import stream_samples
 
-# Download layout: globs that must each match something in the unpacked root (facts/datasets.md; thermal/ is our
+# Download layout: globs that must each match something in the unpacked root (docs/sources.md; thermal/ is our
 # assumption: thermal/<id>.png or thermal/<condition>/<id>.png).
 LAYOUT = ("*_ldmks.txt", "*.png", "thermal/**/*.png")
 # The prepared contract's columns. kpts: JSON [[x, y, flag] x 68] in crop px; rgb_crop_path: the RGB twin's crop

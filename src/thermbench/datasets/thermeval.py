@@ -26,7 +26,7 @@ from thermbench.core.progress import progress
 from thermbench.datasets.common import points_json, read_image, write_png
 from thermbench.datasets.prepared import write_frames, write_samples
 
-# Download layout: globs that must each match something in the unpacked root (facts/datasets.md).
+# Download layout: globs that must each match something in the unpacked root (docs/sources.md, Datasets).
 LAYOUT = ("Annotations/annotations_1.json", "Annotations/annotations_2.json", "images/*.png")
 # The prepared contract's columns. crop_path: gray crop PNG; nose_*: crop px; frame_nose_*: frame px; box_*: the crop
 # window in the frame; person_*: the GT Person box; split: train | val | test | unused

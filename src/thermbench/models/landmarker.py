@@ -6,7 +6,7 @@ covers [i, i+1), so its centre is i + 0.5 (core/crops.py, COCO boxes). Tools tha
 way out; MediaPipe's normalised landmarks times the image size are already continuous.
 
 Nose centres: "anatomical" = the project's nose-base arc per schema (`nose_centre` in the schema JSON); "blog" = each
-model's definition in the blog's run_all.py (facts/blog_protocol.md, part 1), listed in BLOG_NOSE_CENTRE.
+model's definition in the blog's run_all.py (docs/sources.md, part 1), listed in BLOG_NOSE_CENTRE.
 """
 
 from __future__ import annotations

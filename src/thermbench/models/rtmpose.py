@@ -364,7 +364,7 @@ def complexity(arch: str) -> dict:
 
 # ------------------------------------------------------------------------------------------------------ checkpoint I/O
 _IGNORED_PREFIXES = ("data_preprocessor.",)  # mmpose buffers that are not part of the network
-BACKBONE_PREFIX = "backbone."  # the CSPNeXt keys in mmpose, mmdet and mmcls files alike (facts: pretrained sets §1b)
+BACKBONE_PREFIX = "backbone."  # the CSPNeXt keys in mmpose, mmdet and mmcls files alike (docs/sources.md)
 
 
 def _torch_load(path: Path) -> dict:

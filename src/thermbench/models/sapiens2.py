@@ -21,7 +21,7 @@ from torch import nn
 
 from thermbench.core.io import InputError
 
-# Backbone and head sizes per released arch (facts: Sapiens2 arch_zoo and the pose configs).
+# Backbone and head sizes per released arch (Sapiens2's arch_zoo and pose configs; docs/sources.md).
 ARCHS = {
     "0.4b": dict(dim=1024, depth=24, heads=16, ffn_dim=4096, gqa_layers=(8, 16),
                  deconv_channels=(1024, 768), conv_channels=(512, 512, 256)),
@@ -239,7 +239,7 @@ def load_sapiens2(path: str | Path, cfg: Sapiens2Config) -> Sapiens2:
     return model.float().eval()
 
 
-# --- decoding: the official UDPHeatmap codec (facts/sapiens2.md §3) ---
+# --- decoding: the official UDPHeatmap codec (docs/sources.md, Sapiens2) ---
 
 BLUR_KERNEL = 11  # UDPHeatmap blur_kernel_size of the keypoints308 configs
 

@@ -1,6 +1,6 @@
 """Sapiens2 top-down 308-keypoint pose on person boxes: UDP affine crop -> network -> UDP heatmap decode -> frame px.
 
-Pre- and post-processing follow the official demo (facts/sapiens2.md §3-4): box x1.25, aspect fixed to the input's
+Pre- and post-processing follow the official demo (docs/sources.md, Sapiens2): box x1.25, aspect fixed to the input's
 w/h, UDP warp, RGB ImageNet normalisation on the 0..255 scale; decoding is the official UDPHeatmap decoder (argmax +
 DARK-UDP refinement, `refine=False` gives the plain argmax) mapped back through the same UDP transform; the flip test
 (average with the heatmaps of the mirrored crop, channels swapped by `flip_indices`) is an option.

@@ -72,8 +72,8 @@ def fetch_checkpoint(ref: str, cache: Path) -> Path:
 
 def pinned_sha256(path: Path) -> str:
     """The sha256 of a downloaded file, pinned in `<file>.sha256` the first time; a file that no longer matches its
-    pin is refused. The hash in an OpenMMLab file name is not checked: it need not be a sha256 prefix (facts:
-    pretrained sets §1b)."""
+    pin is refused. The hash in an OpenMMLab file name is not checked: it need not be a sha256 prefix
+    (docs/sources.md)."""
     digest, pin = file_sha256(path), path.with_name(path.name + ".sha256")
     if not pin.is_file():
         write_text(pin, digest + "\n")

@@ -28,7 +28,7 @@ from thermbench.tinyhead.phases import descent_phases
 UNITS = ("crop_px", "frame_px")
 UNIT_NAMES = {"crop_px": "crop px", "frame_px": "frame px"}
 
-# The blog's own part-2 result, as stored by its script (facts/blog_protocol.md, part 2): test errors in 256-crop px.
+# The blog's own part-2 result, as stored by its script (docs/sources.md, part 2): test errors in 256-crop px.
 BLOG_COLUMN = "TinyHead (blog, real ThermEval-D)"
 BLOG_SOURCE = ("nipunbatra/blog, posts/nostril-finetune/outputs/summary_thermeval.json (commit 8bf00a6), written by "
                "scripts/train_head_thermeval.py (235a9af); PCK@3px only in the post's text (the script printed it)")
@@ -39,7 +39,7 @@ BLOG_HEAD = {
     "best_val_epoch": 77, "best_val_mean_px": 5.147, "trainable_params": 410_625, "n_train_labels": 40,
 }
 BLOG_NOTES = """\
-Where the blog's part-2 code and text differ (from its public scripts and stored outputs; `facts/blog_protocol.md`):
+Where the blog's part-2 code and text differ (from its public scripts and stored outputs; `docs/sources.md`):
 
 - Units. Its errors are in pixels of the 256 x 256 crop: a window of about 1.25 x the Person box's longer side,
   upscaled, with x and y scaled differently wherever the window was clipped at the frame's right or bottom edge.

@@ -1,7 +1,7 @@
 """Calibrate the synthetic ThermEval scenes against the blog's real detection rates (`make calibrate`).
 
 The blog's stored outputs on the real ThermEval-D give four detection rates of the MediaPipe face pipelines
-(facts/blog_protocol.md; zeroshot/blog_report.py holds them as ANCHORS). For every candidate scene setting
+(docs/sources.md; zeroshot/blog_report.py holds them as ANCHORS). For every candidate scene setting
 (the faces' width range in px and the sensor blur) this renders frames drawn as the train/val pool's are, from seeds
 of their own (no test frame is drawn, none is read), runs the same four pipelines and scores their detection rates
 as the protocols do (the blog's nose centre, greedy matching within the part's cap). The setting kept is the one

@@ -1,17 +1,22 @@
-"""The README's results block, rendered from metrics/: `python -m thermbench.tools.readme --write` (`make readme`)
-rewrites the lines between the block's markers; `--check` fails, listing the lines that differ, where the README no
-longer says what metrics/ holds (a test runs it). No number in the block is typed by hand.
+"""The README's results block and every number the docs quote from metrics/, rendered: `python -m
+thermbench.tools.readme --write` (`make readme`) rewrites them; `--check` fails, listing the lines that differ, where
+a page no longer says what metrics/ holds (a test runs it). No such number is typed by hand.
 
-The cells are made by the reports' own formatting functions, a few columns of each report: the nose on the
-ThermEval-D test split (zero-shot models and the TinyHead), MLCM-KD's Table I rows, and the breath rate per source.
-Each table names the data it rests on. Timings are left out: they belong to the machine that measured them
-(metrics/timing/).
+The results block's cells are made by the reports' own formatting functions, a few columns of each report: the nose
+on the ThermEval-D test split (zero-shot models and the TinyHead), MLCM-KD's Table I rows, and the breath rate per
+source. Each table names the data it rests on. Stage timings are left out: they belong to the machine that measured
+them (metrics/timing/); the wall time and disk of the two commands are rendered with that machine
+(metrics/timing/make.json, `python -m thermbench.tools.timings`).
+
+Elsewhere a number sits between `<!-- make readme: NAME -->` and `<!-- /make readme -->` (inline or over lines), and
+NAME is one of the page's renderers in `BLOCKS` (src/thermbench/tools/readme_blocks.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import re
 import sys
 from pathlib import Path
 
@@ -24,11 +29,13 @@ from thermbench.core.stage import run as run_tool
 from thermbench.mlcmkd.report_tables import UNTRAINED, describe, group_runs, mean_sd, table_i_order, tfake_nme
 from thermbench.tinyhead.report import _cell as head_cell
 from thermbench.tinyhead.report import _fmt, _seed_cell
+from thermbench.tools.readme_blocks import BLOCKS
 from thermbench.zeroshot.registry import MODELS
 from thermbench.zeroshot.report import name
 
 START = "<!-- results:start: written by `make readme` from metrics/, do not edit by hand -->"
 END = "<!-- results:end -->"
+BLOCK = re.compile(r"<!-- make readme: ([\w-]+) -->(.*?)<!-- /make readme -->", re.S)
 PCK = 10  # px: the PCK threshold shown, the blog's headline one
 SCENES = ("near", "near_sway", "far")
 STUDENTS = ("supervised", "ktl", "mcl")
@@ -158,25 +165,54 @@ def differences(readme: str, rendered: str) -> list[str]:
             if line[:2] in ("- ", "+ ")]
 
 
+def render_blocks(text: str, path: Path, renderers: dict, metrics: Path) -> str:
+    """`text` with each `<!-- make readme: NAME -->` block's body rendered by `renderers[NAME]`; every renderer's
+    block must be on the page, and no other."""
+    names = [m.group(1) for m in BLOCK.finditer(text)]
+    unknown = sorted(set(names) - set(renderers))
+    missing = sorted(set(renderers) - set(names))
+    if unknown or missing or len(names) != len(set(names)):
+        raise InputError(f"{path}: its `make readme` blocks must be, once each, {', '.join(sorted(renderers))} "
+                         f"(unknown: {', '.join(unknown) or 'none'}; missing: {', '.join(missing) or 'none'})")
+    return BLOCK.sub(lambda m: f"<!-- make readme: {m.group(1)} -->{renderers[m.group(1)](metrics)}"
+                               "<!-- /make readme -->", text)
+
+
+def rendered_pages(root: Path, readme: Path, metrics: Path) -> dict[Path, tuple[str, str]]:
+    """{page: (its text, the text `make readme` makes of it)}: the README (results block and blocks) and the docs
+    pages of `BLOCKS`."""
+    pages = {}
+    for page, renderers in BLOCKS.items():
+        path = readme if page == "README.md" else root / page
+        text = path.read_text()
+        new = render_blocks(text, path, renderers, metrics)
+        if page == "README.md":
+            before, _, after = split(new, path)
+            new = before + render(metrics) + after
+        pages[path] = (text, new)
+    return pages
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--check", action="store_true", help="fail, listing the lines that differ from metrics/")
-    mode.add_argument("--write", action="store_true", help="rewrite the block from metrics/")
+    mode.add_argument("--write", action="store_true", help="rewrite the blocks from metrics/")
     parser.add_argument("--readme", type=Path, default=Path("README.md"))
+    parser.add_argument("--root", type=Path, default=Path("."), help="the repository, whose docs/ pages are rendered")
     parser.add_argument("--metrics", type=Path, default=Path("metrics"))
     args = parser.parse_args(argv)
-    before, block, after = split(args.readme.read_text(), args.readme)
-    rendered = render(args.metrics)
+    pages = rendered_pages(args.root, args.readme, args.metrics)
     if args.write:
-        if block != rendered:
-            write_text(args.readme, before + rendered + after)
-        print(f"{args.readme}: results block {'rewritten' if block != rendered else 'unchanged'}", file=sys.stderr)
+        for path, (text, new) in pages.items():
+            if text != new:
+                write_text(path, new)
+            print(f"{path}: {'rewritten' if text != new else 'unchanged'}", file=sys.stderr)
         return
-    diff = differences(block, rendered)
-    if diff:
-        print(f"{args.readme}: the results block differs from {args.metrics}/ (`make readme` rewrites it):",
-              *diff, sep="\n", file=sys.stderr)
+    stale = [(path, differences(text, new)) for path, (text, new) in pages.items() if text != new]
+    for path, diff in stale:
+        print(f"{path}: differs from {args.metrics}/ (`make readme` rewrites it):", *diff, sep="\n", file=sys.stderr)
+    if stale:
         sys.exit(1)
 
 

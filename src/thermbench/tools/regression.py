@@ -618,19 +618,27 @@ def write_baseline(repo: Path, runs: dict[tuple[str, int], dict[str, Scalar]], t
     return baseline
 
 
-def calibration_summary(baseline: Baseline, tol: Tolerances, seconds: float | None) -> str:
-    """What the new baseline gates, and the band metrics whose band is as wide as the value (guard little)."""
-    kinds = dict.fromkeys(CHECKS, 0)
+def wide_bands(baseline: Baseline, tol: Tolerances) -> list[str]:
+    """The band metrics whose allowed band (set by their spread, not the floor) is at least half their value, each
+    as a line: they guard little."""
     wide = []
     pooled = family_spreads(baseline, tol)
     for name, entry in baseline.entries.items():
         rule = tol.rule_for(name)
-        kinds[rule.check] += 1
         if rule.check == "band" and is_number(entry.centre):
             spread = max(entry.spread, pooled_spread(name, entry, pooled))
             allowed = max(tol.floor(rule, entry.centre), tol.k * spread)
             if tol.k * spread > tol.floor(rule, entry.centre) and allowed >= 0.5 * math.fabs(entry.centre):
                 wide.append(f"- {name}: centre {entry.centre}, spread {spread:.6g}, allowed ±{allowed:.6g}")
+    return wide
+
+
+def calibration_summary(baseline: Baseline, tol: Tolerances, seconds: float | None) -> str:
+    """What the new baseline gates, and the band metrics whose band is as wide as the value (guard little)."""
+    kinds = dict.fromkeys(CHECKS, 0)
+    for name in baseline.entries:
+        kinds[tol.rule_for(name).check] += 1
+    wide = wide_bands(baseline, tol)
     lines = [f"{BASELINE}: {len(baseline.entries)} metrics ({kinds['exact']} exact, {kinds['band']} band, "
              f"{kinds['outcome']} outcome, {kinds['skip']} skipped by rule), {len(baseline.unstable)} unstable, "
              + ("rebuilt from kept runs" if seconds is None else f"calibrated in {seconds:.0f} s")]

@@ -1,6 +1,6 @@
 """Markdown for the blog's own protocols (parts 1 and 3): the measured rows, the blog's numbers as reference rows, what
 the synthetic scenes were calibrated to apart from what they found, and where the blog's code and text differ. The
-reference numbers are the blog's stored results on the real ThermEval-D, recomputed in facts/blog_protocol.md; they
+reference numbers are the blog's stored results on the real ThermEval-D, recomputed from them (docs/sources.md); they
 are for orientation only (other data, other models' versions)."""
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def part1_section(m: dict, timing: dict) -> list[str]:
     for label, (det, mean, med, p5, p10, p20, ms) in BLOG_PART1.items():
         lines.append(f"| {label} [{BLOG_SOURCE}] | blog | {_pct(det)} | {_px(mean)} | {_px(med)} | {_pct(p5)} | "
                      f"{_pct(p10)} | {_pct(p20)} | – | {_ms(ms)} |")
-    lines += ["", f"Reference rows: {BLOG_PART1_SOURCE}, recomputed in the team's fact sheet (blog_protocol.md). "
+    lines += ["", f"Reference rows: {BLOG_PART1_SOURCE}, recomputed from its stored outputs (docs/sources.md). "
               f"Match cap {m['match_cap_px']} px; detection and PCK over all GT; mean/median over matched pairs; "
               "precision = matched / predictions.", ""]
     lines += [f"- {r['label']}: {r['status']}" for _, r in _ordered(m["rows"], blog_part1.ROWS) if r["status"] != "ok"]

@@ -1,4 +1,4 @@
-"""Blog part 1 as its scripts run it (facts/blog_protocol.md, "Part 1"): the first `n_frames` frames of annotation
+"""Blog part 1 as its scripts run it (docs/sources.md, "Part 1"): the first `n_frames` frames of annotation
 file 1 (file order) that carry a Nose, full frame, every GT Nose (bbox centre) scored with greedy matching capped at
 `match_cap_px`; detection and PCK over all GT, mean/median over matched, precision = matched / predictions.
 

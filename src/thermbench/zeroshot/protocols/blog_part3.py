@@ -1,4 +1,4 @@
-"""Blog part 3 (hier_yolo_thermeval.py, facts/blog_protocol.md "Part 3") with the offline models: the first
+"""Blog part 3 (hier_yolo_thermeval.py; docs/sources.md, "Part 3") with the offline models: the first
 `n_frames` frames of annotation file 2 by image id that carry a Person and a Nose; every Nose (bbox centre) is GT;
 greedy matching capped at `match_cap_px`; detection and PCK over GT, median/mean over matched, precision = matched /
 predictions. Nose centre = the blog's MediaPipe definition (mean of the two nostril means).

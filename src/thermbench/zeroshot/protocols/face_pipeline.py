@@ -1,4 +1,4 @@
-"""Blog part 3's detector-upstream pipelines with the models in the mediapipe 0.10.21 wheel (facts/blog_protocol.md).
+"""Blog part 3's detector-upstream pipelines with the models in the mediapipe 0.10.21 wheel (docs/sources.md).
 
 - A: the face landmarker on the full frame (up to 4 faces, as hier_yolo_thermeval.py's landmarker).
 - B: BlazeFace full range (the wheel's `face_detection_full_range`, default 0.5 threshold) -> each face box cropped

@@ -1,0 +1,252 @@
+"""The numbers the README and docs/ quote outside the results block, each rendered from the file that holds it:
+`BLOCKS[page][name](metrics)` is the text between `<!-- make readme: name -->` and `<!-- /make readme -->` on that
+page (`make readme` writes it, a test checks it). `metrics` is the metrics/ folder; its parent is the repository."""
+
+from __future__ import annotations
+
+import functools
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+from thermbench.core.io import InputError, read_json
+from thermbench.tools import regression
+from thermbench.tools.timings import KINDS, TIMINGS
+from thermbench.zeroshot.blog_report import ANCHORS, _detection, _pct
+
+KTL = "mlcmkd/ktl/dikd/ktl-dikd-seed0.json"  # the student the ONNX worked example exports
+GATE_MOVED = ("mlcmkd/ktl/dikd/ktl-dikd-seed0.json:training.grad_norm.cv_percent",
+              "mlcmkd/ktl/dikd/ktl-dikd-seed0.json:training.grad_norm.std")  # the gate sample's two moved metrics
+GATE_SHIFT = 1.1  # ... each moved by 10%
+BREATH_SCENES = ("near", "near_sway", "far")
+
+
+def _read(path: Path) -> dict:
+    if not path.is_file():
+        raise InputError(f"{path}: not found (run `make repro` first)")
+    return read_json(path)
+
+
+# ------------------------------------------------------------------------------------------------------- README.md
+def head_params(metrics: Path) -> str:
+    return f"{_read(metrics / 'head' / 'thermeval.json')['trainable_params']:,}"
+
+
+def _duration(seconds: float) -> str:
+    minutes, s = divmod(round(seconds), 60)
+    return f"{minutes} min {s:02d} s" if minutes else f"{s} s"
+
+
+def timings(metrics: Path) -> str:
+    """The wall time and disk of each measured command, with the machine and commit it was measured on; a command
+    not measured says so."""
+    path = metrics.parent / TIMINGS
+    measured = read_json(path) if path.is_file() else {}
+    what = {"smoke": "`make repro` on the smoke profile", "default": "`make repro` on the default profile",
+            "test": "`make test`"}
+    rows = ["| command | wall time | disk | venv | measured on |", "| --- | --- | --- | --- | --- |"]
+    for kind in KINDS:
+        e = measured.get(kind)
+        if e is None:
+            rows.append(f"| {what[kind]} | not measured on this code |  |  |  |")
+            continue
+        m = e["machine"]
+        venv = "" if e.get("venv_bytes") is None else f"{e['venv_bytes'] / 1e9:.1f} GB"
+        load = "" if e.get("load_average") is None else f", load average {e['load_average']:g} during the run"
+        rows.append(f"| {what[kind]} | {_duration(e['seconds'])} | {e['disk_bytes'] / 1e9:.2f} GB | {venv} | "
+                    f"{m['cpu']}, {m['cores']} cores, {m['memory_gb']:g} GB RAM{load}; commit {e['commit']}, "
+                    f"{e['date']} |")
+    return "\n\n" + "\n".join(rows) + "\n\n"
+
+
+# --------------------------------------------------------------------------------------------- docs/own-model.md
+def ktl_tfake(metrics: Path) -> str:
+    t = _read(metrics / KTL)["tfake"]
+    return f"NME-IO {t['nme']:.6f} over {t['n']} crops"
+
+
+def ktl_charlotte(metrics: Path) -> str:
+    c = _read(metrics / KTL)["charlotte"]["full"]
+    return f"NME-diag {c['nme']:.6f} over {c['n']}"
+
+
+def dlib_found(metrics: Path) -> str:
+    m = _read(metrics / "zeroshot" / "dlib68.json")
+    box = m["crop"]["frame_px"]
+    return (f"{m['full_frame']['n_predictions']} noses predicted in the full frames; {box['detection_rate']:.2%} of "
+            f"the {box['n_gt']} GT Person boxes")
+
+
+def ktl_speed(metrics: Path) -> str:
+    c = _read(metrics / "speed.json")["checkpoints"]["ktl-dikd-seed0"]
+    return f"{c['gmacs']:.6f} GMACs and {c['params']:,} parameters"
+
+
+def mediapipe_rates(metrics: Path) -> str:
+    rates = _read(metrics / "breath" / "rates.json")["sources"]["mediapipe"]
+    return ", ".join(f"{scene} {rates[scene]['ridge']['mae_bpm']:.2f}" for scene in BREATH_SCENES)
+
+
+# ------------------------------------------------------------------------------------------------ docs/results.md
+def datasets_sample(metrics: Path) -> str:
+    """What `dvc metrics show --md metrics/datasets` lists for two datasets (a few columns; DVC rounds to 5 digits)."""
+    keys = (("mean_px", "nose_x"), ("mean_px", "nose_y"), ("samples", "test"), ("samples", "train"),
+            ("samples", "val"))
+    rows = ["| Path | " + " | ".join(".".join(k) for k in keys) + " |", "|" + "---|" * (len(keys) + 1)]
+    for name in ("tfake", "thermeval"):
+        m = _read(metrics / "datasets" / f"{name}.json")
+        cells = [f"{m[a][b]:.5f}".rstrip("0").rstrip(".") if b in m.get(a, {}) and isinstance(m[a][b], float)
+                 else str(m[a][b]) if b in m.get(a, {}) else "-" for a, b in keys]
+        rows.append(f"| metrics/datasets/{name}.json | " + " | ".join(cells) + " |")
+    return "\n\n```\n" + "\n".join(rows) + "\n```\n\n"
+
+
+# --------------------------------------------------------------------------------------------------- docs/ci.md
+def lock_kb(metrics: Path) -> str:
+    return f"{(metrics.parent / 'dvc.lock').stat().st_size / 1000:.0f} kB"
+
+
+def gate_sample(metrics: Path) -> str:
+    """The gate's own report on the committed baseline's centres with `GATE_MOVED` each moved by 10%."""
+    root = metrics.parent
+    baseline = regression.read_baseline(root / regression.BASELINE)
+    tol = regression.load_tolerances(root / regression.TOLERANCES)
+    current = {name: entry.centre for name, entry in baseline.entries.items()}
+    for name in GATE_MOVED:
+        if name not in current:
+            raise InputError(f"{regression.BASELINE}: no metric {name} for the gate's sample in docs/ci.md")
+        current[name] = round(current[name] * GATE_SHIFT, 6)
+    report = regression.format_report(regression.compare(baseline, current, tol), baseline.info)
+    return "\n\n```\n" + report + "```\n\n"
+
+
+def wide_bands(metrics: Path) -> str:
+    root = metrics.parent
+    baseline = regression.read_baseline(root / regression.BASELINE)
+    return str(len(regression.wide_bands(baseline, regression.load_tolerances(root / regression.TOLERANCES))))
+
+
+# --------------------------------------------------------------------------------------------------- docs/gpu.md
+GPU = "gpu/nvidia-h100-80gb-hbm3"  # the GPU check docs/gpu.md reports
+SETTINGS = {"fp32": "fp32 (strict)", "tf32": "tf32", "bf16": "bf16", "bf16+compile": "bf16 + compile"}
+
+
+def _rate(images_per_s: float) -> str:
+    """Images/s to the unit, halves up (606.5 -> 607)."""
+    return f"{math.floor(images_per_s + 0.5):,}"
+
+
+def gpu_table(metrics: Path) -> str:
+    """Images/s end to end and of the step alone at batch 64 and 256, and peak memory, per precision setting."""
+    g = _read(metrics / f"{GPU}.json")
+    rows = ["| setting | batch 64 | batch 256 | step alone, batch 64 | step alone, batch 256 | peak GPU memory "
+            "(64 / 256) |", "|---|---|---|---|---|---|"]
+    for key, label in SETTINGS.items():
+        e2e, step = g["end_to_end"][key], g["step_ceiling_images_per_s"][key]
+        big = e2e.get("256")
+        memory = (f"{e2e['64']['peak_memory_gb']:.1f} / {big['peak_memory_gb']:.1f} GB" if big
+                  else f"{e2e['64']['peak_memory_gb']:.1f} GB at 64")
+        e2e_256 = _rate(big["images_per_s"]) if big else "not measured (budget)"
+        step_256 = _rate(step["256"]) if "256" in step else "not measured"
+        rows.append(f"| {label} | {_rate(e2e['64']['images_per_s'])} | {e2e_256} | {_rate(step['64'])} | {step_256} | "
+                    f"{memory} |")
+    return "\n" + "\n".join(rows) + "\n"
+
+
+def gpu_loader(metrics: Path) -> str:
+    w = _read(metrics / f"{GPU}.json")["loader_images_per_s_per_worker"]
+    return (f"{_rate(w['augment_on_device'])} images/s with the warps on the device, "
+            f"{_rate(w['warps_in_workers'])} with them in the worker")
+
+
+def gpu_sapiens2(metrics: Path) -> str:
+    s = _read(metrics / f"{GPU}.json")["sapiens2_0_4b"]
+    return (f"{s['bf16']['images_per_s']:.1f} images/s under bf16 autocast (peak {s['bf16']['peak_memory_gb']:.1f} "
+            f"GB), {s['fp32']['images_per_s']:.1f} in fp32 ({s['fp32']['peak_memory_gb']:.1f} GB)")
+
+
+def gpu_precision(metrics: Path) -> str:
+    """Best validation NME per seed and setting, with the setting's images/s at batch 64."""
+    p = _read(metrics / f"{GPU}_precision.json")
+    e2e = _read(metrics / f"{GPU}.json")["end_to_end"]
+    seeds = p["nme_protocol"]["seeds"]
+    rows = ["| setting | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | images/s at batch 64 |",
+            "|---" * (len(seeds) + 3) + "|"]
+    for key, label in SETTINGS.items():
+        r = p["precision_nme"][key]
+        rows.append(f"| {label.replace(' (strict)', '')} | " + " | ".join(f"{v:.3f}" for v in r["nmes"])
+                    + f" | {r['mean']:.3f} | {_rate(e2e[key]['64']['images_per_s'])} |")
+    return "\n" + "\n".join(rows) + "\n"
+
+
+def gpu_fp32_range(metrics: Path) -> str:
+    low, high = _read(metrics / f"{GPU}_precision.json")["paper_choice"]["fp32_nme_range"]
+    return f"{low:.3f} to {high:.3f}"
+
+
+GRID_STAGES = {"teacher": "teacher", "pretrain": "pretrain", "supervised": "supervised", "ktl": "KTL", "mcl": "MCL"}
+
+
+def grid_hours(metrics: Path) -> str:
+    """The paper grid's H100-hours per stage (metrics/scale.json, `make scale`): runs, at the epoch cap, expected."""
+    grid = _read(metrics / "scale.json")["paper_grid"]
+    rows = ["| stage | runs | H100-hours at the cap | expected |", "|---|---|---|---|"]
+    for key, label in GRID_STAGES.items():
+        mine = [r for r in grid["rows"] if r["stage"] == key]
+        rows.append(f"| {label} | {sum(r['runs'] for r in mine)} | {sum(r['gpu_hours_at_cap'] for r in mine):.1f} | "
+                    f"{sum(r['gpu_hours_expected'] for r in mine):.1f} |")
+    rows.append(f"| **total** | {sum(r['runs'] for r in grid['rows'])} | **{grid['gpu_hours_at_cap']:.1f}** | "
+                f"**{grid['gpu_hours_expected']:.1f}** |")
+    return "\n" + "\n".join(rows) + "\n"
+
+
+def grid_total(metrics: Path) -> str:
+    grid = _read(metrics / "scale.json")["paper_grid"]
+    return (f"about {grid['gpu_hours_at_cap']:.0f} H100-hours at the cap, {grid['gpu_hours_expected']:.0f} expected** "
+            f"({grid['assumed']['expected_fraction']:g} of the cap")
+
+
+# --------------------------------------------------------------------------------------------- docs/synthetic.md
+ANCHOR_NAMES = ("part 1", "A", "B", "the GT box")  # short names of the blog report's ANCHORS, in their order
+
+
+def synth_anchors(metrics: Path) -> str:
+    """The default DAG's detection rate on each blog protocol's own frames, with its count and its ratio to the blog's
+    real rate (the report's table "against the blog's real ThermEval-D")."""
+    measured = {p: _read(metrics / "zeroshot_blog" / f"{p}.json") for p in ("part1", "part3")}
+    cells = []
+    for short, (_, real, _, protocol, row) in zip(ANCHOR_NAMES, ANCHORS, strict=True):
+        m, value = measured[protocol], _detection(measured[protocol], row)
+        cells.append(f"{short} {_pct(value)} ({round(value * m['n_gt'])} of {m['n_gt']}; {value / real:.2f}x)")
+    return ", ".join(cells[:-1]) + " and " + cells[-1]
+
+
+# ---------------------------------------------------------------------------------------------------- docs/dag.md
+@functools.cache
+def _dvc_dag(root: Path) -> str:
+    done = subprocess.run([sys.executable, "-m", "dvc", "dag", "--md", "--collapse-foreach-matrix"], cwd=root,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise InputError(f"{root}: `dvc dag` failed: {done.stderr.strip().splitlines()[-1:]}")
+    return done.stdout
+
+
+def dag(metrics: Path) -> str:
+    """DVC's Mermaid drawing of the pipeline, a foreach stage one node (`dvc dag --md --collapse-foreach-matrix`)."""
+    return "\n" + _dvc_dag(metrics.parent.resolve()).strip() + "\n"
+
+
+BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
+    "README.md": {"head_params": head_params, "timings": timings},
+    "docs/own-model.md": {"ktl_tfake": ktl_tfake, "ktl_charlotte": ktl_charlotte, "dlib_found": dlib_found,
+                          "ktl_speed": ktl_speed, "mediapipe_rates": mediapipe_rates},
+    "docs/results.md": {"datasets_sample": datasets_sample},
+    "docs/ci.md": {"lock_kb": lock_kb, "gate_sample": gate_sample, "wide_bands": wide_bands},
+    "docs/dag.md": {"dag": dag},
+    "docs/synthetic.md": {"synth_anchors": synth_anchors},
+    "docs/gpu.md": {"gpu_table": gpu_table, "gpu_loader": gpu_loader, "gpu_sapiens2": gpu_sapiens2,
+                    "gpu_precision": gpu_precision, "gpu_fp32_range": gpu_fp32_range, "grid_hours": grid_hours,
+                    "grid_total": grid_total},
+}

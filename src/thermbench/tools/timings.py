@@ -1,0 +1,156 @@
+"""How long the two commands take and how much disk they use, measured here and written to metrics/timing/make.json:
+`python -m thermbench.tools.timings measure smoke|default|test`. `make readme` renders the file into the README.
+
+- smoke, default: `make repro` on that profile as a fresh clone runs it, in a scratch copy of the working tree (no
+  dvc.lock, no DVC cache, no remote: every stage runs): the wall time of `dvc repro`, and the disk it left (the
+  copy's `data/` and DVC cache, each file counted once however it is linked).
+- test: `make test` here with the venv set up, with TMPDIR a fresh folder: the wall time, and the most that folder
+  held (sampled every 2 s; the smoke regression's scratch copy and the tests' temporary files live there).
+
+Each entry names the machine (CPU model, cores, memory), the commit and the date, and the mean 1-minute load average
+during the run (above the core count: other work shared the cores, and the wall time is an upper bound); it is
+replaced by the next measurement of its kind; the venv's size is recorded beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from thermbench.core.io import InputError, read_json, write_json
+from thermbench.core.stage import run as run_tool
+from thermbench.tools.regression import _cpu_name, copy_worktree
+
+TIMINGS = Path("metrics/timing/make.json")
+KINDS = ("smoke", "default", "test")
+SAMPLE_S = 2.0  # how often `make test`'s temporary folder is measured
+
+
+def disk_bytes(*roots: Path) -> int:
+    """The disk the files under `roots` take (allocated blocks), each inode counted once: DVC links its cache and
+    workspace copies where it can."""
+    seen, total = set(), 0
+    for root in roots:
+        for folder, _, files in os.walk(root):
+            for name in files:
+                st = os.lstat(os.path.join(folder, name))
+                if (st.st_dev, st.st_ino) not in seen:
+                    seen.add((st.st_dev, st.st_ino))
+                    total += st.st_blocks * 512
+    return total
+
+
+def machine() -> dict:
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {"cpu": _cpu_name(), "cores": os.cpu_count(), "memory_gb": round(memory / 1e9, 1)}
+
+
+def commit(repo: Path) -> str:
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True,
+                           text=True)
+    if head.returncode != 0:
+        return "unknown"
+    return head.stdout.strip() + (" with uncommitted changes" if dirty.stdout.strip() else "")
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str], log) -> None:
+    log.write(f"$ {' '.join(cmd)}\n")
+    log.flush()
+    done = subprocess.run(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        raise InputError(f"{cwd}: `{' '.join(cmd)}` failed with exit code {done.returncode} (see {log.name})")
+
+
+def measure_repro(repo: Path, profile: str, scratch: Path, log) -> dict:
+    """`make repro` on `profile` as a fresh clone without a DVC remote runs it, in a copy under `scratch`."""
+    work = scratch / "project"
+    copy_worktree(repo, work)
+    (work / "dvc.lock").unlink(missing_ok=True)  # a fresh clone has the lock, but no outputs and no cache: all run
+    python = sys.executable
+    env = {**os.environ, "PYTHONPATH": str(work / "src"), "DVC_NO_ANALYTICS": "1",
+           "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # stages call `python`
+    _run([python, "-m", "thermbench.tools.profiles", profile, "--force"], work, env, log)
+    _run([python, "-m", "dvc", "config", "core.no_scm", "true"], work, env, log)
+    _run([python, "-m", "thermbench.tools.check_submissions"], work, env, log)
+    start = time.monotonic()
+    _run([python, "-m", "dvc", "repro"], work, env, log)
+    seconds = time.monotonic() - start
+    return {"command": f"make repro (profile {profile}; fresh copy, no DVC cache or remote: every stage runs)",
+            "seconds": round(seconds), "disk_bytes": disk_bytes(work / "data", work / ".dvc" / "cache")}
+
+
+def measure_test(repo: Path, scratch: Path, log) -> dict:
+    """`make test` in `repo`, its temporary files in `scratch`: the wall time and the most `scratch` held."""
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    start = time.monotonic()
+    with Sampler(lambda: disk_bytes(scratch)) as peak:
+        _run(["make", "test"], repo, env, log)
+    return {"command": "make test (venv set up; unit tests and the smoke regression)",
+            "seconds": round(time.monotonic() - start), "disk_bytes": max(peak.values, default=0)}
+
+
+class Sampler:
+    """Calls `measure` every SAMPLE_S seconds in a thread while the block runs; `.values` holds what it returned."""
+
+    def __init__(self, measure):
+        self.measure, self.values, self._stop = measure, [], threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(SAMPLE_S):
+            self.values.append(self.measure())
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def measure(kind: str, repo: Path, out: Path) -> dict:
+    """Measure `kind`, replace its entry of `out` (the others kept) and return the entry."""
+    measured_commit = commit(repo)  # before the run: the tree copied (or tested) is this one
+    scratch = Path(tempfile.mkdtemp(prefix=f"thermbench-timings-{kind}-"))
+    log_path = Path(tempfile.gettempdir()) / f"thermbench-timings-{kind}.log"
+    print(f"timings: measuring {kind}; log in {log_path}", file=sys.stderr, flush=True)
+    try:
+        with open(log_path, "w") as log, Sampler(lambda: os.getloadavg()[0]) as load:
+            entry = measure_test(repo, scratch, log) if kind == "test" else measure_repro(repo, kind, scratch, log)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    # The load says whether the cores were the run's own: on a shared machine the wall time is an upper bound.
+    entry.update(machine=machine(), commit=measured_commit, date=datetime.date.today().isoformat(),
+                 load_average=round(sum(load.values) / len(load.values), 1) if load.values else None,
+                 venv_bytes=disk_bytes(repo / ".venv") if (repo / ".venv").exists() else None)
+    timings = read_json(out) if out.is_file() else {}
+    timings[kind] = entry
+    write_json(out, {k: timings[k] for k in KINDS if k in timings})
+    return entry
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="action", required=True)
+    one = sub.add_parser("measure", help="measure one kind and write its entry")
+    one.add_argument("kind", choices=KINDS)
+    one.add_argument("--repo", type=Path, default=Path("."))
+    args = parser.parse_args(argv)
+    repo = args.repo.resolve()
+    entry = measure(args.kind, repo, repo / TIMINGS)
+    print(f"{args.kind}: {entry['seconds']} s, {entry['disk_bytes'] / 1e9:.2f} GB on {entry['machine']['cpu']} "
+          f"({entry['machine']['cores']} cores) -> {TIMINGS}")
+
+
+if __name__ == "__main__":
+    run_tool(main)

@@ -206,3 +206,22 @@ def test_every_typed_config_a_stage_builds_is_checked():
     assert {(key, typed[key].__name__) for key, _ in calls if key in typed} == calls
     for name in PROFILES:
         check_values(render(name, ROOT))  # every profile as committed passes
+
+
+def test_an_overlay_may_set_a_typed_sections_key_the_default_leaves_at_its_class_default():
+    base = {"train": {"fit": {"epochs": 1}}, "other": {"a": 1}}
+    merge(base, {"train": {"fit": {"cuda_graph": True}}}, typed=("train",))
+    assert base["train"]["fit"] == {"epochs": 1, "cuda_graph": True}
+    with pytest.raises(InputError, match="key 'other.b' does not exist"):
+        merge(base, {"other": {"b": 2}}, typed=("train",))
+    with pytest.raises(InputError, match="key 'train.fit.cuda_graph' does not exist"):
+        merge({"train": {"fit": {}}}, {"train": {"fit": {"cuda_graph": True}}})
+
+
+def test_the_paper_profile_sets_the_gpu_step_and_a_typo_there_is_refused_by_its_config():
+    params = yaml.safe_load(render("paper", ROOT))
+    assert params["train"]["fit"]["cuda_graph"] is True and params["train"]["fit"]["lean_step"] is True
+    assert "cuda_graph" not in yaml.safe_load(render("default", ROOT))["train"]["fit"]
+    params["train"]["fit"]["cuda_grpah"] = True
+    with pytest.raises(InputError, match="unknown key.*cuda_grpah"):
+        check_values(yaml.safe_dump(params))

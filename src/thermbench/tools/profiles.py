@@ -49,14 +49,17 @@ def _yaml() -> YAML:
     return yaml
 
 
-def merge(base: dict, overlay: dict, where: str = "") -> dict:
-    """Apply `overlay` onto `base` in place. An overlay key the base lacks is an error: it would be a typo."""
+def merge(base: dict, overlay: dict, where: str = "", typed: tuple[str, ...] = ()) -> dict:
+    """Apply `overlay` onto `base` in place. An overlay key the base lacks is an error (it would be a typo), but
+    within a section of `typed` (`configs`): there a config class names every key and refuses any other
+    (`check_values`), and the base may leave a key at the class's default (the GPU-only switches of train.fit), so
+    that adding it to a profile does not change the default's params."""
     for key, value in overlay.items():
         path = f"{where}.{key}" if where else str(key)
-        if key not in base:
+        if key not in base and not any(path.startswith(f"{t}.") for t in typed):
             raise InputError(f"profile overlay: key '{path}' does not exist in profiles/default.yaml")
-        if isinstance(value, dict) and isinstance(base[key], dict):
-            merge(base[key], value, path)
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merge(base[key], value, path, typed)
         else:
             base[key] = value
     return base
@@ -110,8 +113,9 @@ def render(name: str, root: Path = Path("."), assignments: tuple[str, ...] = ())
         raise InputError(f"{base_path}: not found")
     params = yaml.load(base_path.read_text())
     if name != "default":
+        typed, readers = configs()
         for overlay in _overlays(name, root):
-            merge(params, overlay)
+            merge(params, overlay, typed=tuple(typed) + tuple(readers))
     for assignment in assignments:
         override(params, assignment)
     params["profile"] = name

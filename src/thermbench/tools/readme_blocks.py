@@ -243,7 +243,8 @@ def step_ops(metrics: Path) -> str:
     d = _read(metrics / "step_ops.json")
     forms = {"plain": "plain step", "lean": "`lean_step`", "lean_graph": "`lean_step`, CUDA-graph form"}
     rows = [f"Counted on the {d['counted_on']}: {d['task']}.", "",
-            "| precision | step | kernels | of them dtype casts | ops that make the host wait |", "|---|---|---|---|---|"]
+            "| precision | step | kernels | of them dtype casts | ops that make the host wait |",
+            "|---|---|---|---|---|"]
     for precision in ("fp32", "bf16"):
         for form, label in forms.items():
             r = d["steps"][precision][form]

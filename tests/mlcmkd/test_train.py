@@ -224,6 +224,11 @@ def test_bf16_precision_trains_under_autocast_with_float32_weights():
     assert all(p.dtype == torch.float32 for p in model.parameters())
 
 
+def test_a_validation_batch_below_one_is_refused():
+    with pytest.raises(InputError, match="'train.fit.val_batch_size' must be at least 1, not 0"):
+        _cfg(val_batch_size=0)
+
+
 def test_unknown_precision_is_refused():
     with pytest.raises(InputError, match="train.fit.precision"):
         _cfg(precision="fp16")

@@ -360,7 +360,7 @@ def test_backbone_input_is_the_blogs_imagenet_normalisation():
 
 def test_device_param_is_checked():
     assert FC.resolve_device("cpu") == torch.device("cpu")
-    with pytest.raises(InputError, match="not a torch device"):
+    with pytest.raises(InputError, match="must be a torch device .*, not .gpu0."):
         FC.resolve_device("gpu0")
     if not torch.cuda.is_available():
         with pytest.raises(InputError, match="no CUDA GPU"):

@@ -87,6 +87,8 @@ class FitConfig:
 
     def __post_init__(self):
         check_precision(self.precision, "train.fit.precision")
+        if self.val_batch_size < 1:
+            raise InputError(f"params.yaml: 'train.fit.val_batch_size' must be at least 1, not {self.val_batch_size}")
 
 
 def _norm_eval(module: nn.Module) -> None:

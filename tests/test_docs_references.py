@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from thermbench.tools.profiles import PROFILES, render
+from thermbench.tools.profiles import PROFILES, has_section, render
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ("README.md", "submissions/README.md", "src/thermbench/breath/README.md",
@@ -93,21 +93,12 @@ def params_keys() -> list[dict]:
     return [yaml.safe_load((ROOT / "params.yaml").read_text())] + [yaml.safe_load(render(p, ROOT)) for p in PROFILES]
 
 
-def has_key(tree: dict, dotted: str) -> bool:
-    node = tree
-    for key in dotted.split("."):
-        if not isinstance(node, dict) or key not in node:
-            return False
-        node = node[key]
-    return True
-
-
 def params_problems(text: str, trees: list[dict]) -> list[str]:
     tops = set().union(*(t.keys() for t in trees))
     keys = {t.split(":")[0].split("=")[0] for t in backticked(text)}
     dotted = [k for k in keys if re.fullmatch(r"[a-z_]\w*(\.[\w-]+)+", k) and k.split(".")[0] in tops
               and not re.search(r"\.(py|md|yaml|json|csv)$", k)]
-    return [f"no params key {k}" for k in sorted(dotted) if not any(has_key(t, k) for t in trees)]
+    return [f"no params key {k}" for k in sorted(dotted) if not any(has_section(t, k) for t in trees)]
 
 
 def link_problems(page: Path, text: str) -> list[str]:

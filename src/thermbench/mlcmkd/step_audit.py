@@ -75,13 +75,13 @@ class StepOps(TorchDispatchMode):
                 "host_waits": sorted(self.host_waits)}
 
 
-def random_crops(n: int, size: int, seed: int) -> Split:
-    """`n` random gray crops with RGB twins and 68 points inside."""
+def random_pairs(n: int, size: int, seed: int) -> Split:
+    """Random thermal crops with random RGB twins and keypoints: what a step costs does not depend on the pixels."""
     rng = np.random.default_rng(seed)
-    images = rng.integers(0, 256, (n, size, size), dtype=np.uint8)
-    return Split(images=images, kpts=rng.uniform(4, size - 4, (n, 68, 2)).astype(np.float32),
-                 visible=np.ones((n, 68), np.float32), scale=np.ones((n, 2), np.float32),
-                 paired=np.repeat(images[..., None], 3, axis=-1))
+    return Split(images=rng.integers(0, 256, (n, size, size), dtype=np.uint8),
+                 paired=rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
+                 kpts=rng.uniform(size * 0.2, size * 0.8, (n, 68, 2)).astype(np.float32),
+                 visible=np.ones((n, 68), np.float32), scale=np.ones((n, 2), np.float32))
 
 
 def audit_ktl_step(arch: str = "l", precision: str = "fp32", lean: bool = False, graph_form: bool = False,
@@ -96,7 +96,7 @@ def audit_ktl_step(arch: str = "l", precision: str = "fp32", lean: bool = False,
     task = DistillTask(student, teacher, DistillConfig(fd=True, ld=True, fi=True, ri=True))
     cfg = FitConfig(epochs=1, batch_size=batch, seed=seed, precision=precision, lean_step=lean, cuda_graph=graph_form,
                     augment=PAPER_AUGMENT, augment_on_device=True, deterministic=True, progress=False)
-    crops = random_crops(2 * batch, input_px, seed)
+    crops = random_pairs(2 * batch, input_px, seed)
     plan = StepPlan(len(crops), batch, seed, cfg.augment, (input_px, input_px))
     inputs, flips = distill_inputs(device, True, cfg), flip_index(68)
     lean_teacher = task.lean_teacher(torch.bfloat16 if precision == "bf16" else torch.float32)

@@ -72,7 +72,7 @@ from thermbench.mlcmkd.losses import DistillConfig, DistillTask
 from thermbench.mlcmkd.optim import OptimConfig
 from thermbench.mlcmkd.runs import distill_config
 from thermbench.mlcmkd.settings import RTMPoseParams, Settings, train_params
-from thermbench.mlcmkd.step_audit import audit_ktl_step
+from thermbench.mlcmkd.step_audit import audit_ktl_step, random_pairs
 from thermbench.mlcmkd.train import FitConfig, fit_ktl
 from thermbench.models.rtmpose import build_rtmpose, to_input
 from thermbench.models.sapiens2 import build_sapiens2
@@ -266,15 +266,6 @@ def graphs_compiled() -> int:
     from torch._dynamo.utils import counters
 
     return counters["stats"]["unique_graphs"]
-def random_pairs(n: int, size: int, seed: int) -> Split:
-    """Random thermal crops with random RGB twins and keypoints: what a step costs does not depend on the pixels."""
-    rng = np.random.default_rng(seed)
-    return Split(images=rng.integers(0, 256, (n, size, size), dtype=np.uint8),
-                 paired=rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
-                 kpts=rng.uniform(size * 0.2, size * 0.8, (n, 68, 2)).astype(np.float32),
-                 visible=np.ones((n, 68), np.float32), scale=np.ones((n, 2), np.float32))
-
-
 def shape_pairs(n: int, size: int, seed: int) -> Split:
     """Learnable crops: one fixed 68-point shape (its points 36 and 45, the NME's outer eye corners, 0.8 of its width
     apart), each crop a random rotation (+-30 deg), scale and shift of it, drawn as bright 3 x 3 dots on a dark frame;

@@ -72,6 +72,7 @@ from thermbench.mlcmkd.losses import DistillConfig, DistillTask
 from thermbench.mlcmkd.optim import OptimConfig
 from thermbench.mlcmkd.runs import distill_config
 from thermbench.mlcmkd.settings import RTMPoseParams, Settings, train_params
+from thermbench.mlcmkd.step import Step, make_optimizer
 from thermbench.mlcmkd.step_audit import audit_ktl_step, random_pairs
 from thermbench.mlcmkd.train import FitConfig, fit_ktl
 from thermbench.models.rtmpose import build_rtmpose, to_input
@@ -455,8 +456,9 @@ class Check:
 
     @contextlib.contextmanager
     def stepping(self, precision: str, compiled: bool, batch: int):
-        """A callable running one training step (forward, backward, clipping, AdamW) on one batch kept on the device,
-        as `fit_ktl` runs it (channels_last, autocast, the same compiled task); the task's layout restored after."""
+        """A callable running one training step (forward, backward, clipping, AdamW) on one batch kept on the device:
+        `fit_ktl`'s own step (`mlcmkd.step.Step`: channels_last, autocast, the same compiled task); the task's layout
+        restored after."""
         task = self.kept_task(precision, compiled, batch)
         task.to(memory_format=torch.channels_last)
         data = random_pairs(batch, self.sizes.input_px, 2)
@@ -468,17 +470,12 @@ class Check:
         images, paired = to_input(batch_t["images"], self.device), to_input(batch_t["paired"], self.device)
         targets = {k: batch_t[k] for k in ("target_x", "target_y", "weight")}
         params = [p for p in task.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=1e-4, fused=self.device.type == "cuda")
-        step = torch.compile(task) if compiled else task
+        optimizer = make_optimizer([{"params": params}], 1e-4, False, self.device)
+        step = Step(torch.compile(task) if compiled else task, optimizer, params, precision, self.device, 1.0, 1.0)
         task.train()
 
         def one() -> None:
-            with torch.autocast(self.device.type, torch.bfloat16, enabled=precision == "bf16"):
-                terms = step(images, paired, targets, gamma=1.0, kp_scale=1.0)
-            optimizer.zero_grad(set_to_none=True)
-            terms["loss"].backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
+            step((images, paired, targets), {"gamma": 1.0})
 
         try:
             with numerics(precision, False, self.device):

@@ -190,15 +190,29 @@ def test_the_step_profile_runs_on_the_cpu_and_restores_the_layout(dry):
     assert len(ceiling["repeats"]) == 2 and ceiling["min"] <= ceiling["images_per_s"] <= ceiling["max"]
 
 
-def test_the_end_to_end_runs_grow_their_validation_with_their_training(dry):
+@pytest.fixture
+def clocked_fits(monkeypatch):
+    """Each fit runs for real, and its seconds are 2 s fixed + 10 ms per image trained: a loaded CPU's wall clock
+    can make a 2-epoch fit no slower than a 1-epoch one, and the slope only needs the runs' sizes."""
+    fit = g.Check.timed_fit
+
+    def timed_fit(self, task, data, cfg):
+        fit(self, task, data, cfg)
+        return 2.0 + 0.01 * len(data["train"]) * cfg.epochs
+
+    monkeypatch.setattr(g.Check, "timed_fit", timed_fit)
+
+
+def test_the_end_to_end_runs_grow_their_validation_with_their_training(dry, clocked_fits):
     check = g.Check(CPU, replace(g.DRY, repeats=1), dry, 3000.0)
     out = check.run("e2e", 0.0, check.end_to_end, "fp32", False, 4)
     # steps 1 and 3 of batch 4; validation at 1/8 of the training crops, at least one
     assert out["runs"]["steps"] == [1, 3] and out["runs"]["val_crops"] == [1, 2]
-    assert out["runs"]["images"] == [4, 12] and len(out["runs"]["seconds"]) == 1 and out["images_per_s"] > 0
+    assert out["runs"]["images"] == [4, 12] and out["runs"]["seconds"] == [[2.04, 2.12]]
+    assert out["images_per_s"] == pytest.approx(100.0)
 
 
-def test_the_paper_fit_reads_its_crops_from_a_store_on_disk(dry, monkeypatch):
+def test_the_paper_fit_reads_its_crops_from_a_store_on_disk(dry, monkeypatch, clocked_fits):
     read, original = [], g.student_splits
 
     def student_splits(*args, **kwargs):
@@ -211,7 +225,7 @@ def test_the_paper_fit_reads_its_crops_from_a_store_on_disk(dry, monkeypatch):
     out = check.run("paper fit", 0.0, check.paper_run)
     assert read == [(Rows, Rows, 12, 2)]  # 3 steps of 4 crops, 12 / 8 validation crops rounded
     assert out["fit"]["deterministic"] and out["fit"]["val_every"] == 1 and out["fit"]["grad_norm_steps"] > 0
-    assert out["runs"]["images"] == [12, 24] and out["images_per_s"] > 0
+    assert out["runs"]["images"] == [12, 24] and out["images_per_s"] == pytest.approx(100.0)
 
 
 def test_a_dry_run_ends_within_its_budget(tmp_path):

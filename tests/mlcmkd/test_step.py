@@ -8,7 +8,7 @@ import torch
 from split_builders import dot_split
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
 from thermbench.mlcmkd.optim import OptimConfig
-from thermbench.mlcmkd.step import Step, capture_refusal, make_optimizer
+from thermbench.mlcmkd.step import BatchNormCounts, LowPrecisionWeights, Step, capture_refusal, make_optimizer
 from thermbench.mlcmkd.step_audit import StepOps, audit_ktl_step
 from thermbench.mlcmkd.train import FitConfig, fit_ktl
 from thermbench.models import simcc
@@ -45,7 +45,7 @@ def test_a_ktl_step_never_makes_the_host_wait(precision, lean, graph_form):
 
 def test_the_lean_step_launches_fewer_kernels_and_casts():
     plain, lean = audit_ktl_step("t", "bf16"), audit_ktl_step("t", "bf16", lean=True)
-    assert lean["kernels"] < plain["kernels"] and lean["casts"] < plain["casts"]
+    assert lean["kernels"] <= plain["kernels"] * 2 / 3 and lean["casts"] < plain["casts"] / 3
     # fp32: the teacher's 75 ConvModules (RTMPose-t: 3 stem + 4 down + 4 CSP x 3 + blocks + SPP 2) lose their BN
     fp32_plain, fp32_lean = audit_ktl_step("t", "fp32"), audit_ktl_step("t", "fp32", lean=True)
     assert fp32_plain["ops"] - fp32_lean["ops"] > 20
@@ -70,15 +70,15 @@ def test_folding_batchnorm_keeps_the_eval_function():
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
-def test_lean_teacher_is_a_folded_cast_copy_and_the_task_gets_its_own_back():
+def test_lean_step_is_a_folded_cast_copy_and_the_task_gets_its_own_back():
     student, teacher = _model(0), _model(1)
     task = DistillTask(student, teacher, DIKD)
-    with task.lean_teacher(torch.bfloat16):
-        assert task.teacher is not teacher and task.stacked
+    with task.lean_step(torch.bfloat16):
+        assert task.teacher is not teacher and task.lean
         assert {p.dtype for p in task.teacher.parameters()} == {torch.bfloat16}
         assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in task.teacher.modules())
         assert not any(p.requires_grad for p in task.teacher.parameters())
-    assert task.teacher is teacher and not task.stacked
+    assert task.teacher is teacher and not task.lean
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in teacher.modules())
 
 
@@ -90,7 +90,7 @@ def test_stacked_loss_terms_weigh_as_the_plain_sum(cfg):
     task = DistillTask(student, teacher, cfg).train()
     x, targets = _inputs()
     plain = task(x, x, targets, gamma=0.4, kp_scale=2.0)
-    task.stacked = True
+    task.lean = True
     stacked = task(x, x, targets, gamma=0.4, kp_scale=2.0)
     assert list(stacked["weighted"]) == list(plain["weighted"])
     for name in plain["weighted"]:
@@ -144,6 +144,32 @@ def test_the_graph_form_step_trains_as_the_plain_step():
         # a tensor lr rounds otherwise in fused AdamW, and Adam turns a rounding of a near-zero gradient into up to
         # lr (1e-3) a step
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
+
+
+def test_bf16_weight_copies_and_batched_bn_counts_train_as_autocast_does():
+    """Two bf16 steps of one lean KTL task, with the student's weights cast by autocast at each use and its BN
+    counters advanced by each layer, or with `LowPrecisionWeights` and `BatchNormCounts`: bit-identical."""
+    x, targets = _inputs()
+    states = []
+    for lean_parts in (False, True):
+        student, teacher = _model(0), _model(1)
+        task = DistillTask(student, teacher, DIKD).train()
+        with task.lean_step(torch.bfloat16):
+            params = list(task.trainable_parameters())
+            optimizer = make_optimizer([{"params": params}], 1e-3, False, torch.device("cpu"))
+            weights = LowPrecisionWeights(task, params, torch.bfloat16) if lean_parts else None
+            step = Step(task, optimizer, params, "bf16", torch.device("cpu"), 1.0, 1.0, False, weights,
+                        BatchNormCounts(task) if lean_parts else None)
+            if lean_parts:  # every conv and linear layer of the student, none of the frozen teacher
+                layers = [m for m in student.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+                assert len(weights.slots) == sum(len(list(m.parameters())) for m in layers)
+            for _ in range(2):
+                step((x, x, targets), {"gamma": 0.5})
+        assert {p.dtype for p in student.parameters()} == {torch.float32}  # the float32 weights are back
+        states.append(student.state_dict())
+    assert states[0]["backbone.stem.0.bn.num_batches_tracked"] == 2
+    for name, value in states[0].items():
+        assert torch.equal(value, states[1][name]), name
 
 
 def test_capture_is_refused_in_one_line_where_it_cannot_run():

@@ -23,7 +23,7 @@ from torch import nn
 
 from thermbench.models.rtmpose import RTMPose, fold_batchnorm
 
-__all__ = ["simcc_kl_loss", "simcc_kd_loss", "target_log_probs", "kd_from_log_targets", "feature_mse",
+__all__ = ["simcc_kl_loss", "simcc_kd_loss", "target_log_probs", "kd_from_log_targets", "kd_terms", "feature_mse",
            "decay_gamma", "near_identity_conv", "DistillConfig", "DistillTask"]
 
 
@@ -73,6 +73,22 @@ def kd_from_log_targets(student_x: torch.Tensor, student_y: torch.Tensor, log_ta
         log_s = F.log_softmax(beta * s.reshape(-1, s.shape[-1]), dim=-1)
         loss = loss + F.kl_div(log_s, log_t, reduction="sum", log_target=True)
     return loss / (student_x.shape[0] * student_x.shape[1])
+
+
+def kd_terms(students: list[tuple[torch.Tensor, ...]], targets: list[tuple[torch.Tensor, ...]],
+             beta: float = 10.0) -> torch.Tensor:
+    """`kd_from_log_targets` of several (student logits, target log-probs) pairs as one vector, in a few kernels:
+    every pair's rows stacked (both axes together where their bins agree) through one log-softmax and one KL."""
+    b, k = students[0][0].shape[:2]
+    xs, ys = [s[0] for s in students], [s[1] for s in students]
+    xt, yt = [t[0] for t in targets], [t[1] for t in targets]
+    groups = [(xs + ys, xt + yt)] if xs[0].shape == ys[0].shape else [(xs, xt), (ys, yt)]
+    total = 0
+    for logits, log_targets in groups:
+        log_s = F.log_softmax(beta * torch.stack(logits).flatten(1, 2), dim=-1)
+        log_t = torch.stack(log_targets)
+        total = total + (log_t.exp() * (log_t - log_s)).sum((1, 2)).view(-1, len(students)).sum(0)
+    return total / (b * k)
 
 
 def feature_mse(student_aligned: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
@@ -182,10 +198,10 @@ class DistillTask(nn.Module):
         cs, ct = student.feature_channels, teacher.feature_channels
         self.aligner = near_identity_conv(cs, ct) if (cs != ct and (cfg.fd or self._needs_st)) else None
         self.fi_adapter = near_identity_conv(ct, cs) if (cs != ct and self._needs_ts) else None
-        # `lean_teacher`'s stacked loss: every possible term's weight in `forward`'s order of terms (kp first, then
+        # `lean_step`'s stacked loss: every possible term's weight in `forward`'s order of terms (kp first, then
         # fm, lg, fi, ri as switched on; text mode adds fi before ri, equations mode ri before fi) and whether gamma
         # scales it; buffers (not saved) so they move with the task
-        self.stacked = False
+        self.lean = False
         order = ["kp"] + [t for t in ("fm", "lg") if getattr(cfg, {"fm": "fd", "lg": "ld"}[t])] + \
             [t for t in (("fi", "ri") if cfg.dikd_mode == "text" else ("ri", "fi")) if getattr(cfg, t)]
         self.register_buffer("loss_weights", torch.tensor([getattr(cfg, f"{t}_weight") for t in order]),
@@ -213,6 +229,8 @@ class DistillTask(nn.Module):
         `loss_fi`, `loss_ri`, `weighted` = each term as it enters the total ({"kp": ..., "fm": ...}), and `output` =
         the student's (simcc_x, simcc_y) for metrics.
         """
+        if self.lean:
+            return self._lean_forward(student_input, teacher_input, targets, gamma, kp_scale)
         cfg = self.cfg
         with torch.no_grad():
             feats_t = self.teacher.forward_features(teacher_input)
@@ -231,38 +249,78 @@ class DistillTask(nn.Module):
         if cfg.fi or cfg.ri:
             terms.update(self._dikd(feats_t, aligned, log_tt, logits_ss))
 
-        if self.stacked:
-            weighted = self._stacked_weights(terms, gamma, kp_scale)
-            terms["loss"] = torch.stack(list(weighted.values())).sum()
-        else:
-            weighted = {"kp": cfg.kp_weight * kp_scale * terms["loss_kp"]}
-            weighted.update({name[5:]: gamma * getattr(cfg, f"{name[5:]}_weight") * value
-                             for name, value in terms.items() if name != "loss_kp"})
-            terms["loss"] = sum(weighted.values())
+        weighted = {"kp": cfg.kp_weight * kp_scale * terms["loss_kp"]}
+        weighted.update({name[5:]: gamma * getattr(cfg, f"{name[5:]}_weight") * value
+                         for name, value in terms.items() if name != "loss_kp"})
+        terms["loss"] = sum(weighted.values())
         terms["weighted"] = weighted
         terms["output"] = logits_ss
         return terms
 
-    def _stacked_weights(self, terms: dict[str, torch.Tensor], gamma: float | torch.Tensor,
-                         kp_scale: float) -> dict[str, torch.Tensor]:
-        """Each term times its weight in a few kernels: the terms stacked, times the weights (`loss_weights`, made
-        once) and gamma or kp_scale."""
-        names = [name[5:] for name in terms]
-        weights = self.loss_weights[:len(names)] * torch.where(self.loss_distilled[:len(names)], gamma, kp_scale)
-        return dict(zip(names, (torch.stack(list(terms.values())) * weights).unbind()))
+    def _lean_forward(self, student_input: torch.Tensor, teacher_input: torch.Tensor,
+                      targets: dict[str, torch.Tensor], gamma: float | torch.Tensor,
+                      kp_scale: float) -> dict[str, torch.Tensor | tuple]:
+        """`forward`'s terms, equal within float rounding, in fewer kernels: each head runs once on its inputs
+        stacked along the batch (the student's on its own and the FI features, the teacher's on its own and the RI
+        features), every distillation term of the logits in one `kd_terms`, and the terms weighted in one product
+        with the weights made once (`loss_weights`)."""
+        cfg, b = self.cfg, student_input.shape[0]
+        with torch.no_grad():
+            feats_t = self.teacher.forward_features(teacher_input)
+        feats_s = self.student.forward_features(student_input)
+        aligned = self.aligner(feats_s) if self.aligner is not None else feats_s
+        heads_in = [feats_s] + ([feats_t if self.fi_adapter is None else self.fi_adapter(feats_t)]
+                                if self._needs_ts else [])
+        student_out = self.student.forward_head(torch.cat(heads_in) if len(heads_in) > 1 else feats_s)
+        logits_ss = tuple(o[:b] for o in student_out)
+        logits_ts = tuple(o[b:] for o in student_out)
+        logits_tt = logits_st = None
+        if self._needs_st:  # gradients flow through the teacher's head on the RI half only
+            teacher_out = self.teacher.forward_head(torch.cat([feats_t, aligned]))
+            logits_tt, logits_st = tuple(o[:b].detach() for o in teacher_out), tuple(o[b:] for o in teacher_out)
+        elif cfg.ld or cfg.fi or cfg.ri:
+            with torch.no_grad():
+                logits_tt = self.teacher.forward_head(feats_t)
+
+        terms = [simcc_kl_loss(*logits_ss, targets["target_x"], targets["target_y"], targets["weight"],
+                               beta=cfg.beta)]
+        names = ["kp"]
+        if cfg.fd:
+            terms.append(feature_mse(aligned, feats_t))
+            names.append("fm")
+        pairs = []  # (term, student logits, target log-probs) in `forward`'s order
+        if logits_tt is not None:
+            log_tt = target_log_probs(*logits_tt, beta=cfg.beta)
+            if cfg.ld:
+                pairs.append(("lg", logits_ss, log_tt))
+            if cfg.dikd_mode == "text":
+                pairs += [("fi", logits_ts, log_tt)] if cfg.fi else []
+                pairs += [("ri", logits_st, log_tt)] if cfg.ri else []
+            else:
+                pairs += [("ri", logits_ts, target_log_probs(*logits_ss, beta=cfg.beta))] if cfg.ri else []
+                pairs += [("fi", logits_st, log_tt)] if cfg.fi else []
+        values = torch.stack(terms)
+        if pairs:
+            values = torch.cat([values, kd_terms([p[1] for p in pairs], [p[2] for p in pairs], beta=cfg.beta)])
+            names += [p[0] for p in pairs]
+        scale = torch.where(self.loss_distilled[:len(names)], gamma, kp_scale)
+        weighted = values * (self.loss_weights[:len(names)] * scale)
+        out: dict = {f"loss_{n}": v for n, v in zip(names, values.unbind())}
+        out.update(loss=weighted.sum(), weighted=dict(zip(names, weighted.unbind())), output=logits_ss)
+        return out
 
     @contextlib.contextmanager
-    def lean_teacher(self, dtype: torch.dtype):
-        """Within the block, the task computes as `lean_step`: its teacher a copy with BatchNorm folded into its
-        convolutions and its weights cast once to `dtype` (autocast caches the casts of weights that require grad
-        only: a frozen teacher's would be cast again at every use), and the loss terms stacked. The task's own
+    def lean_step(self, dtype: torch.dtype):
+        """Within the block, the task computes as `FitConfig.lean_step` (`_lean_forward`), its teacher a copy with
+        BatchNorm folded into its convolutions and its weights cast once to `dtype` (autocast caches the casts of
+        weights that require grad only: a frozen teacher's would be cast again at every use). The task's own
         teacher is back on exit."""
         teacher, self.teacher = self.teacher, fold_batchnorm(copy.deepcopy(self.teacher)).to(dtype)
-        self.stacked = True
+        self.lean = True
         try:
             yield self
         finally:
-            self.teacher, self.stacked = teacher, False
+            self.teacher, self.lean = teacher, False
 
     def _dikd(self, feats_t, aligned, log_tt, logits_ss) -> dict[str, torch.Tensor]:
         cfg, beta, out = self.cfg, self.cfg.beta, {}

@@ -2,8 +2,9 @@
 precision's autocast, backward, gradient clipping and AdamW, with nothing read back to the host, so a GPU never waits
 for the Python side; on CUDA, optionally captured once as a CUDA graph and replayed at every later step.
 
-A step launches some 1,500 small kernels (RTMPose-l, KTL): at the paper's batch of 64 their launch cost, not their
-arithmetic, decides an H100's speed. A CUDA graph replays all of them with one launch. What capture needs:
+A step launches over a thousand small kernels (RTMPose-l, KTL; `step_audit` counts them): at the paper's batch of 64
+their launch cost, not their arithmetic, decides an H100's speed. A CUDA graph replays all of them with one launch.
+What capture needs:
 - static shapes and inputs: every batch is full (`loader.StepPlan`), and each step's inputs are copied into the
   tensors the graph was recorded with; Python numbers of the inputs (gamma) become device tensors filled per step;
 - the lr a device tensor, which the schedule fills in place, and AdamW `capturable` (its step counts on the device);
@@ -14,6 +15,7 @@ Pytorch's recipe: https://pytorch.org/docs/stable/notes/cuda.html#whole-network-
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 
@@ -46,15 +48,79 @@ def make_optimizer(groups: list[dict], lr: float, graph: bool, device: torch.dev
     return torch.optim.AdamW(groups, lr=lr, fused=True)
 
 
+class LowPrecisionWeights:
+    """The trainable weights autocast casts at each use (those of convolutions and linear layers), held as `dtype`
+    copies that the step computes with while the optimizer keeps the float32 weights: the forward casts no weight and
+    the backward casts no weight's gradient back (two kernels a weight a step under autocast); instead one foreach
+    copy brings the gradients to the float32 weights and one refreshes the copies after the optimizer's step. The
+    numbers are autocast's: the same rounding of each weight, the same `dtype` gradient, widened exactly."""
+
+    def __init__(self, module: nn.Module, params: list[nn.Parameter], dtype: torch.dtype):
+        trainable = {id(p) for p in params}
+        self.slots = [(m, name, p, p.detach().to(dtype).requires_grad_())
+                      for m in module.modules() if isinstance(m, (nn.Conv2d, nn.Linear))
+                      for name, p in m.named_parameters(recurse=False) if id(p) in trainable]
+
+    @contextlib.contextmanager
+    def swapped(self):
+        """Within the block, the modules hold the copies (and their gradients are cleared)."""
+        for m, name, _, copy in self.slots:
+            copy.grad = None
+            m._parameters[name] = copy
+        try:
+            yield
+        finally:
+            for m, name, weight, _ in self.slots:
+                m._parameters[name] = weight
+
+    def gradients_to_weights(self) -> None:
+        used = [(weight, copy.grad) for _, _, weight, copy in self.slots if copy.grad is not None]
+        for weight, grad in used:
+            weight.grad = torch.empty_like(weight)
+        torch._foreach_copy_([w.grad for w, _ in used], [g for _, g in used])
+
+    @torch.no_grad()
+    def refresh(self) -> None:
+        torch._foreach_copy_([s[3] for s in self.slots], [s[2] for s in self.slots])
+
+
+class BatchNormCounts:
+    """The `num_batches_tracked` counters of `module`'s training BatchNorm layers advanced by one foreach add a step,
+    not by one add each layer: during the forward the layers hold none. Only layers with a momentum (their counter
+    is a record, unused by their statistics)."""
+
+    def __init__(self, module: nn.Module):
+        self.module = module
+        self.counted: list[nn.modules.batchnorm._BatchNorm] = []
+
+    @contextlib.contextmanager
+    def swapped(self):
+        self.counted = [m for m in self.module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+                        and m.training and m.momentum is not None and m.num_batches_tracked is not None]
+        counters = [m.num_batches_tracked for m in self.counted]
+        for m in self.counted:
+            m._buffers["num_batches_tracked"] = None
+        try:
+            yield
+        finally:
+            for m, counter in zip(self.counted, counters):
+                m._buffers["num_batches_tracked"] = counter
+            if counters:
+                torch._foreach_add_(counters, 1)
+
+
 class Step:
     """`step(args, kwargs)` -> (loss terms stacked in `names` order, the gradient norm before clipping), both on the
     device. `runner(*args, kp_scale=..., **kwargs)` returns the task's terms ({"loss": total, "loss_<term>": ...});
     `clip` None is no clipping. `graph`: captured after `WARMUP_STEPS` eager steps (`capture_refusal` says where
-    it cannot be)."""
+    it cannot be). `weights` (`LowPrecisionWeights`) and `counts` (`BatchNormCounts`), where given, take part in
+    each step."""
 
     def __init__(self, runner: nn.Module, optimizer: torch.optim.Optimizer, params: list[nn.Parameter],
-                 precision: str, device: torch.device, clip: float | None, kp_scale: float, graph: bool = False):
+                 precision: str, device: torch.device, clip: float | None, kp_scale: float, graph: bool = False,
+                 weights: LowPrecisionWeights | None = None, counts: BatchNormCounts | None = None):
         self.runner, self.optimizer, self.params = runner, optimizer, params
+        self.weights, self.counts = weights, counts
         self.precision, self.device, self.kp_scale = precision, device, kp_scale
         self.clip = math.inf if clip is None else clip
         self.graph_wanted, self.graph = graph, None
@@ -64,12 +130,18 @@ class Step:
         self.static_out: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def eager(self, args: tuple, kwargs: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        with autocast(self.precision, self.device, cache=not self.graph_wanted):
-            terms = self.runner(*args, kp_scale=self.kp_scale, **kwargs)
+        with (self.weights.swapped() if self.weights else contextlib.nullcontext(),
+              self.counts.swapped() if self.counts else contextlib.nullcontext()):
+            with autocast(self.precision, self.device, cache=not self.graph_wanted):
+                terms = self.runner(*args, kp_scale=self.kp_scale, **kwargs)
         self.optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
+        if self.weights:
+            self.weights.gradients_to_weights()
         norm = nn.utils.clip_grad_norm_(self.params, self.clip)
         self.optimizer.step()
+        if self.weights:
+            self.weights.refresh()
         if self.names is None:
             self.names = sorted(k for k in terms if k.startswith("loss"))
         return torch.stack([terms[k].detach() for k in self.names]), norm.detach()

@@ -99,8 +99,8 @@ def audit_ktl_step(arch: str = "l", precision: str = "fp32", lean: bool = False,
     crops = random_pairs(2 * batch, input_px, seed)
     plan = StepPlan(len(crops), batch, seed, cfg.augment, (input_px, input_px))
     inputs, flips = distill_inputs(device, True, cfg), flip_index(68)
-    lean_teacher = task.lean_teacher(torch.bfloat16 if precision == "bf16" else torch.float32)
-    with lean_teacher if lean else contextlib.nullcontext(), numerics(precision, True, device):
+    lean_step = task.lean_step(torch.bfloat16 if precision == "bf16" else torch.float32)
+    with lean_step if lean else contextlib.nullcontext(), numerics(precision, True, device):
         task.to(memory_format=torch.channels_last)
         step, scheduler = make_step(task, task, cfg, device, 1, len(plan), PlateauSchedule(cfg), graph_form)
         for counted in (False, True):

@@ -29,7 +29,7 @@ from thermbench.mlcmkd.loader import StepPlan, finish, loader, make_batch
 from thermbench.mlcmkd.losses import DistillTask, decay_gamma, simcc_kl_loss
 from thermbench.mlcmkd.optim import OptimConfig, lr_factor, param_groups
 from thermbench.mlcmkd.predict import device_of, val_nme
-from thermbench.mlcmkd.step import Step, capture_refusal, make_optimizer
+from thermbench.mlcmkd.step import BatchNormCounts, LowPrecisionWeights, Step, capture_refusal, make_optimizer
 from thermbench.models.rtmpose import RTMPose, to_input
 
 
@@ -51,9 +51,10 @@ class FitConfig:
     `precision` (fp32 | tf32 | bf16: autocast of the training step, float32 master weights) and `deterministic`
     (bit-identical same-seed runs on a GPU) as `thermbench.core.numerics`; validation runs in the same precision,
     `val_batch_size` crops a forward, its argmax on the device; `compile` runs the step's task through
-    `torch.compile`; `lean_step` gives a distillation step fewer kernels (`DistillTask`: the frozen teacher's
-    BatchNorm folded into its convolutions and its weights cast once to the training precision, the loss terms
-    stacked), at the price of other float rounding than the plain step, which the CPU profiles keep;
+    `torch.compile`; `lean_step` gives a distillation step fewer kernels (`DistillTask.lean_step`: the frozen
+    teacher's BatchNorm folded and its weights cast once, each head run once on stacked inputs, the loss terms
+    stacked; in one process, `step.LowPrecisionWeights` in bf16 and `step.BatchNormCounts`), at the price of other
+    float rounding than the plain step, which the CPU profiles keep;
     `cuda_graph` captures the step (forward, backward, clipping, AdamW) as one CUDA graph where the device is CUDA
     and one process trains (`thermbench.mlcmkd.step`; elsewhere one line says why and the plain step runs);
     `cudnn_benchmark` False keeps cuDNN from benchmarking its algorithms where it would (CUDA, not deterministic)."""
@@ -224,7 +225,10 @@ def make_step(task: nn.Module, runner: nn.Module, cfg: FitConfig, device: torch.
     groups = param_groups(task, cfg.optim.weight_decay, cfg.optim.paramwise)
     optimizer = make_optimizer(groups, cfg.optim.lr, graph, device)
     params = [p for g in groups for p in g["params"]]
-    step = Step(runner, optimizer, params, cfg.precision, device, cfg.optim.clip_grad, float(size), graph)
+    lean = cfg.lean_step and size == 1  # DDP all-reduces the gradients of the parameters it was given
+    weights = LowPrecisionWeights(task, params, torch.bfloat16) if lean and cfg.precision == "bf16" else None
+    step = Step(runner, optimizer, params, cfg.precision, device, cfg.optim.clip_grad, float(size), graph,
+                weights, BatchNormCounts(task) if lean else None)
     # On plateaus the lr drops instead of following a cosine laid over the cap: a cosine's decay phase, not the
     # data, would then decide when a run stops improving.
     base = lr_factor(cfg.optim if schedule.stop is None else replace(cfg.optim, cosine_start=1.0),
@@ -309,7 +313,7 @@ def _distill(student: RTMPose, teacher: RTMPose, task: DistillTask, data: dict[s
     inputs = distill_inputs(device_of(student), paired, cfg)
     if not cfg.lean_step:
         return _fit(student, task, inputs, data["train"], data["val"], cfg, desc)
-    with task.lean_teacher(torch.bfloat16 if cfg.precision == "bf16" else torch.float32):
+    with task.lean_step(torch.bfloat16 if cfg.precision == "bf16" else torch.float32):
         return _fit(student, task, inputs, data["train"], data["val"], cfg, desc)
 
 

@@ -144,8 +144,10 @@ def measure_pipeline(detector: RTMDet, pose: RTMPose, detector_onnx: Path, pose_
         torch.set_num_threads(previous)
     reference = runtimes.REFERENCE.name
     ratios = runtimes.paired_ratios(times, reference)
-    timing = {"warmup": warmup, "repeats": repeats, "threads": threads, "batch": 1,
-              "variants": {**{name: {**runtimes.summary(times[name]), "speedup_over_" + reference: ratios[name]}
-                              for name in runs}, **skipped}}
-    agree = {name: agreement(keypoints[name], keypoints[reference]) for name in runs}
-    return timing, {"frames": frames, "variants": {**agree, **skipped}}
+    rows = {**{name: {**runtimes.summary(times[name]), f"speedup_over_{reference}": ratios[name]} for name in runs},
+            **skipped}
+    agree = {**{name: agreement(keypoints[name], keypoints[reference]) for name in runs}, **skipped}
+    order = [*(v.name for v in runtimes.VARIANTS), "torch-fp32"]
+    return ({"warmup": warmup, "repeats": repeats, "threads": threads, "batch": 1,
+             "variants": {name: rows[name] for name in order}},
+            {"frames": frames, "variants": {name: agree[name] for name in order}})

@@ -40,9 +40,9 @@ from onnxruntime.quantization import (
 from torch import nn
 
 from thermbench.core.nme import nme_diag, nme_io, summarize
-from thermbench.core.onnx_session import cpu_session
 from thermbench.datasets.crop_store import Split, load_split
 from thermbench.models.rtmpose import RTMPoseConfig, crop_px, to_input
+from thermbench.speed.runtimes import Runner
 
 SETTINGS = {"format": "QDQ", "per_channel": True, "weight_type": "int8", "activation_type": "uint8",
             "calibration": "MinMax"}
@@ -119,20 +119,19 @@ def int8_op_counts(int8_onnx: Path) -> dict[str, int]:
 
 
 class OnnxPose(nn.Module):
-    """An ONNX pose model behind RTMPose's interface (`cfg`, forward -> (simcc_x, simcc_y) tensors), so that
-    thermbench.core.nme scores it exactly as it scores the PyTorch model."""
+    """An ONNX pose model in any runtime (`runtimes.Runner`) behind RTMPose's interface (`cfg`, forward ->
+    (simcc_x, simcc_y) tensors), so that thermbench.core.nme scores it exactly as it scores the PyTorch model."""
 
-    def __init__(self, onnx_path: Path, cfg: RTMPoseConfig, threads: int):
+    def __init__(self, run: Runner, cfg: RTMPoseConfig):
         super().__init__()
-        self.cfg = cfg
-        self.session = cpu_session(onnx_path, threads)
-        self.input_name = self.session.get_inputs()[0].name
+        self.cfg, self.run = cfg, run
         # evaluate/train find the device from the parameters; an empty one says "cpu".
         self.anchor = nn.Parameter(torch.empty(0), requires_grad=False)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        simcc_x, simcc_y = self.session.run(None, {self.input_name: x.numpy()})
-        return torch.from_numpy(simcc_x), torch.from_numpy(simcc_y)
+        simcc_x, simcc_y = self.run(x.numpy())
+        # Copies: OpenVINO's outputs are its own buffers, overwritten by the next call.
+        return torch.from_numpy(np.array(simcc_x)), torch.from_numpy(np.array(simcc_y))
 
 
 def load_test_splits(tfake: Path, charlotte: Path, input_size: int) -> tuple[Split, Split]:
@@ -141,13 +140,21 @@ def load_test_splits(tfake: Path, charlotte: Path, input_size: int) -> tuple[Spl
     return (load_split(tfake, "test", input_size, all_labelled=True), load_split(charlotte, "test", input_size))
 
 
+def predictions(model: nn.Module, splits: tuple[Split, Split], batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """`model`'s keypoints (N, K, 2) in crop px on the T-FAKE and the CHARLOTTE test split."""
+    return tuple(crop_px(model, split, batch_size)[0] for split in splits)
+
+
+def nme_of(preds: tuple[np.ndarray, np.ndarray], splits: tuple[Split, Split]) -> dict:
+    """T-FAKE NME-IO and CHARLOTTE Full NME-diag of `predictions` (evaluate's scoring, no CED curves)."""
+    (tfake, charlotte), (pred, ch_pred) = splits, preds
+    return {"tfake": summarize(nme_io(pred, tfake.in_crop_px(tfake.kpts)))["nme"],
+            "charlotte": summarize(nme_diag(ch_pred, charlotte.in_crop_px(charlotte.kpts), charlotte.visible))["nme"]}
+
+
 def nme(model: nn.Module, splits: tuple[Split, Split], batch_size: int) -> dict:
-    """T-FAKE NME-IO and CHARLOTTE Full NME-diag of `model` (evaluate's scoring, no CED curves)."""
-    tfake, charlotte = splits
-    pred, gt = crop_px(model, tfake, batch_size)
-    ch_pred, ch_gt = crop_px(model, charlotte, batch_size)
-    return {"tfake": summarize(nme_io(pred, gt))["nme"],
-            "charlotte": summarize(nme_diag(ch_pred, ch_gt, charlotte.visible))["nme"]}
+    """T-FAKE NME-IO and CHARLOTTE Full NME-diag of `model`."""
+    return nme_of(predictions(model, splits, batch_size), splits)
 
 
 def nme_change(fp32: dict, int8: dict, max_rise: float) -> dict:

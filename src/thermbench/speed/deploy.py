@@ -1,16 +1,17 @@
 """Table II as the paper measures it, and what a deployer asks next: the RTMDet-nano detector and the detector +
-pose chain end to end, int8 students (speed-up and NME change), and the distance to this CPU's fp32 limit.
+pose chain end to end in every runtime and precision (thermbench.speed.runtimes), int8 students, each variant's
+accuracy against ONNX Runtime fp32, and the distance to this CPU's limit.
 
 Rows (thermbench.speed.pose_speed times the pose models alone):
 - detector: RTMDet-nano at 320x320 with seeded weights (no official face checkpoint is used offline; latency does not
   depend on the weight values), params/MACs, ONNX export + parity, latency in ONNX Runtime and PyTorch eager;
 - pipelines: RTMDet-nano + each RTMPose architecture at the paper's input size, one frame end to end
-  (thermbench.speed.detect_then_pose), both runtimes;
-- int8: each trained thermal student at its trained size, quantized (thermbench.speed.quantize) and scored on the
-  T-FAKE and CHARLOTTE tests against its own fp32 ONNX model, and timed against it; plus the listed architectures
-  at the paper's size with seeded weights (timing only: their outputs mean nothing);
-- limit: single-thread fp32 GEMM GFLOP/s, each fp32 row's achieved GFLOP/s as a fraction of it, and thread scaling
-  of one architecture from 1 thread to every core.
+  (thermbench.speed.detect_then_pose) in every runtime variant and PyTorch eager, with keypoint agreement;
+- int8 and runtimes: each trained thermal student at its trained size, quantized (thermbench.speed.quantize), timed
+  in every variant and scored in every variant on the T-FAKE and CHARLOTTE tests against its fp32 ONNX Runtime
+  model; plus the listed architectures at the paper's size with seeded weights (timing only);
+- limit: single-thread GEMM GFLOP/s in each runtime's own GEMM by CPU time, each row's achieved GFLOP/s as a
+  fraction of it, and thread scaling of one architecture from 1 thread to every core.
 """
 
 from __future__ import annotations

@@ -6,8 +6,10 @@ report_leaderboard -> plots/leaderboard.md, metrics/leaderboard.json):
                            95% t interval of that mean, a one-run model (zero-shot, submission): no interval
     landmarks68 CHARLOTTE  NME-diag over all test crops (Full), as T-FAKE
     breath                 breath-rate MAE (ridge) per scene (lower first) over the windows where the source has a
-                           rate, its 95% bootstrap interval over sequences, and that coverage; a source with a rate in
-                           fewer than breath.conclusions.min_sequences sequences is unranked
+                           rate, its 95% bootstrap interval over sequences, and that coverage; only the sources with a
+                           rate in every window of the scene are ranked, so ranked rows are compared on the same
+                           windows; a source with a rate in fewer windows is listed with its MAE, unranked, and one
+                           in fewer than breath.conclusions.min_sequences sequences without a value
                            (metrics/conclusions/breath.json)
 
 Each row carries its data label (synthetic or real) and whether it is a submission. A model whose weights are absent
@@ -37,9 +39,11 @@ def wilson(successes: int, n: int, confidence: float = 1 - ALPHA) -> tuple[float
     return float(ci.low), float(ci.high)
 
 
-def _row(model: str, value, low, high, n, data: str, submission: bool, note: str = "") -> dict:
+def _row(model: str, value, low, high, n, data: str, submission: bool, note: str = "",
+         ranked: bool | None = None) -> dict:
+    """One board row; `ranked` (default: whether it has a value) says whether it takes a rank."""
     return {"model": model, "value": value, "low": low, "high": high, "n": n, "data": data, "submission": submission,
-            "note": note}
+            "note": note, "ranked": value is not None if ranked is None else ranked}
 
 
 def nose_rows(zeroshot: dict[str, dict], submitted: dict) -> list[dict]:
@@ -79,26 +83,33 @@ def landmark_rows(runs: list[dict], submitted: dict, dataset: str) -> list[dict]
 
 def breath_rows(scores: dict, data: str, unavailable: dict[str, str]) -> dict[str, list[dict]]:
     """{scene: rows} of every breath source (`scores` of metrics/conclusions/breath.json, `ranking.scores`): its ridge
-    MAE over the windows where it has a rate, with its bootstrap interval over sequences, and its coverage in the note;
-    a source with a rate in too few sequences is listed unranked, without a value (a submission's source is its label,
-    core.submissions.label); `unavailable` ({source: why}, metrics/breath/rates.json) listed without numbers."""
+    MAE over the windows where it has a rate, with its bootstrap interval over sequences, and its coverage in the note.
+    Ranked: the sources with a rate in every window of the scene, so each ranked MAE is over the same windows; one
+    with fewer windows keeps its MAE unranked (its windows are not the others'), one with a rate in too few
+    sequences is listed without a value (a submission's source is its label, core.submissions.label); `unavailable`
+    ({source: why}, metrics/breath/rates.json) listed without numbers."""
     out = {}
     for scene, sources in sorted(scores.items()):
         rows = []
         for name, s in sources.items():
             cover = f"rate in {s['windows']}/{s['of_windows']} windows, {s['sequences']}/{s['of_sequences']} sequences"
             value, low, high = (s["mean"], s["low"], s["high"]) if s["ranked"] else (None, None, None)
-            rows.append(_row(name, value, low, high, s["sequences"], data, name.endswith(label("")),
-                             cover if s["ranked"] else f"not ranked, {cover}"))
+            matched = s["ranked"] and s["windows"] == s["of_windows"]
+            note = cover if matched else (f"not ranked, other windows than the ranked rows, {cover}" if s["ranked"]
+                                          else f"not ranked, {cover}")
+            rows.append(_row(name, value, low, high, s["sequences"], data, name.endswith(label("")), note, matched))
         out[scene] = _ranked(rows + [_row(name, None, None, None, None, data, name.endswith(label("")), why)
                                      for name, why in unavailable.items()], higher=False)
     return out
 
 
 def _ranked(rows: list[dict], higher: bool) -> list[dict]:
-    scored = sorted((r for r in rows if r["value"] is not None), key=lambda r: (-r["value"] if higher else r["value"],
-                                                                                 r["model"]))
-    return scored + sorted((r for r in rows if r["value"] is None), key=lambda r: r["model"])
+    """The ranked rows best first, then the unranked ones with a value, then those without, each by model name."""
+    def by_value(group):
+        return sorted(group, key=lambda r: (-r["value"] if higher else r["value"], r["model"]))
+    return (by_value(r for r in rows if r["ranked"]) + by_value(r for r in rows if not r["ranked"] and
+                                                                r["value"] is not None)
+            + sorted((r for r in rows if r["value"] is None), key=lambda r: r["model"]))
 
 
 def _cell(v, digits: int) -> str:
@@ -110,7 +121,7 @@ def table(rows: list[dict], metric: str, digits: int) -> str:
              "|---|---|---|---|---|---|---|---|"]
     for i, r in enumerate(rows, 1):
         interval = "—" if r["low"] is None else f"[{_cell(r['low'], digits)}, {_cell(r['high'], digits)}]"
-        lines.append(f"| {i if r['value'] is not None else '—'} | {r['model']} | {_cell(r['value'], digits)} | "
+        lines.append(f"| {i if r['ranked'] else '—'} | {r['model']} | {_cell(r['value'], digits)} | "
                      f"{interval} | {r['n'] if r['n'] is not None else '—'} | {r['data']} | "
                      f"{'yes' if r['submission'] else 'no'} | {r['note'].split(':')[0].split(' (')[0]} |")
     return "\n".join(lines)
@@ -139,7 +150,8 @@ def markdown(boards: dict) -> str:
     parts = ["# Leaderboard per task\n", "Every built-in and submitted model, ranked on each task's main metric; the "
              "interval is a 95% one (PCK: Wilson over the GT noses; NME: t over a trained model's seeds, none for one "
              "run; breath: bootstrap over sequences, the MAE over the windows where the source has a rate, its "
-             "coverage in the note). `data`: synthetic or real.\n"]
+             "coverage in the note; only sources with a rate in every window of a scene are ranked, so ranked rows "
+             "share their windows). `data`: synthetic or real.\n"]
     breath = False
     for key, board in boards.items():
         better = "higher" if board["higher_is_better"] else "lower"

@@ -219,11 +219,30 @@ def test_read_kernel_check_per_report_missing_for_other_params_valid_and_malform
     keys = ["seed", "train.epochs"]
     made_for = cc.params_fingerprint({"seed": 0, "train": {"epochs": 3}}, keys)
     assert made_for == hashlib.sha256(b'{"seed": 0, "train.epochs": 3}').hexdigest()
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.py").write_text("A = 1\n")
+    code = {"files": ["src"], "sha256": cc.code_fingerprint(tmp_path, ["src"])}
+    # path, a NUL, the file's own sha256: over every file of a folder, in order
+    assert code["sha256"] == hashlib.sha256(b"src/a.py\0" + hashlib.sha256(b"A = 1\n").digest()).hexdigest()
     good = tmp_path / "good.json"
-    good.write_text(json.dumps({"params": {"m": {"keys": keys, "sha256": made_for}},
+    good.write_text(json.dumps({"params": {"m": {"keys": keys, "sha256": made_for, "code": code}},
                                 "verdicts": {"default": {"m.x": "A < B", "b.y": "C < D"}},
                                 "settings": {"default": {}}}))
     assert cc.read_kernel_check(good, params, "m") == {"default": {"m.x": "A < B"}}
+    # Made on other code (a file edited, or a file the check never saw): its runs say nothing of this code's numbers.
+    (tmp_path / "src" / "a.py").write_text("A = 2\n")
+    assert cc.read_kernel_check(good, params, "m") == {}
+    (tmp_path / "src" / "a.py").write_text("A = 1\n")
+    (tmp_path / "src" / "__pycache__").mkdir()
+    (tmp_path / "src" / "__pycache__" / "a.pyc").write_bytes(b"cache")  # Python's caches do not count
+    assert cc.read_kernel_check(good, params, "m") == {"default": {"m.x": "A < B"}}
+    (tmp_path / "src" / "b.py").write_text("B = 1\n")
+    assert cc.read_kernel_check(good, params, "m") == {}
+    (tmp_path / "src" / "b.py").unlink()
+    without_code = tmp_path / "without_code.json"  # a check that does not say which code it was made on
+    without_code.write_text(json.dumps({"params": {"m": {"keys": keys, "sha256": made_for}},
+                                        "verdicts": {"default": {"m.x": "A < B"}}}))
+    assert cc.read_kernel_check(without_code, params, "m") == {}
     assert cc.read_kernel_check(good, params, "b") == {}  # the check covers no params of report b
     params.write_text("# comments, layout and keys report m does not rest on do not count\nseed: 0\n"
                       "breath: {stride: 5}\ntrain: {epochs: 3, lr: 0.1}\n")

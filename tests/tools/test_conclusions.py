@@ -1,6 +1,7 @@
 """The conclusions stage (gather every report's statements) and the kernel check's bookkeeping, on hand-written
 statement files; the DAG is never re-trained here (rerun_under is replaced where check runs)."""
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -144,13 +145,14 @@ def test_check_writes_the_kernel_check_and_fails_on_a_difference(tmp_path, monke
     there = {"aten_default": {"r.1": "A < B", "r.2": "A > B"}, "default": {"r.1": "not resolved", "r.2": "A > B"}}
     monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep, made_for, scope: (
         _found(there[setting]), _made_for(repo)))
-    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"r": {"keys": ["profile", "seed"], "code": "c"}})
+    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"r": {"keys": ["profile", "seed"], "code": "c", "files": []}})
     assert conclusions.check(tmp_path, ["aten_default", "default"]) == 1
     written = read_json(tmp_path / conclusions.KERNEL_CHECK)
     assert written["verdicts"] == {"native": {"r.1": "A < B", "r.2": "not resolved"}, **there}
     assert written["profile"] == "smoke"
     assert written["params"] == {"r": {"keys": ["profile", "seed"],
-                                       "sha256": cc.params_fingerprint({"profile": "smoke"}, ["profile", "seed"])}}
+                                       "sha256": cc.params_fingerprint({"profile": "smoke"}, ["profile", "seed"]),
+                                       "code": {"files": [], "sha256": hashlib.sha256().hexdigest()}}}
     assert written["settings"]["aten_default"] == {"ATEN_CPU_CAPABILITY": "default"}
     out = capsys.readouterr().out
     assert "2 statements, 1 resolved as committed" in out and "not resolved there: aten_default 0, default 1" in out
@@ -169,7 +171,7 @@ def test_check_covers_every_kernel_setting_but_native_by_default(tmp_path, monke
     ran = []
     monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep, made_for, scope: (
         ran.append(setting) or _found({"r.1": "A < B"}), _made_for(repo)))
-    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"r": {"keys": ["seed"], "code": "c"}})
+    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"r": {"keys": ["seed"], "code": "c", "files": []}})
     assert conclusions.check(tmp_path) == 0
     assert ran == ["avx2", "aten_default", "mkl_compatible", "default"]
     assert read_json(tmp_path / conclusions.KERNEL_CHECK)["settings"]["mkl_compatible"] == {"MKL_CBWR": "COMPATIBLE"}
@@ -190,7 +192,7 @@ def test_check_keeps_earlier_settings_made_for_the_same_params_and_code(tmp_path
         return _found({"r.1": "A < B"}), _made_for(repo)
 
     monkeypatch.setattr(conclusions, "rerun_under", rerun)
-    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"r": {"keys": ["seed"], "code": code["sha"]}})
+    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"r": {"keys": ["seed"], "code": code["sha"], "files": []}})
     with pytest.raises(KeyboardInterrupt):
         conclusions.check(tmp_path, ["aten_default", "default"])
     written = read_json(tmp_path / conclusions.KERNEL_CHECK)
@@ -245,7 +247,7 @@ def test_untrained_statements_stay_deterministic_only_where_their_numbers_came_o
     keeps = []
     monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep, made_for, scope: (
         keeps.append(keep) or found[setting], _made_for(repo)))
-    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"b": {"keys": ["profile"], "code": "c"}})
+    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"b": {"keys": ["profile"], "code": "c", "files": []}})
     assert conclusions.check(tmp_path, ["avx2", "default"]) == 1
     assert keeps[0] == ("raw", "prepare", "rgbpretrain", "breath_videos")  # only the fixed test data is kept
     written = read_json(tmp_path / conclusions.KERNEL_CHECK)
@@ -320,6 +322,21 @@ def test_the_committed_kernel_check_names_the_params_each_report_rests_on_now():
             assert cc.read_kernel_check(ROOT / conclusions.KERNEL_CHECK, ROOT / "params.yaml", report) == {}, report
 
 
+def test_the_committed_kernel_check_was_made_for_this_code_and_these_params():
+    """Every setting of the committed check was made (or carried, with its note) for the params and code of now, as
+    dvc.lock records the code, and each report's guard finds the code files the check names as they are: a change to
+    a stage's code or params without a new (or carried) check fails here."""
+    inputs = conclusions.report_inputs(ROOT)
+    now = conclusions.fingerprints(inputs, yaml.safe_load((ROOT / "params.yaml").read_text()))
+    committed = read_json(ROOT / conclusions.KERNEL_CHECK)
+    assert committed["made"] and all(made["for"] == now for made in committed["made"].values())
+    assert "breath.conclusions" in inputs["breath"]["keys"]  # the rankings' own params
+    for report, rests_on in inputs.items():
+        assert committed["params"][report]["keys"] == rests_on["keys"]
+        assert committed["params"][report]["code"]["files"] == rests_on["files"]
+        assert cc.read_kernel_check(ROOT / conclusions.KERNEL_CHECK, ROOT / "params.yaml", report), report
+
+
 def test_an_interrupted_setting_is_resumed_for_the_same_params_and_code_and_replaced_otherwise(tmp_path, monkeypatch):
     repo, scratch = tmp_path / "repo", tmp_path / "scratch"
     (repo / ".dvc" / "cache").mkdir(parents=True)
@@ -339,7 +356,7 @@ def test_an_interrupted_setting_is_resumed_for_the_same_params_and_code_and_repl
 
     monkeypatch.setattr(conclusions, "copy_worktree", copy)
     monkeypatch.setattr(conclusions, "_run", run)
-    monkeypatch.setattr(conclusions, "report_inputs", lambda work: {"b": {"keys": ["profile"], "code": "c"}})
+    monkeypatch.setattr(conclusions, "report_inputs", lambda work: {"b": {"keys": ["profile"], "code": "c", "files": []}})
     made_for = conclusions.fingerprints({"b": {"keys": ["profile"], "code": "c"}}, {"profile": "smoke"})
     with pytest.raises(KeyboardInterrupt):
         conclusions.rerun_under(repo, "avx2", {}, scratch, ("raw",), made_for)
@@ -401,7 +418,7 @@ def test_untrained_only_settings_cover_the_untrained_statements_and_give_way_to_
         return found, _made_for(repo)
 
     monkeypatch.setattr(conclusions, "rerun_under", rerun)
-    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"b": {"keys": ["profile"], "code": "c"}})
+    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"b": {"keys": ["profile"], "code": "c", "files": []}})
     assert conclusions.check(tmp_path, ["aten_default"]) == 1  # in full: b.t is not confirmed there
     # untrained only: every setting the file lacks, not the full one; trained statements are not compared there
     assert conclusions.check(tmp_path, scope="untrained") == 1  # (aten_default still fails b.t)
@@ -454,7 +471,7 @@ def test_an_untrained_setting_drops_only_its_stages_from_the_copys_lock_and_read
     monkeypatch.setattr(conclusions, "copy_worktree", copy)
     monkeypatch.setattr(conclusions, "_run", run)
     monkeypatch.setattr(conclusions, "_stage_graph", graph)
-    monkeypatch.setattr(conclusions, "report_inputs", lambda work: {"b": {"keys": ["profile"], "code": "c"}})
+    monkeypatch.setattr(conclusions, "report_inputs", lambda work: {"b": {"keys": ["profile"], "code": "c", "files": []}})
     made_for = conclusions.fingerprints({"b": {"keys": ["profile"], "code": "c"}}, {"profile": "smoke"})
     found, _ = conclusions.rerun_under(repo, "avx2", {}, scratch, ("raw",), made_for, "untrained")
     assert locks == [["raw", "train@t"]] and (scratch / "avx2-untrained").is_dir()
@@ -488,7 +505,7 @@ def test_a_setting_made_again_starts_from_its_last_lock_so_dvc_re_makes_only_wha
 
     monkeypatch.setattr(conclusions, "copy_worktree", copy)
     monkeypatch.setattr(conclusions, "_run", run)
-    monkeypatch.setattr(conclusions, "report_inputs", lambda work: {"b": {"keys": ["profile"], "code": "c"}})
+    monkeypatch.setattr(conclusions, "report_inputs", lambda work: {"b": {"keys": ["profile"], "code": "c", "files": []}})
     made_for = conclusions.fingerprints({"b": {"keys": ["profile"], "code": "c"}}, {"profile": "smoke"})
     conclusions.rerun_under(repo, "avx2", {}, scratch, ("raw",), made_for)
     # the first make: only the fixed data from this repository; the lock it left is kept

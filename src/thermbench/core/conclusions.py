@@ -172,12 +172,29 @@ def params_fingerprint(params: dict, keys: list[str]) -> str:
     return hashlib.sha256(json.dumps({k: value(k) for k in keys}, sort_keys=True).encode()).hexdigest()
 
 
+def code_fingerprint(root: Path, paths: list[str]) -> str | None:
+    """The sha256 of the contents of the code at `paths` (relative to `root`; a folder: every file in it but Python's
+    caches), path by path: the code a kernel check of a report was made on. None where a path is missing."""
+    digest = hashlib.sha256()
+    for rel in sorted(paths):
+        path = root / rel
+        if not path.exists():
+            return None
+        files = [path] if path.is_file() else sorted(f for f in path.rglob("*")
+                                                     if f.is_file() and "__pycache__" not in f.parts)
+        for f in files:
+            digest.update(f.relative_to(root).as_posix().encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 def read_kernel_check(path: str | Path, params_path: str | Path, report: str) -> dict[str, dict[str, str]]:
     """The committed kernel-check file's verdicts on `report`'s statements, {setting: {statement id: verdict}}, when
     the values of the params they rest on (the file's `params[report]`) are those of `params_path` (another
-    profile's or another setting's runs say nothing about these statements); {} when the file does not exist, does
-    not cover the report, or was made for other values. A setting the file requires (`required`) but has not made yet
-    is there with no verdict: it confirms nothing."""
+    profile's or another setting's runs say nothing about these statements) and the code they rest on (its
+    `params[report].code`: the code deps of every stage upstream of the report, read beside `params_path`) is the
+    code it was made on; {} when the file does not exist, does not cover the report, or was made for other values
+    or code. A setting the file requires (`required`) but has not made yet is there with no verdict: it confirms
+    nothing."""
     path = Path(path)
     if not path.is_file():
         return {}
@@ -189,6 +206,10 @@ def read_kernel_check(path: str | Path, params_path: str | Path, report: str) ->
     made_for = data["params"].get(report)
     params = yaml.safe_load(Path(params_path).read_text())
     if not made_for or made_for.get("sha256") != params_fingerprint(params, made_for.get("keys", [])):
+        return {}
+    code = made_for.get("code")
+    if not isinstance(code, dict) or code.get("sha256") is None \
+            or code["sha256"] != code_fingerprint(Path(params_path).parent, code.get("files", [])):
         return {}
     check = {setting: {k: v for k, v in verdicts.items() if k.split(".")[0] == report}
              for setting, verdicts in data["verdicts"].items()}

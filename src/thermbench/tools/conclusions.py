@@ -57,6 +57,7 @@ import yaml
 
 from thermbench.core.conclusions import (
     MISSING,
+    code_fingerprint,
     NOT_RESOLVED,
     pair_order,
     pairs_of,
@@ -203,7 +204,7 @@ def report_inputs(repo: Path) -> dict[str, dict]:
     """Report -> what its statements file (metrics/conclusions/<report>.json) follows from, over every stage upstream
     of it, its own included: `keys`, the params.yaml keys those stages read, and `code`, the sha256 of their code deps'
     hashes as dvc.lock records them (a check made on other code says nothing of these statements; None where the
-    lock lacks one: that part of the DAG never ran)."""
+    lock lacks one: that part of the DAG never ran), and `files`, those code deps' paths."""
     # DVC's API takes a second to load; only the check needs it, not the `conclusions` stage
     from dvc.dependency.param import ParamsDependency
     from dvc.repo import Repo
@@ -226,7 +227,8 @@ def report_inputs(repo: Path) -> dict[str, dict]:
             broadest = sorted(k for k in keys if not any(k.startswith(f"{o}.") for o in keys))
             locked = all(value is not None for _, value in code)
             sha = hashlib.sha256(json.dumps(code).encode()).hexdigest() if locked else None
-            out.update({report: {"keys": broadest, "code": sha} for report in reports})
+            out.update({report: {"keys": broadest, "code": sha, "files": [path for path, _ in code]}
+                        for report in reports})
     return out
 
 
@@ -374,7 +376,9 @@ def write_check(repo: Path, inputs: dict[str, dict], params: dict, kept: dict[st
     verdicts = {s: v["verdicts"] for s, v in sorted(kept.items())}
     write_json(repo / KERNEL_CHECK, {
         "profile": params.get("profile"),
-        "params": {r: {"keys": v["keys"], "sha256": params_fingerprint(params, v["keys"])} for r, v in inputs.items()},
+        "params": {r: {"keys": v["keys"], "sha256": params_fingerprint(params, v["keys"]),
+                       "code": {"files": v["files"], "sha256": code_fingerprint(repo, v["files"])}}
+                   for r, v in inputs.items()},
         "required": sorted(required),
         "verdicts": {"native": {i: r["verdict"] for i, r in native.items()}, **verdicts},
         "settings": {s: v["env"] for s, v in sorted(kept.items())},

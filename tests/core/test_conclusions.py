@@ -166,8 +166,10 @@ def test_final_keeps_the_pairs_every_setting_resolved():
     check = {"native": {"r": "K < M; O < F, W, M"}, "other": {"r": "K < F, M; O < F, M"}}
     f = cc.final(s, check)
     assert (f.verdict, f.resolved) == ("K < M; O < F, M", True)
-    assert f.text == ("order: K < M; O < F, M (every CPU kernel setting checked; not resolved (differs across CPU "
-                      "kernels), not separated where named: O < W (other))")
+    assert f.text == ("order: K < M; O < F, M (an intersection: the pairs every CPU kernel setting checked "
+                      "separates; not resolved (differs across CPU kernels) where named: O < W (other); as made here: "
+                      f"{s.text.removeprefix('order: ')})")
+    assert f.text.endswith("as made here: K < M; O < F, W, M (by mean: O, K, M, W, F; pairs not named overlap))")
     # Another machine's run that separated K < F as well publishes the same verdict against the same check.
     wider = cc.ranking("r", "order", {**items, "F": (6.0, 1.6, 9.0)})
     assert wider.verdict == "K < F, M; O < W, F, M"

@@ -18,6 +18,11 @@ from thermbench.tools.regression import TOLERANCES, load_tolerances
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _inputs(report: str, keys: list[str], code: str = "c") -> dict:
+    """What `report_inputs` gives for one report resting on `keys` of params.yaml and no code file."""
+    return {report: {"keys": keys, "code": code, "files": []}}
+
+
 @pytest.fixture(autouse=True)
 def _scratch_in_tmp(tmp_path, monkeypatch):
     """The check's copies under the test's folder, not the system's temporary one."""
@@ -145,7 +150,7 @@ def test_check_writes_the_kernel_check_and_fails_on_a_difference(tmp_path, monke
     there = {"aten_default": {"r.1": "A < B", "r.2": "A > B"}, "default": {"r.1": "not resolved", "r.2": "A > B"}}
     monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep, made_for, scope: (
         _found(there[setting]), _made_for(repo)))
-    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"r": {"keys": ["profile", "seed"], "code": "c", "files": []}})
+    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: _inputs("r", ["profile", "seed"]))
     assert conclusions.check(tmp_path, ["aten_default", "default"]) == 1
     written = read_json(tmp_path / conclusions.KERNEL_CHECK)
     assert written["verdicts"] == {"native": {"r.1": "A < B", "r.2": "not resolved"}, **there}
@@ -171,7 +176,7 @@ def test_check_covers_every_kernel_setting_but_native_by_default(tmp_path, monke
     ran = []
     monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep, made_for, scope: (
         ran.append(setting) or _found({"r.1": "A < B"}), _made_for(repo)))
-    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"r": {"keys": ["seed"], "code": "c", "files": []}})
+    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: _inputs("r", ["seed"]))
     assert conclusions.check(tmp_path) == 0
     assert ran == ["avx2", "aten_default", "mkl_compatible", "default"]
     assert read_json(tmp_path / conclusions.KERNEL_CHECK)["settings"]["mkl_compatible"] == {"MKL_CBWR": "COMPATIBLE"}
@@ -192,7 +197,7 @@ def test_check_keeps_earlier_settings_made_for_the_same_params_and_code(tmp_path
         return _found({"r.1": "A < B"}), _made_for(repo)
 
     monkeypatch.setattr(conclusions, "rerun_under", rerun)
-    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"r": {"keys": ["seed"], "code": code["sha"], "files": []}})
+    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: _inputs("r", ["seed"], code["sha"]))
     with pytest.raises(KeyboardInterrupt):
         conclusions.check(tmp_path, ["aten_default", "default"])
     written = read_json(tmp_path / conclusions.KERNEL_CHECK)
@@ -247,7 +252,7 @@ def test_untrained_statements_stay_deterministic_only_where_their_numbers_came_o
     keeps = []
     monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep, made_for, scope: (
         keeps.append(keep) or found[setting], _made_for(repo)))
-    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"b": {"keys": ["profile"], "code": "c", "files": []}})
+    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: _inputs("b", ["profile"]))
     assert conclusions.check(tmp_path, ["avx2", "default"]) == 1
     assert keeps[0] == ("raw", "prepare", "rgbpretrain", "breath_videos")  # only the fixed test data is kept
     written = read_json(tmp_path / conclusions.KERNEL_CHECK)
@@ -356,7 +361,7 @@ def test_an_interrupted_setting_is_resumed_for_the_same_params_and_code_and_repl
 
     monkeypatch.setattr(conclusions, "copy_worktree", copy)
     monkeypatch.setattr(conclusions, "_run", run)
-    monkeypatch.setattr(conclusions, "report_inputs", lambda work: {"b": {"keys": ["profile"], "code": "c", "files": []}})
+    monkeypatch.setattr(conclusions, "report_inputs", lambda work: _inputs("b", ["profile"]))
     made_for = conclusions.fingerprints({"b": {"keys": ["profile"], "code": "c"}}, {"profile": "smoke"})
     with pytest.raises(KeyboardInterrupt):
         conclusions.rerun_under(repo, "avx2", {}, scratch, ("raw",), made_for)
@@ -418,7 +423,7 @@ def test_untrained_only_settings_cover_the_untrained_statements_and_give_way_to_
         return found, _made_for(repo)
 
     monkeypatch.setattr(conclusions, "rerun_under", rerun)
-    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: {"b": {"keys": ["profile"], "code": "c", "files": []}})
+    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: _inputs("b", ["profile"]))
     assert conclusions.check(tmp_path, ["aten_default"]) == 1  # in full: b.t is not confirmed there
     # untrained only: every setting the file lacks, not the full one; trained statements are not compared there
     assert conclusions.check(tmp_path, scope="untrained") == 1  # (aten_default still fails b.t)
@@ -471,7 +476,7 @@ def test_an_untrained_setting_drops_only_its_stages_from_the_copys_lock_and_read
     monkeypatch.setattr(conclusions, "copy_worktree", copy)
     monkeypatch.setattr(conclusions, "_run", run)
     monkeypatch.setattr(conclusions, "_stage_graph", graph)
-    monkeypatch.setattr(conclusions, "report_inputs", lambda work: {"b": {"keys": ["profile"], "code": "c", "files": []}})
+    monkeypatch.setattr(conclusions, "report_inputs", lambda work: _inputs("b", ["profile"]))
     made_for = conclusions.fingerprints({"b": {"keys": ["profile"], "code": "c"}}, {"profile": "smoke"})
     found, _ = conclusions.rerun_under(repo, "avx2", {}, scratch, ("raw",), made_for, "untrained")
     assert locks == [["raw", "train@t"]] and (scratch / "avx2-untrained").is_dir()
@@ -505,7 +510,7 @@ def test_a_setting_made_again_starts_from_its_last_lock_so_dvc_re_makes_only_wha
 
     monkeypatch.setattr(conclusions, "copy_worktree", copy)
     monkeypatch.setattr(conclusions, "_run", run)
-    monkeypatch.setattr(conclusions, "report_inputs", lambda work: {"b": {"keys": ["profile"], "code": "c", "files": []}})
+    monkeypatch.setattr(conclusions, "report_inputs", lambda work: _inputs("b", ["profile"]))
     made_for = conclusions.fingerprints({"b": {"keys": ["profile"], "code": "c"}}, {"profile": "smoke"})
     conclusions.rerun_under(repo, "avx2", {}, scratch, ("raw",), made_for)
     # the first make: only the fixed data from this repository; the lock it left is kept

@@ -256,8 +256,9 @@ def final(statement: Statement, check: dict[str, dict[str, str]], moved: frozens
     """The statement as a report may state it. One not resolved here as it is. Any other: not resolved without a
     kernel check that gave it a verdict under every setting. Then an untrained one whose numbers the check did not
     find to move (`moved`) as it is (deterministic); a trained one, or an untrained one that moved: a ranking keeps
-    the pairs every setting checked resolved too (the others listed as not resolved); any other verdict stands only if
-    every setting gave it."""
+    the pairs every setting checked resolved too, and its text says it is that intersection, names each pair left out
+    with the settings that did not separate it, and keeps the evidence of the statement as made here; any other
+    verdict stands only if every setting gave it."""
     if not statement.resolved:
         return statement
     if not check:
@@ -282,9 +283,10 @@ def final(statement: Statement, check: dict[str, dict[str, str]], moved: frozens
             dropped = "; ".join(f"{a} < {b} ({', '.join(s for s, p in elsewhere.items() if (a, b) not in p)})"
                                 for a, b in sorted(here - held))
             verdict = pair_order(held)
+            made_here = statement.text.removeprefix(f"{statement.claim}: ")
             return replace(statement, verdict=verdict,
-                           text=f"{statement.claim}: {verdict} (every CPU kernel setting checked; {DIFFERS}, "
-                                f"not separated where named: {dropped})")
+                           text=f"{statement.claim}: {verdict} (an intersection: the pairs every CPU kernel setting "
+                                f"checked separates; {DIFFERS} where named: {dropped}; as made here: {made_here})")
     elif all(v == statement.verdict for v in there.values()):
         return statement
     differ = "; ".join(f"{s}: {v}" for s, v in there.items() if v != statement.verdict)

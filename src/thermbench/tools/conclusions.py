@@ -57,8 +57,8 @@ import yaml
 
 from thermbench.core.conclusions import (
     MISSING,
-    code_fingerprint,
     NOT_RESOLVED,
+    code_fingerprint,
     pair_order,
     pairs_of,
     params_fingerprint,

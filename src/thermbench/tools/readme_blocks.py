@@ -255,6 +255,20 @@ def step_ops(metrics: Path) -> str:
     return "\n" + "\n".join(rows) + "\n"
 
 
+def breath_sway(metrics: Path) -> str:
+    """Each breath source's ridge MAE in the near scene and with the head swaying (`near_sway`), over the windows
+    where it has a rate (metrics/conclusions/breath.json `scores`)."""
+    scores = _read(metrics / "conclusions" / "breath.json")["scores"]
+    near, sway = scores["near"], scores["near_sway"]
+    rows = ["| source | near: MAE (windows) | near_sway: MAE (windows) |", "|---|---|---|"]
+
+    def cell(s: dict) -> str:
+        return f"{s['mean']:.2f} ({s['windows']}/{s['of_windows']})" if s["mean"] is not None else "—"
+    for name in sorted(set(near) & set(sway), key=lambda n: (near[n]["mean"] is None, near[n]["mean"] or 0.0, n)):
+        rows.append(f"| {name} | {cell(near[name])} | {cell(sway[name])} |")
+    return "\n" + "\n".join(rows) + "\n"
+
+
 BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
     "README.md": {"head_params": head_params, "timings": timings},
     "docs/own-model.md": {"ktl_tfake": ktl_tfake, "ktl_charlotte": ktl_charlotte, "dlib_found": dlib_found,
@@ -262,6 +276,7 @@ BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
     "docs/results.md": {"datasets_sample": datasets_sample},
     "docs/ci.md": {"lock_kb": lock_kb, "gate_sample": gate_sample, "wide_bands": wide_bands},
     "docs/dag.md": {"dag": dag},
+    "docs/breath.md": {"breath_sway": breath_sway},
     "docs/synthetic.md": {"synth_anchors": synth_anchors},
     "docs/gpu.md": {"gpu_table": gpu_table, "gpu_loader": gpu_loader, "gpu_sapiens2": gpu_sapiens2,
                     "gpu_precision": gpu_precision, "gpu_fp32_range": gpu_fp32_range, "grid_hours": grid_hours,

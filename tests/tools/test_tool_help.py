@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ["thermbench.tools.check_submissions", "thermbench.tools.submission", "thermbench.tools.publish",
          "thermbench.tools.readme", "thermbench.tools.profiles", "thermbench.tools.regression",
          "thermbench.tools.calibrate_synth", "thermbench.tools.head_crop_geometry", "thermbench.tools.stage_deps",
-         "thermbench.tools.scale", "thermbench.tools.repair_lock", "thermbench.speed.gpu_check"]
+         "thermbench.tools.scale", "thermbench.tools.repair_lock", "thermbench.speed.gpu_check",
+         "thermbench.tools.conclusions", "thermbench.mlcmkd.step_audit"]
 
 
 @pytest.mark.parametrize("name", TOOLS)

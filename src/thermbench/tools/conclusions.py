@@ -483,9 +483,10 @@ def check(repo: Path, kernels: list[str] | None = None, keep: bool = False, scra
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["check"])
-    parser.add_argument("--repo", type=Path, default=Path("."))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=["check"], help="check: re-make the DAG under the kernel settings and "
+                        "write conclusions/kernel_check.json")
+    parser.add_argument("--repo", type=Path, default=Path("."), help="the repository (default: the current folder)")
     parser.add_argument("--kernels", help="comma-separated kernel settings of tests/baseline/tolerances.yaml "
                         "(default: every one but native)")
     parser.add_argument("--keep", action="store_true", help="keep each setting's copy once it is done (its path is "

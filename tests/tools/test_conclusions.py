@@ -68,6 +68,19 @@ def test_gather_merges_sorts_and_counts(tmp_path):
     assert "Resolved and kernel-checked: 2; resolved, deterministic: 1; not resolved: 1." in md
 
 
+def test_an_unresolved_statement_names_each_settings_outcome(tmp_path):
+    a = _write(tmp_path / "in/mlcmkd.json", [_record("m.b", "not resolved", False, "interval includes 0"),
+                                             _record("m.z", "A < B", True)])
+    checks = {"mlcmkd": {"native": {"m.b": "not resolved", "m.z": "A < B"},
+                         "avx2": {"m.b": "A < B", "m.z": "A < B"}, "default": {"m.z": "A < B"}}}
+    gather([a], tmp_path / "c.json", tmp_path / "c.md", SYNTHETIC, checks)
+    out = {r["id"]: r for r in read_json(tmp_path / "c.json")["statements"]}
+    # settings in name order; one that gave no verdict on it is not named; a resolved statement has no outcomes
+    assert out["m.b"]["outcomes"] == {"avx2": "A < B", "native": "not resolved"} and "outcomes" not in out["m.z"]
+    assert ("| mlcmkd | claim m.b | not resolved | no | trained | interval includes 0; each setting: avx2: A < B; "
+            "native: not resolved |") in (tmp_path / "c.md").read_text()
+
+
 def test_gather_without_a_kernel_check_says_so(tmp_path):
     a = _write(tmp_path / "r.json", [_record("r.1", "A < B", True)])
     gather([a], tmp_path / "c.json", tmp_path / "c.md", {"tfake": "real", "thermeval": "synthetic"})

@@ -12,16 +12,22 @@ from thermbench.core.io import InputError, read_json, write_json, write_text
 from thermbench.core.plots import data_label
 
 
-def gather(statement_files: list[Path], out_json: Path, out_md: Path, sources: dict[str, str]) -> None:
+def gather(statement_files: list[Path], out_json: Path, out_md: Path, sources: dict[str, str],
+           checks: dict[str, dict[str, dict[str, str]]] | None = None) -> None:
     """Stage conclusions: every report's statements (their `{"statements": [...]}` files) in one JSON and a table;
     `sources` (params `data.source`) labels both. Resolved statements are counted apart: deterministic ones (no trained
-    model) and kernel-checked ones."""
+    model) and kernel-checked ones. `checks` ({report: `read_kernel_check`'s verdicts}): a statement not resolved
+    gets `outcomes`, the verdict each kernel setting gave it, named in the table beside the reason."""
     records = []
     for path in statement_files:
         data = read_json(path)
         if not isinstance(data, dict) or not isinstance(data.get("statements"), list):
             raise InputError(f"{path}: expected {{'statements': [...]}}")
-        records += [{**r, "report": path.stem} for r in data["statements"]]
+        check = (checks or {}).get(path.stem, {})
+        records += [{**r, "report": path.stem,
+                     **({} if r["resolved"] else {"outcomes": {s: v[r["id"]] for s, v in sorted(check.items())
+                                                               if r["id"] in v}})}
+                    for r in data["statements"]]
     ids = [r["id"] for r in records]
     if len(ids) != len(set(ids)):
         raise InputError(f"statement ids repeat across {', '.join(map(str, statement_files))}")
@@ -52,6 +58,8 @@ def markdown(records: list[dict], kernels: list[str], counts: dict[str, int], la
              "| Report | Statement | Verdict | Resolved | Kind | Why not |", "|---|---|---|---|---|---|"]
     for r in records:
         kind = "deterministic" if r["deterministic"] else "trained" if r["trained"] else "untrained"
+        outcomes = "; ".join(f"{s}: {v}" for s, v in r.get("outcomes", {}).items())
+        why = "; ".join(part for part in (r["why"], f"each setting: {outcomes}" if outcomes else "") if part)
         lines.append(f"| {r['report']} | {r['claim']} | {r['verdict']} | {'yes' if r['resolved'] else 'no'} | {kind} "
-                     f"| {r['why'] or '–'} |")
+                     f"| {why or '–'} |")
     return "\n".join(lines) + "\n"

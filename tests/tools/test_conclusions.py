@@ -270,6 +270,10 @@ def test_untrained_statements_stay_deterministic_only_where_their_numbers_came_o
     assert keeps[0] == ("raw", "prepare", "rgbpretrain", "breath_videos")  # only the fixed test data is kept
     written = read_json(tmp_path / conclusions.KERNEL_CHECK)
     assert written["untrained_moved"] == ["b.moved"]
+    # the numbers behind it, per setting and native's: untrained statements only
+    assert written["untrained_numbers"] == {"native": {"b.moved": {"m": 6.96}, "b.same": {"o": 1.0}},
+                                            "avx2": {"b.moved": {"m": 6.96}, "b.same": {"o": 1.0}},
+                                            "default": {"b.moved": {"m": 3.1}, "b.same": {"o": 1.0}}}
     assert written["required"] == ["aten_default", "avx2", "default", "mkl_compatible", "native"]
     moved = cc.read_moved(tmp_path / conclusions.KERNEL_CHECK, tmp_path / "params.yaml", "b")
     assert moved == {"b.moved"}
@@ -283,6 +287,9 @@ def test_untrained_statements_stay_deterministic_only_where_their_numbers_came_o
     # the rest of the settings, the two kept: now b.same is deterministic and b.moved is checked as a trained one
     assert conclusions.check(tmp_path) == 1
     assert [k[0] for k in keeps] == ["raw"] * 4
+    kept_numbers = read_json(tmp_path / conclusions.KERNEL_CHECK)["untrained_numbers"]
+    assert kept_numbers["default"] == {"b.moved": {"m": 3.1}, "b.same": {"o": 1.0}}  # kept from the first check
+    assert sorted(kept_numbers) == ["aten_default", "avx2", "default", "mkl_compatible", "native"]
     check = cc.read_kernel_check(tmp_path / conclusions.KERNEL_CHECK, tmp_path / "params.yaml", "b")
     assert cc.final(same, check, moved) == same and not cc.final(lost, check, moved).resolved
     records = cc.as_records([same, lost], check, moved)

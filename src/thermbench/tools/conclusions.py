@@ -101,6 +101,12 @@ def untrained_moved(native: dict[str, dict], found: dict[str, dict[str, dict]]) 
                   and any(there.get(i, {}).get("numbers") != r["numbers"] for there in found.values()))
 
 
+def untrained_numbers(statements: dict[str, dict]) -> dict[str, dict]:
+    """statement id -> its numbers, of the statements on untrained sources: what `untrained_moved` compared, kept in
+    the check so "deterministic" can be re-read from the numbers themselves."""
+    return {i: r["numbers"] for i, r in sorted(statements.items()) if not r["trained"]}
+
+
 def unconfirmed(verdict: str, there: str) -> str:
     """What of `verdict` a setting's verdict `there` does not confirm: the pairs it lacks (of an order of pairs), the
     whole verdict (of any other), or "" when it confirms all of it."""
@@ -355,7 +361,8 @@ def kept_settings(path: Path, made_for: dict[str, dict[str, str]]) -> tuple[dict
             dropped.append(f"{setting} ({why})")
             continue
         kept[setting] = {"env": env, "made": made, "verdicts": old["verdicts"][setting],
-                         "moved": old.get("moved", {}).get(setting, [])}
+                         "moved": old.get("moved", {}).get(setting, []),
+                         "numbers": old.get("untrained_numbers", {}).get(setting, {})}
     return kept, dropped
 
 
@@ -373,6 +380,7 @@ def write_check(repo: Path, inputs: dict[str, dict], params: dict, kept: dict[st
     for setting in kept.values():
         if "found" in setting:  # made by this run: what moved is read against the native numbers of now
             setting["moved"] = untrained_moved(native, {"here": setting["found"]})
+            setting["numbers"] = untrained_numbers(setting["found"])
     verdicts = {s: v["verdicts"] for s, v in sorted(kept.items())}
     write_json(repo / KERNEL_CHECK, {
         "profile": params.get("profile"),
@@ -384,7 +392,9 @@ def write_check(repo: Path, inputs: dict[str, dict], params: dict, kept: dict[st
         "settings": {s: v["env"] for s, v in sorted(kept.items())},
         "made": {s: v["made"] for s, v in sorted(kept.items())},
         "moved": {s: v["moved"] for s, v in sorted(kept.items())},
-        "untrained_moved": sorted({i for v in kept.values() for i in v["moved"]})})
+        "untrained_moved": sorted({i for v in kept.values() for i in v["moved"]}),
+        "untrained_numbers": {"native": untrained_numbers(native),
+                              **{s: v.get("numbers", {}) for s, v in sorted(kept.items())}}})
     return verdicts
 
 

@@ -69,6 +69,12 @@ def project(tmp_path):
     return tmp_path
 
 
+def _sigint_default() -> None:
+    """In the child before exec: SIGINT to its default. A test run started in the background by a shell without job
+    control inherits SIGINT ignored, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _env(**extra) -> dict:
     return {**os.environ, "PYTHONPATH": str(ROOT / "src"), "DVC_NO_ANALYTICS": "1",
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", **extra}
@@ -90,7 +96,8 @@ def test_sigint_at_a_stage_start_is_one_line_and_the_next_repro_finishes(project
     (project / "in.txt").write_text("y")
     (project / marker).unlink()
     repro = subprocess.Popen([sys.executable, "-m", "dvc", "repro"], cwd=project, env=_env(**{slow: "60"}),
-                             start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             start_new_session=True, preexec_fn=_sigint_default, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
     while not (project / marker).exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -110,7 +117,8 @@ def test_sigint_while_dvc_writes_the_lock_is_repaired_in_one_line(project):
     (project / "in.txt").write_text("y")
     (project / "interrupt.py").write_text(INTERRUPT_LOCK_WRITE)
     repro = subprocess.run([sys.executable, str(project / "interrupt.py"), "repro"], cwd=project, env=_env(),
-                           start_new_session=True, capture_output=True, text=True, timeout=120)
+                           start_new_session=True, preexec_fn=_sigint_default, capture_output=True, text=True,
+                           timeout=120)
     assert repro.returncode != 0 and "Traceback" not in repro.stdout + repro.stderr
     assert (project / "a.txt").read_text() == "y+"  # the stage ran; its lock entry was being written
     assert (project / "dvc.lock").read_text() == ""  # the fault the repair is for

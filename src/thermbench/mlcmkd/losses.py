@@ -291,14 +291,8 @@ class DistillTask(nn.Module):
         pairs = []  # (term, student logits, target log-probs) in `forward`'s order
         if logits_tt is not None:
             log_tt = target_log_probs(*logits_tt, beta=cfg.beta)
-            if cfg.ld:
-                pairs.append(("lg", logits_ss, log_tt))
-            if cfg.dikd_mode == "text":
-                pairs += [("fi", logits_ts, log_tt)] if cfg.fi else []
-                pairs += [("ri", logits_st, log_tt)] if cfg.ri else []
-            else:
-                pairs += [("ri", logits_ts, target_log_probs(*logits_ss, beta=cfg.beta))] if cfg.ri else []
-                pairs += [("fi", logits_st, log_tt)] if cfg.fi else []
+            pairs = ([("lg", logits_ss, log_tt)] if cfg.ld else []) + \
+                self._dikd_pairs(logits_ss, logits_ts, logits_st, log_tt)
         values = torch.stack(terms)
         if pairs:
             values = torch.cat([values, kd_terms([p[1] for p in pairs], [p[2] for p in pairs], beta=cfg.beta)])
@@ -323,17 +317,17 @@ class DistillTask(nn.Module):
             self.teacher, self.lean = teacher, False
 
     def _dikd(self, feats_t, aligned, log_tt, logits_ss) -> dict[str, torch.Tensor]:
-        cfg, beta, out = self.cfg, self.cfg.beta, {}
         logits_ts = self._student_head_on_teacher(feats_t) if self._needs_ts else None
         logits_st = self.teacher.forward_head(aligned) if self._needs_st else None
+        return {f"loss_{name}": kd_from_log_targets(*student, target, beta=self.cfg.beta)
+                for name, student, target in self._dikd_pairs(logits_ss, logits_ts, logits_st, log_tt)}
+
+    def _dikd_pairs(self, logits_ss, logits_ts, logits_st, log_tt) -> list[tuple[str, tuple, tuple]]:
+        """The DIKD terms on (see the class doc) in `forward`'s order, as (term, student logits, target log-probs):
+        text mode L_fi = KL(L_tt || L_ts), L_ri = KL(L_tt || L_st); equations mode (4) L_ri = KL(L_ss || L_ts),
+        (5) L_fi = KL(L_tt || L_st)."""
+        cfg = self.cfg
         if cfg.dikd_mode == "text":
-            if cfg.fi:
-                out["loss_fi"] = kd_from_log_targets(*logits_ts, log_tt, beta=beta)
-            if cfg.ri:
-                out["loss_ri"] = kd_from_log_targets(*logits_st, log_tt, beta=beta)
-        else:
-            if cfg.ri:
-                out["loss_ri"] = simcc_kd_loss(*logits_ts, *logits_ss, beta=beta)  # eq. (4)
-            if cfg.fi:
-                out["loss_fi"] = kd_from_log_targets(*logits_st, log_tt, beta=beta)  # eq. (5)
-        return out
+            return ([("fi", logits_ts, log_tt)] if cfg.fi else []) + ([("ri", logits_st, log_tt)] if cfg.ri else [])
+        return ([("ri", logits_ts, target_log_probs(*logits_ss, beta=cfg.beta))] if cfg.ri else []) + \
+            ([("fi", logits_st, log_tt)] if cfg.fi else [])

@@ -91,19 +91,18 @@ class BatchNormCounts:
 
     def __init__(self, module: nn.Module):
         self.module = module
-        self.counted: list[nn.modules.batchnorm._BatchNorm] = []
 
     @contextlib.contextmanager
     def swapped(self):
-        self.counted = [m for m in self.module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
-                        and m.training and m.momentum is not None and m.num_batches_tracked is not None]
-        counters = [m.num_batches_tracked for m in self.counted]
-        for m in self.counted:
+        counted = [m for m in self.module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+                   and m.training and m.momentum is not None and m.num_batches_tracked is not None]
+        counters = [m.num_batches_tracked for m in counted]
+        for m in counted:
             m._buffers["num_batches_tracked"] = None
         try:
             yield
         finally:
-            for m, counter in zip(self.counted, counters):
+            for m, counter in zip(counted, counters):
                 m._buffers["num_batches_tracked"] = counter
             if counters:
                 torch._foreach_add_(counters, 1)

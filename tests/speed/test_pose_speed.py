@@ -21,7 +21,7 @@ from thermbench.core.flops import count_gflops
 from thermbench.core.io import InputError
 from thermbench.datasets.crop_store import save_splits
 from thermbench.models.rtmpose import build_rtmpose, count_parameters, save_model
-from thermbench.speed import pose_speed
+from thermbench.speed import pose_speed, runtimes
 from thermbench.speed.deploy import usable_cores
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,7 +124,9 @@ def test_measure_latency_fields(tmp_path):
     for name in ("onnxruntime", "torch"):
         assert 0 < r[f"{name}_min_ms"] <= r[f"{name}_ms"]
         assert r[f"{name}_fps"] == pytest.approx(1000 / r[f"{name}_ms"])
-    assert r["torch_over_onnxruntime"] == pytest.approx(r["torch_ms"] / r["onnxruntime_ms"])
+        assert 0 < r[f"{name}_cpu_min_ms"] <= r[f"{name}_cpu_ms"]
+    # the median of paired CPU-time ratios over rounds (hand-checked: test_runtimes.test_paired_ratios_pair_each_round)
+    assert r["torch_over_onnxruntime"] > 0
     with pytest.raises(ValueError):
         pose_speed.measure_latency(model, path, (1, 3, 8, 8), warmup=0, repeats=0, threads=1)
 
@@ -250,10 +252,24 @@ def test_stage_end_to_end(tmp_path):
     student = deploy["int8_students"]["mcl-t"]
     assert student["tfake_nme_rise"] == pytest.approx(student["tfake_nme_int8"] - student["tfake_nme_fp32"], abs=1e-5)
     assert isinstance(student["deployable_int8"], bool) and student["calibration_crops"] == 2
+    assert (student["int8_conv"], student["float_conv"], student["all_convs_int8"]) == (38, 0, True)
+    runs = deploy["runtimes"]["mcl-t"]
+    assert sorted(runs) == ["onnxruntime-fp32", "onnxruntime-int8", "openvino-bf16", "openvino-fp32", "openvino-int8"]
+    assert runs["onnxruntime-fp32"]["tfake_nme"] == pytest.approx(student["tfake_nme_fp32"], abs=1e-6)
+    assert runs["onnxruntime-fp32"]["tfake_nme_change"] == 0 and runs["onnxruntime-fp32"]["within_1px_share"] == 1
+    assert runs["onnxruntime-int8"]["tfake_nme"] == pytest.approx(student["tfake_nme_int8"], abs=1e-6)
+    assert runs["openvino-fp32"]["mean_px_from_fp32"] < 0.5
+    bf16_runs = "BF16" in runtimes.openvino_capabilities()
+    assert ("not_run" in runs["openvino-bf16"]) is not bf16_runs
+    agreement = deploy["pipelines"]["RTMDet-nano + RTMPose-t"]["agreement"]
+    assert agreement["torch-fp32"]["within_1px_share"] >= 0.9
     deploy_timing = json.loads((tmp_path / "metrics/timing/speed_deploy.json").read_text())
-    assert deploy_timing["gemm_limit"]["n"] == 64 and deploy_timing["gemm_limit"]["gflops_per_s"] > 0
-    assert deploy_timing["int8_students"]["mcl-t"]["int8_ms"] > 0
+    gemm_row = deploy_timing["gemm_limit"]["onnxruntime-fp32"]
+    assert gemm_row["n"] == 64 and gemm_row["gflops_per_s"] > 0
+    student_t = deploy_timing["int8_students"]["mcl-t"]["variants"]
+    assert student_t["onnxruntime-int8"]["cpu_ms"] > 0 and "primitives" in student_t["openvino-int8"]["kernels"]
     assert sorted(deploy_timing["limit"]) == ["RTMDet-nano", "RTMDet-nano + RTMPose-t", arch_s, arch_t]
+    assert deploy_timing["environment"]["openvino_capabilities"] == runtimes.openvino_capabilities()
     assert [r["threads"] for r in deploy_timing["thread_scaling"]["rows"]] == list(range(1, usable_cores() + 1))
     for out in ("plots/speed_table.md", "plots/speed_fps_vs_params.png", "plots/speed_fps_vs_params.svg"):
         assert (tmp_path / out).is_file(), out
@@ -265,9 +281,11 @@ def test_stage_end_to_end(tmp_path):
     rows = [line.split(" | ")[0] for line in pose_alone.splitlines()
             if line.startswith("| ") and not line.startswith(("| Arch ", "| Method "))]
     assert rows == ["| RTMPose-s", "| RTMPose-t", "| mcl-t", "| supervised-t"]
-    for row in ("| RTMDet-nano alone |", "| RTMDet-nano + RTMPose-t |", "| mcl-t | RTMPose-t | 64×64 |",
-                "| RTMDet-nano | 64×64 |", "| 1 | "):
+    for row in ("| RTMDet-nano alone |", "| RTMDet-nano + RTMPose-t |", "| mcl-t | RTMPose-t | 64×64 | 38/38 / 0/7 |",
+                "| RTMDet-nano | 64×64 |", "| 1 | ", "| RTMDet-nano + RTMPose-t | openvino-int8 | ",
+                "| mcl-t | onnxruntime-fp32 | ", "| 16.53 | 11.00 |"):
         assert row in deployment, row
+    assert ("| mcl-t | openvino-bf16 | not run: " in deployment) is not bf16_runs
 
 
 def test_load_checkpoint_keeps_its_trained_size(tmp_path):

@@ -9,8 +9,8 @@ from model_builders import lively_rtmpose_t
 from thermbench.datasets.crop_store import Split
 from thermbench.models.rtmdet import build_rtmdet
 from thermbench.models.rtmpose import crop_px
-from thermbench.speed import detect_then_pose, gemm, quantize
-from thermbench.speed.pose_speed import OUTPUT_NAMES, export_onnx
+from thermbench.speed import detect_then_pose, gemm, quantize, runtimes
+from thermbench.speed.pose_speed import OUTPUT_NAMES, export_onnx, fresh_model
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def _split(n, seed):
 # another CPU: agreement is asked of nearly all keypoints, not of every one.
 def test_onnx_wrapper_predicts_like_the_torch_model(tiny_pose):
     model, path = tiny_pose
-    wrapped = quantize.OnnxPose(path, model.cfg, threads=1)
+    wrapped = quantize.OnnxPose(runtimes.onnxruntime_runner(path, 1), model.cfg)
     split = _split(4, 1)
     pred = crop_px(wrapped, split, 3)[0]
     assert len(np.unique(pred)) > 10  # predictions that differ between keypoints, so that agreement means something
@@ -45,22 +45,37 @@ def test_onnx_wrapper_predicts_like_the_torch_model(tiny_pose):
     assert scores == pytest.approx(quantize.nme(model, splits, 4), rel=0.05)
 
 
-def test_quantized_model_runs_convolutions_in_int8(tiny_pose, tmp_path):
+def test_quantized_model_runs_every_convolution_in_int8(tiny_pose, tmp_path):
     model, path = tiny_pose
     images = np.random.default_rng(3).integers(0, 256, (4, 64, 64), dtype=np.uint8)
     settings = quantize.quantize(path, tmp_path / "t_int8.onnx", images)
-    assert settings["calibration_crops"] == 4 and settings["format"] == "QDQ"
-    assert settings["float_head"] and settings["float_nodes"] > 0
+    assert settings["calibration_crops"] == 4 and settings["format"] == "QDQ" and settings["pre_processed"]
+    assert settings["float_head"] and settings["float_nodes"] == len(quantize.head_token_nodes(path)) > 0
     ops = quantize.int8_op_counts(tmp_path / "t_int8.onnx")
-    # RTMPose-t has 38 convolutions; without quant_pre_process ONNX Runtime fuses nearly all into QLinearConv. Its 7
-    # matrix products (ScaleNorm's Linear, GAU uv/qk/Av/o, cls_x, cls_y) are all in the head, kept in float.
-    assert ops["int8_conv"] >= 30 and ops["int8_conv"] + ops["float_conv"] == 38
+    # RTMPose-t has 38 convolutions, all fused into QLinearConv after quant_pre_process. Its 7 matrix products
+    # (ScaleNorm's Linear, GAU uv/qk/Av/o, cls_x, cls_y) are all in the head, kept in float.
+    assert (ops["int8_conv"], ops["float_conv"], ops["all_convs_int8"]) == (38, 0, True)
     assert (ops["int8_matmul"], ops["float_matmul"]) == (0, 7)
     quantize.quantize(path, tmp_path / "t_all_int8.onnx", images, float_head=False)
     assert quantize.int8_op_counts(tmp_path / "t_all_int8.onnx")["int8_matmul"] == 7
-    wrapped = quantize.OnnxPose(tmp_path / "t_int8.onnx", model.cfg, threads=1)
+    wrapped = quantize.OnnxPose(runtimes.onnxruntime_runner(tmp_path / "t_int8.onnx", 1), model.cfg)
     simcc_x, simcc_y = wrapped(torch.zeros(2, 3, 64, 64))
     assert simcc_x.shape == (2, 68, 128) and simcc_y.shape == (2, 68, 128)
+
+
+def test_seeded_export_with_shared_biases_quantizes_every_convolution(tmp_path):
+    # Seeded weights give identical folded conv biases, which the exporter shares through Identity nodes; without
+    # quant_pre_process those convolutions stayed in float.
+    import onnx
+
+    model = fresh_model(lively_rtmpose_t(64).cfg, seed=0)
+    path = tmp_path / "seeded.onnx"
+    export_onnx(model, path, (1, 3, 64, 64), 17, OUTPUT_NAMES)
+    assert any(n.op_type == "Identity" for n in onnx.load(str(path)).graph.node)
+    images = np.random.default_rng(3).integers(0, 256, (2, 64, 64), dtype=np.uint8)
+    quantize.quantize(path, tmp_path / "seeded.int8.onnx", images)
+    ops = quantize.int8_op_counts(tmp_path / "seeded.int8.onnx")
+    assert (ops["int8_conv"], ops["float_conv"]) == (38, 0)
 
 
 def test_nme_change_and_deployable_threshold():
@@ -77,10 +92,22 @@ def test_achieved_fraction_of_gemm():
     assert out["gflops_per_s"] == pytest.approx(100.0) and out["fraction_of_gemm"] == pytest.approx(0.5)
 
 
-def test_gemm_throughput_counts_two_flops_per_multiply_add():
-    out = gemm.gemm_throughput(32, warmup=0, repeats=3)
-    assert out["gflops_per_s"] == pytest.approx(2 * 32 ** 3 / out["median_ms"] / 1e6)
-    assert out["best_gflops_per_s"] >= out["gflops_per_s"] and torch.get_num_threads() == 1
+def test_gemm_throughput_counts_two_flops_per_multiply_add(tmp_path):
+    out = gemm.gemm_throughput(32, tmp_path, warmup=0, repeats=3, capabilities=["FP32", "INT8"])
+    assert list(out) == ["onnxruntime-fp32", "openvino-fp32", "openvino-bf16"]
+    for name in ("onnxruntime-fp32", "openvino-fp32"):
+        row = out[name]
+        assert row["gflops_per_s"] == pytest.approx(2 * 32 ** 3 / row["cpu_ms"] / 1e6)
+        assert row["best_gflops_per_s"] == pytest.approx(2 * 32 ** 3 / row["cpu_min_ms"] / 1e6)
+        assert row["best_gflops_per_s"] >= row["gflops_per_s"] and row["threads"] == 1
+    assert out["openvino-bf16"]["not_run"].startswith("not run: OpenVINO's CPU plugin lists no BF16")
+
+
+def test_matmul_onnx_multiplies_by_its_constant(tmp_path):
+    path = gemm.matmul_onnx(tmp_path / "g.onnx", 4, seed=5)
+    b = np.random.default_rng(5).standard_normal((4, 4)).astype(np.float32)
+    a = np.eye(4, dtype=np.float32) * 2
+    np.testing.assert_allclose(runtimes.onnxruntime_runner(path, 1)(a)[0], 2 * b, rtol=1e-6)
 
 
 def test_crop_transform_pads_and_fixes_aspect():
@@ -90,18 +117,55 @@ def test_crop_transform_pads_and_fixes_aspect():
     np.testing.assert_allclose(detect_then_pose.to_frame(np.array([[32.0, 32.0], [0.0, 0.0]]), m), [[20, 40], [-5, 15]])
 
 
-def test_pipeline_onnx_matches_eager(tiny_pose, tmp_path):
-    from thermbench.core.onnx_session import cpu_session
+def test_lut_normalisation_equals_torch_in_place():
+    from thermbench.models.rtmdet import normalize_detector_input
+    from thermbench.models.rtmpose import to_input
 
+    gray = np.random.default_rng(0).integers(0, 256, (6, 5), dtype=np.uint8)
+    out = np.empty((1, 3, 6, 5), np.float32)
+    detect_then_pose.normalize_into(gray, detect_then_pose.POSE_TABLE, out[0])
+    np.testing.assert_array_equal(out, to_input(gray[None]).numpy())  # bit for bit
+    detect_then_pose.normalize_into(gray, detect_then_pose.DETECTOR_TABLE, out[0])
+    np.testing.assert_array_equal(out, normalize_detector_input(torch.from_numpy(gray)[None, None]).numpy())
+    # gray level 0 on the detector's first (blue) channel: -103.53 / 57.375
+    assert detect_then_pose.DETECTOR_TABLE[0, 0] == np.float32(np.float32(-103.53) / np.float32(57.375))
+
+
+def test_agreement_counts_keypoints_within_one_px():
+    ref = np.zeros((2, 2, 2))
+    pred = np.array([[[0.6, 0.8], [3.0, 4.0]], [[0.0, 0.0], [0.0, 2.0]]])  # distances 1, 5, 0, 2
+    assert detect_then_pose.agreement(pred, ref) == {"mean_px_from_fp32": 2.0, "within_1px_share": 0.5}
+
+
+def test_pipeline_matches_eager_in_every_runtime(tiny_pose, tmp_path):
     pose, pose_path = tiny_pose
     torch.manual_seed(4)
     detector = build_rtmdet("nano", input_size=(64, 64)).eval()
     det_path = tmp_path / "det.onnx"
     export_onnx(detector, det_path, (1, 3, 64, 64), 17, detector.output_names)
     image = detect_then_pose.frame(detector, seed=0)
-    got = detect_then_pose.run_onnx(image, cpu_session(det_path, 1), cpu_session(pose_path, 1), (8, 16, 32), (64, 64))
     want = detect_then_pose.run_torch(image, detector, pose)
-    assert got.shape == (68, 2)
-    assert np.mean(np.all(np.abs(got - want) < 1e-3, axis=-1)) >= 0.9  # see the note on flat logits above
-    timing = detect_then_pose.measure_pipeline(detector, pose, det_path, pose_path, warmup=0, repeats=2, threads=1)
-    assert timing["onnxruntime_ms"] > 0 and timing["torch_ms"] > 0 and timing["threads"] == 1
+    for runtime in ("onnxruntime", "openvino"):
+        fp32 = runtimes.Variant(runtime, "fp32")
+        pipeline = detect_then_pose.Pipeline(runtimes.runner(fp32, det_path, None, 1),
+                                             runtimes.runner(fp32, pose_path, None, 1), (64, 64), (8, 16, 32), (64, 64))
+        got = pipeline(image)
+        assert got.shape == (68, 2)
+        assert np.mean(np.all(np.abs(got - want) < 1e-3, axis=-1)) >= 0.9, runtime  # see the note on flat logits
+    int8_path = tmp_path / "t.int8.onnx"
+    quantize.quantize(pose_path, int8_path, np.random.default_rng(3).integers(0, 256, (2, 64, 64), dtype=np.uint8))
+    timing, agreement = detect_then_pose.measure_pipeline(detector, pose, det_path, pose_path, int8_path, warmup=0,
+                                                          repeats=2, threads=1, frames=2)
+    assert timing["threads"] == 1 and agreement["frames"] == 2
+    variants = timing["variants"]
+    assert list(variants)[-1] == "torch-fp32"
+    assert set(variants) == {v.name for v in runtimes.VARIANTS} | {"torch-fp32"}
+    for name, row in variants.items():
+        if "not_run" in row:
+            assert name == "openvino-bf16" and "BF16" not in runtimes.openvino_capabilities()
+            continue
+        assert row["cpu_ms"] > 0 and row["wall_ms"] > 0
+    ref = variants["onnxruntime-fp32"]["speedup_over_onnxruntime-fp32"]["cpu"]
+    assert ref == {"median": 1.0, "q1": 1.0, "q3": 1.0}
+    assert agreement["variants"]["onnxruntime-fp32"] == {"mean_px_from_fp32": 0.0, "within_1px_share": 1.0}
+    assert agreement["variants"]["openvino-fp32"]["within_1px_share"] >= 0.9

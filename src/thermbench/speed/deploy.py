@@ -1,16 +1,17 @@
 """Table II as the paper measures it, and what a deployer asks next: the RTMDet-nano detector and the detector +
-pose chain end to end, int8 students (speed-up and NME change), and the distance to this CPU's fp32 limit.
+pose chain end to end in every runtime and precision (thermbench.speed.runtimes), int8 students, each variant's
+accuracy against ONNX Runtime fp32, and the distance to this CPU's limit.
 
 Rows (thermbench.speed.pose_speed times the pose models alone):
 - detector: RTMDet-nano at 320x320 with seeded weights (no official face checkpoint is used offline; latency does not
   depend on the weight values), params/MACs, ONNX export + parity, latency in ONNX Runtime and PyTorch eager;
 - pipelines: RTMDet-nano + each RTMPose architecture at the paper's input size, one frame end to end
-  (thermbench.speed.detect_then_pose), both runtimes;
-- int8: each trained thermal student at its trained size, quantized (thermbench.speed.quantize) and scored on the
-  T-FAKE and CHARLOTTE tests against its own fp32 ONNX model, and timed against it; plus the listed architectures
-  at the paper's size with seeded weights (timing only: their outputs mean nothing);
-- limit: single-thread fp32 GEMM GFLOP/s, each fp32 row's achieved GFLOP/s as a fraction of it, and thread scaling
-  of one architecture from 1 thread to every core.
+  (thermbench.speed.detect_then_pose) in every runtime variant and PyTorch eager, with keypoint agreement;
+- int8 and runtimes: each trained thermal student at its trained size, quantized (thermbench.speed.quantize), timed
+  in every variant and scored in every variant on the T-FAKE and CHARLOTTE tests against its fp32 ONNX Runtime
+  model; plus the listed architectures at the paper's size with seeded weights (timing only);
+- limit: single-thread GEMM GFLOP/s in each runtime's own GEMM by CPU time, each row's achieved GFLOP/s as a
+  fraction of it, and thread scaling of one architecture from 1 thread to every core.
 """
 
 from __future__ import annotations
@@ -18,19 +19,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import statistics
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from thermbench.core.flops import count_gflops
 from thermbench.core.io import InputError
-from thermbench.core.onnx_session import cpu_session
 from thermbench.core.progress import progress
 from thermbench.models.rtmdet import RTMDet, build_rtmdet
 from thermbench.models.rtmpose import RTMPoseConfig, count_parameters
 from thermbench.models.run_layout import run_path
-from thermbench.speed import detect_then_pose, gemm, pose_speed, quantize
+from thermbench.speed import detect_then_pose, gemm, pose_speed, quantize, runtimes
 
 # MLCM-KD paper, Table II: RTMDet-nano + Ours-<arch> latency in ms on "Low CPU" (Intel Core i7-11700) and
 # "High CPU" (Intel Core i9-14900KF), as printed (the text names the processors).
@@ -89,53 +89,95 @@ def detector_row(cfg: DeployConfig, onnx_path: Path, timing: pose_speed.Timing, 
 
 
 def pipeline_rows(detector: RTMDet, detector_onnx: Path, archs: dict[str, RTMPoseConfig],
-                  seeded: pose_speed.SeededModels, timing: pose_speed.Timing, seed: int) -> dict[str, dict]:
-    """Detector + each architecture (seeded weights) end to end: {"RTMDet-nano + RTMPose-t": latency row}."""
-    rows = {}
+                  seeded: pose_speed.SeededModels, tfake: Path, int8: quantize.Int8Config, timing: pose_speed.Timing,
+                  seed: int) -> tuple[dict[str, dict], dict[str, dict]]:
+    """Detector + each architecture (seeded weights, its pose model also quantized, calibrated on T-FAKE train
+    crops at its size) end to end in every runtime variant: ({"RTMDet-nano + RTMPose-t": timing row},
+    {same name: keypoint agreement with ONNX Runtime fp32})."""
+    rows, agreement = {}, {}
     for cfg in progress(list(archs.values()), desc="speed pipelines", unit="model"):
         pose, pose_onnx = seeded.get(cfg)
-        row = detect_then_pose.measure_pipeline(detector, pose, detector_onnx, pose_onnx, timing.warmup, timing.repeats,
-                                        timing.threads, seed)
+        pose_int8 = seeded.scratch / f"pipeline-{cfg.arch}.int8.onnx"
+        quantize.quantize(pose_onnx, pose_int8, quantize.calibration_images(tfake, cfg.input_size[0],
+                                                                            int8.calibration_crops),
+                          float_head=int8.float_head)
+        name = f"RTMDet-{detector.cfg.name} + RTMPose-{cfg.arch}"
+        row, agreement[name] = detect_then_pose.measure_pipeline(detector, pose, detector_onnx, pose_onnx, pose_int8,
+                                                                 timing.warmup, timing.repeats, timing.threads,
+                                                                 seed=seed)
         paper_low, paper_high = PAPER_PIPELINE_MS.get(cfg.arch, (None, None))
-        rows[f"RTMDet-{detector.cfg.name} + RTMPose-{cfg.arch}"] = {
-            "arch": cfg.arch, "pose_input_size": list(cfg.input_size), **row,
-            "paper_low_cpu_ms": paper_low, "paper_high_cpu_ms": paper_high}
-    return rows
+        rows[name] = {"arch": cfg.arch, "pose_input_size": list(cfg.input_size), **row,
+                      "paper_low_cpu_ms": paper_low, "paper_high_cpu_ms": paper_high}
+    return rows, agreement
 
 
-def measure_onnx_pair(fp32_onnx: Path, int8_onnx: Path, input_shape: tuple[int, ...], warmup: int, repeats: int,
-                      threads: int, seed: int = 0) -> dict:
-    """Median ms and fps of the fp32 and the int8 model in ONNX Runtime on one seeded input, interleaved, and the
-    int8 speed-up (fp32 median / int8 median)."""
+def measure_variants(fp32_onnx: Path, int8_onnx: Path, input_shape: tuple[int, ...], warmup: int, repeats: int,
+                     threads: int, capabilities: list[str], seed: int = 0) -> dict:
+    """One model alone in every runtime variant on one seeded input, in shuffled paired rounds: wall and CPU
+    medians, paired speed-ups over ONNX Runtime fp32, and what each runtime says about its kernels; a variant the
+    CPU cannot run gets its reason."""
     x = torch.randn(input_shape, generator=torch.Generator().manual_seed(seed)).numpy()
-    sessions = {"fp32": cpu_session(fp32_onnx, threads), "int8": cpu_session(int8_onnx, threads)}
-    runs = {k: (lambda s=s: s.run(None, {pose_speed.INPUT_NAME: x})) for k, s in sessions.items()}
-    times = pose_speed.time_interleaved(runs, warmup, repeats)
-    result = {"warmup": warmup, "repeats": repeats, "threads": threads, "batch": input_shape[0]}
-    for name, ms in times.items():
-        result[f"{name}_ms"], result[f"{name}_min_ms"] = statistics.median(ms), min(ms)
-        result[f"{name}_fps"] = 1e3 * input_shape[0] / statistics.median(ms)
-    result["int8_speedup"] = result["fp32_ms"] / result["int8_ms"]
-    # Load from other processes only adds time: the ratio of the fastest runs is the steadier one on a shared machine.
-    result["int8_speedup_best"] = result["fp32_min_ms"] / result["int8_min_ms"]
-    return result
+    fns, skipped, kernels = {}, {}, {}
+    for variant in runtimes.VARIANTS:
+        reason = runtimes.unavailable(variant, capabilities)
+        if reason:
+            skipped[variant.name] = {"not_run": reason}
+            continue
+        run = runtimes.runner(variant, fp32_onnx, int8_onnx, threads)
+        fns[variant.name] = lambda run=run: run(x)
+        kernels[variant.name] = runtimes.kernels(variant, fp32_onnx, int8_onnx, threads)
+    times = runtimes.time_paired(fns, warmup, repeats, seed)
+    reference = runtimes.REFERENCE.name
+    ratios = runtimes.paired_ratios(times, reference)
+    variants = {name: {**runtimes.summary(times[name], input_shape[0]), f"speedup_over_{reference}": ratios[name],
+                       "kernels": kernels[name]} for name in fns}
+    variants.update(skipped)
+    return {"warmup": warmup, "repeats": repeats, "threads": threads, "batch": input_shape[0],
+            "int8_speedup": ratios["onnxruntime-int8"]["cpu"]["median"],
+            "variants": {v.name: variants[v.name] for v in runtimes.VARIANTS}}
 
 
 def _int8_pair(cfg: RTMPoseConfig, fp32_onnx: Path, int8_onnx: Path, images, int8: quantize.Int8Config,
-               timing: pose_speed.Timing) -> tuple[dict, dict]:
-    """Quantize `fp32_onnx`; time fp32 against int8 ONNX Runtime at batch 1, interleaved, `int8.repeats` runs."""
+               timing: pose_speed.Timing, capabilities: list[str]) -> tuple[dict, dict]:
+    """Quantize `fp32_onnx`; time every runtime variant at batch 1 in `int8.repeats` paired rounds."""
     shape = pose_speed.batch1_shape(cfg)
     settings = quantize.quantize(fp32_onnx, int8_onnx, images, float_head=int8.float_head)
     ops = quantize.int8_op_counts(int8_onnx)
-    latency = measure_onnx_pair(fp32_onnx, int8_onnx, shape, timing.warmup, int8.repeats, timing.threads)
+    latency = measure_variants(fp32_onnx, int8_onnx, shape, timing.warmup, int8.repeats, timing.threads,
+                               capabilities)
     return {**settings, **ops}, latency
 
 
+def runtime_accuracy(cfg: RTMPoseConfig, fp32_onnx: Path, int8_onnx: Path, splits, batch_size: int,
+                     capabilities: list[str]) -> tuple[dict, dict]:
+    """Every runtime variant scored on the test crops: (ONNX Runtime fp32's NMEs, {variant: its NMEs, their change
+    from fp32, and its keypoints' agreement with fp32 (crop px, both tests together)}). Scoring is not timed: every
+    core."""
+    preds, rows = {}, {}
+    for variant in runtimes.VARIANTS:
+        reason = runtimes.unavailable(variant, capabilities)
+        if reason:
+            rows[variant.name] = {"not_run": reason}
+            continue
+        model = quantize.OnnxPose(runtimes.runner(variant, fp32_onnx, int8_onnx, usable_cores()), cfg)
+        preds[variant.name] = quantize.predictions(model, splits, batch_size)
+    reference = preds[runtimes.REFERENCE.name]
+    fp32 = quantize.nme_of(reference, splits)
+    for name, pred in preds.items():
+        own = quantize.nme_of(pred, splits)
+        rows[name] = {**{f"{test}_nme": own[test] for test in own},
+                      **{f"{test}_nme_change": own[test] - fp32[test] for test in own},
+                      **detect_then_pose.agreement(np.concatenate(pred), np.concatenate(reference))}
+    return fp32, {name: rows[name] for name in (v.name for v in runtimes.VARIANTS)}
+
+
 def int8_student_rows(models_dir: Path, names: list[str], onnx_dir: Path, tfake: Path, charlotte: Path,
-                      cfg: quantize.Int8Config, timing: pose_speed.Timing) -> tuple[dict, dict]:
+                      cfg: quantize.Int8Config, timing: pose_speed.Timing,
+                      capabilities: list[str]) -> tuple[dict, dict, dict]:
     """Each student: its fp32 ONNX `onnx_dir/<name>.onnx` (dynamic batch, written by the checkpoint rows) quantized
-    to `onnx_dir/<name>.int8.onnx`; (numbers with the NME change, fp32/int8 latency)."""
-    numbers, latencies = {}, {}
+    to `onnx_dir/<name>.int8.onnx`; (numbers with the ONNX Runtime int8 NME change, every variant's timing, every
+    variant's accuracy against fp32)."""
+    numbers, latencies, accuracy = {}, {}, {}
     calibration, tests = {}, {}  # per input size: loaded once
     for name in progress(names, desc="speed int8", unit="model"):
         model = pose_speed.load_checkpoint(models_dir, name)
@@ -146,38 +188,48 @@ def int8_student_rows(models_dir: Path, names: list[str], onnx_dir: Path, tfake:
         fp32_onnx, int8_onnx = onnx_dir / f"{name}.onnx", onnx_dir / f"{name}.int8.onnx"
         if not fp32_onnx.is_file():
             raise InputError(f"{fp32_onnx}: fp32 ONNX model of {name} not found (the checkpoint rows write it)")
-        settings, latencies[name] = _int8_pair(model.cfg, fp32_onnx, int8_onnx, calibration[size], cfg, timing)
-        # Scoring is not timed: every core (ONNX Runtime splits a batch's work by output, not the sums within it).
-        scores = {kind: quantize.nme(quantize.OnnxPose(path, model.cfg, usable_cores()), tests[size], cfg.batch_size)
-                  for kind, path in (("fp32", fp32_onnx), ("int8", int8_onnx))}
+        settings, latencies[name] = _int8_pair(model.cfg, fp32_onnx, int8_onnx, calibration[size], cfg, timing,
+                                               capabilities)
+        fp32, accuracy[name] = runtime_accuracy(model.cfg, fp32_onnx, int8_onnx, tests[size], cfg.batch_size,
+                                                capabilities)
+        int8 = {test: accuracy[name]["onnxruntime-int8"][f"{test}_nme"] for test in fp32}
         numbers[name] = {"arch": model.cfg.arch, "input_size": list(model.cfg.input_size), **settings,
-                         **quantize.nme_change(scores["fp32"], scores["int8"], cfg.max_nme_rise),
-                         "max_nme_rise": cfg.max_nme_rise}
-    return numbers, latencies
+                         **quantize.nme_change(fp32, int8, cfg.max_nme_rise), "max_nme_rise": cfg.max_nme_rise}
+    return numbers, latencies, accuracy
 
 
 def int8_architecture_rows(archs: dict[str, RTMPoseConfig], seeded: pose_speed.SeededModels, tfake: Path,
-                           cfg: quantize.Int8Config, timing: pose_speed.Timing) -> tuple[dict, dict]:
+                           cfg: quantize.Int8Config, timing: pose_speed.Timing,
+                           capabilities: list[str]) -> tuple[dict, dict]:
     """Architectures at the paper's size with seeded weights, calibrated on train crops at that size: timing only."""
     numbers, latencies = {}, {}
     for name, arch_cfg in progress(list(archs.items()), desc="speed int8 archs", unit="model"):
         images = quantize.calibration_images(tfake, arch_cfg.input_size[0], cfg.calibration_crops)
         model, fp32_onnx = seeded.get(arch_cfg)
         settings, latencies[name] = _int8_pair(arch_cfg, fp32_onnx,
-                                               seeded.scratch / f"arch-{arch_cfg.arch}.int8.onnx", images, cfg, timing)
+                                               seeded.scratch / f"arch-{arch_cfg.arch}.int8.onnx", images, cfg, timing,
+                                               capabilities)
         numbers[name] = {"arch": arch_cfg.arch, "input_size": list(arch_cfg.input_size), "weights": "seeded",
                          "params": count_parameters(model), **settings}
     return numbers, latencies
 
 
-def limit_rows(gemm_row: dict, rows: dict[str, dict]) -> dict[str, dict]:
-    """For rows holding `gmacs`, `input_size` and `<runtime>_ms`: achieved GFLOP/s and fraction of the GEMM limit,
-    the GEMM's best run (the limit is a peak, and load from other processes only lowers it)."""
-    limit = gemm_row["best_gflops_per_s"]
-    return {name: {"gmacs": row["gmacs"], "input_size": row["input_size"],
-                   **{f"{runtime}_{k}": v for runtime in ("onnxruntime", "torch")
-                      for k, v in gemm.achieved(row["gmacs"], row[f"{runtime}_ms"], limit).items()}}
-            for name, row in rows.items()}
+def limit_rows(gemm_rows: dict, models: dict[str, dict], pipelines: dict[str, dict]) -> dict[str, dict]:
+    """Achieved GFLOP/s by CPU time as a fraction of the best run of the GEMM the same runtime and precision use
+    (the limit is a peak): models alone (rows holding `gmacs`, `input_size`, `onnxruntime_cpu_ms`) against ONNX
+    Runtime's fp32 GEMM; each fp32 / bf16 variant of a pipeline (`gmacs`, `input_size`, `variants`) against its
+    own."""
+    out = {}
+    for name, row in models.items():
+        out[name] = {"gmacs": row["gmacs"], "input_size": row["input_size"], "variants": {
+            "onnxruntime-fp32": gemm.achieved(row["gmacs"], row["onnxruntime_cpu_ms"],
+                                              gemm_rows["onnxruntime-fp32"]["best_gflops_per_s"])}}
+    for name, row in pipelines.items():
+        timed = {v: row["variants"][v]["cpu_ms"] for v in gemm_rows
+                 if "cpu_ms" in row["variants"].get(v, {}) and "best_gflops_per_s" in gemm_rows[v]}
+        out[name] = {"gmacs": row["gmacs"], "input_size": row["input_size"], "variants": {
+            v: gemm.achieved(row["gmacs"], ms, gemm_rows[v]["best_gflops_per_s"]) for v, ms in timed.items()}}
+    return out
 
 
 def scaling_rows(arch_cfg: RTMPoseConfig, seeded: pose_speed.SeededModels, timing: pose_speed.Timing) -> list[dict]:
@@ -208,10 +260,6 @@ def cpu_int8_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> list[str]:
     return []
 
 
-def _ms_fps(row: dict, runtime: str) -> str:
-    return f"{row[f'{runtime}_ms']:.2f} ({row[f'{runtime}_fps']:.1f})"
-
-
 def _size(input_size: list[int]) -> str:
     width, height = input_size
     return f"{height}×{width}"
@@ -231,23 +279,48 @@ def _int8_ops(row: dict) -> str:
             f"{row['int8_matmul']}/{row['int8_matmul'] + row['float_matmul']}")
 
 
+def _speedup(row: dict) -> str:
+    q = row[f"speedup_over_{runtimes.REFERENCE.name}"]["cpu"]
+    return f"{q['median']:.2f}× [{q['q1']:.2f}–{q['q3']:.2f}]"
+
+
+def _timed(row: dict) -> str:
+    """CPU ms (fps) | wall ms | paired speed-up, or the reason the variant did not run."""
+    if "not_run" in row:
+        return f"{row['not_run']} | – | –"
+    return f"{row['cpu_ms']:.2f} ({row['cpu_fps']:.1f}) | {row['wall_ms']:.2f} | {_speedup(row)}"
+
+
+def _agree(row: dict) -> str:
+    if "not_run" in row:
+        return "– | –"
+    return f"{row['mean_px_from_fp32']:.3f} | {100 * row['within_1px_share']:.1f} %"
+
+
+def _kernels(row: dict) -> str:
+    primitives = row.get("kernels", {}).get("primitives", "–")
+    return primitives if isinstance(primitives, str) else ", ".join(f"{k} ×{n}" for k, n in primitives.items())
+
+
 def markdown(numbers: dict, timing: dict, source_label: str) -> str:
-    """The Table II sections this module adds (appended to the speed table): detector + pose, int8, the limit;
-    `numbers` and `timing` as `benchmark` returns them."""
-    det, det_t = numbers["detector"], timing["detector"]
+    """The Table II sections this module adds (appended to the speed table): detector + pose in every runtime
+    variant, each model alone in every variant with its accuracy, the GEMM limits, thread scaling; `numbers` and
+    `timing` as `benchmark` returns them."""
+    det, det_t, env = numbers["detector"], timing["detector"], timing["environment"]
+    reference = runtimes.REFERENCE.name
     lines = [
         "",
         f"*Detector + pose end to end (the paper's Table II setting; {source_label}): one {_size(det['input_size'])} "
         f"frame → RTMDet-nano → top box → crop → RTMPose → keypoints in frame pixels, batch 1, "
         f"{det_t['threads']} thread(s), seeded weights (no detector checkpoint offline; latency does not depend on "
-        "the weight values). The paper's columns are its Table II (Low CPU = Intel Core i7-11700, "
-        "High CPU = Intel Core i9-14900KF), on other machines:*",
+        "the weight values). The paper's figures are its Table II, measured on another CPU (Low CPU = Intel Core "
+        "i7-11700, High CPU = Intel Core i9-14900KF): they are set beside these, never divided by them:*",
         "",
-        "| Method | Input (det / pose) | GFLOPs (det / pose) | Params M (det / pose) | ONNX Runtime ms (fps) "
-        "| PyTorch eager ms (fps) | Paper Low CPU ms | Paper High CPU ms |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| Method | Input (det / pose) | GMACs (det / pose) | Params M (det / pose) "
+        "| Paper, another CPU: i7-11700 ms | Paper, another CPU: i9-14900KF ms |",
+        "|---|---|---:|---:|---:|---:|",
         f"| {det['name']} alone | {_size(det['input_size'])} | {det['gmacs']:.2f} | {det['params'] / 1e6:.2f} "
-        f"| {_ms_fps(det_t, 'onnxruntime')} | {_ms_fps(det_t, 'torch')} | – | – |",
+        "| – | – |",
     ]
     for name, row in timing["pipelines"].items():
         pose = numbers["pipelines"][name]
@@ -255,113 +328,161 @@ def markdown(numbers: dict, timing: dict, source_label: str) -> str:
             f"| {name} | {_size(det['input_size'])} / {_size(row['pose_input_size'])} "
             f"| {det['gmacs']:.2f} / {pose['pose_gmacs']:.2f} "
             f"| {det['params'] / 1e6:.2f} / {pose['pose_params'] / 1e6:.2f} "
-            f"| {_ms_fps(row, 'onnxruntime')} | {_ms_fps(row, 'torch')} | {_paper(row['paper_low_cpu_ms'])} "
-            f"| {_paper(row['paper_high_cpu_ms'])} |")
-    lines.append(f"\nRTMDet-nano counted here: {det['params'] / 1e6:.3f} M parameters, {det['gmacs']:.3f} GMACs at "
-                 f"{_size(det['input_size'])} (paper: {det['paper_params_m']} M, {det['paper_gmacs']} GFLOPs, "
-                 f"which are MACs); ONNX vs PyTorch max abs diff {det['onnx_max_abs_diff']:.1e}.")
+            f"| {_paper(row['paper_low_cpu_ms'])} | {_paper(row['paper_high_cpu_ms'])} |")
+    lines += [
+        "",
+        f"*Each runtime and precision on this CPU ({env['cpu']}; OpenVINO capabilities "
+        f"{', '.join(env['openvino_capabilities'])}; CPU flags {', '.join(env['cpu_int8_flags']) or 'unknown'}), "
+        f"{det_t['repeats']} paired rounds in shuffled order. CPU ms: median CPU time of this process per frame (fps "
+        f"by it); speed-up: median [quartiles] over rounds of {reference}'s CPU time / the row's, both of the same "
+        f"round; int8 rows run the int8 pose (`speed.quantize`) behind the float detector. Keypoints: distance from "
+        f"{reference}'s on {numbers['pipeline_frames']} seeded frames:*",
+        "",
+        "| Method | Variant | CPU ms (fps) | Wall ms | Speed-up, CPU time | Keypoints: mean px from fp32 "
+        "| within 1 px |",
+        "|---|---|---:|---:|---:|---:|---:|",
+        f"| {det['name']} alone | onnxruntime-fp32 | {det_t['onnxruntime_cpu_ms']:.2f} | {det_t['onnxruntime_ms']:.2f} "
+        "| – | – | – |",
+        f"| {det['name']} alone | torch-fp32 (eager) | {det_t['torch_cpu_ms']:.2f} | {det_t['torch_ms']:.2f} "
+        "| – | – | – |",
+    ]
+    for name, row in timing["pipelines"].items():
+        agreement = numbers["pipelines"][name]["agreement"]
+        for variant, v in row["variants"].items():
+            lines.append(f"| {name} | {variant} | {_timed(v)} | {_agree(agreement[variant])} |")
 
     students, arch8 = numbers["int8_students"], numbers["int8_architectures"]
     any_row = next(iter({**students, **arch8}.values()), None)
     if any_row is not None:
         lines += [
             "",
-            f"*int8 students: ONNX Runtime static quantization ({any_row['format']}, per-channel "
-            f"{any_row['weight_type']} weights, {any_row['activation_type']} activations, {any_row['calibration']} "
-            f"calibration on {any_row['calibration_crops']} T-FAKE train crops"
-            f"{'; the SimCC head after its 7x7 conv kept in float' if any_row['float_head'] else ''}), "
-            "timed against the same model's fp32 "
-            f"ONNX (batch 1, interleaved, median of {timing['int8_repeats']}). NME change on the tests against "
-            "that fp32 model; deployable in int8 when "
-            f"neither NME rises by more than {numbers['max_nme_rise']}. CPU int8 flags: "
-            f"{', '.join(timing['environment']['cpu_int8_flags']) or 'unknown'}:*",
+            f"*Pose models alone, batch 1, every runtime and precision, {timing['int8_repeats']} paired rounds "
+            f"(CPU ms and speed-up as above). int8: ONNX Runtime static quantization after `quant_pre_process` "
+            f"({any_row['format']}, per-channel {any_row['weight_type']} weights, {any_row['activation_type']} "
+            f"activations, {any_row['calibration']} calibration on {any_row['calibration_crops']} T-FAKE train crops"
+            f"{'; the SimCC head after its 7x7 conv kept in float' if any_row['float_head'] else ''}); the same int8 "
+            "file runs in OpenVINO. NME on the tests (T-FAKE NME-IO, CHARLOTTE Full NME-diag) and its change from "
+            f"{reference} on the same crops; keypoints: distance from {reference}'s in crop px. Kernels: what the "
+            "runtime reports for its convolutions and matrix products (OpenVINO's primitive and precision; ONNX "
+            "Runtime reports none):*",
             "",
-            "| Student | Arch | Input | fp32 ms | int8 ms | int8 speed-up (of fastest runs) "
-            "| T-FAKE NME fp32 → int8 (rise) "
-            "| CHARLOTTE Full NME fp32 → int8 (rise) | Deployable in int8 | Convs / MatMuls in int8 |",
-            "|---|---|---|---:|---:|---:|---:|---:|---|---:|",
+            "| Model | Variant | CPU ms (fps) | Wall ms | Speed-up, CPU time | T-FAKE NME (change) "
+            "| CHARLOTTE NME (change) | Mean px from fp32 | Within 1 px | Kernels |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for group, accuracy in (("int8_students", numbers["runtimes"]), ("int8_architectures", {})):
+            for name, t in timing[group].items():
+                label = name if group == "int8_students" else f"{name}, seeded weights"
+                for variant, v in t["variants"].items():
+                    a = accuracy.get(name, {}).get(variant, {})
+                    nmes = ("– | –" if "tfake_nme" not in a else
+                            " | ".join(f"{a[f'{test}_nme']:.4f} ({a[f'{test}_nme_change']:+.4f})"
+                                       for test in ("tfake", "charlotte")))
+                    agree = _agree(a) if "mean_px_from_fp32" in a else "– | –"
+                    lines.append(f"| {label} | {variant} | {_timed(v)} | {nmes} | {agree} | {_kernels(v)} |")
+        lines += [
+            "",
+            "*int8 quantisation: convolutions / matrix products ONNX Runtime runs in int8 after its graph "
+            f"optimisation, and the ONNX Runtime int8 NME change; deployable in int8 when neither NME rises by more "
+            f"than {numbers['max_nme_rise']}:*",
+            "",
+            "| Model | Arch | Input | Convs / MatMuls in int8 | T-FAKE NME fp32 → int8 (rise) "
+            "| CHARLOTTE Full NME fp32 → int8 (rise) | Deployable in int8 |",
+            "|---|---|---|---:|---:|---:|---|",
         ]
         for name, row in students.items():
-            t = timing["int8_students"][name]
-            lines.append(
-                f"| {name} | RTMPose-{row['arch']} | {_size(row['input_size'])} | {t['fp32_ms']:.2f} "
-                f"| {t['int8_ms']:.2f} | {t['int8_speedup']:.2f}× ({t['int8_speedup_best']:.2f}×) "
-                f"| {_rise(row, 'tfake')} | {_rise(row, 'charlotte')} "
-                f"| {'yes' if row['deployable_int8'] else 'no'} | {_int8_ops(row)} |")
+            lines.append(f"| {name} | RTMPose-{row['arch']} | {_size(row['input_size'])} | {_int8_ops(row)} "
+                         f"| {_rise(row, 'tfake')} | {_rise(row, 'charlotte')} "
+                         f"| {'yes' if row['deployable_int8'] else 'no'} |")
         for name, row in arch8.items():
-            t = timing["int8_architectures"][name]
-            lines.append(
-                f"| {name}, seeded weights | RTMPose-{row['arch']} | {_size(row['input_size'])} "
-                f"| {t['fp32_ms']:.2f} | {t['int8_ms']:.2f} | {t['int8_speedup']:.2f}× ({t['int8_speedup_best']:.2f}×) "
-                f"| – | – | – | {_int8_ops(row)} |")
+            lines.append(f"| {name}, seeded weights | RTMPose-{row['arch']} | {_size(row['input_size'])} "
+                         f"| {_int8_ops(row)} | – | – | – |")
 
-    limit = timing["gemm_limit"]
+    gemms = timing["gemm_limit"]
     lines += [
         "",
-        f"*Distance to the limit: single-thread fp32 GEMM (PyTorch, {limit['n']}×{limit['n']} matrices) "
-        f"{limit['best_gflops_per_s']:.1f} GFLOP/s, the best of {limit['repeats']} runs (median "
-        f"{limit['gflops_per_s']:.1f}). Achieved = 2 × GMACs / median latency, batch 1, fp32, as a fraction of that "
-        "best; a pipeline counts detector + pose MACs over its "
-        "whole frame time (pre-processing, crop and decoding included):*",
+        "*Distance to the limit: single-thread n×n GEMM in the GEMM each runtime uses (a one-node ONNX MatMul), by "
+        "CPU time, best of the paired rounds (median beside it; wall median for comparison):*",
         "",
-        "| Model | Input | GMACs | ONNX Runtime GFLOP/s (of GEMM) | PyTorch eager GFLOP/s (of GEMM) |",
-        "|---|---|---:|---:|---:|",
+        "| GEMM | n | Best GFLOP/s (CPU time) | Median GFLOP/s (CPU time) | Median GFLOP/s (wall) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, row in gemms.items():
+        lines.append(f"| {name} | – | {row['not_run']} | – | – |" if "not_run" in row else
+                     f"| {name} | {row['n']} | {row['best_gflops_per_s']:.1f} | {row['gflops_per_s']:.1f} "
+                     f"| {row['wall_gflops_per_s']:.1f} |")
+    lines += [
+        "",
+        "*Achieved = 2 × GMACs / median CPU time, batch 1, as a fraction of the best run of the same runtime's GEMM "
+        "at the same precision; a pipeline counts detector + pose MACs over its whole frame (pre-processing, crop "
+        "and decoding included):*",
+        "",
+        "| Model | Input | GMACs | Variant | GFLOP/s (of GEMM) |",
+        "|---|---|---:|---|---:|",
     ]
     for name, row in timing["limit"].items():
-        lines.append(f"| {name} | {_size(row['input_size'])} | {row['gmacs']:.2f} "
-                     f"| {row['onnxruntime_gflops_per_s']:.1f} ({100 * row['onnxruntime_fraction_of_gemm']:.0f} %) "
-                     f"| {row['torch_gflops_per_s']:.1f} ({100 * row['torch_fraction_of_gemm']:.0f} %) |")
+        for variant, v in row["variants"].items():
+            lines.append(f"| {name} | {_size(row['input_size'])} | {row['gmacs']:.2f} | {variant} "
+                         f"| {v['gflops_per_s']:.1f} ({100 * v['fraction_of_gemm']:.0f} %) |")
     scaling = timing["thread_scaling"]
     lines += [
         "",
         f"*Thread scaling of {scaling['name']} at {_size(scaling['input_size'])} (seeded weights), 1 to "
-        f"{len(scaling['rows'])} thread(s) = every core of this machine:*",
+        f"{len(scaling['rows'])} thread(s) = every core of this machine, ONNX Runtime without spinning:*",
         "",
-        "| Threads | ONNX Runtime ms (speed-up) | PyTorch eager ms (speed-up) |",
+        "| Threads | ONNX Runtime wall ms (speed-up) | PyTorch eager wall ms (speed-up) |",
         "|---:|---:|---:|",
     ]
     for row in scaling["rows"]:
         lines.append(f"| {row['threads']} | {row['onnxruntime_ms']:.2f} ({row['onnxruntime_speedup']:.2f}×) "
                      f"| {row['torch_ms']:.2f} ({row['torch_speedup']:.2f}×) |")
-    lines += ["", "Wall-clock numbers depend on the machine and on its load: measured beside other jobs on shared "
-              "cores they are noisy (compare ratios measured in one interleaved run, not numbers across runs)."]
+    lines += ["", "Times depend on the machine and on its load. CPU time is what other jobs on shared cores stretch "
+              "least; wall time beside it shows the load. Compare ratios paired within one run, not numbers across "
+              "runs or machines."]
     return "\n".join(lines) + "\n"
 
 
 def benchmark(cfg: DeployConfig, input_size: list[int], arch_rows: dict[str, dict], models_dir: Path,
               checkpoints: list[str], onnx_dir: Path, tfake: Path, charlotte: Path, seeded: pose_speed.SeededModels,
               timing: pose_speed.Timing, seed: int) -> tuple[dict, dict]:
-    """Every row of this module: (deterministic numbers, timings). `input_size`: the paper's pose input (W, H);
-    `arch_rows`: speed's architecture rows (complexity + latency) by name, for the limit table; `checkpoints`: the
-    runs whose fp32 ONNX is in `onnx_dir` (the thermal ones get int8 rows); `seeded`: the seeded pose networks the
+    """Every row of this module: (numbers, timings). `input_size`: the paper's pose input (W, H); `arch_rows`:
+    speed's architecture rows (complexity + latency) by name, for the limit table; `checkpoints`: the runs whose
+    fp32 ONNX is in `onnx_dir` (the thermal ones get int8 and runtime rows); `seeded`: the seeded pose networks the
     architecture rows timed. The detector ONNX and each student's int8 ONNX are written to `onnx_dir`, everything
     else to `seeded.scratch`."""
-    gemm_row = gemm.gemm_throughput(cfg.gemm_size, timing.warmup, timing.repeats, threads=1, seed=seed)
+    capabilities = runtimes.openvino_capabilities()
+    gemm_rows = gemm.gemm_throughput(cfg.gemm_size, seeded.scratch, timing.warmup, timing.repeats, capabilities,
+                                     threads=1, seed=seed)
     det_onnx = onnx_dir / f"rtmdet-{cfg.detector}.onnx"
     det_numbers, det_latency, detector = detector_row(cfg, det_onnx, timing, seed)
     pipe_archs = pose_speed.architecture_configs(list(cfg.pipeline_architectures), input_size)
-    pipelines = pipeline_rows(detector, det_onnx, pipe_archs, seeded, timing, seed)
+    pipelines, agreement = pipeline_rows(detector, det_onnx, pipe_archs, seeded, tfake, cfg.int8, timing, seed)
     pipe_numbers = {}
     for (name, row), arch_cfg in zip(pipelines.items(), pipe_archs.values()):
         pose = pose_speed.complexity(arch_cfg)
         pipe_numbers[name] = {"arch": row["arch"], "pose_params": pose["params"], "pose_gmacs": pose["gmacs"],
                               "detector_params": det_numbers["params"], "detector_gmacs": det_numbers["gmacs"],
-                              "gmacs": pose["gmacs"] + det_numbers["gmacs"]}
-    students, student_latency = int8_student_rows(models_dir, thermal_students(models_dir, checkpoints), onnx_dir,
-                                                  tfake, charlotte, cfg.int8, timing)
+                              "gmacs": pose["gmacs"] + det_numbers["gmacs"],
+                              "agreement": agreement[name]["variants"]}
+    students, student_latency, accuracy = int8_student_rows(
+        models_dir, thermal_students(models_dir, checkpoints), onnx_dir, tfake, charlotte, cfg.int8, timing,
+        capabilities)
     archs8, arch8_latency = {}, {}
     if cfg.int8_architectures:
         int8_archs = pose_speed.architecture_configs(list(cfg.int8_architectures), input_size)
-        archs8, arch8_latency = int8_architecture_rows(int8_archs, seeded, tfake, cfg.int8, timing)
+        archs8, arch8_latency = int8_architecture_rows(int8_archs, seeded, tfake, cfg.int8, timing, capabilities)
     scaling_cfg = next(iter(pose_speed.architecture_configs([cfg.scaling_architecture], input_size).items()))
-    limit = limit_rows(gemm_row, {det_numbers["name"]: {**det_numbers, **det_latency}, **arch_rows,
-                                  **{n: {**pipelines[n], "gmacs": pipe_numbers[n]["gmacs"],
-                                         "input_size": pipelines[n]["pose_input_size"]} for n in pipelines}})
-    numbers = {"detector": det_numbers, "pipelines": pipe_numbers, "int8_students": students,
-               "int8_architectures": archs8, "max_nme_rise": cfg.int8.max_nme_rise}
-    timings = {"environment": {"cpu_int8_flags": cpu_int8_flags(), "threads": timing.threads},
+    limit = limit_rows(gemm_rows, {det_numbers["name"]: {**det_numbers, **det_latency}, **arch_rows},
+                       {n: {**pipelines[n], "gmacs": pipe_numbers[n]["gmacs"],
+                            "input_size": pipelines[n]["pose_input_size"]} for n in pipelines})
+    numbers = {"detector": det_numbers, "pipelines": pipe_numbers,
+               "pipeline_frames": next(iter(agreement.values()))["frames"] if agreement else 0,
+               "int8_students": students, "runtimes": accuracy, "int8_architectures": archs8,
+               "max_nme_rise": cfg.int8.max_nme_rise}
+    timings = {"environment": {"cpu_int8_flags": cpu_int8_flags(), "openvino_capabilities": capabilities,
+                               "threads": timing.threads},
                "int8_repeats": cfg.int8.repeats,
-               "gemm_limit": gemm_row, "detector": det_latency, "pipelines": pipelines,
+               "gemm_limit": gemm_rows, "detector": det_latency, "pipelines": pipelines,
                "int8_students": student_latency, "int8_architectures": arch8_latency, "limit": limit,
                "thread_scaling": {"name": scaling_cfg[0], "input_size": list(scaling_cfg[1].input_size),
                                   "rows": scaling_rows(scaling_cfg[1], seeded, timing)}}
@@ -369,18 +490,19 @@ def benchmark(cfg: DeployConfig, input_size: list[int], arch_rows: dict[str, dic
 
 
 def figure_series(numbers: dict, timing: dict) -> list[dict]:
-    """Fig. 4's added lines: detector + pose end to end in both runtimes and int8 ONNX Runtime, each point at the
-    pose model's parameter count (the paper plots its detector + pose rows against the pose model's size)."""
+    """Fig. 4's added lines: detector + pose end to end, one line per runtime variant that ran, frames per second
+    by CPU time, each point at the pose model's parameter count (the paper plots its detector + pose rows against
+    the pose model's size)."""
     pipes = list(numbers["pipelines"])
-    params = [numbers["pipelines"][n]["pose_params"] / 1e6 for n in pipes]
+    if not pipes:
+        return []
     detector = numbers["detector"]["name"]
-    series = [{"label": f"{detector} + pose, ONNX Runtime", "marker": "^", "params_m": params,
-               "fps": [timing["pipelines"][n]["onnxruntime_fps"] for n in pipes]},
-              {"label": f"{detector} + pose, PyTorch eager", "marker": "v", "params_m": params,
-               "fps": [timing["pipelines"][n]["torch_fps"] for n in pipes]}]
-    archs8 = list(numbers["int8_architectures"])
-    if archs8:
-        params8 = [numbers["int8_architectures"][n]["params"] / 1e6 for n in archs8]
-        series.append({"label": "int8 ONNX Runtime (pose alone)", "marker": "D", "params_m": params8,
-                       "fps": [timing["int8_architectures"][n]["int8_fps"] for n in archs8]})
+    markers = dict(zip([*(v.name for v in runtimes.VARIANTS), "torch-fp32"], "^v<>Dx"))
+    series = []
+    for variant in timing["pipelines"][pipes[0]]["variants"]:
+        ran = [n for n in pipes if "cpu_fps" in timing["pipelines"][n]["variants"][variant]]
+        if ran:
+            series.append({"label": f"{detector} + pose, {variant} (CPU time)", "marker": markers[variant],
+                           "params_m": [numbers["pipelines"][n]["pose_params"] / 1e6 for n in ran],
+                           "fps": [timing["pipelines"][n]["variants"][variant]["cpu_fps"] for n in ran]})
     return series

@@ -1,42 +1,70 @@
-"""The distance to this CPU's limit: single-thread fp32 GEMM throughput, each model's achieved throughput as a
-fraction of it, and thread scaling.
+"""The distance to this CPU's limit: single-thread GEMM throughput in the GEMM each runtime uses, each model's
+achieved throughput as a fraction of it, and thread scaling.
 
-A large square fp32 matrix product (PyTorch's CPU GEMM, one intra-op thread) is the best case of dense float
-arithmetic on one core: every model convolution and linear layer ends in such kernels, on smaller and less regular
-shapes. A model's achieved GFLOP/s is 2 x its MACs / its latency (2 FLOPs per multiply-add, the GEMM's convention).
+A large square matrix product is the best case of dense arithmetic on one core: every model convolution and linear
+layer ends in such kernels, on smaller and less regular shapes. The limit is measured in the runtime that runs the
+rows, on a one-node ONNX model (`matmul_onnx`: Y = A @ B, B a constant as a layer's weights are): ONNX Runtime's
+MLAS fp32 GEMM, OpenVINO's fp32 GEMM, and its bf16 GEMM where the CPU has bf16 (`runtimes.unavailable` says why not).
+It is timed by CPU time, which other jobs on a shared machine do not stretch (wall time read 58-101 GFLOP/s where
+CPU time read 163-177 on a shared Xeon, issue 68). A model's achieved GFLOP/s is 2 x its MACs / its CPU time
+(2 FLOPs per multiply-add, the GEMM's convention).
 """
 
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
 
+import numpy as np
 import torch
+from onnx import TensorProto, helper, numpy_helper
 
-from thermbench.speed.pose_speed import measure_latency, time_interleaved
+from thermbench.core.io import atomic_write_bytes
+from thermbench.speed import runtimes
+from thermbench.speed.pose_speed import measure_latency
+
+GEMM_VARIANTS = tuple(v for v in runtimes.VARIANTS if v.precision != "int8")
 
 
-def gemm_throughput(n: int, warmup: int, repeats: int, threads: int = 1, seed: int = 0) -> dict:
-    """fp32 C = A @ B with n x n matrices on `threads` PyTorch threads: median and best GFLOP/s (2 n^3 FLOPs)."""
+def matmul_onnx(path: Path, n: int, seed: int = 0) -> Path:
+    """A one-node ONNX model Y = A @ B with A an (n, n) float32 input and B a seeded (n, n) constant."""
+    b = np.random.default_rng(seed).standard_normal((n, n)).astype(np.float32)
+    graph = helper.make_graph([helper.make_node("MatMul", ["A", "B"], ["Y"])], "gemm",
+                              [helper.make_tensor_value_info("A", TensorProto.FLOAT, [n, n])],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [n, n])],
+                              [numpy_helper.from_array(b, "B")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    atomic_write_bytes(path, model.SerializeToString())
+    return path
+
+
+def gemm_throughput(n: int, scratch: Path, warmup: int, repeats: int, capabilities: list[str], threads: int = 1,
+                    seed: int = 0) -> dict:
+    """{variant: row} for ONNX Runtime fp32 and OpenVINO fp32 / bf16 on one `threads`-thread n x n GEMM, in paired
+    rounds: median and best GFLOP/s by CPU time (2 n^3 FLOPs), the wall medians beside them; a variant the CPU
+    cannot run gets its reason instead."""
     if n < 1 or repeats < 1 or threads < 1:
         raise ValueError(f"need n, repeats, threads >= 1 (got {n}, {repeats}, {threads})")
-    gen = torch.Generator().manual_seed(seed)
-    a, b = torch.randn(n, n, generator=gen), torch.randn(n, n, generator=gen)
-    out = torch.empty(n, n)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        ms = time_interleaved({"gemm": lambda: torch.matmul(a, b, out=out)}, warmup, repeats)["gemm"]
-    finally:
-        torch.set_num_threads(previous)
+    path = matmul_onnx(Path(scratch) / f"gemm-{n}.onnx", n, seed)
+    a = np.random.default_rng(seed + 1).standard_normal((n, n)).astype(np.float32)
+    fns, rows = {}, {}
+    for variant in GEMM_VARIANTS:
+        reason = runtimes.unavailable(variant, capabilities)
+        if reason:
+            rows[variant.name] = {"not_run": reason}
+        else:
+            run = runtimes.runner(variant, path, None, threads)
+            fns[variant.name] = lambda run=run: run(a)
     flops = 2.0 * n ** 3
-    return {"n": n, "threads": threads, "warmup": warmup, "repeats": repeats, "median_ms": statistics.median(ms),
-            "min_ms": min(ms), "gflops_per_s": flops / statistics.median(ms) / 1e6,
-            "best_gflops_per_s": flops / min(ms) / 1e6}
+    for name, times in runtimes.time_paired(fns, warmup, repeats, seed).items():
+        row = runtimes.summary(times)
+        rows[name] = {"n": n, "threads": threads, "warmup": warmup, "repeats": repeats, **row,
+                      "gflops_per_s": flops / row["cpu_ms"] / 1e6, "best_gflops_per_s": flops / row["cpu_min_ms"] / 1e6,
+                      "wall_gflops_per_s": flops / row["wall_ms"] / 1e6}
+    return {name: rows[name] for name in (v.name for v in GEMM_VARIANTS)}
 
 
 def achieved(gmacs: float, ms: float, limit_gflops_per_s: float) -> dict:
-    """A model's achieved GFLOP/s at latency `ms` and its fraction of the GEMM limit."""
+    """A model's achieved GFLOP/s at `ms` per run and its fraction of the GEMM limit."""
     gflops_per_s = 2.0 * gmacs / (ms / 1e3)
     return {"gflops_per_s": gflops_per_s, "fraction_of_gemm": gflops_per_s / limit_gflops_per_s}
 

@@ -19,7 +19,6 @@ import dataclasses
 import io
 import json
 import platform
-import statistics
 import time
 import warnings
 from functools import lru_cache
@@ -28,6 +27,7 @@ from typing import Callable
 
 import numpy as np
 import onnxruntime as ort
+import openvino as ov
 import torch
 
 from thermbench.core.flops import count_gflops
@@ -35,6 +35,7 @@ from thermbench.core.io import InputError, atomic_write_bytes
 from thermbench.core.onnx_session import cpu_session
 from thermbench.models.rtmpose import ARCHS, RTMPose, RTMPoseConfig, build_rtmpose, count_parameters, load_model
 from thermbench.models.run_layout import run_path
+from thermbench.speed import runtimes
 
 # Torch's legacy (TorchScript) exporter: the dynamo exporter needs `onnxscript`, which is not installed here.
 EXPORTER = "torchscript"
@@ -214,32 +215,34 @@ def time_interleaved(fns: dict[str, Callable[[], object]], warmup: int, repeats:
 
 def measure_latency(model: torch.nn.Module, onnx_path: str | Path, input_shape: tuple[int, ...], warmup: int,
                     repeats: int, threads: int, seed: int = 0) -> dict:
-    """Batch latency of onnxruntime (CPU) and PyTorch eager on the same input, same thread count, same run.
+    """Batch latency of onnxruntime (CPU) and PyTorch eager on the same input, same thread count, same run, in
+    shuffled paired rounds (`runtimes.time_paired`).
 
-    Returns medians in ms, frames per second (batch / median), and the eager/onnxruntime ratio.
+    Returns wall medians in ms (`<runtime>_ms`) and CPU-time medians (`<runtime>_cpu_ms`), frames per second
+    (batch / wall median), and the eager/onnxruntime ratio (median over rounds of the paired CPU-time ratios).
     """
     if warmup < 0 or repeats < 1 or threads < 1:
         raise ValueError(f"need warmup >= 0, repeats >= 1, threads >= 1 (got {warmup}, {repeats}, {threads})")
     model.eval()
     x = torch.randn(input_shape, generator=torch.Generator().manual_seed(seed))
-    feed = {INPUT_NAME: x.numpy()}
-    session = cpu_session(onnx_path, threads)
+    feed = x.numpy()
+    session = runtimes.onnxruntime_runner(onnx_path, threads)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         with torch.inference_mode():
-            times = time_interleaved({"onnxruntime": lambda: session.run(None, feed), "torch": lambda: model(x)},
-                                     warmup, repeats)
+            times = runtimes.time_paired({"onnxruntime": lambda: session(feed), "torch": lambda: model(x)},
+                                         warmup, repeats, seed)
     finally:
         torch.set_num_threads(previous_threads)
     batch = input_shape[0]
     result = {"warmup": warmup, "repeats": repeats, "threads": threads, "batch": batch}
-    for name, ms in times.items():
-        median = statistics.median(ms)
-        result[f"{name}_ms"] = median
-        result[f"{name}_min_ms"] = min(ms)
-        result[f"{name}_fps"] = 1e3 * batch / median
-    result["torch_over_onnxruntime"] = result["torch_ms"] / result["onnxruntime_ms"]
+    for name, clocks in times.items():
+        row = runtimes.summary(clocks, batch)
+        result[f"{name}_ms"], result[f"{name}_min_ms"], result[f"{name}_fps"] = (
+            row["wall_ms"], row["wall_min_ms"], row["wall_fps"])
+        result[f"{name}_cpu_ms"], result[f"{name}_cpu_min_ms"] = row["cpu_ms"], row["cpu_min_ms"]
+    result["torch_over_onnxruntime"] = runtimes.paired_ratios(times, "torch")["onnxruntime"]["cpu"]["median"]
     return result
 
 
@@ -278,7 +281,7 @@ def benchmark_architecture(cfg: RTMPoseConfig, seeded: SeededModels, timing: Tim
 def environment(threads: int) -> dict:
     """What the latencies were measured on; kept next to them in metrics/timing/speed.json."""
     return {"cpu": cpu_model(), "threads": threads, "torch": torch.__version__, "onnxruntime": ort.__version__,
-            "exporter": EXPORTER}
+            "openvino": ov.__version__, "exporter": EXPORTER}
 
 
 def _size(input_size: list[int]) -> str:

@@ -3,12 +3,15 @@ change it costs on the T-FAKE-format and CHARLOTTE-format tests (scored with the
 
 Settings, and why:
 - QDQ format, per-channel int8 weights, uint8 activations, MinMax calibration. On x86 ONNX Runtime's int8 kernels
-  (MLAS) take uint8 activations with int8 weights (u8s8); int8 activations (s8s8) measured 1.7x *slower* than fp32
-  for RTMPose-t at 256x256 on this machine, u8s8 1.5x faster.
-- No `quant_pre_process` (ONNX shape inference + optimisation before quantization): on RTMPose-t it left 33 of the
-  38 convolutions unfused in float (ONNX Runtime fused only 5 DequantizeLinear -> Conv -> QuantizeLinear groups into
-  QLinearConv), against 32 QLinearConv plus QLinearSigmoid/QLinearMul for SiLU without it (checked on the
-  optimised graph ONNX Runtime writes out).
+  (MLAS) take uint8 activations with int8 weights (u8s8); int8 activations (s8s8) leave MLAS without its VNNI path
+  (measured 4-5x slower than fp32 on a Xeon with AVX512-VNNI, issue 68).
+- `quant_pre_process` (ONNX Runtime's basic graph optimisation + symbolic shape inference) first. The exporter
+  shares identical folded conv biases through `Identity` nodes (28 in the seeded RTMPose-t export); the quantiser
+  cannot fuse a DequantizeLinear -> Conv -> QuantizeLinear group whose bias arrives that way, so 6 of its 38
+  convolutions stayed in float without pre-processing (32 QLinearConv), all 38 run in int8 after it. Measured with
+  onnxruntime 1.31.1, u8s8, on the graph ONNX Runtime writes out after its own optimisation (`int8_op_counts`);
+  on a 2-core AMD EPYC (AVX2, no VNNI) shared with other jobs, seeded RTMPose-t at 256x256, batch 1, one thread,
+  15 paired rounds: int8 over fp32 by CPU time 1.13x without pre-processing, 1.20x with it.
 - The SimCC head's token layers (everything after its 7x7 convolution: ScaleNorm + Linear, the GAU, the two
   classifiers) stay in float by default (`float_head`). Quantized too, they cost the trained 96x96 supervised
   students +0.005 (t) and +0.009 (s) T-FAKE NME; in float, +0.0002 and +0.0013, with every convolution still int8
@@ -20,19 +23,26 @@ Settings, and why:
 from __future__ import annotations
 
 import dataclasses
-import logging
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import torch
-from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quant_pre_process,
+    quantize_static,
+)
 from torch import nn
 
 from thermbench.core.nme import nme_diag, nme_io, summarize
-from thermbench.core.onnx_session import cpu_session
 from thermbench.datasets.crop_store import Split, load_split
 from thermbench.models.rtmpose import RTMPoseConfig, crop_px, to_input
+from thermbench.speed.runtimes import Runner
 
 SETTINGS = {"format": "QDQ", "per_channel": True, "weight_type": "int8", "activation_type": "uint8",
             "calibration": "MinMax"}
@@ -76,19 +86,18 @@ def head_token_nodes(onnx_path: Path) -> list[str]:
 
 def quantize(fp32_onnx: Path, int8_onnx: Path, images: np.ndarray, input_name: str = "input",
              float_head: bool = True) -> dict:
-    """Write the int8 (QDQ) model of `fp32_onnx` to `int8_onnx`, calibrated on `images` (uint8 crops), with the
-    SimCC head's token layers left in float when `float_head`."""
-    excluded = head_token_nodes(fp32_onnx) if float_head else []
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # the quantizer logs a pre-processing advice per call; see the module doc for why not
-    try:
-        quantize_static(str(fp32_onnx), str(int8_onnx), _Crops(images, input_name), quant_format=QuantFormat.QDQ,
+    """Write the int8 (QDQ) model of `fp32_onnx`, pre-processed (see the module doc), to `int8_onnx`, calibrated on
+    `images` (uint8 crops), with the SimCC head's token layers left in float when `float_head`."""
+    with tempfile.TemporaryDirectory() as scratch:
+        prepared = Path(scratch) / "prepared.onnx"
+        quant_pre_process(str(fp32_onnx), str(prepared))
+        # Pre-processing drops the head's Constant/Identity nodes; `float_nodes` counts the export's head nodes.
+        excluded = head_token_nodes(prepared) if float_head else []
+        quantize_static(str(prepared), str(int8_onnx), _Crops(images, input_name), quant_format=QuantFormat.QDQ,
                         per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=excluded)
-    finally:
-        root.setLevel(level)
-    return {**SETTINGS, "calibration_crops": len(images), "float_head": float_head, "float_nodes": len(excluded)}
+    return {**SETTINGS, "pre_processed": True, "calibration_crops": len(images), "float_head": float_head,
+            "float_nodes": len(head_token_nodes(fp32_onnx)) if float_head else 0}
 
 
 def int8_op_counts(int8_onnx: Path) -> dict[str, int]:
@@ -103,26 +112,26 @@ def int8_op_counts(int8_onnx: Path) -> dict[str, int]:
     ort.InferenceSession(str(int8_onnx), options, providers=["CPUExecutionProvider"])
     ops = [n.op_type for n in onnx.load(str(optimised)).graph.node]
     optimised.unlink()
-    return {"int8_conv": ops.count("QLinearConv"), "float_conv": ops.count("Conv") + ops.count("FusedConv"),
+    float_conv = ops.count("Conv") + ops.count("FusedConv")
+    return {"int8_conv": ops.count("QLinearConv"), "float_conv": float_conv, "all_convs_int8": float_conv == 0,
             "int8_matmul": ops.count("QLinearMatMul") + ops.count("MatMulIntegerToFloat"),
             "float_matmul": ops.count("MatMul") + ops.count("FusedMatMul")}
 
 
 class OnnxPose(nn.Module):
-    """An ONNX pose model behind RTMPose's interface (`cfg`, forward -> (simcc_x, simcc_y) tensors), so that
-    thermbench.core.nme scores it exactly as it scores the PyTorch model."""
+    """An ONNX pose model in any runtime (`runtimes.Runner`) behind RTMPose's interface (`cfg`, forward ->
+    (simcc_x, simcc_y) tensors), so that thermbench.core.nme scores it exactly as it scores the PyTorch model."""
 
-    def __init__(self, onnx_path: Path, cfg: RTMPoseConfig, threads: int):
+    def __init__(self, run: Runner, cfg: RTMPoseConfig):
         super().__init__()
-        self.cfg = cfg
-        self.session = cpu_session(onnx_path, threads)
-        self.input_name = self.session.get_inputs()[0].name
+        self.cfg, self.run = cfg, run
         # evaluate/train find the device from the parameters; an empty one says "cpu".
         self.anchor = nn.Parameter(torch.empty(0), requires_grad=False)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        simcc_x, simcc_y = self.session.run(None, {self.input_name: x.numpy()})
-        return torch.from_numpy(simcc_x), torch.from_numpy(simcc_y)
+        simcc_x, simcc_y = self.run(x.numpy())
+        # Copies: OpenVINO's outputs are its own buffers, overwritten by the next call.
+        return torch.from_numpy(np.array(simcc_x)), torch.from_numpy(np.array(simcc_y))
 
 
 def load_test_splits(tfake: Path, charlotte: Path, input_size: int) -> tuple[Split, Split]:
@@ -131,13 +140,21 @@ def load_test_splits(tfake: Path, charlotte: Path, input_size: int) -> tuple[Spl
     return (load_split(tfake, "test", input_size, all_labelled=True), load_split(charlotte, "test", input_size))
 
 
+def predictions(model: nn.Module, splits: tuple[Split, Split], batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """`model`'s keypoints (N, K, 2) in crop px on the T-FAKE and the CHARLOTTE test split."""
+    return tuple(crop_px(model, split, batch_size)[0] for split in splits)
+
+
+def nme_of(preds: tuple[np.ndarray, np.ndarray], splits: tuple[Split, Split]) -> dict:
+    """T-FAKE NME-IO and CHARLOTTE Full NME-diag of `predictions` (evaluate's scoring, no CED curves)."""
+    (tfake, charlotte), (pred, ch_pred) = splits, preds
+    return {"tfake": summarize(nme_io(pred, tfake.in_crop_px(tfake.kpts)))["nme"],
+            "charlotte": summarize(nme_diag(ch_pred, charlotte.in_crop_px(charlotte.kpts), charlotte.visible))["nme"]}
+
+
 def nme(model: nn.Module, splits: tuple[Split, Split], batch_size: int) -> dict:
-    """T-FAKE NME-IO and CHARLOTTE Full NME-diag of `model` (evaluate's scoring, no CED curves)."""
-    tfake, charlotte = splits
-    pred, gt = crop_px(model, tfake, batch_size)
-    ch_pred, ch_gt = crop_px(model, charlotte, batch_size)
-    return {"tfake": summarize(nme_io(pred, gt))["nme"],
-            "charlotte": summarize(nme_diag(ch_pred, ch_gt, charlotte.visible))["nme"]}
+    """T-FAKE NME-IO and CHARLOTTE Full NME-diag of `model`."""
+    return nme_of(predictions(model, splits, batch_size), splits)
 
 
 def nme_change(fp32: dict, int8: dict, max_rise: float) -> dict:

@@ -1,5 +1,6 @@
 """Stage speed (paper Table II, Fig. 4): the pose models alone (thermbench.speed.pose_speed), and the detector, the
-detector + pose chain, the int8 students and the distance to the CPU's limit (thermbench.speed.deploy).
+detector + pose chain in every runtime and precision (ONNX Runtime and OpenVINO; fp32, bf16, int8), the int8
+students with each variant's accuracy, and the distance to the CPU's limit (thermbench.speed.deploy).
 
 Deterministic numbers (params, MACs, ONNX parity, int8 NME changes) go to the metrics files; wall-clock numbers,
 which depend on the machine and its load, to the timing files (never gated by the regression).
@@ -115,7 +116,7 @@ def run_speed(cfg: SpeedConfig, models_dir: Path, tfake: Path, charlotte: Path, 
                                                          list(checkpoints), onnx_tmp, tfake, charlotte, seeded,
                                                          timing, seed)
 
-    env = {**pose_speed.environment(cfg.threads), "cpu_int8_flags": deploy.cpu_int8_flags()}
+    env = {**pose_speed.environment(cfg.threads), **deploy_timing["environment"]}
     write_json(out.metrics, {"data": source, "paper_input_size": list(cfg.input_size), "checkpoints": checkpoints,
                              "architectures": archs})
     write_json(out.timing, {"data": source, "environment": env, **latency})
@@ -132,6 +133,9 @@ def run_speed(cfg: SpeedConfig, models_dir: Path, tfake: Path, charlotte: Path, 
               f"{r['gmacs']:.3f} GMACs, onnxruntime {r['onnxruntime_ms']:.1f} ms, torch {r['torch_ms']:.1f} ms")
     for name, row in deploy_numbers["int8_students"].items():
         t = deploy_timing["int8_students"][name]
-        print(f"{name} int8: {t['int8_speedup']:.2f}x faster than fp32, NME rise T-FAKE {row['tfake_nme_rise']:+.4f}, "
-              f"CHARLOTTE {row['charlotte_nme_rise']:+.4f}, deployable {row['deployable_int8']}")
-    print(f"single-thread fp32 GEMM: {deploy_timing['gemm_limit']['best_gflops_per_s']:.1f} GFLOP/s (best run)")
+        print(f"{name} int8: {t['int8_speedup']:.2f}x faster than fp32 by CPU time (median of paired rounds), NME "
+              f"rise T-FAKE {row['tfake_nme_rise']:+.4f}, CHARLOTTE {row['charlotte_nme_rise']:+.4f}, convs in int8 "
+              f"{row['int8_conv']}/{row['int8_conv'] + row['float_conv']}, deployable {row['deployable_int8']}")
+    for name, row in deploy_timing["gemm_limit"].items():
+        print(f"single-thread GEMM {name}: " + (row["not_run"] if "not_run" in row else
+                                                f"{row['best_gflops_per_s']:.1f} GFLOP/s (best run, CPU time)"))

@@ -1,0 +1,173 @@
+"""The runtimes and precisions the speed stage times on the same ONNX files, and how it times them.
+
+Variants (`VARIANTS`), each `<runtime>-<precision>`:
+- onnxruntime-fp32: the fp32 file in ONNX Runtime's CPU provider (MLAS kernels), as `core.onnx_session.cpu_session`;
+- onnxruntime-int8: the int8 QDQ file of `speed.quantize` in ONNX Runtime (QLinearConv after its graph fusion);
+- openvino-fp32 / openvino-bf16: the fp32 file in OpenVINO's CPU plugin with `INFERENCE_PRECISION_HINT` f32 or bf16
+  (bf16 needs AVX512-BF16 or AMX-BF16; OpenVINO lists "BF16" in the CPU's `OPTIMIZATION_CAPABILITIES` then);
+- openvino-int8: the same int8 QDQ file in OpenVINO (its low-precision transformations run the quantised
+  convolutions in int8, the float remainder in f32).
+A variant this CPU cannot run is not timed: `unavailable` gives the reason, which the rows carry.
+
+Timing (`time_paired`): every round calls each variant once, in an order shuffled per round (seeded), and records
+both the wall time and the CPU time of this process (`time.process_time`: every thread of the process, so OpenVINO's
+worker threads count too). Other jobs on a shared machine stretch wall time but not CPU time; the ratios between
+variants are paired per round (`paired_ratios`), and their median and quartiles say how much they held.
+
+Which kernels ran (`kernels`): OpenVINO names each executed node's primitive and precision in its runtime graph
+(`primitiveType`, e.g. `brgconv_avx2_f32`, `jit_avx2_1x1_I8`); ONNX Runtime names no instruction set (MLAS picks
+its kernels by CPUID at run time): for it the CPU's flags are what can be said.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import statistics
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import openvino as ov
+
+from thermbench.core.onnx_session import cpu_session
+
+Runner = Callable[[np.ndarray], list[np.ndarray]]  # one input array -> the model's outputs
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    runtime: str  # onnxruntime | openvino
+    precision: str  # fp32 | bf16 | int8: which file (int8: the quantised one) and which float precision
+
+    @property
+    def name(self) -> str:
+        return f"{self.runtime}-{self.precision}"
+
+
+VARIANTS = (Variant("onnxruntime", "fp32"), Variant("onnxruntime", "int8"), Variant("openvino", "fp32"),
+            Variant("openvino", "bf16"), Variant("openvino", "int8"))
+REFERENCE = VARIANTS[0]  # what every ratio and every accuracy change is taken against
+OV_HINT = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
+CONV_LAYERS = ("Convolution", "GroupConvolution", "MatMul", "FullyConnected")  # OpenVINO's runtime layer types
+
+
+def openvino_capabilities() -> list[str]:
+    """What OpenVINO's CPU plugin says this CPU can do (FP32, INT8, BF16, FP16, ...)."""
+    return list(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+
+
+def unavailable(variant: Variant, capabilities: list[str]) -> str | None:
+    """Why `variant` cannot run on this CPU, or None when it can."""
+    if variant.runtime == "openvino" and variant.precision == "bf16" and "BF16" not in capabilities:
+        return ("not run: OpenVINO's CPU plugin lists no BF16 on this CPU (it needs AVX512-BF16 or AMX-BF16; "
+                f"capabilities: {', '.join(capabilities)})")
+    return None
+
+
+def openvino_model(onnx_path: str | Path, hint: str, threads: int) -> ov.CompiledModel:
+    """`onnx_path` compiled for OpenVINO's CPU plugin: one stream of `threads` threads, latency mode, float work in
+    `hint` (f32 or bf16)."""
+    return ov.Core().compile_model(str(onnx_path), "CPU", {
+        "INFERENCE_PRECISION_HINT": hint, "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1,
+        "PERFORMANCE_HINT": "LATENCY"})
+
+
+def openvino_runner(compiled: ov.CompiledModel) -> Runner:
+    """Synchronous inference on one request; input and outputs are shared with OpenVINO, not copied (an output is
+    valid until the next call)."""
+    request = compiled.create_infer_request()
+    outputs = range(len(compiled.outputs))
+
+    def run(x: np.ndarray) -> list[np.ndarray]:
+        request.infer({0: x}, share_inputs=True, share_outputs=True)
+        return [request.get_output_tensor(i).data for i in outputs]
+
+    return run
+
+
+def onnxruntime_runner(onnx_path: str | Path, threads: int) -> Runner:
+    session = cpu_session(onnx_path, threads)
+    name = session.get_inputs()[0].name
+    return lambda x: session.run(None, {name: x})
+
+
+def runner(variant: Variant, fp32_onnx: str | Path, int8_onnx: str | Path | None, threads: int) -> Runner:
+    """`variant` of a model whose fp32 file is `fp32_onnx` and whose int8 file is `int8_onnx`."""
+    path = int8_onnx if variant.precision == "int8" else fp32_onnx
+    if path is None:
+        raise ValueError(f"{variant.name}: no int8 file")
+    if variant.runtime == "onnxruntime":
+        return onnxruntime_runner(path, threads)
+    return openvino_runner(openvino_model(path, OV_HINT[variant.precision], threads))
+
+
+def openvino_kernels(compiled: ov.CompiledModel) -> dict[str, int]:
+    """How many convolutions and matrix products ran with each primitive, as OpenVINO names them in its runtime
+    graph after compilation: `<implementation>_<isa>[_<kind>]_<precision> (<runtime precision>)`, e.g.
+    `jit_avx2_1x1_I8 (u8)`; `undef` where it names no implementation (its FullyConnected and MatMul)."""
+    kinds = Counter()
+    for op in compiled.get_runtime_model().get_ordered_ops():
+        info = {k: v.astype(str) for k, v in op.get_rt_info().items() if k in ("layerType", "primitiveType",
+                                                                              "runtimePrecision")}
+        if info["layerType"] in CONV_LAYERS:
+            kinds[f"{info['primitiveType']} ({info['runtimePrecision']})"] += 1
+    return dict(sorted(kinds.items()))
+
+
+def kernels(variant: Variant, fp32_onnx: str | Path, int8_onnx: str | Path | None, threads: int) -> dict:
+    """What `variant`'s runtime says about the kernels it ran on (see the module doc)."""
+    if variant.runtime == "openvino":
+        path = int8_onnx if variant.precision == "int8" else fp32_onnx
+        return {"primitives": openvino_kernels(openvino_model(path, OV_HINT[variant.precision], threads))}
+    return {"primitives": "not reported by ONNX Runtime (MLAS picks its kernels by CPUID; see cpu_flags)"}
+
+
+def time_paired(fns: dict[str, Callable[[], object]], warmup: int, rounds: int,
+                seed: int = 0) -> dict[str, dict[str, list[float]]]:
+    """{name: {"wall_ms": [...], "cpu_ms": [...]}}, one entry per round; each round calls every function once in an
+    order shuffled per round (see the module doc)."""
+    if warmup < 0 or rounds < 1:
+        raise ValueError(f"need warmup >= 0 and rounds >= 1 (got {warmup}, {rounds})")
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    order, shuffle = list(fns), random.Random(seed).shuffle
+    times = {name: {"wall_ms": [], "cpu_ms": []} for name in fns}
+    for _ in range(rounds):
+        shuffle(order)
+        for name in order:
+            wall, cpu = time.perf_counter(), time.process_time()
+            fns[name]()
+            times[name]["cpu_ms"].append((time.process_time() - cpu) * 1e3)
+            times[name]["wall_ms"].append((time.perf_counter() - wall) * 1e3)
+    return times
+
+
+def quartiles(values: list[float]) -> dict[str, float]:
+    """Median and the spread around it (first and third quartile, inclusive method)."""
+    if len(values) == 1:
+        return {"median": values[0], "q1": values[0], "q3": values[0]}
+    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return {"median": median, "q1": q1, "q3": q3}
+
+
+def summary(times: dict[str, list[float]], batch: int = 1) -> dict:
+    """Median and best wall and CPU ms of one function's rounds, and frames per second by each median."""
+    out = {}
+    for clock in ("wall", "cpu"):
+        ms = times[f"{clock}_ms"]
+        out[f"{clock}_ms"], out[f"{clock}_min_ms"] = statistics.median(ms), min(ms)
+        out[f"{clock}_fps"] = 1e3 * batch / statistics.median(ms)
+    return out
+
+
+def paired_ratios(times: dict[str, dict[str, list[float]]], reference: str) -> dict[str, dict]:
+    """Speed-up of each function over `reference`, per round (reference ms / its ms, both of that round), by CPU
+    and by wall time: {name: {"cpu": quartiles, "wall": quartiles}}."""
+    ref = times[reference]
+    return {name: {clock: quartiles([r / t for r, t in zip(ref[f"{clock}_ms"], own[f"{clock}_ms"])])
+                   for clock in ("cpu", "wall")}
+            for name, own in times.items()}

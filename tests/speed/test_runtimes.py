@@ -1,0 +1,66 @@
+"""Runtime variants, paired timing and the runtimes' own kernel reports (thermbench.speed.runtimes)."""
+
+import numpy as np
+import pytest
+
+from model_builders import lively_rtmpose_t
+from thermbench.speed import deploy, runtimes
+from thermbench.speed.pose_speed import OUTPUT_NAMES, export_onnx
+
+
+def test_bf16_is_not_run_without_the_capability():
+    bf16 = runtimes.Variant("openvino", "bf16")
+    reason = runtimes.unavailable(bf16, ["FP32", "INT8"])
+    assert reason.startswith("not run: ") and "AVX512-BF16 or AMX-BF16" in reason and "FP32, INT8" in reason
+    assert runtimes.unavailable(bf16, ["FP32", "BF16"]) is None
+    assert all(runtimes.unavailable(v, ["FP32"]) is None for v in runtimes.VARIANTS if v.precision != "bf16")
+
+
+def test_time_paired_shuffles_the_order_per_round():
+    calls = []
+    times = runtimes.time_paired({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, warmup=1,
+                                 rounds=20, seed=0)
+    assert calls[:2] == ["a", "b"] and len(calls) == 42  # warm-up in listed order, then 20 rounds of both
+    rounds = [tuple(calls[i:i + 2]) for i in range(2, 42, 2)]
+    assert set(rounds) == {("a", "b"), ("b", "a")}  # each round calls both, in either order
+    assert all(len(times[k]["cpu_ms"]) == len(times[k]["wall_ms"]) == 20 for k in "ab")
+
+
+def test_paired_ratios_pair_each_round():
+    # Round by round: reference 10, 20, 40 ms; other 5, 20, 10 ms -> speed-ups 2, 1, 4: median 2, quartiles 1.5, 3.
+    times = {"ref": {"cpu_ms": [10.0, 20.0, 40.0], "wall_ms": [10.0, 20.0, 40.0]},
+             "other": {"cpu_ms": [5.0, 20.0, 10.0], "wall_ms": [10.0, 20.0, 40.0]}}
+    ratios = runtimes.paired_ratios(times, "ref")
+    assert ratios["other"]["cpu"] == pytest.approx({"median": 2.0, "q1": 1.5, "q3": 3.0})
+    assert ratios["other"]["wall"] == {"median": 1.0, "q1": 1.0, "q3": 1.0}
+    assert runtimes.summary(times["other"]) == pytest.approx(
+        {"wall_ms": 20.0, "wall_min_ms": 10.0, "wall_fps": 50.0, "cpu_ms": 10.0, "cpu_min_ms": 5.0, "cpu_fps": 100.0})
+
+
+def test_openvino_runs_the_onnx_file_like_onnxruntime_and_names_its_kernels(tmp_path):
+    model = lively_rtmpose_t(64)
+    path = tmp_path / "t.onnx"
+    export_onnx(model, path, (1, 3, 64, 64), 17, OUTPUT_NAMES, dynamic_batch=True)
+    x = np.random.default_rng(0).standard_normal((2, 3, 64, 64)).astype(np.float32)
+    want = runtimes.runner(runtimes.REFERENCE, path, None, 1)(x)
+    got = runtimes.runner(runtimes.Variant("openvino", "fp32"), path, None, 1)(x)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, atol=1e-3, rtol=1e-3)
+    primitives = runtimes.kernels(runtimes.Variant("openvino", "fp32"), path, None, 1)["primitives"]
+    # RTMPose-t: 38 convolutions, 7 matrix products (OpenVINO makes the Linear layers FullyConnected).
+    assert sum(primitives.values()) == 45 and all(k.endswith("(f32)") for k in primitives)
+    assert "not reported" in runtimes.kernels(runtimes.REFERENCE, path, None, 1)["primitives"]
+
+
+def test_limit_rows_use_each_runtimes_own_gemm():
+    gemms = {"onnxruntime-fp32": {"best_gflops_per_s": 100.0}, "openvino-fp32": {"best_gflops_per_s": 50.0},
+             "openvino-bf16": {"not_run": "not run: no BF16"}}
+    models = {"m": {"gmacs": 0.5, "input_size": [8, 8], "onnxruntime_cpu_ms": 20.0}}
+    pipes = {"p": {"gmacs": 1.0, "input_size": [8, 8], "variants": {
+        "onnxruntime-fp32": {"cpu_ms": 40.0}, "openvino-fp32": {"cpu_ms": 80.0}, "openvino-bf16": {"not_run": "x"},
+        "onnxruntime-int8": {"cpu_ms": 10.0}}}}
+    out = deploy.limit_rows(gemms, models, pipes)
+    # 0.5 GMACs in 20 ms = 50 GFLOP/s, half of ORT's 100; 1 GMAC in 40 ms = 50 (of 100), in 80 ms = 25 (of 50).
+    assert out["m"]["variants"] == {"onnxruntime-fp32": {"gflops_per_s": 50.0, "fraction_of_gemm": 0.5}}
+    assert out["p"]["variants"] == {"onnxruntime-fp32": {"gflops_per_s": 50.0, "fraction_of_gemm": 0.5},
+                                    "openvino-fp32": {"gflops_per_s": 25.0, "fraction_of_gemm": 0.5}}

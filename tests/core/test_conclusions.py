@@ -156,7 +156,8 @@ def test_pairs_of_inverts_pair_order():
     assert cc.pair_order(set()) == ""
 
 
-def test_final_keeps_the_pairs_every_setting_resolved():
+def test_final_keeps_the_pairs_every_setting_resolved(monkeypatch):
+    monkeypatch.setattr(cc, "VENDOR_MARGIN", 0.0)  # the intersection alone (O < F lies 0.195 half-widths from 0)
     # Here: O < F, M, W and K < M; the other CPU separated one pair more (K < F) and one less (O < W).
     # O [0, 0.6] overlaps K [0.5, 1.5]; K's top 1.5 lies above F's and W's bottoms (1.4, 1.45), below M's (2.7).
     items = {"O": (0.1, 0.0, 0.6), "K": (1.0, 0.5, 1.5), "F": (6.0, 1.4, 9.0), "M": (3.0, 2.7, 3.3),
@@ -177,6 +178,37 @@ def test_final_keeps_the_pairs_every_setting_resolved():
     # No pair held everywhere: not resolved.
     none = cc.final(s, {"other": {"r": "F < W"}})
     assert (none.verdict, none.resolved) == ("not resolved", False)
+
+
+def test_final_drops_what_lies_within_the_vendor_margin_and_says_so():
+    every = {"native": {}, "other": {}}
+
+    def agreed(s):
+        return {k: {s.id: s.verdict} for k in every}
+    # A - B in [0.1, 2.1]: 0.1 from 0 in half-widths of 1.0; [0.3, 2.3]: 0.3, beyond the margin of 0.25
+    near = cc.difference("d", "A vs B", "A", "B", 1.1, 0.1, 2.1)
+    assert (near.verdict, near.clearance) == ("A > B", {"B < A": 0.1})
+    f = cc.final(near, agreed(near))
+    assert (f.verdict, f.resolved) == ("not resolved", False)
+    assert f.text == ("A vs B: not resolved (not resolved (within the vendor margin) where named: B < A (0.10 "
+                      "half-widths < 0.25); as made here: A > B (A − B = +1.1 [+0.1, +2.1]))")
+    far = cc.difference("d", "A vs B", "A", "B", 1.3, 0.3, 2.3)
+    assert cc.final(far, agreed(far)) == far
+    # C - A from the items' own intervals: [1.6 - 1.5, 2.4 - 0.5] = [0.1, 1.9], 0.1 / 0.9 = 0.1111 half-widths
+    items = {"A": (1.0, 0.5, 1.5), "B": (5.0, 4.0, 6.0), "C": (2.0, 1.6, 2.4)}
+    s = cc.ranking("r", "order", items)
+    assert (s.verdict, s.clearance["A < C"]) == ("A < C, B; C < B", 0.1111)
+    f = cc.final(s, agreed(s))
+    assert (f.verdict, f.resolved) == ("A < B; C < B", True)
+    assert f.text.startswith("order: A < B; C < B (an intersection: the pairs every CPU kernel setting checked "
+                             "separates by the vendor margin; not resolved (within the vendor margin) where named: "
+                             "A < C (0.11 half-widths < 0.25); as made here: A < C, B; C < B")
+    # a level read against its target; and an untrained statement (deterministic) keeps no margin
+    level = cc.Statement("t", "teacher", "met", True, "teacher met", clearance={"met": 0.2})
+    f = cc.final(level, agreed(level))
+    assert (f.verdict, f.why) == ("not resolved", "within the vendor margin (0.20 half-widths < 0.25)")
+    untrained = cc.difference("u", "A vs B", "A", "B", 1.1, 0.1, 2.1, trained=False)
+    assert cc.final(untrained, agreed(untrained)) == untrained
 
 
 def test_ranking_involving_keeps_the_pairs_with_those_items():
@@ -204,7 +236,8 @@ def test_as_records_fields_sorted_by_id():
                  "text": "A vs B: not resolved (differs across CPU kernels) (here A < B; default: not resolved)",
                  "why": "differs across CPU kernels (default: not resolved)",
                  "numbers": {"mean": -0.02, "low": -0.03, "high": -0.01}, "trained": True,
-                 "deterministic": False, "kernels_checked": ["default"]}
+                 "deterministic": False, "kernels_checked": ["default"], "clearance": {"A < B": 1.0}}
+    assert "clearance" not in records[0]  # not resolved here: nothing read against its interval
     assert records[0]["verdict_here"] == records[0]["verdict"] == "not resolved"
     assert cc.as_records([s], {})[0]["kernels_checked"] == []
     fixed = cc.difference("d", "A vs B", "A", "B", -0.02, -0.03, -0.01, trained=False)

@@ -346,6 +346,15 @@ def test_rank_statements_for_tables_iii_and_iv():
     assert rs.rank_statement(groups, KTL, ["ktl-fd", "ktl-dikd"], "r", "order") is None
 
 
+def test_tables_iii_and_iv_running_the_same_methods_give_one_rank_statement():
+    groups = {k: g for k, g in rt.group_runs(_metrics()).items() if k in ("ktl-fdld", "ktl-dikd")}
+    (one,) = rs.rank_statements(groups, KTL)
+    assert one.id == "mlcmkd.rank.table_iii" and "Table IV's methods run here are the same" in one.claim
+    assert (one.verdict, sorted(one.numbers)) == ("DIKD < FD+LD", ["DIKD", "FD+LD"])
+    assert [s.id for s in rs.rank_statements(rt.group_runs(_metrics()), KTL)] == ["mlcmkd.rank.table_iii",
+                                                                                   "mlcmkd.rank.table_iv"]
+
+
 # ------------------------------------------------------------------------------------------------- checks
 
 

@@ -68,6 +68,19 @@ def test_gather_merges_sorts_and_counts(tmp_path):
     assert "Resolved and kernel-checked: 2; resolved, deterministic: 1; not resolved: 1." in md
 
 
+def test_a_calibration_target_is_listed_apart_and_never_counted_as_a_finding(tmp_path):
+    target = {**_record("z.a", "A > B", True, deterministic=True), "target": "A detects more than B"}
+    a = _write(tmp_path / "in/zeroshot.json", [target, _record("z.b", "X < Y", True, deterministic=True)])
+    gather([a], tmp_path / "c.json", tmp_path / "c.md", SYNTHETIC)
+    out = read_json(tmp_path / "c.json")
+    assert (out["resolved"], out["resolved_deterministic"], out["not_resolved"], out["calibration_targets"]) == \
+        (1, 1, 0, 1)
+    findings, targets = (tmp_path / "c.md").read_text().split("## Calibration targets (1, not findings)")
+    assert "claim z.a" not in findings and "claim z.b" in findings
+    assert "| zeroshot | claim z.a | A > B | yes | deterministic | A detects more than B | – |" in targets
+    assert "resolved, deterministic: 1; not resolved: 0." in findings
+
+
 def test_an_unresolved_statement_names_each_settings_outcome(tmp_path):
     a = _write(tmp_path / "in/mlcmkd.json", [_record("m.b", "not resolved", False, "interval includes 0"),
                                              _record("m.z", "A < B", True)])

@@ -120,6 +120,7 @@ def test_part3_order_is_a_paired_exact_mcnemar_statement(tmp_path):
     (s,), skipped = blog_statements.part3_statements(noses([1] + [1] * 8 + [0] * 2 + [0], [1] + [0] * 8 + [1] * 2
                                                            + [0]), tmp_path / "n.csv")
     assert skipped == [] and s.id == "zeroshot.blog_part3.detected_A_vs_B" and not s.trained
+    assert s.target == "part 3: A detects more GT noses than B (calibration rule a_above_b)"  # not a finding
     assert (s.verdict, s.resolved) == ("not resolved", False)
     assert s.numbers["p_value"] == pytest.approx(0.109375) and s.numbers["n"] == 12
     assert (s.numbers["A_detected"], s.numbers["B_detected"], s.numbers["a_only"], s.numbers["b_only"]) == (9, 3, 8, 2)
@@ -152,7 +153,8 @@ def test_report_shows_a_calibration_target_as_calibrated_to_hold_and_only_other_
     assert "| B: detection within 1.5x of the blog's real 10.0% | 15.3% (1.53x) | no |" in calibrated
     assert "| part 3: A detects more GT noses than B | A 19.0%, B 15.3% | yes |" in calibrated
     assert ("- Blog part 3: GT noses detected, pipeline A vs B, paired over 8 GT noses of 4 frames: A > B (A only 6, "
-            "B only 0 of 8; exact McNemar p = 0.03125). Calibrated to hold: part 3: A detects more GT noses than B."
+            "B only 0 of 8; exact McNemar p = 0.03125). Calibrated to hold: part 3: A detects more GT noses than B "
+            "(calibration rule a_above_b)."
             in calibrated)
     assert "pipeline A vs B" not in findings and "- Something measured: X < Y." in findings
     lines = "\n".join(blog_report.calibration_section(CALIBRATION, [order], [], {}))

@@ -299,9 +299,11 @@ def paired_ranking(id: str, claim: str, scene: dict, sources: set[str], involvin
         return cc.Statement(id, claim, cc.NOT_RESOLVED, False, f"{claim}: {cc.NOT_RESOLVED} ({why}; {tail})",
                             numbers, why, trained)
     named = "; ".join(_pair_text(*ordered[pair], pairs[ordered[pair]]) for pair in sorted(ordered))
+    gaps = {f"{a} < {b}": cc.clearance(pairs[ordered[a, b]]["low"], pairs[ordered[a, b]]["high"])
+            for a, b in sorted(ordered)}
     return cc.Statement(id, claim, verdict, True, f"{claim}: {verdict} (paired over the windows both have a rate: "
                         f"{named}; every other pair's interval includes 0 or rests on fewer than {min_sequences} "
-                        f"matched sequences; {tail})", numbers, "", trained)
+                        f"matched sequences; {tail})", numbers, "", trained, clearance=gaps)
 
 
 def statements(paired: dict, intervals: dict, runs: dict[str, dict], min_sequences: int) -> list[cc.Statement]:

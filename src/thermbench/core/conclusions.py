@@ -18,16 +18,20 @@ A statement whose sources involve no training (`trained=False`: ground truth, fi
 they are) is re-made by the check too, since a pretrained model's float kernels change with the setting: it is
 deterministic once every setting has given it and its numbers came out identical under each (not in the check's
 `untrained_moved`), and is then left as it is; one whose numbers moved is checked as a trained one; until the check
-covers it, it is not resolved either. A setting may be made for the untrained sources only (their stages re-run, the
-trained models kept): it then gives verdicts on those statements alone, and each statement is judged by the settings
-that gave it a verdict. Verdict strings are what is compared across machines, so they hold names and order, never
-numbers.
+covers it, it is not resolved either. Such a statement (trained, or untrained and moved) also keeps a margin for a
+change of CPU vendor, which the kernel settings of one CPU do not reach: each part of its verdict read against an
+interval (a pair "A < B", or a level against its target) stands only where the interval made here lies at least
+`VENDOR_MARGIN` of its half-widths from the line it is read against (its `clearance`). A setting may be made for
+the untrained sources only (their stages re-run, the trained models kept): it then gives verdicts on those statements
+alone, and each statement is judged by the settings that gave it a verdict. Verdict strings are what is compared
+across machines, so they hold names and order, never numbers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,6 +42,10 @@ from thermbench.core.io import InputError, read_json
 from thermbench.core.stats import ALPHA, mcnemar_exact
 
 NOT_RESOLVED = "not resolved"
+# The clearance a statement checked as trained keeps (in half-widths of its interval): twice the shift a change of CPU
+# vendor was measured to make on the one pair it moved (docs/conclusions.md, "Another vendor's CPU").
+VENDOR_MARGIN = 0.25
+WITHIN_MARGIN = "not resolved (within the vendor margin)"
 DIFFERS = "not resolved (differs across CPU kernels)"
 UNCHECKED = "not resolved (not kernel-checked)"
 MISSING = "(missing)"
@@ -48,7 +56,11 @@ _CLAUSE = re.compile(r"(.+?) ([<>]) (.+)")
 class Statement:
     """One qualitative claim. `verdict` is machine-comparable (names and order only); `text` the sentence a report
     prints; `numbers` what it rests on; `why` says what stops it from being resolved (empty when resolved);
-    `trained`: whether it rests on a trained model (then the kernel check applies; else it is deterministic)."""
+    `trained`: whether it rests on a trained model (then the kernel check applies; else it is deterministic);
+    `target`: the rule the synthetic data was calibrated to meet, when the statement tests one (then it is a
+    calibration target, never counted as a finding); `clearance`: for each part of a resolved verdict read against
+    an interval (a pair "A < B", lower first; or the verdict itself, a level against its target), how far that
+    interval lies from the line it is read against, in its own half-widths (`clearance`)."""
 
     id: str
     claim: str
@@ -58,6 +70,14 @@ class Statement:
     numbers: dict = field(default_factory=dict)
     why: str = ""
     trained: bool = True
+    target: str = ""
+    clearance: dict = field(default_factory=dict)
+
+
+def clearance(low: float, high: float, line: float = 0.0) -> float:
+    """How far the interval [low, high], which excludes `line`, lies from it, in the interval's half-widths."""
+    half = (high - low) / 2
+    return round(min(abs(low - line), abs(high - line)) / half, 4) if half > 0 else math.inf
 
 
 def difference(id: str, claim: str, a: str, b: str, mean: float, low: float | None, high: float | None,
@@ -73,9 +93,11 @@ def difference(id: str, claim: str, a: str, b: str, mean: float, low: float | No
         return Statement(id, claim, NOT_RESOLVED, False, f"{claim}: {NOT_RESOLVED} ({measured}; "
                          f"{'; '.join(blockers)})", numbers, "; ".join(blockers), trained)
     if low is not None and high < 0:
-        return Statement(id, claim, f"{a} < {b}", True, f"{claim}: {a} < {b} ({measured})", numbers, "", trained)
+        return Statement(id, claim, f"{a} < {b}", True, f"{claim}: {a} < {b} ({measured})", numbers, "", trained,
+                         clearance={f"{a} < {b}": clearance(low, high)})
     if low is not None and low > 0:
-        return Statement(id, claim, f"{a} > {b}", True, f"{claim}: {a} > {b} ({measured})", numbers, "", trained)
+        return Statement(id, claim, f"{a} > {b}", True, f"{claim}: {a} > {b} ({measured})", numbers, "", trained,
+                         clearance={f"{b} < {a}": clearance(low, high)})
     why = "interval includes 0" if low is not None else "too few runs for an interval"
     return Statement(id, claim, NOT_RESOLVED, False, f"{claim}: {NOT_RESOLVED} ({measured}, {why})", numbers, why,
                      trained)
@@ -152,8 +174,10 @@ def ranking(id: str, claim: str, items: dict[str, tuple[float, float, float]], *
         return Statement(id, claim, NOT_RESOLVED, False, f"{claim}: {NOT_RESOLVED} ({why}{tail})", numbers, why,
                          trained)
     means = ", ".join(below)
+    # a pair's interval: that of b - a from the two items' own, [low_b - high_a, high_b - low_a]
+    gaps = {f"{a} < {b}": clearance(items[b][1] - items[a][2], items[b][2] - items[a][1]) for a, b in sorted(pairs)}
     return Statement(id, claim, verdict, True, f"{claim}: {verdict} (by mean: {means}; pairs not named overlap{tail})",
-                     numbers, "", trained)
+                     numbers, "", trained, clearance=gaps)
 
 
 # ------------------------------------------------------------------------------------------------- the kernel check
@@ -258,7 +282,8 @@ def final(statement: Statement, check: dict[str, dict[str, str]], moved: frozens
     find to move (`moved`) as it is (deterministic); a trained one, or an untrained one that moved: a ranking keeps
     the pairs every setting checked resolved too, and its text says it is that intersection, names each pair left out
     with the settings that did not separate it, and keeps the evidence of the statement as made here; any other
-    verdict stands only if every setting gave it."""
+    verdict stands only if every setting gave it. Of what stands, a part whose `clearance` is under `VENDOR_MARGIN`
+    is dropped too, named with its clearance."""
     if not statement.resolved:
         return statement
     if not check:
@@ -275,20 +300,37 @@ def final(statement: Statement, check: dict[str, dict[str, str]], moved: frozens
     there = {setting: v[statement.id] for setting, v in sorted(check.items())}
     here = pairs_of(statement.verdict)
     elsewhere = {s: pairs_of(v) for s, v in there.items()}
+    made_here = statement.text.removeprefix(f"{statement.claim}: ")
     if here is not None and all(p is not None for p in elsewhere.values()):
-        held = set.intersection(here, *elsewhere.values())
+        kept = set.intersection(here, *elsewhere.values())
+        narrow = {(a, b): statement.clearance[f"{a} < {b}"] for a, b in sorted(kept)
+                  if statement.clearance.get(f"{a} < {b}", math.inf) < VENDOR_MARGIN}
+        held = kept - set(narrow)
         if held == here:
             return statement
+        parts = ([f"{DIFFERS} where named: " + "; ".join(
+                     f"{a} < {b} ({', '.join(s for s, p in elsewhere.items() if (a, b) not in p)})"
+                     for a, b in sorted(here - kept))] if here - kept else []) + \
+                ([f"{WITHIN_MARGIN} where named: " + "; ".join(
+                    f"{a} < {b} ({c:.2f} half-widths < {VENDOR_MARGIN})" for (a, b), c in narrow.items())]
+                 if narrow else [])
         if held:
-            dropped = "; ".join(f"{a} < {b} ({', '.join(s for s, p in elsewhere.items() if (a, b) not in p)})"
-                                for a, b in sorted(here - held))
             verdict = pair_order(held)
-            made_here = statement.text.removeprefix(f"{statement.claim}: ")
+            by = " by the vendor margin" if narrow else ""
             return replace(statement, verdict=verdict,
                            text=f"{statement.claim}: {verdict} (an intersection: the pairs every CPU kernel setting "
-                                f"checked separates; {DIFFERS} where named: {dropped}; as made here: {made_here})")
+                                f"checked separates{by}; {'; '.join(parts)}; as made here: {made_here})")
+        if narrow:
+            return replace(statement, verdict=NOT_RESOLVED, resolved=False,
+                           text=f"{statement.claim}: {NOT_RESOLVED} ({'; '.join(parts)}; as made here: {made_here})",
+                           why="; ".join(parts))
     elif all(v == statement.verdict for v in there.values()):
-        return statement
+        c = statement.clearance.get(statement.verdict, math.inf)
+        if c >= VENDOR_MARGIN:
+            return statement
+        why = f"within the vendor margin ({c:.2f} half-widths < {VENDOR_MARGIN})"
+        return replace(statement, verdict=NOT_RESOLVED, resolved=False,
+                       text=f"{statement.claim}: {WITHIN_MARGIN} (here {statement.verdict}; {made_here})", why=why)
     differ = "; ".join(f"{s}: {v}" for s, v in there.items() if v != statement.verdict)
     return replace(statement, verdict=NOT_RESOLVED, resolved=False,
                    text=f"{statement.claim}: {DIFFERS} (here {statement.verdict}; {differ})",
@@ -311,5 +353,7 @@ def as_records(statements: list[Statement], check: dict[str, dict[str, str]],
         out.append({"id": s.id, "claim": s.claim, "verdict_here": s.verdict, "resolved_here": s.resolved,
                     "verdict": f.verdict, "resolved": f.resolved, "text": f.text, "why": f.why,
                     "numbers": s.numbers, "trained": s.trained, "deterministic": deterministic,
-                    "kernels_checked": sorted(k for k, v in check.items() if s.id in v)})
+                    "kernels_checked": sorted(k for k, v in check.items() if s.id in v),
+                    **({"target": s.target} if s.target else {}),
+                    **({"clearance": s.clearance} if s.clearance else {})})
     return sorted(out, key=lambda r: r["id"])

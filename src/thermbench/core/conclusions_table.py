@@ -16,7 +16,8 @@ def gather(statement_files: list[Path], out_json: Path, out_md: Path, sources: d
            checks: dict[str, dict[str, dict[str, str]]] | None = None) -> None:
     """Stage conclusions: every report's statements (their `{"statements": [...]}` files) in one JSON and a table;
     `sources` (params `data.source`) labels both. Resolved statements are counted apart: deterministic ones (no trained
-    model) and kernel-checked ones. `checks` ({report: `read_kernel_check`'s verdicts}): a statement not resolved
+    model) and kernel-checked ones; a calibration target (a statement with a `target`) is listed and counted apart,
+    never as a finding. `checks` ({report: `read_kernel_check`'s verdicts}): a statement not resolved
     gets `outcomes`, the verdict each kernel setting gave it, named in the table beside the reason."""
     records = []
     for path in statement_files:
@@ -33,9 +34,11 @@ def gather(statement_files: list[Path], out_json: Path, out_md: Path, sources: d
         raise InputError(f"statement ids repeat across {', '.join(map(str, statement_files))}")
     records.sort(key=lambda r: r["id"])
     kernels = sorted({k for r in records for k in r.get("kernels_checked", [])})
-    counts = {"resolved_deterministic": sum(r["resolved"] and r["deterministic"] for r in records),
-              "resolved_kernel_checked": sum(r["resolved"] and not r["deterministic"] for r in records),
-              "not_resolved": sum(not r["resolved"] for r in records)}
+    findings = [r for r in records if "target" not in r]
+    counts = {"resolved_deterministic": sum(r["resolved"] and r["deterministic"] for r in findings),
+              "resolved_kernel_checked": sum(r["resolved"] and not r["deterministic"] for r in findings),
+              "not_resolved": sum(not r["resolved"] for r in findings),
+              "calibration_targets": len(records) - len(findings)}
     write_json(out_json, {"data": dict(sorted(sources.items())), "statements": records, "kernels_checked": kernels,
                           "resolved": counts["resolved_deterministic"] + counts["resolved_kernel_checked"], **counts})
     write_text(out_md, markdown(records, kernels, counts, data_label(sources)))
@@ -56,10 +59,21 @@ def markdown(records: list[dict], kernels: list[str], counts: dict[str, int], la
              f"Resolved and kernel-checked: {counts['resolved_kernel_checked']}; resolved, deterministic: "
              f"{counts['resolved_deterministic']}; not resolved: {counts['not_resolved']}.", "",
              "| Report | Statement | Verdict | Resolved | Kind | Why not |", "|---|---|---|---|---|---|"]
-    for r in records:
-        kind = "deterministic" if r["deterministic"] else "trained" if r["trained"] else "untrained"
-        outcomes = "; ".join(f"{s}: {v}" for s, v in r.get("outcomes", {}).items())
-        why = "; ".join(part for part in (r["why"], f"each setting: {outcomes}" if outcomes else "") if part)
-        lines.append(f"| {r['report']} | {r['claim']} | {r['verdict']} | {'yes' if r['resolved'] else 'no'} | {kind} "
-                     f"| {why or '–'} |")
+    lines += [_row(r) for r in records if "target" not in r]
+    targets = [r for r in records if "target" in r]
+    if targets:
+        lines += ["", f"## Calibration targets ({counts['calibration_targets']}, not findings)", "",
+                  "Statements on a rule the synthetic data was calibrated to meet: that one holds says the calibration "
+                  "carried over to the protocol's own frames, not something found. They are not counted above.", "",
+                  "| Report | Statement | Verdict | Resolved | Kind | Calibrated to | Why not |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [_row(r, r["target"]) for r in targets]
     return "\n".join(lines) + "\n"
+
+
+def _row(r: dict, *extra: str) -> str:
+    kind = "deterministic" if r["deterministic"] else "trained" if r["trained"] else "untrained"
+    outcomes = "; ".join(f"{s}: {v}" for s, v in r.get("outcomes", {}).items())
+    why = "; ".join(part for part in (r["why"], f"each setting: {outcomes}" if outcomes else "") if part)
+    return " | ".join([f"| {r['report']}", r["claim"], r["verdict"], "yes" if r["resolved"] else "no", kind, *extra,
+                       f"{why or '–'} |"])

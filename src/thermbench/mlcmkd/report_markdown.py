@@ -13,7 +13,7 @@ from thermbench.mlcmkd.report_statements import (
     families,
     mcl_effect,
     mean_shape_check,
-    rank_statement,
+    rank_statements,
     statements_section,
     table_v_family,
     teacher_check,
@@ -25,13 +25,12 @@ from thermbench.mlcmkd.report_tables import (
     gradient_shares,
     initial_weights,
     md_table,
-    paper_rows,
     table_i,
     table_iii,
     table_iv,
     table_v,
 )
-from thermbench.mlcmkd.settings import TABLE_III, TABLE_IV, Settings, kp_weight
+from thermbench.mlcmkd.settings import Settings, kp_weight
 from thermbench.models.rtmpose import RTMPoseConfig
 
 
@@ -52,10 +51,7 @@ def markdown(groups: dict[str, Group], settings: Settings, source_label: str,
     st_i, rows_i = compare_family(groups, fams.get("table_i", []))
     st_iv, rows_iv = compare_family(groups, fams.get("table_iii_iv", []))
     st_v, rows_v = compare_family(groups, table_v_family(groups, ktl), per_image=False)
-    ranks = [r for r in (rank_statement(groups, ktl, [k for _, k, _ in paper_rows(TABLE_III, ktl)],
-                                        "mlcmkd.rank.table_iii", "Table III order by T-FAKE NME-IO, lower first"),
-                         rank_statement(groups, ktl, [k for _, k, _ in paper_rows(TABLE_IV, ktl)],
-                                        "mlcmkd.rank.table_iv", "Table IV order by T-FAKE NME-IO, lower first")) if r]
+    ranks = rank_statements(groups, ktl)
     train = settings.train
     mcl_text, mcl_st = mcl_effect(groups, settings.rtmpose.mcl_arch, int(size * RTMPoseConfig.split_ratio),
                                   kp_weight(train), train.fit.batch_size,

@@ -9,7 +9,7 @@ import math
 
 from thermbench.core.conclusions import Statement, final, sentence
 from thermbench.core.plots import data_label
-from thermbench.zeroshot.blog_statements import CALIBRATED
+from thermbench.zeroshot.blog_statements import RULES
 from thermbench.zeroshot.protocols import blog_part1, blog_part3
 
 BLOG_SOURCE = "blog, real ThermEval-D"
@@ -40,9 +40,6 @@ ANCHORS = [
      "part 3", "part3", "B"),
     ("GT Person box -> FaceMesh", BLOG_GT_PERSON, "part 3, version 8bf00a6 (83 GT)", "part3", "person+A"),
 ]
-# The calibration's rules beyond the anchors' factor (candidate keys in conclusions/synth_calibration.json): the rule
-# in words and the rows whose calibration rates it compares.
-RULES = {"a_above_b": ("part 3: A detects more GT noses than B", ("A", "B"))}
 
 DIFFERENCES = [
     "Ground truth: the text says polygon centroid; the code takes the Nose bbox centre (as here).",
@@ -152,7 +149,7 @@ def anchors_section(part1: dict, part3: dict) -> list[str]:
 def calibration_section(calibration: dict, statements: list[Statement], skipped: list[str],
                         check: dict[str, dict[str, str]]) -> list[str]:
     """What the synthetic scenes were calibrated to (`make calibrate`: conclusions/synth_calibration.json), apart
-    from what they found. A statement on a rule the calibration targeted (blog_statements.CALIBRATED) is shown as
+    from what they found. A statement on a rule the calibration targeted (its `target`) is shown as
     calibrated to hold; the findings are the other statements of the conclusions system, and nothing else."""
     chosen = calibration["chosen"]
     best = next(c for c in calibration["candidates"]
@@ -175,11 +172,11 @@ def calibration_section(calibration: dict, statements: list[Statement], skipped:
     for key, (words, rows) in RULES.items():
         rates = ", ".join(f"{r} {_pct(best['rates'][r])}" for r in rows)
         lines.append(f"| {words} | {rates} | {'yes' if best[key] else 'no'} |")
-    targets = [s for s in statements if s.id in CALIBRATED]
-    findings = [s for s in statements if s.id not in CALIBRATED]
+    targets = [s for s in statements if s.target]
+    findings = [s for s in statements if not s.target]
     lines += ["", "Calibrated to hold, and tested on the protocols' own frames (statements of the conclusions system "
               "that are calibration targets, not findings):", ""]
-    lines += [f"- {sentence(final(s, check))} Calibrated to hold: {RULES[CALIBRATED[s.id]][0]}." for s in targets]
+    lines += [f"- {sentence(final(s, check))} Calibrated to hold: {s.target}." for s in targets]
     lines += [f"- No statement on {line}." for line in skipped]
     lines += ["", "## Findings", "", "The statements of the conclusions system (metrics/conclusions/zeroshot.json) "
               "on what the scenes were not calibrated to; nothing else in this report is a finding.", ""]

@@ -4,12 +4,14 @@ the noses one pipeline detected and the other did not (the part-3 stage's per-no
 deterministic (`trained=False`).
 
 A above B is also one of the rules the synthetic scenes were calibrated to meet (`make calibrate`,
-conclusions/synth_calibration.json). `CALIBRATED` names each such statement with the calibration's rule, so the report
-shows it as a calibration target, never as a finding.
+conclusions/synth_calibration.json). `CALIBRATED` names each such statement with the calibration's rule, and the
+statement carries it as its `target`: the reports and the conclusions count it as a calibration target, never as a
+finding.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +20,10 @@ from thermbench.core.conclusions import Statement, mcnemar
 from thermbench.core.io import InputError
 
 PAIRS = (("A", "B"),)  # blog part 3's order: A detects more GT noses than B
-CALIBRATED = {"zeroshot.blog_part3.detected_A_vs_B": "a_above_b"}  # statement -> candidate key in the calibration
+# The calibration's rules beyond the anchors' factor (candidate keys in conclusions/synth_calibration.json): the rule
+# in words and the rows whose calibration rates it compares; and the statement that tests each.
+RULES = {"a_above_b": ("part 3: A detects more GT noses than B", ("A", "B"))}
+CALIBRATED = {"zeroshot.blog_part3.detected_A_vs_B": "a_above_b"}
 
 
 def part3_statements(noses: pd.DataFrame, path: Path) -> tuple[list[Statement], list[str]]:
@@ -34,8 +39,11 @@ def part3_statements(noses: pd.DataFrame, path: Path) -> tuple[list[Statement], 
         got_a, got_b = noses[f"{a}_detected"].astype(bool), noses[f"{b}_detected"].astype(bool)
         claim = (f"blog part 3: GT noses detected, pipeline {a} vs {b}, paired over {len(noses)} GT noses of "
                  f"{noses['image_file'].nunique()} frames")
-        statements.append(mcnemar(f"zeroshot.blog_part3.detected_{a}_vs_{b}", claim, a, b,
-                                  int((got_a & ~got_b).sum()), int((got_b & ~got_a).sum()), len(noses),
-                                  extra={f"{a}_detected": int(got_a.sum()), f"{b}_detected": int(got_b.sum())},
-                                  trained=False))
+        id = f"zeroshot.blog_part3.detected_{a}_vs_{b}"
+        rule = CALIBRATED.get(id)
+        statement = mcnemar(id, claim, a, b, int((got_a & ~got_b).sum()), int((got_b & ~got_a).sum()), len(noses),
+                            extra={f"{a}_detected": int(got_a.sum()), f"{b}_detected": int(got_b.sum())},
+                            trained=False)
+        statements.append(replace(statement, target=f"{RULES[rule][0]} (calibration rule {rule})") if rule
+                          else statement)
     return statements, skipped

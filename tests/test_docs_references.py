@@ -121,7 +121,7 @@ def test_every_name_in_the_page_exists(name, trees):
 
 
 def test_the_checks_catch_what_the_issue_met(tmp_path, trees):
-    """The stale names of issue 67: `ADAPTERS` in `zeroshot/bakeoff.py`, a moved section, a missing file."""
+    """The stale names a reader met: `ADAPTERS` in `zeroshot/bakeoff.py`, a moved section, a missing file."""
     page = ROOT / "docs" / "own-model.md"
     assert name_problems(page, "an adapter (`ADAPTERS` in `zeroshot/bakeoff.py`)") == [
         "`ADAPTERS` is not defined in zeroshot/bakeoff.py"]
@@ -135,3 +135,18 @@ def test_the_checks_catch_what_the_issue_met(tmp_path, trees):
     assert params_problems("`head.lr` `head.lr_typo` `train.fit.patience`", trees) == ["no params key head.lr_typo"]
     assert stage_problems("`breath_track@ktl-dikd` `breath_track_student@ktl-0` `rgbsets@rgbsets` (paper)") == [
         "no stage breath_track@ktl-dikd"]
+
+
+# Material a clone does not hold: the design notes' fact sheets, a sibling folder, the project's issue tracker.
+OUTSIDE = re.compile(r"\bfacts/|\.\./" + "shared|\\b[Ii]ssue #?\\d+|\\(#\\d+\\)")
+
+
+def test_no_file_of_the_project_cites_material_outside_the_repository():
+    import subprocess
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    texts = [f for f in files if f.endswith((".py", ".md", ".yaml", ".yml", ".json", ".toml", ".txt", ".cfg"))
+             or f in ("Makefile", ".ci/run")]
+    found = [f"{f}:{n}: {m.group(0)}" for f in texts if (ROOT / f).is_file() and f != "dvc.lock"
+             for n, line in enumerate((ROOT / f).read_text(errors="replace").splitlines(), 1)
+             for m in [OUTSIDE.search(line)] if m]
+    assert not found, "\n".join(found[:20])

@@ -244,7 +244,7 @@ def _weighted_grad_norms(task, batch=8):
 
 
 def test_reverse_injection_gradient_is_balanced_at_init_and_a_random_aligner_is_not():
-    """Issue 11: at initialisation on a trained teacher, |grad of lambda_ri L_ri| on the student backbone lies within
+    """At initialisation on a trained teacher, |grad of lambda_ri L_ri| on the student backbone lies within
     10x of |grad of lambda_kp L_kp|. The old construction (a default-initialised Conv2d(c, c, 1) on the RI path even
     at equal widths) feeds the teacher head a random projection of the student features and fails the bound."""
     teacher = _trained_tiny_teacher()

@@ -120,7 +120,7 @@ def near_identity_conv(cin: int, cout: int) -> nn.Conv2d:
     Chosen over an orthogonal init: at the start, reverse injection then hands the teacher head the student's own
     channels unchanged (the teacher head was trained on post-activation features of that scale); an orthogonal map
     keeps the norm but mixes channels, and a default (Kaiming) init lands outside the head's range altogether, which
-    made RI's gradients explode (issue 11). L_fm then trains the extra channels.
+    made RI's gradients explode in a default-profile run. L_fm then trains the extra channels.
     """
     conv = nn.Conv2d(cin, cout, 1)
     with torch.no_grad():

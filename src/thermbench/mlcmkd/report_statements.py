@@ -25,7 +25,7 @@ from thermbench.mlcmkd.report_tables import Group, fmt, grad_stat, paper_rows, t
 from thermbench.mlcmkd.settings import DIKD, FD_LD, SHORT, TABLE_III, TABLE_IV, TABLE_V, KTLParams
 from thermbench.models.run_layout import SCRATCH
 
-TEACHER_TARGET = 0.6  # teacher RGB NME-IO <= 0.6 x the supervised thermal student's (issue 11)
+TEACHER_TARGET = 0.6  # teacher RGB NME-IO <= 0.6 x the supervised thermal student's (the premise of distilling from it)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 rtmlib does the model-specific pre/post-processing (letterbox for YOLOX; box x1.25, affine warp and SimCC decode for
 RTMPose). Like rtmlib's own Wholebody solution, the same BGR array goes to both networks; for gray thermal frames the
-open BGR-vs-RGB question of the pose net (rtmlib issue #48) does not arise, all three channels are equal.
+open BGR-vs-RGB question of the pose net (https://github.com/Tau-J/rtmlib/issues/48) does not arise, all three
+channels are equal.
 
 Pixel centres: rtmlib's affine warp and SimCC decode index pixel centres at integers. Boxes (GT or YOLOX, both read
 as continuous corners) go in minus INTEGER_CENTRE_SHIFT and keypoints come out plus it (models/landmarker.py).

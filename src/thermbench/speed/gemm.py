@@ -6,7 +6,7 @@ layer ends in such kernels, on smaller and less regular shapes. The limit is mea
 rows, on a one-node ONNX model (`matmul_onnx`: Y = A @ B, B a constant as a layer's weights are): ONNX Runtime's
 MLAS fp32 GEMM, OpenVINO's fp32 GEMM, and its bf16 GEMM where the CPU has bf16 (`runtimes.unavailable` says why not).
 It is timed by CPU time, which other jobs on a shared machine do not stretch (wall time read 58-101 GFLOP/s where
-CPU time read 163-177 on a shared Xeon, issue 68). A model's achieved GFLOP/s is 2 x its MACs / its CPU time
+CPU time read 163-177 on a shared Xeon). A model's achieved GFLOP/s is 2 x its MACs / its CPU time
 (2 FLOPs per multiply-add, the GEMM's convention).
 """
 

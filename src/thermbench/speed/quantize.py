@@ -4,7 +4,7 @@ change it costs on the T-FAKE-format and CHARLOTTE-format tests (scored with the
 Settings, and why:
 - QDQ format, per-channel int8 weights, uint8 activations, MinMax calibration. On x86 ONNX Runtime's int8 kernels
   (MLAS) take uint8 activations with int8 weights (u8s8); int8 activations (s8s8) leave MLAS without its VNNI path
-  (measured 4-5x slower than fp32 on a Xeon with AVX512-VNNI, issue 68).
+  (measured 4-5x slower than fp32 on a Xeon with AVX512-VNNI).
 - `quant_pre_process` (ONNX Runtime's basic graph optimisation + symbolic shape inference) first. The exporter
   shares identical folded conv biases through `Identity` nodes (28 in the seeded RTMPose-t export); the quantiser
   cannot fuse a DequantizeLinear -> Conv -> QuantizeLinear group whose bias arrives that way, so 6 of its 38

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from thermbench.core.conclusions import VENDOR_MARGIN, clearance, pairs_of
 from thermbench.core.io import InputError, read_json
 from thermbench.tools import regression
 from thermbench.tools.timings import KINDS, TIMINGS
@@ -269,6 +270,34 @@ def breath_sway(metrics: Path) -> str:
     return "\n" + "\n".join(rows) + "\n"
 
 
+# ----------------------------------------------------------------------------------------------- docs/conclusions.md
+VENDOR_SHIFT = "conclusions/vendor_shift.json"  # the one measured change of CPU vendor
+
+
+def vendor_margin(metrics: Path) -> str:
+    """The vendor shift measured on one pair, in half-widths of its interval, beside `VENDOR_MARGIN`, and what the
+    conclusions now state of that pair (metrics/conclusions.json)."""
+    shift = _read(metrics.parent / VENDOR_SHIFT)
+    (low, high), (low2, high2) = shift["here"]["interval"], shift["there"]["interval"]
+    half = (high - low) / 2
+    moved = max(abs(low2 - low), abs(high2 - high)) / half
+    record = next((r for r in _read(metrics / "conclusions.json")["statements"] if r["id"] == shift["statement"]),
+                  None)
+    if record is None:
+        raise InputError(f"metrics/conclusions.json: no statement {shift['statement']} ({VENDOR_SHIFT})")
+    a, b = shift["pair"].split(" < ")
+    kept = (a, b) in (pairs_of(record["verdict"]) or set())
+    here = clearance(low, high)
+    now = "still state it: the margin does not cover this shift" if kept else "no longer state it"
+    return (f"\nMeasured once: {shift['how']}. On the {shift['there']['cpu']}, {shift['verdicts_identical'][0]} of "
+            f"{shift['verdicts_identical'][1]} published verdicts came out identical; the other, "
+            f"`{shift['statement']}`, lost the pair {shift['pair']}: its interval went from [{low:.3f}, {high:.3f}] "
+            f"(on the {shift['here']['cpu']}) to [{low2:+.3f}, {high2:.3f}]. A bound moved by {moved:.3f} of the "
+            f"interval's half-width ({half:.3f}). `VENDOR_MARGIN` is {VENDOR_MARGIN:g} half-widths, "
+            f"{VENDOR_MARGIN / moved:.1f} times that shift. That pair lies {here:.3f} half-widths from 0 here, so "
+            f"the conclusions {now} (`metrics/conclusions.json`: {record['verdict']}).\n")
+
+
 BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
     "README.md": {"head_params": head_params, "timings": timings},
     "docs/own-model.md": {"ktl_tfake": ktl_tfake, "ktl_charlotte": ktl_charlotte, "dlib_found": dlib_found,
@@ -277,6 +306,7 @@ BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
     "docs/ci.md": {"lock_kb": lock_kb, "gate_sample": gate_sample, "wide_bands": wide_bands},
     "docs/dag.md": {"dag": dag},
     "docs/breath.md": {"breath_sway": breath_sway},
+    "docs/conclusions.md": {"vendor_margin": vendor_margin},
     "docs/synthetic.md": {"synth_anchors": synth_anchors},
     "docs/gpu.md": {"gpu_table": gpu_table, "gpu_loader": gpu_loader, "gpu_sapiens2": gpu_sapiens2,
                     "gpu_precision": gpu_precision, "gpu_fp32_range": gpu_fp32_range, "grid_hours": grid_hours,

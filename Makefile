@@ -39,10 +39,10 @@ repair-lock: setup
 check-submissions: setup
 	$(PY) -m thermbench.tools.check_submissions
 
-# The unit tests on every core (pytest-xdist: whole test files per worker, the long ones first, see tests/conftest.py);
-# WORKERS=1 runs them in this process, one after another.
+# The unit tests on every core (pytest-xdist: whole test files per worker, the long ones first, see tests/conftest.py),
+# naming the 15 slowest; WORKERS=1 runs them in this process, one after another.
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
-UNIT := $(PY) -m pytest $(if $(filter-out 0 1,$(WORKERS)),-n $(WORKERS) --dist loadfile --no-loadscope-reorder)
+UNIT := $(PY) -m pytest --durations=15 $(if $(filter-out 0 1,$(WORKERS)),-n $(WORKERS) --dist loadfile --no-loadscope-reorder)
 unit: setup
 	$(UNIT)
 

@@ -142,3 +142,23 @@ def test_the_cells_of_a_tiny_metrics_folder(tmp_path):
 def test_a_readme_without_the_block_is_refused(tmp_path):
     with pytest.raises(InputError, match="results block"):
         readme.split("# no block\n", tmp_path / "README.md")
+
+
+def test_the_vendor_margin_block_sets_the_measured_shift_beside_the_margin(tmp_path):
+    (tmp_path / "conclusions").mkdir()
+    shift = {"how": "h", "pair": "oracle < m", "statement": "s.x", "verdicts_identical": [26, 27],
+             "here": {"cpu": "AMD", "interval": [0.154, 2.699]}, "there": {"cpu": "Intel", "interval": [-0.007, 2.867]}}
+    write_json(tmp_path / "conclusions" / "vendor_shift.json", shift)
+
+    def block(verdict: str) -> str:
+        write_json(tmp_path / "metrics" / "conclusions.json", {"statements": [{"id": "s.x", "verdict": verdict}]})
+        return readme_blocks.vendor_margin(tmp_path / "metrics")
+    # half-width (2.699 - 0.154) / 2 = 1.2725; the upper bound moved most: 0.168 / 1.2725 = 0.132; 0.25 / 0.132 = 1.9;
+    # here 0.154 / 1.2725 = 0.121 from 0
+    text = block("k < oracle")
+    assert "A bound moved by 0.132 of the interval's half-width (1.27)" in text and "1.9 times that shift" in text
+    assert "lies 0.121 half-widths from 0 here, so the conclusions no longer state it" in text
+    assert "still state it: the margin does not cover this shift" in block("oracle < m, k")
+    write_json(tmp_path / "metrics" / "conclusions.json", {"statements": []})
+    with pytest.raises(InputError, match="no statement s.x"):
+        readme_blocks.vendor_margin(tmp_path / "metrics")

@@ -293,7 +293,7 @@ def vendor_margin(metrics: Path) -> str:
             f"{shift['verdicts_identical'][1]} published verdicts came out identical; the other, "
             f"`{shift['statement']}`, lost the pair {shift['pair']}: its interval went from [{low:.3f}, {high:.3f}] "
             f"(on the {shift['here']['cpu']}) to [{low2:+.3f}, {high2:.3f}]. A bound moved by {moved:.3f} of the "
-            f"interval's half-width ({half:.3f}). `VENDOR_MARGIN` is {VENDOR_MARGIN:g} half-widths, "
+            f"interval's half-width ({half:.2f}). `VENDOR_MARGIN` is {VENDOR_MARGIN:g} half-widths, "
             f"{VENDOR_MARGIN / moved:.1f} times that shift. That pair lies {here:.3f} half-widths from 0 here, so "
             f"the conclusions {now} (`metrics/conclusions.json`: {record['verdict']}).\n")
 

@@ -14,8 +14,8 @@ from matplotlib import cbook
 # longest first. They start first, so that short files fill the other core around them instead of a long one ending
 # the run alone on one core. Before them, the stage server's tests: run in a process where the speed tests had run
 # OpenVINO, the first of them died of SIGSEGV (every speed file, then it; no two of them alone did).
-LONG_FIRST = ("test_warm_stages.py", "test_real_route.py", "test_hidden_video.py", "test_pose_speed.py", "test_ddp.py", "test_runs.py",
-              "test_losses.py", "test_sources.py", "test_qa.py", "test_synth.py",
+LONG_FIRST = ("test_warm_stages.py", "test_real_route.py", "test_hidden_video.py", "test_pose_speed.py", "test_ddp.py",
+              "test_runs.py", "test_losses.py", "test_sources.py", "test_qa.py", "test_synth.py",
               "test_evaluate.py", "test_regression.py", "test_synth_video.py")
 
 

@@ -291,11 +291,12 @@ def vendor_margin(metrics: Path) -> str:
     now = "still state it: the margin does not cover this shift" if kept else "no longer state it"
     return (f"\nMeasured once: {shift['how']}. On the {shift['there']['cpu']}, {shift['verdicts_identical'][0]} of "
             f"{shift['verdicts_identical'][1]} published verdicts came out identical; the other, "
-            f"`{shift['statement']}`, lost the pair {shift['pair']}: its interval went from [{low:.3f}, {high:.3f}] "
-            f"(on the {shift['here']['cpu']}) to [{low2:+.3f}, {high2:.3f}]. A bound moved by {moved:.3f} of the "
-            f"interval's half-width ({half:.2f}). `VENDOR_MARGIN` is {VENDOR_MARGIN:g} half-widths, "
-            f"{VENDOR_MARGIN / moved:.1f} times that shift. That pair lies {here:.3f} half-widths from 0 here, so "
-            f"the conclusions {now} (`metrics/conclusions.json`: {record['verdict']}).\n")
+            f"the statement {shift['statement']}, lost the pair {shift['pair']}: its interval went from "
+            f"[{low:.3f}, {high:.3f}] on the {shift['here']['cpu']} to [{low2:+.3f}, {high2:.3f}] there. A bound "
+            f"moved by {moved:.3f} of the interval's half-width ({half:.2f}). `VENDOR_MARGIN` is "
+            f"{VENDOR_MARGIN:g} half-widths, {VENDOR_MARGIN / moved:.1f} times that shift. That pair lies "
+            f"{here:.3f} half-widths from 0 here, so the conclusions {now} (`metrics/conclusions.json`: "
+            f"{record['verdict']}).\n")
 
 
 BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {

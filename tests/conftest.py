@@ -12,9 +12,10 @@ from matplotlib import cbook
 # The files whose tests run longest (`--durations`: the real route's DAG, the breath sources' video tracking, the
 # speed stage, DDP and two-process training, the toy calibration, the synthetic world),
 # longest first. They start first, so that short files fill the other core around them instead of a long one ending
-# the run alone on one core. Before them, the stage server's tests: run in a process where the speed tests had run
-# OpenVINO, the first of them died of SIGSEGV (every speed file, then it; no two of them alone did).
-LONG_FIRST = ("test_warm_stages.py", "test_real_route.py", "test_hidden_video.py", "test_pose_speed.py", "test_ddp.py",
+# the run alone on one core. Before them, the stage server's tests; and the files that run OpenVINO come last: in a
+# process where they had run, a later test died of SIGSEGV (the stage server's first, in one process; one in a
+# pytest-xdist worker, which then left the run hanging).
+LONG_FIRST = ("test_warm_stages.py", "test_real_route.py", "test_hidden_video.py", "test_ddp.py",
               "test_runs.py", "test_losses.py", "test_sources.py", "test_qa.py", "test_synth.py",
               "test_evaluate.py", "test_regression.py", "test_synth_video.py")
 
@@ -26,8 +27,12 @@ def _one_thread_headless():
     yield
 
 
+OPENVINO_LAST = ("test_pose_speed.py", "test_runtimes.py", "test_speed_int8.py")
+
+
 def pytest_collection_modifyitems(items):
     rank = {name: i for i, name in enumerate(LONG_FIRST)}
+    rank.update({name: len(LONG_FIRST) + 1 + i for i, name in enumerate(OPENVINO_LAST)})
     items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FIRST)))
 
 

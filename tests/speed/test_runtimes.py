@@ -16,6 +16,15 @@ def test_bf16_is_not_run_without_the_capability():
     assert all(runtimes.unavailable(v, ["FP32"]) is None for v in runtimes.VARIANTS if v.precision != "bf16")
 
 
+
+def test_runnable_keeps_the_order_and_sets_aside_what_the_cpu_cannot_run():
+    run, skipped = runtimes.runnable(["FP32", "INT8"])
+    assert [v.name for v in run] == ["onnxruntime-fp32", "onnxruntime-int8", "openvino-fp32", "openvino-int8"]
+    assert list(skipped) == ["openvino-bf16"] and skipped["openvino-bf16"]["not_run"].startswith("not run: ")
+    run, skipped = runtimes.runnable(["FP32", "BF16"], runtimes.VARIANTS[2:4])
+    assert [v.name for v in run] == ["openvino-fp32", "openvino-bf16"] and skipped == {}
+
+
 def test_time_paired_shuffles_the_order_per_round():
     calls = []
     times = runtimes.time_paired({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, warmup=1,

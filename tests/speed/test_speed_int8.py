@@ -23,6 +23,15 @@ def tiny_pose(tmp_path_factory):
     return model, path
 
 
+def _int8_conv_weights(path):
+    """The int8 4-D initializers of a QDQ file: its convolutions' quantized weights (zero points are 0-D or 1-D)."""
+    import onnx
+    from onnx import numpy_helper
+
+    return [numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer
+            if t.data_type == onnx.TensorProto.INT8 and len(t.dims) == 4]
+
+
 def _split(n, seed):
     rng = np.random.default_rng(seed)
     meta = pd.DataFrame({"width_group": ["high", "low"] * (n // 2), "view": ["front", "side"] * (n // 2)})
@@ -56,6 +65,10 @@ def test_quantized_model_runs_every_convolution_in_int8(tiny_pose, tmp_path):
     # (ScaleNorm's Linear, GAU uv/qk/Av/o, cls_x, cls_y) are all in the head, kept in float.
     assert (ops["int8_conv"], ops["float_conv"], ops["all_convs_int8"]) == (38, 0, True)
     assert (ops["int8_matmul"], ops["float_matmul"]) == (0, 7)
+    # reduce_range: every convolution's per-channel int8 weights span 7 bits, [-64, 64], and reach its edge
+    weights = _int8_conv_weights(tmp_path / "t_int8.onnx")
+    assert settings["reduce_range"] and len(weights) == 38
+    assert all(np.abs(w).max() == 64 for w in weights)
     quantize.quantize(path, tmp_path / "t_all_int8.onnx", images, float_head=False)
     assert quantize.int8_op_counts(tmp_path / "t_all_int8.onnx")["int8_matmul"] == 7
     wrapped = quantize.OnnxPose(runtimes.onnxruntime_runner(tmp_path / "t_int8.onnx", 1), model.cfg)

@@ -117,12 +117,9 @@ def measure_variants(fp32_onnx: Path, int8_onnx: Path, input_shape: tuple[int, .
     medians, paired speed-ups over ONNX Runtime fp32, and what each runtime says about its kernels; a variant the
     CPU cannot run gets its reason."""
     x = torch.randn(input_shape, generator=torch.Generator().manual_seed(seed)).numpy()
-    fns, skipped, kernels = {}, {}, {}
-    for variant in runtimes.VARIANTS:
-        reason = runtimes.unavailable(variant, capabilities)
-        if reason:
-            skipped[variant.name] = {"not_run": reason}
-            continue
+    fns, kernels = {}, {}
+    variants, skipped = runtimes.runnable(capabilities)
+    for variant in variants:
         run = runtimes.runner(variant, fp32_onnx, int8_onnx, threads)
         fns[variant.name] = lambda run=run: run(x)
         kernels[variant.name] = runtimes.kernels(variant, fp32_onnx, int8_onnx, threads)
@@ -153,12 +150,9 @@ def runtime_accuracy(cfg: RTMPoseConfig, fp32_onnx: Path, int8_onnx: Path, split
     """Every runtime variant scored on the test crops: (ONNX Runtime fp32's NMEs, {variant: its NMEs, their change
     from fp32, and its keypoints' agreement with fp32 (crop px, both tests together)}). Scoring is not timed: every
     core."""
-    preds, rows = {}, {}
-    for variant in runtimes.VARIANTS:
-        reason = runtimes.unavailable(variant, capabilities)
-        if reason:
-            rows[variant.name] = {"not_run": reason}
-            continue
+    variants, rows = runtimes.runnable(capabilities)
+    preds = {}
+    for variant in variants:
         model = quantize.OnnxPose(runtimes.runner(variant, fp32_onnx, int8_onnx, usable_cores()), cfg)
         preds[variant.name] = quantize.predictions(model, splits, batch_size)
     reference = preds[runtimes.REFERENCE.name]
@@ -358,7 +352,8 @@ def markdown(numbers: dict, timing: dict, source_label: str) -> str:
             "",
             f"*Pose models alone, batch 1, every runtime and precision, {timing['int8_repeats']} paired rounds "
             f"(CPU ms and speed-up as above). int8: ONNX Runtime static quantization after `quant_pre_process` "
-            f"({any_row['format']}, per-channel {any_row['weight_type']} weights, {any_row['activation_type']} "
+            f"({any_row['format']}, per-channel {any_row['weight_type']} weights"
+            f"{' in 7 bits (reduce_range)' if any_row['reduce_range'] else ''}, {any_row['activation_type']} "
             f"activations, {any_row['calibration']} calibration on {any_row['calibration_crops']} T-FAKE train crops"
             f"{'; the SimCC head after its 7x7 conv kept in float' if any_row['float_head'] else ''}); the same int8 "
             "file runs in OpenVINO. NME on the tests (T-FAKE NME-IO, CHARLOTTE Full NME-diag) and its change from "

@@ -122,12 +122,9 @@ def measure_pipeline(detector: RTMDet, pose: RTMPose, detector_onnx: Path, pose_
     capabilities = runtimes.openvino_capabilities()
     images = [frame(detector, seed + i) for i in range(frames)]
     size = tuple(pose.cfg.input_size)
-    runs, skipped = {}, {}
-    for variant in runtimes.VARIANTS:
-        reason = runtimes.unavailable(variant, capabilities)
-        if reason:
-            skipped[variant.name] = {"not_run": reason}
-            continue
+    runs = {}
+    variants, skipped = runtimes.runnable(capabilities)
+    for variant in variants:
         det = runtimes.runner(dataclasses.replace(variant, precision="fp32") if variant.precision == "int8"
                               else variant, detector_onnx, None, threads)
         runs[variant.name] = Pipeline(det, runtimes.runner(variant, pose_onnx, pose_int8_onnx, threads),

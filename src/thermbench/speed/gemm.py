@@ -46,14 +46,11 @@ def gemm_throughput(n: int, scratch: Path, warmup: int, repeats: int, capabiliti
         raise ValueError(f"need n, repeats, threads >= 1 (got {n}, {repeats}, {threads})")
     path = matmul_onnx(Path(scratch) / f"gemm-{n}.onnx", n, seed)
     a = np.random.default_rng(seed + 1).standard_normal((n, n)).astype(np.float32)
-    fns, rows = {}, {}
-    for variant in GEMM_VARIANTS:
-        reason = runtimes.unavailable(variant, capabilities)
-        if reason:
-            rows[variant.name] = {"not_run": reason}
-        else:
-            run = runtimes.runner(variant, path, None, threads)
-            fns[variant.name] = lambda run=run: run(a)
+    fns = {}
+    variants, rows = runtimes.runnable(capabilities, GEMM_VARIANTS)
+    for variant in variants:
+        run = runtimes.runner(variant, path, None, threads)
+        fns[variant.name] = lambda run=run: run(a)
     flops = 2.0 * n ** 3
     for name, times in runtimes.time_paired(fns, warmup, repeats, seed).items():
         row = runtimes.summary(times)

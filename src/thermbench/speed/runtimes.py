@@ -67,6 +67,13 @@ def unavailable(variant: Variant, capabilities: list[str]) -> str | None:
     return None
 
 
+def runnable(capabilities: list[str], variants: tuple[Variant, ...] = VARIANTS) -> tuple[list[Variant], dict]:
+    """(the `variants` this CPU can run, {name: {"not_run": reason}} for the others)."""
+    reasons = {v.name: unavailable(v, capabilities) for v in variants}
+    return ([v for v in variants if not reasons[v.name]],
+            {name: {"not_run": reason} for name, reason in reasons.items() if reason})
+
+
 def openvino_model(onnx_path: str | Path, hint: str, threads: int) -> ov.CompiledModel:
     """`onnx_path` compiled for OpenVINO's CPU plugin: one stream of `threads` threads, latency mode, float work in
     `hint` (f32 or bf16)."""

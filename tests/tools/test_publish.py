@@ -381,3 +381,14 @@ def test_a_fresh_clone_publishes_and_an_edit_to_a_stage_is_refused(repo_out, tmp
     _run(clone, *git, "checkout", "-q", "--", "make.py", "report.py")
     (clone / "params.yaml").write_text("profile: smoke\nn: b\ndata:\n  source: synthetic\n")
     assert publish.stale_stages(clone) == ["make", "report"]
+
+
+def test_the_committed_results_are_what_the_committed_code_makes(tmp_path):
+    """This repository as a fresh clone has it (its tracked files, no DVC outputs): no stage is stale, so
+    `make publish` publishes there. A dep edited after its stage ran (code, params, conclusions/kernel_check.json)
+    without the stage run again fails here, naming the stage."""
+    from thermbench.tools.regression import copy_worktree
+
+    copy_worktree(REPO, tmp_path)
+    _run(tmp_path, sys.executable, "-m", "dvc", "config", "core.no_scm", "true")  # the copy is no git repository
+    assert publish.stale_stages(tmp_path) == []

@@ -162,3 +162,6 @@ def test_the_vendor_margin_block_sets_the_measured_shift_beside_the_margin(tmp_p
     write_json(tmp_path / "metrics" / "conclusions.json", {"statements": []})
     with pytest.raises(InputError, match="no statement s.x"):
         readme_blocks.vendor_margin(tmp_path / "metrics")
+    (tmp_path / "conclusions" / "vendor_shift.json").unlink()
+    with pytest.raises(InputError, match="vendor_shift.json: not found .a measurement committed with the repository"):
+        readme_blocks.vendor_margin(tmp_path / "metrics")

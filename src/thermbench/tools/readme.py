@@ -29,7 +29,7 @@ from thermbench.core.stage import run as run_tool
 from thermbench.mlcmkd.report_tables import UNTRAINED, describe, group_runs, mean_sd, table_i_order, tfake_nme
 from thermbench.tinyhead.report import _cell as head_cell
 from thermbench.tinyhead.report import _fmt, _seed_cell
-from thermbench.tools.readme_blocks import BLOCKS
+from thermbench.tools.readme_blocks import BLOCKS, read_input
 from thermbench.zeroshot.registry import MODELS
 from thermbench.zeroshot.report import name
 
@@ -39,12 +39,6 @@ BLOCK = re.compile(r"<!-- make readme: ([\w-]+) -->(.*?)<!-- /make readme -->", 
 PCK = 10  # px: the PCK threshold shown, the blog's headline one
 SCENES = ("near", "near_sway", "far")
 STUDENTS = ("supervised", "ktl", "mcl")
-
-
-def _read(path: Path) -> dict:
-    if not path.is_file():
-        raise InputError(f"{path}: not found (run `make repro` first)")
-    return read_json(path)
 
 
 def _label(*sources) -> str:
@@ -58,10 +52,10 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def nose_table(metrics: Path) -> list[str]:
     """Zero-shot models (on the full frame, and given the GT Person box) and the TinyHead (given the box), frame px."""
-    files = {p.stem: _read(p) for p in sorted((metrics / "zeroshot").glob("*.json"))}
+    files = {p.stem: read_input(p) for p in sorted((metrics / "zeroshot").glob("*.json"))}
     if not files:
         raise InputError(f"{metrics / 'zeroshot'}: no metrics (run `make repro` first)")
-    head = _read(metrics / "head" / "thermeval.json")
+    head = read_input(metrics / "head" / "thermeval.json")
     rows = []
     for model in [m for m in MODELS if m in files] + sorted(set(files) - set(MODELS)):
         m = files[model]
@@ -89,7 +83,7 @@ def mlcmkd_table(metrics: Path) -> list[str]:
     row's runs converged; the mean-shape baseline; the count of student runs."""
     folder = metrics / "mlcmkd"
     groups = group_runs({p.stem: read_json(p) for p in sorted(folder.rglob("*.json"))})
-    summary = _read(metrics / "mlcmkd_summary.json")
+    summary = read_input(metrics / "mlcmkd_summary.json")
     rows = []
     for key in table_i_order(groups):
         g = groups[key]
@@ -123,8 +117,8 @@ def breath_table(metrics: Path) -> list[str]:
     """The ridge estimator's MAE per source and scene kind over the windows where the source has a rate (a trained
     source: mean ± sd over its seeds), with that coverage (metrics/conclusions/breath.json's scores); the noise series
     of the true nostrils is left to the report."""
-    rates = _read(metrics / "breath" / "rates.json")
-    scores = _read(metrics / "conclusions" / "breath.json")["scores"]
+    rates = read_input(metrics / "breath" / "rates.json")
+    scores = read_input(metrics / "conclusions" / "breath.json")["scores"]
     groups = source_runs(rates["sources"], rates["runs"])
     rows = []
     for source in (s for s in breath_order(groups) if not s.startswith("oracle+")):

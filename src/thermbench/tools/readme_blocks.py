@@ -24,15 +24,16 @@ GATE_SHIFT = 1.1  # ... each moved by 10%
 BREATH_SCENES = ("near", "near_sway", "far")
 
 
-def _read(path: Path) -> dict:
+def read_input(path: Path, hint: str = "run `make repro` first") -> dict:
+    """A JSON file the pages are rendered from; missing: one line saying so, and how to get it (`hint`)."""
     if not path.is_file():
-        raise InputError(f"{path}: not found (run `make repro` first)")
+        raise InputError(f"{path}: not found ({hint})")
     return read_json(path)
 
 
 # ------------------------------------------------------------------------------------------------------- README.md
 def head_params(metrics: Path) -> str:
-    return f"{_read(metrics / 'head' / 'thermeval.json')['trainable_params']:,}"
+    return f"{read_input(metrics / 'head' / 'thermeval.json')['trainable_params']:,}"
 
 
 def _duration(seconds: float) -> str:
@@ -64,29 +65,29 @@ def timings(metrics: Path) -> str:
 
 # --------------------------------------------------------------------------------------------- docs/own-model.md
 def ktl_tfake(metrics: Path) -> str:
-    t = _read(metrics / KTL)["tfake"]
+    t = read_input(metrics / KTL)["tfake"]
     return f"NME-IO {t['nme']:.6f} over {t['n']} crops"
 
 
 def ktl_charlotte(metrics: Path) -> str:
-    c = _read(metrics / KTL)["charlotte"]["full"]
+    c = read_input(metrics / KTL)["charlotte"]["full"]
     return f"NME-diag {c['nme']:.6f} over {c['n']}"
 
 
 def dlib_found(metrics: Path) -> str:
-    m = _read(metrics / "zeroshot" / "dlib68.json")
+    m = read_input(metrics / "zeroshot" / "dlib68.json")
     box = m["crop"]["frame_px"]
     return (f"{m['full_frame']['n_predictions']} noses predicted in the full frames; {box['detection_rate']:.2%} of "
             f"the {box['n_gt']} GT Person boxes")
 
 
 def ktl_speed(metrics: Path) -> str:
-    c = _read(metrics / "speed.json")["checkpoints"]["ktl-dikd-seed0"]
+    c = read_input(metrics / "speed.json")["checkpoints"]["ktl-dikd-seed0"]
     return f"{c['gmacs']:.6f} GMACs and {c['params']:,} parameters"
 
 
 def mediapipe_rates(metrics: Path) -> str:
-    rates = _read(metrics / "breath" / "rates.json")["sources"]["mediapipe"]
+    rates = read_input(metrics / "breath" / "rates.json")["sources"]["mediapipe"]
     return ", ".join(f"{scene} {rates[scene]['ridge']['mae_bpm']:.2f}" for scene in BREATH_SCENES)
 
 
@@ -97,7 +98,7 @@ def datasets_sample(metrics: Path) -> str:
             ("samples", "val"))
     rows = ["| Path | " + " | ".join(".".join(k) for k in keys) + " |", "|" + "---|" * (len(keys) + 1)]
     for name in ("tfake", "thermeval"):
-        m = _read(metrics / "datasets" / f"{name}.json")
+        m = read_input(metrics / "datasets" / f"{name}.json")
         cells = [f"{m[a][b]:.5f}".rstrip("0").rstrip(".") if b in m.get(a, {}) and isinstance(m[a][b], float)
                  else str(m[a][b]) if b in m.get(a, {}) else "-" for a, b in keys]
         rows.append(f"| metrics/datasets/{name}.json | " + " | ".join(cells) + " |")
@@ -141,7 +142,7 @@ def _rate(images_per_s: float) -> str:
 
 def gpu_table(metrics: Path) -> str:
     """Images/s end to end and of the step alone at batch 64 and 256, and peak memory, per precision setting."""
-    g = _read(metrics / f"{GPU}.json")
+    g = read_input(metrics / f"{GPU}.json")
     rows = ["| setting | batch 64 | batch 256 | step alone, batch 64 | step alone, batch 256 | peak GPU memory "
             "(64 / 256) |", "|---|---|---|---|---|---|"]
     for key, label in SETTINGS.items():
@@ -157,21 +158,21 @@ def gpu_table(metrics: Path) -> str:
 
 
 def gpu_loader(metrics: Path) -> str:
-    w = _read(metrics / f"{GPU}.json")["loader_images_per_s_per_worker"]
+    w = read_input(metrics / f"{GPU}.json")["loader_images_per_s_per_worker"]
     return (f"{_rate(w['augment_on_device'])} images/s with the warps on the device, "
             f"{_rate(w['warps_in_workers'])} with them in the worker")
 
 
 def gpu_sapiens2(metrics: Path) -> str:
-    s = _read(metrics / f"{GPU}.json")["sapiens2_0_4b"]
+    s = read_input(metrics / f"{GPU}.json")["sapiens2_0_4b"]
     return (f"{s['bf16']['images_per_s']:.1f} images/s under bf16 autocast (peak {s['bf16']['peak_memory_gb']:.1f} "
             f"GB), {s['fp32']['images_per_s']:.1f} in fp32 ({s['fp32']['peak_memory_gb']:.1f} GB)")
 
 
 def gpu_precision(metrics: Path) -> str:
     """Best validation NME per seed and setting, with the setting's images/s at batch 64."""
-    p = _read(metrics / f"{GPU}_precision.json")
-    e2e = _read(metrics / f"{GPU}.json")["end_to_end"]
+    p = read_input(metrics / f"{GPU}_precision.json")
+    e2e = read_input(metrics / f"{GPU}.json")["end_to_end"]
     seeds = p["nme_protocol"]["seeds"]
     rows = ["| setting | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | images/s at batch 64 |",
             "|---" * (len(seeds) + 3) + "|"]
@@ -183,7 +184,7 @@ def gpu_precision(metrics: Path) -> str:
 
 
 def gpu_fp32_range(metrics: Path) -> str:
-    low, high = _read(metrics / f"{GPU}_precision.json")["paper_choice"]["fp32_nme_range"]
+    low, high = read_input(metrics / f"{GPU}_precision.json")["paper_choice"]["fp32_nme_range"]
     return f"{low:.3f} to {high:.3f}"
 
 
@@ -192,7 +193,7 @@ GRID_STAGES = {"teacher": "teacher", "pretrain": "pretrain", "supervised": "supe
 
 def grid_hours(metrics: Path) -> str:
     """The paper grid's H100-hours per stage (metrics/scale.json, `make scale`): runs, at the epoch cap, expected."""
-    grid = _read(metrics / "scale.json")["paper_grid"]
+    grid = read_input(metrics / "scale.json")["paper_grid"]
     rows = ["| stage | runs | H100-hours at the cap | expected |", "|---|---|---|---|"]
     for key, label in GRID_STAGES.items():
         mine = [r for r in grid["rows"] if r["stage"] == key]
@@ -204,7 +205,7 @@ def grid_hours(metrics: Path) -> str:
 
 
 def grid_total(metrics: Path) -> str:
-    grid = _read(metrics / "scale.json")["paper_grid"]
+    grid = read_input(metrics / "scale.json")["paper_grid"]
     return (f"about {grid['gpu_hours_at_cap']:.0f} H100-hours at the cap, {grid['gpu_hours_expected']:.0f} expected** "
             f"({grid['assumed']['expected_fraction']:g} of the cap")
 
@@ -216,7 +217,7 @@ ANCHOR_NAMES = ("part 1", "A", "B", "the GT box")  # short names of the blog rep
 def synth_anchors(metrics: Path) -> str:
     """The default DAG's detection rate on each blog protocol's own frames, with its count and its ratio to the blog's
     real rate (the report's table "against the blog's real ThermEval-D")."""
-    measured = {p: _read(metrics / "zeroshot_blog" / f"{p}.json") for p in ("part1", "part3")}
+    measured = {p: read_input(metrics / "zeroshot_blog" / f"{p}.json") for p in ("part1", "part3")}
     cells = []
     for short, (_, real, _, protocol, row) in zip(ANCHOR_NAMES, ANCHORS, strict=True):
         m, value = measured[protocol], _detection(measured[protocol], row)
@@ -241,7 +242,7 @@ def dag(metrics: Path) -> str:
 
 def step_ops(metrics: Path) -> str:
     """Kernels, dtype casts and host waits of one KTL step per precision and form (`mlcmkd.step_audit`)."""
-    d = _read(metrics / "step_ops.json")
+    d = read_input(metrics / "step_ops.json")
     forms = {"plain": "plain step", "lean": "`lean_step`", "lean_graph": "`lean_step`, CUDA-graph form"}
     rows = [f"Counted on the {d['counted_on']}: {d['task']}.", "",
             "| precision | step | kernels | of them dtype casts | ops that make the host wait |",
@@ -259,7 +260,7 @@ def step_ops(metrics: Path) -> str:
 def breath_sway(metrics: Path) -> str:
     """Each breath source's ridge MAE in the near scene and with the head swaying (`near_sway`), over the windows
     where it has a rate (metrics/conclusions/breath.json `scores`)."""
-    scores = _read(metrics / "conclusions" / "breath.json")["scores"]
+    scores = read_input(metrics / "conclusions" / "breath.json")["scores"]
     near, sway = scores["near"], scores["near_sway"]
     rows = ["| source | near: MAE (windows) | near_sway: MAE (windows) |", "|---|---|---|"]
 
@@ -277,11 +278,11 @@ VENDOR_SHIFT = "conclusions/vendor_shift.json"  # the one measured change of CPU
 def vendor_margin(metrics: Path) -> str:
     """The vendor shift measured on one pair, in half-widths of its interval, beside `VENDOR_MARGIN`, and what the
     conclusions now state of that pair (metrics/conclusions.json)."""
-    shift = _read(metrics.parent / VENDOR_SHIFT)
+    shift = read_input(metrics.parent / VENDOR_SHIFT, "a measurement committed with the repository: `git checkout` it")
     (low, high), (low2, high2) = shift["here"]["interval"], shift["there"]["interval"]
     half = (high - low) / 2
     moved = max(abs(low2 - low), abs(high2 - high)) / half
-    record = next((r for r in _read(metrics / "conclusions.json")["statements"] if r["id"] == shift["statement"]),
+    record = next((r for r in read_input(metrics / "conclusions.json")["statements"] if r["id"] == shift["statement"]),
                   None)
     if record is None:
         raise InputError(f"metrics/conclusions.json: no statement {shift['statement']} ({VENDOR_SHIFT})")

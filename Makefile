@@ -27,9 +27,11 @@ setup: $(STAMP)
 
 # `make repro` reproduces what params.yaml holds; TARGETS="report_breath" only those stages and what they need.
 # A dvc.lock an interrupt left unreadable is restored from git HEAD first, in one line (tools/repair_lock.py).
+# DVC runs through tools/dvc_cli.py: dvc.lock through libyaml, OpenMP threads waiting passively, and each stage's
+# wall and CPU seconds and load written to metrics/timing/stages.json (`make readme` renders docs/timings.md).
 TARGETS ?=
 repro: setup repair-lock check-submissions
-	$(DVC) repro $(TARGETS)
+	$(PY) -m thermbench.tools.dvc_cli repro $(TARGETS)
 
 repair-lock: setup
 	$(PY) -m thermbench.tools.repair_lock

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from support.warm_stages import stage_imports, warm_stages
 
@@ -211,36 +210,3 @@ def test_a_process_a_stage_leaves_behind_does_not_hold_up_the_next_stage(light):
         started = time.monotonic()
         done = subprocess.run("python stages/stage.py fail", shell=True, cwd=light, env=warm, timeout=30)
     assert done.returncode == 3 and time.monotonic() - started < 10
-
-
-def test_dvc_under_the_warm_python_writes_a_lock_that_plain_dvc_reads_as_its_own(light):
-    """`python -m dvc` in the warm environment writes dvc.lock through libyaml (one line a command, where DVC's ruamel
-    wraps at 80 columns); plain DVC then finds the DAG up to date, and its own lock holds the same data."""
-    cmd = "python stages/stage.py " + " ".join(f"--argument-{i}" for i in range(12))
-    (light / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"light": {"cmd": cmd, "deps": ["stages"]}}}))
-    env = {**os.environ, "PYTHONPATH": SRC}
-    plain = [sys.executable, "-m", "dvc"]
-    subprocess.run([*plain, "init", "--no-scm", "-q"], cwd=light, check=True)
-    with warm_stages(env, light) as warm:
-        quick = shell("python -m dvc repro", light, warm)
-    assert quick.returncode == 0, quick.stderr
-    written = (light / "dvc.lock").read_text()
-    assert f"cmd: {cmd}\n" in written
-    status = subprocess.run([*plain, "status"], cwd=light, env=env, capture_output=True, text=True, check=True)
-    assert "up to date" in status.stdout
-    subprocess.run([*plain, "repro", "--force", "-q"], cwd=light, env=env, check=True)
-    own = (light / "dvc.lock").read_text()
-    assert f"cmd: {cmd}\n" not in own and yaml.safe_load(own) == yaml.safe_load(written)
-
-
-def test_a_broken_lock_reads_under_the_warm_python_as_under_plain_dvc(light):
-    (light / "dvc.yaml").write_text("stages:\n  light:\n    cmd: python stages/stage.py\n")
-    plain = [sys.executable, "-m", "dvc"]
-    subprocess.run([*plain, "init", "--no-scm", "-q"], cwd=light, check=True)
-    (light / "dvc.lock").write_text("schema: '2.0'\nstages: [unclosed\n")
-    env = {**os.environ, "PYTHONPATH": SRC}
-    own = subprocess.run([*plain, "status"], cwd=light, env=env, capture_output=True, text=True)
-    with warm_stages(env, light) as warm:
-        quick = shell("python -m dvc status", light, warm)
-    assert own.returncode == quick.returncode == 1
-    assert quick.stderr.splitlines()[0] == own.stderr.splitlines()[0] == "'./dvc.lock' is invalid."

@@ -3,8 +3,8 @@ server process that has already imported what the stage scripts import (torch, M
 them), in place of a fresh interpreter importing it all again: about 3 CPU-s a stage, two thirds of a smoke-size
 stage. The test DAG runs use it (`make test`: the smoke regression through tests/support/warm_regression.py,
 and the real route, about 60 stages each);
-`make repro`, the kernel check and the baseline calibration start every stage fresh, as DVC does. DVC itself, started
-as `python -m dvc` with that PATH, reads and writes dvc.lock through libyaml (quick_lock.py): a second or more a stage.
+`make repro`, the kernel check and the baseline calibration start every stage fresh, as DVC does. DVC itself is
+started as `make repro` starts it (`python -m thermbench.tools.dvc_cli`: dvc.lock through libyaml).
 
 Two more things start warm. A stage's process pool (`multiprocessing`'s spawn start, as core/parallel.py uses) asks
 the same `python` for its workers, so each worker is forked from the server too, and then prepares itself as a spawned
@@ -13,7 +13,7 @@ worker imported that the server had not (torch._dynamo on the first optimizer, a
 function), the server imports after it, for the stages after it; only a module it finds at the same file.
 
     with warm_stages(env, workdir) as warm_env:
-        subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=workdir, env=warm_env)
+        subprocess.run([sys.executable, "-m", "thermbench.tools.dvc_cli", "repro"], cwd=workdir, env=warm_env)
 
 A forked stage gets its command's argv, working directory, environment and standard streams (the command's own file
 descriptors, passed over the socket), runs the script as `__main__` with the script's folder first on sys.path, runs
@@ -48,8 +48,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-# The `python` on the stages' PATH: stdlib only, no site (-I -S: it starts in about 10 ms). `-m dvc` runs DVC with
-# its lock file through libyaml (quick_lock.py beside this file). Otherwise it passes its argv,
+# The `python` on the stages' PATH: stdlib only, no site (-I -S: it starts in about 10 ms). It passes its argv,
 # working directory, environment and open file descriptors (0-2 and those a process pool passes its worker) to the
 # server and exits with the status the stage reports.
 CLIENT = '''#!{python} -IS
@@ -57,8 +56,6 @@ import json, os, socket, struct, sys
 args = sys.argv[1:]
 script = bool(args) and not args[0].startswith("-") and args[0].endswith(".py")
 worker = args[-1:] == ["--multiprocessing-fork"] and args[-3:-2] == ["-c"]
-if args[:2] == ["-m", "dvc"]:
-    os.execv({python!r}, [{python!r}, {quick_lock!r}, *args[2:]])
 if not (script or worker):
     os.execv({python!r}, [{python!r}, *args])
 numbers, fds = [], []
@@ -113,8 +110,7 @@ def warm_stages(env: dict[str, str], workdir: Path) -> Iterator[dict[str, str]]:
     address, bindir = scratch / "socket", scratch / "bin"
     bindir.mkdir()
     client = bindir / "python"
-    client.write_text(CLIENT.format(python=sys.executable, socket=str(address),
-                                    quick_lock=str(Path(__file__).with_name("quick_lock.py"))))
+    client.write_text(CLIENT.format(python=sys.executable, socket=str(address)))
     client.chmod(0o755)
     server = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), str(address),
                                str(workdir / "stages"), str(client)], cwd=workdir, env=env, stdin=subprocess.PIPE,

@@ -303,7 +303,7 @@ def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path, ke
     python = sys.executable
     full_env = {**os.environ, **env, "PYTHONPATH": str(work / "src"), "DVC_NO_ANALYTICS": "1",
                 "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # stages call `python`
-    dvc = [python, "-m", "dvc"]
+    dvc = [python, "-m", "thermbench.tools.dvc_cli"]  # DVC as `make repro` runs it
     cache = (repo / ".dvc" / "cache").resolve()
     marker = work / MADE_FOR
     resumed = marker.is_file() and read_json(marker) == made_for

@@ -491,7 +491,7 @@ class SmokeCopy:
     def repro(self, force: bool = True, warm: Warm | None = None) -> dict[str, Scalar]:
         """`dvc repro` (`--force` by default: every stage runs, none is restored from a run cache). `warm(env, dir)`:
         a context that gives the environment to run the DAG in (the test harness's fork server)."""
-        args = ["-m", "dvc", "repro", *(["--force"] if force else [])]
+        args = ["-m", "thermbench.tools.dvc_cli", "repro", *(["--force"] if force else [])]  # as `make repro`
         if warm:
             with warm(self.env, self.dir) as env:  # DVC started by the warm environment's python, as its stages are
                 self._run([shutil.which("python", path=env["PATH"]), *args], env)

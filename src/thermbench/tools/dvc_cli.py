@@ -1,0 +1,150 @@
+"""`python -m thermbench.tools.dvc_cli <dvc arguments>`: DVC's own command line, as `make repro` runs it, with three
+things changed that change no number:
+
+- dvc.lock is parsed and written by libyaml (PyYAML's C loader and dumper) in place of ruamel's pure-Python round
+  trip. DVC reads and rewrites the whole lock around each stage it runs (treeverse/dvc#10629); with this project's
+  lock of ~400 kB that round trip costs about 3.5 CPU-s a stage, the C one a tenth of that. The lock holds the same
+  data (plain DVC reads it as up to date); only its line wrapping may differ.
+- OpenMP threads wait passively (OMP_WAIT_POLICY=PASSIVE, unless set): a multi-threaded stage whose threads spin
+  between parallel regions burns the cores that its own other threads or the next process need. The wait policy
+  changes when a thread sleeps, never how work is split, so every result is the same.
+- Every stage it runs is timed: wall seconds, CPU seconds of the stage's processes and the mean 1-minute load
+  average while it ran, written after each stage to metrics/timing/stages.json (TIMINGS), with the machine and the
+  commit. A stage's entry is replaced the next time it runs; the entries of stages not run keep their own date and
+  commit. It is a timing output, never a DVC metric; `make readme` renders it into docs/timings.md.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+import yaml
+
+LOCK = "dvc.lock"
+TIMINGS = Path("metrics/timing/stages.json")
+LOAD_SAMPLE_S = 5.0
+
+
+class _Dumper(yaml.CSafeDumper):
+    pass
+
+
+_Dumper.add_representer(OrderedDict, _Dumper.represent_dict)  # DVC builds its lock entries as OrderedDicts
+
+
+def dump_lock(data, stream) -> None:
+    """dvc.lock's data as this command line writes it (block style, keys in DVC's order, no line wrapping)."""
+    yaml.dump(data, stream, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=10**6)
+
+
+def _patch_lock_io() -> None:
+    import dvc.dvcfile
+    import dvc.utils.strictyaml
+    from dvc.utils.serialize import _common
+
+    modify_yaml, parse_yaml = dvc.dvcfile.modify_yaml, dvc.utils.strictyaml.parse_yaml
+
+    def load(text, path):
+        try:
+            return yaml.load(text, Loader=yaml.CSafeLoader) or {}
+        except yaml.YAMLError:  # a broken lock: DVC's own parser raises the error plain DVC reports ("... is invalid")
+            return parse_yaml(text, path)
+
+    def quick_modify(path, fs=None):
+        if Path(path).name == LOCK:
+            return _common._modify_data(path, load, dump_lock, fs=fs)
+        return modify_yaml(path, fs=fs)
+
+    def quick_parse(text, path, typ="safe"):
+        return load(text, path) if Path(path).name == LOCK and typ == "safe" else parse_yaml(text, path, typ)
+
+    dvc.dvcfile.modify_yaml, dvc.utils.strictyaml.parse_yaml = quick_modify, quick_parse
+
+
+class _LoadSampler:
+    """The mean 1-minute load average over a block, sampled every LOAD_SAMPLE_S seconds (and at its start and end)."""
+
+    def __init__(self):
+        self.samples = [os.getloadavg()[0]]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.wait(LOAD_SAMPLE_S):
+            self.samples.append(os.getloadavg()[0])
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(os.getloadavg()[0])
+
+    @property
+    def mean(self) -> float:
+        return sum(self.samples) / len(self.samples)
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def machine() -> dict:
+    from thermbench.tools.timings import machine as described
+
+    return described()
+
+
+def commit(repo: Path) -> str | None:
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True)
+    return head.stdout.strip() or None
+
+
+def record(path: Path, stage: str, entry: dict) -> None:
+    """Put one stage's timing `entry` into the timings file at `path`, keeping every other stage's."""
+    from thermbench.core.io import read_json, write_json
+
+    held = read_json(path) if path.is_file() else {}
+    stages = {**held.get("stages", {}), stage: entry}
+    write_json(path, {"machine": machine(), "stages": dict(sorted(stages.items()))})
+
+
+def timed(cmd_run, path: Path = TIMINGS):
+    """DVC's `cmd_run` (runs one stage's commands) that records the stage's timing at `path` (relative to the
+    stage's repository) once its commands succeed."""
+    def run(stage, dry=False, run_env=None):
+        if dry:
+            return cmd_run(stage, dry=dry, run_env=run_env)
+        started, cpu0 = time.perf_counter(), _children_cpu_s()
+        with _LoadSampler() as load:
+            cmd_run(stage, dry=dry, run_env=run_env)
+        root = Path(stage.repo.root_dir)
+        record(root / path, stage.addressing, {
+            "wall_s": round(time.perf_counter() - started, 1), "cpu_s": round(_children_cpu_s() - cpu0, 1),
+            "load_1m": round(load.mean, 2), "date": datetime.date.today().isoformat(), "commit": commit(root)})
+    return run
+
+
+def main(argv: list[str]) -> int:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before any stage starts: its OpenMP runtime reads it once
+    _patch_lock_io()
+    import dvc.stage.run
+    from dvc.cli import main as dvc_main
+
+    dvc.stage.run.cmd_run = timed(dvc.stage.run.cmd_run)
+    return dvc_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from thermbench.mlcmkd.settings import SCHEDULING
 from thermbench.tools.profiles import render
 from thermbench.tools.stage_deps import (
     closure,
@@ -152,6 +153,16 @@ def declared_params(spec: dict) -> list[str]:
     return keys
 
 
+def section_declared(key: str, declared: list[str]) -> bool:
+    """A section read whole is covered where every key params.yaml holds in it is declared but the scheduling ones
+    (`SCHEDULING`: no number depends on them)."""
+    section = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for part in key.split("."):
+        section = section.get(part) if isinstance(section, dict) else None
+    keys = [f"{key}.{k}" for k in section] if isinstance(section, dict) else []
+    return bool(keys) and all(k in declared for k in keys if k not in SCHEDULING)
+
+
 def read_problems(path: str, source: str, spec: dict) -> list[str]:
     """Each `stage.config(args, key, Cls)` / `stage.value(args, key)` key must be covered by a declared param:
     `a` covers `a.b.c`, `a.b` covers `a.b` and `a.b.c`; a prefix needs a declared param inside or above it."""
@@ -170,7 +181,7 @@ def read_problems(path: str, source: str, spec: dict) -> list[str]:
             continue
         key, exact = found
         if not any(d == ALL_PARAMS or key == d or key.startswith(d + ".") or (not exact and d.startswith(key))
-                   for d in declared):
+                   for d in declared) and not (exact and section_declared(key, declared)):
             problems.append(f"{path}:{call.lineno}: params key '{key}{'' if exact else '*'}' not declared")
     return problems
 
@@ -375,3 +386,11 @@ def test_an_edit_reaches_only_the_stages_that_run_it():
         assert not stages_reaching(path.relative_to(ROOT).as_posix()) & data_stages, path.name
     for path in src.glob("speed/*.py"):
         assert stages_reaching(path.relative_to(ROOT).as_posix()) <= {"speed", "speed_submissions"}, path.name
+
+
+def test_scheduling_keys_are_no_stage_params_and_their_sections_are_otherwise_declared():
+    """A change of train.workers re-runs nothing; every stage that reads `train` whole declares each of its other keys
+    (read_problems checks the covering)."""
+    for name, spec in real_stages().items():
+        declared = declared_params(spec)
+        assert not [k for k in SCHEDULING if any(k == d or k.startswith(d + ".") for d in declared)], name

@@ -29,7 +29,7 @@ URL = "https://download.openmmlab.com/mmpose/v1/projects/rtmposev1/cspnext-tiny_
 
 
 def _settings(checkpoints: dict, cache, ktl_arch: str = "t", mcl_arch: str = "t", supervised=("t",)) -> Settings:
-    train = {"device": "cpu", "num_threads": 1, "workers": 1, "seeds": [0], "teacher_epochs": 1,
+    train = {"device": "cpu", "num_threads": 1, "run_threads": 1, "workers": 1, "seeds": [0], "teacher_epochs": 1,
              "max_train_samples": None, "fit": {"epochs": 1, "batch_size": 4, "progress": False},
              "kp_weight": 0.1, "kp_reference_batch": None, "scratch": {}, "scratch_seeds": [],
              "ktl": {"dikd_mode": "text", "runs": ["fdld"], "variants": {"fdld": {"fd": True, "ld": True}},

@@ -29,7 +29,8 @@ SHARES = {"supervised": {"start": {"kp": 1.0}, "end": {"kp": 1.0}},
 VARIANTS = {"fd": {"fd": True}, "ld": {"ld": True}, "fdld": {"fd": True, "ld": True},
             "fdld_ri": {"fd": True, "ld": True, "ri": True}, "fdld_fi": {"fd": True, "ld": True, "fi": True},
             "dikd": {"fd": True, "ld": True, "fi": True, "ri": True}}
-KTL = train_params({"device": "cpu", "num_threads": 1, "workers": 1, "seeds": [0], "teacher_epochs": 1,
+KTL = train_params({"device": "cpu", "num_threads": 1, "run_threads": 1, "workers": 1, "seeds": [0],
+                    "teacher_epochs": 1,
                     "max_train_samples": None, "fit": {"epochs": 1, "batch_size": 1}, "kp_weight": 0.1,
                     "kp_reference_batch": None, "scratch": {}, "scratch_seeds": [],
                     "ktl": {"dikd_mode": "text", "runs": [], "variants": VARIANTS, "weights": {}},
@@ -37,7 +38,8 @@ KTL = train_params({"device": "cpu", "num_threads": 1, "workers": 1, "seeds": [0
 
 
 def _settings(seeds=(0, 1, 2, 3, 4)) -> Settings:
-    train = {"device": "cpu", "num_threads": 1, "workers": 1, "seeds": list(seeds), "teacher_epochs": 40,
+    train = {"device": "cpu", "num_threads": 1, "run_threads": 1, "workers": 1, "seeds": list(seeds),
+             "teacher_epochs": 40,
              "max_train_samples": None, "fit": {"epochs": 30, "batch_size": 16, "share_batches": 2},
              "kp_weight": 0.1, "kp_reference_batch": 64, "scratch": {"supervised": ["s"], "ktl": ["dikd"]},
              "scratch_seeds": [0, 1],

@@ -10,7 +10,7 @@ import torch
 from split_builders import dot_split
 from thermbench.core.io import InputError
 from thermbench.datasets.crop_store import save_splits
-from thermbench.mlcmkd import runs
+from thermbench.mlcmkd import groups, runs
 from thermbench.mlcmkd.backbones import backbone_sources, build_student
 from thermbench.mlcmkd.groups import group_jobs, group_run_names, key_jobs, longest_first, run_key
 from thermbench.mlcmkd.run_outputs import GroupPaths
@@ -39,13 +39,17 @@ def _caches(root):
     save_splits(root / "charlotte", {"test": dot_split(6, 3, SIZE, meta=meta)})
 
 
-def _settings(num_threads: int, workers: int) -> Settings:
-    train = {"device": "cpu", "num_threads": num_threads, "workers": workers, "seeds": [0, 1], "teacher_epochs": 1,
-             "max_train_samples": None, "fit": {"epochs": 1, "batch_size": 4, "grad_norm_steps": 2, "progress": False},
-             "kp_weight": 0.1, "kp_reference_batch": None, "scratch": {}, "scratch_seeds": [0, 1],
-             "ktl": {"dikd_mode": "text", "runs": [], "variants": {}, "weights": {}},
-             "mcl": {"variants": [], "weights": {}}}
-    return Settings(seed=0, rtmpose=_rtmpose(), train=train_params(train),
+def _train(num_threads: int, workers: int | None) -> dict:
+    return {"device": "cpu", "num_threads": num_threads, "run_threads": 1, "workers": workers, "seeds": [0, 1],
+            "teacher_epochs": 1,
+            "max_train_samples": None, "fit": {"epochs": 1, "batch_size": 4, "grad_norm_steps": 2, "progress": False},
+            "kp_weight": 0.1, "kp_reference_batch": None, "scratch": {}, "scratch_seeds": [0, 1],
+            "ktl": {"dikd_mode": "text", "runs": [], "variants": {}, "weights": {}},
+            "mcl": {"variants": [], "weights": {}}}
+
+
+def _settings(num_threads: int, workers: int | None) -> Settings:
+    return Settings(seed=0, rtmpose=_rtmpose(), train=train_params(_train(num_threads, workers)),
                     data={"tfake": "synthetic", "charlotte": "synthetic"})
 
 
@@ -137,7 +141,7 @@ def test_the_students_kp_weight_keeps_the_balance_of_the_reference_batch():
 
 def test_two_worker_processes_write_what_one_process_writes(tmp_path, capsys):
     _caches(tmp_path)
-    # Both at one torch thread a run: two processes (2 threads // 2 workers) against one (1 // 1).
+    # Both at one torch thread a run (train.run_threads): two processes against one.
     pooled = _run(tmp_path / "pooled", tmp_path, _settings(num_threads=2, workers=2))
     serial = _run(tmp_path / "serial", tmp_path, _settings(num_threads=1, workers=1))
     printed = capsys.readouterr().out
@@ -233,3 +237,23 @@ def test_a_ktl_student_starts_from_the_supervised_students_weights_of_its_seed(t
         (a,), (b,) = sup.value.args, kd.value.args
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), seed
         assert not torch.equal(a["head.cls_x.weight"], _seeded("t", 7).state_dict()["head.cls_x.weight"])
+
+
+@pytest.mark.parametrize("workers, run_threads, cores, runs, world, expected", [
+    (None, 1, 2, 5, "1", 2),    # every core, one thread a run
+    (None, 2, 16, 5, "1", 5),   # 16 cores hold 8 two-thread runs; the stage has 5
+    (None, 4, 2, 5, "1", 1),    # fewer cores than one run's threads: still one
+    (3, 1, 2, 5, "1", 3),       # as set, whatever the cores
+    (None, 1, 16, 5, "2", 1),   # under torchrun every rank trains the runs together, one after another
+])
+def test_pool_size_fills_the_cores_a_run_at_a_time(monkeypatch, workers, run_threads, cores, runs, world, expected):
+    monkeypatch.setattr(groups, "available_cores", lambda: cores)
+    monkeypatch.setenv("WORLD_SIZE", world)
+    train = replace(_settings(1, 1).train, workers=workers, run_threads=run_threads)
+    assert groups.pool_size(train, runs) == expected
+
+
+@pytest.mark.parametrize("key, value", [("run_threads", 0), ("num_threads", 0), ("workers", 0)])
+def test_thread_and_worker_counts_below_one_are_refused_in_one_line(key, value):
+    with pytest.raises(InputError, match=f"'train.{key}' must be at least 1"):
+        train_params({**_train(1, None), key: value})

@@ -1,6 +1,7 @@
 """The README's results block and the docs' rendered numbers say what metrics/ holds: the committed pages against the
 committed metrics, a tampered number caught and named, and the cells of a tiny metrics folder computed by hand."""
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -165,3 +166,20 @@ def test_the_vendor_margin_block_sets_the_measured_shift_beside_the_margin(tmp_p
     (tmp_path / "conclusions" / "vendor_shift.json").unlink()
     with pytest.raises(InputError, match="vendor_shift.json: not found .a measurement committed with the repository"):
         readme_blocks.vendor_margin(tmp_path / "metrics")
+
+
+def test_stage_timings_rank_the_stages_by_wall_time_with_their_share_and_cpu(tmp_path):
+    metrics = tmp_path / "metrics"
+    (metrics / "timing").mkdir(parents=True)
+    entry = {"date": "2026-11-28", "commit": "abc1234", "load_1m": 2.0}
+    (metrics / "timing" / "stages.json").write_text(json.dumps({
+        "machine": {"cpu": "Some CPU", "cores": 2, "memory_gb": 8.0},
+        "stages": {"short": {**entry, "wall_s": 10.0, "cpu_s": 5.0}, "long": {**entry, "wall_s": 90.0, "cpu_s": 180.0}}}))
+    text = readme_blocks.stage_timings(metrics)
+    assert "2 stages, 1 min 40 s of stage wall time and 3 min 05 s of CPU on Some CPU, 2 cores; commit(s) abc1234" in text
+    lines = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert lines == ["| long | 1 min 30 s | 90% | 3 min 00 s | 2.00 | 2.0 |", "| short | 10 s | 10% | 5 s | 0.50 | 2.0 |"]
+
+
+def test_stage_timings_say_when_nothing_was_measured(tmp_path):
+    assert "Not measured yet" in readme_blocks.stage_timings(tmp_path / "metrics")

@@ -14,12 +14,12 @@ from functools import partial
 from pathlib import Path
 
 from thermbench.core.io import InputError
-from thermbench.core.parallel import ordered_map
+from thermbench.core.parallel import available_cores, ordered_map
 from thermbench.mlcmkd.backbones import Backbones, backbone_sources, check_backbone_source, student_backbones
 from thermbench.mlcmkd.distributed import init_distributed
 from thermbench.mlcmkd.run_outputs import GroupPaths
 from thermbench.mlcmkd.runs import run_ktl, run_mcl, run_supervised
-from thermbench.mlcmkd.settings import Settings
+from thermbench.mlcmkd.settings import Settings, TrainParams
 from thermbench.models.rtmpose import ARCHS
 from thermbench.models.run_layout import run_name
 
@@ -80,11 +80,11 @@ def student_archs(settings: Settings, group: str, jobs: list[Job] | None = None)
 def run_key(settings: Settings, group: str, key: str, paths: GroupPaths, backbone_dirs: list[Path],
             teacher: Path | None = None) -> None:
     """Stages supervised@<arch>, ktl@<variant> and mcl@<variant>: every run of one key of the group (`key_jobs`),
-    `train.workers` processes at a time, into the key's folders (`paths`). `backbone_dirs`: the RGB-pretrained models
+    `pool_size` processes at a time, into the key's folders (`paths`). `backbone_dirs`: the RGB-pretrained models
     whose backbones students start from (`build_student`); `teacher`: KTL's RGB teacher model, or MCL's folder of
     the KTL models of its variant (run k distils ktl-<variant>-seed<k>).
 
-    Runs are independent and seeded, so a run's result depends on its torch thread count, num_threads // workers
+    Runs are independent and seeded, so a run's result depends on its torch thread count, `train.run_threads`
     (recorded in its config), but not on which process trains it, in what order, or how many runs its key has. Two
     one-thread runs side by side beat one two-thread run after another on a small CPU model: intra-op threads scale
     poorly at this size.
@@ -94,13 +94,23 @@ def run_key(settings: Settings, group: str, key: str, paths: GroupPaths, backbon
     init_distributed(settings.train.device)  # a checkpoint is fetched once, by rank 0 (`backbone_checkpoint`)
     jobs = key_jobs(settings, group, key)
     backbones = student_backbones(settings, student_archs(settings, group, jobs), backbone_sources(backbone_dirs))
-    workers = 1 if int(os.environ.get("WORLD_SIZE", "1")) > 1 else max(1, settings.train.workers)
-    train = replace(settings.train, num_threads=max(1, settings.train.num_threads // workers),
+    workers = pool_size(settings.train, len(jobs))
+    train = replace(settings.train, num_threads=settings.train.run_threads,
                     fit=replace(settings.train.fit, progress=settings.train.fit.progress and workers == 1))
     train_one = partial(_run_job, replace(settings, train=train), group, paths, backbones, teacher)
     for line in ordered_map(train_one, longest_first(settings, group, jobs), f"{group}-{key} runs", workers=workers,
                             unit="run"):
         print(line, flush=True)
+
+
+def pool_size(train: TrainParams, runs: int) -> int:
+    """How many of a stage's `runs` train at once: `train.workers`, or where it is None as many as the available
+    cores hold at `train.run_threads` threads each; at least 1, at most `runs`; 1 under torchrun (WORLD_SIZE > 1),
+    where every rank trains the runs one after another, together."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return 1
+    wanted = train.workers if train.workers is not None else available_cores() // train.run_threads
+    return max(1, min(wanted, runs))
 
 
 def longest_first(settings: Settings, group: str, jobs: list[Job]) -> list[Job]:

@@ -61,8 +61,10 @@ class ScratchParams:
 @dataclass(frozen=True)
 class TrainParams:
     device: str                 # cpu | cuda (multi-GPU: torchrun sets WORLD_SIZE)
-    num_threads: int            # torch threads of a stage
-    workers: int                # runs a supervised/KTL stage trains at once, num_threads // workers threads each
+    num_threads: int            # torch threads of the teacher and pretrain stages (one run each)
+    run_threads: int            # torch threads of each run of a supervised/KTL/MCL stage
+    workers: int | None         # runs such a stage trains at once (None: available cores // run_threads, at most its
+                                # runs); no number depends on it, so it is no stage's DVC param
     seeds: tuple                # student seeds of the supervised and KTL runs
     teacher_epochs: int
     max_train_samples: int | None  # cap on T-FAKE training crops (never on the teacher's pretraining set)
@@ -76,6 +78,11 @@ class TrainParams:
 
     def __post_init__(self):
         check_device(self.device, "train.device")
+        for name in ("num_threads", "run_threads"):
+            if getattr(self, name) < 1:
+                raise InputError(f"params.yaml: 'train.{name}' must be at least 1, not {getattr(self, name)}")
+        if self.workers is not None and self.workers < 1:
+            raise InputError(f"params.yaml: 'train.workers' must be at least 1 or null, not {self.workers}")
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,10 @@ class Settings:
     train: TrainParams | TeacherTrainParams
     data: dict[str, str]
 
+
+# params.yaml keys that change how a stage schedules its work, never a number it writes: no stage declares them as
+# DVC params, so changing one re-runs nothing (a stage reading their section declares every other key of it).
+SCHEDULING = ("train.workers",)
 
 SCORED_ON = ("tfake", "charlotte")  # every run's test sets (T-FAKE, and CHARLOTTE zero-shot)
 

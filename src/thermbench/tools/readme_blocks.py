@@ -63,6 +63,42 @@ def timings(metrics: Path) -> str:
     return "\n\n" + "\n".join(rows) + "\n\n"
 
 
+STAGE_ROWS = 12  # the longest stages shown one a row; the rest summed in one
+
+
+def stage_timings(metrics: Path) -> str:
+    """Where `make repro`'s time goes, stage by stage, from each stage timings file under metrics/timing/ (stages.json:
+    this repository's own `make repro`; stages_<profile>.json: a fresh copy's, `python -m thermbench.tools.timings
+    measure <profile>`): the longest stages' wall and CPU seconds, their share of the total and the load beside
+    them, with the machine and commits they were measured on."""
+    files = sorted((metrics / "timing").glob("stages*.json"))
+    if not files:
+        return "\n\nNot measured yet: `make repro` writes metrics/timing/stages.json.\n\n"
+    parts = []
+    for path in files:
+        held = read_json(path)
+        stages, m = held["stages"], held["machine"]
+        wall, cpu = sum(e["wall_s"] for e in stages.values()), sum(e["cpu_s"] for e in stages.values())
+        commits = sorted({e["commit"] or "no commit" for e in stages.values()})
+        dates = sorted({e["date"] for e in stages.values()})
+        what = "this repository's `make repro`" if path.stem == "stages" else (
+            f"`make repro` on the {path.stem.removeprefix('stages_')} profile, a fresh copy (every stage run)")
+        parts.append(f"**{path.relative_to(metrics.parent)}**, {what}: {len(stages)} stages, {_duration(wall)} of "
+                     f"stage wall time and {_duration(cpu)} of CPU on {m['cpu']}, {m['cores']} cores; commit(s) "
+                     f"{', '.join(commits)}, {' to '.join(dict.fromkeys((dates[0], dates[-1])))}.\n")
+        rows = ["| stage | wall | share | CPU | CPU / wall | mean load |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        ordered = sorted(stages.items(), key=lambda item: (-item[1]["wall_s"], item[0]))
+        rest = ordered[STAGE_ROWS:]
+        shown = [(name, e["wall_s"], e["cpu_s"], f"{e['load_1m']:.1f}") for name, e in ordered[:STAGE_ROWS]]
+        if rest:
+            shown.append((f"the other {len(rest)} stages", sum(e["wall_s"] for _, e in rest),
+                          sum(e["cpu_s"] for _, e in rest), ""))
+        rows += [f"| {name} | {_duration(w)} | {w / max(wall, 1e-9):.0%} | {_duration(c)} | "
+                 f"{c / w if w else 0:.2f} | {load} |" for name, w, c, load in shown]
+        parts.append("\n".join(rows) + "\n")
+    return "\n\n" + "\n".join(parts) + "\n"
+
+
 # --------------------------------------------------------------------------------------------- docs/own-model.md
 def ktl_tfake(metrics: Path) -> str:
     t = read_input(metrics / KTL)["tfake"]
@@ -302,6 +338,7 @@ def vendor_margin(metrics: Path) -> str:
 
 BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
     "README.md": {"head_params": head_params, "timings": timings},
+    "docs/timings.md": {"stage_timings": stage_timings},
     "docs/own-model.md": {"ktl_tfake": ktl_tfake, "ktl_charlotte": ktl_charlotte, "dlib_found": dlib_found,
                           "ktl_speed": ktl_speed, "mediapipe_rates": mediapipe_rates},
     "docs/results.md": {"datasets_sample": datasets_sample},

@@ -87,7 +87,9 @@ def measure_repro(repo: Path, profile: str, scratch: Path, log) -> dict:
     seconds = time.monotonic() - start
     stages = work / STAGE_TIMINGS
     if stages.is_file():  # each stage's own timing, kept beside make.json for docs/timings.md
-        shutil.copyfile(stages, repo / STAGE_TIMINGS.with_name(f"stages_{profile}.json"))
+        held = read_json(stages)  # the copy is no git repository: its stages ran this repository's commit
+        held["stages"] = {name: {**e, "commit": e["commit"] or commit(repo)} for name, e in held["stages"].items()}
+        write_json(repo / STAGE_TIMINGS.with_name(f"stages_{profile}.json"), held)
     return {"command": f"make repro (profile {profile}; fresh copy, no DVC cache or remote: every stage runs)",
             "seconds": round(seconds), "disk_bytes": disk_bytes(work / "data", work / ".dvc" / "cache")}
 

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from real_downloads import build_downloads
-from support.warm_stages import warm_stages
 from thermbench.tools.regression import MEASURED_APART, clear_generated_metrics, copy_worktree
+from thermbench.tools.warm_stages import warm_stages
 
 ROOT = Path(__file__).resolve().parents[1]
 

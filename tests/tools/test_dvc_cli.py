@@ -75,3 +75,12 @@ def test_each_stage_run_is_timed_with_its_processes_cpu_and_openmp_waits_passive
 def test_a_wait_policy_the_user_set_is_kept(project):
     subprocess.run([*QUICK, "repro", "-q"], cwd=project, env=_env(OMP_WAIT_POLICY="ACTIVE"), check=True)
     assert (project / "out.txt").read_text() == "ACTIVE"
+
+
+def test_warm_stages_are_timed_with_the_cpu_of_the_process_the_server_forked(project):
+    """Under --warm the stage runs in the server's child, not DVC's grandchild: its CPU comes back through the
+    client."""
+    subprocess.run([*QUICK, "--warm", "repro", "-q"], cwd=project, env=_env(), check=True)
+    assert (project / "out.txt").read_text() == "PASSIVE"
+    entry = json.loads((project / "metrics/timing/stages.json").read_text())["stages"]["burn"]
+    assert entry["cpu_s"] >= BURN_S - 0.1

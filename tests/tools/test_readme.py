@@ -174,11 +174,14 @@ def test_stage_timings_rank_the_stages_by_wall_time_with_their_share_and_cpu(tmp
     entry = {"date": "2026-11-28", "commit": "abc1234", "load_1m": 2.0}
     (metrics / "timing" / "stages.json").write_text(json.dumps({
         "machine": {"cpu": "Some CPU", "cores": 2, "memory_gb": 8.0},
-        "stages": {"short": {**entry, "wall_s": 10.0, "cpu_s": 5.0}, "long": {**entry, "wall_s": 90.0, "cpu_s": 180.0}}}))
+        "stages": {"short": {**entry, "wall_s": 10.0, "cpu_s": 5.0},
+                   "long": {**entry, "wall_s": 90.0, "cpu_s": 180.0}}}))
     text = readme_blocks.stage_timings(metrics)
-    assert "2 stages, 1 min 40 s of stage wall time and 3 min 05 s of CPU on Some CPU, 2 cores; commit(s) abc1234" in text
+    assert ("2 stages, 1 min 40 s of stage wall time and 3 min 05 s of CPU on Some CPU, 2 cores; commit(s) abc1234"
+            in text)
     lines = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
-    assert lines == ["| long | 1 min 30 s | 90% | 3 min 00 s | 2.00 | 2.0 |", "| short | 10 s | 10% | 5 s | 0.50 | 2.0 |"]
+    assert lines == ["| long | 1 min 30 s | 90% | 3 min 00 s | 2.00 | 2.0 |",
+                     "| short | 10 s | 10% | 5 s | 0.50 | 2.0 |"]
 
 
 def test_stage_timings_say_when_nothing_was_measured(tmp_path):

@@ -21,8 +21,8 @@ Two kinds of numbers, two checks (the rules in tests/baseline/tolerances.yaml sa
 `check` then shares the finished run as a team would (`thermbench.tools.team_remote`): pushed to a DVC remote
 folder, pulled into a fresh clone, where `dvc status` must be clean and `dvc repro` must run no stage.
 
-`check` runs its DAG under `warm`, where given: `make test` and `make regression` pass the test harness's fork server
-(tests/support/warm_stages.py: about 3 CPU-s of imports saved a stage); `calibrate` starts each stage fresh, as
+`check` runs its DAG under `warm`, where given: `make test` and `make regression` pass the fork server `make repro`
+uses (tools/warm_stages.py: about 3 CPU-s of imports saved a stage); `calibrate` starts each stage fresh, as
 `dvc repro` does, so a number a fork changed would fail the gate.
 
 The gate pins `environment` of the tolerances file (MKL's code path) in its own run and in every calibration run.

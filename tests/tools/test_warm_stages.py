@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from support.warm_stages import stage_imports, warm_stages
+from thermbench.tools.warm_stages import stage_imports, warm_stages
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
@@ -131,14 +131,14 @@ def test_the_server_ends_when_the_process_that_started_it_is_killed(light, tmp_p
     started = tmp_path / "server.pid"
     code = ("import os, subprocess, sys\n"
             "from pathlib import Path\n"
-            "from warm_stages import warm_stages\n"
+            "from thermbench.tools.warm_stages import warm_stages\n"
             f"with warm_stages(dict(os.environ), Path({str(light)!r})) as env:\n"
             "    socket = Path(env['PATH'].split(os.pathsep)[0]).parent / 'socket'\n"
             "    server = subprocess.run(['pgrep', '-f', str(socket)], capture_output=True, text=True).stdout\n"
             "    Path(sys.argv[1]).write_text(server)\n"
             "    os.kill(os.getpid(), 9)\n")
     subprocess.run([sys.executable, "-c", code, str(started)],
-                   env={**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{Path(__file__).parent}"})
+                   env={**os.environ, "PYTHONPATH": SRC})
     pid = int(started.read_text())
     for _ in range(100):
         if not Path(f"/proc/{pid}").exists():

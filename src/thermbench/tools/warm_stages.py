@@ -1,10 +1,11 @@
 """DAG runs whose stage commands start warm: the `python` that the stages' PATH finds first forks each stage from one
 server process that has already imported what the stage scripts import (torch, MediaPipe, SciPy, matplotlib with
 them), in place of a fresh interpreter importing it all again: about 3 CPU-s a stage, two thirds of a smoke-size
-stage. The test DAG runs use it (`make test`: the smoke regression through tests/support/warm_regression.py,
-and the real route, about 60 stages each);
-`make repro`, the kernel check and the baseline calibration start every stage fresh, as DVC does. DVC itself is
-started as `make repro` starts it (`python -m thermbench.tools.dvc_cli`: dvc.lock through libyaml).
+stage. `make repro` runs its stages so (`python -m thermbench.tools.dvc_cli --warm repro`), and so do the test DAG
+runs (`make test`: the smoke regression through tests/support/warm_regression.py, and the real route); the kernel
+check and the baseline calibration start every stage fresh, as plain `dvc repro` does, so a number a fork changed
+would fail the regression gate. A fork changes no number: the smoke DAG's metrics and data come out byte-identical
+to fresh processes (timings aside).
 
 Two more things start warm. A stage's process pool (`multiprocessing`'s spawn start, as core/parallel.py uses) asks
 the same `python` for its workers, so each worker is forked from the server too, and then prepares itself as a spawned
@@ -34,6 +35,7 @@ import importlib.util
 import json
 import multiprocessing
 import os
+import resource
 import runpy
 import select
 import shutil
@@ -47,6 +49,10 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+# Where a client appends the CPU seconds of the process it had forked (the variable's value, when set): the stage
+# runs in the server's child, not the client's, so a timer of the client's children would not see them.
+CPU_LOG = "THERMBENCH_WARM_CPU_LOG"
 
 # The `python` on the stages' PATH: stdlib only, no site (-I -S: it starts in about 10 ms). It passes its argv,
 # working directory, environment and open file descriptors (0-2 and those a process pool passes its worker) to the
@@ -80,12 +86,16 @@ except OSError as err:
 socket.send_fds(conn, [struct.pack("!Q", len(request))], fds)
 conn.sendall(request)
 status = b""
-while len(status) < 4:
-    part = conn.recv(4 - len(status))
+while len(status) < 12:
+    part = conn.recv(12 - len(status))
     if not part:
         sys.exit("warm python: the stage process ended without an exit status (killed?)")
     status += part
-sys.exit(struct.unpack("!i", status)[0])
+code, cpu = struct.unpack("!id", status)
+if os.environ.get({cpu_log!r}):  # the forked process is not our child: its CPU seconds reach a timer this way
+    with open(os.environ[{cpu_log!r}], "a") as log:
+        log.write(f"{{cpu!r}}\\n")
+sys.exit(code)
 '''
 
 
@@ -110,7 +120,7 @@ def warm_stages(env: dict[str, str], workdir: Path) -> Iterator[dict[str, str]]:
     address, bindir = scratch / "socket", scratch / "bin"
     bindir.mkdir()
     client = bindir / "python"
-    client.write_text(CLIENT.format(python=sys.executable, socket=str(address)))
+    client.write_text(CLIENT.format(python=sys.executable, socket=str(address), cpu_log=CPU_LOG))
     client.chmod(0o755)
     server = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), str(address),
                                str(workdir / "stages"), str(client)], cwd=workdir, env=env, stdin=subprocess.PIPE,
@@ -207,6 +217,8 @@ def _read_request(conn: socket.socket, head: bytes) -> dict | None:
 def _run_stage(conn: socket.socket, request: dict, fds: list[int], report: int, client: str) -> None:
     """In the forked child: become the stage's process (or pool worker), run it, name on `report` the modules it
     imported, report the status, exit."""
+    cpu_at_fork = sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
+                                                         resource.getrusage(resource.RUSAGE_CHILDREN)))
     status_fd, report = _install_fds(fds, request["fds"], [conn.detach(), report])
     conn = socket.socket(fileno=status_fd)
     before = set(sys.modules)
@@ -235,10 +247,12 @@ def _run_stage(conn: socket.socket, request: dict, fds: list[int], report: int, 
     atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
+    cpu = sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
     imported = [f"{name} {getattr(sys.modules.get(name), '__file__', None)}" for name in set(sys.modules) - before]
     with open(report, "w") as out:
         out.write("\n".join(sorted(imported)))
-    conn.sendall(struct.pack("!i", status))
+    conn.sendall(struct.pack("!id", status, cpu - cpu_at_fork))
     os._exit(status)
 
 

@@ -255,5 +255,5 @@ def test_pool_size_fills_the_cores_a_run_at_a_time(monkeypatch, workers, run_thr
 
 @pytest.mark.parametrize("key, value", [("run_threads", 0), ("num_threads", 0), ("workers", 0)])
 def test_thread_and_worker_counts_below_one_are_refused_in_one_line(key, value):
-    with pytest.raises(InputError, match=f"'train.{key}' must be at least 1"):
+    with pytest.raises(InputError, match=f"'train.{key}' must be a whole number of at least 1"):
         train_params({**_train(1, None), key: value})

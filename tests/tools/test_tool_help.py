@@ -1,7 +1,9 @@
-"""Each tool's `--help` prints its whole description (the module docstring), not its first line cut mid-sentence;
-`scale --sizes abc` is one line, not a traceback."""
+"""Each tool's `--help` prints its whole description (the module docstring), not its first line cut mid-sentence,
+and a library module run as a command says what runs it in one line; `scale --sizes abc` is one line, not a
+traceback."""
 
 import importlib
+import pkgutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,11 +14,10 @@ from thermbench.core.io import InputError
 from thermbench.tools.scale import parse_sizes
 
 ROOT = Path(__file__).resolve().parents[2]
-TOOLS = ["thermbench.tools.check_submissions", "thermbench.tools.submission", "thermbench.tools.publish",
-         "thermbench.tools.readme", "thermbench.tools.profiles", "thermbench.tools.regression",
-         "thermbench.tools.calibrate_synth", "thermbench.tools.head_crop_geometry", "thermbench.tools.stage_deps",
-         "thermbench.tools.scale", "thermbench.tools.repair_lock", "thermbench.speed.gpu_check",
-         "thermbench.tools.conclusions", "thermbench.mlcmkd.step_audit"]
+# every module of thermbench.tools (a library one too: its --help says what runs it), and the commands elsewhere
+TOOLS = sorted(f"thermbench.tools.{m.name}" for m in pkgutil.iter_modules([str(ROOT / "src/thermbench/tools")])
+               if m.name != "library_help") + [  # library_help: what the library modules' main calls
+    "thermbench.speed.gpu_check", "thermbench.mlcmkd.step_audit"]
 
 
 @pytest.mark.parametrize("name", TOOLS)
@@ -42,3 +43,11 @@ def test_scale_sizes_that_are_not_numbers_are_one_line():
     assert done.returncode == 2
     assert done.stderr == ("error: scale: --sizes 'abc': expected whole numbers of pairs, comma-separated "
                            "(e.g. 1000,4000,16000)\n")
+
+
+def test_a_library_module_run_as_a_command_names_what_runs_it():
+    done = subprocess.run([sys.executable, "-m", "thermbench.tools.post"], cwd=ROOT, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""})
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == ("error: not a command of its own: make publish runs it (python -m thermbench.tools.publish) "
+                           "(--help says what it does)\n")

@@ -63,7 +63,12 @@ def label(name: str) -> str:
 def _load(path: Path) -> dict:
     if not Path(path).is_file():
         raise InputError(f"{path}: not found (it holds `submissions: {{}}` when no model is entered)")
-    data = yaml.safe_load(Path(path).read_text()) or {}
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        at = f" (line {where.line + 1})" if where is not None else ""
+        raise InputError(f"{path}: not valid YAML{at}: {getattr(err, 'problem', None) or err}") from None
     if not isinstance(data, dict) or not isinstance(data.get("submissions", {}), (dict, type(None))):
         raise InputError(f"{path}: expected a mapping `submissions: {{name: {{task, path, notes}}}}`")
     return data

@@ -12,7 +12,7 @@ from thermbench.mlcmkd.train import FitConfig
 
 @dataclass(frozen=True)
 class RTMPoseParams:
-    input_size: int             # square model input, px (paper: 256); multiple of 32
+    input_size: int             # square model input, px (paper: 256)
     teacher_arch: str
     teacher_init: str | None    # optional official mmpose checkpoint
     student_backbone: str | None  # "pretrained": every student starts from the RGB-pretrained backbone of its size
@@ -22,6 +22,12 @@ class RTMPoseParams:
     supervised_archs: tuple
     backbone_checkpoints: dict[str, str | None]  # size -> CSPNeXt checkpoint (URL or path) teacher, students start from
     backbone_cache: str         # where downloaded checkpoints are kept, each with its sha256 pinned beside it
+
+    def __post_init__(self):
+        # CSPNeXt downsamples by 32: another size leaves feature maps that do not tile the input (SimCC bins)
+        if not isinstance(self.input_size, int) or self.input_size < 32 or self.input_size % 32:
+            raise InputError(f"params.yaml: 'rtmpose.input_size' must be a positive multiple of 32 px, "
+                             f"not {self.input_size!r}")
 
 
 @dataclass(frozen=True)
@@ -78,11 +84,25 @@ class TrainParams:
 
     def __post_init__(self):
         check_device(self.device, "train.device")
-        for name in ("num_threads", "run_threads"):
-            if getattr(self, name) < 1:
-                raise InputError(f"params.yaml: 'train.{name}' must be at least 1, not {getattr(self, name)}")
-        if self.workers is not None and self.workers < 1:
-            raise InputError(f"params.yaml: 'train.workers' must be at least 1 or null, not {self.workers}")
+        check_seeds(self.seeds, "train.seeds")
+        check_seeds(self.scratch_seeds, "train.scratch_seeds", may_be_empty=True)  # the from-scratch pair is optional
+        for key in ("num_threads", "run_threads", "teacher_epochs"):
+            if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
+                raise InputError(f"params.yaml: 'train.{key}' must be a whole number of at least 1, "
+                                 f"not {getattr(self, key)!r}")
+        if self.workers is not None and (not isinstance(self.workers, int) or self.workers < 1):
+            raise InputError(f"params.yaml: 'train.workers' must be a whole number of at least 1 or null, "
+                             f"not {self.workers!r}")
+
+
+def check_seeds(seeds: tuple, where: str, may_be_empty: bool = False) -> None:
+    """Refuse a seed list the runs could not be named by (not whole numbers of at least 0, or repeated) or, unless
+    `may_be_empty`, an empty one: every compared method trains on it."""
+    whole = all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+    if not whole or len(set(seeds)) < len(seeds):
+        raise InputError(f"params.yaml: '{where}' must be distinct whole numbers of at least 0, not {list(seeds)}")
+    if not seeds and not may_be_empty:
+        raise InputError(f"params.yaml: '{where}' is empty: at least one seed to train")
 
 
 @dataclass(frozen=True)

@@ -91,3 +91,15 @@ def problems(probe: dict, post: Post) -> list[str]:
     captions += [f"Table {b.number}: {b.caption}" for b in post.tables]
     found += [f"caption not shown: {c}" for c in captions if _flat(c) not in text]
     return found
+
+
+def main(argv: list[str] | None = None) -> None:
+    from thermbench.tools import library_help
+
+    library_help.main(__doc__, "make publish-check runs it", argv)
+
+
+if __name__ == "__main__":
+    from thermbench.core.stage import run
+
+    run(main)

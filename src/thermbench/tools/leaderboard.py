@@ -181,3 +181,15 @@ def write(metrics: Path, builtin_zeroshot: list[str], out_md: Path, out_json: Pa
     write_json(out_json, {"data": data, "boards": boards})
     write_text(out_md, markdown(boards))
     return boards
+
+
+def main(argv: list[str] | None = None) -> None:
+    from thermbench.tools import library_help
+
+    library_help.main(__doc__, "the DVC stage report_leaderboard runs it (make repro)", argv)
+
+
+if __name__ == "__main__":
+    from thermbench.core.stage import run
+
+    run(main)

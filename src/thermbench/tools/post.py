@@ -359,3 +359,15 @@ def render(post: Post, flavour: str, marker: str) -> str:
                 out += [block.body, ""]
     out += ["## Provenance", ""] + provenance_lines(post.provenance) + [""]
     return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from thermbench.tools import library_help
+
+    library_help.main(__doc__, "make publish runs it (python -m thermbench.tools.publish)", argv)
+
+
+if __name__ == "__main__":
+    from thermbench.core.stage import run
+
+    run(main)

@@ -212,3 +212,15 @@ LEFT_OUT = {
     "scale": "the figure of `make scale` (scale.md)",
     "zeroshot_models.md": "the zero-shot models' licences and sources, a reference table rather than a result",
 }
+
+
+def main(argv: list[str] | None = None) -> None:
+    from thermbench.tools import library_help
+
+    library_help.main(__doc__, "make publish reads it (python -m thermbench.tools.publish)", argv)
+
+
+if __name__ == "__main__":
+    from thermbench.core.stage import run
+
+    run(main)

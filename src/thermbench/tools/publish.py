@@ -121,12 +121,16 @@ def _refuse_foreign(dest: Path) -> None:
 def write_post(post: Post, dest: Path) -> Path:
     """Write the post folder (see the module docstring); return the path of index.qmd."""
     _refuse_foreign(dest)
-    with atomic_dir(dest) as tmp:
-        for folder, name, flavour in ((tmp, "index.qmd", "qmd"), (tmp / MARKDOWN_DIR, "index.md", "md")):
-            for figure in post.figures:
-                (folder / figure.image).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(figure.source, folder / figure.image)
-            write_text(folder / name, render(post, flavour, MARKER))
+    try:
+        with atomic_dir(dest) as tmp:
+            for folder, name, flavour in ((tmp, "index.qmd", "qmd"), (tmp / MARKDOWN_DIR, "index.md", "md")):
+                for figure in post.figures:
+                    (folder / figure.image).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(figure.source, folder / figure.image)
+                write_text(folder / name, render(post, flavour, MARKER))
+    except OSError as err:  # its file name is a temporary one inside DEST's parent: name the folder asked for
+        raise InputError(f"{dest}: cannot write the post there ({err.strerror or err}); choose a folder you can "
+                         "write") from None
     return dest / "index.qmd"
 
 

@@ -351,3 +351,15 @@ BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
                     "gpu_precision": gpu_precision, "gpu_fp32_range": gpu_fp32_range, "grid_hours": grid_hours,
                     "grid_total": grid_total, "step_ops": step_ops},
 }
+
+
+def main(argv: list[str] | None = None) -> None:
+    from thermbench.tools import library_help
+
+    library_help.main(__doc__, "make readme runs it (python -m thermbench.tools.readme --write)", argv)
+
+
+if __name__ == "__main__":
+    from thermbench.core.stage import run
+
+    run(main)

@@ -141,6 +141,23 @@ def coco_ground_truth(prepared: Path) -> dict:
     return {"images": images, "annotations": annotations, "categories": [category]}
 
 
+MADE_BY = {"thermeval_nose": {"thermeval": "prepare@thermeval"},  # task -> {what it reads: the stage that makes it}
+           "landmarks68": {"tfake": "prepare@tfake", "charlotte": "prepare@charlotte"},
+           "breath_tracks": {"videos": "breath_videos"}}
+FROM = {"thermeval_nose": "a zero-shot model's predictions, data/predictions/zeroshot/<model>.json",
+        "breath_tracks": "a source's track file, data/breath/tracks/<source>.json",
+        "onnx": "a student's folder under data/models, e.g. data/models/ktl/dikd/ktl-dikd-seed0"}
+
+
+def check_made(task: str, prepared: Path, videos: Path) -> None:
+    """One line naming the command that makes what `task` reads (prepared sets, breath videos) where it is absent."""
+    missing = {stage: path for name, stage in MADE_BY[task].items()
+               if not (path := videos if name == "videos" else prepared / name).is_dir()}
+    if missing:
+        raise InputError(f"{', '.join(map(str, missing.values()))}: not made yet; "
+                         f"`make repro TARGETS=\"{' '.join(missing)}\"` makes {'them' if len(missing) > 1 else 'it'} (the current params)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("task", choices=("thermeval_nose", "breath_tracks", "landmarks68", "onnx", "ids", "coco-gt"))
@@ -163,11 +180,15 @@ def main() -> None:
         if args.of is None:
             raise InputError(f"ids: name the task with --task ({', '.join(TASKS)})")
         cfg = config(section(load_params(args.params), "zeroshot"))
+        check_made(args.of, args.truth, args.videos)
         sys.stdout.write(_csv(scored_ids(args.of, args.truth, args.videos, cfg)))
         return
     if args.out is None:
         raise InputError(f"{args.task}: name the file to write with --out")
+    if args.task in FROM and args.source is None:
+        raise InputError(f"{args.task}: name what to rewrite with --from ({FROM[args.task]})")
     if args.task == "coco-gt":
+        check_made("landmarks68", args.truth, args.videos)
         gt = coco_ground_truth(args.truth)
         write_json(args.out, gt, 3)
         print(f"{args.out}: {len(gt['images'])} crops (images under {args.truth})")
@@ -177,9 +198,10 @@ def main() -> None:
         print(f"{card}: the model card of {card.parent / 'model.onnx'}")
         return
     if args.task == "landmarks68":
+        check_made("landmarks68", args.truth, args.videos)
         table = truth_rows(args.truth, tuple(args.offset))
     else:
-        if args.source is None or not args.source.is_file():
+        if not args.source.is_file():
             raise InputError(f"--from {args.source}: not found (run `make repro` first: it writes the built-in "
                              "models' predictions)")
         table = (nose_rows if args.task == "thermeval_nose" else track_rows)(read_json(args.source))

@@ -43,3 +43,15 @@ def round_trip(project: Path, scratch: Path, python: str, env: dict[str, str]) -
         raise InputError("team remote: `dvc repro` in a pulled clone re-ran " + "; ".join(ran))
     files = sum(1 for p in (scratch / "remote").rglob("*") if p.is_file())
     return f"team remote: pushed {files} files; a fresh clone pulled them, `dvc status` clean, `dvc repro` ran no stage"
+
+
+def main(argv: list[str] | None = None) -> None:
+    from thermbench.tools import library_help
+
+    library_help.main(__doc__, "the smoke regression runs it on its finished DAG (make regression)", argv)
+
+
+if __name__ == "__main__":
+    from thermbench.core.stage import run
+
+    run(main)

@@ -146,7 +146,7 @@ def measure(kind: str, repo: Path, out: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="action", required=True)
     one = sub.add_parser("measure", help="measure one kind and write its entry")
     one.add_argument("kind", choices=KINDS)

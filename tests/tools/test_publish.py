@@ -73,6 +73,7 @@ STATEMENTS = [
     {"report": "breath", "text": "sources by far-scene MAE: not resolved (did not converge)", "resolved": False},
     {"report": "breath", "text": "oracle < whole face (-8.4 [-9, -7])", "resolved": True},
     {"report": "mlcmkd", "text": "teacher check missed (ratio 0.86, target <= 0.6)", "resolved": True},
+    {"report": "zeroshot", "text": "blog part 3: A > B (p = 0.04)", "resolved": True, "target": "A above B"},
 ]
 
 
@@ -132,10 +133,41 @@ def test_conclusions_lead_each_section_resolved_first(repo_out):
     post = post_mod.build(*repo_out, PROV)
     sentences = {s.key: lines for s, lines, _ in post.sections}
     assert sentences["breath"] == ["Resolved: Oracle < whole face (-8.4 [-9, -7]).",
-                                   "Sources by far-scene MAE: not resolved (did not converge)."]
-    assert sentences["finetune"] == ["TinyHead vs dlib68: not resolved (few crops)."]
+                                   "Not resolved: Sources by far-scene MAE: not resolved (did not converge)."]
+    assert sentences["finetune"] == ["Not resolved: TinyHead vs dlib68: not resolved (few crops)."]
     assert sentences["mlcmkd"] == ["Resolved: Teacher check missed (ratio 0.86, target <= 0.6)."]
+    assert sentences["zeroshot"] == ["Calibration target, met: Blog part 3: A > B (p = 0.04)."]  # never "Resolved"
     assert sentences["data"] == []
+
+
+def test_the_committed_post_states_what_the_committed_conclusions_state(tmp_path):
+    """Every verdict line of the post built from the committed plots/ and metrics/ against metrics/conclusions.json,
+    statement by statement: a calibration target is never called resolved, nothing is dropped or added."""
+    statements = json.loads((REPO / "metrics/conclusions.json").read_text())["statements"]
+    qmd = post_mod.render(post_mod.build(REPO / "plots", REPO / "metrics", PROV), "qmd", publish.MARKER)
+    lines = [line[2:] for line in qmd.splitlines() if line.startswith("- ") and line[2:].startswith(post_mod.KINDS)]
+    expected = []
+    for s in statements:
+        kind = ("Calibration target, met" if s["resolved"] else "Calibration target, not met") if s.get("target") \
+            else ("Resolved" if s["resolved"] else "Not resolved")
+        text = s["text"].strip().rstrip(".")
+        expected.append(f"{kind}: {text[:1].upper()}{text[1:]}.")
+    assert sorted(lines) == sorted(expected)
+    targets = [s for s in statements if s.get("target")]
+    assert targets and not any(f"Resolved: {s['text'][:1].upper()}{s['text'][1:40]}" in qmd for s in targets)
+
+
+def test_missing_or_unreadable_conclusions_stop_the_post(repo_out):
+    plots, metrics = repo_out
+    (metrics / "conclusions.json").write_text('{"statements": [{"text": "x"}]}')
+    with pytest.raises(InputError, match=r"conclusions.json: expected `statements`, a list of \{report, text, resolved\}"):
+        post_mod.build(plots, metrics, PROV)
+    (metrics / "conclusions.json").write_text("{not json")
+    with pytest.raises(InputError, match=r"conclusions.json: not valid JSON"):
+        post_mod.build(plots, metrics, PROV)
+    (metrics / "conclusions.json").unlink()
+    with pytest.raises(InputError, match=r"conclusions.json: not found; the post leads each section with its "):
+        post_mod.build(plots, metrics, PROV)
 
 
 def test_render_qmd_and_md(repo_out):

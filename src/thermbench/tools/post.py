@@ -157,11 +157,22 @@ def escape(text: str) -> str:
     return re.sub(r"([\\`*_\[\]<>|#])", r"\\\1", text)
 
 
+KINDS = ("Resolved", "Not resolved", "Calibration target, met", "Calibration target, not met")  # in post order
+
+
+def verdict(statement: dict) -> str:
+    """What `metrics/conclusions.json` says a statement is (one of KINDS): one with a `target` is a calibration target
+    (a rule the synthetic scenes were chosen to meet), never a finding, however it came out."""
+    if statement.get("target"):
+        return KINDS[2] if statement["resolved"] else KINDS[3]
+    return KINDS[0] if statement["resolved"] else KINDS[1]
+
+
 def conclusion_sentences(statements: list[dict], reports: tuple[str, ...]) -> list[str]:
-    """One sentence per statement of `reports`, resolved ones first (in file order otherwise)."""
-    mine = [s for s in statements if s["report"] in reports]
-    ordered = [s for s in mine if s["resolved"]] + [s for s in mine if not s["resolved"]]
-    return [("Resolved: " if s["resolved"] else "") + _sentence(s["text"]) for s in ordered]
+    """One sentence per statement of `reports`, led by its verdict (`verdict`), in the order of KINDS (file order
+    within each)."""
+    mine = sorted((s for s in statements if s["report"] in reports), key=lambda s: KINDS.index(verdict(s)))
+    return [f"{verdict(s)}: {_sentence(s['text'])}" for s in mine]
 
 
 def figure_file(plots_dir: Path, stem: str) -> Path | None:
@@ -206,8 +217,19 @@ def unplaced(plots_dir: Path) -> list[str]:
 
 
 def _statements(metrics_dir: Path) -> list[dict]:
+    """The statements of `metrics_dir`/conclusions.json; without them the post would drop every verdict unseen, so a
+    missing or unreadable file is an InputError."""
     path = metrics_dir / "conclusions.json"
-    return read_json(path)["statements"] if path.is_file() else []
+    if not path.is_file():
+        raise InputError(f"{path}: not found; the post leads each section with its statements (stage conclusions "
+                         "writes it: `make repro`, or `git checkout` the committed one)")
+    data = read_json(path)
+    statements = data.get("statements") if isinstance(data, dict) else None
+    if not isinstance(statements, list) or not all(
+            isinstance(s, dict) and {"report", "text", "resolved"} <= set(s) for s in statements):
+        raise InputError(f"{path}: expected `statements`, a list of {{report, text, resolved}}; re-run stage "
+                         "conclusions (`make repro`)")
+    return statements
 
 
 def build(plots_dir: Path, metrics_dir: Path, provenance: Provenance) -> Post:

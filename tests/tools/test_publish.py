@@ -153,6 +153,11 @@ def test_the_committed_post_states_what_the_committed_conclusions_state(tmp_path
         text = s["text"].strip().rstrip(".")
         expected.append(f"{kind}: {text[:1].upper()}{text[1:]}.")
     assert sorted(lines) == sorted(expected)
+    captions = {b.image: b.caption for b in post_mod.build(REPO / "plots", REPO / "metrics", PROV).figures}
+    for stem in ("bland_altman", "mae_vs_error"):  # their titles print breath.ranking.ESTIMATOR: so do the captions
+        caption = captions[f"figures/breath-figures-{stem}.png"]
+        assert f"{post_mod.ESTIMATOR} estimator" in caption or f"MAE ({post_mod.ESTIMATOR})" in caption
+        assert "Welch" not in caption and "near and far" not in caption
     targets = [s for s in statements if s.get("target")]
     assert targets and not any(f"Resolved: {s['text'][:1].upper()}{s['text'][1:40]}" in qmd for s in targets)
 

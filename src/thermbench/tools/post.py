@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from thermbench.breath.ranking import ESTIMATOR
 from thermbench.core.io import InputError, read_json
 from thermbench.core.plots import data_label
 from thermbench.tools.post_catalog import DATASETS, ITEMS, LEFT_OUT, SECTIONS, Item, Section
@@ -90,7 +91,7 @@ class Facts(dict):
 
 
 def read_facts(metrics_dir: Path, sources: dict[str, str]) -> Facts:
-    facts = Facts({name: data_label(src) for name, src in sources.items()})
+    facts = Facts({name: data_label(src) for name, src in sources.items()}, breath_estimator=ESTIMATOR)
     for path in sorted((metrics_dir / "datasets").glob("*.json")):
         for split, n in read_json(path).get("samples", {}).items():
             facts[f"{path.stem}_{split}"] = n

@@ -6,7 +6,8 @@ and filling in facts read from `metrics/`: `{thermeval}`, `{tfake}`, `{charlotte
 data label ("SYNTHETIC data" or "real data"), `{tfake+charlotte}` the label of both (one when they agree),
 `{<dataset>_<split>}` its sample count in that split
 (`metrics/datasets/<dataset>.json`), `{breath_sequences}` and `{breath_window_s}` come from
-`metrics/breath/rates.json`.
+`metrics/breath/rates.json`, `{breath_estimator}` is the rate estimator the breath figures plot (the constant their
+titles print, `breath.ranking.ESTIMATOR`), so a caption cannot name another.
 
 An item's `path` is relative to `plots/`. A report table (kind "report") is one `##` part of a report file, named by
 the start of its heading (`part=""`: the text before the first `##`); the part's heading is shown one level below
@@ -177,10 +178,11 @@ ITEMS = (
          "Nostril ROI temperature signal (band-passed) against the true respiration waveform, one row per landmark "
          "source, each scaled to unit standard deviation ({breath})."),
     Item("breath", "figure", "breath/figures/bland_altman",
-         "Bland-Altman plots of the window breath rates (Welch estimator) against the truth, one panel per source, "
-         "near and far scenes; lines at the bias and ±1.96 SD ({breath})."),
+         "Bland-Altman plots of the window breath rates ({breath_estimator} estimator) against the truth, one panel "
+         "per source, one marker per scene; lines at the bias and ±1.96 SD ({breath})."),
     Item("breath", "figure", "breath/figures/mae_vs_error",
-         "Breath-rate MAE (Welch) against the mean single-frame nostril error, one point per source and scene: does "
+         "Breath-rate MAE ({breath_estimator}) against the mean single-frame nostril error, one point per source "
+         "and scene: does "
          "a better landmark give a better breath rate? ({breath})"),
     Item("breath", "figure", "breath/figures/coverage",
          "Coverage: the share of windows each landmark source gives a breath rate in, per scene. A source that finds "

@@ -56,9 +56,20 @@ def test_figures_carry_the_data_tag():
     assert "SYNTHETIC data" in fig._suptitle.get_text()
     assert len(rows) == 8 and rows[0] == {"protocol": "full_frame/frame_px", "model": "mediapipe",
                                           "threshold_px": 3, "pck": 0.0}
-    assert "SYNTHETIC data" in report.detection_bars(RESULTS).axes[0].get_title()
+    bars = report.detection_bars(RESULTS).axes[0]
+    assert "SYNTHETIC data" in bars.get_title()
     frames = [np.zeros((4, 3), np.uint8)]
     grid = report.qualitative_grid(frames, {"mediapipe": [{"image_file": "images/a.png", "gt": [[1, 1]], "pred": []}]},
                                    upscale=4, source="synthetic")
     assert "SYNTHETIC data" in grid._suptitle.get_text()
     assert "SYNTHETIC data" in report.qualitative_grid([], {}, 4, "synthetic")._suptitle.get_text()
+
+
+def test_detection_bars_model_names_do_not_overlap():
+    """Five models' names side by side at the published size: wrapped, so no two tick labels overlap."""
+    names = ["dwpose", "sapiens2", "mediapipe", "dlib68", "tfan"]
+    results = {m: {**next(iter(RESULTS.values())), "status": "weights not available"} for m in names}
+    fig = report.detection_bars(results)
+    fig.canvas.draw()
+    boxes = [t.get_window_extent() for t in fig.axes[0].get_xticklabels()]
+    assert len(boxes) == 5 and all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))

@@ -123,11 +123,17 @@ def coverage_figure(paired: dict, label: str, stem: Path) -> None:
 
 
 def mae_vs_error_figure(metrics: dict, label: str, stem: Path) -> None:
+    """One point per source and scene (colour: source, marker: scene); a trained source at the mean over its seeds,
+    its bars spanning the seeds' lowest to highest values, so seeds do not pile up. The noise series as lines, the
+    true nostrils' MAE as each scene's floor. Named in the legend, outside the axes, so no label covers a point."""
     est = ranking.ESTIMATOR
-    fig, ax = plt.subplots(figsize=(7, 4.6))
+    fig, ax = plt.subplots(figsize=(8.4, 4.6))
     series: dict[str, list] = {}
+    points: dict[tuple[str, str], list] = {}
+    sources = ranking.source_runs([n for n in metrics["sources"] if not ranking.NOISE_SERIES.fullmatch(n)],
+                                  metrics.get("runs", {}))
+    run_source = {run: source for source, runs in sources.items() for run in runs.values()}
     for name, scenes in metrics["sources"].items():
-        noise = ranking.NOISE_SERIES.fullmatch(name)
         for scene, m in scenes.items():
             err, mae = m.get("nose_error_px"), (m.get(est) or {}).get("mae_bpm")
             if err is None or mae is None:
@@ -137,22 +143,35 @@ def mae_vs_error_figure(metrics: dict, label: str, stem: Path) -> None:
                 ax.axhline(mae, color=colour, ls="--", lw=0.9)
                 ax.annotate(f"{scene} floor (true nostrils)", (0, mae), fontsize=7, color=colour,
                             xytext=(3, 2), textcoords="offset points")
-            if noise or name == "oracle":
+            if ranking.NOISE_SERIES.fullmatch(name) or name == "oracle":
                 series.setdefault(scene, []).append((err, mae))
                 continue
-            ax.scatter(err, mae, marker=SCENE_MARKERS.get(scene, "^"), color=colour)
-            ax.annotate(name, (err, mae), fontsize=7, xytext=(3, 2), textcoords="offset points")
-    for scene, points in sorted(series.items()):
-        err, mae = np.array(sorted(points)).T
+            points.setdefault((run_source[name], scene), []).append((err, mae))
+    for scene, pts in sorted(series.items()):
+        err, mae = np.array(sorted(pts)).T
         ax.plot(err, mae, color=SCENE_COLOURS.get(scene, "C2"), lw=1, marker=".", alpha=0.8,
                 label=f"{scene}: true nostrils + noise")
+    named = [s for s in _order(sources) if s != "oracle" and any(k[0] == s for k in points)]
+    colours = {s: f"C{(i + 3) % 10}" if i < 7 else plt.cm.tab20(2 * i + 1) for i, s in enumerate(named)}
+    for (source, scene), pts in sorted(points.items()):
+        err, mae = np.array(pts).T
+        bars = {axis: [[v.mean() - v.min()], [v.max() - v.mean()]] for axis, v in (("xerr", err), ("yerr", mae))}
+        ax.errorbar(err.mean(), mae.mean(), **(bars if len(pts) > 1 else {}), ls="", elinewidth=0.8,
+                    marker=SCENE_MARKERS.get(scene, "^"), color=colours[source], markersize=6)
     ax.set_xscale("symlog", linthresh=0.5)
     ax.set_xlabel("mean single-frame nostril error (frame px; symlog)")
     ax.set_ylabel(f"rate MAE, {est} (breaths/min)")
-    handles = [plt.Line2D([], [], ls="", marker=SCENE_MARKERS[s], color=c, label=s) for s, c in SCENE_COLOURS.items()]
-    ax.legend(handles=handles + ax.get_legend_handles_labels()[0], fontsize=7)
+    seeds = {s: len(runs) for s, runs in sources.items()}
+    handles = [plt.Line2D([], [], ls="", marker="o", color=colours[s],
+                          label=s + (f" ({seeds[s]} seeds: mean, bars min-max)" if None not in sources[s] else ""))
+               for s in named]
+    handles += [plt.Line2D([], [], ls="", marker=SCENE_MARKERS.get(s, "^"), color="0.3", label=f"scene {s}")
+                for s in sorted({scene for _, scene in points})]
+    ax.legend(handles=handles + ax.get_legend_handles_labels()[0], fontsize=7, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.set_title(f"Breath-rate MAE ({est}) vs mean nostril error: sources, the noise series and the floor - {label}",
                  fontsize=8)
+    fig.tight_layout()
     save_figure(fig, stem)
 
 

@@ -167,8 +167,9 @@ ITEMS = (
          "network trained (x3 for the backward) and of its frozen teacher, times the images and the epochs, at a "
          "stated share of the GPU's dense rate; at the epoch cap and at this run's median share of it ({tfake})."),
     Item("speed", "figure", "speed_fps_vs_params",
-         "Fig. 4 of the paper: CPU throughput (frames/s) against parameters at the paper's input size, batch 1, "
-         "ONNX Runtime and PyTorch eager, architectures with fresh weights ({tfake})."),
+         "Fig. 4 of the paper: CPU throughput in frames per second of CPU time against parameters at the paper's "
+         "input size, batch 1: the pose model alone (ONNX Runtime, PyTorch eager) and the detector + pose "
+         "pipeline per runtime, architectures with fresh weights ({tfake})."),
     # --- breath rate
     Item("breath", "report", "breath/figures/summary.md",
          caption="Breath rate from each landmark source's nostril ROI on {breath_sequences} sequences, "

@@ -8,6 +8,7 @@ A model whose stage reported a status other than "ok" gets a status row and no n
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -125,7 +126,8 @@ def detection_bars(results: dict[str, dict]) -> plt.Figure:
     for j, m in enumerate(models):
         if results[m]["status"] != "ok":
             ax.text(x[j], 2, "weights not\navailable", ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(x, [name(m) for m in models], fontsize=8)
+    # wrapped at word breaks: five names side by side at 8 pt overlap on one line each
+    ax.set_xticks(x, [textwrap.fill(name(m), 11, break_long_words=False) for m in models], fontsize=8)
     ax.set_ylabel("detection rate over GT (%)")
     ax.set_xlabel("model")
     ax.set_ylim(0, 105)

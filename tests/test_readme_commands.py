@@ -127,3 +127,46 @@ def test_the_model_card_example_has_the_keys_the_reader_knows():
     assert len(cards) == 1 and set(cards[0]) == om.KEYS
     for section, known in (("input", om.INPUT_KEYS), ("output", om.OUTPUT_KEYS), ("face", om.FACE_KEYS)):
         assert set(cards[0][section]) <= known
+
+
+PROSE_MAKE = re.compile(r"\bmake ([a-z][\w-]*)")
+ENGLISH = {"the", "of"}  # "make the ...", "make of ...": prose, not a target
+SAYS_RUNS = re.compile(r"`make ([a-z][\w-]*)` \(`((?:python|\.venv/bin/python) [^`]+)`")
+
+
+def recipe(target: str) -> str:
+    """The commands `make target` runs, its variables expanded ($(PY) as `python`), whitespace collapsed."""
+    makefile = (ROOT / "Makefile").read_text()
+    values = dict(re.findall(r"^([A-Z_]+)\s*[?:]?=\s*(.*)$", makefile, re.M))
+    body = re.search(rf"^{re.escape(target)}:.*\n((?:\t.*\n?)*)", makefile, re.M)[1]
+    for _ in range(4):  # variables naming variables
+        body = re.sub(r"\$\((\w+)\)", lambda m: "python" if m[1] == "PY" else values.get(m[1], m[0]), body)
+    return " ".join(body.split())
+
+
+def test_every_make_target_the_prose_names_exists_and_says_what_it_runs():
+    """Every `make X` of the pages, backticked or not, is a Makefile target; where a page says what a target runs
+    ("`make regression` (`python ...`"), the Makefile runs that."""
+    targets, _ = make_targets_and_variables()
+    problems = []
+    for name in READMES:
+        text = (ROOT / name).read_text()
+        problems += [f"{name}: make {word}: no such target" for word in sorted(set(PROSE_MAKE.findall(text)))
+                     if word not in targets and word not in ENGLISH]
+        for target, says in SAYS_RUNS.findall(" ".join(text.split())):
+            if " ".join(says.split()) not in recipe(target):
+                problems.append(f"{name}: `make {target}` runs `{recipe(target)}`, not `{says}`")
+    assert not problems, "\n".join(problems)
+    assert "python tests/support/warm_regression.py check" in recipe("regression")
+
+
+def test_every_python_command_of_the_prose_exists():
+    """Every `python -m <module>` and `python <script>.py` of the pages (prose too) names a module or script there."""
+    problems = []
+    for name in READMES:
+        text = " ".join((ROOT / name).read_text().split())
+        problems += [f"{name}: no module {m}" for m in sorted(set(re.findall(r"python -m ([\w.]+)", text)))
+                     if importlib.util.find_spec(m) is None]
+        problems += [f"{name}: no script {s}" for s in sorted(set(re.findall(r"python ([\w/.-]+\.py)\b", text)))
+                     if not (ROOT / s).is_file()]
+    assert not problems, "\n".join(problems)

@@ -165,7 +165,7 @@ def test_the_committed_post_states_what_the_committed_conclusions_state(tmp_path
 def test_missing_or_unreadable_conclusions_stop_the_post(repo_out):
     plots, metrics = repo_out
     (metrics / "conclusions.json").write_text('{"statements": [{"text": "x"}]}')
-    with pytest.raises(InputError, match=r"conclusions.json: expected `statements`, a list of \{report, text, resolved\}"):
+    with pytest.raises(InputError, match=r"expected `statements`, a list of \{report, text, resolved\}"):
         post_mod.build(plots, metrics, PROV)
     (metrics / "conclusions.json").write_text("{not json")
     with pytest.raises(InputError, match=r"conclusions.json: not valid JSON"):

@@ -155,7 +155,8 @@ def check_made(task: str, prepared: Path, videos: Path) -> None:
                if not (path := videos if name == "videos" else prepared / name).is_dir()}
     if missing:
         raise InputError(f"{', '.join(map(str, missing.values()))}: not made yet; "
-                         f"`make repro TARGETS=\"{' '.join(missing)}\"` makes {'them' if len(missing) > 1 else 'it'} (the current params)")
+                         f"`make repro TARGETS=\"{' '.join(missing)}\"` makes {'them' if len(missing) > 1 else 'it'} "
+                         "(the current params)")
 
 
 def main() -> None:

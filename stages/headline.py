@@ -1,5 +1,5 @@
-"""Stage headline: the numbers the README's results block shows, one flat file per reproduction, read from the
-committed metrics (tools/headline.py) -> metrics/headline/<reproduction>.json, the only files dvc.yaml registers as
+"""Stage report_headline: the numbers the README's results block shows, one flat file per reproduction, read from
+the committed metrics (tools/headline.py) -> metrics/headline/<reproduction>.json, the only files dvc.yaml registers as
 DVC metrics."""
 
 from pathlib import Path

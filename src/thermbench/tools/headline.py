@@ -1,5 +1,5 @@
-"""The headline numbers, one flat file per reproduction (stage headline -> metrics/headline/<reproduction>.json): the
-cells the README's results block shows, as numbers, under keys that read as names (`tfake.nme.ktl_dikd.mean`), so
+"""The headline numbers, one flat file per reproduction (stage report_headline -> metrics/headline/<reproduction>.json):
+the cells the README's results block shows, as numbers, under keys that read as names (`tfake.nme.ktl_dikd.mean`), so
 `dvc metrics show` and `dvc metrics diff` list a few hundred numbers a reader compares between experiments. They are
 read from the committed metrics, not computed again, except the mean and sd over seeds the README shows (sample sd,
 ddof 1); a method without a number (weights not available) has no key.
@@ -100,7 +100,8 @@ def speed(deploy: dict, timing: dict) -> dict:
     out = {}
     for student, s in sorted(deploy["int8_students"].items()):
         k = _key(student)
-        out |= {f"int8.{k}.tfake_nme_change": s["tfake_nme_rise"], f"int8.{k}.charlotte_nme_change": s["charlotte_nme_rise"]}
+        out |= {f"int8.{k}.tfake_nme_change": s["tfake_nme_rise"],
+                f"int8.{k}.charlotte_nme_change": s["charlotte_nme_rise"]}
         speedup = timing.get("int8_students", {}).get(student, {}).get("int8_speedup")
         if speedup is not None:
             out[f"int8.{k}.speedup"] = speedup
@@ -131,6 +132,6 @@ def headline(metrics: Path) -> dict[str, dict]:
 
 
 def write(metrics: Path, out: Path) -> None:
-    """Stage headline: `out`/<reproduction>.json from `metrics`."""
+    """Stage report_headline: `out`/<reproduction>.json from `metrics`."""
     for name, numbers in headline(metrics).items():
         write_json(out / f"{name}.json", dict(sorted(numbers.items())))

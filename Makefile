@@ -123,7 +123,7 @@ readme: setup
 # The experiments of `dvc exp run -S key=value` side by side, only the columns that differ between the rows shown
 # (docs/results.md): the changed params and the headline metrics they moved; the deps' hashes (paths) are dropped.
 # ARGS= passes more options, e.g. ARGS="--md" or ARGS="-n 2".
-EXP_DROP ?= ^(data|plots|metrics|src|stages|conclusions|submissions)/|\.yaml$$
+EXP_DROP ?= ^((data|plots|metrics|src|stages|conclusions|submissions)/|.*\.yaml$$)
 .PHONY: exp-show
 exp-show: setup
 	$(DVC) exp show --only-changed --drop '$(EXP_DROP)' $(ARGS)

@@ -248,9 +248,9 @@ def synth_anchors(metrics: Path) -> str:
 
 # ---------------------------------------------------------------------------------------------------- docs/dag.md
 @functools.cache
-def _dvc_dag(root: Path) -> str:
-    done = subprocess.run([sys.executable, "-m", "dvc", "dag", "--md", "--collapse-foreach-matrix"], cwd=root,
-                          capture_output=True, text=True)
+def _dvc_dag(root: Path, target: str | None = None) -> str:
+    done = subprocess.run([sys.executable, "-m", "dvc", "dag", "--md", "--collapse-foreach-matrix",
+                           *([target] if target else [])], cwd=root, capture_output=True, text=True)
     if done.returncode != 0:
         raise InputError(f"{root}: `dvc dag` failed: {done.stderr.strip().splitlines()[-1:]}")
     return done.stdout
@@ -259,6 +259,18 @@ def _dvc_dag(root: Path) -> str:
 def dag(metrics: Path) -> str:
     """DVC's Mermaid drawing of the pipeline, a foreach stage one node (`dvc dag --md --collapse-foreach-matrix`)."""
     return "\n" + _dvc_dag(metrics.parent.resolve()).strip() + "\n"
+
+
+DAG_AREAS = {"dag_zeroshot": "report_zeroshot", "dag_head": "report_head", "dag_mlcmkd": "report_mlcmkd",
+             "dag_speed": "speed", "dag_breath": "report_breath"}  # block -> the area's last stage
+
+
+def _dag_of(target: str) -> Callable[[Path], str]:
+    def render(metrics: Path) -> str:
+        """`target` and every stage it rests on, a foreach stage one node (`dvc dag --md --collapse-foreach-matrix
+        <target>`)."""
+        return "\n" + _dvc_dag(metrics.parent.resolve(), target).strip() + "\n"
+    return render
 
 
 def step_ops(metrics: Path) -> str:
@@ -327,7 +339,7 @@ BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
                           "ktl_speed": ktl_speed, "mediapipe_rates": mediapipe_rates},
     "docs/results.md": {"datasets_sample": datasets_sample, "exp_workflow": exp_workflow},
     "docs/ci.md": {"lock_kb": lock_kb, "gate_sample": gate_sample, "wide_bands": wide_bands},
-    "docs/dag.md": {"dag": dag},
+    "docs/dag.md": {"dag": dag, **{block: _dag_of(target) for block, target in DAG_AREAS.items()}},
     "docs/breath.md": {"breath_sway": breath_sway},
     "docs/conclusions.md": {"vendor_margin": vendor_margin},
     "docs/synthetic.md": {"synth_anchors": synth_anchors},

@@ -24,7 +24,7 @@ def test_a_learning_curve_per_family_with_every_seed_and_the_ced_at_the_first_se
     assert list(charts["table1_ced"]["y"]) == [
         "plots/curves/mlcmkd/teacher_ced.csv", "plots/curves/mlcmkd/supervised/t/supervised-t-seed3_ced.csv",
         "plots/curves/mlcmkd/ktl/dikd/ktl-dikd-seed3_ced.csv", "plots/curves/mlcmkd/mcl/dikd/mcl-dikd-seed3_ced.csv"]
-    assert {"zeroshot_pck", "tinyhead_learning", "breath_rates", "breath_rate_error"} <= set(charts)
+    assert {"zeroshot_pck", "tinyhead_learning", "breath_bland_altman", "breath_rate_error"} <= set(charts)
 
 
 def test_render_replaces_only_the_block_after_the_mark():
@@ -32,6 +32,12 @@ def test_render_replaces_only_the_block_after_the_mark():
     assert text.startswith(f"stages: {{}}\n{MARK}\nplots:\n")
     assert render(text, PARAMS) == text
     assert yaml.safe_load(text)["plots"] == plots(PARAMS)
+
+
+def test_every_template_is_dvc_s_own_or_the_project_s():
+    templates = {spec["template"] for chart in plots(PARAMS) for spec in chart.values()}
+    assert templates - {"linear", "scatter"} == {"bland_altman", "abs_error"}
+    assert all((ROOT / ".dvc" / "plots" / f"{t}.json").is_file() for t in ("bland_altman", "abs_error"))
 
 
 def test_committed_dvc_yaml_has_the_plots_of_the_committed_params():

@@ -1,15 +1,18 @@
-"""dvc.yaml's top-level `plots:`, the charts `dvc plots show` and `dvc plots diff` draw, made from params.yaml: DVC's
-own templates over the CSV files the stages already write (the matplotlib figures of the post come from the same
-files). A top-level plot names each file it draws, so the list follows the profile's seeds and runs:
+"""dvc.yaml's top-level `plots:`, the charts `dvc plots show` and `dvc plots diff` draw, made from params.yaml: DVC
+templates over the CSV files the stages already write (the matplotlib figures of the post come from the same files).
+A top-level plot names each file it draws, so the list follows the profile's seeds and runs:
 
     learning_<family>     validation NME per epoch of every run of a training family (supervised, ktl, mcl; teacher
                           and pretrain as one family), every seed one line
     tinyhead_learning     the TinyHead's validation mean error per epoch, every seed's points (one file, a seed column)
     table1_ced            the CED on T-FAKE of each trained Table I method at the first seed, one line each
     zeroshot_pck          PCK against the threshold of every zero-shot model and protocol (one file, a model column)
-    breath_rates          each window's ridge rate against the true rate, every source (the Bland-Altman data)
-    breath_rate_error     each window's ridge rate against time, every source (the rate-error series)
+    breath_bland_altman   each window's ridge rate against the true rate as Bland-Altman (mean of the two, their
+                          difference), every source
+    breath_rate_error     each window's |ridge rate - true rate| against the true rate, every source
 
+The two breath charts use the project's templates in .dvc/plots/ (`bland_altman`, `abs_error`: DVC's scatter with a
+Vega-Lite calculate step of the file's x and y columns), the others DVC's built-in `linear` and `scatter`.
 `dvc plots diff` draws each chart once with every revision in it, so two experiments sit side by side.
 
     python -m thermbench.tools.dvc_plots --check   # exit 1 where dvc.yaml's plots differ from params.yaml's
@@ -29,6 +32,7 @@ from thermbench.core.stage import run as run_tool
 from thermbench.models.run_layout import run_name, run_path
 
 CURVES = Path("plots/curves/mlcmkd")
+WINDOWS = "plots/breath/windows.csv"
 MARK = "# top-level plots: written by `python -m thermbench.tools.dvc_plots --write` from params.yaml"
 
 
@@ -64,10 +68,11 @@ def plots(params: dict) -> list[dict]:
                                     {_curve(n, "_ced.csv"): "tfake" for n in methods}, y_label="share of test crops")})
     out.append({"zeroshot_pck": _line("zero-shot models: PCK against the threshold (px), every model and protocol",
                                       "threshold_px", {"plots/zeroshot_pck.csv": "pck"}, "scatter")})
-    out.append({"breath_rates": _line("breath: window rate (ridge) against the true rate, every source (bpm)",
-                                      "true_bpm", {"plots/breath/windows.csv": "ridge_bpm"}, "scatter")})
-    out.append({"breath_rate_error": _line("breath: window rate (ridge) over time, every source (bpm)", "t_start",
-                                           {"plots/breath/windows.csv": "ridge_bpm"}, "scatter")})
+    out.append({"breath_bland_altman": _line("breath: Bland-Altman of the window rates (ridge) against the truth, "
+                                             "every source (bpm)", "true_bpm", {WINDOWS: "ridge_bpm"},
+                                             "bland_altman")})
+    out.append({"breath_rate_error": _line("breath: |window rate (ridge) - true rate| against the true rate, every "
+                                           "source (bpm)", "true_bpm", {WINDOWS: "ridge_bpm"}, "abs_error")})
     return out
 
 

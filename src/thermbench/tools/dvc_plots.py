@@ -4,15 +4,18 @@ A top-level plot names each file it draws, so the list follows the profile's see
 
     learning_<family>     validation NME per epoch of every run of a training family (supervised, ktl, mcl; teacher
                           and pretrain as one family), every seed one line
-    tinyhead_learning     the TinyHead's validation mean error per epoch, every seed's points (one file, a seed column)
+    tinyhead_learning     the TinyHead's validation mean error per epoch, a line per seed (one file, a seed column)
     table1_ced            the CED on T-FAKE of each trained Table I method at the first seed, one line each
-    zeroshot_pck          PCK against the threshold of every zero-shot model and protocol (one file, a model column)
+    zeroshot_pck          PCK against the threshold, a line per zero-shot model and protocol (one file, model and
+                          protocol columns)
     breath_bland_altman   each window's ridge rate against the true rate as Bland-Altman (mean of the two, their
                           difference), every source
     breath_rate_error     each window's |ridge rate - true rate| against the true rate, every source
 
-The two breath charts use the project's templates in .dvc/plots/ (`bland_altman`, `abs_error`: DVC's scatter with a
-Vega-Lite calculate step of the file's x and y columns), the others DVC's built-in `linear` and `scatter`.
+DVC's built-in `linear` template draws a line per file; where one file holds several series, or a chart needs a
+computed axis, the project's Vega-Lite templates in .dvc/plots/ draw it from the same file: `by_seed` and `by_model`
+(a line per value of the seed, or the model and protocol, column; a panel per revision), `bland_altman` and
+`abs_error` (a calculate step of the file's x and y columns).
 `dvc plots diff` draws each chart once with every revision in it, so two experiments sit side by side.
 
     python -m thermbench.tools.dvc_plots --check   # exit 1 where dvc.yaml's plots differ from params.yaml's
@@ -61,13 +64,13 @@ def plots(params: dict) -> list[dict]:
             out.append({f"learning_{family}": _line(f"{family}: validation NME per epoch, every run and seed", "epoch",
                                                     {_curve(n): "val_nme" for n in names})})
     out.append({"tinyhead_learning": _line("TinyHead: validation mean error (px) per epoch, every seed", "epoch",
-                                           {"plots/curves/head.csv": "val_mean_px"}, "scatter")})
+                                           {"plots/curves/head.csv": "val_mean_px"}, "by_seed")})
     first = params["train"]["seeds"][0]
     methods = ["teacher", *(n for names in runs(params).values() for n in names if n.endswith(f"-seed{first}"))]
     out.append({"table1_ced": _line(f"CED on T-FAKE (NME-IO), Table I's trained methods at seed {first}", "nme",
                                     {_curve(n, "_ced.csv"): "tfake" for n in methods}, y_label="share of test crops")})
     out.append({"zeroshot_pck": _line("zero-shot models: PCK against the threshold (px), every model and protocol",
-                                      "threshold_px", {"plots/zeroshot_pck.csv": "pck"}, "scatter")})
+                                      "threshold_px", {"plots/zeroshot_pck.csv": "pck"}, "by_model")})
     out.append({"breath_bland_altman": _line("breath: Bland-Altman of the window rates (ridge) against the truth, "
                                              "every source (bpm)", "true_bpm", {WINDOWS: "ridge_bpm"},
                                              "bland_altman")})

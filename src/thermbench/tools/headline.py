@@ -98,7 +98,7 @@ def breath(rates: dict, scores: dict) -> dict:
 def speed(deploy: dict, timing: dict) -> dict:
     """`deploy`: metrics/speed/deploy.json; `timing`: metrics/timing/speed_deploy.json (where the speed-up is)."""
     out = {}
-    for student, s in sorted(deploy["int8_students"].items()):
+    for student, s in sorted(deploy.get("int8_students", {}).items()):  # none in a profile without int8 students
         k = _key(student)
         out |= {f"int8.{k}.tfake_nme_change": s["tfake_nme_rise"],
                 f"int8.{k}.charlotte_nme_change": s["charlotte_nme_rise"]}

@@ -20,7 +20,11 @@ def test_a_learning_curve_per_family_with_every_seed_and_the_ced_at_the_first_se
     assert list(charts["learning_supervised"]["y"]) == ["plots/curves/mlcmkd/supervised/t/supervised-t-seed3.csv",
                                                         "plots/curves/mlcmkd/supervised/t/supervised-t-seed7.csv"]
     assert list(charts["learning_mcl"]["y"].values()) == ["val_nme", "val_nme"]
-    assert list(charts["learning_teacher"]["y"]) == ["plots/curves/mlcmkd/teacher.csv"]  # no pretrained sizes
+    assert list(charts["learning_teacher"]["y"]) == ["plots/curves/mlcmkd/teacher.csv"]
+    assert "learning_pretrain" not in charts  # no pretrained sizes in this profile
+    assert list(_by_name({**PARAMS, "rtmpose": {"supervised_archs": [], "pretrain_archs": ["t", "s"]}})[
+        "learning_pretrain"]["y"]) == ["plots/curves/mlcmkd/pretrain/pretrain-t.csv",
+                                       "plots/curves/mlcmkd/pretrain/pretrain-s.csv"]
     assert list(charts["table1_ced"]["y"]) == [
         "plots/curves/mlcmkd/teacher_ced.csv", "plots/curves/mlcmkd/supervised/t/supervised-t-seed3_ced.csv",
         "plots/curves/mlcmkd/ktl/dikd/ktl-dikd-seed3_ced.csv", "plots/curves/mlcmkd/mcl/dikd/mcl-dikd-seed3_ced.csv"]

@@ -2,8 +2,9 @@
 templates over the CSV files the stages already write (the matplotlib figures of the post come from the same files).
 A top-level plot names each file it draws, so the list follows the profile's seeds and runs:
 
-    learning_<family>     validation NME per epoch of every run of a training family (supervised, ktl, mcl; teacher
-                          and pretrain as one family), every seed one line
+    learning_<family>     validation NME per epoch of every run of a training stage family (teacher, pretrain,
+                          supervised, ktl, mcl), every run and seed one line; a family the profile does not train
+                          (no pretrained sizes) has none
     tinyhead_learning     the TinyHead's validation mean error per epoch, a line per seed (one file, a seed column)
     table1_ced            the CED on T-FAKE of each trained Table I method at the first seed, one line each
     zeroshot_pck          PCK against the threshold, a line per zero-shot model and protocol (one file, model and
@@ -46,10 +47,10 @@ def _curve(name: str, suffix: str = ".csv") -> str:
 def runs(params: dict) -> dict[str, list[str]]:
     """{family: run names}, in the order the stages make them."""
     seeds, rtm, train = params["train"]["seeds"], params["rtmpose"], params["train"]
-    return {"supervised": [run_name("supervised", a, s) for a in rtm["supervised_archs"] for s in seeds],
+    return {"teacher": ["teacher"], "pretrain": [f"pretrain-{a}" for a in rtm["pretrain_archs"]],
+            "supervised": [run_name("supervised", a, s) for a in rtm["supervised_archs"] for s in seeds],
             "ktl": [run_name("ktl", v, s) for v in train["ktl"]["runs"] for s in seeds],
-            "mcl": [run_name("mcl", v, s) for v in train["mcl"]["variants"] for s in seeds],
-            "teacher": ["teacher", *(f"pretrain-{a}" for a in rtm["pretrain_archs"])]}
+            "mcl": [run_name("mcl", v, s) for v in train["mcl"]["variants"] for s in seeds]}
 
 
 def _line(title: str, x: str, y: dict[str, str], template: str = "linear", y_label: str | None = None) -> dict:

@@ -113,7 +113,7 @@ def exp_workflow(metrics: Path) -> str:
     exp-show` and `dvc metrics diff` between two smoke experiments of one param, and the charts of `dvc plots diff`."""
     path = metrics.parent / EXP_RECORD
     if not path.is_file():
-        return ("\n\nNot recorded on this code: `THERMBENCH_WARM_SMOKE=<a smoke project after dvc repro> "
+        return ("\n\nNot recorded on this code: `THERMBENCH_WARM_SMOKE=<a smoke project after dvc repro>\n"
                 "THERMBENCH_EXP_RECORD=1 python -m pytest tests/test_exp_workflow.py` records it.\n\n")
     r = read_json(path)
     (a, b), (name_a, name_b) = r["values"], r["names"]

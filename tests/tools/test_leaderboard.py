@@ -3,8 +3,7 @@ without weights listed without numbers."""
 
 import pytest
 
-from thermbench.tools.leaderboard import (breath_rows, landmark_rows, markdown, nose_rows, rank_ranges,
-                                          resolved_pairs)
+from thermbench.tools.leaderboard import breath_rows, landmark_rows, markdown, nose_rows, rank_ranges, resolved_pairs
 
 
 def _nose(pck, n_gt=10, data="synthetic", **extra):

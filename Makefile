@@ -123,6 +123,14 @@ crop-geometry: setup
 readme: setup
 	$(PY) -m thermbench.tools.readme --write
 
+# The experiments of `dvc exp run -S key=value` side by side, only the columns that differ between the rows shown
+# (docs/results.md): the changed params and the headline metrics they moved; the deps' hashes (paths) are dropped.
+# ARGS= passes more options, e.g. ARGS="--md" or ARGS="-n 2".
+EXP_DROP ?= ^((data|plots|metrics|src|stages|conclusions|submissions)/|.*\.yaml$$)
+.PHONY: exp-show
+exp-show: setup
+	$(DVC) exp show --only-changed --drop '$(EXP_DROP)' $(ARGS)
+
 # `make profile P=paper`; SET="data.source.breath=real ..." changes keys of that profile (one real dataset, say).
 # It refuses, in one line, to overwrite a value changed in params.yaml since it was composed; FORCE=1 discards it.
 SET ?=

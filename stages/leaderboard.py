@@ -1,6 +1,6 @@
 """Stage report_leaderboard: one leaderboard per task, every built-in and submitted model with its interval, data
-label and whether it is a submission, from metrics/ only (tools/leaderboard.py) -> plots/leaderboard.md,
-metrics/leaderboard.json."""
+label and whether it is a submission, ranked as far as metrics/conclusions.json resolves the order, from metrics/ only
+(tools/leaderboard.py) -> plots/leaderboard.md, metrics/leaderboard.json."""
 
 from pathlib import Path
 

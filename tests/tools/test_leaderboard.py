@@ -3,7 +3,7 @@ without weights listed without numbers."""
 
 import pytest
 
-from thermbench.tools.leaderboard import breath_rows, landmark_rows, markdown, nose_rows
+from thermbench.tools.leaderboard import breath_rows, landmark_rows, markdown, nose_rows, rank_ranges, resolved_pairs
 
 
 def _nose(pck, n_gt=10, data="synthetic", **extra):
@@ -54,7 +54,7 @@ def test_breath_board_per_scene_ranks_only_sources_on_every_window_and_names_cov
         ("dlib_hog", False, None, False), ("tfan", False, None, False)]
     assert boards["far"][3]["note"] == "not ranked, rate in 9/40 windows, 4/10 sequences"
     text = markdown({"breath_far": {"metric": "breath-rate MAE, ridge", "higher_is_better": False,
-                                    "rows": boards["far"]}})
+                                    "rows": rank_ranges(boards["far"], {("oracle", "fixed")}, higher=False)}})
     assert "## Breath rate (breath_tracks)" in text and "**far scene**" in text
     assert "| 1 | oracle | 1.0000 | [0.5000, 1.5000] | 10 | synthetic | no | rate in 40/40 windows, 10/10 sequences |" \
         in text
@@ -62,3 +62,22 @@ def test_breath_board_per_scene_ranks_only_sources_on_every_window_and_names_cov
             "than the ranked rows, rate in 20/40 windows, 6/10 sequences |") in text
     assert "| — | dlib_hog | — | — | 4 | synthetic | no | not ranked, rate in 9/40 windows, 4/10 sequences |" in text
     assert "| — | tfan | — | — | — | synthetic | no | weights not available |" in text
+
+
+def _statement(id, verdict, resolved=True):
+    return {"id": id, "verdict": verdict, "resolved": resolved}
+
+
+def test_ranks_are_strict_only_where_the_conclusions_resolve_every_pair():
+    # a < c, c < d resolved (so a < d chained), b unresolved against everyone; e is another board's; f unranked
+    statements = [_statement("breath.paired.far.trained", "a < c; c < d"),
+                  _statement("breath.paired.far.untrained", "b < d", resolved=False),
+                  _statement("breath.paired.near.trained", "e < a")]
+    pairs = resolved_pairs(statements, "breath.paired.far.")
+    assert pairs == {("a", "c"), ("c", "d"), ("a", "d")}
+    rows = [{"model": m, "ranked": m != "f"} for m in "abcdf"]
+    # a: none resolved better, c and d resolved worse: places 1 to 4 - 2 = 2 (b, unresolved, may sit on either side)
+    assert [r["rank"] for r in rank_ranges(rows, pairs, higher=False)] == [[1, 2], [1, 4], [2, 3], [3, 4], None]
+    # higher is better: the same pairs read the other way
+    assert [r["rank"] for r in rank_ranges(rows, pairs, higher=True)][:4] == [[3, 4], [1, 4], [2, 3], [1, 2]]
+    assert resolved_pairs(statements, None) == set()  # a board no statement compares: nothing resolved

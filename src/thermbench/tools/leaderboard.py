@@ -14,6 +14,13 @@ report_leaderboard -> plots/leaderboard.md, metrics/leaderboard.json):
 
 Each row carries its data label (synthetic or real) and whether it is a submission. A model whose weights are absent
 is listed with its reason and no numbers.
+
+A rank says only what the conclusions say (metrics/conclusions.json): a ranked row gets the range of places the
+resolved pairs leave it, from 1 + the rows resolved better than it to the count of ranked rows - the rows resolved
+worse (resolved pairs chained: a < b and b < c resolve a < c). A pair no resolved statement orders, because it is not
+resolved or because no statement compares it, leaves both rows free on either side of each other: a shared range
+such as 1-3. A single number is a place every other ranked row is resolved against. `BOARD_STATEMENTS` names the
+statements each board reads: those comparing its metric on its rows.
 """
 
 from __future__ import annotations
@@ -24,11 +31,16 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from thermbench.core.conclusions import pairs_of
 from thermbench.core.io import read_json, write_json, write_text
 from thermbench.core.stats import ALPHA, t_interval
 from thermbench.core.submissions import label
 
 PCK_AT = "10px"
+# board -> the id prefix of the statements that compare its metric on its models (metrics/conclusions.json); a board
+# not named has no such statement, so none of its pairs is resolved
+BOARD_STATEMENTS = {"landmarks68_tfake": "mlcmkd.tfake.", **{f"breath_{scene}": f"breath.paired.{scene}."
+                                                              for scene in ("near", "near_sway", "far")}}
 SEED = re.compile(r"-seed\d+$")
 
 
@@ -112,6 +124,36 @@ def _ranked(rows: list[dict], higher: bool) -> list[dict]:
             + sorted((r for r in rows if r["value"] is None), key=lambda r: r["model"]))
 
 
+def resolved_pairs(statements: list[dict], prefix: str | None) -> set[tuple[str, str]]:
+    """(lower, higher) pairs of the resolved statements whose id starts with `prefix` (metrics/conclusions.json's
+    statements), chained: a < b and b < c give a < c."""
+    pairs = set()
+    for s in statements:
+        if prefix is not None and s["id"].startswith(prefix) and s["resolved"]:
+            pairs |= pairs_of(s["verdict"]) or set()
+    while True:
+        chained = {(a, d) for a, b in pairs for c, d in pairs if b == c} - pairs
+        if not chained:
+            return pairs
+        pairs |= chained
+
+
+def rank_ranges(rows: list[dict], pairs: set[tuple[str, str]], higher: bool) -> list[dict]:
+    """Each ranked row with its `rank` [best, worst]: 1 + the ranked rows resolved better than it, the ranked rows
+    less those resolved worse; unranked rows: None. `pairs`: (lower, higher) resolved pairs."""
+    names = [r["model"] for r in rows if r["ranked"]]
+    better = {(b, a) if higher else (a, b) for a, b in pairs if a in names and b in names}
+    return [{**r, "rank": [1 + sum((o, r["model"]) in better for o in names),
+                           len(names) - sum((r["model"], o) in better for o in names)] if r["ranked"] else None}
+            for r in rows]
+
+
+def rank_text(rank: list[int] | None) -> str:
+    if rank is None:
+        return "—"
+    return str(rank[0]) if rank[0] == rank[1] else f"{rank[0]}–{rank[1]}"
+
+
 def _cell(v, digits: int) -> str:
     return "—" if v is None else f"{v:.{digits}f}"
 
@@ -119,17 +161,18 @@ def _cell(v, digits: int) -> str:
 def table(rows: list[dict], metric: str, digits: int) -> str:
     lines = [f"| rank | model | {metric} | 95% interval | n | data | submission | note |",
              "|---|---|---|---|---|---|---|---|"]
-    for i, r in enumerate(rows, 1):
+    for r in rows:
         interval = "—" if r["low"] is None else f"[{_cell(r['low'], digits)}, {_cell(r['high'], digits)}]"
-        lines.append(f"| {i if r['ranked'] else '—'} | {r['model']} | {_cell(r['value'], digits)} | "
+        lines.append(f"| {rank_text(r['rank'])} | {r['model']} | {_cell(r['value'], digits)} | "
                      f"{interval} | {r['n'] if r['n'] is not None else '—'} | {r['data']} | "
                      f"{'yes' if r['submission'] else 'no'} | {r['note'].split(':')[0].split(' (')[0]} |")
     return "\n".join(lines)
 
 
 def build(zeroshot: dict[str, dict], zeroshot_submitted: dict, runs: list[dict], table1_submitted: dict,
-          breath_scores: dict, breath_data: str, breath_unavailable: dict[str, str]) -> dict:
-    """The leaderboards as data: {task: {metric, higher_is_better, rows}} (breath: one board per scene)."""
+          breath_scores: dict, breath_data: str, breath_unavailable: dict[str, str], statements: list[dict]) -> dict:
+    """The leaderboards as data: {task: {metric, higher_is_better, rows}} (breath: one board per scene), each row
+    with the rank range the resolved `statements` (metrics/conclusions.json) give it."""
     boards = {"thermeval_nose": {"metric": f"full-frame PCK@{PCK_AT}", "higher_is_better": True,
                                  "rows": nose_rows(zeroshot, zeroshot_submitted)}}
     for dataset, metric in (("tfake", "NME-IO"), ("charlotte", "NME-diag (Full)")):
@@ -138,6 +181,9 @@ def build(zeroshot: dict[str, dict], zeroshot_submitted: dict, runs: list[dict],
     for scene, rows in breath_rows(breath_scores, breath_data, breath_unavailable).items():
         boards[f"breath_{scene}"] = {"metric": "breath-rate MAE, ridge (breaths/min)", "higher_is_better": False,
                                      "rows": rows}
+    for key, board in boards.items():
+        pairs = resolved_pairs(statements, BOARD_STATEMENTS.get(key))
+        board["rows"] = rank_ranges(board["rows"], pairs, board["higher_is_better"])
     return boards
 
 
@@ -151,7 +197,11 @@ def markdown(boards: dict) -> str:
              "interval is a 95% one (PCK: Wilson over the GT noses; NME: t over a trained model's seeds, none for one "
              "run; breath: bootstrap over sequences, the MAE over the windows where the source has a rate, its "
              "coverage in the note; only sources with a rate in every window of a scene are ranked, so ranked rows "
-             "share their windows). `data`: synthetic or real.\n"]
+             "share their windows). `data`: synthetic or real.\n", "**How to read the rank.** A rank says what "
+             "`plots/conclusions.md` says, not the order of the values: a single number only where every pair of this "
+             "row with another ranked row is resolved there; a range such as 1–3 where some pair is not resolved (or "
+             "no statement compares it): the row could sit anywhere in that range. Rows are listed by value within "
+             "the ranked ones.\n"]
     breath = False
     for key, board in boards.items():
         better = "higher" if board["higher_is_better"] else "lower"
@@ -175,7 +225,7 @@ def write(metrics: Path, builtin_zeroshot: list[str], out_md: Path, out_json: Pa
     breath = read_json(metrics / "conclusions" / "breath.json")["scores"]
     boards = build(zeroshot, read_json(metrics / "zeroshot_submissions.json"), runs,
                    read_json(metrics / "table1_submissions.json"), breath,
-                   rates["data"], rates.get("unavailable", {}))
+                   rates["data"], rates.get("unavailable", {}), read_json(metrics / "conclusions.json")["statements"])
     landmarks = read_json(metrics / "table1_submissions.json")["data"]
     data = {"thermeval": zeroshot[builtin_zeroshot[0]]["data"], **landmarks, "breath": rates["data"]}
     write_json(out_json, {"data": data, "boards": boards})

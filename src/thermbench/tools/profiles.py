@@ -9,7 +9,7 @@ of params.yaml records the command that composed it and a digest of the values i
 line, while a value changed since (a hand edit, a `dvc exp run -S`) differs from what that command composes to now
 and from what the switch would write, so no change is overwritten unseen: keep it in a profile or with --set, or
 discard it with --force. Comments in `profiles/default.yaml` are kept (ruamel round-trip), so params.yaml stays
-readable.
+readable. dvc.yaml beside it gets the profile's top-level plots (`thermbench.tools.dvc_plots`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from ruamel.yaml import YAML
 from thermbench.core.io import InputError, write_text
 from thermbench.core.stage import build, section
 from thermbench.core.stage import run as run_stage
+from thermbench.tools import dvc_plots
 
 PROFILES = ("smoke", "default", "paper", "real-smoke")
 EXTENDS = "extends"  # an overlay's first key may name another profile whose overlay applies first
@@ -260,6 +261,9 @@ def main(argv: list[str] | None = None) -> None:
     if out.is_file() and not args.force:
         check_nothing_lost(out, text)
     write_text(out, text)
+    dvc_yaml = out.parent / "dvc.yaml"
+    if dvc_yaml.is_file():  # its top-level plots name the files this profile's runs write
+        write_text(dvc_yaml, dvc_plots.render(dvc_yaml.read_text(), pyyaml.safe_load(text)))
     print(f"{out} now holds the '{args.profile}' profile", file=sys.stderr)
 
 

@@ -141,6 +141,27 @@ def datasets_sample(metrics: Path) -> str:
     return "\n\n```\n" + "\n".join(rows) + "\n```\n\n"
 
 
+EXP_RECORD = Path("metrics/timing/exp_workflow.json")  # what tests/test_exp_workflow.py's commands printed
+
+
+def exp_workflow(metrics: Path) -> str:
+    """The experiment workflow's real output, recorded by tests/test_exp_workflow.py (THERMBENCH_EXP_RECORD=1): `make
+    exp-show` and `dvc metrics diff` between two smoke experiments of one param, and the charts of `dvc plots diff`."""
+    path = metrics.parent / EXP_RECORD
+    if not path.is_file():
+        return ("\n\nNot recorded on this code: `THERMBENCH_WARM_SMOKE=<a smoke project after dvc repro>\n"
+                "THERMBENCH_EXP_RECORD=1 python -m pytest tests/test_exp_workflow.py` records it.\n\n")
+    r = read_json(path)
+    (a, b), (name_a, name_b) = r["values"], r["names"]
+    rows = len(r["metrics_diff"].splitlines()) - 2
+    charts = ", ".join(f"`{p}`" for p in r["plots"])
+    return (f"\n\nOn the smoke profile, `dvc exp run -S {r['param']}={a}` and `-S {r['param']}={b}` (commit "
+            f"{r['commit']}, {r['date']}). `make exp-show ARGS=\"--md\"`:\n\n```\n{r['exp_show'].strip()}\n```\n\n"
+            f"`dvc metrics diff {name_a} {name_b} --md` ({rows} rows):\n\n```\n{r['metrics_diff'].strip()}\n```\n\n"
+            f"`dvc plots diff {name_a} {name_b}` draws {len(r['plots'])} charts, each with both experiments: "
+            f"{charts}.\n\n")
+
+
 # --------------------------------------------------------------------------------------------------- docs/ci.md
 def lock_kb(metrics: Path) -> str:
     return f"{(metrics.parent / 'dvc.lock').stat().st_size / 1000:.0f} kB"
@@ -263,9 +284,9 @@ def synth_anchors(metrics: Path) -> str:
 
 # ---------------------------------------------------------------------------------------------------- docs/dag.md
 @functools.cache
-def _dvc_dag(root: Path) -> str:
-    done = subprocess.run([sys.executable, "-m", "dvc", "dag", "--md", "--collapse-foreach-matrix"], cwd=root,
-                          capture_output=True, text=True)
+def _dvc_dag(root: Path, target: str | None = None) -> str:
+    done = subprocess.run([sys.executable, "-m", "dvc", "dag", "--md", "--collapse-foreach-matrix",
+                           *([target] if target else [])], cwd=root, capture_output=True, text=True)
     if done.returncode != 0:
         raise InputError(f"{root}: `dvc dag` failed: {done.stderr.strip().splitlines()[-1:]}")
     return done.stdout
@@ -274,6 +295,18 @@ def _dvc_dag(root: Path) -> str:
 def dag(metrics: Path) -> str:
     """DVC's Mermaid drawing of the pipeline, a foreach stage one node (`dvc dag --md --collapse-foreach-matrix`)."""
     return "\n" + _dvc_dag(metrics.parent.resolve()).strip() + "\n"
+
+
+DAG_AREAS = {"dag_zeroshot": "report_zeroshot", "dag_head": "report_head", "dag_mlcmkd": "report_mlcmkd",
+             "dag_speed": "speed", "dag_breath": "report_breath"}  # block -> the area's last stage
+
+
+def _dag_of(target: str) -> Callable[[Path], str]:
+    def render(metrics: Path) -> str:
+        """`target` and every stage it rests on, a foreach stage one node (`dvc dag --md --collapse-foreach-matrix
+        <target>`)."""
+        return "\n" + _dvc_dag(metrics.parent.resolve(), target).strip() + "\n"
+    return render
 
 
 def step_ops(metrics: Path) -> str:
@@ -341,9 +374,9 @@ BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
     "docs/timings.md": {"stage_timings": stage_timings},
     "docs/own-model.md": {"ktl_tfake": ktl_tfake, "ktl_charlotte": ktl_charlotte, "dlib_found": dlib_found,
                           "ktl_speed": ktl_speed, "mediapipe_rates": mediapipe_rates},
-    "docs/results.md": {"datasets_sample": datasets_sample},
+    "docs/results.md": {"datasets_sample": datasets_sample, "exp_workflow": exp_workflow},
     "docs/ci.md": {"lock_kb": lock_kb, "gate_sample": gate_sample, "wide_bands": wide_bands},
-    "docs/dag.md": {"dag": dag},
+    "docs/dag.md": {"dag": dag, **{block: _dag_of(target) for block, target in DAG_AREAS.items()}},
     "docs/breath.md": {"breath_sway": breath_sway},
     "docs/conclusions.md": {"vendor_margin": vendor_margin},
     "docs/synthetic.md": {"synth_anchors": synth_anchors},

@@ -1,0 +1,137 @@
+"""The headline numbers, one flat file per reproduction (stage report_headline -> metrics/headline/<reproduction>.json):
+the cells the README's results block shows, as numbers, under keys that read as names (`tfake.nme.ktl_dikd.mean`), so
+`dvc metrics show` and `dvc metrics diff` list a few hundred numbers a reader compares between experiments. They are
+read from the committed metrics, not computed again, except the mean and sd over seeds the README shows (sample sd,
+ddof 1); a method without a number (weights not available) has no key.
+
+    nose         per zero-shot model: full-frame detection and PCK@10, GT-box detection, median error and PCK@10 (frame
+                 px); the TinyHead's GT-box cells as mean and sd over its seeds
+    mlcmkd       Table I: T-FAKE NME-IO and CHARLOTTE Full NME-diag per method (mean, and sd over seeds), its converged
+                 runs; the mean-shape baseline
+    breath       ridge MAE per scene and source over the windows where it has a rate (mean, and sd over seeds), and
+                 those windows
+    speed        per int8 student: the int8 speed-up over fp32 in ONNX Runtime (CPU time, median) and its NME change
+    conclusions  statements resolved and not resolved, in all and per report
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from thermbench.breath.ranking import source_runs
+from thermbench.core.io import read_json, write_json
+from thermbench.mlcmkd.report_tables import UNTRAINED, group_runs, table_i_order, tfake_nme
+
+PCK = "10px"
+SCENES = ("near", "near_sway", "far")
+
+
+def _key(name: str) -> str:
+    return name.replace("-", "_").replace(" ", "_")
+
+
+def _seeds(prefix: str, values: list[float]) -> dict[str, float]:
+    """`prefix.mean` of the values, and `prefix.sd` (ddof 1) where there are several."""
+    v = np.asarray(values, np.float64)
+    return {f"{prefix}.mean": float(v.mean()), **({f"{prefix}.sd": float(v.std(ddof=1))} if v.size > 1 else {})}
+
+
+def nose(zeroshot: dict[str, dict], head: dict) -> dict:
+    """`zeroshot`: {model: metrics/zeroshot/<model>.json}; `head`: metrics/head/thermeval.json."""
+    out = {}
+    for model, m in sorted(zeroshot.items()):
+        if m["status"] != "ok":
+            continue
+        full, k = m["full_frame"], _key(model)
+        out |= {f"{k}.full_frame.found": full["detection_rate"], f"{k}.full_frame.pck10": full["pck"][PCK]}
+        box = m["crop"].get("frame_px") if isinstance(m["crop"], dict) else None
+        if box is not None:  # a model not run on the GT boxes has no such cells
+            out |= {f"{k}.gt_box.found": box["detection_rate"], f"{k}.gt_box.median_px": box["median_px"],
+                    f"{k}.gt_box.pck10": box["pck"][PCK]}
+    over = head["over_seeds"]["frame_px"]
+    out |= {"tinyhead.gt_box.found": head["frame_px"]["detection_rate"],
+            "tinyhead.gt_box.median_px.mean": over["median_px"]["mean"],
+            "tinyhead.gt_box.median_px.sd": over["median_px"]["sd"],
+            "tinyhead.gt_box.pck10.mean": over["pck"][PCK]["mean"], "tinyhead.gt_box.pck10.sd": over["pck"][PCK]["sd"],
+            "tinyhead.seeds": len(head["seeds"])}
+    return out
+
+
+def mlcmkd(runs: dict[str, dict], summary: dict) -> dict:
+    """`runs`: {run: metrics/mlcmkd/**/<run>.json}; `summary`: metrics/mlcmkd_summary.json."""
+    groups = group_runs(runs)
+    out = {}
+    for name in table_i_order(groups):
+        g = groups[name]
+        if next(iter(g.runs.values())).get("status", "ok") != "ok":
+            continue
+        k = _key(name)
+        out |= _seeds(f"tfake.nme.{k}", list(g.values(tfake_nme)))
+        out |= _seeds(f"charlotte.nme.{k}", list(g.values(lambda r: r["charlotte"]["full"]["nme"])))
+        if g.kind not in UNTRAINED:
+            out |= {f"converged.{k}": len(g.runs) - len(g.unconverged()), f"runs.{k}": len(g.runs)}
+    return out | {"tfake.nme.mean_shape": summary["mean_shape_test_nme"]}
+
+
+def breath(rates: dict, scores: dict) -> dict:
+    """`rates`: metrics/breath/rates.json; `scores`: metrics/conclusions/breath.json's scores."""
+    groups = source_runs(rates["sources"], rates["runs"])
+    out = {}
+    for source, seeds in sorted(groups.items()):
+        if source.startswith("oracle+"):  # the noise series of the true nostrils: the report's
+            continue
+        runs = [rates["sources"][n] for n in seeds.values()]
+        for scene in SCENES:
+            values = [r[scene]["ridge"].get("mae_bpm") for r in runs if scene in r]
+            values = [v for v in values if v is not None]
+            if not values:
+                continue
+            out |= _seeds(f"{scene}.{_key(source)}.mae", values)
+            score = scores.get(scene, {}).get(source)
+            if score is not None:
+                out[f"{scene}.{_key(source)}.windows"] = score["windows"]
+    return out
+
+
+def speed(deploy: dict, timing: dict) -> dict:
+    """`deploy`: metrics/speed/deploy.json; `timing`: metrics/timing/speed_deploy.json (where the speed-up is)."""
+    out = {}
+    for student, s in sorted(deploy.get("int8_students", {}).items()):  # none in a profile without int8 students
+        k = _key(student)
+        out |= {f"int8.{k}.tfake_nme_change": s["tfake_nme_rise"],
+                f"int8.{k}.charlotte_nme_change": s["charlotte_nme_rise"]}
+        speedup = timing.get("int8_students", {}).get(student, {}).get("int8_speedup")
+        if speedup is not None:
+            out[f"int8.{k}.speedup"] = speedup
+    return out
+
+
+def conclusions(gathered: dict) -> dict:
+    """`gathered`: metrics/conclusions.json."""
+    out = {key: gathered[key] for key in ("resolved", "not_resolved", "resolved_deterministic",
+                                         "resolved_kernel_checked")}
+    for s in gathered["statements"]:
+        key = f"{s['report']}.{'resolved' if s['resolved'] else 'not_resolved'}"
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+def headline(metrics: Path) -> dict[str, dict]:
+    """{reproduction: its flat headline numbers}, read from `metrics` (metrics/)."""
+    zeroshot = {p.stem: read_json(p) for p in sorted((metrics / "zeroshot").glob("*.json"))}
+    runs = {p.stem: read_json(p) for p in sorted((metrics / "mlcmkd").rglob("*.json"))}
+    return {"nose": nose(zeroshot, read_json(metrics / "head" / "thermeval.json")),
+            "mlcmkd": mlcmkd(runs, read_json(metrics / "mlcmkd_summary.json")),
+            "breath": breath(read_json(metrics / "breath" / "rates.json"),
+                             read_json(metrics / "conclusions" / "breath.json")["scores"]),
+            "speed": speed(read_json(metrics / "speed" / "deploy.json"),
+                           read_json(metrics / "timing" / "speed_deploy.json")),
+            "conclusions": conclusions(read_json(metrics / "conclusions.json"))}
+
+
+def write(metrics: Path, out: Path) -> None:
+    """Stage report_headline: `out`/<reproduction>.json from `metrics`."""
+    for name, numbers in headline(metrics).items():
+        write_json(out / f"{name}.json", dict(sorted(numbers.items())))

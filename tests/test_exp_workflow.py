@@ -1,0 +1,97 @@
+"""The DVC experiment workflow end to end on the smoke profile: two `dvc exp run -S` of one TinyHead training param,
+then `make exp-show`, `dvc metrics diff` and `dvc plots diff` between them, sized for a person to read.
+
+It starts from a warm smoke copy (its results and DVC cache), so only the TinyHead's stages and what reads them run:
+set THERMBENCH_WARM_SMOKE to a smoke-profile project after `dvc repro`, e.g. the copy that
+`python -m thermbench.tools.regression --keep` leaves (`<scratch>/project`). Without one the test is skipped.
+THERMBENCH_EXP_RECORD=1 also writes what the commands printed to metrics/timing/exp_workflow.json, which
+`make readme` renders into docs/results.md."""
+
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from thermbench.core.io import write_json
+from thermbench.tools.readme_blocks import EXP_RECORD
+from thermbench.tools.regression import copy_worktree
+
+ROOT = Path(__file__).resolve().parents[1]
+WARM = Path(os.environ.get("THERMBENCH_WARM_SMOKE", "/nonexistent"))
+PARAM, VALUES = "head.lr", ("0.001", "0.01")  # a TinyHead training param: head_train and what reads its heads re-run
+MAX_COLUMNS, MAX_DIFF_ROWS = 40, 150
+
+pytestmark = pytest.mark.skipif(not (WARM / "dvc.lock").is_file() or not (WARM / ".dvc" / "cache").is_dir(),
+                                reason="no warm smoke copy: set THERMBENCH_WARM_SMOKE to a smoke project after "
+                                       "`dvc repro` (`python -m thermbench.tools.regression --keep` leaves one)")
+
+
+@pytest.fixture(scope="module")
+def workflow(tmp_path_factory):
+    repo = tmp_path_factory.mktemp("exp") / "project"
+    copy_worktree(ROOT, repo)
+    env = {**os.environ, "PYTHONPATH": str(repo / "src"), "DVC_NO_ANALYTICS": "1",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # stages call `python`
+
+    def run(*cmd):
+        done = subprocess.run(list(cmd), cwd=repo, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, f"`{' '.join(cmd)}` failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        return done.stdout
+
+    dvc = (sys.executable, "-m", "dvc")
+    run(sys.executable, "-m", "thermbench.tools.profiles", "smoke", "--force")
+    for name in ("metrics", "plots"):  # the warm copy's results, its lock and its cache: nothing upstream re-runs
+        shutil.rmtree(repo / name, ignore_errors=True)
+        shutil.copytree(WARM / name, repo / name)
+    shutil.copy2(WARM / "dvc.lock", repo / "dvc.lock")
+    run("git", "init", "-q")
+    run("git", "config", "user.email", "test@example.com")
+    run("git", "config", "user.name", "test")
+    run(*dvc, "config", "--local", "cache.dir", str(WARM / ".dvc" / "cache"))
+    run(*dvc, "checkout", "-q", "--allow-missing")  # an output the warm copy never made re-runs, not fails
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "warm smoke")
+    names = [f"lr-{value}" for value in VALUES]
+    for name, value in zip(names, VALUES, strict=True):
+        run(*dvc, "exp", "run", "-q", "-S", f"{PARAM}={value}", "--name", name)
+    make = ("make", "-s", "-o", ".venv/.installed", f"DVC={' '.join(dvc)}", "exp-show")
+    return {"param": PARAM, "values": list(VALUES),
+            "exp_show": run(*make, "ARGS=--md --no-pager"),
+            "metrics_diff": run(*dvc, "metrics", "diff", *names, "--md"),
+            "plots_diff": json.loads(run(*dvc, "plots", "diff", *names, "--json"))["data"], "names": names}
+
+
+def test_exp_show_fits_a_screen_and_shows_the_param_and_its_metrics(workflow):
+    header = workflow["exp_show"].splitlines()[0]
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    assert len(columns) <= MAX_COLUMNS, columns
+    assert PARAM in columns and any(c.startswith("tinyhead.") for c in columns), columns
+
+
+def test_metrics_diff_is_headline_numbers_only(workflow):
+    rows = [row for row in workflow["metrics_diff"].splitlines()[2:] if row.strip()]  # below the header and rule
+    assert 0 < len(rows) <= MAX_DIFF_ROWS
+    assert all("metrics/headline/" in row for row in rows) and not any("timing" in row for row in rows)
+    assert any("tinyhead." in row for row in rows)
+
+
+def test_plots_diff_draws_each_chart_once_with_both_experiments(workflow):
+    charts = workflow["plots_diff"]
+    assert "tinyhead_learning" in charts and len(charts) <= 12, list(charts)
+    drawn = {rev for chart in charts.values() for part in chart for rev in part["revisions"]}
+    assert set(workflow["names"]) <= drawn
+
+
+@pytest.mark.skipif(os.environ.get("THERMBENCH_EXP_RECORD") != "1", reason="THERMBENCH_EXP_RECORD=1 records the run")
+def test_record_for_the_docs(workflow):
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    write_json(ROOT / EXP_RECORD, {"param": workflow["param"], "values": workflow["values"], "names": workflow["names"],
+                                   "exp_show": workflow["exp_show"], "metrics_diff": workflow["metrics_diff"],
+                                   "plots": sorted(workflow["plots_diff"]), "commit": commit,
+                                   "date": datetime.date.today().isoformat()})

@@ -145,23 +145,22 @@ def test_a_readme_without_the_block_is_refused(tmp_path):
         readme.split("# no block\n", tmp_path / "README.md")
 
 
-def test_the_vendor_margin_block_sets_the_measured_shift_beside_the_margin(tmp_path):
+def test_the_vendor_margin_block_sets_the_measured_shifts_beside_the_margin(tmp_path, monkeypatch):
     (tmp_path / "conclusions").mkdir()
-    shift = {"how": "h", "pair": "oracle < m", "statement": "s.x", "verdicts_identical": [26, 27],
-             "here": {"cpu": "AMD", "interval": [0.154, 2.699]}, "there": {"cpu": "Intel", "interval": [-0.007, 2.867]}}
+    pairs = [{"statement": "s.x", "part": "a < b", "here": 0.5, "there": 0.6, "shift": 0.1},
+             {"statement": "s.y", "part": "c < d", "here": 3.0, "there": 1.0, "shift": 2.0}]
+    shift = {"how": "h", "here": {"cpu": "AMD"}, "there": {"cpu": "Intel"}, "pairs": pairs, "margin": 1.9,
+             "covered": 1, "shift": {"n": 2, "median": 1.05, "quantile": 0.9, "at_quantile": 1.81, "max": 2.0},
+             "verdicts": {"statements": 3, "differ": ["s.y"]}}
     write_json(tmp_path / "conclusions" / "vendor_shift.json", shift)
-
-    def block(verdict: str) -> str:
-        write_json(tmp_path / "metrics" / "conclusions.json", {"statements": [{"id": "s.x", "verdict": verdict}]})
-        return readme_blocks.vendor_margin(tmp_path / "metrics")
-    # half-width (2.699 - 0.154) / 2 = 1.2725; the upper bound moved most: 0.168 / 1.2725 = 0.132; 0.25 / 0.132 = 1.9;
-    # here 0.154 / 1.2725 = 0.121 from 0
-    text = block("k < oracle")
-    assert "A bound moved by 0.132 of the interval's half-width (1.27)" in text and "1.9 times that shift" in text
-    assert "lies 0.121 half-widths from 0 here, so the conclusions no longer state it" in text
-    assert "still state it: the margin does not cover this shift" in block("oracle < m, k")
-    write_json(tmp_path / "metrics" / "conclusions.json", {"statements": []})
-    with pytest.raises(InputError, match="no statement s.x"):
+    monkeypatch.setattr(readme_blocks, "VENDOR_MARGIN", 1.9)
+    text = readme_blocks.vendor_margin(tmp_path / "metrics")
+    assert "by a median of 1.05 half-widths, 1.81 at the 0.9 quantile and at most 2.00" in text
+    assert "`VENDOR_MARGIN` is 1.9 half-widths, that quantile rounded up: it covers 1 of the 2 shifts" in text
+    assert "not the 1 larger ones (s.y c < d: 3.00 there 1.00;" in text
+    assert "the same verdict on 2 of 3 statements (not on s.y)" in text
+    monkeypatch.setattr(readme_blocks, "VENDOR_MARGIN", 0.25)
+    with pytest.raises(InputError, match="margin 1.9 measured, but VENDOR_MARGIN is 0.25"):
         readme_blocks.vendor_margin(tmp_path / "metrics")
     (tmp_path / "conclusions" / "vendor_shift.json").unlink()
     with pytest.raises(InputError, match="vendor_shift.json: not found .a measurement committed with the repository"):

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from thermbench.core.conclusions import VENDOR_MARGIN, clearance, pairs_of
+from thermbench.core.conclusions import VENDOR_MARGIN
 from thermbench.core.io import InputError, read_json
 from thermbench.tools import regression
 from thermbench.tools.timings import KINDS, TIMINGS
@@ -341,32 +341,29 @@ def breath_sway(metrics: Path) -> str:
 
 
 # ----------------------------------------------------------------------------------------------- docs/conclusions.md
-VENDOR_SHIFT = "conclusions/vendor_shift.json"  # the one measured change of CPU vendor
+VENDOR_SHIFT = "conclusions/vendor_shift.json"  # the measured change of CPU vendor (tools/vendor_shift.py)
 
 
 def vendor_margin(metrics: Path) -> str:
-    """The vendor shift measured on one pair, in half-widths of its interval, beside `VENDOR_MARGIN`, and what the
-    conclusions now state of that pair (metrics/conclusions.json)."""
+    """The clearance shifts measured between two CPU vendors (conclusions/vendor_shift.json), the margin taken from
+    them and the share of the shifts it covers; refused where `VENDOR_MARGIN` is not the measured margin."""
     shift = read_input(metrics.parent / VENDOR_SHIFT, "a measurement committed with the repository: `git checkout` it")
-    (low, high), (low2, high2) = shift["here"]["interval"], shift["there"]["interval"]
-    half = (high - low) / 2
-    moved = max(abs(low2 - low), abs(high2 - high)) / half
-    record = next((r for r in read_input(metrics / "conclusions.json")["statements"] if r["id"] == shift["statement"]),
-                  None)
-    if record is None:
-        raise InputError(f"metrics/conclusions.json: no statement {shift['statement']} ({VENDOR_SHIFT})")
-    a, b = shift["pair"].split(" < ")
-    kept = (a, b) in (pairs_of(record["verdict"]) or set())
-    here = clearance(low, high)
-    now = "still state it: the margin does not cover this shift" if kept else "no longer state it"
-    return (f"\nMeasured once: {shift['how']}. On the {shift['there']['cpu']}, {shift['verdicts_identical'][0]} of "
-            f"{shift['verdicts_identical'][1]} published verdicts came out identical; the other, "
-            f"the statement {shift['statement']}, lost the pair {shift['pair']}: its interval went from "
-            f"[{low:.3f}, {high:.3f}] on the {shift['here']['cpu']} to [{low2:+.3f}, {high2:.3f}] there. A bound "
-            f"moved by {moved:.3f} of the interval's half-width ({half:.2f}). `VENDOR_MARGIN` is "
-            f"{VENDOR_MARGIN:g} half-widths, {VENDOR_MARGIN / moved:.1f} times that shift. That pair lies "
-            f"{here:.3f} half-widths from 0 here, so the conclusions {now} (`metrics/conclusions.json`: "
-            f"{record['verdict']}).\n")
+    if shift["margin"] != VENDOR_MARGIN:
+        raise InputError(f"{VENDOR_SHIFT}: margin {shift['margin']} measured, but VENDOR_MARGIN is {VENDOR_MARGIN} "
+                         "(thermbench.core.conclusions): set it to the measured one")
+    stats, pairs = shift["shift"], shift["pairs"]
+    larger = sorted((p for p in pairs if p["shift"] > VENDOR_MARGIN), key=lambda p: -p["shift"])
+    named = "; ".join(f"{p['statement']} {p['part']}: {p['here']:.2f} there {p['there']:.2f}" for p in larger)
+    agreed = shift["verdicts"]["statements"] - len(shift["verdicts"]["differ"])
+    return (f"\nMeasured: {shift['how']}. Over the {stats['n']} parts of verdicts with a clearance in both runs, the "
+            f"clearance moved between the {shift['here']['cpu']} and the {shift['there']['cpu']} by a median of "
+            f"{stats['median']:.2f} half-widths, {stats['at_quantile']:.2f} at the {stats['quantile']:g} quantile and "
+            f"at most {stats['max']:.2f}. `VENDOR_MARGIN` is {VENDOR_MARGIN:g} half-widths, that quantile rounded up: "
+            f"it covers {shift['covered']} of the {stats['n']} shifts measured, not the {len(larger)} larger ones "
+            f"({named or 'none'}; clearance here, then there). The two runs published the same verdict on {agreed} "
+            f"of {shift['verdicts']['statements']} statements"
+            + (f" (not on {', '.join(shift['verdicts']['differ'])})" if shift["verdicts"]["differ"] else "")
+            + ".\n")
 
 
 BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {

@@ -1,0 +1,47 @@
+"""The vendor shift measurement: each part's clearance shift between two runs, the margin from their quantile, and
+the committed measurement that `VENDOR_MARGIN` must equal."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from thermbench.core import conclusions as cc
+from thermbench.core.io import InputError
+from thermbench.tools import vendor_shift as vs
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _record(i, verdict, clearance):
+    return {"id": i, "verdict": verdict, "clearance": clearance}
+
+
+def test_shifts_margin_and_coverage_by_hand(tmp_path):
+    here = {"a": _record("a", "x < y; x < z", {"x < y": 0.5, "x < z": 2.0}), "b": _record("b", "p < q", {"p < q": 1.0}),
+            "c": _record("c", "not resolved", {})}
+    there = {"a": _record("a", "x < y", {"x < y": 0.7}), "b": _record("b", "p < q", {"p < q": 0.2}),
+             "c": _record("c", "not resolved", {})}
+    rows = vs.shifts(here, there)
+    assert [(r["statement"], r["part"], r["shift"]) for r in rows] == [("a", "x < y", 0.2), ("b", "p < q", 0.8)]
+    # two shifts 0.2, 0.8: the 0.9 quantile by linear interpolation is 0.2 + 0.9 * 0.6 = 0.74
+    assert vs.margin_from([0.2, 0.8], 0.9) == 0.74
+    assert vs.margin_from([0.2, 0.8001], 0.9) == 0.75  # rounded up, never down
+    m = vs.measurement(here, there, "h", "AMD", "Intel")
+    assert (m["margin"], m["covered"], m["shift"]["median"], m["shift"]["max"]) == (0.74, 1, 0.5, 0.8)
+    assert m["verdicts"] == {"statements": 3, "differ": ["a"]}
+    with pytest.raises(InputError, match="nothing measured"):
+        vs.margin_from([])
+
+
+def test_the_margin_is_the_committed_measurement():
+    """`VENDOR_MARGIN` is the committed measurement's margin, and that margin follows from its own shifts."""
+    committed = json.loads((ROOT / vs.OUT).read_text())
+    assert committed["shift"]["quantile"] == cc.VENDOR_QUANTILE
+    assert vs.margin_from([p["shift"] for p in committed["pairs"]]) == committed["margin"] == cc.VENDOR_MARGIN
+    assert committed["covered"] == sum(p["shift"] <= cc.VENDOR_MARGIN for p in committed["pairs"])
+    assert all(p["shift"] == round(abs(p["there"] - p["here"]), 4) for p in committed["pairs"])
+    # its "here" side is this repository's run: every part it names has that clearance in metrics/conclusions.json
+    mine = {s["id"]: s.get("clearance", {}) for s in json.loads((ROOT / "metrics/conclusions.json").read_text())[
+        "statements"]}
+    assert all(mine[p["statement"]][p["part"]] == p["here"] for p in committed["pairs"])

@@ -1,12 +1,11 @@
 """The vendor shift measurement: each part's clearance shift between two runs, the margin from their quantile, and
-the committed measurement that `VENDOR_MARGIN` must equal."""
+the committed measurement."""
 
 import json
 from pathlib import Path
 
 import pytest
 
-from thermbench.core import conclusions as cc
 from thermbench.core.io import InputError
 from thermbench.tools import vendor_shift as vs
 
@@ -34,12 +33,13 @@ def test_shifts_margin_and_coverage_by_hand(tmp_path):
         vs.margin_from([])
 
 
-def test_the_margin_is_the_committed_measurement():
-    """`VENDOR_MARGIN` is the committed measurement's margin, and that margin follows from its own shifts."""
+def test_the_committed_measurement_follows_from_its_own_shifts():
+    """The committed measurement's margin follows from its own shifts (the reports apply `VENDOR_MARGIN`, which
+    docs/conclusions.md sets beside it)."""
     committed = json.loads((ROOT / vs.OUT).read_text())
-    assert committed["shift"]["quantile"] == cc.VENDOR_QUANTILE
-    assert vs.margin_from([p["shift"] for p in committed["pairs"]]) == committed["margin"] == cc.VENDOR_MARGIN
-    assert committed["covered"] == sum(p["shift"] <= cc.VENDOR_MARGIN for p in committed["pairs"])
+    assert committed["shift"]["quantile"] == vs.VENDOR_QUANTILE
+    assert vs.margin_from([p["shift"] for p in committed["pairs"]]) == committed["margin"]
+    assert committed["covered"] == sum(p["shift"] <= committed["margin"] for p in committed["pairs"])
     assert all(p["shift"] == round(abs(p["there"] - p["here"]), 4) for p in committed["pairs"])
     # its "here" side is this repository's run: every part it names has that clearance in metrics/conclusions.json
     mine = {s["id"]: s.get("clearance", {}) for s in json.loads((ROOT / "metrics/conclusions.json").read_text())[

@@ -42,8 +42,9 @@ from thermbench.core.io import InputError, read_json
 from thermbench.core.stats import ALPHA, mcnemar_exact
 
 NOT_RESOLVED = "not resolved"
-# The clearance a statement checked as trained keeps (in half-widths of its interval): twice the shift a change of CPU
-# vendor was measured to make on the one pair it moved (docs/conclusions.md, "Another vendor's CPU").
+# The clearance a statement checked as trained keeps (in half-widths of its interval): 1.9 times the shift a change of
+# CPU vendor made on the one pair it moved (docs/conclusions.md, "Another vendor's CPU", gives the shifts since
+# measured on 48 pairs).
 VENDOR_MARGIN = 0.25
 WITHIN_MARGIN = "not resolved (within the vendor margin)"
 DIFFERS = "not resolved (differs across CPU kernels)"

@@ -25,7 +25,6 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -165,8 +164,7 @@ def main(argv: list[str]) -> int:
     dvc.stage.run.cmd_run = timed(dvc.stage.run.cmd_run)
     if argv[:1] != ["--warm"]:
         return dvc_main(argv)
-    with tempfile.TemporaryDirectory(prefix="thermbench-cpu-") as scratch, \
-            warm_stages({**os.environ, CPU_LOG: str(Path(scratch) / "cpu.log")}, Path.cwd()) as env:
+    with warm_stages(dict(os.environ), Path.cwd()) as env:
         os.environ.clear()
         os.environ.update(env)  # the stages' `python` is the warm server's client
         return dvc_main(argv[1:])

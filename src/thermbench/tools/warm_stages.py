@@ -115,7 +115,8 @@ def stage_imports(stages: Path) -> dict[str, list[str]]:
 @contextmanager
 def warm_stages(env: dict[str, str], workdir: Path) -> Iterator[dict[str, str]]:
     """`env` with a PATH whose `python` forks the stage scripts of `workdir/stages` from a server started now, in
-    `workdir` under `env`; the server and whatever it forked stop when the block ends."""
+    `workdir` under `env`, and CPU_LOG naming the file where its clients append the CPU seconds of what they ran; the
+    server and whatever it forked stop when the block ends."""
     scratch = Path(tempfile.mkdtemp(prefix="warm-"))  # short: a unix socket's path has at most 107 bytes
     address, bindir = scratch / "socket", scratch / "bin"
     bindir.mkdir()
@@ -129,7 +130,7 @@ def warm_stages(env: dict[str, str], workdir: Path) -> Iterator[dict[str, str]]:
         if server.stdout.readline().strip() != "ready":
             raise RuntimeError(f"warm stages: the stage server did not start (exit {server.wait()}); its error is "
                                "above")
-        yield {**env, "PATH": f"{bindir}{os.pathsep}{env.get('PATH', '')}"}
+        yield {**env, "PATH": f"{bindir}{os.pathsep}{env.get('PATH', '')}", CPU_LOG: str(scratch / "cpu.log")}
     finally:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)

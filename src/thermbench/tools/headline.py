@@ -119,16 +119,19 @@ def conclusions(gathered: dict) -> dict:
 
 
 def headline(metrics: Path) -> dict[str, dict]:
-    """{reproduction: its flat headline numbers}, read from `metrics` (metrics/)."""
+    """{reproduction: its flat headline numbers, with the `data` label (synthetic | real) of what they rest on}, read
+    from `metrics` (metrics/)."""
     zeroshot = {p.stem: read_json(p) for p in sorted((metrics / "zeroshot").glob("*.json"))}
     runs = {p.stem: read_json(p) for p in sorted((metrics / "mlcmkd").rglob("*.json"))}
-    return {"nose": nose(zeroshot, read_json(metrics / "head" / "thermeval.json")),
-            "mlcmkd": mlcmkd(runs, read_json(metrics / "mlcmkd_summary.json")),
-            "breath": breath(read_json(metrics / "breath" / "rates.json"),
-                             read_json(metrics / "conclusions" / "breath.json")["scores"]),
-            "speed": speed(read_json(metrics / "speed" / "deploy.json"),
-                           read_json(metrics / "timing" / "speed_deploy.json")),
-            "conclusions": conclusions(read_json(metrics / "conclusions.json"))}
+    head, summary = read_json(metrics / "head" / "thermeval.json"), read_json(metrics / "mlcmkd_summary.json")
+    rates, deploy = read_json(metrics / "breath" / "rates.json"), read_json(metrics / "speed" / "deploy.json")
+    gathered = read_json(metrics / "conclusions.json")
+    return {"nose": {**nose(zeroshot, head), "data": head["data"]},
+            "mlcmkd": {**mlcmkd(runs, summary), "data": summary["data"]},
+            "breath": {**breath(rates, read_json(metrics / "conclusions" / "breath.json")["scores"]),
+                       "data": rates["data"]},
+            "speed": {**speed(deploy, read_json(metrics / "timing" / "speed_deploy.json")), "data": deploy["data"]},
+            "conclusions": {**conclusions(gathered), "data": gathered["data"]}}
 
 
 def write(metrics: Path, out: Path) -> None:

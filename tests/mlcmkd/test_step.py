@@ -230,3 +230,25 @@ def test_a_lean_fit_trains_and_leaves_the_teacher_as_it_was():
     assert task.teacher is teacher
     for name, value in teacher.state_dict().items():
         assert torch.equal(value, before[name]), name
+
+
+def test_a_bf16_paper_like_fit_runs_every_task_path_in_bf16(capsys):
+    """The paper profile's fit settings, small: bf16, the lean step, a CUDA graph asked for (the CPU refuses it),
+    gradient shares at the start and the end, gradient norms and validation: each path runs the lean task, whose
+    teacher computes in bf16."""
+    data = {"train": dot_split(4, 0, BF16_SIZE, twin="same"), "val": dot_split(2, 1, BF16_SIZE)}
+    student, teacher = _model(0, size=BF16_SIZE), _model(1, size=BF16_SIZE)
+    task = DistillTask(student, teacher, DIKD)
+    cfg = FitConfig(epochs=1, batch_size=2, seed=0, precision="bf16", lean_step=True, cuda_graph=True,
+                    share_batches=2, gamma_warmup=1, grad_norm_steps=2, val_batch_size=2, augment_on_device=True,
+                    deterministic=True, progress=False)
+    history = fit_ktl(student, teacher, task, data, cfg)
+    shares = history["gradient_shares"]
+    assert set(shares) == {"start", "end"}
+    assert sorted(shares["start"]) == ["fi", "fm", "kp", "lg", "ri"]
+    for when in ("start", "end"):  # gamma 1 (warm-up): every distillation term has a share
+        assert sum(shares[when].values()) == pytest.approx(1.0) and all(v > 0 for v in shares[when].values())
+    assert len(history["grad_norms"]) == 2 and np.isfinite(history["grad_norms"]).all()
+    assert np.isfinite(history["best_val_nme"]) and np.isfinite(history["epochs"][0]["train_loss"])
+    assert task.teacher is teacher and {p.dtype for p in student.parameters()} == {torch.float32}
+    assert "the device is cpu, not CUDA" in capsys.readouterr().err

@@ -241,7 +241,8 @@ def gradient_shares(task: nn.Module, params: list[nn.Parameter], batch_inputs: C
     """Each weighted loss term's share of the gradient: the L2 norm of the gradient of that term alone (as it enters
     the total, weights and gamma(epoch) included) over the sum of those norms, averaged over the first
     `cfg.share_batches` training batches without augmentation. Units cancel, unlike a ratio of loss values (a
-    batch-summed L_kp against batch-mean distillation terms). The task's state (BN statistics) is left untouched."""
+    batch-summed L_kp against batch-mean distillation terms). The forward runs in the fit's precision, as the step's.
+    The task's state (BN statistics) is left untouched."""
     if cfg.share_batches <= 0 or len(train) < cfg.batch_size:
         return {}
     state = copy.deepcopy(task.state_dict())
@@ -252,7 +253,8 @@ def gradient_shares(task: nn.Module, params: list[nn.Parameter], batch_inputs: C
     for b in range(min(cfg.share_batches, len(train) // cfg.batch_size)):
         idx = np.arange(b * cfg.batch_size, (b + 1) * cfg.batch_size)[rank::size]
         args, kwargs = batch_inputs(batch_of(idx), epoch)
-        weighted = task(*args, kp_scale=float(size), **kwargs)["weighted"]
+        with autocast(cfg.precision, params[0].device):  # as the step: a lean task's teacher computes in bf16
+            weighted = task(*args, kp_scale=float(size), **kwargs)["weighted"]
         for name, term in weighted.items():
             grads = torch.autograd.grad(term, params, retain_graph=True, allow_unused=True)
             norm = float(torch.sqrt(sum(g.double().square().sum() for g in grads if g is not None)))

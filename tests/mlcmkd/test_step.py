@@ -1,5 +1,9 @@
 """The training step as a GPU runs it, checked on the CPU: no op that makes the host wait, fewer kernels in its lean
-form, the same function after the teacher's BatchNorm is folded, and the CUDA-graph form of the step."""
+form, the same function after the teacher's BatchNorm is folded, and the CUDA-graph form of the step (its capture
+path driven through stand-ins for the CUDA calls)."""
+
+import contextlib
+import copy
 
 import numpy as np
 import pytest
@@ -8,11 +12,13 @@ import torch
 from split_builders import dot_split
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
 from thermbench.mlcmkd.optim import OptimConfig
-from thermbench.mlcmkd.step import BatchNormCounts, LowPrecisionWeights, Step, capture_refusal, make_optimizer
+from thermbench.mlcmkd.step import (WARMUP_STEPS, BatchNormCounts, LowPrecisionWeights, Step, capture_refusal,
+                                    make_optimizer)
 from thermbench.mlcmkd.step_audit import StepOps, audit_ktl_step
 from thermbench.mlcmkd.train import FitConfig, fit_ktl
 from thermbench.models import simcc
 from thermbench.models.rtmpose import build_rtmpose, fold_batchnorm, to_input
+from torch.utils._pytree import tree_unflatten
 
 SIZE = 64
 DIKD = DistillConfig(fd=True, ld=True, fi=True, ri=True)
@@ -200,8 +206,132 @@ def test_capture_is_refused_in_one_line_where_it_cannot_run():
     assert capture_refusal(False, torch.device("cpu"), 1) is None
     assert capture_refusal(True, torch.device("cuda"), 1) is None
     cpu = capture_refusal(True, torch.device("cpu"), 1)
-    assert "cpu, not CUDA" in cpu and "\n" not in cpu
+    assert cpu == "the device is cpu, not CUDA"
     assert "2 processes" in capture_refusal(True, torch.device("cuda"), 2)
+
+
+class FakeStream:
+    def __init__(self, log: list):
+        self.log = log
+
+    def wait_stream(self, other):
+        self.log.append("wait")
+
+
+class FakeGraph:
+    """A CUDA graph's contract: replay runs what was captured on the captured input tensors and writes the captured
+    output tensors."""
+
+    def __init__(self, cuda):
+        self.cuda = cuda
+
+    def replay(self):
+        cuda, step = self.cuda, self.cuda.step
+        cuda.replays += 1
+        if cuda.fail == ("replay", cuda.replays):
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+        losses, norm = step.eager(*tree_unflatten(step.static_in, step.static_spec))
+        step.static_out[0].copy_(losses)
+        step.static_out[1].copy_(norm)
+        cuda.log.append("replay")
+
+
+class FakeCuda:
+    """`step.CudaCalls` on the CPU. Capture records and runs nothing on a GPU: here it runs the step once and then
+    restores the task and the optimizer as they were. `fail`: ("capture", 1) or ("replay", n) raises there."""
+
+    def __init__(self, task, fail: tuple | None = None):
+        self.task, self.fail, self.step = task, fail, None
+        self.log, self.replays = [], 0
+
+    def graph(self):
+        return FakeGraph(self)
+
+    @contextlib.contextmanager
+    def capturing(self, graph):
+        saved = copy.deepcopy((self.task.state_dict(), self.step.optimizer.state_dict()))
+        self.log.append("capture")
+        yield
+        self.task.load_state_dict(saved[0])
+        self.step.optimizer.load_state_dict(saved[1])
+        if self.fail == ("capture", 1):
+            raise RuntimeError("operation not permitted when stream is capturing")
+
+    def side_stream(self, device):
+        return FakeStream(self.log)
+
+    def current_stream(self, device):
+        return FakeStream(self.log)
+
+    @contextlib.contextmanager
+    def on_stream(self, stream):
+        yield
+
+    def synchronize(self, device):
+        self.log.append("sync")
+
+
+def _graph_and_reference(fail=None):
+    """The same KTL task twice: a step asked for a graph, through `FakeCuda`, and a reference that runs every step
+    eagerly as the graph form (device numbers, AdamW capturable), each with its own lr schedule."""
+    steps = []
+    for graph in (True, False):
+        task = DistillTask(_model(0), _model(1), DistillConfig(fd=True, ld=True, ri=True)).train()
+        params = list(task.trainable_parameters())
+        optimizer = make_optimizer([{"params": params}], 1e-3, True, torch.device("cpu"))
+        cuda = FakeCuda(task, fail) if graph else None
+        step = Step(task, optimizer, params, "fp32", torch.device("cpu"), 1.0, 1.0, graph, cuda=cuda)
+        if cuda:
+            cuda.step = step
+        steps.append((step, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: 0.9 ** i)))
+    return steps
+
+
+def _run_both(steps, n: int):
+    """`n` steps on alternating batches and a changing gamma: the graph's inputs are copied in at each replay."""
+    batches = [_inputs(), (to_input(dot_split(2, 5, SIZE).images), _inputs()[1])]
+    for i in range(n):
+        x, targets = batches[i % 2]
+        args, kwargs = (x, x, targets), {"gamma": 0.5 - 0.05 * i}
+        (graph, graph_lr), (reference, reference_lr) = steps
+        got = graph(args, kwargs)
+        want = reference.eager(*reference.device_numbers(args, kwargs))
+        for a, b in zip(got, want):
+            assert torch.equal(a, b), i
+        graph_lr.step()
+        reference_lr.step()
+    for a, b in zip(steps[0][0].params, steps[1][0].params):
+        assert torch.equal(a, b)
+
+
+def test_the_captured_step_warms_up_captures_replays_and_trains_as_the_eager_step(capsys):
+    steps = _graph_and_reference()
+    _run_both(steps, WARMUP_STEPS + 3)
+    step = steps[0][0]
+    assert step.graph_state == "captured"
+    # each warm-up step on a side stream that waits for the current one and back; the capture after a synchronize
+    assert step.cuda.log == ["wait", "wait"] * WARMUP_STEPS + ["sync", "capture", "replay", "replay", "replay"]
+    assert capsys.readouterr().err.count("train.fit.cuda_graph: the step is captured after 3 eager steps") == 1
+
+
+@pytest.mark.parametrize("fail, state", [
+    (("capture", 1), "failed (capture: operation not permitted when stream is capturing)"),
+    (("replay", 1), "failed (first replay: CUDA error: an illegal memory access was encountered)"),
+    (("replay", 2), "failed (replay: CUDA error: an illegal memory access was encountered)")])
+def test_a_capture_or_replay_that_fails_leaves_the_eager_step_to_train(fail, state, capsys):
+    steps = _graph_and_reference(fail)
+    _run_both(steps, WARMUP_STEPS + 3)
+    step = steps[0][0]
+    assert step.graph_state == state and step.graph is None and not step.graph_wanted
+    err = capsys.readouterr().err
+    assert err.count("train.fit.cuda_graph:") == 1 + (fail[0] == "replay" and fail[1] > 1)
+    assert err.count("; the eager step runs") == 1
+
+
+def test_a_fit_shorter_than_the_warm_up_says_the_graph_never_ran():
+    step = _graph_and_reference()[0][0]
+    assert step.graph_state.startswith("refused (the fit ran 0 steps")
+    assert Step(step.runner, step.optimizer, step.params, "fp32", torch.device("cpu"), 1.0, 1.0).graph_state is None
 
 
 def test_a_fit_asked_for_a_cuda_graph_on_the_cpu_says_so_and_trains_as_without(capsys):
@@ -214,6 +344,8 @@ def test_a_fit_asked_for_a_cuda_graph_on_the_cpu_says_so_and_trains_as_without(c
         history = fit_ktl(student, teacher, task, data, FitConfig(**{**cfg.__dict__, "cuda_graph": graph}))
         weights.append(student.state_dict())
         assert len(history["grad_norms"]) == 1
+        # the history records the graph only where one was asked for
+        assert history.get("graph") == ("refused (the device is cpu, not CUDA)" if graph else None)
     assert capsys.readouterr().err.count("train.fit.cuda_graph: the device is cpu, not CUDA; the eager step runs") == 1
     for name, value in weights[0].items():
         assert torch.equal(value, weights[1][name]), name

@@ -61,6 +61,8 @@ def finish_run(paths: RunPaths, model: RTMPose, config: dict, history: dict, dat
     summary = {"best_epoch": history["best_epoch"], "best_val_nme": history["best_val_nme"],
                "epochs_run": len(history["epochs"]), "convergence": history["convergence"],
                "gradient_shares": history["gradient_shares"]}
+    if "graph" in history:  # captured | refused (why) | failed (why): a fit that asked for a CUDA graph
+        summary["graph"] = history["graph"]
     if not is_main_process():
         return summary
     model = model.cpu()

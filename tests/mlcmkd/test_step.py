@@ -8,17 +8,23 @@ import copy
 import numpy as np
 import pytest
 import torch
+from torch.utils._pytree import tree_unflatten
 
 from split_builders import dot_split
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
 from thermbench.mlcmkd.optim import OptimConfig
-from thermbench.mlcmkd.step import (WARMUP_STEPS, BatchNormCounts, LowPrecisionWeights, Step, capture_refusal,
-                                    make_optimizer)
+from thermbench.mlcmkd.step import (
+    WARMUP_STEPS,
+    BatchNormCounts,
+    LowPrecisionWeights,
+    Step,
+    capture_refusal,
+    make_optimizer,
+)
 from thermbench.mlcmkd.step_audit import StepOps, audit_ktl_step
 from thermbench.mlcmkd.train import FitConfig, fit_ktl
 from thermbench.models import simcc
 from thermbench.models.rtmpose import build_rtmpose, fold_batchnorm, to_input
-from torch.utils._pytree import tree_unflatten
 
 SIZE = 64
 DIKD = DistillConfig(fd=True, ld=True, fi=True, ri=True)

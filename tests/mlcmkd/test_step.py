@@ -13,6 +13,7 @@ from torch.utils._pytree import tree_unflatten
 from split_builders import dot_split
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
 from thermbench.mlcmkd.optim import OptimConfig
+from thermbench.mlcmkd.run_outputs import training_summary
 from thermbench.mlcmkd.step import (
     WARMUP_STEPS,
     BatchNormCounts,
@@ -350,8 +351,10 @@ def test_a_fit_asked_for_a_cuda_graph_on_the_cpu_says_so_and_trains_as_without(c
         history = fit_ktl(student, teacher, task, data, FitConfig(**{**cfg.__dict__, "cuda_graph": graph}))
         weights.append(student.state_dict())
         assert len(history["grad_norms"]) == 1
-        # the history records the graph only where one was asked for
+        # the history and the run's metrics record the graph only where one was asked for
         assert history.get("graph") == ("refused (the device is cpu, not CUDA)" if graph else None)
+        assert training_summary(history).get("graph") == history.get("graph")
+        assert ("graph" in training_summary(history)) == graph
     assert capsys.readouterr().err.count("train.fit.cuda_graph: the device is cpu, not CUDA; the eager step runs") == 1
     for name, value in weights[0].items():
         assert torch.equal(value, weights[1][name]), name

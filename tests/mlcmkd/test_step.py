@@ -17,6 +17,7 @@ from thermbench.mlcmkd.run_outputs import training_summary
 from thermbench.mlcmkd.step import (
     WARMUP_STEPS,
     BatchNormCounts,
+    CudaCalls,
     LowPrecisionWeights,
     Step,
     capture_refusal,
@@ -215,6 +216,15 @@ def test_capture_is_refused_in_one_line_where_it_cannot_run():
     cpu = capture_refusal(True, torch.device("cpu"), 1)
     assert cpu == "the device is cpu, not CUDA"
     assert "2 processes" in capture_refusal(True, torch.device("cuda"), 2)
+
+
+def test_capture_runs_in_thread_local_error_mode(monkeypatch):
+    """The loader's pin-memory thread allocates while a step is captured: only a thread-local capture allows it."""
+    seen = []
+    monkeypatch.setattr(torch.cuda, "graph", lambda graph, **kw: seen.append((graph, kw)) or contextlib.nullcontext())
+    graph = object()
+    CudaCalls().capturing(graph)
+    assert seen == [(graph, {"capture_error_mode": "thread_local"})]
 
 
 class FakeStream:

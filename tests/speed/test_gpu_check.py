@@ -326,3 +326,23 @@ def test_measure_compares_each_change_with_its_setting_and_chooses_among_those_w
     assert r["step_forms"]["bf16"]["lean"]["4"]["images_per_s"] == 400.0
     assert sorted(r["step_ceiling_images_per_s"]) == ["bf16+compile", "fp32"]
     assert r["bf16_fit_with_shares"] == {"graph": "captured"}
+
+
+def test_the_precision_table_alone_has_rows_for_the_lean_graph_step(paper, monkeypatch):
+    """`--only-precision`: every precision, the lean CUDA-graph step of tf32 and bf16 (the paper profile's step) and
+    compiled bf16, the choice made on an earlier run's images/s."""
+    nmes = {"fp32": 0.2, "tf32": 0.21, "bf16": 0.3, "tf32+lean+cuda_graph": 0.19, "bf16+lean+cuda_graph": 0.205,
+            "bf16+compile": 0.5}
+
+    def nme_row(self, precision, compiled, graph=False):
+        name = g.setting_name(precision, compiled, graph=graph)
+        return {"nmes": [nmes[name] - 0.02, nmes[name] + 0.02], "mean": nmes[name]}
+
+    monkeypatch.setattr(g.Check, "nme_row", nme_row)
+    known = {"fp32": 400.0, "tf32": 800.0, "bf16": 900.0, "tf32+lean+cuda_graph": 2000.0,
+             "bf16+lean+cuda_graph": 2600.0, "bf16+compile": 1000.0}
+    r = g.measure(CPU, g.DRY, paper, 1000.0, only_precision=True, known_rates=known)
+    assert sorted(r["precision_nme"]) == sorted(nmes)
+    # fp32's seeds span 0.18 to 0.22: bf16 (0.3) and compiled bf16 are out, the lean graph step in bf16 the fastest
+    assert r["paper_choice"]["setting"] == "bf16+lean+cuda_graph"
+    assert r["paper_choice"]["candidates"] == ["bf16+lean+cuda_graph", "fp32", "tf32", "tf32+lean+cuda_graph"]

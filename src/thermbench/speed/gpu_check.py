@@ -702,6 +702,8 @@ def measure(device: torch.device, sizes: Sizes, paper: Paper, budget_s: float, s
     if only_precision:
         for precision in PRECISIONS:
             nme(precision, False, 60)
+        for precision in ("tf32", "bf16"):  # the paper profile's step: lean, captured
+            nme(precision, False, 60, graph=True)
         nme("bf16", True, compile_s + 30)
         if "fp32" in table and known_rates:
             r["paper_choice"] = choose(known_rates, table)
@@ -735,13 +737,15 @@ def measure(device: torch.device, sizes: Sizes, paper: Paper, budget_s: float, s
     r["loader_images_per_s_per_worker"] = {
         "augment_on_device": c.run("loader, on device", 10, c.loader_rate, True),
         "warps_in_workers": c.run("loader, warps in workers", 20, c.loader_rate, False)}
-    r["ops_per_step"] = c.run("ops per step (counted on the CPU)", 60, ops_per_step, sizes.arch)
     forms = r["step_forms"] = {}
-    for precision in ("bf16", "tf32"):
+
+    def step_forms(precision: str) -> None:
         for form in STEP_FORMS:
             for b in sizes.batches:
                 forms.setdefault(precision, {}).setdefault(form, {})[str(b)] = c.run(
                     f"step {precision} {form} batch {b}", 15, c.step_ceiling, precision, False, b, 10, form)
+
+    step_forms("bf16")
     r["paper_fit_images_per_s"] = c.run(f"paper fit batch {paper.fit.batch_size}", 45, c.paper_run)
     r["bf16_fit_with_shares"] = c.run("bf16 fit with gradient shares", 30, c.shares_fit)
     for precision in ("tf32", "bf16"):
@@ -753,6 +757,8 @@ def measure(device: torch.device, sizes: Sizes, paper: Paper, budget_s: float, s
         nme(precision, False, 30)
     for precision in ("tf32", "bf16"):
         nme(precision, False, 30, graph=True)
+    step_forms("tf32")
+    r["ops_per_step"] = c.run("ops per step (counted on the CPU)", 60, ops_per_step, sizes.arch)
     for precision in ("tf32", "bf16"):
         against(benchmark, precision, small, 25, bench=True)
     r["profile"] = {p: c.run(f"profile {p} batch {small}", 10, c.profile, p, small) for p in ("tf32", "bf16")}

@@ -261,7 +261,9 @@ def test_the_paper_fit_reads_its_crops_from_a_store_on_disk(dry, monkeypatch, cl
 
 
 def test_the_bf16_fit_with_shares_runs_the_paper_fit_in_bf16(dry):
-    check = g.Check(CPU, replace(g.DRY, repeats=1), dry, 3000.0)
+    # 128 px: on a CPU with AVX512-BF16, oneDNN's bf16 weight gradient of the head's 7x7 convolution on the 2x2 map
+    # of a 64 px crop can come out infinite (docs/gpu.md), and the shares with it
+    check = g.Check(CPU, replace(g.DRY, repeats=1, input_px=128), dry, 3000.0)
     out = check.run("bf16 shares", 0.0, check.shares_fit)
     assert out["fit"]["precision"] == "bf16" and out["fit"]["share_batches"] >= 1 and out["fit"]["lean_step"]
     assert sorted(out["gradient_shares"]) == ["end", "start"]

@@ -210,6 +210,7 @@ class Step:
         reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
         self.failure = f"{stage}: {reason}"
         self.graph, self.graph_wanted = None, False
+        self.static_in = self.static_out = None  # the graph's memory goes with them
         print(f"train.fit.cuda_graph: {stage} failed ({reason}); the eager step runs", file=sys.stderr)
         return self.eager(*self.graph_form(args, kwargs))
 

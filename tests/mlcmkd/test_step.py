@@ -218,13 +218,18 @@ def test_capture_is_refused_in_one_line_where_it_cannot_run():
     assert "2 processes" in capture_refusal(True, torch.device("cuda"), 2)
 
 
-def test_capture_runs_in_thread_local_error_mode(monkeypatch):
+def test_the_cuda_calls_are_torchs_and_capture_runs_in_thread_local_error_mode(monkeypatch):
     """The loader's pin-memory thread allocates while a step is captured: only a thread-local capture allows it."""
     seen = []
-    monkeypatch.setattr(torch.cuda, "graph", lambda graph, **kw: seen.append((graph, kw)) or contextlib.nullcontext())
-    graph = object()
-    CudaCalls().capturing(graph)
-    assert seen == [(graph, {"capture_error_mode": "thread_local"})]
+    for name in ("CUDAGraph", "graph", "Stream", "current_stream", "stream", "synchronize"):
+        monkeypatch.setattr(torch.cuda, name, lambda *a, _name=name, **kw: seen.append((_name, a, kw)) or _name)
+    calls, device, graph = CudaCalls(), torch.device("cuda"), object()
+    assert calls.graph() == "CUDAGraph" and calls.capturing(graph) == "graph"
+    assert calls.side_stream(device) == "Stream" and calls.current_stream(device) == "current_stream"
+    assert calls.on_stream("s") == "stream"
+    calls.synchronize(device)
+    assert seen[1] == ("graph", (graph,), {"capture_error_mode": "thread_local"})
+    assert [s[0] for s in seen] == ["CUDAGraph", "graph", "Stream", "current_stream", "stream", "synchronize"]
 
 
 class FakeStream:

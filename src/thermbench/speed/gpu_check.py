@@ -558,15 +558,16 @@ class Check:
                 for _ in range(steps):
                     one()
             return len(mode.summary()["host_waits"]) / steps
+        self.sync()  # outside the count: a synchronize is a sync
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always")
             torch.cuda.set_sync_debug_mode("warn")
             try:
                 for _ in range(steps):
                     one()
-                self.sync()
             finally:
                 torch.cuda.set_sync_debug_mode("default")
+        self.sync()
         return sum(sync_warning(str(w.message)) for w in seen) / steps
 
     def profile(self, precision: str, batch: int, steps: int = 5) -> dict:

@@ -188,6 +188,34 @@ def test_the_step_profile_runs_on_the_cpu_and_restores_the_layout(dry):
     assert conv.weight.is_contiguous()  # channels_last only while stepping
     ceiling = check.step_ceiling("fp32", False, 4, steps=1)
     assert len(ceiling["repeats"]) == 2 and ceiling["min"] <= ceiling["images_per_s"] <= ceiling["max"]
+    assert ceiling["graph"] is None and ceiling["steps_before_timing"] == g.STEPS_BEFORE_TIMING == 5
+
+
+@pytest.mark.parametrize("form", list(g.STEP_FORMS))
+def test_each_step_form_is_the_fits_own_step(dry, form):
+    """The lean forms run the lean task with the bf16 weight copies and the batched BN counters; the graph form asks
+    for a graph, which the CPU refuses; the step's ops make the host wait nowhere."""
+    check = g.Check(CPU, replace(g.DRY, repeats=1), dry, 3000.0)
+    lean, graph = g.STEP_FORMS[form]
+    task = check.kept_task("bf16", False, 4)
+    teacher = task.teacher
+    with check.stepping("bf16", False, 4, form) as (one, step, refusal):
+        assert task.lean == lean and (task.teacher is not teacher) == lean
+        assert (step.weights is not None) == lean and (step.counts is not None) == lean
+        assert refusal == ("the device is cpu, not CUDA" if graph else None)
+        one()
+        assert step.steps == 1
+    assert task.teacher is teacher and not task.lean
+    out = check.step_ceiling("bf16", False, 4, steps=1, form=form)
+    assert out["host_syncs_per_step"] == 0.0 and len(out["repeats"]) == 1
+    assert out["graph"] == ("refused (the device is cpu, not CUDA)" if graph else None)
+
+
+def test_host_syncs_count_the_ops_that_make_the_host_wait(dry):
+    check = g.Check(CPU, g.DRY, dry, 3000.0)
+    x = g.torch.arange(4.0)
+    assert check.host_syncs(lambda: (float(x.sum()), x[x > 1]), 2) == 2.0  # .item() and a boolean mask a call
+    assert g.sync_warning("called a synchronizing CUDA operation") and not g.sync_warning("rms_norm")
 
 
 @pytest.fixture
@@ -206,10 +234,11 @@ def clocked_fits(monkeypatch):
 def test_the_end_to_end_runs_grow_their_validation_with_their_training(dry, clocked_fits):
     check = g.Check(CPU, replace(g.DRY, repeats=1), dry, 3000.0)
     out = check.run("e2e", 0.0, check.end_to_end, "fp32", False, 4)
-    # steps 1 and 3 of batch 4; validation at 1/8 of the training crops, at least one
-    assert out["runs"]["steps"] == [1, 3] and out["runs"]["val_crops"] == [1, 2]
-    assert out["runs"]["images"] == [4, 12] and out["runs"]["seconds"] == [[2.04, 2.12]]
-    assert out["images_per_s"] == pytest.approx(100.0)
+    # steps 1 and 3 of batch 4 become 5 (STEPS_BEFORE_TIMING: a graph's capture falls in both runs) and 6;
+    # validation at 1/8 of the training crops, at least one
+    assert out["runs"]["steps"] == [5, 6] and out["runs"]["val_crops"] == [2, 3]
+    assert out["runs"]["images"] == [20, 24] and out["runs"]["seconds"] == [[2.2, 2.24]]
+    assert out["images_per_s"] == pytest.approx(100.0) and "graph" not in out
 
 
 def test_the_paper_fit_reads_its_crops_from_a_store_on_disk(dry, monkeypatch, clocked_fits):
@@ -226,6 +255,28 @@ def test_the_paper_fit_reads_its_crops_from_a_store_on_disk(dry, monkeypatch, cl
     assert read == [(Rows, Rows, 12, 2)]  # 3 steps of 4 crops, 12 / 8 validation crops rounded
     assert out["fit"]["deterministic"] and out["fit"]["val_every"] == 1 and out["fit"]["grad_norm_steps"] > 0
     assert out["runs"]["images"] == [12, 24] and out["images_per_s"] == pytest.approx(100.0)
+    # the paper profile asks for the lean step and a graph; the CPU refuses the graph and the record says so
+    assert out["fit"]["lean_step"] and out["fit"]["cuda_graph"]
+    assert out["graph"] == "refused (the device is cpu, not CUDA)"
+
+
+def test_the_bf16_fit_with_shares_runs_the_paper_fit_in_bf16(dry):
+    # 128 px: on a CPU with AVX512-BF16, oneDNN's bf16 weight gradient of the head's 7x7 convolution on the 2x2 map
+    # of a 64 px crop can come out infinite (docs/gpu.md), and the shares with it
+    check = g.Check(CPU, replace(g.DRY, repeats=1, input_px=128), dry, 3000.0)
+    out = check.run("bf16 shares", 0.0, check.shares_fit)
+    assert out["fit"]["precision"] == "bf16" and out["fit"]["share_batches"] >= 1 and out["fit"]["lean_step"]
+    assert sorted(out["gradient_shares"]) == ["end", "start"]
+    assert sorted(out["gradient_shares"]["start"]) == ["fi", "fm", "kp", "lg", "ri"]
+    assert out["graph"] == "refused (the device is cpu, not CUDA)" and out["train_crops"] == 12
+    assert not check.results["failed"]
+
+
+def test_the_json_names_the_commit(tmp_path):
+    assert g.commit(REPO) is None or g.re.fullmatch(r"[0-9a-f]{40}(-dirty)?", g.commit(REPO))
+    assert g.commit(tmp_path) is None  # no repository there
+    env = g.environment(CPU, REPO)
+    assert {"gpu", "torch", "cuda", "commit"} <= set(env)
 
 
 def test_a_dry_run_ends_within_its_budget(tmp_path):
@@ -249,7 +300,10 @@ def test_measure_compares_each_change_with_its_setting_and_chooses_among_those_w
 
     for name, fake in {"end_to_end": end_to_end, "paper_run": lambda self: g.rates([500.0]),
                        "nme_row": lambda self, p, c, graph=False: {"nmes": [0.1, 0.2], "mean": 0.15},
-                       "profile": lambda self, p, b: {}, "step_ceiling": lambda self, p, c, b: g.rates([1.0]),
+                       "profile": lambda self, p, b: {},
+                       "step_ceiling": lambda self, p, c, b, steps=10, form="plain": {
+                           **g.rates([100.0 * b * (2 if "graph" in form else 1)]), "form": form},
+                       "shares_fit": lambda self: {"graph": "captured"},
                        "loader_rate": lambda self, on_device: g.rates([1000.0]),
                        "determinism": lambda self, p, c: {}, "cpu_vs_gpu": lambda self: 0.0,
                        "sapiens2": lambda self, p: g.rates([1.0])}.items():
@@ -268,3 +322,29 @@ def test_measure_compares_each_change_with_its_setting_and_chooses_among_those_w
     assert r["paper_choice"]["setting"] == "tf32+lean+cuda_graph" and r["paper_choice"]["images_per_s"] == 2400.0
     assert r["workers_needed"]["bf16+compile"] == 2  # 1,200 images/s from workers of 1,000
     assert r["paper_fit_images_per_s"]["images_per_s"] == 500.0
+    # each step form at each batch its own item, bf16 and tf32; the plain fp32 step under step_ceiling
+    assert sorted(r["step_forms"]) == ["bf16", "tf32"] and sorted(r["step_forms"]["bf16"]) == sorted(g.STEP_FORMS)
+    assert r["step_forms"]["tf32"]["lean+cuda_graph"]["8"] == {**g.rates([1600.0]), "form": "lean+cuda_graph"}
+    assert r["step_forms"]["bf16"]["lean"]["4"]["images_per_s"] == 400.0
+    assert sorted(r["step_ceiling_images_per_s"]) == ["bf16+compile", "fp32"]
+    assert r["bf16_fit_with_shares"] == {"graph": "captured"}
+
+
+def test_the_precision_table_alone_has_rows_for_the_lean_graph_step(paper, monkeypatch):
+    """`--only-precision`: every precision, the lean CUDA-graph step of tf32 and bf16 (the paper profile's step) and
+    compiled bf16, the choice made on an earlier run's images/s."""
+    nmes = {"fp32": 0.2, "tf32": 0.21, "bf16": 0.3, "tf32+lean+cuda_graph": 0.19, "bf16+lean+cuda_graph": 0.205,
+            "bf16+compile": 0.5}
+
+    def nme_row(self, precision, compiled, graph=False):
+        name = g.setting_name(precision, compiled, graph=graph)
+        return {"nmes": [nmes[name] - 0.02, nmes[name] + 0.02], "mean": nmes[name]}
+
+    monkeypatch.setattr(g.Check, "nme_row", nme_row)
+    known = {"fp32": 400.0, "tf32": 800.0, "bf16": 900.0, "tf32+lean+cuda_graph": 2000.0,
+             "bf16+lean+cuda_graph": 2600.0, "bf16+compile": 1000.0}
+    r = g.measure(CPU, g.DRY, paper, 1000.0, only_precision=True, known_rates=known)
+    assert sorted(r["precision_nme"]) == sorted(nmes)
+    # fp32's seeds span 0.18 to 0.22: bf16 (0.3) and compiled bf16 are out, the lean graph step in bf16 the fastest
+    assert r["paper_choice"]["setting"] == "bf16+lean+cuda_graph"
+    assert r["paper_choice"]["candidates"] == ["bf16+lean+cuda_graph", "fp32", "tf32", "tf32+lean+cuda_graph"]

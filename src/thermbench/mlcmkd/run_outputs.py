@@ -55,12 +55,21 @@ def _csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def finish_run(paths: RunPaths, model: RTMPose, config: dict, history: dict, data: dict[str, str]) -> dict:
-    """Rank 0: save the model, score it on the cached test crops, write metrics, curves and predictions. Returns the
-    training summary (every rank)."""
+def training_summary(history: dict) -> dict:
+    """A fit's history as its metrics' `training` record begins (`finish_run` adds the gradient-norm statistics);
+    `graph` (captured | refused (why) | failed (why)) only for a fit that asked for a CUDA graph."""
     summary = {"best_epoch": history["best_epoch"], "best_val_nme": history["best_val_nme"],
                "epochs_run": len(history["epochs"]), "convergence": history["convergence"],
                "gradient_shares": history["gradient_shares"]}
+    if "graph" in history:
+        summary["graph"] = history["graph"]
+    return summary
+
+
+def finish_run(paths: RunPaths, model: RTMPose, config: dict, history: dict, data: dict[str, str]) -> dict:
+    """Rank 0: save the model, score it on the cached test crops, write metrics, curves and predictions. Returns the
+    training summary (every rank)."""
+    summary = training_summary(history)
     if not is_main_process():
         return summary
     model = model.cpu()

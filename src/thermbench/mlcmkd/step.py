@@ -9,7 +9,11 @@ What capture needs:
   tensors the graph was recorded with; Python numbers of the inputs (gamma) become device tensors filled per step;
 - the lr a device tensor, which the schedule fills in place, and AdamW `capturable` (its step counts on the device);
 - warm-up steps on a side stream before capture (cuDNN's algorithm choice, AdamW's state, the allocator), and
-  autocast without its weight-cast cache (a cached cast would be an allocation outside the graph's pool).
+  autocast without its weight-cast cache (a cached cast would be an allocation outside the graph's pool);
+- capture in thread-local error mode: the data loader's pin-memory thread allocates pinned memory while the step
+  is captured, which the default (global) mode forbids to every thread of the process.
+A capture or replay that fails leaves the eager step to run from that batch on; `Step.graph_state` says which
+happened (captured | refused (why) | failed (why)), and the log says it once.
 Pytorch's recipe: https://pytorch.org/docs/stable/notes/cuda.html#whole-network-capture
 """
 
@@ -34,11 +38,32 @@ def capture_refusal(cuda_graph: bool, device: torch.device, world_size: int) -> 
     if not cuda_graph:
         return None
     if device.type != "cuda":
-        return f"train.fit.cuda_graph: the device is {device.type}, not CUDA; the eager step runs"
+        return f"the device is {device.type}, not CUDA"
     if world_size > 1:
-        return (f"train.fit.cuda_graph: {world_size} processes (DDP's gradient all-reduce is not captured here); "
-                "the eager step runs")
+        return f"{world_size} processes (DDP's gradient all-reduce is not captured here)"
     return None
+
+
+class CudaCalls:
+    """The CUDA calls of a captured step, in one object so that a test stands in for them on a CPU."""
+
+    def graph(self):
+        return torch.cuda.CUDAGraph()
+
+    def capturing(self, graph) -> contextlib.AbstractContextManager:
+        return torch.cuda.graph(graph, capture_error_mode="thread_local")
+
+    def side_stream(self, device: torch.device):
+        return torch.cuda.Stream(device)
+
+    def current_stream(self, device: torch.device):
+        return torch.cuda.current_stream(device)
+
+    def on_stream(self, stream) -> contextlib.AbstractContextManager:
+        return torch.cuda.stream(stream)
+
+    def synchronize(self, device: torch.device) -> None:
+        torch.cuda.synchronize(device)
 
 
 def make_optimizer(groups: list[dict], lr: float, graph: bool, device: torch.device) -> torch.optim.AdamW:
@@ -112,21 +137,36 @@ class Step:
     """`step(args, kwargs)` -> (loss terms stacked in `names` order, the gradient norm before clipping), both on the
     device. `runner(*args, kp_scale=..., **kwargs)` returns the task's terms ({"loss": total, "loss_<term>": ...});
     `clip` None is no clipping. `graph`: captured after `WARMUP_STEPS` eager steps (`capture_refusal` says where
-    it cannot be). `weights` (`LowPrecisionWeights`) and `counts` (`BatchNormCounts`), where given, take part in
-    each step."""
+    it cannot be), through `cuda` (`CudaCalls`). `weights` (`LowPrecisionWeights`) and `counts` (`BatchNormCounts`),
+    where given, take part in each step."""
 
     def __init__(self, runner: nn.Module, optimizer: torch.optim.Optimizer, params: list[nn.Parameter],
                  precision: str, device: torch.device, clip: float | None, kp_scale: float, graph: bool = False,
-                 weights: LowPrecisionWeights | None = None, counts: BatchNormCounts | None = None):
+                 weights: LowPrecisionWeights | None = None, counts: BatchNormCounts | None = None,
+                 cuda: CudaCalls | None = None):
         self.runner, self.optimizer, self.params = runner, optimizer, params
         self.weights, self.counts = weights, counts
         self.precision, self.device, self.kp_scale = precision, device, kp_scale
         self.clip = math.inf if clip is None else clip
-        self.graph_wanted, self.graph = graph, None
+        self.graph_asked, self.graph_wanted, self.graph = graph, graph, None
+        self.cuda = cuda or CudaCalls()
+        self.failure: str | None = None
         self.names: list[str] | None = None
         self.steps = 0
         self.static_in: list | None = None
+        self.static_spec = None
         self.static_out: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    @property
+    def graph_state(self) -> str | None:
+        """captured | failed (why) | refused (why), for a step asked to run as a graph; None for one that was not."""
+        if self.graph is not None:
+            return "captured"
+        if self.failure is not None:
+            return f"failed ({self.failure})"
+        if self.graph_wanted:
+            return f"refused (the fit ran {self.steps} steps; capture follows {WARMUP_STEPS} eager warm-up steps)"
+        return None
 
     def eager(self, args: tuple, kwargs: dict) -> tuple[torch.Tensor, torch.Tensor]:
         with (self.weights.swapped() if self.weights else contextlib.nullcontext(),
@@ -148,32 +188,38 @@ class Step:
     def __call__(self, args: tuple, kwargs: dict) -> tuple[torch.Tensor, torch.Tensor]:
         self.steps += 1
         if self.graph is None and not self.graph_wanted:
-            return self.eager(args, kwargs)
+            return self.eager(*self.graph_form(args, kwargs))
         if self.graph is None and self.steps <= WARMUP_STEPS:
             return self._warm_up(args, kwargs)
         leaves, spec = tree_flatten((args, kwargs))
-        if self.graph is None:
-            try:
+        stage = "replay"
+        try:
+            if self.graph is None:
+                stage = "capture"
                 self._capture(leaves, spec)
-            except RuntimeError as err:
-                reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
-                print(f"train.fit.cuda_graph: capture failed ({reason}); the eager step runs", file=sys.stderr)
-                self.graph_wanted = False
-                return self.eager(args, kwargs)
-        for static, leaf in zip(self.static_in, leaves):
-            if isinstance(leaf, torch.Tensor):
-                static.copy_(leaf, non_blocking=True)
-            else:
-                static.fill_(leaf)
-        self.graph.replay()
-        return self.static_out[0].clone(), self.static_out[1].clone()
+                stage = "first replay"
+                out = self._replay(leaves)
+                print(f"train.fit.cuda_graph: the step is captured after {WARMUP_STEPS} eager steps",
+                      file=sys.stderr)
+                return out
+            return self._replay(leaves)
+        except RuntimeError as err:
+            return self._fall_back(stage, err, args, kwargs)
+
+    def _fall_back(self, stage: str, err: RuntimeError, args: tuple, kwargs: dict):
+        reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        self.failure = f"{stage}: {reason}"
+        self.graph, self.graph_wanted = None, False
+        self.static_in = self.static_out = None  # the graph's memory goes with them
+        print(f"train.fit.cuda_graph: {stage} failed ({reason}); the eager step runs", file=sys.stderr)
+        return self.eager(*self.graph_form(args, kwargs))
 
     def _warm_up(self, args: tuple, kwargs: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        stream = torch.cuda.Stream(self.device)
-        stream.wait_stream(torch.cuda.current_stream(self.device))
-        with torch.cuda.stream(stream):
-            out = self.eager(*self.device_numbers(args, kwargs))
-        torch.cuda.current_stream(self.device).wait_stream(stream)
+        side, current = self.cuda.side_stream(self.device), self.cuda.current_stream(self.device)
+        side.wait_stream(current)
+        with self.cuda.on_stream(side):
+            out = self.eager(*self.graph_form(args, kwargs))
+        current.wait_stream(side)
         return out
 
     def device_numbers(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
@@ -182,13 +228,29 @@ class Step:
         return tree_unflatten([leaf if isinstance(leaf, torch.Tensor) else
                                torch.full((), float(leaf), device=self.device) for leaf in leaves], spec)
 
+    def graph_form(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        """The inputs of an eager step: as the graph sees them (`device_numbers`) in a step asked for a graph, warm-up
+        and fallback alike, so that one run computes one way; as given otherwise."""
+        return self.device_numbers(args, kwargs) if self.graph_asked else (args, kwargs)
+
     def _capture(self, leaves: list, spec) -> None:
         self.static_in = [leaf.clone() if isinstance(leaf, torch.Tensor) else
                           torch.full((), float(leaf), device=self.device) for leaf in leaves]
+        self.static_spec = spec
         args, kwargs = tree_unflatten(self.static_in, spec)
-        graph = torch.cuda.CUDAGraph()
+        graph = self.cuda.graph()
         self.optimizer.zero_grad(set_to_none=True)
-        with torch.cuda.graph(graph):
+        self.cuda.synchronize(self.device)  # the warm-up's kernels done: an error of theirs is not the capture's
+        with self.cuda.capturing(graph):
             self.static_out = self.eager(args, kwargs)
         self.graph = graph
-        print(f"train.fit.cuda_graph: the step is captured after {WARMUP_STEPS} eager steps", file=sys.stderr)
+
+    def _replay(self, leaves: list) -> tuple[torch.Tensor, torch.Tensor]:
+        """The graph run on `leaves` (copied into the captured inputs)."""
+        for static, leaf in zip(self.static_in, leaves):
+            if isinstance(leaf, torch.Tensor):
+                static.copy_(leaf, non_blocking=True)
+            else:
+                static.fill_(leaf)
+        self.graph.replay()
+        return self.static_out[0].clone(), self.static_out[1].clone()

@@ -56,7 +56,8 @@ class FitConfig:
     stacked; in one process, `step.LowPrecisionWeights` in bf16 and `step.BatchNormCounts`), at the price of other
     float rounding than the plain step, which the CPU profiles keep;
     `cuda_graph` captures the step (forward, backward, clipping, AdamW) as one CUDA graph where the device is CUDA
-    and one process trains (`thermbench.mlcmkd.step`; elsewhere one line says why and the plain step runs);
+    and one process trains (`thermbench.mlcmkd.step`; elsewhere, or where capture or replay fails, one line says why
+    and the eager step runs), and the history's "graph" says which: captured | refused (why) | failed (why);
     `cudnn_benchmark` False keeps cuDNN from benchmarking its algorithms where it would (CUDA, not deterministic)."""
 
     epochs: int
@@ -169,7 +170,7 @@ def _loop(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Spli
     schedule = PlateauSchedule(cfg)
     refusal = capture_refusal(cfg.cuda_graph, device, size)
     if refusal is not None:
-        print(refusal, file=sys.stderr)
+        print(f"train.fit.cuda_graph: {refusal}; the eager step runs", file=sys.stderr)
     step, scheduler = make_step(task, runner, cfg, device, size, steps_per_epoch, schedule,
                                 graph=cfg.cuda_graph and refusal is None)
     optimizer, params = step.optimizer, step.params
@@ -211,10 +212,14 @@ def _loop(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Spli
     task.to(memory_format=torch.contiguous_format)
     scored = [r for r in rows if "val_nme" in r]
     best_epoch = min(scored, key=lambda r: r["val_nme"])["epoch"]
-    return {"epochs": rows, "grad_norms": grad_norms, "best_epoch": best_epoch, "best_val_nme": best,
-            "convergence": {**convergence.record(schedule.stop, schedule.stopped, len(rows), cfg.epochs, best_epoch),
-                            "lr_drop_epochs": schedule.drop_epochs},
-            "gradient_shares": {k: v for k, v in shares.items() if v}}
+    history = {"epochs": rows, "grad_norms": grad_norms, "best_epoch": best_epoch, "best_val_nme": best,
+               "convergence": {**convergence.record(schedule.stop, schedule.stopped, len(rows), cfg.epochs,
+                                                    best_epoch),
+                               "lr_drop_epochs": schedule.drop_epochs},
+               "gradient_shares": {k: v for k, v in shares.items() if v}}
+    if cfg.cuda_graph:  # only where asked for: a run that never asks keeps its history as it was
+        history["graph"] = f"refused ({refusal})" if refusal is not None else step.graph_state
+    return history
 
 
 def make_step(task: nn.Module, runner: nn.Module, cfg: FitConfig, device: torch.device, size: int,
@@ -241,7 +246,8 @@ def gradient_shares(task: nn.Module, params: list[nn.Parameter], batch_inputs: C
     """Each weighted loss term's share of the gradient: the L2 norm of the gradient of that term alone (as it enters
     the total, weights and gamma(epoch) included) over the sum of those norms, averaged over the first
     `cfg.share_batches` training batches without augmentation. Units cancel, unlike a ratio of loss values (a
-    batch-summed L_kp against batch-mean distillation terms). The task's state (BN statistics) is left untouched."""
+    batch-summed L_kp against batch-mean distillation terms). The forward runs in the fit's precision, as the step's.
+    The task's state (BN statistics) is left untouched."""
     if cfg.share_batches <= 0 or len(train) < cfg.batch_size:
         return {}
     state = copy.deepcopy(task.state_dict())
@@ -252,7 +258,8 @@ def gradient_shares(task: nn.Module, params: list[nn.Parameter], batch_inputs: C
     for b in range(min(cfg.share_batches, len(train) // cfg.batch_size)):
         idx = np.arange(b * cfg.batch_size, (b + 1) * cfg.batch_size)[rank::size]
         args, kwargs = batch_inputs(batch_of(idx), epoch)
-        weighted = task(*args, kp_scale=float(size), **kwargs)["weighted"]
+        with autocast(cfg.precision, params[0].device):  # as the step: a lean task's teacher computes in bf16
+            weighted = task(*args, kp_scale=float(size), **kwargs)["weighted"]
         for name, term in weighted.items():
             grads = torch.autograd.grad(term, params, retain_graph=True, allow_unused=True)
             norm = float(torch.sqrt(sum(g.double().square().sum() for g in grads if g is not None)))

@@ -18,7 +18,14 @@ crops. Every speed figure is measured `Sizes.repeats` times and recorded as each
   project's writer and read back as the stages read them; images/s of an epoch from the slope between a 1- and a
   2-epoch fit;
 - the cuDNN benchmark: end to end with `torch.backends.cudnn.benchmark` on, against the same setting without;
-- the step ceiling: the training step alone on a batch kept on the GPU; peak GPU memory of each setting;
+- the step forms (`step_forms`): the fit's own training step alone on a batch kept on the GPU, plain, lean
+  (`FitConfig.lean_step`) and lean captured as a CUDA graph, in bf16 and tf32 at batch 64 and 256, each after the
+  same `STEPS_BEFORE_TIMING` steps (warm-up, capture and first replay included) at every batch, with whether the
+  graph was captured, the host syncs a step (`torch.cuda.set_sync_debug_mode`; on the CPU of a dry run the ops
+  that make the host wait, `step_audit.StepOps`) and peak GPU memory; the step ceiling of the plain step in each
+  precision and compiled;
+- a bf16 fit with gradient shares (`shares_fit`): the paper fit in bf16 with `share_batches` > 0, the lean step
+  and a CUDA graph, once: every path that runs the task (shares, validation, gradient-norm logging) in bf16;
 - where the step's time goes: a torch.profiler run of the eager step (tf32, bf16; batch 64), each aten op's self
   device time summed by kind (convolution, batch norm, matmul, optimizer, copies, other), the share of an
   unprofiled step's wall time the GPU is busy (the union of its kernels' spans) and the rest, the device waiting for
@@ -50,10 +57,12 @@ import math
 import os
 import re
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -72,9 +81,9 @@ from thermbench.mlcmkd.losses import DistillConfig, DistillTask
 from thermbench.mlcmkd.optim import OptimConfig
 from thermbench.mlcmkd.runs import distill_config
 from thermbench.mlcmkd.settings import RTMPoseParams, Settings, train_params
-from thermbench.mlcmkd.step import Step, make_optimizer
-from thermbench.mlcmkd.step_audit import audit_ktl_step, random_pairs
-from thermbench.mlcmkd.train import FitConfig, fit_ktl
+from thermbench.mlcmkd.step import WARMUP_STEPS, capture_refusal
+from thermbench.mlcmkd.step_audit import StepOps, audit_ktl_step, random_pairs
+from thermbench.mlcmkd.train import FitConfig, PlateauSchedule, fit_ktl, make_step
 from thermbench.models.rtmpose import build_rtmpose, to_input
 from thermbench.models.sapiens2 import build_sapiens2
 
@@ -83,6 +92,10 @@ NO_GPU = "gpu-check: torch sees no CUDA GPU here; nothing measured"
 NME_OPTIM = OptimConfig(lr=2e-3, warmup_steps=10, clip_grad=1.0)
 PRECISION_KEYS = ("precision_nme", "paper_choice", "nme_protocol")  # written to <gpu>_precision.json
 LISTS = ("skipped", "failed", "stopped")  # what did not run, or not to its end: written to both files
+STEP_FORMS = {"plain": (False, False), "lean": (True, False), "lean+cuda_graph": (True, True)}  # (lean, graph)
+# Steps before any timing, the same at every batch: the graph's warm-up, its capture with the first replay, one
+# replay. A short run of the end-to-end slope has as many, so the capture falls in both runs and cancels.
+STEPS_BEFORE_TIMING = WARMUP_STEPS + 2
 # An aten op's kind by a word of its name, the first match winning (the fused AdamW's name holds no "mm").
 OP_KINDS = (("optimizer", ("adam",)), ("convolution", ("conv",)), ("batch norm", ("batch_norm",)),
             ("matmul", ("mm", "linear", "matmul")), ("copy and layout", ("copy", "contiguous", "to_copy")))
@@ -300,6 +313,7 @@ class Check:
         self.start = clock()
         self.item: str | None = None
         self.tasks: dict[tuple, DistillTask] = {}
+        self.history: dict = {}  # of the last timed fit
         self.results: dict = {name: [] if name == "skipped" else {} for name in LISTS}
 
     def elapsed(self) -> float:
@@ -390,7 +404,7 @@ class Check:
     def timed_fit(self, task: DistillTask, data: dict[str, Split], cfg: FitConfig) -> float:
         self.sync()
         t = time.perf_counter()
-        fit_ktl(task.student, task.teacher, task, data, cfg)
+        self.history = fit_ktl(task.student, task.teacher, task, data, cfg)
         self.sync()
         return time.perf_counter() - t
 
@@ -410,9 +424,10 @@ class Check:
                    benchmark: bool = False, graph: bool = False) -> dict:
         """Images/s of `fit_ktl` (one epoch, validated) from the slope between a short and a long run, their
         validation sets `val_crops` of their training sets; peak GPU memory over them. `benchmark`: cuDNN's
-        benchmarking on (the fit's `cudnn_benchmark`); `graph`: the lean step captured as a CUDA graph."""
+        benchmarking on (the fit's `cudnn_benchmark`); `graph`: the lean step captured as a CUDA graph (`graph` in
+        the result: whether the last fit captured it). The short run has `STEPS_BEFORE_TIMING` steps at least."""
         s = self.sizes
-        steps = [max(k * s.batches[0] // batch, 1) for k in s.steps]
+        steps = [max(k * s.batches[0] // batch, STEPS_BEFORE_TIMING) for k in s.steps]
         steps[1] = max(steps[1], steps[0] + 1)
         vals = [self.val_crops(k * batch) for k in steps]
         data, val = random_pairs(steps[1] * batch, s.input_px, 0), random_pairs(vals[1], s.input_px, 1)
@@ -428,6 +443,8 @@ class Check:
         out = self.slope(lambda: fit(steps[0], vals[0]), lambda: fit(steps[1], vals[1]), steps[0] * batch,
                          steps[1] * batch)
         out["runs"].update(steps=steps, val_crops=vals)
+        if graph:
+            out["graph"] = self.history.get("graph")
         if self.device.type == "cuda":
             out["peak_memory_gb"] = torch.cuda.max_memory_allocated() / 1e9
         return out
@@ -448,19 +465,37 @@ class Check:
             data = student_splits(store, None, paired=True)
             out = self.slope(lambda: self.timed_fit(task, data, replace(fit, epochs=1)),
                              lambda: self.timed_fit(task, data, replace(fit, epochs=2)), train, 2 * train)
-        out.update(train_crops=train, val_crops=self.val_crops(train), epochs=[1, 2],
-                   fit={k: getattr(fit, k) for k in ("batch_size", "precision", "compile", "deterministic",
-                                                    "loader_workers", "augment_on_device", "val_every", "patience",
-                                                    "grad_norm_steps", "share_batches")})
+        out.update(train_crops=train, val_crops=self.val_crops(train), epochs=[1, 2], fit=paper_fit_record(fit),
+                   graph=self.history.get("graph"))
         return out
 
+    def shares_fit(self) -> dict:
+        """One 1-epoch fit as the paper profile sets it but in bf16 with gradient shares (`share_batches` at least
+        1), from a crop store on disk: its seconds, whether its graph was captured, its gradient shares, loss and
+        validation NME (a bf16 fit must run every task path in bf16: shares, validation, the step)."""
+        fit = replace(self.paper.fit, precision="bf16", share_batches=max(self.paper.fit.share_batches, 1),
+                      epochs=1, progress=False)
+        train = fit.batch_size * self.sizes.paper_steps
+        task = self.task(distill=self.paper.distill)
+        with tempfile.TemporaryDirectory() as tmp:
+            store = Path(tmp) / "tfake"
+            save_splits(store, {"train": random_pairs(train, self.sizes.input_px, 8),
+                                "val": replace(random_pairs(self.val_crops(train), self.sizes.input_px, 9),
+                                               paired=None)})
+            seconds = self.timed_fit(task, student_splits(store, None, paired=True), fit)
+        h = self.history
+        return {"seconds": seconds, "train_crops": train, "graph": h.get("graph"), "fit": paper_fit_record(fit),
+                "gradient_shares": h["gradient_shares"], "train_loss": h["epochs"][0]["train_loss"],
+                "best_val_nme": h["best_val_nme"]}
+
     @contextlib.contextmanager
-    def stepping(self, precision: str, compiled: bool, batch: int):
-        """A callable running one training step (forward, backward, clipping, AdamW) on one batch kept on the device:
-        `fit_ktl`'s own step (`mlcmkd.step.Step`: channels_last, autocast, the same compiled task); the task's layout
-        restored after."""
+    def stepping(self, precision: str, compiled: bool, batch: int, form: str = "plain"):
+        """(a callable running one training step on one batch kept on the device, the `Step`, the graph's refusal
+        or None): `fit_ktl`'s own step (`train.make_step`: its optimizer and schedule, channels_last, autocast, the
+        same compiled task) in `form` (`STEP_FORMS`: the lean step and a CUDA graph as the fit sets them up); the
+        task's layout and teacher restored after."""
+        lean, graph = STEP_FORMS[form]
         task = self.kept_task(precision, compiled, batch)
-        task.to(memory_format=torch.channels_last)
         data = random_pairs(batch, self.sizes.input_px, 2)
         flip = flip_index(68)
         size = (self.sizes.input_px,) * 2
@@ -469,19 +504,24 @@ class Check:
         batch_t = finish(make_batch(data, index, flip, size, draws, self.fit.augment_on_device), self.device, size)
         images, paired = to_input(batch_t["images"], self.device), to_input(batch_t["paired"], self.device)
         targets = {k: batch_t[k] for k in ("target_x", "target_y", "weight")}
-        params = [p for p in task.parameters() if p.requires_grad]
-        optimizer = make_optimizer([{"params": params}], 1e-4, False, self.device)
-        step = Step(torch.compile(task) if compiled else task, optimizer, params, precision, self.device, 1.0, 1.0)
-        task.train()
+        cfg = replace(self.fit, batch_size=batch, precision=precision, compile=compiled, lean_step=lean,
+                      cuda_graph=graph)
+        refusal = capture_refusal(graph, self.device, 1)
+        lean_task = task.lean_step(torch.bfloat16 if precision == "bf16" else torch.float32)
+        with lean_task if lean else contextlib.nullcontext(), numerics(precision, False, self.device):
+            task.to(memory_format=torch.channels_last)
+            try:
+                step, scheduler = make_step(task, torch.compile(task) if compiled else task, cfg, self.device, 1,
+                                            1000, PlateauSchedule(cfg), graph=graph and refusal is None)
+                task.train()
 
-        def one() -> None:
-            step((images, paired, targets), {"gamma": 1.0})
+                def one() -> None:
+                    step((images, paired, targets), {"gamma": 1.0})
+                    scheduler.step()
 
-        try:
-            with numerics(precision, False, self.device):
-                yield one
-        finally:
-            task.to(memory_format=torch.contiguous_format)
+                yield one, step, refusal
+            finally:
+                task.to(memory_format=torch.contiguous_format)
 
     def timed_steps(self, one, steps: int) -> float:
         """Seconds of `steps` calls of `one`, the device's queue drained before and after."""
@@ -492,11 +532,43 @@ class Check:
         self.sync()
         return time.perf_counter() - t
 
-    def step_ceiling(self, precision: str, compiled: bool, batch: int, steps: int = 10) -> dict:
-        """Images/s of the training step alone (`stepping`), after 3 warm-up steps, each repeat `steps` steps."""
-        with self.stepping(precision, compiled, batch) as one:
-            self.timed_steps(one, 3)
-            return rates(self.repeated(lambda: batch * steps / self.timed_steps(one, steps), self.sizes.repeats))
+    def step_ceiling(self, precision: str, compiled: bool, batch: int, steps: int = 10,
+                     form: str = "plain") -> dict:
+        """Images/s of the training step alone (`stepping` in `form`), after `STEPS_BEFORE_TIMING` steps, each
+        repeat `steps` steps (`rates`); then the host syncs a step over `steps` more (`host_syncs`), whether the
+        graph was captured (`graph`: captured | refused (why) | failed (why); None for a form without one) and the
+        peak GPU memory of the timed steps."""
+        with self.stepping(precision, compiled, batch, form) as (one, step, refusal):
+            self.timed_steps(one, STEPS_BEFORE_TIMING)
+            if self.device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats()
+            out = rates(self.repeated(lambda: batch * steps / self.timed_steps(one, steps), self.sizes.repeats))
+            if self.device.type == "cuda":
+                out["peak_memory_gb"] = torch.cuda.max_memory_allocated() / 1e9
+            out.update(host_syncs_per_step=self.host_syncs(one, steps),
+                       graph=f"refused ({refusal})" if refusal is not None else step.graph_state,
+                       steps=steps, steps_before_timing=STEPS_BEFORE_TIMING)
+        return out
+
+    def host_syncs(self, one, steps: int) -> float:
+        """Host syncs a step over `steps` calls of `one`: on CUDA the warnings of `torch.cuda.set_sync_debug_mode`
+        ("warn": one a synchronizing call), elsewhere the ops that would make the host wait (`StepOps`)."""
+        if self.device.type != "cuda":
+            with StepOps() as mode:
+                for _ in range(steps):
+                    one()
+            return len(mode.summary()["host_waits"]) / steps
+        self.sync()  # outside the count: a synchronize is a sync
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                for _ in range(steps):
+                    one()
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+        self.sync()
+        return sum(sync_warning(str(w.message)) for w in seen) / steps
 
     def profile(self, precision: str, batch: int, steps: int = 5) -> dict:
         """Where a training step's time goes (`stepping`, eager), after 3 warm-up steps: the wall time of `steps`
@@ -506,7 +578,7 @@ class Check:
         the kernels' launch calls."""
         cuda = self.device.type == "cuda"
         activities = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if cuda else [])
-        with self.stepping(precision, False, batch) as one:
+        with self.stepping(precision, False, batch) as (one, _, _):
             self.timed_steps(one, 3)
             wall_us = self.timed_steps(one, steps) * 1e6
             with torch.profiler.profile(activities=activities) as prof:
@@ -631,6 +703,8 @@ def measure(device: torch.device, sizes: Sizes, paper: Paper, budget_s: float, s
     if only_precision:
         for precision in PRECISIONS:
             nme(precision, False, 60)
+        for precision in ("tf32", "bf16"):  # the paper profile's step: lean, captured
+            nme(precision, False, 60, graph=True)
         nme("bf16", True, compile_s + 30)
         if "fp32" in table and known_rates:
             r["paper_choice"] = choose(known_rates, table)
@@ -664,17 +738,28 @@ def measure(device: torch.device, sizes: Sizes, paper: Paper, budget_s: float, s
     r["loader_images_per_s_per_worker"] = {
         "augment_on_device": c.run("loader, on device", 10, c.loader_rate, True),
         "warps_in_workers": c.run("loader, warps in workers", 20, c.loader_rate, False)}
-    r["ops_per_step"] = c.run("ops per step (counted on the CPU)", 60, ops_per_step, sizes.arch)
+    forms = r["step_forms"] = {}
+
+    def step_forms(precision: str) -> None:
+        for form in STEP_FORMS:
+            for b in sizes.batches:
+                forms.setdefault(precision, {}).setdefault(form, {})[str(b)] = c.run(
+                    f"step {precision} {form} batch {b}", 15, c.step_ceiling, precision, False, b, 10, form)
+
+    step_forms("bf16")
+    r["paper_fit_images_per_s"] = c.run(f"paper fit batch {paper.fit.batch_size}", 45, c.paper_run)
+    r["bf16_fit_with_shares"] = c.run("bf16 fit with gradient shares", 30, c.shares_fit)
     for precision in ("tf32", "bf16"):
         for batch in sizes.batches:
             end_to_end(precision, batch, 25)
             end_to_end(precision, batch, 30, graph=True)
     end_to_end("fp32", small, 30)
-    r["paper_fit_images_per_s"] = c.run(f"paper fit batch {paper.fit.batch_size}", 45, c.paper_run)
     for precision in PRECISIONS:
         nme(precision, False, 30)
     for precision in ("tf32", "bf16"):
         nme(precision, False, 30, graph=True)
+    step_forms("tf32")
+    r["ops_per_step"] = c.run("ops per step (counted on the CPU)", 60, ops_per_step, sizes.arch)
     for precision in ("tf32", "bf16"):
         against(benchmark, precision, small, 25, bench=True)
     r["profile"] = {p: c.run(f"profile {p} batch {small}", 10, c.profile, p, small) for p in ("tf32", "bf16")}
@@ -684,10 +769,9 @@ def measure(device: torch.device, sizes: Sizes, paper: Paper, budget_s: float, s
         ceiling["bf16+compile"] = {str(small): c.run(f"step ceiling bf16+compile batch {small}", 10,
                                                      c.step_ceiling, "bf16", True, small)}
     end_to_end("bf16", large, compile_s, compiled=True)
-    for precision in PRECISIONS:
-        for b in sizes.batches:
-            ceiling.setdefault(precision, {})[str(b)] = c.run(f"step ceiling {precision} batch {b}", 10,
-                                                              c.step_ceiling, precision, False, b)
+    for b in sizes.batches:  # the plain step of tf32 and bf16 is under step_forms
+        ceiling.setdefault("fp32", {})[str(b)] = c.run(f"step ceiling fp32 batch {b}", 10, c.step_ceiling, "fp32",
+                                                       False, b)
     for precision in ("tf32", "bf16"):
         against(cost, precision, small, 25, deterministic=True)
     r["determinism"] = {p: c.run(f"determinism {p}", 20, c.determinism, p, False) for p in ("fp32", "bf16")}
@@ -715,6 +799,30 @@ def ops_per_step(arch: str) -> dict:
             for precision in ("fp32", "bf16")}
 
 
+def sync_warning(message: str) -> bool:
+    """Whether a warning is `torch.cuda.set_sync_debug_mode`'s of a synchronizing call."""
+    return "called a synchronizing CUDA operation" in message
+
+
+def paper_fit_record(fit: FitConfig) -> dict:
+    """What a check's record says of the fit it ran."""
+    return {k: getattr(fit, k) for k in ("batch_size", "precision", "compile", "deterministic", "loader_workers",
+                                         "augment_on_device", "val_every", "patience", "grad_norm_steps",
+                                         "share_batches", "lean_step", "cuda_graph")}
+
+
+def commit(repo: Path) -> str | None:
+    """The checked-out commit of `repo` (+ "-dirty" where tracked files differ), None without git."""
+    try:
+        head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("-dirty" if dirty else "")
+
+
 def batch_rates(end_to_end: dict, batch: int) -> dict[str, float]:
     """Setting -> end-to-end images/s (the median of its repeats) at `batch`, for the settings measured there."""
     return {name: by_batch[str(batch)]["images_per_s"] for name, by_batch in end_to_end.items()
@@ -732,9 +840,9 @@ def significant(obj, digits: int = 4):
     return obj
 
 
-def environment(device: torch.device) -> dict:
+def environment(device: torch.device, repo: Path) -> dict:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu (dry run)"
-    return {"gpu": name, "torch": torch.__version__, "cuda": torch.version.cuda,
+    return {"gpu": name, "torch": torch.__version__, "cuda": torch.version.cuda, "commit": commit(repo),
             "cudnn": torch.backends.cudnn.version() if device.type == "cuda" else None,
             "date": datetime.date.today().isoformat(), "python": sys.version.split()[0]}
 
@@ -758,10 +866,11 @@ def main(argv: list[str] | None = None) -> int:
     sizes = DRY if args.dry_run else Sizes()
     paper = dry_run(paper_profile(args.repo)) if args.dry_run else paper_profile(args.repo)
     fit = paper.fit
-    info = environment(device)
+    info = environment(device, args.repo)
     info.update(paper_fit={"batch_size": fit.batch_size, "loader_workers": fit.loader_workers,
                            "augment_on_device": fit.augment_on_device, "precision": fit.precision,
                            "compile": fit.compile, "deterministic": fit.deterministic,
+                           "lean_step": fit.lean_step, "cuda_graph": fit.cuda_graph,
                            "val_per_train": paper.val_per_train},
                 model=f"KTL DIKD, RTMPose-{sizes.arch} student and teacher, {sizes.input_px} px", arch=sizes.arch,
                 input_px=sizes.input_px, repeats=sizes.repeats, compiled_shapes="static", budget_s=args.budget_s)

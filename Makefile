@@ -56,21 +56,27 @@ regression: setup
 	$(REGRESSION)
 
 # `make regression` in the background (its own process group, stopped if make is interrupted), its verdict and log in
-# a temporary folder, while `make unit` runs; then the verdict (the log's end if the run broke) and, as the closing
-# line, pytest's summary again (CI reads it). Fails if either failed; then the folder is kept.
+# a temporary folder, while `make unit` runs; then the verdict (the log's end if the run broke), the DVC experiment
+# workflow on the regression's warm smoke copy (two `dvc exp run -S`, exp show, metrics and plots diff), and, as the
+# closing line, pytest's summary again (CI reads it). Fails if any failed; then the folder is kept.
 test: setup
 	@out=$$(mktemp -d -t thermbench-test.XXXXXX); set -m; \
-	$(REGRESSION) >$$out/regression.md 2>$$out/regression.log & reg=$$!; set +m; \
+	$(REGRESSION) --keep >$$out/regression.md 2>$$out/regression.log & reg=$$!; set +m; \
 	trap 'kill -- -$$reg 2>/dev/null; exit 130' INT TERM; \
 	$(UNIT) 2>&1 | tee $$out/unit.log; unit=$${PIPESTATUS[0]}; \
 	echo "unit tests done; waiting for the smoke regression"; \
 	wait $$reg; regression=$$?; \
 	cat $$out/regression.md; \
 	[ -s $$out/regression.md ] || { tail -n 20 $$out/regression.log; echo "regression: BROKE (exit $$regression)"; }; \
+	kept=$$(sed -n 's/^scratch copy kept at //p' $$out/regression.log); exp=1; \
+	if [ $$regression -eq 0 ] && [ -n "$$kept" ]; then \
+	  echo "the DVC experiment workflow on the regression's smoke copy (tests/test_exp_workflow.py)"; \
+	  THERMBENCH_WARM_SMOKE=$$kept/project $(PY) -m pytest -p no:xdist tests/test_exp_workflow.py; exp=$$?; fi; \
+	[ -z "$$kept" ] || rm -rf "$$kept"; \
 	summary=$$(tail -n 1 $$out/unit.log); \
-	if [ $$unit -eq 0 ] && [ $$regression -eq 0 ]; then rm -rf $$out; else echo "logs kept in $$out"; fi; \
+	if [ $$unit -eq 0 ] && [ $$regression -eq 0 ] && [ $$exp -eq 0 ]; then rm -rf $$out; else echo "logs kept in $$out"; fi; \
 	echo "$$summary"; \
-	[ $$unit -eq 0 ] && [ $$regression -eq 0 ]
+	[ $$unit -eq 0 ] && [ $$regression -eq 0 ] && [ $$exp -eq 0 ]
 
 # The MLCM-KD data path (prepare, crops, KTL-l steps at 256 px, batch 64) on synthetic T-FAKE-format sets of
 # SIZES pairs: peak memory, time, disk and loader images/s per size, extrapolated to the paper's 200,000 pairs ->

@@ -45,7 +45,8 @@ def test_a_broken_submissions_yaml_is_one_line(tmp_path, capsys, monkeypatch):
     ("train.seeds=[]", "'train.seeds' is empty: at least one seed to train"),
     ("train.seeds=[0,0]", "'train.seeds' must be distinct whole numbers of at least 0, not [0, 0]"),
     ("train.seeds=[-1]", "'train.seeds' must be distinct whole numbers of at least 0, not [-1]"),
-    ("train.workers=0", "'train.workers' must be a whole number of at least 1, not 0"),
+    ("train.workers=0", "'train.workers' must be a whole number of at least 1 or null, not 0"),
+    ("train.run_threads=0", "'train.run_threads' must be a whole number of at least 1, not 0"),
 ])
 def test_make_profile_refuses_a_value_the_stages_would_refuse_before_writing(assignment, message, tmp_path, capsys,
                                                                                 monkeypatch):

@@ -155,7 +155,11 @@ def timed(cmd_run, path: Path = TIMINGS):
     return run
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv in (["--help"], ["-h"]):  # this command line's own description; DVC's arguments: `dvc --help`
+        print(__doc__ + "\nEvery other argument is DVC's own (`dvc --help`).")
+        raise SystemExit(0)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before any stage starts: its OpenMP runtime reads it once
     _patch_lock_io()
     import dvc.stage.run
@@ -171,4 +175,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -138,3 +138,15 @@ def write(metrics: Path, out: Path) -> None:
     """Stage report_headline: `out`/<reproduction>.json from `metrics`."""
     for name, numbers in headline(metrics).items():
         write_json(out / f"{name}.json", dict(sorted(numbers.items())))
+
+
+def main(argv: list[str] | None = None) -> None:
+    from thermbench.tools import library_help
+
+    library_help.main(__doc__, "stage report_headline runs it (stages/headline.py)", argv)
+
+
+if __name__ == "__main__":
+    from thermbench.core.stage import run
+
+    run(main)

@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> None:
         check_nothing_lost(out, text)
     write_text(out, text)
     dvc_yaml = out.parent / "dvc.yaml"
-    if dvc_yaml.is_file():  # its top-level plots name the files this profile's runs write
+    if dvc_yaml.is_file() and dvc_plots.MARK in dvc_yaml.read_text():  # its plots name the files the runs write
         write_text(dvc_yaml, dvc_plots.render(dvc_yaml.read_text(), pyyaml.safe_load(text)))
     print(f"{out} now holds the '{args.profile}' profile", file=sys.stderr)
 

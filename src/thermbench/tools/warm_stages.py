@@ -280,5 +280,17 @@ def _exit_status(code: object) -> int:
     return 1
 
 
+def main(argv: list[str] | None = None) -> None:
+    """The stage server `warm_stages` starts (its own command line, not a user's)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("address", type=Path, help="the unix socket to serve on")
+    parser.add_argument("stages", type=Path, help="the stage scripts' folder, whose imports the server makes first")
+    parser.add_argument("client", help="the client script a stage's process pool is to start its workers with")
+    args = parser.parse_args(argv)
+    serve(args.address, args.stages, args.client)
+
+
 if __name__ == "__main__":
-    serve(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3])
+    main()

@@ -20,6 +20,7 @@ import pytest
 from thermbench.core.io import write_json
 from thermbench.tools.readme_blocks import EXP_RECORD
 from thermbench.tools.regression import copy_worktree
+from thermbench.tools.warm_stages import warm_stages
 
 ROOT = Path(__file__).resolve().parents[1]
 WARM = Path(os.environ.get("THERMBENCH_WARM_SMOKE", "/nonexistent"))
@@ -38,7 +39,7 @@ def workflow(tmp_path_factory):
     env = {**os.environ, "PYTHONPATH": str(repo / "src"), "DVC_NO_ANALYTICS": "1",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # stages call `python`
 
-    def run(*cmd):
+    def run(*cmd, env=env):
         done = subprocess.run(list(cmd), cwd=repo, env=env, capture_output=True, text=True)
         assert done.returncode == 0, f"`{' '.join(cmd)}` failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         return done.stdout
@@ -57,8 +58,9 @@ def workflow(tmp_path_factory):
     run("git", "add", "-A")
     run("git", "commit", "-qm", "warm smoke")
     names = [f"lr-{value}" for value in VALUES]
-    for name, value in zip(names, VALUES, strict=True):
-        run(*dvc, "exp", "run", "-q", "-S", f"{PARAM}={value}", "--name", name)
+    with warm_stages(env, repo) as warm:  # the stages forked from one interpreter, as `make repro` runs them
+        for name, value in zip(names, VALUES, strict=True):
+            run(*dvc, "exp", "run", "-q", "-S", f"{PARAM}={value}", "--name", name, env=warm)
     make = ("make", "-s", "-o", ".venv/.installed", f"DVC={' '.join(dvc)}", "exp-show")
     return {"param": PARAM, "values": list(VALUES),
             "exp_show": run(*make, "ARGS=--md --no-pager"),

@@ -153,7 +153,7 @@ def exp_workflow(metrics: Path) -> str:
                 "THERMBENCH_EXP_RECORD=1 python -m pytest tests/test_exp_workflow.py` records it.\n\n")
     r = read_json(path)
     (a, b), (name_a, name_b) = r["values"], r["names"]
-    rows = len(r["metrics_diff"].splitlines()) - 2
+    rows = len([row for row in r["metrics_diff"].splitlines()[2:] if row.strip()])  # below the header and rule
     charts = ", ".join(f"`{p}`" for p in r["plots"])
     return (f"\n\nOn the smoke profile, `dvc exp run -S {r['param']}={a}` and `-S {r['param']}={b}` (commit "
             f"{r['commit']}, {r['date']}). `make exp-show ARGS=\"--md\"`:\n\n```\n{r['exp_show'].strip()}\n```\n\n"

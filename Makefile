@@ -133,6 +133,7 @@ readme: setup
 # (docs/results.md): the changed params and the headline metrics they moved; the deps' hashes (paths) are dropped.
 # ARGS= passes more options, e.g. ARGS="--md" or ARGS="-n 2".
 EXP_DROP ?= ^((data|plots|metrics|src|stages|conclusions|submissions)/|.*\.yaml$$)
+ARGS ?=
 .PHONY: exp-show
 exp-show: setup
 	$(DVC) exp show --only-changed --drop '$(EXP_DROP)' $(ARGS)

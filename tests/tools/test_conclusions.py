@@ -571,3 +571,24 @@ def test_a_setting_made_again_starts_from_its_last_lock_so_dvc_re_makes_only_wha
         conclusions.rerun_under(repo, "avx2", {}, scratch, ("raw",), {"b": {**made_for["b"], "code": "e"}})
         assert at_repro[-1] == {"raw": "native"}
         assert f"{saved}: not a DVC lock, ignored" in capsys.readouterr().err
+
+
+def test_each_report_declares_the_params_its_kernel_check_fingerprints():
+    """A report reads the kernel check only where the values of its upstream params keys are those the check was made
+    for, so it declares those keys as DVC params (not the whole params.yaml: a key no stage declares, such as
+    train.workers, would re-run it for nothing); the conclusions stage declares every report's."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+
+    def declared(name):
+        return {p for p in stages[name].get("params", []) if isinstance(p, str)}
+
+    inputs = conclusions.report_inputs(ROOT)
+    writer = {f"metrics/conclusions/{r}.json": r for r in inputs}
+    for name, spec in stages.items():
+        outs = [next(iter(o)) if isinstance(o, dict) else o for o in spec.get("outs", []) + spec.get("metrics", [])]
+        for report in [writer[o] for o in outs if o in writer]:
+            assert "params.yaml" not in spec["deps"], name
+            assert set(inputs[report]["keys"]) <= declared(name), (name, set(inputs[report]["keys"]) - declared(name))
+    every = {k for v in inputs.values() for k in v["keys"]}
+    assert "params.yaml" not in stages["conclusions"]["deps"]
+    assert not [k for k in every if not any(k == d or k.startswith(d + ".") for d in declared("conclusions"))]

@@ -74,6 +74,7 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], log) -> None:
 def measure_repro(repo: Path, profile: str, scratch: Path, log) -> dict:
     """`make repro` on `profile` as a fresh clone without a DVC remote runs it, in a copy under `scratch`."""
     work = scratch / "project"
+    copied = commit(repo)  # the stages run this commit's code, whatever HEAD is when they end
     copy_worktree(repo, work)
     (work / "dvc.lock").unlink(missing_ok=True)  # a fresh clone has the lock, but no outputs and no cache: all run
     python = sys.executable
@@ -88,7 +89,7 @@ def measure_repro(repo: Path, profile: str, scratch: Path, log) -> dict:
     stages = work / STAGE_TIMINGS
     if stages.is_file():  # each stage's own timing, kept beside make.json for docs/timings.md
         held = read_json(stages)  # the copy is no git repository: its stages ran this repository's commit
-        held["stages"] = {name: {**e, "commit": e["commit"] or commit(repo)} for name, e in held["stages"].items()}
+        held["stages"] = {name: {**e, "commit": e["commit"] or copied} for name, e in held["stages"].items()}
         write_json(repo / STAGE_TIMINGS.with_name(f"stages_{profile}.json"), held)
     return {"command": f"make repro (profile {profile}; fresh copy, no DVC cache or remote: every stage runs)",
             "seconds": round(seconds), "disk_bytes": disk_bytes(work / "data", work / ".dvc" / "cache")}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from thermbench.tools import dvc_cli
+from thermbench.tools import timings
 from thermbench.tools.profiles import PROFILES, has_section, render
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +31,7 @@ def backticked(text: str) -> list[str]:
 
 LOCK = yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"]
 OUTPUTS = {out["path"].rstrip("/") for stage in LOCK.values() for out in stage.get("outs", [])}
-OUTPUTS.add(str(dvc_cli.TIMINGS))  # written by `make repro` itself (its DVC command line), no stage's output
+OUTPUTS.add(str(timings.STAGE_TIMINGS))  # written by `make repro` itself (its DVC command line), no stage's output
 STAGES = set(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"])
 OTHER_PROFILES = " ".join(p.read_text() for p in (ROOT / "profiles").glob("*.yaml") if p.stem != "default")
 

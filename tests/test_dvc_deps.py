@@ -153,10 +153,15 @@ def declared_params(spec: dict) -> list[str]:
     return keys
 
 
+@lru_cache(maxsize=None)
+def params_yaml() -> dict:
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
 def section_declared(key: str, declared: list[str]) -> bool:
     """A section read whole is covered where every key params.yaml holds in it is declared but the scheduling ones
     (`SCHEDULING`: no number depends on them)."""
-    section = yaml.safe_load((ROOT / "params.yaml").read_text())
+    section = params_yaml()
     for part in key.split("."):
         section = section.get(part) if isinstance(section, dict) else None
     keys = [f"{key}.{k}" for k in section] if isinstance(section, dict) else []

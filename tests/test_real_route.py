@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from real_downloads import build_downloads
-from thermbench.tools import dvc_cli
+from thermbench.tools import timings
 from thermbench.tools.regression import MEASURED_APART, clear_generated_metrics, copy_worktree
 from thermbench.tools.warm_stages import warm_stages
 
@@ -65,7 +65,7 @@ def test_no_synthetic_data_entered(real_run):
     labels = {str(path.relative_to(repo)): json.loads(path.read_text()).get("data")
               for path in (repo / "metrics").rglob("*.json")
               if path.relative_to(repo / "metrics").parts[0] not in MEASURED_APART  # the GPU's, not the data's
-              and path.relative_to(repo) != dvc_cli.TIMINGS}  # the DAG run's own clock, no stage's output
+              and path.relative_to(repo) != timings.STAGE_TIMINGS}  # the DAG run's own clock, no stage's output
     assert labels and not [path for path, label in labels.items() if label is None]  # every metrics JSON labelled
     kinds = {kind for label in labels.values() for kind in (label.values() if isinstance(label, dict) else [label])}
     assert kinds == {"real"}, labels

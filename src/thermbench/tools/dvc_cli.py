@@ -9,9 +9,9 @@ things changed that change no number:
   between parallel regions burns the cores that its own other threads or the next process need. The wait policy
   changes when a thread sleeps, never how work is split, so every result is the same.
 - Every stage it runs is timed: wall seconds, CPU seconds of the stage's processes and the mean 1-minute load
-  average while it ran, written after each stage to metrics/timing/stages.json (TIMINGS), with the machine and the
-  commit. A stage's entry is replaced the next time it runs; the entries of stages not run keep their own date and
-  commit. It is a timing output, never a DVC metric; `make readme` renders it into docs/timings.md.
+  average while it ran, written after each stage to metrics/timing/stages.json (timings.STAGE_TIMINGS), with the
+  machine and the commit. A stage's entry is replaced the next time it runs; the entries of stages not run keep
+  their own date and commit. It is a timing output, never a DVC metric; `make readme` renders it into docs/timings.md.
 
 `--warm` (first, before DVC's arguments; `make repro` gives it): the stages are forked from one server that has
 imported what the stage scripts import (tools/warm_stages.py), which saves each stage about 3 CPU-s of imports;
@@ -23,20 +23,18 @@ from __future__ import annotations
 import datetime
 import os
 import resource
-import subprocess
 import sys
-import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
 
 import yaml
 
-from thermbench.tools.warm_stages import CPU_LOG, warm_stages
+from thermbench.core.io import read_json, write_json
+from thermbench.tools.timings import STAGE_TIMINGS, Sampler, commit, machine
+from thermbench.tools.warm_stages import CPU_LOG, cpu_seconds, warm_stages
 
 LOCK = "dvc.lock"
-TIMINGS = Path("metrics/timing/stages.json")
-LOAD_SAMPLE_S = 5.0
 
 
 class _Dumper(yaml.CSafeDumper):
@@ -75,52 +73,8 @@ def _patch_lock_io() -> None:
     dvc.dvcfile.modify_yaml, dvc.utils.strictyaml.parse_yaml = quick_modify, quick_parse
 
 
-class _LoadSampler:
-    """The mean 1-minute load average over a block, sampled every LOAD_SAMPLE_S seconds (and at its start and end)."""
-
-    def __init__(self):
-        self.samples = [os.getloadavg()[0]]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._stop.wait(LOAD_SAMPLE_S):
-            self.samples.append(os.getloadavg()[0])
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.samples.append(os.getloadavg()[0])
-
-    @property
-    def mean(self) -> float:
-        return sum(self.samples) / len(self.samples)
-
-
-def _children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def machine() -> dict:
-    from thermbench.tools.timings import machine as described
-
-    return described()
-
-
-def commit(repo: Path) -> str | None:
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True)
-    return head.stdout.strip() or None
-
-
 def record(path: Path, stage: str, entry: dict) -> None:
     """Put one stage's timing `entry` into the timings file at `path`, keeping every other stage's."""
-    from thermbench.core.io import read_json, write_json
-
     held = read_json(path) if path.is_file() else {}
     stages = {**held.get("stages", {}), stage: entry}
     write_json(path, {"machine": machine(), "stages": dict(sorted(stages.items()))})
@@ -137,21 +91,23 @@ def _warm_cpu_s() -> float:
     return total
 
 
-def timed(cmd_run, path: Path = TIMINGS):
+def timed(cmd_run, path: Path = STAGE_TIMINGS):
     """DVC's `cmd_run` (runs one stage's commands) that records the stage's timing at `path` (relative to the
     stage's repository) once its commands succeed."""
     def run(stage, dry=False, run_env=None):
         if dry:
             return cmd_run(stage, dry=dry, run_env=run_env)
         _warm_cpu_s()
-        started, cpu0 = time.perf_counter(), _children_cpu_s()
-        with _LoadSampler() as load:
+        started, cpu0 = time.perf_counter(), cpu_seconds(resource.RUSAGE_CHILDREN)
+        with Sampler(lambda: os.getloadavg()[0]) as load:
             cmd_run(stage, dry=dry, run_env=run_env)
-        cpu = _children_cpu_s() - cpu0 + _warm_cpu_s()
+        cpu = cpu_seconds(resource.RUSAGE_CHILDREN) - cpu0 + _warm_cpu_s()
+        loads = load.values or [os.getloadavg()[0]]  # a stage shorter than one sample: the load as it ends
         root = Path(stage.repo.root_dir)
         record(root / path, stage.addressing, {
             "wall_s": round(time.perf_counter() - started, 1), "cpu_s": round(cpu, 1),
-            "load_1m": round(load.mean, 2), "date": datetime.date.today().isoformat(), "commit": commit(root)})
+            "load_1m": round(sum(loads) / len(loads), 2), "date": datetime.date.today().isoformat(),
+            "commit": commit(root)})
     return run
 
 

@@ -27,12 +27,13 @@ from pathlib import Path
 
 from thermbench.core.io import InputError, read_json, write_json
 from thermbench.core.stage import run as run_tool
-from thermbench.tools.dvc_cli import TIMINGS as STAGE_TIMINGS
 from thermbench.tools.regression import _cpu_name, copy_worktree
 
 TIMINGS = Path("metrics/timing/make.json")
+STAGE_TIMINGS = Path("metrics/timing/stages.json")  # each stage's, written as `make repro` runs it (tools/dvc_cli.py)
 KINDS = ("smoke", "default", "test")
-SAMPLE_S = 2.0  # how often `make test`'s temporary folder is measured
+UNKNOWN = "unknown"  # the commit of a folder that is no git repository
+SAMPLE_S = 2.0  # how often `make test`'s temporary folder, or the load during a stage, is measured
 
 
 def disk_bytes(*roots: Path) -> int:
@@ -59,7 +60,7 @@ def commit(repo: Path) -> str:
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True,
                            text=True)
     if head.returncode != 0:
-        return "unknown"
+        return UNKNOWN
     return head.stdout.strip() + (" with uncommitted changes" if dirty.stdout.strip() else "")
 
 
@@ -89,7 +90,8 @@ def measure_repro(repo: Path, profile: str, scratch: Path, log) -> dict:
     stages = work / STAGE_TIMINGS
     if stages.is_file():  # each stage's own timing, kept beside make.json for docs/timings.md
         held = read_json(stages)  # the copy is no git repository: its stages ran this repository's commit
-        held["stages"] = {name: {**e, "commit": e["commit"] or copied} for name, e in held["stages"].items()}
+        held["stages"] = {name: {**e, "commit": copied if e["commit"] == UNKNOWN else e["commit"]}
+                          for name, e in held["stages"].items()}
         write_json(repo / STAGE_TIMINGS.with_name(f"stages_{profile}.json"), held)
     return {"command": f"make repro (profile {profile}; fresh copy, no DVC cache or remote: every stage runs)",
             "seconds": round(seconds), "disk_bytes": disk_bytes(work / "data", work / ".dvc" / "cache")}

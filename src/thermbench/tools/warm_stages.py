@@ -218,8 +218,6 @@ def _read_request(conn: socket.socket, head: bytes) -> dict | None:
 def _run_stage(conn: socket.socket, request: dict, fds: list[int], report: int, client: str) -> None:
     """In the forked child: become the stage's process (or pool worker), run it, name on `report` the modules it
     imported, report the status, exit."""
-    cpu_at_fork = sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
-                                                         resource.getrusage(resource.RUSAGE_CHILDREN)))
     status_fd, report = _install_fds(fds, request["fds"], [conn.detach(), report])
     conn = socket.socket(fileno=status_fd)
     before = set(sys.modules)
@@ -248,13 +246,17 @@ def _run_stage(conn: socket.socket, request: dict, fds: list[int], report: int, 
     atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
-    cpu = sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
-                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
+    cpu = cpu_seconds(resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)  # since the fork: it starts a child at zero
     imported = [f"{name} {getattr(sys.modules.get(name), '__file__', None)}" for name in set(sys.modules) - before]
     with open(report, "w") as out:
         out.write("\n".join(sorted(imported)))
-    conn.sendall(struct.pack("!id", status, cpu - cpu_at_fork))
+    conn.sendall(struct.pack("!id", status, cpu))
     os._exit(status)
+
+
+def cpu_seconds(*who: int) -> float:
+    """User and system CPU seconds of `who` (resource.RUSAGE_SELF, RUSAGE_CHILDREN: the children waited for)."""
+    return sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, who))
 
 
 def _install_fds(fds: list[int], numbers: list[int], keep: list[int]) -> list[int]:

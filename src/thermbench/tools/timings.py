@@ -3,7 +3,9 @@
 
 - smoke, default: `make repro` on that profile as a fresh clone runs it, in a scratch copy of the working tree (no
   dvc.lock, no DVC cache, no remote: every stage runs): the wall time of `dvc repro`, and the disk it left (the
-  copy's `data/` and DVC cache, each file counted once however it is linked).
+  copy's `data/` and DVC cache, each file counted once however it is linked). `--in-place`: in this checkout
+  itself, which must be a fresh clone (no DVC cache): its lock kept, every stage runs, and what they made stays (for
+  `make conclusions` to follow).
 - test: `make test` here with the venv set up, with TMPDIR a fresh folder: the wall time, and the most that folder
   held (sampled every 2 s; the smoke regression's scratch copy and the tests' temporary files live there).
 
@@ -72,17 +74,25 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], log) -> None:
         raise InputError(f"{cwd}: `{' '.join(cmd)}` failed with exit code {done.returncode} (see {log.name})")
 
 
-def measure_repro(repo: Path, profile: str, scratch: Path, log) -> dict:
-    """`make repro` on `profile` as a fresh clone without a DVC remote runs it, in a copy under `scratch`."""
-    work = scratch / "project"
+def measure_repro(repo: Path, profile: str, scratch: Path, log, in_place: bool = False) -> dict:
+    """`make repro` on `profile` as a fresh clone without a DVC remote runs it, in a copy under `scratch`, or
+    (`in_place`) in `repo` itself, which must hold no DVC cache."""
     copied = commit(repo)  # the stages run this commit's code, whatever HEAD is when they end
-    copy_worktree(repo, work)
-    (work / "dvc.lock").unlink(missing_ok=True)  # a fresh clone has the lock, but no outputs and no cache: all run
+    if in_place:
+        cache = repo / ".dvc" / "cache"
+        if cache.is_dir() and any(cache.iterdir()):
+            raise InputError(f"--in-place: {repo} has a DVC cache ({cache}); measure a fresh clone")
+        work = repo
+    else:
+        work = scratch / "project"
+        copy_worktree(repo, work)
+        (work / "dvc.lock").unlink(missing_ok=True)  # a fresh clone has the lock, but no outputs and no cache: all run
     python = sys.executable
     env = {**os.environ, "PYTHONPATH": str(work / "src"), "DVC_NO_ANALYTICS": "1",
            "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # stages call `python`
     _run([python, "-m", "thermbench.tools.profiles", profile, "--force"], work, env, log)
-    _run([python, "-m", "dvc", "config", "core.no_scm", "true"], work, env, log)
+    if not in_place:  # the copy is no git repository
+        _run([python, "-m", "dvc", "config", "core.no_scm", "true"], work, env, log)
     _run([python, "-m", "thermbench.tools.check_submissions"], work, env, log)
     start = time.monotonic()
     _run([python, "-m", "thermbench.tools.dvc_cli", "--warm", "repro"], work, env, log)  # as `make repro` runs it
@@ -93,7 +103,8 @@ def measure_repro(repo: Path, profile: str, scratch: Path, log) -> dict:
         held["stages"] = {name: {**e, "commit": copied if e["commit"] == UNKNOWN else e["commit"]}
                           for name, e in held["stages"].items()}
         write_json(repo / STAGE_TIMINGS.with_name(f"stages_{profile}.json"), held)
-    return {"command": f"make repro (profile {profile}; fresh copy, no DVC cache or remote: every stage runs)",
+    return {"command": f"make repro (profile {profile}; fresh {'clone' if in_place else 'copy'}, no DVC cache or "
+                       f"remote: every stage runs)",
             "seconds": round(seconds), "disk_bytes": disk_bytes(work / "data", work / ".dvc" / "cache")}
 
 
@@ -127,15 +138,17 @@ class Sampler:
         self._thread.join()
 
 
-def measure(kind: str, repo: Path, out: Path) -> dict:
-    """Measure `kind`, replace its entry of `out` (the others kept) and return the entry."""
+def measure(kind: str, repo: Path, out: Path, in_place: bool = False) -> dict:
+    """Measure `kind` (`in_place`: see `measure_repro`), replace its entry of `out` (the others kept) and return the
+    entry."""
     measured_commit = commit(repo)  # before the run: the tree copied (or tested) is this one
     scratch = Path(tempfile.mkdtemp(prefix=f"thermbench-timings-{kind}-"))
     log_path = Path(tempfile.gettempdir()) / f"thermbench-timings-{kind}.log"
     print(f"timings: measuring {kind}; log in {log_path}", file=sys.stderr, flush=True)
     try:
         with open(log_path, "w") as log, Sampler(lambda: os.getloadavg()[0]) as load:
-            entry = measure_test(repo, scratch, log) if kind == "test" else measure_repro(repo, kind, scratch, log)
+            entry = (measure_test(repo, scratch, log) if kind == "test" else
+                     measure_repro(repo, kind, scratch, log, in_place))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     # The load says whether the cores were the run's own: on a shared machine the wall time is an upper bound.
@@ -154,9 +167,13 @@ def main(argv: list[str] | None = None) -> None:
     one = sub.add_parser("measure", help="measure one kind and write its entry")
     one.add_argument("kind", choices=KINDS)
     one.add_argument("--repo", type=Path, default=Path("."))
+    one.add_argument("--in-place", action="store_true", help="smoke, default: run in the checkout itself (a fresh "
+                     "clone, no DVC cache) and keep what the stages made")
     args = parser.parse_args(argv)
     repo = args.repo.resolve()
-    entry = measure(args.kind, repo, repo / TIMINGS)
+    if args.in_place and args.kind == "test":
+        raise InputError("--in-place: only for smoke and default (make test runs here anyway)")
+    entry = measure(args.kind, repo, repo / TIMINGS, args.in_place)
     print(f"{args.kind}: {entry['seconds']} s, {entry['disk_bytes'] / 1e9:.2f} GB on {entry['machine']['cpu']} "
           f"({entry['machine']['cores']} cores) -> {TIMINGS}")
 

@@ -28,11 +28,12 @@ setup: $(STAMP)
 # `make repro` reproduces what params.yaml holds; TARGETS="report_breath" only those stages and what they need.
 # A dvc.lock an interrupt left unreadable is restored from git HEAD first, in one line (tools/repair_lock.py).
 # DVC runs through tools/dvc_cli.py: dvc.lock through libyaml, OpenMP threads waiting passively, the stages forked
-# from one warm interpreter that has imported their modules (tools/warm_stages.py; no number changes), and each
+# from one warm interpreter that has imported their modules (tools/warm_stages.py), a second ready stage beside the
+# one DVC runs where the DAG allows (--beside; a stage that measures time runs alone; no number changes), and each
 # stage's wall and CPU seconds and load written to metrics/timing/stages.json (`make readme`: docs/timings.md).
 TARGETS ?=
 repro: setup repair-lock check-submissions
-	$(PY) -m thermbench.tools.dvc_cli --warm repro $(TARGETS)
+	$(PY) -m thermbench.tools.dvc_cli --warm --beside repro $(TARGETS)
 
 repair-lock: setup
 	$(PY) -m thermbench.tools.repair_lock

@@ -43,7 +43,7 @@ def real_run(tmp_path_factory):
     run("-m", "thermbench.tools.profiles", "real-smoke", "--force")
     run("-m", "dvc", "config", "core.no_scm", "true")
     with warm_stages(env, repo) as warm:  # the stages forked from one interpreter that imported their modules once
-        run("-m", "thermbench.tools.dvc_cli", "repro", env=warm)
+        run("-m", "thermbench.tools.dvc_cli", "--beside", "repro", env=warm)
     return repo, log.read_text()
 
 

@@ -84,3 +84,95 @@ def test_warm_stages_are_timed_with_the_cpu_of_the_process_the_server_forked(pro
     assert (project / "out.txt").read_text() == "PASSIVE"
     entry = json.loads((project / "metrics/timing/stages.json").read_text())["stages"]["burn"]
     assert entry["cpu_s"] >= BURN_S - 0.1
+
+
+# --beside: a stage that burns `seconds` of CPU, writes its output from its deps' and logs when it ran (log/NAME: start
+# and end, written last). A name starting with "t" measures time: its output is under metrics/timing/.
+BESIDE_STAGE = """import json, os, sys, time
+name, seconds = sys.argv[1], float(sys.argv[2])
+deps = [a for a in sys.argv[3:] if a != "--fail"]
+start, t = time.time(), time.process_time()
+while time.process_time() - t < seconds:
+    pass
+if "--fail" in sys.argv:
+    sys.exit(3)
+text = name + "".join(open(d).read() for d in deps)
+out = f"metrics/timing/{name}.json" if name.startswith("t") else f"{name}.txt"
+os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+open(out, "w").write(json.dumps(text) if name.startswith("t") else text)
+os.makedirs("log", exist_ok=True)
+open(f"log/{name}", "w").write(f"{start} {time.time()}")
+"""
+
+
+def _beside_project(root: Path, seconds: dict[str, float], fail: str = "") -> Path:
+    """Stages a and b (independent), c (after both) and t (independent, measures time)."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "stage.py").write_text(BESIDE_STAGE)
+
+    def stage(name, deps=()):
+        out = f"metrics/timing/{name}.json" if name.startswith("t") else f"{name}.txt"
+        cmd = f"python stage.py {name} {seconds[name]}" + "".join(f" {d}" for d in deps) + (
+            " --fail" if name == fail else "")
+        return {"cmd": cmd, "deps": ["stage.py", *deps], "outs": [out]}
+
+    stages = {"a": stage("a"), "b": stage("b"), "t": stage("t"), "c": stage("c", ["a.txt", "b.txt"])}
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}))
+    subprocess.run([*PLAIN, "init", "--no-scm", "-q"], cwd=root, check=True)
+    return root
+
+
+def _ran(root: Path, name: str) -> tuple[float, float]:
+    start, end = (root / "log" / name).read_text().split()
+    return float(start), float(end)
+
+
+def _overlap(one: tuple[float, float], other: tuple[float, float]) -> bool:
+    return one[0] < other[1] and other[0] < one[1]
+
+
+def test_beside_runs_ready_stages_two_at_a_time_and_records_them_as_dvc_does(tmp_path):
+    project = _beside_project(tmp_path, {"a": 0.6, "b": 0.6, "c": 0.1, "t": 0.3})
+    done = subprocess.run([*QUICK, "--beside", "repro"], cwd=project, env=_env(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "beside" in done.stderr
+    assert (project / "c.txt").read_text() == "cab"
+    assert _overlap(_ran(project, "a"), _ran(project, "b"))
+    assert not any(_overlap(_ran(project, "t"), _ran(project, n)) for n in "abc")  # a timing stage runs alone
+    status = subprocess.run([*PLAIN, "status"], cwd=project, env=_env(), capture_output=True, text=True, check=True)
+    assert "up to date" in status.stdout
+    timings = json.loads((project / "metrics/timing/stages.json").read_text())["stages"]
+    assert timings["a"]["beside"] == ["b"] and timings["b"]["beside"] == ["a"] and "beside" not in timings["t"]
+    for name in "ab":  # each its own CPU: about its burn, not both
+        assert 0.5 <= timings[name]["cpu_s"] <= 1.0, timings[name]
+    # what ran beside is in the cache as DVC puts any output there
+    (project / "b.txt").unlink()
+    subprocess.run([*PLAIN, "checkout", "-q", "b.txt"], cwd=project, env=_env(), check=True)
+    assert (project / "b.txt").read_text() == "b"
+
+
+def test_beside_records_outputs_that_match_the_lock_of_a_fresh_clone(tmp_path):
+    """A fresh clone: dvc.lock holds the outputs, no cache holds them; the stage run beside makes them identical to
+    the lock, and DVC still puts them in the cache."""
+    project = _beside_project(tmp_path, {"a": 0.3, "b": 0.3, "c": 0.1, "t": 0.1})
+    subprocess.run([*PLAIN, "repro", "-q"], cwd=project, env=_env(), check=True)
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    for name in ("a.txt", "b.txt", "c.txt", ".dvc/cache", "log"):
+        subprocess.run(["rm", "-rf", str(project / name)], check=True)
+    subprocess.run([*QUICK, "--beside", "repro", "-q"], cwd=project, env=_env(), check=True)
+    assert yaml.safe_load((project / "dvc.lock").read_text()) == lock
+    for name in ("a.txt", "b.txt"):
+        (project / name).unlink()
+    subprocess.run([*PLAIN, "checkout", "-q"], cwd=project, env=_env(), check=True)
+    assert (project / "b.txt").read_text() == "b"
+
+
+def test_beside_a_failure_beside_fails_the_run_and_a_failure_stops_what_runs_beside(tmp_path):
+    first = _beside_project(tmp_path / "one", {"a": 0.3, "b": 0.3, "c": 0.1, "t": 0.1}, fail="b")
+    done = subprocess.run([*QUICK, "--beside", "repro"], cwd=first, env=_env(), capture_output=True, text=True)
+    assert done.returncode != 0 and "failed to run: python stage.py b" in done.stderr
+    assert not (first / "c.txt").exists()
+    second = _beside_project(tmp_path / "two", {"a": 0.2, "b": 30, "c": 0.1, "t": 0.1}, fail="a")
+    done = subprocess.run([*QUICK, "--beside", "repro"], cwd=second, env=_env(), capture_output=True, text=True,
+                          timeout=25)
+    assert done.returncode != 0 and not (second / "log" / "b").exists()

@@ -116,7 +116,7 @@ def test_the_real_dag_and_makefile_check_before_any_scoring_stage():
     assert stages["validate_landmarks68"]["params"] == stages["validate_breath_tracks"]["params"] == [
         {"submissions.yaml": ["submissions", "builtin"]}]
     make = (ROOT / "Makefile").read_text()
-    repro = r"^repro: setup repair-lock check-submissions\n\t\$\(PY\) -m thermbench.tools.dvc_cli --warm repro"
+    repro = r"^repro: setup repair-lock check-submissions\n\t\$\(PY\) -m thermbench.tools.dvc_cli --warm --beside repro"
     assert re.search(repro, make, re.M)
     assert re.search(r"^check-submissions: setup\n\t\$\(PY\) -m thermbench.tools.check_submissions$", make, re.M)
 

@@ -328,7 +328,8 @@ def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path, ke
     # an earlier sitting's runs are in the cache already: forget every run of the copy's, not only the new ones
     start, before = time.monotonic(), set() if resumed else run_cache_entries(cache)
     try:
-        _run(dvc + ["repro", "--no-run-cache", "conclusions"], work, full_env, log)  # what the statements rest on
+        # what the statements rest on, two stages at a time where the DAG allows, as `make repro` runs them
+        _run(dvc + ["--beside", "repro", "--no-run-cache", "conclusions"], work, full_env, log)
     finally:  # only the runs this setting made: the kept stages' entries are this repository's own runs
         forget_runs(cache, before, {"stages": {k: v for k, v in read_lock(work).get("stages", {}).items()
                                                if k in remade}})

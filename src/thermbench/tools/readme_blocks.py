@@ -83,9 +83,12 @@ def stage_timings(metrics: Path) -> str:
         dates = sorted({e["date"] for e in stages.values()})
         what = "this repository's `make repro`" if path.stem == "stages" else (
             f"`make repro` on the {path.stem.removeprefix('stages_')} profile, a fresh copy (every stage run)")
+        paired = sum("beside" in e for e in stages.values())
+        overlap = (f" {paired} of them ran beside another stage (`beside`), so their wall times add up to more than "
+                   "the run's." if paired else "")
         parts.append(f"**{path.relative_to(metrics.parent)}**, {what}: {len(stages)} stages, {_duration(wall)} of "
                      f"stage wall time and {_duration(cpu)} of CPU on {m['cpu']}, {m['cores']} cores; commit(s) "
-                     f"{', '.join(commits)}, {' to '.join(dict.fromkeys((dates[0], dates[-1])))}.\n")
+                     f"{', '.join(commits)}, {' to '.join(dict.fromkeys((dates[0], dates[-1])))}.{overlap}\n")
         rows = ["| stage | wall | share | CPU | CPU / wall | mean load |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
         ordered = sorted(stages.items(), key=lambda item: (-item[1]["wall_s"], item[0]))
         rest = ordered[STAGE_ROWS:]

@@ -22,8 +22,9 @@ Two kinds of numbers, two checks (the rules in tests/baseline/tolerances.yaml sa
 folder, pulled into a fresh clone, where `dvc status` must be clean and `dvc repro` must run no stage.
 
 `check` runs its DAG under `warm`, where given: `make test` and `make regression` pass the fork server `make repro`
-uses (tools/warm_stages.py: about 3 CPU-s of imports saved a stage); `calibrate` starts each stage fresh, as
-`dvc repro` does, so a number a fork changed would fail the gate.
+uses (tools/warm_stages.py: about 3 CPU-s of imports saved a stage), and then runs a second stage beside the one DVC
+runs, as `make repro` does (tools/dvc_cli.py, `--beside`); `calibrate` starts each stage fresh, one after another, as
+`dvc repro` does, so a number a fork or a stage beside another changed would fail the gate.
 
 The gate pins `environment` of the tolerances file (MKL's code path) in its own run and in every calibration run.
 
@@ -491,8 +492,11 @@ class SmokeCopy:
 
     def repro(self, force: bool = True, warm: Warm | None = None) -> dict[str, Scalar]:
         """`dvc repro` (`--force` by default: every stage runs, none is restored from a run cache). `warm(env, dir)`:
-        a context that gives the environment to run the DAG in (the test harness's fork server)."""
-        args = ["-m", "thermbench.tools.dvc_cli", "repro", *(["--force"] if force else [])]  # as `make repro`
+        a context that gives the environment to run the DAG in (the test harness's fork server), and then a second
+        stage runs beside the one DVC runs, as `make repro` runs them (`dvc_cli --beside`); a run without `warm` (the
+        baseline's) runs them one after another, so the gate compares the two ways."""
+        beside = ["--beside"] if warm else []
+        args = ["-m", "thermbench.tools.dvc_cli", *beside, "repro", *(["--force"] if force else [])]
         if warm:
             with warm(self.env, self.dir) as env:  # DVC started by the warm environment's python, as its stages are
                 self._run([shutil.which("python", path=env["PATH"]), *args], env)

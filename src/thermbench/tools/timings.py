@@ -95,7 +95,7 @@ def measure_repro(repo: Path, profile: str, scratch: Path, log, in_place: bool =
         _run([python, "-m", "dvc", "config", "core.no_scm", "true"], work, env, log)
     _run([python, "-m", "thermbench.tools.check_submissions"], work, env, log)
     start = time.monotonic()
-    _run([python, "-m", "thermbench.tools.dvc_cli", "--warm", "repro"], work, env, log)  # as `make repro` runs it
+    _run([python, "-m", "thermbench.tools.dvc_cli", "--warm", "--beside", "repro"], work, env, log)  # as make repro
     seconds = time.monotonic() - start
     stages = work / STAGE_TIMINGS
     if stages.is_file():  # each stage's own timing, kept beside make.json for docs/timings.md

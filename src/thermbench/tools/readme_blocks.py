@@ -14,7 +14,7 @@ from typing import Callable
 from thermbench.core.conclusions import VENDOR_MARGIN
 from thermbench.core.io import InputError, read_json
 from thermbench.tools import regression
-from thermbench.tools.timings import KINDS, TIMINGS
+from thermbench.tools.timings import KINDS, TIMINGS, WORKERS
 from thermbench.zeroshot.blog_report import ANCHORS, _detection, _pct
 
 KTL = "mlcmkd/ktl/dikd/ktl-dikd-seed0.json"  # the student the ONNX worked example exports
@@ -61,6 +61,27 @@ def timings(metrics: Path) -> str:
                     f"{m['cpu']}, {m['cores']} cores, {m['memory_gb']:g} GB RAM{load}; commit {e['commit']}, "
                     f"{e['date']} |")
     return "\n\n" + "\n".join(rows) + "\n\n"
+
+
+def workers_model(metrics: Path) -> str:
+    """What more cores give a training stage: its wall time at each count of workers measured here, whether its
+    outputs came out identical, and the model fitted to them (`timings.workers_model`) at more workers."""
+    path = metrics.parent / WORKERS
+    if not path.is_file():
+        return "\n\nNot measured yet: `python -m thermbench.tools.timings workers`.\n\n"
+    w = read_json(path)
+    m, model = w["machine"], w["model"]
+    measured = "; ".join(f"{e['workers']} worker{'s' if e['workers'] > 1 else ''}: {_duration(e['wall_s'])} "
+                         f"(CPU {_duration(e['cpu_s'])})" for e in w["measured"])
+    more = ", ".join(f"{k} workers {_duration(v)}" for k, v in model["predicted"].items()
+                     if int(k) > max(e["workers"] for e in w["measured"]))
+    same = "identical at every count" if w["outputs_identical"] else "NOT identical (a number depends on the workers)"
+    return (f"\n\n`{w['stage']}` ({w['runs']} runs, one thread each), re-run by `python -m thermbench.tools.timings "
+            f"workers` on {m['cpu']}, {m['cores']} cores (commit {w['commit']}, {w['date']}): {measured}; its "
+            f"outputs {same}. Model: wall = {model['fixed_s']:g} s + {model['per_round_s']:g} s x ceil(runs / "
+            f"workers), fitted to those two counts, which assumes runs of equal length on a core each. A machine with "
+            f"more cores would take, by that model (predicted, not measured): {more or 'no less'}; beyond "
+            f"{w['runs']} workers no run waits.\n\n")
 
 
 STAGE_ROWS = 12  # the longest stages shown one a row; the rest summed in one
@@ -373,7 +394,7 @@ def vendor_margin(metrics: Path) -> str:
 
 
 BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
-    "README.md": {"head_params": head_params, "timings": timings},
+    "README.md": {"head_params": head_params, "timings": timings, "workers_model": workers_model},
     "docs/timings.md": {"stage_timings": stage_timings},
     "docs/own-model.md": {"ktl_tfake": ktl_tfake, "ktl_charlotte": ktl_charlotte, "dlib_found": dlib_found,
                           "ktl_speed": ktl_speed, "mediapipe_rates": mediapipe_rates},

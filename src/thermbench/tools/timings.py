@@ -9,6 +9,12 @@
 - test: `make test` here with the venv set up, with TMPDIR a fresh folder: the wall time, and the most that folder
   held (sampled every 2 s; the smoke regression's scratch copy and the tests' temporary files live there).
 
+`python -m thermbench.tools.timings workers --stage supervised@t --counts 1,2`: what more cores give a training stage.
+In this checkout, whose DAG must be made (`make repro`), the stage is re-run (`dvc repro -s -f`, as `make repro` runs
+it) at each count of `train.workers`, params.yaml restored after: its wall and CPU seconds at each, its number of runs,
+and whether its outputs came out identical to dvc.lock's (no number depends on the workers) -> metrics/timing/
+workers.json, which `make readme` renders with the model it gives for more cores.
+
 Each entry names the machine (CPU model, cores, memory), the commit and the date, and the mean 1-minute load average
 during the run (above the core count: other work shared the cores, and the wall time is an upper bound); it is
 replaced by the next measurement of its kind; the venv's size is recorded beside it.
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
 import os
 import shutil
 import subprocess
@@ -32,6 +39,7 @@ from thermbench.core.stage import run as run_tool
 from thermbench.tools.regression import _cpu_name, copy_worktree
 
 TIMINGS = Path("metrics/timing/make.json")
+WORKERS = Path("metrics/timing/workers.json")
 STAGE_TIMINGS = Path("metrics/timing/stages.json")  # each stage's, written as `make repro` runs it (tools/dvc_cli.py)
 KINDS = ("smoke", "default", "test")
 UNKNOWN = "unknown"  # the commit of a folder that is no git repository
@@ -118,6 +126,59 @@ def measure_test(repo: Path, scratch: Path, log) -> dict:
             "seconds": round(time.monotonic() - start), "disk_bytes": max(peak.values, default=0)}
 
 
+def _stage_outs(lock: dict, stage: str) -> dict[str, str]:
+    entry = lock.get("stages", {}).get(stage)
+    if entry is None:
+        raise InputError(f"dvc.lock has no stage {stage}: run `make repro` first (the stage re-runs from its inputs)")
+    return {o["path"]: o.get("md5") for o in entry.get("outs", [])}
+
+
+def measure_workers(repo: Path, stage: str, counts: list[int], log) -> dict:
+    """`stage` re-run in `repo` at each of `counts` training workers; see the module doc."""
+    import yaml
+
+    kept = {name: (repo / name).read_text() for name in ("params.yaml", "dvc.yaml")}  # profiles rewrites both
+    before = _stage_outs(yaml.safe_load((repo / "dvc.lock").read_text()), stage)
+    models = [p for p in before if p.startswith("data/models/")]
+    if not models:
+        raise InputError(f"{stage}: no output under data/models/ (not a training stage)")
+    runs = sum(1 for child in (repo / models[0]).iterdir() if child.is_dir())
+    python = sys.executable
+    env = {**os.environ, "PYTHONPATH": str(repo / "src"), "DVC_NO_ANALYTICS": "1",
+           "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # stages call `python`
+    measured, identical = [], True
+    try:
+        for count in counts:
+            _run([python, "-m", "thermbench.tools.profiles", "default", "--force", "--set", f"train.workers={count}"],
+                 repo, env, log)
+            with Sampler(lambda: os.getloadavg()[0]) as load:
+                start = time.monotonic()
+                _run([python, "-m", "thermbench.tools.dvc_cli", "--warm", "repro", "-s", "-f", stage], repo, env, log)
+                wall = time.monotonic() - start
+            timed = read_json(repo / STAGE_TIMINGS)["stages"][stage]
+            identical &= _stage_outs(yaml.safe_load((repo / "dvc.lock").read_text()), stage) == before
+            measured.append({"workers": count, "wall_s": round(wall, 1), "cpu_s": timed["cpu_s"],
+                             "load_1m": round(sum(load.values) / len(load.values), 2) if load.values else None})
+    finally:
+        for name, text in kept.items():
+            (repo / name).write_text(text)
+    return {"stage": stage, "runs": runs, "measured": measured, "outputs_identical": identical}
+
+
+def workers_model(runs: int, measured: list[dict]) -> dict:
+    """The stage's wall time at `w` workers as `fixed + per_round * ceil(runs / w)`, fitted to the fewest and the most
+    workers measured (runs of equal length, each on a core of its own): the seconds a machine with more cores would
+    take, at every count up to `runs` (beyond it no run waits)."""
+    low, high = min(measured, key=lambda m: m["workers"]), max(measured, key=lambda m: m["workers"])
+    rounds_low, rounds_high = math.ceil(runs / low["workers"]), math.ceil(runs / high["workers"])
+    if rounds_low == rounds_high:
+        raise InputError("workers: the counts measured give the same number of rounds; measure 1 and more")
+    per_round = (low["wall_s"] - high["wall_s"]) / (rounds_low - rounds_high)
+    fixed = low["wall_s"] - per_round * rounds_low
+    return {"fixed_s": round(fixed, 1), "per_round_s": round(per_round, 1),
+            "predicted": {str(w): round(fixed + per_round * math.ceil(runs / w), 1) for w in range(1, runs + 1)}}
+
+
 class Sampler:
     """Calls `measure` every SAMPLE_S seconds in a thread while the block runs; `.values` holds what it returned."""
 
@@ -167,10 +228,29 @@ def main(argv: list[str] | None = None) -> None:
     one = sub.add_parser("measure", help="measure one kind and write its entry")
     one.add_argument("kind", choices=KINDS)
     one.add_argument("--repo", type=Path, default=Path("."))
+    workers = sub.add_parser("workers", help="re-run one training stage at each count of train.workers")
+    workers.add_argument("--stage", default="supervised@t")
+    workers.add_argument("--counts", default=None, help="comma-separated worker counts (default: 1 and this "
+                         "machine's cores)")
+    workers.add_argument("--repo", type=Path, default=Path("."))
     one.add_argument("--in-place", action="store_true", help="smoke, default: run in the checkout itself (a fresh "
                      "clone, no DVC cache) and keep what the stages made")
     args = parser.parse_args(argv)
     repo = args.repo.resolve()
+    if args.action == "workers":
+        counts = [int(c) for c in args.counts.split(",")] if args.counts else sorted({1, os.cpu_count() or 1})
+        if len(counts) < 2 or min(counts) < 1:
+            raise InputError(f"--counts: two or more worker counts of at least 1 (got {args.counts})")
+        log_path = Path(tempfile.gettempdir()) / "thermbench-timings-workers.log"
+        print(f"timings: {args.stage} at {counts} workers; log in {log_path}", file=sys.stderr, flush=True)
+        with open(log_path, "w") as log:
+            result = measure_workers(repo, args.stage, counts, log)
+        result.update(machine=machine(), commit=commit(repo), date=datetime.date.today().isoformat(),
+                      model=workers_model(result["runs"], result["measured"]))
+        write_json(repo / WORKERS, result)
+        print(f"{args.stage}: " + ", ".join(f"{m['workers']} workers {m['wall_s']} s" for m in result["measured"])
+              + f"; outputs identical: {result['outputs_identical']} -> {WORKERS}")
+        return
     if args.in_place and args.kind == "test":
         raise InputError("--in-place: only for smoke and default (make test runs here anyway)")
     entry = measure(args.kind, repo, repo / TIMINGS, args.in_place)

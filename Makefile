@@ -56,24 +56,27 @@ REGRESSION := $(PY) tests/support/warm_regression.py check
 regression: setup
 	$(REGRESSION)
 
-# `make regression` in the background (its own process group, stopped if make is interrupted), its verdict and log in
-# a temporary folder, while `make unit` runs; then the verdict (the log's end if the run broke), the DVC experiment
-# workflow on the regression's warm smoke copy (two `dvc exp run -S`, exp show, metrics and plots diff), and, as the
-# closing line, pytest's summary again (CI reads it). Fails if any failed; then the folder is kept.
+# `make regression` in the background (its own process group, stopped if make is interrupted), then the DVC experiment
+# workflow on the regression's warm smoke copy (two `dvc exp run -S`, exp show, metrics and plots diff), their verdicts
+# and logs in a temporary folder, while `make unit` runs; then the regression's verdict (the log's end if the run
+# broke), the workflow's, and, as the closing line, pytest's summary again (CI reads it). Fails if any failed; then
+# the folder is kept.
 test: setup
 	@out=$$(mktemp -d -t thermbench-test.XXXXXX); set -m; \
-	$(REGRESSION) --keep >$$out/regression.md 2>$$out/regression.log & reg=$$!; set +m; \
-	trap 'kill -- -$$reg 2>/dev/null; exit 130' INT TERM; \
+	( $(REGRESSION) --keep >$$out/regression.md 2>$$out/regression.log; echo $$? >$$out/regression.rc; \
+	  kept=$$(sed -n 's/^scratch copy kept at //p' $$out/regression.log); \
+	  if [ "$$(cat $$out/regression.rc)" = 0 ] && [ -n "$$kept" ]; then \
+	    THERMBENCH_WARM_SMOKE=$$kept/project $(PY) -m pytest -p no:xdist tests/test_exp_workflow.py >$$out/exp.log 2>&1; \
+	    echo $$? >$$out/exp.rc; fi; \
+	  [ -z "$$kept" ] || rm -rf "$$kept" ) & gate=$$!; set +m; \
+	trap 'kill -- -$$gate 2>/dev/null; exit 130' INT TERM; \
 	$(UNIT) 2>&1 | tee $$out/unit.log; unit=$${PIPESTATUS[0]}; \
-	echo "unit tests done; waiting for the smoke regression"; \
-	wait $$reg; regression=$$?; \
+	echo "unit tests done; waiting for the smoke regression and the experiment workflow on its copy"; \
+	wait $$gate; regression=$$(cat $$out/regression.rc 2>/dev/null || echo 1); exp=$$(cat $$out/exp.rc 2>/dev/null || echo 1); \
 	cat $$out/regression.md; \
 	[ -s $$out/regression.md ] || { tail -n 20 $$out/regression.log; echo "regression: BROKE (exit $$regression)"; }; \
-	kept=$$(sed -n 's/^scratch copy kept at //p' $$out/regression.log); exp=1; \
-	if [ $$regression -eq 0 ] && [ -n "$$kept" ]; then \
-	  echo "the DVC experiment workflow on the regression's smoke copy (tests/test_exp_workflow.py)"; \
-	  THERMBENCH_WARM_SMOKE=$$kept/project $(PY) -m pytest -p no:xdist tests/test_exp_workflow.py; exp=$$?; fi; \
-	[ -z "$$kept" ] || rm -rf "$$kept"; \
+	if [ -f $$out/exp.log ]; then echo "the DVC experiment workflow on the regression's smoke copy (tests/test_exp_workflow.py):"; \
+	  tail -n 3 $$out/exp.log; fi; \
 	summary=$$(tail -n 1 $$out/unit.log); \
 	if [ $$unit -eq 0 ] && [ $$regression -eq 0 ] && [ $$exp -eq 0 ]; then rm -rf $$out; else echo "logs kept in $$out"; fi; \
 	echo "$$summary"; \

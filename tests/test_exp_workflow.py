@@ -58,9 +58,10 @@ def workflow(tmp_path_factory):
     run("git", "add", "-A")
     run("git", "commit", "-qm", "warm smoke")
     names = [f"lr-{value}" for value in VALUES]
+    quick = (sys.executable, "-m", "thermbench.tools.dvc_cli", "--beside")  # DVC as `make repro` runs it
     with warm_stages(env, repo) as warm:  # the stages forked from one interpreter, as `make repro` runs them
         for name, value in zip(names, VALUES, strict=True):
-            run(*dvc, "exp", "run", "-q", "-S", f"{PARAM}={value}", "--name", name, env=warm)
+            run(*quick, "exp", "run", "-q", "-S", f"{PARAM}={value}", "--name", name, env=warm)
     make = ("make", "-s", "-o", ".venv/.installed", f"DVC={' '.join(dvc)}", "exp-show")
     return {"param": PARAM, "values": list(VALUES),
             "exp_show": run(*make, "ARGS=--md --no-pager"),

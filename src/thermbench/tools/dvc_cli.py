@@ -343,15 +343,17 @@ class Beside:
 
 
 def with_beside(reproduce, reproduce_stage, beside: Beside):
-    """DVC's `_reproduce` (runs a plan of stages), running stages beside DVC's where the plan allows (`beside`);
-    DVC's own where the run is dry, pulls, forces downstream or brings its own stage runner."""
+    """DVC's `_reproduce` (runs a plan of stages), running stages beside DVC's where the plan allows (`beside`),
+    through the stage runner DVC was given (`dvc exp run` brings its own) or DVC's `reproduce_stage`; DVC's own where
+    the run is dry, pulls or forces downstream."""
     def run(stages, graph=None, **kwargs):
-        if graph is None or any(kwargs.get(k) for k in ("dry", "pull", "force_downstream", "repro_fn")):
+        if graph is None or any(kwargs.get(k) for k in ("dry", "pull", "force_downstream")):
             return reproduce(stages, graph=graph, **kwargs)
+        one = kwargs.pop("repro_fn", None) or reproduce_stage
         beside.begin(list(stages), graph, kwargs)
         try:
             return reproduce(stages, graph=graph,
-                             repro_fn=lambda stage, **kw: beside.reproduce(reproduce_stage, stage, **kw), **kwargs)
+                             repro_fn=lambda stage, **kw: beside.reproduce(one, stage, **kw), **kwargs)
         finally:
             beside.close()
     return run

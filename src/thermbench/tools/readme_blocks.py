@@ -57,7 +57,8 @@ def timings(metrics: Path) -> str:
         m = e["machine"]
         venv = "" if e.get("venv_bytes") is None else f"{e['venv_bytes'] / 1e9:.1f} GB"
         load = "" if e.get("load_average") is None else f", load average {e['load_average']:g} during the run"
-        rows.append(f"| {what[kind]} | {_duration(e['seconds'])} | {e['disk_bytes'] / 1e9:.2f} GB | {venv} | "
+        clone = " (a fresh clone, its `dvc.lock` kept)" if "fresh clone" in e.get("command", "") else ""
+        rows.append(f"| {what[kind]}{clone} | {_duration(e['seconds'])} | {e['disk_bytes'] / 1e9:.2f} GB | {venv} | "
                     f"{m['cpu']}, {m['cores']} cores, {m['memory_gb']:g} GB RAM{load}; commit {e['commit']}, "
                     f"{e['date']} |")
     return "\n\n" + "\n".join(rows) + "\n\n"

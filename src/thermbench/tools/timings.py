@@ -4,8 +4,9 @@
 - smoke, default: `make repro` on that profile as a fresh clone runs it, in a scratch copy of the working tree (no
   dvc.lock, no DVC cache, no remote: every stage runs): the wall time of `dvc repro`, and the disk it left (the
   copy's `data/` and DVC cache, each file counted once however it is linked). `--in-place`: in this checkout
-  itself, which must be a fresh clone (no DVC cache): its lock kept, every stage runs, and what they made stays (for
-  `make conclusions` to follow).
+  itself, which must be a fresh clone (no DVC cache): its lock kept, as a user's clone has it (a stage whose outputs
+  are all committed and whose inputs come out as locked is skipped), and what the stages made stays (for `make
+  conclusions` to follow).
 - test: `make test` here with the venv set up, with TMPDIR a fresh folder: the wall time, and the most that folder
   held (sampled every 2 s; the smoke regression's scratch copy and the tests' temporary files live there).
 
@@ -108,11 +109,14 @@ def measure_repro(repo: Path, profile: str, scratch: Path, log, in_place: bool =
     stages = work / STAGE_TIMINGS
     if stages.is_file():  # each stage's own timing, kept beside make.json for docs/timings.md
         held = read_json(stages)  # the copy is no git repository: its stages ran this repository's commit
-        held["stages"] = {name: {**e, "commit": copied if e["commit"] == UNKNOWN else e["commit"]}
+        made_here = (UNKNOWN, f"{copied} with uncommitted changes")  # in place, the run's own dvc.lock and outputs
+        held["stages"] = {name: {**e, "commit": copied if e["commit"] in made_here else e["commit"]}
                           for name, e in held["stages"].items()}
         write_json(repo / STAGE_TIMINGS.with_name(f"stages_{profile}.json"), held)
-    return {"command": f"make repro (profile {profile}; fresh {'clone' if in_place else 'copy'}, no DVC cache or "
-                       f"remote: every stage runs)",
+    how = ("fresh clone, no DVC cache or remote: its dvc.lock kept, so a stage whose outputs are all committed and "
+           "whose inputs came out as locked is skipped" if in_place else
+           "fresh copy, no dvc.lock, DVC cache or remote: every stage runs")
+    return {"command": f"make repro (profile {profile}; {how})",
             "seconds": round(seconds), "disk_bytes": disk_bytes(work / "data", work / ".dvc" / "cache")}
 
 

@@ -13,7 +13,8 @@
 `python -m thermbench.tools.timings workers --stage supervised@t --counts 1,2`: what more cores give a training stage.
 In this checkout, whose DAG must be made (`make repro`), the stage is re-run (`dvc repro -s -f`, as `make repro` runs
 it) at each count of `train.workers`, params.yaml restored after: its wall and CPU seconds at each, its number of runs,
-and whether its outputs came out identical to dvc.lock's (no number depends on the workers) -> metrics/timing/
+and whether its outputs (their hashes in dvc.lock) came out identical at every count (no number depends on the
+workers) -> metrics/timing/
 workers.json, which `make readme` renders with the model it gives for more cores.
 
 Each entry names the machine (CPU model, cores, memory), the commit and the date, and the mean 1-minute load average
@@ -142,15 +143,15 @@ def measure_workers(repo: Path, stage: str, counts: list[int], log) -> dict:
     import yaml
 
     kept = {name: (repo / name).read_text() for name in ("params.yaml", "dvc.yaml")}  # profiles rewrites both
-    before = _stage_outs(yaml.safe_load((repo / "dvc.lock").read_text()), stage)
-    models = [p for p in before if p.startswith("data/models/")]
+    locked = _stage_outs(yaml.safe_load((repo / "dvc.lock").read_text()), stage)
+    models = [p for p in locked if p.startswith("data/models/")]
     if not models:
         raise InputError(f"{stage}: no output under data/models/ (not a training stage)")
     runs = sum(1 for child in (repo / models[0]).iterdir() if child.is_dir())
     python = sys.executable
     env = {**os.environ, "PYTHONPATH": str(repo / "src"), "DVC_NO_ANALYTICS": "1",
            "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # stages call `python`
-    measured, identical = [], True
+    measured, identical, first = [], True, None
     try:
         for count in counts:
             _run([python, "-m", "thermbench.tools.profiles", "default", "--force", "--set", f"train.workers={count}"],
@@ -160,7 +161,9 @@ def measure_workers(repo: Path, stage: str, counts: list[int], log) -> dict:
                 _run([python, "-m", "thermbench.tools.dvc_cli", "--warm", "repro", "-s", "-f", stage], repo, env, log)
                 wall = time.monotonic() - start
             timed = read_json(repo / STAGE_TIMINGS)["stages"][stage]
-            identical &= _stage_outs(yaml.safe_load((repo / "dvc.lock").read_text()), stage) == before
+            outs = _stage_outs(yaml.safe_load((repo / "dvc.lock").read_text()), stage)
+            first = first or outs
+            identical &= outs == first  # each count's outputs against the first count's, made by the same code
             measured.append({"workers": count, "wall_s": round(wall, 1), "cpu_s": timed["cpu_s"],
                              "load_1m": round(sum(load.values) / len(load.values), 2) if load.values else None})
     finally:

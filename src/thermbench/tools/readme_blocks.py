@@ -104,7 +104,8 @@ def stage_timings(metrics: Path) -> str:
         commits = sorted({e["commit"] or "no commit" for e in stages.values()})
         dates = sorted({e["date"] for e in stages.values()})
         what = "this repository's `make repro`" if path.stem == "stages" else (
-            f"`make repro` on the {path.stem.removeprefix('stages_')} profile, a fresh copy (every stage run)")
+            f"`make repro` on the {path.stem.removeprefix('stages_')} profile, a "
+            f"{held.get('how', 'fresh copy, no dvc.lock, DVC cache or remote: every stage runs')}")
         paired = sum("beside" in e for e in stages.values())
         overlap = (f" {paired} of them ran beside another stage (`beside`), so their wall times add up to more than "
                    "the run's." if paired else "")

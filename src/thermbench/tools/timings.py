@@ -107,16 +107,16 @@ def measure_repro(repo: Path, profile: str, scratch: Path, log, in_place: bool =
     start = time.monotonic()
     _run([python, "-m", "thermbench.tools.dvc_cli", "--warm", "--beside", "repro"], work, env, log)  # as make repro
     seconds = time.monotonic() - start
+    how = ("fresh clone, no DVC cache or remote: its dvc.lock kept, so a stage whose outputs are all committed and "
+           "whose inputs came out as locked is skipped" if in_place else
+           "fresh copy, no dvc.lock, DVC cache or remote: every stage runs")
     stages = work / STAGE_TIMINGS
     if stages.is_file():  # each stage's own timing, kept beside make.json for docs/timings.md
         held = read_json(stages)  # the copy is no git repository: its stages ran this repository's commit
         made_here = (UNKNOWN, f"{copied} with uncommitted changes")  # in place, the run's own dvc.lock and outputs
         held["stages"] = {name: {**e, "commit": copied if e["commit"] in made_here else e["commit"]}
                           for name, e in held["stages"].items()}
-        write_json(repo / STAGE_TIMINGS.with_name(f"stages_{profile}.json"), held)
-    how = ("fresh clone, no DVC cache or remote: its dvc.lock kept, so a stage whose outputs are all committed and "
-           "whose inputs came out as locked is skipped" if in_place else
-           "fresh copy, no dvc.lock, DVC cache or remote: every stage runs")
+        write_json(repo / STAGE_TIMINGS.with_name(f"stages_{profile}.json"), {**held, "how": how})
     return {"command": f"make repro (profile {profile}; {how})",
             "seconds": round(seconds), "disk_bytes": disk_bytes(work / "data", work / ".dvc" / "cache")}
 

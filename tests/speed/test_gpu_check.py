@@ -282,10 +282,10 @@ def test_the_json_names_the_commit(tmp_path):
 def test_a_dry_run_ends_within_its_budget(tmp_path):
     # 5 s of margin: the op running at the budget's end finishes first (seconds on this loaded 2-core CPU)
     start = time.perf_counter()
-    assert g.main(["--dry-run", "--budget-s", "20", "--out", str(tmp_path), "--repo", str(REPO)]) == 0
-    assert time.perf_counter() - start < 20 + 5
+    assert g.main(["--dry-run", "--budget-s", "8", "--out", str(tmp_path), "--repo", str(REPO)]) == 0
+    assert time.perf_counter() - start < 8 + 5
     result = json.loads((tmp_path / "cpu-dry-run.json").read_text())
-    assert result["seconds"] < 20 + 5 and result["skipped"]  # cut short
+    assert result["seconds"] < 8 + 5 and result["skipped"]  # cut short
     assert all(note.startswith("stopped at budget") for note in result["stopped"].values())
 
 

@@ -1,11 +1,11 @@
 """DAG runs whose stage commands start warm: the `python` that the stages' PATH finds first forks each stage from one
 server process that has already imported what the stage scripts import (torch, MediaPipe, SciPy, matplotlib with
 them), in place of a fresh interpreter importing it all again: about 3 CPU-s a stage, two thirds of a smoke-size
-stage. `make repro` runs its stages so (`python -m thermbench.tools.dvc_cli --warm repro`), and so do the test DAG
-runs (`make test`: the smoke regression through tests/support/warm_regression.py, and the real route); the kernel
-check and the baseline calibration start every stage fresh, as plain `dvc repro` does, so a number a fork changed
-would fail the regression gate. A fork changes no number: the smoke DAG's metrics and data come out byte-identical
-to fresh processes (timings aside).
+stage. `make repro` runs its stages so (`python -m thermbench.tools.dvc_cli --warm --beside repro`), and so do the
+test DAG runs (`make test`: the smoke regression through tests/support/warm_regression.py, and the real route); the
+kernel check and the baseline calibration start every stage fresh, as plain `dvc repro` does, so a number a fork
+changed would fail the regression gate. A fork changes no number: the smoke DAG's metrics and data come out
+byte-identical to fresh processes (timings aside).
 
 Two more things start warm. A stage's process pool (`multiprocessing`'s spawn start, as core/parallel.py uses) asks
 the same `python` for its workers, so each worker is forked from the server too, and then prepares itself as a spawned

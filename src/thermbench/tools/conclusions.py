@@ -45,7 +45,6 @@ import argparse
 import datetime
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -65,7 +64,7 @@ from thermbench.core.conclusions import (
 )
 from thermbench.core.io import InputError, read_json, write_json, write_text
 from thermbench.core.stage import run as run_stage
-from thermbench.tools.regression import TOLERANCES, copy_worktree, load_tolerances
+from thermbench.tools.regression import TOLERANCES, copy_worktree, load_tolerances, stage_env
 from thermbench.tools.stage_deps import CODE_ROOTS
 
 CONCLUSIONS = Path("metrics/conclusions.json")
@@ -301,8 +300,7 @@ def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path, ke
     work, log, saved = scratch / name, scratch / f"{name}.log", made_lock(scratch, name)
     remade = _remade(repo, keep, scope)
     python = sys.executable
-    full_env = {**os.environ, **env, "PYTHONPATH": str(work / "src"), "DVC_NO_ANALYTICS": "1",
-                "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # stages call `python`
+    full_env = stage_env(work, env)
     dvc = [python, "-m", "thermbench.tools.dvc_cli"]  # DVC as `make repro` runs it
     cache = (repo / ".dvc" / "cache").resolve()
     marker = work / MADE_FOR

@@ -19,11 +19,12 @@ their CPU seconds come back through the server's clients.
 
 `--beside` (`make repro` gives it, after `--warm`): a second stage runs beside the one DVC is running. DVC runs a
 DAG's stages one after another, and most use less than two cores (the teacher and pretrain 1.3 of their 2 threads,
-most others one). While DVC runs a stage, the first stage after it in DVC's plan that is ready (every stage upstream
-of it done), that DVC would run (changed, and not restorable from its cache) and that measures no time (no output
-under metrics/timing/) starts beside it; when DVC reaches that stage it records it as it records any stage (hashes,
-cache, dvc.lock) without running its command again. At most two stages run at once, and a stage that measures time
-runs alone: its timings would otherwise measure the other stage's load. No number depends on which stage ran beside
+most others one). As DVC starts each stage, the stages after it in DVC's plan that are ready (every stage upstream
+of them done), that DVC would run (changed, and not restorable from its cache) and that measure no time (no output
+under metrics/timing/) are queued for a worker that runs them one at a time beside DVC's; when DVC reaches one the
+worker ran, it records it as it records any stage (hashes, cache, dvc.lock) without running its command again, and
+one still queued it runs itself. At most two stages run at once, and a stage that measures time runs alone (the
+worker pauses and DVC waits for what it runs): its timings would otherwise measure the other stage's load. No number depends on which stage ran beside
 which: a stage reads only what is upstream of it, finished before it starts. Each stage's timing entry names the
 stage that ran beside it (`beside`); its CPU seconds stay its own. A failure stops both.
 """

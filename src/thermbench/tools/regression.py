@@ -445,6 +445,15 @@ def clear_generated_metrics(metrics: Path) -> None:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
+def stage_env(work: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a DAG run in the project folder `work` gets: this one with `env` over it, `work`'s own `src/`
+    imported (not the editable install's), no DVC analytics, and this interpreter's folder first on PATH (the stages
+    call `python`)."""
+    python = Path(sys.executable)
+    return {**os.environ, **(env or {}), "PYTHONPATH": str(work / "src"), "DVC_NO_ANALYTICS": "1",
+            "PATH": f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
 def copy_worktree(repo: Path, dest: Path) -> None:
     for name in worktree_files(repo):
         target = dest / name
@@ -460,8 +469,7 @@ class SmokeCopy:
         self.dir, self.log = workdir, log
         python = sys.executable
         self.python = python
-        self.env = {**os.environ, **(env or {}), "PYTHONPATH": str(workdir / "src"), "DVC_NO_ANALYTICS": "1",
-                    "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # stages call `python`
+        self.env = stage_env(workdir, env)
         copy_worktree(repo, workdir)
         clear_generated_metrics(workdir / "metrics")  # only numbers this run produces are compared
         # The copied lock belongs to another profile; without it the forced run starts from a short lock, which DVC

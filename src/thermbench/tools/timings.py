@@ -14,8 +14,7 @@
 In this checkout, whose DAG must be made (`make repro`), the stage is re-run (`dvc repro -s -f`, as `make repro` runs
 it) at each count of `train.workers`, params.yaml restored after: its wall and CPU seconds at each, its number of runs,
 and whether its outputs (their hashes in dvc.lock) came out identical at every count (no number depends on the
-workers) -> metrics/timing/
-workers.json, which `make readme` renders with the model it gives for more cores.
+workers) -> metrics/timing/workers.json, which `make readme` renders with the model it gives for more cores.
 
 Each entry names the machine (CPU model, cores, memory), the commit and the date, and the mean 1-minute load average
 during the run (above the core count: other work shared the cores, and the wall time is an upper bound); it is
@@ -38,7 +37,7 @@ from pathlib import Path
 
 from thermbench.core.io import InputError, read_json, write_json
 from thermbench.core.stage import run as run_tool
-from thermbench.tools.regression import _cpu_name, copy_worktree
+from thermbench.tools.regression import _cpu_name, copy_worktree, stage_env
 
 TIMINGS = Path("metrics/timing/make.json")
 WORKERS = Path("metrics/timing/workers.json")
@@ -97,9 +96,7 @@ def measure_repro(repo: Path, profile: str, scratch: Path, log, in_place: bool =
         work = scratch / "project"
         copy_worktree(repo, work)
         (work / "dvc.lock").unlink(missing_ok=True)  # a fresh clone has the lock, but no outputs and no cache: all run
-    python = sys.executable
-    env = {**os.environ, "PYTHONPATH": str(work / "src"), "DVC_NO_ANALYTICS": "1",
-           "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # stages call `python`
+    python, env = sys.executable, stage_env(work)
     _run([python, "-m", "thermbench.tools.profiles", profile, "--force"], work, env, log)
     if not in_place:  # the copy is no git repository
         _run([python, "-m", "dvc", "config", "core.no_scm", "true"], work, env, log)
@@ -148,9 +145,7 @@ def measure_workers(repo: Path, stage: str, counts: list[int], log) -> dict:
     if not models:
         raise InputError(f"{stage}: no output under data/models/ (not a training stage)")
     runs = sum(1 for child in (repo / models[0]).iterdir() if child.is_dir())
-    python = sys.executable
-    env = {**os.environ, "PYTHONPATH": str(repo / "src"), "DVC_NO_ANALYTICS": "1",
-           "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # stages call `python`
+    python, env = sys.executable, stage_env(repo)
     measured, identical, first = [], True, None
     try:
         for count in counts:
@@ -235,13 +230,13 @@ def main(argv: list[str] | None = None) -> None:
     one = sub.add_parser("measure", help="measure one kind and write its entry")
     one.add_argument("kind", choices=KINDS)
     one.add_argument("--repo", type=Path, default=Path("."))
+    one.add_argument("--in-place", action="store_true", help="smoke, default: run in the checkout itself (a fresh "
+                     "clone, no DVC cache) and keep what the stages made")
     workers = sub.add_parser("workers", help="re-run one training stage at each count of train.workers")
     workers.add_argument("--stage", default="supervised@t")
     workers.add_argument("--counts", default=None, help="comma-separated worker counts (default: 1 and this "
                          "machine's cores)")
     workers.add_argument("--repo", type=Path, default=Path("."))
-    one.add_argument("--in-place", action="store_true", help="smoke, default: run in the checkout itself (a fresh "
-                     "clone, no DVC cache) and keep what the stages made")
     args = parser.parse_args(argv)
     repo = args.repo.resolve()
     if args.action == "workers":

@@ -24,9 +24,10 @@ of them done), that DVC would run (changed, and not restorable from its cache) a
 under metrics/timing/) are queued for a worker that runs them one at a time beside DVC's; when DVC reaches one the
 worker ran, it records it as it records any stage (hashes, cache, dvc.lock) without running its command again, and
 one still queued it runs itself. At most two stages run at once, and a stage that measures time runs alone (the
-worker pauses and DVC waits for what it runs): its timings would otherwise measure the other stage's load. No number depends on which stage ran beside
-which: a stage reads only what is upstream of it, finished before it starts. Each stage's timing entry names the
-stage that ran beside it (`beside`); its CPU seconds stay its own. A failure stops both.
+worker pauses and DVC waits for what it runs): its timings would otherwise measure the other stage's load. No number
+depends on which stage ran beside which: a stage reads only what is upstream of it, finished before it starts. Each
+stage's timing entry names the stages that ran beside it (`beside`); its CPU seconds stay its own. A failure stops
+both.
 """
 
 from __future__ import annotations

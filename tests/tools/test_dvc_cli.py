@@ -112,8 +112,10 @@ def _beside_project(root: Path, seconds: dict[str, float], fail: str = "") -> Pa
 
     def stage(name, deps=()):
         out = f"metrics/timing/{name}.json" if name.startswith("t") else f"{name}.txt"
+        # a compound command, which every shell runs as its child (dash does so for any): stopping the shell alone
+        # would leave the command running
         cmd = f"python stage.py {name} {seconds[name]}" + "".join(f" {d}" for d in deps) + (
-            " --fail" if name == fail else "")
+            " --fail" if name == fail else "") + " && true"
         return {"cmd": cmd, "deps": ["stage.py", *deps], "outs": [out]}
 
     stages = {"a": stage("a"), "b": stage("b"), "t": stage("t"), "c": stage("c", ["a.txt", "b.txt"])}

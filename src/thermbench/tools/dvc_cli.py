@@ -32,9 +32,11 @@ both.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import resource
+import signal
 import subprocess
 import sys
 import threading
@@ -293,7 +295,9 @@ class Beside:
                     if self.closed:
                         run.error = StageCmdFailedError(cmd)
                         break
-                    self.process = subprocess.Popen(_make_cmd(get_executable(), cmd), **run.kwargs)
+                    # its own process group: stopping it stops what its shell started too
+                    self.process = subprocess.Popen(_make_cmd(get_executable(), cmd), **run.kwargs,
+                                                    start_new_session=True)
                 os.waitid(os.P_PID, self.process.pid, os.WEXITED | os.WNOWAIT)  # ended; reaped below, with the count
                 with self._cond:  # DVC's thread reads its children's CPU and this count together (`children_cpu`)
                     _, status, usage = os.wait4(self.process.pid, 0)  # this child's own CPU
@@ -337,7 +341,8 @@ class Beside:
         with self._cond:
             self.closed = True
             if self.process is not None and self.process.returncode is None:
-                self.process.terminate()
+                with contextlib.suppress(ProcessLookupError):  # the group ended on its own meanwhile
+                    os.killpg(self.process.pid, signal.SIGTERM)
             self._cond.notify_all()
         if self.worker is not None:
             self.worker.join()

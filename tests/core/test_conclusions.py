@@ -2,11 +2,22 @@
 
 import hashlib
 import json
+from dataclasses import replace
 
 import pytest
 
 from thermbench.core import conclusions as cc
 from thermbench.core.io import InputError
+
+NOT_CHECKED = ("not kernel-checked (conclusions/kernel_check.json holds no check made for these params and this code: "
+               "`make conclusions` makes one)")
+
+
+@pytest.fixture(autouse=True)
+def margin_of_a_quarter(monkeypatch):
+    """The cases below are worked by hand for a vendor margin of 0.25 half-widths; the margin itself is the measured
+    one (tests/tools/test_vendor_shift.py)."""
+    monkeypatch.setattr(cc, "VENDOR_MARGIN", 0.25)
 
 
 def test_difference_below_and_above_zero_is_resolved():
@@ -101,9 +112,9 @@ def test_final_without_a_complete_kernel_check_resolves_neither_kind_and_an_unmo
     f = cc.final(s, {})
     assert (f.verdict, f.resolved) == ("not resolved", False)
     assert f.text == "A vs B: not resolved (not kernel-checked) (here A < B)"
-    assert f.why == "not kernel-checked (`make conclusions` not run for these params)"
+    assert f.why == NOT_CHECKED
     untrained = cc.difference("d", "A vs B", "A", "B", -0.02, -0.03, -0.01, trained=False)
-    assert cc.final(untrained, {}).why == "not kernel-checked (`make conclusions` not run for these params)"
+    assert cc.final(untrained, {}).why == NOT_CHECKED
     # a setting required but not made yet (an empty verdict set) confirms nothing
     f = cc.final(untrained, {"native": {"d": "A < B"}, "default": {}})
     assert (f.resolved, f.why) == (False, "not kernel-checked (no verdict under default)")
@@ -201,8 +212,9 @@ def test_final_drops_what_lies_within_the_vendor_margin_and_says_so():
     f = cc.final(s, agreed(s))
     assert (f.verdict, f.resolved) == ("A < B; C < B", True)
     assert f.text.startswith("order: A < B; C < B (an intersection: the pairs every CPU kernel setting checked "
-                             "separates by the vendor margin; not resolved (within the vendor margin) where named: "
-                             "A < C (0.11 half-widths < 0.25); as made here: A < C, B; C < B")
+                             "separates, each clearing the vendor margin in this run's interval (the kernel check kept "
+                             "none); not resolved (within the vendor margin) where named: A < C (0.11 half-widths < "
+                             "0.25); as made here: A < C, B; C < B")
     # a level read against its target; and an untrained statement (deterministic) keeps no margin
     level = cc.Statement("t", "teacher", "met", True, "teacher met", clearance={"met": 0.2})
     f = cc.final(level, agreed(level))
@@ -307,3 +319,24 @@ def test_mcnemar_orders_only_below_alpha():
     assert (s.verdict, s.resolved, s.why) == (cc.NOT_RESOLVED, False, "p >= 0.05")
     assert "A only 8, B only 2 of 20; exact McNemar p = 0.1094" in s.text
     assert cc.mcnemar("z.x", "detections", "A", "B", 0, 0, 20).why == "no item only one of them got"
+
+
+def test_a_machine_whose_own_intervals_separate_more_cannot_publish_more():
+    """The margin applies to every interval known: the check's kept clearances (the committing machine's run,
+    `native`, and its settings') as well as this run's. The committing machine (A < C 0.2 half-widths from 0, within
+    the margin of 0.25; B < C 2.0) and another whose own run puts A < C 3.0 from 0 publish the same verdict: the pair
+    the check's own interval leaves within the margin stays out."""
+    check = cc.KernelCheck({"native": {"r": "A < C; B < C"}, "avx2": {"r": "A < C; B < C"}},
+                           {"native": {"r": {"A < C": 0.2, "B < C": 2.0}}, "avx2": {"r": {"A < C": 0.6, "B < C": 1.8}}})
+    committing = cc.Statement("r", "order", "A < C; B < C", True, "order: A < C; B < C", clearance={
+        "A < C": 0.2, "B < C": 2.0})
+    other = replace(committing, clearance={"A < C": 3.0, "B < C": 2.5})
+    assert {cc.final(s, check).verdict for s in (committing, other)} == {"B < C"}
+    text = cc.final(other, check).text
+    assert "A < C (0.20 half-widths < 0.25)" in text and "those the kernel check kept (avx2, native)" in text
+    check.clearances["native"]["r"]["A < C"] = 0.4  # every kept interval clears the margin: the pair stands
+    assert {cc.final(s, check).verdict for s in (replace(committing, clearance={"A < C": 0.4, "B < C": 2.0}),
+                                                  other)} == {"A < C; B < C"}
+    check.clearances["avx2"]["r"]["A < C"] = 0.1  # one setting's interval within the margin drops it everywhere
+    assert cc.final(other, check).verdict == "B < C"
+    assert cc.final(other, cc.KernelCheck(dict(check))).verdict == "A < C; B < C"  # nothing kept: this run's alone

@@ -20,8 +20,11 @@ deterministic once every setting has given it and its numbers came out identical
 `untrained_moved`), and is then left as it is; one whose numbers moved is checked as a trained one; until the check
 covers it, it is not resolved either. Such a statement (trained, or untrained and moved) also keeps a margin for a
 change of CPU vendor, which the kernel settings of one CPU do not reach: each part of its verdict read against an
-interval (a pair "A < B", or a level against its target) stands only where the interval made here lies at least
-`VENDOR_MARGIN` of its half-widths from the line it is read against (its `clearance`). A setting may be made for
+interval (a pair "A < B", or a level against its target) stands only where every interval of it that is known, the
+one made here and each one the kernel check kept (`clearances`: of the run it was made beside, `native`, and of each
+setting made since it keeps them), lies at least `VENDOR_MARGIN` of its half-widths from the line it is read against
+(its `clearance`). So a machine whose own intervals separate more publishes no more than the check's intervals allow.
+A setting may be made for
 the untrained sources only (their stages re-run, the trained models kept): it then gives verdicts on those statements
 alone, and each statement is judged by the settings that gave it a verdict. Verdict strings are what is compared
 across machines, so they hold names and order, never numbers.
@@ -42,10 +45,12 @@ from thermbench.core.io import InputError, read_json
 from thermbench.core.stats import ALPHA, mcnemar_exact
 
 NOT_RESOLVED = "not resolved"
-# The clearance a statement checked as trained keeps (in half-widths of its interval): 1.9 times the shift a change of
-# CPU vendor made on the one pair it moved (docs/conclusions.md, "Another vendor's CPU", gives the shifts since
-# measured on 48 pairs).
-VENDOR_MARGIN = 0.25
+# The clearance a statement checked as trained keeps (in half-widths of its interval): the VENDOR_QUANTILE quantile of
+# the clearance shifts measured between two CPU vendors over every pair with a clearance on both, rounded up to 0.01
+# (conclusions/vendor_shift.json, `python -m thermbench.tools.vendor_shift`; docs/conclusions.md, "Another vendor's
+# CPU"). It covers that share of the shifts measured, not every shift: larger ones were measured.
+VENDOR_QUANTILE = 0.9
+VENDOR_MARGIN = 1.03
 WITHIN_MARGIN = "not resolved (within the vendor margin)"
 DIFFERS = "not resolved (differs across CPU kernels)"
 UNCHECKED = "not resolved (not kernel-checked)"
@@ -212,17 +217,27 @@ def code_fingerprint(root: Path, paths: list[str]) -> str | None:
     return digest.hexdigest()
 
 
-def read_kernel_check(path: str | Path, params_path: str | Path, report: str) -> dict[str, dict[str, str]]:
+class KernelCheck(dict):
+    """{setting: {statement id: verdict}} as `read_kernel_check` reads it, with `clearances`, {setting: {statement id:
+    {part: clearance}}}: each part's clearance in the runs whose intervals the check kept (none in a check made before
+    it kept them)."""
+
+    def __init__(self, verdicts: dict | None = None, clearances: dict | None = None):
+        super().__init__(verdicts or {})
+        self.clearances = clearances or {}
+
+
+def read_kernel_check(path: str | Path, params_path: str | Path, report: str) -> KernelCheck:
     """The committed kernel-check file's verdicts on `report`'s statements, {setting: {statement id: verdict}}, when
     the values of the params they rest on (the file's `params[report]`) are those of `params_path` (another
     profile's or another setting's runs say nothing about these statements) and the code they rest on (its
     `params[report].code`: the code deps of every stage upstream of the report, read beside `params_path`) is the
     code it was made on; {} when the file does not exist, does not cover the report, or was made for other values
     or code. A setting the file requires (`required`) but has not made yet is there with no verdict: it confirms
-    nothing."""
+    nothing. The clearances the file keeps (`clearances`) come with it (`KernelCheck`)."""
     path = Path(path)
     if not path.is_file():
-        return {}
+        return KernelCheck()
     data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("verdicts"), dict) \
             or not isinstance(data.get("params"), dict):
@@ -231,14 +246,17 @@ def read_kernel_check(path: str | Path, params_path: str | Path, report: str) ->
     made_for = data["params"].get(report)
     params = yaml.safe_load(Path(params_path).read_text())
     if not made_for or made_for.get("sha256") != params_fingerprint(params, made_for.get("keys", [])):
-        return {}
+        return KernelCheck()
     code = made_for.get("code")
     if not isinstance(code, dict) or code.get("sha256") is None \
             or code["sha256"] != code_fingerprint(Path(params_path).parent, code.get("files", [])):
-        return {}
-    check = {setting: {k: v for k, v in verdicts.items() if k.split(".")[0] == report}
-             for setting, verdicts in data["verdicts"].items()}
-    return {**{setting: {} for setting in data.get("required", [])}, **check}
+        return KernelCheck()
+    def mine(by_id: dict) -> dict:
+        return {k: v for k, v in by_id.items() if k.split(".")[0] == report}
+
+    check = {setting: mine(verdicts) for setting, verdicts in data["verdicts"].items()}
+    clearances = {setting: mine(by_id) for setting, by_id in data.get("clearances", {}).items()}
+    return KernelCheck({**{setting: {} for setting in data.get("required", [])}, **check}, clearances)
 
 
 def read_moved(path: str | Path, params_path: str | Path, report: str) -> frozenset[str]:
@@ -288,7 +306,8 @@ def final(statement: Statement, check: dict[str, dict[str, str]], moved: frozens
     if not statement.resolved:
         return statement
     if not check:
-        why = "not kernel-checked (`make conclusions` not run for these params)"
+        why = ("not kernel-checked (conclusions/kernel_check.json holds no check made for these params and this "
+               "code: `make conclusions` makes one)")
         return replace(statement, verdict=NOT_RESOLVED, resolved=False,
                        text=f"{statement.claim}: {UNCHECKED} (here {statement.verdict})", why=why)
     unchecked = sorted(setting for setting, v in check.items() if statement.id not in v)
@@ -304,8 +323,8 @@ def final(statement: Statement, check: dict[str, dict[str, str]], moved: frozens
     made_here = statement.text.removeprefix(f"{statement.claim}: ")
     if here is not None and all(p is not None for p in elsewhere.values()):
         kept = set.intersection(here, *elsewhere.values())
-        narrow = {(a, b): statement.clearance[f"{a} < {b}"] for a, b in sorted(kept)
-                  if statement.clearance.get(f"{a} < {b}", math.inf) < VENDOR_MARGIN}
+        narrow = {(a, b): c for a, b in sorted(kept) if (c := least_clearance(statement, f"{a} < {b}", check))
+                  < VENDOR_MARGIN}
         held = kept - set(narrow)
         if held == here:
             return statement
@@ -317,7 +336,7 @@ def final(statement: Statement, check: dict[str, dict[str, str]], moved: frozens
                  if narrow else [])
         if held:
             verdict = pair_order(held)
-            by = " by the vendor margin" if narrow else ""
+            by = f", each clearing the vendor margin in {_intervals_kept(statement, check)}" if narrow else ""
             return replace(statement, verdict=verdict,
                            text=f"{statement.claim}: {verdict} (an intersection: the pairs every CPU kernel setting "
                                 f"checked separates{by}; {'; '.join(parts)}; as made here: {made_here})")
@@ -326,7 +345,7 @@ def final(statement: Statement, check: dict[str, dict[str, str]], moved: frozens
                            text=f"{statement.claim}: {NOT_RESOLVED} ({'; '.join(parts)}; as made here: {made_here})",
                            why="; ".join(parts))
     elif all(v == statement.verdict for v in there.values()):
-        c = statement.clearance.get(statement.verdict, math.inf)
+        c = least_clearance(statement, statement.verdict, check)
         if c >= VENDOR_MARGIN:
             return statement
         why = f"within the vendor margin ({c:.2f} half-widths < {VENDOR_MARGIN})"
@@ -336,6 +355,22 @@ def final(statement: Statement, check: dict[str, dict[str, str]], moved: frozens
     return replace(statement, verdict=NOT_RESOLVED, resolved=False,
                    text=f"{statement.claim}: {DIFFERS} (here {statement.verdict}; {differ})",
                    why=f"differs across CPU kernels ({differ})")
+
+
+def least_clearance(statement: Statement, part: str, check: dict) -> float:
+    """The least clearance of `part` of the statement's verdict over the intervals known: the one made here and each
+    the kernel check kept (`KernelCheck.clearances`; a run that did not resolve the part keeps none of it, and the
+    intersection of the verdicts has dropped it already). inf: a part read against no interval."""
+    kept = getattr(check, "clearances", {})
+    return min([statement.clearance.get(part, math.inf)]
+               + [by_id[statement.id][part] for by_id in kept.values() if part in by_id.get(statement.id, {})])
+
+
+def _intervals_kept(statement: Statement, check: dict) -> str:
+    """Which intervals the vendor margin was applied to: this run's, and those of the settings the check kept."""
+    kept = sorted(s for s, by_id in getattr(check, "clearances", {}).items() if statement.id in by_id)
+    return "this run's interval" + (f" and those the kernel check kept ({', '.join(kept)})" if kept else
+                                    " (the kernel check kept none)")
 
 
 def sentence(statement: Statement) -> str:

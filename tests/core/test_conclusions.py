@@ -274,8 +274,10 @@ def test_read_kernel_check_per_report_missing_for_other_params_valid_and_malform
     good = tmp_path / "good.json"
     good.write_text(json.dumps({"params": {"m": {"keys": keys, "sha256": made_for, "code": code}},
                                 "verdicts": {"default": {"m.x": "A < B", "b.y": "C < D"}},
+                                "clearances": {"native": {"m.x": {"A < B": 0.7}, "b.y": {"C < D": 2.0}}},
                                 "settings": {"default": {}}}))
     assert cc.read_kernel_check(good, params, "m") == {"default": {"m.x": "A < B"}}
+    assert cc.read_kernel_check(good, params, "m").clearances == {"native": {"m.x": {"A < B": 0.7}}}  # its report's
     # Made on other code (a file edited, or a file the check never saw): its runs say nothing of this code's numbers.
     (tmp_path / "src" / "a.py").write_text("A = 2\n")
     assert cc.read_kernel_check(good, params, "m") == {}

@@ -193,6 +193,27 @@ def test_check_writes_the_kernel_check_and_fails_on_a_difference(tmp_path, monke
     assert "conclusions: OK" in capsys.readouterr().out
 
 
+def test_check_keeps_the_clearances_of_this_run_and_of_every_setting(tmp_path, monkeypatch):
+    """Each run's clearance of each part of its verdicts goes into the check (`clearances`) and stays there with its
+    setting, so the reports can apply the vendor margin to every setting's interval."""
+    (tmp_path / TOLERANCES).parent.mkdir(parents=True)
+    shutil.copy(ROOT / TOLERANCES, tmp_path / TOLERANCES)
+    (tmp_path / "params.yaml").write_text("profile: smoke\n")
+    native = {**_record("r.1", "A < B", True), "clearance": {"A < B": 0.8}}
+    _write(tmp_path / conclusions.CONCLUSIONS, [native])
+    _write(tmp_path / "metrics/conclusions/r.json", [native, _record("r.2", "not resolved", False)])
+    found = {"aten_default": 0.3, "default": 1.4}
+    monkeypatch.setattr(conclusions, "rerun_under", lambda repo, setting, env, scratch, keep, made_for, scope: (
+        {"r.1": {"verdict": "A < B", "numbers": {}, "trained": True, "clearance": {"A < B": found[setting]}}},
+        _made_for(repo)))
+    monkeypatch.setattr(conclusions, "report_inputs", lambda repo: _inputs("r", ["seed"]))
+    assert conclusions.check(tmp_path, ["aten_default"]) == 0
+    assert conclusions.check(tmp_path, ["default"]) == 0  # aten_default kept from the file, with its clearances
+    written = read_json(tmp_path / conclusions.KERNEL_CHECK)
+    assert written["clearances"] == {"native": {"r.1": {"A < B": 0.8}}, "aten_default": {"r.1": {"A < B": 0.3}},
+                                     "default": {"r.1": {"A < B": 1.4}}}
+
+
 
 def test_check_covers_every_kernel_setting_but_native_by_default(tmp_path, monkeypatch, capsys):
     (tmp_path / TOLERANCES).parent.mkdir(parents=True)

@@ -23,7 +23,9 @@ for the other vendor's MKL path; `default` every library's portable kernels), ev
 is dropped and the run cache is off, so every trained model, every untrained one run over the data (MediaPipe, dlib-68:
 their float kernels change with the setting too) and everything after them is re-made under that setting (and the
 run-cache entries of those runs are removed afterwards, so that `dvc repro` here never restores another kernel's
-outputs). It then reads each statement there and writes the verdicts, with this repository's own (`native`: its DAG
+outputs). It then reads each statement there and writes the verdicts and each verdict's clearances (`clearances`:
+how far each interval a part is read against lies from its line, so the reports apply the vendor margin to every
+setting's interval), with this repository's own (`native`: its DAG
 must be current, as `dvc repro` leaves it), the statements on untrained sources whose numbers differed between
 settings (`untrained_moved`: deterministic only where their numbers came out identical; the others are checked as
 trained ones) and, per report, the params.yaml keys its statements rest on (every stage upstream of its statements
@@ -79,13 +81,20 @@ SCOPES = ("all", "untrained")
 
 
 def statements_of(metrics_dir: Path) -> dict[str, dict]:
-    """statement id -> {verdict (from that run alone), numbers, trained}, over every report's statements file under
-    `metrics_dir`."""
+    """statement id -> {verdict (from that run alone), numbers, trained, clearance (of each part of that verdict read
+    against an interval)}, over every report's statements file under `metrics_dir`."""
     out = {}
     for path in sorted((metrics_dir / "conclusions").glob("*.json")):
-        out.update({r["id"]: {"verdict": r["verdict_here"], "numbers": r["numbers"], "trained": r["trained"]}
+        out.update({r["id"]: {"verdict": r["verdict_here"], "numbers": r["numbers"], "trained": r["trained"],
+                              "clearance": r.get("clearance", {})}
                     for r in read_json(path)["statements"]})
     return out
+
+
+def clearances_of(statements: dict[str, dict]) -> dict[str, dict]:
+    """statement id -> the clearance of each part of its verdict in that run: kept in the check, so that the reports
+    apply the vendor margin to every setting's interval, not to the publishing machine's alone."""
+    return {i: r["clearance"] for i, r in sorted(statements.items()) if r.get("clearance")}
 
 
 def verdicts_of(metrics_dir: Path) -> dict[str, str]:
@@ -361,7 +370,8 @@ def kept_settings(path: Path, made_for: dict[str, dict[str, str]]) -> tuple[dict
             continue
         kept[setting] = {"env": env, "made": made, "verdicts": old["verdicts"][setting],
                          "moved": old.get("moved", {}).get(setting, []),
-                         "numbers": old.get("untrained_numbers", {}).get(setting, {})}
+                         "numbers": old.get("untrained_numbers", {}).get(setting, {}),
+                         "clearances": old.get("clearances", {}).get(setting, {})}
     return kept, dropped
 
 
@@ -380,6 +390,7 @@ def write_check(repo: Path, inputs: dict[str, dict], params: dict, kept: dict[st
         if "found" in setting:  # made by this run: what moved is read against the native numbers of now
             setting["moved"] = untrained_moved(native, {"here": setting["found"]})
             setting["numbers"] = untrained_numbers(setting["found"])
+            setting["clearances"] = clearances_of(setting["found"])
     verdicts = {s: v["verdicts"] for s, v in sorted(kept.items())}
     write_json(repo / KERNEL_CHECK, {
         "profile": params.get("profile"),
@@ -393,7 +404,9 @@ def write_check(repo: Path, inputs: dict[str, dict], params: dict, kept: dict[st
         "moved": {s: v["moved"] for s, v in sorted(kept.items())},
         "untrained_moved": sorted({i for v in kept.values() for i in v["moved"]}),
         "untrained_numbers": {"native": untrained_numbers(native),
-                              **{s: v.get("numbers", {}) for s, v in sorted(kept.items())}}})
+                              **{s: v.get("numbers", {}) for s, v in sorted(kept.items())}},
+        "clearances": {"native": clearances_of(native),
+                       **{s: v["clearances"] for s, v in sorted(kept.items()) if v.get("clearances")}}})
     return verdicts
 
 

@@ -152,10 +152,13 @@ def _item(mean, low, high, seeds=(), runs=None, sequences=10):
     return {"mean": mean, "low": low, "high": high, "seeds": list(seeds), "runs": runs or [], "sequences": sequences}
 
 
-def test_near_sway_on_two_cpus_publishes_one_verdict():
+def test_near_sway_on_two_cpus_publishes_one_verdict(monkeypatch):
     """The trained source moved on another CPU and separated one more pair; the untrained ones did not move. The
-    published verdicts against one committed kernel check are the same."""
+    published verdicts against one committed kernel check are the same (worked for a vendor margin of 0.25: t <
+    whole_face lies 0.5 / 1.25 = 0.4 half-widths from 0)."""
     from thermbench.core import conclusions as cc
+
+    monkeypatch.setattr(cc, "VENDOR_MARGIN", 0.25)
 
     def scene(t_vs_oracle_low):
         cover = {s: {"sequences": 10, "windows": 30, "of_sequences": 10, "of_windows": 30, "seeds": [],

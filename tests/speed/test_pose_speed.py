@@ -180,17 +180,25 @@ def test_table_markdown():
     assert "freshly initialised (seeded) weights" in table and "does not depend on the weight values" in table
 
 
-def test_plot_fps_vs_params():
-    fig = pose_speed.plot_fps_vs_params([ARCH_T, ARCH_X], ENV, "SYNTHETIC data")
+def test_plot_fps_vs_params_by_cpu_time_throughout():
+    pipeline = {"label": "RTMDet-nano + pose, onnxruntime-int8 (CPU time)", "marker": "v", "params_m": [4.333538],
+                "fps": [40.0]}
+    arch_t = {**ARCH_T, "onnxruntime_cpu_ms": 10.0, "torch_cpu_ms": 20.0}  # wall 8 and 16 ms: CPU time differs
+    arch_x = {**ARCH_X, "onnxruntime_cpu_ms": 250.0, "torch_cpu_ms": 400.0}
+    fig = pose_speed.plot_fps_vs_params([arch_t, arch_x], ENV, "SYNTHETIC data", [pipeline])
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and ax.get_yscale() == "linear"
     assert "SYNTHETIC data" in ax.get_title() and "256×256" in ax.get_title()
-    assert ax.get_xlabel() == "Parameters (M, log scale)" and "frames/s" in ax.get_ylabel()
+    assert ax.get_xlabel() == "Parameters (M, log scale)" and ax.get_ylabel() == (
+        "Throughput (frames per second of CPU time)")
     np.testing.assert_allclose(ax.lines[0].get_xdata(), [4.333538, 52.54])
-    np.testing.assert_allclose(ax.lines[0].get_ydata(), [125.0, 5.0])  # ONNX Runtime
-    np.testing.assert_allclose(ax.lines[1].get_ydata(), [62.5, 2.0])  # PyTorch eager
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["4.33", "52.54"]  # ticks at the models' sizes
-    assert [t.get_text() for t in ax.texts] == ["RTMPose-t", "RTMPose-x"]
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [100.0, 4.0])  # ONNX Runtime: 1000 / CPU ms, not wall
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), [50.0, 2.5])  # PyTorch eager
+    np.testing.assert_allclose(ax.lines[2].get_ydata(), [40.0])  # the pipeline, CPU time as given
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["RTMPose-t\n4.33", "RTMPose-x\n52.54"]
+    assert not ax.texts  # the architectures name the ticks: no label over a line
+    fig.canvas.draw()  # the legend lies below the axes, over no point
+    assert ax.get_legend().get_window_extent().y1 < ax.get_window_extent().y0
 
 
 def test_stage_end_to_end(tmp_path):

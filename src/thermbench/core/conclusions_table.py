@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from thermbench.core.conclusions import settings_compared
+from thermbench.core.conclusions import VENDOR_MARGIN, VENDOR_QUANTILE, settings_compared
 from thermbench.core.io import InputError, read_json, write_json, write_text
 from thermbench.core.plots import data_label
 
@@ -52,7 +52,11 @@ def markdown(records: list[dict], kernels: list[str], counts: dict[str, int], la
              f"Every qualitative statement of the reports, computed from the metrics (`metrics/conclusions.json`). A "
              f"statement is resolved only on converged runs, over enough seeds, sequences and test images. One that "
              f"rests on a trained model is stated only as far as every CPU kernel setting checked agrees (of a "
-             f"ranking, the pairs every setting resolved); one that involves no training is re-run by the check "
+             f"ranking, the pairs every setting resolved), and each part of it read against an interval only where "
+             f"that interval lies at least the vendor margin ({VENDOR_MARGIN:g} half-widths: the "
+             f"{VENDOR_QUANTILE:g} quantile of the clearance shifts measured on one other vendor's CPU, "
+             f"conclusions/vendor_shift.json) from its line in every run whose interval is known (this run's, and "
+             f"each the kernel check keeps); one that involves no training is re-run by the check "
              f"too, and is deterministic (not counted as kernel-checked) once its numbers came out identical under "
              f"every setting; one whose numbers moved is checked as a trained one. Until the check covers every "
              f"setting, neither kind is resolved. Kernel settings compared: {checked}.", "",

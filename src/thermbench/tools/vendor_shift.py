@@ -22,10 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from thermbench.core.conclusions import VENDOR_QUANTILE
 from thermbench.core.io import InputError, read_json, write_json
 from thermbench.core.stage import run
-
-VENDOR_QUANTILE = 0.9  # the share of measured vendor shifts the margin covers
 
 OUT = Path("conclusions/vendor_shift.json")
 

@@ -23,7 +23,7 @@ from thermbench.mlcmkd.distributed import init_distributed
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
 from thermbench.mlcmkd.run_outputs import GroupPaths, RunPaths, finish_run
 from thermbench.mlcmkd.settings import Settings, fit_config, kp_weight
-from thermbench.mlcmkd.train import fit_ktl, fit_mcl, fit_supervised
+from thermbench.mlcmkd.train import fit_ktl, fit_mcl, fit_supervised, recorded
 from thermbench.models.rtmpose import build_rtmpose, load_backbone, load_mmpose_checkpoint, load_run, read_checkpoint
 
 
@@ -59,7 +59,7 @@ def run_teacher(settings: Settings, pretrain: Path, paths: RunPaths, arch: str |
     cfg = fit_config(settings, settings.seed, settings.train.teacher_epochs)
     history = fit_supervised(model.to(device), load_splits(pretrain, ("train", "val")), cfg, desc=paths.out.name)
     config = {"kind": kind, "arch": arch, "seed": settings.seed, "modality": "rgb", "input_size": size,
-              "init": init or None, "fit": asdict(cfg)}
+              "init": init or None, "fit": recorded(cfg)}
     finish_run(paths, model, config, history, settings.data)
 
 
@@ -88,7 +88,7 @@ def run_supervised(settings: Settings, arch: str, seed: int, backbones: Backbone
     history = fit_supervised(model, data, cfg, desc=paths.out.name, kp_weight=kp_weight(settings.train))
     config = {"kind": "supervised", "arch": arch, "seed": seed, "init": init, "scratch": scratch,
               "modality": "thermal", "input_size": settings.rtmpose.input_size, "kp_weight": kp_weight(settings.train),
-              "fit": asdict(cfg)}
+              "fit": recorded(cfg)}
     return finish_run(paths, model, config, history, settings.data)
 
 
@@ -117,7 +117,7 @@ def run_ktl(settings: Settings, variant: str, seed: int, teacher_dir: Path, back
     history = fit_ktl(student, teacher, task, data, cfg, desc=paths.out.name)
     config = {"kind": "ktl", "variant": variant, "arch": student.cfg.arch, "seed": seed, "init": init,
               "scratch": scratch, "teacher": teacher_dir.name, "teacher_arch": teacher.cfg.arch,
-              "modality": "thermal", "input_size": size, "distill": asdict(distill), "fit": asdict(cfg)}
+              "modality": "thermal", "input_size": size, "distill": asdict(distill), "fit": recorded(cfg)}
     return finish_run(paths, student, config, history, settings.data)
 
 
@@ -137,5 +137,5 @@ def run_mcl(settings: Settings, variant: str, seed: int, teacher_dir: Path, back
     history = fit_mcl(student, teacher, task, data, cfg, desc=paths.out.name)
     config = {"kind": "mcl", "variant": variant, "arch": student.cfg.arch, "seed": seed, "init": init,
               "scratch": False, "teacher": teacher_dir.name, "teacher_arch": teacher.cfg.arch, "modality": "thermal",
-              "input_size": size, "distill": asdict(distill), "fit": asdict(cfg)}
+              "input_size": size, "distill": asdict(distill), "fit": recorded(cfg)}
     return finish_run(paths, student, config, history, settings.data)

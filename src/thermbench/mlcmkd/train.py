@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -91,6 +91,16 @@ class FitConfig:
         check_precision(self.precision, "train.fit.precision")
         if self.val_batch_size < 1:
             raise InputError(f"params.yaml: 'train.fit.val_batch_size' must be at least 1, not {self.val_batch_size}")
+
+
+DISPLAY_ONLY = ("progress",)  # FitConfig fields that change what a fit prints, never what it computes
+
+
+def recorded(cfg: FitConfig) -> dict:
+    """The fit config as a run's config.json records it: every field but `DISPLAY_ONLY` (progress bars are on where a
+    stage trains its runs in its own process, `train.workers` 1, and off in a pool's workers: a recorded flag would
+    make the same weights' folder hash differ with the workers, and re-run every stage after it)."""
+    return {k: v for k, v in asdict(cfg).items() if k not in DISPLAY_ONLY}
 
 
 def _norm_eval(module: nn.Module) -> None:

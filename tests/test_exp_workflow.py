@@ -21,7 +21,7 @@ import yaml
 
 from thermbench.core.io import write_json
 from thermbench.tools.readme_blocks import EXP_RECORD
-from thermbench.tools.regression import copy_worktree
+from thermbench.tools.regression import copy_worktree, stage_env
 from thermbench.tools.warm_stages import warm_stages
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,8 +39,7 @@ pytestmark = pytest.mark.skipif(not (WARM / "dvc.lock").is_file() or not (WARM /
 def workflow(tmp_path_factory):
     repo = tmp_path_factory.mktemp("exp") / "project"
     copy_worktree(ROOT, repo)
-    env = {**os.environ, "PYTHONPATH": str(repo / "src"), "DVC_NO_ANALYTICS": "1",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # stages call `python`
+    env = stage_env(repo)
 
     def run(*cmd, env=env):
         done = subprocess.run(list(cmd), cwd=repo, env=env, capture_output=True, text=True)

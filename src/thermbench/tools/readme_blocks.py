@@ -171,21 +171,22 @@ EXP_RECORD = Path("metrics/timing/exp_workflow.json")  # what tests/test_exp_wor
 
 
 def exp_workflow(metrics: Path) -> str:
-    """The experiment workflow's real output, recorded by tests/test_exp_workflow.py (THERMBENCH_EXP_RECORD=1): `make
-    exp-show` and `dvc metrics diff` between two smoke experiments of one param, and the charts of `dvc plots diff`."""
+    """The experiment workflow's real output, recorded by tests/test_exp_workflow.py (THERMBENCH_EXP_RECORD=1): one
+    smoke experiment of one param, with `make exp-show`, `dvc metrics diff` and the charts of `dvc plots diff` between
+    it and the committed run it started from."""
     path = metrics.parent / EXP_RECORD
     if not path.is_file():
         return ("\n\nNot recorded on this code: `THERMBENCH_WARM_SMOKE=<a smoke project after dvc repro>\n"
                 "THERMBENCH_EXP_RECORD=1 python -m pytest tests/test_exp_workflow.py` records it.\n\n")
     r = read_json(path)
-    (a, b), (name_a, name_b) = r["values"], r["names"]
     rows = len([row for row in r["metrics_diff"].splitlines()[2:] if row.strip()])  # below the header and rule
     charts = ", ".join(f"`{p}`" for p in r["plots"])
-    return (f"\n\nOn the smoke profile, `dvc exp run -S {r['param']}={a}` and `-S {r['param']}={b}` (commit "
-            f"{r['commit']}, {r['date']}). `make exp-show ARGS=\"--md\"`:\n\n```\n{r['exp_show'].strip()}\n```\n\n"
-            f"`dvc metrics diff {name_a} {name_b} --md` ({rows} rows):\n\n```\n{r['metrics_diff'].strip()}\n```\n\n"
-            f"`dvc plots diff {name_a} {name_b}` draws {len(r['plots'])} charts, each with both experiments: "
-            f"{charts}.\n\n")
+    return (f"\n\nOn the smoke profile, `dvc exp run -S {r['param']}={r['value']} --name {r['name']}` on top of the "
+            f"committed run ({r['param']} {r['base_value']}; commit {r['commit']}, {r['date']}). "
+            f"`make exp-show ARGS=\"--md\"`:\n\n```\n{r['exp_show'].strip()}\n```\n\n"
+            f"`dvc metrics diff {r['base']} {r['name']} --md` ({rows} rows):\n\n```\n{r['metrics_diff'].strip()}\n"
+            f"```\n\n`dvc plots diff {r['base']} {r['name']}` draws {len(r['plots'])} charts, each with both "
+            f"revisions: {charts}.\n\n")
 
 
 # --------------------------------------------------------------------------------------------------- docs/ci.md

@@ -57,10 +57,10 @@ regression: setup
 	$(REGRESSION)
 
 # `make regression` in the background (its own process group, stopped if make is interrupted), then the DVC experiment
-# workflow on the regression's warm smoke copy (two `dvc exp run -S`, exp show, metrics and plots diff), their verdicts
-# and logs in a temporary folder, while `make unit` runs; then the regression's verdict (the log's end if the run
-# broke), the workflow's, and, as the closing line, pytest's summary again (CI reads it). Fails if any failed; then
-# the folder is kept.
+# workflow on the regression's warm smoke copy (one `dvc exp run -S`, exp show, metrics and plots diff against the
+# committed run), their verdicts and logs in a temporary folder, while `make unit` runs; then the regression's verdict
+# (the log's end if the run broke), the workflow's, and, as the closing line, pytest's summary again (CI reads it).
+# Fails if any failed; then the folder is kept.
 test: setup
 	@out=$$(mktemp -d -t thermbench-test.XXXXXX); set -m; \
 	( $(REGRESSION) --keep >$$out/regression.md 2>$$out/regression.log; echo $$? >$$out/regression.rc; \

@@ -1,5 +1,6 @@
-"""The DVC experiment workflow end to end on the smoke profile: two `dvc exp run -S` of one TinyHead training param,
-then `make exp-show`, `dvc metrics diff` and `dvc plots diff` between them, sized for a person to read.
+"""The DVC experiment workflow end to end on the smoke profile: one `dvc exp run -S` of a TinyHead training param,
+then `make exp-show`, `dvc metrics diff` and `dvc plots diff` between it and the committed run, sized for a person to
+read.
 
 It starts from a warm smoke copy (its results and DVC cache), so only the TinyHead's stages and what reads them run:
 set THERMBENCH_WARM_SMOKE to a smoke-profile project after `dvc repro`, e.g. the copy that
@@ -16,15 +17,17 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from thermbench.core.io import write_json
 from thermbench.tools.readme_blocks import EXP_RECORD
-from thermbench.tools.regression import copy_worktree
+from thermbench.tools.regression import copy_worktree, stage_env
 from thermbench.tools.warm_stages import warm_stages
 
 ROOT = Path(__file__).resolve().parents[1]
 WARM = Path(os.environ.get("THERMBENCH_WARM_SMOKE", "/nonexistent"))
-PARAM, VALUES = "head.lr", ("0.001", "0.01")  # a TinyHead training param: head_train and what reads its heads re-run
+PARAM, VALUE = "head.lr", "0.01"  # a TinyHead training param: head_train and what reads its heads re-run
+BASE = "HEAD"  # the committed run the experiment starts from
 MAX_COLUMNS, MAX_DIFF_ROWS = 40, 150
 
 pytestmark = pytest.mark.skipif(not (WARM / "dvc.lock").is_file() or not (WARM / ".dvc" / "cache").is_dir(),
@@ -36,8 +39,7 @@ pytestmark = pytest.mark.skipif(not (WARM / "dvc.lock").is_file() or not (WARM /
 def workflow(tmp_path_factory):
     repo = tmp_path_factory.mktemp("exp") / "project"
     copy_worktree(ROOT, repo)
-    env = {**os.environ, "PYTHONPATH": str(repo / "src"), "DVC_NO_ANALYTICS": "1",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # stages call `python`
+    env = stage_env(repo)
 
     def run(*cmd, env=env):
         done = subprocess.run(list(cmd), cwd=repo, env=env, capture_output=True, text=True)
@@ -57,23 +59,27 @@ def workflow(tmp_path_factory):
     run(*dvc, "checkout", "-q", "--allow-missing")  # an output the warm copy never made re-runs, not fails
     run("git", "add", "-A")
     run("git", "commit", "-qm", "warm smoke")
-    names = [f"lr-{value}" for value in VALUES]
+    base = yaml.safe_load((repo / "params.yaml").read_text())
+    for key in PARAM.split("."):
+        base = base[key]
+    name = f"lr-{VALUE}"
     quick = (sys.executable, "-m", "thermbench.tools.dvc_cli", "--beside")  # DVC as `make repro` runs it
     with warm_stages(env, repo) as warm:  # the stages forked from one interpreter, as `make repro` runs them
-        for name, value in zip(names, VALUES, strict=True):
-            run(*quick, "exp", "run", "-q", "-S", f"{PARAM}={value}", "--name", name, env=warm)
+        run(*quick, "exp", "run", "-q", "-S", f"{PARAM}={VALUE}", "--name", name, env=warm)
     make = ("make", "-s", "-o", ".venv/.installed", f"DVC={' '.join(dvc)}", "exp-show")
-    return {"param": PARAM, "values": list(VALUES),
+    return {"param": PARAM, "value": VALUE, "base_value": base, "base": BASE, "name": name,
             "exp_show": run(*make, "ARGS=--md --no-pager"),
-            "metrics_diff": run(*dvc, "metrics", "diff", *names, "--md"),
-            "plots_diff": json.loads(run(*dvc, "plots", "diff", *names, "--json"))["data"], "names": names}
+            "metrics_diff": run(*dvc, "metrics", "diff", BASE, name, "--md"),
+            "plots_diff": json.loads(run(*dvc, "plots", "diff", BASE, name, "--json"))["data"]}
 
 
 def test_exp_show_fits_a_screen_and_shows_the_param_and_its_metrics(workflow):
-    header = workflow["exp_show"].splitlines()[0]
-    columns = [c.strip() for c in header.strip("|").split("|")]
+    lines = workflow["exp_show"].splitlines()
+    columns = [c.strip() for c in lines[0].strip("|").split("|")]
     assert len(columns) <= MAX_COLUMNS, columns
     assert PARAM in columns and any(c.startswith("tinyhead.") for c in columns), columns
+    row = next(line for line in lines if f"[{workflow['name']}]" in line)
+    assert [c.strip() for c in row.strip("|").split("|")][columns.index(PARAM)] == VALUE
 
 
 def test_metrics_diff_is_headline_numbers_only(workflow):
@@ -83,18 +89,18 @@ def test_metrics_diff_is_headline_numbers_only(workflow):
     assert any("tinyhead." in row for row in rows)
 
 
-def test_plots_diff_draws_each_chart_once_with_both_experiments(workflow):
+def test_plots_diff_draws_each_chart_once_with_the_experiment_and_the_committed_run(workflow):
     charts = workflow["plots_diff"]
     assert "tinyhead_learning" in charts and len(charts) <= 12, list(charts)
     drawn = {rev for chart in charts.values() for part in chart for rev in part["revisions"]}
-    assert set(workflow["names"]) <= drawn
+    assert {BASE, workflow["name"]} <= drawn, drawn
 
 
 @pytest.mark.skipif(os.environ.get("THERMBENCH_EXP_RECORD") != "1", reason="THERMBENCH_EXP_RECORD=1 records the run")
 def test_record_for_the_docs(workflow):
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
-    write_json(ROOT / EXP_RECORD, {"param": workflow["param"], "values": workflow["values"], "names": workflow["names"],
-                                   "exp_show": workflow["exp_show"], "metrics_diff": workflow["metrics_diff"],
+    write_json(ROOT / EXP_RECORD, {**{k: workflow[k] for k in ("param", "value", "base_value", "base", "name",
+                                                               "exp_show", "metrics_diff")},
                                    "plots": sorted(workflow["plots_diff"]), "commit": commit,
                                    "date": datetime.date.today().isoformat()})

@@ -3,7 +3,6 @@ go through `dvc repro` of the `real-smoke` profile (every data.source real, toy 
 every report, in a scratch copy of the working tree."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import yaml
 
 from real_downloads import build_downloads
 from thermbench.tools import timings
-from thermbench.tools.regression import MEASURED_APART, clear_generated_metrics, copy_worktree
+from thermbench.tools.regression import MEASURED_APART, clear_generated_metrics, copy_worktree, stage_env
 from thermbench.tools.warm_stages import warm_stages
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,10 +27,9 @@ def real_run(tmp_path_factory):
     subprocess.run(["rm", "-rf", str(repo / "plots"), str(repo / "dvc.lock")], check=True)
     build_downloads(repo)
     home = tmp_path_factory.mktemp("home")
-    env = {**os.environ, "PYTHONPATH": str(repo / "src"), "DVC_NO_ANALYTICS": "1", "HOME": str(home),
-           "HF_HUB_OFFLINE": "1", "HF_HOME": str(home / "hf"), "TORCH_HOME": str(home / "torch"),
-           "KAGGLE_CONFIG_DIR": str(home / "kaggle"),  # no credentials: the zip in downloads/ must be enough
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # stages call `python`
+    env = stage_env(repo, {"HOME": str(home), "HF_HUB_OFFLINE": "1", "HF_HOME": str(home / "hf"),
+                           "TORCH_HOME": str(home / "torch"),
+                           "KAGGLE_CONFIG_DIR": str(home / "kaggle")})  # no credentials: the zip must be enough
     log = repo / "real_route.log"
 
     def run(*cmd, env=env):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from thermbench.tools.regression import stage_env
 from thermbench.tools.repair_lock import problem, repair
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,8 +77,7 @@ def _sigint_default() -> None:
 
 
 def _env(**extra) -> dict:
-    return {**os.environ, "PYTHONPATH": str(ROOT / "src"), "DVC_NO_ANALYTICS": "1",
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", **extra}
+    return stage_env(ROOT, extra)
 
 
 def _run(repo: Path, cmd: list[str], **env) -> subprocess.CompletedProcess:

@@ -1,6 +1,5 @@
 """The team route: a finished run pushed to a remote folder and pulled into a fresh clone needs no re-run."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from thermbench.core.io import InputError
+from thermbench.tools.regression import stage_env
 from thermbench.tools.team_remote import round_trip
 
 # The stage writes out/a.txt (cached, pushed) and its metrics folder m/ (in git), holding n.json or nothing.
@@ -23,9 +23,8 @@ DVC_YAML = """stages:
 
 
 def _finished_run(root: Path, metric_file: bool) -> dict[str, str]:
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     project = root / "project"
+    env = stage_env(project)
     project.mkdir()
     more = "; P('m/n.json').write_text('7')" if metric_file else ""
     (project / "dvc.yaml").write_text(DVC_YAML.format(more=more))

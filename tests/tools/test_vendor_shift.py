@@ -1,5 +1,5 @@
 """The vendor shift measurement: each part's clearance shift between two runs, the margin from their quantile, and
-the committed measurement."""
+the committed measurements."""
 
 import json
 from pathlib import Path
@@ -8,6 +8,7 @@ import pytest
 
 from thermbench.core.io import InputError
 from thermbench.tools import vendor_shift as vs
+from thermbench.tools.readme_blocks import VENDOR_CHECKS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,15 +34,21 @@ def test_shifts_margin_and_coverage_by_hand(tmp_path):
         vs.margin_from([])
 
 
-def test_the_committed_measurement_follows_from_its_own_shifts():
-    """The committed measurement's margin follows from its own shifts (the reports apply `VENDOR_MARGIN`, which
-    docs/conclusions.md sets beside it)."""
-    committed = json.loads((ROOT / vs.OUT).read_text())
+@pytest.mark.parametrize("path", [vs.OUT.as_posix(), *VENDOR_CHECKS])
+def test_each_committed_measurement_follows_from_its_own_shifts(path):
+    """A committed measurement's margin follows from its own shifts (the reports apply `VENDOR_MARGIN`, which
+    docs/conclusions.md sets beside each)."""
+    committed = json.loads((ROOT / path).read_text())
     assert committed["shift"]["quantile"] == vs.VENDOR_QUANTILE
     assert vs.margin_from([p["shift"] for p in committed["pairs"]]) == committed["margin"]
     assert committed["covered"] == sum(p["shift"] <= committed["margin"] for p in committed["pairs"])
     assert all(p["shift"] == round(abs(p["there"] - p["here"]), 4) for p in committed["pairs"])
-    # its "here" side is this repository's run: every part it names has that clearance in metrics/conclusions.json
+
+
+def test_the_newest_measurement_is_of_this_repositorys_run():
+    """Its "here" side is this repository's run: every part it names has that clearance in metrics/conclusions.json
+    (the older ones name the runs they were made from in `how`)."""
+    newest = json.loads((ROOT / VENDOR_CHECKS[-1]).read_text())
     mine = {s["id"]: s.get("clearance", {}) for s in json.loads((ROOT / "metrics/conclusions.json").read_text())[
         "statements"]}
-    assert all(mine[p["statement"]][p["part"]] == p["here"] for p in committed["pairs"])
+    assert newest["pairs"] and all(mine[p["statement"]][p["part"]] == p["here"] for p in newest["pairs"])

@@ -4,7 +4,6 @@ a failure). Proved on a two-stage DAG this test builds with the real check stage
 
 import hashlib
 import json
-import os
 import re
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from thermbench.tools import publish
 from thermbench.tools.check_submissions import check
 from thermbench.tools.check_submissions import main as check_main
 from thermbench.tools.publish import stale_stages
+from thermbench.tools.regression import stage_env
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -144,8 +144,7 @@ def test_a_bad_entry_leaves_every_file_and_status_as_it_was(thermeval, tmp_path,
             "outs": [{"validated.json": {"persist": True}}]},
         "score": {"cmd": f'python -c "{score}" submissions/good.csv', "deps": ["validated.json", "submissions"],
                   "outs": [{"scored.txt": {"cache": False}}]}}}))
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "DVC_NO_ANALYTICS": "1",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = stage_env(ROOT)
 
     def run(*cmd):
         return subprocess.run(list(cmd), cwd=repo, env=env, capture_output=True, text=True)

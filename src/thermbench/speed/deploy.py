@@ -120,9 +120,8 @@ def measure_variants(fp32_onnx: Path, int8_onnx: Path, input_shape: tuple[int, .
     fns, kernels = {}, {}
     variants, skipped = runtimes.runnable(capabilities)
     for variant in variants:
-        run = runtimes.runner(variant, fp32_onnx, int8_onnx, threads)
+        run, kernels[variant.name] = runtimes.runner_with_kernels(variant, fp32_onnx, int8_onnx, threads)
         fns[variant.name] = lambda run=run: run(x)
-        kernels[variant.name] = runtimes.kernels(variant, fp32_onnx, int8_onnx, threads)
     times = runtimes.time_paired(fns, warmup, repeats, seed)
     reference = runtimes.REFERENCE.name
     ratios = runtimes.paired_ratios(times, reference)

@@ -14,9 +14,9 @@ both the wall time and the CPU time of this process (`time.process_time`: every 
 worker threads count too). Other jobs on a shared machine stretch wall time but not CPU time; the ratios between
 variants are paired per round (`paired_ratios`), and their median and quartiles say how much they held.
 
-Which kernels ran (`kernels`): OpenVINO names each executed node's primitive and precision in its runtime graph
-(`primitiveType`, e.g. `brgconv_avx2_f32`, `jit_avx2_1x1_I8`); ONNX Runtime names no instruction set (MLAS picks
-its kernels by CPUID at run time): for it the CPU's flags are what can be said.
+Which kernels ran (`runner_with_kernels`): OpenVINO names each executed node's primitive and precision in its
+runtime graph (`primitiveType`, e.g. `brgconv_avx2_f32`, `jit_avx2_1x1_I8`); ONNX Runtime names no instruction set
+(MLAS picks its kernels by CPUID at run time): for it the CPU's flags are what can be said.
 """
 
 from __future__ import annotations
@@ -101,11 +101,16 @@ def onnxruntime_runner(onnx_path: str | Path, threads: int) -> Runner:
     return lambda x: session.run(None, {name: x})
 
 
-def runner(variant: Variant, fp32_onnx: str | Path, int8_onnx: str | Path | None, threads: int) -> Runner:
-    """`variant` of a model whose fp32 file is `fp32_onnx` and whose int8 file is `int8_onnx`."""
+def _file(variant: Variant, fp32_onnx: str | Path, int8_onnx: str | Path | None) -> str | Path:
     path = int8_onnx if variant.precision == "int8" else fp32_onnx
     if path is None:
         raise ValueError(f"{variant.name}: no int8 file")
+    return path
+
+
+def runner(variant: Variant, fp32_onnx: str | Path, int8_onnx: str | Path | None, threads: int) -> Runner:
+    """`variant` of a model whose fp32 file is `fp32_onnx` and whose int8 file is `int8_onnx`."""
+    path = _file(variant, fp32_onnx, int8_onnx)
     if variant.runtime == "onnxruntime":
         return onnxruntime_runner(path, threads)
     return openvino_runner(openvino_model(path, OV_HINT[variant.precision], threads))
@@ -124,12 +129,15 @@ def openvino_kernels(compiled: ov.CompiledModel) -> dict[str, int]:
     return dict(sorted(kinds.items()))
 
 
-def kernels(variant: Variant, fp32_onnx: str | Path, int8_onnx: str | Path | None, threads: int) -> dict:
-    """What `variant`'s runtime says about the kernels it ran on (see the module doc)."""
-    if variant.runtime == "openvino":
-        path = int8_onnx if variant.precision == "int8" else fp32_onnx
-        return {"primitives": openvino_kernels(openvino_model(path, OV_HINT[variant.precision], threads))}
-    return {"primitives": "not reported by ONNX Runtime (MLAS picks its kernels by CPUID; see cpu_flags)"}
+def runner_with_kernels(variant: Variant, fp32_onnx: str | Path, int8_onnx: str | Path | None,
+                        threads: int) -> tuple[Runner, dict]:
+    """`runner`'s, and what its runtime says about the kernels it runs on (see the module doc), read from the same
+    compiled model: an OpenVINO compile is about half a second a model."""
+    if variant.runtime == "onnxruntime":
+        return (runner(variant, fp32_onnx, int8_onnx, threads),
+                {"primitives": "not reported by ONNX Runtime (MLAS picks its kernels by CPUID; see cpu_flags)"})
+    compiled = openvino_model(_file(variant, fp32_onnx, int8_onnx), OV_HINT[variant.precision], threads)
+    return openvino_runner(compiled), {"primitives": openvino_kernels(compiled)}
 
 
 def time_paired(fns: dict[str, Callable[[], object]], warmup: int, rounds: int,

@@ -373,16 +373,31 @@ VENDOR_SHIFT = "conclusions/vendor_shift.json"  # the measured change of CPU ven
 VENDOR_CHECKS = ("conclusions/vendor_shift_amx.json",)
 
 
+def _measurement(path: Path) -> dict:
+    return read_input(path, "a measurement committed with the repository: `git checkout` it")
+
+
+def _beyond(shift: dict, margin: float) -> tuple[list[dict], str]:
+    """The measured shifts larger than `margin`, largest first, and their names (clearance here, then there)."""
+    larger = sorted((p for p in shift["pairs"] if p["shift"] > margin), key=lambda p: -p["shift"])
+    return larger, "; ".join(f"{p['statement']} {p['part']}: {p['here']:.2f} there {p['there']:.2f}" for p in larger)
+
+
+def _same_verdicts(shift: dict) -> str:
+    verdicts = shift["verdicts"]
+    return (f"The two runs published the same verdict on {verdicts['statements'] - len(verdicts['differ'])} of "
+            f"{verdicts['statements']} statements"
+            + (f" (not on {', '.join(verdicts['differ'])})" if verdicts["differ"] else "") + ".")
+
+
 def vendor_margin(metrics: Path) -> str:
     """The clearance shifts measured between two CPU vendors (conclusions/vendor_shift.json), the margin they give (the
     file's `margin`: its quantile rounded up) and, beside it, `VENDOR_MARGIN`, the margin the reports apply now, with
-    the share of the measured shifts each covers."""
-    shift = read_input(metrics.parent / VENDOR_SHIFT, "a measurement committed with the repository: `git checkout` it")
-    stats, pairs = shift["shift"], shift["pairs"]
-    in_force = sum(p["shift"] <= VENDOR_MARGIN for p in pairs)
-    larger = sorted((p for p in pairs if p["shift"] > shift["margin"]), key=lambda p: -p["shift"])
-    named = "; ".join(f"{p['statement']} {p['part']}: {p['here']:.2f} there {p['there']:.2f}" for p in larger)
-    agreed = shift["verdicts"]["statements"] - len(shift["verdicts"]["differ"])
+    the share of the measured shifts each covers; then each measurement of `VENDOR_CHECKS` against that margin."""
+    shift = _measurement(metrics.parent / VENDOR_SHIFT)
+    stats = shift["shift"]
+    in_force = sum(p["shift"] <= VENDOR_MARGIN for p in shift["pairs"])
+    larger, named = _beyond(shift, shift["margin"])
     applied = ("the reports apply it" if shift["margin"] == VENDOR_MARGIN else
                f"the reports still apply `VENDOR_MARGIN` = {VENDOR_MARGIN:g}, which covers {in_force} of the "
                f"{stats['n']}: the measured margin takes effect when the report stages are re-made with the kernel "
@@ -392,27 +407,21 @@ def vendor_margin(metrics: Path) -> str:
             f"{stats['median']:.2f} half-widths, {stats['at_quantile']:.2f} at the {stats['quantile']:g} quantile and "
             f"at most {stats['max']:.2f}. That quantile rounded up, {shift['margin']:g} half-widths, covers "
             f"{shift['covered']} of the {stats['n']} shifts measured, not the {len(larger)} larger ones "
-            f"({named or 'none'}; clearance here, then there); {applied}. The two runs published the same verdict on "
-            f"{agreed} of {shift['verdicts']['statements']} statements"
-            + (f" (not on {', '.join(shift['verdicts']['differ'])})" if shift["verdicts"]["differ"] else "")
-            + "." + "".join(_margin_checked(metrics.parent / path) for path in VENDOR_CHECKS) + "\n")
+            f"({named or 'none'}; clearance here, then there); {applied}. {_same_verdicts(shift)}"
+            + "".join(_margin_checked(_measurement(metrics.parent / path)) for path in VENDOR_CHECKS) + "\n")
 
 
-def _margin_checked(path: Path) -> str:
+def _margin_checked(shift: dict) -> str:
     """One more measurement of the shifts (tools/vendor_shift.py, other CPUs): how many of them `VENDOR_MARGIN`
     covers."""
-    shift = read_input(path, "a measurement committed with the repository: `git checkout` it")
-    stats, pairs = shift["shift"], shift["pairs"]
-    larger = sorted((p for p in pairs if p["shift"] > VENDOR_MARGIN), key=lambda p: -p["shift"])
-    named = "; ".join(f"{p['statement']} {p['part']}: {p['here']:.2f} there {p['there']:.2f}" for p in larger)
-    agreed = shift["verdicts"]["statements"] - len(shift["verdicts"]["differ"])
+    stats = shift["shift"]
+    larger, named = _beyond(shift, VENDOR_MARGIN)
     return (f"\n\nMeasured again, with a third CPU: {shift['how']}. Over {stats['n']} parts the clearance moved "
             f"between the {shift['here']['cpu']} and the {shift['there']['cpu']} by a median of {stats['median']:.2f} "
             f"half-widths, {stats['at_quantile']:.2f} at the {stats['quantile']:g} quantile and at most "
             f"{stats['max']:.2f}; the margin the reports apply, {VENDOR_MARGIN:g}, covers "
-            f"{len(pairs) - len(larger)} of the {stats['n']}, not the {len(larger)} larger ones ({named or 'none'}). "
-            f"The two runs published the same verdict on {agreed} of {shift['verdicts']['statements']} statements"
-            + (f" (not on {', '.join(shift['verdicts']['differ'])})" if shift["verdicts"]["differ"] else "") + ".")
+            f"{stats['n'] - len(larger)} of the {stats['n']}, not the {len(larger)} larger ones ({named or 'none'}). "
+            f"{_same_verdicts(shift)}")
 
 
 BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {

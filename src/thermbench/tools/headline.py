@@ -10,7 +10,8 @@ ddof 1); a method without a number (weights not available) has no key.
                  runs; the mean-shape baseline
     breath       ridge MAE per scene and source over the windows where it has a rate (mean, and sd over seeds), and
                  those windows
-    speed        per int8 student: the int8 speed-up over fp32 in ONNX Runtime (CPU time, median) and its NME change
+    speed        per int8 student: its NME change from fp32 (its speed-up is a timing: metrics/timing/speed_deploy.json,
+                 never a DVC metric)
     conclusions  statements resolved and not resolved, in all and per report
 """
 
@@ -95,16 +96,13 @@ def breath(rates: dict, scores: dict) -> dict:
     return out
 
 
-def speed(deploy: dict, timing: dict) -> dict:
-    """`deploy`: metrics/speed/deploy.json; `timing`: metrics/timing/speed_deploy.json (where the speed-up is)."""
+def speed(deploy: dict) -> dict:
+    """`deploy`: metrics/speed/deploy.json."""
     out = {}
     for student, s in sorted(deploy.get("int8_students", {}).items()):  # none in a profile without int8 students
         k = _key(student)
         out |= {f"int8.{k}.tfake_nme_change": s["tfake_nme_rise"],
                 f"int8.{k}.charlotte_nme_change": s["charlotte_nme_rise"]}
-        speedup = timing.get("int8_students", {}).get(student, {}).get("int8_speedup")
-        if speedup is not None:
-            out[f"int8.{k}.speedup"] = speedup
     return out
 
 
@@ -130,7 +128,7 @@ def headline(metrics: Path) -> dict[str, dict]:
             "mlcmkd": {**mlcmkd(runs, summary), "data": summary["data"]},
             "breath": {**breath(rates, read_json(metrics / "conclusions" / "breath.json")["scores"]),
                        "data": rates["data"]},
-            "speed": {**speed(deploy, read_json(metrics / "timing" / "speed_deploy.json")), "data": deploy["data"]},
+            "speed": {**speed(deploy), "data": deploy["data"]},
             "conclusions": {**conclusions(gathered), "data": gathered["data"]}}
 
 

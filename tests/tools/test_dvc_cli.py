@@ -1,5 +1,6 @@
 """DVC as `make repro` runs it (tools/dvc_cli.py): the lock through libyaml, passive OpenMP waits, each stage timed."""
 
+import io
 import json
 import os
 import subprocess
@@ -8,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from thermbench.tools.dvc_cli import LockText, dump_lock
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 QUICK = [sys.executable, "-m", "thermbench.tools.dvc_cli"]
@@ -50,6 +53,47 @@ def test_a_lock_written_through_libyaml_reads_as_plain_dvcs_own(project):
     subprocess.run([*PLAIN, "repro", "--force", "-q"], cwd=project, env=env, check=True)
     own = (project / "dvc.lock").read_text()
     assert f"cmd: {cmd}\n" not in own and yaml.safe_load(own) == yaml.safe_load(written)
+
+
+def _typed(node):
+    """`node` with every value's type beside it: 1, 1.0 and True compare unequal."""
+    if isinstance(node, dict):
+        return ("dict", [(k, _typed(v)) for k, v in node.items()])
+    if isinstance(node, list):
+        return ("list", [_typed(v) for v in node])
+    return (type(node).__name__, node)
+
+
+def _written(write, data) -> str:
+    stream = io.StringIO()
+    write(data, stream)
+    return stream.getvalue()
+
+
+def test_the_held_lock_writes_what_a_whole_dump_writes_and_reads_back_what_yaml_reads():
+    entry = {"cmd": "python s.py --lr 0.01", "deps": [{"path": "a.py", "md5": "0123", "size": 7}],
+             "params": {"params.yaml": {"lr": 0.01, "on": True, "seeds": [0, 1], "none": None, "date": "2026-11-28",
+                                        "number_like": "1e3", "one": 1.0}}}
+    text = _written(dump_lock, {"schema": "2.0", "stages": {"a": entry, "b@x": {**entry, "cmd": "python b.py"}}})
+    held, parsed = LockText(), []
+
+    def parse(t):
+        parsed.append(t)
+        return yaml.safe_load(t)
+
+    data = held.load(text, parse)
+    data["stages"]["a"]["cmd"] = "changed"  # DVC changes what it reads: the next read is a fresh copy
+    assert _typed(held.load(text, parse)) == _typed(yaml.safe_load(text)) and parsed == [text]
+
+    data["stages"]["c"] = {**entry, "cmd": "python c.py"}  # DVC adds one stage, as an OrderedDict may hold it
+    written = _written(held.dump, data)
+    assert written == _written(dump_lock, data)
+    assert len(held.entries) == 4  # the schema line and three entries, each rendered once
+    data["stages"]["c"]["cmd"] = "python c.py --again"
+    again = _written(held.dump, data)
+    assert again == _written(dump_lock, data) and len(held.entries) == 5  # only the changed entry rendered anew
+    assert _typed(held.load(again, parse)) == _typed(yaml.safe_load(again)) and parsed == [text]  # not parsed again
+    assert _written(held.dump, {"schema": "2.0", "stages": {}}) == "schema: '2.0'\nstages: {}\n"
 
 
 def test_a_broken_lock_reads_as_under_plain_dvc(project):

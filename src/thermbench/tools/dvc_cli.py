@@ -4,7 +4,9 @@ things changed that change no number:
 - dvc.lock is parsed and written by libyaml (PyYAML's C loader and dumper) in place of ruamel's pure-Python round
   trip. DVC reads and rewrites the whole lock around each stage it runs (treeverse/dvc#10629); with this project's
   lock of ~400 kB that round trip costs about 3.5 CPU-s a stage, the C one a tenth of that. The lock holds the same
-  data (plain DVC reads it as up to date); only its line wrapping may differ.
+  data (plain DVC reads it as up to date); only its line wrapping may differ. Between two stages one entry of the
+  lock changes, so the text this process last read or wrote is not parsed again (`LockText`: its data is kept) and
+  an entry written before is not rendered again; the file comes out byte for byte as a whole dump would write it.
 - OpenMP threads wait passively (OMP_WAIT_POLICY=PASSIVE, unless set): a multi-threaded stage whose threads spin
   between parallel regions burns the cores that its own other threads or the next process need. The wait policy
   changes when a thread sleeps, never how work is split, so every result is the same.
@@ -34,7 +36,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import io
 import os
+import pickle
 import resource
 import signal
 import subprocess
@@ -54,7 +58,8 @@ LOCK = "dvc.lock"
 
 
 class _Dumper(yaml.CSafeDumper):
-    pass
+    def ignore_aliases(self, data) -> bool:
+        return True  # a value DVC puts in two places is written twice, never as an anchor and alias
 
 
 _Dumper.add_representer(OrderedDict, _Dumper.represent_dict)  # DVC builds its lock entries as OrderedDicts
@@ -65,22 +70,65 @@ def dump_lock(data, stream) -> None:
     yaml.dump(data, stream, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=10**6)
 
 
+def _plain(node):
+    """`node` as the YAML loader returns it: plain dicts and lists, nothing shared."""
+    if isinstance(node, dict):
+        return {k: _plain(v) for k, v in node.items()}
+    return [_plain(v) for v in node] if isinstance(node, list) else node
+
+
+class LockText:
+    """dvc.lock as this process last read or wrote it: the text, and its data pickled (each read gets a fresh copy:
+    DVC changes what it reads), and each stage's rendered entry by its pickled data."""
+
+    def __init__(self):
+        self.text, self.data, self.entries = None, None, {}
+
+    def load(self, text: str, parse):
+        if text != self.text:
+            self.text, self.data = text, pickle.dumps(parse(text))
+        return pickle.loads(self.data)
+
+    def dump(self, data, stream) -> None:
+        """What `dump_lock` writes, rendering only the stage entries not rendered before."""
+        plain, parts = _plain(data), []
+        for key, value in plain.items():
+            if key != "stages" or not isinstance(value, dict) or not value:
+                parts.append(self._render({key: value}))
+                continue
+            parts.append("stages:\n")
+            for name, entry in value.items():
+                parts.append(self._render({"stages": {name: entry}}).split("\n", 1)[1])
+        text = "".join(parts)
+        stream.write(text)
+        self.text, self.data = text, pickle.dumps(plain)
+
+    def _render(self, data: dict) -> str:
+        key = pickle.dumps(data)
+        if key not in self.entries:
+            stream = io.StringIO()
+            dump_lock(data, stream)
+            self.entries[key] = stream.getvalue()
+        return self.entries[key]
+
+
 def _patch_lock_io() -> None:
     import dvc.dvcfile
     import dvc.utils.strictyaml
     from dvc.utils.serialize import _common
 
     modify_yaml, parse_yaml = dvc.dvcfile.modify_yaml, dvc.utils.strictyaml.parse_yaml
+    held = LockText()
 
     def load(text, path):
         try:
-            return yaml.load(text, Loader=yaml.CSafeLoader) or {}
+            return held.load(text, lambda t: yaml.load(t, Loader=yaml.CSafeLoader) or {})
         except yaml.YAMLError:  # a broken lock: DVC's own parser raises the error plain DVC reports ("... is invalid")
             return parse_yaml(text, path)
 
     def quick_modify(path, fs=None):
         if Path(path).name == LOCK:
-            return _common._modify_data(path, load, dump_lock, fs=fs)
+            return _common._modify_data(path, load, held.dump, fs=fs)
         return modify_yaml(path, fs=fs)
 
     def quick_parse(text, path, typ="safe"):

@@ -74,6 +74,15 @@ def test_disk_counts_a_linked_file_once(tmp_path):
     assert timings.disk_bytes(tmp_path) == one + os.stat(tmp_path / "sub" / "c").st_blocks * 512
 
 
+def test_disk_skips_a_file_removed_while_the_folder_is_walked(tmp_path, monkeypatch):
+    (tmp_path / "kept").write_bytes(b"x" * 10_000)
+    walk = os.walk
+    # the walk lists a temporary file that the measured run deletes before it is looked at
+    monkeypatch.setattr(timings.os, "walk", lambda root: ((folder, dirs, [*files, ".gone.tmp"])
+                                                          for folder, dirs, files in walk(root)))
+    assert timings.disk_bytes(tmp_path) == os.stat(tmp_path / "kept").st_blocks * 512
+
+
 def test_a_tampered_number_fails_the_check_and_is_named(tmp_path, capsys):
     for name in readme_blocks.BLOCKS:  # the docs pages as committed; the README's results block tampered
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)

@@ -49,12 +49,15 @@ SAMPLE_S = 2.0  # how often `make test`'s temporary folder, or the load during a
 
 def disk_bytes(*roots: Path) -> int:
     """The disk the files under `roots` take (allocated blocks), each inode counted once: DVC links its cache and
-    workspace copies where it can."""
+    workspace copies where it can. A file removed while the folders are walked counts as gone."""
     seen, total = set(), 0
     for root in roots:
         for folder, _, files in os.walk(root):
             for name in files:
-                st = os.lstat(os.path.join(folder, name))
+                try:
+                    st = os.lstat(os.path.join(folder, name))
+                except FileNotFoundError:  # removed after the walk listed it (DVC's and pip's temporary files)
+                    continue
                 if (st.st_dev, st.st_ino) not in seen:
                     seen.add((st.st_dev, st.st_ino))
                     total += st.st_blocks * 512

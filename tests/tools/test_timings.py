@@ -1,3 +1,5 @@
+import subprocess
+
 import pytest
 
 from thermbench.core.io import InputError
@@ -9,6 +11,18 @@ def test_in_place_refuses_a_checkout_with_a_dvc_cache(tmp_path):
     with open(tmp_path / "log", "w") as log, pytest.raises(InputError, match="has a DVC cache"):
         timings.measure_repro(tmp_path, "smoke", tmp_path / "scratch", log, in_place=True)
     assert not (tmp_path / "scratch").exists()
+
+
+def test_a_fresh_copy_starts_without_the_lock_and_the_stage_timings_of_earlier_runs(tmp_path):
+    repo = tmp_path / "repo"
+    for name in ("dvc.yaml", "dvc.lock", str(timings.STAGE_TIMINGS), "metrics/timing/make.json"):
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text("{}\n")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    work = timings.fresh_copy(repo, tmp_path / "scratch" / "project")
+    assert sorted(p.relative_to(work).as_posix() for p in work.rglob("*") if p.is_file()) == [
+        "dvc.yaml", "metrics/timing/make.json"]
+    assert (repo / timings.STAGE_TIMINGS).is_file() and (repo / "dvc.lock").is_file()  # the repository untouched
 
 
 def test_in_place_is_for_the_repro_kinds_only(tmp_path):

@@ -86,6 +86,16 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], log) -> None:
         raise InputError(f"{cwd}: `{' '.join(cmd)}` failed with exit code {done.returncode} (see {log.name})")
 
 
+def fresh_copy(repo: Path, work: Path) -> Path:
+    """`repo`'s working tree copied to `work` for a run of every stage: without dvc.lock (a fresh clone has the lock,
+    but no outputs and no cache: all run) and without the stage timings of the runs that made `repo`'s results
+    (kept, the entries of stages this profile lacks would be reported as this run's)."""
+    copy_worktree(repo, work)
+    for path in ("dvc.lock", STAGE_TIMINGS):
+        (work / path).unlink(missing_ok=True)
+    return work
+
+
 def measure_repro(repo: Path, profile: str, scratch: Path, log, in_place: bool = False) -> dict:
     """`make repro` on `profile` as a fresh clone without a DVC remote runs it, in a copy under `scratch`, or
     (`in_place`) in `repo` itself, which must hold no DVC cache."""
@@ -96,9 +106,7 @@ def measure_repro(repo: Path, profile: str, scratch: Path, log, in_place: bool =
             raise InputError(f"--in-place: {repo} has a DVC cache ({cache}); measure a fresh clone")
         work = repo
     else:
-        work = scratch / "project"
-        copy_worktree(repo, work)
-        (work / "dvc.lock").unlink(missing_ok=True)  # a fresh clone has the lock, but no outputs and no cache: all run
+        work = fresh_copy(repo, scratch / "project")
     python, env = sys.executable, stage_env(work)
     _run([python, "-m", "thermbench.tools.profiles", profile, "--force"], work, env, log)
     if not in_place:  # the copy is no git repository

@@ -2,11 +2,11 @@
 `python -m thermbench.tools.timings measure smoke|default|test`. `make readme` renders the file into the README.
 
 - smoke, default: `make repro` on that profile as a fresh clone runs it, in a scratch copy of the working tree (no
-  dvc.lock, no DVC cache, no remote: every stage runs): the wall time of `dvc repro`, and the disk it left (the
-  copy's `data/` and DVC cache, each file counted once however it is linked). `--in-place`: in this checkout
-  itself, which must be a fresh clone (no DVC cache): its lock kept, as a user's clone has it (a stage whose outputs
-  are all committed and whose inputs come out as locked is skipped), and what the stages made stays (for `make
-  conclusions` to follow).
+  dvc.lock, no stage timings of earlier runs, no DVC cache, no remote: every stage runs): the wall time of `dvc
+  repro`, and the disk it left (the copy's `data/` and DVC cache, each file counted once however it is linked).
+  `--in-place`: in this checkout itself, which must be a fresh clone (no DVC cache): its lock kept, as a user's clone
+  has it (a stage whose outputs are all committed and whose inputs come out as locked is skipped), and what the
+  stages made stays (for `make conclusions` to follow).
 - test: `make test` here with the venv set up, with TMPDIR a fresh folder: the wall time, and the most that folder
   held (sampled every 2 s; the smoke regression's scratch copy and the tests' temporary files live there).
 
@@ -88,8 +88,8 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], log) -> None:
 
 def fresh_copy(repo: Path, work: Path) -> Path:
     """`repo`'s working tree copied to `work` for a run of every stage: without dvc.lock (a fresh clone has the lock,
-    but no outputs and no cache: all run) and without the stage timings of the runs that made `repo`'s results
-    (kept, the entries of stages this profile lacks would be reported as this run's)."""
+    but no outputs and no cache: all run) and without the stage timings of the runs that made `repo`'s results, whose
+    entries for stages the profile lacks would otherwise read as this run's."""
     copy_worktree(repo, work)
     for path in ("dvc.lock", STAGE_TIMINGS):
         (work / path).unlink(missing_ok=True)

@@ -383,6 +383,14 @@ def _beyond(shift: dict, margin: float) -> tuple[list[dict], str]:
     return larger, "; ".join(f"{p['statement']} {p['part']}: {p['here']:.2f} there {p['there']:.2f}" for p in larger)
 
 
+def _moved(shift: dict) -> str:
+    """How far the clearances moved between the measurement's two CPUs, in half-widths."""
+    stats = shift["shift"]
+    return (f"the clearance moved between the {shift['here']['cpu']} and the {shift['there']['cpu']} by a median of "
+            f"{stats['median']:.2f} half-widths, {stats['at_quantile']:.2f} at the {stats['quantile']:g} quantile and "
+            f"at most {stats['max']:.2f}")
+
+
 def _same_verdicts(shift: dict) -> str:
     verdicts = shift["verdicts"]
     return (f"The two runs published the same verdict on {verdicts['statements'] - len(verdicts['differ'])} of "
@@ -402,10 +410,8 @@ def vendor_margin(metrics: Path) -> str:
                f"the reports still apply `VENDOR_MARGIN` = {VENDOR_MARGIN:g}, which covers {in_force} of the "
                f"{stats['n']}: the measured margin takes effect when the report stages are re-made with the kernel "
                "check, as it moves published verdicts")
-    return (f"\nMeasured: {shift['how']}. Over the {stats['n']} parts of verdicts with a clearance in both runs, the "
-            f"clearance moved between the {shift['here']['cpu']} and the {shift['there']['cpu']} by a median of "
-            f"{stats['median']:.2f} half-widths, {stats['at_quantile']:.2f} at the {stats['quantile']:g} quantile and "
-            f"at most {stats['max']:.2f}. That quantile rounded up, {shift['margin']:g} half-widths, covers "
+    return (f"\nMeasured: {shift['how']}. Over the {stats['n']} parts of verdicts with a clearance in both runs, "
+            f"{_moved(shift)}. That quantile rounded up, {shift['margin']:g} half-widths, covers "
             f"{shift['covered']} of the {stats['n']} shifts measured, not the {len(larger)} larger ones "
             f"({named or 'none'}; clearance here, then there); {applied}. {_same_verdicts(shift)}"
             + "".join(_margin_checked(_measurement(metrics.parent / path)) for path in VENDOR_CHECKS) + "\n")
@@ -416,12 +422,9 @@ def _margin_checked(shift: dict) -> str:
     covers."""
     stats = shift["shift"]
     larger, named = _beyond(shift, VENDOR_MARGIN)
-    return (f"\n\nMeasured again, with a third CPU: {shift['how']}. Over {stats['n']} parts the clearance moved "
-            f"between the {shift['here']['cpu']} and the {shift['there']['cpu']} by a median of {stats['median']:.2f} "
-            f"half-widths, {stats['at_quantile']:.2f} at the {stats['quantile']:g} quantile and at most "
-            f"{stats['max']:.2f}; the margin the reports apply, {VENDOR_MARGIN:g}, covers "
-            f"{stats['n'] - len(larger)} of the {stats['n']}, not the {len(larger)} larger ones ({named or 'none'}). "
-            f"{_same_verdicts(shift)}")
+    return (f"\n\nMeasured again, with a third CPU: {shift['how']}. Over {stats['n']} parts {_moved(shift)}; the "
+            f"margin the reports apply, {VENDOR_MARGIN:g}, covers {stats['n'] - len(larger)} of the {stats['n']}, not "
+            f"the {len(larger)} larger ones ({named or 'none'}). {_same_verdicts(shift)}")
 
 
 BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {

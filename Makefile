@@ -15,12 +15,15 @@ DEST ?= publish
 # TORCH_INDEX picks another build of the same torch from PyTorch's own index (docs/gpu.md, "Setting up a GPU
 # machine"), e.g. TORCH_INDEX=https://download.pytorch.org/whl/cu130; empty: pip's configured index.
 TORCH_INDEX ?=
-$(STAMP): pyproject.toml requirements.lock
+# src/thermbench_tree.pth: a python started in a thermbench tree imports that tree's src/ (a queued DVC experiment runs
+# in a copy of the workspace and must run the copy's code, not the workspace's that the editable install points at).
+$(STAMP): pyproject.toml requirements.lock src/thermbench_tree.pth
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PY) -m pip install -q -r requirements.lock
 	$(PY) -m pip install -q --no-deps -e .
+	cp src/thermbench_tree.pth "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/"
 	touch $(STAMP)
 
 setup: $(STAMP)

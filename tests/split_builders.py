@@ -19,5 +19,9 @@ def dot_split(n: int, seed: int, size: int = 64, twin: str | None = None, meta: 
     if twin not in (None, "same", "inverted"):
         raise ValueError(f"twin must be None, 'same' or 'inverted', got {twin!r}")
     paired = None if twin is None else np.repeat((images if twin == "same" else 255 - images)[..., None], 3, axis=-1)
+    # every store keeps its sample ids, the items a run's per-image scores are named by (core.items)
+    ids = pd.DataFrame({"sample_id": [f"s{seed}_{i:03d}" for i in range(n)]})
+    meta = ids if meta is None else meta if "sample_id" in meta else pd.concat([ids, meta.reset_index(drop=True)],
+                                                                               axis=1)
     return Split(images=images, kpts=kpts, visible=np.ones((n, 68), np.float32), scale=np.ones((n, 2), np.float32),
                  paired=paired, meta=meta)

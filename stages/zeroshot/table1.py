@@ -16,11 +16,12 @@ def main() -> None:
     parser.add_argument("--tfake", type=Path, required=True, help="data/prepared/tfake")
     parser.add_argument("--charlotte", type=Path, required=True, help="data/prepared/charlotte")
     parser.add_argument("--metrics", type=Path, required=True, help="metrics/mlcmkd/zeroshot-<model>.json")
+    parser.add_argument("--items", type=Path, required=True, help="plots/curves/table1/<model>_items.csv")
     args = parser.parse_args()
     scales = (float(stage.value(args, "prepare.tfake.box_scale")),
               float(stage.value(args, "prepare.charlotte.box_scale")))
     table1_row(args.model, Table1Inputs(
-        args.tfake, args.charlotte, args.metrics, scales, stage.sources(args, ("tfake", "charlotte")),
+        args.tfake, args.charlotte, args.metrics, args.items, scales, stage.sources(args, ("tfake", "charlotte")),
         stage.config(args, "zeroshot_table1", Table1Config), stage.value(args, "zeroshot.tfan"),
         int(stage.value(args, "zeroshot.threads")), stage.value(args, "zeroshot.device")))
 

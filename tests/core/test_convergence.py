@@ -89,3 +89,24 @@ def test_nan_validations_never_make_a_plateau():
     # 1.0 then NaN, NaN: each NaN resets the window; the run runs to its cap, not converged.
     assert [c for _, c in _feed(q, [1.0, float("nan"), float("nan"), float("nan")])] == [False] * 4
     assert q.best == 1.0  # the kept checkpoint is still the finite best
+
+
+def test_record_flags_a_run_whose_best_validation_is_its_first_as_failed_to_train():
+    # TinyHead counts epochs from 0 and validates every epoch: best epoch 0 = never improved on its first validation.
+    # The plateau rule held (25 validations without a 2% gain), yet the run did not converge: it failed to train.
+    assert record(StopConfig(25), True, epochs_run=26, cap=120, best_epoch=0, first_val_epoch=0) == {
+        "converged": False, "criterion": "best validation at the first validation: the run never improved on it",
+        "epochs_run": 26, "epoch_cap": 120, "best_epoch": 0, "failed_to_train": True}
+    assert record(StopConfig(25), True, epochs_run=95, cap=120, best_epoch=69, first_val_epoch=0) == {
+        "converged": True, "criterion": "no validation improvement larger than 2% over the last 25 validations",
+        "epochs_run": 95, "epoch_cap": 120, "best_epoch": 69, "failed_to_train": False}
+    # epochs counted from 1, validated every 2nd: the first validation is epoch 2, so best epoch 2 failed, 4 did not
+    assert record(StopConfig(3), True, epochs_run=8, cap=40, best_epoch=2, first_val_epoch=2)["failed_to_train"]
+    assert record(StopConfig(3), True, epochs_run=10, cap=40, best_epoch=4, first_val_epoch=2)["converged"]
+    # a fixed schedule fails to train the same way
+    assert record(None, False, epochs_run=30, cap=30, best_epoch=0, first_val_epoch=0)["criterion"].startswith(
+        "best validation at the first validation")
+    # no first validation given: nothing judged, the record as before
+    assert record(StopConfig(2), True, epochs_run=7, cap=30, best_epoch=1) == {
+        "converged": True, "criterion": "no validation improvement larger than 2% over the last 2 validations",
+        "epochs_run": 7, "epoch_cap": 30, "best_epoch": 1}

@@ -6,6 +6,7 @@ import copy
 import numpy as np
 import pytest
 
+from thermbench.core import power
 from thermbench.mlcmkd import report
 from thermbench.mlcmkd import report_markdown as rm
 from thermbench.mlcmkd import report_statements as rs
@@ -239,10 +240,14 @@ def test_holm_family_computed_by_hand():
     # +RI would be "+RI > FD+LD" alone; Holm across the three comparisons leaves it open.
     assert (ri.verdict, ri.why) == ("not resolved", "Holm-adjusted p 0.080 >= 0.05")
     assert fi.verdict == "not resolved" and all(s.numbers["n_seeds"] == 5 for s in statements)
+    # the minimum detectable effect at each one's level: the sd of its per-seed differences (D_DIKD 0.005, D_RI
+    # 0.0111803), 5 seeds, 80% power (core.power, checked there)
+    mde_dikd, mde_ri = power.mde_paired_t(0.005, 5, 1 - 0.05 / 3), power.mde_paired_t(np.sqrt(5) * 0.005, 5, 0.975)
     assert rows[0] == ["DIKD − FD+LD", "5", "-0.025", "[-0.03386, -0.01614]", "98.3%", "0.000", "0.001", "–",
-                       "DIKD < FD+LD"]
+                       f"{mde_dikd:.4g}", "DIKD < FD+LD"]
     assert rows[1] == ["+RI − FD+LD", "5", "+0.015", "[-0.002477, +0.03248]", "97.5%", "0.040", "0.080", "–",
-                       "not resolved"]
+                       f"{mde_ri:.4g}", "not resolved"]
+    assert ri.numbers["mde"] == pytest.approx(mde_ri) and "could have seen: minimum detectable effect" in ri.text
 
 
 def test_a_run_that_did_not_converge_blocks_its_comparisons_and_ranks():
@@ -275,18 +280,18 @@ def test_a_test_image_bootstrap_that_includes_zero_blocks_a_seed_resolved_differ
     groups["ktl-dikd"].per_image = dikd + np.array([-0.4, 0.4, -0.2, 0.2])
     statements, rows = rs.compare_family(groups, family)
     st = _by_id(statements)["mlcmkd.tfake.dikd_vs_fdld"]
-    boot = st.numbers["bootstrap_images"]
+    boot = st.numbers["bootstrap_items"]
     assert boot["mean"] == pytest.approx(-0.025) and boot["low"] < 0 < boot["high"]
     assert st.numbers["high"] < 0  # the seed interval alone would resolve it
     assert (st.verdict, st.why) == ("not resolved", "the test-image bootstrap interval includes 0")
     assert rows[0][7] == f"[{boot['low']:+.4f}, {boot['high']:+.4f}]"
     # +RI has no per-image NMEs: no bootstrap, "–" in its row.
-    assert rows[1][7] == "–" and "bootstrap_images" not in _by_id(statements)["mlcmkd.tfake.fdld_ri_vs_fdld"].numbers
+    assert rows[1][7] == "–" and "bootstrap_items" not in _by_id(statements)["mlcmkd.tfake.fdld_ri_vs_fdld"].numbers
     # Offsets of +-0.001, +-0.002: every per-image difference lies in [-0.027, -0.023], so does every resampled mean.
     groups["ktl-dikd"].per_image = dikd + np.array([0.001, -0.001, 0.002, -0.002])
     st = _by_id(rs.compare_family(groups, family)[0])["mlcmkd.tfake.dikd_vs_fdld"]
     assert st.verdict == "DIKD < FD+LD"
-    assert -0.027 - 1e-12 <= st.numbers["bootstrap_images"]["low"] <= st.numbers["bootstrap_images"]["high"] < -0.023
+    assert -0.027 - 1e-12 <= st.numbers["bootstrap_items"]["low"] <= st.numbers["bootstrap_items"]["high"] < -0.023
     # And the table's test SE: FD+LD's seed mean is 0.14 on every image, a bootstrap with no spread.
     assert _rows(rt.table_iii(groups, KTL))["FD + LD"].startswith("| FD + LD | RTMPose-s | RTMPose-s | 5 | "
                                                                   "0.1400 ± 0.0079 | 0.0000 |")

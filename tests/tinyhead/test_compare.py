@@ -45,10 +45,27 @@ def test_versus_on_the_crops_both_ran():
     assert pck.numbers["seed_interval"] == [75.0, 75.0] and pck.numbers["crop_interval"][0] == 25.0
 
 
+def convergence_block() -> dict:
+    """The metrics' convergence block of 5 runs: main and n40_s0 failed to train, sweep_stage1+stage2_s0 reached its
+    cap, n10_s0 and main_s1 converged."""
+    failed = {"converged": False, "failed_to_train": True}
+    capped = {"converged": False, "failed_to_train": False}
+    ok = {"converged": True, "failed_to_train": False}
+    runs = {"main": failed, "main_s1": ok, "n10_s0": ok, "n40_s0": failed, "sweep_stage1+stage2_s0": capped}
+    return {"runs": runs, "not_converged": ["main", "n40_s0", "sweep_stage1+stage2_s0"]}
+
+
+def test_unconverged_runs_split_into_those_the_statements_rest_on_and_the_others():
+    # main and the sweep runs carry the comparison; the label-curve head n40_s0 does not; failures are named
+    assert C.unconverged_runs(convergence_block()) == (["main (failed to train)", "sweep_stage1+stage2_s0"],
+                                                       ["n40_s0 (failed to train)"])
+    assert C.convergence_blockers(convergence_block()) == [
+        "TinyHead run(s) not converged: main (failed to train), sweep_stage1+stage2_s0"]
+    assert C.convergence_blockers({"runs": {"n10_s0": {"converged": False}}, "not_converged": ["n10_s0"]}) == []
+
+
 def test_versus_is_blocked_by_unconverged_runs_and_needs_seeds():
-    blockers = C.convergence_blockers(["n10_s0", "sweep_stage1_s1", "main_s2"])
-    # the label-curve head takes no part in the comparison
-    assert blockers == ["TinyHead run(s) not converged: sweep_stage1_s1, main_s2"]
+    blockers = C.convergence_blockers(convergence_block())
     head, zeroshot = head_and_zeroshot()
     assert not any(s.resolved for s in C.versus("dlib68", head, zeroshot, blockers))
     one_seed = C.versus("dlib68", head.iloc[:1], zeroshot, [])[0]

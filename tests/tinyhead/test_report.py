@@ -38,8 +38,11 @@ def test_comparison_table_puts_zero_shot_beside_the_head_and_the_blog_reference(
                            "20px": spread(1.0, 0.0)}} for unit in ("crop_px", "frame_px")}
     seeds = {str(s): {"best_epoch": e, "best_val_mean_crop_px": v} for s, e, v in ((0, 61, 4.0), (1, 70, 4.1),
                                                                                   (2, 55, 4.2))}
+    convergence = {"runs": {"main": {"converged": True}, "main_s1": {"converged": False, "failed_to_train": True},
+                            "main_s2": {"converged": True}, "n10_s1": {"converged": False}},
+                   "not_converged": ["main_s1", "n10_s1"]}
     head = {**block(5.0, 0.90), "over_seeds": over, "seeds": seeds, "trainable_params": 410625,
-            "n_train_labels": 40}
+            "n_train_labels": 40, "convergence": convergence}
     zeroshot = {"dwpose": {**block(3.3, 0.99, detection=0.975), "timing": None}, "sapiens2": "weights not available"}
     table = R.comparison_table(head, {"median_ms_per_crop": 580.4, "backbone": "sapiens2", "threads": 1,
                                       "device": "cpu"}, {"main_run_s": 240.2, "threads": 1}, zeroshot, [3, 5, 10, 20])
@@ -51,6 +54,9 @@ def test_comparison_table_puts_zero_shot_beside_the_head_and_the_blog_reference(
     assert ("| Mean and median over (PCK over every crop) | 78 of 80 crops | weights not available | 80 of 80 crops "
             "| 80 of 80 crops |") in lines
     # the blog's stored summary: mean 5.466, median 5.012, PCK@10 0.925, best val 5.147 at epoch 77
+    # the seed that failed to train is in the mean, and the table says so; the label-curve head is no seed
+    assert ("| Seeds converged (each seed is in the mean ± sd) | - | - | 2 of 3; not converged, yet in the mean: "
+            "main_s1 (failed to train) | one run, 120 epochs, no stopping rule |") in lines
     assert "| Mean nose error (crop px) | 3.3 px | weights not available | 5.5 ± 0.5 px | 5.5 px |" in lines
     assert "| Median error (crop px) | 2.3 px | weights not available | 4.5 ± 0.2 px | 5.0 px |" in lines
     assert "| PCK@10px (crop px) | 99% | weights not available | 93 ± 3% | 92% |" in lines
@@ -102,25 +108,51 @@ def test_sweep_text_states_the_choice_made_on_val_over_seeds():
     sweep = pd.DataFrame({"maps": ["stage1", "stage1", "stage1+stage2", "stage1+stage2"], "seed": [0, 1, 0, 1],
                           "channels": [64, 64, 192, 192], "best_epoch": [50, 40, 77, 60],
                           "best_val_mean_px": [6.5, 4.5, 5.0, 5.5], "val_pck10": [0.8, 0.9, 0.9, 1.0],
-                          "converged": [True, True, True, False], "chosen": [False, False, True, True]})
+                          "converged": [True, True, True, False], "failed_to_train": [False, False, False, True],
+                          "chosen": [False, False, True, True]})
     text = R.sweep_text(sweep)
     # seed means: stage1 (6.5 + 4.5) / 2 = 5.5; stage1+stage2 (5.0 + 5.5) / 2 = 5.25, chosen
     assert text.startswith("Layer choice, made on the validation crops (never on test): **stage1+stage2**")
     assert "averaged over 2 seed(s), 5.25 crop px" in text
     assert "| stage1 | 64 | 5.50 | 6.50 (50), 4.50 (40) | 85% | 2 of 2 |  |" in text.splitlines()
-    assert "| stage1+stage2 | 192 | 5.25 | 5.00 (77), 5.50 (60) | 95% | 1 of 2 | yes |" in text.splitlines()
+    assert ("| stage1+stage2 | 192 | 5.25 | 5.00 (77), 5.50 (60) | 95% | 1 of 2 (1 failed to train) | yes |"
+            in text.splitlines())
 
 
 def test_convergence_section_names_the_runs_that_did_not_converge():
-    record = {"criterion": "no validation improvement larger than 2% over the last 20 validations", "epoch_cap": 120}
-    convergence = {"runs": {"main": {**record, "converged": True, "epochs_run": 84, "best_epoch": 63},
-                            "n10_s1": {**record, "converged": False, "epochs_run": 120, "best_epoch": 118}},
-                   "not_converged": ["n10_s1"]}
+    rule = "no validation improvement larger than 2% over the last 20 validations"
+    failed = {"criterion": "best validation at the first validation: the run never improved on it", "epoch_cap": 120,
+              "converged": False, "failed_to_train": True, "epochs_run": 21, "best_epoch": 0}
+    convergence = {"criterion": rule,
+                   "runs": {"main": failed,
+                            "main_s1": {"criterion": rule, "epoch_cap": 120, "converged": True, "epochs_run": 84,
+                                        "best_epoch": 63},
+                            "n10_s1": {"criterion": rule, "epoch_cap": 120, "converged": False, "epochs_run": 120,
+                                       "best_epoch": 118}},
+                   "not_converged": ["main", "n10_s1"]}
     text = R.convergence_section(convergence)
+    # the rule every run was held to, even where the first run listed failed to train
     assert text.startswith("Every head trains until no validation improvement larger than 2% over the last 20 "
                            "validations (its validation mean error, crop px), at most 120 epochs")
-    assert "| main | 84 of 120 | 63 | yes |" in text and "| n10_s1 | 120 of 120 | 118 | **no** |" in text
-    assert "Not converged: n10_s1; no comparison rests on them." in text
+    assert "| main | 21 of 120 | 0 | **no: failed to train** |" in text
+    assert "| main_s1 | 84 of 120 | 63 | yes |" in text and "| n10_s1 | 120 of 120 | 118 | **no** |" in text
+    # the same split and names as the statements' blockers (compare.convergence_blockers)
+    assert ("Not converged, and the TinyHead statements rest on them, so every one is blocked: "
+            "main (failed to train).") in text
+    assert "Not converged, label-curve heads no statement rests on: n10_s1." in text
+    assert R.convergence_blockers(convergence) == ["TinyHead run(s) not converged: main (failed to train)"]
+    every = R.convergence_section({**convergence, "runs": {"main_s1": convergence["runs"]["main_s1"]},
+                                   "not_converged": []})
+    assert every.rstrip().endswith("Every run converged.")
+
+
+def test_recipe_text_sets_the_recipe_beside_the_blogs():
+    assert R.recipe_text(R.BLOG_RECIPE) == ("Recipe: AdamW lr 0.003, weight decay 0.0001, batch 8, a cosine over 120 "
+                                            "epochs, PyTorch's initialisation. The blog's recipe.")
+    ours = R.recipe_text({**R.BLOG_RECIPE, "warmup_epochs": 5, "init": "zero_last"})
+    assert ours.startswith("Recipe: AdamW lr 0.003, weight decay 0.0001, batch 8, 5 epochs of linear lr warm-up, then "
+                           "a cosine over 120 epochs, the last 1x1 conv zero-initialised. The blog's: AdamW lr 0.003")
+    assert "chosen on the validation crops" in ours
 
 
 def test_conclusions_text_states_the_final_verdicts_and_the_rows_without_one(monkeypatch):

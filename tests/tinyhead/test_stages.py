@@ -12,6 +12,7 @@ from raw_builders import build_prepared_crops
 from thermbench.core.io import InputError
 from thermbench.models.rtmpose import build_rtmpose, save_model
 from thermbench.models.tinyhead import BackboneConfig, seed_heads
+from thermbench.tinyhead.compare import unconverged_runs
 from thermbench.tinyhead.evaluation import HeadInputs, HeadOutputs, evaluate_heads, seed_summary
 from thermbench.tinyhead.features import cache_features
 from thermbench.tinyhead.protocol import train_heads
@@ -31,7 +32,8 @@ def config(**overrides) -> HeadConfig:
     fields = {"sigma": 1.0, "subpixel": False, "checkpoint": "best_val", "sweep_epochs": None, "lr": 3e-3,
               "weight_decay": 1e-4, "epochs": 3, "patience": None, "min_delta": 0.02, "batch_size": 4, "seeds": (0, 1),
               "label_counts": (2, 6),
-              "curve_seeds": (0,), "pck_thresholds": (3, 5, 10, 20), "threads": 1, "timing_crops": 3, **overrides}
+              "curve_seeds": (0,), "pck_thresholds": (3, 5, 10, 20), "threads": 1, "timing_crops": 3,
+              "warmup_epochs": 0, "init": "default", **overrides}
     return HeadConfig(backbone=backbone, **fields)
 
 
@@ -65,14 +67,19 @@ def test_features_sweep_heads_metrics_and_report(tmp_path):
                    cfg, {}, "synthetic")
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) == {"data", "crop_px", "frame_px", "base_seed", "seeds", "over_seeds", "val", "convergence",
-                            "trainable_params", "n_train_labels"}  # scalars only
+                            "recipe", "trainable_params", "n_train_labels"}  # scalars only
+    assert metrics["recipe"] == {"lr": 3e-3, "weight_decay": 1e-4, "warmup_epochs": 0, "init": "default",
+                                 "batch_size": 4, "epochs": 3}
     assert metrics["val"]["best_epoch"] == int(sweep[sweep["chosen"] & (sweep["seed"] == 0)]["best_epoch"].iloc[0])
     assert metrics["val"]["sweep_best_mean_crop_px"] == pytest.approx(
         sweep.groupby("maps")["best_val_mean_px"].mean().to_dict(), rel=1e-5)
     assert metrics["base_seed"] == 0 and metrics["crop_px"] == metrics["seeds"]["0"]["crop_px"]
     assert metrics["over_seeds"]["crop_px"]["mean_px"]["mean"] == pytest.approx(
         (metrics["seeds"]["0"]["crop_px"]["mean_px"] + metrics["seeds"]["1"]["crop_px"]["mean_px"]) / 2, abs=1e-5)
-    # patience None: no run converged; the sweep runs are listed too
+    # patience None: no run converged; the sweep runs are listed too, and the rule they were held to
+    assert metrics["convergence"]["criterion"] == "early stopping off (fixed schedule)"
+    assert metrics["convergence"]["failed_to_train"] == sorted(
+        name for name, rec in metrics["convergence"]["runs"].items() if rec["best_epoch"] == 0)
     assert metrics["convergence"]["not_converged"] == ["main", "main_s1", "n2_s0", "n6_s0", "sweep_stage1+stage2_s0",
                                                        "sweep_stage1+stage2_s1", "sweep_stage1_s0", "sweep_stage1_s1"]
     assert pd.read_csv(out / "labels.csv")["n_labels"].tolist() == [2, 6]
@@ -88,11 +95,19 @@ def test_features_sweep_heads_metrics_and_report(tmp_path):
     assert f"Layer choice, made on the validation crops (never on test): **{chosen['maps']}**" in report
     assert "TinyHead (blog, real ThermEval-D)" in report and "summary_thermeval.json" in report
     assert "No statement for sapiens2 (weights not available)." in report
-    assert "Not converged: main, main_s1, n2_s0" in report
+    # one list behind both the report's sentence and every statement's reason: the main and sweep runs, none
+    # converged (patience None), those whose best epoch is 0 named as failed to train
+    rest_on, others = unconverged_runs(metrics["convergence"])
+    assert [name.split(" ")[0] for name in rest_on] == ["main", "main_s1", "sweep_stage1+stage2_s0",
+                                                        "sweep_stage1+stage2_s1", "sweep_stage1_s0", "sweep_stage1_s1"]
+    runs = metrics["convergence"]["runs"]
+    assert [f"{n} (failed to train)" if runs[n]["best_epoch"] == 0 else n for n in ["main", "n2_s0"]] == [
+        rest_on[0], others[0]]
+    assert f"so every one is blocked: {', '.join(rest_on)}." in report
     statements = json.loads((out / "conclusions.json").read_text())["statements"]
     assert [s["id"] for s in statements] == ["head.vs_dlib68.mean_crop_px", "head.vs_dlib68.pck10_crop_px"]
     assert not any(s["resolved"] for s in statements)
-    assert all(s["why"].startswith("TinyHead run(s) not converged: main, main_s1, sweep_") for s in statements)
+    assert all(s["why"] == f"TinyHead run(s) not converged: {', '.join(rest_on)}" for s in statements)
     assert "on the 3 test crops dlib68 found" in statements[0]["claim"]  # one of the 4 has no prediction
     assert {p.name for p in (out / "report").iterdir()} >= {"report.md", "training.png", "training.svg"}
 

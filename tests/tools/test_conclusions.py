@@ -363,7 +363,10 @@ def test_the_committed_kernel_check_names_the_params_each_report_rests_on_now():
     """What dvc.yaml says each statements file follows from, and what the committed check was made for: the MLCM-KD
     statements rest on the T-FAKE/CHARLOTTE world and training, not on the ThermEval scenes or the breath videos."""
     keys = {report: v["keys"] for report, v in conclusions.report_inputs(ROOT).items()}
-    assert sorted(keys) == ["breath", "head", "mlcmkd", "zeroshot"]
+    assert sorted(keys) == ["boards", "breath", "head", "mlcmkd", "zeroshot"]
+    # every pair on the nose and landmark boards: the ThermEval world and the student grid, no breath video or head
+    assert {"synth.thermeval", "synth.tfake", "train.seeds", "zeroshot"} <= set(keys["boards"])
+    assert not any(k.startswith(("head", "synth.video", "breath")) for k in keys["boards"])
     assert {"synth.thermeval", "zeroshot_blog.part3"} <= set(keys["zeroshot"])
     assert not any(k.startswith(("train", "rtmpose", "head")) for k in keys["zeroshot"])  # no trained model
     assert {"synth.tfake", "train.seeds", "train.ktl", "train.run_threads", "rtmpose", "seed"} <= set(keys["mlcmkd"])
@@ -383,19 +386,27 @@ def test_the_committed_kernel_check_names_the_params_each_report_rests_on_now():
             assert cc.read_kernel_check(ROOT / conclusions.KERNEL_CHECK, ROOT / "params.yaml", report) == {}, report
 
 
-def test_the_committed_kernel_check_was_made_for_this_code_and_these_params():
-    """Every setting of the committed check was made (or carried, with its note) for the params and code of now, as
-    dvc.lock records the code, and each report's guard finds the code files the check names as they are: a change to
-    a stage's code or params without a new (or carried) check fails here."""
+def test_no_committed_statement_leans_on_a_kernel_check_made_for_other_code_or_params():
+    """Each report either has a committed check made for the params and code of now (as dvc.lock records the code,
+    and its guard finds the code files the check names as they are), or publishes none of its statements that need
+    one as resolved: each reads "not kernel-checked" until `make conclusions` re-makes the check. A change to a
+    stage's code or params never leaves a stale check's verdicts in force."""
     inputs = conclusions.report_inputs(ROOT)
     now = conclusions.fingerprints(inputs, yaml.safe_load((ROOT / "params.yaml").read_text()))
     committed = read_json(ROOT / conclusions.KERNEL_CHECK)
-    assert committed["made"] and all(made["for"] == now for made in committed["made"].values())
+    published = read_json(ROOT / "metrics" / "conclusions.json")["statements"]
     assert "breath.conclusions" in inputs["breath"]["keys"]  # the rankings' own params
     for report, rests_on in inputs.items():
-        assert committed["params"][report]["keys"] == rests_on["keys"]
-        assert committed["params"][report]["code"]["files"] == rests_on["files"]
-        assert cc.read_kernel_check(ROOT / conclusions.KERNEL_CHECK, ROOT / "params.yaml", report), report
+        fresh = (committed["params"].get(report, {}).get("keys") == rests_on["keys"]
+                 and committed["params"][report]["code"]["files"] == rests_on["files"]
+                 and all(made["for"].get(report) == now[report] for made in committed["made"].values()))
+        if fresh:
+            assert cc.read_kernel_check(ROOT / conclusions.KERNEL_CHECK, ROOT / "params.yaml", report), report
+            continue
+        assert cc.read_kernel_check(ROOT / conclusions.KERNEL_CHECK, ROOT / "params.yaml", report) == {}, report
+        leaning = [r["id"] for r in published if r["id"].split(".")[0] == report and r["resolved"]
+                   and not r["deterministic"]]
+        assert leaning == [], f"{report}: resolved without a kernel check of this code: {leaning}"
 
 
 def test_an_interrupted_setting_is_resumed_for_the_same_params_and_code_and_replaced_otherwise(tmp_path, monkeypatch):
@@ -613,3 +624,11 @@ def test_each_report_declares_the_params_its_kernel_check_fingerprints():
     every = {k for v in inputs.values() for k in v["keys"]}
     assert "params.yaml" not in stages["conclusions"]["deps"]
     assert not [k for k in every if not any(k == d or k.startswith(d + ".") for d in declared("conclusions"))]
+
+
+def test_the_check_keeps_each_settings_per_seed_differences_as_replicates():
+    """A pair compared over seeds keeps its per-seed differences under every setting, so the settings' share of its
+    variance can be measured; statements without them keep none."""
+    found = {"boards.t.a_vs_b": {"numbers": {"mean": -0.1, "per_seed": [-0.1, -0.12, -0.08]}},
+             "boards.t.a_vs_c": {"numbers": {"mean": 0.3}}}
+    assert conclusions.replicates_of(found) == {"boards.t.a_vs_b": [-0.1, -0.12, -0.08]}

@@ -29,14 +29,15 @@ def test_nose_zero_shot_cells_and_tinyhead_seed_cells():
     zeroshot = {"dlib68": {"status": "ok", "full_frame": {"detection_rate": 0.2, "pck": {"10px": 0.1}},
                            "crop": {"frame_px": {"detection_rate": 0.3, "median_px": 6.5, "pck": {"10px": 0.15}}}},
                 "dwpose": {"status": "weights not available"}}
-    head = {"seeds": [0, 1, 2], "frame_px": {"detection_rate": 1.0},
+    head = {"seeds": {"0": {"converged": True}, "1": {"converged": False}, "2": {"converged": True}}, "frame_px": {"detection_rate": 1.0},
             "over_seeds": {"frame_px": {"median_px": {"mean": 19.0, "sd": 6.0},
                                         "pck": {"10px": {"mean": 0.3, "sd": 0.1}}}}}
     assert nose(zeroshot, head) == {
         "dlib68.full_frame.found": 0.2, "dlib68.full_frame.pck10": 0.1, "dlib68.gt_box.found": 0.3,
         "dlib68.gt_box.median_px": 6.5, "dlib68.gt_box.pck10": 0.15, "tinyhead.gt_box.found": 1.0,
         "tinyhead.gt_box.median_px.mean": 19.0, "tinyhead.gt_box.median_px.sd": 6.0,
-        "tinyhead.gt_box.pck10.mean": 0.3, "tinyhead.gt_box.pck10.sd": 0.1, "tinyhead.seeds": 3}
+        "tinyhead.gt_box.pck10.mean": 0.3, "tinyhead.gt_box.pck10.sd": 0.1, "tinyhead.seeds": 3,
+        "tinyhead.seeds_converged": 2}
 
 
 def test_breath_seeded_source_mean_sd_and_windows_noise_series_left_out():

@@ -3,7 +3,17 @@ without weights listed without numbers."""
 
 import pytest
 
-from thermbench.tools.leaderboard import breath_rows, landmark_rows, markdown, nose_rows, rank_ranges, resolved_pairs
+from thermbench.tools.leaderboard import (
+    BOARD_STATEMENTS,
+    breath_rows,
+    landmark_rows,
+    markdown,
+    nose_rows,
+    open_pairs,
+    open_text,
+    rank_ranges,
+    resolved_pairs,
+)
 
 
 def _nose(pck, n_gt=10, data="synthetic", **extra):
@@ -81,3 +91,20 @@ def test_ranks_are_strict_only_where_the_conclusions_resolve_every_pair():
     # higher is better: the same pairs read the other way
     assert [r["rank"] for r in rank_ranges(rows, pairs, higher=True)][:4] == [[3, 4], [1, 4], [2, 3], [1, 2]]
     assert resolved_pairs(statements, None) == set()  # a board no statement compares: nothing resolved
+
+
+def test_landmark_boards_read_their_own_pair_statements_and_list_the_open_pairs():
+    """Each pair of a landmarks68 board is a boards.<board>.* statement: the resolved ones order the rows, the open ones
+    are listed with their difference and minimum detectable effect."""
+    statements = [_statement("boards.landmarks68_tfake.ktl-dikd_vs_teacher", "ktl-dikd < teacher"),
+                  {**_statement("boards.landmarks68_tfake.ktl-dikd_vs_supervised-s", "not resolved", resolved=False),
+                   "claim": "ktl-dikd vs supervised-s (T-FAKE test NME-IO)",
+                   "numbers": {"mean": -0.0035, "mde": 0.0049}, "why": "Holm-adjusted p 0.146 >= 0.05"},
+                  _statement("mlcmkd.tfake.dikd_vs_supervised", "DIKD < supervised RTMPose-s")]
+    assert BOARD_STATEMENTS["landmarks68_tfake"] == "boards.landmarks68_tfake."
+    assert resolved_pairs(statements, BOARD_STATEMENTS["landmarks68_tfake"]) == {("ktl-dikd", "teacher")}
+    board = {"open_pairs": open_pairs(statements, BOARD_STATEMENTS["landmarks68_tfake"])}
+    assert board["open_pairs"] == [{"pair": "ktl-dikd vs supervised-s", "difference": -0.0035, "mde": 0.0049,
+                                    "variance": None, "why": "Holm-adjusted p 0.146 >= 0.05"}]
+    assert "ktl-dikd vs supervised-s: -0.0035, could have seen 0.0049" in open_text(board)
+    assert open_pairs(statements, BOARD_STATEMENTS["breath_far"]) == []    # breath rankings: no pair statements

@@ -113,7 +113,7 @@ def _tiny_metrics(root: Path) -> Path:
                                                "full_frame": {"detection_rate": 0.5, "n_gt": 10, "pck": {"10px": 0.3}}})
     write_json(m / "zeroshot" / "dwpose.json", {"data": "synthetic", "status": "weights not available: get them"})
     over = {"frame_px": {"median_px": {"mean": 4.0, "sd": 1.0}, "pck": {"10px": {"mean": 0.5, "sd": 0.25}}}}
-    write_json(m / "head" / "thermeval.json", {"data": "synthetic", "n_train_labels": 40, "seeds": {"0": {}, "1": {}},
+    write_json(m / "head" / "thermeval.json", {"data": "synthetic", "n_train_labels": 40, "seeds": {"0": {"converged": True}, "1": {"converged": False}},
                                               "frame_px": {"detection_rate": 1.0, "n_gt": 8}, "over_seeds": over})
     for seed, nme in ((0, 0.06), (1, 0.08)):  # mean 0.07, sd (ddof 1) 0.0141
         write_json(m / "mlcmkd" / "supervised" / "s" / f"supervised-s-seed{seed}.json",
@@ -138,7 +138,8 @@ def test_the_cells_of_a_tiny_metrics_folder(tmp_path):
     lines = readme.render(_tiny_metrics(tmp_path)).splitlines()
     assert "| dlib-68 (HOG) | 50% | 30% | 25% | 6.0 px | 12% |" in lines
     assert "| DWPose (rtmlib) | weights not available |  |  |  |  |" in lines
-    assert "| TinyHead (40 labels; mean ± sd over 2 seeds) | – | – | 100% | 4.0 ± 1.0 px | 50 ± 25% |" in lines
+    assert ("| TinyHead (40 labels; mean ± sd over 2 seeds, 1 converged) | – | – | 100% | 4.0 ± 1.0 px | 50 ± 25% |"
+            in lines)
     assert "| RTMPose-s (supervised) | 1 of 2 | 0.0700 ± 0.0141 | 0.0350 ± 0.0071 |" in lines
     assert "| mean shape of the training crops (no model) | – | 0.3300 |  |" in lines
     assert "1 of the 2 student runs converged (not: supervised-s-seed1)." in lines

@@ -99,7 +99,7 @@ def test_an_exported_student_entered_as_onnx_reproduces_its_own_row(prepared, tm
     store_split(tmp_path / "cache_c", charlotte, "test", 64, meta_columns=("width_group", "view", "diag_annotated_px"))
     config = {"kind": "ktl", "arch": "t", "input_size": [64, 64], "fit": {"epochs": 1}, "history": {},
               "modality": "thermal"}
-    own, _, _ = score_run(student, config, tmp_path / "cache_t", tmp_path / "cache_c", "ktl-t")
+    own, _, _, _ = score_run(student, config, tmp_path / "cache_t", tmp_path / "cache_c", "ktl-t")
     card = write_card(tmp_path / "student", student, 64, "simcc", ["simcc_x", "simcc_y"])
     out = tmp_path / "m.json"
     evaluate([Submission("student", "landmarks68", card, "", onnx=True)], *prepared, out, DATA, 1)

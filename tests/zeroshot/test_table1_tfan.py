@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from thermbench.core.io import InputError
+from thermbench.core.items import read_items
 from thermbench.datasets.crop_store import Split
 from thermbench.mlcmkd import report_tables
 from thermbench.models.tfan import TFAN
@@ -58,11 +59,15 @@ def test_row_in_the_mlcmkd_schema_with_hand_nmes(cfg, tmp_path, monkeypatch):
     NME-IO = 0.1 on each image (original px: both scale x2 on the second). CHARLOTTE GT = the prediction: NME 0."""
     save_constant_head(cfg["local_path"])
     pts = np.stack([2.56 * np.arange(68), np.full(68, 64.0)], axis=1)
-    meta = pd.DataFrame({"width_group": ["high", "low"], "view": ["front", "side"]})
-    splits = {"tfake": split(2, pts + [0, 2.304]), "charlotte": split(2, pts, meta)}
+    meta = pd.DataFrame({"sample_id": ["c0", "c1"], "width_group": ["high", "low"], "view": ["front", "side"]})
+    splits = {"tfake": split(2, pts + [0, 2.304], pd.DataFrame({"sample_id": ["t0", "t1"]})),
+              "charlotte": split(2, pts, meta)}
     monkeypatch.setattr(table1_tfan, "load_split", lambda root, *a, **k: splits[str(root)])
     out = tmp_path / "zeroshot-tfan.json"
-    table1_tfan.evaluate("tfake", "charlotte", out, cfg, (1.25, 1.25), 1, "cpu", SOURCES)
+    table1_tfan.evaluate("tfake", "charlotte", out, cfg, (1.25, 1.25), 1, "cpu", SOURCES, tmp_path / "items.csv")
+    assert read_items(tmp_path / "items.csv", "tfake").to_dict() == pytest.approx({"t0": 0.1, "t1": 0.1}, abs=1e-5)
+    assert read_items(tmp_path / "items.csv", "charlotte").to_dict() == pytest.approx({"c0": 0.0, "c1": 0.0},
+                                                                                       abs=1e-5)
     saved = json.loads(out.read_text())
     assert saved["model"] == "zeroshot-tfan" and saved["kind"] == "zeroshot" and saved["status"] == "ok"
     assert saved["data"] == SOURCES
@@ -73,7 +78,9 @@ def test_row_in_the_mlcmkd_schema_with_hand_nmes(cfg, tmp_path, monkeypatch):
 
 def test_absent_weights_give_one_line_and_a_status_row(cfg, tmp_path, capsys):
     out = tmp_path / "zeroshot-tfan.json"
-    table1_tfan.evaluate(tmp_path / "no-tfake", tmp_path / "no-charlotte", out, cfg, (1.25, 1.25), 1, "cpu", SOURCES)
+    table1_tfan.evaluate(tmp_path / "no-tfake", tmp_path / "no-charlotte", out, cfg, (1.25, 1.25), 1, "cpu", SOURCES,
+                         tmp_path / "items.csv")
+    assert read_items(tmp_path / "items.csv", "tfake").empty                # no rows, the header only
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("zeroshot_table1@tfan: weights not available: TFAN 70-point")
     row = json.loads(out.read_text())
@@ -92,4 +99,5 @@ def test_absent_weights_give_one_line_and_a_status_row(cfg, tmp_path, capsys):
 
 def test_table1_needs_the_70_point_model(cfg):
     with pytest.raises(InputError, match="n_landmarks is 478; Table I scores iBUG-68 points"):
-        table1_tfan.evaluate("t", "c", "m.json", {**cfg, "n_landmarks": 478}, (1.25, 1.25), 1, "cpu", SOURCES)
+        table1_tfan.evaluate("t", "c", "m.json", {**cfg, "n_landmarks": 478}, (1.25, 1.25), 1, "cpu", SOURCES,
+                             "items.csv")

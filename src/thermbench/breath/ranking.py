@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from thermbench.core import conclusions as cc
+from thermbench.core import power
 
 ESTIMATOR = "ridge"  # the table's first estimator (Welch and peak counting are the references beside it)
 WINDOW = ["sequence", "subject", "t_start"]  # one window of one face, the same for every source
@@ -166,12 +167,13 @@ def _sequence_sums(errors: pd.DataFrame, runs: list[str], sequences: list[str]) 
 
 def paired_differences(windows: pd.DataFrame, runs: dict[str, dict], cfg: ConclusionConfig, seed: int) -> dict:
     """{scene: {"coverage": {source: {sequences, windows, of_sequences, of_windows, seeds, runs}}, "pairs": {(a, b):
-    {a, b, difference, low, high, sequences, windows}}}} for every pair of sources (a before b by name) that both have
+    {a, b, difference, low, high, sequences, windows, mde}}}} for every pair of sources (a before b by name) that both have
     a rate in at least `cfg.min_sequences` sequences: a's and b's MAE over the windows where both have a rate, and a
     95% interval of a's minus b's from a bootstrap of the matched sequences (generator: `seed` and the scene; a
     trained source's seeds from `seed`, the scene and the source, as in `mae_intervals`); low and high None where
-    fewer than `cfg.min_sequences` sequences hold a matched window (the MAEs too where none does). The noisy-oracle
-    series is left out."""
+    fewer than `cfg.min_sequences` sequences hold a matched window (the MAEs too where none does); `mde`: the
+    smallest difference the pair could have detected at 80% power (`power.mde_mean` of the bootstrap's standard
+    error: sequences and a trained source's seeds resampled together). The noisy-oracle series is left out."""
     out: dict = {}
     for scene, part in windows.groupby("scene", sort=True):
         groups = {s: m for s, m in source_runs(part["source"].unique(), runs).items() if not NOISE_SERIES.fullmatch(s)}
@@ -211,9 +213,11 @@ def paired_differences(windows: pd.DataFrame, runs: dict[str, dict], cfg: Conclu
                                                                                 *source.encode()]))
                         drawn.append(bootstrap_mae(sums, counts, weights, run_weights))
                     low, high = percentile_interval(drawn[0] - drawn[1], cfg.confidence)
+                    se = float(np.std(drawn[0] - drawn[1], ddof=1))
                 out[scene]["pairs"][a, b] = {"a": float(mae[a][0]), "b": float(mae[b][0]),
                                              "difference": float(mae[a][0] - mae[b][0]), "low": low, "high": high,
-                                             "sequences": len(sequences), "windows": len(both)}
+                                             "sequences": len(sequences), "windows": len(both),
+                                             "mde": None if low is None else power.mde_mean(se, cfg.confidence)}
     return out
 
 
@@ -296,14 +300,25 @@ def paired_ranking(id: str, claim: str, scene: dict, sources: set[str], involvin
                else "every paired interval includes 0"
                if all(p["low"] is not None for p in pairs.values()) else
                "every paired interval includes 0 or rests on too few matched sequences")
-        return cc.Statement(id, claim, cc.NOT_RESOLVED, False, f"{claim}: {cc.NOT_RESOLVED} ({why}; {tail})",
-                            numbers, why, trained)
+        return cc.Statement(id, claim, cc.NOT_RESOLVED, False, f"{claim}: {cc.NOT_RESOLVED} ({why}; {reach(pairs)}"
+                            f"{tail})", numbers, why, trained)
     named = "; ".join(_pair_text(*ordered[pair], pairs[ordered[pair]]) for pair in sorted(ordered))
+    open_pairs = {k: p for k, p in pairs.items() if k not in ordered.values()}
     gaps = {f"{a} < {b}": cc.clearance(pairs[ordered[a, b]]["low"], pairs[ordered[a, b]]["high"])
             for a, b in sorted(ordered)}
     return cc.Statement(id, claim, verdict, True, f"{claim}: {verdict} (paired over the windows both have a rate: "
                         f"{named}; every other pair's interval includes 0 or rests on fewer than {min_sequences} "
-                        f"matched sequences; {tail})", numbers, "", trained, clearance=gaps)
+                        f"matched sequences; {reach(open_pairs)}{tail})", numbers, "", trained, clearance=gaps)
+
+
+def reach(pairs: dict) -> str:
+    """What the pairs left open could have seen: the range of their minimum detectable effects (80% power), breaths
+    a minute; each pair's is in the statement's numbers."""
+    mdes = sorted(p["mde"] for p in pairs.values() if p.get("mde") is not None)
+    if not mdes:
+        return ""
+    span = f"{mdes[0]:.2f}" if len(mdes) == 1 else f"{mdes[0]:.2f}–{mdes[-1]:.2f}"
+    return f"the {len(mdes)} open pair(s) could have seen differences of {span} breaths/min (80% power); "
 
 
 def statements(paired: dict, intervals: dict, runs: dict[str, dict], min_sequences: int) -> list[cc.Statement]:

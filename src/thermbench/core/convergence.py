@@ -4,6 +4,9 @@ The criterion: a run has converged when its validation metric (lower is better) 
 `min_delta` (relative) over its last `patience` validations, i.e. no validation in that window beat the value that
 opened it by more than min_delta. Training stops there; a run that reaches its epoch cap first has not converged.
 The best validation value (any improvement, however small) is the checkpoint that is kept.
+
+A run whose best validation is its first never improved on where it started: it failed to train, and is recorded as
+not converged whatever the stopping rule says (a plateau reached from the start is no convergence).
 """
 
 from __future__ import annotations
@@ -49,10 +52,24 @@ class Plateau:
         return self.stale >= self.cfg.patience
 
 
-def record(cfg: StopConfig | None, converged: bool, epochs_run: int, cap: int, best_epoch: int) -> dict:
-    """What a run's metrics record about convergence."""
-    if cfg is None:
-        return {"converged": False, "criterion": "early stopping off (fixed schedule)", "epochs_run": epochs_run,
-                "epoch_cap": cap, "best_epoch": best_epoch}
-    return {"converged": converged, "criterion": cfg.criterion(), "epochs_run": epochs_run, "epoch_cap": cap,
-            "best_epoch": best_epoch}
+def stop_rule(cfg: StopConfig | None) -> str:
+    """The rule a run is held to: the plateau criterion, or none (a fixed schedule never converges)."""
+    return "early stopping off (fixed schedule)" if cfg is None else cfg.criterion()
+
+
+FAILED_TO_TRAIN = "best validation at the first validation: the run never improved on it"
+
+
+def record(cfg: StopConfig | None, converged: bool, epochs_run: int, cap: int, best_epoch: int,
+           first_val_epoch: int | None = None) -> dict:
+    """What a run's metrics record about convergence.
+
+    `best_epoch` and `first_val_epoch` (the epoch of the run's first validation) count epochs as the caller does.
+    A run with best_epoch == first_val_epoch failed to train: `failed_to_train` True, not converged, and the
+    criterion says why. None: the caller does not say where its first validation was, and no failure is judged.
+    """
+    failed = first_val_epoch is not None and best_epoch == first_val_epoch
+    out = {"converged": cfg is not None and converged and not failed,
+           "criterion": FAILED_TO_TRAIN if failed else stop_rule(cfg), "epochs_run": epochs_run, "epoch_cap": cap,
+           "best_epoch": best_epoch}
+    return out if first_val_epoch is None else {**out, "failed_to_train": failed}

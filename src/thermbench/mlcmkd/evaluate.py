@@ -16,10 +16,11 @@ from thermbench.models.rtmpose import complexity, crop_px
 
 
 def score_run(model: nn.Module, config: dict, tfake_cache: Path, charlotte_cache: Path,
-              name: str) -> tuple[dict, list[dict], np.ndarray]:
+              name: str) -> tuple[dict, list[dict], np.ndarray, dict]:
     """Score a trained run on the cached test crops: NME-IO on T-FAKE thermal test, NME-diag on the CHARLOTTE
     subsets, complexity at 256 px; the RGB teacher also on the RGB twins. Returns (scalar metrics, CED rows
-    {nme, tfake, charlotte_full[, tfake_rgb]}, T-FAKE test predictions in crop px)."""
+    {nme, tfake, charlotte_full[, tfake_rgb]}, T-FAKE test predictions in crop px, the per-image NMEs of T-FAKE and
+    CHARLOTTE Full by sample id as `core.items` writes them)."""
     tfake = load_splits(tfake_cache, ("test",))["test"]
     charlotte = load_splits(charlotte_cache, ("test",))["test"]
     pred, gt = crop_px(model, tfake)
@@ -35,4 +36,12 @@ def score_run(model: nn.Module, config: dict, tfake_cache: Path, charlotte_cache
         rgb_pred, rgb_gt = crop_px(model, tfake, images=tfake.paired)
         nmes["tfake_rgb"] = nme_io(rgb_pred, rgb_gt)
         result["tfake_rgb"] = summarize(nmes["tfake_rgb"])
-    return result, ced_rows(nmes), pred
+    items = {"tfake": (sample_ids(tfake), nmes["tfake"]), "charlotte": (sample_ids(charlotte), nmes["charlotte_full"])}
+    return result, ced_rows(nmes), pred, items
+
+
+def sample_ids(split) -> list[str]:
+    """The split's sample ids in crop order (its meta table's), the items of `core.items`."""
+    if split.meta is None or "sample_id" not in split.meta:
+        raise ValueError("the crop store keeps no sample ids (meta.csv)")
+    return split.meta["sample_id"].astype(str).tolist()

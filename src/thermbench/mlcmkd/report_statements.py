@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import pandas as pd
 
-from thermbench.core import stats
+from thermbench.core import pairs, stats
 from thermbench.core.conclusions import (
     NOT_RESOLVED,
     Statement,
@@ -83,51 +84,65 @@ def families(groups: dict[str, Group], ktl: KTLParams, ktl_arch: str, mcl_arch: 
 
 def compare_family(groups: dict[str, Group], family: list[Comparison],
                    per_image: bool = True) -> tuple[list[Statement], list[list[str]]]:
-    """Each comparison's statement and table row. Resolved when every run of both methods converged, the paired t
-    test over seeds rejects 0 after Holm's correction across the family, and (`per_image`) the bootstrap interval over
-    test images of the seed-mean difference excludes 0 on the same side."""
-    diffs = {}
-    for c in family:
-        a, b = groups[c.a].by_seed(c.metric), groups[c.b].by_seed(c.metric)
-        diffs[c.id] = np.array([a[s] - b[s] for s in sorted(set(a) & set(b))])
-    p = {cid: stats.t_p_value(d) for cid, d in diffs.items()}
+    """Each comparison's statement and table row, by the board engine (`core.pairs`) where both methods have their
+    per-image T-FAKE NMEs: resolved when every run of both methods converged, the paired t test over seeds rejects 0
+    after Holm's correction across the family, and (`per_image`) the bootstrap interval over test images of the
+    seed-mean difference, at the same level, excludes 0 on the same side. A statement left open says what it could
+    have seen (its minimum detectable effect and variance split)."""
+    tests = {c.id: _paired(groups[c.a], groups[c.b], c.metric, per_image) for c in family}
+    p = {cid: t["p"] for cid, t in tests.items()}
     p_holm, levels = stats.holm_adjust(p), stats.holm_levels(p)
     statements, rows = [], []
     for c in family:
-        d = diffs[c.id]
-        mean, low, high = stats.t_interval(d, levels[c.id])
+        test, level = tests[c.id], levels[c.id]
+        ev = pairs.evidence(test, level, binary=False)
+        mean, low, high = ev["mean"], ev["low"], ev["high"]
         unconverged = groups[c.a].unconverged() + groups[c.b].unconverged()
         blockers = [f"not converged: {', '.join(unconverged)}"] if unconverged else []
-        if len(d) < 2:
-            blockers.append(f"{len(d)} paired seed(s)")
+        n = ev.get("n_seeds", 0)
+        boot = ev.get("bootstrap_items")
+        if n < 2:
+            blockers.append(f"{n} paired seed(s)")
         elif p_holm[c.id] >= stats.ALPHA:
             blockers.append(f"Holm-adjusted p {p_holm[c.id]:.3f} >= {stats.ALPHA}")
-        boot = None
-        if per_image and groups[c.a].per_image is not None and groups[c.b].per_image is not None:
-            boot = stats.bootstrap_mean(_seed_mean_difference(groups[c.a], groups[c.b]))
-            if boot["low"] <= 0 <= boot["high"] or (boot["mean"] > 0) != (mean > 0):
-                blockers.append("the test-image bootstrap interval includes 0")
-        extra = {"n_seeds": len(d), "p": p[c.id], "p_holm": p_holm[c.id], "level": levels[c.id]}
-        if boot:
-            extra["bootstrap_images"] = boot
-        statements.append(difference(c.id, f"{c.name_a} vs {c.name_b} ({c.what})", c.name_a, c.name_b, mean, low,
-                                     high, blockers=blockers, extra=extra))
+        if boot and (boot["low"] <= 0 <= boot["high"] or (boot["mean"] > 0) != (mean > 0)):
+            blockers.append("the test-image bootstrap interval includes 0")
+        extra = {k: v for k, v in ev.items() if k not in ("mean", "low", "high")}
+        extra.update(p=p[c.id], p_holm=p_holm[c.id], level=level,
+                     **({"board": board_id(c.a, c.b)} if c.metric is tfake_nme else {}))
+        statement = difference(c.id, f"{c.name_a} vs {c.name_b} ({c.what})", c.name_a, c.name_b, mean, low, high,
+                               blockers=blockers, extra=extra)
+        statements.append(pairs.with_reach(statement, ev, level))
         span = "–" if low is None else f"[{low:+.4g}, {high:+.4g}]"
-        rows.append([c.label, str(len(d)), f"{mean:+.4g}", span, f"{100 * levels[c.id]:.1f}%", f"{p[c.id]:.3f}",
+        mde = ev.get("mde")
+        rows.append([c.label, str(n), f"{mean:+.4g}", span, f"{100 * level:.1f}%", f"{p[c.id]:.3f}",
                      f"{p_holm[c.id]:.3f}", "–" if boot is None else f"[{boot['low']:+.4f}, {boot['high']:+.4f}]",
-                     statements[-1].verdict])
+                     "–" if mde is None else f"{mde:.4g}", statements[-1].verdict])
     return statements, rows
 
 
-def _seed_mean_difference(a: Group, b: Group) -> np.ndarray:
-    """Per test image: the mean over the paired seeds of NME(A) - NME(B)."""
-    seeds = sorted(set(a.runs) & set(b.runs))
-    ia, ib = (np.array([sorted(g.runs).index(s) for s in seeds]) for g in (a, b))
-    return np.nanmean(a.per_image[ia] - b.per_image[ib], axis=0)
+def board_id(a: str, b: str) -> str:
+    """The T-FAKE leaderboard's statement on the same two groups (stage board_pairs: every pair of its rows, names in
+    sorted order): where a table's comparison and the board's pair meet."""
+    first, second = sorted((a, b))
+    return f"boards.landmarks68_tfake.{first}_vs_{second}"
+
+
+def _paired(a: Group, b: Group, metric, per_image: bool) -> dict:
+    """The paired test of A - B: on the per-image T-FAKE NMEs of the seeds both have (the board engine's), or, without
+    them (`per_image` False, or not read), on `metric` per seed alone."""
+    if per_image and a.per_image is not None and b.per_image is not None:
+        entries = [pairs.Entry({s: pd.Series(row) for s, row in zip(sorted(g.runs), g.per_image)}, True)
+                   for g in (a, b)]
+        return pairs.paired(*entries, lambda v: v, binary=False)
+    va, vb = a.by_seed(metric), b.by_seed(metric)
+    seeds = sorted(set(va) & set(vb))
+    diff = np.array([[va[s] - vb[s]] for s in seeds]).reshape(len(seeds), 1)
+    return {"diff": diff, "unit": "seeds", "seeds": seeds, "p": stats.t_p_value(diff[:, 0])}
 
 
 COMPARISON_HEADER = ["Difference", "Seeds", "Mean", "t interval (Holm level)", "Level", "p", "p Holm",
-                     "Bootstrap over test images (95%)", "Verdict here"]
+                     "Bootstrap over test images (Holm level)", "Minimum detectable effect (80% power)", "Verdict here"]
 
 
 def rank_statement(groups: dict[str, Group], ktl: KTLParams, keys: list[str], id: str,
@@ -249,7 +264,7 @@ def mean_shape_check(groups: dict[str, Group], train_kpts: np.ndarray, val_kpts:
         extra = {"n_seeds": len(d), "mean_shape_test_nme": test}
         if g.per_image is not None:
             boot = stats.bootstrap_mean(np.nanmean(g.per_image, axis=0) - test_nmes)
-            extra["bootstrap_images"] = boot
+            extra["bootstrap_items"] = boot
             if boot["low"] <= 0 <= boot["high"]:
                 blockers.append("the test-image bootstrap interval includes 0")
         name = display(key)

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from thermbench.core.io import atomic_dir, atomic_write_bytes, dumps_json, write_json, write_text
+from thermbench.core.items import write_items
 from thermbench.mlcmkd.distributed import is_main_process
 from thermbench.mlcmkd.evaluate import score_run
 from thermbench.mlcmkd.stability import grad_norm_stats
@@ -84,9 +85,10 @@ def finish_run(paths: RunPaths, model: RTMPose, config: dict, history: dict, dat
         save_model(model, tmp / "model.safetensors")
         write_text(tmp / "config.json", dumps_json(config))
     name = paths.out.name
-    result, ced, pred = score_run(model, config, paths.tfake, paths.charlotte, name)
+    result, ced, pred, items = score_run(model, config, paths.tfake, paths.charlotte, name)
     write_json(paths.metrics, {"data": data, **result})
     write_text(paths.curves / f"{name}_ced.csv", _csv(ced))
+    write_items(paths.curves / f"{name}_items.csv", items)
     write_text(paths.curves / f"{name}.csv", _csv(history["epochs"]))
     if history["grad_norms"]:
         rows = [{"step": i + 1, "grad_norm": g} for i, g in enumerate(history["grad_norms"])]

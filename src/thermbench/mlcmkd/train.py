@@ -224,7 +224,7 @@ def _loop(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Spli
     best_epoch = min(scored, key=lambda r: r["val_nme"])["epoch"]
     history = {"epochs": rows, "grad_norms": grad_norms, "best_epoch": best_epoch, "best_val_nme": best,
                "convergence": {**convergence.record(schedule.stop, schedule.stopped, len(rows), cfg.epochs,
-                                                    best_epoch),
+                                                    best_epoch, first_val_epoch=scored[0]["epoch"]),
                                "lr_drop_epochs": schedule.drop_epochs},
                "gradient_shares": {k: v for k, v in shares.items() if v}}
     if cfg.cuda_graph:  # only where asked for: a run that never asks keeps its history as it was

@@ -74,8 +74,22 @@ def hit_percent(errors: np.ndarray) -> np.ndarray:
     return 100.0 * (np.nan_to_num(errors, nan=np.inf) <= PCK_PX)
 
 
-def convergence_blockers(not_converged: list[str]) -> list[str]:
-    """The runs a TinyHead-vs-zero-shot comparison rests on that did not converge: the main runs (its numbers) and the
-    val sweep's (the choice of maps); the label-curve heads take no part in it."""
-    failed = [name for name in not_converged if name.startswith(("main", "sweep_"))]
-    return [f"TinyHead run(s) not converged: {', '.join(failed)}"] if failed else []
+def unconverged_runs(convergence: dict) -> tuple[list[str], list[str]]:
+    """The runs that did not converge (the metrics' convergence block), each named as `run_label` names it, as
+    (those a TinyHead-vs-zero-shot comparison rests on: the main runs, its numbers, and the val sweep's, the choice
+    of maps; the others: the label-curve heads, which take no part in it). The report's convergence sentence and the
+    statements' blockers both come from this one split."""
+    labels = [(name, run_label(name, convergence["runs"][name])) for name in convergence["not_converged"]]
+    rest_on = [label for name, label in labels if name.startswith(("main", "sweep_"))]
+    return rest_on, [label for name, label in labels if not name.startswith(("main", "sweep_"))]
+
+
+def run_label(name: str, record: dict) -> str:
+    """A run's name, with "(failed to train)" where its best validation was its first."""
+    return f"{name} (failed to train)" if record.get("failed_to_train") else name
+
+
+def convergence_blockers(convergence: dict) -> list[str]:
+    """What blocks every TinyHead-vs-zero-shot statement: the runs it rests on that did not converge."""
+    rest_on, _ = unconverged_runs(convergence)
+    return [f"TinyHead run(s) not converged: {', '.join(rest_on)}"] if rest_on else []

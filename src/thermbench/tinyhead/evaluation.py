@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 
 from thermbench.core import metrics
+from thermbench.core.convergence import stop_rule
 from thermbench.core.io import InputError, read_json, write_json, write_text
 from thermbench.core.progress import progress
 from thermbench.models.tinyhead import (
@@ -27,7 +28,7 @@ from thermbench.models.tinyhead import (
 )
 from thermbench.tinyhead.features import load_features, read_crops, resolve_device, select_features, split_data
 from thermbench.tinyhead.protocol import RUNS
-from thermbench.tinyhead.training import HeadConfig, point_errors
+from thermbench.tinyhead.training import HeadConfig, point_errors, stop_config
 
 
 def evaluate(head: TinyHead, maps: dict[str, torch.Tensor], index: pd.DataFrame, record: dict, crop_size: int,
@@ -78,12 +79,17 @@ def seed_summary(per_seed: dict[int, dict]) -> dict:
     return out
 
 
-def convergence_summary(runs: dict) -> dict:
-    """`runs.json` -> the metrics' convergence block: every run's record (main, label curve, sweep) and the names of
-    those that did not converge."""
+def convergence_summary(runs: dict, criterion: str) -> dict:
+    """`runs.json` -> the metrics' convergence block: the stopping rule every run was held to (`criterion`), every
+    run's record (main, label curve, sweep), the names of those that did not converge and, among them, of those
+    that failed to train (best at their first validation)."""
     records = {**runs["runs"], **{f"sweep_{name}": rec for name, rec in runs["sweep"].items()}}
-    return {"runs": {name: rec["convergence"] for name, rec in sorted(records.items())},
-            "not_converged": sorted(n for n, rec in records.items() if not rec["convergence"]["converged"])}
+    return {"criterion": criterion, "runs": {name: rec["convergence"] for name, rec in sorted(records.items())},
+            "not_converged": sorted(n for n, rec in records.items() if not rec["convergence"]["converged"]),
+            "failed_to_train": sorted(n for n, rec in records.items() if rec["convergence"].get("failed_to_train"))}
+
+
+RECIPE = ("lr", "weight_decay", "warmup_epochs", "init", "batch_size", "epochs")  # the metrics' training recipe
 
 
 @dataclass(frozen=True)
@@ -144,7 +150,8 @@ def evaluate_heads(inputs: HeadInputs, outputs: HeadOutputs, cfg: HeadConfig, sa
 
     The metrics JSON holds scalars only: the base seed's test errors per unit (top level, as a single run's), each
     seed's and their mean and sd (`seeds`, `over_seeds`), the validation choice (the base seed's best epoch and error,
-    the seed-mean best-val error per candidate set of maps), every run's convergence record and the head's size; the
+    the seed-mean best-val error per candidate set of maps), every run's convergence record, the training recipe
+    (`RECIPE`, as the base seed's head records it) and the head's size; the
     learning curve goes to the `labels` CSV, every seed's test predictions (a `seed` column) to `predictions`.
     """
     torch.set_num_threads(cfg.threads)
@@ -166,12 +173,14 @@ def evaluate_heads(inputs: HeadInputs, outputs: HeadOutputs, cfg: HeadConfig, sa
     write_json(outputs.metrics, {
         "data": data, **per_seed[base], "base_seed": base,
         "seeds": {str(s): {**per_seed[s], "best_epoch": fitted["best_epoch"],
-                           "best_val_mean_crop_px": fitted["best_val_mean_px"]} for s, (_, fitted) in loaded.items()},
+                           "best_val_mean_crop_px": fitted["best_val_mean_px"],
+                           "converged": fitted["convergence"]["converged"]} for s, (_, fitted) in loaded.items()},
         "over_seeds": seed_summary(per_seed),
         "val": {"best_epoch": fit["best_epoch"], "best_mean_crop_px": fit["best_val_mean_px"],
                 "sweep_best_mean_crop_px": fit["sweep_best_val_mean_px"]},
-        "convergence": convergence_summary(read_json(inputs.models / RUNS)),
-        "trainable_params": count_trainable(head), "n_train_labels": fit["n_labels"]})
+        "convergence": convergence_summary(read_json(inputs.models / RUNS), stop_rule(stop_config(cfg))),
+        "recipe": {key: fit[key] for key in RECIPE}, "trainable_params": count_trainable(head),
+        "n_train_labels": fit["n_labels"]})
     write_text(outputs.labels, curve.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
     table = pd.concat(tables)
     write_text(outputs.predictions, table[["seed", *table.columns[:-1]]].to_csv(index=False, float_format="%.4f",

@@ -47,7 +47,7 @@ def fit_protocol(maps: dict[str, torch.Tensor], index: pd.DataFrame, cfg: TrainC
     """The val sweep over backbone maps, the blog's head once per seed (`main_name`) and the learning-curve heads
     ("n<labels>_s<seed>").
 
-    One head per candidate set of maps and seed is trained on every train label (for `sweep_epochs`, with the cosine
+    One head per candidate set of maps and seed is trained on every train label (for `sweep_epochs`, with the lr
     schedule over them; None = the full recipe); the candidate with the lowest best-epoch validation mean error
     averaged over the seeds (crop px; the first on a tie) is chosen, so the test crops never take part in the choice.
     The main runs are the chosen candidate's sweep heads when the sweep ran the full recipe, else full-recipe heads on
@@ -63,7 +63,7 @@ def fit_protocol(maps: dict[str, torch.Tensor], index: pd.DataFrame, cfg: TrainC
     if not candidates:
         raise InputError("params.yaml: head.backbone.teacher_stages must list at least one candidate")
 
-    fit = partial(_fit_head, maps, index, torch.get_num_threads())
+    fit = partial(fit_head, maps, index, torch.get_num_threads())
     n_train = int((index["split"] == "train").sum())
     everything = np.arange(n_train)
     short = sweep_epochs is not None and sweep_epochs != cfg.epochs
@@ -96,13 +96,14 @@ def _sweep_row(run: dict) -> dict:
             "best_epoch": run["best_epoch"], "best_val_mean_px": best["val_mean_px"],
             **{k: v for k, v in best.items() if k.startswith("val_pck")},
             "last_val_mean_px": run["history"][-1]["val_mean_px"], "epochs_run": len(run["history"]),
-            "converged": run["convergence"]["converged"], "seconds": run["seconds"],
+            "converged": run["convergence"]["converged"],
+            "failed_to_train": bool(run["convergence"].get("failed_to_train")), "seconds": run["seconds"],
             "convergence": run["convergence"]}
 
 
-def _fit_head(maps: dict[str, torch.Tensor], index: pd.DataFrame, threads: int, job: tuple) -> dict:
-    """One head of `fit_protocol` (module level: a worker process runs it). `job` = (map names, train rows, seed,
-    its TrainConfig)."""
+def fit_head(maps: dict[str, torch.Tensor], index: pd.DataFrame, threads: int, job: tuple) -> dict:
+    """One head trained on train rows and scored on the val split (module level: a worker process runs it), as
+    `fit_protocol` and the recipe search train theirs. `job` = (map names, train rows, seed, its TrainConfig)."""
     names, rows, run_seed, run_cfg = job
     torch.set_num_threads(threads)
     feats = select_features(maps, names)
@@ -154,8 +155,15 @@ def train_heads(features_dir: Path, out: Path, curve: Path, sweep_path: Path, ti
     for run in mains:
         print(f"main head, seed {run['seed']}, on {'+'.join(run['maps'])} (chosen on val): best val mean "
               f"{run['history'][run['best_epoch']]['val_mean_px']:.2f} crop px at epoch {run['best_epoch']}, "
-              f"{'converged' if run['convergence']['converged'] else 'NOT converged'} after "
+              f"{convergence_state(run['convergence'])} after "
               f"{len(run['history'])} epochs")
+
+
+def convergence_state(record: dict) -> str:
+    """A convergence record in two words, for a progress line."""
+    if record.get("failed_to_train"):
+        return "FAILED to train (best at the first validation)"
+    return "converged" if record["converged"] else "NOT converged"
 
 
 def run_record(run: dict) -> dict:

@@ -19,6 +19,8 @@ from thermbench.tinyhead.compare import (
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
     convergence_blockers,
+    run_label,
+    unconverged_runs,
     versus,
     zeroshot_crop_errors,
 )
@@ -38,6 +40,8 @@ BLOG_HEAD = {
     "frame_px": None,  # the blog reports no frame-px errors for part 2
     "best_val_epoch": 77, "best_val_mean_px": 5.147, "trainable_params": 410_625, "n_train_labels": 40,
 }
+BLOG_RECIPE = {"lr": 0.003, "weight_decay": 0.0001, "warmup_epochs": 0, "init": "default", "batch_size": 8,
+               "epochs": 120}  # the metrics' `recipe` keys
 BLOG_NOTES = """\
 Where the blog's part-2 code and text differ (from its public scripts and stored outputs; `docs/sources.md`):
 
@@ -143,6 +147,9 @@ def comparison_table(head: dict, timing: dict, train_timing: dict, zeroshot: dic
     over = {n: _over(c) for n, c in cells.items()}
     n_gt = head["crop_px"]["n_gt"]
     rows.append(("Mean and median over (PCK over every crop)", {**over, ours: f"{n_gt} of {n_gt} crops"}))
+    rows.append(("Seeds converged (each seed is in the mean ± sd)",
+                 {**{n: "-" for n in zeroshot}, ours: _seeds_converged(head["convergence"]),
+                  BLOG_COLUMN: "one run, 120 epochs, no stopping rule"}))
     for unit in UNITS:
         metrics = [("mean_px", "Mean nose error", "px"), ("median_px", "Median error", "px")]
         for key, label, kind in metrics + [(t, f"PCK@{t}px", "pct") for t in thresholds]:
@@ -170,6 +177,15 @@ def comparison_table(head: dict, timing: dict, train_timing: dict, zeroshot: dic
     lines = ["| Metric | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     lines += [f"| {label} | " + " | ".join(values[n] for n in names) + " |" for label, values in rows]
     return "\n".join(lines) + "\n"
+
+
+def _seeds_converged(convergence: dict) -> str:
+    """How many main runs (one per seed) converged, naming the others: the table's mean ± sd includes them."""
+    runs = convergence["runs"]
+    mains = [name for name in runs if name.startswith("main")]
+    out = [run_label(name, runs[name]) for name in mains if not runs[name]["converged"]]
+    text = f"{len(mains) - len(out)} of {len(mains)}"
+    return f"{text}; not converged, yet in the mean: {', '.join(out)}" if out else text
 
 
 STRIDES = {1: 4, 2: 8, 3: 16, 4: 32}  # CSPNeXt stage -> output stride
@@ -207,9 +223,33 @@ def sweep_text(sweep: pd.DataFrame) -> str:
     for maps, g in groups:
         per_seed = ", ".join(f"{r.best_val_mean_px:.2f} ({r.best_epoch})" for r in g.itertuples())
         lines.append(f"| {maps} | {g['channels'].iloc[0]} | {g['best_val_mean_px'].mean():.2f} | {per_seed} | "
-                     f"{100 * g['val_pck10'].mean():.0f}% | {int(g['converged'].sum())} of {len(g)} | "
+                     f"{100 * g['val_pck10'].mean():.0f}% | {_converged_count(g)} | "
                      f"{'yes' if g['chosen'].iloc[0] else ''} |")
     return "\n".join(lines) + "\n"
+
+
+def _converged_count(runs: pd.DataFrame) -> str:
+    """The converged sweep runs as "k of n", and how many of the others failed to train."""
+    text = f"{int(runs['converged'].sum())} of {len(runs)}"
+    failed = int(runs["failed_to_train"].sum())
+    return f"{text} ({failed} failed to train)" if failed else text
+
+
+def recipe_text(recipe: dict) -> str:
+    """The training recipe the heads ran (the metrics' `recipe`), beside the blog's where they differ."""
+    ours = f"Recipe: {_recipe(recipe)}."
+    if recipe == BLOG_RECIPE:
+        return f"{ours} The blog's recipe."
+    return (f"{ours} The blog's: {_recipe(BLOG_RECIPE)}; lr, warm-up and initialisation are chosen on the validation "
+            "crops (`python -m thermbench.tinyhead.recipe_search`).")
+
+
+def _recipe(recipe: dict) -> str:
+    schedule = (f"{recipe['warmup_epochs']} epochs of linear lr warm-up, then a cosine" if recipe["warmup_epochs"]
+                else "a cosine")
+    init = "the last 1x1 conv zero-initialised" if recipe["init"] == "zero_last" else "PyTorch's initialisation"
+    return (f"AdamW lr {recipe['lr']:g}, weight decay {recipe['weight_decay']:g}, batch {recipe['batch_size']}, "
+            f"{schedule} over {recipe['epochs']} epochs, {init}")
 
 
 def convergence_text(history: pd.DataFrame) -> str:
@@ -316,7 +356,7 @@ def head_statements(metrics: dict, predictions: pd.DataFrame, zeroshot: dict[str
     """TinyHead vs each zero-shot row of the table (`thermbench.tinyhead.compare.versus`) from every seed's test
     predictions and the zero-shot stage's crop records; and the rows that give none (weights not available)."""
     head_errors = predictions.pivot(index="seed", columns="sample_id", values="error_crop_px")
-    blockers = convergence_blockers(metrics["convergence"]["not_converged"])
+    blockers = convergence_blockers(metrics["convergence"])
     statements, skipped = [], []
     for model, block in zeroshot.items():
         if not isinstance(block, dict):
@@ -348,18 +388,33 @@ def conclusions_text(statements: list[Statement], skipped: list[str], check: dic
 
 
 def convergence_section(convergence: dict) -> str:
-    """Every run's convergence record as a table, and the runs that did not converge named."""
+    """Every run's convergence record as a table, and the runs that did not converge named: those the statements
+    rest on (so they are blocked) and the others, from `compare.unconverged_runs`, the split the statements' blockers
+    come from."""
     runs = convergence["runs"]
-    first = next(iter(runs.values()))
-    lines = [f"Every head trains until {first['criterion']} (its validation mean error, crop px), at most "
-             f"{first['epoch_cap']} epochs with the cosine schedule over that cap, and is kept at its best validation "
-             "epoch.", "", "| Run | Epochs run | Best epoch (from 0) | Converged |", "|---|---|---|---|"]
-    lines += [f"| {name} | {r['epochs_run']} of {r['epoch_cap']} | {r['best_epoch']} | "
-              f"{'yes' if r['converged'] else '**no**'} |" for name, r in runs.items()]
-    failed = convergence["not_converged"]
-    lines += ["", f"Not converged: {', '.join(failed)}; no comparison rests on them." if failed
-              else "Every run converged."]
+    cap = next(iter(runs.values()))["epoch_cap"]
+    lines = [f"Every head trains until {convergence['criterion']} (its validation mean error, crop px), at most {cap} "
+             "epochs with the schedule over that cap, and is kept at its best validation epoch. A run whose best "
+             "validation is its first (epoch 0) never improved on it: it failed to train, and has not converged.", "",
+             "| Run | Epochs run | Best epoch (from 0) | Converged |", "|---|---|---|---|"]
+    lines += [f"| {name} | {r['epochs_run']} of {r['epoch_cap']} | {r['best_epoch']} | {_converged(r)} |"
+              for name, r in runs.items()]
+    rest_on, others = unconverged_runs(convergence)
+    lines.append("")
+    if rest_on:
+        lines.append(f"Not converged, and the TinyHead statements rest on them, so every one is blocked: "
+                     f"{', '.join(rest_on)}.")
+    if others:
+        lines.append(f"Not converged, label-curve heads no statement rests on: {', '.join(others)}.")
+    if not rest_on and not others:
+        lines.append("Every run converged.")
     return "\n".join(lines) + "\n"
+
+
+def _converged(record: dict) -> str:
+    if record.get("failed_to_train"):
+        return "**no: failed to train**"
+    return "yes" if record["converged"] else "**no**"
 
 
 def write_report(metrics_path: Path, timing: Path, train_timing: Path, features: Path, sweep_path: Path,
@@ -401,6 +456,7 @@ def write_report(metrics_path: Path, timing: Path, train_timing: Path, features:
               "## Conclusions", "", conclusions_text(statements, skipped, check, len(metrics["seeds"])),
               "## Convergence", "", convergence_section(metrics["convergence"]), "",
               "## Training curves", "",
+              recipe_text(metrics["recipe"]),
               "Checkpoint: each run's epoch with the lowest validation mean error, as the blog's script keeps. "
               "Two-stage convergence, read from each main run's validation mean error curve:", "", *two_stage, "",
               "![training](training.png)", "",

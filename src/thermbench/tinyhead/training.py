@@ -1,11 +1,13 @@
-"""The TinyHead's training loop (the blog's recipe) and its typed configuration.
+"""The TinyHead's training loop (the blog's recipe, plus an optional warm-up and initialisation) and its typed
+configuration.
 
 Each head trains until its validation error stops improving (`thermbench.core.convergence`; the epoch count is a
-cap, the cosine schedule runs over it) and is kept at its best validation epoch, as the blog's script keeps its.
+cap, the schedule runs over it) and is kept at its best validation epoch, as the blog's script keeps its.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +18,14 @@ from thermbench.core import convergence, metrics
 from thermbench.core.convergence import Plateau, StopConfig
 from thermbench.core.io import InputError
 from thermbench.core.numerics import autocast, check_precision, numerics
-from thermbench.models.tinyhead import HEATMAP_UPSAMPLE, BackboneConfig, TinyHead, decode_heatmap, encode_heatmap
+from thermbench.models.tinyhead import (
+    HEATMAP_UPSAMPLE,
+    BackboneConfig,
+    TinyHead,
+    decode_heatmap,
+    encode_heatmap,
+    initialise,
+)
 
 
 @dataclass(frozen=True)
@@ -28,7 +37,9 @@ class HeadConfig:
     sweep_epochs: int | None      # epochs per candidate in the val sweep over backbone maps; None = `epochs`
     lr: float
     weight_decay: float
-    epochs: int                   # the cap: the cosine schedule runs over it, early stopping ends a run sooner
+    warmup_epochs: int            # linear lr warm-up before the cosine (`lr_factor`); 0 = the blog's cosine alone
+    init: str                     # default (PyTorch's, the blog's) | zero_last (`models.tinyhead.initialise`)
+    epochs: int                   # the cap: the schedule runs over it, early stopping ends a run sooner
     patience: int | None          # validations without a > min_delta improvement before stopping; None = no stop
     min_delta: float              # relative improvement of the val mean error that counts
     batch_size: int
@@ -50,7 +61,7 @@ class TrainConfig:
 
     lr: float
     weight_decay: float
-    epochs: int                   # the cap: the cosine schedule runs over it
+    epochs: int                   # the cap: the schedule runs over it
     patience: int | None          # None = no early stop
     min_delta: float
     batch_size: int
@@ -63,6 +74,8 @@ class TrainConfig:
     precision: str = "fp32"
     compile: bool = False
     deterministic: bool = False
+    warmup_epochs: int = 0        # the blog's recipe: no warm-up, PyTorch's initialisation
+    init: str = "default"
 
     @classmethod
     def from_head(cls, cfg: HeadConfig, crop_size: int, feature_size: int) -> TrainConfig:
@@ -71,14 +84,31 @@ class TrainConfig:
                    min_delta=cfg.min_delta, batch_size=cfg.batch_size, sigma=cfg.sigma, subpixel=cfg.subpixel,
                    checkpoint=cfg.checkpoint, pck_thresholds=tuple(cfg.pck_thresholds), heatmap_size=heatmap_size,
                    stride=crop_size / heatmap_size, precision=cfg.precision, compile=cfg.compile,
-                   deterministic=cfg.deterministic)
+                   deterministic=cfg.deterministic, warmup_epochs=cfg.warmup_epochs, init=cfg.init)
+
+
+def stop_config(cfg: HeadConfig | TrainConfig) -> StopConfig | None:
+    """The early-stopping rule of a head recipe; None = no early stop (patience None)."""
+    return None if cfg.patience is None else StopConfig(cfg.patience, cfg.min_delta)
+
+
+def lr_factor(epoch: int, warmup_epochs: int, epochs: int) -> float:
+    """The lr of epoch `epoch` (from 0) as a share of the peak: a linear warm-up (epoch + 1) / warmup_epochs over
+    the first warmup_epochs epochs, reaching the peak at its last, then a cosine from the peak towards 0 over the
+    remaining epochs, 1/2 (1 + cos(pi (epoch - warmup_epochs) / (epochs - warmup_epochs))). With no warm-up this is
+    the blog's per-epoch CosineAnnealingLR over `epochs`."""
+    if epoch < warmup_epochs:
+        return (epoch + 1) / warmup_epochs
+    return 0.5 * (1 + math.cos(math.pi * (epoch - warmup_epochs) / (epochs - warmup_epochs)))
 
 
 def train_head(train_feats: torch.Tensor, train_points: torch.Tensor, val_feats: torch.Tensor,
                val_points: torch.Tensor, cfg: TrainConfig, seed: int) -> tuple[TinyHead, list[dict], int, dict]:
-    """AdamW + per-epoch cosine LR over cfg.epochs on Gaussian-heatmap MSE, the blog's recipe, stopped early once
-    the val mean error has converged (`thermbench.core.convergence`, cfg.patience and cfg.min_delta; patience
-    None runs every epoch); returns (head, history, best epoch, convergence record).
+    """AdamW + per-epoch lr (`lr_factor`: cfg.warmup_epochs of linear warm-up, then cosine, over cfg.epochs) on
+    Gaussian-heatmap MSE from a head initialised as cfg.init (the blog's recipe: no warm-up, default init), stopped
+    early once the val mean error has converged (`thermbench.core.convergence`, cfg.patience and cfg.min_delta;
+    patience None runs every epoch); returns (head, history, best epoch, convergence record). Epoch 0 is the first
+    validation: a run whose best epoch is 0 failed to train.
 
     History rows (epochs from 0, as the blog's history): epoch, lr, train_loss (mean over the epoch's batches),
     val_loss, val_mean_px and val_pck<t> (crop px, decoded as configured). The head returned is the one after the
@@ -87,6 +117,9 @@ def train_head(train_feats: torch.Tensor, train_points: torch.Tensor, val_feats:
     """
     if cfg.checkpoint not in ("best_val", "last"):
         raise InputError(f"params.yaml: head.checkpoint must be best_val or last, not {cfg.checkpoint!r}")
+    if not 0 <= cfg.warmup_epochs < cfg.epochs:
+        raise InputError(f"params.yaml: head.warmup_epochs {cfg.warmup_epochs} must be in 0..{cfg.epochs - 1} (fewer "
+                         f"than the {cfg.epochs} epochs it runs)")
     check_precision(cfg.precision, "head.precision")
     with numerics(cfg.precision, cfg.deterministic, train_feats.device, where="head"):
         return _train(train_feats, train_points, val_feats, val_points, cfg, seed)
@@ -95,11 +128,12 @@ def train_head(train_feats: torch.Tensor, train_points: torch.Tensor, val_feats:
 def _train(train_feats: torch.Tensor, train_points: torch.Tensor, val_feats: torch.Tensor, val_points: torch.Tensor,
            cfg: TrainConfig, seed: int) -> tuple[TinyHead, list[dict], int, dict]:
     torch.manual_seed(seed)
-    head = TinyHead(in_channels=train_feats.shape[1])
+    head = initialise(TinyHead(in_channels=train_feats.shape[1]), cfg.init)
     step = torch.compile(head) if cfg.compile else head
     optimizer = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
-    stop = None if cfg.patience is None else StopConfig(cfg.patience, cfg.min_delta)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer,
+                                                  lambda epoch: lr_factor(epoch, cfg.warmup_epochs, cfg.epochs))
+    stop = stop_config(cfg)
     plateau = None if stop is None else Plateau(stop)
     shuffle = torch.Generator().manual_seed(seed)
     targets = encode_heatmap(train_points, cfg.heatmap_size, cfg.stride, cfg.sigma)
@@ -135,7 +169,7 @@ def _train(train_feats: torch.Tensor, train_points: torch.Tensor, val_feats: tor
         head.load_state_dict(best_state)
     converged = plateau is not None and plateau.converged
     return head.eval(), history, best_epoch, convergence.record(stop, converged, len(history), cfg.epochs,
-                                                                best_epoch)
+                                                                best_epoch, first_val_epoch=0)
 
 
 def point_errors(pred: torch.Tensor, gt: torch.Tensor, scale: np.ndarray | None = None) -> np.ndarray:

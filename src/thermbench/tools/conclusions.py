@@ -109,6 +109,13 @@ def untrained_moved(native: dict[str, dict], found: dict[str, dict[str, dict]]) 
                   and any(there.get(i, {}).get("numbers") != r["numbers"] for there in found.values()))
 
 
+def replicates_of(statements: dict[str, dict]) -> dict[str, list[float]]:
+    """statement id -> its per-seed differences (`numbers.per_seed`, a pair compared over seeds): what each setting's
+    re-training gives of the same seeds, from which the kernel settings' share of a difference's variance is measured
+    (`power.variance_split_runs`)."""
+    return {i: r["numbers"]["per_seed"] for i, r in sorted(statements.items()) if "per_seed" in r.get("numbers", {})}
+
+
 def untrained_numbers(statements: dict[str, dict]) -> dict[str, dict]:
     """statement id -> its numbers, of the statements on untrained sources: what `untrained_moved` compared, kept in
     the check so "deterministic" can be re-read from the numbers themselves."""
@@ -371,7 +378,8 @@ def kept_settings(path: Path, made_for: dict[str, dict[str, str]]) -> tuple[dict
         kept[setting] = {"env": env, "made": made, "verdicts": old["verdicts"][setting],
                          "moved": old.get("moved", {}).get(setting, []),
                          "numbers": old.get("untrained_numbers", {}).get(setting, {}),
-                         "clearances": old.get("clearances", {}).get(setting, {})}
+                         "clearances": old.get("clearances", {}).get(setting, {}),
+                         "replicates": old.get("replicates", {}).get(setting, {})}
     return kept, dropped
 
 
@@ -391,6 +399,7 @@ def write_check(repo: Path, inputs: dict[str, dict], params: dict, kept: dict[st
             setting["moved"] = untrained_moved(native, {"here": setting["found"]})
             setting["numbers"] = untrained_numbers(setting["found"])
             setting["clearances"] = clearances_of(setting["found"])
+            setting["replicates"] = replicates_of(setting["found"])
     verdicts = {s: v["verdicts"] for s, v in sorted(kept.items())}
     write_json(repo / KERNEL_CHECK, {
         "profile": params.get("profile"),
@@ -406,7 +415,9 @@ def write_check(repo: Path, inputs: dict[str, dict], params: dict, kept: dict[st
         "untrained_numbers": {"native": untrained_numbers(native),
                               **{s: v.get("numbers", {}) for s, v in sorted(kept.items())}},
         "clearances": {"native": clearances_of(native),
-                       **{s: v["clearances"] for s, v in sorted(kept.items()) if v.get("clearances")}}})
+                       **{s: v["clearances"] for s, v in sorted(kept.items()) if v.get("clearances")}},
+        "replicates": {"native": replicates_of(native),
+                       **{s: v["replicates"] for s, v in sorted(kept.items()) if v.get("replicates")}}})
     return verdicts
 
 

@@ -56,7 +56,8 @@ def nose(zeroshot: dict[str, dict], head: dict) -> dict:
             "tinyhead.gt_box.median_px.mean": over["median_px"]["mean"],
             "tinyhead.gt_box.median_px.sd": over["median_px"]["sd"],
             "tinyhead.gt_box.pck10.mean": over["pck"][PCK]["mean"], "tinyhead.gt_box.pck10.sd": over["pck"][PCK]["sd"],
-            "tinyhead.seeds": len(head["seeds"])}
+            "tinyhead.seeds": len(head["seeds"]),
+            "tinyhead.seeds_converged": sum(bool(s["converged"]) for s in head["seeds"].values())}
     return out
 
 

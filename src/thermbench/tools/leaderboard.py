@@ -20,7 +20,9 @@ resolved pairs leave it, from 1 + the rows resolved better than it to the count 
 worse (resolved pairs chained: a < b and b < c resolve a < c). A pair no resolved statement orders, because it is not
 resolved or because no statement compares it, leaves both rows free on either side of each other: a shared range
 such as 1-3. A single number is a place every other ranked row is resolved against. `BOARD_STATEMENTS` names the
-statements each board reads: those comparing its metric on its rows.
+statements each board reads: those comparing its metric on its rows; on thermeval_nose and landmarks68 every pair of
+its ranked rows (stage board_pairs, `tools.board_pairs`), whose not-resolved pairs each board lists with what they
+could have seen.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ from thermbench.core.submissions import label
 PCK_AT = "10px"
 # board -> the id prefix of the statements that compare its metric on its models (metrics/conclusions.json); a board
 # not named has no such statement, so none of its pairs is resolved
-BOARD_STATEMENTS = {"landmarks68_tfake": "mlcmkd.tfake.", **{f"breath_{scene}": f"breath.paired.{scene}."
-                                                              for scene in ("near", "near_sway", "far")}}
+BOARD_STATEMENTS = {**{board: f"boards.{board}." for board in ("thermeval_nose", "landmarks68_tfake",
+                                                              "landmarks68_charlotte")},
+                    **{f"breath_{scene}": f"breath.paired.{scene}." for scene in ("near", "near_sway", "far")}}
 SEED = re.compile(r"-seed\d+$")
 
 
@@ -138,6 +141,15 @@ def resolved_pairs(statements: list[dict], prefix: str | None) -> set[tuple[str,
         pairs |= chained
 
 
+def open_pairs(statements: list[dict], prefix: str | None) -> list[dict]:
+    """The pairs of a board's statements (ids under `prefix`) that are not resolved, with what each could have seen:
+    {pair, difference, mde, variance, why}; none for a board without pair statements of its own."""
+    return [{"pair": s["claim"].rsplit(" (", 1)[0], "difference": s["numbers"].get("mean"), "mde": s["numbers"].get("mde"),
+             "variance": s["numbers"].get("variance"), "why": s["why"]}
+            for s in statements if prefix is not None and prefix.startswith("boards.") and s["id"].startswith(prefix)
+            and not s["resolved"]]
+
+
 def rank_ranges(rows: list[dict], pairs: set[tuple[str, str]], higher: bool) -> list[dict]:
     """Each ranked row with its `rank` [best, worst]: 1 + the ranked rows resolved better than it, the ranked rows
     less those resolved worse; unranked rows: None. `pairs`: (lower, higher) resolved pairs."""
@@ -184,7 +196,19 @@ def build(zeroshot: dict[str, dict], zeroshot_submitted: dict, runs: list[dict],
     for key, board in boards.items():
         pairs = resolved_pairs(statements, BOARD_STATEMENTS.get(key))
         board["rows"] = rank_ranges(board["rows"], pairs, board["higher_is_better"])
+        board["open_pairs"] = open_pairs(statements, BOARD_STATEMENTS.get(key))
     return boards
+
+
+def open_text(board: dict) -> str:
+    """The board's not-resolved pairs, each with its difference and the smallest difference it could have detected
+    (plots/board_pairs.md has their tests and variance splits)."""
+    if not board.get("open_pairs"):
+        return ""
+    cells = "; ".join(f"{p['pair']}: {_cell(p['difference'], 4)}, could have seen {_cell(p['mde'], 4)}"
+                      for p in board["open_pairs"])
+    return (f"\nNot resolved ({len(board['open_pairs'])} pairs; A − B, then the minimum detectable effect at 80% "
+            f"power; tests and variance splits in `plots/board_pairs.md`): {cells}.\n")
 
 
 TITLES = {"thermeval_nose": "ThermEval nose (thermeval_nose)",
@@ -207,7 +231,7 @@ def markdown(boards: dict) -> str:
         better = "higher" if board["higher_is_better"] else "lower"
         rows = table(board["rows"], board["metric"].split(",")[0], 4)
         if key in TITLES:
-            parts.append(f"## {TITLES[key]}\n\n{board['metric']}, {better} is better.\n\n{rows}\n")
+            parts.append(f"## {TITLES[key]}\n\n{board['metric']}, {better} is better.\n\n{rows}\n{open_text(board)}")
             continue
         if not breath:  # the scenes' boards under one heading
             parts.append(f"## Breath rate (breath_tracks)\n\n{board['metric']} per scene, {better} is better.\n")

@@ -67,7 +67,9 @@ def nose_table(metrics: Path) -> list[str]:
                      _fmt(box["detection_rate"], "pct"), head_cell(m["crop"], "frame_px", "median_px", "px"),
                      head_cell(m["crop"], "frame_px", PCK, "pct")])
     over = head["over_seeds"]
-    rows.append([f"TinyHead ({head['n_train_labels']} labels; mean ± sd over {len(head['seeds'])} seeds)", "–", "–",
+    converged = sum(bool(s["converged"]) for s in head["seeds"].values())
+    rows.append([f"TinyHead ({head['n_train_labels']} labels; mean ± sd over {len(head['seeds'])} seeds, {converged} "
+                 "converged)", "–", "–",
                  _fmt(head["frame_px"]["detection_rate"], "pct"), _seed_cell(over, "frame_px", "median_px", "px"),
                  _seed_cell(over, "frame_px", PCK, "pct")])
     noses = sorted({m["full_frame"]["n_gt"] for m in files.values() if m["status"] == "ok"})

@@ -427,6 +427,53 @@ def _margin_checked(shift: dict) -> str:
             f"the {len(larger)} larger ones ({named or 'none'}). {_same_verdicts(shift)}")
 
 
+# statement -> (what its source reports, the reported change as a share of the reference, the power report's pair)
+SOURCE_EFFECTS = {
+    "mlcmkd.tfake.dikd_vs_supervised": ("Table I: Ours-ms 0.0351 vs RTMPose-s 0.0377", -0.069,
+                                        "ktl-dikd_vs_supervised-s"),
+    "mlcmkd.tfake.fdld_vs_supervised": ("Table III/I: FD+LD below the supervised student (no own row)", None,
+                                        "ktl-fdld_vs_supervised-s"),
+    "mlcmkd.tfake.dikd_vs_fdld": ("Table III: DIKD vs FD+LD, m 0.0325 vs 0.0327, l 0.0316 vs 0.0341, x 0.0301 vs "
+                                  "0.0328", -0.073, "ktl-dikd_vs_ktl-fdld"),
+    "mlcmkd.tfake.fdld_ri_vs_fdld": ("Table IV: Baseline + RI 0.0432 vs Baseline 0.0542", -0.203, None),
+    "mlcmkd.tfake.fdld_fi_vs_fdld": ("Table IV: Baseline + FI 0.0392 vs Baseline 0.0542", -0.277, None),
+    "mlcmkd.tfake.mcl-dikd_vs_supervised_t": ("Table I: Ours-t below RTMPose-t (MCL)", None, "mcl-dikd_vs_supervised-t"),
+}
+
+
+def _share(v: float | None) -> str:
+    return "—" if v is None else f"{100 * v:+.1f}%"
+
+
+def source_effects(metrics: Path) -> str:
+    """Each statement on a claim of the paper beside the effect the paper reports: the difference measured here and
+    the smallest one this run could have detected (80% power, conclusions/power.json's reference NME), both as shares
+    of the reference, and what a reader may take from it."""
+    statements = {s["id"]: s for s in read_input(metrics / "conclusions.json")["statements"]}
+    pairs = read_input(metrics.parent / "conclusions" / "power.json", "run `python -m thermbench.tools.power_report`")
+    rows = ["| claim | the source reports | here: A − B | minimum detectable effect | verdict | reading |",
+            "|---|---|---|---|---|---|"]
+    for sid, (reported, effect, pair) in SOURCE_EFFECTS.items():
+        s = statements.get(sid)
+        if s is None:
+            continue
+        n = s["numbers"]
+        ref = pairs["pairs"].get(pair, {}).get("reference_nme") if pair else None
+        here = None if ref is None else n["mean"] / ref
+        mde = None if ref is None or n.get("mde") is None else n["mde"] / ref
+        if s["resolved"]:
+            reading = "resolved"
+        elif mde is None:
+            reading = "too few runs to say"
+        elif effect is not None and mde <= abs(effect):
+            reading = "a difference of the reported size would have been seen: none that large here"
+        else:
+            reading = f"this run is too small to say: it sees {_share(mde).lstrip('+')} or more"
+        rows.append(f"| {s['claim']} | {reported}" + (f" ({_share(effect)})" if effect is not None else "")
+                    + f" | {_share(here)} | {_share(mde).lstrip('+')} | {s['verdict']} | {reading} |")
+    return "\n" + "\n".join(rows) + "\n"
+
+
 BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
     "README.md": {"head_params": head_params, "timings": timings, "workers_model": workers_model},
     "docs/timings.md": {"stage_timings": stage_timings},
@@ -436,7 +483,7 @@ BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
     "docs/ci.md": {"lock_kb": lock_kb, "gate_sample": gate_sample, "wide_bands": wide_bands},
     "docs/dag.md": {"dag": dag, **{block: _dag_of(target) for block, target in DAG_AREAS.items()}},
     "docs/breath.md": {"breath_sway": breath_sway},
-    "docs/conclusions.md": {"vendor_margin": vendor_margin},
+    "docs/conclusions.md": {"vendor_margin": vendor_margin, "source_effects": source_effects},
     "docs/synthetic.md": {"synth_anchors": synth_anchors},
     "docs/gpu.md": {"gpu_table": gpu_table, "gpu_loader": gpu_loader, "gpu_sapiens2": gpu_sapiens2,
                     "gpu_precision": gpu_precision, "gpu_fp32_range": gpu_fp32_range, "grid_hours": grid_hours,

@@ -2,7 +2,8 @@
 provenance and licences (registry.py), and its statements for the conclusions system (blog_statements.py).
 
 Everything is built from the metrics JSON of each model; only the qualitative grid also reads predictions and frames,
-and the statements the blog part-3 stage's per-nose table.
+and the statements the blog part-3 stage's per-nose table. Each model's per-nose errors go to
+plots/curves/zeroshot/<model>_items.csv (`core.items`), the items its pairs on the leaderboard are tested on.
 A model whose stage reported a status other than "ok" gets a status row and no numbers.
 """
 
@@ -14,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from thermbench.core import submissions
+from thermbench.core import metrics, submissions
 from thermbench.core.conclusions import as_records
 from thermbench.core.io import InputError, read_json, write_json, write_text
+from thermbench.core.items import items_name, write_items
 from thermbench.core.plots import data_label, plt, save_figure
 from thermbench.datasets.common import read_image
 from thermbench.models.landmarker import TFAN_SCHEMAS, nose_note
@@ -168,6 +170,16 @@ def qualitative_grid(frames: list[np.ndarray], records: dict[str, list[dict]], u
     return fig
 
 
+def nose_items(records: list[dict], cap: float) -> dict:
+    """Every GT nose of the full-frame protocol (`<image file>#<nose index>`) with its matched error in frame px (NaN:
+    no prediction matched it), as `core.items` writes them: the per-item outcomes behind PCK over all GT noses."""
+    ids, errors = [], []
+    for r in records:
+        ids += [f"{r['image_file']}#{i}" for i in range(len(r["gt"]))]
+        errors.append(metrics.matched_errors(r["gt"], r["pred"], cap))
+    return {"thermeval": (ids, np.concatenate(errors) if errors else np.zeros(0))}
+
+
 def write_report(models: list[str], metrics_dir: Path, predictions_dir: Path, submitted: tuple[Path, Path], raw: Path,
                  out: Path, cfg: ZeroshotConfig, blog_metrics: tuple[Path, Path], blog_timing: tuple[Path, Path],
                  blog_noses: Path, calibration: Path, check: dict[str, dict[str, str]], conclusions_path: Path
@@ -203,6 +215,9 @@ def write_report(models: list[str], metrics_dir: Path, predictions_dir: Path, su
 
     runs = {m: read_json(predictions_dir / f"{m}.json") for m in models if results[m]["status"] == "ok"}
     runs.update(read_json(submitted[1])["submissions"])
+    for m, run in runs.items():
+        write_items(out / "curves" / "zeroshot" / f"{items_name(results[m].get('label', m))}_items.csv",
+                    nose_items(run["full_frame"], cfg.match_cap_px))
     records = {m: run["full_frame"][: cfg.qualitative_n] for m, run in runs.items()}
     # every model saw the same test frames in frames.csv order
     frames = [read_image(raw / r["image_file"]) for r in next(iter(records.values()), [])]

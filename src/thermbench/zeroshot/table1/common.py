@@ -30,6 +30,14 @@ def nme_cells(t_pred: np.ndarray, t_split: Split, c_pred: np.ndarray, c_split: S
                                                     c_split.meta)}
 
 
+def nme_items(t_pred: np.ndarray, t_split: Split, c_pred: np.ndarray, c_split: Split) -> dict:
+    """The per-image NMEs behind `nme_cells` (T-FAKE NME-IO, CHARLOTTE Full NME-diag) by sample id, as
+    `core.items` writes them."""
+    return {"tfake": (t_split.meta["sample_id"].astype(str).tolist(), nme.nme_io(t_pred, gt(t_split))),
+            "charlotte": (c_split.meta["sample_id"].astype(str).tolist(),
+                          nme.nme_diag(c_pred, gt(c_split), c_split.visible))}
+
+
 def head(name: str, arch: str, variant: str | None, complexity: dict | None) -> dict:
     """The MLCM-KD metrics fields of a zero-shot row (no teacher, no training)."""
     return {"model": f"zeroshot-{name}", "kind": "zeroshot", "variant": variant, "arch": arch, "teacher": None,

@@ -15,10 +15,11 @@ import numpy as np
 
 from thermbench.core import nme
 from thermbench.core.io import write_json
+from thermbench.core.items import write_items
 from thermbench.core.progress import progress
 from thermbench.datasets.crop_store import Split, load_split
 from thermbench.models.dlib68 import Dlib68
-from thermbench.zeroshot.table1.common import CROP, fallback_box, gt, head, nme_cells
+from thermbench.zeroshot.table1.common import CROP, fallback_box, gt, head, nme_cells, nme_items
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,9 @@ def predict_split(model: Dlib68, split: Split, box_scale: float, bgr: bool, desc
 
 
 def evaluate(tfake: Path, charlotte: Path, metrics_path: Path, cfg: Table1Config, box_scales: tuple[float, float],
-             data: dict[str, str]) -> dict:
-    """dlib-68's row. `box_scales`: the crops' box padding of T-FAKE and CHARLOTTE (prepare.<dataset>.box_scale);
-    `data`: their data.source (the metrics' label)."""
+             data: dict[str, str], items_path: Path) -> dict:
+    """dlib-68's row, and its per-image NMEs to `items_path` (`core.items`). `box_scales`: the crops' box padding
+    of T-FAKE and CHARLOTTE (prepare.<dataset>.box_scale); `data`: their data.source (the metrics' label)."""
     model = Dlib68(cfg.detector, cfg.upsample)
     t_split = load_split(tfake, "test", CROP, all_labelled=True)
     t_pred, t_det = predict_split(model, t_split, box_scales[0], False, "dlib tfake thermal")
@@ -59,4 +60,5 @@ def evaluate(tfake: Path, charlotte: Path, metrics_path: Path, cfg: Table1Config
                       "fallback": "no face found: the predictor runs on the crop's own box"},
     }
     write_json(metrics_path, result)
+    write_items(items_path, nme_items(t_pred, t_split, c_pred, c_split))
     return result

@@ -15,6 +15,7 @@ class Table1Inputs:
     tfake: Path  # data/prepared/tfake
     charlotte: Path  # data/prepared/charlotte
     metrics: Path  # metrics/mlcmkd/zeroshot-<model>.json
+    items: Path  # plots/curves/table1/<model>_items.csv
     scales: tuple[float, float]  # prepare.tfake.box_scale, prepare.charlotte.box_scale
     data: dict[str, str]  # data.source of T-FAKE and CHARLOTTE
     dlib: dlib.Table1Config  # params zeroshot_table1
@@ -24,8 +25,9 @@ class Table1Inputs:
 
 
 ROWS = {
-    "dlib68": lambda s: dlib.evaluate(s.tfake, s.charlotte, s.metrics, s.dlib, s.scales, s.data),
-    "tfan": lambda s: tfan.evaluate(s.tfake, s.charlotte, s.metrics, s.tfan, s.scales, s.threads, s.device, s.data),
+    "dlib68": lambda s: dlib.evaluate(s.tfake, s.charlotte, s.metrics, s.dlib, s.scales, s.data, s.items),
+    "tfan": lambda s: tfan.evaluate(s.tfake, s.charlotte, s.metrics, s.tfan, s.scales, s.threads, s.device, s.data,
+                                   s.items),
 }
 
 

@@ -17,12 +17,13 @@ import numpy as np
 import torch
 
 from thermbench.core.io import InputError, write_json
+from thermbench.core.items import write_items
 from thermbench.core.progress import progress
 from thermbench.datasets.crop_store import Split, load_split
 from thermbench.models.tfan import count_parameters
 from thermbench.models.tfan_landmarker import TFANLandmarker, ibug68_points
 from thermbench.models.weights import WeightsUnavailable
-from thermbench.zeroshot.table1.common import CROP, fallback_box, head, nme_cells
+from thermbench.zeroshot.table1.common import CROP, fallback_box, head, nme_cells, nme_items
 
 ARCH = "TFAN (T-FAKE authors' MobileNetV2 landmarker, FaceSynthetics 70 points)"
 BOXES = "every crop's own box (the package's face detector is not installed)"
@@ -39,9 +40,10 @@ def predict_split(model: TFANLandmarker, split: Split, box_scale: float, desc: s
 
 
 def evaluate(tfake: Path, charlotte: Path, metrics_path: Path, cfg: dict, box_scales: tuple[float, float],
-             threads: int, device: str, data: dict[str, str]) -> dict:
+             threads: int, device: str, data: dict[str, str], items_path: Path) -> dict:
     """`cfg`: params zeroshot.tfan; `box_scales`: prepare.<tfake, charlotte>.box_scale; `data`: data.source of
-    T-FAKE and CHARLOTTE (the metrics' label)."""
+    T-FAKE and CHARLOTTE (the metrics' label); the per-image NMEs go to `items_path` (`core.items`; no rows without
+    the weights)."""
     if int(cfg["n_landmarks"]) != 70:
         raise InputError(f"params.yaml: zeroshot.tfan.n_landmarks is {cfg['n_landmarks']}; Table I scores iBUG-68 "
                          "points, which only the 70-point TFAN gives (its points 0-67)")
@@ -52,6 +54,7 @@ def evaluate(tfake: Path, charlotte: Path, metrics_path: Path, cfg: dict, box_sc
         print(f"zeroshot_table1@tfan: {err}", file=sys.stderr)
         result = {"data": data, **head("tfan", ARCH, cfg["mode"], None), "status": str(err)}
         write_json(metrics_path, result)
+        write_items(items_path, {})
         return result
     t_split = load_split(tfake, "test", CROP, all_labelled=True)
     c_split = load_split(charlotte, "test", CROP)
@@ -61,4 +64,5 @@ def evaluate(tfake: Path, charlotte: Path, metrics_path: Path, cfg: dict, box_sc
               "status": "ok",
               **nme_cells(t_pred, t_split, c_pred, c_split), "boxes": BOXES}
     write_json(metrics_path, result)
+    write_items(items_path, nme_items(t_pred, t_split, c_pred, c_split))
     return result

@@ -1,0 +1,176 @@
+"""Every pair of a board compared on the same items: the comparison engine behind the leaderboard's ranks.
+
+An `Entry` is one model's per-item scores: runs x items (a trained model: one row per seed; a model run once: one
+row), with what blocks any statement on it (runs that did not converge or failed to train). `compare_board` compares
+every pair of entries as one Holm family and returns one `Statement` per pair:
+
+- both trained (two or more seeds each): the paired t test over the seeds both share, on each seed's item mean of A - B
+  (the seed is the unit); the test-item bootstrap of the seed-mean per-item difference must agree in sign;
+- one trained, one run once: the t test over the trained model's seeds of its item mean less the other's, the bootstrap
+  over items agreeing;
+- both run once: the items are the unit: McNemar's exact test for yes/no outcomes (a GT nose found within the PCK
+  radius), a paired t test over items otherwise, each with the bootstrap interval over items at the same level.
+
+Each statement's interval is at its Holm level (1 - alpha / (m - rank + 1)); it is resolved when the Holm-adjusted p is
+below alpha, the bootstrap agrees, and nothing blocks it. Every statement also carries what it could have seen: the
+minimum detectable effect at this run's seeds and items, its test's level and 80% power (`core.power`), and how the
+variance of the difference splits between seeds and test items (`power.variance_split`), or the items alone.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from thermbench.core import power, stats
+from thermbench.core.conclusions import Statement, difference
+
+POWER = 0.8
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One board row's per-item scores. `runs`: {seed (None for a model run once): per-item values indexed by item
+    id}; `blockers`: why no statement on it can be resolved (e.g. "not converged: ktl-dikd-seed2"); `trained`:
+    whether it is a trained model (the kernel check applies)."""
+
+    runs: dict
+    trained: bool
+    blockers: list[str] = field(default_factory=list)
+
+    @property
+    def seeded(self) -> bool:
+        return len(self.runs) > 1
+
+
+def _matrix(entry: Entry, seeds: list, items: pd.Index) -> np.ndarray:
+    return np.stack([entry.runs[s].reindex(items).to_numpy(np.float64) for s in seeds])
+
+
+def common_items(a: Entry, b: Entry, binary: bool) -> pd.Index:
+    """The items both entries scored in every run, in sorted order: for yes/no outcomes every item either lists (a
+    NaN is a miss there), else only the items with a finite value in every run of both."""
+    series = [*a.runs.values(), *b.runs.values()]
+    if binary:
+        return pd.Index(sorted(set.intersection(*(set(s.index) for s in series))))
+    finite = [set(s.index[np.isfinite(s.to_numpy(np.float64))]) for s in series]
+    return pd.Index(sorted(set.intersection(*finite)))
+
+
+def paired(a: Entry, b: Entry, outcome, binary: bool) -> dict:
+    """The per-item differences of A - B on their common items (`outcome` maps per-item values to what is compared,
+    e.g. a hit within the PCK radius): `diff` (runs x items; runs: the shared seeds of two trained models, the trained
+    one's seeds against the other, or one row), `unit` (seeds | items) and the test's p value."""
+    items = common_items(a, b, binary)
+    if a.seeded and b.seeded:
+        seeds = sorted(set(a.runs) & set(b.runs))
+        diff = outcome(_matrix(a, seeds, items)) - outcome(_matrix(b, seeds, items))
+    elif a.seeded or b.seeded:
+        seeds = sorted(a.runs if a.seeded else b.runs)
+        one = [next(iter((b if a.seeded else a).runs))]
+        diff = outcome(_matrix(a, seeds if a.seeded else one, items)) - outcome(_matrix(b, one if a.seeded else seeds,
+                                                                                        items))
+    else:  # each run once (a trained model of one seed too): their one runs
+        seeds = [None]
+        diff = outcome(_matrix(a, list(a.runs), items)) - outcome(_matrix(b, list(b.runs), items))
+    if diff.shape[1] == 0:
+        return {"diff": diff, "unit": "seeds" if len(seeds) > 1 else "items", "seeds": seeds, "p": 1.0}
+    if len(seeds) > 1:
+        return {"diff": diff, "unit": "seeds", "seeds": seeds, "p": stats.t_p_value(diff.mean(axis=1))}
+    if binary:
+        row = diff[0]
+        return {"diff": diff, "unit": "items", "seeds": seeds,
+                "p": stats.mcnemar_exact(int((row > 0).sum()), int((row < 0).sum()))}
+    return {"diff": diff, "unit": "items", "seeds": seeds, "p": stats.t_p_value(diff[0])}
+
+
+def evidence(p: dict, level: float, binary: bool) -> dict:
+    """The interval at `level`, the bootstrap over items, the MDE and the variance split of one pair."""
+    diff = p["diff"]
+    n_items = diff.shape[1]
+    if n_items == 0:
+        return {"mean": float("nan"), "low": None, "high": None, "n_items": 0, "mde": None, "variance": None,
+                "n_seeds": len(p["seeds"]) if p["unit"] == "seeds" else 1}
+    per_item = diff.mean(axis=0)
+    boot = stats.bootstrap_mean(per_item, confidence=level) if n_items > 1 else None
+    if p["unit"] == "seeds":
+        by_seed = diff.mean(axis=1)
+        mean, low, high = stats.t_interval(by_seed, level)
+        split = power.variance_split(diff) if n_items > 1 else None
+        sd = float(by_seed.std(ddof=1))
+        mde = power.mde_paired_t(sd, len(by_seed), level, POWER)
+        return {"mean": mean, "low": low, "high": high, "n_seeds": len(by_seed), "n_items": n_items,
+                "per_seed": [float(v) for v in by_seed], "mde": mde, "variance": split, "sd_seeds": sd,
+                **({"bootstrap_items": boot} if boot else {})}
+    if binary:
+        discordant = float((per_item != 0).mean())
+        mde = power.mde_mcnemar(n_items, discordant, level, POWER)
+        variance = {"item": float(per_item.var(ddof=1)) if n_items > 1 else None, "seed": None,
+                    "discordant": discordant}
+    else:
+        mde = power.mde_mean(boot["se"], level, POWER)
+        variance = {"item": float(per_item.var(ddof=1)) if n_items > 1 else None, "seed": None}
+    return {"mean": boot["mean"], "low": boot["low"], "high": boot["high"], "n_seeds": 1, "n_items": n_items,
+            "bootstrap_items": boot, "mde": mde, "variance": variance}
+
+
+def compare_board(prefix: str, what: str, entries: dict[str, Entry], outcome=lambda v: v,
+                  binary: bool = False, unit: str = "") -> list[Statement]:
+    """Every pair of `entries` (names in sorted order, A the first) compared as one Holm family; statement ids
+    `<prefix><A>_vs_<B>`. `what` names the metric in the claims; `outcome` maps per-item values to what is compared
+    (the board's metric is the mean of it over the items)."""
+    pairs = list(itertools.combinations(sorted(entries), 2))
+    tests = {(a, b): paired(entries[a], entries[b], outcome, binary) for a, b in pairs}
+    p = {f"{a}\t{b}": t["p"] for (a, b), t in tests.items()}
+    p_holm, levels = stats.holm_adjust(p), stats.holm_levels(p)
+    out = []
+    for (a, b), test in tests.items():
+        key = f"{a}\t{b}"
+        ev = evidence(test, levels[key], binary)
+        blockers = entries[a].blockers + entries[b].blockers
+        if ev["n_items"] == 0:
+            blockers.append("no item both scored")
+        elif test["unit"] == "seeds" and len(test["seeds"]) < 2:
+            blockers.append(f"{len(test['seeds'])} paired seed(s)")
+        elif p_holm[key] >= stats.ALPHA:
+            blockers.append(f"Holm-adjusted p {p_holm[key]:.3g} >= {stats.ALPHA} over the board's {len(pairs)} pairs")
+        elif test["unit"] == "seeds" and "bootstrap_items" in ev:
+            boot = ev["bootstrap_items"]
+            if boot["low"] <= 0 <= boot["high"] or (boot["mean"] > 0) != (ev["mean"] > 0):
+                blockers.append("the test-item bootstrap interval includes 0")
+        extra = {k: v for k, v in ev.items() if k not in ("mean", "low", "high")}
+        extra.update(unit=test["unit"], p=test["p"], p_holm=p_holm[key], level=levels[key], power=POWER)
+        statement = difference(f"{prefix}{a}_vs_{b}", f"{a} vs {b} ({what})", a, b, ev["mean"], ev["low"],
+                               ev["high"], unit, blockers=blockers, extra=extra,
+                               trained=entries[a].trained or entries[b].trained)
+        out.append(with_reach(statement, ev, levels[key], unit))
+    return out
+
+
+def with_reach(statement: Statement, ev: dict, level: float, unit: str = "") -> Statement:
+    """A not-resolved statement with what it could have seen (`could_have_seen`) in its numbers (`reach`) and text;
+    a resolved one as it is."""
+    if statement.resolved:
+        return statement
+    reach = could_have_seen(ev, level, unit)
+    return replace(statement, text=f"{statement.text[:-1]}; could have seen: {reach})",
+                   numbers={**statement.numbers, "reach": reach})
+
+
+def could_have_seen(ev: dict, level: float, unit: str = "") -> str:
+    """What a not-resolved comparison could have seen: its MDE at its level and 80% power, and where the variance of
+    the difference sits."""
+    if ev.get("mde") is None:
+        return "no minimum detectable effect (too few runs or items)"
+    size = f"{ev.get('n_seeds', 1)} seed(s)" + (f" x {ev['n_items']} items" if ev["n_items"] > 1 else "")
+    text = f"minimum detectable effect {ev['mde']:.3g}{unit} at {size}, level {100 * level:.2f}%, {100 * POWER:.0f}% power"
+    split = ev.get("variance") or {}
+    if split.get("seed") is not None:
+        text += (f"; variance: seeds {split['seed']:.3g}, items {split['item']:.3g}, seed x item "
+                 f"{split['residual']:.3g}")
+    elif split.get("item") is not None:
+        text += f"; variance over items {split['item']:.3g} (one run each: no seed share)"
+    return text

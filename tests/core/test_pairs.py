@@ -1,0 +1,101 @@
+"""The pair engine: which test each kind of pair gets, on which items, Holm across the board, and what a not-resolved
+pair could have seen, against hand-computed values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from thermbench.core import power
+from thermbench.core.items import items_text, read_items
+from thermbench.core.pairs import Entry, common_items, compare_board, paired
+
+ITEMS = [f"i{k}" for k in range(6)]
+
+
+def series(values, items=ITEMS) -> pd.Series:
+    return pd.Series(np.asarray(values, dtype=np.float64), index=items)
+
+
+def seeded(rows: dict) -> Entry:
+    return Entry({s: series(v) for s, v in rows.items()}, True)
+
+
+def test_two_trained_models_are_paired_by_seed_on_their_item_means():
+    a = seeded({0: [1, 1, 1, 1, 1, 1], 1: [2, 2, 2, 2, 2, 2], 2: [3, 3, 3, 3, 3, 4.2]})
+    b = seeded({0: [0, 0, 0, 0, 0, 0], 1: [1, 1, 1, 1, 1, 1], 2: [2, 2, 2, 2, 2, 2], 3: [9, 9, 9, 9, 9, 9]})
+    test = paired(a, b, lambda v: v, binary=False)
+    assert test["unit"] == "seeds" and test["seeds"] == [0, 1, 2]       # seed 3 has no partner
+    by_seed = test["diff"].mean(axis=1)
+    np.testing.assert_allclose(by_seed, [1.0, 1.0, 1.2])
+    assert test["p"] == pytest.approx(sps.ttest_1samp([1.0, 1.0, 1.2], 0).pvalue)
+
+
+def test_a_trained_model_against_one_run_uses_the_trained_seeds():
+    a = seeded({0: [1] * 6, 1: [3] * 6})
+    b = Entry({None: series([1, 1, 1, 1, 1, 1])}, False)
+    test = paired(b, a, lambda v: v, binary=False)
+    assert test["unit"] == "seeds" and test["seeds"] == [0, 1]
+    np.testing.assert_allclose(test["diff"].mean(axis=1), [0.0, -2.0])
+
+
+def test_two_single_runs_with_yes_no_outcomes_get_mcnemar():
+    a = Entry({None: series([1, 2, 3, 30, np.nan, 4])}, False)
+    b = Entry({None: series([20, 2, np.nan, np.nan, np.nan, 40])}, False)
+    hits = lambda v: np.where(np.nan_to_num(v, nan=np.inf) <= 10, 1.0, 0.0)
+    test = paired(a, b, hits, binary=True)
+    # A alone found items 0, 2 and 5; B alone none; both item 1: McNemar on 3 against 0
+    assert test["unit"] == "items" and list(test["diff"][0]) == [1, 0, 1, 0, 0, 1]
+    assert test["p"] == pytest.approx(0.25)
+
+
+def test_trained_models_of_one_seed_are_compared_over_items():
+    a, b = seeded({0: [1, 2, 3, 4, 5, 6]}), seeded({0: [2, 2, 4, 4, 6, 7]})
+    test = paired(a, b, lambda v: v, binary=False)
+    assert test["unit"] == "items" and list(test["diff"][0]) == [-1, 0, -1, 0, -1, -1]
+
+
+def test_continuous_scores_are_compared_on_items_finite_in_every_run():
+    a = Entry({None: series([1, np.nan, 3, 4, 5, 6])}, False)
+    b = Entry({None: series([1, 2, 3, np.nan, 5, 6])}, False)
+    assert list(common_items(a, b, binary=False)) == ["i0", "i2", "i4", "i5"]
+    assert len(common_items(a, b, binary=True)) == 6
+
+
+def test_holm_across_the_board_and_the_reach_of_a_pair_left_open():
+    rng = np.random.default_rng(0)
+    base = rng.normal(0.06, 0.01, size=(5, 6))
+    entries = {"far": seeded({s: base[s] + 0.05 for s in range(5)}),
+               "near": seeded({s: base[s] + rng.normal(0.0005, 0.002, 6) for s in range(5)}),
+               "ref": seeded({s: base[s] for s in range(5)})}
+    found = {s.id: s for s in compare_board("boards.t.", "NME", entries)}
+    assert sorted(found) == ["boards.t.far_vs_near", "boards.t.far_vs_ref", "boards.t.near_vs_ref"]
+    far = found["boards.t.far_vs_ref"]
+    assert far.resolved and far.verdict == "far > ref"
+    assert far.numbers["mean"] == pytest.approx(0.05)
+    levels = sorted(s.numbers["level"] for s in found.values())
+    assert levels == pytest.approx([0.95, 1 - 0.05 / 2, 1 - 0.05 / 3])
+    near = found["boards.t.near_vs_ref"]
+    assert not near.resolved and "could have seen: minimum detectable effect" in near.text
+    sd = np.std(near.numbers["per_seed"], ddof=1)
+    assert near.numbers["mde"] == pytest.approx(power.mde_paired_t(sd, 5, near.numbers["level"], 0.8))
+    assert set(near.numbers["variance"]) >= {"seed", "item", "residual"}
+
+
+def test_blocked_rows_block_their_pairs_and_a_row_without_items_is_named():
+    a = Entry({0: series([1] * 6), 1: series([1.1] * 6)}, True, ["not converged: a-seed1"])
+    b = Entry({0: series([5] * 6), 1: series([5.2] * 6)}, True)
+    c = Entry({None: pd.Series(dtype=np.float64)}, False, ["no per-item scores of c"])
+    found = {s.id: s for s in compare_board("x.", "NME", {"a": a, "b": b, "c": c})}
+    assert "not converged: a-seed1" in found["x.a_vs_b"].why
+    assert "no per-item scores of c" in found["x.a_vs_c"].why and "no item both scored" in found["x.a_vs_c"].why
+
+
+def test_items_files_round_trip(tmp_path):
+    path = tmp_path / "m_items.csv"
+    path.write_text(items_text({"tfake": (["a", "b"], np.array([0.5, np.nan])), "charlotte": (["c"], [0.25])}))
+    assert path.read_text().splitlines() == ["dataset,item,value", "tfake,a,0.5", "tfake,b,", "charlotte,c,0.25"]
+    got = read_items(path, "tfake")
+    assert got["a"] == 0.5 and np.isnan(got["b"]) and read_items(path, "thermeval").empty

@@ -144,7 +144,8 @@ def resolved_pairs(statements: list[dict], prefix: str | None) -> set[tuple[str,
 def open_pairs(statements: list[dict], prefix: str | None) -> list[dict]:
     """The pairs of a board's statements (ids under `prefix`) that are not resolved, with what each could have seen:
     {pair, difference, mde, variance, why}; none for a board without pair statements of its own."""
-    return [{"pair": s["claim"].rsplit(" (", 1)[0], "difference": s["numbers"].get("mean"), "mde": s["numbers"].get("mde"),
+    return [{"pair": s["claim"].rsplit(" (", 1)[0], "difference": s["numbers"].get("mean"),
+             "mde": s["numbers"].get("mde"),
              "variance": s["numbers"].get("variance"), "why": s["why"]}
             for s in statements if prefix is not None and prefix.startswith("boards.") and s["id"].startswith(prefix)
             and not s["resolved"]]

@@ -76,7 +76,7 @@ def either_block(blocks: int, level: float, margin: float):
 def pair_power(diff: np.ndarray, level: float, reference: float, settings: int, reps: int, seed: int) -> dict:
     """Variance split, trade-off table and rule simulation of one pair's seeds x items differences."""
     split = power.variance_split(diff)
-    s, i = split["n_seeds"], split["n_items"]
+    s = split["n_seeds"]
     t_mde = power.mde_paired_t(float(np.sqrt(split["var_of_mean_over_seeds"])), s, level)
     grid = [0.0] + [float(t_mde * f) for f in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)]
     rules = {"t alone": (lambda m: power.paired_rule(m, level, False), s),

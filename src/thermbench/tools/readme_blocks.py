@@ -437,7 +437,8 @@ SOURCE_EFFECTS = {
                                   "0.0328", -0.073, "ktl-dikd_vs_ktl-fdld"),
     "mlcmkd.tfake.fdld_ri_vs_fdld": ("Table IV: Baseline + RI 0.0432 vs Baseline 0.0542", -0.203, None),
     "mlcmkd.tfake.fdld_fi_vs_fdld": ("Table IV: Baseline + FI 0.0392 vs Baseline 0.0542", -0.277, None),
-    "mlcmkd.tfake.mcl-dikd_vs_supervised_t": ("Table I: Ours-t below RTMPose-t (MCL)", None, "mcl-dikd_vs_supervised-t"),
+    "mlcmkd.tfake.mcl-dikd_vs_supervised_t": ("Table I: Ours-t below RTMPose-t (MCL)", None,
+                                              "mcl-dikd_vs_supervised-t"),
 }
 
 

@@ -365,8 +365,9 @@ def final(statement: Statement, check: dict[str, dict[str, str]], moved: frozens
                            text=f"{statement.claim}: {verdict} (an intersection: the pairs every CPU kernel setting "
                                 f"checked separates{by}; {'; '.join(parts)}; as made here: {made_here})")
         if narrow:
+            # each part names itself "not resolved (...)": the text does not say it twice
             return replace(statement, verdict=NOT_RESOLVED, resolved=False,
-                           text=f"{statement.claim}: {NOT_RESOLVED} ({'; '.join(parts)}; as made here: {made_here})",
+                           text=f"{statement.claim}: {'; '.join(parts)}; as made here: {made_here}",
                            why="; ".join(parts))
     elif all(v == statement.verdict for v in there.values()):
         c = least_clearance(statement, statement.verdict, check)

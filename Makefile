@@ -138,9 +138,9 @@ readme: setup
 
 # The experiments of `dvc exp run -S key=value` side by side within 200 columns (docs/results.md, "Comparing runs"):
 # the params that differ between the rows shown, then the headline metrics (metrics/headline/) that differ; no deps'
-# hashes, no other metrics file, no timings (tools/exp_table.py reads `dvc exp show --json`; a wider table is split in
-# two). No experiment yet: one line saying so. ARGS= passes more options, e.g. ARGS="--md", ARGS="--width 120", or
-# ARGS="-n 2" (an option it does not know goes to `dvc exp show`).
+# hashes, no other metrics file, no timings (tools/exp_table.py reads `dvc exp show --json`; a wider table breaks long
+# names after their dots, then splits into a params and a metrics table). No experiment yet: one line saying so. ARGS=
+# passes more options, e.g. ARGS="--md", ARGS="--width 120", or ARGS="-n 2" (one it does not know goes to dvc exp show).
 ARGS ?=
 .PHONY: exp-show
 exp-show: setup

@@ -109,3 +109,16 @@ def test_landmark_boards_read_their_own_pair_statements_and_list_the_open_pairs(
                                     "variance": None, "why": "Holm-adjusted p 0.146 >= 0.05"}]
     assert "ktl-dikd vs supervised-s: -0.0035, could have seen 0.0049" in open_text(board)
     assert open_pairs(statements, BOARD_STATEMENTS["breath_far"]) == []    # breath rankings: no pair statements
+
+
+def test_a_resolved_table_comparison_orders_the_board_pair_it_names():
+    """Table I's DIKD vs supervised, resolved in its own family, orders the T-FAKE board's two rows it names (its
+    groups, by the sign of A - B), whatever the board's own family of every pair said."""
+    table = {**_statement("mlcmkd.tfake.dikd_vs_supervised", "DIKD < supervised RTMPose-s"),
+             "numbers": {"board": "boards.landmarks68_tfake.ktl-dikd_vs_supervised-s",
+                         "groups": ["ktl-dikd", "supervised-s"], "mean": -0.0047}}
+    board = {**_statement("boards.landmarks68_tfake.ktl-dikd_vs_supervised-s", "not resolved", resolved=False),
+             "numbers": {}}
+    assert resolved_pairs([table, board], "boards.landmarks68_tfake.") == {("ktl-dikd", "supervised-s")}
+    assert resolved_pairs([{**table, "resolved": False}, board], "boards.landmarks68_tfake.") == set()
+    assert resolved_pairs([table], "boards.landmarks68_charlotte.") == set()

@@ -111,7 +111,7 @@ def compare_family(groups: dict[str, Group], family: list[Comparison], per_image
             blockers.append("the test-image bootstrap interval includes 0")
         extra = {k: v for k, v in ev.items() if k not in ("mean", "low", "high")}
         extra.update(p=p[c.id], p_holm=p_holm[c.id], level=level,
-                     **({"board": board_id(c.a, c.b)} if c.metric is tfake_nme else {}))
+                     **({"board": board_id(c.a, c.b), "groups": [c.a, c.b]} if c.metric is tfake_nme else {}))
         statement = difference(c.id, f"{c.name_a} vs {c.name_b} ({c.what})", c.name_a, c.name_b, mean, low, high,
                                blockers=blockers, extra=extra)
         statements.append(pairs.with_reach(statement, ev, level))

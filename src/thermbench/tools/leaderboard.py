@@ -128,11 +128,18 @@ def _ranked(rows: list[dict], higher: bool) -> list[dict]:
 
 def resolved_pairs(statements: list[dict], prefix: str | None) -> set[tuple[str, str]]:
     """(lower, higher) pairs of the resolved statements whose id starts with `prefix` (metrics/conclusions.json's
-    statements), chained: a < b and b < c give a < c."""
+    statements), and of the resolved table comparisons that name a pair of this board (`numbers.board`, with the two
+    rows as `numbers.groups`, A - B its `mean`: a claim of the paper tested in its own table's family), chained: a < b
+    and b < c give a < c."""
     pairs = set()
     for s in statements:
-        if prefix is not None and s["id"].startswith(prefix) and s["resolved"]:
+        if prefix is None or not s["resolved"]:
+            continue
+        if s["id"].startswith(prefix):
             pairs |= pairs_of(s["verdict"]) or set()
+        elif str(s.get("numbers", {}).get("board", "")).startswith(prefix):
+            a, b = s["numbers"]["groups"]
+            pairs.add((a, b) if s["numbers"]["mean"] < 0 else (b, a))
     while True:
         chained = {(a, d) for a, b in pairs for c, d in pairs if b == c} - pairs
         if not chained:

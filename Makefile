@@ -11,9 +11,9 @@ DEST ?= publish
 
 .PHONY: setup check-submissions repair-lock repro test unit regression baseline conclusions calibrate crop-geometry profile publish publish-check parity scale readme gpu-check clean-venv
 
-# torch first and pinned: its CPU wheel is what this machine has; an unpinned torch pulls GBs of CUDA packages.
-# TORCH_INDEX picks another build of the same torch from PyTorch's own index (docs/gpu.md, "Setting up a GPU
-# machine"), e.g. TORCH_INDEX=https://download.pytorch.org/whl/cu130; empty: pip's configured index.
+# torch first and pinned, from pip's configured index (empty TORCH_INDEX): on Linux x86-64 PyPI's build is the CUDA
+# one (GBs). TORCH_INDEX picks another build of the same torch from PyTorch's own index (docs/gpu.md, "Setting up a
+# GPU machine"): https://download.pytorch.org/whl/cpu the CPU build, https://download.pytorch.org/whl/cu130 a CUDA one.
 TORCH_INDEX ?=
 # src/thermbench_tree.pth: a python started in a thermbench tree imports that tree's src/ (a queued DVC experiment runs
 # in a copy of the workspace and must run the copy's code, not the workspace's that the editable install points at).
@@ -136,14 +136,15 @@ crop-geometry: setup
 readme: setup
 	$(PY) -m thermbench.tools.readme --write
 
-# The experiments of `dvc exp run -S key=value` side by side, only the columns that differ between the rows shown
-# (docs/results.md): the changed params and the headline metrics they moved; the deps' hashes (paths) are dropped.
-# ARGS= passes more options, e.g. ARGS="--md" or ARGS="-n 2".
-EXP_DROP ?= ^((data|plots|metrics|src|stages|conclusions|submissions)/|.*\.yaml$$)
+# The experiments of `dvc exp run -S key=value` side by side within 200 columns (docs/results.md, "Comparing runs"):
+# the params that differ between the rows shown, then the headline metrics (metrics/headline/) that differ; no deps'
+# hashes, no other metrics file, no timings (tools/exp_table.py reads `dvc exp show --json`; a wider table breaks long
+# names after their dots, then splits into a params and a metrics table). No experiment yet: one line saying so. ARGS=
+# passes more options, e.g. ARGS="--md", ARGS="--width 120", or ARGS="-n 2" (one it does not know goes to dvc exp show).
 ARGS ?=
 .PHONY: exp-show
 exp-show: setup
-	$(DVC) exp show --only-changed --drop '$(EXP_DROP)' $(ARGS)
+	$(PY) -m thermbench.tools.exp_table --dvc '$(DVC)' $(ARGS)
 
 # `make profile P=paper`; SET="data.source.breath=real ..." changes keys of that profile (one real dataset, say).
 # It refuses, in one line, to overwrite a value changed in params.yaml since it was composed; FORCE=1 discards it.

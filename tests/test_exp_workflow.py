@@ -1,6 +1,6 @@
 """The DVC experiment workflow end to end on the smoke profile: one `dvc exp run -S` of a TinyHead training param,
 then `make exp-show`, `dvc metrics diff` and `dvc plots diff` between it and the committed run, sized for a person to
-read.
+read; beside them DVC's own `dvc exp show --only-changed`, whose columns `make exp-show` leaves out.
 
 It starts from a warm smoke copy (its results and DVC cache), so only the TinyHead's stages and what reads them run:
 set THERMBENCH_WARM_SMOKE to a smoke-profile project after `dvc repro`, e.g. the copy that
@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from thermbench.core.io import write_json
+from thermbench.tools.exp_table import DEPS_DROP, WIDTH
 from thermbench.tools.readme_blocks import EXP_RECORD
 from thermbench.tools.regression import copy_worktree, stage_env
 from thermbench.tools.warm_stages import warm_stages
@@ -29,6 +30,7 @@ WARM = Path(os.environ.get("THERMBENCH_WARM_SMOKE", "/nonexistent"))
 PARAM, VALUE = "head.lr", "0.01"  # a TinyHead training param: head_train and what reads its heads re-run
 BASE = "HEAD"  # the committed run the experiment starts from
 MAX_COLUMNS, MAX_DIFF_ROWS = 40, 150
+EXP_SHOW = "make exp-show"  # as the docs name it
 
 pytestmark = pytest.mark.skipif(not (WARM / "dvc.lock").is_file() or not (WARM / ".dvc" / "cache").is_dir(),
                                 reason="no warm smoke copy: set THERMBENCH_WARM_SMOKE to a smoke project after "
@@ -66,20 +68,71 @@ def workflow(tmp_path_factory):
     quick = (sys.executable, "-m", "thermbench.tools.dvc_cli", "--beside")  # DVC as `make repro` runs it
     with warm_stages(env, repo) as warm:  # the stages forked from one interpreter, as `make repro` runs them
         run(*quick, "exp", "run", "-q", "-S", f"{PARAM}={VALUE}", "--name", name, env=warm)
-    make = ("make", "-s", "-o", ".venv/.installed", f"DVC={' '.join(dvc)}", "exp-show")
+    make = ("make", "-s", "-o", ".venv/.installed", f"PY={sys.executable}", f"DVC={' '.join(dvc)}", "exp-show")
+    only_changed = run(*dvc, "exp", "show", "--only-changed", "--csv").splitlines()[0].split(",")
+    deps = _deps(json.loads(run(*dvc, "exp", "show", "--json")))
     return {"param": PARAM, "value": VALUE, "base_value": base, "base": BASE, "name": name,
-            "exp_show": run(*make, "ARGS=--md --no-pager"),
+            "exp_show_command": EXP_SHOW, "exp_show": run(*make),
+            "dvc_only_changed": {"columns": only_changed,
+                                 "deps": [c for c in only_changed if c in deps]},
+            "dvc_drop": run(*dvc, "exp", "show", "--only-changed", "--drop", DEPS_DROP, "--md", "--no-pager"),
             "metrics_diff": run(*dvc, "metrics", "diff", BASE, name, "--md"),
             "plots_diff": json.loads(run(*dvc, "plots", "diff", BASE, name, "--json"))["data"]}
 
 
-def test_exp_show_fits_a_screen_and_shows_the_param_and_its_metrics(workflow):
-    lines = workflow["exp_show"].splitlines()
-    columns = [c.strip() for c in lines[0].strip("|").split("|")]
+def _deps(shown: list[dict]) -> set[str]:
+    """The dependencies' paths of every row of `dvc exp show --json`'s output (DVC's --only-changed shows those whose
+    hash differs as columns of their own)."""
+    revs = [e["data"] for e in shown] + [r["data"] for e in shown for x in e.get("experiments") or []
+                                         for r in x["revs"]]
+    return {path for d in revs if d for path in d.get("deps") or {}}
+
+
+def _tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
+    """The plain-text tables of `make exp-show`: each as its column names (heading lines joined) and its rows' cells,
+    cut where the dashes of the rule under the heading run."""
+    lines, tables = text.splitlines(), []
+    for i, line in enumerate(lines):
+        if not line or set(line) != {"-", " "}:
+            continue
+        spans, at = [], 0
+        for dashes in line.split("  "):
+            spans.append((at, at + len(dashes)))
+            at += len(dashes) + 2
+        heading, j = [lines[i - 1]], i - 2  # the Experiment line, and above it a name's earlier parts (indented)
+        while j >= 0 and lines[j].startswith(" "):
+            heading.insert(0, lines[j])
+            j -= 1
+        names = ["".join(h[a:b].strip() for h in heading) for a, b in spans]
+        body = []
+        for row in lines[i + 1:]:
+            if not row.strip():
+                break
+            body.append([row[a:b].strip() for a, b in spans])
+        tables.append((names, body))
+    return tables
+
+
+def test_exp_show_fits_a_screen_and_shows_the_param_then_its_metrics(workflow):
+    out = workflow["exp_show"]
+    assert max(map(len, out.splitlines())) <= WIDTH, out
+    tables = _tables(out)
+    assert 1 <= len(tables) <= 2, out  # one table, or the params and the metrics apart
+    columns = [c for names, _ in tables for c in names]
     assert len(columns) <= MAX_COLUMNS, columns
     assert PARAM in columns and any(c.startswith("tinyhead.") for c in columns), columns
-    row = next(line for line in lines if f"[{workflow['name']}]" in line)
-    assert [c.strip() for c in row.strip("|").split("|")][columns.index(PARAM)] == VALUE
+    assert columns.index(PARAM) < min(i for i, c in enumerate(columns) if c.startswith("tinyhead.")), columns
+    names, body = next(t for t in tables if PARAM in t[0])
+    row = next(r for r in body if f"[{workflow['name']}]" in r[0])
+    assert row[names.index(PARAM)] == VALUE
+    assert not any("/" in c for c in columns), columns  # no dependency's hash
+
+
+def test_dvc_exp_show_only_changed_alone_shows_the_dependencies_hashes_and_drop_removes_them(workflow):
+    deps = workflow["dvc_only_changed"]["deps"]
+    assert deps, workflow["dvc_only_changed"]["columns"]
+    header = workflow["dvc_drop"].splitlines()[0]
+    assert PARAM in header and not any(f" {d} " in header for d in deps)
 
 
 def test_metrics_diff_is_headline_numbers_only(workflow):
@@ -102,6 +155,7 @@ def test_record_for_the_docs(workflow):
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
     write_json(ROOT / EXP_RECORD, {**{k: workflow[k] for k in ("param", "value", "base_value", "base", "name",
-                                                               "exp_show", "metrics_diff")},
+                                                               "exp_show_command", "exp_show", "dvc_only_changed",
+                                                               "dvc_drop", "metrics_diff")},
                                    "plots": sorted(workflow["plots_diff"]), "commit": commit,
                                    "date": datetime.date.today().isoformat()})

@@ -201,8 +201,8 @@ def test_final_drops_what_lies_within_the_vendor_margin_and_says_so():
     assert (near.verdict, near.clearance) == ("A > B", {"B < A": 0.1})
     f = cc.final(near, agreed(near))
     assert (f.verdict, f.resolved) == ("not resolved", False)
-    assert f.text == ("A vs B: not resolved (not resolved (within the vendor margin) where named: B < A (0.10 "
-                      "half-widths < 0.25); as made here: A > B (A − B = +1.1 [+0.1, +2.1]))")
+    assert f.text == ("A vs B: not resolved (within the vendor margin) where named: B < A (0.10 "
+                      "half-widths < 0.25); as made here: A > B (A − B = +1.1 [+0.1, +2.1])")
     far = cc.difference("d", "A vs B", "A", "B", 1.3, 0.3, 2.3)
     assert cc.final(far, agreed(far)) == far
     # C - A from the items' own intervals: [1.6 - 1.5, 2.4 - 0.5] = [0.1, 1.9], 0.1 / 0.9 = 0.1111 half-widths

@@ -3,14 +3,17 @@ pair could have seen, against hand-computed values."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as sps
 
 from thermbench.core import power
+from thermbench.core.conclusions import KernelCheck, final
 from thermbench.core.items import items_text, read_items
-from thermbench.core.pairs import Entry, common_items, compare_board, paired
+from thermbench.core.pairs import Entry, common_items, compare_board, paired, pool
 
 ITEMS = [f"i{k}" for k in range(6)]
 
@@ -44,8 +47,7 @@ def test_a_trained_model_against_one_run_uses_the_trained_seeds():
 def test_two_single_runs_with_yes_no_outcomes_get_mcnemar():
     a = Entry({None: series([1, 2, 3, 30, np.nan, 4])}, False)
     b = Entry({None: series([20, 2, np.nan, np.nan, np.nan, 40])}, False)
-    hits = lambda v: np.where(np.nan_to_num(v, nan=np.inf) <= 10, 1.0, 0.0)
-    test = paired(a, b, hits, binary=True)
+    test = paired(a, b, lambda v: np.where(np.nan_to_num(v, nan=np.inf) <= 10, 1.0, 0.0), binary=True)
     # A alone found items 0, 2 and 5; B alone none; both item 1: McNemar on 3 against 0
     assert test["unit"] == "items" and list(test["diff"][0]) == [1, 0, 1, 0, 0, 1]
     assert test["p"] == pytest.approx(0.25)
@@ -99,3 +101,29 @@ def test_items_files_round_trip(tmp_path):
     assert path.read_text().splitlines() == ["dataset,item,value", "tfake,a,0.5", "tfake,b,", "charlotte,c,0.25"]
     got = read_items(path, "tfake")
     assert got["a"] == 0.5 and np.isnan(got["b"]) and read_items(path, "thermeval").empty
+
+
+def test_the_kernel_checks_re_trainings_pool_into_seed_means_and_publish_without_a_veto():
+    """Each seed's difference averaged over this run and every setting's re-training of it; the t test over those
+    seed means; such a statement stands on its own interval's clearance, not on each setting's verdict."""
+    rng = np.random.default_rng(2)
+    base = rng.normal(0.06, 0.01, (3, 6))
+    a = seeded({s: base[s] - 0.004 + rng.normal(0, 0.0005, 6) for s in range(3)})
+    b = seeded({s: base[s] for s in range(3)})
+    here = paired(a, b, lambda v: v, binary=False)
+    settings = {"avx2": [-0.003, -0.005, -0.004], "default": [-0.0045, -0.0035, -0.004]}
+    pooled = pool(here, settings)
+    means = np.mean([here["diff"].mean(axis=1), settings["avx2"], settings["default"]], axis=0)
+    np.testing.assert_allclose(pooled["seed_means"], means)
+    assert pooled["p"] == pytest.approx(sps.ttest_1samp(means, 0).pvalue) and pooled["pooled"] == ["avx2", "default"]
+    assert pool(here, {"avx2": [-0.003, -0.005]}) is here                  # another number of seeds: not pooled
+    [st] = compare_board("x.", "NME", {"a": a, "b": b}, replicates=lambda sid: settings if sid == "x.a_vs_b" else None)
+    assert st.numbers["pooled"] == ["avx2", "default"] and st.numbers["mean"] == pytest.approx(means.mean())
+    check = KernelCheck({"native": {}, "avx2": {}, "default": {}})
+    assert final(st, check) == st                                            # no verdict of a setting needed
+    narrow = replace(st, clearance={k: 0.5 for k in st.clearance})
+    assert final(narrow, check).verdict == "not resolved"                   # the vendor margin still applies
+    assert KernelCheck({"native": {}, "avx2": {}}, replicates={"avx2": {"x.a_vs_b": [1.0]}}).replicates_of(
+        "x.a_vs_b") == {"avx2": [1.0]}
+    assert KernelCheck({"native": {}, "avx2": {}, "default": {}},
+                       replicates={"avx2": {"x.a_vs_b": [1.0]}}).replicates_of("x.a_vs_b") is None

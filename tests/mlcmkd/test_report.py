@@ -4,9 +4,10 @@ over test images, convergence and mean-shape blockers, rank orders, statements w
 import copy
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from thermbench.core import power
+from thermbench.core import pairs, power
 from thermbench.mlcmkd import report
 from thermbench.mlcmkd import report_markdown as rm
 from thermbench.mlcmkd import report_statements as rs
@@ -531,3 +532,25 @@ def test_attach_per_image_reads_each_seeds_predictions(tmp_path):
     assert groups["teacher"].per_image is None
     with pytest.raises(report.InputError, match="not found"):
         report.attach_per_image(rt.group_runs({"supervised-t-seed0": _m("supervised", "t", 0.1)}), tmp_path, gt)
+
+
+def test_each_table_comparison_names_the_board_pair_it_meets_and_back():
+    """The names of a table's comparison and of the T-FAKE board's pair are one mapping: every NME comparison of
+    Tables I, III and IV names the board statement on the same two groups (the leaderboard's row names), and that
+    statement's two names are the comparison's groups again."""
+    groups = rt.group_runs(_metrics())
+    rng = np.random.default_rng(0)
+    for g in groups.values():
+        if g.kind in ("supervised", "ktl", "mcl"):
+            g.per_image = rng.normal(0.06, 0.01, (len(g.runs), 6))
+    entries = {k: pairs.Entry({s: pd.Series(row) for s, row in zip(sorted(g.runs), g.per_image)}, True)
+               for k, g in groups.items() if g.per_image is not None}
+    board = {s.id: s for s in pairs.compare_board("boards.landmarks68_tfake.", "NME", entries)}
+    for family in rs.families(groups, KTL, "s", "t").values():
+        statements, _ = rs.compare_family(groups, family)
+        for c, st in zip(family, statements):
+            there = board[st.numbers["board"]]
+            assert set(there.claim.split(" (")[0].split(" vs ")) == {c.a, c.b}
+            # the same pair, the same seeds and items: the same difference, signed by name order
+            sign = 1 if c.a < c.b else -1
+            assert there.numbers["mean"] == pytest.approx(sign * st.numbers["mean"])

@@ -632,3 +632,9 @@ def test_the_check_keeps_each_settings_per_seed_differences_as_replicates():
     found = {"boards.t.a_vs_b": {"numbers": {"mean": -0.1, "per_seed": [-0.1, -0.12, -0.08]}},
              "boards.t.a_vs_c": {"numbers": {"mean": 0.3}}}
     assert conclusions.replicates_of(found) == {"boards.t.a_vs_b": [-0.1, -0.12, -0.08]}
+
+
+def test_a_setting_records_the_cpu_it_was_made_on():
+    info = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni amx_bf16\n"
+    assert conclusions.cpu_flags(info) == ["avx2", "avx512f", "avx512_vnni", "amx_bf16"]
+    assert conclusions.cpu_flags("") == []

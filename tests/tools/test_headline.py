@@ -29,7 +29,8 @@ def test_nose_zero_shot_cells_and_tinyhead_seed_cells():
     zeroshot = {"dlib68": {"status": "ok", "full_frame": {"detection_rate": 0.2, "pck": {"10px": 0.1}},
                            "crop": {"frame_px": {"detection_rate": 0.3, "median_px": 6.5, "pck": {"10px": 0.15}}}},
                 "dwpose": {"status": "weights not available"}}
-    head = {"seeds": {"0": {"converged": True}, "1": {"converged": False}, "2": {"converged": True}}, "frame_px": {"detection_rate": 1.0},
+    head = {"seeds": {"0": {"converged": True}, "1": {"converged": False}, "2": {"converged": True}},
+            "frame_px": {"detection_rate": 1.0},
             "over_seeds": {"frame_px": {"median_px": {"mean": 19.0, "sd": 6.0},
                                         "pck": {"10px": {"mean": 0.3, "sd": 0.1}}}}}
     assert nose(zeroshot, head) == {

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from thermbench.core import power
-from thermbench.tools.power_report import claimed_pairs, either_block, pair_power, seed_cost
+from thermbench.tools.power_report import claimed_pairs, either_block, pair_power, pooled, seed_cost
 
 PARAMS = {"rtmpose": {"ktl_arch": "s", "mcl_arch": "t"},
           "train": {"ktl": {"runs": ["fdld", "dikd"]}, "mcl": {"runs": ["dikd"]}}}
@@ -45,3 +45,11 @@ def test_one_pair_split_tradeoff_and_rules():
     assert set(got["rules"]) == {"t alone", "as published", "settings pooled"}
     assert got["rules"]["as published"]["runs"] == 10 and got["rules"]["t alone"]["runs"] == 5
     assert all(0 <= r["level"] <= 1 for r in got["rules"].values())
+
+
+def test_the_pooled_rule_averages_each_seed_over_the_settings():
+    # two settings of three seeds: seed means -1, -1.1, -0.9 far below 0 although the second setting alone is noisy
+    first = np.full((3, 4), -1.0) + np.array([[0.0], [-0.1], [0.1]])
+    second = first + np.array([[0.05], [-0.05], [0.0]])
+    assert pooled(2, 0.95, 1.03)(np.vstack([first, second])) == -1
+    assert pooled(2, 0.95, 1.03)(np.vstack([first, -second])) == 0      # they cancel: nothing resolved

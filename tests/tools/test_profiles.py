@@ -225,3 +225,20 @@ def test_the_paper_profile_sets_the_gpu_step_and_a_typo_there_is_refused_by_its_
     params["train"]["fit"]["cuda_grpah"] = True
     with pytest.raises(InputError, match="unknown key.*cuda_grpah"):
         check_values(yaml.safe_dump(params))
+
+
+@pytest.mark.parametrize("name", ["default", "smoke"])
+def test_dvc_rewrites_one_line_for_one_changed_key(name, tmp_path):
+    """params.yaml is written in the layout DVC's own writer keeps (`dvc exp run -S` round-trips it through
+    dvc.utils.serialize.modify_yaml): one changed key changes one line, the rest of the file stays as it is."""
+    from dvc.utils.serialize import modify_yaml
+
+    path = tmp_path / "params.yaml"
+    path.write_text(render(name))
+    before = path.read_text().splitlines()
+    with modify_yaml(path) as params:
+        params["head"]["lr"] = 0.0123
+    after = path.read_text().splitlines()
+    assert len(after) == len(before)
+    changed = [(a, b) for a, b in zip(before, after) if a != b]
+    assert len(changed) == 1 and changed[0][1].lstrip().startswith("lr: 0.0123")

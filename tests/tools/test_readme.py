@@ -113,8 +113,9 @@ def _tiny_metrics(root: Path) -> Path:
                                                "full_frame": {"detection_rate": 0.5, "n_gt": 10, "pck": {"10px": 0.3}}})
     write_json(m / "zeroshot" / "dwpose.json", {"data": "synthetic", "status": "weights not available: get them"})
     over = {"frame_px": {"median_px": {"mean": 4.0, "sd": 1.0}, "pck": {"10px": {"mean": 0.5, "sd": 0.25}}}}
-    write_json(m / "head" / "thermeval.json", {"data": "synthetic", "n_train_labels": 40, "seeds": {"0": {"converged": True}, "1": {"converged": False}},
-                                              "frame_px": {"detection_rate": 1.0, "n_gt": 8}, "over_seeds": over})
+    write_json(m / "head" / "thermeval.json", {"data": "synthetic", "n_train_labels": 40,
+                                               "seeds": {"0": {"converged": True}, "1": {"converged": False}},
+                                               "frame_px": {"detection_rate": 1.0, "n_gt": 8}, "over_seeds": over})
     for seed, nme in ((0, 0.06), (1, 0.08)):  # mean 0.07, sd (ddof 1) 0.0141
         write_json(m / "mlcmkd" / "supervised" / "s" / f"supervised-s-seed{seed}.json",
                    {"kind": "supervised", "arch": "s", "seed": seed, "model": f"supervised-s-seed{seed}",

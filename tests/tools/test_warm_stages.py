@@ -2,6 +2,7 @@
 standard streams, exit status, `__main__`, sys.path, atexit, numbers."""
 
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from thermbench.tools.warm_stages import stage_imports, warm_stages
+from thermbench.tools.warm_stages import STOP_GRACE_S, stage_imports, warm_stages
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
@@ -210,3 +211,144 @@ def test_a_process_a_stage_leaves_behind_does_not_hold_up_the_next_stage(light):
         started = time.monotonic()
         done = subprocess.run("python stages/stage.py fail", shell=True, cwd=light, env=warm, timeout=30)
     assert done.returncode == 3 and time.monotonic() - started < 10
+
+
+SLEEPER = '''import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+if sys.argv[2] == "stubborn":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+child = subprocess.Popen(["sleep", "60"])
+Path(sys.argv[1]).write_text(f"{os.getpid()} {child.pid}")
+try:
+    time.sleep(60)
+finally:
+    Path(sys.argv[1] + ".cleaned").touch()
+'''
+
+BROKEN = '''import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # it outlives its client, then writes to the output nobody reads
+Path(sys.argv[1]).write_text(f"{os.getpid()} {os.getpid()}")
+time.sleep(1.5)
+print("still here", flush=True)
+'''
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _started(pids: Path) -> list[int]:
+    for _ in range(600):
+        if pids.is_file() and len(pids.read_text().split()) == 2:
+            return [int(p) for p in pids.read_text().split()]
+        time.sleep(0.05)
+    raise AssertionError("the stage did not start")
+
+
+def _gone_within(pids: list[int], seconds: float) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if not any(map(_alive, pids)):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("stop, kind, within", [
+    (signal.SIGINT, "plain", 3.0),  # Ctrl-C
+    (signal.SIGKILL, "plain", 3.0),  # a kill of the DAG run
+    (signal.SIGTERM, "stubborn", STOP_GRACE_S + 3.0),  # a stage that ignores the server's SIGINT gets SIGKILL
+])
+def test_a_stage_whose_command_goes_away_stops_with_what_it_started(light, tmp_path, capfd, stop, kind, within):
+    """Ctrl-C or a kill of `make repro` stops the forked stage and its children at once, as Ctrl-C stops a fresh
+    stage, not a minute later with a BrokenPipeError traceback: one line says so."""
+    (light / "stages" / "sleeper.py").write_text(SLEEPER)
+    pids = tmp_path / "pids"
+    with warm_stages({**os.environ, "PYTHONPATH": SRC}, light) as warm:
+        client = subprocess.Popen(["python", "stages/sleeper.py", str(pids), kind], cwd=light, env=warm,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        started = _started(pids)
+        client.send_signal(stop)
+        client.wait(timeout=10)
+        assert _gone_within(started, within), "the stage or its child still runs"
+        out, err = client.communicate(timeout=10)
+        still = shell("python stages/stage.py fail", light, warm)  # the server serves on
+    assert still.returncode == 3
+    assert out == err == ""
+    assert Path(f"{pids}.cleaned").exists() == (kind == "plain")  # stopped as Ctrl-C stops it: its `finally` ran
+    server = capfd.readouterr().err
+    assert "Traceback" not in server
+    assert server.count("warm python: stopped stages/sleeper.py: its command went away") == 1, server
+
+
+def test_a_stage_that_outlives_its_client_and_output_ends_in_one_line_not_a_traceback(light, tmp_path, capfd):
+    """The stage writes to a pipe whose reader is gone, and its status to a client that is gone: one line."""
+    (light / "stages" / "broken.py").write_text(BROKEN)
+    pids = tmp_path / "pids"
+    with warm_stages({**os.environ, "PYTHONPATH": SRC}, light) as warm:
+        read, write = os.pipe()
+        client = subprocess.Popen(["python", "stages/broken.py", str(pids)], cwd=light, env=warm, stdout=write,
+                                  stderr=subprocess.PIPE, text=True)
+        os.close(write)
+        started = _started(pids)
+        os.close(read)  # nobody reads its output any more
+        client.kill()
+        _, err = client.communicate(timeout=20)  # its stderr ends when the stage has ended
+        assert _gone_within(started, 3.0)
+    assert err == "warm python: stages/broken.py stopped: a pipe it wrote to was closed\n"
+    assert "Traceback" not in capfd.readouterr().err
+
+
+POOL_NAP = '''import sys
+
+import nap
+from thermbench.core.parallel import ordered_map
+
+if __name__ == "__main__":
+    list(ordered_map(nap.nap, [sys.argv[1]] * 2, "naps", workers=2))
+'''
+
+NAP = '''import os
+import time
+from pathlib import Path
+
+
+def nap(folder):
+    Path(folder, str(os.getpid())).touch()
+    time.sleep(60)
+'''
+
+
+def test_a_stopped_stage_takes_its_pools_forked_workers_with_it(light, tmp_path, capfd):
+    (light / "stages" / "pool_nap.py").write_text(POOL_NAP)
+    (light / "stages" / "nap.py").write_text(NAP)
+    folder = tmp_path / "workers"
+    folder.mkdir()
+    with warm_stages({**os.environ, "PYTHONPATH": SRC}, light) as warm:
+        client = subprocess.Popen(["python", "stages/pool_nap.py", str(folder)], cwd=light, env=warm,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(600):
+            if len(list(folder.iterdir())) == 2:
+                break
+            time.sleep(0.05)
+        workers = [int(p.name) for p in folder.iterdir()]
+        assert len(workers) == 2 and all(map(_alive, workers))
+        client.send_signal(signal.SIGINT)
+        assert _gone_within(workers, 3.0), "a worker still runs"
+        _, err = client.communicate(timeout=10)
+    assert "Traceback" not in err, err
+    server = capfd.readouterr().err
+    assert "Traceback" not in server and server.count("warm python: stopped") == 1, server

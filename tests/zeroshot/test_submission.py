@@ -91,36 +91,39 @@ def test_a_malformed_file_is_one_line_naming_row_and_rule(thermeval, tmp_path, t
     assert not (tmp_path / "out").exists()
 
 
-def test_entries_name_what_is_wrong(tmp_path):
-    (tmp_path / "p.csv").write_text(GOOD)
-    good = {"task": "thermeval_nose", "path": str(tmp_path / "p.csv")}
+def test_entries_name_what_is_wrong(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the entries' files lie in submissions/, beside submissions.yaml
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    (folder / "p.csv").write_text(GOOD)
+    good = {"task": "thermeval_nose", "path": str(folder / "p.csv")}
     assert submissions.entries({"b": good, "a": good}, "thermeval_nose")[0].name == "a"
     for entry, rule in (({**good, "task": "pose"}, "task 'pose' is not one of"),
                         ({**good, "colour": 1}, r"unknown key\(s\) colour"),
-                        ({**good, "path": str(tmp_path / "no.csv")}, "no.csv not found"),
+                        ({**good, "path": str(folder / "no.csv")}, "no.csv not found"),
                         ({"task": "thermeval_nose"}, "no path")):
         with pytest.raises(InputError, match=rule):
             submissions.entries({"x": entry}, "thermeval_nose")
-    header = tmp_path / "header.csv"
+    header = folder / "header.csv"
     header.write_text(GOOD.splitlines()[0] + "\n")
-    (tmp_path / "blank.csv").write_text("")
+    (folder / "blank.csv").write_text("")
     for entry, rule in (({**good, "path": str(header)}, "holds no predictions; if the model found nothing on purpose, "
                                                         "say so with `empty: true` in this entry"),
                         ({**good, "empty": True}, r"`empty: true`, but .*p.csv holds 4 prediction\(s\)"),
                         ({**good, "empty": "yes"}, "empty: 'yes' is not true or false"),
-                        ({**good, "path": str(tmp_path / "blank.csv")}, r"an empty file \(not even a header row\)")):
+                        ({**good, "path": str(folder / "blank.csv")}, r"an empty file \(not even a header row\)")):
         with pytest.raises(InputError, match=rule):
             submissions.entries({"x": entry}, "thermeval_nose")
     assert submissions.entries({"x": {**good, "path": str(header), "empty": True}}, "thermeval_nose")[0].path == header
     with pytest.raises(InputError, match="submissions.my/model: a name of letters"):
         submissions.entries({"my/model": good}, "thermeval_nose")
-    (tmp_path / "card.yaml").write_text("onnx: m.onnx\n")
-    model = {"model": str(tmp_path / "card.yaml")}
+    (folder / "card.yaml").write_text("onnx: m.onnx\n")
+    model = {"model": "submissions/card.yaml"}
     for task in submissions.TASKS:  # an ONNX model is run by every area
         (entry,) = submissions.entries({"m": model}, task)
-        assert entry.onnx and entry.task == task and entry.path == tmp_path / "card.yaml"
+        assert entry.onnx and entry.task == task and entry.path == Path("submissions/card.yaml")
     for entry, rule in (({**model, "task": "landmarks68"}, "either model .* or task and path"),
-                        ({"model": str(tmp_path / "no.yaml")}, "model card .*no.yaml not found")):
+                        ({"model": str(folder / "no.yaml")}, "model card .*no.yaml not found")):
         with pytest.raises(InputError, match=rule):
             submissions.entries({"x": entry}, "thermeval_nose")
 
@@ -128,10 +131,11 @@ def test_entries_name_what_is_wrong(tmp_path):
 def test_the_registry_lists_the_built_in_models_and_keeps_their_names(tmp_path):
     registry = yaml.safe_load((ROOT / "submissions.yaml").read_text())
     assert submissions.builtin(ROOT / "submissions.yaml")["table1"] == ["dlib68", "tfan"]
-    (tmp_path / "p.csv").write_text(GOOD)
+    (tmp_path / "submissions").mkdir()
+    (tmp_path / "submissions" / "p.csv").write_text(GOOD)
     path = tmp_path / "submissions.yaml"
-    path.write_text(yaml.safe_dump({**registry, "submissions": {"dlib68": {"task": "thermeval_nose",
-                                                                           "path": str(tmp_path / "p.csv")}}}))
+    path.write_text(yaml.safe_dump({**registry, "submissions": {
+        "dlib68": {"task": "thermeval_nose", "path": str(tmp_path / "submissions" / "p.csv")}}}))
     with pytest.raises(InputError, match=r"submissions.dlib68: the name of a built-in model$"):
         submissions.read(path, "thermeval_nose")
     path.write_text(yaml.safe_dump({"builtin": {"zeroshot": ["dlib68"]}, "submissions": {}}))
@@ -142,11 +146,13 @@ def test_the_registry_lists_the_built_in_models_and_keeps_their_names(tmp_path):
 def test_the_stages_put_the_submission_in_the_zero_shot_table(thermeval, tmp_path):
     """The two stage scripts as dvc.yaml runs them: the submission's row, marked, after the built-in ones."""
     raw, prepared = thermeval
-    (tmp_path / "sub.csv").write_text(GOOD)
+    submitted = tmp_path / "submissions" / "sub.csv"
+    submitted.parent.mkdir()
+    submitted.write_text(GOOD)
     entries = tmp_path / "submissions.yaml"
     registry = yaml.safe_load((ROOT / "submissions.yaml").read_text())  # the built-in models beside the entry
     entries.write_text(yaml.safe_dump({**registry, "submissions": {"mine": {"task": "thermeval_nose",
-                                                                            "path": str(tmp_path / "sub.csv")}}}))
+                                                                            "path": str(submitted)}}}))
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["prepare"]["thermeval"]["crop_size"] = 256
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
@@ -158,10 +164,10 @@ def test_the_stages_put_the_submission_in_the_zero_shot_table(thermeval, tmp_pat
     assert proc.returncode == 0, proc.stderr
     assert json.loads((tmp_path / "sm.json").read_text())["submissions"]["mine"]["full_frame"]["n_gt"] == 3
 
-    (tmp_path / "sub.csv").write_text(GOOD.replace("crop,s2", "crop,s1"))
+    submitted.write_text(GOOD.replace("crop,s2", "crop,s1"))
     proc = subprocess.run(cmd[:-4] + ["--predictions", str(tmp_path / "x.json"), "--metrics", str(tmp_path / "y.json")]
                           + common, capture_output=True, text=True)
-    assert proc.returncode == 2 and proc.stderr == f"error: {tmp_path / 'sub.csv'}: row 5: duplicate row for 's1'\n"
+    assert proc.returncode == 2 and proc.stderr == f"error: {submitted}: row 5: duplicate row for 's1'\n"
     assert not (tmp_path / "x.json").exists() and not (tmp_path / "y.json").exists()
 
 

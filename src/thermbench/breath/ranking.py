@@ -167,9 +167,9 @@ def _sequence_sums(errors: pd.DataFrame, runs: list[str], sequences: list[str]) 
 
 def paired_differences(windows: pd.DataFrame, runs: dict[str, dict], cfg: ConclusionConfig, seed: int) -> dict:
     """{scene: {"coverage": {source: {sequences, windows, of_sequences, of_windows, seeds, runs}}, "pairs": {(a, b):
-    {a, b, difference, low, high, sequences, windows, mde}}}} for every pair of sources (a before b by name) that both have
-    a rate in at least `cfg.min_sequences` sequences: a's and b's MAE over the windows where both have a rate, and a
-    95% interval of a's minus b's from a bootstrap of the matched sequences (generator: `seed` and the scene; a
+    {a, b, difference, low, high, sequences, windows, mde}}}} for every pair of sources (a before b by name) that both
+    have a rate in at least `cfg.min_sequences` sequences: a's and b's MAE over the windows where both have a rate, and
+    a 95% interval of a's minus b's from a bootstrap of the matched sequences (generator: `seed` and the scene; a
     trained source's seeds from `seed`, the scene and the source, as in `mae_intervals`); low and high None where
     fewer than `cfg.min_sequences` sequences hold a matched window (the MAEs too where none does); `mde`: the
     smallest difference the pair could have detected at 80% power (`power.mde_mean` of the bootstrap's standard

@@ -34,8 +34,28 @@ COLUMNS = ("sequence", "subject", "frame", "x", "y")
 FAR = 1.0  # a point more than this many frame sizes outside the frame is an error, not a miss
 
 
+def read_track_rows(path: Path) -> pd.DataFrame:
+    """The file's rows (`row`: its line number), checked for columns and repeats: what can be checked without the
+    breath videos."""
+    table = read_rows(path, ("sequence", "subject"), COLUMNS)
+    _check_repeats(path, table)
+    return table
+
+
+def _check_repeats(path: Path, table: pd.DataFrame) -> None:
+    """Refuse a frame of a subject given twice (frames compared as numbers: 0 and 0.0 are one frame)."""
+    frames = pd.to_numeric(table["frame"], errors="coerce")  # a frame that is no number: `read_track_csv` names it
+    keyed = table.assign(frame=frames).dropna(subset=["sequence", "subject", "frame"])
+    doubled = keyed[keyed.duplicated(["sequence", "subject", "frame"], keep="first")]
+    if len(doubled):
+        r = doubled.iloc[0]
+        frame = int(r.frame) if float(r.frame).is_integer() else r.frame
+        raise fail(path, int(r.row), f"duplicate row for {r.sequence}/{r.subject} frame {frame}")
+
+
 def read_track_csv(path: Path, videos: Path) -> dict[str, dict[str, np.ndarray]]:
-    """{sequence: {subject: (T, 2) points}} of the file, checked against the sequences under `videos`."""
+    """{sequence: {subject: (T, 2) points}} of the file, checked against the sequences under `videos`: each row's
+    sequence, subject, frame and point in file order, then repeats, then the rows missing."""
     table = read_rows(path, ("sequence", "subject"), COLUMNS)
     tracks, sizes = {}, {}
     for folder in list_sequences(videos):
@@ -51,8 +71,6 @@ def read_track_csv(path: Path, videos: Path) -> dict[str, dict[str, np.ndarray]]
         frame = pd.to_numeric(pd.Series([r.frame]), errors="coerce").iloc[0]
         if not (np.isfinite(frame) and frame == int(frame) and 0 <= frame < len(points)):
             raise fail(path, r.row, f"frame {shown(r.frame)} is not one of 0..{len(points) - 1}")
-        if not np.isinf(points[int(frame)]).all():
-            raise fail(path, r.row, f"duplicate row for {r.sequence}/{r.subject} frame {int(frame)}")
         xy = pd.to_numeric(pd.Series([r.x, r.y]), errors="coerce").to_numpy(np.float64)
         if np.isnan(xy).sum() == 1 or np.isinf(xy).any():
             raise fail(path, r.row, "x and y must both be finite numbers, or both empty (no face)")
@@ -60,6 +78,7 @@ def read_track_csv(path: Path, videos: Path) -> dict[str, dict[str, np.ndarray]]
         if np.isfinite(xy).all() and not (-FAR * w <= xy[0] <= (1 + FAR) * w and -FAR * h <= xy[1] <= (1 + FAR) * h):
             raise fail(path, r.row, f"({xy[0]:g}, {xy[1]:g}) lies far outside the {w}x{h} frame")
         points[int(frame)] = xy
+    _check_repeats(path, table)
     for name, subjects in tracks.items():
         for subject, points in subjects.items():
             absent = np.flatnonzero(np.isinf(points).any(axis=1))
@@ -83,7 +102,7 @@ def validate(registry: Path, videos: Path) -> dict[str, dict]:
             read_track_csv(entry.path, videos)
             checked[entry.name] = "against the breath videos"
         else:
-            read_rows(entry.path, ("sequence", "subject"), COLUMNS)
+            read_track_rows(entry.path)
             checked[entry.name] = ("format only: its sequences and frames are not checked yet (no breath videos; "
                                    "the DAG's validate_breath_tracks checks them before any scoring)")
     return validated(entries, checked)

@@ -220,11 +220,22 @@ def code_fingerprint(root: Path, paths: list[str]) -> str | None:
 class KernelCheck(dict):
     """{setting: {statement id: verdict}} as `read_kernel_check` reads it, with `clearances`, {setting: {statement id:
     {part: clearance}}}: each part's clearance in the runs whose intervals the check kept (none in a check made before
-    it kept them)."""
+    it kept them), and `replicates`, {setting: {statement id: per-seed differences}}: what each setting's re-training
+    gave a pair compared over seeds (none in a check made before it kept them)."""
 
-    def __init__(self, verdicts: dict | None = None, clearances: dict | None = None):
+    def __init__(self, verdicts: dict | None = None, clearances: dict | None = None,
+                 replicates: dict | None = None):
         super().__init__(verdicts or {})
         self.clearances = clearances or {}
+        self.replicates = replicates or {}
+
+    def replicates_of(self, statement_id: str) -> dict[str, list[float]] | None:
+        """{setting: the statement's per-seed differences there} over every setting this run is checked against
+        (all but `native`, the run the check was made beside: this repository's own, which the statement is made
+        from); None unless every such setting kept them."""
+        settings = [s for s in self if s != "native"]
+        found = {s: self.replicates.get(s, {}).get(statement_id) for s in settings}
+        return found if settings and all(v is not None for v in found.values()) else None
 
 
 def read_kernel_check(path: str | Path, params_path: str | Path, report: str) -> KernelCheck:
@@ -256,7 +267,8 @@ def read_kernel_check(path: str | Path, params_path: str | Path, report: str) ->
 
     check = {setting: mine(verdicts) for setting, verdicts in data["verdicts"].items()}
     clearances = {setting: mine(by_id) for setting, by_id in data.get("clearances", {}).items()}
-    return KernelCheck({**{setting: {} for setting in data.get("required", [])}, **check}, clearances)
+    replicates = {setting: mine(by_id) for setting, by_id in data.get("replicates", {}).items()}
+    return KernelCheck({**{setting: {} for setting in data.get("required", [])}, **check}, clearances, replicates)
 
 
 def read_moved(path: str | Path, params_path: str | Path, report: str) -> frozenset[str]:
@@ -302,9 +314,21 @@ def final(statement: Statement, check: dict[str, dict[str, str]], moved: frozens
     the pairs every setting checked resolved too, and its text says it is that intersection, names each pair left out
     with the settings that did not separate it, and keeps the evidence of the statement as made here; any other
     verdict stands only if every setting gave it. Of what stands, a part whose `clearance` is under `VENDOR_MARGIN`
-    is dropped too, named with its clearance."""
+    is dropped too, named with its clearance. A statement made from every setting's runs pooled as replicates
+    (`numbers.pooled`, `core.pairs.pool`) already holds the settings in its interval: it stands where that interval
+    clears the vendor margin."""
     if not statement.resolved:
         return statement
+    if statement.numbers.get("pooled") and check and sorted(statement.numbers["pooled"]) == sorted(
+            s for s in check if s != "native"):
+        # made from every setting's runs pooled as replicates: the settings are in its interval, not vetoes of it
+        c = min(statement.clearance.values(), default=math.inf)
+        if c >= VENDOR_MARGIN:
+            return statement
+        why = f"within the vendor margin ({c:.2f} half-widths < {VENDOR_MARGIN})"
+        return replace(statement, verdict=NOT_RESOLVED, resolved=False, why=why,
+                       text=f"{statement.claim}: {WITHIN_MARGIN} (here {statement.verdict}; "
+                            f"{statement.text.removeprefix(statement.claim + ': ')})")
     if not check:
         why = ("not kernel-checked (conclusions/kernel_check.json holds no check made for these params and this "
                "code: `make conclusions` makes one)")
@@ -341,8 +365,9 @@ def final(statement: Statement, check: dict[str, dict[str, str]], moved: frozens
                            text=f"{statement.claim}: {verdict} (an intersection: the pairs every CPU kernel setting "
                                 f"checked separates{by}; {'; '.join(parts)}; as made here: {made_here})")
         if narrow:
+            # each part names itself "not resolved (...)": the text does not say it twice
             return replace(statement, verdict=NOT_RESOLVED, resolved=False,
-                           text=f"{statement.claim}: {NOT_RESOLVED} ({'; '.join(parts)}; as made here: {made_here})",
+                           text=f"{statement.claim}: {'; '.join(parts)}; as made here: {made_here}",
                            why="; ".join(parts))
     elif all(v == statement.verdict for v in there.values()):
         c = least_clearance(statement, statement.verdict, check)

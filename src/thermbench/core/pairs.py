@@ -87,6 +87,22 @@ def paired(a: Entry, b: Entry, outcome, binary: bool) -> dict:
     return {"diff": diff, "unit": "items", "seeds": seeds, "p": stats.t_p_value(diff[0])}
 
 
+def pool(test: dict, replicates: dict[str, list[float]] | None) -> dict:
+    """A seeds test with the kernel check's re-trainings of the same seeds (`replicates`: {setting: per-seed
+    differences}, `KernelCheck.replicates_of`) pooled in: each seed's difference averaged over this run and every
+    setting, the t test then over those seed means (the seed stays the unit: a setting re-trains the same seeds, so
+    its runs are not new seeds, but their kernel noise averages out). As it was without replicates for every setting
+    or with another number of seeds."""
+    if test["unit"] != "seeds" or not replicates:
+        return test
+    here = test["diff"].mean(axis=1)
+    runs = [np.asarray(v, dtype=np.float64) for _, v in sorted(replicates.items())]
+    if any(r.shape != here.shape for r in runs):
+        return test
+    means = np.mean([here, *runs], axis=0)
+    return {**test, "p": stats.t_p_value(means), "pooled": sorted(replicates), "seed_means": means}
+
+
 def evidence(p: dict, level: float, binary: bool) -> dict:
     """The interval at `level`, the bootstrap over items, the MDE and the variance split of one pair."""
     diff = p["diff"]
@@ -98,13 +114,15 @@ def evidence(p: dict, level: float, binary: bool) -> dict:
     boot = stats.bootstrap_mean(per_item, confidence=level) if n_items > 1 else None
     if p["unit"] == "seeds":
         by_seed = diff.mean(axis=1)
-        mean, low, high = stats.t_interval(by_seed, level)
+        tested = p.get("seed_means", by_seed)
+        mean, low, high = stats.t_interval(tested, level)
         split = power.variance_split(diff) if n_items > 1 else None
-        sd = float(by_seed.std(ddof=1))
-        mde = power.mde_paired_t(sd, len(by_seed), level, POWER)
+        sd = float(tested.std(ddof=1))
+        mde = power.mde_paired_t(sd, len(tested), level, POWER)
+        pooled = {"pooled": p["pooled"], "seed_means": [float(v) for v in tested]} if "pooled" in p else {}
         return {"mean": mean, "low": low, "high": high, "n_seeds": len(by_seed), "n_items": n_items,
                 "per_seed": [float(v) for v in by_seed], "mde": mde, "variance": split, "sd_seeds": sd,
-                **({"bootstrap_items": boot} if boot else {})}
+                **({"bootstrap_items": boot} if boot else {}), **pooled}
     if binary:
         discordant = float((per_item != 0).mean())
         mde = power.mde_mcnemar(n_items, discordant, level, POWER)
@@ -118,12 +136,14 @@ def evidence(p: dict, level: float, binary: bool) -> dict:
 
 
 def compare_board(prefix: str, what: str, entries: dict[str, Entry], outcome=lambda v: v,
-                  binary: bool = False, unit: str = "") -> list[Statement]:
+                  binary: bool = False, unit: str = "", replicates=None) -> list[Statement]:
     """Every pair of `entries` (names in sorted order, A the first) compared as one Holm family; statement ids
     `<prefix><A>_vs_<B>`. `what` names the metric in the claims; `outcome` maps per-item values to what is compared
-    (the board's metric is the mean of it over the items)."""
+    (the board's metric is the mean of it over the items). `replicates` (statement id -> {setting: per-seed
+    differences} or None, e.g. `KernelCheck.replicates_of`): the kernel check's re-trainings pooled in (`pool`)."""
     pairs = list(itertools.combinations(sorted(entries), 2))
-    tests = {(a, b): paired(entries[a], entries[b], outcome, binary) for a, b in pairs}
+    tests = {(a, b): pool(paired(entries[a], entries[b], outcome, binary),
+                          replicates(f"{prefix}{a}_vs_{b}") if replicates else None) for a, b in pairs}
     p = {f"{a}\t{b}": t["p"] for (a, b), t in tests.items()}
     p_holm, levels = stats.holm_adjust(p), stats.holm_levels(p)
     out = []
@@ -166,7 +186,8 @@ def could_have_seen(ev: dict, level: float, unit: str = "") -> str:
     if ev.get("mde") is None:
         return "no minimum detectable effect (too few runs or items)"
     size = f"{ev.get('n_seeds', 1)} seed(s)" + (f" x {ev['n_items']} items" if ev["n_items"] > 1 else "")
-    text = f"minimum detectable effect {ev['mde']:.3g}{unit} at {size}, level {100 * level:.2f}%, {100 * POWER:.0f}% power"
+    text = (f"minimum detectable effect {ev['mde']:.3g}{unit} at {size}, level {100 * level:.2f}%, "
+            f"{100 * POWER:.0f}% power")
     split = ev.get("variance") or {}
     if split.get("seed") is not None:
         text += (f"; variance: seeds {split['seed']:.3g}, items {split['item']:.3g}, seed x item "

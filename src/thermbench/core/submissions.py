@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,13 @@ AREAS = {  # builtin.<area>: the stages that list's models get
     "breath_zeroshot": "breath_track_zeroshot@<name>: nostril tracks of the zero-shot models (zeroshot.<name>)",
 }
 FIELDS = {"task", "path", "model", "notes", "empty"}
+FOLDER = "submissions"  # beside submissions.yaml: every entry's file lies in it (the scoring stages depend on it)
+COCO_TASK = "landmarks68"  # the one task that also reads a COCO keypoint results file (.json)
+JSON_ELSEWHERE = (f"a .json file where this task reads a CSV (COCO keypoint results are read for task {COCO_TASK} "
+                  "only; the formats: submissions/README.md)")
+EMPTY_TASK = "thermeval_nose"  # the one task where a file with no rows is a result (a model that found no nose)
+EVERY = {"landmarks68": "every scored T-FAKE and CHARLOTTE test crop",  # the other tasks: each of these needs a row
+         "breath_tracks": "every frame of every subject of every breath video"}
 ECHO = 40  # characters of one value from a user's file that an error line shows
 LINE = 400  # the most characters of an error line's rule, whatever the file holds
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -86,8 +94,9 @@ def builtin(path: Path) -> dict[str, list[str]]:
 
 
 def read(path: Path, task: str) -> list[Submission]:
-    """The submissions of `task` declared in the file `path` (submissions.yaml)."""
-    found = entries(_load(path).get("submissions"), task, str(path))
+    """The submissions of `task` declared in the file `path` (submissions.yaml), whose files lie in the `submissions/`
+    folder beside it."""
+    found = entries(_load(path).get("submissions"), task, str(path), Path(path).parent / FOLDER)
     taken = {name for names in builtin(path).values() for name in names}
     for entry in found:
         if entry.name in taken:
@@ -100,10 +109,12 @@ def onnx_models(path: Path) -> list[Submission]:
     return [entry for entry in read(path, "") if entry.onnx]
 
 
-def entries(mapping: dict | None, task: str, where: str = "submissions.yaml") -> list[Submission]:
+def entries(mapping: dict | None, task: str, where: str = "submissions.yaml",
+            folder: Path = Path(FOLDER)) -> list[Submission]:
     """The submissions of `task` from the `submissions` mapping ({name: {task, path, notes}} or {name: {model,
     notes}}), sorted by name; every ONNX model is a submission of every task. A malformed entry (unknown task or key,
-    no path, a file that does not exist) is one InputError naming it."""
+    no path, a file that does not exist or lies outside `folder`, the submissions/ folder the scoring stages depend
+    on) is one InputError naming it."""
     out = []
     for name, entry in sorted((mapping or {}).items()):
         at = f"{where}: submissions.{name}"
@@ -121,19 +132,33 @@ def entries(mapping: dict | None, task: str, where: str = "submissions.yaml") ->
             card = Path(str(entry["model"]))
             if not card.is_file():
                 raise InputError(f"{at}: model card {card} not found")
+            _inside(card, folder, at)
             out.append(Submission(str(name), task, card, notes, onnx=True))
             continue
-        if entry.get("task") not in TASKS:
-            raise InputError(f"{at}: task {entry.get('task')!r} is not one of {', '.join(TASKS)}")
+        if entry.get("task") is None:
+            raise InputError(f"{at}: no `task` (one of {', '.join(TASKS)}; or `model`, an ONNX model's card)")
+        if entry["task"] not in TASKS:
+            raise InputError(f"{at}: task {shown(entry['task'])} is not one of {', '.join(TASKS)}")
         if not entry.get("path"):
             raise InputError(f"{at}: no path")
         path = Path(entry["path"])
         if not path.is_file():
             raise InputError(f"{at}: {path} not found")
+        _inside(path, folder, at)
+        if path.suffix.lower() == ".json" and entry["task"] != COCO_TASK:
+            raise fail(path, None, JSON_ELSEWHERE)
         empty = entry.get("empty", False)
         if not isinstance(empty, bool):
             raise InputError(f"{at}: empty: {empty!r} is not true or false")
+        if empty and entry["task"] != EMPTY_TASK:
+            raise InputError(f"{at}: `empty: true` is for task {EMPTY_TASK} only: {EVERY[entry['task']]} needs a "
+                             "row, so a file without rows is never scored")
         count = row_count(path)
+        if not count and entry["task"] == COCO_TASK and path.suffix.lower() == ".json":
+            raise fail(path, None, f"a COCO results file with no result: {EVERY[COCO_TASK]} needs one (the format: "
+                                   "submissions/README.md)")
+        if not count and entry["task"] != EMPTY_TASK:
+            raise fail(path, None, f"no rows: {EVERY[entry['task']]} needs one (the format: submissions/README.md)")
         if not count and not empty:
             raise InputError(f"{at}: {path} holds no predictions; if the model found nothing on purpose, say so with "
                              "`empty: true` in this entry")
@@ -142,6 +167,14 @@ def entries(mapping: dict | None, task: str, where: str = "submissions.yaml") ->
         if entry["task"] == task:
             out.append(Submission(str(name), entry["task"], path, notes))
     return out
+
+
+def _inside(path: Path, folder: Path, at: str) -> None:
+    """Refuse a file outside the submissions folder: the scoring stages depend on that folder alone, so DVC would
+    never see a later edit of a file elsewhere, and its scores would go stale unseen."""
+    if not Path(os.path.abspath(path)).is_relative_to(os.path.abspath(folder)):
+        raise InputError(f"{at}: {path} lies outside {folder}/; move it there (the scoring stages depend on that "
+                         "folder only, so a change to a file elsewhere would never re-score it)")
 
 
 def _cut(text: str) -> str:
@@ -175,8 +208,7 @@ def read_rows(path: Path, text_columns: tuple[str, ...], columns: tuple[str, ...
     or one of `columns` missing, is one InputError naming it. A `.json` file is refused before it is read: only
     task landmarks68 reads one (COCO keypoint results)."""
     if Path(path).suffix.lower() == ".json":
-        raise fail(path, None, "a .json file where this task reads a CSV (COCO keypoint results are read for task "
-                               "landmarks68 only; the formats: submissions/README.md)")
+        raise fail(path, None, JSON_ELSEWHERE)
     try:
         table = pd.read_csv(path, dtype={c: str for c in text_columns})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:

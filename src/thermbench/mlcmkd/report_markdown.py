@@ -48,9 +48,10 @@ def markdown(groups: dict[str, Group], settings: Settings, source_label: str,
     shape_text, shape_summary, shape_st = mean_shape_check(groups, *shapes) if shapes is not None else ("", {}, [])
     ktl = settings.train.ktl
     fams = families(groups, ktl, settings.rtmpose.ktl_arch, settings.rtmpose.mcl_arch)
-    st_i, rows_i = compare_family(groups, fams.get("table_i", []))
-    st_iv, rows_iv = compare_family(groups, fams.get("table_iii_iv", []))
-    st_v, rows_v = compare_family(groups, table_v_family(groups, ktl), per_image=False)
+    replicates = getattr(check, "replicates_of", None)
+    st_i, rows_i = compare_family(groups, fams.get("table_i", []), replicates=replicates)
+    st_iv, rows_iv = compare_family(groups, fams.get("table_iii_iv", []), replicates=replicates)
+    st_v, rows_v = compare_family(groups, table_v_family(groups, ktl), per_image=False, replicates=replicates)
     ranks = rank_statements(groups, ktl)
     train = settings.train
     mcl_text, mcl_st = mcl_effect(groups, settings.rtmpose.mcl_arch, int(size * RTMPoseConfig.split_ratio),

@@ -82,14 +82,16 @@ def families(groups: dict[str, Group], ktl: KTLParams, ktl_arch: str, mcl_arch: 
     return {k: v for k, v in out.items() if v}
 
 
-def compare_family(groups: dict[str, Group], family: list[Comparison],
-                   per_image: bool = True) -> tuple[list[Statement], list[list[str]]]:
+def compare_family(groups: dict[str, Group], family: list[Comparison], per_image: bool = True,
+                   replicates=None) -> tuple[list[Statement], list[list[str]]]:
     """Each comparison's statement and table row, by the board engine (`core.pairs`) where both methods have their
     per-image T-FAKE NMEs: resolved when every run of both methods converged, the paired t test over seeds rejects 0
     after Holm's correction across the family, and (`per_image`) the bootstrap interval over test images of the
     seed-mean difference, at the same level, excludes 0 on the same side. A statement left open says what it could
-    have seen (its minimum detectable effect and variance split)."""
-    tests = {c.id: _paired(groups[c.a], groups[c.b], c.metric, per_image) for c in family}
+    have seen (its minimum detectable effect and variance split). `replicates` (statement id -> {setting: per-seed
+    differences} or None, `KernelCheck.replicates_of`): the kernel check's re-trainings pooled in (`pairs.pool`)."""
+    tests = {c.id: pairs.pool(_paired(groups[c.a], groups[c.b], c.metric, per_image),
+                              replicates(c.id) if replicates else None) for c in family}
     p = {cid: t["p"] for cid, t in tests.items()}
     p_holm, levels = stats.holm_adjust(p), stats.holm_levels(p)
     statements, rows = [], []
@@ -109,7 +111,7 @@ def compare_family(groups: dict[str, Group], family: list[Comparison],
             blockers.append("the test-image bootstrap interval includes 0")
         extra = {k: v for k, v in ev.items() if k not in ("mean", "low", "high")}
         extra.update(p=p[c.id], p_holm=p_holm[c.id], level=level,
-                     **({"board": board_id(c.a, c.b)} if c.metric is tfake_nme else {}))
+                     **({"board": board_id(c.a, c.b), "groups": [c.a, c.b]} if c.metric is tfake_nme else {}))
         statement = difference(c.id, f"{c.name_a} vs {c.name_b} ({c.what})", c.name_a, c.name_b, mean, low, high,
                                blockers=blockers, extra=extra)
         statements.append(pairs.with_reach(statement, ev, level))

@@ -65,7 +65,7 @@ def landmark_entries(runs: list[dict], submitted: dict, items_dirs: list[Path], 
 
 
 def nose_entries(zeroshot: dict[str, dict], submitted: dict, items_dir: Path) -> dict[str, Entry]:
-    """The thermeval_nose board's rows with a value: every model whose status is ok, run once, its errors per GT nose."""
+    """The thermeval_nose board's rows with a value: each model whose status is ok, run once, its errors per GT nose."""
     rows = {**zeroshot, **{m["label"]: m for m in submitted.get("submissions", {}).values()}}
     entries = {}
     for name, m in rows.items():
@@ -88,7 +88,8 @@ def pair_table(records: list[dict]) -> str:
         split = " / ".join("—" if v.get(k) is None else f"{v[k]:.2e}" for k in ("seed", "item", "residual"))
         mde = "—" if n.get("mde") is None else f"{n['mde']:.4f}"
         lines.append(f"| {r['claim'].rsplit(' (', 1)[0]} | {n['n_seeds']} {n['unit']} × {n['n_items']} items | "
-                     f"{n['mean']:+.4f} | {span} | {n['p']:.3g} | {n['p_holm']:.3g} | {r['verdict']} | {mde} | {split} |")
+                     f"{n['mean']:+.4f} | {span} | {n['p']:.3g} | {n['p_holm']:.3g} | {r['verdict']} | {mde} | "
+                     f"{split} |")
     return "\n".join(lines)
 
 
@@ -112,7 +113,8 @@ def write(metrics: Path, builtin_zeroshot: list[str], curves: Path, check: dict,
                              "where the variance of the difference sits.\n"]
     for board, what in BOARDS.items():
         binary = board == "thermeval_nose"
-        found = compare_board(f"boards.{board}.", what, boards[board], hit if binary else (lambda v: v), binary)
+        found = compare_board(f"boards.{board}.", what, boards[board], hit if binary else (lambda v: v), binary,
+                              replicates=getattr(check, "replicates_of", None))
         statements += found
         records = as_records(found, check)
         parts.append(f"## {board}: {what}\n\n" + (pair_table(records) if records else "No two rows to compare.")

@@ -68,6 +68,7 @@ from thermbench.core.io import InputError, read_json, write_json, write_text
 from thermbench.core.stage import run as run_stage
 from thermbench.tools.regression import TOLERANCES, copy_worktree, load_tolerances, stage_env
 from thermbench.tools.stage_deps import CODE_ROOTS
+from thermbench.tools.timings import machine
 
 CONCLUSIONS = Path("metrics/conclusions.json")
 KERNEL_CHECK = Path("conclusions/kernel_check.json")
@@ -388,6 +389,19 @@ def _commit(repo: Path) -> str:
     return done.stdout.strip() if done.returncode == 0 else "unknown"
 
 
+FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")  # what tells two x86 CPUs apart
+
+
+def cpu_flags(cpuinfo: str | None = None) -> list[str]:
+    """The instruction sets of `FLAGS` this CPU has (from /proc/cpuinfo): with its name, the machine a setting of the
+    check was made on (the kernels a setting reaches depend on them)."""
+    if cpuinfo is None:
+        path = Path("/proc/cpuinfo")
+        cpuinfo = path.read_text() if path.is_file() else ""
+    have = set(next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), []))
+    return [f for f in FLAGS if f in have]
+
+
 def write_check(repo: Path, inputs: dict[str, dict], params: dict, kept: dict[str, dict],
                 required: list[str]) -> dict[str, dict]:
     """conclusions/kernel_check.json from the settings `kept` (earlier ones made for the same params and code, and
@@ -482,6 +496,7 @@ def check(repo: Path, kernels: list[str] | None = None, keep: bool = False, scra
         kept[setting] = {"env": settings[setting], "found": found,
                          "verdicts": {i: r["verdict"] for i, r in found.items()},
                          "made": {"commit": _commit(repo), "date": datetime.date.today().isoformat(),
+                                  "cpu": machine()["cpu"], "cpu_flags": cpu_flags(),
                                   "for": made_for, **({"scope": scope} if scope != "all" else {})}}
         write_check(repo, inputs, params, kept, list(settings))
         if keep:

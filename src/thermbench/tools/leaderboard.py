@@ -6,11 +6,10 @@ report_leaderboard -> plots/leaderboard.md, metrics/leaderboard.json):
                            95% t interval of that mean, a one-run model (zero-shot, submission): no interval
     landmarks68 CHARLOTTE  NME-diag over all test crops (Full), as T-FAKE
     breath                 breath-rate MAE (ridge) per scene (lower first) over the windows where the source has a
-                           rate, its 95% bootstrap interval over sequences, and that coverage; only the sources with a
-                           rate in every window of the scene are ranked, so ranked rows are compared on the same
-                           windows; a source with a rate in fewer windows is listed with its MAE, unranked, and one
-                           in fewer than breath.conclusions.min_sequences sequences without a value
-                           (metrics/conclusions/breath.json)
+                           rate, its 95% bootstrap interval over sequences, and that coverage; ranked as the breath
+                           statements rank (a rate in breath.conclusions.min_sequences sequences or more, each pair
+                           compared on the windows both have a rate in); a source in fewer sequences is listed
+                           without a value (metrics/conclusions/breath.json)
 
 Each row carries its data label (synthetic or real) and whether it is a submission. A model whose weights are absent
 is listed with its reason and no numbers.
@@ -99,20 +98,20 @@ def landmark_rows(runs: list[dict], submitted: dict, dataset: str) -> list[dict]
 def breath_rows(scores: dict, data: str, unavailable: dict[str, str]) -> dict[str, list[dict]]:
     """{scene: rows} of every breath source (`scores` of metrics/conclusions/breath.json, `ranking.scores`): its ridge
     MAE over the windows where it has a rate, with its bootstrap interval over sequences, and its coverage in the note.
-    Ranked: the sources with a rate in every window of the scene, so each ranked MAE is over the same windows; one
-    with fewer windows keeps its MAE unranked (its windows are not the others'), one with a rate in too few
-    sequences is listed without a value (a submission's source is its label, core.submissions.label); `unavailable`
-    ({source: why}, metrics/breath/rates.json) listed without numbers."""
+    Ranked: the sources the statements rank, those with a rate in `breath.conclusions.min_sequences` sequences or more
+    (their pairs are compared on the windows both have a rate in); so a source whose coverage moves by a window on
+    another CPU stays ranked, as it stays in the statements. One with a rate in too few sequences is listed without a
+    value (a submission's source is its label, core.submissions.label); `unavailable` ({source: why},
+    metrics/breath/rates.json) listed without numbers."""
     out = {}
     for scene, sources in sorted(scores.items()):
         rows = []
         for name, s in sources.items():
             cover = f"rate in {s['windows']}/{s['of_windows']} windows, {s['sequences']}/{s['of_sequences']} sequences"
             value, low, high = (s["mean"], s["low"], s["high"]) if s["ranked"] else (None, None, None)
-            matched = s["ranked"] and s["windows"] == s["of_windows"]
-            note = cover if matched else (f"not ranked, other windows than the ranked rows, {cover}" if s["ranked"]
-                                          else f"not ranked, {cover}")
-            rows.append(_row(name, value, low, high, s["sequences"], data, name.endswith(label("")), note, matched))
+            note = cover if s["ranked"] else f"not ranked, {cover}"
+            rows.append(_row(name, value, low, high, s["sequences"], data, name.endswith(label("")), note,
+                             s["ranked"]))
         out[scene] = _ranked(rows + [_row(name, None, None, None, None, data, name.endswith(label("")), why)
                                      for name, why in unavailable.items()], higher=False)
     return out
@@ -129,11 +128,18 @@ def _ranked(rows: list[dict], higher: bool) -> list[dict]:
 
 def resolved_pairs(statements: list[dict], prefix: str | None) -> set[tuple[str, str]]:
     """(lower, higher) pairs of the resolved statements whose id starts with `prefix` (metrics/conclusions.json's
-    statements), chained: a < b and b < c give a < c."""
+    statements), and of the resolved table comparisons that name a pair of this board (`numbers.board`, with the two
+    rows as `numbers.groups`, A - B its `mean`: a claim of the paper tested in its own table's family), chained: a < b
+    and b < c give a < c."""
     pairs = set()
     for s in statements:
-        if prefix is not None and s["id"].startswith(prefix) and s["resolved"]:
+        if prefix is None or not s["resolved"]:
+            continue
+        if s["id"].startswith(prefix):
             pairs |= pairs_of(s["verdict"]) or set()
+        elif str(s.get("numbers", {}).get("board", "")).startswith(prefix):
+            a, b = s["numbers"]["groups"]
+            pairs.add((a, b) if s["numbers"]["mean"] < 0 else (b, a))
     while True:
         chained = {(a, d) for a, b in pairs for c, d in pairs if b == c} - pairs
         if not chained:
@@ -144,7 +150,8 @@ def resolved_pairs(statements: list[dict], prefix: str | None) -> set[tuple[str,
 def open_pairs(statements: list[dict], prefix: str | None) -> list[dict]:
     """The pairs of a board's statements (ids under `prefix`) that are not resolved, with what each could have seen:
     {pair, difference, mde, variance, why}; none for a board without pair statements of its own."""
-    return [{"pair": s["claim"].rsplit(" (", 1)[0], "difference": s["numbers"].get("mean"), "mde": s["numbers"].get("mde"),
+    return [{"pair": s["claim"].rsplit(" (", 1)[0], "difference": s["numbers"].get("mean"),
+             "mde": s["numbers"].get("mde"),
              "variance": s["numbers"].get("variance"), "why": s["why"]}
             for s in statements if prefix is not None and prefix.startswith("boards.") and s["id"].startswith(prefix)
             and not s["resolved"]]
@@ -220,8 +227,8 @@ def markdown(boards: dict) -> str:
     parts = ["# Leaderboard per task\n", "Every built-in and submitted model, ranked on each task's main metric; the "
              "interval is a 95% one (PCK: Wilson over the GT noses; NME: t over a trained model's seeds, none for one "
              "run; breath: bootstrap over sequences, the MAE over the windows where the source has a rate, its "
-             "coverage in the note; only sources with a rate in every window of a scene are ranked, so ranked rows "
-             "share their windows). `data`: synthetic or real.\n", "**How to read the rank.** A rank says what "
+             "coverage in the note; the sources the breath statements rank are ranked, each pair compared on the "
+             "windows both have a rate in). `data`: synthetic or real.\n", "**How to read the rank.** A rank says what "
              "`plots/conclusions.md` says, not the order of the values: a single number only where every pair of this "
              "row with another ranked row is resolved there; a range such as 1–3 where some pair is not resolved (or "
              "no statement compares it): the row could sit anywhere in that range. Rows are listed by value within "

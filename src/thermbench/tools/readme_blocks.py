@@ -14,6 +14,7 @@ from typing import Callable
 from thermbench.core.conclusions import VENDOR_MARGIN
 from thermbench.core.io import InputError, read_json
 from thermbench.tools import regression
+from thermbench.tools.exp_table import DEPS_DROP
 from thermbench.tools.timings import KINDS, TIMINGS, WORKERS
 from thermbench.zeroshot.blog_report import ANCHORS, _detection, _pct
 
@@ -170,10 +171,15 @@ def datasets_sample(metrics: Path) -> str:
 EXP_RECORD = Path("metrics/timing/exp_workflow.json")  # what tests/test_exp_workflow.py's commands printed
 
 
+CSV_META = ("Experiment", "rev", "typ", "Created", "parent", "State", "Executor")  # `dvc exp show --csv`'s own columns
+
+
 def exp_workflow(metrics: Path) -> str:
     """The experiment workflow's real output, recorded by tests/test_exp_workflow.py (THERMBENCH_EXP_RECORD=1): one
-    smoke experiment of one param, with `make exp-show`, `dvc metrics diff` and the charts of `dvc plots diff` between
-    it and the committed run it started from."""
+    smoke experiment of one param, with `make exp-show` (tools/exp_table.py), DVC's own `dvc exp show --only-changed`
+    (the dependencies' hash columns it adds, and its table without them, `--drop`), `dvc metrics diff` and the charts of
+    `dvc plots diff` between it and the committed run it started from. A record made before `make exp-show` had its
+    own renderer holds only that command's output, under the name it then had."""
     path = metrics.parent / EXP_RECORD
     if not path.is_file():
         return ("\n\nNot recorded on this code: `THERMBENCH_WARM_SMOKE=<a smoke project after dvc repro>\n"
@@ -181,9 +187,21 @@ def exp_workflow(metrics: Path) -> str:
     r = read_json(path)
     rows = len([row for row in r["metrics_diff"].splitlines()[2:] if row.strip()])  # below the header and rule
     charts = ", ".join(f"`{p}`" for p in r["plots"])
+    command = r.get("exp_show_command", 'make exp-show ARGS="--md"')
+    dvc = ""
+    if "dvc_only_changed" in r:
+        columns, deps = r["dvc_only_changed"]["columns"], r["dvc_only_changed"]["deps"]
+        values = [c for c in columns if c not in CSV_META]
+        timing = [d for d in deps if d.startswith("metrics/timing/")]
+        dvc = (f"DVC's own `dvc exp show --only-changed` has {len(values)} columns of values there: the "
+               f"{len(values) - len(deps)} params and headline metrics that differ and {len(deps)} dependencies' "
+               "hashes, named by their paths" + (f" ({len(timing)} of them timings)" if timing else "") + ": "
+               + ", ".join(f"`{d}`" for d in deps) + f". `dvc exp show --only-changed --drop '{DEPS_DROP}' --md` "
+               f"leaves the hashes out, in DVC's order (the metrics, then the params):\n\n```\n"
+               f"{r['dvc_drop'].strip()}\n```\n\n")
     return (f"\n\nOn the smoke profile, `dvc exp run -S {r['param']}={r['value']} --name {r['name']}` on top of the "
             f"committed run ({r['param']} {r['base_value']}; commit {r['commit']}, {r['date']}). "
-            f"`make exp-show ARGS=\"--md\"`:\n\n```\n{r['exp_show'].strip()}\n```\n\n"
+            f"`{command}`:\n\n```\n{r['exp_show'].strip()}\n```\n\n{dvc}"
             f"`dvc metrics diff {r['base']} {r['name']} --md` ({rows} rows):\n\n```\n{r['metrics_diff'].strip()}\n"
             f"```\n\n`dvc plots diff {r['base']} {r['name']}` draws {len(r['plots'])} charts, each with both "
             f"revisions: {charts}.\n\n")
@@ -437,7 +455,8 @@ SOURCE_EFFECTS = {
                                   "0.0328", -0.073, "ktl-dikd_vs_ktl-fdld"),
     "mlcmkd.tfake.fdld_ri_vs_fdld": ("Table IV: Baseline + RI 0.0432 vs Baseline 0.0542", -0.203, None),
     "mlcmkd.tfake.fdld_fi_vs_fdld": ("Table IV: Baseline + FI 0.0392 vs Baseline 0.0542", -0.277, None),
-    "mlcmkd.tfake.mcl-dikd_vs_supervised_t": ("Table I: Ours-t below RTMPose-t (MCL)", None, "mcl-dikd_vs_supervised-t"),
+    "mlcmkd.tfake.mcl-dikd_vs_supervised_t": ("Table I: Ours-t below RTMPose-t (MCL)", None,
+                                              "mcl-dikd_vs_supervised-t"),
 }
 
 

@@ -23,12 +23,21 @@ once, in the server, under the environment the server started with (the DAG run'
 (ATEN_CPU_CAPABILITY by torch, say) must be in that environment, as it is when the DAG run sets it. The server itself
 only imports, so no thread pool of a library (OpenBLAS's, say) is at work when it forks. Anything but
 `python <script.py> ...` and a pool's worker (no argument, -m, other -c) runs the real interpreter.
+
+A stopped run stops its forked stages at once. Each runs in a process group of its own, and the server watches its
+client: when the client goes before the stage has ended (Ctrl-C or a kill of `make repro`, DVC stopping a stage it
+ran beside), the stage's group (the stage, what it started, the clients of its pool's workers, so the workers too)
+gets SIGINT, as a Ctrl-C would stop a fresh stage (its `finally` blocks and atexit handlers run; a pool's worker
+gets SIGTERM), then SIGKILL after STOP_GRACE_S, and one line on the server's stderr says so. A stage never prints a
+traceback for a broken pipe on its way out (an output or a client that went away): one line at most. When the block
+ends, every process of the server's session goes with it.
 """
 
 from __future__ import annotations
 
 import ast
 import atexit
+import contextlib
 import fcntl
 import importlib
 import importlib.util
@@ -45,9 +54,11 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 # Where a client appends the CPU seconds of the process it had forked (the variable's value, when set): the stage
@@ -58,12 +69,13 @@ CPU_LOG = "THERMBENCH_WARM_CPU_LOG"
 # working directory, environment and open file descriptors (0-2 and those a process pool passes its worker) to the
 # server and exits with the status the stage reports.
 CLIENT = '''#!{python} -IS
-import json, os, socket, struct, sys
+import json, os, signal, socket, struct, sys
 args = sys.argv[1:]
 script = bool(args) and not args[0].startswith("-") and args[0].endswith(".py")
 worker = args[-1:] == ["--multiprocessing-fork"] and args[-3:-2] == ["-c"]
 if not (script or worker):
     os.execv({python!r}, [{python!r}, *args])
+signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it quietly; the server then stops what it runs for it
 numbers, fds = [], []
 for fd in sorted(int(name) for name in os.listdir("/dev/fd")):
     try:
@@ -135,15 +147,38 @@ def warm_stages(env: dict[str, str], workdir: Path) -> Iterator[dict[str, str]]:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
         server.wait()
+        kill_session(server.pid)  # what it forked (each stage in a group of its own) and what they left running
         server.stdin.close()
         server.stdout.close()
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+STOP_GRACE_S = 5.0  # a stage whose command went away gets SIGINT (a worker SIGTERM), this much later SIGKILL
+DONE = b"\0"  # ends a child's module report: it reached its end, its exit status goes to its client next
+
+
+@dataclass
+class _Child:
+    """A forked stage (or pool worker) while it runs, as the server watches it."""
+    pid: int
+    pidfd: int  # readable once it has ended
+    report: int  # the read end of its module report
+    conn: socket.socket | None  # the server's copy of its client's connection: readable once the client is gone
+    label: str | None  # the stage script, for the line saying it was stopped (None: a pool's worker)
+    done: bool = False  # its report came to DONE: it ended by itself
+    kill_at: float | None = None  # when a stopped child still running gets SIGKILL
+
+
 def serve(address: Path, stages: Path, client: str) -> None:
     """Import what the stage scripts import, then fork one child per connection to run its stage (or pool worker),
     until standard input ends: the pipe from `warm_stages`, closed however that process ends (killed too). After
-    each child, import what it imported that the server lacks."""
+    each child, import what it imported that the server lacks.
+
+    Each child runs in a process group of its own, and the server keeps its copy of the child's connection: when the
+    client goes away before the child has ended (Ctrl-C or a kill of the DAG run; DVC stopping a stage it ran beside),
+    the child's group gets SIGINT at once, as Ctrl-C would stop a fresh stage (its `finally` blocks and atexit
+    handlers run; a pool's worker, SIGTERM), SIGKILL after STOP_GRACE_S, with one line saying so, instead of
+    running on for nobody. When standard input ends, every child and what it started is killed."""
     for name, taken in stage_imports(stages).items():
         if importlib.util.find_spec(name) is None:  # a module beside a script: the stage imports it itself
             continue
@@ -159,34 +194,142 @@ def serve(address: Path, stages: Path, client: str) -> None:
     # read ends of the pipes on which children name the modules they imported, with what came so far; read as it
     # comes, never waiting for the end: a process the child forked may hold the pipe open after the child is gone
     reports: dict[int, bytes] = {}
-    while True:
-        ready = select.select([listener, sys.stdin, *reports], [], [])[0]
-        if sys.stdin in ready:
-            return
-        for fd in [fd for fd in reports if fd in ready]:
-            if part := os.read(fd, 65536):
-                reports[fd] += part
-            else:
-                os.close(fd)
-                _learn(reports.pop(fd))
-        if listener not in ready:
-            continue
-        conn, _ = listener.accept()
-        head, fds, _, _ = socket.recv_fds(conn, 8, 253)  # SCM_MAX_FD
-        request = _read_request(conn, head)
-        if request is not None:
-            report, report_w = os.pipe()
-            if os.fork() == 0:
-                listener.close()
-                for fd in (report, *reports):
-                    os.close(fd)
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # subprocess.wait in the stage needs its children back
-                _run_stage(conn, request, fds, report_w, client)
-            os.close(report_w)
-            reports[report] = b""
-        conn.close()
-        for fd in fds:
+    running: dict[int, _Child] = {}  # pidfd -> the child
+
+    def take(fd: int) -> None:
+        """Read what came on report `fd`; at its end, learn from it."""
+        if part := os.read(fd, 65536):
+            reports[fd] += part
+            if DONE in part:
+                for child in running.values():
+                    if child.report == fd:
+                        child.done = True
+        else:
             os.close(fd)
+            _learn(reports.pop(fd).replace(DONE, b""))
+
+    try:
+        while True:
+            deadlines = [c.kill_at for c in running.values() if c.kill_at is not None]
+            timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+            conns = {c.conn.fileno(): c for c in running.values() if c.conn is not None}
+            ready = select.select([listener, sys.stdin, *reports, *running, *conns], [], [], timeout)[0]
+            if sys.stdin in ready:
+                return
+            for fd in [fd for fd in reports if fd in ready]:
+                take(fd)
+            for pidfd in [fd for fd in running if fd in ready]:  # ended: a client still there sees the end of file
+                child = running.pop(pidfd)
+                os.close(pidfd)
+                if child.conn is not None:
+                    child.conn.close()
+            for fd, child in conns.items():
+                if fd not in ready or child.pidfd not in running:
+                    continue
+                while child.report in reports and not child.done and select.select([child.report], [], [], 0)[0]:
+                    take(child.report)  # a child that got to its end wrote DONE before its client could leave
+                if _gone(child.conn) and not child.done:
+                    # a stage as Ctrl-C stops a fresh one (its `finally` blocks run); a pool's worker quietly
+                    _stop(child, signal.SIGINT if child.label else signal.SIGTERM)
+                    child.kill_at = time.monotonic() + STOP_GRACE_S
+                child.conn.close()  # nothing more to watch on it (the child has its own copy)
+                child.conn = None
+            for child in running.values():
+                if child.kill_at is not None and time.monotonic() >= child.kill_at:
+                    _stop(child, signal.SIGKILL)
+                    child.kill_at = None
+            if listener not in ready:
+                continue
+            conn, _ = listener.accept()
+            head, fds, _, _ = socket.recv_fds(conn, 8, 253)  # SCM_MAX_FD
+            request = _read_request(conn, head)
+            if request is not None:
+                report, report_w = os.pipe()
+                pid = os.fork()
+                if pid == 0:
+                    try:
+                        listener.close()
+                        for child in running.values():
+                            os.close(child.pidfd)
+                            if child.conn is not None:
+                                child.conn.close()
+                        for fd in (report, *reports):
+                            os.close(fd)
+                        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # subprocess.wait in the stage needs them back
+                        _run_stage(conn, request, fds, report_w, client)
+                    finally:
+                        os._exit(1)  # never back into the server's loop
+                os.close(report_w)
+                reports[report] = b""
+                with contextlib.suppress(OSError):  # as the child does itself, so that a stop never misses it
+                    os.setpgid(pid, pid)
+                try:
+                    pidfd = os.pidfd_open(pid)
+                except ProcessLookupError:  # it has ended already
+                    pidfd = None
+                if pidfd is not None:
+                    label = request["argv"][0] if request["script"] else None
+                    running[pidfd] = _Child(pid, pidfd, report, conn, label)
+                    conn = None  # kept, to see its client go
+            if conn is not None:
+                conn.close()
+            for fd in fds:
+                os.close(fd)
+    finally:
+        for child in running.values():
+            _stop(child, signal.SIGKILL)
+        if os.getsid(0) == os.getpid():  # its own session, as `warm_stages` starts it: whatever the stages left running
+            kill_session(os.getpid(), spare=os.getpid())
+
+
+def _gone(conn: socket.socket) -> bool:
+    """Whether the client of a connection the server watches has gone (end of file, or reset)."""
+    try:
+        return not conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def _stop(child: _Child, sig: int) -> None:
+    """Send `sig` to a running child's process group (the stage and what it started), saying so once."""
+    if select.select([child.pidfd], [], [], 0)[0]:  # it has ended: its group may be gone, its number reused
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, sig)
+    if sig == signal.SIGINT and child.label:
+        with contextlib.suppress(OSError):
+            print(f"warm python: stopped {child.label}: its command went away (interrupted?)", file=sys.stderr,
+                  flush=True)
+
+
+def kill_session(sid: int, spare: int | None = None) -> None:
+    """SIGKILL every process of session `sid` (but `spare`): the stage server's, which holds every process it forked
+    and every process they started, each stage in a process group of its own."""
+    for _ in range(5):  # a process may fork while the others are killed
+        members = [pid for pid in _session(sid) if pid != spare]
+        if not members:
+            return
+        for pid in members:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _session(sid: int) -> list[int]:
+    """The processes of session `sid` (Linux /proc)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp session ...
+        if int(fields[3]) == sid and fields[0] != "Z":
+            out.append(int(entry))
+    return out
 
 
 def _learn(report: bytes) -> None:
@@ -216,11 +359,15 @@ def _read_request(conn: socket.socket, head: bytes) -> dict | None:
 
 
 def _run_stage(conn: socket.socket, request: dict, fds: list[int], report: int, client: str) -> None:
-    """In the forked child: become the stage's process (or pool worker), run it, name on `report` the modules it
-    imported, report the status, exit."""
+    """In the forked child: become the stage's process (or pool worker) in a process group of its own, run it, name
+    on `report` the modules it imported, report the status, exit. A stage whose output or client went away on the
+    way (a stopped run) ends with one line at most, never a traceback of the broken pipe."""
+    os.setpgid(0, 0)  # the server stops the group: the stage and whatever it started
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # its stop, even where the DAG run started ignoring it
     status_fd, report = _install_fds(fds, request["fds"], [conn.detach(), report])
     conn = socket.socket(fileno=status_fd)
     before = set(sys.modules)
+    what = request["argv"][0] if request["script"] else "a pool worker"
     try:
         os.chdir(request["cwd"])
         multiprocessing.process.ORIGINAL_DIR = os.getcwd()  # as in a process started here
@@ -240,18 +387,48 @@ def _run_stage(conn: socket.socket, request: dict, fds: list[int], report: int, 
         status = 0
     except SystemExit as stop:
         status = _exit_status(stop.code)
+    except KeyboardInterrupt:  # the server stopped it (its client went away) and has said so
+        status = 130
+    except BrokenPipeError:  # what it wrote to (its output, most often) was closed: a stopped run
+        _say(f"warm python: {what} stopped: a pipe it wrote to was closed")
+        status = 1
     except BaseException:
         traceback.print_exc()
         status = 1
+    _quiet_closed_streams()
     atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError):
+            stream.flush()
     cpu = cpu_seconds(resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)  # since the fork: it starts a child at zero
     imported = [f"{name} {getattr(sys.modules.get(name), '__file__', None)}" for name in set(sys.modules) - before]
-    with open(report, "w") as out:
-        out.write("\n".join(sorted(imported)))
-    conn.sendall(struct.pack("!id", status, cpu))
+    with contextlib.suppress(OSError):  # the server is gone: the run is over
+        with open(report, "wb") as out:
+            out.write("\n".join(sorted(imported)).encode() + DONE)
+    with contextlib.suppress(OSError):  # its client is gone: nobody waits for the status
+        conn.sendall(struct.pack("!id", status, cpu))
     os._exit(status)
+
+
+def _say(line: str) -> None:
+    """One line on the stage's stderr, if it can still be written."""
+    with contextlib.suppress(OSError):
+        print(line, file=sys.stderr, flush=True)
+
+
+def _quiet_closed_streams() -> None:
+    """Point a standard stream whose reader is gone (a closed pipe, a hung-up terminal) at /dev/null, so that what is
+    still written on the way out (a buffered line, an atexit handler's) raises no BrokenPipeError with a traceback."""
+    poll = select.poll()
+    for fd in (1, 2):
+        poll.register(fd, select.POLLOUT)
+    closed = [fd for fd, events in poll.poll(0) if events & (select.POLLERR | select.POLLHUP)
+              and not events & select.POLLNVAL]
+    if closed:
+        null = os.open(os.devnull, os.O_WRONLY)
+        for fd in closed:
+            os.dup2(null, fd)
+        os.close(null)
 
 
 def cpu_seconds(*who: int) -> float:
@@ -278,7 +455,7 @@ def _exit_status(code: object) -> int:
         return 0
     if isinstance(code, int):
         return code
-    print(code, file=sys.stderr)
+    _say(str(code))
     return 1
 
 

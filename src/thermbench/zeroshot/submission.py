@@ -34,7 +34,14 @@ FAR = 1.0  # a point more than this many image sizes outside the frame is an err
 
 
 def read_predictions(path: Path) -> pd.DataFrame:
-    """The file's rows (`row`: its line number), checked for columns, protocols and numbers."""
+    """The file's rows (`row`: its line number), checked for columns, protocols, numbers and repeats: what can be
+    checked without the scored frames and samples."""
+    table = _read_table(path)
+    _check_repeats(path, table)
+    return table
+
+
+def _read_table(path: Path) -> pd.DataFrame:
     table = read_rows(path, ("protocol", "id"), COLUMNS, ("score",))
     for r in table.itertuples():
         if r.protocol not in PROTOCOLS:
@@ -44,6 +51,16 @@ def read_predictions(path: Path) -> pd.DataFrame:
             if not np.isfinite(v):
                 raise fail(path, r.row, f"{c} is {shown(getattr(r, c))}: a point needs finite numbers")
     return table.astype({"x": float, "y": float})
+
+
+def _check_repeats(path: Path, table: pd.DataFrame) -> None:
+    """Refuse a full-frame nose given twice (the same point in the same frame) and a crop's second nose."""
+    full, crops = table[table.protocol == "full_frame"], table[table.protocol == "crop"]
+    doubled = full[full.duplicated(["id", "x", "y"], keep="first")]
+    doubled = doubled if len(doubled) else crops[crops.duplicated("id", keep="first")]
+    if len(doubled):
+        r = doubled.iloc[0]
+        raise fail(path, int(r.row), f"duplicate row for {shown(r['id'])}")
 
 
 def _check_inside(path: Path, row: int, x: float, y: float, shape: tuple[int, ...]) -> None:
@@ -56,7 +73,7 @@ def records(path: Path, frames: pd.DataFrame, fit: pd.DataFrame, test: pd.DataFr
             ) -> tuple[list[dict], list[dict], list[dict]]:
     """(full-frame records, fit-split crop records, test-split crop records) of the file, in the rows' order of
     `frames`, `fit` and `test` (what the protocols score), as evaluate.run_full_frame / run_crops build them."""
-    table = read_predictions(path)
+    table = _read_table(path)
     full, crops = table[table.protocol == "full_frame"], table[table.protocol == "crop"]
     samples = pd.concat([fit, test])
     for rows, known, what in ((full, set(frames.image_file), "frames"), (crops, set(samples.sample_id), "samples")):
@@ -66,11 +83,7 @@ def records(path: Path, frames: pd.DataFrame, fit: pd.DataFrame, test: pd.DataFr
             raise fail(path, int(r.row), f"id {shown(r['id'])} is not one of the {len(known)} scored {what} "
                                          "(`python -m thermbench.tools.submission ids --task thermeval_nose` lists "
                                          "them)")
-    doubled = full[full.duplicated(["id", "x", "y"], keep="first")]
-    doubled = doubled if len(doubled) else crops[crops.duplicated("id", keep="first")]
-    if len(doubled):
-        r = doubled.iloc[0]
-        raise fail(path, int(r.row), f"duplicate row for {shown(r['id'])}")
+    _check_repeats(path, table)
     shapes = {f: read_image(raw / f).shape for f in sorted(set(frames.image_file) | set(samples.image_file))}
     for r in full.itertuples():
         _check_inside(path, r.row, r.x, r.y, shapes[r.id])

@@ -63,9 +63,7 @@ def read_landmarks(path: Path, splits: dict[str, Split]) -> dict[str, np.ndarray
         for at, sample_id, columns, values in rows.get(dataset, []):
             if sample_id not in position:
                 raise fail(path, None, f"{at}: {dataset} sample {shown(sample_id)} is not one of its test crops")
-            i = position[sample_id]
-            if np.isfinite(out[dataset][i]).any():
-                raise fail(path, None, f"{at}: duplicate row for {dataset} sample {shown(sample_id)}")
+            i = position[sample_id]  # a CSV's repeated row is refused by `_csv_rows`; COCO: `_coco_results` picks one
             points = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(np.float64)
             bad = np.flatnonzero(~np.isfinite(points))
             if bad.size:
@@ -105,6 +103,10 @@ def _csv_rows(path: Path) -> dict[str, list]:
     if len(unknown):
         raise fail(path, int(unknown.iloc[0].row), f"dataset {shown(unknown.iloc[0]['dataset'])} is not one of "
                                                      f"{', '.join(DATASETS)}")
+    doubled = table[table.duplicated(["dataset", "sample_id"], keep="first")]
+    if len(doubled):
+        r = doubled.iloc[0]
+        raise fail(path, int(r.row), f"duplicate row for {r['dataset']} sample {shown(r['sample_id'])}")
     values = table[COLUMNS[2:]].to_numpy(object)
     rows = {}
     for r, v in zip(table.itertuples(), values):

@@ -1,0 +1,61 @@
+"""docs/dag.md's drawings (readme_blocks `dag` and `_dag_of`) on a hand-made pipeline whose ASCII `dvc dag` is wider
+than a screen: DVC's Mermaid block, each foreach stage one node, every line within 200 columns."""
+
+import subprocess
+import sys
+
+from thermbench.tools import readme_blocks
+
+ITEMS = [f"variant_{i:02d}_with_a_long_name" for i in range(12)]
+DVC_YAML = """stages:
+  raw:
+    cmd: echo raw > raw.txt
+    outs: [raw.txt]
+  ktl:
+    foreach: [{items}]
+    do:
+      cmd: echo ${{item}} > ktl_${{item}}.txt
+      deps: [raw.txt]
+      outs:
+        - ktl_${{item}}.txt
+  report_mlcmkd:
+    cmd: cat {outs} > report.txt
+    deps: [{outs}]
+    outs: [report.txt]
+  speed:
+    cmd: echo speed > speed.txt
+    deps: [ktl_{first}.txt]
+    outs: [speed.txt]
+""".format(items=", ".join(ITEMS), outs=", ".join(f"ktl_{i}.txt" for i in ITEMS), first=ITEMS[0])
+
+
+def _project(tmp_path):
+    subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "dvc.yaml").write_text(DVC_YAML)
+    (tmp_path / "metrics").mkdir()
+    return tmp_path / "metrics"
+
+
+def test_an_area_is_a_mermaid_block_with_each_foreach_stage_one_node_within_200_columns(tmp_path):
+    metrics = _project(tmp_path)
+    ascii_dag = subprocess.run([sys.executable, "-m", "dvc", "dag", "report_mlcmkd"], cwd=tmp_path,
+                               capture_output=True, text=True, check=True).stdout
+    assert max(map(len, ascii_dag.splitlines())) > 200  # what the drawing replaces: wider than a screen
+
+    area = readme_blocks._dag_of("report_mlcmkd")(metrics)
+    lines = area.strip().splitlines()
+    assert lines[0] == "```mermaid" and lines[1] == "flowchart TD" and lines[-1] == "```"
+    assert max(map(len, lines)) <= 200
+    nodes = [line.split('"')[1] for line in lines if '["' in line]
+    assert sorted(nodes) == ["ktl", "raw", "report_mlcmkd"]  # ktl@variant_00..11: one node; speed not upstream
+    assert not any("ktl@" in line for line in lines)
+    ids = {line.split('"')[1]: line.strip().split("[")[0] for line in lines if '["' in line}
+    edges = {line.strip() for line in lines if "-->" in line}
+    assert edges == {f"{ids['raw']}-->{ids['ktl']}", f"{ids['ktl']}-->{ids['report_mlcmkd']}"}
+
+
+def test_the_whole_pipeline_is_one_block_with_every_stage(tmp_path):
+    whole = readme_blocks.dag(_project(tmp_path))
+    lines = whole.strip().splitlines()
+    assert max(map(len, lines)) <= 200
+    assert sorted(line.split('"')[1] for line in lines if '["' in line) == ["ktl", "raw", "report_mlcmkd", "speed"]

@@ -8,7 +8,7 @@ from thermbench.core import power
 from thermbench.tools.power_report import claimed_pairs, either_block, pair_power, pooled, seed_cost
 
 PARAMS = {"rtmpose": {"ktl_arch": "s", "mcl_arch": "t"},
-          "train": {"ktl": {"runs": ["fdld", "dikd"]}, "mcl": {"runs": ["dikd"]}}}
+          "train": {"ktl": {"runs": ["fdld", "dikd"]}, "mcl": {"variants": ["dikd"]}}}
 
 
 def test_the_claimed_pairs_are_kd_against_supervised_dikd_against_the_others_and_mcl():

@@ -54,7 +54,7 @@ def claimed_pairs(params: dict, groups: set[str]) -> list[tuple[str, str]]:
     rt, ktl = params["rtmpose"], params["train"]["ktl"]["runs"]
     pairs = [(f"ktl-{v}", f"supervised-{rt['ktl_arch']}") for v in ktl]
     pairs += [("ktl-dikd", f"ktl-{v}") for v in ktl if v != "dikd"]
-    pairs += [(f"mcl-{v}", f"supervised-{rt['mcl_arch']}") for v in params["train"]["mcl"]["runs"]]
+    pairs += [(f"mcl-{v}", f"supervised-{rt['mcl_arch']}") for v in params["train"]["mcl"]["variants"]]
     return [p for p in pairs if p[0] in groups and p[1] in groups]
 
 

@@ -75,3 +75,16 @@ def test_limit_rows_use_each_runtimes_own_gemm():
     assert out["m"]["variants"] == {"onnxruntime-fp32": {"gflops_per_s": 50.0, "fraction_of_gemm": 0.5}}
     assert out["p"]["variants"] == {"onnxruntime-fp32": {"gflops_per_s": 50.0, "fraction_of_gemm": 0.5},
                                     "openvino-fp32": {"gflops_per_s": 25.0, "fraction_of_gemm": 0.5}}
+
+
+def test_a_capped_onednn_isa_drops_bf16_from_what_openvino_offers(monkeypatch):
+    class Core:
+        def get_property(self, device, name):
+            return ["FP32", "INT8", "BF16", "FP16"]
+
+    monkeypatch.setattr(runtimes.ov, "Core", Core)
+    assert runtimes.openvino_capabilities({"ONEDNN_MAX_CPU_ISA": "AVX2"}) == ["FP32", "INT8", "FP16"]
+    assert runtimes.openvino_capabilities({"ONEDNN_MAX_CPU_ISA": "SSE41"}) == ["FP32", "INT8", "FP16"]
+    assert runtimes.openvino_capabilities({"ONEDNN_MAX_CPU_ISA": "avx512_core_bf16"}) == ["FP32", "INT8", "BF16",
+                                                                                         "FP16"]
+    assert runtimes.openvino_capabilities({}) == ["FP32", "INT8", "BF16", "FP16"]

@@ -22,6 +22,7 @@ runtime graph (`primitiveType`, e.g. `brgconv_avx2_f32`, `jit_avx2_1x1_I8`); ONN
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import statistics
 import time
@@ -54,9 +55,21 @@ OV_HINT = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
 CONV_LAYERS = ("Convolution", "GroupConvolution", "MatMul", "FullyConnected")  # OpenVINO's runtime layer types
 
 
-def openvino_capabilities() -> list[str]:
-    """What OpenVINO's CPU plugin says this CPU can do (FP32, INT8, BF16, FP16, ...)."""
-    return list(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+# oneDNN's ISA levels in order (ONEDNN_MAX_CPU_ISA); bf16 kernels need AVX512_CORE_BF16 or above
+ONEDNN_ISAS = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI",
+               "AVX512_CORE_BF16", "AVX10_1_512", "AVX512_CORE_FP16", "AVX10_1_512_AMX", "AVX512_CORE_AMX",
+               "AVX10_1_512_AMX_FP16", "AVX512_CORE_AMX_FP16")
+
+
+def openvino_capabilities(env: dict | None = None) -> list[str]:
+    """What OpenVINO's CPU plugin says this CPU can do (FP32, INT8, BF16, FP16, ...), less BF16 where
+    ONEDNN_MAX_CPU_ISA caps oneDNN below AVX512_CORE_BF16 (a kernel setting of the check): the plugin reads the
+    CPU's flags, but its bf16 primitives then cannot be created ("could not create a primitive descriptor")."""
+    capabilities = list(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+    cap = (os.environ if env is None else env).get("ONEDNN_MAX_CPU_ISA", "").upper()
+    if cap in ONEDNN_ISAS and ONEDNN_ISAS.index(cap) < ONEDNN_ISAS.index("AVX512_CORE_BF16"):
+        capabilities = [c for c in capabilities if c != "BF16"]
+    return capabilities
 
 
 def unavailable(variant: Variant, capabilities: list[str]) -> str | None:

@@ -112,8 +112,8 @@ def measure(root: Path, reps: int, seed: int = 0) -> dict:
     seeded = {k for k, e in entries.items() if e.seeded}
     statements = {s["id"]: s for s in read_json(root / "metrics" / "conclusions" / "boards.json")["statements"]}
     # a claim of the paper is tested in its own table's family (metrics/conclusions/mlcmkd.json): its level there
-    claims = {s["numbers"]["board"]: s for s in read_json(root / "metrics" / "conclusions" / "mlcmkd.json")["statements"]
-              if "board" in s["numbers"]}
+    tables = read_json(root / "metrics" / "conclusions" / "mlcmkd.json")["statements"]
+    claims = {s["numbers"]["board"]: s for s in tables if "board" in s["numbers"]}
     check = read_json(root / "conclusions" / "kernel_check.json")
     settings = len(check["required"])
     n_seeds = len(params["train"]["seeds"])

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from thermbench.core import power, stats
 from thermbench.tinyhead import compare as C
 from thermbench.zeroshot.evaluate import crop_metrics
 
@@ -73,3 +74,18 @@ def test_versus_is_blocked_by_unconverged_runs_and_needs_seeds():
     none_found = C.versus("dlib68", head, zeroshot * np.nan, [])[0]
     assert not none_found.resolved and "0 paired test crop(s)" in none_found.why
 
+
+
+def test_an_open_comparison_says_what_it_could_have_seen():
+    """Neither the seeds' t interval nor the crops' bootstrap separates 0: the statement carries the larger of the two
+    tests' minimum detectable effects (the hull needs both) and the seeds x crops variance split."""
+    head = np.array([[1.0, 3.0, 2.0, 4.0], [2.0, 2.0, 3.0, 3.0], [1.5, 2.5, 2.5, 3.5]])
+    zeroshot = np.array([2.0, 3.0, 2.5, 3.0])
+    st = C.separated("head.x", "TinyHead vs z", "z", head, zeroshot, " px", [])
+    assert st.verdict == "not resolved" and "could have seen: minimum detectable effect" in st.text
+    per_seed = head.mean(axis=1) - zeroshot.mean()
+    boot = stats.bootstrap_mean(head.mean(axis=0) - zeroshot, C.BOOTSTRAP_RESAMPLES, C.BOOTSTRAP_SEED,
+                                C.LEVEL)
+    expected = max(power.mde_paired_t(per_seed.std(ddof=1), 3, C.LEVEL), power.mde_mean(boot["se"], C.LEVEL))
+    assert st.numbers["mde"] == pytest.approx(expected)
+    assert st.numbers["variance"]["n_seeds"] == 3 and st.numbers["variance"]["n_items"] == 4

@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from thermbench.core import pairs, stats
+from thermbench.core import pairs, power, stats
 from thermbench.core.conclusions import (
     NOT_RESOLVED,
     Statement,
@@ -264,15 +264,20 @@ def mean_shape_check(groups: dict[str, Group], train_kpts: np.ndarray, val_kpts:
         mean, low, high = stats.t_interval(d)
         blockers = [f"not converged: {', '.join(g.unconverged())}"] if g.unconverged() else []
         extra = {"n_seeds": len(d), "mean_shape_test_nme": test}
+        reach = {"mde": power.mde_paired_t(float(d.std(ddof=1)), len(d)) if len(d) > 1 else None,
+                 "n_seeds": len(d), "n_items": 1, "variance": None}
         if g.per_image is not None:
             boot = stats.bootstrap_mean(np.nanmean(g.per_image, axis=0) - test_nmes)
             extra["bootstrap_items"] = boot
             if boot["low"] <= 0 <= boot["high"]:
                 blockers.append("the test-image bootstrap interval includes 0")
+            if len(d) > 1:
+                reach.update(n_items=len(test_nmes), variance=power.variance_split(g.per_image - test_nmes[None, :]))
         name = display(key)
-        statements.append(difference(f"mlcmkd.tfake.{key}_vs_mean_shape", f"{name} vs the mean-shape baseline "
-                                     "(T-FAKE test NME-IO)", name, "mean shape", mean, low, high, blockers=blockers,
-                                     extra=extra))
+        statement = difference(f"mlcmkd.tfake.{key}_vs_mean_shape", f"{name} vs the mean-shape baseline "
+                               "(T-FAKE test NME-IO)", name, "mean shape", mean, low, high, blockers=blockers,
+                               extra={**extra, "mde": reach["mde"], "variance": reach["variance"]})
+        statements.append(pairs.with_reach(statement, reach, 1 - stats.ALPHA))
     failed = [st.claim.split(" vs ")[0] for st in statements
               if st.id.startswith("mlcmkd.tfake.mcl-") and st.verdict != f"{st.claim.split(' vs ')[0]} < mean shape"]
     text = (f"Mean-shape baseline (no model: the mean landmarks of the {len(train_kpts)} training crops on every "

@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from thermbench.core import stats
+from thermbench.core import power, stats
 from thermbench.core.conclusions import Statement, difference
+from thermbench.core.pairs import with_reach
 
 LEVEL = 0.95
 BOOTSTRAP_RESAMPLES = 2000  # the ends' resampling noise: sd ~1.5-1.7% of the interval's width (80 normal or
@@ -47,9 +48,18 @@ def separated(id: str, claim: str, model: str, head: np.ndarray, zeroshot: np.nd
     boot = stats.bootstrap_mean(head.mean(axis=0) - zeroshot, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, LEVEL)
     crops = (boot["low"], boot["high"])
     low, high = (None, None) if seeds[0] is None else (min(seeds[0], crops[0]), max(seeds[1], crops[1]))
-    return difference(id, claim, HEAD, model, float(per_seed.mean()), low, high, unit, blockers=blockers,
-                      extra={"seed_interval": list(seeds), "crop_interval": list(crops), "per_seed": per_seed.tolist(),
-                             "zeroshot": float(zeroshot.mean()), "n_seeds": len(per_seed), "n_crops": zeroshot.size})
+    # what it could have seen: the larger of the two tests' minimum detectable effects (the hull needs both)
+    mdes = [power.mde_paired_t(float(per_seed.std(ddof=1)), len(per_seed), LEVEL) if len(per_seed) > 1 else None,
+            power.mde_mean(boot["se"], LEVEL)]
+    reach = {"mde": max((m for m in mdes if m is not None), default=None), "n_seeds": len(per_seed),
+             "n_items": zeroshot.size,
+             "variance": power.variance_split(head - zeroshot[None, :]) if len(per_seed) > 1 else None}
+    statement = difference(id, claim, HEAD, model, float(per_seed.mean()), low, high, unit, blockers=blockers,
+                           extra={"seed_interval": list(seeds), "crop_interval": list(crops),
+                                  "per_seed": per_seed.tolist(), "zeroshot": float(zeroshot.mean()),
+                                  "n_seeds": len(per_seed), "n_crops": zeroshot.size, "mde": reach["mde"],
+                                  "variance": reach["variance"]})
+    return with_reach(statement, reach, LEVEL, unit)
 
 
 def versus(model: str, head_errors: pd.DataFrame, zeroshot_errors: pd.Series, blockers: list[str]) -> list[Statement]:

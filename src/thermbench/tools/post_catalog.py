@@ -49,7 +49,7 @@ SECTIONS = (
     Section("mlcmkd", "MLCM-KD: RGB-to-thermal distillation, then compression", ("mlcmkd",)),
     Section("speed", "Speed", ("speed",)),
     Section("breath", "Breath rate from the nostril landmarks", ("breath",)),
-    Section("leaderboard", "Leaderboard per task", ()),
+    Section("leaderboard", "Leaderboard per task", ("boards",)),
 )
 
 ITEMS = (
@@ -209,6 +209,7 @@ ITEMS = (
 # reason; anything else it does not place is named on stderr, so a new figure cannot drop out of the post unnoticed.
 LEFT_OUT = {
     "conclusions.md": "its statements lead the sections they belong to",
+    "board_pairs.md": "every pair of the leaderboards, tested: its statements lead the leaderboard section",
     ("head/report.md", "Conclusions"): "its statements lead the section",
     ("head/report.md", "Predictions"): "holds only the predictions figure, which the post captions itself",
     "scale.md": "`make scale`: this machine's memory and time on synthetic data of growing size, not a result",

@@ -1,5 +1,7 @@
 """int8 quantization, the ONNX scoring wrapper, the GEMM limit arithmetic and the detector + pose pipeline."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -182,3 +184,28 @@ def test_pipeline_matches_eager_in_every_runtime(tiny_pose, tmp_path):
     assert ref == {"median": 1.0, "q1": 1.0, "q3": 1.0}
     assert agreement["variants"]["onnxruntime-fp32"] == {"mean_px_from_fp32": 0.0, "within_1px_share": 1.0}
     assert agreement["variants"]["openvino-fp32"]["within_1px_share"] >= 0.9
+
+
+def test_a_variant_its_runtime_cannot_compile_is_listed_with_the_reason(tiny_pose, tmp_path, monkeypatch):
+    """OpenVINO under ONEDNN_MAX_CPU_ISA=SSE41 refuses RTMDet ("bad combination"): that variant is not run, and
+    says why; the others are timed."""
+    pose, pose_path = tiny_pose
+    torch.manual_seed(4)
+    detector = build_rtmdet("nano", input_size=(64, 64)).eval()
+    det_path = tmp_path / "det.onnx"
+    export_onnx(detector, det_path, (1, 3, 64, 64), 17, detector.output_names)
+    int8_path = tmp_path / "t.int8.onnx"
+    quantize.quantize(pose_path, int8_path, np.random.default_rng(3).integers(0, 256, (2, 64, 64), dtype=np.uint8))
+    real = runtimes.runner
+
+    def runner(variant, fp32, int8, threads):
+        if variant.runtime == "openvino" and Path(fp32) == det_path:
+            raise RuntimeError("Exception from src/inference/src/dev/plugin.cpp:59:\nbad combination\n")
+        return real(variant, fp32, int8, threads)
+
+    monkeypatch.setattr(runtimes, "runner", runner)
+    timing, _ = detect_then_pose.measure_pipeline(detector, pose, det_path, pose_path, int8_path, warmup=0,
+                                                  repeats=1, threads=1, frames=1)
+    assert timing["variants"]["openvino-fp32"] == {
+        "not_run": "not run: openvino cannot compile it on this CPU's kernels (bad combination)"}
+    assert timing["variants"]["onnxruntime-fp32"]["cpu_ms"] > 0

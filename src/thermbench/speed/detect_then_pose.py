@@ -125,10 +125,15 @@ def measure_pipeline(detector: RTMDet, pose: RTMPose, detector_onnx: Path, pose_
     runs = {}
     variants, skipped = runtimes.runnable(capabilities)
     for variant in variants:
-        det = runtimes.runner(dataclasses.replace(variant, precision="fp32") if variant.precision == "int8"
-                              else variant, detector_onnx, None, threads)
-        runs[variant.name] = Pipeline(det, runtimes.runner(variant, pose_onnx, pose_int8_onnx, threads),
-                                      tuple(detector.cfg.input_size), detector.cfg.strides, size)
+        try:
+            det = runtimes.runner(dataclasses.replace(variant, precision="fp32") if variant.precision == "int8"
+                                  else variant, detector_onnx, None, threads)
+            pose_run = runtimes.runner(variant, pose_onnx, pose_int8_onnx, threads)
+        except RuntimeError as err:  # OpenVINO under a capped oneDNN ISA (SSE4.1) refuses RTMDet: "bad combination"
+            skipped[variant.name] = {"not_run": f"not run: {variant.runtime} cannot compile it on this CPU's kernels "
+                                                f"({str(err).strip().splitlines()[-1]})"}
+            continue
+        runs[variant.name] = Pipeline(det, pose_run, tuple(detector.cfg.input_size), detector.cfg.strides, size)
     detector.eval(), pose.eval()
     runs["torch-fp32"] = lambda image: run_torch(image, detector, pose)
     previous = torch.get_num_threads()

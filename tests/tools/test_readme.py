@@ -203,3 +203,16 @@ def test_stage_timings_rank_the_stages_by_wall_time_with_their_share_and_cpu(tmp
 
 def test_stage_timings_say_when_nothing_was_measured(tmp_path):
     assert "Not measured yet" in readme_blocks.stage_timings(tmp_path / "metrics")
+
+
+def test_the_conclusions_status_counts_what_is_published_and_what_waits_for_the_check(tmp_path):
+    statements = [{"resolved": True, "resolved_here": True, "why": ""},
+                  {"resolved": False, "resolved_here": True, "why": "not kernel-checked (no verdict under avx2)"},
+                  {"resolved": False, "resolved_here": True, "why": "within the vendor margin (0.50 < 1.03)"},
+                  {"resolved": False, "resolved_here": False, "why": "interval includes 0"},
+                  {"resolved": False, "resolved_here": True, "why": "", "target": "A > B"}]
+    write_json(tmp_path / "conclusions.json", {"statements": statements, "resolved": 1,
+                                               "resolved_kernel_checked": 1, "resolved_deterministic": 0})
+    assert readme_blocks.conclusions_status(tmp_path) == (
+        "5 statements: 1 published as resolved (1 kernel-checked, 0 deterministic); 2 more resolved on this run "
+        "alone, 1 of them waiting for a kernel check of this code (`make conclusions`)")

@@ -493,8 +493,22 @@ def source_effects(metrics: Path) -> str:
     return "\n" + "\n".join(rows) + "\n"
 
 
+def conclusions_status(metrics: Path) -> str:
+    """How many statements are published as resolved, and how many this run alone resolves while the kernel check
+    does not cover them (metrics/conclusions.json): what a reader may take from the ranks today."""
+    data = read_input(metrics / "conclusions.json")
+    statements = data["statements"]
+    here = [s for s in statements if s["resolved_here"] and not s["resolved"] and not s.get("target")]
+    unchecked = sum("not kernel-checked" in s["why"] for s in here)
+    return (f"{len(statements)} statements: {data['resolved']} published as resolved "
+            f"({data['resolved_kernel_checked']} kernel-checked, {data['resolved_deterministic']} deterministic); "
+            f"{len(here)} more resolved on this run alone, {unchecked} of them waiting for a kernel check of this "
+            "code (`make conclusions`)")
+
+
 BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
-    "README.md": {"head_params": head_params, "timings": timings, "workers_model": workers_model},
+    "README.md": {"head_params": head_params, "timings": timings, "workers_model": workers_model,
+                  "conclusions_status": conclusions_status},
     "docs/timings.md": {"stage_timings": stage_timings},
     "docs/own-model.md": {"ktl_tfake": ktl_tfake, "ktl_charlotte": ktl_charlotte, "dlib_found": dlib_found,
                           "ktl_speed": ktl_speed, "mediapipe_rates": mediapipe_rates},

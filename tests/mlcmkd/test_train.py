@@ -148,7 +148,7 @@ def test_crop_cache_round_trip(tmp_path):
     save_splits(tmp_path / "c", {"train": a, "val": dot_split(2, 1, SIZE)})
     back = load_splits(tmp_path / "c", ("train", "val"))
     assert np.array_equal(back["train"].images, a.images) and np.array_equal(back["train"].paired, a.paired)
-    assert back["val"].paired is None and back["val"].meta is None
+    assert back["val"].paired is None and list(back["val"].meta.columns) == ["sample_id"]
     assert list(back["train"].meta["view"]) == ["front", "side", "front"]
     with pytest.raises(Exception, match="no split 'test'"):
         load_splits(tmp_path / "c", ("test",))

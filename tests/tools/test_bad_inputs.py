@@ -47,6 +47,26 @@ def test_a_broken_submissions_yaml_is_one_line(tmp_path, capsys, monkeypatch):
     ("train.seeds=[-1]", "'train.seeds' must be distinct whole numbers of at least 0, not [-1]"),
     ("train.workers=0", "'train.workers' must be a whole number of at least 1 or null, not 0"),
     ("train.run_threads=0", "'train.run_threads' must be a whole number of at least 1, not 0"),
+    # the typed configs' range checks: a head, a schedule or a protocol no stage could run
+    ("head.lr=-1", "'head.lr' must be a number above 0, not -1"),
+    ("head.seeds=[]", "'head.seeds' is empty: at least one seed to train"),
+    ("head.seeds=[1,1]", "'head.seeds' must be distinct whole numbers of at least 0, not [1, 1]"),
+    ("head.weight_decay=-0.1", "'head.weight_decay' must be a number of at least 0, not -0.1"),
+    ("head.epochs=0", "'head.epochs' must be a whole number of at least 1, not 0"),
+    ("head.patience=0", "'head.patience' must be a whole number of at least 1 (validations) or null (no early "
+                        "stop), not 0"),
+    ("head.min_delta=1", "'head.min_delta' must be a number in [0, 1) (a relative improvement), not 1"),
+    ("head.batch_size=0", "'head.batch_size' must be a whole number of at least 1, not 0"),
+    ("head.warmup_epochs=120", "head.warmup_epochs 120 must be in 0..119 (fewer than the 120 epochs it runs)"),
+    ("head.label_counts=[10,0]", "'head.label_counts' must list whole numbers of at least 1 (labelled train crops), "
+                                 "not [10, 0]"),
+    ("train.fit.epochs=0", "'train.fit.epochs' must be a whole number of at least 1, not 0"),
+    ("train.fit.batch_size=0", "'train.fit.batch_size' must be a whole number of at least 1, not 0"),
+    ("train.fit.patience=0", "'train.fit.patience' must be a whole number of at least 1 (validations) or null (no "
+                             "early stop), not 0"),
+    ("train.fit.optim.lr=0", "'train.fit.optim.lr' must be a number above 0, not 0"),
+    ("train.fit.augment.flip_prob=2", "'train.fit.augment.flip_prob' must be a probability in [0, 1], not 2"),
+    ("zeroshot.limit=-5", "'zeroshot.limit' must be a whole number of at least 0 (0: all), not -5"),
 ])
 def test_make_profile_refuses_a_value_the_stages_would_refuse_before_writing(assignment, message, tmp_path, capsys,
                                                                                 monkeypatch):
@@ -57,6 +77,18 @@ def test_make_profile_refuses_a_value_the_stages_would_refuse_before_writing(ass
     assert err == (f"`{profiles.command('default', (assignment,))}`: {message}; "
                    f"{out} left as it was")
     assert out.read_text() == "kept as it was\n"
+
+
+def test_make_profile_takes_a_value_in_range(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "params.yaml"
+    sets = ("head.lr=0.001", "head.seeds=[7]", "train.fit.epochs=2", "zeroshot.limit=3", "head.warmup_epochs=5",
+            "head.patience=null")
+    profiles.main(["default", *(arg for a in sets for arg in ("--set", a)), "--out", str(out)])
+    params = profiles.pyyaml.safe_load(out.read_text())
+    assert (params["head"]["lr"], params["head"]["seeds"], params["train"]["fit"]["epochs"],
+            params["zeroshot"]["limit"], params["head"]["warmup_epochs"], params["head"]["patience"]) == (
+        0.001, [7], 2, 3, 5, None)
 
 
 def test_every_profile_still_composes():

@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from thermbench.core.io import InputError
+
 
 @dataclass(frozen=True)
 class StopConfig:
@@ -23,6 +25,17 @@ class StopConfig:
     def criterion(self) -> str:
         return (f"no validation improvement larger than {100 * self.min_delta:g}% over the last {self.patience} "
                 "validations")
+
+
+def check_stop(patience: int | None, min_delta: float, where: str) -> None:
+    """The params of a stopping rule (`<where>.patience`, `<where>.min_delta`) as `StopConfig` can use them: a
+    patience of at least 1 validation, or null (no early stop), and a relative min_delta in [0, 1); one line each."""
+    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
+        raise InputError(f"params.yaml: '{where}.patience' must be a whole number of at least 1 (validations) or "
+                         f"null (no early stop), not {patience!r}")
+    if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) or not 0 <= min_delta < 1:
+        raise InputError(f"params.yaml: '{where}.min_delta' must be a number in [0, 1) (a relative improvement), "
+                         f"not {min_delta!r}")
 
 
 class Plateau:

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from thermbench.core.io import InputError
 from thermbench.core.keypoints import load_schema
 from thermbench.models import simcc
 
@@ -29,6 +30,16 @@ class AugmentConfig:
     scale: float = 0.0
     shift: float = 0.0
     flip_prob: float = 0.0
+
+    def __post_init__(self):
+        # params train.fit.augment, refused in one line where they are read (and by `make profile`)
+        rules = (("rotate_deg", 0 <= self.rotate_deg <= 180, "a number in [0, 180] (degrees either way)"),
+                 ("scale", 0 <= self.scale < 1, "a number in [0, 1) (a relative change of size)"),
+                 ("shift", self.shift >= 0, "a number of at least 0 (a fraction of the input size)"),
+                 ("flip_prob", 0 <= self.flip_prob <= 1, "a probability in [0, 1]"))
+        for key, ok, rule in rules:
+            if not ok:
+                raise InputError(f"params.yaml: 'train.fit.augment.{key}' must be {rule}, not {getattr(self, key)!r}")
 
 
 DRAWS = ("angle_deg", "scale", "shift_x", "shift_y", "flip")  # one row of `draw` per image

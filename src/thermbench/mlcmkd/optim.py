@@ -8,6 +8,8 @@ from typing import Callable
 
 from torch import nn
 
+from thermbench.core.io import InputError
+
 
 @dataclass(frozen=True)
 class OptimConfig:
@@ -24,6 +26,19 @@ class OptimConfig:
     cosine_start: float = 0.5
     min_lr_ratio: float = 0.05
     clip_grad: float | None = 1.0
+
+    def __post_init__(self):
+        # params train.fit.optim, refused in one line where they are read (and by `make profile`)
+        rules = (("lr", self.lr > 0, "a number above 0"),
+                 ("weight_decay", self.weight_decay >= 0, "a number of at least 0"),
+                 ("warmup_steps", isinstance(self.warmup_steps, int) and self.warmup_steps >= 0,
+                  "a whole number of at least 0"),
+                 ("cosine_start", 0 <= self.cosine_start <= 1, "a number in [0, 1] (a fraction of the steps)"),
+                 ("min_lr_ratio", 0 <= self.min_lr_ratio <= 1, "a number in [0, 1] (a fraction of lr)"),
+                 ("clip_grad", self.clip_grad is None or self.clip_grad > 0, "a number above 0 or null (off)"))
+        for key, ok, rule in rules:
+            if not ok:
+                raise InputError(f"params.yaml: 'train.fit.optim.{key}' must be {rule}, not {getattr(self, key)!r}")
 
 
 def param_groups(module: nn.Module, weight_decay: float, paramwise: bool = True) -> list[dict]:

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from thermbench.core import convergence
-from thermbench.core.convergence import Plateau, StopConfig
+from thermbench.core.convergence import Plateau, StopConfig, check_stop
 from thermbench.core.io import InputError
 from thermbench.core.numerics import autocast, check_precision, numerics
 from thermbench.core.progress import progress
@@ -91,6 +91,18 @@ class FitConfig:
         check_precision(self.precision, "train.fit.precision")
         if self.val_batch_size < 1:
             raise InputError(f"params.yaml: 'train.fit.val_batch_size' must be at least 1, not {self.val_batch_size}")
+        # a schedule no run can follow is refused where the params are read (and by `make profile`), in one line
+        for key, least in (("epochs", 1), ("batch_size", 1), ("val_every", 1), ("lr_drops", 0), ("min_epochs", 0),
+                           ("grad_norm_steps", 0), ("grad_norm_warmup", 0), ("share_batches", 0), ("gamma_warmup", 0),
+                           ("loader_workers", 0)):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise InputError(f"params.yaml: 'train.fit.{key}' must be a whole number of at least {least}, "
+                                 f"not {value!r}")
+        check_stop(self.patience, self.min_delta, "train.fit")
+        if not 0 < self.lr_drop_factor <= 1:
+            raise InputError(f"params.yaml: 'train.fit.lr_drop_factor' must be a number in (0, 1] (the lr is "
+                             f"multiplied by it at a plateau), not {self.lr_drop_factor!r}")
 
 
 DISPLAY_ONLY = ("progress",)  # FitConfig fields that change what a fit prints, never what it computes

@@ -15,7 +15,7 @@ import torch
 from torch.nn import functional as F
 
 from thermbench.core import convergence, metrics
-from thermbench.core.convergence import Plateau, StopConfig
+from thermbench.core.convergence import Plateau, StopConfig, check_stop
 from thermbench.core.io import InputError
 from thermbench.core.numerics import autocast, check_precision, numerics
 from thermbench.models.tinyhead import (
@@ -52,6 +52,68 @@ class HeadConfig:
     precision: str = "fp32"       # the head's training step (thermbench.core.numerics): fp32 | tf32 | bf16
     compile: bool = False         # torch.compile of the head
     deterministic: bool = False   # torch.use_deterministic_algorithms during its training
+
+    def __post_init__(self):
+        # a value no head can train with is refused where the params are read (and by `make profile`), in one line
+        _above_zero(self.sigma, "head.sigma")
+        _above_zero(self.lr, "head.lr")
+        if isinstance(self.weight_decay, bool) or not isinstance(self.weight_decay, (int, float)) \
+                or not self.weight_decay >= 0:
+            raise InputError(f"params.yaml: 'head.weight_decay' must be a number of at least 0, "
+                             f"not {self.weight_decay!r}")
+        for key in ("epochs", "batch_size", "threads", "timing_crops"):
+            _whole(getattr(self, key), f"head.{key}", 1)
+        _whole(self.sweep_epochs, "head.sweep_epochs", 1, null=True)
+        check_stop(self.patience, self.min_delta, "head")
+        check_checkpoint(self.checkpoint)
+        for epochs in {self.epochs, self.sweep_epochs or self.epochs}:  # the sweep's heads run sweep_epochs
+            check_warmup(self.warmup_epochs, epochs)
+        _seeds(self.seeds, "head.seeds")
+        _seeds(self.curve_seeds, "head.curve_seeds")
+        counts = tuple(self.label_counts)
+        if not counts or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in counts):
+            raise InputError(f"params.yaml: 'head.label_counts' must list whole numbers of at least 1 (labelled train "
+                             f"crops), not {list(counts)}")
+        thresholds = tuple(self.pck_thresholds)
+        if not thresholds or any(isinstance(t, bool) or not isinstance(t, (int, float)) or not t > 0
+                                 for t in thresholds):
+            raise InputError(f"params.yaml: 'head.pck_thresholds' must list numbers above 0 (px), not "
+                             f"{list(thresholds)}")
+        check_precision(self.precision, "head.precision")
+
+
+def _above_zero(value, where: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise InputError(f"params.yaml: '{where}' must be a number above 0, not {value!r}")
+
+
+def _whole(value, where: str, least: int, null: bool = False) -> None:
+    if null and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise InputError(f"params.yaml: '{where}' must be a whole number of at least {least}"
+                         f"{' or null' if null else ''}, not {value!r}")
+
+
+def _seeds(seeds, where: str) -> None:
+    """A seed list the runs can be named by: distinct whole numbers of at least 0, at least one."""
+    seeds = tuple(seeds)
+    if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds) or len(set(seeds)) < len(seeds):
+        raise InputError(f"params.yaml: '{where}' must be distinct whole numbers of at least 0, not {list(seeds)}")
+    if not seeds:
+        raise InputError(f"params.yaml: '{where}' is empty: at least one seed to train")
+
+
+def check_checkpoint(checkpoint: str) -> None:
+    if checkpoint not in ("best_val", "last"):
+        raise InputError(f"params.yaml: head.checkpoint must be best_val or last, not {checkpoint!r}")
+
+
+def check_warmup(warmup_epochs: int, epochs: int) -> None:
+    """The warm-up must end before the run does: the cosine runs over the epochs after it."""
+    if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int) or not 0 <= warmup_epochs < epochs:
+        raise InputError(f"params.yaml: head.warmup_epochs {warmup_epochs!r} must be in 0..{epochs - 1} (fewer than "
+                         f"the {epochs} epochs it runs)")
 
 
 @dataclass(frozen=True)
@@ -115,11 +177,8 @@ def train_head(train_feats: torch.Tensor, train_points: torch.Tensor, val_feats:
     epoch with the lowest val_mean_px (the first such epoch, as the blog's strict `<`) when cfg.checkpoint is
     "best_val", or after the last epoch run when it is "last"; the best epoch is returned either way.
     """
-    if cfg.checkpoint not in ("best_val", "last"):
-        raise InputError(f"params.yaml: head.checkpoint must be best_val or last, not {cfg.checkpoint!r}")
-    if not 0 <= cfg.warmup_epochs < cfg.epochs:
-        raise InputError(f"params.yaml: head.warmup_epochs {cfg.warmup_epochs} must be in 0..{cfg.epochs - 1} (fewer "
-                         f"than the {cfg.epochs} epochs it runs)")
+    check_checkpoint(cfg.checkpoint)
+    check_warmup(cfg.warmup_epochs, cfg.epochs)
     check_precision(cfg.precision, "head.precision")
     with numerics(cfg.precision, cfg.deterministic, train_feats.device, where="head"):
         return _train(train_feats, train_points, val_feats, val_points, cfg, seed)

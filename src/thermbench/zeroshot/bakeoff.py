@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from thermbench.core.io import write_json
+from thermbench.core.io import InputError, write_json
 from thermbench.core.numerics import check_device
 from thermbench.core.stage import build
 from thermbench.datasets import thermeval
@@ -37,6 +37,15 @@ class ZeroshotConfig:
 
     def __post_init__(self):
         check_device(self.device, "zeroshot.device")
+        for key, least, meaning in (("limit", 0, " (0: all)"), ("threads", 1, ""), ("qualitative_n", 0, ""),
+                                    ("qualitative_upscale", 1, "")):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise InputError(f"params.yaml: 'zeroshot.{key}' must be a whole number of at least {least}{meaning}, "
+                                 f"not {value!r}")
+        if not self.match_cap_px > 0:
+            raise InputError(f"params.yaml: 'zeroshot.match_cap_px' must be a number above 0 (px), "
+                             f"not {self.match_cap_px!r}")
 
 
 def config(section: dict) -> ZeroshotConfig:

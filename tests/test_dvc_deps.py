@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import itertools
 import re
+import runpy
 import shlex
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +18,7 @@ import yaml
 from thermbench.mlcmkd.settings import SCHEDULING
 from thermbench.tools.profiles import render
 from thermbench.tools.stage_deps import (
+    PARAMS_CHECK,
     closure,
     code_deps,
     commands,
@@ -185,15 +187,44 @@ def read_problems(path: str, source: str, spec: dict) -> list[str]:
             problems.append(f"{path}:{call.lineno}: stage.{f.attr} key is not a string literal")
             continue
         key, exact = found
-        if not any(d == ALL_PARAMS or key == d or key.startswith(d + ".") or (not exact and d.startswith(key))
-                   for d in declared) and not (exact and section_declared(key, declared)):
-            problems.append(f"{path}:{call.lineno}: params key '{key}{'' if exact else '*'}' not declared")
+        keys = keys_kwarg(call, path)
+        if keys is not None:
+            problems += [p for k in keys for p in _undeclared(path, call.lineno, f"{key}.{k}", exact, declared)
+                         if f"{key}.{k}" not in SCHEDULING]
+            continue
+        problems += _undeclared(path, call.lineno, key, exact, declared)
     return problems
+
+
+def _undeclared(path: str, line: int, key: str, exact: bool, declared: list[str]) -> list[str]:
+    if not any(d == ALL_PARAMS or key == d or key.startswith(d + ".") or (not exact and d.startswith(key))
+                   for d in declared) and not (exact and section_declared(key, declared)):
+        return [f"{path}:{line}: params key '{key}{'' if exact else '*'}' not declared"]
+    return []
+
+
+def keys_kwarg(call: ast.Call, path: str) -> tuple[str, ...] | None:
+    """The `keys=` of a `stage.value` call (the only keys of the section it reads): a literal, or an expression over
+    the script's names (evaluated in the script's namespace)."""
+    node = next((kw.value for kw in call.keywords if kw.arg == "keys"), None)
+    if node is None:
+        return None
+    try:
+        return tuple(ast.literal_eval(node))
+    except ValueError:
+        return tuple(eval(ast.unparse(node), script_namespace(path)))  # noqa: S307 - the project's own script
+
+
+@lru_cache(maxsize=None)
+def script_namespace(path: str) -> dict:
+    return runpy.run_path(str(ROOT / path), run_name="not_main")
 
 
 def check_params(spec: dict, sources) -> list[str]:
     """Keys the stage script(s) read must be declared; params read anywhere else (load_params/section, or a
     stage.config/value call in library code) bypass the convention and are reported."""
+    if ALL_PARAMS in declared_params(spec):  # it follows every value: no read can escape its params
+        return []
     scripts = [s for s in stage_scripts(spec, sources) if s in sources]
     problems = []
     for path in sorted(closure(scripts, sources) - {STAGE_API_FILE}):
@@ -299,10 +330,15 @@ def test_regenerate_rewrites_code_deps_only_and_keeps_the_rest():
     stages = yaml.safe_load(text)["stages"]
     new, changed = regenerate(text, stages, SOURCES)
     assert changed == ["s", "t"]
-    assert yaml.safe_load(new)["stages"]["s"]["do"]["deps"] == [*sorted(SPEC["deps"]), "data/raw/${item}"]
+    # the params check's output after the code: every stage but check_params runs after it
+    assert yaml.safe_load(new)["stages"]["s"]["do"]["deps"] == [*sorted(SPEC["deps"]), "data/params_checked.json",
+                                                              "data/raw/${item}"]
     assert yaml.safe_load(new)["stages"]["t"]["deps"] == [  # sorted; helper imports deep, a/__init__ imports registry
         "src/thermbench/__init__.py", "src/thermbench/a/__init__.py", "src/thermbench/a/deep.py",
-        "src/thermbench/a/helper.py", "src/thermbench/a/registry.py"]
+        "src/thermbench/a/helper.py", "src/thermbench/a/registry.py", "data/params_checked.json"]
+    check = text.replace("  t:\n", "  check_params:\n")
+    new, _ = regenerate(check, yaml.safe_load(check)["stages"], SOURCES)
+    assert "data/params_checked.json" not in yaml.safe_load(new)["stages"]["check_params"]["deps"]
     assert "params: [seed]" in new and max(map(len, new.splitlines())) <= 120
     assert regenerate(new, yaml.safe_load(new)["stages"], SOURCES) == (new, [])
 
@@ -381,16 +417,18 @@ def stages_reaching(path: str) -> set[str]:
 
 
 def test_an_edit_reaches_only_the_stages_that_run_it():
+    """check_params aside: it imports every typed config, and its output (a constant) re-runs nothing after it."""
     src = ROOT / "src/thermbench"
     reports = [*src.glob("*/report*.py"), src / "zeroshot/blog_report.py", src / "breath/ranking.py"]
     for path in reports:
-        reached = stages_reaching(path.relative_to(ROOT).as_posix())
+        reached = stages_reaching(path.relative_to(ROOT).as_posix()) - {PARAMS_CHECK}
         assert reached and all(s.startswith("report_") for s in reached), (path.name, reached)
     data_stages = {"raw", "prepare", "stats", "raw_rgb", "prepare_rgb", "stats_rgb"}
     for path in src.glob("models/*.py"):
         assert not stages_reaching(path.relative_to(ROOT).as_posix()) & data_stages, path.name
     for path in src.glob("speed/*.py"):
-        assert stages_reaching(path.relative_to(ROOT).as_posix()) <= {"speed", "speed_submissions"}, path.name
+        assert stages_reaching(path.relative_to(ROOT).as_posix()) - {PARAMS_CHECK} <= {"speed", "speed_submissions"}, \
+            path.name
 
 
 def test_scheduling_keys_are_no_stage_params_and_their_sections_are_otherwise_declared():
@@ -399,3 +437,71 @@ def test_scheduling_keys_are_no_stage_params_and_their_sections_are_otherwise_de
     for name, spec in real_stages().items():
         declared = declared_params(spec)
         assert not [k for k in SCHEDULING if any(k == d or k.startswith(d + ".") for d in declared)], name
+
+
+# --- params: exactly what the stage reads -------------------------------------------------------------------------
+
+KERNEL_CHECK = "conclusions/kernel_check.json"  # a stage reading it declares the keys the check fingerprints
+
+
+def leaves(key: str) -> set[str]:
+    """The params.yaml leaf keys under `key` (itself where it is a leaf)."""
+    node = params_yaml()
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or not node:
+        return {key}
+    return {leaf for k in node for leaf in leaves(f"{key}.{k}")}
+
+
+def script_reads(spec: dict, sources) -> tuple[set[str], set[str], bool]:
+    """(exact keys, key prefixes, whether stage.sources is called) the stage's script(s) read."""
+    exact, prefixes, data_sources = set(), set(), False
+    for path in stage_scripts(spec, sources):
+        for call in nodes(sources[path]):
+            f = getattr(call, "func", None)
+            if not (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "stage"
+                    and f.attr in READS):
+                continue
+            if f.attr == "sources":
+                data_sources = True
+                continue
+            key, is_exact = key_of(call.args[1], spec)
+            keys = keys_kwarg(call, path)
+            if not is_exact:
+                prefixes.add(key)
+            else:
+                exact |= {f"{key}.{k}" for k in keys} if keys is not None else {key}
+    return exact, prefixes, data_sources
+
+
+def over_declared(spec: dict, sources) -> list[str]:
+    """Declared params.yaml keys the stage's code never reads (a change to them would re-run it for nothing)."""
+    declared = declared_params(spec)
+    if ALL_PARAMS in declared or KERNEL_CHECK in spec.get("deps", []):
+        return []
+    exact, prefixes, data_sources = script_reads(spec, sources)
+    read = {leaf for k in exact for leaf in leaves(k)}
+    extra = []
+    for d in declared:
+        unread = {leaf for leaf in leaves(d) - read - set(SCHEDULING)
+                  if not any(leaf.startswith(p) for p in prefixes)
+                  and not (data_sources and leaf.startswith("data.source."))}
+        if unread:
+            extra.append(f"'{d}' is declared but {', '.join(sorted(unread)[:4])} is never read")
+    return extra
+
+
+@pytest.mark.parametrize("name", sorted(real_stages()))
+def test_stage_params_are_exactly_its_reads(name):
+    problems = over_declared(real_stages()[name], sources())
+    assert not problems, f"stage {name}:\n  " + "\n  ".join(problems)
+
+
+def test_over_declared_names_a_key_read_by_no_script():
+    spec = {"cmd": "python stages/s.py --dataset tfake", "params": ["seed", "train.ktl"], "deps": []}
+    srcs = {"stages/s.py": "from thermbench.core import stage\ndef main(args):\n    stage.value(args, 'seed')\n"
+                           "    stage.value(args, 'train', keys=('seeds',))\n"}
+    assert over_declared(spec, srcs) == [f"'train.ktl' is declared but {', '.join(sorted(leaves('train.ktl'))[:4])} "
+                                         f"is never read"]
+    assert not over_declared({**spec, "params": ["seed", "train.seeds"]}, srcs)

@@ -9,6 +9,7 @@ THERMBENCH_EXP_RECORD=1 also writes what the commands printed to metrics/timing/
 `make readme` renders into docs/results.md."""
 
 import datetime
+import hashlib
 import json
 import os
 import shutil
@@ -28,6 +29,12 @@ from thermbench.tools.warm_stages import warm_stages
 ROOT = Path(__file__).resolve().parents[1]
 WARM = Path(os.environ.get("THERMBENCH_WARM_SMOKE", "/nonexistent"))
 PARAM, VALUE = "head.lr", "0.01"  # a TinyHead training param: head_train and what reads its heads re-run
+BAD = "abc"  # refused by check_params, the first stage, before DVC removes any output
+ONLY_MCL = ("train.mcl.weights.fm_weight", "0.01")  # read by the MCL stages alone
+# the stages that follow more than they read: the check (params.yaml whole), and those whose statements the kernel
+# check fingerprints (every key upstream of them)
+WHOLE_FILE = {"check_params", "report_zeroshot", "report_mlcmkd", "report_head", "report_breath", "board_pairs",
+              "conclusions"}
 BASE = "HEAD"  # the committed run the experiment starts from
 MAX_COLUMNS, MAX_DIFF_ROWS = 40, 150
 EXP_SHOW = "make exp-show"  # as the docs name it
@@ -68,6 +75,12 @@ def workflow(tmp_path_factory):
     quick = (sys.executable, "-m", "thermbench.tools.dvc_cli", "--beside")  # DVC as `make repro` runs it
     with warm_stages(env, repo) as warm:  # the stages forked from one interpreter, as `make repro` runs them
         run(*quick, "exp", "run", "-q", "-S", f"{PARAM}={VALUE}", "--name", name, env=warm)
+    before = _digests(repo)
+    bad = subprocess.run([*dvc, "exp", "run", "-S", f"{PARAM}={BAD}"], cwd=repo, env=env, capture_output=True,
+                         text=True)
+    touched = sorted(p for p, d in before.items() if _digests(repo).get(p) != d)
+    run("git", "checkout", "-q", "params.yaml")  # DVC leaves the bad value in the workspace's params.yaml
+    stale = {key: _stale_after(run, dvc, key, value) for key, value in (ONLY_MCL, (PARAM, VALUE))}
     make = ("make", "-s", "-o", ".venv/.installed", f"PY={sys.executable}", f"DVC={' '.join(dvc)}", "exp-show")
     only_changed = run(*dvc, "exp", "show", "--only-changed", "--csv").splitlines()[0].split(",")
     deps = _deps(json.loads(run(*dvc, "exp", "show", "--json")))
@@ -77,7 +90,26 @@ def workflow(tmp_path_factory):
                                  "deps": [c for c in only_changed if c in deps]},
             "dvc_drop": run(*dvc, "exp", "show", "--only-changed", "--drop", DEPS_DROP, "--md", "--no-pager"),
             "metrics_diff": run(*dvc, "metrics", "diff", BASE, name, "--md"),
-            "plots_diff": json.loads(run(*dvc, "plots", "diff", BASE, name, "--json"))["data"]}
+            "plots_diff": json.loads(run(*dvc, "plots", "diff", BASE, name, "--json"))["data"],
+            "bad_value": {"returncode": bad.returncode, "lines": (bad.stdout + bad.stderr).splitlines(),
+                          "touched": touched},
+            "stale": stale}
+
+
+def _digests(repo: Path) -> dict[str, str]:
+    """Every file of the project's outputs (data, metrics, plots) and its content's digest."""
+    return {p.relative_to(repo).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+            for top in ("data", "metrics", "plots") for p in sorted((repo / top).rglob("*")) if p.is_file()}
+
+
+def _stale_after(run, dvc, key: str, value: str) -> list[str]:
+    """The stages `dvc status` names as changed once params.yaml holds `key: value` (DVC's own writer, as `-S`)."""
+    run(sys.executable, "-c", "import sys; from dvc.utils.serialize import modify_yaml\n"
+        "with modify_yaml('params.yaml') as d:\n    *path, last = sys.argv[1].split('.')\n"
+        "    for p in path: d = d[p]\n    d[last] = type(d[last])(sys.argv[2])", key, value)
+    stale = sorted(json.loads(run(*dvc, "status", "--json")))
+    run("git", "checkout", "-q", "params.yaml")
+    return stale
 
 
 def _deps(shown: list[dict]) -> set[str]:
@@ -148,6 +180,20 @@ def test_plots_diff_draws_each_chart_once_with_the_experiment_and_the_committed_
     assert "tinyhead_learning" in charts and len(charts) <= 12, list(charts)
     drawn = {rev for chart in charts.values() for part in chart for rev in part["revisions"]}
     assert {BASE, workflow["name"]} <= drawn, drawn
+
+
+def test_a_bad_value_stops_at_the_check_in_one_line_and_removes_nothing(workflow):
+    bad = workflow["bad_value"]
+    assert bad["returncode"] != 0
+    assert f"error: params.yaml: '{PARAM}' must be a number, not '{BAD}'" in bad["lines"], bad["lines"]
+    assert not [line for line in bad["lines"] if "Running stage" in line and "check_params" not in line]
+    assert bad["touched"] == []
+
+
+def test_a_param_marks_stale_only_the_stages_that_read_it(workflow):
+    mcl, head = (set(workflow["stale"][key]) - WHOLE_FILE for key in (ONLY_MCL[0], PARAM))
+    assert mcl and all(s.startswith("mcl@") for s in mcl), mcl
+    assert head and all(s.startswith("head_") for s in head), head
 
 
 @pytest.mark.skipif(os.environ.get("THERMBENCH_EXP_RECORD") != "1", reason="THERMBENCH_EXP_RECORD=1 records the run")

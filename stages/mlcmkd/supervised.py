@@ -8,7 +8,7 @@ from pathlib import Path
 from thermbench.core import stage
 from thermbench.mlcmkd.groups import run_key
 from thermbench.mlcmkd.run_outputs import GroupPaths
-from thermbench.mlcmkd.settings import SCORED_ON, RTMPoseParams, Settings, train_params
+from thermbench.mlcmkd.settings import SCORED_ON, STUDENT_KEYS, RTMPoseParams, Settings, train_params
 
 
 def main() -> None:
@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument("--predictions", required=True, type=Path, help="data/predictions/mlcmkd/supervised/<arch>")
     args = parser.parse_args()
     settings = Settings(seed=stage.value(args, "seed"), rtmpose=stage.config(args, "rtmpose", RTMPoseParams),
-                            train=train_params(stage.value(args, "train")),
+                            train=train_params(stage.value(args, "train", keys=STUDENT_KEYS["supervised"])),
                             data=stage.sources(args, SCORED_ON))
     paths = GroupPaths(args.models, args.curves, args.metrics, args.predictions, args.tfake, args.charlotte)
     run_key(settings, "supervised", args.arch, paths, args.backbones)

@@ -13,6 +13,15 @@ from thermbench.core import stage
 from thermbench.speed.speed_table import MEASURED_ON, Outputs, SpeedConfig, run_speed
 
 
+def grid_train(args) -> dict:
+    """The `train` keys the training grid's compute reads (its runs, epochs and images), nothing else of `train`."""
+    return {**stage.value(args, "train", keys=("seeds", "scratch_seeds", "teacher_epochs", "max_train_samples",
+                                               "scratch")),
+            "fit": {"epochs": stage.value(args, "train.fit.epochs")},
+            "ktl": {"runs": stage.value(args, "train.ktl.runs")},
+            "mcl": {"variants": stage.value(args, "train.mcl.variants")}}
+
+
 def main() -> None:
     parser = stage.parser(__doc__)
     parser.add_argument("--models-dir", required=True, type=Path, help="data/models")
@@ -34,7 +43,7 @@ def main() -> None:
     sources = stage.sources(args, MEASURED_ON)
     run_speed(stage.config(args, "speed", SpeedConfig), args.models_dir, args.tfake, args.charlotte, out,
               stage.value(args, "seed"), sources,
-              {"rtmpose": stage.value(args, "rtmpose"), "train": stage.value(args, "train")}, args.caches,
+              {"rtmpose": stage.value(args, "rtmpose"), "train": grid_train(args)}, args.caches,
               args.gpu_metrics)
 
 

@@ -59,3 +59,11 @@ def test_the_whole_pipeline_is_one_block_with_every_stage(tmp_path):
     lines = whole.strip().splitlines()
     assert max(map(len, lines)) <= 200
     assert sorted(line.split('"')[1] for line in lines if '["' in line) == ["ktl", "raw", "report_mlcmkd", "speed"]
+
+
+def test_the_params_check_and_its_edges_are_left_out_of_a_drawing():
+    drawn = ('flowchart TD\n\tnode1["check_params"]\n\tnode2["prepare"]\n\tnode3["raw"]\n'
+             '\tnode1-->node2\n\tnode1-->node3\n\tnode3-->node2\n')
+    assert readme_blocks.without_node(drawn, "check_params") == (
+        'flowchart TD\n\tnode2["prepare"]\n\tnode3["raw"]\n\tnode3-->node2\n')
+    assert readme_blocks.without_node(drawn, "speed") == drawn

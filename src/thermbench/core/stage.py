@@ -61,9 +61,15 @@ def section(params: dict, dotted: str) -> Any:
     return node
 
 
-def value(args: argparse.Namespace, dotted: str) -> Any:
-    """One params value (for example the top-level `seed`)."""
-    return section(load_params(args.params), dotted)
+def value(args: argparse.Namespace, dotted: str, keys: tuple[str, ...] | None = None) -> Any:
+    """One params value (for example the top-level `seed`); with `keys`, a section holding only those of its keys
+    (those the stage reads, and all its DVC params declare: a change elsewhere in the section re-runs nothing)."""
+    found = section(load_params(args.params), dotted)
+    if keys is None:
+        return found
+    if not isinstance(found, dict):
+        raise InputError(f"params.yaml: '{dotted}' must be a mapping")
+    return {k: v for k, v in found.items() if k in keys}
 
 
 def sources(args: argparse.Namespace, datasets: tuple[str, ...]) -> dict[str, str]:

@@ -30,11 +30,11 @@ KEYS_PARAM = {"supervised": "rtmpose.supervised_archs", "ktl": "train.ktl.runs",
 
 def group_keys(settings: Settings, group: str) -> tuple:
     """The architectures (supervised) or variants (KTL, MCL) of a group, as params list them."""
-    keys = {"supervised": settings.rtmpose.supervised_archs, "ktl": settings.train.ktl.runs,
-            "mcl": settings.train.mcl.variants}
-    if group not in keys:
-        raise ValueError(f"unknown run group '{group}'")
-    return tuple(keys[group])
+    if group == "supervised":
+        return tuple(settings.rtmpose.supervised_archs)
+    if group in ("ktl", "mcl"):  # a student stage reads its own group's section of `train` only
+        return tuple(settings.train.ktl.runs if group == "ktl" else settings.train.mcl.variants)
+    raise ValueError(f"unknown run group '{group}'")
 
 
 def group_jobs(settings: Settings, group: str) -> list[Job]:

@@ -66,27 +66,31 @@ class ScratchParams:
 
 @dataclass(frozen=True)
 class TrainParams:
+    """The `train` section. A student stage reads only its group's keys (`STUDENT_KEYS`, all its DVC params declare);
+    the keys it does not read keep their defaults here."""
     device: str                 # cpu | cuda (multi-GPU: torchrun sets WORLD_SIZE)
-    num_threads: int            # torch threads of the teacher and pretrain stages (one run each)
     run_threads: int            # torch threads of each run of a supervised/KTL/MCL stage
     workers: int | None         # runs such a stage trains at once (None: available cores // run_threads, at most its
                                 # runs); no number depends on it, so it is no stage's DVC param
     seeds: tuple                # student seeds of the supervised and KTL runs
-    teacher_epochs: int
     max_train_samples: int | None  # cap on T-FAKE training crops (never on the teacher's pretraining set)
     fit: FitConfig              # every run's schedule; its `seed` is replaced by the run's
     kp_weight: float            # lambda_kp of every student (supervised, KTL, MCL)
     kp_reference_batch: int | None  # lambda_kp is scaled by this / batch: L_kp is batch-summed, distillation batch-mean
-    scratch: ScratchParams      # the from-scratch pair
-    scratch_seeds: tuple        # its student seeds
-    ktl: KTLParams
-    mcl: MCLParams
+    num_threads: int | None = None  # torch threads of the teacher and pretrain stages (one run each)
+    teacher_epochs: int | None = None
+    scratch: ScratchParams = ScratchParams()  # the from-scratch pair
+    scratch_seeds: tuple = ()   # its student seeds
+    ktl: KTLParams | None = None
+    mcl: MCLParams | None = None
 
     def __post_init__(self):
         check_device(self.device, "train.device")
         check_seeds(self.seeds, "train.seeds")
         check_seeds(self.scratch_seeds, "train.scratch_seeds", may_be_empty=True)  # the from-scratch pair is optional
         for key in ("num_threads", "run_threads", "teacher_epochs"):
+            if key != "run_threads" and getattr(self, key) is None:
+                continue
             if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
                 raise InputError(f"params.yaml: 'train.{key}' must be a whole number of at least 1, "
                                  f"not {getattr(self, key)!r}")
@@ -127,6 +131,16 @@ class Settings:
     train: TrainParams | TeacherTrainParams
     data: dict[str, str]
 
+
+# The `train` keys each student group reads (`stage.value(args, "train", keys=...)` spells them out in its stage).
+STUDENT_KEYS = {
+    "supervised": ("device", "run_threads", "workers", "seeds", "max_train_samples", "fit", "kp_weight",
+                   "kp_reference_batch", "scratch", "scratch_seeds"),
+    "ktl": ("device", "run_threads", "workers", "seeds", "max_train_samples", "fit", "kp_weight", "kp_reference_batch",
+            "scratch", "scratch_seeds", "ktl"),
+    "mcl": ("device", "run_threads", "workers", "seeds", "max_train_samples", "fit", "kp_weight", "kp_reference_batch",
+            "mcl"),
+}
 
 # params.yaml keys that change how a stage schedules its work, never a number it writes: no stage declares them as
 # DVC params, so changing one re-runs nothing (a stage reading their section declares every other key of it).

@@ -13,7 +13,6 @@ submission scored before they were kept) enters its pairs unresolved, saying so.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +22,8 @@ from thermbench.core.conclusions import as_records
 from thermbench.core.io import read_json, write_json, write_text
 from thermbench.core.items import items_name, read_items
 from thermbench.core.pairs import Entry, compare_board
+from thermbench.tools.leaderboard import PCK_RADIUS_PX, by_model
 
-PCK_RADIUS_PX = 10.0  # the leaderboard's PCK@10px
-SEED = re.compile(r"-seed\d+$")
 BOARDS = {"thermeval_nose": "full-frame PCK@10px over the GT noses",
           "landmarks68_tfake": "T-FAKE test NME-IO",
           "landmarks68_charlotte": "CHARLOTTE test NME-diag, Full"}
@@ -44,10 +42,7 @@ def landmark_entries(runs: list[dict], submitted: dict, items_dirs: list[Path], 
     """The landmarks68 board's rows with a value: trained runs grouped by model name without its seed (leaderboard's
     grouping), zero-shot rows and submissions as one run; each run's items file found under `items_dirs`."""
     files = {p.name.removesuffix("_items.csv"): p for d in items_dirs for p in sorted(d.rglob("*_items.csv"))}
-    groups: dict[str, list[dict]] = {}
-    for m in runs:
-        if "status" not in m:
-            groups.setdefault(SEED.sub("", m["model"]), []).append(m)
+    groups = by_model([m for m in runs if "status" not in m])
     entries = {}
     for name, ms in groups.items():
         stem = {m["model"]: m["model"].removeprefix("zeroshot-") for m in ms}

@@ -67,7 +67,7 @@ from thermbench.core.conclusions import (
 from thermbench.core.io import InputError, read_json, write_json, write_text
 from thermbench.core.stage import run as run_stage
 from thermbench.tools.regression import TOLERANCES, copy_worktree, load_tolerances, stage_env
-from thermbench.tools.stage_deps import CODE_ROOTS
+from thermbench.tools.stage_deps import CODE_ROOTS, PARAMS_CHECK
 from thermbench.tools.timings import machine
 
 CONCLUSIONS = Path("metrics/conclusions.json")
@@ -240,7 +240,8 @@ def report_inputs(repo: Path) -> dict[str, dict]:
             reports = [f.stem for f in files if f.parent == STATEMENTS]
             if not reports:
                 continue
-            upstream = list(collect_pipeline(stage, graph))
+            # check_params computes nothing a statement rests on (its output is a constant sentinel)
+            upstream = [st for st in collect_pipeline(stage, graph) if st.addressing != PARAMS_CHECK]
             keys = {key for st in upstream for dep in st.deps
                     if isinstance(dep, ParamsDependency) and Path(dep.def_path).name == "params.yaml"
                     for key in dep.params}

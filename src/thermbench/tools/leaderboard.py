@@ -37,13 +37,22 @@ from thermbench.core.io import read_json, write_json, write_text
 from thermbench.core.stats import ALPHA, t_interval
 from thermbench.core.submissions import label
 
-PCK_AT = "10px"
+PCK_RADIUS_PX = 10.0  # the nose board's radius
+PCK_AT = f"{PCK_RADIUS_PX:g}px"  # its key in the zero-shot metrics
 # board -> the id prefix of the statements that compare its metric on its models (metrics/conclusions.json); a board
 # not named has no such statement, so none of its pairs is resolved
 BOARD_STATEMENTS = {**{board: f"boards.{board}." for board in ("thermeval_nose", "landmarks68_tfake",
                                                               "landmarks68_charlotte")},
                     **{f"breath_{scene}": f"breath.paired.{scene}." for scene in ("near", "near_sway", "far")}}
 SEED = re.compile(r"-seed\d+$")
+
+
+def by_model(runs: list[dict]) -> dict[str, list[dict]]:
+    """Runs grouped by model name without its seed (`-seed<k>`): a trained model's seeds make one board row."""
+    groups: dict[str, list[dict]] = {}
+    for m in runs:
+        groups.setdefault(SEED.sub("", m["model"]), []).append(m)
+    return groups
 
 
 def wilson(successes: int, n: int, confidence: float = 1 - ALPHA) -> tuple[float | None, float | None]:
@@ -78,9 +87,7 @@ def nose_rows(zeroshot: dict[str, dict], submitted: dict) -> list[dict]:
 def landmark_rows(runs: list[dict], submitted: dict, dataset: str) -> list[dict]:
     """NME on `dataset` (tfake: NME-IO; charlotte: NME-diag, Full) of every Table I model: trained runs grouped by
     model name without its seed (mean and 95% t interval over seeds), zero-shot rows and submissions as one run."""
-    groups: dict[str, list[dict]] = {}
-    for m in runs:
-        groups.setdefault(SEED.sub("", m["model"]), []).append(m)
+    groups = by_model(runs)
     rows = []
     entries = [*((name, ms, False) for name, ms in groups.items()),
                *((m["label"], [m], True) for m in submitted.get("submissions", {}).values())]

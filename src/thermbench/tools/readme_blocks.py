@@ -15,6 +15,7 @@ from thermbench.core.conclusions import VENDOR_MARGIN
 from thermbench.core.io import InputError, read_json
 from thermbench.tools import regression
 from thermbench.tools.exp_table import DEPS_DROP
+from thermbench.tools.stage_deps import PARAMS_CHECK
 from thermbench.tools.timings import KINDS, TIMINGS, WORKERS
 from thermbench.zeroshot.blog_report import ANCHORS, _detection, _pct
 
@@ -334,7 +335,20 @@ def _dvc_dag(root: Path, target: str | None = None) -> str:
                            *([target] if target else [])], cwd=root, capture_output=True, text=True)
     if done.returncode != 0:
         raise InputError(f"{root}: `dvc dag` failed: {done.stderr.strip().splitlines()[-1:]}")
-    return done.stdout
+    return without_node(done.stdout, PARAMS_CHECK)
+
+
+def without_node(mermaid: str, stage: str) -> str:
+    """DVC's Mermaid drawing less one stage's node and its edges: check_params precedes every stage, and an arrow
+    from it to each would hide the pipeline's shape (docs/dag.md says so)."""
+    lines = mermaid.splitlines()
+    node = next((line.split("[")[0].strip() for line in lines if line.strip().endswith(f'["{stage}"]')), None)
+    if node is None:
+        return mermaid
+    ends = {node}
+    kept = [line for line in lines
+            if line.split("[")[0].strip() != node and not ends & {e.strip() for e in line.split("-->")}]
+    return "\n".join(kept) + ("\n" if mermaid.endswith("\n") else "")
 
 
 def dag(metrics: Path) -> str:

@@ -25,6 +25,8 @@ from pathlib import Path
 import yaml
 
 CODE_ROOTS = ("src/", "stages/")
+# The stage that checks params.yaml first, and its output: every other stage depends on it, so runs after the check.
+PARAMS_CHECK, PARAMS_CHECKED = "check_params", "data/params_checked.json"
 # Package data a module reads at run time: a change to it changes what the module computes.
 DATA_FILES = {
     "src/thermbench/core/keypoints.py": ("src/thermbench/schemas",),
@@ -158,7 +160,9 @@ def regenerate(text: str, stages: dict, sources) -> tuple[str, list[str]]:
         name = next(n for pos, n in reversed(starts) if pos < match.start())
         spec = stages[name].get("do", stages[name])
         old = _items(match["body"])
-        new = code_deps(spec, sources) + [d for d in old if not is_code(_value(d))]
+        checked = [PARAMS_CHECKED] if name != PARAMS_CHECK else []
+        new = code_deps(spec, sources) + checked + [d for d in old if not is_code(_value(d)) and
+                                                    _value(d) != PARAMS_CHECKED]
         if new != old:
             changed.append(name)
         out += [text[last:match.start()], flow_list(match["indent"], new)]

@@ -338,7 +338,8 @@ def markdown(numbers: dict, timing: dict, source_label: str) -> str:
         f"`{detect_then_pose.BOTH}` row behind the int8 detector too (calibrated on "
         f"{det['int8']['calibration_frames']} frames like the timed ones, its {det['int8']['float_nodes']} output "
         f"convolutions and the box decoding in float). Keypoints: distance from {reference}'s; top box: IoU with "
-        f"{reference}'s, missed where below {detect_then_pose.MISSED_BELOW_IOU}; on {numbers['pipeline_frames']} seeded frames:*",
+        f"{reference}'s, missed where below {detect_then_pose.MISSED_BELOW_IOU}; on {numbers['pipeline_frames']} "
+        "seeded frames:*",
         "",
         "| Method | Variant | CPU ms (fps) | Wall ms | Speed-up, CPU time | Keypoints: mean px from fp32 "
         "| within 1 px | Box IoU: mean (lowest) | Boxes missed |",

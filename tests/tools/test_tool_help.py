@@ -51,3 +51,10 @@ def test_a_library_module_run_as_a_command_names_what_runs_it():
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == ("error: not a command of its own: make publish runs it (python -m thermbench.tools.publish) "
                            "(--help says what it does)\n")
+
+
+def test_library_help_run_with_help_prints_its_own_description():
+    done = subprocess.run([sys.executable, "-m", "thermbench.tools.library_help", "--help"], cwd=ROOT,
+                          capture_output=True, text=True, env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""})
+    assert done.returncode == 0 and done.stderr == ""
+    assert "`--help` of a tools module that is a library" in done.stdout

@@ -4,7 +4,7 @@ read; beside them DVC's own `dvc exp show --only-changed`, whose columns `make e
 
 It starts from a warm smoke copy (its results and DVC cache), so only the TinyHead's stages and what reads them run:
 set THERMBENCH_WARM_SMOKE to a smoke-profile project after `dvc repro`, e.g. the copy that
-`python -m thermbench.tools.regression --keep` leaves (`<scratch>/project`). Without one the test is skipped.
+`python -m thermbench.tools.gates.regression --keep` leaves (`<scratch>/project`). Without one the test is skipped.
 THERMBENCH_EXP_RECORD=1 also writes what the commands printed to metrics/timing/exp_workflow.json, which
 `make readme` renders into docs/results.md."""
 
@@ -21,10 +21,10 @@ import pytest
 import yaml
 
 from thermbench.core.io import write_json
-from thermbench.tools.exp_table import DEPS_DROP, WIDTH
-from thermbench.tools.readme_blocks import EXP_RECORD
-from thermbench.tools.regression import copy_worktree, stage_env
-from thermbench.tools.warm_stages import warm_stages
+from thermbench.tools.gates.regression import copy_worktree, stage_env
+from thermbench.tools.pipeline.exp_table import DEPS_DROP, WIDTH
+from thermbench.tools.pipeline.warm_stages import warm_stages
+from thermbench.tools.publish.readme_blocks import EXP_RECORD
 
 ROOT = Path(__file__).resolve().parents[1]
 WARM = Path(os.environ.get("THERMBENCH_WARM_SMOKE", "/nonexistent"))
@@ -41,7 +41,7 @@ EXP_SHOW = "make exp-show"  # as the docs name it
 
 pytestmark = pytest.mark.skipif(not (WARM / "dvc.lock").is_file() or not (WARM / ".dvc" / "cache").is_dir(),
                                 reason="no warm smoke copy: set THERMBENCH_WARM_SMOKE to a smoke project after "
-                                       "`dvc repro` (`python -m thermbench.tools.regression --keep` leaves one)")
+                                       "`dvc repro` (`python -m thermbench.tools.gates.regression --keep` leaves one)")
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def workflow(tmp_path_factory):
         return done.stdout
 
     dvc = (sys.executable, "-m", "dvc")
-    run(sys.executable, "-m", "thermbench.tools.profiles", "smoke", "--force")
+    run(sys.executable, "-m", "thermbench.tools.pipeline.profiles", "smoke", "--force")
     for name in ("metrics", "plots"):  # the warm copy's results, its lock and its cache: nothing upstream re-runs
         shutil.rmtree(repo / name, ignore_errors=True)
         shutil.copytree(WARM / name, repo / name)
@@ -72,7 +72,7 @@ def workflow(tmp_path_factory):
     for key in PARAM.split("."):
         base = base[key]
     name = f"lr-{VALUE}"
-    quick = (sys.executable, "-m", "thermbench.tools.dvc_cli", "--beside")  # DVC as `make repro` runs it
+    quick = (sys.executable, "-m", "thermbench.tools.pipeline.dvc_cli", "--beside")  # DVC as `make repro` runs it
     with warm_stages(env, repo) as warm:  # the stages forked from one interpreter, as `make repro` runs them
         run(*quick, "exp", "run", "-q", "-S", f"{PARAM}={VALUE}", "--name", name, env=warm)
     before = _digests(repo)

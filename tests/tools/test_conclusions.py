@@ -12,8 +12,8 @@ import yaml
 from thermbench.core import conclusions as cc
 from thermbench.core.conclusions_table import gather, markdown
 from thermbench.core.io import InputError, read_json
-from thermbench.tools import conclusions
-from thermbench.tools.regression import TOLERANCES, load_tolerances
+from thermbench.tools.gates import conclusions
+from thermbench.tools.gates.regression import TOLERANCES, load_tolerances
 
 ROOT = Path(__file__).resolve().parents[2]
 

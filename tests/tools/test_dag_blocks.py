@@ -4,7 +4,7 @@ than a screen: DVC's Mermaid block, each foreach stage one node, every line with
 import subprocess
 import sys
 
-from thermbench.tools import readme_blocks
+from thermbench.tools.publish import readme_blocks
 
 ITEMS = [f"variant_{i:02d}_with_a_long_name" for i in range(12)]
 DVC_YAML = """stages:

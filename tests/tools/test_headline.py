@@ -1,8 +1,8 @@
-"""tools/headline.py: the README's cells as flat numbers, checked against hand-computed values."""
+"""tools/reports/headline.py: the README's cells as flat numbers, checked against hand-computed values."""
 
 import pytest
 
-from thermbench.tools.headline import breath, conclusions, mlcmkd, nose, speed
+from thermbench.tools.reports.headline import breath, conclusions, mlcmkd, nose, speed
 
 
 def _run(model, kind, seed, tfake, charlotte, converged=True, **extra):

@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 from thermbench.core.io import InputError
-from thermbench.tools import post as post_mod
-from thermbench.tools import publish
-from thermbench.tools.post import Provenance
-from thermbench.tools.post_catalog import ITEMS, SECTIONS
+from thermbench.tools.publish import post as post_mod
+from thermbench.tools.publish import publish
+from thermbench.tools.publish.post import Provenance
+from thermbench.tools.publish.post_catalog import ITEMS, SECTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 SYNTH = {"thermeval": "synthetic", "tfake": "synthetic", "charlotte": "synthetic", "breath": "synthetic"}
@@ -125,7 +125,7 @@ def test_story_order_numbering_and_captions(repo_out):
     # What the catalog knows but plots/ lacks, and what plots/ has but the catalog lacks, is named.
     assert "not in plots/ (left out of the post): zeroshot_detection.png" in post.notes
     assert "plots/head/report.md: no part headed 'Convergence' (left out of the post)" in post.notes
-    assert "not in the post (add it to tools/post_catalog.py): plots/extra_figure.png" in post.notes
+    assert "not in the post (add it to tools/publish/post_catalog.py): plots/extra_figure.png" in post.notes
     assert not any("conclusions.md" in n for n in post.notes)
 
 
@@ -275,7 +275,7 @@ def test_write_post_folder_replaces_its_own_and_refuses_others(repo_out, tmp_pat
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
-    with pytest.raises(InputError, match="was not written by thermbench.tools.publish"):
+    with pytest.raises(InputError, match="was not written by thermbench.tools.publish.publish"):
         publish.write_post(post, foreign)
     assert (foreign / "notes.txt").read_text() == "keep me"
     (tmp_path / "a_file").write_text("x")
@@ -424,7 +424,7 @@ def test_the_committed_results_are_what_the_committed_code_makes(tmp_path):
     """This repository as a fresh clone has it (its tracked files, no DVC outputs): no stage is stale, so
     `make publish` publishes there. A dep edited after its stage ran (code, params, conclusions/kernel_check.json)
     without the stage run again fails here, naming the stage."""
-    from thermbench.tools.regression import copy_worktree
+    from thermbench.tools.gates.regression import copy_worktree
 
     copy_worktree(REPO, tmp_path)
     _run(tmp_path, sys.executable, "-m", "dvc", "config", "core.no_scm", "true")  # the copy is no git repository

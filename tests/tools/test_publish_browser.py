@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from thermbench.tools import browser_check, publish
-from thermbench.tools.post import Block, Post, Provenance
+from thermbench.tools.publish import browser_check, publish
+from thermbench.tools.publish.post import Block, Post, Provenance
 
 REPO = Path(__file__).resolve().parents[2]
 PROV = Provenance(dict.fromkeys(("thermeval", "tfake", "charlotte", "breath"), "synthetic"), "default", "abc1234",

@@ -1,4 +1,4 @@
-"""Publish the results as a blog post: `python -m thermbench.tools.publish DEST` (`make publish DEST=<dir>`).
+"""Publish the results as a blog post: `python -m thermbench.tools.publish.publish DEST` (`make publish DEST=<dir>`).
 
 DEST becomes a post folder a Quarto blog takes as it is (drop it into `posts/`):
 
@@ -7,8 +7,8 @@ DEST becomes a post folder a Quarto blog takes as it is (drop it into `posts/`):
     DEST/_markdown/index.md    the same post as plain Markdown, with its own figures/ (Hugo page bundle, Jekyll,
                                pandoc); Quarto skips folders whose name starts with "_", so it is not a second post
 
-The story, captions and order are `thermbench.tools.post_catalog`; the text is `thermbench.tools.post`. DEST is
-replaced as a whole, so an existing non-empty DEST that this command did not write is refused, not overwritten.
+The story, captions and order are `thermbench.tools.publish.post_catalog`; the text is `thermbench.tools.publish.post`.
+DEST is replaced as a whole, so an existing non-empty DEST that this command did not write is refused, not overwritten.
 While a stage is not up to date (a changed code file, param, command or submission not yet re-made, or a stage
 downstream of one), nothing is published: the refusal names every stale stage. Outputs a fresh clone has not checked
 out are no staleness: the committed plots/ and metrics/ match dvc.lock, so a fresh clone publishes.
@@ -27,9 +27,9 @@ from pathlib import Path
 from thermbench.core.io import InputError, atomic_dir, write_text
 from thermbench.core.stage import load_params, section
 from thermbench.core.stage import run as run_stage
-from thermbench.tools.post import Post, Provenance, build, dataset_sources, render
+from thermbench.tools.publish.post import Post, Provenance, build, dataset_sources, render
 
-MARKER = "<!-- written by `python -m thermbench.tools.publish`; replaced on every run -->"
+MARKER = "<!-- written by `python -m thermbench.tools.publish.publish`; replaced on every run -->"
 MARKDOWN_DIR = "_markdown"
 
 
@@ -114,7 +114,7 @@ def _refuse_foreign(dest: Path) -> None:
     if dest.is_dir() and any(dest.iterdir()):
         index = dest / "index.qmd"
         if not index.is_file() or MARKER not in index.read_text():
-            raise InputError(f"{dest}: exists and was not written by thermbench.tools.publish; "
+            raise InputError(f"{dest}: exists and was not written by thermbench.tools.publish.publish; "
                              "choose an empty or new folder")
 
 

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from thermbench.core.io import InputError
-from thermbench.tools.post import Post
+from thermbench.tools.publish.post import Post
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 PROBE_ID = "thermbench-probe"

@@ -17,7 +17,7 @@ from pathlib import Path
 from thermbench.breath.ranking import ESTIMATOR
 from thermbench.core.io import InputError, read_json
 from thermbench.core.plots import data_label
-from thermbench.tools.post_catalog import DATASETS, ITEMS, LEFT_OUT, SECTIONS, Item, Section
+from thermbench.tools.publish.post_catalog import DATASETS, ITEMS, LEFT_OUT, SECTIONS, Item, Section
 
 SOURCES = ("synthetic", "real")
 FIGURE_EXTS = (".png", ".svg")  # embedded in this order of preference
@@ -207,12 +207,12 @@ def unplaced(plots_dir: Path) -> list[str]:
     for path in sorted(p for p in plots_dir.rglob("*") if p.is_file()):
         rel = path.relative_to(plots_dir).as_posix()
         if path.suffix in FIGURE_EXTS and rel[: -len(path.suffix)] not in figures:
-            notes.append(f"not in the post (add it to tools/post_catalog.py): plots/{rel}")
+            notes.append(f"not in the post (add it to tools/publish/post_catalog.py): plots/{rel}")
         elif path.suffix == ".md" and rel not in LEFT_OUT:
             for heading, body in split_parts(path.read_text()):
                 known = any(r == rel and _named(heading, p) for r, p in parts)
                 if body and not known:
-                    notes.append(f"not in the post (add it to tools/post_catalog.py): plots/{rel}, "
+                    notes.append(f"not in the post (add it to tools/publish/post_catalog.py): plots/{rel}, "
                                  f"part '{heading or '(before the first heading)'}'")
     return notes
 
@@ -387,7 +387,7 @@ def render(post: Post, flavour: str, marker: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     from thermbench.tools import library_help
 
-    library_help.main(__doc__, "make publish runs it (python -m thermbench.tools.publish)", argv)
+    library_help.main(__doc__, "make publish runs it (python -m thermbench.tools.publish.publish)", argv)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The blog post's story as data: its sections in reading order, and each figure and table with its caption.
 
-`thermbench.tools.post` renders this catalog; nothing else decides order or wording. A caption says what the
+`thermbench.tools.publish.post` renders this catalog; nothing else decides order or wording. A caption says what the
 figure or table shows and on which data, restating the figure's own title (set in the report writer that draws it)
 and filling in facts read from `metrics/`: `{thermeval}`, `{tfake}`, `{charlotte}`, `{breath}` are each dataset's
 data label ("SYNTHETIC data" or "real data"), `{tfake+charlotte}` the label of both (one when they agree),
@@ -221,7 +221,7 @@ LEFT_OUT = {
 def main(argv: list[str] | None = None) -> None:
     from thermbench.tools import library_help
 
-    library_help.main(__doc__, "make publish reads it (python -m thermbench.tools.publish)", argv)
+    library_help.main(__doc__, "make publish reads it (python -m thermbench.tools.publish.publish)", argv)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ P ?= default
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DEST ?= publish
 
-.PHONY: setup check-submissions repair-lock repro test unit regression baseline conclusions calibrate crop-geometry profile publish publish-check parity scale readme gpu-check clean-venv
+.PHONY: setup quick check-submissions repair-lock repro test unit regression baseline conclusions calibrate crop-geometry profile publish publish-check parity scale readme gpu-check clean-venv
 
 # torch first and pinned, from pip's configured index (empty TORCH_INDEX): on Linux x86-64 PyPI's build is the CUDA
 # one (GBs). TORCH_INDEX picks another build of the same torch from PyTorch's own index (docs/gpu.md, "Setting up a
@@ -27,6 +27,12 @@ $(STAMP): pyproject.toml requirements.lock src/thermbench_tree.pth
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# The smoke profile end to end in a copy beside the clone (QUICK, default <clone>-quick), in minutes: `make repro` and
+# `make publish DEST=post` there, then `cd` there for `make exp-show` and `dvc exp run -S`. This clone stays as it is.
+QUICK ?=
+quick: setup
+	$(PY) -m thermbench.tools.pipeline.quick $(if $(QUICK),--dest "$(QUICK)")
 
 # `make repro` reproduces what params.yaml holds; TARGETS="report_breath" only those stages and what they need.
 # A dvc.lock an interrupt left unreadable is restored from git HEAD first, in one line (tools/pipeline/repair_lock.py).

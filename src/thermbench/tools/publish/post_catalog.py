@@ -121,8 +121,9 @@ ITEMS = (
          "TinyHead test PCK@10px and mean error (crop px) against the number of labelled train crops; dots are "
          "seeds, the line their mean ({thermeval})."),
     Item("finetune", "figure", "head/predictions",
-         "TinyHead predictions on ThermEval-D test crops (seed 0): GT nose red x, prediction green dot, with each "
-         "crop's error in crop px ({thermeval})."),
+         "TinyHead predictions on ThermEval-D test crops (seed 0): GT nose red x, prediction green dot, the crop's "
+         "own Person box dashed (a crop from a multi-person frame holds other people too), with each crop's error "
+         "in crop px ({thermeval})."),
     Item("finetune", "text", "head/report.md", part="Notes", title="Where the blog's part-2 code and text differ"),
     # --- MLCM-KD
     Item("mlcmkd", "text", "mlcmkd_tables.md"),
@@ -138,8 +139,9 @@ ITEMS = (
          caption="Table IV: DIKD ablation (forward and reverse injection added to FD+LD), NME on T-FAKE and "
          "CHARLOTTE Full, with paired differences against FD+LD ({tfake+charlotte})."),
     Item("mlcmkd", "figure", "mlcmkd_ced",
-         "Cumulative error distribution up to NME 0.1 of every trained model: T-FAKE test (NME-IO) and CHARLOTTE "
-         "Full (NME-diag) ({tfake+charlotte})."),
+         "Cumulative error distribution up to NME 0.1, one run per model: each trained student at the first student "
+         "seed, the teacher and the pretrained models their one run; T-FAKE test (NME-IO) and CHARLOTTE Full "
+         "(NME-diag) ({tfake+charlotte})."),
     Item("mlcmkd", "report", "mlcmkd_tables.md", part="Table V",
          caption="Table V: gradient-norm stability over the logged early KTL steps, mean ± sd over seeds, with "
          "paired differences of the coefficient of variation against FD+LD ({tfake})."),
@@ -176,8 +178,9 @@ ITEMS = (
          "{breath_window_s} s windows: rate error (MAE, RMSE, share within ±2 breaths/min), correlation, coverage "
          "and the landmark's own error and jitter ({breath})."),
     Item("breath", "figure", "breath/figures/signals",
-         "Nostril ROI temperature signal (band-passed) against the true respiration waveform, one row per landmark "
-         "source, each scaled to unit standard deviation ({breath})."),
+         "Nostril ROI temperature signal (band-passed, °C, ROI minus reference) against the true respiration "
+         "waveform (unitless, drawn at the signal's standard deviation) on one sequence, one panel per landmark "
+         "source, a trained source at its lowest seed only ({breath})."),
     Item("breath", "figure", "breath/figures/bland_altman",
          "Bland-Altman plots of the window breath rates ({breath_estimator} estimator) against the truth, one panel "
          "per source, one marker per scene; lines at the bias and ±1.96 SD ({breath})."),

@@ -522,9 +522,39 @@ def conclusions_status(metrics: Path) -> str:
             "code (`make conclusions`)")
 
 
+def glance(metrics: Path) -> str:
+    """The numbers a reader asks first (metrics/headline/), one line per reproduction, and the zero-shot models that
+    have no numbers offline (metrics/zeroshot/: their status names what is missing)."""
+    nose, ml, breath = (read_input(metrics / "headline" / f"{name}.json") for name in ("nose", "mlcmkd", "breath"))
+
+    def sd(d: dict, key: str, fmt: str, scale: float = 1.0) -> str:
+        spread = f" ± {format(scale * d[f'{key}.sd'], fmt)}" if f"{key}.sd" in d else ""
+        return format(scale * d[f"{key}.mean"], fmt) + spread
+
+    missing = sorted(p.stem for p in (metrics / "zeroshot").glob("*.json")
+                     if read_input(p).get("status", "ok") != "ok")
+    lines = [
+        f"- **Nose**, GT Person box given (ThermEval-D test, PCK@10px): TinyHead from 40 labels "
+        f"{sd(nose, 'tinyhead.gt_box.pck10', '.0f', 100)}% over {nose['tinyhead.seeds']} seeds; zero-shot dlib-68 {100 * nose['dlib68.gt_box.pck10']:.0f}%, "
+        f"MediaPipe FaceMesh {100 * nose['mediapipe.gt_box.pck10']:.0f}%.",
+        f"- **MLCM-KD**, T-FAKE test NME-IO (lower is better): KTL with DIKD {sd(ml, 'tfake.nme.ktl_dikd', '.4f')}, "
+        f"supervised RTMPose-s {sd(ml, 'tfake.nme.supervised_s', '.4f')} ({ml['runs.ktl_dikd']} and "
+        f"{ml['runs.supervised_s']} seeds); the RGB teacher zero-shot "
+        f"{ml['tfake.nme.teacher.mean']:.4f}, dlib-68 {ml['tfake.nme.zeroshot_dlib68.mean']:.4f}.",
+        f"- **Breath rate**, near scene, MAE in breaths/min: the true nostrils {breath['near.oracle.mae.mean']:.2f}, "
+        f"the KTL-DIKD student's {sd(breath, 'near.ktl_dikd.mae', '.2f')}, a fixed ROI "
+        f"{breath['near.fixed_roi.mae.mean']:.2f}.",
+    ]
+    if missing:
+        lines.append(f"- **No numbers offline** for {', '.join(missing)}: their weights are not downloaded, so their "
+                     "rows read \"weights not available\" (online, the real route fetches them: "
+                     "[docs/real-data.md](docs/real-data.md)).")
+    return "\n" + "\n".join(lines) + "\n"
+
+
 BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
     "README.md": {"head_params": head_params, "timings": timings, "workers_model": workers_model,
-                  "conclusions_status": conclusions_status},
+                  "conclusions_status": conclusions_status, "glance": glance},
     "docs/timings.md": {"stage_timings": stage_timings},
     "docs/own-model.md": {"ktl_tfake": ktl_tfake, "ktl_charlotte": ktl_charlotte, "dlib_found": dlib_found,
                           "ktl_speed": ktl_speed, "mediapipe_rates": mediapipe_rates},

@@ -535,8 +535,8 @@ def glance(metrics: Path) -> str:
                      if read_input(p).get("status", "ok") != "ok")
     lines = [
         f"- **Nose**, GT Person box given (ThermEval-D test, PCK@10px): TinyHead from 40 labels "
-        f"{sd(nose, 'tinyhead.gt_box.pck10', '.0f', 100)}% over {nose['tinyhead.seeds']} seeds; zero-shot dlib-68 {100 * nose['dlib68.gt_box.pck10']:.0f}%, "
-        f"MediaPipe FaceMesh {100 * nose['mediapipe.gt_box.pck10']:.0f}%.",
+        f"{sd(nose, 'tinyhead.gt_box.pck10', '.0f', 100)}% over {nose['tinyhead.seeds']} seeds; zero-shot dlib-68 "
+        f"{100 * nose['dlib68.gt_box.pck10']:.0f}%, MediaPipe FaceMesh {100 * nose['mediapipe.gt_box.pck10']:.0f}%.",
         f"- **MLCM-KD**, T-FAKE test NME-IO (lower is better): KTL with DIKD {sd(ml, 'tfake.nme.ktl_dikd', '.4f')}, "
         f"supervised RTMPose-s {sd(ml, 'tfake.nme.supervised_s', '.4f')} ({ml['runs.ktl_dikd']} and "
         f"{ml['runs.supervised_s']} seeds); the RGB teacher zero-shot "

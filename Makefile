@@ -166,9 +166,9 @@ publish: setup repair-lock
 	$(PY) -m thermbench.tools.publish.publish "$(DEST)"
 
 # The post in a real browser, outside `make test` (pandoc and Chromium are system packages, apt-installed here when
-# missing; about 20 s once installed): publishes plots/ into a temporary folder, renders index.qmd and
-# _markdown/index.md with pandoc, loads each in headless Chromium; fails unless every figure loads and every caption
-# shows.
+# missing; about 20 s once installed): publishes plots/ into a temporary folder, renders the post and its appendix
+# (index and appendix, .qmd and _markdown/*.md) with pandoc, loads each in headless Chromium; fails unless every
+# figure loads and every caption shows.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 publish-check: setup
 	@{ command -v pandoc && { command -v chromium || command -v chromium-browser; }; } >/dev/null || \

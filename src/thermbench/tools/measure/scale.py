@@ -289,7 +289,7 @@ def plot(result: dict, stem: Path) -> None:
 
     ns = sorted(int(n) for n in result["sizes"])
     sizes = {n: result["sizes"][str(n)] for n in ns}
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4.2), layout="constrained")  # the suptitle clears the panel titles
     far = np.array([ns[0], PAPER_PAIRS])
     panels = ((axes[0], "peak RSS (MB)", lambda n, s: sizes[n][s]["peak_rss_mb"], STAGES, ns[-2:]),
               (axes[1], "wall time (s)", lambda n, s: sizes[n][s]["wall_s"], ("prepare", "crops"), ns),

@@ -31,6 +31,7 @@ WARM = Path(os.environ.get("THERMBENCH_WARM_SMOKE", "/nonexistent"))
 PARAM, VALUE = "head.lr", "0.01"  # a TinyHead training param: head_train and what reads its heads re-run
 BAD = "abc"  # refused by check_params, the first stage, before DVC removes any output
 ONLY_MCL = ("train.mcl.weights.fm_weight", "0.01")  # read by the MCL stages alone
+OTHER = "0.02"  # a head.lr neither the base nor the experiment holds
 # the stages that follow more than they read: the check (params.yaml whole), and those whose statements the kernel
 # check fingerprints (every key upstream of them)
 WHOLE_FILE = {"check_params", "report_zeroshot", "report_mlcmkd", "report_head", "report_breath", "board_pairs",
@@ -79,8 +80,10 @@ def workflow(tmp_path_factory):
     bad = subprocess.run([*dvc, "exp", "run", "-S", f"{PARAM}={BAD}"], cwd=repo, env=env, capture_output=True,
                          text=True)
     touched = sorted(p for p, d in before.items() if _digests(repo).get(p) != d)
-    run("git", "checkout", "-q", "params.yaml")  # DVC leaves the bad value in the workspace's params.yaml
-    stale = {key: _stale_after(run, dvc, key, value) for key, value in (ONLY_MCL, (PARAM, VALUE))}
+    # DVC leaves the bad value in params.yaml, and the experiment's results in the workspace: back to the base
+    run("git", "checkout", "-q", "--", ".")
+    run(*dvc, "checkout", "-q", "--allow-missing")
+    stale = {key: _stale_after(run, dvc, key, value) for key, value in (ONLY_MCL, (PARAM, OTHER))}
     make = ("make", "-s", "-o", ".venv/.installed", f"PY={sys.executable}", f"DVC={' '.join(dvc)}", "exp-show")
     only_changed = run(*dvc, "exp", "show", "--only-changed", "--csv").splitlines()[0].split(",")
     deps = _deps(json.loads(run(*dvc, "exp", "show", "--json")))
@@ -103,11 +106,13 @@ def _digests(repo: Path) -> dict[str, str]:
 
 
 def _stale_after(run, dvc, key: str, value: str) -> list[str]:
-    """The stages `dvc status` names as changed once params.yaml holds `key: value` (DVC's own writer, as `-S`)."""
-    run(sys.executable, "-c", "import sys; from dvc.utils.serialize import modify_yaml\n"
+    """The stages `dvc status` names as changed once params.yaml holds `key: value` (DVC's own writer, as `-S`), less
+    those it names before (a warm copy made by older code is stale where that code changed)."""
+    before = set(json.loads(run(*dvc, "status", "--json")))
+    run(sys.executable, "-c", "import sys, yaml; from dvc.utils.serialize import modify_yaml\n"
         "with modify_yaml('params.yaml') as d:\n    *path, last = sys.argv[1].split('.')\n"
-        "    for p in path: d = d[p]\n    d[last] = type(d[last])(sys.argv[2])", key, value)
-    stale = sorted(json.loads(run(*dvc, "status", "--json")))
+        "    for p in path: d = d[p]\n    d[last] = yaml.safe_load(sys.argv[2])", key, value)
+    stale = sorted(set(json.loads(run(*dvc, "status", "--json"))) - before)
     run("git", "checkout", "-q", "params.yaml")
     return stale
 

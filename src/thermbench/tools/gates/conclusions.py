@@ -241,7 +241,7 @@ def report_inputs(repo: Path) -> dict[str, dict]:
             if not reports:
                 continue
             # check_params computes nothing a statement rests on (its output is a constant sentinel)
-            upstream = [st for st in collect_pipeline(stage, graph) if st.addressing != PARAMS_CHECK]
+            upstream = [st for st in collect_pipeline(stage, graph) if st.name != PARAMS_CHECK]
             keys = {key for st in upstream for dep in st.deps
                     if isinstance(dep, ParamsDependency) and Path(dep.def_path).name == "params.yaml"
                     for key in dep.params}

@@ -9,7 +9,7 @@ P ?= default
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DEST ?= publish
 
-.PHONY: setup check-submissions repair-lock repro test unit regression baseline conclusions calibrate crop-geometry profile publish publish-check parity scale readme gpu-check clean-venv
+.PHONY: setup quick check-submissions repair-lock repro test unit regression baseline conclusions calibrate crop-geometry profile publish publish-check parity scale readme gpu-check clean-venv
 
 # torch first and pinned, from pip's configured index (empty TORCH_INDEX): on Linux x86-64 PyPI's build is the CUDA
 # one (GBs). TORCH_INDEX picks another build of the same torch from PyTorch's own index (docs/gpu.md, "Setting up a
@@ -28,23 +28,29 @@ $(STAMP): pyproject.toml requirements.lock src/thermbench_tree.pth
 
 setup: $(STAMP)
 
+# The smoke profile end to end in a copy beside the clone (QUICK, default <clone>-quick), in minutes: `make repro` and
+# `make publish DEST=post` there, then `cd` there for `make exp-show` and `dvc exp run -S`. This clone stays as it is.
+QUICK ?=
+quick: setup
+	$(PY) -m thermbench.tools.pipeline.quick $(if $(QUICK),--dest "$(QUICK)")
+
 # `make repro` reproduces what params.yaml holds; TARGETS="report_breath" only those stages and what they need.
-# A dvc.lock an interrupt left unreadable is restored from git HEAD first, in one line (tools/repair_lock.py).
-# DVC runs through tools/dvc_cli.py: dvc.lock through libyaml, OpenMP threads waiting passively, the stages forked
-# from one warm interpreter that has imported their modules (tools/warm_stages.py), a second ready stage beside the
-# one DVC runs where the DAG allows (--beside; a stage that measures time runs alone; no number changes), and each
-# stage's wall and CPU seconds and load written to metrics/timing/stages.json (`make readme`: docs/timings.md).
+# A dvc.lock an interrupt left unreadable is restored from git HEAD first, in one line (tools/pipeline/repair_lock.py).
+# DVC runs through tools/pipeline/dvc_cli.py: dvc.lock through libyaml, OpenMP threads waiting passively, the stages
+# forked from one warm interpreter that has imported their modules (tools/pipeline/warm_stages.py), a second ready stage
+# beside the one DVC runs where the DAG allows (--beside; a stage that measures time runs alone; no number changes), and
+# each stage's wall and CPU seconds and load written to metrics/timing/stages.json (`make readme`: docs/timings.md).
 TARGETS ?=
 repro: setup repair-lock check-submissions
-	$(PY) -m thermbench.tools.dvc_cli --warm --beside repro $(TARGETS)
+	$(PY) -m thermbench.tools.pipeline.dvc_cli --warm --beside repro $(TARGETS)
 
 repair-lock: setup
-	$(PY) -m thermbench.tools.repair_lock
+	$(PY) -m thermbench.tools.pipeline.repair_lock
 
 # Every entry of submissions.yaml read and checked before DVC runs a stage (DVC deletes a stage's outputs before it runs
 # it, so a bad file found by a scoring stage would cost the good results): one line and exit 2, nothing changed.
 check-submissions: setup
-	$(PY) -m thermbench.tools.check_submissions
+	$(PY) -m thermbench.tools.submissions.check_submissions
 
 # The unit tests on every core (pytest-xdist: whole test files per worker, the long ones first, see tests/conftest.py),
 # naming the 15 slowest; WORKERS=1 runs them in this process, one after another.
@@ -92,7 +98,7 @@ test: setup
 SIZES ?= 1000,4000,16000
 SCRATCH ?=
 scale: setup
-	$(PY) -m thermbench.tools.scale --sizes $(SIZES) $(if $(SCRATCH),--scratch $(SCRATCH))
+	$(PY) -m thermbench.tools.measure.scale --sizes $(SIZES) $(if $(SCRATCH),--scratch $(SCRATCH))
 
 # What one GPU does with the training (images/s per precision and compile setting, step ceiling, memory, loader
 # workers needed, determinism, Sapiens2 bf16, the precision-vs-NME table that picks the paper profile's setting) ->
@@ -107,7 +113,7 @@ gpu-check:
 KERNELS ?=
 SCOPE ?=
 baseline: setup
-	$(PY) -m thermbench.tools.regression calibrate $(if $(KERNELS),--kernels $(KERNELS))
+	$(PY) -m thermbench.tools.gates.regression calibrate $(if $(KERNELS),--kernels $(KERNELS))
 
 # Re-makes every trained model of the current params under other CPU kernel settings (tests/baseline/tolerances.yaml;
 # default: every setting but native that conclusions/kernel_check.json lacks for the current params and code, one
@@ -118,50 +124,51 @@ baseline: setup
 # lock stays there, so its next make, for other code or params, re-makes only what they changed. SCOPE=untrained
 # re-makes only what the statements on untrained sources rest on (minutes a setting; the trained models kept).
 conclusions: setup
-	$(PY) -m thermbench.tools.conclusions check $(if $(KERNELS),--kernels $(KERNELS)) $(if $(SCRATCH),--scratch $(SCRATCH)) $(if $(SCOPE),--scope $(SCOPE))
+	$(PY) -m thermbench.tools.gates.conclusions check $(if $(KERNELS),--kernels $(KERNELS)) $(if $(SCRATCH),--scratch $(SCRATCH)) $(if $(SCOPE),--scope $(SCOPE))
 
 # The synthetic ThermEval scenes (face width, blur) against the blog's real detection rates, on frames of their own
 # seeds (no test frame): writes conclusions/synth_calibration.json; put its choice into profiles/default.yaml.
 calibrate: setup
-	$(PY) -m thermbench.tools.calibrate_synth
+	$(PY) -m thermbench.tools.measure.calibrate_synth
 
 # The TinyHead breath source's crop geometry from the head's train and val crops (data/prepared/thermeval, after
 # `make repro TARGETS=prepare@thermeval`): writes conclusions/head_crop_geometry.json; put its values into
 # profiles/default.yaml's breath.track.tinyhead.
 crop-geometry: setup
-	$(PY) -m thermbench.tools.head_crop_geometry
+	$(PY) -m thermbench.tools.measure.head_crop_geometry
 
 # The README's results block and every number docs/ quotes from metrics/, the timings table and docs/dag.md (after a
 # `make repro` that changed them; the tests check them).
 readme: setup
-	$(PY) -m thermbench.tools.readme --write
+	$(PY) -m thermbench.tools.publish.readme --write
 
 # The experiments of `dvc exp run -S key=value` side by side within 200 columns (docs/results.md, "Comparing runs"):
 # the params that differ between the rows shown, then the headline metrics (metrics/headline/) that differ; no deps'
-# hashes, no other metrics file, no timings (tools/exp_table.py reads `dvc exp show --json`; a wider table breaks long
-# names after their dots, then splits into a params and a metrics table). No experiment yet: one line saying so. ARGS=
-# passes more options, e.g. ARGS="--md", ARGS="--width 120", or ARGS="-n 2" (one it does not know goes to dvc exp show).
+# hashes, no other metrics file, no timings (tools/pipeline/exp_table.py reads `dvc exp show --json`; a wider table
+# breaks long names after their dots, then splits into a params and a metrics table). No experiment yet: one line saying
+# so. ARGS= passes more options, e.g. ARGS="--md", ARGS="--width 120", or ARGS="-n 2" (one it does not know goes to dvc
+# exp show).
 ARGS ?=
 .PHONY: exp-show
 exp-show: setup
-	$(PY) -m thermbench.tools.exp_table --dvc '$(DVC)' $(ARGS)
+	$(PY) -m thermbench.tools.pipeline.exp_table --dvc '$(DVC)' $(ARGS)
 
 # `make profile P=paper`; SET="data.source.breath=real ..." changes keys of that profile (one real dataset, say).
 # It refuses, in one line, to overwrite a value changed in params.yaml since it was composed; FORCE=1 discards it.
 SET ?=
 FORCE ?=
 profile: setup
-	$(PY) -m thermbench.tools.profiles $(P) $(foreach s,$(SET),--set $(s)) $(if $(FORCE),--force)
+	$(PY) -m thermbench.tools.pipeline.profiles $(P) $(foreach s,$(SET),--set $(s)) $(if $(FORCE),--force)
 
 # A Quarto post folder from plots/ and metrics/ (docs/results.md, "Publishing"): DEST/index.qmd, DEST/figures/, and the same
 # post as plain Markdown in DEST/_markdown/.
 publish: setup repair-lock
-	$(PY) -m thermbench.tools.publish "$(DEST)"
+	$(PY) -m thermbench.tools.publish.publish "$(DEST)"
 
 # The post in a real browser, outside `make test` (pandoc and Chromium are system packages, apt-installed here when
-# missing; about 20 s once installed): publishes plots/ into a temporary folder, renders index.qmd and
-# _markdown/index.md with pandoc, loads each in headless Chromium; fails unless every figure loads and every caption
-# shows.
+# missing; about 20 s once installed): publishes plots/ into a temporary folder, renders the post and its appendix
+# (index and appendix, .qmd and _markdown/*.md) with pandoc, loads each in headless Chromium; fails unless every
+# figure loads and every caption shows.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 publish-check: setup
 	@{ command -v pandoc && { command -v chromium || command -v chromium-browser; }; } >/dev/null || \

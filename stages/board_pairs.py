@@ -1,13 +1,13 @@
 """Stage board_pairs: every pair of ranked rows on the per-item leaderboards (thermeval_nose, landmarks68 on T-FAKE and
-CHARLOTTE) tested on the same items, one Holm family a board (tools/board_pairs.py) -> metrics/conclusions/boards.json,
-plots/board_pairs.md."""
+CHARLOTTE) tested on the same items, one Holm family a board (tools/reports/board_pairs.py) ->
+metrics/conclusions/boards.json, plots/board_pairs.md."""
 
 from pathlib import Path
 
 from thermbench.core import stage
 from thermbench.core.conclusions import read_kernel_check
 from thermbench.core.submissions import builtin
-from thermbench.tools.board_pairs import write
+from thermbench.tools.reports.board_pairs import write
 
 
 def main() -> None:

@@ -1,11 +1,11 @@
 """Stage report_headline: the numbers the README's results block shows, one flat file per reproduction, read from
-the committed metrics (tools/headline.py) -> metrics/headline/<reproduction>.json, the only files dvc.yaml registers as
-DVC metrics."""
+the committed metrics (tools/reports/headline.py) -> metrics/headline/<reproduction>.json, the only files dvc.yaml
+registers as DVC metrics."""
 
 from pathlib import Path
 
 from thermbench.core import stage
-from thermbench.tools.headline import write
+from thermbench.tools.reports.headline import write
 
 
 def main() -> None:

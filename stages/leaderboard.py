@@ -1,12 +1,12 @@
 """Stage report_leaderboard: one leaderboard per task, every built-in and submitted model with its interval, data
 label and whether it is a submission, ranked as far as metrics/conclusions.json resolves the order, from metrics/ only
-(tools/leaderboard.py) -> plots/leaderboard.md, metrics/leaderboard.json."""
+(tools/reports/leaderboard.py) -> plots/leaderboard.md, metrics/leaderboard.json."""
 
 from pathlib import Path
 
 from thermbench.core import stage
 from thermbench.core.submissions import builtin
-from thermbench.tools.leaderboard import write
+from thermbench.tools.reports.leaderboard import write
 
 
 def main() -> None:

@@ -118,7 +118,8 @@ def build_charlotte(raw: Path, rows: list[dict]) -> Path:
 
 def build_prepared_crops(root, crop: int, n=(6, 3, 4), unused_row: bool = False):
     """A prepared ThermEval-contract folder: samples.csv + gray crops with a bright 3x3 blob at a random nose point
-    (train/val/test counts `n`; `unused_row` adds a row outside the three splits)."""
+    (train/val/test counts `n`; `unused_row` adds a row outside the three splits), and frames.csv, one person a
+    frame."""
     rng = np.random.default_rng(0)
     (root / "crops").mkdir(parents=True)
     rows = []
@@ -136,6 +137,12 @@ def build_prepared_crops(root, crop: int, n=(6, 3, 4), unused_row: bool = False)
     if unused_row:
         rows.append({**rows[0], "sample_id": "unused", "split": "unused"})
     pd.DataFrame(rows).to_csv(root / "samples.csv", index=False)
+    frames = [{"image_file": r["image_file"], "annotation_file": 1, "image_id": i, "split": r["split"],
+               "noses": json.dumps([[r["frame_nose_x"], r["frame_nose_y"]]]),
+               "persons": json.dumps([[r["person_x0"], r["person_y0"], r["person_x0"] + r["person_w"],
+                                       r["person_y0"] + r["person_h"]]])}
+              for i, r in enumerate(rows) if r["sample_id"] != "unused"]
+    pd.DataFrame(frames).to_csv(root / "frames.csv", index=False)  # one person per frame
     return root
 
 

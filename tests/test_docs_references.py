@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from thermbench.tools import timings
-from thermbench.tools.profiles import PROFILES, has_section, render
+from thermbench.tools.pipeline import timings
+from thermbench.tools.pipeline.profiles import PROFILES, has_section, render
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ("README.md", "submissions/README.md", "src/thermbench/breath/README.md",

@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from thermbench.mlcmkd.settings import SCHEDULING
-from thermbench.tools.profiles import render
-from thermbench.tools.stage_deps import (
+from thermbench.tools.pipeline.profiles import render
+from thermbench.tools.pipeline.stage_deps import (
     PARAMS_CHECK,
     closure,
     code_deps,
@@ -83,7 +83,7 @@ def expand_stages(dvc: dict, params: dict) -> dict[str, dict]:
     return stages
 
 
-# --- code deps: exactly the import closure (thermbench.tools.stage_deps) ---------------------------------------------
+# --- code deps: exactly the import closure (thermbench.tools.pipeline.stage_deps) ---------------------------------
 
 def check_deps(spec: dict, sources) -> list[str]:
     """Both directions: every file the script(s) import is a dep, and every code dep is imported (or is package data
@@ -358,7 +358,7 @@ def test_dataset_lists_follow_the_names_and_keep_unmarked_lists():
 
 def test_real_dvc_yaml_generated_parts_are_generated():
     new, changed = generate((ROOT / "dvc.yaml").read_text(), sources())
-    assert not changed, f"run `python -m thermbench.tools.stage_deps --write`: {', '.join(changed)} differ"
+    assert not changed, f"run `python -m thermbench.tools.pipeline.stage_deps --write`: {', '.join(changed)} differ"
 
 
 def test_checker_reports_an_undeclared_params_key():

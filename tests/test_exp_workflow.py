@@ -4,7 +4,7 @@ read; beside them DVC's own `dvc exp show --only-changed`, whose columns `make e
 
 It starts from a warm smoke copy (its results and DVC cache), so only the TinyHead's stages and what reads them run:
 set THERMBENCH_WARM_SMOKE to a smoke-profile project after `dvc repro`, e.g. the copy that
-`python -m thermbench.tools.regression --keep` leaves (`<scratch>/project`). Without one the test is skipped.
+`python -m thermbench.tools.gates.regression --keep` leaves (`<scratch>/project`). Without one the test is skipped.
 THERMBENCH_EXP_RECORD=1 also writes what the commands printed to metrics/timing/exp_workflow.json, which
 `make readme` renders into docs/results.md."""
 
@@ -21,16 +21,17 @@ import pytest
 import yaml
 
 from thermbench.core.io import write_json
-from thermbench.tools.exp_table import DEPS_DROP, WIDTH
-from thermbench.tools.readme_blocks import EXP_RECORD
-from thermbench.tools.regression import copy_worktree, stage_env
-from thermbench.tools.warm_stages import warm_stages
+from thermbench.tools.gates.regression import copy_worktree, stage_env
+from thermbench.tools.pipeline.exp_table import DEPS_DROP, WIDTH
+from thermbench.tools.pipeline.warm_stages import warm_stages
+from thermbench.tools.publish.readme_blocks import EXP_RECORD
 
 ROOT = Path(__file__).resolve().parents[1]
 WARM = Path(os.environ.get("THERMBENCH_WARM_SMOKE", "/nonexistent"))
 PARAM, VALUE = "head.lr", "0.01"  # a TinyHead training param: head_train and what reads its heads re-run
 BAD = "abc"  # refused by check_params, the first stage, before DVC removes any output
 ONLY_MCL = ("train.mcl.weights.fm_weight", "0.01")  # read by the MCL stages alone
+OTHER = "0.02"  # a head.lr neither the base nor the experiment holds
 # the stages that follow more than they read: the check (params.yaml whole), and those whose statements the kernel
 # check fingerprints (every key upstream of them)
 WHOLE_FILE = {"check_params", "report_zeroshot", "report_mlcmkd", "report_head", "report_breath", "board_pairs",
@@ -41,7 +42,7 @@ EXP_SHOW = "make exp-show"  # as the docs name it
 
 pytestmark = pytest.mark.skipif(not (WARM / "dvc.lock").is_file() or not (WARM / ".dvc" / "cache").is_dir(),
                                 reason="no warm smoke copy: set THERMBENCH_WARM_SMOKE to a smoke project after "
-                                       "`dvc repro` (`python -m thermbench.tools.regression --keep` leaves one)")
+                                       "`dvc repro` (`python -m thermbench.tools.gates.regression --keep` leaves one)")
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ def workflow(tmp_path_factory):
         return done.stdout
 
     dvc = (sys.executable, "-m", "dvc")
-    run(sys.executable, "-m", "thermbench.tools.profiles", "smoke", "--force")
+    run(sys.executable, "-m", "thermbench.tools.pipeline.profiles", "smoke", "--force")
     for name in ("metrics", "plots"):  # the warm copy's results, its lock and its cache: nothing upstream re-runs
         shutil.rmtree(repo / name, ignore_errors=True)
         shutil.copytree(WARM / name, repo / name)
@@ -72,15 +73,17 @@ def workflow(tmp_path_factory):
     for key in PARAM.split("."):
         base = base[key]
     name = f"lr-{VALUE}"
-    quick = (sys.executable, "-m", "thermbench.tools.dvc_cli", "--beside")  # DVC as `make repro` runs it
+    quick = (sys.executable, "-m", "thermbench.tools.pipeline.dvc_cli", "--beside")  # DVC as `make repro` runs it
     with warm_stages(env, repo) as warm:  # the stages forked from one interpreter, as `make repro` runs them
         run(*quick, "exp", "run", "-q", "-S", f"{PARAM}={VALUE}", "--name", name, env=warm)
     before = _digests(repo)
     bad = subprocess.run([*dvc, "exp", "run", "-S", f"{PARAM}={BAD}"], cwd=repo, env=env, capture_output=True,
                          text=True)
     touched = sorted(p for p, d in before.items() if _digests(repo).get(p) != d)
-    run("git", "checkout", "-q", "params.yaml")  # DVC leaves the bad value in the workspace's params.yaml
-    stale = {key: _stale_after(run, dvc, key, value) for key, value in (ONLY_MCL, (PARAM, VALUE))}
+    # DVC leaves the bad value in params.yaml, and the experiment's results in the workspace: back to the base
+    run("git", "checkout", "-q", "--", ".")
+    run(*dvc, "checkout", "-q", "--allow-missing")
+    stale = {key: _stale_after(run, dvc, key, value) for key, value in (ONLY_MCL, (PARAM, OTHER))}
     make = ("make", "-s", "-o", ".venv/.installed", f"PY={sys.executable}", f"DVC={' '.join(dvc)}", "exp-show")
     only_changed = run(*dvc, "exp", "show", "--only-changed", "--csv").splitlines()[0].split(",")
     deps = _deps(json.loads(run(*dvc, "exp", "show", "--json")))
@@ -103,11 +106,13 @@ def _digests(repo: Path) -> dict[str, str]:
 
 
 def _stale_after(run, dvc, key: str, value: str) -> list[str]:
-    """The stages `dvc status` names as changed once params.yaml holds `key: value` (DVC's own writer, as `-S`)."""
-    run(sys.executable, "-c", "import sys; from dvc.utils.serialize import modify_yaml\n"
+    """The stages `dvc status` names as changed once params.yaml holds `key: value` (DVC's own writer, as `-S`), less
+    those it names before (a warm copy made by older code is stale where that code changed)."""
+    before = set(json.loads(run(*dvc, "status", "--json")))
+    run(sys.executable, "-c", "import sys, yaml; from dvc.utils.serialize import modify_yaml\n"
         "with modify_yaml('params.yaml') as d:\n    *path, last = sys.argv[1].split('.')\n"
-        "    for p in path: d = d[p]\n    d[last] = type(d[last])(sys.argv[2])", key, value)
-    stale = sorted(json.loads(run(*dvc, "status", "--json")))
+        "    for p in path: d = d[p]\n    d[last] = yaml.safe_load(sys.argv[2])", key, value)
+    stale = sorted(set(json.loads(run(*dvc, "status", "--json"))) - before)
     run("git", "checkout", "-q", "params.yaml")
     return stale
 

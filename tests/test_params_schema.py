@@ -10,7 +10,7 @@ import yaml
 
 from thermbench.core.io import InputError
 from thermbench.params_schema import CONFIGS, READERS, check
-from thermbench.tools.profiles import render
+from thermbench.tools.pipeline.profiles import render
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from thermbench.tools.profiles import render
+from thermbench.tools.pipeline.profiles import render
 
 ROOT = Path(__file__).resolve().parents[1]
 READMES = ("README.md", "src/thermbench/breath/README.md", *sorted(p.relative_to(ROOT).as_posix()

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from real_downloads import build_downloads
-from thermbench.tools import timings
-from thermbench.tools.regression import MEASURED_APART, clear_generated_metrics, copy_worktree, stage_env
-from thermbench.tools.warm_stages import warm_stages
+from thermbench.tools.gates.regression import MEASURED_APART, clear_generated_metrics, copy_worktree, stage_env
+from thermbench.tools.pipeline import timings
+from thermbench.tools.pipeline.warm_stages import warm_stages
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,10 +38,10 @@ def real_run(tmp_path_factory):
             done = subprocess.run([python, *cmd], cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT)
         assert done.returncode == 0, f"`{' '.join(cmd)}` failed:\n" + log.read_text()[-6000:]
 
-    run("-m", "thermbench.tools.profiles", "real-smoke", "--force")
+    run("-m", "thermbench.tools.pipeline.profiles", "real-smoke", "--force")
     run("-m", "dvc", "config", "core.no_scm", "true")
     with warm_stages(env, repo) as warm:  # the stages forked from one interpreter that imported their modules once
-        run("-m", "thermbench.tools.dvc_cli", "--beside", "repro", env=warm)
+        run("-m", "thermbench.tools.pipeline.dvc_cli", "--beside", "repro", env=warm)
     return repo, log.read_text()
 
 

@@ -17,7 +17,7 @@ from thermbench.breath.report import report
 from thermbench.breath.submission import write_tracks as write_submitted_tracks
 from thermbench.core.io import InputError
 from thermbench.core.submissions import Submission
-from thermbench.tools.submission import track_rows
+from thermbench.tools.submissions.submission import track_rows
 
 TRACK = default_config("breath.track", S.TrackConfig, {"workers": 1, "skip": []})  # every source, in this process
 RATES = default_config("breath.rates", rt.RateConfig, {"oracle_noise_px": []})

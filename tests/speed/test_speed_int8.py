@@ -152,6 +152,18 @@ def test_agreement_counts_keypoints_within_one_px():
     assert detect_then_pose.agreement(pred, ref) == {"mean_px_from_fp32": 2.0, "within_1px_share": 0.5}
 
 
+def test_iou_and_box_agreement_by_hand():
+    a = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 10]], float)
+    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]], float)
+    np.testing.assert_allclose(detect_then_pose.iou(a, b), [1.0, 50 / 150, 0.0])
+    np.testing.assert_allclose(detect_then_pose.iou(a[:1], a[:1, [2, 3, 0, 1]]), [1.0])  # corners in either order
+    point = np.array([[4.0, 4.0, 4.0, 4.0]])
+    np.testing.assert_allclose(detect_then_pose.iou(point, point), [1.0])
+    np.testing.assert_allclose(detect_then_pose.iou(point, point + 1), [0.0])
+    assert detect_then_pose.box_agreement(a, b) == {"box_iou_mean": (1.0 + 1 / 3) / 3, "box_iou_min": 0.0,
+                                                    "boxes_missed": 2}
+
+
 def test_pipeline_matches_eager_in_every_runtime(tiny_pose, tmp_path):
     pose, pose_path = tiny_pose
     torch.manual_seed(4)
@@ -167,14 +179,17 @@ def test_pipeline_matches_eager_in_every_runtime(tiny_pose, tmp_path):
         got = pipeline(image)
         assert got.shape == (68, 2)
         assert np.mean(np.all(np.abs(got - want) < 1e-3, axis=-1)) >= 0.9, runtime  # see the note on flat logits
-    int8_path = tmp_path / "t.int8.onnx"
+    int8_path, det_int8 = tmp_path / "t.int8.onnx", tmp_path / "det.int8.onnx"
     quantize.quantize(pose_path, int8_path, np.random.default_rng(3).integers(0, 256, (2, 64, 64), dtype=np.uint8))
-    timing, agreement = detect_then_pose.measure_pipeline(detector, pose, det_path, pose_path, int8_path, warmup=0,
-                                                          repeats=2, threads=1, frames=2)
+    settings = quantize.quantize_detector(det_path, det_int8, detect_then_pose.calibration_frames(detector, 2, 0))
+    assert settings["calibration_frames"] == 2 and settings["float_nodes"] == 6  # 3 strides x (logits, distances)
+    timing, agreement = detect_then_pose.measure_pipeline(detector, pose, det_path, det_int8, pose_path, int8_path,
+                                                          warmup=0, repeats=2, threads=1, frames=2)
     assert timing["threads"] == 1 and agreement["frames"] == 2
     variants = timing["variants"]
-    assert list(variants)[-1] == "torch-fp32"
-    assert set(variants) == {v.name for v in runtimes.VARIANTS} | {"torch-fp32"}
+    assert list(variants) == detect_then_pose.row_names()
+    assert set(variants) == {v.name for v in runtimes.VARIANTS} | {"torch-fp32", "onnxruntime-int8-both",
+                                                                    "openvino-int8-both"}
     for name, row in variants.items():
         if "not_run" in row:
             assert name == "openvino-bf16" and "BF16" not in runtimes.openvino_capabilities()
@@ -182,8 +197,12 @@ def test_pipeline_matches_eager_in_every_runtime(tiny_pose, tmp_path):
         assert row["cpu_ms"] > 0 and row["wall_ms"] > 0
     ref = variants["onnxruntime-fp32"]["speedup_over_onnxruntime-fp32"]["cpu"]
     assert ref == {"median": 1.0, "q1": 1.0, "q3": 1.0}
-    assert agreement["variants"]["onnxruntime-fp32"] == {"mean_px_from_fp32": 0.0, "within_1px_share": 1.0}
+    assert agreement["variants"]["onnxruntime-fp32"] == {"mean_px_from_fp32": 0.0, "within_1px_share": 1.0,
+                                                         "box_iou_mean": 1.0, "box_iou_min": 1.0, "boxes_missed": 0}
     assert agreement["variants"]["openvino-fp32"]["within_1px_share"] >= 0.9
+    # the pose-only int8 row keeps the float detector: the same boxes as the reference
+    assert agreement["variants"]["onnxruntime-int8"]["box_iou_min"] == 1.0
+    assert 0.0 <= agreement["variants"]["onnxruntime-int8-both"]["box_iou_mean"] <= 1.0
 
 
 def test_a_variant_its_runtime_cannot_compile_is_listed_with_the_reason(tiny_pose, tmp_path, monkeypatch):
@@ -204,8 +223,9 @@ def test_a_variant_its_runtime_cannot_compile_is_listed_with_the_reason(tiny_pos
         return real(variant, fp32, int8, threads)
 
     monkeypatch.setattr(runtimes, "runner", runner)
-    timing, _ = detect_then_pose.measure_pipeline(detector, pose, det_path, pose_path, int8_path, warmup=0,
+    timing, _ = detect_then_pose.measure_pipeline(detector, pose, det_path, det_path, pose_path, int8_path, warmup=0,
                                                   repeats=1, threads=1, frames=1)
     assert timing["variants"]["openvino-fp32"] == {
         "not_run": "not run: openvino cannot compile it on this CPU's kernels (bad combination)"}
+    assert "not_run" in timing["variants"]["openvino-int8-both"]
     assert timing["variants"]["onnxruntime-fp32"]["cpu_ms"] > 0

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from thermbench.core.stage import run
-from thermbench.tools import check_submissions, profiles, publish, submission
-from thermbench.tools.post import Post
+from thermbench.tools.pipeline import profiles
+from thermbench.tools.publish import publish
+from thermbench.tools.publish.post import Post
+from thermbench.tools.submissions import check_submissions, submission
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from thermbench.core.items import write_items
-from thermbench.tools.board_pairs import hit, write
+from thermbench.tools.reports.board_pairs import hit, write
 
 IDS = [f"s{k}" for k in range(8)]
 

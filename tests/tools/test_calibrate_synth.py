@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from thermbench.tools import calibrate_synth as cs
+from thermbench.tools.measure import calibrate_synth as cs
 
 REAL = cs.REAL  # mediapipe_one_face 0.137, A 0.233, B 0.100, person+A 0.253
 

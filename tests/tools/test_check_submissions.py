@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from thermbench.core.stage import run
-from thermbench.tools import check_submissions
+from thermbench.tools.submissions import check_submissions
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILTIN = yaml.safe_load((ROOT / "submissions.yaml").read_text())["builtin"]

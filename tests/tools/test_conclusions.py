@@ -4,6 +4,8 @@ statement files; the DAG is never re-trained here (rerun_under is replaced where
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,8 +14,8 @@ import yaml
 from thermbench.core import conclusions as cc
 from thermbench.core.conclusions_table import gather, markdown
 from thermbench.core.io import InputError, read_json
-from thermbench.tools import conclusions
-from thermbench.tools.regression import TOLERANCES, load_tolerances
+from thermbench.tools.gates import conclusions
+from thermbench.tools.gates.regression import TOLERANCES, load_tolerances
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -638,3 +640,20 @@ def test_a_setting_records_the_cpu_it_was_made_on():
     info = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni amx_bf16\n"
     assert conclusions.cpu_flags(info) == ["avx2", "avx512f", "avx512_vnni", "amx_bf16"]
     assert conclusions.cpu_flags("") == []
+
+
+def test_report_inputs_leave_out_check_params_whatever_the_working_directory(tmp_path, monkeypatch):
+    """A setting's copy is read from the repository's directory: the params check, which computes nothing a statement
+    rests on, is left out by its stage name there too (DVC's `addressing` is relative to the working directory)."""
+    (tmp_path / "stages").mkdir()
+    for name in ("check_params", "report"):
+        (tmp_path / "stages" / f"{name}.py").write_text("")
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n"
+        "  check_params:\n    cmd: python stages/check_params.py\n    deps: [stages/check_params.py]\n"
+        "    outs: [data/params_checked.json]\n"
+        "  report_r:\n    cmd: python stages/report.py\n    deps: [stages/report.py, data/params_checked.json]\n"
+        "    outs: [metrics/conclusions/r.json]\n")
+    subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
+    monkeypatch.chdir(ROOT)
+    assert conclusions.report_inputs(tmp_path)["r"]["files"] == ["stages/report.py"]

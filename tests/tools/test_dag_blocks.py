@@ -4,7 +4,7 @@ than a screen: DVC's Mermaid block, each foreach stage one node, every line with
 import subprocess
 import sys
 
-from thermbench.tools import readme_blocks
+from thermbench.tools.publish import readme_blocks
 
 ITEMS = [f"variant_{i:02d}_with_a_long_name" for i in range(12)]
 DVC_YAML = """stages:
@@ -67,3 +67,26 @@ def test_the_params_check_and_its_edges_are_left_out_of_a_drawing():
     assert readme_blocks.without_node(drawn, "check_params") == (
         'flowchart TD\n\tnode2["prepare"]\n\tnode3["raw"]\n\tnode3-->node2\n')
     assert readme_blocks.without_node(drawn, "speed") == drawn
+
+
+def test_glance_renders_the_headline_numbers_and_names_the_models_without_weights(tmp_path):
+    import json
+
+    (tmp_path / "headline").mkdir()
+    (tmp_path / "zeroshot").mkdir()
+    heads = {"nose": {"tinyhead.gt_box.pck10.mean": 0.5, "tinyhead.gt_box.pck10.sd": 0.04, "tinyhead.seeds": 3,
+                      "dlib68.gt_box.pck10": 0.125, "mediapipe.gt_box.pck10": 0.0},
+             "mlcmkd": {"tfake.nme.ktl_dikd.mean": 0.05, "tfake.nme.ktl_dikd.sd": 0.001, "runs.ktl_dikd": 5,
+                        "tfake.nme.supervised_s.mean": 0.06, "tfake.nme.supervised_s.sd": 0.002, "runs.supervised_s": 4,
+                        "tfake.nme.teacher.mean": 0.4, "tfake.nme.zeroshot_dlib68.mean": 0.3},
+             "breath": {"near.oracle.mae.mean": 0.3, "near.ktl_dikd.mae.mean": 1.5, "near.ktl_dikd.mae.sd": 0.25,
+                        "near.fixed_roi.mae.mean": 5.75}}
+    for name, d in heads.items():
+        (tmp_path / "headline" / f"{name}.json").write_text(json.dumps(d))
+    (tmp_path / "zeroshot" / "dlib68.json").write_text(json.dumps({"status": "ok"}))
+    (tmp_path / "zeroshot" / "tfan.json").write_text(json.dumps({"status": "weights not available: ..."}))
+    text = readme_blocks.glance(tmp_path)
+    assert "TinyHead from 40 labels 50 ± 4% over 3 seeds; zero-shot dlib-68 12%, MediaPipe FaceMesh 0%." in text
+    assert "KTL with DIKD 0.0500 ± 0.0010, supervised RTMPose-s 0.0600 ± 0.0020 (5 and 4 seeds)" in text
+    assert "the true nostrils 0.30, the KTL-DIKD student's 1.50 ± 0.25, a fixed ROI 5.75." in text
+    assert "**No numbers offline** for tfan:" in text

@@ -8,8 +8,8 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from thermbench.tools import scale
-from thermbench.tools.profiles import render
+from thermbench.tools.measure import scale
+from thermbench.tools.pipeline.profiles import render
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASETS = (ROOT / "docs" / "datasets.md").read_text()

@@ -1,4 +1,5 @@
-"""DVC as `make repro` runs it (tools/dvc_cli.py): the lock through libyaml, passive OpenMP waits, each stage timed."""
+"""DVC as `make repro` runs it (tools/pipeline/dvc_cli.py): the lock through libyaml, passive OpenMP waits, each stage
+timed."""
 
 import io
 import json
@@ -10,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from thermbench.tools.dvc_cli import LockText, dump_lock
+from thermbench.tools.pipeline.dvc_cli import LockText, dump_lock
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
-QUICK = [sys.executable, "-m", "thermbench.tools.dvc_cli"]
+QUICK = [sys.executable, "-m", "thermbench.tools.pipeline.dvc_cli"]
 PLAIN = [sys.executable, "-m", "dvc"]
 # A stage that burns about BURN_S of CPU in a child process and records the OpenMP wait policy it was given.
 STAGE = """import os, subprocess, sys, time

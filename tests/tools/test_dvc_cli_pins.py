@@ -1,5 +1,5 @@
-"""What tools/dvc_cli.py patches or calls inside DVC, pinned: the names and parameters it was written against (DVC
-3.67.1). A DVC upgrade that moves or reshapes one of them fails here in one line naming it, before a `make repro`
+"""What tools/pipeline/dvc_cli.py patches or calls inside DVC, pinned: the names and parameters it was written against
+(DVC 3.67.1). A DVC upgrade that moves or reshapes one of them fails here in one line naming it, before a `make repro`
 could run DVC with a patch that no longer fits."""
 
 import importlib
@@ -32,7 +32,7 @@ PINNED = {
 def test_what_dvc_cli_patches_is_still_there(name):
     module, attribute = name.split(":")
     found = getattr(importlib.import_module(module), attribute, None)
-    assert found is not None, f"DVC {dvc.__version__} has no {module}.{attribute}, which tools/dvc_cli.py uses"
+    assert found is not None, f"DVC {dvc.__version__} has no {module}.{attribute}, which tools/pipeline/dvc_cli.py uses"
     params = list(inspect.signature(found).parameters)
     assert params == PINNED[name], (f"DVC {dvc.__version__}: {module}.{attribute} takes ({', '.join(params)}), "
-                                    f"not ({', '.join(PINNED[name])}) as tools/dvc_cli.py expects")
+                                    f"not ({', '.join(PINNED[name])}) as tools/pipeline/dvc_cli.py expects")

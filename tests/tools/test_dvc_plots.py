@@ -1,10 +1,10 @@
-"""tools/dvc_plots.py: dvc.yaml's top-level plots name every file the profile's runs write, each chart once."""
+"""tools/publish/dvc_plots.py: dvc.yaml's top-level plots name every file the profile's runs write, each chart once."""
 
 from pathlib import Path
 
 import yaml
 
-from thermbench.tools.dvc_plots import MARK, plots, render
+from thermbench.tools.publish.dvc_plots import MARK, plots, render
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS = {"train": {"seeds": [3, 7], "ktl": {"runs": ["dikd"]}, "mcl": {"variants": ["dikd"]}},
@@ -48,7 +48,7 @@ def test_every_template_is_dvc_s_own_or_the_project_s():
 def test_committed_dvc_yaml_has_the_plots_of_the_committed_params():
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     assert render((ROOT / "dvc.yaml").read_text(), params) == (ROOT / "dvc.yaml").read_text(), \
-        "python -m thermbench.tools.dvc_plots --write"
+        "python -m thermbench.tools.publish.dvc_plots --write"
     for chart in plots(params):
         for spec in chart.values():
             assert all((ROOT / f).is_file() for f in spec["y"]), spec["title"]

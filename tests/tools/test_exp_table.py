@@ -1,6 +1,6 @@
-"""`make exp-show`'s renderer (tools/exp_table.py) on hand-made `dvc exp show --json` output in DVC 3's schema: which
-rows and columns it keeps, their names, the width limit and the splitting, and the one line without experiments; and
-docs/results.md's `exp_workflow` block on hand-made records of tests/test_exp_workflow.py."""
+"""`make exp-show`'s renderer (tools/pipeline/exp_table.py) on hand-made `dvc exp show --json` output in DVC 3's schema:
+which rows and columns it keeps, their names, the width limit and the splitting, and the one line without experiments;
+and docs/results.md's `exp_workflow` block on hand-made records of tests/test_exp_workflow.py."""
 
 import datetime
 import json
@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from thermbench.core.io import InputError
-from thermbench.tools import exp_table
-from thermbench.tools.readme_blocks import exp_workflow
+from thermbench.tools.pipeline import exp_table
+from thermbench.tools.publish.readme_blocks import exp_workflow
 
 TODAY = datetime.date(2026, 11, 28)
 PARAMS = {"head": {"lr": 0.003, "epochs": 60, "warmup_epochs": 3}, "data": {"source": "synthetic"}, "seeds": [0, 1, 2]}

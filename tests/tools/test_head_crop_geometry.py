@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from thermbench.core.io import InputError
-from thermbench.tools import head_crop_geometry as g
+from thermbench.tools.measure import head_crop_geometry as g
 
 
 def test_the_face_box_turns_with_the_pose_about_the_nose():

@@ -1,8 +1,8 @@
-"""tools/headline.py: the README's cells as flat numbers, checked against hand-computed values."""
+"""tools/reports/headline.py: the README's cells as flat numbers, checked against hand-computed values."""
 
 import pytest
 
-from thermbench.tools.headline import breath, conclusions, mlcmkd, nose, speed
+from thermbench.tools.reports.headline import breath, conclusions, mlcmkd, nose, speed
 
 
 def _run(model, kind, seed, tfake, charlotte, converged=True, **extra):
@@ -41,17 +41,12 @@ def test_nose_zero_shot_cells_and_tinyhead_seed_cells():
         "tinyhead.seeds_converged": 2}
 
 
-def test_breath_seeded_source_mean_sd_and_windows_noise_series_left_out():
-    rates = {"runs": {"ktl-dikd-seed0": {"source": "ktl-dikd", "seed": 0},
-                      "ktl-dikd-seed1": {"source": "ktl-dikd", "seed": 1}},
-             "sources": {"ktl-dikd-seed0": {"near": {"ridge": {"mae_bpm": 1.0}}},
-                         "ktl-dikd-seed1": {"near": {"ridge": {"mae_bpm": 3.0}}},
-                         "oracle": {"near": {"ridge": {"mae_bpm": 0.5}}, "far": {"ridge": {"mae_bpm": None}}},
-                         "oracle+1px": {"near": {"ridge": {"mae_bpm": 2.0}}}}}
-    scores = {"near": {"ktl-dikd": {"windows": 30}, "oracle": {"windows": 29}}}
-    assert breath(rates, scores) == {"near.ktl_dikd.mae.mean": 2.0, "near.ktl_dikd.mae.sd": pytest.approx(2 ** 0.5),
-                                     "near.ktl_dikd.windows": 30, "near.oracle.mae.mean": 0.5,
-                                     "near.oracle.windows": 29}
+def test_breath_is_the_leaderboards_mae_with_its_seed_sd_and_a_scene_without_windows_left_out():
+    scores = {"near": {"ktl-dikd": {"seed_mae": [1.0, 3.0], "mean": 2.0, "windows": 30},
+                       "oracle": {"seed_mae": [0.5], "mean": 0.5, "windows": 29}},
+              "far": {"oracle": {"seed_mae": None, "mean": None, "windows": 0}}}
+    assert breath(scores) == {"near.ktl_dikd.mae.mean": 2.0, "near.ktl_dikd.mae.sd": pytest.approx(2 ** 0.5),
+                              "near.ktl_dikd.windows": 30, "near.oracle.mae.mean": 0.5, "near.oracle.windows": 29}
 
 
 def test_speed_is_the_int8_nme_change_only_never_a_timing_and_conclusions_counts():

@@ -3,7 +3,7 @@ without weights listed without numbers."""
 
 import pytest
 
-from thermbench.tools.leaderboard import (
+from thermbench.tools.reports.leaderboard import (
     BOARD_STATEMENTS,
     breath_rows,
     landmark_rows,

@@ -1,4 +1,4 @@
-"""The page of `dvc plots show` and `dvc plots diff` draws every chart without a network (tools/plots_html.py).
+"""The page of `dvc plots show` and `dvc plots diff` draws every chart without a network (tools/publish/plots_html.py).
 
 The committed .dvc/config names the committed .dvc/plots_page.html, which holds the pinned Vega, Vega-Lite and
 Vega-Embed with their licences and no slot for DVC's CDN scripts. End to end: a small DVC repository with the project's
@@ -18,8 +18,8 @@ from pathlib import Path
 import configobj
 import pytest
 
-from thermbench.tools import plots_html
-from thermbench.tools.plots_html import LIBRARIES, PAGE_PATH, VEGA_LICENSE, check, parse
+from thermbench.tools.publish import plots_html
+from thermbench.tools.publish.plots_html import LIBRARIES, PAGE_PATH, VEGA_LICENSE, check, parse
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE = shutil.which("node")

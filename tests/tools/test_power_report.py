@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from thermbench.core import power
-from thermbench.tools.power_report import claimed_pairs, either_block, pair_power, pooled, seed_cost
+from thermbench.tools.measure.power_report import claimed_pairs, either_block, pair_power, pooled, seed_cost
 
 PARAMS = {"rtmpose": {"ktl_arch": "s", "mcl_arch": "t"},
           "train": {"ktl": {"runs": ["fdld", "dikd"]}, "mcl": {"variants": ["dikd"]}}}

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from thermbench.core.io import InputError, write_json
-from thermbench.tools import readme, readme_blocks, timings
+from thermbench.tools.pipeline import timings
+from thermbench.tools.publish import readme, readme_blocks
 
 ROOT = Path(__file__).resolve().parents[2]
 

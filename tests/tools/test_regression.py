@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from thermbench.core.io import InputError
-from thermbench.tools import regression
-from thermbench.tools.regression import Baseline, Calibration, Entry, Rule, Tolerances
+from thermbench.tools.gates import regression
+from thermbench.tools.gates.regression import Baseline, Calibration, Entry, Rule, Tolerances
 
 ROOT = Path(__file__).resolve().parents[2]
 CAL = Calibration(seed_params=("seed",), seed_offsets=(0, 1), keep_stages=(), kernels={"a": {}, "b": {"X": "1"}})

@@ -20,7 +20,7 @@ from thermbench.mlcmkd.losses import DistillConfig, DistillTask
 from thermbench.mlcmkd.optim import OptimConfig
 from thermbench.mlcmkd.train import FitConfig, fit_ktl
 from thermbench.models.rtmpose import build_rtmpose
-from thermbench.tools import regression
+from thermbench.tools.gates import regression
 
 ROOT = Path(__file__).resolve().parents[2]
 TOL = regression.load_tolerances(ROOT / regression.TOLERANCES)

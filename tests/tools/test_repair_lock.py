@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from thermbench.tools.regression import stage_env
-from thermbench.tools.repair_lock import problem, repair
+from thermbench.tools.gates.regression import stage_env
+from thermbench.tools.pipeline.repair_lock import problem, repair
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGE = """import os, pathlib, sys, time
@@ -125,7 +125,7 @@ def test_sigint_while_dvc_writes_the_lock_is_repaired_in_one_line(project):
     broken = _run(project, ["dvc", "status"])
     assert broken.returncode != 0 and "dvc.lock" in broken.stderr
 
-    done = _run(project, [sys.executable, "-m", "thermbench.tools.repair_lock"])  # what `make repro` runs first
+    done = _run(project, [sys.executable, "-m", "thermbench.tools.pipeline.repair_lock"])  # `make repro` runs it first
     assert done.returncode == 0
     head = _run(project, ["git", "rev-parse", "--short", "HEAD"]).stdout.strip()
     assert done.stderr == (f"dvc.lock was empty (an interrupt while DVC wrote it): restored from git HEAD ({head}); "
@@ -133,7 +133,7 @@ def test_sigint_while_dvc_writes_the_lock_is_repaired_in_one_line(project):
     assert (project / "dvc.lock").read_text() == committed
     assert _run(project, ["dvc", "repro", "-q"]).returncode == 0
     assert (project / "b.txt").read_text() == "y++" and _status_clean(project)
-    assert _run(project, [sys.executable, "-m", "thermbench.tools.repair_lock"]).stderr == ""  # nothing to do
+    assert _run(project, [sys.executable, "-m", "thermbench.tools.pipeline.repair_lock"]).stderr == ""  # nothing to do
 
 
 def test_a_lock_cut_short_or_foreign_is_told_apart_and_without_git_removed(tmp_path):

@@ -10,7 +10,7 @@ import yaml
 from thermbench.datasets import tfake
 from thermbench.datasets.prepared import read_samples
 from thermbench.speed.grid_compute import GpuRate
-from thermbench.tools import scale
+from thermbench.tools.measure import scale
 
 RATE = GpuRate("H100 SXM", 989.4, 0.35)
 

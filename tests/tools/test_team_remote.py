@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from thermbench.core.io import InputError
-from thermbench.tools.regression import stage_env
-from thermbench.tools.team_remote import round_trip
+from thermbench.tools.gates.regression import stage_env
+from thermbench.tools.pipeline.team_remote import round_trip
 
 # The stage writes out/a.txt (cached, pushed) and its metrics folder m/ (in git), holding n.json or nothing.
 DVC_YAML = """stages:

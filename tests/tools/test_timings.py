@@ -3,7 +3,7 @@ import subprocess
 import pytest
 
 from thermbench.core.io import InputError
-from thermbench.tools import timings
+from thermbench.tools.pipeline import timings
 
 
 def test_in_place_refuses_a_checkout_with_a_dvc_cache(tmp_path):
@@ -54,7 +54,7 @@ def test_workers_refuses_a_stage_the_lock_lacks(tmp_path):
 
 def test_the_readme_renders_the_workers_measured_and_the_model_beyond_them(tmp_path):
     from thermbench.core.io import write_json
-    from thermbench.tools import readme_blocks
+    from thermbench.tools.publish import readme_blocks
 
     measured = [{"workers": 1, "wall_s": 260.0, "cpu_s": 255.0, "load_1m": 1.0},
                 {"workers": 2, "wall_s": 160.0, "cpu_s": 270.0, "load_1m": 2.0}]

@@ -11,13 +11,21 @@ from pathlib import Path
 import pytest
 
 from thermbench.core.io import InputError
-from thermbench.tools.scale import parse_sizes
+from thermbench.tools.measure.scale import parse_sizes
 
 ROOT = Path(__file__).resolve().parents[2]
-# every module of thermbench.tools (a library one too: its --help says what runs it), and the commands elsewhere
-TOOLS = sorted(f"thermbench.tools.{m.name}" for m in pkgutil.iter_modules([str(ROOT / "src/thermbench/tools")])
-               if m.name != "library_help") + [  # library_help: what the library modules' main calls
-    "thermbench.speed.gpu_check", "thermbench.mlcmkd.step_audit"]
+TOOLS_DIR = ROOT / "src/thermbench/tools"
+CONCERNS = sorted(m.name for m in pkgutil.iter_modules([str(TOOLS_DIR)]) if m.ispkg)  # pipeline, gates, publish, ...
+# every module of every thermbench.tools subpackage (a library one too: its --help says what runs it), and the
+# commands elsewhere; not library_help, what the library modules' main calls
+TOOLS = sorted(f"thermbench.tools.{c}.{m.name}" for c in CONCERNS for m in pkgutil.iter_modules([str(TOOLS_DIR / c)])
+               if not m.ispkg) + ["thermbench.speed.gpu_check", "thermbench.mlcmkd.step_audit"]
+
+
+def test_tools_holds_its_concerns_and_library_help_only():
+    assert {m.name for m in pkgutil.iter_modules([str(TOOLS_DIR)]) if not m.ispkg} == {"library_help"}
+    assert CONCERNS == ["gates", "measure", "pipeline", "publish", "reports", "submissions"]
+    assert all(any(t.startswith(f"thermbench.tools.{c}.") for t in TOOLS) for c in CONCERNS)
 
 
 @pytest.mark.parametrize("name", TOOLS)
@@ -38,7 +46,7 @@ def test_scale_sizes_that_are_not_numbers_are_one_line():
                          ("0,5", "at least two sizes, each of at least 1 pair")):
         with pytest.raises(InputError, match=message):
             parse_sizes(bad)
-    done = subprocess.run([sys.executable, "-m", "thermbench.tools.scale", "--sizes", "abc"], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "thermbench.tools.measure.scale", "--sizes", "abc"], cwd=ROOT,
                           capture_output=True, text=True, env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""})
     assert done.returncode == 2
     assert done.stderr == ("error: scale: --sizes 'abc': expected whole numbers of pairs, comma-separated "
@@ -46,8 +54,15 @@ def test_scale_sizes_that_are_not_numbers_are_one_line():
 
 
 def test_a_library_module_run_as_a_command_names_what_runs_it():
-    done = subprocess.run([sys.executable, "-m", "thermbench.tools.post"], cwd=ROOT, capture_output=True, text=True,
-                          env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""})
+    done = subprocess.run([sys.executable, "-m", "thermbench.tools.publish.post"], cwd=ROOT, capture_output=True,
+                          text=True, env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""})
     assert (done.returncode, done.stdout) == (2, "")
-    assert done.stderr == ("error: not a command of its own: make publish runs it (python -m thermbench.tools.publish) "
-                           "(--help says what it does)\n")
+    assert done.stderr == ("error: not a command of its own: make publish runs it "
+                           "(python -m thermbench.tools.publish.publish) (--help says what it does)\n")
+
+
+def test_library_help_run_with_help_prints_its_own_description():
+    done = subprocess.run([sys.executable, "-m", "thermbench.tools.library_help", "--help"], cwd=ROOT,
+                          capture_output=True, text=True, env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""})
+    assert done.returncode == 0 and done.stderr == ""
+    assert "`--help` of a tools module that is a library" in done.stdout

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from thermbench.core.io import InputError
-from thermbench.tools import vendor_shift as vs
-from thermbench.tools.readme_blocks import VENDOR_CHECKS
+from thermbench.tools.gates import vendor_shift as vs
+from thermbench.tools.publish.readme_blocks import VENDOR_CHECKS
 
 ROOT = Path(__file__).resolve().parents[2]
 

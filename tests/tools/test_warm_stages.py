@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from thermbench.tools.warm_stages import STOP_GRACE_S, stage_imports, warm_stages
+from thermbench.tools.pipeline.warm_stages import STOP_GRACE_S, stage_imports, warm_stages
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
@@ -132,7 +132,7 @@ def test_the_server_ends_when_the_process_that_started_it_is_killed(light, tmp_p
     started = tmp_path / "server.pid"
     code = ("import os, subprocess, sys\n"
             "from pathlib import Path\n"
-            "from thermbench.tools.warm_stages import warm_stages\n"
+            "from thermbench.tools.pipeline.warm_stages import warm_stages\n"
             f"with warm_stages(dict(os.environ), Path({str(light)!r})) as env:\n"
             "    socket = Path(env['PATH'].split(os.pathsep)[0]).parent / 'socket'\n"
             "    server = subprocess.run(['pgrep', '-f', str(socket)], capture_output=True, text=True).stdout\n"

@@ -96,7 +96,7 @@ def test_report_shows_measured_rows_status_rows_and_the_blogs_reference_rows():
     assert "above" not in anchors and "reversed" not in anchors          # the order is no finding of this table
 
 
-# The calibration file's shape (tools/calibrate_synth.py): the chosen setting and one other.
+# The calibration file's shape (tools/measure/calibrate_synth.py): the chosen setting and one other.
 CALIBRATION = {
     "anchors": {"A": 0.233, "B": 0.1}, "factor": 1.5, "frames": 200, "frames_from": "seeds of their own",
     "rule": "every rate within the factor of the real one and A above B", "qualified": False,

@@ -13,7 +13,7 @@ import yaml
 from profile_configs import default_section
 from thermbench.core import submissions
 from thermbench.core.io import InputError
-from thermbench.tools.submission import nose_rows
+from thermbench.tools.submissions.submission import nose_rows
 from thermbench.zeroshot.bakeoff import config, protocol_rows
 from thermbench.zeroshot.submission import records, score_submissions
 
@@ -73,8 +73,8 @@ def test_a_models_stored_predictions_come_back_through_the_file(thermeval, tmp_p
 
 @pytest.mark.parametrize("text, rule", [
     (GOOD.replace("images/a.png,53", "images/zz.png,53"),
-     "row 2: id 'images/zz.png' is not one of the 2 scored frames (`python -m thermbench.tools.submission ids "
-     "--task thermeval_nose` lists them)"),
+     "row 2: id 'images/zz.png' is not one of the 2 scored frames "
+     "(`python -m thermbench.tools.submissions.submission ids --task thermeval_nose` lists them)"),
     (GOOD.replace("crop,s2", "crop,s1"), "row 5: duplicate row for 's1'"),
     (GOOD.replace("120,66", "120,"), "row 3: y is nan: a point needs finite numbers"),
     (GOOD.replace("103,96", "103,900"), "row 4: (103, 900) lies far outside the 192x256 frame"),
@@ -196,7 +196,7 @@ def test_an_onnx_model_runs_on_the_protocols_behind_dlibs_face_boxes(thermeval, 
 
 
 def test_ids_lists_what_the_profile_scores(thermeval):
-    from thermbench.tools.submission import scored_ids
+    from thermbench.tools.submissions.submission import scored_ids
 
     _, prepared = thermeval
     (prepared.parent / "thermeval").symlink_to(prepared)

@@ -10,7 +10,7 @@ import pytest
 from raw_builders import build_prepared_landmarks
 from thermbench.core.io import InputError
 from thermbench.core.submissions import Submission
-from thermbench.tools.submission import truth_rows
+from thermbench.tools.submissions.submission import truth_rows
 from thermbench.zeroshot.table1.submission import evaluate
 
 # Every crop's 68 points: outer eye corners (36, 45) 40 px apart; the box of all points 8..56 (diagonal 48 x sqrt 2).
@@ -153,8 +153,9 @@ def test_equal_scores_for_one_crop_score_the_earlier_result_as_cocoeval_matches_
 @pytest.mark.parametrize("edit, rule", [
     (lambda r: {"results": r}, "a COCO results file is a JSON list of {image_id, category_id, keypoints, score}"),
     (lambda r: r + [{**r[0], "image_id": 9}, {**r[0], "image_id": 7}],
-     "image_id(s) 7, 9 are not among the 4 scored crops (ids 1..4; `python -m thermbench.tools.submission ids "
-     "--task landmarks68` lists them): results do not correspond to the scored set"),
+     "image_id(s) 7, 9 are not among the 4 scored crops (ids 1..4; "
+     "`python -m thermbench.tools.submissions.submission ids --task landmarks68` lists them): "
+     "results do not correspond to the scored set"),
     (lambda r: r[:3], "no row for charlotte sample 'c1' (1 of 2 test crops missing; every test crop needs one)"),
     (lambda r: [{k: v for k, v in r[0].items() if k != "score"}] + r[1:],
      "result 0: expected the keys category_id, image_id, keypoints, score, got ['category_id', 'image_id', "
@@ -163,9 +164,9 @@ def test_equal_scores_for_one_crop_score_the_earlier_result_as_cocoeval_matches_
      "result 0: keypoints holds 136 values where 68 x [x, y, v] = 204 are expected"),
     (lambda r: [{**r[0], "image_id": "1"}] + r[1:], "result 0: image_id '1' is not an integer"),
     (lambda r: r[:1] + [{**r[1], "category_id": 2}] + r[2:], "result 1: category_id 2 is not the face category (1, as "
-     "`python -m thermbench.tools.submission coco-gt` writes it)"),
+     "`python -m thermbench.tools.submissions.submission coco-gt` writes it)"),
     (lambda r: r[:1] + [{**r[1], "category_id": "face"}] + r[2:], "result 1: category_id 'face' is not the face "
-     "category (1, as `python -m thermbench.tools.submission coco-gt` writes it)"),
+     "category (1, as `python -m thermbench.tools.submissions.submission coco-gt` writes it)"),
     (lambda r: [{**r[0], "image_id": "9" * 500}] + r[1:], f"result 0: image_id '{'9' * 38}… is not an integer"),
     (lambda r: r[:1] + [{**r[1], "keypoints": [None] + r[1]["keypoints"][1:]}] + r[2:],
      "result 1: keypoint 0 x is None: every point needs finite numbers"),
@@ -183,7 +184,7 @@ def test_a_wrong_column_is_named(prepared, tmp_path):
 
 
 def test_the_coco_ground_truth_and_ids_number_the_scored_crops_as_results_use_them(prepared, tmp_path):
-    from thermbench.tools.submission import coco_ground_truth, scored_ids
+    from thermbench.tools.submissions.submission import coco_ground_truth, scored_ids
 
     gt = coco_ground_truth(tmp_path)
     assert [(i["id"], i["file_name"]) for i in gt["images"]] == [

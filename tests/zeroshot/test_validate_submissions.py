@@ -13,11 +13,11 @@ import pytest
 import yaml
 
 from thermbench.core.io import InputError
-from thermbench.tools import publish
-from thermbench.tools.check_submissions import check
-from thermbench.tools.check_submissions import main as check_main
-from thermbench.tools.publish import stale_stages
-from thermbench.tools.regression import stage_env
+from thermbench.tools.gates.regression import stage_env
+from thermbench.tools.publish import publish
+from thermbench.tools.publish.publish import stale_stages
+from thermbench.tools.submissions.check_submissions import check
+from thermbench.tools.submissions.check_submissions import main as check_main
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -116,9 +116,11 @@ def test_the_real_dag_and_makefile_check_before_any_scoring_stage():
     assert stages["validate_landmarks68"]["params"] == stages["validate_breath_tracks"]["params"] == [
         {"submissions.yaml": ["submissions", "builtin"]}]
     make = (ROOT / "Makefile").read_text()
-    repro = r"^repro: setup repair-lock check-submissions\n\t\$\(PY\) -m thermbench.tools.dvc_cli --warm --beside repro"
+    repro = (r"^repro: setup repair-lock check-submissions\n"
+             r"\t\$\(PY\) -m thermbench.tools.pipeline.dvc_cli --warm --beside repro")
     assert re.search(repro, make, re.M)
-    assert re.search(r"^check-submissions: setup\n\t\$\(PY\) -m thermbench.tools.check_submissions$", make, re.M)
+    assert re.search(r"^check-submissions: setup\n\t\$\(PY\) -m thermbench.tools.submissions.check_submissions$",
+                     make, re.M)
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -160,7 +162,8 @@ def test_a_bad_entry_leaves_every_file_and_status_as_it_was(thermeval, tmp_path,
     before = (_digest(repo), run("git", "status", "--porcelain").stdout,
               run(sys.executable, "-m", "dvc", "status").stdout)
     # what `make repro` runs first
-    checked = run(sys.executable, "-m", "thermbench.tools.check_submissions", "--prepared", "data", "--raw", str(raw))
+    checked = run(sys.executable, "-m", "thermbench.tools.submissions.check_submissions", "--prepared", "data",
+                  "--raw", str(raw))
     assert checked.returncode == 2
     assert checked.stderr == "error: submissions/bad.csv: row 2: x is inf: a point needs finite numbers\n"
     repro = run(sys.executable, "-m", "dvc", "repro", "-q")  # and `dvc repro` on its own stops at the check

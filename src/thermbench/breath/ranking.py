@@ -222,14 +222,15 @@ def paired_differences(windows: pd.DataFrame, runs: dict[str, dict], cfg: Conclu
 
 
 def scores(intervals: dict, paired: dict, min_sequences: int) -> dict:
-    """{scene: {source: {mean, low, high, sequences, windows, of_sequences, of_windows, seeds, ranked}}}: each source's
-    MAE over the windows where it has a rate, with its interval (`mae_intervals`; None where it scored no window),
+    """{scene: {source: {mean, low, high, seed_mae, sequences, windows, of_sequences, of_windows, seeds, ranked}}}: each
+    source's MAE over the windows where it has a rate (`seed_mae`: each seed's, their mean `mean`), with its interval
+    (`mae_intervals`; None where it scored no window),
     beside its coverage (`paired_differences`); `ranked`: a rate in `min_sequences` sequences or more. The noisy-oracle
     series is left out. The leaderboard's rows: a league table, not a statement (the statements pair the sources)."""
     out: dict = {}
     for scene, part in sorted(paired.items()):
         own = intervals.get(scene, {})
-        out[scene] = {source: {**{k: own.get(source, {}).get(k) for k in ("mean", "low", "high")},
+        out[scene] = {source: {**{k: own.get(source, {}).get(k) for k in ("mean", "low", "high", "seed_mae")},
                                **{k: cover[k] for k in ("sequences", "windows", "of_sequences", "of_windows", "seeds")},
                                "ranked": cover["sequences"] >= min_sequences}
                       for source, cover in sorted(part["coverage"].items())}

@@ -1,7 +1,8 @@
 """Figures of the breath benchmark, from its metrics JSON and plot CSVs only.
 
-- signals: the band-passed ROI temperature of one sequence against the true respiration waveform, one panel per
-  source (both scaled to unit standard deviation: the question is whether the rhythm is there, not its size);
+- signals: the band-passed ROI temperature (°C, the ROI mean minus its reference) of one sequence against the true
+  respiration waveform, one panel per source in a grid (two columns past four panels), a trained source at its
+  lowest seed only (the waveform, unitless, drawn at the ROI signal's standard deviation: is the rhythm there?);
 - bland_altman: estimated minus true rate against their mean, per source (the ridge estimator);
 - coverage: per source and scene kind, the share of windows (with ground truth) it has a rate in (a trained source:
   in every seed), the sequences beside it;
@@ -38,24 +39,54 @@ def _order(sources) -> list[str]:
     return sorted(sources, key=lambda s: (rank.get(s, 1 if s.startswith("oracle+") else 2), s))
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
+def _scaled_like(x: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """`x` centred and scaled to the standard deviation of `like` (of 1 where `like` has none)."""
     x = np.asarray(x, np.float64)
-    std = np.nanstd(x)
-    return (x - np.nanmean(x)) / std if std > 0 else x * 0
+    finite = np.asarray(like, np.float64)[np.isfinite(like)]
+    target = finite.std() if len(finite) > 1 and finite.std() > 0 else 1.0
+    std = np.nanstd(x) if np.isfinite(x).any() else 0.0
+    return (x - np.nanmean(x)) / std * target if std > 0 else x * 0
 
 
-def signals_figure(signals: pd.DataFrame, label: str, stem: Path) -> None:
-    sources = _order(signals["source"].unique())
-    fig, axes = plt.subplots(len(sources), 1, figsize=(8, 1.3 * len(sources) + 0.6), sharex=True, squeeze=False)
-    for ax, name in zip(axes[:, 0], sources):
+def signal_runs(sources, runs: dict[str, dict]) -> list[str]:
+    """The runs the signals figure draws, in `_order`: every untrained source, a trained source's lowest seed."""
+    groups = ranking.source_runs(sources, runs)
+    return _order(members[min(members, key=lambda s: -1 if s is None else s)] for members in groups.values())
+
+
+def signals_figure(signals: pd.DataFrame, label: str, stem: Path, runs: dict[str, dict] | None = None) -> None:
+    """One sequence's band-passed ROI signal (°C) per source beside the true waveform; `runs` (rates.json's
+    {run: {source, seed, converged}}) names the trained runs, of which each source's lowest seed is drawn."""
+    every = list(signals["source"].unique())
+    shown = signal_runs(every, runs or {})
+    seeds = sorted({runs[name]["seed"] for name in shown if name in (runs or {})})
+    cols = 2 if len(shown) > 4 else 1
+    rows = int(np.ceil(len(shown) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(5.6 * cols, 1.15 * rows + 1.3), sharex=True, squeeze=False,
+                             layout="constrained")
+    for ax in axes.ravel()[len(shown):]:
+        ax.axis("off")
+    for ax, name in zip(axes.ravel(), shown):
         s = signals[signals["source"] == name]
-        ax.plot(s["t_s"], _unit(s["true_resp"]), color="0.6", lw=1.2, label="true waveform")
-        ax.plot(s["t_s"], _unit(s["filtered_c"]), color="C3", lw=0.9, label="ROI signal (band-passed)")
-        ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
-        ax.set_yticks([])
-    axes[0, 0].legend(loc="upper right", fontsize=7, ncol=2)
-    axes[-1, 0].set_xlabel("time (s)")
-    fig.suptitle(f"Nostril ROI signal vs true respiration (unit std each) - {label}")
+        roi = s["filtered_c"].to_numpy(np.float64)
+        ax.plot(s["t_s"], _scaled_like(s["true_resp"], roi), color="0.6", lw=1.2,
+                label="true waveform (unitless, at the ROI signal's sd)")
+        ax.plot(s["t_s"], roi, color="C3", lw=0.9, label="ROI signal, band-passed (°C)")
+        ax.set_title(name if np.isfinite(roi).any() else f"{name}: no ROI signal", fontsize=8, loc="left", pad=2)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for col in range(cols):  # the lowest panel drawn in each column (the last row may have an empty slot)
+        ax = axes[(len(shown) - 1 - col) // cols, col]
+        ax.set_xlabel("time (s)")
+        ax.xaxis.set_tick_params(labelbottom=True)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("ROI - ref. (°C)", fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=8)
+    drawn = f"{len(shown)} of {len(every)} runs drawn" + (
+        f" (a trained source: seed {seeds[0]} only)" if len(seeds) == 1 else
+        " (a trained source: its lowest seed only)" if seeds else "")
+    fig.suptitle(f"Nostril ROI signal vs true respiration on one sequence, {drawn} - {label}", fontsize=10)
     save_figure(fig, stem)
 
 
@@ -71,7 +102,8 @@ def bland_altman_figure(windows: pd.DataFrame, label: str, stem: Path) -> None:
         return
     cols = min(len(sources), 4)
     rows = int(np.ceil(len(sources) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), sharex=True, sharey=True, squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.4 * rows + 0.6), sharex=True, sharey=True,
+                             squeeze=False, layout="constrained")
     for ax in axes.ravel()[len(sources):]:
         ax.axis("off")
     for ax, name in zip(axes.ravel(), sources):
@@ -87,11 +119,19 @@ def bland_altman_figure(windows: pd.DataFrame, label: str, stem: Path) -> None:
             for y, style in ((bias, "-"), (bias - spread, "--"), (bias + spread, "--")):
                 ax.axhline(y, color="0.4", ls=style, lw=0.8)
         ax.set_title(name, fontsize=8)
-        ax.legend(fontsize=6)
-    for ax in axes[-1]:
+    for col in range(cols):  # the lowest panel drawn in each column (the last row may have empty slots)
+        ax = axes[(len(sources) - 1 - col) // cols, col]
         ax.set_xlabel("mean of estimate, truth (/min)")
+        ax.xaxis.set_tick_params(labelbottom=True)
     for ax in axes[:, 0]:
         ax.set_ylabel("estimate - truth (/min)")
+    # One legend for every panel, below them: a legend in each panel covered its points.
+    scenes = sorted(scored["scene"].unique())
+    handles = [plt.Line2D([], [], ls="", marker=SCENE_MARKERS.get(s, "^"), color=SCENE_COLOURS.get(s, "C2"),
+                          label=f"scene {s}") for s in scenes]
+    handles += [plt.Line2D([], [], color="0.4", ls="-", lw=0.8, label="bias (mean difference)"),
+                plt.Line2D([], [], color="0.4", ls="--", lw=0.8, label="bias +-1.96 SD")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8)
     fig.suptitle(f"Bland-Altman of window rates, {ranking.ESTIMATOR} estimator (bias, +-1.96 SD) - {label}")
     save_figure(fig, stem)
 
@@ -295,7 +335,7 @@ def report(metrics_path: Path, windows_csv: Path, signals_csv: Path, options_pat
     windows = read_csv(windows_csv, ("source", *ranking.WINDOW, "scene", f"{ranking.ESTIMATOR}_bpm", "true_bpm"))
     signals = read_csv(signals_csv, ("source", "t_s", "filtered_c", "true_resp"))
     chosen = options.markdown(read_json(options_path))
-    signals_figure(signals, label, out_dir / "signals")
+    signals_figure(signals, label, out_dir / "signals", metrics["runs"])
     bland_altman_figure(windows, label, out_dir / "bland_altman")
     mae_vs_error_figure(metrics, label, out_dir / "mae_vs_error")
     runs = metrics["runs"]

@@ -7,15 +7,15 @@ statements into `metrics/conclusions.json`.
 
 A statement is *resolved here* when the metrics of this run settle it (converged runs, intervals that exclude 0). A
 statement that rests on a trained model (`trained`) is stated only as far as other CPUs' kernels agree: `make
-conclusions` (`thermbench.tools.conclusions`) re-trains the default DAG under other CPU kernel settings and records each
-statement's verdict there, beside the verdicts of the run it checked (`native`), in a committed kernel-check file that
-names, per report, the params its statements rest on (those of every stage upstream of it) and their values'
-fingerprint: the check holds for a report while those values are unchanged. `final` then keeps a verdict only where
-every setting gave it, and of a ranking only the pairs every setting resolved (a pair resolved on some settings only is
-listed as not resolved on its own). Without a kernel check made for its report's params, or while the check lacks a
-setting it requires (the file's `required`: every setting of the tolerances file), such a statement is not resolved.
-A statement whose sources involve no training (`trained=False`: ground truth, fixed rules, pretrained models run as
-they are) is re-made by the check too, since a pretrained model's float kernels change with the setting: it is
+conclusions` (`thermbench.tools.gates.conclusions`) re-trains the default DAG under other CPU kernel settings and
+records each statement's verdict there, beside the verdicts of the run it checked (`native`), in a committed
+kernel-check file that names, per report, the params its statements rest on (those of every stage upstream of it) and
+their values' fingerprint: the check holds for a report while those values are unchanged. `final` then keeps a verdict
+only where every setting gave it, and of a ranking only the pairs every setting resolved (a pair resolved on some
+settings only is listed as not resolved on its own). Without a kernel check made for its report's params, or while the
+check lacks a setting it requires (the file's `required`: every setting of the tolerances file), such a statement is not
+resolved. A statement whose sources involve no training (`trained=False`: ground truth, fixed rules, pretrained models
+run as they are) is re-made by the check too, since a pretrained model's float kernels change with the setting: it is
 deterministic once every setting has given it and its numbers came out identical under each (not in the check's
 `untrained_moved`), and is then left as it is; one whose numbers moved is checked as a trained one; until the check
 covers it, it is not resolved either. Such a statement (trained, or untrained and moved) also keeps a margin for a
@@ -47,8 +47,8 @@ from thermbench.core.stats import ALPHA, mcnemar_exact
 NOT_RESOLVED = "not resolved"
 # The clearance a statement checked as trained keeps (in half-widths of its interval): the VENDOR_QUANTILE quantile of
 # the clearance shifts measured between two CPU vendors over every pair with a clearance on both, rounded up to 0.01
-# (conclusions/vendor_shift.json, `python -m thermbench.tools.vendor_shift`; docs/conclusions.md, "Another vendor's
-# CPU"). It covers that share of the shifts measured, not every shift: larger ones were measured.
+# (conclusions/vendor_shift.json, `python -m thermbench.tools.gates.vendor_shift`; docs/conclusions.md, "Another
+# vendor's CPU"). It covers that share of the shifts measured, not every shift: larger ones were measured.
 VENDOR_QUANTILE = 0.9
 VENDOR_MARGIN = 1.03
 WITHIN_MARGIN = "not resolved (within the vendor margin)"

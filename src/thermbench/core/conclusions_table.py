@@ -1,6 +1,7 @@
 """Every report's statements in one file and one table (stage `conclusions`), labelled with the data they rest on.
 
-The kernel check that fills each statement's `kernels_checked` is `thermbench.tools.conclusions` (`make conclusions`).
+The kernel check that fills each statement's `kernels_checked` is `thermbench.tools.gates.conclusions`
+(`make conclusions`).
 """
 
 from __future__ import annotations

@@ -235,8 +235,8 @@ def dlib_oracle(raw: Path, table: pd.DataFrame, max_images: int, upsample: int =
 
 def calibration_summary(path: Path, scene: dict) -> dict:
     """The committed calibration of the synthetic ThermEval scenes against the blog's real detection rates
-    (tools/calibrate_synth.py, `make calibrate`): its choice, the rates there and their ratios to the real ones, and
-    whether `scene` (params synth.thermeval) uses that choice."""
+    (tools/measure/calibrate_synth.py, `make calibrate`): its choice, the rates there and their ratios to the real ones,
+    and whether `scene` (params synth.thermeval) uses that choice."""
     if not path.is_file():
         return {"status": f"{path} not found (make calibrate writes it)"}
     done = read_json(path)

@@ -26,7 +26,9 @@ def _pick(n_total: int, n: int) -> np.ndarray:
 
 
 def examples_figure(raw_tfake: Path, raw_thermeval: Path, raw_charlotte: Path, n: int):
-    fig, axes = plt.subplots(4, n, figsize=(2.6 * n, 12.5), squeeze=False, gridspec_kw={"hspace": 0.5})
+    # Constrained layout: each y label gets its own room (none on the neighbouring image), and the suptitle sits
+    # right above the first row.
+    fig, axes = plt.subplots(4, n, figsize=(2.6 * n + 1.2, 11.5), squeeze=False, layout="constrained")
     meta = read_meta(raw_tfake).sort_values(["yaw", "id"]).reset_index(drop=True)  # examples span the yaw range
     for col, i in enumerate(_pick(len(meta), n)):
         item = meta.iloc[i]

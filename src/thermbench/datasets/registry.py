@@ -3,7 +3,7 @@
 `REQUIRED`).
 
 A new dataset is its adapter and twin modules, an entry here and its params sections (profiles/); `python -m
-thermbench.tools.stage_deps --write` then lists it in dvc.yaml's raw, prepare and stats stages.
+thermbench.tools.pipeline.stage_deps --write` then lists it in dvc.yaml's raw, prepare and stats stages.
 """
 
 from __future__ import annotations

@@ -66,7 +66,8 @@ def write_report(tfake: Path, metrics_dir: Path, submitted: Path, curves_dir: Pa
                for n, g in groups.items() if g.kind not in UNTRAINED}
     names = [m["model"] for m in trained.values()]
     ced = {n: read_csv(run_path(curves_dir, n, "_ced.csv")) for n in names}
-    save_figure(plot_ced(ced, label), out / "mlcmkd_ced")
+    students = [m["seed"] for m in trained.values() if m["kind"] in ("supervised", "ktl", "mcl")]
+    save_figure(plot_ced(ced, label, students), out / "mlcmkd_ced")
     curves = {n: read_csv(run_path(curves_dir, n, ".csv")) for n in names}
     save_figure(plot_curves(curves, label), out / "mlcmkd_curves")
     ktl = settings.train.ktl

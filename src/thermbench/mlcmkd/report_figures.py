@@ -15,19 +15,28 @@ def _tag(ax, source_label: str) -> None:
     ax.text(0.99, 0.01, source_label, transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.4")
 
 
-def plot_ced(curves: dict[str, pd.DataFrame], source_label: str):
-    """CED of each run from its `<run>_ced.csv` (columns nme, tfake, charlotte_full)."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+def plot_ced(curves: dict[str, pd.DataFrame], source_label: str, student_seeds: list[int] | None = None):
+    """CED of each run from its `<run>_ced.csv` (columns nme, tfake, charlotte_full): one run per method, the trained
+    students' of `student_seeds` (named in the title; their run names carry the seed), the teacher's and the
+    pretrained models' one run each. One legend below both panels, so it covers no curve."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), sharey=True, layout="constrained")
     for ax, (title, column) in zip(axes, (("T-FAKE test (NME-IO)", "tfake"),
                                           ("CHARLOTTE Full (NME-diag)", "charlotte_full"))):
         ax.set_prop_cycle(LINES)
         for name, df in curves.items():
             ax.plot(df["nme"], df[column], label=name, lw=1.2)
-        ax.set(title=title, xlabel="NME (fraction of normaliser)", ylabel="images with NME <= x (fraction)")
+        ax.set(title=title, xlabel="NME (fraction of normaliser)")
         ax.grid(alpha=0.3)
         _tag(ax, source_label)
-    axes[1].legend(fontsize=7, loc="upper left")
-    fig.suptitle(f"Cumulative error distribution up to NME 0.1 ({source_label})")
+    axes[0].set_ylabel("images with NME <= x (fraction)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), fontsize=8)
+    seeds = sorted(set(student_seeds or ()))
+    drawn = ("one run per model" if not seeds else
+             f"students at seed {seeds[0]} only" if len(seeds) == 1 else
+             f"one run per student, of seeds {', '.join(map(str, seeds))} (in the run names)")
+    fig.suptitle(f"Cumulative error distribution up to NME 0.1: {drawn}; teacher and pretrained models: their one "
+                 f"run ({source_label})")
     return fig
 
 

@@ -88,12 +88,12 @@ def detector_row(cfg: DeployConfig, onnx_path: Path, timing: pose_speed.Timing, 
     return numbers, latency, model
 
 
-def pipeline_rows(detector: RTMDet, detector_onnx: Path, archs: dict[str, RTMPoseConfig],
+def pipeline_rows(detector: RTMDet, detector_onnx: Path, detector_int8_onnx: Path, archs: dict[str, RTMPoseConfig],
                   seeded: pose_speed.SeededModels, tfake: Path, int8: quantize.Int8Config, timing: pose_speed.Timing,
                   seed: int) -> tuple[dict[str, dict], dict[str, dict]]:
     """Detector + each architecture (seeded weights, its pose model also quantized, calibrated on T-FAKE train
     crops at its size) end to end in every runtime variant: ({"RTMDet-nano + RTMPose-t": timing row},
-    {same name: keypoint agreement with ONNX Runtime fp32})."""
+    {same name: keypoint and box agreement with ONNX Runtime fp32})."""
     rows, agreement = {}, {}
     for cfg in progress(list(archs.values()), desc="speed pipelines", unit="model"):
         pose, pose_onnx = seeded.get(cfg)
@@ -102,9 +102,9 @@ def pipeline_rows(detector: RTMDet, detector_onnx: Path, archs: dict[str, RTMPos
                                                                             int8.calibration_crops),
                           float_head=int8.float_head)
         name = f"RTMDet-{detector.cfg.name} + RTMPose-{cfg.arch}"
-        row, agreement[name] = detect_then_pose.measure_pipeline(detector, pose, detector_onnx, pose_onnx, pose_int8,
-                                                                 timing.warmup, timing.repeats, timing.threads,
-                                                                 seed=seed)
+        row, agreement[name] = detect_then_pose.measure_pipeline(detector, pose, detector_onnx, detector_int8_onnx,
+                                                                 pose_onnx, pose_int8, timing.warmup, timing.repeats,
+                                                                 timing.threads, seed=seed)
         paper_low, paper_high = PAPER_PIPELINE_MS.get(cfg.arch, (None, None))
         rows[name] = {"arch": cfg.arch, "pose_input_size": list(cfg.input_size), **row,
                       "paper_low_cpu_ms": paper_low, "paper_high_cpu_ms": paper_high}
@@ -290,6 +290,12 @@ def _agree(row: dict) -> str:
     return f"{row['mean_px_from_fp32']:.3f} | {100 * row['within_1px_share']:.1f} %"
 
 
+def _boxes(row: dict) -> str:
+    if "box_iou_mean" not in row:
+        return "– | –"
+    return f"{row['box_iou_mean']:.3f} ({row['box_iou_min']:.3f}) | {row['boxes_missed']}"
+
+
 def _kernels(row: dict) -> str:
     primitives = row.get("kernels", {}).get("primitives", "–")
     return primitives if isinstance(primitives, str) else ", ".join(f"{k} ×{n}" for k, n in primitives.items())
@@ -328,21 +334,26 @@ def markdown(numbers: dict, timing: dict, source_label: str) -> str:
         f"{', '.join(env['openvino_capabilities'])}; CPU flags {', '.join(env['cpu_int8_flags']) or 'unknown'}), "
         f"{det_t['repeats']} paired rounds in shuffled order. CPU ms: median CPU time of this process per frame (fps "
         f"by it); speed-up: median [quartiles] over rounds of {reference}'s CPU time / the row's, both of the same "
-        f"round; int8 rows run the int8 pose (`speed.quantize`) behind the float detector. Keypoints: distance from "
-        f"{reference}'s on {numbers['pipeline_frames']} seeded frames:*",
+        f"round; an int8 row runs the int8 pose (`speed.quantize`) behind the float detector, and its "
+        f"`{detect_then_pose.BOTH}` row behind the int8 detector too (calibrated on "
+        f"{det['int8']['calibration_frames']} frames like the timed ones, its {det['int8']['float_nodes']} output "
+        f"convolutions and the box decoding in float). Keypoints: distance from {reference}'s; top box: IoU with "
+        f"{reference}'s, missed where below {detect_then_pose.MISSED_BELOW_IOU}; on {numbers['pipeline_frames']} "
+        "seeded frames:*",
         "",
         "| Method | Variant | CPU ms (fps) | Wall ms | Speed-up, CPU time | Keypoints: mean px from fp32 "
-        "| within 1 px |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| within 1 px | Box IoU: mean (lowest) | Boxes missed |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
         f"| {det['name']} alone | onnxruntime-fp32 | {det_t['onnxruntime_cpu_ms']:.2f} | {det_t['onnxruntime_ms']:.2f} "
-        "| – | – | – |",
+        "| – | – | – | – | – |",
         f"| {det['name']} alone | torch-fp32 (eager) | {det_t['torch_cpu_ms']:.2f} | {det_t['torch_ms']:.2f} "
-        "| – | – | – |",
+        "| – | – | – | – | – |",
     ]
     for name, row in timing["pipelines"].items():
         agreement = numbers["pipelines"][name]["agreement"]
         for variant, v in row["variants"].items():
-            lines.append(f"| {name} | {variant} | {_timed(v)} | {_agree(agreement[variant])} |")
+            lines.append(f"| {name} | {variant} | {_timed(v)} | {_agree(agreement[variant])} "
+                         f"| {_boxes(agreement[variant])} |")
 
     students, arch8 = numbers["int8_students"], numbers["int8_architectures"]
     any_row = next(iter({**students, **arch8}.values()), None)
@@ -449,8 +460,12 @@ def benchmark(cfg: DeployConfig, input_size: list[int], arch_rows: dict[str, dic
                                      threads=1, seed=seed)
     det_onnx = onnx_dir / f"rtmdet-{cfg.detector}.onnx"
     det_numbers, det_latency, detector = detector_row(cfg, det_onnx, timing, seed)
+    det_int8 = onnx_dir / f"rtmdet-{cfg.detector}.int8.onnx"
+    det_numbers["int8"] = quantize.quantize_detector(
+        det_onnx, det_int8, detect_then_pose.calibration_frames(detector, cfg.int8.calibration_crops, seed))
     pipe_archs = pose_speed.architecture_configs(list(cfg.pipeline_architectures), input_size)
-    pipelines, agreement = pipeline_rows(detector, det_onnx, pipe_archs, seeded, tfake, cfg.int8, timing, seed)
+    pipelines, agreement = pipeline_rows(detector, det_onnx, det_int8, pipe_archs, seeded, tfake, cfg.int8, timing,
+                                         seed)
     pipe_numbers = {}
     for (name, row), arch_cfg in zip(pipelines.items(), pipe_archs.values()):
         pose = pose_speed.complexity(arch_cfg)
@@ -491,7 +506,7 @@ def figure_series(numbers: dict, timing: dict) -> list[dict]:
     if not pipes:
         return []
     detector = numbers["detector"]["name"]
-    markers = dict(zip([*(v.name for v in runtimes.VARIANTS), "torch-fp32"], "^v<>Dx"))
+    markers = dict(zip(detect_then_pose.row_names(), "^v*<>Dpx"))
     series = []
     for variant in timing["pipelines"][pipes[0]]["variants"]:
         ran = [n for n in pipes if "cpu_fps" in timing["pipelines"][n]["variants"][variant]]

@@ -24,6 +24,9 @@ from thermbench.speed import runtimes
 from thermbench.speed.runtimes import Runner
 
 BOX_PADDING = 1.25  # mmpose GetBBoxCenterScale / rtmlib
+MISSED_BELOW_IOU = 0.5  # COCO's AP50 match: a box below it against the fp32 one counts as missed
+CALIBRATION_SEED = 10_000  # offset of the calibration frames' seeds from the timed frames'
+BOTH = "-both"  # suffix of an int8 variant's row whose detector is int8 too (without it, only the pose model is)
 
 
 def crop_transform(box_xyxy: np.ndarray, out_size: tuple[int, int], padding: float = BOX_PADDING) -> np.ndarray:
@@ -78,9 +81,13 @@ class Pipeline:
         self.pose_in = np.empty((1, 3, pose_h, pose_w), np.float32)
         self.crop = np.empty((pose_h, pose_w), np.uint8)
 
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
+    def box(self, frame: np.ndarray) -> np.ndarray:
+        """The frame's top box (x1, y1, x2, y2), input pixels: the detector's part of the chain."""
         normalize_into(frame, DETECTOR_TABLE, self.det_in[0])
-        box, _ = decode_top_box(self.detector(self.det_in), self.strides)
+        return decode_top_box(self.detector(self.det_in), self.strides)[0]
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        box = self.box(frame)
         matrix = crop_transform(box, self.pose_size)
         cv2.warpAffine(frame, matrix, self.pose_size, dst=self.crop, flags=cv2.INTER_LINEAR)
         normalize_into(self.crop, POSE_TABLE, self.pose_in[0])
@@ -89,10 +96,16 @@ class Pipeline:
 
 
 @torch.inference_mode()
+def torch_box(frame: np.ndarray, detector: RTMDet) -> np.ndarray:
+    """`Pipeline.box` with the PyTorch detector in eager mode (normalising in torch, as training does)."""
+    outputs = detector(normalize_detector_input(torch.from_numpy(frame)[None, None]))
+    return decode_top_box([o.numpy() for o in outputs], detector.cfg.strides)[0]
+
+
+@torch.inference_mode()
 def run_torch(frame: np.ndarray, detector: RTMDet, pose: RTMPose) -> np.ndarray:
     """`Pipeline` with the PyTorch models in eager mode (normalising in torch, as training does)."""
-    outputs = detector(normalize_detector_input(torch.from_numpy(frame)[None, None]))
-    box, _ = decode_top_box([o.numpy() for o in outputs], detector.cfg.strides)
+    box = torch_box(frame, detector)
     matrix = crop_transform(box, tuple(pose.cfg.input_size))
     crop = cv2.warpAffine(frame, matrix, tuple(pose.cfg.input_size), flags=cv2.INTER_LINEAR)
     simcc_x, simcc_y = pose(to_input(crop[None]))
@@ -105,6 +118,12 @@ def frame(detector: RTMDet, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (height, width), dtype=np.uint8)
 
 
+def calibration_frames(detector: RTMDet, count: int, seed: int) -> np.ndarray:
+    """`count` frames like the timed ones (`frame`), from seeds none of the timed or compared frames use, to
+    calibrate the int8 detector on."""
+    return np.stack([frame(detector, CALIBRATION_SEED + seed + i) for i in range(count)])
+
+
 def agreement(pred: np.ndarray, reference: np.ndarray) -> dict:
     """Keypoint agreement of `pred` with `reference` (same shape, (..., 2) px): mean distance and the share of
     keypoints within 1 px."""
@@ -112,34 +131,71 @@ def agreement(pred: np.ndarray, reference: np.ndarray) -> dict:
     return {"mean_px_from_fp32": float(dist.mean()), "within_1px_share": float((dist <= 1.0).mean())}
 
 
-def measure_pipeline(detector: RTMDet, pose: RTMPose, detector_onnx: Path, pose_onnx: Path, pose_int8_onnx: Path,
-                     warmup: int, repeats: int, threads: int, frames: int = 4, seed: int = 0) -> tuple[dict, dict]:
-    """One frame end to end in every runtime variant (`runtimes.VARIANTS`; the int8 ones run the int8 pose behind
-    the float detector) and in PyTorch eager, `threads` intra-op threads each, timed in shuffled paired rounds
-    (`runtimes.time_paired`). Returns (timing, agreement): timing per variant (wall and CPU medians, the paired
-    speed-ups over ONNX Runtime fp32), or its reason not to run; agreement of each variant's keypoints with ONNX
-    Runtime fp32's on `frames` seeded frames."""
+def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of boxes (..., 4) x1, y1, x2, y2, pairwise along the leading axes. A seeded detector
+    can predict negative distances, so each box's corners are put in order first; two equal empty boxes agree (1)."""
+    a, b = (np.concatenate([np.minimum(x[..., :2], x[..., 2:]), np.maximum(x[..., :2], x[..., 2:])], axis=-1)
+            for x in (np.asarray(a, np.float64), np.asarray(b, np.float64)))
+    w = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    h = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    area = lambda x: np.clip(x[..., 2] - x[..., 0], 0, None) * np.clip(x[..., 3] - x[..., 1], 0, None)  # noqa: E731
+    union = area(a) + area(b) - w * h
+    return np.where(union > 0, w * h / np.where(union > 0, union, 1), np.all(a == b, axis=-1).astype(np.float64))
+
+
+def box_agreement(boxes: np.ndarray, reference: np.ndarray, min_iou: float = MISSED_BELOW_IOU) -> dict:
+    """Top-box agreement of `boxes` with `reference` ((frames, 4) each): mean and lowest IoU, and the frames whose
+    box the reference's would not match (IoU below `min_iou`: a detector evaluation's miss)."""
+    overlap = iou(boxes, reference)
+    return {"box_iou_mean": float(overlap.mean()), "box_iou_min": float(overlap.min()),
+            "boxes_missed": int((overlap < min_iou).sum())}
+
+
+def row_names() -> list[str]:
+    """The pipeline's rows in table order: each variant, each int8 one also with the int8 detector, then PyTorch."""
+    return [*(name for v in runtimes.VARIANTS for name in ([v.name, v.name + BOTH] if v.precision == "int8"
+                                                            else [v.name])), "torch-fp32"]
+
+
+def measure_pipeline(detector: RTMDet, pose: RTMPose, detector_onnx: Path, detector_int8_onnx: Path, pose_onnx: Path,
+                     pose_int8_onnx: Path, warmup: int, repeats: int, threads: int, frames: int = 4,
+                     seed: int = 0) -> tuple[dict, dict]:
+    """One frame end to end in every runtime variant (`runtimes.VARIANTS`: an int8 one runs the int8 pose behind the
+    float detector, and as `<variant>-both` behind the int8 detector too) and in PyTorch eager, `threads` intra-op
+    threads each, timed in shuffled paired rounds (`runtimes.time_paired`). Returns (timing, agreement): timing per
+    row (wall and CPU medians, the paired speed-ups over ONNX Runtime fp32), or its reason not to run; agreement of
+    each row's keypoints and top boxes with ONNX Runtime fp32's on `frames` seeded frames."""
     capabilities = runtimes.openvino_capabilities()
     images = [frame(detector, seed + i) for i in range(frames)]
     size = tuple(pose.cfg.input_size)
-    runs = {}
+    runs, boxes = {}, {}
     variants, skipped = runtimes.runnable(capabilities)
     for variant in variants:
-        try:
-            det = runtimes.runner(dataclasses.replace(variant, precision="fp32") if variant.precision == "int8"
-                                  else variant, detector_onnx, None, threads)
-            pose_run = runtimes.runner(variant, pose_onnx, pose_int8_onnx, threads)
-        except RuntimeError as err:  # OpenVINO under a capped oneDNN ISA (SSE4.1) refuses RTMDet: "bad combination"
-            skipped[variant.name] = {"not_run": f"not run: {variant.runtime} cannot compile it on this CPU's kernels "
-                                                f"({str(err).strip().splitlines()[-1]})"}
-            continue
-        runs[variant.name] = Pipeline(det, pose_run, tuple(detector.cfg.input_size), detector.cfg.strides, size)
+        detectors = {variant.name: dataclasses.replace(variant, precision="fp32") if variant.precision == "int8"
+                     else variant}
+        if variant.precision == "int8":
+            detectors[variant.name + BOTH] = variant
+        for name, det_variant in detectors.items():
+            try:
+                det = runtimes.runner(det_variant, detector_onnx, detector_int8_onnx, threads)
+                pose_run = runtimes.runner(variant, pose_onnx, pose_int8_onnx, threads)
+            except RuntimeError as err:  # OpenVINO under a capped oneDNN ISA (SSE4.1) refuses RTMDet
+                skipped[name] = {"not_run": f"not run: {variant.runtime} cannot compile it on this CPU's kernels "
+                                            f"({str(err).strip().splitlines()[-1]})"}
+                continue
+            runs[name] = Pipeline(det, pose_run, tuple(detector.cfg.input_size), detector.cfg.strides, size)
+            boxes[name] = runs[name].box
+    for variant_name, reason in list(skipped.items()):
+        if variant_name in {v.name for v in runtimes.VARIANTS if v.precision == "int8"}:
+            skipped.setdefault(variant_name + BOTH, reason)
     detector.eval(), pose.eval()
     runs["torch-fp32"] = lambda image: run_torch(image, detector, pose)
+    boxes["torch-fp32"] = lambda image: torch_box(image, detector)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         keypoints = {name: np.stack([run(image) for image in images]) for name, run in runs.items()}
+        top = {name: np.stack([box(image) for image in images]) for name, box in boxes.items()}
         times = runtimes.time_paired({name: (lambda run=run: run(images[0])) for name, run in runs.items()},
                                      warmup, repeats, seed)
     finally:
@@ -148,8 +204,9 @@ def measure_pipeline(detector: RTMDet, pose: RTMPose, detector_onnx: Path, pose_
     ratios = runtimes.paired_ratios(times, reference)
     rows = {**{name: {**runtimes.summary(times[name]), f"speedup_over_{reference}": ratios[name]} for name in runs},
             **skipped}
-    agree = {**{name: agreement(keypoints[name], keypoints[reference]) for name in runs}, **skipped}
-    order = [*(v.name for v in runtimes.VARIANTS), "torch-fp32"]
+    agree = {**{name: {**agreement(keypoints[name], keypoints[reference]), **box_agreement(top[name], top[reference])}
+                for name in runs}, **skipped}
+    order = row_names()
     return ({"warmup": warmup, "repeats": repeats, "threads": threads, "batch": 1,
              "variants": {name: rows[name] for name in order}},
             {"frames": frames, "variants": {name: agree[name] for name in order}})

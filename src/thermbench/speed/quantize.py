@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import onnxruntime as ort
@@ -46,6 +47,7 @@ from torch import nn
 
 from thermbench.core.nme import nme_diag, nme_io, summarize
 from thermbench.datasets.crop_store import Split, load_split
+from thermbench.models.rtmdet import normalize_detector_input
 from thermbench.models.rtmpose import RTMPoseConfig, crop_px, to_input
 from thermbench.speed.runtimes import Runner
 
@@ -67,9 +69,12 @@ class Int8Config:
     repeats: int
 
 
-class _Crops(CalibrationDataReader):
-    def __init__(self, images: np.ndarray, input_name: str):
-        self._feeds = iter([{input_name: to_input(images[i:i + 1]).numpy()} for i in range(len(images))])
+class _Feeds(CalibrationDataReader):
+    """One normalised image a feed: `normalize` maps a (1, H, W) uint8 batch to the model's float input."""
+
+    def __init__(self, images: np.ndarray, input_name: str, normalize: Callable[[torch.Tensor], torch.Tensor]):
+        self._feeds = iter([{input_name: normalize(torch.from_numpy(images[i:i + 1])).numpy()}
+                            for i in range(len(images))])
 
     def get_next(self) -> dict | None:
         return next(self._feeds, None)
@@ -98,12 +103,39 @@ def quantize(fp32_onnx: Path, int8_onnx: Path, images: np.ndarray, input_name: s
         quant_pre_process(str(fp32_onnx), str(prepared))
         # Pre-processing drops the head's Constant/Identity nodes; `float_nodes` counts the export's head nodes.
         excluded = head_token_nodes(prepared) if float_head else []
-        quantize_static(str(prepared), str(int8_onnx), _Crops(images, input_name), quant_format=QuantFormat.QDQ,
-                        per_channel=True, reduce_range=True, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
-                        nodes_to_exclude=excluded)
+        _quantize_static(prepared, int8_onnx, _Feeds(images, input_name, to_input), excluded)
     return {**SETTINGS, "pre_processed": True, "calibration_crops": len(images), "float_head": float_head,
             "float_nodes": len(head_token_nodes(fp32_onnx)) if float_head else 0}
+
+
+def _quantize_static(prepared: Path, int8_onnx: Path, feeds: CalibrationDataReader, excluded: list[str]) -> None:
+    quantize_static(str(prepared), str(int8_onnx), feeds, quant_format=QuantFormat.QDQ, per_channel=True,
+                    reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=excluded)
+
+
+def output_nodes(onnx_path: Path) -> list[str]:
+    """The nodes that write a graph output: RTMDet's 1x1 predictors (class logits, box distances per stride)."""
+    import onnx
+
+    graph = onnx.load(str(onnx_path)).graph
+    outputs = {o.name for o in graph.output}
+    return [n.name for n in graph.node if outputs & set(n.output)]
+
+
+def quantize_detector(fp32_onnx: Path, int8_onnx: Path, frames: np.ndarray, input_name: str = "input") -> dict:
+    """Write the int8 (QDQ) RTMDet of `fp32_onnx` to `int8_onnx`, the pose models' settings (see the module doc),
+    calibrated on `frames` (uint8 gray at its input size) as the pipeline normalises them. Its 1x1 predictors stay
+    in float, and the box decoding runs outside the graph in float (`rtmdet.decode_top_box`): the class logits
+    choose the box, and the distances place it in input pixels."""
+    with tempfile.TemporaryDirectory() as scratch:
+        prepared = Path(scratch) / "prepared.onnx"
+        quant_pre_process(str(fp32_onnx), str(prepared))
+        excluded = output_nodes(prepared)
+        _quantize_static(prepared, int8_onnx,
+                         _Feeds(frames[:, None] if frames.ndim == 3 else frames, input_name,
+                                normalize_detector_input), excluded)
+    return {**SETTINGS, "pre_processed": True, "calibration_frames": len(frames), "float_nodes": len(excluded)}
 
 
 def int8_op_counts(int8_onnx: Path) -> dict[str, int]:

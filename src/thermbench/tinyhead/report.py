@@ -6,6 +6,7 @@ numbers computed here are the intervals behind the conclusions (`thermbench.tiny
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,10 @@ import pandas as pd
 
 from thermbench.core import conclusions
 from thermbench.core.conclusions import Statement
+from thermbench.core.crops import to_crop
 from thermbench.core.io import InputError, atomic_dir, read_json, write_json, write_text
 from thermbench.core.plots import data_label, plt, save_figure
+from thermbench.datasets.prepared import read_frames
 from thermbench.tinyhead.compare import (
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
@@ -281,20 +284,70 @@ def learning_curve_table(curve: pd.DataFrame, threshold: int = 10) -> str:
     return "\n".join(lines) + "\n"
 
 
-def predictions_figure(crops: list[np.ndarray], table: pd.DataFrame, source: str) -> "plt.Figure":
-    """Six test crops: GT nose as a red cross, prediction as a green dot, error in each panel title."""
-    fig, axes = plt.subplots(2, 3, figsize=(8, 6), layout="constrained")
-    for ax, crop, row in zip(axes.flat, crops, table.itertuples()):
+def crop_people(samples: pd.DataFrame, frames: pd.DataFrame) -> list[dict]:
+    """Per sample row (thermeval contract), in frame px: "window" its crop window (x0, y0, w, h), "target" its own
+    Person box and "others" every other Person box of its frame (`frames.csv`'s `persons`, matched on image_file),
+    each (x0, y0, x1, y1). The GT nose is the target's by construction (`thermeval.parse_frames` pairs a nose with
+    the smallest Person box that holds it), yet a window clipped at the frame's edge is not centred on it and may
+    hold other people."""
+    persons = {}
+    for row in frames.itertuples():
+        persons.setdefault(row.image_file, []).extend(json.loads(row.persons))
+    out = []
+    for row in samples.itertuples():
+        window = np.array([row.box_x0, row.box_y0, row.box_w, row.box_h], np.float64)
+        target = np.array([row.person_x0, row.person_y0, row.person_x0 + row.person_w, row.person_y0 + row.person_h])
+        others = [np.asarray(b, np.float64) for b in persons.get(row.image_file, [])
+                  if not np.allclose(b, target, atol=0.01)]
+        out.append({"window": window, "target": target, "others": others})
+    return out
+
+
+def _in_crop(box: np.ndarray, window: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A frame-px (x0, y0, x1, y1) box in the crop px of a crop of `size` (w, h) cut from `window` (x0, y0, w, h)."""
+    return to_crop(np.reshape(box, (2, 2)), window, size).ravel()
+
+
+def _inside(box: np.ndarray, x: float, y: float) -> bool:
+    return bool(box[0] <= x <= box[2] and box[1] <= y <= box[3])
+
+
+def predictions_figure(crops: list[np.ndarray], table: pd.DataFrame, source: str,
+                       people: list[dict] | None = None) -> "plt.Figure":
+    """Six test crops: GT nose as a red cross, prediction as a green dot, error in each panel title. With `people`
+    (`crop_people`, one per crop) the sample's own Person box is drawn dashed: a crop cut from a multi-person frame,
+    clipped at the frame's edge, holds other people too, and the title says how many and whether the prediction
+    landed on another person's box rather than on the GT's."""
+    fig, axes = plt.subplots(2, 3, figsize=(8, 6.6), layout="constrained")
+    for i, (ax, crop, row) in enumerate(zip(axes.flat, crops, table.itertuples())):
+        size = (crop.shape[1], crop.shape[0])
         ax.imshow(crop, cmap="gray", vmin=0, vmax=255)
-        ax.plot(row.nose_x, row.nose_y, "x", color="red", markersize=9, markeredgewidth=2, label="GT")
+        title = f"{row.sample_id}: {row.error_crop_px:.1f} px"
+        if people is not None:
+            who = people[i]
+            target = _in_crop(who["target"], who["window"], size)
+            ax.add_patch(plt.Rectangle(target[:2], *(target[2:] - target[:2]), fill=False, ec="cyan", lw=1.2,
+                                       ls="--", label="GT's Person box (the crop's)"))
+            others = [b for b in (_in_crop(o, who["window"], size) for o in who["others"])
+                      if b[0] < size[0] and b[1] < size[1] and b[2] > 0 and b[3] > 0]
+            if others:
+                title += f"\n{len(others) + 1} people in crop"
+                if not _inside(target, row.pred_x, row.pred_y) and any(_inside(b, row.pred_x, row.pred_y)
+                                                                       for b in others):
+                    title += ", prediction on another"
+        ax.plot(row.nose_x, row.nose_y, "x", color="red", markersize=9, markeredgewidth=2, label="GT nose")
         ax.plot(row.pred_x, row.pred_y, "o", color="lime", markersize=5, label="prediction")
-        ax.set_title(f"{row.sample_id}: {row.error_crop_px:.1f} px", fontsize=8)
+        ax.set_xlim(-0.5, size[0] - 0.5)
+        ax.set_ylim(size[1] - 0.5, -0.5)
+        ax.set_title(title, fontsize=8)
         ax.set_xlabel("x (crop px)")
         ax.set_ylabel("y (crop px)")
     for ax in list(axes.flat)[len(crops):]:
         ax.axis("off")
-    axes.flat[0].legend(loc="lower left", fontsize=7)
-    fig.suptitle(f"TinyHead predictions on test crops (red x = GT, green dot = prediction) [{data_label(source)}]")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(handles), fontsize=8)
+    seed = f", seed {table['seed'].iloc[0]}" if "seed" in table and len(table) else ""
+    fig.suptitle(f"TinyHead predictions on test crops{seed} [{data_label(source)}]")
     return fig
 
 
@@ -436,8 +489,9 @@ def write_report(metrics_path: Path, timing: Path, train_timing: Path, features:
     every_seed = pd.read_csv(predictions)
     base = metrics["base_seed"]
     table = every_seed[every_seed["seed"] == base].head(N_EXAMPLES)
-    crop_paths = load_samples(prepared).set_index("sample_id").loc[table["sample_id"], "crop_path"]
-    crops = list(read_crops(prepared, crop_paths).numpy())
+    shown = load_samples(prepared).set_index("sample_id").loc[table["sample_id"]].reset_index()
+    crop_images = list(read_crops(prepared, shown["crop_path"]).numpy())
+    people = crop_people(shown, read_frames(prepared))
     chosen = sweep[sweep["chosen"]].iloc[0]["maps"].split("+")
     statements, skipped = head_statements(metrics, every_seed, zeroshot, zeroshot_predictions, backbone["crop_size"])
     best_epochs = {int(s): v["best_epoch"] for s, v in metrics["seeds"].items()}
@@ -467,6 +521,6 @@ def write_report(metrics_path: Path, timing: Path, train_timing: Path, features:
         write_text(tmp / "report.md", "\n".join(lines))
         save_figure(training_figure(history, best_epochs, source), tmp / "training")
         save_figure(label_curve_figure(curve, source), tmp / "labels")
-        save_figure(predictions_figure(crops, table, source), tmp / "predictions")
+        save_figure(predictions_figure(crop_images, table, source, people), tmp / "predictions")
     write_json(conclusions_path, {"data": source, "statements": conclusions.as_records(statements, check)})
     print(f"report -> {out / 'report.md'}; {len(statements)} statement(s) -> {conclusions_path}")

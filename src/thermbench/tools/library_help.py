@@ -14,3 +14,9 @@ def main(doc: str, runs: str, argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.parse_args(argv)
     raise InputError(f"not a command of its own: {runs} (--help says what it does)")
+
+
+if __name__ == "__main__":
+    from thermbench.core.stage import run
+
+    run(lambda: main(__doc__, "the tools modules that are libraries call it from their own `--help`"))

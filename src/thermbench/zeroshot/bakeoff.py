@@ -82,7 +82,8 @@ def predict(model: str, prepared: Path, raw: Path, predictions: Path, metrics: P
     full, seconds = ev.run_full_frame(adapter, frames, raw)
     fit_records = ev.run_crops(adapter, fit, raw)
     test_records = ev.run_crops(adapter, test, raw)
-    # all but float noise: a model's own predictions entered as a submission (tools/submission.py) score as its row
+    # all but float noise: a model's own predictions entered as a submission (tools/submissions/submission.py) score as
+    # its row
     write_json(predictions, {**head, "status": "ok", "full_frame": full, "crop": fit_records + test_records},
                PREDICTION_DIGITS)
     write_json(metrics, {**head, "status": "ok", **scores(full, fit_records, test_records, cfg, crop_size)})

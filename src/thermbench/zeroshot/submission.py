@@ -81,8 +81,8 @@ def records(path: Path, frames: pd.DataFrame, fit: pd.DataFrame, test: pd.DataFr
         if len(unknown):
             r = unknown.iloc[0]
             raise fail(path, int(r.row), f"id {shown(r['id'])} is not one of the {len(known)} scored {what} "
-                                         "(`python -m thermbench.tools.submission ids --task thermeval_nose` lists "
-                                         "them)")
+                                         "(`python -m thermbench.tools.submissions.submission ids --task "
+                                         "thermeval_nose` lists them)")
     _check_repeats(path, table)
     shapes = {f: read_image(raw / f).shape for f in sorted(set(frames.image_file) | set(samples.image_file))}
     for r in full.itertuples():

@@ -7,8 +7,9 @@ T-FAKE (`dataset` tfake) and CHARLOTTE (`dataset` charlotte), `sample_id` as in 
 the 68 points in iBUG-68 order (the order the tests are labelled in), in pixels of that sample's crop image
 (`crop_path`; continuous coordinates: pixel i covers [i, i+1)). Or a COCO keypoint results file (`.json`, as
 MMPose's CocoMetric and pycocotools write one): a list of {image_id, category_id, keypoints: [x, y, v] * 68, score},
-in the same crop px, `image_id` numbering the scored crops (`image_ids`; `python -m thermbench.tools.submission ids
---task landmarks68` prints them, `... coco-gt` writes them as a COCO ground truth to run a model on).
+in the same crop px, `image_id` numbering the scored crops (`image_ids`; `python -m
+thermbench.tools.submissions.submission ids --task landmarks68` prints them, `... coco-gt` writes them as a COCO ground
+truth to run a model on).
 """
 
 from __future__ import annotations
@@ -115,7 +116,8 @@ def _csv_rows(path: Path) -> dict[str, list]:
 
 
 RESULT_KEYS = {"image_id", "category_id", "keypoints", "score"}
-FACE_CATEGORY = 1  # the one category of the ground truth `python -m thermbench.tools.submission coco-gt` writes
+# the one category of the ground truth `python -m thermbench.tools.submissions.submission coco-gt` writes
+FACE_CATEGORY = 1
 
 
 def _coco_results(path: Path) -> dict[int, tuple[float, int, list]]:
@@ -143,7 +145,7 @@ def _coco_results(path: Path) -> dict[int, tuple[float, int, list]]:
         category = result["category_id"]
         if not isinstance(category, int) or isinstance(category, bool) or category != FACE_CATEGORY:
             raise fail(path, None, f"{at}: category_id {shown(category)} is not the face category ({FACE_CATEGORY}, "
-                                   "as `python -m thermbench.tools.submission coco-gt` writes it)")
+                                   "as `python -m thermbench.tools.submissions.submission coco-gt` writes it)")
         if not isinstance(keypoints, list) or len(keypoints) != 3 * POINTS:
             count = len(keypoints) if isinstance(keypoints, list) else type(keypoints).__name__
             raise fail(path, None, f"{at}: keypoints holds {count} values where 68 x [x, y, v] = 204 are expected")
@@ -164,8 +166,8 @@ def _coco_rows(path: Path, splits: dict[str, Split]) -> dict[str, list]:
     if unknown:
         shown = ", ".join(map(str, unknown[:5])) + (" ..." if len(unknown) > 5 else "")
         raise fail(path, None, f"image_id(s) {shown} are not among the {len(scored)} scored crops (ids 1..{len(scored)}"
-                               "; `python -m thermbench.tools.submission ids --task landmarks68` lists them): "
-                               "results do not correspond to the scored set")
+                               "; `python -m thermbench.tools.submissions.submission ids --task landmarks68` lists "
+                               "them): results do not correspond to the scored set")
     rows = {}
     for image_id, (_, n, keypoints) in sorted(best.items()):
         dataset, sample_id = scored[image_id]

@@ -149,7 +149,7 @@ def _measure(step: str, args: dict, scratch: Path) -> dict:
     """Run one step in a child process: its result, peak RSS (MB, the child and its waited-for children) and wall."""
     result = scratch / f"{step}.json"
     start = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-m", "thermbench.tools.scale", "--step", step, "--args",
+    child = subprocess.Popen([sys.executable, "-m", "thermbench.tools.measure.scale", "--step", step, "--args",
                               json.dumps(args), "--result", str(result)])
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - start
@@ -230,7 +230,7 @@ def paper_grid(repo: Path, rate: GpuRate) -> dict:
     COCO-WholeBody's usable faces is read from the data, not known here. The expected share of the epoch cap is the
     median over the committed default-profile runs (synthetic data), stated as such."""
     from thermbench.models.rtmpose import complexity
-    from thermbench.tools.profiles import render
+    from thermbench.tools.pipeline.profiles import render
 
     params = yaml.safe_load(render("paper", repo))
     split = params["prepare"]["tfake"]["split"]
@@ -289,7 +289,7 @@ def plot(result: dict, stem: Path) -> None:
 
     ns = sorted(int(n) for n in result["sizes"])
     sizes = {n: result["sizes"][str(n)] for n in ns}
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4.2), layout="constrained")  # the suptitle clears the panel titles
     far = np.array([ns[0], PAPER_PAIRS])
     panels = ((axes[0], "peak RSS (MB)", lambda n, s: sizes[n][s]["peak_rss_mb"], STAGES, ns[-2:]),
               (axes[1], "wall time (s)", lambda n, s: sizes[n][s]["wall_s"], ("prepare", "crops"), ns),

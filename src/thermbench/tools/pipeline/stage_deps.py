@@ -8,8 +8,8 @@ no other. Every other dep (data, metrics, params files) is kept as written, afte
 `# datasets/registry.py` lists the registered datasets (a mapping marked so maps each to its data.source), so a new
 dataset enters dvc.yaml through its registry entry.
 
-    python -m thermbench.tools.stage_deps --check   # exit 1, listing the stages whose generated parts differ
-    python -m thermbench.tools.stage_deps --write   # rewrite them in place (nothing else in dvc.yaml changes)
+    python -m thermbench.tools.pipeline.stage_deps --check   # exit 1, listing the stages whose generated parts differ
+    python -m thermbench.tools.pipeline.stage_deps --write   # rewrite them in place (nothing else in dvc.yaml changes)
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{path}: {len(changed)} generated part(s) rewritten{': ' + ', '.join(changed) if changed else ''}")
     elif changed:
         sys.exit(f"{path}: generated parts differ from the code in {', '.join(changed)} "
-                 "(python -m thermbench.tools.stage_deps --write)")
+                 "(python -m thermbench.tools.pipeline.stage_deps --write)")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ repository at the tag: its npm tarball has none).
 The page keeps dvc-render's `{plot_divs}` (a <div> per chart, each with a script calling `vegaEmbed`) and
 `{refresh_tag}`; it has no `{scripts}`, the slot where DVC puts its CDN <script> tags.
 
-    python -m thermbench.tools.plots_html --check   # exit 1 unless the committed page is the pinned libraries'
-    python -m thermbench.tools.plots_html --write   # rebuild it from the npm registry (needs npm; after a new pin)
+    python -m thermbench.tools.publish.plots_html --check  # exit 1 unless the committed page is the pinned libraries'
+    python -m thermbench.tools.publish.plots_html --write  # rebuild it from the npm registry (needs npm, after a pin)
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ HEAD = """<!DOCTYPE html>
     <!--
     dvc plots show / dvc plots diff, drawn without a network: Vega, Vega-Lite and Vega-Embed are inlined below.
     Each is its npm package's browser build as published, dependencies included (the d3 modules, ISC, among
-    others). Written by `python -m thermbench.tools.plots_html --write` (thermbench); do not edit by hand.
+    others). Written by `python -m thermbench.tools.publish.plots_html --write` (thermbench); do not edit by hand.
     -->
 """
 LIBRARY = """    <!--
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> None:
         raise InputError(f"{args.page}: not found")
     problems = check(args.page.read_text(encoding="utf-8"))
     if problems:
-        print(f"{args.page}: {problems[0]} (`python -m thermbench.tools.plots_html --write`)", file=sys.stderr)
+        print(f"{args.page}: {problems[0]} (`python -m thermbench.tools.publish.plots_html --write`)", file=sys.stderr)
         sys.exit(1)
 
 

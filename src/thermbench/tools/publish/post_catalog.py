@@ -1,6 +1,8 @@
 """The blog post's story as data: its sections in reading order, and each figure and table with its caption.
 
-`thermbench.tools.post` renders this catalog; nothing else decides order or wording. A caption says what the
+`thermbench.tools.publish.post` renders this catalog into two pages; nothing else decides order or wording. The post
+(index) is a few screens long: QUESTION, then each section that has a `question`, with the items whose `post` names
+it, then its findings. The appendix holds every section and every item in full. A caption says what the
 figure or table shows and on which data, restating the figure's own title (set in the report writer that draws it)
 and filling in facts read from `metrics/`: `{thermeval}`, `{tfake}`, `{charlotte}`, `{breath}` are each dataset's
 data label ("SYNTHETIC data" or "real data"), `{tfake+charlotte}` the label of both (one when they agree),
@@ -12,6 +14,7 @@ titles print, `breath.ranking.ESTIMATOR`), so a caption cannot name another.
 An item's `path` is relative to `plots/`. A report table (kind "report") is one `##` part of a report file, named by
 the start of its heading (`part=""`: the text before the first `##`); the part's heading is shown one level below
 the section's, or replaced by `title`. A part with a table needs a caption; a part of prose only ("text") has none.
+In the post a report item shows only the first table of its part: the prose around it stays in the appendix.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class Section:
     key: str
     title: str
     reports: tuple[str, ...]  # the `report` values of metrics/conclusions.json whose statements lead the section
+    question: str = ""  # what the section asks, the post's lead for it; "" = the section is in the appendix only
 
 
 @dataclass(frozen=True)
@@ -40,27 +44,52 @@ class Item:
     title: str = ""
     synthetic_only: str = ""  # a dataset: the item only exists when that dataset is synthetic
     rows_optional: bool = False  # a report part that holds no table where it has no rows: left out of the post then
+    post: str = ""  # the section of the post (index) that shows it too; "" = the appendix only
 
+
+# The post's opening: the question the whole story answers (which data it ran on, the post says beside it).
+QUESTION = ("Can face and pose models trained on RGB images find facial landmarks in thermal images, zero-shot? "
+            "Where they cannot, how little does it take: a tiny head trained on a frozen backbone from a few dozen "
+            "labels (the blog series' answer), or distilling an RGB landmark model into a thermal student (MLCM-KD, "
+            "a paper's answer)? And does a better nostril landmark give a better breath rate? This post runs the "
+            "blog's and the paper's comparisons under one protocol and says, for each, whether this run resolves it.")
 
 SECTIONS = (
-    Section("data", "The data", ()),
-    Section("zeroshot", "Zero-shot bake-off (blog parts 1 and 3)", ("zeroshot",)),
-    Section("finetune", "A tiny head on a frozen backbone (blog part 2)", ("head",)),
-    Section("mlcmkd", "MLCM-KD: RGB-to-thermal distillation, then compression", ("mlcmkd",)),
+    Section("data", "The data", (),
+            "Four datasets: ThermEval-D thermal frames with a Nose box per person (the blog's parts 1-3), T-FAKE RGB "
+            "faces with 68 landmarks and their thermal twins and CHARLOTTE-ThermalFace thermal faces (MLCM-KD), "
+            "and breath-rate videos with their true respiration."),
+    Section("zeroshot", "Zero-shot bake-off (blog parts 1 and 3)", ("zeroshot",),
+            "Do pretrained face and pose models find the nose in a thermal frame without any thermal training? Blog "
+            "parts 1 and 3 ask it on ThermEval-D: on the full frame with several people in it, and with each "
+            "person's box given."),
+    Section("finetune", "A tiny head on a frozen backbone (blog part 2)", ("head",),
+            "Blog part 2: a small heatmap head (TinyHead) trained on a frozen backbone from the labelled ThermEval-D "
+            "train crops. How many labels does it need, and does it beat the zero-shot models on the same crops?"),
+    Section("mlcmkd", "MLCM-KD: RGB-to-thermal distillation, then compression", ("mlcmkd",),
+            "The MLCM-KD paper distils an RGB RTMPose teacher into a thermal student (KTL: feature and logit "
+            "distillation, FD+LD, or its dual-injected DIKD), then compresses that student into a smaller one (MCL). "
+            "Does distillation beat training the thermal student on its labels alone?"),
     Section("speed", "Speed", ("speed",)),
-    Section("breath", "Breath rate from the nostril landmarks", ("breath",)),
+    Section("breath", "Breath rate from the nostril landmarks", ("breath",),
+            "The breath rate comes from the temperature of a small region at the nostrils that each landmark source "
+            "places. Does a better nostril landmark give a better breath rate? Each source against the true "
+            "nostrils with growing noise added."),
     Section("leaderboard", "Leaderboard per task", ("boards",)),
 )
+
+# How a leaderboard's rank reads (the leaderboard report's "How to read the rank"), for a reader of its table alone.
+RANK = "a rank range (1–3) is every place the row could take, given the pairs this run does not resolve"
 
 ITEMS = (
     # --- the data
     Item("data", "datasets", caption="Where each dataset of this post comes from (params data.source) and its "
-         "samples per split, from metrics/datasets/."),
+         "samples per split, from metrics/datasets/.", post="data"),
     Item("data", "figure", "synth_examples",
          "The synthetic thermal world as the pipeline renders it: T-FAKE RGB faces with their landmarks and their "
          "thermal twins (20-40 °C window), ThermEval-D 192x256 frames with their Person, Chest, Forehead and Nose "
          "annotations, and CHARLOTTE front (72-point) and side (43-point) images ({tfake}).",
-         synthetic_only="tfake"),
+         synthetic_only="tfake", post="data"),
     # --- zero-shot bake-off
     Item("zeroshot", "figure", "zeroshot_detection",
          "Zero-shot detection rate over the GT noses of the ThermEval-D test split, per model: full frame with "
@@ -68,7 +97,7 @@ ITEMS = (
     Item("zeroshot", "figure", "zeroshot_pck",
          "Zero-shot PCK against the threshold on the ThermEval-D test split, one panel per protocol: full frame, GT "
          "Person box (frame px and 256x256 crop px), and with each model's nose-convention offset removed; a miss "
-         "counts as a failure ({thermeval})."),
+         "counts as a failure ({thermeval}).", post="zeroshot"),
     Item("zeroshot", "report", "zeroshot_table.md", part="Full frame, multi-person",
          caption="Zero-shot nose localisation on the full ThermEval-D test frames, several people per frame, in "
          "frame px: detection rate, mean and median error over matched pairs, PCK over all GT ({thermeval})."),
@@ -119,10 +148,11 @@ ITEMS = (
          "({thermeval})."),
     Item("finetune", "figure", "head/labels",
          "TinyHead test PCK@10px and mean error (crop px) against the number of labelled train crops; dots are "
-         "seeds, the line their mean ({thermeval})."),
+         "seeds, the line their mean ({thermeval}).", post="finetune"),
     Item("finetune", "figure", "head/predictions",
-         "TinyHead predictions on ThermEval-D test crops (seed 0): GT nose red x, prediction green dot, with each "
-         "crop's error in crop px ({thermeval})."),
+         "TinyHead predictions on ThermEval-D test crops (seed 0): GT nose red x, prediction green dot, the crop's "
+         "own Person box dashed (a crop from a multi-person frame holds other people too), with each crop's error "
+         "in crop px ({thermeval})."),
     Item("finetune", "text", "head/report.md", part="Notes", title="Where the blog's part-2 code and text differ"),
     # --- MLCM-KD
     Item("mlcmkd", "text", "mlcmkd_tables.md"),
@@ -138,8 +168,9 @@ ITEMS = (
          caption="Table IV: DIKD ablation (forward and reverse injection added to FD+LD), NME on T-FAKE and "
          "CHARLOTTE Full, with paired differences against FD+LD ({tfake+charlotte})."),
     Item("mlcmkd", "figure", "mlcmkd_ced",
-         "Cumulative error distribution up to NME 0.1 of every trained model: T-FAKE test (NME-IO) and CHARLOTTE "
-         "Full (NME-diag) ({tfake+charlotte})."),
+         "Cumulative error distribution up to NME 0.1, one run per model: each trained student at the first student "
+         "seed, the teacher and the pretrained models their one run; T-FAKE test (NME-IO) and CHARLOTTE Full "
+         "(NME-diag) ({tfake+charlotte}).", post="mlcmkd"),
     Item("mlcmkd", "report", "mlcmkd_tables.md", part="Table V",
          caption="Table V: gradient-norm stability over the logged early KTL steps, mean ± sd over seeds, with "
          "paired differences of the coefficient of variation against FD+LD ({tfake})."),
@@ -176,15 +207,16 @@ ITEMS = (
          "{breath_window_s} s windows: rate error (MAE, RMSE, share within ±2 breaths/min), correlation, coverage "
          "and the landmark's own error and jitter ({breath})."),
     Item("breath", "figure", "breath/figures/signals",
-         "Nostril ROI temperature signal (band-passed) against the true respiration waveform, one row per landmark "
-         "source, each scaled to unit standard deviation ({breath})."),
+         "Nostril ROI temperature signal (band-passed, °C, ROI minus reference) against the true respiration "
+         "waveform (unitless, drawn at the signal's standard deviation) on one sequence, one panel per landmark "
+         "source, a trained source at its lowest seed only ({breath})."),
     Item("breath", "figure", "breath/figures/bland_altman",
          "Bland-Altman plots of the window breath rates ({breath_estimator} estimator) against the truth, one panel "
          "per source, one marker per scene; lines at the bias and ±1.96 SD ({breath})."),
     Item("breath", "figure", "breath/figures/mae_vs_error",
          "Breath-rate MAE ({breath_estimator}) against the mean single-frame nostril error, one point per source "
          "and scene: does "
-         "a better landmark give a better breath rate? ({breath})"),
+         "a better landmark give a better breath rate? ({breath})", post="breath"),
     Item("breath", "figure", "breath/figures/coverage",
          "Coverage: the share of windows each landmark source gives a breath rate in, per scene. A source that finds "
          "no face in a window has no rate there; pairs of sources are compared only on the windows both cover "
@@ -193,16 +225,16 @@ ITEMS = (
     Item("leaderboard", "text", "leaderboard.md"),
     Item("leaderboard", "report", "leaderboard.md", part="ThermEval nose",
          caption="ThermEval nose: every built-in and submitted model by full-frame PCK@10px over all GT noses, with "
-         "its 95% Wilson interval ({thermeval})."),
+         f"its 95% Wilson interval; {RANK} ({{thermeval}}).", post="zeroshot"),
     Item("leaderboard", "report", "leaderboard.md", part="68 landmarks on T-FAKE",
          caption="68 landmarks on T-FAKE: every Table I model and submission by NME-IO, a trained model as the mean "
-         "over its seeds with the 95% t interval of that mean ({tfake})."),
+         f"over its seeds with the 95% t interval of that mean; {RANK} ({{tfake}}).", post="mlcmkd"),
     Item("leaderboard", "report", "leaderboard.md", part="68 landmarks on CHARLOTTE",
          caption="68 landmarks on CHARLOTTE: every Table I model and submission by NME-diag over all test crops "
-         "(Full), as T-FAKE ({charlotte})."),
+         f"(Full), as T-FAKE; {RANK} ({{charlotte}})."),
     Item("leaderboard", "report", "leaderboard.md", part="Breath rate",
          caption="Breath rate per scene: every ranked landmark source and submission by the ridge estimator's MAE, "
-         "with the breath ranking's 95% bootstrap interval over sequences ({breath})."),
+         f"with the breath ranking's 95% bootstrap interval over sequences; {RANK} ({{breath}})."),
 )
 
 # Outputs under plots/ the post leaves out on purpose (a report, a (report, part) or a figure's stem), with the
@@ -221,7 +253,7 @@ LEFT_OUT = {
 def main(argv: list[str] | None = None) -> None:
     from thermbench.tools import library_help
 
-    library_help.main(__doc__, "make publish reads it (python -m thermbench.tools.publish)", argv)
+    library_help.main(__doc__, "make publish reads it (python -m thermbench.tools.publish.publish)", argv)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 
-from thermbench.breath.ranking import source_runs
 from thermbench.core.io import read_json, write_json
 from thermbench.mlcmkd.report_tables import UNTRAINED, group_runs, table_i_order, tfake_nme
 
@@ -77,23 +76,17 @@ def mlcmkd(runs: dict[str, dict], summary: dict) -> dict:
     return out | {"tfake.nme.mean_shape": summary["mean_shape_test_nme"]}
 
 
-def breath(rates: dict, scores: dict) -> dict:
-    """`rates`: metrics/breath/rates.json; `scores`: metrics/conclusions/breath.json's scores."""
-    groups = source_runs(rates["sources"], rates["runs"])
+def breath(scores: dict) -> dict:
+    """`scores`: metrics/conclusions/breath.json's scores, the leaderboard's: each source's MAE per seed over the
+    windows where it has a rate (`seed_mae`), so the two print one number (the noise series of the true nostrils is
+    the report's, not in them)."""
     out = {}
-    for source, seeds in sorted(groups.items()):
-        if source.startswith("oracle+"):  # the noise series of the true nostrils: the report's
-            continue
-        runs = [rates["sources"][n] for n in seeds.values()]
-        for scene in SCENES:
-            values = [r[scene]["ridge"].get("mae_bpm") for r in runs if scene in r]
-            values = [v for v in values if v is not None]
-            if not values:
+    for scene in SCENES:
+        for source, score in sorted(scores.get(scene, {}).items()):
+            if score.get("seed_mae") is None:  # no window with a rate in this scene
                 continue
-            out |= _seeds(f"{scene}.{_key(source)}.mae", values)
-            score = scores.get(scene, {}).get(source)
-            if score is not None:
-                out[f"{scene}.{_key(source)}.windows"] = score["windows"]
+            out |= _seeds(f"{scene}.{_key(source)}.mae", score["seed_mae"])
+            out[f"{scene}.{_key(source)}.windows"] = score["windows"]
     return out
 
 
@@ -127,8 +120,7 @@ def headline(metrics: Path) -> dict[str, dict]:
     gathered = read_json(metrics / "conclusions.json")
     return {"nose": {**nose(zeroshot, head), "data": head["data"]},
             "mlcmkd": {**mlcmkd(runs, summary), "data": summary["data"]},
-            "breath": {**breath(rates, read_json(metrics / "conclusions" / "breath.json")["scores"]),
-                       "data": rates["data"]},
+            "breath": {**breath(read_json(metrics / "conclusions" / "breath.json")["scores"]), "data": rates["data"]},
             "speed": {**speed(deploy), "data": deploy["data"]},
             "conclusions": {**conclusions(gathered), "data": gathered["data"]}}
 

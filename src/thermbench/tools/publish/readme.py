@@ -1,15 +1,15 @@
 """The README's results block and every number the docs quote from metrics/, rendered: `python -m
-thermbench.tools.readme --write` (`make readme`) rewrites them; `--check` fails, listing the lines that differ, where
-a page no longer says what metrics/ holds (a test runs it). No such number is typed by hand.
+thermbench.tools.publish.readme --write` (`make readme`) rewrites them; `--check` fails, listing the lines that differ,
+where a page no longer says what metrics/ holds (a test runs it). No such number is typed by hand.
 
 The results block's cells are made by the reports' own formatting functions, a few columns of each report: the nose
 on the ThermEval-D test split (zero-shot models and the TinyHead), MLCM-KD's Table I rows, and the breath rate per
 source. Each table names the data it rests on. Stage timings are left out: they belong to the machine that measured
 them (metrics/timing/); the wall time and disk of the two commands are rendered with that machine
-(metrics/timing/make.json, `python -m thermbench.tools.timings`).
+(metrics/timing/make.json, `python -m thermbench.tools.pipeline.timings`).
 
 Elsewhere a number sits between `<!-- make readme: NAME -->` and `<!-- /make readme -->` (inline or over lines), and
-NAME is one of the page's renderers in `BLOCKS` (src/thermbench/tools/readme_blocks.py).
+NAME is one of the page's renderers in `BLOCKS` (src/thermbench/tools/publish/readme_blocks.py).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from thermbench.core.stage import run as run_tool
 from thermbench.mlcmkd.report_tables import UNTRAINED, describe, group_runs, mean_sd, table_i_order, tfake_nme
 from thermbench.tinyhead.report import _cell as head_cell
 from thermbench.tinyhead.report import _fmt, _seed_cell
-from thermbench.tools.readme_blocks import BLOCKS, read_input
+from thermbench.tools.publish.readme_blocks import BLOCKS, read_input
 from thermbench.zeroshot.registry import MODELS
 from thermbench.zeroshot.report import name
 

@@ -1,8 +1,8 @@
 """CI regression gate: run the `smoke` profile of the whole DAG in a scratch copy of the repo and compare its metrics
 with a committed, calibrated baseline.
 
-    python -m thermbench.tools.regression check        # `make regression`: exit 1 with a table of what moved
-    python -m thermbench.tools.regression calibrate    # `make baseline`: re-measure the baseline; review, commit
+    python -m thermbench.tools.gates.regression check        # `make regression`: exit 1 with a table of what moved
+    python -m thermbench.tools.gates.regression calibrate    # `make baseline`: re-measure the baseline; review, commit
 
 Two kinds of numbers, two checks (the rules in tests/baseline/tolerances.yaml say which metric is which, and why):
 - exact: numbers that follow from code and data alone (counts, parameters, FLOPs, data statistics) must be
@@ -18,13 +18,13 @@ Two kinds of numbers, two checks (the rules in tests/baseline/tolerances.yaml sa
   is listed and never fails alone: the metrics it leads to are gated;
 - skip: numbers too chaotic at smoke size to guard anything, listed with the reason.
 
-`check` then shares the finished run as a team would (`thermbench.tools.team_remote`): pushed to a DVC remote
+`check` then shares the finished run as a team would (`thermbench.tools.pipeline.team_remote`): pushed to a DVC remote
 folder, pulled into a fresh clone, where `dvc status` must be clean and `dvc repro` must run no stage.
 
 `check` runs its DAG under `warm`, where given: `make test` and `make regression` pass the fork server `make repro`
-uses (tools/warm_stages.py: about 3 CPU-s of imports saved a stage), and then runs a second stage beside the one DVC
-runs, as `make repro` does (tools/dvc_cli.py, `--beside`); `calibrate` starts each stage fresh, one after another, as
-`dvc repro` does, so a number a fork or a stage beside another changed would fail the gate.
+uses (tools/pipeline/warm_stages.py: about 3 CPU-s of imports saved a stage), and then runs a second stage beside the
+one DVC runs, as `make repro` does (tools/pipeline/dvc_cli.py, `--beside`); `calibrate` starts each stage fresh, one
+after another, as `dvc repro` does, so a number a fork or a stage beside another changed would fail the gate.
 
 The gate pins `environment` of the tolerances file (MKL's code path) in its own run and in every calibration run.
 
@@ -60,7 +60,7 @@ import yaml
 
 from thermbench.core.io import InputError, write_text
 from thermbench.core.stage import run as run_stage
-from thermbench.tools.team_remote import round_trip
+from thermbench.tools.pipeline.team_remote import round_trip
 
 BASELINE = Path("tests/baseline/smoke_baseline.json")
 TOLERANCES = Path("tests/baseline/tolerances.yaml")
@@ -475,7 +475,8 @@ class SmokeCopy:
         # The copied lock belongs to another profile; without it the forced run starts from a short lock, which DVC
         # re-reads around every stage (at the default DAG's size, seconds a stage).
         (workdir / "dvc.lock").unlink(missing_ok=True)
-        self._run([python, "-m", "thermbench.tools.profiles", "smoke", "--force"])  # any params.yaml edit discarded
+        # any params.yaml edit discarded
+        self._run([python, "-m", "thermbench.tools.pipeline.profiles", "smoke", "--force"])
         # The copy is no git repository: tell DVC so (init it if the repo has no .dvc/ yet).
         if (workdir / ".dvc").is_dir():
             self._run([python, "-m", "dvc", "config", "core.no_scm", "true"])
@@ -504,7 +505,7 @@ class SmokeCopy:
         stage runs beside the one DVC runs, as `make repro` runs them (`dvc_cli --beside`); a run without `warm` (the
         baseline's) runs them one after another, so the gate compares the two ways."""
         beside = ["--beside"] if warm else []
-        args = ["-m", "thermbench.tools.dvc_cli", *beside, "repro", *(["--force"] if force else [])]
+        args = ["-m", "thermbench.tools.pipeline.dvc_cli", *beside, "repro", *(["--force"] if force else [])]
         if warm:
             with warm(self.env, self.dir) as env:  # DVC started by the warm environment's python, as its stages are
                 self._run([shutil.which("python", path=env["PATH"]), *args], env)
@@ -593,7 +594,7 @@ def calibrate(repo: Path, keep: bool = False, jobs: int | None = None, kernels: 
         baseline = write_baseline(repo, runs, tol, time.monotonic() - start)
     except InputError:
         # The runs are fine, the rules are not: keep them, so the baseline can be rebuilt without re-running.
-        print(f"calibrate: runs kept; after fixing {TOLERANCES}: python -m thermbench.tools.regression calibrate "
+        print(f"calibrate: runs kept; after fixing {TOLERANCES}: python -m thermbench.tools.gates.regression calibrate "
               f"--from-runs {scratch / 'runs'}", file=sys.stderr)
         raise
     _cleanup(scratch, keep)

@@ -19,8 +19,8 @@ computed axis, the project's Vega-Lite templates in .dvc/plots/ draw it from the
 `abs_error` (a calculate step of the file's x and y columns).
 `dvc plots diff` draws each chart once with every revision in it, so two experiments sit side by side.
 
-    python -m thermbench.tools.dvc_plots --check   # exit 1 where dvc.yaml's plots differ from params.yaml's
-    python -m thermbench.tools.dvc_plots --write   # rewrite them (`make profile` does, after params.yaml)
+    python -m thermbench.tools.publish.dvc_plots --check   # exit 1 where dvc.yaml's plots differ from params.yaml's
+    python -m thermbench.tools.publish.dvc_plots --write   # rewrite them (`make profile` does, after params.yaml)
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from thermbench.models.run_layout import run_name, run_path
 
 CURVES = Path("plots/curves/mlcmkd")
 WINDOWS = "plots/breath/windows.csv"
-MARK = "# top-level plots: written by `python -m thermbench.tools.dvc_plots --write` from params.yaml"
+MARK = "# top-level plots: written by `python -m thermbench.tools.publish.dvc_plots --write` from params.yaml"
 
 
 def _curve(name: str, suffix: str = ".csv") -> str:
@@ -104,8 +104,8 @@ def main(argv: list[str] | None = None) -> None:
             write_text(args.dvc_yaml, new)
         return
     if new != text:
-        print(f"{args.dvc_yaml}: its top-level plots differ from {args.params} (`python -m thermbench.tools.dvc_plots "
-              "--write`)", file=sys.stderr)
+        print(f"{args.dvc_yaml}: its top-level plots differ from {args.params} "
+              "(`python -m thermbench.tools.publish.dvc_plots --write`)", file=sys.stderr)
         sys.exit(1)
 
 

@@ -1,7 +1,7 @@
 """Conclusions: gather every report's statements into one file (stage `conclusions`), and check that they come out the
 same under other CPU kernels (`make conclusions`).
 
-    python -m thermbench.tools.conclusions check [--kernels aten_default,mkl_compatible] [--scope untrained]
+    python -m thermbench.tools.gates.conclusions check [--kernels aten_default,mkl_compatible] [--scope untrained]
         [--scratch DIR]
 
 By default the check re-makes the settings the committed file lacks for the current params and code (each setting
@@ -66,9 +66,9 @@ from thermbench.core.conclusions import (
 )
 from thermbench.core.io import InputError, read_json, write_json, write_text
 from thermbench.core.stage import run as run_stage
-from thermbench.tools.regression import TOLERANCES, copy_worktree, load_tolerances, stage_env
-from thermbench.tools.stage_deps import CODE_ROOTS, PARAMS_CHECK
-from thermbench.tools.timings import machine
+from thermbench.tools.gates.regression import TOLERANCES, copy_worktree, load_tolerances, stage_env
+from thermbench.tools.pipeline.stage_deps import CODE_ROOTS, PARAMS_CHECK
+from thermbench.tools.pipeline.timings import machine
 
 CONCLUSIONS = Path("metrics/conclusions.json")
 KERNEL_CHECK = Path("conclusions/kernel_check.json")
@@ -241,7 +241,7 @@ def report_inputs(repo: Path) -> dict[str, dict]:
             if not reports:
                 continue
             # check_params computes nothing a statement rests on (its output is a constant sentinel)
-            upstream = [st for st in collect_pipeline(stage, graph) if st.addressing != PARAMS_CHECK]
+            upstream = [st for st in collect_pipeline(stage, graph) if st.name != PARAMS_CHECK]
             keys = {key for st in upstream for dep in st.deps
                     if isinstance(dep, ParamsDependency) and Path(dep.def_path).name == "params.yaml"
                     for key in dep.params}
@@ -319,7 +319,7 @@ def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path, ke
     remade = _remade(repo, keep, scope)
     python = sys.executable
     full_env = stage_env(work, env)
-    dvc = [python, "-m", "thermbench.tools.dvc_cli"]  # DVC as `make repro` runs it
+    dvc = [python, "-m", "thermbench.tools.pipeline.dvc_cli"]  # DVC as `make repro` runs it
     cache = (repo / ".dvc" / "cache").resolve()
     marker = work / MADE_FOR
     resumed = marker.is_file() and read_json(marker) == made_for

@@ -1,5 +1,5 @@
-"""`python -m thermbench.tools.dvc_cli <dvc arguments>`: DVC's own command line, as `make repro` runs it, with three
-things changed that change no number:
+"""`python -m thermbench.tools.pipeline.dvc_cli <dvc arguments>`: DVC's own command line, as `make repro` runs it, with
+three things changed that change no number:
 
 - dvc.lock is parsed and written by libyaml (PyYAML's C loader and dumper) in place of ruamel's pure-Python round
   trip. DVC reads and rewrites the whole lock around each stage it runs (treeverse/dvc#10629); with this project's
@@ -16,7 +16,7 @@ things changed that change no number:
   their own date and commit. It is a timing output, never a DVC metric; `make readme` renders it into docs/timings.md.
 
 `--warm` (first, before DVC's arguments; `make repro` gives it): the stages are forked from one server that has
-imported what the stage scripts import (tools/warm_stages.py), which saves each stage about 3 CPU-s of imports;
+imported what the stage scripts import (tools/pipeline/warm_stages.py), which saves each stage about 3 CPU-s of imports;
 their CPU seconds come back through the server's clients.
 
 `--beside` (`make repro` gives it, after `--warm`): a second stage runs beside the one DVC is running. DVC runs a
@@ -51,8 +51,8 @@ from pathlib import Path
 import yaml
 
 from thermbench.core.io import read_json, write_json
-from thermbench.tools.timings import STAGE_TIMINGS, Sampler, commit, machine
-from thermbench.tools.warm_stages import CPU_LOG, cpu_seconds, warm_stages
+from thermbench.tools.pipeline.timings import STAGE_TIMINGS, Sampler, commit, machine
+from thermbench.tools.pipeline.warm_stages import CPU_LOG, cpu_seconds, warm_stages
 
 LOCK = "dvc.lock"
 

@@ -7,7 +7,7 @@ restored from git HEAD: the stages run since that commit are then out of date, a
 again. Without a committed lock it is removed, and every stage runs again. Says what it did in one line; a readable
 lock is left alone, silently.
 
-    python -m thermbench.tools.repair_lock
+    python -m thermbench.tools.pipeline.repair_lock
 """
 
 from __future__ import annotations

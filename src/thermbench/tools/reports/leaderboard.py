@@ -20,8 +20,8 @@ worse (resolved pairs chained: a < b and b < c resolve a < c). A pair no resolve
 resolved or because no statement compares it, leaves both rows free on either side of each other: a shared range
 such as 1-3. A single number is a place every other ranked row is resolved against. `BOARD_STATEMENTS` names the
 statements each board reads: those comparing its metric on its rows; on thermeval_nose and landmarks68 every pair of
-its ranked rows (stage board_pairs, `tools.board_pairs`), whose not-resolved pairs each board lists with what they
-could have seen.
+its ranked rows (stage board_pairs, `tools.reports.board_pairs`), whose not-resolved pairs each board lists with what
+they could have seen.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """DAG runs whose stage commands start warm: the `python` that the stages' PATH finds first forks each stage from one
 server process that has already imported what the stage scripts import (torch, MediaPipe, SciPy, matplotlib with
 them), in place of a fresh interpreter importing it all again: about 3 CPU-s a stage, two thirds of a smoke-size
-stage. `make repro` runs its stages so (`python -m thermbench.tools.dvc_cli --warm --beside repro`), and so do the
-test DAG runs (`make test`: the smoke regression through tests/support/warm_regression.py, and the real route); the
+stage. `make repro` runs its stages so (`python -m thermbench.tools.pipeline.dvc_cli --warm --beside repro`), and so do
+the test DAG runs (`make test`: the smoke regression through tests/support/warm_regression.py, and the real route); the
 kernel check and the baseline calibration start every stage fresh, as plain `dvc repro` does, so a number a fork
 changed would fail the regression gate. A fork changes no number: the smoke DAG's metrics and data come out
 byte-identical to fresh processes (timings aside).
@@ -14,7 +14,7 @@ worker imported that the server had not (torch._dynamo on the first optimizer, a
 function), the server imports after it, for the stages after it; only a module it finds at the same file.
 
     with warm_stages(env, workdir) as warm_env:
-        subprocess.run([sys.executable, "-m", "thermbench.tools.dvc_cli", "repro"], cwd=workdir, env=warm_env)
+        subprocess.run([sys.executable, "-m", "thermbench.tools.pipeline.dvc_cli", "repro"], cwd=workdir, env=warm_env)
 
 A forked stage gets its command's argv, working directory, environment and standard streams (the command's own file
 descriptors, passed over the socket), runs the script as `__main__` with the script's folder first on sys.path, runs

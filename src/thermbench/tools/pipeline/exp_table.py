@@ -14,7 +14,7 @@ Experiment column. With no experiment it says so in one line, and how to make on
 Options it does not know go to `dvc exp show`: `-n 2` (experiments of the last two commits), `-A`, `--rev <commit>`,
 `--hide-workspace`.
 
-    python -m thermbench.tools.exp_table [--md] [--width N] [--precision N] [dvc exp show options]
+    python -m thermbench.tools.pipeline.exp_table [--md] [--width N] [--precision N] [dvc exp show options]
 """
 
 from __future__ import annotations

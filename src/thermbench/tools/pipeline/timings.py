@@ -1,5 +1,6 @@
 """How long the two commands take and how much disk they use, measured here and written to metrics/timing/make.json:
-`python -m thermbench.tools.timings measure smoke|default|test`. `make readme` renders the file into the README.
+`python -m thermbench.tools.pipeline.timings measure smoke|default|test`. `make readme` renders the file into the
+README.
 
 - smoke, default: `make repro` on that profile as a fresh clone runs it, in a scratch copy of the working tree (no
   dvc.lock, no stage timings of earlier runs, no DVC cache, no remote: every stage runs): the wall time of `dvc
@@ -10,10 +11,10 @@
 - test: `make test` here with the venv set up, with TMPDIR a fresh folder: the wall time, and the most that folder
   held (sampled every 2 s; the smoke regression's scratch copy and the tests' temporary files live there).
 
-`python -m thermbench.tools.timings workers --stage supervised@t --counts 1,2`: what more cores give a training stage.
-In this checkout, whose DAG must be made (`make repro`), the stage is re-run (`dvc repro -s -f`, as `make repro` runs
-it) at each count of `train.workers`, params.yaml restored after: its wall and CPU seconds at each, its number of runs,
-and whether its outputs (their hashes in dvc.lock) came out identical at every count (no number depends on the
+`python -m thermbench.tools.pipeline.timings workers --stage supervised@t --counts 1,2`: what more cores give a training
+stage. In this checkout, whose DAG must be made (`make repro`), the stage is re-run (`dvc repro -s -f`, as `make repro`
+runs it) at each count of `train.workers`, params.yaml restored after: its wall and CPU seconds at each, its number of
+runs, and whether its outputs (their hashes in dvc.lock) came out identical at every count (no number depends on the
 workers) -> metrics/timing/workers.json, which `make readme` renders with the model it gives for more cores.
 
 Each entry names the machine (CPU model, cores, memory), the commit and the date, and the mean 1-minute load average
@@ -37,11 +38,12 @@ from pathlib import Path
 
 from thermbench.core.io import InputError, read_json, write_json
 from thermbench.core.stage import run as run_tool
-from thermbench.tools.regression import _cpu_name, copy_worktree, stage_env
+from thermbench.tools.gates.regression import _cpu_name, copy_worktree, stage_env
 
 TIMINGS = Path("metrics/timing/make.json")
 WORKERS = Path("metrics/timing/workers.json")
-STAGE_TIMINGS = Path("metrics/timing/stages.json")  # each stage's, written as `make repro` runs it (tools/dvc_cli.py)
+# each stage's, written as `make repro` runs it (tools/pipeline/dvc_cli.py)
+STAGE_TIMINGS = Path("metrics/timing/stages.json")
 KINDS = ("smoke", "default", "test")
 UNKNOWN = "unknown"  # the commit of a folder that is no git repository
 SAMPLE_S = 2.0  # how often `make test`'s temporary folder, or the load during a stage, is measured
@@ -108,12 +110,12 @@ def measure_repro(repo: Path, profile: str, scratch: Path, log, in_place: bool =
     else:
         work = fresh_copy(repo, scratch / "project")
     python, env = sys.executable, stage_env(work)
-    _run([python, "-m", "thermbench.tools.profiles", profile, "--force"], work, env, log)
+    _run([python, "-m", "thermbench.tools.pipeline.profiles", profile, "--force"], work, env, log)
     if not in_place:  # the copy is no git repository
         _run([python, "-m", "dvc", "config", "core.no_scm", "true"], work, env, log)
-    _run([python, "-m", "thermbench.tools.check_submissions"], work, env, log)
+    _run([python, "-m", "thermbench.tools.submissions.check_submissions"], work, env, log)
     start = time.monotonic()
-    _run([python, "-m", "thermbench.tools.dvc_cli", "--warm", "--beside", "repro"], work, env, log)  # as make repro
+    _run([python, "-m", "thermbench.tools.pipeline.dvc_cli", "--warm", "--beside", "repro"], work, env, log)  # as make
     seconds = time.monotonic() - start
     how = ("fresh clone, no DVC cache or remote: its dvc.lock kept, so a stage whose outputs are all committed and "
            "whose inputs came out as locked is skipped" if in_place else
@@ -160,11 +162,12 @@ def measure_workers(repo: Path, stage: str, counts: list[int], log) -> dict:
     measured, identical, first = [], True, None
     try:
         for count in counts:
-            _run([python, "-m", "thermbench.tools.profiles", "default", "--force", "--set", f"train.workers={count}"],
-                 repo, env, log)
+            _run([python, "-m", "thermbench.tools.pipeline.profiles", "default", "--force", "--set",
+                  f"train.workers={count}"], repo, env, log)
             with Sampler(lambda: os.getloadavg()[0]) as load:
                 start = time.monotonic()
-                _run([python, "-m", "thermbench.tools.dvc_cli", "--warm", "repro", "-s", "-f", stage], repo, env, log)
+                _run([python, "-m", "thermbench.tools.pipeline.dvc_cli", "--warm", "repro", "-s", "-f", stage],
+                     repo, env, log)
                 wall = time.monotonic() - start
             timed = read_json(repo / STAGE_TIMINGS)["stages"][stage]
             outs = _stage_outs(yaml.safe_load((repo / "dvc.lock").read_text()), stage)

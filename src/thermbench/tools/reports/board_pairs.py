@@ -22,7 +22,7 @@ from thermbench.core.conclusions import as_records
 from thermbench.core.io import read_json, write_json, write_text
 from thermbench.core.items import items_name, read_items
 from thermbench.core.pairs import Entry, compare_board
-from thermbench.tools.leaderboard import PCK_RADIUS_PX, by_model
+from thermbench.tools.reports.leaderboard import PCK_RADIUS_PX, by_model
 
 BOARDS = {"thermeval_nose": "full-frame PCK@10px over the GT noses",
           "landmarks68_tfake": "T-FAKE test NME-IO",

@@ -1,7 +1,7 @@
 """Every entry of submissions.yaml read and checked before DVC runs a stage: `make check-submissions`, which `make
 repro` runs first.
 
-    python -m thermbench.tools.check_submissions [--submissions submissions.yaml] [--prepared data/prepared]
+    python -m thermbench.tools.submissions.check_submissions [--submissions submissions.yaml] [--prepared data/prepared]
 
 DVC deletes a stage's outputs before it runs the stage, so a bad file found by a scoring stage would cost the results
 of the good ones. Checked here, it stops the run first: one line naming the file and what is wrong, exit 2, nothing

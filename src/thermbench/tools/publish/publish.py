@@ -1,14 +1,19 @@
-"""Publish the results as a blog post: `python -m thermbench.tools.publish DEST` (`make publish DEST=<dir>`).
+"""Publish the results as a blog post: `python -m thermbench.tools.publish.publish DEST` (`make publish DEST=<dir>`).
 
 DEST becomes a post folder a Quarto blog takes as it is (drop it into `posts/`):
 
-    DEST/index.qmd             front matter (title, date, description, categories, listing image) + the post
-    DEST/figures/*.png         the figures it embeds
-    DEST/_markdown/index.md    the same post as plain Markdown, with its own figures/ (Hugo page bundle, Jekyll,
-                               pandoc); Quarto skips folders whose name starts with "_", so it is not a second post
+    DEST/index.qmd             front matter (title, date, description, categories, listing image) + the post: a few
+                               screens, the question, the key figures and each finding's verdict in one line
+    DEST/appendix.qmd          every figure, table and statement in full; the post links to it, and it back
+    DEST/figures/*.png         the figures they embed
+    DEST/_markdown/            both pages as plain Markdown (index.md, appendix.md), with their own figures/ (Hugo
+                               page bundle, Jekyll, pandoc); Quarto skips folders whose name starts with "_", so they
+                               are no second post
 
-The story, captions and order are `thermbench.tools.post_catalog`; the text is `thermbench.tools.post`. DEST is
-replaced as a whole, so an existing non-empty DEST that this command did not write is refused, not overwritten.
+The story, captions and order are `thermbench.tools.publish.post_catalog`; the text is `thermbench.tools.publish.post`.
+No page names a folder of this machine: the reproduce command names DEST as given when it is relative, else by its
+folder's name.
+DEST is replaced as a whole, so an existing non-empty DEST that this command did not write is refused, not overwritten.
 While a stage is not up to date (a changed code file, param, command or submission not yet re-made, or a stage
 downstream of one), nothing is published: the refusal names every stale stage. Outputs a fresh clone has not checked
 out are no staleness: the committed plots/ and metrics/ match dvc.lock, so a fresh clone publishes.
@@ -27,9 +32,9 @@ from pathlib import Path
 from thermbench.core.io import InputError, atomic_dir, write_text
 from thermbench.core.stage import load_params, section
 from thermbench.core.stage import run as run_stage
-from thermbench.tools.post import Post, Provenance, build, dataset_sources, render
+from thermbench.tools.publish.post import Post, Provenance, build, dataset_sources, pages, render, reproducible_dest
 
-MARKER = "<!-- written by `python -m thermbench.tools.publish`; replaced on every run -->"
+MARKER = "<!-- written by `python -m thermbench.tools.publish.publish`; replaced on every run -->"
 MARKDOWN_DIR = "_markdown"
 
 
@@ -114,7 +119,7 @@ def _refuse_foreign(dest: Path) -> None:
     if dest.is_dir() and any(dest.iterdir()):
         index = dest / "index.qmd"
         if not index.is_file() or MARKER not in index.read_text():
-            raise InputError(f"{dest}: exists and was not written by thermbench.tools.publish; "
+            raise InputError(f"{dest}: exists and was not written by thermbench.tools.publish.publish; "
                              "choose an empty or new folder")
 
 
@@ -123,11 +128,13 @@ def write_post(post: Post, dest: Path) -> Path:
     _refuse_foreign(dest)
     try:
         with atomic_dir(dest) as tmp:
-            for folder, name, flavour in ((tmp, "index.qmd", "qmd"), (tmp / MARKDOWN_DIR, "index.md", "md")):
-                for figure in post.figures:
-                    (folder / figure.image).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(figure.source, folder / figure.image)
-                write_text(folder / name, render(post, flavour, MARKER))
+            figures = {b.image: b.source for page in pages(post).values() for b in page.figures}
+            for folder, flavour in ((tmp, "qmd"), (tmp / MARKDOWN_DIR, "md")):
+                for image, source in figures.items():
+                    (folder / image).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(source, folder / image)
+                for stem, text in render(post, flavour, MARKER).items():
+                    write_text(folder / f"{stem}.{flavour}", text)
     except OSError as err:  # its file name is a temporary one inside DEST's parent: name the folder asked for
         raise InputError(f"{dest}: cannot write the post there ({err.strerror or err}); choose a folder you can "
                          "write") from None
@@ -157,12 +164,15 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     commit, date, dirty = git_state(Path("."), exclude=dest)
     provenance = Provenance(dataset_sources(section(params, "data.source")), section(params, "profile"), commit,
-                            dirty, date, args.dest)
+                            dirty, date, reproducible_dest(args.dest))
     post = publish(args.plots, args.metrics, dest, provenance)
     for note in post.notes:
         print(note, file=sys.stderr)
-    print(f"published {dest / 'index.qmd'} ({len(post.figures)} figures, {len(post.tables)} tables; "
-          f"plain Markdown in {dest / MARKDOWN_DIR / 'index.md'})", file=sys.stderr)
+    by_stem = pages(post)
+    index, appendix = by_stem["index"], by_stem["appendix"]
+    print(f"published {dest / 'index.qmd'} ({len(index.figures)} figures, {len(index.tables)} tables; every one of "
+          f"the {len(appendix.figures)} figures and {len(appendix.tables)} tables in {dest / 'appendix.qmd'}; plain "
+          f"Markdown in {dest / MARKDOWN_DIR}/)", file=sys.stderr)
 
 
 if __name__ == "__main__":

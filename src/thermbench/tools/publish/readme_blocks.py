@@ -13,10 +13,10 @@ from typing import Callable
 
 from thermbench.core.conclusions import VENDOR_MARGIN
 from thermbench.core.io import InputError, read_json
-from thermbench.tools import regression
-from thermbench.tools.exp_table import DEPS_DROP
-from thermbench.tools.stage_deps import PARAMS_CHECK
-from thermbench.tools.timings import KINDS, TIMINGS, WORKERS
+from thermbench.tools.gates import regression
+from thermbench.tools.pipeline.exp_table import DEPS_DROP
+from thermbench.tools.pipeline.stage_deps import PARAMS_CHECK
+from thermbench.tools.pipeline.timings import KINDS, TIMINGS, WORKERS
 from thermbench.zeroshot.blog_report import ANCHORS, _detection, _pct
 
 KTL = "mlcmkd/ktl/dikd/ktl-dikd-seed0.json"  # the student the ONNX worked example exports
@@ -71,7 +71,7 @@ def workers_model(metrics: Path) -> str:
     outputs came out identical, and the model fitted to them (`timings.workers_model`) at more workers."""
     path = metrics.parent / WORKERS
     if not path.is_file():
-        return "\n\nNot measured yet: `python -m thermbench.tools.timings workers`.\n\n"
+        return "\n\nNot measured yet: `python -m thermbench.tools.pipeline.timings workers`.\n\n"
     w = read_json(path)
     m, model = w["machine"], w["model"]
     measured = "; ".join(f"{e['workers']} worker{'s' if e['workers'] > 1 else ''}: {_duration(e['wall_s'])} "
@@ -79,8 +79,9 @@ def workers_model(metrics: Path) -> str:
     more = ", ".join(f"{k} workers {_duration(v)}" for k, v in model["predicted"].items()
                      if int(k) > max(e["workers"] for e in w["measured"]))
     same = "identical at every count" if w["outputs_identical"] else "NOT identical (a number depends on the workers)"
-    return (f"\n\n`{w['stage']}` ({w['runs']} runs, one thread each), re-run by `python -m thermbench.tools.timings "
-            f"workers` on {m['cpu']}, {m['cores']} cores (commit {w['commit']}, {w['date']}): {measured}; its "
+    return (f"\n\n`{w['stage']}` ({w['runs']} runs, one thread each), re-run by "
+            f"`python -m thermbench.tools.pipeline.timings workers` on {m['cpu']}, {m['cores']} cores "
+            f"(commit {w['commit']}, {w['date']}): {measured}; its "
             f"outputs {same}. Model: wall = {model['fixed_s']:g} s + {model['per_round_s']:g} s x ceil(runs / "
             f"workers), fitted to those two counts, which assumes runs of equal length on a core each. A machine with "
             f"more cores would take, by that model (predicted, not measured): {more or 'no less'}; beyond "
@@ -92,9 +93,9 @@ STAGE_ROWS = 12  # the longest stages shown one a row; the rest summed in one
 
 def stage_timings(metrics: Path) -> str:
     """Where `make repro`'s time goes, stage by stage, from each stage timings file under metrics/timing/ (stages.json:
-    this repository's own `make repro`; stages_<profile>.json: a fresh copy's, `python -m thermbench.tools.timings
-    measure <profile>`): the longest stages' wall and CPU seconds, their share of the total and the load beside
-    them, with the machine and commits they were measured on."""
+    this repository's own `make repro`; stages_<profile>.json: a fresh copy's, `python -m
+    thermbench.tools.pipeline.timings measure <profile>`): the longest stages' wall and CPU seconds, their share of the
+    total and the load beside them, with the machine and commits they were measured on."""
     files = sorted((metrics / "timing").glob("stages*.json"))
     if not files:
         return "\n\nNot measured yet: `make repro` writes metrics/timing/stages.json.\n\n"
@@ -177,10 +178,10 @@ CSV_META = ("Experiment", "rev", "typ", "Created", "parent", "State", "Executor"
 
 def exp_workflow(metrics: Path) -> str:
     """The experiment workflow's real output, recorded by tests/test_exp_workflow.py (THERMBENCH_EXP_RECORD=1): one
-    smoke experiment of one param, with `make exp-show` (tools/exp_table.py), DVC's own `dvc exp show --only-changed`
-    (the dependencies' hash columns it adds, and its table without them, `--drop`), `dvc metrics diff` and the charts of
-    `dvc plots diff` between it and the committed run it started from. A record made before `make exp-show` had its
-    own renderer holds only that command's output, under the name it then had."""
+    smoke experiment of one param, with `make exp-show` (tools/pipeline/exp_table.py), DVC's own `dvc exp show
+    --only-changed` (the dependencies' hash columns it adds, and its table without them, `--drop`), `dvc metrics diff`
+    and the charts of `dvc plots diff` between it and the committed run it started from. A record made before `make
+    exp-show` had its own renderer holds only that command's output, under the name it then had."""
     path = metrics.parent / EXP_RECORD
     if not path.is_file():
         return ("\n\nNot recorded on this code: `THERMBENCH_WARM_SMOKE=<a smoke project after dvc repro>\n"
@@ -400,7 +401,7 @@ def breath_sway(metrics: Path) -> str:
 
 
 # ----------------------------------------------------------------------------------------------- docs/conclusions.md
-VENDOR_SHIFT = "conclusions/vendor_shift.json"  # the measured change of CPU vendor (tools/vendor_shift.py)
+VENDOR_SHIFT = "conclusions/vendor_shift.json"  # the measured change of CPU vendor (tools/gates/vendor_shift.py)
 # the same measurement between other CPUs, made since: they check the margin taken from VENDOR_SHIFT, not set it
 VENDOR_CHECKS = ("conclusions/vendor_shift_amx.json",)
 
@@ -450,7 +451,7 @@ def vendor_margin(metrics: Path) -> str:
 
 
 def _margin_checked(shift: dict) -> str:
-    """One more measurement of the shifts (tools/vendor_shift.py, other CPUs): how many of them `VENDOR_MARGIN`
+    """One more measurement of the shifts (tools/gates/vendor_shift.py, other CPUs): how many of them `VENDOR_MARGIN`
     covers."""
     stats = shift["shift"]
     larger, named = _beyond(shift, VENDOR_MARGIN)
@@ -483,7 +484,8 @@ def source_effects(metrics: Path) -> str:
     the smallest one this run could have detected (80% power, conclusions/power.json's reference NME), both as shares
     of the reference, and what a reader may take from it."""
     statements = {s["id"]: s for s in read_input(metrics / "conclusions.json")["statements"]}
-    pairs = read_input(metrics.parent / "conclusions" / "power.json", "run `python -m thermbench.tools.power_report`")
+    pairs = read_input(metrics.parent / "conclusions" / "power.json",
+                       "run `python -m thermbench.tools.measure.power_report`")
     rows = ["| claim | the source reports | here: A − B | minimum detectable effect | verdict | reading |",
             "|---|---|---|---|---|---|"]
     for sid, (reported, effect, pair) in SOURCE_EFFECTS.items():
@@ -520,9 +522,39 @@ def conclusions_status(metrics: Path) -> str:
             "code (`make conclusions`)")
 
 
+def glance(metrics: Path) -> str:
+    """The numbers a reader asks first (metrics/headline/), one line per reproduction, and the zero-shot models that
+    have no numbers offline (metrics/zeroshot/: their status names what is missing)."""
+    nose, ml, breath = (read_input(metrics / "headline" / f"{name}.json") for name in ("nose", "mlcmkd", "breath"))
+
+    def sd(d: dict, key: str, fmt: str, scale: float = 1.0) -> str:
+        spread = f" ± {format(scale * d[f'{key}.sd'], fmt)}" if f"{key}.sd" in d else ""
+        return format(scale * d[f"{key}.mean"], fmt) + spread
+
+    missing = sorted(p.stem for p in (metrics / "zeroshot").glob("*.json")
+                     if read_input(p).get("status", "ok") != "ok")
+    lines = [
+        f"- **Nose**, GT Person box given (ThermEval-D test, PCK@10px): TinyHead from 40 labels "
+        f"{sd(nose, 'tinyhead.gt_box.pck10', '.0f', 100)}% over {nose['tinyhead.seeds']} seeds; zero-shot dlib-68 "
+        f"{100 * nose['dlib68.gt_box.pck10']:.0f}%, MediaPipe FaceMesh {100 * nose['mediapipe.gt_box.pck10']:.0f}%.",
+        f"- **MLCM-KD**, T-FAKE test NME-IO (lower is better): KTL with DIKD {sd(ml, 'tfake.nme.ktl_dikd', '.4f')}, "
+        f"supervised RTMPose-s {sd(ml, 'tfake.nme.supervised_s', '.4f')} ({ml['runs.ktl_dikd']} and "
+        f"{ml['runs.supervised_s']} seeds); the RGB teacher zero-shot "
+        f"{ml['tfake.nme.teacher.mean']:.4f}, dlib-68 {ml['tfake.nme.zeroshot_dlib68.mean']:.4f}.",
+        f"- **Breath rate**, near scene, MAE in breaths/min: the true nostrils {breath['near.oracle.mae.mean']:.2f}, "
+        f"the KTL-DIKD student's {sd(breath, 'near.ktl_dikd.mae', '.2f')}, a fixed ROI "
+        f"{breath['near.fixed_roi.mae.mean']:.2f}.",
+    ]
+    if missing:
+        lines.append(f"- **No numbers offline** for {', '.join(missing)}: their weights are not downloaded, so their "
+                     "rows read \"weights not available\" (online, the real route fetches them: "
+                     "[docs/real-data.md](docs/real-data.md)).")
+    return "\n" + "\n".join(lines) + "\n"
+
+
 BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
     "README.md": {"head_params": head_params, "timings": timings, "workers_model": workers_model,
-                  "conclusions_status": conclusions_status},
+                  "conclusions_status": conclusions_status, "glance": glance},
     "docs/timings.md": {"stage_timings": stage_timings},
     "docs/own-model.md": {"ktl_tfake": ktl_tfake, "ktl_charlotte": ktl_charlotte, "dlib_found": dlib_found,
                           "ktl_speed": ktl_speed, "mediapipe_rates": mediapipe_rates},
@@ -541,7 +573,7 @@ BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
 def main(argv: list[str] | None = None) -> None:
     from thermbench.tools import library_help
 
-    library_help.main(__doc__, "make readme runs it (python -m thermbench.tools.readme --write)", argv)
+    library_help.main(__doc__, "make readme runs it (python -m thermbench.tools.publish.readme --write)", argv)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The power of the benchmark's T-FAKE comparisons, measured on the committed per-item outputs of the default run:
 
-    python -m thermbench.tools.power_report [--reps 200]   -> conclusions/power.json, docs/power.md
+    python -m thermbench.tools.measure.power_report [--reps 200]   -> conclusions/power.json, docs/power.md
 
 For each pair of trained methods the sources make a claim about (each KTL variant against the supervised student of
 its size, DIKD against FD+LD, MCL against the supervised student of its size), from its seeds x test-items matrix of
@@ -36,7 +36,7 @@ from thermbench.core.conclusions import VENDOR_MARGIN
 from thermbench.core.io import read_json, write_json, write_text
 from thermbench.core.pairs import paired
 from thermbench.core.stage import run
-from thermbench.tools.board_pairs import landmark_entries
+from thermbench.tools.reports.board_pairs import landmark_entries
 
 OUT = Path("conclusions/power.json")
 PAGE = Path("docs/power.md")
@@ -143,8 +143,8 @@ def page(result: dict) -> str:
     cost = result["seed_cost"]
     per_seed_wall = cost["cpu_min_per_seed"] / cost["cores"]
     lines = ["# Power: what the T-FAKE comparisons can see\n",
-             "Made by `python -m thermbench.tools.power_report` from the committed per-item outputs of the default "
-             "run (conclusions/power.json). NME-IO differences A − B over the T-FAKE test images; the minimum "
+             "Made by `python -m thermbench.tools.measure.power_report` from the committed per-item outputs of the "
+             "default run (conclusions/power.json). NME-IO differences A − B over the T-FAKE test images; the minimum "
              "detectable effect (MDE) is at each pair's Holm level (in its paper table's family, "
              "metrics/conclusions/mlcmkd.json, where the tables compare it) and 80% power.\n",
              "## Where the variance sits, and what the run could see\n",

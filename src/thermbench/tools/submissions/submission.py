@@ -1,11 +1,12 @@
-"""Example submissions, in the formats submissions.yaml takes (docs/own-model.md):
+r"""Example submissions, in the formats submissions.yaml takes (docs/own-model.md):
 
-    python -m thermbench.tools.submission thermeval_nose --from data/predictions/zeroshot/mediapipe.json --out F
-    python -m thermbench.tools.submission breath_tracks --from data/breath/tracks/mediapipe.json --out F
-    python -m thermbench.tools.submission landmarks68 --truth data/prepared --offset 3 4 --out F
-    python -m thermbench.tools.submission onnx --from data/models/ktl/dikd/ktl-dikd-seed0 --out DIR
-    python -m thermbench.tools.submission ids --task thermeval_nose     # what the profile scores, as CSV on stdout
-    python -m thermbench.tools.submission coco-gt --out F               # the scored crops as a COCO ground truth
+    python -m thermbench.tools.submissions.submission thermeval_nose \
+        --from data/predictions/zeroshot/mediapipe.json --out F
+    python -m thermbench.tools.submissions.submission breath_tracks --from data/breath/tracks/mediapipe.json --out F
+    python -m thermbench.tools.submissions.submission landmarks68 --truth data/prepared --offset 3 4 --out F
+    python -m thermbench.tools.submissions.submission onnx --from data/models/ktl/dikd/ktl-dikd-seed0 --out DIR
+    python -m thermbench.tools.submissions.submission ids --task thermeval_nose  # the scored ids, CSV on stdout
+    python -m thermbench.tools.submissions.submission coco-gt --out F            # the scored crops, COCO ground truth
 
 The first two rewrite a built-in model's own predictions (a zero-shot predictions file, a breath track file) as a
 submission: entered, it must score exactly as that model's row. The third writes the T-FAKE and CHARLOTTE test

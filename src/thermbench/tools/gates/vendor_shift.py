@@ -1,7 +1,7 @@
 """How far a change of CPU vendor moves the statements' clearances, measured from two runs of the same commit's default
 DAG, one per CPU, and the vendor margin taken from it:
 
-    python -m thermbench.tools.vendor_shift THERE/metrics/conclusions.json --there-cpu "..." --here-cpu "..." \
+    python -m thermbench.tools.gates.vendor_shift THERE/metrics/conclusions.json --there-cpu "..." --here-cpu "..." \
         --how "..." [--here metrics/conclusions.json] [--out conclusions/vendor_shift.json]
 
 A statement's `clearance` says, for each part of its verdict read against an interval (a pair "A < B", a level

@@ -1,0 +1,1 @@
+"""The gates: the CI regression gate, the conclusions and their kernel check, the CPU-vendor shift."""

@@ -1,0 +1,1 @@
+"""Running DVC: its command line, warm stage starts, lock repair, generated deps, timings, profiles, experiments."""

@@ -1,0 +1,1 @@
+"""Publishing: the README and docs numbers, the blog post and its catalog, DVC plots, the browser check."""

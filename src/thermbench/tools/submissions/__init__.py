@@ -1,0 +1,1 @@
+"""Users' submissions: example submissions in the accepted formats, and the check of submissions.yaml."""

@@ -53,10 +53,31 @@ def test_two_single_runs_with_yes_no_outcomes_get_mcnemar():
     assert test["p"] == pytest.approx(0.25)
 
 
-def test_trained_models_of_one_seed_are_compared_over_items():
+def test_trained_models_of_one_seed_are_compared_over_their_re_trainings():
     a, b = seeded({0: [1, 2, 3, 4, 5, 6]}), seeded({0: [2, 2, 4, 4, 6, 7]})
     test = paired(a, b, lambda v: v, binary=False)
-    assert test["unit"] == "items" and list(test["diff"][0]) == [-1, 0, -1, 0, -1, -1]
+    assert test["unit"] == "retrainings" and list(test["diff"][0]) == [-1, 0, -1, 0, -1, -1]
+    assert test["p"] == 1.0                                 # the items alone test nothing about a re-training
+
+
+def test_a_once_trained_pair_is_open_until_every_setting_re_trained_it_then_tested_over_the_re_trainings():
+    a = seeded({0: [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
+    b = Entry({None: series([3.0, 4.0, 5.0, 6.0, 7.0, 8.5])}, False)  # untrained, run once: a's training is unseen
+    [st] = compare_board("x.", "NME", {"a": a, "b": b})
+    assert not st.resolved and "trained once" in st.why
+    assert st.numbers["unit"] == "retrainings" and st.numbers["per_seed"] == [pytest.approx(-12.5 / 6)]
+    assert "a lower bound, the re-training variance unseen" in st.text and st.numbers["mde"] > 0
+    settings = {"avx2": [-2.0], "default": [-2.3], "aten_default": [-2.2], "mkl_compatible": [-2.1]}
+    [pooled] = compare_board("x.", "NME", {"a": a, "b": b}, replicates=lambda sid: settings)
+    runs = [-12.5 / 6, -2.2, -2.0, -2.3, -2.1]               # this run, then the settings by name
+    assert pooled.numbers["seed_means"] == pytest.approx(runs) and pooled.numbers["n_retrainings"] == 5
+    assert pooled.numbers["p"] == pytest.approx(sps.ttest_1samp(runs, 0).pvalue)
+    assert pooled.resolved and pooled.verdict == "a < b"
+    assert pooled.numbers["mde"] == pytest.approx(power.mde_paired_t(np.std(runs, ddof=1), 5, 0.95, 0.8))
+    assert pooled.numbers["variance"]["retraining"] == pytest.approx(np.var(runs, ddof=1))
+    flipped = {**settings, "avx2": [+2.0]}                  # a setting's re-training turned the sign
+    [split] = compare_board("x.", "NME", {"a": a, "b": b}, replicates=lambda sid: flipped)
+    assert not split.resolved and "re-trainings" in split.numbers["reach"]
 
 
 def test_continuous_scores_are_compared_on_items_finite_in_every_run():

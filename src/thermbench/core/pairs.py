@@ -9,7 +9,12 @@ every pair of entries as one Holm family and returns one `Statement` per pair:
 - one trained, one run once: the t test over the trained model's seeds of its item mean less the other's, the bootstrap
   over items agreeing;
 - both run once: the items are the unit: McNemar's exact test for yes/no outcomes (a GT nose found within the PCK
-  radius), a paired t test over items otherwise, each with the bootstrap interval over items at the same level.
+  radius), a paired t test over items otherwise, each with the bootstrap interval over items at the same level;
+- both run once, one or both trained: the items see one training of each, not what a re-training moves (two
+  once-trained models came out resolved in opposite directions under two kernel settings), so the re-training is the
+  unit: the item-mean difference of this run and of each kernel setting's re-training, a t test over them (`pool`).
+  Until every setting has re-trained them the pair is not resolved, and the item test's reach stands as a lower
+  bound on what it could have seen.
 
 Each statement's interval is at its Holm level (1 - alpha / (m - rank + 1)); it is resolved when the Holm-adjusted p is
 below alpha, the bootstrap agrees, and nothing blocks it. Every statement also carries what it could have seen: the
@@ -29,6 +34,8 @@ from thermbench.core import power, stats
 from thermbench.core.conclusions import Statement, difference
 
 POWER = 0.8
+ONCE_TRAINED = ("trained once: the test items cannot see what a re-training moves, so the pair is tested over the "
+                "kernel check's re-trainings once every setting has made them")
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,8 @@ def paired(a: Entry, b: Entry, outcome, binary: bool) -> dict:
         diff = outcome(_matrix(a, list(a.runs), items)) - outcome(_matrix(b, list(b.runs), items))
     if diff.shape[1] == 0:
         return {"diff": diff, "unit": "seeds" if len(seeds) > 1 else "items", "seeds": seeds, "p": 1.0}
+    if len(seeds) == 1 and (a.trained or b.trained):
+        return {"diff": diff, "unit": "retrainings", "seeds": seeds, "p": 1.0}
     if len(seeds) > 1:
         return {"diff": diff, "unit": "seeds", "seeds": seeds, "p": stats.t_p_value(diff.mean(axis=1))}
     if binary:
@@ -88,18 +97,19 @@ def paired(a: Entry, b: Entry, outcome, binary: bool) -> dict:
 
 
 def pool(test: dict, replicates: dict[str, list[float]] | None) -> dict:
-    """A seeds test with the kernel check's re-trainings of the same seeds (`replicates`: {setting: per-seed
-    differences}, `KernelCheck.replicates_of`) pooled in: each seed's difference averaged over this run and every
+    """A test with the kernel check's re-trainings (`replicates`: {setting: per-seed differences},
+    `KernelCheck.replicates_of`) pooled in. A seeds test: each seed's difference averaged over this run and every
     setting, the t test then over those seed means (the seed stays the unit: a setting re-trains the same seeds, so
-    its runs are not new seeds, but their kernel noise averages out). As it was without replicates for every setting
-    or with another number of seeds."""
-    if test["unit"] != "seeds" or not replicates:
+    its runs are not new seeds, but their kernel noise averages out). A re-trainings test (a once-trained model's
+    pair): the t test over this run's difference and each setting's, the re-trainings as the runs. As it was without
+    replicates for every setting or with another number of seeds."""
+    if test["unit"] not in ("seeds", "retrainings") or not replicates:
         return test
     here = test["diff"].mean(axis=1)
     runs = [np.asarray(v, dtype=np.float64) for _, v in sorted(replicates.items())]
     if any(r.shape != here.shape for r in runs):
         return test
-    means = np.mean([here, *runs], axis=0)
+    means = np.mean([here, *runs], axis=0) if test["unit"] == "seeds" else np.concatenate([here, *runs])
     return {**test, "p": stats.t_p_value(means), "pooled": sorted(replicates), "seed_means": means}
 
 
@@ -123,6 +133,18 @@ def evidence(p: dict, level: float, binary: bool) -> dict:
         return {"mean": mean, "low": low, "high": high, "n_seeds": len(by_seed), "n_items": n_items,
                 "per_seed": [float(v) for v in by_seed], "mde": mde, "variance": split, "sd_seeds": sd,
                 **({"bootstrap_items": boot} if boot else {}), **pooled}
+    if p["unit"] == "retrainings" and "seed_means" in p:
+        runs = p["seed_means"]
+        mean, low, high = stats.t_interval(runs, level)
+        sd = float(runs.std(ddof=1))
+        variance = {"retraining": float(runs.var(ddof=1)), "item": float(per_item.var(ddof=1)) if n_items > 1
+                    else None, "seed": None}
+        return {"mean": mean, "low": low, "high": high, "n_seeds": 1, "n_retrainings": len(runs), "n_items": n_items,
+                "per_seed": [float(per_item.mean())], "mde": power.mde_paired_t(sd, len(runs), level, POWER),
+                "variance": variance, "pooled": p["pooled"], "seed_means": [float(v) for v in runs],
+                **({"bootstrap_items": boot} if boot else {})}
+    # a once-trained pair before its re-trainings: its difference kept as a replicate, its items' reach a lower bound
+    once = {"per_seed": [float(per_item.mean())], "once_trained": True} if p["unit"] == "retrainings" else {}
     if binary:
         discordant = float((per_item != 0).mean())
         mde = power.mde_mcnemar(n_items, discordant, level, POWER)
@@ -132,7 +154,7 @@ def evidence(p: dict, level: float, binary: bool) -> dict:
         mde = power.mde_mean(boot["se"], level, POWER)
         variance = {"item": float(per_item.var(ddof=1)) if n_items > 1 else None, "seed": None}
     return {"mean": boot["mean"], "low": boot["low"], "high": boot["high"], "n_seeds": 1, "n_items": n_items,
-            "bootstrap_items": boot, "mde": mde, "variance": variance}
+            "bootstrap_items": boot, "mde": mde, "variance": variance, **once}
 
 
 def compare_board(prefix: str, what: str, entries: dict[str, Entry], outcome=lambda v: v,
@@ -155,9 +177,11 @@ def compare_board(prefix: str, what: str, entries: dict[str, Entry], outcome=lam
             blockers.append("no item both scored")
         elif test["unit"] == "seeds" and len(test["seeds"]) < 2:
             blockers.append(f"{len(test['seeds'])} paired seed(s)")
+        elif test["unit"] == "retrainings" and "pooled" not in test:
+            blockers.append(ONCE_TRAINED)
         elif p_holm[key] >= stats.ALPHA:
             blockers.append(f"Holm-adjusted p {p_holm[key]:.3g} >= {stats.ALPHA} over the board's {len(pairs)} pairs")
-        elif test["unit"] == "seeds" and "bootstrap_items" in ev:
+        elif test["unit"] in ("seeds", "retrainings") and "bootstrap_items" in ev:
             boot = ev["bootstrap_items"]
             if boot["low"] <= 0 <= boot["high"] or (boot["mean"] > 0) != (ev["mean"] > 0):
                 blockers.append("the test-item bootstrap interval includes 0")
@@ -185,11 +209,17 @@ def could_have_seen(ev: dict, level: float, unit: str = "") -> str:
     the difference sits."""
     if ev.get("mde") is None:
         return "no minimum detectable effect (too few runs or items)"
-    size = f"{ev.get('n_seeds', 1)} seed(s)" + (f" x {ev['n_items']} items" if ev["n_items"] > 1 else "")
+    runs = f"{ev['n_retrainings']} re-trainings" if "n_retrainings" in ev else f"{ev.get('n_seeds', 1)} seed(s)"
+    size = runs + (f" x {ev['n_items']} items" if ev["n_items"] > 1 else "")
     text = (f"minimum detectable effect {ev['mde']:.3g}{unit} at {size}, level {100 * level:.2f}%, "
             f"{100 * POWER:.0f}% power")
     split = ev.get("variance") or {}
-    if split.get("seed") is not None:
+    if split.get("retraining") is not None:
+        text += f"; variance: re-trainings {split['retraining']:.3g}, items {split['item']:.3g}"
+    elif ev.get("once_trained") and split.get("item") is not None:
+        text += (f"; variance over items {split['item']:.3g}, one training each: a lower bound, the re-training "
+                 "variance unseen")
+    elif split.get("seed") is not None:
         text += (f"; variance: seeds {split['seed']:.3g}, items {split['item']:.3g}, seed x item "
                  f"{split['residual']:.3g}")
     elif split.get("item") is not None:

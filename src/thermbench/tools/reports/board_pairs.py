@@ -82,7 +82,8 @@ def pair_table(records: list[dict]) -> str:
         v = n.get("variance") or {}
         split = " / ".join("—" if v.get(k) is None else f"{v[k]:.2e}" for k in ("seed", "item", "residual"))
         mde = "—" if n.get("mde") is None else f"{n['mde']:.4f}"
-        lines.append(f"| {r['claim'].rsplit(' (', 1)[0]} | {n['n_seeds']} {n['unit']} × {n['n_items']} items | "
+        runs = f"{n.get('n_retrainings', n['n_seeds'])} {n['unit']}"
+        lines.append(f"| {r['claim'].rsplit(' (', 1)[0]} | {runs} × {n['n_items']} items | "
                      f"{n['mean']:+.4f} | {span} | {n['p']:.3g} | {n['p_holm']:.3g} | {r['verdict']} | {mde} | "
                      f"{split} |")
     return "\n".join(lines)
@@ -102,10 +103,11 @@ def write(metrics: Path, builtin_zeroshot: list[str], curves: Path, check: dict,
         boards[f"landmarks68_{dataset}"] = landmark_entries(runs, table1, [curves / "mlcmkd", curves / "table1"],
                                                             dataset)
     statements, parts = [], ["# Every pair on the leaderboards\n",
-                             "Each board's pairs form one Holm family; a trained model's seeds are its runs, a model "
-                             "run once is compared over the test items (`thermbench.core.pairs`). A not-resolved pair "
-                             "gives the smallest difference it could have detected at its level and 80% power, and "
-                             "where the variance of the difference sits.\n"]
+                             "Each board's pairs form one Holm family; a trained model's seeds are its runs, two "
+                             "untrained models run once are compared over the test items, and a model trained once "
+                             "over its re-trainings under the kernel settings (`thermbench.core.pairs`). A "
+                             "not-resolved pair gives the smallest difference it could have detected at its level "
+                             "and 80% power, and where the variance of the difference sits.\n"]
     for board, what in BOARDS.items():
         binary = board == "thermeval_nose"
         found = compare_board(f"boards.{board}.", what, boards[board], hit if binary else (lambda v: v), binary,

@@ -237,6 +237,13 @@ class KernelCheck(dict):
         found = {s: self.replicates.get(s, {}).get(statement_id) for s in settings}
         return found if settings and all(v is not None for v in found.values()) else None
 
+    def kernel_runs_of(self, statement_id: str) -> dict[str, list[float]] | None:
+        """{setting: the statement's per-seed differences there} over the settings that made them so far (the
+        variance split's kernel share, `core.power.kernel_share`); None where none did."""
+        found = {s: v[statement_id] for s, v in sorted(self.replicates.items())
+                 if s != "native" and s in self and statement_id in v}
+        return found or None
+
 
 def read_kernel_check(path: str | Path, params_path: str | Path, report: str) -> KernelCheck:
     """The committed kernel-check file's verdicts on `report`'s statements, {setting: {statement id: verdict}}, when

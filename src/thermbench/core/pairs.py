@@ -114,7 +114,23 @@ def pool(test: dict, replicates: dict[str, list[float]] | None) -> dict:
 
 
 def evidence(p: dict, level: float, binary: bool) -> dict:
-    """The interval at `level`, the bootstrap over items, the MDE and the variance split of one pair."""
+    """The interval at `level`, the bootstrap over items, the MDE and the variance split of one pair (with the kernel
+    settings' share, `power.kernel_share`, where the test carries the settings' re-trainings: `with_kernel_runs`)."""
+    ev = _evidence(p, level, binary)
+    share = power.kernel_share(ev["per_seed"], p["kernel_runs"]) if p.get("kernel_runs") and "per_seed" in ev \
+        else None
+    if share is not None:
+        ev["variance"] = {**(ev.get("variance") or {}), "kernel": share}
+    return ev
+
+
+def with_kernel_runs(test: dict, runs: dict[str, list[float]] | None) -> dict:
+    """The test with the re-trainings the kernel settings made so far of its pair (`KernelCheck.kernel_runs_of`:
+    {setting: per-seed differences}), for the variance split's kernel share."""
+    return {**test, "kernel_runs": runs} if runs else test
+
+
+def _evidence(p: dict, level: float, binary: bool) -> dict:
     diff = p["diff"]
     n_items = diff.shape[1]
     if n_items == 0:
@@ -158,14 +174,18 @@ def evidence(p: dict, level: float, binary: bool) -> dict:
 
 
 def compare_board(prefix: str, what: str, entries: dict[str, Entry], outcome=lambda v: v,
-                  binary: bool = False, unit: str = "", replicates=None) -> list[Statement]:
+                  binary: bool = False, unit: str = "", replicates=None, kernel_runs=None) -> list[Statement]:
     """Every pair of `entries` (names in sorted order, A the first) compared as one Holm family; statement ids
     `<prefix><A>_vs_<B>`. `what` names the metric in the claims; `outcome` maps per-item values to what is compared
     (the board's metric is the mean of it over the items). `replicates` (statement id -> {setting: per-seed
-    differences} or None, e.g. `KernelCheck.replicates_of`): the kernel check's re-trainings pooled in (`pool`)."""
+    differences} or None, e.g. `KernelCheck.replicates_of`): the kernel check's re-trainings pooled in (`pool`);
+    `kernel_runs` (statement id -> those made so far, `KernelCheck.kernel_runs_of`): their share of the variance."""
     pairs = list(itertools.combinations(sorted(entries), 2))
-    tests = {(a, b): pool(paired(entries[a], entries[b], outcome, binary),
-                          replicates(f"{prefix}{a}_vs_{b}") if replicates else None) for a, b in pairs}
+    tests = {}
+    for a, b in pairs:
+        sid = f"{prefix}{a}_vs_{b}"
+        test = pool(paired(entries[a], entries[b], outcome, binary), replicates(sid) if replicates else None)
+        tests[(a, b)] = with_kernel_runs(test, kernel_runs(sid) if kernel_runs else None)
     p = {f"{a}\t{b}": t["p"] for (a, b), t in tests.items()}
     p_holm, levels = stats.holm_adjust(p), stats.holm_levels(p)
     out = []
@@ -217,11 +237,20 @@ def could_have_seen(ev: dict, level: float, unit: str = "") -> str:
     if split.get("retraining") is not None:
         text += f"; variance: re-trainings {split['retraining']:.3g}, items {split['item']:.3g}"
     elif ev.get("once_trained") and split.get("item") is not None:
-        text += (f"; variance over items {split['item']:.3g}, one training each: a lower bound, the re-training "
-                 "variance unseen")
+        text += f"; variance over items {split['item']:.3g}, one training each: a lower bound (no re-training seen)"
     elif split.get("seed") is not None:
         text += (f"; variance: seeds {split['seed']:.3g}, items {split['item']:.3g}, seed x item "
                  f"{split['residual']:.3g}")
     elif split.get("item") is not None:
         text += f"; variance over items {split['item']:.3g} (one run each: no seed share)"
-    return text
+    return text if split.get("retraining") is not None else text + _kernel_text(split.get("kernel"))
+
+
+def _kernel_text(share: dict | None) -> str:
+    """The kernel settings' share of the variance (`power.kernel_share`) in words; "" without one."""
+    if not share:
+        return ""
+    named = ", ".join(share["settings"])
+    if "across" in share:
+        return f"; across the re-trainings under {named} and here {share['across']:.3g}"
+    return f"; kernel settings ({named}): shift {share['setting']:.3g}, seed x setting {share['residual']:.3g}"

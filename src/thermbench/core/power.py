@@ -115,6 +115,21 @@ def variance_split_runs(groups: dict[str, np.ndarray]) -> dict:
     return {**_components(x, "setting", "seed"), "n_settings": x.shape[0], "n_seeds": x.shape[1]}
 
 
+def kernel_share(here, runs: dict) -> dict | None:
+    """How much of a pair's difference moves with the CPU kernels: this run's per-seed differences (`here`) and each
+    kernel setting's re-training of the same seeds (`runs`, {setting: per-seed differences}; a setting with another
+    number of seeds left out). Over two or more seeds, the settings x seeds split of `variance_split_runs` (this run
+    as one more setting): "setting" a shift every seed shares, "residual" each seed's own move; with one run a
+    setting (a model trained once), the variance across the re-trainings ("across"). None without a setting."""
+    here = np.asarray(here, dtype=np.float64)
+    kept = {s: np.asarray(v, dtype=np.float64) for s, v in sorted(runs.items()) if len(v) == len(here)}
+    if not kept:
+        return None
+    if len(here) == 1:
+        return {"settings": list(kept), "across": float(np.concatenate([here, *kept.values()]).var(ddof=1))}
+    return {"settings": list(kept), **variance_split_runs({"": here, **kept})}
+
+
 def mde_from_split(split: dict, n_seeds: int, n_items: int, level: float = 1 - ALPHA, power: float = 0.8) -> dict:
     """MDEs of a design with `n_seeds` seeds and `n_items` test items, from the components of `variance_split`: of
     the t test over seeds (per-seed sd sqrt(seed + residual / n_items)) and, by the normal approximation, of the

@@ -48,10 +48,11 @@ def markdown(groups: dict[str, Group], settings: Settings, source_label: str,
     shape_text, shape_summary, shape_st = mean_shape_check(groups, *shapes) if shapes is not None else ("", {}, [])
     ktl = settings.train.ktl
     fams = families(groups, ktl, settings.rtmpose.ktl_arch, settings.rtmpose.mcl_arch)
-    replicates = getattr(check, "replicates_of", None)
-    st_i, rows_i = compare_family(groups, fams.get("table_i", []), replicates=replicates)
-    st_iv, rows_iv = compare_family(groups, fams.get("table_iii_iv", []), replicates=replicates)
-    st_v, rows_v = compare_family(groups, table_v_family(groups, ktl), per_image=False, replicates=replicates)
+    kernel = {"replicates": getattr(check, "replicates_of", None),
+              "kernel_runs": getattr(check, "kernel_runs_of", None)}
+    st_i, rows_i = compare_family(groups, fams.get("table_i", []), **kernel)
+    st_iv, rows_iv = compare_family(groups, fams.get("table_iii_iv", []), **kernel)
+    st_v, rows_v = compare_family(groups, table_v_family(groups, ktl), per_image=False, **kernel)
     ranks = rank_statements(groups, ktl)
     train = settings.train
     mcl_text, mcl_st = mcl_effect(groups, settings.rtmpose.mcl_arch, int(size * RTMPoseConfig.split_ratio),

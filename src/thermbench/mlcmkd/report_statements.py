@@ -83,15 +83,17 @@ def families(groups: dict[str, Group], ktl: KTLParams, ktl_arch: str, mcl_arch: 
 
 
 def compare_family(groups: dict[str, Group], family: list[Comparison], per_image: bool = True,
-                   replicates=None) -> tuple[list[Statement], list[list[str]]]:
+                   replicates=None, kernel_runs=None) -> tuple[list[Statement], list[list[str]]]:
     """Each comparison's statement and table row, by the board engine (`core.pairs`) where both methods have their
     per-image T-FAKE NMEs: resolved when every run of both methods converged, the paired t test over seeds rejects 0
     after Holm's correction across the family, and (`per_image`) the bootstrap interval over test images of the
     seed-mean difference, at the same level, excludes 0 on the same side. A statement left open says what it could
     have seen (its minimum detectable effect and variance split). `replicates` (statement id -> {setting: per-seed
-    differences} or None, `KernelCheck.replicates_of`): the kernel check's re-trainings pooled in (`pairs.pool`)."""
-    tests = {c.id: pairs.pool(_paired(groups[c.a], groups[c.b], c.metric, per_image),
-                              replicates(c.id) if replicates else None) for c in family}
+    differences} or None, `KernelCheck.replicates_of`): the kernel check's re-trainings pooled in (`pairs.pool`);
+    `kernel_runs` (`KernelCheck.kernel_runs_of`): those made so far, for the variance split's kernel share."""
+    tests = {c.id: pairs.with_kernel_runs(pairs.pool(_paired(groups[c.a], groups[c.b], c.metric, per_image),
+                                                     replicates(c.id) if replicates else None),
+                                          kernel_runs(c.id) if kernel_runs else None) for c in family}
     p = {cid: t["p"] for cid, t in tests.items()}
     p_holm, levels = stats.holm_adjust(p), stats.holm_levels(p)
     statements, rows = [], []

@@ -111,7 +111,8 @@ def write(metrics: Path, builtin_zeroshot: list[str], curves: Path, check: dict,
     for board, what in BOARDS.items():
         binary = board == "thermeval_nose"
         found = compare_board(f"boards.{board}.", what, boards[board], hit if binary else (lambda v: v), binary,
-                              replicates=getattr(check, "replicates_of", None))
+                              replicates=getattr(check, "replicates_of", None),
+                              kernel_runs=getattr(check, "kernel_runs_of", None))
         statements += found
         records = as_records(found, check)
         parts.append(f"## {board}: {what}\n\n" + (pair_table(records) if records else "No two rows to compare.")

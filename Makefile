@@ -9,7 +9,7 @@ P ?= default
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DEST ?= publish
 
-.PHONY: setup quick check-submissions repair-lock repro test unit regression baseline conclusions calibrate crop-geometry profile publish publish-check parity scale readme gpu-check clean-venv
+.PHONY: setup quick check-submissions repair-lock repro test unit regression baseline conclusions calibrate crop-geometry profile publish publish-check parity scale readme gpu-check speed-family clean-venv
 
 # torch first and pinned, from pip's configured index (empty TORCH_INDEX): on Linux x86-64 PyPI's build is the CUDA
 # one (GBs). TORCH_INDEX picks another build of the same torch from PyTorch's own index (docs/gpu.md, "Setting up a
@@ -106,6 +106,14 @@ scale: setup
 # python3 with PyTorch, numpy, OpenCV, pandas and PyYAML. Without CUDA it says so and exits 0 (docs/gpu.md).
 gpu-check:
 	PYTHONPATH=src python3 -m thermbench.speed.gpu_check
+
+# The speed stage's deploy rows on this machine at 1 thread and at every core (its own command from dvc.yaml, params.yaml's
+# speed.threads set to each, its outputs in a temporary folder: the workspace's stay as DVC made them; about 4 min a
+# run on 2 cores), written to metrics/timing/speed_family/<family>-<cpu>.json, this CPU family's file (avx2, vnni or
+# amx; another family's or machine's file is kept). Needs the stage's inputs: `make repro TARGETS=speed` first. Then
+# `make readme` renders docs/speed.md's "Which runtime on your CPU" from every file there; commit both.
+speed-family: setup
+	$(PY) -m thermbench.speed.families measure
 
 # Re-measures the baseline: the smoke DAG under 3 training seeds x every CPU kernel setting of
 # tests/baseline/tolerances.yaml (native, avx2, aten_default, mkl_compatible, default), three settings at a time.

@@ -13,6 +13,7 @@ from typing import Callable
 
 from thermbench.core.conclusions import VENDOR_MARGIN
 from thermbench.core.io import InputError, read_json
+from thermbench.speed import families
 from thermbench.tools.gates import regression
 from thermbench.tools.pipeline.exp_table import DEPS_DROP
 from thermbench.tools.pipeline.stage_deps import PARAMS_CHECK
@@ -552,6 +553,12 @@ def glance(metrics: Path) -> str:
     return "\n" + "\n".join(lines) + "\n"
 
 
+# ------------------------------------------------------------------------------------------------- docs/speed.md
+def speed_families(metrics: Path) -> str:
+    """Which runtime and precision to deploy per CPU family, from each measured machine's file (`make speed-family`)."""
+    return families.markdown(metrics / "timing" / "speed_family")
+
+
 BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
     "README.md": {"head_params": head_params, "timings": timings, "workers_model": workers_model,
                   "conclusions_status": conclusions_status, "glance": glance},
@@ -564,6 +571,7 @@ BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
     "docs/breath.md": {"breath_sway": breath_sway},
     "docs/conclusions.md": {"vendor_margin": vendor_margin, "source_effects": source_effects},
     "docs/synthetic.md": {"synth_anchors": synth_anchors},
+    "docs/speed.md": {"speed_families": speed_families},
     "docs/gpu.md": {"gpu_table": gpu_table, "gpu_loader": gpu_loader, "gpu_sapiens2": gpu_sapiens2,
                     "gpu_precision": gpu_precision, "gpu_fp32_range": gpu_fp32_range, "grid_hours": grid_hours,
                     "grid_total": grid_total, "step_ops": step_ops},

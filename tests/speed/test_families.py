@@ -1,0 +1,176 @@
+"""CPU families and their deploy measurements: the family of a CPU's flags, a speed stage run's rows in a machine's
+file, files kept per family and machine, the variant recommended under each accuracy rule, the docs block, and
+`make speed-family`'s runs of the stage's own command (the stage faked: no timing here)."""
+
+import json
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from thermbench.core.io import InputError, read_json
+from thermbench.speed import families
+
+ROOT = Path(__file__).resolve().parents[2]
+PIPE, POSE = families.PIPELINE, families.POSE
+
+
+@pytest.mark.parametrize(("flags", "expected"), [
+    (["avx2"], "avx2"), (["avx2", "avx512f"], "avx2"), (["avx2", "avx_vnni"], "vnni"),
+    (["avx2", "avx512f", "avx512_vnni", "avx512_bf16"], "vnni"), (["avx2", "avx512_vnni", "amx_int8"], "amx"),
+    (["avx2", "amx_bf16"], "amx")])
+def test_family_of_the_flags(flags, expected):
+    assert families.family(flags) == expected
+
+
+def test_a_cpu_without_avx2_is_no_family():
+    with pytest.raises(InputError, match="without AVX2"):
+        families.family(["sse4_2"])
+
+
+def test_slug_of_a_cpu_name():
+    assert families.slug("Intel(R) Xeon(R) Processor") == "intel-xeon-processor"
+    assert families.slug("AMD EPYC 9R14 96-Core") == "amd-epyc-9r14-96-core"
+
+
+def _timed(cpu_ms, median, q1, q3):
+    return {"cpu_ms": cpu_ms, "wall_ms": cpu_ms + 0.5, "cpu_fps": 1e3 / cpu_ms,
+            "speedup_over_onnxruntime-fp32": {"cpu": {"median": median, "q1": q1, "q3": q3},
+                                              "wall": {"median": 9.0, "q1": 9.0, "q3": 9.0}}}
+
+
+def stage_run(flags, threads, int8_px=0.1, bf16=True):
+    """(deploy metrics, deploy timing) of a speed stage run as it writes them, one pipeline and one student."""
+    no_bf16 = {"not_run": "not run: no BF16"}
+    pipe_t = {"onnxruntime-fp32": _timed(20.0, 1.0, 1.0, 1.0), "onnxruntime-int8": _timed(10.0, 2.0, 1.9, 2.1),
+              "openvino-bf16": _timed(12.5, 1.6, 1.5, 1.7) if bf16 else no_bf16}
+    pipe_a = {"onnxruntime-fp32": {"mean_px_from_fp32": 0.0, "within_1px_share": 1.0, "box_iou_mean": 1.0,
+                                   "box_iou_min": 1.0, "boxes_missed": 0},
+              "onnxruntime-int8": {"mean_px_from_fp32": int8_px, "within_1px_share": 1.0, "box_iou_mean": 0.9,
+                                   "box_iou_min": 0.8, "boxes_missed": 0},
+              "openvino-bf16": ({"mean_px_from_fp32": 0.01, "within_1px_share": 1.0, "box_iou_mean": 0.99,
+                                 "box_iou_min": 0.98, "boxes_missed": 0} if bf16 else no_bf16)}
+    pose_t = {"onnxruntime-fp32": _timed(5.0, 1.0, 1.0, 1.0), "onnxruntime-int8": _timed(4.0, 1.25, 1.2, 1.3)}
+    pose_a = {"onnxruntime-fp32": {"tfake_nme": 0.06, "tfake_nme_change": 0.0, "charlotte_nme_change": 0.0,
+                                   "mean_px_from_fp32": 0.0, "within_1px_share": 1.0},
+              "onnxruntime-int8": {"tfake_nme": 0.061, "tfake_nme_change": 0.001, "charlotte_nme_change": -0.0002,
+                                   "mean_px_from_fp32": 0.6, "within_1px_share": 0.8}}
+    numbers = {"pipelines": {PIPE: {"arch": "t", "agreement": pipe_a}},
+               "int8_students": {POSE: {"arch": "s", "input_size": [64, 64], "int8_conv": 44}},
+               "runtimes": {POSE: pose_a}, "max_nme_rise": 0.005}
+    timing = {"data": {"tfake": "synthetic"},
+              "environment": {"cpu": "AMD EPYC", "cpu_int8_flags": flags, "openvino_capabilities": ["FP32", "INT8"],
+                              "threads": threads, "onnxruntime": "1", "openvino": "2", "torch": "3"},
+              "pipelines": {PIPE: {"arch": "t", "threads": threads, "variants": pipe_t}},
+              "int8_students": {POSE: {"threads": threads, "variants": pose_t}}}
+    return numbers, timing
+
+
+PROVENANCE = {"machine": "m", "date": "2026-11-29", "commit": "abc1234", "command": "make speed-family"}
+
+
+def test_record_keeps_the_rows_by_thread_count():
+    rec = families.record([stage_run(["avx2"], 1), stage_run(["avx2"], 2)], 2, PROVENANCE)
+    assert (rec["family"], rec["cpu"], rec["cores"], rec["max_nme_rise"]) == ("avx2", "AMD EPYC", 2, 0.005)
+    assert set(rec["threads"]) == {"1", "2"}
+    int8 = rec["threads"]["1"]["pipelines"][PIPE]["variants"]["onnxruntime-int8"]
+    assert int8 == {"cpu_ms": 10.0, "wall_ms": 10.5, "mean_px_from_fp32": 0.1, "within_1px_share": 1.0,
+                    "box_iou_mean": 0.9, "box_iou_min": 0.8, "boxes_missed": 0,
+                    "speedup": {"median": 2.0, "q1": 1.9, "q3": 2.1}}  # CPU time's, not wall's
+    pose = rec["threads"]["2"]["pose"][POSE]
+    assert (pose["arch"], pose["input_size"]) == ("s", [64, 64])
+    assert pose["variants"]["onnxruntime-int8"]["tfake_nme_change"] == 0.001
+    assert "tfake_nme" not in pose["variants"]["onnxruntime-int8"]
+    no_bf16 = families.record([stage_run(["avx2"], 1, bf16=False)], 2, PROVENANCE)
+    assert no_bf16["threads"]["1"]["pipelines"][PIPE]["variants"]["openvino-bf16"] == {"not_run": "not run: no BF16"}
+
+
+def test_each_family_and_machine_keeps_its_file(tmp_path):
+    avx2 = families.write(tmp_path, families.record([stage_run(["avx2"], 1)], 2, PROVENANCE))
+    vnni = families.write(tmp_path, families.record([stage_run(["avx2", "avx512_vnni"], 1)], 2, PROVENANCE))
+    assert (avx2.name, vnni.name) == ("avx2-amd-epyc.json", "vnni-amd-epyc.json")
+    again = families.write(tmp_path, families.record([stage_run(["avx2", "avx512_vnni"], 1),
+                                                      stage_run(["avx2", "avx512_vnni"], 2)], 2, PROVENANCE))
+    assert again == vnni and set(read_json(vnni)["threads"]) == {"1", "2"}
+    assert set(read_json(avx2)["threads"]) == {"1"}
+
+
+def test_choose_the_fastest_within_the_rule():
+    variants = {"a": {"speedup": {"median": 1.0}, "ok": True}, "b": {"speedup": {"median": 1.8}, "ok": False},
+                "c": {"speedup": {"median": 1.5}, "ok": True}, "d": {"not_run": "no"}}
+    assert families.choose(variants, lambda r: r["ok"]) == ("c", "b")
+    assert families.choose(variants, lambda r: True) == ("b", None)
+
+
+def test_the_accuracy_rules():
+    row = {"mean_px_from_fp32": 0.25, "within_1px_share": 0.99, "boxes_missed": 0}
+    assert families.pipeline_ok(row)
+    assert not families.pipeline_ok({**row, "within_1px_share": 0.989})
+    assert not families.pipeline_ok({**row, "boxes_missed": 1})
+    assert families.pipeline_ok({"mean_px_from_fp32": 0.1, "within_1px_share": 1.0})  # before boxes were recorded
+    assert not families.pipeline_ok({"cpu_ms": 1.0})  # keypoints not measured
+    assert families.pose_ok({"tfake_nme_change": 0.005, "charlotte_nme_change": -0.01}, 0.005)
+    assert not families.pose_ok({"tfake_nme_change": 0.0051, "charlotte_nme_change": 0.0}, 0.005)
+
+
+def test_markdown_recommends_per_family_and_names_what_was_not_measured(tmp_path):
+    families.write(tmp_path, families.record([stage_run(["avx2"], 1, bf16=False), stage_run(["avx2"], 2,
+                                                                                             bf16=False)], 2,
+                                             PROVENANCE))
+    families.write(tmp_path, families.record([stage_run(["avx2", "avx512_vnni"], 1, int8_px=0.3)], 2,
+                                             {**PROVENANCE, "note": "alone"}))
+    text = families.markdown(tmp_path)
+    assert ("| avx2 | AMD EPYC | 1 | onnxruntime-int8 | 2.00× [1.90–2.10] | 0.100 px, 100.0 % | 0.900, 0 missed | – |"
+            in text)
+    assert "| avx2 | AMD EPYC | 2 (all cores) | onnxruntime-int8 |" in text
+    # int8 moves the keypoints 0.3 px on average, outside the rule: bf16 is recommended, int8 named beside it
+    assert ("| vnni | AMD EPYC | 1 | openvino-bf16 | 1.60× [1.50–1.70] | 0.010 px, 100.0 % | 0.990, 0 missed "
+            "| onnxruntime-int8: 2.00× [1.90–2.10], 0.300 px, 100.0 %, boxes 0.900, 0 missed |") in text
+    assert ("| avx2 | AMD EPYC | 1 | onnxruntime-int8 | 1.25× [1.20–1.30] | +0.0010 / -0.0002 | 0.600 px, 80.0 % "
+            "| – |") in text
+    assert "**Not measured:** the amx family; all cores (2) on the vnni AMD EPYC." in text
+    assert "2026-11-29, commit abc1234, command: make speed-family; alone" in text
+
+
+def test_markdown_without_measurements_says_how_to_make_them(tmp_path):
+    with pytest.raises(InputError, match="make speed-family"):
+        families.markdown(tmp_path)
+
+
+def test_the_stage_command_writes_only_into_the_scratch_folder(tmp_path):
+    stage = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["speed"]
+    outs = [next(iter(o)) if isinstance(o, dict) else o for o in stage["outs"]]
+    cmd = families.stage_command(ROOT / "dvc.yaml", tmp_path / "params.yaml", tmp_path)
+    assert cmd[:2] == [sys.executable, "stages/speed/speed.py"] and cmd[-2:] == ["--params", str(tmp_path /
+                                                                                              "params.yaml")]
+    given = dict(zip(cmd[2:-2:2], cmd[3:-2:2]))
+    assert set(given) == {a for a in shlex.split(stage["cmd"]) if a.startswith("--")}
+    for flag, value in given.items():
+        written = flag in families.OUTPUT_FLAGS
+        assert Path(value).parent == tmp_path if written else Path(value).parent != tmp_path, flag
+        assert written or not any(o == value or o.startswith(value + ".") for o in outs), flag
+
+
+def test_measure_runs_the_stage_once_per_thread_count(tmp_path, monkeypatch):
+    shutil.copy(ROOT / "dvc.yaml", tmp_path / "dvc.yaml")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"seed": 3, "speed": {"threads": 1, "repeats": 7}}))
+    seen = []
+
+    def fake_stage(cmd, cwd):
+        args = dict(zip(cmd[2::2], cmd[3::2]))
+        params = yaml.safe_load(Path(args["--params"]).read_text())
+        seen.append((cwd, params))
+        numbers, timing = stage_run(["avx2"], params["speed"]["threads"])
+        Path(args["--deploy-metrics"]).write_text(json.dumps(numbers))
+        Path(args["--deploy-timing"]).write_text(json.dumps(timing))
+        return type("Done", (), {"returncode": 0})()
+
+    monkeypatch.setattr(families.subprocess, "run", fake_stage)
+    runs = families.measure(tmp_path, [1, 3])
+    assert [t["environment"]["threads"] for _, t in runs] == [1, 3]
+    assert [p for _, p in seen] == [{"seed": 3, "speed": {"threads": n, "repeats": 7}} for n in (1, 3)]
+    assert {cwd for cwd, _ in seen} == {tmp_path}
+    assert yaml.safe_load((tmp_path / "params.yaml").read_text())["speed"]["threads"] == 1  # the workspace's as it was

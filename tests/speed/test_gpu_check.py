@@ -235,7 +235,8 @@ def test_the_step_profile_runs_on_the_cpu_and_restores_the_layout(dry):
     assert len(ceiling["repeats"]) == 2 and ceiling["min"] <= ceiling["images_per_s"] <= ceiling["max"]
     assert ceiling["graph"] is None and ceiling["steps_before_timing"] == g.STEPS_BEFORE_TIMING == 5
     # the paper profile's deterministic mode; no sleep kernel off CUDA
-    assert ceiling["deterministic"] is True and ceiling["host_wait_probe"] is None
+    assert ceiling["deterministic"] is True
+    assert ceiling["host_wait_probe"] == {"input_path": None, "input_path_and_step": None}
 
 
 @pytest.mark.parametrize("form", list(g.STEP_FORMS))
@@ -247,7 +248,7 @@ def test_each_step_form_is_the_fits_own_step(dry, form):
     lean, graph = g.STEP_FORMS[form]
     task = check.kept_task("bf16", False, 4)
     teacher = task.teacher
-    with check.stepping("bf16", False, 4, form) as (one, step, refusal, fed):
+    with check.stepping("bf16", False, 4, form) as (one, step, refusal, feed):
         assert task.lean == lean and (task.teacher is not teacher) == lean
         assert (step.weights is not None) == lean and (step.counts is not None) == lean
         assert refusal == ("the device is cpu, not CUDA" if graph else None)
@@ -255,7 +256,7 @@ def test_each_step_form_is_the_fits_own_step(dry, form):
         one()
         assert step.steps == 1
         with g.StepOps() as ops:
-            fed()
+            one(feed())
         # the warps of the crops and of their twins, each with its inverse, are on the counted path
         assert step.steps == 2 and ops.ops["linalg_inv_ex"] == 2
         assert ops.summary()["host_waits"] == []

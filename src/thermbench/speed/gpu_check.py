@@ -565,13 +565,13 @@ class Check:
 
     @contextlib.contextmanager
     def stepping(self, precision: str, compiled: bool, batch: int, form: str = "plain"):
-        """(a callable running one training step on one batch kept on the device, the `Step`, the graph's refusal
-        or None, a callable running the batch's whole input path and then the step): `fit_ktl`'s own step
-        (`train.make_step`: its optimizer and schedule, channels_last, autocast, the same compiled task, the paper
-        profile's deterministic mode) in `form` (`STEP_FORMS`: the lean step and a CUDA graph as the fit sets them
-        up); the input path as the fit's (`loader.finish`: the pinned batch copied in, the warp with its
-        `linalg.inv_ex` and the target encoding on the device; `train.distill_inputs`); the task's layout and
-        teacher restored after."""
+        """(a callable running one training step, on one batch kept on the device or on the inputs given, the
+        `Step`, the graph's refusal or None, a callable running the batch's whole input path and returning the
+        step's inputs): `fit_ktl`'s own step (`train.make_step`: its optimizer and schedule, channels_last,
+        autocast, the same compiled task, the paper profile's deterministic mode) in `form` (`STEP_FORMS`: the lean
+        step and a CUDA graph as the fit sets them up); the input path as the fit's (`loader.finish`: the pinned
+        batch copied in, the warp with its `linalg.inv_ex` and the target encoding on the device;
+        `train.distill_inputs`); the task's layout and teacher restored after."""
         lean, graph = STEP_FORMS[form]
         task = self.kept_task(precision, compiled, batch)
         data = random_pairs(batch, self.sizes.input_px, 2)
@@ -598,15 +598,14 @@ class Check:
                                             1000, PlateauSchedule(cfg), graph=graph and refusal is None)
                 task.train()
 
-                def one() -> None:
-                    step((images, paired, targets), {"gamma": 1.0})
+                def one(given: tuple | None = None) -> None:
+                    step(*(given or ((images, paired, targets), {"gamma": 1.0})))
                     scheduler.step()
 
-                def fed() -> None:
-                    step(*inputs(finish(host_batch, self.device, size), 1))
-                    scheduler.step()
+                def feed() -> tuple:
+                    return inputs(finish(host_batch, self.device, size), 1)
 
-                yield one, step, refusal, fed
+                yield one, step, refusal, feed
             finally:
                 task.to(memory_format=torch.contiguous_format)
 
@@ -623,16 +622,19 @@ class Check:
                      form: str = "plain") -> dict:
         """Images/s of the training step alone (`stepping` in `form`), after `STEPS_BEFORE_TIMING` steps, each
         repeat `steps` steps (`rates`); then, each step fed by its whole input path, the host syncs a step over
-        `steps` more (`host_syncs`) and whether one such step makes the host wait (`host_wait_probe`, on CUDA);
+        `steps` more (`host_syncs`) and whether the input path, and it with the step, make the host wait
+        (`host_wait_probe`, on CUDA; a step of more kernels than the launch queue holds waits for the queue);
         whether the graph was captured (`graph`: captured | refused (why) | failed (why); None for a form without
         one) and the peak reserved GPU memory from the step's set-up on (warm-up, capture and the graph's pool
         included)."""
         self.memory_from_here()
-        with self.stepping(precision, compiled, batch, form) as (one, step, refusal, fed):
+        with self.stepping(precision, compiled, batch, form) as (one, step, refusal, feed):
             self.timed_steps(one, STEPS_BEFORE_TIMING)
             out = rates(self.repeated(lambda: batch * steps / self.timed_steps(one, steps), self.sizes.repeats))
-            out.update(host_syncs_per_step=self.host_syncs(fed, steps),
-                       host_wait_probe=self.sleep_probe(fed, batch / out["images_per_s"]),
+            step_s = batch / out["images_per_s"]
+            out.update(host_syncs_per_step=self.host_syncs(lambda: one(feed()), steps),
+                       host_wait_probe={"input_path": self.sleep_probe(feed, step_s),
+                                        "input_path_and_step": self.sleep_probe(lambda: one(feed()), step_s)},
                        graph=f"refused ({refusal})" if refusal is not None else step.graph_state,
                        steps=steps, steps_before_timing=STEPS_BEFORE_TIMING, deterministic=self.fit.deterministic)
             self.peak_memory(out)

@@ -104,6 +104,8 @@ scale: setup
 # workers needed, determinism, Sapiens2 bf16, the precision-vs-NME table that picks the paper profile's setting) ->
 # metrics/gpu/<gpu>.json; its measuring ends within --budget-s (540 s). For a bare GPU machine: no venv, no DVC,
 # python3 with PyTorch, numpy, OpenCV, pandas and PyYAML. Without CUDA it says so and exits 0 (docs/gpu.md).
+# The paper profile's setting (its precision and the alternative, its deterministic mode) on a bare GPU machine:
+# PyTorch, numpy, OpenCV, pandas, PyYAML; no DVC (docs/gpu.md, "make gpu-check").
 gpu-check:
 	PYTHONPATH=src python3 -m thermbench.speed.gpu_check
 

@@ -1,15 +1,12 @@
 """The training step as a GPU runs it, checked on the CPU: no op that makes the host wait, fewer kernels in its lean
 form, the same function after the teacher's BatchNorm is folded, and the CUDA-graph form of the step (its capture
-path driven through stand-ins for the CUDA calls)."""
-
-import contextlib
-import copy
+path driven through `fake_cuda`, whose graph replays only the ops it captured)."""
 
 import numpy as np
 import pytest
 import torch
-from torch.utils._pytree import tree_unflatten
 
+from fake_cuda import FakeCuda
 from split_builders import dot_split
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
 from thermbench.mlcmkd.optim import OptimConfig
@@ -232,98 +229,46 @@ def test_the_cuda_calls_are_torchs_and_capture_runs_in_thread_local_error_mode(m
     assert [s[0] for s in seen] == ["CUDAGraph", "graph", "Stream", "current_stream", "stream", "synchronize"]
 
 
-class FakeStream:
-    def __init__(self, log: list):
-        self.log = log
-
-    def wait_stream(self, other):
-        self.log.append("wait")
-
-
-class FakeGraph:
-    """A CUDA graph's contract: replay runs what was captured on the captured input tensors and writes the captured
-    output tensors."""
-
-    def __init__(self, cuda):
-        self.cuda = cuda
-
-    def replay(self):
-        cuda, step = self.cuda, self.cuda.step
-        cuda.replays += 1
-        if cuda.fail == ("replay", cuda.replays):
-            raise RuntimeError("CUDA error: an illegal memory access was encountered")
-        losses, norm = step.eager(*tree_unflatten(step.static_in, step.static_spec))
-        step.static_out[0].copy_(losses)
-        step.static_out[1].copy_(norm)
-        cuda.log.append("replay")
-
-
-class FakeCuda:
-    """`step.CudaCalls` on the CPU. Capture records and runs nothing on a GPU: here it runs the step once and then
-    restores the task and the optimizer as they were. `fail`: ("capture", 1) or ("replay", n) raises there."""
-
-    def __init__(self, task, fail: tuple | None = None):
-        self.task, self.fail, self.step = task, fail, None
-        self.log, self.replays = [], 0
-
-    def graph(self):
-        return FakeGraph(self)
-
-    @contextlib.contextmanager
-    def capturing(self, graph):
-        saved = copy.deepcopy((self.task.state_dict(), self.step.optimizer.state_dict()))
-        self.log.append("capture")
-        yield
-        self.task.load_state_dict(saved[0])
-        self.step.optimizer.load_state_dict(saved[1])
-        if self.fail == ("capture", 1):
-            raise RuntimeError("operation not permitted when stream is capturing")
-
-    def side_stream(self, device):
-        return FakeStream(self.log)
-
-    def current_stream(self, device):
-        return FakeStream(self.log)
-
-    @contextlib.contextmanager
-    def on_stream(self, stream):
-        yield
-
-    def synchronize(self, device):
-        self.log.append("sync")
-
-
 def _graph_and_reference(fail=None):
     """The same KTL task twice: a step asked for a graph, through `FakeCuda`, and a reference that runs every step
-    eagerly as the graph form (device numbers, AdamW capturable), each with its own lr schedule."""
+    eagerly as the graph form (device numbers, AdamW capturable), each with its own lr schedule and, as the lean
+    step, its BatchNorm counters advanced by one op."""
     steps = []
     for graph in (True, False):
         task = DistillTask(_model(0), _model(1), DistillConfig(fd=True, ld=True, ri=True)).train()
         params = list(task.trainable_parameters())
         optimizer = make_optimizer([{"params": params}], 1e-3, True, torch.device("cpu"))
-        cuda = FakeCuda(task, fail) if graph else None
-        step = Step(task, optimizer, params, "fp32", torch.device("cpu"), 1.0, 1.0, graph, cuda=cuda)
-        if cuda:
-            cuda.step = step
+        step = Step(task, optimizer, params, "fp32", torch.device("cpu"), 1.0, 1.0, graph,
+                    counts=BatchNormCounts(task), cuda=FakeCuda(task, fail) if graph else None)
         steps.append((step, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: 0.9 ** i)))
     return steps
 
 
 def _run_both(steps, n: int):
-    """`n` steps on alternating batches and a changing gamma: the graph's inputs are copied in at each replay."""
+    """`n` steps on alternating batches and a changing gamma: the graph's inputs are copied in at each replay. Each
+    step's results equal the reference's when returned and still at the end (a later replay must not change them);
+    the graph step's ops are logged by stream."""
     batches = [_inputs(), (to_input(dot_split(2, 5, SIZE).images), _inputs()[1])]
+    (graph, graph_lr), (reference, reference_lr) = steps
+    results = []
     for i in range(n):
         x, targets = batches[i % 2]
         args, kwargs = (x, x, targets), {"gamma": 0.5 - 0.05 * i}
-        (graph, graph_lr), (reference, reference_lr) = steps
-        got = graph(args, kwargs)
+        with graph.cuda.watching():
+            got = graph(args, kwargs)
         want = reference.eager(*reference.device_numbers(args, kwargs))
         for a, b in zip(got, want):
             assert torch.equal(a, b), i
+        results.append((got, [w.clone() for w in want]))
         graph_lr.step()
         reference_lr.step()
-    for a, b in zip(steps[0][0].params, steps[1][0].params):
+    for i, (got, want) in enumerate(results):
+        for a, b in zip(got, want):
+            assert torch.equal(a, b), i
+    for a, b in zip(graph.params, reference.params):
         assert torch.equal(a, b)
+    for (name, a), b in zip(graph.runner.named_buffers(), reference.runner.buffers()):
+        assert torch.equal(a, b), name
 
 
 def test_the_captured_step_warms_up_captures_replays_and_trains_as_the_eager_step(capsys):
@@ -331,8 +276,14 @@ def test_the_captured_step_warms_up_captures_replays_and_trains_as_the_eager_ste
     _run_both(steps, WARMUP_STEPS + 3)
     step = steps[0][0]
     assert step.graph_state == "captured"
-    # each warm-up step on a side stream that waits for the current one and back; the capture after a synchronize
-    assert step.cuda.log == ["wait", "wait"] * WARMUP_STEPS + ["sync", "capture", "replay", "replay", "replay"]
+    # each warm-up step's work on a side stream that waits for the current one, the current one then waiting for
+    # it; the graph's inputs made, then the capture after a synchronize, on its own stream; each replay's input copies
+    # and work on the current stream
+    warm_up = ["side waits for default", "ops on side", "default waits for side"]
+    assert step.cuda.log == (warm_up * WARMUP_STEPS + ["ops on default", "sync", "capture", "ops on capture"]
+                             + ["ops on default", "replay"] * 3 + ["ops on default"])
+    # the step's forward captured once, autocast's weight-cast cache off (a cached cast outlives the graph's memory)
+    assert step.cuda.cache_at_capture == [False]
     assert capsys.readouterr().err.count("train.fit.cuda_graph: the step is captured after 3 eager steps") == 1
 
 

@@ -49,6 +49,51 @@ def test_compare_says_whether_a_change_is_beyond_the_repeats_range():
     assert within["change"] == pytest.approx(0.14) and not within["beyond_spread"]
 
 
+def test_each_setting_against_fp32s_nme():
+    table = {"fp32": {"nmes": [0.10, 0.12, 0.11], "mean": 0.11}, "tf32": {"nmes": [0.11], "mean": 0.115},
+             "bf16+lean+cuda_graph": {"nmes": [0.12, 0.14], "mean": 0.13}}
+    assert g.against_fp32(table) == {
+        "tf32": {"mean": 0.115, "minus_fp32": pytest.approx(0.005), "within_fp32_range": True},
+        "bf16+lean+cuda_graph": {"mean": 0.13, "minus_fp32": pytest.approx(0.02), "within_fp32_range": False}}
+
+
+class SleepingDevice:
+    """A device clock for `host_wait_probe`: a sleep kernel keeps the device busy from its launch; a launch takes
+    1 ms of host time; `sync` waits for the device."""
+
+    def __init__(self):
+        self.now, self.busy_until = 0.0, 0.0
+
+    def launch(self, device_s: float = 0.0) -> None:
+        self.now += 0.001
+        self.busy_until = max(self.busy_until, self.now) + device_s
+
+    def sync(self) -> None:
+        self.now = max(self.now, self.busy_until)
+
+
+def test_the_sleep_probe_tells_a_host_that_waits_from_one_that_only_launches():
+    dev = SleepingDevice()
+    launches = lambda: [dev.launch(0.002) for _ in range(3)]  # noqa: E731
+    out = g.host_wait_probe(launches, dev.launch, dev.sync, 0.1, clock=lambda: dev.now)
+    # 1 ms for the sleep's launch and 3 for the step's: the host is back at 4 ms, the device done at 1 + 100 + 6
+    assert out == {"sleep_ms": 100.0, "host_ms": pytest.approx(4.0), "device_ms": pytest.approx(107.0),
+                   "host_waited": False}
+    waits = lambda: (launches(), dev.sync())  # noqa: E731 - e.g. a batched inverse that syncs inside its library
+    out = g.host_wait_probe(waits, dev.launch, dev.sync, 0.1, clock=lambda: dev.now)
+    assert out["host_waited"] and out["host_ms"] == pytest.approx(107.0) == out["device_ms"]
+
+
+def test_settings_are_named_by_what_differs_from_the_paper_profile(paper):
+    assert g.setting_name("tf32", False) == "tf32"
+    assert g.setting_name("bf16", True, determinism="nondeterministic") == "bf16+compile+nondeterministic"
+    assert (g.setting_name("tf32", False, True, determinism="nondeterministic")
+            == "tf32+nondeterministic+cudnn.benchmark")
+    assert g.setting_name("bf16", False, graph=True) == "bf16+lean+cuda_graph"
+    assert g.precisions(paper) == ("tf32", "bf16")  # the paper's, then the alternative its choice weighs
+    assert g.precisions(replace(paper, fit=replace(paper.fit, precision="bf16"))) == ("bf16", "tf32")
+
+
 def test_workers_needed_rounds_up():
     assert g.workers_needed(2000.0, 600.0) == 4  # 3.33 workers
     assert g.workers_needed(1800.0, 600.0) == 3
@@ -189,22 +234,32 @@ def test_the_step_profile_runs_on_the_cpu_and_restores_the_layout(dry):
     ceiling = check.step_ceiling("fp32", False, 4, steps=1)
     assert len(ceiling["repeats"]) == 2 and ceiling["min"] <= ceiling["images_per_s"] <= ceiling["max"]
     assert ceiling["graph"] is None and ceiling["steps_before_timing"] == g.STEPS_BEFORE_TIMING == 5
+    # the paper profile's deterministic mode; no sleep kernel off CUDA
+    assert ceiling["deterministic"] is True
+    assert ceiling["host_wait_probe"] == {"input_path": None, "input_path_and_step": None}
 
 
 @pytest.mark.parametrize("form", list(g.STEP_FORMS))
 def test_each_step_form_is_the_fits_own_step(dry, form):
     """The lean forms run the lean task with the bf16 weight copies and the batched BN counters; the graph form asks
-    for a graph, which the CPU refuses; the step's ops make the host wait nowhere."""
+    for a graph, which the CPU refuses; the paper profile's deterministic mode holds while it steps; neither the
+    step's ops nor its input path's make the host wait."""
     check = g.Check(CPU, replace(g.DRY, repeats=1), dry, 3000.0)
     lean, graph = g.STEP_FORMS[form]
     task = check.kept_task("bf16", False, 4)
     teacher = task.teacher
-    with check.stepping("bf16", False, 4, form) as (one, step, refusal):
+    with check.stepping("bf16", False, 4, form) as (one, step, refusal, feed):
         assert task.lean == lean and (task.teacher is not teacher) == lean
         assert (step.weights is not None) == lean and (step.counts is not None) == lean
         assert refusal == ("the device is cpu, not CUDA" if graph else None)
+        assert g.torch.are_deterministic_algorithms_enabled()
         one()
         assert step.steps == 1
+        with g.StepOps() as ops:
+            one(feed())
+        # the warps of the crops and of their twins, each with its inverse, are on the counted path
+        assert step.steps == 2 and ops.ops["linalg_inv_ex"] == 2
+        assert ops.summary()["host_waits"] == []
     assert task.teacher is teacher and not task.lean
     out = check.step_ceiling("bf16", False, 4, steps=1, form=form)
     assert out["host_syncs_per_step"] == 0.0 and len(out["repeats"]) == 1
@@ -239,6 +294,7 @@ def test_the_end_to_end_runs_grow_their_validation_with_their_training(dry, cloc
     assert out["runs"]["steps"] == [5, 6] and out["runs"]["val_crops"] == [2, 3]
     assert out["runs"]["images"] == [20, 24] and out["runs"]["seconds"] == [[2.2, 2.24]]
     assert out["images_per_s"] == pytest.approx(100.0) and "graph" not in out
+    assert out["deterministic"] is True  # the paper profile's
 
 
 def test_the_paper_fit_reads_its_crops_from_a_store_on_disk(dry, monkeypatch, clocked_fits):
@@ -289,10 +345,11 @@ def test_a_dry_run_ends_within_its_budget(tmp_path):
     assert all(note.startswith("stopped at budget") for note in result["stopped"].values())
 
 
-def test_measure_compares_each_change_with_its_setting_and_chooses_among_those_with_an_nme(paper, monkeypatch):
+def test_measure_compares_each_change_with_its_setting_and_chooses_among_those_with_an_nme(paper, monkeypatch,
+                                                                                           capsys):
     base = {"fp32": 400.0, "tf32": 800.0, "bf16": 600.0}
 
-    def end_to_end(self, precision, compiled, batch, deterministic=False, benchmark=False, graph=False):
+    def end_to_end(self, precision, compiled, batch, deterministic=None, benchmark=False, graph=False):
         rate = base[precision] * (2 if compiled else 1) * (1.5 if benchmark else 1) * (0.5 if deterministic else 1)
         return g.rates([rate - 10, rate, rate + 10] if not graph else [3 * rate])
 
@@ -310,19 +367,29 @@ def test_measure_compares_each_change_with_its_setting_and_chooses_among_those_w
         monkeypatch.setattr(g.Check, name, fake)
     r = g.measure(CPU, g.DRY, paper, 1000.0)
     assert not r["skipped"] and not r["failed"] and not r["stopped"]
-    assert r["end_to_end"]["bf16+compile"]["8"]["images_per_s"] == 1200.0
-    assert r["end_to_end"]["tf32+cudnn.benchmark"]["4"]["images_per_s"] == 1200.0
-    assert r["end_to_end"]["bf16+lean+cuda_graph"]["8"]["images_per_s"] == 1800.0
+    # first the paper's precision (tf32) step forms at both batches, the paper fit, then the NME against fp32 of
+    # the paper's step and of the alternative (bf16)
+    done = g.re.findall(r"gpu-check: (.*) done in \d+ s", capsys.readouterr().out)
+    assert done[:10] == [f"step tf32 {form} batch {b}" for form in g.STEP_FORMS for b in (4, 8)] + [
+        "paper fit batch 64", "NME fp32", "NME tf32+lean+cuda_graph", "NME bf16+lean+cuda_graph"]
+    # the paper profile is deterministic (x 0.5 here): its settings carry no suffix, the others say so
+    assert r["end_to_end"]["bf16+compile"]["8"]["images_per_s"] == 600.0
+    assert r["end_to_end"]["tf32+nondeterministic"]["4"]["images_per_s"] == 800.0
+    assert r["end_to_end"]["tf32+nondeterministic+cudnn.benchmark"]["4"]["images_per_s"] == 1200.0
+    assert r["end_to_end"]["bf16+lean+cuda_graph"]["8"]["images_per_s"] == 900.0
     assert r["ops_per_step"] == {"fp32": {"plain": {"kernels": 10}}}
-    assert r["cudnn_benchmark"]["tf32"]["4"] == {"images_per_s": 1200.0, "without": 800.0,
-                                                 "change": pytest.approx(0.5), "beyond_spread": True}
+    # cuDNN's benchmarking against the same setting without, both not deterministic
+    assert r["cudnn_benchmark"]["tf32+nondeterministic"]["4"] == {"images_per_s": 1200.0, "without": 800.0,
+                                                                  "change": pytest.approx(0.5), "beyond_spread": True}
+    assert r["deterministic_cost"]["tf32"]["4"]["change"] == pytest.approx(-0.5)
     assert r["deterministic_cost"]["bf16+compile"]["4"]["change"] == pytest.approx(-0.5)
-    # the lean CUDA-graph step, the fastest here with an NME row in fp32's range, is chosen (tf32+cudnn.benchmark
-    # has no NME row)
-    assert r["paper_choice"]["setting"] == "tf32+lean+cuda_graph" and r["paper_choice"]["images_per_s"] == 2400.0
-    assert r["workers_needed"]["bf16+compile"] == 2  # 1,200 images/s from workers of 1,000
+    # the lean CUDA-graph step, the fastest here with an NME row in fp32's range, is chosen (the nondeterministic
+    # settings have no NME row)
+    assert r["paper_choice"]["setting"] == "tf32+lean+cuda_graph" and r["paper_choice"]["images_per_s"] == 1200.0
+    assert r["nme_vs_fp32"]["tf32+lean+cuda_graph"] == {"mean": 0.15, "minus_fp32": 0.0, "within_fp32_range": True}
+    assert r["workers_needed"]["bf16+compile"] == 1  # 600 images/s from workers of 1,000
     assert r["paper_fit_images_per_s"]["images_per_s"] == 500.0
-    # each step form at each batch its own item, bf16 and tf32; the plain fp32 step under step_ceiling
+    # each step form at each batch its own item, tf32 and bf16; the plain fp32 step under step_ceiling
     assert sorted(r["step_forms"]) == ["bf16", "tf32"] and sorted(r["step_forms"]["bf16"]) == sorted(g.STEP_FORMS)
     assert r["step_forms"]["tf32"]["lean+cuda_graph"]["8"] == {**g.rates([1600.0]), "form": "lean+cuda_graph"}
     assert r["step_forms"]["bf16"]["lean"]["4"]["images_per_s"] == 400.0
@@ -348,3 +415,4 @@ def test_the_precision_table_alone_has_rows_for_the_lean_graph_step(paper, monke
     # fp32's seeds span 0.18 to 0.22: bf16 (0.3) and compiled bf16 are out, the lean graph step in bf16 the fastest
     assert r["paper_choice"]["setting"] == "bf16+lean+cuda_graph"
     assert r["paper_choice"]["candidates"] == ["bf16+lean+cuda_graph", "fp32", "tf32", "tf32+lean+cuda_graph"]
+    assert r["nme_vs_fp32"]["bf16"] == {"mean": 0.3, "minus_fp32": pytest.approx(0.1), "within_fp32_range": False}

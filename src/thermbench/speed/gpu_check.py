@@ -4,40 +4,48 @@
     PYTHONPATH=src python3 -m thermbench.speed.gpu_check [--out metrics/gpu] [--budget-s 540]
 
 It runs the project's own `fit_ktl` with the DIKD task and RTMPose-l student and teacher at 256 px under the paper
-profile's fit (profiles/default.yaml + paper.yaml: loader workers, augmentation on the device) on random paired
-crops. Every speed figure is measured `Sizes.repeats` times and recorded as each repeat, their median
-(`images_per_s`) and their range (`min`, `max`, `spread` = range / median). It records:
+profile's fit (profiles/default.yaml + paper.yaml: loader workers, augmentation on the device, deterministic mode)
+on random paired crops. Every fit and step runs at the paper profile's determinism (deterministic: no cuDNN
+benchmarking, deterministic kernels) unless its name says otherwise (`+nondeterministic`), and at the paper's
+precision and the alternative its choice weighs (tf32 and bf16, `precisions`). Every speed figure is measured
+`Sizes.repeats` times and recorded as each repeat, their median (`images_per_s`) and their range (`min`, `max`,
+`spread` = range / median). Memory is the peak the allocator reserved (`peak_reserved_gb`), which a CUDA graph's
+private pool counts in. It records, in this order of importance:
 
-- end-to-end images/s at batch 64 and 256 for each precision (eager) and for compiled settings as the budget allows:
-  what an epoch costs per training image (loader, step, and the validation of the paper's T-FAKE share of
-  validation crops per training crop), from the slope between a short and a long run whose validation sets grow
-  with them (start-up and compilation cancel, validation does not); every compiled setting with static shapes
-  (`static_shapes`), so batch 256 compiles for 256 rather than with a dynamic batch dimension;
-- the paper fit: `fit_ktl` as the paper profile sets it (precision, deterministic mode, validation every epoch,
-  gradient-norm logging, gradient shares, early-stopping state), its crops written to a crop store on disk by the
-  project's writer and read back as the stages read them; images/s of an epoch from the slope between a 1- and a
-  2-epoch fit;
-- the cuDNN benchmark: end to end with `torch.backends.cudnn.benchmark` on, against the same setting without;
 - the step forms (`step_forms`): the fit's own training step alone on a batch kept on the GPU, plain, lean
-  (`FitConfig.lean_step`) and lean captured as a CUDA graph, in bf16 and tf32 at batch 64 and 256, each after the
-  same `STEPS_BEFORE_TIMING` steps (warm-up, capture and first replay included) at every batch, with whether the
-  graph was captured, the host syncs a step (`torch.cuda.set_sync_debug_mode`; on the CPU of a dry run the ops
-  that make the host wait, `step_audit.StepOps`) and peak GPU memory; the step ceiling of the plain step in each
-  precision and compiled;
+  (`FitConfig.lean_step`) and lean captured as a CUDA graph, at batch 64 and 256, each after the same
+  `STEPS_BEFORE_TIMING` steps (warm-up, capture and first replay included), with whether the graph was captured,
+  peak reserved memory, and, each step then fed by its whole input path (the pinned batch copied in, the warp's
+  `linalg.inv_ex` and the target encoding on the device), the host syncs a step (`torch.cuda.set_sync_debug_mode`;
+  on the CPU of a dry run the ops that make the host wait, `step_audit.StepOps`) and a sleep-kernel probe of whether
+  the host waits at all (`host_wait_probe`: a sync inside a library is no sync-debug warning);
+- the paper fit: `fit_ktl` as the paper profile sets it (precision, deterministic mode, validation every epoch,
+  gradient-norm logging, gradient shares, early-stopping state, the lean step and the CUDA graph), its crops
+  written to a crop store on disk by the project's writer and read back as the stages read them, so the loader's
+  pin-memory thread runs while the step is captured (`graph`: the capture's outcome); images/s of an epoch from the
+  slope between a 1- and a 2-epoch fit;
+- the precision table, in `metrics/gpu/<gpu>_precision.json`: a short KTL-l run from random weights on learnable
+  shape crops for several seeds per setting (fp32, then the lean CUDA-graph step and the eager step of the two
+  precisions), its best validation NME, each setting's against fp32's (`nme_vs_fp32`), and the setting the paper
+  profile takes: the fastest at batch 64 whose mean NME stays within fp32's seed range (`--only-precision` runs
+  this table alone, on the images/s of an earlier full run);
+- end-to-end images/s at batch 64 and 256, the lean CUDA-graph step and the eager one: what an epoch costs per
+  training image (loader, step, and the validation of the paper's T-FAKE share of validation crops per training
+  crop), from the slope between a short and a long run whose validation sets grow with them (start-up, capture and
+  compilation cancel, validation does not); compiled settings as the budget allows, with static shapes
+  (`static_shapes`), so batch 256 compiles for 256 rather than with a dynamic batch dimension;
 - a bf16 fit with gradient shares (`shares_fit`): the paper fit in bf16 with `share_batches` > 0, the lean step
   and a CUDA graph, once: every path that runs the task (shares, validation, gradient-norm logging) in bf16;
-- where the step's time goes: a torch.profiler run of the eager step (tf32, bf16; batch 64), each aten op's self
+- the loader's images/s per worker and the workers the measured rate needs;
+- the deterministic mode's cost (`deterministic_cost`: deterministic against not, end to end) and, not
+  deterministic, cuDNN's benchmarking against its heuristics (`cudnn_benchmark`);
+- where the step's time goes: a torch.profiler run of the eager step (both precisions; batch 64), each aten op's self
   device time summed by kind (convolution, batch norm, matmul, optimizer, copies, other), the share of an
   unprofiled step's wall time the GPU is busy (the union of its kernels' spans) and the rest, the device waiting for
   the host (launches, syncs, the Python loop), and the kernels, copies and fills it runs per step;
-- the loader's images/s per worker and the workers the measured rate needs;
-- determinism: two same-seed runs compared bit for bit, with the deterministic flag and without, and its images/s
-  cost; the largest CPU-vs-GPU difference of one forward of the same weights;
-- Sapiens2-0.4B (this project's port, random weights) inference images/s at 1024 x 768, batch 8;
-- the precision table, in `metrics/gpu/<gpu>_precision.json`: a short KTL-l run from random weights on learnable
-  shape crops for several seeds per setting, its best validation NME, and the setting the paper profile takes: the
-  fastest at batch 64 whose mean NME stays within fp32's seed range (`--only-precision` runs this table alone, on
-  the images/s of an earlier full run).
+- the step ceiling of the plain step in fp32 and compiled; determinism: two same-seed runs compared bit for bit,
+  with the deterministic flag and without; the largest CPU-vs-GPU difference of one forward of the same weights;
+- Sapiens2-0.4B (this project's port, random weights) inference images/s at 1024 x 768, batch 8.
 
 Items run in order of importance within `--budget-s`, which bounds the whole command: an item whose estimated time
 would pass it is skipped, another repeat starts only where one as long as the last ends within it, and an item
@@ -52,6 +60,7 @@ import argparse
 import contextlib
 import copy
 import datetime
+import gc
 import json
 import math
 import os
@@ -71,7 +80,7 @@ import torch
 import yaml
 
 from thermbench.core.io import write_json
-from thermbench.core.numerics import CUBLAS_WORKSPACE, PRECISIONS, inference_autocast, numerics
+from thermbench.core.numerics import CUBLAS_WORKSPACE, inference_autocast, numerics
 from thermbench.core.stage import build
 from thermbench.datasets.crop_store import Split, save_splits
 from thermbench.mlcmkd.augment import AugmentConfig, flip_index
@@ -83,14 +92,14 @@ from thermbench.mlcmkd.runs import distill_config
 from thermbench.mlcmkd.settings import RTMPoseParams, Settings, train_params
 from thermbench.mlcmkd.step import WARMUP_STEPS, capture_refusal
 from thermbench.mlcmkd.step_audit import StepOps, audit_ktl_step, random_pairs
-from thermbench.mlcmkd.train import FitConfig, PlateauSchedule, fit_ktl, make_step
+from thermbench.mlcmkd.train import FitConfig, PlateauSchedule, distill_inputs, fit_ktl, make_step
 from thermbench.models.rtmpose import build_rtmpose, to_input
 from thermbench.models.sapiens2 import build_sapiens2
 
 DIKD = DistillConfig(fd=True, ld=True, fi=True, ri=True)
 NO_GPU = "gpu-check: torch sees no CUDA GPU here; nothing measured"
 NME_OPTIM = OptimConfig(lr=2e-3, warmup_steps=10, clip_grad=1.0)
-PRECISION_KEYS = ("precision_nme", "paper_choice", "nme_protocol")  # written to <gpu>_precision.json
+PRECISION_KEYS = ("precision_nme", "nme_vs_fp32", "paper_choice", "nme_protocol")  # to <gpu>_precision.json
 LISTS = ("skipped", "failed", "stopped")  # what did not run, or not to its end: written to both files
 STEP_FORMS = {"plain": (False, False), "lean": (True, False), "lean+cuda_graph": (True, True)}  # (lean, graph)
 # Steps before any timing, the same at every batch: the graph's warm-up, its capture with the first replay, one
@@ -186,6 +195,46 @@ def choose(rates: dict[str, float], table: dict[str, dict]) -> dict:
             "candidates": sorted(ok)}
 
 
+def against_fp32(table: dict[str, dict]) -> dict:
+    """Each setting's mean validation NME against fp32's (`table`: setting -> {"nmes", "mean"}): the difference of
+    the means and whether its mean lies within fp32's seed range, the condition `choose` puts on a setting."""
+    fp32 = table["fp32"]
+    low, high = min(fp32["nmes"]), max(fp32["nmes"])
+    return {name: {"mean": row["mean"], "minus_fp32": row["mean"] - fp32["mean"],
+                   "within_fp32_range": low <= row["mean"] <= high} for name, row in table.items() if name != "fp32"}
+
+
+def host_wait_probe(run, sleep, sync, sleep_s: float, clock=time.perf_counter) -> dict:
+    """Whether `run()` makes the host wait for the device, whatever the cause (a sync PyTorch flags, or one inside a
+    library such as a batched inverse's): `sleep(sleep_s)` first queues a kernel that keeps the device busy that
+    long, so a host that waits in `run` returns after it, one that only launches returns before (`sleep_s` is
+    chosen longer than `run`'s launches)."""
+    sync()
+    start = clock()
+    sleep(sleep_s)
+    run()
+    host = clock() - start
+    sync()
+    return {"sleep_ms": sleep_s * 1e3, "host_ms": host * 1e3, "device_ms": (clock() - start) * 1e3,
+            "host_waited": host >= sleep_s}
+
+
+class CudaSleep:
+    """`torch.cuda._sleep` by seconds: a kernel that spins the device for a number of cycles, its rate calibrated
+    here (the second of two runs: the first loads the kernel)."""
+
+    def __init__(self, sync, cycles: int = 50_000_000):
+        for _ in range(2):
+            sync()
+            start = time.perf_counter()
+            torch.cuda._sleep(cycles)
+            sync()
+            self.cycles_per_s = cycles / (time.perf_counter() - start)
+
+    def __call__(self, seconds: float) -> None:
+        torch.cuda._sleep(int(seconds * self.cycles_per_s))
+
+
 def kind_of(op: str) -> str:
     """The kind of an aten op, by its name (`OP_KINDS`, first match), else "other"."""
     name = op.lower()
@@ -237,9 +286,16 @@ def split_results(results: dict) -> tuple[dict, dict]:
             {k: v for k, v in results.items() if k in PRECISION_KEYS or k in LISTS})
 
 
-def setting_name(precision: str, compiled: bool, benchmark: bool = False, graph: bool = False) -> str:
-    return (precision + ("+compile" if compiled else "") + ("+cudnn.benchmark" if benchmark else "")
-            + ("+lean+cuda_graph" if graph else ""))
+def setting_name(precision: str, compiled: bool, benchmark: bool = False, graph: bool = False,
+                 determinism: str = "") -> str:
+    """A setting's name; `determinism` names the deterministic mode where it is not the paper profile's."""
+    return (precision + ("+compile" if compiled else "") + (f"+{determinism}" if determinism else "")
+            + ("+cudnn.benchmark" if benchmark else "") + ("+lean+cuda_graph" if graph else ""))
+
+
+def precisions(paper: Paper) -> tuple[str, str]:
+    """The paper profile's precision and the alternative its choice weighs (docs/gpu.md): tf32 against bf16."""
+    return (paper.fit.precision, "tf32" if paper.fit.precision == "bf16" else "bf16")
 
 
 def paper_params(repo: Path) -> dict:
@@ -302,13 +358,15 @@ def shape_pairs(n: int, size: int, seed: int) -> Split:
 
 
 class Check:
-    """The measurements of one machine; `results` is what the JSON holds. `clock` (seconds) measures the budget."""
+    """The measurements of one machine; `results` is what the JSON holds. `clock` (seconds) measures the budget.
+    Every fit and step runs in the paper profile's deterministic mode (its cuDNN algorithm choice included) unless an
+    item says otherwise."""
 
     def __init__(self, device: torch.device, sizes: Sizes, paper: Paper, budget_s: float, save=None,
                  clock=time.perf_counter):
         self.device, self.sizes, self.paper, self.budget_s, self.save = device, sizes, paper, budget_s, save
         self.fit = replace(paper.fit, epochs=1, patience=None, val_every=1, grad_norm_steps=0, share_batches=0,
-                           progress=False, deterministic=False)
+                           progress=False)
         self.clock = clock
         self.start = clock()
         self.item: str | None = None
@@ -383,6 +441,20 @@ class Check:
         if self.device.type == "cuda":
             torch.cuda.synchronize()
 
+    def memory_from_here(self) -> None:
+        """The device's memory peak counted from here, over what is then in use: the allocator's cache of earlier
+        items released first."""
+        if self.device.type == "cuda":
+            gc.collect()
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+
+    def peak_memory(self, out: dict) -> None:
+        """The peak of the memory the allocator reserved since `memory_from_here` (`peak_reserved_gb`): reserved,
+        not allocated, so that a CUDA graph's private pool counts in full."""
+        if self.device.type == "cuda":
+            out["peak_reserved_gb"] = torch.cuda.max_memory_reserved() / 1e9
+
     def task(self, seed: int = 0, distill: DistillConfig = DIKD) -> DistillTask:
         torch.manual_seed(seed)
         student = build_rtmpose(self.sizes.arch, input_size=(self.sizes.input_px,) * 2)
@@ -420,12 +492,14 @@ class Check:
                 "runs": {"images": [n_short, n_long], "warm_up_s": warm, "seconds": [list(p) for p in pairs]},
                 "graphs_compiled_after_warm_up": graphs_compiled() - before}
 
-    def end_to_end(self, precision: str, compiled: bool, batch: int, deterministic: bool = False,
+    def end_to_end(self, precision: str, compiled: bool, batch: int, deterministic: bool | None = None,
                    benchmark: bool = False, graph: bool = False) -> dict:
         """Images/s of `fit_ktl` (one epoch, validated) from the slope between a short and a long run, their
-        validation sets `val_crops` of their training sets; peak GPU memory over them. `benchmark`: cuDNN's
-        benchmarking on (the fit's `cudnn_benchmark`); `graph`: the lean step captured as a CUDA graph (`graph` in
-        the result: whether the last fit captured it). The short run has `STEPS_BEFORE_TIMING` steps at least."""
+        validation sets `val_crops` of their training sets; peak reserved GPU memory over them. `deterministic`
+        None: the paper profile's; `benchmark`: cuDNN's benchmarking on where not deterministic (the fit's
+        `cudnn_benchmark`); `graph`: the lean step captured as a CUDA graph (`graph` in the result: whether the last
+        fit captured it). The short run has `STEPS_BEFORE_TIMING` steps at least."""
+        deterministic = self.fit.deterministic if deterministic is None else deterministic
         s = self.sizes
         steps = [max(k * s.batches[0] // batch, STEPS_BEFORE_TIMING) for k in s.steps]
         steps[1] = max(steps[1], steps[0] + 1)
@@ -438,15 +512,14 @@ class Check:
         def fit(k: int, v: int) -> float:
             return self.timed_fit(task, {"train": data.head(k * batch), "val": val.head(v)}, cfg)
 
-        if self.device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats()
+        self.memory_from_here()
         out = self.slope(lambda: fit(steps[0], vals[0]), lambda: fit(steps[1], vals[1]), steps[0] * batch,
                          steps[1] * batch)
         out["runs"].update(steps=steps, val_crops=vals)
+        out["deterministic"] = deterministic
         if graph:
             out["graph"] = self.history.get("graph")
-        if self.device.type == "cuda":
-            out["peak_memory_gb"] = torch.cuda.max_memory_allocated() / 1e9
+        self.peak_memory(out)
         return out
 
     def paper_run(self) -> dict:
@@ -458,6 +531,7 @@ class Check:
         s, fit = self.sizes, replace(self.paper.fit, progress=False)
         train = fit.batch_size * s.paper_steps
         task = self.task(distill=self.paper.distill)
+        self.memory_from_here()
         with tempfile.TemporaryDirectory() as tmp:
             store = Path(tmp) / "tfake"
             save_splits(store, {"train": random_pairs(train, s.input_px, 6),
@@ -467,6 +541,7 @@ class Check:
                              lambda: self.timed_fit(task, data, replace(fit, epochs=2)), train, 2 * train)
         out.update(train_crops=train, val_crops=self.val_crops(train), epochs=[1, 2], fit=paper_fit_record(fit),
                    graph=self.history.get("graph"))
+        self.peak_memory(out)
         return out
 
     def shares_fit(self) -> dict:
@@ -490,10 +565,13 @@ class Check:
 
     @contextlib.contextmanager
     def stepping(self, precision: str, compiled: bool, batch: int, form: str = "plain"):
-        """(a callable running one training step on one batch kept on the device, the `Step`, the graph's refusal
-        or None): `fit_ktl`'s own step (`train.make_step`: its optimizer and schedule, channels_last, autocast, the
-        same compiled task) in `form` (`STEP_FORMS`: the lean step and a CUDA graph as the fit sets them up); the
-        task's layout and teacher restored after."""
+        """(a callable running one training step, on one batch kept on the device or on the inputs given, the
+        `Step`, the graph's refusal or None, a callable running the batch's whole input path and returning the
+        step's inputs): `fit_ktl`'s own step (`train.make_step`: its optimizer and schedule, channels_last,
+        autocast, the same compiled task, the paper profile's deterministic mode) in `form` (`STEP_FORMS`: the lean
+        step and a CUDA graph as the fit sets them up); the input path as the fit's (`loader.finish`: the pinned
+        batch copied in, the warp with its `linalg.inv_ex` and the target encoding on the device;
+        `train.distill_inputs`); the task's layout and teacher restored after."""
         lean, graph = STEP_FORMS[form]
         task = self.kept_task(precision, compiled, batch)
         data = random_pairs(batch, self.sizes.input_px, 2)
@@ -501,25 +579,33 @@ class Check:
         size = (self.sizes.input_px,) * 2
         plan = StepPlan(batch, batch, 0, self.fit.augment, size)
         index, draws = next(iter(plan))
-        batch_t = finish(make_batch(data, index, flip, size, draws, self.fit.augment_on_device), self.device, size)
+        host_batch = make_batch(data, index, flip, size, draws, self.fit.augment_on_device)
+        if self.device.type == "cuda":  # as the fit's loader hands it over
+            host_batch = {k: v.pin_memory() for k, v in host_batch.items()}
+        batch_t = finish(host_batch, self.device, size)
         images, paired = to_input(batch_t["images"], self.device), to_input(batch_t["paired"], self.device)
         targets = {k: batch_t[k] for k in ("target_x", "target_y", "weight")}
         cfg = replace(self.fit, batch_size=batch, precision=precision, compile=compiled, lean_step=lean,
                       cuda_graph=graph)
+        inputs = distill_inputs(self.device, True, cfg)
         refusal = capture_refusal(graph, self.device, 1)
         lean_task = task.lean_step(torch.bfloat16 if precision == "bf16" else torch.float32)
-        with lean_task if lean else contextlib.nullcontext(), numerics(precision, False, self.device):
+        with (lean_task if lean else contextlib.nullcontext(),
+              numerics(precision, cfg.deterministic, self.device, benchmark=cfg.cudnn_benchmark)):
             task.to(memory_format=torch.channels_last)
             try:
                 step, scheduler = make_step(task, torch.compile(task) if compiled else task, cfg, self.device, 1,
                                             1000, PlateauSchedule(cfg), graph=graph and refusal is None)
                 task.train()
 
-                def one() -> None:
-                    step((images, paired, targets), {"gamma": 1.0})
+                def one(given: tuple | None = None) -> None:
+                    step(*(given or ((images, paired, targets), {"gamma": 1.0})))
                     scheduler.step()
 
-                yield one, step, refusal
+                def feed() -> tuple:
+                    return inputs(finish(host_batch, self.device, size), 1)
+
+                yield one, step, refusal, feed
             finally:
                 task.to(memory_format=torch.contiguous_format)
 
@@ -535,20 +621,31 @@ class Check:
     def step_ceiling(self, precision: str, compiled: bool, batch: int, steps: int = 10,
                      form: str = "plain") -> dict:
         """Images/s of the training step alone (`stepping` in `form`), after `STEPS_BEFORE_TIMING` steps, each
-        repeat `steps` steps (`rates`); then the host syncs a step over `steps` more (`host_syncs`), whether the
-        graph was captured (`graph`: captured | refused (why) | failed (why); None for a form without one) and the
-        peak GPU memory of the timed steps."""
-        with self.stepping(precision, compiled, batch, form) as (one, step, refusal):
+        repeat `steps` steps (`rates`); then, each step fed by its whole input path, the host syncs a step over
+        `steps` more (`host_syncs`) and whether the input path, and it with the step, make the host wait
+        (`host_wait_probe`, on CUDA; a step of more kernels than the launch queue holds waits for the queue);
+        whether the graph was captured (`graph`: captured | refused (why) | failed (why); None for a form without
+        one) and the peak reserved GPU memory from the step's set-up on (warm-up, capture and the graph's pool
+        included)."""
+        self.memory_from_here()
+        with self.stepping(precision, compiled, batch, form) as (one, step, refusal, feed):
             self.timed_steps(one, STEPS_BEFORE_TIMING)
-            if self.device.type == "cuda":
-                torch.cuda.reset_peak_memory_stats()
             out = rates(self.repeated(lambda: batch * steps / self.timed_steps(one, steps), self.sizes.repeats))
-            if self.device.type == "cuda":
-                out["peak_memory_gb"] = torch.cuda.max_memory_allocated() / 1e9
-            out.update(host_syncs_per_step=self.host_syncs(one, steps),
+            step_s = batch / out["images_per_s"]
+            out.update(host_syncs_per_step=self.host_syncs(lambda: one(feed()), steps),
+                       host_wait_probe={"input_path": self.sleep_probe(feed, step_s),
+                                        "input_path_and_step": self.sleep_probe(lambda: one(feed()), step_s)},
                        graph=f"refused ({refusal})" if refusal is not None else step.graph_state,
-                       steps=steps, steps_before_timing=STEPS_BEFORE_TIMING)
+                       steps=steps, steps_before_timing=STEPS_BEFORE_TIMING, deterministic=self.fit.deterministic)
+            self.peak_memory(out)
         return out
+
+    def sleep_probe(self, run, step_s: float) -> dict | None:
+        """`host_wait_probe` of `run` behind a sleep kernel of twice a step and 50 ms (a step's launches take less
+        than the step); None off CUDA."""
+        if self.device.type != "cuda":
+            return None
+        return host_wait_probe(run, CudaSleep(self.sync), self.sync, 2 * step_s + 0.05)
 
     def host_syncs(self, one, steps: int) -> float:
         """Host syncs a step over `steps` calls of `one`: on CUDA the warnings of `torch.cuda.set_sync_debug_mode`
@@ -578,7 +675,7 @@ class Check:
         the kernels' launch calls."""
         cuda = self.device.type == "cuda"
         activities = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if cuda else [])
-        with self.stepping(precision, False, batch) as (one, _, _):
+        with self.stepping(precision, False, batch) as (one, _, _, _):
             self.timed_steps(one, 3)
             wall_us = self.timed_steps(one, steps) * 1e6
             with torch.profiler.profile(activities=activities) as prof:
@@ -653,15 +750,13 @@ class Check:
         model = build_sapiens2(self.sizes.sapiens_arch, **dict(self.sizes.sapiens_overrides)).eval().to(self.device)
         h, w = self.sizes.sapiens_px
         x = torch.randn(batch, 3, h, w, device=self.device)
-        if self.device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats()
+        self.memory_from_here()
         with torch.no_grad(), inference_autocast(precision, self.device):
             self.timed_steps(lambda: model(x), 2)
             out = rates(self.repeated(lambda: batch * steps / self.timed_steps(lambda: model(x), steps),
                                       self.sizes.repeats))
         out.update(batch=batch, input_hw=[h, w])
-        if self.device.type == "cuda":
-            out["peak_memory_gb"] = torch.cuda.max_memory_allocated() / 1e9
+        self.peak_memory(out)
         return out
 
     def nme_row(self, precision: str, compiled: bool, graph: bool = False) -> dict:
@@ -684,15 +779,20 @@ class Check:
 
 def measure(device: torch.device, sizes: Sizes, paper: Paper, budget_s: float, save=None,
             only_precision: bool = False, known_rates: dict | None = None) -> dict:
-    """Every item, in order of importance, as far as the budget goes; `save(results so far)` after each.
-    `only_precision`: the NME table alone, the choice then made on `known_rates` (setting -> images/s at batch 64,
-    from an earlier run's file). Estimates (s) are an H100's, for the decision to start an item."""
+    """Every item, in order of importance, as far as the budget goes; `save(results so far)` after each. Each runs
+    in the paper profile's deterministic mode unless named otherwise (`setting_name`'s `determinism`), at the
+    paper's precision and the alternative its choice weighs (`precisions`). `only_precision`: the NME table alone,
+    the choice then made on `known_rates` (setting -> images/s at batch 64, from an earlier run's file). Estimates
+    (s) are an H100's, for the decision to start an item."""
     c = Check(device, sizes, paper, budget_s, save)
     r = c.results
     small, large = sizes.batches
     compile_s = 150
     table = r["precision_nme"] = {}
     r["nme_protocol"] = nme_protocol(sizes)
+    ours, other = precisions(paper)
+    det = paper.fit.deterministic
+    flipped = "deterministic" if not det else "nondeterministic"
 
     def nme(precision: str, compiled: bool, estimate: float, graph: bool = False) -> None:
         name = setting_name(precision, compiled, graph=graph)
@@ -700,45 +800,53 @@ def measure(device: torch.device, sizes: Sizes, paper: Paper, budget_s: float, s
         if row is not None:
             table[name] = row
 
+    def choice(rates_64: dict) -> None:
+        if "fp32" in table:
+            r["nme_vs_fp32"] = against_fp32(table)
+            if rates_64:
+                r["paper_choice"] = choose(rates_64, table)
+
     if only_precision:
-        for precision in PRECISIONS:
-            nme(precision, False, 60)
-        for precision in ("tf32", "bf16"):  # the paper profile's step: lean, captured
+        nme("fp32", False, 60)
+        for precision in (ours, other):  # the paper profile's step, lean and captured, then eager
             nme(precision, False, 60, graph=True)
+        for precision in (ours, other):
+            nme(precision, False, 60)
         nme("bf16", True, compile_s + 30)
-        if "fp32" in table and known_rates:
-            r["paper_choice"] = choose(known_rates, table)
+        choice(known_rates or {})
         r["seconds"] = c.elapsed()
         return r
     e2e = r["end_to_end"] = {}
     ceiling = r["step_ceiling_images_per_s"] = {}
     cost = r["deterministic_cost"] = {}
     benchmark = r["cudnn_benchmark"] = {}
-
-    def end_to_end(precision: str, batch: int, estimate: float, compiled: bool = False,
-                   bench: bool = False, graph: bool = False) -> None:
-        name = setting_name(precision, compiled, bench, graph)
-        e2e.setdefault(name, {})[str(batch)] = c.run(f"end to end {name} batch {batch}", estimate, c.end_to_end,
-                                                     precision, compiled, batch, False, bench, graph)
-
-    def against(into: dict, precision: str, batch: int, estimate: float, compiled: bool = False,
-                deterministic: bool = False, bench: bool = False) -> None:
-        """The setting with one change (deterministic, cuDNN benchmark) against its measured self without."""
-        name = setting_name(precision, compiled)
-        base = e2e.get(name, {}).get(str(batch))
-        label = setting_name(precision, compiled, bench) + (" deterministic" if deterministic else "")
-        changed = None if base is None else c.run(f"end to end {label} batch {batch}", estimate, c.end_to_end,
-                                                  precision, compiled, batch, deterministic, bench)
-        if changed is not None:
-            into.setdefault(name, {})[str(batch)] = compare(changed, base)
-            if bench:
-                e2e.setdefault(setting_name(precision, compiled, bench), {})[str(batch)] = changed
-
-    r["cpu_vs_gpu_forward_max_diff"] = c.run("cpu-vs-gpu forward", 10, c.cpu_vs_gpu)
-    r["loader_images_per_s_per_worker"] = {
-        "augment_on_device": c.run("loader, on device", 10, c.loader_rate, True),
-        "warps_in_workers": c.run("loader, warps in workers", 20, c.loader_rate, False)}
     forms = r["step_forms"] = {}
+
+    def end_to_end(precision: str, batch: int, estimate: float, compiled: bool = False, graph: bool = False,
+                   flip: bool = False, bench: bool = False) -> dict | None:
+        """The setting end to end, in the paper's deterministic mode or (`flip`) the other."""
+        name = setting_name(precision, compiled, bench, graph, flipped if flip else "")
+        out = c.run(f"end to end {name} batch {batch}", estimate, c.end_to_end, precision, compiled, batch,
+                    det != flip, bench, graph)
+        e2e.setdefault(name, {})[str(batch)] = out
+        return out
+
+    def determinism_cost(precision: str, batch: int, estimate: float, compiled: bool = False) -> None:
+        """The setting in the other deterministic mode against its measured self: deterministic against not."""
+        base = e2e.get(setting_name(precision, compiled), {}).get(str(batch))
+        changed = None if base is None else end_to_end(precision, batch, estimate, compiled, flip=True)
+        if changed is not None:
+            deterministic, nondeterministic = (base, changed) if det else (changed, base)
+            cost.setdefault(setting_name(precision, compiled), {})[str(batch)] = compare(deterministic,
+                                                                                         nondeterministic)
+
+    def cudnn_benchmark(precision: str, batch: int, estimate: float) -> None:
+        """cuDNN's benchmarking against its heuristics, both not deterministic (deterministic mode turns it off)."""
+        plain = setting_name(precision, False, determinism="" if not det else flipped)
+        base = e2e.get(plain, {}).get(str(batch))
+        changed = None if base is None else end_to_end(precision, batch, estimate, flip=det, bench=True)
+        if changed is not None:
+            benchmark.setdefault(plain, {})[str(batch)] = compare(changed, base)
 
     def step_forms(precision: str) -> None:
         for form in STEP_FORMS:
@@ -746,47 +854,48 @@ def measure(device: torch.device, sizes: Sizes, paper: Paper, budget_s: float, s
                 forms.setdefault(precision, {}).setdefault(form, {})[str(b)] = c.run(
                     f"step {precision} {form} batch {b}", 15, c.step_ceiling, precision, False, b, 10, form)
 
-    step_forms("bf16")
+    step_forms(ours)
     r["paper_fit_images_per_s"] = c.run(f"paper fit batch {paper.fit.batch_size}", 45, c.paper_run)
-    r["bf16_fit_with_shares"] = c.run("bf16 fit with gradient shares", 30, c.shares_fit)
-    for precision in ("tf32", "bf16"):
-        for batch in sizes.batches:
-            end_to_end(precision, batch, 25)
-            end_to_end(precision, batch, 30, graph=True)
-    end_to_end("fp32", small, 30)
-    for precision in PRECISIONS:
-        nme(precision, False, 30)
-    for precision in ("tf32", "bf16"):
+    nme("fp32", False, 30)
+    for precision in (ours, other):
         nme(precision, False, 30, graph=True)
-    step_forms("tf32")
+    step_forms(other)
+    for batch in sizes.batches:
+        for precision in (ours, other):
+            end_to_end(precision, batch, 30, graph=True)
+            end_to_end(precision, batch, 25)
+    for precision in (ours, other):
+        nme(precision, False, 30)
+    r["bf16_fit_with_shares"] = c.run("bf16 fit with gradient shares", 30, c.shares_fit)
+    r["loader_images_per_s_per_worker"] = {
+        "augment_on_device": c.run("loader, on device", 10, c.loader_rate, True),
+        "warps_in_workers": c.run("loader, warps in workers", 20, c.loader_rate, False)}
     r["ops_per_step"] = c.run("ops per step (counted on the CPU)", 60, ops_per_step, sizes.arch)
-    for precision in ("tf32", "bf16"):
-        against(benchmark, precision, small, 25, bench=True)
-    r["profile"] = {p: c.run(f"profile {p} batch {small}", 10, c.profile, p, small) for p in ("tf32", "bf16")}
+    for precision in (ours, other):
+        determinism_cost(precision, small, 25)
+        cudnn_benchmark(precision, small, 25)
+    r["profile"] = {p: c.run(f"profile {p} batch {small}", 10, c.profile, p, small) for p in (ours, other)}
+    end_to_end("fp32", small, 30)
+    r["cpu_vs_gpu_forward_max_diff"] = c.run("cpu-vs-gpu forward", 10, c.cpu_vs_gpu)
     end_to_end("bf16", small, compile_s, compiled=True)
     if e2e["bf16+compile"][str(small)] is not None:
         nme("bf16", True, 40)
         ceiling["bf16+compile"] = {str(small): c.run(f"step ceiling bf16+compile batch {small}", 10,
                                                      c.step_ceiling, "bf16", True, small)}
     end_to_end("bf16", large, compile_s, compiled=True)
-    for b in sizes.batches:  # the plain step of tf32 and bf16 is under step_forms
+    for b in sizes.batches:  # the plain step of the two precisions is under step_forms
         ceiling.setdefault("fp32", {})[str(b)] = c.run(f"step ceiling fp32 batch {b}", 10, c.step_ceiling, "fp32",
                                                        False, b)
-    for precision in ("tf32", "bf16"):
-        against(cost, precision, small, 25, deterministic=True)
     r["determinism"] = {p: c.run(f"determinism {p}", 20, c.determinism, p, False) for p in ("fp32", "bf16")}
     r["sapiens2_0_4b"] = {p: c.run(f"sapiens2 {p}", 20, c.sapiens2, p) for p in ("bf16", "fp32")}
     end_to_end("fp32", large, 30)
-    for precision in ("tf32", "bf16"):
-        against(benchmark, precision, large, 25, bench=True)
-    against(cost, "bf16", small, compile_s, compiled=True, deterministic=True)
+    determinism_cost("bf16", small, compile_s, compiled=True)
     rates_64 = batch_rates(e2e, small)
-    if "fp32" in table and rates_64:
-        r["paper_choice"] = choose(rates_64, table)
-        per_worker = r["loader_images_per_s_per_worker"]["augment_on_device"]
-        if per_worker:
-            r["workers_needed"] = {name: workers_needed(rate, per_worker["images_per_s"])
-                                   for name, rate in rates_64.items()}
+    choice(rates_64)
+    per_worker = r["loader_images_per_s_per_worker"]["augment_on_device"]
+    if "paper_choice" in r and per_worker:
+        r["workers_needed"] = {name: workers_needed(rate, per_worker["images_per_s"])
+                               for name, rate in rates_64.items()}
     r["seconds"] = c.elapsed()
     return r
 

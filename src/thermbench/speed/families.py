@@ -35,9 +35,9 @@ from thermbench.tools.pipeline.timings import commit
 
 FAMILIES = ("avx2", "vnni", "amx")
 FOLDER = Path("metrics/timing/speed_family")
-PIPELINE = "RTMDet-nano + RTMPose-t"  # the paper's Table II row and issue 86's target
+PIPELINE = "RTMDet-nano + RTMPose-t"  # the paper's Table II row
 POSE = "ktl-dikd-seed0"  # the project's own student (docs/own-model.md exports it)
-# Issue 86's keypoint target for the quantised pipeline; a variant outside it, or missing a box, is not recommended.
+# The keypoint change a quantised pipeline may make; a variant outside it, or missing a box, is not recommended.
 MAX_MEAN_PX, MIN_WITHIN_1PX = 0.25, 0.99
 KEPT = ("cpu_ms", "wall_ms", "mean_px_from_fp32", "within_1px_share", "box_iou_mean", "box_iou_min", "boxes_missed",
         "tfake_nme_change", "charlotte_nme_change")
@@ -141,7 +141,7 @@ def load(folder: Path) -> list[dict]:
 
 
 def pipeline_ok(row: dict) -> bool:
-    """Within issue 86's keypoint target and no box missed (a run before the box agreement was recorded: keypoints
+    """Within the keypoint target and no box missed (a run before the box agreement was recorded: keypoints
     only)."""
     return (row.get("mean_px_from_fp32", float("inf")) <= MAX_MEAN_PX
             and row.get("within_1px_share", 0) >= MIN_WITHIN_1PX and row.get("boxes_missed", 0) == 0)

@@ -569,12 +569,23 @@ def test_a_setting_made_again_starts_from_its_last_lock_so_dvc_re_makes_only_wha
         shutil.copy(src / "dvc.lock", dest / "dvc.lock")
         (dest / "params.yaml").write_text("profile: smoke\n")
 
+    held = repo / ".dvc/cache/files/md5/aa/bbb.dir"  # the model's folder is in the cache, its metrics file is not
+    held.parent.mkdir(parents=True)
+    held.write_text("[]")
+    outs = [{"path": "data/models/t", "md5": "aabbb.dir"}, {"path": "metrics/train.json", "md5": "ccddd"}]
+    metrics_there = []
+
     def run(cmd, cwd, env, log, check=True):
         if "repro" in cmd:  # DVC: what the lock lacks is made under the setting
             lock = conclusions.read_lock(cwd)
             at_repro.append({k: v["made"] for k, v in lock["stages"].items()})
+            metrics_there.append((cwd / "metrics/train.json").read_text() if (cwd / "metrics/train.json").is_file()
+                                 else None)
             for name in ("raw", "train", "report"):
-                lock["stages"].setdefault(name, {"cmd": f"python {name}.py", "made": f"avx2 #{len(at_repro)}"})
+                lock["stages"].setdefault(name, {"cmd": f"python {name}.py", "made": f"avx2 #{len(at_repro)}",
+                                                 **({"outs": outs} if name == "train" else {})})
+            (cwd / "metrics").mkdir(exist_ok=True)
+            (cwd / "metrics/train.json").write_text(f"avx2 #{len(at_repro)}")
             (cwd / "dvc.lock").write_text(yaml.safe_dump(lock))
 
     monkeypatch.setattr(conclusions, "copy_worktree", copy)
@@ -595,6 +606,10 @@ def test_a_setting_made_again_starts_from_its_last_lock_so_dvc_re_makes_only_wha
     shutil.rmtree(scratch / "avx2")
     conclusions.rerun_under(repo, "avx2", {}, scratch, ("raw",), {"b": {**made_for["b"], "code": "d"}})
     assert at_repro[1] == {"raw": "native", "train": "avx2 #1", "report": "avx2 #1"}
+    # the train stage's output the cache does not hold was kept beside the lock and is back before DVC runs
+    assert conclusions.uncached_outputs({"train": {"outs": outs}}, repo / ".dvc/cache") == ["metrics/train.json"]
+    assert metrics_there[:2] == [None, "avx2 #1"]
+    assert not (conclusions.kept_outputs(scratch, "avx2") / "data").exists()
     # another setting has no lock of its own yet: it makes every stage
     conclusions.rerun_under(repo, "default", {}, scratch, ("raw",), made_for)
     assert at_repro[2] == {"raw": "native"} and conclusions.made_lock(scratch, "default").is_file()

@@ -8,7 +8,8 @@ By default the check re-makes the settings the committed file lacks for the curr
 there records what it was made for: `fingerprints`), and rewrites the file after each one. A setting re-trains the
 whole DAG, so it may span sittings: the copy of a setting that was interrupted stays (`scratch_dir`, or DIR) and the
 next check for the same params and code resumes its `dvc repro` where it stopped. A setting made in full leaves its
-copy's lock there (`made_lock`; the outputs it names are in this repository's cache): the next make of that setting,
+copy's lock there (`made_lock`; the outputs it names are in this repository's cache, but for those the cache never
+holds, the metrics and curves, which are kept beside it: `kept_outputs`): the next make of that setting,
 for other code or params, re-makes only the stages they changed, so a report's edit costs minutes a setting, not the
 DAG. Run one check at a time: two side by side on the same cores oversubscribe the stages' threads and each runs
 several times slower than alone.
@@ -222,6 +223,35 @@ def made_lock(scratch: Path, name: str) -> Path:
     return scratch / "locks" / f"{name}.lock"
 
 
+def kept_outputs(scratch: Path, name: str) -> Path:
+    """Where the outputs of a setting's completed make that the DVC cache does not hold (`cache: false`: the metrics
+    and curves committed to git) are kept beside its lock (`made_lock`): without them DVC would re-make the stages
+    that wrote them, every trained model among them."""
+    return scratch / "locks" / f"{name}.outputs"
+
+
+def uncached_outputs(stages: dict, cache: Path) -> list[str]:
+    """The output paths of lock `stages` whose content the DVC `cache` does not hold."""
+    def held(md5: str) -> bool:
+        digest = md5.removesuffix(".dir")
+        return (cache / "files" / "md5" / digest[:2] / (digest[2:] + md5[len(digest):])).exists()
+
+    return sorted({out["path"] for stage in stages.values() for out in stage.get("outs", [])
+                   if out.get("md5") and not held(out["md5"])})
+
+
+def keep_outputs(work: Path, paths: list[str], to: Path) -> None:
+    """Copy `paths` (files or folders, relative to `work`) under `to`, replacing what an earlier make kept there."""
+    shutil.rmtree(to, ignore_errors=True)
+    for rel in paths:
+        source, dest = work / rel, to / rel
+        if source.is_dir():
+            shutil.copytree(source, dest)
+        elif source.is_file():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest)
+
+
 def report_inputs(repo: Path) -> dict[str, dict]:
     """Report -> what its statements file (metrics/conclusions/<report>.json) follows from, over every stage upstream
     of it, its own included: `keys`, the params.yaml keys those stages read, and `code`, the sha256 of their code deps'
@@ -313,9 +343,11 @@ def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path, ke
     holds); any other is replaced. A replacement starts from the lock the setting's last completed make left
     (`made_lock`): its re-made stages' entries (their outputs are in the shared cache) with this repository's for
     the rest, so that DVC re-makes only the stages whose code, params or inputs changed since, and those whose
-    outputs the cache no longer holds (`dvc gc` here); without that lock, every re-made stage runs."""
+    outputs the cache no longer holds (`dvc gc` here); the outputs the cache never holds (`cache: false`) are put
+    back from where that make kept them (`kept_outputs`). Without that lock, every re-made stage runs."""
     name = copy_name(setting, scope)
     work, log, saved = scratch / name, scratch / f"{name}.log", made_lock(scratch, name)
+    kept = kept_outputs(scratch, name)
     remade = _remade(repo, keep, scope)
     python = sys.executable
     full_env = stage_env(work, env)
@@ -338,6 +370,8 @@ def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path, ke
         if earlier:
             print(f"conclusions: {name}: the copy starts from the lock of its last make ({saved}): DVC re-makes "
                   "only what changed since", file=sys.stderr, flush=True)
+            if kept.is_dir():
+                shutil.copytree(kept, work, dirs_exist_ok=True)
         write_text(work / "dvc.lock", yaml.safe_dump(lock, sort_keys=False, allow_unicode=True))
         _run(dvc + ["checkout", "--quiet"], work, full_env, log, check=False)  # what the cache lacks is re-made below
         write_json(marker, made_for)  # set up: from here on the copy can be resumed
@@ -350,6 +384,8 @@ def rerun_under(repo: Path, setting: str, env: dict[str, str], scratch: Path, ke
         forget_runs(cache, before, {"stages": {k: v for k, v in read_lock(work).get("stages", {}).items()
                                                if k in remade}})
     saved.parent.mkdir(parents=True, exist_ok=True)
+    made = read_lock(work).get("stages", {})
+    keep_outputs(work, uncached_outputs({k: v for k, v in made.items() if k in remade}, cache), kept)
     shutil.copyfile(work / "dvc.lock", saved)  # what the next make of this setting starts from
     print(f"conclusions: {name}: DAG re-made in {time.monotonic() - start:.0f} s (log {log})", file=sys.stderr,
           flush=True)

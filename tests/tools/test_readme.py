@@ -217,3 +217,10 @@ def test_the_conclusions_status_counts_what_is_published_and_what_waits_for_the_
     assert readme_blocks.conclusions_status(tmp_path) == (
         "5 statements: 1 published as resolved (1 kernel-checked, 0 deterministic); 2 more resolved on this run "
         "alone, 1 of them waiting for a kernel check of this code (`make conclusions`)")
+
+
+def test_gpu_memory_is_the_reserved_peak_where_a_run_recorded_it_else_the_allocated_one():
+    from thermbench.tools.publish.readme_blocks import _peak
+
+    assert _peak({"peak_reserved_gb": 7.5, "peak_memory_gb": 6.0}) == 7.5
+    assert _peak({"peak_memory_gb": 6.0}) == 6.0

@@ -220,7 +220,5 @@ def test_the_conclusions_status_counts_what_is_published_and_what_waits_for_the_
 
 
 def test_gpu_memory_is_the_reserved_peak_where_a_run_recorded_it_else_the_allocated_one():
-    from thermbench.tools.publish.readme_blocks import _peak
-
-    assert _peak({"peak_reserved_gb": 7.5, "peak_memory_gb": 6.0}) == 7.5
-    assert _peak({"peak_memory_gb": 6.0}) == 6.0
+    assert readme_blocks._peak({"peak_reserved_gb": 7.5, "peak_memory_gb": 6.0}) == 7.5
+    assert readme_blocks._peak({"peak_memory_gb": 6.0}) == 6.0

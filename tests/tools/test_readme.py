@@ -222,3 +222,11 @@ def test_the_conclusions_status_counts_what_is_published_and_what_waits_for_the_
 def test_gpu_memory_is_the_reserved_peak_where_a_run_recorded_it_else_the_allocated_one():
     assert readme_blocks._peak({"peak_reserved_gb": 7.5, "peak_memory_gb": 6.0}) == 7.5
     assert readme_blocks._peak({"peak_memory_gb": 6.0}) == 6.0
+
+
+def test_a_seeds_spread_is_given_beside_its_move_under_the_kernel_settings_as_shares_of_the_reference():
+    numbers = {"sd_seeds": 0.003, "variance": {"kernel": {"settings": ["avx2"], "setting": 0.000016,
+                                                           "residual": 0.000020}}}
+    assert readme_blocks._spreads(numbers, 0.06) == "5.0% / 10.0% (avx2)"        # sqrt(3.6e-5) = 0.006
+    assert readme_blocks._spreads({"sd_seeds": 0.003, "variance": {}}, 0.06) == "5.0% / no setting made yet"
+    assert readme_blocks._spreads(numbers, None) == "–"

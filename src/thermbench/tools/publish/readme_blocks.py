@@ -485,6 +485,17 @@ def _share(v: float | None) -> str:
     return "—" if v is None else f"{100 * v:+.1f}%"
 
 
+def _spreads(numbers: dict, ref: float | None) -> str:
+    """The sd of a seed's difference between seeds, and that of its move when the kernel settings made so far re-train
+    the same seed (`variance.kernel`: the settings' shift and each seed's own move), as shares of `ref`."""
+    kernel = (numbers.get("variance") or {}).get("kernel")
+    if ref is None or numbers.get("sd_seeds") is None:
+        return "–"
+    moved = (f"{_share(math.sqrt(kernel['setting'] + kernel['residual']) / ref).lstrip('+')} "
+             f"({', '.join(kernel['settings'])})" if kernel and "residual" in kernel else "no setting made yet")
+    return f"{_share(numbers['sd_seeds'] / ref).lstrip('+')} / {moved}"
+
+
 def source_effects(metrics: Path) -> str:
     """Each statement on a claim of the paper beside the effect the paper reports: the difference measured here and
     the smallest one this run could have detected (80% power, conclusions/power.json's reference NME), both as shares
@@ -492,8 +503,9 @@ def source_effects(metrics: Path) -> str:
     statements = {s["id"]: s for s in read_input(metrics / "conclusions.json")["statements"]}
     pairs = read_input(metrics.parent / "conclusions" / "power.json",
                        "run `python -m thermbench.tools.measure.power_report`")
-    rows = ["| claim | the source reports | here: A − B | minimum detectable effect | verdict | reading |",
-            "|---|---|---|---|---|---|"]
+    rows = ["| claim | the source reports | here: A − B | minimum detectable effect | verdict | reading | a seed's "
+            "difference moves: between seeds / re-trained under another kernel setting |",
+            "|---|---|---|---|---|---|---|"]
     for sid, (reported, effect, pair) in SOURCE_EFFECTS.items():
         s = statements.get(sid)
         if s is None:
@@ -511,7 +523,8 @@ def source_effects(metrics: Path) -> str:
         else:
             reading = f"this run is too small to say: it sees {_share(mde).lstrip('+')} or more"
         rows.append(f"| {s['claim']} | {reported}" + (f" ({_share(effect)})" if effect is not None else "")
-                    + f" | {_share(here)} | {_share(mde).lstrip('+')} | {s['verdict']} | {reading} |")
+                    + f" | {_share(here)} | {_share(mde).lstrip('+')} | {s['verdict']} | {reading} | "
+                    f"{_spreads(n, ref)} |")
     return "\n" + "\n".join(rows) + "\n"
 
 

@@ -233,9 +233,9 @@ class KernelCheck(dict):
         """{setting: the statement's per-seed differences there} over every setting this run is checked against
         (all but `native`, the run the check was made beside: this repository's own, which the statement is made
         from); None unless every such setting kept them."""
-        settings = [s for s in self if s != "native"]
-        found = {s: self.replicates.get(s, {}).get(statement_id) for s in settings}
-        return found if settings and all(v is not None for v in found.values()) else None
+        settings = {s for s in self if s != "native"}
+        found = self.kernel_runs_of(statement_id) or {}
+        return found if settings and set(found) == settings else None
 
     def kernel_runs_of(self, statement_id: str) -> dict[str, list[float]] | None:
         """{setting: the statement's per-seed differences there} over the settings that made them so far (the

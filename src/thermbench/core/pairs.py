@@ -115,7 +115,7 @@ def pool(test: dict, replicates: dict[str, list[float]] | None) -> dict:
 
 def evidence(p: dict, level: float, binary: bool) -> dict:
     """The interval at `level`, the bootstrap over items, the MDE and the variance split of one pair (with the kernel
-    settings' share, `power.kernel_share`, where the test carries the settings' re-trainings: `with_kernel_runs`)."""
+    settings' share, `power.kernel_share`, where the test carries the settings' re-trainings: `with_kernel_check`)."""
     ev = _evidence(p, level, binary)
     share = power.kernel_share(ev["per_seed"], p["kernel_runs"]) if p.get("kernel_runs") and "per_seed" in ev \
         else None
@@ -124,10 +124,13 @@ def evidence(p: dict, level: float, binary: bool) -> dict:
     return ev
 
 
-def with_kernel_runs(test: dict, runs: dict[str, list[float]] | None) -> dict:
-    """The test with the re-trainings the kernel settings made so far of its pair (`KernelCheck.kernel_runs_of`:
-    {setting: per-seed differences}), for the variance split's kernel share."""
-    return {**test, "kernel_runs": runs} if runs else test
+def with_kernel_check(test: dict, sid: str, replicates=None, kernel_runs=None) -> dict:
+    """`test` with the kernel check's re-trainings of pair `sid`: pooled in where every setting made them (`pool`;
+    `replicates`: statement id -> {setting: per-seed differences} or None, `KernelCheck.replicates_of`), and those
+    made so far kept for the variance split's kernel share (`kernel_runs`, `KernelCheck.kernel_runs_of`)."""
+    tested = pool(test, replicates(sid) if replicates else None)
+    runs = kernel_runs(sid) if kernel_runs else None
+    return {**tested, "kernel_runs": runs} if runs else tested
 
 
 def _evidence(p: dict, level: float, binary: bool) -> dict:
@@ -181,11 +184,8 @@ def compare_board(prefix: str, what: str, entries: dict[str, Entry], outcome=lam
     differences} or None, e.g. `KernelCheck.replicates_of`): the kernel check's re-trainings pooled in (`pool`);
     `kernel_runs` (statement id -> those made so far, `KernelCheck.kernel_runs_of`): their share of the variance."""
     pairs = list(itertools.combinations(sorted(entries), 2))
-    tests = {}
-    for a, b in pairs:
-        sid = f"{prefix}{a}_vs_{b}"
-        test = pool(paired(entries[a], entries[b], outcome, binary), replicates(sid) if replicates else None)
-        tests[(a, b)] = with_kernel_runs(test, kernel_runs(sid) if kernel_runs else None)
+    tests = {(a, b): with_kernel_check(paired(entries[a], entries[b], outcome, binary), f"{prefix}{a}_vs_{b}",
+                                       replicates, kernel_runs) for a, b in pairs}
     p = {f"{a}\t{b}": t["p"] for (a, b), t in tests.items()}
     p_holm, levels = stats.holm_adjust(p), stats.holm_levels(p)
     out = []

@@ -91,9 +91,8 @@ def compare_family(groups: dict[str, Group], family: list[Comparison], per_image
     have seen (its minimum detectable effect and variance split). `replicates` (statement id -> {setting: per-seed
     differences} or None, `KernelCheck.replicates_of`): the kernel check's re-trainings pooled in (`pairs.pool`);
     `kernel_runs` (`KernelCheck.kernel_runs_of`): those made so far, for the variance split's kernel share."""
-    tests = {c.id: pairs.with_kernel_runs(pairs.pool(_paired(groups[c.a], groups[c.b], c.metric, per_image),
-                                                     replicates(c.id) if replicates else None),
-                                          kernel_runs(c.id) if kernel_runs else None) for c in family}
+    tests = {c.id: pairs.with_kernel_check(_paired(groups[c.a], groups[c.b], c.metric, per_image), c.id, replicates,
+                                           kernel_runs) for c in family}
     p = {cid: t["p"] for cid, t in tests.items()}
     p_holm, levels = stats.holm_adjust(p), stats.holm_levels(p)
     statements, rows = [], []

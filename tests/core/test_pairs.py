@@ -125,8 +125,9 @@ def test_items_files_round_trip(tmp_path):
 
 
 def test_the_kernel_checks_re_trainings_pool_into_seed_means_and_publish_without_a_veto():
-    """Each seed's difference averaged over this run and every setting's re-training of it; the t test over those
-    seed means; such a statement stands on its own interval's clearance, not on each setting's verdict."""
+    """This run and every setting's re-training of the same seeds as settings x seeds, the setting's shift and the
+    seed's both random (Satterthwaite's t); such a statement stands on its own interval's clearance, not on each
+    setting's verdict."""
     rng = np.random.default_rng(2)
     base = rng.normal(0.06, 0.01, (3, 6))
     a = seeded({s: base[s] - 0.004 + rng.normal(0, 0.0005, 6) for s in range(3)})
@@ -136,7 +137,14 @@ def test_the_kernel_checks_re_trainings_pool_into_seed_means_and_publish_without
     pooled = pool(here, settings)
     means = np.mean([here["diff"].mean(axis=1), settings["avx2"], settings["default"]], axis=0)
     np.testing.assert_allclose(pooled["seed_means"], means)
-    assert pooled["p"] == pytest.approx(sps.ttest_1samp(means, 0).pvalue) and pooled["pooled"] == ["avx2", "default"]
+    x = np.array([here["diff"].mean(axis=1), settings["avx2"], settings["default"]])
+    ms_set = 3 * x.mean(axis=1).var(ddof=1)
+    ms_seed = 3 * x.mean(axis=0).var(ddof=1)
+    ms_res = ((x - x.mean(1, keepdims=True) - x.mean(0) + x.mean()) ** 2).sum() / 4
+    var = max(ms_set - ms_res, 0) / 3 / 3 + max(ms_seed - ms_res, 0) / 3 / 3 + ms_res / 9
+    assert pooled["crossed"]["se"] == pytest.approx(np.sqrt(var))
+    assert pooled["p"] == pytest.approx(2 * sps.t.sf(abs(x.mean()) / np.sqrt(var), pooled["crossed"]["df"]))
+    assert pooled["pooled"] == ["avx2", "default"]
     assert pool(here, {"avx2": [-0.003, -0.005]}) is here                  # another number of seeds: not pooled
     [st] = compare_board("x.", "NME", {"a": a, "b": b}, replicates=lambda sid: settings if sid == "x.a_vs_b" else None)
     assert st.numbers["pooled"] == ["avx2", "default"] and st.numbers["mean"] == pytest.approx(means.mean())

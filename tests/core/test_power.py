@@ -194,3 +194,31 @@ def test_simulate_rule_at_five_seeds_and_with_item_effects():
     items = noise + rng.standard_t(3, size=(1, 100))
     assert power.simulate_rule(t_only, items, [0.0], 400, 3)[0.0] > 0.3
     assert power.simulate_rule(power.paired_rule, items, [0.0], 400, 3)[0.0] == pytest.approx(0.05, abs=0.04)
+
+
+def test_paired_rule_over_settings_counts_each_settings_shift_once():
+    """Two settings' re-trainings of 3 seeds, tight within a setting (+1.0 and +0.5): as 6 seeds the t interval
+    resolves them, as 2 settings x 3 seeds (Satterthwaite df about 1) it cannot."""
+    rows = np.array([1.0, 1.01, 0.99, 0.5, 0.51, 0.49])[:, None] + np.tile([0.0, 0.001, -0.001, 0.0], (6, 1))
+    assert power.paired_rule(rows, bootstrap_check=False) == 1
+    assert power.paired_rule(rows, bootstrap_check=False, settings=2) == 0
+    assert power.paired_rule(np.vstack([rows[:3], rows[:3] + 0.001]), bootstrap_check=False, settings=2) == 1
+
+
+def test_mde_crossed_without_a_setting_shift_is_the_t_over_seeds():
+    assert power.mde_crossed(4.0, 0.0, 0.0, 5, 8) == pytest.approx(power.mde_paired_t(2.0, 8))
+    # a shift shared by a setting's seeds: more seeds cannot take the MDE below what the settings allow
+    capped = [power.mde_crossed(1e-6, 1e-4, 1e-6, 5, n) for n in (5, 50, 500)]
+    assert capped == pytest.approx([power.mde_crossed(0.0, 1e-4, 0.0, 5, 10 ** 6)] * 3, rel=0.01)
+
+
+def test_simulate_rule_with_a_shift_per_setting():
+    """A shift every seed of a setting shares, 25 times a seed's item-mean variance (1 / 50): the t test over one
+    setting's seeds
+    resolves pure noise most of the time; the crossed test over 5 settings stays near its level."""
+    noise = np.random.default_rng(8).normal(size=(5, 50))
+    t_only = partial(power.paired_rule, bootstrap_check=False)
+    one = power.simulate_rule(t_only, noise, [0.0], 300, 4, settings=1, setting=0.5)
+    assert one[0.0] > 0.5
+    crossed = partial(power.paired_rule, bootstrap_check=False, settings=5)
+    assert power.simulate_rule(crossed, noise, [0.0], 300, 4, seeds=25, settings=5, setting=0.5)[0.0] < 0.1

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats as sps
 
 from thermbench.core import stats
 
@@ -119,3 +120,17 @@ def test_mcnemar_exact_on_hand_computed_tables():
     # 6 vs 0: 2 / 64 = 0.03125
     assert stats.mcnemar_exact(6, 0) == pytest.approx(0.03125, abs=1e-12)
     assert stats.mcnemar_exact(0, 0) == 1.0
+
+
+def test_the_crossed_mean_counts_a_shift_shared_by_a_row_once_per_row():
+    """Hand-computed: [[1, 2], [3, 8]] has MS_rows 16, MS_columns 9, MS_residual 4, so Var(mean) = (16 + 9 - 4) / 4
+    on Satterthwaite's 21^2 / (16^2 + 9^2 + 4^2) degrees of freedom; rows that differ only by a shift are the t
+    test over the row means; identical rows, the t test over the column means."""
+    mean, se, df = stats.crossed_mean(np.array([[1.0, 2.0], [3.0, 8.0]]))
+    assert (mean, se, df) == pytest.approx((3.5, np.sqrt(21 / 4), 441 / 353))
+    assert stats.crossed_mean(np.array([[0.0, 0.0], [4.0, 4.0]])) == pytest.approx((2.0, 2.0, 1.0))
+    cols = np.array([0.3, -0.1, 0.5, 0.2])
+    mean, se, df = stats.crossed_mean(np.stack([cols, cols, cols]))
+    assert stats.t_p_value_se(mean, se, df) == pytest.approx(sps.ttest_1samp(cols, 0).pvalue)
+    with pytest.raises(ValueError, match="2 x 2"):
+        stats.crossed_mean(np.array([[1.0, 2.0]]))

@@ -98,19 +98,25 @@ def paired(a: Entry, b: Entry, outcome, binary: bool) -> dict:
 
 def pool(test: dict, replicates: dict[str, list[float]] | None) -> dict:
     """A test with the kernel check's re-trainings (`replicates`: {setting: per-seed differences},
-    `KernelCheck.replicates_of`) pooled in. A seeds test: each seed's difference averaged over this run and every
-    setting, the t test then over those seed means (the seed stays the unit: a setting re-trains the same seeds, so
-    its runs are not new seeds, but their kernel noise averages out). A re-trainings test (a once-trained model's
-    pair): the t test over this run's difference and each setting's, the re-trainings as the runs. As it was without
-    replicates for every setting or with another number of seeds."""
+    `KernelCheck.replicates_of`) pooled in. A seeds test: this run and every setting's re-training of the same seeds
+    as a settings x seeds layout, tested by `stats.crossed_mean` (a setting re-trains every seed from the same
+    once-trained teacher and pretrain, so its shift is shared by all of them and averages out over the settings only;
+    a seed's, over the seeds only); "seed_means" each seed's difference averaged over the settings. A re-trainings
+    test (a once-trained model's pair): the t test over this run's difference and each setting's, the re-trainings as
+    the runs. As it was without replicates for every setting or with another number of seeds."""
     if test["unit"] not in ("seeds", "retrainings") or not replicates:
         return test
     here = test["diff"].mean(axis=1)
     runs = [np.asarray(v, dtype=np.float64) for _, v in sorted(replicates.items())]
     if any(r.shape != here.shape for r in runs):
         return test
-    means = np.mean([here, *runs], axis=0) if test["unit"] == "seeds" else np.concatenate([here, *runs])
-    return {**test, "p": stats.t_p_value(means), "pooled": sorted(replicates), "seed_means": means}
+    if test["unit"] == "retrainings":
+        means = np.concatenate([here, *runs])
+        return {**test, "p": stats.t_p_value(means), "pooled": sorted(replicates), "seed_means": means}
+    layout = np.stack([here, *runs])
+    mean, se, df = stats.crossed_mean(layout)
+    return {**test, "p": stats.t_p_value_se(mean, se, df), "pooled": sorted(replicates),
+            "seed_means": layout.mean(axis=0), "crossed": {"se": se, "df": df, "n_settings": len(layout)}}
 
 
 def evidence(p: dict, level: float, binary: bool) -> dict:
@@ -144,11 +150,17 @@ def _evidence(p: dict, level: float, binary: bool) -> dict:
     if p["unit"] == "seeds":
         by_seed = diff.mean(axis=1)
         tested = p.get("seed_means", by_seed)
-        mean, low, high = stats.t_interval(tested, level)
         split = power.variance_split(diff) if n_items > 1 else None
         sd = float(tested.std(ddof=1))
-        mde = power.mde_paired_t(sd, len(tested), level, POWER)
-        pooled = {"pooled": p["pooled"], "seed_means": [float(v) for v in tested]} if "pooled" in p else {}
+        if "crossed" in p:
+            crossed = p["crossed"]
+            mean, low, high = stats.t_interval_se(float(tested.mean()), crossed["se"], crossed["df"], level)
+            mde = power.mde_t(crossed["se"], crossed["df"], level, POWER)
+        else:
+            mean, low, high = stats.t_interval(tested, level)
+            mde = power.mde_paired_t(sd, len(tested), level, POWER)
+        pooled = {"pooled": p["pooled"], "seed_means": [float(v) for v in tested],
+                  **({"crossed": p["crossed"]} if "crossed" in p else {})} if "pooled" in p else {}
         return {"mean": mean, "low": low, "high": high, "n_seeds": len(by_seed), "n_items": n_items,
                 "per_seed": [float(v) for v in by_seed], "mde": mde, "variance": split, "sd_seeds": sd,
                 **({"bootstrap_items": boot} if boot else {}), **pooled}

@@ -13,7 +13,16 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy import optimize, stats
 
-from thermbench.core.stats import ALPHA, bootstrap_mean, mcnemar_exact, t_interval
+from thermbench.core.stats import (
+    ALPHA,
+    bootstrap_mean,
+    crossed_mean,
+    crossed_se,
+    mcnemar_exact,
+    mean_squares,
+    t_interval,
+    t_interval_se,
+)
 
 
 def _check_power(level: float, power: float) -> None:
@@ -23,14 +32,18 @@ def _check_power(level: float, power: float) -> None:
 
 
 def mde_paired_t(sd: float, n: int, level: float = 1 - ALPHA, power: float = 0.8) -> float | None:
-    """MDE of the two-sided one-sample t test on `n` paired differences of standard deviation `sd`, exactly: the
-    noncentrality delta with P(|T'| > t_crit) = power, T' ~ t'(n - 1, delta), as an effect delta * sd / sqrt(n).
-    None for n < 2 or a non-finite sd. (The lower tail is taken as sf(t_crit) at -delta: scipy's nct.cdf returns
-    NaN far in its left tail.)"""
+    """MDE of the two-sided one-sample t test on `n` paired differences of standard deviation `sd` (`mde_t` at se
+    sd / sqrt(n), n - 1 degrees of freedom). None for n < 2 or a non-finite sd."""
     if n < 2 or not np.isfinite(sd):
         return None
+    return mde_t(abs(sd) / np.sqrt(n), n - 1, level, power)
+
+
+def mde_t(se: float, df: float, level: float = 1 - ALPHA, power: float = 0.8) -> float:
+    """MDE of a two-sided t test of an estimate with standard error `se` on `df` degrees of freedom, exactly: the
+    noncentrality delta with P(|T'| > t_crit) = power, T' ~ t'(df, delta), as an effect delta * se. (The lower tail
+    is taken as sf(t_crit) at -delta: scipy's nct.cdf returns NaN far in its left tail.)"""
     _check_power(level, power)
-    df = n - 1
     crit = stats.t.ppf(0.5 + level / 2, df)
 
     def shortfall(nc: float) -> float:
@@ -39,7 +52,7 @@ def mde_paired_t(sd: float, n: int, level: float = 1 - ALPHA, power: float = 0.8
     high = crit + stats.norm.ppf(power) + 1.0
     while shortfall(high) < 0:
         high *= 2
-    return float(optimize.brentq(shortfall, 0.0, high, xtol=1e-10) * abs(sd) / np.sqrt(n))
+    return float(optimize.brentq(shortfall, 0.0, high, xtol=1e-10) * se)
 
 
 def mde_mean(se: float, level: float = 1 - ALPHA, power: float = 0.8) -> float:
@@ -77,15 +90,11 @@ def _complete_columns(values: np.ndarray) -> np.ndarray:
 
 def _components(x: np.ndarray, row: str, column: str) -> dict:
     """Method-of-moments variance components of a two-way random-effects layout without replication (rows x
-    columns): E[MS_row] = res + columns * row, E[MS_col] = res + rows * column, E[MS_res] = res. Negative estimates
-    are clipped at 0 and named in "clipped"."""
+    columns, `stats.mean_squares`). Negative estimates are clipped at 0 and named in "clipped"."""
     r, c = x.shape
     if r < 2 or c < 2:
         raise ValueError(f"a two-way split needs at least 2 x 2 complete values, got {r} x {c}")
-    grand, rows, cols = x.mean(), x.mean(axis=1), x.mean(axis=0)
-    ms_row = c * float(((rows - grand) ** 2).sum()) / (r - 1)
-    ms_col = r * float(((cols - grand) ** 2).sum()) / (c - 1)
-    ms_res = float(((x - rows[:, None] - cols[None, :] + grand) ** 2).sum()) / ((r - 1) * (c - 1))
+    ms_row, ms_col, ms_res = mean_squares(x)
     raw = {row: (ms_row - ms_res) / c, column: (ms_col - ms_res) / r}
     return {**{k: max(v, 0.0) for k, v in raw.items()}, "residual": ms_res,
             "clipped": sorted(k for k, v in raw.items() if v < 0)}
@@ -143,14 +152,20 @@ def mde_from_split(split: dict, n_seeds: int, n_items: int, level: float = 1 - A
 
 
 def paired_rule(matrix: np.ndarray, level: float = 1 - ALPHA, bootstrap_check: bool = True, margin: float = 0.0,
-                n_boot: int = 500) -> int:
+                n_boot: int = 500, settings: int = 1) -> int:
     """The project's verdict on a seeds x items matrix of per-item differences A - B (items with a NaN dropped): +1
     (A > B) or -1 (A < B) when resolved, else 0. Resolved when the t interval at `level` of the per-seed item means
     excludes 0 with a clearance of at least `margin` of its half-widths (|mean| - half >= margin * half, as
     `conclusions.clearance` measures it) and, with `bootstrap_check`, the 95% bootstrap over items (`n_boot`
-    resamples, seed 0) of the seed-mean per-item differences excludes 0 on the same side."""
+    resamples, seed 0) of the seed-mean per-item differences excludes 0 on the same side. With `settings` > 1 the
+    rows are that many kernel settings' re-trainings of the same seeds stacked in blocks, and the interval is
+    `stats.crossed_mean`'s over the settings x seeds item means (`pairs.pool`)."""
     x = _complete_columns(matrix)
-    mean, low, high = t_interval(x.mean(axis=1), level)
+    if settings > 1:
+        mean, se, df = crossed_mean(np.stack([b.mean(axis=1) for b in np.array_split(x, settings)]))
+        mean, low, high = t_interval_se(mean, se, df, level)
+    else:
+        mean, low, high = t_interval(x.mean(axis=1), level)
     if low is None:
         return 0
     half = high - mean
@@ -164,13 +179,21 @@ def paired_rule(matrix: np.ndarray, level: float = 1 - ALPHA, bootstrap_check: b
     return int(np.sign(mean))
 
 
+def mde_crossed(seed: float, setting: float, residual: float, n_settings: int, n_seeds: int,
+                level: float = 1 - ALPHA, power: float = 0.8) -> float:
+    """MDE of `stats.crossed_mean`'s t test for a design of `n_settings` x `n_seeds` runs with these variance
+    components (`variance_split_runs`), at the mean squares they lead to on average."""
+    se, df = crossed_se(residual + n_seeds * setting, residual + n_settings * seed, residual, n_settings, n_seeds)
+    return mde_t(se, df, level, power)
+
+
 def _scaled(v: np.ndarray, var: float) -> np.ndarray:
     """`v` rescaled to a mean square of `var` (zeros for var 0)."""
     return v * np.sqrt(var / np.mean(v ** 2)) if var > 0 else np.zeros_like(v)
 
 
 def simulate_rule(rule: Callable[[np.ndarray], int], residuals: np.ndarray, effects: Sequence[float], reps: int,
-                  seed: int, seeds: int | None = None) -> dict[float, float]:
+                  seed: int, seeds: int | None = None, settings: int = 1, setting: float = 0.0) -> dict[float, float]:
     """Share of simulated designs a verdict `rule` (matrix -> +1, -1 or 0, as `paired_rule`) resolves, per effect
     added to every cell; every effect sees the same replicates. At effect 0 a resolution either way counts (the
     rule's effective level); otherwise only one in the effect's direction (its power).
@@ -182,8 +205,10 @@ def simulate_rule(rule: Callable[[np.ndarray], int], residuals: np.ndarray, effe
     Not a plain bootstrap of rows and columns: that counts the interaction three times (once in the row means, once
     in the column means, once in the cells; Owen 2007, "The pigeonhole bootstrap"), and its repeated seeds (5 seeds
     give 3.4 distinct on average) shrink the t interval, so that a t rule's level came out near 0.14 instead of 0.05
-    on pure noise of 5 seeds x 100 items. `seeds`: the number of seeds (rows) of the simulated design (default: as
-    many as `residuals` has), e.g. the runs of every CPU kernel setting stacked."""
+    on pure noise of 5 seeds x 100 items. `seeds`: the number of rows of the simulated design (default: as many as
+    `residuals` has), e.g. the runs of every CPU kernel setting stacked in `settings` blocks; each block shares a
+    normal shift of variance `setting` (what a setting's re-training of the once-trained models moves every seed by,
+    `kernel_share`), and its seeds are drawn afresh."""
     x = _complete_columns(residuals)
     split = _components(x, "seed", "item")
     grand, rows, cols = x.mean(), x.mean(axis=1), x.mean(axis=0)
@@ -191,12 +216,15 @@ def simulate_rule(rule: Callable[[np.ndarray], int], residuals: np.ndarray, effe
     cells = _scaled(x - rows[:, None] - cols[None, :] + grand, split["residual"])
     s, i = x.shape
     rows = seeds or s
+    blocks = np.repeat(np.arange(settings), [len(b) for b in np.array_split(np.arange(rows), settings)])
     rng = np.random.default_rng(seed)
     hits = np.zeros(len(effects))
     for _ in range(reps):
         items = rng.integers(0, i, i)
         world = (rng.normal(0.0, np.sqrt(split["seed"]), (rows, 1)) + item_effects[items]
                  + cells[rng.integers(0, s, (rows, i)), items])
+        if setting > 0:
+            world = world + rng.normal(0.0, np.sqrt(setting), settings)[blocks][:, None]
         for j, effect in enumerate(effects):
             verdict = rule(world + effect)
             hits[j] += verdict != 0 if effect == 0 else verdict == np.sign(effect)
@@ -204,8 +232,9 @@ def simulate_rule(rule: Callable[[np.ndarray], int], residuals: np.ndarray, effe
 
 
 def mde_of_rule(rule: Callable[[np.ndarray], int], residuals: np.ndarray, grid: Sequence[float], reps: int,
-                seed: int, power: float = 0.8, seeds: int | None = None) -> dict:
+                seed: int, power: float = 0.8, seeds: int | None = None, settings: int = 1,
+                setting: float = 0.0) -> dict:
     """{"mde": the smallest positive effect of `grid` that `rule` resolves (in its direction) in at least a share
     `power` of `simulate_rule`'s replicates, None if none does; "curve": the share per effect of `grid`}."""
-    curve = simulate_rule(rule, residuals, grid, reps, seed, seeds)
+    curve = simulate_rule(rule, residuals, grid, reps, seed, seeds, settings, setting)
     return {"mde": min((e for e, share in curve.items() if e > 0 and share >= power), default=None), "curve": curve}

@@ -19,10 +19,15 @@ def t_interval(values: np.ndarray, confidence: float = 1 - ALPHA) -> tuple[float
     """(mean, low, high) of a two-sided t interval of the mean of `values` (n - 1 degrees of freedom); no interval
     (None, None) for fewer than 2 values."""
     v = np.asarray(values, dtype=np.float64)
-    mean = float(v.mean())
     if v.size < 2:
-        return mean, None, None
-    half = float(stats.t.ppf(0.5 + confidence / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
+        return float(v.mean()), None, None
+    return t_interval_se(float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size)), v.size - 1, confidence)
+
+
+def t_interval_se(mean: float, se: float, df: float, confidence: float = 1 - ALPHA) -> tuple[float, float, float]:
+    """(mean, low, high) of a two-sided t interval of an estimate with standard error `se` on `df` degrees of
+    freedom."""
+    half = float(stats.t.ppf(0.5 + confidence / 2, df) * se)
     return mean, mean - half, mean + half
 
 
@@ -31,11 +36,51 @@ def t_p_value(values: np.ndarray) -> float:
     v = np.asarray(values, dtype=np.float64)
     if v.size < 2:
         return 1.0
-    sd = v.std(ddof=1)
-    if sd == 0:
-        return 1.0 if v.mean() == 0 else 0.0
-    t = v.mean() / (sd / np.sqrt(v.size))
-    return float(2 * stats.t.sf(abs(t), v.size - 1))
+    return t_p_value_se(float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size)), v.size - 1)
+
+
+def t_p_value_se(mean: float, se: float, df: float) -> float:
+    """Two-sided p of a t test of mean 0 for an estimate with standard error `se` on `df` degrees of freedom (0 or 1
+    for se 0)."""
+    if se == 0:
+        return 1.0 if mean == 0 else 0.0
+    return float(2 * stats.t.sf(abs(mean / se), df))
+
+
+def mean_squares(x: np.ndarray) -> tuple[float, float, float]:
+    """(rows, columns, residual) mean squares of a two-way layout without replication (a 2-D array, at least 2 x 2):
+    E[MS_rows] = residual + columns * row variance, E[MS_columns] = residual + rows * column variance,
+    E[MS_residual] = residual (the interaction)."""
+    r, c = x.shape
+    grand, rows, cols = x.mean(), x.mean(axis=1), x.mean(axis=0)
+    ms_row = c * float(((rows - grand) ** 2).sum()) / (r - 1)
+    ms_col = r * float(((cols - grand) ** 2).sum()) / (c - 1)
+    ms_res = float(((x - rows[:, None] - cols[None, :] + grand) ** 2).sum()) / ((r - 1) * (c - 1))
+    return ms_row, ms_col, ms_res
+
+
+def crossed_se(ms_row: float, ms_col: float, ms_res: float, r: int, c: int) -> tuple[float, float]:
+    """(se, df) of the grand mean of an r x c layout with both rows and columns random, from its mean squares
+    (`crossed_mean`)."""
+    terms = [(ms, df) for ms, df in ((ms_row, r - 1), (ms_col, c - 1)) if ms > ms_res]
+    terms.append((ms_res * (1 - len(terms)), (r - 1) * (c - 1)))  # -MS_res with both above it, 0 with one, +MS_res
+    total = sum(ms for ms, _ in terms)
+    df = total ** 2 / sum(ms ** 2 / df for ms, df in terms if ms) if total > 0 else float((r - 1) * (c - 1))
+    return float(np.sqrt(total / (r * c))), float(df)
+
+
+def crossed_mean(x: np.ndarray) -> tuple[float, float, float]:
+    """(mean, se, df) of the grand mean of a two-way layout whose rows and columns are both random draws, such as
+    kernel settings x seeds: a setting's shift is shared by every seed it re-trained, so it averages out over the
+    settings only, a seed's over the seeds only. Var(mean) = row / r + column / c + residual / (r c), from the
+    method-of-moments components (each clipped at 0), i.e. (max(MS_rows, MS_res) + max(MS_columns, MS_res) - MS_res)
+    / (r c); its degrees of freedom by Satterthwaite's approximation over the mean squares it is made of."""
+    x = np.asarray(x, dtype=np.float64)
+    r, c = x.shape
+    if r < 2 or c < 2:
+        raise ValueError(f"a crossed mean needs at least 2 x 2 values, got {r} x {c}")
+    se, df = crossed_se(*mean_squares(x), r, c)
+    return float(x.mean()), se, df
 
 
 def holm_adjust(p_values: dict[str, float]) -> dict[str, float]:

@@ -13,7 +13,7 @@ from scipy import stats as sps
 from thermbench.core import power
 from thermbench.core.conclusions import KernelCheck, final
 from thermbench.core.items import items_text, read_items
-from thermbench.core.pairs import Entry, common_items, compare_board, paired, pool
+from thermbench.core.pairs import Entry, common_items, compare_board, could_have_seen, paired, pool
 
 ITEMS = [f"i{k}" for k in range(6)]
 
@@ -152,6 +152,10 @@ def test_the_kernel_checks_re_trainings_pool_into_seed_means_and_publish_without
     assert final(st, check) == st                                            # no verdict of a setting needed
     narrow = replace(st, clearance={k: 0.5 for k in st.clearance})
     assert final(narrow, check).verdict == "not resolved"                   # the vendor margin still applies
+    assert st.numbers["crossed"] == pooled["crossed"]
+    assert could_have_seen(st.numbers, 0.95).startswith("minimum detectable effect ")
+    assert "at 3 kernel settings x 3 seeds x 6 items" in could_have_seen(st.numbers, 0.95)
+    assert st.numbers["mde"] == pytest.approx(power.mde_t(np.sqrt(var), pooled["crossed"]["df"], 0.95))
     assert KernelCheck({"native": {}, "avx2": {}}, replicates={"avx2": {"x.a_vs_b": [1.0]}}).replicates_of(
         "x.a_vs_b") == {"avx2": [1.0]}
     assert KernelCheck({"native": {}, "avx2": {}, "default": {}},

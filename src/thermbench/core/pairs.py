@@ -241,7 +241,12 @@ def could_have_seen(ev: dict, level: float, unit: str = "") -> str:
     the difference sits."""
     if ev.get("mde") is None:
         return "no minimum detectable effect (too few runs or items)"
-    runs = f"{ev['n_retrainings']} re-trainings" if "n_retrainings" in ev else f"{ev.get('n_seeds', 1)} seed(s)"
+    if "n_retrainings" in ev:
+        runs = f"{ev['n_retrainings']} re-trainings"
+    elif "crossed" in ev:
+        runs = f"{ev['crossed']['n_settings']} kernel settings x {ev['n_seeds']} seeds"
+    else:
+        runs = f"{ev.get('n_seeds', 1)} seed(s)"
     size = runs + (f" x {ev['n_items']} items" if ev["n_items"] > 1 else "")
     text = (f"minimum detectable effect {ev['mde']:.3g}{unit} at {size}, level {100 * level:.2f}%, "
             f"{100 * POWER:.0f}% power")

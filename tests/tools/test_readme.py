@@ -230,3 +230,32 @@ def test_a_seeds_spread_is_given_beside_its_move_under_the_kernel_settings_as_sh
     assert readme_blocks._spreads(numbers, 0.06) == "5.0% / 10.0% (avx2)"        # sqrt(3.6e-5) = 0.006
     assert readme_blocks._spreads({"sd_seeds": 0.003, "variance": {}}, 0.06) == "5.0% / no setting made yet"
     assert readme_blocks._spreads(numbers, None) == "–"
+
+
+def _source_effects_row(tmp_path: Path, tradeoff: list[dict]) -> str:
+    """The DIKD-vs-FD+LD row of `source_effects` for a not-resolved statement (-0.002, MDE 0.003 over this run's 5
+    seeds x 100 items) and a power report with reference NME 0.06 and `tradeoff`."""
+    statement = {"id": "mlcmkd.tfake.dikd_vs_fdld", "claim": "DIKD vs FD+LD", "resolved": False,
+                 "verdict": "not resolved", "numbers": {"mean": -0.002, "mde": 0.003}}
+    write_json(tmp_path / "metrics" / "conclusions.json", {"statements": [statement]})
+    write_json(tmp_path / "conclusions" / "power.json",
+               {"pairs": {"ktl-dikd_vs_ktl-fdld": {"reference_nme": 0.06, "tradeoff": tradeoff,
+                                                   "variance": {"n_seeds": 5, "n_items": 100}}}})
+    [row] = [r for r in readme_blocks.source_effects(tmp_path / "metrics").splitlines() if r.startswith("| DIKD")]
+    return row
+
+
+def test_a_source_effect_is_read_against_the_published_tests_reach(tmp_path):
+    """Table III's -7.3%: this run's seeds see 5.0%, but the published test over every kernel setting 13.3%
+    (0.008 / 0.06), so the run is too small to say; at 0.004 (6.7%) it would have seen it; before a setting is made
+    the reading rests on this run's 5.0%."""
+    far = [{"n_seeds": 5, "n_items": 100, "mde_published": 0.008}, {"n_seeds": 8, "n_items": 100,
+                                                                      "mde_published": 0.001}]
+    row = _source_effects_row(tmp_path, far)
+    assert "| -3.3% | 5.0% / 13.3% | not resolved | this run is too small to say: it sees 13.3% or more |" in row
+    near = [{"n_seeds": 5, "n_items": 100, "mde_published": 0.004}]
+    assert "6.7% | not resolved | a difference of the reported size would have been seen" in \
+        _source_effects_row(tmp_path, near)
+    before = [{"n_seeds": 5, "n_items": 100, "mde_seeds": 0.003}]
+    assert "| 5.0% / — | not resolved | a difference of the reported size would have been seen" in \
+        _source_effects_row(tmp_path, before)

@@ -259,3 +259,19 @@ def test_a_source_effect_is_read_against_the_published_tests_reach(tmp_path):
     before = [{"n_seeds": 5, "n_items": 100, "mde_seeds": 0.003}]
     assert "| 5.0% / — | not resolved | a difference of the reported size would have been seen" in \
         _source_effects_row(tmp_path, before)
+
+
+def test_the_conclusions_status_warns_where_one_runs_seeds_resolve_noise(tmp_path):
+    """The power report's simulated level of the t test over one run's seeds: above 5% for a pair, the status says
+    so with the worst pair (55% here); at or under 5%, nothing is added."""
+    write_json(tmp_path / "metrics" / "conclusions.json", {"statements": [], "resolved": 0,
+                                                           "resolved_kernel_checked": 0, "resolved_deterministic": 0})
+    rules = {"a_vs_b": {"rules": {"t alone (this run)": {"level": 0.395}}},
+             "c_vs_d": {"rules": {"t alone (this run)": {"level": 0.55}}}}
+    write_json(tmp_path / "conclusions" / "power.json", {"pairs": rules})
+    text = readme_blocks.conclusions_status(tmp_path / "metrics")
+    assert text.endswith("resolves pure noise in 55% of simulated runs of c_vs_d on T-FAKE "
+                         "([docs/power.md](docs/power.md))")
+    write_json(tmp_path / "conclusions" / "power.json",
+               {"pairs": {"a_vs_b": {"rules": {"t alone (this run)": {"level": 0.05}}}}})
+    assert readme_blocks.conclusions_status(tmp_path / "metrics").endswith("(`make conclusions`)")

@@ -13,6 +13,7 @@ from typing import Callable
 
 from thermbench.core.conclusions import VENDOR_MARGIN
 from thermbench.core.io import InputError, read_json
+from thermbench.core.stats import ALPHA
 from thermbench.speed import families
 from thermbench.tools.gates import regression
 from thermbench.tools.pipeline.exp_table import DEPS_DROP
@@ -548,10 +549,20 @@ def conclusions_status(metrics: Path) -> str:
     statements = data["statements"]
     here = [s for s in statements if s["resolved_here"] and not s["resolved"] and not s.get("target")]
     unchecked = sum("not kernel-checked" in s["why"] for s in here)
-    return (f"{len(statements)} statements: {data['resolved']} published as resolved "
+    text = (f"{len(statements)} statements: {data['resolved']} published as resolved "
             f"({data['resolved_kernel_checked']} kernel-checked, {data['resolved_deterministic']} deterministic); "
             f"{len(here)} more resolved on this run alone, {unchecked} of them waiting for a kernel check of this "
             "code (`make conclusions`)")
+    power = metrics.parent / "conclusions" / "power.json"
+    levels = {name: p["rules"]["t alone (this run)"]["level"] for name, p in
+              (read_json(power)["pairs"].items() if power.is_file() else ()) if "t alone (this run)" in p["rules"]}
+    if levels and max(levels.values()) > ALPHA:
+        name, level = max(levels.items(), key=lambda kv: kv[1])
+        text += (f". A trained model's statement resolved on this run alone is not yet a result: a kernel setting "
+                 f"re-trains the teacher and pretrain every seed starts from and moves all seeds at once, so the t test over one run's seeds "
+                 f"resolves pure noise in {100 * level:.0f}% of simulated runs of {name} on T-FAKE "
+                 "([docs/power.md](docs/power.md))")
+    return text
 
 
 def glance(metrics: Path) -> str:

@@ -558,10 +558,10 @@ def conclusions_status(metrics: Path) -> str:
               (read_json(power)["pairs"].items() if power.is_file() else ()) if "t alone (this run)" in p["rules"]}
     if levels and max(levels.values()) > ALPHA:
         name, level = max(levels.items(), key=lambda kv: kv[1])
-        text += (f". A trained model's statement resolved on this run alone is not yet a result: a kernel setting "
-                 f"re-trains the teacher and pretrain every seed starts from and moves all seeds at once, so the t test over one run's seeds "
-                 f"resolves pure noise in {100 * level:.0f}% of simulated runs of {name} on T-FAKE "
-                 "([docs/power.md](docs/power.md))")
+        text += (". A trained model's statement resolved on this run alone is not yet a result: a kernel setting "
+                 "re-trains the teacher and pretrain every seed starts from and moves all seeds at once, so the t test "
+                 f"over one run's seeds resolves pure noise in {100 * level:.0f}% of simulated runs of {name} on "
+                 "T-FAKE ([docs/power.md](docs/power.md))")
     return text
 
 

@@ -526,7 +526,8 @@ def source_effects(metrics: Path) -> str:
         ref = power_pair.get("reference_nme")
         here = None if ref is None else n["mean"] / ref
         mde = None if ref is None or n.get("mde") is None else n["mde"] / ref
-        published = None if ref is None or _published_mde(power_pair) is None else _published_mde(power_pair) / ref
+        reach_published = None if ref is None else _published_mde(power_pair)
+        published = None if reach_published is None else reach_published / ref
         reach = published if published is not None else mde
         if s["resolved"]:
             reading = "resolved"

@@ -292,7 +292,7 @@ def _agree(row: dict) -> str:
 
 def _boxes(row: dict) -> str:
     if "box_iou_mean" not in row:
-        return "– | –"
+        return "not measured | –" if "reference_box_side_px" in row else "– | –"
     return f"{row['box_iou_mean']:.3f} ({row['box_iou_min']:.3f}) | {row['boxes_missed']}"
 
 
@@ -339,7 +339,11 @@ def markdown(numbers: dict, timing: dict, source_label: str) -> str:
         f"{det['int8']['calibration_frames']} frames like the timed ones, its {det['int8']['float_nodes']} output "
         f"convolutions and the box decoding in float). Keypoints: distance from {reference}'s; top box: IoU with "
         f"{reference}'s, missed where below {detect_then_pose.MISSED_BELOW_IOU}; on {numbers['pipeline_frames']} "
-        "seeded frames:*",
+        f"seeded frames. Boxes narrower than {detect_then_pose.MIN_BOX_SIDE_PX:.0f} px, as a seeded detector's are "
+        "(its box distances are near 0), are not measured. Such a box is cut out as a 1 px square, magnified to the "
+        "pose input, so the keypoints' distances in frame pixels are the seeded pose model's own change shrunk by "
+        "that magnification: a timing run's check that every variant computes the same chain, not an accuracy; the "
+        "trained students' rows below give each precision's accuracy:*",
         "",
         "| Method | Variant | CPU ms (fps) | Wall ms | Speed-up, CPU time | Keypoints: mean px from fp32 "
         "| within 1 px | Box IoU: mean (lowest) | Boxes missed |",

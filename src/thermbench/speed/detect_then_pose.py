@@ -25,6 +25,9 @@ from thermbench.speed.runtimes import Runner
 
 BOX_PADDING = 1.25  # mmpose GetBBoxCenterScale / rtmlib
 MISSED_BELOW_IOU = 0.5  # COCO's AP50 match: a box below it against the fp32 one counts as missed
+# A reference box narrower than this has no overlap worth comparing: a seeded detector's distances are near 0, so its
+# top box is a point, and the IoU of two points (or of two sub-pixel boxes) measures nothing.
+MIN_BOX_SIDE_PX = 1.0
 CALIBRATION_SEED = 10_000  # offset of the calibration frames' seeds from the timed frames'
 BOTH = "-both"  # suffix of an int8 variant's row whose detector is int8 too (without it, only the pose model is)
 
@@ -144,11 +147,25 @@ def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def box_agreement(boxes: np.ndarray, reference: np.ndarray, min_iou: float = MISSED_BELOW_IOU) -> dict:
-    """Top-box agreement of `boxes` with `reference` ((frames, 4) each): mean and lowest IoU, and the frames whose
-    box the reference's would not match (IoU below `min_iou`: a detector evaluation's miss)."""
+    """Top-box agreement of `boxes` with `reference` ((frames, 4) each): the reference's shortest box side, and where
+    it is at least `MIN_BOX_SIDE_PX`, the mean and lowest IoU and the frames whose box the reference's would not
+    match (IoU below `min_iou`: a detector evaluation's miss)."""
+    reference = np.asarray(reference, np.float64)
+    side = float(np.abs(reference[:, 2:] - reference[:, :2]).min())
+    if side < MIN_BOX_SIDE_PX:
+        return {"reference_box_side_px": side}
     overlap = iou(boxes, reference)
-    return {"box_iou_mean": float(overlap.mean()), "box_iou_min": float(overlap.min()),
+    return {"reference_box_side_px": side, "box_iou_mean": float(overlap.mean()), "box_iou_min": float(overlap.min()),
             "boxes_missed": int((overlap < min_iou).sum())}
+
+
+def detector_precision(row_name: str) -> str:
+    """The precision a pipeline row (`row_names`) runs its detector in: an int8 row's pose model alone is int8 unless
+    it is a `-both` row; any other variant runs both models in its own precision."""
+    if row_name.endswith(BOTH):
+        return "int8"
+    precision = row_name.rsplit("-", 1)[1]
+    return "fp32" if precision == "int8" else precision
 
 
 def row_names() -> list[str]:

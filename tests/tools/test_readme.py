@@ -232,15 +232,15 @@ def test_a_seeds_spread_is_given_beside_its_move_under_the_kernel_settings_as_sh
     assert readme_blocks._spreads(numbers, None) == "–"
 
 
-def _source_effects_row(tmp_path: Path, tradeoff: list[dict]) -> str:
-    """The DIKD-vs-FD+LD row of `source_effects` for a not-resolved statement (-0.002, MDE 0.003 over this run's 5
-    seeds x 100 items) and a power report with reference NME 0.06 and `tradeoff`."""
+def _source_effects_row(tmp_path: Path, tradeoff: list[dict], mde: float = 0.003, mde_t: dict | None = None) -> str:
+    """The DIKD-vs-FD+LD row of `source_effects` for a not-resolved statement (-0.002, its MDE `mde`: this run's 5
+    seeds x 100 items' before it is pooled) and a power report with reference NME 0.06, `tradeoff` and `mde_t`."""
     statement = {"id": "mlcmkd.tfake.dikd_vs_fdld", "claim": "DIKD vs FD+LD", "resolved": False,
-                 "verdict": "not resolved", "numbers": {"mean": -0.002, "mde": 0.003}}
+                 "verdict": "not resolved", "numbers": {"mean": -0.002, "mde": mde}}
     write_json(tmp_path / "metrics" / "conclusions.json", {"statements": [statement]})
     write_json(tmp_path / "conclusions" / "power.json",
                {"pairs": {"ktl-dikd_vs_ktl-fdld": {"reference_nme": 0.06, "tradeoff": tradeoff,
-                                                   "variance": {"n_seeds": 5, "n_items": 100}}}})
+                                                   "variance": {"n_seeds": 5, "n_items": 100}, **(mde_t or {})}}})
     [row] = [r for r in readme_blocks.source_effects(tmp_path / "metrics").splitlines() if r.startswith("| DIKD")]
     return row
 
@@ -259,6 +259,9 @@ def test_a_source_effect_is_read_against_the_published_tests_reach(tmp_path):
     before = [{"n_seeds": 5, "n_items": 100, "mde_seeds": 0.003}]
     assert "| 5.0% / — | not resolved | a difference of the reported size would have been seen" in \
         _source_effects_row(tmp_path, before)
+    # pooled: the statement's MDE is the published test's (0.008); this run's seeds' is the power report's t MDE
+    assert "| -3.3% | 5.0% / 13.3% | not resolved | this run is too small to say: it sees 13.3% or more |" in \
+        _source_effects_row(tmp_path, far, mde=0.008, mde_t={"mde_t": 0.003})
 
 
 def test_the_conclusions_status_warns_where_one_runs_seeds_resolve_noise(tmp_path):

@@ -525,7 +525,9 @@ def source_effects(metrics: Path) -> str:
         power_pair = pairs["pairs"].get(pair, {}) if pair else {}
         ref = power_pair.get("reference_nme")
         here = None if ref is None else n["mean"] / ref
-        mde = None if ref is None or n.get("mde") is None else n["mde"] / ref
+        # once pooled, the statement's own MDE is the published test's: this run's seeds' comes from the power report
+        run_mde = power_pair.get("mde_t", n.get("mde"))
+        mde = None if ref is None or run_mde is None else run_mde / ref
         reach_published = None if ref is None else _published_mde(power_pair)
         published = None if reach_published is None else reach_published / ref
         reach = published if published is not None else mde

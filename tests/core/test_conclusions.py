@@ -191,6 +191,23 @@ def test_final_keeps_the_pairs_every_setting_resolved(monkeypatch):
     assert (none.verdict, none.resolved) == ("not resolved", False)
 
 
+def test_a_pooled_statement_clears_the_margin_in_this_runs_half_widths(monkeypatch):
+    """A - B pooled over this run and settings a, b: [-0.8, -0.2] lies 0.2 / 0.3 = 0.67 of its own half-widths from
+    0, under a margin of 1.03; this run's own interval is 0.01 wide on each side, so it clears 0.2 / 0.01 = 20 of
+    those, the unit the margin was measured in. Without this run's half-width the pooled interval's own is used."""
+    monkeypatch.setattr(cc, "VENDOR_MARGIN", 1.03)
+    check = {"native": {}, "a": {}, "b": {}}
+    numbers = {"pooled": ["a", "b"], "run_half": 0.01}
+    s = cc.difference("d", "A vs B", "A", "B", -0.5, -0.8, -0.2, extra=numbers)
+    assert s.clearance == {"A < B": 0.6667}
+    assert cc.pooled_clearance(s) == 20.001  # the clearance as recorded, 0.6667, times 0.3 / 0.01
+    assert cc.final(s, check) == s
+    wide = replace(s, numbers={**s.numbers, "run_half": 0.5})  # 0.2 / 0.5 = 0.4 of this run's half-widths
+    assert cc.final(wide, check).why == "within the vendor margin (0.40 half-widths < 1.03)"
+    unknown = replace(s, numbers={k: v for k, v in s.numbers.items() if k != "run_half"})
+    assert cc.final(unknown, check).why == "within the vendor margin (0.67 half-widths < 1.03)"
+
+
 def test_final_drops_what_lies_within_the_vendor_margin_and_says_so():
     every = {"native": {}, "other": {}}
 

@@ -205,6 +205,17 @@ def test_paired_rule_over_settings_counts_each_settings_shift_once():
     assert power.paired_rule(np.vstack([rows[:3], rows[:3] + 0.001]), bootstrap_check=False, settings=2) == 1
 
 
+def test_paired_rule_over_settings_counts_the_margin_in_this_runs_half_widths():
+    """This run's 3 seeds at -0.010, -0.011, -0.009 (t half-width 4.303 x 0.001 / sqrt(3) = 0.00248) and two settings
+    shifted by +0.003 and -0.003: the crossed interval [-0.0166, -0.0034] lies 0.0034 from 0, 0.505 of its own
+    half-widths but 1.351 of this run's, so it clears a margin of 1.03 and not one of 1.4."""
+    run = np.array([-0.010, -0.011, -0.009])
+    rows = np.concatenate([np.repeat(r[:, None], 4, axis=1) for r in (run, run + 0.003, run - 0.003)])
+    assert power.paired_rule(rows, 0.95, False, 1.03, settings=3) == -1
+    assert power.paired_rule(rows, 0.95, False, 1.3, settings=3) == -1
+    assert power.paired_rule(rows, 0.95, False, 1.4, settings=3) == 0
+
+
 def test_mde_crossed_without_a_setting_shift_is_the_t_over_seeds():
     assert power.mde_crossed(4.0, 0.0, 0.0, 5, 8) == pytest.approx(power.mde_paired_t(2.0, 8))
     # a shift shared by a setting's seeds: more seeds cannot take the MDE below what the settings allow

@@ -323,13 +323,15 @@ def final(statement: Statement, check: dict[str, dict[str, str]], moved: frozens
     verdict stands only if every setting gave it. Of what stands, a part whose `clearance` is under `VENDOR_MARGIN`
     is dropped too, named with its clearance. A statement made from every setting's runs pooled as replicates
     (`numbers.pooled`, `core.pairs.pool`) already holds the settings in its interval: it stands where that interval
-    clears the vendor margin."""
+    clears its line by the vendor margin in half-widths of this run's own interval (`numbers.run_half`), the unit the
+    margin was measured in (a vendor's shift moves one run's interval; the pooled one is wider by the settings'
+    shift it already holds)."""
     if not statement.resolved:
         return statement
     if statement.numbers.get("pooled") and check and sorted(statement.numbers["pooled"]) == sorted(
             s for s in check if s != "native"):
         # made from every setting's runs pooled as replicates: the settings are in its interval, not vetoes of it
-        c = min(statement.clearance.values(), default=math.inf)
+        c = pooled_clearance(statement)
         if c >= VENDOR_MARGIN:
             return statement
         why = f"within the vendor margin ({c:.2f} half-widths < {VENDOR_MARGIN})"
@@ -387,6 +389,17 @@ def final(statement: Statement, check: dict[str, dict[str, str]], moved: frozens
     return replace(statement, verdict=NOT_RESOLVED, resolved=False,
                    text=f"{statement.claim}: {DIFFERS} (here {statement.verdict}; {differ})",
                    why=f"differs across CPU kernels ({differ})")
+
+
+def pooled_clearance(statement: Statement) -> float:
+    """A pooled statement's least clearance (`Statement.clearance`, in its pooled interval's half-widths) in
+    half-widths of this run's own interval (`numbers.run_half`); in its own where that is not known."""
+    c = min(statement.clearance.values(), default=math.inf)
+    n = statement.numbers
+    run_half, low, high = n.get("run_half"), n.get("low"), n.get("high")
+    if not run_half or low is None or high is None or math.isinf(c):
+        return c
+    return round(c * (high - low) / 2 / run_half, 4)
 
 
 def least_clearance(statement: Statement, part: str, check: dict) -> float:

@@ -159,8 +159,11 @@ def _evidence(p: dict, level: float, binary: bool) -> dict:
         else:
             mean, low, high = stats.t_interval(tested, level)
             mde = power.mde_paired_t(sd, len(tested), level, POWER)
+        # this run's own interval's half-width: the unit the vendor margin was measured in (`conclusions.final`)
+        run_half = stats.t_interval(by_seed, level)[2] - float(by_seed.mean()) if len(by_seed) > 1 else None
         pooled = {"pooled": p["pooled"], "seed_means": [float(v) for v in tested],
-                  **({"crossed": p["crossed"]} if "crossed" in p else {})} if "pooled" in p else {}
+                  **({"crossed": p["crossed"], "run_half": run_half} if "crossed" in p else {})} \
+            if "pooled" in p else {}
         return {"mean": mean, "low": low, "high": high, "n_seeds": len(by_seed), "n_items": n_items,
                 "per_seed": [float(v) for v in by_seed], "mde": mde, "variance": split, "sd_seeds": sd,
                 **({"bootstrap_items": boot} if boot else {}), **pooled}

@@ -158,19 +158,24 @@ def paired_rule(matrix: np.ndarray, level: float = 1 - ALPHA, bootstrap_check: b
     excludes 0 with a clearance of at least `margin` of its half-widths (|mean| - half >= margin * half, as
     `conclusions.clearance` measures it) and, with `bootstrap_check`, the 95% bootstrap over items (`n_boot`
     resamples, seed 0) of the seed-mean per-item differences excludes 0 on the same side. With `settings` > 1 the
-    rows are that many kernel settings' re-trainings of the same seeds stacked in blocks, and the interval is
-    `stats.crossed_mean`'s over the settings x seeds item means (`pairs.pool`)."""
+    rows are that many kernel settings' re-trainings of the same seeds stacked in blocks, this run's first, and the
+    interval is `stats.crossed_mean`'s over the settings x seeds item means (`pairs.pool`); its margin is counted in
+    half-widths of the first block's own t interval, as `conclusions.final` counts a pooled statement's."""
     x = _complete_columns(matrix)
     if settings > 1:
-        mean, se, df = crossed_mean(np.stack([b.mean(axis=1) for b in np.array_split(x, settings)]))
+        blocks = np.array_split(x, settings)
+        mean, se, df = crossed_mean(np.stack([b.mean(axis=1) for b in blocks]))
         mean, low, high = t_interval_se(mean, se, df, level)
+        run_mean, _, run_high = t_interval(blocks[0].mean(axis=1), level)
+        unit = None if run_high is None else run_high - run_mean
     else:
         mean, low, high = t_interval(x.mean(axis=1), level)
+        unit = None
     if low is None:
         return 0
     half = high - mean
     clear = abs(mean) - half
-    if clear <= 0 or clear < margin * half:
+    if clear <= 0 or clear < margin * (half if not unit else unit):
         return 0
     if bootstrap_check:
         boot = bootstrap_mean(x.mean(axis=0), n_boot)

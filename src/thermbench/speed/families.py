@@ -218,15 +218,15 @@ def markdown(folder: Path) -> str:
     for r in recs:
         for n, run in r["threads"].items():
             head = f"| {r['family']} | {r['cpu']} | {_threads(n, r['cores'])} |"
-            v, students = run["pipelines"][PIPELINE]["variants"], run["pose"][POSE]["variants"]
-            best, faster = choose(v, lambda name: pipeline_ok(name, v[name], students, r["max_nme_rise"]))
-            cells = lambda n: f"NME {_pose_nme(n, students)}, boxes {_boxes(n, v[n])}"  # noqa: E731
-            pipe.append(f"{head} {best} | {_speedup(v[best])} | {_pose_nme(best, students)} | {_boxes(best, v[best])} "
-                        f"| {_outside(v, faster, cells)} |")
-            v = students
-            best, faster = choose(v, lambda name: pose_ok(v[name], r["max_nme_rise"]))
-            pose.append(f"{head} {best} | {_speedup(v[best])} | {_nme(v[best])} | {_keypoints(v[best])} | "
-                        f"{_outside(v, faster, lambda n: 'NME ' + _nme(v[n]))} |")
+            chain, students = run["pipelines"][PIPELINE]["variants"], run["pose"][POSE]["variants"]
+            best, faster = choose(chain, lambda name: pipeline_ok(name, chain[name], students, r["max_nme_rise"]))
+            cells = lambda n: f"NME {_pose_nme(n, students)}, boxes {_boxes(n, chain[n])}"  # noqa: E731
+            pipe.append(f"{head} {best} | {_speedup(chain[best])} | {_pose_nme(best, students)} "
+                        f"| {_boxes(best, chain[best])} | {_outside(chain, faster, cells)} |")
+            best, faster = choose(students, lambda name: pose_ok(students[name], r["max_nme_rise"]))
+            outside = _outside(students, faster, lambda n: "NME " + _nme(students[n]))
+            pose.append(f"{head} {best} | {_speedup(students[best])} | {_nme(students[best])} "
+                        f"| {_keypoints(students[best])} | {outside} |")
         if str(r["cores"]) not in r["threads"]:
             missing.append(f"all cores ({r['cores']}) on the {r['family']} {r['cpu']}")
         p = r["provenance"]

@@ -277,6 +277,10 @@ def test_stage_end_to_end(tmp_path):
     student_t = deploy_timing["int8_students"]["mcl-t"]["variants"]
     assert student_t["onnxruntime-int8"]["cpu_ms"] > 0 and "primitives" in student_t["openvino-int8"]["kernels"]
     assert sorted(deploy_timing["limit"]) == ["RTMDet-nano", "RTMDet-nano + RTMPose-t", arch_s, arch_t]
+    detector_alone = deploy_timing["detector_variants"]["variants"]
+    assert sorted(detector_alone) == sorted(v.name for v in runtimes.VARIANTS)
+    assert detector_alone["onnxruntime-int8"]["cpu_ms"] > 0 and ("not_run" in detector_alone["openvino-bf16"]) is not \
+        ("BF16" in runtimes.openvino_capabilities())
     assert deploy_timing["environment"]["openvino_capabilities"] == runtimes.openvino_capabilities()
     assert [r["threads"] for r in deploy_timing["thread_scaling"]["rows"]] == list(range(1, usable_cores() + 1))
     for out in ("plots/speed_table.md", "plots/speed_fps_vs_params.png", "plots/speed_fps_vs_params.svg"):
@@ -289,7 +293,9 @@ def test_stage_end_to_end(tmp_path):
     rows = [line.split(" | ")[0] for line in pose_alone.splitlines()
             if line.startswith("| ") and not line.startswith(("| Arch ", "| Method "))]
     assert rows == ["| RTMPose-s", "| RTMPose-t", "| mcl-t", "| supervised-t"]
-    for row in ("| RTMDet-nano alone |", "| RTMDet-nano + RTMPose-t |", "| mcl-t | RTMPose-t | 64×64 | 38/38 / 0/7 |",
+    for row in ("| RTMDet-nano alone | onnxruntime-int8 | ", "| RTMDet-nano alone | torch-fp32 (eager) | ",
+                "*Twice onnxruntime-fp32's speed leaves a frame RTMDet-nano + RTMPose-t ",
+                "| RTMDet-nano + RTMPose-t |", "| mcl-t | RTMPose-t | 64×64 | 38/38 / 0/7 |",
                 "| RTMDet-nano | 64×64 |", "| 1 | ", "| RTMDet-nano + RTMPose-t | openvino-int8 | ",
                 "| mcl-t | onnxruntime-fp32 | ", "| 16.53 | 11.00 |"):
         assert row in deployment, row

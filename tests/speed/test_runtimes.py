@@ -88,3 +88,39 @@ def test_a_capped_onednn_isa_drops_bf16_from_what_openvino_offers(monkeypatch):
     assert runtimes.openvino_capabilities({"ONEDNN_MAX_CPU_ISA": "avx512_core_bf16"}) == ["FP32", "INT8", "BF16",
                                                                                          "FP16"]
     assert runtimes.openvino_capabilities({}) == ["FP32", "INT8", "BF16", "FP16"]
+
+
+def test_a_runtime_that_will_not_compile_the_model_gets_a_row_saying_why(tmp_path, monkeypatch):
+    model = lively_rtmpose_t(64)
+    path = tmp_path / "t.onnx"
+    export_onnx(model, path, (1, 3, 64, 64), 17, OUTPUT_NAMES, dynamic_batch=True)
+    compile_for = runtimes.runner_with_kernels
+
+    def openvino_refuses(variant, *args):
+        if variant.runtime == "openvino":
+            raise RuntimeError("Exception from src/inference/src/core.cpp:\nunsupported ISA for Convolution")
+        return compile_for(variant, *args)
+
+    monkeypatch.setattr(runtimes, "runner_with_kernels", openvino_refuses)
+    out = deploy.measure_variants(path, path, (1, 3, 64, 64), warmup=0, repeats=2, threads=1,
+                                  capabilities=["FP32", "INT8"])
+    assert list(out["variants"]) == [v.name for v in runtimes.VARIANTS]
+    for name in ("openvino-fp32", "openvino-int8"):
+        assert out["variants"][name] == {"not_run": "not run: openvino cannot compile it on this CPU's kernels "
+                                                    "(unsupported ISA for Convolution)"}
+    assert out["variants"]["onnxruntime-int8"]["cpu_ms"] > 0 and "not_run" in out["variants"]["openvino-bf16"]
+
+
+def test_the_detector_bound_halves_each_pipelines_reference_and_names_the_fastest_detector():
+    def timed(ms, median):
+        return {"cpu_ms": ms, "speedup_over_onnxruntime-fp32": {"cpu": {"median": median, "q1": median, "q3": median}}}
+
+    alone = {"onnxruntime-fp32": timed(9.0, 1.0), "onnxruntime-int8": timed(8.0, 1.1),
+             "openvino-bf16": {"not_run": "not run: no BF16"}}
+    timing = {"detector_variants": {"variants": alone},
+              "pipelines": {"D + P-t": {"variants": {"onnxruntime-fp32": {"cpu_ms": 25.0}}},
+                            "D + P-s": {"variants": {"onnxruntime-fp32": {"not_run": "x"}}}}}
+    # 25 ms / 2 = 12.50 ms a frame; the int8 detector (8 ms) is the fastest that ran.
+    assert deploy.detector_bound("D", timing) == (
+        "*Twice onnxruntime-fp32's speed leaves a frame D + P-t 12.50 ms of CPU time; D alone takes 8.00 ms of it in "
+        "its fastest variant, onnxruntime-int8 (1.10× [1.10–1.10] over onnxruntime-fp32).*")

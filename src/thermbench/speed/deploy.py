@@ -4,7 +4,9 @@ accuracy against ONNX Runtime fp32, and the distance to this CPU's limit.
 
 Rows (thermbench.speed.pose_speed times the pose models alone):
 - detector: RTMDet-nano at 320x320 with seeded weights (no official face checkpoint is used offline; latency does not
-  depend on the weight values), params/MACs, ONNX export + parity, latency in ONNX Runtime and PyTorch eager;
+  depend on the weight values), params/MACs, ONNX export + parity, latency in PyTorch eager and, alone, in every
+  runtime variant (its int8 file: `quantize.quantize_detector`), set against what twice the reference pipeline's
+  speed leaves a frame (`detector_bound`);
 - pipelines: RTMDet-nano + each RTMPose architecture at the paper's input size, one frame end to end
   (thermbench.speed.detect_then_pose) in every runtime variant and PyTorch eager, with keypoint agreement;
 - int8 and runtimes: each trained thermal student at its trained size, quantized (thermbench.speed.quantize), timed
@@ -120,7 +122,11 @@ def measure_variants(fp32_onnx: Path, int8_onnx: Path, input_shape: tuple[int, .
     fns, kernels = {}, {}
     variants, skipped = runtimes.runnable(capabilities)
     for variant in variants:
-        run, kernels[variant.name] = runtimes.runner_with_kernels(variant, fp32_onnx, int8_onnx, threads)
+        try:
+            run, kernels[variant.name] = runtimes.runner_with_kernels(variant, fp32_onnx, int8_onnx, threads)
+        except RuntimeError as err:
+            skipped[variant.name] = runtimes.refused(variant, err)
+            continue
         fns[variant.name] = lambda run=run: run(x)
     times = runtimes.time_paired(fns, warmup, repeats, seed)
     reference = runtimes.REFERENCE.name
@@ -301,6 +307,19 @@ def _kernels(row: dict) -> str:
     return primitives if isinstance(primitives, str) else ", ".join(f"{k} ×{n}" for k, n in primitives.items())
 
 
+def detector_bound(name: str, timing: dict) -> str:
+    """What the detector leaves of a frame at twice the reference pipeline's speed: half of each pipeline's
+    reference CPU time, against the detector alone in its fastest variant (`timing` as `benchmark` returns it)."""
+    reference = runtimes.REFERENCE.name
+    alone = {v: r for v, r in timing["detector_variants"]["variants"].items() if "cpu_ms" in r}
+    fastest = min(alone, key=lambda v: alone[v]["cpu_ms"])
+    halves = [f"{pipe} {row['variants'][reference]['cpu_ms'] / 2:.2f} ms" for pipe, row in timing["pipelines"].items()
+              if "cpu_ms" in row["variants"][reference]]
+    return (f"*Twice {reference}'s speed leaves a frame {', '.join(halves) or 'nothing measured'} of CPU time; "
+            f"{name} alone takes {alone[fastest]['cpu_ms']:.2f} ms of it in its fastest variant, {fastest} "
+            f"({_speedup(alone[fastest])} over {reference}).*")
+
+
 def markdown(numbers: dict, timing: dict, source_label: str) -> str:
     """The Table II sections this module adds (appended to the speed table): detector + pose in every runtime
     variant, each model alone in every variant with its accuracy, the GEMM limits, thread scaling; `numbers` and
@@ -348,16 +367,17 @@ def markdown(numbers: dict, timing: dict, source_label: str) -> str:
         "| Method | Variant | CPU ms (fps) | Wall ms | Speed-up, CPU time | Keypoints: mean px from fp32 "
         "| within 1 px | Box IoU: mean (lowest) | Boxes missed |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {det['name']} alone | onnxruntime-fp32 | {det_t['onnxruntime_cpu_ms']:.2f} | {det_t['onnxruntime_ms']:.2f} "
-        "| – | – | – | – | – |",
-        f"| {det['name']} alone | torch-fp32 (eager) | {det_t['torch_cpu_ms']:.2f} | {det_t['torch_ms']:.2f} "
-        "| – | – | – | – | – |",
     ]
+    for variant, v in timing["detector_variants"]["variants"].items():
+        lines.append(f"| {det['name']} alone | {variant} | {_timed(v)} | – | – | – | – |")
+    lines.append(f"| {det['name']} alone | torch-fp32 (eager) | {det_t['torch_cpu_ms']:.2f} | {det_t['torch_ms']:.2f} "
+                 "| – | – | – | – | – |")
     for name, row in timing["pipelines"].items():
         agreement = numbers["pipelines"][name]["agreement"]
         for variant, v in row["variants"].items():
             lines.append(f"| {name} | {variant} | {_timed(v)} | {_agree(agreement[variant])} "
                          f"| {_boxes(agreement[variant])} |")
+    lines += ["", detector_bound(det["name"], timing)]
 
     students, arch8 = numbers["int8_students"], numbers["int8_architectures"]
     any_row = next(iter({**students, **arch8}.values()), None)
@@ -467,6 +487,9 @@ def benchmark(cfg: DeployConfig, input_size: list[int], arch_rows: dict[str, dic
     det_int8 = onnx_dir / f"rtmdet-{cfg.detector}.int8.onnx"
     det_numbers["int8"] = quantize.quantize_detector(
         det_onnx, det_int8, detect_then_pose.calibration_frames(detector, cfg.int8.calibration_crops, seed))
+    width, height = cfg.detector_input_size
+    det_variants = measure_variants(det_onnx, det_int8, (1, 3, height, width), timing.warmup, cfg.int8.repeats,
+                                    timing.threads, capabilities, seed)
     pipe_archs = pose_speed.architecture_configs(list(cfg.pipeline_architectures), input_size)
     pipelines, agreement = pipeline_rows(detector, det_onnx, det_int8, pipe_archs, seeded, tfake, cfg.int8, timing,
                                          seed)
@@ -495,7 +518,8 @@ def benchmark(cfg: DeployConfig, input_size: list[int], arch_rows: dict[str, dic
     timings = {"environment": {"cpu_int8_flags": cpu_int8_flags(), "openvino_capabilities": capabilities,
                                "threads": timing.threads},
                "int8_repeats": cfg.int8.repeats,
-               "gemm_limit": gemm_rows, "detector": det_latency, "pipelines": pipelines,
+               "gemm_limit": gemm_rows, "detector": det_latency, "detector_variants": det_variants,
+               "pipelines": pipelines,
                "int8_students": student_latency, "int8_architectures": arch8_latency, "limit": limit,
                "thread_scaling": {"name": scaling_cfg[0], "input_size": list(scaling_cfg[1].input_size),
                                   "rows": scaling_rows(scaling_cfg[1], seeded, timing)}}

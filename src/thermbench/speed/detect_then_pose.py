@@ -196,9 +196,8 @@ def measure_pipeline(detector: RTMDet, pose: RTMPose, detector_onnx: Path, detec
             try:
                 det = runtimes.runner(det_variant, detector_onnx, detector_int8_onnx, threads)
                 pose_run = runtimes.runner(variant, pose_onnx, pose_int8_onnx, threads)
-            except RuntimeError as err:  # OpenVINO under a capped oneDNN ISA (SSE4.1) refuses RTMDet
-                skipped[name] = {"not_run": f"not run: {variant.runtime} cannot compile it on this CPU's kernels "
-                                            f"({str(err).strip().splitlines()[-1]})"}
+            except RuntimeError as err:
+                skipped[name] = runtimes.refused(variant, err)
                 continue
             runs[name] = Pipeline(det, pose_run, tuple(detector.cfg.input_size), detector.cfg.strides, size)
             boxes[name] = runs[name].box

@@ -87,6 +87,13 @@ def runnable(capabilities: list[str], variants: tuple[Variant, ...] = VARIANTS) 
             {name: {"not_run": reason} for name, reason in reasons.items() if reason})
 
 
+def refused(variant: Variant, err: RuntimeError) -> dict:
+    """The row of a variant whose runtime would not compile the model (OpenVINO under a capped oneDNN ISA, SSE4.1,
+    refuses RTMDet): the runtime's last line of why."""
+    return {"not_run": f"not run: {variant.runtime} cannot compile it on this CPU's kernels "
+                       f"({str(err).strip().splitlines()[-1]})"}
+
+
 def openvino_model(onnx_path: str | Path, hint: str, threads: int) -> ov.CompiledModel:
     """`onnx_path` compiled for OpenVINO's CPU plugin: one stream of `threads` threads, latency mode, float work in
     `hint` (f32 or bf16)."""

@@ -167,11 +167,17 @@ def test_iou_and_box_agreement_by_hand():
     assert detect_then_pose.box_agreement(thin + 1, thin) == {"reference_box_side_px": 0.5}
 
 
-def test_the_precision_each_pipeline_row_runs_its_detector_in():
-    precision = {name: detect_then_pose.detector_precision(name) for name in detect_then_pose.row_names()}
+def test_the_precision_each_pipeline_row_runs_its_detector_and_its_pose_model_in():
+    rows = detect_then_pose.row_names()
+    precision = {name: detect_then_pose.detector_precision(name) for name in rows}
     assert precision == {"onnxruntime-fp32": "fp32", "onnxruntime-int8": "fp32", "onnxruntime-int8-both": "int8",
                          "openvino-fp32": "fp32", "openvino-bf16": "bf16", "openvino-int8": "fp32",
                          "openvino-int8-both": "int8", "torch-fp32": "fp32"}
+    pose = {name: (detect_then_pose.pose_variant(name), detect_then_pose.pose_precision(name)) for name in rows}
+    assert pose == {"onnxruntime-fp32": ("onnxruntime-fp32", "fp32"), "onnxruntime-int8": ("onnxruntime-int8", "int8"),
+                    "onnxruntime-int8-both": ("onnxruntime-int8", "int8"), "openvino-fp32": ("openvino-fp32", "fp32"),
+                    "openvino-bf16": ("openvino-bf16", "bf16"), "openvino-int8": ("openvino-int8", "int8"),
+                    "openvino-int8-both": ("openvino-int8", "int8"), "torch-fp32": ("torch-fp32", "fp32")}
 
 
 def test_pipeline_matches_eager_in_every_runtime(tiny_pose, tmp_path):

@@ -159,12 +159,22 @@ def box_agreement(boxes: np.ndarray, reference: np.ndarray, min_iou: float = MIS
             "boxes_missed": int((overlap < min_iou).sum())}
 
 
+def pose_variant(row_name: str) -> str:
+    """The runtime variant a pipeline row (`row_names`) runs its pose model in: the row's own, `-both` aside."""
+    return row_name.removesuffix(BOTH)
+
+
+def pose_precision(row_name: str) -> str:
+    """The precision a pipeline row (`row_names`) runs its pose model in."""
+    return pose_variant(row_name).rsplit("-", 1)[1]
+
+
 def detector_precision(row_name: str) -> str:
     """The precision a pipeline row (`row_names`) runs its detector in: an int8 row's pose model alone is int8 unless
     it is a `-both` row; any other variant runs both models in its own precision."""
     if row_name.endswith(BOTH):
         return "int8"
-    precision = row_name.rsplit("-", 1)[1]
+    precision = pose_precision(row_name)
     return "fp32" if precision == "int8" else precision
 
 

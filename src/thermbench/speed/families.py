@@ -29,7 +29,13 @@ import yaml
 from thermbench.core.io import InputError, read_json, write_json
 from thermbench.core.stage import run as run_tool
 from thermbench.speed.deploy import cpu_int8_flags, usable_cores
-from thermbench.speed.detect_then_pose import BOTH, MIN_BOX_SIDE_PX, MISSED_BELOW_IOU, detector_precision
+from thermbench.speed.detect_then_pose import (
+    MIN_BOX_SIDE_PX,
+    MISSED_BELOW_IOU,
+    detector_precision,
+    pose_precision,
+    pose_variant,
+)
 from thermbench.speed.pose_speed import cpu_model
 from thermbench.speed.runtimes import REFERENCE
 from thermbench.tools.pipeline.timings import commit
@@ -150,8 +156,7 @@ def pipeline_ok(name: str, row: dict, pose_variants: dict, max_nme_rise: float) 
     on the student's row of the same variant, `pose_variants`; fp32 needs none), and a detector run in another
     precision than fp32 had its boxes measured with none missed. The pipeline's own keypoints do not decide: with
     seeded weights they measure no accuracy."""
-    pose_variant = name.removesuffix(BOTH)
-    pose = pose_variant.rsplit("-", 1)[1] == "fp32" or pose_ok(pose_variants.get(pose_variant, {}), max_nme_rise)
+    pose = pose_precision(name) == "fp32" or pose_ok(pose_variants.get(pose_variant(name), {}), max_nme_rise)
     detector = detector_precision(name) == "fp32" or (boxes_measured(row) and row["boxes_missed"] == 0)
     return pose and detector
 
@@ -188,7 +193,7 @@ def _boxes(name: str, row: dict) -> str:
 
 
 def _pose_nme(name: str, pose_variants: dict) -> str:
-    row = pose_variants.get(name.removesuffix(BOTH), {})
+    row = pose_variants.get(pose_variant(name), {})
     return _nme(row) if "tfake_nme_change" in row else "not measured"
 
 

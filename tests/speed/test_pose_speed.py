@@ -281,6 +281,11 @@ def test_stage_end_to_end(tmp_path):
     assert sorted(detector_alone) == sorted(v.name for v in runtimes.VARIANTS)
     assert detector_alone["onnxruntime-int8"]["cpu_ms"] > 0 and ("not_run" in detector_alone["openvino-bf16"]) is not \
         ("BF16" in runtimes.openvino_capabilities())
+    # the detector is timed once: its limit row reads the same fp32 figure; eager PyTorch in the same rounds
+    gemm_fp32 = gemm_row["best_gflops_per_s"]
+    assert deploy_timing["limit"]["RTMDet-nano"]["variants"]["onnxruntime-fp32"]["fraction_of_gemm"] == pytest.approx(
+        2e3 * deploy["detector"]["gmacs"] / detector_alone["onnxruntime-fp32"]["cpu_ms"] / gemm_fp32, rel=1e-3)
+    assert "detector" not in deploy_timing and deploy_timing["detector_variants"]["torch_eager"]["cpu_ms"] > 0
     assert deploy_timing["environment"]["openvino_capabilities"] == runtimes.openvino_capabilities()
     assert [r["threads"] for r in deploy_timing["thread_scaling"]["rows"]] == list(range(1, usable_cores() + 1))
     for out in ("plots/speed_table.md", "plots/speed_fps_vs_params.png", "plots/speed_fps_vs_params.svg"):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from model_builders import lively_rtmpose_t
 from thermbench.speed import deploy, runtimes
@@ -109,6 +110,33 @@ def test_a_runtime_that_will_not_compile_the_model_gets_a_row_saying_why(tmp_pat
         assert out["variants"][name] == {"not_run": "not run: openvino cannot compile it on this CPU's kernels "
                                                     "(unsupported ISA for Convolution)"}
     assert out["variants"]["onnxruntime-int8"]["cpu_ms"] > 0 and "not_run" in out["variants"]["openvino-bf16"]
+
+
+def test_eager_pytorch_is_timed_in_the_same_rounds_at_the_asked_threads_and_the_thread_count_restored(tmp_path):
+    model = lively_rtmpose_t(64)
+    path = tmp_path / "t.onnx"
+    export_onnx(model, path, (1, 3, 64, 64), 17, OUTPUT_NAMES, dynamic_batch=True)
+    seen = []
+
+    class Counting(torch.nn.Module):
+        def forward(self, x):
+            seen.append((torch.get_num_threads(), torch.is_inference_mode_enabled(), tuple(x.shape)))
+            return model(x)
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        out = deploy.measure_variants(path, path, (1, 3, 64, 64), warmup=1, repeats=3, threads=1,
+                                      capabilities=["FP32"], eager=Counting())
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [(1, True, (1, 3, 64, 64))] * 4  # 1 warm-up + 3 rounds
+    eager = out[deploy.EAGER]
+    assert eager["cpu_ms"] > 0 and len(eager["speedup_over_onnxruntime-fp32"]["cpu"]) == 3
+    assert deploy.EAGER not in out["variants"]
+    assert deploy.EAGER not in deploy.measure_variants(path, path, (1, 3, 64, 64), warmup=0, repeats=1, threads=1,
+                                                       capabilities=["FP32"])
 
 
 def test_the_detector_bound_halves_each_pipelines_reference_and_names_the_fastest_detector():

@@ -4,9 +4,9 @@ accuracy against ONNX Runtime fp32, and the distance to this CPU's limit.
 
 Rows (thermbench.speed.pose_speed times the pose models alone):
 - detector: RTMDet-nano at 320x320 with seeded weights (no official face checkpoint is used offline; latency does not
-  depend on the weight values), params/MACs, ONNX export + parity, latency in PyTorch eager and, alone, in every
-  runtime variant (its int8 file: `quantize.quantize_detector`), set against what twice the reference pipeline's
-  speed leaves a frame (`detector_bound`);
+  depend on the weight values), params/MACs, ONNX export + parity, latency alone in every runtime variant and in
+  PyTorch eager, in the same paired rounds (its int8 file: `quantize.quantize_detector`), set against what twice
+  the reference pipeline's speed leaves a frame (`detector_bound`);
 - pipelines: RTMDet-nano + each RTMPose architecture at the paper's input size, one frame end to end
   (thermbench.speed.detect_then_pose) in every runtime variant and PyTorch eager, with keypoint agreement;
 - int8 and runtimes: each trained thermal student at its trained size, quantized (thermbench.speed.quantize), timed
@@ -38,6 +38,7 @@ from thermbench.speed import detect_then_pose, gemm, pose_speed, quantize, runti
 # "High CPU" (Intel Core i9-14900KF), as printed (the text names the processors).
 PAPER_PIPELINE_MS = {"t": (16.53, 11.0), "s": (22.18, 14.8), "m": (35.76, 23.8), "l": (50.37, 33.6),
                      "x": (69.61, 46.4)}
+EAGER = "torch_eager"  # the key of a model's PyTorch eager timing beside its runtime variants (`measure_variants`)
 PAPER_DETECTOR = {"params_m": 0.99, "gmacs": 0.31, "input_size": [320, 320]}
 
 
@@ -73,8 +74,9 @@ def thermal_students(models_dir: Path, names: list[str]) -> list[str]:
     return students
 
 
-def detector_row(cfg: DeployConfig, onnx_path: Path, timing: pose_speed.Timing, seed: int) -> tuple[dict, dict, RTMDet]:
-    """RTMDet at its input size with seeded weights: (params/MACs/parity, latency, the model)."""
+def detector_row(cfg: DeployConfig, onnx_path: Path, timing: pose_speed.Timing, seed: int) -> tuple[dict, RTMDet]:
+    """RTMDet at its input size with seeded weights, exported to `onnx_path`: (params/MACs/parity, the model). It is
+    timed alone by `measure_variants`."""
     torch.manual_seed(seed)
     model = build_rtmdet(cfg.detector, cfg.detector_input_size).eval()
     width, height = cfg.detector_input_size
@@ -86,8 +88,7 @@ def detector_row(cfg: DeployConfig, onnx_path: Path, timing: pose_speed.Timing, 
                "params": count_parameters(model), "gflops": gflops, "gmacs": gflops / 2, "weights": "seeded",
                "onnx_opset": export["opset"], "onnx_max_abs_diff": max_diff,
                "paper_params_m": PAPER_DETECTOR["params_m"], "paper_gmacs": PAPER_DETECTOR["gmacs"]}
-    latency = pose_speed.measure_latency(model, onnx_path, shape, timing.warmup, timing.repeats, timing.threads)
-    return numbers, latency, model
+    return numbers, model
 
 
 def pipeline_rows(detector: RTMDet, detector_onnx: Path, detector_int8_onnx: Path, archs: dict[str, RTMPoseConfig],
@@ -114,10 +115,12 @@ def pipeline_rows(detector: RTMDet, detector_onnx: Path, detector_int8_onnx: Pat
 
 
 def measure_variants(fp32_onnx: Path, int8_onnx: Path, input_shape: tuple[int, ...], warmup: int, repeats: int,
-                     threads: int, capabilities: list[str], seed: int = 0) -> dict:
+                     threads: int, capabilities: list[str], seed: int = 0,
+                     eager: torch.nn.Module | None = None) -> dict:
     """One model alone in every runtime variant on one seeded input, in shuffled paired rounds: wall and CPU
     medians, paired speed-ups over ONNX Runtime fp32, and what each runtime says about its kernels; a variant the
-    CPU cannot run gets its reason."""
+    CPU cannot run gets its reason. `eager`: the same model in PyTorch, timed in the same rounds at the same thread
+    count (`eager`: its wall and CPU medians and speed-up)."""
     x = torch.randn(input_shape, generator=torch.Generator().manual_seed(seed)).numpy()
     fns, kernels = {}, {}
     variants, skipped = runtimes.runnable(capabilities)
@@ -128,15 +131,28 @@ def measure_variants(fp32_onnx: Path, int8_onnx: Path, input_shape: tuple[int, .
             skipped[variant.name] = runtimes.refused(variant, err)
             continue
         fns[variant.name] = lambda run=run: run(x)
-    times = runtimes.time_paired(fns, warmup, repeats, seed)
+    if eager is not None:
+        x_torch = torch.from_numpy(x)
+        fns[EAGER] = lambda: eager(x_torch)
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.inference_mode():
+            times = runtimes.time_paired(fns, warmup, repeats, seed)
+    finally:
+        torch.set_num_threads(previous_threads)
     reference = runtimes.REFERENCE.name
     ratios = runtimes.paired_ratios(times, reference)
-    variants = {name: {**runtimes.summary(times[name], input_shape[0]), f"speedup_over_{reference}": ratios[name],
-                       "kernels": kernels[name]} for name in fns}
+    timed = {name: {**runtimes.summary(times[name], input_shape[0]), f"speedup_over_{reference}": ratios[name]}
+             for name in fns}
+    variants = {name: {**timed[name], "kernels": kernels[name]} for name in kernels}
     variants.update(skipped)
-    return {"warmup": warmup, "repeats": repeats, "threads": threads, "batch": input_shape[0],
-            "int8_speedup": ratios["onnxruntime-int8"]["cpu"]["median"],
-            "variants": {v.name: variants[v.name] for v in runtimes.VARIANTS}}
+    out = {"warmup": warmup, "repeats": repeats, "threads": threads, "batch": input_shape[0],
+           "int8_speedup": ratios["onnxruntime-int8"]["cpu"]["median"],
+           "variants": {v.name: variants[v.name] for v in runtimes.VARIANTS}}
+    if eager is not None:
+        out[EAGER] = timed[EAGER]
+    return out
 
 
 def _int8_pair(cfg: RTMPoseConfig, fp32_onnx: Path, int8_onnx: Path, images, int8: quantize.Int8Config,
@@ -324,8 +340,9 @@ def markdown(numbers: dict, timing: dict, source_label: str) -> str:
     """The Table II sections this module adds (appended to the speed table): detector + pose in every runtime
     variant, each model alone in every variant with its accuracy, the GEMM limits, thread scaling; `numbers` and
     `timing` as `benchmark` returns them."""
-    det, det_t, env = numbers["detector"], timing["detector"], timing["environment"]
+    det, det_t, env = numbers["detector"], timing["detector_variants"], timing["environment"]
     reference = runtimes.REFERENCE.name
+    pipe_repeats = next(iter(timing["pipelines"].values()), {"repeats": 0})["repeats"]
     lines = [
         "",
         f"*Detector + pose end to end (the paper's Table II setting; {source_label}): one {_size(det['input_size'])} "
@@ -351,10 +368,11 @@ def markdown(numbers: dict, timing: dict, source_label: str) -> str:
         "",
         f"*Each runtime and precision on this CPU ({env['cpu']}; OpenVINO capabilities "
         f"{', '.join(env['openvino_capabilities'])}; CPU flags {', '.join(env['cpu_int8_flags']) or 'unknown'}), "
-        f"{det_t['repeats']} paired rounds in shuffled order. CPU ms: median CPU time of this process per frame (fps "
-        f"by it); speed-up: median [quartiles] over rounds of {reference}'s CPU time / the row's, both of the same "
-        f"round; an int8 row runs the int8 pose (`speed.quantize`) behind the float detector, and its "
-        f"`{detect_then_pose.BOTH}` row behind the int8 detector too (calibrated on "
+        f"{det_t['repeats']} paired rounds in shuffled order for {det['name']} alone, {pipe_repeats} for each "
+        "pipeline. CPU ms: median CPU time of this process per frame (fps by it); speed-up: median [quartiles] over "
+        f"rounds of {reference}'s CPU time / the row's, both of the same round; an int8 row runs the int8 pose "
+        f"(`speed.quantize`) behind the float detector, and its `{detect_then_pose.BOTH}` row behind the int8 "
+        "detector too (calibrated on "
         f"{det['int8']['calibration_frames']} frames like the timed ones, its {det['int8']['float_nodes']} output "
         f"convolutions and the box decoding in float). Keypoints: distance from {reference}'s; top box: IoU with "
         f"{reference}'s, missed where below {detect_then_pose.MISSED_BELOW_IOU}; on {numbers['pipeline_frames']} "
@@ -370,8 +388,8 @@ def markdown(numbers: dict, timing: dict, source_label: str) -> str:
     ]
     for variant, v in timing["detector_variants"]["variants"].items():
         lines.append(f"| {det['name']} alone | {variant} | {_timed(v)} | – | – | – | – |")
-    lines.append(f"| {det['name']} alone | torch-fp32 (eager) | {det_t['torch_cpu_ms']:.2f} | {det_t['torch_ms']:.2f} "
-                 "| – | – | – | – | – |")
+    eager = det_t[EAGER]
+    lines.append(f"| {det['name']} alone | torch-fp32 (eager) | {_timed(eager)} | – | – | – | – |")
     for name, row in timing["pipelines"].items():
         agreement = numbers["pipelines"][name]["agreement"]
         for variant, v in row["variants"].items():
@@ -483,13 +501,13 @@ def benchmark(cfg: DeployConfig, input_size: list[int], arch_rows: dict[str, dic
     gemm_rows = gemm.gemm_throughput(cfg.gemm_size, seeded.scratch, timing.warmup, timing.repeats, capabilities,
                                      threads=1, seed=seed)
     det_onnx = onnx_dir / f"rtmdet-{cfg.detector}.onnx"
-    det_numbers, det_latency, detector = detector_row(cfg, det_onnx, timing, seed)
+    det_numbers, detector = detector_row(cfg, det_onnx, timing, seed)
     det_int8 = onnx_dir / f"rtmdet-{cfg.detector}.int8.onnx"
     det_numbers["int8"] = quantize.quantize_detector(
         det_onnx, det_int8, detect_then_pose.calibration_frames(detector, cfg.int8.calibration_crops, seed))
     width, height = cfg.detector_input_size
     det_variants = measure_variants(det_onnx, det_int8, (1, 3, height, width), timing.warmup, cfg.int8.repeats,
-                                    timing.threads, capabilities, seed)
+                                    timing.threads, capabilities, seed, eager=detector)
     pipe_archs = pose_speed.architecture_configs(list(cfg.pipeline_architectures), input_size)
     pipelines, agreement = pipeline_rows(detector, det_onnx, det_int8, pipe_archs, seeded, tfake, cfg.int8, timing,
                                          seed)
@@ -508,7 +526,8 @@ def benchmark(cfg: DeployConfig, input_size: list[int], arch_rows: dict[str, dic
         int8_archs = pose_speed.architecture_configs(list(cfg.int8_architectures), input_size)
         archs8, arch8_latency = int8_architecture_rows(int8_archs, seeded, tfake, cfg.int8, timing, capabilities)
     scaling_cfg = next(iter(pose_speed.architecture_configs([cfg.scaling_architecture], input_size).items()))
-    limit = limit_rows(gemm_rows, {det_numbers["name"]: {**det_numbers, **det_latency}, **arch_rows},
+    det_alone = {**det_numbers, "onnxruntime_cpu_ms": det_variants["variants"][runtimes.REFERENCE.name]["cpu_ms"]}
+    limit = limit_rows(gemm_rows, {det_numbers["name"]: det_alone, **arch_rows},
                        {n: {**pipelines[n], "gmacs": pipe_numbers[n]["gmacs"],
                             "input_size": pipelines[n]["pose_input_size"]} for n in pipelines})
     numbers = {"detector": det_numbers, "pipelines": pipe_numbers,
@@ -518,7 +537,7 @@ def benchmark(cfg: DeployConfig, input_size: list[int], arch_rows: dict[str, dic
     timings = {"environment": {"cpu_int8_flags": cpu_int8_flags(), "openvino_capabilities": capabilities,
                                "threads": timing.threads},
                "int8_repeats": cfg.int8.repeats,
-               "gemm_limit": gemm_rows, "detector": det_latency, "detector_variants": det_variants,
+               "gemm_limit": gemm_rows, "detector_variants": det_variants,
                "pipelines": pipelines,
                "int8_students": student_latency, "int8_architectures": arch8_latency, "limit": limit,
                "thread_scaling": {"name": scaling_cfg[0], "input_size": list(scaling_cfg[1].input_size),

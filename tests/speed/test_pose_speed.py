@@ -20,6 +20,7 @@ from split_builders import dot_split
 from thermbench.core.flops import count_gflops
 from thermbench.core.io import InputError
 from thermbench.datasets.crop_store import save_splits
+from thermbench.models.rtmdet import build_rtmdet
 from thermbench.models.rtmpose import build_rtmpose, count_parameters, save_model
 from thermbench.speed import pose_speed, runtimes
 from thermbench.speed.deploy import usable_cores
@@ -205,7 +206,9 @@ def test_stage_end_to_end(tmp_path):
     # Two checkpoints of RTMPose-t trained at 64x64, one a thermal student (its config.json says so), one without a
     # run config (no int8 row) and lying in its group's folder (data/models/supervised/, as layout.run_path puts it);
     # the architecture list [s, t] (not what was trained, and not in size order) drives the architecture rows. The
-    # "paper" size here is 96x96 and the detector's 64x64, to stay fast.
+    # "paper" size here is 96x96 and the detector's 64x64, to stay fast. The detector's weights are a checkpoint in
+    # mmdet's layout whose box distances are 2 strides (as trained weights give boxes wider than a pixel), so each
+    # variant's top box is compared, on the T-FAKE test faces.
     for folder in ("mcl/mcl-t", "supervised/supervised-t"):
         save_model(lively_rtmpose_t(), tmp_path / f"data/models/{folder}/model.safetensors")
     (tmp_path / "data/models/mcl/mcl-t/config.json").write_text(
@@ -216,11 +219,18 @@ def test_stage_end_to_end(tmp_path):
                              [(f"tf{i}", "train" if i < 3 else "test") for i in range(5)])
     build_prepared_landmarks(tmp_path / "data/prepared/charlotte", [(f"ch{i}", "test") for i in range(2)],
                              {"width_group": "mean", "view": "front"})
+    torch.manual_seed(1)
+    detector = build_rtmdet("nano", input_size=(64, 64))
+    with torch.no_grad():
+        for conv in detector.bbox_head.rtm_reg:
+            conv.bias.fill_(2.0)
+    torch.save({"meta": {"epoch": 100}, "state_dict": detector.state_dict()}, tmp_path / "rtmdet-nano.pth")
     params = {"seed": 0, "data": {"source": {"tfake": "synthetic", "charlotte": "synthetic"}},
               "speed": {"models": [], "architectures": ["s", "t"], "input_size": [96, 96], "warmup": 0, "repeats": 1,
                         "threads": 1, "opset": 17, "atol": 1e-4, "rtol": 1e-3,
                         "deploy": default_section("speed.deploy", {
-                            "detector_input_size": [64, 64], "pipeline_architectures": ["t"],
+                            "detector_checkpoint": "rtmdet-nano.pth", "detector_input_size": [64, 64],
+                            "pipeline_architectures": ["t"],
                             "int8.calibration_crops": 2, "int8.repeats": 1, "int8_architectures": [], "gemm_size": 64,
                             "scaling_architecture": "t"}),
                         "grid": {"gpu": "G", "dense_tflops": 100.0, "utilisation": 0.5}},
@@ -256,6 +266,10 @@ def test_stage_end_to_end(tmp_path):
 
     deploy = json.loads((tmp_path / "metrics/speed/deploy.json").read_text())
     assert deploy["detector"]["name"] == "RTMDet-nano" and deploy["detector"]["params"] == 994423
+    assert deploy["detector"]["weights"].startswith("rtmdet-nano.pth (sha256 ")
+    boxes = deploy["pipelines"]["RTMDet-nano + RTMPose-t"]["agreement"]
+    assert deploy["pipeline_frames"] == 2  # every T-FAKE test face there is (agreement_frames 4)
+    assert boxes["onnxruntime-fp32"]["box_iou_mean"] == 1 and boxes["onnxruntime-int8-both"]["boxes_missed"] <= 2
     assert list(deploy["pipelines"]) == ["RTMDet-nano + RTMPose-t"] and list(deploy["int8_students"]) == ["mcl-t"]
     student = deploy["int8_students"]["mcl-t"]
     assert student["tfake_nme_rise"] == pytest.approx(student["tfake_nme_int8"] - student["tfake_nme_fp32"], abs=1e-5)
@@ -302,7 +316,8 @@ def test_stage_end_to_end(tmp_path):
                 "*Twice onnxruntime-fp32's speed leaves a frame RTMDet-nano + RTMPose-t ",
                 "| RTMDet-nano + RTMPose-t |", "| mcl-t | RTMPose-t | 64×64 | 38/38 / 0/7 |",
                 "| RTMDet-nano | 64×64 |", "| 1 | ", "| RTMDet-nano + RTMPose-t | openvino-int8 | ",
-                "| mcl-t | onnxruntime-fp32 | ", "| 16.53 | 11.00 |"):
+                "| mcl-t | onnxruntime-fp32 | ", "| 16.53 | 11.00 |", "detector weights rtmdet-nano.pth (sha256 ",
+                "on 2 T-FAKE test faces resized to 64×64", "| 1.000 (1.000) | 0 |"):
         assert row in deployment, row
     assert ("| mcl-t | openvino-bf16 | not run: " in deployment) is not bf16_runs
 

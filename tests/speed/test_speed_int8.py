@@ -200,7 +200,8 @@ def test_pipeline_matches_eager_in_every_runtime(tiny_pose, tmp_path):
     settings = quantize.quantize_detector(det_path, det_int8, detect_then_pose.calibration_frames(detector, 2, 0))
     assert settings["calibration_frames"] == 2 and settings["float_nodes"] == 6  # 3 strides x (logits, distances)
     timing, agreement = detect_then_pose.measure_pipeline(detector, pose, det_path, det_int8, pose_path, int8_path,
-                                                          warmup=0, repeats=2, threads=1, frames=2)
+                                                          warmup=0, repeats=2, threads=1,
+                                                          images=detect_then_pose.seeded_frames(detector, 2, 0))
     assert timing["threads"] == 1 and agreement["frames"] == 2
     variants = timing["variants"]
     assert list(variants) == detect_then_pose.row_names()
@@ -241,8 +242,44 @@ def test_a_variant_its_runtime_cannot_compile_is_listed_with_the_reason(tiny_pos
 
     monkeypatch.setattr(runtimes, "runner", runner)
     timing, _ = detect_then_pose.measure_pipeline(detector, pose, det_path, det_path, pose_path, int8_path, warmup=0,
-                                                  repeats=1, threads=1, frames=1)
+                                                  repeats=1, threads=1,
+                                                  images=detect_then_pose.seeded_frames(detector, 1, 0))
     assert timing["variants"]["openvino-fp32"] == {
         "not_run": "not run: openvino cannot compile it on this CPU's kernels (bad combination)"}
     assert "not_run" in timing["variants"]["openvino-int8-both"]
     assert timing["variants"]["onnxruntime-fp32"]["cpu_ms"] > 0
+
+
+def test_seeded_frames_are_the_frames_of_consecutive_seeds_and_calibration_uses_others():
+    detector = build_rtmdet("nano", input_size=(64, 32))
+    frames = detect_then_pose.seeded_frames(detector, 3, 5)
+    assert frames.shape == (3, 32, 64) and frames.dtype == np.uint8
+    assert np.array_equal(frames[1], detect_then_pose.frame(detector, 6))
+    calibration = detect_then_pose.calibration_frames(detector, 2, 5)
+    assert np.array_equal(calibration[0], detect_then_pose.frame(detector, detect_then_pose.CALIBRATION_SEED + 5))
+
+
+def test_a_detector_with_boxes_gets_its_boxes_compared_in_every_row(tiny_pose, tmp_path):
+    """Distances biased to 2 strides (as trained weights give boxes wider than a pixel): every row's top box is
+    compared with ONNX Runtime fp32's; fp32 rows match it."""
+    pose, pose_path = tiny_pose
+    torch.manual_seed(4)
+    detector = build_rtmdet("nano", input_size=(64, 64)).eval()
+    with torch.no_grad():
+        for conv in detector.bbox_head.rtm_reg:
+            conv.bias.fill_(2.0)
+    det_path, det_int8 = tmp_path / "det.onnx", tmp_path / "det.int8.onnx"
+    export_onnx(detector, det_path, (1, 3, 64, 64), 17, detector.output_names)
+    quantize.quantize_detector(det_path, det_int8, detect_then_pose.calibration_frames(detector, 2, 0))
+    int8_path = tmp_path / "t.int8.onnx"
+    quantize.quantize(pose_path, int8_path, np.random.default_rng(3).integers(0, 256, (2, 64, 64), dtype=np.uint8))
+    _, agreement = detect_then_pose.measure_pipeline(detector, pose, det_path, det_int8, pose_path, int8_path,
+                                                     warmup=0, repeats=1, threads=1,
+                                                     images=detect_then_pose.seeded_frames(detector, 2, 0))
+    rows = agreement["variants"]
+    assert rows["onnxruntime-fp32"]["reference_box_side_px"] >= detect_then_pose.MIN_BOX_SIDE_PX
+    for name, row in rows.items():
+        if "not_run" not in row:
+            assert 0 <= row["box_iou_min"] <= row["box_iou_mean"] <= 1 and row["boxes_missed"] in (0, 1, 2), name
+    for name in ("onnxruntime-fp32", "onnxruntime-int8", "openvino-fp32", "torch-fp32"):
+        assert rows[name]["box_iou_min"] > 0.99 and rows[name]["boxes_missed"] == 0, name

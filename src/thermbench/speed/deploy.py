@@ -3,10 +3,11 @@ pose chain end to end in every runtime and precision (thermbench.speed.runtimes)
 accuracy against ONNX Runtime fp32, and the distance to this CPU's limit.
 
 Rows (thermbench.speed.pose_speed times the pose models alone):
-- detector: RTMDet-nano at 320x320 with seeded weights (no official face checkpoint is used offline; latency does not
-  depend on the weight values), params/MACs, ONNX export + parity, latency alone in every runtime variant and in
-  PyTorch eager, in the same paired rounds (its int8 file: `quantize.quantize_detector`), set against what twice
-  the reference pipeline's speed leaves a frame (`detector_bound`);
+- detector: RTMDet-nano at 320x320, seeded or from an mmdet checkpoint (`speed.deploy.detector_checkpoint`; latency
+  does not depend on the weight values, its boxes do: a trained one's are compared on T-FAKE faces), params/MACs,
+  ONNX export + parity, latency alone in every runtime variant and in PyTorch eager, in the same paired rounds (its
+  int8 file: `quantize.quantize_detector`), set against what twice the reference pipeline's speed leaves a frame
+  (`detector_bound`);
 - pipelines: RTMDet-nano + each RTMPose architecture at the paper's input size, one frame end to end
   (thermbench.speed.detect_then_pose) in every runtime variant and PyTorch eager, with keypoint agreement;
 - int8 and runtimes: each trained thermal student at its trained size, quantized (thermbench.speed.quantize), timed
@@ -21,6 +22,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
+from http.client import HTTPException
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +32,10 @@ import torch
 from thermbench.core.flops import count_gflops
 from thermbench.core.io import InputError
 from thermbench.core.progress import progress
-from thermbench.models.rtmdet import RTMDet, build_rtmdet
+from thermbench.models.rtmdet import RTMDet, build_rtmdet, load_mmdet_checkpoint
 from thermbench.models.rtmpose import RTMPoseConfig, count_parameters
 from thermbench.models.run_layout import run_path
+from thermbench.models.weights import fetch_checkpoint, file_sha256, is_url, pinned_sha256
 from thermbench.speed import detect_then_pose, gemm, pose_speed, quantize, runtimes
 
 # MLCM-KD paper, Table II: RTMDet-nano + Ours-<arch> latency in ms on "Low CPU" (Intel Core i7-11700) and
@@ -44,12 +48,16 @@ PAPER_DETECTOR = {"params_m": 0.99, "gmacs": 0.31, "input_size": [320, 320]}
 
 @dataclasses.dataclass(frozen=True)
 class DeployConfig:
-    """params.yaml `speed.deploy`: the detector and its input (W, H); the architectures timed behind it; int8
-    settings and the architectures quantized at the paper's size (seeded weights, timing only); the GEMM size; the
-    architecture whose thread scaling is measured (1 .. every core)."""
+    """params.yaml `speed.deploy`: the detector, its weights (an mmdet checkpoint, URL or path, downloaded into
+    `detector_cache`; None: seeded) and input (W, H); the frames each variant's keypoints and boxes are compared on;
+    the architectures timed behind it; int8 settings and the architectures quantized at the paper's size (seeded
+    weights, timing only); the GEMM size; the architecture whose thread scaling is measured (1 .. every core)."""
 
     detector: str
+    detector_checkpoint: str | None
+    detector_cache: str
     detector_input_size: tuple[int, int]
+    agreement_frames: int
     pipeline_architectures: tuple[str, ...]
     int8: quantize.Int8Config
     int8_architectures: tuple[str, ...]
@@ -74,26 +82,57 @@ def thermal_students(models_dir: Path, names: list[str]) -> list[str]:
     return students
 
 
+def detector_weights(model: RTMDet, cfg: DeployConfig) -> str:
+    """Load `cfg.detector_checkpoint` into `model`: its file name and sha256 ("seeded" where none is set). One that
+    cannot be had (offline) leaves the seeded weights, and one line says so."""
+    if cfg.detector_checkpoint is None:
+        return "seeded"
+    try:  # as backbone checkpoints are fetched (mlcmkd.backbones)
+        path = fetch_checkpoint(cfg.detector_checkpoint, Path(cfg.detector_cache))
+    except (InputError, ValueError, HTTPException) as err:
+        print(f"RTMDet-{cfg.detector}: checkpoint {cfg.detector_checkpoint} not available ({err}); set "
+              "speed.deploy.detector_checkpoint to a local copy of it; the detector keeps seeded weights, so its "
+              "boxes are not compared", file=sys.stderr)
+        return "seeded"
+    load_mmdet_checkpoint(model, path)
+    digest = pinned_sha256(path) if is_url(cfg.detector_checkpoint) else file_sha256(path)
+    return f"{path.name} (sha256 {digest[:12]})"
+
+
 def detector_row(cfg: DeployConfig, onnx_path: Path, timing: pose_speed.Timing, seed: int) -> tuple[dict, RTMDet]:
-    """RTMDet at its input size with seeded weights, exported to `onnx_path`: (params/MACs/parity, the model). It is
-    timed alone by `measure_variants`."""
+    """RTMDet at its input size, with `cfg`'s weights (`detector_weights`), exported to `onnx_path`:
+    (params/MACs/parity, the model). It is timed alone by `measure_variants`."""
     torch.manual_seed(seed)
     model = build_rtmdet(cfg.detector, cfg.detector_input_size).eval()
+    weights = detector_weights(model, cfg)
     width, height = cfg.detector_input_size
     shape = (1, 3, height, width)
     export = pose_speed.export_onnx(model, onnx_path, shape, timing.opset, model.output_names)
     max_diff = pose_speed.check_onnx_matches_torch(model, onnx_path, shape, timing.atol, timing.rtol, seed)
     gflops = count_gflops(model, shape)
     numbers = {"name": f"RTMDet-{cfg.detector}", "input_size": list(cfg.detector_input_size),
-               "params": count_parameters(model), "gflops": gflops, "gmacs": gflops / 2, "weights": "seeded",
+               "params": count_parameters(model), "gflops": gflops, "gmacs": gflops / 2, "weights": weights,
                "onnx_opset": export["opset"], "onnx_max_abs_diff": max_diff,
                "paper_params_m": PAPER_DETECTOR["params_m"], "paper_gmacs": PAPER_DETECTOR["gmacs"]}
     return numbers, model
 
 
+def detector_frames(cfg: DeployConfig, detector: RTMDet, trained: bool, tfake: Path,
+                    seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(frames the pipelines are timed and compared on, frames the int8 detector is calibrated on): a trained
+    detector's are T-FAKE faces (test, train), a seeded one's seeded noise (boxes it draws on faces mean nothing)."""
+    count, calibration = cfg.agreement_frames, cfg.int8.calibration_crops
+    if trained:
+        size = tuple(cfg.detector_input_size)
+        return (detect_then_pose.face_frames(tfake, "test", size, count),
+                detect_then_pose.face_frames(tfake, "train", size, calibration))
+    return (detect_then_pose.seeded_frames(detector, count, seed),
+            detect_then_pose.calibration_frames(detector, calibration, seed))
+
+
 def pipeline_rows(detector: RTMDet, detector_onnx: Path, detector_int8_onnx: Path, archs: dict[str, RTMPoseConfig],
                   seeded: pose_speed.SeededModels, tfake: Path, int8: quantize.Int8Config, timing: pose_speed.Timing,
-                  seed: int) -> tuple[dict[str, dict], dict[str, dict]]:
+                  frames: np.ndarray, seed: int) -> tuple[dict[str, dict], dict[str, dict]]:
     """Detector + each architecture (seeded weights, its pose model also quantized, calibrated on T-FAKE train
     crops at its size) end to end in every runtime variant: ({"RTMDet-nano + RTMPose-t": timing row},
     {same name: keypoint and box agreement with ONNX Runtime fp32})."""
@@ -107,7 +146,7 @@ def pipeline_rows(detector: RTMDet, detector_onnx: Path, detector_int8_onnx: Pat
         name = f"RTMDet-{detector.cfg.name} + RTMPose-{cfg.arch}"
         row, agreement[name] = detect_then_pose.measure_pipeline(detector, pose, detector_onnx, detector_int8_onnx,
                                                                  pose_onnx, pose_int8, timing.warmup, timing.repeats,
-                                                                 timing.threads, seed=seed)
+                                                                 timing.threads, frames, seed=seed)
         paper_low, paper_high = PAPER_PIPELINE_MS.get(cfg.arch, (None, None))
         rows[name] = {"arch": cfg.arch, "pose_input_size": list(cfg.input_size), **row,
                       "paper_low_cpu_ms": paper_low, "paper_high_cpu_ms": paper_high}
@@ -336,6 +375,22 @@ def detector_bound(name: str, timing: dict) -> str:
             f"({_speedup(alone[fastest])} over {reference}).*")
 
 
+def _detector_weights(det: dict) -> str:
+    return ("seeded detector weights (speed.deploy.detector_checkpoint: none set, or not available)"
+            if det["weights"] == "seeded" else f"detector weights {det['weights']}")
+
+
+def _compared_frames(det: dict) -> str:
+    """What the boxes and keypoints are compared on, and what a seeded detector's boxes allow."""
+    if det["weights"] != "seeded":
+        return f"T-FAKE test faces resized to {_size(det['input_size'])}"
+    return (f"seeded frames. Boxes narrower than {detect_then_pose.MIN_BOX_SIDE_PX:.0f} px, as a seeded detector's are "
+            "(its box distances are near 0), are not measured: set speed.deploy.detector_checkpoint to trained "
+            "weights to measure them. Such a box is cut out as a 1 px square, magnified to the pose input, so the "
+            "keypoints' distances in frame pixels are the seeded pose model's own change shrunk by that "
+            "magnification")
+
+
 def markdown(numbers: dict, timing: dict, source_label: str) -> str:
     """The Table II sections this module adds (appended to the speed table): detector + pose in every runtime
     variant, each model alone in every variant with its accuracy, the GEMM limits, thread scaling; `numbers` and
@@ -347,7 +402,7 @@ def markdown(numbers: dict, timing: dict, source_label: str) -> str:
         "",
         f"*Detector + pose end to end (the paper's Table II setting; {source_label}): one {_size(det['input_size'])} "
         f"frame → RTMDet-nano → top box → crop → RTMPose → keypoints in frame pixels, batch 1, "
-        f"{det_t['threads']} thread(s), seeded weights (no detector checkpoint offline; latency does not depend on "
+        f"{det_t['threads']} thread(s), {_detector_weights(det)}, seeded pose weights (latency does not depend on "
         "the weight values). The paper's figures are its Table II, measured on another CPU (Low CPU = Intel Core "
         "i7-11700, High CPU = Intel Core i9-14900KF): they are set beside these, never divided by them:*",
         "",
@@ -376,10 +431,8 @@ def markdown(numbers: dict, timing: dict, source_label: str) -> str:
         f"{det['int8']['calibration_frames']} frames like the timed ones, its {det['int8']['float_nodes']} output "
         f"convolutions and the box decoding in float). Keypoints: distance from {reference}'s; top box: IoU with "
         f"{reference}'s, missed where below {detect_then_pose.MISSED_BELOW_IOU}; on {numbers['pipeline_frames']} "
-        f"seeded frames. Boxes narrower than {detect_then_pose.MIN_BOX_SIDE_PX:.0f} px, as a seeded detector's are "
-        "(its box distances are near 0), are not measured. Such a box is cut out as a 1 px square, magnified to the "
-        "pose input, so the keypoints' distances in frame pixels are the seeded pose model's own change shrunk by "
-        "that magnification: a timing run's check that every variant computes the same chain, not an accuracy; the "
+        f"{_compared_frames(det)}. The pose model's keypoints are "
+        "a timing run's check that every variant computes the same chain, not an accuracy; the "
         "trained students' rows below give each precision's accuracy:*",
         "",
         "| Method | Variant | CPU ms (fps) | Wall ms | Speed-up, CPU time | Keypoints: mean px from fp32 "
@@ -502,15 +555,15 @@ def benchmark(cfg: DeployConfig, input_size: list[int], arch_rows: dict[str, dic
                                      threads=1, seed=seed)
     det_onnx = onnx_dir / f"rtmdet-{cfg.detector}.onnx"
     det_numbers, detector = detector_row(cfg, det_onnx, timing, seed)
+    frames, calibration = detector_frames(cfg, detector, det_numbers["weights"] != "seeded", tfake, seed)
     det_int8 = onnx_dir / f"rtmdet-{cfg.detector}.int8.onnx"
-    det_numbers["int8"] = quantize.quantize_detector(
-        det_onnx, det_int8, detect_then_pose.calibration_frames(detector, cfg.int8.calibration_crops, seed))
+    det_numbers["int8"] = quantize.quantize_detector(det_onnx, det_int8, calibration)
     width, height = cfg.detector_input_size
     det_variants = measure_variants(det_onnx, det_int8, (1, 3, height, width), timing.warmup, cfg.int8.repeats,
                                     timing.threads, capabilities, seed, eager=detector)
     pipe_archs = pose_speed.architecture_configs(list(cfg.pipeline_architectures), input_size)
     pipelines, agreement = pipeline_rows(detector, det_onnx, det_int8, pipe_archs, seeded, tfake, cfg.int8, timing,
-                                         seed)
+                                         frames, seed)
     pipe_numbers = {}
     for (name, row), arch_cfg in zip(pipelines.items(), pipe_archs.values()):
         pose = pose_speed.complexity(arch_cfg)

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import torch
 
+from thermbench.datasets.crop_store import load_split
 from thermbench.models import simcc
 from thermbench.models.rtmdet import PIXEL_MEAN_BGR, PIXEL_STD_BGR, RTMDet, decode_top_box, normalize_detector_input
 from thermbench.models.rtmpose import PIXEL_MEAN, PIXEL_STD, RTMPose, to_input
@@ -121,10 +122,22 @@ def frame(detector: RTMDet, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (height, width), dtype=np.uint8)
 
 
+def seeded_frames(detector: RTMDet, count: int, seed: int) -> np.ndarray:
+    """`count` frames (`frame`) from seeds `seed`, `seed + 1`, ...: what a seeded detector is timed and compared on."""
+    return np.stack([frame(detector, seed + i) for i in range(count)])
+
+
+def face_frames(tfake: Path, split: str, size: tuple[int, int], count: int) -> np.ndarray:
+    """The first `count` thermal T-FAKE crops of `split`, resized to the detector's input (W, H): one face a frame,
+    what a trained detector is calibrated and compared on."""
+    images = load_split(tfake, split, max(size), max_samples=count).images
+    return np.stack([cv2.resize(np.asarray(image), tuple(size), interpolation=cv2.INTER_AREA) for image in images])
+
+
 def calibration_frames(detector: RTMDet, count: int, seed: int) -> np.ndarray:
     """`count` frames like the timed ones (`frame`), from seeds none of the timed or compared frames use, to
     calibrate the int8 detector on."""
-    return np.stack([frame(detector, CALIBRATION_SEED + seed + i) for i in range(count)])
+    return seeded_frames(detector, count, CALIBRATION_SEED + seed)
 
 
 def agreement(pred: np.ndarray, reference: np.ndarray) -> dict:
@@ -185,15 +198,15 @@ def row_names() -> list[str]:
 
 
 def measure_pipeline(detector: RTMDet, pose: RTMPose, detector_onnx: Path, detector_int8_onnx: Path, pose_onnx: Path,
-                     pose_int8_onnx: Path, warmup: int, repeats: int, threads: int, frames: int = 4,
+                     pose_int8_onnx: Path, warmup: int, repeats: int, threads: int, images: np.ndarray,
                      seed: int = 0) -> tuple[dict, dict]:
     """One frame end to end in every runtime variant (`runtimes.VARIANTS`: an int8 one runs the int8 pose behind the
     float detector, and as `<variant>-both` behind the int8 detector too) and in PyTorch eager, `threads` intra-op
     threads each, timed in shuffled paired rounds (`runtimes.time_paired`). Returns (timing, agreement): timing per
     row (wall and CPU medians, the paired speed-ups over ONNX Runtime fp32), or its reason not to run; agreement of
-    each row's keypoints and top boxes with ONNX Runtime fp32's on `frames` seeded frames."""
+    each row's keypoints and top boxes with ONNX Runtime fp32's on `images` (frames, H, W) gray uint8 at the
+    detector's input size; the first is the timed one."""
     capabilities = runtimes.openvino_capabilities()
-    images = [frame(detector, seed + i) for i in range(frames)]
     size = tuple(pose.cfg.input_size)
     runs, boxes = {}, {}
     variants, skipped = runtimes.runnable(capabilities)
@@ -235,4 +248,4 @@ def measure_pipeline(detector: RTMDet, pose: RTMPose, detector_onnx: Path, detec
     order = row_names()
     return ({"warmup": warmup, "repeats": repeats, "threads": threads, "batch": 1,
              "variants": {name: rows[name] for name in order}},
-            {"frames": frames, "variants": {name: agree[name] for name in order}})
+            {"frames": len(images), "variants": {name: agree[name] for name in order}})

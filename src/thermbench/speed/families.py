@@ -248,7 +248,8 @@ def markdown(folder: Path) -> str:
         f"{POSE}'s NME (its row of the same variant below, the same rule) and whose detector, where it runs in "
         f"another precision than fp32, had its top boxes measured with none missed (IoU below "
         f"{MISSED_BELOW_IOU} against {reference}'s, on boxes at least {MIN_BOX_SIDE_PX:.0f} px wide). A seeded "
-        "detector's box distances are near 0, so its top box is a point and its change is not measured offline; the "
+        "detector's box distances are near 0, so its top box is a point and its change is not measured offline "
+        "(speed.deploy.detector_checkpoint measures it: docs/speed.md); the "
         "pipeline's own keypoints (plots/speed_table.md) come from a seeded pose model and decide nothing:", "",
         *pipe, "",
         f"**{POSE} alone** (RTMPose-{some['arch']}, {some['input_size'][1]}×{some['input_size'][0]}, trained). "

@@ -74,3 +74,13 @@ def test_a_trained_detector_is_compared_on_faces_and_a_seeded_one_on_seeded_fram
     frames, calibration = deploy.detector_frames(cfg, detector, False, tmp_path / "missing", seed=3)
     assert np.array_equal(frames, detect_then_pose.seeded_frames(detector, 4, 3))
     assert np.array_equal(calibration, detect_then_pose.calibration_frames(detector, 2, 3))
+
+
+def test_the_table_says_what_the_boxes_were_compared_on_and_how_to_measure_a_seeded_detectors():
+    seeded = {"weights": "seeded", "input_size": [320, 320]}
+    trained = {"weights": "det.pth (sha256 0123456789ab)", "input_size": [320, 256]}
+    assert deploy._detector_weights(seeded).startswith("seeded detector weights")
+    assert deploy._detector_weights(trained) == "detector weights det.pth (sha256 0123456789ab)"
+    assert deploy._compared_frames(seeded).startswith("seeded frames. Boxes narrower than 1 px")
+    assert "set speed.deploy.detector_checkpoint to trained weights" in deploy._compared_frames(seeded)
+    assert deploy._compared_frames(trained) == "T-FAKE test faces resized to 256×320"  # H×W, as the table gives sizes

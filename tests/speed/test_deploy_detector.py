@@ -84,3 +84,11 @@ def test_the_table_says_what_the_boxes_were_compared_on_and_how_to_measure_a_see
     assert deploy._compared_frames(seeded).startswith("seeded frames. Boxes narrower than 1 px")
     assert "set speed.deploy.detector_checkpoint to trained weights" in deploy._compared_frames(seeded)
     assert deploy._compared_frames(trained) == "T-FAKE test faces resized to 256×320"  # H×W, as the table gives sizes
+
+
+def test_a_file_that_is_no_checkpoint_is_refused_in_one_line(tmp_path):
+    (tmp_path / "bad.pth").write_text("not a checkpoint")
+    cfg = _config(detector_checkpoint=str(tmp_path / "bad.pth"))
+    with pytest.raises(InputError, match=r"bad.pth: not a readable torch checkpoint") as err:
+        deploy.detector_weights(build_rtmdet("nano", (64, 64)), cfg)
+    assert "\n" not in str(err.value)

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from thermbench.core.io import InputError
-from thermbench.models.rtmpose import P5, ConvModule, CSPLayer, CSPNeXt, conv_module
+from thermbench.models.rtmpose import P5, ConvModule, CSPLayer, CSPNeXt, conv_module, read_checkpoint
 
 __all__ = ["RTMDet", "RTMDetConfig", "DETECTORS", "PIXEL_MEAN_BGR", "PIXEL_STD_BGR", "build_rtmdet",
            "normalize_detector_input", "load_mmdet_checkpoint", "decode_top_box"]
@@ -217,20 +217,17 @@ _IGNORED_PREFIXES = ("data_preprocessor.",)
 
 
 def load_mmdet_checkpoint(model: RTMDet, path_or_state_dict: str | Path | dict) -> RTMDet:
-    """Load official mmdet weights (`.pth` with a `state_dict` wrapper, or a bare state dict) by key, strictly;
-    a DDP `module.` prefix is stripped. Missing, unexpected or mis-shaped keys raise InputError listing them."""
-    source = "state dict" if isinstance(path_or_state_dict, dict) else str(path_or_state_dict)
+    """Load official mmdet weights (a checkpoint file as `rtmpose.read_checkpoint` reads one, or a state dict with or
+    without mmengine's `state_dict` wrapper) by key, strictly; a DDP `module.` prefix is stripped. An unreadable
+    file, or missing, unexpected or mis-shaped keys, raise InputError in one line."""
     if isinstance(path_or_state_dict, dict):
-        state = path_or_state_dict
+        source, state = "state dict", path_or_state_dict
+        if isinstance(state.get("state_dict"), dict):
+            state = state["state_dict"]
+        state = {k.removeprefix("module."): v for k, v in state.items()}
     else:
-        path = Path(path_or_state_dict)
-        if not path.is_file():
-            raise InputError(f"{path}: checkpoint not found")
-        # mmengine checkpoints pickle metadata beside the weights, which weights_only loading refuses; trusted only.
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    if isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    state = {k.removeprefix("module."): v for k, v in state.items() if not k.startswith(_IGNORED_PREFIXES)}
+        source, state = str(path_or_state_dict), read_checkpoint(path_or_state_dict)
+    state = {k: v for k, v in state.items() if not k.startswith(_IGNORED_PREFIXES)}
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))

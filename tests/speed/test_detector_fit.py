@@ -1,8 +1,13 @@
+import json
+
+import cv2
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from thermbench.models.rtmdet import build_rtmdet, decode_top_box, normalize_detector_input
+from thermbench.core.io import InputError
+from thermbench.models.rtmdet import build_rtmdet, decode_top_box, load_mmdet_checkpoint, normalize_detector_input
 from thermbench.speed import detector_fit
 from thermbench.speed.detect_then_pose import iou
 
@@ -85,3 +90,44 @@ def test_frames_of_another_size_are_refused():
     with pytest.raises(ValueError, match="differ from the detector's input"):
         detector_fit.fit(build_rtmdet("nano", (64, 64)), np.zeros((1, 32, 64), np.uint8), [np.zeros((0, 4))], 1, 1,
                          1e-3, 0)
+
+
+def _thermeval(root, rng, splits):
+    """frames.csv (the prepared contract) and its raw 96x64 (H x W) frames, one bright person each."""
+    (root / "raw/images").mkdir(parents=True)
+    (root / "prepared").mkdir()
+    rows = []
+    for i, split in enumerate(splits):
+        frame = rng.integers(0, 60, (96, 64)).astype(np.uint8)
+        x0, y0 = int(rng.integers(0, 30)), int(rng.integers(0, 40))
+        frame[y0:y0 + 50, x0:x0 + 30] = 200
+        cv2.imwrite(str(root / f"raw/images/{i}.png"), frame)
+        rows.append({"image_file": f"images/{i}.png", "annotation_file": 1, "image_id": i, "split": split,
+                     "noses": "[]", "persons": json.dumps([[x0, y0, x0 + 30, y0 + 50]])})
+    pd.DataFrame(rows).to_csv(root / "prepared/frames.csv", index=False)
+    return root / "prepared", root / "raw"
+
+
+def test_person_frames_are_letterboxed_with_their_boxes_scaled(tmp_path):
+    prepared, raw = _thermeval(tmp_path, np.random.default_rng(0), ["train", "test", "train"])
+    frames, boxes = detector_fit.person_frames(prepared, raw, ("train",), (64, 64))
+    assert frames.shape == (2, 64, 64) and len(boxes) == 2
+    first = pd.read_csv(prepared / "frames.csv").persons[0]
+    np.testing.assert_allclose(boxes[0], np.array(json.loads(first)) * (64 / 96))  # 96 px high -> 64
+    assert (frames[:, :, 43:] == detector_fit.PAD_VALUE).all()  # 64 px wide -> 43 (rounded), then padding
+    with pytest.raises(InputError, match="no frames in split"):
+        detector_fit.person_frames(prepared, raw, ("val",), (64, 64))
+
+
+def test_a_fitted_detector_is_checked_on_the_test_split_and_saved_as_mmdet_lays_it_out(tmp_path):
+    prepared, raw = _thermeval(tmp_path, np.random.default_rng(1), ["train"] * 24 + ["test"] * 4)
+    cfg = detector_fit.DetectorFitConfig(detector="nano", input_size=(64, 64), fit_splits=("train",),
+                                         test_split="test", steps=3, batch_size=2, lr=1e-3, threads=1)
+    model, numbers = detector_fit.fit_detector(cfg, prepared, raw, seed=0)
+    assert numbers["fit_frames"] == 24 and numbers["frames"] == 4 and numbers["steps"] == 3
+    assert 0 <= numbers["top_box_matched_share"] <= 1 and numbers["box_loss_last10"] > 0
+    detector_fit.save_mmdet_checkpoint(model, tmp_path / "det/rtmdet-nano.pth")
+    loaded = load_mmdet_checkpoint(build_rtmdet("nano", (64, 64)), tmp_path / "det/rtmdet-nano.pth")
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in loaded.state_dict().items())
+    again, _ = detector_fit.fit_detector(cfg, prepared, raw, seed=0)  # seeded: the same weights again
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in again.state_dict().items())

@@ -10,12 +10,20 @@ row by row, as mmdet's point priors lie (col * stride, row * stride)."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from pathlib import Path
+
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from thermbench.models.rtmdet import RTMDet, normalize_detector_input
+from thermbench.core.io import InputError
+from thermbench.datasets.common import read_image
+from thermbench.datasets.prepared import read_frames
+from thermbench.models.rtmdet import RTMDet, build_rtmdet, decode_top_box, normalize_detector_input
+from thermbench.speed.detect_then_pose import iou
 
 PAD_VALUE = 114  # mmdet's letterbox padding
 BOX_WEIGHT = 2.0  # RTMDet's GIoU loss weight
@@ -135,3 +143,77 @@ def fit(model: RTMDet, frames: np.ndarray, boxes: list[np.ndarray], steps: int, 
         history.append({"cls_loss": cls_loss.item(), "box_loss": box_loss.item()})
     model.eval()
     return history
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectorFitConfig:
+    """params.yaml `speed.detector_fit`: the detector and its input (W, H); the ThermEval splits it is fitted on and
+    the one its top boxes are checked on; the fit's steps, batch, learning rate and torch threads."""
+
+    detector: str
+    input_size: tuple[int, int]
+    fit_splits: tuple[str, ...]
+    test_split: str
+    steps: int
+    batch_size: int
+    lr: float
+    threads: int
+
+
+def person_frames(prepared: Path, raw: Path, splits: tuple[str, ...],
+                  size: tuple[int, int]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The ThermEval frames of `splits` (frames.csv order) letterboxed to `size`, with their person boxes (k, 4)
+    x1, y1, x2, y2 in frame pixels."""
+    rows = read_frames(prepared)
+    rows = rows[rows["split"].isin(splits)]
+    if rows.empty:
+        raise InputError(f"{prepared}: no frames in split(s) {', '.join(splits)}")
+    frames, boxes = [], []
+    for row in rows.itertuples(index=False):
+        frame, scale = letterbox(read_image(raw / row.image_file), size)
+        frames.append(frame)
+        boxes.append(np.asarray(json.loads(row.persons), np.float64).reshape(-1, 4) * scale)
+    return np.stack(frames), boxes
+
+
+@torch.inference_mode()
+def top_box_check(model: RTMDet, frames: np.ndarray, boxes: list[np.ndarray]) -> dict:
+    """How the fitted detector's top box meets the people of the frames that have any: the median IoU with the
+    nearest person and the share of frames where it is at least 0.5."""
+    best = []
+    for frame, people in zip(frames, boxes):
+        if len(people):
+            outputs = model(normalize_detector_input(torch.from_numpy(frame)[None, None]))
+            top = decode_top_box([o.numpy() for o in outputs], model.cfg.strides)[0]
+            best.append(float(iou(top[None], people).max()))
+    return {"frames": len(best), "top_box_iou_median": float(np.median(best)) if best else None,
+            "top_box_matched_share": float(np.mean(np.array(best) >= 0.5)) if best else None}
+
+
+def fit_detector(cfg: DetectorFitConfig, prepared: Path, raw: Path, seed: int) -> tuple[RTMDet, dict]:
+    """RTMDet-`cfg.detector` from seeded weights fitted on the person boxes of `cfg.fit_splits`: (the model, its
+    numbers: the fit's settings, its last losses and `top_box_check` on `cfg.test_split`)."""
+    size = tuple(cfg.input_size)
+    frames, boxes = person_frames(prepared, raw, cfg.fit_splits, size)
+    test_frames, test_boxes = person_frames(prepared, raw, (cfg.test_split,), size)
+    torch.manual_seed(seed)
+    model = build_rtmdet(cfg.detector, size)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(cfg.threads)
+    try:
+        history = fit(model, frames, boxes, cfg.steps, cfg.batch_size, cfg.lr, seed)
+        check = top_box_check(model, test_frames, test_boxes)
+    finally:
+        torch.set_num_threads(previous)
+    last = history[-min(10, len(history)):]
+    return model, {"detector": f"RTMDet-{cfg.detector}", "input_size": list(size), "fit_frames": len(frames),
+                   "steps": cfg.steps, "batch_size": cfg.batch_size, "lr": cfg.lr,
+                   "cls_loss_last10": float(np.mean([h["cls_loss"] for h in last])),
+                   "box_loss_last10": float(np.mean([h["box_loss"] for h in last])),
+                   "test_split": cfg.test_split, **check}
+
+
+def save_mmdet_checkpoint(model: RTMDet, path: Path) -> None:
+    """`model`'s weights as mmdet lays a checkpoint out (`state_dict`), for `rtmdet.load_mmdet_checkpoint`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()}}, path)

@@ -20,6 +20,7 @@ from thermbench.datasets.qa import QAConfig
 from thermbench.datasets.synth.rgbpretrain import RGBPretrainConfig
 from thermbench.datasets.synth.video import VideoConfig
 from thermbench.mlcmkd.settings import RTMPoseParams, train_params
+from thermbench.speed.detector_fit import DetectorFitConfig
 from thermbench.speed.speed_table import SpeedConfig
 from thermbench.tinyhead.training import HeadConfig
 from thermbench.zeroshot.bakeoff import config as zeroshot_config
@@ -32,6 +33,7 @@ CONFIGS: dict[str, type] = {
     "rtmpose": RTMPoseParams,
     "head": HeadConfig,
     "speed": SpeedConfig,
+    "detector_fit": DetectorFitConfig,
     "qa": QAConfig,
     "synth.rgbpretrain": RGBPretrainConfig,
     "synth.video": VideoConfig,

@@ -23,7 +23,6 @@ from thermbench.core.io import InputError
 from thermbench.datasets.common import read_image
 from thermbench.datasets.prepared import read_frames
 from thermbench.models.rtmdet import RTMDet, build_rtmdet, decode_top_box, normalize_detector_input
-from thermbench.speed.detect_then_pose import iou
 
 PAD_VALUE = 114  # mmdet's letterbox padding
 BOX_WEIGHT = 2.0  # RTMDet's GIoU loss weight
@@ -185,7 +184,8 @@ def top_box_check(model: RTMDet, frames: np.ndarray, boxes: list[np.ndarray]) ->
         if len(people):
             outputs = model(normalize_detector_input(torch.from_numpy(frame)[None, None]))
             top = decode_top_box([o.numpy() for o in outputs], model.cfg.strides)[0]
-            best.append(float(iou(top[None], people).max()))
+            overlap, _ = iou_and_giou(torch.as_tensor(top, dtype=torch.float64)[None], torch.as_tensor(people))
+            best.append(float(overlap.max()))
     return {"frames": len(best), "top_box_iou_median": float(np.median(best)) if best else None,
             "top_box_matched_share": float(np.mean(np.array(best) >= 0.5)) if best else None}
 

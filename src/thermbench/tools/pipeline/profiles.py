@@ -193,6 +193,7 @@ def configs() -> tuple[dict, dict]:
     from thermbench.datasets.synth.video import VideoConfig
     from thermbench.mlcmkd.settings import RTMPoseParams, train_params
     from thermbench.models.tinyhead import BackboneConfig
+    from thermbench.speed.detector_fit import DetectorFitConfig
     from thermbench.speed.speed_table import SpeedConfig
     from thermbench.tinyhead.training import HeadConfig
     from thermbench.tools.publish.post import dataset_sources
@@ -204,7 +205,8 @@ def configs() -> tuple[dict, dict]:
     typed = {"breath.conclusions": ConclusionConfig, "breath.options": OptionsConfig, "breath.rates": RateConfig,
              "breath.track": TrackConfig, "qa": QAConfig, "synth.rgbpretrain": RGBPretrainConfig,
              "synth.video": VideoConfig, "rtmpose": RTMPoseParams, "head": HeadConfig, "head.backbone": BackboneConfig,
-             "speed": SpeedConfig, "zeroshot_table1": Table1Config, "zeroshot_blog.part1": Part1Config,
+             "speed": SpeedConfig, "detector_fit": DetectorFitConfig, "zeroshot_table1": Table1Config,
+             "zeroshot_blog.part1": Part1Config,
              "zeroshot_blog.part3": Part3Config}
     readers = {"train": train_params, "zeroshot": zeroshot_config, "data.source": dataset_sources}
     return typed, readers

@@ -65,6 +65,23 @@ def build_thermeval(raw: Path, files: dict[int, list[list]]) -> Path:
     return raw
 
 
+def build_thermeval_frames(root: Path, rng: np.random.Generator, splits: list[str]) -> tuple[Path, Path]:
+    """frames.csv (the prepared ThermEval contract) under root/prepared and its raw 96x64 (H x W) frames under
+    root/raw, one per entry of `splits`, each with one bright 30x50 person on darker noise: (prepared, raw)."""
+    (root / "raw/images").mkdir(parents=True)
+    (root / "prepared").mkdir()
+    rows = []
+    for i, split in enumerate(splits):
+        frame = rng.integers(0, 60, (96, 64)).astype(np.uint8)
+        x0, y0 = int(rng.integers(0, 30)), int(rng.integers(0, 40))
+        frame[y0:y0 + 50, x0:x0 + 30] = 200
+        cv2.imwrite(str(root / f"raw/images/{i}.png"), frame)
+        rows.append({"image_file": f"images/{i}.png", "annotation_file": 1, "image_id": i, "split": split,
+                     "noses": "[]", "persons": json.dumps([[x0, y0, x0 + 30, y0 + 50]])})
+    pd.DataFrame(rows).to_csv(root / "prepared/frames.csv", index=False)
+    return root / "prepared", root / "raw"
+
+
 def face_points(cx: float, cy: float, scale: float) -> np.ndarray:
     """A plausible 68-point layout (unit face scaled about a centre); only its extent matters to the crops."""
     t = np.linspace(-1, 1, 17)

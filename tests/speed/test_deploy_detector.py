@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from profile_configs import default_section
-from raw_builders import build_prepared_landmarks
+from raw_builders import build_thermeval_frames
 from thermbench.core.io import InputError
 from thermbench.core.stage import build
 from thermbench.models.rtmdet import build_rtmdet
@@ -63,15 +63,18 @@ def test_a_checkpoint_of_another_network_is_refused_in_one_line(tmp_path):
         deploy.detector_weights(build_rtmdet("nano", (64, 64)), cfg)
 
 
-def test_a_trained_detector_is_compared_on_faces_and_a_seeded_one_on_seeded_frames(tmp_path):
-    build_prepared_landmarks(tmp_path / "tfake", [(f"tf{i}", "train" if i < 3 else "test") for i in range(5)])
+def test_a_trained_detector_is_compared_on_thermeval_frames_and_a_seeded_one_on_seeded_frames(tmp_path):
+    thermeval = build_thermeval_frames(tmp_path, np.random.default_rng(0), ["test", "train", "test", "train", "train"])
     cfg = _config(detector_input_size=[64, 32], agreement_frames=4)
     cfg = dataclasses.replace(cfg, int8=dataclasses.replace(cfg.int8, calibration_crops=2))
     detector = build_rtmdet("nano", (64, 32))
-    frames, calibration = deploy.detector_frames(cfg, detector, True, tmp_path / "tfake", seed=0)
+    frames, calibration = deploy.detector_frames(cfg, detector, True, thermeval, seed=0)
+    # every test frame there is (2 of the 4 asked), then the first 2 train frames, each 96x64 letterboxed into 64x32
     assert frames.shape == (2, 32, 64) and calibration.shape == (2, 32, 64) and frames.dtype == np.uint8
-    assert frames.std() > 0 and not np.array_equal(frames[0], calibration[0])  # test faces, then train faces
-    frames, calibration = deploy.detector_frames(cfg, detector, False, tmp_path / "missing", seed=3)
+    want, _ = detect_then_pose.person_frames(*thermeval, ("test",), (64, 32))
+    assert np.array_equal(frames, want)
+    assert np.array_equal(calibration, detect_then_pose.person_frames(*thermeval, ("train",), (64, 32), 2)[0])
+    frames, calibration = deploy.detector_frames(cfg, detector, False, (tmp_path / "none", tmp_path / "none"), seed=3)
     assert np.array_equal(frames, detect_then_pose.seeded_frames(detector, 4, 3))
     assert np.array_equal(calibration, detect_then_pose.calibration_frames(detector, 2, 3))
 
@@ -83,7 +86,7 @@ def test_the_table_says_what_the_boxes_were_compared_on_and_how_to_measure_a_see
     assert deploy._detector_weights(trained) == "detector weights det.pth (sha256 0123456789ab)"
     assert deploy._compared_frames(seeded).startswith("seeded frames. Boxes narrower than 1 px")
     assert "set speed.deploy.detector_checkpoint to trained weights" in deploy._compared_frames(seeded)
-    assert deploy._compared_frames(trained) == "T-FAKE test faces resized to 256×320"  # H×W, as the table gives sizes
+    assert deploy._compared_frames(trained) == "ThermEval test frames letterboxed to 256×320"  # H×W, as the table
 
 
 def test_a_file_that_is_no_checkpoint_is_refused_in_one_line(tmp_path):

@@ -1,22 +1,22 @@
 import json
 
-import cv2
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+from raw_builders import build_thermeval_frames
 from thermbench.core.io import InputError
 from thermbench.models.rtmdet import build_rtmdet, decode_top_box, load_mmdet_checkpoint, normalize_detector_input
 from thermbench.speed import detector_fit
-from thermbench.speed.detect_then_pose import iou
+from thermbench.speed.detect_then_pose import PAD_VALUE, iou, letterbox, person_frames
 
 
 def test_letterbox_keeps_the_aspect_top_left_and_pads_the_rest():
     image = np.full((256, 192), 7, dtype=np.uint8)
-    frame, scale = detector_fit.letterbox(image, (320, 320))
+    frame, scale = letterbox(image, (320, 320))
     assert scale == 1.25 and frame.shape == (320, 320)
-    assert (frame[:, :240] == 7).all() and (frame[:, 240:] == detector_fit.PAD_VALUE).all()
+    assert (frame[:, :240] == 7).all() and (frame[:, 240:] == PAD_VALUE).all()
 
 
 def test_priors_lie_level_by_level_row_by_row():
@@ -92,35 +92,21 @@ def test_frames_of_another_size_are_refused():
                          1e-3, 0)
 
 
-def _thermeval(root, rng, splits):
-    """frames.csv (the prepared contract) and its raw 96x64 (H x W) frames, one bright person each."""
-    (root / "raw/images").mkdir(parents=True)
-    (root / "prepared").mkdir()
-    rows = []
-    for i, split in enumerate(splits):
-        frame = rng.integers(0, 60, (96, 64)).astype(np.uint8)
-        x0, y0 = int(rng.integers(0, 30)), int(rng.integers(0, 40))
-        frame[y0:y0 + 50, x0:x0 + 30] = 200
-        cv2.imwrite(str(root / f"raw/images/{i}.png"), frame)
-        rows.append({"image_file": f"images/{i}.png", "annotation_file": 1, "image_id": i, "split": split,
-                     "noses": "[]", "persons": json.dumps([[x0, y0, x0 + 30, y0 + 50]])})
-    pd.DataFrame(rows).to_csv(root / "prepared/frames.csv", index=False)
-    return root / "prepared", root / "raw"
-
-
 def test_person_frames_are_letterboxed_with_their_boxes_scaled(tmp_path):
-    prepared, raw = _thermeval(tmp_path, np.random.default_rng(0), ["train", "test", "train"])
-    frames, boxes = detector_fit.person_frames(prepared, raw, ("train",), (64, 64))
+    prepared, raw = build_thermeval_frames(tmp_path, np.random.default_rng(0), ["train", "test", "train"])
+    frames, boxes = person_frames(prepared, raw, ("train",), (64, 64))
     assert frames.shape == (2, 64, 64) and len(boxes) == 2
     first = pd.read_csv(prepared / "frames.csv").persons[0]
     np.testing.assert_allclose(boxes[0], np.array(json.loads(first)) * (64 / 96))  # 96 px high -> 64
-    assert (frames[:, :, 43:] == detector_fit.PAD_VALUE).all()  # 64 px wide -> 43 (rounded), then padding
+    assert (frames[:, :, 43:] == PAD_VALUE).all()  # 64 px wide -> 43 (rounded), then padding
+    first_only, _ = person_frames(prepared, raw, ("train",), (64, 64), count=1)
+    assert np.array_equal(first_only, frames[:1])
     with pytest.raises(InputError, match="no frames in split"):
-        detector_fit.person_frames(prepared, raw, ("val",), (64, 64))
+        person_frames(prepared, raw, ("val",), (64, 64))
 
 
 def test_a_fitted_detector_is_checked_on_the_test_split_and_saved_as_mmdet_lays_it_out(tmp_path):
-    prepared, raw = _thermeval(tmp_path, np.random.default_rng(1), ["train"] * 24 + ["test"] * 4)
+    prepared, raw = build_thermeval_frames(tmp_path, np.random.default_rng(1), ["train"] * 24 + ["test"] * 4)
     cfg = detector_fit.DetectorFitConfig(detector="nano", input_size=(64, 64), fit_splits=("train",),
                                          test_split="test", steps=3, batch_size=2, lr=1e-3, threads=1)
     model, numbers = detector_fit.fit_detector(cfg, prepared, raw, seed=0)

@@ -15,7 +15,7 @@ import yaml
 
 from model_builders import lively_rtmpose_t
 from profile_configs import default_section
-from raw_builders import build_prepared_landmarks
+from raw_builders import build_prepared_landmarks, build_thermeval_frames
 from split_builders import dot_split
 from thermbench.core.flops import count_gflops
 from thermbench.core.io import InputError
@@ -208,7 +208,7 @@ def test_stage_end_to_end(tmp_path):
     # the architecture list [s, t] (not what was trained, and not in size order) drives the architecture rows. The
     # "paper" size here is 96x96 and the detector's 64x64, to stay fast. The detector's weights are a checkpoint in
     # mmdet's layout whose box distances are 2 strides (as trained weights give boxes wider than a pixel), so each
-    # variant's top box is compared, on the T-FAKE test faces.
+    # variant's top box is compared, on the ThermEval test frames (2 of them, letterboxed).
     for folder in ("mcl/mcl-t", "supervised/supervised-t"):
         save_model(lively_rtmpose_t(), tmp_path / f"data/models/{folder}/model.safetensors")
     (tmp_path / "data/models/mcl/mcl-t/config.json").write_text(
@@ -219,13 +219,14 @@ def test_stage_end_to_end(tmp_path):
                              [(f"tf{i}", "train" if i < 3 else "test") for i in range(5)])
     build_prepared_landmarks(tmp_path / "data/prepared/charlotte", [(f"ch{i}", "test") for i in range(2)],
                              {"width_group": "mean", "view": "front"})
+    build_thermeval_frames(tmp_path / "thermeval", np.random.default_rng(0), ["train", "test", "train", "test"])
     torch.manual_seed(1)
     detector = build_rtmdet("nano", input_size=(64, 64))
     with torch.no_grad():
         for conv in detector.bbox_head.rtm_reg:
             conv.bias.fill_(2.0)
     torch.save({"meta": {"epoch": 100}, "state_dict": detector.state_dict()}, tmp_path / "rtmdet-nano.pth")
-    params = {"seed": 0, "data": {"source": {"tfake": "synthetic", "charlotte": "synthetic"}},
+    params = {"seed": 0, "data": {"source": {"tfake": "synthetic", "charlotte": "synthetic", "thermeval": "synthetic"}},
               "speed": {"models": [], "architectures": ["s", "t"], "input_size": [96, 96], "warmup": 0, "repeats": 1,
                         "threads": 1, "opset": 17, "atol": 1e-4, "rtol": 1e-3,
                         "deploy": default_section("speed.deploy", {
@@ -241,7 +242,8 @@ def test_stage_end_to_end(tmp_path):
                         "mcl": {"variants": ["dikd"]}}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     cmd = [sys.executable, str(ROOT / "stages/speed/speed.py"), "--models-dir", "data/models", "--tfake",
-           "data/prepared/tfake", "--charlotte", "data/prepared/charlotte", "--onnx-dir", "data/onnx", "--metrics",
+           "data/prepared/tfake", "--charlotte", "data/prepared/charlotte", "--thermeval", "thermeval/prepared",
+           "--thermeval-raw", "thermeval/raw", "--onnx-dir", "data/onnx", "--metrics",
            "metrics/speed.json", "--timing", "metrics/timing/speed.json", "--deploy-metrics",
            "metrics/speed/deploy.json", "--deploy-timing", "metrics/timing/speed_deploy.json", "--table",
            "plots/speed_table.md", "--figure", "plots/speed_fps_vs_params", "--caches", "data/cache/mlcmkd",
@@ -268,7 +270,7 @@ def test_stage_end_to_end(tmp_path):
     assert deploy["detector"]["name"] == "RTMDet-nano" and deploy["detector"]["params"] == 994423
     assert deploy["detector"]["weights"].startswith("rtmdet-nano.pth (sha256 ")
     boxes = deploy["pipelines"]["RTMDet-nano + RTMPose-t"]["agreement"]
-    assert deploy["pipeline_frames"] == 2  # every T-FAKE test face there is (agreement_frames 4)
+    assert deploy["pipeline_frames"] == 2  # every ThermEval test frame there is (agreement_frames 4)
     assert boxes["onnxruntime-fp32"]["box_iou_mean"] == 1 and boxes["onnxruntime-int8-both"]["boxes_missed"] <= 2
     assert list(deploy["pipelines"]) == ["RTMDet-nano + RTMPose-t"] and list(deploy["int8_students"]) == ["mcl-t"]
     student = deploy["int8_students"]["mcl-t"]
@@ -317,7 +319,7 @@ def test_stage_end_to_end(tmp_path):
                 "| RTMDet-nano + RTMPose-t |", "| mcl-t | RTMPose-t | 64×64 | 38/38 / 0/7 |",
                 "| RTMDet-nano | 64×64 |", "| 1 | ", "| RTMDet-nano + RTMPose-t | openvino-int8 | ",
                 "| mcl-t | onnxruntime-fp32 | ", "| 16.53 | 11.00 |", "detector weights rtmdet-nano.pth (sha256 ",
-                "on 2 T-FAKE test faces resized to 64×64", "| 1.000 (1.000) | 0 |"):
+                "on 2 ThermEval test frames letterboxed to 64×64", "| 1.000 (1.000) | 0 |"):
         assert row in deployment, row
     assert ("| mcl-t | openvino-bf16 | not run: " in deployment) is not bf16_runs
 

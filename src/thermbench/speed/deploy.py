@@ -4,7 +4,7 @@ accuracy against ONNX Runtime fp32, and the distance to this CPU's limit.
 
 Rows (thermbench.speed.pose_speed times the pose models alone):
 - detector: RTMDet-nano at 320x320, seeded or from an mmdet checkpoint (`speed.deploy.detector_checkpoint`; latency
-  does not depend on the weight values, its boxes do: a trained one's are compared on T-FAKE faces), params/MACs,
+  does not depend on the weight values, its boxes do: a trained one's are compared on ThermEval frames), params/MACs,
   ONNX export + parity, latency alone in every runtime variant and in PyTorch eager, in the same paired rounds (its
   int8 file: `quantize.quantize_detector`), set against what twice the reference pipeline's speed leaves a frame
   (`detector_bound`);
@@ -117,15 +117,16 @@ def detector_row(cfg: DeployConfig, onnx_path: Path, timing: pose_speed.Timing, 
     return numbers, model
 
 
-def detector_frames(cfg: DeployConfig, detector: RTMDet, trained: bool, tfake: Path,
+def detector_frames(cfg: DeployConfig, detector: RTMDet, trained: bool, thermeval: tuple[Path, Path],
                     seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(frames the pipelines are timed and compared on, frames the int8 detector is calibrated on): a trained
-    detector's are T-FAKE faces (test, train), a seeded one's seeded noise (boxes it draws on faces mean nothing)."""
+    detector's are ThermEval frames with people, letterboxed (`thermeval`: its prepared and raw folders; test, then
+    train split), a seeded one's seeded noise (boxes it draws on people mean nothing)."""
     count, calibration = cfg.agreement_frames, cfg.int8.calibration_crops
     if trained:
         size = tuple(cfg.detector_input_size)
-        return (detect_then_pose.face_frames(tfake, "test", size, count),
-                detect_then_pose.face_frames(tfake, "train", size, calibration))
+        return (detect_then_pose.person_frames(*thermeval, ("test",), size, count)[0],
+                detect_then_pose.person_frames(*thermeval, ("train",), size, calibration)[0])
     return (detect_then_pose.seeded_frames(detector, count, seed),
             detect_then_pose.calibration_frames(detector, calibration, seed))
 
@@ -159,7 +160,7 @@ def measure_variants(fp32_onnx: Path, int8_onnx: Path, input_shape: tuple[int, .
     """One model alone in every runtime variant on one seeded input, in shuffled paired rounds: wall and CPU
     medians, paired speed-ups over ONNX Runtime fp32, and what each runtime says about its kernels; a variant the
     CPU cannot run gets its reason. `eager`: the same model in PyTorch, timed in the same rounds at the same thread
-    count (`eager`: its wall and CPU medians and speed-up)."""
+    count (under `EAGER`: its wall and CPU medians and speed-up)."""
     x = torch.randn(input_shape, generator=torch.Generator().manual_seed(seed)).numpy()
     fns, kernels = {}, {}
     variants, skipped = runtimes.runnable(capabilities)
@@ -383,7 +384,7 @@ def _detector_weights(det: dict) -> str:
 def _compared_frames(det: dict) -> str:
     """What the boxes and keypoints are compared on, and what a seeded detector's boxes allow."""
     if det["weights"] != "seeded":
-        return f"T-FAKE test faces resized to {_size(det['input_size'])}"
+        return f"ThermEval test frames letterboxed to {_size(det['input_size'])}"
     return (f"seeded frames. Boxes narrower than {detect_then_pose.MIN_BOX_SIDE_PX:.0f} px, as a seeded detector's are "
             "(its box distances are near 0), are not measured: set speed.deploy.detector_checkpoint to trained "
             "weights to measure them. Such a box is cut out as a 1 px square, magnified to the pose input, so the "
@@ -543,11 +544,12 @@ def markdown(numbers: dict, timing: dict, source_label: str) -> str:
 
 
 def benchmark(cfg: DeployConfig, input_size: list[int], arch_rows: dict[str, dict], models_dir: Path,
-              checkpoints: list[str], onnx_dir: Path, tfake: Path, charlotte: Path, seeded: pose_speed.SeededModels,
-              timing: pose_speed.Timing, seed: int) -> tuple[dict, dict]:
+              checkpoints: list[str], onnx_dir: Path, tfake: Path, charlotte: Path, thermeval: tuple[Path, Path],
+              seeded: pose_speed.SeededModels, timing: pose_speed.Timing, seed: int) -> tuple[dict, dict]:
     """Every row of this module: (numbers, timings). `input_size`: the paper's pose input (W, H); `arch_rows`:
     speed's architecture rows (complexity + latency) by name, for the limit table; `checkpoints`: the runs whose
-    fp32 ONNX is in `onnx_dir` (the thermal ones get int8 and runtime rows); `seeded`: the seeded pose networks the
+    fp32 ONNX is in `onnx_dir` (the thermal ones get int8 and runtime rows); `thermeval`: the prepared and raw
+    ThermEval folders a trained detector's boxes are compared on; `seeded`: the seeded pose networks the
     architecture rows timed. The detector ONNX and each student's int8 ONNX are written to `onnx_dir`, everything
     else to `seeded.scratch`."""
     capabilities = runtimes.openvino_capabilities()
@@ -555,7 +557,7 @@ def benchmark(cfg: DeployConfig, input_size: list[int], arch_rows: dict[str, dic
                                      threads=1, seed=seed)
     det_onnx = onnx_dir / f"rtmdet-{cfg.detector}.onnx"
     det_numbers, detector = detector_row(cfg, det_onnx, timing, seed)
-    frames, calibration = detector_frames(cfg, detector, det_numbers["weights"] != "seeded", tfake, seed)
+    frames, calibration = detector_frames(cfg, detector, det_numbers["weights"] != "seeded", thermeval, seed)
     det_int8 = onnx_dir / f"rtmdet-{cfg.detector}.int8.onnx"
     det_numbers["int8"] = quantize.quantize_detector(det_onnx, det_int8, calibration)
     width, height = cfg.detector_input_size

@@ -1,23 +1,27 @@
-"""Detector + pose end to end, as the paper's Table II times them: RTMDet-nano finds the face in a frame at its
-320x320 input, the top box is cut out (mmpose's top-down affine crop, box padded 1.25x, fixed aspect) at the pose
+"""Detector + pose end to end, as the paper's Table II times them: RTMDet-nano finds its top box in a frame at
+its 320x320 input, that box is cut out (mmpose's top-down affine crop, box padded 1.25x, fixed aspect) at the pose
 model's input size, the pose model runs, and its SimCC logits are decoded and mapped back to frame pixels.
 
 One call of a `Pipeline` (ONNX Runtime or OpenVINO, any precision of `speed.runtimes`) or of `run_torch` is one
 frame through the whole chain, the same steps in every runtime (pre-processing, detector, box decoding, crop, pose
 model, keypoint decoding); their median over paired rounds is the pipeline latency. With seeded (untrained) weights
-the box is arbitrary: the crop costs the same wherever it is, since the warp writes a fixed-size output.
+the box is arbitrary: the crop costs the same wherever it is, since the warp writes a fixed-size output. Trained
+detector weights are compared on ThermEval frames letterboxed to the detector's input (`person_frames`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from thermbench.datasets.crop_store import load_split
+from thermbench.core.io import InputError
+from thermbench.datasets.common import read_image
+from thermbench.datasets.prepared import read_frames
 from thermbench.models import simcc
 from thermbench.models.rtmdet import PIXEL_MEAN_BGR, PIXEL_STD_BGR, RTMDet, decode_top_box, normalize_detector_input
 from thermbench.models.rtmpose import PIXEL_MEAN, PIXEL_STD, RTMPose, to_input
@@ -30,6 +34,7 @@ MISSED_BELOW_IOU = 0.5  # COCO's AP50 match: a box below it against the fp32 one
 # top box is a point, and the IoU of two points (or of two sub-pixel boxes) measures nothing.
 MIN_BOX_SIDE_PX = 1.0
 CALIBRATION_SEED = 10_000  # offset of the calibration frames' seeds from the timed frames'
+PAD_VALUE = 114  # mmdet's letterbox padding
 BOTH = "-both"  # suffix of an int8 variant's row whose detector is int8 too (without it, only the pose model is)
 
 
@@ -127,11 +132,33 @@ def seeded_frames(detector: RTMDet, count: int, seed: int) -> np.ndarray:
     return np.stack([frame(detector, seed + i) for i in range(count)])
 
 
-def face_frames(tfake: Path, split: str, size: tuple[int, int], count: int) -> np.ndarray:
-    """The first `count` thermal T-FAKE crops of `split`, resized to the detector's input (W, H): one face a frame,
-    what a trained detector is calibrated and compared on."""
-    images = load_split(tfake, split, max(size), max_samples=count).images
-    return np.stack([cv2.resize(np.asarray(image), tuple(size), interpolation=cv2.INTER_AREA) for image in images])
+def letterbox(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, float]:
+    """`image` (H, W) scaled to fit `size` (W, H) with its aspect kept, top-left aligned, the rest padded with
+    mmdet's value: (frame, scale); a box in the image maps to the frame by `* scale`."""
+    width, height = size
+    scale = min(width / image.shape[1], height / image.shape[0])
+    resized = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
+                         interpolation=cv2.INTER_LINEAR)
+    out = np.full((height, width), PAD_VALUE, dtype=np.uint8)
+    out[:resized.shape[0], :resized.shape[1]] = resized
+    return out, scale
+
+
+def person_frames(prepared: Path, raw: Path, splits: tuple[str, ...], size: tuple[int, int],
+                  count: int | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The first `count` (None: every) ThermEval frames of `splits` (frames.csv order) letterboxed to the
+    detector's input `size` (W, H), with their person boxes (k, 4) x1, y1, x2, y2 in frame pixels: what a trained
+    detector is fitted, calibrated and compared on."""
+    rows = read_frames(prepared)
+    rows = rows[rows["split"].isin(splits)].head(count)
+    if rows.empty:
+        raise InputError(f"{prepared}: no frames in split(s) {', '.join(splits)}")
+    frames, boxes = [], []
+    for row in rows.itertuples(index=False):
+        frame, scale = letterbox(read_image(raw / row.image_file), size)
+        frames.append(frame)
+        boxes.append(np.asarray(json.loads(row.persons), np.float64).reshape(-1, 4) * scale)
+    return np.stack(frames), boxes
 
 
 def calibration_frames(detector: RTMDet, count: int, seed: int) -> np.ndarray:

@@ -5,39 +5,22 @@ show. A short fit, not a detector benchmark: a prior is positive for a box when 
 target of a positive is the IoU of its predicted box (RTMDet's quality focal loss), and the box loss is GIoU (weight
 2, as RTMDet's).
 
-Frames are gray uint8 letterboxed to the detector's input (`letterbox`); the outputs are flattened level by level,
-row by row, as mmdet's point priors lie (col * stride, row * stride)."""
+Frames are gray uint8 letterboxed to the detector's input (`detect_then_pose.person_frames`); the outputs are
+flattened level by level, row by row, as mmdet's point priors lie (col * stride, row * stride)."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from thermbench.core.io import InputError
-from thermbench.datasets.common import read_image
-from thermbench.datasets.prepared import read_frames
 from thermbench.models.rtmdet import RTMDet, build_rtmdet, decode_top_box, normalize_detector_input
+from thermbench.speed.detect_then_pose import person_frames
 
-PAD_VALUE = 114  # mmdet's letterbox padding
 BOX_WEIGHT = 2.0  # RTMDet's GIoU loss weight
-
-
-def letterbox(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, float]:
-    """`image` (H, W) scaled to fit `size` (W, H) with its aspect kept, top-left aligned, the rest padded: (frame,
-    scale); a box in the image maps to the frame by `* scale`."""
-    width, height = size
-    scale = min(width / image.shape[1], height / image.shape[0])
-    resized = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
-                         interpolation=cv2.INTER_LINEAR)
-    out = np.full((height, width), PAD_VALUE, dtype=np.uint8)
-    out[:resized.shape[0], :resized.shape[1]] = resized
-    return out, scale
 
 
 def priors(size: tuple[int, int], strides: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -146,7 +129,7 @@ def fit(model: RTMDet, frames: np.ndarray, boxes: list[np.ndarray], steps: int, 
 
 @dataclasses.dataclass(frozen=True)
 class DetectorFitConfig:
-    """params.yaml `speed.detector_fit`: the detector and its input (W, H); the ThermEval splits it is fitted on and
+    """params.yaml `detector_fit`: the detector and its input (W, H); the ThermEval splits it is fitted on and
     the one its top boxes are checked on; the fit's steps, batch, learning rate and torch threads."""
 
     detector: str
@@ -157,22 +140,6 @@ class DetectorFitConfig:
     batch_size: int
     lr: float
     threads: int
-
-
-def person_frames(prepared: Path, raw: Path, splits: tuple[str, ...],
-                  size: tuple[int, int]) -> tuple[np.ndarray, list[np.ndarray]]:
-    """The ThermEval frames of `splits` (frames.csv order) letterboxed to `size`, with their person boxes (k, 4)
-    x1, y1, x2, y2 in frame pixels."""
-    rows = read_frames(prepared)
-    rows = rows[rows["split"].isin(splits)]
-    if rows.empty:
-        raise InputError(f"{prepared}: no frames in split(s) {', '.join(splits)}")
-    frames, boxes = [], []
-    for row in rows.itertuples(index=False):
-        frame, scale = letterbox(read_image(raw / row.image_file), size)
-        frames.append(frame)
-        boxes.append(np.asarray(json.loads(row.persons), np.float64).reshape(-1, 4) * scale)
-    return np.stack(frames), boxes
 
 
 @torch.inference_mode()

@@ -243,14 +243,15 @@ def markdown(folder: Path) -> str:
     some = recs[0]["threads"][next(iter(recs[0]["threads"]))]["pose"][POSE]
     return "\n".join([
         "", "",
-        f"**{PIPELINE}, one frame end to end** (seeded weights; the int8 `-both` rows quantise the detector too, "
+        f"**{PIPELINE}, one frame end to end** (seeded pose weights; the int8 `-both` rows quantise the detector too, "
         "bf16 rows run both models in bf16). Deploy: the fastest variant whose pose precision keeps the trained "
         f"{POSE}'s NME (its row of the same variant below, the same rule) and whose detector, where it runs in "
         f"another precision than fp32, had its top boxes measured with none missed (IoU below "
-        f"{MISSED_BELOW_IOU} against {reference}'s, on boxes at least {MIN_BOX_SIDE_PX:.0f} px wide). A seeded "
-        "detector's box distances are near 0, so its top box is a point and its change is not measured offline "
-        "(speed.deploy.detector_checkpoint measures it: docs/speed.md); the "
-        "pipeline's own keypoints (plots/speed_table.md) come from a seeded pose model and decide nothing:", "",
+        f"{MISSED_BELOW_IOU} against {reference}'s, on boxes at least {MIN_BOX_SIDE_PX:.0f} px wide). A run with "
+        "trained detector weights measures the boxes (speed.deploy.detector_checkpoint, by default the detector "
+        "fitted offline by stage detector_fit: docs/speed.md); a seeded detector's box distances are near 0, so its "
+        "top box is a point and its row says not measured. The pipeline's own keypoints (plots/speed_table.md) "
+        "come from a seeded pose model and decide nothing:", "",
         *pipe, "",
         f"**{POSE} alone** (RTMPose-{some['arch']}, {some['input_size'][1]}×{some['input_size'][0]}, trained). "
         f"Deploy: the fastest variant whose NME on neither test rises by more than {recs[0]['max_nme_rise']}:",

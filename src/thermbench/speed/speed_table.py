@@ -30,7 +30,8 @@ from thermbench.speed.grid_compute import (
     rate_sentence,
 )
 
-MEASURED_ON = ("tfake", "charlotte")  # the test sets of the int8 NME change and the grid's images per epoch
+# the test sets of the int8 NME change and the grid's images per epoch; the frames a trained detector is compared on
+MEASURED_ON = ("tfake", "charlotte", "thermeval")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,9 +86,11 @@ def grid_section(rate: GpuRate, grid_params: dict, caches: Path, models_dir: Pat
     return markdown(grid, rate, label, rate_sentence(rate, measured, utilisation))
 
 
-def run_speed(cfg: SpeedConfig, models_dir: Path, tfake: Path, charlotte: Path, out: Outputs, seed: int,
-              source: dict[str, str], grid_params: dict, caches: Path, gpu_metrics: Path | None = None) -> None:
-    """The whole speed stage; see the module doc. `source`: {dataset: synthetic | real} of T-FAKE and CHARLOTTE;
+def run_speed(cfg: SpeedConfig, models_dir: Path, tfake: Path, charlotte: Path, thermeval: tuple[Path, Path],
+              out: Outputs, seed: int, source: dict[str, str], grid_params: dict, caches: Path,
+              gpu_metrics: Path | None = None) -> None:
+    """The whole speed stage; see the module doc. `thermeval`: ThermEval's prepared and raw folders (a trained
+    detector's frames); `source`: {dataset: synthetic | real} of T-FAKE, CHARLOTTE and ThermEval;
     `grid_params` (`rtmpose`, `train`) and the crop stores `caches` for the training grid's compute."""
     label = data_label(source)
     timing = cfg.timing
@@ -113,8 +116,8 @@ def run_speed(cfg: SpeedConfig, models_dir: Path, tfake: Path, charlotte: Path, 
             checkpoints[name]["architecture"] = arch
         arch_rows = {a: {**archs[a], **latency["architectures"][a]} for a in archs}
         deploy_numbers, deploy_timing = deploy.benchmark(cfg.deploy, list(cfg.input_size), arch_rows, models_dir,
-                                                         list(checkpoints), onnx_tmp, tfake, charlotte, seeded,
-                                                         timing, seed)
+                                                         list(checkpoints), onnx_tmp, tfake, charlotte, thermeval,
+                                                         seeded, timing, seed)
 
     env = {**pose_speed.environment(cfg.threads), **deploy_timing["environment"]}
     write_json(out.metrics, {"data": source, "paper_input_size": list(cfg.input_size), "checkpoints": checkpoints,

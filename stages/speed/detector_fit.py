@@ -19,7 +19,7 @@ def main() -> None:
     model, numbers = fit_detector(stage.config(args, "detector_fit", DetectorFitConfig), args.prepared,
                                   args.raw, stage.value(args, "seed"))
     save_mmdet_checkpoint(model, args.out)
-    write_json(args.metrics, numbers)
+    write_json(args.metrics, {"data": stage.value(args, "data.source.thermeval"), **numbers})
 
 
 if __name__ == "__main__":

@@ -1,15 +1,21 @@
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 from raw_builders import build_thermeval_frames
 from thermbench.core.io import InputError
 from thermbench.models.rtmdet import build_rtmdet, decode_top_box, load_mmdet_checkpoint, normalize_detector_input
 from thermbench.speed import detector_fit
 from thermbench.speed.detect_then_pose import PAD_VALUE, iou, letterbox, person_frames
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_letterbox_keeps_the_aspect_top_left_and_pads_the_rest():
@@ -117,3 +123,18 @@ def test_a_fitted_detector_is_checked_on_the_test_split_and_saved_as_mmdet_lays_
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in loaded.state_dict().items())
     again, _ = detector_fit.fit_detector(cfg, prepared, raw, seed=0)  # seeded: the same weights again
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in again.state_dict().items())
+
+
+def test_the_stage_writes_a_checkpoint_that_loads_and_labelled_numbers(tmp_path):
+    prepared, raw = build_thermeval_frames(tmp_path, np.random.default_rng(2), ["train"] * 4 + ["test"] * 2)
+    params = {"seed": 0, "data": {"source": {"thermeval": "synthetic"}},
+              "detector_fit": {"detector": "nano", "input_size": [64, 64], "fit_splits": ["train"],
+                               "test_split": "test", "steps": 2, "batch_size": 2, "lr": 1e-3, "threads": 1}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    cmd = [sys.executable, str(ROOT / "stages/speed/detector_fit.py"), "--prepared", str(prepared), "--raw", str(raw),
+           "--out", "det/rtmdet-nano.pth", "--metrics", "metrics/detector_fit.json"]
+    run = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    numbers = json.loads((tmp_path / "metrics/detector_fit.json").read_text())
+    assert numbers["data"] == "synthetic" and numbers["fit_frames"] == 4 and numbers["frames"] == 2
+    load_mmdet_checkpoint(build_rtmdet("nano", (64, 64)), tmp_path / "det/rtmdet-nano.pth")

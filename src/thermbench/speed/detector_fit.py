@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from thermbench.core.progress import progress
 from thermbench.models.rtmdet import RTMDet, build_rtmdet, decode_top_box, normalize_detector_input
 from thermbench.speed.detect_then_pose import person_frames
 
@@ -110,7 +111,7 @@ def fit(model: RTMDet, frames: np.ndarray, boxes: list[np.ndarray], steps: int, 
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
     levels, history = len(model.cfg.strides), []
     model.train()
-    for _ in range(steps):
+    for _ in progress(range(steps), desc="detector_fit", unit="step"):
         index = torch.randint(len(frames), (batch_size,), generator=generator)
         flip = torch.rand(batch_size, generator=generator) < 0.5
         batch = torch.where(flip[:, None, None, None], images[index].flip(-1), images[index])

@@ -264,7 +264,8 @@ def test_stage_end_to_end(tmp_path):
     assert timing["environment"]["threads"] == 1 and timing["checkpoints"]["mcl-t"]["repeats"] == 1
     assert sorted(timing["architectures"]) == [arch_s, arch_t] and timing["architectures"][arch_s]["torch_ms"] > 0
     assert sorted(p.name for p in (tmp_path / "data/onnx").iterdir()) == [
-        "mcl-t.int8.onnx", "mcl-t.onnx", "rtmdet-nano.int8.onnx", "rtmdet-nano.onnx", "supervised-t.onnx"]
+        "mcl-t.int8-openvino.onnx", "mcl-t.int8.onnx", "mcl-t.onnx", "rtmdet-nano.int8-openvino.onnx",
+        "rtmdet-nano.int8.onnx", "rtmdet-nano.onnx", "supervised-t.onnx"]
 
     deploy = json.loads((tmp_path / "metrics/speed/deploy.json").read_text())
     assert deploy["detector"]["name"] == "RTMDet-nano" and deploy["detector"]["params"] == 994423

@@ -78,6 +78,50 @@ def test_quantized_model_runs_every_convolution_in_int8(tiny_pose, tmp_path):
     assert simcc_x.shape == (2, 68, 128) and simcc_y.shape == (2, 68, 128)
 
 
+def _qdq_graph(path):
+    """(op type -> how many such nodes run quantised: every non-constant input dequantized and every output read by
+    a QuantizeLinear only, as ONNX Runtime's QDQ format marks them; {dequantized tensor: its scale's values})."""
+    import collections
+
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    init = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    made_by = {out: n.op_type for n in graph.node for out in n.output}
+    readers = collections.defaultdict(set)
+    for node in graph.node:
+        for name in node.input:
+            readers[name].add(node.op_type)
+    quantised = collections.Counter(
+        n.op_type for n in graph.node if n.op_type not in ("QuantizeLinear", "DequantizeLinear")
+        and all(made_by.get(i) == "DequantizeLinear" for i in n.input if i and i not in init)
+        and any(i not in init for i in n.input) and all(readers[o] == {"QuantizeLinear"} for o in n.output))
+    return quantised, {n.output[0]: init[n.input[1]] for n in graph.node if n.op_type == "DequantizeLinear"}
+
+
+def test_openvino_file_quantizes_only_the_convolutions_with_the_same_calibration(tiny_pose, tmp_path):
+    _, path = tiny_pose
+    images = np.random.default_rng(3).integers(0, 256, (4, 64, 64), dtype=np.uint8)
+    settings = quantize.quantize(path, tmp_path / "t.int8.onnx", images)
+    assert settings["quantized_ops"] == {"onnxruntime": "all", "openvino": ["Conv"]}
+    ort_file, ov_file = tmp_path / "t.int8.onnx", tmp_path / "t.int8-openvino.onnx"
+    assert runtimes.int8_file(ort_file, "onnxruntime") == ort_file
+    assert runtimes.int8_file(ort_file, "openvino") == ov_file
+    (ort_ops, ort_scales), (ov_ops, ov_scales) = _qdq_graph(ort_file), _qdq_graph(ov_file)
+    # RTMPose-t's 38 convolutions run quantised in both; ONNX Runtime's file quantises its SiLUs (Sigmoid, Mul) too
+    assert ov_ops == {"Conv": 38}
+    assert ort_ops["Conv"] == 38 and ort_ops["Sigmoid"] > 0 and ort_ops["Mul"] > 0
+    # one calibration: a tensor dequantized in both files has the same scales, and the int8 weights are equal
+    shared = set(ort_scales) & set(ov_scales)
+    assert len(shared) > 2 * 38 and all(np.array_equal(ort_scales[n], ov_scales[n]) for n in shared)
+    assert [w.tolist() for w in _int8_conv_weights(ov_file)] == [w.tolist() for w in _int8_conv_weights(ort_file)]
+    ort_file.unlink()  # openvino-int8 runs its own file
+    simcc_x, _ = runtimes.runner(runtimes.Variant("openvino", "int8"), path, ort_file, 1)(
+        np.zeros((1, 3, 64, 64), np.float32))
+    assert simcc_x.shape == (1, 68, 128)
+
+
 def test_seeded_export_with_shared_biases_quantizes_every_convolution(tmp_path):
     # Seeded weights give identical folded conv biases, which the exporter shares through Identity nodes; without
     # quant_pre_process those convolutions stayed in float.

@@ -230,8 +230,8 @@ def int8_student_rows(models_dir: Path, names: list[str], onnx_dir: Path, tfake:
                       cfg: quantize.Int8Config, timing: pose_speed.Timing,
                       capabilities: list[str]) -> tuple[dict, dict, dict]:
     """Each student: its fp32 ONNX `onnx_dir/<name>.onnx` (dynamic batch, written by the checkpoint rows) quantized
-    to `onnx_dir/<name>.int8.onnx`; (numbers with the ONNX Runtime int8 NME change, every variant's timing, every
-    variant's accuracy against fp32)."""
+    to `onnx_dir/<name>.int8.onnx` and `<name>.int8-openvino.onnx`; (numbers with the ONNX Runtime int8 NME change,
+    every variant's timing, every variant's accuracy against fp32)."""
     numbers, latencies, accuracy = {}, {}, {}
     calibration, tests = {}, {}  # per input size: loaded once
     for name in progress(names, desc="speed int8", unit="model"):
@@ -461,8 +461,9 @@ def markdown(numbers: dict, timing: dict, source_label: str) -> str:
             f"({any_row['format']}, per-channel {any_row['weight_type']} weights"
             f"{' in 7 bits (reduce_range)' if any_row['reduce_range'] else ''}, {any_row['activation_type']} "
             f"activations, {any_row['calibration']} calibration on {any_row['calibration_crops']} T-FAKE train crops"
-            f"{'; the SimCC head after its 7x7 conv kept in float' if any_row['float_head'] else ''}); the same int8 "
-            "file runs in OpenVINO. NME on the tests (T-FAKE NME-IO, CHARLOTTE Full NME-diag) and its change from "
+            f"{'; the SimCC head after its 7x7 conv kept in float' if any_row['float_head'] else ''}); OpenVINO "
+            "runs the same calibration with only the convolutions quantised. NME on the tests (T-FAKE NME-IO, "
+            "CHARLOTTE Full NME-diag) and its change from "
             f"{reference} on the same crops; keypoints: distance from {reference}'s in crop px. Kernels: what the "
             "runtime reports for its convolutions and matrix products (OpenVINO's primitive and precision; ONNX "
             "Runtime reports none):*",

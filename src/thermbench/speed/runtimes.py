@@ -5,8 +5,9 @@ Variants (`VARIANTS`), each `<runtime>-<precision>`:
 - onnxruntime-int8: the int8 QDQ file of `speed.quantize` in ONNX Runtime (QLinearConv after its graph fusion);
 - openvino-fp32 / openvino-bf16: the fp32 file in OpenVINO's CPU plugin with `INFERENCE_PRECISION_HINT` f32 or bf16
   (bf16 needs AVX512-BF16 or AMX-BF16; OpenVINO lists "BF16" in the CPU's `OPTIMIZATION_CAPABILITIES` then);
-- openvino-int8: the same int8 QDQ file in OpenVINO (its low-precision transformations run the quantised
-  convolutions in int8, the float remainder in f32).
+- openvino-int8: the int8 QDQ file of `speed.quantize` quantised for OpenVINO, the same weights and calibration with
+  quantize/dequantize pairs at the convolutions' inputs only (`int8_file`; its low-precision transformations run the
+  quantised convolutions in int8, the float remainder in f32).
 A variant this CPU cannot run is not timed: `unavailable` gives the reason, which the rows carry.
 
 Timing (`time_paired`): every round calls each variant once, in an order shuffled per round (seeded), and records
@@ -121,15 +122,24 @@ def onnxruntime_runner(onnx_path: str | Path, threads: int) -> Runner:
     return lambda x: session.run(None, {name: x})
 
 
+def int8_file(int8_onnx: str | Path, runtime: str) -> Path:
+    """The int8 file `runtime` runs of a model whose ONNX Runtime int8 file is `int8_onnx` (`<stem>.int8.onnx`):
+    that file, or for OpenVINO `<stem>.int8-openvino.onnx` beside it (`speed.quantize` writes both)."""
+    path = Path(int8_onnx)
+    return path if runtime == "onnxruntime" else path.with_name(f"{path.stem}-{runtime}{path.suffix}")
+
+
 def _file(variant: Variant, fp32_onnx: str | Path, int8_onnx: str | Path | None) -> str | Path:
-    path = int8_onnx if variant.precision == "int8" else fp32_onnx
-    if path is None:
+    if variant.precision != "int8":
+        return fp32_onnx
+    if int8_onnx is None:
         raise ValueError(f"{variant.name}: no int8 file")
-    return path
+    return int8_file(int8_onnx, variant.runtime)
 
 
 def runner(variant: Variant, fp32_onnx: str | Path, int8_onnx: str | Path | None, threads: int) -> Runner:
-    """`variant` of a model whose fp32 file is `fp32_onnx` and whose int8 file is `int8_onnx`."""
+    """`variant` of a model whose fp32 file is `fp32_onnx` and whose ONNX Runtime int8 file is `int8_onnx` (the
+    OpenVINO one beside it: `int8_file`)."""
     path = _file(variant, fp32_onnx, int8_onnx)
     if variant.runtime == "onnxruntime":
         return onnxruntime_runner(path, threads)

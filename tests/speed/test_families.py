@@ -130,6 +130,10 @@ def test_the_accuracy_rules():
     assert not ok("onnxruntime-int8-both", {"box_iou_mean": 1.0, "box_iou_min": 1.0, "boxes_missed": 0})  # no side
     assert not ok("openvino-bf16", boxes)  # the student's NME rises 0.0051
     assert not ok("openvino-int8", {})  # no student row of that variant
+    assert families.keypoints_ok({"mean_px_from_fp32": 0.25, "within_1px_share": 0.99})
+    assert not families.keypoints_ok({"mean_px_from_fp32": 0.2501, "within_1px_share": 1.0})
+    assert not families.keypoints_ok({"mean_px_from_fp32": 0.0, "within_1px_share": 0.9899})
+    assert not families.keypoints_ok({})  # not measured
     assert families.pose_ok({"tfake_nme_change": 0.005, "charlotte_nme_change": -0.01}, 0.005)
     assert not families.pose_ok({"tfake_nme_change": 0.0051, "charlotte_nme_change": 0.0}, 0.005)
 
@@ -153,6 +157,11 @@ def test_markdown_recommends_per_family_and_names_what_was_not_measured(tmp_path
             "| – |") in text
     assert ("| vnni | AMD EPYC | 1 | openvino-bf16 | 1.10× [1.00–1.20] | +0.0001 / +0.0000 | 0.050 px, 100.0 % "
             "| onnxruntime-int8: 1.25× [1.20–1.30], NME +0.0060 / -0.0002 |") in text
+    # against the targets: the avx2 deploy is fast enough but its int8 pose moves keypoints; only fp32 keeps them
+    assert ("| avx2 | AMD EPYC | 1 | ≥ 1.5× | onnxruntime-int8: 2.00× (met) | 0.600 px, 80.0 % (not met) "
+            "| onnxruntime-fp32: 1.00× [1.00–1.00] |") in text
+    assert ("| vnni | AMD EPYC | 1 | ≥ 2.0× | openvino-bf16: 1.60× (not met) | 0.050 px, 100.0 % (met) "
+            "| openvino-bf16: 1.60× [1.50–1.70] |") in text
     assert "**Not measured:** the amx family; all cores (2) on the vnni AMD EPYC." in text
     assert "2026-11-29, commit abc1234, command: make speed-family; alone" in text
 

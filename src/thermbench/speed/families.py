@@ -46,6 +46,11 @@ PIPELINE = "RTMDet-nano + RTMPose-t"  # the paper's Table II row
 POSE = "ktl-dikd-seed0"  # the project's own student (docs/own-model.md exports it)
 KEPT = ("cpu_ms", "wall_ms", "mean_px_from_fp32", "within_1px_share", "reference_box_side_px", "box_iou_mean",
         "box_iou_min", "boxes_missed", "tfake_nme_change", "charlotte_nme_change")
+# What the deployed pipeline is held against: its speed-up over ONNX Runtime fp32's by family (VNNI and AMX multiply
+# int8 in dot products, AVX2 sums pairs of products in int16), at a keypoint change of its pose precision, the trained
+# student's keypoints against fp32's, of at most MAX_MEAN_PX on average with at least MIN_WITHIN_1PX within 1 px.
+SPEEDUP_TARGET = {"avx2": 1.5, "vnni": 2.0, "amx": 2.0}
+MAX_MEAN_PX, MIN_WITHIN_1PX = 0.25, 0.99
 # The speed stage's output flags (dvc.yaml): `measure` points them into its scratch folder.
 OUTPUT_FLAGS = ("--onnx-dir", "--metrics", "--timing", "--deploy-metrics", "--deploy-timing", "--table", "--figure",
                 "--grid-table")
@@ -166,6 +171,13 @@ def pose_ok(row: dict, max_nme_rise: float) -> bool:
     return max(row.get("tfake_nme_change", float("inf")), row.get("charlotte_nme_change", float("inf"))) <= max_nme_rise
 
 
+def keypoints_ok(row: dict) -> bool:
+    """The keypoint target on a trained student's row: mean distance from fp32's at most MAX_MEAN_PX, a share of at
+    least MIN_WITHIN_1PX within 1 px (a row without them, not measured: no)."""
+    return (row.get("mean_px_from_fp32", float("inf")) <= MAX_MEAN_PX
+            and row.get("within_1px_share", 0.0) >= MIN_WITHIN_1PX)
+
+
 def choose(variants: dict, ok: Callable[[str], bool]) -> tuple[str, str | None]:
     """(the fastest variant within `ok`'s rule (given the variant's name), the fastest of all where it is another
     one, else None), by the median paired CPU-time speed-up."""
@@ -205,6 +217,23 @@ def _threads(n: str, cores: int) -> str:
     return f"{n} (all cores)" if int(n) == cores else n
 
 
+def _met(ok: bool) -> str:
+    return "met" if ok else "not met"
+
+
+def _target_row(family_name: str, chain: dict, students: dict, best: str, within: Callable[[str], bool]) -> str:
+    """The deployed pipeline `best` against the family's speed-up target and the keypoint target, and the fastest
+    variant within the deploy rule (`within`) whose pose precision meets the keypoint target."""
+    target, speedup = SPEEDUP_TARGET[family_name], chain[best]["speedup"]["median"]
+    student = students.get(pose_variant(best), {})
+    keypoints = f"{_keypoints(student)} ({_met(keypoints_ok(student))})" if "mean_px_from_fp32" in student else \
+        "not measured"
+    both = [v for v in chain if "speedup" in chain[v] and within(v) and keypoints_ok(students.get(pose_variant(v), {}))]
+    fastest = max(both, key=lambda v: chain[v]["speedup"]["median"], default=None)
+    kept = "none" if fastest is None else f"{fastest}: {_speedup(chain[fastest])}"
+    return f"≥ {target:.1f}× | {best}: {speedup:.2f}× ({_met(speedup >= target)}) | {keypoints} | {kept} |"
+
+
 def _outside(variants: dict, name: str | None, cells: Callable[[str], str]) -> str:
     return "–" if name is None else f"{name}: {_speedup(variants[name])}, {cells(name)}"
 
@@ -219,15 +248,19 @@ def markdown(folder: Path) -> str:
             "| Detector: boxes | Faster, outside the rule |", "|---|---|---|---|---:|---:|---:|---|"]
     pose = ["| Family | CPU | Threads | Deploy | Speed-up | NME change T-FAKE / CHARLOTTE "
             "| Keypoints: mean, within 1 px | Faster, outside the rule |", "|---|---|---|---|---:|---:|---:|---|"]
+    targets = ["| Family | CPU | Threads | Speed-up target | Deploy: speed-up | Its pose precision's keypoints "
+               f"({POSE}) | Fastest within the rule and the keypoint target |", "|---|---|---|---:|---|---:|---|"]
     missing, sources = [], []
     for r in recs:
         for n, run in r["threads"].items():
             head = f"| {r['family']} | {r['cpu']} | {_threads(n, r['cores'])} |"
             chain, students = run["pipelines"][PIPELINE]["variants"], run["pose"][POSE]["variants"]
-            best, faster = choose(chain, lambda name: pipeline_ok(name, chain[name], students, r["max_nme_rise"]))
+            within = lambda name: pipeline_ok(name, chain[name], students, r["max_nme_rise"])  # noqa: E731
+            best, faster = choose(chain, within)
             cells = lambda n: f"NME {_pose_nme(n, students)}, boxes {_boxes(n, chain[n])}"  # noqa: E731
             pipe.append(f"{head} {best} | {_speedup(chain[best])} | {_pose_nme(best, students)} "
                         f"| {_boxes(best, chain[best])} | {_outside(chain, faster, cells)} |")
+            targets.append(f"{head} {_target_row(r['family'], chain, students, best, within)}")
             best, faster = choose(students, lambda name: pose_ok(students[name], r["max_nme_rise"]))
             outside = _outside(students, faster, lambda n: "NME " + _nme(students[n]))
             pose.append(f"{head} {best} | {_speedup(students[best])} | {_nme(students[best])} "
@@ -256,6 +289,11 @@ def markdown(folder: Path) -> str:
         f"**{POSE} alone** (RTMPose-{some['arch']}, {some['input_size'][1]}×{some['input_size'][0]}, trained). "
         f"Deploy: the fastest variant whose NME on neither test rises by more than {recs[0]['max_nme_rise']}:",
         "", *pose, "",
+        f"**Against the targets:** {PIPELINE}'s deployed variant at the family's speed-up over {reference} (≥ "
+        f"{SPEEDUP_TARGET['avx2']}× with AVX2 only, ≥ {SPEEDUP_TARGET['vnni']}× with VNNI or AMX), its pose "
+        f"precision at a keypoint change of at most {MAX_MEAN_PX} px on average with at least "
+        f"{100 * MIN_WITHIN_1PX:.0f} % within 1 px (the trained {POSE}'s keypoints against {reference}'s, on the "
+        "test crops):", "", *targets, "",
         f"Speed-up: the median [quartiles] over paired rounds of {reference}'s CPU time / the variant's, on the same "
         "machine and thread count; keypoints: distance from its predictions. Measured on:", "", *sources, "",
         f"**Not measured:** {'; '.join(missing) if missing else 'none'}.", "", ""])

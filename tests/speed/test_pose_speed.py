@@ -323,6 +323,10 @@ def test_stage_end_to_end(tmp_path):
                 "on 2 ThermEval test frames letterboxed to 64×64", "| 1.000 (1.000) | 0 |"):
         assert row in deployment, row
     assert ("| mcl-t | openvino-bf16 | not run: " in deployment) is not bf16_runs
+    # the seeded pose model's keypoints check the chain in fp32 only; an int8 row shows none
+    chain = {line.split(" | ")[1]: line.split(" | ")[5:7] for line in deployment.splitlines()
+             if line.startswith("| RTMDet-nano + RTMPose-t | ")}
+    assert chain["openvino-fp32"] == ["0.000", "100.0 %"] and chain["onnxruntime-int8"] == ["–", "–"]
 
 
 def test_load_checkpoint_keeps_its_trained_size(tmp_path):

@@ -6,7 +6,7 @@ Variants (`VARIANTS`), each `<runtime>-<precision>`:
 - openvino-fp32 / openvino-bf16: the fp32 file in OpenVINO's CPU plugin with `INFERENCE_PRECISION_HINT` f32 or bf16
   (bf16 needs AVX512-BF16 or AMX-BF16; OpenVINO lists "BF16" in the CPU's `OPTIMIZATION_CAPABILITIES` then);
 - openvino-int8: the int8 QDQ file of `speed.quantize` quantised for OpenVINO, the same weights and calibration with
-  quantize/dequantize pairs at the convolutions' inputs only (`int8_file`; its low-precision transformations run the
+  quantize/dequantize pairs around the convolutions only (`int8_file`; its low-precision transformations run the
   quantised convolutions in int8, the float remainder in f32).
 A variant this CPU cannot run is not timed: `unavailable` gives the reason, which the rows carry.
 

@@ -23,10 +23,10 @@ Settings, and why:
   (measured on this repository's synthetic data). They are a small part of the work (about 48 M of RTMPose-t's
   570 M MACs at 256x256) and decide the argmax over 2x the input's pixels per axis.
 - The float model is exported with a dynamic batch axis so one file serves batched scoring and batch-1 timing.
-- One calibration, a file per runtime (`QUANTIZED_OPS`, `runtimes.int8_file`): ONNX Runtime's quantises every op its
-  quantiser supports, OpenVINO's only the convolutions (their inputs and outputs). ONNX Runtime runs a quantised SiLU
-  as QLinearSigmoid and QLinearMul; left in float, the SiLU sits between a DequantizeLinear and a QuantizeLinear,
-  which costs more.
+- A file per runtime (`QUANTIZED_OPS`, `runtimes.int8_file`), each from a MinMax pass over the same images, so a
+  tensor both quantise gets the same range: ONNX Runtime's quantises every op its quantiser supports, OpenVINO's only
+  the convolutions (their inputs and outputs). ONNX Runtime runs a quantised SiLU as QLinearSigmoid and QLinearMul;
+  left in float, the SiLU sits between a DequantizeLinear and a QuantizeLinear, which costs more.
   OpenVINO runs the element-wise work between convolutions as subgraphs of its own, which cost less without the
   quantize/dequantize steps around the Sigmoid and the Mul. On a 2-core AMD EPYC (AVX512-VNNI, AVX512-BF16) shared
   with another job, one thread, 60 paired rounds, median CPU ms, every op quantised / convolutions only: seeded

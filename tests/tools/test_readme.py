@@ -165,14 +165,16 @@ def test_the_vendor_margin_block_sets_the_measured_shifts_beside_the_margin(tmp_
              "covered": 1, "shift": {"n": 2, "median": 1.05, "quantile": 0.9, "at_quantile": 1.81, "max": 2.0},
              "verdicts": {"statements": 3, "differ": ["s.y"]}}
     write_json(tmp_path / "conclusions" / "vendor_shift.json", shift)
-    write_json(tmp_path / readme_blocks.VENDOR_CHECKS[0], {**shift, "how": "h2", "margin": 0.6})  # a third CPU
+    for n, path in enumerate(readme_blocks.VENDOR_CHECKS):  # other pairs of CPUs
+        write_json(tmp_path / path, {**shift, "how": f"h{n + 2}", "margin": 0.6})
     monkeypatch.setattr(readme_blocks, "VENDOR_MARGIN", 1.9)
     text = readme_blocks.vendor_margin(tmp_path / "metrics")
-    # the third CPU's shifts against the margin applied (1.9), not against their own quantile (0.6)
-    assert ("Measured again, with a third CPU: h2. Over 2 parts the clearance moved between the AMD and the Intel"
+    # each further pair's shifts against the margin applied (1.9), not against their own quantile (0.6)
+    assert ("Measured again: h2. Over 2 parts the clearance moved between the AMD and the Intel"
             in text)
-    assert ("the margin the reports apply, 1.9, covers 1 of the 2, not the 1 larger ones (s.y c < d: 3.00 there "
-            "1.00)") in text
+    assert text.index("Measured again: h2.") < text.index("Measured again: h3.")
+    assert ("the margin the reports apply, 1.9, covers 1 of the 2 (50 %, where it was taken at the 0.9 quantile), not "
+            "the 1 larger ones (s.y c < d: 3.00 there 1.00)") in text
     assert "by a median of 1.05 half-widths, 1.81 at the 0.9 quantile and at most 2.00" in text
     assert "That quantile rounded up, 1.9 half-widths, covers 1 of the 2 shifts measured" in text
     assert "not the 1 larger ones (s.y c < d: 3.00 there 1.00;" in text

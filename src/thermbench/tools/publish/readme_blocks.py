@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from thermbench.core.conclusions import VENDOR_MARGIN
+from thermbench.core.conclusions import VENDOR_MARGIN, VENDOR_QUANTILE
 from thermbench.core.io import InputError, read_json
 from thermbench.core.stats import ALPHA
 from thermbench.speed import families
@@ -410,7 +410,7 @@ def breath_sway(metrics: Path) -> str:
 # ----------------------------------------------------------------------------------------------- docs/conclusions.md
 VENDOR_SHIFT = "conclusions/vendor_shift.json"  # the measured change of CPU vendor (tools/gates/vendor_shift.py)
 # the same measurement between other CPUs, made since: they check the margin taken from VENDOR_SHIFT, not set it
-VENDOR_CHECKS = ("conclusions/vendor_shift_amx.json",)
+VENDOR_CHECKS = ("conclusions/vendor_shift_amx.json", "conclusions/vendor_shift_amx_vnni.json")
 
 
 def _measurement(path: Path) -> dict:
@@ -459,11 +459,13 @@ def vendor_margin(metrics: Path) -> str:
 
 def _margin_checked(shift: dict) -> str:
     """One more measurement of the shifts (tools/gates/vendor_shift.py, other CPUs): how many of them `VENDOR_MARGIN`
-    covers."""
+    covers, as a share to set beside the quantile it was taken at."""
     stats = shift["shift"]
     larger, named = _beyond(shift, VENDOR_MARGIN)
-    return (f"\n\nMeasured again, with a third CPU: {shift['how']}. Over {stats['n']} parts {_moved(shift)}; the "
-            f"margin the reports apply, {VENDOR_MARGIN:g}, covers {stats['n'] - len(larger)} of the {stats['n']}, not "
+    covered = stats["n"] - len(larger)
+    return (f"\n\nMeasured again: {shift['how']}. Over {stats['n']} parts {_moved(shift)}; the "
+            f"margin the reports apply, {VENDOR_MARGIN:g}, covers {covered} of the {stats['n']} "
+            f"({100 * covered / stats['n']:.0f} %, where it was taken at the {VENDOR_QUANTILE:g} quantile), not "
             f"the {len(larger)} larger ones ({named or 'none'}). {_same_verdicts(shift)}")
 
 

@@ -113,9 +113,11 @@ gpu-check:
 # speed.threads set to each, its outputs in a temporary folder: the workspace's stay as DVC made them; about 4 min a
 # run on 2 cores), written to metrics/timing/speed_family/<family>-<cpu>.json, this CPU family's file (avx2, vnni or
 # amx; another family's or machine's file is kept). Needs the stage's inputs: `make repro TARGETS=speed` first. Then
-# `make readme` renders docs/speed.md's "Which runtime on your CPU" from every file there; commit both.
+# `make readme` renders docs/speed.md's "Which runtime on your CPU" from every file there; commit both. NOTE="..." is
+# written into the file's provenance: what else a reader of its numbers needs to know (whose trained models, say).
+NOTE ?=
 speed-family: setup
-	$(PY) -m thermbench.speed.families measure
+	$(PY) -m thermbench.speed.families measure $(if $(NOTE),--note "$(NOTE)")
 
 # Re-measures the baseline: the smoke DAG under 3 training seeds x every CPU kernel setting of
 # tests/baseline/tolerances.yaml (native, avx2, aten_default, mkl_compatible, default), three settings at a time.

@@ -205,3 +205,18 @@ def test_measure_runs_the_stage_once_per_thread_count(tmp_path, monkeypatch):
     assert [p for _, p in seen] == [{"seed": 3, "speed": {"threads": n, "repeats": 7}} for n in (1, 3)]
     assert {cwd for cwd, _ in seen} == {tmp_path}
     assert yaml.safe_load((tmp_path / "params.yaml").read_text())["speed"]["threads"] == 1  # the workspace's as it was
+
+
+def test_measure_writes_the_note_into_the_provenance(tmp_path, monkeypatch):
+    """`make speed-family NOTE=...`: the note is the file's, beside the provenance measure fills in itself."""
+    monkeypatch.setattr(families, "measure", lambda root, threads: [stage_run(["avx2"], n) for n in threads])
+    monkeypatch.setattr(families, "usable_cores", lambda: 2)
+    monkeypatch.setattr(families, "commit", lambda root: "abc1234")
+    families.main(["--out", str(tmp_path), "measure", "--note", "its own students"])
+    (path,) = tmp_path.glob("*.json")
+    provenance = json.loads(path.read_text())["provenance"]
+    assert (provenance["note"], provenance["command"], provenance["commit"]) == ("its own students",
+                                                                                "make speed-family", "abc1234")
+    assert sorted(json.loads(path.read_text())["threads"]) == ["1", "2"]
+    families.main(["--out", str(tmp_path), "measure"])
+    assert "note" not in json.loads(path.read_text())["provenance"]

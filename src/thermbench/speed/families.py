@@ -304,6 +304,7 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     here = sub.add_parser("measure", help="this machine at 1 thread and at every core (make speed-family)")
     here.add_argument("--root", type=Path, default=Path("."), help="the repository")
+    here.add_argument("--note", help="what else a reader of the numbers needs to know")
     other = sub.add_parser("import", help="a speed stage run made on another machine")
     other.add_argument("--deploy-metrics", required=True, type=Path, help="its metrics/speed/deploy.json")
     other.add_argument("--deploy-timing", required=True, type=Path, help="its metrics/timing/speed_deploy.json")
@@ -317,7 +318,7 @@ def main(argv: list[str] | None = None) -> None:
         cores = usable_cores()
         provenance = {"machine": f"{cpu_model()}, {cores} cores, flags {', '.join(cpu_int8_flags())}",
                       "date": datetime.date.today().isoformat(), "commit": commit(args.root),
-                      "command": "make speed-family"}
+                      "command": "make speed-family", **({"note": args.note} if args.note else {})}
         rec = record(measure(args.root, sorted({1, cores})), cores, provenance)
     else:
         provenance = {k: getattr(args, k) for k in ("machine", "date", "commit", "command", "note") if getattr(args, k)}

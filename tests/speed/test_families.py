@@ -214,9 +214,10 @@ def test_measure_writes_the_note_into_the_provenance(tmp_path, monkeypatch):
     monkeypatch.setattr(families, "commit", lambda root: "abc1234")
     families.main(["--out", str(tmp_path), "measure", "--note", "its own students"])
     (path,) = tmp_path.glob("*.json")
-    provenance = json.loads(path.read_text())["provenance"]
+    rec = json.loads(path.read_text())
+    provenance = rec["provenance"]
     assert (provenance["note"], provenance["command"], provenance["commit"]) == ("its own students",
                                                                                 "make speed-family", "abc1234")
-    assert sorted(json.loads(path.read_text())["threads"]) == ["1", "2"]
+    assert sorted(rec["threads"]) == ["1", "2"]
     families.main(["--out", str(tmp_path), "measure"])
     assert "note" not in json.loads(path.read_text())["provenance"]

@@ -304,14 +304,14 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     here = sub.add_parser("measure", help="this machine at 1 thread and at every core (make speed-family)")
     here.add_argument("--root", type=Path, default=Path("."), help="the repository")
-    here.add_argument("--note", help="what else a reader of the numbers needs to know")
     other = sub.add_parser("import", help="a speed stage run made on another machine")
     other.add_argument("--deploy-metrics", required=True, type=Path, help="its metrics/speed/deploy.json")
     other.add_argument("--deploy-timing", required=True, type=Path, help="its metrics/timing/speed_deploy.json")
     other.add_argument("--cores", required=True, type=int, help="the machine's cores")
     for flag in ("machine", "date", "commit", "command"):
         other.add_argument(f"--{flag}", required=True, help="provenance, written into the file")
-    other.add_argument("--note", help="what else a reader of the numbers needs to know")
+    for each in (here, other):
+        each.add_argument("--note", help="what else a reader of the numbers needs to know")
     parser.add_argument("--out", type=Path, default=FOLDER, help=f"default: {FOLDER}")
     args = parser.parse_args(argv)
     if args.command == "measure":

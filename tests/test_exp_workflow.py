@@ -28,10 +28,13 @@ from thermbench.tools.publish.readme_blocks import EXP_RECORD
 
 ROOT = Path(__file__).resolve().parents[1]
 WARM = Path(os.environ.get("THERMBENCH_WARM_SMOKE", "/nonexistent"))
-PARAM, VALUE = "head.lr", "0.01"  # a TinyHead training param: head_train and what reads its heads re-run
+# a TinyHead training param: head_train and what reads its heads re-run. The Gaussian target's width, not the lr:
+# the smoke heads train 3 epochs from a zero last conv, where Adam's steps scale with the lr and the heatmaps' argmax
+# hardly moves (lr 0.01 left every headline number as it was on a CPU with AVX-512 kernels)
+PARAM, VALUE = "head.sigma", "3.5"
 BAD = "abc"  # refused by check_params, the first stage, before DVC removes any output
 ONLY_MCL = ("train.mcl.weights.fm_weight", "0.01")  # read by the MCL stages alone
-OTHER = "0.02"  # a head.lr neither the base nor the experiment holds
+OTHER = "2.5"  # a head.sigma neither the base nor the experiment holds
 # the stages that follow more than they read: the check (params.yaml whole), and those whose statements the kernel
 # check fingerprints (every key upstream of them)
 WHOLE_FILE = {"check_params", "report_zeroshot", "report_mlcmkd", "report_head", "report_breath", "board_pairs",
@@ -72,7 +75,7 @@ def workflow(tmp_path_factory):
     base = yaml.safe_load((repo / "params.yaml").read_text())
     for key in PARAM.split("."):
         base = base[key]
-    name = f"lr-{VALUE}"
+    name = f"sigma-{VALUE}"
     quick = (sys.executable, "-m", "thermbench.tools.pipeline.dvc_cli", "--beside")  # DVC as `make repro` runs it
     with warm_stages(env, repo) as warm:  # the stages forked from one interpreter, as `make repro` runs them
         run(*quick, "exp", "run", "-q", "-S", f"{PARAM}={VALUE}", "--name", name, env=warm)

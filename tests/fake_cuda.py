@@ -169,5 +169,8 @@ class FakeCuda:
         finally:
             self.stream = previous
 
+    def set_stream(self, stream: FakeStream) -> None:
+        self.stream = stream
+
     def synchronize(self, device) -> None:
         self.log.append("sync")

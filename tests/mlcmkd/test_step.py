@@ -18,6 +18,7 @@ from thermbench.mlcmkd.step import (
     LowPrecisionWeights,
     Step,
     capture_refusal,
+    first_error,
     make_optimizer,
 )
 from thermbench.mlcmkd.step_audit import StepOps, audit_ktl_step
@@ -218,15 +219,18 @@ def test_capture_is_refused_in_one_line_where_it_cannot_run():
 def test_the_cuda_calls_are_torchs_and_capture_runs_in_thread_local_error_mode(monkeypatch):
     """The loader's pin-memory thread allocates while a step is captured: only a thread-local capture allows it."""
     seen = []
-    for name in ("CUDAGraph", "graph", "Stream", "current_stream", "stream", "synchronize"):
+    names = ("CUDAGraph", "graph", "Stream", "current_stream", "stream", "set_stream", "synchronize")
+    for name in names:
         monkeypatch.setattr(torch.cuda, name, lambda *a, _name=name, **kw: seen.append((_name, a, kw)) or _name)
     calls, device, graph = CudaCalls(), torch.device("cuda"), object()
     assert calls.graph() == "CUDAGraph" and calls.capturing(graph) == "graph"
     assert calls.side_stream(device) == "Stream" and calls.current_stream(device) == "current_stream"
     assert calls.on_stream("s") == "stream"
+    calls.set_stream("s")
     calls.synchronize(device)
     assert seen[1] == ("graph", (graph,), {"capture_error_mode": "thread_local"})
-    assert [s[0] for s in seen] == ["CUDAGraph", "graph", "Stream", "current_stream", "stream", "synchronize"]
+    assert seen[5] == ("set_stream", ("s",), {})
+    assert [s[0] for s in seen] == list(names)
 
 
 def _graph_and_reference(fail=None):
@@ -299,6 +303,32 @@ def test_a_capture_or_replay_that_fails_leaves_the_eager_step_to_train(fail, sta
     err = capsys.readouterr().err
     assert err.count("train.fit.cuda_graph:") == 1 + (fail[0] == "replay" and fail[1] > 1)
     assert err.count("; the eager step runs") == 1
+
+
+@pytest.mark.parametrize("error", [torch.AcceleratorError("CUDA error: misaligned address"),
+                                   ValueError("a shape the graph cannot take")])
+def test_a_capture_broken_by_any_error_records_that_error_and_trains_on_the_normal_stream(error, capsys):
+    """A failed launch invalidates the capture, so its end raises an error of its own (the fake's INVALIDATED, with
+    the launch's as its context) and leaves the capture's stream current; an error of the step's Python code is no
+    RuntimeError. Either way: the first error recorded, the eager steps after it on the stream of before."""
+    steps = _graph_and_reference(("op", 5, error))
+    _run_both(steps, WARMUP_STEPS + 3)
+    step = steps[0][0]
+    assert step.graph_state == f"failed (capture: {error})" and step.graph is None
+    # the capture's ops, then the eager steps (the broken capture's and the two after it) on the default stream
+    assert step.cuda.log[-3:] == ["capture", "ops on capture", "ops on default"]
+    assert capsys.readouterr().err.count(f"train.fit.cuda_graph: capture failed ({error}); the eager step runs") == 1
+
+
+def test_first_error_follows_the_context_chain_to_its_start():
+    try:
+        try:
+            raise ValueError("first")
+        except ValueError:
+            raise RuntimeError("second")  # noqa: B904 - the chain an error raised while handling another leaves
+    except RuntimeError as err:
+        caught = err
+    assert str(first_error(caught)) == "first" and first_error(ValueError("alone")).args == ("alone",)
 
 
 def test_a_fit_shorter_than_the_warm_up_says_the_graph_never_ran():

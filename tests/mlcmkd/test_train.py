@@ -14,7 +14,7 @@ from thermbench.datasets.crop_store import load_split, load_splits, save_splits
 from thermbench.mlcmkd.augment import AugmentConfig, apply, draw, flip_index
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
 from thermbench.mlcmkd.optim import OptimConfig, lr_factor, param_groups
-from thermbench.mlcmkd.train import FitConfig, fit_ktl, fit_supervised
+from thermbench.mlcmkd.train import FitConfig, fit_ktl, fit_supervised, plain_layout, step_layout
 from thermbench.models.rtmpose import build_rtmpose
 
 SIZE = 64
@@ -29,6 +29,31 @@ def _cfg(**kw) -> FitConfig:
 def _model(seed: int = 0):
     torch.manual_seed(seed)
     return build_rtmpose("t", input_size=(SIZE, SIZE))
+
+
+def _layouts(task: torch.nn.Module, layout=torch.channels_last) -> dict[str, bool]:
+    """Each 4-d weight's name -> whether it is in `layout` (a 1x1 conv's weight is in both)."""
+    return {n: p.is_contiguous(memory_format=layout) for n, p in task.named_parameters() if p.dim() == 4}
+
+
+@pytest.mark.parametrize("device, nchw", [("cpu", False), ("cuda", True)])
+def test_the_step_layout_is_nhwc_but_on_cuda_the_heads_7x7_convolutions(device, nchw):
+    """The layout follows only the device's type, so a CPU runs the CUDA one: NHWC weights; on CUDA each head's 7x7
+    conv NCHW, weight and input (cuDNN runs NHWC when either is); all contiguous again after the step."""
+    task = DistillTask(_model(0), _model(1), DistillConfig(fd=True, ld=True, ri=True))
+    heads = {n for n in _layouts(task) if n.endswith("final_layer.weight")}
+    assert len(heads) == 2  # the student's and the teacher's
+    hooks = step_layout(task, torch.device(device))
+    assert {n for n, nhwc in _layouts(task).items() if not nhwc} == (heads if nchw else set())
+    seen = []
+    final = task.student.head.final_layer
+    final.register_forward_hook(lambda m, args, out: seen.append(args[0].is_contiguous()))
+    final(torch.randn(1, final.in_channels, 4, 4).to(memory_format=torch.channels_last))
+    assert seen == [nchw]
+    plain_layout(task, hooks)
+    assert all(_layouts(task, torch.contiguous_format).values())
+    final(torch.randn(1, final.in_channels, 4, 4).to(memory_format=torch.channels_last))
+    assert seen == [nchw, False]  # the hook is gone
 
 
 def test_two_step_supervised_fit_decreases_loss():

@@ -12,8 +12,9 @@ What capture needs:
   autocast without its weight-cast cache (a cached cast would be an allocation outside the graph's pool);
 - capture in thread-local error mode: the data loader's pin-memory thread allocates pinned memory while the step
   is captured, which the default (global) mode forbids to every thread of the process.
-A capture or replay that fails leaves the eager step to run from that batch on; `Step.graph_state` says which
-happened (captured | refused (why) | failed (why)), and the log says it once.
+A capture or replay that fails, whatever the error, leaves the eager step to run from that batch on, on the stream
+the fit ran on before; `Step.graph_state` says which happened (captured | refused (why) | failed (why), the first
+error of the chain), and the log says it once.
 Pytorch's recipe: https://pytorch.org/docs/stable/notes/cuda.html#whole-network-capture
 """
 
@@ -62,8 +63,21 @@ class CudaCalls:
     def on_stream(self, stream) -> contextlib.AbstractContextManager:
         return torch.cuda.stream(stream)
 
+    def set_stream(self, stream) -> None:
+        torch.cuda.set_stream(stream)
+
     def synchronize(self, device: torch.device) -> None:
         torch.cuda.synchronize(device)
+
+
+def first_error(err: BaseException) -> BaseException:
+    """The error that started `err`'s chain: a capture that an error breaks ends in `torch.cuda.graph`'s exit, whose
+    `capture_end` raises an error of its own (the capture invalidated) with the first one as its context."""
+    seen = {id(err)}
+    while err.__context__ is not None and id(err.__context__) not in seen:
+        err = err.__context__
+        seen.add(id(err))
+    return err
 
 
 def make_optimizer(groups: list[dict], lr: float, graph: bool, device: torch.device) -> torch.optim.AdamW:
@@ -203,10 +217,10 @@ class Step:
                       file=sys.stderr)
                 return out
             return self._replay(leaves)
-        except RuntimeError as err:
-            return self._fall_back(stage, err, args, kwargs)
+        except Exception as err:  # noqa: BLE001 - whatever breaks a graph, the eager step can still train
+            return self._fall_back(stage, first_error(err), args, kwargs)
 
-    def _fall_back(self, stage: str, err: RuntimeError, args: tuple, kwargs: dict):
+    def _fall_back(self, stage: str, err: Exception, args: tuple, kwargs: dict):
         reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
         self.failure = f"{stage}: {reason}"
         self.graph, self.graph_wanted = None, False
@@ -241,8 +255,13 @@ class Step:
         graph = self.cuda.graph()
         self.optimizer.zero_grad(set_to_none=True)
         self.cuda.synchronize(self.device)  # the warm-up's kernels done: an error of theirs is not the capture's
-        with self.cuda.capturing(graph):
-            self.static_out = self.eager(args, kwargs)
+        normal = self.cuda.current_stream(self.device)
+        try:
+            with self.cuda.capturing(graph):
+                self.static_out = self.eager(args, kwargs)
+        except BaseException:
+            self.cuda.set_stream(normal)  # a capture end that raises leaves the capture's stream current
+            raise
         self.graph = graph
 
     def _replay(self, leaves: list) -> tuple[torch.Tensor, torch.Tensor]:

@@ -28,7 +28,7 @@ from thermbench.datasets.crop_store import Split
 from thermbench.mlcmkd.augment import AugmentConfig, flip_index
 from thermbench.mlcmkd.loader import StepPlan, finish, make_batch
 from thermbench.mlcmkd.losses import DistillConfig, DistillTask
-from thermbench.mlcmkd.train import FitConfig, PlateauSchedule, distill_inputs, make_step
+from thermbench.mlcmkd.train import FitConfig, PlateauSchedule, distill_inputs, make_step, step_layout
 from thermbench.models.rtmpose import build_rtmpose
 
 ALLOCATIONS = frozenset({"empty", "empty_strided", "empty_like", "new_empty", "new_empty_strided"})
@@ -101,7 +101,7 @@ def audit_ktl_step(arch: str = "l", precision: str = "fp32", lean: bool = False,
     inputs, flips = distill_inputs(device, True, cfg), flip_index(68)
     lean_step = task.lean_step(torch.bfloat16 if precision == "bf16" else torch.float32)
     with lean_step if lean else contextlib.nullcontext(), numerics(precision, True, device):
-        task.to(memory_format=torch.channels_last)
+        step_layout(task, device)  # the CPU's: a task built for this audit
         step, scheduler = make_step(task, task, cfg, device, 1, len(plan), PlateauSchedule(cfg), graph_form)
         for counted in (False, True):
             index, draws = next(iter(plan))

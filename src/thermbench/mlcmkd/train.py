@@ -30,7 +30,7 @@ from thermbench.mlcmkd.losses import DistillTask, decay_gamma, simcc_kl_loss
 from thermbench.mlcmkd.optim import OptimConfig, lr_factor, param_groups
 from thermbench.mlcmkd.predict import device_of, val_nme
 from thermbench.mlcmkd.step import BatchNormCounts, LowPrecisionWeights, Step, capture_refusal, make_optimizer
-from thermbench.models.rtmpose import RTMPose, to_input
+from thermbench.models.rtmpose import RTMCCHead, RTMPose, to_input
 
 
 @dataclass(frozen=True)
@@ -174,9 +174,7 @@ def _loop(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Spli
     if cfg.batch_size % size:
         raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the {size} processes")
     device = device_of(model)
-    # NHWC weights (activations follow): oneDNN's depthwise-conv backward, most of a CPU step, runs faster on them;
-    # with the fused AdamW a CPU step takes ~20% less time. The layout is restored on return.
-    task.to(memory_format=torch.channels_last)
+    layout = step_layout(task, device)  # restored on return
     task, runner = data_parallel(task, device)
     runner = torch.compile(runner) if cfg.compile else runner
     flip_idx = flip_index(train.kpts.shape[1])
@@ -231,7 +229,7 @@ def _loop(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Spli
         model.load_state_dict(best_state)
     shares["end"] = gradient_shares(task, params, batch_inputs, train, batch_of, cfg, rows[-1]["epoch"],
                                     rank, size)
-    task.to(memory_format=torch.contiguous_format)
+    plain_layout(task, layout)
     scored = [r for r in rows if "val_nme" in r]
     best_epoch = min(scored, key=lambda r: r["val_nme"])["epoch"]
     history = {"epochs": rows, "grad_norms": grad_norms, "best_epoch": best_epoch, "best_val_nme": best,
@@ -242,6 +240,32 @@ def _loop(model: nn.Module, task: nn.Module, batch_inputs: Callable, train: Spli
     if cfg.cuda_graph:  # only where asked for: a run that never asks keeps its history as it was
         history["graph"] = f"refused ({refusal})" if refusal is not None else step.graph_state
     return history
+
+
+def step_layout(task: nn.Module, device: torch.device) -> list:
+    """The training step's memory layout; returns the hooks `plain_layout` removes. NHWC weights (activations follow):
+    oneDNN's depthwise-conv backward, most of a CPU step, runs faster on them; with the fused AdamW a CPU step takes
+    ~20% less time. On CUDA each SimCC head's 7x7 convolution runs NCHW, its weight and its input (cuDNN runs NHWC
+    when either is): cuDNN's NHWC weight gradient for it is a heuristic kernel, a slow one in an H100 bf16 profile."""
+    task.to(memory_format=torch.channels_last)
+    if device.type != "cuda":
+        return []
+    hooks = []
+    for head in (m for m in task.modules() if isinstance(m, RTMCCHead)):
+        head.final_layer.to(memory_format=torch.contiguous_format)
+        hooks.append(head.final_layer.register_forward_pre_hook(_contiguous_input))
+    return hooks
+
+
+def _contiguous_input(module: nn.Module, args: tuple) -> tuple:
+    return tuple(a.contiguous() for a in args)
+
+
+def plain_layout(task: nn.Module, hooks: list) -> None:
+    """Undo `step_layout`: the hooks removed, every weight contiguous again."""
+    for hook in hooks:
+        hook.remove()
+    task.to(memory_format=torch.contiguous_format)
 
 
 def make_step(task: nn.Module, runner: nn.Module, cfg: FitConfig, device: torch.device, size: int,

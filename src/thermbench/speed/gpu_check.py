@@ -92,7 +92,15 @@ from thermbench.mlcmkd.runs import distill_config
 from thermbench.mlcmkd.settings import RTMPoseParams, Settings, train_params
 from thermbench.mlcmkd.step import WARMUP_STEPS, capture_refusal
 from thermbench.mlcmkd.step_audit import StepOps, audit_ktl_step, random_pairs
-from thermbench.mlcmkd.train import FitConfig, PlateauSchedule, distill_inputs, fit_ktl, make_step
+from thermbench.mlcmkd.train import (
+    FitConfig,
+    PlateauSchedule,
+    distill_inputs,
+    fit_ktl,
+    make_step,
+    plain_layout,
+    step_layout,
+)
 from thermbench.models.rtmpose import build_rtmpose, to_input
 from thermbench.models.sapiens2 import build_sapiens2
 
@@ -592,7 +600,7 @@ class Check:
         lean_task = task.lean_step(torch.bfloat16 if precision == "bf16" else torch.float32)
         with (lean_task if lean else contextlib.nullcontext(),
               numerics(precision, cfg.deterministic, self.device, benchmark=cfg.cudnn_benchmark)):
-            task.to(memory_format=torch.channels_last)
+            layout = step_layout(task, self.device)
             try:
                 step, scheduler = make_step(task, torch.compile(task) if compiled else task, cfg, self.device, 1,
                                             1000, PlateauSchedule(cfg), graph=graph and refusal is None)
@@ -607,7 +615,7 @@ class Check:
 
                 yield one, step, refusal, feed
             finally:
-                task.to(memory_format=torch.contiguous_format)
+                plain_layout(task, layout)
 
     def timed_steps(self, one, steps: int) -> float:
         """Seconds of `steps` calls of `one`, the device's queue drained before and after."""

@@ -68,14 +68,8 @@ def base_tree(repo: Path, base: str, into: Path) -> Path:
 
 def changed_files(old: Path, new: Path, paths: set[str]) -> list[str]:
     """The files among `paths` whose content differs between the trees `old` and `new` (a folder among `paths`
-    counts as changed where a file in it does)."""
-    def content(root: Path, rel: str) -> dict[str, bytes]:
-        path = root / rel
-        if not path.is_dir():
-            return {rel: path.read_bytes() if path.exists() else b""}
-        return {f.relative_to(root).as_posix(): f.read_bytes() for f in sorted(path.rglob("*"))
-                if f.is_file() and "__pycache__" not in f.parts}
-    return sorted(rel for rel in paths if content(old, rel) != content(new, rel))
+    counts as changed where a file in it does; so does a path one tree lacks)."""
+    return sorted(rel for rel in paths if code_fingerprint(old, [rel]) != code_fingerprint(new, [rel]))
 
 
 def made_on(check: dict, base: Path, params: dict) -> list[str]:

@@ -42,9 +42,18 @@ def _timed(cpu_ms, median, q1, q3):
                                               "wall": {"median": 9.0, "q1": 9.0, "q3": 9.0}}}
 
 
-def stage_run(flags, threads, int8_nme=0.001, bf16=True, box_side=0.01):
+OPS = {"onnxruntime-fp32": {**dict.fromkeys(("stem_conv", "depthwise_conv", "pointwise_conv", "other_conv",
+                                            "silu_and_products", "quantize_dequantize", "rest"), 1.0),
+                             "quantize_dequantize": 0.0, "total": 6.0},
+       "onnxruntime-int8": {**dict.fromkeys(("stem_conv", "depthwise_conv", "pointwise_conv", "other_conv",
+                                            "silu_and_products", "quantize_dequantize", "rest"), 0.5),
+                            "depthwise_conv": 2.25, "total": 5.25}}
+
+
+def stage_run(flags, threads, int8_nme=0.001, bf16=True, box_side=0.01, ops=None):
     """(deploy metrics, deploy timing) of a speed stage run as it writes them, one pipeline and one student; the
-    pipeline's reference top boxes `box_side` px on their shortest side (a seeded detector's: under 1 px)."""
+    pipeline's reference top boxes `box_side` px on their shortest side (a seeded detector's: under 1 px); `ops`:
+    the detector's op profile `make speed-family` adds to the timing."""
     no_bf16 = {"not_run": "not run: no BF16"}
     pipe_t = {"onnxruntime-fp32": _timed(20.0, 1.0, 1.0, 1.0), "onnxruntime-int8": _timed(10.0, 2.0, 1.9, 2.1),
               "onnxruntime-int8-both": _timed(8.0, 2.4, 2.3, 2.5),
@@ -74,7 +83,8 @@ def stage_run(flags, threads, int8_nme=0.001, bf16=True, box_side=0.01):
               "environment": {"cpu": "AMD EPYC", "cpu_int8_flags": flags, "openvino_capabilities": ["FP32", "INT8"],
                               "threads": threads, "onnxruntime": "1", "openvino": "2", "torch": "3"},
               "pipelines": {PIPE: {"arch": "t", "threads": threads, "variants": pipe_t}},
-              "int8_students": {POSE: {"threads": threads, "variants": pose_t}}}
+              "int8_students": {POSE: {"threads": threads, "variants": pose_t}},
+              **({"detector_ops": ops} if ops else {})}
     return numbers, timing
 
 
@@ -96,6 +106,9 @@ def test_record_keeps_the_rows_by_thread_count():
     assert (pose["arch"], pose["input_size"]) == ("s", [64, 64])
     assert pose["variants"]["onnxruntime-int8"]["tfake_nme_change"] == 0.001
     assert "tfake_nme" not in pose["variants"]["onnxruntime-int8"]
+    assert "detector_ops" not in rec["threads"]["1"]
+    profiled = families.record([stage_run(["avx2"], 1, ops=OPS)], 2, PROVENANCE)
+    assert profiled["threads"]["1"]["detector_ops"] == OPS
     no_bf16 = families.record([stage_run(["avx2"], 1, bf16=False)], 2, PROVENANCE)
     assert no_bf16["threads"]["1"]["pipelines"][PIPE]["variants"]["openvino-bf16"] == {"not_run": "not run: no BF16"}
 
@@ -139,9 +152,8 @@ def test_the_accuracy_rules():
 
 
 def test_markdown_recommends_per_family_and_names_what_was_not_measured(tmp_path):
-    families.write(tmp_path, families.record([stage_run(["avx2"], 1, bf16=False), stage_run(["avx2"], 2,
-                                                                                             bf16=False)], 2,
-                                             PROVENANCE))
+    families.write(tmp_path, families.record([stage_run(["avx2"], 1, bf16=False, ops=OPS),
+                                              stage_run(["avx2"], 2, bf16=False)], 2, PROVENANCE))
     families.write(tmp_path, families.record([stage_run(["avx2", "avx512_vnni"], 1, int8_nme=0.006,
                                                         box_side=30.0)], 2, {**PROVENANCE, "note": "alone"}))
     text = families.markdown(tmp_path)
@@ -162,7 +174,11 @@ def test_markdown_recommends_per_family_and_names_what_was_not_measured(tmp_path
             "| onnxruntime-fp32: 1.00× [1.00–1.00] |") in text
     assert ("| vnni | AMD EPYC | 1 | ≥ 2.0× | openvino-bf16: 1.60× (not met) | 0.050 px, 100.0 % (met) "
             "| openvino-bf16: 1.60× [1.50–1.70] |") in text
-    assert "**Not measured:** the amx family; all cores (2) on the vnni AMD EPYC." in text
+    assert ("| avx2 | AMD EPYC | 1 | 1.00 / 0.50 | 1.00 / 2.25 | 1.00 / 0.50 | 1.00 / 0.50 | 1.00 / 0.50 "
+            "| 0.00 / 0.50 | 1.00 / 0.50 | 6.00 / 5.25 |") in text
+    assert text.count("| avx2 | AMD EPYC |") == 2 + 2 + 2 + 1  # pipeline, pose, target rows; one op profile
+    assert ("**Not measured:** the amx family; all cores (2) on the vnni AMD EPYC; RTMDet-nano's op profile on the "
+            "avx2 AMD EPYC (2 thread(s)); RTMDet-nano's op profile on the vnni AMD EPYC (1 thread(s)).") in text
     assert "2026-11-29, commit abc1234, command: make speed-family; alone" in text
 
 
@@ -187,8 +203,9 @@ def test_the_stage_command_writes_only_into_the_scratch_folder(tmp_path):
 
 def test_measure_runs_the_stage_once_per_thread_count(tmp_path, monkeypatch):
     shutil.copy(ROOT / "dvc.yaml", tmp_path / "dvc.yaml")
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"seed": 3, "speed": {"threads": 1, "repeats": 7}}))
-    seen = []
+    params = {"seed": 3, "speed": {"threads": 1, "repeats": 7, "deploy": {"detector": "nano"}}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    seen, profiled = [], []
 
     def fake_stage(cmd, cwd):
         args = dict(zip(cmd[2::2], cmd[3::2]))
@@ -199,10 +216,21 @@ def test_measure_runs_the_stage_once_per_thread_count(tmp_path, monkeypatch):
         Path(args["--deploy-timing"]).write_text(json.dumps(timing))
         return type("Done", (), {"returncode": 0})()
 
+    def fake_profile(path, threads):
+        profiled.append((path.parent.name, path.name, threads))
+        return {"total": float(len(profiled))}
+
     monkeypatch.setattr(families.subprocess, "run", fake_stage)
+    monkeypatch.setattr(families.op_profile, "profile", fake_profile)
     runs = families.measure(tmp_path, [1, 3])
     assert [t["environment"]["threads"] for _, t in runs] == [1, 3]
-    assert [p for _, p in seen] == [{"seed": 3, "speed": {"threads": n, "repeats": 7}} for n in (1, 3)]
+    assert [p for _, p in seen] == [{**params, "speed": {**params["speed"], "threads": n}} for n in (1, 3)]
+    # the detector files the stage wrote into its scratch onnx folder, at each run's thread count
+    assert profiled == [("onnx", "rtmdet-nano.onnx", 1), ("onnx", "rtmdet-nano.int8.onnx", 1),
+                        ("onnx", "rtmdet-nano.onnx", 3), ("onnx", "rtmdet-nano.int8.onnx", 3)]
+    assert [t["detector_ops"] for _, t in runs] == [
+        {"onnxruntime-fp32": {"total": 1.0}, "onnxruntime-int8": {"total": 2.0}},
+        {"onnxruntime-fp32": {"total": 3.0}, "onnxruntime-int8": {"total": 4.0}}]
     assert {cwd for cwd, _ in seen} == {tmp_path}
     assert yaml.safe_load((tmp_path / "params.yaml").read_text())["speed"]["threads"] == 1  # the workspace's as it was
 

@@ -28,6 +28,7 @@ import yaml
 
 from thermbench.core.io import InputError, read_json, write_json
 from thermbench.core.stage import run as run_tool
+from thermbench.speed import op_profile
 from thermbench.speed.deploy import cpu_int8_flags, usable_cores
 from thermbench.speed.detect_then_pose import (
     MIN_BOX_SIDE_PX,
@@ -92,7 +93,8 @@ def rows(numbers: dict, timing: dict) -> dict:
                    "input_size": numbers["int8_students"][name]["input_size"],
                    "variants": {v: _variant(r, numbers["runtimes"][name].get(v, {})) for v, r in t["variants"].items()}}
             for name, t in timing["int8_students"].items()}
-    return {"pipelines": pipes, "pose": pose}
+    ops = {"detector_ops": timing["detector_ops"]} if "detector_ops" in timing else {}
+    return {"pipelines": pipes, "pose": pose, **ops}
 
 
 def record(runs: list[tuple[dict, dict]], cores: int, provenance: dict) -> dict:
@@ -128,7 +130,8 @@ def stage_command(dvc_yaml: Path, params: Path, scratch: Path) -> list[str]:
 
 def measure(root: Path, threads: list[int]) -> list[tuple[dict, dict]]:
     """The speed stage run once per thread count (params.yaml's `speed.threads` set to it), in a scratch folder: its
-    (deploy metrics, deploy timing) per run."""
+    (deploy metrics, deploy timing) per run, the timing with the op profile of the detector files it wrote
+    (`detector_ops`: {"onnxruntime-fp32": ..., "onnxruntime-int8": ...}) at that thread count."""
     params = yaml.safe_load((root / "params.yaml").read_text())
     runs = []
     for n in threads:
@@ -140,7 +143,11 @@ def measure(root: Path, threads: list[int]) -> list[tuple[dict, dict]]:
             if subprocess.run(cmd, cwd=root).returncode != 0:
                 raise InputError(f"the speed stage failed at {n} thread(s) (it needs `make repro TARGETS=speed`'s "
                                  "inputs)")
-            runs.append((read_json(scratch / "deploy.json"), read_json(scratch / "speed_deploy.json")))
+            timing = read_json(scratch / "speed_deploy.json")
+            detector = scratch / "onnx" / f"rtmdet-{params['speed']['deploy']['detector']}.onnx"
+            timing["detector_ops"] = {f"onnxruntime-{precision}": op_profile.profile(path, n) for precision, path in
+                                      (("fp32", detector), ("int8", detector.with_suffix(".int8.onnx")))}
+            runs.append((read_json(scratch / "deploy.json"), timing))
     return runs
 
 
@@ -238,6 +245,31 @@ def _outside(variants: dict, name: str | None, cells: Callable[[str], str]) -> s
     return "–" if name is None else f"{name}: {_speedup(variants[name])}, {cells(name)}"
 
 
+OP_KINDS = {"stem_conv": "stem convs", "depthwise_conv": "depthwise convs", "pointwise_conv": "pointwise convs",
+            "other_conv": "other convs", "silu_and_products": "SiLU and products",
+            "quantize_dequantize": "(de)quantize", "rest": "rest", "total": "total"}
+
+
+def _ops_rows(recs: list[dict]) -> tuple[list[str], list[str]]:
+    """(the table of where the detector's time goes, fp32 / int8 ms a frame by kind, for every run with its op
+    profile; the runs without one)."""
+    rows = ["| Family | CPU | Threads | " + " | ".join(OP_KINDS.values()) + " |",
+            "|---|---|---|" + "---:|" * len(OP_KINDS)]
+    missing = []
+    for r in recs:
+        lacking = [n for n, run in r["threads"].items() if "detector_ops" not in run]
+        if lacking:
+            missing.append(f"RTMDet-nano's op profile on the {r['family']} {r['cpu']} ({', '.join(lacking)} "
+                           "thread(s))")
+        for n, run in r["threads"].items():
+            if n in lacking:
+                continue
+            fp32, int8 = run["detector_ops"]["onnxruntime-fp32"], run["detector_ops"]["onnxruntime-int8"]
+            rows.append(f"| {r['family']} | {r['cpu']} | {_threads(n, r['cores'])} | "
+                        + " | ".join(f"{fp32[k]:.2f} / {int8[k]:.2f}" for k in OP_KINDS) + " |")
+    return rows, missing
+
+
 def markdown(folder: Path) -> str:
     """docs/speed.md's "Which runtime on your CPU" block from every machine's file under `folder`."""
     recs = load(folder)
@@ -273,6 +305,7 @@ def markdown(folder: Path) -> str:
                        + (f"; {p['note']}" if p.get("note") else "") + f" (`{FOLDER}/{r['family']}-"
                        f"{slug(r['cpu'])}.json`)")
     missing[:0] = [f"the {f} family" for f in FAMILIES if f not in {r["family"] for r in recs}]
+    ops, no_ops = _ops_rows(recs)
     some = recs[0]["threads"][next(iter(recs[0]["threads"]))]["pose"][POSE]
     return "\n".join([
         "", "",
@@ -294,9 +327,15 @@ def markdown(folder: Path) -> str:
         f"precision at a keypoint change of at most {MAX_MEAN_PX} px on average with at least "
         f"{100 * MIN_WITHIN_1PX:.0f} % within 1 px (the trained {POSE}'s keypoints against {reference}'s, on the "
         "test crops):", "", *targets, "",
+        *(["**Where RTMDet-nano's time goes** in ONNX Runtime, ms of kernel time a frame by its profiler, fp32 file / "
+           "int8 file (`make speed-family`, `speed/op_profile.py`): a kind whose int8 figure is the larger gains "
+           "nothing from this CPU's int8 kernels. Stem convs: the stem's three, on few channels; depthwise and "
+           "pointwise: the two halves of each separable convolution; SiLU and products: the activation after every "
+           "convolution (a quantised sigmoid and a quantised product in the int8 file) and the channel attention's "
+           "products:", "", *ops, ""] if len(ops) > 2 else []),
         f"Speed-up: the median [quartiles] over paired rounds of {reference}'s CPU time / the variant's, on the same "
         "machine and thread count; keypoints: distance from its predictions. Measured on:", "", *sources, "",
-        f"**Not measured:** {'; '.join(missing) if missing else 'none'}.", "", ""])
+        f"**Not measured:** {'; '.join(missing + no_ops) if missing + no_ops else 'none'}.", "", ""])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,6 +3,9 @@ thread keeps float reductions in one order) and a quiet, non-interactive matplot
 pytest-xdist hands the test files to its workers (`make unit`: `-n <cores> --dist loadfile --no-loadscope-reorder`;
 whole files, so a module-scoped fixture such as the real route's DAG run is built once)."""
 
+# isort: off
+import thermbench  # noqa: F401  (first, as a stage script: it pins OpenBLAS's kernels before numpy loads)
+# isort: on
 import cv2
 import matplotlib
 import pytest

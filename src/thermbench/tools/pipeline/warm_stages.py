@@ -179,6 +179,7 @@ def serve(address: Path, stages: Path, client: str) -> None:
     the child's group gets SIGINT at once, as Ctrl-C would stop a fresh stage (its `finally` blocks and atexit
     handlers run; a pool's worker, SIGTERM), SIGKILL after STOP_GRACE_S, with one line saying so, instead of
     running on for nobody. When standard input ends, every child and what it started is killed."""
+    importlib.import_module("thermbench")  # first, as a stage script imports it: its settings precede numpy's load
     for name, taken in stage_imports(stages).items():
         if importlib.util.find_spec(name) is None:  # a module beside a script: the stage imports it itself
             continue

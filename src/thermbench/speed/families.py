@@ -329,7 +329,7 @@ def markdown(folder: Path) -> str:
         "test crops):", "", *targets, "",
         *(["**Where RTMDet-nano's time goes** in ONNX Runtime, ms of kernel time a frame by its profiler, fp32 file / "
            "int8 file (`make speed-family`, `speed/op_profile.py`): a kind whose int8 figure is the larger gains "
-           "nothing from this CPU's int8 kernels. Stem convs: the stem's three, on few channels; depthwise and "
+           "nothing from its CPU's int8 kernels. Stem convs: the stem's three, on few channels; depthwise and "
            "pointwise: the two halves of each separable convolution; SiLU and products: the activation after every "
            "convolution (a quantised sigmoid and a quantised product in the int8 file) and the channel attention's "
            "products:", "", *ops, ""] if len(ops) > 2 else []),

@@ -153,7 +153,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     moved = carry(args.repo.resolve(), args.base, args.note)
     if moved:
-        print(f"carry: every setting carried for {', '.join(moved)}; commit dvc.lock and {KERNEL_CHECK}")
+        print(f"carry: every setting carried for {', '.join(moved)}; `make readme` (docs/ci.md gives the lock's "
+              f"size), then commit dvc.lock, {KERNEL_CHECK} and the pages")
 
 
 if __name__ == "__main__":

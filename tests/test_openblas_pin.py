@@ -32,12 +32,7 @@ def test_no_cpuinfo_no_pin():
     assert thermbench.openblas_coretype("x86_64", "", {}) is None
 
 
-def _cpuinfo() -> str:
-    path = Path("/proc/cpuinfo")
-    return path.read_text() if path.is_file() else ""
-
-
-pinned_here = pytest.mark.skipif(thermbench.openblas_coretype(platform.machine(), _cpuinfo(), {}) is None,
+pinned_here = pytest.mark.skipif(thermbench.openblas_coretype(platform.machine(), thermbench._cpuinfo(), {}) is None,
                                  reason="not an x86-64 CPU with AVX2 and FMA: nothing is pinned")
 
 

@@ -14,11 +14,15 @@ from pathlib import Path
 import onnxruntime as ort
 
 
-def cpu_session(onnx_path: str | Path, threads: int) -> ort.InferenceSession:
+def cpu_session(onnx_path: str | Path, threads: int, profile_prefix: str | Path | None = None) -> ort.InferenceSession:
+    """`profile_prefix`: ONNX Runtime's profiler on, its trace written under that prefix when the session's
+    `end_profiling` is called (speed/op_profile.py)."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
+    if profile_prefix is not None:
+        options.enable_profiling, options.profile_file_prefix = True, str(profile_prefix)
     return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])

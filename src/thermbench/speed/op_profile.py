@@ -18,7 +18,8 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
+
+from thermbench.core.onnx_session import cpu_session
 
 KINDS = ("stem_conv", "depthwise_conv", "pointwise_conv", "other_conv", "silu_and_products", "quantize_dequantize",
          "rest")
@@ -57,14 +58,10 @@ def by_kind(events: list[dict], skip_runs: int = 0) -> dict[str, float]:
 
 def profile(onnx_path: Path, threads: int, runs: int = 30, warmup: int = 5, seed: int = 0) -> dict[str, float]:
     """`by_kind` of `runs` runs of `onnx_path` after `warmup` ones, in ONNX Runtime's CPU provider on `threads`
-    threads (spinning off, as the speed stage's sessions), on one seeded uniform input of the model's shape."""
+    threads (`core.onnx_session.cpu_session`, as the speed stage's sessions), on one seeded uniform input of the
+    model's shape."""
     with tempfile.TemporaryDirectory() as scratch:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
-        options.enable_profiling, options.profile_file_prefix = True, str(Path(scratch) / "profile")
-        session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        session = cpu_session(onnx_path, threads, profile_prefix=Path(scratch) / "profile")
         given = session.get_inputs()[0]
         x = {given.name: np.random.default_rng(seed).uniform(-2, 2, given.shape).astype(np.float32)}
         for _ in range(warmup + runs):

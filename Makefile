@@ -100,12 +100,11 @@ SCRATCH ?=
 scale: setup
 	$(PY) -m thermbench.tools.measure.scale --sizes $(SIZES) $(if $(SCRATCH),--scratch $(SCRATCH))
 
-# What one GPU does with the training (images/s per precision and compile setting, step ceiling, memory, loader
-# workers needed, determinism, Sapiens2 bf16, the precision-vs-NME table that picks the paper profile's setting) ->
+# What one GPU does with the training at the paper profile's setting (its precision and the alternative, its
+# deterministic mode): images/s per step form and end to end, reserved memory, host waits, loader workers needed,
+# determinism, Sapiens2 bf16, the precision-vs-NME table that picks the paper profile's setting ->
 # metrics/gpu/<gpu>.json; its measuring ends within --budget-s (540 s). For a bare GPU machine: no venv, no DVC,
 # python3 with PyTorch, numpy, OpenCV, pandas and PyYAML. Without CUDA it says so and exits 0 (docs/gpu.md).
-# The paper profile's setting (its precision and the alternative, its deterministic mode) on a bare GPU machine:
-# PyTorch, numpy, OpenCV, pandas, PyYAML; no DVC (docs/gpu.md, "make gpu-check").
 gpu-check:
 	PYTHONPATH=src python3 -m thermbench.speed.gpu_check
 

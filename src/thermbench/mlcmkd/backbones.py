@@ -12,7 +12,7 @@ from thermbench.core.io import InputError
 from thermbench.mlcmkd.distributed import main_process_first
 from thermbench.mlcmkd.settings import RTMPoseParams, Settings
 from thermbench.models.rtmpose import ARCHS, RTMPose, build_rtmpose, load_backbone, load_run, read_checkpoint
-from thermbench.models.weights import Checkpoint, fetch_checkpoint, file_sha256, is_url, pinned_sha256
+from thermbench.models.weights import Checkpoint, checkpoint_of, fetch_checkpoint
 
 STUDENT_BACKBONES = (None, "pretrained")
 
@@ -56,7 +56,7 @@ def backbone_checkpoint(rtmpose: RTMPoseParams, arch: str, instead: str) -> Chec
             print(f"RTMPose-{arch}: backbone checkpoint {ref} not available ({err}); set {key} to a local copy of "
                   f"it; {instead}", file=sys.stderr)
             return None
-        checkpoint = Checkpoint(path, pinned_sha256(path) if is_url(ref) else file_sha256(path))
+        checkpoint = checkpoint_of(ref, path)
     print(f"RTMPose-{arch}: backbone from {path} (sha256 {checkpoint.sha256})", file=sys.stderr)
     return checkpoint
 

@@ -1,7 +1,7 @@
 """Where pretrained weights come from: a local file first, then a hub's cache, downloading only where allowed.
 Weights that cannot be had raise WeightsUnavailable with one line saying how to get them; stages print that line
 and mark the row "weights not available", never a traceback. A checkpoint named by URL is downloaded once into a
-cache and its sha256 pinned beside it (`Checkpoint`, `fetch_checkpoint`, `pinned_sha256`).
+cache and its sha256 pinned beside it (`fetch_checkpoint`, then `checkpoint_of`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def resolve_sapiens2(cfg: dict, allow_download: bool, where: str = "zeroshot.sap
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A backbone checkpoint file and its sha256."""
+    """A checkpoint file and its sha256."""
     path: Path
     sha256: str
 
@@ -68,6 +68,11 @@ def fetch_checkpoint(ref: str, cache: Path) -> Path:
     if not Path(ref).is_file():
         raise InputError(f"{ref}: not found")
     return Path(ref)
+
+
+def checkpoint_of(ref: str, path: Path) -> Checkpoint:
+    """The file `fetch_checkpoint(ref, ...)` gave and its sha256: pinned where `ref` is a URL (`pinned_sha256`)."""
+    return Checkpoint(path, pinned_sha256(path) if is_url(ref) else file_sha256(path))
 
 
 def pinned_sha256(path: Path) -> str:

@@ -35,7 +35,7 @@ from thermbench.core.progress import progress
 from thermbench.models.rtmdet import RTMDet, build_rtmdet, load_mmdet_checkpoint
 from thermbench.models.rtmpose import RTMPoseConfig, count_parameters
 from thermbench.models.run_layout import run_path
-from thermbench.models.weights import fetch_checkpoint, file_sha256, is_url, pinned_sha256
+from thermbench.models.weights import checkpoint_of, fetch_checkpoint
 from thermbench.speed import detect_then_pose, gemm, pose_speed, quantize, runtimes
 
 # MLCM-KD paper, Table II: RTMDet-nano + Ours-<arch> latency in ms on "Low CPU" (Intel Core i7-11700) and
@@ -95,8 +95,7 @@ def detector_weights(model: RTMDet, cfg: DeployConfig) -> str:
               "boxes are not compared", file=sys.stderr)
         return "seeded"
     load_mmdet_checkpoint(model, path)
-    digest = pinned_sha256(path) if is_url(cfg.detector_checkpoint) else file_sha256(path)
-    return f"{path.name} (sha256 {digest[:12]})"
+    return f"{path.name} (sha256 {checkpoint_of(cfg.detector_checkpoint, path).sha256[:12]})"
 
 
 def detector_row(cfg: DeployConfig, onnx_path: Path, timing: pose_speed.Timing, seed: int) -> tuple[dict, RTMDet]:

@@ -16,6 +16,7 @@ from thermbench.speed import families
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPE, POSE = families.PIPELINE, families.POSE
+CROPS = {"tfake": 256, "charlotte": 256}  # params.yaml's prepare.<test>.crop_size
 
 
 @pytest.mark.parametrize(("flags", "expected"), [
@@ -156,7 +157,7 @@ def test_markdown_recommends_per_family_and_names_what_was_not_measured(tmp_path
                                               stage_run(["avx2"], 2, bf16=False)], 2, PROVENANCE))
     families.write(tmp_path, families.record([stage_run(["avx2", "avx512_vnni"], 1, int8_nme=0.006,
                                                         box_side=30.0)], 2, {**PROVENANCE, "note": "alone"}))
-    text = families.markdown(tmp_path)
+    text = families.markdown(tmp_path, CROPS)
     # seeded boxes: the int8 detector's change is not measured, so the pose-only int8 row is the deploy
     assert ("| avx2 | AMD EPYC | 1 | onnxruntime-int8 | 2.00× [1.90–2.10] | +0.0010 / -0.0002 "
             "| fp32, as the reference | onnxruntime-int8-both: 2.40× [2.30–2.50], NME +0.0010 / -0.0002, "
@@ -180,11 +181,22 @@ def test_markdown_recommends_per_family_and_names_what_was_not_measured(tmp_path
     assert ("**Not measured:** the amx family; all cores (2) on the vnni AMD EPYC; RTMDet-nano's op profile on the "
             "avx2 AMD EPYC (2 thread(s)); RTMDet-nano's op profile on the vnni AMD EPYC (1 thread(s)).") in text
     assert "2026-11-29, commit abc1234, command: make speed-family; alone" in text
+    assert "which ktl-dikd-seed0 sees at 64 px, so a SimCC bin, 1/2 input px, is 2 crop px" in text
+
+
+def test_the_keypoints_unit_is_said_in_simcc_bins():
+    # 256 px crops at 64 px input, 2 bins a px: a bin is 256 / 64 / 2 = 2 crop px, so within 1 px means an unmoved bin
+    assert "so a SimCC bin, 1/2 input px, is 2 crop px: within 1 px counts the keypoints whose bin did not move, " \
+           "and the keypoint target asks 99 % of them to keep theirs (at the paper's 256 px input a bin is 0.5 " \
+           "crop px)." in families.bin_note(CROPS, 64)
+    assert "is 0.5 crop px: a keypoint one bin away is still within 1 px" in families.bin_note(CROPS, 256)
+    assert "is 1 crop px: a keypoint one bin away is still within 1 px" in families.bin_note(CROPS, 64, 4.0)
+    assert families.bin_note({"tfake": 256, "charlotte": 128}, 64) == ""  # no one unit to state
 
 
 def test_markdown_without_measurements_says_how_to_make_them(tmp_path):
     with pytest.raises(InputError, match="make speed-family"):
-        families.markdown(tmp_path)
+        families.markdown(tmp_path, CROPS)
 
 
 def test_the_stage_command_writes_only_into_the_scratch_folder(tmp_path):

@@ -28,6 +28,7 @@ import yaml
 
 from thermbench.core.io import InputError, read_json, write_json
 from thermbench.core.stage import run as run_tool
+from thermbench.models.rtmpose import PAPER_INPUT, RTMPoseConfig
 from thermbench.speed import op_profile
 from thermbench.speed.deploy import cpu_int8_flags, usable_cores
 from thermbench.speed.detect_then_pose import (
@@ -271,8 +272,25 @@ def _ops_rows(recs: list[dict]) -> tuple[list[str], list[str]]:
     return rows, missing
 
 
-def markdown(folder: Path) -> str:
-    """docs/speed.md's "Which runtime on your CPU" block from every machine's file under `folder`."""
+def bin_note(crop_px: dict[str, int], input_px: int, split_ratio: float = RTMPoseConfig.split_ratio) -> str:
+    """What "within 1 px" means for a student seeing the test crops (`crop_px`: each test's crop side) at `input_px`:
+    a SimCC bin, 1 / `split_ratio` input px, in crop px."""
+    sizes = sorted(set(crop_px.values()))
+    if len(sizes) > 1:
+        return ""
+    crop = sizes[0]
+    bin_px, paper_bin_px = crop / input_px / split_ratio, crop / PAPER_INPUT / split_ratio
+    meaning = (f"within 1 px counts the keypoints whose bin did not move, and the keypoint target asks "
+               f"{100 * MIN_WITHIN_1PX:.0f} % of them to keep theirs" if bin_px > 1
+               else "a keypoint one bin away is still within 1 px")
+    return (f" Keypoints are in crop px: the test crops are {crop} px, which {POSE} sees at {input_px} px, so a "
+            f"SimCC bin, 1/{split_ratio:g} input px, is {bin_px:g} crop px: {meaning} (at the paper's {PAPER_INPUT} "
+            f"px input a bin is {paper_bin_px:g} crop px).")
+
+
+def markdown(folder: Path, crop_px: dict[str, int]) -> str:
+    """docs/speed.md's "Which runtime on your CPU" block from every machine's file under `folder`; `crop_px`: the test
+    crops' side per test set (params.yaml's prepare.<test>.crop_size), which gives the keypoints' unit meaning."""
     recs = load(folder)
     if not recs:
         raise InputError(f"{folder}: no measurement (`make speed-family`)")
@@ -327,7 +345,7 @@ def markdown(folder: Path) -> str:
         f"{SPEEDUP_TARGET['avx2']}× with AVX2 only, ≥ {SPEEDUP_TARGET['vnni']}× with VNNI or AMX), its pose "
         f"precision at a keypoint change of at most {MAX_MEAN_PX} px on average with at least "
         f"{100 * MIN_WITHIN_1PX:.0f} % within 1 px (the trained {POSE}'s keypoints against {reference}'s, on the "
-        "test crops):", "", *targets, "",
+        f"test crops).{bin_note(crop_px, some['input_size'][0])}", "", *targets, "",
         *(["**Where RTMDet-nano's time goes** in ONNX Runtime, ms of kernel time a frame by its profiler, fp32 file / "
            "int8 file (`make speed-family`, `speed/op_profile.py`): a kind whose int8 figure is the larger gains "
            "nothing from its CPU's int8 kernels. Stem convs: the stem's three, on few channels; depthwise and "

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+import yaml
+
 from thermbench.core.conclusions import VENDOR_MARGIN, VENDOR_QUANTILE
 from thermbench.core.io import InputError, read_json
 from thermbench.core.stats import ALPHA
@@ -603,7 +605,9 @@ def glance(metrics: Path) -> str:
 # ------------------------------------------------------------------------------------------------- docs/speed.md
 def speed_families(metrics: Path) -> str:
     """Which runtime and precision to deploy per CPU family, from each measured machine's file (`make speed-family`)."""
-    return families.markdown(metrics / "timing" / "speed_family")
+    prepare = yaml.safe_load((metrics.parent / "params.yaml").read_text())["prepare"]
+    return families.markdown(metrics / "timing" / "speed_family",
+                             {test: prepare[test]["crop_size"] for test in ("tfake", "charlotte")})
 
 
 BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {

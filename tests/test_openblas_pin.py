@@ -32,8 +32,9 @@ def test_no_cpuinfo_no_pin():
     assert thermbench.openblas_coretype("x86_64", "", {}) is None
 
 
-pinned_here = pytest.mark.skipif(thermbench.openblas_coretype(platform.machine(), thermbench._cpuinfo(), {}) is None,
-                                 reason="not an x86-64 CPU with AVX2 and FMA: nothing is pinned")
+pinned_here = pytest.mark.skipif(
+    thermbench.openblas_coretype(platform.machine(), thermbench.read_cpuinfo(), {}) is None,
+    reason="not an x86-64 CPU with AVX2 and FMA: nothing is pinned")
 
 
 def _python(code: str, env: dict) -> subprocess.CompletedProcess:

@@ -30,16 +30,22 @@ def openblas_coretype(machine: str, cpuinfo: str, environ: dict) -> str | None:
     already made."""
     if "OPENBLAS_CORETYPE" in environ or machine.lower() not in ("x86_64", "amd64"):
         return None
-    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
-    return OPENBLAS_CORETYPE if {"avx2", "fma"} <= set(flags) else None
+    return OPENBLAS_CORETYPE if {"avx2", "fma"} <= cpuinfo_flags(cpuinfo) else None
 
 
-def _cpuinfo() -> str:
+def read_cpuinfo(path: str | os.PathLike = "/proc/cpuinfo") -> str:
+    """/proc/cpuinfo's text, "" where there is none (not Linux). The one reader of it and of its flags
+    (`cpuinfo_flags`) is here, where the pin above needs them before numpy loads."""
     try:
-        with open("/proc/cpuinfo") as f:
+        with open(path) as f:
             return f.read()
     except OSError:
         return ""
+
+
+def cpuinfo_flags(cpuinfo: str) -> set[str]:
+    """The flags of the first processor in /proc/cpuinfo's text (none without a flags line)."""
+    return set(next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), []))
 
 
 def _one_line_interrupt(kind, value, tb, previous=sys.excepthook):
@@ -49,7 +55,7 @@ def _one_line_interrupt(kind, value, tb, previous=sys.excepthook):
         previous(kind, value, tb)
 
 
-_coretype = openblas_coretype(platform.machine(), _cpuinfo(), os.environ)
+_coretype = openblas_coretype(platform.machine(), read_cpuinfo(), os.environ)
 if _coretype:
     os.environ["OPENBLAS_CORETYPE"] = _coretype
 sys.excepthook = _one_line_interrupt

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from thermbench import cpuinfo_flags, read_cpuinfo
 from thermbench.core.flops import count_gflops
 from thermbench.core.io import InputError
 from thermbench.core.progress import progress
@@ -304,14 +305,8 @@ INT8_FLAGS = ("avx2", "avx_vnni", "avx512f", "avx512_vnni", "avx512_bf16", "amx_
 def cpu_int8_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> list[str]:
     """The CPU's flags that decide ONNX Runtime's int8 GEMM kernel (MLAS picks one at run time from CPUID:
     AVX2, AVX-VNNI, AVX512-VNNI or AMX u8s8 kernels); [] where there is no cpuinfo."""
-    path = Path(cpuinfo)
-    if not path.is_file():
-        return []
-    for line in path.read_text().splitlines():
-        if line.startswith("flags"):
-            flags = set(line.split(":", 1)[1].split())
-            return [f for f in INT8_FLAGS if f in flags]
-    return []
+    have = cpuinfo_flags(read_cpuinfo(cpuinfo))
+    return [f for f in INT8_FLAGS if f in have]
 
 
 def _size(input_size: list[int]) -> str:

@@ -57,6 +57,7 @@ from pathlib import Path
 
 import yaml
 
+from thermbench import cpuinfo_flags, read_cpuinfo
 from thermbench.core.conclusions import (
     MISSING,
     NOT_RESOLVED,
@@ -432,10 +433,7 @@ FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8"
 def cpu_flags(cpuinfo: str | None = None) -> list[str]:
     """The instruction sets of `FLAGS` this CPU has (from /proc/cpuinfo): with its name, the machine a setting of the
     check was made on (the kernels a setting reaches depend on them)."""
-    if cpuinfo is None:
-        path = Path("/proc/cpuinfo")
-        cpuinfo = path.read_text() if path.is_file() else ""
-    have = set(next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), []))
+    have = cpuinfo_flags(read_cpuinfo() if cpuinfo is None else cpuinfo)
     return [f for f in FLAGS if f in have]
 
 

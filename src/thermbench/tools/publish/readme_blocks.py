@@ -11,10 +11,9 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-import yaml
-
 from thermbench.core.conclusions import VENDOR_MARGIN, VENDOR_QUANTILE
 from thermbench.core.io import InputError, read_json
+from thermbench.core.stage import load_params, section
 from thermbench.core.stats import ALPHA
 from thermbench.speed import families
 from thermbench.tools.gates import regression
@@ -605,9 +604,9 @@ def glance(metrics: Path) -> str:
 # ------------------------------------------------------------------------------------------------- docs/speed.md
 def speed_families(metrics: Path) -> str:
     """Which runtime and precision to deploy per CPU family, from each measured machine's file (`make speed-family`)."""
-    prepare = yaml.safe_load((metrics.parent / "params.yaml").read_text())["prepare"]
+    params = load_params(metrics.parent / "params.yaml")
     return families.markdown(metrics / "timing" / "speed_family",
-                             {test: prepare[test]["crop_size"] for test in ("tfake", "charlotte")})
+                             {test: section(params, f"prepare.{test}.crop_size") for test in ("tfake", "charlotte")})
 
 
 BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {

@@ -34,8 +34,9 @@ def openblas_coretype(machine: str, cpuinfo: str, environ: dict) -> str | None:
 
 
 def read_cpuinfo(path: str | os.PathLike = "/proc/cpuinfo") -> str:
-    """/proc/cpuinfo's text, "" where there is none (not Linux). The one reader of it and of its flags
-    (`cpuinfo_flags`) is here, where the pin above needs them before numpy loads."""
+    """/proc/cpuinfo's text, "" where there is none (not Linux). The one reader of it, of its
+    flags (`cpuinfo_flags`) and of its model name (`cpuinfo_model`) is here, where the pin above needs them before
+    numpy loads."""
     try:
         with open(path) as f:
             return f.read()
@@ -46,6 +47,12 @@ def read_cpuinfo(path: str | os.PathLike = "/proc/cpuinfo") -> str:
 def cpuinfo_flags(cpuinfo: str) -> set[str]:
     """The flags of the first processor in /proc/cpuinfo's text (none without a flags line)."""
     return set(next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), []))
+
+
+def cpuinfo_model(cpuinfo: str) -> str:
+    """The first processor's marketing name in /proc/cpuinfo's text, or what `platform` knows without one."""
+    name = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), "")
+    return name or platform.processor() or platform.machine()
 
 
 def _one_line_interrupt(kind, value, tb, previous=sys.excepthook):

@@ -26,6 +26,7 @@ from typing import Callable
 
 import yaml
 
+from thermbench import cpuinfo_model, read_cpuinfo
 from thermbench.core.io import InputError, read_json, write_json
 from thermbench.core.stage import run as run_tool
 from thermbench.models.rtmpose import PAPER_INPUT, RTMPoseConfig
@@ -38,7 +39,6 @@ from thermbench.speed.detect_then_pose import (
     pose_precision,
     pose_variant,
 )
-from thermbench.speed.pose_speed import cpu_model
 from thermbench.speed.runtimes import REFERENCE
 from thermbench.tools.pipeline.timings import commit
 
@@ -374,7 +374,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command == "measure":
         cores = usable_cores()
-        provenance = {"machine": f"{cpu_model()}, {cores} cores, flags {', '.join(cpu_int8_flags())}",
+        provenance = {"machine": f"{cpuinfo_model(read_cpuinfo())}, {cores} cores, flags {', '.join(cpu_int8_flags())}",
                       "date": datetime.date.today().isoformat(), "commit": commit(args.root),
                       "command": "make speed-family", **({"note": args.note} if args.note else {})}
         rec = record(measure(args.root, sorted({1, cores})), cores, provenance)

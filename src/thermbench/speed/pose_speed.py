@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import platform
 import time
 import warnings
 from functools import lru_cache
@@ -30,6 +29,7 @@ import onnxruntime as ort
 import openvino as ov
 import torch
 
+from thermbench import cpuinfo_model, read_cpuinfo
 from thermbench.core.flops import count_gflops
 from thermbench.core.io import InputError, atomic_write_bytes
 from thermbench.core.onnx_session import cpu_session
@@ -188,16 +188,6 @@ def check_onnx_matches_torch(model: torch.nn.Module, onnx_path: str | Path, inpu
     return worst
 
 
-def cpu_model(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
-    """The CPU's marketing name (first `model name` line), or what `platform` knows where there is no cpuinfo."""
-    path = Path(cpuinfo)
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
 def time_interleaved(fns: dict[str, Callable[[], object]], warmup: int, repeats: int) -> dict[str, list[float]]:
     """Milliseconds per call for each function, calls alternating so that load from other processes on a shared
     machine falls on all of them alike (their ratio is then more stable than either number)."""
@@ -280,8 +270,8 @@ def benchmark_architecture(cfg: RTMPoseConfig, seeded: SeededModels, timing: Tim
 
 def environment(threads: int) -> dict:
     """What the latencies were measured on; kept next to them in metrics/timing/speed.json."""
-    return {"cpu": cpu_model(), "threads": threads, "torch": torch.__version__, "onnxruntime": ort.__version__,
-            "openvino": ov.__version__, "exporter": EXPORTER}
+    return {"cpu": cpuinfo_model(read_cpuinfo()), "threads": threads, "torch": torch.__version__,
+            "onnxruntime": ort.__version__, "openvino": ov.__version__, "exporter": EXPORTER}
 
 
 def _size(input_size: list[int]) -> str:

@@ -58,6 +58,7 @@ from typing import Callable
 
 import yaml
 
+from thermbench import cpuinfo_model, read_cpuinfo
 from thermbench.core.io import InputError, write_text
 from thermbench.core.stage import run as run_stage
 from thermbench.tools.pipeline.team_remote import round_trip
@@ -624,7 +625,7 @@ def write_baseline(repo: Path, runs: dict[tuple[str, int], dict[str, Scalar]], t
     baseline.info = {
         "runs": f"{len(kernels)} kernel settings ({', '.join(kernels)}) x seed offsets {offsets} of "
                 f"{', '.join(cal.seed_params)}",
-        "machine": f"{platform.machine()} {_cpu_name()}, torch {_torch_info()}",
+        "machine": f"{platform.machine()} {cpuinfo_model(read_cpuinfo())}, torch {_torch_info()}",
         "environment": " ".join(f"{k}={v}" for k, v in sorted(tol.environment.items())) or "none",
     }
     write_text(repo / BASELINE, baseline.dumps())
@@ -664,16 +665,6 @@ def calibration_summary(baseline: Baseline, tol: Tolerances, seconds: float | No
                   " stabilise them in profiles/smoke.yaml or give them a skip rule with the reason:"] + wide
     lines += ["Review `git diff tests/baseline/`, then commit it with the change that moved the numbers."]
     return "\n".join(lines) + "\n"
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _torch_info() -> str:

@@ -23,7 +23,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -36,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from thermbench import cpuinfo_model, read_cpuinfo
 from thermbench.core.io import InputError, write_json, write_text
 from thermbench.core.stage import run as run_stage
 from thermbench.speed.grid_compute import GpuRate, costed_rate, grid_compute, grid_runs, markdown, rate_sentence
@@ -313,13 +313,6 @@ def plot(result: dict, stem: Path) -> None:
     save_figure(fig, stem)
 
 
-def _cpu() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []:
-        if line.startswith("model name"):
-            return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
-
-
 def run(repo: Path, sizes: tuple[int, ...], workers: int, scratch_parent: Path | None) -> dict:
     params = _params(repo)
     scratch = Path(tempfile.mkdtemp(prefix="thermbench-scale-", dir=scratch_parent))
@@ -328,7 +321,7 @@ def run(repo: Path, sizes: tuple[int, ...], workers: int, scratch_parent: Path |
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     result = {"data": "SYNTHETIC T-FAKE-format pairs (jittered copies of synthetic renders)",
-              "machine": {"cpu": _cpu()},
+              "machine": {"cpu": f"{cpuinfo_model(read_cpuinfo())}, {os.cpu_count()} cores"},
               "settings": {"input_size": INPUT_SIZE, "batch": BATCH, "ktl_steps": STEPS, "arch": ARCH,
                            "loader_workers_in_training": workers, "base_renders": BASE_RENDERS},
               "sizes": {str(n): measured[n] for n in sizes}}

@@ -36,9 +36,10 @@ import threading
 import time
 from pathlib import Path
 
+from thermbench import cpuinfo_model, read_cpuinfo
 from thermbench.core.io import InputError, read_json, write_json
 from thermbench.core.stage import run as run_tool
-from thermbench.tools.gates.regression import _cpu_name, copy_worktree, stage_env
+from thermbench.tools.gates.regression import copy_worktree, stage_env
 
 TIMINGS = Path("metrics/timing/make.json")
 WORKERS = Path("metrics/timing/workers.json")
@@ -68,7 +69,7 @@ def disk_bytes(*roots: Path) -> int:
 
 def machine() -> dict:
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return {"cpu": _cpu_name(), "cores": os.cpu_count(), "memory_gb": round(memory / 1e9, 1)}
+    return {"cpu": cpuinfo_model(read_cpuinfo()), "cores": os.cpu_count(), "memory_gb": round(memory / 1e9, 1)}
 
 
 def commit(repo: Path) -> str:

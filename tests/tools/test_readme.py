@@ -280,3 +280,18 @@ def test_the_conclusions_status_warns_where_one_runs_seeds_resolve_noise(tmp_pat
     write_json(tmp_path / "conclusions" / "power.json",
                {"pairs": {"a_vs_b": {"rules": {"t alone (this run)": {"level": 0.05}}}}})
     assert readme_blocks.conclusions_status(tmp_path / "metrics").endswith("(`make conclusions`)")
+
+
+def test_the_baseline_calibration_block_reads_the_baselines_own_record(tmp_path):
+    baseline = tmp_path / "tests/baseline/smoke_baseline.json"
+    baseline.parent.mkdir(parents=True)
+    record = {"environment": "MKL_CBWR=AVX2", "machine": "x86_64 Test CPU, 2 cores, torch 2.13.0+cpu (AVX2)",
+              "runs": "2 kernel settings (default, native) x seed offsets [0] of seed"}
+    baseline.write_text(json.dumps({"calibration": record, "metrics": {"a.json:x": {"centre": 1.0, "spread": 0.0}}}))
+    assert readme_blocks.baseline_calibration(tmp_path / "metrics") == (
+        "x86_64 Test CPU, 2 cores, torch 2.13.0+cpu (AVX2); 2 kernel settings (default, native) x seed offsets [0] "
+        "of seed; environment MKL_CBWR=AVX2")
+    del record["runs"]
+    baseline.write_text(json.dumps({"calibration": record, "metrics": {}}))
+    with pytest.raises(InputError, match="calibration record lacks runs"):
+        readme_blocks.baseline_calibration(tmp_path / "metrics")

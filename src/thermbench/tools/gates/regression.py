@@ -625,7 +625,8 @@ def write_baseline(repo: Path, runs: dict[tuple[str, int], dict[str, Scalar]], t
     baseline.info = {
         "runs": f"{len(kernels)} kernel settings ({', '.join(kernels)}) x seed offsets {offsets} of "
                 f"{', '.join(cal.seed_params)}",
-        "machine": f"{platform.machine()} {cpuinfo_model(read_cpuinfo())}, torch {_torch_info()}",
+        "machine": f"{platform.machine()} {cpuinfo_model(read_cpuinfo())}, {os.cpu_count()} cores, "
+                   f"torch {_torch_info()}",
         "environment": " ".join(f"{k}={v}" for k, v in sorted(tol.environment.items())) or "none",
     }
     write_text(repo / BASELINE, baseline.dumps())

@@ -231,6 +231,15 @@ def gate_sample(metrics: Path) -> str:
     return "\n\n```\n" + report + "```\n\n"
 
 
+def baseline_calibration(metrics: Path) -> str:
+    """Where and how the committed baseline was calibrated, from its own `calibration` record."""
+    info = regression.read_baseline(metrics.parent / regression.BASELINE).info
+    missing = [key for key in ("machine", "runs", "environment") if key not in info]
+    if missing:
+        raise InputError(f"{regression.BASELINE}: its calibration record lacks {', '.join(missing)}")
+    return f"{info['machine']}; {info['runs']}; environment {info['environment']}"
+
+
 def wide_bands(metrics: Path) -> str:
     root = metrics.parent
     baseline = regression.read_baseline(root / regression.BASELINE)
@@ -616,7 +625,8 @@ BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
     "docs/own-model.md": {"ktl_tfake": ktl_tfake, "ktl_charlotte": ktl_charlotte, "dlib_found": dlib_found,
                           "ktl_speed": ktl_speed, "mediapipe_rates": mediapipe_rates},
     "docs/results.md": {"datasets_sample": datasets_sample, "exp_workflow": exp_workflow},
-    "docs/ci.md": {"lock_kb": lock_kb, "gate_sample": gate_sample, "wide_bands": wide_bands},
+    "docs/ci.md": {"lock_kb": lock_kb, "gate_sample": gate_sample, "baseline_calibration": baseline_calibration,
+                   "wide_bands": wide_bands},
     "docs/dag.md": {"dag": dag, **{block: _dag_of(target) for block, target in DAG_AREAS.items()}},
     "docs/breath.md": {"breath_sway": breath_sway},
     "docs/conclusions.md": {"vendor_margin": vendor_margin, "source_effects": source_effects},

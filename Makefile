@@ -93,8 +93,8 @@ test: setup
 
 # The MLCM-KD data path (prepare, crops, KTL-l steps at 256 px, batch 64) on synthetic T-FAKE-format sets of
 # SIZES pairs: peak memory, time, disk and loader images/s per size, extrapolated to the paper's 200,000 pairs ->
-# metrics/scale.json, plots/scale.md, plots/scale.png. Not part of the DAG; at the default sizes it peaked at 11.2 GB
-# of RAM and 9.8 GB of scratch disk in SCRATCH (default: the system's temporary folder), deleted size by size.
+# metrics/scale.json, plots/scale.md, plots/scale.png. Not part of the DAG; the RAM and scratch disk it needs are in
+# docs/scale.md; SCRATCH: where the sets are written (default: the system's temporary folder), deleted size by size.
 SIZES ?= 1000,4000,16000
 SCRATCH ?=
 scale: setup
@@ -109,8 +109,8 @@ gpu-check:
 	PYTHONPATH=src python3 -m thermbench.speed.gpu_check
 
 # The speed stage's deploy rows on this machine at 1 thread and at every core (its own command from dvc.yaml, params.yaml's
-# speed.threads set to each, its outputs in a temporary folder: the workspace's stay as DVC made them; about 4 min a
-# run on 2 cores), written to metrics/timing/speed_family/<family>-<cpu>.json, this CPU family's file (avx2, vnni or
+# speed.threads set to each, its outputs in a temporary folder: the workspace's stay as DVC made them), written
+# to metrics/timing/speed_family/<family>-<cpu>.json, this CPU family's file (avx2, vnni or
 # amx; another family's or machine's file is kept). Needs the stage's inputs: `make repro TARGETS=speed` first. Then
 # `make readme` renders docs/speed.md's "Which runtime on your CPU" from every file there; commit both. NOTE="..." is
 # written into the file's provenance: what else a reader of its numbers needs to know (whose trained models, say).

@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from thermbench.core.io import InputError, atomic_dir, dumps_json
+from thermbench.core.io import InputError, atomic_dir, dumps_json, read_csv, read_json
 from thermbench.core.stage import run as run_stage
 from thermbench.core.stage import section
 
@@ -19,6 +19,31 @@ def test_section_names_the_missing_key():
     with pytest.raises(InputError, match="missing key 'train.lr'"):
         section({"train": {"epochs": 3}}, "train.lr")
     assert section({"train": {"lr": 0.1}}, "train.lr") == 0.1
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty (not even a header row)"), (b"a,b\n1,\xff\n", "not a CSV"), (b'a,b\n"1,2\n', "not a CSV"),
+    (b"a\n1\n", "missing column(s) b"),
+])
+def test_read_csv_names_the_file_and_what_is_wrong(tmp_path, content, message):
+    (tmp_path / "t.csv").write_bytes(content)
+    with pytest.raises(InputError) as err:
+        read_csv(tmp_path / "t.csv", ("a", "b"))
+    assert str(err.value).startswith(f"{tmp_path / 't.csv'}: {message}") and "\n" not in str(err.value)
+
+
+def test_read_csv_reads_columns_as_told(tmp_path):
+    (tmp_path / "t.csv").write_text("id,x\n007,1.5\n")
+    table = read_csv(tmp_path / "t.csv", ("id",), dtype={"id": str})
+    assert table["id"].tolist() == ["007"] and table["x"].tolist() == [1.5]
+
+
+@pytest.mark.parametrize("content, message", [(b"{", "not valid JSON (Expecting"),
+                                              (b"\xff{}", "not valid JSON (not UTF-8")])
+def test_read_json_names_the_file_and_what_is_wrong(tmp_path, content, message):
+    (tmp_path / "m.json").write_bytes(content)
+    with pytest.raises(InputError, match=f"m.json: {message.replace('(', '[(]')}"):
+        read_json(tmp_path / "m.json")
 
 
 def test_atomic_dir_leaves_nothing_on_failure(tmp_path):

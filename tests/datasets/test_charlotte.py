@@ -71,6 +71,23 @@ def test_missing_columns_are_named(tmp_path):
         charlotte.prepare(raw, tmp_path / "out", CFG, seed=0)
 
 
+def test_a_cell_that_is_not_a_number_is_named_not_dropped(tmp_path):
+    raw = build_charlotte(tmp_path / "raw", [ONE_ROW])
+    table = pd.read_csv(raw / "S1.csv", dtype=str)
+    table.loc[0, "x5"] = "12.3.4"
+    table.to_csv(raw / "S1.csv", index=False)
+    with pytest.raises(InputError, match=r"S1.csv: row R10001: x5 is not a number \('12.3.4'\)"):
+        charlotte.prepare(raw, tmp_path / "out", CFG, seed=0)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_id_is_the_frame_file_name_as_written(tmp_path):
+    raw = build_charlotte(tmp_path / "raw", [{**ONE_ROW, "id": "0007"}])
+    charlotte.prepare(raw, tmp_path / "out", CFG, seed=0)
+    samples = pd.read_csv(tmp_path / "out/samples.csv", dtype={"sample_id": str})
+    assert samples[["sample_id", "image_file"]].values.tolist() == [["0007", "S1/0007.tiff"]]
+
+
 def test_eight_bit_frame_is_rejected(tmp_path):
     raw = build_charlotte(tmp_path / "raw", [ONE_ROW])
     cv2.imwrite(str(raw / "S1/R10001.tiff"), np.zeros((10, 10), np.uint8))

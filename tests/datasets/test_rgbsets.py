@@ -67,13 +67,20 @@ def test_cocowholebody_unlabelled_points_are_flagged_when_kept(tmp_path):
     assert "cw21" in samples.index and points["cw21"][5].tolist() == [0, 0, 0] and points["cw21"][4][2] == 1
 
 
-def test_cocowholebody_bad_annotation_is_one_clear_error(tmp_path):
+@pytest.mark.parametrize("change, message", [
+    (lambda ann, image: ann.update(face_kpts=[1.0] * 60), "annotation 22: expected 68 x 3 numbers in face_kpts"),
+    (lambda ann, image: ann.update(face_kpts=["1"] * 204), "annotation 22: expected 68 x 3 numbers in face_kpts"),
+    (lambda ann, image: ann.update(face_box=[60, 40, "w", 60]), "annotation 22: expected 68 x 3 numbers"),
+    (lambda ann, image: image.pop("width"), "annotation 21: .* whose image has a width and a height"),
+    (lambda ann, image: ann.pop("id"), r"annotations\[1\] has no id or no face_valid"),
+])
+def test_cocowholebody_bad_annotation_is_one_clear_error(tmp_path, change, message):
     raw = coco_raw(tmp_path)
     path = raw / "annotations/coco_wholebody_val_v1.0.json"
     data = json.loads(path.read_text())
-    data["annotations"][1]["face_kpts"] = [1.0] * 60
+    change(data["annotations"][1], data["images"][0])
     path.write_text(json.dumps(data))
-    with pytest.raises(InputError, match="coco_wholebody_val_v1.0.json: annotation 22: expected 68 x 3 face_kpts"):
+    with pytest.raises(InputError, match=f"coco_wholebody_val_v1.0.json: {message}"):
         rgbsets.prepare("cocowholebody", raw, tmp_path / "out", COCO_CFG)
     assert not (tmp_path / "out").exists()
 

@@ -109,6 +109,18 @@ def test_missing_key_is_named(raw, tmp_path):
         thermeval.prepare(raw, tmp_path / "out", CFG, seed=0)
 
 
+@pytest.mark.parametrize("change, message", [
+    (lambda ann, image: ann.update(bbox=["x", 0, 1, 1]), r"annotations\[1\].bbox must be \[x, y, w, h\], four numbers"),
+    (lambda ann, image: ann.update(image_id=[1]), r"annotations\[1\].image_id must be a number or a string"),
+    (lambda ann, image: image.update(id=None), r"images\[0\].id must be a number or a string, got None"),
+])
+def test_a_value_of_the_wrong_type_is_named(raw, tmp_path, change, message):
+    _edit_json(raw / "Annotations/annotations_2.json", lambda c: change(c["annotations"][1], c["images"][0]))
+    with pytest.raises(InputError, match=f"annotations_2.json: {message}"):
+        thermeval.prepare(raw, tmp_path / "out", CFG, seed=0)
+    assert not (tmp_path / "out").exists()
+
+
 def test_unknown_category_is_named(raw, tmp_path):
     _edit_json(raw / "Annotations/annotations_1.json", lambda c: c["categories"].pop(0))
     with pytest.raises(InputError, match="annotations_1.json: no category named 'Nose'"):

@@ -53,10 +53,27 @@ def test_minimal_folder_without_truth_reads(tmp_path):
     (lambda p: (p / "truth.csv").write_text("frame,subject,rate_bpm\n0,b,12\n"), "not listed in meta.json"),
     (lambda p: (p / "truth.csv").write_text("frame,subject\n0,a\n"), "missing column(s) rate_bpm"),
     (lambda p: (p / "frames" / "002.tif").write_bytes(b"not a tiff"), "not a readable TIFF"),
+    (lambda p: (p / "meta.json").write_bytes(b"\xff\xfe{}"), "not valid JSON (not UTF-8 text)"),
+    (lambda p: (p / "meta.json").write_text("[9]"), "expected a JSON object"),
+    (lambda p: (p / "meta.json").write_text('{"fps": true, "units": "celsius", "subjects": []}'), "fps must be"),
+    (lambda p: (p / "meta.json").write_text('{"fps": 9, "units": "celsius", "subjects": ["a"]}'), "needs an 'id'"),
+    (lambda p: (p / "meta.json").write_text('{"fps": 9, "units": "celsius", "subjects": {"id": "a"}}'),
+     "'subjects' must be a non-empty list"),
+    (lambda p: (p / "meta.json").write_text(
+        '{"fps": 9, "units": "celsius", "subjects": [{"id": "a", "face_box": [0, 0, "4", 4]}]}'), "needs an 'id'"),
+    (lambda p: (p / "truth.csv").write_text(""), "truth.csv: empty"),
+    (lambda p: (p / "truth.csv").write_bytes(b"frame,subject,rate_bpm\n0,a,\xff\n"), "truth.csv: not a CSV"),
+    (lambda p: (p / "truth.csv").write_text("frame,subject,rate_bpm\nx,a,12\n"), "frame must hold a whole"),
+    (lambda p: (p / "truth.csv").write_text("frame,subject,rate_bpm\n0,a,12\n1,a,\n"), None),
+    (lambda p: (p / "truth.csv").write_text("frame,subject,rate_bpm\n0,a,fast\n"), "rate_bpm must hold numbers"),
+    (lambda p: (p / "truth.csv").write_text("frame,subject,rate_bpm\n0,,12\n"), "column subject is empty"),
 ])
 def test_bad_input_is_one_clear_error(tmp_path, breakage, message):
     _write_minimal(tmp_path / "rec")
     breakage(tmp_path / "rec")
+    if message is None:  # an empty rate cell is a frame without truth, not an error
+        assert video.read_sequence(tmp_path / "rec").truth_missing == "subject a has no rate_bpm for frame(s) 1 of 0..1"
+        return
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
         video.read_sequence(tmp_path / "rec")
 

@@ -72,8 +72,9 @@ def test_the_params_check_and_its_edges_are_left_out_of_a_drawing():
 def test_glance_renders_the_headline_numbers_and_names_the_models_without_weights(tmp_path):
     import json
 
-    (tmp_path / "headline").mkdir()
-    (tmp_path / "zeroshot").mkdir()
+    for folder in ("headline", "zeroshot", "head"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "head" / "thermeval.json").write_text(json.dumps({"n_train_labels": 4}))  # the smoke profile's
     heads = {"nose": {"tinyhead.gt_box.pck10.mean": 0.5, "tinyhead.gt_box.pck10.sd": 0.04, "tinyhead.seeds": 3,
                       "dlib68.gt_box.pck10": 0.125, "mediapipe.gt_box.pck10": 0.0},
              "mlcmkd": {"tfake.nme.ktl_dikd.mean": 0.05, "tfake.nme.ktl_dikd.sd": 0.001, "runs.ktl_dikd": 5,
@@ -86,7 +87,7 @@ def test_glance_renders_the_headline_numbers_and_names_the_models_without_weight
     (tmp_path / "zeroshot" / "dlib68.json").write_text(json.dumps({"status": "ok"}))
     (tmp_path / "zeroshot" / "tfan.json").write_text(json.dumps({"status": "weights not available: ..."}))
     text = readme_blocks.glance(tmp_path)
-    assert "TinyHead from 40 labels 50 ± 4% over 3 seeds; zero-shot dlib-68 12%, MediaPipe FaceMesh 0%." in text
+    assert "TinyHead from 4 labels 50 ± 4% over 3 seeds; zero-shot dlib-68 12%, MediaPipe FaceMesh 0%." in text
     assert "KTL with DIKD 0.0500 ± 0.0010, supervised RTMPose-s 0.0600 ± 0.0020 (5 and 4 seeds)" in text
     assert "the true nostrils 0.30, the KTL-DIKD student's 1.50 ± 0.25, a fixed ROI 5.75." in text
     assert "**No numbers offline** for tfan:" in text

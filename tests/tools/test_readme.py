@@ -295,3 +295,26 @@ def test_the_baseline_calibration_block_reads_the_baselines_own_record(tmp_path)
     baseline.write_text(json.dumps({"calibration": record, "metrics": {}}))
     with pytest.raises(InputError, match="calibration record lacks runs"):
         readme_blocks.baseline_calibration(tmp_path / "metrics")
+
+
+def test_the_scale_blocks_are_computed_from_the_scale_measurement_and_the_assumed_share(tmp_path):
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "params.yaml").write_text("speed:\n  grid:\n    utilisation: 0.4\n")
+    size = {"train": {"peak_rss_mb": 1024.0}, "disk_mb": {"raw": 512.0, "prepared": 256.0, "store": 256.0}}
+    write_json(tmp_path / "metrics/scale.json", {
+        "machine": {"cpu": "Test CPU, 2 cores"},
+        "sizes": {"1000": size, "200": {"train": {"peak_rss_mb": 2048.0}, "disk_mb": {"raw": 1.0}}},
+        "gpu": {"gpu_images_per_s": 500.0, "train_step_gflops": 40.0, "utilisation": 0.1, "dense_tflops": 200.0},
+        "paper_grid": {"rows": [{"runs": 3}, {"runs": 5}], "gpu_hours_at_cap": 100.0, "gpu_hours_expected": 60.0,
+                       "assumed": {"expected_fraction": 0.6}}})
+    metrics = tmp_path / "metrics"
+    # RAM: the largest peak of any size (2048 MiB); disk: the largest size's (1000 pairs: 1024 MiB)
+    assert readme_blocks.scale_resources(metrics) == (
+        "2.0 GiB of RAM, and the largest size 1.0 GiB of scratch disk (measured on Test CPU, 2 cores)")
+    assert readme_blocks.grid_rate(metrics) == (
+        "The chosen setting's 500.0 images/s times the KTL-l step's 40.0 GFLOPs per image is 20.0 TFLOPS, 10.0% of "
+        "the GPU's 200.0 dense bf16 TFLOPS")
+    # at 0.4 of the peak in place of the measured 0.1, a quarter of the hours
+    assert readme_blocks.grid_total(metrics) == (
+        "8 runs: about 100 H100-hours at the cap, 60 expected** (0.6 of the cap), against the 25.0 and 15.0 an "
+        "assumed 40% of the peak would give")

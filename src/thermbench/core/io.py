@@ -26,6 +26,11 @@ class InputError(Exception):
     """Bad input that a user can fix: reported as one line, never as a traceback."""
 
 
+def is_number(value: Any) -> bool:
+    """A JSON number: an int or a float, not a bool (which Python counts as an int)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def read_json(path: str | Path) -> Any:
     """Parse a JSON file, or raise InputError naming the file (missing, or not valid JSON)."""
     path = Path(path)
@@ -35,16 +40,24 @@ def read_json(path: str | Path) -> Any:
         return json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise InputError(f"{path}: not valid JSON ({err.msg})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not valid JSON (not UTF-8 text)") from None
 
 
-def read_csv(path: str | Path, columns: tuple[str, ...] = ()) -> "pd.DataFrame":
-    """Read a CSV table, or raise InputError naming the file (missing, or lacking one of `columns`)."""
+def read_csv(path: str | Path, columns: tuple[str, ...] = (), dtype: dict | None = None) -> "pd.DataFrame":
+    """Read a CSV table (`dtype`: pandas' column types), or raise InputError naming the file (missing, empty, not a
+    CSV, or lacking one of `columns`)."""
     import pandas as pd
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: not found (run the stage that writes it first)")
-    table = pd.read_csv(path)
+    try:
+        table = pd.read_csv(path, dtype=dtype)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: empty (not even a header row)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: not a CSV ({str(err).splitlines()[0]})") from None
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(missing)}")

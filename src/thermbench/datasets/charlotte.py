@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from thermbench.core import crops
-from thermbench.core.io import InputError
+from thermbench.core.io import InputError, read_csv
 from thermbench.core.keypoints import load_schema
 from thermbench.core.progress import progress
 from thermbench.datasets.common import points_json, read_image, write_png
@@ -68,7 +68,14 @@ def read_points(table: pd.DataFrame, path: Path) -> np.ndarray:
     for i in range(points.shape[1]):
         for axis, name in enumerate("xy"):
             if f"{name}{i}" in table.columns:
-                points[:, i, axis] = pd.to_numeric(table[f"{name}{i}"], errors="coerce").to_numpy()
+                cells = table[f"{name}{i}"]
+                values = pd.to_numeric(cells, errors="coerce")  # an empty cell is NaN already: not annotated
+                garbled = values.isna() & cells.notna()
+                if garbled.any():
+                    row = int(np.flatnonzero(garbled.to_numpy())[0])
+                    raise InputError(f"{path}: row {table['ID'].iloc[row]}: {name}{i} is not a number "
+                                     f"({cells.iloc[row]!r})")
+                points[:, i, axis] = values.to_numpy()
     return points
 
 
@@ -143,10 +150,7 @@ def prepare(raw: Path, out: Path, cfg: dict, seed: int) -> None:
     rows, face_widths = [], []
     for csv_path in csv_files:
         subject = csv_path.stem
-        try:
-            table = pd.read_csv(csv_path)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-            raise InputError(f"{csv_path}: not a readable CSV ({err})") from None
+        table = read_csv(csv_path, dtype={"ID": str})  # an ID is a file name: "0007" stays "0007"
         points = read_points(table, csv_path)
         for sample_id, pts in progress(zip(table["ID"].astype(str), points), desc=subject, total=len(table)):
             present = np.isfinite(pts).all(axis=1)

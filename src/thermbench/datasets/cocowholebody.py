@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from thermbench.core import crops
-from thermbench.core.io import InputError
+from thermbench.core.io import InputError, is_number
 from thermbench.core.progress import progress
 from thermbench.datasets.common import points_json, read_image, write_png, write_table
 
@@ -44,18 +44,21 @@ def read_faces(path: Path) -> list[dict]:
     except (ValueError, KeyError, TypeError) as err:
         raise InputError(f"{path}: not a COCO annotation file with images and annotations ({err})") from None
     faces = []
-    for ann in annotations:
-        if "face_valid" not in ann:
-            raise InputError(f"{path}: annotation {ann.get('id')} has no face_valid (not COCO-WholeBody)")
+    for i, ann in enumerate(annotations):
+        if not isinstance(ann, dict) or "id" not in ann or "face_valid" not in ann:
+            raise InputError(f"{path}: annotations[{i}] has no id or no face_valid (not COCO-WholeBody)")
         if not ann["face_valid"]:
             continue
-        kpts = np.asarray(ann.get("face_kpts", []), dtype=np.float64)
-        if kpts.size != 68 * 3 or len(ann.get("face_box", [])) != 4 or ann.get("image_id") not in images:
-            raise InputError(f"{path}: annotation {ann.get('id')}: expected 68 x 3 face_kpts, a 4-value face_box "
-                             "and a listed image_id")
+        kpts, box = ann.get("face_kpts", []), ann.get("face_box", [])
+        image = images.get(ann.get("image_id")) if isinstance(ann.get("image_id"), (int, str)) else None
+        if (not isinstance(kpts, list) or len(kpts) != 68 * 3 or not all(map(is_number, kpts))
+                or not isinstance(box, list) or len(box) != 4 or not all(map(is_number, box)) or image is None
+                or not is_number(image.get("width")) or not is_number(image.get("height"))):
+            raise InputError(f"{path}: annotation {ann['id']}: expected 68 x 3 numbers in face_kpts, 4 in face_box "
+                             "and a listed image_id whose image has a width and a height")
+        kpts = np.asarray(kpts, dtype=np.float64)
         if kpts.max() <= 0:
             continue
-        image = images[ann["image_id"]]
         x, y, w, h = ann["face_box"]
         x1 = np.clip([x, x + w], 0, image["width"] - 1)
         y1 = np.clip([y, y + h], 0, image["height"] - 1)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from thermbench.core import crops
-from thermbench.core.io import InputError
+from thermbench.core.io import InputError, is_number
 from thermbench.core.progress import progress
 from thermbench.datasets.common import points_json, read_image, write_png
 from thermbench.datasets.prepared import write_frames, write_samples
@@ -42,6 +42,11 @@ def _require(record: dict, keys: tuple[str, ...], where: str, path: Path) -> Non
             raise InputError(f"{path}: {where} has no '{key}'")
 
 
+def _id(value, where: str, path: Path) -> None:
+    if not isinstance(value, (int, str)) or isinstance(value, bool):
+        raise InputError(f"{path}: {where} must be a number or a string, got {value!r}")
+
+
 def load_annotations(path: Path) -> dict:
     """Read one COCO file and check the keys the parser uses."""
     if not path.is_file():
@@ -57,10 +62,12 @@ def load_annotations(path: Path) -> dict:
         _require(cat, ("id", "name"), f"categories[{i}]", path)
     for i, image in enumerate(coco["images"]):
         _require(image, ("id", "file_name"), f"images[{i}]", path)
+        _id(image["id"], f"images[{i}].id", path)
     for i, ann in enumerate(coco["annotations"]):
         _require(ann, ("image_id", "category_id", "bbox"), f"annotations[{i}]", path)
-        if not isinstance(ann["bbox"], list) or len(ann["bbox"]) != 4:
-            raise InputError(f"{path}: annotations[{i}].bbox must be [x, y, w, h]")
+        _id(ann["image_id"], f"annotations[{i}].image_id", path)
+        if not isinstance(ann["bbox"], list) or len(ann["bbox"]) != 4 or not all(map(is_number, ann["bbox"])):
+            raise InputError(f"{path}: annotations[{i}].bbox must be [x, y, w, h], four numbers")
     return coco
 
 

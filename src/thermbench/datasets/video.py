@@ -20,7 +20,6 @@ sequence starts: landmark sources start their tracking there. `rate_bpm` is the 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -31,7 +30,7 @@ import numpy as np
 import pandas as pd
 import tifffile
 
-from thermbench.core.io import InputError, atomic_dir, write_json, write_text
+from thermbench.core.io import InputError, atomic_dir, is_number, read_csv, read_json, write_json, write_text
 
 UNITS = ("celsius", "centikelvin")
 TRUTH_REQUIRED = ("frame", "subject", "rate_bpm")
@@ -110,22 +109,23 @@ def _meta(path: Path) -> dict:
     meta_path = path / "meta.json"
     if not meta_path.is_file():
         raise InputError(f"{meta_path}: not found (a sequence folder needs meta.json, see breath/README.md FORMAT)")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as err:
-        raise InputError(f"{meta_path}: not valid JSON ({err.msg})") from None
+    meta = read_json(meta_path)
+    if not isinstance(meta, dict):
+        raise InputError(f"{meta_path}: expected a JSON object with fps, units and subjects")
     for key in ("fps", "units", "subjects"):
         if key not in meta:
             raise InputError(f"{meta_path}: missing key '{key}'")
     if meta["units"] not in UNITS:
         raise InputError(f"{meta_path}: units '{meta['units']}' is not one of {', '.join(UNITS)}")
-    if not isinstance(meta["fps"], (int, float)) or meta["fps"] <= 0:
+    if not is_number(meta["fps"]) or meta["fps"] <= 0:
         raise InputError(f"{meta_path}: fps must be a positive number")
-    if not meta["subjects"]:
-        raise InputError(f"{meta_path}: 'subjects' is empty (give each face an id and a first-frame face_box)")
+    if not isinstance(meta["subjects"], list) or not meta["subjects"]:
+        raise InputError(f"{meta_path}: 'subjects' must be a non-empty list (give each face an id and a first-frame "
+                         "face_box)")
     for s in meta["subjects"]:
-        box = s.get("face_box")
-        if "id" not in s or not isinstance(box, list) or len(box) != 4 or box[2] <= box[0] or box[3] <= box[1]:
+        box = s.get("face_box") if isinstance(s, dict) else None
+        if (box is None or "id" not in s or not isinstance(box, list) or len(box) != 4 or not all(map(is_number, box))
+                or box[2] <= box[0] or box[3] <= box[1]):
             raise InputError(f"{meta_path}: each subject needs an 'id' and a 'face_box' [x0, y0, x1, y1] with x1 > x0, "
                              "y1 > y0")
     return meta
@@ -156,10 +156,14 @@ def _frames(path: Path, units: str) -> np.ndarray:
 def _table(path: Path, required: tuple[str, ...], n_frames: int, subjects: set[str]) -> pd.DataFrame | None:
     if not path.is_file():
         return None
-    table = pd.read_csv(path, dtype={"subject": str})
-    missing = [c for c in required if c not in table.columns]
-    if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
+    table = read_csv(path, required, dtype={"subject": str})
+    if not pd.api.types.is_integer_dtype(table["frame"]):
+        raise InputError(f"{path}: column frame must hold a whole frame number on every row")
+    text = [c for c in required if c not in ("frame", "subject") and not pd.api.types.is_numeric_dtype(table[c])]
+    if text:
+        raise InputError(f"{path}: column(s) {', '.join(text)} must hold numbers (an empty cell: no value)")
+    if table["subject"].isna().any():
+        raise InputError(f"{path}: column subject is empty on a row (each row names its subject)")
     unknown = sorted(set(table["subject"]) - subjects)
     if unknown:
         raise InputError(f"{path}: subject(s) {', '.join(unknown)} not listed in meta.json")

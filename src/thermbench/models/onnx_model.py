@@ -38,7 +38,7 @@ import numpy as np
 import yaml
 
 from thermbench.core import crops
-from thermbench.core.io import InputError
+from thermbench.core.io import InputError, is_number
 from thermbench.core.keypoints import load_schema, map_points
 from thermbench.core.onnx_session import cpu_session
 from thermbench.models import simcc
@@ -86,7 +86,7 @@ def _section(card: dict, key: str, known: set, where: str) -> dict:
 
 def _numbers(value, count: int, what: str, where: str, positive: bool = False) -> list[float]:
     ok = isinstance(value, list) and len(value) == count and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and (v > 0 or not positive)
+        is_number(v) and np.isfinite(v) and (v > 0 or not positive)
         for v in value)
     if not ok:
         raise InputError(f"{where}: {what}: expected a list of {count} {'positive ' if positive else ''}numbers, "

@@ -59,7 +59,7 @@ from typing import Callable
 import yaml
 
 from thermbench import cpuinfo_model, read_cpuinfo
-from thermbench.core.io import InputError, write_text
+from thermbench.core.io import InputError, is_number, write_text
 from thermbench.core.stage import run as run_stage
 from thermbench.tools.pipeline.team_remote import round_trip
 
@@ -102,10 +102,6 @@ def collect_metrics(metrics_dir: Path) -> dict[str, Scalar]:
             raise InputError(f"{path}: not valid JSON ({err})") from None
         out.update({f"{rel.as_posix()}:{key}": value for key, value in flatten(data).items()})
     return out
-
-
-def is_number(value: Scalar) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 # ------------------------------------------------------------------------------------------------------ tolerances
@@ -336,7 +332,7 @@ def family(name: str) -> str:
 def family_spreads(baseline: Baseline, tol: Tolerances) -> dict[str, float]:
     """Per family, the largest spread of its band metrics relative to their centre. A CPU change reaches the runs of
     one kind sporadically (one run's training diverges at a seed, its sibling's does not), so each run's own spread
-    undersamples it. Relative, because siblings differ in scale (a teacher's grad-norm std is 25x a student's)."""
+    undersamples it. Relative, because siblings differ in scale (a teacher's and a student's grad norms)."""
     out: dict[str, float] = {}
     if not tol.pool:
         return out

@@ -325,10 +325,37 @@ def grid_hours(metrics: Path) -> str:
     return "\n" + "\n".join(rows) + "\n"
 
 
+def grid_rate(metrics: Path) -> str:
+    """The FLOP rate the paper grid is costed at (metrics/scale.json `gpu`, from `make gpu-check`'s images/s)."""
+    gpu = read_input(metrics / "scale.json")["gpu"]
+    tflops = gpu["gpu_images_per_s"] * gpu["train_step_gflops"] / 1000
+    return (f"The chosen setting's {gpu['gpu_images_per_s']:.1f} images/s times the KTL-l step's "
+            f"{gpu['train_step_gflops']:.1f} GFLOPs per image is {tflops:.1f} TFLOPS, {100 * gpu['utilisation']:.1f}% "
+            f"of the GPU's {gpu['dense_tflops']:.1f} dense bf16 TFLOPS")
+
+
 def grid_total(metrics: Path) -> str:
-    grid = read_input(metrics / "scale.json")["paper_grid"]
-    return (f"about {grid['gpu_hours_at_cap']:.0f} H100-hours at the cap, {grid['gpu_hours_expected']:.0f} expected** "
-            f"({grid['assumed']['expected_fraction']:g} of the cap")
+    """The paper grid's GPU-hours at the measured rate, beside what `speed.grid.utilisation`, the share of the peak
+    assumed for a GPU without a measurement, would give (hours scale inversely with the rate)."""
+    scale = read_input(metrics / "scale.json")
+    grid, measured = scale["paper_grid"], scale["gpu"]["utilisation"]
+    assumed = section(load_params(metrics.parent / "params.yaml"), "speed.grid.utilisation")
+    runs = sum(r["runs"] for r in grid["rows"])
+    return (f"{runs} runs: about {grid['gpu_hours_at_cap']:.0f} H100-hours at the cap, "
+            f"{grid['gpu_hours_expected']:.0f} expected** ({grid['assumed']['expected_fraction']:g} of the cap), "
+            f"against the {grid['gpu_hours_at_cap'] * measured / assumed:.1f} and "
+            f"{grid['gpu_hours_expected'] * measured / assumed:.1f} an assumed {100 * assumed:.0f}% of the peak would "
+            "give")
+
+
+def scale_resources(metrics: Path) -> str:
+    """What the last `make scale` needed: the KTL-l steps' peak RSS at any size, the largest size's scratch disk."""
+    scale = read_input(metrics / "scale.json")
+    sizes = scale["sizes"]
+    largest = sizes[max(sizes, key=int)]["disk_mb"]
+    ram = max(size["train"]["peak_rss_mb"] for size in sizes.values())
+    return (f"{ram / 1024:.1f} GiB of RAM, and the largest size {sum(largest.values()) / 1024:.1f} GiB of scratch disk "
+            f"(measured on {scale['machine']['cpu']})")
 
 
 # --------------------------------------------------------------------------------------------- docs/synthetic.md
@@ -584,6 +611,7 @@ def glance(metrics: Path) -> str:
     """The numbers a reader asks first (metrics/headline/), one line per reproduction, and the zero-shot models that
     have no numbers offline (metrics/zeroshot/: their status names what is missing)."""
     nose, ml, breath = (read_input(metrics / "headline" / f"{name}.json") for name in ("nose", "mlcmkd", "breath"))
+    labels = read_input(metrics / "head" / "thermeval.json")["n_train_labels"]
 
     def sd(d: dict, key: str, fmt: str, scale: float = 1.0) -> str:
         spread = f" ± {format(scale * d[f'{key}.sd'], fmt)}" if f"{key}.sd" in d else ""
@@ -592,7 +620,7 @@ def glance(metrics: Path) -> str:
     missing = sorted(p.stem for p in (metrics / "zeroshot").glob("*.json")
                      if read_input(p).get("status", "ok") != "ok")
     lines = [
-        f"- **Nose**, GT Person box given (ThermEval-D test, PCK@10px): TinyHead from 40 labels "
+        f"- **Nose**, GT Person box given (ThermEval-D test, PCK@10px): TinyHead from {labels} labels "
         f"{sd(nose, 'tinyhead.gt_box.pck10', '.0f', 100)}% over {nose['tinyhead.seeds']} seeds; zero-shot dlib-68 "
         f"{100 * nose['dlib68.gt_box.pck10']:.0f}%, MediaPipe FaceMesh {100 * nose['mediapipe.gt_box.pck10']:.0f}%.",
         f"- **MLCM-KD**, T-FAKE test NME-IO (lower is better): KTL with DIKD {sd(ml, 'tfake.nme.ktl_dikd', '.4f')}, "
@@ -634,7 +662,8 @@ BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
     "docs/speed.md": {"speed_families": speed_families},
     "docs/gpu.md": {"gpu_table": gpu_table, "gpu_loader": gpu_loader, "gpu_sapiens2": gpu_sapiens2,
                     "gpu_precision": gpu_precision, "gpu_fp32_range": gpu_fp32_range, "grid_hours": grid_hours,
-                    "grid_total": grid_total, "step_ops": step_ops},
+                    "grid_rate": grid_rate, "grid_total": grid_total, "step_ops": step_ops},
+    "docs/scale.md": {"scale_resources": scale_resources},
 }
 
 

@@ -23,15 +23,13 @@ import yaml
 from thermbench.core.io import write_json
 from thermbench.tools.gates.regression import copy_worktree, stage_env
 from thermbench.tools.pipeline.exp_table import DEPS_DROP, WIDTH
+from thermbench.tools.pipeline.quick import EXPERIMENT
 from thermbench.tools.pipeline.warm_stages import warm_stages
 from thermbench.tools.publish.readme_blocks import EXP_RECORD
 
 ROOT = Path(__file__).resolve().parents[1]
 WARM = Path(os.environ.get("THERMBENCH_WARM_SMOKE", "/nonexistent"))
-# a TinyHead training param: head_train and what reads its heads re-run. The Gaussian target's width, not the lr:
-# the smoke heads train 3 epochs from a zero last conv, where Adam's steps scale with the lr and the heatmaps' argmax
-# hardly moves (lr 0.01 left every headline number as it was on a CPU with AVX-512 kernels)
-PARAM, VALUE = "head.sigma", "3.5"
+PARAM, VALUE = EXPERIMENT  # the one `make quick` names: head_train and what reads its heads re-run
 BAD = "abc"  # refused by check_params, the first stage, before DVC removes any output
 ONLY_MCL = ("train.mcl.weights.fm_weight", "0.01")  # read by the MCL stages alone
 OTHER = "2.5"  # a head.sigma neither the base nor the experiment holds

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from thermbench.core.io import InputError
-from thermbench.params_schema import CONFIGS, READERS, check
+from thermbench.params_schema import CONFIGS, PREPARE, READERS, check
 from thermbench.tools.pipeline.profiles import render
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +36,10 @@ def test_every_stage_config_section_is_checked_with_its_class():
     assert not set(CONFIGS) & set(READERS)
 
 
+def test_every_prepare_section_is_checked():
+    assert set(PREPARE) == {f"prepare.{name}" for name in yaml.safe_load(render("paper", ROOT))["prepare"]}
+
+
 @pytest.mark.parametrize("profile", ["default", "smoke", "paper", "real-smoke"])
 def test_every_profile_passes(profile):
     check(yaml.safe_load(render(profile, ROOT)))
@@ -47,6 +51,23 @@ def test_every_profile_passes(profile):
     ("train.fit.optim.lr", 0, "params.yaml: 'train.fit.optim.lr' must be a number above 0, not 0"),
     ("seed", "x", "params.yaml: 'seed' must be a whole number of at least 0, not 'x'"),
     ("data.source.tfake", "web", "params.yaml: 'data.source.tfake' must be 'synthetic' or 'real', not 'web'"),
+    ("prepare.tfake.crop_size", "abc", "params.yaml: 'prepare.tfake.crop_size' must be int, not 'abc'"),
+    ("prepare.300w.box_scale", 0, "params.yaml: 'prepare.300w.box_scale' must be a number above 0, not 0"),
+    ("prepare.thermeval.crop_geometry", "square",
+     "params.yaml: 'prepare.thermeval.crop_geometry' must be one of blog, per_axis, not 'square'"),
+    ("prepare.thermeval.n_val", -1, "params.yaml: 'prepare.thermeval.n_val' must be a number of crops of at least 0, "
+                                    "not -1"),
+    ("prepare.tfake.split", {"train": 0.9, "val": 0.2}, "params.yaml: 'prepare.tfake.split' must give train and val, "
+     "fractions of at least 0 adding to at most 1, not {'train': 0.9, 'val': 0.2}"),
+    ("prepare.tfake.conditions", [], "params.yaml: 'prepare.tfake.conditions' must list thermal set names, not []"),
+    ("prepare.charlotte.width", "face", "params.yaml: 'prepare.charlotte.width' must be one of frame, face_box, not "
+                                        "'face'"),
+    ("prepare.charlotte.median_width", -5, "params.yaml: 'prepare.charlotte.median_width' must be data or a width in "
+                                           "px above 0, not -5"),
+    ("prepare.charlotte.window_c", [40, 20], "params.yaml: 'prepare.charlotte.window_c' must be [low, high] in °C "
+                                             "with low < high, not [40, 20]"),
+    ("prepare.cocowholebody.complete_only", 1, "params.yaml: 'prepare.cocowholebody.complete_only' must be true or "
+                                               "false, not 1"),
 ])
 def test_a_bad_value_is_one_line_naming_the_key(key, value, message):
     params = yaml.safe_load(render("smoke", ROOT))

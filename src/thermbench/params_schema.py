@@ -1,8 +1,9 @@
 """params.yaml against the typed configs the stages read it into: one check of every section before any stage runs.
 
 Each section a stage reads through `stage.config` is built here with the same dataclass (tests/test_params_schema.py
-holds the two together), and the two sections read through a function that fills derived values (`train`,
-`zeroshot`) with that function. A value no stage could use is refused in one line naming its key, so `dvc repro` and
+holds the two together), the two sections read through a function that fills derived values (`train`,
+`zeroshot`) with that function, and each `prepare.<dataset>` with its dataset adapter's `PrepareConfig` (as the
+prepare stages build it). A value no stage could use is refused in one line naming its key, so `dvc repro` and
 `dvc exp run -S` stop at the first stage (`check_params`), before DVC removes any other stage's outputs.
 """
 
@@ -17,6 +18,7 @@ from thermbench.breath.sources import TrackConfig
 from thermbench.core.io import InputError
 from thermbench.core.stage import build, section
 from thermbench.datasets.qa import QAConfig
+from thermbench.datasets.registry import DATASETS, RGB_ADAPTERS
 from thermbench.datasets.synth.rgbpretrain import RGBPretrainConfig
 from thermbench.datasets.synth.video import VideoConfig
 from thermbench.mlcmkd.settings import RTMPoseParams, train_params
@@ -45,6 +47,9 @@ CONFIGS: dict[str, type] = {
     "zeroshot_blog.part1": Part1Config,
     "zeroshot_blog.part3": Part3Config,
 }
+# prepare.<dataset> -> the dataset adapter's config, which datasets.prepare and datasets.rgbsets build the same way
+ADAPTERS = {**{name: dataset.adapter for name, dataset in DATASETS.items()}, **RGB_ADAPTERS}
+PREPARE: dict[str, type] = {f"prepare.{name}": adapter.PrepareConfig for name, adapter in ADAPTERS.items()}
 # section -> the function a stage reads it with
 READERS: dict[str, Callable[[Any], Any]] = {"train": train_params, "zeroshot": zeroshot_config}
 SOURCES = ("synthetic", "real")  # data.source.<dataset>
@@ -63,7 +68,7 @@ def check(params: dict) -> None:
     for name, source in sources.items():
         if source not in SOURCES:
             raise InputError(f"params.yaml: 'data.source.{name}' must be 'synthetic' or 'real', not {source!r}")
-    for dotted, cls in CONFIGS.items():
+    for dotted, cls in {**CONFIGS, **PREPARE}.items():
         build(cls, section(params, dotted), dotted)
     for dotted, read in READERS.items():
         read(section(params, dotted))

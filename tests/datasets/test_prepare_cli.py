@@ -101,3 +101,12 @@ def test_bad_input_gives_one_line_and_no_output(tmp_path, raw, case):
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
     assert not (tmp_path / "out").exists()
     assert not list(tmp_path.glob(".out*"))
+
+
+def test_a_bad_prepare_param_is_one_line_and_leaves_the_output_as_it_was(tmp_path, raw):
+    assert run_prepare(tmp_path, raw).returncode == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    result = run_prepare(tmp_path, raw, {**CFG, "crop_size": "256"})
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: params.yaml: 'prepare.thermeval.crop_size' must be int, not '256'"
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()} == before

@@ -160,3 +160,9 @@ def test_union_is_the_teachers_set_and_each_set_counts_alone(tmp_path):
         rgbsets.union(prepared, ["300w", "300w"], tmp_path / "twice")
     with pytest.raises(InputError, match="data.rgb_sets is empty"):
         rgbsets.union(prepared, [], tmp_path / "none")
+
+
+def test_a_bad_param_is_one_line_before_any_output(tmp_path):
+    with pytest.raises(InputError, match="'prepare.300w.crop_size' must be a whole number of px of at least 1, not 0"):
+        rgbsets.prepare("300w", w300_raw(tmp_path), tmp_path / "out", {**W300_CFG, "crop_size": 0})
+    assert not (tmp_path / "out").exists()

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from thermbench.core.keypoints import load_schema
-from thermbench.models.simcc import decode, default_sigma, encode, flip_index, flip_keypoints, flip_simcc
+from thermbench.models.simcc import decode, default_sigma, encode, flip_index
 
 
 def test_default_sigma_matches_mmpose_configs():
@@ -67,14 +67,3 @@ def test_flip_index_from_ibug68_schema():
     assert [index[i] for i in index] == list(range(68))  # an involution
 
 
-def test_flip_keypoints_and_simcc_are_involutions():
-    index = [1, 0, 2]
-    kpts = np.array([[1.0, 2.0], [5.0, 6.0], [3.0, 3.0]])
-    flipped, vis = flip_keypoints(kpts, np.array([1, 0, 1]), index, width=10)
-    assert flipped.tolist() == [[4.0, 6.0], [8.0, 2.0], [6.0, 3.0]]
-    assert vis.tolist() == [0, 1, 1]
-    sx, sy = torch.randn(2, 3, 8), torch.randn(2, 3, 8)
-    fx, fy = flip_simcc(sx, sy, index)
-    assert torch.equal(fx[:, 0], sx[:, 1].flip(-1)) and torch.equal(fy[:, 0], sy[:, 1])
-    bx, by = flip_simcc(fx, fy, index)
-    assert torch.equal(bx, sx) and torch.equal(by, sy)

@@ -138,16 +138,6 @@ def test_differences_compare_only_committed_resolved_trained_statements():
         "| r.flips | default | A < B | not resolved | A < B |", "| r.gone | default | C > D | (missing) | C > D |"]
 
 
-def test_verdicts_of_reads_the_verdict_here_of_every_statements_file(tmp_path):
-    # The verdict from that run alone (verdict_here), not the final one folded with a kernel check.
-    _write(tmp_path / "metrics/conclusions/mlcmkd.json",
-           [_record("m.1", "not resolved", False, verdict_here="A < B"), _record("m.2", "C > D", True)])
-    _write(tmp_path / "metrics/conclusions/breath.json", [_record("b.1", "not resolved", False)])
-    (tmp_path / "metrics/other.json").write_text("{}")  # not a statements file: not read
-    assert conclusions.verdicts_of(tmp_path / "metrics") == {"m.1": "A < B", "m.2": "C > D", "b.1": "not resolved"}
-    assert conclusions.verdicts_of(tmp_path / "empty") == {}
-
-
 @pytest.mark.parametrize("kernels", [["avx9000"], ["default", "nope"], []])
 def test_check_refuses_an_unknown_kernel_setting_before_running_anything(kernels, monkeypatch):
     def never(*args, **kwargs):

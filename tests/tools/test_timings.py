@@ -66,3 +66,10 @@ def test_the_readme_renders_the_workers_measured_and_the_model_beyond_them(tmp_p
     assert "1 worker: 4 min 20 s (CPU 4 min 15 s); 2 workers: 2 min 40 s (CPU 4 min 30 s)" in text
     assert "identical at every count" in text and "10 s + 50 s x ceil(runs / workers)" in text
     assert "3 workers 1 min 50 s, 4 workers 1 min 50 s, 5 workers 1 min 00 s" in text
+
+
+@pytest.mark.parametrize("counts", ["1,x", "2", "0,1", "1,,2"])
+def test_worker_counts_that_are_not_two_whole_numbers_of_at_least_1_are_one_line(tmp_path, counts):
+    with pytest.raises(InputError, match=f"--counts: two or more worker counts of at least 1 \\(got {counts}\\)"):
+        timings.main(["workers", "--counts", counts, "--repo", str(tmp_path)])
+    assert list(tmp_path.iterdir()) == []

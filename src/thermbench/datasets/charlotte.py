@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -29,7 +30,7 @@ from thermbench.core import crops
 from thermbench.core.io import InputError, read_csv
 from thermbench.core.keypoints import load_schema
 from thermbench.core.progress import progress
-from thermbench.datasets.common import points_json, read_image, write_png
+from thermbench.datasets.common import check_choice, check_crop, points_json, read_image, write_png
 from thermbench.datasets.prepared import write_samples
 
 # Download layout: globs that must each match something in the unpacked root (docs/sources.md, Datasets).
@@ -41,6 +42,30 @@ COLUMNS = ("sample_id", "split", "crop_path", "kpts", "view", "width_group", "su
 
 N_POINTS, N_PROFILE = 72, 43
 WIDTHS = ("frame", "face_box")  # what High/Mean/Low compare (module docstring)
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """params `prepare.charlotte`, checked before any stage runs (params_schema) and before a crop is cut."""
+
+    width: str                 # one of WIDTHS
+    median_width: str | float  # "data" (the median of the widths) or a fixed px value
+    window_c: tuple[float, float]  # the °C range mapped to gray 0..255
+    box_scale: float
+    crop_size: int
+
+    def __post_init__(self):
+        check_crop("prepare.charlotte", self.box_scale, self.crop_size)
+        check_choice("prepare.charlotte.width", self.width, WIDTHS)
+        median = self.median_width
+        if median != "data" and (isinstance(median, bool) or not isinstance(median, (int, float)) or not median > 0):
+            raise InputError(f"params.yaml: 'prepare.charlotte.median_width' must be data or a width in px above 0, "
+                             f"not {median!r}")
+        window = self.window_c
+        if (len(window) != 2 or not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in window)
+                or not window[0] < window[1]):
+            raise InputError(f"params.yaml: 'prepare.charlotte.window_c' must be [low, high] in °C with low < high, "
+                             f"not {list(window)}")
 
 
 def celsius_to_gray(celsius: np.ndarray, window: list[float]) -> np.ndarray:

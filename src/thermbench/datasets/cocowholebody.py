@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -24,13 +25,25 @@ import numpy as np
 from thermbench.core import crops
 from thermbench.core.io import InputError, is_number
 from thermbench.core.progress import progress
-from thermbench.datasets.common import points_json, read_image, write_png, write_table
+from thermbench.datasets.common import check_crop, points_json, read_image, write_png, write_table
 
 # Download layout: MMPose's COCO layout (docs/sources.md).
 LAYOUT = ("val2017/*.jpg", "train2017/*.jpg", "annotations/coco_wholebody_val_v1.0.json",
           "annotations/coco_wholebody_train_v1.0.json")
 SPLITS = {"train": ("annotations/coco_wholebody_train_v1.0.json", "train2017"),
           "val": ("annotations/coco_wholebody_val_v1.0.json", "val2017")}
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """params `prepare.cocowholebody`, checked before any stage runs (params_schema) and before a crop is cut."""
+
+    box_scale: float
+    crop_size: int
+    complete_only: bool  # only faces with all 68 points labelled
+
+    def __post_init__(self):
+        check_crop("prepare.cocowholebody", self.box_scale, self.crop_size)
 
 
 def read_faces(path: Path) -> list[dict]:

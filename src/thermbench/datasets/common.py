@@ -12,6 +12,20 @@ import pandas as pd
 from thermbench.core.io import InputError
 
 
+def check_crop(where: str, box_scale, crop_size) -> None:
+    """The crop keys every `prepare.<dataset>` section has, checked where its params are read, in one line."""
+    if isinstance(box_scale, bool) or not isinstance(box_scale, (int, float)) or not box_scale > 0:
+        raise InputError(f"params.yaml: '{where}.box_scale' must be a number above 0, not {box_scale!r}")
+    if isinstance(crop_size, bool) or not isinstance(crop_size, int) or crop_size < 1:
+        raise InputError(f"params.yaml: '{where}.crop_size' must be a whole number of px of at least 1, "
+                         f"not {crop_size!r}")
+
+
+def check_choice(where: str, value, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise InputError(f"params.yaml: '{where}' must be one of {', '.join(choices)}, not {value!r}")
+
+
 def read_image(path: Path, flags: int = cv2.IMREAD_GRAYSCALE) -> np.ndarray:
     """Read an image or raise InputError naming the file (cv2.imread would return None silently)."""
     if not path.is_file():

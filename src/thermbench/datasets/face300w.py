@@ -13,6 +13,7 @@ challenging sets, "full") are val. The crop is the square of side max(w, h) x bo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -21,7 +22,7 @@ import numpy as np
 from thermbench.core import crops
 from thermbench.core.io import InputError
 from thermbench.core.progress import progress
-from thermbench.datasets.common import points_json, read_image, write_png, write_table
+from thermbench.datasets.common import check_crop, points_json, read_image, write_png, write_table
 
 # Download layout: iBUG's 300W zips, one folder each (their folder names are our assumption), train parts first,
 # then the common and challenging parts.
@@ -29,6 +30,18 @@ LAYOUT = ("afw/*.pts", "helen/trainset/*.pts", "lfpw/trainset/*.pts", "helen/tes
           "ibug/*.pts")
 PARTS = {"train": ("afw", "helen/trainset", "lfpw/trainset"), "val": ("helen/testset", "lfpw/testset", "ibug")}
 N_POINTS = 68
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """params `prepare.300w`, checked before any stage runs (params_schema) and before a crop is cut."""
+
+    pts_origin: float  # the .pts value of the first pixel's centre
+    box_scale: float
+    crop_size: int
+
+    def __post_init__(self):
+        check_crop("prepare.300w", self.box_scale, self.crop_size)
 
 
 def read_pts(path: Path) -> np.ndarray:

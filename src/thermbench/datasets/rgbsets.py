@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from thermbench.core.io import InputError, atomic_dir, read_csv
+from thermbench.core.stage import build
 from thermbench.datasets.common import write_table
 from thermbench.datasets.registry import RGB_ADAPTERS
 
@@ -23,6 +24,7 @@ def prepare(dataset: str, raw: Path, out: Path, cfg: dict) -> None:
         raise InputError(f"{raw}: raw dataset folder not found (run its raw_rgb stage first)")
     if dataset not in RGB_ADAPTERS:
         raise InputError(f"prepare_rgb: unknown RGB set '{dataset}' (one of {', '.join(RGB_SETS)})")
+    build(RGB_ADAPTERS[dataset].PrepareConfig, cfg, f"prepare.{dataset}")  # before any output is touched
     with atomic_dir(out) as tmp:
         RGB_ADAPTERS[dataset].prepare(raw, tmp, cfg)
 

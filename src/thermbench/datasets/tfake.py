@@ -14,6 +14,7 @@ named after the folder, and one line says so where conditions were asked for.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -22,7 +23,7 @@ import numpy as np
 from thermbench.core import crops
 from thermbench.core.io import InputError
 from thermbench.core.progress import progress
-from thermbench.datasets.common import points_json, read_image, write_png
+from thermbench.datasets.common import check_crop, points_json, read_image, write_png
 from thermbench.datasets.prepared import stream_samples
 
 # Download layout: globs that must each match something in the unpacked root (docs/sources.md; thermal/ is our
@@ -31,6 +32,30 @@ LAYOUT = ("*_ldmks.txt", "*.png", "thermal/**/*.png")
 # The prepared contract's columns. kpts: JSON [[x, y, flag] x 68] in crop px; rgb_crop_path: the RGB twin's crop
 COLUMNS = ("sample_id", "split", "crop_path", "rgb_crop_path", "kpts", "box_x0", "box_y0", "box_w", "box_h")
 LDMKS_SUFFIX = "_ldmks.txt"
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """params `prepare.tfake`, checked before any stage runs (params_schema) and before a crop is cut."""
+
+    thermal_dir: str
+    conditions: tuple[str, ...]
+    split: dict[str, float]  # train, val: fractions of the ids; test: the rest
+    box_scale: float
+    crop_size: int
+
+    def __post_init__(self):
+        check_crop("prepare.tfake", self.box_scale, self.crop_size)
+        if not self.thermal_dir:
+            raise InputError("params.yaml: 'prepare.tfake.thermal_dir' must name the folder of the thermal images")
+        if not self.conditions or not all(isinstance(c, str) and c for c in self.conditions):
+            raise InputError(f"params.yaml: 'prepare.tfake.conditions' must list thermal set names, not "
+                             f"{list(self.conditions)}")
+        split = self.split
+        if (not isinstance(split, dict) or set(split) != {"train", "val"} or min(split.values()) < 0
+                or split["train"] + split["val"] > 1):
+            raise InputError(f"params.yaml: 'prepare.tfake.split' must give train and val, fractions of at least 0 "
+                             f"adding to at most 1, not {split!r}")
 
 
 def read_landmarks(path: Path) -> np.ndarray:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import random
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ import numpy as np
 from thermbench.core import crops
 from thermbench.core.io import InputError, is_number
 from thermbench.core.progress import progress
-from thermbench.datasets.common import points_json, read_image, write_png
+from thermbench.datasets.common import check_choice, check_crop, points_json, read_image, write_png
 from thermbench.datasets.prepared import write_frames, write_samples
 
 # Download layout: globs that must each match something in the unpacked root (docs/sources.md, Datasets).
@@ -33,6 +34,31 @@ LAYOUT = ("Annotations/annotations_1.json", "Annotations/annotations_2.json", "i
 COLUMNS = ("sample_id", "split", "image_file", "crop_path", "nose_x", "nose_y", "frame_nose_x", "frame_nose_y",
            "box_x0", "box_y0", "box_w", "box_h", "person_x0", "person_y0", "person_w", "person_h")
 ANNOTATION_FILES = {1: "Annotations/annotations_1.json", 2: "Annotations/annotations_2.json"}
+CROP_GEOMETRIES = ("blog", "per_axis")  # params prepare.thermeval.crop_geometry (module docstring)
+SPLIT_RULES = ("blog", "seeded")  # params prepare.thermeval.split
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """params `prepare.thermeval`, checked before any stage runs (params_schema) and before a crop is cut."""
+
+    n_train: int
+    n_val: int
+    n_test: int
+    box_scale: float
+    crop_size: int
+    crop_geometry: str
+    split: str
+    split_seed: int
+
+    def __post_init__(self):
+        check_crop("prepare.thermeval", self.box_scale, self.crop_size)
+        check_choice("prepare.thermeval.crop_geometry", self.crop_geometry, CROP_GEOMETRIES)
+        check_choice("prepare.thermeval.split", self.split, SPLIT_RULES)
+        for key in ("n_train", "n_val", "n_test"):
+            if getattr(self, key) < 0:
+                raise InputError(f"params.yaml: 'prepare.thermeval.{key}' must be a number of crops of at least 0, "
+                                 f"not {getattr(self, key)!r}")
 PERSON, NOSE = "Person", "Nose"
 
 
@@ -238,7 +264,7 @@ def blog_splits(frames: list[dict], usable: set, sizes: dict, seed: int) -> tupl
 def crop_pair(image: np.ndarray, person_bbox: list[float], cfg: dict) -> tuple[np.ndarray | None, np.ndarray]:
     """One Person crop in the configured geometry: (crop or None if the window is empty, its (x0, y0, w, h) box)."""
     size = (cfg["crop_size"], cfg["crop_size"])
-    geometry = option(cfg, "crop_geometry", ("blog", "per_axis"))
+    geometry = option(cfg, "crop_geometry", CROP_GEOMETRIES)
     if geometry == "blog":
         window = crops.blog_window(person_bbox, (image.shape[1], image.shape[0]), cfg["box_scale"])
         return crops.crop_window(image, window, size), crops.window_box(window)
@@ -260,8 +286,8 @@ def prepare(raw: Path, out: Path, cfg: dict, seed: int) -> None:
     A pair is usable when its crop window is not empty and the nose lands inside the crop (the blog's two checks);
     the others are counted in a warning. `seed` drives the `seeded` split; the `blog` split uses cfg["split_seed"].
     """
-    option(cfg, "crop_geometry", ("blog", "per_axis"))
-    option(cfg, "split", ("blog", "seeded"))
+    option(cfg, "crop_geometry", CROP_GEOMETRIES)
+    option(cfg, "split", SPLIT_RULES)
     frames, warnings = parse_frames(raw)
     size = cfg["crop_size"]
     samples, usable, n_unusable = {}, set(), 0
@@ -320,7 +346,7 @@ def prepare(raw: Path, out: Path, cfg: dict, seed: int) -> None:
 
 def split_pairs(frames: list[dict], usable: set, cfg: dict, seed: int) -> tuple[dict, list[str]]:
     """{pair key: train|val|test} for the selected usable pairs under params `split` (blog | seeded), and warnings."""
-    if option(cfg, "split", ("blog", "seeded")) == "blog":
+    if option(cfg, "split", SPLIT_RULES) == "blog":
         return blog_splits(frames, usable, cfg, cfg["split_seed"])
     kept = [{**f, "pairs": [(p, k) for p, k in f["pairs"] if (f["annotation_file"], f["image_id"], k) in usable]}
             for f in frames]

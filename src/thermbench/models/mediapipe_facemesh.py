@@ -38,10 +38,6 @@ class MediaPipeFaceMesh:
         faces = cfg["max_num_faces"] if max_num_faces is None else max_num_faces
         return cls(faces, cfg["min_detection_confidence"], nose)
 
-    def frame_landmarks(self, image: np.ndarray) -> np.ndarray:
-        """(F, 478, 2) faces found in the whole image, in its pixels."""
-        return self._landmarks(self.frame_mesh, image)
-
     @staticmethod
     def _landmarks(mesh, image: np.ndarray) -> np.ndarray:
         """(F, 478, 2) in the image's pixels (gray and BGR are equal for thermal, so BGR->RGB is a plain flip)."""

@@ -99,20 +99,3 @@ def flip_index(flip_pairs: Sequence[Sequence[int]], num_keypoints: int) -> list[
     for a, b in flip_pairs:
         index[a], index[b] = b, a
     return index
-
-
-def flip_simcc(simcc_x: torch.Tensor, simcc_y: torch.Tensor,
-               index: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
-    """SimCC logits of a horizontally flipped image -> logits in the original frame (mmpose `flip_vectors`):
-    swap mirror keypoints and reverse the x bins. Average with the unflipped logits for flip test.
-    Reversing bins maps bin i to 2W-1-i, i.e. pixel x to W-0.5-x rather than W-1-x: half a pixel off, kept as mmpose."""
-    return simcc_x[:, list(index)].flip(-1), simcc_y[:, list(index)]
-
-
-def flip_keypoints(keypoints: np.ndarray, visible: np.ndarray, index: Sequence[int],
-                   width: float) -> tuple[np.ndarray, np.ndarray]:
-    """Keypoints (...,K,2) px and visibility (...,K) of an image flipped horizontally: x -> width - 1 - x (mmpose),
-    and mirror keypoints swapped so index k keeps its anatomical meaning."""
-    flipped = np.asarray(keypoints, dtype=np.float64)[..., list(index), :].copy()
-    flipped[..., 0] = width - 1 - flipped[..., 0]
-    return flipped, np.asarray(visible)[..., list(index)]

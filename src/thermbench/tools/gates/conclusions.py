@@ -100,11 +100,6 @@ def clearances_of(statements: dict[str, dict]) -> dict[str, dict]:
     return {i: r["clearance"] for i, r in sorted(statements.items()) if r.get("clearance")}
 
 
-def verdicts_of(metrics_dir: Path) -> dict[str, str]:
-    """statement id -> verdict from that run alone, over every report's statements file under `metrics_dir`."""
-    return {i: r["verdict"] for i, r in statements_of(metrics_dir).items()}
-
-
 def untrained_moved(native: dict[str, dict], found: dict[str, dict[str, dict]]) -> list[str]:
     """The statements on untrained sources whose numbers differ under some setting (or are missing there): not
     deterministic after all. Identical numbers under every setting make a statement deterministic."""

@@ -3,9 +3,9 @@
 The copy (QUICK, by default beside the clone: `<clone>-quick`) holds the clone's tracked and untracked files, shares
 its `.venv/` (a link: nothing is installed again) and is a git repository of its own, so DVC's experiments work in it.
 There, as a user would: `make profile P=smoke FORCE=1`, `make repro`, a commit of the run, `make publish DEST=post`.
-Then `cd` there for `make exp-show`, `dvc exp run -S head.lr=0.02` and the rest. The clone's `git status` stays as
-it was: the committed default results are never touched. A QUICK folder from an earlier `make quick` is replaced;
-any other folder that is not empty is refused.
+Then `cd` there for `make exp-show`, `dvc exp run -S head.sigma=3.5` (`EXPERIMENT`) and the rest. The clone's
+`git status` stays as it was: the committed default results are never touched. A QUICK folder from an earlier
+`make quick` is replaced; any other folder that is not empty is refused.
 
     python -m thermbench.tools.pipeline.quick [--dest PATH]
 """
@@ -24,6 +24,10 @@ from thermbench.tools.gates.regression import copy_worktree
 
 MARK = ".thermbench-quick"  # in a folder `make quick` made: the next one may replace it
 VENV = ".venv"
+
+# a TinyHead training param whose change moves the smoke run's numbers: the smoke heads train 3 epochs from a zero
+# last convolution, where Adam's steps scale with the lr and the heatmaps' argmax hardly moves; the target's width does
+EXPERIMENT = ("head.sigma", "3.5")
 
 
 def default_dest(repo: Path) -> Path:
@@ -73,7 +77,8 @@ def quick(repo: Path, dest: Path) -> str:
     return (f"quick: the smoke profile ran end to end in {dest} ({minutes:.1f} min); this clone is unchanged.\n"
             f"  the post:      {dest / 'post' / '_markdown' / 'index.md'} (Quarto: {dest / 'post' / 'index.qmd'})\n"
             f"  the reports:   {dest / 'plots'} (leaderboard.md, conclusions.md, ...)\n"
-            f"  experiments:   cd {dest} && dvc exp run -S head.lr=0.02 && make exp-show\n"
+            f"  experiments:   cd {dest} && source .venv/bin/activate && dvc exp run -S {'='.join(EXPERIMENT)} "
+            "&& make exp-show\n"
             "  every number is from the synthetic world at smoke size: it shows the pipeline, not results.\n")
 
 

@@ -255,7 +255,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     repo = args.repo.resolve()
     if args.action == "workers":
-        counts = [int(c) for c in args.counts.split(",")] if args.counts else sorted({1, os.cpu_count() or 1})
+        try:
+            counts = [int(c) for c in args.counts.split(",")] if args.counts else sorted({1, os.cpu_count() or 1})
+        except ValueError:
+            counts = []
         if len(counts) < 2 or min(counts) < 1:
             raise InputError(f"--counts: two or more worker counts of at least 1 (got {args.counts})")
         log_path = Path(tempfile.gettempdir()) / "thermbench-timings-workers.log"

@@ -9,6 +9,7 @@ import pytest
 import tifffile
 
 from profile_configs import default_config
+from thermbench.breath import options as op
 from thermbench.breath import rates as rt
 from thermbench.breath import sources as S
 from thermbench.breath import tracks as tr
@@ -249,6 +250,26 @@ def test_tfan_source_tracks_with_its_weights_and_says_when_they_are_absent(tmp_p
     assert all(((t[i] >= 0).all() and (t[i] < [W, H]).all()) for t, i in zip(tracks, inside))
 
 
+def test_options_score_each_candidate_by_the_oracles_ridge_mae(tmp_path):
+    """The chain's option choice scores a candidate as the rates stage does under that reference and motion degree:
+    the oracle's ridge MAE per scene kind (one here: hidden) and its mean. Frames 150-249 read 1 °C warmer all over
+    (an FFC's offset step), which the frame median removes and no reference keeps: the candidates score apart."""
+    _write_hidden(tmp_path / "videos" / "hidden_a")
+    for frame in sorted((tmp_path / "videos" / "hidden_a" / "frames").glob("*.tif"))[150:250]:
+        tifffile.imwrite(frame, tifffile.imread(frame) + 100)  # centikelvin
+    tr.track_source("oracle", tmp_path / "videos", tmp_path / "oracle.json", TRACK)
+    cfg = op.OptionsConfig(seed=0, sequences=1, reference=["frame_median", "none"], motion_degree=[1])
+    rows = op.score(tmp_path / "videos", tmp_path / "oracle.json", RATES, cfg, seed=0)
+    assert [(r["reference"], r["motion_degree"]) for r in rows] == [("frame_median", 1), ("none", 1)]
+    assert rows[0]["mean_mae_bpm"] < rows[1]["mean_mae_bpm"]
+    for r in rows:
+        chain = replace(RATES.chain, reference=r["reference"], motion_degree=r["motion_degree"])
+        alone = rt.evaluate(tmp_path / "videos", [tmp_path / "oracle.json"], replace(RATES, chain=chain), seed=0)
+        hidden = alone["metrics"]["sources"]["oracle"]["hidden"]
+        assert r["mae_bpm"] == {"hidden": hidden["ridge"]["mae_bpm"]} and r["mean_mae_bpm"] == r["mae_bpm"]["hidden"]
+        assert hidden["ridge"]["mae_bpm"] != hidden["welch"]["mae_bpm"]  # the ridge's, not another estimator's
+
+
 def _tracks_csv(hidden, path):
     """Every frame of both sequences: the true nostril of hidden_a, and no face (empty x, y) in zz_recording."""
     truth = pd.read_csv(hidden / "hidden_a" / "truth.csv")
@@ -270,7 +291,7 @@ def test_a_tracks_file_from_the_true_nostrils_scores_as_the_oracle(hidden, tmp_p
     assert sorted(p.name for p in (tmp_path / "submitted").iterdir()) == ["mine.json"]
     tr.track_source("oracle", hidden, tmp_path / "oracle.json", TRACK)
     # the example tool writes the oracle's track file in the same format, the same rows
-    from_tool = track_rows(json.loads((tmp_path / "oracle.json").read_text()))
+    from_tool = track_rows(tr.read_tracks(tmp_path / "oracle.json"))
     pd.testing.assert_frame_equal(from_tool, pd.read_csv(tmp_path / "mine.csv"), check_dtype=False)
     result = rt.evaluate(hidden, [tmp_path / "oracle.json", tmp_path / "submitted" / "mine.json"], RATES, seed=0)
     sources = result["metrics"]["sources"]
@@ -298,6 +319,11 @@ def test_malformed_tracks_files_are_one_line_each(hidden, tmp_path):
     assert rule(rows.assign(y=[np.nan] + list(rows["y"][1:]))) == ("row 2: x and y must both be finite numbers, or "
                                                                    "both empty (no face)")
     assert rule(rows.assign(x=[999.0] + list(rows["x"][1:]))) == "row 2: (999, 55) lies far outside the 128x96 frame"
+    # text in both cells is no number, not an empty cell: refused, not read as no face
+    assert rule(rows.assign(x=["-"] + list(rows["x"][1:]), y=["none"] + list(rows["y"][1:]))) == (
+        "row 2: x is '-': not a number (x and y both empty: no face)")
+    assert rule(rows.assign(y=list(rows["y"][:-1]) + ["n/a?"])) == (
+        "row 801: y is 'n/a?': not a number (x and y both empty: no face)")
     assert rule(rows.iloc[1:]) == ("no row for hidden_a/p frame 0 (1 of 400 frames missing; every frame needs a row, "
                                    "empty x, y: no face)")
 

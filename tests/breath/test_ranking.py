@@ -6,6 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from profile_configs import default_config
 from thermbench.breath import ranking as rk
@@ -105,6 +106,28 @@ def test_pairs_are_compared_on_the_windows_both_have_a_rate_by_hand():
     # one matched sequence short of the minimum: the MAEs, no interval
     three = rk.paired_differences(_matched_windows(), RUNS, replace(CONCLUSIONS, min_sequences=3), seed=0)["near"]
     assert three["pairs"] == {}
+
+
+def test_a_pair_whose_second_source_errs_less_by_hand():
+    """Truth 10/min, one window in each of s1, s2: |errors| a 2 | 8 (MAE 5), b 0.5 | 5.5 (MAE 3). Paired differences
+    a - b: 1.5 | 2.5, so a resample's difference is (1.5 n1 + 2.5 n2) / 2 for n1, n2 draws of s1, s2: 1.5 (p 1/4),
+    2 (1/2) or 2.5 (1/4), an interval of [1.5, 2.5] and a standard error near 0.5 / sqrt(2) (a's own MAE alone, 2 | 5
+    | 8, spreads six times as far). b has the lower MAE: the statement names b first, the difference as b - a."""
+    errs = {"a": (2.0, 8.0), "b": (0.5, 5.5)}
+    rows = [(name, seq, 0.0, 10.0 + e) for name, es in errs.items() for seq, e in zip(("s1", "s2"), es)]
+    windows = pd.DataFrame(rows, columns=["source", "sequence", "t_start", "ridge_bpm"]).assign(
+        scene="near", subject="p", true_bpm=10.0)
+    cfg = replace(CONCLUSIONS, min_sequences=2)
+    paired = rk.paired_differences(windows, {}, cfg, seed=0)
+    ab = paired["near"]["pairs"]["a", "b"]
+    assert (ab["a"], ab["b"], ab["difference"], ab["low"], ab["high"]) == pytest.approx((5.0, 3.0, 2.0, 1.5, 2.5))
+    draws = rk.bootstrap_weights(2, cfg.resamples, np.random.default_rng([0, *b"near"]))  # the scene's draws
+    z = stats.norm.ppf(0.5 + cfg.confidence / 2) + stats.norm.ppf(0.8)  # power.mde_mean at 80% power
+    assert ab["mde"] == pytest.approx(z * np.std(draws @ [1.5, 2.5] / 2, ddof=1))
+    assert ab["mde"] == pytest.approx(z * 0.5 / np.sqrt(2), rel=0.02)
+    (statement,) = rk.statements(paired, {}, {}, 2)
+    assert statement.verdict == "b < a"
+    assert "b 3.00 vs a 5.00 on 2 windows of 2 sequences, difference -2.00 [-2.50, -1.50]" in statement.text
 
 
 def test_statements_name_coverage_and_the_sources_not_ranked():

@@ -36,6 +36,52 @@ def test_sinusoid_at_15_bpm_through_window_rates():
     assert np.allclose(table["peaks_bpm"], 15.0, atol=0.2)
 
 
+def test_guided_peak_counting_counts_one_peak_per_breath_of_a_double_humped_exhale():
+    """cos θ - 0.6 cos 2θ: each 5 s breath (12/min, 50 frames at 10 fps) peaks twice, at θ = ±arccos(1/2.4), 9.08
+    frames either side of its centre, over a dip of 0.41 (prominent: 0.3 sd is 0.25). The first hump lies exactly on a
+    frame, the second 0.16 frames off it: the first is the higher. Guided by the Welch rate (12.01/min: peaks at least
+    0.6 x 10 x 60 / 12.01 = 29 frames apart) the count keeps the first hump of each breath, frames 16, 66, .., 266: 5
+    breaths in 25 s, 12/min. Spaced by the band's top (42/min: 8 frames) it counts both humps, frames 16, 34, ..,
+    266, 284: 11 intervals in 26.8 s."""
+    fps, hump = 10.0, 50 * np.arccos(1 / 2.4) / (2 * np.pi)
+    theta = 2 * np.pi * (np.arange(300) - 16 - hump) / 50
+    x = np.cos(theta) - 0.6 * np.cos(2 * theta)
+    cfg = replace(CHAIN, window_s=30.0, peaks_guided=True)  # one window: the whole 30 s
+    guided = sig.window_rates(x, np.ones(len(x), bool), fps, cfg)
+    assert len(guided) == 1 and guided["welch_bpm"][0] == pytest.approx(12.0, abs=0.05)
+    assert guided["peaks_bpm"][0] == pytest.approx(12.0)
+    unguided = sig.window_rates(x, np.ones(len(x), bool), fps, replace(cfg, peaks_guided=False))
+    assert unguided["peaks_bpm"][0] == pytest.approx(60 * 11 / 26.8)
+
+
+def test_a_window_with_too_few_frames_with_a_point_gets_no_rate():
+    """12/min at 10 fps for 60 s, no point from 44 s on: 30 s windows every 5 s hold 300, 300, 300, 290, 240, 190,
+    140 frames with a point; the last one, 140/300 < 0.5, gets no rate, the others all three."""
+    fps = 10.0
+    raw = _sine(12.0, fps, 60.0)
+    raw[440:] = np.nan
+    filtered, valid = sig.prepare_signal(raw, np.zeros(len(raw), bool), fps, CHAIN)
+    table = sig.window_rates(filtered, valid, fps, replace(CHAIN, window_s=30.0, hop_s=5.0, min_window_coverage=0.5))
+    assert table["coverage"].tolist() == pytest.approx([1.0, 1.0, 1.0, 29 / 30, 0.8, 19 / 30, 14 / 30])
+    rates = table[["welch_bpm", "peaks_bpm", "ridge_bpm"]].to_numpy()
+    assert np.isnan(rates[-1]).all() and np.isfinite(rates[:-1]).all()
+    assert np.allclose(table["welch_bpm"][:-1], 12.0, atol=0.2)
+
+
+def test_frozen_frames_are_gaps_filled_across_not_a_flat_stretch():
+    """A temperature rising 0.1 per frame whose frames 50-79 froze (an FFC: each repeats frame 49). Filled across as
+    a gap the line is whole again: the band-passed signal is the unfrozen line's, and the frozen frames are not
+    valid."""
+    fps = 10.0
+    line = 0.1 * np.arange(200)
+    frozen = np.zeros(len(line), bool)
+    frozen[50:80] = True
+    held = np.where(frozen, line[49], line)
+    filtered, valid = sig.prepare_signal(held, frozen, fps, CHAIN)
+    assert valid.tolist() == (~frozen).tolist()
+    assert np.allclose(filtered, sig.bandpass(line, fps, CHAIN.band_hz, CHAIN.filter_order), rtol=0, atol=1e-9)
+
+
 def test_bandpass_keeps_the_breathing_band_and_removes_drift_and_flicker():
     fps, n = 10.0, 600
     t = np.arange(n) / fps

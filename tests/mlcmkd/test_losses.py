@@ -18,7 +18,7 @@ from thermbench.mlcmkd.losses import (
     simcc_kl_loss,
 )
 from thermbench.mlcmkd.settings import DIKD, FD, FD_LD, FD_LD_FI, FD_LD_RI, LD
-from thermbench.mlcmkd.stability import early_late_ratio, grad_norm_stats, total_grad_norm
+from thermbench.mlcmkd.stability import early_late_ratio, grad_norm_stats
 from thermbench.models.rtmpose import build_rtmpose
 from thermbench.models.simcc import encode
 
@@ -298,9 +298,3 @@ def test_early_late_ratio_hand_computed():
     assert early_late_ratio([2.0, 1.0]) == pytest.approx(2.0)  # at least one step at each end
     with pytest.raises(ValueError):
         early_late_ratio([1.0])
-
-
-def test_total_grad_norm():
-    p, q = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(1))
-    p.grad = torch.tensor([3.0, 4.0])
-    assert total_grad_norm([p, q]) == pytest.approx(5.0)

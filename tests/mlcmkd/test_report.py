@@ -298,6 +298,29 @@ def test_a_test_image_bootstrap_that_includes_zero_blocks_a_seed_resolved_differ
                                                                   "0.1400 ± 0.0079 | 0.0000 |")
 
 
+def test_a_test_image_bootstrap_of_the_other_sign_than_the_pooled_mean_blocks_it():
+    groups = rt.group_runs(_metrics())
+    family = rs.families(groups, KTL, "s", "t")["table_iii_iv"]
+    # This run: DIKD - FD+LD per image in [-0.027, -0.023] (as above), its bootstrap wholly below 0.
+    groups["ktl-fdld"].per_image = np.repeat(np.array(FDLD)[:, None], 4, axis=1)
+    groups["ktl-dikd"].per_image = np.add(FDLD, D_DIKD)[:, None] + np.array([0.001, -0.001, 0.002, -0.002])
+    # Nine kernel settings re-trained it at +0.1 on every seed: settings x seeds rows -0.025 (D_DIKD) and 9 x 0.1,
+    # grand mean (-0.025 + 0.9) / 10 = 0.0875. MS settings 5 x (0.1125^2 + 9 x 0.0125^2) / 9 = 0.0078125; MS seeds
+    # = MS residual = 2.5e-6 (each seed's deviation sits in this run's row only): se sqrt(0.0078125 / 50) = 0.0125 on
+    # 9 df, t = 7, p = 6.32e-5, Holm x 3 still below 0.05; the pooled interval (level 1 - 0.05/3) lies above 0.
+    seed_diffs = {f"k{i}": [0.1] * 5 for i in range(9)}
+    statements, rows = rs.compare_family(groups, family, replicates=lambda sid: seed_diffs
+                                         if sid == "mlcmkd.tfake.dikd_vs_fdld" else None)
+    st = _by_id(statements)["mlcmkd.tfake.dikd_vs_fdld"]
+    assert st.numbers["mean"] == pytest.approx(0.0875) and st.numbers["crossed"]["se"] == pytest.approx(0.0125)
+    assert st.numbers["p"] == pytest.approx(6.3247e-5, rel=1e-3) and st.numbers["p_holm"] < 0.05
+    assert st.numbers["low"] == pytest.approx(0.0875 - 2.933324 * 0.0125, abs=1e-5) and st.numbers["low"] > 0
+    boot = st.numbers["bootstrap_items"]
+    assert boot["mean"] == pytest.approx(-0.025) and boot["high"] < 0  # excludes 0, on the other side
+    assert (st.verdict, st.why) == ("not resolved", "the test-image bootstrap interval includes 0")
+    assert rows[0][2:4] == ["+0.0875", "[+0.05083, +0.1242]"] and rows[0][-1] == "not resolved"
+
+
 def test_the_from_scratch_pair_row_and_comparison():
     groups = rt.group_runs(_metrics())
     statements, rows = rs.compare_family(groups, rs.families(groups, KTL, "s", "t")["table_i"])
@@ -353,6 +376,23 @@ def test_rank_statements_for_tables_iii_and_iv(monkeypatch):
             "pairs not named overlap).") in md
     # Fewer than two of a table's methods: no rank statement.
     assert rs.rank_statement(groups, KTL, ["ktl-fd", "ktl-dikd"], "r", "order") is None
+
+
+def test_a_rank_interval_is_the_wider_of_the_seed_t_and_the_test_image_bootstrap():
+    groups = rt.group_runs(_metrics())
+    dikd = np.add(FDLD, D_DIKD)[:, None]
+    # DIKD's seed-mean NME per image 0.115 -/+ 0.4 over 4 images: a resampled mean is 0.115 + 0.2 (k - 2), k of 4
+    # draws on a +0.4 image; k = 0 and k = 4 each have 1/16 > 2.5%, so the 95% bootstrap is [-0.285, 0.515],
+    # half-width 0.4 > the t half-width 0.0076036: DIKD's interval 0.115 -/+ 0.4 overlaps FD+LD's [0.1302, 0.1498].
+    groups["ktl-dikd"].per_image = dikd + np.array([-0.4, 0.4, -0.4, 0.4])
+    rank = rs.rank_statement(groups, KTL, ["ktl-fdld", "ktl-dikd"], "r", "order")
+    assert (rank.numbers["DIKD"]["low"], rank.numbers["DIKD"]["high"]) == (pytest.approx(-0.285),
+                                                                           pytest.approx(0.515))
+    assert (rank.verdict, rank.why) == ("not resolved", "every interval overlaps")
+    # Offsets -/+ 0.001: bootstrap half-width 0.001, so the t interval [0.107396, 0.122604] stands, below FD+LD's.
+    groups["ktl-dikd"].per_image = dikd + np.array([-0.001, 0.001, -0.001, 0.001])
+    rank = rs.rank_statement(groups, KTL, ["ktl-fdld", "ktl-dikd"], "r", "order")
+    assert rank.numbers["DIKD"]["high"] == pytest.approx(0.122604, abs=1e-6) and rank.verdict == "DIKD < FD+LD"
 
 
 def test_tables_iii_and_iv_running_the_same_methods_give_one_rank_statement():
@@ -432,6 +472,36 @@ def test_mcl_failed_here_when_not_clearly_below_the_mean_shape():
     metrics["mcl-dikd-seed2"]["training"]["convergence"]["converged"] = False
     text, _, _ = rs.mean_shape_check(rt.group_runs(metrics), *_shapes((3.0, 4.0)))
     assert "**MCL failed here" in text
+
+
+def test_a_test_image_bootstrap_that_includes_zero_blocks_a_mean_shape_statement():
+    train, val, _ = _shapes()
+    pts = train.mean(axis=0)
+    # 4 test faces 1, 9, 1, 9 px off the mean shape (interocular 10 px): baseline NME 0.1, 0.9, 0.1, 0.9, mean 0.5.
+    test = np.stack([pts + (shift, 0) for shift in (1, 9, 1, 9)])
+    groups = rt.group_runs(_metrics())
+    groups["mcl-dikd"].per_image = np.repeat(np.array(MCL)[:, None], 4, axis=1)  # each seed at its NME on every face
+    text, summary, statements = rs.mean_shape_check(groups, train, val, test)
+    st = _by_id(statements)["mlcmkd.tfake.mcl-dikd_vs_mean_shape"]
+    # Over seeds MCL - 0.5 = -0.31, -0.30, -0.30, -0.28, -0.27: mean -0.292, sd 0.0164317, 95% t interval
+    # -0.292 -/+ 2.776445 x 0.0164317 / sqrt 5 = [-0.312403, -0.271597], below 0.
+    assert summary["mean_shape_test_nme"] == pytest.approx(0.5)
+    assert (st.numbers["low"], st.numbers["high"]) == (pytest.approx(-0.312403, abs=1e-6),
+                                                       pytest.approx(-0.271597, abs=1e-6))
+    # Over images 0.208 - (0.1, 0.9, 0.1, 0.9): a resampled mean is 0.108 - 0.2 k, k of 4 draws on a 0.9 face; k = 0
+    # and k = 4 each have 1/16 > 2.5%, so the 95% bootstrap is [-0.692, 0.108]: it includes 0.
+    boot = st.numbers["bootstrap_items"]
+    assert (boot["mean"], boot["low"], boot["high"]) == (pytest.approx(-0.292), pytest.approx(-0.692),
+                                                         pytest.approx(0.108))
+    assert (st.verdict, st.why) == ("not resolved", "the test-image bootstrap interval includes 0")
+    assert "at 5 seed(s) x 4 items" in st.text and "**MCL failed here: MCL does not end clearly below" in text
+    # Faces 4.9, 5.1, 4.9, 5.1 px off (mean 0.5 again): the bootstrap [0.208 - 0.51, 0.208 - 0.49] excludes 0.
+    test = np.stack([pts + (shift, 0) for shift in (4.9, 5.1, 4.9, 5.1)])
+    text, _, statements = rs.mean_shape_check(groups, train, val, test)
+    st = _by_id(statements)["mlcmkd.tfake.mcl-dikd_vs_mean_shape"]
+    boot = st.numbers["bootstrap_items"]
+    assert (boot["low"], boot["high"]) == (pytest.approx(-0.302), pytest.approx(-0.282))
+    assert st.verdict == "MCL < mean shape" and "MCL failed" not in text
 
 
 def test_initial_weights_line_names_each_start_and_its_methods():

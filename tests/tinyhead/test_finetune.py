@@ -250,6 +250,15 @@ def test_best_val_checkpoint_is_the_first_epoch_with_the_lowest_val_error(prepar
         T.train_head(train_feats, train_points, val_feats, val_points, dataclasses.replace(cfg, checkpoint="test"), 1)
 
 
+def test_pck_thresholds_without_the_headline_10_px_are_refused_in_one_line():
+    # the report reads val_pck10 and pck10_crop_px: a list without 10 would train, then crash the report
+    for thresholds in ((3, 5, 20), (10.0,)):  # 10.0 keys val_pck10.0
+        with pytest.raises(InputError, match=r"^params.yaml: 'head.pck_thresholds' must include 10 \(the report's "
+                           r"headline PCK@10px\), not \[" + ", ".join(map(str, thresholds)) + r"\]$"):
+            head_config(pck_thresholds=thresholds)
+    assert head_config(pck_thresholds=(10,)).pck_thresholds == (10,)
+
+
 def test_val_sweep_chooses_the_lowest_seed_mean_val_error_and_trains_the_curve_on_it(prepared, tmp_path,
                                                                                       monkeypatch):
     cached_features(prepared, tmp_path / "features")

@@ -32,12 +32,12 @@ def spread(mean, sd):
 
 def test_comparison_table_puts_zero_shot_beside_the_head_and_the_blog_reference():
     # three seeds: crop mean errors 5.0, 5.5, 6.0 (sd 0.5), PCK@10 0.90, 0.93, 0.96 (sd 0.03); best val epochs 61,
-    # 70, 55 at 4.0, 4.1, 4.2 px (mean 4.1, sd 0.1)
+    # 70, 55 at 4.0, 4.1, 4.5 px (mean 4.2, sample sd sqrt((0.04 + 0.01 + 0.09) / 2) = 0.2646; ddof 0 would be 0.2160)
     over = {unit: {"mean_px": spread(5.5 / (1 if unit == "crop_px" else 2), 0.5), "median_px": spread(4.5, 0.25),
                    "pck": {"3px": spread(0.1, 0.0), "5px": spread(0.2, 0.0), "10px": spread(0.93, 0.03),
                            "20px": spread(1.0, 0.0)}} for unit in ("crop_px", "frame_px")}
     seeds = {str(s): {"best_epoch": e, "best_val_mean_crop_px": v} for s, e, v in ((0, 61, 4.0), (1, 70, 4.1),
-                                                                                  (2, 55, 4.2))}
+                                                                                  (2, 55, 4.5))}
     convergence = {"runs": {"main": {"converged": True}, "main_s1": {"converged": False, "failed_to_train": True},
                             "main_s2": {"converged": True}, "n10_s1": {"converged": False}},
                    "not_converged": ["main_s1", "n10_s1"]}
@@ -62,10 +62,14 @@ def test_comparison_table_puts_zero_shot_beside_the_head_and_the_blog_reference(
     assert "| PCK@10px (crop px) | 99% | weights not available | 93 ± 3% | 92% |" in lines
     assert "| Mean nose error (frame px) | 1.6 px | weights not available | 2.8 ± 0.5 px | not reported |" in lines
     assert "| Best validation epoch (from 0) | - | - | 61, 70, 55 | 77 |" in lines
-    assert "| Best validation mean (crop px) | - | - | 4.1 ± 0.1 px | 5.1 px |" in lines
+    assert "| Best validation mean (crop px) | - | - | 4.2 ± 0.3 px | 5.1 px |" in lines
     assert "| Trainable params | 0 | 0 | 410,625 | 410,625 |" in lines
     assert "40 labels + 240 s head training (1 CPU thread, one seed)" in table
     assert "580 ms/crop (sapiens2 backbone + head, 1 thread, cpu)" in table
+    # one seed: its best val mean alone
+    one = R.comparison_table({**head, "seeds": {"0": seeds["0"]}}, {"median_ms_per_crop": 580.4, "backbone": "sapiens2",
+                             "threads": 1, "device": "cpu"}, {"main_run_s": 240.2, "threads": 1}, zeroshot, [10])
+    assert "| Best validation mean (crop px) | - | - | 4.0 px | 5.1 px |" in one.splitlines()
 
 
 def test_convergence_text_reads_the_validation_error_curve():

@@ -18,7 +18,8 @@ from thermbench.core.io import InputError, write_json, write_text
 from thermbench.core.progress import progress
 from thermbench.datasets.video import Sequence, data_source, list_sequences, read_sequence
 
-BASELINES = ("fixed_roi", "whole_face")  # no tracking: the first frame's nose, the first frame's face box
+FIXED_ROI, WHOLE_FACE = "fixed_roi", "whole_face"  # no tracking: the first frame's nose, the first frame's face box
+BASELINES = (FIXED_ROI, WHOLE_FACE)
 
 
 @dataclass
@@ -52,7 +53,7 @@ def _subject_rows(seq: Sequence, subject, points: dict, cfg: RateConfig, frozen:
     radius = max(c.roi_radius * subject.face_size, c.min_roi_px)
     rows, stats, examples = [], [], []
     for name, pts in points.items():
-        if name == "whole_face":
+        if name == WHOLE_FACE:
             raw, own_ref = sig.box_means(seq.frames, subject.face_box), ref
         else:
             smooth = pts if c.smoothing == "none" else sig.savgol_track(pts, seq.fps, c.smoothing_window_s,
@@ -69,9 +70,9 @@ def _subject_rows(seq: Sequence, subject, points: dict, cfg: RateConfig, frozen:
             win["mouth_share"] = [mouth[int(round(a * seq.fps)):int(round(b * seq.fps))].mean()
                                   for a, b in zip(win["t_start"], win["t_end"])]
         rows.append(win)
-        has_point = np.isfinite(pts).all(1) if name != "whole_face" else np.ones(len(raw), bool)
+        has_point = np.isfinite(pts).all(1) if name != WHOLE_FACE else np.ones(len(raw), bool)
         stat = {"source": name, "frames": len(raw), "with_point": int(has_point.sum())}
-        if true_nose is not None and name != "whole_face":  # the landmark model's own points, before smoothing
+        if true_nose is not None and name != WHOLE_FACE:  # the landmark model's own points, before smoothing
             stat.update(bm.landmark_stats(pts, true_nose, ~frozen))
         stats.append(stat)
         if example and subject.id == seq.subjects[0].id:
@@ -112,8 +113,8 @@ def evaluate(videos: Path, track_paths: list[Path], cfg: RateConfig, seed: int) 
             if "oracle" in points:
                 for sigma in cfg.oracle_noise_px:
                     points[f"oracle+{sigma:g}px"] = points["oracle"] + rng.normal(0, sigma, points["oracle"].shape)
-            points["fixed_roi"] = np.tile(_fixed_nose(seq, subject), (len(seq.frames), 1))
-            points["whole_face"] = np.full((len(seq.frames), 2), np.nan)
+            points[FIXED_ROI] = np.tile(_fixed_nose(seq, subject), (len(seq.frames), 1))
+            points[WHOLE_FACE] = np.full((len(seq.frames), 2), np.nan)
             rows, st, ex = _subject_rows(seq, subject, points, cfg, frozen, ref, seq.name == example)
             for table in rows:
                 table.insert(0, "subject", subject.id)

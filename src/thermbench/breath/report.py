@@ -25,6 +25,7 @@ import pandas as pd
 
 from thermbench.breath import metrics as bm
 from thermbench.breath import options, ranking
+from thermbench.breath.rates import BASELINES
 from thermbench.core import conclusions as cc
 from thermbench.core.io import read_csv, read_json, write_json, write_text
 from thermbench.core.plots import data_label, plt, save_figure
@@ -35,7 +36,7 @@ SCENE_COLOURS = {"near": "C0", "far": "C1"}
 
 def _order(sources) -> list[str]:
     """Oracle first, baselines last, the rest by name."""
-    rank = {"oracle": 0, "fixed_roi": 3, "whole_face": 4}
+    rank = {"oracle": 0, **{name: 3 + i for i, name in enumerate(BASELINES)}}
     return sorted(sources, key=lambda s: (rank.get(s, 1 if s.startswith("oracle+") else 2), s))
 
 

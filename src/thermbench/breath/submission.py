@@ -71,7 +71,12 @@ def read_track_csv(path: Path, videos: Path) -> dict[str, dict[str, np.ndarray]]
         frame = pd.to_numeric(pd.Series([r.frame]), errors="coerce").iloc[0]
         if not (np.isfinite(frame) and frame == int(frame) and 0 <= frame < len(points)):
             raise fail(path, r.row, f"frame {shown(r.frame)} is not one of 0..{len(points) - 1}")
-        xy = pd.to_numeric(pd.Series([r.x, r.y]), errors="coerce").to_numpy(np.float64)
+        cells = pd.Series([r.x, r.y])
+        xy = pd.to_numeric(cells, errors="coerce").to_numpy(np.float64)
+        text = np.flatnonzero(np.isnan(xy) & cells.notna().to_numpy())  # coerced to NaN it would read as no face
+        if text.size:
+            c = "xy"[text[0]]
+            raise fail(path, r.row, f"{c} is {shown(getattr(r, c))}: not a number (x and y both empty: no face)")
         if np.isnan(xy).sum() == 1 or np.isinf(xy).any():
             raise fail(path, r.row, "x and y must both be finite numbers, or both empty (no face)")
         w, h = sizes[r.sequence]

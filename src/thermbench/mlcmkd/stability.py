@@ -5,13 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
-import torch
-
-
-def total_grad_norm(parameters: Iterable[torch.nn.Parameter]) -> float:
-    """g_t = ||grad L_t||_2 over all parameters with a gradient (call after backward, before the optimiser step)."""
-    squares = [p.grad.detach().float().square().sum() for p in parameters if p.grad is not None]
-    return float(torch.stack(squares).sum().sqrt()) if squares else 0.0
 
 
 def grad_norm_stats(norms: Iterable[float]) -> dict[str, float]:

@@ -21,6 +21,7 @@ from thermbench.datasets.prepared import read_frames
 from thermbench.tinyhead.compare import (
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
+    PCK_PX,
     convergence_blockers,
     run_label,
     unconverged_runs,
@@ -123,8 +124,12 @@ def _over(block: dict | str) -> str:
 
 
 def _seed_cell(over: dict, unit: str, key, kind: str) -> str:
-    """Mean ± sd over seeds of one metric (`over_seeds` layout); the mean alone for a single seed."""
-    value = over[unit]["pck"][f"{key}px"] if kind == "pct" else over[unit][key]
+    """Mean ± sd over seeds of one metric (`over_seeds` layout)."""
+    return _mean_sd(over[unit]["pck"][f"{key}px"] if kind == "pct" else over[unit][key], kind)
+
+
+def _mean_sd(value: dict, kind: str) -> str:
+    """A {"mean", "sd"} over seeds as "mean ± sd"; the mean alone where sd is None (a single seed)."""
     if value["sd"] is None:
         return _fmt(value["mean"], kind)
     if kind == "pct":
@@ -161,7 +166,7 @@ def comparison_table(head: dict, timing: dict, train_timing: dict, zeroshot: dic
     none = {n: "-" for n in zeroshot}
     epochs = ", ".join(str(s["best_epoch"]) for s in seeds.values())
     val = np.array([s["best_val_mean_crop_px"] for s in seeds.values()])
-    val_cell = _fmt(val.mean(), "px") if len(val) == 1 else f"{val.mean():.1f} ± {val.std(ddof=1):.1f} px"
+    val_cell = _mean_sd({"mean": val.mean(), "sd": None if len(val) == 1 else val.std(ddof=1)}, "px")
     rows.append(("Best validation epoch (from 0)", {**none, ours: epochs,
                                                     BLOG_COLUMN: str(BLOG_HEAD["best_val_epoch"])}))
     rows.append(("Best validation mean (crop px)", {**none, ours: val_cell,
@@ -221,12 +226,12 @@ def sweep_text(sweep: pd.DataFrame) -> str:
     lines = [f"Layer choice, made on the validation crops (never on test): **{chosen['maps'].iloc[0]}**, whose heads "
              f"reached the lowest validation mean error averaged over {len(chosen)} seed(s), "
              f"{chosen['best_val_mean_px'].mean():.2f} crop px. One head per candidate and seed, the same recipe:", "",
-             "| Maps | Channels | Best val mean (crop px), seed mean | Per seed (best epoch) | Val PCK@10px there, "
-             "seed mean | Converged | Chosen |", "|---|---|---|---|---|---|---|"]
+             "| Maps | Channels | Best val mean (crop px), seed mean | Per seed (best epoch) | Val PCK@"
+             f"{PCK_PX}px there, seed mean | Converged | Chosen |", "|---|---|---|---|---|---|---|"]
     for maps, g in groups:
         per_seed = ", ".join(f"{r.best_val_mean_px:.2f} ({r.best_epoch})" for r in g.itertuples())
         lines.append(f"| {maps} | {g['channels'].iloc[0]} | {g['best_val_mean_px'].mean():.2f} | {per_seed} | "
-                     f"{100 * g['val_pck10'].mean():.0f}% | {_converged_count(g)} | "
+                     f"{100 * g[f'val_pck{PCK_PX}'].mean():.0f}% | {_converged_count(g)} | "
                      f"{'yes' if g['chosen'].iloc[0] else ''} |")
     return "\n".join(lines) + "\n"
 
@@ -271,7 +276,7 @@ def convergence_text(history: pd.DataFrame) -> str:
     return f"No phase of fast descent was found in {curve}."
 
 
-def learning_curve_table(curve: pd.DataFrame, threshold: int = 10) -> str:
+def learning_curve_table(curve: pd.DataFrame, threshold: int = PCK_PX) -> str:
     """Markdown: per label count, mean (min-max over seeds) of mean error and PCK@threshold, crop px."""
     key = f"pck{threshold}_crop_px"
     lines = [f"| Labels | Seeds | Converged | Mean error (crop px) | PCK@{threshold}px (crop px) |",
@@ -352,7 +357,7 @@ def predictions_figure(crops: list[np.ndarray], table: pd.DataFrame, source: str
 
 
 def training_figure(history: pd.DataFrame, best_epochs: dict[int, int], source: str,
-                    threshold: int = 10) -> "plt.Figure":
+                    threshold: int = PCK_PX) -> "plt.Figure":
     """One colour per seed of the main run (`history` has a `seed` column). Left: train (solid) and val (dashed)
     heatmap MSE, log scale. Middle, as the blog plots it: val mean error (crop px) per epoch, each seed's best-val
     checkpoint marked and the base seed's fast-descent phases shaded. Right: val PCK@threshold. A curve ends where its
@@ -384,7 +389,7 @@ def training_figure(history: pd.DataFrame, best_epochs: dict[int, int], source: 
     return fig
 
 
-def label_curve_figure(curve: pd.DataFrame, source: str, threshold: int = 10) -> "plt.Figure":
+def label_curve_figure(curve: pd.DataFrame, source: str, threshold: int = PCK_PX) -> "plt.Figure":
     """Test PCK@threshold and mean error (crop px) against the number of labels; dots are seeds, line the mean."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.5))
     means = curve.groupby("n_labels").mean(numeric_only=True)

@@ -26,6 +26,7 @@ from thermbench.models.tinyhead import (
     encode_heatmap,
     initialise,
 )
+from thermbench.tinyhead.compare import PCK_PX
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,9 @@ class HeadConfig:
                                  for t in thresholds):
             raise InputError(f"params.yaml: 'head.pck_thresholds' must list numbers above 0 (px), not "
                              f"{list(thresholds)}")
+        if f"{PCK_PX}" not in {f"{t}" for t in thresholds}:  # as the history keys it: val_pck10, not val_pck10.0
+            raise InputError(f"params.yaml: 'head.pck_thresholds' must include {PCK_PX} (the report's headline "
+                             f"PCK@{PCK_PX}px), not {list(thresholds)}")
         check_precision(self.precision, "head.precision")
 
 

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from thermbench.breath.tracks import read_tracks
 from thermbench.core.io import InputError, read_json, write_json, write_text
 from thermbench.core.stage import load_params, run, section
 from thermbench.core.submissions import TASKS
@@ -54,12 +55,12 @@ def nose_rows(predictions: dict) -> pd.DataFrame:
 
 
 def track_rows(tracks: dict) -> pd.DataFrame:
-    """A breath track file (breath_track@<source>'s) as breath_tracks rows (NaN: no face)."""
-    if not tracks.get("available"):
+    """A breath track file (breath_track@<source>'s, as `read_tracks` reads it) as breath_tracks rows (NaN: no
+    face)."""
+    if not tracks["available"]:
         raise InputError(f"the track file holds no tracks ({tracks.get('reason')})")
     parts = [pd.DataFrame({"sequence": seq, "subject": subject, "frame": np.arange(len(points)),
-                           "x": np.asarray(points, float).reshape(-1, 2)[:, 0],
-                           "y": np.asarray(points, float).reshape(-1, 2)[:, 1]})
+                           "x": points[:, 0], "y": points[:, 1]})
              for seq, subjects in sorted(tracks["tracks"].items()) for subject, points in sorted(subjects.items())]
     return pd.concat(parts, ignore_index=True)
 
@@ -206,7 +207,8 @@ def main() -> None:
         if not args.source.is_file():
             raise InputError(f"--from {args.source}: not found (run `make repro` first: it writes the built-in "
                              "models' predictions)")
-        table = (nose_rows if args.task == "thermeval_nose" else track_rows)(read_json(args.source))
+        table = (nose_rows(read_json(args.source)) if args.task == "thermeval_nose"
+                 else track_rows(read_tracks(args.source)))
     write_text(args.out, _csv(table))
     print(f"{args.out}: {len(table)} rows ({args.task})")
 

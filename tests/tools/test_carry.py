@@ -1,6 +1,7 @@
 """Carrying the kernel check over a change that moves no CPU number (tools/gates/carry.py) and the short fits whose
 digests show it (tools/gates/short_fits.py)."""
 
+import datetime
 import hashlib
 import json
 import subprocess
@@ -50,6 +51,13 @@ def test_relock_records_the_named_files_hashes_in_every_stage_and_leaves_the_oth
     assert lock["stages"]["one"]["deps"][1] == {"path": "b.py", "hash": "md5", "md5": "b" * 32, "size": 2}
 
 
+def test_locked_code_is_every_code_dep_of_every_stage():
+    text = LOCK.replace("path: b.py", "path: src/thermbench/b.py").replace("  two:\n    cmd: python a.py\n    deps:\n",
+                                                                         "  two:\n    cmd: python a.py\n    deps:\n"
+                                                                         "    - path: stages/two.py\n")
+    assert carry.locked_code(text) == {"src/thermbench/b.py", "stages/two.py"}
+
+
 def test_changed_files_are_the_files_and_folders_whose_content_differs(tmp_path):
     for tree, text in (("old", "x = 1\n"), ("new", "x = 2\n")):
         (tmp_path / tree / "pkg").mkdir(parents=True)
@@ -68,12 +76,14 @@ def test_the_note_is_dated_and_appended_to_an_earlier_one():
     assert carry.carried_note(first, "2026-12-01", "b", "t: 3\n").startswith(first + "; then, on 2026-12-01: b: ")
 
 
-def _project(tmp_path, made_on_base: bool = True):
+def _project(tmp_path, made_on_base: bool = True, more: str | None = None):
     """A git repository with one report resting on code.py and params key `k`: its kernel check made on the first
-    commit's code (or on other code), then code.py edited in the working tree."""
+    commit's code (or on other code), then code.py edited in the working tree; `more`: a more.py beside it."""
     repo = tmp_path / "repo"
     (repo / "conclusions").mkdir(parents=True)
     (repo / "code.py").write_text("x = 1\n")
+    if more is not None:
+        (repo / "more.py").write_text(more)
     (repo / "params.yaml").write_text("k: 1\n")
     (repo / "dvc.lock").write_text(LOCK)
     code = code_fingerprint(repo, ["code.py"]) if made_on_base else "0" * 64
@@ -108,12 +118,33 @@ def test_digests_that_differ_under_a_setting_stop_the_carry_and_nothing_is_writt
         return f"t: {'new' if src.parent == repo and env else 'old'}\n"  # only avx2's differ
 
     monkeypatch.setattr(carry, "digests", digests)
+    monkeypatch.setattr(carry, "report_inputs", lambda repo: {"r": {"keys": ["k"], "code": "c", "files": ["code.py"]}})
     before = _unchanged(repo)
     with pytest.raises(InputError, match=r"digests differ under avx2: the change moves CPU numbers"):
         carry.carry(repo, "HEAD", "an edit")
     assert _unchanged(repo) == before
     assert seen == [(False, {}), (True, {}), (False, {"ATEN_CPU_CAPABILITY": "avx2"}),
                     (True, {"ATEN_CPU_CAPABILITY": "avx2"})]
+
+
+def test_a_carry_records_the_code_and_the_files_each_report_rests_on_now(tmp_path, monkeypatch):
+    # code.py edited; an import added in it reaches more.py (unchanged since the base), which dvc.yaml now lists as a
+    # dep of stage `two` that the lock lacks
+    repo = _project(tmp_path, more="y = 1\n")
+    inputs = {"r": {"keys": ["k"], "code": "sha of the locked hashes", "files": ["code.py", "more.py"]}}
+    monkeypatch.setattr(carry, "digests", lambda src, env: "t: same\n")
+    monkeypatch.setattr(carry, "report_inputs", lambda repo: inputs)
+    monkeypatch.setattr(carry, "unlocked_code", lambda repo: {"two": ["more.py"]})
+    assert carry.carry(repo, "HEAD", "an import") == ["r"]
+    check = json.loads((repo / "conclusions/kernel_check.json").read_text())
+    assert check["params"]["r"]["code"] == {"files": ["code.py", "more.py"],
+                                            "sha256": code_fingerprint(repo, ["code.py", "more.py"])}
+    assert check["made"]["avx2"]["for"] == {"r": {"params": params_fingerprint({"k": 1}, ["k"]),
+                                                  "code": "sha of the locked hashes"}}
+    assert check["made"]["avx2"]["carried"].startswith(f"carried to {datetime.date.today().isoformat()}: an import")
+    two = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]["two"]["deps"]
+    assert two == [{"path": "a.py", "hash": "md5", "md5": "a" * 32, "size": 1},
+                   {"path": "more.py", "hash": "md5", "md5": hashlib.md5(b"y = 1\n").hexdigest(), "size": 6}]
 
 
 def test_a_bad_base_says_so_in_one_line(tmp_path):

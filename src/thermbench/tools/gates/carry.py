@@ -13,8 +13,10 @@ where it can show that nothing moved:
 2. the short fits of `short_fits` (supervised, KTL-DIKD and MCL-DIKD under params.yaml's `train.fit`) give the same
    weight and history digests on `--base`'s code and on the working tree's, natively and under every setting's
    environment (the file's `settings`): the code paths a CPU runs compute the same bits under each kernel setting;
-3. then dvc.lock records the new code's hashes, as `dvc commit` would (no output moved, none is re-made), each
-   setting's fingerprints move to the new code with a `carried` note (the date, `--note` and the digests), and
+3. then dvc.lock records the new code's hashes (every stage's, a report's or not), and the code files dvc.yaml now
+   lists that it lacks, as `dvc commit` would (no output moved, none is re-made), each
+   report's code files become those it rests on now (an added import reaches more), each setting's fingerprints
+   move to the new code with a `carried` note (the date, `--note` and the digests), and
    dvc.lock records the rewritten file's hash in the reports that read it (its verdicts are unchanged, so are their
    outputs).
 
@@ -41,20 +43,48 @@ from thermbench.core.stage import run as run_stage
 from thermbench.tools.gates import short_fits
 from thermbench.tools.gates.conclusions import KERNEL_CHECK, fingerprints, report_inputs
 from thermbench.tools.pipeline.dvc_cli import LOCK, dump_lock
+from thermbench.tools.pipeline.stage_deps import CODE_ROOTS
 
 
-def relock(text: str, root: Path, paths: set[str]) -> str:
+def _file_dep(root: Path, path: str) -> dict:
+    data = (root / path).read_bytes()
+    return {"path": path, "hash": "md5", "md5": hashlib.md5(data).hexdigest(), "size": len(data)}
+
+
+def relock(text: str, root: Path, paths: set[str], added: dict[str, list[str]] | None = None) -> str:
     """dvc.lock's `text` with the md5 and size of every dep at one of `paths` (relative to `root`) as the files now
-    hold them, written as `make repro` writes the lock."""
+    hold them, and each stage's `added` code files (stage -> paths: deps dvc.yaml lists that the lock lacks) recorded
+    in path order as DVC orders them, written as `make repro` writes the lock."""
     lock = yaml.load(text, Loader=yaml.CSafeLoader)
-    for stage in lock.get("stages", {}).values():
+    for name, stage in lock.get("stages", {}).items():
         for dep in stage.get("deps", []):
             if dep["path"] in paths:
-                data = (root / dep["path"]).read_bytes()
-                dep.update(md5=hashlib.md5(data).hexdigest(), size=len(data))
+                dep.update(_file_dep(root, dep["path"]))
+        if (added or {}).get(name):
+            stage["deps"] = sorted(stage["deps"] + [_file_dep(root, path) for path in added[name]],
+                                   key=lambda dep: dep["path"])
     out = io.StringIO()
     dump_lock(lock, out)
     return out.getvalue()
+
+
+def locked_code(text: str) -> set[str]:
+    """Every code path dvc.lock's `text` records as a stage's dep."""
+    lock = yaml.load(text, Loader=yaml.CSafeLoader)
+    return {dep["path"] for stage in lock.get("stages", {}).values() for dep in stage.get("deps", [])
+            if dep["path"].startswith(CODE_ROOTS)}
+
+
+def unlocked_code(repo: Path) -> dict[str, list[str]]:
+    """Stage -> the code files dvc.yaml lists as its deps that dvc.lock does not record (an import added since the
+    stage last ran: `stage_deps --write` listed them), for stages the lock holds."""
+    from dvc.dependency.param import ParamsDependency  # DVC's API takes a second to load
+    from dvc.repo import Repo
+
+    with Repo(str(repo)) as dvc:
+        return {st.name: missing for st in dvc.index.stages if (missing := sorted(
+            d.def_path for d in st.deps if not isinstance(d, ParamsDependency) and d.hash_info.value is None
+            and d.def_path.startswith(CODE_ROOTS) and (repo / d.def_path).is_file()))}
 
 
 def base_tree(repo: Path, base: str, into: Path) -> Path:
@@ -105,13 +135,17 @@ def carry(repo: Path, base: str, note: str) -> list[str]:
     reports whose code changed."""
     check = read_json(repo / KERNEL_CHECK)
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    files = {f for p in check["params"].values() for f in p["code"]["files"]}
     with tempfile.TemporaryDirectory(prefix="thermbench-carry-") as tmp:
         old = base_tree(repo, base, Path(tmp))
         wrong = made_on(check, old, params)
         if wrong:
             raise InputError(f"{KERNEL_CHECK}: the {', '.join(wrong)} settings were not made on {base}'s code and "
                              "params.yaml's values: nothing to carry")
+        inputs = report_inputs(repo)
+        # what each report rested on, and what it rests on now (an added import can reach a file it did not before),
+        # and the code of the stages no report rests on (check_params, speed): the lock records all of it
+        files = {f for p in check["params"].values() for f in p["code"]["files"]} | {
+            f for r in inputs.values() for f in r["files"]} | locked_code((repo / LOCK).read_text())
         changed_code = changed_files(old, repo, files)
         if not changed_code:
             print(f"carry: the code the check rests on is {base}'s: nothing to carry", file=sys.stderr)
@@ -120,7 +154,8 @@ def carry(repo: Path, base: str, note: str) -> list[str]:
         if folders:
             raise InputError(f"{', '.join(folders)}: a folder the check rests on changed, whose hash only DVC "
                              "computes: run `dvc repro`, then carry from a commit of that lock")
-        moved = sorted(r for r, p in check["params"].items() if set(p["code"]["files"]) & set(changed_code))
+        moved = sorted(r for r, p in check["params"].items()
+                       if set(p["code"]["files"]) & set(changed_code) or p["code"]["files"] != inputs[r]["files"])
         envs = {"native": {}, **check["settings"]}
         before, after = {}, {}
         for setting, env in envs.items():
@@ -130,11 +165,12 @@ def carry(repo: Path, base: str, note: str) -> list[str]:
     if changed:
         raise InputError(f"the short fits' digests differ under {', '.join(changed)}: the change moves CPU numbers, "
                          "so the kernel check is re-made (make conclusions), not carried")
-    lock = relock((repo / LOCK).read_text(), repo, set(changed_code))
+    lock = relock((repo / LOCK).read_text(), repo, set(changed_code), unlocked_code(repo))
     write_text(repo / LOCK, lock)
-    now = fingerprints(report_inputs(repo), params)
+    now = fingerprints(report_inputs(repo), params)  # the code's hashes as the lock now records them
     day = datetime.date.today().isoformat()
-    for p in check["params"].values():
+    for report, p in check["params"].items():
+        p["code"]["files"] = inputs[report]["files"]
         p["code"]["sha256"] = code_fingerprint(repo, p["code"]["files"])
     for made in check["made"].values():
         made["for"] = now

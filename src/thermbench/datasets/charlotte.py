@@ -30,7 +30,14 @@ from thermbench.core import crops
 from thermbench.core.io import InputError, read_csv
 from thermbench.core.keypoints import load_schema
 from thermbench.core.progress import progress
-from thermbench.datasets.common import check_choice, check_crop, points_json, read_image, write_png
+from thermbench.datasets.common import (
+    celsius_from_centikelvin,
+    check_choice,
+    check_crop,
+    points_json,
+    read_image,
+    write_png,
+)
 from thermbench.datasets.prepared import write_samples
 
 # Download layout: globs that must each match something in the unpacked root (docs/sources.md, Datasets).
@@ -75,11 +82,11 @@ def celsius_to_gray(celsius: np.ndarray, window: list[float]) -> np.ndarray:
 
 
 def read_centikelvin(path: Path) -> np.ndarray:
-    """degC frame from a 16-bit TemperatureLinear tiff (raw / 100 - 273.15)."""
+    """°C frame from a 16-bit TemperatureLinear tiff (centikelvin)."""
     raw = read_image(path, cv2.IMREAD_UNCHANGED)
     if raw.dtype != np.uint16 or raw.ndim != 2:
         raise InputError(f"{path}: expected a 16-bit single-channel tiff, got {raw.dtype} with shape {raw.shape}")
-    return raw.astype(np.float64) / 100.0 - 273.15
+    return celsius_from_centikelvin(raw)
 
 
 def read_points(table: pd.DataFrame, path: Path) -> np.ndarray:

@@ -25,7 +25,8 @@ import numpy as np
 from thermbench.core import crops
 from thermbench.core.io import InputError, is_number
 from thermbench.core.progress import progress
-from thermbench.datasets.common import check_crop, points_json, read_image, write_png, write_table
+from thermbench.datasets.common import check_crop, points_json, read_image, write_png
+from thermbench.datasets.prepared import RGB_COLUMNS, write_samples
 
 # Download layout: MMPose's COCO layout (docs/sources.md).
 LAYOUT = ("val2017/*.jpg", "train2017/*.jpg", "annotations/coco_wholebody_val_v1.0.json",
@@ -114,4 +115,4 @@ def prepare(raw: Path, out: Path, cfg: dict) -> None:
         raise InputError(f"{raw}: annotation ids repeat across the train and val JSONs")
     if dropped:
         print(f"cocowholebody: {dropped} valid faces with unlabelled points left out (complete_only)", file=sys.stderr)
-    write_table(rows, out / "samples.csv", ["sample_id"])
+    write_samples(rows, out, RGB_COLUMNS, ["sample_id"])

@@ -11,6 +11,13 @@ import pandas as pd
 
 from thermbench.core.io import InputError
 
+ZERO_CELSIUS_K = 273.15  # 0 °C in kelvin: a centikelvin frame (CHARLOTTE's, a breath video's) holds (°C + this) x 100
+
+
+def celsius_from_centikelvin(raw: np.ndarray) -> np.ndarray:
+    """°C (float64) of a uint16 centikelvin frame."""
+    return raw.astype(np.float64) / 100.0 - ZERO_CELSIUS_K
+
 
 def check_crop(where: str, box_scale, crop_size) -> None:
     """The crop keys every `prepare.<dataset>` section has, checked where its params are read, in one line."""

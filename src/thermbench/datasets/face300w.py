@@ -22,7 +22,8 @@ import numpy as np
 from thermbench.core import crops
 from thermbench.core.io import InputError
 from thermbench.core.progress import progress
-from thermbench.datasets.common import check_crop, points_json, read_image, write_png, write_table
+from thermbench.datasets.common import check_crop, points_json, read_image, write_png
+from thermbench.datasets.prepared import RGB_COLUMNS, write_samples
 
 # Download layout: iBUG's 300W zips, one folder each (their folder names are our assumption), train parts first,
 # then the common and challenging parts.
@@ -91,4 +92,4 @@ def prepare(raw: Path, out: Path, cfg: dict) -> None:
                              "crop_path": path, "rgb_crop_path": path,
                              "kpts": points_json(np.column_stack([local, np.ones(N_POINTS)])),
                              "box_x0": box[0], "box_y0": box[1], "box_w": box[2], "box_h": box[3]})
-    write_table(rows, out / "samples.csv", ["sample_id"])
+    write_samples(rows, out, RGB_COLUMNS, ["sample_id"])

@@ -20,6 +20,8 @@ SAMPLES = "samples.csv"
 FRAMES = "frames.csv"
 
 FRAME_COLUMNS = ("image_file", "annotation_file", "image_id", "split", "noses", "persons")  # noses, persons: JSON
+# an RGB face set's samples (the synthetic RGB pretraining set, each real RGB set, their union): RGB-only rows
+RGB_COLUMNS = ("sample_id", "split", "crop_path", "rgb_crop_path", "kpts")
 
 
 def write_samples(rows: list[dict], out: Path, columns: tuple[str, ...], sort_by: list[str]) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from thermbench.core.nme import interocular_distance, nme
 from thermbench.core.parallel import ordered_map
 from thermbench.core.plots import save_figure
 from thermbench.core.progress import progress
-from thermbench.datasets import qa_plots
+from thermbench.datasets import qa_plots, thermeval
 from thermbench.datasets.common import read_image
 from thermbench.datasets.synth.meta import read_meta
 from thermbench.datasets.synth.tfake import THERMAL_DIR
@@ -188,7 +188,7 @@ def thermeval_summary(raw: Path) -> dict:
     """Frames, Person and Nose counts per annotation file (the seeds' protocols need enough Nose crops)."""
     out = {}
     for k in (1, 2):
-        coco = read_json(raw / "Annotations" / f"annotations_{k}.json")
+        coco = thermeval.load_annotations(raw / thermeval.ANNOTATION_FILES[k])
         names = {c["id"]: c["name"] for c in coco["categories"]}
         counts = pd.Series([names[a["category_id"]] for a in coco["annotations"]]).value_counts()
         out[f"file{k}"] = {"frames": len(coco["images"]), **{n: int(counts.get(n, 0)) for n in names.values()}}

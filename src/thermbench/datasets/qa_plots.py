@@ -7,11 +7,11 @@ from pathlib import Path
 import cv2
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 import tifffile
 
-from thermbench.core.io import read_json
+from thermbench.core.io import read_csv
 from thermbench.core.plots import data_label
+from thermbench.datasets import charlotte, thermeval
 from thermbench.datasets.common import read_image
 from thermbench.datasets.synth.meta import read_meta
 from thermbench.datasets.synth.tfake import THERMAL_DIR
@@ -44,7 +44,7 @@ def examples_figure(raw_tfake: Path, raw_thermeval: Path, raw_charlotte: Path, n
         axes[1, col].set_title("thermal twin\n(20-40 °C window)", fontsize=8)
     fig.colorbar(im, ax=axes[1, :].tolist(), label="temperature (°C)", shrink=0.8)
 
-    coco = read_json(raw_thermeval / "Annotations" / "annotations_1.json")
+    coco = thermeval.load_annotations(raw_thermeval / thermeval.ANNOTATION_FILES[1])
     names = {c["id"]: c["name"] for c in coco["categories"]}
     # Prefer frames with at least one complete person (4 annotations); tiny sets may have none.
     busy = [im for im in coco["images"] if sum(a["image_id"] == im["id"] for a in coco["annotations"]) >= 4]
@@ -65,11 +65,10 @@ def examples_figure(raw_tfake: Path, raw_thermeval: Path, raw_charlotte: Path, n
     cmeta = read_meta(raw_charlotte).sort_values(["view", "ID"]).reset_index(drop=True)
     for col, i in enumerate(_pick(len(cmeta), n)):
         item = cmeta.iloc[i]
-        table = pd.read_csv(raw_charlotte / f"S{item.subject}.csv").set_index("ID")
-        row = table.loc[item.ID]
-        xs = row[[f"x{k}" for k in range(72)]].to_numpy(float)
-        ys = row[[f"y{k}" for k in range(72)]].to_numpy(float)
-        temp = tifffile.imread(raw_charlotte / f"S{item.subject}" / f"{item.ID}.tiff") / 100 - 273.15
+        path = raw_charlotte / f"S{item.subject}.csv"
+        table = read_csv(path, dtype={"ID": str})
+        xs, ys = charlotte.read_points(table, path)[np.flatnonzero(table["ID"] == item.ID)[0], :72].T
+        temp = charlotte.read_centikelvin(raw_charlotte / f"S{item.subject}" / f"{item.ID}.tiff")
         im = axes[3, col].imshow(temp, cmap="inferno", vmin=20, vmax=40)
         axes[3, col].scatter(xs, ys, s=3, c="lime")
         axes[3, col].set_title(f"CHARLOTTE {item.ID}\n{item.view}, {int(np.isfinite(xs).sum())} points", fontsize=8)

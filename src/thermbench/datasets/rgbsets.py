@@ -9,13 +9,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from thermbench.core.io import InputError, atomic_dir, read_csv
+from thermbench.core.io import InputError, atomic_dir
 from thermbench.core.stage import build
-from thermbench.datasets.common import write_table
+from thermbench.datasets.prepared import RGB_COLUMNS, read_samples, write_samples
 from thermbench.datasets.registry import RGB_ADAPTERS
 
 RGB_SETS = tuple(RGB_ADAPTERS)
-COLUMNS = ("sample_id", "split", "crop_path", "rgb_crop_path", "kpts")
 
 
 def prepare(dataset: str, raw: Path, out: Path, cfg: dict) -> None:
@@ -36,7 +35,7 @@ def union(prepared: Path, sets: list[str], out: Path) -> None:
     with atomic_dir(out) as tmp:
         rows = []
         for name in sets:
-            table = read_csv(prepared / name / "samples.csv", COLUMNS)
+            table = read_samples(prepared / name, RGB_COLUMNS)
             for row in table.to_dict("records"):
                 if row["crop_path"] != row["rgb_crop_path"]:
                     raise InputError(f"{prepared / name / 'samples.csv'}: {row['sample_id']} is not an RGB-only row")
@@ -47,4 +46,4 @@ def union(prepared: Path, sets: list[str], out: Path) -> None:
         ids = [r["sample_id"] for r in rows]
         if len(set(ids)) != len(ids):
             raise InputError(f"{prepared}: sample ids repeat across {', '.join(sets)}")
-        write_table(rows, tmp / "samples.csv", ["sample_id"])
+        write_samples(rows, tmp, RGB_COLUMNS, ["sample_id"])

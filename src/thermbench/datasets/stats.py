@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from thermbench.core.io import InputError, read_csv
+from thermbench.core.io import InputError
+from thermbench.datasets.prepared import SAMPLES, read_samples
 
 # Per-sample coordinate columns of the prepared tables (crop px unless named frame_ or box_; box_* in frame px).
 COORDINATES = ("nose_x", "nose_y", "nose_cx", "nose_cy", "frame_nose_x", "frame_nose_y",
@@ -20,8 +21,8 @@ COORDINATES = ("nose_x", "nose_y", "nose_cx", "nose_cy", "frame_nose_x", "frame_
 
 def prepared_summary(prepared: Path) -> dict:
     """{"samples": {split: n}, "mean_px": {column: mean}, "keypoints": {...}} of `prepared`/samples.csv."""
-    path = Path(prepared) / "samples.csv"
-    table = read_csv(path, ("split",))
+    path = Path(prepared) / SAMPLES
+    table = read_samples(prepared, ("split",))
     out: dict = {"samples": {str(k): int(v) for k, v in table["split"].value_counts().sort_index().items()}}
     out["mean_px"] = {c: float(table[c].mean()) for c in COORDINATES if c in table.columns}
     if "kpts" in table.columns:

@@ -31,6 +31,7 @@ import pandas as pd
 import tifffile
 
 from thermbench.core.io import InputError, atomic_dir, is_number, read_csv, read_json, write_json, write_text
+from thermbench.datasets.common import ZERO_CELSIUS_K, celsius_from_centikelvin
 
 UNITS = ("celsius", "centikelvin")
 TRUTH_REQUIRED = ("frame", "subject", "rate_bpm")
@@ -76,13 +77,13 @@ class Sequence:
 def encode(temp_c: np.ndarray, units: str) -> np.ndarray:
     if units == "celsius":
         return np.asarray(temp_c, dtype=np.float32)
-    return np.clip(np.round((np.asarray(temp_c, np.float64) + 273.15) * 100), 0, 65535).astype(np.uint16)
+    return np.clip(np.round((np.asarray(temp_c, np.float64) + ZERO_CELSIUS_K) * 100), 0, 65535).astype(np.uint16)
 
 
 def decode(raw: np.ndarray, units: str) -> np.ndarray:
     if units == "celsius":
         return raw.astype(np.float32)
-    return (raw.astype(np.float64) / 100 - 273.15).astype(np.float32)
+    return celsius_from_centikelvin(raw).astype(np.float32)
 
 
 def write_sequence(out: Path, frames_c: np.ndarray, fps: float, subjects: list[Subject], units: str = "celsius",

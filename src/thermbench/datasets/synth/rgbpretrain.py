@@ -19,7 +19,8 @@ import numpy as np
 from thermbench.core import crops
 from thermbench.core.io import InputError, atomic_dir
 from thermbench.core.parallel import ordered_map
-from thermbench.datasets.common import points_json, write_png, write_table
+from thermbench.datasets.common import points_json, write_png
+from thermbench.datasets.prepared import RGB_COLUMNS, write_samples
 from thermbench.datasets.synth import scene
 from thermbench.datasets.synth.person import centred_face
 
@@ -45,7 +46,7 @@ def write(out: Path, cfg: RGBPretrainConfig, seed: int, workers: int | None = No
     with atomic_dir(out) as tmp:
         one = partial(_write_face, out=tmp, cfg=cfg, seed=seed)
         rows = list(ordered_map(one, range(cfg.num_images), "synth rgbpretrain", workers))
-        write_table(rows, tmp / "samples.csv", ["sample_id"])
+        write_samples(rows, tmp, RGB_COLUMNS, ["sample_id"])
 
 
 def _write_face(i: int, out: Path, cfg: RGBPretrainConfig, seed: int) -> dict:

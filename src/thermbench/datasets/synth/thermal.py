@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from thermbench.datasets.common import ZERO_CELSIUS_K
+
 TFAKE_WINDOW = (20.0, 40.0)  # °C mapped linearly to 0..255 in the T-FAKE thermal twin (team contract)
 
 
@@ -118,5 +120,5 @@ def encode_minmax(temp: np.ndarray) -> np.ndarray:
 
 
 def encode_centikelvin(temp: np.ndarray) -> np.ndarray:
-    """°C -> uint16 centikelvin (CHARLOTTE: °C = raw / 100 - 273.15)."""
-    return np.clip(np.round((temp + 273.15) * 100), 0, 65535).astype(np.uint16)
+    """°C -> uint16 centikelvin (CHARLOTTE's encoding), in the precision of `temp`."""
+    return np.clip(np.round((temp + ZERO_CELSIUS_K) * 100), 0, 65535).astype(np.uint16)

@@ -8,7 +8,7 @@ from torch import nn
 
 # The official packages of tests/parity/requirements.txt, installed by `make parity` into .venv-parity only.
 OFFICIAL = all(importlib.util.find_spec(name) is not None for name in ("mmengine", "mmdet", "mmpose", "timm", "tfan"))
-RESULTS: list[tuple[str, str, float, bool]] = []  # (model, reference, max abs difference, identical)
+RESULTS: list[dict] = []  # one row per comparison: compared, reference, max_abs_diff, identical, arrays
 
 
 def require_official() -> None:
@@ -34,11 +34,13 @@ def randomize(model: nn.Module, seed: int) -> nn.Module:
 
 
 def record(model: str, reference: str, ours, theirs) -> bool:
-    """Adds a row to the table printed after the run; returns whether every pair of arrays holds the same values
-    (compared in float64, so a decoder's float32 and float64 coordinates compare by value)."""
+    """Adds a row to the table printed after the run and written to metrics/parity.json (conftest); returns whether
+    every pair of arrays holds the same values (compared in float64, so a decoder's float32 and float64 coordinates
+    compare by value)."""
     pairs = [(torch.as_tensor(a).double(), torch.as_tensor(b).double()) for a, b in zip(ours, theirs, strict=True)]
     assert all(a.shape == b.shape for a, b in pairs)
     diff = max((a - b).abs().max().item() for a, b in pairs)
     identical = all(torch.equal(a, b) for a, b in pairs)
-    RESULTS.append((model, reference, diff, identical))
+    RESULTS.append({"compared": model, "reference": reference, "max_abs_diff": diff, "identical": identical,
+                    "arrays": len(pairs)})
     return identical

@@ -318,3 +318,15 @@ def test_the_scale_blocks_are_computed_from_the_scale_measurement_and_the_assume
     assert readme_blocks.grid_total(metrics) == (
         "8 runs: about 100 H100-hours at the cap, 60 expected** (0.6 of the cap), against the 25.0 and 15.0 an "
         "assumed 40% of the peak would give")
+
+
+def test_the_parity_table_gives_each_comparison_its_difference_and_its_run(tmp_path):
+    run = {"date": "2026-11-30", "commit": "abc1234", "torch": "2.13.0+cpu"}
+    write_json(tmp_path / "parity.json", {"data": "random weights", "results": [
+        {"compared": "SimCC decode", "reference": "mmpose 1.3.2 SimCCLabel", "max_abs_diff": 0.0, "identical": True,
+         "arrays": 2, **run},
+        {"compared": "TFAN landmarks", "reference": "tfan 1.0.0", "max_abs_diff": 8.7e-6, "identical": False,
+         "arrays": 1, **run}]}, 12)
+    assert readme_blocks.parity_table(tmp_path).splitlines()[3:] == [
+        "| SimCC decode (2 arrays) | mmpose 1.3.2 SimCCLabel | 0: identical | 2026-11-30, abc1234, torch 2.13.0+cpu |",
+        "| TFAN landmarks (1 array) | tfan 1.0.0 | 8.7e-06 | 2026-11-30, abc1234, torch 2.13.0+cpu |"]

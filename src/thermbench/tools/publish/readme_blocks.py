@@ -638,6 +638,18 @@ def glance(metrics: Path) -> str:
     return "\n" + "\n".join(lines) + "\n"
 
 
+# ------------------------------------------------------------------------------------------------ docs/parity.md
+def parity_table(metrics: Path) -> str:
+    """Each comparison `make parity` made (metrics/parity.json): against which official code, the largest absolute
+    difference over the compared arrays, and the run it comes from."""
+    rows = ["| compared | official code | max abs difference | run |", "|---|---|---|---|"]
+    for r in read_input(metrics / "parity.json")["results"]:
+        diff = "0: identical" if r["identical"] else f"{r['max_abs_diff']:.2g}"
+        rows.append(f"| {r['compared']} ({r['arrays']} array{'s' if r['arrays'] > 1 else ''}) | {r['reference']} | "
+                    f"{diff} | {r['date']}, {r['commit']}, torch {r['torch']} |")
+    return "\n" + "\n".join(rows) + "\n"
+
+
 # ------------------------------------------------------------------------------------------------- docs/speed.md
 def speed_families(metrics: Path) -> str:
     """Which runtime and precision to deploy per CPU family, from each measured machine's file (`make speed-family`)."""
@@ -664,6 +676,7 @@ BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
                     "gpu_precision": gpu_precision, "gpu_fp32_range": gpu_fp32_range, "grid_hours": grid_hours,
                     "grid_rate": grid_rate, "grid_total": grid_total, "step_ops": step_ops},
     "docs/scale.md": {"scale_resources": scale_resources},
+    "docs/parity.md": {"parity_table": parity_table},
 }
 
 

@@ -64,18 +64,26 @@ def test_minimal_folder_without_truth_reads(tmp_path):
     (lambda p: (p / "truth.csv").write_text(""), "truth.csv: empty"),
     (lambda p: (p / "truth.csv").write_bytes(b"frame,subject,rate_bpm\n0,a,\xff\n"), "truth.csv: not a CSV"),
     (lambda p: (p / "truth.csv").write_text("frame,subject,rate_bpm\nx,a,12\n"), "frame must hold a whole"),
-    (lambda p: (p / "truth.csv").write_text("frame,subject,rate_bpm\n0,a,12\n1,a,\n"), None),
+
     (lambda p: (p / "truth.csv").write_text("frame,subject,rate_bpm\n0,a,fast\n"), "rate_bpm must hold numbers"),
     (lambda p: (p / "truth.csv").write_text("frame,subject,rate_bpm\n0,,12\n"), "column subject is empty"),
 ])
 def test_bad_input_is_one_clear_error(tmp_path, breakage, message):
     _write_minimal(tmp_path / "rec")
     breakage(tmp_path / "rec")
-    if message is None:  # an empty rate cell is a frame without truth, not an error
-        assert video.read_sequence(tmp_path / "rec").truth_missing == "subject a has no rate_bpm for frame(s) 1 of 0..1"
-        return
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
         video.read_sequence(tmp_path / "rec")
+
+
+@pytest.mark.parametrize("truth, missing", [
+    ("frame,subject,rate_bpm\n0,a,12\n1,a,\n", "subject a has no rate_bpm for frame(s) 1 of 0..1"),
+    ("frame,subject,rate_bpm\n1,a,12\n", "subject a has no rate_bpm for frame(s) 0 of 0..1"),
+    ("frame,subject,rate_bpm\n", "subject a has no rate_bpm for frame(s) 0..1 of 0..1"),
+])
+def test_an_empty_rate_or_a_missing_row_is_a_frame_without_truth_not_an_error(tmp_path, truth, missing):
+    _write_minimal(tmp_path / "rec")
+    (tmp_path / "rec" / "truth.csv").write_text(truth)
+    assert video.read_sequence(tmp_path / "rec").truth_missing == missing
 
 
 def test_import_real_checks_and_copies(tmp_path):

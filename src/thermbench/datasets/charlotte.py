@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from thermbench.core import crops
-from thermbench.core.io import InputError, read_csv
+from thermbench.core.io import InputError, is_number, read_csv
 from thermbench.core.keypoints import load_schema
 from thermbench.core.progress import progress
 from thermbench.datasets.common import (
@@ -65,12 +65,11 @@ class PrepareConfig:
         check_crop("prepare.charlotte", self.box_scale, self.crop_size)
         check_choice("prepare.charlotte.width", self.width, WIDTHS)
         median = self.median_width
-        if median != "data" and (isinstance(median, bool) or not isinstance(median, (int, float)) or not median > 0):
+        if median != "data" and not (is_number(median) and median > 0):
             raise InputError(f"params.yaml: 'prepare.charlotte.median_width' must be data or a width in px above 0, "
                              f"not {median!r}")
         window = self.window_c
-        if (len(window) != 2 or not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in window)
-                or not window[0] < window[1]):
+        if len(window) != 2 or not all(map(is_number, window)) or not window[0] < window[1]:
             raise InputError(f"params.yaml: 'prepare.charlotte.window_c' must be [low, high] in °C with low < high, "
                              f"not {list(window)}")
 

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from thermbench.core.io import InputError
+from thermbench.core.io import InputError, is_number
 
 ZERO_CELSIUS_K = 273.15  # 0 °C in kelvin: a centikelvin frame (CHARLOTTE's, a breath video's) holds (°C + this) x 100
 
@@ -21,7 +21,7 @@ def celsius_from_centikelvin(raw: np.ndarray) -> np.ndarray:
 
 def check_crop(where: str, box_scale, crop_size) -> None:
     """The crop keys every `prepare.<dataset>` section has, checked where its params are read, in one line."""
-    if isinstance(box_scale, bool) or not isinstance(box_scale, (int, float)) or not box_scale > 0:
+    if not (is_number(box_scale) and box_scale > 0):
         raise InputError(f"params.yaml: '{where}.box_scale' must be a number above 0, not {box_scale!r}")
     if isinstance(crop_size, bool) or not isinstance(crop_size, int) or crop_size < 1:
         raise InputError(f"params.yaml: '{where}.crop_size' must be a whole number of px of at least 1, "

@@ -158,6 +158,8 @@ def _table(path: Path, required: tuple[str, ...], n_frames: int, subjects: set[s
     if not path.is_file():
         return None
     table = read_csv(path, required, dtype={"subject": str})
+    if table.empty:  # a header alone: no rows to check (every frame then lacks them)
+        return table
     if not pd.api.types.is_integer_dtype(table["frame"]):
         raise InputError(f"{path}: column frame must hold a whole frame number on every row")
     text = [c for c in required if c not in ("frame", "subject") and not pd.api.types.is_numeric_dtype(table[c])]

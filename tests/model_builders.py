@@ -73,14 +73,17 @@ class PooledPeak(torch.nn.Module):
 
 
 def write_card(folder, model: torch.nn.Module, input_size: int, kind: str, names: list[str], channels: int = 3,
-               mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375), **extra) -> Path:
-    """`model` exported to ONNX (batch axis dynamic) with its model card beside it; returns the card's path."""
+               mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375), dynamic_batch: bool = True,
+               **extra) -> Path:
+    """`model` exported to ONNX (batch axis dynamic unless told) with its model card beside it; returns the card's
+    path."""
     import yaml
 
     from thermbench.speed.pose_speed import export_onnx
 
     folder.mkdir(parents=True, exist_ok=True)
-    export_onnx(model, folder / "model.onnx", (1, channels, input_size, input_size), 17, names, dynamic_batch=True)
+    export_onnx(model, folder / "model.onnx", (1, channels, input_size, input_size), 17, names,
+                dynamic_batch=dynamic_batch)
     card = {"onnx": "model.onnx", "keypoints": "ibug68",
             "input": {"size": [input_size, input_size], "layout": "NCHW", "channels": channels,
                       "mean": list(mean)[:channels], "std": list(std)[:channels], "window_c": None},

@@ -138,6 +138,14 @@ def test_every_output_shape_is_checked_in_full(tmp_path, model, kind, names, ext
     assert str(err.value) == f"{card}: {rule}"
 
 
+def test_a_graph_with_a_fixed_batch_is_one_line(tmp_path):
+    card = write_card(tmp_path, SimccBins(), 8, "simcc", ["simcc_x", "simcc_y"], dynamic_batch=False)
+    with pytest.raises(InputError) as err:
+        read_card(card)
+    assert str(err.value) == (f"{card}: onnx: the graph's batch axis is fixed at 1; export it with a dynamic one "
+                              "(torch.onnx.export(..., dynamic_axes={<input name>: {0: 'batch'}}))")
+
+
 def test_a_simcc_card_of_the_right_bins_is_taken(tmp_path):
     card = write_card(tmp_path, SimccBins(), 8, "simcc", ["simcc_x", "simcc_y"])
     assert read_card(card).outputs == ("simcc_x", "simcc_y")

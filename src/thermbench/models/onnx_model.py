@@ -196,6 +196,9 @@ def _check_graph(card: Card, num_keypoints: int) -> None:
     if len(inputs) != 1:
         raise InputError(f"{card.path}: onnx: the graph has {len(inputs)} inputs; one image input is expected")
     expected = input_shape(card, None)
+    if isinstance(inputs[0].shape[0], int):  # the stages stack every face of a frame, and crops by the batch
+        raise InputError(f"{card.path}: onnx: the graph's batch axis is fixed at {inputs[0].shape[0]}; export it "
+                         "with a dynamic one (torch.onnx.export(..., dynamic_axes={<input name>: {0: 'batch'}}))")
     for axis, (got, want) in enumerate(zip(inputs[0].shape, expected)):
         if axis and isinstance(got, int) and got != want:
             raise InputError(f"{card.path}: input: the graph's input is {inputs[0].shape}, the card gives "
@@ -205,11 +208,13 @@ def _check_graph(card: Card, num_keypoints: int) -> None:
         if name not in outputs:
             raise InputError(f"{card.path}: output.names: {name!r} is not an output of the graph (it has "
                              f"{', '.join(outputs)})")
-    # One run on a zero image: the graph's shapes are often symbolic, so only a run fixes every axis.
-    batch = inputs[0].shape[0] if isinstance(inputs[0].shape[0], int) else 1
-    got = session.run(list(card.outputs), {inputs[0].name: np.zeros(input_shape(card, batch), np.float32)})
+    # One run on two zero images: the graph's shapes are often symbolic, so only a run fixes every axis.
+    got = session.run(list(card.outputs), {inputs[0].name: np.zeros(input_shape(card, 2), np.float32)})
     for name, value, want in zip(card.outputs, got, output_shapes(card, num_keypoints)):
         shape = np.shape(value)
+        if shape[:1] != (2,):
+            raise InputError(f"{card.path}: output {name!r} has shape {shape} for a batch of 2 images; its first axis "
+                             "must be the batch")
         if len(shape) != len(want) or any(w is not None and s != w for s, w in zip(shape[1:], want[1:])):
             raise InputError(f"{card.path}: output {name!r} has shape {_shape_text((None, *shape[1:]))}, the "
                              f"card expects {_shape_text(want)} ({card.kind}, keypoints {card.keypoints})")

@@ -116,6 +116,20 @@ def test_blocked_rows_block_their_pairs_and_a_row_without_items_is_named():
     assert "no per-item scores of c" in found["x.a_vs_c"].why and "no item both scored" in found["x.a_vs_c"].why
 
 
+def test_a_row_without_items_stays_out_of_the_holm_family_of_the_pairs_that_can_be_tested():
+    a = Entry({None: series([1, 2, 3, 1, 2, 3])}, False)
+    b = Entry({None: series([2, 4, 4, 3, 3, 5])}, False)
+    c = Entry({None: pd.Series(dtype=np.float64)}, False, ["no per-item scores of c"])
+    alone = {s.id: s for s in compare_board("x.", "NME", {"a": a, "b": b})}["x.a_vs_b"]
+    found = {s.id: s for s in compare_board("x.", "NME", {"a": a, "b": b, "c": c})}
+    tested = found["x.a_vs_b"]
+    # differences 1, 2, 1, 2, 1, 2: mean 1.5, sd 0.548 over 6 items; one tested pair, so Holm leaves p as it is
+    assert tested.numbers["p_holm"] == tested.numbers["p"] == alone.numbers["p_holm"]
+    assert tested.numbers["p"] == pytest.approx(sps.ttest_1samp([1, 2, 1, 2, 1, 2], 0).pvalue)
+    assert tested.numbers["level"] == alone.numbers["level"] == 0.95 and tested.resolved
+    assert found["x.a_vs_c"].numbers["p_holm"] == 1.0 and not found["x.a_vs_c"].resolved
+
+
 def test_items_files_round_trip(tmp_path):
     path = tmp_path / "m_items.csv"
     path.write_text(items_text({"tfake": (["a", "b"], np.array([0.5, np.nan])), "charlotte": (["c"], [0.25])}))

@@ -203,3 +203,41 @@ def test_ids_lists_what_the_profile_scores(thermeval):
     ids = scored_ids("thermeval_nose", prepared.parent, prepared / "none", CFG)
     assert ids.values.tolist() == [["full_frame", "images/a.png", "test"], ["full_frame", "images/b.png", "test"],
                                    ["crop", "s1", "train"], ["crop", "s2", "test"], ["crop", "s3", "test"]]
+
+
+def test_every_file_is_checked_before_an_onnx_model_runs(thermeval, tmp_path, monkeypatch):
+    """An ONNX entry listed before a malformed file: the file's one line comes before the model runs, nothing is
+    written; with a good file, the rows keep the entries' order."""
+    from thermbench.zeroshot import submission as zs
+
+    raw, prepared = thermeval
+    ran = []
+
+    def model(card, threads):
+        ran.append(card)
+        return "model"
+
+    monkeypatch.setattr(zs, "read_card", lambda path: None)
+    monkeypatch.setattr(zs, "onnx_fields", lambda card: {})
+    monkeypatch.setattr(zs, "OnnxFaceModel", model)
+    monkeypatch.setattr(zs.ev, "run_full_frame", lambda adapter, frames, raw: ([
+        {"image_file": f, "split": s, "gt": json.loads(n), "pred": []}
+        for f, s, n in zip(frames.image_file, frames.split, frames.noses)], None))
+    monkeypatch.setattr(zs.ev, "run_crops", lambda adapter, rows, raw: [
+        {"sample_id": r.sample_id, "split": r.split, "gt": [r.frame_nose_x, r.frame_nose_y], "pred": None,
+         "box": [r.box_x0, r.box_y0, r.box_w, r.box_h]} for r in rows.itertuples()])
+    (tmp_path / "card.yaml").write_text("onnx: m.onnx\n")
+    (tmp_path / "sub.csv").write_text(GOOD.replace("crop,s2", "box,s2"))
+    entries = [submissions.Submission("a_model", "thermeval_nose", tmp_path / "card.yaml", "", onnx=True),
+               submissions.Submission("b_file", "thermeval_nose", tmp_path / "sub.csv", "")]
+    out = tmp_path / "out"
+    with pytest.raises(InputError) as err:
+        score_submissions(entries, prepared, raw, out / "p.json", out / "m.json", CFG, 256, "synthetic")
+    assert str(err.value) == f"{tmp_path / 'sub.csv'}: row 5: protocol 'box' is not one of full_frame, crop"
+    assert ran == [] and not out.exists()
+    (tmp_path / "sub.csv").write_text(GOOD)
+    score_submissions(entries, prepared, raw, out / "p.json", out / "m.json", CFG, 256, "synthetic")
+    rows = json.loads((out / "m.json").read_text())["submissions"]
+    assert ran == [None] and list(rows) == ["a_model", "b_file"]
+    assert rows["a_model"]["full_frame"]["detection_rate"] == 0.0  # the stub finds no nose
+    assert rows["b_file"]["full_frame"]["detection_rate"] == pytest.approx(2 / 3)  # as scored by hand above

@@ -6,7 +6,8 @@ then its own landmarks, on its card's square crop and thermal window, at the stu
 The file is a CSV with the columns `sequence, subject, frame, x, y`: one row per frame of every subject of every
 sequence in the benchmark's videos (data/raw/breath: `sequence` a folder name, `subject` an id of its meta.json,
 `frame` 0 .. T-1), the nostril centre in frame pixels (continuous coordinates: pixel i covers [i, i+1)); x and y
-empty (NaN) where the model found no face in that frame.
+empty (NaN) where the model found no face in that frame. A point outside the frame counts as no face there, and is
+counted (`outside_frame`), as a built-in source's is.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pandas as pd
 from thermbench.breath.crops import SquareCrop
 from thermbench.breath.predictors import OnnxPredictor
 from thermbench.breath.sources import TrackConfig
-from thermbench.breath.tracking import CropConfig, merge_sequences, track_sequence
+from thermbench.breath.tracking import CropConfig, in_frame, merge_sequences, track_sequence
 from thermbench.breath.unavailable import SourceUnavailable
 from thermbench.core.io import write_json
 from thermbench.core.parallel import ordered_map
@@ -93,6 +94,20 @@ def read_track_csv(path: Path, videos: Path) -> dict[str, dict[str, np.ndarray]]
     return tracks
 
 
+def frame_tracks(tracks: dict[str, dict[str, np.ndarray]], videos: Path) -> tuple[dict, int]:
+    """`read_track_csv`'s tracks with each point outside its sequence's frame NaN (no face, as a built-in source's
+    track keeps it: `tracking.in_frame`), and the number of such points."""
+    sizes = {read_sequence(folder, with_frames=False).name: frame_size(folder) for folder in list_sequences(videos)}
+    kept, outside = {}, 0
+    for name, subjects in tracks.items():
+        kept[name] = {}
+        for subject, points in subjects.items():
+            off = np.isfinite(points).all(axis=1) & ~in_frame(points, *sizes[name])
+            outside += int(off.sum())
+            kept[name][subject] = np.where(off[:, None], np.nan, points)
+    return kept, outside
+
+
 def validate(registry: Path, videos: Path) -> dict[str, dict]:
     """Every `breath_tracks` entry of `registry` (submissions.yaml) checked before anything scores it: an ONNX model's
     card and graph; a file against the breath videos (`videos`: data/raw/breath), or its format alone before the
@@ -148,9 +163,9 @@ def write_tracks(entries: list[Submission], videos: Path, out: Path, cfg: TrackC
                 continue
             tracks = merged.pop("tracks")
         else:
-            tracks = read[entry.name]
+            tracks, outside = frame_tracks(read[entry.name], videos)
             frames = sum(len(p) for subjects in tracks.values() for p in subjects.values())
-            merged = {"outside_frame": 0, "model_frames": frames, "not_tracked": []}
+            merged = {"outside_frame": outside, "model_frames": frames, "not_tracked": []}
         write_json(out / f"{entry.name}.json", {
             **head, "available": True, **merged,
             "tracks": {s: {k: v.tolist() for k, v in subjects.items()} for s, subjects in tracks.items()}}, 3)

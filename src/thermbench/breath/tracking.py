@@ -60,6 +60,14 @@ def sequence_window(seq: Sequence, window_c: tuple[float, float] | None) -> tupl
     return float(lo), float(hi)
 
 
+def in_frame(points: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Whether each point (..., 2), frame px, lies in the frame [0, width) x [0, height) (NaN: not); a point outside
+    is no face, and is counted as such (`Track.outside_frame`)."""
+    points = np.asarray(points, dtype=np.float64)
+    x, y = points[..., 0], points[..., 1]
+    return (0 <= x) & (x < width) & (0 <= y) & (y < height)
+
+
 def track(seq: Sequence, subject: Subject, predict: Predictor, cfg: CropConfig) -> Track:
     """The subject's nostril track; `SourceUnavailable` where the crop cannot take this face."""
     face = np.asarray(subject.face_box, dtype=np.float64)
@@ -82,7 +90,7 @@ def track(seq: Sequence, subject: Subject, predict: Predictor, cfg: CropConfig) 
             if found is None:
                 continue
             point = crops.to_frame(found[0], box, size)
-            if not (0 <= point[0] < width and 0 <= point[1] < height):
+            if not in_frame(point, width, height):
                 outside += 1
                 continue
             out[i] = point

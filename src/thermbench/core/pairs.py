@@ -193,7 +193,8 @@ def _evidence(p: dict, level: float, binary: bool) -> dict:
 
 def compare_board(prefix: str, what: str, entries: dict[str, Entry], outcome=lambda v: v,
                   binary: bool = False, unit: str = "", replicates=None, kernel_runs=None) -> list[Statement]:
-    """Every pair of `entries` (names in sorted order, A the first) compared as one Holm family; statement ids
+    """Every pair of `entries` (names in sorted order, A the first) compared as one Holm family (the pairs with an item
+    both rows scored; the others are reported not resolved); statement ids
     `<prefix><A>_vs_<B>`. `what` names the metric in the claims; `outcome` maps per-item values to what is compared
     (the board's metric is the mean of it over the items). `replicates` (statement id -> {setting: per-seed
     differences} or None, e.g. `KernelCheck.replicates_of`): the kernel check's re-trainings pooled in (`pool`);
@@ -201,11 +202,15 @@ def compare_board(prefix: str, what: str, entries: dict[str, Entry], outcome=lam
     pairs = list(itertools.combinations(sorted(entries), 2))
     tests = {(a, b): with_kernel_check(paired(entries[a], entries[b], outcome, binary), f"{prefix}{a}_vs_{b}",
                                        replicates, kernel_runs) for a, b in pairs}
-    p = {f"{a}\t{b}": t["p"] for (a, b), t in tests.items()}
+    # a pair with no item both scored (a row without per-item scores) is reported, not tested: in the family it would
+    # only make the pairs that can be tested harder to resolve
+    p = {f"{a}\t{b}": t["p"] for (a, b), t in tests.items() if t["diff"].shape[1]}
     p_holm, levels = stats.holm_adjust(p), stats.holm_levels(p)
     out = []
     for (a, b), test in tests.items():
         key = f"{a}\t{b}"
+        p_holm.setdefault(key, 1.0)
+        levels.setdefault(key, 1 - stats.ALPHA)
         ev = evidence(test, levels[key], binary)
         blockers = entries[a].blockers + entries[b].blockers
         if ev["n_items"] == 0:
@@ -215,7 +220,8 @@ def compare_board(prefix: str, what: str, entries: dict[str, Entry], outcome=lam
         elif test["unit"] == "retrainings" and "pooled" not in test:
             blockers.append(ONCE_TRAINED)
         elif p_holm[key] >= stats.ALPHA:
-            blockers.append(f"Holm-adjusted p {p_holm[key]:.3g} >= {stats.ALPHA} over the board's {len(pairs)} pairs")
+            blockers.append(f"Holm-adjusted p {p_holm[key]:.3g} >= {stats.ALPHA} over the board's {len(p)} tested "
+                            "pairs")
         elif test["unit"] in ("seeds", "retrainings") and "bootstrap_items" in ev:
             boot = ev["bootstrap_items"]
             if boot["low"] <= 0 <= boot["high"] or (boot["mean"] > 0) != (ev["mean"] > 0):

@@ -136,15 +136,13 @@ def score_submissions(entries: list[Submission], prepared: Path, raw: Path, pred
     a built-in one. Every file and card is read and checked before anything is run or written."""
     frames, fit, test = protocol_rows(prepared, cfg)
     cards = {e.name: read_card(e.path) for e in entries if e.onnx}
-    scored = {}
+    found = {e.name: records(e.path, frames, fit, test, raw) for e in entries if not e.onnx}  # before any model runs
     for entry in entries:
         if entry.onnx:
             adapter = OnnxFaceModel(cards[entry.name], cfg.threads)
-            found = (ev.run_full_frame(adapter, frames, raw)[0], ev.run_crops(adapter, fit, raw),
-                     ev.run_crops(adapter, test, raw))
-        else:
-            found = records(entry.path, frames, fit, test, raw)
-        scored[entry.name] = (entry, found)
+            found[entry.name] = (ev.run_full_frame(adapter, frames, raw)[0], ev.run_crops(adapter, fit, raw),
+                                 ev.run_crops(adapter, test, raw))
+    scored = {entry.name: (entry, found[entry.name]) for entry in entries}  # in the registry's order, as before
     out, runs = {}, {}
     for name, (entry, (full, fit_records, test_records)) in scored.items():
         head = {"model": name, "label": entry.label, "submission": True, "file": str(entry.path),

@@ -8,7 +8,7 @@ metrics/conclusions/boards.json, plots/board_pairs.md):
 Each board is one Holm family of statements (`core.pairs`), ids `boards.<board>.<A>_vs_<B>`, named as the leaderboard
 names its rows, so its ranks follow from them (`leaderboard.BOARD_STATEMENTS`). A trained model's seeds are its runs;
 a run that did not converge, or failed to train, blocks every pair it enters. A row without per-item scores (a
-submission scored before they were kept) enters its pairs unresolved, saying so.
+landmarks68 submission: its scoring keeps none) enters its pairs unresolved, saying so, and outside the Holm family.
 """
 
 from __future__ import annotations

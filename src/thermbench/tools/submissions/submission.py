@@ -32,7 +32,7 @@ import yaml
 from thermbench.breath.tracks import read_tracks
 from thermbench.core.io import InputError, read_json, write_json, write_text
 from thermbench.core.stage import load_params, run, section
-from thermbench.core.submissions import TASKS
+from thermbench.core.submissions import TASKS, names
 from thermbench.datasets.prepared import read_samples
 from thermbench.datasets.video import list_sequences, read_sequence
 from thermbench.models.rtmpose import PIXEL_MEAN, PIXEL_STD, load_model
@@ -45,10 +45,40 @@ def _csv(table: pd.DataFrame) -> str:
     return table.to_csv(index=False, lineterminator="\n")  # shortest round-trip floats: the same numbers back
 
 
+def _xy(value) -> bool:
+    return (isinstance(value, list) and len(value) == 2
+            and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in value))
+
+
+# protocol -> (the keys of each record, what they hold, whether a record's `pred` is of that shape)
+NOSE_RECORDS = {"full_frame": (("image_file", "pred"), "{image_file, pred: [[x, y], ...]}",
+                               lambda pred: isinstance(pred, list) and all(map(_xy, pred))),
+                "crop": (("sample_id", "pred"), "{sample_id, pred: [x, y] or null}",
+                         lambda pred: pred is None or _xy(pred))}
+
+
+def read_nose_predictions(path: Path) -> dict:
+    """A zero-shot predictions file (zeroshot@<model>'s) that holds predictions, its shape checked before anything
+    reads it (`NOSE_RECORDS`); else one line naming the file."""
+    data = read_json(path)
+    what = f"{path}: not a zero-shot predictions file (data/predictions/zeroshot/<model>.json)"
+    if not isinstance(data, dict):
+        raise InputError(f"{what}: a JSON {type(data).__name__} where an object with 'status' is expected")
+    if "status" not in data:
+        raise InputError(f"{what}: no 'status' among its keys ({names(sorted(data)) or 'none'})")
+    if data["status"] != "ok":
+        raise InputError(f"{path}: the predictions file holds no predictions (status: {data['status']})")
+    for protocol, (keys, shape, fits) in NOSE_RECORDS.items():
+        records = data.get(protocol)
+        if not isinstance(records, list) or not all(isinstance(r, dict) and set(keys) <= set(r) and fits(r["pred"])
+                                                    for r in records):
+            raise InputError(f"{what}: '{protocol}' must be a list of {shape}")
+    return data
+
+
 def nose_rows(predictions: dict) -> pd.DataFrame:
-    """A zero-shot predictions file (zeroshot@<model>'s) as thermeval_nose rows."""
-    if predictions.get("status") != "ok":
-        raise InputError(f"the predictions file holds no predictions (status: {predictions.get('status')})")
+    """A zero-shot predictions file with predictions (zeroshot@<model>'s, as `read_nose_predictions` reads it) as
+    thermeval_nose rows."""
     rows = [("full_frame", r["image_file"], x, y) for r in predictions["full_frame"] for x, y in r["pred"]]
     rows += [("crop", r["sample_id"], *r["pred"]) for r in predictions["crop"] if r["pred"] is not None]
     return pd.DataFrame(rows, columns=["protocol", "id", "x", "y"])
@@ -207,7 +237,7 @@ def main() -> None:
         if not args.source.is_file():
             raise InputError(f"--from {args.source}: not found (run `make repro` first: it writes the built-in "
                              "models' predictions)")
-        table = (nose_rows(read_json(args.source)) if args.task == "thermeval_nose"
+        table = (nose_rows(read_nose_predictions(args.source)) if args.task == "thermeval_nose"
                  else track_rows(read_tracks(args.source)))
     write_text(args.out, _csv(table))
     print(f"{args.out}: {len(table)} rows ({args.task})")

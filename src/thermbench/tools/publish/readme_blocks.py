@@ -8,6 +8,7 @@ import functools
 import math
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Callable
 
@@ -297,9 +298,9 @@ def gpu_precision(metrics: Path) -> str:
     seeds = p["nme_protocol"]["seeds"]
     rows = ["| setting | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | images/s at batch 64 |",
             "|---" * (len(seeds) + 3) + "|"]
-    for key, label in SETTINGS.items():
+    for key in SETTINGS:
         r = p["precision_nme"][key]
-        rows.append(f"| {label.replace(' (strict)', '')} | " + " | ".join(f"{v:.3f}" for v in r["nmes"])
+        rows.append(f"| {_name(key)} | " + " | ".join(f"{v:.3f}" for v in r["nmes"])
                     + f" | {r['mean']:.3f} | {_rate(e2e[key]['64']['images_per_s'])} |")
     return "\n" + "\n".join(rows) + "\n"
 
@@ -307,6 +308,162 @@ def gpu_precision(metrics: Path) -> str:
 def gpu_fp32_range(metrics: Path) -> str:
     low, high = read_input(metrics / f"{GPU}_precision.json")["paper_choice"]["fp32_nme_range"]
     return f"{low:.3f} to {high:.3f}"
+
+
+def _name(key: str) -> str:
+    """A setting's name in prose and in the precision table (fp32 without "(strict)")."""
+    return SETTINGS[key].replace(" (strict)", "")
+
+
+NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def _words(n: int) -> str:
+    return NUMBER_WORDS[n] if n < len(NUMBER_WORDS) else str(n)
+
+
+def _join(items: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return " and ".join(filter(None, (", ".join(items[:-1]), items[-1]))) if items else ""
+
+
+def _small(value: float) -> str:
+    """A small difference, 3 significant digits, its exponent unpadded (1.062e-05 -> 1.06e-5)."""
+    mantissa, _, exponent = f"{value:.3g}".partition("e")
+    return f"{mantissa}e{int(exponent)}" if exponent else mantissa
+
+
+def _left_out(p: dict) -> dict[str, list[float]]:
+    """The settings of the precision table whose mean NME lies outside fp32's seed range (`paper_choice` leaves them
+    out), each with its seeds' NMEs outside that range (at least one, as the mean lies between its seeds')."""
+    low, high = p["paper_choice"]["fp32_nme_range"]
+    return {key: [v for v in r["nmes"] if not low <= v <= high] for key in SETTINGS
+            if (r := p["precision_nme"].get(key)) is not None and not low <= r["mean"] <= high}
+
+
+def _on_seeds(nmes: list[float]) -> str:
+    return f"{_words(len(nmes))} seed{'s' if len(nmes) > 1 else ''}"
+
+
+def gpu_choice(metrics: Path) -> str:
+    """Which settings the paper choice's rule admits (mean NME within fp32's seed range) and which it leaves out,
+    with a left-out setting's images/s at batch 64 against the chosen one's and its seeds outside the range."""
+    p = read_input(metrics / f"{GPU}_precision.json")
+    e2e = read_input(metrics / f"{GPU}.json")["end_to_end"]
+    out = _left_out(p)
+    within = [_name(key) for key in SETTINGS if key in p["precision_nme"] and key not in out]
+    parts = [f"{_join(within)} {'do' if len(within) > 1 else 'does'}"] if within else []
+    for key, nmes in out.items():
+        run = e2e.get(key, {}).get("64")
+        change = None if run is None else run["images_per_s"] / p["paper_choice"]["images_per_s"] - 1
+        speed = "" if change is None else f", {100 * abs(change):.0f}% {'faster' if change > 0 else 'slower'},"
+        parts.append(f"{_name(key)}{speed} does not ({_on_seeds(nmes)} at {_join([f'{v:.3f}' for v in nmes])})")
+    return "; ".join(parts)
+
+
+def gpu_nme_limits(metrics: Path) -> str:
+    """How far apart fp32's own seeds lie (its seed range's width) and on how many seeds each left-out setting
+    falls outside that range."""
+    p = read_input(metrics / f"{GPU}_precision.json")
+    low, high = p["paper_choice"]["fp32_nme_range"]
+    out = "".join(f"; {_name(key)} is left out on {_on_seeds(nmes)}" for key, nmes in _left_out(p).items())
+    return f"fp32's own seeds span {high - low:.3f}, so it tells apart only large effects{out}"
+
+
+def gpu_workers(metrics: Path) -> str:
+    """The loader workers the fastest measured setting needs (`workers_needed`: its images/s at batch 64 over one
+    worker's)."""
+    n = max(read_input(metrics / f"{GPU}.json")["workers_needed"].values())
+    return f"{_words(n)} worker{'s' if n > 1 else ''} would feed every measured rate"
+
+
+def _identity(d: dict, where: str = "") -> str:
+    """Two same-seed runs with the deterministic flag off (`default`) and on (`deterministic`)."""
+    off, on = d["default"], d["deterministic"]
+    if off["bit_identical"] and on["bit_identical"]:
+        return "both came out identical"
+    first = "are bit-identical" if off["bit_identical"] else f"differ by up to {_small(off['max_diff'])}{where}"
+    second = "are bit-identical" if on["bit_identical"] else f"differ by up to {_small(on['max_diff'])}"
+    return f"{first} with the flag off and {second} with it on"
+
+
+def gpu_determinism(metrics: Path) -> str:
+    """Same-seed runs in fp32 and bf16, with deterministic mode off and on (`determinism`)."""
+    d = read_input(metrics / f"{GPU}.json")["determinism"]
+    fp32 = _identity(d["fp32"], " in the student's weights")
+    return f"{fp32}; in bf16 {_identity(d['bf16'])}"
+
+
+def gpu_determinism_cost(metrics: Path) -> str:
+    """Deterministic mode's change of the images/s end to end at batch 64 per setting (`deterministic_cost`, without
+    it -> with it); a change measured once (no `beyond_spread`: no repeats) cannot be told from the run-to-run noise;
+    the compiled setting, where not measured, named with the reason (`skipped`)."""
+    g = read_input(metrics / f"{GPU}.json")
+    cost = {key: g["deterministic_cost"][key] for key in SETTINGS if key in g["deterministic_cost"]}
+    text = _join([f"{100 * c['change']:+.1f}% in {_name(key)} ({_rate(c['without'])} to {_rate(c['images_per_s'])})"
+                  for key, c in cost.items()])
+    resolved = [_name(key) for key, c in cost.items() if c.get("beyond_spread")]
+    if not any("beyond_spread" in c for c in cost.values()):
+        text += (f": {'both' if len(cost) == 2 else 'each'} within the run-to-run noise of runs this short, so no cost "
+                 "could be resolved")
+    else:
+        text += f": beyond the repeats' range in {_join(resolved) or 'none'}"
+    if "bf16+compile" not in cost:
+        why = " (budget)" if any("bf16+compile" in s and "determin" in s for s in g.get("skipped", [])) else ""
+        text += f". With compilation it was not measured{why}"
+    return text
+
+
+def gpu_cpu_forward(metrics: Path) -> str:
+    return _small(read_input(metrics / f"{GPU}.json")["cpu_vs_gpu_forward_max_diff"])
+
+
+def gpu_compile_time(metrics: Path) -> str:
+    """Compilation's time: the compiled bf16 setting's warm-up run (compilation and its first steps) less the eager
+    bf16 one's, end to end at batch 64 (`runs.seconds[0]`), in whole minutes."""
+    e2e = read_input(metrics / f"{GPU}.json")["end_to_end"]
+    seconds = e2e["bf16+compile"]["64"]["runs"]["seconds"][0] - e2e["bf16"]["64"]["runs"]["seconds"][0]
+    minutes = round(seconds / 60)
+    return f"about {minutes} minute{'s' if minutes != 1 else ''}"
+
+
+GPU_TARGET = {"64": 2000, "256": 3000}  # KTL-l end to end, images/s per batch: the project's goal, not a measurement
+SAME_RATE = 0.05  # end to end within 5% of the step alone's images/s: the same rate, within one run's noise
+
+
+def gpu_time(metrics: Path) -> str:
+    """Where the time goes, against `GPU_TARGET`: the best end-to-end images/s per batch; at batch 64 the chosen
+    setting and the fastest end to end against their step alone (the same within `SAME_RATE`: the loader does not
+    limit them); the step alone at batch 64 and 256 in the tensor-core settings (strict fp32 runs without them), and
+    bf16 against tf32 at batch 64."""
+    g = read_input(metrics / f"{GPU}.json")
+    e2e, step = g["end_to_end"], g["step_ceiling_images_per_s"]
+    chosen = read_input(metrics / f"{GPU}_precision.json")["paper_choice"]["setting"]
+    best = {b: max((key for key in SETTINGS if (e2e.get(key) or {}).get(b)), key=lambda k: e2e[k][b]["images_per_s"])
+            for b in GPU_TARGET}
+    met = all(e2e[best[b]][b]["images_per_s"] >= GPU_TARGET[b] for b in GPU_TARGET)
+    target = ", ".join(f"{rate:,}{' images/s' if i == 0 else ''} at batch {b}"
+                       for i, (b, rate) in enumerate(GPU_TARGET.items()))
+    bests = _join([f"{_rate(e2e[best[b]][b]['images_per_s'])} at batch {b} ({_name(best[b])})" for b in GPU_TARGET])
+    shown = [key for key in SETTINGS if key in (chosen, best["64"])]
+    same = all(abs(e2e[k]["64"]["images_per_s"] / step[k]["64"] - 1) <= SAME_RATE for k in shown)
+    pairs = "; ".join(f"{_name(k)} {_rate(e2e[k]['64']['images_per_s'])} against {_rate(step[k]['64'])}" for k in shown)
+    grown = [k for k in SETTINGS if k != "fp32" and {"64", "256"} <= set(step.get(k, {}))]
+    grows = all(step[k]["256"] > step[k]["64"] for k in grown)
+    steps = ", ".join(f"{_name(k)} {_rate(step[k]['64'])} to {_rate(step[k]['256'])}" for k in grown)
+    slower = step["bf16"]["64"] < step["tf32"]["64"]
+    sentences = [
+        f"The target (KTL-l end to end at {target}) is {'met' if met else 'not met'}: the best measured is {bests}.",
+        f"At batch 64 the end-to-end rate {'equals' if same else 'differs from'} the step alone ({pairs})"
+        + (", so the loader is not what limits it." if same else "."),
+        (f"The step's rate grows with the batch ({steps}): at batch 64 the step is bound by what each kernel costs "
+         "regardless of its size, not by arithmetic, and bf16 is "
+         + ("slower than tf32 there (autocast adds cast kernels)." if slower else "not slower than tf32 there.")
+         if grows else f"The step's rate does not grow with the batch in every setting ({steps})."),
+        f"CUDA graphs remove {'exactly such' if grows else 'the'} per-kernel costs (\"The training step on a GPU\" "
+        "above); these figures are of the eager step before it lost its host waits, and `make gpu-check` has not run "
+        "on a GPU since."]
+    return "\n" + textwrap.fill(" ".join(sentences), width=116, break_on_hyphens=False) + "\n"
 
 
 GRID_STAGES = {"teacher": "teacher", "pretrain": "pretrain", "supervised": "supervised", "ktl": "KTL", "mcl": "MCL"}
@@ -674,7 +831,10 @@ BLOCKS: dict[str, dict[str, Callable[[Path], str]]] = {
     "docs/speed.md": {"speed_families": speed_families},
     "docs/gpu.md": {"gpu_table": gpu_table, "gpu_loader": gpu_loader, "gpu_sapiens2": gpu_sapiens2,
                     "gpu_precision": gpu_precision, "gpu_fp32_range": gpu_fp32_range, "grid_hours": grid_hours,
-                    "grid_rate": grid_rate, "grid_total": grid_total, "step_ops": step_ops},
+                    "grid_rate": grid_rate, "grid_total": grid_total, "step_ops": step_ops, "gpu_choice": gpu_choice,
+                    "gpu_nme_limits": gpu_nme_limits, "gpu_workers": gpu_workers, "gpu_determinism": gpu_determinism,
+                    "gpu_determinism_cost": gpu_determinism_cost, "gpu_cpu_forward": gpu_cpu_forward,
+                    "gpu_compile_time": gpu_compile_time, "gpu_time": gpu_time},
     "docs/scale.md": {"scale_resources": scale_resources},
     "docs/parity.md": {"parity_table": parity_table},
 }

@@ -220,8 +220,7 @@ def compare_board(prefix: str, what: str, entries: dict[str, Entry], outcome=lam
         elif test["unit"] == "retrainings" and "pooled" not in test:
             blockers.append(ONCE_TRAINED)
         elif p_holm[key] >= stats.ALPHA:
-            blockers.append(f"Holm-adjusted p {p_holm[key]:.3g} >= {stats.ALPHA} over the board's {len(p)} tested "
-                            "pairs")
+            blockers.append(f"Holm-adjusted p {p_holm[key]:.3g} >= {stats.ALPHA} over the board's {len(p)} pairs")
         elif test["unit"] in ("seeds", "retrainings") and "bootstrap_items" in ev:
             boot = ev["bootstrap_items"]
             if boot["low"] <= 0 <= boot["high"] or (boot["mean"] > 0) != (ev["mean"] > 0):

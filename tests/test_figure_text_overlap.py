@@ -89,7 +89,7 @@ def _raw_world(root, n=4):
         tifffile.imwrite(thermeval / "Temp_Matrix" / f"Thermal_{k}.tiff", rng.uniform(20, 36, (256, 192)))
         for c in range(4):
             x, y = 20 + 10 * c, 30 + 20 * c
-            anns.append({"id": len(anns) + 1, "image_id": k, "category_id": c,
+            anns.append({"id": len(anns) + 1, "image_id": k, "category_id": c, "bbox": [x, y, 30, 20],
                          "segmentation": [[x, y, x + 30, y, x + 30, y + 20, x, y + 20]]})
     (thermeval / "Annotations" / "annotations_1.json").write_text(json.dumps(
         {"images": images, "annotations": anns, "categories": [{"id": c, "name": m} for c, m in enumerate(names)]}))

@@ -114,6 +114,38 @@ def test_record_keeps_the_rows_by_thread_count():
     assert no_bf16["threads"]["1"]["pipelines"][PIPE]["variants"]["openvino-bf16"] == {"not_run": "not run: no BF16"}
 
 
+def test_a_run_without_the_student_or_the_pipeline_is_refused_before_a_file_is_written(tmp_path):
+    no_student = stage_run(["avx2"], 1)
+    for part in (no_student[0]["int8_students"], no_student[0]["runtimes"], no_student[1]["int8_students"]):
+        part["supervised-t-seed0"] = part.pop(POSE)
+    with pytest.raises(InputError) as refused:
+        families.record([stage_run(["avx2"], 1), no_student], 2, PROVENANCE)
+    assert str(refused.value) == (
+        f"not a speed stage run a family file can be made of (one with {POSE} in speed.models and {PIPE} among its "
+        f"pipelines, speed.deploy.pipeline_architectures): deploy metrics without int8_students/{POSE}, "
+        f"runtimes/{POSE}; deploy timing without int8_students/{POSE}")
+    other = "RTMDet-nano + RTMPose-s"
+    no_pipeline = stage_run(["avx2"], 1)
+    no_pipeline[1]["pipelines"][other] = no_pipeline[1]["pipelines"].pop(PIPE)  # its metrics: t's only
+    with pytest.raises(InputError) as refused:
+        families.record([no_pipeline], 2, PROVENANCE)
+    assert str(refused.value).endswith(f": deploy metrics without pipelines/{other}; deploy timing without "
+                                       f"pipelines/{PIPE}")
+    # files of another stage (metrics/speed.json, metrics/timing/speed.json): one line, and no family file
+    timing = stage_run(["avx2"], 1)[1]
+    (tmp_path / "speed.json").write_text(json.dumps({"data": {}, "architectures": {}}))
+    (tmp_path / "timing.json").write_text(json.dumps({"data": {}, "environment": timing["environment"],
+                                                      "architectures": {}}))
+    out = tmp_path / "families"
+    with pytest.raises(InputError) as refused:
+        families.main(["--out", str(out), "import", "--deploy-metrics", str(tmp_path / "speed.json"),
+                       "--deploy-timing", str(tmp_path / "timing.json"), "--cores", "2",
+                       *(f"--{k}={v}" for k, v in PROVENANCE.items())])
+    assert str(refused.value).endswith(": deploy metrics without max_nme_rise, pipelines, int8_students, runtimes; "
+                                       "deploy timing without pipelines, int8_students")
+    assert not out.exists()
+
+
 def test_each_family_and_machine_keeps_its_file(tmp_path):
     avx2 = families.write(tmp_path, families.record([stage_run(["avx2"], 1)], 2, PROVENANCE))
     vnni = families.write(tmp_path, families.record([stage_run(["avx2", "avx512_vnni"], 1)], 2, PROVENANCE))

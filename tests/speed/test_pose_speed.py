@@ -5,6 +5,7 @@ import dataclasses
 import json
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from thermbench.core.io import InputError
 from thermbench.datasets.crop_store import save_splits
 from thermbench.models.rtmdet import build_rtmdet
 from thermbench.models.rtmpose import build_rtmpose, count_parameters, save_model
-from thermbench.speed import pose_speed, runtimes
+from thermbench.speed import pose_speed, runtimes, speed_submissions
 from thermbench.speed.deploy import usable_cores
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,12 +109,23 @@ def test_onnx_check_catches_a_different_model(tmp_path):
         pose_speed.check_onnx_matches_torch(model, path, (1, 3, 64, 64))
 
 
-def test_time_interleaved_alternates_calls():
-    calls = []
-    fns = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
-    times = pose_speed.time_interleaved(fns, warmup=2, repeats=3)
-    assert calls == ["a", "b"] * 5
-    assert {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3}
+def test_a_submission_is_timed_in_paired_rounds_by_wall_and_cpu_time(tmp_path, monkeypatch):
+    path = tmp_path / "tiny.onnx"
+    pose_speed.export_onnx(tiny_net().eval(), path, (1, 3, 8, 8), opset=17)
+    card = types.SimpleNamespace(onnx=path, size=(8, 8), layout="NCHW", channels=3)
+    asked = []
+
+    def known_rounds(fns, warmup, rounds):
+        asked.append((list(fns), warmup, rounds, fns["onnxruntime"]()[0].shape))  # the model on a batch-1 image
+        return {"onnxruntime": {"wall_ms": [4.0, 2.0, 3.0], "cpu_ms": [2.0, 1.0, 6.0]}}
+
+    monkeypatch.setattr(runtimes, "time_paired", known_rounds)
+    # wall 4, 2, 3 ms: median 3, fastest 2, 1000 / 3 fps; CPU 2, 1, 6 ms: median 2, fastest 1
+    timing = pose_speed.Timing(warmup=2, repeats=3, threads=1, opset=17, atol=1e-4, rtol=1e-3)
+    assert speed_submissions.latency(card, timing) == {
+        "onnxruntime_ms": 3.0, "onnxruntime_min_ms": 2.0, "onnxruntime_fps": pytest.approx(1e3 / 3),
+        "onnxruntime_cpu_ms": 2.0, "onnxruntime_cpu_min_ms": 1.0, "threads": 1, "warmup": 2, "repeats": 3}
+    assert asked == [(["onnxruntime"], 2, 3, (1, 5))]
 
 
 def test_measure_latency_fields(tmp_path):

@@ -112,11 +112,20 @@ def test_a_runtime_that_will_not_compile_the_model_gets_a_row_saying_why(tmp_pat
     assert out["variants"]["onnxruntime-int8"]["cpu_ms"] > 0 and "not_run" in out["variants"]["openvino-bf16"]
 
 
-def test_eager_pytorch_is_timed_in_the_same_rounds_at_the_asked_threads_and_the_thread_count_restored(tmp_path):
+def test_eager_pytorch_is_timed_in_the_same_rounds_at_the_asked_threads_and_the_thread_count_restored(tmp_path,
+                                                                                                       monkeypatch):
     model = lively_rtmpose_t(64)
     path = tmp_path / "t.onnx"
     export_onnx(model, path, (1, 3, 64, 64), 17, OUTPUT_NAMES, dynamic_batch=True)
     seen = []
+    time_paired = runtimes.time_paired
+
+    def rounds_of_known_times(fns, warmup, rounds, seed):
+        """The real rounds (the calls counted below), then times whose paired ratios are known: per round,
+        onnxruntime-fp32 10, 20, 40 ms and eager 5, 20, 10 ms give speed-ups 2, 1, 4."""
+        time_paired(fns, warmup, rounds, seed)
+        known = {"onnxruntime-fp32": [10.0, 20.0, 40.0], deploy.EAGER: [5.0, 20.0, 10.0]}
+        return {name: {"cpu_ms": known.get(name, [1.0] * 3), "wall_ms": known.get(name, [1.0] * 3)} for name in fns}
 
     class Counting(torch.nn.Module):
         def forward(self, x):
@@ -126,14 +135,18 @@ def test_eager_pytorch_is_timed_in_the_same_rounds_at_the_asked_threads_and_the_
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        out = deploy.measure_variants(path, path, (1, 3, 64, 64), warmup=1, repeats=3, threads=1,
-                                      capabilities=["FP32"], eager=Counting())
+        with monkeypatch.context() as patched:
+            patched.setattr(runtimes, "time_paired", rounds_of_known_times)
+            out = deploy.measure_variants(path, path, (1, 3, 64, 64), warmup=1, repeats=3, threads=1,
+                                          capabilities=["FP32"], eager=Counting())
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
     assert seen == [(1, True, (1, 3, 64, 64))] * 4  # 1 warm-up + 3 rounds
     eager = out[deploy.EAGER]
-    assert eager["cpu_ms"] > 0 and len(eager["speedup_over_onnxruntime-fp32"]["cpu"]) == 3
+    # paired with onnxruntime-fp32 round by round: median 2, quartiles 1.5 and 3 (the medians' ratio is 2 as well)
+    assert eager["cpu_ms"] == 10.0 and eager["speedup_over_onnxruntime-fp32"]["cpu"] == {"median": 2.0, "q1": 1.5,
+                                                                                          "q3": 3.0}
     assert deploy.EAGER not in out["variants"]
     assert deploy.EAGER not in deploy.measure_variants(path, path, (1, 3, 64, 64), warmup=0, repeats=1, threads=1,
                                                        capabilities=["FP32"])

@@ -1,5 +1,7 @@
-"""int8 quantization, the ONNX scoring wrapper, the GEMM limit arithmetic and the detector + pose pipeline."""
+"""int8 quantization, the ONNX scoring wrapper, the GEMM limit arithmetic, the detector + pose pipeline, and each
+runtime variant's agreement with ONNX Runtime fp32."""
 
+import types
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,7 @@ from model_builders import lively_rtmpose_t
 from thermbench.datasets.crop_store import Split
 from thermbench.models.rtmdet import build_rtmdet
 from thermbench.models.rtmpose import crop_px
-from thermbench.speed import detect_then_pose, gemm, quantize, runtimes
+from thermbench.speed import deploy, detect_then_pose, gemm, quantize, runtimes
 from thermbench.speed.pose_speed import OUTPUT_NAMES, export_onnx, fresh_model
 
 
@@ -52,8 +54,8 @@ def test_onnx_wrapper_predicts_like_the_torch_model(tiny_pose):
     assert len(np.unique(pred)) > 10  # predictions that differ between keypoints, so that agreement means something
     assert np.all(pred == crop_px(model, split, 4)[0], axis=-1).mean() >= 0.95
     splits = (split, _split(4, 2))
-    scores = quantize.nme(wrapped, splits, 3)
-    assert scores == pytest.approx(quantize.nme(model, splits, 4), rel=0.05)
+    scores = quantize.nme_of(quantize.predictions(wrapped, splits, 3), splits)
+    assert scores == pytest.approx(quantize.nme_of(quantize.predictions(model, splits, 4), splits), rel=0.05)
 
 
 def test_quantized_model_runs_every_convolution_in_int8(tiny_pose, tmp_path):
@@ -222,6 +224,72 @@ def test_the_precision_each_pipeline_row_runs_its_detector_and_its_pose_model_in
                     "onnxruntime-int8-both": ("onnxruntime-int8", "int8"), "openvino-fp32": ("openvino-fp32", "fp32"),
                     "openvino-bf16": ("openvino-bf16", "bf16"), "openvino-int8": ("openvino-int8", "int8"),
                     "openvino-int8-both": ("openvino-int8", "int8"), "torch-fp32": ("torch-fp32", "fp32")}
+
+
+def test_each_variant_is_scored_against_onnxruntime_fp32s_keypoints(monkeypatch):
+    """Fake runners named by their precision: the int8 ones move one of each test's two keypoints 2 px from fp32's,
+    the others predict fp32's. NME stand-in: each test's mean coordinate, so 2 px on one of 4 coordinates is +0.5."""
+    reference = (np.array([[[10.0, 20.0], [30.0, 40.0]]]), np.array([[[50.0, 60.0], [70.0, 80.0]]]))
+    moved = (reference[0] + [[2.0, 0.0], [0.0, 0.0]], reference[1] + [[0.0, 0.0], [0.0, 2.0]])
+    monkeypatch.setattr(runtimes, "runner", lambda variant, fp32, int8, threads: variant.precision)
+    monkeypatch.setattr(quantize, "predictions",
+                        lambda model, splits, batch: moved if model.run == "int8" else reference)
+    monkeypatch.setattr(quantize, "nme_of", lambda preds, splits: {"tfake": preds[0].mean(),
+                                                                   "charlotte": preds[1].mean()})
+    fp32, rows = deploy.runtime_accuracy(None, Path("t.onnx"), Path("t.int8.onnx"), None, 4, ["FP32", "INT8"])
+    assert fp32 == {"tfake": 25.0, "charlotte": 65.0}
+    same = {"tfake_nme": 25.0, "charlotte_nme": 65.0, "tfake_nme_change": 0.0, "charlotte_nme_change": 0.0,
+            "mean_px_from_fp32": 0.0, "within_1px_share": 1.0}
+    assert rows["onnxruntime-fp32"] == rows["openvino-fp32"] == same
+    # distances 2, 0 (T-FAKE) and 0, 2 (CHARLOTTE): 1 px on average, half within 1 px
+    assert rows["onnxruntime-int8"] == rows["openvino-int8"] == {
+        "tfake_nme": 25.5, "charlotte_nme": 65.5, "tfake_nme_change": 0.5, "charlotte_nme_change": 0.5,
+        "mean_px_from_fp32": 1.0, "within_1px_share": 0.5}
+    assert list(rows) == [v.name for v in runtimes.VARIANTS] and "not_run" in rows["openvino-bf16"]
+
+
+def test_each_pipeline_row_is_compared_with_onnxruntime_fp32s_keypoints_and_boxes(monkeypatch):
+    """Fake pipelines from runners named by their precision. Frame i's fp32 keypoints are (10 + i, 20), (30, 40 + i)
+    and its top box (0, 0, 10, 10); an int8 pose model moves the first keypoint 2 px, an int8 detector shifts the box
+    5 px right in frame 0 (IoU 50 / 150) and 2 px in frame 1 (IoU 80 / 120)."""
+    box = np.array([0.0, 0.0, 10.0, 10.0])
+
+    def keypoints(frame):
+        i = int(frame[0, 0])
+        return np.array([[10.0 + i, 20.0], [30.0, 40.0 + i]])
+
+    class Pipeline:
+        def __init__(self, detector, pose, *sizes):
+            self.detector, self.pose = detector, pose
+
+        def box(self, frame):
+            return box + ([5.0, 0.0, 5.0, 0.0] if frame[0, 0] == 0 else [2.0, 0.0, 2.0, 0.0]) \
+                if self.detector == "int8" else box
+
+        def __call__(self, frame):
+            return keypoints(frame) + ([[2.0, 0.0], [0.0, 0.0]] if self.pose == "int8" else 0.0)
+
+    monkeypatch.setattr(runtimes, "openvino_capabilities", lambda: ["FP32", "INT8"])
+    monkeypatch.setattr(runtimes, "runner", lambda variant, fp32, int8, threads: variant.precision)
+    monkeypatch.setattr(detect_then_pose, "Pipeline", Pipeline)
+    monkeypatch.setattr(detect_then_pose, "run_torch", lambda frame, detector, pose: keypoints(frame))
+    monkeypatch.setattr(detect_then_pose, "torch_box", lambda frame, detector: box)
+    model = lambda **cfg: types.SimpleNamespace(cfg=types.SimpleNamespace(**cfg), eval=lambda: None)  # noqa: E731
+    frames = np.stack([np.full((4, 4), i, np.uint8) for i in range(2)])
+    _, agreement = detect_then_pose.measure_pipeline(
+        model(input_size=(4, 4), strides=(8,)), model(input_size=(4, 4)), Path("det.onnx"), Path("det.int8.onnx"),
+        Path("t.onnx"), Path("t.int8.onnx"), warmup=0, repeats=1, threads=1, images=frames)
+    rows = agreement["variants"]
+    boxes_kept = {"reference_box_side_px": 10.0, "box_iou_mean": 1.0, "box_iou_min": 1.0, "boxes_missed": 0}
+    for name in ("onnxruntime-fp32", "openvino-fp32", "torch-fp32"):
+        assert rows[name] == {"mean_px_from_fp32": 0.0, "within_1px_share": 1.0, **boxes_kept}, name
+    # 2 px on one keypoint of two: 1 px on average, half within 1 px
+    moved = {"mean_px_from_fp32": 1.0, "within_1px_share": 0.5}
+    for name in ("onnxruntime-int8", "openvino-int8"):
+        assert rows[name] == {**moved, **boxes_kept}, name
+        assert rows[name + detect_then_pose.BOTH] == {**moved, "reference_box_side_px": 10.0, "box_iou_mean": 0.5,
+                                                      "box_iou_min": pytest.approx(1 / 3), "boxes_missed": 1}, name
+    assert "not_run" in rows["openvino-bf16"]
 
 
 def test_pipeline_matches_eager_in_every_runtime(tiny_pose, tmp_path):

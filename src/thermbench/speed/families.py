@@ -53,6 +53,7 @@ KEPT = ("cpu_ms", "wall_ms", "mean_px_from_fp32", "within_1px_share", "reference
 # student's keypoints against fp32's, of at most MAX_MEAN_PX on average with at least MIN_WITHIN_1PX within 1 px.
 SPEEDUP_TARGET = {"avx2": 1.5, "vnni": 2.0, "amx": 2.0}
 MAX_MEAN_PX, MIN_WITHIN_1PX = 0.25, 0.99
+VERSIONS = ("onnxruntime", "openvino", "torch")  # the runtimes' versions a family file keeps
 # The speed stage's output flags (dvc.yaml): `measure` points them into its scratch folder.
 OUTPUT_FLAGS = ("--onnx-dir", "--metrics", "--timing", "--deploy-metrics", "--deploy-timing", "--table", "--figure",
                 "--grid-table")
@@ -98,14 +99,51 @@ def rows(numbers: dict, timing: dict) -> dict:
     return {"pipelines": pipes, "pose": pose, **ops}
 
 
+def _absent(tree: object, path: tuple[str, ...]) -> str | None:
+    """The first key of `path` that `tree` lacks, with the keys before it ("a/b"), or None when it has them all."""
+    for depth, key in enumerate(path):
+        if not isinstance(tree, dict) or key not in tree:
+            return "/".join(path[:depth + 1])
+        tree = tree[key]
+    return None
+
+
+def _lacking(numbers: object, timing: object) -> dict[str, list[str]]:
+    """What `record` and `markdown` read of one speed stage run (deploy metrics, deploy timing) and it lacks, by
+    file: the keys `rows` reads of every pipeline and student the timing lists, and `PIPELINE` and `POSE` among them."""
+    def listed(key: str, needed: str) -> dict:
+        found = timing.get(key) if isinstance(timing, dict) else None
+        return dict.fromkeys([needed, *(found if isinstance(found, dict) else ())])
+
+    pipes, students = listed("pipelines", PIPELINE), listed("int8_students", POSE)
+    environment = ("cpu", "cpu_int8_flags", "openvino_capabilities", "threads", *VERSIONS)
+    needs = {"deploy metrics": (numbers, [("max_nme_rise",), *(("pipelines", n, "agreement") for n in pipes),
+                                          *(("int8_students", n, k) for n in students for k in ("arch", "input_size")),
+                                          *(("runtimes", n) for n in students)]),
+             "deploy timing": (timing, [("data",), *(("environment", k) for k in environment),
+                                        *(("pipelines", n, k) for n in pipes for k in ("arch", "variants")),
+                                        *(("int8_students", n, "variants") for n in students)])}
+    out = {}
+    for name, (tree, paths) in needs.items():
+        absent = list(dict.fromkeys(a for a in (_absent(tree, p) for p in paths) if a))  # a missing parent once
+        if absent:
+            out[name] = absent
+    return out
+
+
 def record(runs: list[tuple[dict, dict]], cores: int, provenance: dict) -> dict:
     """One machine's file: the CPU, its family, the data the NME changes rest on, `provenance` (machine, date,
     commit, command, and what else a reader needs), and `rows` of each (numbers, timing) run, keyed by its thread
-    count."""
+    count. A run lacking what the file needs (`_lacking`) is refused."""
+    for numbers, timing in runs:
+        if absent := _lacking(numbers, timing):
+            raise InputError(f"not a speed stage run a family file can be made of (one with {POSE} in speed.models "
+                             f"and {PIPELINE} among its pipelines, speed.deploy.pipeline_architectures): "
+                             + "; ".join(f"{name} without {', '.join(keys)}" for name, keys in absent.items()))
     env = runs[0][1]["environment"]
     return {"family": family(env["cpu_int8_flags"]), "cpu": env["cpu"], "cpu_flags": env["cpu_int8_flags"],
             "openvino_capabilities": env["openvino_capabilities"], "cores": cores,
-            "versions": {k: env[k] for k in ("onnxruntime", "openvino", "torch")},
+            "versions": {k: env[k] for k in VERSIONS},
             "max_nme_rise": runs[0][0]["max_nme_rise"], "data": runs[0][1]["data"], "provenance": provenance,
             "threads": {str(t["environment"]["threads"]): rows(n, t) for n, t in runs}}
 

@@ -18,11 +18,9 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import time
 import warnings
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import onnxruntime as ort
@@ -186,21 +184,6 @@ def check_onnx_matches_torch(model: torch.nn.Module, onnx_path: str | Path, inpu
             raise ValueError(f"{onnx_path}: output {i} differs from PyTorch by up to {diff:.3g} "
                              f"(atol {atol}, rtol {rtol})")
     return worst
-
-
-def time_interleaved(fns: dict[str, Callable[[], object]], warmup: int, repeats: int) -> dict[str, list[float]]:
-    """Milliseconds per call for each function, calls alternating so that load from other processes on a shared
-    machine falls on all of them alike (their ratio is then more stable than either number)."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append((time.perf_counter() - start) * 1e3)
-    return times
 
 
 def measure_latency(model: torch.nn.Module, onnx_path: str | Path, input_shape: tuple[int, ...], warmup: int,

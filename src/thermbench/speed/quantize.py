@@ -207,11 +207,6 @@ def nme_of(preds: tuple[np.ndarray, np.ndarray], splits: tuple[Split, Split]) ->
             "charlotte": summarize(nme_diag(ch_pred, charlotte.in_crop_px(charlotte.kpts), charlotte.visible))["nme"]}
 
 
-def nme(model: nn.Module, splits: tuple[Split, Split], batch_size: int) -> dict:
-    """T-FAKE NME-IO and CHARLOTTE Full NME-diag of `model`."""
-    return nme_of(predictions(model, splits, batch_size), splits)
-
-
 def nme_change(fp32: dict, int8: dict, max_rise: float) -> dict:
     """Both NMEs, their rise under int8, and whether the student stays deployable (no rise above `max_rise`)."""
     out = {}

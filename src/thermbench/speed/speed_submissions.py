@@ -1,6 +1,7 @@
 """Stage speed_submissions: the ONNX models of submissions.yaml timed as Table II's checkpoint rows are (ONNX Runtime
-on the CPU, batch 1, the speed section's threads, warm-up and repeats), with the weights stored in each graph and its
-multiply-adds (models/onnx_model.py). Predictions files have no model to time: they get no row.
+on the CPU, batch 1, the speed section's threads, warm-up and repeats, wall and CPU time by `runtimes.time_paired`),
+with the weights stored in each graph and its multiply-adds (models/onnx_model.py). Predictions files have no model
+to time: they get no row.
 
 The numbers that do not depend on the machine go to the metrics file, the latencies to the timing file, both to the
 table `plots/speed_submissions.md` beside `speed_table.md`.
@@ -8,28 +9,28 @@ table `plots/speed_submissions.md` beside `speed_table.md`.
 
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
 
 import numpy as np
 
 from thermbench.core.io import write_json, write_text
-from thermbench.core.onnx_session import cpu_session
 from thermbench.core.plots import data_label
 from thermbench.core.submissions import Submission
 from thermbench.models.onnx_model import graph_counts, input_shape, onnx_fields, read_card
-from thermbench.speed import pose_speed
+from thermbench.speed import pose_speed, runtimes
 
 
 def latency(card, timing: pose_speed.Timing) -> dict:
-    """Median and fastest ms of one batch-1 call on a zero image; frames per second from the median."""
-    session = cpu_session(card.onnx, timing.threads)
-    feed = {session.get_inputs()[0].name: np.zeros(input_shape(card, 1), np.float32)}
-    ms = pose_speed.time_interleaved({"onnxruntime": lambda: session.run(None, feed)}, timing.warmup,
-                                     timing.repeats)["onnxruntime"]
-    median = statistics.median(ms)
-    return {"onnxruntime_ms": median, "onnxruntime_min_ms": min(ms), "onnxruntime_fps": 1e3 / median,
-            "threads": timing.threads, "warmup": timing.warmup, "repeats": timing.repeats}
+    """One batch-1 call on a zero image: median and fastest wall ms, frames per second from the wall median, median
+    and fastest CPU ms (the fields of the checkpoint rows' ONNX Runtime timing, pose_speed.measure_latency)."""
+    run = runtimes.onnxruntime_runner(card.onnx, timing.threads)
+    x = np.zeros(input_shape(card, 1), np.float32)
+    row = runtimes.summary(runtimes.time_paired({"onnxruntime": lambda: run(x)}, timing.warmup,
+                                                timing.repeats)["onnxruntime"])
+    return {"onnxruntime_ms": row["wall_ms"], "onnxruntime_min_ms": row["wall_min_ms"],
+            "onnxruntime_fps": row["wall_fps"], "onnxruntime_cpu_ms": row["cpu_ms"],
+            "onnxruntime_cpu_min_ms": row["cpu_min_ms"], "threads": timing.threads, "warmup": timing.warmup,
+            "repeats": timing.repeats}
 
 
 def markdown(rows: dict[str, dict], times: dict[str, dict], env: dict, label: str) -> str:

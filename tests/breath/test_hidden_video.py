@@ -291,7 +291,7 @@ def test_a_tracks_file_from_the_true_nostrils_scores_as_the_oracle(hidden, tmp_p
     assert sorted(p.name for p in (tmp_path / "submitted").iterdir()) == ["mine.json"]
     tr.track_source("oracle", hidden, tmp_path / "oracle.json", TRACK)
     # the example tool writes the oracle's track file in the same format, the same rows
-    from_tool = track_rows(tr.read_tracks(tmp_path / "oracle.json"))
+    from_tool = track_rows(tmp_path / "oracle.json")
     pd.testing.assert_frame_equal(from_tool, pd.read_csv(tmp_path / "mine.csv"), check_dtype=False)
     result = rt.evaluate(hidden, [tmp_path / "oracle.json", tmp_path / "submitted" / "mine.json"], RATES, seed=0)
     sources = result["metrics"]["sources"]

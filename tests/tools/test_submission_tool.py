@@ -45,3 +45,17 @@ def test_a_well_formed_predictions_file_still_becomes_rows(tmp_path, monkeypatch
     monkeypatch.setattr(sys, "argv", ["submission", "thermeval_nose", "--from", str(source), "--out", str(out)])
     run(submission.main)
     assert out.read_text() == "protocol,id,x,y\nfull_frame,a.png,1.5,2.0\ncrop,s2,3.0,4.0\n"
+
+
+@pytest.mark.parametrize("content, rule", [
+    (7, "not a breath track file (needs 'source' and 'available')"),
+    ({**TRACK_FILE, "available": False, "reason": "no weights"}, "the track file holds no tracks (no weights)"),
+])
+def test_breath_tracks_from_a_file_without_tracks_is_one_line_naming_it(content, rule, tmp_path, capsys, monkeypatch):
+    source, out = tmp_path / "tracks.json", tmp_path / "out.csv"
+    source.write_text(json.dumps(content))
+    monkeypatch.setattr(sys, "argv", ["submission", "breath_tracks", "--from", str(source), "--out", str(out)])
+    with pytest.raises(SystemExit) as exit_:
+        run(submission.main)
+    assert exit_.value.code == 2 and capsys.readouterr().err == f"error: {source}: {rule}\n"
+    assert not out.exists()

@@ -125,7 +125,7 @@ def _track_sequence(source: str, cfg: TrackConfig, inputs: SourceInputs, path: P
 
 def read_tracks(path: Path) -> dict:
     data = read_json(path)
-    if "source" not in data or "available" not in data:
+    if not isinstance(data, dict) or "source" not in data or "available" not in data:
         raise InputError(f"{path}: not a breath track file (needs 'source' and 'available')")
     if data["available"]:
         data["tracks"] = {s: {k: np.array(v, dtype=np.float64).reshape(-1, 2) for k, v in subs.items()}

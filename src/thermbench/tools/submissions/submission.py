@@ -84,11 +84,11 @@ def nose_rows(predictions: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["protocol", "id", "x", "y"])
 
 
-def track_rows(tracks: dict) -> pd.DataFrame:
-    """A breath track file (breath_track@<source>'s, as `read_tracks` reads it) as breath_tracks rows (NaN: no
-    face)."""
+def track_rows(path: Path) -> pd.DataFrame:
+    """A breath track file (breath_track@<source>'s, read by `read_tracks`) as breath_tracks rows (NaN: no face)."""
+    tracks = read_tracks(path)
     if not tracks["available"]:
-        raise InputError(f"the track file holds no tracks ({tracks.get('reason')})")
+        raise InputError(f"{path}: the track file holds no tracks ({tracks.get('reason')})")
     parts = [pd.DataFrame({"sequence": seq, "subject": subject, "frame": np.arange(len(points)),
                            "x": points[:, 0], "y": points[:, 1]})
              for seq, subjects in sorted(tracks["tracks"].items()) for subject, points in sorted(subjects.items())]
@@ -238,7 +238,7 @@ def main() -> None:
             raise InputError(f"--from {args.source}: not found (run `make repro` first: it writes the built-in "
                              "models' predictions)")
         table = (nose_rows(read_nose_predictions(args.source)) if args.task == "thermeval_nose"
-                 else track_rows(read_tracks(args.source)))
+                 else track_rows(args.source))
     write_text(args.out, _csv(table))
     print(f"{args.out}: {len(table)} rows ({args.task})")
 

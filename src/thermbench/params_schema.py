@@ -18,7 +18,7 @@ from thermbench.breath.sources import TrackConfig
 from thermbench.core.io import InputError
 from thermbench.core.stage import build, section
 from thermbench.datasets.qa import QAConfig
-from thermbench.datasets.registry import DATASETS, RGB_ADAPTERS
+from thermbench.datasets.registry import ADAPTERS
 from thermbench.datasets.synth.rgbpretrain import RGBPretrainConfig
 from thermbench.datasets.synth.video import VideoConfig
 from thermbench.mlcmkd.settings import RTMPoseParams, train_params
@@ -48,7 +48,6 @@ CONFIGS: dict[str, type] = {
     "zeroshot_blog.part3": Part3Config,
 }
 # prepare.<dataset> -> the dataset adapter's config, which datasets.prepare and datasets.rgbsets build the same way
-ADAPTERS = {**{name: dataset.adapter for name, dataset in DATASETS.items()}, **RGB_ADAPTERS}
 PREPARE: dict[str, type] = {f"prepare.{name}": adapter.PrepareConfig for name, adapter in ADAPTERS.items()}
 # section -> the function a stage reads it with
 READERS: dict[str, Callable[[Any], Any]] = {"train": train_params, "zeroshot": zeroshot_config}

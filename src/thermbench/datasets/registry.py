@@ -26,9 +26,10 @@ class Dataset:
 DATASETS = {"thermeval": Dataset(thermeval, synth_thermeval), "tfake": Dataset(tfake, synth_tfake),
             "charlotte": Dataset(charlotte, synth_charlotte)}
 RGB_ADAPTERS = {"cocowholebody": cocowholebody, "300w": face300w}  # the teacher's RGB sets (datasets/rgbsets.py)
+ADAPTERS = {**{name: dataset.adapter for name, dataset in DATASETS.items()}, **RGB_ADAPTERS}  # thermal and RGB
 
 
 def layout(name: str) -> tuple[str, ...] | None:
     """The download layout of a thermal dataset or an RGB set; None for a name with no download route."""
-    adapter = DATASETS[name].adapter if name in DATASETS else RGB_ADAPTERS.get(name)
+    adapter = ADAPTERS.get(name)
     return None if adapter is None else adapter.LAYOUT

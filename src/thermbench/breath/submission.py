@@ -54,11 +54,13 @@ def _check_repeats(path: Path, table: pd.DataFrame) -> None:
         raise fail(path, int(r.row), f"duplicate row for {r.sequence}/{r.subject} frame {frame}")
 
 
-def read_track_csv(path: Path, videos: Path) -> dict[str, dict[str, np.ndarray]]:
-    """{sequence: {subject: (T, 2) points}} of the file, checked against the sequences under `videos`: each row's
-    sequence, subject, frame and point in file order, then repeats, then the rows missing."""
+def read_track_csv(path: Path, videos: Path) -> tuple[dict[str, dict[str, np.ndarray]], int]:
+    """({sequence: {subject: (T, 2) points}}, the points outside their frame) of the file, checked against the
+    sequences under `videos`: each row's sequence, subject, frame and point in file order, then repeats, then the
+    rows missing. A point outside its frame is no face there (NaN), as a built-in source's track keeps it
+    (`tracking.in_frame`), and is counted."""
     table = read_rows(path, ("sequence", "subject"), COLUMNS)
-    tracks, sizes = {}, {}
+    tracks, sizes, outside = {}, {}, 0
     for folder in list_sequences(videos):
         seq = read_sequence(folder, with_frames=False)
         tracks[seq.name] = {s.id: np.full((len(seq.frames), 2), np.inf) for s in seq.subjects}  # inf: no row yet
@@ -83,6 +85,9 @@ def read_track_csv(path: Path, videos: Path) -> dict[str, dict[str, np.ndarray]]
         w, h = sizes[r.sequence]
         if np.isfinite(xy).all() and not (-FAR * w <= xy[0] <= (1 + FAR) * w and -FAR * h <= xy[1] <= (1 + FAR) * h):
             raise fail(path, r.row, f"({xy[0]:g}, {xy[1]:g}) lies far outside the {w}x{h} frame")
+        if np.isfinite(xy).all() and not in_frame(xy, w, h):
+            outside += 1
+            xy = np.full(2, np.nan)
         points[int(frame)] = xy
     _check_repeats(path, table)
     for name, subjects in tracks.items():
@@ -91,21 +96,7 @@ def read_track_csv(path: Path, videos: Path) -> dict[str, dict[str, np.ndarray]]
             if absent.size:
                 raise fail(path, None, f"no row for {name}/{subject} frame {absent[0]} ({absent.size} of "
                                         f"{len(points)} frames missing; every frame needs a row, empty x, y: no face)")
-    return tracks
-
-
-def frame_tracks(tracks: dict[str, dict[str, np.ndarray]], videos: Path) -> tuple[dict, int]:
-    """`read_track_csv`'s tracks with each point outside its sequence's frame NaN (no face, as a built-in source's
-    track keeps it: `tracking.in_frame`), and the number of such points."""
-    sizes = {read_sequence(folder, with_frames=False).name: frame_size(folder) for folder in list_sequences(videos)}
-    kept, outside = {}, 0
-    for name, subjects in tracks.items():
-        kept[name] = {}
-        for subject, points in subjects.items():
-            off = np.isfinite(points).all(axis=1) & ~in_frame(points, *sizes[name])
-            outside += int(off.sum())
-            kept[name][subject] = np.where(off[:, None], np.nan, points)
-    return kept, outside
+    return tracks, outside
 
 
 def validate(registry: Path, videos: Path) -> dict[str, dict]:
@@ -163,7 +154,7 @@ def write_tracks(entries: list[Submission], videos: Path, out: Path, cfg: TrackC
                 continue
             tracks = merged.pop("tracks")
         else:
-            tracks, outside = frame_tracks(read[entry.name], videos)
+            tracks, outside = read[entry.name]
             frames = sum(len(p) for subjects in tracks.values() for p in subjects.values())
             merged = {"outside_frame": outside, "model_frames": frames, "not_tracked": []}
         write_json(out / f"{entry.name}.json", {

@@ -30,7 +30,7 @@ import pandas as pd
 import yaml
 
 from thermbench.breath.tracks import read_tracks
-from thermbench.core.io import InputError, read_json, write_json, write_text
+from thermbench.core.io import InputError, is_number, read_json, write_json, write_text
 from thermbench.core.stage import load_params, run, section
 from thermbench.core.submissions import TASKS, names
 from thermbench.datasets.prepared import read_samples
@@ -46,8 +46,7 @@ def _csv(table: pd.DataFrame) -> str:
 
 
 def _xy(value) -> bool:
-    return (isinstance(value, list) and len(value) == 2
-            and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in value))
+    return isinstance(value, list) and len(value) == 2 and all(map(is_number, value))
 
 
 # protocol -> (the keys of each record, what they hold, whether a record's `pred` is of that shape)

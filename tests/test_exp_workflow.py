@@ -85,7 +85,8 @@ def workflow(tmp_path_factory):
     # DVC leaves the bad value in params.yaml, and the experiment's results in the workspace: back to the base
     run("git", "checkout", "-q", "--", ".")
     run(*dvc, "checkout", "-q", "--allow-missing")
-    stale = {key: _stale_after(run, dvc, key, value) for key, value in (ONLY_MCL, (PARAM, OTHER))}
+    base_stale = set(json.loads(run(*dvc, "status", "--json")))
+    stale = {key: _stale_after(run, dvc, base_stale, key, value) for key, value in (ONLY_MCL, (PARAM, OTHER))}
     make = ("make", "-s", "-o", ".venv/.installed", f"PY={sys.executable}", f"DVC={' '.join(dvc)}", "exp-show")
     only_changed = run(*dvc, "exp", "show", "--only-changed", "--csv").splitlines()[0].split(",")
     deps = _deps(json.loads(run(*dvc, "exp", "show", "--json")))
@@ -107,11 +108,10 @@ def _digests(repo: Path) -> dict[str, str]:
             for top in ("data", "metrics", "plots") for p in sorted((repo / top).rglob("*")) if p.is_file()}
 
 
-def _stale_after(run, dvc, key: str, value: str) -> dict[str, list[str]]:
+def _stale_after(run, dvc, before: set[str], key: str, value: str) -> dict[str, list[str]]:
     """The stages `dvc status` names as changed once params.yaml holds `key: value` (DVC's own writer, as `-S`):
-    `stale`, all of them, and `new`, those it did not name before (a warm copy made by older code is stale where that
-    code changed)."""
-    before = set(json.loads(run(*dvc, "status", "--json")))
+    `stale`, all of them, and `new`, those not in `before`, what it named with the base params (a warm copy made by
+    older code is stale where that code changed)."""
     run(sys.executable, "-c", "import sys, yaml; from dvc.utils.serialize import modify_yaml\n"
         "with modify_yaml('params.yaml') as d:\n    *path, last = sys.argv[1].split('.')\n"
         "    for p in path: d = d[p]\n    d[last] = yaml.safe_load(sys.argv[2])", key, value)

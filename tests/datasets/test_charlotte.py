@@ -158,3 +158,11 @@ def test_a_fixed_median_is_kept_and_recorded(tmp_path):
     summary = prepared_summary(tmp_path / "out")["width_groups"]
     assert summary["measure"] == "frame" and summary["threshold_px"] == 240.0 and summary["median_px"] == 200.0
     assert summary["groups"] == {"high": 1, "mean": 0, "low": 2}
+
+
+def test_an_unknown_width_measure_is_named(tmp_path):
+    raw = build_charlotte(tmp_path / "raw", [{"subject": "S1", "id": f"R1000{i}", "points": _front(30 + 10 * i),
+                                             "width": 320, "celsius": 30.0} for i in range(3)])
+    with pytest.raises(InputError, match="^params.yaml: 'prepare.charlotte.width' must be one of frame, face_box, "
+                                         "not 'face'$"):
+        charlotte.prepare(raw, tmp_path / "out", {**CFG, "width": "face"}, seed=0)

@@ -126,7 +126,8 @@ def test_missing_image_is_left_out_with_a_warning(tmp_path, capsys):
 
 def test_unknown_options_are_named(tmp_path):
     raw = build_thermeval(tmp_path / "raw", GEOMETRY)
-    with pytest.raises(thermeval.InputError, match="crop_geometry must be one of blog, per_axis, not 'square'"):
+    with pytest.raises(thermeval.InputError,
+                       match="'prepare.thermeval.crop_geometry' must be one of blog, per_axis, not 'square'"):
         thermeval.prepare(raw, tmp_path / "out", {**CFG, "crop_geometry": "square"}, seed=0)
-    with pytest.raises(thermeval.InputError, match="split must be one of blog, seeded, not None"):
+    with pytest.raises(thermeval.InputError, match="'prepare.thermeval.split' must be one of blog, seeded, not None"):
         thermeval.prepare(raw, tmp_path / "out2", {k: v for k, v in CFG.items() if k != "split"}, seed=0)

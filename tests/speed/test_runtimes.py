@@ -45,6 +45,8 @@ def test_paired_ratios_pair_each_round():
     assert ratios["other"]["wall"] == {"median": 1.0, "q1": 1.0, "q3": 1.0}
     assert runtimes.summary(times["other"]) == pytest.approx(
         {"wall_ms": 20.0, "wall_min_ms": 10.0, "wall_fps": 50.0, "cpu_ms": 10.0, "cpu_min_ms": 5.0, "cpu_fps": 100.0})
+    assert runtimes.latency_fields("ort", runtimes.summary(times["other"])) == pytest.approx(
+        {"ort_ms": 20.0, "ort_min_ms": 10.0, "ort_fps": 50.0, "ort_cpu_ms": 10.0, "ort_cpu_min_ms": 5.0})
 
 
 def test_openvino_runs_the_onnx_file_like_onnxruntime_and_names_its_kernels(tmp_path):

@@ -155,8 +155,7 @@ def width_groups(frame_widths: list[int], face_widths: list[int], measure: str, 
     """(measure used, the widths, the threshold): `median` "data" = the median of the widths, or a fixed px value.
     Frame widths that are all one size fall back to face widths (one line on stderr); widths that put every image
     in one group are an InputError naming `where`."""
-    if measure not in WIDTHS:
-        raise InputError(f"params.yaml: prepare.charlotte.width '{measure}' is not one of {', '.join(WIDTHS)}")
+    check_choice("prepare.charlotte.width", measure, WIDTHS)
     widths = np.asarray(frame_widths if measure == "frame" else face_widths, dtype=np.float64)
     if measure == "frame" and len(widths) > 1 and np.ptp(widths) == 0:
         print(f"{where}: every frame is {widths[0]:g} px wide, so High/Mean/Low use the face width (x-extent of "

@@ -274,9 +274,7 @@ def crop_pair(image: np.ndarray, person_bbox: list[float], cfg: dict) -> tuple[n
 
 def option(cfg: dict, key: str, choices: tuple[str, ...]) -> str:
     """A named choice from params `prepare.thermeval`, checked."""
-    if cfg.get(key) not in choices:
-        raise InputError(f"params.yaml: prepare.thermeval.{key} must be one of {', '.join(choices)}, "
-                         f"not {cfg.get(key)!r}")
+    check_choice(f"prepare.thermeval.{key}", cfg.get(key), choices)
     return cfg[key]
 
 

@@ -211,10 +211,7 @@ def measure_latency(model: torch.nn.Module, onnx_path: str | Path, input_shape: 
     batch = input_shape[0]
     result = {"warmup": warmup, "repeats": repeats, "threads": threads, "batch": batch}
     for name, clocks in times.items():
-        row = runtimes.summary(clocks, batch)
-        result[f"{name}_ms"], result[f"{name}_min_ms"], result[f"{name}_fps"] = (
-            row["wall_ms"], row["wall_min_ms"], row["wall_fps"])
-        result[f"{name}_cpu_ms"], result[f"{name}_cpu_min_ms"] = row["cpu_ms"], row["cpu_min_ms"]
+        result.update(runtimes.latency_fields(name, runtimes.summary(clocks, batch)))
     result["torch_over_onnxruntime"] = runtimes.paired_ratios(times, "torch")["onnxruntime"]["cpu"]["median"]
     return result
 

@@ -209,6 +209,13 @@ def summary(times: dict[str, list[float]], batch: int = 1) -> dict:
     return out
 
 
+def latency_fields(name: str, row: dict) -> dict:
+    """A `summary` row as the latency fields of runtime `name` in a model's timing row: `<name>_ms`, `<name>_min_ms`
+    and `<name>_fps` by wall time, `<name>_cpu_ms` and `<name>_cpu_min_ms` by CPU time."""
+    return {f"{name}_ms": row["wall_ms"], f"{name}_min_ms": row["wall_min_ms"], f"{name}_fps": row["wall_fps"],
+            f"{name}_cpu_ms": row["cpu_ms"], f"{name}_cpu_min_ms": row["cpu_min_ms"]}
+
+
 def paired_ratios(times: dict[str, dict[str, list[float]]], reference: str) -> dict[str, dict]:
     """Speed-up of each function over `reference`, per round (reference ms / its ms, both of that round), by CPU
     and by wall time: {name: {"cpu": quartiles, "wall": quartiles}}."""

@@ -27,9 +27,7 @@ def latency(card, timing: pose_speed.Timing) -> dict:
     x = np.zeros(input_shape(card, 1), np.float32)
     row = runtimes.summary(runtimes.time_paired({"onnxruntime": lambda: run(x)}, timing.warmup,
                                                 timing.repeats)["onnxruntime"])
-    return {"onnxruntime_ms": row["wall_ms"], "onnxruntime_min_ms": row["wall_min_ms"],
-            "onnxruntime_fps": row["wall_fps"], "onnxruntime_cpu_ms": row["cpu_ms"],
-            "onnxruntime_cpu_min_ms": row["cpu_min_ms"], "threads": timing.threads, "warmup": timing.warmup,
+    return {**runtimes.latency_fields("onnxruntime", row), "threads": timing.threads, "warmup": timing.warmup,
             "repeats": timing.repeats}
 
 

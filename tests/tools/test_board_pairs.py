@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from thermbench.core.items import write_items
+from thermbench.core.items import read_items, write_items
 from thermbench.tools.reports.board_pairs import hit, write
 
 IDS = [f"s{k}" for k in range(8)]
@@ -49,7 +49,7 @@ def world(tmp_path):
 
 
 def test_every_pair_of_a_landmark_board_is_one_holm_family(world):
-    records = write(world / "metrics", ["mediapipe", "dwpose"], world / "plots" / "curves", {},
+    records = write(world / "metrics", ["mediapipe", "dwpose"], world / "plots" / "curves", world / "items", {},
                     world / "boards.json", world / "board_pairs.md")
     tfake = {r["id"].removeprefix("boards.landmarks68_tfake."): r for r in records
              if r["id"].startswith("boards.landmarks68_tfake.")}
@@ -60,7 +60,7 @@ def test_every_pair_of_a_landmark_board_is_one_holm_family(world):
     vs_dlib = tfake["ktl-dikd_vs_zeroshot-dlib68"]
     assert vs_dlib["numbers"]["unit"] == "seeds" and vs_dlib["numbers"]["n_seeds"] == 3
     assert vs_dlib["numbers"]["mean"] == pytest.approx(-0.3, abs=1e-6)
-    # a student run that did not converge blocks the pairs of its model; the submission has no items
+    # a student run that did not converge blocks the pairs of its model; the submission's items file is missing
     assert "not converged: supervised-s-seed2" in tfake["ktl-dikd_vs_supervised-s"]["why"]
     assert "no per-item scores of mine (submission)" in tfake["ktl-dikd_vs_mine (submission)"]["why"]
     # the board family: the 3 pairs with items both rows scored (the submission's are reported, not tested), so the
@@ -69,6 +69,25 @@ def test_every_pair_of_a_landmark_board_is_one_holm_family(world):
     # one nose model with numbers: no pair on the nose board
     assert not [r for r in records if r["id"].startswith("boards.thermeval_nose.")]
     assert "## landmarks68_tfake" in (world / "board_pairs.md").read_text()
+
+
+def test_a_landmarks68_submission_with_its_items_is_tested_in_the_family(world):
+    # its items as the table1_submissions stage writes them: 0.2 below dlib68's on each image, give or take 0.01
+    offsets = np.random.default_rng(2).uniform(-0.01, 0.01, 8)
+    base = read_items(world / "plots" / "curves" / "table1" / "dlib68_items.csv", "tfake")[IDS].to_numpy()
+    write_items(world / "items" / "mine_submission_items.csv",
+                {"tfake": (IDS, base - 0.2 + offsets), "charlotte": (IDS[:2], [0.3, 0.4])})
+    records = write(world / "metrics", ["mediapipe", "dwpose"], world / "plots" / "curves", world / "items", {},
+                    world / "boards.json", world / "board_pairs.md")
+    tfake = {r["id"].removeprefix("boards.landmarks68_tfake."): r for r in records
+             if r["id"].startswith("boards.landmarks68_tfake.")}
+    # two models run once: a paired t test over the 8 images, whose mean difference is -0.2 + the offsets' mean
+    pair = tfake["mine (submission)_vs_zeroshot-dlib68"]
+    assert pair["numbers"]["unit"] == "items" and pair["numbers"]["n_items"] == 8
+    assert pair["numbers"]["mean"] == pytest.approx(-0.2 + offsets.mean(), abs=1e-6)
+    assert pair["verdict_here"] == "mine (submission) < zeroshot-dlib68" and "per-item" not in pair["why"]
+    # every pair now has items both rows scored: the family is all 6, the smallest p taken at 1 - 0.05 / 6
+    assert max(r["numbers"]["level"] for r in tfake.values()) == pytest.approx(1 - 0.05 / 6)
 
 
 def test_a_nose_is_a_hit_within_the_pck_radius():

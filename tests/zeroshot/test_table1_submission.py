@@ -9,6 +9,7 @@ import pytest
 
 from raw_builders import build_prepared_landmarks
 from thermbench.core.io import InputError
+from thermbench.core.items import read_items
 from thermbench.core.submissions import Submission
 from thermbench.tools.submissions.submission import truth_rows
 from thermbench.zeroshot.table1.submission import evaluate
@@ -41,7 +42,7 @@ def _file(tmp_path, offset=(3.0, 4.0), rows=(("tfake", "t0"), ("tfake", "t1"), (
 def test_a_landmark_file_gets_its_table_i_row_by_hand(prepared, tmp_path):
     path, _ = _file(tmp_path)
     out = tmp_path / "m.json"
-    evaluate([Submission("mine", "landmarks68", path, "")], *prepared, out, DATA, 1)
+    evaluate([Submission("mine", "landmarks68", path, "")], *prepared, out, tmp_path / "items", DATA, 1)
     row = json.loads(out.read_text())["submissions"]["mine"]
     # Every point 5 px off (3-4-5): NME-IO 5 / 40 on each T-FAKE crop; NME-diag 5 / (48 sqrt 2) on each CHARLOTTE one.
     assert row["tfake"]["nme"] == pytest.approx(5 / 40, abs=1e-6) and row["tfake"]["n"] == 2
@@ -49,6 +50,11 @@ def test_a_landmark_file_gets_its_table_i_row_by_hand(prepared, tmp_path):
     assert row["charlotte"]["mean"]["n"] == 2 and row["charlotte"]["low"]["n"] == 0
     assert row["model"] == "submission-mine" and row["kind"] == "submission" and row["label"] == "mine (submission)"
     assert len(row["sha256"]) == 64 and row["data"] == DATA
+    # its per-image NMEs, the items its pairs on the landmarks68 boards are tested on
+    items = tmp_path / "items" / "mine_submission_items.csv"
+    assert read_items(items, "tfake").to_dict() == pytest.approx({"t0": 5 / 40, "t1": 5 / 40})
+    assert read_items(items, "charlotte").to_dict() == pytest.approx({"c0": 5 / (48 * np.sqrt(2)),
+                                                                      "c1": 5 / (48 * np.sqrt(2))})
 
 
 def test_the_example_tool_writes_truth_plus_offset_in_this_format(prepared, tmp_path):
@@ -60,8 +66,8 @@ def test_the_example_tool_writes_truth_plus_offset_in_this_format(prepared, tmp_
 def _rule(prepared, tmp_path, path):
     out = tmp_path / "m.json"
     with pytest.raises(InputError) as err:
-        evaluate([Submission("mine", "landmarks68", path, "")], *prepared, out, DATA, 1)
-    assert not out.exists()
+        evaluate([Submission("mine", "landmarks68", path, "")], *prepared, out, tmp_path / "items", DATA, 1)
+    assert not out.exists() and not (tmp_path / "items").exists()
     return str(err.value).removeprefix(f"{path}: ")
 
 
@@ -102,7 +108,7 @@ def test_an_exported_student_entered_as_onnx_reproduces_its_own_row(prepared, tm
     own, _, _, _ = score_run(student, config, tmp_path / "cache_t", tmp_path / "cache_c", "ktl-t")
     card = write_card(tmp_path / "student", student, 64, "simcc", ["simcc_x", "simcc_y"])
     out = tmp_path / "m.json"
-    evaluate([Submission("student", "landmarks68", card, "", onnx=True)], *prepared, out, DATA, 1)
+    evaluate([Submission("student", "landmarks68", card, "", onnx=True)], *prepared, out, tmp_path / "items", DATA, 1)
     row = json.loads(out.read_text())["submissions"]["student"]
     assert row["tfake"]["n"] == 2 and row["input_size"] == 64 and row["keypoints"] == "ibug68"
     for cell in ("tfake", "charlotte"):
@@ -128,7 +134,7 @@ def test_a_coco_results_file_scores_as_the_same_points_in_a_csv(prepared, tmp_pa
     rows = {}
     for name, path in (("csv", csv), ("coco", coco)):
         out = tmp_path / f"{name}.json"
-        evaluate([Submission(name, "landmarks68", path, "")], *prepared, out, DATA, 1)
+        evaluate([Submission(name, "landmarks68", path, "")], *prepared, out, tmp_path / "items", DATA, 1)
         rows[name] = json.loads(out.read_text())["submissions"][name]
     assert rows["coco"]["tfake"]["nme"] == pytest.approx(5 / 40, abs=1e-6)
     for key in ("tfake", "charlotte"):
@@ -143,7 +149,8 @@ def test_equal_scores_for_one_crop_score_the_earlier_result_as_cocoeval_matches_
     for name, results in (("first", first[:1] + [tie] + first[1:]), ("tie_first", [tie] + first),
                           ("higher_later", [tie] + first[:1] + [{**first[0], "score": 0.95}] + first[1:])):
         out = tmp_path / f"{name}.json"
-        evaluate([Submission(name, "landmarks68", _coco(tmp_path, results), "")], *prepared, out, DATA, 1)
+        evaluate([Submission(name, "landmarks68", _coco(tmp_path, results), "")],
+                 *prepared, out, tmp_path / "items", DATA, 1)
         nme[name] = json.loads(out.read_text())["submissions"][name]["tfake"]["nme"]
     # crop 1 at (3, 4) px off: 5 / 40 on both T-FAKE crops; at (30, 40): 50 / 40 on crop 1
     assert nme["first"] == pytest.approx(5 / 40, abs=1e-6) and nme["higher_later"] == pytest.approx(5 / 40, abs=1e-6)
@@ -199,5 +206,6 @@ def test_the_coco_ground_truth_and_ids_number_the_scored_crops_as_results_use_th
                 "keypoints": (np.array(a["keypoints"]).reshape(68, 3) + [3.0, 4.0, 0.0]).ravel().tolist()}
                for a in gt["annotations"]]
     out = tmp_path / "m.json"
-    evaluate([Submission("mine", "landmarks68", _coco(tmp_path, results), "")], *prepared, out, DATA, 1)
+    evaluate([Submission("mine", "landmarks68", _coco(tmp_path, results), "")],
+             *prepared, out, tmp_path / "items", DATA, 1)
     assert json.loads(out.read_text())["submissions"]["mine"]["tfake"]["nme"] == pytest.approx(5 / 40, abs=1e-6)

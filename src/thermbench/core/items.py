@@ -30,6 +30,11 @@ def items_name(model: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("_")
 
 
+def items_path(folder: str | Path, model: str) -> Path:
+    """Where `model`'s items file lies in `folder`: `<items_name(model)>_items.csv`."""
+    return Path(folder) / f"{items_name(model)}_items.csv"
+
+
 def items_text(scores: dict[str, tuple[list[str], np.ndarray]]) -> str:
     """The CSV of {dataset: (item ids, per-item values)}, datasets in the given order, values to 7 significant digits
     (NaN: empty)."""

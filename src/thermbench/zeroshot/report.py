@@ -18,7 +18,7 @@ import pandas as pd
 from thermbench.core import metrics, submissions
 from thermbench.core.conclusions import as_records
 from thermbench.core.io import InputError, read_json, write_json, write_text
-from thermbench.core.items import items_name, write_items
+from thermbench.core.items import items_path, write_items
 from thermbench.core.plots import data_label, plt, save_figure
 from thermbench.datasets.common import read_image
 from thermbench.models.landmarker import TFAN_SCHEMAS, nose_note
@@ -216,7 +216,7 @@ def write_report(models: list[str], metrics_dir: Path, predictions_dir: Path, su
     runs = {m: read_json(predictions_dir / f"{m}.json") for m in models if results[m]["status"] == "ok"}
     runs.update(read_json(submitted[1])["submissions"])
     for m, run in runs.items():
-        write_items(out / "curves" / "zeroshot" / f"{items_name(results[m].get('label', m))}_items.csv",
+        write_items(items_path(out / "curves" / "zeroshot", results[m].get("label", m)),
                     nose_items(run["full_frame"], cfg.match_cap_px))
     records = {m: run["full_frame"][: cfg.qualitative_n] for m, run in runs.items()}
     # every model saw the same test frames in frames.csv order

@@ -136,7 +136,8 @@ def measure(root: Path, reps: int, seed: int = 0) -> dict:
     params = yaml.safe_load((root / "params.yaml").read_text())
     runs = [m for p in sorted((root / "metrics" / "mlcmkd").rglob("*.json")) for m in [read_json(p)]
             if "nme" in m.get("tfake", {})]
-    entries = landmark_entries(runs, {}, [root / "plots" / "curves" / "mlcmkd"], "tfake")
+    entries = landmark_entries(runs, {}, [root / "plots" / "curves" / "mlcmkd"],
+                               root / "data" / "predictions" / "table1_submissions", "tfake")
     seeded = {k for k, e in entries.items() if e.seeded}
     statements = {s["id"]: s for s in read_json(root / "metrics" / "conclusions" / "boards.json")["statements"]}
     # a claim of the paper is tested in its own table's family (metrics/conclusions/mlcmkd.json): its level there

@@ -2,13 +2,14 @@
 metrics/conclusions/boards.json, plots/board_pairs.md):
 
     thermeval_nose         full-frame PCK@10px: whether each GT nose was found within 10 px (plots/curves/zeroshot)
-    landmarks68_tfake      NME-IO per T-FAKE test image (plots/curves/mlcmkd, plots/curves/table1)
+    landmarks68_tfake      NME-IO per T-FAKE test image (plots/curves/mlcmkd, plots/curves/table1; a submission's:
+                           data/predictions/table1_submissions)
     landmarks68_charlotte  NME-diag per CHARLOTTE test image (Full), as T-FAKE
 
 Each board is one Holm family of statements (`core.pairs`), ids `boards.<board>.<A>_vs_<B>`, named as the leaderboard
 names its rows, so its ranks follow from them (`leaderboard.BOARD_STATEMENTS`). A trained model's seeds are its runs;
-a run that did not converge, or failed to train, blocks every pair it enters. A row without per-item scores (a
-landmarks68 submission: its scoring keeps none) enters its pairs unresolved, saying so, and outside the Holm family.
+a run that did not converge, or failed to train, blocks every pair it enters. A row without per-item scores (its
+items file missing) enters its pairs unresolved, saying so, and outside the Holm family.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pandas as pd
 
 from thermbench.core.conclusions import as_records
 from thermbench.core.io import read_json, write_json, write_text
-from thermbench.core.items import items_name, read_items
+from thermbench.core.items import items_path, read_items
 from thermbench.core.pairs import Entry, compare_board
 from thermbench.tools.reports.leaderboard import PCK_RADIUS_PX, by_model
 
@@ -38,9 +39,11 @@ def _missing(name: str) -> Entry:
     return Entry({None: pd.Series(dtype=np.float64)}, False, [f"no per-item scores of {name}"])
 
 
-def landmark_entries(runs: list[dict], submitted: dict, items_dirs: list[Path], dataset: str) -> dict[str, Entry]:
+def landmark_entries(runs: list[dict], submitted: dict, items_dirs: list[Path], submitted_items: Path,
+                     dataset: str) -> dict[str, Entry]:
     """The landmarks68 board's rows with a value: trained runs grouped by model name without its seed (leaderboard's
-    grouping), zero-shot rows and submissions as one run; each run's items file found under `items_dirs`."""
+    grouping), zero-shot rows and submissions as one run; each run's items file found under `items_dirs`, a
+    submission's under `submitted_items`."""
     files = {p.name.removesuffix("_items.csv"): p for d in items_dirs for p in sorted(d.rglob("*_items.csv"))}
     groups = by_model([m for m in runs if "status" not in m])
     entries = {}
@@ -55,7 +58,9 @@ def landmark_entries(runs: list[dict], submitted: dict, items_dirs: list[Path], 
         entries[name] = Entry(scores, trained, [f"not converged: {', '.join(failed)}"] if failed else [])
     for m in submitted.get("submissions", {}).values():
         if "status" not in m:
-            entries[m["label"]] = _missing(m["label"])
+            path = items_path(submitted_items, m["label"])
+            entries[m["label"]] = (Entry({None: read_items(path, dataset)}, False) if path.is_file()
+                                   else _missing(m["label"]))
     return entries
 
 
@@ -66,7 +71,7 @@ def nose_entries(zeroshot: dict[str, dict], submitted: dict, items_dir: Path) ->
     for name, m in rows.items():
         if m.get("status") != "ok":
             continue
-        path = items_dir / f"{items_name(name)}_items.csv"
+        path = items_path(items_dir, name)
         entries[name] = (Entry({None: read_items(path, "thermeval")}, False) if path.is_file() else _missing(name))
     return entries
 
@@ -89,10 +94,10 @@ def pair_table(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write(metrics: Path, builtin_zeroshot: list[str], curves: Path, check: dict, out_json: Path,
-          out_md: Path) -> list[dict]:
+def write(metrics: Path, builtin_zeroshot: list[str], curves: Path, submitted_items: Path, check: dict,
+          out_json: Path, out_md: Path) -> list[dict]:
     """Stage board_pairs: the statements of every board (final under `check`, the kernel check's verdicts on the
-    boards) -> `out_json`, and their table -> `out_md`."""
+    boards) -> `out_json`, and their table -> `out_md`; `submitted_items`: the landmarks68 submissions' items."""
     zeroshot = {n: read_json(metrics / "zeroshot" / f"{n}.json") for n in builtin_zeroshot}
     runs = [m for p in sorted((metrics / "mlcmkd").rglob("*.json")) for m in [read_json(p)]
             if "nme" in m.get("tfake", {}) or "status" in m]
@@ -101,7 +106,7 @@ def write(metrics: Path, builtin_zeroshot: list[str], curves: Path, check: dict,
                                              curves / "zeroshot")}
     for dataset in ("tfake", "charlotte"):
         boards[f"landmarks68_{dataset}"] = landmark_entries(runs, table1, [curves / "mlcmkd", curves / "table1"],
-                                                            dataset)
+                                                            submitted_items, dataset)
     statements, parts = [], ["# Every pair on the leaderboards\n",
                              "Each board's pairs form one Holm family; a trained model's seeds are its runs, two "
                              "untrained models run once are compared over the test items, and a model trained once "

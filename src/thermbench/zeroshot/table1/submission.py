@@ -24,12 +24,13 @@ import numpy as np
 import pandas as pd
 
 from thermbench.core.io import write_json
+from thermbench.core.items import items_path, write_items
 from thermbench.core.submissions import Submission, fail, names, read, read_rows, shown, validated
 from thermbench.datasets.crop_store import Split, load_split
 from thermbench.datasets.prepared import SAMPLES
 from thermbench.models.onnx_model import Card, OnnxLandmarks, onnx_fields, read_card
 from thermbench.models.weights import file_sha256
-from thermbench.zeroshot.table1.common import CROP, nme_cells
+from thermbench.zeroshot.table1.common import CROP, nme_cells, nme_items
 
 DATASETS = ("tfake", "charlotte")
 POINTS = 68
@@ -221,12 +222,13 @@ def onnx_landmarks(card: Card, tfake: Path, charlotte: Path, threads: int) -> di
     return out
 
 
-def evaluate(entries: list[Submission], tfake: Path, charlotte: Path, metrics_path: Path, data: dict[str, str],
-             threads: int) -> dict:
+def evaluate(entries: list[Submission], tfake: Path, charlotte: Path, metrics_path: Path, items_dir: Path,
+             data: dict[str, str], threads: int) -> dict:
     """Stage table1_submissions: each landmarks68 file's and each ONNX model's Table I row ({name: row} under
-    `submissions`, the rows in the MLCM-KD metrics schema as the zero-shot rows are); every file and card is read and
-    checked before anything is run or written. `data`: the data.source of T-FAKE and CHARLOTTE; `threads`: ONNX
-    Runtime's."""
+    `submissions`, the rows in the MLCM-KD metrics schema as the zero-shot rows are), and its per-image NMEs under
+    `items_dir` (`core.items.items_path`, by its row's label: the items its pairs on the landmarks68 boards are
+    tested on); every file and card is read and checked before anything is run or written. `data`: the data.source
+    of T-FAKE and CHARLOTTE; `threads`: ONNX Runtime's."""
     cards = {e.name: read_card(e.path) for e in entries if e.onnx}
     for name, card in cards.items():
         if card.to_ibug68 is None:
@@ -250,6 +252,11 @@ def evaluate(entries: list[Submission], tfake: Path, charlotte: Path, metrics_pa
                             "input_size": cards[entry.name].size[0] if entry.onnx else None, "training": None,
                             "complexity": None,
                             **nme_cells(pred["tfake"], splits["tfake"], pred["charlotte"], splits["charlotte"])}
+    items_dir.mkdir(parents=True, exist_ok=True)  # an empty folder when nothing is entered: the stage's output
+    for entry in entries:
+        pred = predictions[entry.name]
+        write_items(items_path(items_dir, entry.label),
+                    nme_items(pred["tfake"], splits["tfake"], pred["charlotte"], splits["charlotte"]))
     result = {"data": data, "submissions": rows}
     write_json(metrics_path, result)
     return result

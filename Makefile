@@ -75,7 +75,8 @@ test: setup
 	( $(REGRESSION) --keep >$$out/regression.md 2>$$out/regression.log; echo $$? >$$out/regression.rc; \
 	  kept=$$(sed -n 's/^scratch copy kept at //p' $$out/regression.log); \
 	  if [ "$$(cat $$out/regression.rc)" = 0 ] && [ -n "$$kept" ]; then \
-	    THERMBENCH_WARM_SMOKE=$$kept/project $(PY) -m pytest -p no:xdist tests/test_exp_workflow.py >$$out/exp.log 2>&1; \
+	    THERMBENCH_WARM_SMOKE=$$kept/project $(PY) -m pytest -p no:xdist tests/test_exp_workflow.py \
+	      tests/test_own_model_route.py >$$out/exp.log 2>&1; \
 	    echo $$? >$$out/exp.rc; fi; \
 	  [ -z "$$kept" ] || rm -rf "$$kept" ) & gate=$$!; set +m; \
 	trap 'kill -- -$$gate 2>/dev/null; exit 130' INT TERM; \
@@ -84,7 +85,8 @@ test: setup
 	wait $$gate; regression=$$(cat $$out/regression.rc 2>/dev/null || echo 1); exp=$$(cat $$out/exp.rc 2>/dev/null || echo 1); \
 	cat $$out/regression.md; \
 	[ -s $$out/regression.md ] || { tail -n 20 $$out/regression.log; echo "regression: BROKE (exit $$regression)"; }; \
-	if [ -f $$out/exp.log ]; then echo "the DVC experiment workflow on the regression's smoke copy (tests/test_exp_workflow.py):"; \
+	if [ -f $$out/exp.log ]; then echo "the DVC experiment workflow and a user's own models on the regression's smoke copy" \
+	    "(tests/test_exp_workflow.py, tests/test_own_model_route.py):"; \
 	  tail -n 3 $$out/exp.log; fi; \
 	summary=$$(tail -n 1 $$out/unit.log); \
 	if [ $$unit -eq 0 ] && [ $$regression -eq 0 ] && [ $$exp -eq 0 ]; then rm -rf $$out; else echo "logs kept in $$out"; fi; \

@@ -2,9 +2,8 @@
 then `make exp-show`, `dvc metrics diff` and `dvc plots diff` between it and the committed run, sized for a person to
 read; beside them DVC's own `dvc exp show --only-changed`, whose columns `make exp-show` leaves out.
 
-It starts from a warm smoke copy (its results and DVC cache), so only the TinyHead's stages and what reads them run:
-set THERMBENCH_WARM_SMOKE to a smoke-profile project after `dvc repro`, e.g. the copy that
-`python -m thermbench.tools.gates.regression --keep` leaves (`<scratch>/project`). Without one the test is skipped.
+It starts from a warm smoke copy (tests/warm_smoke.py), so only the TinyHead's stages and what reads them run; without
+one the test is skipped.
 THERMBENCH_EXP_RECORD=1 also writes what the commands printed to metrics/timing/exp_workflow.json, which
 `make readme` renders into docs/results.md."""
 
@@ -12,7 +11,6 @@ import datetime
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,14 +19,13 @@ import pytest
 import yaml
 
 from thermbench.core.io import write_json
-from thermbench.tools.gates.regression import copy_worktree, stage_env
 from thermbench.tools.pipeline.exp_table import DEPS_DROP, WIDTH
 from thermbench.tools.pipeline.quick import EXPERIMENT
 from thermbench.tools.pipeline.warm_stages import warm_stages
 from thermbench.tools.publish.readme_blocks import EXP_RECORD
+from warm_smoke import DVC, needs_warm_smoke, warm_copy
 
 ROOT = Path(__file__).resolve().parents[1]
-WARM = Path(os.environ.get("THERMBENCH_WARM_SMOKE", "/nonexistent"))
 PARAM, VALUE = EXPERIMENT  # the one `make quick` names: head_train and what reads its heads re-run
 BAD = "abc"  # refused by check_params, the first stage, before DVC removes any output
 ONLY_MCL = ("train.mcl.weights.fm_weight", "0.01")  # read by the MCL stages alone
@@ -41,35 +38,14 @@ BASE = "HEAD"  # the committed run the experiment starts from
 MAX_COLUMNS, MAX_DIFF_ROWS = 40, 150
 EXP_SHOW = "make exp-show"  # as the docs name it
 
-pytestmark = pytest.mark.skipif(not (WARM / "dvc.lock").is_file() or not (WARM / ".dvc" / "cache").is_dir(),
-                                reason="no warm smoke copy: set THERMBENCH_WARM_SMOKE to a smoke project after "
-                                       "`dvc repro` (`python -m thermbench.tools.gates.regression --keep` leaves one)")
+pytestmark = needs_warm_smoke
 
 
 @pytest.fixture(scope="module")
 def workflow(tmp_path_factory):
     repo = tmp_path_factory.mktemp("exp") / "project"
-    copy_worktree(ROOT, repo)
-    env = stage_env(repo)
-
-    def run(*cmd, env=env):
-        done = subprocess.run(list(cmd), cwd=repo, env=env, capture_output=True, text=True)
-        assert done.returncode == 0, f"`{' '.join(cmd)}` failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-        return done.stdout
-
-    dvc = (sys.executable, "-m", "dvc")
-    run(sys.executable, "-m", "thermbench.tools.pipeline.profiles", "smoke", "--force")
-    for name in ("metrics", "plots"):  # the warm copy's results, its lock and its cache: nothing upstream re-runs
-        shutil.rmtree(repo / name, ignore_errors=True)
-        shutil.copytree(WARM / name, repo / name)
-    shutil.copy2(WARM / "dvc.lock", repo / "dvc.lock")
-    run("git", "init", "-q")
-    run("git", "config", "user.email", "test@example.com")
-    run("git", "config", "user.name", "test")
-    run(*dvc, "config", "--local", "cache.dir", str(WARM / ".dvc" / "cache"))
-    run(*dvc, "checkout", "-q", "--allow-missing")  # an output the warm copy never made re-runs, not fails
-    run("git", "add", "-A")
-    run("git", "commit", "-qm", "warm smoke")
+    env, run = warm_copy(repo)
+    dvc = DVC
     base = yaml.safe_load((repo / "params.yaml").read_text())
     for key in PARAM.split("."):
         base = base[key]

@@ -9,7 +9,7 @@ import pytest
 
 from raw_builders import build_prepared_landmarks
 from thermbench.core.io import InputError
-from thermbench.core.items import read_items
+from thermbench.core.items import items_text, read_items
 from thermbench.core.submissions import Submission
 from thermbench.tools.submissions.submission import truth_rows
 from thermbench.zeroshot.table1.submission import evaluate
@@ -105,7 +105,7 @@ def test_an_exported_student_entered_as_onnx_reproduces_its_own_row(prepared, tm
     store_split(tmp_path / "cache_c", charlotte, "test", 64, meta_columns=("width_group", "view", "diag_annotated_px"))
     config = {"kind": "ktl", "arch": "t", "input_size": [64, 64], "fit": {"epochs": 1}, "history": {},
               "modality": "thermal"}
-    own, _, _, _ = score_run(student, config, tmp_path / "cache_t", tmp_path / "cache_c", "ktl-t")
+    own, _, _, own_items = score_run(student, config, tmp_path / "cache_t", tmp_path / "cache_c", "ktl-t")
     card = write_card(tmp_path / "student", student, 64, "simcc", ["simcc_x", "simcc_y"])
     out = tmp_path / "m.json"
     evaluate([Submission("student", "landmarks68", card, "", onnx=True)], *prepared, out, tmp_path / "items", DATA, 1)
@@ -113,6 +113,8 @@ def test_an_exported_student_entered_as_onnx_reproduces_its_own_row(prepared, tm
     assert row["tfake"]["n"] == 2 and row["input_size"] == 64 and row["keypoints"] == "ibug68"
     for cell in ("tfake", "charlotte"):
         assert dumps_json(row[cell]) == dumps_json(own[cell])
+    # its per-image NMEs are the trained run's, item for item: the same pairs on the landmarks68 boards
+    assert (tmp_path / "items" / "student_submission_items.csv").read_text() == items_text(own_items)
 
 
 def _coco(tmp_path, results):

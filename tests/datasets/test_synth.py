@@ -10,6 +10,7 @@ import pytest
 import tifffile
 
 from thermbench.core.io import InputError
+from thermbench.datasets.common import centikelvin_from_celsius
 from thermbench.datasets.raw import write_synthetic
 from thermbench.datasets.synth import render, thermal
 from thermbench.datasets.synth.face import base_vertices
@@ -47,7 +48,7 @@ def test_rotation_turns_the_nose_to_the_image_right_for_positive_yaw():
 def test_encodings():
     assert thermal.encode_window(np.array([20.0, 30.0, 40.0, 45.0, 10.0])).tolist() == [0, 128, 255, 255, 0]
     assert thermal.decode_window(np.array([0, 255])).tolist() == [20.0, 40.0]
-    assert thermal.encode_centikelvin(np.array([0.0, 36.85])).tolist() == [27315, 31000]
+    assert centikelvin_from_celsius(np.array([0.0, 36.85])).tolist() == [27315, 31000]
     assert thermal.encode_minmax(np.array([[20.0, 25.0, 30.0]])).tolist() == [[0, 128, 255]]
 
 

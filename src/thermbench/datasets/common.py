@@ -19,6 +19,12 @@ def celsius_from_centikelvin(raw: np.ndarray) -> np.ndarray:
     return raw.astype(np.float64) / 100.0 - ZERO_CELSIUS_K
 
 
+def centikelvin_from_celsius(temp: np.ndarray) -> np.ndarray:
+    """°C -> uint16 centikelvin (`celsius_from_centikelvin`'s inverse, rounded and clipped), in the precision of
+    `temp`."""
+    return np.clip(np.round((temp + ZERO_CELSIUS_K) * 100), 0, 65535).astype(np.uint16)
+
+
 def check_crop(where: str, box_scale, crop_size) -> None:
     """The crop keys every `prepare.<dataset>` section has, checked where its params are read, in one line."""
     if not (is_number(box_scale) and box_scale > 0):

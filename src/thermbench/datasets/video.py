@@ -31,7 +31,7 @@ import pandas as pd
 import tifffile
 
 from thermbench.core.io import InputError, atomic_dir, is_number, read_csv, read_json, write_json, write_text
-from thermbench.datasets.common import ZERO_CELSIUS_K, celsius_from_centikelvin
+from thermbench.datasets.common import celsius_from_centikelvin, centikelvin_from_celsius
 
 UNITS = ("celsius", "centikelvin")
 TRUTH_REQUIRED = ("frame", "subject", "rate_bpm")
@@ -77,7 +77,7 @@ class Sequence:
 def encode(temp_c: np.ndarray, units: str) -> np.ndarray:
     if units == "celsius":
         return np.asarray(temp_c, dtype=np.float32)
-    return np.clip(np.round((np.asarray(temp_c, np.float64) + ZERO_CELSIUS_K) * 100), 0, 65535).astype(np.uint16)
+    return centikelvin_from_celsius(np.asarray(temp_c, np.float64))
 
 
 def decode(raw: np.ndarray, units: str) -> np.ndarray:

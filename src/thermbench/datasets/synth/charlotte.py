@@ -16,6 +16,7 @@ import tifffile
 
 from thermbench.core.keypoints import load_schema
 from thermbench.core.parallel import ordered_map
+from thermbench.datasets.common import centikelvin_from_celsius
 from thermbench.datasets.synth import scene, thermal
 from thermbench.datasets.synth.face import sample_expression, sample_identity
 from thermbench.datasets.synth.person import shoot
@@ -107,7 +108,7 @@ def _write_subject(subject: int, out: Path, cfg: dict, seed: int) -> list[dict]:
         sensor = thermal.make_sensor(rng, (height, width), blur_sigma=0.6 + 0.12 * distance)
         temp = thermal.apply_sensor(temp, sensor, rng)
         image_id = f"R{subject}{j:04d}"
-        tifffile.imwrite(out / f"S{subject}" / f"{image_id}.tiff", thermal.encode_centikelvin(temp))
+        tifffile.imwrite(out / f"S{subject}" / f"{image_id}.tiff", centikelvin_from_celsius(temp))
         profile = abs(pose.yaw) >= PROFILE_YAW
         pts = profile_points(shot.render.points, shot.points70[:68]) if profile else np.concatenate(
             [shot.points70[:68], shot.render.points[FOREHEAD4]])

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from thermbench.datasets.common import ZERO_CELSIUS_K
-
 TFAKE_WINDOW = (20.0, 40.0)  # °C mapped linearly to 0..255 in the T-FAKE thermal twin (team contract)
 
 
@@ -118,7 +116,3 @@ def encode_minmax(temp: np.ndarray) -> np.ndarray:
     lo, hi = float(temp.min()), float(temp.max())
     return np.round((temp - lo) / max(hi - lo, 1e-6) * 255).astype(np.uint8)
 
-
-def encode_centikelvin(temp: np.ndarray) -> np.ndarray:
-    """°C -> uint16 centikelvin (CHARLOTTE's encoding), in the precision of `temp`."""
-    return np.clip(np.round((temp + ZERO_CELSIUS_K) * 100), 0, 65535).astype(np.uint16)

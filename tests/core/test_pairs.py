@@ -13,7 +13,7 @@ from scipy import stats as sps
 from thermbench.core import power
 from thermbench.core.conclusions import KernelCheck, final
 from thermbench.core.items import items_text, read_items
-from thermbench.core.pairs import Entry, common_items, compare_board, could_have_seen, paired, pool
+from thermbench.core.pairs import Entry, bootstrap_blockers, common_items, compare_board, could_have_seen, paired, pool
 
 ITEMS = [f"i{k}" for k in range(6)]
 
@@ -202,3 +202,11 @@ def test_the_settings_made_so_far_give_the_kernel_share_of_the_variance():
     other = Entry({None: series([2.0] * 6)}, False)
     [st1] = compare_board("y.", "NME", {"a": once, "b": other}, kernel_runs=lambda sid: {"avx2": [-0.1]})
     assert st1.numbers["variance"]["kernel"]["across"] == pytest.approx(np.var([1.5, -0.1], ddof=1))
+
+
+def test_a_bootstrap_interval_blocks_a_difference_where_it_includes_0_or_lies_across_it():
+    assert bootstrap_blockers({"mean": 0.1, "low": -0.1, "high": 0.3}, 0.2) == [
+        "the test-item bootstrap interval includes 0"]
+    assert bootstrap_blockers({"mean": 0.2, "low": 0.1, "high": 0.3}, -0.05, "test-image") == [
+        "the test-image bootstrap interval lies on the other side of 0"]
+    assert bootstrap_blockers({"mean": -0.2, "low": -0.3, "high": -0.1}, -0.05) == []

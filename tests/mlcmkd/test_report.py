@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from thermbench.core import pairs, power
+from thermbench.core.conclusions import difference
 from thermbench.mlcmkd import report
 from thermbench.mlcmkd import report_markdown as rm
 from thermbench.mlcmkd import report_statements as rs
@@ -317,7 +318,7 @@ def test_a_test_image_bootstrap_of_the_other_sign_than_the_pooled_mean_blocks_it
     assert st.numbers["low"] == pytest.approx(0.0875 - 2.933324 * 0.0125, abs=1e-5) and st.numbers["low"] > 0
     boot = st.numbers["bootstrap_items"]
     assert boot["mean"] == pytest.approx(-0.025) and boot["high"] < 0  # excludes 0, on the other side
-    assert (st.verdict, st.why) == ("not resolved", "the test-image bootstrap interval includes 0")
+    assert (st.verdict, st.why) == ("not resolved", "the test-image bootstrap interval lies on the other side of 0")
     assert rows[0][2:4] == ["+0.0875", "[+0.05083, +0.1242]"] and rows[0][-1] == "not resolved"
 
 
@@ -502,6 +503,12 @@ def test_a_test_image_bootstrap_that_includes_zero_blocks_a_mean_shape_statement
     boot = st.numbers["bootstrap_items"]
     assert (boot["low"], boot["high"]) == (pytest.approx(-0.302), pytest.approx(-0.282))
     assert st.verdict == "MCL < mean shape" and "MCL failed" not in text
+    # Per-image predictions 0.6 worse than the seeds' own NMEs: the bootstrap [0.298, 0.318] lies above 0, the seed
+    # interval below it. The two disagree, so nothing is resolved.
+    groups["mcl-dikd"].per_image = groups["mcl-dikd"].per_image + 0.6
+    st = _by_id(rs.mean_shape_check(groups, train, val, test)[2])["mlcmkd.tfake.mcl-dikd_vs_mean_shape"]
+    assert st.numbers["high"] < 0 < st.numbers["bootstrap_items"]["low"]
+    assert (st.verdict, st.why) == ("not resolved", "the test-image bootstrap interval lies on the other side of 0")
 
 
 def test_initial_weights_line_names_each_start_and_its_methods():
@@ -531,6 +538,14 @@ def test_gradient_shares_rows_and_the_lambda_kp_scaling():
 # ------------------------------------------------------------------------------------------------- statements
 
 
+def _paired_mcl(mean: float, low: float, high: float, boot: tuple[float, float], blocked: bool = True):
+    """Table I's MCL vs supervised-t statement, made by hand: not resolved (`blocked`) or resolved by its interval."""
+    return difference("mlcmkd.tfake.mcl-dikd_vs_supervised_t", "MCL (dikd) vs supervised RTMPose-t (T-FAKE test "
+                      "NME-IO)", "MCL (dikd)", "supervised RTMPose-t", mean, low, high,
+                      blockers=["Holm-adjusted p 0.936 >= 0.05"] if blocked else None,
+                      extra={"bootstrap_items": {"mean": mean, "low": boot[0], "high": boot[1], "se": 0.0}})
+
+
 def test_mcl_effect_reads_as_measured_inert_or_not():
     from dataclasses import replace
 
@@ -540,21 +555,38 @@ def test_mcl_effect_reads_as_measured_inert_or_not():
         shares = {"start": {"kp": 0.98, "lg": 0.018, "fm": 0.002}, "end": {"kp": 0.99, "lg": 0.01}}
         metrics[f"mcl-dikd-seed{s}"]["training"].update(epochs_run=stop, gradient_shares=shares)
     groups = rt.group_runs(metrics)
-    # per-image NME of supervised-t: images 0.1 and 0.3 for every seed: the bootstrap SE of the mean is about 0.1 / 2
+    # per-image NME of supervised-t: images 0.1 and 0.3 for every seed: a resampled mean is 0.1, 0.2 or 0.3 with
+    # chances 1/4, 1/2, 1/4, so the bootstrap SE of the mean is about sqrt(0.5 x 0.1^2) = 0.0707
     groups["supervised-t"] = replace(groups["supervised-t"], per_image=np.tile([0.1, 0.3], (5, 1)))
-    text, (st,) = rs.mcl_effect(groups, "t", bins=128, kp_weight=0.4, batch=16, lg_weight=1e-3)
+    inside = _paired_mcl(4e-5, -0.01, 0.01, (-0.02, 0.02))  # Table I: not resolved, both intervals within -/+ SE
+    text, (st,) = rs.mcl_effect(groups, "t", 128, 0.4, 16, 1e-3, [inside])
     assert st.id == "mlcmkd.tfake.mcl-dikd_effect_vs_supervised_t" and st.resolved and st.trained
     assert st.verdict == "MCL (dikd) = supervised RTMPose-t in effect"
+    assert st.numbers["test_se"] == pytest.approx(0.0707, abs=0.003)
     # 1e-3 x 128 / (0.4 x 16) = 0.02; shares averaged over the five seeds
     assert "weighs 0.02 of one in L_kp" in st.text and "L_fm 0.20% / 0.00%, L_lg 1.80% / 1.00%" in st.text
     assert "at most 0.0003 in size" in st.text and "stop epochs 12/12, 12/12" in st.text
     assert "the distillation terms are inert at this scale" in text
+    # Table I resolves the pair: the two can't be equal in effect, however small each seed's difference
+    resolved = _paired_mcl(0.03, 0.01, 0.05, (0.02, 0.04), blocked=False)
+    _, (st,) = rs.mcl_effect(groups, "t", 128, 0.4, 16, 1e-3, [resolved])
+    assert (st.verdict, st.why) == ("not resolved", "the paired test resolves a difference (MCL (dikd) > "
+                                                    "supervised RTMPose-t)")
+    # not resolved, but its t interval reaches past the SE: too noisy to call equal
+    wide = _paired_mcl(0.0, -0.08, 0.08, (-0.02, 0.02))
+    _, (st,) = rs.mcl_effect(groups, "t", 128, 0.4, 16, 1e-3, [wide])
+    se = f"{st.numbers['test_se']:.2g}"
+    assert (st.verdict, st.why) == ("not resolved", f"the paired difference's t interval [-0.08, +0.08] reaches the "
+                                                    f"test-image SE ({se})")
+    # no paired comparison to read
+    _, (st,) = rs.mcl_effect(groups, "t", 128, 0.4, 16, 1e-3, [])
+    assert (st.verdict, st.why) == ("not resolved", "no paired interval (Table I)")
     # one seed stops elsewhere: not resolved, and the statement says where
     metrics["mcl-dikd-seed3"]["training"]["epochs_run"] = 11
     groups = {**rt.group_runs(metrics), "supervised-t": groups["supervised-t"]}
-    _, (st,) = rs.mcl_effect(groups, "t", bins=128, kp_weight=0.4, batch=16, lg_weight=1e-3)
+    _, (st,) = rs.mcl_effect(groups, "t", 128, 0.4, 16, 1e-3, [inside])
     assert (st.verdict, st.why) == ("not resolved", "stop epochs differ at seed(s) 3")
-    assert "Not equal in effect" in rs.mcl_effect(groups, "t", 128, 0.4, 16, 1e-3)[0]
+    assert "Not equal in effect" in rs.mcl_effect(groups, "t", 128, 0.4, 16, 1e-3, [inside])[0]
 
 
 def test_statements_section_renders_final_with_a_kernel_check_that_differs(monkeypatch):

@@ -222,9 +222,7 @@ def compare_board(prefix: str, what: str, entries: dict[str, Entry], outcome=lam
         elif p_holm[key] >= stats.ALPHA:
             blockers.append(f"Holm-adjusted p {p_holm[key]:.3g} >= {stats.ALPHA} over the board's {len(p)} pairs")
         elif test["unit"] in ("seeds", "retrainings") and "bootstrap_items" in ev:
-            boot = ev["bootstrap_items"]
-            if boot["low"] <= 0 <= boot["high"] or (boot["mean"] > 0) != (ev["mean"] > 0):
-                blockers.append("the test-item bootstrap interval includes 0")
+            blockers += bootstrap_blockers(ev["bootstrap_items"], ev["mean"])
         extra = {k: v for k, v in ev.items() if k not in ("mean", "low", "high")}
         extra.update(unit=test["unit"], p=test["p"], p_holm=p_holm[key], level=levels[key], power=POWER)
         statement = difference(f"{prefix}{a}_vs_{b}", f"{a} vs {b} ({what})", a, b, ev["mean"], ev["low"],
@@ -232,6 +230,16 @@ def compare_board(prefix: str, what: str, entries: dict[str, Entry], outcome=lam
                                trained=entries[a].trained or entries[b].trained)
         out.append(with_reach(statement, ev, levels[key], unit))
     return out
+
+
+def bootstrap_blockers(boot: dict, mean: float, items: str = "test-item") -> list[str]:
+    """What the bootstrap interval over `items` (`boot`) of a difference whose mean over the runs is `mean` says against
+    resolving it: that it includes 0, or that it lies on the other side of 0 from that mean."""
+    if boot["low"] <= 0 <= boot["high"]:
+        return [f"the {items} bootstrap interval includes 0"]
+    if (boot["mean"] > 0) != (mean > 0):
+        return [f"the {items} bootstrap interval lies on the other side of 0"]
+    return []
 
 
 def with_reach(statement: Statement, ev: dict, level: float, unit: str = "") -> Statement:

@@ -57,7 +57,7 @@ def markdown(groups: dict[str, Group], settings: Settings, source_label: str,
     train = settings.train
     mcl_text, mcl_st = mcl_effect(groups, settings.rtmpose.mcl_arch, int(size * RTMPoseConfig.split_ratio),
                                   kp_weight(train), train.fit.batch_size,
-                                  train.mcl.weights.get("lg_weight", DistillConfig.lg_weight))
+                                  train.mcl.weights.get("lg_weight", DistillConfig.lg_weight), st_i)
     statements = teacher_st + shape_st + st_i + mcl_st + st_iv + ranks + st_v
     parts = [
         f"# MLCM-KD reproduction ({source_label})\n\n",

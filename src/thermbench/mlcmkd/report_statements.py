@@ -108,8 +108,8 @@ def compare_family(groups: dict[str, Group], family: list[Comparison], per_image
             blockers.append(f"{n} paired seed(s)")
         elif p_holm[c.id] >= stats.ALPHA:
             blockers.append(f"Holm-adjusted p {p_holm[c.id]:.3f} >= {stats.ALPHA}")
-        if boot and (boot["low"] <= 0 <= boot["high"] or (boot["mean"] > 0) != (mean > 0)):
-            blockers.append("the test-image bootstrap interval includes 0")
+        if boot:
+            blockers += pairs.bootstrap_blockers(boot, mean, "test-image")
         extra = {k: v for k, v in ev.items() if k not in ("mean", "low", "high")}
         extra.update(p=p[c.id], p_holm=p_holm[c.id], level=level,
                      **({"board": board_id(c.a, c.b), "groups": [c.a, c.b]} if c.metric is tfake_nme else {}))
@@ -250,7 +250,8 @@ def mean_shape_check(groups: dict[str, Group], train_kpts: np.ndarray, val_kpts:
                      test_kpts: np.ndarray) -> tuple[str, dict, list[Statement]]:
     """The no-model baseline (`evaluate.mean_shape_nme`) on T-FAKE val and test; the trained student runs whose best
     val NME is no lower (still on the mean-shape plateau); and, per student method of the compressed size and per
-    MCL variant, whether it ends below the baseline on test (over seeds and test images)."""
+    MCL variant, whether it ends below the baseline on test (over seeds and test images, the bootstrap agreeing in
+    sign)."""
     val_nmes, test_nmes = (mean_shape_nme(train_kpts, k) for k in (val_kpts, test_kpts))
     val, test = float(np.nanmean(val_nmes)), float(np.nanmean(test_nmes))
     best = {m["model"]: m["training"]["best_val_nme"] for g in groups.values() if g.kind in ("supervised", "ktl", "mcl")
@@ -270,8 +271,7 @@ def mean_shape_check(groups: dict[str, Group], train_kpts: np.ndarray, val_kpts:
         if g.per_image is not None:
             boot = stats.bootstrap_mean(np.nanmean(g.per_image, axis=0) - test_nmes)
             extra["bootstrap_items"] = boot
-            if boot["low"] <= 0 <= boot["high"]:
-                blockers.append("the test-image bootstrap interval includes 0")
+            blockers += pairs.bootstrap_blockers(boot, mean, "test-image")
             if len(d) > 1:
                 reach.update(n_items=len(test_nmes), variance=power.variance_split(g.per_image - test_nmes[None, :]))
         name = display(key)
@@ -297,15 +297,19 @@ DISTILL_TERMS = ("fm", "lg", "fi", "ri")
 
 
 def mcl_effect(groups: dict[str, Group], mcl_arch: str, bins: int, kp_weight: float, batch: int,
-               lg_weight: float) -> tuple[str, list[Statement]]:
+               lg_weight: float, paired: list[Statement]) -> tuple[str, list[Statement]]:
     """What the distillation terms change in MCL against the supervised student of its size, as measured: the stop
-    epoch of each paired seed, the per-seed T-FAKE NME-IO difference against the supervised student's test-image
-    bootstrap SE (its resolution), and each distillation term's measured share of the gradient. "in effect equal"
-    (resolved here; the kernel check applies) when every paired seed stops at the same epoch and no per-seed
-    difference reaches that SE. The weight balance behind it: per keypoint, one unit of KL in L_lg (summed over the
+    epoch of each paired seed, the paired T-FAKE NME-IO difference against the supervised student's test-image
+    bootstrap SE (the resolution of its score, the margin of "in effect"), and each distillation term's measured share
+    of the gradient. "in effect equal" (resolved here; the kernel check applies) when every run converged, every
+    paired seed stops at the same epoch, no per-seed difference reaches the SE, and Table I's paired comparison of the
+    two (`paired`: its statements) resolves no difference while its intervals, the t interval over seeds at its Holm
+    level and the bootstrap over test images, both lie within plus or minus the SE: an equivalence read on the paired
+    difference's own noise. The weight balance behind it: per keypoint, one unit of KL in L_lg (summed over the
     `bins` SimCC bins, averaged over the batch) weighs lg_weight / batch against L_kp's kp_weight / bins (a mean over
     bins, summed over the batch)."""
     sup = groups.get(f"supervised-{mcl_arch}")
+    by_id = {st.id: st for st in paired}
     text, out = "", []
     for key in sorted(k for k, g in groups.items() if g.kind == "mcl"):
         mcl = groups[key]
@@ -323,10 +327,20 @@ def mcl_effect(groups: dict[str, Group], mcl_arch: str, bins: int, kp_weight: fl
         unconverged = mcl.unconverged() + sup.unconverged()
         moved = [str(s) for s, (a, b) in stops.items() if a != b]
         big = float(np.abs(diffs).max())
+        test = by_id.get(f"mlcmkd.tfake.{key}_vs_supervised_{mcl_arch}")
+        spans = {} if test is None or test.numbers.get("low") is None else {
+            "t interval": (test.numbers["low"], test.numbers["high"]),
+            **({"bootstrap": (test.numbers["bootstrap_items"]["low"], test.numbers["bootstrap_items"]["high"])}
+               if test.numbers.get("bootstrap_items") else {})}
+        wide = [f"{kind} [{lo:+.2g}, {hi:+.2g}]" for kind, (lo, hi) in spans.items() if lo <= -se or hi >= se]
         why = "; ".join(([f"not converged: {', '.join(unconverged)}"] if unconverged else [])
                         + ([f"stop epochs differ at seed(s) {', '.join(moved)}"] if moved else [])
                         + ([f"a per-seed difference ({big:.2g}) reaches the test-image SE ({se:.2g})"]
-                           if big >= se else []))
+                           if big >= se else [])
+                        + (["no paired interval (Table I)"] if not spans else
+                           [f"the paired test resolves a difference ({test.verdict})"] if test.resolved else [])
+                        + ([f"the paired difference's {' and '.join(wide)} {'reach' if len(wide) > 1 else 'reaches'} "
+                            f"the test-image SE ({se:.2g})"] if wide else []))
         verdict = f"{name} = {other} in effect" if not why else NOT_RESOLVED
         measured = (f"stop epochs {', '.join(f'{a}/{b}' for a, b in stops.values())} (MCL/supervised, seeds "
                     f"{', '.join(map(str, seeds))}); per-seed T-FAKE NME-IO differences at most {big:.2g} in size "

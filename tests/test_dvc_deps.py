@@ -9,6 +9,7 @@ import itertools
 import re
 import runpy
 import shlex
+import subprocess
 from functools import lru_cache
 from pathlib import Path
 
@@ -506,3 +507,16 @@ def test_over_declared_names_a_key_read_by_no_script():
     assert over_declared(spec, srcs) == [f"'train.ktl' is declared but {', '.join(sorted(leaves('train.ktl'))[:4])} "
                                          f"is never read"]
     assert not over_declared({**spec, "params": ["seed", "train.seeds"]}, srcs)
+
+
+def test_every_cached_output_is_ignored_by_git():
+    # DVC adds a cached output to the .gitignore beside it when a stage first writes it; one the repository lacks
+    # leaves a fresh clone's `git status` dirty after `make repro`. Outputs git tracks (cache: false) are the others.
+    outs = sorted({out["path"] for stage in yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"].values()
+                   for out in stage.get("outs", [])})
+    tracked = set(subprocess.run(["git", "ls-files", "--", *outs], cwd=ROOT, capture_output=True, text=True,
+                                 check=True).stdout.splitlines())
+    cached = [p for p in outs if p not in tracked and not any(t.startswith(p + "/") for t in tracked)]
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", "--stdin"], cwd=ROOT, input="\n".join(cached),
+                             capture_output=True, text=True).stdout.splitlines()
+    assert sorted(set(cached) - set(ignored)) == []

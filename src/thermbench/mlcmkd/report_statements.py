@@ -327,20 +327,22 @@ def mcl_effect(groups: dict[str, Group], mcl_arch: str, bins: int, kp_weight: fl
         unconverged = mcl.unconverged() + sup.unconverged()
         moved = [str(s) for s, (a, b) in stops.items() if a != b]
         big = float(np.abs(diffs).max())
+        blockers = [f"not converged: {', '.join(unconverged)}"] if unconverged else []
+        if moved:
+            blockers.append(f"stop epochs differ at seed(s) {', '.join(moved)}")
+        if big >= se:
+            blockers.append(f"a per-seed difference ({big:.2g}) reaches the test-image SE ({se:.2g})")
         test = by_id.get(f"mlcmkd.tfake.{key}_vs_supervised_{mcl_arch}")
-        spans = {} if test is None or test.numbers.get("low") is None else {
-            "t interval": (test.numbers["low"], test.numbers["high"]),
-            **({"bootstrap": (test.numbers["bootstrap_items"]["low"], test.numbers["bootstrap_items"]["high"])}
-               if test.numbers.get("bootstrap_items") else {})}
+        spans = paired_spans(test)
+        if not spans:
+            blockers.append("no paired interval (Table I)")
+        elif test.resolved:
+            blockers.append(f"the paired test resolves a difference ({test.verdict})")
         wide = [f"{kind} [{lo:+.2g}, {hi:+.2g}]" for kind, (lo, hi) in spans.items() if lo <= -se or hi >= se]
-        why = "; ".join(([f"not converged: {', '.join(unconverged)}"] if unconverged else [])
-                        + ([f"stop epochs differ at seed(s) {', '.join(moved)}"] if moved else [])
-                        + ([f"a per-seed difference ({big:.2g}) reaches the test-image SE ({se:.2g})"]
-                           if big >= se else [])
-                        + (["no paired interval (Table I)"] if not spans else
-                           [f"the paired test resolves a difference ({test.verdict})"] if test.resolved else [])
-                        + ([f"the paired difference's {' and '.join(wide)} {'reach' if len(wide) > 1 else 'reaches'} "
-                            f"the test-image SE ({se:.2g})"] if wide else []))
+        if wide:
+            blockers.append(f"the paired difference's {' and '.join(wide)} {'reach' if len(wide) > 1 else 'reaches'} "
+                            f"the test-image SE ({se:.2g})")
+        why = "; ".join(blockers)
         verdict = f"{name} = {other} in effect" if not why else NOT_RESOLVED
         measured = (f"stop epochs {', '.join(f'{a}/{b}' for a, b in stops.values())} (MCL/supervised, seeds "
                     f"{', '.join(map(str, seeds))}); per-seed T-FAKE NME-IO differences at most {big:.2g} in size "
@@ -362,6 +364,16 @@ def mcl_effect(groups: dict[str, Group], mcl_arch: str, bins: int, kp_weight: fl
                     "supervised student does, so this benchmark does not test the paper's MCL claim.\n"
                     if not why else f"Not equal in effect: {why}.\n"))
     return text, out
+
+
+def paired_spans(test: Statement | None) -> dict[str, tuple[float, float]]:
+    """The intervals of a paired comparison's statement (`compare_family`'s): its t interval over seeds at its Holm
+    level and, where it has one, its bootstrap over test images; none without an interval."""
+    if test is None or test.numbers.get("low") is None:
+        return {}
+    boot = test.numbers.get("bootstrap_items")
+    return {"t interval": (test.numbers["low"], test.numbers["high"]),
+            **({"bootstrap": (boot["low"], boot["high"])} if boot else {})}
 
 
 def statements_section(statements: list[Statement], check: dict[str, dict[str, str]]) -> str:

@@ -604,7 +604,8 @@ def breath_sway(metrics: Path) -> str:
 # ----------------------------------------------------------------------------------------------- docs/conclusions.md
 VENDOR_SHIFT = "conclusions/vendor_shift.json"  # the measured change of CPU vendor (tools/gates/vendor_shift.py)
 # the same measurement between other CPUs, made since: they check the margin taken from VENDOR_SHIFT, not set it
-VENDOR_CHECKS = ("conclusions/vendor_shift_amx.json", "conclusions/vendor_shift_amx_vnni.json")
+VENDOR_CHECKS = ("conclusions/vendor_shift_amx.json", "conclusions/vendor_shift_amx_vnni.json",
+                 "conclusions/vendor_shift_amx_vnni_8d3368e.json")
 
 
 def _measurement(path: Path) -> dict:
